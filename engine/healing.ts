@@ -1,0 +1,185 @@
+/**
+ * Healing: carries out what health.ts decides. Runs the periodic health check over every
+ * fragment, turns incidents' strategies into state changes and commands (restart, replace, drain,
+ * failover, rescale), rolls back attempts that timed out and gives up with an alert at the end of
+ * the ladder.
+ */
+import { fragmentHealth, HealthMonitor, poolHealth, type HealthSignals, type Incident, type Intent } from './health.ts';
+import type { Orchestrator } from './orchestrator.ts';
+import { isLive, type Fragment } from './pools.ts';
+import { sharedCpusFor } from './placement.ts';
+import type { Command, FragmentObservation, Observation } from './types.ts';
+
+export class Healer {
+  readonly monitor: HealthMonitor;
+  /** Until when a pool's rescale is in flight, so one bad spell does not grow the pool every check. */
+  private readonly rescaleUntil = new Map<string, number>();
+  /** The latest signals per fragment, for status and explanations. */
+  readonly signals = new Map<string, HealthSignals>();
+
+  constructor(private readonly o: Orchestrator) {
+    this.monitor = new HealthMonitor(o.cfg.health);
+  }
+
+  private health(f: Fragment, seen: FragmentObservation | undefined, t_ms: number): HealthSignals {
+    const profile = this.o.pools.pool(f.profile).cfg;
+    const usable = this.o.ledger.usableCpus(f.node).length > 0;
+    const s = fragmentHealth(f, seen, t_ms, profile, usable, this.o.cfg.health);
+    // A start that never completes is a hang, whatever else is known of the fragment.
+    if (f.state === 'starting' && s.symptom !== 'node_offline' && t_ms - f.started_ms > profile.cold_start_ms + this.o.cfg.health.heartbeat_timeout_ms) {
+      return { ...s, score: 0, symptom: 'hung' };
+    }
+    return s;
+  }
+
+  /** The periodic check: detect, confirm recoveries, rescale pools that are unhealthy as a whole. */
+  check(obs: Observation): Command[] {
+    const t = obs.t_ms;
+    const threshold = this.o.cfg.health.unhealthy_below;
+    const seen = new Map((obs.fragments ?? []).map((f) => [f.id, f]));
+    const out: Command[] = [];
+    const perPool = new Map<string, { scores: number[]; bad: number }>();
+    for (const f of [...this.o.pools.fragments()]) {
+      if (f.state === 'stopped') continue;
+      const s = this.health(f, seen.get(f.id), t);
+      this.signals.set(f.id, s);
+      if (isLive(f)) {
+        let p = perPool.get(f.profile);
+        if (!p) perPool.set(f.profile, (p = { scores: [], bad: 0 }));
+        p.scores.push(s.score);
+        if (s.symptom) p.bad++;
+      }
+      const inc = this.monitor.incidentFor(f.id);
+      if (inc) {
+        if ((f.state === 'warm' || f.state === 'active') && s.score >= threshold && t > inc.issued_ms) this.monitor.recovered(f.id, t);
+      } else if (s.symptom && (f.state !== 'starting' || s.symptom === 'hung' || s.symptom === 'node_offline')) {
+        out.push(...this.run(this.monitor.detect(f, s.symptom, t)));
+      }
+    }
+    for (const [name, p] of [...perPool].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const h = poolHealth(p.scores);
+      if (p.scores.length < 2 || h >= threshold || (this.rescaleUntil.get(name) ?? -Infinity) > t) continue;
+      this.rescaleUntil.set(name, t + this.o.cfg.health.recovery_timeout_ms);
+      out.push(...this.o.startWarm(this.o.pools.pool(name), p.bad, `rescale: pool ${name} health ${h} < ${threshold}, ${p.bad} fragments unhealthy`));
+    }
+    return out;
+  }
+
+  expire(t_ms: number): Command[] {
+    return this.run(this.monitor.expire(t_ms));
+  }
+
+  /** The shell reported a crash: open an incident at once rather than at the next check. */
+  onCrash(f: Fragment, _reason: string, t_ms: number): Command[] {
+    if (this.monitor.incidentFor(f.id)) return []; // the running strategy's deadline decides
+    return this.run(this.monitor.detect(f, 'crashed', t_ms));
+  }
+
+  /** A fragment came up: if it was being healed and looks healthy, that incident is over. */
+  checkRecovered(f: Fragment, obs: Observation): void {
+    if (!this.monitor.incidentFor(f.id)) return;
+    const s = this.health(f, obs.fragments?.find((x) => x.id === f.id), obs.t_ms);
+    if (s.score >= this.o.cfg.health.unhealthy_below) this.monitor.recovered(f.id, obs.t_ms);
+  }
+
+  forget(id: string): void {
+    this.monitor.drop(id);
+    this.signals.delete(id);
+  }
+
+  /** A draining fragment finished its work: stop it and start its replacement. */
+  finishDrain(f: Fragment, t_ms: number): Command[] {
+    const inc = this.monitor.incidentFor(f.id);
+    const out = this.o.startWarm(this.o.pools.pool(f.profile), 1, `replaces drained ${f.id}`);
+    const started = out.find((c) => c.type === 'start');
+    if (inc && started?.type === 'start') this.monitor.follow(inc, started.fragment);
+    else if (inc) this.monitor.recovered(f.id, t_ms);
+    out.push(this.o.stop(f, 'drain complete'));
+    return out;
+  }
+
+  private run(intents: Intent[]): Command[] {
+    const out: Command[] = [];
+    for (const it of intents) {
+      if (it.kind === 'apply') out.push(...this.apply(it.incident));
+      else if (it.kind === 'rollback') out.push(...this.rollback(it.incident, it.strategy));
+      else {
+        const f = this.o.pools.get(it.incident.fragment);
+        if (f) out.push(this.o.stop(f, `recovery gave up after ${it.incident.steps.length} steps`));
+        out.push({ type: 'alert', subject: it.incident.fragment, reason: `${it.incident.symptom}: every strategy failed; fragment stopped` });
+      }
+    }
+    return out;
+  }
+
+  private apply(inc: Incident): Command[] {
+    const o = this.o;
+    const f = o.pools.get(inc.fragment);
+    const timeout_ms = o.cfg.health.recovery_timeout_ms;
+    const why = `${inc.symptom} (incident ${inc.id}, ${inc.strategy} attempt ${inc.attempt})`;
+    switch (inc.strategy) {
+      case 'restart': {
+        if (!f) return [];
+        if (f.state !== 'failed') o.pools.transition(f, 'failed');
+        o.pools.transition(f, 'starting');
+        f.request_id = undefined;
+        f.started_ms = o.now;
+        f.cpus = sharedCpusFor(f.node, o.pools.pool(f.profile).cfg, o.ledger);
+        f.recent_ok = [];
+        f.recent_latency_ms = [];
+        return [{ type: 'restart', fragment: f.id, reason: why, timeout_ms }];
+      }
+      case 'drain': {
+        if (f && f.state === 'active') {
+          o.pools.transition(f, 'draining');
+          return [{ type: 'drain', fragment: f.id, reason: why, timeout_ms }];
+        }
+        if (f && f.state === 'warm') return this.finishDrain(f, o.now);
+        return this.replace(inc, f, why);
+      }
+      case 'replace':
+      case 'rescale':
+        return this.replace(inc, f, why);
+      case 'failover': {
+        if (!f) return [];
+        const to = o.placeFootprint(o.pools.pool(f.profile), f.node);
+        if (to === undefined) return [{ type: 'alert', subject: f.id, reason: `${why}: no other node can take it` }];
+        const from = f.node;
+        if (f.state === 'failed') o.pools.transition(f, 'starting');
+        if (f.exclusive_cpus.length) {
+          o.ledger.releaseExclusive(from, f.exclusive_cpus);
+          f.exclusive_cpus = [];
+        }
+        o.pools.moveNode(f, to, sharedCpusFor(to, o.pools.pool(f.profile).cfg, o.ledger));
+        return [{ type: 'migrate', fragment: f.id, from, to, cpus: f.cpus, reason: why }];
+      }
+    }
+  }
+
+  /** Start a fresh fragment (on the best node) and stop the sick one. */
+  private replace(inc: Incident, f: Fragment | undefined, why: string): Command[] {
+    const o = this.o;
+    const out = o.startWarm(o.pools.pool(inc.profile), 1, `replaces ${inc.fragment}: ${why}`);
+    const started = out.find((c) => c.type === 'start');
+    if (started?.type !== 'start') return [{ type: 'alert', subject: inc.fragment, reason: `${why}: no node can take a replacement` }];
+    this.monitor.follow(inc, started.fragment);
+    if (f) out.push(o.stop(f, `replaced by ${started.fragment}`));
+    return out;
+  }
+
+  private rollback(inc: Incident, strategy: Incident['strategy']): Command[] {
+    const o = this.o;
+    const f = o.pools.get(inc.fragment);
+    if (!f) return [];
+    if (strategy === 'drain' && f.state === 'draining') {
+      // The drain did not finish in time: put the fragment back in service while escalating.
+      o.pools.transition(f, f.request_id ? 'active' : 'warm');
+      return [{ type: 'undrain', fragment: f.id, reason: `rollback: drain timed out (incident ${inc.id})` }];
+    }
+    if (strategy === 'replace' && f.state === 'starting') {
+      // The replacement never came up; drop it so the next attempt starts clean.
+      return [o.stop(f, `rollback: replacement did not start in time (incident ${inc.id})`)];
+    }
+    return [];
+  }
+}

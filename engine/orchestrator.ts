@@ -1,0 +1,382 @@
+/**
+ * The orchestrator composes pressure, admission, placement, pools, scaling and health behind a
+ * small API. Shells call it with observations; it answers with decisions and commands and never
+ * acts itself. Given the same config, topology, seed and call sequence it returns the same values,
+ * byte for byte: all state is in this object, all randomness in its named streams.
+ */
+import { deferFor, DeferredQueue, loadFactor, retryDelay_ms, shouldShed, TokenBucket, type PressureValues } from './admission.ts';
+import { profileOf, type Config, type Profile } from './config.ts';
+import { canonicalJson, digest } from './digest.ts';
+import { Healer } from './healing.ts';
+import { memoryNeed_kb, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
+import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
+import { PressureMonitor } from './pressure.ts';
+import { makeStreams, type Streams } from './rng.ts';
+import { decideScaling, type ScalingDecision } from './scaling.ts';
+import type { Topology } from './topology.ts';
+import type { Command, Decision, NodeScore, Observation, Outcome, Prediction, Request } from './types.ts';
+
+export interface EngineOptions {
+  config: Config;
+  topology: Topology;
+  seed: string;
+}
+
+export class Orchestrator {
+  readonly cfg: Config;
+  readonly topo: Topology;
+  readonly pressure: PressureMonitor;
+  readonly ledger: NodeLedger;
+  readonly pools: PoolSet;
+  private readonly healer: Healer;
+  private readonly queue: DeferredQueue;
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly streams: Streams;
+  private readonly obsDigests = new WeakMap<Observation, string>();
+  private readonly predictions = new Map<string, Prediction>();
+  private seq = 0;
+  private now_ms = -Infinity;
+  private nextScaling_ms: number | undefined;
+  private nextHealth_ms: number | undefined;
+  /** The last scaling cycle's decisions, for status and explanation. */
+  lastScaling: ScalingDecision[] = [];
+
+  constructor(o: EngineOptions) {
+    this.cfg = o.config;
+    this.topo = o.topology;
+    this.streams = makeStreams(o.seed);
+    this.pressure = new PressureMonitor(o.config.pressure);
+    this.ledger = new NodeLedger(o.topology, o.config.placement.cpu_overcommit);
+    this.pools = new PoolSet(o.config, this.ledger);
+    this.queue = new DeferredQueue(o.config.admission.queue_limit);
+    this.healer = new Healer(this);
+  }
+
+  get now(): number {
+    return this.now_ms;
+  }
+
+  /** Take in an observation: pressure history, online CPUs, node measurements, the clock. */
+  observe(obs: Observation): void {
+    if (!Number.isFinite(obs.t_ms)) throw new Error(`observation t_ms must be a finite number, got ${obs.t_ms}`);
+    this.pressure.observe(obs);
+    this.ledger.observe(obs.online_cpus, obs.nodes);
+    this.now_ms = obs.t_ms;
+  }
+
+  private values(): PressureValues {
+    const p = this.pressure;
+    return { cpu: p.value('cpu'), memory: p.value('memory'), io: p.value('io') };
+  }
+
+  /** Steps (1)–(6) of the design: pressure, shed/defer, node, pool, warm or cold, decision. */
+  schedule(req: Request, obs: Observation): Decision {
+    assertRequest(req);
+    this.observe(obs);
+    const t = obs.t_ms;
+    const view = this.pressure.systemView();
+    const p = this.values();
+    const profile = profileOf(this.cfg, req.profile);
+    const base = { seq: this.seq++, t_ms: t, request_id: req.id, profile: req.profile, pressure: view, inputs_digest: this.digestOf(req, obs) };
+    const adm = this.cfg.admission;
+
+    // (2a) Overload: shed probabilistically, never high priority.
+    const load = loadFactor(p);
+    if ((load >= adm.overload_load || this.queue.full) && req.priority < 2 && shouldShed(req, load, adm, this.streams.next('shed'))) {
+      return this.shed(base, `overloaded: load factor ${fmt(load)} ≥ ${adm.overload_load}, shed at priority ${req.priority}`, Math.max(p.cpu, p.memory, p.io), []);
+    }
+    // (2b) Pressure deferral.
+    const forced = deferFor(p, req, this.cfg.pressure.thresholds);
+    if (forced) {
+      const bar = req.priority >= 2 ? 'critical' : 'high';
+      return this.defer(base, req, `${forced} pressure ${fmt(p[forced])} ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}`, p[forced], []);
+    }
+
+    // (3) Node: score, filter, pick among the near-best.
+    const pool = this.pools.pool(req.profile);
+    const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? 0, memory_home: req.memory_home, allowed_nodes: req.allowed_nodes };
+    const scores = this.score(demand, profile, pool);
+    let chosen = selectNode(scores, this.cfg.placement.near_best_margin, this.streams);
+    if (!chosen) {
+      const never = this.neverFits(demand, profile);
+      if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
+      return this.defer(base, req, `insufficient resources: ${summarise(scores)}`, undefined, scores);
+    }
+
+    // (4)+(5) Pool, then a warm fragment on that node or a cold start within the pool's max.
+    let warm = pool.popWarm(chosen.node);
+    const canCold = pool.size < profile.pool.max && this.pools.liveCount < this.cfg.limits.max_fragments;
+    if (!warm && !canCold) {
+      // Pool full: serve from a warm fragment elsewhere (best eligible node that has one), or wait.
+      const alt = scores.filter((s) => s.eligible && pool.warmOn(s.node) > 0).sort((a, b) => b.total - a.total || a.node - b.node)[0];
+      if (!alt) return this.defer(base, req, `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`, undefined, scores);
+      chosen = alt;
+      warm = pool.popWarm(alt.node);
+    }
+
+    // Traffic shaping: admit with a delay, or defer when the delay would be too long.
+    let delay_ms = 0;
+    if (profile.shaping) {
+      let b = this.buckets.get(req.profile);
+      if (!b) this.buckets.set(req.profile, (b = new TokenBucket(profile.shaping.rate_per_s, profile.shaping.burst, profile.shaping.max_delay_ms)));
+      const d = b.take(t);
+      if (d === undefined) return this.defer(base, req, `traffic shaping: ${req.profile} over ${profile.shaping.rate_per_s}/s`, undefined, scores);
+      delay_ms = d;
+    }
+
+    // (6) Commit and explain.
+    const commands: Command[] = [];
+    const f = warm ?? this.pools.create(req.profile, chosen.node, sharedCpusFor(chosen.node, profile, this.ledger), t);
+    if (warm) this.pools.transition(f, 'active');
+    f.request_id = req.id;
+    f.requests++;
+    f.last_used_ms = t;
+    if (demand.exclusive_cpus > 0) {
+      f.exclusive_cpus = this.ledger.takeExclusive(chosen.node, demand.exclusive_cpus, profile.cpu_affinity);
+      f.cpus = f.exclusive_cpus;
+      if (warm) commands.push({ type: 'pin', fragment: f.id, node: f.node, cpus: f.cpus, reason: 'exclusive CPUs for the request' });
+      commands.push(...this.repinShared(chosen.node, f.id, 'shared CPUs shrank: exclusive CPUs taken'));
+    }
+    this.pools.setReservation(f, demand.exclusive_cpus > 0 ? 0 : req.cpus, Math.max(profile.memory_kb, req.memory_kb));
+    if (!warm) commands.push({ type: 'start', fragment: f.id, profile: req.profile, node: f.node, cpus: f.cpus, memory_kb: f.res_mem_kb, reason: `cold start for ${req.id}` });
+    const worst = Math.max(p.cpu, p.memory, req.io_intensive ? p.io : 0);
+    const decision: Parameters<Orchestrator['finish']>[1] = {
+      action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, exclusive: demand.exclusive_cpus > 0, fragment: f.id,
+      reason: `node ${f.node} scored ${chosen.total}; ${warm ? 'warm fragment' : `cold start (${pool.warmOn(f.node)} warm there)`}${delay_ms ? `; shaped by ${delay_ms} ms` : ''}`,
+      confidence: round4((1 - worst) * (warm ? 1 : 0.8)),
+      scores,
+      commands,
+    };
+    if (delay_ms) decision.delay_ms = delay_ms;
+    return this.finish(base, decision);
+  }
+
+  /** The shell reports a fragment ready: it serves its waiting request, or joins the warm set. */
+  started(id: string, obs: Observation): Command[] {
+    this.observe(obs);
+    const f = this.mustGet(id);
+    if (f.state !== 'starting') throw new Error(`fragment ${id}: started while ${f.state}`);
+    this.pools.transition(f, f.request_id ? 'active' : 'warm');
+    this.healer.checkRecovered(f, obs);
+    return [];
+  }
+
+  /** The shell reports a request done; the fragment goes back to warm (or finishes its drain). */
+  complete(id: string, outcome: Outcome, obs: Observation): Command[] {
+    this.observe(obs);
+    const f = this.mustGet(id);
+    if (f.state !== 'active' && f.state !== 'draining') throw new Error(`fragment ${id}: completion while ${f.state}`);
+    const pool = this.pools.pool(f.profile);
+    pool.recordOutcome(f, outcome, this.cfg.health.window);
+    f.last_used_ms = obs.t_ms;
+    f.request_id = undefined;
+    const commands: Command[] = [];
+    if (f.exclusive_cpus.length) {
+      this.ledger.releaseExclusive(f.node, f.exclusive_cpus);
+      f.exclusive_cpus = [];
+      f.cpus = sharedCpusFor(f.node, pool.cfg, this.ledger);
+      commands.push(...this.repinShared(f.node, undefined, 'shared CPUs grew: exclusive CPUs released'));
+    }
+    if (f.state === 'draining') {
+      commands.push(...this.healer.finishDrain(f, obs.t_ms));
+    } else {
+      this.pools.transition(f, 'warm');
+      this.pools.setReservation(f, 0, pool.cfg.memory_kb);
+    }
+    return commands;
+  }
+
+  /** The shell reports a fragment's process died (or failed to start). */
+  failed(id: string, reason: string, obs: Observation): Command[] {
+    this.observe(obs);
+    const f = this.mustGet(id);
+    if (f.state !== 'failed') this.pools.transition(f, 'failed');
+    f.request_id = undefined;
+    return this.healer.onCrash(f, reason, obs.t_ms);
+  }
+
+  /** Periodic work: release due deferrals, health checks, and the scaling cycle when due. */
+  tick(obs: Observation, predictions?: readonly Prediction[]): Command[] {
+    this.observe(obs);
+    const t = obs.t_ms;
+    for (const pr of predictions ?? []) this.predictions.set(pr.profile, pr);
+    const commands: Command[] = [];
+    for (const d of this.queue.popDue(t)) commands.push({ type: 'retry', request: d.request, reason: `deferral due at ${d.due_ms} ms` });
+    if (this.nextHealth_ms === undefined || t >= this.nextHealth_ms) {
+      this.nextHealth_ms = t + this.cfg.health.interval_ms;
+      commands.push(...this.healer.check(obs));
+    }
+    commands.push(...this.healer.expire(t));
+    if (this.nextScaling_ms === undefined || t >= this.nextScaling_ms) {
+      this.nextScaling_ms = t + this.cfg.scaling.interval_ms;
+      commands.push(...this.scalingCycle(t));
+    }
+    return commands;
+  }
+
+  private scalingCycle(t: number): Command[] {
+    const p = this.values();
+    const names = new Set([...this.pools.pools.keys(), ...this.predictions.keys()]);
+    const commands: Command[] = [];
+    this.lastScaling = [];
+    for (const name of [...names].sort()) {
+      const pool = this.pools.pool(name);
+      pool.sampleThroughput(t);
+      const c = pool.cfg.pool;
+      const d = decideScaling({ profile: name, size: pool.size, warm: pool.count.warm, min: c.min, max: c.max, target: pool.target }, this.predictions.get(name), p, this.cfg.pressure.thresholds);
+      this.lastScaling.push(d);
+      if (d.action === 'up') commands.push(...this.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`));
+      if (d.action === 'down') {
+        for (const f of pool.warmLru().slice(0, d.current - d.target)) {
+          this.healer.forget(f.id);
+          commands.push(this.stop(f, `scale down: ${d.reason}`));
+        }
+      }
+    }
+    return commands;
+  }
+
+  /** Start `n` warm fragments of a pool, each on the best node for its footprint. */
+  startWarm(pool: Pool, n: number, reason: string, avoid?: number): Command[] {
+    const out: Command[] = [];
+    for (let i = 0; i < n && pool.size < pool.cfg.pool.max && this.pools.liveCount < this.cfg.limits.max_fragments; i++) {
+      const node = this.placeFootprint(pool, avoid);
+      if (node === undefined) break;
+      const f = this.pools.create(pool.profile, node, sharedCpusFor(node, pool.cfg, this.ledger), this.now_ms);
+      out.push({ type: 'start', fragment: f.id, profile: pool.profile, node, cpus: f.cpus, memory_kb: f.res_mem_kb, reason });
+    }
+    return out;
+  }
+
+  /** Best node for an idle fragment of the pool (its memory, no CPU demand), or undefined. */
+  placeFootprint(pool: Pool, avoid?: number): number | undefined {
+    const allowed = avoid === undefined ? undefined : this.topo.nodes.map((n) => n.id).filter((id) => id !== avoid);
+    const demand: Demand = { profile: pool.profile, cpus: 0, memory_kb: pool.cfg.memory_kb, exclusive_cpus: 0, allowed_nodes: allowed };
+    return selectNode(this.score(demand, pool.cfg, pool, true), this.cfg.placement.near_best_margin, this.streams)?.node;
+  }
+
+  stop(f: Fragment, reason: string): Command {
+    this.pools.transition(f, 'stopped');
+    return { type: 'stop', fragment: f.id, reason };
+  }
+
+  private score(d: Demand, profile: Profile, pool: Pool, coldOnly = false): NodeScore[] {
+    return scoreNodes(d, {
+      cfg: this.cfg.placement,
+      profile,
+      ledger: this.ledger,
+      warmOn: coldOnly ? () => 0 : (n) => pool.warmOn(n),
+      nodePressure: (n) => this.pressure.nodeValues(n),
+    });
+  }
+
+  /** Why the demand could not fit even on an empty host, or undefined when it could some day. */
+  private neverFits(d: Demand, profile: Profile): string | undefined {
+    const reasons: string[] = [];
+    for (const n of this.topo.nodes) {
+      const cpus = n.allowed_cpus.length;
+      if (!n.allowed || cpus === 0 || (d.allowed_nodes && !d.allowed_nodes.includes(n.id))) continue;
+      if (d.exclusive_cpus > 0 ? d.exclusive_cpus > cpus - 1 : d.cpus > cpus * this.ledger.overcommit) reasons.push(`node ${n.id}: too few CPUs`);
+      else if (memoryNeed_kb(d, profile, false) > n.memory_kb) reasons.push(`node ${n.id}: too little memory`);
+      else return undefined;
+    }
+    return reasons.length ? reasons.join('; ') : 'no allowed node has CPUs';
+  }
+
+  /** Re-pin the shared fragments of a node after its shared CPU set changed. */
+  private repinShared(node: number, except: string | undefined, reason: string): Command[] {
+    const out: Command[] = [];
+    for (const f of this.pools.fragments()) {
+      if (f.node !== node || f.id === except || f.exclusive_cpus.length || !isLive(f)) continue;
+      f.cpus = sharedCpusFor(node, this.pools.pool(f.profile).cfg, this.ledger);
+      out.push({ type: 'pin', fragment: f.id, node, cpus: f.cpus, reason });
+    }
+    return out;
+  }
+
+  private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[]): Decision {
+    const adm = this.cfg.admission;
+    const retry = p === undefined ? adm.insufficient_retry_ms : retryDelay_ms(p, adm, this.streams.next('retry'));
+    const q = this.queue.push(req, base.t_ms + retry);
+    if (!q.queued) return this.shed(base, `deferred queue full (${this.queue.limit}): ${reason}`, p ?? 0, scores);
+    const commands: Command[] = q.evicted ? [{ type: 'shed', request_id: q.evicted.id, reason: `evicted from the full deferred queue by ${req.id}` }] : [];
+    return this.finish(base, { action: 'defer', reason, retry_after_ms: retry, confidence: round4(1 - (p ?? 0)), scores, commands });
+  }
+
+  private shed(base: DecisionBase, reason: string, p: number, scores: NodeScore[]): Decision {
+    const retry = retryDelay_ms(p, this.cfg.admission, this.streams.next('retry'));
+    return this.finish(base, { action: 'shed', reason, retry_after_ms: retry, confidence: round4(1 - p), scores });
+  }
+
+  /** Assemble a decision with its keys in one fixed order, so journals read (and diff) alike. */
+  private finish(base: DecisionBase, d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>): Decision {
+    const out: Decision = { seq: base.seq, t_ms: base.t_ms, request_id: base.request_id, profile: base.profile, action: d.action } as Decision;
+    if (d.start !== undefined) out.start = d.start;
+    if (d.node !== undefined) out.node = d.node;
+    if (d.cpus !== undefined) out.cpus = d.cpus;
+    if (d.exclusive !== undefined) out.exclusive = d.exclusive;
+    if (d.fragment !== undefined) out.fragment = d.fragment;
+    if (d.delay_ms !== undefined) out.delay_ms = d.delay_ms;
+    if (d.retry_after_ms !== undefined) out.retry_after_ms = d.retry_after_ms;
+    out.reason = d.reason;
+    out.confidence = d.confidence;
+    out.pressure = base.pressure;
+    out.scores = d.scores ?? [];
+    out.inputs_digest = base.inputs_digest;
+    out.commands = d.commands ?? [];
+    return out;
+  }
+
+  private digestOf(req: Request, obs: Observation): string {
+    let o = this.obsDigests.get(obs);
+    if (o === undefined) this.obsDigests.set(obs, (o = digest(canonicalJson(obs))));
+    return digest(`${canonicalJson(req)}|${o}`);
+  }
+
+  mustGet(id: string): Fragment {
+    const f = this.pools.get(id);
+    if (!f) throw new Error(`unknown fragment ${id}`);
+    return f;
+  }
+
+  /** A snapshot for status endpoints and reports: pools, nodes, queue, incidents. */
+  status() {
+    return {
+      t_ms: this.now_ms,
+      pressure: this.pressure.systemView(),
+      pools: [...this.pools.pools.values()].sort((a, b) => (a.profile < b.profile ? -1 : 1)).map((p) => ({
+        profile: p.profile, size: p.size, ...p.count, target: p.target, min: p.cfg.pool.min, max: p.cfg.pool.max,
+        utilisation: round4(p.utilisation), avg_latency_ms: round4(p.avg_latency_ms), throughput_rps: round4(p.throughput_rps), error_rate: round4(p.error_rate),
+      })),
+      nodes: this.topo.nodes.map((n) => ({
+        id: n.id, fragments: this.ledger.fragmentsOn(n.id), reserved_cpu: round4(this.ledger.reservedCpu(n.id)),
+        cpu_load: round4(this.ledger.cpuLoad(n.id)), mem_free_kb: this.ledger.memFree_kb(n.id), exclusive_cpus: [...this.ledger.exclusiveCpus(n.id)].sort((a, b) => a - b),
+      })),
+      deferred: this.queue.size,
+      incidents: { open: this.healer.monitor.openIncidents(), closed: this.healer.monitor.closedIncidents().length },
+    };
+  }
+
+  incidents() {
+    return { open: this.healer.monitor.openIncidents(), closed: this.healer.monitor.closedIncidents() };
+  }
+}
+
+type DecisionBase = Pick<Decision, 'seq' | 't_ms' | 'request_id' | 'profile' | 'pressure' | 'inputs_digest'>;
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+const fmt = (x: number) => String(Math.round(x * 1000) / 1000);
+
+function summarise(scores: readonly NodeScore[]): string {
+  return scores.filter((s) => !s.eligible).map((s) => `node ${s.node}: ${s.excluded}`).join('; ');
+}
+
+/** Cheap structural checks on the hot path; shells validate input fully with engine/schemas.ts. */
+function assertRequest(r: Request): void {
+  if (typeof r.id !== 'string' || r.id === '') throw new Error('request: id must be a non-empty string');
+  if (!(Number.isFinite(r.cpus) && r.cpus >= 0)) throw new Error(`request ${r.id}: cpus must be ≥ 0`);
+  if (!(Number.isInteger(r.memory_kb) && r.memory_kb >= 0)) throw new Error(`request ${r.id}: memory_kb must be an integer ≥ 0`);
+  if (![0, 1, 2, 3].includes(r.priority)) throw new Error(`request ${r.id}: priority must be 0–3`);
+  if (r.exclusive_cpus !== undefined && !(Number.isInteger(r.exclusive_cpus) && r.exclusive_cpus >= 0)) throw new Error(`request ${r.id}: exclusive_cpus must be an integer ≥ 0`);
+}
+

@@ -1,0 +1,273 @@
+/**
+ * Placement: which NUMA node (and which CPUs) a fragment gets. Holds the node ledger — what the
+ * engine has reserved on each node, which CPUs are online, which are held exclusively — and
+ * scores nodes with the design's weights:
+ *
+ *   resource 40 % (cpu availability × 0.6 + memory availability × 0.4)
+ *   locality 30 % (SLIT: local distance ÷ distance from the request's memory home)
+ *   affinity 20 % (½ for a preferred node, ½ for a warm fragment of the profile there)
+ *   balance  10 % (1 − active fragments on the node ÷ those on the busiest node)
+ *   × (1 − (node cpu + memory pressure)/2 × 0.3)
+ *
+ * then picks uniformly among the candidates within `near_best_margin` of the best, from the
+ * seeded `placement` stream, so equal nodes do not all receive the next burst.
+ */
+import type { Config, Profile } from './config.ts';
+import { round6 } from './pressure.ts';
+import type { Streams } from './rng.ts';
+import type { Topology, TopologyNode } from './topology.ts';
+import type { NodeObservation, NodeScore, Resource } from './types.ts';
+
+interface NodeBook {
+  reserved_cpu: number;
+  reserved_mem_kb: number;
+  fragments: number;
+  /** Fragments serving a request now: the load that `balance` spreads (idle warm ones are not load). */
+  active: number;
+  /** Allowed and online CPUs. */
+  usable: number[];
+  exclusive: Set<number>;
+  /** usable minus exclusive: where shared fragments run. */
+  shared: number[];
+  observed?: NodeObservation;
+}
+
+/** What the engine has handed out on every node; the single source of fit decisions. */
+export class NodeLedger {
+  private readonly books: NodeBook[];
+  private lastOnline: readonly number[] | undefined;
+
+  constructor(readonly topo: Topology, readonly overcommit: number) {
+    this.books = topo.nodes.map(() => ({ reserved_cpu: 0, reserved_mem_kb: 0, fragments: 0, active: 0, usable: [], exclusive: new Set(), shared: [] }));
+    this.setOnline(topo.json.online_cpus);
+  }
+
+  private book(id: number): NodeBook {
+    const n = this.topo.byId.get(id);
+    if (!n) throw new Error(`unknown node ${id}`);
+    return this.books[n.index] as NodeBook;
+  }
+
+  /** Take the observation's online CPUs and node measurements; cheap when nothing changed. */
+  observe(online: readonly number[] | undefined, nodes: readonly NodeObservation[] | undefined): void {
+    if (online && !sameList(online, this.lastOnline)) this.setOnline(online);
+    for (const b of this.books) b.observed = undefined;
+    for (const o of nodes ?? []) {
+      const n = this.topo.byId.get(o.id);
+      if (n) (this.books[n.index] as NodeBook).observed = o;
+    }
+  }
+
+  private setOnline(online: readonly number[]): void {
+    this.lastOnline = [...online];
+    const on = new Set(online);
+    this.topo.nodes.forEach((n, i) => {
+      const b = this.books[i] as NodeBook;
+      b.usable = n.allowed_cpus.filter((c) => on.has(c));
+      b.shared = b.usable.filter((c) => !b.exclusive.has(c));
+    });
+  }
+
+  reserve(id: number, dcpu: number, dmem_kb: number): void {
+    const b = this.book(id);
+    b.reserved_cpu = Math.max(0, b.reserved_cpu + dcpu);
+    b.reserved_mem_kb = Math.max(0, b.reserved_mem_kb + dmem_kb);
+    // Floating-point sums of fractional CPUs drift; snap near-zero to zero so fit checks stay exact.
+    if (b.reserved_cpu < 1e-9) b.reserved_cpu = 0;
+  }
+
+  addFragment(id: number): void {
+    this.book(id).fragments++;
+  }
+
+  removeFragment(id: number): void {
+    const b = this.book(id);
+    if (b.fragments <= 0) throw new Error(`node ${id}: fragment count would go negative`);
+    b.fragments--;
+  }
+
+  addActive(id: number, delta: 1 | -1): void {
+    const b = this.book(id);
+    if (b.active + delta < 0) throw new Error(`node ${id}: active count would go negative`);
+    b.active += delta;
+  }
+
+  activeOn(id: number): number {
+    return this.book(id).active;
+  }
+
+  usableCpus(id: number): readonly number[] {
+    return this.book(id).usable;
+  }
+
+  sharedCpus(id: number): readonly number[] {
+    return this.book(id).shared;
+  }
+
+  fragmentsOn(id: number): number {
+    return this.book(id).fragments;
+  }
+
+  reservedCpu(id: number): number {
+    return this.book(id).reserved_cpu;
+  }
+
+  /** Memory still free on the node: the tighter of capacity − reservations and what the kernel reports. */
+  memFree_kb(id: number): number {
+    const b = this.book(id);
+    const node = this.topo.byId.get(id) as TopologyNode;
+    const byBook = node.memory_kb - b.reserved_mem_kb;
+    const seen = b.observed?.mem_free_kb;
+    return Math.max(0, seen === undefined ? byBook : Math.min(byBook, seen));
+  }
+
+  /** Busy share of the node's CPUs: the larger of measured use and reservations (use lags a placement). */
+  cpuLoad(id: number): number {
+    const b = this.book(id);
+    const booked = b.usable.length === 0 ? 1 : b.reserved_cpu / b.usable.length;
+    return Math.min(1, Math.max(booked, b.observed?.cpu_util ?? 0));
+  }
+
+  sharedCapacity(id: number): number {
+    return this.book(id).shared.length * this.overcommit;
+  }
+
+  /** Claim `k` shared CPUs for one fragment, lowest-numbered first (preferring `prefer`). */
+  takeExclusive(id: number, k: number, prefer: readonly number[]): number[] {
+    const b = this.book(id);
+    const pref = new Set(prefer);
+    const order = [...b.shared].sort((x, y) => Number(pref.has(y)) - Number(pref.has(x)) || x - y);
+    const got = order.slice(0, k).sort((x, y) => x - y);
+    if (got.length < k) throw new Error(`node ${id}: ${k} exclusive CPUs requested, ${got.length} free`);
+    for (const c of got) {
+      if (b.exclusive.has(c)) throw new Error(`cpu ${c} handed out exclusively twice`);
+      b.exclusive.add(c);
+    }
+    b.shared = b.usable.filter((c) => !b.exclusive.has(c));
+    return got;
+  }
+
+  releaseExclusive(id: number, cpus: readonly number[]): void {
+    const b = this.book(id);
+    for (const c of cpus) b.exclusive.delete(c);
+    b.shared = b.usable.filter((c) => !b.exclusive.has(c));
+  }
+
+  exclusiveCpus(id: number): ReadonlySet<number> {
+    return this.book(id).exclusive;
+  }
+}
+
+function sameList(a: readonly number[], b: readonly number[] | undefined): boolean {
+  if (!b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** What one placement needs: a request's demand, or a warm fragment's footprint when scaling. */
+export interface Demand {
+  profile: string;
+  cpus: number;
+  memory_kb: number;
+  exclusive_cpus: number;
+  memory_home?: number;
+  allowed_nodes?: readonly number[];
+}
+
+export interface PlacementContext {
+  cfg: Config['placement'];
+  profile: Profile;
+  ledger: NodeLedger;
+  /** Warm fragments of the demand's profile on a node. */
+  warmOn: (node: number) => number;
+  /** Per-node pressure values, when known. */
+  nodePressure: (node: number) => Readonly<Record<Resource, number>> | undefined;
+}
+
+/** Why a node cannot take the demand, or undefined when it fits. Memory `need_kb` is passed in. */
+export function misfit(node: TopologyNode, d: Demand, need_kb: number, ledger: NodeLedger): string | undefined {
+  if (!node.allowed) return 'node not allowed for this process';
+  if (d.allowed_nodes && !d.allowed_nodes.includes(node.id)) return 'node not allowed for this request';
+  if (node.cpus.length === 0) return 'memory-only node (no CPUs)';
+  const usable = ledger.usableCpus(node.id).length;
+  if (usable === 0) return 'no usable CPUs (offline or not allowed)';
+  const shared = ledger.sharedCpus(node.id).length;
+  const reserved = ledger.reservedCpu(node.id);
+  const cap = ledger.sharedCapacity(node.id);
+  if (d.exclusive_cpus > 0) {
+    // One CPU always stays shared so warm and shared fragments keep somewhere to run.
+    if (shared - d.exclusive_cpus < 1) return `needs ${d.exclusive_cpus} exclusive CPUs, ${Math.max(0, shared - 1)} can be spared`;
+    if (reserved > ledger.overcommit * (shared - d.exclusive_cpus) + 1e-9) return 'exclusive CPUs would overcommit the shared ones';
+  } else if (reserved + d.cpus > cap + 1e-9) {
+    return `needs ${d.cpus} CPUs, ${round6(Math.max(0, cap - reserved))} free`;
+  }
+  const free = ledger.memFree_kb(node.id);
+  if (need_kb > free) return `needs ${need_kb} kB memory, ${free} kB free`;
+  return undefined;
+}
+
+/** Memory a placement adds on a node: a cold start holds max(profile, request); a warm one only the excess. */
+export function memoryNeed_kb(d: Demand, profile: Profile, warm: boolean): number {
+  return warm ? Math.max(0, d.memory_kb - profile.memory_kb) : Math.max(d.memory_kb, profile.memory_kb);
+}
+
+/** Score every node; ineligible nodes are listed with their reason and a total of 0. */
+export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
+  const { cfg, ledger, profile } = ctx;
+  const topo = ledger.topo;
+  let maxActive = 0;
+  for (const n of topo.nodes) maxActive = Math.max(maxActive, ledger.activeOn(n.id));
+  const home = d.memory_home === undefined ? undefined : topo.byId.get(d.memory_home);
+  const w = cfg.weights;
+  const out: NodeScore[] = [];
+  for (const node of topo.nodes) {
+    const warm = ctx.warmOn(node.id) > 0;
+    const excluded = misfit(node, d, memoryNeed_kb(d, profile, warm), ledger);
+    const cpuAvail = 1 - ledger.cpuLoad(node.id);
+    const memAvail = node.memory_kb === 0 ? 0 : ledger.memFree_kb(node.id) / node.memory_kb;
+    const resource = cfg.cpu_share * cpuAvail + (1 - cfg.cpu_share) * memAvail;
+    const locality = home ? (home.distances[home.index] as number) / (home.distances[node.index] as number) : 1;
+    const affinity = 0.5 * (profile.preferred_nodes.includes(node.id) ? 1 : 0) + 0.5 * (warm ? 1 : 0);
+    const balance = maxActive === 0 ? 1 : 1 - ledger.activeOn(node.id) / maxActive;
+    const np = ctx.nodePressure(node.id);
+    const pressure_factor = np ? 1 - ((np.cpu + np.memory) / 2) * cfg.pressure_penalty : 1;
+    const total = (w.resource * resource + w.locality * locality + w.affinity * affinity + w.balance * balance) * pressure_factor;
+    const s: NodeScore = {
+      node: node.id,
+      eligible: excluded === undefined,
+      resource: round6(resource),
+      locality: round6(locality),
+      affinity: round6(affinity),
+      balance: round6(balance),
+      pressure_factor: round6(pressure_factor),
+      total: excluded === undefined ? round6(total) : 0,
+    };
+    if (excluded !== undefined) s.excluded = excluded;
+    out.push(s);
+  }
+  return out;
+}
+
+/**
+ * The node to use: best eligible score, or a uniform pick among those within the margin of it.
+ * Ties in score order by node id, so the candidate list — and thus the pick — is deterministic.
+ * No random draw is made when there is only one candidate.
+ */
+export function selectNode(scores: readonly NodeScore[], margin: number, streams: Streams): NodeScore | undefined {
+  const eligible = scores.filter((s) => s.eligible).sort((a, b) => b.total - a.total || a.node - b.node);
+  const best = eligible[0];
+  if (!best) return undefined;
+  let n = 1;
+  while (n < eligible.length && (eligible[n] as NodeScore).total >= best.total - margin - 1e-12) n++;
+  if (n === 1) return best;
+  return eligible[Math.floor(streams.next('placement') * n)];
+}
+
+/** CPUs a shared fragment of the profile may use on the node: the profile's affinity when it overlaps. */
+export function sharedCpusFor(node: number, profile: Profile, ledger: NodeLedger): number[] {
+  const shared = ledger.sharedCpus(node);
+  if (profile.cpu_affinity.length === 0) return [...shared];
+  const aff = new Set(profile.cpu_affinity);
+  const inter = shared.filter((c) => aff.has(c));
+  return inter.length ? inter : [...shared];
+}

@@ -1,0 +1,238 @@
+/**
+ * Pools: one per profile, holding its fragments through their life (starting → warm ⇄ active →
+ * draining → stopped, or failed), with acquire/release, size bounds and the pool's running
+ * figures (utilisation, latency, throughput, error rate). Every change of a fragment's resources
+ * goes through `setReservation`, which keeps the node ledger's totals exact.
+ */
+import type { Config, Profile } from './config.ts';
+import type { NodeLedger } from './placement.ts';
+import type { Outcome } from './types.ts';
+
+export type FragmentState = 'starting' | 'warm' | 'active' | 'draining' | 'stopped' | 'failed';
+
+const TRANSITIONS: Record<FragmentState, readonly FragmentState[]> = {
+  starting: ['warm', 'active', 'failed', 'stopped'],
+  warm: ['active', 'draining', 'failed', 'stopped'],
+  active: ['warm', 'draining', 'failed', 'stopped'],
+  // draining → warm/active is the rollback of a drain that timed out.
+  draining: ['stopped', 'failed', 'warm', 'active'],
+  stopped: [],
+  // a failed fragment is restarted in place or given up.
+  failed: ['starting', 'stopped'],
+};
+
+export const canTransition = (from: FragmentState, to: FragmentState) => TRANSITIONS[from].includes(to);
+
+export interface Fragment {
+  readonly id: string;
+  readonly profile: string;
+  node: number;
+  state: FragmentState;
+  /** CPUs the fragment may run on (its affinity); exclusive ones are also in `exclusive_cpus`. */
+  cpus: number[];
+  exclusive_cpus: number[];
+  /** Request it serves now (active, or starting for it). */
+  request_id: string | undefined;
+  res_cpu: number;
+  res_mem_kb: number;
+  started_ms: number;
+  last_used_ms: number;
+  requests: number;
+  /** Last `window` outcomes, for the health signals. */
+  recent_ok: boolean[];
+  recent_latency_ms: number[];
+}
+
+/** Does the fragment count toward its pool's size? Draining ones are on their way out. */
+export const isLive = (f: Fragment) => f.state === 'starting' || f.state === 'warm' || f.state === 'active';
+
+export class Pool {
+  readonly fragments = new Map<string, Fragment>();
+  /** Warm fragments per node, most recently used last (acquire pops it: its caches are hottest). */
+  private readonly warm = new Map<number, Fragment[]>();
+  readonly count: Record<FragmentState, number> = { starting: 0, warm: 0, active: 0, draining: 0, stopped: 0, failed: 0 };
+  private completions = 0;
+  private lastCompletions = 0;
+  private lastRate_ms: number | undefined;
+  /** EWMAs (α = 0.1) of latency and of the error indicator over completions. */
+  avg_latency_ms = 0;
+  error_rate = 0;
+  throughput_rps = 0;
+  target: number;
+
+  constructor(readonly profile: string, readonly cfg: Profile) {
+    this.target = cfg.pool.target;
+  }
+
+  /** starting + warm + active: what min/target/max bound. */
+  get size(): number {
+    return this.count.starting + this.count.warm + this.count.active;
+  }
+
+  get utilisation(): number {
+    const busy = this.count.active, idle = this.count.warm;
+    return busy + idle === 0 ? 0 : busy / (busy + idle);
+  }
+
+  warmOn(node: number): number {
+    return this.warm.get(node)?.length ?? 0;
+  }
+
+  /** Warm fragments, least recently used first (the order scale-down stops them in). */
+  warmLru(): Fragment[] {
+    const all: Fragment[] = [];
+    for (const list of this.warm.values()) all.push(...list);
+    return all.sort((a, b) => a.last_used_ms - b.last_used_ms || (a.id < b.id ? -1 : 1));
+  }
+
+  /** Take the most recently used warm fragment on `node`, if any. */
+  popWarm(node: number): Fragment | undefined {
+    return this.warm.get(node)?.at(-1);
+  }
+
+  recordOutcome(f: Fragment, o: Outcome, window: number): void {
+    this.completions++;
+    this.avg_latency_ms = this.completions === 1 ? o.latency_ms : 0.9 * this.avg_latency_ms + 0.1 * o.latency_ms;
+    this.error_rate = 0.9 * this.error_rate + 0.1 * (o.ok ? 0 : 1);
+    f.recent_ok.push(o.ok);
+    f.recent_latency_ms.push(o.latency_ms);
+    if (f.recent_ok.length > window) {
+      f.recent_ok.shift();
+      f.recent_latency_ms.shift();
+    }
+  }
+
+  /** Completions per second since the previous call (called once per scaling cycle). */
+  sampleThroughput(t_ms: number): number {
+    if (this.lastRate_ms !== undefined && t_ms > this.lastRate_ms) {
+      this.throughput_rps = ((this.completions - this.lastCompletions) * 1000) / (t_ms - this.lastRate_ms);
+    }
+    this.lastRate_ms = t_ms;
+    this.lastCompletions = this.completions;
+    return this.throughput_rps;
+  }
+
+  /** Bookkeeping for a state change; the caller has checked the transition is legal. */
+  moveState(f: Fragment, to: FragmentState): void {
+    if (f.state === 'warm') {
+      const list = this.warm.get(f.node);
+      const i = list ? list.indexOf(f) : -1;
+      if (!list || i < 0) throw new Error(`pool ${this.profile}: warm fragment ${f.id} missing from node ${f.node}`);
+      list.splice(i, 1);
+    }
+    this.count[f.state]--;
+    this.count[to]++;
+    f.state = to;
+    if (to === 'warm') {
+      let list = this.warm.get(f.node);
+      if (!list) this.warm.set(f.node, (list = []));
+      list.push(f);
+    }
+  }
+}
+
+/**
+ * All pools and fragments. Fragment ids are `<profile>-<n>` from one counter, so they are the
+ * same in every run with the same inputs.
+ */
+export class PoolSet {
+  readonly pools = new Map<string, Pool>();
+  private readonly all = new Map<string, Fragment>();
+  private nextId = 0;
+
+  constructor(private readonly cfg: Config, private readonly ledger: NodeLedger) {
+    for (const [name, p] of Object.entries(cfg.profiles)) this.pools.set(name, new Pool(name, p));
+  }
+
+  pool(profile: string): Pool {
+    let p = this.pools.get(profile);
+    if (!p) {
+      p = new Pool(profile, this.cfg.profiles[profile] ?? this.cfg.default_profile);
+      this.pools.set(profile, p);
+    }
+    return p;
+  }
+
+  get(id: string): Fragment | undefined {
+    return this.all.get(id);
+  }
+
+  /** Live and draining fragments (not stopped); their number is bounded by limits.max_fragments. */
+  get liveCount(): number {
+    return this.all.size;
+  }
+
+  create(profile: string, node: number, cpus: number[], t_ms: number): Fragment {
+    if (this.all.size >= this.cfg.limits.max_fragments) throw new Error(`fragment limit ${this.cfg.limits.max_fragments} reached`);
+    const pool = this.pool(profile);
+    const f: Fragment = {
+      id: `${profile}-${this.nextId++}`,
+      profile,
+      node,
+      state: 'starting',
+      cpus,
+      exclusive_cpus: [],
+      request_id: undefined,
+      res_cpu: 0,
+      res_mem_kb: 0,
+      started_ms: t_ms,
+      last_used_ms: t_ms,
+      requests: 0,
+      recent_ok: [],
+      recent_latency_ms: [],
+    };
+    pool.fragments.set(f.id, f);
+    pool.count.starting++;
+    this.all.set(f.id, f);
+    this.ledger.addFragment(node);
+    this.setReservation(f, 0, pool.cfg.memory_kb);
+    return f;
+  }
+
+  /** Move a fragment to a new state; illegal transitions are engine bugs and throw. */
+  transition(f: Fragment, to: FragmentState): void {
+    if (!canTransition(f.state, to)) throw new Error(`fragment ${f.id}: illegal transition ${f.state} → ${to}`);
+    const pool = this.pool(f.profile);
+    if (f.state === 'active') this.ledger.addActive(f.node, -1);
+    if (to === 'active') this.ledger.addActive(f.node, 1);
+    pool.moveState(f, to);
+    if (to === 'stopped' || to === 'failed') {
+      this.setReservation(f, 0, 0);
+      if (f.exclusive_cpus.length) this.ledger.releaseExclusive(f.node, f.exclusive_cpus);
+      f.exclusive_cpus = [];
+    }
+    if (to === 'stopped') {
+      pool.fragments.delete(f.id);
+      this.all.delete(f.id);
+      this.ledger.removeFragment(f.node);
+    }
+    if (to === 'starting') this.setReservation(f, 0, pool.cfg.memory_kb);
+  }
+
+  setReservation(f: Fragment, cpu: number, mem_kb: number): void {
+    this.ledger.reserve(f.node, cpu - f.res_cpu, mem_kb - f.res_mem_kb);
+    f.res_cpu = cpu;
+    f.res_mem_kb = mem_kb;
+  }
+
+  /** Move a fragment's bookkeeping to another node (failover, re-placement). */
+  moveNode(f: Fragment, to: number, cpus: number[]): void {
+    const { res_cpu, res_mem_kb } = f;
+    const pool = this.pool(f.profile);
+    const wasWarm = f.state === 'warm';
+    if (wasWarm) pool.moveState(f, 'starting'); // leave the warm list of the old node
+    this.setReservation(f, 0, 0);
+    this.ledger.removeFragment(f.node);
+    if (f.state === 'active') this.ledger.addActive(f.node, -1);
+    f.node = to;
+    f.cpus = cpus;
+    this.ledger.addFragment(to);
+    if (f.state === 'active') this.ledger.addActive(to, 1);
+    this.setReservation(f, res_cpu, res_mem_kb);
+    if (wasWarm) pool.moveState(f, 'warm');
+  }
+
+  *fragments(): IterableIterator<Fragment> {
+    yield* this.all.values();
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Pressure: turns PSI readings into the numbers decisions use — a current value per resource,
+ * its level against the thresholds, a bounded history, trend, velocity and a short-horizon
+ * prediction — system-wide and per NUMA node.
+ *
+ * The current value prefers the kernel's freshest signal, the growth of `total` (µs stalled) over
+ * the last tick, because avg10 lags a step change by tens of seconds (it reaches 80 % of a step
+ * only after ~16 s); acting on it is how fgo gets ahead of oomd. With no previous sample, or with
+ * `signal: "avg10"`, it uses `some` avg10.
+ */
+import type { Config } from './config.ts';
+import { RESOURCES, type Level, type Observation, type PressureView, type PsiSet, type Resource, type ResourcePressure, type Trend } from './types.ts';
+
+export type Thresholds = Config['pressure']['thresholds'][Resource];
+
+export function levelOf(value: number, t: Thresholds): Level {
+  if (value >= t.critical) return 'critical';
+  if (value >= t.high) return 'high';
+  if (value >= t.medium) return 'medium';
+  if (value >= t.low) return 'low';
+  return 'none';
+}
+
+const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
+
+/** Fixed-capacity ring of (time, value) samples; the oldest sample is overwritten. */
+export class History {
+  private readonly t_s: Float64Array;
+  private readonly v: Float64Array;
+  private head = 0;
+  private count = 0;
+
+  constructor(readonly capacity: number) {
+    if (!(capacity >= 2)) throw new Error('History: capacity must be at least 2');
+    this.t_s = new Float64Array(capacity);
+    this.v = new Float64Array(capacity);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(t_s: number, v: number): void {
+    this.t_s[this.head] = t_s;
+    this.v[this.head] = v;
+    this.head = (this.head + 1) % this.capacity;
+    if (this.count < this.capacity) this.count++;
+  }
+
+  /** The i-th most recent sample (0 = newest). */
+  at(i: number): { t_s: number; v: number } {
+    if (i < 0 || i >= this.count) throw new Error(`History.at: ${i} outside 0..${this.count - 1}`);
+    const k = (this.head - 1 - i + this.capacity) % this.capacity;
+    return { t_s: this.t_s[k] as number, v: this.v[k] as number };
+  }
+
+  /** Least-squares slope (value per second) over the newest `window` samples; 0 with fewer than 2. */
+  slope(window: number): number {
+    const n = Math.min(window, this.count);
+    if (n < 2) return 0;
+    let st = 0, sv = 0;
+    for (let i = 0; i < n; i++) {
+      const s = this.at(i);
+      st += s.t_s;
+      sv += s.v;
+    }
+    const mt = st / n, mv = sv / n;
+    let num = 0, den = 0;
+    for (let i = 0; i < n; i++) {
+      const s = this.at(i);
+      num += (s.t_s - mt) * (s.v - mv);
+      den += (s.t_s - mt) ** 2;
+    }
+    return den === 0 ? 0 : num / den;
+  }
+}
+
+/** Pressure of one scope (the system or one node): three resources, each with its own history. */
+class ScopeTracker {
+  private readonly hist: Record<Resource, History>;
+  private readonly lastTotal: Record<Resource, number | undefined> = { cpu: undefined, memory: undefined, io: undefined };
+  private lastT_ms: number | undefined;
+  readonly current: Record<Resource, number> = { cpu: 0, memory: 0, io: 0 };
+  private cached: PressureView | undefined;
+
+  constructor(private readonly cfg: Config['pressure']) {
+    this.hist = { cpu: new History(cfg.history_size), memory: new History(cfg.history_size), io: new History(cfg.history_size) };
+  }
+
+  update(t_ms: number, psi: PsiSet): void {
+    const dt_us = this.lastT_ms === undefined ? 0 : (t_ms - this.lastT_ms) * 1000;
+    for (const r of RESOURCES) {
+      const some = psi[r].some;
+      const prev = this.lastTotal[r];
+      let v = some.avg10;
+      if (this.cfg.signal === 'total' && some.total_us !== undefined && prev !== undefined && dt_us > 0 && some.total_us >= prev) {
+        v = (some.total_us - prev) / dt_us;
+      }
+      v = clamp01(v);
+      this.current[r] = v;
+      this.lastTotal[r] = some.total_us;
+      this.hist[r].push(t_ms / 1000, v);
+    }
+    this.lastT_ms = t_ms;
+    this.cached = undefined;
+  }
+
+  view(): PressureView {
+    if (this.cached) return this.cached;
+    const c = this.cfg;
+    const one = (r: Resource): ResourcePressure => {
+      const value = this.current[r];
+      const velocity = this.hist[r].slope(c.trend_window);
+      const trend: Trend = velocity > c.trend_epsilon_per_s ? 'rising' : velocity < -c.trend_epsilon_per_s ? 'falling' : 'steady';
+      return {
+        value: round6(value),
+        level: levelOf(value, c.thresholds[r]),
+        trend,
+        velocity_per_s: round6(velocity),
+        predicted: round6(clamp01(value + velocity * c.horizon_s)),
+      };
+    };
+    this.cached = { cpu: one('cpu'), memory: one('memory'), io: one('io') };
+    return this.cached;
+  }
+
+  history(r: Resource): History {
+    return this.hist[r];
+  }
+}
+
+/** Rounding keeps decision JSON short and stable across platforms' last-bit float differences. */
+export const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+
+/** Tracks pressure system-wide and per node from successive observations. */
+export class PressureMonitor {
+  private readonly system: ScopeTracker;
+  private readonly nodes = new Map<number, ScopeTracker>();
+  private lastT_ms = -Infinity;
+
+  constructor(private readonly cfg: Config['pressure']) {
+    this.system = new ScopeTracker(cfg);
+  }
+
+  /** Take an observation; a repeat of the last instant is ignored, time going backwards is a bug. */
+  observe(obs: Observation): void {
+    if (obs.t_ms < this.lastT_ms) throw new Error(`observation time went backwards: ${obs.t_ms} < ${this.lastT_ms}`);
+    if (obs.t_ms === this.lastT_ms) return;
+    this.lastT_ms = obs.t_ms;
+    this.system.update(obs.t_ms, obs.psi);
+    for (const n of obs.nodes ?? []) {
+      if (!n.psi) continue;
+      let tr = this.nodes.get(n.id);
+      if (!tr) {
+        tr = new ScopeTracker(this.cfg);
+        this.nodes.set(n.id, tr);
+      }
+      tr.update(obs.t_ms, n.psi);
+    }
+  }
+
+  systemView(): PressureView {
+    return this.system.view();
+  }
+
+  /** Current value of one resource system-wide. */
+  value(r: Resource): number {
+    return this.system.current[r];
+  }
+
+  /** Current node values, or undefined when the shells never reported per-node pressure for it. */
+  nodeValues(id: number): Readonly<Record<Resource, number>> | undefined {
+    return this.nodes.get(id)?.current;
+  }
+
+  nodeView(id: number): PressureView | undefined {
+    return this.nodes.get(id)?.view();
+  }
+
+  history(r: Resource, node?: number): History | undefined {
+    return node === undefined ? this.system.history(r) : this.nodes.get(node)?.history(r);
+  }
+}
