@@ -147,15 +147,41 @@ function crossChecks(c: Config): string[] {
   return out;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The document's values laid over the defaults wherever they have the default's type. Lets the
+ * cross-field checks run, and report, even when other fields are broken.
+ */
+function bestEffort(raw: unknown, dflt: unknown): unknown {
+  if (!isObject(dflt)) return typeof raw === typeof dflt && Array.isArray(raw) === Array.isArray(dflt) ? raw : dflt;
+  if (!isObject(raw)) return dflt;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(dflt)) out[k] = k in raw ? bestEffort(raw[k], dflt[k]) : dflt[k];
+  return out;
+}
+
 /** Parse and validate a config document; throws ConfigError listing every problem. */
 export function parseConfig(doc: unknown): Config {
   const r = configSchema.safeParse(doc ?? {});
-  if (!r.success) {
-    throw new ConfigError(r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`));
+  if (r.success) {
+    const problems = crossChecks(r.data);
+    if (problems.length) throw new ConfigError(problems);
+    return r.data;
   }
-  const problems = crossChecks(r.data);
-  if (problems.length) throw new ConfigError(problems);
-  return r.data;
+  const problems: string[] = [];
+  for (const i of r.error.issues) {
+    const at = i.path.map(String);
+    // One line per unknown key, at the key itself, so a file location can point at it.
+    if (i.code === 'unrecognized_keys') for (const k of i.keys) problems.push(`${[...at, k].join('.')}: unknown key`);
+    else problems.push(`${at.length ? at.join('.') : '(top level)'}: ${i.message}`);
+  }
+  const defaults = configSchema.parse({});
+  const merged = bestEffort(doc, defaults) as Config;
+  const rawProfiles = isObject(doc) && isObject(doc.profiles) ? doc.profiles : {};
+  merged.profiles = Object.fromEntries(Object.entries(rawProfiles).map(([k, v]) => [k, bestEffort(v, defaults.default_profile) as Profile]));
+  for (const p of crossChecks(merged)) if (!problems.some((q) => q.split(':')[0] === p.split(':')[0])) problems.push(p);
+  throw new ConfigError(problems);
 }
 
 export const defaultConfig = (): Config => parseConfig({});

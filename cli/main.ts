@@ -1,0 +1,102 @@
+/**
+ * The `fgo` command line: a thin layer that parses arguments, loads and validates files, calls the
+ * library and prints. Exit codes: 0 success, 1 invalid input (every problem printed), 2 usage.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ConfigError, Orchestrator, observationSchema, requestSchema, type Observation, type Request } from '../engine/index.ts';
+import { PRESETS } from '../sim/topologies.ts';
+import { runDemo } from './demo.ts';
+import { InputError, locate, readJson } from './jsonfile.ts';
+import { loadConfig, loadTopology, loadValidated } from './load.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('fgo')
+    .description(
+      'Fragment Graph Orchestrator: places workloads ("fragments") on NUMA nodes, gates admission on ' +
+        'Linux pressure stall information (PSI), pre-warms pools and heals unhealthy fragments. ' +
+        'One deterministic engine runs against a digital twin and against the live host.',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('version')
+    .description('print the fgo version (and the Node.js running it)')
+    .option('--json', 'print one JSON object')
+    .action((o: { json?: boolean }) => {
+      const v = { fgo: pkg.version, node: process.versions.node };
+      console.log(o.json ? JSON.stringify(v) : `fgo ${v.fgo} (node ${v.node})`);
+    });
+
+  const config = program.command('config').description('work with engine configuration files');
+  config
+    .command('check')
+    .description('validate an engine config (JSON); prints every problem with its line, exits 1 if any')
+    .argument('<file>', 'config file; {} gives the design defaults')
+    .option('--json', 'print {"ok":bool,"problems":[…]} instead of text')
+    .option('--print', 'print the effective config, defaults filled in')
+    .addHelpText('after', '\nExample:\n  $ fgo config check fgo.json\n  fgo.json:4:17: pressure.thresholds.cpu.high: Too big: expected number to be <=1')
+    .action((file: string, o: { json?: boolean; print?: boolean }) => {
+      try {
+        const cfg = loadConfig(file);
+        if (o.json) console.log(JSON.stringify({ ok: true, problems: [], ...(o.print ? { config: cfg } : {}) }));
+        else console.log(o.print ? JSON.stringify(cfg, null, 2) : `${file}: ok`);
+      } catch (e) {
+        if (!(e instanceof InputError) || !o.json) throw e;
+        console.log(JSON.stringify({ ok: false, problems: e.problems }));
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('decide')
+    .description('make one scheduling decision and print it, with its full explanation, as JSON')
+    .requiredOption('--topology <file|preset>', `topology JSON (as written by fgo topology --json) or a preset: ${Object.keys(PRESETS).join(', ')}`)
+    .requiredOption('--observation <file>', 'observation JSON: {"t_ms", "psi": {cpu, memory, io}, "nodes"?, "online_cpus"?}')
+    .requiredOption('--request <file>', 'request JSON: {"id", "profile", "cpus", "memory_kb", "priority", …}')
+    .option('--config <file>', 'engine config JSON (default: the design defaults)')
+    .option('--seed <seed>', 'seed of the engine\'s random streams', 'fgo')
+    .addHelpText('after', '\nExample:\n  $ fgo decide --topology 2n-32c --observation obs.json --request req.json')
+    .action((o: { topology: string; observation: string; request: string; config?: string; seed: string }) => {
+      const cfg = loadConfig(o.config);
+      const topology = loadTopology(o.topology);
+      const obs = loadValidated(o.observation, observationSchema) as Observation;
+      const req = loadValidated(o.request, requestSchema) as Request;
+      const bad = [...(req.memory_home !== undefined && !topology.byId.has(req.memory_home) ? [`memory_home: node ${req.memory_home} is not in the topology`] : []),
+        ...(req.allowed_nodes ?? []).filter((n) => !topology.byId.has(n)).map((n) => `allowed_nodes: node ${n} is not in the topology`)];
+      if (bad.length) throw new InputError(locate(o.request, readJson(o.request).text, bad));
+      const engine = new Orchestrator({ config: cfg, topology, seed: o.seed });
+      console.log(JSON.stringify(engine.schedule(req, obs), null, 2));
+    });
+
+  program
+    .command('demo')
+    .description('a scripted tour of the engine on a built-in two-node topology: placement, deferral, shedding, scaling, healing')
+    .option('--json', 'print the decisions and commands as JSON lines instead of a narrative')
+    .option('--seed <seed>', 'seed of the engine\'s random streams', 'demo')
+    .action((o: { json?: boolean; seed: string }) => runDemo(o.seed, o.json === true, (line) => console.log(line)));
+
+  return program;
+}
+
+export function main(argv: string[]): void {
+  const program = buildProgram();
+  try {
+    program.parse(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version print and exit 0; usage errors already printed their message.
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof InputError || e instanceof ConfigError) {
+      for (const p of e.problems) console.error(p);
+      process.exitCode = 1;
+      return;
+    }
+    throw e;
+  }
+}
