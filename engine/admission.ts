@@ -116,6 +116,8 @@ export class DeferredQueue {
    */
   push(request: Request, due_ms: number): { evicted?: Request; queued: boolean } {
     let evicted: Request | undefined;
+    // A re-push replaces the queued entry; drop it first so it neither needs room nor becomes the victim.
+    if (this.ids.has(request.id)) this.remove(request.id);
     if (this.full) {
       let victim = -1;
       for (let i = 0; i < this.heap.length; i++) {
@@ -127,7 +129,6 @@ export class DeferredQueue {
       if (victim < 0 && !isHighPriority(request)) return { queued: false };
       if (victim >= 0) evicted = this.removeAt(victim).request;
     }
-    if (this.ids.has(request.id)) this.remove(request.id);
     const e: Deferred = { request, due_ms, seq: this.seq++ };
     this.heap.push(e);
     this.ids.add(request.id);

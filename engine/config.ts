@@ -86,6 +86,8 @@ export const configSchema = z.strictObject({
     pressure_penalty: fraction.default(0.3),
     /** Candidates within this score of the best are chosen among at random (avoids hot spots). */
     near_best_margin: z.number().min(0).max(1).default(0.02),
+    /** false: always the best node (lowest id among exact ties), no random draw at all. */
+    jitter: z.boolean().default(true),
     /** Shared CPU demand allowed per shared CPU. */
     cpu_overcommit: z.number().min(0.1).max(64).default(1),
   }).prefault({}),

@@ -176,8 +176,9 @@ export class Healer {
       o.pools.transition(f, f.request_id ? 'active' : 'warm');
       return [{ type: 'undrain', fragment: f.id, reason: `rollback: drain timed out (incident ${inc.id})` }];
     }
-    if (strategy === 'replace' && f.state === 'starting') {
-      // The replacement never came up; drop it so the next attempt starts clean.
+    if (strategy === 'replace' && inc.strategy === 'replace' && f.state === 'starting') {
+      // The replacement never came up; drop it so the next attempt starts clean. (`inc` already
+      // names the next strategy: when that is failover, keep the replacement for it to move.)
       return [o.stop(f, `rollback: replacement did not start in time (incident ${inc.id})`)];
     }
     return [];

@@ -6,7 +6,7 @@
  */
 import { deferFor, DeferredQueue, loadFactor, retryDelay_ms, shouldShed, TokenBucket, type PressureValues } from './admission.ts';
 import { profileOf, type Config, type Profile } from './config.ts';
-import { canonicalJson, digest } from './digest.ts';
+import { observationDigest, requestDigest } from './digest.ts';
 import { Healer } from './healing.ts';
 import { memoryNeed_kb, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
@@ -32,7 +32,7 @@ export class Orchestrator {
   private readonly queue: DeferredQueue;
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly streams: Streams;
-  private readonly obsDigests = new WeakMap<Observation, string>();
+  private readonly obsDigests = new WeakMap<Observation, [number, number]>();
   private readonly predictions = new Map<string, Prediction>();
   private seq = 0;
   private now_ms = -Infinity;
@@ -96,7 +96,7 @@ export class Orchestrator {
     const pool = this.pools.pool(req.profile);
     const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? 0, memory_home: req.memory_home, allowed_nodes: req.allowed_nodes };
     const scores = this.score(demand, profile, pool);
-    let chosen = selectNode(scores, this.cfg.placement.near_best_margin, this.streams);
+    let chosen = selectNode(scores, this.cfg.placement, this.streams);
     if (!chosen) {
       const never = this.neverFits(demand, profile);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
@@ -252,7 +252,7 @@ export class Orchestrator {
   placeFootprint(pool: Pool, avoid?: number): number | undefined {
     const allowed = avoid === undefined ? undefined : this.topo.nodes.map((n) => n.id).filter((id) => id !== avoid);
     const demand: Demand = { profile: pool.profile, cpus: 0, memory_kb: pool.cfg.memory_kb, exclusive_cpus: 0, allowed_nodes: allowed };
-    return selectNode(this.score(demand, pool.cfg, pool, true), this.cfg.placement.near_best_margin, this.streams)?.node;
+    return selectNode(this.score(demand, pool.cfg, pool, true), this.cfg.placement, this.streams)?.node;
   }
 
   stop(f: Fragment, reason: string): Command {
@@ -329,8 +329,8 @@ export class Orchestrator {
 
   private digestOf(req: Request, obs: Observation): string {
     let o = this.obsDigests.get(obs);
-    if (o === undefined) this.obsDigests.set(obs, (o = digest(canonicalJson(obs))));
-    return digest(`${canonicalJson(req)}|${o}`);
+    if (o === undefined) this.obsDigests.set(obs, (o = observationDigest(obs)));
+    return requestDigest(req, o);
   }
 
   mustGet(id: string): Fragment {

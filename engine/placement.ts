@@ -50,7 +50,9 @@ export class NodeLedger {
 
   /** Take the observation's online CPUs and node measurements; cheap when nothing changed. */
   observe(online: readonly number[] | undefined, nodes: readonly NodeObservation[] | undefined): void {
-    if (online && !sameList(online, this.lastOnline)) this.setOnline(online);
+    // Absent online_cpus means all online (types.ts), i.e. the topology's online set again.
+    const now = online ?? this.topo.json.online_cpus;
+    if (!sameList(now, this.lastOnline)) this.setOnline(now);
     for (const b of this.books) b.observed = undefined;
     for (const o of nodes ?? []) {
       const n = this.topo.byId.get(o.id);
@@ -198,6 +200,9 @@ export function misfit(node: TopologyNode, d: Demand, need_kb: number, ledger: N
     // One CPU always stays shared so warm and shared fragments keep somewhere to run.
     if (shared - d.exclusive_cpus < 1) return `needs ${d.exclusive_cpus} exclusive CPUs, ${Math.max(0, shared - 1)} can be spared`;
     if (reserved > ledger.overcommit * (shared - d.exclusive_cpus) + 1e-9) return 'exclusive CPUs would overcommit the shared ones';
+  } else if (shared === 0) {
+    // Every usable CPU is held exclusively (the shared ones went offline): a fragment would get no CPU.
+    return 'no shared CPUs (all usable ones are held exclusively)';
   } else if (reserved + d.cpus > cap + 1e-9) {
     return `needs ${d.cpus} CPUs, ${round6(Math.max(0, cap - reserved))} free`;
   }
@@ -253,12 +258,12 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
  * Ties in score order by node id, so the candidate list — and thus the pick — is deterministic.
  * No random draw is made when there is only one candidate.
  */
-export function selectNode(scores: readonly NodeScore[], margin: number, streams: Streams): NodeScore | undefined {
+export function selectNode(scores: readonly NodeScore[], cfg: Pick<Config['placement'], 'near_best_margin' | 'jitter'>, streams: Streams): NodeScore | undefined {
   const eligible = scores.filter((s) => s.eligible).sort((a, b) => b.total - a.total || a.node - b.node);
   const best = eligible[0];
-  if (!best) return undefined;
+  if (!best || !cfg.jitter) return best;
   let n = 1;
-  while (n < eligible.length && (eligible[n] as NodeScore).total >= best.total - margin - 1e-12) n++;
+  while (n < eligible.length && (eligible[n] as NodeScore).total >= best.total - cfg.near_best_margin - 1e-12) n++;
   if (n === 1) return best;
   return eligible[Math.floor(streams.next('placement') * n)];
 }

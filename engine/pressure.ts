@@ -75,11 +75,27 @@ export class History {
   }
 }
 
+/** Do two readings carry the same numbers (a shell passing on the sample it already gave)? */
+function sameReading(a: PsiSet, b: PsiSet | undefined): boolean {
+  if (a === b) return true;
+  if (!b) return false;
+  for (const r of RESOURCES) {
+    const x = a[r].some, y = b[r].some;
+    if (x.avg10 !== y.avg10 || x.avg60 !== y.avg60 || x.avg300 !== y.avg300 || x.total_us !== y.total_us) return false;
+  }
+  return true;
+}
+
+/** The kernel recomputes its averages every 2 s; an unchanged reading older than that is a real, steady sample. */
+const KERNEL_PERIOD_MS = 2_000;
+
 /** Pressure of one scope (the system or one node): three resources, each with its own history. */
 class ScopeTracker {
   private readonly hist: Record<Resource, History>;
-  private readonly lastTotal: Record<Resource, number | undefined> = { cpu: undefined, memory: undefined, io: undefined };
-  private lastT_ms: number | undefined;
+  private last: PsiSet | undefined;
+  /** When the last distinct reading arrived: the base of the Δtotal/Δt rate. */
+  private lastReading_ms: number | undefined;
+  private lastSample_ms = -Infinity;
   readonly current: Record<Resource, number> = { cpu: 0, memory: 0, io: 0 };
   private cached: PressureView | undefined;
 
@@ -87,21 +103,32 @@ class ScopeTracker {
     this.hist = { cpu: new History(cfg.history_size), memory: new History(cfg.history_size), io: new History(cfg.history_size) };
   }
 
+  /**
+   * Take a reading. Shells sample PSI less often than they ask for decisions, so the same reading
+   * often comes back with a later time: it is not a new measurement (its Δtotal would read as zero
+   * pressure), and is only recorded again, unchanged, once a kernel averaging period has passed.
+   */
   update(t_ms: number, psi: PsiSet): void {
-    const dt_us = this.lastT_ms === undefined ? 0 : (t_ms - this.lastT_ms) * 1000;
-    for (const r of RESOURCES) {
-      const some = psi[r].some;
-      const prev = this.lastTotal[r];
-      let v = some.avg10;
-      if (this.cfg.signal === 'total' && some.total_us !== undefined && prev !== undefined && dt_us > 0 && some.total_us >= prev) {
-        v = (some.total_us - prev) / dt_us;
+    if (sameReading(psi, this.last)) {
+      if (t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) return;
+      for (const r of RESOURCES) this.hist[r].push(t_ms / 1000, this.current[r]);
+    } else {
+      const dt_us = this.lastReading_ms === undefined ? 0 : (t_ms - this.lastReading_ms) * 1000;
+      for (const r of RESOURCES) {
+        const some = psi[r].some;
+        const prev = this.last?.[r].some.total_us;
+        let v = some.avg10;
+        if (this.cfg.signal === 'total' && some.total_us !== undefined && prev !== undefined && dt_us > 0 && some.total_us >= prev) {
+          v = (some.total_us - prev) / dt_us;
+        }
+        v = clamp01(v);
+        this.current[r] = v;
+        this.hist[r].push(t_ms / 1000, v);
       }
-      v = clamp01(v);
-      this.current[r] = v;
-      this.lastTotal[r] = some.total_us;
-      this.hist[r].push(t_ms / 1000, v);
+      this.last = psi;
+      this.lastReading_ms = t_ms;
     }
-    this.lastT_ms = t_ms;
+    this.lastSample_ms = t_ms;
     this.cached = undefined;
   }
 
