@@ -1,0 +1,166 @@
+/**
+ * The command line end to end: the real `bin/fgo.mjs` in a child process, as a user runs it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const FIX = join(ROOT, 'test/fixtures');
+
+function fgo(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function tmpFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fgo-cli-'));
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+describe('fgo', () => {
+  it('--help lists the commands and exits 0', () => {
+    const r = fgo('--help');
+    expect(r.code).toBe(0);
+    for (const c of ['version', 'config', 'decide', 'demo']) expect(r.out).toContain(c);
+  });
+
+  it('version prints the package version, and JSON with --json', () => {
+    const pkg = JSON.parse(spawnSync('cat', [join(ROOT, 'package.json')], { encoding: 'utf8' }).stdout) as { version: string };
+    expect(fgo('version').out).toContain(`fgo ${pkg.version}`);
+    expect(JSON.parse(fgo('version', '--json').out)).toMatchObject({ fgo: pkg.version });
+  });
+
+  it('an unknown command or a missing option is a usage error (exit 2)', () => {
+    expect(fgo('frobnicate').code).toBe(2);
+    const r = fgo('decide', '--topology', '2n-32c');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--observation');
+  });
+});
+
+describe('fgo config check', () => {
+  it('accepts {} (the design defaults) and prints the effective config with --print', () => {
+    const f = tmpFile('c.json', '{}');
+    expect(fgo('config', 'check', f)).toMatchObject({ code: 0 });
+    const cfg = JSON.parse(fgo('config', 'check', f, '--print').out);
+    expect(cfg.pressure.thresholds.memory).toEqual({ low: 0.2, medium: 0.5, high: 0.7, critical: 0.85 });
+  });
+
+  it('lists every problem with file:line:col and exits 1', () => {
+    const r = fgo('config', 'check', join(FIX, 'bad-config.json'));
+    expect(r.code).toBe(1);
+    const lines = r.err.trim().split('\n');
+    const f = join(FIX, 'bad-config.json').replace(ROOT, '');
+    // Each problem points at the line of the offending value in bad-config.json.
+    expect(lines).toEqual(expect.arrayContaining([
+      expect.stringMatching(new RegExp(`${f}:4:\\d+: pressure\\.thresholds\\.cpu\\.high: Too big`)),
+      expect.stringMatching(new RegExp(`${f}:7:\\d+: pressure\\.signal: Invalid option`)),
+      expect.stringMatching(new RegExp(`${f}:10:\\d+: colour: unknown key`)),
+      expect.stringMatching(new RegExp(`${f}:5:\\d+: pressure\\.thresholds\\.memory: must rise strictly`)),
+      expect.stringMatching(new RegExp(`${f}:9:\\d+: placement\\.weights: must sum to 1 \\(got 1\\.1\\)`)),
+    ]));
+  });
+
+  it('--json reports problems as data', () => {
+    const r = fgo('config', 'check', join(FIX, 'bad-config.json'), '--json');
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.out);
+    expect(j.ok).toBe(false);
+    expect(j.problems.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a JSON syntax error names the line and column', () => {
+    const f = tmpFile('c.json', '{\n  "pressure": {\n    "signal": "avg10",\n  }\n}\n');
+    const r = fgo('config', 'check', f);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/c\.json:4:\d+: invalid JSON/);
+  });
+
+  it('a missing file is a clear error', () => {
+    const r = fgo('config', 'check', '/nonexistent/fgo.json');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('/nonexistent/fgo.json: cannot read: ENOENT');
+  });
+});
+
+describe('fgo decide', () => {
+  it('prints one decision with its full explanation; scores match the hand-computed formula', () => {
+    const r = fgo('decide', '--topology', '2n-32c', '--observation', join(FIX, 'observation.json'), '--request', join(FIX, 'request.json'));
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.out);
+    // 2n-32c: 16 CPUs and 64 GiB = 67108864 kB per node, SLIT 10/21. Request: 1 CPU, 512 MiB, home node 0.
+    // Node 0: cpu avail 1 − 0.7 = 0.3; mem avail 20000000/67108864 = 0.298023
+    //   resource = 0.6×0.3 + 0.4×0.298023 = 0.299209; locality 10/10 = 1; affinity 0; balance 1
+    //   pressure factor = 1 − (0.5 + 0.1)/2 × 0.3 = 0.91
+    //   total = (0.4×0.299209 + 0.3×1 + 0 + 0.1×1) × 0.91 = 0.519684 × 0.91 = 0.472912
+    // Node 1: cpu avail 0.8; mem avail 50000000/67108864 = 0.745058
+    //   resource = 0.48 + 0.298023 = 0.778023; locality 10/21 = 0.476190; pressure factor 1 − 0.1/2×0.3 = 0.985
+    //   total = (0.311209 + 0.142857 + 0 + 0.1) × 0.985 = 0.554066 × 0.985 = 0.545755
+    expect(d.scores).toEqual([
+      { node: 0, eligible: true, resource: 0.299209, locality: 1, affinity: 0, balance: 1, pressure_factor: 0.91, total: 0.472912 },
+      { node: 1, eligible: true, resource: 0.778023, locality: 0.47619, affinity: 0, balance: 1, pressure_factor: 0.985, total: 0.545755 },
+    ]);
+    // Node 1 wins by more than the 0.02 margin, so no jitter: node 1, a cold start on its 16 CPUs.
+    expect(d).toMatchObject({ action: 'place', start: 'cold', node: 1, fragment: 'api-0', request_id: 'req-1' });
+    expect(d.cpus).toEqual(Array.from({ length: 16 }, (_, i) => 16 + i));
+    // cpu 0.42 (avg10; first sample has no total delta) → level low; confidence (1 − 0.42) × 0.8 = 0.464
+    expect(d.pressure.cpu).toMatchObject({ value: 0.42, level: 'low' });
+    expect(d.confidence).toBe(0.464);
+    expect(d.inputs_digest).toMatch(/^[0-9a-f]{16}$/);
+    expect(d.commands).toEqual([{ type: 'start', fragment: 'api-0', profile: 'api', node: 1, cpus: d.cpus, memory_kb: 524288, reason: 'cold start for req-1' }]);
+  });
+
+  it('defers under cpu pressure ≥ high, with the reason', () => {
+    const obs = JSON.parse(spawnSync('cat', [join(FIX, 'observation.json')], { encoding: 'utf8' }).stdout);
+    obs.psi.cpu.some.avg10 = 0.81;
+    const f = tmpFile('obs.json', JSON.stringify(obs));
+    const d = JSON.parse(fgo('decide', '--topology', '2n-32c', '--observation', f, '--request', join(FIX, 'request.json')).out);
+    expect(d.action).toBe('defer');
+    expect(d.reason).toBe('cpu pressure 0.81 ≥ high 0.8');
+    // base 1000 × (1 + 9 × 0.81) = 8290 ms, jittered by at most ±20 %
+    expect(d.retry_after_ms).toBeGreaterThanOrEqual(6632);
+    expect(d.retry_after_ms).toBeLessThanOrEqual(9948);
+  });
+
+  it('rejects a bad request with every problem located', () => {
+    const f = tmpFile('req.json', '{\n  "id": "",\n  "profile": "api",\n  "cpus": -1,\n  "memory_kb": 1.5,\n  "priority": 7\n}\n');
+    const r = fgo('decide', '--topology', '2n-32c', '--observation', join(FIX, 'observation.json'), '--request', f);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/req\.json:2:\d+: id:/);
+    expect(r.err).toMatch(/req\.json:4:\d+: cpus:/);
+    expect(r.err).toMatch(/req\.json:5:\d+: memory_kb:/);
+    expect(r.err).toMatch(/req\.json:6:\d+: priority:/);
+  });
+
+  it('reads a topology file and rejects a broken one', () => {
+    const good = tmpFile('t.json', JSON.stringify({ nodes: [{ id: 0, cpus: [0, 1], memory_kb: 1048576, distances: [10] }], online_cpus: [0, 1], allowed_cpus: [0, 1], allowed_nodes: [0] }));
+    const req = tmpFile('r.json', JSON.stringify({ id: 'x', profile: 'api', cpus: 1, memory_kb: 1024, priority: 1 }));
+    const obs = tmpFile('o.json', JSON.stringify({ t_ms: 0, psi: { cpu: { some: { avg10: 0, avg60: 0, avg300: 0 } }, memory: { some: { avg10: 0, avg60: 0, avg300: 0 } }, io: { some: { avg10: 0, avg60: 0, avg300: 0 } } } }));
+    expect(JSON.parse(fgo('decide', '--topology', good, '--observation', obs, '--request', req).out)).toMatchObject({ action: 'place', node: 0, cpus: [0, 1] });
+    const bad = tmpFile('t.json', '{\n "nodes": [\n  { "id": 0, "cpus": [0, 0], "memory_kb": 1, "distances": [10, 20] }\n ]\n}');
+    const r = fgo('decide', '--topology', bad, '--observation', obs, '--request', req);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/t\.json:3:\d+: nodes\.0\.cpus/);
+    expect(r.err).toMatch(/t\.json:3:\d+: nodes\.0\.distances/);
+  });
+});
+
+describe('fgo demo', () => {
+  it('runs the scripted tour and shows every kind of decision and a healed crash', () => {
+    const r = fgo('demo');
+    expect(r.code).toBe(0);
+    for (const s of ['PLACE', 'DEFER', 'SHED', 'restart', 'migrate', 'recovered after']) expect(r.out).toContain(s);
+  });
+
+  it('--json prints one JSON object per line, the same for the same seed', () => {
+    const a = fgo('demo', '--json', '--seed', 's1').out;
+    expect(fgo('demo', '--json', '--seed', 's1').out).toBe(a);
+    const lines = a.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.at(-1).kind).toBe('summary');
+  });
+});
