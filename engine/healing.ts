@@ -52,7 +52,7 @@ export class Healer {
       const inc = this.monitor.incidentFor(f.id);
       if (inc) {
         if ((f.state === 'warm' || f.state === 'active') && s.score >= threshold && t > inc.issued_ms) this.monitor.recovered(f.id, t);
-      } else if (s.symptom && (f.state !== 'starting' || s.symptom === 'hung' || s.symptom === 'node_offline')) {
+      } else if (s.symptom && (f.state !== 'starting' || s.symptom === 'hung' || s.symptom === 'node_offline' || s.symptom === 'crashed')) {
         out.push(...this.run(this.monitor.detect(f, s.symptom, t)));
       }
     }
@@ -82,20 +82,32 @@ export class Healer {
     if (s.score >= this.o.cfg.health.unhealthy_below) this.monitor.recovered(f.id, obs.t_ms);
   }
 
+  /** The request a fragment was serving when it was lost, handed back for a retry. */
+  orphan(f: Fragment, why: string): Command[] {
+    const r = f.request;
+    if (!r) return [];
+    f.request = undefined;
+    return [{ type: 'retry', request: r, reason: `${f.id} lost it: ${why}` }];
+  }
+
   forget(id: string): void {
     this.monitor.drop(id);
     this.signals.delete(id);
   }
 
-  /** A draining fragment finished its work: stop it and start its replacement. */
+  /**
+   * A draining fragment finished its work: stop it, then start its replacement (stopping first
+   * frees its place in a pool at max). With no room for a replacement, removing the slow fragment
+   * is the recovery.
+   */
   finishDrain(f: Fragment, t_ms: number): Command[] {
     const inc = this.monitor.incidentFor(f.id);
-    const out = this.o.startWarm(this.o.pools.pool(f.profile), 1, `replaces drained ${f.id}`);
-    const started = out.find((c) => c.type === 'start');
+    const out = [this.o.stop(f, 'drain complete')];
+    const more = this.o.startWarm(this.o.pools.pool(f.profile), 1, `replaces drained ${f.id}`);
+    const started = more.find((c) => c.type === 'start');
     if (inc && started?.type === 'start') this.monitor.follow(inc, started.fragment);
     else if (inc) this.monitor.recovered(f.id, t_ms);
-    out.push(this.o.stop(f, 'drain complete'));
-    return out;
+    return [...out, ...more];
   }
 
   private run(intents: Intent[]): Command[] {
@@ -105,7 +117,7 @@ export class Healer {
       else if (it.kind === 'rollback') out.push(...this.rollback(it.incident, it.strategy));
       else {
         const f = this.o.pools.get(it.incident.fragment);
-        if (f) out.push(this.o.stop(f, `recovery gave up after ${it.incident.steps.length} steps`));
+        if (f) out.push(...this.orphan(f, 'recovery gave up'), this.o.stop(f, `recovery gave up after ${it.incident.steps.length} steps`));
         out.push({ type: 'alert', subject: it.incident.fragment, reason: `${it.incident.symptom}: every strategy failed; fragment stopped` });
       }
     }
@@ -120,14 +132,14 @@ export class Healer {
     switch (inc.strategy) {
       case 'restart': {
         if (!f) return [];
+        const lost = this.orphan(f, 'restarted');
         if (f.state !== 'failed') o.pools.transition(f, 'failed');
         o.pools.transition(f, 'starting');
-        f.request_id = undefined;
         f.started_ms = o.now;
         f.cpus = sharedCpusFor(f.node, o.pools.pool(f.profile).cfg, o.ledger);
         f.recent_ok = [];
         f.recent_latency_ms = [];
-        return [{ type: 'restart', fragment: f.id, reason: why, timeout_ms }];
+        return [...lost, { type: 'restart', fragment: f.id, reason: why, timeout_ms }];
       }
       case 'drain': {
         if (f && f.state === 'active') {
@@ -146,6 +158,7 @@ export class Healer {
         if (to === undefined) return [{ type: 'alert', subject: f.id, reason: `${why}: no other node can take it` }];
         const from = f.node;
         if (f.state === 'failed') o.pools.transition(f, 'starting');
+        if (f.state === 'starting') f.started_ms = o.now; // a fresh start on the new node
         if (f.exclusive_cpus.length) {
           o.ledger.releaseExclusive(from, f.exclusive_cpus);
           f.exclusive_cpus = [];
@@ -156,15 +169,19 @@ export class Healer {
     }
   }
 
-  /** Start a fresh fragment (on the best node) and stop the sick one. */
+  /**
+   * Stop the sick fragment (its request goes back for a retry) and start a fresh one on the best
+   * node. Stopping first frees the sick one's place, so a pool at its max can still replace.
+   */
   private replace(inc: Incident, f: Fragment | undefined, why: string): Command[] {
     const o = this.o;
-    const out = o.startWarm(o.pools.pool(inc.profile), 1, `replaces ${inc.fragment}: ${why}`);
-    const started = out.find((c) => c.type === 'start');
-    if (started?.type !== 'start') return [{ type: 'alert', subject: inc.fragment, reason: `${why}: no node can take a replacement` }];
+    const out: Command[] = [];
+    if (f) out.push(...this.orphan(f, 'replaced'), o.stop(f, `replaced: ${why}`));
+    const more = o.startWarm(o.pools.pool(inc.profile), 1, `replaces ${inc.fragment}: ${why}`);
+    const started = more.find((c) => c.type === 'start');
+    if (started?.type !== 'start') return [...out, { type: 'alert', subject: inc.fragment, reason: `${why}: no node has room for a replacement` }];
     this.monitor.follow(inc, started.fragment);
-    if (f) out.push(o.stop(f, `replaced by ${started.fragment}`));
-    return out;
+    return [...out, ...more];
   }
 
   private rollback(inc: Incident, strategy: Incident['strategy']): Command[] {
@@ -173,7 +190,7 @@ export class Healer {
     if (!f) return [];
     if (strategy === 'drain' && f.state === 'draining') {
       // The drain did not finish in time: put the fragment back in service while escalating.
-      o.pools.transition(f, f.request_id ? 'active' : 'warm');
+      o.pools.transition(f, f.request ? 'active' : 'warm');
       return [{ type: 'undrain', fragment: f.id, reason: `rollback: drain timed out (incident ${inc.id})` }];
     }
     if (strategy === 'replace' && inc.strategy === 'replace' && f.state === 'starting') {

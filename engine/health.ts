@@ -41,8 +41,9 @@ export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefine
     const age = t_ms - seen.heartbeat_ms;
     heartbeat = age <= c.heartbeat_interval_ms ? 1 : age >= c.heartbeat_timeout_ms ? 0 : 1 - (age - c.heartbeat_interval_ms) / (c.heartbeat_timeout_ms - c.heartbeat_interval_ms);
   }
+  // Past the leak limit the fragment is unhealthy outright: a leak only grows.
   const limit = profile.memory_kb * c.leak_factor;
-  const memory = seen?.rss_kb === undefined || limit === 0 || seen.rss_kb <= limit ? 1 : limit / seen.rss_kb;
+  const memory = seen?.rss_kb === undefined || limit === 0 || seen.rss_kb <= limit ? 1 : 0;
   const node = nodeUsable ? 1 : 0;
   const crashed = seen?.exited === true;
   const score = crashed ? 0 : Math.min(errors, latency, heartbeat, memory, node);

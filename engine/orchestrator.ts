@@ -70,14 +70,16 @@ export class Orchestrator {
   }
 
   /** Steps (1)–(6) of the design: pressure, shed/defer, node, pool, warm or cold, decision. */
-  schedule(req: Request, obs: Observation): Decision {
-    assertRequest(req);
+  schedule(request: Request, obs: Observation): Decision {
+    assertRequest(request);
     this.observe(obs);
     const t = obs.t_ms;
     const view = this.pressure.systemView();
     const p = this.values();
-    const profile = profileOf(this.cfg, req.profile);
-    const base = { seq: this.seq++, t_ms: t, request_id: req.id, profile: req.profile, pressure: view, inputs_digest: this.digestOf(req, obs) };
+    const profile = profileOf(this.cfg, request.profile);
+    // I/O intensity is the profile's property unless the request says otherwise.
+    const req = request.io_intensive === undefined && profile.io_intensive ? { ...request, io_intensive: true } : request;
+    const base = { seq: this.seq++, t_ms: t, request_id: req.id, profile: req.profile, pressure: view, inputs_digest: this.digestOf(request, obs) };
     const adm = this.cfg.admission;
 
     // (2a) Overload: shed probabilistically, never high priority.
@@ -128,7 +130,7 @@ export class Orchestrator {
     const commands: Command[] = [];
     const f = warm ?? this.pools.create(req.profile, chosen.node, sharedCpusFor(chosen.node, profile, this.ledger), t);
     if (warm) this.pools.transition(f, 'active');
-    f.request_id = req.id;
+    f.request = req;
     f.requests++;
     f.last_used_ms = t;
     if (demand.exclusive_cpus > 0) {
@@ -156,7 +158,7 @@ export class Orchestrator {
     this.observe(obs);
     const f = this.mustGet(id);
     if (f.state !== 'starting') throw new Error(`fragment ${id}: started while ${f.state}`);
-    this.pools.transition(f, f.request_id ? 'active' : 'warm');
+    this.pools.transition(f, f.request ? 'active' : 'warm');
     this.healer.checkRecovered(f, obs);
     return [];
   }
@@ -169,7 +171,7 @@ export class Orchestrator {
     const pool = this.pools.pool(f.profile);
     pool.recordOutcome(f, outcome, this.cfg.health.window);
     f.last_used_ms = obs.t_ms;
-    f.request_id = undefined;
+    f.request = undefined;
     const commands: Command[] = [];
     if (f.exclusive_cpus.length) {
       this.ledger.releaseExclusive(f.node, f.exclusive_cpus);
@@ -186,13 +188,12 @@ export class Orchestrator {
     return commands;
   }
 
-  /** The shell reports a fragment's process died (or failed to start). */
+  /** The shell reports a fragment's process died (or failed to start); its request is retried. */
   failed(id: string, reason: string, obs: Observation): Command[] {
     this.observe(obs);
     const f = this.mustGet(id);
     if (f.state !== 'failed') this.pools.transition(f, 'failed');
-    f.request_id = undefined;
-    return this.healer.onCrash(f, reason, obs.t_ms);
+    return [...this.healer.orphan(f, reason), ...this.healer.onCrash(f, reason, obs.t_ms)];
   }
 
   /** Periodic work: release due deferrals, health checks, and the scaling cycle when due. */

@@ -6,7 +6,7 @@
  */
 import type { Config, Profile } from './config.ts';
 import type { NodeLedger } from './placement.ts';
-import type { Outcome } from './types.ts';
+import type { Outcome, Request } from './types.ts';
 
 export type FragmentState = 'starting' | 'warm' | 'active' | 'draining' | 'stopped' | 'failed';
 
@@ -31,8 +31,8 @@ export interface Fragment {
   /** CPUs the fragment may run on (its affinity); exclusive ones are also in `exclusive_cpus`. */
   cpus: number[];
   exclusive_cpus: number[];
-  /** Request it serves now (active, or starting for it). */
-  request_id: string | undefined;
+  /** Request it serves now (active, or starting for it); kept whole so a lost one can be retried. */
+  request: Request | undefined;
   res_cpu: number;
   res_mem_kb: number;
   started_ms: number;
@@ -172,7 +172,7 @@ export class PoolSet {
       state: 'starting',
       cpus,
       exclusive_cpus: [],
-      request_id: undefined,
+      request: undefined,
       res_cpu: 0,
       res_mem_kb: 0,
       started_ms: t_ms,

@@ -94,7 +94,7 @@ function play(s: Scenario, seed: string, configOverrides: object = {}): Run {
     } else if (step.kind === 'done' && busy.length) {
       const id = busy.splice(step.pick % busy.length, 1)[0] as string;
       const f = engine.pools.get(id);
-      if (f && (f.state === 'active' || f.state === 'draining') && f.request_id) {
+      if (f && (f.state === 'active' || f.state === 'draining') && f.request) {
         const cmds = engine.complete(id, { ok: step.ok, latency_ms: step.latency }, obs());
         out.push(JSON.stringify(cmds));
         starts(cmds);

@@ -1,0 +1,112 @@
+/**
+ * The orchestrator's scheduling flow, step by step: pressure → shed/defer → node → pool → warm or
+ * cold → decision, with hand-worked expectations.
+ */
+import { describe, expect, it } from 'vitest';
+import { buildTopology, Orchestrator, parseConfig, type Observation, type Request } from '../../engine/index.ts';
+
+const topo2 = () => buildTopology({
+  nodes: [
+    { id: 0, cpus: [0, 1, 2, 3], memory_kb: 4_000_000, distances: [10, 21] },
+    { id: 1, cpus: [4, 5, 6, 7], memory_kb: 4_000_000, distances: [21, 10] },
+  ],
+  online_cpus: [0, 1, 2, 3, 4, 5, 6, 7], allowed_cpus: [0, 1, 2, 3, 4, 5, 6, 7], allowed_nodes: [0, 1],
+});
+
+const line = (v: number) => ({ some: { avg10: v, avg60: v, avg300: v } });
+const obs = (t_ms: number, cpu = 0, memory = 0, io = 0): Observation => ({ t_ms, psi: { cpu: line(cpu), memory: line(memory), io: line(io) } });
+const req = (id: string, extra: Partial<Request> = {}): Request => ({ id, profile: 'web', cpus: 1, memory_kb: 100_000, priority: 1, ...extra });
+const engine = (config: object = {}, seed = 'test') => new Orchestrator({ config: parseConfig(config), topology: topo2(), seed });
+
+describe('schedule: deferral through the whole flow', () => {
+  it('defers a normal request at cpu ≥ high and lets a high-priority one pass below critical', () => {
+    const e = engine();
+    expect(e.schedule(req('a'), obs(0, 0.8)).action).toBe('defer'); // 0.8 ≥ high 0.8
+    expect(e.schedule(req('b', { priority: 2 }), obs(1, 0.85)).action).toBe('place'); // 0.85 < critical 0.9
+    expect(e.schedule(req('c', { priority: 3 }), obs(2, 0.9)).action).toBe('defer'); // 0.9 ≥ critical
+  });
+
+  it('io pressure defers only I/O-intensive work; the profile makes a request I/O-intensive', () => {
+    const e = engine({ profiles: { disk: { io_intensive: true } } });
+    expect(e.schedule(req('a'), obs(0, 0, 0, 0.85)).action).toBe('place');
+    const d = e.schedule(req('b', { profile: 'disk' }), obs(1, 0, 0, 0.85));
+    expect(d.action).toBe('defer');
+    expect(d.reason).toBe('io pressure 0.85 ≥ high 0.8');
+    // …unless the request itself says it is not.
+    expect(e.schedule(req('c', { profile: 'disk', io_intensive: false }), obs(2, 0, 0, 0.85)).action).toBe('place');
+  });
+
+  it('a deferred request comes back as a retry command once due, and not before', () => {
+    const e = engine({ admission: { retry_jitter: 0 } });
+    const d = e.schedule(req('a'), obs(0, 0.85));
+    // 1000 × (1 + 9 × 0.85) = 8650 ms, no jitter
+    expect(d.retry_after_ms).toBe(8650);
+    expect(e.tick(obs(8649, 0.1)).filter((c) => c.type === 'retry')).toEqual([]);
+    expect(e.tick(obs(8650, 0.1)).filter((c) => c.type === 'retry')).toEqual([{ type: 'retry', request: req('a'), reason: 'deferral due at 8650 ms' }]);
+  });
+});
+
+describe('schedule: fit, pools and starts', () => {
+  it('rejects what can never fit and defers what does not fit now', () => {
+    const e = engine();
+    expect(e.schedule(req('huge', { cpus: 5 }), obs(0)).action).toBe('reject'); // 4 CPUs per node
+    expect(e.schedule(req('fat', { memory_kb: 5_000_000 }), obs(1)).action).toBe('reject');
+    // Fill both nodes' 4 CPUs, then one more must wait (5000 ms, the insufficient-resources retry).
+    for (let i = 0; i < 8; i++) expect(e.schedule(req(`r${i}`), obs(2 + i)).action).toBe('place');
+    const d = e.schedule(req('late'), obs(20));
+    expect(d).toMatchObject({ action: 'defer', retry_after_ms: 5000 });
+    expect(d.reason).toContain('insufficient resources');
+    expect(d.scores.every((s) => !s.eligible)).toBe(true);
+  });
+
+  it('serves from a warm fragment on the chosen node, cold-starts otherwise', () => {
+    const e = engine();
+    const a = e.schedule(req('a'), obs(0));
+    expect(a).toMatchObject({ action: 'place', start: 'cold' });
+    // cold confidence: (1 − 0) × 0.8
+    expect(a.confidence).toBe(0.8);
+    e.started(a.fragment as string, obs(500));
+    e.complete(a.fragment as string, { ok: true, latency_ms: 500 }, obs(600));
+    const b = e.schedule(req('b'), obs(700));
+    expect(b).toMatchObject({ action: 'place', start: 'warm', fragment: a.fragment, node: a.node, commands: [] });
+    expect(b.confidence).toBe(1);
+  });
+
+  it('a pool at max serves from a warm fragment on another node, else defers', () => {
+    const e = engine({ profiles: { web: { pool: { min: 0, target: 0, max: 1 } } } });
+    const a = e.schedule(req('a', { memory_home: 1 }), obs(0));
+    e.started(a.fragment as string, obs(1));
+    expect(e.schedule(req('b'), obs(2))).toMatchObject({ action: 'defer', reason: 'pool web at max size 1 with no warm fragment free' });
+    e.complete(a.fragment as string, { ok: true, latency_ms: 1 }, obs(3));
+    // Home node 0 would score best, but the only warm fragment is on node 1.
+    const c = e.schedule(req('c', { memory_home: 0 }), obs(4));
+    expect(c).toMatchObject({ action: 'place', start: 'warm', node: 1, fragment: a.fragment });
+  });
+
+  it('traffic shaping admits with a delay and defers past max_delay_ms', () => {
+    const e = engine({ profiles: { web: { shaping: { rate_per_s: 2, burst: 1, max_delay_ms: 600 } } } });
+    expect(e.schedule(req('a', { cpus: 0.1 }), obs(0)).delay_ms).toBeUndefined();
+    // bucket empty: (1 − 0)/2 s = 500 ms
+    expect(e.schedule(req('b', { cpus: 0.1 }), obs(0)).delay_ms).toBe(500);
+    // tokens now −1: (1 − (−1))/2 s = 1000 ms > 600 → defer
+    expect(e.schedule(req('c', { cpus: 0.1 }), obs(0))).toMatchObject({ action: 'defer', reason: 'traffic shaping: web over 2/s' });
+  });
+});
+
+describe('schedule: shedding', () => {
+  it('sheds low priority at random under overload, never high priority', () => {
+    const e = engine();
+    let shed = 0;
+    for (let i = 0; i < 200; i++) {
+      // load factor (0.7 + 0.6 + 0.6)/3 = 0.6333 → p = (0.6333 − 0.5)/0.5 = 0.2667 for priority 0;
+      // cpu 0.7 < high and memory 0.6 < high, so what is not shed is placed or waits for room.
+      const d = e.schedule(req(`l${i}`, { priority: 0, cpus: 0.01 }), obs(i, 0.7, 0.6, 0.6));
+      if (d.action === 'shed') shed++;
+      const h = e.schedule(req(`h${i}`, { priority: 2, cpus: 0.01 }), obs(i, 0.7, 0.6, 0.6));
+      expect(h.action).not.toBe('shed');
+    }
+    // Binomial(200, 0.2667): mean 53.3, sd 6.3 — well inside 25..85.
+    expect(shed).toBeGreaterThan(25);
+    expect(shed).toBeLessThan(85);
+  });
+});
