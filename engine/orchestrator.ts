@@ -38,6 +38,8 @@ export class Orchestrator {
   private now_ms = -Infinity;
   private nextScaling_ms: number | undefined;
   private nextHealth_ms: number | undefined;
+  /** Online CPUs changed since the last tick: shared fragments need their CPU lists redone. */
+  private cpusChanged = false;
   /** The last scaling cycle's decisions, for status and explanation. */
   lastScaling: ScalingDecision[] = [];
 
@@ -60,7 +62,7 @@ export class Orchestrator {
   observe(obs: Observation): void {
     if (!Number.isFinite(obs.t_ms)) throw new Error(`observation t_ms must be a finite number, got ${obs.t_ms}`);
     this.pressure.observe(obs);
-    this.ledger.observe(obs.online_cpus, obs.nodes);
+    if (this.ledger.observe(obs.online_cpus, obs.nodes)) this.cpusChanged = true;
     this.now_ms = obs.t_ms;
   }
 
@@ -203,6 +205,10 @@ export class Orchestrator {
     for (const pr of predictions ?? []) this.predictions.set(pr.profile, pr);
     const commands: Command[] = [];
     for (const d of this.queue.popDue(t)) commands.push({ type: 'retry', request: d.request, reason: `deferral due at ${d.due_ms} ms` });
+    if (this.cpusChanged) {
+      this.cpusChanged = false;
+      commands.push(...this.repinAll('online CPUs changed'));
+    }
     if (this.nextHealth_ms === undefined || t >= this.nextHealth_ms) {
       this.nextHealth_ms = t + this.cfg.health.interval_ms;
       commands.push(...this.healer.check(obs));
@@ -282,6 +288,20 @@ export class Orchestrator {
       else return undefined;
     }
     return reasons.length ? reasons.join('; ') : 'no allowed node has CPUs';
+  }
+
+  /** Re-pin every shared fragment whose CPU list no longer matches its node's shared CPUs. */
+  private repinAll(reason: string): Command[] {
+    const out: Command[] = [];
+    for (const f of this.pools.fragments()) {
+      if (f.exclusive_cpus.length || !isLive(f)) continue;
+      const cpus = sharedCpusFor(f.node, this.pools.pool(f.profile).cfg, this.ledger);
+      // A node with no CPU left is the health check's to fail over, not something to pin to.
+      if (cpus.length === 0 || (cpus.length === f.cpus.length && cpus.every((c, i) => c === f.cpus[i]))) continue;
+      f.cpus = cpus;
+      out.push({ type: 'pin', fragment: f.id, node: f.node, cpus, reason });
+    }
+    return out;
   }
 
   /** Re-pin the shared fragments of a node after its shared CPU set changed. */

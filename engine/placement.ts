@@ -49,15 +49,18 @@ export class NodeLedger {
   }
 
   /** Take the observation's online CPUs and node measurements; cheap when nothing changed. */
-  observe(online: readonly number[] | undefined, nodes: readonly NodeObservation[] | undefined): void {
+  /** Returns whether the set of online CPUs changed (fragments may then need re-pinning). */
+  observe(online: readonly number[] | undefined, nodes: readonly NodeObservation[] | undefined): boolean {
     // Absent online_cpus means all online (types.ts), i.e. the topology's online set again.
     const now = online ?? this.topo.json.online_cpus;
-    if (!sameList(now, this.lastOnline)) this.setOnline(now);
+    const changed = !sameList(now, this.lastOnline);
+    if (changed) this.setOnline(now);
     for (const b of this.books) b.observed = undefined;
     for (const o of nodes ?? []) {
       const n = this.topo.byId.get(o.id);
       if (n) (this.books[n.index] as NodeBook).observed = o;
     }
+    return changed;
   }
 
   private setOnline(online: readonly number[]): void {
@@ -126,7 +129,8 @@ export class NodeLedger {
   /** Busy share of the node's CPUs: the larger of measured use and reservations (use lags a placement). */
   cpuLoad(id: number): number {
     const b = this.book(id);
-    const booked = b.usable.length === 0 ? 1 : b.reserved_cpu / b.usable.length;
+    // Exclusively held CPUs are busy for everyone else, whatever they run.
+    const booked = b.usable.length === 0 ? 1 : (b.reserved_cpu + b.exclusive.size) / b.usable.length;
     return Math.min(1, Math.max(booked, b.observed?.cpu_util ?? 0));
   }
 

@@ -114,7 +114,8 @@ export function buildTopology(doc: unknown): Topology {
   });
 
   const online = checkIdList(d.online_cpus ?? [...cpuNode.keys()], 'online_cpus', problems);
-  const allowedCpus = checkIdList(d.allowed_cpus ?? online, 'allowed_cpus', problems);
+  // Allowed is the cpuset, independent of what is online now: by default every CPU.
+  const allowedCpus = checkIdList(d.allowed_cpus ?? [...cpuNode.keys()], 'allowed_cpus', problems);
   const allowedNodes = checkIdList(d.allowed_nodes ?? [...ids], 'allowed_nodes', problems);
   for (const c of online) if (!cpuNode.has(c)) problems.push(`online_cpus: cpu ${c} belongs to no node`);
   for (const c of allowedCpus) if (!cpuNode.has(c)) problems.push(`allowed_cpus: cpu ${c} belongs to no node`);

@@ -110,3 +110,33 @@ describe('schedule: shedding', () => {
     expect(shed).toBeLessThan(85);
   });
 });
+
+describe('online CPUs', () => {
+  it('re-pins shared fragments when CPUs go offline and come back, never to an empty set', () => {
+    const e = engine({ profiles: { web: { pool: { min: 2, target: 2, max: 4 }, preferred_nodes: [0] } } }, 'pin');
+    const starts = e.tick(obs(0)).filter((c) => c.type === 'start');
+    for (const c of starts) if (c.type === 'start') e.started(c.fragment, obs(1));
+    const on0 = starts.filter((c) => c.type === 'start' && c.node === 0).map((c) => (c as { fragment: string }).fragment);
+    expect(on0.length).toBeGreaterThan(0);
+    // CPU 3 goes offline: every fragment on node 0 is re-pinned to 0-2.
+    const off = e.tick({ ...obs(1000), online_cpus: [0, 1, 2, 4, 5, 6, 7] }).filter((c) => c.type === 'pin');
+    expect(off).toEqual(on0.map((f) => ({ type: 'pin', fragment: f, node: 0, cpus: [0, 1, 2], reason: 'online CPUs changed' })));
+    // Nothing changed: no pins.
+    expect(e.tick({ ...obs(2000), online_cpus: [0, 1, 2, 4, 5, 6, 7] }).filter((c) => c.type === 'pin')).toEqual([]);
+    // Observation without online_cpus: all online again → back to 0-3.
+    expect(e.tick(obs(3000)).filter((c) => c.type === 'pin').map((c) => (c as { cpus: number[] }).cpus)).toEqual(on0.map(() => [0, 1, 2, 3]));
+    // All of node 0 offline: no pin to an empty set (the health check fails those fragments over).
+    const gone = e.tick({ ...obs(4000), online_cpus: [4, 5, 6, 7] }).filter((c) => c.type === 'pin');
+    expect(gone.filter((c) => c.type === 'pin' && c.cpus.length === 0)).toEqual([]);
+  });
+
+  it('exclusively held CPUs count as load in the resource score', () => {
+    const e = engine();
+    const d = e.schedule(req('x', { exclusive_cpus: 2, memory_home: 0, cpus: 2 }), obs(0));
+    expect(d).toMatchObject({ action: 'place', node: 0, cpus: [0, 1], exclusive: true });
+    // Node 0: 2 of 4 CPUs exclusive → cpu load 2/4 = 0.5; memory 4000000 − max(262144, 100000) = 3737856 free.
+    // resource = 0.6 × 0.5 + 0.4 × 3737856/4000000 = 0.3 + 0.373786 = 0.673786
+    const next = e.schedule(req('y'), obs(1));
+    expect(next.scores.find((s) => s.node === 0)?.resource).toBe(0.673786);
+  });
+});
