@@ -8,11 +8,12 @@ import { deferFor, DeferredQueue, loadFactor, retryDelay_ms, shouldShed, TokenBu
 import { profileOf, type Config, type Profile } from './config.ts';
 import { observationDigest, requestDigest } from './digest.ts';
 import { Healer } from './healing.ts';
-import { memoryNeed_kb, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
+import { neverFits, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
 import { PressureMonitor } from './pressure.ts';
 import { makeStreams, type Streams } from './rng.ts';
 import { decideScaling, type ScalingDecision } from './scaling.ts';
+import { statusOf, type Status } from './status.ts';
 import type { Topology } from './topology.ts';
 import type { Command, Decision, NodeScore, Observation, Outcome, Prediction, Request } from './types.ts';
 
@@ -28,8 +29,8 @@ export class Orchestrator {
   readonly pressure: PressureMonitor;
   readonly ledger: NodeLedger;
   readonly pools: PoolSet;
-  private readonly healer: Healer;
-  private readonly queue: DeferredQueue;
+  readonly healer: Healer;
+  readonly queue: DeferredQueue;
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly streams: Streams;
   private readonly obsDigests = new WeakMap<Observation, [number, number]>();
@@ -102,7 +103,7 @@ export class Orchestrator {
     const scores = this.score(demand, profile, pool);
     let chosen = selectNode(scores, this.cfg.placement, this.streams);
     if (!chosen) {
-      const never = this.neverFits(demand, profile);
+      const never = neverFits(demand, profile, this.ledger);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
       return this.defer(base, req, `insufficient resources: ${summarise(scores)}`, undefined, scores);
     }
@@ -277,19 +278,6 @@ export class Orchestrator {
     });
   }
 
-  /** Why the demand could not fit even on an empty host, or undefined when it could some day. */
-  private neverFits(d: Demand, profile: Profile): string | undefined {
-    const reasons: string[] = [];
-    for (const n of this.topo.nodes) {
-      const cpus = n.allowed_cpus.length;
-      if (!n.allowed || cpus === 0 || (d.allowed_nodes && !d.allowed_nodes.includes(n.id))) continue;
-      if (d.exclusive_cpus > 0 ? d.exclusive_cpus > cpus - 1 : d.cpus > cpus * this.ledger.overcommit) reasons.push(`node ${n.id}: too few CPUs`);
-      else if (memoryNeed_kb(d, profile, false) > n.memory_kb) reasons.push(`node ${n.id}: too little memory`);
-      else return undefined;
-    }
-    return reasons.length ? reasons.join('; ') : 'no allowed node has CPUs';
-  }
-
   /** Re-pin every shared fragment whose CPU list no longer matches its node's shared CPUs. */
   private repinAll(reason: string): Command[] {
     const out: Command[] = [];
@@ -360,26 +348,13 @@ export class Orchestrator {
     return f;
   }
 
-  /** A snapshot for status endpoints and reports: pools, nodes, queue, incidents. */
-  status() {
-    return {
-      t_ms: this.now_ms,
-      pressure: this.pressure.systemView(),
-      pools: [...this.pools.pools.values()].sort((a, b) => (a.profile < b.profile ? -1 : 1)).map((p) => ({
-        profile: p.profile, size: p.size, ...p.count, target: p.target, min: p.cfg.pool.min, max: p.cfg.pool.max,
-        utilisation: round4(p.utilisation), avg_latency_ms: round4(p.avg_latency_ms), throughput_rps: round4(p.throughput_rps), error_rate: round4(p.error_rate),
-      })),
-      nodes: this.topo.nodes.map((n) => ({
-        id: n.id, fragments: this.ledger.fragmentsOn(n.id), reserved_cpu: round4(this.ledger.reservedCpu(n.id)),
-        cpu_load: round4(this.ledger.cpuLoad(n.id)), mem_free_kb: this.ledger.memFree_kb(n.id), exclusive_cpus: [...this.ledger.exclusiveCpus(n.id)].sort((a, b) => a - b),
-      })),
-      deferred: this.queue.size,
-      incidents: { open: this.healer.monitor.openIncidents(), closed: this.healer.monitor.closedIncidents().length },
-    };
-  }
-
   incidents() {
     return { open: this.healer.monitor.openIncidents(), closed: this.healer.monitor.closedIncidents() };
+  }
+
+  /** A snapshot for status endpoints and reports (see status.ts). */
+  status(): Status {
+    return statusOf(this);
   }
 }
 

@@ -220,6 +220,20 @@ export function memoryNeed_kb(d: Demand, profile: Profile, warm: boolean): numbe
   return warm ? Math.max(0, d.memory_kb - profile.memory_kb) : Math.max(d.memory_kb, profile.memory_kb);
 }
 
+/** Why the demand could not fit even on an empty host, or undefined when it could some day. */
+export function neverFits(d: Demand, profile: Profile, ledger: NodeLedger): string | undefined {
+  const reasons: string[] = [];
+  for (const n of ledger.topo.nodes) {
+    const cpus = n.allowed_cpus.length;
+    if (!n.allowed || cpus === 0 || (d.allowed_nodes && !d.allowed_nodes.includes(n.id))) continue;
+    // One CPU always stays shared, so at most cpus − 1 can be exclusive.
+    if (d.exclusive_cpus > 0 ? d.exclusive_cpus > cpus - 1 : d.cpus > cpus * ledger.overcommit) reasons.push(`node ${n.id}: too few CPUs`);
+    else if (memoryNeed_kb(d, profile, false) > n.memory_kb) reasons.push(`node ${n.id}: too little memory`);
+    else return undefined;
+  }
+  return reasons.length ? reasons.join('; ') : 'no allowed node has CPUs';
+}
+
 /** Score every node; ineligible nodes are listed with their reason and a total of 0. */
 export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
   const { cfg, ledger, profile } = ctx;
