@@ -25,8 +25,8 @@ export class Healer {
     const profile = this.o.pools.pool(f.profile).cfg;
     const usable = this.o.ledger.usableCpus(f.node).length > 0;
     const s = fragmentHealth(f, seen, t_ms, profile, usable, this.o.cfg.health);
-    // A start that never completes is a hang, whatever else is known of the fragment.
-    if (f.state === 'starting' && s.symptom !== 'node_offline' && t_ms - f.started_ms > profile.cold_start_ms + this.o.cfg.health.heartbeat_timeout_ms) {
+    // A start that never completes is a hang, unless a dead node or a reported exit explains it.
+    if (f.state === 'starting' && s.symptom !== 'node_offline' && s.symptom !== 'crashed' && t_ms - f.started_ms > profile.cold_start_ms + this.o.cfg.health.heartbeat_timeout_ms) {
       return { ...s, score: 0, symptom: 'hung' };
     }
     return s;
@@ -129,9 +129,11 @@ export class Healer {
     const f = o.pools.get(inc.fragment);
     const timeout_ms = o.cfg.health.recovery_timeout_ms;
     const why = `${inc.symptom} (incident ${inc.id}, ${inc.strategy} attempt ${inc.attempt})`;
+    // The fragment is already gone (stopped by an earlier rung that found no room for its
+    // replacement): whatever the rung, what is left to do is to start a replacement.
+    if (!f) return this.replace(inc, undefined, why);
     switch (inc.strategy) {
       case 'restart': {
-        if (!f) return [];
         const lost = this.orphan(f, 'restarted');
         if (f.state !== 'failed') o.pools.transition(f, 'failed');
         o.pools.transition(f, 'starting');
@@ -142,18 +144,17 @@ export class Healer {
         return [...lost, { type: 'restart', fragment: f.id, reason: why, timeout_ms }];
       }
       case 'drain': {
-        if (f && f.state === 'active') {
+        if (f.state === 'active') {
           o.pools.transition(f, 'draining');
           return [{ type: 'drain', fragment: f.id, reason: why, timeout_ms }];
         }
-        if (f && f.state === 'warm') return this.finishDrain(f, o.now);
+        if (f.state === 'warm') return this.finishDrain(f, o.now);
         return this.replace(inc, f, why);
       }
       case 'replace':
       case 'rescale':
         return this.replace(inc, f, why);
       case 'failover': {
-        if (!f) return [];
         const to = o.placeFootprint(o.pools.pool(f.profile), f.node);
         if (to === undefined) return [{ type: 'alert', subject: f.id, reason: `${why}: no other node can take it` }];
         const from = f.node;

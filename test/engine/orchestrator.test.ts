@@ -140,3 +140,33 @@ describe('online CPUs', () => {
     expect(next.scores.find((s) => s.node === 0)?.resource).toBe(0.673786);
   });
 });
+
+describe('healing when a replacement finds no room', () => {
+  it('later rungs keep trying to start a replacement and the incident closes once one starts', () => {
+    const e = engine({ profiles: { web: { memory_kb: 100_000, cold_start_ms: 500, pool: { min: 1, target: 1, max: 2 } } } });
+    // The host's memory is taken by someone else between 100 s and 190 s.
+    const at = (t: number) => ({ ...obs(t), nodes: t >= 100_000 && t < 190_000 ? [{ id: 0, mem_free_kb: 0 }, { id: 1, mem_free_kb: 0 }] : [] });
+    const log: Array<{ t: number; type: string; fragment?: string; reason: string }> = [];
+    for (let t = 0; t <= 300_000; t += 1000) {
+      for (const c of e.tick(at(t))) {
+        log.push({ t, type: c.type, fragment: 'fragment' in c ? c.fragment : undefined, reason: c.reason });
+        // The shell: web-0 hangs in its start and never comes up (nor do its restarts);
+        // any other fragment comes up 1 ms after its start command.
+        if (c.type === 'start' && c.fragment !== 'web-0') e.started(c.fragment, at(t + 1) as Observation);
+      }
+    }
+    const [inc] = e.incidents().closed;
+    expect(inc?.symptom).toBe('hung');
+    // web-0 starts at 0 and never reports: past 500 + 15000 ms, the check at 20 s finds it hung.
+    expect(inc?.detected_ms).toBe(20_000);
+    // restart at 20, 50, 80 s; replace at 110 (stops web-0, no room), 140, 170 s: alerts, no start.
+    const noRoom = log.filter((l) => l.type === 'alert' && l.reason.includes('no node has room'));
+    expect(noRoom.map((l) => l.t)).toEqual([110_000, 140_000, 170_000]);
+    expect(log.find((l) => l.type === 'stop')).toMatchObject({ t: 110_000, fragment: 'web-0' });
+    // Failover rung at 200 s: web-0 is gone, so it starts a replacement, which comes up at once.
+    const replacement = log.find((l) => l.type === 'start' && l.t >= 190_000);
+    expect(replacement).toMatchObject({ t: 200_000 });
+    expect(replacement?.reason).toContain('replaces web-0: hung (incident 0, failover attempt 1)');
+    expect(inc?.recovered_ms).toBe(200_001);
+  });
+});
