@@ -32,7 +32,10 @@ export class Healer {
     return s;
   }
 
-  /** The periodic check: detect, confirm recoveries, rescale pools that are unhealthy as a whole. */
+  /**
+   * The periodic check: detect, confirm recoveries, and rescale pools that are unhealthy as a
+   * whole — start one extra fragment per unhealthy one, so capacity holds while each is healed.
+   */
   check(obs: Observation): Command[] {
     const t = obs.t_ms;
     const threshold = this.o.cfg.health.unhealthy_below;
@@ -152,7 +155,6 @@ export class Healer {
         return this.replace(inc, f, why);
       }
       case 'replace':
-      case 'rescale':
         return this.replace(inc, f, why);
       case 'failover': {
         const to = o.placeFootprint(o.pools.pool(f.profile), f.node);

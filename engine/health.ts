@@ -16,7 +16,8 @@ import type { FragmentObservation } from './types.ts';
 type HealthConfig = Config['health'];
 
 export type Symptom = 'crashed' | 'hung' | 'errors' | 'slow' | 'leak' | 'node_offline';
-export type Strategy = 'restart' | 'replace' | 'drain' | 'failover' | 'rescale';
+/** Per-fragment strategies. The fifth, rescale, acts on a whole pool (see healing.ts `check`). */
+export type Strategy = 'restart' | 'replace' | 'drain' | 'failover';
 
 export interface HealthSignals {
   errors: number;
