@@ -71,6 +71,8 @@ export interface Incident {
   id: number;
   /** The fragment being healed; after `replace` it names the replacement. */
   fragment: string;
+  /** The fragment the incident was opened for (what a fault injector knows). */
+  origin: string;
   profile: string;
   symptom: Symptom;
   detected_ms: number;
@@ -109,7 +111,7 @@ export class HealthMonitor {
     if (this.open.has(f.id)) return [];
     const strategy = (LADDER[symptom] as readonly Strategy[])[0] as Strategy;
     const inc: Incident = {
-      id: this.nextId++, fragment: f.id, profile: f.profile, symptom, detected_ms: t_ms, strategy, rung: 0, attempt: 1,
+      id: this.nextId++, fragment: f.id, origin: f.id, profile: f.profile, symptom, detected_ms: t_ms, strategy, rung: 0, attempt: 1,
       issued_ms: t_ms, deadline_ms: t_ms + this.c.recovery_timeout_ms, steps: [{ t_ms, strategy, attempt: 1, outcome: 'issued' }],
     };
     this.open.set(f.id, inc);

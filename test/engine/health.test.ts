@@ -251,7 +251,7 @@ describe('HealthMonitor', () => {
     expect(out[0]?.kind).toBe('apply');
     const inc = m.incidentFor('web-0');
     expect(inc).toEqual({
-      id: 0, fragment: 'web-0', profile: 'web', symptom: 'crashed', detected_ms: 1000, strategy: 'restart', rung: 0, attempt: 1,
+      id: 0, fragment: 'web-0', origin: 'web-0', profile: 'web', symptom: 'crashed', detected_ms: 1000, strategy: 'restart', rung: 0, attempt: 1,
       issued_ms: 1000, deadline_ms: 31000, // 1000 + recovery_timeout 30000
       steps: [{ t_ms: 1000, strategy: 'restart', attempt: 1, outcome: 'issued' }],
     });
