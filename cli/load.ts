@@ -4,6 +4,8 @@
  */
 import type { z } from 'zod';
 import { buildTopology, ConfigError, parseConfig, problemsOf, TopologyError, type Config, type Topology } from '../engine/index.ts';
+import { HostRootsError, resolveRoots } from '../live/roots.ts';
+import { readTopology } from '../live/topology.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
 
@@ -18,10 +20,21 @@ export function loadConfig(file: string | undefined): Config {
   }
 }
 
-/** A preset name (see `fgo decide --help`) or a topology JSON file as `fgo topology --json` writes. */
+/**
+ * A preset name (see `fgo decide --help`), `sysfs:DIR` (a host read live, DIR standing for /, as
+ * `fgo topology --fs-root DIR` reads it) or a topology JSON file as `fgo topology --json` writes.
+ */
 export function loadTopology(arg: string): Topology {
   const preset = PRESETS[arg];
   if (preset) return buildTopology(preset());
+  if (arg.startsWith('sysfs:')) {
+    try {
+      return buildTopology(readTopology(resolveRoots({ fsRoot: arg.slice('sysfs:'.length) || '/' })));
+    } catch (e) {
+      if (e instanceof HostRootsError || e instanceof TopologyError) throw new InputError(e.problems.map((p) => `${arg}: ${p}`));
+      throw e;
+    }
+  }
   const { value, text } = readJson(arg);
   try {
     return buildTopology(value);

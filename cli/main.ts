@@ -7,8 +7,11 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, Orchestrator, observationSchema, requestSchema, type Observation, type Request } from '../engine/index.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { runDemo } from './demo.ts';
+import { registerSim } from './sim.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
 import { loadConfig, loadTopology, loadValidated } from './load.ts';
+import { registerTraceCommands } from './trace.ts';
+import { registerTopologyCommand } from './topology.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -78,6 +81,10 @@ export function buildProgram(): Command {
     .option('--json', 'print the decisions and commands as JSON lines instead of a narrative')
     .option('--seed <seed>', 'seed of the engine\'s random streams', 'demo')
     .action((o: { json?: boolean; seed: string }) => runDemo(o.seed, o.json === true, (line) => console.log(line)));
+
+  registerSim(program);
+  registerTraceCommands(program);
+  registerTopologyCommand(program);
 
   return program;
 }

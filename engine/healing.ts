@@ -14,17 +14,16 @@ export class Healer {
   readonly monitor: HealthMonitor;
   /** Until when a pool's rescale is in flight, so one bad spell does not grow the pool every check. */
   private readonly rescaleUntil = new Map<string, number>();
-  /** The latest signals per fragment, for status and explanations. */
-  readonly signals = new Map<string, HealthSignals>();
 
   constructor(private readonly o: Orchestrator) {
     this.monitor = new HealthMonitor(o.cfg.health);
   }
 
   private health(f: Fragment, seen: FragmentObservation | undefined, t_ms: number): HealthSignals {
-    const profile = this.o.pools.pool(f.profile).cfg;
+    const pool = this.o.pools.pool(f.profile);
+    const profile = pool.cfg;
     const usable = this.o.ledger.usableCpus(f.node).length > 0;
-    const s = fragmentHealth(f, seen, t_ms, profile, usable, this.o.cfg.health);
+    const s = fragmentHealth(f, seen, t_ms, profile, usable, this.o.cfg.health, pool.avg_latency_ms);
     // A start that never completes is a hang, unless a dead node or a reported exit explains it.
     if (f.state === 'starting' && s.symptom !== 'node_offline' && s.symptom !== 'crashed' && t_ms - f.started_ms > profile.cold_start_ms + this.o.cfg.health.heartbeat_timeout_ms) {
       return { ...s, score: 0, symptom: 'hung' };
@@ -45,7 +44,6 @@ export class Healer {
     for (const f of [...this.o.pools.fragments()]) {
       if (f.state === 'stopped') continue;
       const s = this.health(f, seen.get(f.id), t);
-      this.signals.set(f.id, s);
       if (isLive(f)) {
         let p = perPool.get(f.profile);
         if (!p) perPool.set(f.profile, (p = { scores: [], bad: 0 }));
@@ -91,11 +89,6 @@ export class Healer {
     if (!r) return [];
     f.request = undefined;
     return [{ type: 'retry', request: r, reason: `${f.id} lost it: ${why}` }];
-  }
-
-  forget(id: string): void {
-    this.monitor.drop(id);
-    this.signals.delete(id);
   }
 
   /**

@@ -30,13 +30,18 @@ export interface HealthSignals {
   symptom?: Symptom;
 }
 
-/** Score one fragment; every signal is 1 when healthy and falls to 0. */
-export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefined, t_ms: number, profile: Profile, nodeUsable: boolean, c: HealthConfig): HealthSignals {
+/**
+ * Score one fragment; every signal is 1 when healthy and falls to 0. Latency is judged against
+ * the profile's SLO and, when its pool has a track record (`peer_latency_ms`, the pool's mean),
+ * against three times that: a fragment far slower than its peers is sick even inside a loose SLO.
+ */
+export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefined, t_ms: number, profile: Profile, nodeUsable: boolean, c: HealthConfig, peer_latency_ms = 0): HealthSignals {
   const n = f.recent_ok.length;
   const errorRate = n === 0 ? 0 : f.recent_ok.reduce((k, ok) => k + (ok ? 0 : 1), 0) / n;
   const errors = Math.max(0, 1 - errorRate / c.error_rate_max);
   const meanLatency = n === 0 ? 0 : f.recent_latency_ms.reduce((a, b) => a + b, 0) / n;
-  const latency = meanLatency <= profile.latency_slo_ms ? 1 : profile.latency_slo_ms / meanLatency;
+  const ref = peer_latency_ms > 0 ? Math.min(profile.latency_slo_ms, 3 * peer_latency_ms) : profile.latency_slo_ms;
+  const latency = meanLatency <= ref ? 1 : ref / meanLatency;
   let heartbeat = 1;
   if (seen?.heartbeat_ms !== undefined) {
     const age = t_ms - seen.heartbeat_ms;
@@ -161,12 +166,6 @@ export class HealthMonitor {
       out.push({ kind: 'apply', incident: inc });
     }
     return out;
-  }
-
-  /** Forget an open incident whose fragment left for reasons of its own (e.g. scaled away). */
-  drop(fragment: string): void {
-    const inc = this.open.get(fragment);
-    if (inc) this.close(inc);
   }
 
   private close(inc: Incident): void {

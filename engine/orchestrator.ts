@@ -235,8 +235,8 @@ export class Orchestrator {
       this.lastScaling.push(d);
       if (d.action === 'up') commands.push(...this.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`));
       if (d.action === 'down') {
-        for (const f of pool.warmLru().slice(0, d.current - d.target)) {
-          this.healer.forget(f.id);
+        // Fragments under repair stay until their incident closes: removing them would hide the outcome.
+        for (const f of pool.warmLru().filter((x) => !this.healer.monitor.incidentFor(x.id)).slice(0, d.current - d.target)) {
           commands.push(this.stop(f, `scale down: ${d.reason}`));
         }
       }

@@ -1,0 +1,166 @@
+/**
+ * `fgo sim` and `fgo compare`: run the twin on a scenario (bundled or a file, with flags
+ * overriding its fields), write run directories, print summary tables. Invalid scenarios,
+ * topologies or traces exit 2 with the field or line named, before anything is written.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { BASELINES, type PolicyName } from '../sim/baselines.ts';
+import { runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
+import { bundledScenarios, loadScenario, parseDuration_s, resolvePath, scenarioSchema, type Scenario } from '../sim/scenario.ts';
+import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind, writeFileAtomic } from '../sim/traces.ts';
+import { InputError, readJson } from './jsonfile.ts';
+import { loadConfig, loadTopology } from './load.ts';
+
+const POLICIES: PolicyName[] = ['engine', ...BASELINES];
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+interface SimFlags {
+  scenario?: string;
+  seed?: string;
+  duration?: string;
+  config?: string;
+  topology?: string;
+  workload?: string;
+  psi?: string;
+  psiMode?: 'overlay' | 'replace';
+  out?: string;
+  json?: boolean;
+  explainFull?: boolean;
+}
+
+/** The scenario with every flag applied, and the inputs it names read and validated. */
+function prepare(f: SimFlags): Omit<RunInputs, 'policy'> {
+  let s: Scenario = loadScenario(f.scenario ?? 'default');
+  const set = (patch: Partial<Scenario>) => (s = scenarioSchema.parse({ ...s, ...patch }));
+  if (f.seed !== undefined) set({ seed: /^\d+$/.test(f.seed) ? Number(f.seed) : f.seed });
+  if (f.duration !== undefined) {
+    try {
+      parseDuration_s(f.duration);
+    } catch (e) {
+      throw new InputError([`--duration: ${(e as Error).message}`]);
+    }
+    set({ duration: f.duration });
+  }
+  if (f.topology !== undefined) set({ topology: f.topology });
+  if (f.workload !== undefined) set({ workload: f.workload });
+  if (f.psi !== undefined) set({ psi: { file: f.psi, mode: f.psiMode ?? 'overlay' } });
+  else if (f.psiMode !== undefined && s.psi) set({ psi: { ...s.psi, mode: f.psiMode } });
+  if (f.config !== undefined) {
+    loadConfig(f.config); // validate the file on its own, with its line numbers
+    set({ engine: { ...s.engine, ...(readJson(f.config).value as object) } });
+  }
+  const topology = loadTopology(s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology));
+  let workload: RunInputs['workload'];
+  if (s.workload) {
+    const file = resolvePath(s.workload);
+    const kind = traceKind(file);
+    if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload (use --psi)`]);
+    workload = kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
+  }
+  let psi: RunInputs['psi'];
+  if (s.psi) {
+    const rows = readPsiTrace(resolvePath(s.psi.file)).rows.filter((r) => r.node === undefined);
+    // Totals count from the recording's start, so they add to the model's without a jump.
+    const first = rows[0]?.values ?? {};
+    psi = {
+      mode: s.psi.mode,
+      rows: rows.map((r) => {
+        const v = { ...r.values };
+        for (const k of Object.keys(v) as Array<keyof typeof v>) if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
+        return { t_ms: r.t_ms, set: psiRowToPsiSet(v) };
+      }),
+    };
+  }
+  return { scenario: s, topology, workload, psi, versions: { fgo: pkg.version, node: process.versions.node }, explainFull: f.explainFull === true };
+}
+
+/** A progress bar on a terminal; nothing when output is piped or in CI. */
+function progressBar(label: string): { update: (f: number) => void; done: () => void } {
+  if (!process.stderr.isTTY || process.env.CI) return { update: () => {}, done: () => {} };
+  let last = -1;
+  return {
+    update(f) {
+      const pct = Math.floor(f * 100);
+      if (pct === last) return;
+      last = pct;
+      const width = 30, fill = Math.round((pct / 100) * width);
+      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${String(pct).padStart(3)}%`);
+    },
+    done() {
+      process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+function row(name: string, r: RunResult): string[] {
+  const m = r.metrics;
+  return [name, String(m.latency_ms.p50), String(m.latency_ms.p99), m.cold_start_ratio.toFixed(3), m.local_access_ratio.toFixed(3), m.utilization.mean.toFixed(3), m.utilization.cv.toFixed(3),
+    String(m.requests.completed), String(m.requests.deferred), String(m.requests.shed), m.mttd_s === null ? '-' : String(m.mttd_s), m.mttr_s === null ? '-' : String(m.mttr_s),
+    `${m.faults.recovered}/${m.faults.injected}`, r.wall.s.toFixed(1)];
+}
+
+function table(rows: string[][]): string {
+  const head = ['policy', 'p50 ms', 'p99 ms', 'cold', 'local', 'util', 'util cv', 'done', 'deferred', 'shed', 'MTTD s', 'MTTR s', 'healed', 'wall s'];
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  ')).join('\n');
+}
+
+function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: string | undefined): RunResult {
+  const bar = progressBar(`${inputs.scenario.name} · ${policy}`);
+  try {
+    return runSimulation({ ...inputs, policy, out, progress: bar.update, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+  } finally {
+    bar.done();
+  }
+}
+
+const simOptions = (c: Command) =>
+  c
+    .option('--scenario <name|file>', `a bundled scenario (${bundledScenarios().join(', ')}) or a scenario JSON file`, 'default')
+    .option('--seed <n>', 'seed of every random stream (arrivals, faults, the engine)')
+    .option('--duration <d>', 'simulated time, e.g. 90s, 30m, 24h')
+    .option('--config <file>', 'engine config JSON laid over the scenario\'s')
+    .option('--topology <preset|file|sysfs:DIR>', 'a preset (1n-2c, 2n-32c, 4n-64c, 8n-128c, 64n-256c), a topology JSON file, or sysfs:DIR to read a machine dump')
+    .option('--workload <file>', 'a demand (t_s,profile,count) or request (t_ms,profile,cpu_ms,mem_mb,priority,io) trace, told apart by its header')
+    .option('--psi <file>', 'a PSI trace to replay')
+    .option('--psi-mode <mode>', 'overlay: add it as background stall; replace: the engine sees exactly it')
+    .option('--explain-full', 'keep every node\'s score in decisions.jsonl (large)')
+    .option('--json', 'print one JSON object instead of tables');
+
+export function registerSim(program: Command): void {
+  simOptions(program.command('sim'))
+    .description('run the digital twin on a scenario and write a run directory (run.json, decisions.jsonl, metrics.json, timeseries.csv, wall.json)')
+    .option('--policy <name>', `who decides: ${POLICIES.join(', ')}`, 'engine')
+    .option('--out <dir>', 'run directory (default out/sim/SCENARIO-POLICY)')
+    .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv')
+    .action((f: SimFlags & { policy: string }) => {
+      if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}`]);
+      const inputs = prepare(f);
+      const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
+      const r = run(inputs, f.policy as PolicyName, out);
+      if (f.json) console.log(JSON.stringify({ dir: r.dir, metrics: r.metrics, wall: r.wall }));
+      else console.log(`${table([row(f.policy, r)])}\n\nrun directory: ${r.dir}`);
+    });
+
+  simOptions(program.command('compare'))
+    .description('run several policies on identical arrivals; one run directory each, plus comparison.json and a table')
+    .option('--policies <list>', 'comma-separated policies', POLICIES.join(','))
+    .option('--out <dir>', 'directory for the runs (default out/compare/SCENARIO)')
+    .addHelpText('after', '\nExample:\n  $ fgo compare --scenario diurnal-8n --policies engine,least-loaded,numad --duration 6h')
+    .action((f: SimFlags & { policies: string }) => {
+      const policies = f.policies.split(',').map((p) => p.trim()).filter(Boolean);
+      const bad = policies.filter((p) => !POLICIES.includes(p as PolicyName));
+      if (bad.length || policies.length === 0) throw new InputError([`--policies: unknown ${bad.join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`]);
+      const inputs = prepare(f);
+      const out = f.out ?? join('out', 'compare', inputs.scenario.name);
+      const results: Record<string, RunResult> = {};
+      for (const p of policies) results[p] = run(inputs, p as PolicyName, join(out, p));
+      const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics])) };
+      writeFileAtomic(join(out, 'comparison.json'), JSON.stringify(comparison, null, 2) + '\n');
+      if (f.json) console.log(JSON.stringify({ dir: out, ...comparison }));
+      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}`);
+    });
+}

@@ -1,0 +1,509 @@
+/**
+ * The host topology reader: NUMA nodes, their CPUs, memory and SLIT distances, the online CPUs,
+ * and the CPUs and memory nodes this process may use — read from sysfs, procfs and the cpuset
+ * cgroup as the kernel exposes them and as hwloc's Linux backend reads them. One reader serves the
+ * live agent (roots = /) and the simulator (`--topology sysfs:DIR`, a dump of another machine).
+ *
+ * Sources, per part:
+ * - nodes: the node<N>/ directories of /sys/devices/system/node, kept if listed in its `online`
+ *   file (the kernel removes the directory of an offline node). No node directory at all: a
+ *   machine without NUMA, one node 0 holding every CPU, memory from /proc/meminfo.
+ * - a node's CPUs: its `cpulist` (else `cpumap`). A CPU claimed by several nodes (broken firmware)
+ *   goes to the node its cpu<N>/node<M> link names — the kernel's cpu_to_node(). A present CPU
+ *   claimed by no node (x86 drops offline CPUs from node masks) joins the node its link names.
+ *   CPUs that are not present (cpu/present, else the cpu<N>/ directories) are left out.
+ * - memory: "Node N MemTotal: X kB" of node<N>/meminfo; memory_kb is X exactly (hwloc's
+ *   local_memory is X × 1024 bytes, hugepages included).
+ * - distances: node<N>/distance, one value per online node in increasing id order; the columns
+ *   are matched to node ids through `online`, the node directories or `possible`, whichever has
+ *   as many entries as the row. Missing or unusable: 10 local, 20 remote (the kernel's defaults).
+ * - online CPUs: cpu/online, else cpu<N>/online ("0" = offline; no file = online), else present.
+ * - allowed CPUs/nodes: the process's cpuset cgroup — its hierarchy found at the standard mount
+ *   points or through proc/mounts (or proc/self/mountinfo), its path through proc/self/cpuset or
+ *   proc/self/cgroup; files cpuset.cpus.effective/cpuset.mems.effective (v2), cpuset.cpus/
+ *   cpuset.mems (v1), cpus/mems (the old cpuset filesystem) — else proc/self/status
+ *   Cpus_allowed_list/Mems_allowed_list, else everything.
+ *
+ * Files are read as the kernel writes them, with trailing newlines and NUL bytes tolerated.
+ * Anything surprising is kept in `warnings`, never silently dropped.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { TopologyJson, TopologyNodeJson } from '../engine/topology.ts';
+import { CpuListError, cleanSysfsText, formatCpuList, parseCpuList, parseCpuMask } from './cpulist.ts';
+import { checkRoots, hostPath, HostRootsError, type HostRoots } from './roots.ts';
+
+export type CpusetSource = 'cgroup2' | 'cgroup1' | 'cpuset' | 'status' | 'none';
+
+export interface CpusetInfo {
+  /** Where the allowed sets came from: a cpuset cgroup hierarchy, proc/self/status, or nowhere (all allowed). */
+  source: CpusetSource;
+  /** The process's cgroup path inside the hierarchy, e.g. "/user.slice". */
+  cgroup?: string;
+  /** The files read, as local paths. */
+  cpus_file?: string;
+  mems_file?: string;
+}
+
+export interface TopologyReadResult {
+  topology: TopologyJson;
+  /** Everything surprising the reader met and how it was resolved, one sentence each. */
+  warnings: string[];
+  /** CPUs the kernel reports present (may be offline); undefined when sysfs does not say. */
+  present_cpus?: number[];
+  /** Node ids in node/possible, when present. */
+  possible_nodes?: number[];
+  cpuset: CpusetInfo;
+  roots: HostRoots;
+}
+
+/** kernel: include/linux/topology.h LOCAL_DISTANCE / REMOTE_DISTANCE, used when firmware gives no SLIT. */
+const LOCAL_DISTANCE = 10;
+const REMOTE_DISTANCE = 20;
+
+// ---------------------------------------------------------------------------------------------
+// File helpers: a missing or unreadable file is `undefined`, never an exception.
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Numbered entries `prefix<N>` of a directory, sorted by N. */
+function numbered(dir: string, prefix: string): number[] {
+  const re = new RegExp(`^${prefix}(\\d+)$`);
+  const out: number[] = [];
+  for (const name of listDir(dir)) {
+    const m = re.exec(name);
+    if (m) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+type ListParse = { ok: true; ids: number[] } | { ok: false; error: string };
+
+function parseList(text: string, mask = false): ListParse {
+  try {
+    return { ok: true, ids: mask ? parseCpuMask(text) : parseCpuList(text) };
+  } catch (e) {
+    if (e instanceof CpuListError) return { ok: false, error: e.message };
+    throw e;
+  }
+}
+
+/** A list file: undefined if absent; warns (and returns undefined) if unparsable. */
+function readList(path: string, warnings: string[], mask = false): number[] | undefined {
+  const text = readText(path);
+  if (text === undefined) return undefined;
+  const r = parseList(text, mask);
+  if (r.ok) return r.ids;
+  warnings.push(`${path}: cannot parse (${r.error}); ignored`);
+  return undefined;
+}
+
+const fmt = formatCpuList;
+
+// ---------------------------------------------------------------------------------------------
+// The allowed CPUs and memory nodes of this process.
+
+interface Hierarchy {
+  kind: 'cgroup2' | 'cgroup1' | 'cpuset';
+  /** Local path of the hierarchy's mount point. */
+  mount: string;
+}
+
+/** Decode the octal escapes of /proc/mounts and mountinfo (\040 is a space). */
+const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+interface MountEntry {
+  dir: string;
+  type: string;
+  options: string[];
+}
+
+function readMounts(roots: HostRoots): MountEntry[] {
+  const mounts = readText(join(roots.proc, 'mounts'));
+  if (mounts !== undefined) {
+    return mounts.split('\n').flatMap((line) => {
+      const f = line.replace(/\0/g, '').trim().split(/\s+/);
+      return f.length >= 4 ? [{ dir: unescapeMount(f[1] as string), type: f[2] as string, options: (f[3] as string).split(',') }] : [];
+    });
+  }
+  // mountinfo: "36 35 98:0 /root /mnt/point rw,noatime shared:1 - cgroup cgroup rw,cpuset"
+  const info = readText(join(roots.proc, 'self/mountinfo'));
+  if (info === undefined) return [];
+  return info.split('\n').flatMap((line) => {
+    const [pre, post] = line.replace(/\0/g, '').split(' - ');
+    if (pre === undefined || post === undefined) return [];
+    const a = pre.trim().split(/\s+/);
+    const b = post.trim().split(/\s+/);
+    if (a.length < 6 || b.length < 1) return [];
+    return [{ dir: unescapeMount(a[4] as string), type: b[0] as string, options: [...(a[5] as string).split(','), ...(b[2] ?? '').split(',')] }];
+  });
+}
+
+/** The cpuset hierarchy, found as hwloc finds it: standard mount points first, then the mount table. */
+function findHierarchy(roots: HostRoots, warnings: string[]): Hierarchy | undefined {
+  if (roots.cgroup !== undefined) {
+    const m = roots.cgroup;
+    if (exists(join(m, 'cgroup.controllers')) || exists(join(m, 'cpuset.cpus.effective'))) return { kind: 'cgroup2', mount: m };
+    if (exists(join(m, 'cpuset.cpus'))) return { kind: 'cgroup1', mount: m };
+    if (exists(join(m, 'cpus'))) return { kind: 'cpuset', mount: m };
+    warnings.push(`${m}: --cgroup-root holds no cpuset hierarchy (no cgroup.controllers, cpuset.cpus or cpus)`);
+    return undefined;
+  }
+  if (exists(hostPath(roots, '/sys/fs/cgroup/cpuset.cpus.effective'))) return { kind: 'cgroup2', mount: hostPath(roots, '/sys/fs/cgroup') };
+  if (exists(hostPath(roots, '/sys/fs/cgroup/cpuset/cpuset.cpus'))) return { kind: 'cgroup1', mount: hostPath(roots, '/sys/fs/cgroup/cpuset') };
+  if (exists(hostPath(roots, '/dev/cpuset/cpus'))) return { kind: 'cpuset', mount: hostPath(roots, '/dev/cpuset') };
+  for (const m of readMounts(roots)) {
+    const local = hostPath(roots, m.dir);
+    if (m.type === 'cgroup2') {
+      const ctrls = readText(join(local, 'cgroup.controllers'));
+      if (ctrls !== undefined && cleanSysfsText(ctrls).split(/\s+/).includes('cpuset')) return { kind: 'cgroup2', mount: local };
+    } else if (m.type === 'cpuset') {
+      return { kind: 'cpuset', mount: local };
+    } else if (m.type === 'cgroup' && m.options.includes('cpuset')) {
+      // a v1 hierarchy mounted with noprefix emulates the old cpuset filesystem (files cpus, mems)
+      return { kind: m.options.includes('noprefix') ? 'cpuset' : 'cgroup1', mount: local };
+    }
+  }
+  return undefined;
+}
+
+/** The process's path in the hierarchy: proc/self/cpuset, else the matching proc/self/cgroup line. */
+function cgroupPath(roots: HostRoots, kind: Hierarchy['kind']): string | undefined {
+  const cpuset = readText(join(roots.proc, 'self/cpuset'));
+  const first = cpuset === undefined ? '' : cleanSysfsText(cpuset).split('\n')[0]?.trim() ?? '';
+  if (first.startsWith('/')) return first;
+  const cg = readText(join(roots.proc, 'self/cgroup'));
+  if (cg === undefined) return undefined;
+  let v1: string | undefined;
+  let v2: string | undefined;
+  for (const line of cg.replace(/\0/g, '').split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());
+    if (!m) continue;
+    if (m[1] === '') v2 ??= m[2];
+    else if ((m[1] as string).split(',').includes('cpuset')) v1 ??= m[2];
+  }
+  return kind === 'cgroup2' ? (v2 ?? v1) : (v1 ?? v2);
+}
+
+interface Allowed {
+  cpus?: number[];
+  mems?: number[];
+  info: CpusetInfo;
+}
+
+function readAllowed(roots: HostRoots, warnings: string[]): Allowed {
+  const h = findHierarchy(roots, warnings);
+  if (h) {
+    const path = cgroupPath(roots, h.kind);
+    if (path === undefined) {
+      warnings.push(`cpuset ${h.kind} hierarchy at ${h.mount}, but neither proc/self/cpuset nor proc/self/cgroup names this process's cgroup`);
+    } else {
+      const names = h.kind === 'cgroup2' ? ['cpuset.cpus.effective', 'cpuset.mems.effective'] : h.kind === 'cgroup1' ? ['cpuset.cpus', 'cpuset.mems'] : ['cpus', 'mems'];
+      const mount = h.mount.replace(/\/+$/, '') || '/';
+      let dir = join(mount, path).replace(/\/+$/, '') || '/';
+      if (h.kind === 'cgroup2') {
+        // the cpuset files exist only where the controller is enabled: use the nearest ancestor that has them
+        while (!exists(join(dir, names[0] as string)) && dir.length > mount.length && dir.startsWith(mount)) dir = posix.dirname(dir);
+      }
+      const cpusFile = join(dir, names[0] as string);
+      const memsFile = join(dir, names[1] as string);
+      const cpus = readList(cpusFile, warnings);
+      const mems = readList(memsFile, warnings);
+      if (cpus !== undefined || mems !== undefined) {
+        if (h.kind !== 'cgroup2') {
+          // v1 also keeps the sets the kernel enforces after hotplug; hwloc reads the configured ones — so do we, but say so when they differ
+          const prefix = h.kind === 'cgroup1' ? 'cpuset.' : '';
+          const effCpus = readList(join(dir, `${prefix}effective_cpus`), warnings);
+          const effMems = readList(join(dir, `${prefix}effective_mems`), warnings);
+          if (cpus && effCpus && fmt(cpus) !== fmt(effCpus)) warnings.push(`${cpusFile} is ${fmt(cpus)} but ${prefix}effective_cpus is ${fmt(effCpus)}; using ${names[0]} (as hwloc does)`);
+          if (mems && effMems && fmt(mems) !== fmt(effMems)) warnings.push(`${memsFile} is ${fmt(mems)} but ${prefix}effective_mems is ${fmt(effMems)}; using ${names[1]} (as hwloc does)`);
+        }
+        const info: CpusetInfo = { source: h.kind, cgroup: path };
+        if (cpus !== undefined) info.cpus_file = cpusFile;
+        if (mems !== undefined) info.mems_file = memsFile;
+        const out: Allowed = { info };
+        if (cpus !== undefined) out.cpus = cpus;
+        if (mems !== undefined) out.mems = mems;
+        return out;
+      }
+      warnings.push(`cpuset ${h.kind} hierarchy at ${h.mount}, but ${cpusFile} and ${memsFile} cannot be read`);
+    }
+  }
+  const status = readText(join(roots.proc, 'self/status'));
+  if (status !== undefined) {
+    const grab = (key: string) => {
+      const m = new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(status.replace(/\0/g, ''));
+      if (!m) return undefined;
+      const r = parseList(m[1] as string);
+      if (r.ok) return r.ids;
+      warnings.push(`${join(roots.proc, 'self/status')}: ${key} cannot be parsed (${r.error}); ignored`);
+      return undefined;
+    };
+    const cpus = grab('Cpus_allowed_list');
+    const mems = grab('Mems_allowed_list');
+    if (cpus !== undefined || mems !== undefined) {
+      const out: Allowed = { info: { source: 'status' } };
+      if (cpus !== undefined) out.cpus = cpus;
+      if (mems !== undefined) out.mems = mems;
+      return out;
+    }
+  }
+  return { info: { source: 'none' } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reader.
+
+interface RawNode {
+  id: number;
+  cpus: number[];
+  memory_kb: number;
+  /** The distance file's values, unmapped; undefined when missing or unparsable. */
+  row?: number[];
+}
+
+function parseMemTotalKb(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /MemTotal:\s*(\d+)\s*kB/.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The node each CPU's cpu<N>/node<M> link names (the kernel's cpu_to_node), if any. */
+function linkedNode(sysCpu: string, cpu: number): number | undefined {
+  const nodes = numbered(join(sysCpu, `cpu${cpu}`), 'node');
+  return nodes.length === 1 ? nodes[0] : undefined;
+}
+
+/** Read the topology and everything surprising met on the way. Throws HostRootsError for unusable roots. */
+export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
+  const problems = checkRoots(roots);
+  if (problems.length) throw new HostRootsError(problems);
+  const warnings: string[] = [];
+  const sysNode = join(roots.sys, 'devices/system/node');
+  const sysCpu = join(roots.sys, 'devices/system/cpu');
+
+  // --- the CPUs the kernel knows
+  const cpuDirs = numbered(sysCpu, 'cpu').filter((c) => isDir(join(sysCpu, `cpu${c}`)));
+  const present = readList(join(sysCpu, 'present'), warnings) ?? (cpuDirs.length ? cpuDirs : undefined);
+  let online = readList(join(sysCpu, 'online'), warnings);
+  if (online === undefined && cpuDirs.length) {
+    online = cpuDirs.filter((c) => {
+      const t = readText(join(sysCpu, `cpu${c}`, 'online'));
+      return t === undefined || cleanSysfsText(t) !== '0';
+    });
+  }
+  online ??= present;
+  const presentSet = present ? new Set(present) : undefined;
+
+  // --- the NUMA nodes
+  const nodeDirs = numbered(sysNode, 'node').filter((n) => isDir(join(sysNode, `node${n}`)));
+  let onlineNodes = readList(join(sysNode, 'online'), warnings);
+  if (onlineNodes !== undefined && onlineNodes.length === 0) {
+    warnings.push(`${join(sysNode, 'online')} is empty; ignored`);
+    onlineNodes = undefined;
+  }
+  const possibleNodes = readList(join(sysNode, 'possible'), warnings);
+  const hasCpu = readList(join(sysNode, 'has_cpu'), warnings);
+  const hasMemory = readList(join(sysNode, 'has_memory'), warnings);
+
+  let ids = nodeDirs;
+  if (onlineNodes !== undefined && nodeDirs.length) {
+    const on = new Set(onlineNodes);
+    const dirSet = new Set(nodeDirs);
+    const offlineDirs = nodeDirs.filter((n) => !on.has(n));
+    const missing = onlineNodes.filter((n) => !dirSet.has(n));
+    if (offlineDirs.length) warnings.push(`node directories ${fmt(offlineDirs)} are not in node/online (${fmt(onlineNodes)}); left out`);
+    if (missing.length) warnings.push(`node/online lists ${fmt(missing)} but sysfs has no directory for them; left out`);
+    ids = nodeDirs.filter((n) => on.has(n));
+    if (ids.length === 0) {
+      warnings.push('no node directory is online; using every node directory');
+      ids = nodeDirs;
+    }
+  }
+
+  const raw: RawNode[] = [];
+  if (ids.length === 0) {
+    // No NUMA in this kernel (or none exposed): one node 0 with every CPU and all memory.
+    const memKb = parseMemTotalKb(readText(join(roots.proc, 'meminfo')));
+    if (memKb === undefined) warnings.push(`${join(roots.proc, 'meminfo')}: no MemTotal; memory of node 0 taken as 0`);
+    const cpus = present ?? online ?? [];
+    if (cpus.length === 0) warnings.push(`${sysCpu}: no present or online CPUs found`);
+    raw.push({ id: 0, cpus: [...cpus], memory_kb: memKb ?? 0, row: [LOCAL_DISTANCE] });
+  } else {
+    for (const id of ids) {
+      const dir = join(sysNode, `node${id}`);
+      const listText = readText(join(dir, 'cpulist'));
+      const mapText = readText(join(dir, 'cpumap'));
+      const list = listText === undefined ? undefined : parseList(listText);
+      const map = mapText === undefined ? undefined : parseList(mapText, true);
+      if (list && !list.ok) warnings.push(`${join(dir, 'cpulist')}: cannot parse (${list.error})`);
+      if (map && !map.ok) warnings.push(`${join(dir, 'cpumap')}: cannot parse (${map.error})`);
+      let cpus: number[] = [];
+      if (list?.ok) {
+        cpus = list.ids;
+        if (map?.ok && fmt(map.ids) !== fmt(list.ids)) warnings.push(`node ${id}: cpulist (${fmt(list.ids) || 'empty'}) and cpumap (${fmt(map.ids) || 'empty'}) disagree; using cpulist`);
+      } else if (map?.ok) {
+        cpus = map.ids;
+      } else if (hasCpu?.includes(id)) {
+        warnings.push(`node ${id}: in node/has_cpu but neither cpulist nor cpumap can be read`);
+      }
+      const memKb = parseMemTotalKb(readText(join(dir, 'meminfo')));
+      if (memKb === undefined && (hasMemory === undefined || hasMemory.includes(id))) warnings.push(`node ${id}: no MemTotal in ${join(dir, 'meminfo')}; memory taken as 0`);
+      const node: RawNode = { id, cpus, memory_kb: memKb ?? 0 };
+      const distText = readText(join(dir, 'distance'));
+      if (distText !== undefined) {
+        const clean = cleanSysfsText(distText);
+        const values = clean === '' ? [] : clean.split(/\s+/).map(Number);
+        if (values.length && values.every((v) => Number.isInteger(v) && v > 0)) node.row = values;
+        else warnings.push(`node ${id}: distance '${clean}' is not a row of positive integers`);
+      }
+      raw.push(node);
+    }
+  }
+
+  // --- one node per CPU: overlapping claims go to the CPU's own node (its cpu<N>/node<M> link)
+  const claims = new Map<number, number[]>();
+  for (const n of raw) {
+    for (const c of n.cpus) {
+      const list = claims.get(c);
+      if (list) list.push(n.id);
+      else claims.set(c, [n.id]);
+    }
+  }
+  const owner = new Map<number, number>();
+  const overlaps = new Map<string, number[]>();
+  for (const [cpu, nodes] of claims) {
+    if (nodes.length === 1) {
+      owner.set(cpu, nodes[0] as number);
+      continue;
+    }
+    const link = linkedNode(sysCpu, cpu);
+    const chosen = link !== undefined && nodes.includes(link) ? link : (nodes[0] as number);
+    owner.set(cpu, chosen);
+    const key = `${fmt(nodes)}→${link !== undefined && nodes.includes(link) ? 'link' : 'first'}`;
+    overlaps.set(key, [...(overlaps.get(key) ?? []), cpu]);
+  }
+  for (const [key, cpus] of overlaps) {
+    const [nodes, how] = key.split('→');
+    warnings.push(`CPUs ${fmt(cpus)} are claimed by nodes ${nodes}; each given to ${how === 'link' ? 'the node its cpu<N>/node<M> link names (the kernel\'s cpu_to_node)' : 'the lowest node id (no cpu<N>/node<M> link)'}`);
+  }
+  // present CPUs no node lists (offline CPUs leave the node masks on x86) join their linked node
+  const nodeIds = new Set(raw.map((n) => n.id));
+  if (present && raw.length > 0 && nodeDirs.length) {
+    const joined = new Map<number, number[]>();
+    for (const cpu of present) {
+      if (owner.has(cpu)) continue;
+      const link = linkedNode(sysCpu, cpu);
+      if (link !== undefined && nodeIds.has(link)) {
+        owner.set(cpu, link);
+        joined.set(link, [...(joined.get(link) ?? []), cpu]);
+      }
+    }
+    for (const [node, cpus] of joined) warnings.push(`CPUs ${fmt(cpus)} are in no node's cpulist but linked to node ${node} (cpu<N>/node${node}); added to it`);
+  }
+  const byNode = new Map<number, number[]>();
+  for (const [cpu, node] of owner) {
+    const list = byNode.get(node);
+    if (list) list.push(cpu);
+    else byNode.set(node, [cpu]);
+  }
+  for (const n of raw) {
+    const mine = byNode.get(n.id) ?? [];
+    if (presentSet) {
+      const absent = mine.filter((c) => !presentSet.has(c));
+      if (absent.length) warnings.push(`node ${n.id}: lists CPUs ${fmt(absent)} that are not present (present: ${fmt(present ?? [])}); left out`);
+      n.cpus = mine.filter((c) => presentSet.has(c)).sort((a, b) => a - b);
+    } else {
+      n.cpus = mine.sort((a, b) => a - b);
+    }
+  }
+  const allCpus = new Set(raw.flatMap((n) => n.cpus));
+
+  // --- distances: map each row's columns to node ids
+  const order = raw.map((n) => n.id);
+  let matrix: number[][] | undefined;
+  if (raw.every((n) => n.row !== undefined)) {
+    const len = (raw[0] as RawNode).row?.length ?? 0;
+    if (raw.every((n) => n.row?.length === len)) {
+      const candidates: [string, number[] | undefined][] = [['node/online', onlineNodes], ['the node directories', nodeDirs], ['node/possible', possibleNodes], ['the nodes read', order]];
+      const hit = candidates.find(([, c]) => c !== undefined && c.length === len && order.every((id) => c.includes(id)));
+      if (hit) {
+        const columns = hit[1] as number[];
+        matrix = raw.map((n) => order.map((id) => (n.row as number[])[columns.indexOf(id)] as number));
+        if (hit[0] !== 'node/online' && hit[0] !== 'the nodes read' && !(hit[0] === 'the node directories' && onlineNodes === undefined)) {
+          warnings.push(`distance rows have ${len} values, matched to ${hit[0]} (${fmt(columns)})`);
+        }
+      } else {
+        warnings.push(`distance rows have ${len} values, which match neither node/online, the node directories nor node/possible; using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`);
+      }
+    } else {
+      warnings.push(`distance rows differ in length (${raw.map((n) => `node ${n.id}: ${n.row?.length}`).join(', ')}); using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`);
+    }
+  } else if (raw.length > 1) {
+    warnings.push(`no usable distance file for node(s) ${fmt(raw.filter((n) => n.row === undefined).map((n) => n.id))}; using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`);
+  }
+  matrix ??= raw.map((_, i) => raw.map((__, j) => (i === j ? LOCAL_DISTANCE : REMOTE_DISTANCE)));
+
+  // --- online and allowed
+  const onlineCpus = (online ?? [...allCpus]).filter((c) => allCpus.has(c));
+  const orphans = (online ?? []).filter((c) => !allCpus.has(c));
+  if (orphans.length) warnings.push(`online CPUs ${fmt(orphans)} belong to no online NUMA node; left out`);
+  const allowed = readAllowed(roots, warnings);
+  const allowedCpus = (allowed.cpus ?? [...allCpus]).filter((c) => allCpus.has(c));
+  const allowedNodes = (allowed.mems ?? order).filter((id) => nodeIds.has(id));
+  if (allowed.cpus !== undefined && allowedCpus.length === 0) warnings.push(`the cpuset allows no CPU of this machine (${fmt(allowed.cpus)})`);
+  if (allowed.mems !== undefined && allowedNodes.length === 0) warnings.push(`the cpuset allows no memory node of this machine (${fmt(allowed.mems)})`);
+
+  const nodes: TopologyNodeJson[] = raw.map((n, i) => ({ id: n.id, cpus: n.cpus, memory_kb: n.memory_kb, distances: matrix[i] as number[] }));
+  const result: TopologyReadResult = {
+    topology: {
+      nodes,
+      online_cpus: [...new Set(onlineCpus)].sort((a, b) => a - b),
+      allowed_cpus: [...new Set(allowedCpus)].sort((a, b) => a - b),
+      allowed_nodes: [...new Set(allowedNodes)].sort((a, b) => a - b),
+    },
+    warnings,
+    cpuset: allowed.info,
+    roots,
+  };
+  if (present) result.present_cpus = [...present];
+  if (possibleNodes) result.possible_nodes = possibleNodes;
+  return result;
+}
+
+/** The host's topology as DESIGN.md's JSON. Throws HostRootsError for unusable roots. */
+export function readTopology(roots: HostRoots): TopologyJson {
+  return readTopologyDetailed(roots).topology;
+}
+

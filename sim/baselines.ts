@@ -1,0 +1,174 @@
+/**
+ * Baseline policies, run by the same twin on the same arrivals as the engine, for comparison.
+ * They are what hosts commonly run today: a node picked at random, in turn, least allocated
+ * (Kubernetes' LeastAllocated), most allocated (bin packing), or numad-like (most free CPU ×
+ * memory, with re-placement every 15 s); all keep fragments warm for a fixed 10 minutes after use,
+ * as public serverless platforms do. None looks at PSI, defers under pressure, sheds, or heals
+ * beyond restarting what crashed (a supervisor). They share the engine's bookkeeping (node ledger,
+ * pools), so only the policy differs.
+ */
+import type { Config } from '../engine/config.ts';
+import type { Command, Decision, NodeScore, Observation, Outcome, PressureView, Request } from '../engine/index.ts';
+import type { Topology } from '../engine/topology.ts';
+import { memoryNeed_kb, misfit, NodeLedger, sharedCpusFor, type Demand } from '../engine/placement.ts';
+import { PoolSet, type Fragment } from '../engine/pools.ts';
+import type { Policy } from './shell.ts';
+import { makeRng, type Rng } from './workload.ts';
+
+export const BASELINES = ['random', 'round-robin', 'least-loaded', 'most-allocated', 'numad'] as const;
+export type PolicyName = 'engine' | (typeof BASELINES)[number];
+
+const KEEP_ALIVE_MS = 10 * 60 * 1000;
+const RETRY_MS = 1000;
+const NUMAD_INTERVAL_MS = 15_000;
+
+const calm = { value: 0, level: 'none', trend: 'steady', velocity_per_s: 0, predicted: 0 } as const;
+const NO_PRESSURE: PressureView = { cpu: { ...calm }, memory: { ...calm }, io: { ...calm } };
+
+class Baseline implements Policy {
+  private readonly ledger: NodeLedger;
+  private readonly pools: PoolSet;
+  private readonly rng: Rng;
+  private rr = 0;
+  private seq = 0;
+  private readonly retries: Array<{ due_ms: number; request: Request }> = [];
+  private nextNumad_ms = 0;
+
+  constructor(readonly name: (typeof BASELINES)[number], private readonly cfg: Config, private readonly topo: Topology, seed: string) {
+    this.ledger = new NodeLedger(topo, cfg.placement.cpu_overcommit);
+    this.pools = new PoolSet(cfg, this.ledger);
+    this.rng = makeRng(seed, `baseline:${name}`);
+  }
+
+  private free(id: number): { cpu: number; mem: number } {
+    const node = this.topo.byId.get(id);
+    return { cpu: 1 - this.ledger.cpuLoad(id), mem: node && node.memory_kb > 0 ? this.ledger.memFree_kb(id) / node.memory_kb : 0 };
+  }
+
+  /** The baseline's node rule among the nodes that fit. */
+  private choose(fits: number[]): number | undefined {
+    if (fits.length === 0) return undefined;
+    const by = (score: (id: number) => number) => fits.reduce((best, id) => (score(id) > score(best) ? id : best));
+    switch (this.name) {
+      case 'random':
+        return fits[Math.floor(this.rng() * fits.length)];
+      case 'round-robin': {
+        const all = this.topo.nodes.map((n) => n.id);
+        for (let k = 0; k < all.length; k++) {
+          const id = all[(this.rr + k) % all.length] as number;
+          if (fits.includes(id)) {
+            this.rr = (this.rr + k + 1) % all.length;
+            return id;
+          }
+        }
+        return undefined;
+      }
+      case 'least-loaded':
+        return by((id) => (this.free(id).cpu + this.free(id).mem) / 2);
+      case 'most-allocated':
+        return by((id) => -(this.free(id).cpu + this.free(id).mem) / 2);
+      case 'numad':
+        return by((id) => this.free(id).cpu * this.free(id).mem);
+    }
+  }
+
+  private decision(req: Request, obs: Observation, d: Partial<Decision> & Pick<Decision, 'action' | 'reason'>): Decision {
+    return { seq: this.seq++, t_ms: obs.t_ms, request_id: req.id, profile: req.profile, confidence: 1, pressure: NO_PRESSURE, scores: [] as NodeScore[], inputs_digest: '', commands: [], ...d };
+  }
+
+  schedule(req: Request, obs: Observation): Decision {
+    this.ledger.observe(obs.online_cpus, obs.nodes);
+    const pool = this.pools.pool(req.profile);
+    const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: 0 };
+    const fitsOn = (id: number, warm: boolean) => misfit(this.topo.byId.get(id)!, demand, memoryNeed_kb(demand, pool.cfg, warm), this.ledger) === undefined;
+    // Any idle warm fragment of the profile, wherever it is (the most recently used first).
+    const warm = pool.warmLru().reverse().find((f) => fitsOn(f.node, true));
+    let f: Fragment;
+    const commands: Command[] = [];
+    if (warm) {
+      f = warm;
+      this.pools.transition(f, 'active');
+    } else {
+      const node = this.choose(this.topo.nodes.map((n) => n.id).filter((id) => fitsOn(id, false)));
+      if (node === undefined || pool.size >= pool.cfg.pool.max || this.pools.liveCount >= this.cfg.limits.max_fragments) {
+        this.retries.push({ due_ms: obs.t_ms + RETRY_MS, request: req });
+        return this.decision(req, obs, { action: 'defer', reason: `${this.name}: no room`, retry_after_ms: RETRY_MS });
+      }
+      f = this.pools.create(req.profile, node, sharedCpusFor(node, pool.cfg, this.ledger), obs.t_ms);
+      commands.push({ type: 'start', fragment: f.id, profile: req.profile, node, cpus: f.cpus, memory_kb: pool.cfg.memory_kb, reason: `${this.name}: cold start` });
+    }
+    f.request = req;
+    f.last_used_ms = obs.t_ms;
+    this.pools.setReservation(f, req.cpus, Math.max(pool.cfg.memory_kb, req.memory_kb));
+    return this.decision(req, obs, { action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, fragment: f.id, reason: this.name, commands });
+  }
+
+  started(id: string): Command[] {
+    const f = this.pools.get(id);
+    if (f?.state === 'starting') this.pools.transition(f, f.request ? 'active' : 'warm');
+    return [];
+  }
+
+  complete(id: string, _o: Outcome, obs: Observation): Command[] {
+    const f = this.pools.get(id);
+    if (!f || f.state !== 'active') return [];
+    f.request = undefined;
+    f.last_used_ms = obs.t_ms;
+    this.pools.transition(f, 'warm');
+    this.pools.setReservation(f, 0, this.pools.pool(f.profile).cfg.memory_kb);
+    return [];
+  }
+
+  /** A supervisor: restart what exited; the request it held goes back to its client. */
+  failed(id: string, reason: string): Command[] {
+    const f = this.pools.get(id);
+    if (!f) return [];
+    const out: Command[] = f.request ? [{ type: 'retry', request: f.request, reason: `${id} exited` }] : [];
+    f.request = undefined;
+    if (f.state !== 'failed') this.pools.transition(f, 'failed');
+    this.pools.transition(f, 'starting');
+    out.push({ type: 'restart', fragment: id, reason: `supervisor: ${reason}`, timeout_ms: 30_000 });
+    return out;
+  }
+
+  tick(obs: Observation): Command[] {
+    this.ledger.observe(obs.online_cpus, obs.nodes);
+    const out: Command[] = [];
+    const due = this.retries.filter((r) => r.due_ms <= obs.t_ms);
+    if (due.length) {
+      this.retries.splice(0, this.retries.length, ...this.retries.filter((r) => r.due_ms > obs.t_ms));
+      for (const r of due) out.push({ type: 'retry', request: r.request, reason: 'retry' });
+    }
+    // Fixed keep-alive: a warm fragment idle for 10 minutes is stopped.
+    for (const f of [...this.pools.fragments()]) {
+      if (f.state === 'warm' && obs.t_ms - f.last_used_ms >= KEEP_ALIVE_MS) {
+        this.pools.transition(f, 'stopped');
+        out.push({ type: 'stop', fragment: f.id, reason: 'keep-alive expired' });
+      }
+    }
+    if (this.name === 'numad' && obs.t_ms >= this.nextNumad_ms) {
+      this.nextNumad_ms = obs.t_ms + NUMAD_INTERVAL_MS;
+      out.push(...this.rebalance());
+    }
+    return out;
+  }
+
+  /** numad's periodic re-placement: move one busy fragment from the most to the least loaded node when they differ by over 20 %. */
+  private rebalance(): Command[] {
+    const ids = this.topo.nodes.filter((n) => this.ledger.usableCpus(n.id).length > 0).map((n) => n.id);
+    if (ids.length < 2) return [];
+    const load = (id: number) => this.ledger.cpuLoad(id);
+    const hi = ids.reduce((a, b) => (load(b) > load(a) ? b : a));
+    const lo = ids.reduce((a, b) => (load(b) < load(a) ? b : a));
+    if (load(hi) - load(lo) <= 0.2) return [];
+    const f = [...this.pools.fragments()].find((x) => x.node === hi && x.state === 'active');
+    if (!f) return [];
+    const cpus = sharedCpusFor(lo, this.pools.pool(f.profile).cfg, this.ledger);
+    this.pools.moveNode(f, lo, cpus);
+    return [{ type: 'migrate', fragment: f.id, from: hi, to: lo, cpus, reason: 'numad: rebalance' }];
+  }
+}
+
+export function makeBaseline(name: Exclude<PolicyName, 'engine'>, cfg: Config, topo: Topology, seed: string): Policy {
+  return new Baseline(name, cfg, topo, seed);
+}

@@ -1,0 +1,264 @@
+/**
+ * The execution model of the twin: what running work does to a host.
+ *
+ * - CPU: per-node processor sharing. A node's runnable work shares its online CPUs; with total
+ *   weight n on c CPUs every unit of weight progresses at min(1, c/n) of full speed. Finish times
+ *   are kept in node virtual time, so a change of load costs O(log n), not O(n).
+ * - Remote memory: work placed away from its data's node runs slower by
+ *   1 + memory_intensity × (SLIT distance ÷ local distance − 1) — set when the work starts.
+ * - Memory: each node has a capacity; past it, reclaim stalls everything on the node by
+ *   s = min(0.9, 4 × (used ÷ capacity − 1)), which slows progress and shows as memory pressure.
+ * - I/O: one device shared by the host, serving `parallelism` requests at full speed (processor
+ *   sharing beyond that); a task in I/O is in iowait, i.e. stalled on I/O.
+ *
+ * It reports the stall fractions the kernel's PSI accounting would see (psi.ts turns them into
+ * avg10/avg60/avg300 and totals).
+ */
+import type { Topology } from '../engine/index.ts';
+import { cpuStall } from './psi.ts';
+
+export interface Task {
+  /** Work left, in µs of one CPU at full speed (CPU phase) or of device time (I/O phase). */
+  work_us: number;
+  weight: number;
+  /** Finish instant in the virtual time of the server it is on. */
+  finish_v: number;
+  /** Position in its server's heap, −1 when not queued. */
+  heap_i: number;
+  done: () => void;
+}
+
+/**
+ * A processor-sharing server: capacity `c` units shared by the queued tasks' weights. Virtual time
+ * v advances at the per-weight rate; a task finishes when v reaches its finish_v.
+ */
+export class PsServer {
+  private heap: Task[] = [];
+  weight = 0;
+  private v = 0;
+  private last_us = 0;
+  /** Extra slowdown factor 0–1 applied to everyone (memory reclaim). */
+  stall = 0;
+  /** Bumped on every change; a scheduled completion carrying an older version is stale. */
+  version = 0;
+  /** ∫ busy units dt, for utilisation. */
+  busy_unit_us = 0;
+
+  constructor(public capacity: number) {}
+
+  get count(): number {
+    return this.heap.length;
+  }
+
+  rate(): number {
+    if (this.weight === 0 || this.capacity <= 0) return 0;
+    return Math.min(1, this.capacity / this.weight) * (1 - this.stall);
+  }
+
+  /** Bring virtual time up to now. Call before any change. */
+  advance(now_us: number): void {
+    const dt = now_us - this.last_us;
+    if (dt > 0) {
+      this.v += this.rate() * dt;
+      this.busy_unit_us += Math.min(this.weight, this.capacity) * dt;
+      this.last_us = now_us;
+    }
+  }
+
+  add(t: Task, now_us: number): void {
+    this.advance(now_us);
+    t.finish_v = this.v + t.work_us / t.weight;
+    this.weight += t.weight;
+    this.push(t);
+    this.version++;
+  }
+
+  remove(t: Task, now_us: number): void {
+    if (t.heap_i < 0) return;
+    this.advance(now_us);
+    // Remaining work, so the task can move elsewhere and carry on.
+    t.work_us = Math.max(0, (t.finish_v - this.v) * t.weight);
+    this.removeAt(t.heap_i);
+    this.weight -= t.weight;
+    if (this.heap.length === 0) this.weight = 0; // no float residue when empty
+    this.version++;
+  }
+
+  /** Scale a queued task's remaining work (a fragment turning slow). */
+  scale(t: Task, factor: number, now_us: number): void {
+    if (t.heap_i < 0) return;
+    this.remove(t, now_us);
+    t.work_us *= factor;
+    this.add(t, now_us);
+  }
+
+  setCapacity(c: number, now_us: number): void {
+    this.advance(now_us);
+    this.capacity = c;
+    this.version++;
+  }
+
+  setStall(s: number, now_us: number): void {
+    if (s === this.stall) return;
+    this.advance(now_us);
+    this.stall = s;
+    this.version++;
+  }
+
+  /** When the next task finishes at the current rates, or undefined (empty or stalled). */
+  nextFinish_us(now_us: number): number | undefined {
+    const top = this.heap[0];
+    const r = this.rate();
+    if (!top || r <= 0) return undefined;
+    this.advance(now_us);
+    return now_us + Math.max(0, Math.ceil((top.finish_v - this.v) / r));
+  }
+
+  /** Pop every task whose finish time has come (after advance). */
+  popFinished(now_us: number): Task[] {
+    this.advance(now_us);
+    const out: Task[] = [];
+    // A tolerance of one virtual µs absorbs the rounding of the scheduled instant.
+    while (this.heap.length && (this.heap[0] as Task).finish_v <= this.v + 1e-6 * Math.max(1, this.v) + 1) {
+      const t = this.heap[0] as Task;
+      this.removeAt(0);
+      this.weight -= t.weight;
+      t.work_us = 0;
+      out.push(t);
+    }
+    if (this.heap.length === 0) this.weight = 0;
+    if (out.length) this.version++;
+    return out;
+  }
+
+  private push(t: Task): void {
+    this.heap.push(t);
+    t.heap_i = this.heap.length - 1;
+    this.up(t.heap_i);
+  }
+
+  private removeAt(i: number): void {
+    const h = this.heap;
+    const t = h[i] as Task;
+    const last = h.pop() as Task;
+    t.heap_i = -1;
+    if (i < h.length) {
+      h[i] = last;
+      last.heap_i = i;
+      this.down(i);
+      this.up(last.heap_i);
+    }
+  }
+
+  private up(i: number): void {
+    const h = this.heap;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if ((h[p] as Task).finish_v <= (h[i] as Task).finish_v) break;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+
+  private down(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < h.length && (h[l] as Task).finish_v < (h[m] as Task).finish_v) m = l;
+      if (r < h.length && (h[r] as Task).finish_v < (h[m] as Task).finish_v) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+
+  private swap(i: number, j: number): void {
+    const h = this.heap;
+    const a = h[i] as Task, b = h[j] as Task;
+    h[i] = b;
+    h[j] = a;
+    a.heap_i = j;
+    b.heap_i = i;
+  }
+}
+
+export interface NodeState {
+  id: number;
+  index: number;
+  cpu: PsServer;
+  online: Set<number>;
+  mem_cap_kb: number;
+  mem_used_kb: number;
+  /** Tasks of this node in the I/O phase (they are in iowait). */
+  io_tasks: number;
+}
+
+export interface StallFractions {
+  cpu_some: number;
+  cpu_full: number;
+  mem_some: number;
+  mem_full: number;
+  io_some: number;
+  io_full: number;
+}
+
+/** Memory reclaim stall for a node's fill level: none up to capacity, then steeply worse. */
+export const reclaimStall = (used_kb: number, cap_kb: number) => (cap_kb <= 0 || used_kb <= cap_kb ? 0 : Math.min(0.9, 4 * (used_kb / cap_kb - 1)));
+
+export class Host {
+  readonly nodes: NodeState[];
+  readonly io: PsServer;
+
+  constructor(readonly topo: Topology, io_parallelism: number, background_kb: number) {
+    this.nodes = topo.nodes.map((n) => ({
+      id: n.id,
+      index: n.index,
+      cpu: new PsServer(n.allowed_cpus.length),
+      online: new Set(n.allowed_cpus),
+      mem_cap_kb: n.memory_kb,
+      mem_used_kb: n.cpus.length || n.memory_kb ? background_kb : 0,
+      io_tasks: 0,
+    }));
+    this.io = new PsServer(io_parallelism);
+  }
+
+  node(id: number): NodeState {
+    const n = this.topo.byId.get(id);
+    if (!n) throw new Error(`sim: unknown node ${id}`);
+    return this.nodes[n.index] as NodeState;
+  }
+
+  /** Slowdown of work with data on `home` running on `node`. */
+  remoteFactor(home: number | undefined, node: number, memory_intensity: number): number {
+    if (home === undefined || home === node) return 1;
+    const h = this.topo.byId.get(home), n = this.topo.byId.get(node);
+    if (!h || !n) return 1;
+    const local = h.distances[h.index] as number;
+    return 1 + memory_intensity * ((h.distances[n.index] as number) / local - 1);
+  }
+
+  /** The PSI stall fractions of one node now (see psi.ts for the kernel's meaning). */
+  nodeStall(n: NodeState): StallFractions {
+    const c = n.cpu.capacity;
+    const k = n.cpu.weight;
+    // psi.c's rule for balanced load (psi.ts); work stranded on a node whose CPUs all went
+    // offline cannot run at all, which this twin counts as a full stall.
+    const cpu_some = k <= 0 ? 0 : c <= 0 ? 1 : cpuStall(k, c).some;
+    const s = n.cpu.stall;
+    const active = k > 0 || n.io_tasks > 0;
+    return {
+      cpu_some,
+      cpu_full: 0,
+      mem_some: active ? s : 0,
+      mem_full: active ? s : 0,
+      io_some: n.io_tasks > 0 ? 1 : 0,
+      io_full: n.io_tasks > 0 && k === 0 ? 1 : 0,
+    };
+  }
+
+  /** Non-idle weight of a node for the system-wide aggregate (busy CPUs, I/O waiters count). */
+  nodeWeight(n: NodeState): number {
+    return Math.min(n.cpu.capacity, n.cpu.weight + n.io_tasks) || (n.io_tasks > 0 ? 1 : 0);
+  }
+}

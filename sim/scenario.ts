@@ -1,0 +1,136 @@
+/**
+ * Scenario files: everything one simulated run needs — topology, profile catalogue, workload,
+ * recorded PSI, faults, duration, seed and engine config — as one validated JSON document.
+ * Bundled scenarios live in sim/scenarios/NAME.json; `fgo sim` flags override their fields.
+ */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { problemsOf } from '../engine/index.ts';
+import { InputError, locate, readJson } from '../cli/jsonfile.ts';
+
+/** "90s", "30m", "24h", "2d" or a number of seconds. */
+export function parseDuration_s(v: string | number): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) throw new Error(`'${v}' is not a duration (examples: 90s, 30m, 24h)`);
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+const duration = z.union([z.number().min(0), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, 'a duration such as 90s, 30m or 24h')]);
+
+const cpuDist = z.discriminatedUnion('dist', [
+  z.strictObject({ dist: z.literal('const'), mean: z.number().positive() }),
+  z.strictObject({ dist: z.literal('exp'), mean: z.number().positive() }),
+  /** Lognormal with the given mean and the sigma of the underlying normal. */
+  z.strictObject({ dist: z.literal('lognormal'), mean: z.number().positive(), sigma: z.number().min(0).max(4) }),
+]);
+
+const arrival = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('poisson'), rate_per_s: z.number().min(0) }),
+  /** Non-homogeneous Poisson: rate × (1 + day·sin(2πt/day) + week·sin(2πt/week)) × hourly lognormal noise. */
+  z.strictObject({
+    kind: z.literal('diurnal'), rate_per_s: z.number().min(0),
+    day_amplitude: z.number().min(0).max(1).default(0.5), week_amplitude: z.number().min(0).max(1).default(0.1),
+    noise: z.number().min(0).max(2).default(0.1), phase_h: z.number().default(0),
+  }),
+  /** On/off (two-state Markov-modulated Poisson): exponential on and off periods. */
+  z.strictObject({
+    kind: z.literal('bursty'), on_rate_per_s: z.number().min(0), off_rate_per_s: z.number().min(0),
+    mean_on_s: z.number().positive(), mean_off_s: z.number().positive(),
+  }),
+  z.strictObject({ kind: z.literal('none') }),
+]);
+
+export const simProfileSchema = z.strictObject({
+  cpu_ms: cpuDist.default({ dist: 'exp', mean: 50 }),
+  /** CPU cores a request uses while it runs (1 for single-threaded work). */
+  cpus: z.number().positive().max(64).default(1),
+  /** Memory a fragment holds, warm or active. */
+  memory_mb: z.number().min(0).default(256),
+  /** Extra working memory of a request while it runs. */
+  request_mb: z.number().min(0).default(32),
+  cold_start_ms: z.number().min(0).default(800),
+  warm_start_ms: z.number().min(0).default(5),
+  /** Device time per request (0: no I/O). */
+  io_ms: z.number().min(0).default(0),
+  /** Share of execution bound by memory accesses: scales the remote-memory slowdown. */
+  memory_intensity: z.number().min(0).max(1).default(0.5),
+  priority_mix: z.tuple([z.number().min(0), z.number().min(0), z.number().min(0), z.number().min(0)]).default([0.1, 0.7, 0.2, 0]),
+  /** Where a request's data lives: nowhere in particular, a random node per request, or one node. */
+  home: z.union([z.enum(['none', 'random']), z.number().int().min(0)]).default('random'),
+  slo_ms: z.number().positive().default(1000),
+  pool: z.strictObject({ min: z.number().int().min(0), target: z.number().int().min(0), max: z.number().int().min(0) }).partial().default({}),
+  arrival: arrival.default({ kind: 'none' }),
+});
+
+const fault = z.strictObject({
+  kind: z.enum(['crash', 'hang', 'slow', 'cpu_offline', 'leak']),
+  /** Scheduled instant, or… */
+  at: duration.optional(),
+  /** …a rate (Poisson) over the run. */
+  rate_per_h: z.number().positive().optional(),
+  /** Target: a profile's fragment (crash, hang, slow, leak) or a node (cpu_offline). */
+  profile: z.string().optional(),
+  node: z.number().int().min(0).optional(),
+  /** cpu_offline: back online after this long (default: stays off). */
+  duration: duration.optional(),
+  /** slow: work multiplier; leak: MB per second. */
+  factor: z.number().positive().optional(),
+});
+
+export const scenarioSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  description: z.string().default(''),
+  seed: z.union([z.number().int(), z.string().min(1)]).default(1),
+  duration: duration.default('1h'),
+  topology: z.string().default('2n-32c'),
+  profiles: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), simProfileSchema).default({}),
+  /** A demand (`t_s,profile,count`) or request trace replacing the generators. */
+  workload: z.string().optional(),
+  psi: z.strictObject({ file: z.string(), mode: z.enum(['overlay', 'replace']).default('overlay') }).optional(),
+  faults: z.array(fault).default([]),
+  /** Engine config overrides (engine/config.ts); profile entries merge over the catalogue's. */
+  engine: z.record(z.string(), z.unknown()).default({}),
+  /** Memory used on every node by everything that is not a fragment. */
+  background_mem_mb: z.number().min(0).default(0),
+  /** I/O requests the device serves at once. */
+  io_parallelism: z.number().int().min(1).default(4),
+  timeseries_interval_s: z.number().int().min(1).default(1),
+  /** How often the shell samples the host and ticks the policy (the live agent's interval). */
+  agent_interval_s: z.number().int().min(1).max(60).default(1),
+});
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type SimProfile = z.infer<typeof simProfileSchema>;
+export type FaultSpec = z.infer<typeof fault>;
+
+const BUNDLED = new URL('./scenarios/', import.meta.url);
+
+export function bundledScenarios(): string[] {
+  return ['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n'];
+}
+
+/** A bundled name or a file; every problem located by file:line:col. */
+export function loadScenario(nameOrFile: string): Scenario {
+  const bundled = new URL(`${nameOrFile}.json`, BUNDLED).pathname;
+  const file = /^[A-Za-z0-9_.-]+$/.test(nameOrFile) && existsSync(bundled) ? bundled : nameOrFile;
+  const { value, text } = readJson(file);
+  const problems = problemsOf(scenarioSchema, value);
+  if (problems.length) throw new InputError(locate(file, text, problems));
+  return scenarioSchema.parse(value);
+}
+
+const ROOT = new URL('../', import.meta.url).pathname;
+
+/** A path named in a scenario: as given if it exists from here, else from the project root (bundled files). */
+export function resolvePath(p: string): string {
+  if (p.startsWith('/') || existsSync(p)) return p;
+  return `${ROOT}${p}`;
+}
+
+export function parseScenario(value: unknown): Scenario {
+  const problems = problemsOf(scenarioSchema, value);
+  if (problems.length) throw new InputError(problems.map((p) => `scenario: ${p}`));
+  return scenarioSchema.parse(value);
+}

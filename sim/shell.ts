@@ -1,0 +1,441 @@
+/**
+ * The twin as a shell around a policy (the engine, or a baseline): it turns the simulated host
+ * into observations, asks the policy, and carries out the commands it gets back — starting,
+ * stopping, restarting and moving fragments, running requests on them, retrying and shedding.
+ * No policy lives here: every choice of where and whether comes back from the policy.
+ *
+ * Like the live agent, the shell samples PSI and node load once per simulated second and hands
+ * that sample to every decision until the next one (with the decision's own time).
+ */
+import type { Command, Decision, FragmentObservation, Observation, Outcome, Prediction, PsiSet, Request } from '../engine/index.ts';
+import type { Incident } from '../engine/health.ts';
+import type { EventQueue } from './events.ts';
+import { Host, reclaimStall, type NodeState, type Task } from './host.ts';
+import type { Metrics } from './metrics.ts';
+import { aggregate, PsiScope, type PsiState } from './psi.ts';
+import type { SimProfile } from './scenario.ts';
+
+/** What the twin needs of a policy; the engine's Orchestrator has exactly this shape. */
+export interface Policy {
+  schedule(req: Request, obs: Observation): Decision;
+  started(id: string, obs: Observation): Command[];
+  complete(id: string, outcome: Outcome, obs: Observation): Command[];
+  failed(id: string, reason: string, obs: Observation): Command[];
+  tick(obs: Observation, predictions?: readonly Prediction[]): Command[];
+  /** Healing record, where the policy heals (the engine does; baselines do not). */
+  incidents?(): { open: Incident[]; closed: readonly Incident[] };
+}
+
+export interface SimRequest {
+  req: Request;
+  arrival_us: number;
+  cpu_ms: number;
+  io_ms: number;
+  mem_kb: number;
+  home: number | undefined;
+  profile: SimProfile;
+  deferred: boolean;
+  cold: boolean;
+}
+
+export interface SimFragment {
+  id: string;
+  profile: string;
+  node: number;
+  state: 'starting' | 'ready' | 'dead';
+  /** Bumped on every (re)start or move, so a stale "ready" event is ignored. */
+  epoch: number;
+  mem_kb: number;
+  request: SimRequest | undefined;
+  task: Task | undefined;
+  /** Where its task is: CPU, I/O, or nowhere (waiting to begin, or hung). */
+  phase: 'cpu' | 'io' | 'idle';
+  started_us: number;
+  idle_since_us: number;
+  // Faults.
+  hung_since_us: number | undefined;
+  slow: number;
+  leak_kb_per_s: number;
+  leaked_kb: number;
+}
+
+export interface ShellSinks {
+  decision(d: Decision): void;
+  /** A policy call took this long (wall clock), for the decision-latency figures. */
+  timed(ns: bigint): void;
+}
+
+
+export class Shell {
+  readonly host: Host;
+  readonly frags = new Map<string, SimFragment>();
+  private readonly waiting = new Map<string, SimRequest>();
+  private readonly nodePsi: PsiScope[];
+  private readonly sysPsi: PsiScope;
+  private base: Observation;
+  private lastBusy_us: number[];
+  private lastTick_us = 0;
+  private online: number[];
+  private nextHealth_ms = 0;
+  private readonly sysFractions = { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 };
+
+  constructor(
+    readonly q: EventQueue,
+    readonly policy: Policy,
+    readonly profiles: ReadonlyMap<string, SimProfile>,
+    readonly metrics: Metrics,
+    private readonly sinks: ShellSinks,
+    host: Host,
+    private readonly health_interval_ms: number,
+    /** A recorded PSI source: overlay adds it as background stall, replace shows it to the policy. */
+    private readonly psiTrace?: { mode: 'overlay' | 'replace'; at: (t_ms: number) => PsiSet | undefined },
+  ) {
+    this.host = host;
+    this.nodePsi = host.nodes.map(() => new PsiScope(0));
+    this.sysPsi = new PsiScope(0);
+    this.lastBusy_us = host.nodes.map(() => 0);
+    this.online = host.topo.json.online_cpus.slice();
+    this.base = this.observe(0);
+  }
+
+  private profileOf(name: string): SimProfile {
+    return this.profiles.get(name) ?? (this.profiles.get('*') as SimProfile);
+  }
+
+  // ---- Observations ------------------------------------------------------------------------
+
+  private psiSet(s: PsiScope, overlay?: PsiSet): PsiSet {
+    const r = s.read();
+    const line = (k: PsiState, res: 'cpu' | 'memory' | 'io', part: 'some' | 'full') => {
+      const v = r[k];
+      const o = overlay?.[res][part];
+      return { avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)), avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)), avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)), total_us: v.total_us + (o?.total_us ?? 0) };
+    };
+    return {
+      cpu: { some: line('cpu_some', 'cpu', 'some'), full: line('cpu_full', 'cpu', 'full') },
+      memory: { some: line('mem_some', 'memory', 'some'), full: line('mem_full', 'memory', 'full') },
+      io: { some: line('io_some', 'io', 'some'), full: line('io_full', 'io', 'full') },
+    };
+  }
+
+  /** The once-a-second sample: PSI, node load and memory, online CPUs (fragments when a health check is due). */
+  private observe(now_us: number): Observation {
+    const t_ms = Math.floor(now_us / 1000);
+    const dt = now_us - this.lastTick_us;
+    const recorded = this.psiTrace?.at(t_ms);
+    const nodes = this.host.nodes.map((n, i) => {
+      const busy = n.cpu.busy_unit_us;
+      const util = dt > 0 && n.cpu.capacity > 0 ? Math.min(1, (busy - (this.lastBusy_us[i] as number)) / (dt * n.cpu.capacity)) : 0;
+      this.lastBusy_us[i] = busy;
+      return { id: n.id, cpu_util: Math.round(util * 1e4) / 1e4, mem_free_kb: Math.max(0, Math.round(n.mem_cap_kb - n.mem_used_kb)), psi: this.psiSet(this.nodePsi[i] as PsiScope, this.psiTrace?.mode === 'overlay' ? recorded : undefined) };
+    });
+    this.lastTick_us = now_us;
+    const psi = this.psiTrace?.mode === 'replace' && recorded ? recorded : this.psiSet(this.sysPsi, this.psiTrace?.mode === 'overlay' ? recorded : undefined);
+    const obs: Observation = { t_ms, psi, nodes, online_cpus: this.online };
+    if (t_ms >= this.nextHealth_ms) {
+      this.nextHealth_ms = t_ms + this.health_interval_ms;
+      obs.fragments = [...this.frags.values()].map((f): FragmentObservation => ({
+        id: f.id,
+        heartbeat_ms: Math.floor((f.hung_since_us ?? now_us) / 1000),
+        rss_kb: Math.round(f.mem_kb + f.leaked_kb),
+      }));
+    }
+    return obs;
+  }
+
+  /** The current sample with this instant's time: what a decision between samples sees. */
+  obs(): Observation {
+    return { ...this.base, t_ms: Math.floor(this.q.now_us / 1000), fragments: undefined };
+  }
+
+  // ---- PSI bookkeeping ---------------------------------------------------------------------
+
+  /** Re-derive a node's stall after any change on it, and schedule its next completion. */
+  changed(n: NodeState): void {
+    const now = this.q.now_us;
+    n.cpu.setStall(reclaimStall(n.mem_used_kb, n.mem_cap_kb), now);
+    (this.nodePsi[n.index] as PsiScope).set(now, this.host.nodeStall(n) as unknown as Record<PsiState, number>);
+    this.updateSystemPsi(now);
+    const t = n.cpu.nextFinish_us(now);
+    if (t === undefined) return;
+    const v = n.cpu.version;
+    this.q.at(t, () => {
+      if (n.cpu.version !== v) return; // superseded by a later change
+      for (const task of n.cpu.popFinished(this.q.now_us)) task.done();
+      this.changed(n);
+    });
+  }
+
+  /** System-wide stall: the nodes' fractions weighted by their non-idle time, as psi.c combines CPUs. */
+  private updateSystemPsi(now: number): void {
+    const parts = this.host.nodes.map((n) => ({ fractions: this.host.nodeStall(n) as unknown as Record<PsiState, number>, weight: this.host.nodeWeight(n) }));
+    this.sysPsi.set(now, aggregate(parts, this.sysFractions));
+  }
+
+  private ioChanged(): void {
+    const now = this.q.now_us;
+    const t = this.host.io.nextFinish_us(now);
+    if (t === undefined) return;
+    const v = this.host.io.version;
+    this.q.at(t, () => {
+      if (this.host.io.version !== v) return;
+      for (const task of this.host.io.popFinished(this.q.now_us)) task.done();
+      this.ioChanged();
+    });
+  }
+
+  // ---- The agent loop ----------------------------------------------------------------------
+
+  /** Once per simulated second: advance PSI, sample, tick the policy, carry out its commands. */
+  tick(predictions: readonly Prediction[] | undefined): void {
+    const now = this.q.now_us;
+    for (const f of this.frags.values()) {
+      if (f.leak_kb_per_s > 0 && f.state !== 'dead') this.grow(f, f.leak_kb_per_s * ((now - this.lastTick_us) / 1e6));
+      if (f.state === 'ready' && !f.request) this.metrics.warm_idle_kb_us += f.mem_kb * (now - Math.max(f.idle_since_us, this.lastTick_us));
+    }
+    for (const n of this.host.nodes) (this.nodePsi[n.index] as PsiScope).advance(now);
+    this.sysPsi.advance(now);
+    this.base = this.observe(now);
+    const cmds = this.policy.tick({ ...this.base }, predictions);
+    this.execute(cmds);
+  }
+
+  // ---- Requests ----------------------------------------------------------------------------
+
+  submit(sr: SimRequest): void {
+    this.waiting.set(sr.req.id, sr);
+    const t0 = process.hrtime.bigint();
+    const d = this.policy.schedule(sr.req, this.obs());
+    this.sinks.timed(process.hrtime.bigint() - t0);
+    this.sinks.decision(d);
+    if (d.action === 'place') {
+      this.metrics.scheduled++;
+      if (d.start === 'cold') this.metrics.cold++;
+      this.execute(d.commands);
+      const f = this.frags.get(d.fragment as string);
+      if (!f) throw new Error(`sim: policy placed ${sr.req.id} on unknown fragment ${d.fragment}`);
+      this.waiting.delete(sr.req.id);
+      f.request = sr;
+      sr.cold = d.start === 'cold';
+      // A warm fragment begins after its warm-start time (plus any shaping delay); a cold one when it is ready.
+      if (f.state === 'ready') this.q.after(((d.delay_ms ?? 0) + sr.profile.warm_start_ms) * 1000, () => this.begin(f, sr));
+      return;
+    }
+    if (d.action === 'defer') {
+      if (!sr.deferred) this.metrics.deferred++;
+      sr.deferred = true;
+      this.execute(d.commands);
+      return;
+    }
+    this.waiting.delete(sr.req.id);
+    if (d.action === 'shed') this.metrics.shed++;
+    else this.metrics.failed++;
+  }
+
+  /** Start a request's CPU phase on its fragment (if the fragment is still its, alive and not hung). */
+  private begin(f: SimFragment, sr: SimRequest): void {
+    if (f.request !== sr || f.state !== 'ready' || f.hung_since_us !== undefined || f.phase !== 'idle') return;
+    const n = this.host.node(f.node);
+    const factor = this.host.remoteFactor(sr.home, f.node, sr.profile.memory_intensity);
+    this.metrics.recordAccess(sr.cpu_ms, sr.home === undefined || sr.home === f.node);
+    n.mem_used_kb += sr.mem_kb;
+    f.phase = 'cpu';
+    f.task = { work_us: Math.max(1, sr.cpu_ms * 1000 * factor * f.slow), weight: sr.req.cpus, finish_v: 0, heap_i: -1, done: () => this.endCpu(f, sr) };
+    n.cpu.add(f.task, this.q.now_us);
+    this.changed(n);
+  }
+
+  private endCpu(f: SimFragment, sr: SimRequest): void {
+    const n = this.host.node(f.node);
+    if (sr.io_ms <= 0) return this.finish(f, sr);
+    f.phase = 'io';
+    n.io_tasks++;
+    f.task = { work_us: sr.io_ms * 1000, weight: 1, finish_v: 0, heap_i: -1, done: () => {
+      this.host.node(f.node).io_tasks--;
+      this.finish(f, sr);
+      this.changed(this.host.node(f.node));
+    } };
+    this.host.io.add(f.task, this.q.now_us);
+    this.ioChanged();
+  }
+
+  private finish(f: SimFragment, sr: SimRequest): void {
+    const n = this.host.node(f.node);
+    n.mem_used_kb -= sr.mem_kb;
+    f.phase = 'idle';
+    f.task = undefined;
+    f.request = undefined;
+    f.idle_since_us = this.q.now_us;
+    const latency_us = this.q.now_us - sr.arrival_us;
+    this.metrics.recordLatency(latency_us);
+    this.execute(this.policy.complete(f.id, { ok: true, latency_ms: latency_us / 1000 }, this.obs()));
+  }
+
+  /** Take a fragment's running task off whatever server it is on (it was lost or moves). */
+  private detach(f: SimFragment): void {
+    const t = f.task;
+    if (!t) return;
+    const n = this.host.node(f.node);
+    if (f.phase === 'cpu') {
+      n.cpu.remove(t, this.q.now_us);
+      if (f.request) n.mem_used_kb -= f.request.mem_kb;
+    } else if (f.phase === 'io') {
+      this.host.io.remove(t, this.q.now_us);
+      n.io_tasks--;
+      if (f.request) n.mem_used_kb -= f.request.mem_kb;
+      this.ioChanged();
+    }
+    f.task = undefined;
+    f.phase = 'idle';
+    this.changed(n);
+  }
+
+  // ---- Commands ----------------------------------------------------------------------------
+
+  execute(cmds: readonly Command[]): void {
+    for (const c of cmds) {
+      switch (c.type) {
+        case 'start': {
+          const p = this.profileOf(c.profile);
+          const f: SimFragment = { id: c.fragment, profile: c.profile, node: c.node, state: 'starting', epoch: 0, mem_kb: p.memory_mb * 1024, request: undefined, task: undefined, phase: 'idle', started_us: this.q.now_us, idle_since_us: this.q.now_us, hung_since_us: undefined, slow: 1, leak_kb_per_s: 0, leaked_kb: 0 };
+          this.frags.set(f.id, f);
+          const n = this.host.node(c.node);
+          n.mem_used_kb += f.mem_kb;
+          this.changed(n);
+          this.startUp(f);
+          break;
+        }
+        case 'restart': {
+          const f = this.frags.get(c.fragment);
+          if (!f) break;
+          this.detach(f);
+          f.request = undefined;
+          // A fresh process: the fault that made it sick is gone with the old one.
+          this.grow(f, -f.leaked_kb);
+          Object.assign(f, { hung_since_us: undefined, slow: 1, leak_kb_per_s: 0, state: 'starting' });
+          this.startUp(f);
+          break;
+        }
+        case 'stop': {
+          const f = this.frags.get(c.fragment);
+          if (!f) break;
+          this.detach(f);
+          f.state = 'dead';
+          f.epoch++;
+          this.frags.delete(f.id);
+          const n = this.host.node(f.node);
+          n.mem_used_kb -= f.mem_kb + f.leaked_kb;
+          this.changed(n);
+          break;
+        }
+        case 'migrate': {
+          const f = this.frags.get(c.fragment);
+          if (!f) break;
+          const sr = f.phase !== 'idle' ? f.request : undefined;
+          const task = f.task;
+          const phase = f.phase;
+          this.detach(f);
+          const from = this.host.node(c.from), to = this.host.node(c.to);
+          from.mem_used_kb -= f.mem_kb + f.leaked_kb;
+          to.mem_used_kb += f.mem_kb + f.leaked_kb;
+          f.node = c.to;
+          this.changed(from);
+          if (f.state === 'starting') this.startUp(f); // restarting on the new node
+          else if (sr && task && phase === 'cpu') {
+            // The running request moves with its process and carries on.
+            to.mem_used_kb += sr.mem_kb;
+            f.phase = 'cpu';
+            f.task = task;
+            to.cpu.add(task, this.q.now_us);
+          } else if (sr && f.state === 'ready') this.begin(f, sr);
+          this.changed(to);
+          break;
+        }
+        case 'retry': {
+          const sr = this.waiting.get(c.request.id) ?? this.orphaned(c.request);
+          if (sr) this.q.after(0, () => this.submit(sr));
+          break;
+        }
+        case 'shed': {
+          if (this.waiting.delete(c.request_id)) this.metrics.shed++;
+          break;
+        }
+        case 'alert':
+          this.metrics.alerts++;
+          break;
+        case 'pin':
+        case 'drain':
+        case 'undrain':
+          break; // the model does not track CPUs one by one; draining is the policy's bookkeeping
+      }
+    }
+  }
+
+  /** A request handed back from a lost fragment: find it on the fragment that held it. */
+  private orphaned(r: Request): SimRequest | undefined {
+    for (const f of this.frags.values()) {
+      if (f.request?.req.id === r.id) {
+        const sr = f.request;
+        this.detach(f);
+        f.request = undefined;
+        return sr;
+      }
+    }
+    return undefined;
+  }
+
+  /** Bring a (re)started fragment up after its profile's cold-start time. */
+  private startUp(f: SimFragment): void {
+    const epoch = ++f.epoch;
+    f.started_us = this.q.now_us;
+    this.q.after(this.profileOf(f.profile).cold_start_ms * 1000, () => {
+      if (f.epoch !== epoch || f.state !== 'starting' || f.hung_since_us !== undefined) return;
+      f.state = 'ready';
+      f.idle_since_us = this.q.now_us;
+      this.execute(this.policy.started(f.id, this.obs()));
+      const sr = f.request;
+      if (sr && f.phase === 'idle') this.begin(f, sr);
+    });
+  }
+
+  private grow(f: SimFragment, kb: number): void {
+    f.leaked_kb += kb;
+    const n = this.host.node(f.node);
+    n.mem_used_kb += kb;
+    this.changed(n);
+  }
+
+  // ---- Faults (sim/faults.ts decides when and whom) ------------------------------------------
+
+  crash(f: SimFragment): void {
+    this.detach(f);
+    f.state = 'starting'; // the process is gone; the policy decides what comes next
+    f.epoch++;
+    this.execute(this.policy.failed(f.id, 'process exited (fault injection)', this.obs()));
+  }
+
+  hang(f: SimFragment): void {
+    this.detach(f);
+    f.hung_since_us = this.q.now_us;
+  }
+
+  slowDown(f: SimFragment, factor: number): void {
+    f.slow = factor;
+    if (f.task && f.phase === 'cpu') this.host.node(f.node).cpu.scale(f.task, factor, this.q.now_us);
+    this.changed(this.host.node(f.node));
+  }
+
+  leak(f: SimFragment, kb_per_s: number): void {
+    f.leak_kb_per_s = kb_per_s;
+  }
+
+  setCpusOnline(node: number, on: boolean): void {
+    const n = this.host.node(node);
+    const cpus = this.host.topo.byId.get(node)?.allowed_cpus ?? [];
+    const set = new Set(this.online);
+    for (const c of cpus) (on ? set.add(c) : set.delete(c));
+    this.online = [...set].sort((a, b) => a - b);
+    n.cpu.setCapacity(on ? cpus.length : 0, this.q.now_us);
+    this.changed(n);
+  }
+}

@@ -1,0 +1,672 @@
+/**
+ * The three trace formats of DESIGN.md ("File formats"), read and written in one place so the
+ * twin, the importers and the live recorder agree on them:
+ *
+ * - demand trace  `t_s,profile,count`: `count` arrivals of `profile` in the interval starting at `t_s`;
+ * - request trace `t_ms,profile,cpu_ms,mem_mb,priority,io`: one row per request;
+ * - PSI trace     `t_ms` then any of `{cpu,mem,io}_{some,full}_{avg10,avg60,avg300,total_us}`
+ *   (averages in percent, as the kernel prints them), optional `node`; other columns are kept as
+ *   text in `extra` and otherwise ignored.
+ *
+ * Validation is strict and complete: every bad row is reported as `file:line:col: column NAME:
+ * what` (line and column 1-based; the column is the field's number in the row), all of them at
+ * once. With `skipBad` bad rows are left out and listed in `skipped` instead; nothing is dropped
+ * without a trace. Rows must be in time order (ties allowed); a demand trace may not repeat a
+ * profile at one `t_s`, a PSI trace may not repeat a node at one `t_ms`. Blank lines carry no
+ * data and are passed over; blanks around a field are ignored (inside quotes they are kept).
+ *
+ * Writers validate the rows with the same rules, then write `file.tmp` and rename it, so a crash
+ * never leaves half a file and what is written always reads back.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { InputError } from '../cli/jsonfile.ts';
+import type { PsiLine, PsiReading, PsiSet } from '../engine/types.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Row types
+
+export type TraceKind = 'demand' | 'request' | 'psi';
+
+export interface DemandRow {
+  t_s: number;
+  profile: string;
+  count: number;
+}
+
+export interface RequestRow {
+  t_ms: number;
+  profile: string;
+  cpu_ms: number;
+  mem_mb: number;
+  priority: 0 | 1 | 2 | 3;
+  io: boolean;
+}
+
+export const PSI_RESOURCES = ['cpu', 'mem', 'io'] as const;
+export const PSI_LINES = ['some', 'full'] as const;
+export const PSI_FIELDS = ['avg10', 'avg60', 'avg300', 'total_us'] as const;
+export type PsiColumn = `${(typeof PSI_RESOURCES)[number]}_${(typeof PSI_LINES)[number]}_${(typeof PSI_FIELDS)[number]}`;
+/** All 24 PSI columns in their canonical order (the order the writer uses). */
+export const PSI_COLUMNS: readonly PsiColumn[] = PSI_RESOURCES.flatMap((r) => PSI_LINES.flatMap((l) => PSI_FIELDS.map((f) => `${r}_${l}_${f}` as const)));
+const PSI_COLUMN_SET: ReadonlySet<string> = new Set(PSI_COLUMNS);
+
+export interface PsiRow {
+  t_ms: number;
+  /** NUMA node the sample belongs to; absent: system-wide. */
+  node?: number;
+  /** Averages in percent (0–100) as the kernel prints them; `*_total_us` in microseconds. */
+  values: Partial<Record<PsiColumn, number>>;
+  /** Text of the columns that are not part of the format (e.g. `phase`), when there are any. */
+  extra?: Record<string, string>;
+}
+
+/** A row left out by `skipBad`: its line, the column of its first problem, and every problem. */
+export interface SkippedRow {
+  line: number;
+  col: number;
+  reason: string;
+}
+
+export interface ReadOptions {
+  /** Leave bad rows out (listed in `skipped`) instead of failing on them. Header problems always fail. */
+  skipBad?: boolean;
+}
+
+export interface DemandTrace {
+  kind: 'demand';
+  rows: DemandRow[];
+  skipped: SkippedRow[];
+}
+
+export interface RequestTrace {
+  kind: 'request';
+  rows: RequestRow[];
+  skipped: SkippedRow[];
+}
+
+export interface PsiTrace {
+  kind: 'psi';
+  rows: PsiRow[];
+  skipped: SkippedRow[];
+  /** The PSI columns the file has, in canonical order. */
+  columns: PsiColumn[];
+  /** The other columns, in file order (kept in each row's `extra`). */
+  extraColumns: string[];
+}
+
+export type Trace = DemandTrace | RequestTrace | PsiTrace;
+
+export const DEMAND_COLUMNS = ['t_s', 'profile', 'count'] as const;
+export const REQUEST_COLUMNS = ['t_ms', 'profile', 'cpu_ms', 'mem_mb', 'priority', 'io'] as const;
+
+const EXPECTED_HEADERS =
+  `a demand trace "${DEMAND_COLUMNS.join(',')}", a request trace "${REQUEST_COLUMNS.join(',')}" ` +
+  'or a PSI trace "t_ms" plus any of {cpu,mem,io}_{some,full}_{avg10,avg60,avg300,total_us} and an optional "node" ' +
+  '(e.g. "t_ms,cpu_some_avg10,mem_full_avg10")';
+
+// ---------------------------------------------------------------------------------------------
+// CSV records and problem reports, shared with the importers
+
+/** One CSV record and the 1-based line it ends on. */
+export interface CsvRecord {
+  line: number;
+  fields: string[];
+}
+
+/** At most this many problems are listed; the rest are counted in a final "… and N more" line. */
+export const MAX_PROBLEMS = 50;
+
+const cannotRead = (file: string, e: unknown) => new InputError([`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw cannotRead(file, e);
+  }
+}
+
+/**
+ * Every record of a CSV text with its line number. Blank lines are passed over; a record the CSV
+ * parser cannot read (an unclosed quote, a stray quote) comes back in `broken`.
+ */
+function parseCsv(text: string): { records: CsvRecord[]; broken: { line: number; what: string }[] } {
+  const broken: { line: number; what: string }[] = [];
+  const out = parse(text, {
+    bom: true,
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    trim: true, // blanks around a field, not inside quotes
+    on_skip: (err: { lines?: number; message: string } | undefined) => {
+      if (err) broken.push({ line: err.lines ?? 0, what: `invalid CSV: ${err.message}` });
+    },
+  }) as unknown as { record: string[]; info: { lines: number } }[];
+  const records: CsvRecord[] = [];
+  for (const { record, info } of out) {
+    if (record.length === 1 && record[0] === '') continue; // a line of blanks
+    records.push({ line: info.lines, fields: record });
+  }
+  return { records, broken };
+}
+
+/** `parseCsv` of a file; a file that cannot be read is an InputError naming it. */
+export function readCsv(file: string): { records: CsvRecord[]; broken: { line: number; what: string }[] } {
+  return parseCsv(readText(file));
+}
+
+/** One problem of one row: the field's 1-based column number, its column name if it has one, and what is wrong. */
+export interface Issue {
+  col: number;
+  column?: string;
+  what: string;
+}
+
+const issueText = (i: Issue) => (i.column !== undefined ? `column ${i.column}: ${i.what}` : i.what);
+
+/** `problems` cut to `max` lines plus a final "… and N more problems". */
+export function capProblems(problems: readonly string[], total = problems.length, max = MAX_PROBLEMS): string[] {
+  return total > max ? [...problems.slice(0, max), `… and ${total - max} more problems`] : [...problems];
+}
+
+/**
+ * Collects the problems of a file's rows: each is either skipped (with `skipBad`) or kept as a
+ * located problem for the InputError thrown by `finish()`.
+ */
+class RowProblems {
+  readonly skipped: SkippedRow[] = [];
+  private readonly problems: string[] = [];
+  private total = 0;
+
+  constructor(readonly file: string, readonly skipBad: boolean) {}
+
+  /** Report a bad row (no issues: nothing to report). */
+  row(line: number, unsorted: readonly Issue[]): void {
+    if (unsorted.length === 0) return;
+    const issues = [...unsorted].sort((a, b) => a.col - b.col); // stable: a column's issues keep their order
+    if (this.skipBad) {
+      this.skipped.push({ line, col: (issues[0] as Issue).col, reason: issues.map(issueText).join('; ') });
+    } else {
+      for (const i of issues) {
+        if (this.problems.length < MAX_PROBLEMS) this.problems.push(`${this.file}:${line}:${i.col}: ${issueText(i)}`);
+        this.total++;
+      }
+    }
+  }
+
+  /** A CSV syntax error: like a bad row, without a column name. */
+  broken(b: { line: number; what: string }): void {
+    this.row(b.line, [{ col: 1, what: b.what }]);
+  }
+
+  /** Throws an InputError listing every problem (capped) if any row was bad and not skipped. */
+  finish(): void {
+    if (this.total > 0) throw new InputError(capProblems(this.problems, this.total));
+  }
+}
+
+/** Header problems are never skippable: throw them at once. */
+export function headerError(file: string, line: number, col: number, what: string): never {
+  throw new InputError([`${file}:${line}:${col}: ${what}`]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field parsing
+
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** The number a field holds, or undefined if it is not a plain finite decimal number. */
+function parseNumber(text: string): number | undefined {
+  if (!NUMBER.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The fields of one record, addressed by column name, recording an Issue for every field that
+ * does not parse. Each getter returns NaN (or '') on failure, so a row can be checked through and
+ * all its problems reported together.
+ */
+export class Fields {
+  readonly issues: Issue[] = [];
+
+  constructor(private readonly rec: CsvRecord, private readonly index: ReadonlyMap<string, number>) {}
+
+  col(name: string): number {
+    return (this.index.get(name) as number) + 1;
+  }
+
+  fail(name: string, what: string): void {
+    this.issues.push({ col: this.col(name), column: name, what });
+  }
+
+  text(name: string): string {
+    return this.rec.fields[this.index.get(name) as number] ?? '';
+  }
+
+  /** A non-empty text (e.g. a profile name). */
+  name(name: string): string {
+    const t = this.text(name);
+    if (t === '') this.fail(name, 'is empty');
+    return t;
+  }
+
+  /** A number within [min, max]; `integer` asks for a whole number. */
+  number(name: string, o: { min?: number; max?: number; integer?: boolean } = {}): number {
+    const t = this.text(name);
+    const bad = (what: string) => {
+      this.fail(name, what);
+      return NaN;
+    };
+    if (t === '') return bad('is empty');
+    const n = parseNumber(t);
+    if (n === undefined) return bad(`not a number: "${t}"`);
+    if (o.integer && !Number.isInteger(n)) return bad(`must be a whole number, got ${t}`);
+    if (o.min !== undefined && n < o.min) return bad(o.min === 0 ? `must not be negative, got ${t}` : `must be at least ${o.min}, got ${t}`);
+    if (o.max !== undefined && n > o.max) return bad(`must be at most ${o.max}, got ${t}`);
+    return n;
+  }
+
+  /** Like `number`, but an empty field is absent (undefined) rather than a problem. */
+  optionalNumber(name: string, o: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+    return this.text(name) === '' ? undefined : this.number(name, o);
+  }
+}
+
+/** A record's field count must match the header's; the issue points at the first missing or extra field. */
+function fieldCountIssue(rec: CsvRecord, expected: number, names?: readonly string[]): Issue | undefined {
+  const n = rec.fields.length;
+  if (n === expected) return undefined;
+  const what = `row has ${n} field${n === 1 ? '' : 's'}, expected ${expected}${names && names.length <= 12 ? ` (${names.join(',')})` : ''}`;
+  return { col: Math.min(n, expected) + 1, what };
+}
+
+/**
+ * Keeps rows in time order: a row earlier than the last accepted one is a problem naming that
+ * row's line. Comparing with the last accepted row (not merely the previous line) keeps the
+ * output sorted even when bad rows are skipped.
+ */
+export class TimeOrder {
+  last = -Infinity;
+  lastLine = 0;
+  private lastText = '';
+
+  /** `text` is how the time reads in the file, for the message (default: the number). */
+  check(f: Fields, column: string, t: number, text = String(t)): void {
+    if (Number.isNaN(t) || t >= this.last) return;
+    f.fail(column, `time goes backwards: ${text} is before ${this.lastText} on line ${this.lastLine}`);
+  }
+
+  accept(t: number, line: number, text = String(t)): void {
+    this.last = t;
+    this.lastLine = line;
+    this.lastText = text;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headers and kinds
+
+/** A header for a message: at most 80 characters. */
+function shortHeader(header: readonly string[]): string {
+  const h = header.join(',');
+  return h.length > 80 ? `${h.slice(0, 79)}…` : h;
+}
+
+function headerOf(file: string, records: readonly CsvRecord[]): CsvRecord {
+  const h = records[0];
+  if (!h) throw new InputError([`${file}:1:1: empty file: expected a header, ${EXPECTED_HEADERS}`]);
+  return h;
+}
+
+function kindOfHeader(file: string, h: CsvRecord): TraceKind {
+  const header = h.fields;
+  const has = (c: string) => header.includes(c);
+  if (has('t_s')) return 'demand';
+  if (has('t_ms') && REQUEST_COLUMNS.slice(1).some(has)) return 'request';
+  if (has('t_ms') && header.some((c) => PSI_COLUMN_SET.has(c))) return 'psi';
+  return headerError(file, h.line, 1, `not a trace: the header "${shortHeader(header)}" is none of: ${EXPECTED_HEADERS}`);
+}
+
+/** The kind of trace a file holds, decided by its header row alone. */
+export function traceKind(file: string): TraceKind {
+  return kindOfHeader(file, headerOf(file, parseCsv(firstLines(file)).records));
+}
+
+/** The start of a file, up to the first non-blank line's end (read in 64 KiB steps, not whole). */
+function firstLines(file: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw cannotRead(file, e);
+  }
+  try {
+    const buf = Buffer.alloc(65536);
+    let text = '';
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      text += buf.toString('utf8', 0, n);
+      const m = /\S[^\n]*\n/.exec(text);
+      if (m || n === 0) return m ? text.slice(0, m.index + m[0].length) : text;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Column name → 0-based index; duplicates are an error. */
+function indexHeader(file: string, h: CsvRecord): Map<string, number> {
+  const index = new Map<string, number>();
+  h.fields.forEach((c, i) => {
+    if (c === '') headerError(file, h.line, i + 1, 'empty column name in the header');
+    if (index.has(c)) headerError(file, h.line, i + 1, `column ${c} appears twice in the header (first in column ${(index.get(c) as number) + 1})`);
+    index.set(c, i);
+  });
+  return index;
+}
+
+/** The header of a file of a fixed set of columns (in any order): nothing missing, nothing unknown. */
+function fixedHeader(file: string, h: CsvRecord, kind: TraceKind, columns: readonly string[]): Map<string, number> {
+  const index = indexHeader(file, h);
+  const problems: string[] = [];
+  h.fields.forEach((c, i) => {
+    if (!columns.includes(c)) problems.push(`${file}:${h.line}:${i + 1}: unknown column ${c} in a ${kind} trace (expected ${columns.join(',')})`);
+  });
+  for (const c of columns) if (!index.has(c)) problems.push(`${file}:${h.line}:1: missing column ${c} (a ${kind} trace has ${columns.join(',')})`);
+  if (problems.length) throw new InputError(problems);
+  return index;
+}
+
+function load(file: string, want: TraceKind) {
+  const { records, broken } = readCsv(file);
+  const header = headerOf(file, records);
+  const kind = kindOfHeader(file, header);
+  if (kind !== want) headerError(file, header.line, 1, `this is a ${kind} trace (header "${shortHeader(header.fields)}"), not a ${want} trace`);
+  return { header, rows: records.slice(1), broken };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row validation, shared by readers and writers
+
+interface Validator<R> {
+  /** Parse and check one record; undefined means it was bad (issues recorded in `f`). */
+  row(f: Fields, rec: CsvRecord): R | undefined;
+}
+
+/**
+ * Check every record against a header: the field count, then `row`, which reads the fields
+ * through `f` (recording its issues) and keeps the row only when `f.issues` is empty. Bad rows go
+ * to the problems (or `skipped`), CSV syntax errors in between by line; throws at the end if any
+ * problem was not skipped.
+ */
+export function scanRows(file: string, header: readonly string[], index: ReadonlyMap<string, number>, records: readonly CsvRecord[], broken: readonly { line: number; what: string }[], skipBad: boolean, row: (f: Fields, rec: CsvRecord) => void): SkippedRow[] {
+  const problems = new RowProblems(file, skipBad);
+  let b = 0;
+  for (const rec of records) {
+    while (b < broken.length && (broken[b] as { line: number }).line < rec.line) problems.broken(broken[b++] as { line: number; what: string });
+    const count = fieldCountIssue(rec, header.length, header);
+    if (count) {
+      problems.row(rec.line, [count]);
+      continue;
+    }
+    const f = new Fields(rec, index);
+    row(f, rec);
+    problems.row(rec.line, f.issues);
+  }
+  while (b < broken.length) problems.broken(broken[b++] as { line: number; what: string });
+  problems.finish();
+  return problems.skipped;
+}
+
+function validate<R>(file: string, header: readonly string[], index: ReadonlyMap<string, number>, records: readonly CsvRecord[], broken: readonly { line: number; what: string }[], v: Validator<R>, skipBad: boolean): { rows: R[]; skipped: SkippedRow[] } {
+  const rows: R[] = [];
+  const skipped = scanRows(file, header, index, records, broken, skipBad, (f, rec) => {
+    const r = v.row(f, rec);
+    if (r !== undefined && f.issues.length === 0) rows.push(r);
+  });
+  return { rows, skipped };
+}
+
+function demandValidator(): Validator<DemandRow> {
+  const order = new TimeOrder();
+  let sameTime = new Map<string, number>(); // profile → line, for rows at order.last
+  return {
+    row(f, rec) {
+      const t_s = f.number('t_s', { min: 0 });
+      const profile = f.name('profile');
+      const count = f.number('count', { min: 0, integer: true });
+      order.check(f, 't_s', t_s);
+      const dup = t_s === order.last ? sameTime.get(profile) : undefined;
+      if (dup !== undefined && profile !== '') f.fail('profile', `profile ${profile} appears twice at t_s ${t_s} (first on line ${dup})`);
+      if (f.issues.length) return undefined;
+      if (t_s !== order.last) sameTime = new Map();
+      sameTime.set(profile, rec.line);
+      order.accept(t_s, rec.line);
+      return { t_s, profile, count };
+    },
+  };
+}
+
+function requestValidator(): Validator<RequestRow> {
+  const order = new TimeOrder();
+  return {
+    row(f, rec) {
+      const t_ms = f.number('t_ms', { min: 0 });
+      const profile = f.name('profile');
+      const cpu_ms = f.number('cpu_ms', { min: 0 });
+      const mem_mb = f.number('mem_mb', { min: 0 });
+      const p = f.text('priority');
+      if (!/^[0-3]$/.test(p)) f.fail('priority', `must be 0, 1, 2 or 3, got "${p}"`);
+      const iot = f.text('io').toLowerCase();
+      if (!['0', '1', 'true', 'false'].includes(iot)) f.fail('io', `must be 0, 1, true or false, got "${f.text('io')}"`);
+      order.check(f, 't_ms', t_ms);
+      if (f.issues.length) return undefined;
+      order.accept(t_ms, rec.line);
+      return { t_ms, profile, cpu_ms, mem_mb, priority: Number(p) as 0 | 1 | 2 | 3, io: iot === '1' || iot === 'true' };
+    },
+  };
+}
+
+function psiValidator(columns: readonly PsiColumn[], extraColumns: readonly string[], hasNode: boolean): Validator<PsiRow> {
+  const order = new TimeOrder();
+  let sameTime = new Map<string, number>(); // node ('' system-wide) → line, for rows at order.last
+  return {
+    row(f, rec) {
+      const t_ms = f.number('t_ms', { min: 0 });
+      const node = hasNode ? f.optionalNumber('node', { min: 0, integer: true }) : undefined;
+      const values: Partial<Record<PsiColumn, number>> = {};
+      for (const c of columns) {
+        const v = c.endsWith('_total_us') ? f.optionalNumber(c, { min: 0 }) : f.optionalNumber(c, { min: 0, max: 100 });
+        if (v !== undefined && !Number.isNaN(v)) values[c] = v;
+      }
+      order.check(f, 't_ms', t_ms);
+      const key = node === undefined ? '' : String(node);
+      const dup = t_ms === order.last && !Number.isNaN(node) ? sameTime.get(key) : undefined;
+      if (dup !== undefined) f.fail(hasNode ? 'node' : 't_ms', `a second sample for ${node === undefined ? 'the system' : `node ${node}`} at t_ms ${t_ms} (first on line ${dup})`);
+      if (f.issues.length) return undefined;
+      if (t_ms !== order.last) sameTime = new Map();
+      sameTime.set(key, rec.line);
+      order.accept(t_ms, rec.line);
+      const row: PsiRow = { t_ms, values };
+      if (node !== undefined) row.node = node;
+      if (extraColumns.length) row.extra = Object.fromEntries(extraColumns.map((c) => [c, f.text(c)]));
+      return row;
+    },
+  };
+}
+
+function psiHeader(file: string, h: CsvRecord) {
+  const header = h.fields;
+  const index = indexHeader(file, h);
+  if (!index.has('t_ms')) headerError(file, h.line, 1, 'missing column t_ms (a PSI trace starts with t_ms)');
+  const columns = PSI_COLUMNS.filter((c) => index.has(c));
+  const extraColumns = header.filter((c) => c !== 't_ms' && c !== 'node' && !PSI_COLUMN_SET.has(c));
+  return { index, columns, extraColumns, hasNode: index.has('node') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readers
+
+export function readDemandTrace(file: string, opts: ReadOptions = {}): DemandTrace {
+  const { header, rows, broken } = load(file, 'demand');
+  const index = fixedHeader(file, header, 'demand', DEMAND_COLUMNS);
+  return { kind: 'demand', ...validate(file, header.fields, index, rows, broken, demandValidator(), opts.skipBad === true) };
+}
+
+export function readRequestTrace(file: string, opts: ReadOptions = {}): RequestTrace {
+  const { header, rows, broken } = load(file, 'request');
+  const index = fixedHeader(file, header, 'request', REQUEST_COLUMNS);
+  return { kind: 'request', ...validate(file, header.fields, index, rows, broken, requestValidator(), opts.skipBad === true) };
+}
+
+export function readPsiTrace(file: string, opts: ReadOptions = {}): PsiTrace {
+  const { header, rows, broken } = load(file, 'psi');
+  const h = psiHeader(file, header);
+  const v = psiValidator(h.columns, h.extraColumns, h.hasNode);
+  return { kind: 'psi', ...validate(file, header.fields, h.index, rows, broken, v, opts.skipBad === true), columns: h.columns, extraColumns: h.extraColumns };
+}
+
+/** Any trace, its kind decided by the header. */
+export function readTrace(file: string, opts: ReadOptions = {}): Trace {
+  const kind = traceKind(file);
+  return kind === 'demand' ? readDemandTrace(file, opts) : kind === 'request' ? readRequestTrace(file, opts) : readPsiTrace(file, opts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PSI rows → the engine's PsiSet
+
+const ENGINE_RESOURCE = { cpu: 'cpu', mem: 'memory', io: 'io' } as const;
+/** Percent → fraction, rounded to 1e-9 so 4.28 % is 0.0428, not 0.042800000000000005. */
+const fraction = (pct: number | undefined) => Math.round((pct ?? 0) * 1e7) / 1e9;
+
+/**
+ * A PSI row's values as the engine's `PsiSet`: averages from percent to fractions 0–1, `total_us`
+ * unchanged, trace prefix `mem` → engine resource `memory`. A `full` line is present when the row
+ * has any of its columns; an average the row lacks is 0 (no pressure seen), a lacking `total_us`
+ * is left out.
+ */
+export function psiRowToPsiSet(values: Partial<Record<PsiColumn, number>>): PsiSet {
+  const line = (r: (typeof PSI_RESOURCES)[number], l: (typeof PSI_LINES)[number]): PsiLine | undefined => {
+    const v = (f: (typeof PSI_FIELDS)[number]) => values[`${r}_${l}_${f}`];
+    if (PSI_FIELDS.every((f) => v(f) === undefined)) return undefined;
+    const out: PsiLine = { avg10: fraction(v('avg10')), avg60: fraction(v('avg60')), avg300: fraction(v('avg300')) };
+    const total = v('total_us');
+    if (total !== undefined) out.total_us = total;
+    return out;
+  };
+  const set = {} as PsiSet;
+  for (const r of PSI_RESOURCES) {
+    const some = line(r, 'some') ?? { avg10: 0, avg60: 0, avg300: 0 };
+    const full = line(r, 'full');
+    const reading: PsiReading = full ? { some, full } : { some };
+    set[ENGINE_RESOURCE[r]] = reading;
+  }
+  return set;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writers
+
+/** A CSV field, quoted when it has to be. */
+function csvField(s: string): string {
+  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Write `text` to `file` through `file.tmp` and a rename; creates the directory if needed. */
+export function writeFileAtomic(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+function writeChecked<R>(file: string, header: readonly string[], rows: readonly R[], fields: (r: R) => string[], v: Validator<R>): void {
+  const records = rows.map((r, i) => ({ line: i + 2, fields: fields(r) }));
+  const index = new Map(header.map((c, i) => [c, i]));
+  validate(file, header, index, records, [], v, false); // throws on a row that would not read back
+  const text = [header, ...records.map((r) => r.fields)].map((f) => f.map(csvField).join(',')).join('\n');
+  writeFileAtomic(file, `${text}\n`);
+}
+
+const num = (n: number) => String(n);
+
+export function writeDemandTrace(file: string, rows: readonly DemandRow[]): void {
+  writeChecked(file, DEMAND_COLUMNS, rows, (r) => [num(r.t_s), r.profile, num(r.count)], demandValidator());
+}
+
+export function writeRequestTrace(file: string, rows: readonly RequestRow[]): void {
+  writeChecked(file, REQUEST_COLUMNS, rows, (r) => [num(r.t_ms), r.profile, num(r.cpu_ms), num(r.mem_mb), num(r.priority), r.io ? '1' : '0'], requestValidator());
+}
+
+/**
+ * Columns: `t_ms`, `node` if any row has one, the PSI columns any row has (canonical order), then
+ * the `extra` columns in order of first appearance. A value a row lacks is an empty field.
+ */
+export function writePsiTrace(file: string, rows: readonly PsiRow[]): void {
+  const hasNode = rows.some((r) => r.node !== undefined);
+  const columns = PSI_COLUMNS.filter((c) => rows.some((r) => r.values[c] !== undefined));
+  const extra = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
+  const clash = extra.find((c) => c === 't_ms' || c === 'node' || PSI_COLUMN_SET.has(c));
+  if (clash) throw new InputError([`${file}: extra column ${clash} would clash with a PSI trace column`]);
+  const header = ['t_ms', ...(hasNode ? ['node'] : []), ...columns, ...extra];
+  const fields = (r: PsiRow) => [
+    num(r.t_ms),
+    ...(hasNode ? [r.node === undefined ? '' : num(r.node)] : []),
+    ...columns.map((c) => (r.values[c] === undefined ? '' : num(r.values[c] as number))),
+    ...extra.map((c) => r.extra?.[c] ?? ''),
+  ];
+  writeChecked(file, header, rows, fields, psiValidator(columns, extra, hasNode));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summaries
+
+export interface TraceSummary {
+  kind: TraceKind;
+  rows: number;
+  skipped: number;
+  /** Distinct profiles (demand, request). */
+  profiles?: number;
+  /** First and last time, in the trace's own unit (`t_s` or `t_ms`); absent for an empty trace. */
+  t_first?: number;
+  t_last?: number;
+  unit: 's' | 'ms';
+  span_s: number;
+  /** Sum of `count` (demand). */
+  total_count?: number;
+  /** Sum of `cpu_ms` (request). */
+  total_cpu_ms?: number;
+  /** Nodes of a PSI trace; 'all' for system-wide rows. */
+  nodes?: (number | 'all')[];
+  psi_columns?: number;
+  extra_columns?: string[];
+}
+
+export function summarizeTrace(t: Trace): TraceSummary {
+  const times = t.kind === 'demand' ? t.rows.map((r) => r.t_s) : t.rows.map((r) => r.t_ms);
+  const unit = t.kind === 'demand' ? 's' : 'ms';
+  const first = times[0];
+  const last = times.at(-1);
+  const s: TraceSummary = { kind: t.kind, rows: t.rows.length, skipped: t.skipped.length, unit, span_s: 0 };
+  if (first !== undefined && last !== undefined) {
+    s.t_first = first;
+    s.t_last = last;
+    s.span_s = unit === 's' ? last - first : (last - first) / 1000;
+  }
+  if (t.kind === 'demand') {
+    s.profiles = new Set(t.rows.map((r) => r.profile)).size;
+    s.total_count = t.rows.reduce((a, r) => a + r.count, 0);
+  } else if (t.kind === 'request') {
+    s.profiles = new Set(t.rows.map((r) => r.profile)).size;
+    s.total_cpu_ms = Math.round(t.rows.reduce((a, r) => a + r.cpu_ms, 0) * 1000) / 1000;
+  } else {
+    s.nodes = [...new Set(t.rows.map((r) => r.node ?? ('all' as const)))];
+    s.psi_columns = t.columns.length;
+    s.extra_columns = t.extraColumns;
+  }
+  return s;
+}
