@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 
 export class InputError extends Error {
-  constructor(readonly problems: string[]) {
+  /** Exit status: 1 for a file that fails validation; the run commands use 2 for bad run inputs. */
+  constructor(readonly problems: string[], readonly exitCode = 1) {
     super(problems.join('\n'));
     this.name = 'InputError';
   }

@@ -2,6 +2,7 @@
  * Loading the engine's inputs from files, shared by every command: configs, topologies (a file or
  * a preset name), observations and requests, each validated with every problem located.
  */
+import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import { buildTopology, ConfigError, parseConfig, problemsOf, TopologyError, type Config, type Topology } from '../engine/index.ts';
 import { HostRootsError, resolveRoots } from '../live/roots.ts';
@@ -35,6 +36,7 @@ export function loadTopology(arg: string): Topology {
       throw e;
     }
   }
+  if (!existsSync(arg)) throw new InputError([`topology '${arg}': neither a preset (${Object.keys(PRESETS).join(', ')}), sysfs:DIR, nor a file`]);
   const { value, text } = readJson(arg);
   try {
     return buildTopology(value);

@@ -101,7 +101,7 @@ export function main(argv: string[]): void {
     }
     if (e instanceof InputError || e instanceof ConfigError) {
       for (const p of e.problems) console.error(p);
-      process.exitCode = 1;
+      process.exitCode = e instanceof InputError ? e.exitCode : 1;
       return;
     }
     throw e;

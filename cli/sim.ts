@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { ZodError } from 'zod';
+import { ConfigError, TopologyError } from '../engine/index.ts';
 import { BASELINES, type PolicyName } from '../sim/baselines.ts';
 import { runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
 import { bundledScenarios, loadScenario, parseDuration_s, resolvePath, scenarioSchema, type Scenario } from '../sim/scenario.ts';
@@ -30,8 +32,22 @@ interface SimFlags {
   explainFull?: boolean;
 }
 
-/** The scenario with every flag applied, and the inputs it names read and validated. */
+/**
+ * The scenario with every flag applied, and the inputs it names read and validated. Any problem
+ * here is a bad run input: exit 2, before a run directory exists.
+ */
 function prepare(f: SimFlags): Omit<RunInputs, 'policy'> {
+  try {
+    return prepareInputs(f);
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(e.problems, 2);
+    if (e instanceof ConfigError || e instanceof TopologyError) throw new InputError(e.problems, 2);
+    if (e instanceof ZodError) throw new InputError(e.issues.map((i) => `scenario: ${i.path.join('.')}: ${i.message}`), 2);
+    throw e;
+  }
+}
+
+function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
   let s: Scenario = loadScenario(f.scenario ?? 'default');
   const set = (patch: Partial<Scenario>) => (s = scenarioSchema.parse({ ...s, ...patch }));
   if (f.seed !== undefined) set({ seed: /^\d+$/.test(f.seed) ? Number(f.seed) : f.seed });
@@ -137,7 +153,7 @@ export function registerSim(program: Command): void {
     .option('--out <dir>', 'run directory (default out/sim/SCENARIO-POLICY)')
     .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv')
     .action((f: SimFlags & { policy: string }) => {
-      if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}`]);
+      if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
       const r = run(inputs, f.policy as PolicyName, out);
@@ -153,7 +169,7 @@ export function registerSim(program: Command): void {
     .action((f: SimFlags & { policies: string }) => {
       const policies = f.policies.split(',').map((p) => p.trim()).filter(Boolean);
       const bad = policies.filter((p) => !POLICIES.includes(p as PolicyName));
-      if (bad.length || policies.length === 0) throw new InputError([`--policies: unknown ${bad.join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`]);
+      if (bad.length || policies.length === 0) throw new InputError([`--policies: unknown ${bad.join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'compare', inputs.scenario.name);
       const results: Record<string, RunResult> = {};

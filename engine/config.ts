@@ -4,6 +4,7 @@
  * (zod collects them all instead of stopping at the first).
  */
 import { z } from 'zod';
+import { formatIssues } from './schemas.ts';
 import { RESOURCES } from './types.ts';
 
 const fraction = z.number().min(0).max(1);
@@ -171,13 +172,7 @@ export function parseConfig(doc: unknown): Config {
     if (problems.length) throw new ConfigError(problems);
     return r.data;
   }
-  const problems: string[] = [];
-  for (const i of r.error.issues) {
-    const at = i.path.map(String);
-    // One line per unknown key, at the key itself, so a file location can point at it.
-    if (i.code === 'unrecognized_keys') for (const k of i.keys) problems.push(`${[...at, k].join('.')}: unknown key`);
-    else problems.push(`${at.length ? at.join('.') : '(top level)'}: ${i.message}`);
-  }
+  const problems = formatIssues(r.error.issues);
   const defaults = configSchema.parse({});
   const merged = bestEffort(doc, defaults) as Config;
   const rawProfiles = isObject(doc) && isObject(doc.profiles) ? doc.profiles : {};

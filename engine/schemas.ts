@@ -53,8 +53,19 @@ export const predictionSchema = z.strictObject({
   confidence: fraction,
 });
 
+/** zod issues as `path: message` lines; an unknown key gets a line of its own, at the key. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  const out: string[] = [];
+  for (const i of issues) {
+    const at = i.path.map(String);
+    if (i.code === 'unrecognized_keys') for (const k of i.keys) out.push(`${[...at, k].join('.')}: unknown key`);
+    else out.push(`${at.length ? at.join('.') : '(top level)'}: ${i.message}`);
+  }
+  return out;
+}
+
 /** Problems as `path: message` lines, or an empty list when the value is valid. */
 export function problemsOf(schema: z.ZodType, value: unknown): string[] {
   const r = schema.safeParse(value);
-  return r.success ? [] : r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  return r.success ? [] : formatIssues(r.error.issues);
 }

@@ -115,6 +115,7 @@ export function bundledScenarios(): string[] {
 export function loadScenario(nameOrFile: string): Scenario {
   const bundled = new URL(`${nameOrFile}.json`, BUNDLED).pathname;
   const file = /^[A-Za-z0-9_.-]+$/.test(nameOrFile) && existsSync(bundled) ? bundled : nameOrFile;
+  if (!existsSync(file)) throw new InputError([`scenario '${nameOrFile}': neither a bundled scenario (${bundledScenarios().join(', ')}) nor a file`]);
   const { value, text } = readJson(file);
   const problems = problemsOf(scenarioSchema, value);
   if (problems.length) throw new InputError(locate(file, text, problems));
