@@ -234,14 +234,29 @@ export class Orchestrator {
       const d = decideScaling({ profile: name, size: pool.size, warm: pool.count.warm, min: c.min, max: c.max, target: pool.target }, this.predictions.get(name), p, this.cfg.pressure.thresholds);
       this.lastScaling.push(d);
       if (d.action === 'up') commands.push(...this.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`));
-      if (d.action === 'down') {
-        // Fragments under repair stay until their incident closes: removing them would hide the outcome.
-        for (const f of pool.warmLru().filter((x) => !this.healer.monitor.incidentFor(x.id)).slice(0, d.current - d.target)) {
-          commands.push(this.stop(f, `scale down: ${d.reason}`));
-        }
-      }
+      if (d.action === 'down') commands.push(...this.shrink(pool, d.current - d.target, `scale down: ${d.reason}`));
     }
     return commands;
+  }
+
+  /**
+   * Stop `n` idle fragments of a pool, each from the node holding most of the pool (its least
+   * recently used there), so the pool stays spread over the nodes as `placeFootprint` laid it out.
+   * Fragments under repair stay until their incident closes: removing them would hide the outcome.
+   */
+  private shrink(pool: Pool, n: number, reason: string): Command[] {
+    const out: Command[] = [];
+    const perNode = new Map<number, number>();
+    for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
+    const idle = pool.warmLru().filter((x) => !this.healer.monitor.incidentFor(x.id));
+    for (let k = 0; k < n && idle.length; k++) {
+      let at = 0;
+      for (let i = 1; i < idle.length; i++) if ((perNode.get((idle[i] as Fragment).node) ?? 0) > (perNode.get((idle[at] as Fragment).node) ?? 0)) at = i;
+      const f = idle.splice(at, 1)[0] as Fragment;
+      perNode.set(f.node, (perNode.get(f.node) ?? 1) - 1);
+      out.push(this.stop(f, reason));
+    }
+    return out;
   }
 
   /** Start `n` warm fragments of a pool, each on the best node for its footprint. */
@@ -256,11 +271,24 @@ export class Orchestrator {
     return out;
   }
 
-  /** Best node for an idle fragment of the pool (its memory, no CPU demand), or undefined. */
+  /**
+   * Node for a new idle fragment of the pool (its memory, no CPU demand): among the nodes that fit,
+   * those holding the fewest of the pool's live fragments, then the best score. Spreading a pool
+   * across nodes keeps a warm fragment near every memory home, so a request need not choose
+   * between a warm start far from its data and a cold start beside it. A pool with preferred
+   * nodes spreads over those when they fit.
+   */
   placeFootprint(pool: Pool, avoid?: number): number | undefined {
     const allowed = avoid === undefined ? undefined : this.topo.nodes.map((n) => n.id).filter((id) => id !== avoid);
     const demand: Demand = { profile: pool.profile, cpus: 0, memory_kb: pool.cfg.memory_kb, exclusive_cpus: 0, allowed_nodes: allowed };
-    return selectNode(this.score(demand, pool.cfg, pool, true), this.cfg.placement, this.streams)?.node;
+    const scores = this.score(demand, pool.cfg, pool, true);
+    const perNode = new Map<number, number>();
+    for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
+    const preferred = pool.cfg.preferred_nodes;
+    let pick = scores.filter((s) => s.eligible);
+    if (preferred.length && pick.some((s) => preferred.includes(s.node))) pick = pick.filter((s) => preferred.includes(s.node));
+    const fewest = Math.min(...pick.map((s) => perNode.get(s.node) ?? 0));
+    return selectNode(pick.filter((s) => (perNode.get(s.node) ?? 0) === fewest), this.cfg.placement, this.streams)?.node;
   }
 
   stop(f: Fragment, reason: string): Command {

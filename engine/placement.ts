@@ -9,8 +9,9 @@
  *   balance  10 % (1 − active fragments on the node ÷ those on the busiest node)
  *   × (1 − (node cpu + memory pressure)/2 × 0.3)
  *
- * then picks uniformly among the candidates within `near_best_margin` of the best, from the
- * seeded `placement` stream, so equal nodes do not all receive the next burst.
+ * then picks uniformly among the candidates within `near_best_margin` of the best (and no farther
+ * from the data), from the seeded `placement` stream, so equal nodes do not all receive the next
+ * burst.
  */
 import type { Config, Profile } from './config.ts';
 import { round6 } from './pressure.ts';
@@ -280,10 +281,11 @@ export function selectNode(scores: readonly NodeScore[], cfg: Pick<Config['place
   const eligible = scores.filter((s) => s.eligible).sort((a, b) => b.total - a.total || a.node - b.node);
   const best = eligible[0];
   if (!best || !cfg.jitter) return best;
-  let n = 1;
-  while (n < eligible.length && (eligible[n] as NodeScore).total >= best.total - cfg.near_best_margin - 1e-12) n++;
-  if (n === 1) return best;
-  return eligible[Math.floor(streams.next('placement') * n)];
+  // Near-best candidates no farther from the data than the best: jitter spreads load among
+  // equals, it must not trade memory locality for a coin toss.
+  const near = eligible.filter((s) => s.total >= best.total - cfg.near_best_margin - 1e-12 && s.locality >= best.locality);
+  if (near.length === 1) return best;
+  return near[Math.floor(streams.next('placement') * near.length)];
 }
 
 /** CPUs a shared fragment of the profile may use on the node: the profile's affinity when it overlaps. */

@@ -81,8 +81,12 @@ class Baseline implements Policy {
     const pool = this.pools.pool(req.profile);
     const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: 0 };
     const fitsOn = (id: number, warm: boolean) => misfit(this.topo.byId.get(id)!, demand, memoryNeed_kb(demand, pool.cfg, warm), this.ledger) === undefined;
-    // Any idle warm fragment of the profile, wherever it is (the most recently used first).
-    const warm = pool.warmLru().reverse().find((f) => fitsOn(f.node, true));
+    // Any idle warm fragment of the profile, wherever it is: the most recently used that fits.
+    let warm: Fragment | undefined;
+    for (const n of this.topo.nodes) {
+      const w = pool.popWarm(n.id);
+      if (w && (!warm || w.last_used_ms > warm.last_used_ms) && fitsOn(n.id, true)) warm = w;
+    }
     let f: Fragment;
     const commands: Command[] = [];
     if (warm) {

@@ -55,11 +55,14 @@ export class Metrics {
     const recovered = this.faults.filter((f) => f.recovered_us !== undefined);
     const ms = (us: number) => r3(us / 1000);
     const has = this.latency.totalCount > 0;
+    // A percentile is the top of its bucket (up to 0.1 % above the samples in it); maxValue is the
+    // exact largest sample, so without the clamp p99 could exceed max.
+    const at = (p: number) => Math.min(this.latency.getValueAtPercentile(p), this.latency.maxValue);
     return {
       latency_ms: {
-        p50: has ? ms(this.latency.getValueAtPercentile(50)) : 0,
-        p95: has ? ms(this.latency.getValueAtPercentile(95)) : 0,
-        p99: has ? ms(this.latency.getValueAtPercentile(99)) : 0,
+        p50: has ? ms(at(50)) : 0,
+        p95: has ? ms(at(95)) : 0,
+        p99: has ? ms(at(99)) : 0,
         max: has ? ms(this.latency.maxValue) : 0,
       },
       cold_start_ratio: this.scheduled ? r6(this.cold / this.scheduled) : 0,

@@ -17,7 +17,7 @@ export class EwmaPredictor {
   private last_ms: number | undefined;
 
   /** alpha: weight of the newest interval; headroom: multiplier over the expected concurrency. */
-  constructor(private readonly shapes: ReadonlyMap<string, ProfileDemandShape>, private readonly alpha = 0.5, private readonly headroom = 1.5) {}
+  constructor(private readonly shapes: ReadonlyMap<string, ProfileDemandShape>, private readonly alpha = 0.5, private readonly headroom = 2) {}
 
   arrival(profile: string): void {
     this.counts.set(profile, (this.counts.get(profile) ?? 0) + 1);

@@ -12,7 +12,7 @@ import type { Incident } from '../engine/health.ts';
 import type { EventQueue } from './events.ts';
 import { Host, reclaimStall, type NodeState, type Task } from './host.ts';
 import type { Metrics } from './metrics.ts';
-import { aggregate, PsiScope, type PsiState } from './psi.ts';
+import { PSI_STATES, PsiScope, type PsiState } from './psi.ts';
 import type { SimProfile } from './scenario.ts';
 
 /** What the twin needs of a policy; the engine's Orchestrator has exactly this shape. */
@@ -77,7 +77,10 @@ export class Shell {
   private lastTick_us = 0;
   private online: number[];
   private nextHealth_ms = 0;
-  private readonly sysFractions = { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 };
+  private readonly sysFractions: Record<PsiState, number> = { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 };
+  private readonly sums: Record<PsiState, number> = { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 };
+  private sumW = 0;
+  private readonly parts: Array<{ fractions: Record<PsiState, number>; weight: number }>;
 
   constructor(
     readonly q: EventQueue,
@@ -92,6 +95,7 @@ export class Shell {
   ) {
     this.host = host;
     this.nodePsi = host.nodes.map(() => new PsiScope(0));
+    this.parts = host.nodes.map(() => ({ fractions: { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 }, weight: 0 }));
     this.sysPsi = new PsiScope(0);
     this.lastBusy_us = host.nodes.map(() => 0);
     this.online = host.topo.json.online_cpus.slice();
@@ -124,6 +128,7 @@ export class Shell {
     const dt = now_us - this.lastTick_us;
     const recorded = this.psiTrace?.at(t_ms);
     const nodes = this.host.nodes.map((n, i) => {
+      n.cpu.advance(now_us); // busy time only accrues on advance(): bring it up to now, or steady load reads as idle
       const busy = n.cpu.busy_unit_us;
       const util = dt > 0 && n.cpu.capacity > 0 ? Math.min(1, (busy - (this.lastBusy_us[i] as number)) / (dt * n.cpu.capacity)) : 0;
       this.lastBusy_us[i] = busy;
@@ -154,8 +159,9 @@ export class Shell {
   changed(n: NodeState): void {
     const now = this.q.now_us;
     n.cpu.setStall(reclaimStall(n.mem_used_kb, n.mem_cap_kb), now);
-    (this.nodePsi[n.index] as PsiScope).set(now, this.host.nodeStall(n) as unknown as Record<PsiState, number>);
-    this.updateSystemPsi(now);
+    const fr = this.host.nodeStall(n) as unknown as Record<PsiState, number>;
+    (this.nodePsi[n.index] as PsiScope).set(now, fr);
+    this.updateSystemPsi(now, n.index, fr, this.host.nodeWeight(n));
     const t = n.cpu.nextFinish_us(now);
     if (t === undefined) return;
     const v = n.cpu.version;
@@ -166,10 +172,34 @@ export class Shell {
     });
   }
 
-  /** System-wide stall: the nodes' fractions weighted by their non-idle time, as psi.c combines CPUs. */
-  private updateSystemPsi(now: number): void {
-    const parts = this.host.nodes.map((n) => ({ fractions: this.host.nodeStall(n) as unknown as Record<PsiState, number>, weight: this.host.nodeWeight(n) }));
-    this.sysPsi.set(now, aggregate(parts, this.sysFractions));
+  /**
+   * System-wide stall: the nodes' fractions weighted by their non-idle time, as psi.c combines
+   * CPUs. Kept as running sums updated by the one node that changed (O(1) per event, not O(nodes));
+   * `resumSystemPsi` recomputes them exactly once per agent tick so rounding never accumulates.
+   */
+  private updateSystemPsi(now: number, i: number, fr: Record<PsiState, number>, w: number): void {
+    const old = this.parts[i] as { fractions: Record<PsiState, number>; weight: number };
+    for (const k of PSI_STATES) this.sums[k] += fr[k] * w - old.fractions[k] * old.weight;
+    this.sumW += w - old.weight;
+    this.parts[i] = { fractions: fr, weight: w };
+    this.setSystem(now);
+  }
+
+  private resumSystemPsi(now: number): void {
+    let w = 0;
+    for (const k of PSI_STATES) this.sums[k] = 0;
+    for (const p of this.parts) {
+      for (const k of PSI_STATES) this.sums[k] += p.fractions[k] * p.weight;
+      w += p.weight;
+    }
+    this.sumW = w;
+    this.setSystem(now);
+  }
+
+  private setSystem(now: number): void {
+    const f = this.sysFractions;
+    for (const k of PSI_STATES) f[k] = this.sumW > 1e-12 ? Math.min(1, Math.max(0, this.sums[k] / this.sumW)) : 0;
+    this.sysPsi.set(now, f);
   }
 
   private ioChanged(): void {
@@ -193,6 +223,7 @@ export class Shell {
       if (f.leak_kb_per_s > 0 && f.state !== 'dead') this.grow(f, f.leak_kb_per_s * ((now - this.lastTick_us) / 1e6));
       if (f.state === 'ready' && !f.request) this.metrics.warm_idle_kb_us += f.mem_kb * (now - Math.max(f.idle_since_us, this.lastTick_us));
     }
+    this.resumSystemPsi(now);
     for (const n of this.host.nodes) (this.nodePsi[n.index] as PsiScope).advance(now);
     this.sysPsi.advance(now);
     this.base = this.observe(now);

@@ -170,3 +170,29 @@ describe('healing when a replacement finds no room', () => {
     expect(inc?.recovered_ms).toBe(200_001);
   });
 });
+
+describe('pools spread over nodes', () => {
+  it('scale-up alternates nodes (fewest of the pool first) and scale-down takes from the fullest node', () => {
+    const e = engine({ profiles: { web: { pool: { min: 0, target: 4, max: 8 } } } }, 'spread');
+    const starts = e.tick(obs(0)).filter((c) => c.type === 'start');
+    // 0 on each node → either; then the other; and so on: two per node.
+    const perNode = (cs: typeof starts) => cs.reduce((m, c) => (c.type === 'start' ? m.set(c.node, (m.get(c.node) ?? 0) + 1) : m), new Map<number, number>());
+    expect(perNode(starts)).toEqual(new Map([[0, 2], [1, 2]]));
+    for (const c of starts) if (c.type === 'start') e.started(c.fragment, obs(1));
+    // Four busy requests on node 1 (memory home 1) make node 1 hold more: two new fragments start there.
+    for (let i = 0; i < 4; i++) {
+      const d = e.schedule(req(`h${i}`, { memory_home: 1, cpus: 0.1 }), obs(10 + i));
+      if (d.start === 'cold') e.started(d.fragment as string, obs(20));
+    }
+    const byNode = () => [...e.pools.fragments()].reduce((m, f) => m.set(f.node, (m.get(f.node) ?? 0) + 1), new Map<number, number>());
+    const before = byNode();
+    const total = [...before.values()].reduce((a, b) => a + b, 0);
+    expect(before.get(1)).toBeGreaterThan(before.get(0) as number); // the requests' home made node 1 fuller
+    // Requests done; the prediction asks for 2: total − 2 idle fragments go, always from the
+    // fuller node, which leaves the pool level: one per node.
+    for (const f of [...e.pools.fragments()]) if (f.state === 'active') e.complete(f.id, { ok: true, latency_ms: 5 }, obs(100));
+    const stops = e.tick(obs(30_000), [{ profile: 'web', demand_per_s: 1, recommended_size: 2, confidence: 1 }]).filter((c) => c.type === 'stop');
+    expect(stops.length).toBe(total - 2);
+    expect(byNode()).toEqual(new Map([[0, 1], [1, 1]]));
+  });
+});
