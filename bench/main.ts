@@ -1,0 +1,24 @@
+/**
+ * `npm run bench`: the engine's decision latency (bench/decision.ts) and the twin's speed
+ * (bench/sim.ts), each in its own process so one's heap and RSS do not colour the other's.
+ * `npm run bench -- --json` prints one JSON object shaped as in DESIGN.md:
+ * `{"decision_latency_us":{…},"alloc_bytes_per_decision":{…},"sim":{"events_per_s":…,…}}`.
+ * `--quick` skips the 24-hour scale-64n run.
+ */
+import { spawnSync } from 'node:child_process';
+
+const json = process.argv.includes('--json');
+const quick = process.argv.includes('--quick');
+const here = new URL('./', import.meta.url).pathname;
+const run = (file: string, flags: string[]) => {
+  const args = [...flags, '--import', 'tsx', `${here}${file}`, ...(json ? ['--json'] : []), ...(quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, args, { stdio: json ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${file} failed with status ${r.status}`);
+  return json ? (JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>) : {};
+};
+
+// A 128 MiB young generation and an explicit gc() let the decision bench measure allocation.
+const decision = run('decision.ts', ['--expose-gc', '--max-semi-space-size=128']);
+if (!json) console.log('');
+const sim = run('sim.ts', []);
+if (json) console.log(JSON.stringify({ ...decision, sim }));
