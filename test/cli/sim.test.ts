@@ -1,0 +1,160 @@
+/**
+ * `fgo sim` and `fgo compare` end to end: the real `bin/fgo.mjs` in child processes. Runs are
+ * short (20–30 simulated seconds); the invalid-input cases run concurrently, since each is mostly
+ * process start-up.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const TMP = mkdtempSync(join(tmpdir(), 'fgo-cli-sim-'));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+
+function fgo(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, CI: '1' } }, (e, out, err) => {
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err });
+    });
+  });
+}
+
+let n = 0;
+/** A fresh, empty parent directory and an output path inside it that does not exist yet. */
+function outDir(): { parent: string; out: string } {
+  const parent = join(TMP, `p${n++}`);
+  mkdirSync(parent);
+  return { parent, out: join(parent, 'run') };
+}
+
+function file(name: string, text: string): string {
+  const d = join(TMP, `f${n++}`);
+  mkdirSync(d);
+  const f = join(d, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+const RUN_FILES = ['decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
+
+describe('fgo sim', () => {
+  it('--json prints the run directory and the metrics, and the directory has its files', async () => {
+    const { out } = outDir();
+    const r = await fgo('sim', '--scenario', 'default', '--duration', '30s', '--out', out, '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { dir: string; metrics: { requests: { arrived: number; completed: number } }; wall: { s: number } };
+    expect(j.dir).toBe(out);
+    expect(j.metrics.requests.arrived).toBeGreaterThan(5000); // 254/s for 30 s ≈ 7600
+    expect(j.metrics.requests.completed).toBeGreaterThan(0);
+    expect(j.wall.s).toBeGreaterThan(0);
+    expect(readdirSync(out).sort()).toEqual(RUN_FILES);
+    expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'))).toEqual(j.metrics);
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({ scenario: { name: 'default', duration: '30s' }, policy: 'engine', versions: { fgo: expect.any(String) } });
+  });
+
+  it('without --json prints a table and the run directory', async () => {
+    const { out } = outDir();
+    const r = await fgo('sim', '--scenario', 'psi-replay-1n', '--duration', '20s', '--policy', 'numad', '--out', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^policy\s+p50 ms\s+p99 ms/m);
+    expect(r.out).toMatch(/^numad\s/m);
+    expect(r.out).toContain(`run directory: ${out}`);
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).policy).toBe('numad');
+  });
+});
+
+describe('fgo compare', () => {
+  it('runs each policy on the same arrivals: DIR/engine, DIR/random, DIR/comparison.json and a table', async () => {
+    const { out } = outDir();
+    const r = await fgo('compare', '--scenario', 'default', '--duration', '20s', '--policies', 'engine,random', '--out', out);
+    expect(r.code, r.err).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['comparison.json', 'engine', 'random']);
+    for (const p of ['engine', 'random']) expect(readdirSync(join(out, p)).sort()).toEqual(RUN_FILES);
+    const c = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8'));
+    expect(c).toMatchObject({ scenario: 'default', seed: 1, duration: '20s' });
+    expect(Object.keys(c.policies)).toEqual(['engine', 'random']);
+    expect(c.policies.engine.requests.arrived).toBe(c.policies.random.requests.arrived);
+    expect(c.policies.engine).toEqual(JSON.parse(readFileSync(join(out, 'engine', 'metrics.json'), 'utf8')));
+    // The table: a header, one row per policy, then where the files are.
+    const lines = r.out.split('\n');
+    const head = lines.findIndex((l) => /^policy\s+p50 ms/.test(l));
+    expect(head).toBeGreaterThan(-1);
+    expect(lines[head + 1]).toMatch(/^engine\s/);
+    expect(lines[head + 2]).toMatch(/^random\s/);
+    expect(r.out).toContain(`comparison: ${join(out, 'comparison.json')}`);
+  });
+});
+
+describe.concurrent('invalid inputs: exit 2, the field or line named, nothing written', () => {
+  /** Run, expect exit 2 with stderr matching, and no run directory (nor a temporary one) left. */
+  async function rejects(args: (out: string) => string[], err: RegExp) {
+    const { parent, out } = outDir();
+    const r = await fgo(...args(out));
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(err);
+    expect(r.out).toBe('');
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(parent)).toEqual([]);
+  }
+
+  it('an unknown scenario', () => rejects((o) => ['sim', '--scenario', 'no-such-scenario', '--duration', '5s', '--out', o], /scenario 'no-such-scenario': neither a bundled scenario \(default, .*\) nor a file/));
+
+  it('a bad --duration', () => rejects((o) => ['sim', '--duration', '5 minutes', '--out', o], /--duration: '5 minutes' is not a duration/));
+
+  it('an unknown --policy', () => rejects((o) => ['sim', '--duration', '5s', '--policy', 'fifo', '--out', o], /--policy: 'fifo' is not one of engine, random, round-robin, least-loaded, most-allocated, numad/));
+
+  it('an unknown policy in compare --policies (nothing run, not even the valid ones)', () => rejects((o) => ['compare', '--duration', '5s', '--policies', 'engine,fifo', '--out', o], /--policies: unknown fifo/));
+
+  it('an unknown topology preset', () => rejects((o) => ['sim', '--duration', '5s', '--topology', '3n-12c', '--out', o], /topology '3n-12c': neither a preset \(1n-2c, 2n-32c, 4n-64c, 8n-128c, 64n-256c\)/));
+
+  it('a scenario file with an unknown key: file:line:col', () => {
+    const f = file('s.json', '{\n  "name": "t",\n  "duration": "5s",\n  "colour": "blue"\n}\n');
+    return rejects((o) => ['sim', '--scenario', f, '--out', o], new RegExp(`^${f}:4:13: colour: unknown key`, 'm'));
+  });
+
+  it('a scenario file with a wrong type, deep inside: file:line:col and the path', () => {
+    const f = file('s.json', '{\n  "name": "t",\n  "duration": "5s",\n  "profiles": {\n    "api": {\n      "cpus": "two"\n    }\n  }\n}\n');
+    return rejects((o) => ['sim', '--scenario', f, '--out', o], new RegExp(`^${f}:6:15: profiles\\.api\\.cpus: .*number`, 'm'));
+  });
+
+  it('a scenario file with a bad duration value', () => {
+    const f = file('s.json', '{\n  "name": "t",\n  "duration": true\n}\n');
+    return rejects((o) => ['sim', '--scenario', f, '--out', o], new RegExp(`^${f}:3:15: duration: `, 'm'));
+  });
+
+  it('a request trace with a bad row: file:line:col', () => {
+    const f = file('req.csv', 't_ms,profile,cpu_ms,mem_mb,priority,io\n0,api,10,16,1,false\n5,api,ten,16,1,false\n');
+    return rejects((o) => ['sim', '--duration', '5s', '--workload', f, '--out', o], new RegExp(`^${f}:3:3: column cpu_ms: not a number: "ten"`, 'm'));
+  });
+
+  it('a demand trace with a bad row: file:line:col', () => {
+    const f = file('demand.csv', 't_s,profile,count\n0,api,3\n60,api,-2\n');
+    return rejects((o) => ['sim', '--duration', '5s', '--workload', f, '--out', o], new RegExp(`^${f}:3:3: column count: must not be negative`, 'm'));
+  });
+
+  it('a PSI trace given as the workload', () => rejects((o) => ['sim', '--duration', '5s', '--workload', join(ROOT, 'traces/psi/stress-2cpu-host.csv'), '--out', o], /a PSI trace is not a workload \(use --psi\)/));
+
+  it('compare with a bad scenario writes no comparison directory either', () => rejects((o) => ['compare', '--scenario', 'no-such-scenario', '--policies', 'engine', '--out', o], /scenario 'no-such-scenario'/));
+});
+
+describe.concurrent('--help', () => {
+  it('sim --help shows its examples', async () => {
+    const r = await fgo('sim', '--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Usage: fgo sim');
+    expect(r.out).toContain('Examples:');
+    expect(r.out).toMatch(/\$ fgo sim --scenario faults-8n --duration 10m/);
+    for (const o of ['--scenario', '--duration', '--policy', '--out', '--json', '--workload', '--topology']) expect(r.out).toContain(o);
+  });
+
+  it('compare --help shows its example', async () => {
+    const r = await fgo('compare', '--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Usage: fgo compare');
+    expect(r.out).toContain('Example:');
+    expect(r.out).toMatch(/\$ fgo compare --scenario diurnal-8n --policies engine,least-loaded,numad/);
+    expect(r.out).toContain('--policies');
+  });
+});
