@@ -7,7 +7,7 @@
  *
  * `fragments` of an observation are left out: they feed health checks, never a placement.
  */
-import type { Observation, PsiLine, PsiSet, Request } from './types.ts';
+import type { NodeObservation, Observation, PsiLine, PsiSet, Request } from './types.ts';
 
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
@@ -86,23 +86,59 @@ function psi(h: Hash, p: PsiSet | undefined): void {
 }
 
 /** The observation's hash lanes; `requestDigest` continues from them. */
-export function observationDigest(o: Observation): [number, number] {
-  const h = new Hash();
-  h.num(o.t_ms);
-  psi(h, o.psi);
-  h.word(o.nodes?.length ?? 0xfffffff6);
-  for (const n of o.nodes ?? []) {
-    h.num(n.id);
-    h.num(n.cpu_util);
-    h.num(n.mem_free_kb);
-    psi(h, n.psi);
+type Lanes = [number, number];
+
+/**
+ * Observation digests with each part (system PSI, the node list, the online CPUs) hashed once per
+ * object: shells hand the same sample to many decisions, changing only the time, so at 64 nodes
+ * re-hashing the unchanged parts would cost more than the decision. Keyed by identity in weak
+ * maps, so nothing is kept alive; an object must not be mutated after it was passed in.
+ */
+export class ObservationDigester {
+  private readonly psiParts = new WeakMap<PsiSet, Lanes>();
+  private readonly nodeParts = new WeakMap<readonly NodeObservation[], Lanes>();
+  private readonly onlineParts = new WeakMap<readonly number[], Lanes>();
+
+  private part<K extends object>(cache: WeakMap<K, Lanes>, key: K, fill: (h: Hash) => void): Lanes {
+    let l = cache.get(key);
+    if (!l) {
+      const h = new Hash();
+      fill(h);
+      cache.set(key, (l = h.lanes()));
+    }
+    return l;
   }
-  h.list(o.online_cpus);
-  return h.lanes();
+
+  digest(o: Observation): Lanes {
+    const h = new Hash();
+    h.num(o.t_ms);
+    const parts: Lanes[] = [this.part(this.psiParts, o.psi, (x) => psi(x, o.psi))];
+    if (o.nodes) {
+      const nodes = o.nodes;
+      parts.push(this.part(this.nodeParts, nodes, (x) => {
+        x.word(nodes.length);
+        for (const n of nodes) {
+          x.num(n.id);
+          x.num(n.cpu_util);
+          x.num(n.mem_free_kb);
+          psi(x, n.psi);
+        }
+      }));
+    } else h.word(0xfffffff6);
+    if (o.online_cpus) {
+      const online = o.online_cpus;
+      parts.push(this.part(this.onlineParts, online, (x) => x.list(online)));
+    } else h.word(0xfffffff3);
+    for (const [a, b] of parts) {
+      h.word(a);
+      h.word(b);
+    }
+    return h.lanes();
+  }
 }
 
 /** Digest of a request together with the observation it was decided under. */
-export function requestDigest(r: Request, obs: readonly [number, number]): string {
+export function requestDigest(r: Request, obs: Readonly<Lanes>): string {
   const h = new Hash(obs[0], obs[1]);
   h.str(r.id);
   h.str(r.profile);

@@ -19,14 +19,16 @@ export class Healer {
     this.monitor = new HealthMonitor(o.cfg.health);
   }
 
-  private health(f: Fragment, seen: FragmentObservation | undefined, t_ms: number): HealthSignals {
+  /** A fragment's signals; with `out`, written into that object (the periodic check reuses one). */
+  private health(f: Fragment, seen: FragmentObservation | undefined, t_ms: number, out?: HealthSignals): HealthSignals {
     const pool = this.o.pools.pool(f.profile);
     const profile = pool.cfg;
     const usable = this.o.ledger.usableCpus(f.node).length > 0;
-    const s = fragmentHealth(f, seen, t_ms, profile, usable, this.o.cfg.health, pool.avg_latency_ms);
+    const s = fragmentHealth(f, seen, t_ms, profile, usable, this.o.cfg.health, pool.avg_latency_ms, out);
     // A start that never completes is a hang, unless a dead node or a reported exit explains it.
     if (f.state === 'starting' && s.symptom !== 'node_offline' && s.symptom !== 'crashed' && t_ms - f.started_ms > profile.cold_start_ms + this.o.cfg.health.heartbeat_timeout_ms) {
-      return { ...s, score: 0, symptom: 'hung' };
+      s.score = 0;
+      s.symptom = 'hung';
     }
     return s;
   }
@@ -41,9 +43,10 @@ export class Healer {
     const seen = new Map((obs.fragments ?? []).map((f) => [f.id, f]));
     const out: Command[] = [];
     const perPool = new Map<string, { scores: number[]; bad: number }>();
+    const scratch = {} as HealthSignals;
     for (const f of [...this.o.pools.fragments()]) {
       if (f.state === 'stopped') continue;
-      const s = this.health(f, seen.get(f.id), t);
+      const s = this.health(f, seen.get(f.id), t, scratch);
       if (isLive(f)) {
         let p = perPool.get(f.profile);
         if (!p) perPool.set(f.profile, (p = { scores: [], bad: 0 }));

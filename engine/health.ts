@@ -35,11 +35,17 @@ export interface HealthSignals {
  * the profile's SLO and, when its pool has a track record (`peer_latency_ms`, the pool's mean),
  * against three times that: a fragment far slower than its peers is sick even inside a loose SLO.
  */
-export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefined, t_ms: number, profile: Profile, nodeUsable: boolean, c: HealthConfig, peer_latency_ms = 0): HealthSignals {
+export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefined, t_ms: number, profile: Profile, nodeUsable: boolean, c: HealthConfig, peer_latency_ms = 0, out?: HealthSignals): HealthSignals {
   const n = f.recent_ok.length;
-  const errorRate = n === 0 ? 0 : f.recent_ok.reduce((k, ok) => k + (ok ? 0 : 1), 0) / n;
+  // Plain loops: this runs for every fragment at every health check.
+  let fails = 0, total_ms = 0;
+  for (let i = 0; i < n; i++) {
+    if (!f.recent_ok[i]) fails++;
+    total_ms += f.recent_latency_ms[i] as number;
+  }
+  const errorRate = n === 0 ? 0 : fails / n;
   const errors = Math.max(0, 1 - errorRate / c.error_rate_max);
-  const meanLatency = n === 0 ? 0 : f.recent_latency_ms.reduce((a, b) => a + b, 0) / n;
+  const meanLatency = n === 0 ? 0 : total_ms / n;
   const ref = peer_latency_ms > 0 ? Math.min(profile.latency_slo_ms, 3 * peer_latency_ms) : profile.latency_slo_ms;
   const latency = meanLatency <= ref ? 1 : ref / meanLatency;
   let heartbeat = 1;
@@ -53,7 +59,15 @@ export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefine
   const node = nodeUsable ? 1 : 0;
   const crashed = seen?.exited === true;
   const score = crashed ? 0 : Math.min(errors, latency, heartbeat, memory, node);
-  const s: HealthSignals = { errors: round6(errors), latency: round6(latency), heartbeat: round6(heartbeat), memory: round6(memory), node, score: round6(score) };
+  // `out` lets the periodic check reuse one object for thousands of fragments.
+  const s: HealthSignals = out ?? ({} as HealthSignals);
+  s.errors = round6(errors);
+  s.latency = round6(latency);
+  s.heartbeat = round6(heartbeat);
+  s.memory = round6(memory);
+  s.node = node;
+  s.score = round6(score);
+  if (out) delete s.symptom;
   if (score < c.unhealthy_below) {
     // Order matters on ties: the more drastic cause explains the others (a dead node stops heartbeats).
     s.symptom = crashed ? 'crashed' : node === score ? 'node_offline' : heartbeat === score ? 'hung' : memory === score ? 'leak' : errors === score ? 'errors' : 'slow';

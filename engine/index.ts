@@ -4,4 +4,4 @@ export { parseConfig, defaultConfig, ConfigError, configSchema, profileOf, type 
 export { buildTopology, distance, TopologyError, type Topology, type TopologyJson, type TopologyNodeJson } from './topology.ts';
 export { Orchestrator, type EngineOptions } from './orchestrator.ts';
 export { requestSchema, observationSchema, predictionSchema, psiSetSchema, problemsOf } from './schemas.ts';
-export { observationDigest, requestDigest } from './digest.ts';
+export { ObservationDigester, requestDigest } from './digest.ts';

@@ -6,7 +6,7 @@
  */
 import { deferFor, DeferredQueue, loadFactor, retryDelay_ms, shouldShed, TokenBucket, type PressureValues } from './admission.ts';
 import { profileOf, type Config, type Profile } from './config.ts';
-import { observationDigest, requestDigest } from './digest.ts';
+import { ObservationDigester, requestDigest } from './digest.ts';
 import { Healer } from './healing.ts';
 import { neverFits, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
@@ -33,7 +33,7 @@ export class Orchestrator {
   readonly queue: DeferredQueue;
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly streams: Streams;
-  private readonly obsDigests = new WeakMap<Observation, [number, number]>();
+  private readonly digester = new ObservationDigester();
   private readonly predictions = new Map<string, Prediction>();
   private seq = 0;
   private now_ms = -Infinity;
@@ -365,9 +365,7 @@ export class Orchestrator {
   }
 
   private digestOf(req: Request, obs: Observation): string {
-    let o = this.obsDigests.get(obs);
-    if (o === undefined) this.obsDigests.set(obs, (o = observationDigest(obs)));
-    return requestDigest(req, o);
+    return requestDigest(req, this.digester.digest(obs));
   }
 
   mustGet(id: string): Fragment {

@@ -36,26 +36,40 @@ interface NodeBook {
 /** What the engine has handed out on every node; the single source of fit decisions. */
 export class NodeLedger {
   private readonly books: NodeBook[];
+  /** Node id → book, as a plain array: the score loop looks books up ~10 times per node. */
+  private readonly byId: Array<NodeBook | undefined> = [];
   private lastOnline: readonly number[] | undefined;
+  private lastOnlineArg: readonly number[] | undefined;
+  private lastNodes: readonly NodeObservation[] | undefined;
 
   constructor(readonly topo: Topology, readonly overcommit: number) {
     this.books = topo.nodes.map(() => ({ reserved_cpu: 0, reserved_mem_kb: 0, fragments: 0, active: 0, usable: [], exclusive: new Set(), shared: [] }));
+    topo.nodes.forEach((n, i) => (this.byId[n.id] = this.books[i]));
     this.setOnline(topo.json.online_cpus);
   }
 
   private book(id: number): NodeBook {
-    const n = this.topo.byId.get(id);
-    if (!n) throw new Error(`unknown node ${id}`);
-    return this.books[n.index] as NodeBook;
+    const b = this.byId[id];
+    if (!b) throw new Error(`unknown node ${id}`);
+    return b;
   }
 
-  /** Take the observation's online CPUs and node measurements; cheap when nothing changed. */
-  /** Returns whether the set of online CPUs changed (fragments may then need re-pinning). */
+  /**
+   * Take the observation's online CPUs and node measurements; returns whether the set of online
+   * CPUs changed (fragments may then need re-pinning). The same arrays as last time (a shell
+   * passing one sample to many decisions) cost nothing.
+   */
   observe(online: readonly number[] | undefined, nodes: readonly NodeObservation[] | undefined): boolean {
-    // Absent online_cpus means all online (types.ts), i.e. the topology's online set again.
-    const now = online ?? this.topo.json.online_cpus;
-    const changed = !sameList(now, this.lastOnline);
-    if (changed) this.setOnline(now);
+    let changed = false;
+    if (online === undefined || online !== this.lastOnlineArg) {
+      this.lastOnlineArg = online;
+      // Absent online_cpus means all online (types.ts), i.e. the topology's online set again.
+      const now = online ?? this.topo.json.online_cpus;
+      changed = !sameList(now, this.lastOnline);
+      if (changed) this.setOnline(now);
+    }
+    if (nodes !== undefined && nodes === this.lastNodes) return changed;
+    this.lastNodes = nodes;
     for (const b of this.books) b.observed = undefined;
     for (const o of nodes ?? []) {
       const n = this.topo.byId.get(o.id);
@@ -278,12 +292,13 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
  * No random draw is made when there is only one candidate.
  */
 export function selectNode(scores: readonly NodeScore[], cfg: Pick<Config['placement'], 'near_best_margin' | 'jitter'>, streams: Streams): NodeScore | undefined {
-  const eligible = scores.filter((s) => s.eligible).sort((a, b) => b.total - a.total || a.node - b.node);
-  const best = eligible[0];
+  let best: NodeScore | undefined;
+  for (const s of scores) if (s.eligible && (!best || s.total > best.total || (s.total === best.total && s.node < best.node))) best = s;
   if (!best || !cfg.jitter) return best;
   // Near-best candidates no farther from the data than the best: jitter spreads load among
   // equals, it must not trade memory locality for a coin toss.
-  const near = eligible.filter((s) => s.total >= best.total - cfg.near_best_margin - 1e-12 && s.locality >= best.locality);
+  const floor = best.total - cfg.near_best_margin - 1e-12;
+  const near = scores.filter((s) => s.eligible && s.total >= floor && s.locality >= (best as NodeScore).locality).sort((a, b) => b.total - a.total || a.node - b.node);
   if (near.length === 1) return best;
   return near[Math.floor(streams.next('placement') * near.length)];
 }

@@ -95,7 +95,7 @@ class ScopeTracker {
   private last: PsiSet | undefined;
   /** When the last distinct reading arrived: the base of the Δtotal/Δt rate. */
   private lastReading_ms: number | undefined;
-  private lastSample_ms = -Infinity;
+  lastSample_ms = -Infinity;
   readonly current: Record<Resource, number> = { cpu: 0, memory: 0, io: 0 };
   private cached: PressureView | undefined;
 
@@ -164,6 +164,9 @@ export class PressureMonitor {
   private readonly system: ScopeTracker;
   private readonly nodes = new Map<number, ScopeTracker>();
   private lastT_ms = -Infinity;
+  private lastPsi: PsiSet | undefined;
+  private lastNodes: Observation['nodes'];
+  private lastSample_ms = -Infinity;
 
   constructor(private readonly cfg: Config['pressure']) {
     this.system = new ScopeTracker(cfg);
@@ -174,7 +177,13 @@ export class PressureMonitor {
     if (obs.t_ms < this.lastT_ms) throw new Error(`observation time went backwards: ${obs.t_ms} < ${this.lastT_ms}`);
     if (obs.t_ms === this.lastT_ms) return;
     this.lastT_ms = obs.t_ms;
+    // The very sample taken last time (same objects), within a kernel period: every scope would
+    // decline it one by one (see ScopeTracker.update); at 64 nodes, decline it here at once.
+    if (obs.psi === this.lastPsi && obs.nodes === this.lastNodes && obs.t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) return;
+    this.lastPsi = obs.psi;
+    this.lastNodes = obs.nodes;
     this.system.update(obs.t_ms, obs.psi);
+    let oldest = this.system.lastSample_ms;
     for (const n of obs.nodes ?? []) {
       if (!n.psi) continue;
       let tr = this.nodes.get(n.id);
@@ -183,7 +192,10 @@ export class PressureMonitor {
         this.nodes.set(n.id, tr);
       }
       tr.update(obs.t_ms, n.psi);
+      oldest = Math.min(oldest, tr.lastSample_ms);
     }
+    // The shortcut above holds only while every scope would still decline the same sample.
+    this.lastSample_ms = oldest;
   }
 
   systemView(): PressureView {

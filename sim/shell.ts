@@ -70,6 +70,9 @@ export class Shell {
   readonly host: Host;
   readonly frags = new Map<string, SimFragment>();
   private readonly waiting = new Map<string, SimRequest>();
+  /** Warm fragments with nothing to do (for warm_idle_gb_s), and leaking ones: kept as sets so a tick costs O(these), not O(all fragments). */
+  private readonly idle = new Set<SimFragment>();
+  private readonly leaking = new Set<SimFragment>();
   private readonly nodePsi: PsiScope[];
   private readonly sysPsi: PsiScope;
   private base: Observation;
@@ -219,10 +222,8 @@ export class Shell {
   /** Once per simulated second: advance PSI, sample, tick the policy, carry out its commands. */
   tick(predictions: readonly Prediction[] | undefined): void {
     const now = this.q.now_us;
-    for (const f of this.frags.values()) {
-      if (f.leak_kb_per_s > 0 && f.state !== 'dead') this.grow(f, f.leak_kb_per_s * ((now - this.lastTick_us) / 1e6));
-      if (f.state === 'ready' && !f.request) this.metrics.warm_idle_kb_us += f.mem_kb * (now - Math.max(f.idle_since_us, this.lastTick_us));
-    }
+    for (const f of this.leaking) this.grow(f, f.leak_kb_per_s * ((now - this.lastTick_us) / 1e6));
+    for (const f of this.idle) this.metrics.warm_idle_kb_us += f.mem_kb * (now - Math.max(f.idle_since_us, this.lastTick_us));
     this.resumSystemPsi(now);
     for (const n of this.host.nodes) (this.nodePsi[n.index] as PsiScope).advance(now);
     this.sysPsi.advance(now);
@@ -247,6 +248,7 @@ export class Shell {
       if (!f) throw new Error(`sim: policy placed ${sr.req.id} on unknown fragment ${d.fragment}`);
       this.waiting.delete(sr.req.id);
       f.request = sr;
+      this.track(f);
       sr.cold = d.start === 'cold';
       // A warm fragment begins after its warm-start time (plus any shaping delay); a cold one when it is ready.
       if (f.state === 'ready') this.q.after(((d.delay_ms ?? 0) + sr.profile.warm_start_ms) * 1000, () => this.begin(f, sr));
@@ -296,7 +298,7 @@ export class Shell {
     f.phase = 'idle';
     f.task = undefined;
     f.request = undefined;
-    f.idle_since_us = this.q.now_us;
+    this.track(f);
     const latency_us = this.q.now_us - sr.arrival_us;
     this.metrics.recordLatency(latency_us);
     this.execute(this.policy.complete(f.id, { ok: true, latency_ms: latency_us / 1000 }, this.obs()));
@@ -319,6 +321,19 @@ export class Shell {
     f.task = undefined;
     f.phase = 'idle';
     this.changed(n);
+  }
+
+  /** Keep the idle set in step with a fragment's state: ready with no request is idle warm memory. */
+  private track(f: SimFragment): void {
+    const idle = f.state === 'ready' && !f.request;
+    if (idle === this.idle.has(f)) return;
+    if (idle) {
+      f.idle_since_us = this.q.now_us;
+      this.idle.add(f);
+    } else {
+      this.metrics.warm_idle_kb_us += f.mem_kb * (this.q.now_us - Math.max(f.idle_since_us, this.lastTick_us));
+      this.idle.delete(f);
+    }
   }
 
   // ---- Commands ----------------------------------------------------------------------------
@@ -344,6 +359,8 @@ export class Shell {
           // A fresh process: the fault that made it sick is gone with the old one.
           this.grow(f, -f.leaked_kb);
           Object.assign(f, { hung_since_us: undefined, slow: 1, leak_kb_per_s: 0, state: 'starting' });
+          this.leaking.delete(f);
+          this.track(f);
           this.startUp(f);
           break;
         }
@@ -354,6 +371,8 @@ export class Shell {
           f.state = 'dead';
           f.epoch++;
           this.frags.delete(f.id);
+          this.leaking.delete(f);
+          this.track(f);
           const n = this.host.node(f.node);
           n.mem_used_kb -= f.mem_kb + f.leaked_kb;
           this.changed(n);
@@ -409,6 +428,7 @@ export class Shell {
         const sr = f.request;
         this.detach(f);
         f.request = undefined;
+        this.track(f);
         return sr;
       }
     }
@@ -422,7 +442,7 @@ export class Shell {
     this.q.after(this.profileOf(f.profile).cold_start_ms * 1000, () => {
       if (f.epoch !== epoch || f.state !== 'starting' || f.hung_since_us !== undefined) return;
       f.state = 'ready';
-      f.idle_since_us = this.q.now_us;
+      this.track(f);
       this.execute(this.policy.started(f.id, this.obs()));
       const sr = f.request;
       if (sr && f.phase === 'idle') this.begin(f, sr);
@@ -442,6 +462,7 @@ export class Shell {
     this.detach(f);
     f.state = 'starting'; // the process is gone; the policy decides what comes next
     f.epoch++;
+    this.track(f);
     this.execute(this.policy.failed(f.id, 'process exited (fault injection)', this.obs()));
   }
 
@@ -458,6 +479,7 @@ export class Shell {
 
   leak(f: SimFragment, kb_per_s: number): void {
     f.leak_kb_per_s = kb_per_s;
+    this.leaking.add(f);
   }
 
   setCpusOnline(node: number, on: boolean): void {
