@@ -28,7 +28,10 @@ const cpuDist = z.discriminatedUnion('dist', [
 
 const arrival = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('poisson'), rate_per_s: z.number().min(0) }),
-  /** Non-homogeneous Poisson: rate × (1 + day·sin(2πt/day) + week·sin(2πt/week)) × hourly lognormal noise. */
+  /**
+   * Non-homogeneous Poisson: rate × (1 + day·sin(2π(t + phase_h)/day) + week·sin(2πt/week)) ×
+   * hourly lognormal noise. The daily peak is at 6 h − phase_h (phase_h moves it earlier).
+   */
   z.strictObject({
     kind: z.literal('diurnal'), rate_per_s: z.number().min(0),
     day_amplitude: z.number().min(0).max(1).default(0.5), week_amplitude: z.number().min(0).max(1).default(0.1),

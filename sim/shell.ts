@@ -59,6 +59,12 @@ export interface SimFragment {
   leaked_kb: number;
 }
 
+/**
+ * Memory a running request adds to its fragment's: a fragment holds max(its own, the request's
+ * working set), as the engine books it (placement.ts memoryNeed_kb) — one rule for both.
+ */
+const extraMem_kb = (f: SimFragment, sr: SimRequest) => Math.max(0, sr.mem_kb - f.mem_kb);
+
 export interface ShellSinks {
   decision(d: Decision): void;
   /** A policy call took this long (wall clock), for the decision-latency figures. */
@@ -271,7 +277,7 @@ export class Shell {
     const n = this.host.node(f.node);
     const factor = this.host.remoteFactor(sr.home, f.node, sr.profile.memory_intensity);
     this.metrics.recordAccess(sr.cpu_ms, sr.home === undefined || sr.home === f.node);
-    n.mem_used_kb += sr.mem_kb;
+    n.mem_used_kb += extraMem_kb(f, sr);
     f.phase = 'cpu';
     f.task = { work_us: Math.max(1, sr.cpu_ms * 1000 * factor * f.slow), weight: sr.req.cpus, finish_v: 0, heap_i: -1, done: () => this.endCpu(f, sr) };
     n.cpu.add(f.task, this.q.now_us);
@@ -294,7 +300,7 @@ export class Shell {
 
   private finish(f: SimFragment, sr: SimRequest): void {
     const n = this.host.node(f.node);
-    n.mem_used_kb -= sr.mem_kb;
+    n.mem_used_kb -= extraMem_kb(f, sr);
     f.phase = 'idle';
     f.task = undefined;
     f.request = undefined;
@@ -311,11 +317,11 @@ export class Shell {
     const n = this.host.node(f.node);
     if (f.phase === 'cpu') {
       n.cpu.remove(t, this.q.now_us);
-      if (f.request) n.mem_used_kb -= f.request.mem_kb;
+      if (f.request) n.mem_used_kb -= extraMem_kb(f, f.request);
     } else if (f.phase === 'io') {
       this.host.io.remove(t, this.q.now_us);
       n.io_tasks--;
-      if (f.request) n.mem_used_kb -= f.request.mem_kb;
+      if (f.request) n.mem_used_kb -= extraMem_kb(f, f.request);
       this.ioChanged();
     }
     f.task = undefined;
@@ -393,7 +399,7 @@ export class Shell {
           if (f.state === 'starting') this.startUp(f); // restarting on the new node
           else if (sr && task && phase === 'cpu') {
             // The running request moves with its process and carries on.
-            to.mem_used_kb += sr.mem_kb;
+            to.mem_used_kb += extraMem_kb(f, sr);
             f.phase = 'cpu';
             f.task = task;
             to.cpu.add(task, this.q.now_us);
