@@ -31,7 +31,15 @@ class Baseline implements Policy {
   private readonly rng: Rng;
   private rr = 0;
   private seq = 0;
-  private readonly retries: Array<{ due_ms: number; request: Request }> = [];
+  /**
+   * Requests waiting for room, first come first served. Like a scheduler's pending queue they are
+   * retried when room frees (a completion), plus one probe per tick in case nothing completes —
+   * not re-decided every second, which at a few thousand waiting requests would be most of a run.
+   */
+  private pending: Request[] = [];
+  private pendingHead = 0;
+  /** Requests let out of the queue to try again; everyone else queues behind those waiting. */
+  private readonly released = new Set<string>();
   private nextNumad_ms = 0;
 
   constructor(readonly name: (typeof BASELINES)[number], private readonly cfg: Config, private readonly topo: Topology, seed: string) {
@@ -80,6 +88,11 @@ class Baseline implements Policy {
     this.ledger.observe(obs.online_cpus, obs.nodes);
     const pool = this.pools.pool(req.profile);
     const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: 0 };
+    // First come, first served: while others wait, a newcomer waits behind them.
+    if (!this.released.delete(req.id) && this.pendingHead < this.pending.length) {
+      this.pending.push(req);
+      return this.decision(req, obs, { action: 'defer', reason: `${this.name}: queued behind ${this.pending.length - this.pendingHead - 1} waiting`, retry_after_ms: RETRY_MS });
+    }
     const fitsOn = (id: number, warm: boolean) => misfit(this.topo.byId.get(id)!, demand, memoryNeed_kb(demand, pool.cfg, warm), this.ledger) === undefined;
     // Any idle warm fragment of the profile, wherever it is: the most recently used that fits.
     let warm: Fragment | undefined;
@@ -95,7 +108,7 @@ class Baseline implements Policy {
     } else {
       const node = this.choose(this.topo.nodes.map((n) => n.id).filter((id) => fitsOn(id, false)));
       if (node === undefined || pool.size >= pool.cfg.pool.max || this.pools.liveCount >= this.cfg.limits.max_fragments) {
-        this.retries.push({ due_ms: obs.t_ms + RETRY_MS, request: req });
+        this.pending.push(req);
         return this.decision(req, obs, { action: 'defer', reason: `${this.name}: no room`, retry_after_ms: RETRY_MS });
       }
       f = this.pools.create(req.profile, node, sharedCpusFor(node, pool.cfg, this.ledger), obs.t_ms);
@@ -120,7 +133,18 @@ class Baseline implements Policy {
     f.last_used_ms = obs.t_ms;
     this.pools.transition(f, 'warm');
     this.pools.setReservation(f, 0, this.pools.pool(f.profile).cfg.memory_kb);
-    return [];
+    return this.release('room freed');
+  }
+
+  private release(reason: string): Command[] {
+    if (this.pendingHead >= this.pending.length) return [];
+    const request = this.pending[this.pendingHead++] as Request;
+    this.released.add(request.id);
+    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.pendingHead);
+      this.pendingHead = 0;
+    }
+    return [{ type: 'retry', request, reason }];
   }
 
   /** A supervisor: restart what exited; the request it held goes back to its client. */
@@ -138,11 +162,7 @@ class Baseline implements Policy {
   tick(obs: Observation): Command[] {
     this.ledger.observe(obs.online_cpus, obs.nodes);
     const out: Command[] = [];
-    const due = this.retries.filter((r) => r.due_ms <= obs.t_ms);
-    if (due.length) {
-      this.retries.splice(0, this.retries.length, ...this.retries.filter((r) => r.due_ms > obs.t_ms));
-      for (const r of due) out.push({ type: 'retry', request: r.request, reason: 'retry' });
-    }
+    out.push(...this.release('periodic retry'));
     // Fixed keep-alive: a warm fragment idle for 10 minutes is stopped.
     for (const f of [...this.pools.fragments()]) {
       if (f.state === 'warm' && obs.t_ms - f.last_used_ms >= KEEP_ALIVE_MS) {
