@@ -85,7 +85,8 @@ export class FaultInjector {
       for (const i of mine.sort((a, b) => a.detected_ms - b.detected_ms || a.id - b.id)) if (!first.has(i.origin)) first.set(i.origin, i);
       const found = [...first.values()];
       if (found.length === 0) continue;
-      f.detected_us = Math.min(...found.map((i) => i.detected_ms * 1000));
+      // The engine keeps ms; a detection in the same millisecond as the injection is not before it.
+      f.detected_us = Math.max(f.injected_us, Math.min(...found.map((i) => i.detected_ms * 1000)));
       if (found.every((i) => i.recovered_ms !== undefined)) {
         f.recovered_us = Math.max(...found.map((i) => (i.recovered_ms as number) * 1000));
       }
