@@ -75,6 +75,12 @@ export const configSchema = z.strictObject({
     /** Deferred requests held at most; a full queue also counts as overload. */
     queue_limit: z.number().int().min(1).max(1_000_000).default(10_000),
     insufficient_retry_ms: positiveMs.default(5_000),
+    /**
+     * Longest a request is held back for pressure: past it, it is admitted despite the pressure
+     * (still subject to shedding and fit). Deferral smooths a spike; unbounded deferral under
+     * sustained load turns into a retry storm that keeps the pressure up by itself.
+     */
+    max_defer_ms: positiveMs.default(30_000),
   }).prefault({}),
   placement: z.strictObject({
     weights: z.strictObject({

@@ -35,6 +35,11 @@ export class Orchestrator {
   private readonly streams: Streams;
   private readonly digester = new ObservationDigester();
   private readonly predictions = new Map<string, Prediction>();
+  /** Requests waiting for room, first come first served (`roomHead` is the next to go). */
+  private roomQueue: Request[] = [];
+  private roomHead = 0;
+  /** When each deferred request was first held back (for max_defer_ms); removed once decided. */
+  private readonly deferredSince = new Map<string, number>();
   private seq = 0;
   private now_ms = -Infinity;
   private nextScaling_ms: number | undefined;
@@ -90,12 +95,12 @@ export class Orchestrator {
     if ((load >= adm.overload_load || this.queue.full) && req.priority < 2 && shouldShed(req, load, adm, this.streams.next('shed'))) {
       return this.shed(base, `overloaded: load factor ${fmt(load)} ≥ ${adm.overload_load}, shed at priority ${req.priority}`, Math.max(p.cpu, p.memory, p.io), []);
     }
-    // (2b) Pressure deferral.
+    // (2b) Pressure deferral, for at most max_defer_ms per request.
     const forced = deferFor(p, req, this.cfg.pressure.thresholds);
-    if (forced) {
-      const bar = req.priority >= 2 ? 'critical' : 'high';
-      return this.defer(base, req, `${forced} pressure ${fmt(p[forced])} ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}`, p[forced], []);
-    }
+    const waited_ms = t - (this.deferredSince.get(req.id) ?? t);
+    const bar = req.priority >= 2 ? 'critical' : 'high';
+    const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
+    if (forced && waited_ms < adm.max_defer_ms) return this.defer(base, req, pressureNote, p[forced], []);
 
     // (3) Node: score, filter, pick among the near-best.
     const pool = this.pools.pool(req.profile);
@@ -105,7 +110,7 @@ export class Orchestrator {
     if (!chosen) {
       const never = neverFits(demand, profile, this.ledger);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
-      return this.defer(base, req, `insufficient resources: ${summarise(scores)}`, undefined, scores);
+      return this.defer(base, req, `insufficient resources: ${summarise(scores)}`, undefined, scores, true);
     }
 
     // (4)+(5) Pool, then a warm fragment on that node or a cold start within the pool's max.
@@ -114,7 +119,7 @@ export class Orchestrator {
     if (!warm && !canCold) {
       // Pool full: serve from a warm fragment elsewhere (best eligible node that has one), or wait.
       const alt = scores.filter((s) => s.eligible && pool.warmOn(s.node) > 0).sort((a, b) => b.total - a.total || a.node - b.node)[0];
-      if (!alt) return this.defer(base, req, `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`, undefined, scores);
+      if (!alt) return this.defer(base, req, `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`, undefined, scores, true);
       chosen = alt;
       warm = pool.popWarm(alt.node);
     }
@@ -147,7 +152,7 @@ export class Orchestrator {
     const worst = Math.max(p.cpu, p.memory, req.io_intensive ? p.io : 0);
     const decision: Parameters<Orchestrator['finish']>[1] = {
       action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, exclusive: demand.exclusive_cpus > 0, fragment: f.id,
-      reason: `node ${f.node} scored ${chosen.total}; ${warm ? 'warm fragment' : `cold start (${pool.warmOn(f.node)} warm there)`}${delay_ms ? `; shaped by ${delay_ms} ms` : ''}`,
+      reason: `node ${f.node} scored ${chosen.total}; ${warm ? 'warm fragment' : `cold start (${pool.warmOn(f.node)} warm there)`}${delay_ms ? `; shaped by ${delay_ms} ms` : ''}${forced ? `; admitted despite ${pressureNote} after ${waited_ms} ms deferred` : ''}`,
       confidence: round4((1 - worst) * (warm ? 1 : 0.8)),
       scores,
       commands,
@@ -188,6 +193,7 @@ export class Orchestrator {
       this.pools.transition(f, 'warm');
       this.pools.setReservation(f, 0, pool.cfg.memory_kb);
     }
+    commands.push(...this.releaseRoom('room freed'));
     return commands;
   }
 
@@ -206,6 +212,7 @@ export class Orchestrator {
     for (const pr of predictions ?? []) this.predictions.set(pr.profile, pr);
     const commands: Command[] = [];
     for (const d of this.queue.popDue(t)) commands.push({ type: 'retry', request: d.request, reason: `deferral due at ${d.due_ms} ms` });
+    commands.push(...this.releaseRoom('periodic retry'));
     if (this.cpusChanged) {
       this.cpusChanged = false;
       commands.push(...this.repinAll('online CPUs changed'));
@@ -331,11 +338,24 @@ export class Orchestrator {
     return out;
   }
 
-  private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[]): Decision {
+  /**
+   * Hold a request back. For pressure or shaping it returns after a timed delay; when it waits for
+   * room (`forRoom`: nothing fits, or its pool is full) it queues first come, first served and is
+   * let out as room frees — one per completion, plus one per tick — instead of polling: a few
+   * thousand requests re-deciding every quarter second keep a full host busy deciding.
+   */
+  private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[], forRoom = false): Decision {
     const adm = this.cfg.admission;
+    if (!this.deferredSince.has(req.id)) this.deferredSince.set(req.id, base.t_ms);
+    if (forRoom) {
+      if (this.roomQueue.length - this.roomHead >= adm.queue_limit && req.priority < 2) return this.shed(base, `room queue full (${adm.queue_limit}): ${reason}`, 0, scores);
+      this.roomQueue.push(req);
+      return this.finish(base, { action: 'defer', reason, retry_after_ms: adm.insufficient_retry_ms, confidence: 1, scores });
+    }
     const retry = p === undefined ? adm.insufficient_retry_ms : retryDelay_ms(p, adm, this.streams.next('retry'));
     const q = this.queue.push(req, base.t_ms + retry);
     if (!q.queued) return this.shed(base, `deferred queue full (${this.queue.limit}): ${reason}`, p ?? 0, scores);
+    if (q.evicted) this.deferredSince.delete(q.evicted.id);
     const commands: Command[] = q.evicted ? [{ type: 'shed', request_id: q.evicted.id, reason: `evicted from the full deferred queue by ${req.id}` }] : [];
     return this.finish(base, { action: 'defer', reason, retry_after_ms: retry, confidence: round4(1 - (p ?? 0)), scores, commands });
   }
@@ -345,8 +365,24 @@ export class Orchestrator {
     return this.finish(base, { action: 'shed', reason, retry_after_ms: retry, confidence: round4(1 - p), scores });
   }
 
+  get waitingForRoom(): number {
+    return this.roomQueue.length - this.roomHead;
+  }
+
+  /** Let the longest-waiting request for room try again. */
+  private releaseRoom(reason: string): Command[] {
+    if (this.roomHead >= this.roomQueue.length) return [];
+    const request = this.roomQueue[this.roomHead++] as Request;
+    if (this.roomHead > 1024 && this.roomHead * 2 > this.roomQueue.length) {
+      this.roomQueue = this.roomQueue.slice(this.roomHead);
+      this.roomHead = 0;
+    }
+    return [{ type: 'retry', request, reason }];
+  }
+
   /** Assemble a decision with its keys in one fixed order, so journals read (and diff) alike. */
   private finish(base: DecisionBase, d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>): Decision {
+    if (d.action !== 'defer') this.deferredSince.delete(base.request_id);
     const out: Decision = { seq: base.seq, t_ms: base.t_ms, request_id: base.request_id, profile: base.profile, action: d.action } as Decision;
     if (d.start !== undefined) out.start = d.start;
     if (d.node !== undefined) out.node = d.node;

@@ -196,3 +196,34 @@ describe('pools spread over nodes', () => {
     expect(byNode()).toEqual(new Map([[0, 1], [1, 1]]));
   });
 });
+
+describe('bounded waiting', () => {
+  it('pressure holds a request back for at most max_defer_ms (30 s), then admits it', () => {
+    const e = engine();
+    expect(e.schedule(req('a'), obs(0, 0.85)).action).toBe('defer');
+    expect(e.schedule(req('a'), obs(29_999, 0.85)).action).toBe('defer'); // waited 29 999 ms < 30 000
+    const d = e.schedule(req('a'), obs(30_000, 0.85));
+    expect(d.action).toBe('place');
+    expect(d.reason).toContain('admitted despite cpu pressure 0.85 ≥ high 0.8 after 30000 ms deferred');
+    // The clock starts again for a new request.
+    expect(e.schedule(req('b'), obs(30_001, 0.85)).action).toBe('defer');
+  });
+
+  it('a request waiting for room is let out when room frees, first come first served, not polled', () => {
+    const e = engine();
+    const placed: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const d = e.schedule(req(`r${i}`), obs(i)); // 1 CPU each: both nodes' 4 CPUs full
+      e.started(d.fragment as string, obs(i));
+      placed.push(d.fragment as string);
+    }
+    expect(e.schedule(req('w1'), obs(10)).action).toBe('defer');
+    expect(e.schedule(req('w2'), obs(11)).action).toBe('defer');
+    // A completion frees one CPU: w1 (first in) is let out, w2 waits.
+    const freed = e.complete(placed[0] as string, { ok: true, latency_ms: 5 }, obs(12)).filter((c) => c.type === 'retry');
+    expect(freed).toEqual([{ type: 'retry', request: req('w1'), reason: 'room freed' }]);
+    // The periodic probe lets out the next one at a tick, even without a completion.
+    expect(e.tick(obs(13)).filter((c) => c.type === 'retry')).toEqual([{ type: 'retry', request: req('w2'), reason: 'periodic retry' }]);
+    expect(e.status().deferred).toBe(0);
+  });
+});

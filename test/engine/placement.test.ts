@@ -733,12 +733,14 @@ describe('Orchestrator.schedule: exclusive CPUs', () => {
     expect(s2.action).toBe('defer');
     expect(scoreOf(s2.scores, 0).excluded).toBe('needs 1 CPUs, 0 free'); // 1 reserved of 1 shared × 1
 
-    // completion of e1 releases 0, 1: the shared set is [0,1,3] again, for svc-0 and svc-1 itself
+    // completion of e1 releases 0, 1: the shared set is [0,1,3] again, for svc-0 and svc-1 itself;
+    // and the room it frees goes to the first request waiting for room, e2 (s2 waits behind it)
     o.started('svc-1', obs(6));
     const done = o.complete('svc-1', ok, obs(7));
     expect(done).toEqual([
       { type: 'pin', fragment: 'svc-0', node: 0, cpus: [0, 1, 3], reason: 'shared CPUs grew: exclusive CPUs released' },
       { type: 'pin', fragment: 'svc-1', node: 0, cpus: [0, 1, 3], reason: 'shared CPUs grew: exclusive CPUs released' },
+      { type: 'retry', request: req('e2', { exclusive_cpus: 2, allowed_nodes: [0] }), reason: 'room freed' },
     ]);
     expect(o.status().nodes[0]?.exclusive_cpus).toEqual([2]);
     expect(o.ledger.sharedCpus(0)).toEqual([0, 1, 3]);
