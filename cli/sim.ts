@@ -9,9 +9,10 @@ import type { Command } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, TopologyError } from '../engine/index.ts';
 import { BASELINES, type PolicyName } from '../sim/baselines.ts';
+import { writeFileAtomic } from '../sim/csv.ts';
 import { runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
 import { bundledScenarios, loadScenario, parseDuration_s, resolvePath, scenarioSchema, type Scenario } from '../sim/scenario.ts';
-import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind, writeFileAtomic } from '../sim/traces.ts';
+import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
 import { InputError, readJson } from './jsonfile.ts';
 import { loadConfig, loadTopology } from './load.ts';
 

@@ -5,8 +5,9 @@
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { SkippedRow } from '../sim/csv.ts';
 import { IMPORT_DEFAULTS, IMPORT_FORMATS, importTrace, type ImportFormat, type ImportOptions } from '../sim/importers.ts';
-import { readTrace, summarizeTrace, writeDemandTrace, writeRequestTrace, type SkippedRow, type TraceSummary } from '../sim/traces.ts';
+import { readTrace, summarizeTrace, writeDemandTrace, writeRequestTrace, type TraceSummary } from '../sim/traces.ts';
 import { InputError } from './jsonfile.ts';
 
 /** How many skipped rows the text output lists (--json lists them all). */

@@ -18,17 +18,8 @@
  */
 import { basename } from 'node:path';
 import { InputError } from '../cli/jsonfile.ts';
-import {
-  headerError,
-  readCsv,
-  scanRows,
-  TimeOrder,
-  type CsvRecord,
-  type DemandRow,
-  type Fields,
-  type RequestRow,
-  type SkippedRow,
-} from './traces.ts';
+import { headerError, readCsv, scanRows, TimeOrder, type CsvRecord, type Fields, type SkippedRow } from './csv.ts';
+import type { DemandRow, RequestRow } from './traces.ts';
 
 export const IMPORT_FORMATS = ['nab', 'azure-functions-2019', 'azure-functions-2021', 'azure-llm', 'alibaba-machine-usage'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../cli/jsonfile.ts';
+import { capProblems } from '../../sim/csv.ts';
 import {
-  capProblems,
   psiRowToPsiSet,
   readDemandTrace,
   readPsiTrace,
