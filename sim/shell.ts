@@ -4,15 +4,15 @@
  * stopping, restarting and moving fragments, running requests on them, retrying and shedding.
  * No policy lives here: every choice of where and whether comes back from the policy.
  *
- * Like the live agent, the shell samples PSI and node load once per simulated second and hands
- * that sample to every decision until the next one (with the decision's own time).
+ * What the policy sees — PSI and node load sampled once per simulated second, handed to every
+ * decision until the next sample — is sampler.ts's; the shell tells it when a node changed.
  */
-import type { Command, Decision, FragmentObservation, Observation, Outcome, Prediction, PsiSet, Request } from '../engine/index.ts';
+import type { Command, Decision, Observation, Outcome, Prediction, Request } from '../engine/index.ts';
 import type { Incident } from '../engine/health.ts';
 import type { EventQueue } from './events.ts';
 import { Host, reclaimStall, type NodeState, type Task } from './host.ts';
 import type { Metrics } from './metrics.ts';
-import { PSI_STATES, PsiScope, type PsiState } from './psi.ts';
+import { Sampler, type PsiTraceSource } from './sampler.ts';
 import type { SimProfile } from './scenario.ts';
 
 /** What the twin needs of a policy; the engine's Orchestrator has exactly this shape. */
@@ -79,17 +79,7 @@ export class Shell {
   /** Warm fragments with nothing to do (for warm_idle_gb_s), and leaking ones: kept as sets so a tick costs O(these), not O(all fragments). */
   private readonly idle = new Set<SimFragment>();
   private readonly leaking = new Set<SimFragment>();
-  private readonly nodePsi: PsiScope[];
-  private readonly sysPsi: PsiScope;
-  private base: Observation;
-  private lastBusy_us: number[];
-  private lastTick_us = 0;
-  private online: number[];
-  private nextHealth_ms = 0;
-  private readonly sysFractions: Record<PsiState, number> = { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 };
-  private readonly sums: Record<PsiState, number> = { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 };
-  private sumW = 0;
-  private readonly parts: Array<{ fractions: Record<PsiState, number>; weight: number }>;
+  private readonly sampler: Sampler;
 
   constructor(
     readonly q: EventQueue,
@@ -98,79 +88,29 @@ export class Shell {
     readonly metrics: Metrics,
     private readonly sinks: ShellSinks,
     host: Host,
-    private readonly health_interval_ms: number,
-    /** A recorded PSI source: overlay adds it as background stall, replace shows it to the policy. */
-    private readonly psiTrace?: { mode: 'overlay' | 'replace'; at: (t_ms: number) => PsiSet | undefined },
+    health_interval_ms: number,
+    psiTrace?: PsiTraceSource,
   ) {
     this.host = host;
-    this.nodePsi = host.nodes.map(() => new PsiScope(0));
-    this.parts = host.nodes.map(() => ({ fractions: { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 }, weight: 0 }));
-    this.sysPsi = new PsiScope(0);
-    this.lastBusy_us = host.nodes.map(() => 0);
-    this.online = host.topo.json.online_cpus.slice();
-    this.base = this.observe(0);
+    this.sampler = new Sampler(host, this.frags, health_interval_ms, psiTrace);
   }
 
   private profileOf(name: string): SimProfile {
     return this.profiles.get(name) ?? (this.profiles.get('*') as SimProfile);
   }
 
-  // ---- Observations ------------------------------------------------------------------------
-
-  private psiSet(s: PsiScope, overlay?: PsiSet): PsiSet {
-    const r = s.read();
-    const line = (k: PsiState, res: 'cpu' | 'memory' | 'io', part: 'some' | 'full') => {
-      const v = r[k];
-      const o = overlay?.[res][part];
-      return { avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)), avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)), avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)), total_us: v.total_us + (o?.total_us ?? 0) };
-    };
-    return {
-      cpu: { some: line('cpu_some', 'cpu', 'some'), full: line('cpu_full', 'cpu', 'full') },
-      memory: { some: line('mem_some', 'memory', 'some'), full: line('mem_full', 'memory', 'full') },
-      io: { some: line('io_some', 'io', 'some'), full: line('io_full', 'io', 'full') },
-    };
-  }
-
-  /** The once-a-second sample: PSI, node load and memory, online CPUs (fragments when a health check is due). */
-  private observe(now_us: number): Observation {
-    const t_ms = Math.floor(now_us / 1000);
-    const dt = now_us - this.lastTick_us;
-    const recorded = this.psiTrace?.at(t_ms);
-    const nodes = this.host.nodes.map((n, i) => {
-      n.cpu.advance(now_us); // busy time only accrues on advance(): bring it up to now, or steady load reads as idle
-      const busy = n.cpu.busy_unit_us;
-      const util = dt > 0 && n.cpu.capacity > 0 ? Math.min(1, (busy - (this.lastBusy_us[i] as number)) / (dt * n.cpu.capacity)) : 0;
-      this.lastBusy_us[i] = busy;
-      return { id: n.id, cpu_util: Math.round(util * 1e4) / 1e4, mem_free_kb: Math.max(0, Math.round(n.mem_cap_kb - n.mem_used_kb)), psi: this.psiSet(this.nodePsi[i] as PsiScope, this.psiTrace?.mode === 'overlay' ? recorded : undefined) };
-    });
-    this.lastTick_us = now_us;
-    const psi = this.psiTrace?.mode === 'replace' && recorded ? recorded : this.psiSet(this.sysPsi, this.psiTrace?.mode === 'overlay' ? recorded : undefined);
-    const obs: Observation = { t_ms, psi, nodes, online_cpus: this.online };
-    if (t_ms >= this.nextHealth_ms) {
-      this.nextHealth_ms = t_ms + this.health_interval_ms;
-      obs.fragments = [...this.frags.values()].map((f): FragmentObservation => ({
-        id: f.id,
-        heartbeat_ms: Math.floor((f.hung_since_us ?? now_us) / 1000),
-        rss_kb: Math.round(f.mem_kb + f.leaked_kb),
-      }));
-    }
-    return obs;
-  }
-
   /** The current sample with this instant's time: what a decision between samples sees. */
   obs(): Observation {
-    return { ...this.base, t_ms: Math.floor(this.q.now_us / 1000), fragments: undefined };
+    return this.sampler.at(this.q.now_us);
   }
 
-  // ---- PSI bookkeeping ---------------------------------------------------------------------
+  // ---- Node changes and completions --------------------------------------------------------
 
   /** Re-derive a node's stall after any change on it, and schedule its next completion. */
   changed(n: NodeState): void {
     const now = this.q.now_us;
     n.cpu.setStall(reclaimStall(n.mem_used_kb, n.mem_cap_kb), now);
-    const fr = this.host.nodeStall(n) as unknown as Record<PsiState, number>;
-    (this.nodePsi[n.index] as PsiScope).set(now, fr);
-    this.updateSystemPsi(now, n.index, fr, this.host.nodeWeight(n));
+    this.sampler.nodeChanged(n, now);
     const t = n.cpu.nextFinish_us(now);
     if (t === undefined) return;
     const v = n.cpu.version;
@@ -179,36 +119,6 @@ export class Shell {
       for (const task of n.cpu.popFinished(this.q.now_us)) task.done();
       this.changed(n);
     });
-  }
-
-  /**
-   * System-wide stall: the nodes' fractions weighted by their non-idle time, as psi.c combines
-   * CPUs. Kept as running sums updated by the one node that changed (O(1) per event, not O(nodes));
-   * `resumSystemPsi` recomputes them exactly once per agent tick so rounding never accumulates.
-   */
-  private updateSystemPsi(now: number, i: number, fr: Record<PsiState, number>, w: number): void {
-    const old = this.parts[i] as { fractions: Record<PsiState, number>; weight: number };
-    for (const k of PSI_STATES) this.sums[k] += fr[k] * w - old.fractions[k] * old.weight;
-    this.sumW += w - old.weight;
-    this.parts[i] = { fractions: fr, weight: w };
-    this.setSystem(now);
-  }
-
-  private resumSystemPsi(now: number): void {
-    let w = 0;
-    for (const k of PSI_STATES) this.sums[k] = 0;
-    for (const p of this.parts) {
-      for (const k of PSI_STATES) this.sums[k] += p.fractions[k] * p.weight;
-      w += p.weight;
-    }
-    this.sumW = w;
-    this.setSystem(now);
-  }
-
-  private setSystem(now: number): void {
-    const f = this.sysFractions;
-    for (const k of PSI_STATES) f[k] = this.sumW > 1e-12 ? Math.min(1, Math.max(0, this.sums[k] / this.sumW)) : 0;
-    this.sysPsi.set(now, f);
   }
 
   private ioChanged(): void {
@@ -228,13 +138,10 @@ export class Shell {
   /** Once per simulated second: advance PSI, sample, tick the policy, carry out its commands. */
   tick(predictions: readonly Prediction[] | undefined): void {
     const now = this.q.now_us;
-    for (const f of this.leaking) this.grow(f, f.leak_kb_per_s * ((now - this.lastTick_us) / 1e6));
-    for (const f of this.idle) this.metrics.warm_idle_kb_us += f.mem_kb * (now - Math.max(f.idle_since_us, this.lastTick_us));
-    this.resumSystemPsi(now);
-    for (const n of this.host.nodes) (this.nodePsi[n.index] as PsiScope).advance(now);
-    this.sysPsi.advance(now);
-    this.base = this.observe(now);
-    const cmds = this.policy.tick({ ...this.base }, predictions);
+    const last_us = this.sampler.lastTick_us;
+    for (const f of this.leaking) this.grow(f, f.leak_kb_per_s * ((now - last_us) / 1e6));
+    for (const f of this.idle) this.metrics.warm_idle_kb_us += f.mem_kb * (now - Math.max(f.idle_since_us, last_us));
+    const cmds = this.policy.tick({ ...this.sampler.sample(now) }, predictions);
     this.execute(cmds);
   }
 
@@ -337,7 +244,7 @@ export class Shell {
       f.idle_since_us = this.q.now_us;
       this.idle.add(f);
     } else {
-      this.metrics.warm_idle_kb_us += f.mem_kb * (this.q.now_us - Math.max(f.idle_since_us, this.lastTick_us));
+      this.metrics.warm_idle_kb_us += f.mem_kb * (this.q.now_us - Math.max(f.idle_since_us, this.sampler.lastTick_us));
       this.idle.delete(f);
     }
   }
@@ -491,9 +398,7 @@ export class Shell {
   setCpusOnline(node: number, on: boolean): void {
     const n = this.host.node(node);
     const cpus = this.host.topo.byId.get(node)?.allowed_cpus ?? [];
-    const set = new Set(this.online);
-    for (const c of cpus) (on ? set.add(c) : set.delete(c));
-    this.online = [...set].sort((a, b) => a - b);
+    this.sampler.setOnline(cpus, on);
     n.cpu.setCapacity(on ? cpus.length : 0, this.q.now_us);
     this.changed(n);
   }

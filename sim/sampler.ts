@@ -1,0 +1,160 @@
+/**
+ * What the twin's agent sees of its host. A PSI scope per node and one for the whole host are kept
+ * in step with the execution model, event by event; once per simulated second they are read into
+ * an observation (PSI, node load and memory, online CPUs; fragments when a health check is due),
+ * which every decision until the next sample sees with its own time — as the live agent samples.
+ *
+ * Kept apart from the shell, which carries out requests and commands and tells the sampler when a
+ * node changed; everything here is about turning the host's state into observations.
+ */
+import type { FragmentObservation, Observation, PsiSet } from '../engine/index.ts';
+import type { Host, NodeState } from './host.ts';
+import { PSI_STATES, PsiScope, type PsiState } from './psi.ts';
+
+/** What a health check sees of a fragment. */
+interface Watched {
+  id: string;
+  mem_kb: number;
+  leaked_kb: number;
+  hung_since_us: number | undefined;
+}
+
+/** A recorded PSI source: overlay adds it as background stall, replace shows it to the policy. */
+export interface PsiTraceSource {
+  mode: 'overlay' | 'replace';
+  at: (t_ms: number) => PsiSet | undefined;
+}
+
+const noStall = (): Record<PsiState, number> => ({ cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 });
+
+function psiSet(s: PsiScope, overlay?: PsiSet): PsiSet {
+  const r = s.read();
+  const line = (k: PsiState, res: 'cpu' | 'memory' | 'io', part: 'some' | 'full') => {
+    const v = r[k];
+    const o = overlay?.[res][part];
+    return { avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)), avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)), avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)), total_us: v.total_us + (o?.total_us ?? 0) };
+  };
+  return {
+    cpu: { some: line('cpu_some', 'cpu', 'some'), full: line('cpu_full', 'cpu', 'full') },
+    memory: { some: line('mem_some', 'memory', 'some'), full: line('mem_full', 'memory', 'full') },
+    io: { some: line('io_some', 'io', 'some'), full: line('io_full', 'io', 'full') },
+  };
+}
+
+export class Sampler {
+  private readonly nodePsi: PsiScope[];
+  private readonly sysPsi: PsiScope;
+  private readonly sysFractions = noStall();
+  private readonly sums = noStall();
+  private sumW = 0;
+  private readonly parts: Array<{ fractions: Record<PsiState, number>; weight: number }>;
+  private readonly lastBusy_us: number[];
+  private last_us = 0;
+  private online: number[];
+  private nextHealth_ms = 0;
+  /** The latest once-a-second sample. */
+  private latest: Observation;
+
+  constructor(
+    private readonly host: Host,
+    private readonly frags: ReadonlyMap<string, Watched>,
+    private readonly health_interval_ms: number,
+    private readonly psiTrace?: PsiTraceSource,
+  ) {
+    this.nodePsi = host.nodes.map(() => new PsiScope(0));
+    this.parts = host.nodes.map(() => ({ fractions: noStall(), weight: 0 }));
+    this.sysPsi = new PsiScope(0);
+    this.lastBusy_us = host.nodes.map(() => 0);
+    this.online = host.topo.json.online_cpus.slice();
+    this.latest = this.observe(0);
+  }
+
+  /** When the latest sample was taken (µs). */
+  get lastTick_us(): number {
+    return this.last_us;
+  }
+
+  /** The current sample with this instant's time: what a decision between samples sees. */
+  at(now_us: number): Observation {
+    return { ...this.latest, t_ms: Math.floor(now_us / 1000), fragments: undefined };
+  }
+
+  /** Once per agent tick: bring the PSI scopes up to now and take a fresh sample. */
+  sample(now_us: number): Observation {
+    this.resumSystemPsi(now_us);
+    for (const n of this.host.nodes) (this.nodePsi[n.index] as PsiScope).advance(now_us);
+    this.sysPsi.advance(now_us);
+    this.latest = this.observe(now_us);
+    return this.latest;
+  }
+
+  /** A node's CPUs went on- or offline: the online list the samples report. */
+  setOnline(cpus: readonly number[], on: boolean): void {
+    const set = new Set(this.online);
+    for (const c of cpus) (on ? set.add(c) : set.delete(c));
+    this.online = [...set].sort((a, b) => a - b);
+  }
+
+  /** PSI, node load and memory, online CPUs (fragments when a health check is due). */
+  private observe(now_us: number): Observation {
+    const t_ms = Math.floor(now_us / 1000);
+    const dt = now_us - this.last_us;
+    const recorded = this.psiTrace?.at(t_ms);
+    const nodes = this.host.nodes.map((n, i) => {
+      n.cpu.advance(now_us); // busy time only accrues on advance(): bring it up to now, or steady load reads as idle
+      const busy = n.cpu.busy_unit_us;
+      const util = dt > 0 && n.cpu.capacity > 0 ? Math.min(1, (busy - (this.lastBusy_us[i] as number)) / (dt * n.cpu.capacity)) : 0;
+      this.lastBusy_us[i] = busy;
+      return { id: n.id, cpu_util: Math.round(util * 1e4) / 1e4, mem_free_kb: Math.max(0, Math.round(n.mem_cap_kb - n.mem_used_kb)), psi: psiSet(this.nodePsi[i] as PsiScope, this.psiTrace?.mode === 'overlay' ? recorded : undefined) };
+    });
+    this.last_us = now_us;
+    const psi = this.psiTrace?.mode === 'replace' && recorded ? recorded : psiSet(this.sysPsi, this.psiTrace?.mode === 'overlay' ? recorded : undefined);
+    const obs: Observation = { t_ms, psi, nodes, online_cpus: this.online };
+    if (t_ms >= this.nextHealth_ms) {
+      this.nextHealth_ms = t_ms + this.health_interval_ms;
+      obs.fragments = [...this.frags.values()].map((f): FragmentObservation => ({
+        id: f.id,
+        heartbeat_ms: Math.floor((f.hung_since_us ?? now_us) / 1000),
+        rss_kb: Math.round(f.mem_kb + f.leaked_kb),
+      }));
+    }
+    return obs;
+  }
+
+  /** A node's stall changed (the shell has just re-derived it): its scope and the system's follow. */
+  nodeChanged(n: NodeState, now: number): void {
+    const fr = this.host.nodeStall(n) as unknown as Record<PsiState, number>;
+    (this.nodePsi[n.index] as PsiScope).set(now, fr);
+    this.updateSystemPsi(now, n.index, fr, this.host.nodeWeight(n));
+  }
+
+  /**
+   * System-wide stall: the nodes' fractions weighted by their non-idle time, as psi.c combines
+   * CPUs. Kept as running sums updated by the one node that changed (O(1) per event, not O(nodes));
+   * `resumSystemPsi` recomputes them exactly once per agent tick so rounding never accumulates.
+   */
+  private updateSystemPsi(now: number, i: number, fr: Record<PsiState, number>, w: number): void {
+    const old = this.parts[i] as { fractions: Record<PsiState, number>; weight: number };
+    for (const k of PSI_STATES) this.sums[k] += fr[k] * w - old.fractions[k] * old.weight;
+    this.sumW += w - old.weight;
+    this.parts[i] = { fractions: fr, weight: w };
+    this.setSystem(now);
+  }
+
+  private resumSystemPsi(now: number): void {
+    let w = 0;
+    for (const k of PSI_STATES) this.sums[k] = 0;
+    for (const p of this.parts) {
+      for (const k of PSI_STATES) this.sums[k] += p.fractions[k] * p.weight;
+      w += p.weight;
+    }
+    this.sumW = w;
+    this.setSystem(now);
+  }
+
+  private setSystem(now: number): void {
+    const f = this.sysFractions;
+    for (const k of PSI_STATES) f[k] = this.sumW > 1e-12 ? Math.min(1, Math.max(0, this.sums[k] / this.sumW)) : 0;
+    this.sysPsi.set(now, f);
+  }
+}
