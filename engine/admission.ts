@@ -1,7 +1,8 @@
 /**
  * Admission (the design's congestion manager): overload detection and probabilistic shedding,
- * pressure deferral with a bounded, jittered retry delay, per-profile traffic shaping, and the
- * priority queue that holds deferred requests until they are due.
+ * pressure deferral with a bounded, jittered retry delay, per-profile traffic shaping, the
+ * priority queue that holds deferred requests until they are due, the queue of requests waiting
+ * for room, and when each deferred request was first held back.
  */
 import type { Config } from './config.ts';
 import { PRIORITY, type Request, type Resource } from './types.ts';
@@ -187,5 +188,55 @@ export class DeferredQueue {
       [h[i], h[m]] = [h[m] as Deferred, h[i] as Deferred];
       i = m;
     }
+  }
+}
+
+/**
+ * Requests waiting for room — nothing fits, or their pool is full — first come, first served, let
+ * out one at a time as room frees instead of polling: a few thousand requests re-deciding every
+ * quarter second keep a full host busy deciding. An array with a moving head makes both ends O(1);
+ * the consumed prefix is dropped once it is most of the array.
+ */
+export class RoomQueue {
+  private waiting: Request[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.waiting.length - this.head;
+  }
+
+  push(request: Request): void {
+    this.waiting.push(request);
+  }
+
+  /** The longest-waiting request, taken off the queue; undefined when none waits. */
+  next(): Request | undefined {
+    if (this.head >= this.waiting.length) return undefined;
+    const request = this.waiting[this.head++] as Request;
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    return request;
+  }
+}
+
+/** When each deferred request was first held back, so max_defer_ms can bound its deferral. */
+export class DeferralTimes {
+  private readonly since = new Map<string, number>();
+
+  /** The request is held back at t_ms; only its first deferral counts. */
+  hold(id: string, t_ms: number): void {
+    if (!this.since.has(id)) this.since.set(id, t_ms);
+  }
+
+  /** How long the request has been held back at t_ms (0 if it never was). */
+  waited_ms(id: string, t_ms: number): number {
+    return t_ms - (this.since.get(id) ?? t_ms);
+  }
+
+  /** The request is decided otherwise (placed, shed, rejected, evicted): forget it. */
+  forget(id: string): void {
+    this.since.delete(id);
   }
 }

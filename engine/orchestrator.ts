@@ -4,7 +4,7 @@
  * acts itself. Given the same config, topology, seed and call sequence it returns the same values,
  * byte for byte: all state is in this object, all randomness in its named streams.
  */
-import { deferFor, DeferredQueue, loadFactor, retryDelay_ms, shouldShed, TokenBucket, type PressureValues } from './admission.ts';
+import { deferFor, DeferralTimes, DeferredQueue, loadFactor, retryDelay_ms, RoomQueue, shouldShed, TokenBucket, type PressureValues } from './admission.ts';
 import { profileOf, type Config, type Profile } from './config.ts';
 import { ObservationDigester, requestDigest } from './digest.ts';
 import { Healer } from './healing.ts';
@@ -31,15 +31,12 @@ export class Orchestrator {
   readonly pools: PoolSet;
   readonly healer: Healer;
   readonly queue: DeferredQueue;
+  readonly room = new RoomQueue();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly streams: Streams;
   private readonly digester = new ObservationDigester();
   private readonly predictions = new Map<string, Prediction>();
-  /** Requests waiting for room, first come first served (`roomHead` is the next to go). */
-  private roomQueue: Request[] = [];
-  private roomHead = 0;
-  /** When each deferred request was first held back (for max_defer_ms); removed once decided. */
-  private readonly deferredSince = new Map<string, number>();
+  private readonly deferredSince = new DeferralTimes();
   private seq = 0;
   private now_ms = -Infinity;
   private nextScaling_ms: number | undefined;
@@ -97,7 +94,7 @@ export class Orchestrator {
     }
     // (2b) Pressure deferral, for at most max_defer_ms per request.
     const forced = deferFor(p, req, this.cfg.pressure.thresholds);
-    const waited_ms = t - (this.deferredSince.get(req.id) ?? t);
+    const waited_ms = this.deferredSince.waited_ms(req.id, t);
     const bar = req.priority >= 2 ? 'critical' : 'high';
     const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
     if (forced && waited_ms < adm.max_defer_ms) return this.defer(base, req, pressureNote, p[forced], []);
@@ -340,22 +337,21 @@ export class Orchestrator {
 
   /**
    * Hold a request back. For pressure or shaping it returns after a timed delay; when it waits for
-   * room (`forRoom`: nothing fits, or its pool is full) it queues first come, first served and is
-   * let out as room frees — one per completion, plus one per tick — instead of polling: a few
-   * thousand requests re-deciding every quarter second keep a full host busy deciding.
+   * room (`forRoom`: nothing fits, or its pool is full) it joins the room queue and is let out as
+   * room frees — one per completion, plus one per tick.
    */
   private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[], forRoom = false): Decision {
     const adm = this.cfg.admission;
-    if (!this.deferredSince.has(req.id)) this.deferredSince.set(req.id, base.t_ms);
+    this.deferredSince.hold(req.id, base.t_ms);
     if (forRoom) {
-      if (this.roomQueue.length - this.roomHead >= adm.queue_limit && req.priority < 2) return this.shed(base, `room queue full (${adm.queue_limit}): ${reason}`, 0, scores);
-      this.roomQueue.push(req);
+      if (this.room.size >= adm.queue_limit && req.priority < 2) return this.shed(base, `room queue full (${adm.queue_limit}): ${reason}`, 0, scores);
+      this.room.push(req);
       return this.finish(base, { action: 'defer', reason, retry_after_ms: adm.insufficient_retry_ms, confidence: 1, scores });
     }
     const retry = p === undefined ? adm.insufficient_retry_ms : retryDelay_ms(p, adm, this.streams.next('retry'));
     const q = this.queue.push(req, base.t_ms + retry);
     if (!q.queued) return this.shed(base, `deferred queue full (${this.queue.limit}): ${reason}`, p ?? 0, scores);
-    if (q.evicted) this.deferredSince.delete(q.evicted.id);
+    if (q.evicted) this.deferredSince.forget(q.evicted.id);
     const commands: Command[] = q.evicted ? [{ type: 'shed', request_id: q.evicted.id, reason: `evicted from the full deferred queue by ${req.id}` }] : [];
     return this.finish(base, { action: 'defer', reason, retry_after_ms: retry, confidence: round4(1 - (p ?? 0)), scores, commands });
   }
@@ -365,24 +361,15 @@ export class Orchestrator {
     return this.finish(base, { action: 'shed', reason, retry_after_ms: retry, confidence: round4(1 - p), scores });
   }
 
-  get waitingForRoom(): number {
-    return this.roomQueue.length - this.roomHead;
-  }
-
   /** Let the longest-waiting request for room try again. */
   private releaseRoom(reason: string): Command[] {
-    if (this.roomHead >= this.roomQueue.length) return [];
-    const request = this.roomQueue[this.roomHead++] as Request;
-    if (this.roomHead > 1024 && this.roomHead * 2 > this.roomQueue.length) {
-      this.roomQueue = this.roomQueue.slice(this.roomHead);
-      this.roomHead = 0;
-    }
-    return [{ type: 'retry', request, reason }];
+    const request = this.room.next();
+    return request ? [{ type: 'retry', request, reason }] : [];
   }
 
   /** Assemble a decision with its keys in one fixed order, so journals read (and diff) alike. */
   private finish(base: DecisionBase, d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>): Decision {
-    if (d.action !== 'defer') this.deferredSince.delete(base.request_id);
+    if (d.action !== 'defer') this.deferredSince.forget(base.request_id);
     const out: Decision = { seq: base.seq, t_ms: base.t_ms, request_id: base.request_id, profile: base.profile, action: d.action } as Decision;
     if (d.start !== undefined) out.start = d.start;
     if (d.node !== undefined) out.node = d.node;

@@ -19,7 +19,7 @@ export function statusOf(o: Orchestrator) {
       id: n.id, fragments: ledger.fragmentsOn(n.id), active: ledger.activeOn(n.id), reserved_cpu: round4(ledger.reservedCpu(n.id)),
       cpu_load: round4(ledger.cpuLoad(n.id)), mem_free_kb: ledger.memFree_kb(n.id), exclusive_cpus: [...ledger.exclusiveCpus(n.id)].sort((a, b) => a - b),
     })),
-    deferred: o.queue.size + o.waitingForRoom,
+    deferred: o.queue.size + o.room.size,
     incidents: { open: o.healer.monitor.openIncidents(), closed: o.healer.monitor.closedIncidents().length },
   };
 }
