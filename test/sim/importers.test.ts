@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../cli/jsonfile.ts';
-import { importTrace, parseTimestampUs, shortNames, type DemandImport, type ImportFormat, type ImportOptions, type RequestImport } from '../../sim/importers.ts';
+import { importTrace, type DemandImport, type ImportFormat, type ImportOptions, type RequestImport } from '../../sim/importers.ts';
+import { parseTimestampUs, shortNames } from '../../sim/importers/common.ts';
 import { readDemandTrace, readRequestTrace, writeDemandTrace, writeRequestTrace, type DemandRow } from '../../sim/traces.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
