@@ -12,7 +12,7 @@ import { resolveRoots } from '../../live/roots.ts';
 import { readTopology } from '../../live/topology.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const DATA = new URL('../../../shared/data/hwloc/', import.meta.url).pathname;
+const DATA = new URL('../fixtures/hwloc/', import.meta.url).pathname;
 const FIX = join(ROOT, 'test/fixtures');
 
 function fgo(...args: string[]) {

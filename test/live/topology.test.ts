@@ -1,6 +1,6 @@
 /**
  * The host topology reader against real machines: hwloc's test dumps of Linux sysfs/procfs
- * (../shared/data/hwloc/NAME.tar.bz2), each checked against what lstopo printed for it
+ * (test/fixtures/hwloc/NAME.tar.bz2, from ../shared/data/hwloc), each checked against what lstopo printed for it
  * (NAME.console, or NAME.xml for the cgroup v2 dump).
  *
  * How the figures relate:
@@ -43,7 +43,7 @@ import { formatCpuList, parseCpuMask } from '../../live/cpulist.ts';
 import { checkRoots, hostPath, HostRootsError, resolveRoots } from '../../live/roots.ts';
 import { readTopology, readTopologyDetailed, type TopologyReadResult } from '../../live/topology.ts';
 
-const DATA = new URL('../../../shared/data/hwloc/', import.meta.url).pathname;
+const DATA = new URL('../fixtures/hwloc/', import.meta.url).pathname;
 const DUMPS = readdirSync(DATA).filter((f) => f.endsWith('.tar.bz2')).map((f) => f.slice(0, -'.tar.bz2'.length)).sort();
 const range = (a: number, b: number, step = 1) => Array.from({ length: Math.floor((b - a) / step) + 1 }, (_, i) => a + i * step);
 
@@ -265,7 +265,7 @@ describe('host roots', () => {
 });
 
 describe('readTopology on hwloc\'s real dumps', () => {
-  it('covers every dump in ../shared/data/hwloc', () => {
+  it('covers every dump in test/fixtures/hwloc (hwloc's test dumps)', () => {
     expect(DUMPS).toEqual([
       '128arm-2pa2n8cluster4co', '16amd64-8n2c', '16em64t-4s2c2t', '20em64t-hybrid-1p6c2t+2ca4co1t', '256ppc-8n8s4t', '2arm-2c',
       '32amd64-4s2n4c-cgroup2', '64amd64-4s2n4ca2co', '8em64t-2s2ca2c-buggynuma', 'fakeheteromemtiers', 'nvidiagpunumanodes', 'offline-cpu0-node0',

@@ -1,7 +1,7 @@
 /**
  * The twin's PSI model (sim/psi.ts): the kernel's fixed-point arithmetic step by step, the
  * averaging clock (grid, idle stop, catch-up with calc_load_n, reads), the stall rules, and a
- * replay of a real recording (../shared/data/psi/stress-2cpu-host.csv).
+ * replay of a real recording (traces/psi/stress-2cpu-host.csv, bundled from ../shared/data/psi).
  *
  * Expected fixed-point values were computed by hand for the first steps (shown in the comments)
  * and, for longer sequences, with an independent re-implementation of calc_load / fixed_power_int
@@ -272,7 +272,7 @@ interface Row extends Record<string, number | string> {
   t_ms: number;
   phase: string;
 }
-const CSV = new URL('../../../shared/data/psi/stress-2cpu-host.csv', import.meta.url).pathname;
+const CSV = new URL('../../traces/psi/stress-2cpu-host.csv', import.meta.url).pathname;
 const lines = readFileSync(CSV, 'utf8').trim().split('\n');
 const header = (lines[0] as string).split(',');
 const rows: Row[] = lines.slice(1).map((l) => {
