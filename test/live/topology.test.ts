@@ -265,7 +265,7 @@ describe('host roots', () => {
 });
 
 describe('readTopology on hwloc\'s real dumps', () => {
-  it('covers every dump in test/fixtures/hwloc (hwloc's test dumps)', () => {
+  it('covers every dump in test/fixtures/hwloc (the hwloc test dumps)', () => {
     expect(DUMPS).toEqual([
       '128arm-2pa2n8cluster4co', '16amd64-8n2c', '16em64t-4s2c2t', '20em64t-hybrid-1p6c2t+2ca4co1t', '256ppc-8n8s4t', '2arm-2c',
       '32amd64-4s2n4c-cgroup2', '64amd64-4s2n4ca2co', '8em64t-2s2ca2c-buggynuma', 'fakeheteromemtiers', 'nvidiagpunumanodes', 'offline-cpu0-node0',
