@@ -55,18 +55,11 @@ function reporting(json: boolean | undefined, fn: () => void): void {
   }
 }
 
-interface ImportCliOptions {
+/** The importer's options as commander hands them over, plus the command's own. */
+interface ImportCliOptions extends ImportOptions {
   format: ImportFormat;
   out: string;
-  profile?: string;
-  skipBad?: boolean;
   json?: boolean;
-  memMb?: number;
-  llmMsPerContextToken?: number;
-  llmMsPerGeneratedToken?: number;
-  llmBaseMb?: number;
-  llmMbPerContextToken?: number;
-  utilNote?: boolean;
 }
 
 export function registerTraceCommands(program: Command): void {
