@@ -21,6 +21,7 @@ import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanSysfsText, CpuListError, formatCpuList, parseCpuList } from './cpulist.ts';
 import { exists, isDir, readText } from './files.ts';
+import { readMounts } from './mounts.ts';
 import { hostPath, type HostRoots } from './roots.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -32,23 +33,6 @@ export type CpusetBackend =
   /** `prefix` is 'cpuset.' normally, '' for a v1 hierarchy mounted with `noprefix` (files `cpus`, `mems`). */
   | { kind: 'v1'; mount: string; prefix: 'cpuset.' | '' }
   | { kind: 'none'; reason: string };
-
-interface MountEntry {
-  dir: string;
-  type: string;
-  options: string[];
-}
-
-const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-function readMounts(roots: HostRoots): MountEntry[] | undefined {
-  const text = readText(join(roots.proc, 'mounts'));
-  if (text === undefined) return undefined;
-  return text.split('\n').flatMap((line) => {
-    const f = line.replace(/\0/g, '').trim().split(/\s+/);
-    return f.length >= 4 ? [{ dir: unescapeMount(f[1] as string), type: f[2] as string, options: (f[3] as string).split(',') }] : [];
-  });
-}
 
 function controllers(dir: string): string[] {
   const t = readText(join(dir, 'cgroup.controllers'));
@@ -71,7 +55,7 @@ export function detectCpusetBackend(roots: HostRoots): CpusetBackend {
     return { kind: 'none', reason: `${m}: --cgroup-root holds no cpuset hierarchy (no cgroup.controllers, cpuset.cpus or cpus)` };
   }
   const mounts = readMounts(roots);
-  if (mounts === undefined) return { kind: 'none', reason: `${join(roots.proc, 'mounts')} cannot be read` };
+  if (mounts.length === 0) return { kind: 'none', reason: `no mount table under ${roots.proc} (mounts, self/mountinfo)` };
   const seen: string[] = [];
   for (const m of mounts) {
     if (m.type !== 'cgroup2') continue;

@@ -46,7 +46,8 @@ export class UnsupportedPlatformError extends Error {
 }
 
 let errnoNames: Map<number, string> | undefined;
-function errnoName(n: number): string {
+/** The symbolic name of an errno value (EPERM, ESRCH, …), for every koffi binding in live/. */
+export function errnoName(n: number): string {
   if (!errnoNames) {
     errnoNames = new Map();
     for (const [name, value] of Object.entries(koffi.os.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);

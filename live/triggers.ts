@@ -28,6 +28,7 @@ import { readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import koffi from 'koffi';
 import type { HostRoots } from './roots.ts';
+import { errnoName } from './syscalls.ts';
 
 export type TriggerResource = 'cpu' | 'memory' | 'io';
 export type TriggerLine = 'some' | 'full';
@@ -183,14 +184,6 @@ function getLibc(): Libc {
   return libc;
 }
 
-let errnoNames: Map<number, string> | undefined;
-function errnoName(n: number): string {
-  if (!errnoNames) {
-    errnoNames = new Map();
-    for (const [name, value] of Object.entries(koffi.os.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);
-  }
-  return errnoNames.get(n) ?? 'EUNKNOWN';
-}
 
 const UNAVAILABLE_CODES = new Set(['ENOENT', 'ENOTDIR', 'EOPNOTSUPP', 'ENOTSUP']);
 
