@@ -2,10 +2,9 @@
  * The command line end to end: the real `bin/fgo.mjs` in a child process, as a user runs it.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tmpFile } from '../helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const FIX = join(ROOT, 'test/fixtures');
@@ -13,13 +12,6 @@ const FIX = join(ROOT, 'test/fixtures');
 function fgo(...args: string[]) {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function tmpFile(name: string, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fgo-cli-'));
-  const f = join(dir, name);
-  writeFileSync(f, text);
-  return f;
 }
 
 describe('fgo', () => {

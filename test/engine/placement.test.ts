@@ -16,23 +16,14 @@ import { isLive } from '../../engine/pools.ts';
 import { makeStreams, type StreamName, type Streams } from '../../engine/rng.ts';
 import { buildTopology, type Topology, type TopologyJson, type TopologyNode } from '../../engine/topology.ts';
 import type { Command, Decision, NodeScore, Observation, PsiSet, Request, Resource } from '../../engine/types.ts';
+import { OPTERON_SLIT } from '../helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
 const MEM = 1_000_000;
 
-/** hwloc's 64amd64-4s2n4ca2co (4-socket AMD Opteron 6276): its real 8-node SLIT. */
-const OPTERON: number[][] = [
-  [10, 16, 16, 22, 16, 22, 16, 22],
-  [16, 10, 22, 16, 16, 22, 22, 16],
-  [16, 22, 10, 16, 16, 16, 16, 16],
-  [22, 16, 16, 10, 16, 16, 22, 22],
-  [16, 16, 16, 16, 10, 16, 16, 22],
-  [22, 22, 16, 16, 16, 10, 22, 16],
-  [16, 22, 16, 22, 16, 22, 10, 16],
-  [22, 16, 16, 22, 22, 16, 16, 10],
-];
+const OPTERON = OPTERON_SLIT;
 
 /** Two nodes of 4 CPUs (0–3, 4–7) and 1 000 000 kB, SLIT [[10,21],[21,10]]. */
 function twoNodeJson(): TopologyJson {

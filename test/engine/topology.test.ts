@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildTopology, distance, TopologyError, type TopologyJson } from '../../engine/topology.ts';
+import { OPTERON_SLIT } from '../helpers.ts';
 
 /** The example of DESIGN.md's "Topology (JSON)" format, completed to two nodes. */
 const designDoc = (): TopologyJson => ({
@@ -12,17 +13,7 @@ const designDoc = (): TopologyJson => ({
   allowed_nodes: [0, 1],
 });
 
-/** hwloc's 64amd64-4s2n4ca2co (4-socket AMD Opteron 6276): its real 8-node SLIT. */
-const OPTERON: number[][] = [
-  [10, 16, 16, 22, 16, 22, 16, 22],
-  [16, 10, 22, 16, 16, 22, 22, 16],
-  [16, 22, 10, 16, 16, 16, 16, 16],
-  [22, 16, 16, 10, 16, 16, 22, 22],
-  [16, 16, 16, 16, 10, 16, 16, 22],
-  [22, 22, 16, 16, 16, 10, 22, 16],
-  [16, 22, 16, 22, 16, 22, 10, 16],
-  [22, 16, 16, 22, 22, 16, 16, 10],
-];
+const OPTERON = OPTERON_SLIT;
 
 const opteronDoc = (): TopologyJson => ({
   nodes: OPTERON.map((row, i) => ({ id: i, cpus: [i * 2, i * 2 + 1], memory_kb: 1_000_000, distances: row })),

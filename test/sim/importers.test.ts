@@ -2,33 +2,17 @@
  * The importers on the real public samples bundled in traces/, with figures worked out
  * independently (awk and wc on the files, noted beside each), and their strict validation.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../cli/jsonfile.ts';
 import { importTrace, type DemandImport, type ImportFormat, type ImportOptions, type RequestImport } from '../../sim/importers.ts';
 import { parseTimestampUs, shortNames } from '../../sim/importers/common.ts';
 import { readDemandTrace, readRequestTrace, writeDemandTrace, writeRequestTrace, type DemandRow } from '../../sim/traces.ts';
+import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const T = (p: string) => join(ROOT, 'traces', p);
-
-function tmp(name: string, text: string): string {
-  const f = join(mkdtempSync(join(tmpdir(), 'fgo-import-')), name);
-  writeFileSync(f, text);
-  return f;
-}
-
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InputError');
-}
 
 const demand = (format: ImportFormat, f: string, o?: ImportOptions) => {
   const r = importTrace(format, f, o);

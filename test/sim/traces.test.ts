@@ -2,11 +2,10 @@
  * The trace formats of DESIGN.md: kind detection, strict located validation, skip-bad reporting,
  * write → read round trips, and the project's real PSI recording.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../cli/jsonfile.ts';
 import { capProblems } from '../../sim/csv.ts';
 import {
   psiRowToPsiSet,
@@ -23,26 +22,10 @@ import {
   type PsiRow,
   type RequestRow,
 } from '../../sim/traces.ts';
+import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const PSI = join(ROOT, 'traces/psi/stress-2cpu-host.csv');
-
-function tmp(name: string, text: string): string {
-  const f = join(mkdtempSync(join(tmpdir(), 'fgo-traces-')), name);
-  writeFileSync(f, text);
-  return f;
-}
-
-/** The problems of the InputError `fn` throws (fails the test if it throws nothing or something else). */
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InputError) return e.problems;
-    throw e;
-  }
-  throw new Error('expected an InputError');
-}
 
 describe('the real PSI recording (traces/psi/stress-2cpu-host.csv)', () => {
   const t = readPsiTrace(PSI);
