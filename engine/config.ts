@@ -44,6 +44,8 @@ export const profileSchema = z.strictObject({
   preferred_nodes: z.array(z.number().int().min(0)).default([]),
   /** CPUs the profile's fragments are confined to (intersected with each node's CPUs). */
   cpu_affinity: z.array(z.number().int().min(0)).default([]),
+  /** Whole CPUs each fragment (or adopted process) holds alone, unless a request says otherwise. */
+  exclusive_cpus: z.number().int().min(0).max(1024).default(0),
   shaping: shaping.nullable().default(null),
 });
 
@@ -97,6 +99,21 @@ export const configSchema = z.strictObject({
     jitter: z.boolean().default(true),
     /** Shared CPU demand allowed per shared CPU. */
     cpu_overcommit: z.number().min(0.1).max(64).default(1),
+    /**
+     * CPUs per node never handed out exclusively, so warm and shared fragments keep somewhere to
+     * run. 0 lets adopt mode pin one process per CPU on a node running no shared fragment.
+     */
+    min_shared_cpus: z.number().int().min(0).max(1024).default(1),
+    /**
+     * Re-placement of adopted processes (adopt mode, like numad): when the busiest node's load
+     * exceeds the idlest's by more than `gap`, move one adopted process per `max_moves` from the
+     * first to the second, and not the same process again within `cooldown_ms` (no ping-pong).
+     */
+    rebalance: z.strictObject({
+      gap: fraction.default(0.25),
+      max_moves: z.number().int().min(0).max(1_000).default(1),
+      cooldown_ms: positiveMs.default(300_000),
+    }).prefault({}),
   }).prefault({}),
   scaling: z.strictObject({
     interval_ms: positiveMs.default(30_000),

@@ -45,7 +45,8 @@ export class Healer {
     const perPool = new Map<string, { scores: number[]; bad: number }>();
     const scratch = {} as HealthSignals;
     for (const f of [...this.o.pools.fragments()]) {
-      if (f.state === 'stopped') continue;
+      // Adopted processes are the operator's: re-placed by the adopter, never restarted or replaced.
+      if (f.state === 'stopped' || f.adopted) continue;
       const s = this.health(f, seen.get(f.id), t, scratch);
       if (isLive(f)) {
         let p = perPool.get(f.profile);

@@ -4,6 +4,7 @@
  * acts itself. Given the same config, topology, seed and call sequence it returns the same values,
  * byte for byte: all state is in this object, all randomness in its named streams.
  */
+import { Adopter, type Adoption } from './adoption.ts';
 import { deferFor, DeferralTimes, DeferredQueue, loadFactor, retryDelay_ms, RoomQueue, shouldShed, TokenBucket, type PressureValues } from './admission.ts';
 import { profileOf, type Config, type Profile } from './config.ts';
 import { ObservationDigester, requestDigest } from './digest.ts';
@@ -30,10 +31,12 @@ export class Orchestrator {
   readonly ledger: NodeLedger;
   readonly pools: PoolSet;
   readonly healer: Healer;
+  readonly adopter: Adopter;
   readonly queue: DeferredQueue;
   readonly room = new RoomQueue();
   private readonly buckets = new Map<string, TokenBucket>();
-  private readonly streams: Streams;
+  /** Seeded random streams (jitter, shedding, retries); shared with the adopter's placements. */
+  readonly streams: Streams;
   private readonly digester = new ObservationDigester();
   private readonly predictions = new Map<string, Prediction>();
   private readonly deferredSince = new DeferralTimes();
@@ -51,10 +54,11 @@ export class Orchestrator {
     this.topo = o.topology;
     this.streams = makeStreams(o.seed);
     this.pressure = new PressureMonitor(o.config.pressure);
-    this.ledger = new NodeLedger(o.topology, o.config.placement.cpu_overcommit);
+    this.ledger = new NodeLedger(o.topology, o.config.placement.cpu_overcommit, o.config.placement.min_shared_cpus);
     this.pools = new PoolSet(o.config, this.ledger);
     this.queue = new DeferredQueue(o.config.admission.queue_limit);
     this.healer = new Healer(this);
+    this.adopter = new Adopter(this);
   }
 
   get now(): number {
@@ -101,7 +105,7 @@ export class Orchestrator {
 
     // (3) Node: score, filter, pick among the near-best.
     const pool = this.pools.pool(req.profile);
-    const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? 0, memory_home: req.memory_home, allowed_nodes: req.allowed_nodes };
+    const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? profile.exclusive_cpus, memory_home: req.memory_home, allowed_nodes: req.allowed_nodes };
     const scores = this.score(demand, profile, pool);
     let chosen = selectNode(scores, this.cfg.placement, this.streams);
     if (!chosen) {
@@ -156,6 +160,24 @@ export class Orchestrator {
     };
     if (delay_ms) decision.delay_ms = delay_ms;
     return this.finish(base, decision);
+  }
+
+  /** Adopt mode: place a running process the shell found (engine/adoption.ts). */
+  adopt(a: Adoption, obs: Observation): Decision {
+    this.observe(obs);
+    const profile = profileOf(this.cfg, a.profile);
+    // The digest covers what the placement depends on, as for a request of the profile's size.
+    const like: Request = { id: a.id, profile: a.profile, cpus: profile.cpus, memory_kb: profile.memory_kb, priority: 1, memory_home: a.memory_home, exclusive_cpus: profile.exclusive_cpus };
+    const base = { seq: this.seq++, t_ms: obs.t_ms, request_id: a.id, profile: a.profile, pressure: this.pressure.systemView(), inputs_digest: this.digestOf(like, obs) };
+    return this.adopter.adopt(a, obs, (d) => this.finish(base, d));
+  }
+
+  /** Adopt mode: an adopted process is gone (exited, or no longer matches); free its place. */
+  release(id: string, reason: string, obs: Observation): Command[] {
+    this.observe(obs);
+    const f = this.mustGet(id);
+    if (!f.adopted) throw new Error(`fragment ${id} is not adopted: report a pool fragment's exit with failed()`);
+    return [...this.adopter.release(f, reason), ...this.releaseRoom('room freed')];
   }
 
   /** The shell reports a fragment ready: it serves its waiting request, or joins the warm set. */
@@ -221,7 +243,7 @@ export class Orchestrator {
     commands.push(...this.healer.expire(t));
     if (this.nextScaling_ms === undefined || t >= this.nextScaling_ms) {
       this.nextScaling_ms = t + this.cfg.scaling.interval_ms;
-      commands.push(...this.scalingCycle(t));
+      commands.push(...this.scalingCycle(t), ...this.adopter.rebalance(t));
     }
     return commands;
   }
@@ -325,7 +347,7 @@ export class Orchestrator {
   }
 
   /** Re-pin the shared fragments of a node after its shared CPU set changed. */
-  private repinShared(node: number, except: string | undefined, reason: string): Command[] {
+  repinShared(node: number, except: string | undefined, reason: string): Command[] {
     const out: Command[] = [];
     for (const f of this.pools.fragments()) {
       if (f.node !== node || f.id === except || f.exclusive_cpus.length || !isLive(f)) continue;

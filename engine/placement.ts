@@ -28,6 +28,8 @@ interface NodeBook {
   /** Allowed and online CPUs. */
   usable: number[];
   exclusive: Set<number>;
+  /** Fragments holding exclusive CPUs here (the rest of `fragments` run on the shared ones). */
+  holders: number;
   /** usable minus exclusive: where shared fragments run. */
   shared: number[];
   observed?: NodeObservation;
@@ -42,8 +44,12 @@ export class NodeLedger {
   private lastOnlineArg: readonly number[] | undefined;
   private lastNodes: readonly NodeObservation[] | undefined;
 
-  constructor(readonly topo: Topology, readonly overcommit: number) {
-    this.books = topo.nodes.map(() => ({ reserved_cpu: 0, reserved_mem_kb: 0, fragments: 0, active: 0, usable: [], exclusive: new Set(), shared: [] }));
+  /**
+   * `minShared`: CPUs per node never handed out exclusively (placement.min_shared_cpus). A node
+   * running shared fragments keeps at least one whatever it says, or they would have no CPU.
+   */
+  constructor(readonly topo: Topology, readonly overcommit: number, readonly minShared = 1) {
+    this.books = topo.nodes.map(() => ({ reserved_cpu: 0, reserved_mem_kb: 0, fragments: 0, active: 0, usable: [], exclusive: new Set(), holders: 0, shared: [] }));
     topo.nodes.forEach((n, i) => (this.byId[n.id] = this.books[i]));
     this.setOnline(topo.json.online_cpus);
   }
@@ -165,13 +171,21 @@ export class NodeLedger {
       b.exclusive.add(c);
     }
     b.shared = b.usable.filter((c) => !b.exclusive.has(c));
+    if (got.length) b.holders++;
     return got;
+  }
+
+  /** CPUs that must stay shared on the node now (see the constructor). */
+  keepShared(id: number): number {
+    const b = this.book(id);
+    return Math.max(this.minShared, b.fragments > b.holders ? 1 : 0);
   }
 
   releaseExclusive(id: number, cpus: readonly number[]): void {
     const b = this.book(id);
     for (const c of cpus) b.exclusive.delete(c);
     b.shared = b.usable.filter((c) => !b.exclusive.has(c));
+    if (cpus.length) b.holders--;
   }
 
   exclusiveCpus(id: number): ReadonlySet<number> {
@@ -216,8 +230,9 @@ export function misfit(node: TopologyNode, d: Demand, need_kb: number, ledger: N
   const reserved = ledger.reservedCpu(node.id);
   const cap = ledger.sharedCapacity(node.id);
   if (d.exclusive_cpus > 0) {
-    // One CPU always stays shared so warm and shared fragments keep somewhere to run.
-    if (shared - d.exclusive_cpus < 1) return `needs ${d.exclusive_cpus} exclusive CPUs, ${Math.max(0, shared - 1)} can be spared`;
+    // CPUs stay shared so warm and shared fragments keep somewhere to run (NodeLedger.keepShared).
+    const keep = ledger.keepShared(node.id);
+    if (shared - d.exclusive_cpus < keep) return `needs ${d.exclusive_cpus} exclusive CPUs, ${Math.max(0, shared - keep)} can be spared`;
     if (reserved > ledger.overcommit * (shared - d.exclusive_cpus) + 1e-9) return 'exclusive CPUs would overcommit the shared ones';
   } else if (shared === 0) {
     // Every usable CPU is held exclusively (the shared ones went offline): a fragment would get no CPU.
@@ -241,8 +256,8 @@ export function neverFits(d: Demand, profile: Profile, ledger: NodeLedger): stri
   for (const n of ledger.topo.nodes) {
     const cpus = n.allowed_cpus.length;
     if (!n.allowed || cpus === 0 || (d.allowed_nodes && !d.allowed_nodes.includes(n.id))) continue;
-    // One CPU always stays shared, so at most cpus − 1 can be exclusive.
-    if (d.exclusive_cpus > 0 ? d.exclusive_cpus > cpus - 1 : d.cpus > cpus * ledger.overcommit) reasons.push(`node ${n.id}: too few CPUs`);
+    // minShared CPUs always stay shared, so at most cpus − minShared can be exclusive.
+    if (d.exclusive_cpus > 0 ? d.exclusive_cpus > cpus - ledger.minShared : d.cpus > cpus * ledger.overcommit) reasons.push(`node ${n.id}: too few CPUs`);
     else if (memoryNeed_kb(d, profile, false) > n.memory_kb) reasons.push(`node ${n.id}: too little memory`);
     else return undefined;
   }

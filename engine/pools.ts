@@ -26,6 +26,8 @@ export const canTransition = (from: FragmentState, to: FragmentState) => TRANSIT
 export interface Fragment {
   readonly id: string;
   readonly profile: string;
+  /** A running process the shell adopted (adopt mode): placed and moved, never started, stopped or healed. */
+  readonly adopted: boolean;
   node: number;
   state: FragmentState;
   /** CPUs the fragment may run on (its affinity); exclusive ones are also in `exclusive_cpus`. */
@@ -162,12 +164,19 @@ export class PoolSet {
     return this.all.size;
   }
 
-  create(profile: string, node: number, cpus: number[], t_ms: number): Fragment {
+  /**
+   * A new fragment in state `starting`. `adoptedId` names an adopted process's fragment: the shell
+   * chooses it (e.g. `pid1234`, no `-<n>` suffix, so it never collides with a pool fragment's id)
+   * because it must survive an agent restart.
+   */
+  create(profile: string, node: number, cpus: number[], t_ms: number, adoptedId?: string): Fragment {
     if (this.all.size >= this.cfg.limits.max_fragments) throw new Error(`fragment limit ${this.cfg.limits.max_fragments} reached`);
+    if (adoptedId !== undefined && this.all.has(adoptedId)) throw new Error(`fragment ${adoptedId} exists already`);
     const pool = this.pool(profile);
     const f: Fragment = {
-      id: `${profile}-${this.nextId++}`,
+      id: adoptedId ?? `${profile}-${this.nextId++}`,
       profile,
+      adopted: adoptedId !== undefined,
       node,
       state: 'starting',
       cpus,

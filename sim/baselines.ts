@@ -43,7 +43,7 @@ class Baseline implements Policy {
   private nextNumad_ms = 0;
 
   constructor(readonly name: (typeof BASELINES)[number], private readonly cfg: Config, private readonly topo: Topology, seed: string) {
-    this.ledger = new NodeLedger(topo, cfg.placement.cpu_overcommit);
+    this.ledger = new NodeLedger(topo, cfg.placement.cpu_overcommit, cfg.placement.min_shared_cpus);
     this.pools = new PoolSet(cfg, this.ledger);
     this.rng = makeRng(seed, `baseline:${name}`);
   }

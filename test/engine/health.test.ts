@@ -20,7 +20,7 @@ const P = cfg.default_profile;
 
 function frag(over: Partial<Fragment> = {}): Fragment {
   return {
-    id: 'web-0', profile: 'web', node: 0, state: 'active', cpus: [0], exclusive_cpus: [], request: undefined,
+    id: 'web-0', profile: 'web', adopted: false, node: 0, state: 'active', cpus: [0], exclusive_cpus: [], request: undefined,
     res_cpu: 0, res_mem_kb: 0, started_ms: 0, last_used_ms: 0, requests: 0, recent_ok: [], recent_latency_ms: [],
     ...over,
   };
