@@ -12,6 +12,8 @@ import { InputError, locate, readJson } from './jsonfile.ts';
 import { loadConfig, loadTopology, loadValidated } from './load.ts';
 import { registerTraceCommands } from './trace.ts';
 import { registerTopologyCommand } from './topology.ts';
+import { registerLiveCommands } from './live.ts';
+import { registerRecordCommand } from './record.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -85,14 +87,16 @@ export function buildProgram(): Command {
   registerSim(program);
   registerTraceCommands(program);
   registerTopologyCommand(program);
+  registerLiveCommands(program, pkg.version);
+  registerRecordCommand(program);
 
   return program;
 }
 
-export function main(argv: string[]): void {
+export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
-    program.parse(argv);
+    await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version print and exit 0; usage errors already printed their message.

@@ -1,0 +1,124 @@
+/**
+ * `fgo live` (the agent on this host) and `fgo replay` (re-run a journal through the engine).
+ */
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { Agent } from '../live/agent.ts';
+import { isLoopback, parseListen, startApi } from '../live/api.ts';
+import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
+import { readJournal } from '../live/journal.ts';
+import { replay } from '../live/port.ts';
+import { checkRoots, resolveRoots } from '../live/roots.ts';
+import { loadOrCreateToken } from '../live/token.ts';
+import { InputError, locate, readJson } from './jsonfile.ts';
+
+interface LiveOptions {
+  config: string;
+  mode?: 'adopt' | 'pool';
+  enforce?: boolean;
+  listen?: string;
+  stateDir?: string;
+  fsRoot?: string;
+  sysfsRoot?: string;
+  procfsRoot?: string;
+  cgroupRoot?: string;
+  json?: boolean;
+}
+
+/** Read, override from the command line, validate; every problem located in the file. */
+export function loadLiveConfig(file: string, over: { mode?: 'adopt' | 'pool'; listen?: string; stateDir?: string } = {}): LiveConfig {
+  const { value, text } = readJson(file);
+  const doc = value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as object) } as Record<string, unknown> : value;
+  if (doc && typeof doc === 'object') {
+    if (over.mode) (doc as Record<string, unknown>).mode = over.mode;
+    if (over.listen) (doc as Record<string, unknown>).listen = over.listen;
+    if (over.stateDir) (doc as Record<string, unknown>).state_dir = resolve(over.stateDir);
+  }
+  try {
+    return parseLiveConfig(doc, dirname(resolve(file)));
+  } catch (e) {
+    if (e instanceof LiveConfigError) throw new InputError(locate(file, text, e.problems));
+    throw e;
+  }
+}
+
+export function registerLiveCommands(program: Command, version: string): void {
+  program
+    .command('live')
+    .description('run the agent on this host: sample PSI and load, place (adopt mode) or serve (pool mode) fragments, journal every decision; dry-run unless --enforce')
+    .requiredOption('--config <file>', 'live config JSON (see live/examples/adopt.json and pool.json)')
+    .option('--mode <mode>', 'adopt (manage running processes chosen by rules) or pool (warm worker processes from the config); overrides the config')
+    .option('--enforce', 'really pin processes (cpusets, affinity, page migration); without it the agent prints and journals what it would do')
+    .option('--listen <host:port>', 'API address (default from the config, 127.0.0.1:9464); a non-loopback address exposes the API beyond this host')
+    .option('--state-dir <dir>', 'journal, token and demand trace (default from the config)')
+    .option('--fs-root <dir>', 'read DIR as / (a dump of another machine); enforcement still acts on this host\'s processes')
+    .option('--sysfs-root <dir>', 'directory standing for /sys (topology, node memory, online CPUs)')
+    .option('--procfs-root <dir>', 'directory standing for /proc')
+    .option('--cgroup-root <dir>', 'mount point of the cpuset hierarchy (default: found through /proc/mounts)')
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  $ fgo live --config live/examples/adopt.json               # dry run: prints what it would pin',
+      '  $ sudo fgo live --config live/examples/adopt.json --enforce',
+      '  $ fgo live --config live/examples/pool.json --listen 127.0.0.1:9464',
+      '  $ curl -H "Authorization: Bearer $(cat STATE_DIR/token)" -H "Content-Type: application/json" \\',
+      '      -d \'{"profile":"echo","priority":"normal","payload":{"work_ms":20},"wait":true}\' http://127.0.0.1:9464/v1/schedule',
+      '',
+      'API: POST /v1/schedule (bearer token from STATE_DIR/token, created 0600 on first start), GET /v1/state,',
+      'GET /metrics (Prometheus), GET /healthz, WebSocket /v1/stream (decisions and pressure samples).',
+      'The journal (STATE_DIR/journal/) holds every observation and decision; `fgo replay` checks it.',
+    ].join('\n'))
+    .action(async (o: LiveOptions) => {
+      if (o.mode && o.mode !== 'adopt' && o.mode !== 'pool') throw new InputError([`--mode: "${o.mode}" is not adopt or pool`], 2);
+      const cfg = loadLiveConfig(o.config, { mode: o.mode, listen: o.listen, stateDir: o.stateDir });
+      const roots = resolveRoots(o);
+      const problems = checkRoots(roots);
+      if (problems.length) throw new InputError(problems, 2);
+      try {
+        parseListen(cfg.listen);
+      } catch (e) {
+        throw new InputError([`listen: ${(e as Error).message}`], 2);
+      }
+      const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
+      const agent = new Agent({ config: cfg, roots, enforce: !!o.enforce, version, log });
+      const { token, created } = loadOrCreateToken(cfg.token_file as string);
+      if (created) log(`created API token ${cfg.token_file} (mode 0600)`);
+      agent.start();
+      const api = await startApi({ mode: cfg.mode, metrics: agent.metrics, schedule: (b) => agent.schedule(b), state: () => agent.state(), subscribe: (l) => agent.subscribe(l) }, { listen: cfg.listen, token, log });
+      const where = `${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}`;
+      log(`fgo ${version} live: ${cfg.mode} mode, ${o.enforce ? 'ENFORCING' : 'dry run (add --enforce to act)'}, ${agent.topology.nodes.length} node(s), API on http://${where}${isLoopback(api.host) ? '' : ' (NOT loopback)'}, journal ${agent.journal.dir}`);
+      if (o.json) console.log(JSON.stringify({ listening: where, mode: cfg.mode, enforce: !!o.enforce, state_dir: cfg.state_dir, journal: agent.journal.dir, pid: process.pid }));
+      await new Promise<void>((done) => {
+        const bye = (sig: string) => {
+          log(`${sig}: stopping`);
+          void api.close().then(() => agent.stop()).then(done);
+        };
+        process.once('SIGINT', () => bye('SIGINT'));
+        process.once('SIGTERM', () => bye('SIGTERM'));
+      });
+    });
+
+  program
+    .command('replay')
+    .description('re-run the engine on a live journal\'s observations and report every decision that differs (there should be none)')
+    .argument('<journal>', 'journal directory (STATE_DIR/journal) or one segment file')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExit status: 0 when every call replays identically, 1 when any differs.\n\nExample:\n  $ fgo replay /var/lib/fgo/journal')
+    .action((path: string, o: { json?: boolean }) => {
+      let read;
+      try {
+        read = readJournal(path);
+      } catch (e) {
+        throw new InputError([(e as Error).message]);
+      }
+      const r = replay(read.entries);
+      const problems = [...read.problems, ...r.problems];
+      if (o.json) console.log(JSON.stringify({ segments: read.segments.length, epochs: r.epochs, calls: r.calls, decisions: r.decisions, differences: r.differences, problems }));
+      else {
+        for (const p of problems) console.error(`note: ${p}`);
+        for (const d of r.differences.slice(0, 20)) console.log(`epoch ${d.epoch} call ${d.call} (${d.op}) differs:\n  journal: ${d.expected.slice(0, 400)}\n  replay:  ${d.got.slice(0, 400)}`);
+        console.log(`${read.segments.length} segment(s), ${r.epochs} epoch(s), ${r.calls} engine calls (${r.decisions} decisions) replayed: ${r.differences.length} difference(s)`);
+      }
+      if (r.differences.length) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,171 @@
+/**
+ * Adopt mode (like numad): manage processes the operator started. Each scan finds processes that
+ * match the config's rules; each is handed to the engine once (`adopt`) and pinned where it says.
+ * Each turn checks that managed processes still run (pid + start time, so a reused pid is not
+ * mistaken for ours) and `release`s those that are gone. `migrate` commands re-place a process and
+ * move its memory. Nothing here ever starts, stops or signals a process.
+ *
+ * What we manage is written to state_dir/fragments.json (atomically) and each process sits in its
+ * own cpuset group named after its fragment, so after a crash the next run re-adopts every process
+ * where it was, from either record.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Adoption } from '../engine/adoption.ts';
+import type { Command, Decision, Observation } from '../engine/types.ts';
+import type { Agent, Mode } from './agent.ts';
+import type { ScheduleBody } from './api.ts';
+import type { CpusetGroups } from './enforce.ts';
+import { parseList } from './files.ts';
+import { readNumaMaps } from './procfs.ts';
+import { compileRules, scan, stillRunning } from './selectors.ts';
+
+interface Managed {
+  fragment: string;
+  pid: number;
+  starttime: number;
+  profile: string;
+  node: number;
+  cpus: number[];
+}
+
+/** A process the engine would not take, and when to ask again (room may free up). */
+const REJECT_RETRY_MS = 60_000;
+
+export class AdoptMode implements Mode {
+  private readonly managed = new Map<string, Managed>();
+  private readonly rules;
+  private readonly rejected = new Map<number, number>();
+  private nextScan_ms = 0;
+  private readonly stateFile: string;
+
+  constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
+    this.rules = compileRules(a.cfg.adopt.rules);
+    this.stateFile = join(a.cfg.state_dir, 'fragments.json');
+  }
+
+  recover(obs: Observation): void {
+    const found = new Map<number, { node?: number; cpus?: number[]; fragment: string }>();
+    for (const r of this.readState()) found.set(r.pid, { node: r.node, cpus: r.cpus, fragment: r.fragment });
+    for (const g of this.groups?.list() ?? []) {
+      const cpus = parseList(g.cpus);
+      for (const pid of g.pids) found.set(pid, { ...(cpus.ok ? { cpus: cpus.ids, node: this.nodeOf(cpus.ids) } : {}), fragment: g.name });
+    }
+    const candidates = new Map(scan(this.a.o.roots, this.rules, new Set([process.pid])).map((c) => [c.pid, c]));
+    let n = 0;
+    for (const [pid, at] of [...found].sort((x, y) => x[0] - y[0])) {
+      const c = candidates.get(pid);
+      if (!c) continue; // gone, or no longer matches a rule: left alone
+      const adoption: Adoption = { id: `pid${pid}`, profile: c.profile };
+      if (at.node !== undefined && at.cpus) adoption.at = { node: at.node, cpus: at.cpus };
+      if (this.take(adoption, c.pid, c.starttime, obs)) n++;
+    }
+    // Groups left empty by processes that exited while we were down.
+    for (const g of this.groups?.list() ?? []) if (g.pids.length === 0) this.a.steps(this.a.executor.remove(g.name), obs.t_ms);
+    if (found.size) this.a.log(`re-adopted ${n} of ${found.size} processes recorded by the previous run`);
+    this.save();
+  }
+
+  beforeTick(obs: Observation): void {
+    for (const m of [...this.managed.values()]) {
+      if (!stillRunning(this.a.o.roots, m.pid, m.starttime)) this.gone(m, 'exited', obs);
+    }
+    if (obs.t_ms < this.nextScan_ms) return;
+    this.nextScan_ms = obs.t_ms + this.a.cfg.adopt.scan_interval_ms;
+    const exclude = new Set([process.pid, ...[...this.managed.values()].map((m) => m.pid)]);
+    for (const [pid, until] of this.rejected) if (until > obs.t_ms) exclude.add(pid);
+    for (const c of scan(this.a.o.roots, this.rules, exclude)) {
+      this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c.pid, c.starttime, obs);
+    }
+  }
+
+  /** Adopt one process and pin it; false when the engine rejected it. */
+  private take(adoption: Adoption, pid: number, starttime: number, obs: Observation): boolean {
+    const d = this.a.call('adopt', [adoption], obs) as Decision | { error: string };
+    if ('error' in d || d.action !== 'place') {
+      this.rejected.set(pid, obs.t_ms + REJECT_RETRY_MS);
+      if (!('error' in d)) this.a.log(`not adopted: ${d.reason}`);
+      return false;
+    }
+    this.rejected.delete(pid);
+    this.managed.set(d.fragment as string, { fragment: d.fragment as string, pid, starttime, profile: adoption.profile, node: d.node as number, cpus: d.cpus as number[] });
+    this.save();
+    this.a.run(d.commands, obs);
+    return true;
+  }
+
+  /** The node holding most of the process's resident memory (numa_maps), when there is a choice. */
+  private home(pid: number): { memory_home?: number } {
+    if (this.a.topology.nodes.length < 2) return {};
+    try {
+      const r = readNumaMaps(this.a.o.roots, pid);
+      if (r.gone) return {};
+      let best: number | undefined, kb = 0;
+      for (const [node, v] of Object.entries(r.value.kb_by_node)) if (v > kb) [best, kb] = [Number(node), v];
+      return best === undefined ? {} : { memory_home: best };
+    } catch {
+      return {};
+    }
+  }
+
+  private gone(m: Managed, why: string, obs: Observation): void {
+    this.managed.delete(m.fragment);
+    this.save();
+    this.a.run(this.a.call('release', [m.fragment, why], obs) as Command[], obs);
+    this.a.steps(this.a.executor.remove(m.fragment), obs.t_ms);
+  }
+
+  fragmentObservations(): Observation['fragments'] {
+    return undefined; // adopted processes are not health-checked (engine/adoption.ts)
+  }
+
+  command(c: Command, obs: Observation): void {
+    if (c.type === 'alert') {
+      this.a.log(`alert ${c.subject}: ${c.reason}`);
+      return;
+    }
+    if (c.type !== 'pin' && c.type !== 'migrate') return; // adopt mode has no pools: nothing else applies
+    const m = this.managed.get(c.fragment);
+    if (!m) return;
+    const steps = c.type === 'pin' ? this.a.executor.pin(c.fragment, [m.pid], c.node, c.cpus) : this.a.executor.migrate(c.fragment, [m.pid], c.from, c.to, c.cpus);
+    m.node = c.type === 'pin' ? c.node : c.to;
+    m.cpus = c.cpus;
+    this.save();
+    this.a.steps(steps, obs.t_ms);
+    // A process that exited mid-placement: tell the engine now rather than at the next turn.
+    if (steps.some((s) => s.gone) && !stillRunning(this.a.o.roots, m.pid, m.starttime)) this.gone(m, 'exited during placement', obs);
+  }
+
+  schedule(_body: ScheduleBody): Promise<{ status: number; body: unknown }> {
+    return Promise.resolve({ status: 409, body: { error: 'the agent runs in adopt mode: it manages existing processes and has no pools to schedule requests on; run it with --mode pool' } });
+  }
+
+  state(): unknown {
+    return { managed: [...this.managed.values()].sort((x, y) => x.pid - y.pid), rejected: [...this.rejected.keys()].sort((x, y) => x - y) };
+  }
+
+  async stop(): Promise<void> {
+    this.save(); // processes stay where they are; the next run re-adopts them
+  }
+
+  private nodeOf(cpus: readonly number[]): number | undefined {
+    return this.a.topology.nodes.find((n) => cpus.length > 0 && cpus.every((c) => n.cpus.includes(c)))?.id;
+  }
+
+  private readState(): Managed[] {
+    try {
+      const v = JSON.parse(readFileSync(this.stateFile, 'utf8')) as { fragments?: Managed[] };
+      return Array.isArray(v.fragments) ? v.fragments.filter((m) => Number.isInteger(m.pid) && m.pid > 0) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** tmp + rename: a crash leaves the old file or the new one, never half of one. */
+  private save(): void {
+    const tmp = `${this.stateFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ fragments: [...this.managed.values()] }), { mode: 0o600 });
+    renameSync(tmp, this.stateFile);
+  }
+}
+

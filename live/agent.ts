@@ -1,0 +1,301 @@
+/**
+ * The live agent: the same engine as the twin, wired to this host. One loop turn = sample the host
+ * (live/sampler.ts), let the mode do its part (adopt: notice exits, scan for new processes; pool:
+ * nothing before the tick), the engine's periodic tick, carry out the commands, flush the journal.
+ * Turns run every `interval_ms` and at once when a PSI trigger fires, so pressure is acted on
+ * within one trigger window rather than one polling interval.
+ *
+ * Everything the engine sees and says goes through the JournaledEngine (live/port.ts); the journal
+ * is flushed (one fsync) at the end of each turn and before an API answer leaves, so a decision a
+ * client has seen survives kill -9.
+ */
+import { mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Command, Observation } from '../engine/types.ts';
+import { buildTopology, type TopologyJson } from '../engine/topology.ts';
+import type { ScheduleBody, StreamMessage } from './api.ts';
+import type { LiveConfig } from './config.ts';
+import { CpusetGroups, detectCpusetBackend } from './enforce.ts';
+import { Executor, type Step } from './executor.ts';
+import { Journal } from './journal.ts';
+import { AgentMetrics } from './metrics.ts';
+import { JournaledEngine, type EngineOp } from './port.ts';
+import { parseList, readText } from './files.ts';
+import { readTopology } from './topology.ts';
+import type { HostRoots } from './roots.ts';
+import { HostSampler } from './sampler.ts';
+import { availability, PsiTrigger } from './triggers.ts';
+import { AdoptMode } from './adopt-mode.ts';
+import { PoolMode } from './pool-mode.ts';
+
+export interface AgentOptions {
+  config: LiveConfig;
+  roots: HostRoots;
+  enforce: boolean;
+  version: string;
+  log: (line: string) => void;
+  /** Topology override (tests: a two-node description of this host); default: read from roots. */
+  topology?: TopologyJson;
+}
+
+/** What a mode (adopt or pool) does inside the agent's loop. */
+export interface Mode {
+  /** At start: take back what a previous run left (re-adopt, or clean up orphaned workers). */
+  recover(obs: Observation): void;
+  /** Before the engine's tick: the mode's own observations and calls. */
+  beforeTick(obs: Observation): void;
+  /** Per-fragment health the engine should see (pool mode: heartbeats, RSS). */
+  fragmentObservations(t_ms: number): Observation['fragments'];
+  /** Carry out one engine command; false when this mode does not handle that type. */
+  command(c: Command, obs: Observation): void;
+  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown }>;
+  state(): unknown;
+  stop(): Promise<void>;
+}
+
+export class Agent {
+  readonly cfg: LiveConfig;
+  readonly metrics = new AgentMetrics();
+  readonly journal: Journal;
+  readonly engine: JournaledEngine;
+  readonly executor: Executor;
+  readonly sampler: HostSampler;
+  readonly topology: TopologyJson;
+  readonly mode: Mode;
+  readonly warnings: string[] = [];
+  private readonly t0 = performance.now();
+  private readonly listeners = new Set<(m: StreamMessage) => void>();
+  private readonly triggers: PsiTrigger[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastObs: Observation | undefined;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private flushQueued = false;
+  turns = 0;
+  /** Trigger event → end of the turn it caused, ms (the last one), for state and the benchmark. */
+  lastTriggerReaction_ms: number | undefined;
+  private pendingTrigger_ms: number | undefined;
+
+  constructor(readonly o: AgentOptions) {
+    this.cfg = o.config;
+    mkdirSync(this.cfg.state_dir, { recursive: true, mode: 0o700 });
+    this.topology = o.topology ?? buildTopologyFromHost(o.roots);
+    this.sampler = new HostSampler(o.roots, this.topology);
+    const backend = detectCpusetBackend(o.roots);
+    let groups: CpusetGroups | undefined;
+    if (backend.kind === 'none') this.warn(`no cpuset hierarchy to enforce with (${backend.reason}); affinity only`);
+    else groups = new CpusetGroups({ roots: o.roots, backend, base: this.cfg.cgroup_parent, dryRun: !o.enforce });
+    this.executor = new Executor({ groups, enforce: o.enforce, hostMems: hostMems(groups, this.topology), migrateMemory: this.cfg.migrate_memory, procRoot: o.roots.proc });
+    this.journal = Journal.open(`${this.cfg.state_dir}/journal`, this.cfg.journal);
+    this.engine = new JournaledEngine({
+      type: 'start', epoch: Number(basename(this.journal.segment, '.jsonl')), wall_ms: Date.now(), version: o.version,
+      mode: this.cfg.mode, seed: this.cfg.seed, config: this.cfg.engine, topology: this.topology,
+    }, this.journal);
+    this.mode = this.cfg.mode === 'adopt' ? new AdoptMode(this, groups) : new PoolMode(this, groups);
+  }
+
+  /** ms since the agent started: the engine's clock (monotonic; journalled with every observation). */
+  now(): number {
+    return Math.round(performance.now() - this.t0);
+  }
+
+  /** A performance.now() reading on the agent's clock. */
+  agentMs(perf_ms: number): number {
+    return Math.max(0, Math.round(perf_ms - this.t0));
+  }
+
+  log(line: string): void {
+    this.o.log(line);
+  }
+
+  warn(text: string): void {
+    if (this.warnings.includes(text)) return;
+    this.warnings.push(text);
+    this.log(`warning: ${text}`);
+    this.publish({ type: 'event', t_ms: this.now(), level: 'warn', text });
+  }
+
+  /** The last sample with the clock moved on: what API calls and worker events are decided on. */
+  observationNow(): Observation {
+    const t = this.now();
+    const last = this.lastObs as Observation;
+    if (last.t_ms !== t) this.lastObs = { ...last, t_ms: t };
+    return this.lastObs as Observation;
+  }
+
+  /** Call the engine (journalled) and count the outcome. */
+  call(op: EngineOp, args: unknown[], obs: Observation): unknown {
+    const t = performance.now();
+    const out = this.engine.call(op, args, obs);
+    const s = (performance.now() - t) / 1000;
+    if (out && typeof out === 'object' && 'error' in out) {
+      this.log(`engine refused ${op}: ${(out as { error: string }).error}`);
+      this.engine.note(obs.t_ms, 'error', `engine ${op}: ${(out as { error: string }).error}`);
+    } else if (op === 'schedule' || op === 'adopt') {
+      const d = out as import('../engine/types.ts').Decision;
+      this.metrics.observeDecision(d, s);
+      this.publish({ type: 'decision', decision: d });
+    }
+    this.queueFlush();
+    return out;
+  }
+
+  /** Carry out commands in order; each is journalled as a note with its steps. */
+  run(commands: readonly Command[], obs: Observation): void {
+    if (!Array.isArray(commands) || commands.length === 0) return;
+    this.metrics.observeCommands(commands);
+    for (const c of commands) {
+      this.publish({ type: 'command', t_ms: obs.t_ms, command: c });
+      this.mode.command(c, obs);
+    }
+  }
+
+  /** Journal and count executor steps; failed steps other than a vanished process are enforcement errors. */
+  steps(steps: readonly Step[], t_ms: number): void {
+    for (const s of steps) {
+      if (!s.ok && !s.gone) {
+        this.metrics.enforcementError(s.op);
+        this.log(`enforcement error: ${s.op} ${s.fragment}${s.pid ? ` pid ${s.pid}` : ''}: ${s.error}`);
+      }
+    }
+    if (steps.length) this.engine.note(t_ms, steps.every((s) => s.ok || s.gone) ? 'info' : 'error', this.o.enforce ? 'enforced' : 'dry run: would do', steps);
+    if (!this.o.enforce) for (const s of steps) this.log(`dry run: would ${s.detail}`);
+  }
+
+  publish(m: StreamMessage): void {
+    for (const l of this.listeners) l(m);
+  }
+
+  subscribe(listener: (m: StreamMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Flush the journal once per event-loop turn however many calls it made (group commit). */
+  queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.journal.flush();
+    });
+  }
+
+  /** First sample, recovery, triggers, the loop. */
+  start(): void {
+    const obs = this.sample();
+    if (this.sampler.psiAvailable === false) this.warn(this.sampler.warnings[0] ?? 'no PSI on this kernel: degraded mode on load figures');
+    this.mode.recover(obs);
+    this.armTriggers();
+    this.turn();
+    this.timer = setInterval(() => this.turn(), this.cfg.interval_ms);
+  }
+
+  private sample(): Observation {
+    const t = this.now();
+    const obs = this.sampler.sample(t);
+    const frags = this.mode?.fragmentObservations(t);
+    if (frags && frags.length) obs.fragments = frags;
+    for (const w of this.sampler.warnings) this.warn(w);
+    this.lastObs = obs;
+    this.metrics.observeSample(obs);
+    this.publish({ type: 'sample', t_ms: t, psi: obs.psi, ...(obs.nodes ? { nodes: obs.nodes } : {}) });
+    return obs;
+  }
+
+  private armTriggers(): void {
+    if (this.cfg.triggers.length === 0) return;
+    const a = availability(this.o.roots);
+    if (!a.available) {
+      this.warn(`${a.reason}; sampling every ${this.cfg.interval_ms} ms instead`);
+      return;
+    }
+    for (const t of this.cfg.triggers) {
+      try {
+        this.triggers.push(PsiTrigger.open(this.o.roots, t.resource, t.line, t.stall_us, t.window_us, {
+          settleMs: 2 * (t.window_us / 1000) + 2000,
+          onEvent: () => {
+            this.pendingTrigger_ms ??= performance.now();
+            this.turn();
+          },
+          onError: (e) => this.warn(`PSI trigger ${t.resource} ${t.line} stopped: ${e.message}`),
+        }));
+      } catch (e) {
+        this.warn(`PSI trigger ${t.resource} ${t.line} ${t.stall_us} ${t.window_us}: ${(e as Error).message}; sampling instead`);
+      }
+    }
+  }
+
+  /** One loop turn; a turn asked for while one runs is run once right after. */
+  turn(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        const obs = this.sample();
+        this.mode.beforeTick(obs);
+        this.run(this.call('tick', [], obs) as Command[], obs);
+        this.metrics.observeStatus(this.engine.engine.status());
+        this.journal.flush();
+        this.turns++;
+        if (this.pendingTrigger_ms !== undefined) {
+          this.lastTriggerReaction_ms = performance.now() - this.pendingTrigger_ms;
+          this.pendingTrigger_ms = undefined;
+        }
+      } while (this.again && !this.stopped);
+    } catch (e) {
+      this.log(`error in agent turn: ${(e as Error).stack ?? e}`);
+      this.engine.note(this.now(), 'error', `agent turn: ${(e as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown }> {
+    return this.mode.schedule(body);
+  }
+
+  state(): unknown {
+    return {
+      mode: this.cfg.mode, enforce: this.o.enforce, t_ms: this.now(), turns: this.turns, psi_available: this.sampler.psiAvailable !== false,
+      triggers: this.triggers.map((t) => ({ file: t.file, spec: t.spec, closed: t.closed })), last_trigger_reaction_ms: this.lastTriggerReaction_ms,
+      journal: { dir: this.journal.dir, segment: this.journal.segment, entries: this.journal.entries, batches: this.journal.batches },
+      warnings: this.warnings, engine: this.engine.engine.status(), [this.cfg.mode]: this.mode.state(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all(this.triggers.map((t) => t.close()));
+    await this.mode.stop();
+    this.journal.close();
+  }
+}
+
+function buildTopologyFromHost(roots: HostRoots): TopologyJson {
+  return buildTopology(readTopology(roots)).json;
+}
+
+/**
+ * Memory nodes of this host that a cpuset may name: the cpuset root's effective mems. A topology
+ * read from a dump (or a test's two-node view of a one-node host) may name nodes this host lacks;
+ * those are left to the parent's mems rather than refused.
+ */
+function hostMems(groups: CpusetGroups | undefined, topo: TopologyJson): Set<number> {
+  if (groups) {
+    const b = groups.backend;
+    const file = b.kind === 'v2' ? `${b.mount}/cpuset.mems.effective` : `${b.mount}/${b.prefix}mems`;
+    const t = readText(file);
+    const p = t === undefined ? undefined : parseList(t);
+    if (p?.ok) return new Set(p.ids);
+  }
+  return new Set(topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id));
+}

@@ -1,0 +1,141 @@
+/**
+ * The live agent's configuration (JSON): the engine config under `engine`, plus what only a host
+ * needs — mode, tick, API address, state directory, journal limits, cgroup parent, PSI triggers,
+ * adopt-mode selectors and pool-mode worker commands. Every problem is listed with its path (the
+ * CLI maps paths to file:line:col). Relative paths are resolved against the config file's folder,
+ * so an example config starts as it is from any working directory.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { configSchema, type Config } from '../engine/config.ts';
+import { formatIssues } from '../engine/schemas.ts';
+import { validateGroupName } from './enforce.ts';
+import { validateTrigger, type TriggerSpec } from './triggers.ts';
+
+const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -');
+
+const rule = z.strictObject({
+  profile: profileName,
+  /** Exact PIDs. */
+  pids: z.array(z.number().int().min(1).max(4_194_304)).max(10_000).optional(),
+  /** Glob over the process's cgroup path(s) from /proc/PID/cgroup: `*` within a segment, `**` across. */
+  cgroup: z.string().min(1).max(4096).optional(),
+  /** Regular expression over the command line (arguments joined by spaces). */
+  cmdline: z.string().min(1).max(4096).optional(),
+});
+
+const worker = z.strictObject({
+  /** argv; run without a shell. The only programs the agent ever starts. */
+  command: z.array(z.string().min(1).max(4096)).min(1).max(256),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are [A-Za-z_][A-Za-z0-9_]*'), z.string().max(65_536)).default({}),
+  cwd: z.string().optional(),
+  ready_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+  stop_grace_ms: z.number().int().min(0).max(600_000).default(5_000),
+});
+
+const trigger = z.strictObject({
+  resource: z.enum(['cpu', 'memory', 'io']),
+  line: z.enum(['some', 'full']).default('some'),
+  stall_us: z.number().int().positive(),
+  window_us: z.number().int().positive(),
+});
+
+export const liveConfigSchema = z.strictObject({
+  mode: z.enum(['adopt', 'pool']).default('adopt'),
+  /** Seed of the engine's random streams (journalled, so a replay draws the same numbers). */
+  seed: z.string().min(1).max(256).default('fgo'),
+  /** Agent tick: sample, then the engine's periodic work. */
+  interval_ms: z.number().int().min(100).max(600_000).default(1_000),
+  listen: z.string().default('127.0.0.1:9464'),
+  /** Journal, token and demand trace live here (created 0700). */
+  state_dir: z.string().min(1).default('/var/lib/fgo'),
+  /** Bearer token file for mutating endpoints; created with mode 0600 on first start. Default: state_dir/token. */
+  token_file: z.string().optional(),
+  journal: z.strictObject({
+    max_bytes: z.number().int().min(4_096).max(2 ** 40).default(64 * 1024 * 1024),
+    keep: z.number().int().min(1).max(10_000).default(8),
+  }).prefault({}),
+  /** cpuset cgroup (relative to the cpuset hierarchy) under which each fragment gets its own group. */
+  cgroup_parent: z.string().default('fgo'),
+  /** PSI triggers that wake the agent between ticks; [] = sample only at interval_ms. */
+  triggers: z.array(trigger).max(16).default([{ resource: 'cpu', line: 'some', stall_us: 150_000, window_us: 2_000_000 }]),
+  /** Move a process's pages to its new node after a re-placement (migrate_pages). */
+  migrate_memory: z.boolean().default(true),
+  adopt: z.strictObject({
+    scan_interval_ms: z.number().int().min(100).max(3_600_000).default(5_000),
+    rules: z.array(rule).max(1_000).default([]),
+  }).prefault({}),
+  pool: z.strictObject({
+    workers: z.record(profileName, worker).default({}),
+    /** Interval of the demand trace the agent records of the requests it served (seconds). */
+    demand_interval_s: z.number().int().min(1).max(86_400).default(60),
+  }).prefault({}),
+  engine: configSchema.prefault({}),
+});
+
+export type LiveConfig = z.infer<typeof liveConfigSchema> & { engine: Config };
+export type AdoptRule = z.infer<typeof rule>;
+export type WorkerConfig = z.infer<typeof worker>;
+
+export class LiveConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid live config:\n  ${problems.join('\n  ')}`);
+    this.name = 'LiveConfigError';
+  }
+}
+
+/** Parse and cross-check a live config; `baseDir` resolves relative paths. Throws LiveConfigError. */
+export function parseLiveConfig(doc: unknown, baseDir: string): LiveConfig {
+  const r = liveConfigSchema.safeParse(doc);
+  if (!r.success) throw new LiveConfigError(formatIssues(r.error.issues));
+  const c = r.data as LiveConfig;
+  const problems = crossChecks(c);
+  if (problems.length) throw new LiveConfigError(problems);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  c.state_dir = abs(c.state_dir);
+  c.token_file = abs(c.token_file ?? resolve(c.state_dir, 'token'));
+  for (const w of Object.values(c.pool.workers)) w.cwd = abs(w.cwd ?? '.');
+  return c;
+}
+
+function crossChecks(c: LiveConfig): string[] {
+  const out: string[] = [];
+  const known = new Set(Object.keys(c.engine.profiles));
+  try {
+    validateGroupName(c.cgroup_parent);
+  } catch (e) {
+    out.push(`cgroup_parent: ${(e as Error).message}`);
+  }
+  c.triggers.forEach((t, i) => {
+    try {
+      validateTrigger(t as TriggerSpec);
+    } catch (e) {
+      out.push(`triggers.${i}: ${(e as Error).message}`);
+    }
+  });
+  if (c.mode === 'adopt') {
+    if (c.adopt.rules.length === 0) out.push('adopt.rules: adopt mode needs at least one rule (pids, cgroup or cmdline) naming what to manage');
+    // Adopt mode never launches processes, so pools that would have to grow are a contradiction.
+    for (const [name, p] of Object.entries(c.engine.profiles)) {
+      if (p.pool.min > 0 || p.pool.target > 0) out.push(`engine.profiles.${name}.pool: adopt mode launches nothing, so pool.min and pool.target must be 0`);
+    }
+  }
+  c.adopt.rules.forEach((r, i) => {
+    if (r.pids === undefined && r.cgroup === undefined && r.cmdline === undefined) out.push(`adopt.rules.${i}: needs at least one selector: pids, cgroup or cmdline`);
+    if (!known.has(r.profile)) out.push(`adopt.rules.${i}.profile: "${r.profile}" is not in engine.profiles`);
+    if (r.cmdline !== undefined) {
+      try {
+        new RegExp(r.cmdline);
+      } catch (e) {
+        out.push(`adopt.rules.${i}.cmdline: not a regular expression: ${(e as Error).message}`);
+      }
+    }
+  });
+  if (c.mode === 'pool') {
+    const names = Object.keys(c.pool.workers);
+    if (names.length === 0) out.push('pool.workers: pool mode needs at least one worker profile with its command');
+    for (const n of names) if (!known.has(n)) out.push(`pool.workers.${n}: "${n}" is not in engine.profiles`);
+    for (const n of known) if (!c.pool.workers[n]) out.push(`engine.profiles.${n}: pool mode needs pool.workers.${n} (the command its fragments run)`);
+  }
+  return out;
+}

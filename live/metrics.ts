@@ -1,0 +1,133 @@
+/**
+ * The live agent's Prometheus metrics. Everything lives on a registry of its own rather than
+ * prom-client's global one, so two agents (or a test and an agent) in one process never collide on
+ * a metric name, and `text()` shows exactly this agent's figures.
+ *
+ * Every label value is bounded by construction (engine enums, resource names, node ids, profile
+ * names from the configuration, fixed route names): a label fed from request data would let any
+ * caller grow the series set without bound.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Status } from '../engine/status.ts';
+import { RESOURCES, type Command, type Decision, type Observation, type PressureView } from '../engine/types.ts';
+
+const PSI_LINES = ['some', 'full'] as const;
+const PSI_WINDOWS = ['avg10', 'avg60', 'avg300'] as const;
+/** Pool states reported per profile; the keys of the engine's per-pool `count`. */
+const POOL_STATES = ['starting', 'warm', 'active', 'draining', 'stopped', 'failed'] as const;
+
+/** Engine calls take microseconds to a few milliseconds; buckets from 50 µs to 250 ms. */
+const DECISION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+
+  private readonly decisions: Counter<'action'>;
+  private readonly deferrals: Counter;
+  private readonly sheds: Counter;
+  private readonly coldStarts: Counter;
+  private readonly commands: Counter<'type'>;
+  private readonly enforcementErrors: Counter<'op'>;
+  private readonly apiRequests: Counter<'route' | 'code'>;
+  private readonly pressure: Gauge<'resource' | 'line' | 'window'>;
+  private readonly pressureSignal: Gauge<'resource'>;
+  private readonly nodeCpuUtil: Gauge<'node'>;
+  private readonly nodeMemFree: Gauge<'node'>;
+  private readonly poolSize: Gauge<'profile' | 'state'>;
+  private readonly fragmentsManaged: Gauge;
+  private readonly decisionSeconds: Histogram;
+
+  constructor() {
+    const registers = [this.registry];
+    // Default process/Node.js metrics keep their standard unprefixed names (process_cpu_seconds_total,
+    // nodejs_eventloop_lag_seconds, ...) so stock dashboards and alerts work on them unchanged.
+    collectDefaultMetrics({ register: this.registry });
+    this.decisions = new Counter({ name: 'fgo_decisions_total', help: 'Engine decisions by action.', labelNames: ['action'], registers });
+    this.deferrals = new Counter({ name: 'fgo_deferrals_total', help: 'Requests deferred for a later retry.', registers });
+    this.sheds = new Counter({ name: 'fgo_sheds_total', help: 'Requests shed under pressure.', registers });
+    this.coldStarts = new Counter({ name: 'fgo_cold_starts_total', help: 'Placements that had to cold-start a fragment.', registers });
+    this.commands = new Counter({ name: 'fgo_commands_total', help: 'Commands the agent carried out, by type.', labelNames: ['type'], registers });
+    this.enforcementErrors = new Counter({
+      name: 'fgo_enforcement_errors_total', help: 'Failed enforcement operations (cpuset, mbind, signals, ...), by operation.', labelNames: ['op'], registers,
+    });
+    this.apiRequests = new Counter({ name: 'fgo_api_requests_total', help: 'HTTP API requests by route and status code.', labelNames: ['route', 'code'], registers });
+    this.pressure = new Gauge({
+      name: 'fgo_pressure', help: 'System PSI as a fraction 0-1, by resource, line (some/full) and window.', labelNames: ['resource', 'line', 'window'], registers,
+    });
+    this.pressureSignal = new Gauge({ name: 'fgo_pressure_signal', help: 'The pressure signal decisions use, 0-1, by resource.', labelNames: ['resource'], registers });
+    this.nodeCpuUtil = new Gauge({ name: 'fgo_node_cpu_util', help: 'Busy share of a NUMA node\'s CPUs, 0-1.', labelNames: ['node'], registers });
+    this.nodeMemFree = new Gauge({ name: 'fgo_node_mem_free_bytes', help: 'Free memory of a NUMA node in bytes.', labelNames: ['node'], registers });
+    this.poolSize = new Gauge({ name: 'fgo_pool_size', help: 'Fragments of a profile\'s pool, by state.', labelNames: ['profile', 'state'], registers });
+    this.fragmentsManaged = new Gauge({ name: 'fgo_fragments_managed', help: 'Fragments the agent manages across all nodes.', registers });
+    this.decisionSeconds = new Histogram({ name: 'fgo_decision_seconds', help: 'Time spent in the engine per decision.', buckets: DECISION_BUCKETS, registers });
+  }
+
+  /** Content type of `text()` (Prometheus text exposition 0.0.4). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /**
+   * One engine decision and how long the engine took for it. The decision's own commands are not
+   * counted here: the agent reports what it actually carries out through `observeCommands`, which
+   * also covers commands from ticks that are not decisions.
+   */
+  observeDecision(d: Decision, seconds: number): void {
+    this.decisions.inc({ action: d.action });
+    if (d.action === 'defer') this.deferrals.inc();
+    if (d.action === 'shed') this.sheds.inc();
+    if (d.action === 'place' && d.start === 'cold') this.coldStarts.inc();
+    if (Number.isFinite(seconds) && seconds >= 0) this.decisionSeconds.observe(seconds);
+  }
+
+  observeCommands(cmds: readonly Command[]): void {
+    for (const c of cmds) this.commands.inc({ type: c.type });
+  }
+
+  /** System PSI and per-node figures of one observation. */
+  observeSample(obs: Observation): void {
+    for (const resource of RESOURCES) {
+      const reading = obs.psi[resource];
+      for (const line of PSI_LINES) {
+        const l = reading[line];
+        for (const window of PSI_WINDOWS) {
+          // cpu `full` is missing on older kernels: drop the series rather than report a stale value.
+          if (l) this.pressure.set({ resource, line, window }, l[window]);
+          else this.pressure.remove({ resource, line, window });
+        }
+      }
+    }
+    for (const n of obs.nodes ?? []) {
+      const node = String(n.id);
+      if (n.cpu_util !== undefined) this.nodeCpuUtil.set({ node }, n.cpu_util);
+      if (n.mem_free_kb !== undefined) this.nodeMemFree.set({ node }, n.mem_free_kb * 1024);
+    }
+  }
+
+  /** The engine's pressure signals (the values decisions are based on). */
+  observePressure(p: PressureView): void {
+    for (const resource of RESOURCES) this.pressureSignal.set({ resource }, p[resource].value);
+  }
+
+  /** Pool sizes, managed fragments and pressure signals from an orchestrator status snapshot. */
+  observeStatus(s: Status): void {
+    this.observePressure(s.pressure);
+    // Reset first so a profile removed by a config reload stops being reported.
+    this.poolSize.reset();
+    for (const p of s.pools) for (const state of POOL_STATES) this.poolSize.set({ profile: p.profile, state }, p[state]);
+    this.fragmentsManaged.set(s.nodes.reduce((sum, n) => sum + n.fragments, 0));
+  }
+
+  enforcementError(op: string): void {
+    this.enforcementErrors.inc({ op });
+  }
+
+  /** `route` must come from a fixed set (the API passes its route names, or "other"), never a raw path. */
+  apiRequest(route: string, code: number): void {
+    this.apiRequests.inc({ route, code: String(code) });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Adopt mode's selectors: which running processes the agent manages. A rule names a profile and
+ * any of: exact PIDs, a glob over the process's cgroup paths, a regular expression over its
+ * command line; all given selectors of a rule must match, and the first matching rule wins.
+ * Kernel threads (empty cmdline), zombies and the agent itself are never selected.
+ */
+import { join } from 'node:path';
+import type { AdoptRule } from './config.ts';
+import { readHostFile } from './procread.ts';
+import { listPids, readPidStat } from './procfs.ts';
+import type { HostRoots } from './roots.ts';
+
+export interface Candidate {
+  pid: number;
+  /** Ticks after boot: with the pid, what identifies a process across pid reuse. */
+  starttime: number;
+  profile: string;
+  cmdline: string;
+}
+
+interface CompiledRule {
+  profile: string;
+  pids?: ReadonlySet<number>;
+  cgroup?: RegExp;
+  cmdline?: RegExp;
+}
+
+/** `*` within one path segment, `**` across segments, `?` one character; the rest literal. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '*' && glob[i + 1] === '*') {
+      re += '.*';
+      i++;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+export function compileRules(rules: readonly AdoptRule[]): CompiledRule[] {
+  return rules.map((r) => {
+    const c: CompiledRule = { profile: r.profile };
+    if (r.pids) c.pids = new Set(r.pids);
+    if (r.cgroup !== undefined) c.cgroup = globToRegExp(r.cgroup);
+    if (r.cmdline !== undefined) c.cmdline = new RegExp(r.cmdline);
+    return c;
+  });
+}
+
+/** The cgroup paths of /proc/PID/cgroup (v1 lines `N:controllers:/path`, v2 `0::/path`). */
+export function parseCgroupPaths(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':'), j = i < 0 ? -1 : line.indexOf(':', i + 1);
+    if (j > 0) out.push(line.slice(j + 1));
+  }
+  return out;
+}
+
+/** Read a file of a process; undefined when the process is gone (or the file unreadable). */
+function readPid(roots: HostRoots, pid: number, name: string): string | undefined {
+  const r = readHostFile(join(roots.proc, String(pid), name));
+  return r.ok ? r.text : undefined;
+}
+
+/** Is `pid` the same process that had `starttime`? False when it exited (or the pid was reused). */
+export function stillRunning(roots: HostRoots, pid: number, starttime: number): boolean {
+  try {
+    const st = readPidStat(roots, pid);
+    return !st.gone && st.value.starttime === starttime && st.value.state !== 'Z' && st.value.state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Processes matching a rule, skipping `exclude` (already managed, or the agent). One listing of
+ * /proc, then per process only the files the rules need.
+ */
+export function scan(roots: HostRoots, rules: readonly CompiledRule[], exclude: ReadonlySet<number>): Candidate[] {
+  if (rules.length === 0) return [];
+  const needCgroup = rules.some((r) => r.cgroup);
+  const out: Candidate[] = [];
+  for (const pid of listPids(roots)) {
+    if (exclude.has(pid)) continue;
+    const raw = readPid(roots, pid, 'cmdline');
+    if (!raw) continue; // gone, or a kernel thread (empty cmdline)
+    const cmdline = raw.replace(/\0+$/, '').split('\0').join(' ');
+    let cgroups: string[] | undefined;
+    const rule = rules.find((r) => {
+      if (r.pids && !r.pids.has(pid)) return false;
+      if (r.cmdline && !r.cmdline.test(cmdline)) return false;
+      if (r.cgroup) {
+        if (cgroups === undefined) cgroups = needCgroup ? parseCgroupPaths(readPid(roots, pid, 'cgroup') ?? '') : [];
+        if (!cgroups.some((p) => (r.cgroup as RegExp).test(p))) return false;
+      }
+      return true;
+    });
+    if (!rule) continue;
+    let st;
+    try {
+      st = readPidStat(roots, pid);
+    } catch {
+      continue;
+    }
+    if (st.gone || st.value.state === 'Z' || st.value.state === 'X') continue;
+    out.push({ pid, starttime: st.value.starttime, profile: rule.profile, cmdline });
+  }
+  return out;
+}
