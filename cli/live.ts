@@ -80,8 +80,14 @@ export function registerLiveCommands(program: Command, version: string): void {
         throw new InputError([`listen: ${(e as Error).message}`], 2);
       }
       const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
-      const agent = new Agent({ config: cfg, roots, enforce: !!o.enforce, version, log });
-      const { token, created } = loadOrCreateToken(cfg.token_file as string);
+      let agent: Agent, token: string, created: boolean;
+      try {
+        agent = new Agent({ config: cfg, roots, enforce: !!o.enforce, version, log });
+        ({ token, created } = loadOrCreateToken(cfg.token_file as string));
+      } catch (e) {
+        // Setup refusals (state dir, token file, cgroups) are the operator's to fix: say what, no stack.
+        throw new InputError([`cannot start: ${(e as Error).message}`], 1);
+      }
       if (created) log(`created API token ${cfg.token_file} (mode 0600)`);
       agent.start();
       const api = await startApi({ mode: cfg.mode, metrics: agent.metrics, schedule: (b) => agent.schedule(b), state: () => agent.state(), subscribe: (l) => agent.subscribe(l) }, { listen: cfg.listen, token, log });

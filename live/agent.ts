@@ -9,7 +9,7 @@
  * is flushed (one fsync) at the end of each turn and before an API answer leaves, so a decision a
  * client has seen survives kill -9.
  */
-import { mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command, Observation } from '../engine/types.ts';
 import { buildTopology, type TopologyJson } from '../engine/topology.ts';
@@ -79,7 +79,7 @@ export class Agent {
 
   constructor(readonly o: AgentOptions) {
     this.cfg = o.config;
-    mkdirSync(this.cfg.state_dir, { recursive: true, mode: 0o700 });
+    checkStateDir(this.cfg.state_dir);
     this.topology = o.topology ?? buildTopologyFromHost(o.roots);
     this.sampler = new HostSampler(o.roots, this.topology);
     const backend = detectCpusetBackend(o.roots);
@@ -278,6 +278,18 @@ export class Agent {
     await this.mode.stop();
     this.journal.close();
   }
+}
+
+/**
+ * The state directory holds the API token and the journal: it must be ours and closed to others,
+ * or another user could read the token or swap the journal under a root agent.
+ */
+function checkStateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`state_dir ${dir}: not a directory (a symlink is refused)`);
+  if (process.geteuid && st.uid !== process.geteuid()) throw new Error(`state_dir ${dir}: owned by uid ${st.uid}, not by this agent (uid ${process.geteuid()}); fix: chown or choose another state_dir`);
+  if (st.mode & 0o022) throw new Error(`state_dir ${dir}: writable by group or others (mode ${(st.mode & 0o777).toString(8)}); fix: chmod 700 ${dir}`);
 }
 
 function buildTopologyFromHost(roots: HostRoots): TopologyJson {

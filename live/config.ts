@@ -11,6 +11,7 @@ import { configSchema, type Config } from '../engine/config.ts';
 import { formatIssues } from '../engine/schemas.ts';
 import { validateGroupName } from './enforce.ts';
 import { validateTrigger, type TriggerSpec } from './triggers.ts';
+import { validateSpec } from './workers.ts';
 
 const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -');
 
@@ -94,7 +95,12 @@ export function parseLiveConfig(doc: unknown, baseDir: string): LiveConfig {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   c.state_dir = abs(c.state_dir);
   c.token_file = abs(c.token_file ?? resolve(c.state_dir, 'token'));
-  for (const w of Object.values(c.pool.workers)) w.cwd = abs(w.cwd ?? '.');
+  const workerProblems: string[] = [];
+  for (const [name, w] of Object.entries(c.pool.workers)) {
+    w.cwd = abs(w.cwd ?? '.');
+    for (const p of validateSpec(w)) workerProblems.push(`pool.workers.${name}.command: ${p}`);
+  }
+  if (workerProblems.length) throw new LiveConfigError(workerProblems);
   return c;
 }
 

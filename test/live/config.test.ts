@@ -1,0 +1,59 @@
+/** The live config: the bundled examples are valid, every problem is listed, paths resolve against the file. */
+import { describe, expect, it } from 'vitest';
+import { loadLiveConfig } from '../../cli/live.ts';
+import { parseLiveConfig, LiveConfigError } from '../../live/config.ts';
+import { inputProblems, tmpFile } from '../helpers.ts';
+
+const problemsOf = (doc: unknown): string[] => {
+  try {
+    parseLiveConfig(doc, '/etc/fgo');
+    return [];
+  } catch (e) {
+    if (e instanceof LiveConfigError) return e.problems;
+    throw e;
+  }
+};
+
+describe('live config', () => {
+  it('both examples are valid; relative state_dir, token and cwd resolve against the config folder', () => {
+    const adopt = loadLiveConfig('live/examples/adopt.json');
+    expect(adopt.mode).toBe('adopt');
+    expect(adopt.state_dir).toBe(`${process.cwd()}/live/examples/state/adopt`);
+    expect(adopt.token_file).toBe(`${adopt.state_dir}/token`);
+    expect(adopt.engine.profiles.pinned?.exclusive_cpus).toBe(1);
+    const pool = loadLiveConfig('live/examples/pool.json');
+    expect(pool.pool.workers.echo?.cwd).toBe(`${process.cwd()}/live/examples`);
+    expect(pool.engine.profiles.echo?.pool).toEqual({ min: 1, target: 2, max: 4 });
+  });
+
+  it('--mode overrides the file and is checked like it (pool mode needs workers)', () => {
+    expect(() => loadLiveConfig('live/examples/adopt.json', { mode: 'pool' })).toThrow(/pool\.workers: pool mode needs at least one worker profile/);
+  });
+
+  it('lists every problem at once', () => {
+    const p = problemsOf({ mode: 'adopt', colour: 'blue', adopt: { rules: [{ profile: 'x' }, { profile: 'y', cmdline: '(' }] }, engine: { profiles: { y: { pool: { min: 1 } } } } });
+    expect(p).toEqual(['colour: unknown key']); // shape first: cross-checks need a well-formed config
+    const q = problemsOf({ mode: 'adopt', adopt: { rules: [{ profile: 'x' }, { profile: 'y', cmdline: '(' }] }, engine: { profiles: { y: { pool: { min: 1 } } } } });
+    expect(q).toEqual([
+      'engine.profiles.y.pool: adopt mode launches nothing, so pool.min and pool.target must be 0',
+      'adopt.rules.0: needs at least one selector: pids, cgroup or cmdline',
+      'adopt.rules.0.profile: "x" is not in engine.profiles',
+      expect.stringMatching(/^adopt\.rules\.1\.cmdline: not a regular expression: /),
+    ]);
+  });
+
+  it('refuses triggers the kernel would refuse, a bad cgroup parent, and worker commands that are not argv', () => {
+    const p = problemsOf({ mode: 'pool', cgroup_parent: '../x', triggers: [{ resource: 'cpu', stall_us: 3_000_000, window_us: 2_000_000 }], pool: { workers: { w: { command: ['./run.sh'] } } }, engine: { profiles: { w: {} } } });
+    expect(p[0]).toMatch(/^cgroup_parent: invalid cpuset group name/);
+    expect(p[1]).toMatch(/^triggers\.0: PSI trigger stall 3000000 µs exceeds its window/);
+    const w = problemsOf({ mode: 'pool', pool: { workers: { w: { command: ['./run.sh'] } } }, engine: { profiles: { w: {} } } });
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/^pool\.workers\.w\.command: /);
+  });
+
+  it('the CLI locates problems in the file, line and column', () => {
+    const file = tmpFile('live.json', '{\n  "mode": "adopt",\n  "interval_ms": 5,\n  "adopt": { "rules": [] }\n}\n');
+    const problems = inputProblems(() => loadLiveConfig(file));
+    expect(problems).toEqual([`${file}:3:18: interval_ms: Too small: expected number to be >=100`]);
+  });
+});
