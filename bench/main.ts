@@ -1,6 +1,8 @@
 /**
- * `npm run bench`: the engine's decision latency (bench/decision.ts) and the twin's speed
- * (bench/sim.ts), each in its own process so one's heap and RSS do not colour the other's.
+ * `npm run bench`: the engine's decision latency (bench/decision.ts), the twin's speed
+ * (bench/sim.ts) and the live agent's overhead, placement time and trigger reaction
+ * (bench/agent.ts, root only), each in its own process so one's heap and RSS do not colour the
+ * others'.
  * `npm run bench -- --json` prints one JSON object shaped as in DESIGN.md:
  * `{"decision_latency_us":{…},"alloc_bytes_per_decision":{…},"sim":{"events_per_s":…,…}}`.
  * `--quick` skips the 24-hour scale-64n run.
@@ -21,4 +23,7 @@ const run = (file: string, flags: string[]) => {
 const decision = run('decision.ts', ['--expose-gc', '--max-semi-space-size=128']);
 if (!json) console.log('');
 const sim = run('sim.ts', []);
-if (json) console.log(JSON.stringify({ ...decision, sim }));
+if (!json) console.log('');
+// The agent bench pins real processes: it needs root (cgroups, other processes' affinity).
+const agent = process.getuid?.() === 0 ? run('agent.ts', []) : (console.error('bench/agent.ts skipped: needs root'), {});
+if (json) console.log(JSON.stringify({ ...decision, sim, ...agent }));

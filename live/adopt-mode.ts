@@ -29,6 +29,16 @@ interface Managed {
   cpus: number[];
 }
 
+/** Does a process with this pid exist? (kill(pid, 0): no signal is sent; EPERM still means it exists.) */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** A process the engine would not take, and when to ask again (room may free up). */
 const REJECT_RETRY_MS = 60_000;
 
@@ -38,6 +48,11 @@ export class AdoptMode implements Mode {
   private readonly rejected = new Map<number, number>();
   private nextScan_ms = 0;
   private readonly stateFile: string;
+  /** Adoption → affinity of every thread set (engine call included), ms; the last 1,000. */
+  readonly placement_ms: number[] = [];
+  /** Adoption → also in its cpuset group, ms; the last 1,000. */
+  readonly placement_cgroup_ms: number[] = [];
+  private dirty = false;
 
   constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
     this.rules = compileRules(a.cfg.adopt.rules);
@@ -63,24 +78,31 @@ export class AdoptMode implements Mode {
     // Groups left empty by processes that exited while we were down.
     for (const g of this.groups?.list() ?? []) if (g.pids.length === 0) this.a.steps(this.a.executor.remove(g.name), obs.t_ms);
     if (found.size) this.a.log(`re-adopted ${n} of ${found.size} processes recorded by the previous run`);
+    this.dirty = true;
     this.save();
   }
 
   beforeTick(obs: Observation): void {
+    const scanning = obs.t_ms >= this.nextScan_ms;
     for (const m of [...this.managed.values()]) {
-      if (!stillRunning(this.a.o.roots, m.pid, m.starttime)) this.gone(m, 'exited', obs);
+      // Every turn a signal-0 probe (one syscall) notices exits; at scans the start time is checked
+      // too, which also catches a pid reused by another process (reading stat costs ~20 µs each).
+      if (!alive(m.pid) || (scanning && !stillRunning(this.a.o.roots, m.pid, m.starttime))) this.gone(m, 'exited', obs);
     }
-    if (obs.t_ms < this.nextScan_ms) return;
+    this.save();
+    if (!scanning) return;
     this.nextScan_ms = obs.t_ms + this.a.cfg.adopt.scan_interval_ms;
     const exclude = new Set([process.pid, ...[...this.managed.values()].map((m) => m.pid)]);
     for (const [pid, until] of this.rejected) if (until > obs.t_ms) exclude.add(pid);
     for (const c of scan(this.a.o.roots, this.rules, exclude)) {
       this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c.pid, c.starttime, obs);
     }
+    this.save();
   }
 
   /** Adopt one process and pin it; false when the engine rejected it. */
   private take(adoption: Adoption, pid: number, starttime: number, obs: Observation): boolean {
+    const t0 = performance.now();
     const d = this.a.call('adopt', [adoption], obs) as Decision | { error: string };
     if ('error' in d || d.action !== 'place') {
       this.rejected.set(pid, obs.t_ms + REJECT_RETRY_MS);
@@ -89,8 +111,10 @@ export class AdoptMode implements Mode {
     }
     this.rejected.delete(pid);
     this.managed.set(d.fragment as string, { fragment: d.fragment as string, pid, starttime, profile: adoption.profile, node: d.node as number, cpus: d.cpus as number[] });
-    this.save();
+    this.dirty = true;
     this.a.run(d.commands, obs);
+    if (this.placement_ms.push(this.a.executor.affinityDone_ms - t0) > 1_000) this.placement_ms.shift();
+    if (this.placement_cgroup_ms.push(performance.now() - t0) > 1_000) this.placement_cgroup_ms.shift();
     return true;
   }
 
@@ -110,7 +134,7 @@ export class AdoptMode implements Mode {
 
   private gone(m: Managed, why: string, obs: Observation): void {
     this.managed.delete(m.fragment);
-    this.save();
+    this.dirty = true;
     this.a.run(this.a.call('release', [m.fragment, why], obs) as Command[], obs);
     this.a.steps(this.a.executor.remove(m.fragment), obs.t_ms);
   }
@@ -130,6 +154,7 @@ export class AdoptMode implements Mode {
     const steps = c.type === 'pin' ? this.a.executor.pin(c.fragment, [m.pid], c.node, c.cpus) : this.a.executor.migrate(c.fragment, [m.pid], c.from, c.to, c.cpus);
     m.node = c.type === 'pin' ? c.node : c.to;
     m.cpus = c.cpus;
+    this.dirty = true;
     this.save();
     this.a.steps(steps, obs.t_ms);
     // A process that exited mid-placement: tell the engine now rather than at the next turn.
@@ -145,6 +170,7 @@ export class AdoptMode implements Mode {
   }
 
   async stop(): Promise<void> {
+    this.dirty = true;
     this.save(); // processes stay where they are; the next run re-adopts them
   }
 
@@ -163,6 +189,8 @@ export class AdoptMode implements Mode {
 
   /** tmp + rename: a crash leaves the old file or the new one, never half of one. */
   private save(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
     const tmp = `${this.stateFile}.tmp`;
     writeFileSync(tmp, JSON.stringify({ fragments: [...this.managed.values()] }), { mode: 0o600 });
     renameSync(tmp, this.stateFile);

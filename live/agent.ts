@@ -73,6 +73,7 @@ export class Agent {
   private stopped = false;
   private flushQueued = false;
   turns = 0;
+  triggerEvents = 0;
   /** Trigger event → end of the turn it caused, ms (the last one), for state and the benchmark. */
   lastTriggerReaction_ms: number | undefined;
   private pendingTrigger_ms: number | undefined;
@@ -178,7 +179,8 @@ export class Agent {
     this.flushQueued = true;
     setImmediate(() => {
       this.flushQueued = false;
-      this.journal.flush();
+      if (!this.stopped) this.journal.flush(); // stop() flushed on close
+
     });
   }
 
@@ -216,6 +218,7 @@ export class Agent {
         this.triggers.push(PsiTrigger.open(this.o.roots, t.resource, t.line, t.stall_us, t.window_us, {
           settleMs: 2 * (t.window_us / 1000) + 2000,
           onEvent: () => {
+            this.triggerEvents++;
             this.pendingTrigger_ms ??= performance.now();
             this.turn();
           },
@@ -264,7 +267,7 @@ export class Agent {
   state(): unknown {
     return {
       mode: this.cfg.mode, enforce: this.o.enforce, t_ms: this.now(), turns: this.turns, psi_available: this.sampler.psiAvailable !== false,
-      triggers: this.triggers.map((t) => ({ file: t.file, spec: t.spec, closed: t.closed })), last_trigger_reaction_ms: this.lastTriggerReaction_ms,
+      triggers: this.triggers.map((t) => ({ file: t.file, spec: t.spec, closed: t.closed })), trigger_events: this.triggerEvents, last_trigger_reaction_ms: this.lastTriggerReaction_ms,
       journal: { dir: this.journal.dir, segment: this.journal.segment, entries: this.journal.entries, batches: this.journal.batches },
       warnings: this.warnings, engine: this.engine.engine.status(), [this.cfg.mode]: this.mode.state(),
     };
