@@ -44,6 +44,9 @@ export function resolveRoots(opts: RootOptions = {}): HostRoots {
 /** Where a path as the host names it (absolute, e.g. a mount point from /proc/mounts) lies under the roots. */
 export function hostPath(roots: HostRoots, p: string): string {
   const norm = posix.normalize(`/${p}`);
+  // cgroupfs is mounted under /sys but is not sysfs: it belongs to the machine of the fs root, so a
+  // --sysfs-root describing another machine leaves the cgroups (and enforcement) on this host.
+  if (norm === '/sys/fs/cgroup' || norm.startsWith('/sys/fs/cgroup/')) return join(roots.fs ?? '/', norm);
   if (norm === '/sys' || norm.startsWith('/sys/')) return join(roots.sys, norm.slice(4));
   if (norm === '/proc' || norm.startsWith('/proc/')) return join(roots.proc, norm.slice(5));
   return join(roots.fs ?? '/', norm);

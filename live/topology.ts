@@ -246,7 +246,12 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   const onlineCpus = (online ?? [...allCpus]).filter((c) => allCpus.has(c));
   const orphans = (online ?? []).filter((c) => !allCpus.has(c));
   if (orphans.length) warnings.push(`online CPUs ${fmt(orphans)} belong to no online NUMA node; left out`);
-  const allowed = readAllowed(roots, warnings);
+  // A sysfs root given on its own describes another machine than the /proc and cgroups read for
+  // the cpuset (e.g. a two-node description of a one-node host): that cpuset's sets name the real
+  // host's CPUs and nodes, so they do not restrict the described machine.
+  const foreignSysfs = roots.sys !== join(roots.fs ?? '/', 'sys');
+  const allowed = foreignSysfs ? { info: { source: 'none' as const } } : readAllowed(roots, warnings);
+  if (foreignSysfs) warnings.push(`sysfs root ${roots.sys} is not the host's /sys: its machine is taken as unrestricted (the cpuset read from ${roots.proc} belongs to another machine)`);
   const allowedCpus = (allowed.cpus ?? [...allCpus]).filter((c) => allCpus.has(c));
   const allowedNodes = (allowed.mems ?? order).filter((id) => nodeIds.has(id));
   if (allowed.cpus !== undefined && allowedCpus.length === 0) warnings.push(`the cpuset allows no CPU of this machine (${fmt(allowed.cpus)})`);

@@ -243,7 +243,9 @@ describe('host roots', () => {
 
   it('maps a path the host names (a mount point) under the right root', () => {
     const r = resolveRoots({ fsRoot: '/d', sysfsRoot: '/s' });
-    expect(hostPath(r, '/sys/fs/cgroup/cpuset')).toBe('/s/fs/cgroup/cpuset');
+    expect(hostPath(r, '/sys/devices/system/node')).toBe('/s/devices/system/node');
+    // cgroupfs is mounted under /sys but belongs to the fs root's machine, not to the sysfs root.
+    expect(hostPath(r, '/sys/fs/cgroup/cpuset')).toBe('/d/sys/fs/cgroup/cpuset');
     expect(hostPath(r, '/proc/self/cpuset')).toBe('/d/proc/self/cpuset');
     expect(hostPath(r, '/cgroup/unified')).toBe('/d/cgroup/unified');
     expect(hostPath(r, '/system')).toBe('/d/system');
