@@ -55,6 +55,7 @@ export function registerLiveCommands(program: Command, version: string): void {
     .option('--sysfs-root <dir>', 'directory standing for /sys (topology, node memory, online CPUs)')
     .option('--procfs-root <dir>', 'directory standing for /proc')
     .option('--cgroup-root <dir>', 'mount point of the cpuset hierarchy (default: found through /proc/mounts)')
+    .option('--json', 'print one JSON line {"listening","mode","enforce","state_dir","journal","pid"} on stdout once the API listens')
     .addHelpText('after', [
       '',
       'Examples:',

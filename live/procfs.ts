@@ -63,7 +63,7 @@ export function parseProcStat(text: string, file = '/proc/stat'): ProcStat {
     const [key, ...rest] = line.split(/\s+/);
     if (key === undefined) continue;
     if (key === 'cpu') total = parseCpuTimes(rest, file, 'cpu');
-    else if (/^cpu\d+$/.test(key)) cpus.push({ cpu: Number(key.slice(3)), times: parseCpuTimes(rest, file, key) });
+    else if (/^cpu\d+$/.test(key)) cpus.push({ cpu: parseCount(key.slice(3), file, `${key} number`), times: parseCpuTimes(rest, file, key) });
     else if (key === 'btime' || key === 'procs_running' || key === 'procs_blocked') out[key] = parseCount(rest[0], file, key);
   }
   if (!total) throw new HostFileError(file, 'no aggregate "cpu" line');
@@ -165,7 +165,7 @@ function parseMeminfoLines(text: string, file: string, prefix?: RegExp, expectNo
     if (prefix) {
       const m = prefix.exec(line);
       if (!m) throw new HostFileError(file, `line "${line}" does not start with "Node N"`);
-      const n = Number(m[1]);
+      const n = parseCount(m[1], file, 'node number');
       if (node === undefined) node = n;
       if (n !== node || (expectNode !== undefined && n !== expectNode)) throw new HostFileError(file, `line "${line}" is for node ${n}, expected ${expectNode ?? node}`);
       line = line.slice(m[0].length);
@@ -377,7 +377,7 @@ export function parseNumaMaps(text: string, file = '/proc/PID/numa_maps'): NumaM
     const perNode: Array<[number, number]> = [];
     for (const t of tokens.slice(1)) {
       const m = /^N(\d+)=(.*)$/.exec(t);
-      if (m) perNode.push([Number(m[1]), parseCount(m[2], file, `${tokens[0]} N${m[1]}`)]);
+      if (m) perNode.push([parseCount(m[1], file, `${tokens[0]} node number`), parseCount(m[2], file, `${tokens[0]} N${m[1]}`)]);
       else if (t.startsWith('kernelpagesize_kB=')) pageKb = parseCount(t.slice(18), file, `${tokens[0]} kernelpagesize_kB`);
     }
     for (const [n, p] of perNode) {

@@ -5,6 +5,7 @@
  * against rows worked out by hand. Every file written is read back with sim/traces.ts's readers.
  */
 import { spawnSync } from 'node:child_process';
+import fc from 'fast-check';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +115,27 @@ describe('recordPsiTrace on a fixture procfs', () => {
       // = 9400890 − 8979004 − 3552 = 418334. This meminfo has no MemAvailable line: empty cell.
       '418334', '9400890', '',
     ]);
+  });
+
+  it('writes every average and total exactly as the pressure file prints it (property over random files)', () => {
+    const proc = procRoot({ pressure: true });
+    const roots = resolveRoots({ procfsRoot: proc });
+    const hundredths = fc.integer({ min: 0, max: 10_000 });
+    const line = fc.tuple(hundredths, hundredths, hundredths, fc.maxSafeNat());
+    const pct = (h: number) => `${Math.floor(h / 100)}.${String(h % 100).padStart(2, '0')}`;
+    const text = (kind: string, [a, b, c, t]: [number, number, number, number]) => `${kind} avg10=${pct(a)} avg60=${pct(b)} avg300=${pct(c)} total=${t}`;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(line, line), { minLength: 3, maxLength: 3 }), (files) => {
+        const want: string[] = [];
+        (['cpu', 'memory', 'io'] as const).forEach((f, i) => {
+          const [some, full] = files[i]!;
+          writeFileSync(join(proc, 'pressure', f), `${text('some', some)}\n${text('full', full)}\n`);
+          for (const l of [some, full]) want.push(pct(l[0]), pct(l[1]), pct(l[2]), String(l[3]));
+        });
+        expect(sampleHostRow(roots).slice(0, 24)).toEqual(want);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('leaves the cpu full cells empty on a kernel that prints no cpu full line', async () => {
