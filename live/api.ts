@@ -221,7 +221,8 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
   server.maxConnections = 256;
 
   // Browsers always send Origin on WebSocket handshakes and, unlike fetch, do not apply CORS to
-  // them, so any web page could read the stream; CLI and agent tools send none.
+  // them, so any web page could read the stream. Only the agent's own pages (same origin as the
+  // Host the request came to, itself checked above) and tools that send no Origin get it.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024, perMessageDeflate: false });
   const encoded = new WeakMap<StreamMessage, string>(); // one JSON.stringify per message, not per client
   const encode = (m: StreamMessage) => {
@@ -241,7 +242,8 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
     };
     if (path !== '/v1/stream') return deny(404, 'Not Found');
     if (!hostAllowed(req)) return deny(421, 'Misdirected Request');
-    if (req.headers.origin !== undefined) return deny(403, 'Forbidden');
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) return deny(403, 'Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => {
       port.metrics.apiRequest('stream', 101);
       let dropped = false;

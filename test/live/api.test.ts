@@ -295,7 +295,7 @@ describe('WebSocket /v1/stream', () => {
     expect(logs.join('\n')).toMatch(/too slow/);
   });
 
-  it('refuses other upgrade paths with 404 and browser origins with 403', async () => {
+  it('refuses other upgrade paths with 404 and foreign browser origins with 403; the agent\'s own origin may subscribe', async () => {
     const status = (ws: WebSocket) =>
       new Promise<number>((resolve) => {
         ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
@@ -303,7 +303,12 @@ describe('WebSocket /v1/stream', () => {
       });
     expect(await status(open('/v1/other'))).toBe(404);
     expect(await status(open('/v1/stream', { origin: 'https://evil.example' }))).toBe(403);
+    expect(await status(open('/v1/stream', { origin: 'http://localhost:1' }))).toBe(403); // another local port is another origin
     expect(port.listeners.size).toBe(0);
+    // A page the agent itself serves (the live dashboard) comes from the same origin.
+    const own = open('/v1/stream', { origin: `http://${api.host}:${api.port}` });
+    await new Promise((resolve, reject) => { own.once('open', resolve); own.once('error', reject); });
+    own.close();
   });
 });
 
