@@ -354,6 +354,30 @@ export function setMempolicy(mode: number, nodes: readonly number[]): void {
 }
 
 /**
+ * mbind(2): set the memory policy of the range [addr, addr + len) of THIS process (page-aligned
+ * `addr`), e.g. to bind a buffer the agent allocates to the node it serves. `flags` may hold
+ * MPOL_MF_MOVE to move pages already there. Other processes' pages move with migrate_pages.
+ */
+export function mbind(addr: bigint, len: number, mode: number, nodes: readonly number[], flags = 0): void {
+  checkIds(nodes, 'node');
+  if (!Number.isSafeInteger(len) || len <= 0) throw new RangeError(`mbind: length ${len} must be a positive integer`);
+  const nr = mempolicySyscalls().mbind;
+  const c = getLibc();
+  const { mask, maxnode } = nodemask(nodes, maskWords(nodes));
+  const empty = nodes.length === 0;
+  const r = ret(c.syscall(nr, 'unsigned long', addr, 'unsigned long', len, 'long', mode, 'void *', empty ? null : mask, 'unsigned long', empty ? 0 : maxnode, 'unsigned long', flags));
+  if (r !== 0) {
+    throw fail('mbind', undefined, (code) =>
+      code === 'EINVAL'
+        ? `mbind of 0x${addr.toString(16)} (+${len}): address not page-aligned, or node list [${nodes.join(',')}] invalid for mode ${mode}`
+        : code === 'EFAULT'
+          ? `mbind of 0x${addr.toString(16)} (+${len}): part of the range is not mapped`
+          : undefined,
+    );
+  }
+}
+
+/**
  * migrate_pages(2): move the pages of `pid` that sit on `fromNodes` to `toNodes`. Returns the number
  * of pages that could not be moved (0 = everything moved).
  */

@@ -4,15 +4,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   decodeMask,
   encodeMask,
   getProcessAffinity,
+  mbind,
   MEMPOLICY_SYSCALLS,
   mempolicySyscalls,
   migratePages,
   movePages,
+  MPOL_BIND,
   MPOL_DEFAULT,
   sched_getaffinity,
   sched_setaffinity,
@@ -195,5 +198,26 @@ linux('memory policy of this process', () => {
     expect(movePages(0, [], null)).toEqual([]);
     const [status] = movePages(0, [0x1000n], null);
     expect(status).toBe(-14); // -EFAULT: no page there
+  });
+});
+
+linux('mbind (this process, real kernel)', () => {
+  // An anonymous page-aligned mapping from libc's mmap, so the range is ours to bind.
+  const lib = koffi.load('libc.so.6');
+  const mmap = lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)');
+  const munmap = lib.func('int munmap(void *addr, size_t len)');
+  const PAGE = 4096, LEN = 4 * PAGE, PROT_RW = 0x3, MAP_PRIVATE_ANON = 0x22;
+
+  it('binds a mapped range to node 0; an unaligned address is EINVAL, an unmapped range EFAULT', () => {
+    const p = mmap(null, LEN, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
+    const addr = BigInt(koffi.address(p));
+    try {
+      expect(() => mbind(addr, LEN, MPOL_BIND, [0])).not.toThrow();
+      expect(() => mbind(addr, LEN, MPOL_DEFAULT, [])).not.toThrow();
+      expect(() => mbind(addr + 1n, PAGE, MPOL_BIND, [0])).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    } finally {
+      munmap(p, LEN);
+    }
+    expect(() => mbind(addr, LEN, MPOL_BIND, [0])).toThrow(expect.objectContaining({ code: 'EFAULT' }));
   });
 });
