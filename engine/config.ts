@@ -196,13 +196,20 @@ export function parseConfig(doc: unknown): Config {
     return r.data;
   }
   const problems = formatIssues(r.error.issues);
+  for (const p of crossChecks(bestEffortConfig(doc))) if (!problems.some((q) => q.split(':')[0] === p.split(':')[0])) problems.push(p);
+  throw new ConfigError(problems);
+}
+
+/** A config document that failed validation, its usable values laid over the defaults (for cross-checks). */
+export function bestEffortConfig(doc: unknown): Config {
   const defaults = configSchema.parse({});
   const merged = bestEffort(doc, defaults) as Config;
   const rawProfiles = isObject(doc) && isObject(doc.profiles) ? doc.profiles : {};
   merged.profiles = Object.fromEntries(Object.entries(rawProfiles).map(([k, v]) => [k, bestEffort(v, defaults.default_profile) as Profile]));
-  for (const p of crossChecks(merged)) if (!problems.some((q) => q.split(':')[0] === p.split(':')[0])) problems.push(p);
-  throw new ConfigError(problems);
+  return merged;
 }
+
+export { bestEffort, isObject };
 
 export const defaultConfig = (): Config => parseConfig({});
 

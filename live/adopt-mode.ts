@@ -76,7 +76,7 @@ export class AdoptMode implements Mode {
       if (this.take(adoption, c.pid, c.starttime, obs)) n++;
     }
     // Groups left empty by processes that exited while we were down.
-    for (const g of this.groups?.list() ?? []) if (g.pids.length === 0) this.a.steps(this.a.executor.remove(g.name), obs.t_ms);
+    for (const g of this.groups?.list() ?? []) if (g.pids.length === 0) this.a.removeGroup(g.name, obs.t_ms);
     if (found.size) this.a.log(`re-adopted ${n} of ${found.size} processes recorded by the previous run`);
     this.dirty = true;
     this.save();
@@ -136,7 +136,7 @@ export class AdoptMode implements Mode {
     this.managed.delete(m.fragment);
     this.dirty = true;
     this.a.run(this.a.call('release', [m.fragment, why], obs) as Command[], obs);
-    this.a.steps(this.a.executor.remove(m.fragment), obs.t_ms);
+    this.a.removeGroup(m.fragment, obs.t_ms);
   }
 
   fragmentObservations(): Observation['fragments'] {

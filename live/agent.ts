@@ -38,6 +38,9 @@ export interface AgentOptions {
   topology?: TopologyJson;
 }
 
+/** Turns a group removal is retried while exiting threads hold it (≈ a minute at a 1 s tick). */
+const REMOVE_ATTEMPTS = 60;
+
 /** What a mode (adopt or pool) does inside the agent's loop. */
 export interface Mode {
   /** At start: take back what a previous run left (re-adopt, or clean up orphaned workers). */
@@ -77,6 +80,8 @@ export class Agent {
   /** Trigger event → end of the turn it caused, ms (the last one), for state and the benchmark. */
   lastTriggerReaction_ms: number | undefined;
   private pendingTrigger_ms: number | undefined;
+  /** Groups whose removal waits for exiting threads, with the attempts so far. */
+  private readonly pendingRemovals = new Map<string, number>();
 
   constructor(readonly o: AgentOptions) {
     this.cfg = o.config;
@@ -152,10 +157,26 @@ export class Agent {
     }
   }
 
+  /** Remove a fragment's cpuset group, now or — while its exiting threads still hold it — at later turns. */
+  removeGroup(fragment: string, t_ms: number): void {
+    const steps = this.executor.remove(fragment);
+    if (steps.some((s) => s.retry)) {
+      this.pendingRemovals.set(fragment, (this.pendingRemovals.get(fragment) ?? 0) + 1);
+      // A group still busy after a minute of turns is a real problem: report it then.
+      if ((this.pendingRemovals.get(fragment) as number) < REMOVE_ATTEMPTS) {
+        this.engine.note(t_ms, 'info', `group ${fragment} still holds exiting threads; removal retried next turn`);
+        return;
+      }
+      for (const s of steps) delete s.retry;
+    }
+    this.pendingRemovals.delete(fragment);
+    this.steps(steps, t_ms);
+  }
+
   /** Journal and count executor steps; failed steps other than a vanished process are enforcement errors. */
   steps(steps: readonly Step[], t_ms: number): void {
     for (const s of steps) {
-      if (!s.ok && !s.gone) {
+      if (!s.ok && !s.gone && !s.retry) {
         this.metrics.enforcementError(s.op);
         this.log(`enforcement error: ${s.op} ${s.fragment}${s.pid ? ` pid ${s.pid}` : ''}: ${s.error}`);
       }
@@ -242,6 +263,7 @@ export class Agent {
       do {
         this.again = false;
         const obs = this.sample();
+        for (const f of [...this.pendingRemovals.keys()]) this.removeGroup(f, obs.t_ms);
         this.mode.beforeTick(obs);
         this.run(this.call('tick', [], obs) as Command[], obs);
         this.metrics.observeStatus(this.engine.engine.status());

@@ -7,7 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { configSchema, type Config } from '../engine/config.ts';
+import { bestEffort, bestEffortConfig, ConfigError, configSchema, isObject, parseConfig, type Config } from '../engine/config.ts';
 import { formatIssues } from '../engine/schemas.ts';
 import { validateGroupName } from './enforce.ts';
 import { validateTrigger, type TriggerSpec } from './triggers.ts';
@@ -88,7 +88,13 @@ export class LiveConfigError extends Error {
 /** Parse and cross-check a live config; `baseDir` resolves relative paths. Throws LiveConfigError. */
 export function parseLiveConfig(doc: unknown, baseDir: string): LiveConfig {
   const r = liveConfigSchema.safeParse(doc);
-  if (!r.success) throw new LiveConfigError(formatIssues(r.error.issues));
+  if (!r.success) {
+    // Report the cross-field problems too, checked on what is usable, so one run lists them all.
+    const problems = formatIssues(r.error.issues);
+    const broken = new Set(problems.map((q) => q.split(':')[0]));
+    for (const p of crossChecks(bestEffortLive(doc))) if (!broken.has(p.split(':')[0])) problems.push(p);
+    throw new LiveConfigError(problems);
+  }
   const c = r.data as LiveConfig;
   const problems = crossChecks(c);
   if (problems.length) throw new LiveConfigError(problems);
@@ -104,8 +110,28 @@ export function parseLiveConfig(doc: unknown, baseDir: string): LiveConfig {
   return c;
 }
 
+/** The document's usable values over the defaults; rules and workers kept where they are objects. */
+function bestEffortLive(doc: unknown): LiveConfig {
+  const c = bestEffort(doc, liveConfigSchema.parse({})) as LiveConfig;
+  const raw = isObject(doc) ? doc : {};
+  c.engine = bestEffortConfig(raw.engine);
+  const adopt = isObject(raw.adopt) ? raw.adopt : {};
+  c.adopt.rules = (Array.isArray(adopt.rules) ? adopt.rules : []).filter(isObject) as AdoptRule[];
+  const pool = isObject(raw.pool) ? raw.pool : {};
+  c.pool.workers = Object.fromEntries(Object.entries(isObject(pool.workers) ? pool.workers : {}).filter(([, v]) => isObject(v))) as LiveConfig['pool']['workers'];
+  return c;
+}
+
 function crossChecks(c: LiveConfig): string[] {
   const out: string[] = [];
+  // The engine's own cross-field checks (weights summing to 1, …): `fgo replay` re-parses the
+  // journalled config with them, so an agent must not start on a config a replay would refuse.
+  try {
+    parseConfig(c.engine);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    out.push(...e.problems.map((p) => `engine.${p}`));
+  }
   const known = new Set(Object.keys(c.engine.profiles));
   try {
     validateGroupName(c.cgroup_parent);
@@ -129,7 +155,7 @@ function crossChecks(c: LiveConfig): string[] {
   c.adopt.rules.forEach((r, i) => {
     if (r.pids === undefined && r.cgroup === undefined && r.cmdline === undefined) out.push(`adopt.rules.${i}: needs at least one selector: pids, cgroup or cmdline`);
     if (!known.has(r.profile)) out.push(`adopt.rules.${i}.profile: "${r.profile}" is not in engine.profiles`);
-    if (r.cmdline !== undefined) {
+    if (typeof r.cmdline === 'string') {
       try {
         new RegExp(r.cmdline);
       } catch (e) {

@@ -21,6 +21,8 @@ export interface Step {
   detail: string;
   /** The process exited meanwhile (ESRCH or vanished from cgroup.procs). */
   gone?: boolean;
+  /** Not done yet, to be tried again (a group whose exiting process has not left it). */
+  retry?: boolean;
   error?: string;
 }
 
@@ -87,6 +89,8 @@ export class Executor {
       s.ok = false;
       s.error = (e as Error).message;
       if (isGone(e)) s.gone = true;
+      // The last threads of an exited process leave its group a little after the leader.
+      if (op === 'cgroup_remove' && e instanceof CpusetError && e.code === 'EBUSY') s.retry = true;
     }
     return s;
   }

@@ -52,6 +52,7 @@ export class PoolMode implements Mode {
         if (this.a.executor.enforcing) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
       }
       this.a.engine.note(obs.t_ms, 'info', `recovered group ${g.name}`, { pids: g.pids });
+      this.a.removeGroup(g.name, obs.t_ms); // retried at later turns until the killed workers have left it
     }
   }
 
@@ -217,7 +218,7 @@ export class PoolMode implements Mode {
     if (!expected && this.a.engine.engine.pools.get(w.fragment)) {
       this.a.run(this.a.call('failed', [w.fragment, reason], obs) as Command[], obs);
     }
-    if (!this.workers.has(w.fragment)) this.a.steps(this.a.executor.remove(w.fragment), obs.t_ms);
+    if (!this.workers.has(w.fragment)) this.a.removeGroup(w.fragment, obs.t_ms);
   }
 
   private stopWorker(w: Worker, reason: string): void {

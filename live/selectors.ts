@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { AdoptRule } from './config.ts';
 import { readHostFile } from './procread.ts';
-import { listPids, readPidStat } from './procfs.ts';
+import { listPids, readPidStat, type PidStat } from './procfs.ts';
 import type { HostRoots } from './roots.ts';
 
 export interface Candidate {
@@ -66,11 +66,20 @@ function readPid(roots: HostRoots, pid: number, name: string): string | undefine
   return r.ok ? r.text : undefined;
 }
 
+/**
+ * The process has exited (a zombie awaiting its parent, or dead). A zombie main thread alone is
+ * not enough: after pthread_exit in main (or while the threads of an exiting process go one by
+ * one) the leader shows 'Z' while other threads run on.
+ */
+function exited(st: PidStat): boolean {
+  return st.state === 'X' || (st.state === 'Z' && st.num_threads <= 1);
+}
+
 /** Is `pid` the same process that had `starttime`? False when it exited (or the pid was reused). */
 export function stillRunning(roots: HostRoots, pid: number, starttime: number): boolean {
   try {
     const st = readPidStat(roots, pid);
-    return !st.gone && st.value.starttime === starttime && st.value.state !== 'Z' && st.value.state !== 'X';
+    return !st.gone && st.value.starttime === starttime && !exited(st.value);
   } catch {
     return false;
   }
@@ -106,7 +115,7 @@ export function scan(roots: HostRoots, rules: readonly CompiledRule[], exclude: 
     } catch {
       continue;
     }
-    if (st.gone || st.value.state === 'Z' || st.value.state === 'X') continue;
+    if (st.gone || exited(st.value)) continue;
     out.push({ pid, starttime: st.value.starttime, profile: rule.profile, cmdline });
   }
   return out;

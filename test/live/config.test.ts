@@ -31,15 +31,28 @@ describe('live config', () => {
   });
 
   it('lists every problem at once', () => {
-    const p = problemsOf({ mode: 'adopt', colour: 'blue', adopt: { rules: [{ profile: 'x' }, { profile: 'y', cmdline: '(' }] }, engine: { profiles: { y: { pool: { min: 1 } } } } });
-    expect(p).toEqual(['colour: unknown key']); // shape first: cross-checks need a well-formed config
-    const q = problemsOf({ mode: 'adopt', adopt: { rules: [{ profile: 'x' }, { profile: 'y', cmdline: '(' }] }, engine: { profiles: { y: { pool: { min: 1 } } } } });
-    expect(q).toEqual([
+    const p = problemsOf({ mode: 'adopt', colour: 'blue', adopt: { rules: [{ profile: 'x' }, { profile: 'y', cmdline: '(' }] }, engine: { profiles: { y: { pool: { min: 1, target: 1 } } } } });
+    // An unknown key does not hide the cross-field problems: they are checked on what is usable.
+    expect(p).toEqual([
+      'colour: unknown key',
       'engine.profiles.y.pool: adopt mode launches nothing, so pool.min and pool.target must be 0',
       'adopt.rules.0: needs at least one selector: pids, cgroup or cmdline',
       'adopt.rules.0.profile: "x" is not in engine.profiles',
       expect.stringMatching(/^adopt\.rules\.1\.cmdline: not a regular expression: /),
     ]);
+    const q = problemsOf({ mode: 'adopt', adopt: { rules: [{ profile: 'x' }, { profile: 'y', cmdline: '(' }] }, engine: { profiles: { y: { pool: { min: 1 } } } } });
+    expect(q).toEqual([
+      'engine.profiles.y.pool: must satisfy min ≤ target ≤ max (got 1, 0, 64)',
+      'engine.profiles.y.pool: adopt mode launches nothing, so pool.min and pool.target must be 0',
+      'adopt.rules.0: needs at least one selector: pids, cgroup or cmdline',
+      'adopt.rules.0.profile: "x" is not in engine.profiles',
+      expect.stringMatching(/^adopt\.rules\.1\.cmdline: not a regular expression: /),
+    ]);
+  });
+
+  it('runs the engine\'s own cross-checks, so a replay never refuses a config the agent ran on', () => {
+    expect(problemsOf({ mode: 'adopt', adopt: { rules: [{ profile: 'b', pids: [1] }] }, engine: { placement: { weights: { resource: 0.9 } }, profiles: { b: {} } } }))
+      .toEqual(['engine.placement.weights: must sum to 1 (got 1.5)']);
   });
 
   it('refuses triggers the kernel would refuse, a bad cgroup parent, and worker commands that are not argv', () => {
@@ -54,6 +67,9 @@ describe('live config', () => {
   it('the CLI locates problems in the file, line and column', () => {
     const file = tmpFile('live.json', '{\n  "mode": "adopt",\n  "interval_ms": 5,\n  "adopt": { "rules": [] }\n}\n');
     const problems = inputProblems(() => loadLiveConfig(file));
-    expect(problems).toEqual([`${file}:3:18: interval_ms: Too small: expected number to be >=100`]);
+    expect(problems).toEqual([
+      `${file}:3:18: interval_ms: Too small: expected number to be >=100`,
+      `${file}:4:23: adopt.rules: adopt mode needs at least one rule (pids, cgroup or cmdline) naming what to manage`,
+    ]);
   });
 });

@@ -109,7 +109,8 @@ export function alive(pid: number): boolean {
  * else). `worker`: it also runs a Worker thread, and `ready` resolves once that thread is online.
  * `exitAfterMs`: it exits by itself after that long.
  */
-export function spawnMarked(marker: string, o: { worker?: boolean; exitAfterMs?: number } = {}): ChildProcess & { ready: Promise<void> } {
+export function spawnMarked(marker: string, o: { worker?: boolean; exitAfterMs?: number; leaderExit?: boolean } = {}): ChildProcess & { ready: Promise<void> } {
+  if (o.leaderExit) return Object.assign(spawnLeaderExit(marker), { ready: Promise.resolve() });
   const code = o.exitAfterMs !== undefined
     ? `setTimeout(()=>{},${o.exitAfterMs})`
     : o.worker
@@ -126,6 +127,24 @@ export function spawnMarked(marker: string, o: { worker?: boolean; exitAfterMs?:
   return Object.assign(c, { ready });
 }
 
+/**
+ * A marked node process with a Worker thread whose MAIN thread calls pthread_exit (through koffi)
+ * once a line arrives on its stdin: its thread-group leader is then a zombie ("Z" in
+ * /proc/PID/stat) while the process runs on in its other threads.
+ */
+function spawnLeaderExit(marker: string): ChildProcess {
+  const code = "const k=require('koffi');new (require('worker_threads').Worker)('setInterval(()=>{},1000)',{eval:true});"
+    + "process.stdin.once('data',()=>k.load('libc.so.6').func('void pthread_exit(void *)')(null))";
+  const c = spawn(process.execPath, ['-e', code, marker], { cwd: ROOT, stdio: ['pipe', 'ignore', 'ignore'] });
+  if (c.pid === undefined) throw new Error('could not spawn a marked process');
+  return c;
+}
+
+/** The state letter of /proc/PID/stat (the thread-group leader's). */
+export function leaderState(pid: number): string | undefined {
+  return /\) (\S) /.exec(readOr(`/proc/${pid}/stat`) ?? '')?.[1];
+}
+
 /** Run the CLI to completion. */
 export function fgo(args: string[], timeout = 60_000): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [FGO, ...args], { cwd: ROOT, encoding: 'utf8', timeout });
@@ -139,8 +158,9 @@ export interface RunningAgent {
   port: number;
   journal: string;
   stderr(): string;
-  /** GET a path of the API, parsed as JSON (or text with `text`). */
+  /** GET a path of the API, parsed as JSON. */
   get<T = unknown>(path: string): Promise<T>;
+  /** GET a path of the API as text (/metrics). */
   getText(path: string): Promise<string>;
   /** Signal the agent and wait for it to exit; resolves with its exit code (null after a signal). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -227,8 +247,6 @@ export class TestWorld {
   readonly marker = `fgo-adopt-test-${this.tag}`;
   readonly children: ChildProcess[] = [];
   readonly agents: RunningAgent[] = [];
-  /** Run first at cleanup (e.g. stopping an in-process agent). */
-  readonly cleanups: Array<() => unknown> = [];
 
   spawn(o: Parameters<typeof spawnMarked>[1] = {}): ReturnType<typeof spawnMarked> {
     const c = spawnMarked(this.marker, o);
@@ -255,7 +273,6 @@ export class TestWorld {
   }
 
   async cleanup(): Promise<void> {
-    for (const f of this.cleanups) await f();
     await Promise.all(this.agents.map((a) => a.stop('SIGKILL')));
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await Promise.all(this.children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
