@@ -54,11 +54,11 @@ export function parseCpuList(text: string, opts: { maxId?: number } = {}): numbe
 /** Parse a kernel hex mask ("00000000,0000ffff", "ff", "0x3") into sorted bit numbers. Throws CpuListError. */
 export function parseCpuMask(text: string, opts: { maxId?: number } = {}): number[] {
   const maxId = opts.maxId ?? DEFAULT_MAX_ID;
-  // "0x" is only a prefix of the whole mask ("0x3"); inside a word it is not hex.
-  const clean = cleanSysfsText(text).replace(/^0x/i, '');
-  if (clean === '') return [];
-  const words = clean.split(',').map((w) => w.trim());
-  if (words.length > 1 && words.some((w) => w === '')) throw new CpuListError(`empty hex word in '${clean}'`);
+  // "0x" may prefix the mask or each word (hwloc prints "0xffffffff,,0x0"); inside a word it is not
+  // hex. An empty word is a zero word, as hwloc writes runs of them.
+  const clean = cleanSysfsText(text);
+  const words = clean.split(',').map((w) => w.trim().replace(/^0x/i, ''));
+  if (words.length === 1 && words[0] === '') return [];
   const out: number[] = [];
   words.reverse().forEach((word, k) => {
     if (!/^[0-9a-fA-F]*$/.test(word)) throw new CpuListError(`'${word}' is not a hex word (in '${clean}')`);
