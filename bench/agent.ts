@@ -21,7 +21,7 @@ import type { AdoptMode } from '../live/adopt-mode.ts';
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const N = 100;
-const overhead_s = quick ? 10 : 60;
+const overhead_s = quick ? 10 : Number(process.env.FGO_BENCH_OVERHEAD_S ?? 60);
 const say = (s: string) => { if (!json) console.log(s); };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number; };

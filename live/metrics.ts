@@ -41,7 +41,9 @@ export class AgentMetrics {
     const registers = [this.registry];
     // Default process/Node.js metrics keep their standard unprefixed names (process_cpu_seconds_total,
     // nodejs_eventloop_lag_seconds, ...) so stock dashboards and alerts work on them unchanged.
-    collectDefaultMetrics({ register: this.registry });
+    // The event-loop lag monitor samples every 10 ms by default: 100 wake-ups a second would be
+    // most of an idle agent's CPU. Once a second still shows a blocked loop.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1_000 });
     this.decisions = new Counter({ name: 'fgo_decisions_total', help: 'Engine decisions by action.', labelNames: ['action'], registers });
     this.deferrals = new Counter({ name: 'fgo_deferrals_total', help: 'Requests deferred for a later retry.', registers });
     this.sheds = new Counter({ name: 'fgo_sheds_total', help: 'Requests shed under pressure.', registers });
