@@ -228,7 +228,9 @@ describe('other routes', () => {
     const samples = new Map<string, number>();
     for (const line of text.split('\n')) {
       if (line === '' || line.startsWith('#')) continue;
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
+      // Values as Prometheus parses them (Go's ParseFloat: NaN in any case). prom-client prints
+      // "Nan" for the event-loop lag before its first once-a-second sample.
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(line);
       expect(m, `not exposition format: ${line}`).not.toBeNull();
       samples.set(m![1]!, Number(m![2]));
     }
