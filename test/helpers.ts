@@ -3,7 +3,8 @@
  * lists, and the real 8-node SLIT used as expected data (kept here as a literal, read from hwloc's
  * dump, rather than imported from sim/topologies.ts, so tests check the preset against it).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../cli/jsonfile.ts';
@@ -24,6 +25,23 @@ export function inputProblems(fn: () => unknown): string[] {
     throw e;
   }
   throw new Error('expected an InputError');
+}
+
+/** The bundled hwloc dumps (test/fixtures/hwloc, BSD-3 as hwloc). */
+export const HWLOC_DUMPS = new URL('./fixtures/hwloc/', import.meta.url).pathname;
+
+/**
+ * Unpack hwloc dump `name` into `work`/`name` and return its root, the directory standing for /.
+ * Each tarball holds one top directory, not always named like the tarball (32amd64-4s2n4c-cgroup/).
+ */
+export function unpackHwlocDump(name: string, work: string): string {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  const r = spawnSync('tar', ['-xjf', join(HWLOC_DUMPS, `${name}.tar.bz2`), '-C', dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tar ${name}: ${r.stderr}`);
+  const [top, ...rest] = readdirSync(dir);
+  if (top === undefined || rest.length) throw new Error(`${name}: expected one top directory`);
+  return join(dir, top);
 }
 
 /** hwloc's 64amd64-4s2n4ca2co (4-socket AMD Opteron 6276): its real 8-node SLIT (the node distance files). */

@@ -3,8 +3,7 @@
  * drive the engine. Expectations follow from each dump's own facts (its SLIT, offline CPUs,
  * cgroup-restricted sets, CPU-less nodes), worked out below per case.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,21 +11,15 @@ import { buildTopology, Orchestrator, parseConfig, type Observation, type Reques
 import type { TopologyJson } from '../../engine/topology.ts';
 import { resolveRoots } from '../../live/roots.ts';
 import { readTopology } from '../../live/topology.ts';
+import { unpackHwlocDump } from '../helpers.ts';
 
-const DATA = new URL('../fixtures/hwloc/', import.meta.url).pathname;
 const DUMPS = ['16amd64-8n2c', '32amd64-4s2n4c-cgroup2', 'offline-cpu0-node0', 'nvidiagpunumanodes'];
 const topo = new Map<string, TopologyJson>();
 let work = '';
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'fgo-dumps-'));
-  for (const name of DUMPS) {
-    const dir = join(work, name);
-    mkdirSync(dir);
-    const r = spawnSync('tar', ['-xjf', join(DATA, `${name}.tar.bz2`), '-C', dir], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tar ${name}: ${r.stderr}`);
-    topo.set(name, readTopology(resolveRoots({ fsRoot: join(dir, readdirSync(dir)[0] as string) })));
-  }
+  for (const name of DUMPS) topo.set(name, readTopology(resolveRoots({ fsRoot: unpackHwlocDump(name, work) })));
 }, 120_000);
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });

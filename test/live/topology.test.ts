@@ -42,8 +42,9 @@ import { buildTopology, type TopologyJson } from '../../engine/topology.ts';
 import { formatCpuList, parseCpuMask } from '../../live/cpulist.ts';
 import { checkRoots, hostPath, HostRootsError, resolveRoots } from '../../live/roots.ts';
 import { readTopology, readTopologyDetailed, type TopologyReadResult } from '../../live/topology.ts';
+import { HWLOC_DUMPS, unpackHwlocDump } from '../helpers.ts';
 
-const DATA = new URL('../fixtures/hwloc/', import.meta.url).pathname;
+const DATA = HWLOC_DUMPS;
 const DUMPS = readdirSync(DATA).filter((f) => f.endsWith('.tar.bz2')).map((f) => f.slice(0, -'.tar.bz2'.length)).sort();
 const range = (a: number, b: number, step = 1) => Array.from({ length: Math.floor((b - a) / step) + 1 }, (_, i) => a + i * step);
 
@@ -161,15 +162,9 @@ let work = '';
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'fgo-hwloc-'));
   for (const name of DUMPS) {
-    const dir = join(work, name);
-    mkdirSync(dir);
-    const r = spawnSync('tar', ['-xjf', join(DATA, `${name}.tar.bz2`), '-C', dir], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tar ${name}: ${r.stderr}`);
-    // each tarball holds one top directory (not always named like the tarball: 32amd64-4s2n4c-cgroup/)
-    const [top, ...rest] = readdirSync(dir);
-    if (top === undefined || rest.length) throw new Error(`${name}: expected one top directory`);
-    roots.set(name, join(dir, top));
-    read.set(name, readTopologyDetailed(resolveRoots({ fsRoot: join(dir, top) })));
+    const root = unpackHwlocDump(name, work);
+    roots.set(name, root);
+    read.set(name, readTopologyDetailed(resolveRoots({ fsRoot: root })));
   }
 }, 120_000);
 
