@@ -15,6 +15,7 @@ import { formatIssues } from '../engine/schemas.ts';
 import { PRIORITY, type Command, type Decision, type NodeObservation, type PressureView, type PsiSet } from '../engine/types.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { checkBearer } from './token.ts';
+import { dashboardAsset, dashboardHtml, DASHBOARD_CSP } from './dashboard.ts';
 
 export type StreamMessage =
   | { type: 'decision'; decision: Decision }
@@ -60,6 +61,8 @@ export interface ApiOptions {
   token: string;
   /** Largest accepted request body; default 64 KiB. */
   max_body_bytes?: number;
+  /** Title of the dashboard page. */
+  title?: string;
   log?: (line: string) => void;
 }
 
@@ -78,6 +81,8 @@ const ROUTES: Record<string, { name: string; method: string }> = {
   '/metrics': { name: 'metrics', method: 'GET' },
   '/healthz': { name: 'healthz', method: 'GET' },
   '/v1/stream': { name: 'stream', method: 'GET' },
+  '/': { name: 'dashboard', method: 'GET' },
+  '/dashboard': { name: 'dashboard', method: 'GET' },
 };
 
 const routeOf = (path: string) => (Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined);
@@ -177,10 +182,23 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
     json(res, 'schedule', answer.status, answer.body);
   }
 
+  const page = (res: ServerResponse, type: string, body: string) => {
+    res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), 'Content-Security-Policy': DASHBOARD_CSP });
+    res.end(body);
+    port.metrics.apiRequest('dashboard', 200);
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req);
     const route = routeOf(path);
     if (!hostAllowed(req)) return refuse(req, res, route?.name ?? 'other', 421, { error: 'Host is not a loopback name' });
+    if (path === '/favicon.ico') {
+      // Browsers ask for it with every dashboard load; an empty answer keeps their console clean.
+      res.writeHead(204, COMMON_HEADERS);
+      return void res.end();
+    }
+    const asset = req.method === 'GET' && path.startsWith('/assets/') ? dashboardAsset(path) : undefined;
+    if (asset !== undefined) return page(res, 'text/javascript; charset=utf-8', asset);
     if (!route) return refuse(req, res, 'other', 404, { error: `no route ${req.method ?? ''} ${path}` });
     if (req.method !== route.method) return refuse(req, res, route.name, 405, { error: `${path} allows ${route.method} only` }, { Allow: route.method });
     switch (route.name) {
@@ -194,6 +212,8 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
         res.end(text);
         return port.metrics.apiRequest('metrics', 200);
       }
+      case 'dashboard':
+        return page(res, 'text/html; charset=utf-8', dashboardHtml(o.title ?? `fgo ${port.mode} agent`));
       case 'healthz':
         res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' });
         res.end('ok');
