@@ -1,0 +1,40 @@
+/**
+ * Trace files for the predictor's commands: an fgo demand trace (`t_s,profile,count`) or a NAB
+ * `timestamp,value` file, which is imported on the fly (sim/importers/nab.ts) so a public series
+ * can be judged without converting it first. Problems are the readers' InputErrors, file:line:col.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { readCsvHead } from '../sim/csv.ts';
+import { importNab } from '../sim/importers/nab.ts';
+import { readDemandTrace, type DemandRow } from '../sim/traces.ts';
+import { seriesOfRows, type Series } from './series.ts';
+
+export interface LoadedTrace {
+  file: string;
+  /** The file's base name without .csv: how the card and reports name it. */
+  name: string;
+  format: 'demand' | 'nab';
+  rows: number;
+  series: Series[];
+  /** sha256 of the file's bytes (first 16 hex digits), so a card names exactly the data it used. */
+  sha256: string;
+}
+
+/** A demand trace or NAB file as per-profile series. */
+export function loadTrace(file: string): LoadedTrace {
+  const header = readCsvHead(file)[0]?.fields ?? [];
+  const nab = header.length === 2 && header[0] === 'timestamp' && header[1] === 'value';
+  const rows: DemandRow[] = nab ? importNab(file, {}).rows : readDemandTrace(file).rows;
+  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
+  return { file, name: basename(file).replace(/\.csv$/i, ''), format: nab ? 'nab' : 'demand', rows: rows.length, series: seriesOfRows(rows), sha256 };
+}
+
+/** Write bytes through `file.tmp` and a rename (a crash never leaves half a model). */
+export function writeBytesAtomic(file: string, bytes: Uint8Array | string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, file);
+}
