@@ -1,0 +1,401 @@
+/**
+ * Reading run directories (DESIGN.md "A run directory") for the report, and aggregating them into
+ * time bins on the way in. Run directories can be large — a 24-hour run's decisions.jsonl is
+ * hundreds of MB — so nothing here keeps per-request or per-row data: the timeseries and the
+ * decision journal are streamed once and folded into at most a few hundred bins per run (and a
+ * bounded number of heat-map cells), which is what keeps a 24-hour, 64-node report small and quick
+ * to open. Only the small files (run.json, metrics.json, faults.json, wall.json) are read whole.
+ */
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { z } from 'zod';
+import type { Config } from '../engine/index.ts';
+import { DEFAULT_HEADROOM, defaultPredictor, ScalingForecasts, scalingCycle_us } from '../sim/agent-loop.ts';
+import { parseDuration_s } from '../sim/scenario.ts';
+
+/** A run directory that cannot be reported on; `problems` names each file and what is wrong. */
+export class ReportInputError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ReportInputError';
+  }
+}
+
+const level = z.object({ low: z.number(), medium: z.number(), high: z.number(), critical: z.number() });
+/** Only the parts of run.json the report uses; everything else passes through untouched. */
+const runJsonSchema = z.looseObject({
+  policy: z.string(),
+  seed: z.union([z.string(), z.number()]).transform(String),
+  scenario: z.looseObject({
+    name: z.string(),
+    duration: z.union([z.string(), z.number()]),
+    profiles: z.record(z.string(), z.looseObject({ cpu_ms: z.looseObject({ mean: z.number().optional() }).optional(), io_ms: z.number().optional(), warm_start_ms: z.number().optional() })).default({}),
+  }),
+  engine_config: z.looseObject({
+    pressure: z.looseObject({ thresholds: z.object({ cpu: level, memory: level, io: level }) }),
+    scaling: z.looseObject({ interval_ms: z.number().positive() }),
+  }),
+});
+export type RunJson = z.infer<typeof runJsonSchema>;
+
+const metricsSchema = z.looseObject({
+  latency_ms: z.looseObject({ p50: z.number(), p95: z.number(), p99: z.number(), max: z.number() }),
+  local_access_ratio: z.number(),
+});
+export type MetricsJson = z.infer<typeof metricsSchema> & Record<string, unknown>;
+
+const faultSchema = z.array(z.object({ kind: z.string(), target: z.string(), injected_s: z.number(), detected_s: z.number().nullable(), recovered_s: z.number().nullable() }));
+export type FaultRow = z.infer<typeof faultSchema>[number];
+
+/** The small files of one run directory, validated. */
+export interface RunMeta {
+  dir: string;
+  /** Unique display name: the policy when that tells runs apart, else more of the path. */
+  label: string;
+  run: RunJson;
+  metrics: MetricsJson;
+  faults: FaultRow[];
+  wall?: Record<string, unknown>;
+  duration_s: number;
+}
+
+/**
+ * Run directories from what the user named: a run directory itself, or a directory of them (what
+ * `fgo compare` writes), which stands for every run directory inside it, sorted by name.
+ */
+export function expandRunDirs(dirs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const d of dirs) {
+    if (existsSync(join(d, 'run.json')) || !existsSync(d) || !statSync(d).isDirectory()) {
+      out.push(d);
+      continue;
+    }
+    const inner = readdirSync(d).sort().map((n) => join(d, n)).filter((p) => existsSync(join(p, 'run.json')));
+    out.push(...(inner.length ? inner : [d]));
+  }
+  return out;
+}
+
+function readJsonFile<T>(file: string, schema: z.ZodType<T>, problems: string[]): T | undefined {
+  if (!existsSync(file)) {
+    problems.push(`${file}: missing`);
+    return undefined;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    problems.push(`${file}: not JSON: ${(e as Error).message}`);
+    return undefined;
+  }
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    for (const i of r.error.issues) problems.push(`${file}: ${i.path.join('.') || '(top)'}: ${i.message}`);
+    return undefined;
+  }
+  return r.data;
+}
+
+/** Read and validate the small files of every run; all problems of all runs in one error. */
+export function readRuns(dirs: readonly string[]): RunMeta[] {
+  const problems: string[] = [];
+  const runs: RunMeta[] = [];
+  if (dirs.length === 0) problems.push('no run directory given');
+  for (const dir of dirs) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      problems.push(`${dir}: not a directory`);
+      continue;
+    }
+    const run = readJsonFile(join(dir, 'run.json'), runJsonSchema, problems);
+    const metrics = readJsonFile(join(dir, 'metrics.json'), metricsSchema, problems) as MetricsJson | undefined;
+    const faults = existsSync(join(dir, 'faults.json')) ? readJsonFile(join(dir, 'faults.json'), faultSchema, problems) : [];
+    const wall = existsSync(join(dir, 'wall.json')) ? readJsonFile(join(dir, 'wall.json'), z.record(z.string(), z.unknown()), problems) : undefined;
+    if (!existsSync(join(dir, 'timeseries.csv'))) problems.push(`${join(dir, 'timeseries.csv')}: missing`);
+    if (!run || !metrics || !faults) continue;
+    let duration_s = NaN;
+    try {
+      duration_s = parseDuration_s(run.scenario.duration);
+    } catch (e) {
+      problems.push(`${join(dir, 'run.json')}: scenario.duration: ${(e as Error).message}`);
+    }
+    runs.push({ dir, label: '', run, metrics, faults, ...(wall ? { wall } : {}), duration_s });
+  }
+  if (problems.length) throw new ReportInputError(problems);
+  labelRuns(runs);
+  return runs;
+}
+
+/** Policy names when they are unique; otherwise scenario/policy, then the directory name, then a number. */
+function labelRuns(runs: RunMeta[]): void {
+  const unique = (f: (r: RunMeta) => string) => new Set(runs.map(f)).size === runs.length;
+  const pick = [(r: RunMeta) => r.run.policy, (r: RunMeta) => `${r.run.scenario.name}/${r.run.policy}`, (r: RunMeta) => basename(r.dir)].find(unique);
+  runs.forEach((r, i) => (r.label = pick ? pick(r) : `${i + 1}: ${basename(r.dir)}`));
+}
+
+/** One time bin of the system-wide ('all') rows and of the decision journal. */
+export interface SysBin {
+  /** Bin start, s. */
+  t_s: number;
+  /** PSI avg10 in percent: the largest value in the bin, so short spikes survive aggregation. */
+  cpu_some: number; cpu_full: number; mem_some: number; mem_full: number; io_some: number; io_full: number;
+  /** Means over the bin. */
+  util: number; active: number; warm: number;
+  /** Pool size (active + warm) at the bin's last sample, for the scale lanes. */
+  pool_end: number;
+  /** Mean local-access ratio, when timeseries.csv has a `local_access_ratio` column. */
+  local?: number;
+  arrivals: number; defer: number; shed: number; reject: number; replaced: number;
+  /** The demand predictor's view in force during the bin (means): pool size and demand, req/s. */
+  pred_size: number; pred_rate: number;
+}
+
+export interface RunSeries {
+  bins: SysBin[];
+  /** Mean CPU utilisation per node and heat bin. */
+  heat: Array<{ t_s: number; node: number; util: number }>;
+  nodes: number[];
+  decisions: { total: number; byAction: Record<string, number> };
+  hasLocalColumn: boolean;
+  /** How the predicted series was obtained, or why there is none. */
+  predictor: string;
+}
+
+/**
+ * Calls `fn` for each line of a file read in 4-MB chunks: flat memory, however large the file.
+ * Only a line's first `prefix` bytes are decoded (the compact journal puts every field the report
+ * needs first); `full` decodes the whole line when those are not enough.
+ */
+export function forEachLine(file: string, fn: (head: string, full: () => string) => void, prefix = 400): void {
+  const fd = openSync(file, 'r');
+  try {
+    let buf = Buffer.alloc(4 << 20);
+    let carry = 0;
+    for (;;) {
+      const n = readSync(fd, buf, carry, buf.length - carry, null);
+      const end = carry + n;
+      let start = 0;
+      for (let nl = buf.indexOf(10, start); nl !== -1 && nl < end; nl = buf.indexOf(10, start)) {
+        if (nl > start) {
+          const s = start, e = nl;
+          fn(buf.toString('utf8', s, Math.min(e, s + prefix)), () => buf.toString('utf8', s, e));
+        }
+        start = nl + 1;
+      }
+      if (n === 0) {
+        if (end > start) fn(buf.toString('utf8', start, Math.min(end, start + prefix)), () => buf.toString('utf8', start, end));
+        break;
+      }
+      carry = end - start;
+      if (carry === buf.length) {
+        const bigger = Buffer.alloc(buf.length * 2); // a line longer than the buffer
+        buf.copy(bigger, 0, 0, carry);
+        buf = bigger;
+      } else buf.copy(buf, 0, start, end);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function strField(s: string, key: string): string | undefined {
+  const k = `"${key}":"`;
+  const i = s.indexOf(k);
+  if (i < 0) return undefined;
+  const j = s.indexOf('"', i + k.length);
+  return j < 0 ? undefined : s.slice(i + k.length, j);
+}
+
+function numField(s: string, key: string): number | undefined {
+  const k = `"${key}":`;
+  const i = s.indexOf(k);
+  if (i < 0) return undefined;
+  // Integers (the journal's times are whole ms) without a regex or a substring: this runs per line.
+  let j = i + k.length, v = 0, digits = 0;
+  for (let c = s.charCodeAt(j); c >= 48 && c <= 57; c = s.charCodeAt(++j), digits++) v = v * 10 + (c - 48);
+  if (digits === 0) return undefined;
+  const c = s.charCodeAt(j);
+  if (c !== 46 && c !== 101 && c !== 69) return v; // not '.', 'e', 'E'
+  const m = /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?/.exec(s.slice(i + k.length, i + k.length + 32));
+  return m ? Number(m[0]) : undefined;
+}
+
+/** Which request ids were seen: a bit set for the twin's sequential `rN` ids, a Set otherwise. */
+class SeenIds {
+  private bits = new Uint8Array(1 << 16);
+  private other = new Set<string>();
+  /** True the first time an id is offered. */
+  first(id: string): boolean {
+    // 'r' then a number without leading zeros, below 2^30 (so n >> 3 stays a valid index).
+    let n = id.length > 1 && id.charCodeAt(0) === 114 && (id.length === 2 || id.charCodeAt(1) !== 48) ? 0 : -1;
+    for (let i = 1; n >= 0 && i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      n = c >= 48 && c <= 57 && n < 2 ** 26 ? n * 10 + (c - 48) : -1;
+    }
+    if (n < 0) return this.other.has(id) ? false : (this.other.add(id), true);
+    if (n >> 3 >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(this.bits.length * 2, (n >> 3) + 1));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    const was = (this.bits[n >> 3] as number) & (1 << (n & 7));
+    this.bits[n >> 3] = (this.bits[n >> 3] as number) | (1 << (n & 7));
+    return was === 0;
+  }
+}
+
+const PSI_COLS = ['cpu_some_avg10', 'cpu_full_avg10', 'mem_some_avg10', 'mem_full_avg10', 'io_some_avg10', 'io_full_avg10'] as const;
+const PSI_KEYS = ['cpu_some', 'cpu_full', 'mem_some', 'mem_full', 'io_some', 'io_full'] as const;
+
+/**
+ * Fold one run's timeseries.csv and decisions.jsonl into `bin_s` bins (and node heat cells of
+ * `heat_bin_s`). Arrivals are the first decision about each request id; a deferred request is
+ * decided again when it retries, and a request whose fragment failed is placed again
+ * ("re-placed": a placement of a request that was already placed).
+ * The predictor's view is recomputed from those arrivals (replayPredictions): the run directory
+ * does not record predictions.
+ */
+export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: number): Promise<RunSeries> {
+  const nb = Math.max(1, Math.ceil(meta.duration_s / bin_s));
+  const binOf = (t_s: number) => Math.min(nb - 1, Math.max(0, Math.floor(t_s / bin_s)));
+  const bins: SysBin[] = Array.from({ length: nb }, (_, i) => ({
+    t_s: i * bin_s, cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0, util: 0, active: 0, warm: 0, pool_end: NaN,
+    arrivals: 0, defer: 0, shed: 0, reject: 0, replaced: 0, pred_size: 0, pred_rate: 0,
+  }));
+  const rows = new Array<number>(nb).fill(0);
+  const localSum = new Array<number>(nb).fill(0);
+
+  // timeseries.csv: columns found by name, so added columns do not break the report.
+  const nhb = Math.max(1, Math.ceil(meta.duration_s / heat_bin_s));
+  const heatSum = new Map<number, Float64Array>();
+  const heatN = new Map<number, Uint32Array>();
+  let col: Record<string, number> = {};
+  let first = true;
+  forEachLine(join(meta.dir, 'timeseries.csv'), (_head, full) => {
+    const f = full().split(',');
+    if (first) {
+      first = false;
+      col = Object.fromEntries(f.map((name, i) => [name.trim(), i]));
+      const missing = ['t_s', 'node', 'cpu_util', ...PSI_COLS, 'active', 'warm'].filter((c) => !(c in col));
+      if (missing.length) throw new ReportInputError([`${join(meta.dir, 'timeseries.csv')}: missing column(s) ${missing.join(', ')}`]);
+      return;
+    }
+    const get = (c: string) => Number(f[col[c] as number]);
+    const t = get('t_s');
+    const node = f[col.node as number];
+    if (node === 'all') {
+      const b = bins[binOf(t)] as SysBin;
+      PSI_COLS.forEach((c, i) => (b[PSI_KEYS[i] as (typeof PSI_KEYS)[number]] = Math.max(b[PSI_KEYS[i] as (typeof PSI_KEYS)[number]], get(c))));
+      b.util += get('cpu_util');
+      b.active += get('active');
+      b.warm += get('warm');
+      b.pool_end = get('active') + get('warm');
+      if ('local_access_ratio' in col) localSum[binOf(t)] = (localSum[binOf(t)] as number) + get('local_access_ratio');
+      rows[binOf(t)] = (rows[binOf(t)] as number) + 1;
+    } else {
+      const id = Number(node);
+      if (!heatSum.has(id)) (heatSum.set(id, new Float64Array(nhb)), heatN.set(id, new Uint32Array(nhb)));
+      const hb = Math.min(nhb - 1, Math.floor(t / heat_bin_s));
+      const hs = heatSum.get(id) as Float64Array, hn = heatN.get(id) as Uint32Array;
+      hs[hb] = (hs[hb] as number) + get('cpu_util');
+      hn[hb] = (hn[hb] as number) + 1;
+    }
+  });
+  const hasLocalColumn = 'local_access_ratio' in col;
+  bins.forEach((b, i) => {
+    const n = rows[i] as number;
+    if (n > 0) {
+      b.util /= n;
+      b.active /= n;
+      b.warm /= n;
+      if (hasLocalColumn) b.local = (localSum[i] as number) / n;
+    }
+  });
+
+  // decisions.jsonl: per-bin actions, arrivals per bin and per scaling window.
+  const agent_us = Number((meta.run.scenario as { agent_interval_s?: number }).agent_interval_s ?? 1) * 1e6;
+  const cycle_us = scalingCycle_us({ scaling: { interval_ms: meta.run.engine_config.scaling.interval_ms } } as Config, agent_us);
+  const windows = new Map<string, number[]>();
+  const seen = new SeenIds();
+  /** Requests whose latest decision was a deferral: bounded by the deferrals outstanding. */
+  const deferred = new Set<string>();
+  const byAction: Record<string, number> = {};
+  let total = 0, line = 0;
+  const decisions = join(meta.dir, 'decisions.jsonl');
+  if (existsSync(decisions)) {
+    forEachLine(decisions, (head, full) => {
+      let t_ms = numField(head, 't_ms'), action = strField(head, 'action'), id = strField(head, 'request_id'), profile = strField(head, 'profile');
+      line++;
+      if (t_ms === undefined || action === undefined) {
+        let d: { t_ms?: number; action?: string; request_id?: string; profile?: string };
+        try {
+          d = JSON.parse(full()) as typeof d;
+        } catch (e) {
+          throw new ReportInputError([`${decisions}:${line}: not JSON: ${(e as Error).message}`]);
+        }
+        ({ t_ms, action, request_id: id, profile } = d);
+      }
+      if (t_ms === undefined || action === undefined) return;
+      total++;
+      byAction[action] = (byAction[action] ?? 0) + 1;
+      const b = bins[binOf(t_ms / 1000)] as SysBin;
+      if (action === 'defer') b.defer++;
+      else if (action === 'shed') b.shed++;
+      else if (action === 'reject') b.reject++;
+      if (id === undefined) return;
+      // A deferred request is decided again when it retries: neither an arrival nor a re-placement.
+      const retry = deferred.delete(id);
+      if (action === 'defer') deferred.add(id);
+      if (seen.first(id)) {
+        b.arrivals++;
+        const p = profile ?? '*';
+        let w = windows.get(p);
+        if (!w) windows.set(p, (w = []));
+        const k = Math.floor((t_ms * 1000) / cycle_us);
+        w[k] = (w[k] ?? 0) + 1;
+      } else if (action === 'place' && !retry) b.replaced++;
+    });
+  }
+
+  const pred = await replayPredictions(meta, windows, cycle_us);
+  bins.forEach((b, bi) => {
+    // Mean over the bin of the prediction in force: the one made before the bin, then each made inside it.
+    const start_s = bi * bin_s, end_s = Math.min(meta.duration_s, (bi + 1) * bin_s);
+    const inside = pred.points.filter((p) => p.t_s >= start_s && p.t_s < end_s);
+    const before = pred.points.filter((p) => p.t_s <= start_s).at(-1);
+    const used = before && (inside[0]?.t_s ?? Infinity) > start_s ? [before, ...inside] : inside.length ? inside : before ? [before] : [];
+    b.pred_size = used.length ? used.reduce((a, p) => a + p.size, 0) / used.length : NaN;
+    b.pred_rate = used.length ? used.reduce((a, p) => a + p.rate, 0) / used.length : NaN;
+  });
+
+  const nodes = [...heatSum.keys()].sort((a, b) => a - b);
+  const heat: RunSeries['heat'] = [];
+  for (const node of nodes) {
+    const s = heatSum.get(node) as Float64Array, n = heatN.get(node) as Uint32Array;
+    for (let i = 0; i < nhb; i++) if ((n[i] as number) > 0) heat.push({ t_s: i * heat_bin_s, node, util: (s[i] as number) / (n[i] as number) });
+  }
+  return { bins, heat, nodes, decisions: { total, byAction }, hasLocalColumn, predictor: pred.note };
+}
+
+/**
+ * The demand predictor's output over the run, recomputed: the run directory records which
+ * predictor ran (run.json `predictor`) but not what it said. For the twin's default EWMA — the
+ * only one whose output follows from the arrivals alone — the twin's own code (sim/agent-loop.ts
+ * ScalingForecasts, predict/predictor.ts) is replayed on the arrivals per scaling cycle, at the
+ * same instants the agent loop asks it. Any other predictor (an ONNX model) is not replayed.
+ */
+async function replayPredictions(meta: RunMeta, windows: ReadonlyMap<string, number[]>, cycle_us: number): Promise<{ points: Array<{ t_s: number; size: number; rate: number }>; note: string }> {
+  const p = (meta.run as { predictor?: { name?: string; headroom?: number } }).predictor;
+  const name = p?.name ?? 'ewma';
+  if (name !== 'ewma') return { points: [], note: `the '${name}' predictor's forecasts are not recorded in the run directory, so no predicted series is drawn` };
+  const end_us = Math.round(meta.duration_s * 1e6);
+  const shapes = new Map(Object.entries(meta.run.scenario.profiles).map(([k, v]) => [k, { service_ms: (v.cpu_ms?.mean ?? 0) + (v.io_ms ?? 0) + (v.warm_start_ms ?? 0) }]));
+  const forecasts = new ScalingForecasts(defaultPredictor(cycle_us, end_us), shapes, p?.headroom ?? DEFAULT_HEADROOM, cycle_us);
+  const points: Array<{ t_s: number; size: number; rate: number }> = [];
+  for (let k = 0; k * cycle_us <= end_us; k++) {
+    // The tracker only counts per cycle, so cycle k − 1's arrivals may all be fed at its start.
+    if (k > 0) for (const [profile, w] of windows) for (let c = w[k - 1] ?? 0; c > 0; c--) forecasts.arrival(profile, (k - 1) * cycle_us);
+    const preds = await forecasts.at(k * cycle_us);
+    points.push({ t_s: (k * cycle_us) / 1e6, size: preds.reduce((a, x) => a + x.recommended_size, 0), rate: preds.reduce((a, x) => a + x.demand_per_s, 0) });
+  }
+  return { points, note: `the twin's EWMA predictor (headroom ${p?.headroom ?? DEFAULT_HEADROOM}) replayed on these arrivals at each ${cycle_us / 1e6}-s scaling cycle` };
+}

@@ -1,0 +1,98 @@
+/**
+ * The report in a real browser: Debian's chromium, driven headless by playwright-core (which
+ * downloads no browser of its own), opens a generated report from a file:// URL and must draw
+ * every chart (an SVG or canvas in each figure) with no console error and without a single
+ * network request — every request the page makes is recorded, and the only one allowed is the
+ * report file itself. Screenshots are kept in test-results/reports/ (gitignored) for a person to
+ * look at. Without /usr/bin/chromium the suite is skipped, saying so (CI installs it).
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSimulation } from '../../sim/run.ts';
+import { loadScenario, scenarioSchema } from '../../sim/scenario.ts';
+import { presetTopology } from '../../sim/topologies.ts';
+import { writeReport } from '../../reports/report.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (!HAVE_CHROMIUM) console.warn(`test/reports/browser.test.ts: skipped — ${CHROMIUM} is missing (apt-get install -y chromium)`);
+
+const ARTIFACTS = new URL('../../test-results/reports/', import.meta.url).pathname;
+const ROOT = mkdtempSync(join(tmpdir(), 'fgo-report-browser-'));
+const CHARTS = ['psi', 'latency-cdf', 'cpu-heatmap', 'local-access', 'pools', 'timeline'];
+
+let context: BrowserContext | undefined;
+let profile = '';
+
+beforeAll(async () => {
+  if (!HAVE_CHROMIUM) return;
+  mkdirSync(ARTIFACTS, { recursive: true });
+  profile = mkdtempSync(join(tmpdir(), 'fgo-chromium-profile-')); // a fresh --user-data-dir
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    viewport: { width: 1280, height: 900 },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  rmSync(ROOT, { recursive: true, force: true });
+});
+
+/** Open `file` and wait until the page says every chart has settled; what it requested and logged. */
+async function open(file: string, name: string) {
+  const page = await (context as BrowserContext).newPage();
+  const requests: string[] = [];
+  const errors: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const t0 = performance.now();
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForSelector('body[data-rendered]', { timeout: 30_000 });
+  const ms = Math.round(performance.now() - t0);
+  // Runs in the page (a string: this project's TypeScript has no DOM types).
+  const state = (await page.evaluate(`({
+    rendered: document.body.dataset.rendered,
+    failed: document.body.dataset.failed,
+    figures: [...document.querySelectorAll('figure[data-chart]')].map((f) => ({ id: f.dataset.chart, svg: f.querySelectorAll('svg.marks').length, canvas: f.querySelectorAll('canvas').length })),
+    tableCells: document.querySelectorAll('#summary td').length,
+  })`)) as { rendered: string; failed: string; figures: Array<{ id: string; svg: number; canvas: number }>; tableCells: number };
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  for (const id of CHARTS) await page.locator(`#chart-${id}`).screenshot({ path: join(ARTIFACTS, `${name}-${id}.png`) });
+  await page.close();
+  return { requests, errors, state, ms };
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('the report in chromium (headless, offline)', () => {
+  it('renders every chart from file://, with no console error and no network request', async () => {
+    const faults = scenarioSchema.parse({ ...loadScenario('faults-8n'), duration: '4m' });
+    const def = scenarioSchema.parse({ ...loadScenario('default'), duration: '60s' });
+    await runSimulation({ scenario: faults, topology: presetTopology(faults.topology), policy: 'engine', out: join(ROOT, 'faults') });
+    for (const policy of ['engine', 'numad'] as const) await runSimulation({ scenario: def, topology: presetTopology(def.topology), policy, out: join(ROOT, 'cmp', policy) });
+
+    for (const [name, dirs] of [['faults-8n', [join(ROOT, 'faults')]], ['compare-default', [join(ROOT, 'cmp')]]] as const) {
+      const file = join(ROOT, `${name}.html`);
+      const r = await writeReport([...dirs], file);
+      const { requests, errors, state, ms } = await open(file, name);
+      console.log(`${name}: ${(statSync(file).size / 1e6).toFixed(2)} MB, all charts drawn in ${ms} ms`);
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([pathToFileURL(file).href]);
+      expect(state.failed).toBe('0');
+      expect(state.rendered).toBe(String(r.charts));
+      expect(state.figures.map((f) => f.id)).toEqual(CHARTS);
+      for (const f of state.figures) expect(f.svg + f.canvas, f.id).toBeGreaterThan(0);
+      expect(state.tableCells).toBeGreaterThan(20);
+      expect(ms).toBeLessThan(15_000);
+    }
+  }, 180_000);
+});
