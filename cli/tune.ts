@@ -1,0 +1,194 @@
+/**
+ * `fgo tune` and `fgo tune merge`: search the engine's PSI thresholds, placement weights,
+ * admission limits and warm-pool floor on the twin, in parallel on worker threads, and report the
+ * best candidate against the design defaults on held-out scenarios (sim/tune/). `--shard i/n`
+ * runs one slice of a sweep (one Kubernetes Indexed Job pod); `merge` joins the slices. Bad flags
+ * or scenarios exit 2; bad shard files exit 1, each problem naming its file.
+ */
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { writeFileAtomic } from '../sim/csv.ts';
+import { parseDuration_s } from '../sim/scenario.ts';
+import type { Job } from '../sim/tune/evaluate.ts';
+import { OBJECTIVE_METRICS, parseWeights, type MetricDelta } from '../sim/tune/objective.ts';
+import type { PoolOptions } from '../sim/tune/pool.ts';
+import { canonicalJson, makeSpec, mergeShards, runShard, runSweep, type ResultDoc } from '../sim/tune/sweep.ts';
+import { InputError } from './jsonfile.ts';
+
+const DEFAULT_SCENARIOS = 'default,burst-2n';
+const DEFAULT_HOLDOUT = 'numa-stress-4n,diurnal-8n,faults-8n,psi-replay-1n';
+
+interface TuneFlags {
+  scenarios: string;
+  holdout: string;
+  trials: string;
+  workers?: string;
+  seed: string;
+  duration: string;
+  holdoutDuration?: string;
+  weights?: string;
+  shard?: string;
+  out?: string;
+  json?: boolean;
+}
+
+const list = (s: string) => (s === 'none' ? [] : s.split(',').map((x) => x.trim()).filter(Boolean));
+
+function durationFlag(flag: string, v: string): number | null {
+  if (v === 'full') return null;
+  try {
+    const s = parseDuration_s(v);
+    if (s <= 0) throw new Error(`'${v}' is not a positive duration`);
+    return s;
+  } catch (e) {
+    throw new InputError([`${flag}: ${(e as Error).message} (or 'full' for the scenarios' own durations)`], 2);
+  }
+}
+
+function workersFlag(v: string | undefined): number {
+  if (v === undefined) return availableParallelism();
+  if (!/^\d+$/.test(v)) throw new InputError([`--workers: '${v}' is not a whole number (0 runs in this thread)`], 2);
+  return Number(v);
+}
+
+/**
+ * A one-line bar on a terminal (stderr only; nothing when piped or in CI): trials finished out of
+ * the total — a trial is finished when all its scenarios are — and the time left at the pace so
+ * far; then the held-out runs, counted as runs.
+ */
+function progressBar(label: string, trials: number, perTrial: number): { onDone: NonNullable<PoolOptions['onDone']>; finish: () => void } {
+  const tty = process.stderr.isTTY === true && !process.env.CI;
+  const start = Date.now();
+  const runs = new Map<string, number>();
+  let finished = 0;
+  const draw = (what: string, done: number, total: number) => {
+    const width = 30, fill = Math.round((done / total) * width);
+    const el = (Date.now() - start) / 1000;
+    const eta = done ? Math.round((el / done) * (total - done)) : undefined;
+    process.stderr.write(`\r\x1b[K${what} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${done}/${total}  ${eta === undefined ? 'ETA …' : `ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`}`);
+  };
+  const onDone = (done: number, total: number, job: Job) => {
+    const unit = job.key.slice(0, job.key.indexOf('/'));
+    if (!/^\d+$/.test(unit)) return tty ? draw('held-out runs', done, total) : undefined;
+    const n = (runs.get(unit) ?? 0) + 1;
+    runs.set(unit, n);
+    if (n === perTrial) finished++;
+    if (tty) draw(`${label}: trials`, finished, trials);
+  };
+  const finish = () => void (tty && process.stderr.write('\r\x1b[K'));
+  return { onDone, finish };
+}
+
+const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(4));
+
+function deltaTable(scenarios: Record<string, Record<string, MetricDelta>>): string {
+  const rows: string[][] = [['scenario', 'metric', 'defaults', 'tuned', 'change']];
+  for (const [s, m] of Object.entries(scenarios)) {
+    for (const [k, d] of Object.entries(m)) rows.push([s, k, fmt(d.defaults), fmt(d.tuned), d.change_pct === null ? (d.change === 0 ? '0' : `${d.change > 0 ? '+' : ''}${fmt(d.change)}`) : `${d.change_pct > 0 ? '+' : ''}${d.change_pct.toFixed(1)} %`]);
+  }
+  const w = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
+  return rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  ')).join('\n');
+}
+
+function report(doc: ResultDoc, out: string, wall_s: number, json: boolean): void {
+  const sw = doc.sweep;
+  if (json) {
+    console.log(JSON.stringify({
+      out, tuned_trial: doc.tuned.trial, trials: sw.trials, seed: sw.seed, scenarios: sw.scenarios, holdout: sw.holdout, objective_missing: doc.objective.missing,
+      tuning: doc.tuning.objective, holdout_objective: doc.holdout?.objective ?? null, beats_defaults: doc.holdout?.beats_defaults ?? null,
+      holdout_scenarios: doc.holdout?.scenarios ?? {}, engine_config: doc.tuned.engine_config, pool_floor: doc.tuned.params.pool_floor, wall_s,
+    }));
+    return;
+  }
+  const o = doc.tuning.objective;
+  const lines = [`best: trial ${doc.tuned.trial} of ${sw.trials} (seed ${sw.seed}); objective on ${sw.scenarios.join(', ')}: ${o.tuned} against the defaults' ${o.defaults}${o.change_pct === null ? '' : ` (${o.change_pct > 0 ? '+' : ''}${o.change_pct} %)`}`];
+  if (doc.objective.missing.length) lines.push(`not scored (not in metrics.json): ${doc.objective.missing.join(', ')}`);
+  if (doc.holdout) {
+    const h = doc.holdout.objective;
+    lines.push(`held out (${sw.holdout.join(', ')}): objective ${h.tuned} against ${h.defaults}${h.change_pct === null ? '' : ` (${h.change_pct > 0 ? '+' : ''}${h.change_pct} %)`}: ${doc.holdout.beats_defaults ? 'the tuned config beats the defaults' : 'the tuned config does NOT beat the defaults'}`, '', deltaTable(doc.holdout.scenarios));
+  } else lines.push('no held-out scenarios (--holdout none): nothing to report beyond the tuning scenarios');
+  lines.push('', `written: ${out}  (${wall_s.toFixed(1)} s)`);
+  console.log(lines.join('\n'));
+}
+
+export function registerTune(program: Command): void {
+  const tune = program
+    .command('tune')
+    .description('search PSI thresholds, placement weights, admission limits and pool floors on the twin; report the best config against the design defaults on held-out scenarios')
+    .option('--scenarios <list>', 'scenarios to tune on (bundled names or files)', DEFAULT_SCENARIOS)
+    .option('--holdout <list>', "scenarios to report on, never tuned on ('none': no held-out report)", DEFAULT_HOLDOUT)
+    .option('--trials <n>', 'candidates, trial 0 being the design defaults', '48')
+    .option('--workers <k>', 'worker threads (default: the CPUs available; 0: run in this thread)')
+    .option('--seed <s>', 'seed of the candidates (each scenario keeps its own seed)', '1')
+    .option('--duration <d>', "simulated time per run at most, e.g. 10m ('full': the scenarios' own)", '10m')
+    .option('--holdout-duration <d>', 'the same for the held-out runs (default: --duration)')
+    .option('--weights <list>', `objective weights METRIC=W over the defaults, metrics: ${OBJECTIVE_METRICS.join(', ')}`)
+    .option('--shard <i/n>', 'run only trials k with k % n = i and write a shard file for `fgo tune merge`')
+    // Not requiredOption: commander checks a parent's mandatory options for its subcommands too (merge).
+    .option('--out <file>', 'the result (or shard) JSON file (required)')
+    .option('--json', 'print a one-object JSON summary on stdout')
+    .addHelpText('after', '\nExamples:\n  $ fgo tune --trials 48 --workers 2 --duration 10m --out tuning/tuned.json\n  $ fgo tune --trials 48 --shard 0/4 --out shard-0.json    # … through 3/4, then:\n  $ fgo tune merge shard-*.json --out tuning/tuned.json')
+    .action(async (f: TuneFlags) => {
+      const started = Date.now();
+      if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
+      const out = f.out;
+      let weights;
+      try {
+        weights = parseWeights(f.weights);
+      } catch (e) {
+        throw new InputError([`--weights: ${(e as Error).message}`], 2);
+      }
+      if (!/^\d+$/.test(f.trials)) throw new InputError([`--trials: '${f.trials}' is not a whole number`], 2);
+      let shard: { index: number; count: number } | undefined;
+      if (f.shard !== undefined) {
+        const m = /^(\d+)\/(\d+)$/.exec(f.shard);
+        if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new InputError([`--shard: '${f.shard}' is not i/n with 0 ≤ i < n`], 2);
+        shard = { index: Number(m[1]), count: Number(m[2]) };
+      }
+      const duration_s = durationFlag('--duration', f.duration);
+      const spec = (() => {
+        try {
+          return makeSpec({ seed: f.seed, trials: Number(f.trials), scenarios: list(f.scenarios), holdout: list(f.holdout), duration_s, holdout_duration_s: f.holdoutDuration === undefined ? duration_s : durationFlag('--holdout-duration', f.holdoutDuration), weights });
+        } catch (e) {
+          if (e instanceof InputError) throw new InputError(e.problems, 2);
+          throw e;
+        }
+      })();
+      const workers = workersFlag(f.workers);
+      if (shard) {
+        const ks = Math.ceil((spec.trials - shard.index) / shard.count);
+        const bar = progressBar(`shard ${shard.index}/${shard.count}`, ks, spec.scenarios.length);
+        const doc = await runShard(spec, shard.index, shard.count, { workers, onDone: bar.onDone }).finally(bar.finish);
+        writeFileAtomic(out, canonicalJson(doc));
+        const wall_s = (Date.now() - started) / 1000;
+        if (f.json) console.log(JSON.stringify({ out: out, shard, trials: doc.trials.map((t) => t.trial), wall_s }));
+        else console.log(`shard ${shard.index}/${shard.count}: ${doc.trials.length} trials written to ${out} (${wall_s.toFixed(1)} s); join the shards with \`fgo tune merge\``);
+        return;
+      }
+      const bar = progressBar('tune', spec.trials, spec.scenarios.length);
+      const doc = await runSweep(spec, { workers, onDone: bar.onDone }).finally(bar.finish);
+      writeFileAtomic(out, canonicalJson(doc));
+      report(doc, out, (Date.now() - started) / 1000, f.json === true);
+    });
+
+  tune
+    .command('merge')
+    .description('join the shard files of one sweep (every trial once), then evaluate the best config on the held-out scenarios and write the result')
+    .argument('<shards...>', 'files written by `fgo tune --shard i/n`')
+    .option('--out <file>', 'the result JSON file (required)')
+    .option('--workers <k>', 'worker threads for the held-out runs (default: the CPUs available)')
+    .option('--json', 'print a one-object JSON summary on stdout')
+    .addHelpText('after', '\nExample:\n  $ fgo tune merge /results/shard-*.json --out tuning/tuned.json')
+    .action(async (files: string[], own: { out?: string; workers?: string; json?: boolean }) => {
+      // The root command hands options after the operands to `tune`, which keeps those it knows
+      // (--out, --workers, --json): merge takes them from there too.
+      const f = { ...(tune.opts() as { out?: string; workers?: string; json?: boolean }), ...own };
+      if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
+      const started = Date.now();
+      const workers = workersFlag(f.workers);
+      const bar = progressBar('merge', 0, 1);
+      const doc = await mergeShards(files, { workers, onDone: bar.onDone }).finally(bar.finish);
+      writeFileAtomic(f.out, canonicalJson(doc));
+      report(doc, f.out, (Date.now() - started) / 1000, f.json === true);
+    });
+}

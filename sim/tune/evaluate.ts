@@ -1,0 +1,102 @@
+/**
+ * One unit of work of a sweep: a candidate on one scenario, run through the twin with the
+ * scenario's own seed. Shared by the worker threads and the in-process path (`--workers 0`), so
+ * both compute exactly the same thing. Scenario inputs (topology, traces) are read once per thread.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTopology } from '../../cli/load.ts';
+import { InputError } from '../../cli/jsonfile.ts';
+import type { MetricsSummary } from '../metrics.ts';
+import { runSimulation, type RunInputs } from '../run.ts';
+import { loadScenario, parseDuration_s, resolvePath, scenarioSchema } from '../scenario.ts';
+import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../traces.ts';
+import { applyParams, type TuneParams } from './space.ts';
+
+export interface Job {
+  /** Unique within a sweep; results are keyed by it, never by completion order. */
+  key: string;
+  /** For messages: "trial 7 on burst-2n". */
+  label: string;
+  scenario: string;
+  params: TuneParams;
+  /** Simulated seconds at most (the scenario's own duration if shorter); null: the scenario's. */
+  duration_s: number | null;
+}
+
+type BaseInputs = Omit<RunInputs, 'policy'>;
+const cache = new Map<string, BaseInputs>();
+
+/**
+ * A scenario's run inputs as `fgo sim --scenario NAME` reads them, its duration capped. This
+ * repeats cli/sim.ts's prepareInputs for the no-flags case (it is not exported).
+ */
+export function prepareScenario(name: string, duration_s: number | null): BaseInputs {
+  const key = `${name}\u0000${duration_s}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  let s = loadScenario(name);
+  if (duration_s !== null) s = scenarioSchema.parse({ ...s, duration: Math.min(parseDuration_s(s.duration), duration_s) });
+  const topology = loadTopology(s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology));
+  let workload: RunInputs['workload'];
+  if (s.workload) {
+    const file = resolvePath(s.workload);
+    const kind = traceKind(file);
+    if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload`]);
+    workload = kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
+  }
+  let psi: RunInputs['psi'];
+  if (s.psi) {
+    const rows = readPsiTrace(resolvePath(s.psi.file)).rows.filter((r) => r.node === undefined);
+    const first = rows[0]?.values ?? {};
+    psi = {
+      mode: s.psi.mode,
+      rows: rows.map((r) => {
+        const v = { ...r.values };
+        for (const k of Object.keys(v) as Array<keyof typeof v>) if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
+        return { t_ms: r.t_ms, set: psiRowToPsiSet(v) };
+      }),
+    };
+  }
+  const inputs: BaseInputs = { scenario: s, topology, workload, psi };
+  cache.set(key, inputs);
+  return inputs;
+}
+
+/** What a scenario is, for provenance and for merge to tell sweeps apart: its parsed document and the traces it names. */
+export function scenarioDigest(name: string): string {
+  const s = loadScenario(name);
+  const h = createHash('sha256').update(JSON.stringify(s));
+  for (const f of [s.workload, s.psi?.file]) if (f) h.update(readFileSync(resolvePath(f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/**
+ * A digest of every source file a run's figures depend on (engine/, sim/, predict/, models/):
+ * "fgo 0.1.0" does not change with each edit, and shards built from different code must not merge.
+ */
+export function sourceDigest(): string {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    if (!existsSync(join(ROOT, dir))) return;
+    for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+      const rel = `${dir}/${e.name}`;
+      if (e.isDirectory()) walk(rel);
+      else if (/\.(ts|json|onnx)$/.test(e.name)) files.push(rel);
+    }
+  };
+  for (const d of ['engine', 'sim', 'predict', 'models']) walk(d);
+  const h = createHash('sha256');
+  for (const f of files.sort()) h.update(`${f}\u0000`).update(readFileSync(join(ROOT, f))).update('\u0000');
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Run one job; `await` so this keeps working if runSimulation becomes async. */
+export async function runJob(job: Job): Promise<MetricsSummary> {
+  const base = prepareScenario(job.scenario, job.duration_s);
+  const r = await runSimulation({ ...base, scenario: applyParams(base.scenario, job.params), policy: 'engine' });
+  return r.metrics;
+}
