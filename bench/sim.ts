@@ -49,20 +49,20 @@ function modelEventsPerSecond(): number {
   return Math.round(q.processed / s);
 }
 
-function twin(name: string, duration?: string, out?: string) {
+async function twin(name: string, duration?: string, out?: string) {
   const base = loadScenario(name);
   const scenario = scenarioSchema.parse(duration ? { ...base, duration } : base);
   const t0 = process.hrtime.bigint();
-  const r = runSimulation({ scenario, topology: presetTopology(scenario.topology), policy: 'engine', ...(out ? { out } : {}) });
+  const r = await runSimulation({ scenario, topology: presetTopology(scenario.topology), policy: 'engine', ...(out ? { out } : {}) });
   return { wall_s: Number(process.hrtime.bigint() - t0) / 1e9, events: r.metrics.sim.events, metrics: r.metrics };
 }
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const model = modelEventsPerSecond();
-const def = twin('default');
+const def = await twin('default');
 const dir = mkdtempSync(join(tmpdir(), 'fgo-bench-'));
-const scale = quick ? undefined : twin('scale-64n', undefined, join(dir, 'scale-64n'));
+const scale = quick ? undefined : await twin('scale-64n', undefined, join(dir, 'scale-64n'));
 rmSync(dir, { recursive: true, force: true });
 const result = {
   events_per_s: Math.round(def.events / def.wall_s),

@@ -14,6 +14,10 @@ import { registerTraceCommands } from './trace.ts';
 import { registerTopologyCommand } from './topology.ts';
 import { registerLiveCommands } from './live.ts';
 import { registerRecordCommand } from './record.ts';
+import { registerPredictCommands } from './predict.ts';
+import { registerReport } from './report.ts';
+import { registerTradeoff } from './tradeoff.ts';
+import { registerTune } from './tune.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -89,6 +93,10 @@ export function buildProgram(): Command {
   registerTopologyCommand(program);
   registerLiveCommands(program, pkg.version);
   registerRecordCommand(program);
+  registerPredictCommands(program);
+  registerReport(program);
+  registerTradeoff(program);
+  registerTune(program);
 
   return program;
 }

@@ -10,7 +10,9 @@ import { ZodError } from 'zod';
 import { ConfigError, TopologyError } from '../engine/index.ts';
 import { BASELINES, type PolicyName } from '../sim/baselines.ts';
 import { writeFileAtomic } from '../sim/csv.ts';
-import { runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
+import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
+import type { DemandPredictor } from '../predict/predictor.ts';
+import { engineConfigFor, runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
 import { bundledScenarios, loadScenario, parseDuration_s, resolvePath, scenarioSchema, type Scenario } from '../sim/scenario.ts';
 import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
 import { InputError, readJson } from './jsonfile.ts';
@@ -19,7 +21,7 @@ import { loadConfig, loadTopology } from './load.ts';
 const POLICIES: PolicyName[] = ['engine', ...BASELINES];
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-interface SimFlags {
+export interface SimFlags {
   scenario?: string;
   seed?: string;
   duration?: string;
@@ -31,13 +33,15 @@ interface SimFlags {
   out?: string;
   json?: boolean;
   explainFull?: boolean;
+  /** ONNX demand model for the engine's pools (default: the EWMA predictor). */
+  model?: string;
 }
 
 /**
  * The scenario with every flag applied, and the inputs it names read and validated. Any problem
  * here is a bad run input: exit 2, before a run directory exists.
  */
-function prepare(f: SimFlags): Omit<RunInputs, 'policy'> {
+export function prepare(f: SimFlags): Omit<RunInputs, 'policy'> {
   try {
     return prepareInputs(f);
   } catch (e) {
@@ -94,7 +98,7 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
 }
 
 /** A progress bar on a terminal; nothing when output is piped or in CI. */
-function progressBar(label: string): { update: (f: number) => void; done: () => void } {
+export function progressBar(label: string): { update: (f: number) => void; done: () => void } {
   if (!process.stderr.isTTY || process.env.CI) return { update: () => {}, done: () => {} };
   let last = -1;
   return {
@@ -125,10 +129,18 @@ function table(rows: string[][]): string {
   return all.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  ')).join('\n');
 }
 
-function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: string | undefined): RunResult {
+const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
+
+/** The predictor `--model` names, asked once per scaling cycle; a bad model warns and falls back to EWMA. */
+async function predictorFor(f: SimFlags, inputs: Omit<RunInputs, 'policy'>): Promise<DemandPredictor | undefined> {
+  if (f.model === undefined) return undefined;
+  return loadDemandPredictor(f.model, { horizon_s: engineConfigFor(inputs.scenario).scaling.interval_ms / 1000, warn });
+}
+
+async function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: string | undefined, predictor: DemandPredictor | undefined): Promise<RunResult> {
   const bar = progressBar(`${inputs.scenario.name} · ${policy}`);
   try {
-    return runSimulation({ ...inputs, policy, out, progress: bar.update, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+    return await runSimulation({ ...inputs, policy, out, progress: bar.update, warn, ...(predictor ? { predictor } : {}) });
   } finally {
     bar.done();
   }
@@ -145,6 +157,7 @@ const simOptions = (c: Command) =>
     .option('--psi <file>', 'a PSI trace to replay')
     .option('--psi-mode <mode>', 'overlay: add it as background stall; replace: the engine sees exactly it')
     .option('--explain-full', 'keep every node\'s score in decisions.jsonl (large)')
+    .option('--model <file>', 'ONNX demand model that sizes the pools (e.g. models/demand.onnx); default: EWMA of arrivals')
     .option('--json', 'print one JSON object instead of tables');
 
 export function registerSim(program: Command): void {
@@ -153,11 +166,11 @@ export function registerSim(program: Command): void {
     .option('--policy <name>', `who decides: ${POLICIES.join(', ')}`, 'engine')
     .option('--out <dir>', 'run directory (default out/sim/SCENARIO-POLICY)')
     .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv')
-    .action((f: SimFlags & { policy: string }) => {
+    .action(async (f: SimFlags & { policy: string }) => {
       if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
-      const r = run(inputs, f.policy as PolicyName, out);
+      const r = await run(inputs, f.policy as PolicyName, out, await predictorFor(f, inputs));
       if (f.json) console.log(JSON.stringify({ dir: r.dir, metrics: r.metrics, wall: r.wall }));
       else console.log(`${table([row(f.policy, r)])}\n\nrun directory: ${r.dir}`);
     });
@@ -167,17 +180,21 @@ export function registerSim(program: Command): void {
     .option('--policies <list>', 'comma-separated policies', POLICIES.join(','))
     .option('--out <dir>', 'directory for the runs (default out/compare/SCENARIO)')
     .addHelpText('after', '\nExample:\n  $ fgo compare --scenario diurnal-8n --policies engine,least-loaded,numad --duration 6h')
-    .action((f: SimFlags & { policies: string }) => {
+    .action(async (f: SimFlags & { policies: string }) => {
       const policies = f.policies.split(',').map((p) => p.trim()).filter(Boolean);
       const bad = policies.filter((p) => !POLICIES.includes(p as PolicyName));
       if (bad.length || policies.length === 0) throw new InputError([`--policies: unknown ${bad.join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'compare', inputs.scenario.name);
       const results: Record<string, RunResult> = {};
-      for (const p of policies) results[p] = run(inputs, p as PolicyName, join(out, p));
+      const predictor = await predictorFor(f, inputs);
+      for (const p of policies) results[p] = await run(inputs, p as PolicyName, join(out, p), predictor);
       const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics])) };
       writeFileAtomic(join(out, 'comparison.json'), JSON.stringify(comparison, null, 2) + '\n');
-      if (f.json) console.log(JSON.stringify({ dir: out, ...comparison }));
-      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}`);
+      // A report a person can open offline, of every policy side by side (reports/report.ts).
+      const { writeReport } = await import('../reports/report.ts');
+      const report = await writeReport(policies.map((p) => join(out, p)), join(out, 'report.html'), { title: `fgo compare: ${inputs.scenario.name}` });
+      if (f.json) console.log(JSON.stringify({ dir: out, report: report.path, ...comparison }));
+      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)`);
     });
 }

@@ -1,7 +1,8 @@
 /**
  * The live agent: the same engine as the twin, wired to this host. One loop turn = sample the host
  * (live/sampler.ts), let the mode do its part (adopt: notice exits, scan for new processes; pool:
- * nothing before the tick), the engine's periodic tick, carry out the commands, flush the journal.
+ * ask the demand predictor once per scaling interval), the engine's periodic tick (pool mode hands
+ * it the newest demand predictions), carry out the commands, flush the journal.
  * Turns run every `interval_ms` and at once when a PSI trigger fires, so pressure is acted on
  * within one trigger window rather than one polling interval.
  *
@@ -47,6 +48,8 @@ export interface Mode {
   recover(obs: Observation): void;
   /** Before the engine's tick: the mode's own observations and calls. */
   beforeTick(obs: Observation): void;
+  /** Arguments of this turn's tick call after the observation (pool mode: fresh demand predictions). */
+  tickArgs?(): unknown[];
   /** Per-fragment health the engine should see (pool mode: heartbeats, RSS). */
   fragmentObservations(t_ms: number): Observation['fragments'];
   /** Carry out one engine command; false when this mode does not handle that type. */
@@ -265,7 +268,7 @@ export class Agent {
         const obs = this.sample();
         for (const f of [...this.pendingRemovals.keys()]) this.removeGroup(f, obs.t_ms);
         this.mode.beforeTick(obs);
-        this.run(this.call('tick', [], obs) as Command[], obs);
+        this.run(this.call('tick', this.mode.tickArgs?.() ?? [], obs) as Command[], obs);
         this.metrics.observeStatus(this.engine.engine.status());
         this.journal.flush();
         this.turns++;

@@ -1,9 +1,9 @@
 /**
  * The live agent's configuration (JSON): the engine config under `engine`, plus what only a host
  * needs — mode, tick, API address, state directory, journal limits, cgroup parent, PSI triggers,
- * adopt-mode selectors and pool-mode worker commands. Every problem is listed with its path (the
- * CLI maps paths to file:line:col). Relative paths are resolved against the config file's folder,
- * so an example config starts as it is from any working directory.
+ * adopt-mode selectors, pool-mode worker commands and its demand predictor. Every problem is
+ * listed with its path (the CLI maps paths to file:line:col). Relative paths are resolved against
+ * the config file's folder, so an example config starts as it is from any working directory.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -71,6 +71,16 @@ export const liveConfigSchema = z.strictObject({
     /** Interval of the demand trace the agent records of the requests it served (seconds). */
     demand_interval_s: z.number().int().min(1).max(86_400).default(60),
   }).prefault({}),
+  /**
+   * Pool mode's demand predictor, asked once per scaling cycle; its forecasts size the warm pools
+   * (live/pool-mode.ts `makePredictor`).
+   */
+  predictor: z.strictObject({
+    /** An ONNX demand model (path, relative to this file); none: the EWMA predictor. */
+    model: z.string().min(1).max(4096).optional(),
+    /** Pool size over the Little's-law concurrency a forecast implies. */
+    headroom: z.number().positive().max(100).default(2),
+  }).prefault({}),
   engine: configSchema.prefault({}),
 });
 
@@ -101,6 +111,7 @@ export function parseLiveConfig(doc: unknown, baseDir: string): LiveConfig {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   c.state_dir = abs(c.state_dir);
   c.token_file = abs(c.token_file ?? resolve(c.state_dir, 'token'));
+  if (c.predictor.model !== undefined) c.predictor.model = abs(c.predictor.model);
   const workerProblems: string[] = [];
   for (const [name, w] of Object.entries(c.pool.workers)) {
     w.cwd = abs(w.cwd ?? '.');

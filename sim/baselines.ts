@@ -2,8 +2,8 @@
  * Baseline policies, run by the same twin on the same arrivals as the engine, for comparison.
  * They are what hosts commonly run today: a node picked at random, in turn, least allocated
  * (Kubernetes' LeastAllocated), most allocated (bin packing), or numad-like (most free CPU ×
- * memory, with re-placement every 15 s); all keep fragments warm for a fixed 10 minutes after use,
- * as public serverless platforms do. None looks at PSI, defers under pressure, sheds, or heals
+ * memory, with re-placement every 15 s); all keep fragments warm for a fixed keep-alive after use
+ * (10 minutes unless the run sets another), as public serverless platforms do. None looks at PSI, defers under pressure, sheds, or heals
  * beyond restarting what crashed (a supervisor). They share the engine's bookkeeping (node ledger,
  * pools), so only the policy differs.
  */
@@ -18,7 +18,8 @@ import { makeRng, type Rng } from './workload.ts';
 export const BASELINES = ['random', 'round-robin', 'least-loaded', 'most-allocated', 'numad'] as const;
 export type PolicyName = 'engine' | (typeof BASELINES)[number];
 
-const KEEP_ALIVE_MS = 10 * 60 * 1000;
+/** The fixed keep-alive of an idle warm fragment, as public serverless platforms use (RunInputs.keepAlive_ms sets another). */
+export const DEFAULT_KEEP_ALIVE_MS = 10 * 60 * 1000;
 const RETRY_MS = 1000;
 const NUMAD_INTERVAL_MS = 15_000;
 
@@ -42,7 +43,7 @@ class Baseline implements Policy {
   private readonly released = new Set<string>();
   private nextNumad_ms = 0;
 
-  constructor(readonly name: (typeof BASELINES)[number], private readonly cfg: Config, private readonly topo: Topology, seed: string) {
+  constructor(readonly name: (typeof BASELINES)[number], private readonly cfg: Config, private readonly topo: Topology, seed: string, private readonly keepAlive_ms: number) {
     this.ledger = new NodeLedger(topo, cfg.placement.cpu_overcommit, cfg.placement.min_shared_cpus);
     this.pools = new PoolSet(cfg, this.ledger);
     this.rng = makeRng(seed, `baseline:${name}`);
@@ -163,9 +164,9 @@ class Baseline implements Policy {
     this.ledger.observe(obs.online_cpus, obs.nodes);
     const out: Command[] = [];
     out.push(...this.release('periodic retry'));
-    // Fixed keep-alive: a warm fragment idle for 10 minutes is stopped.
+    // Fixed keep-alive: a warm fragment idle that long is stopped.
     for (const f of [...this.pools.fragments()]) {
-      if (f.state === 'warm' && obs.t_ms - f.last_used_ms >= KEEP_ALIVE_MS) {
+      if (f.state === 'warm' && obs.t_ms - f.last_used_ms >= this.keepAlive_ms) {
         this.pools.transition(f, 'stopped');
         out.push({ type: 'stop', fragment: f.id, reason: 'keep-alive expired' });
       }
@@ -193,6 +194,7 @@ class Baseline implements Policy {
   }
 }
 
-export function makeBaseline(name: Exclude<PolicyName, 'engine'>, cfg: Config, topo: Topology, seed: string): Policy {
-  return new Baseline(name, cfg, topo, seed);
+export function makeBaseline(name: Exclude<PolicyName, 'engine'>, cfg: Config, topo: Topology, seed: string, keepAlive_ms = DEFAULT_KEEP_ALIVE_MS): Policy {
+  if (!(keepAlive_ms >= 0)) throw new RangeError(`keep-alive must be ≥ 0 ms, got ${keepAlive_ms}`);
+  return new Baseline(name, cfg, topo, seed, keepAlive_ms);
 }

@@ -1,6 +1,7 @@
 /**
  * One simulated run: builds the host, the policy, the workload and the faults from a scenario,
- * runs the event loop to the end, and writes the run directory of DESIGN.md — run.json,
+ * runs the agent loop and the event queue to the end (sim/agent-loop.ts: async, as the demand
+ * predictor may be), and writes the run directory of DESIGN.md — run.json,
  * decisions.jsonl, metrics.json, timeseries.csv (plus wall.json, the wall-clock figures, kept
  * apart so metrics.json is identical for the same scenario and seed). Files go to a temporary
  * directory renamed into place at the end, so a crash never leaves a partial run.
@@ -8,12 +9,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, type Topology } from '../engine/index.ts';
-import { makeBaseline, type PolicyName } from './baselines.ts';
+import type { DemandPredictor } from '../predict/predictor.ts';
+import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us } from './agent-loop.ts';
+import { DEFAULT_KEEP_ALIVE_MS, makeBaseline, type PolicyName } from './baselines.ts';
 import { EventQueue } from './events.ts';
 import { FaultInjector } from './faults.ts';
 import { Host } from './host.ts';
 import { Metrics, WallClock, type MetricsSummary } from './metrics.ts';
-import { EwmaPredictor } from './predict.ts';
 import { parseDuration_s, simProfileSchema, type Scenario, type SimProfile } from './scenario.ts';
 import { Shell, type Policy, type SimRequest } from './shell.ts';
 import { demandReplay, drawCpu_ms, drawPriority, generator, makeRng, requestReplay, type ArrivalSource } from './workload.ts';
@@ -32,6 +34,15 @@ export interface RunInputs {
   progress?: (fraction: number) => void;
   warn?: (message: string) => void;
   versions?: Record<string, string>;
+  /**
+   * The demand predictor asked once per scaling cycle, for all profiles in one batch (default: an
+   * EWMA, α 0.5, of the arrivals per scaling cycle, forecasting one cycle ahead).
+   */
+  predictor?: DemandPredictor;
+  /** Pool size over the Little's-law concurrency a forecast implies (default 2). */
+  headroom?: number;
+  /** The baselines' fixed keep-alive of an idle warm fragment, ms (default 10 minutes); the engine's pools ignore it. */
+  keepAlive_ms?: number;
 }
 
 export interface RunResult {
@@ -97,15 +108,19 @@ function compact(d: Decision): string {
 }
 
 const TS_HEADER = 't_s,node,cpu_util,cpu_some_avg10,cpu_full_avg10,mem_some_avg10,mem_full_avg10,io_some_avg10,io_full_avg10,active,warm,mem_used_kb';
-const pct = (x: number) => (Math.round(x * 10000) / 100).toFixed(2);
 
-export function runSimulation(inp: RunInputs): RunResult {
+export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   const s = inp.scenario;
   const seed = String(s.seed);
   const end_us = Math.round(parseDuration_s(s.duration) * 1e6);
   const config = engineConfigFor(s);
   const topo = inp.topology;
-  const policy: Policy = inp.policy === 'engine' ? new Orchestrator({ config, topology: topo, seed }) : makeBaseline(inp.policy, config, topo, seed);
+  const keepAlive_ms = inp.keepAlive_ms ?? DEFAULT_KEEP_ALIVE_MS;
+  const policy: Policy = inp.policy === 'engine' ? new Orchestrator({ config, topology: topo, seed }) : makeBaseline(inp.policy, config, topo, seed, keepAlive_ms);
+  const cycle_us = scalingCycle_us(config, s.agent_interval_s * 1e6);
+  const predictor = inp.predictor ?? defaultPredictor(cycle_us, end_us);
+  const headroom = inp.headroom ?? DEFAULT_HEADROOM;
+  if (!(headroom > 0)) throw new RangeError(`headroom must be > 0, got ${headroom}`);
 
   // Output: a temporary directory renamed into place at the end.
   const tmp = inp.out ? `${inp.out}.tmp-${process.pid}` : undefined;
@@ -149,7 +164,8 @@ export function runSimulation(inp: RunInputs): RunResult {
   const homes = topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id);
   const reqRng = makeRng(seed, 'requests');
   const warned = new Set<string>();
-  const predictor = new EwmaPredictor(new Map([...profiles].filter(([k]) => k !== '*').map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }])));
+  const shapes = new Map([...profiles].filter(([k]) => k !== '*').map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }]));
+  const forecasts = new ScalingForecasts(predictor, shapes, headroom, cycle_us);
   let n = 0;
   const feed = (src: ArrivalSource) => {
     const a = src.next();
@@ -168,7 +184,7 @@ export function runSimulation(inp: RunInputs): RunResult {
         arrival_us: q.now_us, cpu_ms, io_ms: a.io === false ? 0 : p.io_ms, mem_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), home, profile: p, deferred: false, cold: false,
       };
       metrics.arrived++;
-      predictor.arrival(a.profile);
+      forecasts.arrival(a.profile, q.now_us);
       shell.submit(sr);
       feed(src);
     });
@@ -180,50 +196,15 @@ export function runSimulation(inp: RunInputs): RunResult {
   const faults = new FaultInjector(q, shell, metrics, seed);
   faults.schedule(s.faults, end_us);
 
-  // The agent loop: every agent interval (1 s by default); predictions once per scaling cycle.
-  const agent_us = s.agent_interval_s * 1e6;
-  let nextScale_us = 0;
-  const series_every_us = s.timeseries_interval_s * 1e6;
-  let nextSeries_us = 0;
-  const agent = () => {
-    const now = q.now_us;
-    let preds;
-    if (now >= nextScale_us) {
-      nextScale_us = now + config.scaling.interval_ms * 1000;
-      preds = predictor.predict(now / 1000);
-    }
-    shell.tick(preds);
-    if (now >= nextSeries_us) {
-      nextSeries_us = now + series_every_us;
-      writeSeries(now);
-    }
-    inp.progress?.(now / end_us);
-    if (now + agent_us <= end_us) q.after(agent_us, agent);
-  };
-  const writeSeries = (now: number) => {
-    const obs = shell.obs();
-    const per = new Map<number, { active: number; warm: number }>();
-    for (const f of shell.frags.values()) {
-      let c = per.get(f.node);
-      if (!c) per.set(f.node, (c = { active: 0, warm: 0 }));
-      if (f.request) c.active++;
-      else if (f.state === 'ready') c.warm++;
-    }
-    const t = Math.round(now / 1e6);
-    let all = { util: 0, cap: 0, active: 0, warm: 0, mem: 0 };
-    obs.nodes?.forEach((o, i) => {
-      const h = host.nodes[i];
-      const c = per.get(o.id) ?? { active: 0, warm: 0 };
-      const p = o.psi as PsiSet;
-      series.write(`${t},${o.id},${(o.cpu_util ?? 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${c.active},${c.warm},${Math.round(h?.mem_used_kb ?? 0)}`);
-      const cap = h?.cpu.capacity ?? 0;
-      all = { util: all.util + (o.cpu_util ?? 0) * cap, cap: all.cap + cap, active: all.active + c.active, warm: all.warm + c.warm, mem: all.mem + (h?.mem_used_kb ?? 0) };
-    });
-    const p = obs.psi;
-    series.write(`${t},all,${(all.cap ? all.util / all.cap : 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${all.active},${all.warm},${Math.round(all.mem)}`);
-  };
-  q.at(0, agent);
-  q.runUntil(end_us);
+  try {
+    await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, series: (line) => series.write(line), ...(inp.progress ? { progress: inp.progress } : {}) });
+  } catch (e) {
+    // A failed run (a predictor that threw, say) leaves no partial run directory behind.
+    decisions.close();
+    series.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
 
   const incidents = policy.incidents?.();
   if (incidents) faults.resolve([...incidents.closed, ...incidents.open]);
@@ -236,7 +217,10 @@ export function runSimulation(inp: RunInputs): RunResult {
 
   if (tmp && inp.out) {
     const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), JSON.stringify(v, null, 2) + '\n');
-    write('run.json', { scenario: s, policy: inp.policy, seed, topology: topo.json, engine_config: config, versions: inp.versions ?? {} });
+    write('run.json', {
+      scenario: s, policy: inp.policy, seed, topology: topo.json, engine_config: config, versions: inp.versions ?? {},
+      predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom }, ...(inp.policy === 'engine' ? {} : { keep_alive_ms: keepAlive_ms }),
+    });
     write('metrics.json', summary);
     write('wall.json', wallSummary);
     write('faults.json', metrics.faults.map((f) => ({ kind: f.kind, target: f.target, injected_s: f.injected_us / 1e6, detected_s: f.detected_us === undefined ? null : f.detected_us / 1e6, recovered_s: f.recovered_us === undefined ? null : f.recovered_us / 1e6 })));

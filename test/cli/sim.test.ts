@@ -70,7 +70,7 @@ describe('fgo compare', () => {
     const { out } = outDir();
     const r = await fgo('compare', '--scenario', 'default', '--duration', '20s', '--policies', 'engine,random', '--out', out);
     expect(r.code, r.err).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['comparison.json', 'engine', 'random']);
+    expect(readdirSync(out).sort()).toEqual(['comparison.json', 'engine', 'random', 'report.html']);
     for (const p of ['engine', 'random']) expect(readdirSync(join(out, p)).sort()).toEqual(RUN_FILES);
     const c = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8'));
     expect(c).toMatchObject({ scenario: 'default', seed: 1, duration: '20s' });

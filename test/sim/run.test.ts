@@ -22,14 +22,14 @@ type RequestRow = { t_ms: number; profile: string; cpu_ms: number; mem_mb: numbe
 
 interface Run {
   dir: string;
-  metrics: ReturnType<typeof runSimulation>['metrics'];
+  metrics: Awaited<ReturnType<typeof runSimulation>>['metrics'];
   warnings: string[];
 }
 
-function run(scenario: Scenario, policy: PolicyName = 'engine', extra: Partial<RunInputs> = {}): Run {
+async function run(scenario: Scenario, policy: PolicyName = 'engine', extra: Partial<RunInputs> = {}): Promise<Run> {
   const dir = join(ROOT, `run-${dirs++}`);
   const warnings: string[] = [];
-  const r = runSimulation({ scenario, topology: presetTopology(scenario.topology), policy, out: dir, warn: (m) => warnings.push(m), ...extra });
+  const r = await runSimulation({ scenario, topology: presetTopology(scenario.topology), policy, out: dir, warn: (m) => warnings.push(m), ...extra });
   expect(r.dir).toBe(dir);
   return { dir, metrics: r.metrics, warnings };
 }
@@ -88,20 +88,20 @@ function psiOf(s: Scenario): RunInputs['psi'] {
 }
 
 describe('determinism', () => {
-  it('the same scenario and seed give byte-identical files (wall.json aside); another seed, other decisions', () => {
+  it('the same scenario and seed give byte-identical files (wall.json aside); another seed, other decisions', async () => {
     const s = bundled('default', '60s');
-    const a = run(s), b = run(s);
+    const a = await run(s), b = await run(s);
     for (const f of ['decisions.jsonl', 'metrics.json', 'timeseries.csv', 'faults.json', 'run.json']) expect(text(a.dir, f), f).toBe(text(b.dir, f));
     expect(existsSync(join(a.dir, 'wall.json'))).toBe(true);
     expect(a.metrics.requests.arrived).toBeGreaterThan(10_000); // 254/s for 60 s: a real workload, not an empty run
-    const c = run(scenarioSchema.parse({ ...s, seed: 2 }));
+    const c = await run(scenarioSchema.parse({ ...s, seed: 2 }));
     expect(text(c.dir, 'decisions.jsonl')).not.toBe(text(a.dir, 'decisions.jsonl'));
     expect(c.metrics.requests.arrived).not.toBe(a.metrics.requests.arrived);
   });
 
-  it('with faults drawn at random too', () => {
+  it('with faults drawn at random too', async () => {
     const s = scenarioSchema.parse({ ...loadScenario('faults-8n'), duration: '30s', faults: [{ kind: 'crash', rate_per_h: 600, profile: 'svc' }, { kind: 'hang', rate_per_h: 600, profile: 'svc' }] });
-    const a = run(s), b = run(s);
+    const a = await run(s), b = await run(s);
     expect(a.metrics.faults.injected).toBeGreaterThan(2); // 1200/h for 30 s: 10 expected
     for (const f of ['decisions.jsonl', 'metrics.json', 'timeseries.csv', 'faults.json']) expect(text(a.dir, f), f).toBe(text(b.dir, f));
   });
@@ -126,8 +126,8 @@ describe('PSI model end to end (1n-2c)', () => {
   const cases: Array<[number, number]> = [[1, 0], [2, 0], [3, 47.5], [4, 95.01], [6, 95.01]];
 
   for (const policy of ['engine', 'round-robin'] as const) {
-    it.each(cases)(`${policy}: k = %i hogs → cpu_some_avg10 %d at t = 30 s + 2 s start`, (k, expected) => {
-      const r = run(s, policy, { workload: { kind: 'request', rows: hogs(k) } });
+    it.each(cases)(`${policy}: k = %i hogs → cpu_some_avg10 %d at t = 30 s + 2 s start`, async (k, expected) => {
+      const r = await run(s, policy, { workload: { kind: 'request', rows: hogs(k) } });
       expect(r.metrics.requests).toMatchObject({ arrived: k, completed: 0, deferred: 0, shed: 0, failed: 0 });
       const { rows } = series(r.dir);
       for (const node of ['all', '0']) {
@@ -154,11 +154,11 @@ describe('bundled scenarios', () => {
     expect(bundledScenarios()).toEqual(['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n']);
   });
 
-  it.each(bundledScenarios())('%s: completes and writes a complete, consistent run directory', (name) => {
+  it.each(bundledScenarios())('%s: completes and writes a complete, consistent run directory', async (name) => {
     const duration_s = name === 'scale-64n' ? 60 : 30;
     const s = bundled(name, `${duration_s}s`);
     const topo = presetTopology(s.topology);
-    const r = run(s, 'engine', { psi: psiOf(s) });
+    const r = await run(s, 'engine', { psi: psiOf(s) });
 
     // Files, and nothing else left beside them (the temporary directory was renamed into place).
     expect(readdirSync(r.dir).sort()).toEqual(['decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
@@ -234,12 +234,12 @@ describe('bundled scenarios', () => {
     expect(q.arrived).toBe(q.completed + q.shed + q.failed + inFlight + n('defer'));
   });
 
-  it('psi-replay-1n (replace): the engine — and the `all` row — see exactly the recording', () => {
+  it('psi-replay-1n (replace): the engine — and the `all` row — see exactly the recording', async () => {
     const s = bundled('psi-replay-1n', '40s');
     const psi = psiOf(s);
     const rec = psi?.rows ?? [];
     expect(rec.length).toBeGreaterThan(100);
-    const r = run(s, 'engine', { psi });
+    const r = await run(s, 'engine', { psi });
     const { rows } = series(r.dir);
     const t0 = (rec[0] as { t_ms: number }).t_ms;
     for (const t of [1, 10, 20, 30, 40]) {
@@ -262,8 +262,8 @@ describe('faults', () => {
     engine: { health: { interval_ms: 1000, heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 5000 } },
   });
 
-  it.each([1000, 2500])('crash at 20 s: detected at once, recovered one cold start (%i ms) later', (cold) => {
-    const r = run(faulty([{ kind: 'crash', at: '20s', profile: 'svc' }], cold));
+  it.each([1000, 2500])('crash at 20 s: detected at once, recovered one cold start (%i ms) later', async (cold) => {
+    const r = await run(faulty([{ kind: 'crash', at: '20s', profile: 'svc' }], cold));
     const [f] = json<FaultOut[]>(r.dir, 'faults.json');
     // The shell reports the exit to the engine as it happens (failed()), which opens the incident
     // then; the restart is ready after cold_start_ms and started() confirms the recovery.
@@ -279,8 +279,8 @@ describe('faults', () => {
   // shell reports heartbeats at every check). So detection comes at the first check with age > 3 s:
   // 4 s after a hang at a whole second (at age 3 s the score is exactly 0.5, still healthy),
   // 3.5 s after a hang at 20.5 s.
-  it.each([['20s', 20, 24], ['20.5s', 20.5, 24]] as const)('hang at %s: detected between 3 and 4 s later (at %d → %d s)', (at, inj, det) => {
-    const r = run(faulty([{ kind: 'hang', at, profile: 'svc' }]));
+  it.each([['20s', 20, 24], ['20.5s', 20.5, 24]] as const)('hang at %s: detected between 3 and 4 s later (at %d → %d s)', async (at, inj, det) => {
+    const r = await run(faulty([{ kind: 'hang', at, profile: 'svc' }]));
     const [f] = json<FaultOut[]>(r.dir, 'faults.json');
     expect(f).toMatchObject({ kind: 'hang', injected_s: inj, detected_s: det });
     const mttd = (f?.detected_s as number) - inj;
@@ -290,8 +290,8 @@ describe('faults', () => {
     expect(f?.recovered_s).toBeCloseTo(det + 1, 3);
   });
 
-  it('cpu_offline of a node with fragments: node_offline incidents, failover, recovered; the node is avoided while off', () => {
-    const r = run(faulty([{ kind: 'cpu_offline', at: '20s', node: 1, duration: '10s' }]));
+  it('cpu_offline of a node with fragments: node_offline incidents, failover, recovered; the node is avoided while off', async () => {
+    const r = await run(faulty([{ kind: 'cpu_offline', at: '20s', node: 1, duration: '10s' }]));
     const [f] = json<FaultOut[]>(r.dir, 'faults.json');
     expect(f).toMatchObject({ kind: 'cpu_offline', target: 'node 1', injected_s: 20 });
     // Detected at the first health check that sees the CPUs gone: the agent tick at 20 s runs just
@@ -318,62 +318,62 @@ describe('faults', () => {
     expect(rowAt(rows, 20, '0').active + rowAt(rows, 20, '0').warm).toBe(held(20));
   });
 
-  it('a baseline policy heals nothing: detected 0, no MTTD/MTTR', () => {
+  it('a baseline policy heals nothing: detected 0, no MTTD/MTTR', async () => {
     const fs = [{ kind: 'crash', at: '10s', profile: 'svc' }, { kind: 'hang', at: '20s', profile: 'svc' }, { kind: 'cpu_offline', at: '25s', node: 0, duration: '5s' }];
-    const r = run(faulty(fs), 'random');
+    const r = await run(faulty(fs), 'random');
     expect(r.metrics.faults).toEqual({ injected: 3, detected: 0, recovered: 0 });
     expect(r.metrics.mttd_s).toBeNull();
     expect(r.metrics.mttr_s).toBeNull();
     expect(json<FaultOut[]>(r.dir, 'faults.json').map((f) => [f.kind, f.detected_s, f.recovered_s])).toEqual([['crash', null, null], ['hang', null, null], ['cpu_offline', null, null]]);
     // The engine on the same faults detects all three.
-    expect(run(faulty(fs)).metrics.faults.detected).toBe(3);
+    expect((await run(faulty(fs))).metrics.faults.detected).toBe(3);
   });
 });
 
 describe('baselines', () => {
-  it('every policy sees the same arrivals (same ids at the same instants)', () => {
+  it('every policy sees the same arrivals (same ids at the same instants)', async () => {
     const s = bundled('default', '20s');
     const firstSeen = (dir: string) => {
       const m = new Map<string, number>();
       for (const d of decisions(dir)) if (!m.has(d.request_id)) m.set(d.request_id, d.t_ms);
       return [...m].sort((a, b) => Number(a[0].slice(1)) - Number(b[0].slice(1)));
     };
-    const engine = run(s);
+    const engine = await run(s);
     const ref = firstSeen(engine.dir);
     expect(ref.length).toBe(engine.metrics.requests.arrived);
     for (const p of BASELINES) {
-      const r = run(s, p);
+      const r = await run(s, p);
       expect(r.metrics.requests.arrived, p).toBe(engine.metrics.requests.arrived);
       expect(firstSeen(r.dir), p).toEqual(ref);
     }
   });
 
-  it('never defer for pressure, never shed — where the engine does defer for pressure', () => {
+  it('never defer for pressure, never shed — where the engine does defer for pressure', async () => {
     // 1n-2c offered 20/s × 200 ms = 4 CPUs of work: cpu some climbs to 100 %.
     const s = scenario({
       duration: '40s', topology: '1n-2c',
       profiles: { w: { cpu_ms: { dist: 'const', mean: 200 }, cold_start_ms: 100, arrival: { kind: 'poisson', rate_per_s: 20 } } },
       engine: { placement: { cpu_overcommit: 8 } },
     });
-    const engine = decisions(run(s).dir);
+    const engine = decisions((await run(s)).dir);
     expect(engine.some((d) => d.action === 'defer' && /cpu pressure/.test(d.reason))).toBe(true);
     for (const p of BASELINES) {
-      const r = run(s, p);
+      const r = await run(s, p);
       const ds = decisions(r.dir);
       expect(r.metrics.requests.shed, p).toBe(0);
       expect(ds.filter((d) => d.action !== 'place' && d.action !== 'defer'), p).toEqual([]);
       // Their only deferrals are "no room" (the node's reservations are full) and waiting behind
       // those queued for room (first come, first served) — never pressure.
       for (const d of ds.filter((x) => x.action === 'defer')) expect(d.reason, p).toMatch(new RegExp(`^${p}: (no room|queued behind \\d+ waiting)$`));
-      expect(r.metrics.requests.arrived).toBe(json(run(s).dir, 'metrics.json').requests.arrived);
+      expect(r.metrics.requests.arrived).toBe(json((await run(s)).dir, 'metrics.json').requests.arrived);
     }
   });
 
-  it.each([...BASELINES])('%s: keep-alive stops a fragment idle for 10 minutes, not before', (p) => {
+  it.each([...BASELINES])('%s: keep-alive stops a fragment idle for 10 minutes, not before', async (p) => {
     // One request at t = 0: cold start 1 s, then 1 s of CPU → done at t = 2 s, warm from then.
     // Stopped at the first tick with t − 2 s ≥ 600 s, i.e. t = 602 s.
     const s = scenario({ duration: '610s', topology: '1n-2c', profiles: { fn: { cold_start_ms: 1000, cpu_ms: { dist: 'const', mean: 1000 }, memory_mb: 256 } } });
-    const r = run(s, p, { workload: { kind: 'request', rows: [{ t_ms: 0, profile: 'fn', cpu_ms: 1000, mem_mb: 16, priority: 1, io: false }] } });
+    const r = await run(s, p, { workload: { kind: 'request', rows: [{ t_ms: 0, profile: 'fn', cpu_ms: 1000, mem_mb: 16, priority: 1, io: false }] } });
     expect(r.metrics.requests.completed).toBe(1);
     const { rows } = series(r.dir);
     const all = rows.filter((x) => x.node === 'all');
@@ -392,9 +392,9 @@ describe('baselines', () => {
 });
 
 describe('profiles outside the catalogue', () => {
-  it('a request trace naming an unknown profile warns once and runs with the default start times', () => {
+  it('a request trace naming an unknown profile warns once and runs with the default start times', async () => {
     const rows: RequestRow[] = [0, 10_000, 20_000].map((t_ms) => ({ t_ms, profile: 'ghost', cpu_ms: 100, mem_mb: 16, priority: 1, io: false }));
-    const r = run(scenario({ duration: '30s', topology: '1n-2c' }), 'engine', { workload: { kind: 'request', rows } });
+    const r = await run(scenario({ duration: '30s', topology: '1n-2c' }), 'engine', { workload: { kind: 'request', rows } });
     expect(r.warnings).toEqual(["profile 'ghost' is not in the scenario's catalogue: using default start times"]);
     expect(r.metrics.requests).toMatchObject({ arrived: 3, completed: 3 });
     // Defaults (sim/scenario.ts): cold_start_ms 800, warm_start_ms 5. The first request cold-starts:

@@ -1,0 +1,74 @@
+/**
+ * `fgo tradeoff`: the cold-start / idle-memory curve of predictive warm pools (the engine at
+ * several headrooms) against a fixed keep-alive (a baseline at several keep-alives), and the
+ * headline comparison at the defaults (sim/tradeoff.ts).
+ */
+import type { Command } from 'commander';
+import { BASELINES, type PolicyName } from '../sim/baselines.ts';
+import { writeFileAtomic } from '../sim/csv.ts';
+import { parseDuration_s } from '../sim/scenario.ts';
+import { formatTradeoff, runTradeoff } from '../sim/tradeoff.ts';
+import { InputError } from './jsonfile.ts';
+import { prepare, progressBar } from './sim.ts';
+
+interface TradeoffFlags {
+  scenario: string;
+  duration?: string;
+  seed?: string;
+  config?: string;
+  headrooms: string;
+  keepalives: string;
+  baseline: string;
+  out?: string;
+  json?: boolean;
+}
+
+function numbers(flag: string, v: string, parse: (x: string) => number, ok: (x: number) => boolean, what: string): number[] {
+  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (items.length === 0) throw new InputError([`${flag}: empty list`], 2);
+  return items.map((x) => {
+    let n: number;
+    try {
+      n = parse(x);
+    } catch {
+      n = NaN;
+    }
+    if (!Number.isFinite(n) || !ok(n)) throw new InputError([`${flag}: '${x}' is not ${what}`], 2);
+    return n;
+  });
+}
+
+export function registerTradeoff(program: Command): void {
+  program
+    .command('tradeoff')
+    .description('cold starts against idle warm memory: the engine at several pool headrooms vs a baseline at several keep-alives, on identical arrivals')
+    .option('--scenario <name|file>', 'a bundled scenario or a scenario JSON file', 'diurnal-8n')
+    .option('--duration <d>', 'simulated time of each run, e.g. 6h (default: the scenario\'s)')
+    .option('--seed <n>', 'seed of every random stream')
+    .option('--config <file>', 'engine config JSON laid over the scenario\'s (top-level keys replace the scenario\'s)')
+    .option('--headrooms <list>', 'engine pool headrooms over the forecast concurrency (2 is the default and always run)', '1,1.5,2,3')
+    .option('--keepalives <list>', 'baseline keep-alives (10m, the usual, is always run)', '1m,2m,5m,10m,20m')
+    .option('--baseline <policy>', `the fixed-keep-alive policy: ${BASELINES.join(', ')}`, 'least-loaded')
+    .option('--out <file.json>', 'write the curve and the headline as JSON')
+    .option('--json', 'print one JSON object instead of the table')
+    .addHelpText('after', '\nExample:\n  $ fgo tradeoff --scenario diurnal-8n --duration 6h --out out/tradeoff-diurnal-8n.json')
+    .action(async (f: TradeoffFlags) => {
+      if (!(BASELINES as readonly string[]).includes(f.baseline)) throw new InputError([`--baseline: '${f.baseline}' is not one of ${BASELINES.join(', ')}`], 2);
+      const headrooms = numbers('--headrooms', f.headrooms, Number, (x) => x > 0, 'a positive number');
+      const keepAlives_s = numbers('--keepalives', f.keepalives, parseDuration_s, (x) => x >= 0, 'a duration such as 90s, 10m or 1h');
+      const inputs = prepare({ scenario: f.scenario, ...(f.duration !== undefined ? { duration: f.duration } : {}), ...(f.seed !== undefined ? { seed: f.seed } : {}), ...(f.config !== undefined ? { config: f.config } : {}) });
+      let bar: ReturnType<typeof progressBar> | undefined;
+      const r = await runTradeoff(inputs, {
+        headrooms, keepAlives_s, baseline: f.baseline as Exclude<PolicyName, 'engine'>,
+        onRun: (label, i, total) => {
+          bar?.done();
+          bar = progressBar(`${inputs.scenario.name} · ${label} (${i + 1}/${total})`);
+        },
+        progress: (x) => bar?.update(x),
+      });
+      bar?.done();
+      if (f.out) writeFileAtomic(f.out, JSON.stringify(r, null, 2) + '\n');
+      if (f.json) console.log(JSON.stringify(r));
+      else console.log(`${formatTradeoff(r)}${f.out ? `\n\nwritten: ${f.out}` : ''}`);
+    });
+}
