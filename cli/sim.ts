@@ -165,14 +165,25 @@ export function registerSim(program: Command): void {
     .description('run the digital twin on a scenario and write a run directory (run.json, decisions.jsonl, metrics.json, timeseries.csv, wall.json)')
     .option('--policy <name>', `who decides: ${POLICIES.join(', ')}`, 'engine')
     .option('--out <dir>', 'run directory (default out/sim/SCENARIO-POLICY)')
-    .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv')
-    .action(async (f: SimFlags & { policy: string }) => {
+    .option('--serve [host:port]', 'serve the live dashboard on loopback while the run plays (default 127.0.0.1:9465); it stays up after the run until Ctrl-C')
+    .option('--speed <x>', 'with --serve: simulated seconds per wall-clock second', '20')
+    .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv\n  $ fgo sim --scenario burst-2n --serve        # watch it at http://127.0.0.1:9465/')
+    .action(async (f: SimFlags & { policy: string; serve?: string | true; speed: string }) => {
       if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
-      const r = await run(inputs, f.policy as PolicyName, out, await predictorFor(f, inputs));
+      const speed = Number(f.speed);
+      if (!(speed > 0)) throw new InputError([`--speed: '${f.speed}' is not a positive number`], 2);
+      const served = f.serve === undefined ? undefined : await (await import('../sim/serve.ts')).serveRun(f.serve === true ? '127.0.0.1:9465' : f.serve, `fgo sim: ${inputs.scenario.name} (${f.policy})`, speed);
+      if (served) process.stderr.write(`dashboard: ${served.url} (the run plays at ${speed}× real time)\n`);
+      const r = await run({ ...inputs, ...(served ? { watch: served.watch } : {}) }, f.policy as PolicyName, out, await predictorFor(f, inputs));
       if (f.json) console.log(JSON.stringify({ dir: r.dir, metrics: r.metrics, wall: r.wall }));
       else console.log(`${table([row(f.policy, r)])}\n\nrun directory: ${r.dir}`);
+      if (served) {
+        process.stderr.write(`run finished; the dashboard stays at ${served.url} until Ctrl-C\n`);
+        await new Promise<void>((done) => process.once('SIGINT', done).once('SIGTERM', done));
+        await served.close();
+      }
     });
 
   simOptions(program.command('compare'))

@@ -61,7 +61,7 @@ const actionSpec = {
   title: 'Decisions per 10 s', width: 720, height: 160, data: { name: 'decisions' }, mark: 'bar',
   encoding: {
     x: { field: 'bucket_s', type: 'ordinal', title: 'time since the agent started (s, 10 s buckets)', axis: { labelAngle: 0, titlePadding: 16 } },
-    y: { aggregate: 'count', type: 'quantitative', title: 'decisions' },
+    y: { field: 'count', aggregate: 'sum', type: 'quantitative', title: 'decisions' },
     color: { field: 'action', type: 'nominal', title: 'action', scale: { domain: ['place', 'defer', 'shed', 'reject'], range: [OKABE_ITO[2], OKABE_ITO[0], OKABE_ITO[5], OKABE_ITO[7]] } },
   },
 };
@@ -75,22 +75,45 @@ async function mount(id, spec) {
 (async () => {
   const psi = await mount('psi', psiSpec);
   const actions = await mount('actions', actionSpec);
-  let samples = 0, decisions = 0;
+  let samples = 0, decisions = 0, latest = 0;
   const setText = (id, v) => { document.getElementById(id).textContent = String(v); };
+  // Messages are applied in batches, twice a second: a busy agent (or a simulation played fast)
+  // sends hundreds of decisions a second, and redrawing per message would stall the page.
+  let psiRows = [];
+  const counts = new Map(); // "bucket|action" → decisions
+  const flush = () => {
+    if (psiRows.length) {
+      const rows = psiRows;
+      psiRows = [];
+      psi.change('psi', vega.changeset().insert(rows).remove((d) => d.t_s < latest - KEEP_S)).run();
+    }
+    if (counts.dirty) {
+      counts.dirty = false;
+      for (const k of [...counts.keys()]) if (Number(k.split('|')[0]) < latest - KEEP_S) counts.delete(k);
+      const rows = [...counts].map(([k, n]) => ({ bucket_s: Number(k.split('|')[0]), action: k.split('|')[1], count: n }));
+      actions.change('decisions', vega.changeset().remove(() => true).insert(rows)).run();
+    }
+    setText('samples', samples);
+    setText('decisions', decisions);
+  };
+  setInterval(flush, 500);
   const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/v1/stream');
   ws.onopen = () => setText('status', 'live');
-  ws.onclose = () => setText('status', 'closed');
+  ws.onclose = () => { setText('status', 'closed'); flush(); };
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (m.type === 'sample') {
       const t = m.t_ms / 1000;
-      const rows = ['cpu', 'memory', 'io'].map((r) => ({ t_s: t, resource: r, value: 100 * m.psi[r].some.avg10 }));
-      psi.change('psi', vega.changeset().insert(rows).remove((d) => d.t_s < t - KEEP_S)).run();
-      setText('samples', ++samples);
+      latest = Math.max(latest, t);
+      for (const r of ['cpu', 'memory', 'io']) psiRows.push({ t_s: t, resource: r, value: 100 * m.psi[r].some.avg10 });
+      samples++;
     } else if (m.type === 'decision') {
       const t = m.decision.t_ms / 1000;
-      actions.change('decisions', vega.changeset().insert([{ bucket_s: 10 * Math.floor(t / 10), action: m.decision.action }]).remove((d) => d.bucket_s < t - KEEP_S)).run();
-      setText('decisions', ++decisions);
+      latest = Math.max(latest, t);
+      const k = 10 * Math.floor(t / 10) + '|' + m.decision.action;
+      counts.set(k, (counts.get(k) || 0) + 1);
+      counts.dirty = true;
+      decisions++;
     }
   };
   const pools = async () => {

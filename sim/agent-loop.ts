@@ -6,7 +6,7 @@
  * awaited there, and the agent tick at that instant hands the resulting predictions to the policy.
  * Nothing else waits on the predictor, so a run is the same however long the model takes.
  */
-import type { Config, Prediction, PsiSet } from '../engine/index.ts';
+import type { Config, Decision, Observation, Prediction, PsiSet } from '../engine/index.ts';
 import { DemandTracker, EwmaDemandPredictor, toPredictions, type DemandPredictor, type ProfileShape } from '../predict/predictor.ts';
 import type { EventQueue } from './events.ts';
 import type { Host } from './host.ts';
@@ -57,6 +57,17 @@ export class ScalingForecasts {
   }
 }
 
+/**
+ * Someone watching a run as it happens (`fgo sim --serve`): every decision, the observation of
+ * every agent tick, and a pause at each scaling boundary (to pace the run to the wall clock).
+ * Watching changes nothing simulated.
+ */
+export interface RunWatcher {
+  decision?(d: Decision): void;
+  sample?(t_ms: number, obs: Observation): void;
+  boundary?(t_us: number): Promise<void>;
+}
+
 export interface LoopInputs {
   q: EventQueue;
   shell: Shell;
@@ -68,6 +79,7 @@ export interface LoopInputs {
   /** One timeseries.csv row. */
   series: (line: string) => void;
   progress?: (fraction: number) => void;
+  watch?: RunWatcher;
 }
 
 const pct = (x: number) => (Math.round(x * 10000) / 100).toFixed(2);
@@ -91,6 +103,7 @@ export async function runAgentLoop(o: LoopInputs): Promise<void> {
       preds = ready.predictions;
     }
     shell.tick(preds);
+    if (o.watch?.sample) o.watch.sample(now / 1000, shell.obs());
     if (now >= nextSeries_us) {
       nextSeries_us = now + series_every_us;
       writeSeries(now);
@@ -128,6 +141,7 @@ export async function runAgentLoop(o: LoopInputs): Promise<void> {
   let boundary_us = 0;
   for (;;) {
     ready = { t_us: boundary_us, predictions: await forecasts.at(boundary_us) };
+    if (o.watch?.boundary) await o.watch.boundary(boundary_us);
     const next_us = Math.ceil((boundary_us + config.scaling.interval_ms * 1000) / agent_us) * agent_us;
     if (next_us > end_us) break;
     q.runUntil(next_us - 1);

@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFi
 import { dirname, join } from 'node:path';
 import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, type Topology } from '../engine/index.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
-import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us } from './agent-loop.ts';
+import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us, type RunWatcher } from './agent-loop.ts';
 import { DEFAULT_KEEP_ALIVE_MS, makeBaseline, type PolicyName } from './baselines.ts';
 import { EventQueue } from './events.ts';
 import { FaultInjector } from './faults.ts';
@@ -43,6 +43,8 @@ export interface RunInputs {
   headroom?: number;
   /** The baselines' fixed keep-alive of an idle warm fragment, ms (default 10 minutes); the engine's pools ignore it. */
   keepAlive_ms?: number;
+  /** Watch the run as it happens (decisions, samples, a pause per scaling cycle): `fgo sim --serve`. */
+  watch?: RunWatcher;
 }
 
 export interface RunResult {
@@ -156,7 +158,10 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
     };
   }
   const shell = new Shell(q, policy, profiles, metrics, {
-    decision: (d) => decisions.write(inp.explainFull ? JSON.stringify(d) : compact(d)),
+    decision: (d) => {
+      decisions.write(inp.explainFull ? JSON.stringify(d) : compact(d));
+      inp.watch?.decision?.(d);
+    },
     timed: (ns) => wall.recordDecision_ns(ns),
   }, host, config.health.interval_ms, psiAt && inp.psi ? { mode: inp.psi.mode, at: psiAt } : undefined);
 
@@ -197,7 +202,7 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   faults.schedule(s.faults, end_us);
 
   try {
-    await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, series: (line) => series.write(line), ...(inp.progress ? { progress: inp.progress } : {}) });
+    await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, series: (line) => series.write(line), ...(inp.progress ? { progress: inp.progress } : {}), ...(inp.watch ? { watch: inp.watch } : {}) });
   } catch (e) {
     // A failed run (a predictor that threw, say) leaves no partial run directory behind.
     decisions.close();

@@ -1,0 +1,60 @@
+/**
+ * `fgo sim --serve`: the live dashboard (live/dashboard.ts) on a simulated run. The run is paced to
+ * the wall clock (`speed` simulated seconds per second, checked at each scaling boundary) and its
+ * decisions and samples go out on the same WebSocket stream the agent serves, so the same page
+ * shows either. Decisions are sent in a compact form (what the page charts: time, action,
+ * profile) — a run decides hundreds of times a simulated second.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Decision, Observation } from '../engine/index.ts';
+import { startApi, type AgentPort, type StreamMessage } from '../live/api.ts';
+import { AgentMetrics } from '../live/metrics.ts';
+import type { RunWatcher } from './agent-loop.ts';
+
+export interface ServedRun {
+  url: string;
+  watch: RunWatcher;
+  /** Simulated ms reached so far. */
+  readonly t_ms: number;
+  close(): Promise<void>;
+}
+
+export async function serveRun(listen: string, title: string, speed: number): Promise<ServedRun> {
+  if (!(speed > 0)) throw new RangeError(`--speed must be > 0, got ${speed}`);
+  const listeners = new Set<(m: StreamMessage) => void>();
+  const publish = (m: StreamMessage) => {
+    for (const l of listeners) l(m);
+  };
+  let t_ms = 0;
+  const port: AgentPort = {
+    mode: 'pool',
+    metrics: new AgentMetrics(),
+    // A simulation takes no requests; the token only keeps the route's contract.
+    schedule: () => Promise.resolve({ status: 409, body: { error: 'this is a simulation: it takes no requests' } }),
+    state: () => ({ simulation: title, t_ms }),
+    subscribe: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  const api = await startApi(port, { listen, token: randomBytes(32).toString('hex'), title });
+  const started = performance.now();
+  const watch: RunWatcher = {
+    decision: (d: Decision) => {
+      if (listeners.size === 0) return;
+      publish({ type: 'decision', decision: { seq: d.seq, t_ms: d.t_ms, request_id: d.request_id, profile: d.profile, action: d.action } as Decision });
+    },
+    sample: (t: number, obs: Observation) => {
+      t_ms = t;
+      publish({ type: 'sample', t_ms: t, psi: obs.psi, ...(obs.nodes ? { nodes: obs.nodes } : {}) });
+    },
+    boundary: async (t_us: number) => {
+      const due_ms = started + t_us / 1000 / speed;
+      const wait_ms = due_ms - performance.now();
+      // Always yield once, so the stream's sockets flush even when the run is behind.
+      await new Promise((r) => setTimeout(r, Math.max(0, wait_ms)));
+    },
+  };
+  const host = api.host.includes(':') ? `[${api.host}]` : api.host;
+  return { url: `http://${host}:${api.port}/`, watch, get t_ms() { return t_ms; }, close: () => api.close() };
+}
