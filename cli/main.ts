@@ -18,6 +18,7 @@ import { registerPredictCommands } from './predict.ts';
 import { registerReport } from './report.ts';
 import { registerTradeoff } from './tradeoff.ts';
 import { registerTune } from './tune.ts';
+import { registerStudy } from './study.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -97,6 +98,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerTradeoff(program);
   registerTune(program);
+  registerStudy(program);
 
   return program;
 }
