@@ -7,7 +7,10 @@ import type { z } from 'zod';
 import { buildTopology, ConfigError, parseConfig, problemsOf, TopologyError, type Config, type Topology } from '../engine/index.ts';
 import { HostRootsError, resolveRoots } from '../live/roots.ts';
 import { readTopology } from '../live/topology.ts';
+import type { RunInputs } from '../sim/run.ts';
+import { resolvePath, type Scenario } from '../sim/scenario.ts';
 import { PRESETS } from '../sim/topologies.ts';
+import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
 
 export function loadConfig(file: string | undefined): Config {
@@ -51,4 +54,34 @@ export function loadValidated<T>(file: string, schema: z.ZodType<T>): T {
   const problems = problemsOf(schema, value);
   if (problems.length) throw new InputError(locate(file, text, problems));
   return value as T;
+}
+
+/**
+ * What a scenario names, read and validated: its topology (preset, file or sysfs:DIR), its
+ * workload trace and its PSI trace (totals counted from the recording's start, so they add to the
+ * model's without a jump). Shared by `fgo sim`/`compare` and `fgo tune`.
+ */
+export function scenarioInputs(s: Scenario): Pick<RunInputs, 'scenario' | 'topology' | 'workload' | 'psi'> {
+  const topology = loadTopology(s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology));
+  let workload: RunInputs['workload'];
+  if (s.workload) {
+    const file = resolvePath(s.workload);
+    const kind = traceKind(file);
+    if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload (use --psi)`]);
+    workload = kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
+  }
+  let psi: RunInputs['psi'];
+  if (s.psi) {
+    const rows = readPsiTrace(resolvePath(s.psi.file)).rows.filter((r) => r.node === undefined);
+    const first = rows[0]?.values ?? {};
+    psi = {
+      mode: s.psi.mode,
+      rows: rows.map((r) => {
+        const v = { ...r.values };
+        for (const k of Object.keys(v) as Array<keyof typeof v>) if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
+        return { t_ms: r.t_ms, set: psiRowToPsiSet(v) };
+      }),
+    };
+  }
+  return { scenario: s, topology, workload, psi };
 }

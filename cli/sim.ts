@@ -13,10 +13,9 @@ import { writeFileAtomic } from '../sim/csv.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { engineConfigFor, runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
-import { bundledScenarios, loadScenario, parseDuration_s, resolvePath, scenarioSchema, type Scenario } from '../sim/scenario.ts';
-import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
+import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
 import { InputError, readJson } from './jsonfile.ts';
-import { loadConfig, loadTopology } from './load.ts';
+import { loadConfig, scenarioInputs } from './load.ts';
 
 const POLICIES: PolicyName[] = ['engine', ...BASELINES];
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -72,29 +71,7 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
     loadConfig(f.config); // validate the file on its own, with its line numbers
     set({ engine: { ...s.engine, ...(readJson(f.config).value as object) } });
   }
-  const topology = loadTopology(s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology));
-  let workload: RunInputs['workload'];
-  if (s.workload) {
-    const file = resolvePath(s.workload);
-    const kind = traceKind(file);
-    if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload (use --psi)`]);
-    workload = kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
-  }
-  let psi: RunInputs['psi'];
-  if (s.psi) {
-    const rows = readPsiTrace(resolvePath(s.psi.file)).rows.filter((r) => r.node === undefined);
-    // Totals count from the recording's start, so they add to the model's without a jump.
-    const first = rows[0]?.values ?? {};
-    psi = {
-      mode: s.psi.mode,
-      rows: rows.map((r) => {
-        const v = { ...r.values };
-        for (const k of Object.keys(v) as Array<keyof typeof v>) if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
-        return { t_ms: r.t_ms, set: psiRowToPsiSet(v) };
-      }),
-    };
-  }
-  return { scenario: s, topology, workload, psi, versions: { fgo: pkg.version, node: process.versions.node }, explainFull: f.explainFull === true };
+  return { ...scenarioInputs(s), versions: { fgo: pkg.version, node: process.versions.node }, explainFull: f.explainFull === true };
 }
 
 /** A progress bar on a terminal; nothing when output is piped or in CI. */

@@ -6,12 +6,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadTopology } from '../../cli/load.ts';
-import { InputError } from '../../cli/jsonfile.ts';
+import { scenarioInputs } from '../../cli/load.ts';
 import type { MetricsSummary } from '../metrics.ts';
 import { runSimulation, type RunInputs } from '../run.ts';
 import { loadScenario, parseDuration_s, resolvePath, scenarioSchema } from '../scenario.ts';
-import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../traces.ts';
 import { applyParams, type TuneParams } from './space.ts';
 
 export interface Job {
@@ -38,28 +36,7 @@ export function prepareScenario(name: string, duration_s: number | null): BaseIn
   if (hit) return hit;
   let s = loadScenario(name);
   if (duration_s !== null) s = scenarioSchema.parse({ ...s, duration: Math.min(parseDuration_s(s.duration), duration_s) });
-  const topology = loadTopology(s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology));
-  let workload: RunInputs['workload'];
-  if (s.workload) {
-    const file = resolvePath(s.workload);
-    const kind = traceKind(file);
-    if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload`]);
-    workload = kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
-  }
-  let psi: RunInputs['psi'];
-  if (s.psi) {
-    const rows = readPsiTrace(resolvePath(s.psi.file)).rows.filter((r) => r.node === undefined);
-    const first = rows[0]?.values ?? {};
-    psi = {
-      mode: s.psi.mode,
-      rows: rows.map((r) => {
-        const v = { ...r.values };
-        for (const k of Object.keys(v) as Array<keyof typeof v>) if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
-        return { t_ms: r.t_ms, set: psiRowToPsiSet(v) };
-      }),
-    };
-  }
-  const inputs: BaseInputs = { scenario: s, topology, workload, psi };
+  const inputs: BaseInputs = scenarioInputs(s);
   cache.set(key, inputs);
   return inputs;
 }
