@@ -13,7 +13,7 @@ import { neverFits, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Dema
 import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
 import { PressureMonitor } from './pressure.ts';
 import { makeStreams, type Streams } from './rng.ts';
-import { decideScaling, type ScalingDecision } from './scaling.ts';
+import { Scaler, type ScalingDecision } from './scaling.ts';
 import { statusOf, type Status } from './status.ts';
 import type { Topology } from './topology.ts';
 import type { Command, Decision, NodeScore, Observation, Outcome, Prediction, Request } from './types.ts';
@@ -38,16 +38,13 @@ export class Orchestrator {
   /** Seeded random streams (jitter, shedding, retries); shared with the adopter's placements. */
   readonly streams: Streams;
   private readonly digester = new ObservationDigester();
-  private readonly predictions = new Map<string, Prediction>();
   private readonly deferredSince = new DeferralTimes();
   private seq = 0;
   private now_ms = -Infinity;
-  private nextScaling_ms: number | undefined;
   private nextHealth_ms: number | undefined;
   /** Online CPUs changed since the last tick: shared fragments need their CPU lists redone. */
   private cpusChanged = false;
-  /** The last scaling cycle's decisions, for status and explanation. */
-  lastScaling: ScalingDecision[] = [];
+  readonly scaler: Scaler;
 
   constructor(o: EngineOptions) {
     this.cfg = o.config;
@@ -59,6 +56,12 @@ export class Orchestrator {
     this.queue = new DeferredQueue(o.config.admission.queue_limit);
     this.healer = new Healer(this);
     this.adopter = new Adopter(this);
+    this.scaler = new Scaler(this);
+  }
+
+  /** The last scaling cycle's decisions, for status and explanation. */
+  get lastScaling(): ScalingDecision[] {
+    return this.scaler.last;
   }
 
   get now(): number {
@@ -228,7 +231,7 @@ export class Orchestrator {
   tick(obs: Observation, predictions?: readonly Prediction[]): Command[] {
     this.observe(obs);
     const t = obs.t_ms;
-    for (const pr of predictions ?? []) this.predictions.set(pr.profile, pr);
+    this.scaler.predicted(predictions ?? []);
     const commands: Command[] = [];
     for (const d of this.queue.popDue(t)) commands.push({ type: 'retry', request: d.request, reason: `deferral due at ${d.due_ms} ms` });
     commands.push(...this.releaseRoom('periodic retry'));
@@ -241,48 +244,8 @@ export class Orchestrator {
       commands.push(...this.healer.check(obs));
     }
     commands.push(...this.healer.expire(t));
-    if (this.nextScaling_ms === undefined || t >= this.nextScaling_ms) {
-      this.nextScaling_ms = t + this.cfg.scaling.interval_ms;
-      commands.push(...this.scalingCycle(t), ...this.adopter.rebalance(t));
-    }
+    if (this.scaler.due(t)) commands.push(...this.scaler.cycle(t, this.values()), ...this.adopter.rebalance(t));
     return commands;
-  }
-
-  private scalingCycle(t: number): Command[] {
-    const p = this.values();
-    const names = new Set([...this.pools.pools.keys(), ...this.predictions.keys()]);
-    const commands: Command[] = [];
-    this.lastScaling = [];
-    for (const name of [...names].sort()) {
-      const pool = this.pools.pool(name);
-      pool.sampleThroughput(t);
-      const c = pool.cfg.pool;
-      const d = decideScaling({ profile: name, size: pool.size, warm: pool.count.warm, min: c.min, max: c.max, target: pool.target }, this.predictions.get(name), p, this.cfg.pressure.thresholds);
-      this.lastScaling.push(d);
-      if (d.action === 'up') commands.push(...this.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`));
-      if (d.action === 'down') commands.push(...this.shrink(pool, d.current - d.target, `scale down: ${d.reason}`));
-    }
-    return commands;
-  }
-
-  /**
-   * Stop `n` idle fragments of a pool, each from the node holding most of the pool (its least
-   * recently used there), so the pool stays spread over the nodes as `placeFootprint` laid it out.
-   * Fragments under repair stay until their incident closes: removing them would hide the outcome.
-   */
-  private shrink(pool: Pool, n: number, reason: string): Command[] {
-    const out: Command[] = [];
-    const perNode = new Map<number, number>();
-    for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
-    const idle = pool.warmLru().filter((x) => !this.healer.monitor.incidentFor(x.id));
-    for (let k = 0; k < n && idle.length; k++) {
-      let at = 0;
-      for (let i = 1; i < idle.length; i++) if ((perNode.get((idle[i] as Fragment).node) ?? 0) > (perNode.get((idle[at] as Fragment).node) ?? 0)) at = i;
-      const f = idle.splice(at, 1)[0] as Fragment;
-      perNode.set(f.node, (perNode.get(f.node) ?? 1) - 1);
-      out.push(this.stop(f, reason));
-    }
-    return out;
   }
 
   /** Start `n` warm fragments of a pool, each on the best node for its footprint. */

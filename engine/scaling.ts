@@ -6,7 +6,9 @@
  */
 import type { Config } from './config.ts';
 import type { PressureValues } from './admission.ts';
-import type { Prediction } from './types.ts';
+import type { Orchestrator } from './orchestrator.ts';
+import { isLive, type Fragment, type Pool } from './pools.ts';
+import type { Command, Prediction } from './types.ts';
 
 export type ScalingAction = 'up' | 'down' | 'none';
 export type Urgency = 'none' | 'low' | 'medium' | 'high';
@@ -68,4 +70,66 @@ export function decideScaling(pool: PoolShape, prediction: Prediction | undefine
     urgency,
     reason: `${notes.join('; ')}: ${current} → ${target}`,
   };
+}
+
+/**
+ * The scaling cycle, once per `scaling.interval_ms`: every pool (and every profile a prediction
+ * names) is sized by `decideScaling`, then grown with warm fragments placed by their footprint or
+ * shrunk from its fullest node. The latest prediction per profile is kept between cycles.
+ */
+export class Scaler {
+  private readonly predictions = new Map<string, Prediction>();
+  private next_ms: number | undefined;
+  /** The last cycle's decisions, for status and explanation. */
+  last: ScalingDecision[] = [];
+
+  constructor(private readonly o: Orchestrator) {}
+
+  predicted(predictions: readonly Prediction[]): void {
+    for (const pr of predictions) this.predictions.set(pr.profile, pr);
+  }
+
+  /** Is a cycle due at t? (The first tick always runs one.) Marks it done. */
+  due(t_ms: number): boolean {
+    if (this.next_ms !== undefined && t_ms < this.next_ms) return false;
+    this.next_ms = t_ms + this.o.cfg.scaling.interval_ms;
+    return true;
+  }
+
+  cycle(t_ms: number, p: PressureValues): Command[] {
+    const o = this.o;
+    const names = new Set([...o.pools.pools.keys(), ...this.predictions.keys()]);
+    const commands: Command[] = [];
+    this.last = [];
+    for (const name of [...names].sort()) {
+      const pool = o.pools.pool(name);
+      pool.sampleThroughput(t_ms);
+      const c = pool.cfg.pool;
+      const d = decideScaling({ profile: name, size: pool.size, warm: pool.count.warm, min: c.min, max: c.max, target: pool.target }, this.predictions.get(name), p, o.cfg.pressure.thresholds);
+      this.last.push(d);
+      if (d.action === 'up') commands.push(...o.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`));
+      if (d.action === 'down') commands.push(...this.shrink(pool, d.current - d.target, `scale down: ${d.reason}`));
+    }
+    return commands;
+  }
+
+  /**
+   * Stop `n` idle fragments of a pool, each from the node holding most of the pool (its least
+   * recently used there), so the pool stays spread over the nodes as `placeFootprint` laid it out.
+   * Fragments under repair stay until their incident closes: removing them would hide the outcome.
+   */
+  private shrink(pool: Pool, n: number, reason: string): Command[] {
+    const out: Command[] = [];
+    const perNode = new Map<number, number>();
+    for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
+    const idle = pool.warmLru().filter((x) => !this.o.healer.monitor.incidentFor(x.id));
+    for (let k = 0; k < n && idle.length; k++) {
+      let at = 0;
+      for (let i = 1; i < idle.length; i++) if ((perNode.get((idle[i] as Fragment).node) ?? 0) > (perNode.get((idle[at] as Fragment).node) ?? 0)) at = i;
+      const f = idle.splice(at, 1)[0] as Fragment;
+      perNode.set(f.node, (perNode.get(f.node) ?? 1) - 1);
+      out.push(this.o.stop(f, reason));
+    }
+    return out;
+  }
 }
