@@ -8,19 +8,14 @@ import { InputError } from '../cli/jsonfile.ts';
 import { buildExamples } from './examples.ts';
 import { featureIndex } from './features.ts';
 import type { LoadedTrace } from './input.ts';
-import { BASELINES, evaluate, heldOutTargets, type Baseline, type Score } from './metrics.ts';
+import { BASELINES, evaluate, heldOutTargets, type Baseline, type Evaluation, type Score } from './metrics.ts';
 import { openModel, OnnxDemandPredictor } from './onnx-predictor.ts';
 
 /** Rows per onnxruntime run while evaluating (memory bound, not a semantic choice). */
 const CHUNK = 8192;
 
-export interface EvalOutput {
-  accuracy: number;
-  wape: number;
-  mape: number;
-  baselines: Record<Baseline, Score>;
-  poisson_ceiling: number;
-  intervals: number;
+/** What `fgo predict-eval` prints: the evaluation, and what it was of. */
+export interface EvalOutput extends Evaluation {
   trace: string;
   horizon: string;
   model_horizon: string;
