@@ -6,7 +6,7 @@
  * same file, byte for byte, as the sweep run at once, whatever the worker counts.
  */
 import { readFileSync } from 'node:fs';
-import { InputError } from '../../cli/jsonfile.ts';
+import { InputError, readJson } from '../../cli/jsonfile.ts';
 import type { MetricsSummary } from '../metrics.ts';
 import { loadScenario } from '../scenario.ts';
 import { prepareScenario, scenarioDigest, sourceDigest, type Job } from './evaluate.ts';
@@ -20,19 +20,6 @@ export const SHARD_FORMAT = 'fgo-tune-shard/1';
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const currentVersions = () => ({ fgo: pkg.version, node: process.versions.node, space: SPACE_VERSION, objective: OBJECTIVE_VERSION, source: sourceDigest() });
-
-/** Everything that decides a sweep's results; shards merge only if theirs are identical. */
-export interface SweepSpec {
-  seed: string;
-  trials: number;
-  scenarios: string[];
-  holdout: string[];
-  duration_s: number | null;
-  holdout_duration_s: number | null;
-  weights: Weights;
-  scenario_digests: Record<string, string>;
-  versions: { fgo: string; node: string; space: string; objective: string; source: string };
-}
 
 export interface TrialRecord {
   trial: number;
@@ -55,6 +42,12 @@ export interface SpecInput {
   duration_s: number | null;
   holdout_duration_s: number | null;
   weights: Weights;
+}
+
+/** Everything that decides a sweep's results; shards merge only if theirs are identical. */
+export interface SweepSpec extends SpecInput {
+  scenario_digests: Record<string, string>;
+  versions: { fgo: string; node: string; space: string; objective: string; source: string };
 }
 
 /** The sweep's spec; loads every scenario once, so a bad name or file fails here, before any work. */
@@ -221,19 +214,8 @@ export function checkShards(files: ReadonlyArray<{ file: string; doc: unknown }>
 
 /** `fgo tune merge`: read shard files, check them, finalize. */
 export async function mergeShards(files: readonly string[], pool: PoolOptions): Promise<ResultDoc> {
-  const docs = files.map((file) => {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new InputError([`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
-    }
-    try {
-      return { file, doc: JSON.parse(text) as unknown };
-    } catch (e) {
-      throw new InputError([`${file}: invalid JSON: ${(e as Error).message}`]);
-    }
-  });
+  // readJson names the file, and the line and column of a JSON error.
+  const docs = files.map((file) => ({ file, doc: readJson(file).value }));
   const { spec, records } = checkShards(docs);
   const here = currentVersions();
   const other = (Object.keys(here) as Array<keyof typeof here>).filter((k) => spec.versions[k] !== here[k]);
