@@ -1,8 +1,14 @@
 /**
  * The run's metrics, each defined once (DESIGN.md "Metrics"): latency percentiles from a
  * bounded-memory HdrHistogram, request and fault counts, cold starts, local memory access,
- * utilisation balance and idle warm memory. Everything here is simulated, hence identical for the
- * same scenario and seed; wall-clock figures are kept apart in `WallClock`.
+ * utilisation balance, idle warm memory, and the SLO figures — misses, goodput, and per profile and
+ * per priority the arrivals, completions, sheds, misses and latency percentiles. Everything here is
+ * simulated, hence identical for the same scenario and seed; wall-clock figures are kept apart in
+ * `WallClock`.
+ *
+ * An SLO miss is a request completed later than its profile's `slo_ms`, shed, failed, or — at the
+ * end of the run — still unfinished although already older than its SLO (it can only finish late;
+ * without this a policy that holds requests back until the run ends would look punctual).
  */
 import * as hdr from 'hdr-histogram-js';
 
@@ -11,6 +17,41 @@ const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableV
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
+
+/** Priority levels by name, as metrics.json keys them (engine/types.ts PRIORITY). */
+export const PRIORITY_NAMES = ['low', 'normal', 'high', 'critical'] as const;
+
+/** What the SLO figures need to know of a request (a SimRequest has it). */
+export interface RequestOutcomeKey {
+  readonly req: { readonly profile: string; readonly priority: number };
+  readonly profile: { readonly slo_ms: number };
+}
+
+/** One group's SLO record (a profile, a priority level, or everything). */
+class SloGroup {
+  readonly latency = histogram();
+  arrived = 0;
+  completed = 0;
+  on_time = 0;
+  shed = 0;
+  failed = 0;
+  /** Unfinished at the end of the run and already past their SLO. */
+  overdue = 0;
+
+  get missed(): number {
+    return this.completed - this.on_time + this.shed + this.failed + this.overdue;
+  }
+
+  summary() {
+    const has = this.latency.totalCount > 0;
+    const at = (p: number) => (has ? r3(Math.min(this.latency.getValueAtPercentile(p), this.latency.maxValue) / 1000) : 0);
+    return {
+      arrived: this.arrived, completed: this.completed, shed: this.shed, failed: this.failed,
+      slo_miss_ratio: this.arrived ? r6(this.missed / this.arrived) : 0,
+      latency_ms: { p50: at(50), p95: at(95), p99: at(99) },
+    };
+  }
+}
 
 export interface FaultRecord {
   kind: string;
@@ -27,6 +68,11 @@ export class Metrics {
   deferred = 0;
   shed = 0;
   failed = 0;
+  /** Completed within their SLO. */
+  private on_time = 0;
+  private overdue = 0;
+  private readonly byProfile = new Map<string, SloGroup>();
+  private readonly byPriority = new Map<number, SloGroup>();
   scheduled = 0;
   cold = 0;
   alerts = 0;
@@ -36,9 +82,44 @@ export class Metrics {
   warm_idle_kb_us = 0;
   readonly faults: FaultRecord[] = [];
 
-  recordLatency(us: number): void {
+  private groups(k: RequestOutcomeKey): [SloGroup, SloGroup] {
+    let p = this.byProfile.get(k.req.profile);
+    if (!p) this.byProfile.set(k.req.profile, (p = new SloGroup()));
+    let q = this.byPriority.get(k.req.priority);
+    if (!q) this.byPriority.set(k.req.priority, (q = new SloGroup()));
+    return [p, q];
+  }
+
+  arrival(k: RequestOutcomeKey): void {
+    this.arrived++;
+    for (const g of this.groups(k)) g.arrived++;
+  }
+
+  /** A request completed `us` after it arrived. */
+  completion(k: RequestOutcomeKey, us: number): void {
+    const v = Math.max(1, Math.min(3_600_000_000, Math.round(us)));
+    const onTime = us <= k.profile.slo_ms * 1000;
     this.completed++;
-    this.latency.recordValue(Math.max(1, Math.min(3_600_000_000, Math.round(us))));
+    if (onTime) this.on_time++;
+    this.latency.recordValue(v);
+    for (const g of this.groups(k)) {
+      g.completed++;
+      if (onTime) g.on_time++;
+      g.latency.recordValue(v);
+    }
+  }
+
+  /** A request dropped by the policy: shed (told to come back later) or failed (rejected). */
+  dropped(k: RequestOutcomeKey, how: 'shed' | 'failed'): void {
+    this[how]++;
+    for (const g of this.groups(k)) g[how]++;
+  }
+
+  /** At the end of the run: a request still unfinished that has been waiting `age_us`. */
+  unfinished(k: RequestOutcomeKey, age_us: number): void {
+    if (age_us <= k.profile.slo_ms * 1000) return;
+    this.overdue++;
+    for (const g of this.groups(k)) g.overdue++;
   }
 
   recordAccess(cpu_ms: number, local: boolean): void {
@@ -46,8 +127,11 @@ export class Metrics {
     if (local) this.local_ms += cpu_ms;
   }
 
-  /** metrics.json: `busy_us[i]` and `capacity_us[i]` are node i's integrals of busy and online CPU time. */
-  summary(events: number, busy_us: readonly number[], capacity_us: readonly number[]) {
+  /**
+   * metrics.json: `busy_us[i]` and `capacity_us[i]` are node i's integrals of busy and online CPU
+   * time; `duration_s` the simulated time (for goodput).
+   */
+  summary(events: number, busy_us: readonly number[], capacity_us: readonly number[], duration_s: number) {
     const utils = busy_us.map((b, i) => ((capacity_us[i] as number) > 0 ? b / (capacity_us[i] as number) : 0)).filter((_, i) => (capacity_us[i] as number) > 0);
     const mean = utils.length ? utils.reduce((a, b) => a + b, 0) / utils.length : 0;
     const sd = utils.length ? Math.sqrt(utils.reduce((a, u) => a + (u - mean) ** 2, 0) / utils.length) : 0;
@@ -68,7 +152,11 @@ export class Metrics {
       cold_start_ratio: this.scheduled ? r6(this.cold / this.scheduled) : 0,
       local_access_ratio: this.access_ms ? r6(this.local_ms / this.access_ms) : 1,
       utilization: { mean: r6(mean), cv: mean > 0 ? r6(sd / mean) : 0 },
-      requests: { arrived: this.arrived, completed: this.completed, deferred: this.deferred, shed: this.shed, failed: this.failed },
+      requests: { arrived: this.arrived, completed: this.completed, deferred: this.deferred, shed: this.shed, failed: this.failed, slo_missed: this.completed - this.on_time + this.overdue, unfinished: this.arrived - this.completed - this.shed - this.failed },
+      slo_miss_ratio: this.arrived ? r6((this.completed - this.on_time + this.overdue + this.shed + this.failed) / this.arrived) : 0,
+      goodput_per_s: duration_s > 0 ? r3(this.on_time / duration_s) : 0,
+      by_profile: Object.fromEntries([...this.byProfile].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, g]) => [k, g.summary()])),
+      by_priority: Object.fromEntries([...this.byPriority].sort((a, b) => a[0] - b[0]).map(([k, g]) => [PRIORITY_NAMES[k] ?? String(k), g.summary()])),
       faults: { injected: this.faults.length, detected: detected.length, recovered: recovered.length },
       mttd_s: detected.length ? r3(detected.reduce((a, f) => a + ((f.detected_us as number) - f.injected_us), 0) / detected.length / 1e6) : null,
       mttr_s: recovered.length ? r3(recovered.reduce((a, f) => a + ((f.recovered_us as number) - (f.detected_us ?? f.injected_us)), 0) / recovered.length / 1e6) : null,

@@ -188,7 +188,7 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
         req: { id: `r${n++}`, profile: a.profile, cpus: p.cpus, memory_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), priority: a.priority ?? drawPriority(p, reqRng), io_intensive: a.io ?? p.io_ms > 0, ...(home === undefined ? {} : { memory_home: home }) },
         arrival_us: q.now_us, cpu_ms, io_ms: a.io === false ? 0 : p.io_ms, mem_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), home, profile: p, deferred: false, cold: false,
       };
-      metrics.arrived++;
+      metrics.arrival(sr);
       forecasts.arrival(a.profile, q.now_us);
       shell.submit(sr);
       feed(src);
@@ -215,7 +215,8 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   if (incidents) faults.resolve([...incidents.closed, ...incidents.open]);
   for (const h of host.nodes) h.cpu.advance(end_us);
   const capacity = host.nodes.map((h) => h.cpu.capacity * end_us);
-  const summary = metrics.summary(q.processed, host.nodes.map((h) => h.cpu.busy_unit_us), capacity);
+  for (const sr of shell.unfinished()) metrics.unfinished(sr, end_us - sr.arrival_us);
+  const summary = metrics.summary(q.processed, host.nodes.map((h) => h.cpu.busy_unit_us), capacity, end_us / 1e6);
   const wallSummary = wall.summary(q.processed);
   decisions.close();
   series.close();

@@ -174,8 +174,7 @@ export class Shell {
       return;
     }
     this.waiting.delete(sr.req.id);
-    if (d.action === 'shed') this.metrics.shed++;
-    else this.metrics.failed++;
+    this.metrics.dropped(sr, d.action === 'shed' ? 'shed' : 'failed');
   }
 
   /** Start a request's CPU phase on its fragment (if the fragment is still its, alive and not hung). */
@@ -213,8 +212,14 @@ export class Shell {
     f.request = undefined;
     this.track(f);
     const latency_us = this.q.now_us - sr.arrival_us;
-    this.metrics.recordLatency(latency_us);
+    this.metrics.completion(sr, latency_us);
     this.execute(this.policy.complete(f.id, { ok: true, latency_ms: latency_us / 1000 }, this.obs()));
+  }
+
+  /** Requests arrived and not yet completed, shed or failed: waiting, or held by a fragment. */
+  *unfinished(): IterableIterator<SimRequest> {
+    yield* this.waiting.values();
+    for (const f of this.frags.values()) if (f.request && !this.waiting.has(f.request.req.id)) yield f.request;
   }
 
   /** Take a fragment's running task off whatever server it is on (it was lost or moves). */
@@ -320,7 +325,11 @@ export class Shell {
           break;
         }
         case 'shed': {
-          if (this.waiting.delete(c.request_id)) this.metrics.shed++;
+          const sr = this.waiting.get(c.request_id);
+          if (sr) {
+            this.waiting.delete(c.request_id);
+            this.metrics.dropped(sr, 'shed');
+          }
           break;
         }
         case 'alert':

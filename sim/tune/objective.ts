@@ -10,9 +10,10 @@ import type { MetricsSummary } from '../metrics.ts';
 export const OBJECTIVE_VERSION = 'objective/1';
 
 /**
- * p99: latency p99 (ms). slo_miss: share of requests over their profile's SLO — only if the run's
- * metrics carry `requests.slo_missed` (metrics.json does not yet: then the term is dropped and the
- * output says so). shed: (shed + failed) ÷ arrived, requests never served. deferred: deferred ÷
+ * p99: latency p99 (ms). slo_miss: share of requests that finished (or, at the run's end, were still
+ * waiting) past their profile's SLO, `requests.slo_missed` ÷ arrived — sheds are the next term's, so
+ * they are not counted twice; metrics from before `slo_missed` existed drop the term and the output
+ * says so. shed: (shed + failed) ÷ arrived, requests never served. deferred: deferred ÷
  * arrived. cold: cold_start_ratio. warm_idle: warm_idle_gb_s, memory held by idle warm fragments.
  */
 export const OBJECTIVE_METRICS = ['p99', 'slo_miss', 'shed', 'deferred', 'cold', 'warm_idle'] as const;
