@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { buildTopology, ConfigError, parseConfig, problemsOf, TopologyError, type Config, type Topology } from '../engine/index.ts';
 import { HostRootsError, resolveRoots } from '../live/roots.ts';
 import { readTopology } from '../live/topology.ts';
+import { backgroundFromRecording } from '../sim/background.ts';
 import type { RunInputs } from '../sim/run.ts';
 import { resolvePath, type Scenario } from '../sim/scenario.ts';
 import { PRESETS } from '../sim/topologies.ts';
@@ -61,7 +62,7 @@ export function loadValidated<T>(file: string, schema: z.ZodType<T>): T {
  * workload trace and its PSI trace (totals counted from the recording's start, so they add to the
  * model's without a jump). Shared by `fgo sim`/`compare` and `fgo tune`.
  */
-export function scenarioInputs(s: Scenario): Pick<RunInputs, 'scenario' | 'topology' | 'workload' | 'psi'> {
+export function scenarioInputs(s: Scenario): Pick<RunInputs, 'scenario' | 'topology' | 'workload' | 'psi' | 'background'> {
   const topology = loadTopology(s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology));
   let workload: RunInputs['workload'];
   if (s.workload) {
@@ -83,5 +84,14 @@ export function scenarioInputs(s: Scenario): Pick<RunInputs, 'scenario' | 'topol
       }),
     };
   }
-  return { scenario: s, topology, workload, psi };
+  let background: RunInputs['background'];
+  if (s.background) {
+    const b = s.background;
+    const file = resolvePath(b.file);
+    if (traceKind(file) !== 'psi') throw new InputError([`${file}: a background recording must be a PSI trace as fgo record writes it (t_ms, PSI columns, jiffies, procs_running, …)`]);
+    if (b.node !== undefined && !topology.byId.has(b.node)) throw new InputError([`background.node: node ${b.node} is not in topology ${s.topology} (nodes ${topology.nodes.map((n) => n.id).join(', ')})`]);
+    const recording = backgroundFromRecording(readPsiTrace(file).rows, file, b.cpus === undefined ? {} : { cpus: b.cpus });
+    background = { recording, copies: b.copies, ...(b.node === undefined ? {} : { node: b.node }) };
+  }
+  return { scenario: s, topology, workload, psi, ...(background ? { background } : {}) };
 }

@@ -61,7 +61,7 @@ export function registerRecordCommand(program: Command): void {
     .command('record')
     .description(
       'record this host\'s pressure (PSI), CPU time and available memory every interval into a PSI trace CSV ' +
-        '(t_ms, the 24 PSI columns, cpu_busy_jiffies,cpu_total_jiffies,mem_available_kb) for the twin to replay; ' +
+        '(t_ms, the 24 PSI columns, cpu_busy_jiffies,cpu_total_jiffies,mem_available_kb,procs_running,procs_blocked) for the twin to replay (--psi shows it to the policy, --background runs it as a neighbour); ' +
         'rows are flushed as taken, Ctrl-C stops early and keeps them',
     )
     .requiredOption('--duration <d>', 'how long to record, e.g. 30s, 5m, 2h (samples at 0, I, 2I, … up to D)')

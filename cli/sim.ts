@@ -29,6 +29,8 @@ export interface SimFlags {
   workload?: string;
   psi?: string;
   psiMode?: 'overlay' | 'replace';
+  background?: string;
+  backgroundNode?: string;
   out?: string;
   json?: boolean;
   explainFull?: boolean;
@@ -65,6 +67,12 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
   }
   if (f.topology !== undefined) set({ topology: f.topology });
   if (f.workload !== undefined) set({ workload: f.workload });
+  if (f.background !== undefined) set({ background: { file: f.background, copies: 1 } });
+  if (f.backgroundNode !== undefined) {
+    if (!/^\d+$/.test(f.backgroundNode)) throw new InputError([`--background-node: '${f.backgroundNode}' is not a node id`]);
+    if (!s.background) throw new InputError(['--background-node: needs --background FILE (or a scenario with a background)']);
+    set({ background: { ...s.background, node: Number(f.backgroundNode) } });
+  }
   if (f.psi !== undefined) set({ psi: { file: f.psi, mode: f.psiMode ?? 'overlay' } });
   else if (f.psiMode !== undefined && s.psi) set({ psi: { ...s.psi, mode: f.psiMode } });
   if (f.config !== undefined) {
@@ -131,8 +139,10 @@ const simOptions = (c: Command) =>
     .option('--config <file>', 'engine config JSON laid over the scenario\'s')
     .option('--topology <preset|file|sysfs:DIR>', 'a preset (1n-2c, 2n-32c, 4n-64c, 8n-128c, 64n-256c), a topology JSON file, or sysfs:DIR to read a machine dump')
     .option('--workload <file>', 'a demand (t_s,profile,count) or request (t_ms,profile,cpu_ms,mem_mb,priority,io) trace, told apart by its header')
-    .option('--psi <file>', 'a PSI trace to replay')
-    .option('--psi-mode <mode>', 'overlay: add it as background stall; replace: the engine sees exactly it')
+    .option('--psi <file>', 'a PSI trace shown to the policy (what it is shown; nothing runs)')
+    .option('--psi-mode <mode>', 'overlay: added to the twin\'s own pressure; replace: the policy sees exactly the recording')
+    .option('--background <file>', 'a host recording (fgo record) replayed as a neighbour\'s work that really runs: it takes CPU, memory and device time, so pressure and slowdown follow from the model')
+    .option('--background-node <n>', 'put the --background neighbour on node N (default: spread over all nodes)')
     .option('--explain-full', 'keep every node\'s score in decisions.jsonl (large)')
     .option('--model <file>', 'ONNX demand model that sizes the pools (e.g. models/demand.onnx); default: EWMA of arrivals')
     .option('--json', 'print one JSON object instead of tables');
@@ -144,7 +154,7 @@ export function registerSim(program: Command): void {
     .option('--out <dir>', 'run directory (default out/sim/SCENARIO-POLICY)')
     .option('--serve [host:port]', 'serve the live dashboard on loopback while the run plays (default 127.0.0.1:9465); it stays up after the run until Ctrl-C')
     .option('--speed <x>', 'with --serve: simulated seconds per wall-clock second', '20')
-    .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv\n  $ fgo sim --scenario burst-2n --serve        # watch it at http://127.0.0.1:9465/')
+    .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology 1n-2c --background traces/psi/stress-2cpu-host.csv   # a real neighbour, replayed\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv\n  $ fgo sim --scenario burst-2n --serve        # watch it at http://127.0.0.1:9465/')
     .action(async (f: SimFlags & { policy: string; serve?: string | true; speed: string }) => {
       if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);

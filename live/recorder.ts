@@ -6,8 +6,10 @@
  *   for `duration_s`, as a PSI trace — `t_ms`, the 24 PSI columns in sim/traces.ts's canonical
  *   order (averages in percent with two decimals and `total` in µs, exactly as the kernel prints
  *   them; a line the kernel does not print, e.g. system cpu `full` before 5.13, is empty cells),
- *   then `cpu_busy_jiffies,cpu_total_jiffies,mem_available_kb` (the aggregate /proc/stat line —
- *   busy = total − idle − iowait, guest time not added twice — and /proc/meminfo MemAvailable).
+ *   then `cpu_busy_jiffies,cpu_total_jiffies,mem_available_kb,procs_running,procs_blocked` (the
+ *   aggregate /proc/stat line — busy = total − idle − iowait, guest time not added twice — then
+ *   /proc/meminfo MemAvailable, then /proc/stat's runnable and blocked task counts at the sample,
+ *   the recorder itself among the runnable: what `--background` replays as a neighbour's tasks).
  *   `t_ms` is ms since the recording started on the monotonic clock; the k-th sample is due at
  *   start + k·interval (drift-free: a late sample does not push the later ones back; a slot missed
  *   altogether is skipped and counted). Samples run from t = 0 to t = duration inclusive.
@@ -37,7 +39,7 @@ import type { HostRoots } from './roots.ts';
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The columns `fgo record` adds after the PSI columns. */
-export const RECORDER_EXTRA_COLUMNS = ['cpu_busy_jiffies', 'cpu_total_jiffies', 'mem_available_kb'] as const;
+export const RECORDER_EXTRA_COLUMNS = ['cpu_busy_jiffies', 'cpu_total_jiffies', 'mem_available_kb', 'procs_running', 'procs_blocked'] as const;
 /** The header of a recorded PSI trace. */
 export const RECORDER_HEADER: readonly string[] = ['t_ms', ...PSI_COLUMNS, ...RECORDER_EXTRA_COLUMNS];
 /** Shortest sampling interval: the kernel's PSI averages move every 2 s, its totals continuously. */
@@ -68,7 +70,8 @@ export function sampleHostRow(roots: HostRoots): string[] {
     if (!lines.some) throw new HostFileError(file, 'no "some" line');
     for (const l of PSI_LINES) cells.push(...lineCells(lines[l]));
   }
-  const t = readProcStat(roots).total;
+  const stat = readProcStat(roots);
+  const t = stat.total;
   // guest and guest_nice are already inside user and nice (live/procfs.ts), so they are not added.
   const total = t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
   cells.push(String(total - t.idle - t.iowait), String(total));
@@ -77,6 +80,7 @@ export function sampleHostRow(roots: HostRoots): string[] {
   if (!mem.ok) throw new HostFileError(memFile, `cannot read: ${mem.code} (${mem.message})`);
   const avail = parseMeminfo(mem.text, memFile).MemAvailable; // absent before Linux 3.14: empty cell
   cells.push(avail === undefined ? '' : String(avail));
+  cells.push(stat.procs_running === undefined ? '' : String(stat.procs_running), stat.procs_blocked === undefined ? '' : String(stat.procs_blocked));
   return cells;
 }
 

@@ -6,10 +6,15 @@
  *   are kept in node virtual time, so a change of load costs O(log n), not O(n).
  * - Remote memory: work placed away from its data's node runs slower by
  *   1 + memory_intensity × (SLIT distance ÷ local distance − 1) — set when the work starts.
- * - Memory: each node has a capacity; past it, reclaim stalls everything on the node by
- *   s = min(0.9, 4 × (used ÷ capacity − 1)), which slows progress and shows as memory pressure.
+ * - Memory: each node has a capacity; past it, everything on the node thrashes — reclaim and
+ *   refaults stall it by thrashStall(used, capacity) (sim/thrash.ts), which slows progress and
+ *   shows as memory pressure.
  * - I/O: one device shared by the host, serving `parallelism` requests at full speed (processor
  *   sharing beyond that); a task in I/O is in iowait, i.e. stalled on I/O.
+ *
+ * - Neighbours: work of processes fgo does not manage (a replayed recording, sim/background.ts)
+ *   adds runnable tasks to a node's CPUs, blocked tasks to the I/O device, memory to the node, and
+ *   its own memory stall to the node's memory pressure.
  *
  * It reports the stall fractions the kernel's PSI accounting would see (psi.ts turns them into
  * avg10/avg60/avg300 and totals).
@@ -35,6 +40,11 @@ export interface Task {
 export class PsServer {
   private heap: Task[] = [];
   weight = 0;
+  /**
+   * Runnable weight of work that never finishes here (a neighbour's processes): it shares the
+   * capacity like any task, so it slows the queued tasks and counts as busy, but has no heap entry.
+   */
+  background = 0;
   private v = 0;
   private last_us = 0;
   /** Extra slowdown factor 0–1 applied to everyone (memory reclaim). */
@@ -52,7 +62,7 @@ export class PsServer {
 
   rate(): number {
     if (this.weight === 0 || this.capacity <= 0) return 0;
-    return Math.min(1, this.capacity / this.weight) * (1 - this.stall);
+    return Math.min(1, this.capacity / (this.weight + this.background)) * (1 - this.stall);
   }
 
   /** Bring virtual time up to now. Call before any change. */
@@ -60,9 +70,17 @@ export class PsServer {
     const dt = now_us - this.last_us;
     if (dt > 0) {
       this.v += this.rate() * dt;
-      this.busy_unit_us += Math.min(this.weight, this.capacity) * dt;
+      this.busy_unit_us += Math.min(this.weight + this.background, this.capacity) * dt;
       this.last_us = now_us;
     }
+  }
+
+  setBackground(w: number, now_us: number): void {
+    if (!(w >= 0)) throw new RangeError(`PsServer: background weight must be ≥ 0, got ${w}`);
+    if (w === this.background) return;
+    this.advance(now_us);
+    this.background = w;
+    this.version++;
   }
 
   add(t: Task, now_us: number): void {
@@ -189,9 +207,15 @@ export interface NodeState {
   cpu: PsServer;
   online: Set<number>;
   mem_cap_kb: number;
+  /** Everything resident on the node: fragments, their requests, background memory, neighbours. */
   mem_used_kb: number;
   /** Tasks of this node in the I/O phase (they are in iowait). */
   io_tasks: number;
+  /** A neighbour's tasks blocked on I/O here (also load on the shared device). */
+  bg_io: number;
+  /** A neighbour's own memory stall (some, full), as recorded: it shows in the node's memory PSI but slows only the neighbour. */
+  bg_mem_some: number;
+  bg_mem_full: number;
 }
 
 export interface StallFractions {
@@ -202,9 +226,6 @@ export interface StallFractions {
   io_some: number;
   io_full: number;
 }
-
-/** Memory reclaim stall for a node's fill level: none up to capacity, then steeply worse. */
-export const reclaimStall = (used_kb: number, cap_kb: number) => (cap_kb <= 0 || used_kb <= cap_kb ? 0 : Math.min(0.9, 4 * (used_kb / cap_kb - 1)));
 
 export class Host {
   readonly nodes: NodeState[];
@@ -219,6 +240,9 @@ export class Host {
       mem_cap_kb: n.memory_kb,
       mem_used_kb: n.cpus.length || n.memory_kb ? background_kb : 0,
       io_tasks: 0,
+      bg_io: 0,
+      bg_mem_some: 0,
+      bg_mem_full: 0,
     }));
     this.io = new PsServer(io_parallelism);
   }
@@ -241,24 +265,34 @@ export class Host {
   /** The PSI stall fractions of one node now (see psi.ts for the kernel's meaning). */
   nodeStall(n: NodeState): StallFractions {
     const c = n.cpu.capacity;
-    const k = n.cpu.weight;
+    const k = n.cpu.weight + n.cpu.background;
+    const io = n.io_tasks + n.bg_io;
     // psi.c's rule for balanced load (psi.ts); work stranded on a node whose CPUs all went
     // offline cannot run at all, which this twin counts as a full stall.
     const cpu_some = k <= 0 ? 0 : c <= 0 ? 1 : cpuStall(k, c).some;
-    const s = n.cpu.stall;
-    const active = k > 0 || n.io_tasks > 0;
+    // Thrashing stalls every task on the node; a neighbour's own memory stall is independent of
+    // it, so the node is stalled when either is (1 − both free).
+    const s = k > 0 || io > 0 ? n.cpu.stall : 0;
+    // A neighbour spread over several nodes brings fractional task counts: a fraction of a blocked
+    // task is the share of time one is blocked, and io full needs no task running meanwhile.
+    const noneRunning = n.cpu.weight > 0 ? 0 : Math.max(0, 1 - n.cpu.background);
     return {
       cpu_some,
       cpu_full: 0,
-      mem_some: active ? s : 0,
-      mem_full: active ? s : 0,
-      io_some: n.io_tasks > 0 ? 1 : 0,
-      io_full: n.io_tasks > 0 && k === 0 ? 1 : 0,
+      mem_some: 1 - (1 - s) * (1 - n.bg_mem_some),
+      mem_full: 1 - (1 - s) * (1 - n.bg_mem_full),
+      io_some: Math.min(1, io),
+      io_full: Math.min(1, io) * noneRunning,
     };
   }
 
-  /** Non-idle weight of a node for the system-wide aggregate (busy CPUs, I/O waiters count). */
+  /**
+   * Non-idle weight of a node for the system-wide aggregate: busy CPUs, and tasks waiting on I/O or
+   * stalled on memory (psi.c counts a CPU non-idle while it holds any running, iowait or memstall
+   * task) — a neighbour's memory stall is the share of time one of its tasks is memory-stalled.
+   */
   nodeWeight(n: NodeState): number {
-    return Math.min(n.cpu.capacity, n.cpu.weight + n.io_tasks) || (n.io_tasks > 0 ? 1 : 0);
+    const waiting = n.io_tasks + n.bg_io + n.bg_mem_some;
+    return Math.min(n.cpu.capacity, n.cpu.weight + n.cpu.background + waiting) || (waiting > 0 ? Math.min(1, waiting) : 0);
   }
 }

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, type Topology } from '../engine/index.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us, type RunWatcher } from './agent-loop.ts';
+import { playBackground, type Background } from './background.ts';
 import { DEFAULT_KEEP_ALIVE_MS, makeBaseline, type PolicyName } from './baselines.ts';
 import { EventQueue } from './events.ts';
 import { FaultInjector } from './faults.ts';
@@ -27,6 +28,8 @@ export interface RunInputs {
   /** Trace rows already read and validated by the caller (sim/traces.ts). */
   workload?: { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> } | { kind: 'request'; rows: Array<{ t_ms: number; profile: string; cpu_ms: number; mem_mb: number; priority: 0 | 1 | 2 | 3; io: boolean }> };
   psi?: { mode: 'overlay' | 'replace'; rows: Array<{ t_ms: number; set: PsiSet }> };
+  /** A neighbour replayed from a host recording (sim/background.ts), already read. */
+  background?: { recording: Background; node?: number; copies: number };
   /** Run directory to write; none: compute metrics only. */
   out?: string;
   /** Keep every node's score in decisions.jsonl (large); by default only the chosen and the runner-up. */
@@ -197,6 +200,15 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   if (inp.workload?.kind === 'demand') feed(demandReplay(inp.workload.rows, seed, end_us));
   else if (inp.workload?.kind === 'request') feed(requestReplay(inp.workload.rows, end_us));
   else for (const [name, p] of Object.entries(s.profiles).sort((a, b) => (a[0] < b[0] ? -1 : 1))) feed(generator(name, p, seed, end_us));
+
+  if (inp.background) {
+    const { recording, node, copies } = inp.background;
+    if (node !== undefined && !topo.byId.has(node)) throw new RangeError(`background: node ${node} is not in the topology (nodes ${topo.nodes.map((x) => x.id).join(', ')})`);
+    const targets = node !== undefined ? [node] : topo.nodes.filter((x) => x.allowed_cpus.length > 0).map((x) => x.id);
+    playBackground(recording, copies / targets.length, end_us, (t, fn) => q.at(t, fn), (load) => {
+      for (const id of targets) shell.setNeighbour(id, load);
+    });
+  }
 
   const faults = new FaultInjector(q, shell, metrics, seed);
   faults.schedule(s.faults, end_us);

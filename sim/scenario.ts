@@ -91,7 +91,19 @@ export const scenarioSchema = z.strictObject({
   profiles: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), simProfileSchema).default({}),
   /** A demand (`t_s,profile,count`) or request trace replacing the generators. */
   workload: z.string().optional(),
+  /** A recorded PSI trace shown to the policy (overlay: added to the twin's own; replace: instead of it). */
   psi: z.strictObject({ file: z.string(), mode: z.enum(['overlay', 'replace']).default('overlay') }).optional(),
+  /**
+   * A host recording replayed as a neighbour's work that really runs (sim/background.ts): on
+   * `node`, or spread evenly over the nodes with CPUs; `copies` neighbours like it; `cpus` of the
+   * recording host when its jiffies cannot tell.
+   */
+  background: z.strictObject({
+    file: z.string(),
+    node: z.number().int().min(0).optional(),
+    copies: z.number().int().min(1).max(1000).default(1),
+    cpus: z.number().int().min(1).max(4096).optional(),
+  }).optional(),
   faults: z.array(fault).default([]),
   /** Engine config overrides (engine/config.ts); profile entries merge over the catalogue's. */
   engine: z.record(z.string(), z.unknown()).default({}),

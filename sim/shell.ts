@@ -10,7 +10,9 @@
 import type { Command, Decision, Observation, Outcome, Prediction, Request } from '../engine/index.ts';
 import type { Incident } from '../engine/health.ts';
 import type { EventQueue } from './events.ts';
-import { Host, reclaimStall, type NodeState, type Task } from './host.ts';
+import type { NeighbourLoad } from './background.ts';
+import type { Host, NodeState, Task } from './host.ts';
+import { thrashStall } from './thrash.ts';
 import type { Metrics } from './metrics.ts';
 import { Sampler, type PsiTraceSource } from './sampler.ts';
 import type { SimProfile } from './scenario.ts';
@@ -80,6 +82,8 @@ export class Shell {
   private readonly idle = new Set<SimFragment>();
   private readonly leaking = new Set<SimFragment>();
   private readonly sampler: Sampler;
+  /** Memory a neighbour holds on each node now (so a change adds only the difference). */
+  private readonly neighbourMem_kb = new Map<number, number>();
 
   constructor(
     readonly q: EventQueue,
@@ -109,7 +113,7 @@ export class Shell {
   /** Re-derive a node's stall after any change on it, and schedule its next completion. */
   changed(n: NodeState): void {
     const now = this.q.now_us;
-    n.cpu.setStall(reclaimStall(n.mem_used_kb, n.mem_cap_kb), now);
+    n.cpu.setStall(thrashStall(n.mem_used_kb, n.mem_cap_kb), now);
     this.sampler.nodeChanged(n, now);
     const t = n.cpu.nextFinish_us(now);
     if (t === undefined) return;
@@ -402,6 +406,23 @@ export class Shell {
   leak(f: SimFragment, kb_per_s: number): void {
     f.leak_kb_per_s = kb_per_s;
     this.leaking.add(f);
+  }
+
+  /** A neighbour's load on a node changed (sim/background.ts plays it). */
+  setNeighbour(node: number, load: NeighbourLoad): void {
+    const n = this.host.node(node);
+    const now = this.q.now_us;
+    n.mem_used_kb += load.mem_kb - (this.neighbourMem_kb.get(node) ?? 0);
+    this.neighbourMem_kb.set(node, load.mem_kb);
+    n.bg_mem_some = load.mem_some;
+    n.bg_mem_full = load.mem_full;
+    n.cpu.setBackground(load.cpu, now);
+    if (load.io !== n.bg_io) {
+      n.bg_io = load.io;
+      this.host.io.setBackground(this.host.nodes.reduce((a, x) => a + x.bg_io, 0), now);
+      this.ioChanged();
+    }
+    this.changed(n);
   }
 
   setCpusOnline(node: number, on: boolean): void {

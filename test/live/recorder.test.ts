@@ -76,6 +76,9 @@ describe('recordPsiTrace on this host', () => {
     for (const r of trace.rows) {
       expect(Number(r.extra!.mem_available_kb)).toBeGreaterThan(0);
       expect(Number(r.extra!.cpu_busy_jiffies)).toBeLessThanOrEqual(Number(r.extra!.cpu_total_jiffies));
+      // /proc/stat's task counts at the sample: the recorder itself is running while it reads them.
+      expect(Number(r.extra!.procs_running)).toBeGreaterThanOrEqual(1);
+      expect(Number(r.extra!.procs_blocked)).toBeGreaterThanOrEqual(0);
       // some lines exist on every PSI kernel; averages within 0–100 (the reader checked the range).
       for (const res of ['cpu', 'mem', 'io']) expect(r.values[`${res}_some_avg10` as PsiColumn]).toBeDefined();
     }
@@ -114,6 +117,8 @@ describe('recordPsiTrace on a fixture procfs', () => {
       // = 9400890 (guest 44 and guest_nice 36 are inside user and nice already); busy = total − idle − iowait
       // = 9400890 − 8979004 − 3552 = 418334. This meminfo has no MemAvailable line: empty cell.
       '418334', '9400890', '',
+      // "procs_running 2", "procs_blocked 0"
+      '2', '0',
     ]);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTopology } from '../../engine/index.ts';
-import { Host, PsServer, reclaimStall, type Task } from '../../sim/host.ts';
+import { Host, PsServer, type Task } from '../../sim/host.ts';
+import { thrashStall } from '../../sim/thrash.ts';
 import { PRESETS } from '../../sim/topologies.ts';
 
 const task = (work_us: number, weight = 1, done = () => {}): Task => ({ work_us, weight, finish_v: 0, heap_i: -1, done });
@@ -80,10 +81,26 @@ describe('Host', () => {
     expect(host.remoteFactor(undefined, 5, 1)).toBe(1);
   });
 
-  it('reclaim stall: none up to capacity, 4 × overfill after, capped at 0.9', () => {
-    expect(reclaimStall(100, 100)).toBe(0);
-    expect(reclaimStall(110, 100)).toBeCloseTo(0.4, 12);
-    expect(reclaimStall(500, 100)).toBe(0.9);
+  it('thrash stall: none up to capacity, then a cliff: s = 30f ÷ (1 + 30f), f = overfill ÷ (1 + overfill), capped at 0.95', () => {
+    expect(thrashStall(100, 100)).toBe(0);
+    expect(thrashStall(101, 100)).toBeCloseTo(0.2970297 / 1.2970297, 6); // 1 % over: f = 1/101
+    expect(thrashStall(110, 100)).toBeCloseTo(30 / 41, 12); // f = 1/11 → (30/11) ÷ (41/11)
+    expect(thrashStall(200, 100)).toBeCloseTo(15 / 16, 12); // f = 1/2
+    expect(thrashStall(1000, 100)).toBe(0.95); // 27/28 would be more: capped
+    expect(thrashStall(5, 0)).toBe(0); // a node without memory cannot thrash
+  });
+
+  it('a neighbour\'s background weight shares the CPUs like tasks do, and counts as busy', () => {
+    const s = new PsServer(2);
+    s.setBackground(2, 0);
+    s.add(task(1000), 0); // 3 runnable on 2 CPUs: 2/3 speed → 1500 µs
+    expect(s.nextFinish_us(0)).toBe(1500);
+    s.advance(1500);
+    expect(s.busy_unit_us).toBe(3000); // both CPUs busy throughout
+    s.popFinished(1500);
+    s.advance(2500);
+    expect(s.busy_unit_us).toBe(5000); // the neighbour alone still fills both CPUs
+    expect(() => s.setBackground(-1, 2500)).toThrow(RangeError);
   });
 
   it('cpu some is (k − c)/c clamped: 1, 3, 4 tasks on 2 CPUs → 0, 0.5, 1', () => {
