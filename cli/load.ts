@@ -8,7 +8,7 @@ import { buildTopology, ConfigError, parseConfig, problemsOf, TopologyError, typ
 import { HostRootsError, resolveRoots } from '../live/roots.ts';
 import { readTopology } from '../live/topology.ts';
 import { backgroundFromRecording } from '../sim/background.ts';
-import type { RunInputs } from '../sim/run.ts';
+import type { RunInputs, WorkloadTrace } from '../sim/run.ts';
 import { resolvePath, type Scenario } from '../sim/scenario.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
@@ -62,15 +62,19 @@ export function loadValidated<T>(file: string, schema: z.ZodType<T>): T {
  * workload trace and its PSI trace (totals counted from the recording's start, so they add to the
  * model's without a jump). Shared by `fgo sim`/`compare` and `fgo tune`.
  */
-export function scenarioInputs(s: Scenario): Pick<RunInputs, 'scenario' | 'topology' | 'workload' | 'psi' | 'background'> {
+export function scenarioInputs(scenario: Scenario): Pick<RunInputs, 'scenario' | 'topology' | 'workload' | 'replay' | 'psi' | 'background'> {
+  let s = scenario;
   const topology = loadTopology(s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology));
-  let workload: RunInputs['workload'];
-  if (s.workload) {
-    const file = resolvePath(s.workload);
-    const kind = traceKind(file);
-    if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload (use --psi)`]);
-    workload = kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
-  }
+  const workload = s.workload ? readWorkload(s.workload) : undefined;
+  const replay = s.replay.map((r) => readWorkload(r.file));
+  // Profiles a replayed trace names that the catalogue lacks take the entry's template, so the
+  // engine and the twin see the same profile (named ones win).
+  const added: Scenario['profiles'] = {};
+  s.replay.forEach((r, i) => {
+    if (!r.profile) return;
+    for (const row of (replay[i] as WorkloadTrace).rows) if (!(row.profile in s.profiles)) added[row.profile] = r.profile;
+  });
+  if (Object.keys(added).length) s = { ...s, profiles: { ...added, ...s.profiles } };
   let psi: RunInputs['psi'];
   if (s.psi) {
     const rows = readPsiTrace(resolvePath(s.psi.file)).rows.filter((r) => r.node === undefined);
@@ -93,5 +97,13 @@ export function scenarioInputs(s: Scenario): Pick<RunInputs, 'scenario' | 'topol
     const recording = backgroundFromRecording(readPsiTrace(file).rows, file, b.cpus === undefined ? {} : { cpus: b.cpus });
     background = { recording, copies: b.copies, ...(b.node === undefined ? {} : { node: b.node }) };
   }
-  return { scenario: s, topology, workload, psi, ...(background ? { background } : {}) };
+  return { scenario: s, topology, workload, replay, psi, ...(background ? { background } : {}) };
+}
+
+/** A demand or request trace (told apart by its header); a PSI trace is refused. */
+function readWorkload(name: string): WorkloadTrace {
+  const file = resolvePath(name);
+  const kind = traceKind(file);
+  if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload (use --psi, or --background for a neighbour)`]);
+  return kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
 }

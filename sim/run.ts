@@ -19,14 +19,16 @@ import { Host } from './host.ts';
 import { Metrics, WallClock, type MetricsSummary } from './metrics.ts';
 import { parseDuration_s, simProfileSchema, type Scenario, type SimProfile } from './scenario.ts';
 import { Shell, type Policy, type SimRequest } from './shell.ts';
-import { demandReplay, drawCpu_ms, drawPriority, generator, makeRng, requestReplay, type ArrivalSource } from './workload.ts';
+import { demandReplay, drawCpu_ms, drawPriority, drawWorkingSet_kb, generator, makeRng, requestReplay, type ArrivalSource } from './workload.ts';
 
 export interface RunInputs {
   scenario: Scenario;
   topology: Topology;
   policy: PolicyName;
   /** Trace rows already read and validated by the caller (sim/traces.ts). */
-  workload?: { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> } | { kind: 'request'; rows: Array<{ t_ms: number; profile: string; cpu_ms: number; mem_mb: number; priority: 0 | 1 | 2 | 3; io: boolean }> };
+  workload?: WorkloadTrace;
+  /** Traces replayed beside the generators (the scenario's `replay`), already read. */
+  replay?: WorkloadTrace[];
   psi?: { mode: 'overlay' | 'replace'; rows: Array<{ t_ms: number; set: PsiSet }> };
   /** A neighbour replayed from a host recording (sim/background.ts), already read. */
   background?: { recording: Background; node?: number; copies: number };
@@ -49,6 +51,8 @@ export interface RunInputs {
   /** Watch the run as it happens (decisions, samples, a pause per scaling cycle): `fgo sim --serve`. */
   watch?: RunWatcher;
 }
+
+export type WorkloadTrace = { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> } | { kind: 'request'; rows: Array<{ t_ms: number; profile: string; cpu_ms: number; mem_mb: number; priority: 0 | 1 | 2 | 3; io: boolean }> };
 
 export interface RunResult {
   metrics: MetricsSummary;
@@ -171,6 +175,8 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   // Workload.
   const homes = topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id);
   const reqRng = makeRng(seed, 'requests');
+  // Its own stream, drawn only for profiles that have a working set: other runs stay byte-identical.
+  const wsRng = makeRng(seed, 'working-set');
   const warned = new Set<string>();
   const shapes = new Map([...profiles].filter(([k]) => k !== '*').map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }]));
   const forecasts = new ScalingForecasts(predictor, shapes, headroom, cycle_us);
@@ -189,7 +195,7 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
       const cpu_ms = a.cpu_ms ?? drawCpu_ms(p, reqRng);
       const sr: SimRequest = {
         req: { id: `r${n++}`, profile: a.profile, cpus: p.cpus, memory_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), priority: a.priority ?? drawPriority(p, reqRng), io_intensive: a.io ?? p.io_ms > 0, ...(home === undefined ? {} : { memory_home: home }) },
-        arrival_us: q.now_us, cpu_ms, io_ms: a.io === false ? 0 : p.io_ms, mem_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), home, profile: p, deferred: false, cold: false,
+        arrival_us: q.now_us, cpu_ms, io_ms: a.io === false ? 0 : p.io_ms, mem_kb: drawWorkingSet_kb(p, a.mem_mb ?? p.request_mb, wsRng), home, profile: p, deferred: false, cold: false,
       };
       metrics.arrival(sr);
       forecasts.arrival(a.profile, q.now_us);
@@ -200,6 +206,7 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   if (inp.workload?.kind === 'demand') feed(demandReplay(inp.workload.rows, seed, end_us));
   else if (inp.workload?.kind === 'request') feed(requestReplay(inp.workload.rows, end_us));
   else for (const [name, p] of Object.entries(s.profiles).sort((a, b) => (a[0] < b[0] ? -1 : 1))) feed(generator(name, p, seed, end_us));
+  (inp.replay ?? []).forEach((t, i) => feed(t.kind === 'demand' ? demandReplay(t.rows, seed, end_us, `replay:${i}`) : requestReplay(t.rows, end_us)));
 
   if (inp.background) {
     const { recording, node, copies } = inp.background;

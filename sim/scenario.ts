@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { problemsOf } from '../engine/index.ts';
 import { InputError, locate, readJson } from '../cli/jsonfile.ts';
+import { expandPopulation, populationSchema } from './population.ts';
 
 /** "90s", "30m", "24h", "2d" or a number of seconds. */
 export function parseDuration_s(v: string | number): number {
@@ -42,6 +43,14 @@ const arrival = z.discriminatedUnion('kind', [
     kind: z.literal('bursty'), on_rate_per_s: z.number().min(0), off_rate_per_s: z.number().min(0),
     mean_on_s: z.number().positive(), mean_off_s: z.number().positive(),
   }),
+  /** Non-homogeneous Poisson whose rate follows straight lines between [t_s, rate_per_s] points (held after the last). */
+  z.strictObject({
+    kind: z.literal('piecewise'),
+    points: z.array(z.tuple([z.number().min(0), z.number().min(0)])).min(1).max(10_000)
+      .refine((ps) => ps.every((p, i) => i === 0 || p[0] > (ps[i - 1] as [number, number])[0]), 'points must be in increasing t_s order'),
+  }),
+  /** A timer: one arrival every period_s, the first at phase_s (drawn within the first period when absent). */
+  z.strictObject({ kind: z.literal('periodic'), period_s: z.number().positive(), phase_s: z.number().min(0).optional() }),
   z.strictObject({ kind: z.literal('none') }),
 ]);
 
@@ -51,8 +60,13 @@ export const simProfileSchema = z.strictObject({
   cpus: z.number().positive().max(64).default(1),
   /** Memory a fragment holds, warm or active. */
   memory_mb: z.number().min(0).default(256),
-  /** Extra working memory of a request while it runs. */
+  /** Working memory a request declares — what schedulers book for it while it runs. */
   request_mb: z.number().min(0).default(32),
+  /**
+   * What a request really touches, when it differs from what it declares (requests against usage,
+   * as in Kubernetes): drawn per request; absent, the declared request_mb.
+   */
+  working_set_mb: cpuDist.optional(),
   cold_start_ms: z.number().min(0).default(800),
   warm_start_ms: z.number().min(0).default(5),
   /** Device time per request (0: no I/O). */
@@ -91,6 +105,13 @@ export const scenarioSchema = z.strictObject({
   profiles: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), simProfileSchema).default({}),
   /** A demand (`t_s,profile,count`) or request trace replacing the generators. */
   workload: z.string().optional(),
+  /**
+   * Traces replayed beside the generators (a demand or request trace each); a profile they name
+   * that the catalogue lacks takes `profile` (default: the catalogue's defaults).
+   */
+  replay: z.array(z.strictObject({ file: z.string(), profile: simProfileSchema.optional() })).max(64).default([]),
+  /** A population of generated functions added to the catalogue (sim/population.ts). */
+  functions: populationSchema.optional(),
   /** A recorded PSI trace shown to the policy (overlay: added to the twin's own; replace: instead of it). */
   psi: z.strictObject({ file: z.string(), mode: z.enum(['overlay', 'replace']).default('overlay') }).optional(),
   /**
@@ -114,6 +135,14 @@ export const scenarioSchema = z.strictObject({
   timeseries_interval_s: z.number().int().min(1).default(1),
   /** How often the shell samples the host and ticks the policy (the live agent's interval). */
   agent_interval_s: z.number().int().min(1).max(60).default(1),
+}).transform((s) => {
+  // A function population joins the catalogue as ordinary profiles (named profiles win), so every
+  // consumer of a scenario sees one catalogue. Expanding again gives the same profiles.
+  if (!s.functions) return s;
+  const drawn = expandPopulation(s.functions, s.seed).profiles;
+  const profiles: Record<string, z.infer<typeof simProfileSchema>> = {};
+  for (const [name, p] of Object.entries(drawn)) profiles[name] = simProfileSchema.parse(p);
+  return { ...s, profiles: { ...profiles, ...s.profiles } };
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;

@@ -1,5 +1,6 @@
 /**
- * Workload: where arrivals come from. Generators (Poisson, diurnal, bursty on/off) and trace
+ * Workload: where arrivals come from. Generators (Poisson, diurnal, bursty on/off, piecewise-linear
+ * rate, periodic timers) and trace
  * replay (demand and request traces) all produce arrivals lazily, in time order, one at a time,
  * so a 24-hour run never holds its whole arrival list. Every draw comes from a seeded stream named
  * after its profile, so the same scenario and seed give the same arrivals whatever policy runs.
@@ -17,13 +18,15 @@ export const exponential = (rng: Rng, mean: number) => -Math.log(1 - rng()) * me
 /** Standard normal by Box–Muller (one of the pair; the stream stays simple to replay). */
 export const normal = (rng: Rng) => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
 
-export function drawCpu_ms(p: SimProfile, rng: Rng): number {
-  const d = p.cpu_ms;
+/** One draw from a scenario distribution (constant, exponential, or lognormal with the given mean). */
+export function draw(d: SimProfile['cpu_ms'], rng: Rng): number {
   if (d.dist === 'const') return d.mean;
   if (d.dist === 'exp') return exponential(rng, d.mean);
   // Lognormal with mean m: μ = ln m − σ²/2.
   return Math.exp(Math.log(d.mean) - (d.sigma * d.sigma) / 2 + d.sigma * normal(rng));
 }
+
+export const drawCpu_ms = (p: SimProfile, rng: Rng): number => draw(p.cpu_ms, rng);
 
 export function drawPriority(p: SimProfile, rng: Rng): 0 | 1 | 2 | 3 {
   const mix = p.priority_mix;
@@ -98,6 +101,19 @@ export function generator(profile: string, p: SimProfile, seed: string | number,
       },
     };
   }
+  if (a.kind === 'piecewise') return piecewise(a.points, rng, profile, end_us);
+  if (a.kind === 'periodic') {
+    // A timer: exactly on its period; its first firing drawn within the first period unless given.
+    t_s = a.phase_s ?? rng() * a.period_s;
+    let first = true;
+    return {
+      next() {
+        if (!first) t_s += a.period_s;
+        first = false;
+        return t_s * 1e6 < end_us ? { t_us: Math.round(t_s * 1e6), profile } : undefined;
+      },
+    };
+  }
   // Bursty: alternate exponential on and off periods, Poisson at each period's rate.
   let on = true;
   let switch_s = exponential(rng, a.mean_on_s);
@@ -120,11 +136,43 @@ export function generator(profile: string, p: SimProfile, seed: string | number,
 }
 
 /**
+ * Non-homogeneous Poisson with a rate that follows straight lines between points (held at the
+ * last point's rate after it, and at the first's before it), by thinning against the highest rate.
+ */
+function piecewise(points: ReadonlyArray<readonly [number, number]>, rng: Rng, profile: string, end_us: number): ArrivalSource {
+  const lambdaMax = Math.max(...points.map((p) => p[1]));
+  if (!(lambdaMax > 0)) return { next: () => undefined };
+  let seg = 0;
+  const rateAt = (t: number) => {
+    while (seg + 1 < points.length && (points[seg + 1] as readonly [number, number])[0] <= t) seg++;
+    const [t0, r0] = points[seg] as readonly [number, number];
+    const nxt = points[seg + 1];
+    if (!nxt || t <= t0) return r0;
+    return r0 + ((nxt[1] - r0) * (t - t0)) / (nxt[0] - t0);
+  };
+  let t_s = 0;
+  return {
+    next() {
+      for (;;) {
+        t_s += exponential(rng, 1 / lambdaMax);
+        if (t_s * 1e6 >= end_us) return undefined;
+        if (rng() * lambdaMax < rateAt(t_s)) return { t_us: Math.round(t_s * 1e6), profile };
+      }
+    },
+  };
+}
+
+/** The memory a request really touches (kB): its profile's working-set draw, or what it declared. */
+export function drawWorkingSet_kb(p: SimProfile, declared_mb: number, rng: Rng): number {
+  return Math.round((p.working_set_mb ? draw(p.working_set_mb, rng) : declared_mb) * 1024);
+}
+
+/**
  * Demand trace replay: each row's `count` arrivals fall uniformly at random inside its interval
  * (the gap to the profile's next row; the last row reuses the previous gap, or 60 s).
  */
-export function demandReplay(rows: ReadonlyArray<{ t_s: number; profile: string; count: number }>, seed: string | number, end_us: number): ArrivalSource {
-  const rng = makeRng(seed, 'demand-trace');
+export function demandReplay(rows: ReadonlyArray<{ t_s: number; profile: string; count: number }>, seed: string | number, end_us: number, stream = 'demand-trace'): ArrivalSource {
+  const rng = makeRng(seed, stream);
   const byProfile = new Map<string, number[]>();
   for (const r of rows) {
     let l = byProfile.get(r.profile);

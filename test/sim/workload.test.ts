@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { simProfileSchema, type SimProfile } from '../../sim/scenario.ts';
-import { demandReplay, drawCpu_ms, drawPriority, exponential, generator, makeRng, normal, requestReplay, type Arrival, type ArrivalSource } from '../../sim/workload.ts';
+import { demandReplay, drawCpu_ms, drawPriority, drawWorkingSet_kb, exponential, generator, makeRng, normal, requestReplay, type Arrival, type ArrivalSource } from '../../sim/workload.ts';
 
 const H = 3600;
 const S = 1e6; // µs per s
@@ -354,5 +354,39 @@ describe('requestReplay', () => {
       { t_us: 1_500_400, profile: 'api', cpu_ms: 3, mem_mb: 1, priority: 3, io: false },
     ]); // the row at exactly 9 s is past the end
     expect(collect(requestReplay(rows, Infinity)).length).toBe(4);
+  });
+});
+
+describe('generator: piecewise rate and periodic timers', () => {
+  it('a ramp 0 → 10/s over 100 s, then held: ∫ = 500 arrivals in the ramp, 1000 in the next 100 s (± 4 sd)', () => {
+    const ts = times(profile({ arrival: { kind: 'piecewise', points: [[0, 0], [100, 10]] } }), 200);
+    expect(Math.abs(countIn(ts, 0, 100) - 500)).toBeLessThan(4 * Math.sqrt(500));
+    expect(Math.abs(countIn(ts, 100, 200) - 1000)).toBeLessThan(4 * Math.sqrt(1000));
+    // The first half of the ramp holds a quarter of its arrivals (∫₀⁵⁰ 0.1t dt = 125).
+    expect(Math.abs(countIn(ts, 0, 50) - 125)).toBeLessThan(4 * Math.sqrt(125));
+  });
+
+  it('points out of order are refused; an all-zero ramp gives nothing', () => {
+    expect(() => profile({ arrival: { kind: 'piecewise', points: [[10, 1], [5, 2]] } })).toThrow(/increasing t_s/);
+    expect(times(profile({ arrival: { kind: 'piecewise', points: [[0, 0]] } }), 100)).toEqual([]);
+  });
+
+  it('a timer fires exactly on its period from its phase; without a phase, within its first period', () => {
+    expect(times(profile({ arrival: { kind: 'periodic', period_s: 60, phase_s: 5 } }), 200)).toEqual([5, 65, 125, 185].map((s) => s * S));
+    const ts = times(profile({ arrival: { kind: 'periodic', period_s: 60 } }), 600);
+    expect(ts.length).toBe(10);
+    expect(ts[0]!).toBeLessThan(60 * S);
+    for (let i = 1; i < ts.length; i++) expect(ts[i]! - ts[i - 1]!).toBe(60 * S);
+  });
+});
+
+describe('drawWorkingSet_kb', () => {
+  it('is what the request declared unless the profile has a working set; its draws have the given mean', () => {
+    const rng = makeRng(1, 'ws');
+    expect(drawWorkingSet_kb(profile({ request_mb: 100 }), 100, rng)).toBe(102_400);
+    const p = profile({ request_mb: 100, working_set_mb: { dist: 'lognormal', mean: 150, sigma: 0.4 } });
+    const xs = Array.from({ length: 20_000 }, () => drawWorkingSet_kb(p, 100, rng) / 1024);
+    // Lognormal sd = mean × √(e^σ² − 1) = 150 × 0.417 = 62.6; sd of the mean 0.44 → ± 2.
+    expect(Math.abs(mean(xs) - 150)).toBeLessThan(2);
   });
 });
