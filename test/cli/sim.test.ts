@@ -134,7 +134,7 @@ describe.concurrent('invalid inputs: exit 2, the field or line named, nothing wr
     return rejects((o) => ['sim', '--duration', '5s', '--workload', f, '--out', o], new RegExp(`^${f}:3:3: column count: must not be negative`, 'm'));
   });
 
-  it('a PSI trace given as the workload', () => rejects((o) => ['sim', '--duration', '5s', '--workload', join(ROOT, 'traces/psi/stress-2cpu-host.csv'), '--out', o], /a PSI trace is not a workload \(use --psi\)/));
+  it('a PSI trace given as the workload', () => rejects((o) => ['sim', '--duration', '5s', '--workload', join(ROOT, 'traces/psi/stress-2cpu-host.csv'), '--out', o], /a PSI trace is not a workload \(use --psi, or --background for a neighbour\)/));
 
   it('compare with a bad scenario writes no comparison directory either', () => rejects((o) => ['compare', '--scenario', 'no-such-scenario', '--policies', 'engine', '--out', o], /scenario 'no-such-scenario'/));
 });
