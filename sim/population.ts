@@ -11,8 +11,9 @@
  *   busiest functions are scaled out elsewhere.
  * - Triggers (share of functions): HTTP 55 %, queue 15 %, event 2 %, timer 16 %, orchestration 7 %,
  *   other 5 %. HTTP, orchestration and other arrive as Poisson processes; queue and event
- *   functions in bursts (on 10 % of the time at 10 × their mean rate, on/off periods of 60 and
- *   540 s on average); timers fire on a fixed period, their rate's period snapped to the nearest
+ *   functions in bursts (on a quarter of the time at 4 × their mean rate, on/off periods of 120
+ *   and 360 s on average — the paper gives no burst shape, so this is ours); timers fire on a
+ *   fixed period, their rate's period snapped to the nearest
  *   of 1, 5, 10, 15, 30 minutes, 1 hour and 1 day.
  * - Execution time: the average execution time per function is lognormal with μ = −0.38 and
  *   σ = 2.36 (natural log of seconds; median 0.68 s), capped at max_exec_ms; each invocation
@@ -44,7 +45,7 @@ const MEMORY_MB = { median: 170, sigma: 0.667 };
 const COLD_MS = { median: 1000, sigma: 0.5 };
 const TRIGGERS = [['http', 0.55], ['queue', 0.15], ['event', 0.02], ['timer', 0.16], ['orchestration', 0.07], ['other', 0.05]] as const;
 const TIMER_PERIODS_S = [60, 300, 600, 900, 1800, 3600, 86_400];
-const BURST = { share: 0.1, mean_on_s: 60, mean_off_s: 540 };
+const BURST = { share: 0.25, mean_on_s: 120, mean_off_s: 360 };
 
 export type Trigger = (typeof TRIGGERS)[number][0];
 

@@ -152,7 +152,7 @@ export type FaultSpec = z.infer<typeof fault>;
 const BUNDLED = new URL('./scenarios/', import.meta.url);
 
 export function bundledScenarios(): string[] {
-  return ['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n'];
+  return ['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n', 'noisy-neighbor-2n', 'overload-2n', 'memory-thrash-4n', 'faas-azure'];
 }
 
 /** A bundled name or a file; every problem located by file:line:col. */
