@@ -39,7 +39,7 @@ function file(name: string, text: string): string {
 
 const RUN_FILES = ['decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
 
-describe('fgo sim', () => {
+describe('fgo sim', { timeout: 60_000 }, () => {
   it('--json prints the run directory and the metrics, and the directory has its files', async () => {
     const { out } = outDir();
     const r = await fgo('sim', '--scenario', 'default', '--duration', '30s', '--out', out, '--json');
@@ -65,7 +65,7 @@ describe('fgo sim', () => {
   });
 });
 
-describe('fgo compare', () => {
+describe('fgo compare', { timeout: 60_000 }, () => {
   it('runs each policy on the same arrivals: DIR/engine, DIR/random, DIR/comparison.json and a table', async () => {
     const { out } = outDir();
     const r = await fgo('compare', '--scenario', 'default', '--duration', '20s', '--policies', 'engine,random', '--out', out);
@@ -87,7 +87,8 @@ describe('fgo compare', () => {
   });
 });
 
-describe.concurrent('invalid inputs: exit 2, the field or line named, nothing written', () => {
+// Fourteen processes at once: on a busy 2-CPU machine their start-up alone outlasts vitest's default 5 s.
+describe.concurrent('invalid inputs: exit 2, the field or line named, nothing written', { timeout: 60_000 }, () => {
   /** Run, expect exit 2 with stderr matching, and no run directory (nor a temporary one) left. */
   async function rejects(args: (out: string) => string[], err: RegExp) {
     const { parent, out } = outDir();
@@ -139,7 +140,7 @@ describe.concurrent('invalid inputs: exit 2, the field or line named, nothing wr
   it('compare with a bad scenario writes no comparison directory either', () => rejects((o) => ['compare', '--scenario', 'no-such-scenario', '--policies', 'engine', '--out', o], /scenario 'no-such-scenario'/));
 });
 
-describe.concurrent('--help', () => {
+describe.concurrent('--help', { timeout: 60_000 }, () => {
   it('sim --help shows its examples', async () => {
     const r = await fgo('sim', '--help');
     expect(r.code).toBe(0);
