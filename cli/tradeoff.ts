@@ -4,7 +4,7 @@
  * headline comparison at the defaults (sim/tradeoff.ts).
  */
 import type { Command } from 'commander';
-import { BASELINES, type PolicyName } from '../sim/baselines.ts';
+import { FIXED_KEEP_ALIVE_BASELINES, type BaselineName } from '../sim/baselines.ts';
 import { writeFileAtomic } from '../sim/csv.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
 import { formatTradeoff, runTradeoff } from '../sim/tradeoff.ts';
@@ -48,18 +48,18 @@ export function registerTradeoff(program: Command): void {
     .option('--config <file>', 'engine config JSON laid over the scenario\'s (top-level keys replace the scenario\'s)')
     .option('--headrooms <list>', 'engine pool headrooms over the forecast concurrency (2 is the default and always run)', '1,1.5,2,3')
     .option('--keepalives <list>', 'baseline keep-alives (10m, the usual, is always run)', '1m,2m,5m,10m,20m')
-    .option('--baseline <policy>', `the fixed-keep-alive policy: ${BASELINES.join(', ')}`, 'least-loaded')
+    .option('--baseline <policy>', `the fixed-keep-alive policy: ${FIXED_KEEP_ALIVE_BASELINES.join(', ')}`, 'least-loaded')
     .option('--out <file.json>', 'write the curve and the headline as JSON')
     .option('--json', 'print one JSON object instead of the table')
     .addHelpText('after', '\nExample:\n  $ fgo tradeoff --scenario diurnal-8n --duration 6h --out out/tradeoff-diurnal-8n.json')
     .action(async (f: TradeoffFlags) => {
-      if (!(BASELINES as readonly string[]).includes(f.baseline)) throw new InputError([`--baseline: '${f.baseline}' is not one of ${BASELINES.join(', ')}`], 2);
+      if (!(FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(f.baseline)) throw new InputError([`--baseline: '${f.baseline}' is not one of ${FIXED_KEEP_ALIVE_BASELINES.join(', ')}`], 2);
       const headrooms = numbers('--headrooms', f.headrooms, Number, (x) => x > 0, 'a positive number');
       const keepAlives_s = numbers('--keepalives', f.keepalives, parseDuration_s, (x) => x >= 0, 'a duration such as 90s, 10m or 1h');
       const inputs = prepare({ scenario: f.scenario, ...(f.duration !== undefined ? { duration: f.duration } : {}), ...(f.seed !== undefined ? { seed: f.seed } : {}), ...(f.config !== undefined ? { config: f.config } : {}) });
       let bar: ReturnType<typeof progressBar> | undefined;
       const r = await runTradeoff(inputs, {
-        headrooms, keepAlives_s, baseline: f.baseline as Exclude<PolicyName, 'engine'>,
+        headrooms, keepAlives_s, baseline: f.baseline as BaselineName,
         onRun: (label, i, total) => {
           bar?.done();
           bar = progressBar(`${inputs.scenario.name} · ${label} (${i + 1}/${total})`);

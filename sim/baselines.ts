@@ -3,20 +3,46 @@
  * They are what hosts commonly run today: a node picked at random, in turn, least allocated
  * (Kubernetes' LeastAllocated), most allocated (bin packing), or numad-like (most free CPU ×
  * memory, with re-placement every 15 s); all keep fragments warm for a fixed keep-alive after use
- * (10 minutes unless the run sets another), as public serverless platforms do. None looks at PSI, defers under pressure, sheds, or heals
- * beyond restarting what crashed (a supervisor). They share the engine's bookkeeping (node ledger,
- * pools), so only the policy differs.
+ * (10 minutes unless the run sets another), as public serverless platforms do. Three stronger ones
+ * are what a careful operator could run: locality-first (the node holding the request's data, as a
+ * topology-aware scheduler would), the hybrid histogram keep-alive with pre-warming of Shahrad et
+ * al. (sim/keepalive.ts), and both together. None looks at PSI, defers under pressure, sheds, or
+ * heals beyond restarting what crashed (a supervisor). They share the engine's bookkeeping (node
+ * ledger, pools), so only the policy differs. docs/baselines.md says what each stands for.
  */
 import type { Config } from '../engine/config.ts';
 import type { Command, Decision, NodeScore, Observation, Outcome, PressureView, Request } from '../engine/index.ts';
 import type { Topology } from '../engine/topology.ts';
 import { memoryNeed_kb, misfit, NodeLedger, sharedCpusFor, type Demand } from '../engine/placement.ts';
-import { PoolSet, type Fragment } from '../engine/pools.ts';
+import { PoolSet, type Fragment, type Pool } from '../engine/pools.ts';
+import { FixedKeepAlive, HybridKeepAlive, type KeepAlive, type Prewarm } from './keepalive.ts';
 import type { Policy } from './shell.ts';
 import { makeRng, type Rng } from './workload.ts';
 
-export const BASELINES = ['random', 'round-robin', 'least-loaded', 'most-allocated', 'numad'] as const;
-export type PolicyName = 'engine' | (typeof BASELINES)[number];
+export const BASELINES = ['random', 'round-robin', 'least-loaded', 'most-allocated', 'numad', 'locality-first', 'hybrid-keepalive', 'locality-hybrid'] as const;
+export type BaselineName = (typeof BASELINES)[number];
+export type PolicyName = 'engine' | BaselineName;
+
+/** The node rule among the nodes that fit, when no warm fragment decides. */
+type NodeRule = 'random' | 'round-robin' | 'least-loaded' | 'most-allocated' | 'numad';
+
+/**
+ * Each baseline as a node rule, whether it goes to the request's memory home first, and its
+ * keep-alive: fixed (RunInputs.keepAlive_ms) or the hybrid histogram.
+ */
+const SPECS: Record<BaselineName, { rule: NodeRule; locality: boolean; keepAlive: 'fixed' | 'hybrid' }> = {
+  random: { rule: 'random', locality: false, keepAlive: 'fixed' },
+  'round-robin': { rule: 'round-robin', locality: false, keepAlive: 'fixed' },
+  'least-loaded': { rule: 'least-loaded', locality: false, keepAlive: 'fixed' },
+  'most-allocated': { rule: 'most-allocated', locality: false, keepAlive: 'fixed' },
+  numad: { rule: 'numad', locality: false, keepAlive: 'fixed' },
+  'locality-first': { rule: 'least-loaded', locality: true, keepAlive: 'fixed' },
+  'hybrid-keepalive': { rule: 'least-loaded', locality: false, keepAlive: 'hybrid' },
+  'locality-hybrid': { rule: 'least-loaded', locality: true, keepAlive: 'hybrid' },
+};
+
+/** The baselines whose keep-alive is the fixed one a run sets (what `fgo tradeoff` sweeps). */
+export const FIXED_KEEP_ALIVE_BASELINES = BASELINES.filter((b) => SPECS[b].keepAlive === 'fixed');
 
 /** The fixed keep-alive of an idle warm fragment, as public serverless platforms use (RunInputs.keepAlive_ms sets another). */
 export const DEFAULT_KEEP_ALIVE_MS = 10 * 60 * 1000;
@@ -30,6 +56,10 @@ class Baseline implements Policy {
   private readonly ledger: NodeLedger;
   private readonly pools: PoolSet;
   private readonly rng: Rng;
+  private readonly spec: (typeof SPECS)[BaselineName];
+  private readonly keepAlive: KeepAlive;
+  /** Node ids in topology order. */
+  private readonly ids: number[];
   private rr = 0;
   private seq = 0;
   /**
@@ -41,12 +71,17 @@ class Baseline implements Policy {
   private pendingHead = 0;
   /** Requests let out of the queue to try again; everyone else queues behind those waiting. */
   private readonly released = new Set<string>();
+  /** When each request not yet completed first came (its arrival): the hybrid keep-alive's idle times start there. */
+  private readonly arrived_ms = new Map<string, number>();
   private nextNumad_ms = 0;
 
-  constructor(readonly name: (typeof BASELINES)[number], private readonly cfg: Config, private readonly topo: Topology, seed: string, private readonly keepAlive_ms: number) {
+  constructor(readonly name: BaselineName, private readonly cfg: Config, private readonly topo: Topology, seed: string, keepAlive_ms: number) {
     this.ledger = new NodeLedger(topo, cfg.placement.cpu_overcommit, cfg.placement.min_shared_cpus);
     this.pools = new PoolSet(cfg, this.ledger);
     this.rng = makeRng(seed, `baseline:${name}`);
+    this.ids = topo.nodes.map((n) => n.id);
+    this.spec = SPECS[name];
+    this.keepAlive = this.spec.keepAlive === 'hybrid' ? new HybridKeepAlive() : new FixedKeepAlive(keepAlive_ms);
   }
 
   private free(id: number): { cpu: number; mem: number } {
@@ -58,11 +93,11 @@ class Baseline implements Policy {
   private choose(fits: number[]): number | undefined {
     if (fits.length === 0) return undefined;
     const by = (score: (id: number) => number) => fits.reduce((best, id) => (score(id) > score(best) ? id : best));
-    switch (this.name) {
+    switch (this.spec.rule) {
       case 'random':
         return fits[Math.floor(this.rng() * fits.length)];
       case 'round-robin': {
-        const all = this.topo.nodes.map((n) => n.id);
+        const all = this.ids;
         for (let k = 0; k < all.length; k++) {
           const id = all[(this.rr + k) % all.length] as number;
           if (fits.includes(id)) {
@@ -81,12 +116,18 @@ class Baseline implements Policy {
     }
   }
 
+  /** Does the demand fit on the node (engine/placement.ts misfit), as a warm start or as a cold one? */
+  private fitsOn(id: number, demand: Demand, pool: Pool, warm: boolean): boolean {
+    return misfit(this.topo.byId.get(id)!, demand, memoryNeed_kb(demand, pool.cfg, warm), this.ledger) === undefined;
+  }
+
   private decision(req: Request, obs: Observation, d: Partial<Decision> & Pick<Decision, 'action' | 'reason'>): Decision {
     return { seq: this.seq++, t_ms: obs.t_ms, request_id: req.id, profile: req.profile, confidence: 1, pressure: NO_PRESSURE, scores: [] as NodeScore[], inputs_digest: '', commands: [], ...d };
   }
 
   schedule(req: Request, obs: Observation): Decision {
     this.ledger.observe(obs.online_cpus, obs.nodes);
+    if (!this.arrived_ms.has(req.id)) this.arrived_ms.set(req.id, obs.t_ms);
     const pool = this.pools.pool(req.profile);
     const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: 0 };
     // First come, first served: while others wait, a newcomer waits behind them.
@@ -94,12 +135,21 @@ class Baseline implements Policy {
       this.pending.push(req);
       return this.decision(req, obs, { action: 'defer', reason: `${this.name}: queued behind ${this.pending.length - this.pendingHead - 1} waiting`, retry_after_ms: RETRY_MS });
     }
-    const fitsOn = (id: number, warm: boolean) => misfit(this.topo.byId.get(id)!, demand, memoryNeed_kb(demand, pool.cfg, warm), this.ledger) === undefined;
-    // Any idle warm fragment of the profile, wherever it is: the most recently used that fits.
     let warm: Fragment | undefined;
-    for (const n of this.topo.nodes) {
-      const w = pool.popWarm(n.id);
-      if (w && (!warm || w.last_used_ms > warm.last_used_ms) && fitsOn(n.id, true)) warm = w;
+    let node: number | undefined;
+    if (this.spec.locality && req.memory_home !== undefined) {
+      // The node holding the data when it fits, else the least-loaded that fits; a warm fragment
+      // only on that node.
+      const fits = this.ids.filter((id) => this.fitsOn(id, demand, pool, pool.popWarm(id) !== undefined));
+      node = fits.includes(req.memory_home) ? req.memory_home : this.choose(fits);
+      warm = node === undefined ? undefined : pool.popWarm(node);
+    } else {
+      // Any idle warm fragment of the profile, wherever it is: the most recently used that fits.
+      for (const id of this.ids) {
+        const w = pool.popWarm(id);
+        if (w && (!warm || w.last_used_ms > warm.last_used_ms) && this.fitsOn(id, demand, pool, true)) warm = w;
+      }
+      if (!warm) node = this.choose(this.ids.filter((id) => this.fitsOn(id, demand, pool, false)));
     }
     let f: Fragment;
     const commands: Command[] = [];
@@ -107,13 +157,13 @@ class Baseline implements Policy {
       f = warm;
       this.pools.transition(f, 'active');
     } else {
-      const node = this.choose(this.topo.nodes.map((n) => n.id).filter((id) => fitsOn(id, false)));
       if (node === undefined || pool.size >= pool.cfg.pool.max || this.pools.liveCount >= this.cfg.limits.max_fragments) {
         this.pending.push(req);
         return this.decision(req, obs, { action: 'defer', reason: `${this.name}: no room`, retry_after_ms: RETRY_MS });
       }
       f = this.pools.create(req.profile, node, sharedCpusFor(node, pool.cfg, this.ledger), obs.t_ms);
       commands.push({ type: 'start', fragment: f.id, profile: req.profile, node, cpus: f.cpus, memory_kb: pool.cfg.memory_kb, reason: `${this.name}: cold start` });
+      this.keepAlive.coldStart(req.profile);
     }
     f.request = req;
     f.last_used_ms = obs.t_ms;
@@ -121,20 +171,32 @@ class Baseline implements Policy {
     return this.decision(req, obs, { action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, fragment: f.id, reason: this.name, commands });
   }
 
-  started(id: string): Command[] {
+  started(id: string, obs: Observation): Command[] {
     const f = this.pools.get(id);
-    if (f?.state === 'starting') this.pools.transition(f, f.request ? 'active' : 'warm');
+    if (f?.state !== 'starting') return [];
+    const idle = f.request === undefined;
+    this.pools.transition(f, idle ? 'warm' : 'active');
+    if (idle) this.keepAlive.warmed(f, obs.t_ms);
     return [];
   }
 
   complete(id: string, _o: Outcome, obs: Observation): Command[] {
     const f = this.pools.get(id);
     if (!f || f.state !== 'active') return [];
+    const req = f.request as Request;
+    const arrival_ms = this.arrived_ms.get(req.id) ?? obs.t_ms;
+    this.arrived_ms.delete(req.id);
     f.request = undefined;
     f.last_used_ms = obs.t_ms;
     this.pools.transition(f, 'warm');
     this.pools.setReservation(f, 0, this.pools.pool(f.profile).cfg.memory_kb);
-    return this.release('room freed');
+    const out: Command[] = [];
+    if (!this.keepAlive.idle(f, arrival_ms, obs.t_ms)) {
+      this.pools.transition(f, 'stopped');
+      out.push({ type: 'stop', fragment: f.id, reason: `${this.name}: unloaded until its pre-warm` });
+    }
+    out.push(...this.release('room freed'));
+    return out;
   }
 
   private release(reason: string): Command[] {
@@ -164,18 +226,33 @@ class Baseline implements Policy {
     this.ledger.observe(obs.online_cpus, obs.nodes);
     const out: Command[] = [];
     out.push(...this.release('periodic retry'));
-    // Fixed keep-alive: a warm fragment idle that long is stopped.
     for (const f of [...this.pools.fragments()]) {
-      if (f.state === 'warm' && obs.t_ms - f.last_used_ms >= this.keepAlive_ms) {
+      if (f.state === 'warm' && this.keepAlive.expired(f, obs.t_ms)) {
         this.pools.transition(f, 'stopped');
         out.push({ type: 'stop', fragment: f.id, reason: 'keep-alive expired' });
       }
     }
+    for (const p of this.keepAlive.prewarmsDue(obs.t_ms)) out.push(...this.prewarm(p, obs.t_ms));
     if (this.name === 'numad' && obs.t_ms >= this.nextNumad_ms) {
       this.nextNumad_ms = obs.t_ms + NUMAD_INTERVAL_MS;
       out.push(...this.rebalance());
     }
     return out;
+  }
+
+  /**
+   * Start a warm fragment of the profile on the node of the one it replaces if it fits, else on the
+   * least-loaded node that fits. With no room it is dropped: the next request cold-starts, as it
+   * would have with no pre-warm.
+   */
+  private prewarm({ profile, node }: Prewarm, t_ms: number): Command[] {
+    const pool = this.pools.pool(profile);
+    const demand: Demand = { profile, cpus: 0, memory_kb: pool.cfg.memory_kb, exclusive_cpus: 0 };
+    const fits = this.ids.filter((id) => this.fitsOn(id, demand, pool, false));
+    const at = fits.includes(node) ? node : this.choose(fits);
+    if (at === undefined || pool.size >= pool.cfg.pool.max || this.pools.liveCount >= this.cfg.limits.max_fragments) return [];
+    const f = this.pools.create(profile, at, sharedCpusFor(at, pool.cfg, this.ledger), t_ms);
+    return [{ type: 'start', fragment: f.id, profile, node: at, cpus: f.cpus, memory_kb: pool.cfg.memory_kb, reason: `${this.name}: pre-warm` }];
   }
 
   /** numad's periodic re-placement: move one busy fragment from the most to the least loaded node when they differ by over 20 %. */
@@ -194,7 +271,7 @@ class Baseline implements Policy {
   }
 }
 
-export function makeBaseline(name: Exclude<PolicyName, 'engine'>, cfg: Config, topo: Topology, seed: string, keepAlive_ms = DEFAULT_KEEP_ALIVE_MS): Policy {
+export function makeBaseline(name: BaselineName, cfg: Config, topo: Topology, seed: string, keepAlive_ms = DEFAULT_KEEP_ALIVE_MS): Policy {
   if (!(keepAlive_ms >= 0)) throw new RangeError(`keep-alive must be ≥ 0 ms, got ${keepAlive_ms}`);
   return new Baseline(name, cfg, topo, seed, keepAlive_ms);
 }

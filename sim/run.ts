@@ -12,7 +12,7 @@ import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, typ
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us, type RunWatcher } from './agent-loop.ts';
 import { playBackground, type Background } from './background.ts';
-import { DEFAULT_KEEP_ALIVE_MS, makeBaseline, type PolicyName } from './baselines.ts';
+import { DEFAULT_KEEP_ALIVE_MS, FIXED_KEEP_ALIVE_BASELINES, makeBaseline, type PolicyName } from './baselines.ts';
 import { EventQueue } from './events.ts';
 import { FaultInjector } from './faults.ts';
 import { Host } from './host.ts';
@@ -46,7 +46,7 @@ export interface RunInputs {
   predictor?: DemandPredictor;
   /** Pool size over the Little's-law concurrency a forecast implies (default 2). */
   headroom?: number;
-  /** The baselines' fixed keep-alive of an idle warm fragment, ms (default 10 minutes); the engine's pools ignore it. */
+  /** The fixed keep-alive of an idle warm fragment, ms (default 10 minutes), of the baselines that have one; the engine's pools and the hybrid keep-alive ignore it. */
   keepAlive_ms?: number;
   /** Watch the run as it happens (decisions, samples, a pause per scaling cycle): `fgo sim --serve`. */
   watch?: RunWatcher;
@@ -244,7 +244,7 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
     const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), JSON.stringify(v, null, 2) + '\n');
     write('run.json', {
       scenario: s, policy: inp.policy, seed, topology: topo.json, engine_config: config, versions: inp.versions ?? {},
-      predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom }, ...(inp.policy === 'engine' ? {} : { keep_alive_ms: keepAlive_ms }),
+      predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom }, ...((FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(inp.policy) ? { keep_alive_ms: keepAlive_ms } : {}),
     });
     write('metrics.json', summary);
     write('wall.json', wallSummary);

@@ -39,7 +39,7 @@ function file(name: string, text: string): string {
 
 const RUN_FILES = ['decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
 
-describe('fgo sim', () => {
+describe('fgo sim', { timeout: 60_000 }, () => {
   it('--json prints the run directory and the metrics, and the directory has its files', async () => {
     const { out } = outDir();
     const r = await fgo('sim', '--scenario', 'default', '--duration', '30s', '--out', out, '--json');
@@ -65,7 +65,29 @@ describe('fgo sim', () => {
   });
 });
 
-describe('fgo compare', () => {
+describe('the stronger baselines through the CLI', () => {
+  // Each run is a child process of a few seconds; generous timeouts for a busy 2-CPU machine.
+  it.each(['locality-first', 'hybrid-keepalive', 'locality-hybrid'])('sim --policy %s --json exits 0 with its run directory', async (policy) => {
+    const { out } = outDir();
+    const r = await fgo('sim', '--policy', policy, '--scenario', 'default', '--duration', '30s', '--out', out, '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { metrics: { requests: { arrived: number; completed: number } } };
+    expect(j.metrics.requests.completed).toBeGreaterThan(5000); // ≈ 7600 arrive in 30 s
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).policy).toBe(policy);
+  }, 60_000);
+
+  it('compare --policies takes all three, on the same arrivals', async () => {
+    const { out } = outDir();
+    const r = await fgo('compare', '--scenario', 'default', '--duration', '10s', '--policies', 'locality-first,hybrid-keepalive,locality-hybrid', '--out', out, '--json');
+    expect(r.code, r.err).toBe(0);
+    const c = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')) as { policies: Record<string, { requests: { arrived: number } }> };
+    expect(Object.keys(c.policies)).toEqual(['locality-first', 'hybrid-keepalive', 'locality-hybrid']);
+    const arrived = Object.values(c.policies).map((m) => m.requests.arrived);
+    expect(new Set(arrived).size).toBe(1);
+  }, 120_000);
+});
+
+describe('fgo compare', { timeout: 60_000 }, () => {
   it('runs each policy on the same arrivals: DIR/engine, DIR/random, DIR/comparison.json and a table', async () => {
     const { out } = outDir();
     const r = await fgo('compare', '--scenario', 'default', '--duration', '20s', '--policies', 'engine,random', '--out', out);
@@ -87,7 +109,8 @@ describe('fgo compare', () => {
   });
 });
 
-describe.concurrent('invalid inputs: exit 2, the field or line named, nothing written', () => {
+// Fourteen processes at once: on a busy 2-CPU machine their start-up alone outlasts vitest's default 5 s.
+describe.concurrent('invalid inputs: exit 2, the field or line named, nothing written', { timeout: 60_000 }, () => {
   /** Run, expect exit 2 with stderr matching, and no run directory (nor a temporary one) left. */
   async function rejects(args: (out: string) => string[], err: RegExp) {
     const { parent, out } = outDir();
@@ -103,7 +126,7 @@ describe.concurrent('invalid inputs: exit 2, the field or line named, nothing wr
 
   it('a bad --duration', () => rejects((o) => ['sim', '--duration', '5 minutes', '--out', o], /--duration: '5 minutes' is not a duration/));
 
-  it('an unknown --policy', () => rejects((o) => ['sim', '--duration', '5s', '--policy', 'fifo', '--out', o], /--policy: 'fifo' is not one of engine, random, round-robin, least-loaded, most-allocated, numad/));
+  it('an unknown --policy', () => rejects((o) => ['sim', '--duration', '5s', '--policy', 'fifo', '--out', o], /--policy: 'fifo' is not one of engine, random, round-robin, least-loaded, most-allocated, numad, locality-first, hybrid-keepalive, locality-hybrid$/m));
 
   it('an unknown policy in compare --policies (nothing run, not even the valid ones)', () => rejects((o) => ['compare', '--duration', '5s', '--policies', 'engine,fifo', '--out', o], /--policies: unknown fifo/));
 
@@ -139,7 +162,7 @@ describe.concurrent('invalid inputs: exit 2, the field or line named, nothing wr
   it('compare with a bad scenario writes no comparison directory either', () => rejects((o) => ['compare', '--scenario', 'no-such-scenario', '--policies', 'engine', '--out', o], /scenario 'no-such-scenario'/));
 });
 
-describe.concurrent('--help', () => {
+describe.concurrent('--help', { timeout: 60_000 }, () => {
   it('sim --help shows its examples', async () => {
     const r = await fgo('sim', '--help');
     expect(r.code).toBe(0);

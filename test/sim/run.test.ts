@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BASELINES, type PolicyName } from '../../sim/baselines.ts';
+import { BASELINES, FIXED_KEEP_ALIVE_BASELINES, type PolicyName } from '../../sim/baselines.ts';
 import { runSimulation, type RunInputs } from '../../sim/run.ts';
 import { bundledScenarios, loadScenario, resolvePath, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
 import { presetTopology } from '../../sim/topologies.ts';
@@ -369,7 +369,7 @@ describe('baselines', () => {
     }
   });
 
-  it.each([...BASELINES])('%s: keep-alive stops a fragment idle for 10 minutes, not before', async (p) => {
+  it.each([...FIXED_KEEP_ALIVE_BASELINES])('%s: keep-alive stops a fragment idle for 10 minutes, not before', async (p) => {
     // One request at t = 0: cold start 1 s, then 1 s of CPU → done at t = 2 s, warm from then.
     // Stopped at the first tick with t − 2 s ≥ 600 s, i.e. t = 602 s.
     const s = scenario({ duration: '610s', topology: '1n-2c', profiles: { fn: { cold_start_ms: 1000, cpu_ms: { dist: 'const', mean: 1000 }, memory_mb: 256 } } });
