@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { scenarioInputs } from '../../cli/load.ts';
 import { BASELINES, FIXED_KEEP_ALIVE_BASELINES, type PolicyName } from '../../sim/baselines.ts';
 import { runSimulation, type RunInputs } from '../../sim/run.ts';
 import { bundledScenarios, loadScenario, resolvePath, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
@@ -150,15 +151,19 @@ describe('PSI model end to end (1n-2c)', () => {
 });
 
 describe('bundled scenarios', () => {
-  it('are the seven DESIGN/brief names', () => {
-    expect(bundledScenarios()).toEqual(['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n']);
+  it('are the seven of the first brief and the four of the fair-fights issue', () => {
+    expect(bundledScenarios()).toEqual(['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n', 'noisy-neighbor-2n', 'overload-2n', 'memory-thrash-4n', 'faas-azure']);
+    // Each says in one line what it tests.
+    for (const name of bundledScenarios()) expect(loadScenario(name).description.length, name).toBeGreaterThan(40);
   });
 
   it.each(bundledScenarios())('%s: completes and writes a complete, consistent run directory', async (name) => {
     const duration_s = name === 'scale-64n' ? 60 : 30;
     const s = bundled(name, `${duration_s}s`);
     const topo = presetTopology(s.topology);
-    const r = await run(s, 'engine', { psi: psiOf(s) });
+    // Everything the scenario names (traces replayed beside its generators, a neighbour), read as fgo sim reads it.
+    const { workload, replay, psi, background } = scenarioInputs(s);
+    const r = await run(s, 'engine', { workload, replay, psi, background });
 
     // Files, and nothing else left beside them (the temporary directory was renamed into place).
     expect(readdirSync(r.dir).sort()).toEqual(['decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
