@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, TopologyError } from '../engine/index.ts';
-import { BASELINES, type PolicyName } from '../sim/baselines.ts';
+import { POLICIES, type PolicyName } from '../sim/baselines.ts';
 import { writeFileAtomic } from '../sim/csv.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
@@ -17,7 +17,6 @@ import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type S
 import { InputError, readJson } from './jsonfile.ts';
 import { loadConfig, scenarioInputs } from './load.ts';
 
-const POLICIES: PolicyName[] = ['engine', ...BASELINES];
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export interface SimFlags {
