@@ -35,7 +35,7 @@ interface TuneFlags {
 
 const list = (s: string) => (s === 'none' ? [] : s.split(',').map((x) => x.trim()).filter(Boolean));
 
-function durationFlag(flag: string, v: string): number | null {
+export function durationFlag(flag: string, v: string): number | null {
   if (v === 'full') return null;
   try {
     const s = parseDuration_s(v);
@@ -46,7 +46,7 @@ function durationFlag(flag: string, v: string): number | null {
   }
 }
 
-function workersFlag(v: string | undefined): number {
+export function workersFlag(v: string | undefined): number {
   if (v === undefined) return availableParallelism();
   if (!/^\d+$/.test(v)) throw new InputError([`--workers: '${v}' is not a whole number (0 runs in this thread)`], 2);
   return Number(v);
