@@ -14,6 +14,7 @@ import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { engineConfigFor, runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
 import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
+import { verdictFor, verdictTable } from '../sim/verdict.ts';
 import { InputError, readJson } from './jsonfile.ts';
 import { loadConfig, scenarioInputs } from './load.ts';
 
@@ -184,12 +185,15 @@ export function registerSim(program: Command): void {
       const results: Record<string, RunResult> = {};
       const predictor = await predictorFor(f, inputs);
       for (const p of policies) results[p] = await run(inputs, p as PolicyName, join(out, p), predictor);
-      const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics])) };
+      const metrics = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics]));
+      // The engine against the best baseline (sim/verdict.ts), when both ran.
+      const verdict = policies.includes('engine') && policies.length > 1 ? verdictFor(inputs.scenario.name, metrics) : undefined;
+      const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: metrics, ...(verdict ? { verdict } : {}) };
       writeFileAtomic(join(out, 'comparison.json'), JSON.stringify(comparison, null, 2) + '\n');
       // A report a person can open offline, of every policy side by side (reports/report.ts).
       const { writeReport } = await import('../reports/report.ts');
-      const report = await writeReport(policies.map((p) => join(out, p)), join(out, 'report.html'), { title: `fgo compare: ${inputs.scenario.name}` });
+      const report = await writeReport(policies.map((p) => join(out, p)), join(out, 'report.html'), { title: `fgo compare: ${inputs.scenario.name}`, ...(verdict ? { verdicts: [verdict] } : {}) });
       if (f.json) console.log(JSON.stringify({ dir: out, report: report.path, ...comparison }));
-      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)`);
+      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)${verdict ? `\n\n${verdictTable([verdict])}` : ''}`);
     });
 }
