@@ -88,11 +88,13 @@ Verdict: ${VERDICT_RULE}. See docs/scorecard.md.`)
       const doc = await runScorecard(plan, f.out, { workers, onDone: progress.onDone }).finally(progress.finish);
       // Loaded on use: vega and vega-lite add about a second to a command's start.
       const { writeSectionedReport } = await import('../reports/report.ts');
+      const bar = progressBar('report');
       const report = await writeSectionedReport(
         plan.scenarios.map((s) => ({ verdict: doc.verdict.scenarios[s.name] as (typeof doc.verdict.scenarios)[string], description: s.description, runDirs: plan.policies.map((p) => join(f.out, s.name, p)) })),
         join(f.out, 'report.html'),
         `fgo scorecard: ${plan.scenarios.length} scenario${plan.scenarios.length === 1 ? '' : 's'} × ${plan.policies.length} policies`,
-      );
+        (done, total) => bar.update(done / total, `${done}/${total} scenarios read`),
+      ).finally(bar.done);
       const wall_s = Math.round((performance.now() - started) / 100) / 10;
       const paths = {
         dir: f.out, scorecard: join(f.out, 'scorecard.json'), report: report.path,

@@ -94,11 +94,13 @@ export async function writeReport(runDirs: string[], out: string, opts: { images
 /**
  * The scorecard's report: the verdict grid, then per scenario a collapsed section — its verdict
  * metric by metric, its runs side by side and charted as `fgo report` charts them (on its own
- * time axis, within SECTION_LIMITS), drawn when opened.
+ * time axis, within SECTION_LIMITS), drawn when opened. `onSection` follows progress: reading
+ * long runs' journals takes minutes.
  */
-export async function writeSectionedReport(sections: ReadonlyArray<{ verdict: ScenarioVerdict; description: string; runDirs: string[] }>, out: string, title: string): Promise<{ path: string; bytes: number; charts: number }> {
+export async function writeSectionedReport(sections: ReadonlyArray<{ verdict: ScenarioVerdict; description: string; runDirs: string[] }>, out: string, title: string, onSection?: (done: number, total: number) => void): Promise<{ path: string; bytes: number; charts: number }> {
   const parts: Section[] = [];
   for (const s of sections) {
+    onSection?.(parts.length, sections.length);
     const v = s.verdict;
     const model = await buildReport(s.runDirs, undefined, SECTION_LIMITS);
     const word = v.engine_wins === null ? ['none', 'no verdict'] : v.engine_wins ? ['win', 'engine wins'] : ['loss', 'engine loses'];
