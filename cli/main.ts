@@ -16,6 +16,7 @@ import { registerLiveCommands } from './live.ts';
 import { registerRecordCommand } from './record.ts';
 import { registerPredictCommands } from './predict.ts';
 import { registerReport } from './report.ts';
+import { registerScorecard } from './scorecard.ts';
 import { registerTradeoff } from './tradeoff.ts';
 import { registerTune } from './tune.ts';
 import { registerStudy } from './study.ts';
@@ -90,6 +91,7 @@ export function buildProgram(): Command {
     .action((o: { json?: boolean; seed: string }) => runDemo(o.seed, o.json === true, (line) => console.log(line)));
 
   registerSim(program);
+  registerScorecard(program);
   registerTraceCommands(program);
   registerTopologyCommand(program);
   registerLiveCommands(program, pkg.version);

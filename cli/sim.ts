@@ -8,16 +8,16 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, TopologyError } from '../engine/index.ts';
-import { BASELINES, type PolicyName } from '../sim/baselines.ts';
+import { POLICIES, type PolicyName } from '../sim/baselines.ts';
 import { writeFileAtomic } from '../sim/csv.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { engineConfigFor, runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
 import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
+import { verdictFor, verdictTable } from '../sim/verdict.ts';
 import { InputError, readJson } from './jsonfile.ts';
 import { loadConfig, scenarioInputs } from './load.ts';
 
-const POLICIES: PolicyName[] = ['engine', ...BASELINES];
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export interface SimFlags {
@@ -82,17 +82,25 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
   return { ...scenarioInputs(s), versions: { fgo: pkg.version, node: process.versions.node }, explainFull: f.explainFull === true };
 }
 
-/** A progress bar on a terminal; nothing when output is piped or in CI. */
-export function progressBar(label: string): { update: (f: number) => void; done: () => void } {
+/**
+ * A progress bar on stderr with the time left at the pace so far and an optional note ("3/22
+ * runs"), for every long command; nothing when stderr is not a terminal, or in CI.
+ */
+export function progressBar(label: string): { update: (fraction: number, note?: string) => void; done: () => void } {
   if (!process.stderr.isTTY || process.env.CI) return { update: () => {}, done: () => {} };
-  let last = -1;
+  const start = Date.now();
+  let shown = '', at = 0;
   return {
-    update(f) {
-      const pct = Math.floor(f * 100);
-      if (pct === last) return;
-      last = pct;
+    update(f, note = '') {
+      const pct = Math.floor(Math.min(1, Math.max(0, f)) * 100);
+      const now = Date.now();
+      // Redrawn when the percentage or the note changes, and each second for the time left.
+      if (`${pct} ${note}` === shown && now - at < 1000) return;
+      shown = `${pct} ${note}`;
+      at = now;
+      const eta = f > 0 && f < 1 ? Math.round((((now - start) / 1000) * (1 - f)) / f) : undefined;
       const width = 30, fill = Math.round((pct / 100) * width);
-      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${String(pct).padStart(3)}%`);
+      process.stderr.write(`\r\x1b[K${label} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${String(pct).padStart(3)}%${note ? `  ${note}` : ''}${eta === undefined ? '' : `  ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`}`);
     },
     done() {
       process.stderr.write('\r\x1b[K');
@@ -187,12 +195,15 @@ export function registerSim(program: Command): void {
       const results: Record<string, RunResult> = {};
       const predictor = await predictorFor(f, inputs);
       for (const p of policies) results[p] = await run(inputs, p as PolicyName, join(out, p), predictor);
-      const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics])) };
+      const metrics = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics]));
+      // The engine against the best baseline (sim/verdict.ts), when both ran.
+      const verdict = policies.includes('engine') && policies.length > 1 ? verdictFor(inputs.scenario.name, metrics) : undefined;
+      const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: metrics, ...(verdict ? { verdict } : {}) };
       writeFileAtomic(join(out, 'comparison.json'), JSON.stringify(comparison, null, 2) + '\n');
       // A report a person can open offline, of every policy side by side (reports/report.ts).
       const { writeReport } = await import('../reports/report.ts');
-      const report = await writeReport(policies.map((p) => join(out, p)), join(out, 'report.html'), { title: `fgo compare: ${inputs.scenario.name}` });
+      const report = await writeReport(policies.map((p) => join(out, p)), join(out, 'report.html'), { title: `fgo compare: ${inputs.scenario.name}`, ...(verdict ? { verdicts: [verdict] } : {}) });
       if (f.json) console.log(JSON.stringify({ dir: out, report: report.path, ...comparison }));
-      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)`);
+      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)${verdict ? `\n\n${verdictTable([verdict])}` : ''}`);
     });
 }

@@ -14,6 +14,7 @@ import { OBJECTIVE_METRICS, parseWeights, type MetricDelta } from '../sim/tune/o
 import type { PoolOptions } from '../sim/tune/pool.ts';
 import { canonicalJson, makeSpec, mergeShards, runShard, runSweep, type ResultDoc } from '../sim/tune/sweep.ts';
 import { InputError } from './jsonfile.ts';
+import { progressBar } from './sim.ts';
 
 const DEFAULT_SCENARIOS = 'default,burst-2n';
 const DEFAULT_HOLDOUT = 'numa-stress-4n,diurnal-8n,faults-8n,psi-replay-1n';
@@ -34,7 +35,7 @@ interface TuneFlags {
 
 const list = (s: string) => (s === 'none' ? [] : s.split(',').map((x) => x.trim()).filter(Boolean));
 
-function durationFlag(flag: string, v: string): number | null {
+export function durationFlag(flag: string, v: string): number | null {
   if (v === 'full') return null;
   try {
     const s = parseDuration_s(v);
@@ -45,38 +46,32 @@ function durationFlag(flag: string, v: string): number | null {
   }
 }
 
-function workersFlag(v: string | undefined): number {
+export function workersFlag(v: string | undefined): number {
   if (v === undefined) return availableParallelism();
   if (!/^\d+$/.test(v)) throw new InputError([`--workers: '${v}' is not a whole number (0 runs in this thread)`], 2);
   return Number(v);
 }
 
 /**
- * A one-line bar on a terminal (stderr only; nothing when piped or in CI): trials finished out of
- * the total — a trial is finished when all its scenarios are — and the time left at the pace so
- * far; then the held-out runs, counted as runs.
+ * Progress on a terminal (cli/sim.ts's bar): trials finished out of the total — a trial is
+ * finished when all its scenarios are — then the held-out runs, counted as runs.
  */
-function progressBar(label: string, trials: number, perTrial: number): { onDone: NonNullable<PoolOptions['onDone']>; finish: () => void } {
-  const tty = process.stderr.isTTY === true && !process.env.CI;
-  const start = Date.now();
+function trialProgress(label: string, trials: number, perTrial: number): { onDone: NonNullable<PoolOptions['onDone']>; finish: () => void } {
+  const bar = progressBar(`${label}: trials`);
+  // Made when the held-out runs start (after the last trial), so its time left counts from then.
+  let held = trials === 0 ? progressBar('held-out runs') : undefined;
   const runs = new Map<string, number>();
   let finished = 0;
-  const draw = (what: string, done: number, total: number) => {
-    const width = 30, fill = Math.round((done / total) * width);
-    const el = (Date.now() - start) / 1000;
-    const eta = done ? Math.round((el / done) * (total - done)) : undefined;
-    process.stderr.write(`\r\x1b[K${what} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${done}/${total}  ${eta === undefined ? 'ETA …' : `ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`}`);
-  };
   const onDone = (done: number, total: number, job: Job) => {
     const unit = job.key.slice(0, job.key.indexOf('/'));
-    if (!/^\d+$/.test(unit)) return tty ? draw('held-out runs', done, total) : undefined;
+    if (!/^\d+$/.test(unit)) return held?.update(done / total, `${done}/${total}`);
     const n = (runs.get(unit) ?? 0) + 1;
     runs.set(unit, n);
     if (n === perTrial) finished++;
-    if (tty) draw(`${label}: trials`, finished, trials);
+    bar.update(finished / trials, `${finished}/${trials}`);
+    if (finished === trials) (bar.done(), (held = progressBar('held-out runs')));
   };
-  const finish = () => void (tty && process.stderr.write('\r\x1b[K'));
-  return { onDone, finish };
+  return { onDone, finish: () => (bar.done(), held?.done()) };
 }
 
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(4));
@@ -157,7 +152,7 @@ export function registerTune(program: Command): void {
       const workers = workersFlag(f.workers);
       if (shard) {
         const ks = Math.ceil((spec.trials - shard.index) / shard.count);
-        const bar = progressBar(`shard ${shard.index}/${shard.count}`, ks, spec.scenarios.length);
+        const bar = trialProgress(`shard ${shard.index}/${shard.count}`, ks, spec.scenarios.length);
         const doc = await runShard(spec, shard.index, shard.count, { workers, onDone: bar.onDone }).finally(bar.finish);
         writeFileAtomic(out, canonicalJson(doc));
         const wall_s = (Date.now() - started) / 1000;
@@ -165,7 +160,7 @@ export function registerTune(program: Command): void {
         else console.log(`shard ${shard.index}/${shard.count}: ${doc.trials.length} trials written to ${out} (${wall_s.toFixed(1)} s); join the shards with \`fgo tune merge\``);
         return;
       }
-      const bar = progressBar('tune', spec.trials, spec.scenarios.length);
+      const bar = trialProgress('tune', spec.trials, spec.scenarios.length);
       const doc = await runSweep(spec, { workers, onDone: bar.onDone }).finally(bar.finish);
       writeFileAtomic(out, canonicalJson(doc));
       report(doc, out, (Date.now() - started) / 1000, f.json === true);
@@ -186,7 +181,7 @@ export function registerTune(program: Command): void {
       if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
       const started = Date.now();
       const workers = workersFlag(f.workers);
-      const bar = progressBar('merge', 0, 1);
+      const bar = trialProgress('merge', 0, 1);
       const doc = await mergeShards(files, { workers, onDone: bar.onDone }).finally(bar.finish);
       writeFileAtomic(f.out, canonicalJson(doc));
       report(doc, f.out, (Date.now() - started) / 1000, f.json === true);

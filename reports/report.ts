@@ -1,16 +1,19 @@
 /**
  * `writeReport`: run directories in, one self-contained HTML report out (and, on request, every
- * chart as SVG and PNG). The entry point for `fgo report`, `fgo compare` and notebooks.
+ * chart as SVG and PNG). The entry point for `fgo report`, `fgo compare` and notebooks;
+ * `writeSectionedReport` is the scorecard's: a verdict, then one collapsed section per scenario.
  *
  * Size is bounded by construction, not by the run: every run is cut into at most MAX_BINS time
  * bins and the per-node heat map into at most HEAT_CELLS cells over all runs, whatever the
  * duration or node count, so a 24-hour, 64-node run gives a report of a few MB that a browser
- * draws in seconds.
+ * draws in seconds. A sectioned report has a smaller budget per section (SECTION_LIMITS), so
+ * eleven scenarios of nine policies stay a file that opens quickly.
  */
 import { renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { buildCharts, type ChartDef, type Run, type TimeAxis } from './charts.ts';
-import { renderHtml } from './html.ts';
+import type { ScenarioVerdict } from '../sim/verdict.ts';
+import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
 import { writeImages } from './images.ts';
 import { aggregateRun, expandRunDirs, readRuns, type RunMeta } from './load.ts';
 
@@ -18,19 +21,31 @@ import { aggregateRun, expandRunDirs, readRuns, type RunMeta } from './load.ts';
 export const MAX_BINS = 400;
 /** Heat-map cells over all runs (nodes × time cells). */
 export const HEAT_CELLS = 30_000;
+/** How finely runs are drawn: time bins per run, heat-map cells over all runs of a report (or a section). */
+export interface Limits {
+  bins: number;
+  heatCells: number;
+}
+/**
+ * Per section of a sectioned report: half the bins and about a quarter of the heat cells of a
+ * plain report. Measured (docs/scorecard.md): 7 scenarios × 6 policies give 3.2 MB that opens in
+ * 0.6 s, each section drawing in about a second; a section's size grows with its runs, not with
+ * their length, so 11 × 9 stays under 10 MB.
+ */
+export const SECTION_LIMITS: Limits = { bins: 200, heatCells: 8000 };
 /** Bin widths a person reads easily, s. */
 const NICE_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 
 const nice = (min_s: number) => NICE_S.find((n) => n >= min_s) ?? Math.ceil(min_s / 86400) * 86400;
 
 /** The bins and the display unit for a set of runs: the longest run decides, so all share one axis. */
-export function timeAxisFor(runs: readonly RunMeta[]): TimeAxis {
+export function timeAxisFor(runs: readonly RunMeta[], limits: Limits = { bins: MAX_BINS, heatCells: HEAT_CELLS }): TimeAxis {
   const D = Math.max(1, ...runs.map((r) => r.duration_s));
   // A bin is never finer than the coarsest timeseries interval (it would hold no row).
   const rowEvery = Math.max(1, ...runs.map((r) => Number((r.run.scenario as { timeseries_interval_s?: number }).timeseries_interval_s ?? 1)));
-  const bin_s = nice(Math.max(rowEvery, D / MAX_BINS));
+  const bin_s = nice(Math.max(rowEvery, D / limits.bins));
   const nodes = runs.reduce((a, r) => a + Math.max(1, ((r.run as { topology?: { nodes?: unknown[] } }).topology?.nodes ?? []).length), 0);
-  const heat_bin_s = nice(Math.max(bin_s, (D * nodes) / HEAT_CELLS));
+  const heat_bin_s = nice(Math.max(bin_s, (D * nodes) / limits.heatCells));
   const [unit_s, unit] = D <= 1800 ? [1, 's' as const] : D <= 12 * 3600 ? [60, 'min' as const] : [3600, 'h' as const];
   return { bin_s, heat_bin_s, unit_s, unit };
 }
@@ -43,27 +58,58 @@ export interface ReportModel {
 }
 
 /** Read, aggregate and lay out: everything but writing, for tests and other front ends. */
-export async function buildReport(runDirs: readonly string[], title?: string): Promise<ReportModel> {
+export async function buildReport(runDirs: readonly string[], title?: string, limits?: Limits): Promise<ReportModel> {
   const metas = readRuns(expandRunDirs(runDirs));
-  const axis = timeAxisFor(metas);
+  const axis = timeAxisFor(metas, limits);
   const runs: Run[] = [];
   for (const m of metas) runs.push({ ...m, series: await aggregateRun(m, axis.bin_s, axis.heat_bin_s) });
   const scenarios = [...new Set(runs.map((r) => r.run.scenario.name))];
   return { runs, axis, charts: buildCharts(runs, axis), title: title ?? `fgo report: ${scenarios.join(', ')} (${runs.map((r) => r.label).join(', ')})` };
 }
 
-/**
- * Write the report of `runDirs` (run directories, or directories of them as `fgo compare` writes)
- * to `out`, through a temporary file renamed into place; with `images`, also ID.svg and ID.png per
- * chart in that directory. Throws ReportInputError listing every unusable file.
- */
-export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string } = {}): Promise<{ path: string; bytes: number; charts: number }> {
-  const model = await buildReport(runDirs, opts.title);
-  const html = renderHtml(model.title, model.runs, model.charts, new Date().toISOString().replace(/\.\d+Z$/, 'Z'));
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** Write `html` to `out` through a temporary file renamed into place. */
+function writeHtml(out: string, html: string): { path: string; bytes: number } {
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;
   writeFileSync(tmp, html);
   renameSync(tmp, out);
+  return { path: out, bytes: statSync(out).size };
+}
+
+/**
+ * Write the report of `runDirs` (run directories, or directories of them as `fgo compare` writes)
+ * to `out`, through a temporary file renamed into place; with `images`, also ID.svg and ID.png per
+ * chart in that directory; with `verdicts`, the verdict section first (fgo compare). Throws
+ * ReportInputError listing every unusable file.
+ */
+export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string; verdicts?: ScenarioVerdict[] } = {}): Promise<{ path: string; bytes: number; charts: number }> {
+  const model = await buildReport(runDirs, opts.title);
+  const written = writeHtml(out, renderHtml(model.title, model.runs, model.charts, now(), opts.verdicts ? verdictHtml(opts.verdicts, true) : undefined));
   if (opts.images) await writeImages(model.charts, opts.images);
-  return { path: out, bytes: statSync(out).size, charts: model.charts.length };
+  return { ...written, charts: model.charts.length };
+}
+
+/**
+ * The scorecard's report: the verdict grid, then per scenario a collapsed section — its verdict
+ * metric by metric, its runs side by side and charted as `fgo report` charts them (on its own
+ * time axis, within SECTION_LIMITS), drawn when opened. `onSection` follows progress: reading
+ * long runs' journals takes minutes.
+ */
+export async function writeSectionedReport(sections: ReadonlyArray<{ verdict: ScenarioVerdict; description: string; runDirs: string[] }>, out: string, title: string, onSection?: (done: number, total: number) => void): Promise<{ path: string; bytes: number; charts: number }> {
+  const parts: Section[] = [];
+  for (const s of sections) {
+    onSection?.(parts.length, sections.length);
+    const v = s.verdict;
+    const model = await buildReport(s.runDirs, undefined, SECTION_LIMITS);
+    const word = v.engine_wins === null ? ['none', 'no verdict'] : v.engine_wins ? ['win', 'engine wins'] : ['loss', 'engine loses'];
+    parts.push({
+      key: v.scenario, runs: model.runs, charts: model.charts,
+      collapsed: `${esc(v.scenario)}: <span class="${word[0]}">${word[1]}</span> <small>(${model.runs.length} runs; charts drawn when opened)</small>`,
+      intro: `<p class="note">${esc(s.description)}</p>${scenarioVerdictHtml(v)}`,
+    });
+  }
+  const html = renderPage({ title, generated: now(), lead: verdictHtml(sections.map((s) => s.verdict), false), sections: parts });
+  return { ...writeHtml(out, html), charts: parts.reduce((a, p) => a + p.charts.length, 0) };
 }

@@ -275,3 +275,6 @@ export function makeBaseline(name: BaselineName, cfg: Config, topo: Topology, se
   if (!(keepAlive_ms >= 0)) throw new RangeError(`keep-alive must be ≥ 0 ms, got ${keepAlive_ms}`);
   return new Baseline(name, cfg, topo, seed, keepAlive_ms);
 }
+
+/** Every policy the twin can run: the engine, then the baselines. */
+export const POLICIES: readonly PolicyName[] = ['engine', ...BASELINES];

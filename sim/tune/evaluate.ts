@@ -1,26 +1,35 @@
 /**
- * One unit of work of a sweep: a candidate on one scenario, run through the twin with the
- * scenario's own seed. Shared by the worker threads and the in-process path (`--workers 0`), so
- * both compute exactly the same thing. Scenario inputs (topology, traces) are read once per thread.
+ * One unit of work of the simulation pool (pool.ts): a policy on one scenario, run through the
+ * twin with the scenario's own seed — a tuning candidate (`fgo tune`) or a scorecard run, which
+ * also writes its run directory (`fgo scorecard`). Shared by the worker threads and the in-process
+ * path (`--workers 0`), so both compute exactly the same thing. Scenario inputs (topology,
+ * traces) are read once per thread.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scenarioInputs } from '../../cli/load.ts';
+import type { PolicyName } from '../baselines.ts';
 import type { MetricsSummary } from '../metrics.ts';
 import { runSimulation, type RunInputs } from '../run.ts';
 import { loadScenario, parseDuration_s, resolvePath, scenarioSchema } from '../scenario.ts';
 import { applyParams, type TuneParams } from './space.ts';
 
 export interface Job {
-  /** Unique within a sweep; results are keyed by it, never by completion order. */
+  /** Unique within a pool's jobs; results are keyed by it, never by completion order. */
   key: string;
   /** For messages: "trial 7 on burst-2n". */
   label: string;
   scenario: string;
-  params: TuneParams;
+  /** A tuning candidate laid over the scenario's engine config; none: the scenario as it is. */
+  params?: TuneParams;
+  /** Who decides (default: the engine). */
+  policy?: PolicyName;
   /** Simulated seconds at most (the scenario's own duration if shorter); null: the scenario's. */
   duration_s: number | null;
+  /** A run directory to write (sim/run.ts), with these versions in its run.json; none: metrics only. */
+  out?: string;
+  versions?: Record<string, string>;
 }
 
 type BaseInputs = Omit<RunInputs, 'policy'>;
@@ -71,9 +80,10 @@ export function sourceDigest(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Run one job; `await` so this keeps working if runSimulation becomes async. */
+/** Run one job. */
 export async function runJob(job: Job): Promise<MetricsSummary> {
   const base = prepareScenario(job.scenario, job.duration_s);
-  const r = await runSimulation({ ...base, scenario: applyParams(base.scenario, job.params), policy: 'engine' });
+  const scenario = job.params ? applyParams(base.scenario, job.params) : base.scenario;
+  const r = await runSimulation({ ...base, scenario, policy: job.policy ?? 'engine', ...(job.out === undefined ? {} : { out: job.out, versions: job.versions ?? {} }) });
   return r.metrics;
 }

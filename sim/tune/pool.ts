@@ -1,7 +1,8 @@
 /**
- * The worker_threads pool of a sweep. Jobs go out in order to whichever worker is free; results
- * are keyed by job, so what comes back is the same whatever the worker count or the timing. A
- * job's error (or a worker dying) stops the pool at once and names the job — no hang.
+ * The worker_threads pool of simulation jobs (a tuning sweep's, a scorecard's). Jobs go out in
+ * order to whichever worker is free; results are keyed by job, so what comes back is the same
+ * whatever the worker count or the timing. A job's error (or a worker dying) stops the pool at
+ * once and names the job — no hang.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -94,7 +95,7 @@ export async function runJobs(jobs: readonly Job[], o: PoolOptions): Promise<Map
       });
       const died = (what: string) => {
         const job = busy.get(w);
-        stop(job ? new JobError(job, what) : new Error(`tuning worker: ${what}`));
+        stop(job ? new JobError(job, what) : new Error(`simulation worker: ${what}`));
       };
       w.on('error', (e) => died(e.stack ?? e.message));
       w.on('exit', (code) => died(`worker exited (code ${code})`));

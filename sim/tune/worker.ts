@@ -1,7 +1,7 @@
 /**
- * A worker thread of the tuning pool (sim/tune/pool.ts starts it, with tsx registered first):
- * runs the jobs it is sent one at a time and answers each with its metrics or its error, so a
- * failing job is reported with its trial and scenario and the pool does not wait for it forever.
+ * A worker thread of the simulation pool (sim/tune/pool.ts starts it, with tsx registered
+ * first): runs the jobs it is sent one at a time and answers each with its metrics or its error,
+ * so a failing job is reported with its label and the pool does not wait for it forever.
  */
 import { parentPort } from 'node:worker_threads';
 import { runJob, type Job } from './evaluate.ts';

@@ -1,7 +1,8 @@
 /**
  * `fgo sim` and `fgo compare` end to end: the real `bin/fgo.mjs` in child processes. Runs are
  * short (20–30 simulated seconds); the invalid-input cases run concurrently, since each is mostly
- * process start-up.
+ * process start-up. Each test may take a minute: on a 2-CPU machine with both CPUs busy, a process
+ * start alone can take several seconds.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,9 +38,11 @@ function file(name: string, text: string): string {
   return f;
 }
 
+const SLOW = { timeout: 60_000 };
+
 const RUN_FILES = ['decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
 
-describe('fgo sim', { timeout: 60_000 }, () => {
+describe('fgo sim', SLOW, () => {
   it('--json prints the run directory and the metrics, and the directory has its files', async () => {
     const { out } = outDir();
     const r = await fgo('sim', '--scenario', 'default', '--duration', '30s', '--out', out, '--json');
@@ -87,7 +90,7 @@ describe('the stronger baselines through the CLI', () => {
   }, 120_000);
 });
 
-describe('fgo compare', { timeout: 60_000 }, () => {
+describe('fgo compare', SLOW, () => {
   it('runs each policy on the same arrivals: DIR/engine, DIR/random, DIR/comparison.json and a table', async () => {
     const { out } = outDir();
     const r = await fgo('compare', '--scenario', 'default', '--duration', '20s', '--policies', 'engine,random', '--out', out);
@@ -106,11 +109,26 @@ describe('fgo compare', { timeout: 60_000 }, () => {
     expect(lines[head + 1]).toMatch(/^engine\s/);
     expect(lines[head + 2]).toMatch(/^random\s/);
     expect(r.out).toContain(`comparison: ${join(out, 'comparison.json')}`);
+    // It ends with the verdict (sim/verdict.ts): the engine against the best baseline, here random.
+    const v = lines.findIndex((l) => /^default: (engine WINS|engine LOSES)$/.test(l));
+    expect(v).toBeGreaterThan(lines.findIndex((l) => l.startsWith('report: ')));
+    expect(lines[v + 2]).toMatch(/^ {2}SLO miss ratio \* +random /);
+    expect(r.out.trimEnd()).toMatch(/tie: within 1 % of each other$/);
+    expect(c.verdict).toMatchObject({ scenario: 'default', engine_wins: expect.any(Boolean) });
+    expect(c.verdict.metrics[1]).toMatchObject({ metric: 'latency_ms.p99', best: { policy: 'random', value: c.policies.random.latency_ms.p99 }, engine: c.policies.engine.latency_ms.p99 });
+  });
+
+  it('without the engine among the policies there is no verdict', async () => {
+    const { out } = outDir();
+    const r = await fgo('compare', '--scenario', 'psi-replay-1n', '--duration', '10s', '--policies', 'random,numad', '--out', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).not.toContain('decides the verdict');
+    expect(JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')).verdict).toBeUndefined();
   });
 });
 
 // Fourteen processes at once: on a busy 2-CPU machine their start-up alone outlasts vitest's default 5 s.
-describe.concurrent('invalid inputs: exit 2, the field or line named, nothing written', { timeout: 60_000 }, () => {
+describe.concurrent('invalid inputs: exit 2, the field or line named, nothing written', SLOW, () => {
   /** Run, expect exit 2 with stderr matching, and no run directory (nor a temporary one) left. */
   async function rejects(args: (out: string) => string[], err: RegExp) {
     const { parent, out } = outDir();
@@ -162,7 +180,7 @@ describe.concurrent('invalid inputs: exit 2, the field or line named, nothing wr
   it('compare with a bad scenario writes no comparison directory either', () => rejects((o) => ['compare', '--scenario', 'no-such-scenario', '--policies', 'engine', '--out', o], /scenario 'no-such-scenario'/));
 });
 
-describe.concurrent('--help', { timeout: 60_000 }, () => {
+describe.concurrent('--help', SLOW, () => {
   it('sim --help shows its examples', async () => {
     const r = await fgo('sim', '--help');
     expect(r.code).toBe(0);

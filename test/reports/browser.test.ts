@@ -3,8 +3,10 @@
  * downloads no browser of its own), opens a generated report from a file:// URL and must draw
  * every chart (an SVG or canvas in each figure) with no console error and without a single
  * network request — every request the page makes is recorded, and the only one allowed is the
- * report file itself. Screenshots are kept in test-results/reports/ (gitignored) for a person to
- * look at. Without /usr/bin/chromium the suite is skipped, saying so (CI installs it).
+ * report file itself. The scorecard's report must show its verdict at load and draw a scenario's
+ * charts when its section is opened. Screenshots are kept in test-results/reports/ (gitignored)
+ * for a person to look at. Without /usr/bin/chromium the suite is skipped, saying so (CI
+ * installs it).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulation } from '../../sim/run.ts';
 import { loadScenario, scenarioSchema } from '../../sim/scenario.ts';
 import { presetTopology } from '../../sim/topologies.ts';
-import { writeReport } from '../../reports/report.ts';
+import { writeReport, writeSectionedReport } from '../../reports/report.ts';
+import { planScorecard, runScorecard } from '../../sim/scorecard.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -94,5 +97,45 @@ describe.skipIf(!HAVE_CHROMIUM)('the report in chromium (headless, offline)', ()
       expect(state.tableCells).toBeGreaterThan(20);
       expect(ms).toBeLessThan(15_000);
     }
+  }, 180_000);
+
+  it('the scorecard report: the verdict at load, each scenario\'s charts drawn when its section is opened', async () => {
+    const plan = planScorecard({ scenarios: ['default', 'psi-replay-1n'], policies: ['engine', 'least-loaded', 'numad'], duration_s: 30 });
+    const dir = join(ROOT, 'scorecard');
+    const doc = await runScorecard(plan, dir, { workers: 0 });
+    const file = join(dir, 'report.html');
+    const r = await writeSectionedReport(plan.scenarios.map((x) => ({ verdict: doc.verdict.scenarios[x.name]!, description: x.description, runDirs: plan.policies.map((p) => join(dir, x.name, p)) })), file, 'scorecard');
+    const page = await (context as BrowserContext).newPage();
+    const requests: string[] = [];
+    const errors: string[] = [];
+    page.on('request', (q) => requests.push(q.url()));
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForSelector('body[data-rendered]', { timeout: 30_000 });
+    // Runs in the page (a string: this project's TypeScript has no DOM types).
+    const grid = (await page.evaluate(`[...document.querySelectorAll('#verdict-grid tbody tr')].map((tr) => [...tr.children].map((c) => [c.textContent, c.className]))`)) as Array<Array<[string, string]>>;
+    expect(grid.map((row) => row[0]?.[0])).toEqual(['default', 'psi-replay-1n']);
+    for (const [i, row] of grid.entries()) {
+      const v = doc.verdict.scenarios[plan.scenarios[i]!.name]!;
+      expect(row[1]).toEqual([v.engine_wins ? 'engine wins' : 'engine loses', `outcome ${v.engine_wins ? 'win' : 'loss'}`]);
+      expect(row.slice(2).map(([text, cls]) => [text.split(' ')[0], cls])).toEqual(v.metrics.map((m) => [m.outcome, `outcome ${m.outcome}`]));
+    }
+    // Nothing drawn until a section is opened.
+    expect(await page.evaluate(`document.querySelectorAll('svg.marks, canvas').length`)).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'scorecard.png'), fullPage: true });
+    await page.click('details[data-section="psi-replay-1n"] > summary');
+    await page.waitForSelector('details[data-section="psi-replay-1n"][data-rendered]', { timeout: 30_000 });
+    const section = (await page.evaluate(`(() => { const d = document.querySelector('details[data-section="psi-replay-1n"]');
+      return { rendered: d.dataset.rendered, failed: d.dataset.failed, drawn: [...d.querySelectorAll('figure[data-chart]')].map((f) => f.querySelectorAll('svg.marks, canvas').length > 0),
+        verdictRows: d.querySelectorAll('table.verdict tbody tr').length, tableCells: d.querySelectorAll('#summary-psi-replay-1n td').length,
+        other: document.querySelectorAll('details[data-section="default"] svg.marks, details[data-section="default"] canvas').length }; })()`)) as { rendered: string; failed: string; drawn: boolean[]; verdictRows: number; tableCells: number; other: number };
+    await page.screenshot({ path: join(ARTIFACTS, 'scorecard-open.png'), fullPage: true });
+    await page.close();
+    console.log(`scorecard report: ${(r.bytes / 1e6).toFixed(2)} MB, ${r.charts} charts in ${plan.scenarios.length} sections`);
+    expect(section).toEqual({ rendered: String(CHARTS.length), failed: '0', drawn: CHARTS.map(() => true), verdictRows: 7, tableCells: expect.any(Number), other: 0 });
+    expect(section.tableCells).toBeGreaterThan(40);
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([pathToFileURL(file).href]);
   }, 180_000);
 });

@@ -19,10 +19,11 @@ import { runSimulation } from '../../sim/run.ts';
 import { loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
 import { presetTopology } from '../../sim/topologies.ts';
 import type { ChartDef } from '../../reports/charts.ts';
-import { flatten, summaryRows } from '../../reports/html.ts';
+import { flatten, MAX_TABLE_PROFILES, summaryRows } from '../../reports/html.ts';
 import { chartSvg, compileChart, FONT_FILES, svgToPng } from '../../reports/images.ts';
 import { aggregateRun, forEachLine, ReportInputError, readRuns } from '../../reports/load.ts';
-import { buildReport, HEAT_CELLS, MAX_BINS, timeAxisFor, writeReport } from '../../reports/report.ts';
+import { buildReport, HEAT_CELLS, MAX_BINS, SECTION_LIMITS, timeAxisFor, writeReport, writeSectionedReport } from '../../reports/report.ts';
+import { verdictFor } from '../../sim/verdict.ts';
 
 const ROOT = mkdtempSync(join(tmpdir(), 'fgo-report-test-'));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -81,7 +82,7 @@ describe('charts from real runs', () => {
       expect(svg, c.id).toContain(title.replace(/&/g, '&amp;'));
       expect(svg, c.id).toContain('DejaVu Sans');
     }
-  });
+  }, 60_000); // seconds on a loaded 2-CPU machine
 
   it('the summary table holds metrics.json exactly, for every run side by side', async () => {
     const m = await buildReport([cmpDir]); // a compare directory stands for its runs
@@ -250,12 +251,52 @@ describe('aggregation rules, on a hand-written run directory', () => {
     expect(seen).toEqual([[1, 1], [400, long.length], [400, 1000], [4, 4]]);
   });
 
+  it('the side-by-side table keeps the 8 profiles with the most arrivals and says how many it leaves out', async () => {
+    const dirs = ['hand-faas-a', 'hand-faas-b'].map((n) => join(ROOT, n));
+    // 300 profiles; p-k has k arrivals in run a and 300 − k in run b, except the top ten of run a
+    // (p-290…p-299), which get 1000 more in b: they lead the sum over both runs, ties by name.
+    dirs.forEach((dir, i) => {
+      handRun(dir);
+      const m = json(join(dir, 'metrics.json'));
+      m.by_profile = Object.fromEntries(Array.from({ length: 300 }, (_, k) => [`p-${k}`, { arrived: i === 0 ? k : 300 - k + (k >= 290 ? 1000 : 0), completed: 1, shed: 0, failed: 0, slo_miss_ratio: 0, latency_ms: { p50: 1, p95: 2, p99: 3 } }]));
+      m.by_priority = { normal: { arrived: 1 } };
+      writeFileSync(join(dir, 'metrics.json'), JSON.stringify(m));
+    });
+    const m = await buildReport(dirs);
+    const rows = summaryRows(m.runs).filter((r) => r.key.startsWith('by_profile.'));
+    expect(MAX_TABLE_PROFILES).toBe(8);
+    expect([...new Set(rows.map((r) => r.key.split('.')[1]))]).toEqual(['p-290', 'p-291', 'p-292', 'p-293', 'p-294', 'p-295', 'p-296', 'p-297', '…']);
+    expect(rows.length).toBe(8 * 8 + 1); // 8 figures per profile, one note
+    expect(rows.at(-1)?.values).toEqual(Array(2).fill('292 more profiles left out (the 8 with the most arrivals are shown); see metrics.json'));
+    expect(summaryRows(m.runs).find((r) => r.key === 'by_priority.normal.arrived')?.values).toEqual([1, 1]);
+  });
+
+  it('a sectioned report: the verdict first, then one collapsed section per scenario with its own ids', async () => {
+    const out = join(ROOT, 'sectioned.html');
+    const verdict = verdictFor('hand', { engine: { slo_miss_ratio: 0, latency_ms: { p99: 1 } }, numad: { slo_miss_ratio: 0.5, latency_ms: { p99: 2 } } });
+    const r = await writeSectionedReport([{ verdict, description: 'a hand-written run', runDirs: [join(ROOT, 'hand')] }, { verdict: { ...verdict, scenario: 'hand-b' }, description: '', runDirs: [join(ROOT, 'hand-bars')] }], out, 'two sections');
+    expect(r.charts).toBe(12);
+    const html = readFileSync(out, 'utf8');
+    expect(html.indexOf('id="verdict-grid"')).toBeLessThan(html.indexOf('<details'));
+    expect(html).toContain('<tr data-scenario="hand"><th scope="row">hand</th><td class="outcome win" title="the engine wins: SLO miss ratio 0 against numad&#39;s 0.5 (win); p99 latency 1.00 ms against numad&#39;s 2.00 ms (win)">engine wins</td>');
+    for (const key of ['hand', 'hand-b']) {
+      expect(html).toContain(`<details class="section" data-section="${key}" data-lazy>`);
+      expect(html).toContain(`id="summary-${key}"`);
+      expect(html).toContain(`id="chart-psi-${key}"`);
+      expect(html).toContain(`<script type="application/json" id="fgo-specs-${key}">`);
+    }
+    expect(html).toContain('<table class="verdict" data-verdict="hand">');
+  });
+
   it('bins stay bounded for long, wide runs: 24 h on 64 nodes', () => {
     const meta = { run: { scenario: { timeseries_interval_s: 60 }, topology: { nodes: new Array(64).fill({}) } }, duration_s: 86_400 } as never;
     const ax = timeAxisFor([meta]);
     expect(86_400 / ax.bin_s).toBeLessThanOrEqual(MAX_BINS);
     expect((86_400 / ax.heat_bin_s) * 64).toBeLessThanOrEqual(HEAT_CELLS);
     expect(ax.unit).toBe('h');
+    const small = timeAxisFor([meta], SECTION_LIMITS);
+    expect(86_400 / small.bin_s).toBeLessThanOrEqual(SECTION_LIMITS.bins);
+    expect((86_400 / small.heat_bin_s) * 64).toBeLessThanOrEqual(SECTION_LIMITS.heatCells);
   });
 });
 

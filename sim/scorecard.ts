@@ -1,0 +1,150 @@
+/**
+ * A scorecard: every chosen scenario × policy run on the twin — each policy of a scenario on the
+ * same arrivals (one scenario, one seed) — on the simulation pool (tune/pool.ts: worker threads,
+ * results identical whatever their number), one run directory each, and the verdict of the
+ * engine against the best baseline (verdict.ts). The output directory is built under a temporary
+ * name and renamed into place, so a failed or interrupted scorecard never leaves half of one, and
+ * it only ever replaces an empty directory or an earlier scorecard's.
+ */
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../cli/jsonfile.ts';
+import { BASELINES, POLICIES, type PolicyName } from './baselines.ts';
+import type { MetricsSummary } from './metrics.ts';
+import { parseDuration_s } from './scenario.ts';
+import { prepareScenario, sourceDigest, type Job } from './tune/evaluate.ts';
+import { runJobs, type PoolOptions } from './tune/pool.ts';
+import { TIE_TOLERANCE, VERDICT_METRICS, VERDICT_RULE, verdictFor, type ScenarioVerdict } from './verdict.ts';
+
+export const SCORECARD_FORMAT = 'fgo-scorecard/1';
+/** Files of the output directory a scenario's run directory must not shadow. */
+const RESERVED = ['scorecard.json', 'report.html'];
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export interface PlannedScenario {
+  /** As given: a bundled name or a scenario file. */
+  arg: string;
+  /** The scenario's own name: its directory in the output. */
+  name: string;
+  description: string;
+  seed: string | number;
+  /** Simulated seconds this scorecard runs it for. */
+  duration_s: number;
+}
+
+export interface ScorecardPlan {
+  scenarios: PlannedScenario[];
+  policies: PolicyName[];
+  /** The cap on every run's simulated time; null: each scenario's own duration. */
+  duration_s: number | null;
+  versions: { fgo: string; node: string; source: string };
+}
+
+/**
+ * Check the choice and load every scenario (its topology and traces too), so any problem is
+ * found before a run starts: an InputError (exit 2) naming every problem.
+ */
+export function planScorecard(i: { scenarios: readonly string[]; policies: readonly string[]; duration_s: number | null }): ScorecardPlan {
+  const problems: string[] = [];
+  const twice = (l: readonly string[]) => [...new Set(l.filter((x, k) => l.indexOf(x) !== k))];
+  for (const p of i.policies.filter((p) => !POLICIES.includes(p as PolicyName))) problems.push(`--policies: '${p}' is not one of ${POLICIES.join(', ')}`);
+  for (const p of twice(i.policies)) problems.push(`--policies: '${p}' twice`);
+  if (!i.policies.includes('engine')) problems.push('--policies: must include engine: the verdict compares the engine with the best baseline');
+  if (!i.policies.some((p) => p !== 'engine')) problems.push(`--policies: needs at least one baseline beside the engine (${BASELINES.join(', ')})`);
+  if (i.scenarios.length === 0) problems.push('--scenarios: none given');
+  for (const s of twice(i.scenarios)) problems.push(`--scenarios: '${s}' twice`);
+  const scenarios: PlannedScenario[] = [];
+  for (const arg of new Set(i.scenarios)) {
+    try {
+      const s = prepareScenario(arg, i.duration_s).scenario;
+      if (!/^[A-Za-z0-9_.-]+$/.test(s.name) || s.name === '.' || s.name === '..' || RESERVED.includes(s.name)) problems.push(`scenario '${arg}': its name '${s.name}' cannot name a directory of the output`);
+      else if (scenarios.some((x) => x.name === s.name)) problems.push(`scenario '${arg}': named '${s.name}', as ${scenarios.find((x) => x.name === s.name)?.arg} is`);
+      else scenarios.push({ arg, name: s.name, description: s.description, seed: s.seed, duration_s: parseDuration_s(s.duration) });
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length) throw new InputError(problems, 2);
+  return { scenarios, policies: [...i.policies] as PolicyName[], duration_s: i.duration_s, versions: { fgo: pkg.version, node: process.versions.node, source: sourceDigest() } };
+}
+
+/** Why `dir` cannot take a scorecard, if it cannot: it holds something other than an earlier scorecard. */
+export function outDirProblem(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  if (!statSync(dir).isDirectory()) return `--out ${dir}: exists and is not a directory; name a new directory`;
+  if (readdirSync(dir).length === 0 || isScorecard(dir)) return undefined;
+  return `--out ${dir}: exists, is not empty and is not an earlier fgo scorecard (no scorecard.json of format ${SCORECARD_FORMAT}), so it is left alone; name a new directory, or move this one aside first`;
+}
+
+function isScorecard(dir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'scorecard.json'), 'utf8')) as { format?: unknown }).format === SCORECARD_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/** The jobs: every scenario × policy, longest runs first (a long run started last would leave the other workers idle at the end). */
+export function scorecardJobs(plan: ScorecardPlan, dir: string): Job[] {
+  const jobs = plan.scenarios.flatMap((s) => plan.policies.map((p): Job => ({
+    key: `${s.name}/${p}`, label: `${p} on ${s.name}`, scenario: s.arg, policy: p, duration_s: plan.duration_s, out: join(dir, s.name, p), versions: { fgo: plan.versions.fgo, node: plan.versions.node },
+  })));
+  const length = new Map(plan.scenarios.map((s) => [s.arg, s.duration_s]));
+  return jobs.sort((a, b) => (length.get(b.scenario) as number) - (length.get(a.scenario) as number));
+}
+
+export type ScorecardDoc = ReturnType<typeof scorecardDoc>;
+
+/** scorecard.json: simulated figures and inputs only, so the same plan gives the same bytes. */
+export function scorecardDoc(plan: ScorecardPlan, metrics: ReadonlyMap<string, MetricsSummary>) {
+  const byScenario = Object.fromEntries(plan.scenarios.map((s) => [s.name, Object.fromEntries(plan.policies.map((p) => [p, metrics.get(`${s.name}/${p}`) as MetricsSummary]))]));
+  const verdicts: ScenarioVerdict[] = plan.scenarios.map((s) => verdictFor(s.name, byScenario[s.name] as Record<string, MetricsSummary>));
+  const which = (w: boolean | null) => verdicts.filter((v) => v.engine_wins === w).map((v) => v.scenario);
+  return {
+    format: SCORECARD_FORMAT,
+    inputs: {
+      scenarios: plan.scenarios.map((s) => s.name),
+      policies: plan.policies,
+      duration_s: plan.duration_s,
+      runs: Object.fromEntries(plan.scenarios.map((s) => [s.name, { scenario: s.arg, seed: s.seed, duration_s: s.duration_s, description: s.description, dirs: Object.fromEntries(plan.policies.map((p) => [p, `${s.name}/${p}`])) }])),
+      versions: plan.versions,
+    },
+    verdict: {
+      rule: VERDICT_RULE,
+      tie_tolerance: TIE_TOLERANCE,
+      metrics: VERDICT_METRICS.map((m) => ({ metric: m.key, better: m.better, decisive: m.decisive })),
+      engine_wins: which(true),
+      engine_loses: which(false),
+      undecided: which(null),
+      scenarios: Object.fromEntries(verdicts.map((v) => [v.scenario, v])),
+    },
+    metrics: byScenario,
+  };
+}
+
+export const scorecardJson = (doc: ScorecardDoc) => JSON.stringify(doc, null, 2) + '\n';
+
+/**
+ * Run the plan into `dir` (DIR/SCENARIO/POLICY run directories and DIR/scorecard.json): built in
+ * DIR.tmp-PID, which replaces `dir` only once complete — and only if `dir` is still absent, empty
+ * or an earlier scorecard.
+ */
+export async function runScorecard(plan: ScorecardPlan, dir: string, pool: PoolOptions): Promise<ScorecardDoc> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  let doc: ScorecardDoc;
+  try {
+    doc = scorecardDoc(plan, await runJobs(scorecardJobs(plan, tmp), pool));
+    writeFileSync(join(tmp, 'scorecard.json'), scorecardJson(doc));
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const problem = outDirProblem(dir);
+  if (problem) throw new InputError([`${problem} (the scorecard is complete in ${tmp})`], 2);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return doc;
+}
