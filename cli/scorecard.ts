@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { POLICIES } from '../sim/baselines.ts';
+import { parseDecisionLog } from '../sim/run.ts';
 import { bundledScenarios } from '../sim/scenario.ts';
 import { outDirProblem, planScorecard, runScorecard, type ScorecardPlan } from '../sim/scorecard.ts';
 import { VERDICT_RULE, verdictTable } from '../sim/verdict.ts';
@@ -21,6 +22,7 @@ interface ScorecardFlags {
   duration: string;
   workers?: string;
   out: string;
+  decisions: string;
   json?: boolean;
 }
 
@@ -43,7 +45,14 @@ function check(f: ScorecardFlags): { plan: ScorecardPlan; workers: number } {
   const out = outDirProblem(f.out);
   if (out) problems.push(out);
   // Scenarios are checked even when --duration is bad, with their own durations.
-  const plan = attempt(() => planScorecard({ scenarios: listFlag(f.scenarios, bundledScenarios()), policies: listFlag(f.policies, POLICIES), duration_s: duration_s ?? null }));
+  const decisions = attempt(() => {
+    try {
+      return parseDecisionLog(f.decisions);
+    } catch (e) {
+      throw new InputError([`--decisions: ${(e as Error).message}`]);
+    }
+  });
+  const plan = attempt(() => planScorecard({ scenarios: listFlag(f.scenarios, bundledScenarios()), policies: listFlag(f.policies, POLICIES), duration_s: duration_s ?? null, ...(decisions ? { decisions } : {}) }));
   if (problems.length || !plan || workers === undefined) throw new InputError(problems, 2);
   return { plan, workers };
 }
@@ -73,6 +82,7 @@ export function registerScorecard(program: Command): void {
     .option('--duration <d>', "simulated time per run at most, e.g. 10m ('full': each scenario's own)", 'full')
     .option('--workers <k>', 'worker threads (default: the CPUs available; 0: run in this thread); results are the same for any number')
     .option('--out <dir>', 'output directory: new, empty, or an earlier scorecard (which is replaced)', join('out', 'scorecard'))
+    .option('--decisions <level>', 'how much of each run\'s decision stream its directory keeps: all, compact, sample:N (one in N) or none; metrics are the same whatever the level (default sample:100: a full journal of every scenario takes tens of GB)', 'sample:100')
     .option('--json', 'print one JSON object (scorecard.json, the paths, the wall time) instead of the table')
     .addHelpText('after', `
 Examples:

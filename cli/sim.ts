@@ -12,7 +12,7 @@ import { POLICIES, type PolicyName } from '../sim/baselines.ts';
 import { writeFileAtomic } from '../sim/csv.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
-import { engineConfigFor, runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
+import { engineConfigFor, parseDecisionLog, runSimulation, type DecisionLog, type RunInputs, type RunResult } from '../sim/run.ts';
 import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
 import { verdictFor, verdictTable } from '../sim/verdict.ts';
 import { InputError, readJson } from './jsonfile.ts';
@@ -34,6 +34,7 @@ export interface SimFlags {
   out?: string;
   json?: boolean;
   explainFull?: boolean;
+  decisions?: string;
   /** ONNX demand model for the engine's pools (default: the EWMA predictor). */
   model?: string;
 }
@@ -79,7 +80,15 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
     loadConfig(f.config); // validate the file on its own, with its line numbers
     set({ engine: { ...s.engine, ...(readJson(f.config).value as object) } });
   }
-  return { ...scenarioInputs(s), versions: { fgo: pkg.version, node: process.versions.node }, explainFull: f.explainFull === true };
+  let decisions: DecisionLog = f.explainFull === true ? 'all' : 'compact';
+  if (f.decisions !== undefined) {
+    try {
+      decisions = parseDecisionLog(f.decisions);
+    } catch (e) {
+      throw new InputError([`--decisions: ${(e as Error).message}`]);
+    }
+  }
+  return { ...scenarioInputs(s), versions: { fgo: pkg.version, node: process.versions.node }, decisions };
 }
 
 /**
@@ -151,7 +160,8 @@ const simOptions = (c: Command) =>
     .option('--psi-mode <mode>', 'overlay: added to the twin\'s own pressure; replace: the policy sees exactly the recording')
     .option('--background <file>', 'a host recording (fgo record) replayed as a neighbour\'s work that really runs: it takes CPU, memory and device time, so pressure and slowdown follow from the model')
     .option('--background-node <n>', 'put the --background neighbour on node N (default: spread over all nodes)')
-    .option('--explain-full', 'keep every node\'s score in decisions.jsonl (large)')
+    .option('--decisions <level>', 'how much of the decision stream decisions.jsonl keeps: all (every node\'s score; large), compact (the default: chosen node and runner-up), sample:N (one compact decision in N), none; metrics are the same whatever the level')
+    .option('--explain-full', 'the same as --decisions all')
     .option('--model <file>', 'ONNX demand model that sizes the pools (e.g. models/demand.onnx); default: EWMA of arrivals')
     .option('--json', 'print one JSON object instead of tables');
 

@@ -35,6 +35,8 @@ const runJsonSchema = z.looseObject({
     pressure: z.looseObject({ thresholds: z.object({ cpu: level, memory: level, io: level }) }),
     scaling: z.looseObject({ interval_ms: z.number().positive() }),
   }),
+  /** How much of the decision stream the run kept (sim/run.ts DecisionLog); absent: compact. */
+  decisions: z.union([z.string(), z.looseObject({ sample: z.number().int().positive() })]).optional(),
 });
 export type RunJson = z.infer<typeof runJsonSchema>;
 
@@ -320,6 +322,9 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
   const deferred = new Set<string>();
   const byAction: Record<string, number> = {};
   let total = 0, line = 0;
+  // A sampled journal keeps one decision in N: each stands for N in the counts.
+  const logged = meta.run.decisions;
+  const w = typeof logged === 'object' ? logged.sample : 1;
   const decisions = join(meta.dir, 'decisions.jsonl');
   if (existsSync(decisions)) {
     forEachLine(decisions, (head, full) => {
@@ -335,24 +340,24 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
         ({ t_ms, action, request_id: id, profile } = d);
       }
       if (t_ms === undefined || action === undefined) return;
-      total++;
-      byAction[action] = (byAction[action] ?? 0) + 1;
+      total += w;
+      byAction[action] = (byAction[action] ?? 0) + w;
       const b = bins[binOf(t_ms / 1000)] as SysBin;
-      if (action === 'defer') b.defer++;
-      else if (action === 'shed') b.shed++;
-      else if (action === 'reject') b.reject++;
+      if (action === 'defer') b.defer += w;
+      else if (action === 'shed') b.shed += w;
+      else if (action === 'reject') b.reject += w;
       if (id === undefined) return;
       // A deferred request is decided again when it retries: neither an arrival nor a re-placement.
       const retry = deferred.delete(id);
       if (action === 'defer') deferred.add(id);
       if (seen.first(id)) {
-        b.arrivals++;
+        b.arrivals += w;
         const p = profile ?? '*';
-        let w = windows.get(p);
-        if (!w) windows.set(p, (w = []));
+        let win = windows.get(p);
+        if (!win) windows.set(p, (win = []));
         const k = Math.floor((t_ms * 1000) / cycle_us);
-        w[k] = (w[k] ?? 0) + 1;
-      } else if (action === 'place' && !retry) b.replaced++;
+        win[k] = (win[k] ?? 0) + w;
+      } else if (action === 'place' && !retry) b.replaced += w;
     });
   }
 

@@ -34,8 +34,8 @@ export interface RunInputs {
   background?: { recording: Background; node?: number; copies: number };
   /** Run directory to write; none: compute metrics only. */
   out?: string;
-  /** Keep every node's score in decisions.jsonl (large); by default only the chosen and the runner-up. */
-  explainFull?: boolean;
+  /** How much of the decision stream decisions.jsonl keeps (default compact). */
+  decisions?: DecisionLog;
   progress?: (fraction: number) => void;
   warn?: (message: string) => void;
   versions?: Record<string, string>;
@@ -98,9 +98,25 @@ class LineSink {
 }
 
 /**
+ * How much of the decision stream a run writes: every decision whole (`all`, every node's score),
+ * `compact` (the default, below), one `compact` decision in N (`sample`, the 1st, (N+1)th, …), or
+ * none. Metrics never depend on it; a sweep or a scorecard need not pay for a journal it never
+ * reads (a 24-hour run of the engine on diurnal-8n writes several GB in full).
+ */
+export type DecisionLog = 'all' | 'compact' | 'none' | { sample: number };
+
+/** `all`, `compact`, `none` or `sample:N` (N ≥ 1), as the command line writes it. */
+export function parseDecisionLog(text: string): DecisionLog {
+  if (text === 'all' || text === 'compact' || text === 'none') return text;
+  const m = /^sample:(\d+)$/.exec(text);
+  if (m && Number(m[1]) >= 1) return { sample: Number(m[1]) };
+  throw new RangeError(`'${text}' is not a decision log level: all, compact, sample:N (N ≥ 1) or none`);
+}
+
+/**
  * The journal's compact form of a decision: everything but the per-node score table (kept for the
  * chosen node and the runner-up) and the CPU lists, which at 64 nodes would make the journal
- * twenty times larger; `--explain-full` keeps it all. Fields as in the full decision.
+ * twenty times larger; `--decisions all` keeps it all. Fields as in the full decision.
  */
 function compact(d: Decision): string {
   let chosen, other;
@@ -137,7 +153,10 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
   }
-  const decisions = new LineSink(tmp ? openSync(join(tmp, 'decisions.jsonl'), 'w') : undefined);
+  const level = inp.decisions ?? 'compact';
+  const decisions = new LineSink(tmp && level !== 'none' ? openSync(join(tmp, 'decisions.jsonl'), 'w') : undefined);
+  const every = typeof level === 'object' ? level.sample : 1;
+  let seen = 0;
   const series = new LineSink(tmp ? openSync(join(tmp, 'timeseries.csv'), 'w') : undefined);
   series.write(TS_HEADER);
 
@@ -166,7 +185,7 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   }
   const shell = new Shell(q, policy, profiles, metrics, {
     decision: (d) => {
-      decisions.write(inp.explainFull ? JSON.stringify(d) : compact(d));
+      if (level !== 'none' && seen++ % every === 0) decisions.write(level === 'all' ? JSON.stringify(d) : compact(d));
       inp.watch?.decision?.(d);
     },
     timed: (ns) => wall.recordDecision_ns(ns),
@@ -245,6 +264,7 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
     write('run.json', {
       scenario: s, policy: inp.policy, seed, topology: topo.json, engine_config: config, versions: inp.versions ?? {},
       predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom }, ...((FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(inp.policy) ? { keep_alive_ms: keepAlive_ms } : {}),
+      ...(level === 'compact' ? {} : { decisions: level }),
     });
     write('metrics.json', summary);
     write('wall.json', wallSummary);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { InputError } from '../cli/jsonfile.ts';
 import { BASELINES, POLICIES, type PolicyName } from './baselines.ts';
 import type { MetricsSummary } from './metrics.ts';
+import type { DecisionLog } from './run.ts';
 import { parseDuration_s } from './scenario.ts';
 import { prepareScenario, sourceDigest, type Job } from './tune/evaluate.ts';
 import { runJobs, type PoolOptions } from './tune/pool.ts';
@@ -33,11 +34,20 @@ export interface PlannedScenario {
   duration_s: number;
 }
 
+/**
+ * A scorecard keeps one decision in 100 by default: every metric comes from the run itself, and a
+ * full compact journal of all bundled scenarios would take tens of GB (diurnal-8n's engine run
+ * alone writes several GB in 24 simulated hours); the report scales the sample back up.
+ */
+export const DEFAULT_SCORECARD_DECISIONS: DecisionLog = { sample: 100 };
+
 export interface ScorecardPlan {
   scenarios: PlannedScenario[];
   policies: PolicyName[];
   /** The cap on every run's simulated time; null: each scenario's own duration. */
   duration_s: number | null;
+  /** How much of each run's decision stream its directory keeps (metrics never depend on it). */
+  decisions: DecisionLog;
   versions: { fgo: string; node: string; source: string };
 }
 
@@ -45,7 +55,7 @@ export interface ScorecardPlan {
  * Check the choice and load every scenario (its topology and traces too), so any problem is
  * found before a run starts: an InputError (exit 2) naming every problem.
  */
-export function planScorecard(i: { scenarios: readonly string[]; policies: readonly string[]; duration_s: number | null }): ScorecardPlan {
+export function planScorecard(i: { scenarios: readonly string[]; policies: readonly string[]; duration_s: number | null; decisions?: DecisionLog }): ScorecardPlan {
   const problems: string[] = [];
   const twice = (l: readonly string[]) => [...new Set(l.filter((x, k) => l.indexOf(x) !== k))];
   for (const p of i.policies.filter((p) => !POLICIES.includes(p as PolicyName))) problems.push(`--policies: '${p}' is not one of ${POLICIES.join(', ')}`);
@@ -67,7 +77,7 @@ export function planScorecard(i: { scenarios: readonly string[]; policies: reado
     }
   }
   if (problems.length) throw new InputError(problems, 2);
-  return { scenarios, policies: [...i.policies] as PolicyName[], duration_s: i.duration_s, versions: { fgo: pkg.version, node: process.versions.node, source: sourceDigest() } };
+  return { scenarios, policies: [...i.policies] as PolicyName[], duration_s: i.duration_s, decisions: i.decisions ?? DEFAULT_SCORECARD_DECISIONS, versions: { fgo: pkg.version, node: process.versions.node, source: sourceDigest() } };
 }
 
 /** Why `dir` cannot take a scorecard, if it cannot: it holds something other than an earlier scorecard. */
@@ -89,7 +99,7 @@ function isScorecard(dir: string): boolean {
 /** The jobs: every scenario × policy, longest runs first (a long run started last would leave the other workers idle at the end). */
 export function scorecardJobs(plan: ScorecardPlan, dir: string): Job[] {
   const jobs = plan.scenarios.flatMap((s) => plan.policies.map((p): Job => ({
-    key: `${s.name}/${p}`, label: `${p} on ${s.name}`, scenario: s.arg, policy: p, duration_s: plan.duration_s, out: join(dir, s.name, p), versions: { fgo: plan.versions.fgo, node: plan.versions.node },
+    key: `${s.name}/${p}`, label: `${p} on ${s.name}`, scenario: s.arg, policy: p, duration_s: plan.duration_s, out: join(dir, s.name, p), decisions: plan.decisions, versions: { fgo: plan.versions.fgo, node: plan.versions.node },
   })));
   const length = new Map(plan.scenarios.map((s) => [s.arg, s.duration_s]));
   return jobs.sort((a, b) => (length.get(b.scenario) as number) - (length.get(a.scenario) as number));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { scenarioInputs } from '../../cli/load.ts';
 import type { PolicyName } from '../baselines.ts';
 import type { MetricsSummary } from '../metrics.ts';
-import { runSimulation, type RunInputs } from '../run.ts';
+import { runSimulation, type DecisionLog, type RunInputs } from '../run.ts';
 import { loadScenario, parseDuration_s, resolvePath, scenarioSchema } from '../scenario.ts';
 import { applyParams, type TuneParams } from './space.ts';
 
@@ -29,6 +29,8 @@ export interface Job {
   duration_s: number | null;
   /** A run directory to write (sim/run.ts), with these versions in its run.json; none: metrics only. */
   out?: string;
+  /** How much of the decision stream the run directory keeps (default compact). */
+  decisions?: DecisionLog;
   versions?: Record<string, string>;
 }
 
@@ -54,7 +56,7 @@ export function prepareScenario(name: string, duration_s: number | null): BaseIn
 export function scenarioDigest(name: string): string {
   const s = loadScenario(name);
   const h = createHash('sha256').update(JSON.stringify(s));
-  for (const f of [s.workload, s.psi?.file]) if (f) h.update(readFileSync(resolvePath(f)));
+  for (const f of [s.workload, s.psi?.file, s.background?.file, ...s.replay.map((r) => r.file)]) if (f) h.update(readFileSync(resolvePath(f)));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -84,6 +86,6 @@ export function sourceDigest(): string {
 export async function runJob(job: Job): Promise<MetricsSummary> {
   const base = prepareScenario(job.scenario, job.duration_s);
   const scenario = job.params ? applyParams(base.scenario, job.params) : base.scenario;
-  const r = await runSimulation({ ...base, scenario, policy: job.policy ?? 'engine', ...(job.out === undefined ? {} : { out: job.out, versions: job.versions ?? {} }) });
+  const r = await runSimulation({ ...base, scenario, policy: job.policy ?? 'engine', ...(job.out === undefined ? {} : { out: job.out, versions: job.versions ?? {}, decisions: job.decisions ?? 'compact' }) });
   return r.metrics;
 }

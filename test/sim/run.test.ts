@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { scenarioInputs } from '../../cli/load.ts';
 import { BASELINES, FIXED_KEEP_ALIVE_BASELINES, type PolicyName } from '../../sim/baselines.ts';
-import { runSimulation, type RunInputs } from '../../sim/run.ts';
+import { parseDecisionLog, runSimulation, type RunInputs } from '../../sim/run.ts';
 import { bundledScenarios, loadScenario, resolvePath, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
 import { presetTopology } from '../../sim/topologies.ts';
 import { psiRowToPsiSet, readPsiTrace } from '../../sim/traces.ts';
@@ -411,5 +411,30 @@ describe('profiles outside the catalogue', () => {
     expect([r.metrics.latency_ms.p95, r.metrics.latency_ms.p99]).toEqual([900, 900]);
     expect(Math.abs(r.metrics.latency_ms.p50 - 105)).toBeLessThan(0.11);
     expect(r.metrics.cold_start_ratio).toBeCloseTo(1 / 3, 5);
+  });
+});
+
+describe('decision log levels', () => {
+  it('all, compact, sample:N and none keep more or less of decisions.jsonl; metrics.json is the same bytes whatever the level', async () => {
+    const s = bundled('default', '20s');
+    const runs = await Promise.all((['all', 'compact', { sample: 7 }, 'none'] as const).map((decisions) => run(s, 'engine', { decisions })));
+    const metrics = runs.map((r) => text(r.dir, 'metrics.json'));
+    expect(new Set(metrics).size).toBe(1);
+    const lines = (dir: string) => text(dir, 'decisions.jsonl').trimEnd().split('\n');
+    const [all, compact, sampled] = runs.map((r) => (existsSync(join(r.dir, 'decisions.jsonl')) ? lines(r.dir) : undefined));
+    expect(compact!.length).toBe(all!.length);
+    expect(compact!.join('').length).toBeLessThan(all!.join('').length); // the compact form drops most scores
+    // One in 7: the 1st, 8th, 15th, … decision, i.e. ⌈n / 7⌉ of n.
+    expect(sampled!.length).toBe(Math.ceil(compact!.length / 7));
+    expect(sampled![1]).toBe(compact![7]);
+    expect(runs[3]!.dir && existsSync(join(runs[3]!.dir, 'decisions.jsonl'))).toBe(false);
+    // run.json says which level a run kept (compact, the default, goes unsaid).
+    expect(runs.map((r) => json(r.dir, 'run.json').decisions)).toEqual(['all', undefined, { sample: 7 }, 'none']);
+  });
+
+  it('parses the command line\'s spelling', () => {
+    expect(parseDecisionLog('sample:100')).toEqual({ sample: 100 });
+    expect(parseDecisionLog('none')).toBe('none');
+    for (const bad of ['sample:0', 'sample:', 'some', 'sample:1.5']) expect(() => parseDecisionLog(bad)).toThrow(/not a decision log level/);
   });
 });
