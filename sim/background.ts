@@ -16,8 +16,9 @@
  *   (psi.ts cpuStall), stalls for exactly s of the interval: a neighbour that is sometimes idle and
  *   sometimes crowded, which is what stall below full load means (a steady u·C tasks could not
  *   stall at all). Where u ≥ s, as in CPU-bound phases, this is a steady C·(1 + s) tasks.
- * - Blocked tasks (device load and io pressure): `procs_blocked` likewise, else one task blocked
- *   for the recorded io some share of the interval.
+ * - Blocked tasks (device load and io pressure): blocked for the recorded io some share of the
+ *   interval (from `io_some_total_us`), as many as `procs_blocked`'s mean needs, at least one;
+ *   without io totals, `procs_blocked`'s mean as a share of the interval.
  * - Memory: how far `mem_available_kb` fell below its highest value in the recording.
  * - The neighbour's own memory stall (some, full) as recorded: thrashing inside its own memory
  *   cgroup, which node capacity cannot produce. It shows in the node's memory pressure (a policy
@@ -122,7 +123,11 @@ export function backgroundFromRecording(rows: readonly PsiRow[], file: string, o
       cpu_on = Math.max(u, s);
       cpu_tasks = cpu_on > 0 ? Math.min(2 * C, C * (1 + s / cpu_on)) : 0;
     }
-    const io = blocked ? { io_tasks: mid(blocked), io_on: 1 } : { io_tasks: 1, io_on: share(ioSome) };
+    // Blocked tasks: busy on the device for the recorded io some share of the interval, at least
+    // one of them, as many as the mean blocked count needs (a D-state task is not always in
+    // iowait: writers throttled by dirty-page limits count in procs_blocked and not in io pressure).
+    const ioOn = ioSome ? share(ioSome) : blocked ? Math.min(1, mid(blocked)) : 0;
+    const io = { io_tasks: ioOn > 0 ? Math.max(1, blocked ? mid(blocked) / ioOn : 1) : 0, io_on: ioOn };
     steps.push({
       t_us: Math.round((a.t_ms - t0) * 1000), dt_us, cpu_tasks, cpu_on, ...io,
       mem_kb: avail ? Math.max(0, maxAvail - mid(avail)) : 0,
