@@ -1,8 +1,8 @@
 /**
- * Admission (the design's congestion manager): overload detection and probabilistic shedding,
- * pressure deferral with a bounded, jittered retry delay, per-profile traffic shaping, the
- * priority queue that holds deferred requests until they are due, the queue of requests waiting
- * for room, and when each deferred request was first held back.
+ * Admission (the design's congestion manager): pressure deferral — only for the pressure waiting
+ * would relieve — with a bounded, jittered retry delay, per-profile traffic shaping, the priority
+ * queue that holds deferred requests until they are due, the priority queue of requests waiting
+ * for room, how fast room frees, and when each undecided request was first seen (its SLO budget).
  */
 import type { Config } from './config.ts';
 import { PRIORITY, type Request, type Resource } from './types.ts';
@@ -14,16 +14,16 @@ export type PressureValues = Readonly<Record<Resource, number>>;
 export const isHighPriority = (r: Request) => r.priority >= PRIORITY.high;
 
 /**
- * Deferral table. Normal requests defer when cpu ≥ high, memory ≥ high, or io ≥ high for
- * I/O-intensive requests. The original design meant high-priority requests to pass under pressure
- * but returned before its check could matter; here they pass until the same resource is critical.
- * Returns the resource that forced deferral, or undefined.
+ * Deferral table, applied to the pressure that holding a request back would relieve (the
+ * orchestrator's `relievable`): normal requests wait when cpu ≥ high or memory ≥ high; high
+ * priority passes until the same resource is critical. I/O pressure never holds a request back: the
+ * device is shared with everything on the host, and what fgo's own requests add to it cannot be
+ * told apart from what they suffer. Returns the resource that forced deferral, or undefined.
  */
-export function deferFor(p: PressureValues, req: Request, t: ThresholdSet): Resource | undefined {
+export function deferFor(p: Readonly<Record<'cpu' | 'memory', number>>, req: Request, t: ThresholdSet): 'cpu' | 'memory' | undefined {
   const bar = isHighPriority(req) ? 'critical' : 'high';
   if (p.cpu >= t.cpu[bar]) return 'cpu';
   if (p.memory >= t.memory[bar]) return 'memory';
-  if (req.io_intensive && p.io >= t.io[bar]) return 'io';
   return undefined;
 }
 
@@ -36,22 +36,6 @@ export function retryDelay_ms(p: number, c: AdmissionConfig, u: number): number 
   const raw = Math.min(c.retry_max_ms, c.retry_base_ms * (1 + 9 * p));
   const jittered = Math.round(raw * (1 + c.retry_jitter * (2 * u - 1)));
   return Math.max(1, Math.min(c.retry_max_ms, jittered));
-}
-
-/** Mean of the three pressures: the design's load factor. */
-export const loadFactor = (p: PressureValues) => (p.cpu + p.memory + p.io) / 3;
-
-/** Shedding probability rises linearly from 0 at the overload point to 1 at full stall. */
-export function sheddingProbability(load: number, c: AdmissionConfig): number {
-  if (load < c.overload_load) return 0;
-  if (c.overload_load >= 1) return 1;
-  return Math.min(1, (load - c.overload_load) / (1 - c.overload_load));
-}
-
-/** Never sheds high priority; lower priorities get `priority_bonus` per level off the probability. */
-export function shouldShed(req: Request, load: number, c: AdmissionConfig, u: number): boolean {
-  if (isHighPriority(req)) return false;
-  return u < sheddingProbability(load, c) - req.priority * c.priority_bonus;
 }
 
 /** Classic token bucket; a request that finds it empty is admitted later rather than refused. */
@@ -192,50 +176,108 @@ export class DeferredQueue {
 }
 
 /**
- * Requests waiting for room — nothing fits, or their pool is full — first come, first served, let
- * out one at a time as room frees instead of polling: a few thousand requests re-deciding every
- * quarter second keep a full host busy deciding. An array with a moving head makes both ends O(1);
- * the consumed prefix is dropped once it is most of the array.
+ * Requests waiting for room — nothing fits, or their pool is full — let out one at a time as room
+ * frees instead of polling (a few thousand requests re-deciding every quarter second keep a full
+ * host busy deciding): the highest priority first, first come first served within a priority, so
+ * under overload high priority is served ahead of the backlog. One FIFO lane per priority, each an
+ * array with a moving head (O(1) at both ends; the consumed prefix is dropped once it is most of
+ * the array).
  */
 export class RoomQueue {
-  private waiting: Request[] = [];
-  private head = 0;
+  private readonly lanes: Array<{ waiting: Request[]; head: number }> = [0, 1, 2, 3].map(() => ({ waiting: [], head: 0 }));
 
   get size(): number {
-    return this.waiting.length - this.head;
+    return this.lanes.reduce((a, l) => a + l.waiting.length - l.head, 0);
+  }
+
+  /** Requests that would be let out before one of this priority arriving now. */
+  aheadOf(priority: number): number {
+    let n = 0;
+    for (let p = 3; p >= priority; p--) {
+      const l = this.lanes[p] as { waiting: Request[]; head: number };
+      n += l.waiting.length - l.head;
+    }
+    return n;
   }
 
   push(request: Request): void {
-    this.waiting.push(request);
+    (this.lanes[request.priority] as { waiting: Request[] }).waiting.push(request);
   }
 
-  /** The longest-waiting request, taken off the queue; undefined when none waits. */
+  /** The longest-waiting request of the highest priority, taken off the queue; undefined when none waits. */
   next(): Request | undefined {
-    if (this.head >= this.waiting.length) return undefined;
-    const request = this.waiting[this.head++] as Request;
-    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-      this.waiting = this.waiting.slice(this.head);
-      this.head = 0;
+    for (let p = 3; p >= 0; p--) {
+      const l = this.lanes[p] as { waiting: Request[]; head: number };
+      if (l.head >= l.waiting.length) continue;
+      const request = l.waiting[l.head++] as Request;
+      if (l.head > 1024 && l.head * 2 > l.waiting.length) {
+        l.waiting = l.waiting.slice(l.head);
+        l.head = 0;
+      }
+      return request;
     }
-    return request;
+    return undefined;
   }
 }
 
-/** When each deferred request was first held back, so max_defer_ms can bound its deferral. */
+/**
+ * Completions per second over the last `window_s` seconds (whole-second buckets of the
+ * observation clock): how fast room frees, so a request about to wait for room knows how long
+ * the requests ahead of it will take to leave.
+ */
+export class CompletionRate {
+  private readonly buckets: Float64Array;
+  private lastSecond = -Infinity;
+
+  constructor(readonly window_s = 10) {
+    this.buckets = new Float64Array(window_s);
+  }
+
+  private roll(t_ms: number): number {
+    const sec = Math.floor(t_ms / 1000);
+    if (sec > this.lastSecond) {
+      const gap = Math.min(this.window_s, sec - this.lastSecond);
+      for (let i = 1; i <= gap; i++) this.buckets[(((sec - gap + i) % this.window_s) + this.window_s) % this.window_s] = 0;
+      this.lastSecond = sec;
+    }
+    return ((sec % this.window_s) + this.window_s) % this.window_s;
+  }
+
+  add(t_ms: number): void {
+    const i = this.roll(t_ms);
+    this.buckets[i] = (this.buckets[i] as number) + 1;
+  }
+
+  /** Completions per second over the window ending at t_ms (0 before any). */
+  perSecond(t_ms: number): number {
+    this.roll(t_ms);
+    let n = 0;
+    for (const b of this.buckets) n += b;
+    return n / this.window_s;
+  }
+}
+
+/**
+ * When each undecided request was first seen, so its waiting is bounded by what its SLO leaves (and
+ * by max_defer_ms): a request is seen when it is first scheduled and forgotten once decided
+ * otherwise than deferred (placed, shed, rejected, evicted).
+ */
 export class DeferralTimes {
   private readonly since = new Map<string, number>();
 
-  /** The request is held back at t_ms; only its first deferral counts. */
-  hold(id: string, t_ms: number): void {
-    if (!this.since.has(id)) this.since.set(id, t_ms);
+  /** The request is scheduled at t_ms; only its first sighting counts. Returns that instant. */
+  seen(id: string, t_ms: number): number {
+    const t0 = this.since.get(id);
+    if (t0 !== undefined) return t0;
+    this.since.set(id, t_ms);
+    return t_ms;
   }
 
-  /** How long the request has been held back at t_ms (0 if it never was). */
+  /** How long the request has waited at t_ms (0 if it was never seen). */
   waited_ms(id: string, t_ms: number): number {
     return t_ms - (this.since.get(id) ?? t_ms);
   }
 
-  /** The request is decided otherwise (placed, shed, rejected, evicted): forget it. */
   forget(id: string): void {
     this.since.delete(id);
   }

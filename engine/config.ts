@@ -70,17 +70,13 @@ export const configSchema = z.strictObject({
     retry_max_ms: positiveMs.default(30_000),
     /** Retry delays are multiplied by 1 ± this, from the seeded `retry` stream. */
     retry_jitter: z.number().min(0).max(0.9).default(0.2),
-    /** Load factor (mean of cpu, memory and io pressure) from which the host counts as overloaded. */
-    overload_load: fraction.default(0.5),
-    /** Shedding probability per priority level subtracted (the design's 0.1 bonus). */
-    priority_bonus: fraction.default(0.1),
     /** Deferred requests held at most; a full queue also counts as overload. */
     queue_limit: z.number().int().min(1).max(1_000_000).default(10_000),
     insufficient_retry_ms: positiveMs.default(5_000),
     /**
-     * Longest a request is held back for pressure: past it, it is admitted despite the pressure
-     * (still subject to shedding and fit). Deferral smooths a spike; unbounded deferral under
-     * sustained load turns into a retry storm that keeps the pressure up by itself.
+     * Longest a request is held back for pressure, whatever its SLO leaves (which bounds it first):
+     * past it, it is admitted despite the pressure. Deferral smooths a spike; unbounded deferral
+     * under sustained load turns into a retry storm that keeps the pressure up by itself.
      */
     max_defer_ms: positiveMs.default(30_000),
   }).prefault({}),

@@ -5,7 +5,7 @@
  * byte for byte: all state is in this object, all randomness in its named streams.
  */
 import { Adopter, type Adoption } from './adoption.ts';
-import { deferFor, DeferralTimes, DeferredQueue, loadFactor, retryDelay_ms, RoomQueue, shouldShed, TokenBucket, type PressureValues } from './admission.ts';
+import { CompletionRate, deferFor, DeferralTimes, DeferredQueue, retryDelay_ms, RoomQueue, TokenBucket, type PressureValues } from './admission.ts';
 import { profileOf, type Config, type Profile } from './config.ts';
 import { ObservationDigester, requestDigest } from './digest.ts';
 import { Healer } from './healing.ts';
@@ -39,6 +39,7 @@ export class Orchestrator {
   readonly streams: Streams;
   private readonly digester = new ObservationDigester();
   private readonly deferredSince = new DeferralTimes();
+  private readonly completions = new CompletionRate();
   private seq = 0;
   private now_ms = -Infinity;
   private nextHealth_ms: number | undefined;
@@ -93,18 +94,22 @@ export class Orchestrator {
     const req = request.io_intensive === undefined && profile.io_intensive ? { ...request, io_intensive: true } : request;
     const base = { seq: this.seq++, t_ms: t, request_id: req.id, profile: req.profile, pressure: view, inputs_digest: this.digestOf(request, obs) };
     const adm = this.cfg.admission;
+    // What the request's SLO leaves of its time: every wait below is bounded by it.
+    const waited_ms = t - this.deferredSince.seen(req.id, t);
+    const budget_ms = profile.latency_slo_ms - waited_ms;
 
-    // (2a) Overload: shed probabilistically, never high priority.
-    const load = loadFactor(p);
-    if ((load >= adm.overload_load || this.queue.full) && req.priority < 2 && shouldShed(req, load, adm, this.streams.next('shed'))) {
-      return this.shed(base, `overloaded: load factor ${fmt(load)} ≥ ${adm.overload_load}, shed at priority ${req.priority}`, Math.max(p.cpu, p.memory, p.io), []);
+    // (2a) A request that has already outwaited its SLO can only finish late; running it now takes
+    // room from requests that can still make theirs. Shed it, unless it is high priority.
+    if (budget_ms <= 0 && waited_ms > 0 && req.priority < 2) {
+      return this.shed(base, `waited ${waited_ms} ms, past its SLO of ${profile.latency_slo_ms} ms: shed rather than served late`, 0, []);
     }
-    // (2b) Pressure deferral, for at most max_defer_ms per request.
-    const forced = deferFor(p, req, this.cfg.pressure.thresholds);
-    const waited_ms = this.deferredSince.waited_ms(req.id, t);
+    // (2b) Pressure deferral, only for the pressure waiting would relieve (fgo's own CPU demand
+    // beyond the CPUs, memory that fills a node), for at most the SLO budget and max_defer_ms.
+    const relief = this.relievable(p);
+    const forced = deferFor(relief, req, this.cfg.pressure.thresholds);
     const bar = req.priority >= 2 ? 'critical' : 'high';
-    const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
-    if (forced && waited_ms < adm.max_defer_ms) return this.defer(base, req, pressureNote, p[forced], []);
+    const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} (${fmt(relief[forced])} relievable) ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
+    if (forced && waited_ms < adm.max_defer_ms && budget_ms > 0) return this.defer(base, req, pressureNote, relief[forced], [], false, budget_ms);
 
     // (3) Node: score, filter, pick among the near-best.
     const pool = this.pools.pool(req.profile);
@@ -114,7 +119,7 @@ export class Orchestrator {
     if (!chosen) {
       const never = neverFits(demand, profile, this.ledger);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
-      return this.defer(base, req, `insufficient resources: ${summarise(scores)}`, undefined, scores, true);
+      return this.defer(base, req, `insufficient resources: ${summarise(scores)}`, undefined, scores, true, budget_ms);
     }
 
     // (4)+(5) Pool, then a warm fragment on that node or a cold start within the pool's max.
@@ -123,7 +128,7 @@ export class Orchestrator {
     if (!warm && !canCold) {
       // Pool full: serve from a warm fragment elsewhere (best eligible node that has one), or wait.
       const alt = scores.filter((s) => s.eligible && pool.warmOn(s.node) > 0).sort((a, b) => b.total - a.total || a.node - b.node)[0];
-      if (!alt) return this.defer(base, req, `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`, undefined, scores, true);
+      if (!alt) return this.defer(base, req, `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`, undefined, scores, true, budget_ms);
       chosen = alt;
       warm = pool.popWarm(alt.node);
     }
@@ -202,6 +207,7 @@ export class Orchestrator {
     pool.recordOutcome(f, outcome, this.cfg.health.window);
     f.last_used_ms = obs.t_ms;
     f.request = undefined;
+    this.completions.add(obs.t_ms);
     const commands: Command[] = [];
     if (f.exclusive_cpus.length) {
       this.ledger.releaseExclusive(f.node, f.exclusive_cpus);
@@ -322,18 +328,24 @@ export class Orchestrator {
 
   /**
    * Hold a request back. For pressure or shaping it returns after a timed delay; when it waits for
-   * room (`forRoom`: nothing fits, or its pool is full) it joins the room queue and is let out as
-   * room frees — one per completion, plus one per tick.
+   * room (`forRoom`: nothing fits, or its pool is full) it joins the room queue, highest priority
+   * first, and is let out as room frees — one per completion, plus one per tick. A request below
+   * high priority that could not get room within what its SLO leaves is shed at once, with the
+   * expected wait as its retry-after: early and cheap, instead of waiting only to miss.
    */
-  private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[], forRoom = false): Decision {
+  private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[], forRoom = false, budget_ms = Infinity): Decision {
     const adm = this.cfg.admission;
-    this.deferredSince.hold(req.id, base.t_ms);
     if (forRoom) {
       if (this.room.size >= adm.queue_limit && req.priority < 2) return this.shed(base, `room queue full (${adm.queue_limit}): ${reason}`, 0, scores);
+      const wait_ms = this.roomWait_ms(req.priority, base.t_ms);
+      if (req.priority < 2 && wait_ms > budget_ms) {
+        return this.finish(base, { action: 'shed', reason: `overloaded: ${reason}; ~${Math.round(wait_ms)} ms until room, ${Math.max(0, Math.round(budget_ms))} ms left of its SLO`, retry_after_ms: Math.max(1, Math.round(wait_ms)), confidence: 1, scores });
+      }
       this.room.push(req);
       return this.finish(base, { action: 'defer', reason, retry_after_ms: adm.insufficient_retry_ms, confidence: 1, scores });
     }
-    const retry = p === undefined ? adm.insufficient_retry_ms : retryDelay_ms(p, adm, this.streams.next('retry'));
+    // Back no later than the SLO budget runs out: the request is then admitted (or shed if past it).
+    const retry = Math.max(1, Math.min(budget_ms, p === undefined ? adm.insufficient_retry_ms : retryDelay_ms(p, adm, this.streams.next('retry'))));
     const q = this.queue.push(req, base.t_ms + retry);
     if (!q.queued) return this.shed(base, `deferred queue full (${this.queue.limit}): ${reason}`, p ?? 0, scores);
     if (q.evicted) this.deferredSince.forget(q.evicted.id);
@@ -344,6 +356,40 @@ export class Orchestrator {
   private shed(base: DecisionBase, reason: string, p: number, scores: NodeScore[]): Decision {
     const retry = retryDelay_ms(p, this.cfg.admission, this.streams.next('retry'));
     return this.finish(base, { action: 'shed', reason, retry_after_ms: retry, confidence: round4(1 - p), scores });
+  }
+
+  /**
+   * How long a request of this priority joining the room queue now would wait: the requests let out
+   * before it, at the rate completions have been freeing room (10 s window). Unknown (0) until
+   * something has completed.
+   */
+  private roomWait_ms(priority: number, t_ms: number): number {
+    const rate = this.completions.perSecond(t_ms);
+    return rate > 0 ? ((this.room.aheadOf(priority) + 1) / rate) * 1000 : 0;
+  }
+
+  /**
+   * The part of the measured pressure that holding requests back would relieve. CPU: the stall
+   * fgo's own reserved demand makes by itself on the CPUs it can use (the kernel's balanced rule,
+   * (demand − CPUs) ÷ CPUs); a neighbour's stall is no reason to wait, it is a reason to place
+   * elsewhere. Memory: all of it while some node is full (its free memory under 2 % of capacity),
+   * since admissions fill nodes and completions empty them; none while every node has room (the
+   * stall is then someone else's). Without per-node memory measurements, all of it.
+   */
+  private relievable(p: PressureValues): Record<'cpu' | 'memory', number> {
+    let demand = 0, cpus = 0, full = false, measured = false;
+    for (const n of this.topo.nodes) {
+      const usable = this.ledger.usableCpus(n.id).length;
+      cpus += usable;
+      demand += this.ledger.reservedCpu(n.id) + this.ledger.exclusiveCpus(n.id).size;
+      const free = this.ledger.observedMemFree_kb(n.id);
+      if (free !== undefined && n.memory_kb > 0) {
+        measured = true;
+        if (free < 0.02 * n.memory_kb) full = true;
+      }
+    }
+    const own = cpus > 0 ? Math.min(1, Math.max(0, (demand - cpus) / cpus)) : 0;
+    return { cpu: Math.min(p.cpu, own), memory: !measured || full ? p.memory : 0 };
   }
 
   /** Let the longest-waiting request for room try again. */

@@ -147,6 +147,11 @@ export class NodeLedger {
     return Math.max(0, seen === undefined ? byBook : Math.min(byBook, seen));
   }
 
+  /** Free memory the shell last measured on the node, if it measures it. */
+  observedMemFree_kb(id: number): number | undefined {
+    return this.book(id).observed?.mem_free_kb;
+  }
+
   /** Busy share of the node's CPUs: the larger of measured use and reservations (use lags a placement). */
   cpuLoad(id: number): number {
     const b = this.book(id);

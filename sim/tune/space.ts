@@ -20,7 +20,7 @@ export interface Thresholds {
 export interface TuneParams {
   thresholds: Record<Resource, Thresholds>;
   weights: { resource: number; locality: number; affinity: number; balance: number };
-  admission: { max_defer_ms: number; overload_load: number };
+  admission: { max_defer_ms: number };
   /**
    * Warm-pool floor as a multiple of each profile's mean concurrency (arrival rate × time in
    * service, Little's law): pool.min = round(pool_floor × concurrency). Why not pool.target: in the
@@ -38,7 +38,7 @@ export function defaultParams(): TuneParams {
   return {
     thresholds: { cpu: { ...t.cpu }, memory: { ...t.memory }, io: { ...t.io } },
     weights: { ...c.placement.weights },
-    admission: { max_defer_ms: c.admission.max_defer_ms, overload_load: c.admission.overload_load },
+    admission: { max_defer_ms: c.admission.max_defer_ms },
     pool_floor: 0,
   };
 }
@@ -67,8 +67,8 @@ function drawWeights(rng: () => number): TuneParams['weights'] {
 /**
  * Trial k's candidate. Trial 0 is the design's defaults (the baseline every score is measured
  * against). Other trials change each group of knobs (each resource's thresholds, the weights,
- * max_defer_ms, overload_load, the pool floor) with probability ½ and keep the default otherwise:
- * a few dozen trials of 19 independent uniform draws would land almost always far from anything
+ * max_defer_ms, the pool floor) with probability ½ and keep the default otherwise:
+ * a few dozen trials of 18 independent uniform draws would land almost always far from anything
  * sensible in some dimension; sparse changes let one good change show instead of being drowned.
  */
 export function sampleParams(seed: string, k: number): TuneParams {
@@ -80,7 +80,6 @@ export function sampleParams(seed: string, k: number): TuneParams {
   if (change()) p.weights = drawWeights(rng);
   // Log-uniform over 250 ms … 60 s, in 50-ms steps: deferral matters on a log scale.
   if (change()) p.admission.max_defer_ms = Math.max(250, Math.round(Math.exp(Math.log(250) + rng() * Math.log(240)) / 50) * 50);
-  if (change()) p.admission.overload_load = round(0.3 + 0.65 * rng(), 2);
   if (change()) p.pool_floor = round(1.5 * rng(), 2);
   return p;
 }
@@ -90,7 +89,7 @@ export function engineOverrides(p: TuneParams): Record<string, unknown> {
   return {
     pressure: { thresholds: p.thresholds },
     placement: { weights: p.weights },
-    admission: { max_defer_ms: p.admission.max_defer_ms, overload_load: p.admission.overload_load },
+    admission: { max_defer_ms: p.admission.max_defer_ms },
   };
 }
 

@@ -107,16 +107,19 @@ describe('fgo decide', () => {
     expect(d.commands).toEqual([{ type: 'start', fragment: 'api-0', profile: 'api', node: 1, cpus: d.cpus, memory_kb: 524288, reason: 'cold start for req-1' }]);
   });
 
-  it('defers under cpu pressure ≥ high, with the reason', () => {
+  it('places despite a CPU stall fgo did not cause; defers for memory pressure while a node is full, back within the SLO', () => {
     const obs = JSON.parse(spawnSync('cat', [join(FIX, 'observation.json')], { encoding: 'utf8' }).stdout);
     obs.psi.cpu.some.avg10 = 0.81;
-    const f = tmpFile('obs.json', JSON.stringify(obs));
-    const d = JSON.parse(fgo('decide', '--topology', '2n-32c', '--observation', f, '--request', join(FIX, 'request.json')).out);
+    const cpu = JSON.parse(fgo('decide', '--topology', '2n-32c', '--observation', tmpFile('obs-cpu.json', JSON.stringify(obs)), '--request', join(FIX, 'request.json')).out);
+    expect(cpu.action).toBe('place'); // nothing of fgo's runs: none of 0.81 is relievable
+    obs.psi.cpu.some.avg10 = 0.42;
+    obs.psi.memory.some.avg10 = 0.75;
+    obs.nodes[0].mem_free_kb = 1_000_000; // under 2 % of node 0's 64 GiB: full
+    const d = JSON.parse(fgo('decide', '--topology', '2n-32c', '--observation', tmpFile('obs-mem.json', JSON.stringify(obs)), '--request', join(FIX, 'request.json')).out);
     expect(d.action).toBe('defer');
-    expect(d.reason).toBe('cpu pressure 0.81 ≥ high 0.8');
-    // base 1000 × (1 + 9 × 0.81) = 8290 ms, jittered by at most ±20 %
-    expect(d.retry_after_ms).toBeGreaterThanOrEqual(6632);
-    expect(d.retry_after_ms).toBeLessThanOrEqual(9948);
+    expect(d.reason).toBe('memory pressure 0.75 (0.75 relievable) ≥ high 0.7');
+    // 1000 × (1 + 9 × 0.75) = 7750 ms ± 20 % would outlast the default profile's 1000-ms SLO: back at 1000.
+    expect(d.retry_after_ms).toBe(1000);
   });
 
   it('rejects a bad request with every problem located', () => {

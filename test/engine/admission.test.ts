@@ -1,15 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  CompletionRate,
   DeferredQueue,
   deferFor,
   isHighPriority,
-  loadFactor,
   retryDelay_ms,
-  sheddingProbability,
-  shouldShed,
+  RoomQueue,
   TokenBucket,
-  type PressureValues,
 } from '../../engine/admission.ts';
 import { defaultConfig, type Config } from '../../engine/config.ts';
 import type { Priority, Request } from '../../engine/types.ts';
@@ -27,15 +25,13 @@ const req = (id: string, priority: Priority = 1, io_intensive = false): Request 
   priority,
   io_intensive,
 });
-const P = (cpu: number, memory: number, io: number): PressureValues => ({ cpu, memory, io });
+const P = (cpu: number, memory: number) => ({ cpu, memory });
 
 describe('admission defaults', () => {
   it('are the design seeds', () => {
     expect(adm.retry_base_ms).toBe(1000);
     expect(adm.retry_max_ms).toBe(30_000);
     expect(adm.retry_jitter).toBe(0.2);
-    expect(adm.overload_load).toBe(0.5);
-    expect(adm.priority_bonus).toBe(0.1);
   });
 
   it('isHighPriority is priority ≥ 2', () => {
@@ -44,62 +40,42 @@ describe('admission defaults', () => {
     expect(isHighPriority(req('a', 2))).toBe(true);
     expect(isHighPriority(req('a', 3))).toBe(true);
   });
-
-  it('loadFactor is the mean of the three pressures', () => {
-    expect(loadFactor(P(0.9, 0.6, 0.3))).toBeCloseTo(0.6, 12); // (0.9 + 0.6 + 0.3) / 3 = 1.8 / 3
-    expect(loadFactor(P(0, 0, 0))).toBe(0);
-    expect(loadFactor(P(1, 1, 1))).toBe(1);
-  });
 });
 
-describe('deferFor', () => {
-  // bars: normal → high (cpu 0.8, memory 0.7, io 0.8); priority ≥ 2 → critical (cpu 0.9, memory 0.85, io 0.9)
+describe('deferFor (on the pressure waiting would relieve)', () => {
+  // bars: normal → high (cpu 0.8, memory 0.7); priority ≥ 2 → critical (cpu 0.9, memory 0.85)
   for (const pr of [0, 1] as const) {
     describe(`priority ${pr} (below high)`, () => {
       it('passes with no pressure and just below every high bar', () => {
-        expect(deferFor(P(0, 0, 0), req('r', pr), T)).toBeUndefined();
-        expect(deferFor(P(0.79, 0.69, 0.79), req('r', pr, true), T)).toBeUndefined(); // each < its high
+        expect(deferFor(P(0, 0), req('r', pr), T)).toBeUndefined();
+        expect(deferFor(P(0.79, 0.69), req('r', pr, true), T)).toBeUndefined(); // each < its high
       });
       it('defers at cpu ≥ 0.8 (inclusive)', () => {
-        expect(deferFor(P(0.8, 0, 0), req('r', pr), T)).toBe('cpu');
-        expect(deferFor(P(0.95, 0, 0), req('r', pr), T)).toBe('cpu');
+        expect(deferFor(P(0.8, 0), req('r', pr), T)).toBe('cpu');
+        expect(deferFor(P(0.95, 0), req('r', pr), T)).toBe('cpu');
       });
       it('defers at memory ≥ 0.7 (inclusive)', () => {
-        expect(deferFor(P(0, 0.7, 0), req('r', pr), T)).toBe('memory');
-        expect(deferFor(P(0, 1, 0), req('r', pr), T)).toBe('memory');
-      });
-      it('defers on io ≥ 0.8 only when io_intensive', () => {
-        expect(deferFor(P(0, 0, 0.8), req('r', pr, false), T)).toBeUndefined();
-        expect(deferFor(P(0, 0, 1), req('r', pr, false), T)).toBeUndefined();
-        expect(deferFor(P(0, 0, 0.8), req('r', pr, true), T)).toBe('io');
-        expect(deferFor(P(0, 0, 0.79), req('r', pr, true), T)).toBeUndefined();
+        expect(deferFor(P(0, 0.7), req('r', pr), T)).toBe('memory');
+        expect(deferFor(P(0, 1), req('r', pr), T)).toBe('memory');
       });
     });
   }
 
-  it('an absent io_intensive flag counts as false', () => {
-    const r: Request = { id: 'x', profile: 'fn', cpus: 1, memory_kb: 0, priority: 1 };
-    expect(deferFor(P(0, 0, 0.95), r, T)).toBeUndefined();
-  });
-
-  it('reports cpu before memory before io', () => {
-    expect(deferFor(P(0.8, 0.7, 0.8), req('r', 1, true), T)).toBe('cpu');
-    expect(deferFor(P(0.5, 0.7, 0.8), req('r', 1, true), T)).toBe('memory');
-    expect(deferFor(P(0.5, 0.5, 0.8), req('r', 1, true), T)).toBe('io');
+  it('reports cpu before memory', () => {
+    expect(deferFor(P(0.8, 0.7), req('r', 1), T)).toBe('cpu');
+    expect(deferFor(P(0.5, 0.7), req('r', 1), T)).toBe('memory');
   });
 
   for (const pr of [2, 3] as const) {
     describe(`priority ${pr} (high/critical) passes until critical`, () => {
       it('passes above high but below critical', () => {
-        // cpu 0.85 ≥ high 0.8 but < critical 0.9; memory 0.8 ≥ 0.7 but < 0.85; io 0.85 ≥ 0.8 but < 0.9
-        expect(deferFor(P(0.85, 0.8, 0.85), req('r', pr, true), T)).toBeUndefined();
-        expect(deferFor(P(0.899, 0.849, 0.899), req('r', pr, true), T)).toBeUndefined();
+        // cpu 0.85 ≥ high 0.8 but < critical 0.9; memory 0.8 ≥ 0.7 but < 0.85
+        expect(deferFor(P(0.85, 0.8), req('r', pr), T)).toBeUndefined();
+        expect(deferFor(P(0.899, 0.849), req('r', pr), T)).toBeUndefined();
       });
       it('defers at critical (inclusive)', () => {
-        expect(deferFor(P(0.9, 0, 0), req('r', pr), T)).toBe('cpu');
-        expect(deferFor(P(0, 0.85, 0), req('r', pr), T)).toBe('memory');
-        expect(deferFor(P(0, 0, 0.9), req('r', pr, true), T)).toBe('io');
-        expect(deferFor(P(0, 0, 0.9), req('r', pr, false), T)).toBeUndefined(); // io only for io_intensive
+        expect(deferFor(P(0.9, 0), req('r', pr), T)).toBe('cpu');
+        expect(deferFor(P(0, 0.85), req('r', pr), T)).toBe('memory');
       });
     });
   }
@@ -158,74 +134,52 @@ describe('retryDelay_ms', () => {
   });
 });
 
-describe('sheddingProbability', () => {
-  it('is 0 below the overload point (0.5) and at it', () => {
-    expect(sheddingProbability(0, adm)).toBe(0);
-    expect(sheddingProbability(0.49, adm)).toBe(0);
-    expect(sheddingProbability(0.5, adm)).toBe(0); // (0.5 − 0.5) / 0.5 = 0
+describe('RoomQueue: highest priority first, first come first served within a priority', () => {
+  it('lets out critical, then high, then normal, then low; in arrival order within each', () => {
+    const q = new RoomQueue();
+    for (const [id, pr] of [['l1', 0], ['n1', 1], ['h1', 2], ['n2', 1], ['c1', 3], ['l2', 0], ['h2', 2]] as const) q.push(req(id, pr));
+    expect(q.size).toBe(7);
+    // Ahead of a newcomer: everything of its priority or higher.
+    expect([0, 1, 2, 3].map((p) => q.aheadOf(p))).toEqual([7, 5, 3, 1]);
+    const order: string[] = [];
+    for (let r = q.next(); r; r = q.next()) order.push(r.id);
+    expect(order).toEqual(['c1', 'h1', 'h2', 'n1', 'n2', 'l1', 'l2']);
+    expect(q.size).toBe(0);
+    expect(q.next()).toBeUndefined();
   });
 
-  it('rises linearly to 1 at full stall', () => {
-    expect(sheddingProbability(0.75, adm)).toBe(0.5); // (0.75 − 0.5) / (1 − 0.5) = 0.25 / 0.5
-    expect(sheddingProbability(0.6, adm)).toBeCloseTo(0.2, 12); // 0.1 / 0.5
-    expect(sheddingProbability(0.9, adm)).toBeCloseTo(0.8, 12); // 0.4 / 0.5
-    expect(sheddingProbability(1, adm)).toBe(1); // 0.5 / 0.5
-    expect(sheddingProbability(1.2, adm)).toBe(1); // 0.7 / 0.5 = 1.4 → capped at 1
-  });
-
-  it('follows other overload points', () => {
-    expect(sheddingProbability(0.3, admWith({ overload_load: 0 }))).toBeCloseTo(0.3, 12); // 0.3 / 1
-    expect(sheddingProbability(0.9, admWith({ overload_load: 0.8 }))).toBeCloseTo(0.5, 12); // 0.1 / 0.2
-    // overload_load 1: nothing sheds below 1, everything at 1
-    expect(sheddingProbability(0.99, admWith({ overload_load: 1 }))).toBe(0);
-    expect(sheddingProbability(1, admWith({ overload_load: 1 }))).toBe(1);
+  it('keeps every request exactly once through long runs of pushes and pops (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 3 })), { maxLength: 3000 }), (ops) => {
+        const q = new RoomQueue();
+        const out: string[] = [];
+        let n = 0;
+        for (const [push, pr] of ops) {
+          if (push) q.push(req(`r${n++}`, pr as Priority));
+          else {
+            const r = q.next();
+            if (r) out.push(r.id);
+          }
+        }
+        for (let r = q.next(); r; r = q.next()) out.push(r.id);
+        expect(out.length).toBe(n);
+        expect(new Set(out).size).toBe(n);
+      }),
+    );
   });
 });
 
-describe('shouldShed', () => {
-  it('never sheds high or critical priority', () => {
-    for (const pr of [2, 3] as const) {
-      expect(shouldShed(req('h', pr), 1, adm, 0)).toBe(false); // p = 1, u = 0 would shed anyone else
-      expect(shouldShed(req('h', pr), 0.75, adm, 0)).toBe(false);
-    }
-  });
-
-  it('load 0.75 → p = 0.5; priority 0 sheds when u < 0.5', () => {
-    expect(shouldShed(req('l', 0), 0.75, adm, 0)).toBe(true);
-    expect(shouldShed(req('l', 0), 0.75, adm, 0.49)).toBe(true);
-    expect(shouldShed(req('l', 0), 0.75, adm, 0.5)).toBe(false); // 0.5 < 0.5 − 0 is false
-    expect(shouldShed(req('l', 0), 0.75, adm, 0.9)).toBe(false);
-  });
-
-  it('load 0.75 → priority 1 threshold 0.5 − 1 × 0.1 = 0.4', () => {
-    expect(shouldShed(req('n', 1), 0.75, adm, 0.39)).toBe(true);
-    expect(shouldShed(req('n', 1), 0.75, adm, 0.4)).toBe(false); // strict <
-    expect(shouldShed(req('n', 1), 0.75, adm, 0.45)).toBe(false); // would shed priority 0
-    expect(shouldShed(req('l', 0), 0.75, adm, 0.45)).toBe(true);
-  });
-
-  it('full stall: priority 0 threshold 1, priority 1 threshold 0.9', () => {
-    expect(shouldShed(req('l', 0), 1, adm, 0.99)).toBe(true); // 0.99 < 1
-    expect(shouldShed(req('n', 1), 1, adm, 0.89)).toBe(true); // 0.89 < 1 − 0.1
-    expect(shouldShed(req('n', 1), 1, adm, 0.91)).toBe(false);
-  });
-
-  it('load 0.6 → p ≈ 0.2; priority 1 threshold ≈ 0.1', () => {
-    expect(shouldShed(req('n', 1), 0.6, adm, 0.09)).toBe(true);
-    expect(shouldShed(req('n', 1), 0.6, adm, 0.11)).toBe(false);
-    expect(shouldShed(req('l', 0), 0.6, adm, 0.19)).toBe(true);
-  });
-
-  it('never sheds below the overload point', () => {
-    expect(shouldShed(req('l', 0), 0.49, adm, 0)).toBe(false); // p = 0: 0 < 0 is false
-    expect(shouldShed(req('l', 0), 0.5, adm, 0)).toBe(false);
-  });
-
-  it('a larger priority bonus protects normal priority more', () => {
-    const c = admWith({ priority_bonus: 0.5 });
-    // load 0.75: p = 0.5; priority 1 threshold 0.5 − 0.5 = 0 → never
-    expect(shouldShed(req('n', 1), 0.75, c, 0)).toBe(false);
-    expect(shouldShed(req('l', 0), 0.75, c, 0)).toBe(true); // priority 0 keeps 0.5
+describe('CompletionRate: completions per second over the last 10 s', () => {
+  it('counts whole-second buckets and forgets what is older than the window', () => {
+    const c = new CompletionRate(10);
+    expect(c.perSecond(0)).toBe(0);
+    for (let i = 0; i < 30; i++) c.add(i * 100); // 30 completions at 0, 100, …, 2900 ms: seconds 0, 1, 2 (10 each)
+    expect(c.perSecond(3_400)).toBe(3); // 30 in the 10-s window
+    expect(c.perSecond(10_999)).toBe(2); // second 0 has left the window (seconds 1–10)
+    expect(c.perSecond(12_000)).toBe(0); // all three have
+    c.add(12_500);
+    expect(c.perSecond(12_900)).toBe(0.1);
+    expect(c.perSecond(100_000)).toBe(0); // a long quiet gap clears every bucket
   });
 });
 

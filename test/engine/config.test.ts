@@ -35,7 +35,7 @@ describe('parseConfig: design defaults', () => {
     const c = parseConfig({});
     expect(c.pressure.signal).toBe('total');
     expect(c.pressure.history_size).toBe(120);
-    expect(c.admission).toMatchObject({ retry_base_ms: 1000, retry_max_ms: 30000, retry_jitter: 0.2, overload_load: 0.5, priority_bonus: 0.1 });
+    expect(c.admission).toMatchObject({ retry_base_ms: 1000, retry_max_ms: 30000, retry_jitter: 0.2, max_defer_ms: 30000 });
     expect(c.health.heartbeat_timeout_ms).toBe(15000);
     expect(c.default_profile).toMatchObject({ cpus: 1, memory_kb: 262144, pool: { min: 0, target: 0, max: 64 }, preferred_nodes: [], cpu_affinity: [], shaping: null });
     expect(c.profiles).toEqual({});

@@ -19,30 +19,41 @@ const req = (id: string, extra: Partial<Request> = {}): Request => ({ id, profil
 const engine = (config: object = {}, seed = 'test') => new Orchestrator({ config: parseConfig(config), topology: topo2(), seed });
 
 describe('schedule: deferral through the whole flow', () => {
-  it('defers a normal request at cpu ≥ high and lets a high-priority one pass below critical', () => {
-    const e = engine();
-    expect(e.schedule(req('a'), obs(0, 0.8)).action).toBe('defer'); // 0.8 ≥ high 0.8
-    expect(e.schedule(req('b', { priority: 2 }), obs(1, 0.85)).action).toBe('place'); // 0.85 < critical 0.9
-    expect(e.schedule(req('c', { priority: 3 }), obs(2, 0.9)).action).toBe('defer'); // 0.9 ≥ critical
+  it('defers on the CPU pressure fgo\'s own demand makes, never on a neighbour\'s', () => {
+    const e = engine({ placement: { cpu_overcommit: 2 }, profiles: { web: { latency_slo_ms: 60_000 } } });
+    // A neighbour's stall: fgo reserves nothing, so none of 0.95 is relievable — place.
+    expect(e.schedule(req('n'), obs(0, 0.95)).action).toBe('place');
+    // fgo's own demand: 15 CPUs reserved on 8 (overcommit 2) make (15 − 8)/8 = 0.875 by the
+    // kernel's rule; with 0.95 measured, 0.875 is relievable: ≥ high 0.8 defers normal priority,
+    // < critical 0.9 lets high priority pass.
+    for (let i = 1; i < 15; i++) expect(e.schedule(req(`r${i}`), obs(i, 0)).action).toBe('place');
+    const d = e.schedule(req('a'), obs(20, 0.95));
+    expect(d.action).toBe('defer');
+    expect(d.reason).toBe('cpu pressure 0.95 (0.875 relievable) ≥ high 0.8');
+    expect(e.schedule(req('b', { priority: 2 }), obs(21, 0.95)).action).toBe('place');
   });
 
-  it('io pressure defers only I/O-intensive work; the profile makes a request I/O-intensive', () => {
+  it('io pressure holds nothing back, I/O-intensive or not', () => {
     const e = engine({ profiles: { disk: { io_intensive: true } } });
-    expect(e.schedule(req('a'), obs(0, 0, 0, 0.85)).action).toBe('place');
-    const d = e.schedule(req('b', { profile: 'disk' }), obs(1, 0, 0, 0.85));
-    expect(d.action).toBe('defer');
-    expect(d.reason).toBe('io pressure 0.85 ≥ high 0.8');
-    // …unless the request itself says it is not.
-    expect(e.schedule(req('c', { profile: 'disk', io_intensive: false }), obs(2, 0, 0, 0.85)).action).toBe('place');
+    expect(e.schedule(req('a'), obs(0, 0, 0, 0.95)).action).toBe('place');
+    expect(e.schedule(req('b', { profile: 'disk' }), obs(1, 0, 0, 0.95)).action).toBe('place');
   });
 
   it('a deferred request comes back as a retry command once due, and not before', () => {
-    const e = engine({ admission: { retry_jitter: 0 } });
-    const d = e.schedule(req('a'), obs(0, 0.85));
-    // 1000 × (1 + 9 × 0.85) = 8650 ms, no jitter
+    // Memory pressure with no per-node memory measured counts whole (nothing says it is someone else's).
+    const e = engine({ admission: { retry_jitter: 0 }, profiles: { web: { latency_slo_ms: 60_000 } } });
+    const d = e.schedule(req('a'), obs(0, 0, 0.85));
+    // 1000 × (1 + 9 × 0.85) = 8650 ms, no jitter, well within the 60-s SLO
     expect(d.retry_after_ms).toBe(8650);
     expect(e.tick(obs(8649, 0.1)).filter((c) => c.type === 'retry')).toEqual([]);
     expect(e.tick(obs(8650, 0.1)).filter((c) => c.type === 'retry')).toEqual([{ type: 'retry', request: req('a'), reason: 'deferral due at 8650 ms' }]);
+  });
+
+  it('memory pressure is someone else\'s while every node has room, and relievable once a node is full', () => {
+    const withFree = (t_ms: number, free0: number): Observation => ({ ...obs(t_ms, 0, 0.85), nodes: [{ id: 0, mem_free_kb: free0 }, { id: 1, mem_free_kb: 2_000_000 }] });
+    const e = engine({ profiles: { web: { latency_slo_ms: 60_000 } } });
+    expect(e.schedule(req('a'), withFree(0, 1_000_000)).action).toBe('place'); // 25 % free on node 0
+    expect(e.schedule(req('b'), withFree(1, 79_999)).action).toBe('defer'); // under 2 % of 4 000 000 kB
   });
 });
 
@@ -93,21 +104,43 @@ describe('schedule: fit, pools and starts', () => {
   });
 });
 
-describe('schedule: shedding', () => {
-  it('sheds low priority at random under overload, never high priority', () => {
+describe('schedule: shedding under overload', () => {
+  /** Both nodes' 4 CPUs full of 1-CPU requests, two of them completed at 1 s and replaced: 2 completions in the last 10 s. */
+  function full() {
     const e = engine();
-    let shed = 0;
-    for (let i = 0; i < 200; i++) {
-      // load factor (0.7 + 0.6 + 0.6)/3 = 0.6333 → p = (0.6333 − 0.5)/0.5 = 0.2667 for priority 0;
-      // cpu 0.7 < high and memory 0.6 < high, so what is not shed is placed or waits for room.
-      const d = e.schedule(req(`l${i}`, { priority: 0, cpus: 0.01 }), obs(i, 0.7, 0.6, 0.6));
-      if (d.action === 'shed') shed++;
-      const h = e.schedule(req(`h${i}`, { priority: 2, cpus: 0.01 }), obs(i, 0.7, 0.6, 0.6));
-      expect(h.action).not.toBe('shed');
+    const frags: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const d = e.schedule(req(`r${i}`), obs(i));
+      e.started(d.fragment as string, obs(i));
+      frags.push(d.fragment as string);
     }
-    // Binomial(200, 0.2667): mean 53.3, sd 6.3 — well inside 25..85.
-    expect(shed).toBeGreaterThan(25);
-    expect(shed).toBeLessThan(85);
+    for (const f of frags.slice(0, 2)) e.complete(f, { ok: true, latency_ms: 100 }, obs(1000));
+    for (const id of ['r8', 'r9']) expect(e.schedule(req(id), obs(1001)).action).toBe('place');
+    return e;
+  }
+
+  it('sheds below high priority at once when room would come too late for its SLO, with the expected wait to retry after', () => {
+    const e = full();
+    // Room frees at 2 completions per 10 s: the first in line waits 1 ÷ 0.2/s = 5000 ms > 1000 ms of SLO.
+    const l = e.schedule(req('l', { priority: 0 }), obs(2000));
+    expect(l).toMatchObject({ action: 'shed', retry_after_ms: 5000 });
+    expect(l.reason).toMatch(/^overloaded: insufficient resources: .*; ~5000 ms until room, 1000 ms left of its SLO$/);
+    // High priority is never shed: it waits for room, ahead of everything below it.
+    expect(e.schedule(req('h', { priority: 2 }), obs(2001))).toMatchObject({ action: 'defer' });
+    // A normal request now has the high one ahead of it: (1 + 1) ÷ 0.2/s = 10 000 ms.
+    expect(e.schedule(req('n', { priority: 1 }), obs(2002))).toMatchObject({ action: 'shed', retry_after_ms: 10_000 });
+  });
+
+  it('a request let out of the room queue after its SLO ran out is shed rather than served late; high priority is served', () => {
+    const e = engine({ profiles: { web: { latency_slo_ms: 2000 } } });
+    for (let i = 0; i < 8; i++) e.schedule(req(`r${i}`), obs(i));
+    // Nothing has completed yet, so nothing says room is far off: both wait.
+    expect(e.schedule(req('n'), obs(100)).action).toBe('defer');
+    expect(e.schedule(req('h', { priority: 2 }), obs(100)).action).toBe('defer');
+    const d = e.schedule(req('n'), obs(2100)); // waited 2000 ms: its whole SLO
+    expect(d.action).toBe('shed');
+    expect(d.reason).toBe('waited 2000 ms, past its SLO of 2000 ms: shed rather than served late');
+    expect(e.schedule(req('h', { priority: 2 }), obs(2100)).action).toBe('defer'); // still no room, never shed
   });
 });
 
@@ -198,15 +231,21 @@ describe('pools spread over nodes', () => {
 });
 
 describe('bounded waiting', () => {
-  it('pressure holds a request back for at most max_defer_ms (30 s), then admits it', () => {
-    const e = engine();
-    expect(e.schedule(req('a'), obs(0, 0.85)).action).toBe('defer');
-    expect(e.schedule(req('a'), obs(29_999, 0.85)).action).toBe('defer'); // waited 29 999 ms < 30 000
-    const d = e.schedule(req('a'), obs(30_000, 0.85));
-    expect(d.action).toBe('place');
-    expect(d.reason).toContain('admitted despite cpu pressure 0.85 ≥ high 0.8 after 30000 ms deferred');
-    // The clock starts again for a new request.
-    expect(e.schedule(req('b'), obs(30_001, 0.85)).action).toBe('defer');
+  it('pressure holds a request back for what its SLO leaves, and never past max_defer_ms (30 s)', () => {
+    // Memory pressure 0.85, no per-node memory measured: relievable, ≥ high and ≥ critical.
+    const e = engine({ profiles: { web: { latency_slo_ms: 5000 }, slow: { latency_slo_ms: 60_000 } } });
+    expect(e.schedule(req('a'), obs(0, 0, 0.85)).retry_after_ms).toBeLessThanOrEqual(5000); // back within its budget
+    expect(e.schedule(req('a'), obs(4999, 0, 0.85)).action).toBe('defer');
+    // Its 5-s SLO is spent: a normal request is shed, a high-priority one admitted despite the pressure.
+    expect(e.schedule(req('a'), obs(5000, 0, 0.85)).action).toBe('shed');
+    expect(e.schedule(req('h', { priority: 2 }), obs(5000, 0, 0.85)).action).toBe('defer');
+    const h = e.schedule(req('h', { priority: 2 }), obs(10_000, 0, 0.85));
+    expect(h.action).toBe('place');
+    expect(h.reason).toContain('admitted despite memory pressure 0.85 (0.85 relievable) ≥ critical 0.85 after 5000 ms deferred');
+    // With 60 s of SLO the 30-s cap binds first.
+    expect(e.schedule(req('s', { profile: 'slow' }), obs(20_000, 0, 0.85)).action).toBe('defer');
+    expect(e.schedule(req('s', { profile: 'slow' }), obs(49_999, 0, 0.85)).action).toBe('defer');
+    expect(e.schedule(req('s', { profile: 'slow' }), obs(50_000, 0, 0.85)).action).toBe('place');
   });
 
   it('a request waiting for room is let out when room frees, first come first served, not polled', () => {

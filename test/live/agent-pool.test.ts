@@ -125,7 +125,7 @@ describe('fgo live, pool mode, on this host', () => {
     expect(metrics.text).toMatch(/^fgo_pool_size\{profile="echo",state="warm"\} \d+$/m);
   }, TEST_MS);
 
-  it('reacts to CPU pressure through a PSI trigger, deferring or shedding normal requests', async () => {
+  it('reacts to CPU pressure through a PSI trigger at once, and does not hold requests back for a stall that is not fgo\'s', async () => {
     writePoolConfig(h, {
       interval_ms: 5_000, // only a trigger can explain turns (and a reaction) faster than this
       triggers: [{ resource: 'cpu', line: 'some', stall_us: 100_000, window_us: 2_000_000 }],
@@ -145,13 +145,15 @@ describe('fgo live, pool mode, on this host', () => {
     expect(s.last_trigger_reaction_ms).toBeLessThanOrEqual(2_000);
     expect(s.turns).toBeGreaterThan(Math.floor(s.t_ms / 5_000) + 1);
 
+    // The decision sees the stall (≥ high 0.2), but the four busy processes are not fgo's: holding
+    // a request back would not relieve it, so the request is placed.
     const d = await until(async () => {
       const r = await http(a.url, 'POST', SCHEDULE, { token: a.token, body: echo({ x: 4 }) });
-      return r.body?.action === 'defer' || r.body?.action === 'shed' ? r : undefined;
-    }, 20_000, 'a normal request deferred or shed', 500);
-    expect(d.status).toBe(d.body.action === 'defer' ? 202 : 503);
-    expect(d.body.reason).toMatch(/cpu pressure|overload/);
-    if (d.body.action === 'defer') expect(d.body.retry_after_ms).toBeGreaterThan(0);
+      return r.body?.pressure?.cpu?.value >= 0.2 ? r : undefined;
+    }, 20_000, 'a decision that saw the CPU pressure', 500);
+    expect(d.status, d.text).toBe(200);
+    expect(d.body.action).toBe('place');
+    expect(d.body.reason).not.toMatch(/pressure/);
   }, TEST_MS);
 
   it('survives kill -9: the journal holds every answered decision, orphans go, the restart serves and replays', async () => {

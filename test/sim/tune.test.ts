@@ -37,7 +37,7 @@ describe('candidates', () => {
     expect(engineOverrides(sampleParams('x', 0))).toEqual({
       pressure: { thresholds: c.pressure.thresholds },
       placement: { weights: c.placement.weights },
-      admission: { max_defer_ms: c.admission.max_defer_ms, overload_load: c.admission.overload_load },
+      admission: { max_defer_ms: c.admission.max_defer_ms },
     });
     fc.assert(fc.property(fc.string(), fc.integer({ min: 1, max: 100_000 }), (seed, k) => {
       const p = sampleParams(seed, k);
