@@ -17,6 +17,7 @@ const DEMO_CONFIG = {
     api: { cpus: 0.5, memory_kb: 262_144, cold_start_ms: 300, latency_slo_ms: 200, preferred_nodes: [0], pool: { min: 1, target: 2, max: 8 } },
     batch: { cpus: 2, memory_kb: 1_048_576, io_intensive: true, cold_start_ms: 800, latency_slo_ms: 5_000, pool: { min: 0, target: 0, max: 4 } },
     db: { cpus: 4, memory_kb: 4_194_304, cold_start_ms: 2_000, latency_slo_ms: 500, pool: { min: 0, target: 0, max: 2 } },
+    hog: { cpus: 8, memory_kb: 1_048_576, cold_start_ms: 500, latency_slo_ms: 60_000, pool: { min: 0, target: 0, max: 8 } },
   },
 };
 
@@ -26,7 +27,8 @@ export function runDemo(seed: string, json: boolean, print: (line: string) => vo
   let t_ms = 0;
   let psi = psiAt(0.05, 0.02, 0.01);
   let online: number[] | undefined;
-  const obs = (): Observation => ({ t_ms, psi, ...(online ? { online_cpus: online } : {}) });
+  let nodes: Observation['nodes'];
+  const obs = (): Observation => ({ t_ms, psi, ...(online ? { online_cpus: online } : {}), ...(nodes ? { nodes } : {}) });
   const counts: Record<string, number> = {};
 
   const say = (text: string) => { if (!json) print(text); };
@@ -74,30 +76,50 @@ export function runDemo(seed: string, json: boolean, print: (line: string) => vo
   const d1 = schedule(req('api', 1));
   const d2 = schedule(req('api', 1, { memory_home: 1 }));
   const d3 = schedule(req('db', 1, { cpus: 4, memory_kb: 2_097_152, exclusive_cpus: 4 }));
+  t_ms = 520;
+  for (const d of [d1, d2]) if (d.fragment) commands(engine.complete(d.fragment, { ok: true, latency_ms: 120 }, obs()));
   t_ms = 2_500;
   finishStarts();
-  for (const d of [d1, d2, d3]) if (d.fragment) commands(engine.complete(d.fragment, { ok: true, latency_ms: 120 }, obs()));
+  if (d3.fragment) commands(engine.complete(d3.fragment, { ok: true, latency_ms: 100 }, obs()));
 
-  section('CPU pressure rises past high (0.8): normal requests defer, high priority passes until critical');
+  section("A neighbour stalls the CPUs (0.84, none of it fgo's): holding requests back would relieve nothing, so nothing waits");
   t_ms = 10_000;
   psi = psiAt(0.84, 0.1, 0.05);
   schedule(req('api', 1));
-  const dHigh = schedule(req('api', 2));
+  schedule(req('api', 2));
   schedule(req('batch', 1));
 
-  section('Overload (cpu 0.95, memory 0.75, io 0.6 → load factor 0.767): low priority is shed at random');
-  t_ms = 12_000;
-  psi = psiAt(0.95, 0.75, 0.6);
-  for (let i = 0; i < 5; i++) schedule(req('api', 0));
+  section('Node 0 runs out of memory (under 2 % free) at memory pressure 0.75: batch, with seconds of SLO to spare, waits; the api cannot afford to');
+  t_ms = 11_000;
+  psi = psiAt(0.1, 0.75, 0.05);
+  nodes = [{ id: 0, mem_free_kb: 100_000 }, { id: 1, mem_free_kb: 40_000_000 }];
+  schedule(req('batch', 1));
+  schedule(req('api', 1));
 
-  section('Pressure falls: deferred requests come due and are retried');
-  t_ms = 45_000;
+  section('Overload: four 8-CPU jobs book every CPU; below high priority, a request that would wait past its SLO is shed at once, told when to retry');
+  t_ms = 12_000;
+  psi = psiAt(0.3, 0.1, 0.05);
+  nodes = undefined;
+  finishStarts();
+  // Everything running completes: room frees, and how fast it frees is measured.
+  for (const f of [...engine.pools.fragments()]) if (f.state === 'active') commands(engine.complete(f.id, { ok: true, latency_ms: 150 }, obs()));
+  t_ms = 12_100;
+  const hogs = [0, 1, 2, 3].map(() => schedule(req('hog', 1, { cpus: 8 })));
+  for (let i = 0; i < 2; i++) schedule(req('api', 0));
+  schedule(req('api', 2));
+
+  section('Room frees and pressure falls: waiting and deferred requests come back and are placed');
+  t_ms = 12_600;
+  finishStarts();
+  for (const d of hogs) if (d.fragment && engine.pools.get(d.fragment)?.state === 'active') commands(engine.complete(d.fragment, { ok: true, latency_ms: 500 }, obs()));
+  t_ms = 15_100;
   psi = psiAt(0.1, 0.05, 0.02);
-  if (dHigh.fragment) commands(engine.complete(dHigh.fragment, { ok: true, latency_ms: 90 }, obs()));
-  tick('deferrals due; predictor says api demand 4/s → 6 fragments', [{ profile: 'api', demand_per_s: 4, recommended_size: 6, confidence: 0.8 }]);
-  t_ms = 45_500;
+  tick('deferrals due; predictor says api demand 4/s', [{ profile: 'api', demand_per_s: 4, recommended_size: 6, confidence: 0.8 }]);
+  t_ms = 15_200;
   finishStarts();
   for (const r of retries.splice(0)) schedule(r);
+  finishStarts();
+  for (const f of [...engine.pools.fragments()]) if (f.state === 'active') commands(engine.complete(f.id, { ok: true, latency_ms: 100 }, obs()));
 
   section('A fragment crashes: restart at once; it comes back, the incident closes');
   const victim = [...engine.pools.fragments()].find((f) => f.profile === 'api' && f.state === 'warm');

@@ -1,6 +1,6 @@
 /**
  * `fgo tradeoff`: the cold-start / idle-memory curve of predictive warm pools (the engine at
- * several headrooms) against a fixed keep-alive (a baseline at several keep-alives), and the
+ * several covers of its pools' concurrency) against a fixed keep-alive (a baseline at several keep-alives), and the
  * headline comparison at the defaults (sim/tradeoff.ts).
  */
 import type { Command } from 'commander';
@@ -16,7 +16,7 @@ interface TradeoffFlags {
   duration?: string;
   seed?: string;
   config?: string;
-  headrooms: string;
+  covers: string;
   keepalives: string;
   baseline: string;
   out?: string;
@@ -41,12 +41,12 @@ function numbers(flag: string, v: string, parse: (x: string) => number, ok: (x: 
 export function registerTradeoff(program: Command): void {
   program
     .command('tradeoff')
-    .description('cold starts against idle warm memory: the engine at several pool headrooms vs a baseline at several keep-alives, on identical arrivals')
+    .description('cold starts against idle warm memory: the engine covering several percentiles of its pools\' concurrency vs a baseline at several keep-alives, on identical arrivals')
     .option('--scenario <name|file>', 'a bundled scenario or a scenario JSON file', 'diurnal-8n')
     .option('--duration <d>', 'simulated time of each run, e.g. 6h (default: the scenario\'s)')
     .option('--seed <n>', 'seed of every random stream')
     .option('--config <file>', 'engine config JSON laid over the scenario\'s (top-level keys replace the scenario\'s)')
-    .option('--headrooms <list>', 'engine pool headrooms over the forecast concurrency (2 is the default and always run)', '1,1.5,2,3')
+    .option('--covers <list>', 'percentiles of each pool\'s concurrency the engine keeps warm (scaling.cover; 0.999, the default, is always run)', '0.9,0.99,0.999,0.9999')
     .option('--keepalives <list>', 'baseline keep-alives (10m, the usual, is always run)', '1m,2m,5m,10m,20m')
     .option('--baseline <policy>', `the fixed-keep-alive policy: ${FIXED_KEEP_ALIVE_BASELINES.join(', ')}`, 'least-loaded')
     .option('--out <file.json>', 'write the curve and the headline as JSON')
@@ -54,12 +54,12 @@ export function registerTradeoff(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ fgo tradeoff --scenario diurnal-8n --duration 6h --out out/tradeoff-diurnal-8n.json')
     .action(async (f: TradeoffFlags) => {
       if (!(FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(f.baseline)) throw new InputError([`--baseline: '${f.baseline}' is not one of ${FIXED_KEEP_ALIVE_BASELINES.join(', ')}`], 2);
-      const headrooms = numbers('--headrooms', f.headrooms, Number, (x) => x > 0, 'a positive number');
+      const covers = numbers('--covers', f.covers, Number, (x) => x >= 0.5 && x < 1, 'a fraction in [0.5, 1)');
       const keepAlives_s = numbers('--keepalives', f.keepalives, parseDuration_s, (x) => x >= 0, 'a duration such as 90s, 10m or 1h');
       const inputs = prepare({ scenario: f.scenario, ...(f.duration !== undefined ? { duration: f.duration } : {}), ...(f.seed !== undefined ? { seed: f.seed } : {}), ...(f.config !== undefined ? { config: f.config } : {}) });
       let bar: ReturnType<typeof progressBar> | undefined;
       const r = await runTradeoff(inputs, {
-        headrooms, keepAlives_s, baseline: f.baseline as BaselineName,
+        covers, keepAlives_s, baseline: f.baseline as BaselineName,
         onRun: (label, i, total) => {
           bar?.done();
           bar = progressBar(`${inputs.scenario.name} · ${label} (${i + 1}/${total})`);

@@ -273,6 +273,10 @@ export class DeferralTimes {
     return t_ms;
   }
 
+  known(id: string): boolean {
+    return this.since.has(id);
+  }
+
   /** How long the request has waited at t_ms (0 if it was never seen). */
   waited_ms(id: string, t_ms: number): number {
     return t_ms - (this.since.get(id) ?? t_ms);

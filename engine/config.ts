@@ -40,6 +40,13 @@ export const profileSchema = z.strictObject({
   cold_start_ms: z.number().min(0).default(500),
   warm_start_ms: z.number().min(0).default(5),
   latency_slo_ms: z.number().positive().default(1_000),
+  /**
+   * Execution time of a request on a warm, local, uncontended fragment, until the engine has
+   * measured it (pools.ts): what expected latency (latency.ts) prices a node's work with.
+   */
+  service_ms: z.number().positive().default(100),
+  /** Share of execution bound by memory accesses: how much a request slows when its data is on another node. */
+  memory_intensity: fraction.default(0.5),
   pool: poolSize,
   preferred_nodes: z.array(z.number().int().min(0)).default([]),
   /** CPUs the profile's fragments are confined to (intersected with each node's CPUs). */
@@ -113,6 +120,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   scaling: z.strictObject({
     interval_ms: positiveMs.default(30_000),
+    /** The percentile of each pool's concurrency its warm fragments cover (engine/warmth.ts). */
+    cover: z.number().min(0.5).max(0.999999).default(0.999),
   }).prefault({}),
   health: z.strictObject({
     interval_ms: positiveMs.default(5_000),

@@ -9,13 +9,14 @@ import { CompletionRate, deferFor, DeferralTimes, DeferredQueue, retryDelay_ms, 
 import { profileOf, type Config, type Profile } from './config.ts';
 import { ObservationDigester, requestDigest } from './digest.ts';
 import { Healer } from './healing.ts';
+import { pickByLatency, remoteFactor } from './latency.ts';
 import { neverFits, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
 import { PressureMonitor } from './pressure.ts';
 import { makeStreams, type Streams } from './rng.ts';
 import { Scaler, type ScalingDecision } from './scaling.ts';
 import { statusOf, type Status } from './status.ts';
-import type { Topology } from './topology.ts';
+import type { Topology, TopologyNode } from './topology.ts';
 import type { Command, Decision, NodeScore, Observation, Outcome, Prediction, Request } from './types.ts';
 
 export interface EngineOptions {
@@ -95,6 +96,7 @@ export class Orchestrator {
     const base = { seq: this.seq++, t_ms: t, request_id: req.id, profile: req.profile, pressure: view, inputs_digest: this.digestOf(request, obs) };
     const adm = this.cfg.admission;
     // What the request's SLO leaves of its time: every wait below is bounded by it.
+    if (!this.deferredSince.known(req.id)) this.scaler.demand(req.profile).arrival(t, req.memory_home);
     const waited_ms = t - this.deferredSince.seen(req.id, t);
     const budget_ms = profile.latency_slo_ms - waited_ms;
 
@@ -103,24 +105,30 @@ export class Orchestrator {
     if (budget_ms <= 0 && waited_ms > 0 && req.priority < 2) {
       return this.shed(base, `waited ${waited_ms} ms, past its SLO of ${profile.latency_slo_ms} ms: shed rather than served late`, 0, []);
     }
-    // (2b) Pressure deferral, only for the pressure waiting would relieve (fgo's own CPU demand
-    // beyond the CPUs, memory that fills a node), for at most the SLO budget and max_defer_ms.
-    const relief = this.relievable(p);
-    const forced = deferFor(relief, req, this.cfg.pressure.thresholds);
-    const bar = req.priority >= 2 ? 'critical' : 'high';
-    const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} (${fmt(relief[forced])} relievable) ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
-    if (forced && waited_ms < adm.max_defer_ms && budget_ms > 0) return this.defer(base, req, pressureNote, relief[forced], [], false, budget_ms);
 
-    // (3) Node: score, filter, pick among the near-best.
+    // (3) Node: what fits (scored, for the explanation), then the least expected latency among it:
+    // a warm fragment far from the data against a cold start beside it, in milliseconds.
     const pool = this.pools.pool(req.profile);
     const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? profile.exclusive_cpus, memory_home: req.memory_home, allowed_nodes: req.allowed_nodes };
     const scores = this.score(demand, profile, pool);
-    let chosen = selectNode(scores, this.cfg.placement, this.streams);
+    const service_ms = pool.service_ms ?? profile.service_ms;
+    const home = req.memory_home === undefined ? undefined : this.topo.byId.get(req.memory_home);
+    let chosen = pickByLatency(scores, this.topo, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warmOn: (n) => pool.warmOn(n), nodePressure: (n) => this.pressure.nodeValues(n) });
     if (!chosen) {
       const never = neverFits(demand, profile, this.ledger);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
       return this.defer(base, req, `insufficient resources: ${summarise(scores)}`, undefined, scores, true, budget_ms);
     }
+    // Pressure deferral, only for the pressure waiting would relieve (fgo's own CPU demand beyond
+    // the CPUs, memory that fills a node), for at most max_defer_ms, and only with slack: the
+    // request must come back (at a tick, retry_base_ms apart at best) with its expected latency
+    // still inside its SLO. Holding it longer would turn a slow request into a missed one.
+    const relief = this.relievable(p);
+    const forced = deferFor(relief, req, this.cfg.pressure.thresholds);
+    const bar = req.priority >= 2 ? 'critical' : 'high';
+    const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} (${fmt(relief[forced])} relievable) ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
+    const slack_ms = budget_ms - (chosen.expected_ms ?? 0);
+    if (forced && waited_ms < adm.max_defer_ms && slack_ms >= adm.retry_base_ms) return this.defer(base, req, pressureNote, relief[forced], scores, false, slack_ms);
 
     // (4)+(5) Pool, then a warm fragment on that node or a cold start within the pool's max.
     let warm = pool.popWarm(chosen.node);
@@ -146,10 +154,15 @@ export class Orchestrator {
     // (6) Commit and explain.
     const commands: Command[] = [];
     const f = warm ?? this.pools.create(req.profile, chosen.node, sharedCpusFor(chosen.node, profile, this.ledger), t);
-    if (warm) this.pools.transition(f, 'active');
+    if (warm) {
+      this.scaler.demand(req.profile).reused(f.last_used_ms, t);
+      this.pools.transition(f, 'active');
+    }
     f.request = req;
     f.requests++;
     f.last_used_ms = t;
+    // A warm start's execution begins after its shaping delay and warm start: measured from there.
+    f.exec = warm ? { from_ms: t + delay_ms + profile.warm_start_ms, remote: remoteFactor(home, this.topo.byId.get(f.node) as TopologyNode, profile.memory_intensity) } : undefined;
     if (demand.exclusive_cpus > 0) {
       f.exclusive_cpus = this.ledger.takeExclusive(chosen.node, demand.exclusive_cpus, profile.cpu_affinity);
       f.cpus = f.exclusive_cpus;
@@ -161,7 +174,7 @@ export class Orchestrator {
     const worst = Math.max(p.cpu, p.memory, req.io_intensive ? p.io : 0);
     const decision: Parameters<Orchestrator['finish']>[1] = {
       action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, exclusive: demand.exclusive_cpus > 0, fragment: f.id,
-      reason: `node ${f.node} scored ${chosen.total}; ${warm ? 'warm fragment' : `cold start (${pool.warmOn(f.node)} warm there)`}${delay_ms ? `; shaped by ${delay_ms} ms` : ''}${forced ? `; admitted despite ${pressureNote} after ${waited_ms} ms deferred` : ''}`,
+      reason: `node ${f.node}: expected ${chosen.expected_ms ?? '?'} ms; ${warm ? 'warm fragment' : `cold start (${pool.warmOn(f.node)} warm there)`}${delay_ms ? `; shaped by ${delay_ms} ms` : ''}${forced ? `; ${pressureNote}, but ${waited_ms >= adm.max_defer_ms ? `held back ${waited_ms} ms already` : 'no time to spare in its SLO'}` : ''}`,
       confidence: round4((1 - worst) * (warm ? 1 : 0.8)),
       scores,
       commands,
@@ -204,7 +217,7 @@ export class Orchestrator {
     const f = this.mustGet(id);
     if (f.state !== 'active' && f.state !== 'draining') throw new Error(`fragment ${id}: completion while ${f.state}`);
     const pool = this.pools.pool(f.profile);
-    pool.recordOutcome(f, outcome, this.cfg.health.window);
+    pool.recordOutcome(f, outcome, this.cfg.health.window, obs.t_ms);
     f.last_used_ms = obs.t_ms;
     f.request = undefined;
     this.completions.add(obs.t_ms);
@@ -250,15 +263,18 @@ export class Orchestrator {
       commands.push(...this.healer.check(obs));
     }
     commands.push(...this.healer.expire(t));
-    if (this.scaler.due(t)) commands.push(...this.scaler.cycle(t, this.values()), ...this.adopter.rebalance(t));
+    if (this.scaler.due(t)) commands.push(...this.scaler.cycle(t, { ...this.relievable(this.values()), io: 0 }), ...this.adopter.rebalance(t));
     return commands;
   }
 
-  /** Start `n` warm fragments of a pool, each on the best node for its footprint. */
-  startWarm(pool: Pool, n: number, reason: string, avoid?: number): Command[] {
+  /**
+   * Start `n` warm fragments of a pool, each on the best node for its footprint — first where the
+   * pool has fewer than `want` says the node should hold (the data on it), most missing first.
+   */
+  startWarm(pool: Pool, n: number, reason: string, avoid?: number, want?: ReadonlyMap<number, number>): Command[] {
     const out: Command[] = [];
     for (let i = 0; i < n && pool.size < pool.cfg.pool.max && this.pools.liveCount < this.cfg.limits.max_fragments; i++) {
-      const node = this.placeFootprint(pool, avoid);
+      const node = this.placeFootprint(pool, avoid, want);
       if (node === undefined) break;
       const f = this.pools.create(pool.profile, node, sharedCpusFor(node, pool.cfg, this.ledger), this.now_ms);
       out.push({ type: 'start', fragment: f.id, profile: pool.profile, node, cpus: f.cpus, memory_kb: f.res_mem_kb, reason });
@@ -273,7 +289,7 @@ export class Orchestrator {
    * between a warm start far from its data and a cold start beside it. A pool with preferred
    * nodes spreads over those when they fit.
    */
-  placeFootprint(pool: Pool, avoid?: number): number | undefined {
+  placeFootprint(pool: Pool, avoid?: number, want?: ReadonlyMap<number, number>): number | undefined {
     const allowed = avoid === undefined ? undefined : this.topo.nodes.map((n) => n.id).filter((id) => id !== avoid);
     const demand: Demand = { profile: pool.profile, cpus: 0, memory_kb: pool.cfg.memory_kb, exclusive_cpus: 0, allowed_nodes: allowed };
     const scores = this.score(demand, pool.cfg, pool, true);
@@ -281,7 +297,10 @@ export class Orchestrator {
     for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
     const preferred = pool.cfg.preferred_nodes;
     let pick = scores.filter((s) => s.eligible);
-    if (preferred.length && pick.some((s) => preferred.includes(s.node))) pick = pick.filter((s) => preferred.includes(s.node));
+    const missing = (node: number) => (want?.get(node) ?? 0) - (perNode.get(node) ?? 0);
+    const most = Math.max(0, ...pick.map((s) => missing(s.node)));
+    if (most > 0) pick = pick.filter((s) => missing(s.node) === most);
+    else if (preferred.length && pick.some((s) => preferred.includes(s.node))) pick = pick.filter((s) => preferred.includes(s.node));
     const fewest = Math.min(...pick.map((s) => perNode.get(s.node) ?? 0));
     return selectNode(pick.filter((s) => (perNode.get(s.node) ?? 0) === fewest), this.cfg.placement, this.streams)?.node;
   }

@@ -147,6 +147,11 @@ export class NodeLedger {
     return Math.max(0, seen === undefined ? byBook : Math.min(byBook, seen));
   }
 
+  /** The node's last measurement from the shell, if any. */
+  observed(id: number): NodeObservation | undefined {
+    return this.book(id).observed;
+  }
+
   /** Free memory the shell last measured on the node, if it measures it. */
   observedMemFree_kb(id: number): number | undefined {
     return this.book(id).observed?.mem_free_kb;

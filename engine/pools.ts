@@ -43,6 +43,11 @@ export interface Fragment {
   /** Last `window` outcomes, for the health signals. */
   recent_ok: boolean[];
   recent_latency_ms: number[];
+  /**
+   * For the current request, when its execution was due to begin on a warm fragment and the
+   * remote-memory factor it ran under; undefined for a cold start (its start time is not execution).
+   */
+  exec?: { from_ms: number; remote: number };
 }
 
 /** Does the fragment count toward its pool's size? Draining ones are on their way out. */
@@ -56,6 +61,12 @@ export class Pool {
   private completions = 0;
   private lastCompletions = 0;
   private lastRate_ms: number | undefined;
+  /**
+   * Execution time of a request on a warm, local fragment (ms): an EWMA (α = 0.1) of what warm
+   * completions took from their start, divided by the remote-memory factor they ran under.
+   * Undefined until one has completed.
+   */
+  service_ms: number | undefined;
   /** EWMAs (α = 0.1) of latency and of the error indicator over completions. */
   avg_latency_ms = 0;
   error_rate = 0;
@@ -92,7 +103,12 @@ export class Pool {
     return this.warm.get(node)?.at(-1);
   }
 
-  recordOutcome(f: Fragment, o: Outcome, window: number): void {
+  recordOutcome(f: Fragment, o: Outcome, window: number, t_ms: number): void {
+    if (f.exec && o.ok) {
+      const local_ms = Math.max(0, t_ms - f.exec.from_ms) / f.exec.remote;
+      this.service_ms = this.service_ms === undefined ? local_ms : 0.9 * this.service_ms + 0.1 * local_ms;
+    }
+    f.exec = undefined;
     this.completions++;
     this.avg_latency_ms = this.completions === 1 ? o.latency_ms : 0.9 * this.avg_latency_ms + 0.1 * o.latency_ms;
     this.error_rate = 0.9 * this.error_rate + 0.1 * (o.ok ? 0 : 1);

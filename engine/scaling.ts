@@ -9,6 +9,7 @@ import type { PressureValues } from './admission.ts';
 import type { Orchestrator } from './orchestrator.ts';
 import { isLive, type Fragment, type Pool } from './pools.ts';
 import type { Command, Prediction } from './types.ts';
+import { poissonQuantile, PoolDemand } from './warmth.ts';
 
 export type ScalingAction = 'up' | 'down' | 'none';
 export type Urgency = 'none' | 'low' | 'medium' | 'high';
@@ -79,6 +80,7 @@ export function decideScaling(pool: PoolShape, prediction: Prediction | undefine
  */
 export class Scaler {
   private readonly predictions = new Map<string, Prediction>();
+  private readonly demands = new Map<string, PoolDemand>();
   private next_ms: number | undefined;
   /** The last cycle's decisions, for status and explanation. */
   last: ScalingDecision[] = [];
@@ -96,36 +98,79 @@ export class Scaler {
     return true;
   }
 
+  /** What the engine measures of a pool's demand (warmth.ts), kept across cycles. */
+  demand(profile: string): PoolDemand {
+    let d = this.demands.get(profile);
+    if (!d) this.demands.set(profile, (d = new PoolDemand()));
+    return d;
+  }
+
+  /**
+   * Each pool's size: the 99.9th percentile of the concurrency its demand brings (the higher of
+   * the forecast and the measured rate, × its measured time in service; warmth.ts) — the
+   * configured target while no demand is seen — at least one ahead of a timer's next call; then decideScaling's
+   * pressure rules and bounds. Growth is immediate; shrinking stops only fragments idle longer
+   * than the pool's hold (the hysteresis), so a dip in demand does not cost the warm fragments the
+   * next rise needs. `p` is the pressure holding back would relieve (fgo's own), not all of it.
+   */
   cycle(t_ms: number, p: PressureValues): Command[] {
     const o = this.o;
     const names = new Set([...o.pools.pools.keys(), ...this.predictions.keys()]);
     const commands: Command[] = [];
+    const interval_ms = o.cfg.scaling.interval_ms;
     this.last = [];
     for (const name of [...names].sort()) {
       const pool = o.pools.pool(name);
       pool.sampleThroughput(t_ms);
-      const c = pool.cfg.pool;
-      const d = decideScaling({ profile: name, size: pool.size, warm: pool.count.warm, min: c.min, max: c.max, target: pool.target }, this.predictions.get(name), p, o.cfg.pressure.thresholds);
+      const c = pool.cfg;
+      const demand = this.demand(name);
+      const forecast = this.predictions.get(name);
+      const rate = Math.max(forecast?.demand_per_s ?? 0, demand.measure(t_ms));
+      const inService_ms = (pool.service_ms ?? c.service_ms) + c.warm_start_ms;
+      // Each node covers the requests whose data it holds, anywhere covers the rest; demand
+      // measured or forecast replaces the configured target, as a prediction always has.
+      const perNode = new Map<number, number>();
+      let spread = 0;
+      for (const [home, share] of demand.homeShares()) {
+        const k = poissonQuantile((rate * share * inService_ms) / 1000, o.cfg.scaling.cover);
+        if (home === undefined || !o.topo.byId.has(home)) spread += k;
+        else perNode.set(home, k);
+      }
+      let want = rate > 0 ? spread + [...perNode.values()].reduce((a, b) => a + b, 0) : pool.target;
+      const due = demand.nextDue_ms();
+      const lead_ms = interval_ms + c.cold_start_ms;
+      if (due !== undefined && due >= t_ms && due - t_ms <= lead_ms) want = Math.max(want, 1);
+      const period = demand.period_ms();
+      const hold = demand.hold_ms(period !== undefined && period > 2 * lead_ms);
+      // No demand seen or forecast, and nothing beyond the configured target: the pool is at its configured size.
+      const sized: Prediction | undefined = rate > 0 || want !== pool.target ? { profile: name, demand_per_s: rate, recommended_size: want, confidence: forecast?.confidence ?? 1 } : undefined;
+      const d = decideScaling({ profile: name, size: pool.size, warm: pool.count.warm, min: c.pool.min, max: c.pool.max, target: pool.target }, sized, p, o.cfg.pressure.thresholds);
       this.last.push(d);
-      if (d.action === 'up') commands.push(...o.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`));
-      if (d.action === 'down') commands.push(...this.shrink(pool, d.current - d.target, `scale down: ${d.reason}`));
+      if (d.action === 'up') commands.push(...o.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`, undefined, perNode));
+      if (d.action === 'down') commands.push(...this.shrink(pool, d.current - d.target, `scale down: ${d.reason} (idle ≥ ${Math.round(hold / 1000)} s)`, t_ms - hold, perNode));
     }
     return commands;
   }
 
   /**
-   * Stop `n` idle fragments of a pool, each from the node holding most of the pool (its least
-   * recently used there), so the pool stays spread over the nodes as `placeFootprint` laid it out.
-   * Fragments under repair stay until their incident closes: removing them would hide the outcome.
+   * Stop up to `n` idle fragments of a pool unused since `idleBefore_ms`, each from the node with
+   * most beyond its share of the pool (`want`: the fragments each node should hold for the data on
+   * it), then the fullest (its least recently used there), so the pool stays spread as
+   * `placeFootprint` laid it out. Fragments under repair stay until their incident closes: removing
+   * them would hide the outcome.
    */
-  private shrink(pool: Pool, n: number, reason: string): Command[] {
+  private shrink(pool: Pool, n: number, reason: string, idleBefore_ms: number, want: ReadonlyMap<number, number>): Command[] {
     const out: Command[] = [];
     const perNode = new Map<number, number>();
     for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
-    const idle = pool.warmLru().filter((x) => !this.o.healer.monitor.incidentFor(x.id));
+    const surplus = (node: number) => (perNode.get(node) ?? 0) - (want.get(node) ?? 0);
+    const idle = pool.warmLru().filter((x) => x.last_used_ms <= idleBefore_ms && !this.o.healer.monitor.incidentFor(x.id));
     for (let k = 0; k < n && idle.length; k++) {
       let at = 0;
-      for (let i = 1; i < idle.length; i++) if ((perNode.get((idle[i] as Fragment).node) ?? 0) > (perNode.get((idle[at] as Fragment).node) ?? 0)) at = i;
+      for (let i = 1; i < idle.length; i++) {
+        const a = (idle[i] as Fragment).node, b = (idle[at] as Fragment).node;
+        if (surplus(a) > surplus(b) || (surplus(a) === surplus(b) && (perNode.get(a) ?? 0) > (perNode.get(b) ?? 0))) at = i;
+      }
       const f = idle.splice(at, 1)[0] as Fragment;
       perNode.set(f.node, (perNode.get(f.node) ?? 1) - 1);
       out.push(this.o.stop(f, reason));

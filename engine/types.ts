@@ -103,6 +103,8 @@ export interface NodeScore {
   /** Multiplier from node pressure, 0.7–1. */
   pressure_factor: number;
   total: number;
+  /** Expected latency of the request on this node, ms (engine/latency.ts): what a request's node is chosen by. */
+  expected_ms?: number;
 }
 
 export type Action = 'place' | 'defer' | 'shed' | 'reject';

@@ -1,5 +1,5 @@
 /**
- * What warm memory buys in cold starts. The engine's predictive pools at several headrooms over
+ * What warm memory buys in cold starts. The engine's predictive pools at several covers of
  * the forecast concurrency, and a fixed keep-alive baseline (least-loaded) at several keep-alives,
  * on diurnal-8n with identical arrivals: one trade-off curve of cold_start_ratio against idle warm
  * memory (GB·s). The sweep is sim/tradeoff.ts's `runTradeoff` (the curve and headline of
@@ -18,10 +18,10 @@ import { r3, runDir, slug, type StudyContext, type StudyResult } from './lib.ts'
 const SCENARIO = 'diurnal-8n';
 const BASELINE = 'least-loaded' as const;
 
-/** Quick: 10 simulated minutes, 3 headrooms and 2 keep-alives (headroom 2 and 10 minutes, the defaults, are always added). */
+/** Quick: 10 simulated minutes, 3 covers and 2 keep-alives (cover 0.999 and 10 minutes, the defaults, are always added). */
 export const PLAN = {
-  quick: { duration: '10m', headrooms: [1, 3], keepAlives_s: [60] },
-  full: { duration: '2h', headrooms: [1, 1.5, 2, 3, 4], keepAlives_s: [60, 120, 300, 1200] },
+  quick: { duration: '10m', covers: [0.9, 0.9999], keepAlives_s: [60] },
+  full: { duration: '2h', covers: [0.9, 0.99, 0.999, 0.9999, 0.99999], keepAlives_s: [60, 120, 300, 1200] },
 } as const;
 
 /** Points no other point beats on both axes: fewer cold starts at no more idle memory. */
@@ -40,7 +40,7 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
   let current: string | undefined;
   const withOut = Object.defineProperty({ ...inputs }, 'out', { get: () => current, enumerable: true }) as Omit<RunInputs, 'policy'>;
   const r = await runTradeoff(withOut, {
-    headrooms: plan.headrooms, keepAlives_s: plan.keepAlives_s, baseline: BASELINE,
+    covers: plan.covers, keepAlives_s: plan.keepAlives_s, baseline: BASELINE,
     onRun: (label, i, total) => {
       current = runDir(ctx.out, slug(label));
       dirs.push(current);
@@ -55,7 +55,7 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
   ctx.log(formatTradeoff(r));
   const front = frontier(r.points);
   ctx.log(`frontier (fewest cold starts for the idle memory): ${front.map((p) => `${p.policy} ${p.label}`).join(' → ')}`);
-  const report = await writeReport(dirs, join(ctx.out, 'report.html'), { title: `fgo study warm-memory: ${SCENARIO} (${plan.duration}), engine headrooms vs ${BASELINE} keep-alives` });
+  const report = await writeReport(dirs, join(ctx.out, 'report.html'), { title: `fgo study warm-memory: ${SCENARIO} (${plan.duration}), engine covers vs ${BASELINE} keep-alives` });
   const h = r.headline;
   return {
     report: report.path,

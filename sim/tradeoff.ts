@@ -1,18 +1,18 @@
 /**
  * What the prediction buys: the cold-start / idle-memory trade-off of predictive warm pools (the
- * engine, at several headrooms over the forecast concurrency) against a fixed keep-alive (a
- * baseline, at several keep-alives), all on identical arrivals. Each point is one twin run; the
- * headline compares the engine at its default headroom with the baseline at the usual 10 minutes:
+ * engine, at several `scaling.cover` percentiles of the concurrency its pools cover) against a
+ * fixed keep-alive (a baseline, at several keep-alives), all on identical arrivals. Each point is
+ * one twin run; the headline compares the engine at its default cover with the baseline at the usual 10 minutes:
  * cold starts cut by at least 50 % at no more idle warm memory (DESIGN.md's cold_start_ratio and
  * warm_idle_gb_s).
  */
-import { DEFAULT_HEADROOM } from './agent-loop.ts';
+import { defaultConfig } from '../engine/index.ts';
 import { DEFAULT_KEEP_ALIVE_MS, type PolicyName } from './baselines.ts';
 import { runSimulation, type RunInputs, type RunResult } from './run.ts';
 
 export interface TradeoffOptions {
-  /** Engine runs, one per headroom. */
-  headrooms: readonly number[];
+  /** Engine runs, one per `scaling.cover` (the percentile of concurrency its pools cover). */
+  covers: readonly number[];
   /** Baseline runs, one per keep-alive (seconds). */
   keepAlives_s: readonly number[];
   baseline: Exclude<PolicyName, 'engine'>;
@@ -24,7 +24,7 @@ export interface TradeoffOptions {
 
 export interface TradeoffPoint {
   policy: PolicyName;
-  knob: 'headroom' | 'keep_alive_s';
+  knob: 'cover' | 'keep_alive_s';
   value: number;
   label: string;
   cold_start_ratio: number;
@@ -59,6 +59,8 @@ export interface TradeoffResult {
 
 export const TARGET = { cold_start_reduction_pct: 50, idle_memory_ratio: 1 } as const;
 export const DEFAULT_KEEP_ALIVE_S = DEFAULT_KEEP_ALIVE_MS / 1000;
+/** The engine's default `scaling.cover`. */
+export const DEFAULT_COVER = defaultConfig().scaling.cover;
 
 /** "10m", "90s", "2h" for a keep-alive in seconds. */
 export function formatSeconds(s: number): string {
@@ -73,7 +75,7 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 function point(policy: PolicyName, knob: TradeoffPoint['knob'], value: number, r: RunResult): TradeoffPoint {
   const m = r.metrics;
   return {
-    policy, knob, value, label: knob === 'headroom' ? `headroom ${value}` : `keep-alive ${formatSeconds(value)}`,
+    policy, knob, value, label: knob === 'cover' ? `cover ${value}` : `keep-alive ${formatSeconds(value)}`,
     cold_start_ratio: m.cold_start_ratio, warm_idle_gb_s: m.warm_idle_gb_s, latency_p99_ms: m.latency_ms.p99, latency_p50_ms: m.latency_ms.p50,
     completed: m.requests.completed, wall_s: r.wall.s,
   };
@@ -90,30 +92,33 @@ export function compare(engine: TradeoffPoint, baseline: TradeoffPoint): Tradeof
 }
 
 /**
- * Run the engine at every headroom and the baseline at every keep-alive (the defaults — headroom 2,
- * 10 minutes — are added when missing, for the headline), in that order, on the same scenario.
+ * Run the engine at every cover and the baseline at every keep-alive (the defaults — cover 0.999,
+ * 10 minutes — are added when missing, for the headline), in that order, on the same scenario. A
+ * cover is laid over the scenario's engine config (`scaling.cover`), its other settings kept.
  */
-export async function runTradeoff(inputs: Omit<RunInputs, 'policy' | 'headroom' | 'keepAlive_ms' | 'out'>, o: TradeoffOptions): Promise<TradeoffResult> {
+export async function runTradeoff(inputs: Omit<RunInputs, 'policy' | 'keepAlive_ms' | 'out'>, o: TradeoffOptions): Promise<TradeoffResult> {
   const uniq = (xs: readonly number[], must: number) => [...new Set([...xs, must])].sort((a, b) => a - b);
-  const headrooms = uniq(o.headrooms, DEFAULT_HEADROOM);
+  const covers = uniq(o.covers, DEFAULT_COVER);
   const keepAlives = uniq(o.keepAlives_s, DEFAULT_KEEP_ALIVE_S);
-  for (const h of headrooms) if (!(h > 0)) throw new RangeError(`headroom must be > 0, got ${h}`);
+  for (const c of covers) if (!(c >= 0.5 && c < 1)) throw new RangeError(`cover must be in [0.5, 1), got ${c}`);
   for (const k of keepAlives) if (!(k >= 0)) throw new RangeError(`keep-alive must be ≥ 0 s, got ${k}`);
-  const total = headrooms.length + keepAlives.length;
+  const total = covers.length + keepAlives.length;
   const points: TradeoffPoint[] = [];
   let i = 0;
-  for (const h of headrooms) {
-    o.onRun?.(`engine, headroom ${h}`, i++, total);
-    points.push(point('engine', 'headroom', h, await runSimulation({ ...inputs, policy: 'engine', headroom: h, ...(o.progress ? { progress: o.progress } : {}) })));
+  const s = inputs.scenario;
+  for (const c of covers) {
+    o.onRun?.(`engine, cover ${c}`, i++, total);
+    const engine = s.engine as { scaling?: Record<string, unknown> };
+    const scenario = { ...s, engine: { ...s.engine, scaling: { ...engine.scaling, cover: c } } };
+    points.push(point('engine', 'cover', c, await runSimulation({ ...inputs, scenario, policy: 'engine', ...(o.progress ? { progress: o.progress } : {}) })));
   }
   for (const k of keepAlives) {
     o.onRun?.(`${o.baseline}, keep-alive ${formatSeconds(k)}`, i++, total);
     points.push(point(o.baseline, 'keep_alive_s', k, await runSimulation({ ...inputs, policy: o.baseline, keepAlive_ms: k * 1000, ...(o.progress ? { progress: o.progress } : {}) })));
   }
-  const engine = points.find((p) => p.policy === 'engine' && p.value === DEFAULT_HEADROOM) as TradeoffPoint;
+  const engine = points.find((p) => p.policy === 'engine' && p.value === DEFAULT_COVER) as TradeoffPoint;
   const base = points.find((p) => p.policy !== 'engine' && p.value === DEFAULT_KEEP_ALIVE_S) as TradeoffPoint;
   const within = points.filter((p) => p.policy === 'engine' && p.warm_idle_gb_s <= base.warm_idle_gb_s).sort((a, b) => a.cold_start_ratio - b.cold_start_ratio);
-  const s = inputs.scenario;
   return { scenario: s.name, seed: s.seed, duration: s.duration, baseline: o.baseline, points, headline: compare(engine, base), best_within_memory: within[0] ?? null };
 }
 
@@ -129,7 +134,7 @@ export function formatTradeoff(r: TradeoffResult): string {
   const table = all.map((x) => x.map((c, i) => (i < 2 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  ')).join('\n');
   const h = r.headline;
   const lines = [
-    `${r.scenario} (seed ${r.seed}, ${r.duration}): engine headrooms vs ${r.baseline} keep-alives`,
+    `${r.scenario} (seed ${r.seed}, ${r.duration}): engine covers vs ${r.baseline} keep-alives`,
     '',
     table,
     '',

@@ -93,18 +93,24 @@ describe('fgo decide', () => {
     // Node 1: cpu avail 0.8; mem avail 50000000/67108864 = 0.745058
     //   resource = 0.48 + 0.298023 = 0.778023; locality 10/21 = 0.476190; pressure factor 1 − 0.1/2×0.3 = 0.985
     //   total = (0.311209 + 0.142857 + 0 + 0.1) × 0.985 = 0.554066 × 0.985 = 0.545755
+    // The node is chosen by expected latency (engine/latency.ts); the default profile: cold start
+    // 500 ms, service 100 ms (nothing measured yet), memory intensity 0.5.
+    // Node 0: measured demand 16 × (busy 0.7 + cpu stall 0.5) = 19.2 CPUs, + 1 → 20.2/16 = 1.2625,
+    //   ÷ (1 − memory stall 0.1) = 1.402778 → 500 + 100 × 1.402778 = 640.3 ms
+    // Node 1: 16 × (0.2 + 0.1) = 4.8 + 1 ≤ 16 → 1; remote 1 + 0.5 × (21/10 − 1) = 1.55 → 500 + 155 = 655 ms
     expect(d.scores).toEqual([
-      { node: 0, eligible: true, resource: 0.299209, locality: 1, affinity: 0, balance: 1, pressure_factor: 0.91, total: 0.472912 },
-      { node: 1, eligible: true, resource: 0.778023, locality: 0.47619, affinity: 0, balance: 1, pressure_factor: 0.985, total: 0.545755 },
+      { node: 0, eligible: true, resource: 0.299209, locality: 1, affinity: 0, balance: 1, pressure_factor: 0.91, total: 0.472912, expected_ms: 640.3 },
+      { node: 1, eligible: true, resource: 0.778023, locality: 0.47619, affinity: 0, balance: 1, pressure_factor: 0.985, total: 0.545755, expected_ms: 655 },
     ]);
-    // Node 1 wins by more than the 0.02 margin, so no jitter: node 1, a cold start on its 16 CPUs.
-    expect(d).toMatchObject({ action: 'place', start: 'cold', node: 1, fragment: 'api-0', request_id: 'req-1' });
-    expect(d.cpus).toEqual(Array.from({ length: 16 }, (_, i) => 16 + i));
+    // Node 0, beside the data though busier, is expected 15 ms sooner: a cold start on its 16 CPUs.
+    expect(d).toMatchObject({ action: 'place', start: 'cold', node: 0, fragment: 'api-0', request_id: 'req-1' });
+    expect(d.reason).toBe('node 0: expected 640.3 ms; cold start (0 warm there)');
+    expect(d.cpus).toEqual(Array.from({ length: 16 }, (_, i) => i));
     // cpu 0.42 (avg10; first sample has no total delta) → level low; confidence (1 − 0.42) × 0.8 = 0.464
     expect(d.pressure.cpu).toMatchObject({ value: 0.42, level: 'low' });
     expect(d.confidence).toBe(0.464);
     expect(d.inputs_digest).toMatch(/^[0-9a-f]{16}$/);
-    expect(d.commands).toEqual([{ type: 'start', fragment: 'api-0', profile: 'api', node: 1, cpus: d.cpus, memory_kb: 524288, reason: 'cold start for req-1' }]);
+    expect(d.commands).toEqual([{ type: 'start', fragment: 'api-0', profile: 'api', node: 0, cpus: d.cpus, memory_kb: 524288, reason: 'cold start for req-1' }]);
   });
 
   it('places despite a CPU stall fgo did not cause; defers for memory pressure while a node is full, back within the SLO', () => {
@@ -115,11 +121,16 @@ describe('fgo decide', () => {
     obs.psi.cpu.some.avg10 = 0.42;
     obs.psi.memory.some.avg10 = 0.75;
     obs.nodes[0].mem_free_kb = 1_000_000; // under 2 % of node 0's 64 GiB: full
-    const d = JSON.parse(fgo('decide', '--topology', '2n-32c', '--observation', tmpFile('obs-mem.json', JSON.stringify(obs)), '--request', join(FIX, 'request.json')).out);
+    // With the default 1-s SLO there is no time to wait: the request is expected to take ~650 ms.
+    const mem = tmpFile('obs-mem.json', JSON.stringify(obs));
+    expect(JSON.parse(fgo('decide', '--topology', '2n-32c', '--observation', mem, '--request', join(FIX, 'request.json')).out).action).toBe('place');
+    // With a 60-s SLO it waits: 1000 × (1 + 9 × 0.75) = 7750 ms ± 20 %.
+    const cfg = tmpFile('slo.json', JSON.stringify({ profiles: { api: { latency_slo_ms: 60_000 } } }));
+    const d = JSON.parse(fgo('decide', '--topology', '2n-32c', '--config', cfg, '--observation', mem, '--request', join(FIX, 'request.json')).out);
     expect(d.action).toBe('defer');
     expect(d.reason).toBe('memory pressure 0.75 (0.75 relievable) ≥ high 0.7');
-    // 1000 × (1 + 9 × 0.75) = 7750 ms ± 20 % would outlast the default profile's 1000-ms SLO: back at 1000.
-    expect(d.retry_after_ms).toBe(1000);
+    expect(d.retry_after_ms).toBeGreaterThanOrEqual(6200);
+    expect(d.retry_after_ms).toBeLessThanOrEqual(9300);
   });
 
   it('rejects a bad request with every problem located', () => {

@@ -16,11 +16,12 @@ const topology = {
   online_cpus: [0, 1, 2, 3], allowed_cpus: [0, 1, 2, 3], allowed_nodes: [0, 1],
 };
 const line = (v: number) => ({ some: { avg10: v, avg60: v, avg300: v } });
-const obs = (t_ms: number, cpu = 0): Observation => ({ t_ms, psi: { cpu: line(cpu), memory: line(0), io: line(0) } });
+const obs = (t_ms: number, memory = 0): Observation => ({ t_ms, psi: { cpu: line(0), memory: line(memory), io: line(0) } });
 
 function journal(seed = 'j') {
   const lines: string[] = [];
-  const config = parseConfig({ profiles: { web: { pool: { min: 1, target: 1, max: 4 } }, batch: { cpus: 1, memory_kb: 1024 } } });
+  // web's 30-s SLO leaves time to wait out memory pressure: the deferral draws its jittered retry from the seed.
+  const config = parseConfig({ profiles: { web: { latency_slo_ms: 30_000, pool: { min: 1, target: 1, max: 4 } }, batch: { cpus: 1, memory_kb: 1024 } } });
   const e = new JournaledEngine({ type: 'start', epoch: 1, wall_ms: 0, version: 'test', mode: 'pool', seed, config, topology }, { append: (x) => lines.push(JSON.stringify(x)) });
   return { e, entries: () => lines.map((l) => JSON.parse(l) as JournalEntry) };
 }

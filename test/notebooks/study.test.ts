@@ -42,18 +42,18 @@ describe('notebooks (quick)', () => {
     const { out, summary } = await runQuick('warm-memory', warmMemory);
     expect(summary).toMatchObject({ study: 'warm-memory', scenario: 'diurnal-8n', duration: '10m', baseline: 'least-loaded' });
     const pts = summary.points as Array<{ policy: string; knob: string; value: number; cold_start_ratio: number; warm_idle_gb_s: number; run_dir: string }>;
-    expect(pts.map((p) => `${p.policy}:${p.value}`)).toEqual(['engine:1', 'engine:2', 'engine:3', 'least-loaded:60', 'least-loaded:600']);
+    expect(pts.map((p) => `${p.policy}:${p.value}`)).toEqual(['engine:0.9', 'engine:0.999', 'engine:0.9999', 'least-loaded:60', 'least-loaded:600']);
     for (const p of pts) {
       expect(p.cold_start_ratio).toBeGreaterThanOrEqual(0);
       expect(p.warm_idle_gb_s).toBeGreaterThan(0);
       const run = JSON.parse(readFileSync(join(p.run_dir, 'run.json'), 'utf8')) as { policy: string };
       expect(run.policy).toBe(p.policy);
     }
-    expect(readdirSync(join(out, 'runs')).sort()).toEqual(['engine-headroom-1', 'engine-headroom-2', 'engine-headroom-3', 'least-loaded-keep-alive-10m', 'least-loaded-keep-alive-1m']);
-    // More headroom, more warm memory: the engine's curve moves right.
+    expect(readdirSync(join(out, 'runs')).sort()).toEqual(['engine-cover-0.9', 'engine-cover-0.999', 'engine-cover-0.9999', 'least-loaded-keep-alive-10m', 'least-loaded-keep-alive-1m']);
+    // Covering more of the concurrency, more warm memory: the engine's curve moves right.
     const eng = pts.filter((p) => p.policy === 'engine');
     expect(eng[2]!.warm_idle_gb_s).toBeGreaterThan(eng[0]!.warm_idle_gb_s);
-    expect(summary.headline).toMatchObject({ engine: 'headroom 2', baseline: 'keep-alive 10m', met: expect.any(Boolean) });
+    expect(summary.headline).toMatchObject({ engine: 'cover 0.999', baseline: 'keep-alive 10m', met: expect.any(Boolean) });
     expect(summary.frontier.length).toBeGreaterThan(0);
   });
 
@@ -68,9 +68,11 @@ describe('notebooks (quick)', () => {
       expect(r.latency_p99_ms).toBeGreaterThan(0);
     }
     expect(rows[2]!.cpu_thresholds).toEqual({ low: 0.3, medium: 0.6, high: 0.8, critical: 0.9 });
-    // Identical arrivals: every run completes the same requests; lower thresholds defer more.
+    // Identical arrivals: every run completes the same requests. Lower thresholds defer no less —
+    // but little: the recorded stall is the recording's, not the engine's own, so waiting would not
+    // relieve it and only fgo's own CPU demand beyond the CPUs holds requests back.
     expect(new Set(rows.map((r) => r.completed + r.shed)).size).toBe(1);
-    expect(rows[0]!.deferred).toBeGreaterThan(rows[3]!.deferred);
+    expect(rows[0]!.deferred).toBeGreaterThanOrEqual(rows[3]!.deferred);
     expect(summary.sensitivity.latency_p99_ms.at_1x).toBe(rows[2]!.latency_p99_ms);
     expect(summary.reference.policy).toBe('least-loaded');
   });

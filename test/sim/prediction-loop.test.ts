@@ -59,13 +59,18 @@ describe('the predictor in the twin loop', () => {
     expect(JSON.parse(text(r.dir, 'run.json')).predictor).toEqual({ name: 'recorded-ewma', horizon_s: 30, headroom: 2 });
   });
 
-  it('sizes the engine\'s pools: more headroom, more idle warm memory and fewer cold starts', async () => {
+  it('the engine sizes its pools from the forecast: covering more of the concurrency costs more idle warm memory for fewer cold starts', async () => {
     const s = bundled('default', '120s');
-    const lean = await run(s, 'engine', { headroom: 1 });
-    const ample = await run(s, 'engine', { headroom: 4 });
+    const at = (cover: number) => scenarioSchema.parse({ ...s, engine: { ...s.engine, scaling: { cover } } });
+    const lean = await run(at(0.9), 'engine');
+    const ample = await run(at(0.9999), 'engine');
     expect(ample.metrics.warm_idle_gb_s).toBeGreaterThan(lean.metrics.warm_idle_gb_s);
     expect(ample.metrics.cold_start_ratio).toBeLessThanOrEqual(lean.metrics.cold_start_ratio);
-    expect(JSON.parse(text(lean.dir, 'run.json')).predictor).toMatchObject({ headroom: 1 });
+    // The shell's headroom shapes only the recommendation a prediction carries (journalled), not the pools.
+    const h1 = await run(s, 'engine', { headroom: 1 });
+    const h4 = await run(s, 'engine', { headroom: 4 });
+    expect(h4.metrics).toEqual(h1.metrics);
+    expect(JSON.parse(text(h1.dir, 'run.json')).predictor).toMatchObject({ headroom: 1 });
   });
 
   it('a predictor that fails fails the run, leaving no run directory behind', async () => {
@@ -95,7 +100,7 @@ describe('the baselines\' keep-alive', () => {
 
 describe('the trade-off study', () => {
   const pt = (policy: PolicyName, value: number, cold: number, idle: number): TradeoffPoint => ({
-    policy, knob: policy === 'engine' ? 'headroom' : 'keep_alive_s', value, label: String(value), cold_start_ratio: cold, warm_idle_gb_s: idle, latency_p99_ms: 1, latency_p50_ms: 1, completed: 1, wall_s: 0,
+    policy, knob: policy === 'engine' ? 'cover' : 'keep_alive_s', value, label: String(value), cold_start_ratio: cold, warm_idle_gb_s: idle, latency_p99_ms: 1, latency_p50_ms: 1, completed: 1, wall_s: 0,
   });
 
   it('compare: the cut in cold starts and the idle-memory ratio against the target (≥ 50 % at ≤ × 1)', () => {
@@ -104,17 +109,17 @@ describe('the trade-off study', () => {
     expect(compare(pt('engine', 2, 0.01, 110), pt('least-loaded', 600, 0.04, 100))).toMatchObject({ idle_memory_ratio: 1.1, met: false });
   });
 
-  it('runs the engine at each headroom and the baseline at each keep-alive (adding the defaults), on identical arrivals', async () => {
+  it('runs the engine at each cover and the baseline at each keep-alive (adding the defaults), on identical arrivals', async () => {
     const s = bundled('default', '40s');
-    const r = await runTradeoff({ scenario: s, topology: presetTopology(s.topology) }, { headrooms: [1, 3], keepAlives_s: [60], baseline: 'round-robin' });
+    const r = await runTradeoff({ scenario: s, topology: presetTopology(s.topology) }, { covers: [0.9, 0.9999], keepAlives_s: [60], baseline: 'round-robin' });
     expect(r.points.map((p) => [p.policy, p.knob, p.value])).toEqual([
-      ['engine', 'headroom', 1], ['engine', 'headroom', 2], ['engine', 'headroom', 3], ['round-robin', 'keep_alive_s', 60], ['round-robin', 'keep_alive_s', 600],
+      ['engine', 'cover', 0.9], ['engine', 'cover', 0.999], ['engine', 'cover', 0.9999], ['round-robin', 'keep_alive_s', 60], ['round-robin', 'keep_alive_s', 600],
     ]);
-    expect(r.headline.engine.value).toBe(2);
+    expect(r.headline.engine.value).toBe(0.999);
     expect(r.headline.baseline.value).toBe(600);
     const alone = await runSimulation({ scenario: s, topology: presetTopology(s.topology), policy: 'round-robin' });
     expect(r.headline.baseline.cold_start_ratio).toBe(alone.metrics.cold_start_ratio);
     expect(r.headline.baseline.warm_idle_gb_s).toBe(alone.metrics.warm_idle_gb_s);
-    expect(formatTradeoff(r)).toMatch(/headline: engine \(headroom 2\) vs round-robin \(keep-alive 10m\): cold starts [−+]\d/);
+    expect(formatTradeoff(r)).toMatch(/headline: engine \(cover 0.999\) vs round-robin \(keep-alive 10m\): cold starts [−+]\d/);
   });
 });

@@ -357,7 +357,9 @@ describe('baselines', () => {
     // 1n-2c offered 20/s × 200 ms = 4 CPUs of work: cpu some climbs to 100 %.
     const s = scenario({
       duration: '40s', topology: '1n-2c',
-      profiles: { w: { cpu_ms: { dist: 'const', mean: 200 }, cold_start_ms: 100, arrival: { kind: 'poisson', rate_per_s: 20 } } },
+      // A 20-s SLO leaves the engine time to hold requests back while its own demand (up to 8 × 2
+      // CPUs booked) stalls the CPUs.
+      profiles: { w: { cpu_ms: { dist: 'const', mean: 200 }, cold_start_ms: 100, slo_ms: 20_000, arrival: { kind: 'poisson', rate_per_s: 20 } } },
       engine: { placement: { cpu_overcommit: 8 } },
     });
     const engine = decisions((await run(s)).dir);

@@ -1,0 +1,97 @@
+/**
+ * Expected latency: where a request finishes soonest, in milliseconds. A warm fragment far from the
+ * request's data against a cold start beside it, a crowded node against a quiet one — every choice
+ * of node is priced the same way:
+ *
+ *   expected_ms = start_ms + service_ms × remote × contention
+ *
+ * - start_ms: the profile's warm-start time where a warm fragment of it is idle, else its cold start.
+ * - service_ms: the profile's measured execution time on a warm, local fragment (pools.ts keeps it;
+ *   the profile's `service_ms` until something has completed).
+ * - remote: 1 + memory_intensity × (SLIT distance from the data's node ÷ local distance − 1), the
+ *   slowdown of work whose memory is elsewhere (1 without a memory home).
+ * - contention: how much slower a CPU-bound task runs on the node with this request added: the
+ *   runnable demand over the usable CPUs when above 1 (processor sharing), where the demand is the
+ *   larger of what fgo reserved there and what the node measures — busy share plus CPU stall, which
+ *   by the kernel's balanced-load rule is the runnable tasks per CPU once they exceed the CPUs (so a
+ *   neighbour fgo never placed counts) — and × 1 ÷ (1 − memory stall) on a node that thrashes.
+ *
+ * Among the nodes that fit, the least expected latency wins; ties go to the node nearer the data,
+ * then a preferred node, then the one with the least of its CPUs reserved by fgo (so equal nodes
+ * take turns without a random draw), then the lowest id.
+ */
+import type { Profile } from './config.ts';
+import type { NodeLedger } from './placement.ts';
+import type { TopologyNode } from './topology.ts';
+import type { NodeObservation, NodeScore, Resource } from './types.ts';
+
+/** A thrashing node is priced at most this many times slower (its stall capped at 90 %). */
+const MAX_STALL = 0.9;
+
+/** The remote-memory slowdown of work with data on `home` running on `node`. */
+export function remoteFactor(home: TopologyNode | undefined, node: TopologyNode, memory_intensity: number): number {
+  if (!home || home.id === node.id) return 1;
+  const local = home.distances[home.index] as number;
+  return 1 + memory_intensity * ((home.distances[node.index] as number) / local - 1);
+}
+
+/**
+ * Slowdown of one more task needing `cpus` on a node: demand (runnable, in CPUs) over usable CPUs
+ * when above 1, times the memory stall's. `observed` and `pressure` are the node's last sample.
+ */
+export function contention(usable: number, reserved_cpu: number, cpus: number, observed: NodeObservation | undefined, pressure: Readonly<Record<Resource, number>> | undefined): number {
+  if (usable <= 0) return Infinity;
+  const measured = observed?.cpu_util !== undefined ? usable * (observed.cpu_util + (pressure?.cpu ?? 0)) : 0;
+  const demand = Math.max(reserved_cpu, measured) + cpus;
+  const cpu = Math.max(1, demand / usable);
+  return cpu / (1 - Math.min(MAX_STALL, pressure?.memory ?? 0));
+}
+
+export interface LatencyInputs {
+  profile: Profile;
+  /** Measured execution time of the profile on a warm, local, uncontended fragment (ms). */
+  service_ms: number;
+  home: TopologyNode | undefined;
+  cpus: number;
+  ledger: NodeLedger;
+  warmOn: (node: number) => number;
+  nodePressure: (node: number) => Readonly<Record<Resource, number>> | undefined;
+}
+
+/** Expected latency (ms) of the request on `node`, with the terms that make it up. */
+export function expectedLatency(node: TopologyNode, i: LatencyInputs): { expected_ms: number; start_ms: number; remote: number; contention: number } {
+  const warm = i.warmOn(node.id) > 0;
+  const start_ms = warm ? i.profile.warm_start_ms : i.profile.cold_start_ms;
+  const remote = remoteFactor(i.home, node, i.profile.memory_intensity);
+  const c = contention(i.ledger.usableCpus(node.id).length, i.ledger.reservedCpu(node.id), i.cpus, i.ledger.observed(node.id), i.nodePressure(node.id));
+  return { expected_ms: start_ms + i.service_ms * remote * c, start_ms, remote, contention: c };
+}
+
+const r1 = (x: number) => Math.round(x * 10) / 10;
+
+/**
+ * Price every eligible node (setting its score's `expected_ms`) and return the one to use, or
+ * undefined when none is eligible. Deterministic: no random draw.
+ */
+export function pickByLatency(scores: NodeScore[], topo: { byId: ReadonlyMap<number, TopologyNode> }, i: LatencyInputs): NodeScore | undefined {
+  let best: NodeScore | undefined;
+  let bestKey: number[] = [];
+  for (const s of scores) {
+    if (!s.eligible) continue;
+    const node = topo.byId.get(s.node) as TopologyNode;
+    const e = expectedLatency(node, i);
+    s.expected_ms = r1(e.expected_ms);
+    const usable = i.ledger.usableCpus(s.node).length;
+    const key = [s.expected_ms, -s.locality, i.profile.preferred_nodes.includes(s.node) ? 0 : 1, usable > 0 ? i.ledger.reservedCpu(s.node) / usable : Infinity, s.node];
+    if (!best || less(key, bestKey)) {
+      best = s;
+      bestKey = key;
+    }
+  }
+  return best;
+}
+
+function less(a: readonly number[], b: readonly number[]): boolean {
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return (a[k] as number) < (b[k] as number);
+  return false;
+}
