@@ -106,8 +106,9 @@ export class Scaler {
   }
 
   /**
-   * Each pool's size: the 99.9th percentile of the concurrency its demand brings (the higher of
-   * the forecast and the measured rate, × its measured time in service; warmth.ts) — the
+   * Each pool's size: the 99.9th percentile of the concurrency its demand brings (the highest of
+   * the forecast and the rates measured in the last 5 minutes, × its measured time in service;
+   * warmth.ts) — the
    * configured target while no demand is seen — at least one ahead of a timer's next call; then decideScaling's
    * pressure rules and bounds. Growth is immediate; shrinking stops only fragments idle longer
    * than the pool's hold (the hysteresis), so a dip in demand does not cost the warm fragments the
@@ -125,7 +126,8 @@ export class Scaler {
       const c = pool.cfg;
       const demand = this.demand(name);
       const forecast = this.predictions.get(name);
-      const rate = Math.max(forecast?.demand_per_s ?? 0, demand.measure(t_ms));
+      demand.measure(t_ms);
+      const rate = Math.max(forecast?.demand_per_s ?? 0, demand.peak_per_s);
       const inService_ms = (pool.service_ms ?? c.service_ms) + c.warm_start_ms;
       // Each node covers the requests whose data it holds, anywhere covers the rest; demand
       // measured or forecast replaces the configured target, as a prediction always has.

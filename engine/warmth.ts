@@ -6,9 +6,9 @@
  *   it), and anywhere for the requests without a memory home. By Little's law the mean number of
  *   requests in service is rate × time in service; arrivals that are close to Poisson make that
  *   number Poisson-distributed, so each part is sized to its `scaling.cover` percentile (99.9 %,
- *   `poissonQuantile`), the rate being the higher of the forecast and the rate just measured — the
- *   forecast's upper side, so a pool grows ahead of demand and is not cut by a forecast that lags a
- *   rise.
+ *   `poissonQuantile`), the rate being the highest of the forecast and the rates measured over the
+ *   last 5 minutes — the upper side of demand, so a pool grows ahead of a rise, is not cut by a
+ *   forecast that lags one, and keeps what the last burst needed for the next.
  * - **How long** a fragment beyond that may sit idle before it is stopped (the hysteresis): long
  *   enough to cover how long idle fragments of this pool have waited before they were needed again
  *   (90th percentile of the recent reuse gaps, 30 s to 10 min); not at all when even the median
@@ -22,6 +22,8 @@
 const HOLD_MIN_MS = 30_000;
 const HOLD_MAX_MS = 600_000;
 const GAPS = 64;
+/** Windows (scaling cycles) whose highest rate a pool stays sized for. */
+const PEAK_WINDOWS = 10;
 const PERIOD_GAPS = 6;
 
 /** The smallest k with P(N ≤ k) ≥ q for N ~ Poisson(mean). */
@@ -85,6 +87,8 @@ export class PoolDemand {
   private shares = new Map<number | undefined, number>();
   private windowStart_ms: number | undefined;
   private measured_per_s = 0;
+  /** The rates of the last PEAK_WINDOWS windows, for the recent peak. */
+  private readonly recentRates: number[] = [];
   private lastArrival_ms: number | undefined;
   private readonly gaps = new Recent(PERIOD_GAPS);
   private readonly reuse = new Recent(GAPS);
@@ -111,6 +115,8 @@ export class PoolDemand {
     if (this.windowStart_ms !== undefined && t_ms > this.windowStart_ms) {
       this.measured_per_s = (this.arrivals * 1000) / (t_ms - this.windowStart_ms);
       if (this.arrivals > 0) this.shares = new Map([...this.homed].map(([k, n]) => [k, n / this.arrivals]));
+      this.recentRates.push(this.measured_per_s);
+      if (this.recentRates.length > PEAK_WINDOWS) this.recentRates.shift();
     }
     this.windowStart_ms = t_ms;
     this.arrivals = 0;
@@ -128,6 +134,15 @@ export class PoolDemand {
 
   get rate_per_s(): number {
     return this.measured_per_s;
+  }
+
+  /**
+   * The highest rate of the last PEAK_WINDOWS windows (5 minutes at the default 30-s cycle): the
+   * upper side of what demand has just done. A pool sized for it keeps the fragments the last
+   * burst needed until the next one, where the last window's rate alone would have stopped them.
+   */
+  get peak_per_s(): number {
+    return this.recentRates.reduce((a, b) => Math.max(a, b), 0);
   }
 
   /** The steady period of the arrivals (ms), if the last gaps are within 10 % of their mean. */
