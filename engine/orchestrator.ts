@@ -379,11 +379,15 @@ export class Orchestrator {
 
   /**
    * How long a request of this priority joining the room queue now would wait: the requests let out
-   * before it, at the rate completions have been freeing room (10 s window). Unknown (0) until
-   * something has completed.
+   * before it, at the rate room frees — the faster of what completions did over the last 10 s and
+   * what the requests running now will do (each pool's active requests ÷ its measured service time,
+   * Little's law), since at the start of a burst the first lags. Only measurements count: unknown
+   * (0, so nobody is shed on a guess) until something has completed.
    */
   private roomWait_ms(priority: number, t_ms: number): number {
-    const rate = this.completions.perSecond(t_ms);
+    let running_per_s = 0;
+    for (const pool of this.pools.pools.values()) if (pool.count.active && pool.service_ms !== undefined) running_per_s += (pool.count.active * 1000) / pool.service_ms;
+    const rate = Math.max(this.completions.perSecond(t_ms), running_per_s);
     return rate > 0 ? ((this.room.aheadOf(priority) + 1) / rate) * 1000 : 0;
   }
 

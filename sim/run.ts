@@ -66,7 +66,11 @@ export function engineConfigFor(s: Scenario): Config {
   for (const [name, p] of Object.entries(s.profiles)) {
     profiles[name] = {
       cpus: p.cpus, memory_kb: Math.round(p.memory_mb * 1024), io_intensive: p.io_ms > 0, cold_start_ms: p.cold_start_ms,
-      warm_start_ms: p.warm_start_ms, latency_slo_ms: p.slo_ms, memory_intensity: p.memory_intensity, pool: { min: 0, target: 0, max: 256, ...p.pool },
+      warm_start_ms: p.warm_start_ms, latency_slo_ms: p.slo_ms, memory_intensity: p.memory_intensity,
+      // What a request of the profile is declared to take, as an operator would state it: the
+      // engine's prior until it has measured the real thing.
+      service_ms: Math.max(1, p.cpu_ms.mean + p.io_ms),
+      pool: { min: 0, target: 0, max: 256, ...p.pool },
     };
   }
   const overrides = s.engine as { profiles?: Record<string, Record<string, unknown>> };
