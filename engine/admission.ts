@@ -204,6 +204,13 @@ export class RoomQueue {
     (this.lanes[request.priority] as { waiting: Request[] }).waiting.push(request);
   }
 
+  /** Put back at the head of its lane a request that was let out and must wait again: it keeps its turn. */
+  pushFront(request: Request): void {
+    const l = this.lanes[request.priority] as { waiting: Request[]; head: number };
+    if (l.head > 0) l.waiting[--l.head] = request;
+    else l.waiting.unshift(request);
+  }
+
   /** The longest-waiting request of the highest priority, taken off the queue; undefined when none waits. */
   next(): Request | undefined {
     for (let p = 3; p >= 0; p--) {

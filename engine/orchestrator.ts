@@ -41,6 +41,8 @@ export class Orchestrator {
   private readonly digester = new ObservationDigester();
   private readonly deferredSince = new DeferralTimes();
   private readonly completions = new CompletionRate();
+  /** Requests let out of the room queue and not yet decided again. */
+  private readonly letOut = new Set<string>();
   private seq = 0;
   private now_ms = -Infinity;
   private nextHealth_ms: number | undefined;
@@ -171,6 +173,7 @@ export class Orchestrator {
     }
     this.pools.setReservation(f, demand.exclusive_cpus > 0 ? 0 : req.cpus, Math.max(profile.memory_kb, req.memory_kb));
     if (!warm) commands.push({ type: 'start', fragment: f.id, profile: req.profile, node: f.node, cpus: f.cpus, memory_kb: f.res_mem_kb, reason: `cold start for ${req.id}` });
+    this.scaler.demand(req.profile).busy(pool.count.active + pool.count.starting);
     const worst = Math.max(p.cpu, p.memory, req.io_intensive ? p.io : 0);
     const decision: Parameters<Orchestrator['finish']>[1] = {
       action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, exclusive: demand.exclusive_cpus > 0, fragment: f.id,
@@ -349,7 +352,7 @@ export class Orchestrator {
    * Hold a request back. For pressure or shaping it returns after a timed delay; when it waits for
    * room (`forRoom`: nothing fits, or its pool is full) it joins the room queue, highest priority
    * first, and is let out as room frees — one per completion, plus one per tick. A request below
-   * high priority that could not get room within what its SLO leaves is shed at once, with the
+   * high priority expected to wait for room twice what its SLO leaves is shed at once, with the
    * expected wait as its retry-after: early and cheap, instead of waiting only to miss.
    */
   private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[], forRoom = false, budget_ms = Infinity): Decision {
@@ -357,10 +360,14 @@ export class Orchestrator {
     if (forRoom) {
       if (this.room.size >= adm.queue_limit && req.priority < 2) return this.shed(base, `room queue full (${adm.queue_limit}): ${reason}`, 0, scores);
       const wait_ms = this.roomWait_ms(req.priority, base.t_ms);
-      if (req.priority < 2 && wait_ms > budget_ms) {
+      // Twice the budget: the estimate is of an average, and shedding a request that would have
+      // made it is a certain miss where waiting was only a likely one.
+      if (req.priority < 2 && wait_ms > 2 * budget_ms) {
         return this.finish(base, { action: 'shed', reason: `overloaded: ${reason}; ~${Math.round(wait_ms)} ms until room, ${Math.max(0, Math.round(budget_ms))} ms left of its SLO`, retry_after_ms: Math.max(1, Math.round(wait_ms)), confidence: 1, scores });
       }
-      this.room.push(req);
+      // One let out to try again that must wait once more keeps its turn at the head of the queue.
+      if (this.letOut.delete(req.id)) this.room.pushFront(req);
+      else this.room.push(req);
       return this.finish(base, { action: 'defer', reason, retry_after_ms: adm.insufficient_retry_ms, confidence: 1, scores });
     }
     // Back no later than the SLO budget runs out: the request is then admitted (or shed if past it).
@@ -418,12 +425,17 @@ export class Orchestrator {
   /** Let the longest-waiting request for room try again. */
   private releaseRoom(reason: string): Command[] {
     const request = this.room.next();
-    return request ? [{ type: 'retry', request, reason }] : [];
+    if (!request) return [];
+    this.letOut.add(request.id);
+    return [{ type: 'retry', request, reason }];
   }
 
   /** Assemble a decision with its keys in one fixed order, so journals read (and diff) alike. */
   private finish(base: DecisionBase, d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>): Decision {
-    if (d.action !== 'defer') this.deferredSince.forget(base.request_id);
+    if (d.action !== 'defer') {
+      this.deferredSince.forget(base.request_id);
+      this.letOut.delete(base.request_id);
+    }
     const out: Decision = { seq: base.seq, t_ms: base.t_ms, request_id: base.request_id, profile: base.profile, action: d.action } as Decision;
     if (d.start !== undefined) out.start = d.start;
     if (d.node !== undefined) out.node = d.node;

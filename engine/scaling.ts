@@ -138,7 +138,9 @@ export class Scaler {
         if (home === undefined || !o.topo.byId.has(home)) spread += k;
         else perNode.set(home, k);
       }
-      let want = rate > 0 ? spread + [...perNode.values()].reduce((a, b) => a + b, 0) : pool.target;
+      // Never fewer than were busy at once in the last 10 minutes: a burst's own slowdown makes it
+      // need more than its rate × the quiet-time service time.
+      let want = rate > 0 ? Math.max(demand.peakBusy, spread + [...perNode.values()].reduce((a, b) => a + b, 0)) : pool.target;
       const due = demand.nextDue_ms();
       const lead_ms = interval_ms + c.cold_start_ms;
       if (due !== undefined && due >= t_ms && due - t_ms <= lead_ms) want = Math.max(want, 1);

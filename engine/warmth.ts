@@ -7,7 +7,7 @@
  *   requests in service is rate × time in service; arrivals that are close to Poisson make that
  *   number Poisson-distributed, so each part is sized to its `scaling.cover` percentile (99.9 %,
  *   `poissonQuantile`), the rate being the highest of the forecast and the rates measured over the
- *   last 5 minutes — the upper side of demand, so a pool grows ahead of a rise, is not cut by a
+ *   last 10 minutes — the upper side of demand, so a pool grows ahead of a rise, is not cut by a
  *   forecast that lags one, and keeps what the last burst needed for the next.
  * - **How long** a fragment beyond that may sit idle before it is stopped (the hysteresis): long
  *   enough to cover how long idle fragments of this pool have waited before they were needed again
@@ -23,7 +23,7 @@ const HOLD_MIN_MS = 30_000;
 const HOLD_MAX_MS = 600_000;
 const GAPS = 64;
 /** Windows (scaling cycles) whose highest rate a pool stays sized for. */
-const PEAK_WINDOWS = 10;
+const PEAK_WINDOWS = 20;
 const PERIOD_GAPS = 6;
 
 /** The smallest k with P(N ≤ k) ≥ q for N ~ Poisson(mean). */
@@ -89,6 +89,9 @@ export class PoolDemand {
   private measured_per_s = 0;
   /** The rates of the last PEAK_WINDOWS windows, for the recent peak. */
   private readonly recentRates: number[] = [];
+  /** The most fragments busy at once (serving or starting for a request) in this window, and in the last ones. */
+  private busyMax = 0;
+  private readonly recentBusy: number[] = [];
   private lastArrival_ms: number | undefined;
   private readonly gaps = new Recent(PERIOD_GAPS);
   private readonly reuse = new Recent(GAPS);
@@ -117,7 +120,10 @@ export class PoolDemand {
       if (this.arrivals > 0) this.shares = new Map([...this.homed].map(([k, n]) => [k, n / this.arrivals]));
       this.recentRates.push(this.measured_per_s);
       if (this.recentRates.length > PEAK_WINDOWS) this.recentRates.shift();
+      this.recentBusy.push(this.busyMax);
+      if (this.recentBusy.length > PEAK_WINDOWS) this.recentBusy.shift();
     }
+    this.busyMax = 0;
     this.windowStart_ms = t_ms;
     this.arrivals = 0;
     this.homed.clear();
@@ -136,8 +142,22 @@ export class PoolDemand {
     return this.measured_per_s;
   }
 
+  /** `n` fragments of the pool are busy now (called as it changes). */
+  busy(n: number): void {
+    if (n > this.busyMax) this.busyMax = n;
+  }
+
   /**
-   * The highest rate of the last PEAK_WINDOWS windows (5 minutes at the default 30-s cycle): the
+   * The most fragments busy at once over the last PEAK_WINDOWS windows: what a burst really
+   * needed, slowed by the contention it brought — which rate × a service time measured mostly
+   * between bursts underestimates.
+   */
+  get peakBusy(): number {
+    return this.recentBusy.reduce((a, b) => Math.max(a, b), this.busyMax);
+  }
+
+  /**
+   * The highest rate of the last PEAK_WINDOWS windows (10 minutes at the default 30-s cycle): the
    * upper side of what demand has just done. A pool sized for it keeps the fragments the last
    * burst needed until the next one, where the last window's rate alone would have stopped them.
    */
