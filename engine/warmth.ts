@@ -22,8 +22,8 @@
 const HOLD_MIN_MS = 30_000;
 const HOLD_MAX_MS = 600_000;
 const GAPS = 64;
-/** Windows (scaling cycles) whose highest rate a pool stays sized for. */
-const PEAK_WINDOWS = 20;
+/** How long a pool stays sized for its highest recent rate and busiest moment. */
+const PEAK_MS = 600_000;
 const PERIOD_GAPS = 6;
 
 /** The smallest k with P(N ≤ k) ≥ q for N ~ Poisson(mean). */
@@ -87,11 +87,10 @@ export class PoolDemand {
   private shares = new Map<number | undefined, number>();
   private windowStart_ms: number | undefined;
   private measured_per_s = 0;
-  /** The rates of the last PEAK_WINDOWS windows, for the recent peak. */
-  private readonly recentRates: number[] = [];
-  /** The most fragments busy at once (serving or starting for a request) in this window, and in the last ones. */
+  /** Each closed window's end (ms), rate and most fragments busy at once, for the last PEAK_MS. */
+  private readonly recent: Array<{ end_ms: number; rate: number; busy: number }> = [];
+  /** The most fragments busy at once (serving or starting for a request) in the open window. */
   private busyMax = 0;
-  private readonly recentBusy: number[] = [];
   private lastArrival_ms: number | undefined;
   private readonly gaps = new Recent(PERIOD_GAPS);
   private readonly reuse = new Recent(GAPS);
@@ -118,11 +117,10 @@ export class PoolDemand {
     if (this.windowStart_ms !== undefined && t_ms > this.windowStart_ms) {
       this.measured_per_s = (this.arrivals * 1000) / (t_ms - this.windowStart_ms);
       if (this.arrivals > 0) this.shares = new Map([...this.homed].map(([k, n]) => [k, n / this.arrivals]));
-      this.recentRates.push(this.measured_per_s);
-      if (this.recentRates.length > PEAK_WINDOWS) this.recentRates.shift();
-      this.recentBusy.push(this.busyMax);
-      if (this.recentBusy.length > PEAK_WINDOWS) this.recentBusy.shift();
+      this.recent.push({ end_ms: t_ms, rate: this.measured_per_s, busy: this.busyMax });
     }
+    // Windows that ended more than PEAK_MS ago are forgotten.
+    while (this.recent.length && (this.recent[0] as { end_ms: number }).end_ms <= t_ms - PEAK_MS) this.recent.shift();
     this.busyMax = 0;
     this.windowStart_ms = t_ms;
     this.arrivals = 0;
@@ -148,21 +146,21 @@ export class PoolDemand {
   }
 
   /**
-   * The most fragments busy at once over the last PEAK_WINDOWS windows: what a burst really
+   * The most fragments busy at once over the last PEAK_MS (10 minutes): what a burst really
    * needed, slowed by the contention it brought — which rate × a service time measured mostly
    * between bursts underestimates.
    */
   get peakBusy(): number {
-    return this.recentBusy.reduce((a, b) => Math.max(a, b), this.busyMax);
+    return this.recent.reduce((a, w) => Math.max(a, w.busy), this.busyMax);
   }
 
   /**
-   * The highest rate of the last PEAK_WINDOWS windows (10 minutes at the default 30-s cycle): the
+   * The highest rate of the measuring windows of the last PEAK_MS (10 minutes): the
    * upper side of what demand has just done. A pool sized for it keeps the fragments the last
    * burst needed until the next one, where the last window's rate alone would have stopped them.
    */
   get peak_per_s(): number {
-    return this.recentRates.reduce((a, b) => Math.max(a, b), 0);
+    return this.recent.reduce((a, w) => Math.max(a, w.rate), 0);
   }
 
   /** The steady period of the arrivals (ms), if the last gaps are within 10 % of their mean. */

@@ -71,3 +71,21 @@ describe('PoolDemand', () => {
     expect(p.nextDue_ms()).toBeUndefined();
   });
 });
+
+describe('PoolDemand: the last 10 minutes', () => {
+  it('keeps the highest rate and the busiest moment of windows that ended within 10 minutes', () => {
+    const d = new PoolDemand();
+    d.measure(0);
+    for (let i = 0; i < 600; i++) d.arrival(i * 50); // a 30-s burst at 20/s
+    d.busy(12);
+    d.busy(7); // only the most counts
+    d.measure(30_000);
+    expect([d.peak_per_s, d.peakBusy]).toEqual([20, 12]);
+    d.measure(60_000); // a quiet window: the peak stays
+    expect([d.rate_per_s, d.peak_per_s, d.peakBusy]).toEqual([0, 20, 12]);
+    d.measure(629_999); // the burst's window ended 599 999 ms ago: still within 10 minutes
+    expect(d.peakBusy).toBe(12);
+    d.measure(630_000); // now 600 000 ms: forgotten
+    expect([d.peak_per_s, d.peakBusy]).toEqual([0, 0]);
+  });
+});
