@@ -132,15 +132,17 @@ export class Orchestrator {
     const slack_ms = budget_ms - (chosen.expected_ms ?? 0);
     if (forced && waited_ms < adm.max_defer_ms && slack_ms >= adm.retry_base_ms) return this.defer(base, req, pressureNote, relief[forced], scores, false, slack_ms);
 
-    // (4)+(5) Pool, then a warm fragment on that node or a cold start within the pool's max.
-    let warm = pool.popWarm(chosen.node);
+    // (4)+(5) Pool, then a warm fragment on that node or a cold start within the pool's max. A
+    // fragment under repair takes no new request: its restart would wait on it, and it on the restart.
+    const sick = (f: Fragment) => this.healer.monitor.incidentFor(f.id) !== undefined;
+    let warm = pool.popWarm(chosen.node, sick);
     const canCold = pool.size < profile.pool.max && this.pools.liveCount < this.cfg.limits.max_fragments;
     if (!warm && !canCold) {
       // Pool full: serve from a warm fragment elsewhere (best eligible node that has one), or wait.
       const alt = scores.filter((s) => s.eligible && pool.warmOn(s.node) > 0).sort((a, b) => b.total - a.total || a.node - b.node)[0];
       if (!alt) return this.defer(base, req, `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`, undefined, scores, true, budget_ms);
       chosen = alt;
-      warm = pool.popWarm(alt.node);
+      warm = pool.popWarm(alt.node, sick);
     }
 
     // Traffic shaping: admit with a delay, or defer when the delay would be too long.

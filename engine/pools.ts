@@ -98,9 +98,12 @@ export class Pool {
     return all.sort((a, b) => a.last_used_ms - b.last_used_ms || (a.id < b.id ? -1 : 1));
   }
 
-  /** Take the most recently used warm fragment on `node`, if any. */
-  popWarm(node: number): Fragment | undefined {
-    return this.warm.get(node)?.at(-1);
+  /** Take the most recently used warm fragment on `node` (that `skip` does not rule out), if any. */
+  popWarm(node: number, skip?: (f: Fragment) => boolean): Fragment | undefined {
+    const list = this.warm.get(node);
+    if (!list) return undefined;
+    for (let i = list.length - 1; i >= 0; i--) if (!skip?.(list[i] as Fragment)) return list[i];
+    return undefined;
   }
 
   recordOutcome(f: Fragment, o: Outcome, window: number, t_ms: number): void {

@@ -55,7 +55,7 @@ describe('candidates', () => {
     const p = { ...defaultParams(), pool_floor: 1.5 };
     const t = applyParams(s, p);
     expect((t.engine as { placement: { cpu_overcommit: number } }).placement.cpu_overcommit).toBe(2);
-    expect((t.engine as { health: { interval_ms: number } }).health.interval_ms).toBe(1000);
+    expect((t.engine as { pressure: unknown }).pressure).toEqual({ thresholds: p.thresholds }); // the candidate's knobs laid over it
     // svc: 120/s × 0.205 s = 24.6 in service: floor round(1.5 × 24.6) = 37, within the scenario's 16…96.
     expect(poolsFor(s, 1.5)).toEqual({ svc: { min: 37, target: 37, max: 96 } });
     expect(poolsFor(s, 0)).toEqual({ svc: { min: 16, target: 24, max: 96 } });
