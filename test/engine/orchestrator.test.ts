@@ -271,3 +271,35 @@ describe('bounded waiting', () => {
     expect(e.status().deferred).toBe(0);
   });
 });
+
+describe('sustained overload: high priority keeps the CPUs', () => {
+  it('below high priority, a request may not book a node past its CPUs while high-priority work runs there, once requests have waited for room for 10 s', () => {
+    // 2 nodes × 4 CPUs, overcommit 2: 8 one-CPU bookings per node; a 60-s SLO lets 'w' wait.
+    const e = engine({ placement: { cpu_overcommit: 2 }, profiles: { web: { latency_slo_ms: 60_000 } } });
+    const frags: string[] = [];
+    const place = (r: Request, t: number) => {
+      const d = e.schedule(r, obs(t));
+      expect(d.action, d.reason).toBe('place');
+      e.started(d.fragment as string, obs(t));
+      frags.push(d.fragment as string);
+      return d;
+    };
+    expect(place(req('h0', { priority: 2, allowed_nodes: [0] }), 0).node).toBe(0);
+    for (let i = 0; i < 15; i++) place(req(`n${i}`), 1 + i); // fills both nodes: 8 + 8
+    expect(e.schedule(req('w'), obs(20)).action).toBe('defer'); // waits for room
+    // Each tick lets the waiting request out to try again (as a shell would, at once); it waits again.
+    for (const t of [1000, 11_000]) {
+      expect(e.tick(obs(t)).filter((c) => c.type === 'retry').map((c) => (c as { request: Request }).request.id)).toEqual(['w']);
+      expect(e.schedule(req('w'), obs(t)).action).toBe('defer');
+    }
+    // Requests waited for room at the ticks of 1000 and 11 000 ms: overload sustained for 10 s.
+    // Two normal requests on node 0 finish: 6 of its 4 CPUs still booked, and high priority runs there.
+    const onNode0 = frags.filter((f) => e.pools.get(f)?.node === 0 && e.pools.get(f)?.request?.priority === 1).slice(0, 2);
+    for (const f of onNode0) e.complete(f, { ok: true, latency_ms: 10 }, obs(11_100));
+    const d = e.schedule(req('w'), obs(11_200));
+    expect(d.action).toBe('defer');
+    expect(d.scores.find((s) => s.node === 0)?.excluded).toBe('high-priority work runs here and its 4 CPUs are booked');
+    // High priority itself may still book node 0 up to the overcommit.
+    expect(e.schedule(req('h1', { priority: 2 }), obs(11_300))).toMatchObject({ action: 'place', node: 0 });
+  });
+});

@@ -3,7 +3,7 @@
  * mapping (ESRCH, EINVAL), and the memory-policy syscalls on this machine's node(s). Linux only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -110,8 +110,11 @@ linux('affinity on real processes', () => {
     threaded = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
     // listen to both now: 'spawn' fires once, soon after spawn() returns
     [sleepPid, nodePid] = await Promise.all([started(sleeper), started(threaded)]);
-    // let node start its threads
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait until node has started its threads (libuv pool, V8 workers): a fixed sleep is not
+    // enough on a busy machine. Bounded: 30 s, then the test fails on the thread count below.
+    for (let waited_ms = 0; waited_ms < 30_000 && readdirSync(`/proc/${nodePid}/task`).length < 2; waited_ms += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
   afterAll(() => {

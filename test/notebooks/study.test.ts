@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-vi.setConfig({ testTimeout: 60_000 });
 import numaScaling from '../../notebooks/numa-scaling.ts';
 import psiThresholds, { scaleThresholds } from '../../notebooks/psi-thresholds.ts';
 import warmMemory from '../../notebooks/warm-memory.ts';
 import type { Study } from '../../notebooks/lib.ts';
+
+// Each quick study runs whole simulations: ~20 s here idle, minutes with the CPUs oversubscribed.
+vi.setConfig({ testTimeout: 600_000 });
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const TMP = mkdtempSync(join(tmpdir(), 'fgo-study-'));
@@ -21,7 +23,7 @@ afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
 function fgo(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, CI: '1' } }, (e, out, err) => {
+    execFile(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 600_000, env: { ...process.env, CI: '1' } }, (e, out, err) => {
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err });
     });
   });
