@@ -36,6 +36,8 @@ export interface JournalOptions {
   keep?: number;
   /** Where the journal says it cannot write, and when it can again (default: stderr). */
   log?: (line: string) => void;
+  /** Bytes of entries kept while the disk refuses them (default MAX_WAITING_BYTES). */
+  max_waiting_bytes?: number;
 }
 
 /** Why the journal cannot write right now. */
@@ -91,6 +93,7 @@ export class Journal {
     readonly dir: string,
     private readonly max_bytes: number,
     private readonly keep: number,
+    private readonly max_waiting_bytes: number,
     log: ((line: string) => void) | undefined,
   ) {
     this.log = log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -103,7 +106,9 @@ export class Journal {
     if (!Number.isInteger(max_bytes) || max_bytes < 1) throw new Error(`journal max_bytes must be a positive integer, got ${max_bytes}`);
     if (!Number.isInteger(keep) || keep < 1) throw new Error(`journal keep must be a positive integer, got ${keep}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const journal = new Journal(dir, max_bytes, keep, opts.log);
+    const max_waiting_bytes = opts.max_waiting_bytes ?? MAX_WAITING_BYTES;
+    if (!Number.isInteger(max_waiting_bytes) || max_waiting_bytes < 1) throw new Error(`journal max_waiting_bytes must be a positive integer, got ${max_waiting_bytes}`);
+    const journal = new Journal(dir, max_bytes, keep, max_waiting_bytes, opts.log);
     journal.number = (segmentNumbers(dir).at(-1) ?? 0) + 1;
     try {
       journal.startSegment(journal.number);
@@ -146,7 +151,7 @@ export class Journal {
     const line_bytes = Buffer.byteLength(json) + 19; // with its check and newline
     if (line_bytes > MAX_LINE_BYTES) throw new Error(`journal entry of ${line_bytes} bytes exceeds the ${MAX_LINE_BYTES}-byte line limit`);
     if (nestingTooDeep(json, MAX_JSON_DEPTH)) throw new Error(`journal entry nests deeper than ${MAX_JSON_DEPTH} levels, which a reader refuses`);
-    if (this.lost > 0 || this.pending_bytes + line_bytes > MAX_WAITING_BYTES) {
+    if (this.lost > 0 || this.pending_bytes + line_bytes > this.max_waiting_bytes) {
       // Dropping from here until the next write keeps one contiguous gap, marked where it is.
       this.lost++;
       return;

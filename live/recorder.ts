@@ -21,7 +21,7 @@
  * process, and fdatasync'ed): they are logs, and a crash or Ctrl-C must keep every row written so
  * far. Both files read back with sim/traces.ts's readers.
  */
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InputError } from '../cli/jsonfile.ts';
@@ -204,10 +204,18 @@ export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
 // ---------------------------------------------------------------------------------------------
 // Demand trace
 
+/** Rows kept in memory while the disk refuses them; beyond this the oldest are dropped (and counted). */
+export const MAX_UNWRITTEN_BYTES = 1024 * 1024;
+
+export interface DemandRecorderOptions {
+  /** Where the recorder says it cut a torn line, resumed a trace, or cannot write (default: stderr). */
+  warn?: (message: string) => void;
+}
+
 /**
  * Arrivals per profile and interval, written as a demand trace `t_s,profile,count` (DESIGN.md):
- * `count` arrivals of `profile` in the interval [t_s, t_s + interval_s). Interval k starts at
- * k·interval_s on the caller's clock (`t_ms`, e.g. Date.now(), or ms since the agent started).
+ * `count` arrivals of `profile` in the interval [t_s, t_s + interval_s). The caller's clock `t_ms`
+ * is ms since its run started (the agent's monotonic clock); interval k starts at k·interval_s.
  *
  * - `count(profile, t_ms)` adds an arrival to the interval holding `t_ms`.
  * - `flush(t_ms)` writes every interval that has ended by `t_ms` (its end ≤ t_ms), in time order:
@@ -218,20 +226,39 @@ export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
  *   time has passed in it) and closes the file.
  *
  * The header is written once, when the file is new (absent or empty). An existing file is appended
- * to: it must read as a demand trace, and intervals up to its last `t_s` count as written, so a
- * restarted agent with a clock that carries on (Date.now()) continues the trace in order; the time
- * it was down has no rows. An arrival in an interval already written (a clock going backwards, or
- * a restart with a clock that starts again) is counted in the first interval not yet written, and
- * tallied in `late`.
+ * to, and its time carries on: this run's t_ms 0 is the end of the file's last interval, so a
+ * restarted agent (whose clock starts again at 0) continues the trace in order instead of piling
+ * every arrival into one interval. The time the agent was down is left out — not written as zeros
+ * nobody counted — so t_s is "recorded time", the series the predictor trains on, not wall time.
+ * An unterminated last line is a write cut short by a crash: it is cut off, with a warning (it was
+ * never a whole row). Any other bad line is refused with its file:line (InputError): the file is
+ * not one this recorder can continue. An arrival in an interval already written (a clock going
+ * backwards) is counted in the first interval not yet written, and tallied in `late`.
+ *
+ * A write that fails (disk full, I/O error) does not throw: the file is cut back to its last whole
+ * row, the rows wait in memory (up to MAX_UNWRITTEN_BYTES, then the oldest are dropped and counted
+ * in `rowsLost`) and the next flush tries again.
  */
 export class DemandRecorder {
   readonly interval_s: number;
   /** Arrivals counted into a later interval than theirs (see the class comment). */
   late = 0;
-  /** Rows written by this recorder. */
+  /** Rows written by this recorder (on the disk). */
   rowsWritten = 0;
+  /** Rows dropped because the disk refused them for too long. */
+  rowsLost = 0;
   private readonly interval_ms: number;
+  /** Where this run's t_ms 0 falls on the file's time axis, ms (0 for a new file). */
+  private readonly offset_ms: number = 0;
   private fd: number | undefined;
+  /** Bytes of the file known written: a failed write is cut back to this. */
+  private size = 0;
+  /** Rows (and maybe the header) made but not yet written, as text. */
+  private unwritten = '';
+  private unwritten_rows = 0;
+  /** errno of the failing write, while writes fail. */
+  private failing: string | undefined;
+  private readonly warn: (message: string) => void;
   /** First interval not yet written. */
   private nextK = 0;
   /** Interval → profile → arrivals, for intervals ≥ nextK with arrivals. */
@@ -241,41 +268,96 @@ export class DemandRecorder {
   /** Profiles of the file appended to: they get 0 rows again from this run's first arrival on. */
   private readonly resumed = new Set<string>();
 
-  constructor(readonly path: string, interval_s: number) {
+  constructor(readonly path: string, interval_s: number, opts: DemandRecorderOptions = {}) {
     if (!Number.isFinite(interval_s) || interval_s < 0.001) throw new RangeError(`DemandRecorder: interval_s must be at least 0.001 s, got ${interval_s}`);
     this.interval_s = interval_s;
     this.interval_ms = interval_s * 1000;
+    this.warn = opts.warn ?? ((m) => process.stderr.write(`${m}\n`));
     mkdirSync(dirname(path), { recursive: true });
-    let size = 0;
-    try {
-      size = statSync(path).size;
-    } catch {
-      size = 0; // absent: a new file
+    const existing = this.cutTornTail();
+    if (existing) {
+      this.resume();
+      this.offset_ms = this.nextK * this.interval_ms;
     }
-    const endsWithNewline = size > 0 ? this.resume() : true;
     this.fd = openSync(path, 'a');
-    if (size === 0) appendDurable(this.fd, `${DEMAND_COLUMNS.join(',')}\n`);
-    else if (!endsWithNewline) appendDurable(this.fd, '\n'); // a last line without its newline: end it first
+    this.size = fstatSync(this.fd).size;
+    if (this.size === 0) this.unwritten = `${DEMAND_COLUMNS.join(',')}\n`;
+    this.write();
+  }
+
+  /**
+   * Cut an unterminated last line (a crash mid-write) off an existing file. Returns whether the
+   * file has any whole line left to continue from. Only a regular file is touched.
+   */
+  private cutTornTail(): boolean {
+    const st = lstatSync(this.path, { throwIfNoEntry: false });
+    if (!st) return false;
+    if (!st.isFile()) throw new InputError([`${this.path}: not a regular file; the demand trace must be one`]);
+    if (st.size === 0) return false;
+    const text = readFileSync(this.path);
+    const end = text.lastIndexOf(0x0a) + 1;
+    if (end < text.length) {
+      const torn = text.subarray(end).toString('utf8');
+      truncateSync(this.path, end);
+      this.warn(`demand trace ${this.path}: cut off a torn last line ${JSON.stringify(torn.slice(0, 80))} (${text.length - end} bytes without a newline: a write cut short by a crash)`);
+    }
+    return end > 0;
   }
 
   /**
    * An existing file: it must read as a demand trace (sim/traces.ts's reader, every problem
    * located); its intervals up to the last t_s count as written. Its profiles are known again from
    * this run's first arrival on — not across the time the agent was down, whose arrivals nobody
-   * counted (the trace has no rows there rather than false zeros).
+   * counted.
    */
-  private resume(): boolean {
+  private resume(): void {
     const trace = readDemandTrace(this.path);
     const last = trace.rows.at(-1);
-    if (last) this.nextK = Math.floor(last.t_s / this.interval_s + 1e-9) + 1;
+    if (last) {
+      this.nextK = Math.floor(last.t_s / this.interval_s + 1e-9) + 1;
+      this.warn(`demand trace ${this.path}: continuing after t_s ${last.t_s}; this run's arrivals count from t_s ${Math.round(this.nextK * this.interval_s * 1e6) / 1e6} on`);
+    }
     for (const r of trace.rows) this.resumed.add(r.profile);
-    const text = readFileSync(this.path, 'utf8');
-    return text.endsWith('\n');
+  }
+
+  /** Write what is waiting; on failure cut the file back to its last whole row and keep the text. */
+  private write(): void {
+    if (!this.unwritten || this.fd === undefined) return;
+    const bytes = Buffer.byteLength(this.unwritten);
+    try {
+      appendDurable(this.fd, this.unwritten);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException)?.code ?? 'ERROR';
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch { /* cannot cut back: the next start cuts the torn line off */ }
+      if (this.failing !== code) this.warn(`demand trace ${this.path}: cannot write: ${code} (${(err as Error).message}); ${this.unwritten_rows} rows wait in memory, retrying at every flush`);
+      this.failing = code;
+      this.bound();
+      return;
+    }
+    if (this.failing) this.warn(`demand trace ${this.path}: writing again (${this.failing} is over)`);
+    this.failing = undefined;
+    this.size += bytes;
+    this.unwritten = '';
+    this.rowsWritten += this.unwritten_rows;
+    this.unwritten_rows = 0;
+  }
+
+  /** Keep at most MAX_UNWRITTEN_BYTES of rows waiting, dropping whole rows from the oldest (after a header). */
+  private bound(): void {
+    while (Buffer.byteLength(this.unwritten) > MAX_UNWRITTEN_BYTES) {
+      const header = this.size === 0 && this.unwritten.startsWith(DEMAND_COLUMNS.join(',')) ? this.unwritten.indexOf('\n') + 1 : 0;
+      const cut = this.unwritten.indexOf('\n', header) + 1;
+      this.unwritten = this.unwritten.slice(0, header) + this.unwritten.slice(cut);
+      this.rowsLost++;
+      this.unwritten_rows--;
+    }
   }
 
   private k(t_ms: number): number {
     if (!Number.isFinite(t_ms) || t_ms < 0) throw new RangeError(`DemandRecorder: t_ms must be a finite non-negative number, got ${t_ms}`);
-    return Math.floor(t_ms / this.interval_ms + 1e-9);
+    return Math.floor((t_ms + this.offset_ms) / this.interval_ms + 1e-9);
   }
 
   private open(): number {
@@ -304,7 +386,7 @@ export class DemandRecorder {
    * (with a Date.now() clock, interval numbers start in the billions).
    */
   private writeUpTo(upTo: number): void {
-    const fd = this.open();
+    this.open();
     const out: string[] = [];
     let k = this.nextK;
     if (this.written.size === 0) k = Math.max(k, Math.min(upTo, ...[...this.pending.keys()].filter((x) => x < upTo)));
@@ -320,9 +402,10 @@ export class DemandRecorder {
     }
     if (upTo > this.nextK) this.nextK = upTo;
     if (out.length) {
-      appendDurable(fd, `${out.join('\n')}\n`);
-      this.rowsWritten += out.length;
+      this.unwritten += `${out.join('\n')}\n`;
+      this.unwritten_rows += out.length;
     }
+    this.write();
   }
 
   /** Write every interval that has ended by `t_ms`. */
@@ -335,11 +418,12 @@ export class DemandRecorder {
   close(t_ms: number): void {
     if (this.fd === undefined) return;
     const k = this.k(t_ms);
-    const partial = t_ms > k * this.interval_ms || this.pending.has(k);
+    const partial = t_ms + this.offset_ms > k * this.interval_ms || this.pending.has(k);
     this.writeUpTo(partial ? k + 1 : k);
     // Arrivals counted ahead of t_ms (a caller's clock running ahead) are written too, not lost.
     const ahead = [...this.pending.keys()];
     if (ahead.length) this.writeUpTo(Math.max(...ahead) + 1);
+    if (this.unwritten) this.warn(`demand trace ${this.path}: closing with ${this.unwritten_rows} rows never written (${this.failing}): they are lost`);
     closeSync(this.fd);
     this.fd = undefined;
   }
