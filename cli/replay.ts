@@ -3,7 +3,7 @@
  * differs, every damaged line, and everything it could not check.
  */
 import type { Command } from 'commander';
-import { scanJournal } from '../live/journal-read.ts';
+import { scanJournal, type ScanResult } from '../live/journal-read.ts';
 import { Replayer, type ReplayReport } from '../live/replay.ts';
 import { InputError } from './jsonfile.ts';
 
@@ -33,6 +33,28 @@ function summary(segments: number, r: ReplayReport, code: number): string {
   return `${checked}: ${outcome}; ${r.problems.length} problem(s)`;
 }
 
+export interface JournalCheck {
+  scan: ScanResult;
+  report: ReplayReport;
+  /** The exit status (0, 1 or EXIT_UNCHECKED). */
+  status: number;
+}
+
+/** Stream a journal through the replay; damage found while reading is among `report.problems`. */
+export function checkJournal(path: string): JournalCheck {
+  const replayer = new Replayer();
+  let scan: ScanResult;
+  try {
+    scan = scanJournal(path, { entry: (e, where) => replayer.feed(e, where), damage: (where) => replayer.damage(where) });
+  } catch (e) {
+    throw new InputError([(e as Error).message]);
+  }
+  const report = replayer.finish();
+  report.problems.unshift(...scan.errors);
+  if (scan.segments.length === 0) report.unchecked.push(`no journal segments in ${path}`);
+  return { scan, report, status: exitStatus(report) };
+}
+
 export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
@@ -53,17 +75,7 @@ export function registerReplayCommand(program: Command): void {
       '  $ fgo replay /var/lib/fgo/journal',
     ].join('\n'))
     .action((path: string, o: { json?: boolean }) => {
-      const replayer = new Replayer();
-      let scan;
-      try {
-        scan = scanJournal(path, { entry: (e, where) => replayer.feed(e, where), damage: (where) => replayer.damage(where) });
-      } catch (e) {
-        throw new InputError([(e as Error).message]);
-      }
-      const r = replayer.finish();
-      r.problems.unshift(...scan.errors);
-      if (scan.segments.length === 0) r.unchecked.push(`no journal segments in ${path}`);
-      const code = exitStatus(r);
+      const { scan, report: r, status: code } = checkJournal(path);
       if (o.json) {
         console.log(JSON.stringify({ segments: scan.segments.length, epochs: r.epochs, calls: r.calls, decisions: r.decisions, differences: r.differences, problems: r.problems, unchecked: r.unchecked, notes: scan.notes, status: code }));
       } else {
