@@ -374,6 +374,28 @@ describe('DemandRecorder', () => {
     expect(readFileSync(file, 'utf8')).toBe('t_s,profile,count\n0,web,1\n');
   });
 
+  it('property: a trace cut at any byte reopens without error and keeps every whole row before the cut', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ profile: fc.constantFrom('web', 'a,b', 'job'), t_ms: fc.integer({ min: 0, max: 60_000 }) }), { minLength: 1, maxLength: 30 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (arrivals, where) => {
+        const file = tmp('cut.csv');
+        const a = new DemandRecorder(file, 5, { warn: () => {} });
+        for (const x of [...arrivals].sort((p, q) => p.t_ms - q.t_ms)) a.count(x.profile, x.t_ms);
+        a.close(60_000);
+        const text = readFileSync(file, 'utf8');
+        const cut = Math.floor(where * text.length);
+        writeFileSync(file, text.slice(0, cut));
+        const whole = text.slice(0, text.lastIndexOf('\n', cut - 1) + 1); // the lines the cut left whole
+        const b = new DemandRecorder(file, 5, { warn: () => {} });
+        b.close(0);
+        const header = 't_s,profile,count\n';
+        expect(readFileSync(file, 'utf8')).toBe(whole.length ? whole : header);
+        readDemandTrace(file); // reads back
+      },
+    ), { numRuns: 100 });
+  });
+
   it('will not append to a file that is not a demand trace', () => {
     const file = tmp('other.csv');
     mkdirSync(join(file, '..'), { recursive: true });
