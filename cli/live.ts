@@ -6,11 +6,10 @@ import type { Command } from 'commander';
 import { Agent } from '../live/agent.ts';
 import { isLoopback, parseListen, startApi } from '../live/api.ts';
 import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
-import { readJournal } from '../live/journal.ts';
-import { replay } from '../live/port.ts';
 import { checkRoots, resolveRoots } from '../live/roots.ts';
 import { loadOrCreateToken } from '../live/token.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
+import { registerReplayCommand } from './replay.ts';
 
 interface LiveOptions {
   config: string;
@@ -105,27 +104,5 @@ export function registerLiveCommands(program: Command, version: string): void {
       });
     });
 
-  program
-    .command('replay')
-    .description('re-run the engine on a live journal\'s observations and report every decision that differs (there should be none)')
-    .argument('<journal>', 'journal directory (STATE_DIR/journal) or one segment file')
-    .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExit status: 0 when every call replays identically, 1 when any differs.\n\nExample:\n  $ fgo replay /var/lib/fgo/journal')
-    .action((path: string, o: { json?: boolean }) => {
-      let read;
-      try {
-        read = readJournal(path);
-      } catch (e) {
-        throw new InputError([(e as Error).message]);
-      }
-      const r = replay(read.entries);
-      const problems = [...read.problems, ...r.problems];
-      if (o.json) console.log(JSON.stringify({ segments: read.segments.length, epochs: r.epochs, calls: r.calls, decisions: r.decisions, differences: r.differences, problems }));
-      else {
-        for (const p of problems) console.error(`note: ${p}`);
-        for (const d of r.differences.slice(0, 20)) console.log(`epoch ${d.epoch} call ${d.call} (${d.op}) differs:\n  journal: ${d.expected.slice(0, 400)}\n  replay:  ${d.got.slice(0, 400)}`);
-        console.log(`${read.segments.length} segment(s), ${r.epochs} epoch(s), ${r.calls} engine calls (${r.decisions} decisions) replayed: ${r.differences.length} difference(s)`);
-      }
-      if (r.differences.length) process.exitCode = 1;
-    });
+  registerReplayCommand(program);
 }

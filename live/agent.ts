@@ -96,7 +96,7 @@ export class Agent {
     if (backend.kind === 'none') this.warn(`no cpuset hierarchy to enforce with (${backend.reason}); affinity only`);
     else groups = new CpusetGroups({ roots: o.roots, backend, base: this.cfg.cgroup_parent, dryRun: !o.enforce });
     this.executor = new Executor({ groups, enforce: o.enforce, hostMems: hostMems(groups, this.topology), migrateMemory: this.cfg.migrate_memory, procRoot: o.roots.proc });
-    this.journal = Journal.open(`${this.cfg.state_dir}/journal`, this.cfg.journal);
+    this.journal = Journal.open(`${this.cfg.state_dir}/journal`, { ...this.cfg.journal, log: (line) => this.log(line) });
     this.engine = new JournaledEngine({
       type: 'start', epoch: Number(basename(this.journal.segment, '.jsonl')), wall_ms: Date.now(), version: o.version,
       mode: this.cfg.mode, seed: this.cfg.seed, config: this.cfg.engine, topology: this.topology,
@@ -285,15 +285,23 @@ export class Agent {
     }
   }
 
-  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown }> {
-    return this.mode.schedule(body);
+  /**
+   * While the journal cannot write (disk full, I/O errors) no new work is admitted: a decision
+   * that cannot be made durable is not made. The journal retries at every turn's flush, so the
+   * client is told to come back after about one turn.
+   */
+  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+    const trouble = this.journal.degraded;
+    if (!trouble) return this.mode.schedule(body);
+    const retry_after_s = Math.max(1, Math.ceil(this.cfg.interval_ms / 1000));
+    return Promise.resolve({ status: 503, body: { error: `journal cannot write: ${trouble.code}`, file: trouble.file, retry_after_s }, headers: { 'Retry-After': String(retry_after_s) } });
   }
 
   state(): unknown {
     return {
       mode: this.cfg.mode, enforce: this.o.enforce, t_ms: this.now(), turns: this.turns, psi_available: this.sampler.psiAvailable !== false,
       triggers: this.triggers.map((t) => ({ file: t.file, spec: t.spec, closed: t.closed })), trigger_events: this.triggerEvents, last_trigger_reaction_ms: this.lastTriggerReaction_ms,
-      journal: { dir: this.journal.dir, segment: this.journal.segment, entries: this.journal.entries, batches: this.journal.batches },
+      journal: { dir: this.journal.dir, segment: this.journal.segment, entries: this.journal.entries, batches: this.journal.batches, degraded: this.journal.degraded ?? null },
       warnings: this.warnings, engine: this.engine.engine.status(), [this.cfg.mode]: this.mode.state(),
     };
   }

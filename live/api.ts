@@ -47,7 +47,7 @@ export type ScheduleBody = z.infer<typeof scheduleBodySchema>;
 export interface AgentPort {
   readonly mode: 'adopt' | 'pool';
   /** The agent decides; the API only validates and relays. */
-  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown }>;
+  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
   /** JSON for GET /v1/state. */
   state(): unknown;
   readonly metrics: AgentMetrics;
@@ -179,7 +179,7 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
     if (!parsed.success) return json(res, 'schedule', 400, { error: 'invalid schedule request', problems: formatIssues(parsed.error.issues) });
     const answer = await port.schedule(parsed.data);
     if (!Number.isInteger(answer.status) || answer.status < 200 || answer.status > 599) throw new Error(`agent answered with status ${answer.status}`);
-    json(res, 'schedule', answer.status, answer.body);
+    json(res, 'schedule', answer.status, answer.body, answer.headers);
   }
 
   const page = (res: ServerResponse, type: string, body: string) => {

@@ -162,7 +162,7 @@ export class PoolMode implements Mode {
   served = 0;
 
   constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
-    this.demand = new DemandRecorder(join(a.cfg.state_dir, 'demand.csv'), a.cfg.pool.demand_interval_s);
+    this.demand = new DemandRecorder(join(a.cfg.state_dir, 'demand.csv'), a.cfg.pool.demand_interval_s, { warn: (m) => a.warn(m) });
     this.forecasts = new PoolForecasts(a);
     makePredictor(a.cfg, (m) => a.warn(m)).then((p) => this.forecasts.use(p))
       .catch((e: unknown) => a.warn(`demand predictor: ${(e as Error)?.message ?? String(e)}; the pools keep their configured targets`));

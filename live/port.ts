@@ -3,9 +3,9 @@
  * journals the observation it was made with (once per observation object), the call's arguments
  * and its result — so `replay` can rebuild the engine from the journal alone and check that it
  * makes the same decisions, byte for byte. An engine exception is journalled as the call's result
- * too: a replay must throw the same.
+ * too: a replay must throw the same. The replay itself is in replay.ts.
  */
-import { parseConfig, type Config } from '../engine/config.ts';
+import type { Config } from '../engine/config.ts';
 import type { Adoption } from '../engine/adoption.ts';
 import { Orchestrator } from '../engine/orchestrator.ts';
 import { buildTopology, type TopologyJson } from '../engine/topology.ts';
@@ -19,7 +19,9 @@ export type JournalEntry =
   | { type: 'start'; epoch: number; wall_ms: number; version: string; mode: 'adopt' | 'pool'; seed: string; config: Config; topology: TopologyJson }
   | { type: 'obs'; n: number; obs: Observation }
   | { type: 'call'; op: EngineOp; obs: number; args: unknown[]; out: unknown }
-  | { type: 'note'; t_ms: number; level: 'info' | 'warn' | 'error'; text: string; data?: unknown };
+  | { type: 'note'; t_ms: number; level: 'info' | 'warn' | 'error'; text: string; data?: unknown }
+  /** Written by the journal itself: entries it had to drop while the disk refused them. */
+  | { type: 'gap'; lost_entries: number };
 
 export interface JournalSink {
   append(entry: object): void;
@@ -66,61 +68,4 @@ export class JournaledEngine {
   note(t_ms: number, level: 'info' | 'warn' | 'error', text: string, data?: unknown): void {
     this.sink.append(data === undefined ? { type: 'note', t_ms, level, text } : { type: 'note', t_ms, level, text, data });
   }
-}
-
-export interface ReplayDifference {
-  epoch: number;
-  /** 1-based index of the call within its epoch. */
-  call: number;
-  op: EngineOp;
-  expected: string;
-  got: string;
-}
-
-export interface ReplayReport {
-  epochs: number;
-  calls: number;
-  decisions: number;
-  differences: ReplayDifference[];
-  problems: string[];
-}
-
-/**
- * Re-run every epoch's calls on a fresh engine built from the epoch's header and compare results
- * as JSON text. Entries before the first header (their segment was rotated away) are skipped and
- * reported: an engine cannot be rebuilt from the middle of its history.
- */
-export function replay(entries: readonly unknown[]): ReplayReport {
-  const r: ReplayReport = { epochs: 0, calls: 0, decisions: 0, differences: [], problems: [] };
-  let engine: Orchestrator | undefined;
-  let epoch = 0, callN = 0, skipped = 0;
-  const observations = new Map<number, Observation>();
-  for (const raw of entries) {
-    const e = raw as JournalEntry;
-    if (e.type === 'start') {
-      engine = new Orchestrator({ config: parseConfig(e.config), topology: buildTopology(e.topology), seed: e.seed });
-      epoch = e.epoch;
-      callN = 0;
-      observations.clear();
-      r.epochs++;
-    } else if (!engine) {
-      if (e.type === 'obs' || e.type === 'call') skipped++;
-    } else if (e.type === 'obs') {
-      observations.set(e.n, e.obs);
-    } else if (e.type === 'call') {
-      callN++;
-      r.calls++;
-      const obs = observations.get(e.obs);
-      if (!obs) {
-        r.problems.push(`epoch ${epoch} call ${callN}: observation ${e.obs} missing from the journal`);
-        continue;
-      }
-      const got = JSON.stringify(applyCall(engine, e.op, e.args, obs));
-      const expected = JSON.stringify(e.out);
-      if (e.op === 'schedule' || e.op === 'adopt') r.decisions++;
-      if (got !== expected) r.differences.push({ epoch, call: callN, op: e.op, expected, got });
-    }
-  }
-  if (skipped) r.problems.push(`${skipped} entries before the first epoch header skipped (their start was rotated away)`);
-  return r;
 }

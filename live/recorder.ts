@@ -19,24 +19,23 @@
  * Both write the output file directly — never through a temporary name and a rename — header
  * first, then each row as it is taken (written with writeSync, so no row waits in a buffer of this
  * process, and fdatasync'ed): they are logs, and a crash or Ctrl-C must keep every row written so
- * far. Both files read back with sim/traces.ts's readers.
+ * far. Both files read back with sim/traces.ts's readers. The demand recorder is in
+ * demand-recorder.ts (re-exported here).
  */
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { InputError } from '../cli/jsonfile.ts';
 import type { PsiLine } from '../engine/types.ts';
-import { csvField } from '../sim/csv.ts';
-import { DEMAND_COLUMNS, PSI_COLUMNS, PSI_FIELDS, PSI_LINES, PSI_RESOURCES, readDemandTrace } from '../sim/traces.ts';
+import { PSI_COLUMNS, PSI_FIELDS, PSI_LINES, PSI_RESOURCES } from '../sim/traces.ts';
 import { parseMeminfo, readProcStat } from './procfs.ts';
 import { HostFileError, readHostFile } from './procread.ts';
+import { appendDurable } from './demand-recorder.ts';
 import { parsePsiText, readPressure } from './psi.ts';
 import type { HostRoots } from './roots.ts';
 
 // ---------------------------------------------------------------------------------------------
 // PSI trace
-
-const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The columns `fgo record` adds after the PSI columns. */
 export const RECORDER_EXTRA_COLUMNS = ['cpu_busy_jiffies', 'cpu_total_jiffies', 'mem_available_kb', 'procs_running', 'procs_blocked'] as const;
@@ -146,14 +145,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/** Append `text` to an open file and push it to the disk: the row survives a crash from here on. */
-function appendDurable(fd: number, text: string): void {
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-  fdatasyncSync(fd);
-}
-
 /**
  * Record a PSI trace of the host (see the file comment). Throws an InputError before creating the
  * file when the times are invalid or the host has no PSI; a HostFileError if a file becomes
@@ -201,146 +192,4 @@ export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
   return { file: o.out, rows, duration_s: rows ? lastT / 1000 : 0, interval_s, stopped: o.signal?.aborted ? 'signal' : 'duration', missed };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Demand trace
-
-/**
- * Arrivals per profile and interval, written as a demand trace `t_s,profile,count` (DESIGN.md):
- * `count` arrivals of `profile` in the interval [t_s, t_s + interval_s). Interval k starts at
- * k·interval_s on the caller's clock (`t_ms`, e.g. Date.now(), or ms since the agent started).
- *
- * - `count(profile, t_ms)` adds an arrival to the interval holding `t_ms`.
- * - `flush(t_ms)` writes every interval that has ended by `t_ms` (its end ≤ t_ms), in time order:
- *   one row per profile seen so far — a profile seen before with no arrivals in an interval gets a
- *   0 row, so the twin sees the gap instead of interpolating over it. Intervals before the first
- *   arrival have no profiles, hence no rows. Profiles are written in code-point order.
- * - `close(t_ms)` flushes, then writes the interval still open at `t_ms` (when it has arrivals or
- *   time has passed in it) and closes the file.
- *
- * The header is written once, when the file is new (absent or empty). An existing file is appended
- * to: it must read as a demand trace, and intervals up to its last `t_s` count as written, so a
- * restarted agent with a clock that carries on (Date.now()) continues the trace in order; the time
- * it was down has no rows. An arrival in an interval already written (a clock going backwards, or
- * a restart with a clock that starts again) is counted in the first interval not yet written, and
- * tallied in `late`.
- */
-export class DemandRecorder {
-  readonly interval_s: number;
-  /** Arrivals counted into a later interval than theirs (see the class comment). */
-  late = 0;
-  /** Rows written by this recorder. */
-  rowsWritten = 0;
-  private readonly interval_ms: number;
-  private fd: number | undefined;
-  /** First interval not yet written. */
-  private nextK = 0;
-  /** Interval → profile → arrivals, for intervals ≥ nextK with arrivals. */
-  private readonly pending = new Map<number, Map<string, number>>();
-  /** Every profile of an interval written so far: each gets a row (maybe 0) in every later interval. */
-  private readonly written = new Set<string>();
-  /** Profiles of the file appended to: they get 0 rows again from this run's first arrival on. */
-  private readonly resumed = new Set<string>();
-
-  constructor(readonly path: string, interval_s: number) {
-    if (!Number.isFinite(interval_s) || interval_s < 0.001) throw new RangeError(`DemandRecorder: interval_s must be at least 0.001 s, got ${interval_s}`);
-    this.interval_s = interval_s;
-    this.interval_ms = interval_s * 1000;
-    mkdirSync(dirname(path), { recursive: true });
-    let size = 0;
-    try {
-      size = statSync(path).size;
-    } catch {
-      size = 0; // absent: a new file
-    }
-    const endsWithNewline = size > 0 ? this.resume() : true;
-    this.fd = openSync(path, 'a');
-    if (size === 0) appendDurable(this.fd, `${DEMAND_COLUMNS.join(',')}\n`);
-    else if (!endsWithNewline) appendDurable(this.fd, '\n'); // a last line without its newline: end it first
-  }
-
-  /**
-   * An existing file: it must read as a demand trace (sim/traces.ts's reader, every problem
-   * located); its intervals up to the last t_s count as written. Its profiles are known again from
-   * this run's first arrival on — not across the time the agent was down, whose arrivals nobody
-   * counted (the trace has no rows there rather than false zeros).
-   */
-  private resume(): boolean {
-    const trace = readDemandTrace(this.path);
-    const last = trace.rows.at(-1);
-    if (last) this.nextK = Math.floor(last.t_s / this.interval_s + 1e-9) + 1;
-    for (const r of trace.rows) this.resumed.add(r.profile);
-    const text = readFileSync(this.path, 'utf8');
-    return text.endsWith('\n');
-  }
-
-  private k(t_ms: number): number {
-    if (!Number.isFinite(t_ms) || t_ms < 0) throw new RangeError(`DemandRecorder: t_ms must be a finite non-negative number, got ${t_ms}`);
-    return Math.floor(t_ms / this.interval_ms + 1e-9);
-  }
-
-  private open(): number {
-    if (this.fd === undefined) throw new Error(`DemandRecorder ${this.path}: closed`);
-    return this.fd;
-  }
-
-  /** Count `n` (default 1) arrivals of `profile` at `t_ms`. */
-  count(profile: string, t_ms: number, n = 1): void {
-    this.open();
-    if (profile === '') throw new RangeError('DemandRecorder: empty profile name');
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`DemandRecorder: count must be a non-negative integer, got ${n}`);
-    let k = this.k(t_ms);
-    if (k < this.nextK) {
-      this.late += n;
-      k = this.nextK;
-    }
-    let m = this.pending.get(k);
-    if (!m) this.pending.set(k, (m = new Map()));
-    m.set(profile, (m.get(profile) ?? 0) + n);
-  }
-
-  /**
-   * Write intervals nextK … upTo − 1: per interval, every profile seen so far (0 when it had no
-   * arrivals). Before the first arrival nothing is known, so those intervals are skipped at once
-   * (with a Date.now() clock, interval numbers start in the billions).
-   */
-  private writeUpTo(upTo: number): void {
-    const fd = this.open();
-    const out: string[] = [];
-    let k = this.nextK;
-    if (this.written.size === 0) k = Math.max(k, Math.min(upTo, ...[...this.pending.keys()].filter((x) => x < upTo)));
-    for (; k < upTo; k++) {
-      const m = this.pending.get(k);
-      if (m) {
-        if (this.written.size === 0) for (const p of this.resumed) this.written.add(p);
-        for (const p of m.keys()) this.written.add(p);
-      }
-      const t_s = Math.round(k * this.interval_s * 1e6) / 1e6;
-      for (const p of [...this.written].sort(byCodePoint)) out.push(`${t_s},${csvField(p)},${m?.get(p) ?? 0}`);
-      this.pending.delete(k);
-    }
-    if (upTo > this.nextK) this.nextK = upTo;
-    if (out.length) {
-      appendDurable(fd, `${out.join('\n')}\n`);
-      this.rowsWritten += out.length;
-    }
-  }
-
-  /** Write every interval that has ended by `t_ms`. */
-  flush(t_ms: number): void {
-    this.open();
-    this.writeUpTo(this.k(t_ms));
-  }
-
-  /** Flush, write the interval open at `t_ms` if it has arrivals or time in it, and close the file. */
-  close(t_ms: number): void {
-    if (this.fd === undefined) return;
-    const k = this.k(t_ms);
-    const partial = t_ms > k * this.interval_ms || this.pending.has(k);
-    this.writeUpTo(partial ? k + 1 : k);
-    // Arrivals counted ahead of t_ms (a caller's clock running ahead) are written too, not lost.
-    const ahead = [...this.pending.keys()];
-    if (ahead.length) this.writeUpTo(Math.max(...ahead) + 1);
-    closeSync(this.fd);
-    this.fd = undefined;
-  }
-}
+export { DemandRecorder, MAX_UNWRITTEN_BYTES, type DemandRecorderOptions } from './demand-recorder.ts';

@@ -17,7 +17,8 @@ import { Agent } from '../../live/agent.ts';
 import { parseLiveConfig, type LiveConfig } from '../../live/config.ts';
 import { readJournal } from '../../live/journal.ts';
 import { makePredictor, PoolForecasts, type PoolMode } from '../../live/pool-mode.ts';
-import { replay, type JournalEntry } from '../../live/port.ts';
+import type { JournalEntry } from '../../live/port.ts';
+import { replay } from '../../live/replay.ts';
 import { resolveRoots } from '../../live/roots.ts';
 import { ECHO_WORKER, until } from './pool-helpers.ts';
 

@@ -11,6 +11,17 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Journal, MAX_LINE_BYTES, readJournal } from '../../live/journal.ts';
+import { encodeLine } from '../../live/journal-line.ts';
+
+/** A segment's text as the journal writes it: each entry a line carrying the running check. */
+function segmentText(...entries: object[]): string {
+  let chk = 0;
+  return entries.map((e) => {
+    const l = encodeLine(JSON.stringify(e), chk);
+    chk = l.chk;
+    return l.line;
+  }).join('');
+}
 
 const temps: string[] = [];
 function tempDir(): string {
@@ -27,7 +38,8 @@ const mode = (path: string): number => statSync(path).mode & 0o777;
 describe('Journal', () => {
   it('keeps entries in order across two opens, one segment each, with private modes', () => {
     const dir = join(tempDir(), 'journal');
-    const a = Journal.open(dir);
+    const logged: string[] = [];
+    const a = Journal.open(dir, { log: (l) => logged.push(l) });
     a.append({ i: 1 });
     a.append({ i: 2 });
     a.flush();
@@ -36,7 +48,12 @@ describe('Journal', () => {
     a.close(); // idempotent
     expect(a.batches).toBe(2);
     expect(a.entries).toBe(3);
-    expect(() => a.append({ i: 4 })).toThrow(/closed/);
+    // After close: dropped and logged once, never thrown (a late caller must not crash the agent).
+    a.append({ i: 4 });
+    a.append({ i: 5 });
+    expect(a.flush()).toBe(false);
+    expect(a.dropped_after_close).toBe(3);
+    expect(logged).toEqual([`journal ${dir}: an entry {"i":4} arrived after close and was dropped — a caller outlived the agent's stop (a bug; later ones are only counted)`]);
 
     const b = Journal.open(dir);
     expect(b.segment).toBe(join(dir, '000002.jsonl'));
@@ -97,8 +114,9 @@ describe('Journal', () => {
       j.flush(); // 3 lines > 100 bytes: every flush rotates
     }
     j.close();
-    // 10 full segments were written and an empty 11th opened; only 000010 and 000011 remain.
-    expect(readdirSync(dir).sort()).toEqual(['000010.jsonl', '000011.jsonl']);
+    // 10 full segments were written and an empty 11th opened, keeping 000010 and 000011; close
+    // removes the 11th, which never got a line.
+    expect(readdirSync(dir).sort()).toEqual(['000010.jsonl']);
     expect(j.segment).toBe(join(dir, '000011.jsonl'));
     const read = readJournal(dir);
     expect(read.entries).toEqual(all.slice(-3));
@@ -144,35 +162,50 @@ describe('readJournal', () => {
 
     const read = readJournal(dir);
     expect(read.entries).toEqual([{ i: 1 }, { i: 2 }, { i: 4 }]);
-    expect(read.problems).toEqual(['000001.jsonl:3: torn last line (10 bytes) skipped — written during a crash']);
+    expect(read.problems).toEqual([`${j.segment}:3: torn last line (10 bytes) skipped — written during a crash`]);
   });
 
-  it('treats an unterminated last line as torn even if it parses, and a terminated bad last line too', () => {
+  it('skips an unterminated last line only when it could be the start of a line', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, '000001.jsonl'), '{"a":1}\n12');
-    writeFileSync(join(dir, '000002.jsonl'), '{"b":2}\n\0\0\0\n');
-    const read = readJournal(dir);
-    expect(read.entries).toEqual([{ a: 1 }, { b: 2 }]);
-    expect(read.problems).toEqual([
-      '000001.jsonl:2: torn last line (2 bytes) skipped — written during a crash',
-      '000002.jsonl:2: torn last line (3 bytes) skipped — written during a crash',
+    const whole = segmentText({ a: 1 }, { a: 2 });
+    writeFileSync(join(dir, '000001.jsonl'), `${whole}{"a":3,"ch`);
+    writeFileSync(join(dir, '000002.jsonl'), whole.slice(0, -1)); // a whole line missing only its newline
+    expect(readJournal(dir).entries).toEqual([{ a: 1 }, { a: 2 }, { a: 1 }]);
+    expect(readJournal(dir).problems).toEqual([
+      `${join(dir, '000001.jsonl')}:3: torn last line (10 bytes) skipped — written during a crash`,
+      `${join(dir, '000002.jsonl')}:2: torn last line (${whole.split('\n')[1]!.length} bytes) skipped — written during a crash`,
     ]);
+    // A crash leaves a prefix of a line: not "12", not a whole line with more after it, not NULs ending in a newline.
+    writeFileSync(join(dir, '000001.jsonl'), `${whole}12`);
+    writeFileSync(join(dir, '000002.jsonl'), `${whole.slice(0, -1)}x`);
+    writeFileSync(join(dir, '000003.jsonl'), `${whole}\0\0\0\n`);
+    expect(() => readJournal(dir)).toThrow([
+      `journal ${dir} is damaged:`,
+      `${join(dir, '000001.jsonl')}:3: unterminated last line of 2 bytes that is not the start of an entry`,
+      `${join(dir, '000002.jsonl')}:2: unterminated last line of ${whole.split('\n')[1]!.length + 1} bytes that is not the start of an entry`,
+      `${join(dir, '000003.jsonl')}:3: no "chk" check at the end of the line (damaged, or not written by fgo)`,
+    ].join('\n'));
   });
 
-  it('throws on a corrupt line in the middle, naming file:line', () => {
+  it('names every damaged line file:line: a changed byte, a lost line, a moved line, a plain JSON line', () => {
     const dir = tempDir();
     const file = join(dir, '000001.jsonl');
-    writeFileSync(file, '{"a":1}\n{"a":2\n{"a":3}\n');
-    expect(() => readJournal(dir)).toThrow(`${file}:2: corrupt`);
-    writeFileSync(file, '{"a":1}\n\n{"a":3}\n');
-    expect(() => readJournal(file)).toThrow(`${file}:2: corrupt`);
+    const lines = segmentText({ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }).split('\n');
+    writeFileSync(file, [lines[0], lines[1]!.replace('2', '7'), lines[2], lines[3], ''].join('\n'));
+    expect(() => readJournal(dir)).toThrow(new RegExp(`^journal ${dir} is damaged:\n${file}:2: check mismatch [^\n]*$`));
+    writeFileSync(file, [lines[0], lines[2], lines[3], ''].join('\n')); // line 2 lost: line 3 (now 2) no longer follows
+    expect(() => readJournal(file)).toThrow(`${file}:2: check mismatch`);
+    writeFileSync(file, [lines[0], lines[2], lines[1], lines[3], ''].join('\n'));
+    expect(() => readJournal(file)).toThrow(new RegExp(`${file}:2: check mismatch.*\n${file}:3: check mismatch.*\n${file}:4: check mismatch`));
+    writeFileSync(file, '{"a":1}\n');
+    expect(() => readJournal(file)).toThrow(`${file}:1: no "chk" check at the end of the line`);
   });
 
   it('reads segments in numeric order, ignoring other files', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, '000010.jsonl'), '{"n":10}\n');
-    writeFileSync(join(dir, '000009.jsonl'), '{"n":9}\n');
-    writeFileSync(join(dir, '1000000.jsonl'), '{"n":1000000}\n');
+    writeFileSync(join(dir, '000010.jsonl'), segmentText({ n: 10 }));
+    writeFileSync(join(dir, '000009.jsonl'), segmentText({ n: 9 }));
+    writeFileSync(join(dir, '1000000.jsonl'), segmentText({ n: 1000000 }));
     writeFileSync(join(dir, 'notes.txt'), 'not a segment\n');
     expect(readJournal(dir).entries).toEqual([{ n: 9 }, { n: 10 }, { n: 1000000 }]);
   });
@@ -242,7 +275,8 @@ describe('property', () => {
         }
         j.close();
         const read = readJournal(dir);
-        expect(read.problems).toEqual([]);
+        // A run that never wrote a line leaves no segment behind.
+        expect(read.problems).toEqual(appended.length ? [] : [`no journal segments in ${dir}`]);
         // JSON's own round trip is the oracle: it turns -0 into 0, and that is what a journal keeps.
         expect(read.entries).toEqual(JSON.parse(JSON.stringify(appended)));
         rmSync(dir, { recursive: true, force: true });

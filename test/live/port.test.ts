@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../engine/config.ts';
 import type { Command, Decision, Observation } from '../../engine/types.ts';
-import { JournaledEngine, replay, type JournalEntry } from '../../live/port.ts';
+import { JournaledEngine, type JournalEntry } from '../../live/port.ts';
+import { replay } from '../../live/replay.ts';
 
 const topology = {
   nodes: [
@@ -53,6 +54,7 @@ describe('replay', () => {
     const r = replay(entries());
     expect(r.differences).toEqual([]);
     expect(r.problems).toEqual([]);
+    expect(r.unchecked).toEqual([]);
     expect(r.epochs).toBe(1);
     expect(r.decisions).toBe(6); // 5 schedules + 1 adoption
     const errors = entries().filter((x) => x.type === 'call' && typeof x.out === 'object' && x.out !== null && 'error' in x.out);
@@ -82,10 +84,14 @@ describe('replay', () => {
     expect(replay(reseeded).differences.length).toBeGreaterThan(0);
 
     const noObs = entries().filter((x) => !(x.type === 'obs' && x.n === 1));
-    expect(replay(noObs).problems[0]).toMatch(/^epoch 1 call 1: observation 1 missing/);
+    const missing = replay(noObs);
+    expect(missing.problems).toEqual(['entry 2: epoch 1 call 1: observation 1 missing from the journal']);
+    // The engine missed that call, so nothing after it in the epoch is compared, and the report says so.
+    expect(missing.unchecked).toEqual([expect.stringMatching(/^\d+ entries \(\d+ engine calls\) from entry 3 to entry \d+ not checked: observation 1 is missing at entry 2$/)]);
+    expect(missing.calls).toBe(0);
   });
 
-  it('entries before the first header (rotated away) are skipped and reported', () => {
+  it('entries before the first header (rotated away) are reported as not checked, with how many', () => {
     const a = journal(), b = journal();
     session(a.e);
     session(b.e);
@@ -93,7 +99,36 @@ describe('replay', () => {
     const r = replay([...tail, ...b.entries()]);
     expect(r.epochs).toBe(1);
     expect(r.differences).toEqual([]);
-    expect(r.problems).toEqual([`${tail.filter((x) => x.type !== 'note').length} entries before the first epoch header skipped (their start was rotated away)`]);
+    expect(r.problems).toEqual([]);
+    const calls = tail.filter((x) => x.type === 'call').length;
+    expect(r.unchecked).toEqual([`${tail.length} entries (${calls} engine calls) from entry 1 to entry ${tail.length} not checked: their epoch's start entry is not in the journal (its segment was removed by retention)`]);
+  });
+
+  it('a bad start, unknown entries, a gap: problems and unchecked runs with hand-counted sizes, never a throw', () => {
+    const { e, entries } = journal();
+    e.call('tick', [], obs(0));
+    e.call('tick', [], obs(1_000));
+    const all = entries(); // start, obs 1, call, obs 2, call
+    expect(all.map((x) => x.type)).toEqual(['start', 'obs', 'call', 'obs', 'call']);
+    const start = all[0] as Extract<JournalEntry, { type: 'start' }>;
+    const r = replay([
+      { ...start, topology: { nodes: 'none' } }, all[1], all[2], all[3], all[4], // 1–5: no engine for 2–5
+      null, 42, { type: 'call', op: 'fly', args: [], obs: 1 }, // 6–8: nonsense
+      start, all[1], all[2], // 9–11: one call checked
+      { type: 'gap', lost_entries: 7 }, all[3], all[4], // 12–14: after the gap, unchecked
+    ]);
+    expect(r.epochs).toBe(1);
+    expect(r.calls).toBe(1);
+    expect(r.problems).toEqual([
+      'entry 1: start entry cannot build an engine: invalid topology:; nodes: must be a non-empty array',
+      'entry 6: not a journal entry (type missing)',
+      'entry 7: not a journal entry (type missing)',
+      'entry 8: call entry lacks a known op, an args array or an integer obs',
+    ]);
+    expect(r.unchecked).toEqual([
+      '4 entries (2 engine calls) from entry 2 to entry 5 not checked: their start entry at entry 1 is invalid',
+      '2 entries (1 engine calls) from entry 13 to entry 14 not checked: the journal dropped 7 entries before them at entry 12 while the disk refused writes',
+    ]);
   });
 
   it('property: any sequence of requests, completions and ticks replays identically', () => {

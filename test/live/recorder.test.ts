@@ -319,24 +319,81 @@ describe('DemandRecorder', () => {
     expect(readFileSync(file, 'utf8')).toBe('t_s,profile,count\n0,web,1\n10,web,1\n');
   });
 
-  it('appends to an existing trace without a second header, after its last t_s, and quotes odd profile names', () => {
+  it('appends to an existing trace without a second header, its time carrying on from the last interval, and quotes odd profile names', () => {
     const file = tmp('resume.csv');
-    const a = new DemandRecorder(file, 10);
+    const a = new DemandRecorder(file, 10, { warn: () => {} });
     a.count('web', 3_000);
     a.count('a,b', 13_000);
     a.close(20_000);
-    // A restarted agent: intervals up to t_s 10 (the file's last) count as written.
-    const b = new DemandRecorder(file, 10);
-    b.count('web', 15_000); // before the end of the file: late, counted at 20
-    b.count('web', 41_000);
-    b.close(50_000);
-    expect(b.late).toBe(1);
+    // A restarted agent's clock starts again at 0: its t = 0 is the end of the file's last interval (t_s 10 + 10 = 20 s).
+    const warned: string[] = [];
+    const b = new DemandRecorder(file, 10, { warn: (m) => warned.push(m) });
+    expect(warned).toEqual([`demand trace ${file}: continuing after t_s 10; this run's arrivals count from t_s 20 on`]);
+    b.count('web', 15_000); // 20 + 15 = 35 s: interval 30
+    b.count('web', 41_000); // 61 s: interval 60
+    b.close(50_000); // 70 s: intervals up to 60 written
+    expect(b.late).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe(
-      't_s,profile,count\n0,web,1\n10,"a,b",1\n10,web,0\n20,"a,b",0\n20,web,1\n30,"a,b",0\n30,web,0\n40,"a,b",0\n40,web,1\n',
+      't_s,profile,count\n0,web,1\n10,"a,b",1\n10,web,0\n30,"a,b",0\n30,web,1\n40,"a,b",0\n40,web,0\n50,"a,b",0\n50,web,0\n60,"a,b",0\n60,web,1\n',
     );
-    // The late arrival opened interval 20, and from there every known profile has a row per interval.
+    // Interval 20 (the new run's first 10 s) had no arrival and comes before the run's first: no rows, as for a new file.
     const trace = readDemandTrace(file);
-    expect(trace.rows.filter((r) => r.profile === 'a,b').map((r) => r.t_s)).toEqual([10, 20, 30, 40]);
+    expect(trace.rows.filter((r) => r.profile === 'a,b').map((r) => r.t_s)).toEqual([10, 30, 40, 50, 60]);
+  });
+
+  it('a torn last line (a crash mid-write) is cut off with a warning, and arrivals after the restart keep their intervals', () => {
+    const file = tmp('torn.csv');
+    const a = new DemandRecorder(file, 10, { warn: () => {} });
+    a.count('web', 3_000);
+    a.count('web', 12_000);
+    a.close(20_000);
+    expect(readFileSync(file, 'utf8')).toBe('t_s,profile,count\n0,web,1\n10,web,1\n');
+    for (const torn of ['20,web,3', '20,we']) { // a whole-looking row (it may have been "20,web,37") and one that would not parse
+      writeFileSync(file, `t_s,profile,count\n0,web,1\n10,web,1\n${torn}`);
+      const warned: string[] = [];
+      const b = new DemandRecorder(file, 10, { warn: (m) => warned.push(m) });
+      expect(warned).toEqual([
+        `demand trace ${file}: cut off a torn last line ${JSON.stringify(torn)} (${torn.length} bytes without a newline: a write cut short by a crash)`,
+        `demand trace ${file}: continuing after t_s 10; this run's arrivals count from t_s 20 on`,
+      ]);
+      b.count('web', 1_000); // 21 s
+      b.count('web', 2_000); // 22 s
+      b.count('web', 15_000); // 35 s
+      b.close(16_000); // 36 s: the open interval 30 has time in it, so it is written
+      expect(b.late).toBe(0);
+      expect(readFileSync(file, 'utf8')).toBe('t_s,profile,count\n0,web,1\n10,web,1\n20,web,2\n30,web,1\n');
+      expect(readDemandTrace(file).rows).toHaveLength(4);
+    }
+    // A torn header: nothing whole is left, so the file starts again with the header.
+    writeFileSync(file, 't_s,prof');
+    const warned: string[] = [];
+    const c = new DemandRecorder(file, 10, { warn: (m) => warned.push(m) });
+    c.count('web', 500);
+    c.close(10_000);
+    expect(warned).toHaveLength(1);
+    expect(readFileSync(file, 'utf8')).toBe('t_s,profile,count\n0,web,1\n');
+  });
+
+  it('property: a trace cut at any byte reopens without error and keeps every whole row before the cut', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ profile: fc.constantFrom('web', 'a,b', 'job'), t_ms: fc.integer({ min: 0, max: 60_000 }) }), { minLength: 1, maxLength: 30 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (arrivals, where) => {
+        const file = tmp('cut.csv');
+        const a = new DemandRecorder(file, 5, { warn: () => {} });
+        for (const x of [...arrivals].sort((p, q) => p.t_ms - q.t_ms)) a.count(x.profile, x.t_ms);
+        a.close(60_000);
+        const text = readFileSync(file, 'utf8');
+        const cut = Math.floor(where * text.length);
+        writeFileSync(file, text.slice(0, cut));
+        const whole = text.slice(0, text.lastIndexOf('\n', cut - 1) + 1); // the lines the cut left whole
+        const b = new DemandRecorder(file, 5, { warn: () => {} });
+        b.close(0);
+        const header = 't_s,profile,count\n';
+        expect(readFileSync(file, 'utf8')).toBe(whole.length ? whole : header);
+        readDemandTrace(file); // reads back
+      },
+    ), { numRuns: 100 });
   });
 
   it('will not append to a file that is not a demand trace', () => {
