@@ -82,7 +82,7 @@ export class StreamHub {
       this.o.shed('stream_full');
       return deny(503, 'Service Unavailable', full, `Retry-After: ${this.o.limits.retry_after_s}\r\n`);
     }
-    this.take(address);
+    // The slot is taken once the handshake succeeded: ws answers a malformed one itself (400), without calling back.
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, address));
   }
 
@@ -131,6 +131,7 @@ export class StreamHub {
 
   private serve(ws: WebSocket, address: string | undefined): void {
     this.port.metrics.apiRequest('stream', 101);
+    this.take(address);
     const client: Client = { ws, address, alive: true, unsubscribe: () => {} };
     this.clients.add(client);
     let closed = false;

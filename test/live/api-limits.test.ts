@@ -227,6 +227,15 @@ describe('stream budgets', () => {
     expect((await open(p)).status).toBe(101); // the slot is back
   });
 
+  it('does not lose a slot to a malformed handshake (ws answers it 400)', async () => {
+    await serve({ max_streams_anonymous: 1, max_streams_anonymous_per_address: 1 });
+    for (let i = 0; i < 3; i++) {
+      const r = await rawExchange(api!.port, 'GET /v1/stream HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      expect(statusOf(r)).toBe(400); // no Sec-WebSocket-Key
+    }
+    expect((await open(api!.port)).status).toBe(101);
+  });
+
   it('drops a client that does not answer pings within one interval', async () => {
     const { port } = await serve({ stream_ping_interval_ms: 150 });
     const { ws } = await open(api!.port, {}, { autoPong: false });
