@@ -175,7 +175,6 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
     log(`api: connection limits in action, so far: ${[...shedCounts].map(([r, n]) => `${r} ${n}`).join(', ')} (fgo_api_connections_shed_total)`);
   };
   const guard = new ConnectionGuard(L, shed);
-  const streams = new StreamHub(port, { limits: L, token: o.token, log, shed, hostAllowed });
 
   let draining = false;
   let inFlight = 0; // schedule requests past authentication
@@ -335,6 +334,8 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
     });
   });
   server.on('error', (e) => log(`api: server error: ${e.message}`));
+  // Made once listening (its ping timer would outlive a failed listen); upgrades cannot come before.
+  const streams = new StreamHub(port, { limits: L, token: o.token, log, shed, hostAllowed });
   const addr = server.address();
   const bound = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host, port: listenPort };
 
