@@ -4,8 +4,9 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from '../live/agent.ts';
-import { isLoopback, parseListen, startApi } from '../live/api.ts';
+import { isLoopback, ListenError, parseListen, startApi, type AgentPort, type ApiHandle } from '../live/api.ts';
 import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
+import { API_LIMITS } from '../live/limits.ts';
 import { checkRoots, resolveRoots } from '../live/roots.ts';
 import { loadOrCreateToken } from '../live/token.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
@@ -39,6 +40,19 @@ export function loadLiveConfig(file: string, over: { mode?: 'adopt' | 'pool'; li
     if (e instanceof LiveConfigError) throw new InputError(locate(file, text, e.problems));
     throw e;
   }
+}
+
+/**
+ * SIGTERM/SIGINT: stop taking work (new schedule requests get 503 with Retry-After), let requests
+ * in flight finish for up to the drain timeout, stop the agent (which answers any still waiting
+ * with 503 as it stops its workers), and only then close the API, so no waiting client is reset.
+ */
+async function shutdown(sig: string, api: ApiHandle, agent: Agent, log: (line: string) => void): Promise<void> {
+  log(`${sig}: draining (new requests get 503; requests in flight get up to ${API_LIMITS.drain_timeout_ms} ms)`);
+  const left = await api.drain();
+  if (left > 0) log(`${left} request(s) still in flight after ${API_LIMITS.drain_timeout_ms} ms: answered 503 as the agent stops`);
+  await agent.stop();
+  await api.close();
 }
 
 export function registerLiveCommands(program: Command, version: string): void {
@@ -80,27 +94,46 @@ export function registerLiveCommands(program: Command, version: string): void {
         throw new InputError([`listen: ${(e as Error).message}`], 2);
       }
       const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
-      let agent: Agent, token: string, created: boolean;
+      let token: string, created: boolean;
       try {
-        agent = new Agent({ config: cfg, roots, enforce: !!o.enforce, version, log });
         ({ token, created } = loadOrCreateToken(cfg.token_file as string));
       } catch (e) {
-        // Setup refusals (state dir, token file, cgroups) are the operator's to fix: say what, no stack.
+        throw new InputError([`cannot start: ${(e as Error).message}`], 1);
+      }
+      // The API is bound before the agent exists, so a taken port fails before any worker, cgroup or
+      // journal segment is made. The agent is built synchronously right after, before any request
+      // can be handled, so the port below never sees it missing.
+      let agent: Agent | undefined;
+      const the = () => agent as Agent;
+      const port: AgentPort = { mode: cfg.mode, get metrics() { return the().metrics; }, schedule: (b) => the().schedule(b), state: () => the().state(), subscribe: (l) => the().subscribe(l) };
+      let api: ApiHandle;
+      try {
+        api = await startApi(port, { listen: cfg.listen, token, log });
+      } catch (e) {
+        if (e instanceof ListenError) throw new InputError([e.message], 1);
+        throw e;
+      }
+      try {
+        agent = new Agent({ config: cfg, roots, enforce: !!o.enforce, version, log });
+      } catch (e) {
+        await api.close();
+        // Setup refusals (state dir, cgroups) are the operator's to fix: say what, no stack.
         throw new InputError([`cannot start: ${(e as Error).message}`], 1);
       }
       if (created) log(`created API token ${cfg.token_file} (mode 0600)`);
       agent.start();
-      const api = await startApi({ mode: cfg.mode, metrics: agent.metrics, schedule: (b) => agent.schedule(b), state: () => agent.state(), subscribe: (l) => agent.subscribe(l) }, { listen: cfg.listen, token, log });
       const where = `${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}`;
       log(`fgo ${version} live: ${cfg.mode} mode, ${o.enforce ? 'ENFORCING' : 'dry run (add --enforce to act)'}, ${agent.topology.nodes.length} node(s), API on http://${where}${isLoopback(api.host) ? '' : ' (NOT loopback)'}, journal ${agent.journal.dir}`);
       if (o.json) console.log(JSON.stringify({ listening: where, mode: cfg.mode, enforce: !!o.enforce, state_dir: cfg.state_dir, journal: agent.journal.dir, pid: process.pid }));
       await new Promise<void>((done) => {
         const bye = (sig: string) => {
-          log(`${sig}: stopping`);
-          void api.close().then(() => agent.stop()).then(done);
+          process.off('SIGINT', bye).off('SIGTERM', bye); // a second signal ends the process at once
+          void shutdown(sig, api, the(), log).catch((e: unknown) => {
+            log(`${sig}: stopping failed: ${(e as Error).message}`);
+            process.exitCode = 1;
+          }).then(done);
         };
-        process.once('SIGINT', () => bye('SIGINT'));
-        process.once('SIGTERM', () => bye('SIGTERM'));
+        process.on('SIGINT', bye).on('SIGTERM', bye);
       });
     });
 

@@ -165,6 +165,27 @@ const simOptions = (c: Command) =>
     .option('--model <file>', 'ONNX demand model that sizes the pools (e.g. models/demand.onnx); default: EWMA of arrivals')
     .option('--json', 'print one JSON object instead of tables');
 
+/** `--serve ADDRESS` checked before the run is prepared: a usage error, exit 2. */
+async function checkListen(address: string): Promise<void> {
+  const { parseListen } = await import('../live/api.ts'); // loaded only with --serve, like the server
+  try {
+    parseListen(address);
+  } catch (e) {
+    throw new InputError([`--serve: ${(e as Error).message}`], 2);
+  }
+}
+
+/** The dashboard server; an address that cannot be bound is one line and exit 1. */
+async function serve(address: string, title: string, speed: number) {
+  const [{ serveRun }, { ListenError }] = await Promise.all([import('../sim/serve.ts'), import('../live/api.ts')]);
+  try {
+    return await serveRun(address, title, speed);
+  } catch (e) {
+    if (e instanceof ListenError) throw new InputError([`--serve: ${e.message}`], 1);
+    throw e;
+  }
+}
+
 export function registerSim(program: Command): void {
   simOptions(program.command('sim'))
     .description('run the digital twin on a scenario and write a run directory (run.json, decisions.jsonl, metrics.json, timeseries.csv, wall.json)')
@@ -175,11 +196,12 @@ export function registerSim(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology 1n-2c --background traces/psi/stress-2cpu-host.csv   # a real neighbour, replayed\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv\n  $ fgo sim --scenario burst-2n --serve        # watch it at http://127.0.0.1:9465/')
     .action(async (f: SimFlags & { policy: string; serve?: string | true; speed: string }) => {
       if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}`], 2);
+      if (typeof f.serve === 'string') await checkListen(f.serve);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
       const speed = Number(f.speed);
       if (!(speed > 0)) throw new InputError([`--speed: '${f.speed}' is not a positive number`], 2);
-      const served = f.serve === undefined ? undefined : await (await import('../sim/serve.ts')).serveRun(f.serve === true ? '127.0.0.1:9465' : f.serve, `fgo sim: ${inputs.scenario.name} (${f.policy})`, speed);
+      const served = f.serve === undefined ? undefined : await serve(f.serve === true ? '127.0.0.1:9465' : f.serve, `fgo sim: ${inputs.scenario.name} (${f.policy})`, speed);
       if (served) process.stderr.write(`dashboard: ${served.url} (the run plays at ${speed}× real time)\n`);
       const r = await run({ ...inputs, ...(served ? { watch: served.watch } : {}) }, f.policy as PolicyName, out, await predictorFor(f, inputs));
       if (f.json) console.log(JSON.stringify({ dir: r.dir, metrics: r.metrics, wall: r.wall }));

@@ -7,15 +7,17 @@
  * buffers, metric label values), and internals never leak into responses — details go to `log`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIPv4 } from 'node:net';
+import { isIPv4, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { formatIssues } from '../engine/schemas.ts';
 import { PRIORITY, type Command, type Decision, type NodeObservation, type PressureView, type PsiSet } from '../engine/types.ts';
-import type { AgentMetrics } from './metrics.ts';
-import { checkBearer } from './token.ts';
+import { hasBody, parseJsonBody, readBody } from './api-body.ts';
 import { dashboardAsset, dashboardHtml, DASHBOARD_CSP } from './dashboard.ts';
+import { API_LIMITS, ConnectionGuard, type ApiLimits } from './limits.ts';
+import type { AgentMetrics, ApiShedReason } from './metrics.ts';
+import { StreamHub } from './stream.ts';
+import { checkBearer } from './token.ts';
 
 export type StreamMessage =
   | { type: 'decision'; decision: Decision }
@@ -59,20 +61,35 @@ export interface ApiOptions {
   /** "127.0.0.1:9464", "[::1]:0", "localhost:9464"; port 0 = any free port. */
   listen: string;
   token: string;
-  /** Largest accepted request body; default 64 KiB. */
-  max_body_bytes?: number;
+  /** Overrides of API_LIMITS (tests use small ones). */
+  limits?: Partial<ApiLimits>;
   /** Title of the dashboard page. */
   title?: string;
   log?: (line: string) => void;
 }
 
+export interface ApiHandle {
+  host: string;
+  port: number;
+  /**
+   * Stop taking work: new schedule requests are answered 503 with Retry-After (and /healthz says
+   * "draining"), while those in flight finish. Resolves with how many are still in flight when
+   * they all have finished (0) or after `timeout_ms`.
+   */
+  drain(timeout_ms?: number): Promise<number>;
+  /** Stop listening, close the streams, let written answers out (close_grace_ms), then cut every connection. */
+  close(): Promise<void>;
+}
+
+/** The listen address could not be bound; the message is one line for the operator. */
+export class ListenError extends Error {}
+
 const JSON_TYPE = 'application/json; charset=utf-8';
 const COMMON_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
-const DEFAULT_MAX_BODY = 64 * 1024;
-/** A stream client further behind than this is dropped: one stuck reader must not grow the agent's memory. */
-const MAX_WS_BUFFERED = 1024 * 1024;
 /** Grace before destroying a connection whose body we refused, so the client can read the response first. */
 const REJECT_LINGER_MS = 1000;
+/** Under attack the limits act on every connection; the log gets one summary line per this. */
+const SHED_LOG_INTERVAL_MS = 10_000;
 
 /** Fixed route names (also the `route` metric label, so a scan of random paths cannot add series). */
 const ROUTES: Record<string, { name: string; method: string }> = {
@@ -116,10 +133,30 @@ function hostOf(header: string): string {
   return header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : header.split(':')[0] ?? '';
 }
 
-export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: string; port: number; close(): Promise<void> }> {
+/** Node's parser errors as answers: status, reason phrase, what the client did wrong. */
+function clientErrorAnswer(code: string | undefined, L: ApiLimits): [number, string, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large', `request line and headers larger than ${L.max_header_bytes} bytes`];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', `headers not complete within ${L.headers_timeout_ms} ms, or the whole request within ${L.request_timeout_ms} ms`];
+  if (code === 'HPE_INVALID_METHOD') return [400, 'Bad Request', 'unknown HTTP method'];
+  return [400, 'Bad Request', `malformed HTTP request (${code ?? 'parse error'})`];
+}
+
+/** Listen failures in words an operator can act on. */
+function listenError(listen: string, e: NodeJS.ErrnoException): ListenError {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'address already in use (another process listens there)',
+    EACCES: 'permission denied (ports below 1024 need root)',
+    EADDRNOTAVAIL: 'not an address of this host',
+    ENOTFOUND: 'host name not found',
+    EAI_AGAIN: 'host name lookup failed',
+  };
+  return new ListenError(`cannot listen on ${listen}: ${why[e.code ?? ''] ?? e.message}`);
+}
+
+export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandle> {
   const { host, port: listenPort } = parseListen(o.listen);
+  const L: ApiLimits = { ...API_LIMITS, ...o.limits };
   const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const maxBody = o.max_body_bytes ?? DEFAULT_MAX_BODY;
   const loopback = isLoopback(host);
   if (!loopback) log(`warning: API listening on non-loopback address ${host}; the bearer token and the stream travel unencrypted`);
 
@@ -127,6 +164,25 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
   // resolving to 127.0.0.1); such requests carry the attacker's name in Host, so a loopback-bound
   // API answers only requests addressed to a loopback name.
   const hostAllowed = (req: IncomingMessage) => !loopback || req.headers.host === undefined || isLoopback(hostOf(req.headers.host));
+
+  const shedCounts = new Map<ApiShedReason, number>();
+  let shedLoggedAt = -Infinity;
+  const shed = (reason: ApiShedReason) => {
+    port.metrics.apiConnectionShed(reason);
+    shedCounts.set(reason, (shedCounts.get(reason) ?? 0) + 1);
+    if (performance.now() - shedLoggedAt < SHED_LOG_INTERVAL_MS) return;
+    shedLoggedAt = performance.now();
+    log(`api: connection limits in action, so far: ${[...shedCounts].map(([r, n]) => `${r} ${n}`).join(', ')} (fgo_api_connections_shed_total)`);
+  };
+  const guard = new ConnectionGuard(L, shed);
+
+  let draining = false;
+  let inFlight = 0; // schedule requests past authentication
+  const onDrained: Array<() => void> = [];
+  const settle = () => {
+    if (inFlight === 0) for (const done of onDrained.splice(0)) done();
+  };
+  const retryAfter = { 'Retry-After': String(L.retry_after_s) };
 
   const json = (res: ServerResponse, route: string, code: number, body: unknown, extra: Record<string, string> = {}) => {
     const text = JSON.stringify(body) ?? 'null';
@@ -142,8 +198,7 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
    * reading on (Node's default) would let a client stream an endless body at us.
    */
   const refuse = (req: IncomingMessage, res: ServerResponse, route: string, code: number, body: unknown, extra: Record<string, string> = {}) => {
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (!hasBody || req.complete) return json(res, route, code, body, extra);
+    if (!hasBody(req) || req.complete) return json(res, route, code, body, extra);
     const socket = req.socket;
     socket.destroySoon = () => socket.end(); // Node calls this after a `Connection: close` response
     // Node resumes an unread request once the response is finished (to drain it); pause after that.
@@ -156,26 +211,34 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
   };
 
   async function schedule(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (draining) return refuse(req, res, 'schedule', 503, { error: 'agent is stopping: not taking new requests' }, { ...retryAfter, Connection: 'close' });
     if (!checkBearer(req.headers.authorization, o.token)) {
       return refuse(req, res, 'schedule', 401, { error: 'missing or invalid bearer token' }, { 'WWW-Authenticate': 'Bearer realm="fgo"' });
     }
+    guard.mark(req.socket, 'trusted');
+    inFlight++;
+    try {
+      await authorizedSchedule(req, res);
+    } finally {
+      inFlight--;
+      settle();
+    }
+  }
+
+  async function authorizedSchedule(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (mediaType !== 'application/json') return refuse(req, res, 'schedule', 415, { error: 'Content-Type must be application/json' });
-    const tooLarge = { error: `request body larger than ${maxBody} bytes` };
-    if (Number(req.headers['content-length'] ?? 0) > maxBody) return refuse(req, res, 'schedule', 413, tooLarge);
+    const tooLarge = { error: `request body larger than ${L.max_body_bytes} bytes` };
+    if (Number(req.headers['content-length'] ?? 0) > L.max_body_bytes) return refuse(req, res, 'schedule', 413, tooLarge);
 
     // Only now, with the headers accepted, invite a client that sent `Expect: 100-continue` to send the body.
     if (/100-continue/i.test(req.headers.expect ?? '')) res.writeContinue();
-    const raw = await readBody(req, maxBody);
+    const raw = await readBody(req, L.max_body_bytes);
     if (raw === 'too_large') return refuse(req, res, 'schedule', 413, tooLarge);
     if (raw === 'aborted') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
-    } catch (e) {
-      return json(res, 'schedule', 400, { error: `invalid JSON: ${(e as Error).message}` });
-    }
-    const parsed = scheduleBodySchema.safeParse(value);
+    const body = parseJsonBody(raw);
+    if ('error' in body) return json(res, 'schedule', 400, { error: body.error });
+    const parsed = scheduleBodySchema.safeParse(body.value);
     if (!parsed.success) return json(res, 'schedule', 400, { error: 'invalid schedule request', problems: formatIssues(parsed.error.issues) });
     const answer = await port.schedule(parsed.data);
     if (!Number.isInteger(answer.status) || answer.status < 200 || answer.status > 599) throw new Error(`agent answered with status ${answer.status}`);
@@ -189,6 +252,7 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (Buffer.byteLength(req.url ?? '') > L.max_url_bytes) return refuse(req, res, 'other', 414, { error: `request target longer than ${L.max_url_bytes} bytes` });
     const path = pathOf(req);
     const route = routeOf(path);
     if (!hostAllowed(req)) return refuse(req, res, route?.name ?? 'other', 421, { error: 'Host is not a loopback name' });
@@ -201,9 +265,14 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
     if (asset !== undefined) return page(res, 'text/javascript; charset=utf-8', asset);
     if (!route) return refuse(req, res, 'other', 404, { error: `no route ${req.method ?? ''} ${path}` });
     if (req.method !== route.method) return refuse(req, res, route.name, 405, { error: `${path} allows ${route.method} only` }, { Allow: route.method });
-    switch (route.name) {
-      case 'schedule':
-        return schedule(req, res);
+    if (route.name === 'schedule') return schedule(req, res);
+    // Only schedule takes a body; one sent elsewhere is not read (refuse closes the connection after answering).
+    if (hasBody(req)) return refuse(req, res, route.name, 400, { error: `${req.method ?? ''} ${path} takes no request body` });
+    return serveGet(res, route.name);
+  }
+
+  async function serveGet(res: ServerResponse, route: string): Promise<void> {
+    switch (route) {
       case 'state':
         return json(res, 'state', 200, port.state());
       case 'metrics': {
@@ -214,16 +283,20 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
       }
       case 'dashboard':
         return page(res, 'text/html; charset=utf-8', dashboardHtml(o.title ?? `fgo ${port.mode} agent`));
-      case 'healthz':
-        res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' });
-        res.end('ok');
-        return port.metrics.apiRequest('healthz', 200);
+      case 'healthz': {
+        const [code, text] = draining ? [503, 'draining'] : [200, 'ok'];
+        res.writeHead(code, { ...COMMON_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(text.length), ...(draining ? retryAfter : {}) });
+        res.end(text);
+        return port.metrics.apiRequest('healthz', code);
+      }
       default: // /v1/stream without an Upgrade header
         return json(res, 'stream', 426, { error: 'GET /v1/stream is a WebSocket endpoint' }, { Upgrade: 'websocket' });
     }
   }
 
   const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+    guard.mark(req.socket, 'busy');
+    res.once('close', () => guard.mark(req.socket, 'idle'));
     handle(req, res).catch((e: unknown) => {
       const path = pathOf(req);
       log(`api: ${req.method ?? '?'} ${path} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
@@ -231,109 +304,61 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
       else json(res, routeOf(path)?.name ?? 'other', 500, { error: 'internal error (details in the agent log)' });
     });
   };
-  const server = createServer({ maxHeaderSize: 8 * 1024, requestTimeout: 10_000, headersTimeout: 10_000 }, dispatch);
+  const server = createServer({
+    maxHeaderSize: L.max_header_bytes, requestTimeout: L.request_timeout_ms, headersTimeout: L.headers_timeout_ms,
+    keepAliveTimeout: L.keep_alive_timeout_ms, connectionsCheckingInterval: L.timeout_check_interval_ms,
+  }, dispatch);
   // Node would answer `Expect: 100-continue` itself before we saw the headers; schedule() decides instead.
   server.on('checkContinue', dispatch);
-  // Slowloris guards: whole request (headers and body) within 10 s; idle keep-alive sockets go after 5 s.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
-  server.maxConnections = 256;
-
-  // Browsers always send Origin on WebSocket handshakes and, unlike fetch, do not apply CORS to
-  // them, so any web page could read the stream. Only the agent's own pages (same origin as the
-  // Host the request came to, itself checked above) and tools that send no Origin get it.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024, perMessageDeflate: false });
-  const encoded = new WeakMap<StreamMessage, string>(); // one JSON.stringify per message, not per client
-  const encode = (m: StreamMessage) => {
-    let s = encoded.get(m);
-    if (s === undefined) encoded.set(m, (s = JSON.stringify(m)));
-    return s;
-  };
-
+  server.on('connection', (socket: Socket) => guard.admit(socket));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // A reset peer cannot be answered, nor a connection already sending an answer (the error came from a pipelined request).
+    const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (err.code === 'ECONNRESET' || !socket.writable || answering) return void socket.destroy();
+    const [code, text, error] = clientErrorAnswer(err.code, L);
+    const body = JSON.stringify({ error });
+    socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
+    port.metrics.apiRequest('other', code);
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = pathOf(req);
-    // Node removes its own error handler from upgraded sockets; a reset here must not crash the agent.
-    socket.on('error', () => {});
-    const deny = (code: number, text: string) => {
-      socket.once('finish', () => socket.destroy());
-      socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\nCache-Control: no-store\r\n\r\n`);
-      port.metrics.apiRequest(path === '/v1/stream' ? 'stream' : 'other', code);
-    };
-    if (path !== '/v1/stream') return deny(404, 'Not Found');
-    if (!hostAllowed(req)) return deny(421, 'Misdirected Request');
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) return deny(403, 'Forbidden');
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      port.metrics.apiRequest('stream', 101);
-      let dropped = false;
-      let unsubscribe = () => {};
-      const drop = () => {
-        if (dropped) return;
-        dropped = true;
-        unsubscribe();
-      };
-      const u = port.subscribe((m) => {
-        if (dropped || ws.readyState !== WebSocket.OPEN) return;
-        if (ws.bufferedAmount > MAX_WS_BUFFERED) {
-          log(`api: stream client too slow (${ws.bufferedAmount} bytes queued), dropped`);
-          drop();
-          ws.close(1013, 'too slow, reconnect');
-          return;
-        }
-        try {
-          ws.send(encode(m));
-        } catch (e) {
-          log(`api: stream send failed: ${(e as Error).message}`);
-        }
-      });
-      unsubscribe = u;
-      if (dropped) u(); // dropped while subscribe() was still running
-      ws.on('message', () => {}); // incoming messages are ignored; maxPayload bounds them
-      ws.on('error', (e) => log(`api: stream client error: ${e.message}`));
-      ws.on('close', drop);
-    });
+    guard.forget(req.socket); // a stream counts against the stream budgets from here on
+    streams.upgrade(req, socket, head, pathOf(req));
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e) => reject(listenError(o.listen, e)));
     server.listen({ host, port: listenPort }, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
   server.on('error', (e) => log(`api: server error: ${e.message}`));
+  // Made once listening (its ping timer would outlive a failed listen); upgrades cannot come before.
+  const streams = new StreamHub(port, { limits: L, token: o.token, log, shed, hostAllowed });
   const addr = server.address();
   const bound = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host, port: listenPort };
 
   return {
     ...bound,
+    drain: (timeout_ms = L.drain_timeout_ms) => {
+      draining = true;
+      return new Promise<number>((resolve) => {
+        const timer = setTimeout(() => resolve(inFlight), timeout_ms);
+        onDrained.push(() => {
+          clearTimeout(timer);
+          resolve(0);
+        });
+        settle();
+      });
+    },
     close: async () => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve())); // also closes idle keep-alives
+      await streams.close(L.close_grace_ms);
+      for (const end = performance.now() + L.close_grace_ms; guard.busy > 0 && performance.now() < end;) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
     },
   };
-}
-
-/** The body as bytes, or why it could not be read; stops listening as soon as it passes `limit`. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (r: Buffer | 'too_large' | 'aborted') => {
-      req.off('data', onData).off('end', onEnd).off('error', onAbort).off('close', onAbort);
-      resolve(r);
-    };
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) finish('too_large');
-      else chunks.push(c);
-    };
-    const onEnd = () => finish(Buffer.concat(chunks, size));
-    const onAbort = () => finish('aborted');
-    req.on('data', onData).on('end', onEnd).on('error', onAbort).on('close', onAbort);
-  });
 }

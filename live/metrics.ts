@@ -17,6 +17,9 @@ const PSI_WINDOWS = ['avg10', 'avg60', 'avg300'] as const;
 const POOL_STATES = ['starting', 'warm', 'active', 'draining', 'stopped', 'failed'] as const;
 
 /** Engine calls take microseconds to a few milliseconds; buckets from 50 µs to 250 ms. */
+/** Why the API closed a connection to protect the others (see live/limits.ts). */
+export type ApiShedReason = 'evicted' | 'refused' | 'stream_full' | 'stream_slow' | 'stream_unresponsive';
+
 const DECISION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 
 export class AgentMetrics {
@@ -29,6 +32,7 @@ export class AgentMetrics {
   private readonly commands: Counter<'type'>;
   private readonly enforcementErrors: Counter<'op'>;
   private readonly apiRequests: Counter<'route' | 'code'>;
+  private readonly apiShed: Counter<'reason'>;
   private readonly pressure: Gauge<'resource' | 'line' | 'window'>;
   private readonly pressureSignal: Gauge<'resource'>;
   private readonly nodeCpuUtil: Gauge<'node'>;
@@ -53,6 +57,10 @@ export class AgentMetrics {
       name: 'fgo_enforcement_errors_total', help: 'Failed enforcement operations (cpuset, mbind, signals, ...), by operation.', labelNames: ['op'], registers,
     });
     this.apiRequests = new Counter({ name: 'fgo_api_requests_total', help: 'HTTP API requests by route and status code.', labelNames: ['route', 'code'], registers });
+    this.apiShed = new Counter({
+      name: 'fgo_api_connections_shed_total', labelNames: ['reason'], registers,
+      help: 'Connections the API closed to keep serving others: evicted (oldest idle one, to make room), refused (no room), stream_full, stream_slow (send buffer over the limit), stream_unresponsive (no pong).',
+    });
     this.pressure = new Gauge({
       name: 'fgo_pressure', help: 'System PSI as a fraction 0-1, by resource, line (some/full) and window.', labelNames: ['resource', 'line', 'window'], registers,
     });
@@ -127,6 +135,10 @@ export class AgentMetrics {
   /** `route` must come from a fixed set (the API passes its route names, or "other"), never a raw path. */
   apiRequest(route: string, code: number): void {
     this.apiRequests.inc({ route, code: String(code) });
+  }
+
+  apiConnectionShed(reason: ApiShedReason): void {
+    this.apiShed.inc({ reason });
   }
 
   async text(): Promise<string> {

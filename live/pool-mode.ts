@@ -249,7 +249,16 @@ export class PoolMode implements Mode {
     const p = id === undefined ? undefined : this.pending.get(id);
     if (!w || !p || w.state !== 'ready') return;
     this.assigned.delete(fragment);
-    w.send({ id: p.request.id, payload: p.payload });
+    try {
+      w.send({ id: p.request.id, payload: p.payload });
+    } catch (e) {
+      // A request the worker cannot be handed (its payload cannot be encoded) must not keep the
+      // fragment it was placed on active for good: complete it as failed and tell the client.
+      this.pending.delete(p.request.id);
+      const obs = this.a.observationNow();
+      this.a.run(this.a.call('complete', [fragment, { ok: false, latency_ms: 0 }], obs) as Command[], obs);
+      this.answer(p, { status: 500, body: { error: `request could not be handed to a worker: ${(e as Error).message}`, request_id: p.request.id } });
+    }
   }
 
   private answer(p: Pending, r: { status: number; body: unknown }): void {

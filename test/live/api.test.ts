@@ -60,7 +60,7 @@ let base = '';
 
 beforeAll(async () => {
   port = new FakePort();
-  api = await startApi(port, { listen: '127.0.0.1:0', token: TOKEN, max_body_bytes: LIMIT, log: (l) => logs.push(l) });
+  api = await startApi(port, { listen: '127.0.0.1:0', token: TOKEN, limits: { max_body_bytes: LIMIT }, log: (l) => logs.push(l) });
   base = `http://127.0.0.1:${api.port}`;
 });
 afterAll(() => api.close());
@@ -383,6 +383,6 @@ describe('listen addresses', () => {
     const other = await startApi(new FakePort(), { listen: '0.0.0.0:0', token: TOKEN, log: (l) => lines.push(l) });
     await other.close();
     expect(lines.join('\n')).toMatch(/warning: .*non-loopback/);
-    await expect(startApi(new FakePort(), { listen: `127.0.0.1:${api.port}`, token: TOKEN, log: () => {} })).rejects.toThrow(/EADDRINUSE/);
+    await expect(startApi(new FakePort(), { listen: `127.0.0.1:${api.port}`, token: TOKEN, log: () => {} })).rejects.toThrow(`cannot listen on 127.0.0.1:${api.port}: address already in use (another process listens there)`);
   });
 });
