@@ -179,7 +179,9 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<{ host: 
     if (!parsed.success) return json(res, 'schedule', 400, { error: 'invalid schedule request', problems: formatIssues(parsed.error.issues) });
     const answer = await port.schedule(parsed.data);
     if (!Number.isInteger(answer.status) || answer.status < 200 || answer.status > 599) throw new Error(`agent answered with status ${answer.status}`);
-    json(res, 'schedule', answer.status, answer.body);
+    // A 503 that says when to come back (pool mode's open circuit breaker, a stopping agent) gets Retry-After.
+    const retry = (answer.body as { retry_after_s?: unknown } | null)?.retry_after_s;
+    json(res, 'schedule', answer.status, answer.body, answer.status === 503 && Number.isInteger(retry) ? { 'Retry-After': String(retry) } : {});
   }
 
   const page = (res: ServerResponse, type: string, body: string) => {

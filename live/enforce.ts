@@ -16,6 +16,10 @@
  *
  * Dry-run mode records every mkdir/write/rmdir it would do, and does none of them (reads still happen,
  * to plan the same steps a real run would take).
+ *
+ * Ownership: given an `owned` record (the agent's live/ownership.ts ledger), a group is created
+ * only after it is recorded, an existing group is written to or joined only if it is recorded,
+ * and only recorded groups are removed. Anything else under the base belongs to someone else.
  */
 import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,7 +81,7 @@ export function detectCpusetBackend(roots: HostRoots): CpusetBackend {
 // ---------------------------------------------------------------------------------------------
 
 export class CpusetError extends Error {
-  /** errno name ('EINVAL', 'ENOSPC', 'ESRCH', …), or 'EBADNAME' for a name refused before any I/O. */
+  /** errno name ('EINVAL', 'ENOSPC', 'ESRCH', …), 'EBADNAME' for a name refused before any I/O, 'EFOREIGN' for a group fgo did not create. */
   readonly code: string;
   readonly path: string | undefined;
   readonly op: 'mkdir' | 'write' | 'rmdir' | 'validate';
@@ -145,6 +149,15 @@ export interface CpusetGroupsOptions {
   base?: string;
   /** Record every action instead of doing it. */
   dryRun?: boolean;
+  /** Which groups are ours (by local path): absent, every group under the base is treated as ours (tests of the mechanics). */
+  owned?: GroupOwnership;
+}
+
+/** The part of the agent's ownership ledger this layer needs. */
+export interface GroupOwnership {
+  ownsGroup(path: string): boolean;
+  addGroup(path: string): void;
+  removeGroup(path: string): void;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -185,8 +198,10 @@ export class CpusetGroups {
   private readonly baseSegments: string[];
   /** Directories a dry run has "created", so later planning sees them. */
   private readonly planned = new Set<string>();
+  private readonly owned: GroupOwnership | undefined;
 
   constructor(opts: CpusetGroupsOptions) {
+    this.owned = opts.owned;
     const backend = opts.backend ?? detectCpusetBackend(opts.roots);
     if (backend.kind === 'none') throw new CpusetError(`cannot enforce cpusets: ${backend.reason}`, { code: 'ENOENT', op: 'validate' });
     this.backend = backend;
@@ -208,6 +223,15 @@ export class CpusetGroups {
   /** Local path of a group (validated name). */
   groupPath(name: string): string {
     return join(this.basePath, validateGroupName(name));
+  }
+
+  /** Is the group at `dir` ours to write, join or remove? Without an ownership record, yes. */
+  ours(dir: string): boolean {
+    return this.owned === undefined || this.owned.ownsGroup(dir);
+  }
+
+  private foreign(dir: string, op: CpusetError['op']): CpusetError {
+    return new CpusetError(`cpuset group ${dir} was not created by this agent (no record in its state): left alone`, { code: 'EFOREIGN', op, path: dir });
   }
 
   // -- primitive actions, each recorded ---------------------------------------------------------
@@ -336,6 +360,8 @@ export class CpusetGroups {
     const out: CpusetAction[] = [];
     this.ensureBase(out);
     const created = !this.dirExists(dir);
+    if (!created && !this.planned.has(dir) && !this.ours(dir)) throw this.foreign(dir, 'validate');
+    if (created && !this.dryRun) this.owned?.addGroup(dir); // recorded before the mkdir: see live/ownership.ts
     if (created) this.mkdir(dir, out);
     if (wantMems === undefined && this.backend.kind === 'v1') wantMems = readTrim(this.memsFile(this.basePath)) ?? '';
     const current = (f: string) => (created || this.planned.has(dir) ? undefined : readTrim(f));
@@ -351,6 +377,7 @@ export class CpusetGroups {
     if (!Number.isInteger(pid) || pid <= 0) throw new CpusetError(`invalid pid ${pid}: must be a positive integer`, { code: 'EINVAL', op: 'validate' });
     const dir = this.groupPath(name);
     if (!this.dirExists(dir)) throw new CpusetError(`cpuset group ${JSON.stringify(name)} does not exist at ${dir} (ensure() it first)`, { code: 'ENOENT', op: 'validate', path: dir });
+    if (!this.planned.has(dir) && !this.ours(dir)) throw this.foreign(dir, 'validate');
     const out: CpusetAction[] = [];
     this.write(join(dir, 'cgroup.procs'), String(pid), out, { pid });
     return out;
@@ -368,8 +395,12 @@ export class CpusetGroups {
   remove(name: string): CpusetAction[] {
     const dir = this.groupPath(name);
     const out: CpusetAction[] = [];
-    if (!this.dirExists(dir)) return out;
+    if (!this.dirExists(dir)) {
+      if (!this.dryRun) this.owned?.removeGroup(dir);
+      return out;
+    }
     if (!this.planned.has(dir)) {
+      if (!this.ours(dir)) throw this.foreign(dir, 'rmdir');
       const pids = readPids(dir);
       const children = subdirs(dir);
       if (pids.length > 0 || children.length > 0) {
@@ -378,6 +409,7 @@ export class CpusetGroups {
       }
     }
     this.rmdir(dir, out);
+    if (!this.dryRun) this.owned?.removeGroup(dir);
     return out;
   }
 
