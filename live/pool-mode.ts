@@ -23,7 +23,8 @@ import type { CpusetGroups } from './enforce.ts';
 import { makePredictor, PoolForecasts } from './pool-forecasts.ts';
 import { readPidStatus } from './procfs.ts';
 import { DemandRecorder } from './recorder.ts';
-import { processStart, stillRunning } from './selectors.ts';
+import { stopOrphans } from './pool-orphans.ts';
+import { processStart } from './selectors.ts';
 import { StartGuard } from './start-guard.ts';
 import { encodePayload, Worker, type WorkerExit, type WorkerResult } from './workers.ts';
 
@@ -75,35 +76,8 @@ export class PoolMode implements Mode {
       .catch((e: unknown) => a.warn(`demand predictor: ${(e as Error)?.message ?? String(e)}; the pools keep their configured targets`));
   }
 
-  /**
-   * Stop the workers a previous run left (recorded pid AND start time still match: the same
-   * process), remove the empty groups it created; report, once, and leave alone everything else.
-   */
   recover(obs: Observation): void {
-    const roots = this.a.o.roots;
-    const orphans = new Set<number>();
-    for (const r of this.a.owned.workers()) {
-      if (!stillRunning(roots, r.pid, r.starttime)) {
-        this.a.owned.removeWorker(r.pid, r.starttime); // exited, or its pid now names another process
-        continue;
-      }
-      orphans.add(r.pid);
-      this.a.log(`stopping orphaned worker pid ${r.pid} of ${r.fragment} (started by a previous run: pid and start time ${r.starttime} match ${this.a.owned.file}; its pipes are gone)`);
-      if (!this.a.executor.enforcing) continue; // dry run: recorded, so a later run with --enforce stops it
-      try { process.kill(r.pid, 'SIGKILL'); } catch { /* already gone */ }
-      this.a.owned.removeWorker(r.pid, r.starttime);
-    }
-    for (const g of this.groups?.list() ?? []) {
-      const foreign = g.pids.filter((pid) => !orphans.has(pid));
-      if (foreign.length) this.a.warn(`left alone: processes ${foreign.join(',')} in ${g.path}, not started by fgo (no matching pid and start time in ${this.a.owned.file})`);
-      if (!this.groups!.ours(g.path)) {
-        this.a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
-        continue;
-      }
-      if (foreign.length) continue; // ours, but holding someone else's processes: not removable, not touched
-      this.a.engine.note(obs.t_ms, 'info', `recovered group ${g.name}`, { pids: g.pids });
-      this.a.removeGroup(g.name, obs.t_ms); // retried at later turns until the killed workers have left it
-    }
+    stopOrphans(this.a, this.groups, obs);
   }
 
   beforeTick(obs: Observation): void {
