@@ -19,7 +19,7 @@ function world() {
   const root = mkdtempSync(join(dir, 'w-'));
   const mount = join(root, 'cpuset');
   mkdirSync(mount);
-  for (const [f, v] of [['cpuset.cpus', '0-1\n'], ['cpuset.mems', '0\n'], ['cgroup.procs', '']]) writeFileSync(join(mount, f), v as string);
+  for (const [f, v] of [['cpuset.cpus', '0-1\n'], ['cpuset.mems', '0\n'], ['cgroup.procs', '']] as const) writeFileSync(join(mount, f), v);
   const state = join(root, 'state');
   mkdirSync(state);
   const warnings: string[] = [];
