@@ -9,16 +9,18 @@
  * own cpuset group named after its fragment, so after a crash the next run re-adopts every process
  * where it was, from either record.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Adoption } from '../engine/adoption.ts';
+import { nestingTooDeep } from '../formats/json.ts';
 import type { Command, Decision, Observation } from '../engine/types.ts';
 import type { Agent, Mode } from './agent.ts';
 import type { ScheduleBody } from './api.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { parseList } from './files.ts';
+import { writeStateFile } from './ownership.ts';
 import { readNumaMaps } from './procfs.ts';
-import { compileRules, scan, stillRunning } from './selectors.ts';
+import { compileRules, scan, spoofable, stillRunning } from './selectors.ts';
 
 interface Managed {
   fragment: string;
@@ -39,6 +41,9 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Largest fragments.json read back (10,000 records ≈ 1.5 MB). */
+const MAX_STATE_BYTES = 4 * 1024 * 1024;
+
 /** A process the engine would not take, and when to ask again (room may free up). */
 const REJECT_RETRY_MS = 60_000;
 
@@ -57,6 +62,9 @@ export class AdoptMode implements Mode {
   constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
     this.rules = compileRules(a.cfg.adopt.rules);
     this.stateFile = join(a.cfg.state_dir, 'fragments.json');
+    a.cfg.adopt.rules.forEach((r, i) => {
+      if (spoofable(r)) a.warn(`adopt.rules.${i} (profile ${r.profile}) matches on the command line only: any local user can name a process to match it and be given its CPUs; add uid, exe or cgroup (docs/ownership.md)`);
+    });
   }
 
   recover(obs: Observation): void {
@@ -75,8 +83,11 @@ export class AdoptMode implements Mode {
       if (at.node !== undefined && at.cpus) adoption.at = { node: at.node, cpus: at.cpus };
       if (this.take(adoption, c.pid, c.starttime, obs)) n++;
     }
-    // Groups left empty by processes that exited while we were down.
-    for (const g of this.groups?.list() ?? []) if (g.pids.length === 0) this.a.removeGroup(g.name, obs.t_ms);
+    // Groups of ours left empty by processes that exited while we were down; others' are not ours to remove.
+    for (const g of this.groups?.list() ?? []) {
+      if (!this.groups!.ours(g.path)) this.a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
+      else if (g.pids.length === 0) this.a.removeGroup(g.name, obs.t_ms);
+    }
     if (found.size) this.a.log(`re-adopted ${n} of ${found.size} processes recorded by the previous run`);
     this.dirty = true;
     this.save();
@@ -180,20 +191,24 @@ export class AdoptMode implements Mode {
 
   private readState(): Managed[] {
     try {
-      const v = JSON.parse(readFileSync(this.stateFile, 'utf8')) as { fragments?: Managed[] };
+      const text = readFileSync(this.stateFile, 'utf8');
+      if (text.length > MAX_STATE_BYTES || nestingTooDeep(text, 8)) throw new Error('too large or nested too deep');
+      const v = JSON.parse(text) as { fragments?: Managed[] };
       return Array.isArray(v.fragments) ? v.fragments.filter((m) => Number.isInteger(m.pid) && m.pid > 0) : [];
     } catch {
       return [];
     }
   }
 
-  /** tmp + rename: a crash leaves the old file or the new one, never half of one. */
+  /** Atomic and durable (live/ownership.ts): a crash leaves the old file or the new one. A failed write is retried at the next change. */
   private save(): void {
     if (!this.dirty) return;
-    this.dirty = false;
-    const tmp = `${this.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ fragments: [...this.managed.values()] }), { mode: 0o600 });
-    renameSync(tmp, this.stateFile);
+    try {
+      writeStateFile(this.stateFile, JSON.stringify({ fragments: [...this.managed.values()] }));
+      this.dirty = false;
+    } catch (e) {
+      this.a.warn(`${this.stateFile}: cannot save (${(e as Error).message}); retried at the next turn`);
+    }
   }
 }
 

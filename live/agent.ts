@@ -20,6 +20,7 @@ import { CpusetGroups, detectCpusetBackend } from './enforce.ts';
 import { Executor, type Step } from './executor.ts';
 import { Journal } from './journal.ts';
 import { AgentMetrics } from './metrics.ts';
+import { OwnedLedger } from './ownership.ts';
 import { JournaledEngine, type EngineOp } from './port.ts';
 import { parseList, readText } from './files.ts';
 import { readTopology } from './topology.ts';
@@ -68,6 +69,8 @@ export class Agent {
   readonly sampler: HostSampler;
   readonly topology: TopologyJson;
   readonly mode: Mode;
+  /** What this agent (and the runs before it) started or created: the only things it may signal, move or remove. */
+  readonly owned: OwnedLedger;
   readonly warnings: string[] = [];
   private readonly t0 = performance.now();
   private readonly listeners = new Set<(m: StreamMessage) => void>();
@@ -89,12 +92,13 @@ export class Agent {
   constructor(readonly o: AgentOptions) {
     this.cfg = o.config;
     checkStateDir(this.cfg.state_dir);
+    this.owned = OwnedLedger.open(this.cfg.state_dir, (m) => this.warn(m));
     this.topology = o.topology ?? buildTopologyFromHost(o.roots);
     this.sampler = new HostSampler(o.roots, this.topology);
     const backend = detectCpusetBackend(o.roots);
     let groups: CpusetGroups | undefined;
     if (backend.kind === 'none') this.warn(`no cpuset hierarchy to enforce with (${backend.reason}); affinity only`);
-    else groups = new CpusetGroups({ roots: o.roots, backend, base: this.cfg.cgroup_parent, dryRun: !o.enforce });
+    else groups = new CpusetGroups({ roots: o.roots, backend, base: this.cfg.cgroup_parent, dryRun: !o.enforce, owned: this.owned });
     this.executor = new Executor({ groups, enforce: o.enforce, hostMems: hostMems(groups, this.topology), migrateMemory: this.cfg.migrate_memory, procRoot: o.roots.proc });
     this.journal = Journal.open(`${this.cfg.state_dir}/journal`, { ...this.cfg.journal, log: (line) => this.log(line) });
     this.engine = new JournaledEngine({

@@ -242,7 +242,11 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
     if (!parsed.success) return json(res, 'schedule', 400, { error: 'invalid schedule request', problems: formatIssues(parsed.error.issues) });
     const answer = await port.schedule(parsed.data);
     if (!Number.isInteger(answer.status) || answer.status < 200 || answer.status > 599) throw new Error(`agent answered with status ${answer.status}`);
-    json(res, 'schedule', answer.status, answer.body, answer.headers);
+    // A 503 that says when to come back (pool mode's open circuit breaker, a stopping agent) gets
+    // Retry-After, unless the agent set its headers itself (a degraded journal).
+    const retry = (answer.body as { retry_after_s?: unknown } | null)?.retry_after_s;
+    const retryAfter: Record<string, string> = answer.status === 503 && Number.isInteger(retry) ? { 'Retry-After': String(retry) } : {};
+    json(res, 'schedule', answer.status, answer.body, answer.headers ?? retryAfter);
   }
 
   const page = (res: ServerResponse, type: string, body: string) => {

@@ -15,21 +15,30 @@ import { validateSpec } from './workers.ts';
 
 const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -');
 
+/** A uid: 0 … 2^32 - 2 (2^32 - 1 is the kernel's "no uid"). */
+const uid = z.number().int().min(0).max(4_294_967_294);
+const absolutePath = z.string().min(2).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0') && !/(^|\/)\.\.?(\/|$)/.test(p), 'must be an absolute path without NUL, "." or ".." segments');
+
 const rule = z.strictObject({
   profile: profileName,
   /** Exact PIDs. */
   pids: z.array(z.number().int().min(1).max(4_194_304)).max(10_000).optional(),
   /** Glob over the process's cgroup path(s) from /proc/PID/cgroup: `*` within a segment, `**` across. */
   cgroup: z.string().min(1).max(4096).optional(),
-  /** Regular expression over the command line (arguments joined by spaces). */
+  /** Regular expression over the command line (arguments joined by spaces). Alone, spoofable by any user. */
   cmdline: z.string().min(1).max(4096).optional(),
+  /** The process's real AND effective uid (/proc/PID/status) must be this one, or one of these. */
+  uid: z.union([uid, z.array(uid).min(1).max(64)]).optional(),
+  /** The resolved executable (/proc/PID/exe): this exact path, or any path under it when it ends with '/'. */
+  exe: absolutePath.optional(),
 });
 
 const worker = z.strictObject({
   /** argv; run without a shell. The only programs the agent ever starts. */
   command: z.array(z.string().min(1).max(4096)).min(1).max(256),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment names are [A-Za-z_][A-Za-z0-9_]*'), z.string().max(65_536)).default({}),
-  cwd: z.string().optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,255}$/, 'environment names are [A-Za-z_][A-Za-z0-9_]*, at most 256 characters'), z.string().max(65_536))
+    .refine((e) => Object.keys(e).length <= 256, 'at most 256 environment variables').default({}),
+  cwd: z.string().min(1).max(4096).optional(),
   ready_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
   stop_grace_ms: z.number().int().min(0).max(600_000).default(5_000),
 });
@@ -37,8 +46,21 @@ const worker = z.strictObject({
 const trigger = z.strictObject({
   resource: z.enum(['cpu', 'memory', 'io']),
   line: z.enum(['some', 'full']).default('some'),
-  stall_us: z.number().int().positive(),
-  window_us: z.number().int().positive(),
+  // the kernel's own bounds (window 0.5–10 s, stall ≤ window) are checked by validateTrigger
+  stall_us: z.number().int().positive().max(10_000_000),
+  window_us: z.number().int().positive().max(10_000_000),
+});
+
+/** Pool mode's start backoff and circuit breaker (live/start-guard.ts). */
+const startBackoff = z.strictObject({
+  /** Delay after the first failed start; doubles with each failure in a row. */
+  initial_ms: z.number().int().min(10).max(60_000).default(500),
+  /** Longest delay between two starts of a failing profile. */
+  max_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+  /** Failures in a row that open the breaker (requests then get 503 + Retry-After at once). */
+  open_after: z.number().int().min(1).max(100).default(5),
+  /** A worker ready this long proves its command works: the failure count is forgotten. */
+  stable_ms: z.number().int().min(0).max(3_600_000).default(10_000),
 });
 
 export const liveConfigSchema = z.strictObject({
@@ -47,17 +69,17 @@ export const liveConfigSchema = z.strictObject({
   seed: z.string().min(1).max(256).default('fgo'),
   /** Agent tick: sample, then the engine's periodic work. */
   interval_ms: z.number().int().min(100).max(600_000).default(1_000),
-  listen: z.string().default('127.0.0.1:9464'),
-  /** Journal, token and demand trace live here (created 0700). */
-  state_dir: z.string().min(1).default('/var/lib/fgo'),
+  listen: z.string().min(1).max(300).default('127.0.0.1:9464'),
+  /** Journal, token, ownership record and demand trace live here (created 0700). */
+  state_dir: z.string().min(1).max(4096).default('/var/lib/fgo'),
   /** Bearer token file for mutating endpoints; created with mode 0600 on first start. Default: state_dir/token. */
-  token_file: z.string().optional(),
+  token_file: z.string().min(1).max(4096).optional(),
   journal: z.strictObject({
     max_bytes: z.number().int().min(4_096).max(2 ** 40).default(64 * 1024 * 1024),
     keep: z.number().int().min(1).max(10_000).default(8),
   }).prefault({}),
   /** cpuset cgroup (relative to the cpuset hierarchy) under which each fragment gets its own group. */
-  cgroup_parent: z.string().default('fgo'),
+  cgroup_parent: z.string().max(64).default('fgo'),
   /** PSI triggers that wake the agent between ticks; [] = sample only at interval_ms. */
   triggers: z.array(trigger).max(16).default([{ resource: 'cpu', line: 'some', stall_us: 150_000, window_us: 2_000_000 }]),
   /** Move a process's pages to its new node after a re-placement (migrate_pages). */
@@ -67,7 +89,8 @@ export const liveConfigSchema = z.strictObject({
     rules: z.array(rule).max(1_000).default([]),
   }).prefault({}),
   pool: z.strictObject({
-    workers: z.record(profileName, worker).default({}),
+    workers: z.record(profileName, worker).refine((w) => Object.keys(w).length <= 64, 'at most 64 worker profiles').default({}),
+    start_backoff: startBackoff.prefault({}),
     /** Interval of the demand trace the agent records of the requests it served (seconds). */
     demand_interval_s: z.number().int().min(1).max(86_400).default(60),
   }).prefault({}),
@@ -143,7 +166,10 @@ function crossChecks(c: LiveConfig): string[] {
     if (!(e instanceof ConfigError)) throw e;
     out.push(...e.problems.map((p) => `engine.${p}`));
   }
+  out.push(...engineBounds(c.engine, 'engine'));
   const known = new Set(Object.keys(c.engine.profiles));
+  const sb = c.pool.start_backoff;
+  if (sb.initial_ms > sb.max_ms) out.push(`pool.start_backoff: initial_ms ${sb.initial_ms} is above max_ms ${sb.max_ms}`);
   try {
     validateGroupName(c.cgroup_parent);
   } catch (e) {
@@ -157,14 +183,14 @@ function crossChecks(c: LiveConfig): string[] {
     }
   });
   if (c.mode === 'adopt') {
-    if (c.adopt.rules.length === 0) out.push('adopt.rules: adopt mode needs at least one rule (pids, cgroup or cmdline) naming what to manage');
+    if (c.adopt.rules.length === 0) out.push('adopt.rules: adopt mode needs at least one rule (pids, uid, exe, cgroup or cmdline) naming what to manage');
     // Adopt mode never launches processes, so pools that would have to grow are a contradiction.
     for (const [name, p] of Object.entries(c.engine.profiles)) {
       if (p.pool.min > 0 || p.pool.target > 0) out.push(`engine.profiles.${name}.pool: adopt mode launches nothing, so pool.min and pool.target must be 0`);
     }
   }
   c.adopt.rules.forEach((r, i) => {
-    if (r.pids === undefined && r.cgroup === undefined && r.cmdline === undefined) out.push(`adopt.rules.${i}: needs at least one selector: pids, cgroup or cmdline`);
+    if (r.pids === undefined && r.cgroup === undefined && r.cmdline === undefined && r.uid === undefined && r.exe === undefined) out.push(`adopt.rules.${i}: needs at least one selector: pids, uid, exe, cgroup or cmdline`);
     if (!known.has(r.profile)) out.push(`adopt.rules.${i}.profile: "${r.profile}" is not in engine.profiles`);
     if (typeof r.cmdline === 'string') {
       try {
@@ -181,4 +207,30 @@ function crossChecks(c: LiveConfig): string[] {
     for (const n of known) if (!c.pool.workers[n]) out.push(`engine.profiles.${n}: pool mode needs pool.workers.${n} (the command its fragments run)`);
   }
   return out;
+}
+
+/**
+ * Bounds for the engine section's numbers, by unit (the engine's schema checks their sense, not
+ * their size): a live agent must not accept a 10^300 ms interval or a petabyte profile. Key suffix
+ * → largest value; anything else (counts, CPUs, factors) at most 1,000,000.
+ */
+const ENGINE_LIMITS: readonly [suffix: string, max: number, unit: string][] = [
+  ['_ms', 86_400_000, 'ms (one day)'],
+  ['_kb', 2 ** 40, 'KiB (1 PiB)'],
+  ['_per_s', 1_000_000, 'per second'],
+  ['_s', 86_400, 's (one day)'],
+];
+const OTHER_MAX = 1_000_000;
+
+/** Every number under `v` that is not finite or exceeds its unit's bound, by path. */
+export function engineBounds(v: unknown, path: string): string[] {
+  if (typeof v === 'number') {
+    const key = path.slice(path.lastIndexOf('.') + 1);
+    const [, max, unit] = ENGINE_LIMITS.find(([suffix]) => key.endsWith(suffix)) ?? ['', OTHER_MAX, ''];
+    if (!Number.isFinite(v) || Math.abs(v) > max) return [`${path}: ${v} is out of range: at most ${max}${unit ? ` ${unit}` : ''}`];
+    return [];
+  }
+  if (Array.isArray(v)) return v.flatMap((x, i) => engineBounds(x, `${path}.${i}`));
+  if (typeof v === 'object' && v !== null) return Object.entries(v).flatMap(([k, x]) => engineBounds(x, `${path}.${k}`));
+  return [];
 }

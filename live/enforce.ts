@@ -16,101 +16,19 @@
  *
  * Dry-run mode records every mkdir/write/rmdir it would do, and does none of them (reads still happen,
  * to plan the same steps a real run would take).
+ *
+ * Ownership: given an `owned` record (the agent's live/ownership.ts ledger), a group is created
+ * only after it is recorded, an existing group is written to or joined only if it is recorded,
+ * and only recorded groups are removed. Anything else under the base belongs to someone else.
  */
 import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CpusetError, detectCpusetBackend, errnoText, type CpusetBackend } from './cgroup-backend.ts';
 import { cleanSysfsText, CpuListError, formatCpuList, parseCpuList } from './cpulist.ts';
-import { exists, isDir, readText } from './files.ts';
-import { readMounts } from './mounts.ts';
-import { hostPath, type HostRoots } from './roots.ts';
+import { isDir, readText } from './files.ts';
+import type { HostRoots } from './roots.ts';
 
-// ---------------------------------------------------------------------------------------------
-// Backend detection
-// ---------------------------------------------------------------------------------------------
-
-export type CpusetBackend =
-  | { kind: 'v2'; mount: string }
-  /** `prefix` is 'cpuset.' normally, '' for a v1 hierarchy mounted with `noprefix` (files `cpus`, `mems`). */
-  | { kind: 'v1'; mount: string; prefix: 'cpuset.' | '' }
-  | { kind: 'none'; reason: string };
-
-function controllers(dir: string): string[] {
-  const t = readText(join(dir, 'cgroup.controllers'));
-  return t === undefined ? [] : cleanSysfsText(t).split(/\s+/).filter(Boolean);
-}
-
-/**
- * Where cpusets can be enforced: a cgroup2 mount whose `cgroup.controllers` lists cpuset (on a hybrid
- * host the v2 "unified" mount usually does not, the controller being bound to v1), else a v1 hierarchy
- * mounted with the cpuset option. `roots.cgroup` (--cgroup-root) names the mount outright.
- */
-export function detectCpusetBackend(roots: HostRoots): CpusetBackend {
-  if (roots.cgroup !== undefined) {
-    const m = roots.cgroup;
-    if (exists(join(m, 'cgroup.controllers'))) {
-      return controllers(m).includes('cpuset') ? { kind: 'v2', mount: m } : { kind: 'none', reason: `${m}: cgroup v2 hierarchy without the cpuset controller (cgroup.controllers: ${controllers(m).join(' ') || 'empty'})` };
-    }
-    if (exists(join(m, 'cpuset.cpus'))) return { kind: 'v1', mount: m, prefix: 'cpuset.' };
-    if (exists(join(m, 'cpus')) && exists(join(m, 'cgroup.procs'))) return { kind: 'v1', mount: m, prefix: '' };
-    return { kind: 'none', reason: `${m}: --cgroup-root holds no cpuset hierarchy (no cgroup.controllers, cpuset.cpus or cpus)` };
-  }
-  const mounts = readMounts(roots);
-  if (mounts.length === 0) return { kind: 'none', reason: `no mount table under ${roots.proc} (mounts, self/mountinfo)` };
-  const seen: string[] = [];
-  for (const m of mounts) {
-    if (m.type !== 'cgroup2') continue;
-    const local = hostPath(roots, m.dir);
-    if (controllers(local).includes('cpuset')) return { kind: 'v2', mount: local };
-    seen.push(`${m.dir} (cgroup2, no cpuset controller)`);
-  }
-  for (const m of mounts) {
-    if (m.type === 'cgroup' && m.options.includes('cpuset')) {
-      return { kind: 'v1', mount: hostPath(roots, m.dir), prefix: m.options.includes('noprefix') ? '' : 'cpuset.' };
-    }
-    if (m.type === 'cpuset') seen.push(`${m.dir} (legacy cpuset filesystem: no cgroup.procs, not supported)`);
-  }
-  return { kind: 'none', reason: `no cpuset controller mounted${seen.length ? `; found ${seen.join(', ')}` : ''}` };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------------------
-
-export class CpusetError extends Error {
-  /** errno name ('EINVAL', 'ENOSPC', 'ESRCH', …), or 'EBADNAME' for a name refused before any I/O. */
-  readonly code: string;
-  readonly path: string | undefined;
-  readonly op: 'mkdir' | 'write' | 'rmdir' | 'validate';
-  constructor(message: string, opts: { code: string; path?: string; op: CpusetError['op'] }) {
-    super(message);
-    this.name = 'CpusetError';
-    this.code = opts.code;
-    this.path = opts.path;
-    this.op = opts.op;
-  }
-}
-
-const ERRNO_TEXT: Record<string, string> = {
-  EINVAL: 'Invalid argument',
-  ERANGE: 'Numerical result out of range',
-  ENOSPC: 'No space left on device',
-  ESRCH: 'No such process',
-  EBUSY: 'Device or resource busy',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  EEXIST: 'File exists',
-  ENOTEMPTY: 'Directory not empty',
-  EROFS: 'Read-only file system',
-  EOPNOTSUPP: 'Operation not supported',
-};
-
-function errnoText(e: NodeJS.ErrnoException): string {
-  if (e.code && ERRNO_TEXT[e.code]) return ERRNO_TEXT[e.code] as string;
-  // Node's message is "ECODE: description, syscall path"
-  const m = /^[A-Z0-9]+: ([^,]+)/.exec(e.message);
-  return m ? (m[1] as string) : e.message;
-}
+export { CpusetError, detectCpusetBackend, type CpusetBackend } from './cgroup-backend.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Groups
@@ -145,6 +63,15 @@ export interface CpusetGroupsOptions {
   base?: string;
   /** Record every action instead of doing it. */
   dryRun?: boolean;
+  /** Which groups are ours (by local path): absent, every group under the base is treated as ours (tests of the mechanics). */
+  owned?: GroupOwnership;
+}
+
+/** The part of the agent's ownership ledger this layer needs. */
+export interface GroupOwnership {
+  ownsGroup(path: string): boolean;
+  addGroup(path: string): void;
+  removeGroup(path: string): void;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -185,8 +112,10 @@ export class CpusetGroups {
   private readonly baseSegments: string[];
   /** Directories a dry run has "created", so later planning sees them. */
   private readonly planned = new Set<string>();
+  private readonly owned: GroupOwnership | undefined;
 
   constructor(opts: CpusetGroupsOptions) {
+    this.owned = opts.owned;
     const backend = opts.backend ?? detectCpusetBackend(opts.roots);
     if (backend.kind === 'none') throw new CpusetError(`cannot enforce cpusets: ${backend.reason}`, { code: 'ENOENT', op: 'validate' });
     this.backend = backend;
@@ -208,6 +137,15 @@ export class CpusetGroups {
   /** Local path of a group (validated name). */
   groupPath(name: string): string {
     return join(this.basePath, validateGroupName(name));
+  }
+
+  /** Is the group at `dir` ours to write, join or remove? Without an ownership record, yes. */
+  ours(dir: string): boolean {
+    return this.owned === undefined || this.owned.ownsGroup(dir);
+  }
+
+  private foreign(dir: string, op: CpusetError['op']): CpusetError {
+    return new CpusetError(`cpuset group ${dir} was not created by this agent (no record in its state): left alone`, { code: 'EFOREIGN', op, path: dir });
   }
 
   // -- primitive actions, each recorded ---------------------------------------------------------
@@ -336,6 +274,8 @@ export class CpusetGroups {
     const out: CpusetAction[] = [];
     this.ensureBase(out);
     const created = !this.dirExists(dir);
+    if (!created && !this.planned.has(dir) && !this.ours(dir)) throw this.foreign(dir, 'validate');
+    if (created && !this.dryRun) this.owned?.addGroup(dir); // recorded before the mkdir: see live/ownership.ts
     if (created) this.mkdir(dir, out);
     if (wantMems === undefined && this.backend.kind === 'v1') wantMems = readTrim(this.memsFile(this.basePath)) ?? '';
     const current = (f: string) => (created || this.planned.has(dir) ? undefined : readTrim(f));
@@ -351,6 +291,7 @@ export class CpusetGroups {
     if (!Number.isInteger(pid) || pid <= 0) throw new CpusetError(`invalid pid ${pid}: must be a positive integer`, { code: 'EINVAL', op: 'validate' });
     const dir = this.groupPath(name);
     if (!this.dirExists(dir)) throw new CpusetError(`cpuset group ${JSON.stringify(name)} does not exist at ${dir} (ensure() it first)`, { code: 'ENOENT', op: 'validate', path: dir });
+    if (!this.planned.has(dir) && !this.ours(dir)) throw this.foreign(dir, 'validate');
     const out: CpusetAction[] = [];
     this.write(join(dir, 'cgroup.procs'), String(pid), out, { pid });
     return out;
@@ -368,8 +309,12 @@ export class CpusetGroups {
   remove(name: string): CpusetAction[] {
     const dir = this.groupPath(name);
     const out: CpusetAction[] = [];
-    if (!this.dirExists(dir)) return out;
+    if (!this.dirExists(dir)) {
+      if (!this.dryRun) this.owned?.removeGroup(dir);
+      return out;
+    }
     if (!this.planned.has(dir)) {
+      if (!this.ours(dir)) throw this.foreign(dir, 'rmdir');
       const pids = readPids(dir);
       const children = subdirs(dir);
       if (pids.length > 0 || children.length > 0) {
@@ -378,6 +323,7 @@ export class CpusetGroups {
       }
     }
     this.rmdir(dir, out);
+    if (!this.dryRun) this.owned?.removeGroup(dir);
     return out;
   }
 

@@ -2,34 +2,41 @@
  * Pool mode: warm worker processes launched from the commands the config names (never anything
  * else), handed requests over the line protocol of live/workers.ts, started, stopped, restarted
  * and re-pinned as the engine's commands say. Requests come from the API; a deferred one waits
- * here until the engine hands it back with a `retry` command.
+ * here until the engine hands it back with a `retry` command. The pools are sized from a demand
+ * forecast (live/pool-forecasts.ts).
  *
- * After a crash of the agent its workers lose their stdin and exit; any left in our cpuset groups
- * are stopped at the next start (they cannot be talked to again) and the pools are rebuilt by the
- * scaling cycle.
+ * Starts go through a StartGuard (live/start-guard.ts): a command that cannot start is retried
+ * with exponential backoff, and after a few failures in a row its profile's requests are answered
+ * 503 with a retry-after at once, instead of thousands of spawns a second.
  *
- * The pools are sized from a demand forecast (`PoolForecasts`): the requests asked for are counted
- * per profile and scaling interval, the predictor is asked once per interval — asynchronously, a
- * turn never waits for it — and its forecasts, as the engine's predictions, go into the next tick
- * call's arguments, so the journal holds them and `fgo replay` feeds the engine exactly what it saw.
+ * Ownership (live/ownership.ts): every worker spawned is recorded as (pid, start time) in the
+ * state dir. After a crash of the agent its workers lose their stdin and should exit; one that is
+ * still there at the next start, with the same pid AND start time, is ours and is stopped. Any
+ * other process under cgroup_parent — and any group this agent did not create — is left alone and
+ * reported once.
  */
 import { join } from 'node:path';
-import type { Command, Decision, Observation, Prediction, Request } from '../engine/types.ts';
-import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
-import { DemandTracker, toPredictions, type DemandPredictor, type ProfileShape } from '../predict/predictor.ts';
+import type { Command, Decision, Observation, Request } from '../engine/types.ts';
 import type { Agent, Mode } from './agent.ts';
 import type { ScheduleBody } from './api.ts';
-import type { LiveConfig } from './config.ts';
 import type { CpusetGroups } from './enforce.ts';
+import { makePredictor, PoolForecasts } from './pool-forecasts.ts';
 import { readPidStatus } from './procfs.ts';
 import { DemandRecorder } from './recorder.ts';
-import { Worker, type WorkerResult } from './workers.ts';
+import { stopOrphans } from './pool-orphans.ts';
+import { processStart } from './selectors.ts';
+import { StartGuard } from './start-guard.ts';
+import { encodePayload, Worker, type WorkerExit, type WorkerResult } from './workers.ts';
+
+export { makePredictor, PoolForecasts } from './pool-forecasts.ts';
+
+type Answer = { status: number; body: unknown };
 
 interface Pending {
   request: Request;
   payload: unknown;
   wait: boolean;
-  reply?: (r: { status: number; body: unknown }) => void;
+  reply?: (r: Answer) => void;
   timer?: NodeJS.Timeout;
 }
 
@@ -38,130 +45,31 @@ const WAIT_LIMIT_MS = 120_000;
 
 const STATUS: Record<Decision['action'], number> = { place: 200, defer: 202, shed: 503, reject: 422 };
 
-/**
- * The demand predictor of a pool-mode agent: the ONNX model of `predictor.model` — or, when none
- * is set, or it is missing or cannot be loaded (one warning), the EWMA predictor (α 0.5 over
- * scaling intervals), so a pool agent always has forecasts.
- */
-export function makePredictor(cfg: LiveConfig, warn: (message: string) => void): Promise<DemandPredictor> {
-  return loadDemandPredictor(cfg.predictor.model, { horizon_s: cfg.engine.scaling.interval_ms / 1000, warn });
-}
-
-/** Confidence given with the predictions (the engine reports it with each scaling decision). */
-const CONFIDENCE = 0.5;
-
-/**
- * Requests in, the engine's predictions out. Arrivals are counted per profile in intervals of the
- * engine's scaling interval on the wall clock (epoch seconds, so a model's time-of-day features
- * see the real time; intervals start at whole multiples of the interval). A profile is forecast
- * from its first request on; until then its configured pool target holds. Forecasts reach the
- * engine's pools at the first scaling cycle after they arrive.
- */
-export class PoolForecasts {
-  predictor: DemandPredictor | undefined;
-  private tracker: DemandTracker | undefined;
-  private anchor_s = 0;
-  private askedThrough = 0;
-  private inFlight = false;
-  private stopped = false;
-  /** Predictions not yet handed to the engine. */
-  private fresh: Prediction[] | undefined;
-  /** The latest predictions and when they arrived (agent clock, ms). */
-  last: { t_ms: number; predictions: Prediction[] } | undefined;
-  /** Mean time a request keeps a worker busy, per profile (worker-reported latency + warm start), ms. */
-  private readonly service_ms = new Map<string, number>();
-  asked = 0;
-  answered = 0;
-  failed = 0;
-
-  constructor(private readonly a: Agent, private readonly clock_s: () => number = () => Date.now() / 1000) {}
-
-  get interval_s(): number {
-    return this.a.cfg.engine.scaling.interval_ms / 1000;
-  }
-
-  /** Start with `p`; intervals are counted from now. */
-  use(p: DemandPredictor): void {
-    this.predictor = p;
-    this.tracker = new DemandTracker(this.interval_s, p.history_len);
-    this.anchor_s = Math.floor(this.clock_s() / this.interval_s) * this.interval_s;
-    this.tracker.histories(this.anchor_s);
-    this.a.engine.note(this.a.now(), 'info', `demand predictor: ${p.name}, horizon ${p.horizon_s} s, headroom ${this.a.cfg.predictor.headroom}`);
-  }
-
-  arrival(profile: string): void {
-    this.tracker?.arrival(profile, this.clock_s());
-  }
-
-  /** A request served in `latency_ms` by a worker of `profile`: the service-time estimate moves 20 % towards it. */
-  served(profile: string, latency_ms: number): void {
-    const warm = (this.a.cfg.engine.profiles[profile] ?? this.a.cfg.engine.default_profile).warm_start_ms;
-    const x = latency_ms + warm;
-    const s = this.service_ms.get(profile);
-    this.service_ms.set(profile, s === undefined ? x : 0.8 * s + 0.2 * x);
-  }
-
-  /** Each turn: once an interval has closed, ask the predictor (never waited for). */
-  poll(): void {
-    const p = this.predictor, tracker = this.tracker;
-    if (!p || !tracker || this.inFlight || this.stopped) return;
-    const now_s = this.clock_s();
-    const closed = Math.floor((now_s - this.anchor_s) / this.interval_s);
-    if (closed <= this.askedThrough) return;
-    this.askedThrough = closed;
-    const batch = tracker.histories(now_s);
-    if (batch.length === 0) return; // nothing asked for yet: the configured targets hold
-    const shapes = new Map<string, ProfileShape>([...this.service_ms].map(([k, v]) => [k, { service_ms: v }]));
-    this.inFlight = true;
-    this.asked++;
-    void p.forecast(batch).then((f) => {
-      if (this.stopped) return;
-      const predictions = toPredictions(f, shapes, this.a.cfg.predictor.headroom, CONFIDENCE).sort((x, y) => (x.profile < y.profile ? -1 : x.profile > y.profile ? 1 : 0));
-      this.fresh = predictions;
-      this.last = { t_ms: this.a.now(), predictions };
-      this.answered++;
-    }).catch((e: unknown) => {
-      this.failed++;
-      this.a.warn(`demand predictor ${p.name} failed: ${(e as Error)?.message ?? String(e)}; the pools keep the last predictions`);
-    }).finally(() => {
-      this.inFlight = false;
-    });
-  }
-
-  /** The tick call's arguments: the predictions not yet handed over, once. */
-  tickArgs(): unknown[] {
-    const p = this.fresh;
-    this.fresh = undefined;
-    return p ? [p] : [];
-  }
-
-  stop(): void {
-    this.stopped = true;
-  }
-
-  state(): unknown {
-    const p = this.predictor;
-    return {
-      name: p?.name ?? null, horizon_s: p?.horizon_s ?? null, model: this.a.cfg.predictor.model ?? null, headroom: this.a.cfg.predictor.headroom,
-      interval_s: this.interval_s, asked: this.asked, answered: this.answered, failed: this.failed,
-      last: this.last ?? null,
-    };
-  }
-}
-
 export class PoolMode implements Mode {
   private readonly workers = new Map<string, Worker>();
   /** Workers we stopped: their exit is expected, not a failure. */
   private readonly stopping = new Set<Worker>();
+  /** Start time (/proc/PID/stat field 22) of each worker, as recorded in the ownership ledger. */
+  private readonly starts = new Map<Worker, number>();
   private readonly pending = new Map<string, Pending>();
   /** Fragment → request it is to serve once ready (cold starts). */
   private readonly assigned = new Map<string, string>();
+  /** Fragment → profile: starts the guard holds back, launched when it allows. */
+  private readonly held = new Map<string, string>();
+  /** Profile → timer that launches its held starts. */
+  private readonly wakeups = new Map<string, NodeJS.Timeout>();
+  private readonly guard: StartGuard;
   private readonly demand: DemandRecorder;
   readonly forecasts: PoolForecasts;
+  /** stop() has begun: no more starts, nothing more told to the engine about exits. */
+  private closing = false;
+  /** stop() is done and the journal may be closed: worker events change nothing any more. */
+  private closed = false;
   private seq = 0;
   served = 0;
 
   constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
+    this.guard = new StartGuard(a.cfg.pool.start_backoff, () => a.now());
     this.demand = new DemandRecorder(join(a.cfg.state_dir, 'demand.csv'), a.cfg.pool.demand_interval_s, { warn: (m) => a.warn(m) });
     this.forecasts = new PoolForecasts(a);
     makePredictor(a.cfg, (m) => a.warn(m)).then((p) => this.forecasts.use(p))
@@ -169,19 +77,14 @@ export class PoolMode implements Mode {
   }
 
   recover(obs: Observation): void {
-    for (const g of this.groups?.list() ?? []) {
-      for (const pid of g.pids) {
-        this.a.log(`stopping orphaned worker pid ${pid} of ${g.name} (left by a previous run; its pipes are gone)`);
-        if (this.a.executor.enforcing) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-      }
-      this.a.engine.note(obs.t_ms, 'info', `recovered group ${g.name}`, { pids: g.pids });
-      this.a.removeGroup(g.name, obs.t_ms); // retried at later turns until the killed workers have left it
-    }
+    stopOrphans(this.a, this.groups, obs);
   }
 
   beforeTick(obs: Observation): void {
     this.demand.flush(obs.t_ms);
     this.forecasts.poll();
+    const now = performance.now();
+    for (const w of this.workers.values()) if (w.readySince_ms !== undefined) this.guard.running(w.profile, now - w.readySince_ms);
   }
 
   tickArgs(): unknown[] {
@@ -202,11 +105,16 @@ export class PoolMode implements Mode {
     return out;
   }
 
-  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown }> {
+  schedule(body: ScheduleBody): Promise<Answer> {
+    if (this.closing) return Promise.resolve({ status: 503, body: { error: 'agent stopping', retry_after_s: 1 } });
     if (!this.a.cfg.pool.workers[body.profile]) return Promise.resolve({ status: 404, body: { error: `unknown profile "${body.profile}": this agent runs ${Object.keys(this.a.cfg.pool.workers).join(', ')}` } });
     if (body.memory_home !== undefined && !this.a.topology.nodes.some((n) => n.id === body.memory_home)) {
       return Promise.resolve({ status: 400, body: { error: `memory_home ${body.memory_home} is not a node of this host (${this.a.topology.nodes.map((n) => n.id).join(', ')})` } });
     }
+    if (this.guard.refusing(body.profile)) return Promise.resolve(this.unavailable(body.profile));
+    // A payload no worker could be sent is refused before the engine places it (and holds a fragment for it).
+    const enc = encodePayload(body.payload);
+    if (!enc.ok) return Promise.resolve({ status: 400, body: { error: enc.error } });
     const profile = this.a.cfg.engine.profiles[body.profile] ?? this.a.cfg.engine.default_profile;
     const request: Request = { id: `r${++this.seq}`, profile: body.profile, cpus: body.cpus ?? profile.cpus, memory_kb: body.memory_kb ?? profile.memory_kb, priority: body.priority as Request['priority'] };
     if (body.memory_home !== undefined) request.memory_home = body.memory_home;
@@ -227,6 +135,18 @@ export class PoolMode implements Mode {
     });
   }
 
+  /** The answer while a profile's breaker is open: 503, with when to try again (the API sends it as Retry-After). */
+  private unavailable(profile: string, request_id?: string): Answer {
+    const retry_after_s = this.guard.retryAfter_s(profile);
+    return {
+      status: 503,
+      body: {
+        action: 'unavailable', profile, ...(request_id !== undefined ? { request_id } : {}), retry_after_s,
+        error: `workers of profile ${profile} cannot start (${this.guard.failures(profile)} failures in a row; last: ${this.guard.lastReason(profile)}); try again in ${retry_after_s} s`,
+      },
+    };
+  }
+
   /** Ask the engine; carry out its commands; hand the request to a warm worker at once. */
   private decide(p: Pending, obs: Observation): Decision {
     const d = this.a.call('schedule', [p.request], obs) as Decision;
@@ -243,25 +163,31 @@ export class PoolMode implements Mode {
     return d;
   }
 
+  /** Send a ready fragment its request; a request that cannot go (answered meanwhile, payload unencodable) frees the fragment. */
   private deliver(fragment: string): void {
-    const id = this.assigned.get(fragment);
     const w = this.workers.get(fragment);
-    const p = id === undefined ? undefined : this.pending.get(id);
-    if (!w || !p || w.state !== 'ready') return;
+    const id = this.assigned.get(fragment);
+    if (this.closed || !w || w.state !== 'ready' || id === undefined) return;
     this.assigned.delete(fragment);
-    try {
-      w.send({ id: p.request.id, payload: p.payload });
-    } catch (e) {
-      // A request the worker cannot be handed (its payload cannot be encoded) must not keep the
-      // fragment it was placed on active for good: complete it as failed and tell the client.
-      this.pending.delete(p.request.id);
-      const obs = this.a.observationNow();
-      this.a.run(this.a.call('complete', [fragment, { ok: false, latency_ms: 0 }], obs) as Command[], obs);
-      this.answer(p, { status: 500, body: { error: `request could not be handed to a worker: ${(e as Error).message}`, request_id: p.request.id } });
-    }
+    const p = this.pending.get(id);
+    if (!p) return this.giveBack(fragment, `request ${id} was already answered`);
+    const sent = w.send({ id, payload: p.payload });
+    if (sent.ok) return;
+    this.pending.delete(id);
+    this.answer(p, { status: 400, body: { error: sent.error, request_id: id } });
+    this.giveBack(fragment, sent.error);
   }
 
-  private answer(p: Pending, r: { status: number; body: unknown }): void {
+  /** The engine holds `fragment` active for a request that will never reach it: complete that as failed, so the fragment serves again. */
+  private giveBack(fragment: string, why: string): void {
+    const f = this.a.engine.engine.pools.get(fragment);
+    if (f?.state !== 'active' && f?.state !== 'draining') return;
+    this.a.log(`fragment ${fragment}: request not delivered (${why}); the fragment goes back to its pool`);
+    const obs = this.a.observationNow();
+    this.a.run(this.a.call('complete', [fragment, { ok: false, latency_ms: 0 }], obs) as Command[], obs);
+  }
+
+  private answer(p: Pending, r: Answer): void {
     if (p.timer) clearTimeout(p.timer);
     const reply = p.reply;
     p.reply = undefined;
@@ -279,6 +205,7 @@ export class PoolMode implements Mode {
         return;
       }
       case 'stop': {
+        this.held.delete(c.fragment);
         const w = this.workers.get(c.fragment);
         if (w) this.stopWorker(w, c.reason);
         return;
@@ -286,7 +213,7 @@ export class PoolMode implements Mode {
       case 'pin':
       case 'migrate': {
         const pid = this.workers.get(c.fragment)?.pid;
-        if (pid === undefined) return;
+        if (pid === undefined) return; // a held start is launched where the engine has it then
         this.a.steps(c.type === 'pin' ? this.a.executor.pin(c.fragment, [pid], c.node, c.cpus) : this.a.executor.migrate(c.fragment, [pid], c.from, c.to, c.cpus), obs.t_ms);
         return;
       }
@@ -313,33 +240,77 @@ export class PoolMode implements Mode {
     }
   }
 
+  /** Start a worker for the fragment now, or hold the start until the guard allows it. */
   private spawn(fragment: string, profile: string, node: number, cpus: readonly number[], obs: Observation): void {
-    const spec = this.a.cfg.pool.workers[profile];
-    if (!spec) {
+    if (this.closing) return;
+    if (!this.a.cfg.pool.workers[profile]) {
       this.a.run(this.a.call('failed', [fragment, `no worker command for profile ${profile}`], obs) as Command[], obs);
       return;
     }
-    const w = Worker.spawn(fragment, profile, spec, {
+    this.held.delete(fragment);
+    const wait = this.guard.wait_ms(profile);
+    if (wait !== 0) {
+      this.held.set(fragment, profile);
+      this.wake(profile, wait);
+      return;
+    }
+    this.launch(fragment, profile, node, cpus, obs.t_ms);
+  }
+
+  private launch(fragment: string, profile: string, node: number, cpus: readonly number[], t_ms: number): void {
+    this.guard.began(profile);
+    const w = Worker.spawn(fragment, profile, this.a.cfg.pool.workers[profile]!, {
       ready: () => this.ready(w),
       heartbeat: () => {},
       result: (_w, r) => this.result(w, r),
-      exit: (_w, how) => this.exited(w, how.reason),
+      exit: (_w, how) => this.exited(w, how),
       protocolError: (_w, problem) => this.a.log(`worker ${fragment}: protocol error: ${problem}`),
       stderr: (_w, line) => this.a.log(`worker ${fragment}: ${line}`),
     });
     this.workers.set(fragment, w);
-    if (w.pid !== undefined) this.a.steps(this.a.executor.pin(fragment, [w.pid], node, cpus), obs.t_ms);
+    if (w.pid === undefined) return;
+    const starttime = processStart(this.a.o.roots, w.pid); // undefined: already gone (`exit` follows)
+    if (starttime !== undefined) {
+      this.starts.set(w, starttime);
+      this.a.owned.addWorker({ pid: w.pid, starttime, fragment, profile });
+    }
+    this.a.steps(this.a.executor.pin(fragment, [w.pid], node, cpus), t_ms);
+  }
+
+  /** Launch held starts of `profile` in `wait_ms` (undefined: a trial start is in flight; its end wakes them). */
+  private wake(profile: string, wait_ms: number | undefined): void {
+    if (wait_ms === undefined || this.wakeups.has(profile) || this.closing) return;
+    this.wakeups.set(profile, setTimeout(() => {
+      this.wakeups.delete(profile);
+      this.launchHeld(profile);
+    }, wait_ms));
+  }
+
+  /** Launch the held starts of `profile` the guard allows now, each where the engine has its fragment now. */
+  private launchHeld(profile: string): void {
+    for (const [fragment, p] of this.held) {
+      if (this.closing) return;
+      if (p !== profile) continue;
+      const wait = this.guard.wait_ms(profile);
+      if (wait !== 0) return this.wake(profile, wait);
+      this.held.delete(fragment);
+      const f = this.a.engine.engine.pools.get(fragment);
+      if (f?.state === 'starting' && !this.workers.has(fragment)) this.launch(fragment, profile, f.node, f.cpus, this.a.now());
+    }
   }
 
   private ready(w: Worker): void {
-    if (this.workers.get(w.fragment) !== w) return;
+    if (this.closing || this.workers.get(w.fragment) !== w) return;
+    this.guard.ready(w.profile);
     const obs = this.a.observationNow();
     const f = this.a.engine.engine.pools.get(w.fragment);
     if (f?.state === 'starting') this.a.run(this.a.call('started', [w.fragment], obs) as Command[], obs);
     this.deliver(w.fragment);
+    this.launchHeld(w.profile);
   }
 
   private result(w: Worker, r: WorkerResult): void {
+    if (this.closed) return;
     const obs = this.a.observationNow();
     const p = this.pending.get(r.id);
     this.pending.delete(r.id);
@@ -350,14 +321,36 @@ export class PoolMode implements Mode {
     if (p) this.answer(p, { status: 200, body: { action: 'place', request_id: r.id, fragment: w.fragment, ok: r.ok, latency_ms, ...(r.ok ? { result: r.result } : { error: r.error }) } });
   }
 
-  private exited(w: Worker, reason: string): void {
+  private exited(w: Worker, how: WorkerExit): void {
+    const starttime = this.starts.get(w);
+    this.starts.delete(w);
+    if (starttime !== undefined && w.pid !== undefined) this.a.owned.removeWorker(w.pid, starttime);
+    if (this.closed) return; // after stop(): the journal may be closed, the engine is done
     const expected = this.stopping.delete(w);
     if (this.workers.get(w.fragment) === w) this.workers.delete(w.fragment);
     const obs = this.a.observationNow();
-    if (!expected && this.a.engine.engine.pools.get(w.fragment)) {
-      this.a.run(this.a.call('failed', [w.fragment, reason], obs) as Command[], obs);
+    if (!expected && !this.closing) {
+      this.startFailure(w, how);
+      if (this.a.engine.engine.pools.get(w.fragment)) this.a.run(this.a.call('failed', [w.fragment, how.reason], obs) as Command[], obs);
     }
     if (!this.workers.has(w.fragment)) this.a.removeGroup(w.fragment, obs.t_ms);
+  }
+
+  /** An unexpected exit before the worker proved itself (ready for stable_ms): logged with its reason and counted by the guard. */
+  private startFailure(w: Worker, how: WorkerExit): void {
+    if (how.ready_ms !== undefined && how.ready_ms >= this.guard.cfg.stable_ms) return; // it served: a crash, the engine's to heal
+    const r = this.guard.failed(w.profile, how.reason);
+    const what = how.ready_ms === undefined ? 'failed to start' : `died ${Math.round(how.ready_ms)} ms after its ready line`;
+    const line = `worker ${w.fragment} (profile ${w.profile}) ${what}: ${how.reason}; ${r.failures} start failure(s) in a row, next start of ${w.profile} in ${(r.delay_ms / 1000).toFixed(1)} s`;
+    this.a.log(line);
+    this.a.engine.note(this.a.now(), 'error', line);
+    if (!r.opened) return;
+    this.a.log(`circuit open for profile ${w.profile} after ${r.failures} start failures in a row: its requests are answered 503 (retry after ${this.guard.retryAfter_s(w.profile)} s) until a worker starts`);
+    for (const p of [...this.pending.values()]) {
+      if (p.request.profile !== w.profile || !p.reply) continue;
+      this.pending.delete(p.request.id); // a retry the engine hands back later finds nothing: dropped
+      this.answer(p, this.unavailable(w.profile, p.request.id));
+    }
   }
 
   private stopWorker(w: Worker, reason: string): void {
@@ -367,21 +360,30 @@ export class PoolMode implements Mode {
   }
 
   state(): unknown {
+    const breakers = Object.fromEntries(Object.keys(this.a.cfg.pool.workers).map((p) => [p, {
+      state: this.guard.state(p), failures: this.guard.failures(p), ...(this.guard.refusing(p) ? { retry_after_s: this.guard.retryAfter_s(p), last_failure: this.guard.lastReason(p) } : {}),
+    }]));
     return {
       workers: [...this.workers.values()].map((w) => ({ fragment: w.fragment, profile: w.profile, pid: w.pid, state: w.state })),
-      pending: this.pending.size, served: this.served, predictor: this.forecasts.state(),
+      held_starts: this.held.size, breakers, pending: this.pending.size, served: this.served, predictor: this.forecasts.state(),
     };
   }
 
+  /** Answer every waiting client first (503), then stop every worker, including those already stopping, so none exits after the journal closes. */
   async stop(): Promise<void> {
+    this.closing = true;
     this.forecasts.stop();
-    const all = [...this.workers.values()];
+    for (const t of this.wakeups.values()) clearTimeout(t);
+    this.wakeups.clear();
+    this.held.clear();
+    for (const p of this.pending.values()) this.answer(p, { status: 503, body: { error: 'agent stopping', request_id: p.request.id, retry_after_s: 1 } });
+    const all = [...this.workers.values(), ...this.stopping];
     await Promise.all(all.map((w) => {
       this.stopping.add(w);
       return w.stop('agent stopping');
     }));
     this.workers.clear();
-    for (const p of this.pending.values()) this.answer(p, { status: 503, body: { error: 'agent stopping', request_id: p.request.id } });
     this.demand.close(this.a.now());
+    this.closed = true;
   }
 }

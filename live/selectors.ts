@@ -1,13 +1,20 @@
 /**
  * Adopt mode's selectors: which running processes the agent manages. A rule names a profile and
- * any of: exact PIDs, a glob over the process's cgroup paths, a regular expression over its
- * command line; all given selectors of a rule must match, and the first matching rule wins.
- * Kernel threads (empty cmdline), zombies and the agent itself are never selected.
+ * any of: exact PIDs, the owner's uid, the resolved executable, a glob over the process's cgroup
+ * paths, a regular expression over its command line; all given selectors of a rule must match,
+ * and the first matching rule wins. Kernel threads (empty cmdline), zombies and the agent itself
+ * are never selected.
+ *
+ * The command line is whatever the process says it is: any user can start a copy of `sleep`
+ * named `stress-ng`. uid (real and effective), exe (/proc/PID/exe, which a user cannot forge
+ * into a root-owned path it did not run) and cgroup (where only root moves processes) are what a
+ * rule can trust; see docs/ownership.md.
  */
+import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdoptRule } from './config.ts';
 import { readHostFile } from './procread.ts';
-import { listPids, readPidStat, type PidStat } from './procfs.ts';
+import { listPids, readPidStat, readPidStatus, type PidStat } from './procfs.ts';
 import type { HostRoots } from './roots.ts';
 
 export interface Candidate {
@@ -21,8 +28,16 @@ export interface Candidate {
 interface CompiledRule {
   profile: string;
   pids?: ReadonlySet<number>;
+  uids?: ReadonlySet<number>;
+  /** Exact path, or a directory prefix when it ends with '/'. */
+  exe?: string;
   cgroup?: RegExp;
   cmdline?: RegExp;
+}
+
+/** A rule only the command line (which any user controls) decides: a spoofable one. */
+export function spoofable(r: AdoptRule): boolean {
+  return r.cmdline !== undefined && r.pids === undefined && r.uid === undefined && r.exe === undefined && r.cgroup === undefined;
 }
 
 /** `*` within one path segment, `**` across segments, `?` one character; the rest literal. */
@@ -44,6 +59,8 @@ export function compileRules(rules: readonly AdoptRule[]): CompiledRule[] {
   return rules.map((r) => {
     const c: CompiledRule = { profile: r.profile };
     if (r.pids) c.pids = new Set(r.pids);
+    if (r.uid !== undefined) c.uids = new Set(Array.isArray(r.uid) ? r.uid : [r.uid]);
+    if (r.exe !== undefined) c.exe = r.exe;
     if (r.cgroup !== undefined) c.cgroup = globToRegExp(r.cgroup);
     if (r.cmdline !== undefined) c.cmdline = new RegExp(r.cmdline);
     return c;
@@ -58,6 +75,31 @@ export function parseCgroupPaths(text: string): string[] {
     if (j > 0) out.push(line.slice(j + 1));
   }
   return out;
+}
+
+/** Real and effective uid of a process (/proc/PID/status `Uid:` real effective saved fs); undefined when unreadable. */
+export function processUids(roots: HostRoots, pid: number): { real: number; effective: number } | undefined {
+  try {
+    const st = readPidStatus(roots, pid);
+    const m = st.gone ? null : /^(\d+)\s+(\d+)/.exec(st.value.fields.Uid ?? '');
+    return m ? { real: Number(m[1]), effective: Number(m[2]) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The resolved executable (/proc/PID/exe); undefined when gone or unreadable (a kernel thread, or not root). */
+export function processExe(roots: HostRoots, pid: number): string | undefined {
+  try {
+    return readlinkSync(join(roots.proc, String(pid), 'exe'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Exact path, or under a prefix ending in '/'. A replaced binary reads "PATH (deleted)" and matches neither. */
+export function exeMatches(rule: string, exe: string): boolean {
+  return rule.endsWith('/') ? exe.startsWith(rule) : exe === rule;
 }
 
 /** Read a file of a process; undefined when the process is gone (or the file unreadable). */
@@ -75,14 +117,19 @@ function exited(st: PidStat): boolean {
   return st.state === 'X' || (st.state === 'Z' && st.num_threads <= 1);
 }
 
-/** Is `pid` the same process that had `starttime`? False when it exited (or the pid was reused). */
-export function stillRunning(roots: HostRoots, pid: number, starttime: number): boolean {
+/** The start time of a running process (/proc/PID/stat field 22); undefined when it is gone, exited or unreadable. */
+export function processStart(roots: HostRoots, pid: number): number | undefined {
   try {
     const st = readPidStat(roots, pid);
-    return !st.gone && st.value.starttime === starttime && !exited(st.value);
+    return st.gone || exited(st.value) ? undefined : st.value.starttime;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** Is `pid` the same process that had `starttime`? False when it exited (or the pid was reused). */
+export function stillRunning(roots: HostRoots, pid: number, starttime: number): boolean {
+  return processStart(roots, pid) === starttime;
 }
 
 /**
@@ -99,9 +146,19 @@ export function scan(roots: HostRoots, rules: readonly CompiledRule[], exclude: 
     if (!raw) continue; // gone, or a kernel thread (empty cmdline)
     const cmdline = raw.replace(/\0+$/, '').split('\0').join(' ');
     let cgroups: string[] | undefined;
+    let uids: ReturnType<typeof processUids> | null = null; // null: not read yet
+    let exe: string | undefined | null = null;
     const rule = rules.find((r) => {
       if (r.pids && !r.pids.has(pid)) return false;
       if (r.cmdline && !r.cmdline.test(cmdline)) return false;
+      if (r.uids) {
+        if (uids === null) uids = processUids(roots, pid);
+        if (!uids || !r.uids.has(uids.real) || !r.uids.has(uids.effective)) return false;
+      }
+      if (r.exe !== undefined) {
+        if (exe === null) exe = processExe(roots, pid);
+        if (exe === undefined || !exeMatches(r.exe, exe)) return false;
+      }
       if (r.cgroup) {
         if (cgroups === undefined) cgroups = needCgroup ? parseCgroupPaths(readPid(roots, pid, 'cgroup') ?? '') : [];
         if (!cgroups.some((p) => (r.cgroup as RegExp).test(p))) return false;

@@ -38,8 +38,12 @@ export interface WorkerSpec {
 export type WorkerMessage = { type: 'ready' } | { type: 'heartbeat' } | { type: 'result'; id: string; ok: boolean; result?: unknown; error?: string };
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'stopping' | 'exited';
 export interface WorkerResult { id: string; ok: boolean; result?: unknown; error?: string; latency_ms: number }
-/** How a worker ended. `pending` is the id of the request it held, so the agent can fail and retry it. */
-export interface WorkerExit { code: number | null; signal: string | null; reason: string; pending?: string }
+/**
+ * How a worker ended. `pending` is the id of the request it held, so the agent can fail and retry it.
+ * `ready_ms`: how long it had been ready (absent: it never was), so the agent can tell a start
+ * failure from the crash of a worker that served.
+ */
+export interface WorkerExit { code: number | null; signal: string | null; reason: string; pending?: string; ready_ms?: number }
 
 export interface WorkerHooks {
   ready(w: Worker): void;
@@ -57,6 +61,10 @@ export interface WorkerHooks {
 
 export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 export const STDERR_LINE_BYTES = 4096;
+/** A worker that ends before it is ready has its first stderr lines quoted in the exit reason: at most this many lines… */
+export const STDERR_HEAD_LINES = 5;
+/** …and this many bytes, so a failing command's log line stays readable and bounded. */
+export const STDERR_HEAD_BYTES = 1024;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** After 'exit', how long to wait for the pipes to close: a grandchild holding stdout open must not delay `exit` forever. */
 const CLOSE_WAIT_MS = 250;
@@ -104,6 +112,9 @@ export class Worker {
   private pending: { id: string; start: number } | undefined;
   private endReason: string | undefined; // why the agent ended it; the first cause wins
   private deaf = false; // set after an over-long line: nothing more is read from a worker being killed
+  private readyAt: number | undefined; // performance.now() of the ready line
+  private stderrHead: string[] = [];
+  private stderrHeadBytes = 0;
   private timers: NodeJS.Timeout[] = [];
   private resolveExited!: () => void;
   private readonly exited = new Promise<void>((r) => (this.resolveExited = r));
@@ -118,17 +129,26 @@ export class Worker {
 
   get pid(): number | undefined { return this.child?.pid; }
   get state(): WorkerState { return this._state; }
+  /** performance.now() of the ready line; undefined before it. */
+  get readySince_ms(): number | undefined { return this.readyAt; }
   /** performance.now() of the last valid line (or of the spawn, before any). */
   get lastHeartbeat_ms(): number { return this.lastLine; }
 
-  /** Hand over one request; throws unless the worker is ready and idle (one request at a time). */
-  send(req: { id: string; payload?: unknown }): void {
+  /**
+   * Hand over one request. A payload that cannot be encoded (too deep for JSON.stringify, a BigInt,
+   * a cycle) is not sent: the problem is returned and the worker stays ready, so the caller fails
+   * that request alone. Throws only on misuse (worker not ready and idle, empty id).
+   */
+  send(req: { id: string; payload?: unknown }): { ok: true } | { ok: false; error: string } {
     if (this._state !== 'ready') throw new Error(`worker ${this.label()} is ${this._state}${this.pending ? ` with request '${this.pending.id}'` : ''}, not ready`);
     if (typeof req.id !== 'string' || req.id === '') throw new Error('a request id must be a non-empty string');
-    const line = JSON.stringify({ type: 'request', id: req.id, profile: this.profile, payload: req.payload }) + '\n'; // throws before any state change
+    const enc = encodePayload(req.payload);
+    if (!enc.ok) return enc;
+    const line = `{"type":"request","id":${JSON.stringify(req.id)},"profile":${JSON.stringify(this.profile)}${enc.json === undefined ? '' : `,"payload":${enc.json}`}}\n`;
     this.pending = { id: req.id, start: performance.now() };
     this._state = 'busy';
     this.child?.stdin?.write(line);
+    return { ok: true };
   }
 
   /** Close stdin (a well-behaved worker exits on EOF), SIGTERM after stop_grace_ms/2, SIGKILL after stop_grace_ms. Resolves after `exit`. */
@@ -175,7 +195,7 @@ export class Worker {
     });
     child.stdin?.on('error', () => {}); // EPIPE: the worker is gone, and 'exit' reports it
     const out = new LineReader(this.spec.max_line_bytes ?? DEFAULT_MAX_LINE_BYTES, (l) => this.onLine(l), () => this.onOverlong());
-    const err = new LineReader(STDERR_LINE_BYTES, (l) => this.hooks.stderr?.(this, l), (head) => this.hooks.stderr?.(this, truncateUtf8(head, STDERR_LINE_BYTES)));
+    const err = new LineReader(STDERR_LINE_BYTES, (l) => this.onStderr(l), (head) => this.onStderr(truncateUtf8(head, STDERR_LINE_BYTES)));
     child.stdout?.on('data', (b: Buffer) => out.push(b)).on('end', () => out.end()).on('error', () => {});
     child.stderr?.on('data', (b: Buffer) => err.push(b)).on('end', () => err.end()).on('error', () => {});
     child.on('exit', (code, signal) => {
@@ -189,6 +209,15 @@ export class Worker {
         this.endReason ??= `ready timeout: no ready line within ${this.spec.ready_timeout_ms} ms`;
         child.kill('SIGKILL');
       });
+  }
+
+  private onStderr(line: string): void {
+    if (this.readyAt === undefined && this.stderrHead.length < STDERR_HEAD_LINES && this.stderrHeadBytes < STDERR_HEAD_BYTES) {
+      const kept = truncateUtf8(line, STDERR_HEAD_BYTES - this.stderrHeadBytes);
+      this.stderrHead.push(kept);
+      this.stderrHeadBytes += Buffer.byteLength(kept);
+    }
+    this.hooks.stderr?.(this, line);
   }
 
   private onOverlong(): void {
@@ -213,6 +242,7 @@ export class Worker {
     else if (msg.type === 'ready') {
       if (this._state !== 'starting') return; // a repeated ready is only a sign of life
       this._state = 'ready';
+      this.readyAt = this.lastLine;
       this.hooks.ready(this);
     } else {
       const latency_ms = this.lastLine - this.pending!.start;
@@ -236,9 +266,11 @@ export class Worker {
     const pending = this.pending?.id;
     this.pending = undefined;
     const status = (code !== null ? `exited with code ${code}` : signal !== null ? `killed by ${signal}` : 'ended') + (pending !== undefined ? ` while busy with request '${pending}'` : '');
-    const reason = failure ?? (this.endReason !== undefined ? `${this.endReason}; ${status}` : status);
+    let reason = failure ?? (this.endReason !== undefined ? `${this.endReason}; ${status}` : status);
+    if (this.readyAt === undefined && this.stderrHead.length > 0) reason += `; stderr: ${JSON.stringify(this.stderrHead.join('\n'))}`;
+    const ready_ms = this.readyAt === undefined ? undefined : performance.now() - this.readyAt;
     try {
-      this.hooks.exit(this, { code, signal, reason, ...(pending !== undefined ? { pending } : {}) });
+      this.hooks.exit(this, { code, signal, reason, ...(pending !== undefined ? { pending } : {}), ...(ready_ms !== undefined ? { ready_ms } : {}) });
     } finally {
       this.resolveExited();
     }
@@ -246,9 +278,23 @@ export class Worker {
 }
 
 function spawnFailure(program: string, cwd: string | undefined, e: NodeJS.ErrnoException): string {
-  if (e.code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)) return `cannot start '${program}': working directory '${cwd}' does not exist`;
+  if (e.code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)) return `cannot start '${program}': working directory '${cwd}' does not exist (ENOENT)`;
   const why = e.code === 'ENOENT' ? 'no such program (absolute path missing, or not found in PATH)' : e.code === 'EACCES' ? 'permission denied (not executable?)' : e.message;
-  return `cannot start '${program}': ${why}`;
+  return `cannot start '${program}': ${why}${e.code !== undefined && !why.includes(e.code) ? ` (${e.code})` : ''}`;
+}
+
+/**
+ * A request payload as JSON text (undefined: no payload), or why it cannot be: JSON.stringify
+ * recurses, so a payload nested deeper than the stack throws a RangeError; a BigInt or a cycle
+ * throws a TypeError. Used by send() and, earlier, by the pool's admission, so such a request is
+ * refused before the engine places it.
+ */
+export function encodePayload(payload: unknown): { ok: true; json: string | undefined } | { ok: false; error: string } {
+  try {
+    return { ok: true, json: JSON.stringify(payload) };
+  } catch (e) {
+    return { ok: false, error: `payload cannot be encoded as JSON: ${(e as Error).message}` };
+  }
 }
 
 /** A line, checked. A malformed result that still names an id comes back as a failed result too, so its request is not left hanging. */

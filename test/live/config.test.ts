@@ -36,7 +36,7 @@ describe('live config', () => {
     expect(p).toEqual([
       'colour: unknown key',
       'engine.profiles.y.pool: adopt mode launches nothing, so pool.min and pool.target must be 0',
-      'adopt.rules.0: needs at least one selector: pids, cgroup or cmdline',
+      'adopt.rules.0: needs at least one selector: pids, uid, exe, cgroup or cmdline',
       'adopt.rules.0.profile: "x" is not in engine.profiles',
       expect.stringMatching(/^adopt\.rules\.1\.cmdline: not a regular expression: /),
     ]);
@@ -44,7 +44,7 @@ describe('live config', () => {
     expect(q).toEqual([
       'engine.profiles.y.pool: must satisfy min ≤ target ≤ max (got 1, 0, 64)',
       'engine.profiles.y.pool: adopt mode launches nothing, so pool.min and pool.target must be 0',
-      'adopt.rules.0: needs at least one selector: pids, cgroup or cmdline',
+      'adopt.rules.0: needs at least one selector: pids, uid, exe, cgroup or cmdline',
       'adopt.rules.0.profile: "x" is not in engine.profiles',
       expect.stringMatching(/^adopt\.rules\.1\.cmdline: not a regular expression: /),
     ]);
@@ -69,7 +69,7 @@ describe('live config', () => {
     const problems = inputProblems(() => loadLiveConfig(file));
     expect(problems).toEqual([
       `${file}:3:18: interval_ms: Too small: expected number to be >=100`,
-      `${file}:4:23: adopt.rules: adopt mode needs at least one rule (pids, cgroup or cmdline) naming what to manage`,
+      `${file}:4:23: adopt.rules: adopt mode needs at least one rule (pids, uid, exe, cgroup or cmdline) naming what to manage`,
     ]);
   });
 });
