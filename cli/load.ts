@@ -10,6 +10,7 @@ import { readTopology } from '../live/topology.ts';
 import { backgroundFromRecording } from '../sim/background.ts';
 import type { RunInputs, WorkloadTrace } from '../sim/run.ts';
 import { resolvePath, type Scenario } from '../sim/scenario.ts';
+import { scenarioTargetProblems } from '../sim/scenario-check.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
@@ -17,6 +18,8 @@ import { InputError, locate, readJson } from './jsonfile.ts';
 export function loadConfig(file: string | undefined): Config {
   if (!file) return parseConfig({});
   const { value, text } = readJson(file);
+  // The engine takes a missing config as the defaults; a file must hold an object ({} for them).
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InputError([`${file}:1:1: (top level): expected an object (use {} for the design defaults), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`]);
   try {
     return parseConfig(value);
   } catch (e) {
@@ -30,6 +33,13 @@ export function loadConfig(file: string | undefined): Config {
  * `fgo topology --fs-root DIR` reads it) or a topology JSON file as `fgo topology --json` writes.
  */
 export function loadTopology(arg: string): Topology {
+  const t = readTopologyArg(arg);
+  // A machine without a CPU (an empty or foreign sysfs, a file of memory-only nodes) runs nothing.
+  if (t.nodes.every((n) => n.cpus.length === 0)) throw new InputError([`${arg}: the topology has no CPUs (nodes ${t.nodes.map((n) => n.id).join(', ') || 'none'}); nothing could run on it`]);
+  return t;
+}
+
+function readTopologyArg(arg: string): Topology {
   const preset = PRESETS[arg];
   if (preset) return buildTopology(preset());
   if (arg.startsWith('sysfs:')) {
@@ -75,6 +85,8 @@ export function scenarioInputs(scenario: Scenario): Pick<RunInputs, 'scenario' |
     for (const row of (replay[i] as WorkloadTrace).rows) if (!(row.profile in s.profiles)) added[row.profile] = r.profile;
   });
   if (Object.keys(added).length) s = { ...s, profiles: { ...added, ...s.profiles } };
+  const targets = scenarioTargetProblems(s, topology, [workload, ...replay]);
+  if (targets.length) throw new InputError(targets.map((p) => `scenario ${s.name}: ${p}`));
   let psi: RunInputs['psi'];
   if (s.psi) {
     const rows = readPsiTrace(resolvePath(s.psi.file)).rows.filter((r) => r.node === undefined);

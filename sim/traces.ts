@@ -17,7 +17,8 @@
  */
 import { InputError } from '../cli/jsonfile.ts';
 import type { PsiLine, PsiReading, PsiSet } from '../engine/types.ts';
-import { csvField, headerError, indexHeader, readCsv, readCsvHead, scanRows, TimeOrder, writeFileAtomic, type CsvRecord, type Fields, type SkippedRow } from './csv.ts';
+import { writeFileAtomic } from '../formats/files.ts';
+import { csvField, headerError, indexHeader, readCsv, readCsvHead, scanRows, TimeOrder, type CsvRecord, type Fields, type SkippedRow } from './csv.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Row types
@@ -160,6 +161,12 @@ function validate<R>(file: string, header: readonly string[], index: ReadonlyMap
   return { rows, skipped };
 }
 
+/**
+ * Most arrivals one demand row may carry: the replay holds a row's arrivals in memory at once
+ * (the busiest bundled row has about 40,000).
+ */
+export const MAX_DEMAND_COUNT = 1_000_000;
+
 function demandValidator(): Validator<DemandRow> {
   const order = new TimeOrder();
   let sameTime = new Map<string, number>(); // profile → line, for rows at order.last
@@ -167,7 +174,7 @@ function demandValidator(): Validator<DemandRow> {
     row(f, rec) {
       const t_s = f.number('t_s', { min: 0 });
       const profile = f.name('profile');
-      const count = f.number('count', { min: 0, integer: true });
+      const count = f.number('count', { min: 0, max: MAX_DEMAND_COUNT, integer: true });
       order.check(f, 't_s', t_s);
       const dup = t_s === order.last ? sameTime.get(profile) : undefined;
       if (dup !== undefined && profile !== '') f.fail('profile', `profile ${profile} appears twice at t_s ${t_s} (first on line ${dup})`);
