@@ -34,9 +34,15 @@ export function loadConfig(file: string | undefined): Config {
  */
 export function loadTopology(arg: string): Topology {
   const t = readTopologyArg(arg);
-  // A machine without a CPU (an empty or foreign sysfs, a file of memory-only nodes) runs nothing.
-  if (t.nodes.every((n) => n.cpus.length === 0)) throw new InputError([`${arg}: the topology has no CPUs (nodes ${t.nodes.map((n) => n.id).join(', ') || 'none'}); nothing could run on it`]);
+  const none = noCpusProblem(arg, t.json);
+  if (none) throw new InputError([none]);
   return t;
+}
+
+/** A machine without a CPU (an empty or foreign sysfs, a file of memory-only nodes) runs nothing: refused. */
+export function noCpusProblem(where: string, t: { nodes: ReadonlyArray<{ id: number; cpus: readonly number[] }> }): string | undefined {
+  if (t.nodes.some((n) => n.cpus.length > 0)) return undefined;
+  return `${where}: the topology has no CPUs (nodes ${t.nodes.map((n) => n.id).join(', ') || 'none'}); nothing could run on it`;
 }
 
 function readTopologyArg(arg: string): Topology {
