@@ -11,6 +11,7 @@ import { backgroundFromRecording } from '../sim/background.ts';
 import type { RunInputs, WorkloadTrace } from '../sim/run.ts';
 import { resolvePath, type Scenario } from '../sim/scenario.ts';
 import { scenarioTargetProblems } from '../sim/scenario-check.ts';
+import { MAX_DEMAND_COUNT } from '../sim/scenario-limits.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
@@ -123,5 +124,9 @@ function readWorkload(name: string): WorkloadTrace {
   const file = resolvePath(name);
   const kind = traceKind(file);
   if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload (use --psi, or --background for a neighbour)`]);
-  return kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
+  if (kind !== 'demand') return { kind, rows: readRequestTrace(file).rows };
+  const rows = readDemandTrace(file).rows;
+  const big = rows.find((r) => r.count > MAX_DEMAND_COUNT);
+  if (big) throw new InputError([`${file}: the row at t_s ${big.t_s} (profile ${big.profile}) has count ${big.count}, over the limit of ${MAX_DEMAND_COUNT} arrivals per row a run replays`]);
+  return { kind, rows };
 }

@@ -19,6 +19,11 @@ export const MAX_GENERATED_EVENTS = 300_000_000;
 export const MAX_PROFILES = 10_000;
 export const MAX_FAULTS = 10_000;
 export const MAX_POOL = 10_000;
+/**
+ * Most arrivals one demand-trace row may carry in a run: the replay holds a row's arrivals in
+ * memory at once (the busiest bundled row has about 40,000).
+ */
+export const MAX_DEMAND_COUNT = 1_000_000;
 /** Most faults a rate may inject over a run. */
 export const MAX_RATE_FAULTS = 100_000;
 

@@ -161,12 +161,6 @@ function validate<R>(file: string, header: readonly string[], index: ReadonlyMap
   return { rows, skipped };
 }
 
-/**
- * Most arrivals one demand row may carry: the replay holds a row's arrivals in memory at once
- * (the busiest bundled row has about 40,000).
- */
-export const MAX_DEMAND_COUNT = 1_000_000;
-
 function demandValidator(): Validator<DemandRow> {
   const order = new TimeOrder();
   let sameTime = new Map<string, number>(); // profile → line, for rows at order.last
@@ -174,7 +168,7 @@ function demandValidator(): Validator<DemandRow> {
     row(f, rec) {
       const t_s = f.number('t_s', { min: 0 });
       const profile = f.name('profile');
-      const count = f.number('count', { min: 0, max: MAX_DEMAND_COUNT, integer: true });
+      const count = f.number('count', { min: 0, integer: true });
       order.check(f, 't_s', t_s);
       const dup = t_s === order.last ? sameTime.get(profile) : undefined;
       if (dup !== undefined && profile !== '') f.fail('profile', `profile ${profile} appears twice at t_s ${t_s} (first on line ${dup})`);
