@@ -106,7 +106,7 @@ describe('planning and the output directory', () => {
     expect(outDirProblem(join(TMP, 'mine'))).toBe(`--out ${join(TMP, 'mine')}: exists, is not empty and was not written by fgo (no .fgo-output in it), so it is left alone: name a new directory, or add --force to replace it and everything in it`);
     expect(outDirProblem(join(TMP, 'mine'), true)).toBeUndefined();
     writeFileSync(join(TMP, 'file'), '');
-    expect(outDirProblem(join(TMP, 'file'))).toMatch(/exists and is not a directory/);
+    expect(outDirProblem(join(TMP, 'file'))).toBe(`--out ${join(TMP, 'file')}: exists and is a file, not a directory; name a new directory`);
 
     // Replacing an earlier scorecard leaves only the new one (no stale runs of the old).
     const small = planScorecard({ scenarios: ['psi-replay-1n'], policies: ['engine', 'random'], duration_s: 5 });
