@@ -12,12 +12,18 @@ export const MAX_DURATION_S = 366 * 86_400;
 
 const UNIT_S = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
 
+/** Seconds of a well-formed duration text, unbounded; undefined for a text that is no duration. */
+export function durationSeconds(v: string): number | undefined {
+  const m = /^(\d{1,15}(?:\.\d{1,15})?)(ms|s|m|h|d)?$/.exec(v.trim());
+  return m ? Number(m[1]) * UNIT_S[(m[2] ?? 's') as keyof typeof UNIT_S] : undefined;
+}
+
 /** Seconds of a duration text or number; throws a RangeError saying what is wrong. */
 export function parseDuration_s(v: string | number): number {
   if (typeof v === 'number') return checked(v, String(v));
-  const m = /^(\d{1,15}(?:\.\d{1,15})?)(ms|s|m|h|d)?$/.exec(v.trim());
-  if (!m) throw new RangeError(`'${v.length > 40 ? `${v.slice(0, 40)}…` : v}' is not a duration (examples: 90s, 30m, 24h)`);
-  return checked(Number(m[1]) * UNIT_S[(m[2] ?? 's') as keyof typeof UNIT_S], v);
+  const s = durationSeconds(v);
+  if (s === undefined) throw new RangeError(`'${v.length > 40 ? `${v.slice(0, 40)}…` : v}' is not a duration (examples: 90s, 30m, 24h)`);
+  return checked(s, v);
 }
 
 function checked(s: number, text: string): number {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { problemsOf } from '../engine/index.ts';
 import { InputError, locate, readJson } from '../cli/jsonfile.ts';
-import { MAX_DURATION_S, parseDuration_s } from '../formats/duration.ts';
+import { durationSeconds, MAX_DURATION_S, parseDuration_s } from '../formats/duration.ts';
 import { SAFE_NAME } from '../formats/outputs.ts';
 import { expandPopulation, populationSchema } from './population.ts';
 import { MAX_FAULTS, MAX_POOL, MAX_PROFILES, MAX_RATE_PER_S, MIN_PERIOD_S, scenarioWorkProblems } from './scenario-limits.ts';
@@ -16,7 +16,7 @@ export { parseDuration_s };
 
 const duration = z.union([
   z.number().min(0).max(MAX_DURATION_S),
-  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, 'a duration such as 90s, 30m or 24h').refine((v) => parseDuration_s(v) <= MAX_DURATION_S, `at most ${MAX_DURATION_S / 86_400} days`),
+  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, 'a duration such as 90s, 30m or 24h').refine((v) => (durationSeconds(v) ?? 0) <= MAX_DURATION_S, `at most ${MAX_DURATION_S / 86_400} days`),
 ]);
 /** An arrival rate: 0 or more, at most MAX_RATE_PER_S (a higher one is a typo, and its run would never end). */
 const rate = z.number().min(0).max(MAX_RATE_PER_S);
