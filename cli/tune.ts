@@ -48,6 +48,9 @@ export function durationFlag(flag: string, v: string): number | null {
   }
 }
 
+/** Most trials a sweep may ask for: each is a run per tuning scenario. */
+export const MAX_TRIALS = 10_000;
+
 /** Most worker threads a command starts: each holds a simulation's memory. */
 export const MAX_WORKERS = 64;
 
@@ -141,7 +144,7 @@ export function registerTune(program: Command): void {
       } catch (e) {
         throw new InputError([`--weights: ${(e as Error).message}`], 2);
       }
-      if (!/^\d+$/.test(f.trials)) throw new InputError([`--trials: '${f.trials}' is not a whole number`], 2);
+      if (!/^\d{1,6}$/.test(f.trials) || Number(f.trials) > MAX_TRIALS) throw new InputError([`--trials: '${f.trials}' is not a whole number from 0 to ${MAX_TRIALS}`], 2);
       let shard: { index: number; count: number } | undefined;
       if (f.shard !== undefined) {
         const m = /^(\d+)\/(\d+)$/.exec(f.shard);
