@@ -7,6 +7,7 @@
  * it only ever replaces an empty directory or an earlier scorecard's (or anything, with --force).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { join } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { commitDir, discardTemp, makeTempDir, untrackTemp } from '../formats/files.ts';
@@ -92,8 +93,8 @@ export function outDirProblem(dir: string, force = false): string | undefined {
 
 function isScorecard(dir: string): boolean {
   try {
-    // A scorecard.json is a few hundred KB at most: a larger file is not one.
-    return (JSON.parse(readFileSync(join(dir, 'scorecard.json'), 'utf8').slice(0, 16 << 20)) as { format?: unknown }).format === SCORECARD_FORMAT;
+    // Read bounded, as every input: a FIFO or a huge file named scorecard.json is simply not one.
+    return (JSON.parse(readInputText(join(dir, 'scorecard.json'), MAX_JSON_BYTES, 'JSON input')) as { format?: unknown }).format === SCORECARD_FORMAT;
   } catch {
     return false;
   }
