@@ -3,24 +3,25 @@
  * what is wrong. JSON.parse only reports a character offset; validation errors only a path. This
  * maps both back to lines by scanning the text once and recording where each value starts.
  */
-import { readFileSync } from 'node:fs';
+import { InputError } from '../formats/errors.ts';
+import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
+import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
 
-export class InputError extends Error {
-  /** Exit status: 1 for a file that fails validation; the run commands use 2 for bad run inputs. */
-  constructor(readonly problems: string[], readonly exitCode = 1) {
-    super(problems.join('\n'));
-    this.name = 'InputError';
-  }
-}
+export { InputError };
 
 interface Pos {
   line: number;
   col: number;
 }
 
-/** Start position of every value in a JSON text, keyed by its path joined with '.'. */
+/**
+ * Start position of every value in a JSON text, keyed by its path joined with '.'. It recurses
+ * once per nesting level, so a text nested deeper than MAX_JSON_DEPTH gives no positions (readJson
+ * refuses such a text before anything locates in it).
+ */
 export function valuePositions(text: string): Map<string, Pos> {
   const out = new Map<string, Pos>();
+  if (nestingTooDeep(text, MAX_JSON_DEPTH)) return out;
   let i = 0, line = 1, col = 1;
   const adv = () => {
     if (text[i] === '\n') { line++; col = 1; } else col++;
@@ -68,18 +69,20 @@ export function valuePositions(text: string): Map<string, Pos> {
   return out;
 }
 
-function lineColAt(text: string, offset: number): Pos {
-  const before = text.slice(0, offset).split('\n');
-  return { line: before.length, col: (before.at(-1)?.length ?? 0) + 1 };
+/**
+ * Parse a JSON file, bounded first: a regular file of at most MAX_JSON_BYTES, nested at most
+ * MAX_JSON_DEPTH deep. Every problem names the file (and the line and column where it is one).
+ */
+export function readJson(file: string): { value: unknown; text: string } {
+  return parseJsonText(file, readInputText(file, MAX_JSON_BYTES, 'JSON input'));
 }
 
-/** Parse a JSON file; a syntax error names the file, line and column. */
-export function readJson(file: string): { value: unknown; text: string } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError([`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+/** `readJson` of a text already read (`file` names it in messages). */
+export function parseJsonText(file: string, text: string): { value: unknown; text: string } {
+  const deep = nestingTooDeep(text, MAX_JSON_DEPTH);
+  if (deep) {
+    const at = lineColAt(text, deep.offset);
+    throw new InputError([`${file}:${at.line}:${at.col}: JSON nested deeper than ${MAX_JSON_DEPTH} levels`]);
   }
   try {
     return { value: JSON.parse(text), text };

@@ -10,6 +10,8 @@ import { readTopology } from '../live/topology.ts';
 import { backgroundFromRecording } from '../sim/background.ts';
 import type { RunInputs, WorkloadTrace } from '../sim/run.ts';
 import { resolvePath, type Scenario } from '../sim/scenario.ts';
+import { scenarioTargetProblems } from '../sim/scenario-check.ts';
+import { MAX_DEMAND_COUNT } from '../sim/scenario-limits.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
@@ -17,6 +19,8 @@ import { InputError, locate, readJson } from './jsonfile.ts';
 export function loadConfig(file: string | undefined): Config {
   if (!file) return parseConfig({});
   const { value, text } = readJson(file);
+  // The engine takes a missing config as the defaults; a file must hold an object ({} for them).
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InputError([`${file}:1:1: (top level): expected an object (use {} for the design defaults), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`]);
   try {
     return parseConfig(value);
   } catch (e) {
@@ -30,6 +34,19 @@ export function loadConfig(file: string | undefined): Config {
  * `fgo topology --fs-root DIR` reads it) or a topology JSON file as `fgo topology --json` writes.
  */
 export function loadTopology(arg: string): Topology {
+  const t = readTopologyArg(arg);
+  const none = noCpusProblem(arg, t.json);
+  if (none) throw new InputError([none]);
+  return t;
+}
+
+/** A machine without a CPU (an empty or foreign sysfs, a file of memory-only nodes) runs nothing: refused. */
+export function noCpusProblem(where: string, t: { nodes: ReadonlyArray<{ id: number; cpus: readonly number[] }> }): string | undefined {
+  if (t.nodes.some((n) => n.cpus.length > 0)) return undefined;
+  return `${where}: the topology has no CPUs (nodes ${t.nodes.map((n) => n.id).join(', ') || 'none'}); nothing could run on it`;
+}
+
+function readTopologyArg(arg: string): Topology {
   const preset = PRESETS[arg];
   if (preset) return buildTopology(preset());
   if (arg.startsWith('sysfs:')) {
@@ -75,6 +92,8 @@ export function scenarioInputs(scenario: Scenario): Pick<RunInputs, 'scenario' |
     for (const row of (replay[i] as WorkloadTrace).rows) if (!(row.profile in s.profiles)) added[row.profile] = r.profile;
   });
   if (Object.keys(added).length) s = { ...s, profiles: { ...added, ...s.profiles } };
+  const targets = scenarioTargetProblems(s, topology, [workload, ...replay]);
+  if (targets.length) throw new InputError(targets.map((p) => `scenario ${s.name}: ${p}`));
   let psi: RunInputs['psi'];
   if (s.psi) {
     const rows = readPsiTrace(resolvePath(s.psi.file)).rows.filter((r) => r.node === undefined);
@@ -105,5 +124,9 @@ function readWorkload(name: string): WorkloadTrace {
   const file = resolvePath(name);
   const kind = traceKind(file);
   if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload (use --psi, or --background for a neighbour)`]);
-  return kind === 'demand' ? { kind, rows: readDemandTrace(file).rows } : { kind, rows: readRequestTrace(file).rows };
+  if (kind !== 'demand') return { kind, rows: readRequestTrace(file).rows };
+  const rows = readDemandTrace(file).rows;
+  const big = rows.find((r) => r.count > MAX_DEMAND_COUNT);
+  if (big) throw new InputError([`${file}: the row at t_s ${big.t_s} (profile ${big.profile}) has count ${big.count}, over the limit of ${MAX_DEMAND_COUNT} arrivals per row a run replays`]);
+  return { kind, rows };
 }

@@ -1,6 +1,8 @@
 /**
  * The `fgo` command line: a thin layer that parses arguments, loads and validates files, calls the
  * library and prints. Exit codes: 0 success, 1 invalid input (every problem printed), 2 usage.
+ * Whatever else goes wrong is one line on stderr and exit 1, never a stack trace (FGO_DEBUG=1
+ * prints the stack); a closed stdout (`fgo … | head`) ends the command quietly with status 0.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -8,6 +10,7 @@ import { ConfigError, Orchestrator, observationSchema, requestSchema, type Obser
 import { PRESETS } from '../sim/topologies.ts';
 import { runDemo } from './demo.ts';
 import { registerSim } from './sim.ts';
+import { reportUnexpected } from './fail.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
 import { loadConfig, loadTopology, loadValidated } from './load.ts';
 import { registerTraceCommands } from './trace.ts';
@@ -105,7 +108,33 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A reader that went away (`fgo … --json | head`): stop at once, as other Unix tools do when
+ * SIGPIPE ends them, with status 0 — the output that was wanted has been read.
+ */
+function exitOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    reportUnexpected(e);
+  });
+}
+
+/** Errors after `main` returned (a command's detached work): reported alike, never a stack trace. */
+function catchStragglers(): void {
+  process.on('uncaughtException', (e) => {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+    reportUnexpected(e);
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (e) => {
+    reportUnexpected(e);
+    process.exit(1);
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  exitOnEpipe(process.stdout);
+  catchStragglers();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -120,6 +149,6 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e instanceof InputError ? e.exitCode : 1;
       return;
     }
-    throw e;
+    reportUnexpected(e);
   }
 }

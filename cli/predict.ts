@@ -10,7 +10,9 @@ import { parseDuration_s } from '../sim/scenario.ts';
 import { datasetCsv } from '../predict/dataset.ts';
 import { evaluateModelFile } from '../predict/evaluate.ts';
 import { FEATURE_SETS } from '../predict/features.ts';
-import { loadTrace, writeBytesAtomic } from '../predict/input.ts';
+import { writeFileAtomic } from '../formats/files.ts';
+import { assertOutputFile } from '../formats/outputs.ts';
+import { loadTrace } from '../predict/input.ts';
 import { measureLatency } from '../predict/latency.ts';
 import { trainDemandModel, type ModelKind } from '../predict/train.ts';
 import { InputError } from './jsonfile.ts';
@@ -75,6 +77,7 @@ interface TrainCli {
   features: string;
   trees?: number;
   out: string;
+  force?: boolean;
   bench: boolean;
   json?: boolean;
 }
@@ -88,9 +91,11 @@ export function registerPredictCommands(program: Command): void {
     .option('--psi <file>', 'a PSI trace: adds the latest system-wide avg10 values (as fractions) at each interval')
     .option('--service-ms <spec>', 'service time for the warm-pool label: MS, or PROFILE=MS,…,MS', serviceSpec)
     .option('--cold-target <fraction>', 'largest share of cold starts the warm-pool label allows', fraction, 0.05)
-    .requiredOption('--out <file>', 'the CSV to write (through FILE.tmp and a rename)')
+    .requiredOption('--out <file>', 'the CSV to write (atomically: a temporary file beside it, renamed into place)')
+    .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
     .addHelpText('after', '\nExample:\n  $ fgo dataset --traces traces/demand/nyc_taxi.csv --horizon 30m --out /tmp/taxi.csv\n  wrote /tmp/taxi.csv: 10319 rows, 45 columns')
-    .action((o: { traces: string[]; horizon?: number; psi?: string; serviceMs?: { byProfile: Map<string, number>; fallback: number }; coldTarget: number; out: string }) => {
+    .action((o: { traces: string[]; horizon?: number; psi?: string; serviceMs?: { byProfile: Map<string, number>; fallback: number }; coldTarget: number; out: string; force?: boolean }) => {
+      assertOutputFile('--out', o.out, o.force === true);
       requireFiles([...o.traces, ...(o.psi ? [o.psi] : [])]);
       const traces = o.traces.map(loadTrace);
       const { text, rows } = datasetCsv(traces, {
@@ -100,7 +105,7 @@ export function registerPredictCommands(program: Command): void {
         default_service_ms: o.serviceMs?.fallback ?? 100,
         cold_target: o.coldTarget,
       });
-      writeBytesAtomic(o.out, text);
+      writeFileAtomic(o.out, text);
       console.log(`wrote ${o.out}: ${rows} rows, ${text.slice(0, text.indexOf('\n')).split(',').length} columns`);
     });
 
@@ -117,8 +122,11 @@ export function registerPredictCommands(program: Command): void {
     .option('--no-bench', 'leave the wall-clock inference latency out of the card')
     .option('--json', 'print the card instead of a summary')
     .requiredOption('--out <file>', 'the ONNX file to write, e.g. models/demand.onnx')
+    .option('--force', 'replace --out and its card if they exist')
     .addHelpText('after', '\nReproduce the committed model (models/README.md):\n  $ fgo train --traces traces/demand/*.csv --unseen test/fixtures/nab-unseen/*.csv --seed fgo --out models/demand.onnx')
     .action(async (o: TrainCli) => {
+      assertOutputFile('--out', o.out, o.force === true);
+      assertOutputFile('--out (its card)', cardPath(o.out), o.force === true);
       requireFiles([...o.traces, ...(o.unseen ?? [])]);
       const traces = o.traces.map(loadTrace);
       const unseen = (o.unseen ?? []).map(loadTrace);
@@ -132,8 +140,8 @@ export function registerPredictCommands(program: Command): void {
       }, unseen);
       const train_s = Number(process.hrtime.bigint() - started) / 1e9;
       if (o.bench) card.inference = { ...(await measureLatency(onnx, traces)), training_wall_s: Math.round(train_s * 10) / 10 };
-      writeBytesAtomic(o.out, onnx);
-      writeBytesAtomic(cardPath(o.out), `${cardJson(card, 2)}\n`);
+      writeFileAtomic(o.out, onnx);
+      writeFileAtomic(cardPath(o.out), `${cardJson(card, 2)}\n`);
       if (o.json) return console.log(cardJson(card));
       const s = card.summary as { mean_wape_vs_best_baseline: number; traces_no_worse_than_best_baseline: number; traces: number };
       console.log(`wrote ${o.out} (${onnx.length} bytes, ${card.kind}) and ${cardPath(o.out)}: held-out WAPE ${s.mean_wape_vs_best_baseline} × the best baseline's on average, no worse on ${s.traces_no_worse_than_best_baseline} of ${s.traces} traces`);

@@ -13,8 +13,10 @@ import type { Command } from 'commander';
 import { assertPsiAvailable, checkRecordTimes, MIN_INTERVAL_S, recordPsiTrace, type RecordSummary } from '../live/recorder.ts';
 import { HostFileError } from '../live/procread.ts';
 import { resolveRoots, type HostRoots } from '../live/roots.ts';
+import { outputFileProblem } from '../formats/outputs.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
 import { InputError } from './jsonfile.ts';
+import { reportUnexpected } from './fail.ts';
 
 interface RecordCliOptions {
   duration: string;
@@ -25,6 +27,7 @@ interface RecordCliOptions {
   procfsRoot?: string;
   cgroupRoot?: string;
   json?: boolean;
+  force?: boolean;
 }
 
 function duration(name: string, v: string): number {
@@ -46,11 +49,7 @@ export function summaryText(s: RecordSummary): string {
 /** Print an error of the asynchronous part as main.ts prints those of the synchronous part. */
 function reportFailure(e: unknown, json: boolean): void {
   const problems = e instanceof InputError ? e.problems : e instanceof HostFileError ? [e.message] : undefined;
-  if (!problems) {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    process.exitCode = 1;
-    return;
-  }
+  if (!problems) return reportUnexpected(e);
   if (json) console.log(JSON.stringify({ ok: false, problems }));
   else for (const p of problems) console.error(p);
   process.exitCode = e instanceof InputError ? e.exitCode : 1;
@@ -71,6 +70,7 @@ export function registerRecordCommand(program: Command): void {
     .option('--sysfs-root <dir>', 'directory standing for /sys (default: FS_ROOT/sys)')
     .option('--procfs-root <dir>', 'directory standing for /proc (default: FS_ROOT/proc)')
     .option('--cgroup-root <dir>', 'mount point of the cpuset cgroup hierarchy (unused by record; accepted like every live command)')
+    .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
     .option('--json', 'print one JSON object on stdout at the end: {"ok":true,"file","rows","duration_s","interval_s","stopped","missed"}')
     .addHelpText('after', '\nExamples:\n  $ fgo record --duration 5m --out traces/host.csv\n  $ fgo record --duration 30s --interval 250ms --out /tmp/burst.csv --json\n  $ fgo trace check traces/host.csv')
     .action((o: RecordCliOptions) => {
@@ -80,6 +80,8 @@ export function registerRecordCommand(program: Command): void {
         duration_s = duration('duration', o.duration);
         interval_s = duration('interval', o.interval);
         checkRecordTimes(duration_s, interval_s);
+        const taken = outputFileProblem('--out', o.out, o.force === true);
+        if (taken) throw new InputError([taken]);
         roots = resolveRoots(o);
         assertPsiAvailable(roots); // a kernel without PSI: InputError, exit 1, before any file is made
       } catch (e) {

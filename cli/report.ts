@@ -4,6 +4,7 @@
  * named, as the other commands do for invalid input.
  */
 import type { Command } from 'commander';
+import { assertOutputFile, outputDirProblem } from '../formats/outputs.ts';
 import { InputError } from './jsonfile.ts';
 
 export function registerReport(program: Command): void {
@@ -14,9 +15,13 @@ export function registerReport(program: Command): void {
     .requiredOption('--out <file.html>', 'the HTML file to write')
     .option('--images <dir>', 'also render every chart to DIR/ID.svg and DIR/ID.png, headless')
     .option('--title <text>', 'the report\'s title (default: the scenarios and runs)')
+    .option('--force', 'replace --out (and --images) even if they exist and were not written by fgo')
     .option('--json', 'print {"path","bytes","charts","seconds"} instead of a line of text')
     .addHelpText('after', '\nExamples:\n  $ fgo report out/sim/faults-8n-engine --out faults.html --images faults-img\n  $ fgo report out/compare/default --out default.html     # every run of a compare')
-    .action(async (dirs: string[], o: { out: string; images?: string; title?: string; json?: boolean }) => {
+    .action(async (dirs: string[], o: { out: string; images?: string; title?: string; json?: boolean; force?: boolean }) => {
+      assertOutputFile('--out', o.out, o.force === true);
+      const images = o.images === undefined ? undefined : outputDirProblem('--images', o.images, o.force === true);
+      if (images) throw new InputError([images]);
       const t0 = performance.now();
       // Loaded on use: vega, vega-lite and resvg would add about a second to every fgo command's start.
       const [{ writeReport }, { ReportInputError }] = await Promise.all([import('../reports/report.ts'), import('../reports/load.ts')]);

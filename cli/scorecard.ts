@@ -24,6 +24,7 @@ interface ScorecardFlags {
   out: string;
   decisions: string;
   json?: boolean;
+  force?: boolean;
 }
 
 const listFlag = (v: string, all: readonly string[]) => (v.trim() === 'all' ? [...all] : v.split(',').map((x) => x.trim()).filter(Boolean));
@@ -42,7 +43,7 @@ function check(f: ScorecardFlags): { plan: ScorecardPlan; workers: number } {
   };
   const duration_s = attempt(() => durationFlag('--duration', f.duration));
   const workers = attempt(() => workersFlag(f.workers));
-  const out = outDirProblem(f.out);
+  const out = outDirProblem(f.out, f.force === true);
   if (out) problems.push(out);
   // Scenarios are checked even when --duration is bad, with their own durations.
   const decisions = attempt(() => {
@@ -81,8 +82,9 @@ export function registerScorecard(program: Command): void {
     .option('--policies <list|all>', `comma-separated, engine among them (${POLICIES.join(', ')}); all: every one`, 'all')
     .option('--duration <d>', "simulated time per run at most, e.g. 10m ('full': each scenario's own)", 'full')
     .option('--workers <k>', 'worker threads (default: the CPUs available; 0: run in this thread); results are the same for any number')
-    .option('--out <dir>', 'output directory: new, empty, or an earlier scorecard (which is replaced)', join('out', 'scorecard'))
+    .option('--out <dir>', 'output directory: new, empty, or an earlier fgo output (which is replaced)', join('out', 'scorecard'))
     .option('--decisions <level>', 'how much of each run\'s decision stream its directory keeps: all, compact, sample:N (one in N) or none; metrics are the same whatever the level (default sample:100: a full journal of every scenario takes tens of GB)', 'sample:100')
+    .option('--force', 'replace --out even if it holds something fgo did not write (everything in it is deleted)')
     .option('--json', 'print one JSON object (scorecard.json, the paths, the wall time) instead of the table')
     .addHelpText('after', `
 Examples:
@@ -95,7 +97,7 @@ Verdict: ${VERDICT_RULE}. See docs/scorecard.md.`)
       const started = performance.now();
       const { plan, workers } = check(f);
       const progress = runProgress(plan);
-      const doc = await runScorecard(plan, f.out, { workers, onDone: progress.onDone }).finally(progress.finish);
+      const doc = await runScorecard(plan, f.out, { workers, onDone: progress.onDone }, f.force === true).finally(progress.finish);
       // Loaded on use: vega and vega-lite add about a second to a command's start.
       const { writeSectionedReport } = await import('../reports/report.ts');
       const bar = progressBar('report');

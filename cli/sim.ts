@@ -3,13 +3,14 @@
  * overriding its fields), write run directories, print summary tables. Invalid scenarios,
  * topologies or traces exit 2 with the field or line named, before anything is written.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, TopologyError } from '../engine/index.ts';
 import { POLICIES, type PolicyName } from '../sim/baselines.ts';
-import { writeFileAtomic } from '../sim/csv.ts';
+import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
+import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { engineConfigFor, parseDecisionLog, runSimulation, type DecisionLog, type RunInputs, type RunResult } from '../sim/run.ts';
@@ -37,7 +38,12 @@ export interface SimFlags {
   decisions?: string;
   /** ONNX demand model for the engine's pools (default: the EWMA predictor). */
   model?: string;
+  /** Replace an existing --out that fgo did not write. */
+  force?: boolean;
 }
+
+/** Largest --seed: seeds are whole numbers JavaScript holds exactly. */
+const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 /**
  * The scenario with every flag applied, and the inputs it names read and validated. Any problem
@@ -57,7 +63,12 @@ export function prepare(f: SimFlags): Omit<RunInputs, 'policy'> {
 function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
   let s: Scenario = loadScenario(f.scenario ?? 'default');
   const set = (patch: Partial<Scenario>) => (s = scenarioSchema.parse({ ...s, ...patch }));
-  if (f.seed !== undefined) set({ seed: /^\d+$/.test(f.seed) ? Number(f.seed) : f.seed });
+  if (f.seed !== undefined) {
+    if (!/^\d{1,16}$/.test(f.seed) || Number(f.seed) > MAX_SEED) throw new InputError([`--seed: '${f.seed}' is not a whole number from 0 to ${MAX_SEED}`]);
+    set({ seed: Number(f.seed) });
+  }
+  if (f.psiMode !== undefined && f.psiMode !== 'overlay' && f.psiMode !== 'replace') throw new InputError([`--psi-mode: '${f.psiMode}' is not overlay or replace`]);
+  if (f.psiMode !== undefined && f.psi === undefined && !s.psi) throw new InputError([`--psi-mode: needs --psi FILE (or a scenario with a psi trace); scenario ${s.name} has none`]);
   if (f.duration !== undefined) {
     try {
       parseDuration_s(f.duration);
@@ -89,6 +100,12 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
     }
   }
   return { ...scenarioInputs(s), versions: { fgo: pkg.version, node: process.versions.node }, decisions };
+}
+
+/** Refuse an --out that exists and may not be replaced, before any work (exit 2, a bad run input). */
+function checkOutDir(out: string, force: boolean): void {
+  const problem = outputDirProblem('--out', out, force);
+  if (problem) throw new InputError([problem], 2);
 }
 
 /**
@@ -139,10 +156,10 @@ async function predictorFor(f: SimFlags, inputs: Omit<RunInputs, 'policy'>): Pro
   return loadDemandPredictor(f.model, { horizon_s: engineConfigFor(inputs.scenario).scaling.interval_ms / 1000, warn });
 }
 
-async function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: string | undefined, predictor: DemandPredictor | undefined): Promise<RunResult> {
+async function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: string | undefined, predictor: DemandPredictor | undefined, force = false): Promise<RunResult> {
   const bar = progressBar(`${inputs.scenario.name} · ${policy}`);
   try {
-    return await runSimulation({ ...inputs, policy, out, progress: bar.update, warn, ...(predictor ? { predictor } : {}) });
+    return await runSimulation({ ...inputs, policy, out, force, progress: bar.update, warn, ...(predictor ? { predictor } : {}) });
   } finally {
     bar.done();
   }
@@ -163,6 +180,7 @@ const simOptions = (c: Command) =>
     .option('--decisions <level>', 'how much of the decision stream decisions.jsonl keeps: all (every node\'s score; large), compact (the default: chosen node and runner-up), sample:N (one compact decision in N), none; metrics are the same whatever the level')
     .option('--explain-full', 'the same as --decisions all')
     .option('--model <file>', 'ONNX demand model that sizes the pools (e.g. models/demand.onnx); default: EWMA of arrivals')
+    .option('--force', 'replace --out even if it exists and was not written by fgo (everything in it is deleted)')
     .option('--json', 'print one JSON object instead of tables');
 
 /** `--serve ADDRESS` checked before the run is prepared: a usage error, exit 2. */
@@ -186,6 +204,22 @@ async function serve(address: string, title: string, speed: number) {
   }
 }
 
+/** Every policy's run, comparison.json, report.html and fgo's marker, written into `dir`. */
+async function compareInto(dir: string, inputs: Omit<RunInputs, 'policy'>, policies: PolicyName[], predictor: DemandPredictor | undefined) {
+  const results: Record<string, RunResult> = {};
+  for (const p of policies) results[p] = await run(inputs, p, join(dir, p), predictor);
+  const metrics = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics]));
+  // The engine against the best baseline (sim/verdict.ts), when both ran.
+  const verdict = policies.includes('engine') && policies.length > 1 ? verdictFor(inputs.scenario.name, metrics) : undefined;
+  const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: metrics, ...(verdict ? { verdict } : {}) };
+  writeFileSync(join(dir, 'comparison.json'), JSON.stringify(comparison, null, 2) + '\n');
+  // A report a person can open offline, of every policy side by side (reports/report.ts).
+  const { writeReport } = await import('../reports/report.ts');
+  await writeReport(policies.map((p) => join(dir, p)), join(dir, 'report.html'), { title: `fgo compare: ${inputs.scenario.name}`, ...(verdict ? { verdicts: [verdict] } : {}) });
+  writeFileSync(join(dir, OUTPUT_MARKER), markerText('compare'));
+  return { results, comparison, verdict };
+}
+
 export function registerSim(program: Command): void {
   simOptions(program.command('sim'))
     .description('run the digital twin on a scenario and write a run directory (run.json, decisions.jsonl, metrics.json, timeseries.csv, wall.json)')
@@ -199,11 +233,12 @@ export function registerSim(program: Command): void {
       if (typeof f.serve === 'string') await checkListen(f.serve);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
+      checkOutDir(out, f.force === true);
       const speed = Number(f.speed);
-      if (!(speed > 0)) throw new InputError([`--speed: '${f.speed}' is not a positive number`], 2);
+      if (!(speed > 0 && speed <= 1e6)) throw new InputError([`--speed: '${f.speed}' is not a number above 0 and at most 1000000`], 2);
       const served = f.serve === undefined ? undefined : await serve(f.serve === true ? '127.0.0.1:9465' : f.serve, `fgo sim: ${inputs.scenario.name} (${f.policy})`, speed);
       if (served) process.stderr.write(`dashboard: ${served.url} (the run plays at ${speed}× real time)\n`);
-      const r = await run({ ...inputs, ...(served ? { watch: served.watch } : {}) }, f.policy as PolicyName, out, await predictorFor(f, inputs));
+      const r = await run({ ...inputs, ...(served ? { watch: served.watch } : {}) }, f.policy as PolicyName, out, await predictorFor(f, inputs), f.force === true);
       if (f.json) console.log(JSON.stringify({ dir: r.dir, metrics: r.metrics, wall: r.wall }));
       else console.log(`${table([row(f.policy, r)])}\n\nrun directory: ${r.dir}`);
       if (served) {
@@ -224,17 +259,20 @@ export function registerSim(program: Command): void {
       if (bad.length || policies.length === 0) throw new InputError([`--policies: unknown ${bad.join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'compare', inputs.scenario.name);
-      const results: Record<string, RunResult> = {};
+      checkOutDir(out, f.force === true);
       const predictor = await predictorFor(f, inputs);
-      for (const p of policies) results[p] = await run(inputs, p as PolicyName, join(out, p), predictor);
-      const metrics = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics]));
-      // The engine against the best baseline (sim/verdict.ts), when both ran.
-      const verdict = policies.includes('engine') && policies.length > 1 ? verdictFor(inputs.scenario.name, metrics) : undefined;
-      const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: metrics, ...(verdict ? { verdict } : {}) };
-      writeFileAtomic(join(out, 'comparison.json'), JSON.stringify(comparison, null, 2) + '\n');
-      // A report a person can open offline, of every policy side by side (reports/report.ts).
-      const { writeReport } = await import('../reports/report.ts');
-      const report = await writeReport(policies.map((p) => join(out, p)), join(out, 'report.html'), { title: `fgo compare: ${inputs.scenario.name}`, ...(verdict ? { verdicts: [verdict] } : {}) });
+      // Built whole in a temporary directory (fgo's marker in it), then renamed into place.
+      const tmp = makeTempDir(out);
+      let results: Record<string, RunResult>, comparison, verdict;
+      try {
+        ({ results, comparison, verdict } = await compareInto(tmp, inputs, policies as PolicyName[], predictor));
+        checkOutDir(out, f.force === true); // again: something may have appeared there meanwhile
+        commitDir(tmp, out);
+      } catch (e) {
+        discardTemp(tmp);
+        throw e;
+      }
+      const report = { path: join(out, 'report.html') };
       if (f.json) console.log(JSON.stringify({ dir: out, report: report.path, ...comparison }));
       else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)${verdict ? `\n\n${verdictTable([verdict])}` : ''}`);
     });

@@ -4,11 +4,12 @@
  * Exit 2 when the notebook file does not exist, 1 when it is not a notebook (cannot be imported,
  * no default function, or a result without a report).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../sim/csv.ts';
+import { writeFileAtomic } from '../formats/files.ts';
+import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
 import type { StudyResult } from '../notebooks/lib.ts';
 import { InputError } from './jsonfile.ts';
 
@@ -39,9 +40,10 @@ export function registerStudy(program: Command): void {
     .argument('<notebook>', 'notebooks/NAME.ts (or just NAME), or a path to your own notebook module')
     .option('--out <dir>', 'output directory (default out/study/NAME)')
     .option('--quick', 'a small, fast version: a few simulated minutes, fewer points')
+    .option('--force', 'use --out even if it exists and was not written by fgo')
     .option('--json', 'print the summary.json document instead of the log and the report path')
     .addHelpText('after', '\nExamples:\n  $ fgo study notebooks/warm-memory.ts --quick\n  $ fgo study notebooks/numa-scaling.ts --out out/study/numa\n  $ fgo report out/study/numa/runs --out /tmp/r.html --images out/study/numa/img')
-    .action(async (arg: string, o: { out?: string; quick?: boolean; json?: boolean }) => {
+    .action(async (arg: string, o: { out?: string; quick?: boolean; json?: boolean; force?: boolean }) => {
       const file = resolveNotebook(arg);
       const name = basename(file).replace(/\.[cm]?[tj]s$/, '');
       let mod: { default?: unknown };
@@ -55,6 +57,11 @@ export function registerStudy(program: Command): void {
       }
       if (typeof mod.default !== 'function') throw new InputError([`${arg}: not a notebook: it must export \`default async function study(ctx: { out, quick, log })\``], 1);
       const out = o.out ?? join('out', 'study', name);
+      const taken = outputDirProblem('--out', out, o.force === true);
+      if (taken) throw new InputError([taken], 2);
+      // The notebook writes into it as it goes: marked as fgo's from the start.
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, OUTPUT_MARKER), markerText('study'));
       const log = o.json ? (s: string) => process.stderr.write(`${s}\n`) : (s: string) => console.log(s);
       const t0 = performance.now();
       const res = (await (mod.default as (ctx: { out: string; quick: boolean; log: (s: string) => void }) => Promise<StudyResult>)({ out, quick: o.quick === true, log })) as Partial<StudyResult> | undefined;

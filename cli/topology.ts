@@ -9,6 +9,7 @@ import { formatCpuList } from '../live/cpulist.ts';
 import { HostRootsError, resolveRoots } from '../live/roots.ts';
 import { readTopologyDetailed, type TopologyReadResult } from '../live/topology.ts';
 import { InputError } from './jsonfile.ts';
+import { noCpusProblem } from './load.ts';
 
 interface TopologyOptions {
   fsRoot?: string;
@@ -76,6 +77,8 @@ export function registerTopologyCommand(program: Command): void {
         throw e;
       }
       for (const w of r.warnings) console.error(`warning: ${w}`);
+      const none = noCpusProblem(r.roots.sys, r.topology);
+      if (none) throw new InputError([none]);
       console.log(o.json ? JSON.stringify(r.topology) : renderTopology(r));
     });
 }

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { assertOutputFile } from '../formats/outputs.ts';
 import type { SkippedRow } from '../sim/csv.ts';
 import { IMPORT_DEFAULTS, IMPORT_FORMATS, importTrace, type ImportFormat, type ImportOptions } from '../sim/importers.ts';
 import { readTrace, summarizeTrace, writeDemandTrace, writeRequestTrace, type TraceSummary } from '../sim/traces.ts';
@@ -60,6 +61,7 @@ interface ImportCliOptions extends ImportOptions {
   format: ImportFormat;
   out: string;
   json?: boolean;
+  force?: boolean;
 }
 
 export function registerTraceCommands(program: Command): void {
@@ -74,9 +76,10 @@ export function registerTraceCommands(program: Command): void {
     )
     .argument('<in>', 'the input file in the public format')
     .addOption(new Option('--format <format>', 'input format').choices(IMPORT_FORMATS).makeOptionMandatory())
-    .requiredOption('--out <file>', 'the trace to write (through FILE.tmp and a rename)')
+    .requiredOption('--out <file>', 'the trace to write (atomically: a temporary file beside it, renamed into place)')
     .option('--profile <name>', 'profile name (nab, azure-llm) or prefix NAME-… of every profile (other formats)')
     .option('--skip-bad', 'leave bad rows out and list them, instead of failing')
+    .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
     .option('--json', 'print one JSON object: the summary, notes and every skipped row')
     .option('--mem-mb <mb>', `azure-functions-2021: memory of each request (default ${IMPORT_DEFAULTS.memMb})`, nonNegative)
     .option('--llm-ms-per-context-token <ms>', `azure-llm: CPU time per context token (default ${IMPORT_DEFAULTS.llmMsPerContextToken})`, nonNegative)
@@ -106,6 +109,7 @@ Examples:
     .action((input: string, o: ImportCliOptions) =>
       reporting(o.json, () => {
         if (resolve(o.out) === resolve(input)) throw new InputError([`${o.out}: --out is the input file; choose another name`]);
+        assertOutputFile('--out', o.out, o.force === true);
         const opts: ImportOptions = { skipBad: o.skipBad === true, utilNote: o.utilNote === true };
         for (const k of ['profile', 'memMb', 'llmMsPerContextToken', 'llmMsPerGeneratedToken', 'llmBaseMb', 'llmMbPerContextToken'] as const) {
           if (o[k] !== undefined) (opts as Record<string, unknown>)[k] = o[k];

@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { FIXED_KEEP_ALIVE_BASELINES, type BaselineName } from '../sim/baselines.ts';
-import { writeFileAtomic } from '../sim/csv.ts';
+import { writeFileAtomic } from '../formats/files.ts';
+import { assertOutputFile } from '../formats/outputs.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
 import { formatTradeoff, runTradeoff } from '../sim/tradeoff.ts';
 import { InputError } from './jsonfile.ts';
@@ -20,6 +21,7 @@ interface TradeoffFlags {
   keepalives: string;
   baseline: string;
   out?: string;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -50,10 +52,12 @@ export function registerTradeoff(program: Command): void {
     .option('--keepalives <list>', 'baseline keep-alives (10m, the usual, is always run)', '1m,2m,5m,10m,20m')
     .option('--baseline <policy>', `the fixed-keep-alive policy: ${FIXED_KEEP_ALIVE_BASELINES.join(', ')}`, 'least-loaded')
     .option('--out <file.json>', 'write the curve and the headline as JSON')
+    .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
     .option('--json', 'print one JSON object instead of the table')
     .addHelpText('after', '\nExample:\n  $ fgo tradeoff --scenario diurnal-8n --duration 6h --out out/tradeoff-diurnal-8n.json')
     .action(async (f: TradeoffFlags) => {
       if (!(FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(f.baseline)) throw new InputError([`--baseline: '${f.baseline}' is not one of ${FIXED_KEEP_ALIVE_BASELINES.join(', ')}`], 2);
+      if (f.out) assertOutputFile('--out', f.out, f.force === true, 2);
       const covers = numbers('--covers', f.covers, Number, (x) => x >= 0.5 && x < 1, 'a fraction in [0.5, 1)');
       const keepAlives_s = numbers('--keepalives', f.keepalives, parseDuration_s, (x) => x >= 0, 'a duration such as 90s, 10m or 1h');
       const inputs = prepare({ scenario: f.scenario, ...(f.duration !== undefined ? { duration: f.duration } : {}), ...(f.seed !== undefined ? { seed: f.seed } : {}), ...(f.config !== undefined ? { config: f.config } : {}) });

@@ -7,7 +7,8 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { writeFileAtomic } from '../sim/csv.ts';
+import { writeFileAtomic } from '../formats/files.ts';
+import { assertOutputFile } from '../formats/outputs.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
 import type { Job } from '../sim/tune/evaluate.ts';
 import { OBJECTIVE_METRICS, parseWeights, type MetricDelta } from '../sim/tune/objective.ts';
@@ -31,6 +32,7 @@ interface TuneFlags {
   shard?: string;
   out?: string;
   json?: boolean;
+  force?: boolean;
 }
 
 const list = (s: string) => (s === 'none' ? [] : s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -46,9 +48,16 @@ export function durationFlag(flag: string, v: string): number | null {
   }
 }
 
+/** Most trials a sweep may ask for: each is a run per tuning scenario. */
+export const MAX_TRIALS = 10_000;
+
+/** Most worker threads a command starts: each holds a simulation's memory. */
+export const MAX_WORKERS = 64;
+
+/** --workers: a whole number from 0 (every run in this thread) to MAX_WORKERS; default the CPUs available. */
 export function workersFlag(v: string | undefined): number {
-  if (v === undefined) return availableParallelism();
-  if (!/^\d+$/.test(v)) throw new InputError([`--workers: '${v}' is not a whole number (0 runs in this thread)`], 2);
+  if (v === undefined) return Math.min(MAX_WORKERS, availableParallelism());
+  if (!/^\d{1,6}$/.test(v) || Number(v) > MAX_WORKERS) throw new InputError([`--workers: '${v}' is not a whole number from 0 (every run in this thread) to ${MAX_WORKERS}`], 2);
   return Number(v);
 }
 
@@ -121,19 +130,21 @@ export function registerTune(program: Command): void {
     .option('--shard <i/n>', 'run only trials k with k % n = i and write a shard file for `fgo tune merge`')
     // Not requiredOption: commander checks a parent's mandatory options for its subcommands too (merge).
     .option('--out <file>', 'the result (or shard) JSON file (required)')
+    .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
     .option('--json', 'print a one-object JSON summary on stdout')
     .addHelpText('after', '\nExamples:\n  $ fgo tune --trials 48 --workers 2 --duration 10m --out tuning/tuned.json\n  $ fgo tune --trials 48 --shard 0/4 --out shard-0.json    # … through 3/4, then:\n  $ fgo tune merge shard-*.json --out tuning/tuned.json')
     .action(async (f: TuneFlags) => {
       const started = Date.now();
       if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
       const out = f.out;
+      assertOutputFile('--out', out, f.force === true, 2);
       let weights;
       try {
         weights = parseWeights(f.weights);
       } catch (e) {
         throw new InputError([`--weights: ${(e as Error).message}`], 2);
       }
-      if (!/^\d+$/.test(f.trials)) throw new InputError([`--trials: '${f.trials}' is not a whole number`], 2);
+      if (!/^\d{1,6}$/.test(f.trials) || Number(f.trials) > MAX_TRIALS) throw new InputError([`--trials: '${f.trials}' is not a whole number from 0 to ${MAX_TRIALS}`], 2);
       let shard: { index: number; count: number } | undefined;
       if (f.shard !== undefined) {
         const m = /^(\d+)\/(\d+)$/.exec(f.shard);
@@ -172,13 +183,15 @@ export function registerTune(program: Command): void {
     .argument('<shards...>', 'files written by `fgo tune --shard i/n`')
     .option('--out <file>', 'the result JSON file (required)')
     .option('--workers <k>', 'worker threads for the held-out runs (default: the CPUs available)')
+    .option('--force', 'replace --out if it exists')
     .option('--json', 'print a one-object JSON summary on stdout')
     .addHelpText('after', '\nExample:\n  $ fgo tune merge /results/shard-*.json --out tuning/tuned.json')
-    .action(async (files: string[], own: { out?: string; workers?: string; json?: boolean }) => {
+    .action(async (files: string[], own: { out?: string; workers?: string; json?: boolean; force?: boolean }) => {
       // The root command hands options after the operands to `tune`, which keeps those it knows
       // (--out, --workers, --json): merge takes them from there too.
-      const f = { ...(tune.opts() as { out?: string; workers?: string; json?: boolean }), ...own };
+      const f = { ...(tune.opts() as { out?: string; workers?: string; json?: boolean; force?: boolean }), ...own };
       if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
+      assertOutputFile('--out', f.out, f.force === true, 2);
       const started = Date.now();
       const workers = workersFlag(f.workers);
       const bar = trialProgress('merge', 0, 1);

@@ -17,6 +17,7 @@
  *   agent (a worker exiting late): logged once and dropped, never thrown — a throw there would
  *   surface far from its cause, as an unhandled rejection in some event handler.
  */
+import { fsyncDir } from '../formats/files.ts';
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
@@ -56,16 +57,6 @@ export interface JournalTrouble {
   lost_entries: number;
   /** True when the segment could not be cut back to its last durable line: no retry until a restart. */
   stuck: boolean;
-}
-
-/** Make the directory entry of a just-created (or removed) file survive a power cut. */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 const errnoOf = (err: unknown): string => ((err as NodeJS.ErrnoException)?.code ?? 'ERROR');

@@ -9,8 +9,9 @@
  * A group is recorded BEFORE its mkdir: a crash in between leaves a record of a group that does
  * not exist (harmless) rather than a group of ours we would no longer dare to remove.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../formats/files.ts';
+import { join } from 'node:path';
 import { nestingTooDeep } from '../formats/json.ts';
 
 export interface OwnedWorker {
@@ -127,24 +128,7 @@ export function parseLedger(text: string): { workers: OwnedWorker[]; groups: str
   return { workers: workers.map((w) => ({ pid: w.pid, starttime: w.starttime, fragment: w.fragment, profile: w.profile })), groups };
 }
 
-/**
- * Replace a small state file atomically and durably: write `file.tmp` (mode 0600), fsync it,
- * rename over `file`, fsync the directory. A crash leaves the old file or the new one, never half.
- */
+/** Replace a small state file atomically and durably (mode 0600): a crash leaves the old file or the new one, never half. */
 export function writeStateFile(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dir = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeFileAtomic(file, text, 0o600);
 }

@@ -74,7 +74,9 @@ function linkedNode(sysCpu: string, cpu: number): number | undefined {
 
 /** Read the topology and everything surprising met on the way. Throws HostRootsError for unusable roots. */
 export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
-  const problems = checkRoots(roots);
+  // procfs only adds node 0's memory on a machine without NUMA and the process's cpuset, each
+  // missing with a warning: a dump of sys/ alone is read as hwloc reads it.
+  const problems = checkRoots(roots, { proc: false });
   if (problems.length) throw new HostRootsError(problems);
   const warnings: string[] = [];
   const sysNode = join(roots.sys, 'devices/system/node');

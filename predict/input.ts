@@ -4,8 +4,8 @@
  * can be judged without converting it first. Problems are the readers' InputErrors, file:line:col.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
+import { MAX_CSV_BYTES, readInputBytes } from '../formats/inputs.ts';
 import { readCsvHead } from '../sim/csv.ts';
 import { importNab } from '../sim/importers/nab.ts';
 import { readDemandTrace, type DemandRow } from '../sim/traces.ts';
@@ -27,14 +27,6 @@ export function loadTrace(file: string): LoadedTrace {
   const header = readCsvHead(file)[0]?.fields ?? [];
   const nab = header.length === 2 && header[0] === 'timestamp' && header[1] === 'value';
   const rows: DemandRow[] = nab ? importNab(file, {}).rows : readDemandTrace(file).rows;
-  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
+  const sha256 = createHash('sha256').update(readInputBytes(file, MAX_CSV_BYTES, 'CSV input')).digest('hex').slice(0, 16);
   return { file, name: basename(file).replace(/\.csv$/i, ''), format: nab ? 'nab' : 'demand', rows: rows.length, series: seriesOfRows(rows), sha256 };
-}
-
-/** Write bytes through `file.tmp` and a rename (a crash never leaves half a model). */
-export function writeBytesAtomic(file: string, bytes: Uint8Array | string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, file);
 }

@@ -9,8 +9,10 @@
  * draws in seconds. A sectioned report has a smaller budget per section (SECTION_LIMITS), so
  * eleven scenarios of nine policies stay a file that opens quickly.
  */
-import { renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { commitDir, discardTemp, makeTempDir, writeFileAtomic } from '../formats/files.ts';
+import { markerText, OUTPUT_MARKER } from '../formats/outputs.ts';
 import { buildCharts, type ChartDef, type Run, type TimeAxis } from './charts.ts';
 import type { ScenarioVerdict } from '../sim/verdict.ts';
 import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
@@ -69,13 +71,26 @@ export async function buildReport(runDirs: readonly string[], title?: string, li
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
-/** Write `html` to `out` through a temporary file renamed into place. */
+/** Write `html` to `out` atomically (formats/files.ts). */
 function writeHtml(out: string, html: string): { path: string; bytes: number } {
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, out);
+  writeFileAtomic(out, html);
   return { path: out, bytes: statSync(out).size };
+}
+
+/**
+ * Every chart as SVG and PNG in `dir`, built in a temporary directory (with fgo's marker) renamed
+ * into place; the caller has checked that `dir` may be replaced (formats/outputs.ts).
+ */
+async function writeImageDir(charts: ChartDef[], dir: string): Promise<void> {
+  const tmp = makeTempDir(dir);
+  try {
+    await writeImages(charts, tmp);
+    writeFileSync(join(tmp, OUTPUT_MARKER), markerText('report-images'));
+    commitDir(tmp, dir);
+  } catch (e) {
+    discardTemp(tmp);
+    throw e;
+  }
 }
 
 /**
@@ -87,7 +102,7 @@ function writeHtml(out: string, html: string): { path: string; bytes: number } {
 export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string; verdicts?: ScenarioVerdict[] } = {}): Promise<{ path: string; bytes: number; charts: number }> {
   const model = await buildReport(runDirs, opts.title);
   const written = writeHtml(out, renderHtml(model.title, model.runs, model.charts, now(), opts.verdicts ? verdictHtml(opts.verdicts, true) : undefined));
-  if (opts.images) await writeImages(model.charts, opts.images);
+  if (opts.images) await writeImageDir(model.charts, opts.images);
   return { ...written, charts: model.charts.length };
 }
 

@@ -10,12 +10,13 @@
  * - blank lines carry no data and are passed over; blanks around a field are ignored (inside
  *   quotes they are kept); a record the CSV parser cannot read is a problem of its line.
  *
- * Files are written through `file.tmp` and a rename, so a crash never leaves half a file.
+ * Inputs are bounded before they are parsed: a regular file of at most MAX_CSV_BYTES, at most
+ * MAX_CSV_LINES lines, each record at most MAX_CSV_RECORD_BYTES.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, readSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { InputError } from '../cli/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
+import { MAX_CSV_BYTES, openInput, readInputText } from '../formats/inputs.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Reading records
@@ -26,14 +27,19 @@ export interface CsvRecord {
   fields: string[];
 }
 
-const cannotRead = (file: string, e: unknown) => new InputError([`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+/** Most lines a CSV input may have (the largest bundled trace has about 16,000). */
+export const MAX_CSV_LINES = 5_000_000;
+/** Longest record (one line, or several inside quotes), in characters: public traces' widest rows are a few KB. */
+export const MAX_CSV_RECORD_BYTES = 1024 * 1024;
 
+/** The text of a CSV file, refused before parsing if it has more than MAX_CSV_LINES lines. */
 function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw cannotRead(file, e);
+  const text = readInputText(file, MAX_CSV_BYTES, 'CSV input');
+  let lines = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    if (++lines > MAX_CSV_LINES) throw new InputError([`${file}: more than ${MAX_CSV_LINES} lines, the limit for a CSV input; split it`]);
   }
+  return text;
 }
 
 /**
@@ -47,6 +53,7 @@ function parseCsv(text: string): { records: CsvRecord[]; broken: { line: number;
     info: true,
     relax_column_count: true,
     skip_empty_lines: true,
+    max_record_size: MAX_CSV_RECORD_BYTES,
     skip_records_with_error: true,
     trim: true, // blanks around a field, not inside quotes
     on_skip: (err: { lines?: number; message: string } | undefined) => {
@@ -71,14 +78,12 @@ export function readCsvHead(file: string): CsvRecord[] {
   return parseCsv(firstLines(file)).records;
 }
 
-/** The start of a file, up to the first non-blank line's end (read in 64 KiB steps, not whole). */
+/**
+ * The start of a file, up to the first non-blank line's end (read in 64 KiB steps, not whole);
+ * a start of blanks and one line longer than MAX_CSV_RECORD_BYTES is refused.
+ */
 function firstLines(file: string): string {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    throw cannotRead(file, e);
-  }
+  const { fd } = openInput(file, MAX_CSV_BYTES, 'CSV input');
   try {
     const buf = Buffer.alloc(65536);
     let text = '';
@@ -87,6 +92,7 @@ function firstLines(file: string): string {
       text += buf.toString('utf8', 0, n);
       const m = /\S[^\n]*\n/.exec(text);
       if (m || n === 0) return m ? text.slice(0, m.index + m[0].length) : text;
+      if (text.length > MAX_CSV_RECORD_BYTES) throw new InputError([`${file}:1:1: no line end in the first ${MAX_CSV_RECORD_BYTES} bytes: the header is longer than a CSV record may be`]);
     }
   } finally {
     closeSync(fd);
@@ -300,12 +306,4 @@ export function scanRows(file: string, header: readonly string[], index: Readonl
 /** A CSV field, quoted when it has to be. */
 export function csvField(s: string): string {
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** Write `text` to `file` through `file.tmp` and a rename; creates the directory if needed. */
-export function writeFileAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }

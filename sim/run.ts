@@ -4,10 +4,15 @@
  * predictor may be), and writes the run directory of DESIGN.md — run.json,
  * decisions.jsonl, metrics.json, timeseries.csv (plus wall.json, the wall-clock figures, kept
  * apart so metrics.json is identical for the same scenario and seed). Files go to a temporary
- * directory renamed into place at the end, so a crash never leaves a partial run.
+ * directory renamed into place at the end (formats/files.ts), so a crash or Ctrl-C never leaves a
+ * partial run, and the directory carries fgo's marker; an existing directory is replaced only if
+ * it is empty or fgo's, or with `force` (formats/outputs.ts).
  */
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
+import { InputError } from '../formats/errors.ts';
+import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
 import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, type Topology } from '../engine/index.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us, type RunWatcher } from './agent-loop.ts';
@@ -34,6 +39,8 @@ export interface RunInputs {
   background?: { recording: Background; node?: number; copies: number };
   /** Run directory to write; none: compute metrics only. */
   out?: string;
+  /** Replace `out` even if it exists and is not an fgo output (`--force`). */
+  force?: boolean;
   /** How much of the decision stream decisions.jsonl keeps (default compact). */
   decisions?: DecisionLog;
   progress?: (fraction: number) => void;
@@ -138,7 +145,41 @@ function compact(d: Decision): string {
 
 const TS_HEADER = 't_s,node,cpu_util,cpu_some_avg10,cpu_full_avg10,mem_some_avg10,mem_full_avg10,io_some_avg10,io_full_avg10,active,warm,mem_used_kb';
 
+/**
+ * The predictor, yielding to the event loop before each forecast: the run is otherwise one long
+ * stretch of synchronous work, and a signal's handler (Ctrl-C removing the temporary run
+ * directory) would wait for its end. Once per scaling cycle costs nothing measurable.
+ */
+function yielding(p: DemandPredictor): DemandPredictor {
+  return {
+    name: p.name, horizon_s: p.horizon_s, history_len: p.history_len,
+    forecast: async (batch) => {
+      await new Promise<void>((done) => setImmediate(done));
+      return p.forecast(batch);
+    },
+  };
+}
+
+/** Refuse `out` when it exists and may not be replaced: an InputError (exit 2, as every bad run input). */
+function checkOut(out: string, force: boolean): void {
+  const problem = outputDirProblem('--out', out, force);
+  if (problem) throw new InputError([problem], 2);
+}
+
 export async function runSimulation(inp: RunInputs): Promise<RunResult> {
+  if (inp.out) checkOut(inp.out, inp.force === true);
+  const tmp = inp.out ? makeTempDir(inp.out) : undefined;
+  try {
+    return await simulate(inp, tmp);
+  } catch (e) {
+    // A failed run (a predictor that threw, say) leaves no partial run directory behind.
+    if (tmp) discardTemp(tmp);
+    throw e;
+  }
+}
+
+/** The run itself, its files written to `tmp` (when there is an output) and committed at the end. */
+async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunResult> {
   const s = inp.scenario;
   const seed = String(s.seed);
   const end_us = Math.round(parseDuration_s(s.duration) * 1e6);
@@ -147,16 +188,10 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   const keepAlive_ms = inp.keepAlive_ms ?? DEFAULT_KEEP_ALIVE_MS;
   const policy: Policy = inp.policy === 'engine' ? new Orchestrator({ config, topology: topo, seed }) : makeBaseline(inp.policy, config, topo, seed, keepAlive_ms);
   const cycle_us = scalingCycle_us(config, s.agent_interval_s * 1e6);
-  const predictor = inp.predictor ?? defaultPredictor(cycle_us, end_us);
+  const predictor = yielding(inp.predictor ?? defaultPredictor(cycle_us, end_us));
   const headroom = inp.headroom ?? DEFAULT_HEADROOM;
   if (!(headroom > 0)) throw new RangeError(`headroom must be > 0, got ${headroom}`);
 
-  // Output: a temporary directory renamed into place at the end.
-  const tmp = inp.out ? `${inp.out}.tmp-${process.pid}` : undefined;
-  if (tmp) {
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-  }
   const level = inp.decisions ?? 'compact';
   const decisions = new LineSink(tmp && level !== 'none' ? openSync(join(tmp, 'decisions.jsonl'), 'w') : undefined);
   const every = typeof level === 'object' ? level.sample : 1;
@@ -246,10 +281,8 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
   try {
     await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, series: (line) => series.write(line), ...(inp.progress ? { progress: inp.progress } : {}), ...(inp.watch ? { watch: inp.watch } : {}) });
   } catch (e) {
-    // A failed run (a predictor that threw, say) leaves no partial run directory behind.
     decisions.close();
     series.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
 
@@ -273,9 +306,9 @@ export async function runSimulation(inp: RunInputs): Promise<RunResult> {
     write('metrics.json', summary);
     write('wall.json', wallSummary);
     write('faults.json', metrics.faults.map((f) => ({ kind: f.kind, target: f.target, injected_s: f.injected_us / 1e6, detected_s: f.detected_us === undefined ? null : f.detected_us / 1e6, recovered_s: f.recovered_us === undefined ? null : f.recovered_us / 1e6 })));
-    mkdirSync(dirname(inp.out), { recursive: true });
-    if (existsSync(inp.out)) rmSync(inp.out, { recursive: true, force: true });
-    renameSync(tmp, inp.out);
+    writeFileSync(join(tmp, OUTPUT_MARKER), markerText('sim-run'));
+    checkOut(inp.out, inp.force === true); // again: something may have appeared there during the run
+    commitDir(tmp, inp.out);
   }
   return { metrics: summary, wall: wallSummary, ...(inp.out ? { dir: inp.out } : {}) };
 }

@@ -7,18 +7,21 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { problemsOf } from '../engine/index.ts';
 import { InputError, locate, readJson } from '../cli/jsonfile.ts';
+import { durationSeconds, MAX_DURATION_S, parseDuration_s } from '../formats/duration.ts';
+import { SAFE_NAME } from '../formats/outputs.ts';
 import { expandPopulation, populationSchema } from './population.ts';
+import { MAX_FAULTS, MAX_POOL, MAX_PROFILES, MAX_RATE_PER_S, MIN_PERIOD_S, scenarioWorkProblems } from './scenario-limits.ts';
 
-/** "90s", "30m", "24h", "2d" or a number of seconds. */
-export function parseDuration_s(v: string | number): number {
-  if (typeof v === 'number') return v;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
-  if (!m) throw new Error(`'${v}' is not a duration (examples: 90s, 30m, 24h)`);
-  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
+export { parseDuration_s };
 
-const duration = z.union([z.number().min(0), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, 'a duration such as 90s, 30m or 24h')]);
+const duration = z.union([
+  z.number().min(0).max(MAX_DURATION_S),
+  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, 'a duration such as 90s, 30m or 24h').refine((v) => (durationSeconds(v) ?? 0) <= MAX_DURATION_S, `at most ${MAX_DURATION_S / 86_400} days`),
+]);
+/** An arrival rate: 0 or more, at most MAX_RATE_PER_S (a higher one is a typo, and its run would never end). */
+const rate = z.number().min(0).max(MAX_RATE_PER_S);
+/** A mean period of a random process: at least MIN_PERIOD_S, so simulated time always moves on. */
+const period = z.number().min(MIN_PERIOD_S);
 
 const cpuDist = z.discriminatedUnion('dist', [
   z.strictObject({ dist: z.literal('const'), mean: z.number().positive() }),
@@ -28,29 +31,29 @@ const cpuDist = z.discriminatedUnion('dist', [
 ]);
 
 const arrival = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('poisson'), rate_per_s: z.number().min(0) }),
+  z.strictObject({ kind: z.literal('poisson'), rate_per_s: rate }),
   /**
    * Non-homogeneous Poisson: rate × (1 + day·sin(2π(t + phase_h)/day) + week·sin(2πt/week)) ×
    * hourly lognormal noise. The daily peak is at 6 h − phase_h (phase_h moves it earlier).
    */
   z.strictObject({
-    kind: z.literal('diurnal'), rate_per_s: z.number().min(0),
+    kind: z.literal('diurnal'), rate_per_s: rate,
     day_amplitude: z.number().min(0).max(1).default(0.5), week_amplitude: z.number().min(0).max(1).default(0.1),
     noise: z.number().min(0).max(2).default(0.1), phase_h: z.number().default(0),
   }),
   /** On/off (two-state Markov-modulated Poisson): exponential on and off periods. */
   z.strictObject({
-    kind: z.literal('bursty'), on_rate_per_s: z.number().min(0), off_rate_per_s: z.number().min(0),
-    mean_on_s: z.number().positive(), mean_off_s: z.number().positive(),
+    kind: z.literal('bursty'), on_rate_per_s: rate, off_rate_per_s: rate,
+    mean_on_s: period, mean_off_s: period,
   }),
   /** Non-homogeneous Poisson whose rate follows straight lines between [t_s, rate_per_s] points (held after the last). */
   z.strictObject({
     kind: z.literal('piecewise'),
-    points: z.array(z.tuple([z.number().min(0), z.number().min(0)])).min(1).max(10_000)
+    points: z.array(z.tuple([z.number().min(0).max(MAX_DURATION_S), rate])).min(1).max(10_000)
       .refine((ps) => ps.every((p, i) => i === 0 || p[0] > (ps[i - 1] as [number, number])[0]), 'points must be in increasing t_s order'),
   }),
   /** A timer: one arrival every period_s, the first at phase_s (drawn within the first period when absent). */
-  z.strictObject({ kind: z.literal('periodic'), period_s: z.number().positive(), phase_s: z.number().min(0).optional() }),
+  z.strictObject({ kind: z.literal('periodic'), period_s: period, phase_s: z.number().min(0).max(MAX_DURATION_S).optional() }),
   z.strictObject({ kind: z.literal('none') }),
 ]);
 
@@ -77,7 +80,7 @@ export const simProfileSchema = z.strictObject({
   /** Where a request's data lives: nowhere in particular, a random node per request, or one node. */
   home: z.union([z.enum(['none', 'random']), z.number().int().min(0)]).default('random'),
   slo_ms: z.number().positive().default(1000),
-  pool: z.strictObject({ min: z.number().int().min(0), target: z.number().int().min(0), max: z.number().int().min(0) }).partial().default({}),
+  pool: z.strictObject({ min: z.number().int().min(0).max(MAX_POOL), target: z.number().int().min(0).max(MAX_POOL), max: z.number().int().min(0).max(MAX_POOL) }).partial().default({}),
   arrival: arrival.default({ kind: 'none' }),
 });
 
@@ -86,7 +89,7 @@ const fault = z.strictObject({
   /** Scheduled instant, or… */
   at: duration.optional(),
   /** …a rate (Poisson) over the run. */
-  rate_per_h: z.number().positive().optional(),
+  rate_per_h: z.number().positive().max(MAX_RATE_PER_S * 3600).optional(),
   /** Target: a profile's fragment (crash, hang, slow, leak) or a node (cpu_offline). */
   profile: z.string().optional(),
   node: z.number().int().min(0).optional(),
@@ -97,12 +100,13 @@ const fault = z.strictObject({
 });
 
 export const scenarioSchema = z.strictObject({
-  name: z.string().min(1).max(64),
+  /** Names the run's default output directory: a safe path component. */
+  name: z.string().regex(SAFE_NAME, "1 to 64 letters, digits, '_', '.' or '-' (not '.' or '..'): it names the output directory"),
   description: z.string().default(''),
   seed: z.union([z.number().int(), z.string().min(1)]).default(1),
   duration: duration.default('1h'),
   topology: z.string().default('2n-32c'),
-  profiles: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), simProfileSchema).default({}),
+  profiles: z.record(z.string().regex(SAFE_NAME), simProfileSchema).refine((p) => Object.keys(p).length <= MAX_PROFILES, `at most ${MAX_PROFILES} profiles`).default({}),
   /** A demand (`t_s,profile,count`) or request trace replacing the generators. */
   workload: z.string().optional(),
   /**
@@ -125,16 +129,19 @@ export const scenarioSchema = z.strictObject({
     copies: z.number().int().min(1).max(1000).default(1),
     cpus: z.number().int().min(1).max(4096).optional(),
   }).optional(),
-  faults: z.array(fault).default([]),
+  faults: z.array(fault).max(MAX_FAULTS).default([]),
   /** Engine config overrides (engine/config.ts); profile entries merge over the catalogue's. */
   engine: z.record(z.string(), z.unknown()).default({}),
   /** Memory used on every node by everything that is not a fragment. */
   background_mem_mb: z.number().min(0).default(0),
   /** I/O requests the device serves at once. */
-  io_parallelism: z.number().int().min(1).default(4),
-  timeseries_interval_s: z.number().int().min(1).default(1),
+  io_parallelism: z.number().int().min(1).max(4096).default(4),
+  timeseries_interval_s: z.number().int().min(1).max(86_400).default(1),
   /** How often the shell samples the host and ticks the policy (the live agent's interval). */
   agent_interval_s: z.number().int().min(1).max(60).default(1),
+}).superRefine((s, ctx) => {
+  // Work the run would take, bounded before it starts (sim/scenario-limits.ts).
+  for (const p of scenarioWorkProblems(s)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
 }).transform((s) => {
   // A function population joins the catalogue as ordinary profiles (named profiles win), so every
   // consumer of a scenario sees one catalogue. Expanding again gives the same profiles.
@@ -163,7 +170,19 @@ export function loadScenario(nameOrFile: string): Scenario {
   const { value, text } = readJson(file);
   const problems = problemsOf(scenarioSchema, value);
   if (problems.length) throw new InputError(locate(file, text, problems));
-  return scenarioSchema.parse(value);
+  const s = scenarioSchema.parse(value);
+  const late = faultsAfterEnd(s);
+  if (late.length) throw new InputError(locate(file, text, late));
+  return s;
+}
+
+/**
+ * Faults a scenario schedules after its own end: never injected, so a mistake. (A run shortened
+ * by --duration or a scorecard's cap legitimately ends before some; that is not checked here.)
+ */
+function faultsAfterEnd(s: Scenario): string[] {
+  const end_s = parseDuration_s(s.duration);
+  return s.faults.flatMap((f, i) => (f.at !== undefined && parseDuration_s(f.at) >= end_s ? [`faults.${i}.at: ${f.at} is not before the end of the run (duration ${s.duration}); the fault would never be injected`] : []));
 }
 
 const ROOT = new URL('../', import.meta.url).pathname;

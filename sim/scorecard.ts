@@ -4,11 +4,14 @@
  * results identical whatever their number), one run directory each, and the verdict of the
  * engine against the best baseline (verdict.ts). The output directory is built under a temporary
  * name and renamed into place, so a failed or interrupted scorecard never leaves half of one, and
- * it only ever replaces an empty directory or an earlier scorecard's.
+ * it only ever replaces an empty directory or an earlier scorecard's (or anything, with --force).
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { join } from 'node:path';
-import { InputError } from '../cli/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
+import { commitDir, discardTemp, makeTempDir, untrackTemp } from '../formats/files.ts';
+import { markerText, OUTPUT_MARKER, outputDirProblem, SAFE_NAME } from '../formats/outputs.ts';
 import { BASELINES, POLICIES, type PolicyName } from './baselines.ts';
 import type { MetricsSummary } from './metrics.ts';
 import type { DecisionLog } from './run.ts';
@@ -68,7 +71,7 @@ export function planScorecard(i: { scenarios: readonly string[]; policies: reado
   for (const arg of new Set(i.scenarios)) {
     try {
       const s = prepareScenario(arg, i.duration_s).scenario;
-      if (!/^[A-Za-z0-9_.-]+$/.test(s.name) || s.name === '.' || s.name === '..' || RESERVED.includes(s.name)) problems.push(`scenario '${arg}': its name '${s.name}' cannot name a directory of the output`);
+      if (!SAFE_NAME.test(s.name) || RESERVED.includes(s.name)) problems.push(`scenario '${arg}': its name '${s.name}' cannot name a directory of the output`);
       else if (scenarios.some((x) => x.name === s.name)) problems.push(`scenario '${arg}': named '${s.name}', as ${scenarios.find((x) => x.name === s.name)?.arg} is`);
       else scenarios.push({ arg, name: s.name, description: s.description, seed: s.seed, duration_s: parseDuration_s(s.duration) });
     } catch (e) {
@@ -80,17 +83,18 @@ export function planScorecard(i: { scenarios: readonly string[]; policies: reado
   return { scenarios, policies: [...i.policies] as PolicyName[], duration_s: i.duration_s, decisions: i.decisions ?? DEFAULT_SCORECARD_DECISIONS, versions: { fgo: pkg.version, node: process.versions.node, source: sourceDigest() } };
 }
 
-/** Why `dir` cannot take a scorecard, if it cannot: it holds something other than an earlier scorecard. */
-export function outDirProblem(dir: string): string | undefined {
-  if (!existsSync(dir)) return undefined;
-  if (!statSync(dir).isDirectory()) return `--out ${dir}: exists and is not a directory; name a new directory`;
-  if (readdirSync(dir).length === 0 || isScorecard(dir)) return undefined;
-  return `--out ${dir}: exists, is not empty and is not an earlier fgo scorecard (no scorecard.json of format ${SCORECARD_FORMAT}), so it is left alone; name a new directory, or move this one aside first`;
+/**
+ * Why `dir` cannot take a scorecard, if it cannot: it holds something other than an earlier fgo
+ * output (a scorecard written before the marker file existed counts, by its scorecard.json).
+ */
+export function outDirProblem(dir: string, force = false): string | undefined {
+  return outputDirProblem('--out', dir, force, isScorecard);
 }
 
 function isScorecard(dir: string): boolean {
   try {
-    return (JSON.parse(readFileSync(join(dir, 'scorecard.json'), 'utf8')) as { format?: unknown }).format === SCORECARD_FORMAT;
+    // Read bounded, as every input: a FIFO or a huge file named scorecard.json is simply not one.
+    return (JSON.parse(readInputText(join(dir, 'scorecard.json'), MAX_JSON_BYTES, 'JSON input')) as { format?: unknown }).format === SCORECARD_FORMAT;
   } catch {
     return false;
   }
@@ -138,23 +142,25 @@ export const scorecardJson = (doc: ScorecardDoc) => JSON.stringify(doc, null, 2)
 
 /**
  * Run the plan into `dir` (DIR/SCENARIO/POLICY run directories and DIR/scorecard.json): built in
- * DIR.tmp-PID, which replaces `dir` only once complete — and only if `dir` is still absent, empty
- * or an earlier scorecard.
+ * a temporary directory beside it, which replaces `dir` only once complete — and only if `dir` is
+ * still absent, empty or an earlier fgo output (or `force`).
  */
-export async function runScorecard(plan: ScorecardPlan, dir: string, pool: PoolOptions): Promise<ScorecardDoc> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
+export async function runScorecard(plan: ScorecardPlan, dir: string, pool: PoolOptions, force = false): Promise<ScorecardDoc> {
+  const tmp = makeTempDir(dir);
   let doc: ScorecardDoc;
   try {
     doc = scorecardDoc(plan, await runJobs(scorecardJobs(plan, tmp), pool));
     writeFileSync(join(tmp, 'scorecard.json'), scorecardJson(doc));
+    writeFileSync(join(tmp, OUTPUT_MARKER), markerText('scorecard'));
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    discardTemp(tmp);
     throw e;
   }
-  const problem = outDirProblem(dir);
-  if (problem) throw new InputError([`${problem} (the scorecard is complete in ${tmp})`], 2);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  const problem = outDirProblem(dir, force);
+  if (problem) {
+    untrackTemp(tmp); // hours of runs: kept for the user to move into place
+    throw new InputError([`${problem} (the scorecard is complete in ${tmp})`], 2);
+  }
+  commitDir(tmp, dir);
   return doc;
 }

@@ -17,7 +17,8 @@
  */
 import { InputError } from '../cli/jsonfile.ts';
 import type { PsiLine, PsiReading, PsiSet } from '../engine/types.ts';
-import { csvField, headerError, indexHeader, readCsv, readCsvHead, scanRows, TimeOrder, writeFileAtomic, type CsvRecord, type Fields, type SkippedRow } from './csv.ts';
+import { writeFileAtomic } from '../formats/files.ts';
+import { csvField, headerError, indexHeader, readCsv, readCsvHead, scanRows, TimeOrder, type CsvRecord, type Fields, type SkippedRow } from './csv.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Row types

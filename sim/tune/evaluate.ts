@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scenarioInputs } from '../../cli/load.ts';
+import { MAX_CSV_BYTES, readInputBytes } from '../../formats/inputs.ts';
 import type { PolicyName } from '../baselines.ts';
 import type { MetricsSummary } from '../metrics.ts';
 import { runSimulation, type DecisionLog, type RunInputs } from '../run.ts';
@@ -56,7 +57,7 @@ export function prepareScenario(name: string, duration_s: number | null): BaseIn
 export function scenarioDigest(name: string): string {
   const s = loadScenario(name);
   const h = createHash('sha256').update(JSON.stringify(s));
-  for (const f of [s.workload, s.psi?.file, s.background?.file, ...s.replay.map((r) => r.file)]) if (f) h.update(readFileSync(resolvePath(f)));
+  for (const f of [s.workload, s.psi?.file, s.background?.file, ...s.replay.map((r) => r.file)]) if (f) h.update(readInputBytes(resolvePath(f), MAX_CSV_BYTES, 'CSV input'));
   return h.digest('hex').slice(0, 16);
 }
 

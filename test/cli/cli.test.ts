@@ -4,15 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fgoSync, ROOT } from './fgo.ts';
 import { tmpFile } from '../helpers.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const FIX = join(ROOT, 'test/fixtures');
 
-function fgo(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const fgo = (...args: string[]) => fgoSync(args);
 
 describe('fgo', () => {
   it('--help lists the commands and exits 0', () => {

@@ -4,23 +4,16 @@
  * --json parses and is scorecard.json plus paths; a second run replaces its own earlier output;
  * bad flags exit 2 naming every problem, before anything is run or written.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS, fgoAsync } from './fgo.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const TMP = mkdtempSync(join(tmpdir(), 'fgo-cli-scorecard-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
-function fgo(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/fgo.mjs'), 'scorecard', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, CI: '1' } }, (e, out, err) => {
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err });
-    });
-  });
-}
+const fgo = (...args: string[]) => fgoAsync(['scorecard', ...args]);
 
 const RUN = ['--scenarios', 'default,psi-replay-1n', '--policies', 'engine,least-loaded', '--duration', '20s', '--workers', '2'];
 
@@ -44,7 +37,7 @@ describe('fgo scorecard', () => {
     expect(r.out).toContain(`scorecard: ${join(out, 'scorecard.json')}`);
     expect(r.out).toMatch(new RegExp(`^report: ${join(out, 'report.html')} \\(\\d+\\.\\d MB; opens offline in a browser\\)$`, 'm'));
     expect(r.out).toMatch(/^4 runs on 2 worker threads in [\d.]+ s$/m);
-    expect(readdirSync(out).sort()).toEqual(['default', 'psi-replay-1n', 'report.html', 'scorecard.json']);
+    expect(readdirSync(out).sort()).toEqual(['.fgo-output', 'default', 'psi-replay-1n', 'report.html', 'scorecard.json']);
     expect(readdirSync(join(out, 'default')).sort()).toEqual(['engine', 'least-loaded']);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toContain('id="verdict-grid"');
@@ -54,7 +47,7 @@ describe('fgo scorecard', () => {
     const again = await fgo(...RUN, '--workers', '0', '--out', out);
     expect(again.code, again.err).toBe(0);
     expect(again.out).toContain('4 runs on this thread');
-  }, 240_000);
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('--json prints one object: scorecard.json plus the paths and the wall time', async () => {
     const out = join(TMP, 'json');
@@ -70,10 +63,10 @@ describe('fgo scorecard', () => {
     expect(workers).toBe(2);
     expect(wall_s).toBeGreaterThan(0);
     expect(report_bytes).toBeGreaterThan(100_000);
-  }, 240_000);
+  }, CLI_TEST_TIMEOUT_MS);
 });
 
-describe.concurrent('bad flags: exit 2, every problem named, nothing run or written', { timeout: 60_000 }, () => {
+describe('bad flags: exit 2, every problem named, nothing run or written', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('unknown scenario and policy, a bad duration and a bad worker count, all at once', async () => {
     const out = join(TMP, 'never');
     const r = await fgo('--scenarios', 'default,nope', '--policies', 'engine,fifo', '--duration', '5 minutes', '--workers', '-1', '--out', out);
@@ -98,8 +91,8 @@ describe.concurrent('bad flags: exit 2, every problem named, nothing run or writ
     writeFileSync(join(out, 'data.csv'), 'precious\n');
     const r = await fgo('--scenarios', 'default', '--policies', 'engine,numad', '--duration', '5s', '--out', out);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(`--out ${out}: exists, is not empty and is not an earlier fgo scorecard`);
-    expect(r.err).toContain('name a new directory, or move this one aside first');
+    expect(r.err).toContain(`--out ${out}: exists, is not empty and was not written by fgo (no .fgo-output in it), so it is left alone`);
+    expect(r.err).toContain('name a new directory, or add --force to replace it and everything in it');
     expect(readdirSync(out)).toEqual(['data.csv']);
     expect(readdirSync(TMP).filter((n) => n.startsWith('someone-elses.tmp'))).toEqual([]);
   });

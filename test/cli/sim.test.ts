@@ -1,26 +1,17 @@
 /**
- * `fgo sim` and `fgo compare` end to end: the real `bin/fgo.mjs` in child processes. Runs are
- * short (20–30 simulated seconds); the invalid-input cases run concurrently, since each is mostly
- * process start-up. Each test may take a minute: on a 2-CPU machine with both CPUs busy, a process
- * start alone can take several seconds.
+ * `fgo sim` and `fgo compare` end to end: the real `bin/fgo.mjs` in child processes, one at a
+ * time (test/cli/fgo.ts). Runs are short (20–30 simulated seconds).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS, fgoAsync, ROOT } from './fgo.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const TMP = mkdtempSync(join(tmpdir(), 'fgo-cli-sim-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
-function fgo(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, CI: '1' } }, (e, out, err) => {
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err });
-    });
-  });
-}
+const fgo = (...args: string[]) => fgoAsync(args);
 
 let n = 0;
 /** A fresh, empty parent directory and an output path inside it that does not exist yet. */
@@ -38,9 +29,9 @@ function file(name: string, text: string): string {
   return f;
 }
 
-const SLOW = { timeout: 60_000 };
+const SLOW = { timeout: CLI_TEST_TIMEOUT_MS };
 
-const RUN_FILES = ['decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
+const RUN_FILES = ['.fgo-output', 'decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
 
 describe('fgo sim', SLOW, () => {
   it('--json prints the run directory and the metrics, and the directory has its files', async () => {
@@ -77,7 +68,7 @@ describe('the stronger baselines through the CLI', () => {
     const j = JSON.parse(r.out) as { metrics: { requests: { arrived: number; completed: number } } };
     expect(j.metrics.requests.completed).toBeGreaterThan(5000); // ≈ 7600 arrive in 30 s
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).policy).toBe(policy);
-  }, 60_000);
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('compare --policies takes all three, on the same arrivals', async () => {
     const { out } = outDir();
@@ -87,7 +78,7 @@ describe('the stronger baselines through the CLI', () => {
     expect(Object.keys(c.policies)).toEqual(['locality-first', 'hybrid-keepalive', 'locality-hybrid']);
     const arrived = Object.values(c.policies).map((m) => m.requests.arrived);
     expect(new Set(arrived).size).toBe(1);
-  }, 120_000);
+  }, CLI_TEST_TIMEOUT_MS);
 });
 
 describe('fgo compare', SLOW, () => {
@@ -95,7 +86,7 @@ describe('fgo compare', SLOW, () => {
     const { out } = outDir();
     const r = await fgo('compare', '--scenario', 'default', '--duration', '20s', '--policies', 'engine,random', '--out', out);
     expect(r.code, r.err).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['comparison.json', 'engine', 'random', 'report.html']);
+    expect(readdirSync(out).sort()).toEqual(['.fgo-output', 'comparison.json', 'engine', 'random', 'report.html']);
     for (const p of ['engine', 'random']) expect(readdirSync(join(out, p)).sort()).toEqual(RUN_FILES);
     const c = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8'));
     expect(c).toMatchObject({ scenario: 'default', seed: 1, duration: '20s' });
@@ -127,8 +118,7 @@ describe('fgo compare', SLOW, () => {
   });
 });
 
-// Fourteen processes at once: on a busy 2-CPU machine their start-up alone outlasts vitest's default 5 s.
-describe.concurrent('invalid inputs: exit 2, the field or line named, nothing written', SLOW, () => {
+describe('invalid inputs: exit 2, the field or line named, nothing written', SLOW, () => {
   /** Run, expect exit 2 with stderr matching, and no run directory (nor a temporary one) left. */
   async function rejects(args: (out: string) => string[], err: RegExp) {
     const { parent, out } = outDir();
@@ -180,7 +170,7 @@ describe.concurrent('invalid inputs: exit 2, the field or line named, nothing wr
   it('compare with a bad scenario writes no comparison directory either', () => rejects((o) => ['compare', '--scenario', 'no-such-scenario', '--policies', 'engine', '--out', o], /scenario 'no-such-scenario'/));
 });
 
-describe.concurrent('--help', SLOW, () => {
+describe('--help', SLOW, () => {
   it('sim --help shows its examples', async () => {
     const r = await fgo('sim', '--help');
     expect(r.code).toBe(0);

@@ -8,17 +8,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS, fgoSync, ROOT } from './fgo.ts';
 import { resolveRoots } from '../../live/roots.ts';
 import { readTopology } from '../../live/topology.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const DATA = new URL('../fixtures/hwloc/', import.meta.url).pathname;
 const FIX = join(ROOT, 'test/fixtures');
 
-function fgo(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const fgo = (...args: string[]) => fgoSync(args);
 
 let work = '';
 const dumps: Record<string, string> = {};
@@ -32,7 +29,7 @@ beforeAll(() => {
     if (r.status !== 0) throw new Error(`tar ${name}: ${r.stderr}`);
     dumps[name] = join(dir, readdirSync(dir)[0] as string);
   }
-}, 60_000);
+}, CLI_TEST_TIMEOUT_MS);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });

@@ -1,19 +1,15 @@
 /**
  * `fgo trace import` and `fgo trace check` end to end: the real `bin/fgo.mjs` in a child process.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS, fgoSync } from './fgo.ts';
 import { readTrace } from '../../sim/traces.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 
-function fgo(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const fgo = (...args: string[]) => fgoSync(args);
 
 const tmpDir = () => mkdtempSync(join(tmpdir(), 'fgo-cli-trace-'));
 function tmpFile(name: string, text: string): string {
@@ -50,7 +46,7 @@ describe('fgo trace import', () => {
       expect(j.notes.length).toBeGreaterThan(0);
       expect(readTrace(out).rows).toHaveLength(want.rows as number);
     }
-  }, 60_000);
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('model options reach the importer', () => {
     const out = join(tmpDir(), 'r.csv');
@@ -59,7 +55,7 @@ describe('fgo trace import', () => {
     const llm = join(tmpDir(), 'l.csv');
     expect(fgo('trace', 'import', '--format', 'azure-llm', 'traces/azure-llm/AzureLLMInferenceTrace_code.csv', '--out', llm, '--llm-ms-per-context-token', '0', '--llm-ms-per-generated-token', '1', '--profile', 'code').code).toBe(0);
     expect(readFileSync(llm, 'utf8').split('\n')[1]).toBe('0,code,10,2404,1,0');
-  }, 30_000);
+  }, CLI_TEST_TIMEOUT_MS);
 
   const BAD = ['timestamp,value', '2014-07-01 00:00:00,10', '2014-07-01 00:30:00,ten', '2014-07-01 01:00:00,5', 'garbage,1', '2014-07-01 02:00:00,-2', '2014-07-01 02:30:00', '2014-07-01 03:00:00,1', '2014-07-01 03:30:00,x', '2014-07-01 04:00:00,1'].join('\n');
 
@@ -93,10 +89,13 @@ describe('fgo trace import', () => {
       `  skipped ${input}:9:2: column value: not a number: "x"`,
     ]);
     expect(readFileSync(out, 'utf8')).toBe('t_s,profile,count\n0,p,10\n3600,p,5\n10800,p,1\n14400,p,1\n');
-    const j = JSON.parse(fgo('trace', 'import', '--format', 'nab', input, '--out', out, '--skip-bad', '--json').out);
+    // The output exists now: replaced only with --force (formats/outputs.ts).
+    const again = fgo('trace', 'import', '--format', 'nab', input, '--out', out, '--skip-bad');
+    expect([again.code, again.err.trim()]).toEqual([1, `--out ${out}: exists; fgo does not replace a file it cannot prove it wrote: name a new file, or add --force to replace it`]);
+    const j = JSON.parse(fgo('trace', 'import', '--format', 'nab', input, '--out', out, '--skip-bad', '--json', '--force').out);
     expect(j.skipped).toBe(5);
     expect(j.skipped_rows[0]).toEqual({ line: 3, col: 2, reason: 'column value: not a number: "ten"' });
-  }, 30_000);
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('--json reports problems as data; usage errors exit 2', () => {
     const input = tmpFile('bad.csv', BAD);
@@ -106,7 +105,7 @@ describe('fgo trace import', () => {
     expect(fgo('trace', 'import', '--format', 'csv', input, '--out', 'x.csv').code).toBe(2);
     expect(fgo('trace', 'import', '--format', 'nab', input).code).toBe(2); // --out missing
     expect(fgo('trace', 'import', '--format', 'azure-llm', input, '--out', 'x.csv', '--llm-base-mb', '-3').code).toBe(2);
-  }, 30_000);
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('refuses to overwrite its input', () => {
     const input = tmpFile('n.csv', 'timestamp,value\n2014-07-01 00:00:00,1\n');
@@ -130,7 +129,7 @@ describe('fgo trace check', () => {
     );
     const j = JSON.parse(fgo('trace', 'check', 'traces/demand/azure-functions-2019.csv', '--json').out);
     expect(j).toEqual({ ok: true, file: 'traces/demand/azure-functions-2019.csv', kind: 'demand', rows: 905, skipped: 0, unit: 's', span_s: 13740, t_first: 0, t_last: 13740, profiles: 4, total_count: 4525 });
-  }, 30_000);
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('lists every problem with file:line:col and exits 1', () => {
     const f = tmpFile('d.csv', 't_s,profile,count\n0,a,1\n60,b,-1\n30,,2\n');

@@ -41,11 +41,11 @@ describe('a scorecard of 2 scenarios × 3 policies', () => {
   });
 
   it('writes DIR/SCENARIO/POLICY run directories whose metrics.json are identical whatever the workers', () => {
-    for (const w of [0, 1, 2]) expect(readdirSync(join(TMP, `w${w}`)).sort()).toEqual(['default', 'psi-replay-1n', 'scorecard.json']);
+    for (const w of [0, 1, 2]) expect(readdirSync(join(TMP, `w${w}`)).sort()).toEqual(['.fgo-output', 'default', 'psi-replay-1n', 'scorecard.json']);
     for (const s of SCENARIOS) {
       for (const p of POLICIES) {
         const dir = (w: number) => join(TMP, `w${w}`, s, p);
-        expect(readdirSync(dir(2)).sort()).toEqual(['decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
+        expect(readdirSync(dir(2)).sort()).toEqual(['.fgo-output', 'decisions.jsonl', 'faults.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
         expect(read(join(dir(1), 'metrics.json'))).toBe(read(join(dir(0), 'metrics.json')));
         expect(read(join(dir(2), 'metrics.json'))).toBe(read(join(dir(0), 'metrics.json')));
         expect(JSON.parse(read(join(dir(2), 'run.json')))).toMatchObject({ policy: p, scenario: { name: s, duration: 20 }, versions: { fgo: plan.versions.fgo } });
@@ -103,22 +103,25 @@ describe('planning and the output directory', () => {
     expect(outDirProblem(join(TMP, 'w0'))).toBeUndefined();
     mkdirSync(join(TMP, 'mine'));
     writeFileSync(join(TMP, 'mine', 'notes.txt'), 'keep me');
-    expect(outDirProblem(join(TMP, 'mine'))).toMatch(/exists, is not empty and is not an earlier fgo scorecard .*; name a new directory, or move this one aside first$/);
+    expect(outDirProblem(join(TMP, 'mine'))).toBe(`--out ${join(TMP, 'mine')}: exists, is not empty and was not written by fgo (no .fgo-output in it), so it is left alone: name a new directory, or add --force to replace it and everything in it`);
+    expect(outDirProblem(join(TMP, 'mine'), true)).toBeUndefined();
     writeFileSync(join(TMP, 'file'), '');
-    expect(outDirProblem(join(TMP, 'file'))).toMatch(/exists and is not a directory/);
+    expect(outDirProblem(join(TMP, 'file'))).toBe(`--out ${join(TMP, 'file')}: exists and is a file, not a directory; name a new directory`);
 
     // Replacing an earlier scorecard leaves only the new one (no stale runs of the old).
     const small = planScorecard({ scenarios: ['psi-replay-1n'], policies: ['engine', 'random'], duration_s: 5 });
     await runScorecard(small, join(TMP, 'w0'), { workers: 0 });
-    expect(readdirSync(join(TMP, 'w0')).sort()).toEqual(['psi-replay-1n', 'scorecard.json']);
+    expect(readdirSync(join(TMP, 'w0')).sort()).toEqual(['.fgo-output', 'psi-replay-1n', 'scorecard.json']);
     expect(readdirSync(join(TMP, 'w0', 'psi-replay-1n')).sort()).toEqual(['engine', 'random']);
-    // A directory filled by someone else while the runs went on is not replaced: the result stays in DIR.tmp-PID.
+    // A directory filled by someone else while the runs went on is not replaced: the result stays in DIR.tmp-PID-XXXXXX.
     const late = join(TMP, 'late');
     const run = runScorecard(small, late, { workers: 0 });
     mkdirSync(late);
     writeFileSync(join(late, 'notes.txt'), 'keep me');
     await expect(run).rejects.toThrow(/the scorecard is complete in .*late\.tmp-/);
     expect(read(join(late, 'notes.txt'))).toBe('keep me');
-    expect(existsSync(join(`${late}.tmp-${process.pid}`, 'scorecard.json'))).toBe(true);
-  }, 60_000);
+    const kept = readdirSync(TMP).filter((n) => n.startsWith(`late.tmp-${process.pid}-`));
+    expect(kept).toHaveLength(1);
+    expect(existsSync(join(TMP, kept[0] as string, 'scorecard.json'))).toBe(true);
+  }, 300_000);
 });
