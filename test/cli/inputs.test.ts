@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepare, type SimFlags } from '../../cli/sim.ts';
 import { loadTopology } from '../../cli/load.ts';
+import { reportUnexpected } from '../../cli/fail.ts';
 import { inputProblems, unpackHwlocDump } from '../helpers.ts';
 import { CLI_TEST_TIMEOUT_MS, fgoAsync, ROOT } from './fgo.ts';
 
@@ -136,12 +137,31 @@ describe('the process: exit codes and one-line errors', { timeout: CLI_TEST_TIME
     }
   });
 
-  it('an error nobody anticipated is one line and exit 1; FGO_DEBUG=1 adds the stack', async () => {
+  it('an error nobody anticipated is one line and exit 1; FGO_DEBUG=1 adds the stack', () => {
+    // Every error the commands anticipate is an InputError; this is the handler for the rest.
+    const lines: string[] = [];
+    const write = process.stderr.write;
+    const exitCode = process.exitCode;
+    const debug = process.env.FGO_DEBUG;
+    process.stderr.write = ((chunk: string) => lines.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      delete process.env.FGO_DEBUG;
+      reportUnexpected(Object.assign(new Error('disk on fire\nsecond line'), { code: 'EIO' }));
+      expect([lines[0], process.exitCode]).toEqual(['fgo: error: disk on fire (EIO) (FGO_DEBUG=1 shows where)\n', 1]);
+      process.env.FGO_DEBUG = '1';
+      reportUnexpected(new Error('disk on fire'));
+      expect(lines[1]).toMatch(/^Error: disk on fire\n\s+at /);
+    } finally {
+      process.stderr.write = write;
+      process.exitCode = exitCode;
+      if (debug === undefined) delete process.env.FGO_DEBUG;
+      else process.env.FGO_DEBUG = debug;
+    }
+  });
+
+  it('a listen address that is not host:port is a usage error: one line, exit 2', async () => {
     const r = await fgoAsync(['sim', '--duration', '1s', '--serve', 'nonsense', '--out', join(TMP, 'never')]);
-    expect([r.code, r.err]).toEqual([1, 'fgo: error: listen address "nonsense": expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (IPv6 in brackets) (FGO_DEBUG=1 shows where)\n']);
-    const d = await fgoAsync(['sim', '--duration', '1s', '--serve', 'nonsense', '--out', join(TMP, 'never')], { env: { FGO_DEBUG: '1' } });
-    expect(d.code).toBe(1);
-    expect(d.err).toMatch(/^Error: listen address "nonsense".*\n\s+at /);
+    expect([r.code, r.err]).toEqual([2, '--serve: listen address "nonsense": expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (IPv6 in brackets)\n']);
   });
 
   it('a reader that goes away (| head): exit 0 and nothing on stderr', async () => {

@@ -164,8 +164,11 @@ linux('PSI triggers on the live kernel', () => {
     expect(events[0]).toEqual(first); // the callback saw the same event
     // A poll on the main thread would freeze the loop until the event: no tick at all. On a busy
     // machine ticks come late, so only count that they came, never how punctually.
-    expect(ticks).toBeGreaterThanOrEqual(3);
-    expect(maxGap).toBeLessThan(Math.max(ms, 1));
+    // (An event within the first second leaves no room to tell; then nothing is asserted.)
+    if (ms >= 1000) {
+      expect(ticks).toBeGreaterThanOrEqual(3);
+      expect(maxGap).toBeLessThan(ms);
+    }
     killAll();
     expect((await t.close()).reason).toBe('closed');
   });
