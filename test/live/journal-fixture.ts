@@ -8,14 +8,16 @@ import type { Decision, Observation } from '../../engine/types.ts';
 import { Journal } from '../../live/journal.ts';
 import { JournaledEngine } from '../../live/port.ts';
 
-const topology = {
+/** Two nodes of two CPUs each, SLIT 10/21. */
+export const topology = {
   nodes: [
     { id: 0, cpus: [0, 1], memory_kb: 4_000_000, distances: [10, 21] },
     { id: 1, cpus: [2, 3], memory_kb: 4_000_000, distances: [21, 10] },
   ],
   online_cpus: [0, 1, 2, 3], allowed_cpus: [0, 1, 2, 3], allowed_nodes: [0, 1],
 };
-const line = (v: number) => ({ some: { avg10: v, avg60: v, avg300: v } });
+/** A PSI line with every average at `v`. */
+export const line = (v: number) => ({ some: { avg10: v, avg60: v, avg300: v } });
 const obs = (t_ms: number, cpu: number): Observation => ({ t_ms, psi: { cpu: line(cpu), memory: line(0), io: line(0) } });
 
 /**

@@ -8,15 +8,8 @@ import { parseConfig } from '../../engine/config.ts';
 import type { Command, Decision, Observation } from '../../engine/types.ts';
 import { JournaledEngine, type JournalEntry } from '../../live/port.ts';
 import { replay } from '../../live/replay.ts';
+import { line, topology } from './journal-fixture.ts';
 
-const topology = {
-  nodes: [
-    { id: 0, cpus: [0, 1], memory_kb: 4_000_000, distances: [10, 21] },
-    { id: 1, cpus: [2, 3], memory_kb: 4_000_000, distances: [21, 10] },
-  ],
-  online_cpus: [0, 1, 2, 3], allowed_cpus: [0, 1, 2, 3], allowed_nodes: [0, 1],
-};
-const line = (v: number) => ({ some: { avg10: v, avg60: v, avg300: v } });
 const obs = (t_ms: number, memory = 0): Observation => ({ t_ms, psi: { cpu: line(0), memory: line(memory), io: line(0) } });
 
 function journal(seed = 'j') {
