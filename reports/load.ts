@@ -6,14 +6,20 @@
  * bounded number of heat-map cells), which is what keeps a 24-hour, 64-node report small and quick
  * to open. Only the small files (run.json, metrics.json, faults.json, wall.json) are read whole.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { InputError } from '../formats/errors.ts';
+import { MAX_JSON_BYTES, openInput, readInputText } from '../formats/inputs.ts';
+import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
 import { z } from 'zod';
 import type { Config } from '../engine/index.ts';
 import { DEFAULT_HEADROOM, defaultPredictor, ScalingForecasts, scalingCycle_us } from '../sim/agent-loop.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
 
 /** A run directory that cannot be reported on; `problems` names each file and what is wrong. */
+/** Longest line a report reads from a run directory's JSONL or CSV files. */
+const MAX_RUN_LINE_BYTES = 16 << 20;
+
 export class ReportInputError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join('\n'));
@@ -85,9 +91,16 @@ function readJsonFile<T>(file: string, schema: z.ZodType<T>, problems: string[])
   }
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
+    const text = readInputText(file, MAX_JSON_BYTES, 'run files');
+    const deep = nestingTooDeep(text, MAX_JSON_DEPTH);
+    if (deep) {
+      const at = lineColAt(text, deep.offset);
+      problems.push(`${file}:${at.line}:${at.col}: nested deeper than ${MAX_JSON_DEPTH} levels`);
+      return undefined;
+    }
+    value = JSON.parse(text);
   } catch (e) {
-    problems.push(`${file}: not JSON: ${(e as Error).message}`);
+    problems.push(...(e instanceof InputError ? e.problems : [`${file}: not JSON: ${(e as Error).message}`]));
     return undefined;
   }
   const r = schema.safeParse(value);
@@ -168,7 +181,9 @@ export interface RunSeries {
  * needs first); `full` decodes the whole line when those are not enough.
  */
 export function forEachLine(file: string, fn: (head: string, full: () => string) => void, prefix = 400): void {
-  const fd = openSync(file, 'r');
+  // A regular file only (a FIFO would wait for a writer); run files are streamed, so only a line's
+  // length needs a bound in memory.
+  const { fd } = openInput(file, Number.MAX_SAFE_INTEGER, 'run files');
   try {
     let buf = Buffer.alloc(4 << 20);
     let carry = 0;
@@ -189,6 +204,7 @@ export function forEachLine(file: string, fn: (head: string, full: () => string)
       }
       carry = end - start;
       if (carry === buf.length) {
+        if (buf.length >= MAX_RUN_LINE_BYTES) throw new ReportInputError([`${file}: a line longer than ${MAX_RUN_LINE_BYTES} bytes`]);
         const bigger = Buffer.alloc(buf.length * 2); // a line longer than the buffer
         buf.copy(bigger, 0, 0, carry);
         buf = bigger;

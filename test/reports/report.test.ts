@@ -235,6 +235,18 @@ describe('aggregation rules, on a hand-written run directory', () => {
     }
   });
 
+  it('bounds what it reads: JSON nested too deep is named at its line and column, a FIFO is refused without waiting', async () => {
+    const dir = join(ROOT, 'hostile');
+    handRun(dir);
+    // 70 nested arrays: the 65th bracket, at column 65 of line 2, is one level too deep.
+    writeFileSync(join(dir, 'faults.json'), `\n${'['.repeat(70)}${']'.repeat(70)}\n`);
+    expect(() => readRuns([dir])).toThrow(`${join(dir, 'faults.json')}:2:65: nested deeper than 64 levels`);
+    handRun(dir);
+    rmSync(join(dir, 'decisions.jsonl'));
+    spawnSync('mkfifo', [join(dir, 'decisions.jsonl')]);
+    await expect(buildReport([dir])).rejects.toThrow(`${join(dir, 'decisions.jsonl')}: a FIFO, not a regular file`);
+  });
+
   it('a broken journal line is named by file and line', async () => {
     const dir = join(ROOT, 'hand-broken');
     handRun(dir);
