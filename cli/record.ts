@@ -105,7 +105,7 @@ export function registerRecordCommand(program: Command): void {
         process.off('SIGTERM', onSignal);
         if (tty) process.stderr.write('\r\x1b[K');
       };
-      recordPsiTrace({ roots, out, duration_s, interval_s, signal: stop.signal, onRow: progress }).then(
+      recordPsiTrace({ roots, out, replace: o.force === true, duration_s, interval_s, signal: stop.signal, onRow: progress }).then(
         (s) => {
           done();
           console.log(json ? JSON.stringify({ ok: true, ...s }) : summaryText(s));

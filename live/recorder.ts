@@ -23,9 +23,9 @@
  * demand-recorder.ts (re-exported here).
  */
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { InputError } from '../formats/errors.ts';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { InputError } from '../cli/jsonfile.ts';
 import type { PsiLine } from '../engine/types.ts';
 import { PSI_COLUMNS, PSI_FIELDS, PSI_LINES, PSI_RESOURCES } from '../sim/traces.ts';
 import { parseMeminfo, readProcStat } from './procfs.ts';
@@ -98,8 +98,10 @@ export function assertPsiAvailable(roots: HostRoots): void {
 
 export interface RecordOptions {
   roots: HostRoots;
-  /** The trace to write (created or truncated; its directory is created). */
+  /** The trace to write (created; its directory is created). */
   out: string;
+  /** Truncate `out` if it exists (`--force`); otherwise a file that exists is never touched. */
+  replace?: boolean;
   duration_s: number;
   /** Default 1 s; at least MIN_INTERVAL_S. */
   interval_s?: number;
@@ -161,7 +163,15 @@ export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
   // tolerance so 2.5 s at 0.5 s has its slot at 2500 despite floating point).
   const lastSlot = Math.floor(duration_ms / interval_ms + 1e-6);
   mkdirSync(dirname(o.out), { recursive: true });
-  const fd = openSync(o.out, 'w');
+  // Exclusive create unless told to replace: a file that appeared after the command checked its
+  // output is still not overwritten.
+  let fd: number;
+  try {
+    fd = openSync(o.out, o.replace ? 'w' : 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new InputError([`${o.out}: exists; fgo does not replace a file it cannot prove it wrote (--force replaces it)`]);
+    throw e;
+  }
   let rows = 0;
   let missed = 0;
   let lastT = -1;

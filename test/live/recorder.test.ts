@@ -208,6 +208,17 @@ describe('recordPsiTrace on a fixture procfs', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('never overwrites a file that exists unless told to replace it (exclusive create)', async () => {
+    const out = tmp('taken.csv');
+    mkdirSync(join(out, '..'), { recursive: true });
+    writeFileSync(out, 'mine\n');
+    const err = await recordPsiTrace({ roots: resolveRoots(), out, duration_s: 0.1, interval_s: 0.1 }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`${out}: exists; fgo does not replace a file it cannot prove it wrote (--force replaces it)`);
+    expect(readFileSync(out, 'utf8')).toBe('mine\n');
+    await recordPsiTrace({ roots: resolveRoots(), out, replace: true, duration_s: 0.1, interval_s: 0.1 });
+    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe(RECORDER_HEADER.join(','));
+  });
+
   it('refuses intervals under 100 ms and non-positive durations', async () => {
     const roots = resolveRoots({ procfsRoot: join(NE, 'proc') });
     const err = await recordPsiTrace({ roots, out: tmp('x.csv'), duration_s: 0, interval_s: 0.05 }).catch((e: unknown) => e);
