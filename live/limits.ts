@@ -137,14 +137,19 @@ export class ConnectionGuard {
     else this.perAddress.delete(e.address);
   }
 
-  /** Close the oldest connection doing no useful work (of `address`, or of anyone); false when there is none. */
+  /**
+   * Close the oldest connection doing no useful work (of `address`, or of anyone); false when there
+   * is none. Idle connections go first, whatever their age: an anonymous request past its grace
+   * (a /healthz on an overloaded host, say) is closed only when no idle connection is left.
+   */
   private evictOldest(address: string | undefined): boolean {
     const now = this.now();
     let oldest: [Socket, Entry] | undefined;
+    const before = (a: Entry, b: Entry) => (a.phase === 'idle') !== (b.phase === 'idle') ? a.phase === 'idle' : a.since_ms < b.since_ms;
     for (const [s, e] of this.table) {
       if (address !== undefined && e.address !== address) continue;
       const evictable = e.phase === 'idle' || (e.phase === 'busy' && now - e.since_ms > this.limits.busy_grace_ms);
-      if (evictable && (oldest === undefined || e.since_ms < oldest[1].since_ms)) oldest = [s, e];
+      if (evictable && (oldest === undefined || before(e, oldest[1]))) oldest = [s, e];
     }
     if (!oldest) return false;
     this.forget(oldest[0]);
