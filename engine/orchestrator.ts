@@ -9,6 +9,7 @@ import { CompletionRate, deferFor, DeferralTimes, DeferredQueue, retryDelay_ms, 
 import { profileOf, type Config, type Profile } from './config.ts';
 import { ObservationDigester, requestDigest } from './digest.ts';
 import { Healer } from './healing.ts';
+import { HighPriorityGuard } from './high-priority.ts';
 import { pickByLatency, remoteFactor } from './latency.ts';
 import { neverFits, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
@@ -41,10 +42,7 @@ export class Orchestrator {
   private readonly digester = new ObservationDigester();
   private readonly deferredSince = new DeferralTimes();
   private readonly completions = new CompletionRate();
-  /** High-priority requests running per node. */
-  private readonly highOn = new Map<number, number>();
-  /** Since when requests have waited for room at every tick (undefined: a tick found none waiting). */
-  private overloadedSince_ms: number | undefined;
+  private readonly highPriority = new HighPriorityGuard();
   /** Requests let out of the room queue and not yet decided again. */
   private readonly letOut = new Set<string>();
   private seq = 0;
@@ -117,19 +115,7 @@ export class Orchestrator {
     const pool = this.pools.pool(req.profile);
     const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? profile.exclusive_cpus, memory_home: req.memory_home, allowed_nodes: req.allowed_nodes };
     const scores = this.score(demand, profile, pool);
-    // Overcommitted CPUs slow everything on them alike (processor sharing): in sustained overload
-    // (requests have waited for room at every tick for 10 s), a request below high priority does
-    // not take a node past its CPUs while high-priority work runs there.
-    if (req.priority < 2 && this.overloadedSince_ms !== undefined && t - this.overloadedSince_ms >= SUSTAINED_OVERLOAD_MS) {
-      for (const sc of scores) {
-        const usable = this.ledger.usableCpus(sc.node).length;
-        if (sc.eligible && (this.highOn.get(sc.node) ?? 0) > 0 && this.ledger.reservedCpu(sc.node) + req.cpus > usable + 1e-9) {
-          sc.eligible = false;
-          sc.total = 0;
-          sc.excluded = `high-priority work runs here and its ${usable} CPUs are booked`;
-        }
-      }
-    }
+    this.highPriority.exclude(scores, req, t, this.ledger);
     const service_ms = pool.service_ms ?? profile.service_ms;
     const home = req.memory_home === undefined ? undefined : this.topo.byId.get(req.memory_home);
     let chosen = pickByLatency(scores, this.topo, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warmOn: (n) => pool.warmOn(n), nodePressure: (n) => this.pressure.nodeValues(n) });
@@ -180,7 +166,7 @@ export class Orchestrator {
       this.pools.transition(f, 'active');
     }
     f.request = req;
-    if (req.priority >= 2) this.highOn.set(f.node, (this.highOn.get(f.node) ?? 0) + 1);
+    this.highPriority.placed(req.priority, f.node);
     f.requests++;
     f.last_used_ms = t;
     // A warm start's execution begins after its shaping delay and warm start: measured from there.
@@ -244,7 +230,7 @@ export class Orchestrator {
     f.last_used_ms = obs.t_ms;
     f.request = undefined;
     this.completions.add(obs.t_ms);
-    this.endHigh(f);
+    this.highPriority.ended(f);
     const commands: Command[] = [];
     if (f.exclusive_cpus.length) {
       this.ledger.releaseExclusive(f.node, f.exclusive_cpus);
@@ -267,20 +253,14 @@ export class Orchestrator {
     this.observe(obs);
     const f = this.mustGet(id);
     if (f.state !== 'failed') this.pools.transition(f, 'failed');
-    this.endHigh(f);
+    this.highPriority.ended(f);
     return [...this.healer.orphan(f, reason), ...this.healer.onCrash(f, reason, obs.t_ms)];
   }
 
   /** Periodic work: release due deferrals, health checks, and the scaling cycle when due. */
   tick(obs: Observation, predictions?: readonly Prediction[]): Command[] {
     this.observe(obs);
-    // Recount the high-priority work per node from the fragments themselves once a tick, so a
-    // request lost on a path that does not report it (a hang found by a health check) cannot
-    // hold its node's count up for good.
-    this.highOn.clear();
-    if (this.room.size === 0) this.overloadedSince_ms = undefined;
-    else this.overloadedSince_ms ??= obs.t_ms;
-    for (const f of this.pools.fragments()) if ((f.request?.priority ?? 0) >= 2 && (f.state === 'active' || f.state === 'starting' || f.state === 'draining')) this.highOn.set(f.node, (this.highOn.get(f.node) ?? 0) + 1);
+    this.highPriority.tick(obs.t_ms, this.room.size > 0, this.pools.fragments());
     const t = obs.t_ms;
     this.scaler.predicted(predictions ?? []);
     const commands: Command[] = [];
@@ -451,11 +431,6 @@ export class Orchestrator {
     return { cpu: Math.min(p.cpu, own), memory: !measured || full ? p.memory : 0 };
   }
 
-  /** A fragment's request ends (completed or lost): it no longer counts as high-priority work on its node. */
-  private endHigh(f: Fragment): void {
-    if ((f.request?.priority ?? 0) >= 2) this.highOn.set(f.node, Math.max(0, (this.highOn.get(f.node) ?? 0) - 1));
-  }
-
   /** Let the longest-waiting request for room try again. */
   private releaseRoom(reason: string): Command[] {
     const request = this.room.next();
@@ -510,8 +485,6 @@ export class Orchestrator {
 type DecisionBase = Pick<Decision, 'seq' | 't_ms' | 'request_id' | 'profile' | 'pressure' | 'inputs_digest'>;
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
-/** How long requests must have waited for room at every tick before lower priorities give high priority the CPUs. */
-const SUSTAINED_OVERLOAD_MS = 10_000;
 const fmt = (x: number) => String(Math.round(x * 1000) / 1000);
 
 function summarise(scores: readonly NodeScore[]): string {
