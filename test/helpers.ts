@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../cli/jsonfile.ts';
+import { LiveConfigError, parseLiveConfig } from '../live/config.ts';
 
 /** Write `text` to a new file `name` in a fresh temporary directory; returns its path. */
 export function tmpFile(name: string, text: string): string {
@@ -55,3 +56,14 @@ export const OPTERON_SLIT: number[][] = [
   [16, 22, 16, 22, 16, 22, 10, 16],
   [22, 16, 16, 22, 22, 16, 16, 10],
 ];
+
+/** Every problem `parseLiveConfig` finds in `doc` (relative paths resolved against /etc/fgo); none: []. */
+export function liveConfigProblems(doc: unknown): string[] {
+  try {
+    parseLiveConfig(doc, '/etc/fgo');
+    return [];
+  } catch (e) {
+    if (e instanceof LiveConfigError) return e.problems;
+    throw e;
+  }
+}

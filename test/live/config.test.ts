@@ -1,18 +1,9 @@
 /** The live config: the bundled examples are valid, every problem is listed, paths resolve against the file. */
 import { describe, expect, it } from 'vitest';
 import { loadLiveConfig } from '../../cli/live.ts';
-import { parseLiveConfig, LiveConfigError } from '../../live/config.ts';
-import { inputProblems, tmpFile } from '../helpers.ts';
+import { inputProblems, liveConfigProblems, tmpFile } from '../helpers.ts';
 
-const problemsOf = (doc: unknown): string[] => {
-  try {
-    parseLiveConfig(doc, '/etc/fgo');
-    return [];
-  } catch (e) {
-    if (e instanceof LiveConfigError) return e.problems;
-    throw e;
-  }
-};
+const problemsOf = liveConfigProblems;
 
 describe('live config', () => {
   it('both examples are valid; relative state_dir, token and cwd resolve against the config folder', () => {

@@ -9,16 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { engineBounds, LiveConfigError, parseLiveConfig } from '../../live/config.ts';
 import { parseLedger } from '../../live/ownership.ts';
 import { compileRules, exeMatches, spoofable } from '../../live/selectors.ts';
+import { liveConfigProblems } from '../helpers.ts';
 
-const problemsOf = (doc: unknown): string[] => {
-  try {
-    parseLiveConfig(doc, '/etc/fgo');
-    return [];
-  } catch (e) {
-    if (e instanceof LiveConfigError) return e.problems;
-    throw e;
-  }
-};
+const problemsOf = liveConfigProblems;
 const adopt = (rule: Record<string, unknown>) => ({ mode: 'adopt', adopt: { rules: [{ profile: 'b', ...rule }] }, engine: { profiles: { b: {} } } });
 const pool = (over: Record<string, unknown>) => ({ mode: 'pool', pool: { workers: { w: { command: ['/bin/true'] } }, ...over }, engine: { profiles: { w: {} } } });
 
