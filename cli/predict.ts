@@ -14,8 +14,10 @@ import { writeFileAtomic } from '../formats/files.ts';
 import { assertOutputFile } from '../formats/outputs.ts';
 import { loadTrace } from '../predict/input.ts';
 import { measureLatency } from '../predict/latency.ts';
-import { trainDemandModel, type ModelKind } from '../predict/train.ts';
-import { InputError } from './jsonfile.ts';
+import { crossValidate, cvTable, DEFAULT_FOLDS } from '../predict/cv.ts';
+import { modelToOnnx } from '../predict/onnx.ts';
+import { trainDemandModel } from '../predict/train.ts';
+import { InputError } from '../formats/errors.ts';
 
 /** A duration as sim/scenario.ts reads it (90s, 5m, 1h, or seconds), > 0. */
 function duration(v: string): number {
@@ -65,17 +67,31 @@ function requireFiles(files: readonly string[]): void {
 }
 
 const cardPath = (out: string) => `${out.replace(/\.onnx$/i, '')}.card.json`;
+/** The card's cross-validation block: every candidate's summary, the chosen one's results per series. */
+function cvCard(cv: ReturnType<typeof crossValidate>) {
+  const chosen = cv.candidates[cv.chosen];
+  return {
+    method: `grouped by series: each trace one group, dealt to ${cv.folds} folds in name order; each fold trained on the first halves of the other folds' traces, judged on the second halves of its own`,
+    rule: 'the candidate with the lowest mean over series of (WAPE ÷ the series\' best single baseline WAPE)',
+    folds: cv.folds,
+    assignment: cv.assignment,
+    candidates: cv.candidates.map((c) => ({ params: c.params, summary: c.summary })),
+    chosen: cv.chosen,
+    results: Object.fromEntries((chosen?.results ?? []).map((r) => [r.trace, r])),
+  };
+}
+
 /** JSON with Infinity spelled out (a ratio to a baseline that is exact on a trace) instead of null. */
 const cardJson = (card: unknown, indent?: number) => JSON.stringify(card, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), indent);
 
 interface TrainCli {
   traces: string[];
-  unseen?: string[];
   horizon?: { s: number; text: string };
   seed: string;
-  model: ModelKind | 'auto';
   features: string;
   trees?: number;
+  cv?: number | true;
+  skipBad?: boolean;
   out: string;
   force?: boolean;
   bench: boolean;
@@ -97,7 +113,7 @@ export function registerPredictCommands(program: Command): void {
     .action((o: { traces: string[]; horizon?: number; psi?: string; serviceMs?: { byProfile: Map<string, number>; fallback: number }; coldTarget: number; out: string; force?: boolean }) => {
       assertOutputFile('--out', o.out, o.force === true);
       requireFiles([...o.traces, ...(o.psi ? [o.psi] : [])]);
-      const traces = o.traces.map(loadTrace);
+      const traces = o.traces.map((f) => loadTrace(f));
       const { text, rows } = datasetCsv(traces, {
         ...(o.horizon !== undefined ? { horizon_s: o.horizon } : {}),
         ...(o.psi ? { psi: o.psi } : {}),
@@ -111,52 +127,62 @@ export function registerPredictCommands(program: Command): void {
 
   program
     .command('train')
-    .description('train the demand model on the first half of every series of the traces, judge it on the second half beside last-value, seasonal-naive and EWMA, and write it as ONNX with its model card (FILE.card.json)')
+    .description('train the demand model (P50 and P90 gradient-boosted trees correcting the baselines\' ensemble) on the first half of every series, optionally cross-validate it by series (--cv), and write it as ONNX with its model card (FILE.card.json)')
     .requiredOption('--traces <files...>', 'demand traces (t_s,profile,count) or NAB timestamp,value files')
-    .option('--unseen <files...>', 'traces never trained on, judged as predict-eval does; their figures go in the card')
     .option('--horizon <duration>', 'forecast horizon, e.g. 5m (default: one interval of each trace)', durationText)
-    .option('--seed <seed>', 'seed of the row/feature sampling and MLP initialisation', 'fgo')
-    .addOption(new Option('--model <kind>', 'gbt, mlp, or auto: train both, keep the better on held-out data').choices(['auto', 'gbt', 'mlp']).default('auto'))
+    .option('--seed <seed>', 'seed of the row and feature sampling', 'fgo')
     .addOption(new Option('--features <set>', 'feature set').choices(Object.keys(FEATURE_SETS)).default('no_clock'))
-    .option('--trees <n>', 'number of trees (default 300)', positiveInt)
+    .option('--trees <n>', 'number of trees of each quantile (default: the cross-validated choice)', positiveInt)
+    .option('--cv [folds]', `cross-validate grouped by series (each trace one group; default ${DEFAULT_FOLDS} folds, as many as traces = leave-one-series-out), choose the regularisation by it, and put the table in the card`, positiveInt)
+    .option('--skip-bad', 'leave out rows a reader rejects (e.g. a repeated timestamp) instead of failing; the card counts them')
     .option('--no-bench', 'leave the wall-clock inference latency out of the card')
     .option('--json', 'print the card instead of a summary')
     .requiredOption('--out <file>', 'the ONNX file to write, e.g. models/demand.onnx')
     .option('--force', 'replace --out and its card if they exist')
-    .addHelpText('after', '\nReproduce the committed model (models/README.md):\n  $ fgo train --traces traces/demand/*.csv --unseen test/fixtures/nab-unseen/*.csv --seed fgo --out models/demand.onnx')
+    .addHelpText('after', '\nReproduce the committed model and its cross-validation (models/README.md, about 10 minutes on 2 cores):\n  $ fgo train --traces traces/nab/*.csv traces/demand/azure-functions-2019.csv traces/demand/alibaba-m1932-m1933.csv \\\n      --horizon 5m --skip-bad --cv --out models/demand.onnx --force')
     .action(async (o: TrainCli) => {
       assertOutputFile('--out', o.out, o.force === true);
       assertOutputFile('--out (its card)', cardPath(o.out), o.force === true);
-      requireFiles([...o.traces, ...(o.unseen ?? [])]);
-      const traces = o.traces.map(loadTrace);
-      const unseen = (o.unseen ?? []).map(loadTrace);
+      requireFiles(o.traces);
+      const traces = o.traces.map((f) => loadTrace(f, { skipBad: o.skipBad === true }));
       const started = process.hrtime.bigint();
-      const { onnx, card } = trainDemandModel(traces, {
+      const elapsed_s = () => Number(process.hrtime.bigint() - started) / 1e9;
+      const opts = {
         ...(o.horizon !== undefined ? { horizon_s: o.horizon.s, horizon_label: o.horizon.text } : {}),
         seed: o.seed,
-        kind: o.model,
         feature_set: o.features as keyof typeof FEATURE_SETS,
         ...(o.trees !== undefined ? { gbt: { trees: o.trees } } : {}),
-      }, unseen);
-      const train_s = Number(process.hrtime.bigint() - started) / 1e9;
-      if (o.bench) card.inference = { ...(await measureLatency(onnx, traces)), training_wall_s: Math.round(train_s * 10) / 10 };
+      };
+      const cv = o.cv === undefined ? undefined : crossValidate(traces, opts, o.cv === true ? DEFAULT_FOLDS : o.cv, undefined, (done, total) => {
+        const t = elapsed_s();
+        process.stderr.write(`cross-validation: ${done}/${total} folds, ${Math.round(t)} s, about ${Math.round((t / done) * (total - done))} s left\n`);
+      });
+      const chosen = cv ? cv.candidates[cv.chosen]?.params : undefined;
+      const { model, card } = trainDemandModel(traces, { ...opts, ...(chosen ? { gbt: { ...chosen, ...opts.gbt } } : {}) });
+      if (cv) card.cross_validation = cvCard(cv);
+      const onnx = modelToOnnx(model);
+      card.onnx = { bytes: onnx.length, inputs: ['features [N, F]', 'level [N, 1] (recent level × horizon intervals)', 'anchor [N, 1] (the baselines\' ensemble over the horizon)'], outputs: ['arrivals [N, 1] (P50)', 'arrivals_p90 [N, 1] (P90, before the guard)'], opsets: { 'ai.onnx': 15, 'ai.onnx.ml': 3 } };
+      card.skipped_rows = traces.reduce((a, t) => a + t.skipped, 0);
+      card.training_wall_s = Math.round(elapsed_s() * 10) / 10;
+      if (o.bench) card.inference = await measureLatency(onnx, traces);
       writeFileAtomic(o.out, onnx);
       writeFileAtomic(cardPath(o.out), `${cardJson(card, 2)}\n`);
       if (o.json) return console.log(cardJson(card));
-      const s = card.summary as { mean_wape_vs_best_baseline: number; traces_no_worse_than_best_baseline: number; traces: number };
-      console.log(`wrote ${o.out} (${onnx.length} bytes, ${card.kind}) and ${cardPath(o.out)}: held-out WAPE ${s.mean_wape_vs_best_baseline} × the best baseline's on average, no worse on ${s.traces_no_worse_than_best_baseline} of ${s.traces} traces`);
+      if (cv) console.log(cvTable(cv));
+      console.log(`wrote ${o.out} (${onnx.length} bytes) and ${cardPath(o.out)} in ${card.training_wall_s} s${cv ? `; cross-validated: candidate ${cv.chosen + 1} of ${cv.candidates.length} chosen` : ''}`);
     });
 
   program
     .command('predict-eval')
-    .description('judge a trained demand model on the second half of a demand trace or NAB file (imported on the fly), as it was trained; prints one JSON object with its accuracy (1 − WAPE) beside last-value, seasonal-naive and EWMA')
+    .description('judge a trained demand model on the second half of a demand trace or NAB file (imported on the fly), through onnxruntime and the online guard as a shell runs it; prints one JSON object: accuracy (1 − WAPE), WAPE, MAPE, coverage_p90 and pinball_p90, beside last value, seasonal-naive (day, week), EWMA and their ensemble, and which forecaster the guard used how often')
     .requiredOption('--model <file>', 'an ONNX model written by fgo train')
     .requiredOption('--trace <file>', 'a demand trace (t_s,profile,count) or NAB timestamp,value file')
     .option('--horizon <duration>', 'horizon, e.g. 5m (default: one interval of the trace)', durationText)
-    .addHelpText('after', '\nExample:\n  $ fgo predict-eval --model models/demand.onnx --trace test/fixtures/nab-unseen/Twitter_volume_AMZN.csv\n  {"accuracy":…,"wape":…,"baselines":{"last_value":{…},"seasonal_naive":{…},"ewma":{…}},…}')
-    .action(async (o: { model: string; trace: string; horizon?: { s: number; text: string } }) => {
+    .option('--skip-bad', 'leave out rows a reader rejects instead of failing')
+    .addHelpText('after', '\nExample:\n  $ fgo predict-eval --model models/demand.onnx --trace traces/nab/Twitter_volume_AMZN.csv --horizon 5m\n  {"accuracy":…,"wape":…,"coverage_p90":…,"pinball_p90":…,"baselines":{"last_value":{…},"seasonal_day":{…},"seasonal_week":{…},"ewma":{…},"ensemble":{…}},"sources":{"model":…},…}')
+    .action(async (o: { model: string; trace: string; horizon?: { s: number; text: string }; skipBad?: boolean }) => {
       requireFiles([o.model, o.trace]);
-      const trace = loadTrace(o.trace);
+      const trace = loadTrace(o.trace, { skipBad: o.skipBad === true });
       try {
         console.log(JSON.stringify(await evaluateModelFile(o.model, trace, o.horizon?.s, o.horizon?.text ?? '1 interval')));
       } catch (e) {

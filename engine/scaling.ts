@@ -107,7 +107,7 @@ export class Scaler {
 
   /**
    * Each pool's size: the 99.9th percentile of the concurrency its demand brings (the highest of
-   * the forecast and the rates measured in the last 5 minutes, × its measured time in service;
+   * the forecast — its P90 when the predictor gives one — and the rates measured in the last 5 minutes, × its measured time in service;
    * warmth.ts) — the
    * configured target while no demand is seen — at least one ahead of a timer's next call; then decideScaling's
    * pressure rules and bounds. Growth is immediate; shrinking stops only fragments idle longer
@@ -127,7 +127,7 @@ export class Scaler {
       const demand = this.demand(name);
       const forecast = this.predictions.get(name);
       demand.measure(t_ms);
-      const rate = Math.max(forecast?.demand_per_s ?? 0, demand.peak_per_s);
+      const rate = Math.max(forecast?.demand_p90_per_s ?? forecast?.demand_per_s ?? 0, demand.peak_per_s);
       const inService_ms = (pool.service_ms ?? c.service_ms) + c.warm_start_ms;
       // Each node covers the requests whose data it holds, anywhere covers the rest; demand
       // measured or forecast replaces the configured target, as a prediction always has.

@@ -49,6 +49,7 @@ export const observationSchema = z.strictObject({
 export const predictionSchema = z.strictObject({
   profile: z.string().min(1),
   demand_per_s: z.number().min(0),
+  demand_p90_per_s: z.number().min(0).optional(),
   recommended_size: count,
   confidence: fraction,
 });

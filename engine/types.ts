@@ -151,6 +151,12 @@ export interface Prediction {
   profile: string;
   /** Expected arrivals per second over the horizon. */
   demand_per_s: number;
+  /**
+   * The forecast's 90th percentile, arrivals per second, when the predictor gives one (the ONNX
+   * model does; the EWMA does not): pools are sized from it, since a pool sized to the median
+   * runs short in half the intervals.
+   */
+  demand_p90_per_s?: number;
   recommended_size: number;
   confidence: number;
 }

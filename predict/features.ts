@@ -5,13 +5,14 @@
  * Scale-free by design: series run from a few arrivals a minute (Azure) to fifteen thousand per
  * half hour (NYC taxi), and one model must serve all of them and series it never saw. Every count
  * feature is therefore divided by the series' recent *level* — the mean of the last
- * `LEVEL_WINDOW` intervals plus one (so an idle series has level 1, never 0) — and the model
+ * `LEVEL_WINDOW` intervals plus `LEVEL_FLOOR` (so an idle series has a level, never 0) — and the model
  * predicts the ratio of the next interval's arrivals to that level; the ONNX graph multiplies
  * back. The level itself enters only as `log_level`, which tells the model how much Poisson noise
  * to expect (a ratio of 3 on a level of 2 is noise, on a level of 2,000 a surge).
  *
- * Seasonal features look one day and one week back at the interval being forecast, and at how
- * much it rose or fell from that day's level then ("the 9 o'clock jump"); they need the interval
+ * Seasonal features look one day and one week back at the interval being forecast, at how much
+ * it rose or fell from that day's level then ("the 9 o'clock jump") and from the interval
+ * before it (the step); they need the interval
  * to divide the season and enough history, and are neutral (ratio 1, flag 0) otherwise.
  * Time-of-day and day-of-week are encoded on a circle (sin, cos) from `end_s`, taken as seconds
  * since a midnight UTC (imported traces count from their first timestamp, so this holds only
@@ -20,6 +21,12 @@
 
 /** Intervals in the level (the normaliser). */
 export const LEVEL_WINDOW = 12;
+/**
+ * Added to the level so an idle series has a level, never 0. Small, because NAB utilisation
+ * series sit at 0.07 %: a floor of 1 (as fgo/1 had) made such a series look like Poisson noise
+ * around 1, and cross-validation lost 10–50 % to last-value on them.
+ */
+export const LEVEL_FLOOR = 1e-3;
 /** Intervals an EWMA feature reads (0.95^128 ≈ 0.001 of weight left out). */
 export const EWMA_WINDOW = 128;
 /** Intervals over which the baselines' recent one-step errors are measured. */
@@ -42,8 +49,8 @@ export const ALL_FEATURES = [
   'med_5', 'med_15', 'med_48',
   'sd_12', 'min_12', 'max_12',
   'err_last', 'ewma_vs_last', 'mean_vs_last', 'med_vs_last',
-  'has_day', 'day_next', 'day_next3', 'day_delta',
-  'has_week', 'week_next', 'week_next3', 'week_delta',
+  'has_day', 'day_next', 'day_next3', 'day_delta', 'day_step',
+  'has_week', 'week_next', 'week_next3', 'week_delta', 'week_step',
   'tod_sin', 'tod_cos', 'dow_sin', 'dow_cos',
 ] as const;
 export type FeatureName = (typeof ALL_FEATURES)[number];
@@ -64,12 +71,12 @@ export function seasonIntervals(interval_s: number, season_s: number): number | 
   return Math.abs(k * interval_s - season_s) <= 0.01 * season_s ? k : undefined;
 }
 
-/** The recent level of counts[0..n-1]: mean of the last LEVEL_WINDOW (fewer if short) plus one. */
+/** The recent level of counts[0..n-1]: mean of the last LEVEL_WINDOW (fewer if short) plus LEVEL_FLOOR. */
 export function levelOf(counts: ArrayLike<number>, n: number): number {
   const m = Math.min(LEVEL_WINDOW, n);
   let s = 0;
   for (let i = n - m; i < n; i++) s += counts[i] as number;
-  return (m ? s / m : 0) + 1;
+  return (m ? s / m : 0) + LEVEL_FLOOR;
 }
 
 const LAGS = [1, 2, 3, 4, 6, 12];
@@ -117,7 +124,7 @@ export function computeFeatures(counts: ArrayLike<number>, n: number, interval_s
   const win = WIN;
   for (let i = 0; i < len; i++) win[i] = counts[n - len + i] as number;
   const level = levelOf(win, len);
-  const fill = (level - 1) / level; // the ratio of the level window's mean: the neutral value
+  const fill = (level - LEVEL_FLOOR) / level; // the ratio of the level window's mean: the neutral value
   let o = at;
   out[o++] = Math.log(level);
   for (const lag of LAGS) out[o++] = lag <= len ? (win[len - lag] as number) / level : fill;
@@ -164,9 +171,12 @@ export function computeFeatures(counts: ArrayLike<number>, n: number, interval_s
     m++;
   }
   out[o++] = m ? eLast / m / level : 0;
-  out[o++] = (eEwma + 1) / (eLast + 1);
-  out[o++] = (eMean + 1) / (eLast + 1);
-  out[o++] = (eMed + 1) / (eLast + 1);
+  // Ratios of error sums, each sum padded by 1 % of the level per interval so a series at 0.07 %
+  // compares its errors as one at 7,000 does.
+  const pad = 0.01 * level * Math.max(1, m);
+  out[o++] = (eEwma + pad) / (eLast + pad);
+  out[o++] = (eMean + pad) / (eLast + pad);
+  out[o++] = (eMed + pad) / (eLast + pad);
   for (const season_s of SEASONS) {
     const k = seasonIntervals(interval_s, season_s);
     // The interval being forecast (index n) one season back, its neighbours, and that day's level.
@@ -179,12 +189,16 @@ export function computeFeatures(counts: ArrayLike<number>, n: number, interval_s
       out[o++] = 1;
       out[o++] = next / level;
       out[o++] = next3 / level;
-      out[o++] = (next3 + 1) / (then + 1);
+      out[o++] = (next3 + 0.01 * level) / (then + 0.01 * level);
+      // The step the series took into that interval then: last value + this step is the
+      // seasonal-differencing forecast (baselines.ts, STEP_FORECASTERS).
+      out[o++] = (next - (counts[n - k - 1] as number)) / level;
     } else {
       out[o++] = 0;
       out[o++] = fill;
       out[o++] = fill;
       out[o++] = 1;
+      out[o++] = 0;
     }
   }
   const tod = (((end_s % DAY_S) + DAY_S) % DAY_S) / DAY_S;

@@ -1,10 +1,11 @@
 /**
- * Gradient-boosted regression trees for weighted absolute loss, small enough to read: features
- * binned into quantile histograms, depth-limited trees grown level by level, each fitted to the
- * signs of the residuals (the negative gradient of |y − F|) by least squares, its leaves then set
- * to the weighted median of the residuals they hold (the L1 line search, as LightGBM does), times
- * the learning rate. Absolute loss because accuracy is 1 − WAPE: the forecast that minimises a
- * weighted sum of absolute errors is a weighted median, not a mean.
+ * Gradient-boosted regression trees for the weighted pinball (quantile) loss, small enough to
+ * read: features binned into quantile histograms, depth-limited trees grown level by level, each
+ * fitted to the negative gradient of the loss (2τ where y > F, −2(1 − τ) where y < F) by least
+ * squares, its leaves then set to the weighted τ-quantile of the residuals they hold (the line
+ * search, as LightGBM does), times the learning rate. τ = 0.5 is the absolute loss, because
+ * accuracy is 1 − WAPE and the forecast minimising a weighted sum of absolute errors is a weighted
+ * median, not a mean; τ = 0.9 gives the upper bound a pool sizer wants.
  *
  * Exactness with onnxruntime: thresholds are float32 feature values (the split "x ≤ t" on float32
  * inputs is decided the same way everywhere), leaf values are float32 and `predictGbt` sums them
@@ -45,22 +46,25 @@ export interface GbtParams {
   subsample: number;
   /** Share of features each tree may split on. */
   colsample: number;
+  /** The quantile τ the trees estimate (0.5: the median). */
+  quantile: number;
   seed: string;
 }
 
-export const GBT_DEFAULTS: Omit<GbtParams, 'seed'> = { trees: 300, depth: 5, learning_rate: 0.08, min_leaf: 40, bins: 64, subsample: 0.7, colsample: 0.8 };
+/** The regularisation cross-validation chose (predict/cv.ts); the quantile is set per model. */
+export const GBT_DEFAULTS: Omit<GbtParams, 'seed' | 'quantile'> = { trees: 300, depth: 5, learning_rate: 0.05, min_leaf: 40, bins: 64, subsample: 0.7, colsample: 0.8 };
 
 const f32 = Math.fround;
 
-/** Weighted median of values[idx] (weights w[idx]); the lower one on a tie. */
-export function weightedMedian(values: ArrayLike<number>, w: ArrayLike<number>, idx: ArrayLike<number>): number {
+/** Weighted τ-quantile of values[idx] (weights w[idx]): the smallest value with weight ≥ τ at or below it. */
+export function weightedQuantile(values: ArrayLike<number>, w: ArrayLike<number>, idx: ArrayLike<number>, tau: number): number {
   const order = Array.from(idx).sort((a, b) => (values[a] as number) - (values[b] as number) || a - b);
   let total = 0;
   for (const i of order) total += w[i] as number;
   let acc = 0;
   for (const i of order) {
     acc += w[i] as number;
-    if (acc >= total / 2) return values[i] as number;
+    if (acc >= total * tau) return values[i] as number;
   }
   return 0;
 }
@@ -118,7 +122,8 @@ export function trainGbt(X: Float32Array, y: ArrayLike<number>, w: ArrayLike<num
   for (let i = 0; i < n; i++) for (let f = 0; f < F; f++) binned[i * F + f] = binOf(cuts[f] as Float32Array, X[i * F + f] as number);
 
   const all = Int32Array.from({ length: n }, (_, i) => i);
-  const base = f32(weightedMedian(y, w, all));
+  const tau = params.quantile;
+  const base = f32(weightedQuantile(y, w, all, tau));
   const pred = new Float64Array(n).fill(base);
   const resid = new Float64Array(n);
   const grad = new Float64Array(n);
@@ -130,7 +135,7 @@ export function trainGbt(X: Float32Array, y: ArrayLike<number>, w: ArrayLike<num
   for (let t = 0; t < params.trees; t++) {
     for (let i = 0; i < n; i++) {
       resid[i] = (y[i] as number) - (pred[i] as number);
-      grad[i] = resid[i]! > 0 ? 1 : resid[i]! < 0 ? -1 : 0;
+      grad[i] = resid[i]! > 0 ? 2 * tau : resid[i]! < 0 ? -2 * (1 - tau) : 0;
     }
     const sample = all.filter(() => rng() < params.subsample);
     const allowed = Array.from({ length: F }, (_, f) => f).filter(() => rng() < params.colsample);
@@ -167,7 +172,7 @@ export function trainGbt(X: Float32Array, y: ArrayLike<number>, w: ArrayLike<num
       level = next;
     }
     leaves.push(...level);
-    for (const leaf of leaves) tree.value[leaf.id] = f32(params.learning_rate * weightedMedian(resid, w, leaf.rows));
+    for (const leaf of leaves) tree.value[leaf.id] = f32(params.learning_rate * weightedQuantile(resid, w, leaf.rows, tau));
     trees.push(tree);
     for (let i = 0; i < n; i++) pred[i] = (pred[i] as number) + (tree.value[leafOf(tree, X, i * F)] as number);
   }

@@ -18,15 +18,18 @@ export interface LoadedTrace {
   format: 'demand' | 'nab';
   rows: number;
   series: Series[];
+  /** Rows a reader rejected and left out (only with skipBad). */
+  skipped: number;
   /** sha256 of the file's bytes (first 16 hex digits), so a card names exactly the data it used. */
   sha256: string;
 }
 
 /** A demand trace or NAB file as per-profile series. */
-export function loadTrace(file: string): LoadedTrace {
+export function loadTrace(file: string, opts: { skipBad?: boolean } = {}): LoadedTrace {
   const header = readCsvHead(file)[0]?.fields ?? [];
   const nab = header.length === 2 && header[0] === 'timestamp' && header[1] === 'value';
-  const rows: DemandRow[] = nab ? importNab(file, {}).rows : readDemandTrace(file).rows;
+  const read = nab ? importNab(file, { exact: true, skipBad: opts.skipBad === true }) : readDemandTrace(file, { skipBad: opts.skipBad === true });
+  const rows: DemandRow[] = read.rows;
   const sha256 = createHash('sha256').update(readInputBytes(file, MAX_CSV_BYTES, 'CSV input')).digest('hex').slice(0, 16);
-  return { file, name: basename(file).replace(/\.csv$/i, ''), format: nab ? 'nab' : 'demand', rows: rows.length, series: seriesOfRows(rows), sha256 };
+  return { file, name: basename(file).replace(/\.csv$/i, ''), format: nab ? 'nab' : 'demand', rows: rows.length, skipped: read.skipped.length, series: seriesOfRows(rows), sha256 };
 }

@@ -4,7 +4,8 @@
  * run alone. Shared by `fgo train` (the card) and bench/predict.ts. Wall-clock figures: they vary
  * from run to run and machine to machine, and are kept apart from the deterministic ones.
  */
-import { HISTORY_LEN } from './features.ts';
+import { modelRow } from './examples.ts';
+import { ALL_FEATURES, featureIndex, HISTORY_LEN } from './features.ts';
 import type { LoadedTrace } from './input.ts';
 import { openModel, OnnxDemandPredictor } from './onnx-predictor.ts';
 import type { DemandHistory } from './predictor.ts';
@@ -40,7 +41,13 @@ export async function measureLatency(onnx: Uint8Array, traces: readonly LoadedTr
   const F = meta.features.length;
   const X = new Float32Array(batch.length * F);
   const level = new Float32Array(batch.length);
-  batch.forEach((h, i) => p.featurize(h, X, level, i));
+  const anchor = new Float32Array(batch.length);
+  const row = new Float64Array(ALL_FEATURES.length);
+  batch.forEach((h, i) => {
+    const r = modelRow(h.counts, h.counts.length, h.interval_s, h.end_s, 300 / h.interval_s, featureIndex(meta.features), X, i, row);
+    level[i] = r.scale;
+    anchor[i] = r.anchor;
+  });
   const time = async (f: () => Promise<unknown>) => {
     for (let i = 0; i < warmup; i++) await f();
     const t = new Float64Array(runs);
@@ -53,7 +60,7 @@ export async function measureLatency(onnx: Uint8Array, traces: readonly LoadedTr
     return { p50: pct(t, 0.5), p99: pct(t, 0.99) };
   };
   const batch_us = await time(() => p.forecast(batch));
-  const run_us = await time(() => p.run(X, level));
+  const run_us = await time(() => p.run(X, level, anchor));
   await session.release();
   return { batch_profiles: batch.length, runs, batch_us, run_us };
 }

@@ -1,11 +1,11 @@
 /**
- * The predictor's figures, defined once (DESIGN.md, "Metrics"): accuracy = 1 − WAPE with WAPE =
+ * The predictor's figures, defined once (docs/forecaster.md): accuracy = 1 − WAPE with WAPE =
  * Σ|y − ŷ| ÷ Σy pooled over every held-out interval of every profile of a trace; MAPE over the
- * intervals with y > 0 (it is undefined at y = 0); the three baselines; and the ceiling Poisson
- * noise puts on accuracy at a trace's counts.
+ * intervals with y > 0 (it is undefined at y = 0); the P90's coverage and pinball loss; the
+ * baselines (baselines.ts) scored alike; and the ceiling Poisson noise puts on accuracy at a
+ * trace's counts.
  */
-import { ewma } from './predictor.ts';
-import { DAY_S, seasonIntervals } from './features.ts';
+import { BASELINES, baselineForecasts, seasonsOf, type Baseline, type Seasons } from './baselines.ts';
 import { labelAt, labelSpan, splitIndex, type Series } from './series.ts';
 
 export interface Score {
@@ -80,45 +80,6 @@ export class PoissonCeiling {
   }
 }
 
-export const BASELINES = ['last_value', 'seasonal_naive', 'ewma'] as const;
-export type Baseline = (typeof BASELINES)[number];
-/** EwmaDemandPredictor's defaults (predict/predictor.ts): alpha 0.5 over the last 32 intervals. */
-export const EWMA_ALPHA = 0.5;
-export const EWMA_HISTORY = 32;
-
-/**
- * The season of the seasonal-naive baseline, in intervals: one day when the series spans at least
- * two days (so every held-out interval has its yesterday), else one hour when it spans two hours,
- * else one interval (it is then last-value).
- */
-export function seasonOf(s: Series): number {
-  const span = s.counts.length * s.interval_s;
-  for (const season_s of [DAY_S, 3600]) {
-    const k = seasonIntervals(s.interval_s, season_s);
-    if (k !== undefined && span >= 2 * season_s) return k;
-  }
-  return 1;
-}
-
-/** Sum of the `h` intervals starting at `k` (pro rata for a fractional last one) when they exist in counts[0..n). */
-function windowSum(counts: readonly number[], k: number, h: number, n: number): number | undefined {
-  return k >= 0 && k + labelSpan(h) <= n ? labelAt(counts, k, h) : undefined;
-}
-
-/** A baseline's forecast of the arrivals over the `h` intervals after counts[0..n). */
-export function baselineForecast(b: Baseline, counts: readonly number[], n: number, h: number, season: number): number {
-  if (n === 0) return 0;
-  const last = (counts[n - 1] as number) * h;
-  switch (b) {
-    case 'last_value':
-      return last;
-    case 'seasonal_naive':
-      return windowSum(counts, n - season, h, n) ?? last;
-    case 'ewma':
-      return ewma(counts.slice(Math.max(0, n - EWMA_HISTORY), n), EWMA_ALPHA) * h;
-  }
-}
-
 /** One held-out target: series `s`, history counts[0..k), label over `h` intervals from k. */
 export interface Target {
   s: Series;
@@ -137,31 +98,54 @@ export function heldOutTargets(series: readonly Series[], horizon_s: number | un
   return out;
 }
 
+/** The upper quantile every shell sizes pools from. */
+export const P90 = 0.9;
+
+/** The pinball (quantile) loss ρ_τ(y − q); pooled like WAPE it is Σ ρ₀.₉(y − P90) ÷ Σ y. */
+export function pinball(tau: number, y: number, q: number): number {
+  return y >= q ? tau * (y - q) : (1 - tau) * (q - y);
+}
+
 export interface Evaluation {
   accuracy: number;
   wape: number;
   mape: number;
+  /** Share of intervals whose arrivals were at or under the P90 forecast (when there is one). */
+  coverage_p90?: number;
+  /** Σ ρ₀.₉(y − P90) ÷ Σ y (pinball loss scaled like WAPE), when there is a P90. */
+  pinball_p90?: number;
   baselines: Record<Baseline, Score>;
   poisson_ceiling: number;
   intervals: number;
 }
 
-/** Scores `forecasts` (one per target) beside the three baselines and the Poisson ceiling. */
-export function evaluate(targets: readonly Target[], forecasts: ArrayLike<number>): Evaluation {
+/**
+ * Scores `forecasts` (one per target; P90 ones optional) beside the baselines and the Poisson
+ * ceiling.
+ */
+export function evaluate(targets: readonly Target[], forecasts: ArrayLike<number>, p90?: ArrayLike<number>): Evaluation {
   const model = new ErrorSum();
   const base = Object.fromEntries(BASELINES.map((b) => [b, new ErrorSum()])) as Record<Baseline, ErrorSum>;
   const ceiling = new PoissonCeiling();
-  const seasons = new Map<Series, number>();
+  const seasons = new Map<Series, Seasons>();
+  let covered = 0, loss = 0, sum = 0;
   targets.forEach((t, i) => {
     model.add(t.y, forecasts[i] as number);
     let season = seasons.get(t.s);
-    if (season === undefined) seasons.set(t.s, (season = seasonOf(t.s)));
-    for (const b of BASELINES) base[b].add(t.y, baselineForecast(b, t.s.counts, t.k, t.h, season));
+    if (season === undefined) seasons.set(t.s, (season = seasonsOf(t.s)));
+    const f = baselineForecasts(t.s.counts, t.k, t.h, season);
+    for (const b of BASELINES) base[b].add(t.y, f[b]);
     ceiling.add(t.y);
+    if (p90) {
+      const q = p90[i] as number;
+      if (t.y <= q) covered++;
+      loss += pinball(P90, t.y, q);
+      sum += t.y;
+    }
   });
-  const m = model.score();
   return {
-    ...m,
+    ...model.score(),
+    ...(p90 ? { coverage_p90: round6(targets.length ? covered / targets.length : 1), pinball_p90: round6(sum > 0 ? loss / sum : loss > 0 ? Infinity : 0) } : {}),
     baselines: Object.fromEntries(BASELINES.map((b) => [b, base[b].score()])) as Record<Baseline, Score>,
     poisson_ceiling: ceiling.accuracy(),
     intervals: targets.length,

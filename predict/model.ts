@@ -1,15 +1,16 @@
 /**
- * The demand model as trained: a regressor of the scale-free ratio (GBT or MLP) over named
- * features, and how its outputs become arrivals — exactly what the ONNX graph computes
- * (onnx.ts): `arrivals = Relu(ratio(features) × level)`, where `level` is the recent level
- * (features.ts) times the horizon in intervals. The TypeScript evaluation here is the reference
- * the ONNX model is tested against, in float32 like onnxruntime.
+ * The demand model as trained: two regressors of the scale-free ratio over named features — the
+ * median (P50) and the 90th percentile (P90) — and how their outputs become arrivals, exactly
+ * as the ONNX graph computes them (onnx.ts): `arrivals = Relu(anchor + p50(features) × level)`,
+ * `arrivals_p90 = Relu(anchor + p90(features) × level)`, where `level` is the recent level
+ * (features.ts) times the horizon in intervals and `anchor` the baselines' ensemble
+ * (examples.ts). The TypeScript evaluation here is the reference the ONNX model
+ * is tested against, in float32 like onnxruntime. The online guard (guard.ts) runs after it.
  */
 import { predictGbt, type GbtModel } from './gbt.ts';
-import { predictMlp, type MlpModel } from './mlp.ts';
 import type { FeatureName } from './features.ts';
 
-export const MODEL_FORMAT = 'fgo-demand/1';
+export const MODEL_FORMAT = 'fgo-demand/2';
 
 /** What the ONNX file carries besides the graph (metadata_props key `fgo.demand`, JSON). */
 export interface ModelMeta {
@@ -22,22 +23,20 @@ export interface ModelMeta {
   history_len: number;
 }
 
-export type Regressor = GbtModel | MlpModel;
-
 export interface DemandModel {
   meta: ModelMeta;
-  regressor: Regressor;
+  p50: GbtModel;
+  p90: GbtModel;
 }
 
 const f32 = Math.fround;
 
-/** The regressor's ratios for rows of X (n × F float32). */
-export function predictRatios(r: Regressor, X: Float32Array): Float32Array {
-  return r.kind === 'gbt' ? predictGbt(r, X) : predictMlp(r, X);
+/** Arrivals as the graph computes them: Relu(anchor + r × level) in float32 (inputs already float32). */
+function scaled(r: Float32Array, level: Float32Array, anchor: Float32Array): Float32Array {
+  return r.map((x, i) => Math.max(0, f32(f32(x * (level[i] as number)) + (anchor[i] as number))));
 }
 
-/** Arrivals as the graph computes them: Relu(ratio × level) in float32 (`level` already float32). */
-export function predictArrivals(m: DemandModel, X: Float32Array, level: Float32Array): Float32Array {
-  const ratio = predictRatios(m.regressor, X);
-  return ratio.map((r, i) => Math.max(0, f32(r * (level[i] as number))));
+/** The model's P50 and P90 arrivals for rows of X (n × F float32). */
+export function predictArrivals(m: DemandModel, X: Float32Array, level: Float32Array, anchor: Float32Array): { p50: Float32Array; p90: Float32Array } {
+  return { p50: scaled(predictGbt(m.p50, X), level, anchor), p90: scaled(predictGbt(m.p90, X), level, anchor) };
 }

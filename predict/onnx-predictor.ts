@@ -1,6 +1,7 @@
 /**
  * The ONNX-backed DemandPredictor (predict/predictor.ts's port) and `loadDemandPredictor`, which
- * the twin and the agent call. One onnxruntime `run` per batch, for all profiles at once.
+ * the twin and the agent call. One onnxruntime `run` per batch, for all profiles at once; then
+ * each profile's online guard (guard.ts) turns the model's P50 and P90 into the forecast.
  *
  * A model that cannot be used — no file, not ONNX, not an fgo demand model, or a graph without the
  * expected inputs — gives exactly one warning and an `EwmaDemandPredictor`; so does a model that
@@ -10,7 +11,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { ALL_FEATURES, computeFeatures, featureIndex, HISTORY_LEN } from './features.ts';
+import { guardCandidates, seasonsFor } from './baselines.ts';
+import { modelRow } from './examples.ts';
+import { ALL_FEATURES, featureIndex, HISTORY_LEN } from './features.ts';
+import { SeriesGuard } from './guard.ts';
 import type { ModelMeta } from './model.ts';
 import { readOnnxMeta } from './onnx.ts';
 import { EwmaDemandPredictor, type DemandForecast, type DemandHistory, type DemandPredictor } from './predictor.ts';
@@ -26,11 +30,16 @@ export interface LoadOptions {
  */
 const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 };
 
+/** Profiles whose guards are kept; past it the least recently forecast one is forgotten. */
+const MAX_GUARDS = 1024;
+
 export class OnnxDemandPredictor implements DemandPredictor {
   readonly name = 'onnx';
   readonly history_len: number;
   private readonly columns: number[];
   private fallback: EwmaDemandPredictor | undefined;
+  /** One online guard per profile (guard.ts), in least-recently-forecast order. */
+  private readonly guards = new Map<string, SeriesGuard>();
 
   constructor(private readonly session: ort.InferenceSession, readonly meta: ModelMeta, readonly horizon_s: number, private readonly warn: (msg: string) => void, private readonly source = 'the demand model') {
     this.history_len = meta.history_len;
@@ -39,41 +48,61 @@ export class OnnxDemandPredictor implements DemandPredictor {
 
   /**
    * Raw model outputs for rows already featurised: X is n × F (the model's features), `level`
-   * the recent level × horizon intervals. Used by forecast() and by evaluation.
+   * the recent level × horizon intervals, `anchor` the ensemble the model corrects. Used by
+   * forecast() and by evaluation.
    */
-  async run(X: Float32Array, level: Float32Array): Promise<Float32Array> {
+  async run(X: Float32Array, level: Float32Array, anchor: Float32Array): Promise<{ p50: Float32Array; p90: Float32Array }> {
     const n = level.length;
     const out = await this.session.run({
       features: new ort.Tensor('float32', X, [n, this.columns.length]),
       level: new ort.Tensor('float32', level, [n, 1]),
+      anchor: new ort.Tensor('float32', anchor, [n, 1]),
     });
-    return (out.arrivals as ort.Tensor).data as Float32Array;
-  }
-
-  /** The model's feature row and level of one history (level already × horizon intervals). */
-  featurize(h: DemandHistory, X: Float32Array, level: Float32Array, i: number, row = new Float64Array(ALL_FEATURES.length)): void {
-    const lv = computeFeatures(h.counts, h.counts.length, h.interval_s, h.end_s, row);
-    const F = this.columns.length;
-    for (let j = 0; j < F; j++) X[i * F + j] = row[this.columns[j] as number] as number;
-    level[i] = lv * (this.horizon_s / h.interval_s);
+    return { p50: (out.arrivals as ort.Tensor).data as Float32Array, p90: (out.arrivals_p90 as ort.Tensor).data as Float32Array };
   }
 
   async forecast(batch: readonly DemandHistory[]): Promise<DemandForecast[]> {
     if (this.fallback) return this.fallback.forecast(batch);
     if (batch.length === 0) return [];
-    const F = this.columns.length;
-    const X = new Float32Array(batch.length * F);
+    const X = new Float32Array(batch.length * this.columns.length);
     const level = new Float32Array(batch.length);
+    const anchor = new Float32Array(batch.length);
     const row = new Float64Array(ALL_FEATURES.length);
-    batch.forEach((h, i) => this.featurize(h, X, level, i, row));
+    // The baselines once per profile: the model's anchor is their ensemble, the guard weighs them all.
+    const others = batch.map((b) => guardCandidates(b.counts, b.counts.length, this.horizon_s / b.interval_s, seasonsFor(b.interval_s)));
+    batch.forEach((b, i) => {
+      const r = modelRow(b.counts, b.counts.length, b.interval_s, b.end_s, this.horizon_s / b.interval_s, this.columns, X, i, row, (others[i] as (typeof others)[number]).ensemble);
+      level[i] = r.scale;
+      anchor[i] = r.anchor;
+    });
+    let y: { p50: Float32Array; p90: Float32Array };
     try {
-      const y = await this.run(X, level);
-      return batch.map((h, i) => ({ profile: h.profile, horizon_s: this.horizon_s, arrivals: y[i] as number }));
+      y = await this.run(X, level, anchor);
     } catch (e) {
       this.warn(`${this.source}: onnxruntime failed (${firstLine(e)}); forecasting with EWMA from now on`);
       this.fallback = new EwmaDemandPredictor(this.horizon_s);
       return this.fallback.forecast(batch);
     }
+    return batch.map((b, i) => {
+      const h = this.horizon_s / b.interval_s;
+      const n = b.counts.length;
+      const g = this.guard(b.profile);
+      // Intervals are numbered from the shell's clock, so a history that keeps only its last
+      // intervals still settles the right forecasts.
+      const end = Math.round(b.end_s / b.interval_s);
+      g.settle(b.counts, n, end);
+      const f = g.forecast(end, h, y.p50[i] as number, y.p90[i] as number, others[i] as (typeof others)[number], level[i] as number);
+      return { profile: b.profile, horizon_s: this.horizon_s, arrivals: f.p50, arrivals_p90: f.p90 };
+    });
+  }
+
+  private guard(profile: string): SeriesGuard {
+    let g = this.guards.get(profile);
+    if (g) this.guards.delete(profile);
+    else g = new SeriesGuard();
+    this.guards.set(profile, g);
+    if (this.guards.size > MAX_GUARDS) this.guards.delete(this.guards.keys().next().value as string);
+    return g;
   }
 }
 
@@ -95,8 +124,8 @@ export async function openModel(bytes: Uint8Array): Promise<{ session: ort.Infer
   } catch (e) {
     throw new Error(`onnxruntime cannot load it: ${firstLine(e)}`);
   }
-  const missing = ['features', 'level'].filter((n) => !session.inputNames.includes(n));
-  if (missing.length || !session.outputNames.includes('arrivals')) throw new Error(`unexpected graph: inputs ${session.inputNames.join(',')}, outputs ${session.outputNames.join(',')}`);
+  const missing = ['features', 'level', 'anchor'].filter((n) => !session.inputNames.includes(n));
+  if (missing.length || !session.outputNames.includes('arrivals') || !session.outputNames.includes('arrivals_p90')) throw new Error(`unexpected graph: inputs ${session.inputNames.join(',')}, outputs ${session.outputNames.join(',')}`);
   return { session, meta };
 }
 
@@ -121,7 +150,7 @@ export async function loadDemandPredictor(modelPath: string | undefined, opts: L
     const { session, meta } = await openModel(bytes);
     const p = new OnnxDemandPredictor(session, meta, opts.horizon_s, opts.warn, `demand model ${modelPath}`);
     // One trial run, so a graph that loads but cannot run is caught here, not mid-simulation.
-    await p.run(new Float32Array(meta.features.length), new Float32Array(1));
+    await p.run(new Float32Array(meta.features.length), new Float32Array(1), new Float32Array(1));
     return p;
   } catch (e) {
     return fallback(firstLine(e));

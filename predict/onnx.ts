@@ -1,11 +1,10 @@
 /**
  * The demand model as an ONNX file, written with the ONNX protobuf schema (onnx-proto, generated
- * from ONNX v1.10.2's onnx.proto by protobufjs). One graph for both model kinds:
+ * from ONNX v1.10.2's onnx.proto by protobufjs). One graph:
  *
- *   inputs  features [N, F] float32, level [N, 1] float32
- *   ratio   = TreeEnsembleRegressor(features)          (ai.onnx.ml, aggregate SUM, base = start value)
- *           | Sub/Mul/Clip, MatMul/Add/Relu … MatMul/Add(features)   (MLP: standardise, layers)
- *   output  arrivals [N, 1] = Relu(ratio × level)
+ *   inputs     features [N, F], level [N, 1], anchor [N, 1]   (float32)
+ *   residuals  r50, r90 = TreeEnsembleRegressor(features)   (ai.onnx.ml, aggregate SUM; one per quantile)
+ *   outputs    arrivals [N, 1] = Relu(anchor + r50 × level), arrivals_p90 [N, 1] = Relu(anchor + r90 × level)
  *
  * so a shell passes every profile of a batch in one `run`. The file carries the feature list and
  * horizon in metadata_props (`fgo.demand`), and nothing that varies between runs (no time, no
@@ -13,13 +12,11 @@
  */
 import onnxProto from 'onnx-proto';
 import type { GbtModel } from './gbt.ts';
-import { CLIP, type MlpModel } from './mlp.ts';
 import { MODEL_FORMAT, type DemandModel, type ModelMeta } from './model.ts';
 
 const { onnx } = onnxProto;
 type INode = onnxProto.onnx.INodeProto;
 type IAttr = onnxProto.onnx.IAttributeProto;
-type ITensor = onnxProto.onnx.ITensorProto;
 const A = onnx.AttributeProto.AttributeType;
 
 export const META_KEY = 'fgo.demand';
@@ -35,10 +32,6 @@ const floats = (name: string, v: ArrayLike<number>): IAttr => ({ name, type: A.F
 const strings = (name: string, v: string[]): IAttr => ({ name, type: A.STRINGS, strings: v.map((s) => new TextEncoder().encode(s)) });
 const str = (name: string, v: string): IAttr => ({ name, type: A.STRING, s: new TextEncoder().encode(v) });
 
-function floatTensor(name: string, dims: number[], values: Float32Array): ITensor {
-  return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) };
-}
-
 function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
   return {
     name,
@@ -46,8 +39,12 @@ function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IVal
   };
 }
 
-/** The trees as one TreeEnsembleRegressor node: nodes listed tree by tree, leaves by their node id. */
-function treeNode(g: GbtModel, input: string, output: string): INode {
+/**
+ * One quantile's trees as one TreeEnsembleRegressor node: nodes listed tree by tree, leaves by
+ * their node id. (One node per quantile: onnxruntime ran a single two-target node about 1.5 ×
+ * slower than two one-target nodes, bench/predict.ts.)
+ */
+function treeNode(g: GbtModel, name: string, input: string, output: string): INode {
   const n = { tree: [] as number[], node: [] as number[], feat: [] as number[], val: [] as number[], mode: [] as string[], t: [] as number[], f: [] as number[] };
   const leaf = { tree: [] as number[], node: [] as number[], w: [] as number[] };
   g.trees.forEach((t, ti) => {
@@ -68,7 +65,7 @@ function treeNode(g: GbtModel, input: string, output: string): INode {
     });
   });
   return {
-    name: 'trees', opType: 'TreeEnsembleRegressor', domain: 'ai.onnx.ml', input: [input], output: [output],
+    name, opType: 'TreeEnsembleRegressor', domain: 'ai.onnx.ml', input: [input], output: [output],
     attribute: [
       str('aggregate_function', 'SUM'),
       floats('base_values', [g.base]),
@@ -89,47 +86,27 @@ function treeNode(g: GbtModel, input: string, output: string): INode {
   };
 }
 
-/** The MLP as MatMul/Add(/Relu) nodes and their weights as initializers. */
-function mlpNodes(m: MlpModel, input: string, output: string): { nodes: INode[]; init: ITensor[] } {
-  const nodes: INode[] = [
-    { name: 'center', opType: 'Sub', input: [input, 'mean'], output: ['centered'] },
-    { name: 'standardize', opType: 'Mul', input: ['centered', 'inv_sd'], output: ['scaled_in'] },
-    { name: 'clip', opType: 'Clip', input: ['scaled_in', 'clip_lo', 'clip_hi'], output: ['standardized'] },
-  ];
-  const init: ITensor[] = [
-    floatTensor('mean', [m.n_features], m.mean),
-    floatTensor('inv_sd', [m.n_features], m.inv_sd),
-    floatTensor('clip_lo', [], Float32Array.of(-CLIP)),
-    floatTensor('clip_hi', [], Float32Array.of(CLIP)),
-  ];
-  let x = 'standardized';
-  m.layers.forEach((l, i) => {
-    const last = i === m.layers.length - 1;
-    init.push(floatTensor(`w${i}`, [l.in, l.out], l.w), floatTensor(`b${i}`, [l.out], l.b));
-    nodes.push({ name: `matmul${i}`, opType: 'MatMul', input: [x, `w${i}`], output: [`mm${i}`] });
-    nodes.push({ name: `add${i}`, opType: 'Add', input: [`mm${i}`, `b${i}`], output: [last ? output : `z${i}`] });
-    if (!last) nodes.push({ name: `relu${i}`, opType: 'Relu', input: [`z${i}`], output: [(x = `h${i}`)] });
-  });
-  return { nodes, init };
-}
-
 /** The model as ONNX bytes. */
 export function modelToOnnx(m: DemandModel): Uint8Array {
   const F = m.meta.features.length;
-  const body = m.regressor.kind === 'gbt' ? { nodes: [treeNode(m.regressor, 'features', 'ratio')], init: [] } : mlpNodes(m.regressor, 'features', 'ratio');
+  const quantile = (q: 'p50' | 'p90', out: string): INode[] => [
+    treeNode(m[q], `trees_${q}`, 'features', `residual_${q}`),
+    { name: `scale_${q}`, opType: 'Mul', input: [`residual_${q}`, 'level'], output: [`scaled_${q}`] },
+    { name: `anchor_${q}`, opType: 'Add', input: [`scaled_${q}`, 'anchor'], output: [`anchored_${q}`] },
+    { name: `clamp_${q}`, opType: 'Relu', input: [`anchored_${q}`], output: [out] },
+  ];
   const graph: onnxProto.onnx.IGraphProto = {
     name: 'fgo_demand',
-    node: [...body.nodes, { name: 'scale', opType: 'Mul', input: ['ratio', 'level'], output: ['scaled'] }, { name: 'clamp', opType: 'Relu', input: ['scaled'], output: ['arrivals'] }],
-    initializer: body.init,
-    input: [valueInfo('features', ['N', F]), valueInfo('level', ['N', 1])],
-    output: [valueInfo('arrivals', ['N', 1])],
+    node: [...quantile('p50', 'arrivals'), ...quantile('p90', 'arrivals_p90')],
+    input: [valueInfo('features', ['N', F]), valueInfo('level', ['N', 1]), valueInfo('anchor', ['N', 1])],
+    output: [valueInfo('arrivals', ['N', 1]), valueInfo('arrivals_p90', ['N', 1])],
   };
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     opsetImport: OPSETS,
     producerName: 'fgo',
     producerVersion: MODEL_FORMAT,
-    docString: 'fgo demand predictor: arrivals over the next horizon per profile; inputs features [N,F] and level [N,1] (recent level × horizon intervals)',
+    docString: 'fgo demand predictor: arrivals over the next horizon per profile, P50 and P90; inputs features [N,F], level [N,1] (recent level × horizon intervals), anchor [N,1] (the baselines\' ensemble)',
     graph,
     metadataProps: [{ key: META_KEY, value: JSON.stringify(m.meta) }],
   });

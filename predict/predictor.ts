@@ -19,7 +19,10 @@ export interface DemandHistory {
 export interface DemandForecast {
   profile: string;
   horizon_s: number;
+  /** The median forecast (P50). */
   arrivals: number;
+  /** The 90th percentile, when the predictor gives one. */
+  arrivals_p90?: number;
 }
 
 export interface DemandPredictor {
@@ -83,16 +86,20 @@ export interface ProfileShape {
 
 /**
  * Forecast arrivals → the engine's predictions: rate = arrivals / horizon; pool size by Little's
- * law (concurrency = rate × service time) times `headroom` for bursts, plus one.
+ * law (concurrency = rate × service time), plus one, from the P90 rate when there is one (the
+ * bound is the headroom) and otherwise from the median rate times `headroom` for bursts.
  */
 export function toPredictions(forecasts: readonly DemandForecast[], shapes: ReadonlyMap<string, ProfileShape>, headroom: number, confidence: number): Prediction[] {
   return forecasts.map((f) => {
     const rate = Math.max(0, f.arrivals) / f.horizon_s;
+    const rate90 = f.arrivals_p90 === undefined ? undefined : Math.max(rate, f.arrivals_p90 / f.horizon_s);
     const service_s = (shapes.get(f.profile)?.service_ms ?? 100) / 1000;
+    const busy = rate90 === undefined ? rate * service_s * headroom : rate90 * service_s;
     return {
       profile: f.profile,
       demand_per_s: Math.round(rate * 1000) / 1000,
-      recommended_size: rate > 0 ? Math.ceil(rate * service_s * headroom) + 1 : 0,
+      ...(rate90 === undefined ? {} : { demand_p90_per_s: Math.round(rate90 * 1000) / 1000 }),
+      recommended_size: rate > 0 ? Math.ceil(busy) + 1 : 0,
       confidence,
     };
   });

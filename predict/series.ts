@@ -104,3 +104,15 @@ export function labelAt(counts: readonly number[], k: number, h: number): number
 
 /** How many whole intervals a label at horizon `h` reads (for bounds). */
 export const labelSpan = (h: number) => Math.ceil(h - 1e-9);
+
+/**
+ * The series seen `factor` times coarser: each `factor` consecutive intervals summed into one (a
+ * trailing partial group dropped). Training adds such views (train.ts) so the model learns what
+ * traffic does at half-hour resolution from series recorded every five minutes.
+ */
+export function coarsened(s: Series, factor: number): Series {
+  const n = Math.floor(s.counts.length / factor);
+  const counts = new Array<number>(n).fill(0);
+  for (let i = 0; i < n * factor; i++) counts[Math.floor(i / factor)] = (counts[Math.floor(i / factor)] as number) + (s.counts[i] as number);
+  return { profile: `${s.profile}×${factor}`, interval_s: s.interval_s * factor, regular: s.regular, t_s: counts.map((_, k) => s.t_s[k * factor] as number), counts };
+}

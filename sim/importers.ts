@@ -46,6 +46,8 @@ export interface ImportOptions {
   llmBaseMb?: number;
   /** azure-llm memory model: KV cache per context token, MB (default 0.5). */
   llmMbPerContextToken?: number;
+  /** nab: keep fractional values as they are instead of rounding them to whole counts (the predictor's reading). */
+  exact?: boolean;
   /** alibaba-machine-usage: add a per-machine utilisation summary (CPU, memory, disk I/O) to the notes. */
   utilNote?: boolean;
 }

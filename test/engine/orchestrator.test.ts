@@ -233,6 +233,21 @@ describe('pools spread over nodes', () => {
   });
 });
 
+describe('pools sized from the forecast\'s P90', () => {
+  it('a P90 of 10/s sizes the pool for 1.05 in service: its 99.9th percentile, 5', () => {
+    // Poisson(1.05): P(N ≤ 4) = 0.99540 < 0.999 ≤ P(N ≤ 5) = 0.99912 → 5 warm fragments; the
+    // median alone (1/s: 0.105 in service) asks for 2, fewer than the 4 already warm.
+    const run = (p90?: number) => {
+      const e = engine({ profiles: { web: { pool: { min: 0, target: 4, max: 8 } } } }, 'spread');
+      for (const c of e.tick(obs(0))) if (c.type === 'start') e.started(c.fragment, obs(1));
+      const forecast = [{ profile: 'web', demand_per_s: 1, ...(p90 === undefined ? {} : { demand_p90_per_s: p90 }), recommended_size: 2, confidence: 1 }];
+      return e.tick(obs(30_000), forecast).filter((c) => c.type === 'start').length;
+    };
+    expect(run()).toBe(0);
+    expect(run(10)).toBe(1);
+  });
+});
+
 describe('bounded waiting', () => {
   it('pressure holds a request back only while it can still make its SLO, and never past max_defer_ms (30 s)', () => {
     // Memory pressure 0.85, no per-node memory measured: relievable, ≥ high (and ≥ critical).

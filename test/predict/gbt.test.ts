@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { warmPoolLabel, erlangB } from '../../predict/dataset.ts';
-import { binCuts, predictGbt, trainGbt, weightedMedian, type GbtParams } from '../../predict/gbt.ts';
-import { baselineForecast, ErrorSum, evaluate, heldOutTargets, poissonMad, seasonOf } from '../../predict/metrics.ts';
+import { baselineForecasts, seasonsFor, seasonsOf, stepForecasts } from '../../predict/baselines.ts';
+import { binCuts, predictGbt, trainGbt, weightedQuantile, type GbtParams } from '../../predict/gbt.ts';
+import { ErrorSum, evaluate, heldOutTargets, pinball, poissonMad } from '../../predict/metrics.ts';
 import type { Series } from '../../predict/series.ts';
 
-const params = (p: Partial<GbtParams>): GbtParams => ({ trees: 1, depth: 1, learning_rate: 1, min_leaf: 1, bins: 64, subsample: 1, colsample: 1, seed: 't', ...p });
+const params = (p: Partial<GbtParams>): GbtParams => ({ trees: 1, depth: 1, learning_rate: 1, min_leaf: 1, bins: 64, subsample: 1, colsample: 1, quantile: 0.5, seed: 't', ...p });
 const X8 = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
 const Y8 = [0, 0, 0, 0, 10, 10, 10, 10];
 const W8 = Y8.map(() => 1);
@@ -55,10 +56,27 @@ describe('gradient-boosted trees', () => {
     expect(m.trees[0]?.feature[0]).toBe(0);
   });
 
-  it('weightedMedian and binCuts', () => {
-    expect(weightedMedian([1, 2, 3], [1, 1, 5], [0, 1, 2])).toBe(3);
-    expect(weightedMedian([3, 1, 2], [1, 1, 1], [0, 1, 2])).toBe(2);
-    expect(weightedMedian([1, 2], [1, 1], [0, 1])).toBe(1); // lower middle
+  it('the 90th percentile: a stump on x ≤ 4 whose leaves are the τ-quantiles of the residuals', () => {
+    // y = x·10 − 5 on each side, so each leaf holds 4 distinct residuals. τ = 0.9: base =
+    // weighted 0.9-quantile of 5, 15, …, 75 = the 8th (weight 7.2 ≤ 8) = 75.
+    const y = [5, 15, 25, 35, 45, 55, 65, 75];
+    const m = trainGbt(X8, y, W8, params({ quantile: 0.9 }));
+    expect(m.base).toBe(75);
+    // Residuals −70, −60, …, −10, 0: gradient −2(1 − τ) = −0.2 on seven rows, 0 on the last
+    // (G = −1.4, W = 8). Splitting off the zero, x ≤ 7, gains 1.4²/7 − 1.4²/8 = 0.035; x ≤ 4 only
+    // 0.8²/4 + 0.6²/4 − 1.4²/8 = 0.005. Leaves: the 0.9-quantile of −70 … −10 (weight 6.3 of 7:
+    // the 7th) = −10, and 0.
+    expect(m.trees[0]?.threshold[0]).toBe(7);
+    expect(m.trees[0]?.value).toEqual([0, -10, 0]);
+    expect(Array.from(predictGbt(m, X8))).toEqual([65, 65, 65, 65, 65, 65, 65, 75]);
+  });
+
+  it('weightedQuantile and binCuts', () => {
+    expect(weightedQuantile([1, 2, 3], [1, 1, 5], [0, 1, 2], 0.5)).toBe(3);
+    expect(weightedQuantile([3, 1, 2], [1, 1, 1], [0, 1, 2], 0.5)).toBe(2);
+    expect(weightedQuantile([3, 1, 2, 4], [1, 1, 1, 1], [0, 1, 2, 3], 0.9)).toBe(4);
+    expect(weightedQuantile([3, 1, 2, 4], [1, 1, 1, 1], [0, 1, 2, 3], 0.25)).toBe(1);
+    expect(weightedQuantile([1, 2], [1, 1], [0, 1], 0.5)).toBe(1); // lower middle
     // ≤ bins distinct values: every value but the largest is a cut.
     expect(Array.from(binCuts(Float32Array.from([3, 1, 2, 2]), 4, 1, 64)[0] as Float32Array)).toEqual([1, 2]);
     // More distinct values than bins: row quantiles (1000 rows 0..999, 4 bins → 250, 500, 750).
@@ -103,17 +121,52 @@ describe('metrics', () => {
 
   const hourly = (n: number): Series => ({ profile: 'p', interval_s: 3600, regular: true, t_s: Array.from({ length: n }, (_, i) => i * 3600), counts: Array.from({ length: n }, (_, i) => i + 1) });
 
-  it('baselines: last value, yesterday, EWMA (alpha 0.5 over the last 32)', () => {
+  it('baselines: last value, yesterday, last week, EWMA (alpha 0.5 over the last 32), their median', () => {
     const s = hourly(50); // counts 1..50
-    expect(seasonOf(s)).toBe(24); // spans 50 h ≥ two days
-    expect(baselineForecast('last_value', s.counts, 30, 1, 24)).toBe(30);
-    expect(baselineForecast('seasonal_naive', s.counts, 30, 1, 24)).toBe(7); // counts[30 − 24]
-    expect(baselineForecast('seasonal_naive', s.counts, 30, 2, 24)).toBe(7 + 8);
-    expect(baselineForecast('seasonal_naive', s.counts, 10, 1, 24)).toBe(10); // no yesterday yet: last value
-    expect(baselineForecast('ewma', [2, 4], 2, 1, 1)).toBe(3);
-    expect(baselineForecast('last_value', s.counts, 30, 0.5, 24)).toBe(15); // half an interval
-    expect(seasonOf({ ...hourly(1), interval_s: 60, counts: new Array(230).fill(5) })).toBe(60); // 230 min: one hour
-    expect(seasonOf({ ...hourly(1), interval_s: 60, counts: new Array(100).fill(5) })).toBe(1);
+    expect(seasonsOf(s)).toEqual({ day: 24, week: 24 }); // spans 50 h ≥ two days, < two weeks
+    const at30 = baselineForecasts(s.counts, 30, 1, { day: 24, week: 24 });
+    // last 30; yesterday counts[6] = 7; week = day; EWMA of counts[0..30) = 1..30 from 1 at 0.5:
+    // 30 − (1 − 0.5^29)… ≈ 29.000000002; ensemble = median(last, EWMA, day) = 29.0…
+    expect(at30.last_value).toBe(30);
+    expect(at30.seasonal_day).toBe(7);
+    expect(at30.seasonal_week).toBe(7);
+    expect(at30.ewma).toBeCloseTo(29, 6);
+    expect(at30.ensemble).toBe(at30.ewma);
+    expect(baselineForecasts(s.counts, 30, 2, { day: 24, week: 24 }).seasonal_day).toBe(7 + 8);
+    const at10 = baselineForecasts(s.counts, 10, 1, { day: 24, week: 24 });
+    expect([at10.seasonal_day, at10.ensemble]).toEqual([10, (10 + at10.ewma) / 2]); // no yesterday yet: last value, and no vote
+    expect(baselineForecasts([2, 4], 2, 1, { day: 1, week: 1 }).ewma).toBe(3);
+    expect(baselineForecasts(s.counts, 30, 0.5, { day: 24, week: 24 }).last_value).toBe(15); // half an interval
+    // A week back: 5-minute intervals, counts i: at n = 2100, week (2016 intervals) back is counts[84] = 84.
+    const five = Array.from({ length: 2200 }, (_, i) => i);
+    const w = baselineForecasts(five, 2100, 1, seasonsFor(300));
+    expect([w.seasonal_day, w.seasonal_week]).toEqual([2100 - 288, 84]);
+    // median of last 2099, EWMA ≈ 2098 (a ramp lags by (1 − α)/α = 1), day 1812, week 84: the middle two
+    expect(w.ensemble).toBeCloseTo((1812 + 2098) / 2, 6);
+    expect(seasonsOf({ ...hourly(1), interval_s: 60, counts: new Array(230).fill(5) })).toEqual({ day: 60, week: 60 }); // 230 min: one hour
+    expect(seasonsOf({ ...hourly(1), interval_s: 60, counts: new Array(100).fill(5) })).toEqual({ day: 1, week: 1 });
+  });
+
+  it('seasonal steps: the last value plus the step taken one season earlier', () => {
+    // Hourly, day = 24: counts i + 1, but index 6 is 100. At n = 31: last 31; a day back the step
+    // into index 7 from index 6 was 8 − 100 = −92 → 31 − 92 < 0 → 0 (clamped); at n = 30 the step
+    // into index 6 was 100 − 6 = 94 → 30 + 94 = 124.
+    const s = hourly(50);
+    s.counts[6] = 100;
+    expect(stepForecasts(s.counts, 30, 1, { day: 24, week: 24 })).toEqual({ day_step: 124, week_step: 30 }); // no week: last value
+    expect(stepForecasts(s.counts, 31, 1, { day: 24, week: 24 }).day_step).toBe(0);
+    // Two intervals ahead: 2 × (30 − 6) + (100 + 8) = 156.
+    expect(stepForecasts(s.counts, 30, 2, { day: 24, week: 24 }).day_step).toBe(156);
+    expect(stepForecasts(s.counts, 10, 1, { day: 24, week: 24 }).day_step).toBe(10); // no day back yet
+  });
+
+  it('pinball loss at 0.9: under-forecasts cost 9 times over-forecasts', () => {
+    expect(pinball(0.9, 10, 8)).toBeCloseTo(1.8, 12);
+    expect(pinball(0.9, 8, 10)).toBeCloseTo(0.2, 12);
+    const t = heldOutTargets([hourly(10)], undefined); // y = 6..10
+    const e = evaluate(t, t.map((x) => x.y), t.map((x) => x.y + (x.y === 10 ? -1 : 0)));
+    expect(e.coverage_p90).toBe(0.8); // 10 > 9: one of five above the bound
+    expect(e.pinball_p90).toBeCloseTo(0.9 / 40, 6);
   });
 
   it('held-out targets are the second half; a perfect forecast scores 1', () => {

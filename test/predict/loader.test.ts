@@ -8,7 +8,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { HISTORY_LEN } from '../../predict/features.ts';
 import { loadDemandPredictor, OnnxDemandPredictor } from '../../predict/onnx-predictor.ts';
-import { EwmaDemandPredictor, type DemandHistory } from '../../predict/predictor.ts';
+import { EwmaDemandPredictor, toPredictions, type DemandHistory } from '../../predict/predictor.ts';
 import { tmpFile } from '../helpers.ts';
 
 const MODEL = new URL('../../models/demand.onnx', import.meta.url).pathname;
@@ -94,5 +94,15 @@ describe('loadDemandPredictor', () => {
 
   it('rejects a horizon that is not positive (a caller bug, not a model fault)', async () => {
     await expect(loadDemandPredictor(undefined, { horizon_s: 0, warn: () => undefined })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('toPredictions', () => {
+  it('sizes from the P90 when there is one (the bound is the headroom), else from the mean × headroom', () => {
+    const shapes = new Map([['api', { service_ms: 1000 }]]);
+    // 60 arrivals in 300 s = 0.2/s × 1 s × headroom 2 = 0.4 busy → ⌈0.4⌉ + 1 = 2.
+    expect(toPredictions([{ profile: 'api', horizon_s: 300, arrivals: 60 }], shapes, 2, 0.5)).toEqual([{ profile: 'api', demand_per_s: 0.2, recommended_size: 2, confidence: 0.5 }]);
+    // P90 600 in 300 s = 2/s × 1 s = 2 busy → 3; the P90 rate goes to the engine as demand_p90_per_s.
+    expect(toPredictions([{ profile: 'api', horizon_s: 300, arrivals: 60, arrivals_p90: 600 }], shapes, 2, 0.5)).toEqual([{ profile: 'api', demand_per_s: 0.2, demand_p90_per_s: 2, recommended_size: 3, confidence: 0.5 }]);
   });
 });
