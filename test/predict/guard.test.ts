@@ -73,8 +73,9 @@ describe('SeriesGuard: P90', () => {
 
   it('long-run coverage of every series is 0.9 within ln 64 ÷ (γ T), whatever the model', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.double({ min: 0.5, max: 5, noNaN: true }), (seed, spread) => {
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 2 }), fc.double({ min: 0.5, max: 5, noNaN: true }), (seed, spread) => {
         // A seeded noisy series around 100 and a model whose band is `spread` times too wide or narrow.
+        // (Lehmer's generator needs a seed in [1, 2³¹ − 2]: 2³¹ − 1 itself sticks at 0.)
         let x = seed;
         const rand = () => ((x = (x * 48271) % 2147483647) / 2147483647);
         const T = 4000;
