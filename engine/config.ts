@@ -4,6 +4,7 @@
  * (zod collects them all instead of stopping at the first).
  */
 import { z } from 'zod';
+import { graphProblems } from './graph.ts';
 import { formatIssues } from './schemas.ts';
 import { RESOURCES } from './types.ts';
 
@@ -33,6 +34,20 @@ const shaping = z.strictObject({
   max_delay_ms: positiveMs.default(5_000),
 });
 
+/** Profile names, wherever a config names one: 1–64 of A–Z a–z 0–9 _ . - */
+const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -');
+
+/** One call a request of the profile makes to another profile (engine/graph.ts). */
+const call = z.strictObject({
+  profile: profileName,
+  /** Calls per request (fractional: a call made by that share of requests). */
+  per_request: z.number().min(0).max(1_000).default(1),
+  /** sync: the caller waits for the answer; async: it does not. */
+  mode: z.enum(['sync', 'async']).default('sync'),
+  /** Bytes the call and its answer carry together. */
+  bytes: z.number().int().min(0).max(1 << 30).default(0),
+});
+
 export const profileSchema = z.strictObject({
   cpus: z.number().positive().max(1024).default(1),
   memory_kb: z.number().int().min(0).default(262_144),
@@ -54,6 +69,8 @@ export const profileSchema = z.strictObject({
   /** Whole CPUs each fragment (or adopted process) holds alone, unless a request says otherwise. */
   exclusive_cpus: z.number().int().min(0).max(1024).default(0),
   shaping: shaping.nullable().default(null),
+  /** The profiles a request of this one calls (engine/graph.ts). */
+  calls: z.array(call).max(64).default([]),
 });
 
 export const configSchema = z.strictObject({
@@ -139,7 +156,13 @@ export const configSchema = z.strictObject({
     window: z.number().int().min(1).max(10_000).default(20),
   }).prefault({}),
   default_profile: profileSchema.prefault({}),
-  profiles: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -'), profileSchema).default({}),
+  profiles: z.record(profileName, profileSchema).default({}),
+  /**
+   * The fragment graph's terms (engine/graph.ts): placement near callers and callees, callees
+   * warmed before their callers' cold starts, demand flowing down the calls, callers failed fast
+   * while a sync dependency is down. false: the engine ignores the calls (graph-blind).
+   */
+  graph: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
   limits: z.strictObject({
     max_fragments: z.number().int().min(1).max(1_000_000).default(100_000),
   }).prefault({}),
@@ -175,6 +198,8 @@ function crossChecks(c: Config): string[] {
       out.push(`${at}.pool: must satisfy min ≤ target ≤ max (got ${p.pool.min}, ${p.pool.target}, ${p.pool.max})`);
     }
   }
+  out.push(...graphProblems(c.profiles));
+  if (c.default_profile.calls.length) out.push('default_profile.calls: only named profiles may call others (a call needs a caller the graph can name)');
   return out;
 }
 
