@@ -149,5 +149,7 @@ export function requestDigest(r: Request, obs: Readonly<Lanes>): string {
   h.num(r.memory_home);
   h.num(r.exclusive_cpus);
   h.list(r.allowed_nodes);
+  // Only when present, so the digests of requests without a caller stay what they were.
+  if (r.caller !== undefined) h.str(r.caller);
   return h.hex();
 }

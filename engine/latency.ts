@@ -3,7 +3,7 @@
  * request's data against a cold start beside it, a crowded node against a quiet one — every choice
  * of node is priced the same way:
  *
- *   expected_ms = start_ms + service_ms × remote × contention
+ *   expected_ms = start_ms + service_ms × remote × contention + calls_ms
  *
  * - start_ms: the profile's warm-start time where a warm fragment of it is idle, else its cold start.
  * - service_ms: the profile's measured execution time on a warm, local fragment (pools.ts keeps it;
@@ -15,6 +15,7 @@
  *   larger of what fgo reserved there and what the node measures — busy share plus CPU stall, which
  *   by the kernel's balanced-load rule is the runnable tasks per CPU once they exceed the CPUs (so a
  *   neighbour fgo never placed counts) — and × 1 ÷ (1 − memory stall) on a node that thrashes.
+ * - calls_ms: the communication term of the fragment graph (communication.ts), when it is on.
  *
  * Among the nodes that fit, the least expected latency wins; ties go to the node nearer the data,
  * then a preferred node, then the one with the least of its CPUs reserved by fgo (so equal nodes
@@ -56,18 +57,22 @@ export interface LatencyInputs {
   ledger: NodeLedger;
   warmOn: (node: number) => number;
   nodePressure: (node: number) => Readonly<Record<Resource, number>> | undefined;
+  /** The communication term on a node, ms (communication.ts); absent: no calls priced. */
+  calls_ms?: (node: TopologyNode) => number;
 }
 
 /** Expected latency (ms) of the request on `node`, with the terms that make it up. */
-export function expectedLatency(node: TopologyNode, i: LatencyInputs): { expected_ms: number; start_ms: number; remote: number; contention: number } {
+export function expectedLatency(node: TopologyNode, i: LatencyInputs): { expected_ms: number; start_ms: number; remote: number; contention: number; calls_ms: number } {
   const warm = i.warmOn(node.id) > 0;
   const start_ms = warm ? i.profile.warm_start_ms : i.profile.cold_start_ms;
   const remote = remoteFactor(i.home, node, i.profile.memory_intensity);
   const c = contention(i.ledger.usableCpus(node.id).length, i.ledger.reservedCpu(node.id), i.cpus, i.ledger.observed(node.id), i.nodePressure(node.id));
-  return { expected_ms: start_ms + i.service_ms * remote * c, start_ms, remote, contention: c };
+  const calls_ms = i.calls_ms ? i.calls_ms(node) : 0;
+  return { expected_ms: start_ms + i.service_ms * remote * c + calls_ms, start_ms, remote, contention: c, calls_ms };
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * Price every eligible node (setting its score's `expected_ms`) and return the one to use, or
@@ -81,6 +86,7 @@ export function pickByLatency(scores: NodeScore[], topo: { byId: ReadonlyMap<num
     const node = topo.byId.get(s.node) as TopologyNode;
     const e = expectedLatency(node, i);
     s.expected_ms = r1(e.expected_ms);
+    if (i.calls_ms) s.calls_ms = r3(e.calls_ms);
     const usable = i.ledger.usableCpus(s.node).length;
     const key = [s.expected_ms, -s.locality, i.profile.preferred_nodes.includes(s.node) ? 0 : 1, usable > 0 ? i.ledger.reservedCpu(s.node) / usable : Infinity, s.node];
     if (!best || less(key, bestKey)) {

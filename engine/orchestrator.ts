@@ -5,9 +5,12 @@
  * byte for byte: all state is in this object, all randomness in its named streams.
  */
 import { Adopter, type Adoption } from './adoption.ts';
+import { Outages } from './cascade.ts';
+import { callContextFor, callCost_ms } from './communication.ts';
 import { CompletionRate, deferFor, DeferralTimes, DeferredQueue, retryDelay_ms, RoomQueue, TokenBucket, type PressureValues } from './admission.ts';
 import { profileOf, type Config, type Profile } from './config.ts';
 import { ObservationDigester, requestDigest } from './digest.ts';
+import { FragmentGraph } from './graph.ts';
 import { Healer } from './healing.ts';
 import { HighPriorityGuard } from './high-priority.ts';
 import { pickByLatency, remoteFactor } from './latency.ts';
@@ -51,6 +54,11 @@ export class Orchestrator {
   /** Online CPUs changed since the last tick: shared fragments need their CPU lists redone. */
   private cpusChanged = false;
   readonly scaler: Scaler;
+  /** Which profiles call which (engine/graph.ts), and whether its terms are on: enabled, and some profile calls another. */
+  readonly graph: FragmentGraph;
+  readonly graphOn: boolean;
+  /** Pools that are down, and those that were (engine/cascade.ts). */
+  readonly outages = new Outages();
 
   constructor(o: EngineOptions) {
     this.cfg = o.config;
@@ -63,6 +71,8 @@ export class Orchestrator {
     this.healer = new Healer(this);
     this.adopter = new Adopter(this);
     this.scaler = new Scaler(this);
+    this.graph = FragmentGraph.of(o.config.profiles);
+    this.graphOn = o.config.graph.enabled && !this.graph.empty;
   }
 
   /** The last scaling cycle's decisions, for status and explanation. */
@@ -99,8 +109,11 @@ export class Orchestrator {
     const req = request.io_intensive === undefined && profile.io_intensive ? { ...request, io_intensive: true } : request;
     const base = { seq: this.seq++, t_ms: t, request_id: req.id, profile: req.profile, pressure: view, inputs_digest: this.digestOf(request, obs) };
     const adm = this.cfg.admission;
+    // A call's payload lives on its caller's node: that is its memory home when it has none of its own.
+    const calls = this.graphOn ? callContextFor(req, this.graph, this.pools, this.topo) : undefined;
+    const homeId = req.memory_home ?? calls?.caller?.node.id;
     // What the request's SLO leaves of its time: every wait below is bounded by it.
-    if (!this.deferredSince.known(req.id)) this.scaler.demand(req.profile).arrival(t, req.memory_home);
+    if (!this.deferredSince.known(req.id)) this.scaler.demand(req.profile).arrival(t, homeId);
     const waited_ms = t - this.deferredSince.seen(req.id, t);
     const budget_ms = profile.latency_slo_ms - waited_ms;
 
@@ -109,16 +122,23 @@ export class Orchestrator {
     if (budget_ms <= 0 && waited_ms > 0 && req.priority < 2) {
       return this.shed(base, `waited ${waited_ms} ms, past its SLO of ${profile.latency_slo_ms} ms: shed rather than served late`, 0, []);
     }
+    // (2b) A request that would wait on a profile that is down fails now, naming it (cascade.ts).
+    const outage = this.graphOn ? this.outages.blocking(req.profile, this.graph) : undefined;
+    if (outage) {
+      this.outages.failedFast(outage, req.profile);
+      const what = outage.profile === req.profile ? `${req.profile} is down` : `dependency ${outage.profile} is down`;
+      return this.shed(base, `${what} (outage ${outage.id} since ${outage.detected_ms} ms): failed fast rather than waiting on it`, 0, []);
+    }
 
     // (3) Node: what fits (scored, for the explanation), then the least expected latency among it:
     // a warm fragment far from the data against a cold start beside it, in milliseconds.
     const pool = this.pools.pool(req.profile);
-    const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? profile.exclusive_cpus, memory_home: req.memory_home, allowed_nodes: req.allowed_nodes };
+    const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? profile.exclusive_cpus, memory_home: homeId, allowed_nodes: req.allowed_nodes };
     const scores = this.score(demand, profile, pool);
     this.highPriority.exclude(scores, req, t, this.ledger);
     const service_ms = pool.service_ms ?? profile.service_ms;
-    const home = req.memory_home === undefined ? undefined : this.topo.byId.get(req.memory_home);
-    let chosen = pickByLatency(scores, this.topo, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warmOn: (n) => pool.warmOn(n), nodePressure: (n) => this.pressure.nodeValues(n) });
+    const home = homeId === undefined ? undefined : this.topo.byId.get(homeId);
+    let chosen = pickByLatency(scores, this.topo, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warmOn: (n) => pool.warmOn(n), nodePressure: (n) => this.pressure.nodeValues(n), ...(calls ? { calls_ms: (n: TopologyNode) => callCost_ms(n, calls) } : {}) });
     if (!chosen) {
       const never = neverFits(demand, profile, this.ledger);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
@@ -179,6 +199,7 @@ export class Orchestrator {
     }
     this.pools.setReservation(f, demand.exclusive_cpus > 0 ? 0 : req.cpus, Math.max(profile.memory_kb, req.memory_kb));
     if (!warm) commands.push({ type: 'start', fragment: f.id, profile: req.profile, node: f.node, cpus: f.cpus, memory_kb: f.res_mem_kb, reason: `cold start for ${req.id}` });
+    if (!warm && this.graphOn) commands.push(...this.warmDependencies(req.profile, f.node));
     this.scaler.demand(req.profile).busy(pool.count.active + pool.count.starting);
     const worst = Math.max(p.cpu, p.memory, req.io_intensive ? p.io : 0);
     const decision: Parameters<Orchestrator['finish']>[1] = {
@@ -217,6 +238,7 @@ export class Orchestrator {
     if (f.state !== 'starting') throw new Error(`fragment ${id}: started while ${f.state}`);
     this.pools.transition(f, f.request ? 'active' : 'warm');
     this.healer.checkRecovered(f, obs);
+    if (this.outages.isOpen(f.profile)) this.judgePool(this.pools.pool(f.profile));
     return [];
   }
 
@@ -226,7 +248,9 @@ export class Orchestrator {
     const f = this.mustGet(id);
     if (f.state !== 'active' && f.state !== 'draining') throw new Error(`fragment ${id}: completion while ${f.state}`);
     const pool = this.pools.pool(f.profile);
-    pool.recordOutcome(f, outcome, this.cfg.health.window, obs.t_ms);
+    // A failure of a down dependency is not the fragment's: it is not held against its health.
+    if (outcome.dependency !== undefined && this.graphOn) f.exec = undefined;
+    else pool.recordOutcome(f, outcome, this.cfg.health.window, obs.t_ms);
     f.last_used_ms = obs.t_ms;
     f.request = undefined;
     this.completions.add(obs.t_ms);
@@ -245,6 +269,7 @@ export class Orchestrator {
       this.pools.setReservation(f, 0, pool.cfg.memory_kb);
     }
     commands.push(...this.releaseRoom('room freed'));
+    if (this.outages.isOpen(f.profile)) this.judgePool(pool);
     return commands;
   }
 
@@ -254,7 +279,9 @@ export class Orchestrator {
     const f = this.mustGet(id);
     if (f.state !== 'failed') this.pools.transition(f, 'failed');
     this.highPriority.ended(f);
-    return [...this.healer.orphan(f, reason), ...this.healer.onCrash(f, reason, obs.t_ms)];
+    const commands = [...this.healer.orphan(f, reason), ...this.healer.onCrash(f, reason, obs.t_ms)];
+    if (this.graphOn) this.judgePool(this.pools.pool(f.profile));
+    return commands;
   }
 
   /** Periodic work: release due deferrals, health checks, and the scaling cycle when due. */
@@ -273,6 +300,7 @@ export class Orchestrator {
     if (this.nextHealth_ms === undefined || t >= this.nextHealth_ms) {
       this.nextHealth_ms = t + this.cfg.health.interval_ms;
       commands.push(...this.healer.check(obs));
+      if (this.graphOn) for (const pool of this.pools.pools.values()) this.judgePool(pool);
     }
     commands.push(...this.healer.expire(t));
     if (this.scaler.due(t)) commands.push(...this.scaler.cycle(t, { ...this.relievable(this.values()), io: 0 }), ...this.adopter.rebalance(t));
@@ -315,6 +343,25 @@ export class Orchestrator {
     else if (preferred.length && pick.some((s) => preferred.includes(s.node))) pick = pick.filter((s) => preferred.includes(s.node));
     const fewest = Math.min(...pick.map((s) => perNode.get(s.node) ?? 0));
     return selectNode(pick.filter((s) => (perNode.get(s.node) ?? 0) === fewest), this.cfg.placement, this.streams)?.node;
+  }
+
+  /**
+   * Start order (the fragment graph): a caller cold-starting on `node` gets one warm fragment of
+   * each sync dependency that has none warm or starting, started now beside it, so its first calls
+   * do not each wait for a cold start in turn.
+   */
+  private warmDependencies(profile: string, node: number): Command[] {
+    const out: Command[] = [];
+    for (const d of this.graph.syncDependencies(profile)) {
+      const pool = this.pools.pool(d);
+      if (pool.count.warm + pool.count.starting === 0) out.push(...this.startWarm(pool, 1, `start order: ${d} warmed before ${profile}'s first call`, undefined, new Map([[node, 1]])));
+    }
+    return out;
+  }
+
+  /** Is a pool down, or back up? (cascade.ts) */
+  private judgePool(pool: Pool): void {
+    this.outages.update(pool, (f) => this.healer.monitor.incidentFor(f.id) !== undefined, this.now_ms);
   }
 
   stop(f: Fragment, reason: string): Command {
@@ -474,6 +521,11 @@ export class Orchestrator {
 
   incidents() {
     return { open: this.healer.monitor.openIncidents(), closed: this.healer.monitor.closedIncidents() };
+  }
+
+  /** Outages of whole pools, each with its root cause (cascade.ts). */
+  outageList() {
+    return this.outages.list();
   }
 
   /** A snapshot for status endpoints and reports (see status.ts). */

@@ -91,6 +91,13 @@ export class Pool {
     return this.warm.get(node)?.length ?? 0;
   }
 
+  /** Nodes holding a warm fragment of the pool now, in id order. */
+  warmNodes(): number[] {
+    const out: number[] = [];
+    for (const [node, list] of this.warm) if (list.length) out.push(node);
+    return out.sort((a, b) => a - b);
+  }
+
   /** Warm fragments, least recently used first (the order scale-down stops them in). */
   warmLru(): Fragment[] {
     const all: Fragment[] = [];

@@ -116,18 +116,27 @@ export class Scaler {
    */
   cycle(t_ms: number, p: PressureValues): Command[] {
     const o = this.o;
-    const names = new Set([...o.pools.pools.keys(), ...this.predictions.keys()]);
+    const names = [...new Set([...o.pools.pools.keys(), ...this.predictions.keys(), ...(o.graphOn ? o.graph.order : [])])].sort();
     const commands: Command[] = [];
     const interval_ms = o.cfg.scaling.interval_ms;
     this.last = [];
-    for (const name of [...names].sort()) {
+    const rates = new Map<string, number>();
+    for (const name of names) {
+      o.pools.pool(name).sampleThroughput(t_ms);
+      const demand = this.demand(name);
+      demand.measure(t_ms);
+      const forecast = this.predictions.get(name);
+      rates.set(name, Math.max(forecast?.demand_p90_per_s ?? forecast?.demand_per_s ?? 0, demand.peak_per_s));
+    }
+    // Demand flows down the fragment graph: a callee is sized for its callers' rates × their calls,
+    // so a rise forecast at a root warms its whole subtree before the calls arrive (graph.ts).
+    const flowed = o.graphOn ? o.graph.flow(rates) : rates;
+    for (const name of names) {
       const pool = o.pools.pool(name);
-      pool.sampleThroughput(t_ms);
       const c = pool.cfg;
       const demand = this.demand(name);
       const forecast = this.predictions.get(name);
-      demand.measure(t_ms);
-      const rate = Math.max(forecast?.demand_p90_per_s ?? forecast?.demand_per_s ?? 0, demand.peak_per_s);
+      const rate = flowed.get(name) as number;
       const inService_ms = (pool.service_ms ?? c.service_ms) + c.warm_start_ms;
       // Each node covers the requests whose data it holds, anywhere covers the rest; demand
       // measured or forecast replaces the configured target, as a prediction always has.

@@ -26,6 +26,7 @@ export const requestSchema = z.strictObject({
   memory_home: count.optional(),
   exclusive_cpus: z.number().int().min(0).max(1024).optional(),
   allowed_nodes: z.array(count).optional(),
+  caller: z.string().min(1).max(256).optional(),
 });
 
 export const observationSchema = z.strictObject({

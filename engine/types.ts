@@ -72,6 +72,8 @@ export interface Request {
   exclusive_cpus?: number;
   /** Restrict placement to these nodes (intersected with the topology's allowed nodes). */
   allowed_nodes?: number[];
+  /** A call from another fragment (the fragment graph): the calling fragment's id. */
+  caller?: string;
 }
 
 export type Level = 'none' | 'low' | 'medium' | 'high' | 'critical';
@@ -105,6 +107,8 @@ export interface NodeScore {
   total: number;
   /** Expected latency of the request on this node, ms (engine/latency.ts): what a request's node is chosen by. */
   expected_ms?: number;
+  /** The fragment graph's communication term within expected_ms (engine/communication.ts), ms; absent when no call is priced. */
+  calls_ms?: number;
 }
 
 export type Action = 'place' | 'defer' | 'shed' | 'reject';
@@ -164,4 +168,6 @@ export interface Prediction {
 export interface Outcome {
   ok: boolean;
   latency_ms: number;
+  /** Failed because a call to this profile failed: not the fragment's own fault (engine/cascade.ts). */
+  dependency?: string;
 }
