@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, TopologyError } from '../engine/index.ts';
-import { POLICIES, type PolicyName } from '../sim/baselines.ts';
+import { GRAPH_BLIND, POLICIES, policiesFor, type PolicyName } from '../sim/baselines.ts';
 import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
@@ -250,14 +250,15 @@ export function registerSim(program: Command): void {
 
   simOptions(program.command('compare'))
     .description('run several policies on identical arrivals; one run directory each, plus comparison.json and a table')
-    .option('--policies <list>', 'comma-separated policies', POLICIES.join(','))
+    .option('--policies <list>', `comma-separated policies (default: ${POLICIES.filter((p) => p !== GRAPH_BLIND).join(',')}, and ${GRAPH_BLIND} where some profile calls another)`)
     .option('--out <dir>', 'directory for the runs (default out/compare/SCENARIO)')
     .addHelpText('after', '\nExample:\n  $ fgo compare --scenario diurnal-8n --policies engine,least-loaded,numad --duration 6h')
-    .action(async (f: SimFlags & { policies: string }) => {
-      const policies = f.policies.split(',').map((p) => p.trim()).filter(Boolean);
-      const bad = policies.filter((p) => !POLICIES.includes(p as PolicyName));
-      if (bad.length || policies.length === 0) throw new InputError([`--policies: unknown ${bad.join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`], 2);
+    .action(async (f: SimFlags & { policies?: string }) => {
+      const given = f.policies?.split(',').map((p) => p.trim()).filter(Boolean);
+      const bad = (given ?? []).filter((p) => !POLICIES.includes(p as PolicyName));
+      if (bad.length || given?.length === 0) throw new InputError([`--policies: unknown ${bad.join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);
+      const policies: string[] = given ?? policiesFor(inputs.scenario.profiles);
       const out = f.out ?? join('out', 'compare', inputs.scenario.name);
       checkOutDir(out, f.force === true);
       const predictor = await predictorFor(f, inputs);

@@ -9,7 +9,7 @@
  * one serves again: a pool whose repairs gave up and emptied is still down, not recovered. Each
  * stretch of downtime is one outage, detected once and recovered once, with the callers whose
  * requests were failed fast because of it. While a profile is down, a request to it or to any
- * profile that waits on it through sync calls is shed at once with the outage named (the
+ * profile that always waits on it through sync calls is shed at once with the outage named (the
  * orchestrator asks `blocking`), and errors a caller reports against a down dependency are not
  * held against the caller's health (orchestrator.ts `complete`).
  */
@@ -54,12 +54,12 @@ export class Outages {
     return this.open.has(profile);
   }
 
-  /** The outage a request of `profile` would wait on: its own pool's, else its nearest down sync dependency's. */
+  /** The outage a request of `profile` would wait on: its own pool's, else that of its nearest down dependency it always calls. */
   blocking(profile: string, graph: FragmentGraph): Outage | undefined {
     if (this.open.size === 0) return undefined;
     const own = this.open.get(profile);
     if (own) return own;
-    for (const d of graph.syncDependencies(profile)) {
+    for (const d of graph.certainDependencies(profile)) {
       const o = this.open.get(d);
       if (o) return o;
     }

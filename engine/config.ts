@@ -37,8 +37,8 @@ const shaping = z.strictObject({
 /** Profile names, wherever a config names one: 1–64 of A–Z a–z 0–9 _ . - */
 const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -');
 
-/** One call a request of the profile makes to another profile (engine/graph.ts). */
-const call = z.strictObject({
+/** One call a request of the profile makes to another profile (engine/graph.ts); scenarios' profiles declare theirs alike. */
+export const callSchema = z.strictObject({
   profile: profileName,
   /** Calls per request (fractional: a call made by that share of requests). */
   per_request: z.number().min(0).max(1_000).default(1),
@@ -70,7 +70,7 @@ export const profileSchema = z.strictObject({
   exclusive_cpus: z.number().int().min(0).max(1024).default(0),
   shaping: shaping.nullable().default(null),
   /** The profiles a request of this one calls (engine/graph.ts). */
-  calls: z.array(call).max(64).default([]),
+  calls: z.array(callSchema).max(64).default([]),
 });
 
 export const configSchema = z.strictObject({

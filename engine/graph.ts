@@ -50,6 +50,7 @@ export class FragmentGraph {
   /** Callers first; every profile named by the config. */
   readonly order: readonly string[];
   private readonly deps = new Map<string, readonly string[]>();
+  private readonly certain = new Map<string, readonly string[]>();
 
   private constructor(profiles: Readonly<Record<string, Caller>>) {
     for (const [from, p] of Object.entries(profiles)) {
@@ -95,22 +96,38 @@ export class FragmentGraph {
     return r;
   }
 
-  /** Every profile a request of `profile` waits on through sync calls, nearest first (breadth-first). */
+  /** Every profile a request of `profile` may wait on through sync calls, nearest first (breadth-first). */
   syncDependencies(profile: string): readonly string[] {
-    let d = this.deps.get(profile);
-    if (d) return d;
+    return cached(this.deps, profile, () => this.reach(profile, 0));
+  }
+
+  /**
+   * The profiles every request of `profile` waits on: sync calls made at least once per request,
+   * all the way down. A request that only sometimes calls a profile (per_request below 1) is not
+   * failed for it in advance; its call is, when it is made.
+   */
+  certainDependencies(profile: string): readonly string[] {
+    return cached(this.certain, profile, () => this.reach(profile, 1));
+  }
+
+  private reach(profile: string, min_per_request: number): string[] {
     const seen = new Set<string>([profile]);
     const out: string[] = [];
     for (let i = -1; i < out.length; i++) {
       for (const e of this.callees(i < 0 ? profile : (out[i] as string))) {
-        if (e.mode !== 'sync' || seen.has(e.profile)) continue;
+        if (e.mode !== 'sync' || e.per_request < min_per_request || seen.has(e.profile)) continue;
         seen.add(e.profile);
         out.push(e.profile);
       }
     }
-    this.deps.set(profile, (d = out));
-    return d;
+    return out;
   }
+}
+
+function cached<V>(m: Map<string, V>, k: string, make: () => V): V {
+  let v = m.get(k);
+  if (v === undefined) m.set(k, (v = make()));
+  return v;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {

@@ -242,6 +242,19 @@ export class Orchestrator {
     return [];
   }
 
+  /**
+   * The shell reports a fragment's request waiting on its sync calls (the fragment graph): it runs
+   * nothing until their answers come, so its CPU reservation goes back to the node — a caller
+   * holding CPUs its callees need would deadlock a busy host. Its memory stays booked.
+   */
+  calling(id: string, obs: Observation): Command[] {
+    this.observe(obs);
+    const f = this.mustGet(id);
+    if (f.state !== 'active' && f.state !== 'draining') throw new Error(`fragment ${id}: calling while ${f.state}`);
+    this.pools.setReservation(f, 0, f.res_mem_kb);
+    return this.releaseRoom('room freed: a caller waits on its calls');
+  }
+
   /** The shell reports a request done; the fragment goes back to warm (or finishes its drain). */
   complete(id: string, outcome: Outcome, obs: Observation): Command[] {
     this.observe(obs);
@@ -523,9 +536,9 @@ export class Orchestrator {
     return { open: this.healer.monitor.openIncidents(), closed: this.healer.monitor.closedIncidents() };
   }
 
-  /** Outages of whole pools, each with its root cause (cascade.ts). */
+  /** Outages of whole pools, each with its root cause (cascade.ts); undefined with the graph's terms off. */
   outageList() {
-    return this.outages.list();
+    return this.graphOn ? this.outages.list() : undefined;
   }
 
   /** A snapshot for status endpoints and reports (see status.ts). */

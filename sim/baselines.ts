@@ -21,7 +21,9 @@ import { makeRng, type Rng } from './workload.ts';
 
 export const BASELINES = ['random', 'round-robin', 'least-loaded', 'most-allocated', 'numad', 'locality-first', 'hybrid-keepalive', 'locality-hybrid'] as const;
 export type BaselineName = (typeof BASELINES)[number];
-export type PolicyName = 'engine' | BaselineName;
+/** The engine with the fragment graph's terms off (engine config `graph.enabled: false`): what the graph buys. */
+export const GRAPH_BLIND = 'graph-blind';
+export type PolicyName = 'engine' | typeof GRAPH_BLIND | BaselineName;
 
 /** The node rule among the nodes that fit, when no warm fragment decides. */
 type NodeRule = 'random' | 'round-robin' | 'least-loaded' | 'most-allocated' | 'numad';
@@ -130,8 +132,10 @@ class Baseline implements Policy {
     if (!this.arrived_ms.has(req.id)) this.arrived_ms.set(req.id, obs.t_ms);
     const pool = this.pools.pool(req.profile);
     const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: 0 };
-    // First come, first served: while others wait, a newcomer waits behind them.
-    if (!this.released.delete(req.id) && this.pendingHead < this.pending.length) {
+    // First come, first served: while others wait, a newcomer waits behind them — except a call
+    // from a running fragment (the fragment graph), which is part of work already admitted: behind
+    // newer requests that wait for the room its caller holds, it would never be served.
+    if (!this.released.delete(req.id) && req.caller === undefined && this.pendingHead < this.pending.length) {
       this.pending.push(req);
       return this.decision(req, obs, { action: 'defer', reason: `${this.name}: queued behind ${this.pending.length - this.pendingHead - 1} waiting`, retry_after_ms: RETRY_MS });
     }
@@ -178,6 +182,14 @@ class Baseline implements Policy {
     this.pools.transition(f, idle ? 'warm' : 'active');
     if (idle) this.keepAlive.warmed(f, obs.t_ms);
     return [];
+  }
+
+  /** A fragment waiting on its calls uses no CPU: its CPU reservation is returned until it ends. */
+  calling(id: string): Command[] {
+    const f = this.pools.get(id);
+    if (!f || f.state !== 'active') return [];
+    this.pools.setReservation(f, 0, f.res_mem_kb);
+    return this.release('room freed: a caller waits on its calls');
   }
 
   complete(id: string, _o: Outcome, obs: Observation): Command[] {
@@ -277,4 +289,10 @@ export function makeBaseline(name: BaselineName, cfg: Config, topo: Topology, se
 }
 
 /** Every policy the twin can run: the engine, then the baselines. */
-export const POLICIES: readonly PolicyName[] = ['engine', ...BASELINES];
+export const POLICIES: readonly PolicyName[] = ['engine', ...BASELINES, GRAPH_BLIND];
+
+/** Does any profile of the scenario call another? (graph-blind is then a baseline worth running.) */
+export const hasCalls = (profiles: Readonly<Record<string, { calls: readonly unknown[] }>>): boolean => Object.values(profiles).some((p) => p.calls.length > 0);
+
+/** The policies a comparison runs on a scenario by default: all, graph-blind only where there are calls. */
+export const policiesFor = (profiles: Readonly<Record<string, { calls: readonly unknown[] }>>): PolicyName[] => POLICIES.filter((p) => p !== GRAPH_BLIND || hasCalls(profiles));

@@ -4,6 +4,7 @@
  * each fault is matched with the incident the policy opened for it, which gives detection and
  * recovery instants (MTTD, MTTR, recovery success).
  */
+import type { Outage } from '../engine/cascade.ts';
 import type { Incident } from '../engine/health.ts';
 import type { EventQueue } from './events.ts';
 import type { FaultRecord, Metrics } from './metrics.ts';
@@ -18,6 +19,7 @@ interface Injected extends FaultRecord {
 
 const DEFAULT_SLOW = 5;
 const DEFAULT_LEAK_MB_S = 20;
+const DEFAULT_OUTAGE_S = 60;
 
 export class FaultInjector {
   private readonly rng: Rng;
@@ -57,6 +59,12 @@ export class FaultInjector {
       if (spec.duration !== undefined) this.q.after(parseDuration_s(spec.duration) * 1e6, () => this.shell.setCpusOnline(node.id, true));
       return;
     }
+    if (spec.kind === 'outage') {
+      const profile = spec.profile as string; // the scenario's check requires it
+      const fragments = this.shell.outage(profile, parseDuration_s(spec.duration ?? `${DEFAULT_OUTAGE_S}s`) * 1e6);
+      this.record({ kind: spec.kind, target: `profile ${profile}`, injected_us: now, fragments });
+      return;
+    }
     const healthy = [...this.shell.frags.values()].filter((f) => f.state === 'ready' && f.hung_since_us === undefined && f.slow === 1 && f.leak_kb_per_s === 0 && (!spec.profile || f.profile === spec.profile));
     // Prefer a busy fragment: that is where a fault hurts and must be noticed.
     const busy = healthy.filter((f) => f.request);
@@ -78,8 +86,17 @@ export class FaultInjector {
    * Match faults with incidents: a fault is detected when the first incident opened at or after
    * its injection for one of its fragments is; recovered when every such incident recovered.
    */
-  resolve(incidents: readonly Incident[]): void {
+  resolve(incidents: readonly Incident[], outages?: readonly Outage[]): void {
     for (const f of this.injected) {
+      // An outage is one incident with one root cause, where the policy knows the graph (cascade.ts).
+      if (f.kind === 'outage' && outages) {
+        const o = outages.filter((x) => `profile ${x.profile}` === f.target && x.detected_ms * 1000 >= f.injected_us - 1000).sort((a, b) => a.detected_ms - b.detected_ms)[0];
+        if (o) {
+          f.detected_us = Math.max(f.injected_us, o.detected_ms * 1000);
+          if (o.recovered_ms !== undefined) f.recovered_us = o.recovered_ms * 1000;
+        }
+        continue;
+      }
       const mine = incidents.filter((i) => f.fragments.includes(i.origin) && i.detected_ms * 1000 >= f.injected_us - 1000 && (f.kind !== 'cpu_offline' || i.symptom === 'node_offline'));
       const first = new Map<string, Incident>();
       for (const i of mine.sort((a, b) => a.detected_ms - b.detected_ms || a.id - b.id)) if (!first.has(i.origin)) first.set(i.origin, i);

@@ -63,6 +63,11 @@ export interface FaultRecord {
 
 export class Metrics {
   private readonly latency = histogram();
+  /** Root requests (not calls) from arrival to the end of everything they waited on. */
+  private readonly e2e = histogram();
+  /** Calls that began on a fragment, and those whose fragment was on another node than their caller's. */
+  private calls = 0;
+  private crossCalls = 0;
   arrived = 0;
   completed = 0;
   deferred = 0;
@@ -95,9 +100,10 @@ export class Metrics {
     for (const g of this.groups(k)) g.arrived++;
   }
 
-  /** A request completed `us` after it arrived. */
-  completion(k: RequestOutcomeKey, us: number): void {
+  /** A request completed `us` after it arrived; `root`: it is no call, so this is also an end-to-end latency. */
+  completion(k: RequestOutcomeKey, us: number, root = true): void {
     const v = Math.max(1, Math.min(3_600_000_000, Math.round(us)));
+    if (root) this.e2e.recordValue(v);
     const onTime = us <= k.profile.slo_ms * 1000;
     this.completed++;
     if (onTime) this.on_time++;
@@ -122,6 +128,12 @@ export class Metrics {
     for (const g of this.groups(k)) g.overdue++;
   }
 
+  /** A call began on a fragment; `cross`: on another node than its caller's. */
+  call(cross: boolean): void {
+    this.calls++;
+    if (cross) this.crossCalls++;
+  }
+
   recordAccess(cpu_ms: number, local: boolean): void {
     this.access_ms += cpu_ms;
     if (local) this.local_ms += cpu_ms;
@@ -142,6 +154,7 @@ export class Metrics {
     // A percentile is the top of its bucket (up to 0.1 % above the samples in it); maxValue is the
     // exact largest sample, so without the clamp p99 could exceed max.
     const at = (p: number) => Math.min(this.latency.getValueAtPercentile(p), this.latency.maxValue);
+    const e2e = (p: number) => (this.e2e.totalCount > 0 ? ms(Math.min(this.e2e.getValueAtPercentile(p), this.e2e.maxValue)) : 0);
     return {
       latency_ms: {
         p50: has ? ms(at(50)) : 0,
@@ -149,6 +162,11 @@ export class Metrics {
         p99: has ? ms(at(99)) : 0,
         max: has ? ms(this.latency.maxValue) : 0,
       },
+      /** Root requests only (a call's time is inside its caller's): what a user of the service sees. */
+      e2e_latency_ms: { p50: e2e(50), p95: e2e(95), p99: e2e(99) },
+      calls: this.calls,
+      /** Share of calls served on another node than their caller's; null when nothing called anything. */
+      cross_node_call_ratio: this.calls ? r6(this.crossCalls / this.calls) : null,
       cold_start_ratio: this.scheduled ? r6(this.cold / this.scheduled) : 0,
       local_access_ratio: this.access_ms ? r6(this.local_ms / this.access_ms) : 1,
       utilization: { mean: r6(mean), cv: mean > 0 ? r6(sd / mean) : 0 },

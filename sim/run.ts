@@ -17,7 +17,8 @@ import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, typ
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us, type RunWatcher } from './agent-loop.ts';
 import { playBackground, type Background } from './background.ts';
-import { DEFAULT_KEEP_ALIVE_MS, FIXED_KEEP_ALIVE_BASELINES, makeBaseline, type PolicyName } from './baselines.ts';
+import { DEFAULT_KEEP_ALIVE_MS, FIXED_KEEP_ALIVE_BASELINES, GRAPH_BLIND, makeBaseline, type PolicyName } from './baselines.ts';
+import { CallMaker } from './calls.ts';
 import { EventQueue } from './events.ts';
 import { FaultInjector } from './faults.ts';
 import { Host } from './host.ts';
@@ -73,7 +74,7 @@ export function engineConfigFor(s: Scenario): Config {
   for (const [name, p] of Object.entries(s.profiles)) {
     profiles[name] = {
       cpus: p.cpus, memory_kb: Math.round(p.memory_mb * 1024), io_intensive: p.io_ms > 0, cold_start_ms: p.cold_start_ms,
-      warm_start_ms: p.warm_start_ms, latency_slo_ms: p.slo_ms, memory_intensity: p.memory_intensity,
+      warm_start_ms: p.warm_start_ms, latency_slo_ms: p.slo_ms, memory_intensity: p.memory_intensity, calls: p.calls,
       // What a request of the profile is declared to take, as an operator would state it: the
       // engine's prior until it has measured the real thing.
       service_ms: Math.max(1, p.cpu_ms.mean + p.io_ms),
@@ -186,7 +187,9 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   const config = engineConfigFor(s);
   const topo = inp.topology;
   const keepAlive_ms = inp.keepAlive_ms ?? DEFAULT_KEEP_ALIVE_MS;
-  const policy: Policy = inp.policy === 'engine' ? new Orchestrator({ config, topology: topo, seed }) : makeBaseline(inp.policy, config, topo, seed, keepAlive_ms);
+  const policy: Policy = inp.policy === 'engine' ? new Orchestrator({ config, topology: topo, seed })
+    : inp.policy === GRAPH_BLIND ? new Orchestrator({ config: { ...config, graph: { enabled: false } }, topology: topo, seed })
+    : makeBaseline(inp.policy, config, topo, seed, keepAlive_ms);
   const cycle_us = scalingCycle_us(config, s.agent_interval_s * 1e6);
   const predictor = yielding(inp.predictor ?? defaultPredictor(cycle_us, end_us));
   const headroom = inp.headroom ?? DEFAULT_HEADROOM;
@@ -228,7 +231,7 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
       inp.watch?.decision?.(d);
     },
     timed: (ns) => wall.recordDecision_ns(ns),
-  }, host, config.health.interval_ms, psiAt && inp.psi ? { mode: inp.psi.mode, at: psiAt } : undefined);
+  }, host, config.health.interval_ms, psiAt && inp.psi ? { mode: inp.psi.mode, at: psiAt } : undefined, new CallMaker(seed, (name) => profiles.get(name) ?? (profiles.get('*') as SimProfile), topo));
 
   // Workload.
   const homes = topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id);
@@ -253,7 +256,7 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
       const cpu_ms = a.cpu_ms ?? drawCpu_ms(p, reqRng);
       const sr: SimRequest = {
         req: { id: `r${n++}`, profile: a.profile, cpus: p.cpus, memory_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), priority: a.priority ?? drawPriority(p, reqRng), io_intensive: a.io ?? p.io_ms > 0, ...(home === undefined ? {} : { memory_home: home }) },
-        arrival_us: q.now_us, cpu_ms, io_ms: a.io === false ? 0 : p.io_ms, mem_kb: drawWorkingSet_kb(p, a.mem_mb ?? p.request_mb, wsRng), home, profile: p, deferred: false, cold: false,
+        arrival_us: q.now_us, cpu_ms, io_ms: a.io === false ? 0 : p.io_ms, mem_kb: drawWorkingSet_kb(p, a.mem_mb ?? p.request_mb, wsRng), home, profile: p, deferred: false, cold: false, attempt: 0, pending: 0, done: false,
       };
       metrics.arrival(sr);
       forecasts.arrival(a.profile, q.now_us);
@@ -287,7 +290,8 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   }
 
   const incidents = policy.incidents?.();
-  if (incidents) faults.resolve([...incidents.closed, ...incidents.open]);
+  const outages = policy.outageList?.();
+  if (incidents) faults.resolve([...incidents.closed, ...incidents.open], outages ? [...outages.closed, ...outages.open] : undefined);
   for (const h of host.nodes) h.cpu.advance(end_us);
   const capacity = host.nodes.map((h) => h.cpu.capacity * end_us);
   for (const sr of shell.unfinished()) metrics.unfinished(sr, end_us - sr.arrival_us);

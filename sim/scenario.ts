@@ -6,6 +6,8 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { problemsOf } from '../engine/index.ts';
+import { callSchema } from '../engine/config.ts';
+import { graphProblems } from '../engine/graph.ts';
 import { InputError, locate, readJson } from '../cli/jsonfile.ts';
 import { durationSeconds, MAX_DURATION_S, parseDuration_s } from '../formats/duration.ts';
 import { SAFE_NAME } from '../formats/outputs.ts';
@@ -82,10 +84,13 @@ export const simProfileSchema = z.strictObject({
   slo_ms: z.number().positive().default(1000),
   pool: z.strictObject({ min: z.number().int().min(0).max(MAX_POOL), target: z.number().int().min(0).max(MAX_POOL), max: z.number().int().min(0).max(MAX_POOL) }).partial().default({}),
   arrival: arrival.default({ kind: 'none' }),
+  /** The profiles a request of this one calls when its own work is done (sim/calls.ts, engine/graph.ts). */
+  calls: z.array(callSchema).max(64).default([]),
 });
 
 const fault = z.strictObject({
-  kind: z.enum(['crash', 'hang', 'slow', 'cpu_offline', 'leak']),
+  /** outage: every fragment of `profile` dies, and each that starts within `duration` dies as it comes up. */
+  kind: z.enum(['crash', 'hang', 'slow', 'cpu_offline', 'leak', 'outage']),
   /** Scheduled instant, or… */
   at: duration.optional(),
   /** …a rate (Poisson) over the run. */
@@ -93,7 +98,7 @@ const fault = z.strictObject({
   /** Target: a profile's fragment (crash, hang, slow, leak) or a node (cpu_offline). */
   profile: z.string().optional(),
   node: z.number().int().min(0).optional(),
-  /** cpu_offline: back online after this long (default: stays off). */
+  /** cpu_offline: back online after this long (default: stays off); outage: how long it lasts (default 1 minute). */
   duration: duration.optional(),
   /** slow: work multiplier; leak: MB per second. */
   factor: z.number().positive().optional(),
@@ -142,6 +147,14 @@ export const scenarioSchema = z.strictObject({
 }).superRefine((s, ctx) => {
   // Work the run would take, bounded before it starts (sim/scenario-limits.ts).
   for (const p of scenarioWorkProblems(s)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  // The calls form one valid graph: known targets, no cycle of sync calls.
+  for (const p of graphProblems(s.profiles)) {
+    const at = p.indexOf(': ');
+    ctx.addIssue({ code: 'custom', path: p.slice(0, at).split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k)), message: p.slice(at + 2) });
+  }
+  s.faults.forEach((f, i) => {
+    if (f.kind === 'outage' && (f.profile === undefined || !(f.profile in s.profiles))) ctx.addIssue({ code: 'custom', path: ['faults', i, 'profile'], message: 'an outage needs the profile that goes down, one of the catalogue' });
+  });
 }).transform((s) => {
   // A function population joins the catalogue as ordinary profiles (named profiles win), so every
   // consumer of a scenario sees one catalogue. Expanding again gives the same profiles.
@@ -159,7 +172,7 @@ export type FaultSpec = z.infer<typeof fault>;
 const BUNDLED = new URL('./scenarios/', import.meta.url);
 
 export function bundledScenarios(): string[] {
-  return ['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n', 'noisy-neighbor-2n', 'overload-2n', 'memory-thrash-4n', 'faas-azure'];
+  return ['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n', 'noisy-neighbor-2n', 'overload-2n', 'memory-thrash-4n', 'faas-azure', 'graph-4n'];
 }
 
 /** A bundled name or a file; every problem located by file:line:col. */

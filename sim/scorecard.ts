@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { commitDir, discardTemp, makeTempDir, untrackTemp } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem, SAFE_NAME } from '../formats/outputs.ts';
-import { BASELINES, POLICIES, type PolicyName } from './baselines.ts';
+import { BASELINES, GRAPH_BLIND, hasCalls, POLICIES, type PolicyName } from './baselines.ts';
 import type { MetricsSummary } from './metrics.ts';
 import type { DecisionLog } from './run.ts';
 import { parseDuration_s } from './scenario.ts';
@@ -35,7 +35,12 @@ export interface PlannedScenario {
   seed: string | number;
   /** Simulated seconds this scorecard runs it for. */
   duration_s: number;
+  /** Some profile calls another: graph-blind runs on it (baselines.ts `policiesFor`). */
+  calls: boolean;
 }
+
+/** The policies run on one scenario of the plan: graph-blind only where there are calls (on the others it is the engine). */
+const policiesOn = (plan: ScorecardPlan, s: PlannedScenario): PolicyName[] => plan.policies.filter((p) => p !== GRAPH_BLIND || s.calls);
 
 /**
  * A scorecard keeps one decision in 100 by default: every metric comes from the run itself, and a
@@ -73,7 +78,7 @@ export function planScorecard(i: { scenarios: readonly string[]; policies: reado
       const s = prepareScenario(arg, i.duration_s).scenario;
       if (!SAFE_NAME.test(s.name) || RESERVED.includes(s.name)) problems.push(`scenario '${arg}': its name '${s.name}' cannot name a directory of the output`);
       else if (scenarios.some((x) => x.name === s.name)) problems.push(`scenario '${arg}': named '${s.name}', as ${scenarios.find((x) => x.name === s.name)?.arg} is`);
-      else scenarios.push({ arg, name: s.name, description: s.description, seed: s.seed, duration_s: parseDuration_s(s.duration) });
+      else scenarios.push({ arg, name: s.name, description: s.description, seed: s.seed, duration_s: parseDuration_s(s.duration), calls: hasCalls(s.profiles) });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       problems.push(...e.problems);
@@ -102,7 +107,7 @@ function isScorecard(dir: string): boolean {
 
 /** The jobs: every scenario × policy, longest runs first (a long run started last would leave the other workers idle at the end). */
 export function scorecardJobs(plan: ScorecardPlan, dir: string): Job[] {
-  const jobs = plan.scenarios.flatMap((s) => plan.policies.map((p): Job => ({
+  const jobs = plan.scenarios.flatMap((s) => policiesOn(plan, s).map((p): Job => ({
     key: `${s.name}/${p}`, label: `${p} on ${s.name}`, scenario: s.arg, policy: p, duration_s: plan.duration_s, out: join(dir, s.name, p), decisions: plan.decisions, versions: { fgo: plan.versions.fgo, node: plan.versions.node },
   })));
   const length = new Map(plan.scenarios.map((s) => [s.arg, s.duration_s]));
@@ -113,7 +118,7 @@ export type ScorecardDoc = ReturnType<typeof scorecardDoc>;
 
 /** scorecard.json: simulated figures and inputs only, so the same plan gives the same bytes. */
 export function scorecardDoc(plan: ScorecardPlan, metrics: ReadonlyMap<string, MetricsSummary>) {
-  const byScenario = Object.fromEntries(plan.scenarios.map((s) => [s.name, Object.fromEntries(plan.policies.map((p) => [p, metrics.get(`${s.name}/${p}`) as MetricsSummary]))]));
+  const byScenario = Object.fromEntries(plan.scenarios.map((s) => [s.name, Object.fromEntries(policiesOn(plan, s).map((p) => [p, metrics.get(`${s.name}/${p}`) as MetricsSummary]))]));
   const verdicts: ScenarioVerdict[] = plan.scenarios.map((s) => verdictFor(s.name, byScenario[s.name] as Record<string, MetricsSummary>));
   const which = (w: boolean | null) => verdicts.filter((v) => v.engine_wins === w).map((v) => v.scenario);
   return {
@@ -122,7 +127,7 @@ export function scorecardDoc(plan: ScorecardPlan, metrics: ReadonlyMap<string, M
       scenarios: plan.scenarios.map((s) => s.name),
       policies: plan.policies,
       duration_s: plan.duration_s,
-      runs: Object.fromEntries(plan.scenarios.map((s) => [s.name, { scenario: s.arg, seed: s.seed, duration_s: s.duration_s, description: s.description, dirs: Object.fromEntries(plan.policies.map((p) => [p, `${s.name}/${p}`])) }])),
+      runs: Object.fromEntries(plan.scenarios.map((s) => [s.name, { scenario: s.arg, seed: s.seed, duration_s: s.duration_s, description: s.description, dirs: Object.fromEntries(policiesOn(plan, s).map((p) => [p, `${s.name}/${p}`])) }])),
       versions: plan.versions,
     },
     verdict: {

@@ -9,6 +9,8 @@
  */
 import type { Command, Decision, Observation, Outcome, Prediction, Request } from '../engine/index.ts';
 import type { Incident } from '../engine/health.ts';
+import type { Outage } from '../engine/cascade.ts';
+import type { CallMaker } from './calls.ts';
 import type { EventQueue } from './events.ts';
 import type { NeighbourLoad } from './background.ts';
 import type { Host, NodeState, Task } from './host.ts';
@@ -23,9 +25,13 @@ export interface Policy {
   started(id: string, obs: Observation): Command[];
   complete(id: string, outcome: Outcome, obs: Observation): Command[];
   failed(id: string, reason: string, obs: Observation): Command[];
+  /** A fragment's request now waits on its sync calls and runs nothing (the fragment graph). */
+  calling?(id: string, obs: Observation): Command[];
   tick(obs: Observation, predictions?: readonly Prediction[]): Command[];
   /** Healing record, where the policy heals (the engine does; baselines do not). */
   incidents?(): { open: Incident[]; closed: readonly Incident[] };
+  /** Outages of whole pools, where the policy knows the fragment graph (engine/cascade.ts). */
+  outageList?(): { open: Outage[]; closed: readonly Outage[] } | undefined;
 }
 
 export interface SimRequest {
@@ -38,6 +44,16 @@ export interface SimRequest {
   profile: SimProfile;
   deferred: boolean;
   cold: boolean;
+  /** Times it began on a fragment: an answer to a call made by an earlier attempt is ignored. */
+  attempt: number;
+  /** Sync calls not yet answered. */
+  pending: number;
+  /** Completed, shed or failed. */
+  done: boolean;
+  /** The fragment serving it, once placed. */
+  frag?: SimFragment;
+  /** For a call (sim/calls.ts): who made it, in which attempt, whether it waits, what it carries. */
+  call?: { parent: SimRequest; attempt: number; sync: boolean; bytes: number; from_node: number };
 }
 
 export interface SimFragment {
@@ -50,8 +66,8 @@ export interface SimFragment {
   mem_kb: number;
   request: SimRequest | undefined;
   task: Task | undefined;
-  /** Where its task is: CPU, I/O, or nowhere (waiting to begin, or hung). */
-  phase: 'cpu' | 'io' | 'idle';
+  /** Where its task is: CPU, I/O, waiting for its sync calls' answers, or nowhere (waiting to begin, or hung). */
+  phase: 'cpu' | 'io' | 'calls' | 'idle';
   started_us: number;
   idle_since_us: number;
   // Faults.
@@ -84,6 +100,8 @@ export class Shell {
   private readonly sampler: Sampler;
   /** Memory a neighbour holds on each node now (so a change adds only the difference). */
   private readonly neighbourMem_kb = new Map<number, number>();
+  /** Profiles in an outage fault, until when (µs): their fragments die as they start. */
+  private readonly outages = new Map<string, number>();
 
   constructor(
     readonly q: EventQueue,
@@ -94,6 +112,7 @@ export class Shell {
     host: Host,
     health_interval_ms: number,
     psiTrace?: PsiTraceSource,
+    private readonly calls?: CallMaker,
   ) {
     this.host = host;
     this.sampler = new Sampler(host, this.frags, health_interval_ms, psiTrace);
@@ -165,6 +184,7 @@ export class Shell {
       if (!f) throw new Error(`sim: policy placed ${sr.req.id} on unknown fragment ${d.fragment}`);
       this.waiting.delete(sr.req.id);
       f.request = sr;
+      sr.frag = f;
       this.track(f);
       sr.cold = d.start === 'cold';
       // A warm fragment begins after its warm-start time (plus any shaping delay); a cold one when it is ready.
@@ -178,12 +198,26 @@ export class Shell {
       return;
     }
     this.waiting.delete(sr.req.id);
-    this.metrics.dropped(sr, d.action === 'shed' ? 'shed' : 'failed');
+    this.drop(sr, d.action === 'shed' ? 'shed' : 'failed');
+  }
+
+  /** A request that will not be served: counted, and its caller (if it waits on it) fails with it. */
+  private drop(sr: SimRequest, how: 'shed' | 'failed'): void {
+    sr.done = true;
+    this.metrics.dropped(sr, how);
+    const c = sr.call;
+    const parent = c?.parent;
+    if (!c?.sync || !parent || parent.done || parent.attempt !== c.attempt) return;
+    const pf = parent.frag;
+    if (!pf || pf.request !== parent || pf.phase !== 'calls') return;
+    this.end(pf, parent, { ok: false, dependency: sr.req.profile });
   }
 
   /** Start a request's CPU phase on its fragment (if the fragment is still its, alive and not hung). */
   private begin(f: SimFragment, sr: SimRequest): void {
     if (f.request !== sr || f.state !== 'ready' || f.hung_since_us !== undefined || f.phase !== 'idle') return;
+    sr.attempt++;
+    if (sr.call) this.metrics.call(sr.call.from_node !== f.node);
     const n = this.host.node(f.node);
     const factor = this.host.remoteFactor(sr.home, f.node, sr.profile.memory_intensity);
     this.metrics.recordAccess(sr.cpu_ms, sr.home === undefined || sr.home === f.node);
@@ -196,19 +230,46 @@ export class Shell {
 
   private endCpu(f: SimFragment, sr: SimRequest): void {
     const n = this.host.node(f.node);
-    if (sr.io_ms <= 0) return this.finish(f, sr);
+    if (sr.io_ms <= 0) return this.workDone(f, sr);
     f.phase = 'io';
     n.io_tasks++;
     f.task = { work_us: sr.io_ms * 1000, weight: 1, finish_v: 0, heap_i: -1, done: () => {
       this.host.node(f.node).io_tasks--;
-      this.finish(f, sr);
+      this.workDone(f, sr);
       this.changed(this.host.node(f.node));
     } };
     this.host.io.add(f.task, this.q.now_us);
     this.ioChanged();
   }
 
-  private finish(f: SimFragment, sr: SimRequest): void {
+  /** The request's own work is done: it makes its calls (sim/calls.ts), and ends once its sync ones are answered. */
+  private workDone(f: SimFragment, sr: SimRequest): void {
+    const made = this.calls ? this.calls.make(sr, f, this.q.now_us) : [];
+    sr.pending = made.filter((c) => c.call?.sync).length;
+    for (const c of made) {
+      this.metrics.arrival(c);
+      this.q.after(0, () => this.submit(c));
+    }
+    if (sr.pending === 0) return this.end(f, sr, { ok: true });
+    f.phase = 'calls';
+    f.task = undefined;
+    if (this.policy.calling) this.execute(this.policy.calling(f.id, this.obs()));
+  }
+
+  /** A call was answered: after its bytes have crossed back, its caller may end. */
+  private answered(sr: SimRequest, node: number): void {
+    const c = sr.call;
+    const parent = c?.parent;
+    if (!c?.sync || !parent) return;
+    this.q.after(this.calls ? this.calls.transfer_us(sr, node) : 0, () => {
+      const pf = parent.frag;
+      if (parent.done || parent.attempt !== c.attempt || !pf || pf.request !== parent || pf.phase !== 'calls') return;
+      if (--parent.pending === 0) this.end(pf, parent, { ok: true });
+    });
+  }
+
+  /** The request is over on its fragment: completed, or failed by a call it waited on. */
+  private end(f: SimFragment, sr: SimRequest, o: { ok: true } | { ok: false; dependency: string }): void {
     const n = this.host.node(f.node);
     n.mem_used_kb -= extraMem_kb(f, sr);
     f.phase = 'idle';
@@ -216,8 +277,12 @@ export class Shell {
     f.request = undefined;
     this.track(f);
     const latency_us = this.q.now_us - sr.arrival_us;
-    this.metrics.completion(sr, latency_us);
-    this.execute(this.policy.complete(f.id, { ok: true, latency_ms: latency_us / 1000 }, this.obs()));
+    if (o.ok) {
+      sr.done = true;
+      this.metrics.completion(sr, latency_us, sr.call === undefined);
+      this.answered(sr, f.node);
+    } else this.drop(sr, 'failed');
+    this.execute(this.policy.complete(f.id, { ok: o.ok, latency_ms: latency_us / 1000, ...(o.ok ? {} : { dependency: o.dependency }) }, this.obs()));
   }
 
   /** Requests arrived and not yet completed, shed or failed: waiting, or held by a fragment. */
@@ -229,6 +294,14 @@ export class Shell {
   /** Take a fragment's running task off whatever server it is on (it was lost or moves). */
   private detach(f: SimFragment): void {
     const t = f.task;
+    if (f.phase === 'calls') {
+      // Waiting on its calls, it holds its working memory but no task; their answers will find it gone.
+      const n = this.host.node(f.node);
+      if (f.request) n.mem_used_kb -= extraMem_kb(f, f.request);
+      f.phase = 'idle';
+      this.changed(n);
+      return;
+    }
     if (!t) return;
     const n = this.host.node(f.node);
     if (f.phase === 'cpu') {
@@ -303,6 +376,10 @@ export class Shell {
         case 'migrate': {
           const f = this.frags.get(c.fragment);
           if (!f) break;
+          if (f.phase === 'calls') {
+            this.moveWaiting(f, c.from, c.to);
+            break;
+          }
           const sr = f.phase !== 'idle' ? f.request : undefined;
           const task = f.task;
           const phase = f.phase;
@@ -332,7 +409,7 @@ export class Shell {
           const sr = this.waiting.get(c.request_id);
           if (sr) {
             this.waiting.delete(c.request_id);
-            this.metrics.dropped(sr, 'shed');
+            this.drop(sr, 'shed');
           }
           break;
         }
@@ -345,6 +422,17 @@ export class Shell {
           break; // the model does not track CPUs one by one; draining is the policy's bookkeeping
       }
     }
+  }
+
+  /** A fragment waiting on its calls moves: its memory goes with it, and it goes on waiting there. */
+  private moveWaiting(f: SimFragment, from_id: number, to_id: number): void {
+    const from = this.host.node(from_id), to = this.host.node(to_id);
+    const kb = f.mem_kb + f.leaked_kb + (f.request ? extraMem_kb(f, f.request) : 0);
+    from.mem_used_kb -= kb;
+    to.mem_used_kb += kb;
+    f.node = to_id;
+    this.changed(from);
+    this.changed(to);
   }
 
   /** A request handed back from a lost fragment: find it on the fragment that held it. */
@@ -367,6 +455,7 @@ export class Shell {
     f.started_us = this.q.now_us;
     this.q.after(this.profileOf(f.profile).cold_start_ms * 1000, () => {
       if (f.epoch !== epoch || f.state !== 'starting' || f.hung_since_us !== undefined) return;
+      if ((this.outages.get(f.profile) ?? -1) > this.q.now_us) return this.crash(f, 'process exited on start (outage fault)');
       f.state = 'ready';
       this.track(f);
       this.execute(this.policy.started(f.id, this.obs()));
@@ -384,12 +473,23 @@ export class Shell {
 
   // ---- Faults (sim/faults.ts decides when and whom) ------------------------------------------
 
-  crash(f: SimFragment): void {
+  crash(f: SimFragment, reason = 'process exited (fault injection)'): void {
     this.detach(f);
     f.state = 'starting'; // the process is gone; the policy decides what comes next
     f.epoch++;
     this.track(f);
-    this.execute(this.policy.failed(f.id, 'process exited (fault injection)', this.obs()));
+    this.execute(this.policy.failed(f.id, reason, this.obs()));
+  }
+
+  /**
+   * A whole profile goes down for `duration_us` (a storage tier's disk gone, say): every fragment of
+   * it dies now, and every one that starts before the end dies as it comes up.
+   */
+  outage(profile: string, duration_us: number): string[] {
+    this.outages.set(profile, this.q.now_us + duration_us);
+    const hit = [...this.frags.values()].filter((f) => f.profile === profile && f.state !== 'dead');
+    for (const f of hit) this.crash(f, 'process exited (outage fault)');
+    return hit.map((f) => f.id);
   }
 
   hang(f: SimFragment): void {

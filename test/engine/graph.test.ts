@@ -106,3 +106,12 @@ describe('the graph in the engine config', () => {
     expect(p.some((x) => x.startsWith('profiles.api.calls.1'))).toBe(true);
   });
 });
+
+describe('certain dependencies', () => {
+  it('follow only sync calls made at least once per request', () => {
+    const g = FragmentGraph.of(social);
+    // compose → media is 0.25 per request, cache → store 0.1: not certain.
+    expect(g.certainDependencies('front')).toEqual(['compose', 'text', 'user', 'cache']);
+    expect(g.certainDependencies('cache')).toEqual([]);
+  });
+});
