@@ -10,14 +10,13 @@
  *   that); and the call's bytes cross from a to n: `transfer_ms(bytes, a, n)`;
  * - as a **caller** (its profile makes sync calls): each call per request will be served best
  *   by a warm fragment of the callee on n itself; where n has none, by the nearest node m that
- *   has one, at service_ms × (remote factor a→m − 1) more, plus the transfer. A callee warm
+ *   has one, at service_ms × (remote factor n→m − 1) more, plus the transfer. A callee warm
  *   nowhere adds nothing (its cold start is the same anywhere).
  *
  * transfer_ms = bytes ÷ LOCAL_BYTES_PER_MS × SLIT distance(a, n) ÷ local distance: a copy at local
  * memory bandwidth, slowed by distance as remote memory is.
  */
 import type { CallEdge, FragmentGraph } from './graph.ts';
-import { remoteFactor } from './latency.ts';
 import type { Fragment, Pool } from './pools.ts';
 import type { TopologyNode } from './topology.ts';
 
@@ -34,8 +33,11 @@ export interface Callee {
   edge: CallEdge;
   service_ms: number;
   memory_intensity: number;
-  /** Nodes where the callee's pool has a warm fragment now. */
-  warm: readonly TopologyNode[];
+  /**
+   * By node index: distance to the nearest node with a warm fragment of the callee over the local
+   * distance; NaN when none is warm (pools.ts `nearestWarm`).
+   */
+  nearest: Float64Array;
 }
 
 /** What the communication term needs of one request. */
@@ -52,14 +54,15 @@ export function callCost_ms(node: TopologyNode, ctx: CallContext): number {
   return ms;
 }
 
-/** What one call to `c` costs a caller on `node`: the cheapest warm fragment of it, near or far. */
+/**
+ * What one call to `c` costs a caller on `node`: served by the nearest warm fragment of it, which
+ * is also the cheapest, since both the remote-memory factor (latency.ts) and the transfer grow
+ * with the distance ratio r: service_ms × memory_intensity × (r − 1) + bytes ÷ LOCAL_BYTES_PER_MS × r.
+ */
 function calleeCost_ms(node: TopologyNode, c: Callee): number {
-  let best = Infinity;
-  for (const m of c.warm) {
-    const cost = c.service_ms * (remoteFactor(node, m, c.memory_intensity) - 1) + transfer_ms(c.edge.bytes, node, m);
-    if (cost < best) best = cost;
-  }
-  return best === Infinity ? 0 : best;
+  const r = c.nearest[node.index] as number;
+  if (Number.isNaN(r)) return 0;
+  return c.service_ms * c.memory_intensity * (r - 1) + (c.edge.bytes / LOCAL_BYTES_PER_MS) * r;
 }
 
 /** What the request's calls are, from the graph and the pools now; undefined when it has none. */
@@ -67,7 +70,7 @@ export function callContextFor(
   req: { profile: string; caller?: string },
   graph: FragmentGraph,
   pools: { get(id: string): Fragment | undefined; pool(profile: string): Pool },
-  topo: { byId: ReadonlyMap<number, TopologyNode> },
+  topo: { byId: ReadonlyMap<number, TopologyNode>; nodes: readonly TopologyNode[] },
 ): CallContext | undefined {
   let caller: CallContext['caller'];
   const from = req.caller === undefined ? undefined : pools.get(req.caller);
@@ -77,7 +80,7 @@ export function callContextFor(
   for (const e of graph.callees(req.profile)) {
     if (e.mode !== 'sync') continue;
     const p = pools.pool(e.profile);
-    callees.push({ edge: e, service_ms: p.service_ms ?? p.cfg.service_ms, memory_intensity: p.cfg.memory_intensity, warm: p.warmNodes().map((n) => topo.byId.get(n) as TopologyNode) });
+    callees.push({ edge: e, service_ms: p.service_ms ?? p.cfg.service_ms, memory_intensity: p.cfg.memory_intensity, nearest: p.nearestWarm(topo.nodes) });
   }
   return caller || callees.length ? { ...(caller ? { caller } : {}), callees } : undefined;
 }

@@ -6,6 +6,7 @@
  */
 import type { Config, Profile } from './config.ts';
 import type { NodeLedger } from './placement.ts';
+import type { TopologyNode } from './topology.ts';
 import type { Outcome, Request } from './types.ts';
 
 export type FragmentState = 'starting' | 'warm' | 'active' | 'draining' | 'stopped' | 'failed';
@@ -57,6 +58,10 @@ export class Pool {
   readonly fragments = new Map<string, Fragment>();
   /** Warm fragments per node, most recently used last (acquire pops it: its caches are hottest). */
   private readonly warm = new Map<number, Fragment[]>();
+  /** Bumped when a node's warm set turns empty or non-empty: nearestWarm's cache key. */
+  private warmNodesVersion = 0;
+  private nearestVersion = -1;
+  private nearest: Float64Array | undefined;
   readonly count: Record<FragmentState, number> = { starting: 0, warm: 0, active: 0, draining: 0, stopped: 0, failed: 0 };
   private completions = 0;
   private lastCompletions = 0;
@@ -91,11 +96,26 @@ export class Pool {
     return this.warm.get(node)?.length ?? 0;
   }
 
-  /** Nodes holding a warm fragment of the pool now, in id order. */
-  warmNodes(): number[] {
-    const out: number[] = [];
-    for (const [node, list] of this.warm) if (list.length) out.push(node);
-    return out.sort((a, b) => a - b);
+  /**
+   * For each node (by topology index), the SLIT distance to the nearest node holding a warm
+   * fragment of the pool, over the node's local distance (1 where it holds one itself); NaN
+   * everywhere when none is warm. What a caller on that node pays to reach the pool
+   * (engine/communication.ts). Recomputed only when some node's warm set turned empty or not.
+   */
+  nearestWarm(nodes: readonly TopologyNode[]): Float64Array {
+    if (this.nearest && this.nearestVersion === this.warmNodesVersion) return this.nearest;
+    const out = (this.nearest ??= new Float64Array(nodes.length));
+    const warm = nodes.filter((m) => (this.warm.get(m.id)?.length ?? 0) > 0);
+    for (const n of nodes) {
+      let best = NaN;
+      for (const m of warm) {
+        const r = (n.distances[m.index] as number) / (n.distances[n.index] as number);
+        if (!(r >= best)) best = r;
+      }
+      out[n.index] = best;
+    }
+    this.nearestVersion = this.warmNodesVersion;
+    return out;
   }
 
   /** Warm fragments, least recently used first (the order scale-down stops them in). */
@@ -147,6 +167,7 @@ export class Pool {
       const i = list ? list.indexOf(f) : -1;
       if (!list || i < 0) throw new Error(`pool ${this.profile}: warm fragment ${f.id} missing from node ${f.node}`);
       list.splice(i, 1);
+      if (list.length === 0) this.warmNodesVersion++;
     }
     this.count[f.state]--;
     this.count[to]++;
@@ -154,6 +175,7 @@ export class Pool {
     if (to === 'warm') {
       let list = this.warm.get(f.node);
       if (!list) this.warm.set(f.node, (list = []));
+      if (list.length === 0) this.warmNodesVersion++;
       list.push(f);
     }
   }
