@@ -7,6 +7,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunMeta, RunSeries } from './load.ts';
+import { graphCharts } from './graph.ts';
 import { CONFIG, LEVEL_COLOURS, LEVELS, OKABE_ITO, WIDTH } from './theme.ts';
 
 export interface Run extends RunMeta {
@@ -250,7 +251,7 @@ export function timelineChart(runs: Run[], ax: TimeAxis): ChartDef {
   };
 }
 
-/** Every chart of the report, in page order. */
+/** Every chart of the report, in page order (the fragment graph's, reports/graph.ts, where runs have calls). */
 export function buildCharts(runs: Run[], ax: TimeAxis): ChartDef[] {
-  return [psiChart(runs, ax), latencyCdfChart(runs), cpuHeatmapChart(runs, ax), localAccessChart(runs, ax), poolChart(runs, ax), timelineChart(runs, ax)];
+  return [psiChart(runs, ax), latencyCdfChart(runs), ...graphCharts(runs), cpuHeatmapChart(runs, ax), localAccessChart(runs, ax), poolChart(runs, ax), timelineChart(runs, ax)];
 }

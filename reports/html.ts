@@ -95,7 +95,8 @@ export function summaryRows(runs: Run[]): SummaryRow[] {
   return rows;
 }
 
-const cell = (v: unknown) => (v === undefined ? '' : v === null ? '–' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 6 }) : String(v));
+/** A list (metrics.json call_edges) is summarised: its entries have their own chart. */
+const cell = (v: unknown) => (v === undefined ? '' : v === null ? '–' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 6 }) : Array.isArray(v) ? `${v.length} entries (metrics.json)` : String(v));
 
 function table(runs: Run[], id: string): string {
   const rows = summaryRows(runs);

@@ -68,6 +68,8 @@ export class Metrics {
   /** Calls that began on a fragment, and those whose fragment was on another node than their caller's. */
   private calls = 0;
   private crossCalls = 0;
+  /** The same per call edge, keyed `caller→callee`. */
+  private readonly edges = new Map<string, { from: string; to: string; calls: number; cross: number }>();
   arrived = 0;
   completed = 0;
   deferred = 0;
@@ -128,10 +130,17 @@ export class Metrics {
     for (const g of this.groups(k)) g.overdue++;
   }
 
-  /** A call began on a fragment; `cross`: on another node than its caller's. */
-  call(cross: boolean): void {
+  /** A call from `from` to `to` began on a fragment; `cross`: on another node than its caller's. */
+  call(from: string, to: string, cross: boolean): void {
     this.calls++;
-    if (cross) this.crossCalls++;
+    const key = `${from}→${to}`;
+    let e = this.edges.get(key);
+    if (!e) this.edges.set(key, (e = { from, to, calls: 0, cross: 0 }));
+    e.calls++;
+    if (cross) {
+      this.crossCalls++;
+      e.cross++;
+    }
   }
 
   recordAccess(cpu_ms: number, local: boolean): void {
@@ -167,6 +176,8 @@ export class Metrics {
       calls: this.calls,
       /** Share of calls served on another node than their caller's; null when nothing called anything. */
       cross_node_call_ratio: this.calls ? r6(this.crossCalls / this.calls) : null,
+      /** Per call edge, caller then callee by name: calls begun and the share of them across nodes. */
+      call_edges: [...this.edges.values()].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0)).map((e) => ({ from: e.from, to: e.to, calls: e.calls, cross_node_ratio: r6(e.cross / e.calls) })),
       cold_start_ratio: this.scheduled ? r6(this.cold / this.scheduled) : 0,
       local_access_ratio: this.access_ms ? r6(this.local_ms / this.access_ms) : 1,
       utilization: { mean: r6(mean), cv: mean > 0 ? r6(sd / mean) : 0 },

@@ -217,7 +217,7 @@ export class Shell {
   private begin(f: SimFragment, sr: SimRequest): void {
     if (f.request !== sr || f.state !== 'ready' || f.hung_since_us !== undefined || f.phase !== 'idle') return;
     sr.attempt++;
-    if (sr.call) this.metrics.call(sr.call.from_node !== f.node);
+    if (sr.call) this.metrics.call(sr.call.parent.req.profile, sr.req.profile, sr.call.from_node !== f.node);
     const n = this.host.node(f.node);
     const factor = this.host.remoteFactor(sr.home, f.node, sr.profile.memory_intensity);
     this.metrics.recordAccess(sr.cpu_ms, sr.home === undefined || sr.home === f.node);
