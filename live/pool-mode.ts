@@ -20,6 +20,7 @@ import type { Command, Decision, Observation, Request } from '../engine/types.ts
 import type { Agent, Mode } from './agent.ts';
 import type { ScheduleBody } from './api.ts';
 import type { CpusetGroups } from './enforce.ts';
+import { PoolCalls } from './pool-calls.ts';
 import { makePredictor, PoolForecasts } from './pool-forecasts.ts';
 import { readPidStatus } from './procfs.ts';
 import { DemandRecorder } from './recorder.ts';
@@ -61,6 +62,8 @@ export class PoolMode implements Mode {
   private readonly guard: StartGuard;
   private readonly demand: DemandRecorder;
   readonly forecasts: PoolForecasts;
+  /** Calls between workers (the fragment graph): live/pool-calls.ts. */
+  private readonly calls: PoolCalls;
   /** stop() has begun: no more starts, nothing more told to the engine about exits. */
   private closing = false;
   /** stop() is done and the journal may be closed: worker events change nothing any more. */
@@ -72,6 +75,10 @@ export class PoolMode implements Mode {
     this.guard = new StartGuard(a.cfg.pool.start_backoff, () => a.now());
     this.demand = new DemandRecorder(join(a.cfg.state_dir, 'demand.csv'), a.cfg.pool.demand_interval_s, { warn: (m) => a.warn(m) });
     this.forecasts = new PoolForecasts(a);
+    this.calls = new PoolCalls(a.cfg.engine, (request, payload, reply) => this.submitCall(request, payload, reply), (fragment) => {
+      const obs = this.a.observationNow();
+      this.a.run(this.a.call('calling', [fragment], obs) as Command[], obs);
+    });
     makePredictor(a.cfg, (m) => a.warn(m)).then((p) => this.forecasts.use(p))
       .catch((e: unknown) => a.warn(`demand predictor: ${(e as Error)?.message ?? String(e)}; the pools keep their configured targets`));
   }
@@ -135,6 +142,20 @@ export class PoolMode implements Mode {
     });
   }
 
+  /** A worker's call to another profile (pool-calls.ts), scheduled like a waiting API request; `reply` gets its answer. */
+  private submitCall(request: Request, payload: unknown, reply: (r: Answer) => void): void {
+    if (this.closing) return reply({ status: 503, body: { error: 'agent stopping', request_id: request.id } });
+    if (this.guard.refusing(request.profile)) return reply(this.unavailable(request.profile, request.id));
+    const obs = this.a.observationNow();
+    this.demand.count(request.profile, obs.t_ms);
+    this.forecasts.arrival(request.profile);
+    const p: Pending = { request, payload, wait: true, reply };
+    this.pending.set(request.id, p);
+    p.timer = setTimeout(() => this.answer(p, { status: 504, body: { error: `no result within ${WAIT_LIMIT_MS} ms`, request_id: request.id } }), WAIT_LIMIT_MS);
+    const d = this.decide(p, obs);
+    if (d.action === 'shed' || d.action === 'reject') this.answer(p, { status: STATUS[d.action], body: d });
+  }
+
   /** The answer while a profile's breaker is open: 503, with when to try again (the API sends it as Retry-After). */
   private unavailable(profile: string, request_id?: string): Answer {
     const retry_after_s = this.guard.retryAfter_s(profile);
@@ -172,7 +193,7 @@ export class PoolMode implements Mode {
     const p = this.pending.get(id);
     if (!p) return this.giveBack(fragment, `request ${id} was already answered`);
     const sent = w.send({ id, payload: p.payload });
-    if (sent.ok) return;
+    if (sent.ok) return this.calls.began(fragment, p.request);
     this.pending.delete(id);
     this.answer(p, { status: 400, body: { error: sent.error, request_id: id } });
     this.giveBack(fragment, sent.error);
@@ -263,6 +284,7 @@ export class PoolMode implements Mode {
       ready: () => this.ready(w),
       heartbeat: () => {},
       result: (_w, r) => this.result(w, r),
+      call: (_w, c) => this.calls.call(w, c),
       exit: (_w, how) => this.exited(w, how),
       protocolError: (_w, problem) => this.a.log(`worker ${fragment}: protocol error: ${problem}`),
       stderr: (_w, line) => this.a.log(`worker ${fragment}: ${line}`),
@@ -317,7 +339,9 @@ export class PoolMode implements Mode {
     this.served++;
     const latency_ms = Math.round(r.latency_ms * 1000) / 1000;
     this.forecasts.served(w.profile, latency_ms);
-    this.a.run(this.a.call('complete', [w.fragment, { ok: r.ok, latency_ms }], obs) as Command[], obs);
+    // A failure a down dependency caused is reported as the dependency's (engine/cascade.ts).
+    const dependency = this.calls.ended(w.fragment);
+    this.a.run(this.a.call('complete', [w.fragment, { ok: r.ok, latency_ms, ...(!r.ok && dependency !== undefined ? { dependency } : {}) }], obs) as Command[], obs);
     if (p) this.answer(p, { status: 200, body: { action: 'place', request_id: r.id, fragment: w.fragment, ok: r.ok, latency_ms, ...(r.ok ? { result: r.result } : { error: r.error }) } });
   }
 
@@ -327,6 +351,7 @@ export class PoolMode implements Mode {
     if (starttime !== undefined && w.pid !== undefined) this.a.owned.removeWorker(w.pid, starttime);
     if (this.closed) return; // after stop(): the journal may be closed, the engine is done
     const expected = this.stopping.delete(w);
+    this.calls.ended(w.fragment);
     if (this.workers.get(w.fragment) === w) this.workers.delete(w.fragment);
     const obs = this.a.observationNow();
     if (!expected && !this.closing) {

@@ -11,7 +11,7 @@ import { Orchestrator } from '../engine/orchestrator.ts';
 import { buildTopology, type TopologyJson } from '../engine/topology.ts';
 import type { Observation, Outcome, Prediction, Request } from '../engine/types.ts';
 
-export const ENGINE_OPS = ['schedule', 'adopt', 'release', 'tick', 'started', 'complete', 'failed'] as const;
+export const ENGINE_OPS = ['schedule', 'adopt', 'release', 'tick', 'started', 'complete', 'failed', 'calling'] as const;
 export type EngineOp = (typeof ENGINE_OPS)[number];
 
 /** What the journal holds; `start` opens an epoch (one agent run, one engine). */
@@ -38,6 +38,7 @@ export function applyCall(o: Orchestrator, op: EngineOp, args: readonly unknown[
       case 'started': return o.started(args[0] as string, obs);
       case 'complete': return o.complete(args[0] as string, args[1] as Outcome, obs);
       case 'failed': return o.failed(args[0] as string, args[1] as string, obs);
+      case 'calling': return o.calling(args[0] as string, obs);
     }
   } catch (e) {
     return { error: (e as Error).message };

@@ -35,7 +35,9 @@ export interface WorkerSpec {
   max_line_bytes?: number;
 }
 
-export type WorkerMessage = { type: 'ready' } | { type: 'heartbeat' } | { type: 'result'; id: string; ok: boolean; result?: unknown; error?: string };
+/** A call to another profile (the fragment graph), made by a worker while it holds a request. */
+export interface WorkerCall { id: string; profile: string; payload?: unknown }
+export type WorkerMessage = { type: 'ready' } | { type: 'heartbeat' } | { type: 'result'; id: string; ok: boolean; result?: unknown; error?: string } | ({ type: 'call' } & WorkerCall);
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'stopping' | 'exited';
 export interface WorkerResult { id: string; ok: boolean; result?: unknown; error?: string; latency_ms: number }
 /**
@@ -57,6 +59,8 @@ export interface WorkerHooks {
   protocolError?(w: Worker, problem: string): void;
   /** Lines of the worker's stderr, for the agent's log (at most 4 KiB each; the rest of a longer line is dropped). */
   stderr?(w: Worker, line: string): void;
+  /** A call to another profile, made while the worker holds a request (refused with an answer otherwise). */
+  call?(w: Worker, c: WorkerCall): void;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
@@ -151,6 +155,14 @@ export class Worker {
     return { ok: true };
   }
 
+  /** Answer a call the worker made: one `answer` line with its id. Nothing is written to a worker that has ended. */
+  answer(id: string, a: { ok: true; result?: unknown } | { ok: false; error: string }): void {
+    if (this._state === 'exited' || this._state === 'stopping') return;
+    const enc = a.ok ? encodePayload(a.result) : { ok: true as const, json: JSON.stringify(a.error) };
+    const body = !enc.ok ? `"ok":false,"error":${JSON.stringify(enc.error)}` : a.ok ? `"ok":true${enc.json === undefined ? '' : `,"result":${enc.json}`}` : `"ok":false,"error":${enc.json}`;
+    this.child?.stdin?.write(`{"type":"answer","id":${JSON.stringify(id)},${body}}\n`);
+  }
+
   /** Close stdin (a well-behaved worker exits on EOF), SIGTERM after stop_grace_ms/2, SIGKILL after stop_grace_ms. Resolves after `exit`. */
   stop(reason: string): Promise<void> {
     if (this._state === 'exited' || this._state === 'stopping') return this.exited;
@@ -239,7 +251,10 @@ export class Worker {
     if (msg.type === 'result' && this.pending?.id !== msg.id) return void this.hooks.protocolError?.(this, `result for unknown id '${msg.id}'`);
     this.lastLine = performance.now();
     if (msg.type === 'heartbeat') this.hooks.heartbeat(this);
-    else if (msg.type === 'ready') {
+    else if (msg.type === 'call') {
+      if (this._state !== 'busy' || !this.hooks.call) return this.answer(msg.id, { ok: false, error: this._state !== 'busy' ? 'a call is made while serving a request' : 'this agent takes no calls' });
+      this.hooks.call(this, { id: msg.id, profile: msg.profile, ...('payload' in msg ? { payload: msg.payload } : {}) });
+    } else if (msg.type === 'ready') {
       if (this._state !== 'starting') return; // a repeated ready is only a sign of life
       this._state = 'ready';
       this.readyAt = this.lastLine;
@@ -309,6 +324,11 @@ function parseMessage(line: string): { msg?: WorkerMessage; problem?: string } {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { problem: `not a JSON object: ${preview}` };
   const o = v as Record<string, unknown>;
   if (o.type === 'ready' || o.type === 'heartbeat') return { msg: { type: o.type } };
+  if (o.type === 'call') {
+    if (typeof o.id !== 'string' || o.id === '' || o.id.length > 256) return { problem: `call without a string id of 1–256 characters: ${preview}` };
+    if (typeof o.profile !== 'string') return { problem: `call '${o.id}' without a string profile: ${preview}` };
+    return { msg: { type: 'call', id: o.id, profile: o.profile, ...('payload' in o ? { payload: o.payload } : {}) } };
+  }
   if (o.type !== 'result') return { problem: `unknown message type ${JSON.stringify(o.type) ?? 'undefined'}: ${preview}` };
   if (typeof o.id !== 'string') return { problem: `result without a string id: ${preview}` };
   const bad = typeof o.ok !== 'boolean' ? 'ok is not a boolean' : o.error !== undefined && typeof o.error !== 'string' ? 'error is not a string' : undefined;

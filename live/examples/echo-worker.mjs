@@ -23,6 +23,15 @@
  *     {"type":"heartbeat"}
  *       Optional, any time: tells the agent you are alive while a long request runs. Every valid
  *       line counts as a sign of life too.
+ *     {"type":"call","id":"<your id for the call>","profile":"<profile>","payload":<any JSON>}
+ *       While you hold a request: call another profile, one your profile declares in the engine
+ *       config's `calls` (the fragment graph). The agent schedules it like any request — near you,
+ *       or refused at once if that profile is down — and answers on your stdin:
+ *   agent → worker (stdin):
+ *     {"type":"answer","id":"<your call id>","ok":true,"result":<the callee's result>}
+ *     {"type":"answer","id":"<your call id>","ok":false,"error":"<why>"}
+ *       Exactly one per call. Your pipe is the whole endpoint: no token, only your declared calls,
+ *       at most 64 per request.
  *   Rules for stdout: only protocol lines — log to stderr instead (the agent keeps the first 4 KiB
  *   of each stderr line for its log). Non-JSON or unknown types are logged as protocol errors and
  *   you are kept; a line longer than max_line_bytes (default 1 MiB) gets you killed at once.
@@ -33,6 +42,9 @@
  *   failed and retries it elsewhere, so a crash loses no work (but work may run twice).
  *
  * THIS EXAMPLE: replies {"echo":<payload>,"pid":<its pid>}. Payload options:
+ *   "calls": [{"profile":"<p>","payload":<any>}, …]  make these calls first, at once, and reply
+ *                        with their answers too: {"echo":…,"pid":…,"calls":[<answer>, …]}; if one
+ *                        fails, reply ok:false naming it.
  *   "work_ms": <number>  busy-spin that long first (CPU work, so PSI sees pressure; capped at 10000).
  *                        While spinning, the event loop is blocked: a SIGTERM waits until the
  *                        spin ends, which is why the agent follows it with SIGKILL.
@@ -64,25 +76,52 @@ function handle(payload) {
   return { echo: payload, pid: process.pid };
 }
 
+/** Calls in flight: call id → resolve with its answer line. */
+const waiting = new Map();
+let nextCall = 0;
+
+/** Call another profile through the agent; resolves with the answer line. */
+function call(profile, payload) {
+  const id = `c${++nextCall}`;
+  return new Promise((resolve) => {
+    waiting.set(id, resolve);
+    send({ type: 'call', id, profile, payload });
+  });
+}
+
+async function serve(req) {
+  try {
+    const p = req.payload;
+    const answers = p !== null && typeof p === 'object' && Array.isArray(p.calls) ? await Promise.all(p.calls.map((c) => call(c?.profile, c?.payload))) : undefined;
+    const failed = answers?.find((a) => !a.ok);
+    if (failed) throw new Error(`a call failed: ${failed.error}`);
+    const result = handle(p);
+    send({ type: 'result', id: req.id, ok: true, result: answers ? { ...result, calls: answers.map((a) => a.result) } : result });
+  } catch (e) {
+    send({ type: 'result', id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
 const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
 lines.on('line', (line) => {
   if (line.trim() === '') return;
-  let req;
+  let msg;
   try {
-    req = JSON.parse(line);
+    msg = JSON.parse(line);
   } catch {
     console.error(`echo-worker: ignoring a line that is not JSON: ${line.slice(0, 200)}`);
     return;
   }
-  if (req === null || req.type !== 'request' || typeof req.id !== 'string') {
-    console.error(`echo-worker: ignoring a line that is not a request: ${line.slice(0, 200)}`);
+  if (msg !== null && msg.type === 'answer' && waiting.has(msg.id)) {
+    const resolve = waiting.get(msg.id);
+    waiting.delete(msg.id);
+    return resolve(msg);
+  }
+  if (msg === null || msg.type !== 'request' || typeof msg.id !== 'string') {
+    console.error(`echo-worker: ignoring a line that is not a request or an answer: ${line.slice(0, 200)}`);
     return;
   }
-  try {
-    send({ type: 'result', id: req.id, ok: true, result: handle(req.payload) });
-  } catch (e) {
-    send({ type: 'result', id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) });
-  }
+  void serve(msg);
 });
 // EOF on stdin: the agent is stopping us. Exit once stdout has drained.
 lines.on('close', () => process.stdout.write('', () => process.exit(0)));
