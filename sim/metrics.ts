@@ -25,6 +25,8 @@ export const PRIORITY_NAMES = ['low', 'normal', 'high', 'critical'] as const;
 export interface RequestOutcomeKey {
   readonly req: { readonly profile: string; readonly priority: number };
   readonly profile: { readonly slo_ms: number };
+  /** Set for a call of the fragment graph (sim/calls.ts): not a root request. */
+  readonly call?: unknown;
 }
 
 /** One group's SLO record (a profile, a priority level, or everything). */
@@ -63,8 +65,8 @@ export interface FaultRecord {
 
 export class Metrics {
   private readonly latency = histogram();
-  /** Root requests (not calls) from arrival to the end of everything they waited on. */
-  private readonly e2e = histogram();
+  /** Root requests (not calls): their latency is from arrival to the end of everything they waited on. */
+  private readonly roots = new SloGroup();
   /** Calls that began on a fragment, and those whose fragment was on another node than their caller's. */
   private calls = 0;
   private crossCalls = 0;
@@ -89,12 +91,12 @@ export class Metrics {
   warm_idle_kb_us = 0;
   readonly faults: FaultRecord[] = [];
 
-  private groups(k: RequestOutcomeKey): [SloGroup, SloGroup] {
+  private groups(k: RequestOutcomeKey): SloGroup[] {
     let p = this.byProfile.get(k.req.profile);
     if (!p) this.byProfile.set(k.req.profile, (p = new SloGroup()));
     let q = this.byPriority.get(k.req.priority);
     if (!q) this.byPriority.set(k.req.priority, (q = new SloGroup()));
-    return [p, q];
+    return k.call === undefined ? [p, q, this.roots] : [p, q];
   }
 
   arrival(k: RequestOutcomeKey): void {
@@ -102,10 +104,9 @@ export class Metrics {
     for (const g of this.groups(k)) g.arrived++;
   }
 
-  /** A request completed `us` after it arrived; `root`: it is no call, so this is also an end-to-end latency. */
-  completion(k: RequestOutcomeKey, us: number, root = true): void {
+  /** A request completed `us` after it arrived (for a root request, an end-to-end latency). */
+  completion(k: RequestOutcomeKey, us: number): void {
     const v = Math.max(1, Math.min(3_600_000_000, Math.round(us)));
-    if (root) this.e2e.recordValue(v);
     const onTime = us <= k.profile.slo_ms * 1000;
     this.completed++;
     if (onTime) this.on_time++;
@@ -163,7 +164,7 @@ export class Metrics {
     // A percentile is the top of its bucket (up to 0.1 % above the samples in it); maxValue is the
     // exact largest sample, so without the clamp p99 could exceed max.
     const at = (p: number) => Math.min(this.latency.getValueAtPercentile(p), this.latency.maxValue);
-    const e2e = (p: number) => (this.e2e.totalCount > 0 ? ms(Math.min(this.e2e.getValueAtPercentile(p), this.e2e.maxValue)) : 0);
+    const root = this.roots.summary();
     return {
       latency_ms: {
         p50: has ? ms(at(50)) : 0,
@@ -172,7 +173,9 @@ export class Metrics {
         max: has ? ms(this.latency.maxValue) : 0,
       },
       /** Root requests only (a call's time is inside its caller's): what a user of the service sees. */
-      e2e_latency_ms: { p50: e2e(50), p95: e2e(95), p99: e2e(99) },
+      e2e_latency_ms: root.latency_ms,
+      /** Root requests missing their SLO (late, shed, failed — a failed call fails its caller — or overdue) ÷ root requests. */
+      e2e_slo_miss_ratio: root.slo_miss_ratio,
       calls: this.calls,
       /** Share of calls served on another node than their caller's; null when nothing called anything. */
       cross_node_call_ratio: this.calls ? r6(this.crossCalls / this.calls) : null,

@@ -279,7 +279,7 @@ export class Shell {
     const latency_us = this.q.now_us - sr.arrival_us;
     if (o.ok) {
       sr.done = true;
-      this.metrics.completion(sr, latency_us, sr.call === undefined);
+      this.metrics.completion(sr, latency_us);
       this.answered(sr, f.node);
     } else this.drop(sr, 'failed');
     this.execute(this.policy.complete(f.id, { ok: o.ok, latency_ms: latency_us / 1000, ...(o.ok ? {} : { dependency: o.dependency }) }, this.obs()));
