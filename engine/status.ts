@@ -1,6 +1,7 @@
 /**
  * A JSON snapshot of the orchestrator for status endpoints, journals and reports: pressure, every
- * pool's figures, every node's bookkeeping, the deferred queue and open incidents.
+ * pool's figures, every node's bookkeeping, the deferred queue, open incidents and, with the
+ * fragment graph, outages (open, and the last 20 closed) with their root cause.
  */
 import type { Orchestrator } from './orchestrator.ts';
 
@@ -21,6 +22,8 @@ export function statusOf(o: Orchestrator) {
     })),
     deferred: o.queue.size + o.room.size,
     incidents: { open: o.healer.monitor.openIncidents(), closed: o.healer.monitor.closedIncidents().length },
+    // Only with the fragment graph's terms on, so a status without calls reads as before.
+    ...(o.graphOn ? { outages: { open: o.outages.list().open, closed: o.outages.list().closed.slice(-20) } } : {}),
   };
 }
 

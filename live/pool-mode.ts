@@ -126,33 +126,32 @@ export class PoolMode implements Mode {
     const request: Request = { id: `r${++this.seq}`, profile: body.profile, cpus: body.cpus ?? profile.cpus, memory_kb: body.memory_kb ?? profile.memory_kb, priority: body.priority as Request['priority'] };
     if (body.memory_home !== undefined) request.memory_home = body.memory_home;
     if (body.exclusive_cpus !== undefined) request.exclusive_cpus = body.exclusive_cpus;
-    const obs = this.a.observationNow();
-    this.demand.count(body.profile, obs.t_ms);
-    this.forecasts.arrival(body.profile);
     const p: Pending = { request, payload: body.payload, wait: body.wait };
-    this.pending.set(request.id, p);
     return new Promise((resolve) => {
       p.reply = (r) => {
         this.a.journal.flush(); // the decision the client sees is durable first
         resolve(r);
       };
-      if (p.wait) p.timer = setTimeout(() => this.answer(p, { status: 504, body: { error: `no result within ${WAIT_LIMIT_MS} ms`, request_id: request.id } }), WAIT_LIMIT_MS);
-      const d = this.decide(p, obs);
+      const d = this.admit(p, this.a.observationNow());
       if (!p.wait || d.action === 'shed' || d.action === 'reject') this.answer(p, { status: STATUS[d.action], body: d });
     });
+  }
+
+  /** Count the request's demand, hold it (a waiting one is answered within WAIT_LIMIT_MS) and decide it. */
+  private admit(p: Pending, obs: Observation): Decision {
+    this.demand.count(p.request.profile, obs.t_ms);
+    this.forecasts.arrival(p.request.profile);
+    this.pending.set(p.request.id, p);
+    if (p.wait) p.timer = setTimeout(() => this.answer(p, { status: 504, body: { error: `no result within ${WAIT_LIMIT_MS} ms`, request_id: p.request.id } }), WAIT_LIMIT_MS);
+    return this.decide(p, obs);
   }
 
   /** A worker's call to another profile (pool-calls.ts), scheduled like a waiting API request; `reply` gets its answer. */
   private submitCall(request: Request, payload: unknown, reply: (r: Answer) => void): void {
     if (this.closing) return reply({ status: 503, body: { error: 'agent stopping', request_id: request.id } });
     if (this.guard.refusing(request.profile)) return reply(this.unavailable(request.profile, request.id));
-    const obs = this.a.observationNow();
-    this.demand.count(request.profile, obs.t_ms);
-    this.forecasts.arrival(request.profile);
     const p: Pending = { request, payload, wait: true, reply };
-    this.pending.set(request.id, p);
-    p.timer = setTimeout(() => this.answer(p, { status: 504, body: { error: `no result within ${WAIT_LIMIT_MS} ms`, request_id: request.id } }), WAIT_LIMIT_MS);
-    const d = this.decide(p, obs);
+    const d = this.admit(p, this.a.observationNow());
     if (d.action === 'shed' || d.action === 'reject') this.answer(p, { status: STATUS[d.action], body: d });
   }
 
