@@ -134,7 +134,7 @@ describe('invalid inputs: exit 2, the field or line named, nothing written', SLO
 
   it('a bad --duration', () => rejects((o) => ['sim', '--duration', '5 minutes', '--out', o], /--duration: '5 minutes' is not a duration/));
 
-  it('an unknown --policy', () => rejects((o) => ['sim', '--duration', '5s', '--policy', 'fifo', '--out', o], /--policy: 'fifo' is not one of engine, random, round-robin, least-loaded, most-allocated, numad, locality-first, hybrid-keepalive, locality-hybrid$/m));
+  it('an unknown --policy', () => rejects((o) => ['sim', '--duration', '5s', '--policy', 'fifo', '--out', o], /--policy: 'fifo' is not one of engine, random, round-robin, least-loaded, most-allocated, numad, locality-first, hybrid-keepalive, locality-hybrid, graph-blind$/m));
 
   it('an unknown policy in compare --policies (nothing run, not even the valid ones)', () => rejects((o) => ['compare', '--duration', '5s', '--policies', 'engine,fifo', '--out', o], /--policies: unknown fifo/));
 
