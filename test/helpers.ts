@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../cli/jsonfile.ts';
 import { LiveConfigError, parseLiveConfig } from '../live/config.ts';
+import { ConfigError, parseConfig } from '../engine/config.ts';
 
 /** Write `text` to a new file `name` in a fresh temporary directory; returns its path. */
 export function tmpFile(name: string, text: string): string {
@@ -66,4 +67,15 @@ export function liveConfigProblems(doc: unknown): string[] {
     if (e instanceof LiveConfigError) return e.problems;
     throw e;
   }
+}
+
+/** The problems an engine config document is rejected with (throws when it is accepted). */
+export function configProblems(doc: unknown): string[] {
+  try {
+    parseConfig(doc);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected parseConfig to reject the document');
 }

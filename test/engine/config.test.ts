@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, parseConfig, profileOf } from '../../engine/config.ts';
+import { configProblems } from '../helpers.ts';
 
 /** The problems a document is rejected with (fails the test when it is accepted). */
-function problemsOf(doc: unknown): string[] {
-  try {
-    parseConfig(doc);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error('expected parseConfig to reject the document');
-}
+const problemsOf = configProblems;
 
 describe('parseConfig: design defaults', () => {
   it('{} gives the pressure thresholds of the design', () => {

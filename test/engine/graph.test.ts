@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../engine/config.ts';
+import { parseConfig } from '../../engine/config.ts';
+import { configProblems } from '../helpers.ts';
 import { FragmentGraph, graphProblems, type CallSpec } from '../../engine/graph.ts';
 
 const sync = (profile: string, per_request = 1, bytes = 0): CallSpec => ({ profile, per_request, mode: 'sync', bytes });
@@ -17,15 +18,7 @@ const social = {
   store: { calls: [] },
 };
 
-function rejected(doc: unknown): string[] {
-  try {
-    parseConfig(doc);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).problems;
-  }
-  throw new Error('expected the config to be rejected');
-}
+const rejected = configProblems;
 
 describe('FragmentGraph', () => {
   it('orders callers before callees', () => {

@@ -6,26 +6,20 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readJournal } from '../../live/journal.ts';
 import type { JournalEntry } from '../../live/port.ts';
-import { ECHO_WORKER, FGO, harness, http, startAgent, state, stopAgent, teardown, until, writePoolConfig, type AgentProc, type Harness } from './pool-helpers.ts';
+import { ECHO_WORKER, eachHarness, FGO, http, startAgent, state, stopAgent, until, writePoolConfig, type AgentProc } from './pool-helpers.ts';
 
 const TEST_MS = 60_000;
 
-let h: Harness;
-beforeEach(() => {
-  h = harness();
-});
-afterEach(async () => {
-  await teardown(h);
-}, 40_000);
+const harnessNow = eachHarness();
 
 const worker = { command: [process.execPath, ECHO_WORKER], ready_timeout_ms: 10_000, stop_grace_ms: 2_000 };
 
 /** front calls back (sync); both echo workers, one warm each. */
 function graphConfig(): void {
-  writePoolConfig(h, {
+  writePoolConfig(harnessNow(), {
     pool: { workers: { echo: undefined, front: worker, back: worker } },
     engine: {
       profiles: {
@@ -39,7 +33,7 @@ function graphConfig(): void {
 
 function ready(a: AgentProc, profiles: string[]): Promise<{ pool: { workers: Array<{ profile: string; pid: number; state: string }> } }> {
   return until(async () => {
-    const s = await state(h, a);
+    const s = await state(harnessNow(), a);
     return profiles.every((p) => s.pool.workers.some((w: { profile: string; state: string }) => w.profile === p && w.state === 'ready')) ? s : undefined;
   }, 20_000, `ready workers of ${profiles.join(', ')}`);
 }
@@ -47,6 +41,7 @@ function ready(a: AgentProc, profiles: string[]): Promise<{ pool: { workers: Arr
 describe('fgo live, pool mode: calls between workers', () => {
   it('a worker calls its declared callee through its pipe; an undeclared call is refused; the journal replays', async () => {
     graphConfig();
+    const h = harnessNow();
     const a = await startAgent(h);
     const s = await ready(a, ['front', 'back']);
     const backPids = s.pool.workers.filter((w) => w.profile === 'back').map((w) => w.pid);

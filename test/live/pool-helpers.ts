@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach } from 'vitest';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 export const FGO = join(REPO, 'bin/fgo.mjs');
@@ -41,6 +42,18 @@ export interface Harness {
   pids: Set<number>;
   /** Extra processes a test started (CPU load). */
   extra: ChildProcess[];
+}
+
+/** A fresh harness for each test of the calling file, torn down after it; call the getter inside a test. */
+export function eachHarness(): () => Harness {
+  let h: Harness;
+  beforeEach(() => {
+    h = harness();
+  });
+  afterEach(async () => {
+    await teardown(h);
+  }, 40_000);
+  return () => h;
 }
 
 export function harness(): Harness {
