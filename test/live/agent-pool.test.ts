@@ -15,13 +15,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { formatCpuList, parseCpuList } from '../../live/cpulist.ts';
 import { readJournal } from '../../live/journal.ts';
 import type { JournalEntry } from '../../live/port.ts';
 import {
-  CPUSET_ROOT, FGO, harness, http, running, spawnAgent, startAgent, state, stopAgent, teardown, until, writePoolConfig, type AgentProc, type Harness,
+  CPUSET_ROOT, eachHarness, FGO, http, running, spawnAgent, startAgent, state, stopAgent, until, writePoolConfig, type AgentProc, type Harness,
 } from './pool-helpers.ts';
 
 const TEST_MS = 60_000;
@@ -29,12 +29,7 @@ const SCHEDULE = '/v1/schedule';
 const echo = (payload: unknown, extra: Record<string, unknown> = {}) => ({ profile: 'echo', priority: 'normal', payload, ...extra });
 
 let h: Harness;
-beforeEach(() => {
-  h = harness();
-});
-afterEach(async () => {
-  await teardown(h);
-}, 40_000);
+eachHarness((x) => (h = x));
 
 /** Poll the state until at least `n` workers are ready; returns that state. */
 function readyWorkers(a: AgentProc, n: number): Promise<any> {

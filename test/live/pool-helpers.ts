@@ -44,11 +44,15 @@ export interface Harness {
   extra: ChildProcess[];
 }
 
-/** A fresh harness for each test of the calling file, torn down after it; call the getter inside a test. */
-export function eachHarness(): () => Harness {
+/**
+ * A fresh harness for each test of the calling file, torn down after it: call the getter inside a
+ * test, or pass `set` to have it assigned to the file's own variable before each test.
+ */
+export function eachHarness(set?: (h: Harness) => void): () => Harness {
   let h: Harness;
   beforeEach(() => {
     h = harness();
+    set?.(h);
   });
   afterEach(async () => {
     await teardown(h);

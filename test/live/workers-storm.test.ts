@@ -16,20 +16,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ECHO_WORKER, harness, http, startAgent, state, stopAgent, teardown, until, writePoolConfig, type AgentProc, type Harness } from './pool-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { eachHarness, ECHO_WORKER, http, startAgent, state, stopAgent, until, writePoolConfig, type AgentProc, type Harness } from './pool-helpers.ts';
 
 const TEST_MS = 90_000;
 const SCHEDULE = '/v1/schedule';
 const request = { profile: 'echo', priority: 'normal', payload: { x: 1 }, wait: true };
 
 let h: Harness;
-beforeEach(() => {
-  h = harness();
-});
-afterEach(async () => {
-  await teardown(h);
-}, 40_000);
+eachHarness((x) => (h = x));
 
 const failures = (a: AgentProc) => a.stderr().split('\n').filter((l) => / failed to start: /.test(l));
 
