@@ -43,7 +43,7 @@ export interface Callee {
 /** What the communication term needs of one request. */
 export interface CallContext {
   /** For a sub-request: the calling fragment's node and the call. */
-  caller?: { node: TopologyNode; edge: CallEdge };
+  caller?: { node: TopologyNode; edge: CallEdge } | undefined;
   callees: readonly Callee[];
 }
 
@@ -65,22 +65,51 @@ function calleeCost_ms(node: TopologyNode, c: Callee): number {
   return c.service_ms * c.memory_intensity * (r - 1) + (c.edge.bytes / LOCAL_BYTES_PER_MS) * r;
 }
 
-/** What the request's calls are, from the graph and the pools now; undefined when it has none. */
-export function callContextFor(
-  req: { profile: string; caller?: string },
-  graph: FragmentGraph,
-  pools: { get(id: string): Fragment | undefined; pool(profile: string): Pool },
-  topo: { byId: ReadonlyMap<number, TopologyNode>; nodes: readonly TopologyNode[] },
-): CallContext | undefined {
-  let caller: CallContext['caller'];
-  const from = req.caller === undefined ? undefined : pools.get(req.caller);
-  const edge = from && graph.callees(from.profile).find((e) => e.profile === req.profile);
-  if (from && edge) caller = { node: topo.byId.get(from.node) as TopologyNode, edge };
-  const callees: Callee[] = [];
-  for (const e of graph.callees(req.profile)) {
-    if (e.mode !== 'sync') continue;
-    const p = pools.pool(e.profile);
-    callees.push({ edge: e, service_ms: p.service_ms ?? p.cfg.service_ms, memory_intensity: p.cfg.memory_intensity, nearest: p.nearestWarm(topo.nodes) });
+/**
+ * The calls of each request, from the graph and the pools now. Objects are kept per profile and
+ * refreshed in place: a decision's context is read before the next is asked for, and the hot path
+ * allocates nothing for it.
+ */
+export class CallContexts {
+  private readonly byProfile = new Map<string, { callees: Callee[]; pools: Pool[] }>();
+  private readonly ctx: { caller?: { node: TopologyNode; edge: CallEdge } | undefined; callees: readonly Callee[] } = { callees: [] };
+  private readonly slot = {} as { node: TopologyNode; edge: CallEdge };
+
+  constructor(
+    private readonly graph: FragmentGraph,
+    private readonly pools: { get(id: string): Fragment | undefined; pool(profile: string): Pool },
+    private readonly topo: { byId: ReadonlyMap<number, TopologyNode>; nodes: readonly TopologyNode[] },
+  ) {}
+
+  /** The request's calls (valid until the next call of `of`); undefined when it makes none and is none. */
+  of(req: { profile: string; caller?: string }): CallContext | undefined {
+    let own = this.byProfile.get(req.profile);
+    if (!own) {
+      const sync = this.graph.callees(req.profile).filter((e) => e.mode === 'sync');
+      const pools = sync.map((e) => this.pools.pool(e.profile));
+      own = { pools, callees: sync.map((edge, i) => ({ edge, service_ms: 0, memory_intensity: (pools[i] as Pool).cfg.memory_intensity, nearest: new Float64Array(0) })) };
+      this.byProfile.set(req.profile, own);
+    }
+    for (let i = 0; i < own.callees.length; i++) {
+      const c = own.callees[i] as Callee, p = own.pools[i] as Pool;
+      c.service_ms = p.service_ms ?? p.cfg.service_ms;
+      c.nearest = p.nearestWarm(this.topo.nodes);
+    }
+    // Plain loops and one reused caller slot: this runs for every decision of a graph.
+    let caller: { node: TopologyNode; edge: CallEdge } | undefined;
+    const from = req.caller === undefined ? undefined : this.pools.get(req.caller);
+    if (from) {
+      for (const e of this.graph.callees(from.profile)) {
+        if (e.profile !== req.profile) continue;
+        caller = this.slot;
+        caller.node = this.topo.byId.get(from.node) as TopologyNode;
+        caller.edge = e;
+        break;
+      }
+    }
+    if (!caller && own.callees.length === 0) return undefined;
+    this.ctx.caller = caller;
+    this.ctx.callees = own.callees;
+    return this.ctx;
   }
-  return caller || callees.length ? { ...(caller ? { caller } : {}), callees } : undefined;
 }

@@ -21,6 +21,7 @@
  * then a preferred node, then the one with the least of its CPUs reserved by fgo (so equal nodes
  * take turns without a random draw), then the lowest id.
  */
+import { callCost_ms, type CallContext } from './communication.ts';
 import type { Profile } from './config.ts';
 import type { NodeLedger } from './placement.ts';
 import type { TopologyNode } from './topology.ts';
@@ -57,8 +58,8 @@ export interface LatencyInputs {
   ledger: NodeLedger;
   warmOn: (node: number) => number;
   nodePressure: (node: number) => Readonly<Record<Resource, number>> | undefined;
-  /** The communication term on a node, ms (communication.ts); absent: no calls priced. */
-  calls_ms?: (node: TopologyNode) => number;
+  /** The request's calls, for the communication term (communication.ts); absent: no calls priced. */
+  calls?: CallContext | undefined;
 }
 
 /** Expected latency (ms) of the request on `node`, with the terms that make it up. */
@@ -67,7 +68,7 @@ export function expectedLatency(node: TopologyNode, i: LatencyInputs): { expecte
   const start_ms = warm ? i.profile.warm_start_ms : i.profile.cold_start_ms;
   const remote = remoteFactor(i.home, node, i.profile.memory_intensity);
   const c = contention(i.ledger.usableCpus(node.id).length, i.ledger.reservedCpu(node.id), i.cpus, i.ledger.observed(node.id), i.nodePressure(node.id));
-  const calls_ms = i.calls_ms ? i.calls_ms(node) : 0;
+  const calls_ms = i.calls ? callCost_ms(node, i.calls) : 0;
   return { expected_ms: start_ms + i.service_ms * remote * c + calls_ms, start_ms, remote, contention: c, calls_ms };
 }
 
@@ -86,7 +87,7 @@ export function pickByLatency(scores: NodeScore[], topo: { byId: ReadonlyMap<num
     const node = topo.byId.get(s.node) as TopologyNode;
     const e = expectedLatency(node, i);
     s.expected_ms = r1(e.expected_ms);
-    if (i.calls_ms) s.calls_ms = r3(e.calls_ms);
+    if (i.calls) s.calls_ms = r3(e.calls_ms);
     const usable = i.ledger.usableCpus(s.node).length;
     const key = [s.expected_ms, -s.locality, i.profile.preferred_nodes.includes(s.node) ? 0 : 1, usable > 0 ? i.ledger.reservedCpu(s.node) / usable : Infinity, s.node];
     if (!best || less(key, bestKey)) {

@@ -6,7 +6,7 @@
  */
 import { Adopter, type Adoption } from './adoption.ts';
 import { Outages } from './cascade.ts';
-import { callContextFor, callCost_ms } from './communication.ts';
+import { CallContexts } from './communication.ts';
 import { CompletionRate, deferFor, DeferralTimes, DeferredQueue, retryDelay_ms, RoomQueue, TokenBucket, type PressureValues } from './admission.ts';
 import { profileOf, type Config, type Profile } from './config.ts';
 import { ObservationDigester, requestDigest } from './digest.ts';
@@ -59,6 +59,7 @@ export class Orchestrator {
   readonly graphOn: boolean;
   /** Pools that are down, and those that were (engine/cascade.ts). */
   readonly outages = new Outages();
+  private readonly callContexts: CallContexts;
 
   constructor(o: EngineOptions) {
     this.cfg = o.config;
@@ -73,6 +74,7 @@ export class Orchestrator {
     this.scaler = new Scaler(this);
     this.graph = FragmentGraph.of(o.config.profiles);
     this.graphOn = o.config.graph.enabled && !this.graph.empty;
+    this.callContexts = new CallContexts(this.graph, this.pools, this.topo);
   }
 
   /** The last scaling cycle's decisions, for status and explanation. */
@@ -110,7 +112,7 @@ export class Orchestrator {
     const base = { seq: this.seq++, t_ms: t, request_id: req.id, profile: req.profile, pressure: view, inputs_digest: this.digestOf(request, obs) };
     const adm = this.cfg.admission;
     // A call's payload lives on its caller's node: that is its memory home when it has none of its own.
-    const calls = this.graphOn ? callContextFor(req, this.graph, this.pools, this.topo) : undefined;
+    const calls = this.graphOn ? this.callContexts.of(req) : undefined;
     const homeId = req.memory_home ?? calls?.caller?.node.id;
     // What the request's SLO leaves of its time: every wait below is bounded by it.
     if (!this.deferredSince.known(req.id)) this.scaler.demand(req.profile).arrival(t, homeId);
@@ -138,7 +140,7 @@ export class Orchestrator {
     this.highPriority.exclude(scores, req, t, this.ledger);
     const service_ms = pool.service_ms ?? profile.service_ms;
     const home = homeId === undefined ? undefined : this.topo.byId.get(homeId);
-    let chosen = pickByLatency(scores, this.topo, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warmOn: (n) => pool.warmOn(n), nodePressure: (n) => this.pressure.nodeValues(n), ...(calls ? { calls_ms: (n: TopologyNode) => callCost_ms(n, calls) } : {}) });
+    let chosen = pickByLatency(scores, this.topo, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warmOn: (n) => pool.warmOn(n), nodePressure: (n) => this.pressure.nodeValues(n), calls });
     if (!chosen) {
       const never = neverFits(demand, profile, this.ledger);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
