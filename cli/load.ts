@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { buildTopology, ConfigError, parseConfig, problemsOf, TopologyError, type Config, type Topology } from '../engine/index.ts';
 import { HostRootsError, resolveRoots } from '../live/roots.ts';
 import { readTopology } from '../live/topology.ts';
+import { didYouMean } from '../formats/suggest.ts';
 import { backgroundFromRecording } from '../sim/background.ts';
 import type { RunInputs, WorkloadTrace } from '../sim/run.ts';
 import { resolvePath, type Scenario } from '../sim/scenario.ts';
@@ -57,7 +58,8 @@ function readTopologyArg(arg: string): Topology {
       throw e;
     }
   }
-  if (!existsSync(arg)) throw new InputError([`topology '${arg}': neither a preset (${Object.keys(PRESETS).join(', ')}), sysfs:DIR, nor a file`]);
+  // Exit 2, as every bad argument (sim, compare and decide alike); a typo gets a suggestion.
+  if (!existsSync(arg)) throw new InputError([`topology '${arg}': neither a preset (${Object.keys(PRESETS).join(', ')}), sysfs:DIR, nor a file${didYouMean(arg, Object.keys(PRESETS))}`], 2);
   const { value, text } = readJson(arg);
   try {
     return buildTopology(value);

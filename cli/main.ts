@@ -40,6 +40,7 @@ export function buildProgram(): Command {
     .command('version')
     .description('print the fgo version (and the Node.js running it)')
     .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExamples:\n  $ fgo version\n  fgo 0.1.0 (node 20.20.2)\n  $ fgo version --json\n  {"fgo":"0.1.0","node":"20.20.2"}')
     .action((o: { json?: boolean }) => {
       const v = { fgo: pkg.version, node: process.versions.node };
       console.log(o.json ? JSON.stringify(v) : `fgo ${v.fgo} (node ${v.node})`);
@@ -91,6 +92,7 @@ export function buildProgram(): Command {
     .description('a scripted tour of the engine on a built-in two-node topology: placement, deferral, shedding, scaling, healing')
     .option('--json', 'print the decisions and commands as JSON lines instead of a narrative')
     .option('--seed <seed>', 'seed of the engine\'s random streams', 'demo')
+    .addHelpText('after', '\nExamples:\n  $ fgo demo                      # the tour as a narrative, one step per paragraph\n  $ fgo demo --json | head -3     # the same decisions and commands, one JSON object per line\n  $ fgo demo --seed other         # another seed: same story, other draws among equal nodes')
     .action((o: { json?: boolean; seed: string }) => runDemo(o.seed, o.json === true, (line) => console.log(line)));
 
   registerSim(program);

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, TopologyError } from '../engine/index.ts';
 import { GRAPH_BLIND, POLICIES, policiesFor, type PolicyName } from '../sim/baselines.ts';
+import { didYouMean } from '../formats/suggest.ts';
 import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
@@ -229,7 +230,7 @@ export function registerSim(program: Command): void {
     .option('--speed <x>', 'with --serve: simulated seconds per wall-clock second', '20')
     .addHelpText('after', '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology 1n-2c --background traces/psi/stress-2cpu-host.csv   # a real neighbour, replayed\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv\n  $ fgo sim --scenario burst-2n --serve        # watch it at http://127.0.0.1:9465/')
     .action(async (f: SimFlags & { policy: string; serve?: string | true; speed: string }) => {
-      if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}`], 2);
+      if (!POLICIES.includes(f.policy as PolicyName)) throw new InputError([`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}${didYouMean(f.policy, POLICIES)}`], 2);
       if (typeof f.serve === 'string') await checkListen(f.serve);
       const inputs = prepare(f);
       const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
@@ -256,7 +257,7 @@ export function registerSim(program: Command): void {
     .action(async (f: SimFlags & { policies?: string }) => {
       const given = f.policies?.split(',').map((p) => p.trim()).filter(Boolean);
       const bad = (given ?? []).filter((p) => !POLICIES.includes(p as PolicyName));
-      if (bad.length || given?.length === 0) throw new InputError([`--policies: unknown ${bad.join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`], 2);
+      if (bad.length || given?.length === 0) throw new InputError([`--policies: unknown ${bad.map((b) => `${b}${didYouMean(b, POLICIES)}`).join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`], 2);
       const inputs = prepare(f);
       const policies: string[] = given ?? policiesFor(inputs.scenario.profiles);
       const out = f.out ?? join('out', 'compare', inputs.scenario.name);

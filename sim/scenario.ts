@@ -11,6 +11,7 @@ import { graphProblems } from '../engine/graph.ts';
 import { InputError, locate, readJson } from '../cli/jsonfile.ts';
 import { durationSeconds, MAX_DURATION_S, parseDuration_s } from '../formats/duration.ts';
 import { SAFE_NAME } from '../formats/outputs.ts';
+import { didYouMean } from '../formats/suggest.ts';
 import { expandPopulation, populationSchema } from './population.ts';
 import { MAX_FAULTS, MAX_POOL, MAX_PROFILES, MAX_RATE_PER_S, MIN_PERIOD_S, scenarioWorkProblems } from './scenario-limits.ts';
 
@@ -179,7 +180,8 @@ export function bundledScenarios(): string[] {
 export function loadScenario(nameOrFile: string): Scenario {
   const bundled = new URL(`${nameOrFile}.json`, BUNDLED).pathname;
   const file = /^[A-Za-z0-9_.-]+$/.test(nameOrFile) && existsSync(bundled) ? bundled : nameOrFile;
-  if (!existsSync(file)) throw new InputError([`scenario '${nameOrFile}': neither a bundled scenario (${bundledScenarios().join(', ')}) nor a file`]);
+  // A name that is neither is a usage error (exit 2), like every bad argument; a typo gets a suggestion.
+  if (!existsSync(file)) throw new InputError([`scenario '${nameOrFile}': neither a bundled scenario (${bundledScenarios().join(', ')}) nor a file${didYouMean(nameOrFile, bundledScenarios())}`], 2);
   const { value, text } = readJson(file);
   const problems = problemsOf(scenarioSchema, value);
   if (problems.length) throw new InputError(locate(file, text, problems));

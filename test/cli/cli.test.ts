@@ -78,6 +78,12 @@ describe('fgo config check', () => {
 });
 
 describe('fgo decide', () => {
+  it('an unknown topology preset is a usage error, exit 2, as in sim', () => {
+    const r = fgo('decide', '--topology', '2n-23c', '--observation', join(FIX, 'observation.json'), '--request', join(FIX, 'request.json'));
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/topology '2n-23c': neither a preset .* \(did you mean '2n-32c'\?\)/);
+  });
+
   it('prints one decision with its full explanation; scores match the hand-computed formula', () => {
     const r = fgo('decide', '--topology', '2n-32c', '--observation', join(FIX, 'observation.json'), '--request', join(FIX, 'request.json'));
     expect(r.code).toBe(0);

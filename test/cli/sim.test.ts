@@ -138,6 +138,12 @@ describe('invalid inputs: exit 2, the field or line named, nothing written', SLO
 
   it('an unknown policy in compare --policies (nothing run, not even the valid ones)', () => rejects((o) => ['compare', '--duration', '5s', '--policies', 'engine,fifo', '--out', o], /--policies: unknown fifo/));
 
+  it('a typo of a scenario, a preset or a policy gets the name it probably meant', async () => {
+    await rejects((o) => ['sim', '--scenario', 'faults8n', '--duration', '5s', '--out', o], /nor a file \(did you mean 'faults-8n'\?\)$/m);
+    await rejects((o) => ['sim', '--duration', '5s', '--topology', '2n-23c', '--out', o], /\(did you mean '2n-32c'\?\)$/m);
+    await rejects((o) => ['compare', '--duration', '5s', '--policies', 'engine,least_loaded', '--out', o], /--policies: unknown least_loaded \(did you mean 'least-loaded'\?\)/);
+  });
+
   it('an unknown topology preset', () => rejects((o) => ['sim', '--duration', '5s', '--topology', '3n-12c', '--out', o], /topology '3n-12c': neither a preset \(1n-2c, 2n-32c, 4n-64c, 8n-128c, 64n-256c\)/));
 
   it('a scenario file with an unknown key: file:line:col', () => {
