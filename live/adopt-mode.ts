@@ -20,7 +20,8 @@ import type { CpusetGroups } from './enforce.ts';
 import { parseList } from './files.ts';
 import { writeStateFile } from './ownership.ts';
 import { readNumaMaps } from './procfs.ts';
-import { compileRules, scan, spoofable, stillRunning } from './selectors.ts';
+import type { AdoptRule } from './config.ts';
+import { compileRules, describeRule, scan, spoofable, stillRunning, type Candidate } from './selectors.ts';
 
 interface Managed {
   fragment: string;
@@ -81,7 +82,7 @@ export class AdoptMode implements Mode {
       if (!c) continue; // gone, or no longer matches a rule: left alone
       const adoption: Adoption = { id: `pid${pid}`, profile: c.profile };
       if (at.node !== undefined && at.cpus) adoption.at = { node: at.node, cpus: at.cpus };
-      if (this.take(adoption, c.pid, c.starttime, obs)) n++;
+      if (this.take(adoption, c, obs)) n++;
     }
     // Groups of ours left empty by processes that exited while we were down; others' are not ours to remove.
     for (const g of this.groups?.list() ?? []) {
@@ -106,20 +107,26 @@ export class AdoptMode implements Mode {
     const exclude = new Set([process.pid, ...[...this.managed.values()].map((m) => m.pid)]);
     for (const [pid, until] of this.rejected) if (until > obs.t_ms) exclude.add(pid);
     for (const c of scan(this.a.o.roots, this.rules, exclude)) {
-      this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c.pid, c.starttime, obs);
+      this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c, obs);
     }
     this.save();
   }
 
-  /** Adopt one process and pin it; false when the engine rejected it. */
-  private take(adoption: Adoption, pid: number, starttime: number, obs: Observation): boolean {
+  /**
+   * Adopt one process and pin it; false when the engine rejected it. Either way one line names
+   * the process, the rule that matched and the profile, as numad's log does.
+   */
+  private take(adoption: Adoption, c: Candidate, obs: Observation): boolean {
+    const { pid, starttime } = c;
     const t0 = performance.now();
     const d = this.a.call('adopt', [adoption], obs) as Decision | { error: string };
+    const who = `pid ${pid} (${c.comm}), matched by adopt.rules.${c.rule} (${describeRule(this.a.cfg.adopt.rules[c.rule] as AdoptRule)}) as profile ${c.profile}`;
     if ('error' in d || d.action !== 'place') {
       this.rejected.set(pid, obs.t_ms + REJECT_RETRY_MS);
-      if (!('error' in d)) this.a.log(`not adopted: ${d.reason}`);
+      if (!('error' in d)) this.a.log(`not adopted: ${who}: ${d.reason}`);
       return false;
     }
+    this.a.log(`${this.a.executor.enforcing ? 'adopted' : 'dry run: would adopt'} ${who}: node ${d.node}, cpus ${(d.cpus ?? []).join(',')}`);
     this.rejected.delete(pid);
     this.managed.set(d.fragment as string, { fragment: d.fragment as string, pid, starttime, profile: adoption.profile, node: d.node as number, cpus: d.cpus as number[] });
     this.dirty = true;

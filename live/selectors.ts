@@ -23,6 +23,9 @@ export interface Candidate {
   starttime: number;
   profile: string;
   cmdline: string;
+  /** The process name (/proc/PID/stat comm) and the index of the rule that matched: what a log line names. */
+  comm: string;
+  rule: number;
 }
 
 interface CompiledRule {
@@ -33,6 +36,17 @@ interface CompiledRule {
   exe?: string;
   cgroup?: RegExp;
   cmdline?: RegExp;
+}
+
+/** What a rule matches on, as a log line names it: `cmdline /^stress-ng/, uid 0`. */
+export function describeRule(r: AdoptRule): string {
+  const parts: string[] = [];
+  if (r.pids) parts.push(`pids ${r.pids.join(',')}`);
+  if (r.uid !== undefined) parts.push(`uid ${Array.isArray(r.uid) ? r.uid.join(',') : r.uid}`);
+  if (r.exe !== undefined) parts.push(`exe ${r.exe}`);
+  if (r.cgroup !== undefined) parts.push(`cgroup ${r.cgroup}`);
+  if (r.cmdline !== undefined) parts.push(`cmdline /${r.cmdline}/`);
+  return parts.join(', ');
 }
 
 /** A rule only the command line (which any user controls) decides: a spoofable one. */
@@ -148,7 +162,7 @@ export function scan(roots: HostRoots, rules: readonly CompiledRule[], exclude: 
     let cgroups: string[] | undefined;
     let uids: ReturnType<typeof processUids> | null = null; // null: not read yet
     let exe: string | undefined | null = null;
-    const rule = rules.find((r) => {
+    const rule = rules.findIndex((r) => {
       if (r.pids && !r.pids.has(pid)) return false;
       if (r.cmdline && !r.cmdline.test(cmdline)) return false;
       if (r.uids) {
@@ -165,7 +179,7 @@ export function scan(roots: HostRoots, rules: readonly CompiledRule[], exclude: 
       }
       return true;
     });
-    if (!rule) continue;
+    if (rule < 0) continue;
     let st;
     try {
       st = readPidStat(roots, pid);
@@ -173,7 +187,7 @@ export function scan(roots: HostRoots, rules: readonly CompiledRule[], exclude: 
       continue;
     }
     if (st.gone || exited(st.value)) continue;
-    out.push({ pid, starttime: st.value.starttime, profile: rule.profile, cmdline });
+    out.push({ pid, starttime: st.value.starttime, profile: (rules[rule] as CompiledRule).profile, cmdline, comm: st.value.comm, rule });
   }
   return out;
 }

@@ -252,6 +252,8 @@ describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${
     const agent = await w.agent(w.config(EXCLUSIVE), { enforce: false });
     await managing(agent, pids);
     await waitFor('"dry run: would" on stderr', () => agent.stderr().includes('dry run: would'));
+    // As numad's log does: the process by name, the rule that matched, the profile, where it would go.
+    for (const p of pids) await waitFor(`the adoption line of ${p}`, () => new RegExp(`dry run: would adopt pid ${p} \\(node\\), matched by adopt\\.rules\\.0 \\(cmdline /${w.marker}/\\) as profile solo: node 0, cpus \\d`).test(agent.stderr()));
     for (const p of pids) {
       expect(cpusAllowed(p)).toBe('0-1');
       expect(cpusetOf(p)).toBe('/');
