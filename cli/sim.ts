@@ -17,8 +17,9 @@ import type { DemandPredictor } from '../predict/predictor.ts';
 import { engineConfigFor, parseDecisionLog, runSimulation, type DecisionLog, type RunInputs, type RunResult } from '../sim/run.ts';
 import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
 import { verdictFor, verdictTable } from '../sim/verdict.ts';
-import { InputError, readJson } from './jsonfile.ts';
-import { loadConfig, scenarioInputs } from './load.ts';
+import { InputError } from './jsonfile.ts';
+import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
+import { deepMerge } from '../engine/config.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -90,7 +91,8 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
   else if (f.psiMode !== undefined && s.psi) set({ psi: { ...s.psi, mode: f.psiMode } });
   if (f.config !== undefined) {
     loadConfig(f.config); // validate the file on its own, with its line numbers
-    set({ engine: { ...s.engine, ...(readJson(f.config).value as object) } });
+    // Laid over the scenario's engine settings key by key, all the way down (a tune result's config too).
+    set({ engine: deepMerge(s.engine, readConfigDoc(f.config).value) });
   }
   let decisions: DecisionLog = f.explainFull === true ? 'all' : 'compact';
   if (f.decisions !== undefined) {
@@ -171,7 +173,7 @@ const simOptions = (c: Command) =>
     .option('--scenario <name|file>', `a bundled scenario (${bundledScenarios().join(', ')}) or a scenario JSON file`, 'default')
     .option('--seed <n>', 'seed of every random stream (arrivals, faults, the engine)')
     .option('--duration <d>', 'simulated time, e.g. 90s, 30m, 24h')
-    .option('--config <file>', 'engine config JSON laid over the scenario\'s')
+    .option('--config <file>', 'engine config JSON laid over the scenario\'s key by key (or the result of fgo tune: its tuned config)')
     .option('--topology <preset|file|sysfs:DIR>', 'a preset (1n-2c, 2n-32c, 4n-64c, 8n-128c, 64n-256c), a topology JSON file, or sysfs:DIR to read a machine dump')
     .option('--workload <file>', 'a demand (t_s,profile,count) or request (t_ms,profile,cpu_ms,mem_mb,priority,io) trace, told apart by its header')
     .option('--psi <file>', 'a PSI trace shown to the policy (what it is shown; nothing runs)')

@@ -47,7 +47,7 @@ export function registerTradeoff(program: Command): void {
     .option('--scenario <name|file>', 'a bundled scenario or a scenario JSON file', 'diurnal-8n')
     .option('--duration <d>', 'simulated time of each run, e.g. 6h (default: the scenario\'s)')
     .option('--seed <n>', 'seed of every random stream')
-    .option('--config <file>', 'engine config JSON laid over the scenario\'s (top-level keys replace the scenario\'s)')
+    .option('--config <file>', 'engine config JSON laid over the scenario\'s key by key (or the result of fgo tune: its tuned config)')
     .option('--covers <list>', 'percentiles of each pool\'s concurrency the engine keeps warm (scaling.cover; 0.999, the default, is always run)', '0.9,0.99,0.999,0.9999')
     .option('--keepalives <list>', 'baseline keep-alives (10m, the usual, is always run)', '1m,2m,5m,10m,20m')
     .option('--baseline <policy>', `the fixed-keep-alive policy: ${FIXED_KEEP_ALIVE_BASELINES.join(', ')}`, 'least-loaded')

@@ -101,6 +101,7 @@ function report(doc: ResultDoc, out: string, wall_s: number, json: boolean): voi
       out, tuned_trial: doc.tuned.trial, trials: sw.trials, seed: sw.seed, scenarios: sw.scenarios, holdout: sw.holdout, objective_missing: doc.objective.missing,
       tuning: doc.tuning.objective, holdout_objective: doc.holdout?.objective ?? null, beats_defaults: doc.holdout?.beats_defaults ?? null,
       holdout_scenarios: doc.holdout?.scenarios ?? {}, engine_config: doc.tuned.engine_config, pool_floor: doc.tuned.params.pool_floor, wall_s,
+      use: `fgo sim --config ${out}`,
     }));
     return;
   }
@@ -111,7 +112,7 @@ function report(doc: ResultDoc, out: string, wall_s: number, json: boolean): voi
     const h = doc.holdout.objective;
     lines.push(`held out (${sw.holdout.join(', ')}): objective ${h.tuned} against ${h.defaults}${h.change_pct === null ? '' : ` (${h.change_pct > 0 ? '+' : ''}${h.change_pct} %)`}: ${doc.holdout.beats_defaults ? 'the tuned config beats the defaults' : 'the tuned config does NOT beat the defaults'}`, '', deltaTable(doc.holdout.scenarios));
   } else lines.push('no held-out scenarios (--holdout none): nothing to report beyond the tuning scenarios');
-  lines.push('', `written: ${out}  (${wall_s.toFixed(1)} s)`);
+  lines.push('', `written: ${out}  (${wall_s.toFixed(1)} s)`, `use it: fgo sim --config ${out} (its tuned config, laid over the scenario's key by key), or fgo decide --config ${out}`);
   console.log(lines.join('\n'));
 }
 

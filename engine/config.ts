@@ -239,7 +239,18 @@ export function bestEffortConfig(doc: unknown): Config {
   return merged;
 }
 
-export { bestEffort, isObject };
+/**
+ * `over` laid on `base` key by key, objects merged all the way down (arrays and other values
+ * replace): how a config file overrides a scenario's engine settings, and a tuning trial the
+ * defaults. `deepMerge({ pressure: { horizon_s: 5 } }, { pressure: { signal: 'avg10' } })` keeps both.
+ */
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  return out;
+}
+
+export { bestEffort, deepMerge, isObject };
 
 export const defaultConfig = (): Config => parseConfig({});
 

@@ -4,6 +4,7 @@
  * other trials found — so any machine can run any slice of a sweep and get the same candidates.
  */
 import seedrandom from 'seedrandom';
+import { deepMerge } from '../../engine/config.ts';
 import { defaultConfig, parseConfig, RESOURCES, type Config, type Resource } from '../../engine/index.ts';
 import { scenarioSchema, type Scenario, type SimProfile } from '../scenario.ts';
 
@@ -96,14 +97,6 @@ export function engineOverrides(p: TuneParams): Record<string, unknown> {
 /** Throws ConfigError if a candidate is not a valid engine config (the sampler must never produce one). */
 export function checkParams(p: TuneParams): void {
   parseConfig(engineOverrides(p));
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
-  return out;
 }
 
 /** Mean arrivals per second of a generator (0 for `none`: trace-driven profiles get no floor). */

@@ -195,3 +195,30 @@ describe('--help', SLOW, () => {
     expect(r.out).toContain('--policies');
   });
 });
+
+describe('--config: merged into the scenario deeply; a tune result is a config', SLOW, () => {
+  const scenario = () => file('deep.json', JSON.stringify({ name: 'deep', duration: '3s', profiles: { api: { arrival: { kind: 'poisson', rate_per_s: 5 } } }, engine: { pressure: { horizon_s: 5, thresholds: { cpu: { low: 0.2, medium: 0.5, high: 0.7, critical: 0.8 } } } } }));
+
+  it('keeps the scenario\'s other keys at every depth', async () => {
+    const cfg = file('over.json', JSON.stringify({ pressure: { signal: 'avg10' } }));
+    const { out } = outDir();
+    const r = await fgo('sim', '--scenario', scenario(), '--config', cfg, '--out', out);
+    expect(r.code, r.err).toBe(0);
+    const p = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).engine_config.pressure;
+    expect([p.signal, p.horizon_s, p.thresholds.cpu.high]).toEqual(['avg10', 5, 0.7]);
+  });
+
+  it("takes an fgo tune result's tuned config; a stale one is named with the key and what to do", async () => {
+    const tuned = file('tuned.json', JSON.stringify({ format: 'fgo-tune/1', command: 'fgo tune …', tuned: { engine_config: { admission: { max_defer_ms: 750 } } } }, null, 2));
+    const { out } = outDir();
+    const r = await fgo('sim', '--scenario', scenario(), '--config', tuned, '--out', out);
+    expect(r.code, r.err).toBe(0);
+    const c = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).engine_config;
+    expect([c.admission.max_defer_ms, c.pressure.horizon_s]).toEqual([750, 5]);
+    const stale = file('stale.json', JSON.stringify({ format: 'fgo-tune/1', tuned: { engine_config: { admission: { overload_load: 0.7 } } } }, null, 2));
+    const s = await fgo('sim', '--scenario', scenario(), '--config', stale, '--out', outDir().out);
+    expect(s.code).toBe(2);
+    expect(s.err).toMatch(new RegExp(`^${stale}:\\d+:\\d+: tuned\\.engine_config\\.admission\\.overload_load: unknown key$`, 'm'));
+    expect(s.err).toMatch(/run fgo tune again/);
+  });
+});
