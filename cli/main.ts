@@ -5,9 +5,10 @@
  * prints the stack); a closed stdout (`fgo … | head`) ends the command quietly with status 0.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, Orchestrator, observationSchema, requestSchema, type Observation, type Request } from '../engine/index.ts';
 import { PRESETS } from '../sim/topologies.ts';
+import { checkConfigFile, CONFIG_KINDS, type ConfigKind } from './config-check.ts';
 import { runDemo } from './demo.ts';
 import { registerSim } from './sim.ts';
 import { reportUnexpected } from './fail.ts';
@@ -46,19 +47,20 @@ export function buildProgram(): Command {
       console.log(o.json ? JSON.stringify(v) : `fgo ${v.fgo} (node ${v.node})`);
     });
 
-  const config = program.command('config').description('work with engine configuration files');
+  const config = program.command('config').description('work with fgo\'s configuration files: engine, live agent and scenario');
   config
     .command('check')
-    .description('validate an engine config (JSON); prints every problem with its line, exits 1 if any')
-    .argument('<file>', 'config file; {} gives the design defaults')
-    .option('--json', 'print {"ok":bool,"problems":[…]} instead of text')
+    .description('validate a config (JSON) as the command that reads it would; prints every problem with its line, exits 1 if any')
+    .argument('<file>', 'an engine config ({} gives the design defaults) or fgo tune result, a live agent config, or a scenario')
+    .addOption(new Option('--kind <kind>', 'what the file is (default: told from its keys: `mode` → live, `name` with `profiles` → scenario, else engine)').choices([...CONFIG_KINDS]))
+    .option('--json', 'print {"ok":bool,"kind":…,"problems":[…]} instead of text')
     .option('--print', 'print the effective config, defaults filled in')
-    .addHelpText('after', '\nExample:\n  $ fgo config check fgo.json\n  fgo.json:4:17: pressure.thresholds.cpu.high: Too big: expected number to be <=1')
-    .action((file: string, o: { json?: boolean; print?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  $ fgo config check fgo.json\n  fgo.json:4:17: pressure.thresholds.cpu.high: Too big: expected number to be <=1\n  $ fgo config check live/examples/pool.json\n  live/examples/pool.json: ok (live config)\n  $ fgo config check sim/scenarios/graph-4n.json --print > effective.json')
+    .action((file: string, o: { kind?: ConfigKind; json?: boolean; print?: boolean }) => {
       try {
-        const cfg = loadConfig(file);
-        if (o.json) console.log(JSON.stringify({ ok: true, problems: [], ...(o.print ? { config: cfg } : {}) }));
-        else console.log(o.print ? JSON.stringify(cfg, null, 2) : `${file}: ok`);
+        const r = checkConfigFile(file, o.kind);
+        if (o.json) console.log(JSON.stringify({ ok: true, kind: r.kind, problems: [], ...(o.print ? { config: r.config } : {}) }));
+        else console.log(o.print ? JSON.stringify(r.config, null, 2) : `${file}: ok (${r.kind} config)`);
       } catch (e) {
         if (!(e instanceof InputError) || !o.json) throw e;
         console.log(JSON.stringify({ ok: false, problems: e.problems }));

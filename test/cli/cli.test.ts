@@ -70,6 +70,27 @@ describe('fgo config check', () => {
     expect(r.err).toMatch(/c\.json:4:\d+: invalid JSON/);
   });
 
+  it('checks every kind fgo reads: the live configs and bundled scenarios it ships, told apart by their keys', () => {
+    for (const [f, kind] of [['live/examples/pool.json', 'live'], ['live/examples/adopt.json', 'live'], ['sim/scenarios/graph-4n.json', 'scenario'], ['sim/scenarios/default.json', 'scenario']] as const) {
+      const r = fgo('config', 'check', join(ROOT, f), '--json');
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ ok: true, kind });
+    }
+  });
+
+  it('a bad live config or scenario is located like an engine config; --kind overrides the guess', () => {
+    const live = tmpFile('live.json', '{\n  "mode": "pool",\n  "colour": 1\n}\n');
+    const r = fgo('config', 'check', live);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/live\.json:3:\d+: colour: unknown key/);
+    const scen = tmpFile('s.json', '{\n  "name": "s",\n  "profiles": { "a": { "calls": [{ "profile": "nope" }] } }\n}\n');
+    const s = fgo('config', 'check', scen);
+    expect(s.code).toBe(1);
+    expect(s.err).toMatch(/s\.json:3:\d+: profiles\.a\.calls\.0\.profile: 'nope' is not a configured profile/);
+    // Named as an engine config, the same scenario is all unknown keys.
+    expect(fgo('config', 'check', scen, '--kind', 'engine').err).toMatch(/name: unknown key/);
+  });
+
   it('a missing file is a clear error', () => {
     const r = fgo('config', 'check', '/nonexistent/fgo.json');
     expect(r.code).toBe(1);
