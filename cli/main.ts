@@ -76,6 +76,7 @@ export function buildProgram(): Command {
     .requiredOption('--request <file>', 'request JSON: {"id", "profile", "cpus", "memory_kb", "priority", …}')
     .option('--config <file>', 'engine config JSON (default: the design defaults)')
     .option('--seed <seed>', 'seed of the engine\'s random streams', 'fgo')
+    .option('--json', 'accepted for scripts that pass it to every command: the output is always JSON')
     .addHelpText('after', '\nExample:\n  $ fgo decide --topology 2n-32c --observation obs.json --request req.json')
     .action((o: { topology: string; observation: string; request: string; config?: string; seed: string }) => {
       const cfg = loadConfig(o.config);

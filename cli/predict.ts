@@ -109,8 +109,9 @@ export function registerPredictCommands(program: Command): void {
     .option('--cold-target <fraction>', 'largest share of cold starts the warm-pool label allows', fraction, 0.05)
     .requiredOption('--out <file>', 'the CSV to write (atomically: a temporary file beside it, renamed into place)')
     .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
+    .option('--json', 'print {"out","rows","columns"} instead of a line')
     .addHelpText('after', '\nExample:\n  $ fgo dataset --traces traces/demand/nyc_taxi.csv --horizon 30m --out /tmp/taxi.csv\n  wrote /tmp/taxi.csv: 10319 rows, 45 columns')
-    .action((o: { traces: string[]; horizon?: number; psi?: string; serviceMs?: { byProfile: Map<string, number>; fallback: number }; coldTarget: number; out: string; force?: boolean }) => {
+    .action((o: { traces: string[]; horizon?: number; psi?: string; serviceMs?: { byProfile: Map<string, number>; fallback: number }; coldTarget: number; out: string; force?: boolean; json?: boolean }) => {
       assertOutputFile('--out', o.out, o.force === true);
       requireFiles([...o.traces, ...(o.psi ? [o.psi] : [])]);
       const traces = o.traces.map((f) => loadTrace(f));
@@ -122,7 +123,8 @@ export function registerPredictCommands(program: Command): void {
         cold_target: o.coldTarget,
       });
       writeFileAtomic(o.out, text);
-      console.log(`wrote ${o.out}: ${rows} rows, ${text.slice(0, text.indexOf('\n')).split(',').length} columns`);
+      const columns = text.slice(0, text.indexOf('\n')).split(',').length;
+      console.log(o.json ? JSON.stringify({ out: o.out, rows, columns }) : `wrote ${o.out}: ${rows} rows, ${columns} columns`);
     });
 
   program
@@ -179,6 +181,7 @@ export function registerPredictCommands(program: Command): void {
     .requiredOption('--trace <file>', 'a demand trace (t_s,profile,count) or NAB timestamp,value file')
     .option('--horizon <duration>', 'horizon, e.g. 5m (default: one interval of the trace)', durationText)
     .option('--skip-bad', 'leave out rows a reader rejects instead of failing')
+    .option('--json', 'accepted for scripts that pass it to every command: the output is always one JSON object')
     .addHelpText('after', '\nExample:\n  $ fgo predict-eval --model models/demand.onnx --trace traces/nab/Twitter_volume_AMZN.csv --horizon 5m\n  {"accuracy":…,"wape":…,"coverage_p90":…,"pinball_p90":…,"baselines":{"last_value":{…},"seasonal_day":{…},"seasonal_week":{…},"ewma":{…},"ensemble":{…}},"sources":{"model":…},…}')
     .action(async (o: { model: string; trace: string; horizon?: { s: number; text: string }; skipBad?: boolean }) => {
       requireFiles([o.model, o.trace]);

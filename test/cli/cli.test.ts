@@ -99,6 +99,13 @@ describe('fgo config check', () => {
 });
 
 describe('fgo decide', () => {
+  it('takes --json, as scripts pass it to every command: the same JSON', () => {
+    const args = ['decide', '--topology', '2n-32c', '--observation', join(FIX, 'observation.json'), '--request', join(FIX, 'request.json')];
+    const plain = fgo(...args), json = fgo(...args, '--json');
+    expect(json.code, json.err).toBe(0);
+    expect(json.out).toBe(plain.out);
+  });
+
   it('an unknown topology preset is a usage error, exit 2, as in sim', () => {
     const r = fgo('decide', '--topology', '2n-23c', '--observation', join(FIX, 'observation.json'), '--request', join(FIX, 'request.json'));
     expect(r.code, r.err).toBe(2);
