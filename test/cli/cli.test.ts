@@ -32,6 +32,15 @@ describe('fgo', () => {
   });
 });
 
+describe('npx fgo', () => {
+  it('prints what fgo prints and nothing of npm\'s (no "Unknown project config" warning from .npmrc)', () => {
+    const r = spawnSync('npm', ['exec', '--no', '--', 'fgo', 'version'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^fgo \d+\.\d+\.\d+ \(node /);
+    expect(r.stderr).not.toMatch(/npm warn/i);
+  });
+});
+
 describe('fgo config check', () => {
   it('accepts {} (the design defaults) and prints the effective config with --print', () => {
     const f = tmpFile('c.json', '{}');
