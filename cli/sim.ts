@@ -137,15 +137,19 @@ export function progressBar(label: string): { update: (fraction: number, note?: 
   };
 }
 
-function row(name: string, r: RunResult): string[] {
-  const m = r.metrics;
-  return [name, String(m.latency_ms.p50), String(m.latency_ms.p99), m.cold_start_ratio.toFixed(3), m.local_access_ratio.toFixed(3), m.utilization.mean.toFixed(3), m.utilization.cv.toFixed(3),
-    String(m.requests.completed), String(m.requests.deferred), String(m.requests.shed), m.mttd_s === null ? '-' : String(m.mttd_s), m.mttr_s === null ? '-' : String(m.mttr_s),
-    `${m.faults.recovered}/${m.faults.injected}`, r.wall.s.toFixed(1)];
-}
-
-function table(rows: string[][]): string {
-  const head = ['policy', 'p50 ms', 'p99 ms', 'cold', 'local', 'util', 'util cv', 'done', 'deferred', 'shed', 'MTTD s', 'MTTR s', 'healed', 'wall s'];
+/**
+ * The side-by-side table, narrow enough for a laptop's terminal: the SLO figures first, the fault
+ * columns only when some run had faults, and the end-to-end p99 only when some run made calls.
+ */
+function table(results: ReadonlyArray<[string, RunResult]>): string {
+  const faults = results.some(([, r]) => r.metrics.faults.injected > 0);
+  const calls = results.some(([, r]) => r.metrics.calls > 0);
+  const head = ['policy', 'SLO miss', 'p50 ms', 'p99 ms', ...(calls ? ['e2e p99'] : []), 'cold', 'local', 'util', 'shed', ...(faults ? ['MTTD s', 'MTTR s', 'healed'] : []), 'wall s'];
+  const rows = results.map(([name, r]) => {
+    const m = r.metrics;
+    return [name, m.slo_miss_ratio.toFixed(4), m.latency_ms.p50.toFixed(1), m.latency_ms.p99.toFixed(1), ...(calls ? [m.e2e_latency_ms.p99.toFixed(1)] : []), m.cold_start_ratio.toFixed(3), m.local_access_ratio.toFixed(3), m.utilization.mean.toFixed(3),
+      String(m.requests.shed), ...(faults ? [m.mttd_s === null ? '-' : String(m.mttd_s), m.mttr_s === null ? '-' : String(m.mttr_s), `${m.faults.recovered}/${m.faults.injected}`] : []), r.wall.s.toFixed(1)];
+  });
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  ')).join('\n');
@@ -243,7 +247,7 @@ export function registerSim(program: Command): void {
       if (served) process.stderr.write(`dashboard: ${served.url} (the run plays at ${speed}× real time)\n`);
       const r = await run({ ...inputs, ...(served ? { watch: served.watch } : {}) }, f.policy as PolicyName, out, await predictorFor(f, inputs), f.force === true);
       if (f.json) console.log(JSON.stringify({ dir: r.dir, metrics: r.metrics, wall: r.wall }));
-      else console.log(`${table([row(f.policy, r)])}\n\nrun directory: ${r.dir}`);
+      else console.log(`${table([[f.policy, r]])}\n\nrun directory: ${r.dir}`);
       if (served) {
         process.stderr.write(`run finished; the dashboard stays at ${served.url} until Ctrl-C\n`);
         await new Promise<void>((done) => process.once('SIGINT', done).once('SIGTERM', done));
@@ -278,6 +282,7 @@ export function registerSim(program: Command): void {
       }
       const report = { path: join(out, 'report.html') };
       if (f.json) console.log(JSON.stringify({ dir: out, report: report.path, ...comparison }));
-      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n\n${table(Object.entries(results).map(([k, r]) => row(k, r)))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)${verdict ? `\n\n${verdictTable([verdict])}` : ''}`);
+      // The verdict first, in words, then the figures, then where everything is, then the verdict's table.
+      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n${verdict ? `\nverdict: ${verdict.summary}\n` : ''}\n${table(Object.entries(results))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)${verdict ? `\n\n${verdictTable([verdict])}` : ''}`);
     });
 }

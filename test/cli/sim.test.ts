@@ -52,8 +52,10 @@ describe('fgo sim', SLOW, () => {
     const { out } = outDir();
     const r = await fgo('sim', '--scenario', 'psi-replay-1n', '--duration', '20s', '--policy', 'numad', '--out', out);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^policy\s+p50 ms\s+p99 ms/m);
+    expect(r.out).toMatch(/^policy\s+SLO miss\s+p50 ms\s+p99 ms/m);
     expect(r.out).toMatch(/^numad\s/m);
+    // Narrow enough for a laptop's terminal.
+    for (const l of r.out.split('\n')) if (!l.startsWith('run directory')) expect(l.length, l).toBeLessThanOrEqual(100);
     expect(r.out).toContain(`run directory: ${out}`);
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).policy).toBe('numad');
   });
@@ -93,10 +95,13 @@ describe('fgo compare', SLOW, () => {
     expect(Object.keys(c.policies)).toEqual(['engine', 'random']);
     expect(c.policies.engine.requests.arrived).toBe(c.policies.random.requests.arrived);
     expect(c.policies.engine).toEqual(JSON.parse(readFileSync(join(out, 'engine', 'metrics.json'), 'utf8')));
-    // The table: a header, one row per policy, then where the files are.
+    // The verdict in words first, then the table: a header, one row per policy, then where the files are.
     const lines = r.out.split('\n');
-    const head = lines.findIndex((l) => /^policy\s+p50 ms/.test(l));
+    const head = lines.findIndex((l) => /^policy\s+SLO miss\s+p50 ms/.test(l));
     expect(head).toBeGreaterThan(-1);
+    const said = lines.findIndex((l) => /^verdict: the engine (wins|loses): SLO miss ratio .* against random's .*; p99 latency .* against random's /.test(l));
+    expect(said).toBeGreaterThan(-1);
+    expect(said).toBeLessThan(head);
     expect(lines[head + 1]).toMatch(/^engine\s/);
     expect(lines[head + 2]).toMatch(/^random\s/);
     expect(r.out).toContain(`comparison: ${join(out, 'comparison.json')}`);
