@@ -12,8 +12,7 @@ import { InputError } from '../formats/errors.ts';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
 import { z } from 'zod';
-import type { Config } from '../engine/index.ts';
-import { DEFAULT_HEADROOM, defaultPredictor, ScalingForecasts, scalingCycle_us } from '../sim/agent-loop.ts';
+import { DEFAULT_HEADROOM } from '../sim/agent-loop.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
 import { forEachLine, ReportInputError } from './run-files.ts';
 
@@ -222,8 +221,7 @@ const PSI_KEYS = ['cpu_some', 'cpu_full', 'mem_some', 'mem_full', 'io_some', 'io
  * `heat_bin_s`). Arrivals are the first decision about each request id; a deferred request is
  * decided again when it retries, and a request whose fragment failed is placed again
  * ("re-placed": a placement of a request that was already placed).
- * The predictor's view is recomputed from those arrivals (replayPredictions): the run directory
- * does not record predictions.
+ * The predictor's view is what forecasts.csv recorded (readForecasts).
  */
 export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: number): Promise<RunSeries> {
   const nb = Math.max(1, Math.ceil(meta.duration_s / bin_s));
@@ -282,10 +280,7 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
     }
   });
 
-  // decisions.jsonl: per-bin actions, arrivals per bin and per scaling window.
-  const agent_us = Number((meta.run.scenario as { agent_interval_s?: number }).agent_interval_s ?? 1) * 1e6;
-  const cycle_us = scalingCycle_us({ scaling: { interval_ms: meta.run.engine_config.scaling.interval_ms } } as Config, agent_us);
-  const windows = new Map<string, number[]>();
+  // decisions.jsonl: per-bin actions and arrivals.
   const seen = new SeenIds();
   /** Requests whose latest decision was a deferral: bounded by the deferrals outstanding. */
   const deferred = new Set<string>();
@@ -297,16 +292,16 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
   const decisions = join(meta.dir, 'decisions.jsonl');
   if (existsSync(decisions)) {
     forEachLine(decisions, (head, full) => {
-      let t_ms = numField(head, 't_ms'), action = strField(head, 'action'), id = strField(head, 'request_id'), profile = strField(head, 'profile');
+      let t_ms = numField(head, 't_ms'), action = strField(head, 'action'), id = strField(head, 'request_id');
       line++;
       if (t_ms === undefined || action === undefined) {
-        let d: { t_ms?: number; action?: string; request_id?: string; profile?: string };
+        let d: { t_ms?: number; action?: string; request_id?: string };
         try {
           d = JSON.parse(full()) as typeof d;
         } catch (e) {
           throw new ReportInputError([`${decisions}:${line}: not JSON: ${(e as Error).message}`]);
         }
-        ({ t_ms, action, request_id: id, profile } = d);
+        ({ t_ms, action, request_id: id } = d);
       }
       if (t_ms === undefined || action === undefined) return;
       total += w;
@@ -319,18 +314,12 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
       // A deferred request is decided again when it retries: neither an arrival nor a re-placement.
       const retry = deferred.delete(id);
       if (action === 'defer') deferred.add(id);
-      if (seen.first(id)) {
-        b.arrivals += w;
-        const p = profile ?? '*';
-        let win = windows.get(p);
-        if (!win) windows.set(p, (win = []));
-        const k = Math.floor((t_ms * 1000) / cycle_us);
-        win[k] = (win[k] ?? 0) + w;
-      } else if (action === 'place' && !retry) b.replaced += w;
+      if (seen.first(id)) b.arrivals += w;
+      else if (action === 'place' && !retry) b.replaced += w;
     });
   }
 
-  const pred = await replayPredictions(meta, windows, cycle_us);
+  const pred = readForecasts(meta);
   bins.forEach((b, bi) => {
     // Mean over the bin of the prediction in force: the one made before the bin, then each made inside it.
     const start_s = bi * bin_s, end_s = Math.min(meta.duration_s, (bi + 1) * bin_s);
@@ -351,25 +340,26 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
 }
 
 /**
- * The demand predictor's output over the run, recomputed: the run directory records which
- * predictor ran (run.json `predictor`) but not what it said. For the twin's default EWMA — the
- * only one whose output follows from the arrivals alone — the twin's own code (sim/agent-loop.ts
- * ScalingForecasts, predict/predictor.ts) is replayed on the arrivals per scaling cycle, at the
- * same instants the agent loop asks it. Any other predictor (an ONNX model) is not replayed.
+ * The demand predictor's output over the run, as the run directory's forecasts.csv recorded it
+ * (sim/run.ts): per scaling cycle, the pool sizes and rates it asked for, summed over profiles.
+ * A run directory written before fgo recorded forecasts has none, and the chart says so.
  */
-async function replayPredictions(meta: RunMeta, windows: ReadonlyMap<string, number[]>, cycle_us: number): Promise<{ points: Array<{ t_s: number; size: number; rate: number }>; note: string }> {
+function readForecasts(meta: RunMeta): { points: Array<{ t_s: number; size: number; rate: number }>; note: string } {
   const p = (meta.run as { predictor?: { name?: string; headroom?: number } }).predictor;
   const name = p?.name ?? 'ewma';
-  if (name !== 'ewma') return { points: [], note: `the '${name}' predictor's forecasts are not recorded in the run directory, so no predicted series is drawn` };
-  const end_us = Math.round(meta.duration_s * 1e6);
-  const shapes = new Map(Object.entries(meta.run.scenario.profiles).map(([k, v]) => [k, { service_ms: (v.cpu_ms?.mean ?? 0) + (v.io_ms ?? 0) + (v.warm_start_ms ?? 0) }]));
-  const forecasts = new ScalingForecasts(defaultPredictor(cycle_us, end_us), shapes, p?.headroom ?? DEFAULT_HEADROOM, cycle_us);
-  const points: Array<{ t_s: number; size: number; rate: number }> = [];
-  for (let k = 0; k * cycle_us <= end_us; k++) {
-    // The tracker only counts per cycle, so cycle k − 1's arrivals may all be fed at its start.
-    if (k > 0) for (const [profile, w] of windows) for (let c = w[k - 1] ?? 0; c > 0; c--) forecasts.arrival(profile, (k - 1) * cycle_us);
-    const preds = await forecasts.at(k * cycle_us);
-    points.push({ t_s: (k * cycle_us) / 1e6, size: preds.reduce((a, x) => a + x.recommended_size, 0), rate: preds.reduce((a, x) => a + x.demand_per_s, 0) });
-  }
-  return { points, note: `the twin's EWMA predictor (headroom ${p?.headroom ?? DEFAULT_HEADROOM}) replayed on these arrivals at each ${cycle_us / 1e6}-s scaling cycle` };
+  const file = join(meta.dir, 'forecasts.csv');
+  if (!existsSync(file)) return { points: [], note: `no forecasts.csv in the run directory (written before fgo recorded forecasts), so no predicted series is drawn` };
+  const byT = new Map<number, { size: number; rate: number }>();
+  let line = 0;
+  forEachLine(file, (head) => {
+    if (line++ === 0) return; // the header
+    const f = head.split(',');
+    const t_s = Number(f[0]), rate = Number(f[2]), size = Number(f[4]);
+    if (f.length !== 5 || ![t_s, rate, size].every(Number.isFinite)) throw new ReportInputError([`${file}:${line}: not a forecasts.csv row (t_s,profile,demand_per_s,demand_p90_per_s,recommended_size)`]);
+    const at = byT.get(t_s) ?? { size: 0, rate: 0 };
+    at.size += size;
+    at.rate += rate;
+    byT.set(t_s, at);
+  });
+  return { points: [...byT].sort((a, b) => a[0] - b[0]).map(([t_s, v]) => ({ t_s, ...v })), note: `the '${name}' predictor's forecasts, as forecasts.csv recorded them at each scaling cycle (headroom ${p?.headroom ?? DEFAULT_HEADROOM})` };
 }

@@ -40,7 +40,8 @@ export function defaultPredictor(cycle_us: number, end_us: number): EwmaDemandPr
 export class ScalingForecasts {
   private readonly tracker: DemandTracker;
 
-  constructor(readonly predictor: DemandPredictor, private readonly shapes: ReadonlyMap<string, ProfileShape>, readonly headroom: number, cycle_us: number) {
+  /** `record`: told every cycle's predictions, as the run directory's forecasts.csv keeps them. */
+  constructor(readonly predictor: DemandPredictor, private readonly shapes: ReadonlyMap<string, ProfileShape>, readonly headroom: number, cycle_us: number, private readonly record?: (t_us: number, predictions: readonly Prediction[]) => void) {
     this.tracker = new DemandTracker(cycle_us / 1e6, predictor.history_len);
     for (const name of shapes.keys()) this.tracker.profile(name);
   }
@@ -53,7 +54,9 @@ export class ScalingForecasts {
   /** Close the cycles ending at or before t_us and forecast the next one for every profile seen. */
   async at(t_us: number): Promise<Prediction[]> {
     const forecasts = await this.predictor.forecast(this.tracker.histories(t_us / 1e6));
-    return toPredictions(forecasts, this.shapes, this.headroom, CONFIDENCE).sort((a, b) => (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0));
+    const predictions = toPredictions(forecasts, this.shapes, this.headroom, CONFIDENCE).sort((a, b) => (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0));
+    this.record?.(t_us, predictions);
+    return predictions;
   }
 }
 

@@ -144,6 +144,9 @@ function compact(d: Decision): string {
   });
 }
 
+/** forecasts.csv: one row per profile per scaling cycle; demand_p90_per_s empty when the predictor gives none. */
+export const FORECAST_HEADER = 't_s,profile,demand_per_s,demand_p90_per_s,recommended_size';
+
 const TS_HEADER = 't_s,node,cpu_util,cpu_some_avg10,cpu_full_avg10,mem_some_avg10,mem_full_avg10,io_some_avg10,io_full_avg10,active,warm,mem_used_kb';
 
 /**
@@ -240,7 +243,12 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   const wsRng = makeRng(seed, 'working-set');
   const warned = new Set<string>();
   const shapes = new Map([...profiles].filter(([k]) => k !== '*').map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }]));
-  const forecasts = new ScalingForecasts(predictor, shapes, headroom, cycle_us);
+  // Every cycle's forecast, as the policy was given it: what the report draws (docs/files.md).
+  const forecastLog = new LineSink(tmp ? openSync(join(tmp, 'forecasts.csv'), 'w') : undefined);
+  forecastLog.write(FORECAST_HEADER);
+  const forecasts = new ScalingForecasts(predictor, shapes, headroom, cycle_us, (t_us, preds) => {
+    for (const p of preds) forecastLog.write(`${t_us / 1e6},${p.profile},${p.demand_per_s},${p.demand_p90_per_s ?? ''},${p.recommended_size}`);
+  });
   let n = 0;
   const feed = (src: ArrivalSource) => {
     const a = src.next();
@@ -286,6 +294,7 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   } catch (e) {
     decisions.close();
     series.close();
+    forecastLog.close();
     throw e;
   }
 
@@ -299,6 +308,7 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   const wallSummary = wall.summary(q.processed);
   decisions.close();
   series.close();
+  forecastLog.close();
 
   if (tmp && inp.out) {
     const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), JSON.stringify(v, null, 2) + '\n');

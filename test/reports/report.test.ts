@@ -136,7 +136,7 @@ describe('charts from real runs', () => {
       expect(b.pred_size, `t=${t_s}`).toBe(preds.reduce((a, p) => a + p.recommended_size, 0));
       expect(b.pred_rate, `t=${t_s}`).toBeCloseTo(preds.reduce((a, p) => a + p.demand_per_s, 0), 9);
     }
-    expect(s.predictor).toContain('EWMA');
+    expect(s.predictor).toContain("the 'ewma' predictor's forecasts, as forecasts.csv recorded them");
   });
 
   it('faults.json appears on the timeline from injection to detection to recovery', async () => {
@@ -151,7 +151,7 @@ describe('charts from real runs', () => {
 });
 
 /** A tiny run directory written by hand: 60 s, two nodes, every rule of the aggregation in it. */
-function handRun(dir: string, opts: { localColumn?: boolean; predictor?: string } = {}): void {
+function handRun(dir: string, opts: { localColumn?: boolean; predictor?: string; forecasts?: boolean } = {}): void {
   mkdirSync(dir, { recursive: true });
   const level = { low: 0.3, medium: 0.6, high: 0.8, critical: 0.9 };
   writeFileSync(join(dir, 'run.json'), JSON.stringify({
@@ -171,11 +171,13 @@ function handRun(dir: string, opts: { localColumn?: boolean; predictor?: string 
   }
   writeFileSync(join(dir, 'timeseries.csv'), rows.join('\n') + '\n');
   const d = (t_ms: number, id: string, action: string) => JSON.stringify({ seq: 0, t_ms, request_id: id, profile: 'api', action, reason: 'x', confidence: 1, inputs_digest: '' });
+  // What the predictor said at each 10-s scaling cycle, as sim/run.ts records it (two profiles at 10 s).
+  if (opts.forecasts !== false) writeFileSync(join(dir, 'forecasts.csv'), ['t_s,profile,demand_per_s,demand_p90_per_s,recommended_size', '0,api,0,,0', '10,api,0.2,,2', '10,db,0.1,0.3,1', '20,api,0.5,,3'].join('\n') + '\n');
   writeFileSync(join(dir, 'decisions.jsonl'), [d(100, 'r0', 'place'), d(200, 'r1', 'defer'), d(5200, 'r1', 'place'), d(30_000, 'r2', 'place'), d(40_000, 'r2', 'place'), d(50_000, 'r3', 'shed')].join('\n') + '\n');
 }
 
 describe('aggregation rules, on a hand-written run directory', () => {
-  it('counts arrivals once, tells retries from re-placements, and replays the EWMA', async () => {
+  it('counts arrivals once, tells retries from re-placements, and draws the forecasts recorded', async () => {
     const dir = join(ROOT, 'hand');
     handRun(dir);
     const m = await buildReport([dir]);
@@ -185,9 +187,10 @@ describe('aggregation rules, on a hand-written run directory', () => {
     expect([sum('arrivals'), sum('defer'), sum('shed'), sum('replaced')]).toEqual([4, 1, 1, 1]);
     expect(b[40]!.replaced).toBe(1);
     expect(b[33]!.cpu_some).toBe(87.5);
-    // Cycle 0 (0–10 s) saw r0 and r1: 2 arrivals / 10 s = 0.2/s; pool = ceil(0.2 × 0.1 s × 2) + 1 = 2.
+    // forecasts.csv, summed over profiles, held until the next cycle: 0 until 10 s, then 0.2 + 0.1 = 0.3/s and 2 + 1 = 3 fragments.
     expect([b[5]!.pred_rate, b[5]!.pred_size]).toEqual([0, 0]);
-    expect([b[10]!.pred_rate, b[10]!.pred_size]).toEqual([0.2, 2]);
+    expect([b[10]!.pred_rate, b[10]!.pred_size]).toEqual([0.30000000000000004, 3]);
+    expect([b[25]!.pred_rate, b[25]!.pred_size]).toEqual([0.5, 3]);
     // The pool shrank by 2 warm fragments at 40 s: a 'pool shrank' event of size 2 there.
     const events = data(chart(m.charts, 'timeline')).events!;
     expect(events.filter((e) => e.lane === 'pool shrank')).toEqual([{ run: 'engine', t: 40.5, lane: 'pool shrank', n: 2 }]);
@@ -209,13 +212,16 @@ describe('aggregation rules, on a hand-written run directory', () => {
     expect(compileChart(curve).warnings).toEqual([]);
   });
 
-  it('a predictor whose forecasts are not recorded is said so, not guessed', async () => {
-    const dir = join(ROOT, 'hand-onnx');
-    handRun(dir, { predictor: 'onnx' });
-    const m = await buildReport([dir]);
-    expect(m.runs[0]!.series.predictor).toMatch(/'onnx' predictor's forecasts are not recorded/);
-    expect(data(chart(m.charts, 'pools')).pool!.every((p) => p.pred_size === null)).toBe(true);
-    expect(JSON.stringify((chart(m.charts, 'pools').spec as { title: unknown }).title)).toContain('onnx');
+  it("any predictor's forecasts are drawn, an ONNX model's too; a run directory without forecasts.csv is said so, not guessed", async () => {
+    const onnx = join(ROOT, 'hand-onnx'), old = join(ROOT, 'hand-old');
+    handRun(onnx, { predictor: 'onnx' });
+    handRun(old, { forecasts: false });
+    const m = await buildReport([onnx]);
+    expect(m.runs[0]!.series.predictor).toMatch(/'onnx' predictor's forecasts, as forecasts.csv recorded them/);
+    expect(data(chart(m.charts, 'pools')).pool!.some((p) => p.pred_size === 3)).toBe(true);
+    const o = await buildReport([old]);
+    expect(o.runs[0]!.series.predictor).toMatch(/no forecasts\.csv in the run directory/);
+    expect(data(chart(o.charts, 'pools')).pool!.every((p) => p.pred_size === null)).toBe(true);
   });
 
   it('names every unusable file, for every run', () => {
