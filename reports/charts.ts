@@ -90,25 +90,33 @@ export function psiChart(runs: Run[], ax: TimeAxis): ChartDef {
   };
 }
 
-/** Latency CDF per run, from the percentiles metrics.json keeps (p50, p95, p99, max). */
+/**
+ * Latency CDF per run, drawn from the whole distribution histograms.json keeps (every percent and
+ * the tail to the maximum; end to end dashed where the run made calls). A run directory from
+ * before fgo kept histograms falls back to metrics.json's p50, p95, p99 and max, said so.
+ */
 export function latencyCdfChart(runs: Run[]): ChartDef {
   const values = runs.flatMap((r) => {
+    if (r.cdf) return [...r.cdf.overall.map((x) => ({ run: r.label, what: 'all requests', p: x.p, ms: Math.max(x.ms, 0.001) })), ...(r.cdf.e2e ?? []).map((x) => ({ run: r.label, what: 'end to end', p: x.p, ms: Math.max(x.ms, 0.001) }))];
     const l = r.metrics.latency_ms;
-    return [['p50', 0.5, l.p50], ['p95', 0.95, l.p95], ['p99', 0.99, l.p99], ['max', 1, l.max]].map(([q, p, ms]) => ({ run: r.label, q, p, ms: Math.max(ms as number, 0.001) }));
+    return [[0.5, l.p50], [0.95, l.p95], [0.99, l.p99], [1, l.max]].map(([p, ms]) => ({ run: r.label, what: 'all requests', p, ms: Math.max(ms as number, 0.001) }));
   });
-  const enc = { x: { field: 'ms', type: 'quantitative', title: 'latency, arrival to completion (ms, log scale)', scale: { type: 'log' } }, y: { field: 'p', type: 'quantitative', title: 'fraction of requests completed', scale: { domain: [0.5, 1] }, axis: { format: '.0%' } }, color: runColour(runs) };
+  const old = runs.filter((r) => !r.cdf).map((r) => r.label);
+  const e2e = runs.some((r) => r.cdf?.e2e);
+  const enc = {
+    x: { field: 'ms', type: 'quantitative', title: 'latency, arrival to completion (ms, log scale)', scale: { type: 'log' } },
+    y: { field: 'p', type: 'quantitative', title: 'fraction of requests completed', scale: { domain: [0, 1] }, axis: { format: '.0%' } },
+    color: runColour(runs),
+    strokeDash: { field: 'what', type: 'nominal', title: 'latency of', scale: { domain: ['all requests', 'end to end'], range: [[1, 0], [5, 3]] } },
+    tooltip: [{ field: 'run' }, { field: 'what' }, { field: 'p', title: 'fraction', format: '.2%' }, { field: 'ms', title: 'latency (ms)' }],
+  };
   return {
     id: 'latency-cdf', title: 'Latency CDF', renderer: 'svg',
     spec: top('Latency CDF, one line per run', [
-      'Drawn from the only latency figures the run directory keeps: metrics.json latency_ms p50, p95, p99 and max (HdrHistogram percentiles),',
-      'joined by straight lines; decisions.jsonl and timeseries.csv hold no per-request latencies and metrics.json no histogram.',
-    ], {
-      width: WIDTH, height: 300, data: { name: 'cdf' },
-      layer: [
-        { mark: { type: 'line', point: false }, encoding: enc },
-        { mark: { type: 'point', filled: true, size: 60 }, encoding: { ...enc, shape: { field: 'q', type: 'nominal', title: 'percentile', scale: { domain: ['p50', 'p95', 'p99', 'max'] } }, tooltip: [{ field: 'run' }, { field: 'q', title: 'percentile' }, { field: 'ms', title: 'latency (ms)' }] } },
-      ],
-    }, { cdf: values }),
+      'From histograms.json: each run\'s whole latency distribution (HdrHistogram, 3 significant digits), at every percent and the tail to the maximum.',
+      ...(e2e ? ['Dashed: end to end (root requests, their calls included), for runs that made calls.'] : []),
+      ...(old.length ? [`${old.join(', ')}: no histograms.json (an older run directory): only metrics.json's p50, p95, p99 and max, joined by straight lines.`] : []),
+    ], { width: WIDTH, height: 300, data: { name: 'cdf' }, mark: { type: 'line', interpolate: 'step-after' }, encoding: enc }, { cdf: values }),
   };
 }
 

@@ -14,6 +14,7 @@ import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
 import { z } from 'zod';
 import { DEFAULT_HEADROOM } from '../sim/agent-loop.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
+import { cdfOf } from './histograms.ts';
 import { forEachLine, ReportInputError } from './run-files.ts';
 
 export { forEachLine, ReportInputError };
@@ -57,6 +58,8 @@ export interface RunMeta {
   faults: FaultRow[];
   wall?: Record<string, unknown>;
   duration_s: number;
+  /** The latency CDF from histograms.json (overall, and end to end when the run made calls); absent in older run directories. */
+  cdf?: { overall: Array<{ p: number; ms: number }>; e2e?: Array<{ p: number; ms: number }> };
 }
 
 /**
@@ -125,11 +128,27 @@ export function readRuns(dirs: readonly string[]): RunMeta[] {
     } catch (e) {
       problems.push(`${join(dir, 'run.json')}: scenario.duration: ${(e as Error).message}`);
     }
-    runs.push({ dir, label: '', run, metrics, faults, ...(wall ? { wall } : {}), duration_s });
+    const cdf = readCdf(dir, problems);
+    runs.push({ dir, label: '', run, metrics, faults, ...(wall ? { wall } : {}), duration_s, ...(cdf ? { cdf } : {}) });
   }
   if (problems.length) throw new ReportInputError(problems);
   labelRuns(runs);
   return runs;
+}
+
+const histogramsSchema = z.looseObject({ format: z.literal('fgo-histograms/1'), unit: z.literal('us'), overall: z.string(), e2e: z.string().optional() });
+
+/** The CDFs of histograms.json, when the run directory has one (each problem named by file). */
+function readCdf(dir: string, problems: string[]): RunMeta['cdf'] {
+  const file = join(dir, 'histograms.json');
+  if (!existsSync(file)) return undefined;
+  const h = readJsonFile(file, histogramsSchema, problems);
+  if (!h) return undefined;
+  const overall = cdfOf(h.overall);
+  const e2e = h.e2e === undefined ? undefined : cdfOf(h.e2e);
+  for (const [k, r] of [['overall', overall], ['e2e', e2e]] as const) if (r && 'problem' in r) problems.push(`${file}: ${k}: ${r.problem}`);
+  if ('problem' in overall || (e2e && 'problem' in e2e)) return undefined;
+  return { overall: overall.points, ...(e2e && 'points' in e2e && (h.e2e !== h.overall) ? { e2e: e2e.points } : {}) };
 }
 
 /** Policy names when they are unique; otherwise scenario/policy, then the directory name, then a number. */

@@ -150,6 +150,21 @@ export class Metrics {
   }
 
   /**
+   * histograms.json: the whole latency distributions, not four percentiles — overall, end to end
+   * (root requests) and per profile — each an HdrHistogram in its compressed base64 encoding
+   * (µs, 3 significant digits; `hdr.decodeFromCompressedBase64` reads it back). What the report's
+   * CDF is drawn from.
+   */
+  histograms() {
+    const enc = (h: hdr.Histogram) => hdr.encodeIntoCompressedBase64(h);
+    return {
+      format: 'fgo-histograms/1', unit: 'us', encoding: 'HdrHistogram compressed base64',
+      overall: enc(this.latency), e2e: enc(this.roots.latency),
+      by_profile: Object.fromEntries([...this.byProfile].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, g]) => [k, enc(g.latency)])),
+    };
+  }
+
+  /**
    * metrics.json: `busy_us[i]` and `capacity_us[i]` are node i's integrals of busy and online CPU
    * time; `duration_s` the simulated time (for goodput).
    */

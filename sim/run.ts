@@ -319,6 +319,7 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
     });
     write('metrics.json', summary);
     write('wall.json', wallSummary);
+    write('histograms.json', metrics.histograms());
     write('faults.json', metrics.faults.map((f) => ({ kind: f.kind, target: f.target, injected_s: f.injected_us / 1e6, detected_s: f.detected_us === undefined ? null : f.detected_us / 1e6, recovered_s: f.recovered_us === undefined ? null : f.recovered_us / 1e6 })));
     writeFileSync(join(tmp, OUTPUT_MARKER), markerText('sim-run'));
     checkOut(inp.out, inp.force === true); // again: something may have appeared there during the run

@@ -31,7 +31,7 @@ function file(name: string, text: string): string {
 
 const SLOW = { timeout: CLI_TEST_TIMEOUT_MS };
 
-const RUN_FILES = ['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
+const RUN_FILES = ['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'histograms.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
 
 describe('fgo sim', SLOW, () => {
   it('--json prints the run directory and the metrics, and the directory has its files', async () => {

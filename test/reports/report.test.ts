@@ -7,7 +7,8 @@
  * minutes) check them against the twin's own output.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
@@ -96,14 +97,39 @@ describe('charts from real runs', () => {
     expect(rows.find((x) => x.key === 'latency_ms.p99')?.values).toEqual(m.runs.map((r) => json(join(r.dir, 'metrics.json')).latency_ms.p99));
   });
 
-  it('the CDF points are metrics.json percentiles: p99 at 0.99', async () => {
+  it("the CDF is the whole distribution from histograms.json, and agrees with metrics.json's percentiles", async () => {
     const m = await buildReport([cmpDir]);
-    const cdf = data(chart(m.charts, 'latency-cdf')).cdf as Array<{ run: string; q: string; p: number; ms: number }>;
+    const cdf = data(chart(m.charts, 'latency-cdf')).cdf as Array<{ run: string; what: string; p: number; ms: number }>;
     for (const r of m.runs) {
       const l = json(join(r.dir, 'metrics.json')).latency_ms;
-      const pts = cdf.filter((x) => x.run === r.label);
-      expect(pts.map((x) => [x.q, x.p, x.ms])).toEqual([['p50', 0.5, l.p50], ['p95', 0.95, l.p95], ['p99', 0.99, l.p99], ['max', 1, l.max]]);
+      const pts = cdf.filter((x) => x.run === r.label && x.what === 'all requests');
+      expect(pts.length).toBe(104); // every percent, then 99.5 %, 99.9 %, 99.95 %, 99.99 % and the maximum
+      const at = (p: number) => pts.find((x) => x.p === p)!.ms;
+      expect([at(0.5), at(0.95), at(0.99)]).toEqual([l.p50, l.p95, l.p99]);
+      // The encoding keeps buckets, not samples: the maximum is its bucket's top, within HdrHistogram's 0.1 %.
+      expect(Math.abs(at(1) - l.max)).toBeLessThanOrEqual(0.001 * l.max);
+      for (let i = 1; i < pts.length; i++) expect(pts[i]!.ms).toBeGreaterThanOrEqual(pts[i - 1]!.ms);
+      // No calls in `default`: no end-to-end line beside it.
+      expect(cdf.some((x) => x.run === r.label && x.what === 'end to end')).toBe(false);
     }
+  });
+
+  it('a forged histogram header is refused before anything is built from it, naming the file', () => {
+    const dir = join(ROOT, 'forged');
+    cpSync(join(cmpDir, 'engine'), dir, { recursive: true });
+    // A compressed HdrHistogram whose header asks for 5 significant digits up to 2^62.
+    const header = Buffer.alloc(40);
+    header.writeInt32BE(0x1c849313, 0);
+    header.writeInt32BE(0, 4);
+    header.writeInt32BE(5, 12);
+    header.writeBigInt64BE(1n, 16);
+    header.writeBigInt64BE(2n ** 62n, 24);
+    const z = deflateSync(header);
+    const enc = Buffer.concat([Buffer.from([0x1c, 0x84, 0x93, 0x14]), Buffer.alloc(4), z]);
+    enc.writeInt32BE(z.length, 4);
+    const h = json(join(dir, 'histograms.json'));
+    writeFileSync(join(dir, 'histograms.json'), JSON.stringify({ ...h, overall: enc.toString('base64') }));
+    expect(() => readRuns([dir])).toThrow(/histograms\.json: overall: a histogram fgo does not write \(5 digits, 1–4611686018427387904\)/);
   });
 
   it('arrivals, deferrals and PSI peaks survive aggregation', async () => {

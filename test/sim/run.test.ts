@@ -166,7 +166,7 @@ describe('bundled scenarios', () => {
     const r = await run(s, 'engine', { workload, replay, psi, background });
 
     // Files, and nothing else left beside them (the temporary directory was renamed into place).
-    expect(readdirSync(r.dir).sort()).toEqual(['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
+    expect(readdirSync(r.dir).sort()).toEqual(['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'histograms.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
     expect(readdirSync(ROOT).filter((f) => f.includes('.tmp-'))).toEqual([]);
 
     // metrics.json: every field of DESIGN.md's metrics, and the same object runSimulation returned.

@@ -45,7 +45,7 @@ describe('a scorecard of 2 scenarios × 3 policies', () => {
     for (const s of SCENARIOS) {
       for (const p of POLICIES) {
         const dir = (w: number) => join(TMP, `w${w}`, s, p);
-        expect(readdirSync(dir(2)).sort()).toEqual(['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
+        expect(readdirSync(dir(2)).sort()).toEqual(['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'histograms.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
         expect(read(join(dir(1), 'metrics.json'))).toBe(read(join(dir(0), 'metrics.json')));
         expect(read(join(dir(2), 'metrics.json'))).toBe(read(join(dir(0), 'metrics.json')));
         expect(JSON.parse(read(join(dir(2), 'run.json')))).toMatchObject({ policy: p, scenario: { name: s, duration: 20 }, versions: { fgo: plan.versions.fgo } });
