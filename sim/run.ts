@@ -30,7 +30,8 @@ import { demandReplay, drawCpu_ms, drawPriority, drawWorkingSet_kb, generator, m
 export interface RunInputs {
   scenario: Scenario;
   topology: Topology;
-  policy: PolicyName;
+  /** A bundled policy by name, or your own (`CustomPolicy`: index.ts has an example). */
+  policy: PolicyName | CustomPolicy;
   /** Trace rows already read and validated by the caller (sim/traces.ts). */
   workload?: WorkloadTrace;
   /** Traces replayed beside the generators (the scenario's `replay`), already read. */
@@ -58,6 +59,13 @@ export interface RunInputs {
   keepAlive_ms?: number;
   /** Watch the run as it happens (decisions, samples, a pause per scaling cycle): `fgo sim --serve`. */
   watch?: RunWatcher;
+}
+
+/** A policy of your own, run by the twin exactly as the engine is: `create` is called once per run. */
+export interface CustomPolicy {
+  /** What run.json and reports call it. */
+  name: string;
+  create(o: { config: Config; topology: Topology; seed: string }): Policy;
 }
 
 export type WorkloadTrace = { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> } | { kind: 'request'; rows: Array<{ t_ms: number; profile: string; cpu_ms: number; mem_mb: number; priority: 0 | 1 | 2 | 3; io: boolean }> };
@@ -190,7 +198,9 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   const config = engineConfigFor(s);
   const topo = inp.topology;
   const keepAlive_ms = inp.keepAlive_ms ?? DEFAULT_KEEP_ALIVE_MS;
-  const policy: Policy = inp.policy === 'engine' ? new Orchestrator({ config, topology: topo, seed })
+  const policyName = typeof inp.policy === 'string' ? inp.policy : inp.policy.name;
+  const policy: Policy = typeof inp.policy !== 'string' ? inp.policy.create({ config, topology: topo, seed })
+    : inp.policy === 'engine' ? new Orchestrator({ config, topology: topo, seed })
     : inp.policy === GRAPH_BLIND ? new Orchestrator({ config: { ...config, graph: { enabled: false } }, topology: topo, seed })
     : makeBaseline(inp.policy, config, topo, seed, keepAlive_ms);
   const cycle_us = scalingCycle_us(config, s.agent_interval_s * 1e6);
@@ -313,8 +323,8 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   if (tmp && inp.out) {
     const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), JSON.stringify(v, null, 2) + '\n');
     write('run.json', {
-      scenario: s, policy: inp.policy, seed, topology: topo.json, engine_config: config, versions: inp.versions ?? {},
-      predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom }, ...((FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(inp.policy) ? { keep_alive_ms: keepAlive_ms } : {}),
+      scenario: s, policy: policyName, seed, topology: topo.json, engine_config: config, versions: inp.versions ?? {},
+      predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom }, ...((FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(policyName) ? { keep_alive_ms: keepAlive_ms } : {}),
       ...(level === 'compact' ? {} : { decisions: level }),
     });
     write('metrics.json', summary);
