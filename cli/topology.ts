@@ -65,7 +65,7 @@ export function registerTopologyCommand(program: Command): void {
     .option('--sysfs-root <dir>', 'directory standing for /sys (default: FS_ROOT/sys)')
     .option('--procfs-root <dir>', 'directory standing for /proc (default: FS_ROOT/proc)')
     .option('--cgroup-root <dir>', 'mount point of the cpuset cgroup hierarchy (default: found through /proc/mounts)')
-    .option('--json', 'print the topology JSON (DESIGN.md), as --topology FILE reads it')
+    .option('--json', 'print the topology JSON (docs/formats.md), as --topology FILE reads it')
     .addHelpText('after', '\nExamples:\n  $ fgo topology\n  $ fgo topology --fs-root ./dump --json > host.json\n  $ fgo decide --topology host.json …   # or --topology sysfs:./dump')
     .action((o: TopologyOptions) => {
       let r: TopologyReadResult;

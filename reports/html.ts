@@ -217,7 +217,7 @@ export function verdictHtml(verdicts: readonly ScenarioVerdict[], detailed: bool
   // One scenario's detailed table says all its grid row would.
   const grid = detailed && verdicts.length === 1 ? '' : `<div class="scroll"><table class="verdict" id="verdict-grid"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
   return `<section id="verdict"><h2>Verdict: the engine against the best baseline (${wins} of ${verdicts.length} scenario${verdicts.length === 1 ? '' : 's'} won)</h2>
-<p class="note">Rule (DESIGN.md): ${esc(VERDICT_RULE)}. The best baseline is chosen per metric, so the engine may face a different opponent in each column. A cell reads outcome and engine ÷ best baseline; a tie is within ${TIE_TOLERANCE * 100} % of each other. * decides the verdict.</p>
+<p class="note">Rule (docs/scorecard.md): ${esc(VERDICT_RULE)}. The best baseline is chosen per metric, so the engine may face a different opponent in each column. A cell reads outcome and engine ÷ best baseline; a tie is within ${TIE_TOLERANCE * 100} % of each other. * decides the verdict.</p>
 ${grid}
 ${detailed ? verdicts.map(scenarioVerdictHtml).join('\n') : ''}</section>`;
 }
