@@ -162,8 +162,10 @@ describe('recordPsiTrace on a fixture procfs', () => {
     const s = await recordPsiTrace({ roots: resolveRoots({ procfsRoot: join(NE, 'proc') }), out, duration_s: 1, interval_s: 0.1 });
     expect(s.rows + s.missed).toBe(11);
     const t = readPsiTrace(out).rows.map((r) => r.t_ms);
-    for (const v of t) expect(v - Math.floor(v / 100) * 100).toBeLessThan(60);
+    // What the recorder promises is one sample per slot, in order — not how punctually a loaded
+    // machine wakes it inside the slot (a bound on that failed once with both CPUs busy: 77 ms).
     expect(new Set(t.map((v) => Math.floor(v / 100))).size).toBe(t.length); // one sample per slot
+    for (let i = 1; i < t.length; i++) expect(t[i]!).toBeGreaterThan(t[i - 1]!);
   });
 
   it('skips the slots a stall swallowed instead of bunching samples up (clock jumps 350 ms after the first)', async () => {
