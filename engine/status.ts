@@ -23,8 +23,14 @@ export function statusOf(o: Orchestrator) {
     deferred: o.queue.size + o.room.size,
     incidents: { open: o.healer.monitor.openIncidents(), closed: o.healer.monitor.closedIncidents().length },
     // Only with the fragment graph's terms on, so a status without calls reads as before.
-    ...(o.graphOn ? { outages: { open: o.outages.list().open, closed: o.outages.list().closed.slice(-20) } } : {}),
+    ...(o.graphOn ? { outages: recentOutages(o) } : {}),
   };
+}
+
+/** Open outages, and the last 20 closed. */
+function recentOutages(o: Orchestrator) {
+  const { open, closed } = o.outages.list();
+  return { open, closed: closed.slice(-20) };
 }
 
 export type Status = ReturnType<typeof statusOf>;

@@ -23,8 +23,11 @@ export class CallMaker {
   private readonly rng: Rng;
   private readonly wsRng: Rng;
   private readonly homeRng: Rng;
+  /** Nodes with memory: where a callee's own data may live. */
+  private readonly homes: number[];
 
   constructor(seed: string, private readonly profileOf: (name: string) => SimProfile, private readonly topo: Topology) {
+    this.homes = topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id);
     this.rng = makeRng(seed, 'calls');
     this.wsRng = makeRng(seed, 'calls:working-set');
     this.homeRng = makeRng(seed, 'calls:home');
@@ -35,7 +38,7 @@ export class CallMaker {
     const out: SimRequest[] = [];
     const calls = parent.profile.calls;
     if (calls.length === 0) return out;
-    const homes = this.topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id);
+    const homes = this.homes;
     for (const c of calls) {
       const whole = Math.floor(c.per_request);
       const n = whole + (this.rng() < c.per_request - whole ? 1 : 0);
