@@ -193,6 +193,15 @@ describe('fgo tune on the command line', () => {
     expect(badMerge.err).toMatch(/package\.json: not a shard/);
   }, CLI_TEST_TIMEOUT_MS);
 
+  it('the committed tuning/tuned.json is a config this engine takes: its tuned knobs, laid over the defaults', async () => {
+    const { loadConfig } = await import('../../cli/load.ts');
+    const doc = JSON.parse(readFileSync(join(ROOT, 'tuning/tuned.json'), 'utf8'));
+    const c = loadConfig(join(ROOT, 'tuning/tuned.json')); // throws, naming the stale key, if the engine moved on
+    expect(c.admission.max_defer_ms).toBe(doc.tuned.engine_config.admission.max_defer_ms);
+    expect(c.pressure.thresholds.io).toEqual(doc.tuned.engine_config.pressure.thresholds.io);
+    expect(doc.holdout.beats_defaults).toBe(true);
+  });
+
   it('deploy/tune-job.yaml: N agrees between completions, --shard and the merge file list', () => {
     const y = readFileSync(join(ROOT, 'deploy/tune-job.yaml'), 'utf8');
     const n = Number(/\n  completions: (\d+)/.exec(y)?.[1]);
