@@ -62,6 +62,9 @@ export class AgentMetrics {
     // The event-loop lag monitor samples every 10 ms by default: 100 wake-ups a second would be
     // most of an idle agent's CPU. Once a second still shows a blocked loop.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1_000 });
+    // These three gauges are only the sums of nodejs_active_{handles,requests,resources}{type}:
+    // the same figure twice, and a gauge named like a counter (promtool check metrics flags them).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     // The usual *_build_info pattern: constant 1, the facts in labels, joined onto other series in queries.
     new Gauge({ name: 'fgo_build_info', help: 'Constant 1; labels: fgo version, Node.js version and the source commit (FGO_COMMIT, empty when unknown).', labelNames: ['version', 'node_version', 'commit'], registers })
       .set({ version: VERSION, node_version: process.versions.node, commit: process.env.FGO_COMMIT ?? '' }, 1);

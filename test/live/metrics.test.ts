@@ -8,45 +8,13 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Status } from '../../engine/status.ts';
-import type { Decision, Observation, PressureView } from '../../engine/types.ts';
 import { startMetricsListener, type MetricsListener } from '../../live/metrics-server.ts';
 import { AgentMetrics } from '../../live/metrics.ts';
 import { readPressure } from '../../live/psi.ts';
 import { resolveRoots } from '../../live/roots.ts';
-import { parseExposition, type Family } from './exposition.ts';
+import { fedMetrics, fixtureObservation, parseExposition, type Family } from './exposition.ts';
 
-const NE = join(import.meta.dirname, '../fixtures/procfs/node_exporter');
 const PKG = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
-
-const view = (v: number) => ({ value: v, level: 'low' as const, trend: 'steady' as const, velocity_per_s: 0, predicted: v });
-const pressure: PressureView = { cpu: view(0.3), memory: view(0.1), io: view(0) };
-const decision = (seq: number, action: Decision['action'], start?: 'warm' | 'cold'): Decision => ({
-  seq, t_ms: seq, request_id: `r${seq}`, profile: 'web', action, ...(start ? { start } : {}), reason: 'test', confidence: 1, pressure, scores: [], inputs_digest: 'x', commands: [],
-});
-
-/** An observation whose PSI is node_exporter's fixture (cpu, memory, io as the kernel printed them). */
-function fixtureObservation(): Observation {
-  const r = readPressure(resolveRoots({ fsRoot: NE }));
-  if (!r.available) throw new Error(r.reason);
-  return { t_ms: 1, psi: r.psi, nodes: [{ id: 0, cpu_util: 0.5, mem_free_kb: 2048 }] };
-}
-
-/** Every metric method fed once, so every family has samples. */
-function fedMetrics(): AgentMetrics {
-  const m = new AgentMetrics();
-  m.observeDecision(decision(1, 'place', 'cold'), 0.0004);
-  m.observeDecision(decision(2, 'defer'), 0.0002);
-  m.observeDecision(decision(3, 'shed'), 0.0001);
-  m.observeCommands([{ type: 'stop', fragment: 'f1', reason: 'x' }]);
-  m.enforcementError('mbind');
-  m.apiRequest('state', 200);
-  m.apiConnectionShed('evicted');
-  m.observeSample(fixtureObservation());
-  m.observeStatus({ pressure, nodes: [{ id: 0, fragments: 3 }], pools: [{ profile: 'web', starting: 0, warm: 2, active: 1, draining: 0, stopped: 0, failed: 0 }] } as unknown as Status);
-  m.observeRequest('web', true, 0.003);
-  return m;
-}
 
 describe('the exposition follows the Prometheus naming conventions', () => {
   let families: Map<string, Family>;
@@ -62,6 +30,13 @@ describe('the exposition follows the Prometheus naming conventions', () => {
     // Default metrics are collected once, under their standard names.
     expect(families.get('process_cpu_user_seconds_total')?.type).toBe('counter');
     expect(families.get('nodejs_heap_size_used_bytes')?.type).toBe('gauge');
+  });
+
+  it('ends counters, and only counters, in _total, default metrics included', () => {
+    // prom-client's nodejs_active_handles_total & co. are gauges repeating the sums of
+    // nodejs_active_handles{type}: removed, while the per-type gauges stay.
+    for (const f of families.values()) expect(f.name.endsWith('_total'), `${f.name} is a ${f.type}`).toBe(f.type === 'counter');
+    expect(families.get('nodejs_active_handles')?.type).toBe('gauge');
   });
 
   it('names fgo families fgo_[a-z_]+ with _total only on counters and base units in the name', () => {
