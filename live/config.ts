@@ -173,6 +173,8 @@ function crossChecks(c: LiveConfig): string[] {
   }
   out.push(...engineBounds(c.engine, 'engine'));
   const known = new Set(Object.keys(c.engine.profiles));
+  // The bind would fail with "address in use" as if another process held it; say why instead (port 0: two free ports).
+  if (c.metrics_listen !== undefined && c.metrics_listen === c.listen && !c.listen.endsWith(':0')) out.push(`metrics_listen: "${c.metrics_listen}" is the API's own address (listen); the metrics listener needs a port of its own`);
   const sb = c.pool.start_backoff;
   if (sb.initial_ms > sb.max_ms) out.push(`pool.start_backoff: initial_ms ${sb.initial_ms} is above max_ms ${sb.max_ms}`);
   try {

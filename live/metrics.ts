@@ -48,9 +48,9 @@ export class AgentMetrics {
   private readonly pressure: Gauge<'resource' | 'line' | 'window'>;
   private readonly pressureStall: Counter<'resource' | 'line'>;
   private readonly pressureSignal: Gauge<'resource'>;
-  private readonly nodeCpuUtil: Gauge<'node'>;
+  private readonly nodeCpuUtilization: Gauge<'node'>;
   private readonly nodeMemFree: Gauge<'node'>;
-  private readonly poolSize: Gauge<'profile' | 'state'>;
+  private readonly poolFragments: Gauge<'profile' | 'state'>;
   private readonly fragmentsManaged: Gauge;
   private readonly decisionSeconds: Histogram;
   private readonly requestSeconds: Histogram<'profile' | 'outcome'>;
@@ -88,9 +88,9 @@ export class AgentMetrics {
       help: 'System PSI cumulative stall time in seconds (the kernel\'s total=, in µs, / 1e6), by resource and line; rate() of it is the stall fraction over any window.',
     });
     this.pressureSignal = new Gauge({ name: 'fgo_pressure_signal_ratio', help: 'The pressure signal decisions use, 0-1, by resource.', labelNames: ['resource'], registers });
-    this.nodeCpuUtil = new Gauge({ name: 'fgo_node_cpu_utilization_ratio', help: 'Busy share of a NUMA node\'s CPUs, 0-1.', labelNames: ['node'], registers });
+    this.nodeCpuUtilization = new Gauge({ name: 'fgo_node_cpu_utilization_ratio', help: 'Busy share of a NUMA node\'s CPUs, 0-1.', labelNames: ['node'], registers });
     this.nodeMemFree = new Gauge({ name: 'fgo_node_memory_free_bytes', help: 'Free memory of a NUMA node in bytes.', labelNames: ['node'], registers });
-    this.poolSize = new Gauge({ name: 'fgo_pool_fragments', help: 'Fragments of a profile\'s pool, by state.', labelNames: ['profile', 'state'], registers });
+    this.poolFragments = new Gauge({ name: 'fgo_pool_fragments', help: 'Fragments of a profile\'s pool, by state.', labelNames: ['profile', 'state'], registers });
     this.fragmentsManaged = new Gauge({ name: 'fgo_fragments_managed', help: 'Fragments the agent manages across all nodes.', registers });
     this.decisionSeconds = new Histogram({ name: 'fgo_decision_duration_seconds', help: 'Time spent in the engine per decision, seconds.', buckets: DECISION_BUCKETS, registers });
     this.requestSeconds = new Histogram({
@@ -139,7 +139,7 @@ export class AgentMetrics {
     }
     for (const n of obs.nodes ?? []) {
       const node = String(n.id);
-      if (n.cpu_util !== undefined) this.nodeCpuUtil.set({ node }, n.cpu_util);
+      if (n.cpu_util !== undefined) this.nodeCpuUtilization.set({ node }, n.cpu_util);
       if (n.mem_free_kb !== undefined) this.nodeMemFree.set({ node }, n.mem_free_kb * 1024);
     }
   }
@@ -153,8 +153,8 @@ export class AgentMetrics {
   observeStatus(s: Status): void {
     this.observePressure(s.pressure);
     // Reset first so a profile removed by a config reload stops being reported.
-    this.poolSize.reset();
-    for (const p of s.pools) for (const state of POOL_STATES) this.poolSize.set({ profile: p.profile, state }, p[state]);
+    this.poolFragments.reset();
+    for (const p of s.pools) for (const state of POOL_STATES) this.poolFragments.set({ profile: p.profile, state }, p[state]);
     this.fragmentsManaged.set(s.nodes.reduce((sum, n) => sum + n.fragments, 0));
   }
 
