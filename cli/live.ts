@@ -7,6 +7,7 @@ import { Agent } from '../live/agent.ts';
 import { isLoopback, ListenError, parseListen, startApi, type AgentPort, type ApiHandle } from '../live/api.ts';
 import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
 import { API_LIMITS } from '../live/limits.ts';
+import { startMetricsListener, type MetricsListener } from '../live/metrics-server.ts';
 import { checkRoots, resolveRoots } from '../live/roots.ts';
 import { loadOrCreateToken } from '../live/token.ts';
 import { InputError, locate, readJson } from './jsonfile.ts';
@@ -17,6 +18,7 @@ interface LiveOptions {
   mode?: 'adopt' | 'pool';
   enforce?: boolean;
   listen?: string;
+  metricsListen?: string;
   stateDir?: string;
   fsRoot?: string;
   sysfsRoot?: string;
@@ -26,12 +28,13 @@ interface LiveOptions {
 }
 
 /** Read, override from the command line, validate; every problem located in the file. */
-export function loadLiveConfig(file: string, over: { mode?: 'adopt' | 'pool'; listen?: string; stateDir?: string } = {}): LiveConfig {
+export function loadLiveConfig(file: string, over: { mode?: 'adopt' | 'pool'; listen?: string; metricsListen?: string; stateDir?: string } = {}): LiveConfig {
   const { value, text } = readJson(file);
   const doc = value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...(value as object) } as Record<string, unknown> : value;
   if (doc && typeof doc === 'object') {
     if (over.mode) (doc as Record<string, unknown>).mode = over.mode;
     if (over.listen) (doc as Record<string, unknown>).listen = over.listen;
+    if (over.metricsListen) (doc as Record<string, unknown>).metrics_listen = over.metricsListen;
     if (over.stateDir) (doc as Record<string, unknown>).state_dir = resolve(over.stateDir);
   }
   try {
@@ -47,12 +50,13 @@ export function loadLiveConfig(file: string, over: { mode?: 'adopt' | 'pool'; li
  * in flight finish for up to the drain timeout, stop the agent (which answers any still waiting
  * with 503 as it stops its workers), and only then close the API, so no waiting client is reset.
  */
-async function shutdown(sig: string, api: ApiHandle, agent: Agent, log: (line: string) => void): Promise<void> {
+async function shutdown(sig: string, api: ApiHandle, agent: Agent, log: (line: string) => void, scrape?: MetricsListener): Promise<void> {
   log(`${sig}: draining (new requests get 503; requests in flight get up to ${API_LIMITS.drain_timeout_ms} ms)`);
   const left = await api.drain();
   if (left > 0) log(`${left} request(s) still in flight after ${API_LIMITS.drain_timeout_ms} ms: answered 503 as the agent stops`);
   await agent.stop();
   await api.close();
+  await scrape?.close();
 }
 
 export function registerLiveCommands(program: Command, version: string): void {
@@ -63,12 +67,13 @@ export function registerLiveCommands(program: Command, version: string): void {
     .option('--mode <mode>', 'adopt (manage running processes chosen by rules) or pool (warm worker processes from the config); overrides the config')
     .option('--enforce', 'really pin processes (cpusets, affinity, page migration); without it the agent prints and journals what it would do')
     .option('--listen <host:port>', 'API address (default from the config, 127.0.0.1:9464); a non-loopback address exposes the API beyond this host')
+    .option('--metrics-listen <host:port>', 'also serve GET /metrics (only) on this address, e.g. 0.0.0.0:9466 for a Prometheus off this host (default from the config: none)')
     .option('--state-dir <dir>', 'journal, token and demand trace (default from the config)')
     .option('--fs-root <dir>', 'read DIR as / (a dump of another machine); enforcement still acts on this host\'s processes')
     .option('--sysfs-root <dir>', 'directory standing for /sys (topology, node memory, online CPUs)')
     .option('--procfs-root <dir>', 'directory standing for /proc')
     .option('--cgroup-root <dir>', 'mount point of the cpuset hierarchy (default: found through /proc/mounts)')
-    .option('--json', 'print one JSON line {"listening","mode","enforce","state_dir","journal","pid"} on stdout once the API listens')
+    .option('--json', 'print one JSON line {"listening","metrics_listening"?,"mode","enforce","state_dir","journal","pid"} on stdout once the API listens')
     .addHelpText('after', [
       '',
       'Examples:',
@@ -84,14 +89,16 @@ export function registerLiveCommands(program: Command, version: string): void {
     ].join('\n'))
     .action(async (o: LiveOptions) => {
       if (o.mode && o.mode !== 'adopt' && o.mode !== 'pool') throw new InputError([`--mode: "${o.mode}" is not adopt or pool`], 2);
-      const cfg = loadLiveConfig(o.config, { mode: o.mode, listen: o.listen, stateDir: o.stateDir });
+      const cfg = loadLiveConfig(o.config, { mode: o.mode, listen: o.listen, metricsListen: o.metricsListen, stateDir: o.stateDir });
       const roots = resolveRoots(o);
       const problems = checkRoots(roots);
       if (problems.length) throw new InputError(problems, 2);
-      try {
-        parseListen(cfg.listen);
-      } catch (e) {
-        throw new InputError([`listen: ${(e as Error).message}`], 2);
+      for (const [key, value] of [['listen', cfg.listen], ['metrics_listen', cfg.metrics_listen]] as const) {
+        try {
+          if (value !== undefined) parseListen(value);
+        } catch (e) {
+          throw new InputError([`${key}: ${(e as Error).message}`], 2);
+        }
       }
       const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
       let token: string, created: boolean;
@@ -107,6 +114,7 @@ export function registerLiveCommands(program: Command, version: string): void {
       const the = () => agent as Agent;
       const port: AgentPort = { mode: cfg.mode, get metrics() { return the().metrics; }, schedule: (b) => the().schedule(b), state: () => the().state(), subscribe: (l) => the().subscribe(l) };
       let api: ApiHandle;
+      let scrape: MetricsListener | undefined;
       try {
         api = await startApi(port, { listen: cfg.listen, token, log });
       } catch (e) {
@@ -114,21 +122,31 @@ export function registerLiveCommands(program: Command, version: string): void {
         throw e;
       }
       try {
+        if (cfg.metrics_listen !== undefined) scrape = await startMetricsListener(() => port.metrics, cfg.metrics_listen);
+      } catch (e) {
+        await api.close();
+        if (e instanceof ListenError) throw new InputError([`metrics_listen: ${e.message}`], 1);
+        throw e;
+      }
+      try {
         agent = new Agent({ config: cfg, roots, enforce: !!o.enforce, version, log });
       } catch (e) {
         await api.close();
+        await scrape?.close();
         // Setup refusals (state dir, cgroups) are the operator's to fix: say what, no stack.
         throw new InputError([`cannot start: ${(e as Error).message}`], 1);
       }
       if (created) log(`created API token ${cfg.token_file} (mode 0600)`);
       agent.start();
-      const where = `${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}`;
-      log(`fgo ${version} live: ${cfg.mode} mode, ${o.enforce ? 'ENFORCING' : 'dry run (add --enforce to act)'}, ${agent.topology.nodes.length} node(s), API on http://${where}${isLoopback(api.host) ? '' : ' (NOT loopback)'}, journal ${agent.journal.dir}`);
-      if (o.json) console.log(JSON.stringify({ listening: where, mode: cfg.mode, enforce: !!o.enforce, state_dir: cfg.state_dir, journal: agent.journal.dir, pid: process.pid }));
+      const hostPort = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+      const where = hostPort(api);
+      const scrapeAt = scrape && hostPort(scrape);
+      log(`fgo ${version} live: ${cfg.mode} mode, ${o.enforce ? 'ENFORCING' : 'dry run (add --enforce to act)'}, ${agent.topology.nodes.length} node(s), API on http://${where}${isLoopback(api.host) ? '' : ' (NOT loopback)'}, journal ${agent.journal.dir}${scrapeAt ? `, GET /metrics also on ${scrapeAt}` : ''}`);
+      if (o.json) console.log(JSON.stringify({ listening: where, ...(scrapeAt ? { metrics_listening: scrapeAt } : {}), mode: cfg.mode, enforce: !!o.enforce, state_dir: cfg.state_dir, journal: agent.journal.dir, pid: process.pid }));
       await new Promise<void>((done) => {
         const bye = (sig: string) => {
           process.off('SIGINT', bye).off('SIGTERM', bye); // a second signal ends the process at once
-          void shutdown(sig, api, the(), log).catch((e: unknown) => {
+          void shutdown(sig, api, the(), log, scrape).catch((e: unknown) => {
             log(`${sig}: stopping failed: ${(e as Error).message}`);
             process.exitCode = 1;
           }).then(done);

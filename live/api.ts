@@ -142,7 +142,7 @@ function clientErrorAnswer(code: string | undefined, L: ApiLimits): [number, str
 }
 
 /** Listen failures in words an operator can act on. */
-function listenError(listen: string, e: NodeJS.ErrnoException): ListenError {
+export function listenError(listen: string, e: NodeJS.ErrnoException): ListenError {
   const why: Record<string, string> = {
     EADDRINUSE: 'address already in use (another process listens there)',
     EACCES: 'permission denied (ports below 1024 need root)',

@@ -70,6 +70,11 @@ export const liveConfigSchema = z.strictObject({
   /** Agent tick: sample, then the engine's periodic work. */
   interval_ms: z.number().int().min(100).max(600_000).default(1_000),
   listen: z.string().min(1).max(300).default('127.0.0.1:9464'),
+  /**
+   * A second, read-only listener serving GET /metrics only (live/metrics-server.ts), for a
+   * Prometheus that cannot reach the loopback API (the DaemonSet: "0.0.0.0:9466"). None by default.
+   */
+  metrics_listen: z.string().min(1).max(300).optional(),
   /** Journal, token, ownership record and demand trace live here (created 0700). */
   state_dir: z.string().min(1).max(4096).default('/var/lib/fgo'),
   /** Bearer token file for mutating endpoints; created with mode 0600 on first start. Default: state_dir/token. */
@@ -168,6 +173,8 @@ function crossChecks(c: LiveConfig): string[] {
   }
   out.push(...engineBounds(c.engine, 'engine'));
   const known = new Set(Object.keys(c.engine.profiles));
+  // The bind would fail with "address in use" as if another process held it; say why instead (port 0: two free ports).
+  if (c.metrics_listen !== undefined && c.metrics_listen === c.listen && !c.listen.endsWith(':0')) out.push(`metrics_listen: "${c.metrics_listen}" is the API's own address (listen); the metrics listener needs a port of its own`);
   const sb = c.pool.start_backoff;
   if (sb.initial_ms > sb.max_ms) out.push(`pool.start_backoff: initial_ms ${sb.initial_ms} is above max_ms ${sb.max_ms}`);
   try {

@@ -3,10 +3,15 @@
  * prom-client's global one, so two agents (or a test and an agent) in one process never collide on
  * a metric name, and `text()` shows exactly this agent's figures.
  *
+ * Names follow the Prometheus naming guide and node_exporter (docs/prometheus.md lists them all):
+ * base units in the name (`_seconds`, `_bytes`), fractions 0–1 end in `_ratio`, counters in
+ * `_total`, and no figure is exported twice under two names.
+ *
  * Every label value is bounded by construction (engine enums, resource names, node ids, profile
  * names from the configuration, fixed route names): a label fed from request data would let any
  * caller grow the series set without bound.
  */
+import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Status } from '../engine/status.ts';
 import { RESOURCES, type Command, type Decision, type Observation, type PressureView } from '../engine/types.ts';
@@ -16,30 +21,39 @@ const PSI_WINDOWS = ['avg10', 'avg60', 'avg300'] as const;
 /** Pool states reported per profile; the keys of the engine's per-pool `count`. */
 const POOL_STATES = ['starting', 'warm', 'active', 'draining', 'stopped', 'failed'] as const;
 
-/** Engine calls take microseconds to a few milliseconds; buckets from 50 µs to 250 ms. */
 /** Why the API closed a connection to protect the others (see live/limits.ts). */
 export type ApiShedReason = 'evicted' | 'refused' | 'stream_full' | 'stream_slow' | 'stream_unresponsive';
 
+/** Engine calls take microseconds to a few milliseconds; buckets from 50 µs to 250 ms. */
 const DECISION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+/**
+ * A served request takes from a millisecond (a warm worker's quick answer) to a cold start
+ * (`ready_timeout_ms`, 10 s by default) plus its work; a waiting call is held at most 120 s
+ * (live/pool-mode.ts), so the last finite bucket is 120 s.
+ */
+const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** This code's version, for fgo_build_info (the agent's own `version` comes from the same file). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export class AgentMetrics {
   readonly registry = new Registry();
 
   private readonly decisions: Counter<'action'>;
-  private readonly deferrals: Counter;
-  private readonly sheds: Counter;
   private readonly coldStarts: Counter;
   private readonly commands: Counter<'type'>;
   private readonly enforcementErrors: Counter<'op'>;
   private readonly apiRequests: Counter<'route' | 'code'>;
   private readonly apiShed: Counter<'reason'>;
   private readonly pressure: Gauge<'resource' | 'line' | 'window'>;
+  private readonly pressureStall: Counter<'resource' | 'line'>;
   private readonly pressureSignal: Gauge<'resource'>;
-  private readonly nodeCpuUtil: Gauge<'node'>;
+  private readonly nodeCpuUtilization: Gauge<'node'>;
   private readonly nodeMemFree: Gauge<'node'>;
-  private readonly poolSize: Gauge<'profile' | 'state'>;
+  private readonly poolFragments: Gauge<'profile' | 'state'>;
   private readonly fragmentsManaged: Gauge;
   private readonly decisionSeconds: Histogram;
+  private readonly requestSeconds: Histogram<'profile' | 'outcome'>;
 
   constructor() {
     const registers = [this.registry];
@@ -48,13 +62,18 @@ export class AgentMetrics {
     // The event-loop lag monitor samples every 10 ms by default: 100 wake-ups a second would be
     // most of an idle agent's CPU. Once a second still shows a blocked loop.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1_000 });
-    this.decisions = new Counter({ name: 'fgo_decisions_total', help: 'Engine decisions by action.', labelNames: ['action'], registers });
-    this.deferrals = new Counter({ name: 'fgo_deferrals_total', help: 'Requests deferred for a later retry.', registers });
-    this.sheds = new Counter({ name: 'fgo_sheds_total', help: 'Requests shed under pressure.', registers });
+    // These three gauges are only the sums of nodejs_active_{handles,requests,resources}{type}:
+    // the same figure twice, and a gauge named like a counter (promtool check metrics flags them).
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    // The usual *_build_info pattern: constant 1, the facts in labels, joined onto other series in queries.
+    new Gauge({ name: 'fgo_build_info', help: 'Constant 1; labels: fgo version, Node.js version and the source commit (FGO_COMMIT, empty when unknown).', labelNames: ['version', 'node_version', 'commit'], registers })
+      .set({ version: VERSION, node_version: process.versions.node, commit: process.env.FGO_COMMIT ?? '' }, 1);
+    // Defers and sheds are fgo_decisions_total{action="defer"|"shed"}; no separate counters repeat them.
+    this.decisions = new Counter({ name: 'fgo_decisions_total', help: 'Engine decisions by action (place, defer, shed, reject).', labelNames: ['action'], registers });
     this.coldStarts = new Counter({ name: 'fgo_cold_starts_total', help: 'Placements that had to cold-start a fragment.', registers });
     this.commands = new Counter({ name: 'fgo_commands_total', help: 'Commands the agent carried out, by type.', labelNames: ['type'], registers });
     this.enforcementErrors = new Counter({
-      name: 'fgo_enforcement_errors_total', help: 'Failed enforcement operations (cpuset, mbind, signals, ...), by operation.', labelNames: ['op'], registers,
+      name: 'fgo_enforcement_errors_total', help: 'Failed enforcement operations by operation (cpuset, affinity, migrate_pages, cgroup_remove).', labelNames: ['op'], registers,
     });
     this.apiRequests = new Counter({ name: 'fgo_api_requests_total', help: 'HTTP API requests by route and status code.', labelNames: ['route', 'code'], registers });
     this.apiShed = new Counter({
@@ -62,14 +81,22 @@ export class AgentMetrics {
       help: 'Connections the API closed to keep serving others: evicted (oldest idle one, to make room), refused (no room), stream_full, stream_slow (send buffer over the limit), stream_unresponsive (no pong).',
     });
     this.pressure = new Gauge({
-      name: 'fgo_pressure', help: 'System PSI as a fraction 0-1, by resource, line (some/full) and window.', labelNames: ['resource', 'line', 'window'], registers,
+      name: 'fgo_pressure_ratio', help: 'System PSI running averages as fractions 0-1, by resource, line (some/full) and window (avg10/avg60/avg300).', labelNames: ['resource', 'line', 'window'], registers,
     });
-    this.pressureSignal = new Gauge({ name: 'fgo_pressure_signal', help: 'The pressure signal decisions use, 0-1, by resource.', labelNames: ['resource'], registers });
-    this.nodeCpuUtil = new Gauge({ name: 'fgo_node_cpu_util', help: 'Busy share of a NUMA node\'s CPUs, 0-1.', labelNames: ['node'], registers });
-    this.nodeMemFree = new Gauge({ name: 'fgo_node_mem_free_bytes', help: 'Free memory of a NUMA node in bytes.', labelNames: ['node'], registers });
-    this.poolSize = new Gauge({ name: 'fgo_pool_size', help: 'Fragments of a profile\'s pool, by state.', labelNames: ['profile', 'state'], registers });
+    this.pressureStall = new Counter({
+      name: 'fgo_pressure_stall_seconds_total', labelNames: ['resource', 'line'], registers,
+      help: 'System PSI cumulative stall time in seconds (the kernel\'s total=, in µs, / 1e6), by resource and line; rate() of it is the stall fraction over any window.',
+    });
+    this.pressureSignal = new Gauge({ name: 'fgo_pressure_signal_ratio', help: 'The pressure signal decisions use, 0-1, by resource.', labelNames: ['resource'], registers });
+    this.nodeCpuUtilization = new Gauge({ name: 'fgo_node_cpu_utilization_ratio', help: 'Busy share of a NUMA node\'s CPUs, 0-1.', labelNames: ['node'], registers });
+    this.nodeMemFree = new Gauge({ name: 'fgo_node_memory_free_bytes', help: 'Free memory of a NUMA node in bytes.', labelNames: ['node'], registers });
+    this.poolFragments = new Gauge({ name: 'fgo_pool_fragments', help: 'Fragments of a profile\'s pool, by state.', labelNames: ['profile', 'state'], registers });
     this.fragmentsManaged = new Gauge({ name: 'fgo_fragments_managed', help: 'Fragments the agent manages across all nodes.', registers });
-    this.decisionSeconds = new Histogram({ name: 'fgo_decision_seconds', help: 'Time spent in the engine per decision.', buckets: DECISION_BUCKETS, registers });
+    this.decisionSeconds = new Histogram({ name: 'fgo_decision_duration_seconds', help: 'Time spent in the engine per decision, seconds.', buckets: DECISION_BUCKETS, registers });
+    this.requestSeconds = new Histogram({
+      name: 'fgo_request_duration_seconds', labelNames: ['profile', 'outcome'], buckets: REQUEST_BUCKETS, registers,
+      help: 'Pool mode: seconds from a request\'s admission to its worker\'s result (queueing, deferral, cold start and work), by profile and outcome (ok, error).',
+    });
   }
 
   /** Content type of `text()` (Prometheus text exposition 0.0.4). */
@@ -84,8 +111,6 @@ export class AgentMetrics {
    */
   observeDecision(d: Decision, seconds: number): void {
     this.decisions.inc({ action: d.action });
-    if (d.action === 'defer') this.deferrals.inc();
-    if (d.action === 'shed') this.sheds.inc();
     if (d.action === 'place' && d.start === 'cold') this.coldStarts.inc();
     if (Number.isFinite(seconds) && seconds >= 0) this.decisionSeconds.observe(seconds);
   }
@@ -105,11 +130,16 @@ export class AgentMetrics {
           if (l) this.pressure.set({ resource, line, window }, l[window]);
           else this.pressure.remove({ resource, line, window });
         }
+        // The kernel's count since boot, exported as it is (as node_exporter does), so it only
+        // rises. prom-client counters only add: the series is replaced by the exact new total
+        // rather than added to by deltas, which would accumulate rounding.
+        this.pressureStall.remove({ resource, line });
+        if (l?.total_us !== undefined) this.pressureStall.inc({ resource, line }, l.total_us / 1e6);
       }
     }
     for (const n of obs.nodes ?? []) {
       const node = String(n.id);
-      if (n.cpu_util !== undefined) this.nodeCpuUtil.set({ node }, n.cpu_util);
+      if (n.cpu_util !== undefined) this.nodeCpuUtilization.set({ node }, n.cpu_util);
       if (n.mem_free_kb !== undefined) this.nodeMemFree.set({ node }, n.mem_free_kb * 1024);
     }
   }
@@ -123,9 +153,14 @@ export class AgentMetrics {
   observeStatus(s: Status): void {
     this.observePressure(s.pressure);
     // Reset first so a profile removed by a config reload stops being reported.
-    this.poolSize.reset();
-    for (const p of s.pools) for (const state of POOL_STATES) this.poolSize.set({ profile: p.profile, state }, p[state]);
+    this.poolFragments.reset();
+    for (const p of s.pools) for (const state of POOL_STATES) this.poolFragments.set({ profile: p.profile, state }, p[state]);
     this.fragmentsManaged.set(s.nodes.reduce((sum, n) => sum + n.fragments, 0));
+  }
+
+  /** A pool-mode request answered by its worker: `seconds` from admission to the result. */
+  observeRequest(profile: string, ok: boolean, seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.requestSeconds.observe({ profile, outcome: ok ? 'ok' : 'error' }, seconds);
   }
 
   enforcementError(op: string): void {

@@ -37,6 +37,7 @@ interface Pending {
   request: Request;
   payload: unknown;
   wait: boolean;
+  arrived_ms: number; // performance.now() at admission, where fgo_request_duration_seconds starts
   reply?: (r: Answer) => void;
   timer?: NodeJS.Timeout;
 }
@@ -126,7 +127,7 @@ export class PoolMode implements Mode {
     const request: Request = { id: `r${++this.seq}`, profile: body.profile, cpus: body.cpus ?? profile.cpus, memory_kb: body.memory_kb ?? profile.memory_kb, priority: body.priority as Request['priority'] };
     if (body.memory_home !== undefined) request.memory_home = body.memory_home;
     if (body.exclusive_cpus !== undefined) request.exclusive_cpus = body.exclusive_cpus;
-    const p: Pending = { request, payload: body.payload, wait: body.wait };
+    const p: Pending = { request, payload: body.payload, wait: body.wait, arrived_ms: performance.now() };
     return new Promise((resolve) => {
       p.reply = (r) => {
         this.a.journal.flush(); // the decision the client sees is durable first
@@ -150,7 +151,7 @@ export class PoolMode implements Mode {
   private submitCall(request: Request, payload: unknown, reply: (r: Answer) => void): void {
     if (this.closing) return reply({ status: 503, body: { error: 'agent stopping', request_id: request.id } });
     if (this.guard.refusing(request.profile)) return reply(this.unavailable(request.profile, request.id));
-    const p: Pending = { request, payload, wait: true, reply };
+    const p: Pending = { request, payload, wait: true, arrived_ms: performance.now(), reply };
     const d = this.admit(p, this.a.observationNow());
     if (d.action === 'shed' || d.action === 'reject') this.answer(p, { status: STATUS[d.action], body: d });
   }
@@ -338,6 +339,7 @@ export class PoolMode implements Mode {
     this.served++;
     const latency_ms = Math.round(r.latency_ms * 1000) / 1000;
     this.forecasts.served(w.profile, latency_ms);
+    if (p) this.a.metrics.observeRequest(w.profile, r.ok, (performance.now() - p.arrived_ms) / 1000);
     // A failure a down dependency caused is reported as the dependency's (engine/cascade.ts).
     const dependency = this.calls.ended(w.fragment);
     this.a.run(this.a.call('complete', [w.fragment, { ok: r.ok, latency_ms, ...(!r.ok && dependency !== undefined ? { dependency } : {}) }], obs) as Command[], obs);

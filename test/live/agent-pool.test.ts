@@ -53,6 +53,8 @@ describe('fgo live, pool mode, on this host', () => {
     const r = await http(a.url, 'POST', SCHEDULE, { token: a.token, body: echo({ x: 1 }, { wait: true }) });
     expect(r.status, r.text).toBe(200);
     expect(r.body).toMatchObject({ action: 'place', ok: true, result: { echo: { x: 1 } } });
+    // Timed from admission to the worker's result, so counted before the answer left.
+    expect((await http(a.url, 'GET', '/metrics')).text).toMatch(/^fgo_request_duration_seconds_count\{profile="echo",outcome="ok"\} 1$/m);
     const workers: { fragment: string; pid: number; state: string }[] = (await state(h, a)).pool.workers;
     expect(workers.find((w) => w.pid === r.body.result.pid)?.fragment).toBe(r.body.fragment);
 
@@ -68,11 +70,17 @@ describe('fgo live, pool mode, on this host', () => {
     expect(readFileSync(join(CPUSET_ROOT, h.parent, placed!.fragment, 'cpuset.cpus'), 'utf8').trim()).toBe(formatCpuList(d.body.cpus));
   }, TEST_MS);
 
-  it('prints one JSON line with the listening address when started with --json', async () => {
-    writePoolConfig(h);
+  it('prints one JSON line with the listening addresses when started with --json; the metrics listener serves /metrics only', async () => {
+    writePoolConfig(h, { metrics_listen: '127.0.0.1:0' });
     const a = await startAgent(h, { json: true });
     const line = JSON.parse(a.stdout().split('\n')[0] ?? '');
     expect(line).toMatchObject({ listening: a.where, mode: 'pool', enforce: false, journal: join(h.stateDir, 'journal'), pid: a.child.pid });
+    expect(line.metrics_listening).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(line.metrics_listening).not.toBe(a.where);
+    const m = await http(`http://${line.metrics_listening}`, 'GET', '/metrics');
+    expect(m.status).toBe(200);
+    expect(m.text).toMatch(/^fgo_build_info\{version="[^"]+",node_version="[^"]+",commit="[^"]*"\} 1$/m);
+    expect((await http(`http://${line.metrics_listening}`, 'GET', '/v1/state')).status).toBe(404);
   }, TEST_MS);
 
   it('guards and reports through the API: auth, body limit, validation, metrics, the stream', async () => {
@@ -116,8 +124,8 @@ describe('fgo live, pool mode, on this host', () => {
     const metrics = await http(a.url, 'GET', '/metrics');
     expect(metrics.status).toBe(200);
     expect(Number(/^fgo_decisions_total\{action="place"\} (\d+)$/m.exec(metrics.text)?.[1])).toBeGreaterThanOrEqual(1);
-    expect(metrics.text).toMatch(/^fgo_pressure\{resource="cpu",line="some",window="avg10"\} [\d.e-]+$/m);
-    expect(metrics.text).toMatch(/^fgo_pool_size\{profile="echo",state="warm"\} \d+$/m);
+    expect(metrics.text).toMatch(/^fgo_pressure_ratio\{resource="cpu",line="some",window="avg10"\} [\d.e-]+$/m);
+    expect(metrics.text).toMatch(/^fgo_pool_fragments\{profile="echo",state="warm"\} \d+$/m);
   }, TEST_MS);
 
   it('reacts to CPU pressure through a PSI trigger at once, and does not hold requests back for a stall that is not fgo\'s', async () => {

@@ -236,16 +236,15 @@ describe('other routes', () => {
     }
     expect(samples.get('fgo_decisions_total{action="place"}')).toBe(1);
     expect(samples.get('fgo_decisions_total{action="defer"}')).toBe(1);
-    expect(samples.get('fgo_deferrals_total')).toBe(1);
     expect(samples.get('fgo_cold_starts_total')).toBe(1);
     expect(samples.get('fgo_commands_total{type="stop"}')).toBe(1);
     expect(samples.get('fgo_enforcement_errors_total{op="mbind"}')).toBe(1);
-    expect(samples.get('fgo_decision_seconds_count')).toBe(2);
-    expect(samples.get('fgo_pressure{resource="cpu",line="some",window="avg10"}')).toBe(0.25);
-    expect(samples.has('fgo_pressure{resource="cpu",line="full",window="avg10"}')).toBe(false);
-    expect(samples.get('fgo_pressure_signal{resource="cpu"}')).toBe(0.3);
-    expect(samples.get('fgo_node_mem_free_bytes{node="0"}')).toBe(1024 * 1024);
-    expect(samples.get('fgo_pool_size{profile="web",state="warm"}')).toBe(2);
+    expect(samples.get('fgo_decision_duration_seconds_count')).toBe(2);
+    expect(samples.get('fgo_pressure_ratio{resource="cpu",line="some",window="avg10"}')).toBe(0.25);
+    expect(samples.has('fgo_pressure_ratio{resource="cpu",line="full",window="avg10"}')).toBe(false);
+    expect(samples.get('fgo_pressure_signal_ratio{resource="cpu"}')).toBe(0.3);
+    expect(samples.get('fgo_node_memory_free_bytes{node="0"}')).toBe(1024 * 1024);
+    expect(samples.get('fgo_pool_fragments{profile="web",state="warm"}')).toBe(2);
     expect(samples.get('fgo_fragments_managed')).toBe(5);
     expect(samples.get('fgo_api_requests_total{route="state",code="200"}')).toBeGreaterThanOrEqual(1);
     expect(samples.get('fgo_api_requests_total{route="other",code="404"}')).toBeGreaterThanOrEqual(1);

@@ -55,6 +55,14 @@ describe('live config', () => {
     expect(w[0]).toMatch(/^pool\.workers\.w\.command: /);
   });
 
+  it('refuses a metrics listener on the API\'s own address', () => {
+    const base = { mode: 'adopt', adopt: { rules: [{ profile: 'b', pids: [1] }] }, engine: { profiles: { b: {} } } };
+    expect(problemsOf({ ...base, listen: '127.0.0.1:9464', metrics_listen: '127.0.0.1:9464' }))
+      .toEqual(['metrics_listen: "127.0.0.1:9464" is the API\'s own address (listen); the metrics listener needs a port of its own']);
+    expect(problemsOf({ ...base, metrics_listen: '0.0.0.0:9466' })).toEqual([]);
+    expect(problemsOf({ ...base, listen: '127.0.0.1:0', metrics_listen: '127.0.0.1:0' })).toEqual([]);
+  });
+
   it('the CLI locates problems in the file, line and column', () => {
     const file = tmpFile('live.json', '{\n  "mode": "adopt",\n  "interval_ms": 5,\n  "adopt": { "rules": [] }\n}\n');
     const problems = inputProblems(() => loadLiveConfig(file));
