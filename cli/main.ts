@@ -4,7 +4,6 @@
  * Whatever else goes wrong is one line on stderr and exit 1, never a stack trace (FGO_DEBUG=1
  * prints the stack); a closed stdout (`fgo … | head`) ends the command quietly with status 0.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, Orchestrator, observationSchema, requestSchema, type Observation, type Request } from '../engine/index.ts';
 import { PRESETS } from '../sim/topologies.ts';
@@ -25,7 +24,7 @@ import { registerTradeoff } from './tradeoff.ts';
 import { registerTune } from './tune.ts';
 import { registerStudy } from './study.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+import { FGO_VERSION } from '../formats/version.ts';
 
 export function buildProgram(): Command {
   const program = new Command('fgo')
@@ -43,7 +42,7 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  $ fgo version\n  fgo 0.1.0 (node 20.20.2)\n  $ fgo version --json\n  {"fgo":"0.1.0","node":"20.20.2"}')
     .action((o: { json?: boolean }) => {
-      const v = { fgo: pkg.version, node: process.versions.node };
+      const v = { fgo: FGO_VERSION, node: process.versions.node };
       console.log(o.json ? JSON.stringify(v) : `fgo ${v.fgo} (node ${v.node})`);
     });
 
@@ -102,7 +101,7 @@ export function buildProgram(): Command {
   registerScorecard(program);
   registerTraceCommands(program);
   registerTopologyCommand(program);
-  registerLiveCommands(program, pkg.version);
+  registerLiveCommands(program, FGO_VERSION);
   registerRecordCommand(program);
   registerPredictCommands(program);
   registerReport(program);

@@ -11,7 +11,6 @@
  * names from the configuration, fixed route names): a label fed from request data would let any
  * caller grow the series set without bound.
  */
-import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Status } from '../engine/status.ts';
 import { RESOURCES, type Command, type Decision, type Observation, type PressureView } from '../engine/types.ts';
@@ -34,7 +33,7 @@ const DECISION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005
 const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 /** This code's version, for fgo_build_info (the agent's own `version` comes from the same file). */
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+import { FGO_VERSION } from '../formats/version.ts';
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -67,7 +66,7 @@ export class AgentMetrics {
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     // The usual *_build_info pattern: constant 1, the facts in labels, joined onto other series in queries.
     new Gauge({ name: 'fgo_build_info', help: 'Constant 1; labels: fgo version, Node.js version and the source commit (FGO_COMMIT, empty when unknown).', labelNames: ['version', 'node_version', 'commit'], registers })
-      .set({ version: VERSION, node_version: process.versions.node, commit: process.env.FGO_COMMIT ?? '' }, 1);
+      .set({ version: FGO_VERSION, node_version: process.versions.node, commit: process.env.FGO_COMMIT ?? '' }, 1);
     // Defers and sheds are fgo_decisions_total{action="defer"|"shed"}; no separate counters repeat them.
     this.decisions = new Counter({ name: 'fgo_decisions_total', help: 'Engine decisions by action (place, defer, shed, reject).', labelNames: ['action'], registers });
     this.coldStarts = new Counter({ name: 'fgo_cold_starts_total', help: 'Placements that had to cold-start a fragment.', registers });

@@ -6,7 +6,7 @@
  * name and renamed into place, so a failed or interrupted scorecard never leaves half of one, and
  * it only ever replaces an empty directory or an earlier scorecard's (or anything, with --force).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { join } from 'node:path';
 import { InputError } from '../formats/errors.ts';
@@ -24,7 +24,7 @@ export const SCORECARD_FORMAT = 'fgo-scorecard/1';
 /** Files of the output directory a scenario's run directory must not shadow. */
 const RESERVED = ['scorecard.json', 'report.html'];
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+import { FGO_VERSION } from '../formats/version.ts';
 
 export interface PlannedScenario {
   /** As given: a bundled name or a scenario file. */
@@ -85,7 +85,7 @@ export function planScorecard(i: { scenarios: readonly string[]; policies: reado
     }
   }
   if (problems.length) throw new InputError(problems, 2);
-  return { scenarios, policies: [...i.policies] as PolicyName[], duration_s: i.duration_s, decisions: i.decisions ?? DEFAULT_SCORECARD_DECISIONS, versions: { fgo: pkg.version, node: process.versions.node, source: sourceDigest() } };
+  return { scenarios, policies: [...i.policies] as PolicyName[], duration_s: i.duration_s, decisions: i.decisions ?? DEFAULT_SCORECARD_DECISIONS, versions: { fgo: FGO_VERSION, node: process.versions.node, source: sourceDigest() } };
 }
 
 /**

@@ -5,7 +5,6 @@
  * simulated and keyed by trial, never by timing, so a sweep run in shards and merged gives the
  * same file, byte for byte, as the sweep run at once, whatever the worker counts.
  */
-import { readFileSync } from 'node:fs';
 import { InputError, readJson } from '../../cli/jsonfile.ts';
 import type { MetricsSummary } from '../metrics.ts';
 import { loadScenario } from '../scenario.ts';
@@ -17,9 +16,9 @@ import { engineOverrides, poolsFor, sampleParams, SPACE_VERSION, type TuneParams
 export const RESULT_FORMAT = 'fgo-tune/1';
 export const SHARD_FORMAT = 'fgo-tune-shard/1';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { FGO_VERSION } from '../../formats/version.ts';
 
-const currentVersions = () => ({ fgo: pkg.version, node: process.versions.node, space: SPACE_VERSION, objective: OBJECTIVE_VERSION, source: sourceDigest() });
+const currentVersions = () => ({ fgo: FGO_VERSION, node: process.versions.node, space: SPACE_VERSION, objective: OBJECTIVE_VERSION, source: sourceDigest() });
 
 export interface TrialRecord {
   trial: number;
