@@ -177,7 +177,7 @@ export interface SysBin {
 
 export interface RunSeries {
   bins: SysBin[];
-  /** Mean CPU utilisation per node and heat bin. */
+  /** Mean CPU utilization per node and heat bin. */
   heat: Array<{ t_s: number; node: number; util: number }>;
   nodes: number[];
   decisions: { total: number; byAction: Record<string, number> };

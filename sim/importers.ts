@@ -48,7 +48,7 @@ export interface ImportOptions {
   llmMbPerContextToken?: number;
   /** nab: keep fractional values as they are instead of rounding them to whole counts (the predictor's reading). */
   exact?: boolean;
-  /** alibaba-machine-usage: add a per-machine utilisation summary (CPU, memory, disk I/O) to the notes. */
+  /** alibaba-machine-usage: add a per-machine utilization summary (CPU, memory, disk I/O) to the notes. */
   utilNote?: boolean;
 }
 

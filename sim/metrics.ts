@@ -1,7 +1,7 @@
 /**
  * The run's metrics, each defined once (DESIGN.md "Metrics"): latency percentiles from a
  * bounded-memory HdrHistogram, request and fault counts, cold starts, local memory access,
- * utilisation balance, idle warm memory, and the SLO figures — misses, goodput, and per profile and
+ * utilization balance, idle warm memory, and the SLO figures — misses, goodput, and per profile and
  * per priority the arrivals, completions, sheds, misses and latency percentiles. Everything here is
  * simulated, hence identical for the same scenario and seed; wall-clock figures are kept apart in
  * `WallClock`.

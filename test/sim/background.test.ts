@@ -96,7 +96,7 @@ describe('the neighbour contends in the execution model', () => {
     const { metrics } = await replay({ duration: '30s', topology: '1n-2c', profiles: { job: quick } }, { file }, '10000,job,1000,0,1');
     expect(metrics.requests.completed).toBe(1);
     expect(metrics.latency_ms.max).toBe(2000);
-    // The neighbour keeps both CPUs busy the whole run: utilisation 1.
+    // The neighbour keeps both CPUs busy the whole run: utilization 1.
     expect(metrics.utilization.mean).toBe(1);
   });
 

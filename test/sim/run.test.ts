@@ -136,7 +136,7 @@ describe('PSI model end to end (1n-2c)', () => {
         expect(row.cpu_some_avg10).toBe(expected);
         expect(row.cpu_full_avg10).toBe(0);
         expect(row.active).toBe(k);
-        // Utilisation over the last second: min(k, 2) busy CPUs of 2.
+        // Utilization over the last second: min(k, 2) busy CPUs of 2.
         expect(row.cpu_util).toBe(Math.min(k, 2) / 2);
         // While the tasks start (t ≤ 2 s) nothing runs and nothing stalls.
         expect(rowAt(rows, 2, node)).toMatchObject({ cpu_util: 0, cpu_some_avg10: 0 });
