@@ -148,7 +148,7 @@ function table(results: ReadonlyArray<[string, RunResult]>): string {
   const rows = results.map(([name, r]) => {
     const m = r.metrics;
     return [name, m.slo_miss_ratio.toFixed(4), m.latency_ms.p50.toFixed(1), m.latency_ms.p99.toFixed(1), ...(calls ? [m.e2e_latency_ms.p99.toFixed(1)] : []), m.cold_start_ratio.toFixed(3), m.local_access_ratio.toFixed(3), m.utilization.mean.toFixed(3),
-      String(m.requests.shed), ...(faults ? [m.mttd_s === null ? '-' : String(m.mttd_s), m.mttr_s === null ? '-' : String(m.mttr_s), `${m.faults.recovered}/${m.faults.injected}`] : []), r.wall.s.toFixed(1)];
+      String(m.requests.shed), ...(faults ? [m.mttd_s === null ? '-' : String(m.mttd_s), m.mttr_s === null ? '-' : String(m.mttr_s), `${m.faults.recovered}/${m.faults.injected}`] : []), r.wall.wall_s.toFixed(1)];
   });
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));

@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
+import { wallFromFile } from '../formats/wall.ts';
 import { z } from 'zod';
 import { DEFAULT_HEADROOM } from '../sim/agent-loop.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
@@ -119,7 +120,8 @@ export function readRuns(dirs: readonly string[]): RunMeta[] {
     const run = readJsonFile(join(dir, 'run.json'), runJsonSchema, problems);
     const metrics = readJsonFile(join(dir, 'metrics.json'), metricsSchema, problems) as MetricsJson | undefined;
     const faults = existsSync(join(dir, 'faults.json')) ? readJsonFile(join(dir, 'faults.json'), faultSchema, problems) : [];
-    const wall = existsSync(join(dir, 'wall.json')) ? readJsonFile(join(dir, 'wall.json'), z.record(z.string(), z.unknown()), problems) : undefined;
+    const wallRaw = existsSync(join(dir, 'wall.json')) ? readJsonFile(join(dir, 'wall.json'), z.record(z.string(), z.unknown()), problems) : undefined;
+    const wall = wallRaw && wallFromFile(wallRaw);
     if (!existsSync(join(dir, 'timeseries.csv'))) problems.push(`${join(dir, 'timeseries.csv')}: missing`);
     if (!run || !metrics || !faults) continue;
     let duration_s = NaN;

@@ -77,7 +77,7 @@ function point(policy: PolicyName, knob: TradeoffPoint['knob'], value: number, r
   return {
     policy, knob, value, label: knob === 'cover' ? `cover ${value}` : `keep-alive ${formatSeconds(value)}`,
     cold_start_ratio: m.cold_start_ratio, warm_idle_gb_s: m.warm_idle_gb_s, latency_p99_ms: m.latency_ms.p99, latency_p50_ms: m.latency_ms.p50,
-    completed: m.requests.completed, wall_s: r.wall.s,
+    completed: m.requests.completed, wall_s: r.wall.wall_s,
   };
 }
 

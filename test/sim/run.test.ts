@@ -191,7 +191,7 @@ describe('bundled scenarios', () => {
 
     // run.json names its inputs; wall.json holds the wall-clock figures apart.
     expect(json(r.dir, 'run.json')).toMatchObject({ scenario: { name }, policy: 'engine', seed: String(s.seed), topology: { nodes: expect.any(Array) }, engine_config: expect.any(Object) });
-    expect(json(r.dir, 'wall.json')).toMatchObject({ s: num, events_per_s: num, decision_latency_us: { p50: num, p99: num } });
+    expect(json(r.dir, 'wall.json')).toMatchObject({ wall_s: num, events_per_s: num, decision_latency_us: { p50: num, p99: num } });
     const faults = json<FaultOut[]>(r.dir, 'faults.json');
     expect(faults.length).toBe(m.faults.injected);
 
