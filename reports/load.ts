@@ -265,6 +265,9 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
     if (first) {
       first = false;
       col = Object.fromEntries(f.map((name, i) => [name.trim(), i]));
+      // Run directories written before the PSI columns said their unit name them without `_pct`
+      // (same values, percent); those are on users' disks, so both names are read.
+      for (const c of PSI_COLS) if (!(c in col) && `${c}_pct` in col) col[c] = col[`${c}_pct`] as number;
       const missing = ['t_s', 'node', 'cpu_util', ...PSI_COLS, 'active', 'warm'].filter((c) => !(c in col));
       if (missing.length) throw new ReportInputError([`${join(meta.dir, 'timeseries.csv')}: missing column(s) ${missing.join(', ')}`]);
       return;
