@@ -18,6 +18,7 @@ import { engineConfigFor, parseDecisionLog, runSimulation, type DecisionLog, typ
 import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
 import { verdictFor, verdictTable } from '../sim/verdict.ts';
 import { InputError } from './jsonfile.ts';
+import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
 import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
 import { deepMerge } from '../engine/config.ts';
 
@@ -173,7 +174,7 @@ async function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: s
 }
 
 const simOptions = (c: Command) =>
-  c
+  takesOne(c, SCENARIO_FLAGS, 'fgo scorecard runs several (--scenarios A,B)')
     .option('--scenario <name|file>', `a bundled scenario (${bundledScenarios().join(', ')}) or a scenario JSON file`, 'default')
     .option('--seed <n>', 'seed of every random stream (arrivals, faults, the engine)')
     .option('--duration <d>', 'simulated time, e.g. 90s, 30m, 24h')
