@@ -1,5 +1,5 @@
 /**
- * Recorders: logs the live host writes as it goes, in DESIGN.md's trace formats, so the twin can
+ * Recorders: logs the live host writes as it goes, in the trace formats of docs/formats.md, so the twin can
  * replay what happened.
  *
  * - `recordPsiTrace` (behind `fgo record`): one row per sample of the host, every `interval_s`

@@ -1,5 +1,5 @@
 /**
- * Reading run directories (DESIGN.md "A run directory") for the report, and aggregating them into
+ * Reading run directories (docs/formats.md "The run directory") for the report, and aggregating them into
  * time bins on the way in. Run directories can be large — a 24-hour run's decisions.jsonl is
  * hundreds of MB — so nothing here keeps per-request or per-row data: the timeseries and the
  * decision journal are streamed once and folded into at most a few hundred bins per run (and a

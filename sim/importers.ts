@@ -1,6 +1,6 @@
 /**
- * Importers: five public trace formats turned into fgo's demand and request traces (DESIGN.md,
- * "File formats"). Each reads its input as strictly as the trace readers do — every bad row is
+ * Importers: five public trace formats turned into fgo's demand and request traces (docs/formats.md,
+ * "Traces"). Each reads its input as strictly as the trace readers do — every bad row is
  * `file:line:col: column NAME: what`, all of them at once, or with `skipBad` left out and listed
  * in `skipped` — and says in `notes` what it assumed and what it saw (gaps, duplicates, rounding).
  *

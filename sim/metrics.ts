@@ -1,5 +1,5 @@
 /**
- * The run's metrics, each defined once (DESIGN.md "Metrics"): latency percentiles from a
+ * The run's metrics, each defined once (docs/metrics.md): latency percentiles from a
  * bounded-memory HdrHistogram, request and fault counts, cold starts, local memory access,
  * utilization balance, idle warm memory, and the SLO figures — misses, goodput, and per profile and
  * per priority the arrivals, completions, sheds, misses and latency percentiles. Everything here is

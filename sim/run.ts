@@ -1,7 +1,7 @@
 /**
  * One simulated run: builds the host, the policy, the workload and the faults from a scenario,
  * runs the agent loop and the event queue to the end (sim/agent-loop.ts: async, as the demand
- * predictor may be), and writes the run directory of DESIGN.md — run.json,
+ * predictor may be), and writes the run directory of docs/formats.md — run.json,
  * decisions.jsonl, metrics.json, timeseries.csv (plus wall.json, the wall-clock figures, kept
  * apart so metrics.json is identical for the same scenario and seed). Files go to a temporary
  * directory renamed into place at the end (formats/files.ts), so a crash or Ctrl-C never leaves a

@@ -1,5 +1,5 @@
 /**
- * The three trace formats of DESIGN.md ("File formats"), read and written in one place so the
+ * The three trace formats of docs/formats.md ("Traces"), read and written in one place so the
  * twin, the importers and the live recorder agree on them:
  *
  * - demand trace  `t_s,profile,count`: `count` arrivals of `profile` in the interval starting at `t_s`;

@@ -3,7 +3,7 @@
  * engine, at several `scaling.cover` percentiles of the concurrency its pools cover) against a
  * fixed keep-alive (a baseline, at several keep-alives), all on identical arrivals. Each point is
  * one twin run; the headline compares the engine at its default cover with the baseline at the usual 10 minutes:
- * cold starts cut by at least 50 % at no more idle warm memory (DESIGN.md's cold_start_ratio and
+ * cold starts cut by at least 50 % at no more idle warm memory (docs/metrics.md's cold_start_ratio and
  * warm_idle_gb_s).
  */
 import { defaultConfig } from '../engine/index.ts';

@@ -1,5 +1,5 @@
 /**
- * The trace formats of DESIGN.md: kind detection, strict located validation, skip-bad reporting,
+ * The trace formats of docs/formats.md: kind detection, strict located validation, skip-bad reporting,
  * write → read round trips, and the project's real PSI recording.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
