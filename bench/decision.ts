@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the engine's scheduling latency and allocation per decision for hosts of 1, 2,
  * 8 and 64 NUMA nodes holding 100, 1,000 and 10,000 active fragments. A benchmark, not a test: it
- * prints what it measures (a table, or with --json one object shaped as in DESIGN.md) and fails
+ * prints what it measures (a table, or with --json one object, docs/formats.md "Benchmark output") and fails
  * nothing. Targets: p99 ≤ 20 µs at 8n × 1,000 fragments, ≤ 200 µs at 64n × 10,000.
  *
  * Method. Each case fills an engine with N active fragments (ten profiles), then times

@@ -3,7 +3,7 @@
  * (bench/sim.ts), the demand predictor's batch latency (bench/predict.ts) and the live agent's overhead, placement time and trigger reaction
  * (bench/agent.ts, root only), each in its own process so one's heap and RSS do not colour the
  * others'.
- * `npm run bench -- --json` prints one JSON object shaped as in DESIGN.md:
+ * `npm run bench -- --json` prints one JSON object (docs/formats.md "Benchmark output"):
  * `{"decision_latency_us":{…},"alloc_bytes_per_decision":{…},"sim":{"events_per_s":…,…}}`.
  * `--quick` skips the 24-hour scale-64n run.
  */

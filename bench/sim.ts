@@ -1,5 +1,5 @@
 /**
- * The twin's speed (a benchmark, not a test), printed as DESIGN.md's `sim` object:
+ * The twin's speed (a benchmark, not a test), printed as the `sim` object of docs/formats.md "Benchmark output":
  *   events_per_s        the whole twin — engine decisions, PSI model, journal — on `default`;
  *   model_events_per_s  the event queue and processor-sharing model alone (arrivals and
  *                       completions on a 2-node host, no policy, no output), i.e. the core;

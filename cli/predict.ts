@@ -18,6 +18,7 @@ import { crossValidate, cvTable, DEFAULT_FOLDS } from '../predict/cv.ts';
 import { modelToOnnx } from '../predict/onnx.ts';
 import { trainDemandModel } from '../predict/train.ts';
 import { InputError } from '../formats/errors.ts';
+import { removedFlag, takesList, takesOne, TRACE_FLAGS } from './flag-aliases.ts';
 
 /** A duration as sim/scenario.ts reads it (90s, 5m, 1h, or seconds), > 0. */
 function duration(v: string): number {
@@ -99,8 +100,7 @@ interface TrainCli {
 }
 
 export function registerPredictCommands(program: Command): void {
-  program
-    .command('dataset')
+  takesList(program.command('dataset'), TRACE_FLAGS)
     .description('write the demand predictor\'s examples as CSV: per profile and interval, features (lags, rolling means, EWMA, seasonal and time encodings, optional PSI) and labels (arrivals over the horizon; smallest warm pool keeping cold starts under a target)')
     .requiredOption('--traces <files...>', 'demand traces (t_s,profile,count) or NAB timestamp,value files')
     .option('--horizon <duration>', 'label horizon, e.g. 5m (default: one interval of each trace)', duration)
@@ -127,8 +127,7 @@ export function registerPredictCommands(program: Command): void {
       console.log(o.json ? JSON.stringify({ out: o.out, rows, columns }) : `wrote ${o.out}: ${rows} rows, ${columns} columns`);
     });
 
-  program
-    .command('train')
+  removedFlag(takesList(program.command('train'), TRACE_FLAGS), '--model <kind>', 'train has no model kinds any more (it always writes the gradient-boosted trees); --model names an ONNX file in sim, compare and predict-eval, and train writes one with --out')
     .description('train the demand model (P50 and P90 gradient-boosted trees correcting the baselines\' ensemble) on the first half of every series, optionally cross-validate it by series (--cv), and write it as ONNX with its model card (FILE.card.json)')
     .requiredOption('--traces <files...>', 'demand traces (t_s,profile,count) or NAB timestamp,value files')
     .option('--horizon <duration>', 'forecast horizon, e.g. 5m (default: one interval of each trace)', durationText)
@@ -174,8 +173,7 @@ export function registerPredictCommands(program: Command): void {
       console.log(`wrote ${o.out} (${onnx.length} bytes) and ${cardPath(o.out)} in ${card.training_wall_s} s${cv ? `; cross-validated: candidate ${cv.chosen + 1} of ${cv.candidates.length} chosen` : ''}`);
     });
 
-  program
-    .command('predict-eval')
+  takesOne(program.command('predict-eval'), TRACE_FLAGS, 'run it once per trace')
     .description('judge a trained demand model on the second half of a demand trace or NAB file (imported on the fly), through onnxruntime and the online guard as a shell runs it; prints one JSON object: accuracy (1 − WAPE), WAPE, MAPE, coverage_p90 and pinball_p90, beside last value, seasonal-naive (day, week), EWMA and their ensemble, and which forecaster the guard used how often')
     .requiredOption('--model <file>', 'an ONNX model written by fgo train')
     .requiredOption('--trace <file>', 'a demand trace (t_s,profile,count) or NAB timestamp,value file')

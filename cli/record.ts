@@ -1,6 +1,6 @@
 /**
  * `fgo record`: sample this host's PSI, CPU time and available memory every interval for a while
- * and write a PSI trace (DESIGN.md) the twin replays — see live/recorder.ts for the format. Rows are
+ * and write a PSI trace (docs/formats.md) the twin replays — see live/recorder.ts for the format. Rows are
  * appended and flushed as they are taken; Ctrl-C (SIGINT) or SIGTERM ends the recording cleanly,
  * every row taken so far kept, and the summary still printed.
  *

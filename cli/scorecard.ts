@@ -13,6 +13,7 @@ import { bundledScenarios } from '../sim/scenario.ts';
 import { outDirProblem, planScorecard, runScorecard, type ScorecardPlan } from '../sim/scorecard.ts';
 import { VERDICT_RULE, verdictTable } from '../sim/verdict.ts';
 import { InputError } from './jsonfile.ts';
+import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
 import { progressBar } from './sim.ts';
 import { durationFlag, workersFlag } from './tune.ts';
 
@@ -75,8 +76,7 @@ function runProgress(plan: ScorecardPlan) {
 }
 
 export function registerScorecard(program: Command): void {
-  program
-    .command('scorecard')
+  takesList(program.command('scorecard'), SCENARIO_FLAGS)
     .description('run every chosen scenario × policy on identical arrivals, in parallel, and judge the engine against the best baseline: a verdict table, scorecard.json, a run directory per run and one offline report')
     .option('--scenarios <list|all>', `comma-separated bundled scenarios (${bundledScenarios().join(', ')}) or scenario files; all: every bundled one`, 'all')
     .option('--policies <list|all>', `comma-separated, engine among them (${POLICIES.join(', ')}); all: every one`, 'all')

@@ -18,6 +18,7 @@ import { engineConfigFor, parseDecisionLog, runSimulation, type DecisionLog, typ
 import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
 import { verdictFor, verdictTable } from '../sim/verdict.ts';
 import { InputError } from './jsonfile.ts';
+import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
 import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
 import { deepMerge } from '../engine/config.ts';
 
@@ -148,7 +149,7 @@ function table(results: ReadonlyArray<[string, RunResult]>): string {
   const rows = results.map(([name, r]) => {
     const m = r.metrics;
     return [name, m.slo_miss_ratio.toFixed(4), m.latency_ms.p50.toFixed(1), m.latency_ms.p99.toFixed(1), ...(calls ? [m.e2e_latency_ms.p99.toFixed(1)] : []), m.cold_start_ratio.toFixed(3), m.local_access_ratio.toFixed(3), m.utilization.mean.toFixed(3),
-      String(m.requests.shed), ...(faults ? [m.mttd_s === null ? '-' : String(m.mttd_s), m.mttr_s === null ? '-' : String(m.mttr_s), `${m.faults.recovered}/${m.faults.injected}`] : []), r.wall.s.toFixed(1)];
+      String(m.requests.shed), ...(faults ? [m.mttd_s === null ? '-' : String(m.mttd_s), m.mttr_s === null ? '-' : String(m.mttr_s), `${m.faults.recovered}/${m.faults.injected}`] : []), r.wall.wall_s.toFixed(1)];
   });
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
@@ -173,7 +174,7 @@ async function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: s
 }
 
 const simOptions = (c: Command) =>
-  c
+  takesOne(c, SCENARIO_FLAGS, 'fgo scorecard runs several (--scenarios A,B)')
     .option('--scenario <name|file>', `a bundled scenario (${bundledScenarios().join(', ')}) or a scenario JSON file`, 'default')
     .option('--seed <n>', 'seed of every random stream (arrivals, faults, the engine)')
     .option('--duration <d>', 'simulated time, e.g. 90s, 30m, 24h')

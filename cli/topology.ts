@@ -1,6 +1,6 @@
 /**
  * `fgo topology`: the NUMA topology of this host — or of a dump of another machine with --fs-root —
- * as a readable table, or with --json as DESIGN.md's topology JSON (what `--topology FILE` and
+ * as a readable table, or with --json as the topology JSON of docs/formats.md (what `--topology FILE` and
  * `--topology sysfs:DIR` read). Warnings about surprising sysfs contents go to stderr.
  */
 import type { Command } from 'commander';

@@ -86,7 +86,7 @@ export function registerTraceCommands(program: Command): void {
     .option('--llm-ms-per-generated-token <ms>', `azure-llm: CPU time per generated token (default ${IMPORT_DEFAULTS.llmMsPerGeneratedToken})`, nonNegative)
     .option('--llm-base-mb <mb>', `azure-llm: fixed memory per request (default ${IMPORT_DEFAULTS.llmBaseMb})`, nonNegative)
     .option('--llm-mb-per-context-token <mb>', `azure-llm: KV-cache memory per context token (default ${IMPORT_DEFAULTS.llmMbPerContextToken})`, nonNegative)
-    .option('--util-note', 'alibaba-machine-usage: add each machine\'s CPU, memory and disk utilisation to the notes')
+    .option('--util-note', 'alibaba-machine-usage: add each machine\'s CPU, memory and disk utilization to the notes')
     .addHelpText(
       'after',
       `

@@ -10,6 +10,7 @@ import { assertOutputFile } from '../formats/outputs.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
 import { formatTradeoff, runTradeoff } from '../sim/tradeoff.ts';
 import { InputError } from './jsonfile.ts';
+import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
 import { prepare, progressBar } from './sim.ts';
 
 interface TradeoffFlags {
@@ -41,8 +42,7 @@ function numbers(flag: string, v: string, parse: (x: string) => number, ok: (x: 
 }
 
 export function registerTradeoff(program: Command): void {
-  program
-    .command('tradeoff')
+  takesOne(program.command('tradeoff'), SCENARIO_FLAGS, 'run fgo tradeoff once per scenario')
     .description('cold starts against idle warm memory: the engine covering several percentiles of its pools\' concurrency vs a baseline at several keep-alives, on identical arrivals')
     .option('--scenario <name|file>', 'a bundled scenario or a scenario JSON file', 'diurnal-8n')
     .option('--duration <d>', 'simulated time of each run, e.g. 6h (default: the scenario\'s)')

@@ -15,6 +15,7 @@ import { OBJECTIVE_METRICS, parseWeights, type MetricDelta } from '../sim/tune/o
 import type { PoolOptions } from '../sim/tune/pool.ts';
 import { canonicalJson, makeSpec, mergeShards, runShard, runSweep, type ResultDoc } from '../sim/tune/sweep.ts';
 import { InputError } from './jsonfile.ts';
+import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
 import { progressBar } from './sim.ts';
 
 const DEFAULT_SCENARIOS = 'default,burst-2n';
@@ -117,8 +118,7 @@ function report(doc: ResultDoc, out: string, wall_s: number, json: boolean): voi
 }
 
 export function registerTune(program: Command): void {
-  const tune = program
-    .command('tune')
+  const tune = takesList(program.command('tune'), SCENARIO_FLAGS)
     .description('search PSI thresholds, placement weights, admission limits and pool floors on the twin; report the best config against the design defaults on held-out scenarios')
     .option('--scenarios <list>', 'scenarios to tune on (bundled names or files)', DEFAULT_SCENARIOS)
     .option('--holdout <list>', "scenarios to report on, never tuned on ('none': no held-out report)", DEFAULT_HOLDOUT)

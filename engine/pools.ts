@@ -1,7 +1,7 @@
 /**
  * Pools: one per profile, holding its fragments through their life (starting → warm ⇄ active →
  * draining → stopped, or failed), with acquire/release, size bounds and the pool's running
- * figures (utilisation, latency, throughput, error rate). Every change of a fragment's resources
+ * figures (utilization, latency, throughput, error rate). Every change of a fragment's resources
  * goes through `setReservation`, which keeps the node ledger's totals exact.
  */
 import type { Config, Profile } from './config.ts';
@@ -87,7 +87,7 @@ export class Pool {
     return this.count.starting + this.count.warm + this.count.active;
   }
 
-  get utilisation(): number {
+  get utilization(): number {
     const busy = this.count.active, idle = this.count.warm;
     return busy + idle === 0 ? 0 : busy / (busy + idle);
   }

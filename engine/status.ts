@@ -14,7 +14,7 @@ export function statusOf(o: Orchestrator) {
     pressure: o.pressure.systemView(),
     pools: [...o.pools.pools.values()].sort((a, b) => (a.profile < b.profile ? -1 : 1)).map((p) => ({
       profile: p.profile, size: p.size, ...p.count, target: p.target, min: p.cfg.pool.min, max: p.cfg.pool.max,
-      utilisation: round4(p.utilisation), avg_latency_ms: round4(p.avg_latency_ms), throughput_rps: round4(p.throughput_rps), error_rate: round4(p.error_rate),
+      utilization: round4(p.utilization), avg_latency_ms: round4(p.avg_latency_ms), throughput_rps: round4(p.throughput_rps), error_rate: round4(p.error_rate),
     })),
     nodes: o.topo.nodes.map((n) => ({
       id: n.id, fragments: ledger.fragmentsOn(n.id), active: ledger.activeOn(n.id), reserved_cpu: round4(ledger.reservedCpu(n.id)),

@@ -1,7 +1,7 @@
 /**
  * The one topology model every consumer shares (as hwloc's is): the live readers produce it from
  * sysfs, the twin's presets and topology files produce it, the engine consumes it. The JSON shape
- * is DESIGN.md's; `buildTopology` validates it and adds the indexes the engine needs.
+ * is docs/formats.md's topology JSON; `buildTopology` validates it and adds the indexes the engine needs.
  */
 
 export interface TopologyNodeJson {

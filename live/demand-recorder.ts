@@ -1,6 +1,6 @@
 /**
  * `DemandRecorder` (the agent's pool mode): arrivals per profile and interval as a demand trace
- * `t_s,profile,count` (DESIGN.md), written as a log — header first, then each row as it is
+ * `t_s,profile,count` (docs/formats.md), written as a log — header first, then each row as it is
  * taken, written with writeSync and fdatasync'ed, so a crash keeps every row written so far.
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
@@ -28,7 +28,7 @@ export interface DemandRecorderOptions {
 }
 
 /**
- * Arrivals per profile and interval, written as a demand trace `t_s,profile,count` (DESIGN.md):
+ * Arrivals per profile and interval, written as a demand trace `t_s,profile,count` (docs/formats.md):
  * `count` arrivals of `profile` in the interval [t_s, t_s + interval_s). The caller's clock `t_ms`
  * is ms since its run started (the agent's monotonic clock); interval k starts at k·interval_s.
  *

@@ -1,5 +1,5 @@
 /**
- * Recorders: logs the live host writes as it goes, in DESIGN.md's trace formats, so the twin can
+ * Recorders: logs the live host writes as it goes, in the trace formats of docs/formats.md, so the twin can
  * replay what happened.
  *
  * - `recordPsiTrace` (behind `fgo record`): one row per sample of the host, every `interval_s`
@@ -27,7 +27,7 @@ import { InputError } from '../formats/errors.ts';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { PsiLine } from '../engine/types.ts';
-import { PSI_COLUMNS, PSI_FIELDS, PSI_LINES, PSI_RESOURCES } from '../sim/traces.ts';
+import { PSI_COLUMNS, PSI_FIELDS, PSI_LINES, PSI_RESOURCES, psiFileColumn } from '../sim/traces.ts';
 import { parseMeminfo, readProcStat } from './procfs.ts';
 import { HostFileError, readHostFile } from './procread.ts';
 import { appendDurable } from './demand-recorder.ts';
@@ -39,8 +39,8 @@ import type { HostRoots } from './roots.ts';
 
 /** The columns `fgo record` adds after the PSI columns. */
 export const RECORDER_EXTRA_COLUMNS = ['cpu_busy_jiffies', 'cpu_total_jiffies', 'mem_available_kb', 'procs_running', 'procs_blocked'] as const;
-/** The header of a recorded PSI trace. */
-export const RECORDER_HEADER: readonly string[] = ['t_ms', ...PSI_COLUMNS, ...RECORDER_EXTRA_COLUMNS];
+/** The header of a recorded PSI trace: averages in percent, as the kernel printed them (`_pct`). */
+export const RECORDER_HEADER: readonly string[] = ['t_ms', ...PSI_COLUMNS.map(psiFileColumn), ...RECORDER_EXTRA_COLUMNS];
 /** Shortest sampling interval: the kernel's PSI averages move every 2 s, its totals continuously. */
 export const MIN_INTERVAL_S = 0.1;
 

@@ -276,7 +276,7 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   return result;
 }
 
-/** The host's topology as DESIGN.md's JSON. Throws HostRootsError for unusable roots. */
+/** The host's topology as the topology JSON of docs/formats.md. Throws HostRootsError for unusable roots. */
 export function readTopology(roots: HostRoots): TopologyJson {
   return readTopologyDetailed(roots).topology;
 }

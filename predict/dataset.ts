@@ -14,7 +14,7 @@
  *   through a seeded simulation of the same queue would estimate this same B with noise; the
  *   formula is its exact expectation.
  *
- * Header: trace,profile,t_s,interval_s,split,level,<features…>[,psi_…],horizon_s,label_arrivals,label_warm_pool
+ * Header: trace,profile,t_s,interval_s,split,level,<features…>[,psi_…_ratio],horizon_s,label_arrivals,label_warm_pool
  * where t_s is the end of the history (the start of the labelled horizon) and split is `train`
  * (label wholly in the first half of the series), `test` (starts in the second) or `gap` (between).
  */
@@ -25,7 +25,7 @@ import { seasonalInterval } from './examples.ts';
 import type { LoadedTrace } from './input.ts';
 import { labelAt, labelSpan, splitIndex } from './series.ts';
 
-/** The PSI columns a dataset carries (as fractions 0–1), from the latest system-wide sample at or before t_s. */
+/** The PSI columns a dataset carries (as fractions 0–1, hence `psi_…_ratio`), from the latest system-wide sample at or before t_s. */
 export const PSI_FEATURES: readonly PsiColumn[] = ['cpu_some_avg10', 'cpu_full_avg10', 'mem_some_avg10', 'mem_full_avg10', 'io_some_avg10', 'io_full_avg10'];
 
 export interface DatasetOptions {
@@ -39,7 +39,7 @@ export interface DatasetOptions {
 }
 
 export function datasetHeader(psi: boolean): string[] {
-  return ['trace', 'profile', 't_s', 'interval_s', 'split', 'level', ...ALL_FEATURES, ...(psi ? PSI_FEATURES.map((c) => `psi_${c}`) : []), 'horizon_s', 'label_arrivals', 'label_warm_pool'];
+  return ['trace', 'profile', 't_s', 'interval_s', 'split', 'level', ...ALL_FEATURES, ...(psi ? PSI_FEATURES.map((c) => `psi_${c}_ratio`) : []), 'horizon_s', 'label_arrivals', 'label_warm_pool'];
 }
 
 /** Erlang's B(c, a): the share of arrivals an M/G/c/c system with offered load a turns away. */

@@ -22,7 +22,7 @@
 /** Intervals in the level (the normaliser). */
 export const LEVEL_WINDOW = 12;
 /**
- * Added to the level so an idle series has a level, never 0. Small, because NAB utilisation
+ * Added to the level so an idle series has a level, never 0. Small, because NAB utilization
  * series sit at 0.07 %: a floor of 1 (as fgo/1 had) made such a series look like Poisson noise
  * around 1, and cross-validation lost 10–50 % to last-value on them.
  */

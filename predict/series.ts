@@ -4,9 +4,9 @@
  *
  * A trace is *regular* when at least 90 % of the gaps between a profile's consecutive rows equal
  * the trace's most common gap: it is then put on that grid, and an interval without a row counts
- * 0 arrivals, as DESIGN.md defines the format (the Azure importer leaves zero minutes out; the NAB
+ * 0 arrivals, as docs/formats.md defines the format (the Azure importer leaves zero minutes out; the NAB
  * importer leaves its few missing samples out, which thereby read as zeros too). An *irregular*
- * trace (the Alibaba utilisation samples, 10–70 s apart) cannot be gridded without inventing
+ * trace (the Alibaba utilization samples, 10–70 s apart) cannot be gridded without inventing
  * values, so its series is its rows in order, each row one interval, and `interval_s` is the
  * median gap. Either way every figure is "one step ahead" on the series the trace defines.
  */

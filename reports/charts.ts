@@ -120,13 +120,13 @@ export function latencyCdfChart(runs: Run[]): ChartDef {
   };
 }
 
-/** Mean CPU utilisation per node over time, one heat-map panel per run. */
+/** Mean CPU utilization per node over time, one heat-map panel per run. */
 export function cpuHeatmapChart(runs: Run[], ax: TimeAxis): ChartDef {
   const values = runs.flatMap((r) => r.series.heat.map((h) => ({ run: r.label, t: t(ax, h.t_s), node: h.node, util: r4(h.util) })));
   const nodes = Math.max(1, ...runs.map((r) => r.series.nodes.length));
   return {
-    id: 'cpu-heatmap', title: 'Per-node CPU utilisation', renderer: 'canvas',
-    spec: top('CPU utilisation per NUMA node over time', [
+    id: 'cpu-heatmap', title: 'Per-node CPU utilization', renderer: 'canvas',
+    spec: top('CPU utilization per NUMA node over time', [
       `Mean of timeseries.csv cpu_util per node in ${span(ax.heat_bin_s)} cells: 0 = idle, 1 = every online CPU of the node busy.`,
       'Colour: viridis (perceptually uniform, readable in greyscale and with any colour-vision deficiency).',
     ], {
@@ -139,8 +139,8 @@ export function cpuHeatmapChart(runs: Run[], ax: TimeAxis): ChartDef {
         encoding: {
           x: xTime(ax), x2: { field: 't2' },
           y: { field: 'node', type: 'ordinal', title: 'NUMA node', axis: { labelOverlap: 'parity' } },
-          color: { field: 'util', type: 'quantitative', title: 'CPU utilisation', scale: { scheme: 'viridis', domain: [0, 1] }, legend: { format: '.0%' } },
-          tooltip: [{ field: 'run' }, { field: 'node' }, { field: 't', title: `from (${ax.unit})` }, { field: 'util', title: 'utilisation', format: '.1%' }],
+          color: { field: 'util', type: 'quantitative', title: 'CPU utilization', scale: { scheme: 'viridis', domain: [0, 1] }, legend: { format: '.0%' } },
+          tooltip: [{ field: 'run' }, { field: 'node' }, { field: 't', title: `from (${ax.unit})` }, { field: 'util', title: 'utilization', format: '.1%' }],
         },
       },
       resolve: { scale: { x: 'shared' } },

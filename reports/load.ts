@@ -1,5 +1,5 @@
 /**
- * Reading run directories (DESIGN.md "A run directory") for the report, and aggregating them into
+ * Reading run directories (docs/formats.md "The run directory") for the report, and aggregating them into
  * time bins on the way in. Run directories can be large — a 24-hour run's decisions.jsonl is
  * hundreds of MB — so nothing here keeps per-request or per-row data: the timeseries and the
  * decision journal are streamed once and folded into at most a few hundred bins per run (and a
@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
+import { wallFromFile } from '../formats/wall.ts';
 import { z } from 'zod';
 import { DEFAULT_HEADROOM } from '../sim/agent-loop.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
@@ -119,7 +120,8 @@ export function readRuns(dirs: readonly string[]): RunMeta[] {
     const run = readJsonFile(join(dir, 'run.json'), runJsonSchema, problems);
     const metrics = readJsonFile(join(dir, 'metrics.json'), metricsSchema, problems) as MetricsJson | undefined;
     const faults = existsSync(join(dir, 'faults.json')) ? readJsonFile(join(dir, 'faults.json'), faultSchema, problems) : [];
-    const wall = existsSync(join(dir, 'wall.json')) ? readJsonFile(join(dir, 'wall.json'), z.record(z.string(), z.unknown()), problems) : undefined;
+    const wallRaw = existsSync(join(dir, 'wall.json')) ? readJsonFile(join(dir, 'wall.json'), z.record(z.string(), z.unknown()), problems) : undefined;
+    const wall = wallRaw && wallFromFile(wallRaw);
     if (!existsSync(join(dir, 'timeseries.csv'))) problems.push(`${join(dir, 'timeseries.csv')}: missing`);
     if (!run || !metrics || !faults) continue;
     let duration_s = NaN;
@@ -177,7 +179,7 @@ export interface SysBin {
 
 export interface RunSeries {
   bins: SysBin[];
-  /** Mean CPU utilisation per node and heat bin. */
+  /** Mean CPU utilization per node and heat bin. */
   heat: Array<{ t_s: number; node: number; util: number }>;
   nodes: number[];
   decisions: { total: number; byAction: Record<string, number> };
@@ -263,6 +265,9 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
     if (first) {
       first = false;
       col = Object.fromEntries(f.map((name, i) => [name.trim(), i]));
+      // Run directories written before the PSI columns said their unit name them without `_pct`
+      // (same values, percent); those are on users' disks, so both names are read.
+      for (const c of PSI_COLS) if (!(c in col) && `${c}_pct` in col) col[c] = col[`${c}_pct`] as number;
       const missing = ['t_s', 'node', 'cpu_util', ...PSI_COLS, 'active', 'warm'].filter((c) => !(c in col));
       if (missing.length) throw new ReportInputError([`${join(meta.dir, 'timeseries.csv')}: missing column(s) ${missing.join(', ')}`]);
       return;

@@ -6,7 +6,7 @@
  *   Design", 2008), designed to stay distinguishable under protanopia, deuteranopia and tritanopia.
  *   Vega's default `tableau10` is not: its red/green and blue/purple pairs collapse. The yellow is
  *   moved last because it is hard to see on white.
- * - Ordered values (PSI levels, utilisation) use sequential ramps whose lightness changes
+ * - Ordered values (PSI levels, utilization) use sequential ramps whose lightness changes
  *   monotonically (ColorBrewer YlOrRd, viridis), so order survives greyscale and any CVD.
  * - Where two series could still be confused, a second channel (dash pattern, shape) carries the
  *   same information.

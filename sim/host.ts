@@ -51,7 +51,7 @@ export class PsServer {
   stall = 0;
   /** Bumped on every change; a scheduled completion carrying an older version is stale. */
   version = 0;
-  /** ∫ busy units dt, for utilisation. */
+  /** ∫ busy units dt, for utilization. */
   busy_unit_us = 0;
 
   constructor(public capacity: number) {}

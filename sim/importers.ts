@@ -1,6 +1,6 @@
 /**
- * Importers: five public trace formats turned into fgo's demand and request traces (DESIGN.md,
- * "File formats"). Each reads its input as strictly as the trace readers do — every bad row is
+ * Importers: five public trace formats turned into fgo's demand and request traces (docs/formats.md,
+ * "Traces"). Each reads its input as strictly as the trace readers do — every bad row is
  * `file:line:col: column NAME: what`, all of them at once, or with `skipBad` left out and listed
  * in `skipped` — and says in `notes` what it assumed and what it saw (gaps, duplicates, rounding).
  *
@@ -48,7 +48,7 @@ export interface ImportOptions {
   llmMbPerContextToken?: number;
   /** nab: keep fractional values as they are instead of rounding them to whole counts (the predictor's reading). */
   exact?: boolean;
-  /** alibaba-machine-usage: add a per-machine utilisation summary (CPU, memory, disk I/O) to the notes. */
+  /** alibaba-machine-usage: add a per-machine utilization summary (CPU, memory, disk I/O) to the notes. */
   utilNote?: boolean;
 }
 

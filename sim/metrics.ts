@@ -1,7 +1,7 @@
 /**
- * The run's metrics, each defined once (DESIGN.md "Metrics"): latency percentiles from a
+ * The run's metrics, each defined once (docs/metrics.md): latency percentiles from a
  * bounded-memory HdrHistogram, request and fault counts, cold starts, local memory access,
- * utilisation balance, idle warm memory, and the SLO figures — misses, goodput, and per profile and
+ * utilization balance, idle warm memory, and the SLO figures — misses, goodput, and per profile and
  * per priority the arrivals, completions, sheds, misses and latency percentiles. Everything here is
  * simulated, hence identical for the same scenario and seed; wall-clock figures are kept apart in
  * `WallClock`.
@@ -11,6 +11,7 @@
  * without this a policy that holds requests back until the run ends would look punctual).
  */
 import * as hdr from 'hdr-histogram-js';
+import type { WallJson } from '../formats/wall.ts';
 
 /** Latencies are recorded in µs up to one hour (3 significant digits: 0.1 % resolution). */
 const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
@@ -225,12 +226,12 @@ export class WallClock {
     this.decisions.recordValue(Math.max(1, Number(ns / 1000n)));
   }
 
-  summary(events: number) {
-    const s = Number(process.hrtime.bigint() - this.start) / 1e9;
+  summary(events: number): WallJson {
+    const wall_s = Number(process.hrtime.bigint() - this.start) / 1e9;
     const has = this.decisions.totalCount > 0;
     return {
-      s: r3(s),
-      events_per_s: s > 0 ? Math.round(events / s) : 0,
+      wall_s: r3(wall_s),
+      events_per_s: wall_s > 0 ? Math.round(events / wall_s) : 0,
       decision_latency_us: { p50: has ? this.decisions.getValueAtPercentile(50) : 0, p99: has ? this.decisions.getValueAtPercentile(99) : 0 },
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     };

@@ -1,7 +1,7 @@
 /**
  * One simulated run: builds the host, the policy, the workload and the faults from a scenario,
  * runs the agent loop and the event queue to the end (sim/agent-loop.ts: async, as the demand
- * predictor may be), and writes the run directory of DESIGN.md — run.json,
+ * predictor may be), and writes the run directory of docs/formats.md — run.json,
  * decisions.jsonl, metrics.json, timeseries.csv (plus wall.json, the wall-clock figures, kept
  * apart so metrics.json is identical for the same scenario and seed). Files go to a temporary
  * directory renamed into place at the end (formats/files.ts), so a crash or Ctrl-C never leaves a
@@ -155,7 +155,8 @@ function compact(d: Decision): string {
 /** forecasts.csv: one row per profile per scaling cycle; demand_p90_per_s empty when the predictor gives none. */
 export const FORECAST_HEADER = 't_s,profile,demand_per_s,demand_p90_per_s,recommended_size';
 
-const TS_HEADER = 't_s,node,cpu_util,cpu_some_avg10,cpu_full_avg10,mem_some_avg10,mem_full_avg10,io_some_avg10,io_full_avg10,active,warm,mem_used_kb';
+/** timeseries.csv: cpu_util a fraction 0–1, the PSI averages in percent as the kernel prints them (docs/formats.md). */
+const TS_HEADER = 't_s,node,cpu_util,cpu_some_avg10_pct,cpu_full_avg10_pct,mem_some_avg10_pct,mem_full_avg10_pct,io_some_avg10_pct,io_full_avg10_pct,active,warm,mem_used_kb';
 
 /**
  * The predictor, yielding to the event loop before each forecast: the run is otherwise one long

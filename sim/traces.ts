@@ -1,12 +1,14 @@
 /**
- * The three trace formats of DESIGN.md ("File formats"), read and written in one place so the
+ * The three trace formats of docs/formats.md ("Traces"), read and written in one place so the
  * twin, the importers and the live recorder agree on them:
  *
  * - demand trace  `t_s,profile,count`: `count` arrivals of `profile` in the interval starting at `t_s`;
  * - request trace `t_ms,profile,cpu_ms,mem_mb,priority,io`: one row per request;
- * - PSI trace     `t_ms` then any of `{cpu,mem,io}_{some,full}_{avg10,avg60,avg300,total_us}`
+ * - PSI trace     `t_ms` then any of `{cpu,mem,io}_{some,full}_{avg10_pct,avg60_pct,avg300_pct,total_us}`
  *   (averages in percent, as the kernel prints them), optional `node`; other columns are kept as
- *   text in `extra` and otherwise ignored.
+ *   text in `extra` and otherwise ignored. Files written before the averages' names carried their
+ *   unit say `avg10` for `avg10_pct` (the kernel's own field names; still percent): recordings of
+ *   that form exist (traces/psi/), so both are read. Units: docs/formats.md "Units and names".
  *
  * Validation is strict and complete, with located problems and `skipBad` as csv.ts describes.
  * Rows must be in time order (ties allowed); a demand trace may not repeat a profile at one `t_s`,
@@ -44,15 +46,21 @@ export const PSI_RESOURCES = ['cpu', 'mem', 'io'] as const;
 export const PSI_LINES = ['some', 'full'] as const;
 export const PSI_FIELDS = ['avg10', 'avg60', 'avg300', 'total_us'] as const;
 export type PsiColumn = `${(typeof PSI_RESOURCES)[number]}_${(typeof PSI_LINES)[number]}_${(typeof PSI_FIELDS)[number]}`;
-/** All 24 PSI columns in their canonical order (the order the writer uses). */
+/** All 24 PSI columns in their canonical order (the order the writer uses), as rows hold them. */
 export const PSI_COLUMNS: readonly PsiColumn[] = PSI_RESOURCES.flatMap((r) => PSI_LINES.flatMap((l) => PSI_FIELDS.map((f) => `${r}_${l}_${f}` as const)));
-const PSI_COLUMN_SET: ReadonlySet<string> = new Set(PSI_COLUMNS);
+/** A PSI column's name in a file fgo writes: averages say their unit (`cpu_some_avg10_pct`), totals already do. */
+export const psiFileColumn = (c: PsiColumn): string => (c.endsWith('_total_us') ? c : `${c}_pct`);
+/** File column name (either form) → the column rows hold. */
+const PSI_BY_FILE_NAME: ReadonlyMap<string, PsiColumn> = new Map(PSI_COLUMNS.flatMap((c) => [[c, c], [psiFileColumn(c), c]] as Array<[string, PsiColumn]>));
 
 export interface PsiRow {
   t_ms: number;
   /** NUMA node the sample belongs to; absent: system-wide. */
   node?: number;
-  /** Averages in percent (0–100) as the kernel prints them; `*_total_us` in microseconds. */
+  /**
+   * Averages in percent (0–100) as the kernel prints them, keyed by the kernel's field names (a
+   * file's `cpu_some_avg10_pct` is `cpu_some_avg10` here); `*_total_us` in microseconds.
+   */
   values: Partial<Record<PsiColumn, number>>;
   /** Text of the columns that are not part of the format (e.g. `phase`), when there are any. */
   extra?: Record<string, string>;
@@ -92,8 +100,8 @@ export const REQUEST_COLUMNS = ['t_ms', 'profile', 'cpu_ms', 'mem_mb', 'priority
 
 const EXPECTED_HEADERS =
   `a demand trace "${DEMAND_COLUMNS.join(',')}", a request trace "${REQUEST_COLUMNS.join(',')}" ` +
-  'or a PSI trace "t_ms" plus any of {cpu,mem,io}_{some,full}_{avg10,avg60,avg300,total_us} and an optional "node" ' +
-  '(e.g. "t_ms,cpu_some_avg10,mem_full_avg10")';
+  'or a PSI trace "t_ms" plus any of {cpu,mem,io}_{some,full}_{avg10_pct,avg60_pct,avg300_pct,total_us} and an optional "node" ' +
+  '(e.g. "t_ms,cpu_some_avg10_pct,mem_full_avg10_pct")';
 
 // ---------------------------------------------------------------------------------------------
 // Headers and kinds
@@ -115,7 +123,7 @@ function kindOfHeader(file: string, h: CsvRecord): TraceKind {
   const has = (c: string) => header.includes(c);
   if (has('t_s')) return 'demand';
   if (has('t_ms') && REQUEST_COLUMNS.slice(1).some(has)) return 'request';
-  if (has('t_ms') && header.some((c) => PSI_COLUMN_SET.has(c))) return 'psi';
+  if (has('t_ms') && header.some((c) => PSI_BY_FILE_NAME.has(c))) return 'psi';
   return headerError(file, h.line, 1, `not a trace: the header "${shortHeader(header)}" is none of: ${EXPECTED_HEADERS}`);
 }
 
@@ -201,7 +209,8 @@ function requestValidator(): Validator<RequestRow> {
   };
 }
 
-function psiValidator(columns: readonly PsiColumn[], extraColumns: readonly string[], hasNode: boolean): Validator<PsiRow> {
+/** `names`: each PSI column's name in the file (either form), so problems name the file's column. */
+function psiValidator(columns: readonly PsiColumn[], names: ReadonlyMap<PsiColumn, string>, extraColumns: readonly string[], hasNode: boolean): Validator<PsiRow> {
   const order = new TimeOrder();
   let sameTime = new Map<string, number>(); // node ('' system-wide) → line, for rows at order.last
   return {
@@ -210,7 +219,8 @@ function psiValidator(columns: readonly PsiColumn[], extraColumns: readonly stri
       const node = hasNode ? f.optionalNumber('node', { min: 0, integer: true }) : undefined;
       const values: Partial<Record<PsiColumn, number>> = {};
       for (const c of columns) {
-        const v = c.endsWith('_total_us') ? f.optionalNumber(c, { min: 0 }) : f.optionalNumber(c, { min: 0, max: 100 });
+        const name = names.get(c) as string;
+        const v = c.endsWith('_total_us') ? f.optionalNumber(name, { min: 0 }) : f.optionalNumber(name, { min: 0, max: 100 });
         if (v !== undefined && !Number.isNaN(v)) values[c] = v;
       }
       order.check(f, 't_ms', t_ms);
@@ -233,9 +243,17 @@ function psiHeader(file: string, h: CsvRecord) {
   const header = h.fields;
   const index = indexHeader(file, h);
   if (!index.has('t_ms')) headerError(file, h.line, 1, 'missing column t_ms (a PSI trace starts with t_ms)');
-  const columns = PSI_COLUMNS.filter((c) => index.has(c));
-  const extraColumns = header.filter((c) => c !== 't_ms' && c !== 'node' && !PSI_COLUMN_SET.has(c));
-  return { index, columns, extraColumns, hasNode: index.has('node') };
+  const names = new Map<PsiColumn, string>();
+  header.forEach((name, i) => {
+    const c = PSI_BY_FILE_NAME.get(name);
+    if (c === undefined) return;
+    const other = names.get(c);
+    if (other !== undefined) headerError(file, h.line, i + 1, `columns ${other} and ${name} are the same figure (percent; ${c} is the older name)`);
+    names.set(c, name);
+  });
+  const columns = PSI_COLUMNS.filter((c) => names.has(c));
+  const extraColumns = header.filter((c) => c !== 't_ms' && c !== 'node' && !PSI_BY_FILE_NAME.has(c));
+  return { index, columns, names, extraColumns, hasNode: index.has('node') };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +274,7 @@ export function readRequestTrace(file: string, opts: ReadOptions = {}): RequestT
 export function readPsiTrace(file: string, opts: ReadOptions = {}): PsiTrace {
   const { header, rows, broken } = load(file, 'psi');
   const h = psiHeader(file, header);
-  const v = psiValidator(h.columns, h.extraColumns, h.hasNode);
+  const v = psiValidator(h.columns, h.names, h.extraColumns, h.hasNode);
   return { kind: 'psi', ...validate(file, header.fields, h.index, rows, broken, v, opts.skipBad === true), columns: h.columns, extraColumns: h.extraColumns };
 }
 
@@ -327,16 +345,17 @@ export function writePsiTrace(file: string, rows: readonly PsiRow[]): void {
   const hasNode = rows.some((r) => r.node !== undefined);
   const columns = PSI_COLUMNS.filter((c) => rows.some((r) => r.values[c] !== undefined));
   const extra = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const clash = extra.find((c) => c === 't_ms' || c === 'node' || PSI_COLUMN_SET.has(c));
+  const clash = extra.find((c) => c === 't_ms' || c === 'node' || PSI_BY_FILE_NAME.has(c));
   if (clash) throw new InputError([`${file}: extra column ${clash} would clash with a PSI trace column`]);
-  const header = ['t_ms', ...(hasNode ? ['node'] : []), ...columns, ...extra];
+  const names = new Map(columns.map((c) => [c, psiFileColumn(c)]));
+  const header = ['t_ms', ...(hasNode ? ['node'] : []), ...columns.map(psiFileColumn), ...extra];
   const fields = (r: PsiRow) => [
     num(r.t_ms),
     ...(hasNode ? [r.node === undefined ? '' : num(r.node)] : []),
     ...columns.map((c) => (r.values[c] === undefined ? '' : num(r.values[c] as number))),
     ...extra.map((c) => r.extra?.[c] ?? ''),
   ];
-  writeChecked(file, header, rows, fields, psiValidator(columns, extra, hasNode));
+  writeChecked(file, header, rows, fields, psiValidator(columns, names, extra, hasNode));
 }
 
 // ---------------------------------------------------------------------------------------------

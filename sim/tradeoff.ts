@@ -3,7 +3,7 @@
  * engine, at several `scaling.cover` percentiles of the concurrency its pools cover) against a
  * fixed keep-alive (a baseline, at several keep-alives), all on identical arrivals. Each point is
  * one twin run; the headline compares the engine at its default cover with the baseline at the usual 10 minutes:
- * cold starts cut by at least 50 % at no more idle warm memory (DESIGN.md's cold_start_ratio and
+ * cold starts cut by at least 50 % at no more idle warm memory (docs/metrics.md's cold_start_ratio and
  * warm_idle_gb_s).
  */
 import { defaultConfig } from '../engine/index.ts';
@@ -77,7 +77,7 @@ function point(policy: PolicyName, knob: TradeoffPoint['knob'], value: number, r
   return {
     policy, knob, value, label: knob === 'cover' ? `cover ${value}` : `keep-alive ${formatSeconds(value)}`,
     cold_start_ratio: m.cold_start_ratio, warm_idle_gb_s: m.warm_idle_gb_s, latency_p99_ms: m.latency_ms.p99, latency_p50_ms: m.latency_ms.p50,
-    completed: m.requests.completed, wall_s: r.wall.s,
+    completed: m.requests.completed, wall_s: r.wall.wall_s,
   };
 }
 

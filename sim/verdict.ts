@@ -1,6 +1,6 @@
 /**
  * The verdict: the engine against the best baseline, metric by metric, scenario by scenario.
- * DESIGN.md "Metrics" defines the rule: the engine wins a scenario iff its `slo_miss_ratio` and
+ * docs/scorecard.md "The verdict" states the rule: the engine wins a scenario iff its `slo_miss_ratio` and
  * its p99 are lower than or equal to the best baseline's on identical arrivals. "Best baseline"
  * is per metric: the baseline with the best figure on that metric, so the engine faces a
  * different opponent on each. Pure — metrics in, verdict out — and shared by `fgo scorecard`,
@@ -23,7 +23,7 @@ export interface VerdictMetric {
   /** Unit of the figure, '' for a ratio. */
   unit: string;
   better: 'lower' | 'higher';
-  /** One of the two metrics DESIGN.md's rule decides on. */
+  /** One of the two metrics the rule decides on. */
   decisive: boolean;
 }
 
@@ -56,7 +56,7 @@ export interface MetricVerdict {
 
 export interface ScenarioVerdict {
   scenario: string;
-  /** DESIGN.md's rule; null when it cannot be decided (no engine run, no baseline, a deciding figure missing). */
+  /** The rule's outcome; null when it cannot be decided (no engine run, no baseline, a deciding figure missing). */
   engine_wins: boolean | null;
   /** The verdict in words. */
   summary: string;

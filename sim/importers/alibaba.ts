@@ -1,7 +1,7 @@
 /**
  * Alibaba cluster-trace-v2018 `machine_usage` (no header) as a demand trace: one profile per
- * machine, CPU utilisation as a load proxy. Its own file because the trace has its own quirks —
- * marker values (-1, 101, time_stamp 0), repeated samples — and an optional utilisation summary.
+ * machine, CPU utilization as a load proxy. Its own file because the trace has its own quirks —
+ * marker values (-1, 101, time_stamp 0), repeated samples — and an optional utilization summary.
  */
 import { readCsv, scanRows, type CsvRecord } from '../csv.ts';
 import type { DemandImport, ImportOptions } from '../importers.ts';
@@ -65,7 +65,7 @@ export function importAlibaba(file: string, opts: ImportOptions): DemandImport {
     .sort((a, b) => a.t_s - b.t_s || (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0));
 
   notes.push(
-    'count = round(cpu_util_percent): the machine\'s CPU utilisation in percent as a load proxy, not arrivals; each row stands for the interval up to the machine\'s next sample',
+    'count = round(cpu_util_percent): the machine\'s CPU utilization in percent as a load proxy, not arrivals; each row stands for the interval up to the machine\'s next sample',
     `t_s = time_stamp − ${t0} (the earliest sample in the file); rows sorted by t_s, then machine`,
   );
   if (duplicates) notes.push(`${plural(duplicates, 'repeated sample')} (same machine and time_stamp, first on line ${firstDuplicate}): the last row of each was kept`);
@@ -86,7 +86,7 @@ export function importAlibaba(file: string, opts: ImportOptions): DemandImport {
         return `${ok.length ? `mean ${mean.toFixed(1)} %, max ${maxOf(ok)} %` : 'no values'}${xs.length > ok.length ? ` (${xs.length - ok.length} outside 0–100 ignored)` : ''}`;
       };
       notes.push(
-        `${name(m)} utilisation (the trace has no pressure stall data, only utilisation): cpu ${stat(l.map((s) => s.cpu))}; memory ${stat(l.flatMap((s) => (s.mem === undefined ? [] : [s.mem])))}; disk io ${stat(l.flatMap((s) => (s.disk === undefined ? [] : [s.disk])))}`,
+        `${name(m)} utilization (the trace has no pressure stall data, only utilization): cpu ${stat(l.map((s) => s.cpu))}; memory ${stat(l.flatMap((s) => (s.mem === undefined ? [] : [s.mem])))}; disk io ${stat(l.flatMap((s) => (s.disk === undefined ? [] : [s.disk])))}`,
       );
     }
   }

@@ -1,6 +1,6 @@
 /**
  * The Numenta Anomaly Benchmark's `timestamp,value` series as a demand trace of one profile. NAB
- * series are often utilisation rather than arrivals; the notes say so when the values look like it.
+ * series are often utilization rather than arrivals; the notes say so when the values look like it.
  */
 import { basename } from 'node:path';
 import { scanRows, TimeOrder } from '../csv.ts';
@@ -33,7 +33,7 @@ export function importNab(file: string, opts: ImportOptions): DemandImport {
   if (fractional && opts.exact !== true) notes.push(`${fractional} of ${kept.length} values were not whole numbers and were rounded half up`);
   const maxValue = maxOf(kept.map((k) => k.value), 0);
   if (/utili[sz]ation|cpu/i.test(basename(file)) || (fractional > 0 && maxValue <= 100)) {
-    notes.push(`the values look like utilisation percentages (0–100${/cpu/i.test(basename(file)) ? ', CPU by the file name' : ''}), not arrival counts: count = round(percent) is a load proxy`);
+    notes.push(`the values look like utilization percentages (0–100${/cpu/i.test(basename(file)) ? ', CPU by the file name' : ''}), not arrival counts: count = round(percent) is a load proxy`);
   }
   return { kind: 'demand', rows, skipped, notes };
 }

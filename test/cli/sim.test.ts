@@ -38,11 +38,11 @@ describe('fgo sim', SLOW, () => {
     const { out } = outDir();
     const r = await fgo('sim', '--scenario', 'default', '--duration', '30s', '--out', out, '--json');
     expect(r.code, r.err).toBe(0);
-    const j = JSON.parse(r.out) as { dir: string; metrics: { requests: { arrived: number; completed: number } }; wall: { s: number } };
+    const j = JSON.parse(r.out) as { dir: string; metrics: { requests: { arrived: number; completed: number } }; wall: { wall_s: number } };
     expect(j.dir).toBe(out);
     expect(j.metrics.requests.arrived).toBeGreaterThan(5000); // 254/s for 30 s ≈ 7600
     expect(j.metrics.requests.completed).toBeGreaterThan(0);
-    expect(j.wall.s).toBeGreaterThan(0);
+    expect(j.wall.wall_s).toBeGreaterThan(0);
     expect(readdirSync(out).sort()).toEqual(RUN_FILES);
     expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'))).toEqual(j.metrics);
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({ scenario: { name: 'default', duration: '30s' }, policy: 'engine', versions: { fgo: expect.any(String) } });

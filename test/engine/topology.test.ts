@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildTopology, distance, TopologyError, type TopologyJson } from '../../engine/topology.ts';
 import { OPTERON_SLIT } from '../helpers.ts';
 
-/** The example of DESIGN.md's "Topology (JSON)" format, completed to two nodes. */
+/** The example of docs/formats.md's "Topology JSON", completed to two nodes. */
 const designDoc = (): TopologyJson => ({
   nodes: [
     { id: 0, cpus: [0, 1, 2, 3], memory_kb: 16777216, distances: [10, 21] },
@@ -33,7 +33,7 @@ function problemsOf(doc: unknown): string[] {
   throw new Error('expected buildTopology to reject the document');
 }
 
-describe('buildTopology: accepting the DESIGN.md shape', () => {
+describe('buildTopology: accepting the shape of docs/formats.md', () => {
   it('indexes the two-node example', () => {
     const t = buildTopology(designDoc());
     expect(t.nodes).toHaveLength(2);

@@ -33,7 +33,7 @@ describe('fgo dataset', () => {
     expect(r.code, r.err).toBe(0);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe(datasetHeader(true).join(','));
-    expect(lines[0]).toMatch(/^trace,profile,t_s,interval_s,split,level,log_level,lag_1,.*,psi_cpu_some_avg10,.*,horizon_s,label_arrivals,label_warm_pool$/);
+    expect(lines[0]).toMatch(/^trace,profile,t_s,interval_s,split,level,log_level,lag_1,.*,psi_cpu_some_avg10_ratio,.*,horizon_s,label_arrivals,label_warm_pool$/);
     expect(r.out).toBe(`wrote ${out}: 36 rows, ${lines[0]?.split(',').length} columns\n`); // 2 profiles × (k = 1..18)
     const col = (name: string) => (lines[0] as string).split(',').indexOf(name);
     const row = (lines.find((l) => l.startsWith('d,api,300,')) as string).split(',');
@@ -43,8 +43,8 @@ describe('fgo dataset', () => {
     expect(row[col('horizon_s')]).toBe('120');
     // λS = 22 / 120 × 1 s = 0.183: B(1) = 0.155, B(2) = 0.014 ≤ 0.05 → 2 warm fragments.
     expect(row[col('label_warm_pool')]).toBe('2');
-    expect(row[col('psi_cpu_some_avg10')]).toBe('0.5'); // the sample at 300 s, as a fraction
-    expect(row[col('psi_io_some_avg10')]).toBe(''); // not in the PSI trace
+    expect(row[col('psi_cpu_some_avg10_ratio')]).toBe('0.5'); // the sample at 300 s, as a fraction
+    expect(row[col('psi_io_some_avg10_ratio')]).toBe(''); // not in the PSI trace
     expect(row[col('split')]).toBe('train'); // label ends at index 7 < 10
     expect(lines.find((l) => l.startsWith('d,api,600,'))?.split(',')[col('split')]).toBe('test');
   }, 120_000);

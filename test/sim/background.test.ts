@@ -96,7 +96,7 @@ describe('the neighbour contends in the execution model', () => {
     const { metrics } = await replay({ duration: '30s', topology: '1n-2c', profiles: { job: quick } }, { file }, '10000,job,1000,0,1');
     expect(metrics.requests.completed).toBe(1);
     expect(metrics.latency_ms.max).toBe(2000);
-    // The neighbour keeps both CPUs busy the whole run: utilisation 1.
+    // The neighbour keeps both CPUs busy the whole run: utilization 1.
     expect(metrics.utilization.mean).toBe(1);
   });
 
@@ -145,7 +145,7 @@ async function alone(file: string, column: string, phaseOf: (t_ms: number, r: Ps
   const twin = new Map<number, number>();
   const lines = readFileSync(join(out, 'timeseries.csv'), 'utf8').trim().split('\n');
   const header = lines[0]!.split(',');
-  const col = header.indexOf(column);
+  const col = header.indexOf(`${column}_pct`); // timeseries.csv names its PSI columns with their unit
   for (const l of lines.slice(1)) {
     const f = l.split(',');
     if (f[1] === 'all') twin.set(Number(f[0]), Number(f[col]));

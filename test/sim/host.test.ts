@@ -63,7 +63,7 @@ describe('PsServer: processor sharing', () => {
     expect(s.nextFinish_us(0)).toBeUndefined();
   });
 
-  it('utilisation integral counts busy CPUs', () => {
+  it('utilization integral counts busy CPUs', () => {
     const s = new PsServer(2);
     s.add(task(1000), 0);
     s.advance(1000);

@@ -68,7 +68,7 @@ describe('nab', () => {
     expect(r.rows.slice(0, 2).map((x) => x.count)).toEqual([52, 45]);
     expect(sum(r.rows)).toBe(173870);
     expect(r.notes).toContain('4025 of 4032 values were not whole numbers and were rounded half up');
-    expect(r.notes.some((n) => n.includes('utilisation percentages') && n.includes('load proxy'))).toBe(true);
+    expect(r.notes.some((n) => n.includes('utilization percentages') && n.includes('load proxy'))).toBe(true);
   });
 
   it('locates bad rows and skips them on request', () => {
@@ -208,7 +208,7 @@ describe('azure-llm', () => {
 });
 
 describe('alibaba-machine-usage', () => {
-  it('imports each machine\'s CPU utilisation as a demand proxy, sorted by time then machine', () => {
+  it('imports each machine\'s CPU utilization as a demand proxy, sorted by time then machine', () => {
     // wc -l: 10518 rows (3325 m_1932, 7193 m_1933), no duplicates; awk Σ cpu_util_percent = 176988.
     // Earliest time_stamp 140 (m_1933, cpu 5); m_1932 starts at 386640 → t_s 386500 (cpu 41).
     const r = demand('alibaba-machine-usage', T('alibaba-v2018/machine_usage_m1932_m1933.csv'));
@@ -225,9 +225,9 @@ describe('alibaba-machine-usage', () => {
     expect(readDemandTrace(out).rows).toEqual(r.rows);
   });
 
-  it('utilNote adds a utilisation summary per machine', () => {
+  it('utilNote adds a utilization summary per machine', () => {
     const r = demand('alibaba-machine-usage', T('alibaba-v2018/machine_usage_m1932_m1933.csv'), { utilNote: true });
-    expect(r.notes.filter((n) => n.includes('utilisation (the trace has no pressure stall data'))).toHaveLength(2);
+    expect(r.notes.filter((n) => n.includes('utilization (the trace has no pressure stall data'))).toHaveLength(2);
   });
 
   it('keeps the last of repeated samples, and says so; rejects invalid-value markers and time 0', () => {

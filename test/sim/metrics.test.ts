@@ -1,5 +1,5 @@
 /**
- * The SLO figures of metrics.json (DESIGN.md "Metrics"), on hand-made request histories whose
+ * The SLO figures of metrics.json (docs/metrics.md), on hand-made request histories whose
  * expected values are worked out in the comments.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,7 +1,7 @@
 /**
  * Whole simulated runs through runSimulation (sim/run.ts): determinism, the PSI model end to end,
  * every bundled scenario, faults and their detection, the baselines, and the run directory's
- * contents against DESIGN.md. Durations are short (20–60 simulated seconds, 610 s for keep-alive
+ * contents against docs/formats.md and docs/metrics.md. Durations are short (20–60 simulated seconds, 610 s for keep-alive
  * where almost nothing happens) so the file stays fast.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -112,7 +112,7 @@ describe('PSI model end to end (1n-2c)', () => {
   // k CPU-bound requests arrive at t = 0 on a one-node two-CPU host. Each needs a cold start of
   // 2 s, so they run from t = 2 s — on the 2-s PSI averaging grid, which makes the arithmetic
   // exact: by t = 32 s fifteen periods of constant stall have been averaged. cpu some is
-  // clamp((k − 2)/2, 0, 1) (DESIGN.md): 0 for k ≤ 2, 0.5 for k = 3, 1 for k ≥ 4, and avg10 after
+  // clamp((k − 2)/2, 0, 1) (sim/psi.ts cpuStall, after the kernel): 0 for k ≤ 2, 0.5 for k = 3, 1 for k ≥ 4, and avg10 after
   // n periods from 0 is s × (1 − (1677/2048)^n): 50 × (1 − 0.8188^15) = 47.50 for k = 3 and
   // 95.01 for k ≥ 4 (the kernel's fixed-point values, see test/sim/psi.test.ts).
   // Nothing may be deferred: all k arrive at t = 0, before any pressure exists, and
@@ -136,7 +136,7 @@ describe('PSI model end to end (1n-2c)', () => {
         expect(row.cpu_some_avg10).toBe(expected);
         expect(row.cpu_full_avg10).toBe(0);
         expect(row.active).toBe(k);
-        // Utilisation over the last second: min(k, 2) busy CPUs of 2.
+        // Utilization over the last second: min(k, 2) busy CPUs of 2.
         expect(row.cpu_util).toBe(Math.min(k, 2) / 2);
         // While the tasks start (t ≤ 2 s) nothing runs and nothing stalls.
         expect(rowAt(rows, 2, node)).toMatchObject({ cpu_util: 0, cpu_some_avg10: 0 });
@@ -169,7 +169,7 @@ describe('bundled scenarios', () => {
     expect(readdirSync(r.dir).sort()).toEqual(['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'histograms.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
     expect(readdirSync(ROOT).filter((f) => f.includes('.tmp-'))).toEqual([]);
 
-    // metrics.json: every field of DESIGN.md's metrics, and the same object runSimulation returned.
+    // metrics.json: every field of docs/metrics.md, and the same object runSimulation returned.
     const m = json(r.dir, 'metrics.json');
     expect(m).toEqual(r.metrics);
     const num = expect.any(Number);
@@ -191,13 +191,14 @@ describe('bundled scenarios', () => {
 
     // run.json names its inputs; wall.json holds the wall-clock figures apart.
     expect(json(r.dir, 'run.json')).toMatchObject({ scenario: { name }, policy: 'engine', seed: String(s.seed), topology: { nodes: expect.any(Array) }, engine_config: expect.any(Object) });
-    expect(json(r.dir, 'wall.json')).toMatchObject({ s: num, events_per_s: num, decision_latency_us: { p50: num, p99: num } });
+    expect(json(r.dir, 'wall.json')).toMatchObject({ wall_s: num, events_per_s: num, decision_latency_us: { p50: num, p99: num } });
     const faults = json<FaultOut[]>(r.dir, 'faults.json');
     expect(faults.length).toBe(m.faults.injected);
 
-    // timeseries.csv: DESIGN's columns; per interval one row per node, then `all` with the sums.
+    // timeseries.csv: the columns of docs/formats.md; per interval one row per node, then `all` with the sums.
     const { header, rows } = series(r.dir);
-    expect(header).toBe(TS_COLUMNS.join(','));
+    // The PSI averages say their unit in the file (percent); the rows here keep the kernel's names.
+    expect(header).toBe('t_s,node,cpu_util,cpu_some_avg10_pct,cpu_full_avg10_pct,mem_some_avg10_pct,mem_full_avg10_pct,io_some_avg10_pct,io_full_avg10_pct,active,warm,mem_used_kb');
     const nodes = topo.nodes.map((n) => String(n.id));
     const every = s.timeseries_interval_s;
     const ticks = [...new Set(rows.map((x) => x.t_s))];

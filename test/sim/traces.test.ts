@@ -1,5 +1,5 @@
 /**
- * The trace formats of DESIGN.md: kind detection, strict located validation, skip-bad reporting,
+ * The trace formats of docs/formats.md: kind detection, strict located validation, skip-bad reporting,
  * write → read round trips, and the project's real PSI recording.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -121,7 +121,7 @@ describe('traceKind', () => {
     expect(p).toMatch(new RegExp(`^${f}:1:1: not a trace: the header "timestamp,value" is none of: `));
     expect(p).toContain('"t_s,profile,count"');
     expect(p).toContain('"t_ms,profile,cpu_ms,mem_mb,priority,io"');
-    expect(p).toContain('{cpu,mem,io}_{some,full}_{avg10,avg60,avg300,total_us}');
+    expect(p).toContain('{cpu,mem,io}_{some,full}_{avg10_pct,avg60_pct,avg300_pct,total_us}');
     expect(problems(() => traceKind(tmp('e.csv', '')))[0]).toMatch(/e\.csv:1:1: empty file: expected a header/);
     expect(problems(() => traceKind('/nonexistent/t.csv'))).toEqual(['/nonexistent/t.csv: cannot read: ENOENT']);
   });
@@ -333,7 +333,7 @@ describe('writers', () => {
       { t_ms: 0, values: { cpu_full_total_us: 7 } },
     ];
     writePsiTrace(g, rows);
-    expect(readFileSync(g, 'utf8')).toBe('t_ms,node,cpu_full_total_us,io_some_avg10\n0,0,,1.5\n0,,7,\n');
+    expect(readFileSync(g, 'utf8')).toBe('t_ms,node,cpu_full_total_us,io_some_avg10_pct\n0,0,,1.5\n0,,7,\n');
     expect(readPsiTrace(g).rows).toEqual(rows);
   });
 

@@ -1,5 +1,5 @@
 /**
- * The verdict (sim/verdict.ts) on hand-made metrics: DESIGN.md's rule (the engine wins iff its
+ * The verdict (sim/verdict.ts) on hand-made metrics: the rule of docs/scorecard.md "The verdict" (the engine wins iff its
  * SLO miss ratio and p99 are each ≤ the best baseline's), the best baseline chosen per metric,
  * higher-is-better metrics, the 1 % tie, and what happens without an engine, without a baseline
  * or without a figure. Expected outcomes are worked out beside each case.
