@@ -106,10 +106,11 @@ export function registerLiveCommands(program: Command, version: string): void {
       // can be handled, so the port below never sees it missing.
       let agent: Agent | undefined;
       const the = () => agent as Agent;
-      // What the agent has published, for a dashboard opened later (live/stream-history.ts).
+      // What the agent has published, for a dashboard opened later (live/stream-history.ts), and
+      // the decision counts /v1/state reports, as `fgo sim --serve` does.
       const history = new StreamHistory();
       const port: AgentPort = {
-        mode: cfg.mode, get metrics() { return the().metrics; }, schedule: (b) => the().schedule(b), state: () => the().state(), subscribe: (l) => the().subscribe(l),
+        mode: cfg.mode, get metrics() { return the().metrics; }, schedule: (b) => the().schedule(b), state: () => ({ ...(the().state() as object), decisions: history.decisions() }), subscribe: (l) => the().subscribe(l),
         history: () => history.message(),
       };
       let api: ApiHandle;

@@ -37,13 +37,15 @@ export interface HistoryMessage {
 }
 
 type Counts = Partial<Record<Decision['action'], number>>;
+/** Decisions since the start, all and by action (what /v1/state reports as `decisions`). */
+export type DecisionCounts = Record<Decision['action'] | 'total', number>;
 
 export class StreamHistory {
   private readonly samples: { t_ms: number; psi: PsiSet }[] = [];
   /** bucket start (s) → counts by action; insertion order is time order, so the first key is the oldest. */
   private readonly buckets = new Map<number, Counts>();
   private samplesTotal = 0;
-  private decisionsTotal = 0;
+  private readonly decisionsTotal: DecisionCounts = { total: 0, place: 0, defer: 0, shed: 0, reject: 0 };
 
   constructor(private readonly limits = { samples: HISTORY_SAMPLES, decision_buckets: HISTORY_DECISION_BUCKETS }) {}
 
@@ -60,7 +62,8 @@ export class StreamHistory {
   }
 
   private decision(t_ms: number, action: Decision['action']): void {
-    this.decisionsTotal++;
+    this.decisionsTotal.total++;
+    this.decisionsTotal[action]++;
     const bucket_s = HISTORY_BUCKET_S * Math.floor(t_ms / 1000 / HISTORY_BUCKET_S);
     let c = this.buckets.get(bucket_s);
     if (!c) {
@@ -70,13 +73,17 @@ export class StreamHistory {
     c[action] = (c[action] ?? 0) + 1;
   }
 
+  decisions(): DecisionCounts {
+    return { ...this.decisionsTotal };
+  }
+
   message(): HistoryMessage {
     const decisions: DecisionBucket[] = [];
     for (const [bucket_s, c] of this.buckets) {
       for (const [action, count] of Object.entries(c)) decisions.push({ bucket_s, action: action as Decision['action'], count });
     }
     return {
-      type: 'history', samples: [...this.samples], decisions, samples_total: this.samplesTotal, decisions_total: this.decisionsTotal,
+      type: 'history', samples: [...this.samples], decisions, samples_total: this.samplesTotal, decisions_total: this.decisionsTotal.total,
       limits: { samples: this.limits.samples, decision_buckets: this.limits.decision_buckets, bucket_s: HISTORY_BUCKET_S },
     };
   }

@@ -38,14 +38,13 @@ export async function serveRun(listen: string, title: string, speed: number): Pr
   /** The engine's status reader (undefined for a baseline policy, which has none) and its last reading. */
   let status: (() => Status) | undefined;
   let engine: Status | undefined;
-  const decisions: Record<Decision['action'] | 'total', number> = { total: 0, place: 0, defer: 0, shed: 0, reject: 0 };
   const port: AgentPort = {
     mode: 'pool',
     metrics,
     // A simulation takes no requests; the token only keeps the route's contract.
     schedule: () => Promise.resolve({ status: 409, body: { error: 'this is a simulation: it takes no requests' } }),
     // The live agent's shape where the twin has the same figures (engine: pools, nodes, pressure, deferred, incidents, outages).
-    state: () => ({ simulation: title, mode: 'pool', speed, t_ms, decisions, ...(engine ? { engine } : {}) }),
+    state: () => ({ simulation: title, mode: 'pool', speed, t_ms, decisions: history.decisions(), ...(engine ? { engine } : {}) }),
     subscribe: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -57,8 +56,6 @@ export async function serveRun(listen: string, title: string, speed: number): Pr
   const watch: RunWatcher = {
     engine: (read) => (status = read),
     decision: (d: Decision) => {
-      decisions.total++;
-      decisions[d.action]++;
       // The engine's time per decision is the twin's wall time (wall.json), not an agent's latency: not observed.
       metrics.observeDecision(d, Number.NaN);
       publish({ type: 'decision', decision: { seq: d.seq, t_ms: d.t_ms, request_id: d.request_id, profile: d.profile, action: d.action } as Decision });

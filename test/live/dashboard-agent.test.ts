@@ -1,7 +1,8 @@
 /**
  * The dashboard of the real `fgo live` agent in pool mode (echo workers), in real Chromium: the
  * decisions count is the number of decisions the agent made — those made before the page was
- * opened (sent in the stream's history) and those after — and the pools table shows the pool.
+ * opened (sent in the stream's history) and those after, as /v1/state's `decisions` — and the
+ * pools table shows the pool.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +42,7 @@ describe.skipIf(skip !== '')('fgo live dashboard, pool mode', () => {
       await page.waitForFunction("document.getElementById('decisions')?.textContent === '3'", undefined, { timeout: 30_000 });
       for (let i = 3; i < 5; i++) await serve(i);
       await page.waitForFunction("document.getElementById('decisions')?.textContent === '5'", undefined, { timeout: 30_000 });
+      expect((await state(h, a)).decisions).toEqual({ total: 5, place: 5, defer: 0, shed: 0, reject: 0 });
       await page.waitForFunction("document.querySelector('#pools tbody tr td')?.textContent === 'echo'", undefined, { timeout: 30_000 });
       expect(Number(await page.textContent('#samples'))).toBeGreaterThan(0);
       mkdirSync('test-results', { recursive: true });

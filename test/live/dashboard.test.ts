@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision, PsiSet } from '../../engine/types.ts';
 import { startApi, type AgentPort, type StreamMessage } from '../../live/api.ts';
+import { API_LIMITS } from '../../live/limits.ts';
 import { AgentMetrics } from '../../live/metrics.ts';
 import { HISTORY_DECISION_BUCKETS, HISTORY_SAMPLES, StreamHistory } from '../../live/stream-history.ts';
 
@@ -73,6 +74,18 @@ describe('dashboard route', () => {
 });
 
 describe('stream history', () => {
+  it('full, fits well within what a stream client may have queued (the history goes out as one message)', () => {
+    const h = new StreamHistory();
+    // Every PSI figure with full precision, both lines: the largest a sample can be.
+    const wide = { avg10: 0.123456789012345, avg60: 0.123456789012345, avg300: 0.123456789012345 };
+    const set: PsiSet = { cpu: { some: wide, full: wide }, memory: { some: wide, full: wide }, io: { some: wide, full: wide } };
+    for (let i = 0; i < HISTORY_SAMPLES; i++) h.record({ type: 'sample', t_ms: 86_400_000 + 1000 * i, psi: set });
+    for (let b = 0; b < HISTORY_DECISION_BUCKETS; b++) {
+      for (const action of ['place', 'defer', 'shed', 'reject'] as const) h.record({ type: 'decision', decision: decision(b, action, 86_400_000 + 10_000 * b) });
+    }
+    expect(JSON.stringify(h.message()).length).toBeLessThan(API_LIMITS.stream_max_buffered_bytes / 2);
+  });
+
   it('keeps the last HISTORY_SAMPLES samples and HISTORY_DECISION_BUCKETS 10-s buckets of decision counts; totals count everything', () => {
     const h = new StreamHistory();
     expect(h.message()).toEqual({ type: 'history', samples: [], decisions: [], samples_total: 0, decisions_total: 0, limits: { samples: 600, decision_buckets: 360, bucket_s: 10 } });
@@ -84,6 +97,7 @@ describe('stream history', () => {
     const m = h.message();
     expect([m.samples.length, m.samples[0]?.t_ms, m.samples.at(-1)?.t_ms, m.samples_total]).toEqual([600, 5000, 604_000, 605]);
     expect(m.decisions_total).toBe(366);
+    expect(h.decisions()).toEqual({ total: 366, place: 184, defer: 182, shed: 0, reject: 0 });
     expect(m.decisions.length).toBe(360);
     expect(m.decisions[0]).toEqual({ bucket_s: 50, action: 'defer', count: 1 });
     expect(m.decisions.at(-1)).toEqual({ bucket_s: 3640, action: 'place', count: 2 });
