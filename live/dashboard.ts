@@ -52,9 +52,10 @@ const CLIENT_JS = `'use strict';
 const OKABE_ITO = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#000000'];
 const KEEP_S = 600;
 // Time since the start as h:mm:ss (with days past 24 h), on a time scale whose ticks fall on whole
-// seconds and minutes: a few readable labels however long the run, none overlapping.
+// seconds and minutes (at least 1 s apart: none between seconds in a run's first seconds): a few
+// readable labels however long the run, none overlapping.
 const timeAxis = (title) => ({
-  title, titlePadding: 12, tickCount: 6, labelOverlap: 'greedy', labelFlush: true,
+  title, titlePadding: 12, tickCount: 6, tickMinStep: 1000, labelOverlap: 'greedy', labelFlush: true,
   labelExpr: "(datum.value >= 86400000 ? floor(datum.value / 86400000) + 'd ' : '') + utcFormat(datum.value, '%-H:%M:%S')",
 });
 const psiSpec = {
@@ -70,7 +71,7 @@ const actionSpec = {
   encoding: {
     x: { field: 'from_ms', type: 'temporal', scale: { type: 'utc' }, axis: timeAxis('time since the start (h:mm:ss, 10 s bars)') },
     x2: { field: 'to_ms' },
-    y: { field: 'count', aggregate: 'sum', type: 'quantitative', title: 'decisions' },
+    y: { field: 'count', aggregate: 'sum', type: 'quantitative', title: 'decisions', axis: { tickMinStep: 1, format: 'd' } },
     color: { field: 'action', type: 'nominal', title: 'action', scale: { domain: ['place', 'defer', 'shed', 'reject'], range: [OKABE_ITO[2], OKABE_ITO[0], OKABE_ITO[5], OKABE_ITO[7]] } },
   },
 };

@@ -83,15 +83,15 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
   }, 90_000);
 
   it('opened after the run finished, shows the run: history in the charts, the pools, the decisions; /v1/state and /metrics hold the run', async () => {
-    // burst-2n has two profiles (ingest, thumb); 2 simulated minutes at 50× play in about 2.4 s.
-    const { child, stderr } = serveSim(['--scenario', 'burst-2n', '--duration', '2m', '--speed', '50']);
+    // burst-2n has two profiles (ingest, thumb); 10 simulated minutes at 200× play in about 3 s.
+    const { child, stderr } = serveSim(['--scenario', 'burst-2n', '--duration', '10m', '--speed', '200']);
     const browser = await launch();
     try {
       await until(() => (/run finished/.test(stderr()) ? true : undefined), 60_000, `the run to finish; stderr: ${stderr()}`);
       const url = (/dashboard: (http:\S+)/.exec(stderr()) as RegExpExecArray)[1] as string;
 
       const state: any = await (await fetch(`${url}v1/state`)).json();
-      expect(state.t_ms).toBe(120_000);
+      expect(state.t_ms).toBe(600_000);
       expect(state.engine.pools.map((p: { profile: string }) => p.profile)).toEqual(['ingest', 'thumb']);
       expect(state.engine.nodes.map((n: { id: number }) => n.id)).toEqual([0, 1]);
       const d = state.decisions;
@@ -113,14 +113,22 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
       await page.goto(url);
-      // Everything below came in the history: the run sends nothing more. One sample per agent tick (1 s).
-      await page.waitForFunction(`document.getElementById('decisions')?.textContent === '${d.total}' && document.getElementById('samples')?.textContent === '121'`, undefined, { timeout: 30_000 });
+      // Everything below came in the history: the run sends nothing more. One sample per agent tick
+      // (1 s), t = 0 … 600 s: 601 in all, of which the history kept the last 600 (HISTORY_SAMPLES).
+      await page.waitForFunction(`document.getElementById('decisions')?.textContent === '${d.total}' && document.getElementById('samples')?.textContent === '601'`, undefined, { timeout: 30_000 });
       await page.waitForFunction("document.querySelectorAll('#pools tbody tr').length === 2", undefined, { timeout: 30_000 });
-      expect(await page.textContent('#clock')).toBe('0:02:00');
+      expect(await page.textContent('#clock')).toBe('0:10:00');
       expect(await page.locator('#pools tbody tr td:first-child').allTextContents()).toEqual(['ingest', 'thumb']);
-      // Three PSI lines through 121 samples; bars for the 10-s buckets of the run (12 of them hold decisions).
+      // Three PSI lines; a bar for each action in each 10-s bucket that has one (60 buckets, every one with placements).
       expect(await page.locator('#psi svg g.mark-line path').count()).toBe(3);
-      expect(await page.locator('#actions svg g.mark-rect path').count()).toBeGreaterThanOrEqual(12);
+      expect(await page.locator('#actions svg g.mark-rect path').count()).toBeGreaterThanOrEqual(60);
+      // No two axis labels of a chart overlap (the decisions chart once labelled every bucket).
+      const overlaps = await page.evaluate(`[...document.querySelectorAll('#psi svg, #actions svg')].flatMap((svg) => {
+        const boxes = [...svg.querySelectorAll('.role-axis-label text')].filter((t) => t.textContent).map((t) => t.getBoundingClientRect());
+        return boxes.flatMap((a, i) => boxes.slice(i + 1).filter((b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom).map(() => 1));
+      }).length`);
+      expect(overlaps).toBe(0);
+      expect(await page.locator('#actions svg .role-axis-label text').count()).toBeGreaterThan(4);
       mkdirSync('test-results', { recursive: true });
       await page.screenshot({ path: 'test-results/sim-serve-late-join.png', fullPage: true });
       expect(errors).toEqual([]);
