@@ -87,7 +87,7 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
     const { child, stderr } = serveSim(['--scenario', 'burst-2n', '--duration', '10m', '--speed', '200']);
     const browser = await launch();
     try {
-      await until(() => (/run finished/.test(stderr()) ? true : undefined), 60_000, `the run to finish; stderr: ${stderr()}`);
+      await until(() => (/run finished/.test(stderr()) ? true : undefined), 90_000, `the run to finish; stderr: ${stderr()}`);
       const url = (/dashboard: (http:\S+)/.exec(stderr()) as RegExpExecArray)[1] as string;
 
       const state: any = await (await fetch(`${url}v1/state`)).json();
@@ -136,5 +136,5 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
       await browser.close();
       await stop(child);
     }
-  }, 120_000);
+  }, 180_000);
 });
