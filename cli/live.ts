@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from '../live/agent.ts';
 import { isLoopback, ListenError, parseListen, startApi, type AgentPort, type ApiHandle } from '../live/api.ts';
+import { StreamHistory } from '../live/stream-history.ts';
 import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
 import { API_LIMITS } from '../live/limits.ts';
 import { startMetricsListener, type MetricsListener } from '../live/metrics-server.ts';
@@ -112,7 +113,13 @@ export function registerLiveCommands(program: Command, version: string): void {
       // can be handled, so the port below never sees it missing.
       let agent: Agent | undefined;
       const the = () => agent as Agent;
-      const port: AgentPort = { mode: cfg.mode, get metrics() { return the().metrics; }, schedule: (b) => the().schedule(b), state: () => the().state(), subscribe: (l) => the().subscribe(l) };
+      // What the agent has published, for a dashboard opened later (live/stream-history.ts), and
+      // the decision counts /v1/state reports, as `fgo sim --serve` does.
+      const history = new StreamHistory();
+      const port: AgentPort = {
+        mode: cfg.mode, get metrics() { return the().metrics; }, schedule: (b) => the().schedule(b), state: () => ({ ...(the().state() as object), decisions: history.decisions() }), subscribe: (l) => the().subscribe(l),
+        history: () => history.message(),
+      };
       let api: ApiHandle;
       let scrape: MetricsListener | undefined;
       try {
@@ -136,6 +143,7 @@ export function registerLiveCommands(program: Command, version: string): void {
         // Setup refusals (state dir, cgroups) are the operator's to fix: say what, no stack.
         throw new InputError([`cannot start: ${(e as Error).message}`], 1);
       }
+      agent.subscribe((m) => history.record(m));
       if (created) log(`created API token ${cfg.token_file} (mode 0600)`);
       agent.start();
       const hostPort = (a: { host: string; port: number }) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;

@@ -17,6 +17,7 @@ import { dashboardAsset, dashboardHtml, DASHBOARD_CSP } from './dashboard.ts';
 import { API_LIMITS, ConnectionGuard, type ApiLimits } from './limits.ts';
 import type { AgentMetrics, ApiShedReason } from './metrics.ts';
 import { StreamHub } from './stream.ts';
+import type { HistoryMessage } from './stream-history.ts';
 import { checkBearer } from './token.ts';
 
 export type StreamMessage =
@@ -55,6 +56,8 @@ export interface AgentPort {
   readonly metrics: AgentMetrics;
   /** Register a stream listener; returns the unsubscribe function. */
   subscribe(listener: (m: StreamMessage) => void): () => void;
+  /** The recent past (live/stream-history.ts), sent to a new stream client before the live messages. */
+  history?(): HistoryMessage;
 }
 
 export interface ApiOptions {

@@ -1,5 +1,6 @@
 /**
- * WebSocket /v1/stream: decisions, samples, commands and events as they happen.
+ * WebSocket /v1/stream: decisions, samples, commands and events as they happen, after one
+ * `history` message with the recent past when the port keeps one (live/stream-history.ts).
  *
  * A stream holds a socket for as long as the client likes, so streams have budgets of their own,
  * apart from the HTTP connections: a few anonymous ones (the dashboard page cannot send a token),
@@ -141,6 +142,9 @@ export class StreamHub {
       this.clients.delete(client);
       this.give(address);
     });
+    // The history and the subscription in one synchronous step: no message falls between them, none comes twice.
+    const history = this.port.history?.();
+    if (history) ws.send(JSON.stringify(history));
     const unsubscribe = this.port.subscribe((m) => this.send(client, m));
     client.unsubscribe = unsubscribe;
     if (closed) unsubscribe(); // closed while subscribe() was still running

@@ -8,6 +8,7 @@
  */
 import type { Config, Decision, Observation, Prediction, PsiSet } from '../engine/index.ts';
 import { DemandTracker, EwmaDemandPredictor, toPredictions, type DemandPredictor, type ProfileShape } from '../predict/predictor.ts';
+import type { Status } from '../engine/status.ts';
 import type { EventQueue } from './events.ts';
 import type { Host } from './host.ts';
 import type { Scenario } from './scenario.ts';
@@ -69,6 +70,8 @@ export interface RunWatcher {
   decision?(d: Decision): void;
   sample?(t_ms: number, obs: Observation): void;
   boundary?(t_us: number): Promise<void>;
+  /** Called once before the run when the policy is the engine: how to read its status (engine/status.ts). */
+  engine?(status: () => Status): void;
 }
 
 export interface LoopInputs {

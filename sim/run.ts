@@ -300,6 +300,7 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   const faults = new FaultInjector(q, shell, metrics, seed);
   faults.schedule(s.faults, end_us);
 
+  if (policy instanceof Orchestrator) inp.watch?.engine?.(() => policy.status());
   try {
     await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, series: (line) => series.write(line), ...(inp.progress ? { progress: inp.progress } : {}), ...(inp.watch ? { watch: inp.watch } : {}) });
   } catch (e) {
