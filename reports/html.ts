@@ -116,6 +116,7 @@ h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin:32px 0 6px}p.meta{c
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px}td{text-align:right;font-variant-numeric:tabular-nums}
 th[scope=row]{text-align:left;font-weight:normal;font-family:monospace}tr.group th{background:#f2f2f2;text-align:left}
 figure{margin:0 0 12px}.error{color:#b00;font-weight:bold}.chart{overflow-x:auto}
+details.raw{margin:18px 0}details.raw>summary{cursor:pointer;font-size:15px;font-weight:bold;padding:4px 0}
 details.section{border-top:1px solid #ccc;padding:6px 0}details.section>summary{cursor:pointer;font-size:17px;font-weight:bold;padding:6px 0}
 .win{background:#d4efe4}.loss{background:#fadccc}.tie{background:#ececec}.none{color:#777}td.outcome,th.outcome{text-align:center;font-weight:bold}
 table.verdict td{white-space:nowrap}#verdict-grid thead th{font-size:12px;min-width:64px}#verdict-grid tbody th{white-space:nowrap}.scroll{overflow-x:auto}p.note{color:#444;font-size:13px;max-width:900px}table.verdict{margin:6px 0}`;
@@ -139,7 +140,9 @@ const idOf = (key: string, id: string) => (key ? `${id}-${key}` : id);
 
 function sectionHtml(s: Section): string {
   const figures = s.charts.map((c) => `<section><h2>${esc(c.title)}</h2><figure class="chart" id="${esc(idOf(s.key, `chart-${c.id}`))}" data-chart="${esc(c.id)}"></figure></section>`).join('\n');
-  const body = `${s.intro ?? ''}<section><h2>Summary: metrics.json side by side</h2>${table(s.runs, idOf(s.key, 'summary'))}</section>\n${figures}`;
+  // Every figure is there, collapsed under one line: the verdict and the charts come first.
+  const rows = summaryRows(s.runs).length;
+  const body = `${s.intro ?? ''}<details class="raw"><summary>Every figure side by side: run.json, metrics.json, wall.json (${rows} rows × ${s.runs.length} run${s.runs.length === 1 ? '' : 's'})</summary>${table(s.runs, idOf(s.key, 'summary'))}</details>\n${figures}`;
   const specs = s.charts.map((c) => ({ el: idOf(s.key, `chart-${c.id}`), name: idOf(s.key, c.id), renderer: c.renderer, spec: c.spec }));
   const data = `<script type="application/json" id="${esc(idOf(s.key, 'fgo-specs'))}">${scriptJson(specs)}</script>`;
   return s.collapsed === undefined

@@ -26,7 +26,7 @@ if (!HAVE_CHROMIUM) console.warn(`test/reports/browser.test.ts: skipped — ${CH
 
 const ARTIFACTS = new URL('../../test-results/reports/', import.meta.url).pathname;
 const ROOT = mkdtempSync(join(tmpdir(), 'fgo-report-browser-'));
-const CHARTS = ['psi', 'latency-cdf', 'cpu-heatmap', 'local-access', 'pools', 'timeline'];
+const CHARTS = ['latency-cdf', 'psi', 'cpu-heatmap', 'local-access', 'pools', 'timeline'];
 
 let context: BrowserContext | undefined;
 let profile = '';

@@ -72,7 +72,7 @@ beforeAll(async () => {
 describe('charts from real runs', () => {
   it('every chart compiles with vega-lite without warnings and renders headless to SVG', async () => {
     const m = await buildReport([faultsDir, join(cmpDir, 'engine'), join(cmpDir, 'random')]);
-    expect(m.charts.map((c) => c.id)).toEqual(['psi', 'latency-cdf', 'cpu-heatmap', 'local-access', 'pools', 'timeline']);
+    expect(m.charts.map((c) => c.id)).toEqual(['latency-cdf', 'psi', 'cpu-heatmap', 'local-access', 'pools', 'timeline']);
     for (const c of m.charts) {
       const { vega: v, warnings } = compileChart(c);
       expect(warnings, c.id).toEqual([]);
@@ -354,7 +354,7 @@ describe('files', () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link\b|<iframe|@import/i);
     expect(html).toContain("default-src 'none'");
     for (const lib of ['vega', 'vega-lite', 'vega-embed']) expect(html).toContain(`<script data-lib="${lib}">`);
-    for (const id of ['psi', 'latency-cdf', 'cpu-heatmap', 'local-access', 'pools', 'timeline']) {
+    for (const id of ['latency-cdf', 'psi', 'cpu-heatmap', 'local-access', 'pools', 'timeline']) {
       expect(readFileSync(join(images, `${id}.svg`), 'utf8')).toMatch(/^<svg/);
       const png = readFileSync(join(images, `${id}.png`));
       expect(png.subarray(1, 4).toString()).toBe('PNG');
