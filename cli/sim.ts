@@ -21,7 +21,7 @@ import { InputError } from './jsonfile.ts';
 import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
 import { deepMerge } from '../engine/config.ts';
 import { summariseSeeds } from '../sim/vary.ts';
-import { conflictingFlag, MAX_VARIANTS, parseVary, VARY_KEYS, variantFlags, varyTable, type Variant, type Vary } from './vary.ts';
+import { conflictingFlag, MAX_VARIANTS, parseVary, VARY_KEYS, variantFlags, varyTable, type Variant, type Vary, type VaryKey } from './vary.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -108,6 +108,16 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
     }
   }
   return { ...scenarioInputs(s), versions: { fgo: pkg.version, node: process.versions.node }, decisions };
+}
+
+/** One --vary variant's inputs; a problem names the variant it is in. */
+function prepareVariant(f: SimFlags, key: VaryKey, value: string): Omit<RunInputs, 'policy'> {
+  try {
+    return prepare(variantFlags(f, key, value));
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(e.problems.map((p) => `--vary ${key}=${value}: ${p}`), e.exitCode);
+    throw e;
+  }
 }
 
 /** Refuse an --out that exists and may not be replaced, before any work (exit 2, a bad run input). */
@@ -326,7 +336,7 @@ export function registerSim(program: Command): void {
       const conflict = vary && conflictingFlag(vary.key, f as Record<string, unknown>);
       if (conflict) throw new InputError([conflict], 2);
       // Every variant's inputs read and checked before the first run.
-      const prepared = vary ? vary.variants.map((v) => prepare(variantFlags(f, vary.key, v.value))) : [prepare(f)];
+      const prepared = vary ? vary.variants.map((v) => prepareVariant(f, vary.key, v.value)) : [prepare(f)];
       const inputs = prepared[0] as Omit<RunInputs, 'policy'>;
       const policies: string[] = given ?? policiesFor(inputs.scenario.profiles);
       const out = f.out ?? join('out', 'compare', inputs.scenario.name);
