@@ -18,7 +18,7 @@ import type { ScenarioVerdict } from '../sim/verdict.ts';
 import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
 import { writeImages } from './images.ts';
 import { aggregateRun, expandRunDirs, readRuns, type RunMeta } from './load.ts';
-import { groupRuns, isStudy, studyLeadHtml, studyRunDirs, type RunGroup, type StudyShape } from './study.ts';
+import { groupRuns, isStudy, studyLeadHtml, studyVerdicts, studyRunDirs, type RunGroup, type StudyShape } from './study.ts';
 
 /** Time bins per run on the line charts: enough for the eye, few enough to stay small. */
 export const MAX_BINS = 400;
@@ -111,12 +111,12 @@ async function writeImageDir(charts: ChartDef[], dir: string): Promise<void> {
  * chart in that directory. The verdict leads whenever the runs allow one, then a study's deltas
  * (reports/study.ts). Throws ReportInputError listing every unusable file.
  */
-export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string } = {}): Promise<{ path: string; bytes: number; charts: number }> {
+export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string } = {}): Promise<{ path: string; bytes: number; charts: number; verdicts: ScenarioVerdict[] }> {
   const model = await buildReport(runDirs, opts.title);
   const lead = studyLeadHtml(model.groups, model.shape);
   const written = writeHtml(out, renderHtml(model.title, model.runs, model.charts, now(), lead || undefined));
   if (opts.images) await writeImageDir(model.charts, opts.images);
-  return { ...written, charts: model.charts.length };
+  return { ...written, charts: model.charts.length, verdicts: studyVerdicts(model.groups, model.shape).verdicts };
 }
 
 /**

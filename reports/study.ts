@@ -95,7 +95,8 @@ export function groupRuns<R extends RunMeta>(runs: readonly R[], shape?: StudySh
     const name = shape?.variants ? key : [p.scenario, ...differ.map((k) => (k === 'topology' ? `topology ${((rs[0] as RunMeta).run.scenario as { topology?: unknown }).topology}` : p[k]))].join(' · ');
     const byPolicy = Object.fromEntries(rs.map((r) => [r.run.policy, r.metrics]));
     const distinct = Object.keys(byPolicy).length === rs.length;
-    const verdict = distinct && byPolicy.engine && rs.length > 1 ? verdictFor(name, ordered(byPolicy, shape?.policies)) : undefined;
+    // A variant's verdict is named as `fgo compare --vary` names it: SCENARIO/VARIANT.
+    const verdict = distinct && byPolicy.engine && rs.length > 1 ? verdictFor(shape?.variants ? `${p.scenario}/${key}` : name, ordered(byPolicy, shape?.policies)) : undefined;
     return { name, runs: rs, ...(verdict ? { verdict } : {}) };
   });
 }
@@ -160,13 +161,19 @@ export function spreadHtml(s: SeedSummary, seeds: number): string {
 <p class="note">Each cell: the mean over ${seeds} seeds, then the range (min–max) over them.${s.engine_won ? ` The verdict on the means is decided by the same rule as one seed's; the engine won ${s.engine_won.seeds} of ${s.engine_won.of} seeds on its own.` : ''}</p>`;
 }
 
+/** Every verdict the runs allow: a seed study's on the means first, then each group's. */
+export function studyVerdicts(groups: readonly RunGroup[], shape: StudyShape | undefined): { verdicts: ScenarioVerdict[]; seeds?: SeedSummary } {
+  const seeds = shape?.key === 'seed' ? seedSummaryOf(groups, groups[0]?.runs[0]?.run.scenario.name ?? '') : undefined;
+  const verdicts = [...(seeds?.verdict ? [seeds.verdict] : []), ...groups.flatMap((g) => (g.verdict ? [g.verdict] : []))];
+  return { verdicts, ...(seeds ? { seeds } : {}) };
+}
+
 /**
  * The page's lead: the verdict (one group: its table; several: a grid, a seed study's mean
  * first), then for several groups the delta view, or a seed study's mean and range.
  */
 export function studyLeadHtml(groups: readonly RunGroup[], shape: StudyShape | undefined): string {
-  const seeds = shape?.key === 'seed' ? seedSummaryOf(groups, groups[0]?.runs[0]?.run.scenario.name ?? '') : undefined;
-  const verdicts = [...(seeds?.verdict ? [seeds.verdict] : []), ...groups.flatMap((g) => (g.verdict ? [g.verdict] : []))];
+  const { verdicts, seeds } = studyVerdicts(groups, shape);
   const verdict = verdicts.length === 0 ? '' : verdicts.length === 1 ? verdictHtml(verdicts, true) : `${verdictHtml(verdicts, false)}${seeds?.verdict ? scenarioVerdictHtml(seeds.verdict) : ''}`;
   if (!isStudy(groups, shape)) return verdict;
   const what = shape?.key ? `varying ${esc(shape.key)}` : 'the groups of runs';
