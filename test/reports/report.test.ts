@@ -323,7 +323,7 @@ describe('files', () => {
   it('writeReport: one self-contained HTML file, and SVG + PNG per chart with readable text', async () => {
     const out = join(ROOT, 'out', 'report.html'), images = join(ROOT, 'img');
     const r = await writeReport([faultsDir], out, { images, title: 'A & B <test>' });
-    expect(r).toEqual({ path: out, bytes: statSync(out).size, charts: 6 });
+    expect(r).toEqual({ path: out, bytes: statSync(out).size, charts: 6, verdicts: [] }); // one engine run: no verdict
     const html = readFileSync(out, 'utf8');
     expect(html).toContain('<title>A &#38; B &#60;test&#62;</title>');
     expect(html).not.toMatch(/<script[^>]+src=|<link\b|<iframe|@import/i);
