@@ -209,17 +209,25 @@ export function scenarioVerdictHtml(v: ScenarioVerdict): string {
 }
 
 /**
- * The verdict section that leads a page: one row per scenario, one column per metric, each cell
- * the outcome and engine ÷ best baseline (the figures on hover and in each scenario's table);
- * `detailed` adds each scenario's table. Colour repeats the words, never replaces them.
+ * The verdicts as a grid: one row per scenario (or variant), one column per metric, each cell the
+ * outcome and engine ÷ best baseline (the figures on hover). Colour repeats the words, never
+ * replaces them.
  */
-export function verdictHtml(verdicts: readonly ScenarioVerdict[], detailed: boolean): string {
-  const wins = verdicts.filter((v) => v.engine_wins === true).length;
+export function verdictGridHtml(verdicts: readonly ScenarioVerdict[]): string {
   const head = `<tr><th scope="col">scenario</th><th scope="col" class="outcome">verdict</th>${VERDICT_METRICS.map((m) => `<th scope="col">${esc(labelOf(m))}${m.decisive ? ' *' : ''}<br><small>${m.better} is better</small></th>`).join('')}</tr>`;
   const rows = verdicts.map((v) => `<tr data-scenario="${esc(v.scenario)}"><th scope="row">${esc(v.scenario)}</th>${outcomeCell(verdictClass(v) === 'none' ? null : verdictClass(v), verdictWord(v), v.summary)}${v.metrics.map((m) => outcomeCell(m.outcome, m.outcome === null ? '–' : `${m.outcome} ${fmtRatio(m.ratio)}`, m.best && m.engine !== null ? `engine ${fmtFigure(m.engine)} against ${m.best.policy}'s ${fmtFigure(m.best.value)}` : 'a figure is missing')).join('')}</tr>`);
+  return `<div class="scroll"><table class="verdict" id="verdict-grid"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
+}
+
+/**
+ * The verdict section that leads a page: the grid of verdictGridHtml (`noun` names its rows:
+ * scenario, or variant in a --vary study); `detailed` adds each one's metric-by-metric table.
+ */
+export function verdictHtml(verdicts: readonly ScenarioVerdict[], detailed: boolean, noun = 'scenario'): string {
+  const wins = verdicts.filter((v) => v.engine_wins === true).length;
   // One scenario's detailed table says all its grid row would.
-  const grid = detailed && verdicts.length === 1 ? '' : `<div class="scroll"><table class="verdict" id="verdict-grid"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
-  return `<section id="verdict"><h2>Verdict: the engine against the best baseline (${wins} of ${verdicts.length} scenario${verdicts.length === 1 ? '' : 's'} won)</h2>
+  const grid = detailed && verdicts.length === 1 ? '' : verdictGridHtml(verdicts);
+  return `<section id="verdict"><h2>Verdict: the engine against the best baseline (${wins} of ${verdicts.length} ${noun}${verdicts.length === 1 ? '' : 's'} won)</h2>
 <p class="note">Rule (docs/scorecard.md): ${esc(VERDICT_RULE)}. The best baseline is chosen per metric, so the engine may face a different opponent in each column. A cell reads outcome and engine ÷ best baseline; a tie is within ${TIE_TOLERANCE * 100} % of each other. * decides the verdict.</p>
 ${grid}
 ${detailed ? verdicts.map(scenarioVerdictHtml).join('\n') : ''}</section>`;

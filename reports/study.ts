@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { figure, fmtFigure, verdictFor, type ScenarioVerdict } from '../sim/verdict.ts';
 import { deltaOf, summariseSeeds, VARY_METRICS, type SeedSummary } from '../sim/vary.ts';
-import { esc, scenarioVerdictHtml, verdictHtml } from './html.ts';
+import { esc, verdictGridHtml, verdictHtml } from './html.ts';
 import type { RunMeta } from './load.ts';
 import { ReportInputError } from './run-files.ts';
 
@@ -125,7 +125,7 @@ export function seedSummaryOf(groups: readonly RunGroup[], scenario: string): Se
 
 const num = (x: number | null, key: string) => (x === null ? '–' : key === 'slo_miss_ratio' ? x.toFixed(4) : key.startsWith('latency_ms') ? fmtFigure(x) : x.toFixed(3));
 const signed = (x: number, s: string) => `${x > 0 ? '+' : x < 0 ? '−' : '±'}${s}`;
-const headCells = () => VARY_METRICS.map((m) => `<th scope="col">${esc(m.unit ? `${m.label}, ${m.unit}` : m.label)}<br><small>${m.better} is better</small></th>`).join('');
+const headCells = () => VARY_METRICS.map((m) => `<th scope="col">${esc(m.unit ? `${m.label}, ${m.unit}` : m.label)}<br><small>${m.better === 'none' ? 'neither is better' : `${m.better} is better`}</small></th>`).join('');
 
 /**
  * Each group's figures per policy, and under each its change from the first group's figure for
@@ -142,8 +142,8 @@ export function deltaHtml(groups: readonly RunGroup[]): string {
       if (x === null) return '<td>–</td>';
       if (i === 0 || b === null) return `<td data-value="${x}">${esc(num(x, vm.key))}${i === 0 ? '<br><small>base</small>' : ''}</td>`;
       const d = deltaOf(b, x);
-      const cls = Math.abs(d.abs) < 1e-12 ? 'tie' : (vm.better === 'lower') === d.abs < 0 ? 'win' : 'loss';
-      return `<td class="${cls}" data-value="${x}" data-delta="${d.abs}">${esc(num(x, vm.key))}<br><small>${esc(signed(d.abs, num(Math.abs(d.abs), vm.key)))}${d.pct === null ? '' : ` (${esc(signed(d.pct, `${Math.abs(d.pct).toFixed(1)} %`))})`}</small></td>`;
+      const cls = vm.better === 'none' ? '' : Math.abs(d.abs) < 1e-12 ? 'tie' : (vm.better === 'lower') === d.abs < 0 ? 'win' : 'loss';
+      return `<td${cls ? ` class="${cls}"` : ''} data-value="${x}" data-delta="${d.abs}">${esc(num(x, vm.key))}<br><small>${esc(signed(d.abs, num(Math.abs(d.abs), vm.key)))}${d.pct === null ? '' : ` (${esc(signed(d.pct, `${Math.abs(d.pct).toFixed(1)} %`))})`}</small></td>`;
     });
     return `<tr data-policy="${esc(p)}" data-variant="${esc(g.name)}"><th scope="row">${esc(p)}</th><th scope="row">${esc(g.name)}</th>${cells.join('')}</tr>`;
   }));
@@ -174,7 +174,11 @@ export function studyVerdicts(groups: readonly RunGroup[], shape: StudyShape | u
  */
 export function studyLeadHtml(groups: readonly RunGroup[], shape: StudyShape | undefined): string {
   const { verdicts, seeds } = studyVerdicts(groups, shape);
-  const verdict = verdicts.length === 0 ? '' : verdicts.length === 1 ? verdictHtml(verdicts, true) : `${verdictHtml(verdicts, false)}${seeds?.verdict ? scenarioVerdictHtml(seeds.verdict) : ''}`;
+  const noun = shape?.variants ? 'variant' : 'scenario';
+  // A seed study: the verdict on the means in full, then one row per seed.
+  const verdict = seeds?.verdict
+    ? `${verdictHtml([seeds.verdict], true)}<section id="per-seed"><h2>Per seed: the engine won ${seeds.engine_won?.seeds} of ${seeds.engine_won?.of}</h2>${verdictGridHtml(verdicts.slice(1))}</section>`
+    : verdicts.length === 0 ? '' : verdictHtml(verdicts, verdicts.length === 1, noun);
   if (!isStudy(groups, shape)) return verdict;
   const what = shape?.key ? `varying ${esc(shape.key)}` : 'the groups of runs';
   const body = seeds ? spreadHtml(seeds, groups.length) : deltaHtml(groups);

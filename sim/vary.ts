@@ -8,13 +8,16 @@
  */
 import { figure, VERDICT_METRICS, verdictFor, type MetricsLike, type ScenarioVerdict } from './verdict.ts';
 
-/** A figure the delta view and the variant table show, with the direction that is better. */
+/**
+ * A figure the delta view and the variant table show, with the direction that is better; none for
+ * utilisation, which rises with load served and falls with machines added, neither of them good or bad.
+ */
 export interface VaryMetric {
   /** Dotted path into metrics.json. */
   key: string;
   label: string;
   unit: string;
-  better: 'lower' | 'higher';
+  better: 'lower' | 'higher' | 'none';
 }
 
 /** In column order: the verdict's two deciding figures, then where the time went. */
@@ -24,7 +27,7 @@ export const VARY_METRICS: readonly VaryMetric[] = [
   { key: 'latency_ms.p99', label: 'p99', unit: 'ms', better: 'lower' },
   { key: 'cold_start_ratio', label: 'cold', unit: '', better: 'lower' },
   { key: 'local_access_ratio', label: 'local', unit: '', better: 'higher' },
-  { key: 'utilization.mean', label: 'util', unit: '', better: 'higher' },
+  { key: 'utilization.mean', label: 'util', unit: '', better: 'none' },
 ];
 
 export interface Delta {

@@ -117,7 +117,9 @@ describe('fgo compare --vary, end to end', { timeout: CLI_TEST_TIMEOUT_MS }, () 
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html.indexOf('id="verdict"')).toBeLessThan(html.indexOf('id="spread"'));
     expect(html.indexOf('id="spread"')).toBeLessThan(html.indexOf('<details class="raw"'));
-    expect(html).toContain('<tr data-scenario="burst-2n (mean of 2 seeds)">');
+    // The verdict on the means in full, then one row per seed.
+    expect(html).toContain('<table class="verdict" data-verdict="burst-2n (mean of 2 seeds)">');
+    expect(html.indexOf('data-verdict="burst-2n (mean of 2 seeds)"')).toBeLessThan(html.indexOf('<tr data-scenario="burst-2n/seed-1">'));
   });
 
   it('topology=1n-2c,2n-32c: the verdict per variant first, then a table of ≤ 100 columns with the deltas', async () => {
