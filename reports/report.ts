@@ -17,7 +17,7 @@ import { buildCharts, variantCdfChart, type ChartDef, type Run, type TimeAxis } 
 import type { ScenarioVerdict } from '../sim/verdict.ts';
 import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
 import { writeImages } from './images.ts';
-import { aggregateRun, expandRunDirs, readRuns, type RunMeta } from './load.ts';
+import { aggregateRun, readRuns, type RunMeta } from './load.ts';
 import { groupRuns, isStudy, studyLeadHtml, studyVerdicts, studyRunDirs, type RunGroup, type StudyShape } from './study.ts';
 
 /** Time bins per run on the line charts: enough for the eye, few enough to stay small. */
@@ -71,14 +71,14 @@ export interface ReportModel {
  */
 export async function buildReport(runDirs: readonly string[], title?: string, limits?: Limits): Promise<ReportModel> {
   const study = studyRunDirs(runDirs);
-  const metas = readRuns(study?.dirs ?? expandRunDirs(runDirs));
+  const metas = readRuns(study.dirs);
   const axis = timeAxisFor(metas, limits);
   const runs: Run[] = [];
   for (const m of metas) runs.push({ ...m, series: await aggregateRun(m, axis.bin_s, axis.heat_bin_s) });
   const scenarios = [...new Set(runs.map((r) => r.run.scenario.name))];
-  const groups = groupRuns(runs, study?.shape);
-  const variants = isStudy(groups, study?.shape) ? [variantCdfChart(groups)] : [];
-  return { runs, axis, charts: [...variants, ...buildCharts(runs, axis)], title: title ?? `fgo report: ${scenarios.join(', ')} (${runs.map((r) => r.label).join(', ')})`, groups, ...(study ? { shape: study.shape } : {}) };
+  const groups = groupRuns(runs, study.shape);
+  const variants = isStudy(groups, study.shape) ? [variantCdfChart(groups)] : [];
+  return { runs, axis, charts: [...variants, ...buildCharts(runs, axis)], title: title ?? `fgo report: ${scenarios.join(', ')} (${runs.map((r) => r.label).join(', ')})`, groups, ...(study.shape ? { shape: study.shape } : {}) };
 }
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');

@@ -16,7 +16,7 @@ import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { figure, fmtFigure, verdictFor, type ScenarioVerdict } from '../sim/verdict.ts';
 import { deltaOf, summariseSeeds, VARY_METRICS, type SeedSummary } from '../sim/vary.ts';
 import { esc, verdictGridHtml, verdictHtml } from './html.ts';
-import type { RunMeta } from './load.ts';
+import { expandRunDirs, type RunMeta } from './load.ts';
 import { ReportInputError } from './run-files.ts';
 
 const comparisonSchema = z.looseObject({
@@ -52,13 +52,13 @@ export function readComparison(dir: string): StudyShape | undefined {
 }
 
 /**
- * The run directories a --vary compare holds, DIR/VARIANT/POLICY in the study's order (the
- * variant's label tells its runs apart); undefined when `dirs` is not one such directory.
+ * The run directories named (expandRunDirs), with what comparison.json says when one compare
+ * directory is named: the policies' order, and for a --vary compare DIR/VARIANT/POLICY in the
+ * study's order (the variant's label tells its runs apart).
  */
-export function studyRunDirs(dirs: readonly string[]): { dirs: string[]; shape: StudyShape } | undefined {
-  if (dirs.length !== 1) return undefined;
-  const shape = readComparison(dirs[0] as string);
-  if (!shape?.variants) return undefined;
+export function studyRunDirs(dirs: readonly string[]): { dirs: string[]; shape?: StudyShape } {
+  const shape = dirs.length === 1 ? readComparison(dirs[0] as string) : undefined;
+  if (!shape?.variants) return { dirs: expandRunDirs(dirs), ...(shape ? { shape } : {}) };
   const out: string[] = [];
   for (const v of shape.variants) {
     const d = join(dirs[0] as string, v);

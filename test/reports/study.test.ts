@@ -40,6 +40,17 @@ describe('the verdict leads the report', () => {
     expect(html).not.toContain('id="delta"'); // one group: nothing varied
   });
 
+  it('a compare directory: baselines with the same figure break the tie in the compare\'s order, not the directories\'', async () => {
+    const dir = join(ROOT, 'tie');
+    handRun(join(dir, 'engine'), { metrics: metrics(0.1, 100) });
+    for (const p of ['random', 'numad']) handRun(join(dir, p), { policy: p, metrics: metrics(0.2, 150) });
+    writeFileSync(join(dir, 'comparison.json'), JSON.stringify({ scenario: 'hand', policies: { engine: {}, random: {}, numad: {} } }));
+    const { r } = await page([dir], 'tie');
+    // Five figures the hand runs have (no goodput, no idle warm memory), each won by the first baseline given.
+    expect(r.verdicts[0]!.metrics.filter((m) => m.best).map((m) => m.best!.policy)).toEqual(Array(5).fill('random'));
+    expect(r.verdicts[0]!.summary).toBe("the engine wins: SLO miss ratio 0.1 against random's 0.2 (win); p99 latency 100.0 ms against random's 150.0 ms (win)");
+  });
+
   it('arbitrary run directories: a verdict per scenario, seed, duration and topology with the engine and a baseline', async () => {
     const a = join(ROOT, 'loose');
     handRun(join(a, 'e7'), { metrics: metrics(0.3, 100) });
