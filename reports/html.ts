@@ -222,12 +222,13 @@ export function verdictGridHtml(verdicts: readonly ScenarioVerdict[]): string {
 /**
  * The verdict section that leads a page: the grid of verdictGridHtml (`noun` names its rows:
  * scenario, or variant in a --vary study); `detailed` adds each one's metric-by-metric table.
+ * `heading` replaces the count in the title (a seed study's "on the mean of 3 seeds").
  */
-export function verdictHtml(verdicts: readonly ScenarioVerdict[], detailed: boolean, noun = 'scenario'): string {
+export function verdictHtml(verdicts: readonly ScenarioVerdict[], detailed: boolean, noun = 'scenario', heading?: string): string {
   const wins = verdicts.filter((v) => v.engine_wins === true).length;
   // One scenario's detailed table says all its grid row would.
   const grid = detailed && verdicts.length === 1 ? '' : verdictGridHtml(verdicts);
-  return `<section id="verdict"><h2>Verdict: the engine against the best baseline (${wins} of ${verdicts.length} ${noun}${verdicts.length === 1 ? '' : 's'} won)</h2>
+  return `<section id="verdict"><h2>Verdict: the engine against the best baseline ${esc(heading ?? `(${wins} of ${verdicts.length} ${noun}${verdicts.length === 1 ? '' : 's'} won)`)}</h2>
 <p class="note">Rule (docs/scorecard.md): ${esc(VERDICT_RULE)}. The best baseline is chosen per metric, so the engine may face a different opponent in each column. A cell reads outcome and engine ÷ best baseline; a tie is within ${TIE_TOLERANCE * 100} % of each other. * decides the verdict.</p>
 ${grid}
 ${detailed ? verdicts.map(scenarioVerdictHtml).join('\n') : ''}</section>`;

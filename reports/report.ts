@@ -78,7 +78,13 @@ export async function buildReport(runDirs: readonly string[], title?: string, li
   const scenarios = [...new Set(runs.map((r) => r.run.scenario.name))];
   const groups = groupRuns(runs, study.shape);
   const variants = isStudy(groups, study.shape) ? [variantCdfChart(groups)] : [];
-  return { runs, axis, charts: [...variants, ...buildCharts(runs, axis)], title: title ?? `fgo report: ${scenarios.join(', ')} (${runs.map((r) => r.label).join(', ')})`, groups, ...(study.shape ? { shape: study.shape } : {}) };
+  return { runs, axis, charts: [...variants, ...buildCharts(runs, axis)], title: title ?? defaultTitle(scenarios, runs, study.shape), groups, ...(study.shape ? { shape: study.shape } : {}) };
+}
+
+/** The scenarios and the runs; for a --vary study what varied, since its runs' labels would fill lines. */
+function defaultTitle(scenarios: string[], runs: Run[], shape: StudyShape | undefined): string {
+  if (shape?.key && shape.variants) return `fgo report: ${scenarios.join(', ')}, varying ${shape.key} (${shape.variants.length} variants, ${runs.length} runs)`;
+  return `fgo report: ${scenarios.join(', ')} (${runs.map((r) => r.label).join(', ')})`;
 }
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');

@@ -177,7 +177,7 @@ export function studyLeadHtml(groups: readonly RunGroup[], shape: StudyShape | u
   const noun = shape?.variants ? 'variant' : 'scenario';
   // A seed study: the verdict on the means in full, then one row per seed.
   const verdict = seeds?.verdict
-    ? `${verdictHtml([seeds.verdict], true)}<section id="per-seed"><h2>Per seed: the engine won ${seeds.engine_won?.seeds} of ${seeds.engine_won?.of}</h2>${verdictGridHtml(verdicts.slice(1))}</section>`
+    ? `${verdictHtml([seeds.verdict], true, 'scenario', `on the mean of ${groups.length} seeds`)}<section id="per-seed"><h2>Per seed: the engine won ${seeds.engine_won?.seeds} of ${seeds.engine_won?.of}</h2>${verdictGridHtml(verdicts.slice(1))}</section>`
     : verdicts.length === 0 ? '' : verdictHtml(verdicts, verdicts.length === 1, noun);
   if (!isStudy(groups, shape)) return verdict;
   const what = shape?.key ? `varying ${esc(shape.key)}` : 'the groups of runs';
