@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { prepare, type SimFlags } from '../../cli/sim.ts';
 import { MAX_VARIANTS, parseVary, variantFlags, varyTable } from '../../cli/vary.ts';
 import { summariseSeeds } from '../../sim/vary.ts';
 import { CLI_TEST_TIMEOUT_MS, fgoAsync } from './fgo.ts';
@@ -57,6 +58,14 @@ describe('--vary KEY=V1,V2,…', () => {
     expect(variantFlags(f, 'topology', '4n-64c')).toEqual({ ...f, topology: '4n-64c' });
     expect(variantFlags(f, 'config', 'none')).toEqual({ scenario: 'burst-2n', duration: '60s', psi: 'a.csv' });
     expect(variantFlags(f, 'psi', 'none')).toEqual({ scenario: 'burst-2n', duration: '60s', config: 'c.json', noPsi: true });
+  });
+
+  it('prepared as fgo sim prepares the flags: psi=none drops even the scenario\'s trace; seed sets the seed', () => {
+    const base: SimFlags = { scenario: 'psi-replay-1n', duration: '10s' };
+    expect(prepare(base).scenario.psi?.file).toMatch(/\.csv$/);
+    expect(prepare(variantFlags(base, 'psi', 'none')).scenario.psi).toBeUndefined();
+    expect(prepare(variantFlags(base, 'seed', '9')).scenario).toEqual({ ...prepare({ ...base, seed: '9' }).scenario });
+    expect(prepare(variantFlags({ ...base, config: 'no-such.json' }, 'config', 'none')).scenario.engine).toEqual(prepare(base).scenario.engine);
   });
 
   it('the table: a row per variant and policy, Δp99 against the first variant; a seed study ends with mean, min, max', () => {
