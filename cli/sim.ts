@@ -21,7 +21,7 @@ import { InputError } from './jsonfile.ts';
 import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
 import { deepMerge } from '../engine/config.ts';
 import { summariseSeeds } from '../sim/vary.ts';
-import { conflictingFlag, MAX_VARIANTS, parseVary, VARY_KEYS, variantFlags, varyTable, type Variant, type Vary, type VaryKey } from './vary.ts';
+import { conflictingFlag, MAX_SEED, MAX_VARIANTS, parseVary, VARY_KEYS, variantFlags, varyTable, type Variant, type Vary, type VaryKey } from './vary.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -47,9 +47,6 @@ export interface SimFlags {
   /** No PSI trace, not even the scenario's (a --vary psi=none variant). */
   noPsi?: boolean;
 }
-
-/** Largest --seed: seeds are whole numbers JavaScript holds exactly. */
-const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 /**
  * The scenario with every flag applied, and the inputs it names read and validated. Any problem

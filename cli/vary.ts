@@ -16,7 +16,8 @@ export type VaryKey = (typeof VARY_KEYS)[number];
 
 /** Most variants of one study: each runs every policy, so 32 × 6 policies is already 192 runs. */
 export const MAX_VARIANTS = 32;
-const MAX_SEED = Number.MAX_SAFE_INTEGER;
+/** Largest seed (--seed, and each of --vary seed=…): seeds are whole numbers JavaScript holds exactly. */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 export interface Variant {
   /** The value as given ('none' for config or psi: the scenario's own settings, or no PSI trace). */
