@@ -95,8 +95,8 @@ interface Comparison {
   duration: string;
   vary: { key: string; values: string[] };
   policies: string[];
-  variants: Array<{ label: string; value: string; seed: number; topology: string; policies: Record<string, { latency_ms: { p99: number } }>; verdict?: { scenario: string; engine_wins: boolean | null } }>;
-  over_seeds?: { spread: string; policies: Record<string, Record<string, { mean: number; min: number; max: number; n: number }>>; verdict?: { engine_wins: boolean | null }; engine_won?: { seeds: number; of: number } };
+  variants: Array<{ label: string; value: string; seed: number; topology: string; policies: Record<string, { latency_ms: { p99: number } }>; verdict?: { scenario: string; engine_wins: boolean | null; summary: string } }>;
+  over_seeds?: { spread: string; policies: Record<string, Record<string, { mean: number; min: number; max: number; n: number }>>; verdict?: { engine_wins: boolean | null; summary: string }; engine_won?: { seeds: number; of: number } };
 }
 
 describe('fgo compare --vary, end to end', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
@@ -129,6 +129,11 @@ describe('fgo compare --vary, end to end', { timeout: CLI_TEST_TIMEOUT_MS }, () 
     // The verdict on the means in full, then one row per seed.
     expect(html).toContain('<table class="verdict" data-verdict="burst-2n (mean of 2 seeds)">');
     expect(html.indexOf('data-verdict="burst-2n (mean of 2 seeds)"')).toBeLessThan(html.indexOf('<tr data-scenario="burst-2n/seed-1">'));
+    // fgo report on the study says the same verdicts, the means first.
+    const rep = await fgo('report', out, '--out', join(TMP, 'seeds.html'));
+    expect(rep.code, rep.err).toBe(0);
+    const said = rep.out.split('\n').filter((l) => l.startsWith('verdict, '));
+    expect(said).toEqual([`verdict, burst-2n (mean of 2 seeds): ${c.over_seeds!.verdict!.summary}`, ...c.variants.map((v) => `verdict, burst-2n/${v.label}: ${v.verdict!.summary}`)]);
   });
 
   it('topology=1n-2c,2n-32c: the verdict per variant first, then a table of ≤ 100 columns with the deltas', async () => {
