@@ -10,7 +10,7 @@ import { InputError } from './jsonfile.ts';
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('write one self-contained HTML report (opens offline) of run directories: PSI, latency, CPU heat map, locality, pools, decisions and faults, metrics side by side')
+    .description('write one self-contained HTML report (opens offline) of run directories: the verdict where an engine run and a baseline share scenario, seed, duration and topology (a --vary compare: each variant\'s, and the deltas between them), then latency CDFs, PSI, CPU heat map, locality, pools, decisions and faults, every figure side by side')
     .argument('<run_dir...>', 'run directories (from fgo sim), or a directory of them (from fgo compare)')
     .requiredOption('--out <file.html>', 'the HTML file to write')
     .option('--images <dir>', 'also render every chart to DIR/ID.svg and DIR/ID.png, headless')
@@ -28,8 +28,10 @@ export function registerReport(program: Command): void {
       try {
         const r = await writeReport(dirs, o.out, { ...(o.images ? { images: o.images } : {}), ...(o.title ? { title: o.title } : {}) });
         const seconds = Math.round((performance.now() - t0) / 10) / 100;
-        if (o.json) console.log(JSON.stringify({ ...r, seconds, ...(o.images ? { images: o.images } : {}) }));
-        else console.log(`${r.path}: ${r.charts} charts, ${(r.bytes / 1e6).toFixed(2)} MB, ${seconds} s${o.images ? `; images in ${o.images}` : ''}`);
+        const { verdicts, ...written } = r;
+        if (o.json) console.log(JSON.stringify({ ...written, seconds, ...(o.images ? { images: o.images } : {}) }));
+        // The verdict the report leads with, where the runs allow one (reports/study.ts).
+        else console.log(`${verdicts.map((v) => `verdict, ${v.scenario}: ${v.summary}\n`).join('')}${r.path}: ${r.charts} charts, ${(r.bytes / 1e6).toFixed(2)} MB, ${seconds} s${o.images ? `; images in ${o.images}` : ''}`);
       } catch (e) {
         if (e instanceof ReportInputError) throw new InputError(e.problems);
         throw e;

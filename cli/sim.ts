@@ -21,6 +21,8 @@ import { InputError } from './jsonfile.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
 import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
 import { deepMerge } from '../engine/config.ts';
+import { summariseSeeds } from '../sim/vary.ts';
+import { conflictingFlag, MAX_SEED, MAX_VARIANTS, parseVary, VARY_KEYS, variantFlags, varyTable, type Variant, type Vary, type VaryKey } from './vary.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -43,10 +45,9 @@ export interface SimFlags {
   model?: string;
   /** Replace an existing --out that fgo did not write. */
   force?: boolean;
+  /** No PSI trace, not even the scenario's (a --vary psi=none variant). */
+  noPsi?: boolean;
 }
-
-/** Largest --seed: seeds are whole numbers JavaScript holds exactly. */
-const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 /**
  * The scenario with every flag applied, and the inputs it names read and validated. Any problem
@@ -88,7 +89,8 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
     if (!s.background) throw new InputError(['--background-node: needs --background FILE (or a scenario with a background)']);
     set({ background: { ...s.background, node: Number(f.backgroundNode) } });
   }
-  if (f.psi !== undefined) set({ psi: { file: f.psi, mode: f.psiMode ?? 'overlay' } });
+  if (f.noPsi === true) set({ psi: undefined });
+  else if (f.psi !== undefined) set({ psi: { file: f.psi, mode: f.psiMode ?? 'overlay' } });
   else if (f.psiMode !== undefined && s.psi) set({ psi: { ...s.psi, mode: f.psiMode } });
   if (f.config !== undefined) {
     loadConfig(f.config); // validate the file on its own, with its line numbers
@@ -104,6 +106,16 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
     }
   }
   return { ...scenarioInputs(s), versions: { fgo: pkg.version, node: process.versions.node }, decisions };
+}
+
+/** One --vary variant's inputs; a problem names the variant it is in. */
+function prepareVariant(f: SimFlags, key: VaryKey, value: string): Omit<RunInputs, 'policy'> {
+  try {
+    return prepare(variantFlags(f, key, value));
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(e.problems.map((p) => `--vary ${key}=${value}: ${p}`), e.exitCode);
+    throw e;
+  }
 }
 
 /** Refuse an --out that exists and may not be replaced, before any work (exit 2, a bad run input). */
@@ -164,10 +176,11 @@ async function predictorFor(f: SimFlags, inputs: Omit<RunInputs, 'policy'>): Pro
   return loadDemandPredictor(f.model, { horizon_s: engineConfigFor(inputs.scenario).scaling.interval_ms / 1000, warn });
 }
 
-async function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: string | undefined, predictor: DemandPredictor | undefined, force = false): Promise<RunResult> {
+/** One run with its progress bar; `note` says where it is in a series ("3/12 runs"). */
+async function run(inputs: Omit<RunInputs, 'policy'>, policy: PolicyName, out: string | undefined, predictor: DemandPredictor | undefined, force = false, note?: string): Promise<RunResult> {
   const bar = progressBar(`${inputs.scenario.name} · ${policy}`);
   try {
-    return await runSimulation({ ...inputs, policy, out, force, progress: bar.update, warn, ...(predictor ? { predictor } : {}) });
+    return await runSimulation({ ...inputs, policy, out, force, progress: (f) => bar.update(f, note), warn, ...(predictor ? { predictor } : {}) });
   } finally {
     bar.done();
   }
@@ -212,20 +225,71 @@ async function serve(address: string, title: string, speed: number) {
   }
 }
 
+/** Every policy's run into DIR/POLICY; the engine against the best baseline (sim/verdict.ts) when both ran. */
+async function runPolicies(dir: string, name: string, inputs: Omit<RunInputs, 'policy'>, policies: PolicyName[], predictor: DemandPredictor | undefined, counter: { done: number; total: number }) {
+  const results: Record<string, RunResult> = {};
+  for (const p of policies) results[p] = await run(inputs, p, join(dir, p), predictor, false, `${++counter.done}/${counter.total} runs`);
+  const metrics = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics]));
+  const verdict = policies.includes('engine') && policies.length > 1 ? verdictFor(name, metrics) : undefined;
+  return { results, metrics, verdict };
+}
+
+/** comparison.json, report.html (reports/report.ts reads the comparison back) and fgo's marker, written into `dir`. */
+async function finishCompare(dir: string, scenario: string, comparison: object): Promise<void> {
+  writeFileSync(join(dir, 'comparison.json'), JSON.stringify(comparison, null, 2) + '\n');
+  const { writeReport } = await import('../reports/report.ts');
+  await writeReport([dir], join(dir, 'report.html'), { title: `fgo compare: ${scenario}` });
+  writeFileSync(join(dir, OUTPUT_MARKER), markerText('compare'));
+}
+
 /** Every policy's run, comparison.json, report.html and fgo's marker, written into `dir`. */
 async function compareInto(dir: string, inputs: Omit<RunInputs, 'policy'>, policies: PolicyName[], predictor: DemandPredictor | undefined) {
-  const results: Record<string, RunResult> = {};
-  for (const p of policies) results[p] = await run(inputs, p, join(dir, p), predictor);
-  const metrics = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.metrics]));
-  // The engine against the best baseline (sim/verdict.ts), when both ran.
-  const verdict = policies.includes('engine') && policies.length > 1 ? verdictFor(inputs.scenario.name, metrics) : undefined;
+  const { results, metrics, verdict } = await runPolicies(dir, inputs.scenario.name, inputs, policies, predictor, { done: 0, total: policies.length });
   const comparison = { scenario: inputs.scenario.name, seed: inputs.scenario.seed, duration: inputs.scenario.duration, policies: metrics, ...(verdict ? { verdict } : {}) };
-  writeFileSync(join(dir, 'comparison.json'), JSON.stringify(comparison, null, 2) + '\n');
-  // A report a person can open offline, of every policy side by side (reports/report.ts).
-  const { writeReport } = await import('../reports/report.ts');
-  await writeReport(policies.map((p) => join(dir, p)), join(dir, 'report.html'), { title: `fgo compare: ${inputs.scenario.name}`, ...(verdict ? { verdicts: [verdict] } : {}) });
-  writeFileSync(join(dir, OUTPUT_MARKER), markerText('compare'));
+  await finishCompare(dir, inputs.scenario.name, comparison);
   return { results, comparison, verdict };
+}
+
+/**
+ * A --vary study: every policy on each variant into DIR/VARIANT/POLICY, and one comparison.json
+ * with each variant's metrics and verdict; for seeds also the mean and range over them, the
+ * verdict on the means and the seeds the engine won (sim/vary.ts).
+ */
+async function compareVaryInto(dir: string, vary: Vary, prepared: Array<Omit<RunInputs, 'policy'>>, policies: PolicyName[], f: SimFlags) {
+  const counter = { done: 0, total: prepared.length * policies.length };
+  const scenario = (prepared[0] as Omit<RunInputs, 'policy'>).scenario;
+  const variants = [];
+  for (const [i, inputs] of prepared.entries()) {
+    const v = vary.variants[i] as Variant;
+    const { metrics, verdict } = await runPolicies(join(dir, v.label), `${scenario.name}/${v.label}`, inputs, policies, await predictorFor(f, inputs), counter);
+    variants.push({ label: v.label, value: v.value, seed: inputs.scenario.seed, topology: inputs.scenario.topology, policies: metrics, ...(verdict ? { verdict } : {}) });
+  }
+  const seeds = vary.key === 'seed' ? { spread: 'min-max', ...summariseSeeds(scenario.name, variants.map((v) => v.policies)) } : undefined;
+  const comparison = { scenario: scenario.name, duration: scenario.duration, vary: { key: vary.key, values: vary.variants.map((v) => v.value) }, policies, variants, ...(seeds ? { over_seeds: seeds } : {}) };
+  await finishCompare(dir, scenario.name, comparison);
+  return { comparison, variants, seeds };
+}
+
+/** `fgo compare --vary`: the study built in a temporary directory renamed into place, then printed. */
+async function varyCommand(out: string, vary: Vary, prepared: Array<Omit<RunInputs, 'policy'>>, policies: PolicyName[], f: SimFlags): Promise<void> {
+  const tmp = makeTempDir(out);
+  let study;
+  try {
+    study = await compareVaryInto(tmp, vary, prepared, policies, f);
+    checkOutDir(out, f.force === true);
+    commitDir(tmp, out);
+  } catch (e) {
+    discardTemp(tmp);
+    throw e;
+  }
+  const report = join(out, 'report.html');
+  if (f.json) return void console.log(JSON.stringify({ dir: out, report, ...study.comparison }));
+  const { scenario } = prepared[0] as Omit<RunInputs, 'policy'>;
+  // The verdicts first, one line per variant (and the seeds' mean), then the figures, then where everything is.
+  const lines = study.variants.map((v) => `${v.label}: ${v.verdict ? v.verdict.summary : 'no verdict (the engine and a baseline must both run)'}`);
+  const s = study.seeds;
+  if (s?.verdict) lines.push(`mean of ${study.variants.length} seeds (the verdict decided on the means): ${s.verdict.summary}; the engine won ${s.engine_won?.seeds} of ${s.engine_won?.of} seeds`);
+  console.log(`${scenario.name}: ${scenario.description}\nvarying ${vary.key}: ${vary.variants.map((v) => v.value).join(', ')}\n\n${lines.join('\n')}\n\n${varyTable(vary, study.variants.map((v) => v.policies), s)}${s ? '\n(mean, min, max: over the seeds; the spread is the range)' : ''}\n\nrun directories: ${out}/VARIANT/POLICY\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report} (open it in a browser; it needs no network)`);
 }
 
 export function registerSim(program: Command): void {
@@ -260,15 +324,22 @@ export function registerSim(program: Command): void {
     .description('run several policies on identical arrivals; one run directory each, plus comparison.json and a table')
     .option('--policies <list>', `comma-separated policies (default: ${POLICIES.filter((p) => p !== GRAPH_BLIND).join(',')}, and ${GRAPH_BLIND} where some profile calls another)`)
     .option('--out <dir>', 'directory for the runs (default out/compare/SCENARIO)')
-    .addHelpText('after', '\nExample:\n  $ fgo compare --scenario diurnal-8n --policies engine,least-loaded,numad --duration 6h')
-    .action(async (f: SimFlags & { policies?: string }) => {
+    .option('--vary <key=values>', `a what-if study: every policy on each variant, into OUT/VARIANT/POLICY; KEY is one of ${VARY_KEYS.join(', ')} (files or presets, comma-separated; config=none and psi=none: the scenario's own config, no PSI trace; seed: a list or a range FROM..TO). One --vary per compare, at most ${MAX_VARIANTS} variants`)
+    .addHelpText('after', '\nExamples:\n  $ fgo compare --scenario diurnal-8n --policies engine,least-loaded,numad --duration 6h\n  $ fgo compare --scenario burst-2n --vary topology=2n-32c,4n-64c      # the same load on 2 or 4 nodes\n  $ fgo compare --scenario burst-2n --vary config=none,tuned.json     # the scenario\'s thresholds or mine\n  $ fgo compare --scenario default --vary seed=1..5   # mean and min–max over 5 seeds; verdict on the means')
+    .action(async (f: SimFlags & { policies?: string; vary?: string }) => {
       const given = f.policies?.split(',').map((p) => p.trim()).filter(Boolean);
       const bad = (given ?? []).filter((p) => !POLICIES.includes(p as PolicyName));
       if (bad.length || given?.length === 0) throw new InputError([`--policies: unknown ${bad.map((b) => `${b}${didYouMean(b, POLICIES)}`).join(', ') || '(none given)'}; choose from ${POLICIES.join(', ')}`], 2);
-      const inputs = prepare(f);
+      const vary = f.vary === undefined ? undefined : parseVary(f.vary);
+      const conflict = vary && conflictingFlag(vary.key, f as Record<string, unknown>);
+      if (conflict) throw new InputError([conflict], 2);
+      // Every variant's inputs read and checked before the first run.
+      const prepared = vary ? vary.variants.map((v) => prepareVariant(f, vary.key, v.value)) : [prepare(f)];
+      const inputs = prepared[0] as Omit<RunInputs, 'policy'>;
       const policies: string[] = given ?? policiesFor(inputs.scenario.profiles);
       const out = f.out ?? join('out', 'compare', inputs.scenario.name);
       checkOutDir(out, f.force === true);
+      if (vary) return await varyCommand(out, vary, prepared, policies as PolicyName[], f);
       const predictor = await predictorFor(f, inputs);
       // Built whole in a temporary directory (fgo's marker in it), then renamed into place.
       const tmp = makeTempDir(out);

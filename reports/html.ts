@@ -116,6 +116,7 @@ h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin:32px 0 6px}p.meta{c
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px}td{text-align:right;font-variant-numeric:tabular-nums}
 th[scope=row]{text-align:left;font-weight:normal;font-family:monospace}tr.group th{background:#f2f2f2;text-align:left}
 figure{margin:0 0 12px}.error{color:#b00;font-weight:bold}.chart{overflow-x:auto}
+details.raw{margin:18px 0}details.raw>summary{cursor:pointer;font-size:15px;font-weight:bold;padding:4px 0}
 details.section{border-top:1px solid #ccc;padding:6px 0}details.section>summary{cursor:pointer;font-size:17px;font-weight:bold;padding:6px 0}
 .win{background:#d4efe4}.loss{background:#fadccc}.tie{background:#ececec}.none{color:#777}td.outcome,th.outcome{text-align:center;font-weight:bold}
 table.verdict td{white-space:nowrap}#verdict-grid thead th{font-size:12px;min-width:64px}#verdict-grid tbody th{white-space:nowrap}.scroll{overflow-x:auto}p.note{color:#444;font-size:13px;max-width:900px}table.verdict{margin:6px 0}`;
@@ -139,7 +140,9 @@ const idOf = (key: string, id: string) => (key ? `${id}-${key}` : id);
 
 function sectionHtml(s: Section): string {
   const figures = s.charts.map((c) => `<section><h2>${esc(c.title)}</h2><figure class="chart" id="${esc(idOf(s.key, `chart-${c.id}`))}" data-chart="${esc(c.id)}"></figure></section>`).join('\n');
-  const body = `${s.intro ?? ''}<section><h2>Summary: metrics.json side by side</h2>${table(s.runs, idOf(s.key, 'summary'))}</section>\n${figures}`;
+  // Every figure is there, collapsed under one line: the verdict and the charts come first.
+  const rows = summaryRows(s.runs).length;
+  const body = `${s.intro ?? ''}<details class="raw"><summary>Every figure side by side: run.json, metrics.json, wall.json (${rows} rows × ${s.runs.length} run${s.runs.length === 1 ? '' : 's'})</summary>${table(s.runs, idOf(s.key, 'summary'))}</details>\n${figures}`;
   const specs = s.charts.map((c) => ({ el: idOf(s.key, `chart-${c.id}`), name: idOf(s.key, c.id), renderer: c.renderer, spec: c.spec }));
   const data = `<script type="application/json" id="${esc(idOf(s.key, 'fgo-specs'))}">${scriptJson(specs)}</script>`;
   return s.collapsed === undefined
@@ -206,17 +209,26 @@ export function scenarioVerdictHtml(v: ScenarioVerdict): string {
 }
 
 /**
- * The verdict section that leads a page: one row per scenario, one column per metric, each cell
- * the outcome and engine ÷ best baseline (the figures on hover and in each scenario's table);
- * `detailed` adds each scenario's table. Colour repeats the words, never replaces them.
+ * The verdicts as a grid: one row per scenario (or variant), one column per metric, each cell the
+ * outcome and engine ÷ best baseline (the figures on hover). Colour repeats the words, never
+ * replaces them.
  */
-export function verdictHtml(verdicts: readonly ScenarioVerdict[], detailed: boolean): string {
-  const wins = verdicts.filter((v) => v.engine_wins === true).length;
+export function verdictGridHtml(verdicts: readonly ScenarioVerdict[]): string {
   const head = `<tr><th scope="col">scenario</th><th scope="col" class="outcome">verdict</th>${VERDICT_METRICS.map((m) => `<th scope="col">${esc(labelOf(m))}${m.decisive ? ' *' : ''}<br><small>${m.better} is better</small></th>`).join('')}</tr>`;
   const rows = verdicts.map((v) => `<tr data-scenario="${esc(v.scenario)}"><th scope="row">${esc(v.scenario)}</th>${outcomeCell(verdictClass(v) === 'none' ? null : verdictClass(v), verdictWord(v), v.summary)}${v.metrics.map((m) => outcomeCell(m.outcome, m.outcome === null ? '–' : `${m.outcome} ${fmtRatio(m.ratio)}`, m.best && m.engine !== null ? `engine ${fmtFigure(m.engine)} against ${m.best.policy}'s ${fmtFigure(m.best.value)}` : 'a figure is missing')).join('')}</tr>`);
+  return `<div class="scroll"><table class="verdict" id="verdict-grid"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
+}
+
+/**
+ * The verdict section that leads a page: the grid of verdictGridHtml (`noun` names its rows:
+ * scenario, or variant in a --vary study); `detailed` adds each one's metric-by-metric table.
+ * `heading` replaces the count in the title (a seed study's "on the mean of 3 seeds").
+ */
+export function verdictHtml(verdicts: readonly ScenarioVerdict[], detailed: boolean, noun = 'scenario', heading?: string): string {
+  const wins = verdicts.filter((v) => v.engine_wins === true).length;
   // One scenario's detailed table says all its grid row would.
-  const grid = detailed && verdicts.length === 1 ? '' : `<div class="scroll"><table class="verdict" id="verdict-grid"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
-  return `<section id="verdict"><h2>Verdict: the engine against the best baseline (${wins} of ${verdicts.length} scenario${verdicts.length === 1 ? '' : 's'} won)</h2>
+  const grid = detailed && verdicts.length === 1 ? '' : verdictGridHtml(verdicts);
+  return `<section id="verdict"><h2>Verdict: the engine against the best baseline ${esc(heading ?? `(${wins} of ${verdicts.length} ${noun}${verdicts.length === 1 ? '' : 's'} won)`)}</h2>
 <p class="note">Rule (docs/scorecard.md): ${esc(VERDICT_RULE)}. The best baseline is chosen per metric, so the engine may face a different opponent in each column. A cell reads outcome and engine ÷ best baseline; a tie is within ${TIE_TOLERANCE * 100} % of each other. * decides the verdict.</p>
 ${grid}
 ${detailed ? verdicts.map(scenarioVerdictHtml).join('\n') : ''}</section>`;

@@ -7,7 +7,7 @@
  * to open. Only the small files (run.json, metrics.json, faults.json, wall.json) are read whole.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
@@ -153,10 +153,13 @@ function readCdf(dir: string, problems: string[]): RunMeta['cdf'] {
   return { overall: overall.points, ...(e2e && 'points' in e2e && (h.e2e !== h.overall) ? { e2e: e2e.points } : {}) };
 }
 
-/** Policy names when they are unique; otherwise scenario/policy, then the directory name, then a number. */
+/**
+ * Policy names when they are unique; otherwise scenario/policy, then the enclosing directory and
+ * the policy (a --vary compare's VARIANT/POLICY), then the directory name, then a number.
+ */
 function labelRuns(runs: RunMeta[]): void {
   const unique = (f: (r: RunMeta) => string) => new Set(runs.map(f)).size === runs.length;
-  const pick = [(r: RunMeta) => r.run.policy, (r: RunMeta) => `${r.run.scenario.name}/${r.run.policy}`, (r: RunMeta) => basename(r.dir)].find(unique);
+  const pick = [(r: RunMeta) => r.run.policy, (r: RunMeta) => `${r.run.scenario.name}/${r.run.policy}`, (r: RunMeta) => `${basename(dirname(r.dir))}/${r.run.policy}`, (r: RunMeta) => basename(r.dir)].find(unique);
   runs.forEach((r, i) => (r.label = pick ? pick(r) : `${i + 1}: ${basename(r.dir)}`));
 }
 

@@ -13,11 +13,12 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commitDir, discardTemp, makeTempDir, writeFileAtomic } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER } from '../formats/outputs.ts';
-import { buildCharts, type ChartDef, type Run, type TimeAxis } from './charts.ts';
+import { buildCharts, variantCdfChart, type ChartDef, type Run, type TimeAxis } from './charts.ts';
 import type { ScenarioVerdict } from '../sim/verdict.ts';
 import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
 import { writeImages } from './images.ts';
-import { aggregateRun, expandRunDirs, readRuns, type RunMeta } from './load.ts';
+import { aggregateRun, readRuns, type RunMeta } from './load.ts';
+import { groupRuns, isStudy, studyLeadHtml, studyVerdicts, studyRunDirs, type RunGroup, type StudyShape } from './study.ts';
 
 /** Time bins per run on the line charts: enough for the eye, few enough to stay small. */
 export const MAX_BINS = 400;
@@ -57,16 +58,33 @@ export interface ReportModel {
   axis: TimeAxis;
   charts: ChartDef[];
   title: string;
+  /** The runs grouped by shared arrivals (a study's variants), each with its verdict when it has one. */
+  groups: Array<RunGroup<Run>>;
+  /** What a --vary compare varied, from its comparison.json. */
+  shape?: StudyShape;
 }
 
-/** Read, aggregate and lay out: everything but writing, for tests and other front ends. */
+/**
+ * Read, aggregate and lay out: everything but writing, for tests and other front ends. Runs that
+ * fall into several groups sharing a policy (a --vary compare's variants) get the latency CDF
+ * per variant first.
+ */
 export async function buildReport(runDirs: readonly string[], title?: string, limits?: Limits): Promise<ReportModel> {
-  const metas = readRuns(expandRunDirs(runDirs));
+  const study = studyRunDirs(runDirs);
+  const metas = readRuns(study.dirs);
   const axis = timeAxisFor(metas, limits);
   const runs: Run[] = [];
   for (const m of metas) runs.push({ ...m, series: await aggregateRun(m, axis.bin_s, axis.heat_bin_s) });
   const scenarios = [...new Set(runs.map((r) => r.run.scenario.name))];
-  return { runs, axis, charts: buildCharts(runs, axis), title: title ?? `fgo report: ${scenarios.join(', ')} (${runs.map((r) => r.label).join(', ')})` };
+  const groups = groupRuns(runs, study.shape);
+  const variants = isStudy(groups, study.shape) ? [variantCdfChart(groups)] : [];
+  return { runs, axis, charts: [...variants, ...buildCharts(runs, axis)], title: title ?? defaultTitle(scenarios, runs, study.shape), groups, ...(study.shape ? { shape: study.shape } : {}) };
+}
+
+/** The scenarios and the runs; for a --vary study what varied, since its runs' labels would fill lines. */
+function defaultTitle(scenarios: string[], runs: Run[], shape: StudyShape | undefined): string {
+  if (shape?.key && shape.variants) return `fgo report: ${scenarios.join(', ')}, varying ${shape.key} (${shape.variants.length} variants, ${runs.length} runs)`;
+  return `fgo report: ${scenarios.join(', ')} (${runs.map((r) => r.label).join(', ')})`;
 }
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -96,14 +114,15 @@ async function writeImageDir(charts: ChartDef[], dir: string): Promise<void> {
 /**
  * Write the report of `runDirs` (run directories, or directories of them as `fgo compare` writes)
  * to `out`, through a temporary file renamed into place; with `images`, also ID.svg and ID.png per
- * chart in that directory; with `verdicts`, the verdict section first (fgo compare). Throws
- * ReportInputError listing every unusable file.
+ * chart in that directory. The verdict leads whenever the runs allow one, then a study's deltas
+ * (reports/study.ts). Throws ReportInputError listing every unusable file.
  */
-export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string; verdicts?: ScenarioVerdict[] } = {}): Promise<{ path: string; bytes: number; charts: number }> {
+export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string } = {}): Promise<{ path: string; bytes: number; charts: number; verdicts: ScenarioVerdict[] }> {
   const model = await buildReport(runDirs, opts.title);
-  const written = writeHtml(out, renderHtml(model.title, model.runs, model.charts, now(), opts.verdicts ? verdictHtml(opts.verdicts, true) : undefined));
+  const lead = studyLeadHtml(model.groups, model.shape);
+  const written = writeHtml(out, renderHtml(model.title, model.runs, model.charts, now(), lead || undefined));
   if (opts.images) await writeImageDir(model.charts, opts.images);
-  return { ...written, charts: model.charts.length };
+  return { ...written, charts: model.charts.length, verdicts: studyVerdicts(model.groups, model.shape).verdicts };
 }
 
 /**

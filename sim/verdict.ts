@@ -66,7 +66,8 @@ export interface ScenarioVerdict {
 /** A metrics.json document (or its MetricsSummary), possibly older and missing some figures. */
 export type MetricsLike = object;
 
-function figure(m: MetricsLike | undefined, path: string): number | null {
+/** The figure at a dotted path, or null when it is missing or not a finite number. */
+export function figure(m: MetricsLike | undefined, path: string): number | null {
   let v: unknown = m;
   for (const k of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
   return typeof v === 'number' && Number.isFinite(v) ? v : null;

@@ -191,12 +191,14 @@ describe('--help', SLOW, () => {
     for (const o of ['--scenario', '--duration', '--policy', '--out', '--json', '--workload', '--topology']) expect(r.out).toContain(o);
   });
 
-  it('compare --help shows its example', async () => {
+  it('compare --help shows its examples, a --vary study among them', async () => {
     const r = await fgo('compare', '--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: fgo compare');
-    expect(r.out).toContain('Example:');
+    expect(r.out).toContain('Examples:');
     expect(r.out).toMatch(/\$ fgo compare --scenario diurnal-8n --policies engine,least-loaded,numad/);
+    expect(r.out).toMatch(/\$ fgo compare --scenario burst-2n --vary topology=2n-32c,4n-64c/);
+    expect(r.out).toContain('One --vary per compare');
     expect(r.out).toContain('--policies');
   });
 });

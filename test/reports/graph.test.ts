@@ -40,7 +40,7 @@ describe('layout', () => {
 describe('the graph charts from real runs', () => {
   it('appear beside the others, compile without warnings and draw headless', async () => {
     const m = await buildReport([ROOT]);
-    expect(m.charts.map((c) => c.id)).toEqual(['psi', 'latency-cdf', 'graph', 'e2e-latency', 'cpu-heatmap', 'local-access', 'pools', 'timeline']);
+    expect(m.charts.map((c) => c.id)).toEqual(['latency-cdf', 'psi', 'graph', 'e2e-latency', 'cpu-heatmap', 'local-access', 'pools', 'timeline']);
     for (const id of ['graph', 'e2e-latency']) {
       const c = m.charts.find((x) => x.id === id)!;
       const { vega: v, warnings } = compileChart(c);

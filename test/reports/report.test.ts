@@ -7,7 +7,7 @@
  * minutes) check them against the twin's own output.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import { chartSvg, compileChart, FONT_FILES, svgToPng } from '../../reports/imag
 import { aggregateRun, forEachLine, ReportInputError, readRuns } from '../../reports/load.ts';
 import { buildReport, HEAT_CELLS, MAX_BINS, SECTION_LIMITS, timeAxisFor, writeReport, writeSectionedReport } from '../../reports/report.ts';
 import { verdictFor } from '../../sim/verdict.ts';
+import { handRun } from './hand-run.ts';
 
 const ROOT = mkdtempSync(join(tmpdir(), 'fgo-report-test-'));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -72,7 +73,7 @@ beforeAll(async () => {
 describe('charts from real runs', () => {
   it('every chart compiles with vega-lite without warnings and renders headless to SVG', async () => {
     const m = await buildReport([faultsDir, join(cmpDir, 'engine'), join(cmpDir, 'random')]);
-    expect(m.charts.map((c) => c.id)).toEqual(['psi', 'latency-cdf', 'cpu-heatmap', 'local-access', 'pools', 'timeline']);
+    expect(m.charts.map((c) => c.id)).toEqual(['latency-cdf', 'psi', 'cpu-heatmap', 'local-access', 'pools', 'timeline']);
     for (const c of m.charts) {
       const { vega: v, warnings } = compileChart(c);
       expect(warnings, c.id).toEqual([]);
@@ -175,32 +176,6 @@ describe('charts from real runs', () => {
     expect(d.segs!.map((x) => x.t0)).toEqual(expect.arrayContaining(faults.map((f) => Math.round(f.injected_s * 1e4) / 1e4)));
   });
 });
-
-/** A tiny run directory written by hand: 60 s, two nodes, every rule of the aggregation in it. */
-function handRun(dir: string, opts: { localColumn?: boolean; predictor?: string; forecasts?: boolean } = {}): void {
-  mkdirSync(dir, { recursive: true });
-  const level = { low: 0.3, medium: 0.6, high: 0.8, critical: 0.9 };
-  writeFileSync(join(dir, 'run.json'), JSON.stringify({
-    policy: 'engine', seed: '7', topology: { nodes: [{ id: 0 }, { id: 1 }] },
-    scenario: { name: 'hand', duration: '60s', agent_interval_s: 1, timeseries_interval_s: 1, topology: '2n-32c', profiles: { api: { cpu_ms: { mean: 100 }, io_ms: 0, warm_start_ms: 0 } } },
-    engine_config: { pressure: { thresholds: { cpu: level, memory: level, io: level } }, scaling: { interval_ms: 10_000 } },
-    ...(opts.predictor ? { predictor: { name: opts.predictor, horizon_s: 10, headroom: 2 } } : {}),
-  }));
-  writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ latency_ms: { p50: 10, p95: 20, p99: 30.5, max: 99 }, local_access_ratio: 0.75, requests: { arrived: 4, deferred: 1, shed: 1 }, mttd_s: null }));
-  writeFileSync(join(dir, 'faults.json'), JSON.stringify([{ kind: 'crash', target: 'api-1', injected_s: 10, detected_s: 12, recovered_s: 13 }, { kind: 'hang', target: 'api-2', injected_s: 20, detected_s: null, recovered_s: null }]));
-  const head = `t_s,node,cpu_util,cpu_some_avg10,cpu_full_avg10,mem_some_avg10,mem_full_avg10,io_some_avg10,io_full_avg10,active,warm,mem_used_kb${opts.localColumn ? ',local_access_ratio' : ''}`;
-  const rows = [head];
-  for (let t = 0; t <= 60; t++) {
-    const extra = opts.localColumn ? `,${t < 30 ? 0.5 : 1}` : '';
-    rows.push(`${t},0,0.2500,0,0,0,0,0,0,1,0,0${extra}`, `${t},1,0.7500,0,0,0,0,0,0,0,${t >= 40 ? 0 : 2},0${extra}`);
-    rows.push(`${t},all,0.5000,${t === 33 ? '87.50' : '1.00'},0,0,0,0,0,1,${t >= 40 ? 0 : 2},0${extra}`);
-  }
-  writeFileSync(join(dir, 'timeseries.csv'), rows.join('\n') + '\n');
-  const d = (t_ms: number, id: string, action: string) => JSON.stringify({ seq: 0, t_ms, request_id: id, profile: 'api', action, reason: 'x', confidence: 1, inputs_digest: '' });
-  // What the predictor said at each 10-s scaling cycle, as sim/run.ts records it (two profiles at 10 s).
-  if (opts.forecasts !== false) writeFileSync(join(dir, 'forecasts.csv'), ['t_s,profile,demand_per_s,demand_p90_per_s,recommended_size', '0,api,0,,0', '10,api,0.2,,2', '10,db,0.1,0.3,1', '20,api,0.5,,3'].join('\n') + '\n');
-  writeFileSync(join(dir, 'decisions.jsonl'), [d(100, 'r0', 'place'), d(200, 'r1', 'defer'), d(5200, 'r1', 'place'), d(30_000, 'r2', 'place'), d(40_000, 'r2', 'place'), d(50_000, 'r3', 'shed')].join('\n') + '\n');
-}
 
 describe('aggregation rules, on a hand-written run directory', () => {
   it('counts arrivals once, tells retries from re-placements, and draws the forecasts recorded', async () => {
@@ -348,13 +323,13 @@ describe('files', () => {
   it('writeReport: one self-contained HTML file, and SVG + PNG per chart with readable text', async () => {
     const out = join(ROOT, 'out', 'report.html'), images = join(ROOT, 'img');
     const r = await writeReport([faultsDir], out, { images, title: 'A & B <test>' });
-    expect(r).toEqual({ path: out, bytes: statSync(out).size, charts: 6 });
+    expect(r).toEqual({ path: out, bytes: statSync(out).size, charts: 6, verdicts: [] }); // one engine run: no verdict
     const html = readFileSync(out, 'utf8');
     expect(html).toContain('<title>A &#38; B &#60;test&#62;</title>');
     expect(html).not.toMatch(/<script[^>]+src=|<link\b|<iframe|@import/i);
     expect(html).toContain("default-src 'none'");
     for (const lib of ['vega', 'vega-lite', 'vega-embed']) expect(html).toContain(`<script data-lib="${lib}">`);
-    for (const id of ['psi', 'latency-cdf', 'cpu-heatmap', 'local-access', 'pools', 'timeline']) {
+    for (const id of ['latency-cdf', 'psi', 'cpu-heatmap', 'local-access', 'pools', 'timeline']) {
       expect(readFileSync(join(images, `${id}.svg`), 'utf8')).toMatch(/^<svg/);
       const png = readFileSync(join(images, `${id}.png`));
       expect(png.subarray(1, 4).toString()).toBe('PNG');
