@@ -3,13 +3,14 @@
  * overriding its fields), write run directories, print summary tables. Invalid scenarios,
  * topologies or traces exit 2 with the field or line named, before anything is written.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ZodError } from 'zod';
 import { ConfigError, TopologyError } from '../engine/index.ts';
 import { GRAPH_BLIND, POLICIES, policiesFor, type PolicyName } from '../sim/baselines.ts';
 import { didYouMean } from '../formats/suggest.ts';
+import { FGO_VERSION } from '../formats/version.ts';
 import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
@@ -24,7 +25,6 @@ import { deepMerge } from '../engine/config.ts';
 import { summariseSeeds } from '../sim/vary.ts';
 import { conflictingFlag, MAX_SEED, MAX_VARIANTS, parseVary, VARY_KEYS, variantFlags, varyTable, type Variant, type Vary, type VaryKey } from './vary.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export interface SimFlags {
   scenario?: string;
@@ -105,7 +105,7 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
       throw new InputError([`--decisions: ${(e as Error).message}`]);
     }
   }
-  return { ...scenarioInputs(s), versions: { fgo: pkg.version, node: process.versions.node }, decisions };
+  return { ...scenarioInputs(s), versions: { fgo: FGO_VERSION, node: process.versions.node }, decisions };
 }
 
 /** One --vary variant's inputs; a problem names the variant it is in. */
