@@ -17,7 +17,7 @@ import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { engineConfigFor, parseDecisionLog, runSimulation, type DecisionLog, type RunInputs, type RunResult } from '../sim/run.ts';
 import { bundledScenarios, loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
-import { verdictFor, verdictTable } from '../sim/verdict.ts';
+import { verdictFor, verdictInWords, verdictTable } from '../sim/verdict.ts';
 import { InputError } from './jsonfile.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
 import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
@@ -354,7 +354,8 @@ export function registerSim(program: Command): void {
       }
       const report = { path: join(out, 'report.html') };
       if (f.json) console.log(JSON.stringify({ dir: out, report: report.path, ...comparison }));
-      // The verdict first, in words, then the figures, then where everything is, then the verdict's table.
-      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n${verdict ? `\nverdict: ${verdict.summary}\n` : ''}\n${table(Object.entries(results))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)${verdict ? `\n\n${verdictTable([verdict])}` : ''}`);
+      // The verdict first, then the figures, then where everything is, then the verdict's table, and
+      // last the verdict in one plain sentence: what a person reads when the command returns.
+      else console.log(`${inputs.scenario.name}: ${inputs.scenario.description}\n${verdict ? `\nverdict: ${verdict.summary}\n` : ''}\n${table(Object.entries(results))}\n\nrun directories: ${out}/{${policies.join(',')}}\ncomparison: ${join(out, 'comparison.json')}\nreport: ${report.path} (open it in a browser; it needs no network)${verdict ? `\n\n${verdictTable([verdict])}\n\n${verdictInWords(verdict, comparison.policies)}` : ''}`);
     });
 }

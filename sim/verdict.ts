@@ -164,3 +164,28 @@ function wrap(lines: string[]): string[] {
     return [...out, cur];
   });
 }
+
+const requestsOf = (m: MetricsLike | undefined) => figure(m, 'requests.arrived');
+
+/**
+ * The verdict as one sentence a person reads at a glance: who won, and by how much in requests
+ * and milliseconds, e.g. "In short: the engine loses default by 3 requests: 181 of 151,940 missed
+ * their SLO against 178 under locality-first (+1.6 %); p99 latency 1,524 ms against 1,525 ms
+ * (tie)". Counts come from each run's own arrivals (both ran on the same ones).
+ */
+export function verdictInWords(v: ScenarioVerdict, byPolicy: Readonly<Record<string, MetricsLike>>): string {
+  if (v.engine_wins === null) return wrap([`In short: ${v.summary}.`]).join('\n');
+  const slo = v.metrics.find((m) => m.metric === 'slo_miss_ratio') as MetricVerdict;
+  const p99 = v.metrics.find((m) => m.metric === 'latency_ms.p99') as MetricVerdict;
+  const best = slo.best as { policy: string; value: number };
+  const n = requestsOf(byPolicy.engine), nb = requestsOf(byPolicy[best.policy]);
+  const pct = (e: number, b: number) => (b === 0 ? '' : ` (${e >= b ? '+' : '−'}${Number(Math.abs((e / b - 1) * 100).toPrecision(2))} %)`);
+  const count = (r: number, of: number | null) => (of === null ? fmtFigure(r) : Math.round(r * of).toLocaleString('en-US'));
+  const missed = n === null || nb === null
+    ? `an SLO miss ratio of ${fmtFigure(slo.engine as number)} against ${fmtFigure(best.value)} under ${best.policy}`
+    : `${count(slo.engine as number, n)} of ${n.toLocaleString('en-US')} requests missed their SLO against ${count(best.value, nb)} under ${best.policy}`;
+  const by = n === null || nb === null ? '' : ` by ${Math.abs(Math.round((slo.engine as number) * n) - Math.round(best.value * nb)).toLocaleString('en-US')} requests`;
+  const p99Words = `p99 latency ${fmtFigure(p99.engine as number)} ms against ${p99.best?.policy}'s ${fmtFigure(p99.best?.value as number)} ms (${p99.outcome})`;
+  const tied = slo.outcome === 'tie';
+  return wrap([`In short: the engine ${v.engine_wins ? 'wins' : 'loses'} ${v.scenario}${tied ? '' : by}: ${missed}${tied ? ', a tie' : pct(slo.engine as number, best.value)}; ${p99Words}.`]).join('\n');
+}

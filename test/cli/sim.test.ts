@@ -109,7 +109,10 @@ describe('fgo compare', SLOW, () => {
     const v = lines.findIndex((l) => /^default: (engine WINS|engine LOSES)$/.test(l));
     expect(v).toBeGreaterThan(lines.findIndex((l) => l.startsWith('report: ')));
     expect(lines[v + 2]).toMatch(/^ {2}SLO miss ratio \* +random /);
-    expect(r.out.trimEnd()).toMatch(/tie: within 1 % of each other$/);
+    // …and last the verdict in one sentence, with the counts of requests that missed their SLO.
+    const last = r.out.trimEnd().split('\n\n').at(-1) as string;
+    const missed = (p: string) => Math.round(c.policies[p].slo_miss_ratio * c.policies[p].requests.arrived).toLocaleString('en-US');
+    expect(last.replace(/\n  /g, ' ')).toMatch(new RegExp(`^In short: the engine (wins|loses) default.*: ${missed('engine')} of [\\d,]+ requests missed their SLO against ${missed('random')} under random.*; p99 latency .* ms against random's .* ms \\((win|tie|loss)\\)\\.$`));
     expect(c.verdict).toMatchObject({ scenario: 'default', engine_wins: expect.any(Boolean) });
     expect(c.verdict.metrics[1]).toMatchObject({ metric: 'latency_ms.p99', best: { policy: 'random', value: c.policies.random.latency_ms.p99 }, engine: c.policies.engine.latency_ms.p99 });
   });

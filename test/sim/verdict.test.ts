@@ -5,7 +5,7 @@
  * or without a figure. Expected outcomes are worked out beside each case.
  */
 import { describe, expect, it } from 'vitest';
-import { outcomeOf, TIE_TOLERANCE, VERDICT_METRICS, verdictFor, verdictTable, type MetricVerdict } from '../../sim/verdict.ts';
+import { outcomeOf, TIE_TOLERANCE, VERDICT_METRICS, verdictFor, verdictInWords, verdictTable, type MetricVerdict } from '../../sim/verdict.ts';
 
 /** A metrics.json with only the figures the verdict reads. */
 const m = (o: Partial<{ slo: number; p99: number; p50: number; goodput: number; cold: number; local: number; warm: number }> = {}) => ({
@@ -118,5 +118,29 @@ describe('verdictTable', () => {
     expect(lines.slice(2, 9).length).toBe(VERDICT_METRICS.length);
     expect(t).toContain('burst-2n: NO VERDICT');
     expect(t).toMatch(/\* decides the verdict: the engine wins a scenario iff/);
+  });
+});
+
+describe('verdictInWords', () => {
+  /** The sentence unfolded: it is folded at 100 columns with a two-space indent. */
+  const words = (v: Parameters<typeof verdictInWords>[0], m: Parameters<typeof verdictInWords>[1]) => verdictInWords(v, m).replace(/\n  /g, ' ');
+  const run = (slo: number, p99: number, arrived = 1000) => ({ slo_miss_ratio: slo, latency_ms: { p99 }, requests: { arrived } });
+  it('says who won and by how many requests and milliseconds (worked by hand)', () => {
+    // 12 of 1,000 missed under the engine, 10 under least-loaded: a loss by 2 requests, +20 %.
+    const lose = { engine: run(0.012, 100), 'least-loaded': run(0.01, 110) };
+    expect(words(verdictFor('s', lose), lose)).toBe("In short: the engine loses s by 2 requests: 12 of 1,000 requests missed their SLO against 10 under least-loaded (+20 %); p99 latency 100.0 ms against least-loaded's 110.0 ms (win).");
+    // 5 against 10: a win by 5, −50 %; p99 tied within 1 %.
+    const win = { engine: run(0.005, 109.5), numad: run(0.01, 110) };
+    expect(words(verdictFor('s', win), win)).toBe("In short: the engine wins s by 5 requests: 5 of 1,000 requests missed their SLO against 10 under numad (−50 %); p99 latency 109.5 ms against numad's 110.0 ms (tie).");
+  });
+  it('names a tie on misses as one, and folds at 100 columns', () => {
+    const tie = { engine: run(0.1, 100, 123_456), random: run(0.1, 100, 123_456) };
+    expect(words(verdictFor('scenario-with-a-long-name', tie), tie)).toContain('12,346 of 123,456 requests missed their SLO against 12,346 under random, a tie;');
+    const folded = verdictInWords(verdictFor('scenario-with-a-long-name', tie), tie).split('\n');
+    expect(folded.length).toBeGreaterThan(1);
+    expect(folded.every((l) => l.length <= 100)).toBe(true);
+  });
+  it('without a verdict says why', () => {
+    expect(verdictInWords(verdictFor('s', { engine: run(0, 1) }), {})).toBe('In short: no verdict: no baseline ran beside the engine.');
   });
 });
