@@ -77,6 +77,8 @@ export class Pool {
   error_rate = 0;
   throughput_rps = 0;
   target: number;
+  /** The size the last scaling cycle chose (the configured target until one has run): what status shows as the target. */
+  wanted: number | undefined;
 
   constructor(readonly profile: string, readonly cfg: Profile) {
     this.target = cfg.pool.target;

@@ -159,6 +159,7 @@ export class Scaler {
       const sized: Prediction | undefined = rate > 0 || want !== pool.target ? { profile: name, demand_per_s: rate, recommended_size: want, confidence: forecast?.confidence ?? 1 } : undefined;
       const d = decideScaling({ profile: name, size: pool.size, warm: pool.count.warm, min: c.pool.min, max: c.pool.max, target: pool.target }, sized, p, o.cfg.pressure.thresholds);
       this.last.push(d);
+      pool.wanted = d.target;
       if (d.action === 'up') commands.push(...o.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`, undefined, perNode));
       if (d.action === 'down') commands.push(...this.shrink(pool, d.current - d.target, `scale down: ${d.reason} (idle ≥ ${Math.round(hold / 1000)} s)`, t_ms - hold, perNode));
     }

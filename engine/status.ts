@@ -13,7 +13,7 @@ export function statusOf(o: Orchestrator) {
     t_ms: o.now,
     pressure: o.pressure.systemView(),
     pools: [...o.pools.pools.values()].sort((a, b) => (a.profile < b.profile ? -1 : 1)).map((p) => ({
-      profile: p.profile, size: p.size, ...p.count, target: p.target, min: p.cfg.pool.min, max: p.cfg.pool.max,
+      profile: p.profile, size: p.size, ...p.count, target: p.wanted ?? p.target, min: p.cfg.pool.min, max: p.cfg.pool.max,
       utilization: round4(p.utilization), avg_latency_ms: round4(p.avg_latency_ms), throughput_rps: round4(p.throughput_rps), error_rate: round4(p.error_rate),
     })),
     nodes: o.topo.nodes.map((n) => ({

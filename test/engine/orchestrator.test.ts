@@ -211,6 +211,7 @@ describe('pools spread over nodes', () => {
     // 0 on each node → either; then the other; and so on: two per node.
     const perNode = (cs: typeof starts) => cs.reduce((m, c) => (c.type === 'start' ? m.set(c.node, (m.get(c.node) ?? 0) + 1) : m), new Map<number, number>());
     expect(perNode(starts)).toEqual(new Map([[0, 2], [1, 2]]));
+    expect(e.status().pools[0]?.target).toBe(4); // the configured target: no demand seen yet
     for (const c of starts) if (c.type === 'start') e.started(c.fragment, obs(1));
     // Four requests that may only run on node 1: its two warm fragments, then two cold starts there.
     const cold: string[] = [];
@@ -230,6 +231,8 @@ describe('pools spread over nodes', () => {
     const stops = e.tick(obs(700_000)).filter((c) => c.type === 'stop');
     expect(stops.length).toBe(4); // from the fuller node first, which leaves one per node
     expect(byNode()).toEqual(new Map([[0, 1], [1, 1]]));
+    // Status shows the size the scaler chose (2: the four busy at once have left the 10-minute peak), not the configured 4.
+    expect(e.status().pools[0]).toMatchObject({ profile: 'web', size: 2, target: 2 });
   });
 });
 
