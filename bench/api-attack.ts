@@ -74,36 +74,39 @@ export function idleStreams(port: number, n: number, retry_ms = 500): Attack {
 }
 
 /** One request on a fresh connection: status and wall time, or status 0 when it failed or took over `timeout_ms`. */
-export function timedRequest(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string, timeout_ms = 10_000): Promise<{ status: number; ms: number }> {
+export function timedRequest(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string, timeout_ms = 10_000): Promise<{ status: number; ms: number; error?: string }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const done = (status: number) => resolve({ status, ms: performance.now() - t0 });
+    const done = (status: number, error?: string) => resolve({ status, ms: performance.now() - t0, ...(error ? { error } : {}) });
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
-      res.resume().on('end', () => done(res.statusCode ?? 0)).on('error', () => done(0));
+      res.resume().on('end', () => done(res.statusCode ?? 0)).on('error', (e) => done(0, `response: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
     });
-    req.setTimeout(timeout_ms, () => req.destroy());
-    req.on('error', () => done(0));
+    req.setTimeout(timeout_ms, () => req.destroy(new Error(`no answer in ${timeout_ms} ms`)));
+    req.on('error', (e) => done(0, (e as NodeJS.ErrnoException).code ?? e.message));
     req.end(body);
   });
 }
 
-export interface ProbeResult { healthz_ms: number[]; healthz_failed: number; schedule_ok: number; schedule_failed: number }
+/** `failures`: what each failed probe got (a status, an error code or the timeout), at what ms into the probe. */
+export interface ProbeResult { healthz_ms: number[]; healthz_failed: number; schedule_ok: number; schedule_failed: number; failures: string[] }
 
 /** /healthz every `every_ms` and an authenticated `wait: true` echo schedule every 10th time, for `duration_ms`. */
 export async function probe(port: number, token: string, duration_ms: number, every_ms = 50): Promise<ProbeResult> {
-  const r: ProbeResult = { healthz_ms: [], healthz_failed: 0, schedule_ok: 0, schedule_failed: 0 };
+  const r: ProbeResult = { healthz_ms: [], healthz_failed: 0, schedule_ok: 0, schedule_failed: 0, failures: [] };
+  const t0 = performance.now();
+  const failed = (what: string, h: { status: number; ms: number; error?: string }) => r.failures.push(`${what} at ${Math.round(performance.now() - t0 - h.ms)} ms: ${h.error ?? `status ${h.status}`} after ${Math.round(h.ms)} ms`);
   const pending: Promise<void>[] = [];
   const body = JSON.stringify({ profile: 'echo', payload: { probe: true }, wait: true });
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) };
   for (let i = 0, end = performance.now() + duration_ms; performance.now() < end; i++) {
     pending.push(timedRequest(port, 'GET', '/healthz').then((h) => {
       if (h.status === 200) r.healthz_ms.push(h.ms);
-      else r.healthz_failed++;
+      else (r.healthz_failed++, failed('healthz', h));
     }));
     if (i % 10 === 0) {
       pending.push(timedRequest(port, 'POST', '/v1/schedule', headers, body, 30_000).then((s) => {
         if (s.status === 200) r.schedule_ok++;
-        else r.schedule_failed++;
+        else (r.schedule_failed++, failed('schedule', s));
       }));
     }
     await new Promise((res) => setTimeout(res, every_ms));

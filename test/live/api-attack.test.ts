@@ -42,9 +42,9 @@ describe('the agent under attack', () => {
     try {
       await until(() => attack.live >= 128, 10_000, 'the attack to hold 128 connections', 20);
       const r = await probe(port, a.token, ATTACK_MS, 200);
-      expect(r.healthz_failed).toBe(0);
+      expect(r.healthz_failed, r.failures.join('; ')).toBe(0);
       expect(r.healthz_ms.length).toBeGreaterThan(0);
-      expect(r.schedule_failed).toBe(0);
+      expect(r.schedule_failed, r.failures.join('; ')).toBe(0);
       expect(r.schedule_ok).toBeGreaterThan(0);
       expect(attack.opened).toBeGreaterThanOrEqual(256);
     } finally {
@@ -59,7 +59,7 @@ describe('the agent under attack', () => {
       await until(() => attack.refused >= 256 - 8, 10_000, 'the stream budget to be full', 20);
       expect(attack.live).toBeLessThanOrEqual(8);
       const r = await probe(port, a.token, ATTACK_MS, 200);
-      expect([r.healthz_failed, r.schedule_failed]).toEqual([0, 0]);
+      expect([r.healthz_failed, r.schedule_failed], r.failures.join('; ')).toEqual([0, 0]);
       expect(r.schedule_ok).toBeGreaterThan(0);
       const own = new WebSocket(`ws://127.0.0.1:${port}/v1/stream`, { headers: { authorization: `Bearer ${a.token}` } });
       const first = await new Promise<string>((resolve, reject) => {
