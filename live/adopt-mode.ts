@@ -19,6 +19,7 @@ import type { ScheduleBody } from './api.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { parseList } from './files.ts';
 import { writeStateFile } from './ownership.ts';
+import { ExitWatch } from './pidfd.ts';
 import { readNumaMaps } from './procfs.ts';
 import type { AdoptRule } from './config.ts';
 import { compileRules, describeRule, scan, spoofable, stillRunning, type Candidate } from './selectors.ts';
@@ -59,6 +60,8 @@ export class AdoptMode implements Mode {
   /** Adoption → also in its cpuset group, ms; the last 1,000. */
   readonly placement_cgroup_ms: number[] = [];
   private dirty = false;
+  /** Exits of managed processes, by fragment, noticed with one poll() per turn (live/pidfd.ts). */
+  private readonly exits = new ExitWatch();
 
   constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
     this.rules = compileRules(a.cfg.adopt.rules);
@@ -96,10 +99,13 @@ export class AdoptMode implements Mode {
 
   beforeTick(obs: Observation): void {
     const scanning = obs.t_ms >= this.nextScan_ms;
+    const exited = new Set(this.exits.exited());
     for (const m of [...this.managed.values()]) {
-      // Every turn a signal-0 probe (one syscall) notices exits; at scans the start time is checked
-      // too, which also catches a pid reused by another process (reading stat costs ~20 µs each).
-      if (!alive(m.pid) || (scanning && !stillRunning(this.a.o.roots, m.pid, m.starttime))) this.gone(m, 'exited', obs);
+      // A process with a pidfd is checked by the one poll above (a reused pid cannot fool it). Any
+      // other: every turn a signal-0 probe (one syscall) notices exits; at scans the start time is
+      // checked too, which also catches a pid reused by another process (reading stat costs ~20 µs each).
+      const gone = this.exits.has(m.fragment) ? exited.has(m.fragment) : !alive(m.pid) || (scanning && !stillRunning(this.a.o.roots, m.pid, m.starttime));
+      if (gone) this.gone(m, 'exited', obs);
     }
     this.save();
     if (!scanning) return;
@@ -133,6 +139,8 @@ export class AdoptMode implements Mode {
     this.a.run(d.commands, obs);
     if (this.placement_ms.push(this.a.executor.affinityDone_ms - t0) > 1_000) this.placement_ms.shift();
     if (this.placement_cgroup_ms.push(performance.now() - t0) > 1_000) this.placement_cgroup_ms.shift();
+    // Bookkeeping for exit checks, after the placement (unless it exited meanwhile): a pidfd of this very process.
+    if (this.managed.has(d.fragment as string)) this.exits.watch(d.fragment as string, pid, () => stillRunning(this.a.o.roots, pid, starttime));
     return true;
   }
 
@@ -152,6 +160,7 @@ export class AdoptMode implements Mode {
 
   private gone(m: Managed, why: string, obs: Observation): void {
     this.managed.delete(m.fragment);
+    this.exits.unwatch(m.fragment);
     this.dirty = true;
     this.a.run(this.a.call('release', [m.fragment, why], obs) as Command[], obs);
     this.a.removeGroup(m.fragment, obs.t_ms);
@@ -190,6 +199,7 @@ export class AdoptMode implements Mode {
   async stop(): Promise<void> {
     this.dirty = true;
     this.save(); // processes stay where they are; the next run re-adopts them
+    this.exits.close();
   }
 
   private nodeOf(cpus: readonly number[]): number | undefined {
