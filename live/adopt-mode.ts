@@ -60,6 +60,12 @@ export class AdoptMode implements Mode {
   /** Adoption → also in its cpuset group, ms; the last 1,000. */
   readonly placement_cgroup_ms: number[] = [];
   private dirty = false;
+  /**
+   * Adopting a batch (recovery, a scan): the state file is written once after it rather than after
+   * each pin — rewriting 1,000 records per adoption made adopting 1,000 processes quadratic. The
+   * process's cpuset group, written at its pin, is the record a crash mid-batch recovers from.
+   */
+  private batching = false;
   /** Exits of managed processes, by fragment, noticed with one poll() per turn (live/pidfd.ts). */
   private readonly exits = new ExitWatch();
 
@@ -80,12 +86,17 @@ export class AdoptMode implements Mode {
     }
     const candidates = new Map(scan(this.a.o.roots, this.rules, new Set([process.pid])).map((c) => [c.pid, c]));
     let n = 0;
-    for (const [pid, at] of [...found].sort((x, y) => x[0] - y[0])) {
-      const c = candidates.get(pid);
-      if (!c) continue; // gone, or no longer matches a rule: left alone
-      const adoption: Adoption = { id: `pid${pid}`, profile: c.profile };
-      if (at.node !== undefined && at.cpus) adoption.at = { node: at.node, cpus: at.cpus };
-      if (this.take(adoption, c, obs)) n++;
+    this.batching = true;
+    try {
+      for (const [pid, at] of [...found].sort((x, y) => x[0] - y[0])) {
+        const c = candidates.get(pid);
+        if (!c) continue; // gone, or no longer matches a rule: left alone
+        const adoption: Adoption = { id: `pid${pid}`, profile: c.profile };
+        if (at.node !== undefined && at.cpus) adoption.at = { node: at.node, cpus: at.cpus };
+        if (this.take(adoption, c, obs)) n++;
+      }
+    } finally {
+      this.batching = false;
     }
     // Groups of ours left empty by processes that exited while we were down; others' are not ours to remove.
     for (const g of this.groups?.list() ?? []) {
@@ -112,8 +123,11 @@ export class AdoptMode implements Mode {
     this.nextScan_ms = obs.t_ms + this.a.cfg.adopt.scan_interval_ms;
     const exclude = new Set([process.pid, ...[...this.managed.values()].map((m) => m.pid)]);
     for (const [pid, until] of this.rejected) if (until > obs.t_ms) exclude.add(pid);
-    for (const c of scan(this.a.o.roots, this.rules, exclude)) {
-      this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c, obs);
+    this.batching = true;
+    try {
+      for (const c of scan(this.a.o.roots, this.rules, exclude)) this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c, obs);
+    } finally {
+      this.batching = false;
     }
     this.save();
   }
@@ -182,7 +196,7 @@ export class AdoptMode implements Mode {
     m.node = c.type === 'pin' ? c.node : c.to;
     m.cpus = c.cpus;
     this.dirty = true;
-    this.save();
+    if (!this.batching) this.save();
     this.a.steps(steps, obs.t_ms);
     // A process that exited mid-placement: tell the engine now rather than at the next turn.
     if (steps.some((s) => s.gone) && !stillRunning(this.a.o.roots, m.pid, m.starttime)) this.gone(m, 'exited during placement', obs);
