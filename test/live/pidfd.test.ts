@@ -1,10 +1,11 @@
 /**
  * ExitWatch (live/pidfd.ts) against the real kernel: of several watched processes exactly the ones
  * that exited are reported — including a zombie nobody reaps, which a signal-0 probe takes for
- * alive — and a process whose identity check fails after the open is not watched. Linux ≥ 5.3.
+ * alive — a process whose identity check fails after the open is not watched, and no descriptor
+ * outlives close(). Linux ≥ 5.3.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExitWatch } from '../../live/pidfd.ts';
 
@@ -66,6 +67,17 @@ describe.skipIf(process.platform !== 'linux')('ExitWatch', () => {
     await waitFor('the zombie', () => (state(pid) === 'Z' ? true : undefined));
     expect(() => process.kill(pid, 0)).not.toThrow();
     expect(w.exited()).toEqual(['z']);
+  });
+
+  it('close() gives back every descriptor it took (the pidfds and the epoll set)', () => {
+    const before = readdirSync('/proc/self/fd').length;
+    const w = watch();
+    for (let i = 0; i < 5; i++) w.watch(`k${i}`, sleeper().pid as number, () => true);
+    expect(readdirSync('/proc/self/fd').length).toBe(before + 6);
+    w.unwatch('k0');
+    expect(readdirSync('/proc/self/fd').length).toBe(before + 5);
+    w.close();
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
   });
 
   it('does not watch a process whose identity check fails after the open', () => {
