@@ -1,8 +1,8 @@
 /**
  * Adopt mode (like numad): manage processes the operator started. Each scan finds processes that
  * match the config's rules; each is handed to the engine once (`adopt`) and pinned where it says.
- * Each turn checks that managed processes still run (pid + start time, so a reused pid is not
- * mistaken for ours) and `release`s those that are gone. `migrate` commands re-place a process and
+ * Each turn checks that managed processes still run (a pidfd, or else pid + start time, so a reused
+ * pid is not mistaken for ours) and `release`s those that are gone. `migrate` commands re-place a process and
  * move its memory. Nothing here ever starts, stops or signals a process.
  *
  * What we manage is written to state_dir/fragments.json (atomically) and each process sits in its
