@@ -1,8 +1,8 @@
 /**
  * Adopt mode (like numad): manage processes the operator started. Each scan finds processes that
  * match the config's rules; each is handed to the engine once (`adopt`) and pinned where it says.
- * Each turn checks that managed processes still run (pid + start time, so a reused pid is not
- * mistaken for ours) and `release`s those that are gone. `migrate` commands re-place a process and
+ * Each turn checks that managed processes still run (a pidfd, or else pid + start time, so a reused
+ * pid is not mistaken for ours) and `release`s those that are gone. `migrate` commands re-place a process and
  * move its memory. Nothing here ever starts, stops or signals a process.
  *
  * What we manage is written to state_dir/fragments.json (atomically) and each process sits in its
@@ -19,6 +19,7 @@ import type { ScheduleBody } from './api.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { parseList } from './files.ts';
 import { writeStateFile } from './ownership.ts';
+import { ExitWatch } from './pidfd.ts';
 import { readNumaMaps } from './procfs.ts';
 import type { AdoptRule } from './config.ts';
 import { compileRules, describeRule, scan, spoofable, stillRunning, type Candidate } from './selectors.ts';
@@ -59,6 +60,14 @@ export class AdoptMode implements Mode {
   /** Adoption → also in its cpuset group, ms; the last 1,000. */
   readonly placement_cgroup_ms: number[] = [];
   private dirty = false;
+  /**
+   * Adopting a batch (recovery, a scan): the state file is written once after it rather than after
+   * each pin — rewriting 1,000 records per adoption made adopting 1,000 processes quadratic. The
+   * process's cpuset group, written at its pin, is the record a crash mid-batch recovers from.
+   */
+  private batching = false;
+  /** Exits of managed processes, by fragment, noticed with one poll() per turn (live/pidfd.ts). */
+  private readonly exits = new ExitWatch();
 
   constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
     this.rules = compileRules(a.cfg.adopt.rules);
@@ -77,12 +86,17 @@ export class AdoptMode implements Mode {
     }
     const candidates = new Map(scan(this.a.o.roots, this.rules, new Set([process.pid])).map((c) => [c.pid, c]));
     let n = 0;
-    for (const [pid, at] of [...found].sort((x, y) => x[0] - y[0])) {
-      const c = candidates.get(pid);
-      if (!c) continue; // gone, or no longer matches a rule: left alone
-      const adoption: Adoption = { id: `pid${pid}`, profile: c.profile };
-      if (at.node !== undefined && at.cpus) adoption.at = { node: at.node, cpus: at.cpus };
-      if (this.take(adoption, c, obs)) n++;
+    this.batching = true;
+    try {
+      for (const [pid, at] of [...found].sort((x, y) => x[0] - y[0])) {
+        const c = candidates.get(pid);
+        if (!c) continue; // gone, or no longer matches a rule: left alone
+        const adoption: Adoption = { id: `pid${pid}`, profile: c.profile };
+        if (at.node !== undefined && at.cpus) adoption.at = { node: at.node, cpus: at.cpus };
+        if (this.take(adoption, c, obs)) n++;
+      }
+    } finally {
+      this.batching = false;
     }
     // Groups of ours left empty by processes that exited while we were down; others' are not ours to remove.
     for (const g of this.groups?.list() ?? []) {
@@ -96,18 +110,24 @@ export class AdoptMode implements Mode {
 
   beforeTick(obs: Observation): void {
     const scanning = obs.t_ms >= this.nextScan_ms;
+    const exited = new Set(this.exits.exited());
     for (const m of [...this.managed.values()]) {
-      // Every turn a signal-0 probe (one syscall) notices exits; at scans the start time is checked
-      // too, which also catches a pid reused by another process (reading stat costs ~20 µs each).
-      if (!alive(m.pid) || (scanning && !stillRunning(this.a.o.roots, m.pid, m.starttime))) this.gone(m, 'exited', obs);
+      // A process with a pidfd is checked by the one poll above (a reused pid cannot fool it). Any
+      // other: every turn a signal-0 probe (one syscall) notices exits; at scans the start time is
+      // checked too, which also catches a pid reused by another process (reading stat costs ~20 µs each).
+      const gone = this.exits.has(m.fragment) ? exited.has(m.fragment) : !alive(m.pid) || (scanning && !stillRunning(this.a.o.roots, m.pid, m.starttime));
+      if (gone) this.gone(m, 'exited', obs);
     }
     this.save();
     if (!scanning) return;
     this.nextScan_ms = obs.t_ms + this.a.cfg.adopt.scan_interval_ms;
     const exclude = new Set([process.pid, ...[...this.managed.values()].map((m) => m.pid)]);
     for (const [pid, until] of this.rejected) if (until > obs.t_ms) exclude.add(pid);
-    for (const c of scan(this.a.o.roots, this.rules, exclude)) {
-      this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c, obs);
+    this.batching = true;
+    try {
+      for (const c of scan(this.a.o.roots, this.rules, exclude)) this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c, obs);
+    } finally {
+      this.batching = false;
     }
     this.save();
   }
@@ -133,6 +153,8 @@ export class AdoptMode implements Mode {
     this.a.run(d.commands, obs);
     if (this.placement_ms.push(this.a.executor.affinityDone_ms - t0) > 1_000) this.placement_ms.shift();
     if (this.placement_cgroup_ms.push(performance.now() - t0) > 1_000) this.placement_cgroup_ms.shift();
+    // Bookkeeping for exit checks, after the placement (unless it exited meanwhile): a pidfd of this very process.
+    if (this.managed.has(d.fragment as string)) this.exits.watch(d.fragment as string, pid, () => stillRunning(this.a.o.roots, pid, starttime));
     return true;
   }
 
@@ -152,6 +174,7 @@ export class AdoptMode implements Mode {
 
   private gone(m: Managed, why: string, obs: Observation): void {
     this.managed.delete(m.fragment);
+    this.exits.unwatch(m.fragment);
     this.dirty = true;
     this.a.run(this.a.call('release', [m.fragment, why], obs) as Command[], obs);
     this.a.removeGroup(m.fragment, obs.t_ms);
@@ -173,7 +196,7 @@ export class AdoptMode implements Mode {
     m.node = c.type === 'pin' ? c.node : c.to;
     m.cpus = c.cpus;
     this.dirty = true;
-    this.save();
+    if (!this.batching) this.save();
     this.a.steps(steps, obs.t_ms);
     // A process that exited mid-placement: tell the engine now rather than at the next turn.
     if (steps.some((s) => s.gone) && !stillRunning(this.a.o.roots, m.pid, m.starttime)) this.gone(m, 'exited during placement', obs);
@@ -190,6 +213,7 @@ export class AdoptMode implements Mode {
   async stop(): Promise<void> {
     this.dirty = true;
     this.save(); // processes stay where they are; the next run re-adopts them
+    this.exits.close();
   }
 
   private nodeOf(cpus: readonly number[]): number | undefined {

@@ -82,6 +82,8 @@ export class Agent {
   private stopped = false;
   private flushQueued = false;
   turns = 0;
+  /** Wall time of each turn (sample → journal flush), ms; the last 1,000, for the benchmark. */
+  readonly turn_ms: number[] = [];
   triggerEvents = 0;
   /** Trigger event → end of the turn it caused, ms (the last one), for state and the benchmark. */
   lastTriggerReaction_ms: number | undefined;
@@ -269,6 +271,7 @@ export class Agent {
     try {
       do {
         this.again = false;
+        const t0 = performance.now();
         const obs = this.sample();
         for (const f of [...this.pendingRemovals.keys()]) this.removeGroup(f, obs.t_ms);
         this.mode.beforeTick(obs);
@@ -276,6 +279,7 @@ export class Agent {
         this.metrics.observeStatus(this.engine.engine.status());
         this.journal.flush();
         this.turns++;
+        if (this.turn_ms.push(performance.now() - t0) > 1_000) this.turn_ms.shift();
         if (this.pendingTrigger_ms !== undefined) {
           this.lastTriggerReaction_ms = performance.now() - this.pendingTrigger_ms;
           this.pendingTrigger_ms = undefined;
