@@ -4,6 +4,8 @@
  *   model_events_per_s  the event queue and processor-sharing model alone (arrivals and
  *                       completions on a 2-node host, no policy, no output), i.e. the core;
  *   scale_64n_wall_s    `scale-64n`, 24 simulated hours on 64 nodes, written to a run directory;
+ *   mmc_vs_simpy        M/M/16 for 4 simulated hours in fgo (engine, least-loaded) and in SimPy 3,
+ *                       customers per CPU second and fgo's ratios to SimPy (bench/mmc.ts);
  *   peak_rss_mb         this process's peak resident memory (all of the above).
  * Run by bench/main.ts in its own process, so the RSS is the twin's alone.
  */
@@ -16,6 +18,7 @@ import { runSimulation } from '../sim/run.ts';
 import { loadScenario, scenarioSchema } from '../sim/scenario.ts';
 import { presetTopology } from '../sim/topologies.ts';
 import { exponential, makeRng } from '../sim/workload.ts';
+import { mmcVsSimpy } from './mmc.ts';
 
 function modelEventsPerSecond(): number {
   const q = new EventQueue();
@@ -60,6 +63,7 @@ async function twin(name: string, duration?: string, out?: string) {
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const model = modelEventsPerSecond();
+const mmc = await mmcVsSimpy(quick);
 const def = await twin('default');
 const dir = mkdtempSync(join(tmpdir(), 'fgo-bench-'));
 const scale = quick ? undefined : await twin('scale-64n', undefined, join(dir, 'scale-64n'));
@@ -69,6 +73,7 @@ const result = {
   model_events_per_s: model,
   scale_64n_wall_s: scale ? Math.round(scale.wall_s * 10) / 10 : null,
   scale_64n_events: scale?.events ?? null,
+  mmc_vs_simpy: mmc,
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
 };
 if (json) console.log(JSON.stringify(result));
@@ -76,5 +81,7 @@ else {
   console.log(`twin on 'default' (engine, journal off): ${result.events_per_s.toLocaleString('en')} events/s (${def.events.toLocaleString('en')} events in ${def.wall_s.toFixed(1)} s)`);
   console.log(`event queue + processor-sharing model alone: ${model.toLocaleString('en')} events/s`);
   if (scale) console.log(`scale-64n (24 h, 64 nodes, run directory written): ${result.scale_64n_wall_s} s wall, ${scale.events.toLocaleString('en')} events`);
+  const k = (x: number | null) => (x === null ? '—' : `${Math.round(x / 1000)}k`);
+  console.log(`M/M/16, 4 h, ${mmc.customers.toLocaleString('en')} customers, customers per CPU second (no decision log): fgo engine ${k(mmc.fgo_engine_customers_per_s)}, fgo least-loaded ${k(mmc.fgo_baseline_customers_per_s)}, SimPy ${k(mmc.simpy_customers_per_s)}` + (mmc.engine === null ? '' : ` — ${mmc.engine}× and ${mmc.baseline}× SimPy`));
   console.log(`peak RSS: ${result.peak_rss_mb} MB`);
 }
