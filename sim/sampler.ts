@@ -9,7 +9,9 @@
  */
 import type { FragmentObservation, Observation, PsiSet } from '../engine/index.ts';
 import type { Host, NodeState } from './host.ts';
-import { PSI_STATES, PsiScope, type PsiState } from './psi.ts';
+import { PSI_STATES, PsiScope, type PsiReading, type PsiState } from './psi.ts';
+
+type PsiLine = PsiSet['cpu']['some'];
 
 /** What a health check sees of a fragment. */
 interface Watched {
@@ -34,17 +36,19 @@ function share(sum: number, w: number): number {
   return w > 1e-12 ? Math.min(1, Math.max(0, sum / w)) : 0;
 }
 
+/** One PSI line as the policy sees it: the scope's reading as a fraction, plus a recording's overlay. */
+function psiLine(v: PsiReading, o: PsiLine | undefined): PsiLine {
+  return { avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)), avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)), avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)), total_us: v.total_us + (o?.total_us ?? 0) };
+}
+
+// psiLine is a module function, not a closure here: this runs per node every simulated second,
+// and tsx's keepNames renames every named closure as it is made.
 function psiSet(s: PsiScope, overlay?: PsiSet): PsiSet {
   const r = s.read();
-  const line = (k: PsiState, res: 'cpu' | 'memory' | 'io', part: 'some' | 'full') => {
-    const v = r[k];
-    const o = overlay?.[res][part];
-    return { avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)), avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)), avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)), total_us: v.total_us + (o?.total_us ?? 0) };
-  };
   return {
-    cpu: { some: line('cpu_some', 'cpu', 'some'), full: line('cpu_full', 'cpu', 'full') },
-    memory: { some: line('mem_some', 'memory', 'some'), full: line('mem_full', 'memory', 'full') },
-    io: { some: line('io_some', 'io', 'some'), full: line('io_full', 'io', 'full') },
+    cpu: { some: psiLine(r.cpu_some, overlay?.cpu.some), full: psiLine(r.cpu_full, overlay?.cpu.full) },
+    memory: { some: psiLine(r.mem_some, overlay?.memory.some), full: psiLine(r.mem_full, overlay?.memory.full) },
+    io: { some: psiLine(r.io_some, overlay?.io.some), full: psiLine(r.io_full, overlay?.io.full) },
   };
 }
 
