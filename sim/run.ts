@@ -304,7 +304,7 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
 
   if (policy instanceof Orchestrator) inp.watch?.engine?.(() => policy.status());
   try {
-    await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, series: (line) => series.write(line), ...(inp.progress ? { progress: inp.progress } : {}), ...(inp.watch ? { watch: inp.watch } : {}) });
+    await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, ...(tmp ? { series: (line: string) => series.write(line) } : {}), ...(inp.progress ? { progress: inp.progress } : {}), ...(inp.watch ? { watch: inp.watch } : {}) });
   } catch (e) {
     decisions.close();
     series.close();
