@@ -82,8 +82,8 @@ export interface LoopInputs {
   config: Config;
   end_us: number;
   forecasts: ScalingForecasts;
-  /** One timeseries.csv row. */
-  series: (line: string) => void;
+  /** One timeseries.csv row; none when the run writes no files (the rows are then not even built). */
+  series?: (line: string) => void;
   progress?: (fraction: number) => void;
   watch?: RunWatcher;
 }
@@ -110,7 +110,7 @@ export async function runAgentLoop(o: LoopInputs): Promise<void> {
     }
     shell.tick(preds);
     if (o.watch?.sample) o.watch.sample(now / 1000, shell.obs());
-    if (now >= nextSeries_us) {
+    if (o.series && now >= nextSeries_us) {
       nextSeries_us = now + series_every_us;
       writeSeries(now);
     }
@@ -119,6 +119,7 @@ export async function runAgentLoop(o: LoopInputs): Promise<void> {
   };
 
   const writeSeries = (now: number) => {
+    const write = o.series as (line: string) => void;
     const obs = shell.obs();
     const per = new Map<number, { active: number; warm: number }>();
     for (const f of shell.frags.values()) {
@@ -133,12 +134,12 @@ export async function runAgentLoop(o: LoopInputs): Promise<void> {
       const h = host.nodes[i];
       const c = per.get(n.id) ?? { active: 0, warm: 0 };
       const p = n.psi as PsiSet;
-      o.series(`${t},${n.id},${(n.cpu_util ?? 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${c.active},${c.warm},${Math.round(h?.mem_used_kb ?? 0)}`);
+      write(`${t},${n.id},${(n.cpu_util ?? 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${c.active},${c.warm},${Math.round(h?.mem_used_kb ?? 0)}`);
       const cap = h?.cpu.capacity ?? 0;
       all = { util: all.util + (n.cpu_util ?? 0) * cap, cap: all.cap + cap, active: all.active + c.active, warm: all.warm + c.warm, mem: all.mem + (h?.mem_used_kb ?? 0) };
     });
     const p = obs.psi;
-    o.series(`${t},all,${(all.cap ? all.util / all.cap : 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${all.active},${all.warm},${Math.round(all.mem)}`);
+    write(`${t},all,${(all.cap ? all.util / all.cap : 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${all.active},${all.warm},${Math.round(all.mem)}`);
   };
 
   q.at(0, agent);

@@ -54,6 +54,14 @@ const NUMAD_INTERVAL_MS = 15_000;
 const calm = { value: 0, level: 'none', trend: 'steady', velocity_per_s: 0, predicted: 0 } as const;
 const NO_PRESSURE: PressureView = { cpu: { ...calm }, memory: { ...calm }, io: { ...calm } };
 
+/**
+ * The node of `fits` with the highest score, the first of equals. A module function: a closure
+ * made in choose() on every decision would be renamed by tsx's keepNames each time.
+ */
+function best(fits: number[], score: (id: number) => number): number {
+  return fits.reduce((b, id) => (score(id) > score(b) ? id : b));
+}
+
 class Baseline implements Policy {
   private readonly ledger: NodeLedger;
   private readonly pools: PoolSet;
@@ -94,7 +102,6 @@ class Baseline implements Policy {
   /** The baseline's node rule among the nodes that fit. */
   private choose(fits: number[]): number | undefined {
     if (fits.length === 0) return undefined;
-    const by = (score: (id: number) => number) => fits.reduce((best, id) => (score(id) > score(best) ? id : best));
     switch (this.spec.rule) {
       case 'random':
         return fits[Math.floor(this.rng() * fits.length)];
@@ -110,11 +117,11 @@ class Baseline implements Policy {
         return undefined;
       }
       case 'least-loaded':
-        return by((id) => (this.free(id).cpu + this.free(id).mem) / 2);
+        return best(fits, (id) => (this.free(id).cpu + this.free(id).mem) / 2);
       case 'most-allocated':
-        return by((id) => -(this.free(id).cpu + this.free(id).mem) / 2);
+        return best(fits, (id) => -(this.free(id).cpu + this.free(id).mem) / 2);
       case 'numad':
-        return by((id) => this.free(id).cpu * this.free(id).mem);
+        return best(fits, (id) => this.free(id).cpu * this.free(id).mem);
     }
   }
 

@@ -45,6 +45,15 @@ export interface PsiReading {
   total_us: number;
 }
 
+/**
+ * State i's line from a scope's printed averages and totals (ns). A module function rather than a
+ * closure in read(), which runs per scope every simulated second: tsx's keepNames renames every
+ * named closure as it is made.
+ */
+function reading(shown: Float64Array, total: Float64Array, i: number): PsiReading {
+  return { avg10: shown[i * 3] as number, avg60: shown[i * 3 + 1] as number, avg300: shown[i * 3 + 2] as number, total_us: Math.floor((total[i] as number) / 1000) };
+}
+
 /** FIXED_1 of include/linux/sched/loadavg.h: 1.0 in 11-bit fixed point. */
 export const FIXED_1 = 2048;
 /** psi.c's decay factors per period for the 10-, 60- and 300-s averages (1/exp(2s/window) × 2048). */
@@ -251,13 +260,8 @@ export class PsiScope {
    */
   read(): Record<PsiState, PsiReading> {
     if (this.now >= this.expires) this.expires = this.updateAverages(this.now);
-    const line = (i: number): PsiReading => ({
-      avg10: this.shown[i * 3] as number,
-      avg60: this.shown[i * 3 + 1] as number,
-      avg300: this.shown[i * 3 + 2] as number,
-      total_us: Math.floor((this.total[i] as number) / 1000),
-    });
-    return { cpu_some: line(0), cpu_full: line(1), mem_some: line(2), mem_full: line(3), io_some: line(4), io_full: line(5) };
+    const s = this.shown, t = this.total;
+    return { cpu_some: reading(s, t, 0), cpu_full: reading(s, t, 1), mem_some: reading(s, t, 2), mem_full: reading(s, t, 3), io_some: reading(s, t, 4), io_full: reading(s, t, 5) };
   }
 
   private toNs(us: number): number {

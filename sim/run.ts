@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
 import { InputError } from '../formats/errors.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
-import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, type Topology } from '../engine/index.ts';
+import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, type Request, type Topology } from '../engine/index.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us, type RunWatcher } from './agent-loop.ts';
 import { playBackground, type Background } from './background.ts';
@@ -273,8 +273,10 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
       }
       const home = p.home === 'none' ? undefined : p.home === 'random' ? homes[Math.floor(reqRng() * homes.length)] : p.home;
       const cpu_ms = a.cpu_ms ?? drawCpu_ms(p, reqRng);
+      const req: Request = { id: `r${n++}`, profile: a.profile, cpus: p.cpus, memory_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), priority: a.priority ?? drawPriority(p, reqRng), io_intensive: a.io ?? p.io_ms > 0 };
+      if (home !== undefined) req.memory_home = home; // assigned, not spread: once per arrival, and the same key order
       const sr: SimRequest = {
-        req: { id: `r${n++}`, profile: a.profile, cpus: p.cpus, memory_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), priority: a.priority ?? drawPriority(p, reqRng), io_intensive: a.io ?? p.io_ms > 0, ...(home === undefined ? {} : { memory_home: home }) },
+        req,
         arrival_us: q.now_us, cpu_ms, io_ms: a.io === false ? 0 : p.io_ms, mem_kb: drawWorkingSet_kb(p, a.mem_mb ?? p.request_mb, wsRng), home, profile: p, deferred: false, cold: false, attempt: 0, pending: 0, done: false,
       };
       metrics.arrival(sr);
@@ -302,7 +304,7 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
 
   if (policy instanceof Orchestrator) inp.watch?.engine?.(() => policy.status());
   try {
-    await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, series: (line) => series.write(line), ...(inp.progress ? { progress: inp.progress } : {}), ...(inp.watch ? { watch: inp.watch } : {}) });
+    await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, ...(tmp ? { series: (line: string) => series.write(line) } : {}), ...(inp.progress ? { progress: inp.progress } : {}), ...(inp.watch ? { watch: inp.watch } : {}) });
   } catch (e) {
     decisions.close();
     series.close();

@@ -9,7 +9,9 @@
  */
 import type { FragmentObservation, Observation, PsiSet } from '../engine/index.ts';
 import type { Host, NodeState } from './host.ts';
-import { PSI_STATES, PsiScope, type PsiState } from './psi.ts';
+import { PSI_STATES, PsiScope, type PsiReading, type PsiState } from './psi.ts';
+
+type PsiLine = PsiSet['cpu']['some'];
 
 /** What a health check sees of a fragment. */
 interface Watched {
@@ -27,17 +29,26 @@ export interface PsiTraceSource {
 
 const noStall = (): Record<PsiState, number> => ({ cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 });
 
+const noneStalled = (f: Readonly<Record<PsiState, number>>) => f.cpu_some === 0 && f.cpu_full === 0 && f.mem_some === 0 && f.mem_full === 0 && f.io_some === 0 && f.io_full === 0;
+
+/** A state's system-wide fraction: its weighted sum over the total weight, within 0–1 (0 with no weight). */
+function share(sum: number, w: number): number {
+  return w > 1e-12 ? Math.min(1, Math.max(0, sum / w)) : 0;
+}
+
+/** One PSI line as the policy sees it: the scope's reading as a fraction, plus a recording's overlay. */
+function psiLine(v: PsiReading, o: PsiLine | undefined): PsiLine {
+  return { avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)), avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)), avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)), total_us: v.total_us + (o?.total_us ?? 0) };
+}
+
+// psiLine is a module function, not a closure here: this runs per node every simulated second,
+// and tsx's keepNames renames every named closure as it is made.
 function psiSet(s: PsiScope, overlay?: PsiSet): PsiSet {
   const r = s.read();
-  const line = (k: PsiState, res: 'cpu' | 'memory' | 'io', part: 'some' | 'full') => {
-    const v = r[k];
-    const o = overlay?.[res][part];
-    return { avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)), avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)), avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)), total_us: v.total_us + (o?.total_us ?? 0) };
-  };
   return {
-    cpu: { some: line('cpu_some', 'cpu', 'some'), full: line('cpu_full', 'cpu', 'full') },
-    memory: { some: line('mem_some', 'memory', 'some'), full: line('mem_full', 'memory', 'full') },
-    io: { some: line('io_some', 'io', 'some'), full: line('io_full', 'io', 'full') },
+    cpu: { some: psiLine(r.cpu_some, overlay?.cpu.some), full: psiLine(r.cpu_full, overlay?.cpu.full) },
+    memory: { some: psiLine(r.mem_some, overlay?.memory.some), full: psiLine(r.mem_full, overlay?.memory.full) },
+    io: { some: psiLine(r.io_some, overlay?.io.some), full: psiLine(r.io_full, overlay?.io.full) },
   };
 }
 
@@ -48,6 +59,9 @@ export class Sampler {
   private readonly sums = noStall();
   private sumW = 0;
   private readonly parts: Array<{ fractions: Record<PsiState, number>; weight: number }>;
+  /** Whether each node's scope, and the system's, was last set to no stall at all (as they start). */
+  private readonly nodeZero: boolean[];
+  private sysZero = true;
   private readonly lastBusy_us: number[];
   private last_us = 0;
   private online: number[];
@@ -63,6 +77,7 @@ export class Sampler {
   ) {
     this.nodePsi = host.nodes.map(() => new PsiScope(0));
     this.parts = host.nodes.map(() => ({ fractions: noStall(), weight: 0 }));
+    this.nodeZero = host.nodes.map(() => true);
     this.sysPsi = new PsiScope(0);
     this.lastBusy_us = host.nodes.map(() => 0);
     this.online = host.topo.json.online_cpus.slice();
@@ -76,7 +91,10 @@ export class Sampler {
 
   /** The current sample with this instant's time: what a decision between samples sees. */
   at(now_us: number): Observation {
-    return { ...this.latest, t_ms: Math.floor(now_us / 1000), fragments: undefined };
+    // Spelled out rather than spread: this runs for every decision, and a literal of known shape is
+    // several times cheaper. A sample's fragments (a health check's) are left out, as before.
+    const l = this.latest;
+    return { t_ms: Math.floor(now_us / 1000), psi: l.psi, nodes: l.nodes, online_cpus: l.online_cpus };
   }
 
   /** Once per agent tick: bring the PSI scopes up to now and take a fresh sample. */
@@ -124,7 +142,11 @@ export class Sampler {
   /** A node's stall changed (the shell has just re-derived it): its scope and the system's follow. */
   nodeChanged(n: NodeState, now: number): void {
     const fr = this.host.nodeStall(n) as unknown as Record<PsiState, number>;
-    (this.nodePsi[n.index] as PsiScope).set(now, fr);
+    const zero = noneStalled(fr);
+    // Zero stall after zero stall adds nothing to a scope's integral, and when advance() runs does
+    // not matter (psi.ts): the set() is skipped, which on an unstalled host is nearly every event.
+    if (!(zero && this.nodeZero[n.index])) (this.nodePsi[n.index] as PsiScope).set(now, fr);
+    this.nodeZero[n.index] = zero;
     this.updateSystemPsi(now, n.index, fr, this.host.nodeWeight(n));
   }
 
@@ -135,9 +157,18 @@ export class Sampler {
    */
   private updateSystemPsi(now: number, i: number, fr: Record<PsiState, number>, w: number): void {
     const old = this.parts[i] as { fractions: Record<PsiState, number>; weight: number };
-    for (const k of PSI_STATES) this.sums[k] += fr[k] * w - old.fractions[k] * old.weight;
-    this.sumW += w - old.weight;
-    this.parts[i] = { fractions: fr, weight: w };
+    // Written out state by state (this runs on every event; a loop over the state names is a
+    // keyed lookup each time), in the same order of operations as one per state.
+    const s = this.sums, o = old.fractions, ow = old.weight;
+    s.cpu_some += fr.cpu_some * w - o.cpu_some * ow;
+    s.cpu_full += fr.cpu_full * w - o.cpu_full * ow;
+    s.mem_some += fr.mem_some * w - o.mem_some * ow;
+    s.mem_full += fr.mem_full * w - o.mem_full * ow;
+    s.io_some += fr.io_some * w - o.io_some * ow;
+    s.io_full += fr.io_full * w - o.io_full * ow;
+    this.sumW += w - ow;
+    old.fractions = fr;
+    old.weight = w;
     this.setSystem(now);
   }
 
@@ -153,8 +184,15 @@ export class Sampler {
   }
 
   private setSystem(now: number): void {
-    const f = this.sysFractions;
-    for (const k of PSI_STATES) f[k] = this.sumW > 1e-12 ? Math.min(1, Math.max(0, this.sums[k] / this.sumW)) : 0;
-    this.sysPsi.set(now, f);
+    const f = this.sysFractions, s = this.sums, w = this.sumW;
+    f.cpu_some = share(s.cpu_some, w);
+    f.cpu_full = share(s.cpu_full, w);
+    f.mem_some = share(s.mem_some, w);
+    f.mem_full = share(s.mem_full, w);
+    f.io_some = share(s.io_some, w);
+    f.io_full = share(s.io_full, w);
+    const zero = noneStalled(f);
+    if (!(zero && this.sysZero)) this.sysPsi.set(now, f); // as in nodeChanged
+    this.sysZero = zero;
   }
 }

@@ -83,6 +83,14 @@ export interface SimFragment {
  */
 const extraMem_kb = (f: SimFragment, sr: SimRequest) => Math.max(0, sr.mem_kb - f.mem_kb);
 
+/**
+ * A task, its completion passed in: a function written as an object's `done:` property would be
+ * renamed by tsx's keepNames on every request (an Object.defineProperty each), an argument is not.
+ */
+function task(work_us: number, weight: number, done: () => void): Task {
+  return { work_us, weight, finish_v: 0, heap_i: -1, done };
+}
+
 export interface ShellSinks {
   decision(d: Decision): void;
   /** A policy call took this long (wall clock), for the decision-latency figures. */
@@ -223,7 +231,7 @@ export class Shell {
     this.metrics.recordAccess(sr.cpu_ms, sr.home === undefined || sr.home === f.node);
     n.mem_used_kb += extraMem_kb(f, sr);
     f.phase = 'cpu';
-    f.task = { work_us: Math.max(1, sr.cpu_ms * 1000 * factor * f.slow), weight: sr.req.cpus, finish_v: 0, heap_i: -1, done: () => this.endCpu(f, sr) };
+    f.task = task(Math.max(1, sr.cpu_ms * 1000 * factor * f.slow), sr.req.cpus, () => this.endCpu(f, sr));
     n.cpu.add(f.task, this.q.now_us);
     this.changed(n);
   }
@@ -233,11 +241,11 @@ export class Shell {
     if (sr.io_ms <= 0) return this.workDone(f, sr);
     f.phase = 'io';
     n.io_tasks++;
-    f.task = { work_us: sr.io_ms * 1000, weight: 1, finish_v: 0, heap_i: -1, done: () => {
+    f.task = task(sr.io_ms * 1000, 1, () => {
       this.host.node(f.node).io_tasks--;
       this.workDone(f, sr);
       this.changed(this.host.node(f.node));
-    } };
+    });
     this.host.io.add(f.task, this.q.now_us);
     this.ioChanged();
   }

@@ -39,6 +39,8 @@ const GiB_kb = 1024 * 1024;
 export const PRESETS: Record<string, () => TopologyJson> = {
   /** One node, two CPUs: like the development machine. */
   '1n-2c': () => uniformTopology(1, 2, 8 * GiB_kb),
+  /** One node, sixteen CPUs: the M/M/16 benchmark's host (bench/mmc.json). */
+  '1n-16c': () => uniformTopology(1, 16, 64 * GiB_kb),
   /** A common two-socket server. */
   '2n-32c': () => uniformTopology(2, 16, 64 * GiB_kb),
   /** Four nodes: two sockets with two dies each (near 16, far 32). */
