@@ -10,7 +10,7 @@
  *   fgo study notebooks/numa-scaling.ts [--quick]
  */
 import { join } from 'node:path';
-import { prepare } from '../cli/sim.ts';
+import { prepare } from '../cli/prepare.ts';
 import { writeReport } from '../reports/report.ts';
 import type { PolicyName } from '../sim/baselines.ts';
 import { runInto, textTable, type StudyContext, type StudyResult } from './lib.ts';

@@ -14,7 +14,7 @@
  *   fgo study notebooks/psi-thresholds.ts [--quick]
  */
 import { join } from 'node:path';
-import { prepare } from '../cli/sim.ts';
+import { prepare } from '../cli/prepare.ts';
 import { writeReport } from '../reports/report.ts';
 import { engineConfigFor } from '../sim/run.ts';
 import { r3, runInto, textTable, type StudyContext, type StudyResult } from './lib.ts';
