@@ -26,7 +26,7 @@ import { progressBar } from './sim.ts';
 import { variantFlags, type Vary, type VaryKey } from './vary.ts';
 
 export const COMPARE_SHARD_FORMAT = 'fgo-compare-shard/1';
-const COMPARE_TASK = new URL('./compare-job.ts', import.meta.url).href;
+export const COMPARE_TASK = new URL('./compare-job.ts', import.meta.url).href;
 
 /** Everything that decides a comparison's results: its shards merge only if theirs are identical. */
 export interface CompareSpec {

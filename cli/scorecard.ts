@@ -70,7 +70,7 @@ function runProgress(label: string, plan: ScorecardPlan, shard?: Shard) {
 }
 
 /** The report, then the verdict table (or one JSON object): what a whole scorecard and a merged one print. */
-async function report(plan: ScorecardPlan, doc: ScorecardDoc, out: string, started: number, json: boolean, ran: string) {
+async function report(plan: ScorecardPlan, doc: ScorecardDoc, out: string, started: number, json: boolean, ran: { text: string; json: Record<string, number> }) {
   // Loaded on use: vega and vega-lite add about a second to a command's start.
   const { writeSectionedReport } = await import('../reports/report.ts');
   const bar = progressBar('report');
@@ -85,7 +85,7 @@ async function report(plan: ScorecardPlan, doc: ScorecardDoc, out: string, start
     dir: out, scorecard: join(out, 'scorecard.json'), report: rep.path,
     runs: Object.fromEntries(plan.scenarios.map((s) => [s.name, Object.fromEntries(plan.policies.map((p) => [p, join(out, s.name, p)]))])),
   };
-  if (json) return console.log(JSON.stringify({ ...doc, paths, report_bytes: rep.bytes, ran, wall_s }));
+  if (json) return console.log(JSON.stringify({ ...doc, paths, report_bytes: rep.bytes, ...ran.json, wall_s }));
   const v = doc.verdict;
   const lengths = plan.duration_s === null ? "each scenario's own length" : `≤ ${plan.duration_s} simulated s`;
   console.log([
@@ -97,7 +97,7 @@ async function report(plan: ScorecardPlan, doc: ScorecardDoc, out: string, start
     `run directories: ${out}/{${plan.scenarios.map((s) => s.name).join(',')}}/{${plan.policies.join(',')}}`,
     `scorecard: ${paths.scorecard}`,
     `report: ${rep.path} (${(rep.bytes / 1e6).toFixed(1)} MB; opens offline in a browser)`,
-    `${ran} in ${wall_s} s`,
+    `${ran.text} in ${wall_s} s`,
   ].join('\n'));
 }
 
@@ -132,7 +132,7 @@ Verdict: ${VERDICT_RULE}. See docs/scorecard.md.`)
       }
       const progress = runProgress('scorecard', plan);
       const doc = await runScorecard(plan, f.out, { workers, onDone: progress.onDone, onProgress: progress.onProgress }, f.force === true).finally(progress.finish);
-      await report(plan, doc, f.out, started, f.json === true, `${scorecardKeys(plan).length} runs on ${threads}`);
+      await report(plan, doc, f.out, started, f.json === true, { text: `${scorecardKeys(plan).length} runs on ${threads}`, json: { workers } });
     });
 
   scorecard
@@ -156,6 +156,6 @@ Verdict: ${VERDICT_RULE}. See docs/scorecard.md.`)
       // readJson names the file, and the line and column of a JSON error.
       const docs = shards.map(shardFile).map((file) => ({ file, doc: readJson(file).value }));
       const { plan, doc } = await mergeScorecardShards(docs, out, o.force === true);
-      await report(plan, doc, out, started, o.json === true, `${shards.length} shards merged`);
+      await report(plan, doc, out, started, o.json === true, { text: `${shards.length} shards merged`, json: { shards: shards.length } });
     });
 }
