@@ -7,6 +7,7 @@
 import type { PolicyName } from '../sim/baselines.ts';
 import type { MetricsSummary } from '../sim/metrics.ts';
 import { runSimulation, type RunInputs } from '../sim/run.ts';
+import type { Scenario } from '../sim/scenario.ts';
 import type { PoolJob } from '../sim/tune/pool.ts';
 import { predictorFor, prepare, warn, type SimFlags } from './prepare.ts';
 
@@ -15,6 +16,8 @@ export interface CompareJob extends PoolJob {
   flags: SimFlags;
   policy: PolicyName;
   out: string;
+  /** An engine config in place of the scenario's own (a notebook's variant): plain data, so it crosses to a worker. */
+  engine?: Scenario['engine'];
 }
 
 export interface CompareRun {
@@ -29,6 +32,7 @@ export async function runJob(job: CompareJob, progress: (fraction: number) => vo
   const inputs = cache.get(key) ?? prepare(job.flags);
   cache.set(key, inputs);
   const predictor = await predictorFor(job.flags, inputs);
-  const r = await runSimulation({ ...inputs, policy: job.policy, out: job.out, progress, warn, ...(predictor ? { predictor } : {}) });
+  const scenario = job.engine === undefined ? inputs.scenario : { ...inputs.scenario, engine: job.engine };
+  const r = await runSimulation({ ...inputs, scenario, policy: job.policy, out: job.out, progress, warn, ...(predictor ? { predictor } : {}) });
   return { metrics: r.metrics, wall_s: r.wall.wall_s };
 }
