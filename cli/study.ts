@@ -10,8 +10,9 @@ import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
-import type { StudyResult } from '../notebooks/lib.ts';
+import type { StudyContext, StudyResult } from '../notebooks/lib.ts';
 import { InputError } from './jsonfile.ts';
+import { workersFlag } from './tune.ts';
 
 const NOTEBOOKS = resolve(new URL('../notebooks/', import.meta.url).pathname);
 
@@ -36,15 +37,17 @@ export function resolveNotebook(arg: string): string {
 export function registerStudy(program: Command): void {
   program
     .command('study')
-    .description('run a what-if notebook (a module exporting `default async function study({out, quick, log})`): its simulations, its report, OUT/summary.json')
+    .description('run a what-if notebook (a module exporting `default async function study({out, quick, log, workers})`): its simulations, its report, OUT/summary.json')
     .argument('<notebook>', 'notebooks/NAME.ts (or just NAME), or a path to your own notebook module')
     .option('--out <dir>', 'output directory (default out/study/NAME)')
     .option('--quick', 'a small, fast version: a few simulated minutes, fewer points')
+    .option('--workers <k>', 'worker threads for the notebook\'s runs (default: the CPUs available; 0: run in this thread); results are the same for any number')
     .option('--force', 'use --out even if it exists and was not written by fgo')
     .option('--json', 'print the summary.json document instead of the log and the report path')
     .addHelpText('after', '\nExamples:\n  $ fgo study notebooks/warm-memory.ts --quick\n  $ fgo study notebooks/numa-scaling.ts --out out/study/numa\n  $ fgo report out/study/numa/runs --out /tmp/r.html --images out/study/numa/img')
-    .action(async (arg: string, o: { out?: string; quick?: boolean; json?: boolean; force?: boolean }) => {
+    .action(async (arg: string, o: { out?: string; quick?: boolean; json?: boolean; force?: boolean; workers?: string }) => {
       const file = resolveNotebook(arg);
+      const workers = workersFlag(o.workers);
       const name = basename(file).replace(/\.[cm]?[tj]s$/, '');
       let mod: { default?: unknown };
       try {
@@ -64,7 +67,7 @@ export function registerStudy(program: Command): void {
       writeFileSync(join(out, OUTPUT_MARKER), markerText('study'));
       const log = o.json ? (s: string) => process.stderr.write(`${s}\n`) : (s: string) => console.log(s);
       const t0 = performance.now();
-      const res = (await (mod.default as (ctx: { out: string; quick: boolean; log: (s: string) => void }) => Promise<StudyResult>)({ out, quick: o.quick === true, log })) as Partial<StudyResult> | undefined;
+      const res = (await (mod.default as (ctx: StudyContext) => Promise<StudyResult>)({ out, quick: o.quick === true, log, workers })) as Partial<StudyResult> | undefined;
       if (!res || typeof res.report !== 'string' || !existsSync(res.report)) throw new InputError([`${arg}: the notebook must resolve to { report, summary } with report the path of a file it wrote (got ${JSON.stringify(res?.report)})`], 1);
       const doc = { notebook: relative(process.cwd(), file) || file, quick: o.quick === true, report: res.report, wall_s: Math.round((performance.now() - t0) / 100) / 10, summary: res.summary ?? null };
       const summaryPath = join(out, 'summary.json');

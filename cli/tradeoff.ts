@@ -11,7 +11,8 @@ import { parseDuration_s } from '../sim/scenario.ts';
 import { formatTradeoff, runTradeoff } from '../sim/tradeoff.ts';
 import { InputError } from './jsonfile.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
-import { prepare, progressBar } from './sim.ts';
+import { prepare } from './prepare.ts';
+import { progressBar } from './sim.ts';
 
 interface TradeoffFlags {
   scenario: string;

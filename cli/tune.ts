@@ -13,6 +13,7 @@ import { parseDuration_s } from '../sim/scenario.ts';
 import type { Job } from '../sim/tune/evaluate.ts';
 import { OBJECTIVE_METRICS, parseWeights, type MetricDelta } from '../sim/tune/objective.ts';
 import type { PoolOptions } from '../sim/tune/pool.ts';
+import { parseShard } from '../sim/shards.ts';
 import { canonicalJson, makeSpec, mergeShards, runShard, runSweep, type ResultDoc } from '../sim/tune/sweep.ts';
 import { InputError } from './jsonfile.ts';
 import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
@@ -146,12 +147,7 @@ export function registerTune(program: Command): void {
         throw new InputError([`--weights: ${(e as Error).message}`], 2);
       }
       if (!/^\d{1,6}$/.test(f.trials) || Number(f.trials) > MAX_TRIALS) throw new InputError([`--trials: '${f.trials}' is not a whole number from 0 to ${MAX_TRIALS}`], 2);
-      let shard: { index: number; count: number } | undefined;
-      if (f.shard !== undefined) {
-        const m = /^(\d+)\/(\d+)$/.exec(f.shard);
-        if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new InputError([`--shard: '${f.shard}' is not i/n with 0 ≤ i < n`], 2);
-        shard = { index: Number(m[1]), count: Number(m[2]) };
-      }
+      const shard = parseShard(f.shard);
       const duration_s = durationFlag('--duration', f.duration);
       const spec = (() => {
         try {

@@ -4,8 +4,13 @@
  * table for the log. Not a notebook itself (it has no default export, so `fgo study` refuses it).
  */
 import { join } from 'node:path';
+import { COMPARE_TASK, poolProgress } from '../cli/compare.ts';
+import type { CompareJob, CompareRun } from '../cli/compare-job.ts';
+import type { SimFlags } from '../cli/prepare.ts';
 import type { PolicyName } from '../sim/baselines.ts';
-import { runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
+import type { MetricsSummary } from '../sim/metrics.ts';
+import type { Scenario } from '../sim/scenario.ts';
+import { runJobs } from '../sim/tune/pool.ts';
 
 export interface StudyContext {
   /** The study's output directory: run directories, report.html (summary.json is the caller's). */
@@ -13,6 +18,8 @@ export interface StudyContext {
   /** A small, fast version: a few simulated minutes and fewer points (tests, a first look). */
   quick: boolean;
   log: (s: string) => void;
+  /** Worker threads for the study's runs (`fgo study --workers`; default 0: this thread). */
+  workers?: number;
 }
 
 export interface StudyResult {
@@ -27,11 +34,25 @@ export type Study = (ctx: StudyContext) => Promise<StudyResult>;
 /** Where a study keeps run `name`: OUT/runs/NAME (the report labels runs by that name). */
 export const runDir = (out: string, name: string) => join(out, 'runs', name);
 
-/** One twin run written to OUT/runs/NAME; returns its result (with `dir`). */
-export async function runInto(out: string, name: string, inputs: Omit<RunInputs, 'policy' | 'out'>, policy: PolicyName, extra: Partial<RunInputs> = {}): Promise<RunResult & { dir: string }> {
-  const dir = runDir(out, name);
-  const r = await runSimulation({ ...inputs, ...extra, policy, out: dir });
-  return { ...r, dir };
+/** A run of a study: the inputs fgo's flags describe (cli/prepare.ts), one policy, optionally another engine config. */
+export interface StudyRun {
+  /** Its directory under OUT/runs (and its label in the report). */
+  name: string;
+  flags: SimFlags;
+  policy: PolicyName;
+  engine?: Scenario['engine'];
+}
+
+/**
+ * Every run written to OUT/runs/NAME on the simulation pool (`fgo compare`'s task, ctx.workers
+ * threads; the same results for any number), with a progress bar; each run's metrics and
+ * directory, in the order given.
+ */
+export async function runAllInto(ctx: StudyContext, runs: readonly StudyRun[]): Promise<Array<{ metrics: MetricsSummary; dir: string }>> {
+  const jobs = runs.map((r): CompareJob => ({ key: r.name, label: `${r.policy} (${r.name})`, flags: r.flags, policy: r.policy, out: runDir(ctx.out, r.name), ...(r.engine === undefined ? {} : { engine: r.engine }) }));
+  const progress = poolProgress('study', jobs);
+  const res = await runJobs<CompareJob, CompareRun>(jobs, { workers: ctx.workers ?? 0, onDone: progress.onDone, onProgress: progress.onProgress }, COMPARE_TASK).finally(progress.finish);
+  return runs.map((r) => ({ metrics: (res.get(r.name) as CompareRun).metrics, dir: runDir(ctx.out, r.name) }));
 }
 
 /** A file-name-safe slug: "least-loaded, keep-alive 10m" → "least-loaded-keep-alive-10m". */

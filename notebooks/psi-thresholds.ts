@@ -14,10 +14,11 @@
  *   fgo study notebooks/psi-thresholds.ts [--quick]
  */
 import { join } from 'node:path';
-import { prepare } from '../cli/sim.ts';
+import { prepare } from '../cli/prepare.ts';
 import { writeReport } from '../reports/report.ts';
 import { engineConfigFor } from '../sim/run.ts';
-import { r3, runInto, textTable, type StudyContext, type StudyResult } from './lib.ts';
+import type { Scenario } from '../sim/scenario.ts';
+import { r3, runAllInto, textTable, type StudyContext, type StudyResult } from './lib.ts';
 
 const SCENARIO = 'psi-replay-1n';
 const LEVELS = ['low', 'medium', 'high', 'critical'] as const;
@@ -42,23 +43,23 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
   const base = prepare({ scenario: SCENARIO });
   const engine = base.scenario.engine as { pressure?: { thresholds?: Record<string, unknown> } };
   const cpu0 = engineConfigFor(base.scenario).pressure.thresholds.cpu;
-  const rows: Row[] = [];
-  const dirs: string[] = [];
-  for (const f of factors) {
+  const flags = { scenario: SCENARIO };
+  const variants = factors.map((f) => {
     const cpu = scaleThresholds(cpu0, f);
-    const scenario = { ...base.scenario, engine: { ...engine, pressure: { ...engine.pressure, thresholds: { ...engine.pressure?.thresholds, cpu } } } };
     ctx.log(`engine, cpu thresholds × ${f}: ${LEVELS.map((k) => cpu[k]).join('/')}`);
-    const r = await runInto(ctx.out, `engine-cpu-x${f}`, { ...base, scenario }, 'engine');
-    dirs.push(r.dir);
-    const m = r.metrics;
-    rows.push({
-      policy: 'engine', factor: f, cpu_thresholds: cpu, latency_p99_ms: m.latency_ms.p99, latency_p50_ms: m.latency_ms.p50,
-      deferred: m.requests.deferred, shed: m.requests.shed, completed: m.requests.completed, cold_start_ratio: m.cold_start_ratio, run_dir: r.dir,
-    });
-  }
+    return { f, cpu, run: { name: `engine-cpu-x${f}`, flags, policy: 'engine' as const, engine: { ...engine, pressure: { ...engine.pressure, thresholds: { ...engine.pressure?.thresholds, cpu } } } as Scenario['engine'] } };
+  });
   ctx.log('least-loaded (PSI-blind reference)');
-  const ref = await runInto(ctx.out, 'least-loaded', base, 'least-loaded');
-  dirs.push(ref.dir);
+  const results = await runAllInto(ctx, [...variants.map((v) => v.run), { name: 'least-loaded', flags, policy: 'least-loaded' }]);
+  const dirs = results.map((r) => r.dir);
+  const rows: Row[] = variants.map(({ f, cpu }, i) => {
+    const { metrics: m, dir } = results[i] as (typeof results)[number];
+    return {
+      policy: 'engine', factor: f, cpu_thresholds: cpu, latency_p99_ms: m.latency_ms.p99, latency_p50_ms: m.latency_ms.p50,
+      deferred: m.requests.deferred, shed: m.requests.shed, completed: m.requests.completed, cold_start_ratio: m.cold_start_ratio, run_dir: dir,
+    };
+  });
+  const ref = results[variants.length] as (typeof results)[number];
   const reference = {
     policy: 'least-loaded', latency_p99_ms: ref.metrics.latency_ms.p99, latency_p50_ms: ref.metrics.latency_ms.p50,
     deferred: ref.metrics.requests.deferred, shed: ref.metrics.requests.shed, completed: ref.metrics.requests.completed, run_dir: ref.dir,

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepare } from '../cli/sim.ts';
+import { prepare } from '../cli/prepare.ts';
 import { writeReport } from '../reports/report.ts';
 import type { RunInputs } from '../sim/run.ts';
 import { formatTradeoff, runTradeoff, type TradeoffPoint } from '../sim/tradeoff.ts';

@@ -6,9 +6,9 @@
  * name and renamed into place, so a failed or interrupted scorecard never leaves half of one, and
  * it only ever replaces an empty directory or an earlier scorecard's (or anything, with --force).
  */
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { commitDir, discardTemp, makeTempDir, untrackTemp } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem, SAFE_NAME } from '../formats/outputs.ts';
@@ -16,6 +16,7 @@ import { BASELINES, GRAPH_BLIND, hasCalls, POLICIES, type PolicyName } from './b
 import type { MetricsSummary } from './metrics.ts';
 import type { DecisionLog } from './run.ts';
 import { parseDuration_s } from './scenario.ts';
+import { checkShards, shardOf, SHARD_FILE, type Shard, type ShardDoc } from './shards.ts';
 import { prepareScenario, sourceDigest, type Job } from './tune/evaluate.ts';
 import { runJobs, type PoolOptions } from './tune/pool.ts';
 import { TIE_TOLERANCE, VERDICT_METRICS, VERDICT_RULE, verdictFor, type ScenarioVerdict } from './verdict.ts';
@@ -105,13 +106,19 @@ function isScorecard(dir: string): boolean {
   }
 }
 
-/** The jobs: every scenario × policy, longest runs first (a long run started last would leave the other workers idle at the end). */
-export function scorecardJobs(plan: ScorecardPlan, dir: string): Job[] {
-  const jobs = plan.scenarios.flatMap((s) => policiesOn(plan, s).map((p): Job => ({
+/** Every run's key (SCENARIO/POLICY, its directory) in the fixed order shards are cut from. */
+export const scorecardKeys = (plan: ScorecardPlan): string[] => plan.scenarios.flatMap((s) => policiesOn(plan, s).map((p) => `${s.name}/${p}`));
+
+/**
+ * The jobs: every scenario × policy (or one shard's share of them), longest runs first (a long
+ * run started last would leave the other workers idle at the end).
+ */
+export function scorecardJobs(plan: ScorecardPlan, dir: string, shard?: Shard): Job[] {
+  const all = plan.scenarios.flatMap((s) => policiesOn(plan, s).map((p): Job => ({
     key: `${s.name}/${p}`, label: `${p} on ${s.name}`, scenario: s.arg, policy: p, duration_s: plan.duration_s, out: join(dir, s.name, p), decisions: plan.decisions, versions: { fgo: plan.versions.fgo, node: plan.versions.node },
   })));
   const length = new Map(plan.scenarios.map((s) => [s.arg, s.duration_s]));
-  return jobs.sort((a, b) => (length.get(b.scenario) as number) - (length.get(a.scenario) as number));
+  return (shard ? shardOf(all, shard) : all).sort((a, b) => (length.get(b.scenario) as number) - (length.get(a.scenario) as number));
 }
 
 export type ScorecardDoc = ReturnType<typeof scorecardDoc>;
@@ -146,17 +153,14 @@ export function scorecardDoc(plan: ScorecardPlan, metrics: ReadonlyMap<string, M
 export const scorecardJson = (doc: ScorecardDoc) => JSON.stringify(doc, null, 2) + '\n';
 
 /**
- * Run the plan into `dir` (DIR/SCENARIO/POLICY run directories and DIR/scorecard.json): built in
- * a temporary directory beside it, which replaces `dir` only once complete — and only if `dir` is
- * still absent, empty or an earlier fgo output (or `force`).
+ * Fill a temporary directory beside `dir` and put it in place only once complete — and only if
+ * `dir` is still absent, empty or an earlier fgo output (or `force`).
  */
-export async function runScorecard(plan: ScorecardPlan, dir: string, pool: PoolOptions, force = false): Promise<ScorecardDoc> {
+async function buildInto<T>(dir: string, force: boolean, what: string, fill: (tmp: string) => Promise<T>): Promise<T> {
   const tmp = makeTempDir(dir);
-  let doc: ScorecardDoc;
+  let r: T;
   try {
-    doc = scorecardDoc(plan, await runJobs(scorecardJobs(plan, tmp), pool));
-    writeFileSync(join(tmp, 'scorecard.json'), scorecardJson(doc));
-    writeFileSync(join(tmp, OUTPUT_MARKER), markerText('scorecard'));
+    r = await fill(tmp);
   } catch (e) {
     discardTemp(tmp);
     throw e;
@@ -164,8 +168,49 @@ export async function runScorecard(plan: ScorecardPlan, dir: string, pool: PoolO
   const problem = outDirProblem(dir, force);
   if (problem) {
     untrackTemp(tmp); // hours of runs: kept for the user to move into place
-    throw new InputError([`${problem} (the scorecard is complete in ${tmp})`], 2);
+    throw new InputError([`${problem} (the ${what} is complete in ${tmp})`], 2);
   }
   commitDir(tmp, dir);
+  return r;
+}
+
+/** scorecard.json and fgo's marker, written into `dir`. */
+function finish(plan: ScorecardPlan, dir: string, metrics: ReadonlyMap<string, MetricsSummary>): ScorecardDoc {
+  const doc = scorecardDoc(plan, metrics);
+  writeFileSync(join(dir, 'scorecard.json'), scorecardJson(doc));
+  writeFileSync(join(dir, OUTPUT_MARKER), markerText('scorecard'));
   return doc;
+}
+
+/** Run the plan into `dir`: DIR/SCENARIO/POLICY run directories and DIR/scorecard.json. */
+export async function runScorecard(plan: ScorecardPlan, dir: string, pool: PoolOptions, force = false): Promise<ScorecardDoc> {
+  return buildInto(dir, force, 'scorecard', async (tmp) => finish(plan, tmp, await runJobs(scorecardJobs(plan, tmp), pool)));
+}
+
+export const SCORECARD_SHARD_FORMAT = 'fgo-scorecard-shard/1';
+
+/** Run one shard's share of the plan into `dir`: its run directories and DIR/shard.json (the plan, its runs' metrics) for `fgo scorecard merge`. */
+export async function runScorecardShard(plan: ScorecardPlan, shard: Shard, dir: string, pool: PoolOptions, force = false): Promise<string[]> {
+  return buildInto(dir, force, 'shard', async (tmp) => {
+    const metrics = await runJobs(scorecardJobs(plan, tmp, shard), pool);
+    // Keyed in the plan's order, so a retried shard writes the same bytes.
+    const runs = Object.fromEntries(scorecardKeys(plan).filter((k) => metrics.has(k)).map((k) => [k, metrics.get(k) as MetricsSummary]));
+    const doc: ShardDoc<ScorecardPlan> = { format: SCORECARD_SHARD_FORMAT, study: plan, shard, runs };
+    writeFileSync(join(tmp, SHARD_FILE), JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(join(tmp, OUTPUT_MARKER), markerText('scorecard-shard'));
+    return Object.keys(runs);
+  });
+}
+
+/**
+ * `fgo scorecard merge`: shards (read by the caller) checked to be one plan and to hold every run
+ * once (each problem naming its file, exit 1), their run directories copied into `dir` and the
+ * scorecard.json the whole scorecard writes, byte for byte.
+ */
+export async function mergeScorecardShards(shards: ReadonlyArray<{ file: string; doc: unknown }>, dir: string, force = false): Promise<{ plan: ScorecardPlan; doc: ScorecardDoc }> {
+  const { study: plan, runs, fileOf } = checkShards<ScorecardPlan>(shards, SCORECARD_SHARD_FORMAT, 'fgo scorecard', scorecardKeys);
+  return buildInto(dir, force, 'scorecard', async (tmp) => {
+    for (const [key, file] of fileOf) cpSync(join(dirname(file), key), join(tmp, key), { recursive: true });
+    return { plan, doc: finish(plan, tmp, runs) };
+  });
 }

@@ -83,10 +83,10 @@ export function sourceDigest(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Run one job. */
-export async function runJob(job: Job): Promise<MetricsSummary> {
+/** Run one job (the pool's default task: pool.ts TaskModule). */
+export async function runJob(job: Job, progress?: (fraction: number) => void): Promise<MetricsSummary> {
   const base = prepareScenario(job.scenario, job.duration_s);
   const scenario = job.params ? applyParams(base.scenario, job.params) : base.scenario;
-  const r = await runSimulation({ ...base, scenario, policy: job.policy ?? 'engine', ...(job.out === undefined ? {} : { out: job.out, versions: job.versions ?? {}, decisions: job.decisions ?? 'compact' }) });
+  const r = await runSimulation({ ...base, scenario, policy: job.policy ?? 'engine', ...(progress ? { progress } : {}), ...(job.out === undefined ? {} : { out: job.out, versions: job.versions ?? {}, decisions: job.decisions ?? 'compact' }) });
   return r.metrics;
 }

@@ -10,7 +10,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepare, type SimFlags } from '../../cli/sim.ts';
+import { prepare, type SimFlags } from '../../cli/prepare.ts';
 import { loadTopology } from '../../cli/load.ts';
 import { reportUnexpected } from '../../cli/fail.ts';
 import { inputProblems, unpackHwlocDump } from '../helpers.ts';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prepare, type SimFlags } from '../../cli/sim.ts';
+import { prepare, type SimFlags } from '../../cli/prepare.ts';
 import { MAX_VARIANTS, parseVary, variantFlags, varyTable } from '../../cli/vary.ts';
 import { summariseSeeds } from '../../sim/vary.ts';
 import { CLI_TEST_TIMEOUT_MS, fgoAsync } from './fgo.ts';

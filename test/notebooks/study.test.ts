@@ -84,6 +84,15 @@ describe('notebooks (quick)', () => {
     expect(scaleThresholds({ low: 0.3, medium: 0.6, high: 0.8, critical: 0.9 }, 0.5)).toEqual({ low: 0.15, medium: 0.3, high: 0.4, critical: 0.45 });
   });
 
+  it('psi-thresholds on 2 worker threads: the same summary and run directories as in this thread', async () => {
+    const outs = [join(TMP, 'psi-w0'), join(TMP, 'psi-w2')] as const;
+    const [a, b] = [await psiThresholds({ out: outs[0], quick: true, log: () => {}, workers: 0 }), await psiThresholds({ out: outs[1], quick: true, log: () => {}, workers: 2 })];
+    expect(JSON.stringify(b.summary).replaceAll(outs[1], 'OUT')).toBe(JSON.stringify(a.summary).replaceAll(outs[0], 'OUT'));
+    const runs = readdirSync(join(outs[0], 'runs')).sort();
+    expect(runs).toEqual(['engine-cpu-x0.5', 'engine-cpu-x0.75', 'engine-cpu-x1', 'engine-cpu-x1.25', 'least-loaded']);
+    for (const r of runs) for (const f of ['metrics.json', 'decisions.jsonl']) expect(readFileSync(join(outs[1], 'runs', r, f), 'utf8'), `${r}/${f}`).toBe(readFileSync(join(outs[0], 'runs', r, f), 'utf8'));
+  });
+
   it('numa-scaling: the same arrivals on 2, 4 and 8 nodes of 16 CPUs', async () => {
     const { summary } = await runQuick('numa-scaling', numaScaling);
     const rows = summary.rows as Array<{ topology: string; nodes: number; cpus: number; policy: string; local_access_ratio: number; latency_p99_ms: number; utilization_cv: number }>;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../cli/jsonfile.ts';
-import { outDirProblem, planScorecard, runScorecard, SCORECARD_FORMAT, scorecardJobs, scorecardJson, type ScorecardDoc, type ScorecardPlan } from '../../sim/scorecard.ts';
+import { mergeScorecardShards, outDirProblem, planScorecard, runScorecard, runScorecardShard, SCORECARD_FORMAT, scorecardJobs, scorecardJson, scorecardKeys, type ScorecardDoc, type ScorecardPlan } from '../../sim/scorecard.ts';
 import { verdictFor } from '../../sim/verdict.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'fgo-scorecard-test-'));
@@ -123,5 +123,22 @@ describe('planning and the output directory', () => {
     const kept = readdirSync(TMP).filter((n) => n.startsWith(`late.tmp-${process.pid}-`));
     expect(kept).toHaveLength(1);
     expect(existsSync(join(TMP, kept[0] as string, 'scorecard.json'))).toBe(true);
+  }, 300_000);
+});
+
+describe('shards (--shard i/n, then merge)', () => {
+  it('shards 0/2 and 1/2 take alternate runs of the plan and merge into the unsharded scorecard.json and run directories', async () => {
+    // The plan's order: default's engine, least-loaded, numad, then psi-replay-1n's: positions 0, 2, 4 go to shard 0.
+    expect(scorecardKeys(plan)).toEqual(['default/engine', 'default/least-loaded', 'default/numad', 'psi-replay-1n/engine', 'psi-replay-1n/least-loaded', 'psi-replay-1n/numad']);
+    const k0 = await runScorecardShard(plan, { index: 0, count: 2 }, join(TMP, 'shard-0'), { workers: 2 });
+    const k1 = await runScorecardShard(plan, { index: 1, count: 2 }, join(TMP, 'shard-1'), { workers: 0 });
+    expect(k0).toEqual(['default/engine', 'default/numad', 'psi-replay-1n/least-loaded']);
+    expect(k1).toEqual(['default/least-loaded', 'psi-replay-1n/engine', 'psi-replay-1n/numad']);
+    const files = [1, 0].map((i) => join(TMP, `shard-${i}`, 'shard.json'));
+    await mergeScorecardShards(files.map((file) => ({ file, doc: JSON.parse(read(file)) })), join(TMP, 'merged'));
+    expect(read(join(TMP, 'merged', 'scorecard.json'))).toBe(docs.get(0)?.json);
+    for (const key of scorecardKeys(plan)) {
+      for (const f of ['metrics.json', 'decisions.jsonl']) expect(read(join(TMP, 'merged', key, f)), `${key}/${f}`).toBe(read(join(TMP, 'w1', key, f)));
+    }
   }, 300_000);
 });

@@ -1,0 +1,38 @@
+/**
+ * The pool task of `fgo compare` (sim/tune/pool.ts runs it in each worker thread): one policy on
+ * the inputs fgo's flags describe, into its own run directory. Inputs are prepared once per
+ * thread; the demand model is loaded afresh for each run, because the ONNX predictor keeps
+ * per-profile state that one run must not hand to the next.
+ */
+import type { PolicyName } from '../sim/baselines.ts';
+import type { MetricsSummary } from '../sim/metrics.ts';
+import { runSimulation, type RunInputs } from '../sim/run.ts';
+import type { Scenario } from '../sim/scenario.ts';
+import type { PoolJob } from '../sim/tune/pool.ts';
+import { predictorFor, prepare, warn, type SimFlags } from './prepare.ts';
+
+export interface CompareJob extends PoolJob {
+  /** The input flags only (prepare.ts inputFlags). */
+  flags: SimFlags;
+  policy: PolicyName;
+  out: string;
+  /** An engine config in place of the scenario's own (a notebook's variant): plain data, so it crosses to a worker. */
+  engine?: Scenario['engine'];
+}
+
+export interface CompareRun {
+  metrics: MetricsSummary;
+  wall_s: number;
+}
+
+const cache = new Map<string, Omit<RunInputs, 'policy'>>();
+
+export async function runJob(job: CompareJob, progress: (fraction: number) => void): Promise<CompareRun> {
+  const key = JSON.stringify(job.flags);
+  const inputs = cache.get(key) ?? prepare(job.flags);
+  cache.set(key, inputs);
+  const predictor = await predictorFor(job.flags, inputs);
+  const scenario = job.engine === undefined ? inputs.scenario : { ...inputs.scenario, engine: job.engine };
+  const r = await runSimulation({ ...inputs, scenario, policy: job.policy, out: job.out, progress, warn, ...(predictor ? { predictor } : {}) });
+  return { metrics: r.metrics, wall_s: r.wall.wall_s };
+}
