@@ -14,6 +14,7 @@ import type { DemandPredictor } from '../predict/predictor.ts';
 import { runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
 import type { MetricsSummary } from '../sim/metrics.ts';
 import { bundledScenarios } from '../sim/scenario.ts';
+import { PRESETS } from '../sim/topologies.ts';
 import { parseShard, SHARD_FILE, type Shard } from '../sim/shards.ts';
 import { verdictInWords, verdictTable } from '../sim/verdict.ts';
 import { InputError } from './jsonfile.ts';
@@ -98,7 +99,7 @@ const simOptions = (c: Command) =>
     .option('--seed <n>', 'seed of every random stream (arrivals, faults, the engine)')
     .option('--duration <d>', 'simulated time, e.g. 90s, 30m, 24h')
     .option('--config <file>', 'engine config JSON laid over the scenario\'s key by key (or the result of fgo tune: its tuned config)')
-    .option('--topology <preset|file|sysfs:DIR>', 'a preset (1n-2c, 2n-32c, 4n-64c, 8n-128c, 64n-256c), a topology JSON file, or sysfs:DIR to read a machine dump')
+    .option('--topology <preset|file|sysfs:DIR>', `a preset (${Object.keys(PRESETS).join(', ')}), a topology JSON file, or sysfs:DIR to read a machine dump`)
     .option('--workload <file>', 'a demand (t_s,profile,count) or request (t_ms,profile,cpu_ms,mem_mb,priority,io) trace, told apart by its header')
     .option('--psi <file>', 'a PSI trace shown to the policy (what it is shown; nothing runs)')
     .option('--psi-mode <mode>', 'overlay: added to the twin\'s own pressure; replace: the policy sees exactly the recording')

@@ -152,7 +152,7 @@ describe('invalid inputs: exit 2, the field or line named, nothing written', SLO
     await rejects((o) => ['compare', '--duration', '5s', '--policies', 'engine,least_loaded', '--out', o], /--policies: unknown least_loaded \(did you mean 'least-loaded'\?\)/);
   });
 
-  it('an unknown topology preset', () => rejects((o) => ['sim', '--duration', '5s', '--topology', '3n-12c', '--out', o], /topology '3n-12c': neither a preset \(1n-2c, 2n-32c, 4n-64c, 8n-128c, 64n-256c\)/));
+  it('an unknown topology preset', () => rejects((o) => ['sim', '--duration', '5s', '--topology', '3n-12c', '--out', o], /topology '3n-12c': neither a preset \(1n-2c, 1n-16c, 2n-32c, 4n-64c, 8n-128c, 64n-256c\)/));
 
   it('a scenario file with an unknown key: file:line:col', () => {
     const f = file('s.json', '{\n  "name": "t",\n  "duration": "5s",\n  "colour": "blue"\n}\n');
