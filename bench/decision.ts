@@ -23,6 +23,9 @@ import { PRESETS } from '../sim/topologies.ts';
 const CASES: Array<[string, string]> = [['1n', '1n-2c'], ['2n', '2n-32c'], ['8n', '8n-128c'], ['64n', '64n-256c']];
 const FRAGMENTS = [100, 1_000, 10_000];
 const MEASURED = Number(process.env.FGO_BENCH_DECISIONS ?? 20_000);
+/** FGO_BENCH_CASES=8n-1000f,64n-10000f-graph20 runs only those cases (for profiling and repeats). */
+const ONLY = process.env.FGO_BENCH_CASES?.split(',');
+const wanted = (key: string) => !ONLY || ONLY.includes(key);
 const WARMUP = 2_000;
 const PROFILES = 10;
 const GRAPH_PROFILES = 20;
@@ -151,6 +154,7 @@ async function main() {
   for (const [label, preset] of CASES) {
     for (const f of FRAGMENTS) {
       const key = `${label}-${f}f`;
+      if (!wanted(key)) continue;
       const r = await measure(preset, f);
       latency[key] = { p50: r.p50, p99: r.p99, max: r.max };
       alloc[key] = r.alloc_bytes;
@@ -159,6 +163,7 @@ async function main() {
   }
   for (const [label, preset, f] of GRAPH_CASES) {
     const key = `${label}-${f}f-graph20`;
+    if (!wanted(key)) continue;
     const r = await measure(preset, f, true);
     latency[key] = { p50: r.p50, p99: r.p99, max: r.max };
     alloc[key] = r.alloc_bytes;

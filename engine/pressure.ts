@@ -162,7 +162,8 @@ export const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 /** Tracks pressure system-wide and per node from successive observations. */
 export class PressureMonitor {
   private readonly system: ScopeTracker;
-  private readonly nodes = new Map<number, ScopeTracker>();
+  /** Per-node trackers by node id: an array, since placement asks for every node's values twice per decision. */
+  private readonly nodes: Array<ScopeTracker | undefined> = [];
   private lastT_ms = -Infinity;
   private lastPsi: PsiSet | undefined;
   private lastNodes: Observation['nodes'];
@@ -186,10 +187,10 @@ export class PressureMonitor {
     let oldest = this.system.lastSample_ms;
     for (const n of obs.nodes ?? []) {
       if (!n.psi) continue;
-      let tr = this.nodes.get(n.id);
+      let tr = this.nodes[n.id];
       if (!tr) {
         tr = new ScopeTracker(this.cfg);
-        this.nodes.set(n.id, tr);
+        this.nodes[n.id] = tr;
       }
       tr.update(obs.t_ms, n.psi);
       oldest = Math.min(oldest, tr.lastSample_ms);
@@ -202,6 +203,11 @@ export class PressureMonitor {
     return this.system.view();
   }
 
+  /** Current values system-wide, as one record that the next observation updates in place. */
+  systemValues(): Readonly<Record<Resource, number>> {
+    return this.system.current;
+  }
+
   /** Current value of one resource system-wide. */
   value(r: Resource): number {
     return this.system.current[r];
@@ -209,14 +215,14 @@ export class PressureMonitor {
 
   /** Current node values, or undefined when the shells never reported per-node pressure for it. */
   nodeValues(id: number): Readonly<Record<Resource, number>> | undefined {
-    return this.nodes.get(id)?.current;
+    return this.nodes[id]?.current;
   }
 
   nodeView(id: number): PressureView | undefined {
-    return this.nodes.get(id)?.view();
+    return this.nodes[id]?.view();
   }
 
   history(r: Resource, node?: number): History | undefined {
-    return node === undefined ? this.system.history(r) : this.nodes.get(node)?.history(r);
+    return node === undefined ? this.system.history(r) : this.nodes[node]?.history(r);
   }
 }
