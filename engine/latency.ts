@@ -66,13 +66,14 @@ export interface LatencyInputs {
 export function expectedLatency(node: TopologyNode, i: LatencyInputs): { expected_ms: number; start_ms: number; remote: number; contention: number; calls_ms: number } {
   const start_ms = startOn(node, i);
   const remote = remoteFactor(i.home, node, i.profile.memory_intensity);
-  const c = contentionOn(node, i);
+  const c = contentionOn(node, i, i.ledger.usableCpus(node.id).length, i.ledger.reservedCpu(node.id));
   const calls_ms = i.calls ? callCost_ms(node, i.calls) : 0;
   return { expected_ms: total_ms(start_ms, i.service_ms, remote, c, calls_ms), start_ms, remote, contention: c, calls_ms };
 }
 
 const startOn = (node: TopologyNode, i: LatencyInputs) => (i.warm.warmOn(node.id) > 0 ? i.profile.warm_start_ms : i.profile.cold_start_ms);
-const contentionOn = (node: TopologyNode, i: LatencyInputs) => contention(i.ledger.usableCpus(node.id).length, i.ledger.reservedCpu(node.id), i.cpus, i.ledger.observed(node.id), i.pressure.nodeValues(node.id));
+/** `usable` and `reserved` passed in: the caller has them already. */
+const contentionOn = (node: TopologyNode, i: LatencyInputs, usable: number, reserved_cpu: number) => contention(usable, reserved_cpu, i.cpus, i.ledger.observed(node.id), i.pressure.nodeValues(node.id));
 /** The sum of the terms, in this one order (floating point): every price of a node goes through it. */
 const total_ms = (start_ms: number, service_ms: number, remote: number, c: number, calls_ms: number) => start_ms + service_ms * remote * c + calls_ms;
 
@@ -84,20 +85,21 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
  * undefined when none is eligible. Deterministic: no random draw. It runs for every node of every
  * decision, so it keeps the best node's sort key in locals rather than building one per node.
  */
-export function pickByLatency(scores: NodeScore[], topo: { byId: ReadonlyMap<number, TopologyNode> }, i: LatencyInputs): NodeScore | undefined {
+export function pickByLatency(scores: NodeScore[], i: LatencyInputs): NodeScore | undefined {
   let best: NodeScore | undefined;
   // The best node's key: expected ms, then nearer the data, then preferred, then least booked, then lowest id.
   let bExpected = 0, bFar = 0, bOther = 0, bBooked = 0;
   for (const s of scores) {
     if (!s.eligible) continue;
-    const node = topo.byId.get(s.node) as TopologyNode;
-    const calls_ms = i.calls ? callCost_ms(node, i.calls) : 0;
-    s.expected_ms = r1(total_ms(startOn(node, i), i.service_ms, remoteFactor(i.home, node, i.profile.memory_intensity), contentionOn(node, i), calls_ms));
-    if (i.calls) s.calls_ms = r3(calls_ms);
+    const node = i.ledger.node(s.node);
     const usable = i.ledger.usableCpus(s.node).length;
+    const reserved = i.ledger.reservedCpu(s.node);
+    const calls_ms = i.calls ? callCost_ms(node, i.calls) : 0;
+    s.expected_ms = r1(total_ms(startOn(node, i), i.service_ms, remoteFactor(i.home, node, i.profile.memory_intensity), contentionOn(node, i, usable, reserved), calls_ms));
+    if (i.calls) s.calls_ms = r3(calls_ms);
     const far = -s.locality;
     const other = i.profile.preferred_nodes.includes(s.node) ? 0 : 1;
-    const booked = usable > 0 ? i.ledger.reservedCpu(s.node) / usable : Infinity;
+    const booked = usable > 0 ? reserved / usable : Infinity;
     // Lexicographic, each field decided by the first that differs (NaN differs and never wins).
     const better = !best ? true
       : s.expected_ms !== bExpected ? s.expected_ms < bExpected

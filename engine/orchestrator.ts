@@ -144,7 +144,7 @@ export class Orchestrator {
     this.highPriority.exclude(scores, req, t, this.ledger);
     const service_ms = pool.service_ms ?? profile.service_ms;
     const home = homeId === undefined ? undefined : this.topo.byId.get(homeId);
-    let chosen = pickByLatency(scores, this.topo, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warm: pool, pressure: this.pressure, calls });
+    let chosen = pickByLatency(scores, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warm: pool, pressure: this.pressure, calls });
     if (!chosen) {
       const never = neverFits(demand, profile, this.ledger);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });

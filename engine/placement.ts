@@ -325,8 +325,12 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
       balance: round6(balance),
       pressure_factor: round6(pressure_factor),
       total: excluded === undefined ? round6(total) : 0,
+      // Declared now, undefined until set (JSON leaves them out, in this order, as if absent):
+      // adding them later would give every score of every decision a second property store.
+      excluded,
+      expected_ms: undefined,
+      calls_ms: undefined,
     };
-    if (excluded !== undefined) s.excluded = excluded;
     out.push(s);
   }
   return out;
