@@ -9,7 +9,7 @@
  * `signal: "avg10"`, it uses `some` avg10.
  */
 import type { Config } from './config.ts';
-import { RESOURCES, type Level, type Observation, type PressureView, type PsiSet, type Resource, type ResourcePressure, type Trend } from './types.ts';
+import { RESOURCES, type Level, type Observation, type PressureView, type PsiLine, type PsiSet, type Resource, type ResourcePressure, type Trend } from './types.ts';
 
 export type Thresholds = Config['pressure']['thresholds'][Resource];
 
@@ -54,36 +54,45 @@ export class History {
     return { t_s: this.t_s[k] as number, v: this.v[k] as number };
   }
 
-  /** Least-squares slope (value per second) over the newest `window` samples; 0 with fewer than 2. */
+  /**
+   * Least-squares slope (value per second) over the newest `window` samples; 0 with fewer than 2.
+   * Reads the rings directly, newest first (as `at` would, without an object per sample): every
+   * scope's view is recomputed at each new sample.
+   */
   slope(window: number): number {
     const n = Math.min(window, this.count);
     if (n < 2) return 0;
+    const cap = this.capacity, newest = this.head - 1 + cap;
     let st = 0, sv = 0;
     for (let i = 0; i < n; i++) {
-      const s = this.at(i);
-      st += s.t_s;
-      sv += s.v;
+      const k = (newest - i) % cap;
+      st += this.t_s[k] as number;
+      sv += this.v[k] as number;
     }
     const mt = st / n, mv = sv / n;
     let num = 0, den = 0;
     for (let i = 0; i < n; i++) {
-      const s = this.at(i);
-      num += (s.t_s - mt) * (s.v - mv);
-      den += (s.t_s - mt) ** 2;
+      const k = (newest - i) % cap;
+      const dt = (this.t_s[k] as number) - mt;
+      num += dt * ((this.v[k] as number) - mv);
+      den += dt ** 2;
     }
     return den === 0 ? 0 : num / den;
   }
 }
 
-/** Do two readings carry the same numbers (a shell passing on the sample it already gave)? */
+/**
+ * Do two readings carry the same numbers (a shell passing on the sample it already gave)? Each
+ * resource named, not looped over by key: this runs for every node at every sample.
+ */
 function sameReading(a: PsiSet, b: PsiSet | undefined): boolean {
   if (a === b) return true;
   if (!b) return false;
-  for (const r of RESOURCES) {
-    const x = a[r].some, y = b[r].some;
-    if (x.avg10 !== y.avg10 || x.avg60 !== y.avg60 || x.avg300 !== y.avg300 || x.total_us !== y.total_us) return false;
-  }
-  return true;
+  return sameLine(a.cpu.some, b.cpu.some) && sameLine(a.memory.some, b.memory.some) && sameLine(a.io.some, b.io.some);
+}
+
+function sameLine(x: PsiLine, y: PsiLine): boolean {
+  return x.avg10 === y.avg10 && x.avg60 === y.avg60 && x.avg300 === y.avg300 && x.total_us === y.total_us;
 }
 
 /** The kernel recomputes its averages every 2 s; an unchanged reading older than that is a real, steady sample. */
@@ -111,7 +120,10 @@ class ScopeTracker {
   update(t_ms: number, psi: PsiSet): void {
     if (sameReading(psi, this.last)) {
       if (t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) return;
-      for (const r of RESOURCES) this.hist[r].push(t_ms / 1000, this.current[r]);
+      const t_s = t_ms / 1000, h = this.hist, c = this.current;
+      h.cpu.push(t_s, c.cpu);
+      h.memory.push(t_s, c.memory);
+      h.io.push(t_s, c.io);
     } else {
       const dt_us = this.lastReading_ms === undefined ? 0 : (t_ms - this.lastReading_ms) * 1000;
       for (const r of RESOURCES) {
@@ -134,21 +146,22 @@ class ScopeTracker {
 
   view(): PressureView {
     if (this.cached) return this.cached;
-    const c = this.cfg;
-    const one = (r: Resource): ResourcePressure => {
-      const value = this.current[r];
-      const velocity = this.hist[r].slope(c.trend_window);
-      const trend: Trend = velocity > c.trend_epsilon_per_s ? 'rising' : velocity < -c.trend_epsilon_per_s ? 'falling' : 'steady';
-      return {
-        value: round6(value),
-        level: levelOf(value, c.thresholds[r]),
-        trend,
-        velocity_per_s: round6(velocity),
-        predicted: round6(clamp01(value + velocity * c.horizon_s)),
-      };
-    };
-    this.cached = { cpu: one('cpu'), memory: one('memory'), io: one('io') };
+    this.cached = { cpu: this.one('cpu'), memory: this.one('memory'), io: this.one('io') };
     return this.cached;
+  }
+
+  private one(r: Resource): ResourcePressure {
+    const c = this.cfg;
+    const value = this.current[r];
+    const velocity = this.hist[r].slope(c.trend_window);
+    const trend: Trend = velocity > c.trend_epsilon_per_s ? 'rising' : velocity < -c.trend_epsilon_per_s ? 'falling' : 'steady';
+    return {
+      value: round6(value),
+      level: levelOf(value, c.thresholds[r]),
+      trend,
+      velocity_per_s: round6(velocity),
+      predicted: round6(clamp01(value + velocity * c.horizon_s)),
+    };
   }
 
   history(r: Resource): History {
