@@ -2,7 +2,9 @@
  * `npm run bench`: the engine's scheduling latency and allocation per decision for hosts of 1, 2,
  * 8 and 64 NUMA nodes holding 100, 1,000 and 10,000 active fragments. A benchmark, not a test: it
  * prints what it measures (a table, or with --json one object, docs/formats.md "Benchmark output") and fails
- * nothing. Targets: p99 ≤ 20 µs at 8n × 1,000 fragments, ≤ 200 µs at 64n × 10,000.
+ * nothing. Targets (issue #16): p99 ≤ 4 µs at 8n × 1,000 fragments, ≤ 15 µs at 64n × 10,000; the
+ * graph20 cases are held to the same. On a shared machine p99 is mostly other processes' time
+ * slices: compare runs made in the same conditions, and p50 with it.
  *
  * Method. Each case fills an engine with N active fragments (ten profiles), then times
  * `schedule()` alone for every request of a stream in which each placed request completes before
@@ -23,10 +25,15 @@ import { PRESETS } from '../sim/topologies.ts';
 const CASES: Array<[string, string]> = [['1n', '1n-2c'], ['2n', '2n-32c'], ['8n', '8n-128c'], ['64n', '64n-256c']];
 const FRAGMENTS = [100, 1_000, 10_000];
 const MEASURED = Number(process.env.FGO_BENCH_DECISIONS ?? 20_000);
+/** FGO_BENCH_CASES=8n-1000f,64n-10000f-graph20 runs only those cases (for profiling and repeats). */
+const ONLY = process.env.FGO_BENCH_CASES?.split(',');
+const wanted = (key: string) => !ONLY || ONLY.includes(key);
 const WARMUP = 2_000;
 const PROFILES = 10;
 const GRAPH_PROFILES = 20;
 const GRAPH_CASES: Array<[string, string, number]> = [['8n', '8n-128c', 1_000], ['64n', '64n-256c', 10_000]];
+/** p99 targets (µs) by case. */
+const TARGETS: Record<string, number> = { '8n-1000f': 4, '64n-10000f': 15, '8n-1000f-graph20': 4, '64n-10000f-graph20': 15 };
 
 /** p0 … p19, each calling its two children in a binary tree, sync. */
 function graphProfiles(): Record<string, unknown> {
@@ -151,6 +158,7 @@ async function main() {
   for (const [label, preset] of CASES) {
     for (const f of FRAGMENTS) {
       const key = `${label}-${f}f`;
+      if (!wanted(key)) continue;
       const r = await measure(preset, f);
       latency[key] = { p50: r.p50, p99: r.p99, max: r.max };
       alloc[key] = r.alloc_bytes;
@@ -159,6 +167,7 @@ async function main() {
   }
   for (const [label, preset, f] of GRAPH_CASES) {
     const key = `${label}-${f}f-graph20`;
+    if (!wanted(key)) continue;
     const r = await measure(preset, f, true);
     latency[key] = { p50: r.p50, p99: r.p99, max: r.max };
     alloc[key] = r.alloc_bytes;
@@ -166,11 +175,9 @@ async function main() {
   }
   if (json) console.log(JSON.stringify({ decision_latency_us: latency, alloc_bytes_per_decision: alloc, node: process.versions.node, decisions_per_case: MEASURED }));
   else {
-    const ok8 = (latency['8n-1000f']?.p99 ?? Infinity) <= 20;
-    const ok64 = (latency['64n-10000f']?.p99 ?? Infinity) <= 200;
-    const g8 = (latency['8n-1000f-graph20']?.p99 ?? Infinity) <= 20;
-    const g64 = (latency['64n-10000f-graph20']?.p99 ?? Infinity) <= 200;
-    console.log(`targets: 8n-1000f p99 ≤ 20 µs ${ok8 ? 'met' : 'MISSED'}; 64n-10000f p99 ≤ 200 µs ${ok64 ? 'met' : 'MISSED'}; with a 20-profile graph ${g8 ? 'met' : 'MISSED'} and ${g64 ? 'met' : 'MISSED'}`);
+    // Only the cases that ran (FGO_BENCH_CASES may pick some).
+    const verdicts = Object.entries(TARGETS).filter(([k]) => latency[k]).map(([k, us]) => `${k} p99 ≤ ${us} µs ${(latency[k] as { p99: number }).p99 <= us ? 'met' : 'MISSED'}`);
+    if (verdicts.length) console.log(`targets: ${verdicts.join('; ')}`);
   }
 }
 

@@ -10,7 +10,7 @@
  */
 import type { Orchestrator } from './orchestrator.ts';
 import { profileOf } from './config.ts';
-import { neverFits, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
+import { neverFits, NONE_WARM, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import type { Fragment } from './pools.ts';
 import type { Command, Decision, NodeScore, Observation } from './types.ts';
 
@@ -43,7 +43,7 @@ export class Adopter {
     const exclusive = profile.exclusive_cpus;
     const demand: Demand = { profile: a.profile, cpus: profile.cpus, memory_kb: profile.memory_kb, exclusive_cpus: exclusive, memory_home: a.memory_home };
     const scores = scoreNodes(demand, {
-      cfg: o.cfg.placement, profile, ledger: o.ledger, warmOn: () => 0, nodePressure: (n) => o.pressure.nodeValues(n),
+      cfg: o.cfg.placement, profile, ledger: o.ledger, warm: NONE_WARM, pressure: o.pressure,
     });
     const kept = a.at && this.stillValid(a.at, exclusive, scores);
     const node = kept ? (a.at as { node: number }).node : selectNode(scores, o.cfg.placement, o.streams)?.node;
@@ -129,7 +129,7 @@ export class Adopter {
     const profile = o.pools.pool(f.profile).cfg;
     const allowed = o.topo.nodes.map((n) => n.id).filter((id) => id !== f.node);
     const demand: Demand = { profile: f.profile, cpus: f.res_cpu, memory_kb: f.res_mem_kb, exclusive_cpus: f.exclusive_cpus.length, allowed_nodes: allowed };
-    const scores = scoreNodes(demand, { cfg: o.cfg.placement, profile, ledger: o.ledger, warmOn: () => 0, nodePressure: (n) => o.pressure.nodeValues(n) });
+    const scores = scoreNodes(demand, { cfg: o.cfg.placement, profile, ledger: o.ledger, warm: NONE_WARM, pressure: o.pressure });
     return selectNode(scores, o.cfg.placement, o.streams)?.node;
   }
 

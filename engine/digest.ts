@@ -99,41 +99,64 @@ export class ObservationDigester {
   private readonly nodeParts = new WeakMap<readonly NodeObservation[], Lanes>();
   private readonly onlineParts = new WeakMap<readonly number[], Lanes>();
 
-  private part<K extends object>(cache: WeakMap<K, Lanes>, key: K, fill: (h: Hash) => void): Lanes {
-    let l = cache.get(key);
+  digest(o: Observation): Lanes {
+    // Parts first (each hashed once per object), then the fields in their fixed order: the time,
+    // a marker for each absent part, the parts' lanes. No closure or array per call: this runs
+    // for every decision.
+    const psiLanes = this.psiLanes(o.psi);
+    const nodeLanes = o.nodes ? this.nodeLanes(o.nodes) : undefined;
+    const onlineLanes = o.online_cpus ? this.onlineLanes(o.online_cpus) : undefined;
+    const h = new Hash();
+    h.num(o.t_ms);
+    if (!nodeLanes) h.word(0xfffffff6);
+    if (!onlineLanes) h.word(0xfffffff3);
+    h.word(psiLanes[0]);
+    h.word(psiLanes[1]);
+    if (nodeLanes) {
+      h.word(nodeLanes[0]);
+      h.word(nodeLanes[1]);
+    }
+    if (onlineLanes) {
+      h.word(onlineLanes[0]);
+      h.word(onlineLanes[1]);
+    }
+    return h.lanes();
+  }
+
+  private psiLanes(p: PsiSet): Lanes {
+    let l = this.psiParts.get(p);
     if (!l) {
-      const h = new Hash();
-      fill(h);
-      cache.set(key, (l = h.lanes()));
+      const x = new Hash();
+      psi(x, p);
+      this.psiParts.set(p, (l = x.lanes()));
     }
     return l;
   }
 
-  digest(o: Observation): Lanes {
-    const h = new Hash();
-    h.num(o.t_ms);
-    const parts: Lanes[] = [this.part(this.psiParts, o.psi, (x) => psi(x, o.psi))];
-    if (o.nodes) {
-      const nodes = o.nodes;
-      parts.push(this.part(this.nodeParts, nodes, (x) => {
-        x.word(nodes.length);
-        for (const n of nodes) {
-          x.num(n.id);
-          x.num(n.cpu_util);
-          x.num(n.mem_free_kb);
-          psi(x, n.psi);
-        }
-      }));
-    } else h.word(0xfffffff6);
-    if (o.online_cpus) {
-      const online = o.online_cpus;
-      parts.push(this.part(this.onlineParts, online, (x) => x.list(online)));
-    } else h.word(0xfffffff3);
-    for (const [a, b] of parts) {
-      h.word(a);
-      h.word(b);
+  private nodeLanes(nodes: readonly NodeObservation[]): Lanes {
+    let l = this.nodeParts.get(nodes);
+    if (!l) {
+      const x = new Hash();
+      x.word(nodes.length);
+      for (const n of nodes) {
+        x.num(n.id);
+        x.num(n.cpu_util);
+        x.num(n.mem_free_kb);
+        psi(x, n.psi);
+      }
+      this.nodeParts.set(nodes, (l = x.lanes()));
     }
-    return h.lanes();
+    return l;
+  }
+
+  private onlineLanes(online: readonly number[]): Lanes {
+    let l = this.onlineParts.get(online);
+    if (!l) {
+      const x = new Hash();
+      x.list(online);
+      this.onlineParts.set(online, (l = x.lanes()));
+    }
+    return l;
   }
 }
 

@@ -23,7 +23,7 @@
  */
 import { callCost_ms, type CallContext } from './communication.ts';
 import type { Profile } from './config.ts';
-import type { NodeLedger } from './placement.ts';
+import type { NodeLedger, NodePressures, WarmCounts } from './placement.ts';
 import type { TopologyNode } from './topology.ts';
 import type { NodeObservation, NodeScore, Resource } from './types.ts';
 
@@ -56,49 +56,64 @@ export interface LatencyInputs {
   home: TopologyNode | undefined;
   cpus: number;
   ledger: NodeLedger;
-  warmOn: (node: number) => number;
-  nodePressure: (node: number) => Readonly<Record<Resource, number>> | undefined;
+  warm: WarmCounts;
+  pressure: NodePressures;
   /** The request's calls, for the communication term (communication.ts); absent: no calls priced. */
   calls?: CallContext | undefined;
 }
 
 /** Expected latency (ms) of the request on `node`, with the terms that make it up. */
 export function expectedLatency(node: TopologyNode, i: LatencyInputs): { expected_ms: number; start_ms: number; remote: number; contention: number; calls_ms: number } {
-  const warm = i.warmOn(node.id) > 0;
-  const start_ms = warm ? i.profile.warm_start_ms : i.profile.cold_start_ms;
+  const start_ms = startOn(node, i);
   const remote = remoteFactor(i.home, node, i.profile.memory_intensity);
-  const c = contention(i.ledger.usableCpus(node.id).length, i.ledger.reservedCpu(node.id), i.cpus, i.ledger.observed(node.id), i.nodePressure(node.id));
+  const c = contentionOn(node, i, i.ledger.usableCpus(node.id).length, i.ledger.reservedCpu(node.id));
   const calls_ms = i.calls ? callCost_ms(node, i.calls) : 0;
-  return { expected_ms: start_ms + i.service_ms * remote * c + calls_ms, start_ms, remote, contention: c, calls_ms };
+  return { expected_ms: total_ms(start_ms, i.service_ms, remote, c, calls_ms), start_ms, remote, contention: c, calls_ms };
 }
+
+const startOn = (node: TopologyNode, i: LatencyInputs) => (i.warm.warmOn(node.id) > 0 ? i.profile.warm_start_ms : i.profile.cold_start_ms);
+/** `usable` and `reserved` passed in: the caller has them already. */
+const contentionOn = (node: TopologyNode, i: LatencyInputs, usable: number, reserved_cpu: number) => contention(usable, reserved_cpu, i.cpus, i.ledger.observed(node.id), i.pressure.nodeValues(node.id));
+/** The sum of the terms, in this one order (floating point): every price of a node goes through it. */
+const total_ms = (start_ms: number, service_ms: number, remote: number, c: number, calls_ms: number) => start_ms + service_ms * remote * c + calls_ms;
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * Price every eligible node (setting its score's `expected_ms`) and return the one to use, or
- * undefined when none is eligible. Deterministic: no random draw.
+ * undefined when none is eligible. Deterministic: no random draw. It runs for every node of every
+ * decision, so it keeps the best node's sort key in locals rather than building one per node.
  */
-export function pickByLatency(scores: NodeScore[], topo: { byId: ReadonlyMap<number, TopologyNode> }, i: LatencyInputs): NodeScore | undefined {
+export function pickByLatency(scores: NodeScore[], i: LatencyInputs): NodeScore | undefined {
   let best: NodeScore | undefined;
-  let bestKey: number[] = [];
+  // The best node's key: expected ms, then nearer the data, then preferred, then least booked, then lowest id.
+  let bExpected = 0, bFar = 0, bOther = 0, bBooked = 0;
   for (const s of scores) {
     if (!s.eligible) continue;
-    const node = topo.byId.get(s.node) as TopologyNode;
-    const e = expectedLatency(node, i);
-    s.expected_ms = r1(e.expected_ms);
-    if (i.calls) s.calls_ms = r3(e.calls_ms);
+    const node = i.ledger.node(s.node);
     const usable = i.ledger.usableCpus(s.node).length;
-    const key = [s.expected_ms, -s.locality, i.profile.preferred_nodes.includes(s.node) ? 0 : 1, usable > 0 ? i.ledger.reservedCpu(s.node) / usable : Infinity, s.node];
-    if (!best || less(key, bestKey)) {
+    const reserved = i.ledger.reservedCpu(s.node);
+    const calls_ms = i.calls ? callCost_ms(node, i.calls) : 0;
+    s.expected_ms = r1(total_ms(startOn(node, i), i.service_ms, remoteFactor(i.home, node, i.profile.memory_intensity), contentionOn(node, i, usable, reserved), calls_ms));
+    if (i.calls) s.calls_ms = r3(calls_ms);
+    const far = -s.locality;
+    const other = i.profile.preferred_nodes.includes(s.node) ? 0 : 1;
+    const booked = usable > 0 ? reserved / usable : Infinity;
+    // Lexicographic, each field decided by the first that differs (NaN differs and never wins).
+    const better = !best ? true
+      : s.expected_ms !== bExpected ? s.expected_ms < bExpected
+      : far !== bFar ? far < bFar
+      : other !== bOther ? other < bOther
+      : booked !== bBooked ? booked < bBooked
+      : s.node < best.node;
+    if (better) {
       best = s;
-      bestKey = key;
+      bExpected = s.expected_ms;
+      bFar = far;
+      bOther = other;
+      bBooked = booked;
     }
   }
   return best;
-}
-
-function less(a: readonly number[], b: readonly number[]): boolean {
-  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return (a[k] as number) < (b[k] as number);
-  return false;
 }

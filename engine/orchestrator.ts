@@ -14,7 +14,7 @@ import { FragmentGraph } from './graph.ts';
 import { Healer } from './healing.ts';
 import { HighPriorityGuard } from './high-priority.ts';
 import { pickByLatency, remoteFactor } from './latency.ts';
-import { neverFits, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
+import { neverFits, NodeLedger, NONE_WARM, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
 import { PressureMonitor } from './pressure.ts';
 import { makeStreams, type Streams } from './rng.ts';
@@ -60,6 +60,8 @@ export class Orchestrator {
   /** Pools that are down, and those that were (engine/cascade.ts). */
   readonly outages = new Outages();
   private readonly callContexts: CallContexts;
+  /** Is the fragment under repair? One closure for the engine's life, not one per decision. */
+  private readonly sick = (f: Fragment) => this.healer.monitor.incidentFor(f.id) !== undefined;
 
   constructor(o: EngineOptions) {
     this.cfg = o.config;
@@ -94,9 +96,9 @@ export class Orchestrator {
     this.now_ms = obs.t_ms;
   }
 
+  /** System pressure now: the monitor's own record (valid until the next observation), not a copy. */
   private values(): PressureValues {
-    const p = this.pressure;
-    return { cpu: p.value('cpu'), memory: p.value('memory'), io: p.value('io') };
+    return this.pressure.systemValues();
   }
 
   /** Steps (1)–(6) of the design: pressure, shed/defer, node, pool, warm or cold, decision. */
@@ -114,9 +116,11 @@ export class Orchestrator {
     // A call's payload lives on its caller's node: that is its memory home when it has none of its own.
     const calls = this.graphOn ? this.callContexts.of(req) : undefined;
     const homeId = req.memory_home ?? calls?.caller?.node.id;
-    // What the request's SLO leaves of its time: every wait below is bounded by it.
-    if (!this.deferredSince.known(req.id)) this.scaler.demand(req.profile).arrival(t, homeId);
-    const waited_ms = t - this.deferredSince.seen(req.id, t);
+    // What the request's SLO leaves of its time: every wait below is bounded by it. A request is
+    // entered in deferredSince only when deferred (defer()), so most decisions touch the map once.
+    const poolDemand = this.scaler.demand(req.profile);
+    if (!this.deferredSince.known(req.id)) poolDemand.arrival(t, homeId);
+    const waited_ms = this.deferredSince.waited_ms(req.id, t);
     const budget_ms = profile.latency_slo_ms - waited_ms;
 
     // (2a) A request that has already outwaited its SLO can only finish late; running it now takes
@@ -140,7 +144,7 @@ export class Orchestrator {
     this.highPriority.exclude(scores, req, t, this.ledger);
     const service_ms = pool.service_ms ?? profile.service_ms;
     const home = homeId === undefined ? undefined : this.topo.byId.get(homeId);
-    let chosen = pickByLatency(scores, this.topo, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warmOn: (n) => pool.warmOn(n), nodePressure: (n) => this.pressure.nodeValues(n), calls });
+    let chosen = pickByLatency(scores, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warm: pool, pressure: this.pressure, calls });
     if (!chosen) {
       const never = neverFits(demand, profile, this.ledger);
       if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
@@ -150,24 +154,24 @@ export class Orchestrator {
     // the CPUs, memory that fills a node), for at most max_defer_ms, and only with slack: the
     // request must come back (at a tick, retry_base_ms apart at best) with its expected latency
     // still inside its SLO. Holding it longer would turn a slow request into a missed one.
-    const relief = this.relievable(p);
-    const forced = deferFor(relief, req, this.cfg.pressure.thresholds);
+    // What is relievable is never more than what is measured: below the bar, skip the per-node sums.
+    const relief = deferFor(p, req, this.cfg.pressure.thresholds) ? this.relievable(p) : undefined;
+    const forced = relief && deferFor(relief, req, this.cfg.pressure.thresholds);
     const bar = req.priority >= 2 ? 'critical' : 'high';
-    const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} (${fmt(relief[forced])} relievable) ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
+    const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} (${fmt((relief as Record<'cpu' | 'memory', number>)[forced])} relievable) ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
     const slack_ms = budget_ms - (chosen.expected_ms ?? 0);
-    if (forced && waited_ms < adm.max_defer_ms && slack_ms >= adm.retry_base_ms) return this.defer(base, req, pressureNote, relief[forced], scores, false, slack_ms);
+    if (forced && waited_ms < adm.max_defer_ms && slack_ms >= adm.retry_base_ms) return this.defer(base, req, pressureNote, (relief as Record<'cpu' | 'memory', number>)[forced], scores, false, slack_ms);
 
     // (4)+(5) Pool, then a warm fragment on that node or a cold start within the pool's max. A
     // fragment under repair takes no new request: its restart would wait on it, and it on the restart.
-    const sick = (f: Fragment) => this.healer.monitor.incidentFor(f.id) !== undefined;
-    let warm = pool.popWarm(chosen.node, sick);
+    let warm = pool.popWarm(chosen.node, this.sick);
     const canCold = pool.size < profile.pool.max && this.pools.liveCount < this.cfg.limits.max_fragments;
     if (!warm && !canCold) {
       // Pool full: serve from a warm fragment elsewhere (best eligible node that has one), or wait.
       const alt = scores.filter((s) => s.eligible && pool.warmOn(s.node) > 0).sort((a, b) => b.total - a.total || a.node - b.node)[0];
       if (!alt) return this.defer(base, req, `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`, undefined, scores, true, budget_ms);
       chosen = alt;
-      warm = pool.popWarm(alt.node, sick);
+      warm = pool.popWarm(alt.node, this.sick);
     }
 
     // Traffic shaping: admit with a delay, or defer when the delay would be too long.
@@ -184,7 +188,7 @@ export class Orchestrator {
     const commands: Command[] = [];
     const f = warm ?? this.pools.create(req.profile, chosen.node, sharedCpusFor(chosen.node, profile, this.ledger), t);
     if (warm) {
-      this.scaler.demand(req.profile).reused(f.last_used_ms, t);
+      poolDemand.reused(f.last_used_ms, t);
       this.pools.transition(f, 'active');
     }
     f.request = req;
@@ -202,7 +206,7 @@ export class Orchestrator {
     this.pools.setReservation(f, demand.exclusive_cpus > 0 ? 0 : req.cpus, Math.max(profile.memory_kb, req.memory_kb));
     if (!warm) commands.push({ type: 'start', fragment: f.id, profile: req.profile, node: f.node, cpus: f.cpus, memory_kb: f.res_mem_kb, reason: `cold start for ${req.id}` });
     if (!warm && this.graphOn) commands.push(...this.warmDependencies(req.profile, f.node));
-    this.scaler.demand(req.profile).busy(pool.count.active + pool.count.starting);
+    poolDemand.busy(pool.count.active + pool.count.starting);
     const worst = Math.max(p.cpu, p.memory, req.io_intensive ? p.io : 0);
     const decision: Parameters<Orchestrator['finish']>[1] = {
       action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, exclusive: demand.exclusive_cpus > 0, fragment: f.id,
@@ -376,7 +380,7 @@ export class Orchestrator {
 
   /** Is a pool down, or back up? (cascade.ts) */
   private judgePool(pool: Pool): void {
-    this.outages.update(pool, (f) => this.healer.monitor.incidentFor(f.id) !== undefined, this.now_ms);
+    this.outages.update(pool, this.sick, this.now_ms);
   }
 
   stop(f: Fragment, reason: string): Command {
@@ -389,8 +393,8 @@ export class Orchestrator {
       cfg: this.cfg.placement,
       profile,
       ledger: this.ledger,
-      warmOn: coldOnly ? () => 0 : (n) => pool.warmOn(n),
-      nodePressure: (n) => this.pressure.nodeValues(n),
+      warm: coldOnly ? NONE_WARM : pool,
+      pressure: this.pressure,
     });
   }
 
@@ -428,6 +432,9 @@ export class Orchestrator {
    */
   private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[], forRoom = false, budget_ms = Infinity): Decision {
     const adm = this.cfg.admission;
+    // Its wait counts from its first scheduling (now, unless it was deferred before); finish()
+    // forgets it again unless it ends deferred.
+    this.deferredSince.seen(req.id, base.t_ms);
     if (forRoom) {
       if (this.room.size >= adm.queue_limit && req.priority < 2) return this.shed(base, `room queue full (${adm.queue_limit}): ${reason}`, 0, scores);
       const wait_ms = this.roomWait_ms(req.priority, base.t_ms);
@@ -563,7 +570,7 @@ function assertRequest(r: Request): void {
   if (typeof r.id !== 'string' || r.id === '') throw new Error('request: id must be a non-empty string');
   if (!(Number.isFinite(r.cpus) && r.cpus >= 0)) throw new Error(`request ${r.id}: cpus must be ≥ 0`);
   if (!(Number.isInteger(r.memory_kb) && r.memory_kb >= 0)) throw new Error(`request ${r.id}: memory_kb must be an integer ≥ 0`);
-  if (![0, 1, 2, 3].includes(r.priority)) throw new Error(`request ${r.id}: priority must be 0–3`);
+  if (!(Number.isInteger(r.priority) && r.priority >= 0 && r.priority <= 3)) throw new Error(`request ${r.id}: priority must be 0–3`);
   if (r.exclusive_cpus !== undefined && !(Number.isInteger(r.exclusive_cpus) && r.exclusive_cpus >= 0)) throw new Error(`request ${r.id}: exclusive_cpus must be an integer ≥ 0`);
 }
 

@@ -20,6 +20,7 @@ import type { Topology, TopologyNode } from './topology.ts';
 import type { NodeObservation, NodeScore, Resource } from './types.ts';
 
 interface NodeBook {
+  readonly node: TopologyNode;
   reserved_cpu: number;
   reserved_mem_kb: number;
   fragments: number;
@@ -49,7 +50,7 @@ export class NodeLedger {
    * running shared fragments keeps at least one whatever it says, or they would have no CPU.
    */
   constructor(readonly topo: Topology, readonly overcommit: number, readonly minShared = 1) {
-    this.books = topo.nodes.map(() => ({ reserved_cpu: 0, reserved_mem_kb: 0, fragments: 0, active: 0, usable: [], exclusive: new Set(), holders: 0, shared: [] }));
+    this.books = topo.nodes.map((node) => ({ node, reserved_cpu: 0, reserved_mem_kb: 0, fragments: 0, active: 0, usable: [], exclusive: new Set(), holders: 0, shared: [] }));
     topo.nodes.forEach((n, i) => (this.byId[n.id] = this.books[i]));
     this.setOnline(topo.json.online_cpus);
   }
@@ -67,10 +68,11 @@ export class NodeLedger {
    */
   observe(online: readonly number[] | undefined, nodes: readonly NodeObservation[] | undefined): boolean {
     let changed = false;
-    if (online === undefined || online !== this.lastOnlineArg) {
-      this.lastOnlineArg = online;
-      // Absent online_cpus means all online (types.ts), i.e. the topology's online set again.
-      const now = online ?? this.topo.json.online_cpus;
+    // Absent online_cpus means all online (types.ts), i.e. the topology's online set again: the
+    // same array every time, so a shell that never reports online CPUs pays no comparison.
+    const now = online ?? this.topo.json.online_cpus;
+    if (now !== this.lastOnlineArg) {
+      this.lastOnlineArg = now;
       changed = !sameList(now, this.lastOnline);
       if (changed) this.setOnline(now);
     }
@@ -141,10 +143,14 @@ export class NodeLedger {
   /** Memory still free on the node: the tighter of capacity − reservations and what the kernel reports. */
   memFree_kb(id: number): number {
     const b = this.book(id);
-    const node = this.topo.byId.get(id) as TopologyNode;
-    const byBook = node.memory_kb - b.reserved_mem_kb;
+    const byBook = b.node.memory_kb - b.reserved_mem_kb;
     const seen = b.observed?.mem_free_kb;
     return Math.max(0, seen === undefined ? byBook : Math.min(byBook, seen));
+  }
+
+  /** The topology's node of that id (an array lookup, where topology.byId is a Map). */
+  node(id: number): TopologyNode {
+    return this.book(id).node;
   }
 
   /** The node's last measurement from the shell, if any. */
@@ -219,14 +225,29 @@ export interface Demand {
   allowed_nodes?: readonly number[];
 }
 
+/**
+ * Warm fragments of one profile by node: its pool (pools.ts), or NONE_WARM. An object rather than a
+ * closure, so the engine passes the pool itself and allocates nothing per decision for it.
+ */
+export interface WarmCounts {
+  warmOn(node: number): number;
+}
+
+/** A placement that counts no warm fragment (a new idle fragment's footprint, an adoption). */
+export const NONE_WARM: WarmCounts = { warmOn: () => 0 };
+
+/** Per-node pressure values, when known: the engine's pressure monitor (pressure.ts). */
+export interface NodePressures {
+  nodeValues(node: number): Readonly<Record<Resource, number>> | undefined;
+}
+
 export interface PlacementContext {
   cfg: Config['placement'];
   profile: Profile;
   ledger: NodeLedger;
   /** Warm fragments of the demand's profile on a node. */
-  warmOn: (node: number) => number;
-  /** Per-node pressure values, when known. */
-  nodePressure: (node: number) => Readonly<Record<Resource, number>> | undefined;
+  warm: WarmCounts;
+  pressure: NodePressures;
 }
 
 /** Why a node cannot take the demand, or undefined when it fits. Memory `need_kb` is passed in. */
@@ -284,7 +305,7 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
   const w = cfg.weights;
   const out: NodeScore[] = [];
   for (const node of topo.nodes) {
-    const warm = ctx.warmOn(node.id) > 0;
+    const warm = ctx.warm.warmOn(node.id) > 0;
     const excluded = misfit(node, d, memoryNeed_kb(d, profile, warm), ledger);
     const cpuAvail = 1 - ledger.cpuLoad(node.id);
     const memAvail = node.memory_kb === 0 ? 0 : ledger.memFree_kb(node.id) / node.memory_kb;
@@ -292,7 +313,7 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
     const locality = home ? (home.distances[home.index] as number) / (home.distances[node.index] as number) : 1;
     const affinity = 0.5 * (profile.preferred_nodes.includes(node.id) ? 1 : 0) + 0.5 * (warm ? 1 : 0);
     const balance = maxActive === 0 ? 1 : 1 - ledger.activeOn(node.id) / maxActive;
-    const np = ctx.nodePressure(node.id);
+    const np = ctx.pressure.nodeValues(node.id);
     const pressure_factor = np ? 1 - ((np.cpu + np.memory) / 2) * cfg.pressure_penalty : 1;
     const total = (w.resource * resource + w.locality * locality + w.affinity * affinity + w.balance * balance) * pressure_factor;
     const s: NodeScore = {
@@ -304,8 +325,12 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
       balance: round6(balance),
       pressure_factor: round6(pressure_factor),
       total: excluded === undefined ? round6(total) : 0,
+      // Declared now, undefined until set (JSON leaves them out, in this order, as if absent):
+      // adding them later would give every score of every decision a second property store.
+      excluded,
+      expected_ms: undefined,
+      calls_ms: undefined,
     };
-    if (excluded !== undefined) s.excluded = excluded;
     out.push(s);
   }
   return out;

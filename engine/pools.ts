@@ -56,8 +56,11 @@ export const isLive = (f: Fragment) => f.state === 'starting' || f.state === 'wa
 
 export class Pool {
   readonly fragments = new Map<string, Fragment>();
-  /** Warm fragments per node, most recently used last (acquire pops it: its caches are hottest). */
-  private readonly warm = new Map<number, Fragment[]>();
+  /**
+   * Warm fragments by node id, most recently used last (acquire pops it: its caches are hottest).
+   * An array, not a Map: placement asks warmOn of every node twice per decision.
+   */
+  private readonly warm: Array<Fragment[] | undefined> = [];
   /** Bumped when a node's warm set turns empty or non-empty: nearestWarm's cache key. */
   private warmNodesVersion = 0;
   private nearestVersion = -1;
@@ -95,7 +98,7 @@ export class Pool {
   }
 
   warmOn(node: number): number {
-    return this.warm.get(node)?.length ?? 0;
+    return this.warm[node]?.length ?? 0;
   }
 
   /**
@@ -107,7 +110,7 @@ export class Pool {
   nearestWarm(nodes: readonly TopologyNode[]): Float64Array {
     if (this.nearest && this.nearestVersion === this.warmNodesVersion) return this.nearest;
     const out = (this.nearest ??= new Float64Array(nodes.length));
-    const warm = nodes.filter((m) => (this.warm.get(m.id)?.length ?? 0) > 0);
+    const warm = nodes.filter((m) => this.warmOn(m.id) > 0);
     for (const n of nodes) {
       let best = NaN;
       for (const m of warm) {
@@ -123,13 +126,13 @@ export class Pool {
   /** Warm fragments, least recently used first (the order scale-down stops them in). */
   warmLru(): Fragment[] {
     const all: Fragment[] = [];
-    for (const list of this.warm.values()) all.push(...list);
+    for (const list of this.warm) if (list) all.push(...list);
     return all.sort((a, b) => a.last_used_ms - b.last_used_ms || (a.id < b.id ? -1 : 1));
   }
 
   /** Take the most recently used warm fragment on `node` (that `skip` does not rule out), if any. */
   popWarm(node: number, skip?: (f: Fragment) => boolean): Fragment | undefined {
-    const list = this.warm.get(node);
+    const list = this.warm[node];
     if (!list) return undefined;
     for (let i = list.length - 1; i >= 0; i--) if (!skip?.(list[i] as Fragment)) return list[i];
     return undefined;
@@ -165,7 +168,7 @@ export class Pool {
   /** Bookkeeping for a state change; the caller has checked the transition is legal. */
   moveState(f: Fragment, to: FragmentState): void {
     if (f.state === 'warm') {
-      const list = this.warm.get(f.node);
+      const list = this.warm[f.node];
       const i = list ? list.indexOf(f) : -1;
       if (!list || i < 0) throw new Error(`pool ${this.profile}: warm fragment ${f.id} missing from node ${f.node}`);
       list.splice(i, 1);
@@ -175,8 +178,8 @@ export class Pool {
     this.count[to]++;
     f.state = to;
     if (to === 'warm') {
-      let list = this.warm.get(f.node);
-      if (!list) this.warm.set(f.node, (list = []));
+      let list = this.warm[f.node];
+      if (!list) this.warm[f.node] = list = [];
       if (list.length === 0) this.warmNodesVersion++;
       list.push(f);
     }

@@ -9,7 +9,7 @@
  * `signal: "avg10"`, it uses `some` avg10.
  */
 import type { Config } from './config.ts';
-import { RESOURCES, type Level, type Observation, type PressureView, type PsiSet, type Resource, type ResourcePressure, type Trend } from './types.ts';
+import { RESOURCES, type Level, type Observation, type PressureView, type PsiLine, type PsiSet, type Resource, type ResourcePressure, type Trend } from './types.ts';
 
 export type Thresholds = Config['pressure']['thresholds'][Resource];
 
@@ -23,17 +23,31 @@ export function levelOf(value: number, t: Thresholds): Level {
 
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
 
-/** Fixed-capacity ring of (time, value) samples; the oldest sample is overwritten. */
+/** Where a history keeps its samples: `stride` numbers per slot, the time first, its value at `column`. */
+export interface HistoryStore {
+  data: Float64Array;
+  stride: number;
+  column: number;
+}
+
+/**
+ * Fixed-capacity ring of (time, value) samples; the oldest sample is overwritten. Histories pushed
+ * at the same instants, always together (a scope's cpu, memory and io), may share one store, so a
+ * sample of all three writes one slot: at 64 nodes every PSI sample touches 65 scopes.
+ */
 export class History {
-  private readonly t_s: Float64Array;
-  private readonly v: Float64Array;
+  private readonly data: Float64Array;
+  private readonly stride: number;
+  private readonly column: number;
   private head = 0;
   private count = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(readonly capacity: number, store?: HistoryStore) {
     if (!(capacity >= 2)) throw new Error('History: capacity must be at least 2');
-    this.t_s = new Float64Array(capacity);
-    this.v = new Float64Array(capacity);
+    this.stride = store?.stride ?? 2;
+    this.column = store?.column ?? 1;
+    this.data = store?.data ?? new Float64Array(capacity * this.stride);
+    if (!(this.column >= 1 && this.column < this.stride && this.data.length >= capacity * this.stride)) throw new Error('History: store too small for its capacity and column');
   }
 
   get length(): number {
@@ -41,8 +55,9 @@ export class History {
   }
 
   push(t_s: number, v: number): void {
-    this.t_s[this.head] = t_s;
-    this.v[this.head] = v;
+    const k = this.head * this.stride;
+    this.data[k] = t_s;
+    this.data[k + this.column] = v;
     this.head = (this.head + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
   }
@@ -50,40 +65,49 @@ export class History {
   /** The i-th most recent sample (0 = newest). */
   at(i: number): { t_s: number; v: number } {
     if (i < 0 || i >= this.count) throw new Error(`History.at: ${i} outside 0..${this.count - 1}`);
-    const k = (this.head - 1 - i + this.capacity) % this.capacity;
-    return { t_s: this.t_s[k] as number, v: this.v[k] as number };
+    const k = ((this.head - 1 - i + this.capacity) % this.capacity) * this.stride;
+    return { t_s: this.data[k] as number, v: this.data[k + this.column] as number };
   }
 
-  /** Least-squares slope (value per second) over the newest `window` samples; 0 with fewer than 2. */
+  /**
+   * Least-squares slope (value per second) over the newest `window` samples; 0 with fewer than 2.
+   * Reads the ring directly, newest first (as `at` would, without an object per sample): every
+   * scope's view is recomputed at each new sample.
+   */
   slope(window: number): number {
     const n = Math.min(window, this.count);
     if (n < 2) return 0;
+    const cap = this.capacity, newest = this.head - 1 + cap, d = this.data, w = this.stride, c = this.column;
     let st = 0, sv = 0;
     for (let i = 0; i < n; i++) {
-      const s = this.at(i);
-      st += s.t_s;
-      sv += s.v;
+      const k = ((newest - i) % cap) * w;
+      st += d[k] as number;
+      sv += d[k + c] as number;
     }
     const mt = st / n, mv = sv / n;
     let num = 0, den = 0;
     for (let i = 0; i < n; i++) {
-      const s = this.at(i);
-      num += (s.t_s - mt) * (s.v - mv);
-      den += (s.t_s - mt) ** 2;
+      const k = ((newest - i) % cap) * w;
+      const dt = (d[k] as number) - mt;
+      num += dt * ((d[k + c] as number) - mv);
+      den += dt ** 2;
     }
     return den === 0 ? 0 : num / den;
   }
 }
 
-/** Do two readings carry the same numbers (a shell passing on the sample it already gave)? */
+/**
+ * Do two readings carry the same numbers (a shell passing on the sample it already gave)? Each
+ * resource named, not looped over by key: this runs for every node at every sample.
+ */
 function sameReading(a: PsiSet, b: PsiSet | undefined): boolean {
   if (a === b) return true;
   if (!b) return false;
-  for (const r of RESOURCES) {
-    const x = a[r].some, y = b[r].some;
-    if (x.avg10 !== y.avg10 || x.avg60 !== y.avg60 || x.avg300 !== y.avg300 || x.total_us !== y.total_us) return false;
-  }
-  return true;
+  return sameLine(a.cpu.some, b.cpu.some) && sameLine(a.memory.some, b.memory.some) && sameLine(a.io.some, b.io.some);
+}
+
+function sameLine(x: PsiLine, y: PsiLine): boolean {
+  return x.avg10 === y.avg10 && x.avg60 === y.avg60 && x.avg300 === y.avg300 && x.total_us === y.total_us;
 }
 
 /** The kernel recomputes its averages every 2 s; an unchanged reading older than that is a real, steady sample. */
@@ -100,7 +124,13 @@ class ScopeTracker {
   private cached: PressureView | undefined;
 
   constructor(private readonly cfg: Config['pressure']) {
-    this.hist = { cpu: new History(cfg.history_size), memory: new History(cfg.history_size), io: new History(cfg.history_size) };
+    // One store for the three: they are always pushed together, at the same instants (update).
+    const data = new Float64Array(cfg.history_size * 4);
+    this.hist = {
+      cpu: new History(cfg.history_size, { data, stride: 4, column: 1 }),
+      memory: new History(cfg.history_size, { data, stride: 4, column: 2 }),
+      io: new History(cfg.history_size, { data, stride: 4, column: 3 }),
+    };
   }
 
   /**
@@ -111,7 +141,10 @@ class ScopeTracker {
   update(t_ms: number, psi: PsiSet): void {
     if (sameReading(psi, this.last)) {
       if (t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) return;
-      for (const r of RESOURCES) this.hist[r].push(t_ms / 1000, this.current[r]);
+      const t_s = t_ms / 1000, h = this.hist, c = this.current;
+      h.cpu.push(t_s, c.cpu);
+      h.memory.push(t_s, c.memory);
+      h.io.push(t_s, c.io);
     } else {
       const dt_us = this.lastReading_ms === undefined ? 0 : (t_ms - this.lastReading_ms) * 1000;
       for (const r of RESOURCES) {
@@ -134,21 +167,22 @@ class ScopeTracker {
 
   view(): PressureView {
     if (this.cached) return this.cached;
-    const c = this.cfg;
-    const one = (r: Resource): ResourcePressure => {
-      const value = this.current[r];
-      const velocity = this.hist[r].slope(c.trend_window);
-      const trend: Trend = velocity > c.trend_epsilon_per_s ? 'rising' : velocity < -c.trend_epsilon_per_s ? 'falling' : 'steady';
-      return {
-        value: round6(value),
-        level: levelOf(value, c.thresholds[r]),
-        trend,
-        velocity_per_s: round6(velocity),
-        predicted: round6(clamp01(value + velocity * c.horizon_s)),
-      };
-    };
-    this.cached = { cpu: one('cpu'), memory: one('memory'), io: one('io') };
+    this.cached = { cpu: this.one('cpu'), memory: this.one('memory'), io: this.one('io') };
     return this.cached;
+  }
+
+  private one(r: Resource): ResourcePressure {
+    const c = this.cfg;
+    const value = this.current[r];
+    const velocity = this.hist[r].slope(c.trend_window);
+    const trend: Trend = velocity > c.trend_epsilon_per_s ? 'rising' : velocity < -c.trend_epsilon_per_s ? 'falling' : 'steady';
+    return {
+      value: round6(value),
+      level: levelOf(value, c.thresholds[r]),
+      trend,
+      velocity_per_s: round6(velocity),
+      predicted: round6(clamp01(value + velocity * c.horizon_s)),
+    };
   }
 
   history(r: Resource): History {
@@ -162,7 +196,8 @@ export const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 /** Tracks pressure system-wide and per node from successive observations. */
 export class PressureMonitor {
   private readonly system: ScopeTracker;
-  private readonly nodes = new Map<number, ScopeTracker>();
+  /** Per-node trackers by node id: an array, since placement asks for every node's values twice per decision. */
+  private readonly nodes: Array<ScopeTracker | undefined> = [];
   private lastT_ms = -Infinity;
   private lastPsi: PsiSet | undefined;
   private lastNodes: Observation['nodes'];
@@ -186,10 +221,10 @@ export class PressureMonitor {
     let oldest = this.system.lastSample_ms;
     for (const n of obs.nodes ?? []) {
       if (!n.psi) continue;
-      let tr = this.nodes.get(n.id);
+      let tr = this.nodes[n.id];
       if (!tr) {
         tr = new ScopeTracker(this.cfg);
-        this.nodes.set(n.id, tr);
+        this.nodes[n.id] = tr;
       }
       tr.update(obs.t_ms, n.psi);
       oldest = Math.min(oldest, tr.lastSample_ms);
@@ -202,6 +237,11 @@ export class PressureMonitor {
     return this.system.view();
   }
 
+  /** Current values system-wide, as one record that the next observation updates in place. */
+  systemValues(): Readonly<Record<Resource, number>> {
+    return this.system.current;
+  }
+
   /** Current value of one resource system-wide. */
   value(r: Resource): number {
     return this.system.current[r];
@@ -209,14 +249,14 @@ export class PressureMonitor {
 
   /** Current node values, or undefined when the shells never reported per-node pressure for it. */
   nodeValues(id: number): Readonly<Record<Resource, number>> | undefined {
-    return this.nodes.get(id)?.current;
+    return this.nodes[id]?.current;
   }
 
   nodeView(id: number): PressureView | undefined {
-    return this.nodes.get(id)?.view();
+    return this.nodes[id]?.view();
   }
 
   history(r: Resource, node?: number): History | undefined {
-    return node === undefined ? this.system.history(r) : this.nodes.get(node)?.history(r);
+    return node === undefined ? this.system.history(r) : this.nodes[node]?.history(r);
   }
 }

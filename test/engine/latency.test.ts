@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTopology, parseConfig, type NodeScore } from '../../engine/index.ts';
 import { contention, expectedLatency, pickByLatency, remoteFactor } from '../../engine/latency.ts';
-import { NodeLedger } from '../../engine/placement.ts';
+import { NodeLedger, NONE_WARM, type NodePressures } from '../../engine/placement.ts';
 
 const topo = buildTopology({
   nodes: [
@@ -17,6 +17,7 @@ const topo = buildTopology({
 });
 const profile = parseConfig({ profiles: { api: { cold_start_ms: 800, warm_start_ms: 2, memory_intensity: 0.6 } } }).profiles.api!;
 const n0 = topo.byId.get(0)!, n1 = topo.byId.get(1)!;
+const NO_PRESSURE: NodePressures = { nodeValues: () => undefined };
 
 describe('the terms', () => {
   it('remote memory: 1 + memory_intensity × (distance ÷ local − 1)', () => {
@@ -44,26 +45,26 @@ describe('the choice', () => {
   it('a warm fragment on the far node beats a cold start beside the data: 2 + 20 × 1.66 = 35.2 ms against 800 + 20 = 820 ms', () => {
     const ledger = new NodeLedger(topo, 1);
     const s = scores();
-    const best = pickByLatency(s, topo, { profile, service_ms: 20, home: n0, cpus: 1, ledger, warmOn: (n) => (n === 1 ? 1 : 0), nodePressure: () => undefined });
+    const best = pickByLatency(s, { profile, service_ms: 20, home: n0, cpus: 1, ledger, warm: { warmOn: (n) => (n === 1 ? 1 : 0) }, pressure: NO_PRESSURE });
     expect(best?.node).toBe(1);
     expect(s.map((x) => x.expected_ms)).toEqual([820, 35.2]);
   });
 
   it('beside the data when both are warm; away from a node a neighbour crowds', () => {
     const ledger = new NodeLedger(topo, 1);
-    const warm = () => 1;
-    expect(pickByLatency(scores(), topo, { profile, service_ms: 20, home: n0, cpus: 1, ledger, warmOn: warm, nodePressure: () => undefined })?.node).toBe(0);
+    const warm = { warmOn: () => 1 };
+    expect(pickByLatency(scores(), { profile, service_ms: 20, home: n0, cpus: 1, ledger, warm, pressure: NO_PRESSURE })?.node).toBe(0);
     // Node 0 measured busy with CPU stall 100 %: 2 + 20 × 2.25 = 47 ms; node 1 2 + 20 × 1.66 = 35.2 ms.
     ledger.observe(undefined, [{ id: 0, cpu_util: 1 }, { id: 1, cpu_util: 0.1 }]);
     const s = scores();
-    const best = pickByLatency(s, topo, { profile, service_ms: 20, home: n0, cpus: 1, ledger, warmOn: warm, nodePressure: (n) => (n === 0 ? { cpu: 1, memory: 0, io: 0 } : { cpu: 0, memory: 0, io: 0 }) });
+    const best = pickByLatency(s, { profile, service_ms: 20, home: n0, cpus: 1, ledger, warm, pressure: { nodeValues: (n) => (n === 0 ? { cpu: 1, memory: 0, io: 0 } : { cpu: 0, memory: 0, io: 0 }) } });
     expect(s.map((x) => x.expected_ms)).toEqual([47, 35.2]);
     expect(best?.node).toBe(1);
-    expect(expectedLatency(n1, { profile, service_ms: 20, home: n0, cpus: 1, ledger, warmOn: warm, nodePressure: () => undefined })).toMatchObject({ start_ms: 2, contention: 1 });
+    expect(expectedLatency(n1, { profile, service_ms: 20, home: n0, cpus: 1, ledger, warm, pressure: NO_PRESSURE })).toMatchObject({ start_ms: 2, contention: 1 });
   });
 
   it('nothing eligible: no choice', () => {
     const s = scores().map((x) => ({ ...x, eligible: false }));
-    expect(pickByLatency(s, topo, { profile, service_ms: 20, home: undefined, cpus: 1, ledger: new NodeLedger(topo, 1), warmOn: () => 0, nodePressure: () => undefined })).toBeUndefined();
+    expect(pickByLatency(s, { profile, service_ms: 20, home: undefined, cpus: 1, ledger: new NodeLedger(topo, 1), warm: NONE_WARM, pressure: NO_PRESSURE })).toBeUndefined();
   });
 });

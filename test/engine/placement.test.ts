@@ -67,8 +67,8 @@ function ctx(ledger: NodeLedger, o: CtxOptions = {}): PlacementContext {
     cfg: cfg.placement,
     profile: o.profile ?? (cfg.profiles.svc as Profile),
     ledger,
-    warmOn: (n) => o.warm?.[n] ?? 0,
-    nodePressure: (n) => o.pressure?.[n],
+    warm: { warmOn: (n) => o.warm?.[n] ?? 0 },
+    pressure: { nodeValues: (n) => o.pressure?.[n] },
   };
 }
 

@@ -128,6 +128,25 @@ describe('History', () => {
     expect(() => h.at(-1)).toThrow(/outside/);
   });
 
+  it('histories sharing one store (time first, each its own column) read as separate ones', () => {
+    const data = new Float64Array(3 * 3);
+    const a = new History(3, { data, stride: 3, column: 1 });
+    const b = new History(3, { data, stride: 3, column: 2 });
+    // Pushed together, as a scope's resources are: (1, 10 | 5), (2, 20 | 5), (3, 30 | 8), (4, 40 | 2).
+    for (const [t, x, y] of [[1, 10, 5], [2, 20, 5], [3, 30, 8], [4, 40, 2]] as const) {
+      a.push(t, x);
+      b.push(t, y);
+    }
+    expect(a.at(0)).toEqual({ t_s: 4, v: 40 });
+    expect(b.at(0)).toEqual({ t_s: 4, v: 2 });
+    expect(b.at(2)).toEqual({ t_s: 2, v: 5 });
+    // a: 20, 30, 40 at t 2, 3, 4 rise 10 per second. b: 5, 8, 2 around (3, 5): (−1·0 + 0·3 + 1·−3) ÷ 2 = −1.5.
+    expect(a.slope(3)).toBe(10);
+    expect(b.slope(3)).toBe(-1.5);
+    expect(() => new History(4, { data, stride: 3, column: 1 })).toThrow(/too small/);
+    expect(() => new History(3, { data, stride: 3, column: 3 })).toThrow(/too small/);
+  });
+
   it('overwrites the oldest sample once full', () => {
     const h = new History(3);
     for (let t = 1; t <= 5; t++) h.push(t, t * 10); // (1,10) … (5,50)
