@@ -148,8 +148,8 @@ Verdict: ${VERDICT_RULE}. See docs/scorecard.md.`)
       // knows (--out, --json, --force): merge takes them from there too.
       const o = { ...(scorecard.opts() as { out?: string; json?: boolean; force?: boolean }), ...own };
       const started = performance.now();
-      // scorecard's --out has a default: merge wants it said.
-      if (own.out === undefined && !process.argv.some((a) => a === '--out' || a.startsWith('--out='))) throw new InputError(["error: required option '--out <dir>' not specified"], 2);
+      // scorecard's --out has a default: merge wants it said (given on the command line, not defaulted).
+      if (own.out === undefined && scorecard.getOptionValueSource('out') !== 'cli') throw new InputError(["error: required option '--out <dir>' not specified"], 2);
       const out = o.out as string;
       const problem = outDirProblem(out, o.force === true);
       if (problem) throw new InputError([problem], 2);

@@ -15,6 +15,7 @@ import { runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
 import type { MetricsSummary } from '../sim/metrics.ts';
 import { bundledScenarios } from '../sim/scenario.ts';
 import { PRESETS } from '../sim/topologies.ts';
+import { wallFromFile } from '../formats/wall.ts';
 import { parseShard, SHARD_FILE, type Shard } from '../sim/shards.ts';
 import { verdictInWords, verdictTable } from '../sim/verdict.ts';
 import { InputError } from './jsonfile.ts';
@@ -280,7 +281,7 @@ export function registerSim(program: Command): void {
 /** A run directory's wall time (wall.json), for the table a merge prints; 0 if unreadable. */
 function wallOf(dir: string): number {
   try {
-    return (JSON.parse(readFileSync(join(dir, 'wall.json'), 'utf8')) as { wall_s?: number }).wall_s ?? 0;
+    return (wallFromFile(JSON.parse(readFileSync(join(dir, 'wall.json'), 'utf8')) as Record<string, unknown>) as { wall_s?: number }).wall_s ?? 0;
   } catch {
     return 0;
   }
