@@ -20,7 +20,7 @@ import { summariseSeeds } from '../sim/vary.ts';
 import { verdictFor } from '../sim/verdict.ts';
 import { FGO_VERSION } from '../formats/version.ts';
 import type { CompareJob, CompareRun } from './compare-job.ts';
-import { readJson } from './jsonfile.ts';
+import { readJson } from '../formats/jsonfile.ts';
 import { inputFlags, type SimFlags } from './prepare.ts';
 import { progressBar } from './sim.ts';
 import { variantFlags, type Vary, type VaryKey } from './vary.ts';

@@ -7,7 +7,8 @@
 import { ConfigError } from '../engine/config.ts';
 import { engineConfigFor } from '../sim/run.ts';
 import { loadScenario } from '../sim/scenario.ts';
-import { InputError, locate, readJson } from './jsonfile.ts';
+import { locate, readJson } from '../formats/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { loadLiveConfig } from './live.ts';
 import { loadConfig } from './load.ts';
 

@@ -11,7 +11,8 @@ import { API_LIMITS } from '../live/limits.ts';
 import { startMetricsListener, type MetricsListener } from '../live/metrics-server.ts';
 import { checkRoots, resolveRoots } from '../live/roots.ts';
 import { loadOrCreateToken } from '../live/token.ts';
-import { InputError, locate, readJson } from './jsonfile.ts';
+import { locate, readJson } from '../formats/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { registerReplayCommand } from './replay.ts';
 
 interface LiveOptions {

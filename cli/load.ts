@@ -16,7 +16,8 @@ import { MAX_DEMAND_COUNT } from '../sim/scenario-limits.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { psiRowToPsiSet, readDemandTrace, readPsiTrace, readRequestTrace, traceKind } from '../sim/traces.ts';
 import { RESULT_FORMAT as TUNE_RESULT_FORMAT } from '../sim/tune/sweep.ts';
-import { InputError, locate, readJson } from './jsonfile.ts';
+import { locate, readJson } from '../formats/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 
 /**
  * An engine config document from a file: the file itself, or — for a result of `fgo tune` — the

@@ -11,7 +11,8 @@ import { checkConfigFile, CONFIG_KINDS, type ConfigKind } from './config-check.t
 import { runDemo } from './demo.ts';
 import { registerSim } from './sim.ts';
 import { reportUnexpected } from './fail.ts';
-import { InputError, locate, readJson } from './jsonfile.ts';
+import { locate, readJson } from '../formats/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { loadConfig, loadTopology, loadValidated } from './load.ts';
 import { registerTraceCommands } from './trace.ts';
 import { registerTopologyCommand } from './topology.ts';

@@ -11,7 +11,7 @@ import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { engineConfigFor, parseDecisionLog, type DecisionLog, type RunInputs } from '../sim/run.ts';
 import { loadScenario, parseDuration_s, scenarioSchema, type Scenario } from '../sim/scenario.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
 import { MAX_SEED, variantFlags, type VaryKey } from './vary.ts';
 

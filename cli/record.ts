@@ -15,7 +15,7 @@ import { HostFileError } from '../live/procread.ts';
 import { resolveRoots, type HostRoots } from '../live/roots.ts';
 import { outputFileProblem } from '../formats/outputs.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { reportUnexpected } from './fail.ts';
 
 interface RecordCliOptions {

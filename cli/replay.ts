@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { scanJournal, type ScanResult } from '../live/journal-read.ts';
 import { Replayer, type ReplayReport } from '../live/replay.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 
 /** Exit status when everything checked replays identically but some entries could not be checked. */
 export const EXIT_UNCHECKED = 3;

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { assertOutputFile, outputDirProblem } from '../formats/outputs.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 
 export function registerReport(program: Command): void {
   program

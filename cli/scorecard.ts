@@ -14,7 +14,8 @@ import { mergeScorecardShards, outDirProblem, planScorecard, runScorecard, runSc
 import { parseShard, shardFile, type Shard } from '../sim/shards.ts';
 import { VERDICT_RULE, verdictTable } from '../sim/verdict.ts';
 import { poolProgress } from './compare.ts';
-import { InputError, readJson } from './jsonfile.ts';
+import { readJson } from '../formats/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
 import { printShard, progressBar } from './sim.ts';
 import { durationFlag, workersFlag } from './tune.ts';

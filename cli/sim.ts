@@ -18,7 +18,7 @@ import { PRESETS } from '../sim/topologies.ts';
 import { wallFromFile } from '../formats/wall.ts';
 import { parseShard, SHARD_FILE, type Shard } from '../sim/shards.ts';
 import { verdictInWords, verdictTable } from '../sim/verdict.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
 import { compareSpec, comparisonDoc, finishCompare, mergeCompareShards, runCompare, shardJson, type CompareSpec, type Comparison } from './compare.ts';
 import type { CompareRun } from './compare-job.ts';

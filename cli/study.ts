@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
 import type { StudyContext, StudyResult } from '../notebooks/lib.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { workersFlag } from './tune.ts';
 
 const NOTEBOOKS = resolve(new URL('../notebooks/', import.meta.url).pathname);

@@ -8,7 +8,7 @@ import { buildTopology, TopologyError } from '../engine/topology.ts';
 import { formatCpuList } from '../live/cpulist.ts';
 import { HostRootsError, resolveRoots } from '../live/roots.ts';
 import { readTopologyDetailed, type TopologyReadResult } from '../live/topology.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { noCpusProblem } from './load.ts';
 
 interface TopologyOptions {

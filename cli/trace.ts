@@ -9,7 +9,7 @@ import { assertOutputFile } from '../formats/outputs.ts';
 import type { SkippedRow } from '../sim/csv.ts';
 import { IMPORT_DEFAULTS, IMPORT_FORMATS, importTrace, type ImportFormat, type ImportOptions } from '../sim/importers.ts';
 import { readTrace, summarizeTrace, writeDemandTrace, writeRequestTrace, type TraceSummary } from '../sim/traces.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 
 /** How many skipped rows the text output lists (--json lists them all). */
 const SHOW_SKIPPED = 5;

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../formats/files.ts';
 import { assertOutputFile } from '../formats/outputs.ts';
 import { parseDuration_s } from '../sim/scenario.ts';
 import { formatTradeoff, runTradeoff } from '../sim/tradeoff.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
 import { prepare } from './prepare.ts';
 import { progressBar } from './sim.ts';

@@ -15,7 +15,7 @@ import { OBJECTIVE_METRICS, parseWeights, type MetricDelta } from '../sim/tune/o
 import type { PoolOptions } from '../sim/tune/pool.ts';
 import { parseShard } from '../sim/shards.ts';
 import { canonicalJson, makeSpec, mergeShards, runShard, runSweep, type ResultDoc } from '../sim/tune/sweep.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
 import { progressBar } from './sim.ts';
 

@@ -8,7 +8,7 @@ import { basename, extname } from 'node:path';
 import { didYouMean } from '../formats/suggest.ts';
 import { figure, fmtFigure } from '../sim/verdict.ts';
 import { deltaOf, VARY_METRICS, type SeedSummary } from '../sim/vary.ts';
-import { InputError } from './jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 
 /** What --vary can vary: each names the compare flag a variant overrides. */
 export const VARY_KEYS = ['topology', 'config', 'psi', 'workload', 'seed'] as const;

@@ -5,7 +5,7 @@
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { InputError } from '../cli/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { csvField } from '../sim/csv.ts';
 import { DEMAND_COLUMNS, readDemandTrace } from '../sim/traces.ts';
 

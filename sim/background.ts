@@ -27,7 +27,7 @@
  * The recording host's CPU count comes from its jiffies (USER_HZ = 100 per CPU per second, as
  * /proc/stat counts them), or from the `cpus` the scenario gives.
  */
-import { InputError } from '../cli/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import type { PsiColumn, PsiRow } from './traces.ts';
 
 /** /proc/stat counts CPU time in USER_HZ ticks, 100 per second on every Linux architecture. */

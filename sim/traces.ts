@@ -17,7 +17,7 @@
  * Writers validate the rows with the same rules, then write the file atomically, so what is
  * written always reads back.
  */
-import { InputError } from '../cli/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import type { PsiLine, PsiReading, PsiSet } from '../engine/types.ts';
 import { writeFileAtomic } from '../formats/files.ts';
 import { csvField, headerError, indexHeader, readCsv, readCsvHead, scanRows, TimeOrder, type CsvRecord, type Fields, type SkippedRow } from './csv.ts';

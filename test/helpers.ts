@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../cli/jsonfile.ts';
+import { InputError } from '../formats/errors.ts';
 import { LiveConfigError, parseLiveConfig } from '../live/config.ts';
 import { ConfigError, parseConfig } from '../engine/config.ts';
 

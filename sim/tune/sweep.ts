@@ -5,7 +5,8 @@
  * simulated and keyed by trial, never by timing, so a sweep run in shards and merged gives the
  * same file, byte for byte, as the sweep run at once, whatever the worker counts.
  */
-import { InputError, readJson } from '../../cli/jsonfile.ts';
+import { readJson } from '../../formats/jsonfile.ts';
+import { InputError } from '../../formats/errors.ts';
 import type { MetricsSummary } from '../metrics.ts';
 import { loadScenario } from '../scenario.ts';
 import { prepareScenario, scenarioDigest, sourceDigest, type Job } from './evaluate.ts';

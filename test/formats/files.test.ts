@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { commitDir, makeTempDir, writeFileAtomic } from '../../formats/files.ts';
 import { openInput, readInputText } from '../../formats/inputs.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem, outputFileProblem, unsafeNameProblem } from '../../formats/outputs.ts';
-import { readJson } from '../../cli/jsonfile.ts';
+import { readJson } from '../../formats/jsonfile.ts';
 import { inputProblems } from '../helpers.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'fgo-files-'));

@@ -1,5 +1,5 @@
 /**
- * Fuzz: the JSON reader every JSON input goes through (cli/jsonfile.ts readJson / parseJsonText
+ * Fuzz: the JSON reader every JSON input goes through (formats/jsonfile.ts readJson / parseJsonText
  * and locate), and the config and scenario readers on top of it. Whatever the input — arbitrary
  * text, random bytes in a file, brackets nested thousands deep, random JSON documents — the result
  * is a value or an InputError with at least one problem naming the file; never another exception
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { locate, parseJsonText, readJson, valuePositions } from '../../cli/jsonfile.ts';
+import { locate, parseJsonText, readJson, valuePositions } from '../../formats/jsonfile.ts';
 import { loadConfig } from '../../cli/load.ts';
 import { InputError } from '../../formats/errors.ts';
 import { loadScenario } from '../../sim/scenario.ts';

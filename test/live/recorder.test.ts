@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../cli/jsonfile.ts';
+import { InputError } from '../../formats/errors.ts';
 import { DemandRecorder, RECORDER_EXTRA_COLUMNS, RECORDER_HEADER, recordPsiTrace, sampleHostRow } from '../../live/recorder.ts';
 import { resolveRoots } from '../../live/roots.ts';
 import { PSI_COLUMNS, readDemandTrace, readPsiTrace, type PsiColumn } from '../../sim/traces.ts';

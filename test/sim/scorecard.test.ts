@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../cli/jsonfile.ts';
+import { InputError } from '../../formats/errors.ts';
 import { mergeScorecardShards, outDirProblem, planScorecard, runScorecard, runScorecardShard, SCORECARD_FORMAT, scorecardJobs, scorecardJson, scorecardKeys, type ScorecardDoc, type ScorecardPlan } from '../../sim/scorecard.ts';
 import { verdictFor } from '../../sim/verdict.ts';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_TEST_TIMEOUT_MS, fgoAsync, ROOT } from '../cli/fgo.ts';
-import { InputError } from '../../cli/jsonfile.ts';
+import { InputError } from '../../formats/errors.ts';
 import { defaultConfig, parseConfig, RESOURCES } from '../../engine/index.ts';
 import type { MetricsSummary } from '../../sim/metrics.ts';
 import { loadScenario } from '../../sim/scenario.ts';

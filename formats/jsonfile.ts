@@ -3,11 +3,9 @@
  * what is wrong. JSON.parse only reports a character offset; validation errors only a path. This
  * maps both back to lines by scanning the text once and recording where each value starts.
  */
-import { InputError } from '../formats/errors.ts';
-import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
-import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
-
-export { InputError };
+import { InputError } from './errors.ts';
+import { MAX_JSON_BYTES, readInputText } from './inputs.ts';
+import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from './json.ts';
 
 interface Pos {
   line: number;
