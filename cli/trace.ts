@@ -6,9 +6,9 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { assertOutputFile } from '../formats/outputs.ts';
-import type { SkippedRow } from '../sim/csv.ts';
-import { IMPORT_DEFAULTS, IMPORT_FORMATS, importTrace, type ImportFormat, type ImportOptions } from '../sim/importers.ts';
-import { readTrace, summarizeTrace, writeDemandTrace, writeRequestTrace, type TraceSummary } from '../sim/traces.ts';
+import type { SkippedRow } from '../formats/csv.ts';
+import { IMPORT_DEFAULTS, IMPORT_FORMATS, importTrace, type ImportFormat, type ImportOptions } from '../formats/importers.ts';
+import { readTrace, summarizeTrace, writeDemandTrace, writeRequestTrace, type TraceSummary } from '../formats/traces.ts';
 import { InputError } from '../formats/errors.ts';
 
 /** How many skipped rows the text output lists (--json lists them all). */

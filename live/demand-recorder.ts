@@ -6,8 +6,8 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../formats/errors.ts';
-import { csvField } from '../sim/csv.ts';
-import { DEMAND_COLUMNS, readDemandTrace } from '../sim/traces.ts';
+import { csvField } from '../formats/csv.ts';
+import { DEMAND_COLUMNS, readDemandTrace } from '../formats/traces.ts';
 
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -120,7 +120,7 @@ export class DemandRecorder {
   }
 
   /**
-   * An existing file: it must read as a demand trace (sim/traces.ts's reader, every problem
+   * An existing file: it must read as a demand trace (formats/traces.ts's reader, every problem
    * located); its intervals up to the last t_s count as written. Its profiles are known again from
    * this run's first arrival on — not across the time the agent was down, whose arrivals nobody
    * counted.

@@ -3,7 +3,7 @@
  * replay what happened.
  *
  * - `recordPsiTrace` (behind `fgo record`): one row per sample of the host, every `interval_s`
- *   for `duration_s`, as a PSI trace — `t_ms`, the 24 PSI columns in sim/traces.ts's canonical
+ *   for `duration_s`, as a PSI trace — `t_ms`, the 24 PSI columns in formats/psi-columns.ts's canonical
  *   order (averages in percent with two decimals and `total` in µs, exactly as the kernel prints
  *   them; a line the kernel does not print, e.g. system cpu `full` before 5.13, is empty cells),
  *   then `cpu_busy_jiffies,cpu_total_jiffies,mem_available_kb,procs_running,procs_blocked` (the
@@ -19,7 +19,7 @@
  * Both write the output file directly — never through a temporary name and a rename — header
  * first, then each row as it is taken (written with writeSync, so no row waits in a buffer of this
  * process, and fdatasync'ed): they are logs, and a crash or Ctrl-C must keep every row written so
- * far. Both files read back with sim/traces.ts's readers. The demand recorder is in
+ * far. Both files read back with formats/traces.ts's readers. The demand recorder is in
  * demand-recorder.ts (re-exported here).
  */
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { InputError } from '../formats/errors.ts';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { PsiLine } from '../engine/types.ts';
-import { PSI_COLUMNS, PSI_FIELDS, PSI_LINES, PSI_RESOURCES, psiFileColumn } from '../sim/traces.ts';
+import { PSI_COLUMNS, PSI_FIELDS, PSI_LINES, PSI_RESOURCES, psiFileColumn } from '../formats/psi-columns.ts';
 import { parseMeminfo, readProcStat } from './procfs.ts';
 import { HostFileError, readHostFile } from './procread.ts';
 import { appendDurable } from './demand-recorder.ts';

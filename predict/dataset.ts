@@ -18,8 +18,9 @@
  * where t_s is the end of the history (the start of the labelled horizon) and split is `train`
  * (label wholly in the first half of the series), `test` (starts in the second) or `gap` (between).
  */
-import { csvField } from '../sim/csv.ts';
-import { readPsiTrace, type PsiColumn, type PsiRow } from '../sim/traces.ts';
+import { csvField } from '../formats/csv.ts';
+import { readPsiTrace, type PsiRow } from '../formats/traces.ts';
+import { type PsiColumn } from '../formats/psi-columns.ts';
 import { ALL_FEATURES, computeFeatures } from './features.ts';
 import { seasonalInterval } from './examples.ts';
 import type { LoadedTrace } from './input.ts';

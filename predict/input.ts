@@ -1,14 +1,14 @@
 /**
  * Trace files for the predictor's commands: an fgo demand trace (`t_s,profile,count`) or a NAB
- * `timestamp,value` file, which is imported on the fly (sim/importers/nab.ts) so a public series
+ * `timestamp,value` file, which is imported on the fly (formats/importers/nab.ts) so a public series
  * can be judged without converting it first. Problems are the readers' InputErrors, file:line:col.
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { MAX_CSV_BYTES, readInputBytes } from '../formats/inputs.ts';
-import { readCsvHead } from '../sim/csv.ts';
-import { importNab } from '../sim/importers/nab.ts';
-import { readDemandTrace, type DemandRow } from '../sim/traces.ts';
+import { readCsvHead } from '../formats/csv.ts';
+import { importNab } from '../formats/importers/nab.ts';
+import { readDemandTrace, type DemandRow } from '../formats/traces.ts';
 import { seriesOfRows, type Series } from './series.ts';
 
 export interface LoadedTrace {

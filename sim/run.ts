@@ -32,7 +32,7 @@ export interface RunInputs {
   topology: Topology;
   /** A bundled policy by name, or your own (`CustomPolicy`: index.ts has an example). */
   policy: PolicyName | CustomPolicy;
-  /** Trace rows already read and validated by the caller (sim/traces.ts). */
+  /** Trace rows already read and validated by the caller (formats/traces.ts). */
   workload?: WorkloadTrace;
   /** Traces replayed beside the generators (the scenario's `replay`), already read. */
   replay?: WorkloadTrace[];

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_TEST_TIMEOUT_MS, fgoSync } from './fgo.ts';
-import { readTrace } from '../../sim/traces.ts';
+import { readTrace } from '../../formats/traces.ts';
 
 
 const fgo = (...args: string[]) => fgoSync(args);

@@ -2,7 +2,7 @@
  * The recorders of live/recorder.ts: `recordPsiTrace` on this machine's real /proc (it has PSI)
  * and on node_exporter's real procfs fixture (exact values worked out by hand from its files), the
  * drift-free schedule with a clock that jumps, early stops, the no-PSI error; `DemandRecorder`
- * against rows worked out by hand. Every file written is read back with sim/traces.ts's readers.
+ * against rows worked out by hand. Every file written is read back with formats/traces.ts's readers.
  */
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
@@ -14,7 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../formats/errors.ts';
 import { DemandRecorder, RECORDER_EXTRA_COLUMNS, RECORDER_HEADER, recordPsiTrace, sampleHostRow } from '../../live/recorder.ts';
 import { resolveRoots } from '../../live/roots.ts';
-import { PSI_COLUMNS, readDemandTrace, readPsiTrace, type PsiColumn } from '../../sim/traces.ts';
+import { readDemandTrace, readPsiTrace } from '../../formats/traces.ts';
+import { PSI_COLUMNS, type PsiColumn } from '../../formats/psi-columns.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const NE = join(ROOT, 'test/fixtures/procfs/node_exporter');

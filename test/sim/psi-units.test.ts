@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RECORDER_HEADER } from '../../live/recorder.ts';
-import { psiRowToPsiSet, readPsiTrace, writePsiTrace, type PsiRow } from '../../sim/traces.ts';
+import { readPsiTrace, writePsiTrace, type PsiRow } from '../../formats/traces.ts';
+import { psiRowToPsiSet } from '../../formats/psi-columns.ts';
 import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 
 describe('PSI traces: _pct columns, and the older names', () => {

@@ -13,7 +13,8 @@ import { BASELINES, FIXED_KEEP_ALIVE_BASELINES, type PolicyName } from '../../si
 import { parseDecisionLog, runSimulation, type RunInputs } from '../../sim/run.ts';
 import { bundledScenarios, loadScenario, resolvePath, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
 import { presetTopology } from '../../sim/topologies.ts';
-import { psiRowToPsiSet, readPsiTrace } from '../../sim/traces.ts';
+import { readPsiTrace } from '../../formats/traces.ts';
+import { psiRowToPsiSet } from '../../formats/psi-columns.ts';
 
 const ROOT = mkdtempSync(join(tmpdir(), 'fgo-run-test-'));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));

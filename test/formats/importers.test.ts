@@ -6,9 +6,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { importTrace, type DemandImport, type ImportFormat, type ImportOptions, type RequestImport } from '../../sim/importers.ts';
-import { parseTimestampUs, shortNames } from '../../sim/importers/common.ts';
-import { readDemandTrace, readRequestTrace, writeDemandTrace, writeRequestTrace, type DemandRow } from '../../sim/traces.ts';
+import { importTrace, type DemandImport, type ImportFormat, type ImportOptions, type RequestImport } from '../../formats/importers.ts';
+import { parseTimestampUs, shortNames } from '../../formats/importers/common.ts';
+import { readDemandTrace, readRequestTrace, writeDemandTrace, writeRequestTrace, type DemandRow } from '../../formats/traces.ts';
 import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

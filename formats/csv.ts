@@ -15,8 +15,8 @@
  */
 import { closeSync, readSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { InputError } from '../formats/errors.ts';
-import { MAX_CSV_BYTES, openInput, readInputText } from '../formats/inputs.ts';
+import { InputError } from './errors.ts';
+import { MAX_CSV_BYTES, openInput, readInputText } from './inputs.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Reading records

@@ -3,7 +3,7 @@
  * for hashes, and the small summaries their notes are made of (gaps, plurals). One place, so the
  * formats word their notes and name their profiles alike.
  */
-import { InputError } from '../../formats/errors.ts';
+import { InputError } from '../errors.ts';
 import { headerError, readCsv, type Fields } from '../csv.ts';
 import type { ImportFormat, ImportOptions } from '../importers.ts';
 

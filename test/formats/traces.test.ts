@@ -6,22 +6,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { capProblems } from '../../sim/csv.ts';
-import {
-  psiRowToPsiSet,
-  readDemandTrace,
-  readPsiTrace,
-  readRequestTrace,
-  readTrace,
-  summarizeTrace,
-  traceKind,
-  writeDemandTrace,
-  writePsiTrace,
-  writeRequestTrace,
-  type DemandRow,
-  type PsiRow,
-  type RequestRow,
-} from '../../sim/traces.ts';
+import { capProblems } from '../../formats/csv.ts';
+import { readDemandTrace, readPsiTrace, readRequestTrace, readTrace, summarizeTrace, traceKind, writeDemandTrace, writePsiTrace, writeRequestTrace, type DemandRow, type PsiRow, type RequestRow } from '../../formats/traces.ts';
+import { psiRowToPsiSet } from '../../formats/psi-columns.ts';
 import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -19,7 +19,7 @@
  * This module is the importers' API and dispatch; each format is read in importers/ (nab.ts,
  * azure.ts, alibaba.ts), with what they share in importers/common.ts.
  */
-import { InputError } from '../formats/errors.ts';
+import { InputError } from './errors.ts';
 import type { SkippedRow } from './csv.ts';
 import { importAlibaba } from './importers/alibaba.ts';
 import { IMPORT_DEFAULTS, importAzure2019, importAzure2021, importAzureLlm } from './importers/azure.ts';

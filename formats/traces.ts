@@ -17,9 +17,9 @@
  * Writers validate the rows with the same rules, then write the file atomically, so what is
  * written always reads back.
  */
-import { InputError } from '../formats/errors.ts';
-import type { PsiLine, PsiReading, PsiSet } from '../engine/types.ts';
-import { writeFileAtomic } from '../formats/files.ts';
+import { InputError } from './errors.ts';
+import { writeFileAtomic } from './files.ts';
+import { PSI_BY_FILE_NAME, PSI_COLUMNS, psiFileColumn, type PsiColumn } from './psi-columns.ts';
 import { csvField, headerError, indexHeader, readCsv, readCsvHead, scanRows, TimeOrder, type CsvRecord, type Fields, type SkippedRow } from './csv.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -41,17 +41,6 @@ export interface RequestRow {
   priority: 0 | 1 | 2 | 3;
   io: boolean;
 }
-
-export const PSI_RESOURCES = ['cpu', 'mem', 'io'] as const;
-export const PSI_LINES = ['some', 'full'] as const;
-export const PSI_FIELDS = ['avg10', 'avg60', 'avg300', 'total_us'] as const;
-export type PsiColumn = `${(typeof PSI_RESOURCES)[number]}_${(typeof PSI_LINES)[number]}_${(typeof PSI_FIELDS)[number]}`;
-/** All 24 PSI columns in their canonical order (the order the writer uses), as rows hold them. */
-export const PSI_COLUMNS: readonly PsiColumn[] = PSI_RESOURCES.flatMap((r) => PSI_LINES.flatMap((l) => PSI_FIELDS.map((f) => `${r}_${l}_${f}` as const)));
-/** A PSI column's name in a file fgo writes: averages say their unit (`cpu_some_avg10_pct`), totals already do. */
-export const psiFileColumn = (c: PsiColumn): string => (c.endsWith('_total_us') ? c : `${c}_pct`);
-/** File column name (either form) → the column rows hold. */
-const PSI_BY_FILE_NAME: ReadonlyMap<string, PsiColumn> = new Map(PSI_COLUMNS.flatMap((c) => [[c, c], [psiFileColumn(c), c]] as Array<[string, PsiColumn]>));
 
 export interface PsiRow {
   t_ms: number;
@@ -282,38 +271,6 @@ export function readPsiTrace(file: string, opts: ReadOptions = {}): PsiTrace {
 export function readTrace(file: string, opts: ReadOptions = {}): Trace {
   const kind = traceKind(file);
   return kind === 'demand' ? readDemandTrace(file, opts) : kind === 'request' ? readRequestTrace(file, opts) : readPsiTrace(file, opts);
-}
-
-// ---------------------------------------------------------------------------------------------
-// PSI rows → the engine's PsiSet
-
-const ENGINE_RESOURCE = { cpu: 'cpu', mem: 'memory', io: 'io' } as const;
-/** Percent → fraction, rounded to 1e-9 so 4.28 % is 0.0428, not 0.042800000000000005. */
-const fraction = (pct: number | undefined) => Math.round((pct ?? 0) * 1e7) / 1e9;
-
-/**
- * A PSI row's values as the engine's `PsiSet`: averages from percent to fractions 0–1, `total_us`
- * unchanged, trace prefix `mem` → engine resource `memory`. A `full` line is present when the row
- * has any of its columns; an average the row lacks is 0 (no pressure seen), a lacking `total_us`
- * is left out.
- */
-export function psiRowToPsiSet(values: Partial<Record<PsiColumn, number>>): PsiSet {
-  const line = (r: (typeof PSI_RESOURCES)[number], l: (typeof PSI_LINES)[number]): PsiLine | undefined => {
-    const v = (f: (typeof PSI_FIELDS)[number]) => values[`${r}_${l}_${f}`];
-    if (PSI_FIELDS.every((f) => v(f) === undefined)) return undefined;
-    const out: PsiLine = { avg10: fraction(v('avg10')), avg60: fraction(v('avg60')), avg300: fraction(v('avg300')) };
-    const total = v('total_us');
-    if (total !== undefined) out.total_us = total;
-    return out;
-  };
-  const set = {} as PsiSet;
-  for (const r of PSI_RESOURCES) {
-    const some = line(r, 'some') ?? { avg10: 0, avg60: 0, avg300: 0 };
-    const full = line(r, 'full');
-    const reading: PsiReading = full ? { some, full } : { some };
-    set[ENGINE_RESOURCE[r]] = reading;
-  }
-  return set;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * requests, through a cost model). Together because they are one family: hashed names made
  * into profiles, and model defaults (IMPORT_DEFAULTS) that fill in what the traces lack.
  */
-import { InputError } from '../../formats/errors.ts';
+import { InputError } from '../errors.ts';
 import { headerError, readCsv, scanRows, TimeOrder } from '../csv.ts';
 import type { DemandImport, ImportOptions, RequestImport } from '../importers.ts';
 import type { DemandRow, RequestRow } from '../traces.ts';

@@ -1,5 +1,5 @@
 /**
- * Fuzz: the CSV trace reader (sim/traces.ts readTrace over sim/csv.ts), as `fgo trace check`,
+ * Fuzz: the CSV trace reader (formats/traces.ts readTrace over formats/csv.ts), as `fgo trace check`,
  * `fgo sim --workload` and the predictor read every trace. Files made of one of fgo's headers (or
  * a garbled one) and random rows — numbers, empty fields, quotes, commas, CR/LF, NUL, BOM,
  * arbitrary text — and files of random bytes give a trace or an InputError whose every problem
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../formats/errors.ts';
-import { readTrace, summarizeTrace } from '../../sim/traces.ts';
+import { readTrace, summarizeTrace } from '../../formats/traces.ts';
 
 const RUNS = { numRuns: Number(process.env.FGO_FUZZ_RUNS ?? 200) };
 const TMP = mkdtempSync(join(tmpdir(), 'fgo-fuzz-csv-'));
