@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseDuration_s } from '../sim/scenario.ts';
+import { parseDuration_s } from '../formats/duration.ts';
 import { datasetCsv } from '../predict/dataset.ts';
 import { evaluateModelFile } from '../predict/evaluate.ts';
 import { FEATURE_SETS } from '../predict/features.ts';

@@ -14,7 +14,7 @@ import { assertPsiAvailable, checkRecordTimes, MIN_INTERVAL_S, recordPsiTrace, t
 import { HostFileError } from '../live/procread.ts';
 import { resolveRoots, type HostRoots } from '../live/roots.ts';
 import { outputFileProblem } from '../formats/outputs.ts';
-import { parseDuration_s } from '../sim/scenario.ts';
+import { parseDuration_s } from '../formats/duration.ts';
 import { InputError } from '../formats/errors.ts';
 import { reportUnexpected } from './fail.ts';
 

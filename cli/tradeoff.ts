@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { FIXED_KEEP_ALIVE_BASELINES, type BaselineName } from '../sim/baselines.ts';
 import { writeFileAtomic } from '../formats/files.ts';
 import { assertOutputFile } from '../formats/outputs.ts';
-import { parseDuration_s } from '../sim/scenario.ts';
+import { parseDuration_s } from '../formats/duration.ts';
 import { formatTradeoff, runTradeoff } from '../sim/tradeoff.ts';
 import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../formats/files.ts';
 import { assertOutputFile } from '../formats/outputs.ts';
-import { parseDuration_s } from '../sim/scenario.ts';
+import { parseDuration_s } from '../formats/duration.ts';
 import type { Job } from '../sim/tune/evaluate.ts';
 import { OBJECTIVE_METRICS, parseWeights, type MetricDelta } from '../sim/tune/objective.ts';
 import type { PoolOptions } from '../sim/tune/pool.ts';

@@ -14,7 +14,7 @@ import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
 import { wallFromFile } from '../formats/wall.ts';
 import { z } from 'zod';
 import { DEFAULT_HEADROOM } from '../sim/agent-loop.ts';
-import { parseDuration_s } from '../sim/scenario.ts';
+import { parseDuration_s } from '../formats/duration.ts';
 import { cdfOf } from './histograms.ts';
 import { forEachLine, ReportInputError } from './run-files.ts';
 

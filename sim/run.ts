@@ -23,7 +23,8 @@ import { EventQueue } from './events.ts';
 import { FaultInjector } from './faults.ts';
 import { Host } from './host.ts';
 import { Metrics, WallClock, type MetricsSummary } from './metrics.ts';
-import { parseDuration_s, simProfileSchema, type Scenario, type SimProfile } from './scenario.ts';
+import { simProfileSchema, type Scenario, type SimProfile } from './scenario.ts';
+import { parseDuration_s } from '../formats/duration.ts';
 import { Shell, type Policy, type SimRequest } from './shell.ts';
 import { demandReplay, drawCpu_ms, drawPriority, drawWorkingSet_kb, generator, makeRng, requestReplay, type ArrivalSource } from './workload.ts';
 

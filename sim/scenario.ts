@@ -16,8 +16,6 @@ import { didYouMean } from '../formats/suggest.ts';
 import { expandPopulation, populationSchema } from './population.ts';
 import { MAX_FAULTS, MAX_POOL, MAX_PROFILES, MAX_RATE_PER_S, MIN_PERIOD_S, scenarioWorkProblems } from './scenario-limits.ts';
 
-export { parseDuration_s };
-
 const duration = z.union([
   z.number().min(0).max(MAX_DURATION_S),
   z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, 'a duration such as 90s, 30m or 24h').refine((v) => (durationSeconds(v) ?? 0) <= MAX_DURATION_S, `at most ${MAX_DURATION_S / 86_400} days`),

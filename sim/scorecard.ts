@@ -15,7 +15,7 @@ import { markerText, OUTPUT_MARKER, outputDirProblem, SAFE_NAME } from '../forma
 import { BASELINES, GRAPH_BLIND, hasCalls, POLICIES, type PolicyName } from './baselines.ts';
 import type { MetricsSummary } from './metrics.ts';
 import type { DecisionLog } from './run.ts';
-import { parseDuration_s } from './scenario.ts';
+import { parseDuration_s } from '../formats/duration.ts';
 import { checkShards, shardOf, SHARD_FILE, type Shard, type ShardDoc } from './shards.ts';
 import { prepareScenario, sourceDigest, type Job } from './tune/evaluate.ts';
 import { runJobs, type PoolOptions } from './tune/pool.ts';

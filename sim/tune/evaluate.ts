@@ -13,7 +13,8 @@ import { MAX_CSV_BYTES, readInputBytes } from '../../formats/inputs.ts';
 import type { PolicyName } from '../baselines.ts';
 import type { MetricsSummary } from '../metrics.ts';
 import { runSimulation, type DecisionLog, type RunInputs } from '../run.ts';
-import { loadScenario, parseDuration_s, resolvePath, scenarioSchema } from '../scenario.ts';
+import { loadScenario, resolvePath, scenarioSchema } from '../scenario.ts';
+import { parseDuration_s } from '../../formats/duration.ts';
 import { applyParams, type TuneParams } from './space.ts';
 
 export interface Job {
