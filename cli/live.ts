@@ -4,13 +4,13 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from '../live/agent.ts';
-import { isLoopback, ListenError, parseListen, startApi, type AgentPort, type ApiHandle } from '../live/api.ts';
-import { StreamHistory } from '../live/stream-history.ts';
+import { isLoopback, ListenError, parseListen, startApi, type AgentPort, type ApiHandle } from '../serve/api.ts';
+import { StreamHistory } from '../serve/stream-history.ts';
 import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
-import { API_LIMITS } from '../live/limits.ts';
-import { startMetricsListener, type MetricsListener } from '../live/metrics-server.ts';
+import { API_LIMITS } from '../serve/limits.ts';
+import { startMetricsListener, type MetricsListener } from '../serve/metrics-server.ts';
 import { checkRoots, resolveRoots } from '../live/roots.ts';
-import { loadOrCreateToken } from '../live/token.ts';
+import { loadOrCreateToken } from '../serve/token.ts';
 import { locate, readJson } from '../formats/jsonfile.ts';
 import { InputError } from '../formats/errors.ts';
 import { registerReplayCommand } from './replay.ts';
@@ -114,7 +114,7 @@ export function registerLiveCommands(program: Command, version: string): void {
       // can be handled, so the port below never sees it missing.
       let agent: Agent | undefined;
       const the = () => agent as Agent;
-      // What the agent has published, for a dashboard opened later (live/stream-history.ts), and
+      // What the agent has published, for a dashboard opened later (serve/stream-history.ts), and
       // the decision counts /v1/state reports, as `fgo sim --serve` does.
       const history = new StreamHistory();
       const port: AgentPort = {

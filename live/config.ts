@@ -71,7 +71,7 @@ export const liveConfigSchema = z.strictObject({
   interval_ms: z.number().int().min(100).max(600_000).default(1_000),
   listen: z.string().min(1).max(300).default('127.0.0.1:9464'),
   /**
-   * A second, read-only listener serving GET /metrics only (live/metrics-server.ts), for a
+   * A second, read-only listener serving GET /metrics only (serve/metrics-server.ts), for a
    * Prometheus that cannot reach the loopback API (the DaemonSet: "0.0.0.0:9466"). None by default.
    */
   metrics_listen: z.string().min(1).max(300).optional(),

@@ -20,7 +20,7 @@
  */
 import { csvField } from '../formats/csv.ts';
 import { readPsiTrace, type PsiRow } from '../formats/traces.ts';
-import { type PsiColumn } from '../formats/psi-columns.ts';
+import type { PsiColumn } from '../formats/psi-columns.ts';
 import { ALL_FEATURES, computeFeatures } from './features.ts';
 import { seasonalInterval } from './examples.ts';
 import type { LoadedTrace } from './input.ts';

@@ -29,7 +29,7 @@
  */
 import { InputError } from '../formats/errors.ts';
 import type { PsiRow } from '../formats/traces.ts';
-import { type PsiColumn } from '../formats/psi-columns.ts';
+import type { PsiColumn } from '../formats/psi-columns.ts';
 
 /** /proc/stat counts CPU time in USER_HZ ticks, 100 per second on every Linux architecture. */
 const USER_HZ = 100;

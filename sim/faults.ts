@@ -8,7 +8,7 @@ import type { Outage } from '../engine/cascade.ts';
 import type { Incident } from '../engine/health.ts';
 import type { EventQueue } from './events.ts';
 import type { FaultRecord, Metrics } from './metrics.ts';
-import { type FaultSpec } from './scenario.ts';
+import type { FaultSpec } from './scenario.ts';
 import { parseDuration_s } from '../formats/duration.ts';
 import type { Shell, SimFragment } from './shell.ts';
 import { exponential, makeRng, type Rng } from './workload.ts';

@@ -1,20 +1,20 @@
 /**
- * `fgo sim --serve`: the live dashboard (live/dashboard.ts) on a simulated run. The run is paced to
+ * `fgo sim --serve`: the live dashboard (serve/dashboard.ts) on a simulated run. The run is paced to
  * the wall clock (`speed` simulated seconds per second, checked at each scaling boundary) and its
  * decisions and samples go out on the same WebSocket stream the agent serves, so the same page
  * shows either. Decisions are sent in a compact form (what the page charts: time, action,
  * profile) — a run decides hundreds of times a simulated second.
  *
- * Like the agent, the server keeps the recent past (live/stream-history.ts) for a page opened late
+ * Like the agent, the server keeps the recent past (serve/stream-history.ts) for a page opened late
  * or after the run, answers /v1/state with the engine's status at the last agent tick, and feeds
  * the fgo_* metrics from the run: decisions, sheds, cold starts, PSI, node utilisation, pool sizes.
  */
 import { randomBytes } from 'node:crypto';
 import type { Decision, Observation } from '../engine/index.ts';
 import type { Status } from '../engine/status.ts';
-import { startApi, type AgentPort, type StreamMessage } from '../live/api.ts';
-import { AgentMetrics } from '../live/metrics.ts';
-import { StreamHistory } from '../live/stream-history.ts';
+import { startApi, type AgentPort, type StreamMessage } from '../serve/api.ts';
+import { AgentMetrics } from '../serve/metrics.ts';
+import { StreamHistory } from '../serve/stream-history.ts';
 import type { RunWatcher } from './agent-loop.ts';
 
 export interface ServedRun {

@@ -66,7 +66,7 @@ describe('the agent under attack', () => {
         own.once('message', (d) => resolve(JSON.parse(String(d)).type));
         own.once('unexpected-response', (_q, res) => reject(new Error(`stream refused: ${res.statusCode}`)));
       });
-      expect(first).toBe('history'); // the agent's stream opens with the recent past (live/stream-history.ts)
+      expect(first).toBe('history'); // the agent's stream opens with the recent past (serve/stream-history.ts)
       own.terminate();
       const anonymous = await timedRequest(port, 'GET', '/healthz');
       expect(anonymous.status).toBe(200);

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Status } from '../../engine/status.ts';
 import type { Decision, Observation, PressureView } from '../../engine/types.ts';
-import { AgentMetrics } from '../../live/metrics.ts';
+import { AgentMetrics } from '../../serve/metrics.ts';
 import { readPressure } from '../../live/psi.ts';
 import { resolveRoots } from '../../live/roots.ts';
 

@@ -12,9 +12,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Status } from '../../engine/status.ts';
 import type { Decision, Observation, PressureView } from '../../engine/types.ts';
-import { isLoopback, parseListen, startApi, type AgentPort, type ScheduleBody, type StreamMessage } from '../../live/api.ts';
-import { AgentMetrics } from '../../live/metrics.ts';
-import { checkBearer, loadOrCreateToken } from '../../live/token.ts';
+import { isLoopback, parseListen, startApi, type AgentPort, type ScheduleBody, type StreamMessage } from '../../serve/api.ts';
+import { AgentMetrics } from '../../serve/metrics.ts';
+import { checkBearer, loadOrCreateToken } from '../../serve/token.ts';
 
 const TOKEN = 'a'.repeat(64);
 const LIMIT = 1024;

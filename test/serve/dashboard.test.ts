@@ -7,10 +7,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision, PsiSet } from '../../engine/types.ts';
-import { startApi, type AgentPort, type StreamMessage } from '../../live/api.ts';
-import { API_LIMITS } from '../../live/limits.ts';
-import { AgentMetrics } from '../../live/metrics.ts';
-import { HISTORY_DECISION_BUCKETS, HISTORY_SAMPLES, StreamHistory } from '../../live/stream-history.ts';
+import { startApi, type AgentPort, type StreamMessage } from '../../serve/api.ts';
+import { API_LIMITS } from '../../serve/limits.ts';
+import { AgentMetrics } from '../../serve/metrics.ts';
+import { HISTORY_DECISION_BUCKETS, HISTORY_SAMPLES, StreamHistory } from '../../serve/stream-history.ts';
 
 class StreamPort implements AgentPort {
   readonly mode = 'pool' as const;

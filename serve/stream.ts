@@ -1,6 +1,6 @@
 /**
  * WebSocket /v1/stream: decisions, samples, commands and events as they happen, after one
- * `history` message with the recent past when the port keeps one (live/stream-history.ts).
+ * `history` message with the recent past when the port keeps one (serve/stream-history.ts).
  *
  * A stream holds a socket for as long as the client likes, so streams have budgets of their own,
  * apart from the HTTP connections: a few anonymous ones (the dashboard page cannot send a token),

@@ -20,7 +20,7 @@ const PSI_WINDOWS = ['avg10', 'avg60', 'avg300'] as const;
 /** Pool states reported per profile; the keys of the engine's per-pool `count`. */
 const POOL_STATES = ['starting', 'warm', 'active', 'draining', 'stopped', 'failed'] as const;
 
-/** Why the API closed a connection to protect the others (see live/limits.ts). */
+/** Why the API closed a connection to protect the others (see serve/limits.ts). */
 export type ApiShedReason = 'evicted' | 'refused' | 'stream_full' | 'stream_slow' | 'stream_unresponsive';
 
 /** Engine calls take microseconds to a few milliseconds; buckets from 50 µs to 250 ms. */

@@ -1,10 +1,10 @@
 /**
- * The API's connection table (live/limits.ts ConnectionGuard) on its own, with real loopback
+ * The API's connection table (serve/limits.ts ConnectionGuard) on its own, with real loopback
  * sockets and a hand-driven clock: who is closed when a newcomer finds the table full.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionGuard } from '../../live/limits.ts';
+import { ConnectionGuard } from '../../serve/limits.ts';
 
 let server: Server;
 const accepted: Socket[] = [];

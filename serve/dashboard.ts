@@ -46,7 +46,7 @@ export function dashboardHtml(title: string): string {
 /**
  * The page's script. Okabe–Ito colours (safe for the common colour-vision deficiencies); the
  * last ten minutes kept in the charts. A stream opens with a `history` message (the recent past
- * the server kept, live/stream-history.ts), so a page opened late starts with it.
+ * the server kept, serve/stream-history.ts), so a page opened late starts with it.
  */
 const CLIENT_JS = `'use strict';
 const OKABE_ITO = ['#E69F00', '#56B4E9', '#009E73', '#F0E442', '#0072B2', '#D55E00', '#CC79A7', '#000000'];

@@ -56,7 +56,7 @@ export interface AgentPort {
   readonly metrics: AgentMetrics;
   /** Register a stream listener; returns the unsubscribe function. */
   subscribe(listener: (m: StreamMessage) => void): () => void;
-  /** The recent past (live/stream-history.ts), sent to a new stream client before the live messages. */
+  /** The recent past (serve/stream-history.ts), sent to a new stream client before the live messages. */
   history?(): HistoryMessage;
 }
 

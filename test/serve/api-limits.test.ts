@@ -9,10 +9,10 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { MAX_JSON_DEPTH } from '../../formats/json.ts';
-import { parseJsonBody } from '../../live/api-body.ts';
-import { startApi, type AgentPort, type ApiHandle, type ScheduleBody, type StreamMessage } from '../../live/api.ts';
-import type { ApiLimits } from '../../live/limits.ts';
-import { AgentMetrics } from '../../live/metrics.ts';
+import { parseJsonBody } from '../../serve/api-body.ts';
+import { startApi, type AgentPort, type ApiHandle, type ScheduleBody, type StreamMessage } from '../../serve/api.ts';
+import type { ApiLimits } from '../../serve/limits.ts';
+import { AgentMetrics } from '../../serve/metrics.ts';
 
 const TOKEN = 'c'.repeat(64);
 const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
