@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../live/agent.ts';
 import { parseLiveConfig } from '../live/config.ts';
-import { resolveRoots } from '../live/roots.ts';
+import { resolveRoots } from '../formats/host/roots.ts';
 import type { AdoptMode } from '../live/adopt-mode.ts';
 
 const json = process.argv.includes('--json');

@@ -9,7 +9,7 @@ import { StreamHistory } from '../serve/stream-history.ts';
 import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
 import { API_LIMITS } from '../serve/limits.ts';
 import { startMetricsListener, type MetricsListener } from '../serve/metrics-server.ts';
-import { checkRoots, resolveRoots } from '../live/roots.ts';
+import { checkRoots, resolveRoots } from '../formats/host/roots.ts';
 import { loadOrCreateToken } from '../serve/token.ts';
 import { locate, readJson } from '../formats/jsonfile.ts';
 import { InputError } from '../formats/errors.ts';

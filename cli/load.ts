@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import { buildTopology, ConfigError, parseConfig, problemsOf, TopologyError, type Config, type Topology } from '../engine/index.ts';
-import { HostRootsError, resolveRoots } from '../live/roots.ts';
-import { readTopology } from '../live/topology.ts';
+import { HostRootsError, resolveRoots } from '../formats/host/roots.ts';
+import { readTopology } from '../formats/host/topology.ts';
 import { didYouMean } from '../formats/suggest.ts';
 import { backgroundFromRecording } from '../sim/background.ts';
 import type { RunInputs, WorkloadTrace } from '../sim/run.ts';

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { assertPsiAvailable, checkRecordTimes, MIN_INTERVAL_S, recordPsiTrace, type RecordSummary } from '../live/recorder.ts';
 import { HostFileError } from '../live/procread.ts';
-import { resolveRoots, type HostRoots } from '../live/roots.ts';
+import { resolveRoots, type HostRoots } from '../formats/host/roots.ts';
 import { outputFileProblem } from '../formats/outputs.ts';
 import { parseDuration_s } from '../formats/duration.ts';
 import { InputError } from '../formats/errors.ts';

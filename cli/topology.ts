@@ -5,9 +5,9 @@
  */
 import type { Command } from 'commander';
 import { buildTopology, TopologyError } from '../engine/topology.ts';
-import { formatCpuList } from '../live/cpulist.ts';
-import { HostRootsError, resolveRoots } from '../live/roots.ts';
-import { readTopologyDetailed, type TopologyReadResult } from '../live/topology.ts';
+import { formatCpuList } from '../formats/host/cpulist.ts';
+import { HostRootsError, resolveRoots } from '../formats/host/roots.ts';
+import { readTopologyDetailed, type TopologyReadResult } from '../formats/host/topology.ts';
 import { InputError } from '../formats/errors.ts';
 import { noCpusProblem } from './load.ts';
 

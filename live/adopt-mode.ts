@@ -17,7 +17,7 @@ import type { Command, Decision, Observation } from '../engine/types.ts';
 import type { Agent, Mode } from './agent.ts';
 import type { ScheduleBody } from '../serve/api.ts';
 import type { CpusetGroups } from './enforce.ts';
-import { parseList } from './files.ts';
+import { parseList } from '../formats/host/files.ts';
 import { writeStateFile } from './ownership.ts';
 import { ExitWatch } from './pidfd.ts';
 import { readNumaMaps } from './procfs.ts';

@@ -4,10 +4,10 @@
  * the groups.
  */
 import { join } from 'node:path';
-import { cleanSysfsText } from './cpulist.ts';
-import { exists, readText } from './files.ts';
-import { readMounts } from './mounts.ts';
-import { hostPath, type HostRoots } from './roots.ts';
+import { cleanSysfsText } from '../formats/host/cpulist.ts';
+import { exists, readText } from '../formats/host/files.ts';
+import { readMounts } from '../formats/host/mounts.ts';
+import { hostPath, type HostRoots } from '../formats/host/roots.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Backend detection

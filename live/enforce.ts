@@ -24,9 +24,9 @@
 import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CpusetError, detectCpusetBackend, errnoText, type CpusetBackend } from './cgroup-backend.ts';
-import { cleanSysfsText, CpuListError, formatCpuList, parseCpuList } from './cpulist.ts';
-import { isDir, readText } from './files.ts';
-import type { HostRoots } from './roots.ts';
+import { cleanSysfsText, CpuListError, formatCpuList, parseCpuList } from '../formats/host/cpulist.ts';
+import { isDir, readText } from '../formats/host/files.ts';
+import type { HostRoots } from '../formats/host/roots.ts';
 
 export { CpusetError, detectCpusetBackend, type CpusetBackend } from './cgroup-backend.ts';
 

@@ -8,10 +8,10 @@
  * file and the problem, for anything else.
  */
 import { join } from 'node:path';
-import { CpuListError, parseCpuList } from './cpulist.ts';
-import { numbered } from './files.ts';
+import { CpuListError, parseCpuList } from '../formats/host/cpulist.ts';
+import { numbered } from '../formats/host/files.ts';
 import { contentLines, HostFileError, isGoneCode, parseCount, readHostFile } from './procread.ts';
-import type { HostRoots } from './roots.ts';
+import type { HostRoots } from '../formats/host/roots.ts';
 
 // ---------------------------------------------------------------------------------------------
 // /proc/stat

@@ -1,5 +1,5 @@
 /**
- * Reading one kernel pseudo-file with the failure told apart: unlike files.ts's readText (absent or
+ * Reading one kernel pseudo-file with the failure told apart: unlike formats/host/files.ts's readText (absent or
  * unreadable = undefined), the PSI and procfs readers must say *why* — a process that exited
  * between listing and reading (ENOENT/ESRCH) is a normal "gone", a kernel without PSI is a normal
  * "unavailable", anything else is an error that names the file.

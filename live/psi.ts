@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { PsiLine, PsiReading, PsiSet, Resource } from '../engine/types.ts';
 import { RESOURCES } from '../engine/types.ts';
 import { contentLines, HostFileError, readHostFile } from './procread.ts';
-import { hostPath, type HostRoots } from './roots.ts';
+import { hostPath, type HostRoots } from '../formats/host/roots.ts';
 
 /** One parsed pressure file: whichever of `some` / `full` it holds. */
 export interface PsiFileLines {

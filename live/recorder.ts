@@ -32,7 +32,7 @@ import { parseMeminfo, readProcStat } from './procfs.ts';
 import { HostFileError, readHostFile } from './procread.ts';
 import { appendDurable } from './demand-recorder.ts';
 import { parsePsiText, readPressure } from './psi.ts';
-import type { HostRoots } from './roots.ts';
+import type { HostRoots } from '../formats/host/roots.ts';
 
 // ---------------------------------------------------------------------------------------------
 // PSI trace

@@ -36,11 +36,11 @@ import { join } from 'node:path';
 import { buildTopology, type Topology, type TopologyJson } from '../engine/topology.ts';
 import type { NodeObservation, Observation, PsiLine, PsiSet } from '../engine/types.ts';
 import { RESOURCES } from '../engine/types.ts';
-import { readList } from './files.ts';
+import { readList } from '../formats/host/files.ts';
 import { cpuNodeMap, cpuUtil, parseMeminfo, readNodeMeminfo, readProcStat, type ProcStat } from './procfs.ts';
 import { HostFileError, readHostFile } from './procread.ts';
 import { parsePsiReading, readPressure } from './psi.ts';
-import type { HostRoots } from './roots.ts';
+import type { HostRoots } from '../formats/host/roots.ts';
 
 /** Smoothing windows of the degraded-mode averages, seconds (PSI's avg10/avg60/avg300). */
 const WINDOWS_S = { avg10: 10, avg60: 60, avg300: 300 } as const;

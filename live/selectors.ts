@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { AdoptRule } from './config.ts';
 import { readHostFile } from './procread.ts';
 import { listPids, readPidStat, readPidStatus, type PidStat } from './procfs.ts';
-import type { HostRoots } from './roots.ts';
+import type { HostRoots } from '../formats/host/roots.ts';
 
 export interface Candidate {
   pid: number;

@@ -27,7 +27,7 @@
 import { readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import koffi from 'koffi';
-import type { HostRoots } from './roots.ts';
+import type { HostRoots } from '../formats/host/roots.ts';
 import { errnoName } from './syscalls.ts';
 
 export type TriggerResource = 'cpu' | 'memory' | 'io';

@@ -1,6 +1,6 @@
 /**
  * Fuzz: the topology reader on machine dumps (`--topology sysfs:DIR`, cli/load.ts loadTopology
- * over live/topology.ts). A sysfs tree of two NUMA nodes and four CPUs is written with each of its
+ * over formats/host/topology.ts). A sysfs tree of two NUMA nodes and four CPUs is written with each of its
  * text files either as the kernel writes it, missing, or replaced by arbitrary text (garbled lists,
  * huge numbers, NULs); reading it gives a topology or an InputError whose every problem names the
  * dump — never another exception. A topology that comes back has at least one CPU.

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_TEST_TIMEOUT_MS, fgoSync, ROOT } from './fgo.ts';
-import { resolveRoots } from '../../live/roots.ts';
-import { readTopology } from '../../live/topology.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
+import { readTopology } from '../../formats/host/topology.ts';
 
 const DATA = new URL('../fixtures/hwloc/', import.meta.url).pathname;
 const FIX = join(ROOT, 'test/fixtures');
@@ -35,7 +35,7 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** "0-3,8" → [0,1,2,3,8], written independently of live/cpulist.ts. */
+/** "0-3,8" → [0,1,2,3,8], written independently of formats/host/cpulist.ts. */
 function expand(text: string): number[] {
   return text.replace(/\0/g, '').trim().split(',').filter(Boolean).flatMap((part) => {
     const [a, b] = part.split('-').map(Number) as [number, number | undefined];

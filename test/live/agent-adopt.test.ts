@@ -26,7 +26,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CpusetGroups } from '../../live/enforce.ts';
 import { Executor, type Step } from '../../live/executor.ts';
 import { readJournal } from '../../live/journal.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 import {
   CPUSET, TestWorld, alive, callsOf, cpusAllowed, cpusetOf, enforcementErrors, fgo, hostSupportsAgentTests, leaderState, makeTwoNodeSysfs, managedOf,
   tasksetMask, threadCpus, waitFor, type Entry, type ManagedEntry, type RunningAgent,

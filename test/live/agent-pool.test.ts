@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { formatCpuList, parseCpuList } from '../../live/cpulist.ts';
+import { formatCpuList, parseCpuList } from '../../formats/host/cpulist.ts';
 import { readJournal } from '../../live/journal.ts';
 import type { JournalEntry } from '../../live/port.ts';
 import {

@@ -19,7 +19,7 @@ import { readJournal } from '../../live/journal.ts';
 import { makePredictor, PoolForecasts, type PoolMode } from '../../live/pool-mode.ts';
 import type { JournalEntry } from '../../live/port.ts';
 import { replay } from '../../live/replay.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 import { ECHO_WORKER, until } from './pool-helpers.ts';
 
 const dirs: string[] = [];

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CpuListError, formatCpuList, parseCpuList, parseCpuMask } from '../../live/cpulist.ts';
+import { CpuListError, formatCpuList, parseCpuList, parseCpuMask } from '../../formats/host/cpulist.ts';
 
 describe('parseCpuList', () => {
   it('reads single ids, ranges and mixtures, sorted and distinct', () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpusetError, CpusetGroups, detectCpusetBackend, validateGroupName } from '../../live/enforce.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Fake roots: detection and dry-run, no privileges needed

@@ -9,7 +9,7 @@ import type { Status } from '../../engine/status.ts';
 import type { Decision, Observation, PressureView } from '../../engine/types.ts';
 import { AgentMetrics } from '../../serve/metrics.ts';
 import { readPressure } from '../../live/psi.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 
 const NE = join(import.meta.dirname, '../fixtures/procfs/node_exporter');
 

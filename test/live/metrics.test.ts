@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsListener, type MetricsListener } from '../../serve/metrics-server.ts';
 import { AgentMetrics } from '../../serve/metrics.ts';
 import { readPressure } from '../../live/psi.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 import { fedMetrics, fixtureObservation, parseExposition, type Family } from './exposition.ts';
 
 const PKG = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };

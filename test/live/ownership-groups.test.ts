@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpusetError, CpusetGroups } from '../../live/enforce.ts';
 import { OwnedLedger } from '../../live/ownership.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fgo-owned-groups-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 /**
  * Property and fuzz tests for every live parser: live/psi.ts (parsePsiText, parsePsiReading),
- * live/cpulist.ts (parseCpuList, parseCpuMask, formatCpuList) and live/procfs.ts (parseProcStat,
+ * formats/host/cpulist.ts (parseCpuList, parseCpuMask, formatCpuList) and live/procfs.ts (parseProcStat,
  * parseNodeMeminfo, parseMeminfo, parsePidStat, parsePidStatus, parseNumaMaps).
  *
  * (a) Model → text → parse: a random model is printed the way the kernel prints it (formats from
@@ -18,7 +18,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CpuListError, formatCpuList, parseCpuList, parseCpuMask } from '../../live/cpulist.ts';
+import { CpuListError, formatCpuList, parseCpuList, parseCpuMask } from '../../formats/host/cpulist.ts';
 import { CPU_TIME_FIELDS, parseMeminfo, parseNodeMeminfo, parseNumaMaps, parsePidStat, parsePidStatus, parseProcStat, type CpuTimes } from '../../live/procfs.ts';
 import { HostFileError } from '../../live/procread.ts';
 import { parsePsiReading, parsePsiText } from '../../live/psi.ts';
@@ -208,7 +208,7 @@ describe('live/psi.ts: parsePsiText, parsePsiReading', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// live/cpulist.ts
+// formats/host/cpulist.ts
 
 const idSet = fc.uniqueArray(fc.integer({ min: 0, max: 4095 }), { maxLength: 300 });
 /** Sets with long runs, like real CPU lists (a few ranges rather than scattered ids). */
@@ -224,7 +224,7 @@ function maskText(ids: readonly number[], extraWords: number): string {
   return w.map((x) => (x >>> 0).toString(16).padStart(8, '0')).reverse().join(',');
 }
 
-describe('live/cpulist.ts: parseCpuList, parseCpuMask, formatCpuList', () => {
+describe('formats/host/cpulist.ts: parseCpuList, parseCpuMask, formatCpuList', () => {
   it('(a) list: formatCpuList then parseCpuList gives the set, sorted (also with a newline and NULs after it)', () => {
     fc.assert(
       fc.property(anySet, fc.constantFrom('', '\n', '\n\0', '\0\0\0\0'), (ids, tail) => {

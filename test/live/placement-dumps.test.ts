@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTopology, Orchestrator, parseConfig, type Observation, type Request } from '../../engine/index.ts';
 import type { TopologyJson } from '../../engine/topology.ts';
-import { resolveRoots } from '../../live/roots.ts';
-import { readTopology } from '../../live/topology.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
+import { readTopology } from '../../formats/host/topology.ts';
 import { unpackHwlocDump } from '../helpers.ts';
 
 const DUMPS = ['16amd64-8n2c', '32amd64-4s2n4c-cgroup2', 'offline-cpu0-node0', 'nvidiagpunumanodes'];

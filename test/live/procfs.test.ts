@@ -26,8 +26,8 @@ import {
   readProcStat,
 } from '../../live/procfs.ts';
 import { HostFileError } from '../../live/procread.ts';
-import { resolveRoots } from '../../live/roots.ts';
-import { readTopology } from '../../live/topology.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
+import { readTopology } from '../../formats/host/topology.ts';
 
 const FX = join(import.meta.dirname, '../fixtures/procfs');
 const HW = join(FX, 'hwloc-16amd64-8n2c');

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../engine/types.ts';
 import { parseCgroupV2Path, parsePsiReading, parsePsiText, percentToFraction, readCgroupPressure, readPressure } from '../../live/psi.ts';
 import { HostFileError } from '../../live/procread.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 
 const NE = join(import.meta.dirname, '../fixtures/procfs/node_exporter');
 const pressure = (r: string) => readFileSync(join(NE, 'proc/pressure', r), 'latin1');

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../formats/errors.ts';
 import { DemandRecorder, RECORDER_EXTRA_COLUMNS, RECORDER_HEADER, recordPsiTrace, sampleHostRow } from '../../live/recorder.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 import { readDemandTrace, readPsiTrace } from '../../formats/traces.ts';
 import { PSI_COLUMNS, type PsiColumn } from '../../formats/psi-columns.ts';
 

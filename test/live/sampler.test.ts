@@ -13,9 +13,9 @@ import { observationSchema, problemsOf } from '../../engine/schemas.ts';
 import { buildTopology } from '../../engine/topology.ts';
 import type { Observation, PsiSet } from '../../engine/types.ts';
 import { parseMeminfo } from '../../live/procfs.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 import { HostSampler, loadCpuSome } from '../../live/sampler.ts';
-import { readTopology } from '../../live/topology.ts';
+import { readTopology } from '../../formats/host/topology.ts';
 
 const roots = resolveRoots();
 const memTotal = parseMeminfo(readFileSync('/proc/meminfo', 'latin1')).MemTotal as number;

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileRules, globToRegExp, parseCgroupPaths, scan, stillRunning } from '../../live/selectors.ts';
 import { readPidStat } from '../../live/procfs.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 
 describe('globToRegExp', () => {
   it('* stays within a segment, ** crosses segments, ? is one character, the rest is literal', () => {

@@ -39,9 +39,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTopology, type TopologyJson } from '../../engine/topology.ts';
-import { formatCpuList, parseCpuMask } from '../../live/cpulist.ts';
-import { checkRoots, hostPath, HostRootsError, resolveRoots } from '../../live/roots.ts';
-import { readTopology, readTopologyDetailed, type TopologyReadResult } from '../../live/topology.ts';
+import { formatCpuList, parseCpuMask } from '../../formats/host/cpulist.ts';
+import { checkRoots, hostPath, HostRootsError, resolveRoots } from '../../formats/host/roots.ts';
+import { readTopology, readTopologyDetailed, type TopologyReadResult } from '../../formats/host/topology.ts';
 import { HWLOC_DUMPS, unpackHwlocDump } from '../helpers.ts';
 
 const DATA = HWLOC_DUMPS;

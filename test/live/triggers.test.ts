@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 import {
   availability,
   PsiTrigger,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../live/agent.ts';
 import { parseLiveConfig } from '../../live/config.ts';
-import { resolveRoots } from '../../live/roots.ts';
+import { resolveRoots } from '../../formats/host/roots.ts';
 import { ECHO_WORKER, running, until } from './pool-helpers.ts';
 
 /** Ready at once; on stdin EOF it takes 400 ms to exit (a worker finishing its work). */

@@ -25,7 +25,7 @@
  * Anything surprising is kept in `warnings`, never silently dropped.
  */
 import { join } from 'node:path';
-import type { TopologyJson, TopologyNodeJson } from '../engine/topology.ts';
+import type { TopologyJson, TopologyNodeJson } from '../../engine/topology.ts';
 import { cleanSysfsText, formatCpuList } from './cpulist.ts';
 import { readAllowed, type CpusetInfo } from './cpuset.ts';
 import { isDir, numbered, parseList, readList, readText } from './files.ts';
