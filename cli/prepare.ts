@@ -13,7 +13,8 @@ import { engineConfigFor, parseDecisionLog, type DecisionLog, type RunInputs } f
 import { loadScenario, scenarioSchema, type Scenario } from '../sim/scenario.ts';
 import { parseDuration_s } from '../formats/duration.ts';
 import { InputError } from '../formats/errors.ts';
-import { loadConfig, readConfigDoc, scenarioInputs } from './load.ts';
+import { loadConfig, readConfigDoc } from './load.ts';
+import { scenarioInputs } from '../sim/scenario-inputs.ts';
 import { MAX_SEED, variantFlags, type VaryKey } from './vary.ts';
 
 export interface SimFlags {

@@ -9,7 +9,7 @@ import { formatCpuList } from '../formats/host/cpulist.ts';
 import { HostRootsError, resolveRoots } from '../formats/host/roots.ts';
 import { readTopologyDetailed, type TopologyReadResult } from '../formats/host/topology.ts';
 import { InputError } from '../formats/errors.ts';
-import { noCpusProblem } from './load.ts';
+import { noCpusProblem } from '../sim/scenario-inputs.ts';
 
 interface TopologyOptions {
   fsRoot?: string;

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scenarioInputs } from '../../cli/load.ts';
+import { scenarioInputs } from '../scenario-inputs.ts';
 import { MAX_CSV_BYTES, readInputBytes } from '../../formats/inputs.ts';
 import type { PolicyName } from '../baselines.ts';
 import type { MetricsSummary } from '../metrics.ts';
@@ -40,8 +40,8 @@ type BaseInputs = Omit<RunInputs, 'policy'>;
 const cache = new Map<string, BaseInputs>();
 
 /**
- * A scenario's run inputs as `fgo sim --scenario NAME` reads them, its duration capped. This
- * repeats cli/sim.ts's prepareInputs for the no-flags case (it is not exported).
+ * A scenario's run inputs as `fgo sim --scenario NAME` reads them, its duration capped: both read
+ * what the scenario names through sim/scenario-inputs.ts.
  */
 export function prepareScenario(name: string, duration_s: number | null): BaseInputs {
   const key = `${name}\u0000${duration_s}`;

@@ -1,5 +1,5 @@
 /**
- * Fuzz: the topology reader on machine dumps (`--topology sysfs:DIR`, cli/load.ts loadTopology
+ * Fuzz: the topology reader on machine dumps (`--topology sysfs:DIR`, sim/scenario-inputs.ts loadTopology
  * over formats/host/topology.ts). A sysfs tree of two NUMA nodes and four CPUs is written with each of its
  * text files either as the kernel writes it, missing, or replaced by arbitrary text (garbled lists,
  * huge numbers, NULs); reading it gives a topology or an InputError whose every problem names the
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadTopology } from '../../cli/load.ts';
+import { loadTopology } from '../../sim/scenario-inputs.ts';
 import { InputError } from '../../formats/errors.ts';
 
 const RUNS = { numRuns: Number(process.env.FGO_FUZZ_RUNS ?? 150) };

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepare, type SimFlags } from '../../cli/prepare.ts';
-import { loadTopology } from '../../cli/load.ts';
+import { loadTopology } from '../../sim/scenario-inputs.ts';
 import { reportUnexpected } from '../../cli/fail.ts';
 import { inputProblems, unpackHwlocDump } from '../helpers.ts';
 import { CLI_TEST_TIMEOUT_MS, fgoAsync, ROOT } from './fgo.ts';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { scenarioInputs } from '../../cli/load.ts';
+import { scenarioInputs } from '../../sim/scenario-inputs.ts';
 import { BASELINES, FIXED_KEEP_ALIVE_BASELINES, type PolicyName } from '../../sim/baselines.ts';
 import { parseDecisionLog, runSimulation, type RunInputs } from '../../sim/run.ts';
 import { bundledScenarios, loadScenario, resolvePath, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
