@@ -24,17 +24,13 @@ export function registerReport(program: Command): void {
       if (images) throw new InputError([images]);
       const t0 = performance.now();
       // Loaded on use: vega, vega-lite and resvg would add about a second to every fgo command's start.
-      const [{ writeReport }, { ReportInputError }] = await Promise.all([import('../reports/report.ts'), import('../reports/load.ts')]);
-      try {
-        const r = await writeReport(dirs, o.out, { ...(o.images ? { images: o.images } : {}), ...(o.title ? { title: o.title } : {}) });
-        const seconds = Math.round((performance.now() - t0) / 10) / 100;
-        const { verdicts, ...written } = r;
-        if (o.json) console.log(JSON.stringify({ ...written, seconds, ...(o.images ? { images: o.images } : {}) }));
-        // The verdict the report leads with, where the runs allow one (reports/study.ts).
-        else console.log(`${verdicts.map((v) => `verdict, ${v.scenario}: ${v.summary}\n`).join('')}${r.path}: ${r.charts} charts, ${(r.bytes / 1e6).toFixed(2)} MB, ${seconds} s${o.images ? `; images in ${o.images}` : ''}`);
-      } catch (e) {
-        if (e instanceof ReportInputError) throw new InputError(e.problems);
-        throw e;
-      }
+      const { writeReport } = await import('../reports/report.ts');
+      // An unusable run directory is an InputError listing each file's problem (exit 1).
+      const r = await writeReport(dirs, o.out, { ...(o.images ? { images: o.images } : {}), ...(o.title ? { title: o.title } : {}) });
+      const seconds = Math.round((performance.now() - t0) / 10) / 100;
+      const { verdicts, ...written } = r;
+      if (o.json) console.log(JSON.stringify({ ...written, seconds, ...(o.images ? { images: o.images } : {}) }));
+      // The verdict the report leads with, where the runs allow one (reports/study.ts).
+      else console.log(`${verdicts.map((v) => `verdict, ${v.scenario}: ${v.summary}\n`).join('')}${r.path}: ${r.charts} charts, ${(r.bytes / 1e6).toFixed(2)} MB, ${seconds} s${o.images ? `; images in ${o.images}` : ''}`);
     });
 }

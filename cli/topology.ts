@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { buildTopology, TopologyError } from '../engine/topology.ts';
 import { formatCpuList } from '../formats/host/cpulist.ts';
-import { HostRootsError, resolveRoots } from '../formats/host/roots.ts';
+import { resolveRoots } from '../formats/host/roots.ts';
 import { readTopologyDetailed, type TopologyReadResult } from '../formats/host/topology.ts';
 import { InputError } from '../formats/errors.ts';
 import { noCpusProblem } from '../sim/scenario-inputs.ts';
@@ -70,10 +70,10 @@ export function registerTopologyCommand(program: Command): void {
     .action((o: TopologyOptions) => {
       let r: TopologyReadResult;
       try {
-        r = readTopologyDetailed(resolveRoots(o));
+        r = readTopologyDetailed(resolveRoots(o)); // unusable roots: an InputError, exit 1
         buildTopology(r.topology);
       } catch (e) {
-        if (e instanceof HostRootsError || e instanceof TopologyError) throw new InputError(e.problems);
+        if (e instanceof TopologyError) throw new InputError(e.problems);
         throw e;
       }
       for (const w of r.warnings) console.error(`warning: ${w}`);

@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { bestEffort, bestEffortConfig, ConfigError, configSchema, isObject, parseConfig, type Config } from '../engine/config.ts';
 import { formatIssues } from '../engine/schemas.ts';
+import { InputError } from '../formats/errors.ts';
 import { validateGroupName } from './enforce.ts';
 import { validateTrigger, type TriggerSpec } from './triggers.ts';
 import { validateSpec } from './workers.ts';
@@ -116,9 +117,10 @@ export type LiveConfig = z.infer<typeof liveConfigSchema> & { engine: Config };
 export type AdoptRule = z.infer<typeof rule>;
 export type WorkerConfig = z.infer<typeof worker>;
 
-export class LiveConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid live config:\n  ${problems.join('\n  ')}`);
+/** Problems of a live config by field path; cli/live.ts locates them in the file it read. */
+export class LiveConfigError extends InputError {
+  constructor(problems: string[]) {
+    super(problems, 1, `invalid live config:\n  ${problems.join('\n  ')}`);
     this.name = 'LiveConfigError';
   }
 }

@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { InputError } from '../formats/errors.ts';
+import { InputError, InputError as ReportInputError } from '../formats/errors.ts';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
 import { wallFromFile } from '../formats/wall.ts';
@@ -16,9 +16,7 @@ import { z } from 'zod';
 import { DEFAULT_HEADROOM } from '../sim/agent-loop.ts';
 import { parseDuration_s } from '../formats/duration.ts';
 import { cdfOf } from './histograms.ts';
-import { forEachLine, ReportInputError } from './run-files.ts';
-
-export { forEachLine, ReportInputError };
+import { forEachLine } from './run-files.ts';
 
 
 const level = z.object({ low: z.number(), medium: z.number(), high: z.number(), critical: z.number() });

@@ -115,7 +115,7 @@ async function writeImageDir(charts: ChartDef[], dir: string): Promise<void> {
  * Write the report of `runDirs` (run directories, or directories of them as `fgo compare` writes)
  * to `out`, through a temporary file renamed into place; with `images`, also ID.svg and ID.png per
  * chart in that directory. The verdict leads whenever the runs allow one, then a study's deltas
- * (reports/study.ts). Throws ReportInputError listing every unusable file.
+ * (reports/study.ts). Throws an InputError listing every unusable file.
  */
 export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string } = {}): Promise<{ path: string; bytes: number; charts: number; verdicts: ScenarioVerdict[] }> {
   const model = await buildReport(runDirs, opts.title);

@@ -1,20 +1,14 @@
 /**
  * Reading a run directory's large files within bounds: line by line in chunks, each line at most
- * MAX_RUN_LINE_BYTES, from regular files only; and the error a report gives for a bad run.
+ * MAX_RUN_LINE_BYTES, from regular files only. A run directory that cannot be reported on is an
+ * InputError naming each file and what is wrong.
  */
 import { closeSync, readSync } from 'node:fs';
+import { InputError } from '../formats/errors.ts';
 import { openInput } from '../formats/inputs.ts';
 
 /** Longest line a report reads from a run directory's JSONL or CSV files. */
 const MAX_RUN_LINE_BYTES = 16 << 20;
-
-/** A run directory that cannot be reported on; `problems` names each file and what is wrong. */
-export class ReportInputError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'ReportInputError';
-  }
-}
 
 /**
  * Calls `fn` for each line of a file read in 4-MB chunks: flat memory, however large the file.
@@ -45,7 +39,7 @@ export function forEachLine(file: string, fn: (head: string, full: () => string)
       }
       carry = end - start;
       if (carry === buf.length) {
-        if (buf.length >= MAX_RUN_LINE_BYTES) throw new ReportInputError([`${file}: a line longer than ${MAX_RUN_LINE_BYTES} bytes`]);
+        if (buf.length >= MAX_RUN_LINE_BYTES) throw new InputError([`${file}: a line longer than ${MAX_RUN_LINE_BYTES} bytes`]);
         const bigger = Buffer.alloc(buf.length * 2); // a line longer than the buffer
         buf.copy(bigger, 0, 0, carry);
         buf = bigger;

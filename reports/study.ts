@@ -12,12 +12,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { InputError } from '../formats/errors.ts';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { figure, fmtFigure, verdictFor, type ScenarioVerdict } from '../sim/verdict.ts';
 import { deltaOf, summariseSeeds, VARY_METRICS, type SeedSummary } from '../sim/vary.ts';
 import { esc, verdictGridHtml, verdictHtml } from './html.ts';
 import { expandRunDirs, type RunMeta } from './load.ts';
-import { ReportInputError } from './run-files.ts';
 
 const comparisonSchema = z.looseObject({
   policies: z.union([z.array(z.string()), z.record(z.string(), z.unknown())]).optional(),
@@ -41,9 +41,9 @@ export function readComparison(dir: string): StudyShape | undefined {
   try {
     doc = comparisonSchema.safeParse(JSON.parse(readInputText(file, MAX_JSON_BYTES, 'comparison files')));
   } catch (e) {
-    throw new ReportInputError([`${file}: ${(e as Error).message}`]);
+    throw new InputError([`${file}: ${(e as Error).message}`]);
   }
-  if (!doc.success) throw new ReportInputError(doc.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top)'}: ${i.message}`));
+  if (!doc.success) throw new InputError(doc.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top)'}: ${i.message}`));
   const p = doc.data.policies;
   return {
     ...(doc.data.vary && doc.data.variants ? { key: doc.data.vary.key, variants: doc.data.variants.map((v) => v.label) } : {}),
@@ -62,7 +62,7 @@ export function studyRunDirs(dirs: readonly string[]): { dirs: string[]; shape?:
   const out: string[] = [];
   for (const v of shape.variants) {
     const d = join(dirs[0] as string, v);
-    if (!existsSync(d) || !statSync(d).isDirectory()) throw new ReportInputError([`${d}: missing (comparison.json names variant ${v})`]);
+    if (!existsSync(d) || !statSync(d).isDirectory()) throw new InputError([`${d}: missing (comparison.json names variant ${v})`]);
     const inner = readdirSync(d).map((n) => join(d, n)).filter((p) => existsSync(join(p, 'run.json')));
     const order = (p: string) => (shape.policies ?? []).indexOf(p.slice(d.length + 1));
     out.push(...inner.sort((a, b) => order(a) - order(b) || (a < b ? -1 : 1)));

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { buildTopology, TopologyError, type Topology } from '../engine/index.ts';
 import { InputError } from '../formats/errors.ts';
-import { HostRootsError, resolveRoots } from '../formats/host/roots.ts';
+import { resolveRoots } from '../formats/host/roots.ts';
 import { readTopology } from '../formats/host/topology.ts';
 import { locate, readJson } from '../formats/jsonfile.ts';
 import { psiRowToPsiSet } from '../formats/psi-columns.ts';
@@ -44,7 +44,7 @@ function readTopologyArg(arg: string): Topology {
     try {
       return buildTopology(readTopology(resolveRoots({ fsRoot: arg.slice('sysfs:'.length) || '/' })));
     } catch (e) {
-      if (e instanceof HostRootsError || e instanceof TopologyError) throw new InputError(e.problems.map((p) => `${arg}: ${p}`));
+      if (e instanceof InputError || e instanceof TopologyError) throw new InputError(e.problems.map((p) => `${arg}: ${p}`));
       throw e;
     }
   }

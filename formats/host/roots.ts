@@ -52,13 +52,6 @@ export function hostPath(roots: HostRoots, p: string): string {
   return join(roots.fs ?? '/', norm);
 }
 
-export class HostRootsError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'HostRootsError';
-  }
-}
-
 function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();

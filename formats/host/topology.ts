@@ -29,7 +29,8 @@ import type { TopologyJson, TopologyNodeJson } from '../../engine/topology.ts';
 import { cleanSysfsText, formatCpuList } from './cpulist.ts';
 import { readAllowed, type CpusetInfo } from './cpuset.ts';
 import { isDir, numbered, parseList, readList, readText } from './files.ts';
-import { checkRoots, HostRootsError, type HostRoots } from './roots.ts';
+import { InputError } from '../errors.ts';
+import { checkRoots, type HostRoots } from './roots.ts';
 
 export interface TopologyReadResult {
   topology: TopologyJson;
@@ -72,12 +73,12 @@ function linkedNode(sysCpu: string, cpu: number): number | undefined {
   return nodes.length === 1 ? nodes[0] : undefined;
 }
 
-/** Read the topology and everything surprising met on the way. Throws HostRootsError for unusable roots. */
+/** Read the topology and everything surprising met on the way. Throws an InputError for unusable roots. */
 export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   // procfs only adds node 0's memory on a machine without NUMA and the process's cpuset, each
   // missing with a warning: a dump of sys/ alone is read as hwloc reads it.
   const problems = checkRoots(roots, { proc: false });
-  if (problems.length) throw new HostRootsError(problems);
+  if (problems.length) throw new InputError(problems);
   const warnings: string[] = [];
   const sysNode = join(roots.sys, 'devices/system/node');
   const sysCpu = join(roots.sys, 'devices/system/cpu');
@@ -276,7 +277,7 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   return result;
 }
 
-/** The host's topology as the topology JSON of docs/formats.md. Throws HostRootsError for unusable roots. */
+/** The host's topology as the topology JSON of docs/formats.md. Throws an InputError for unusable roots. */
 export function readTopology(roots: HostRoots): TopologyJson {
   return readTopologyDetailed(roots).topology;
 }

@@ -40,7 +40,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTopology, type TopologyJson } from '../../engine/topology.ts';
 import { formatCpuList, parseCpuMask } from '../../formats/host/cpulist.ts';
-import { checkRoots, hostPath, HostRootsError, resolveRoots } from '../../formats/host/roots.ts';
+import { InputError } from '../../formats/errors.ts';
+import { checkRoots, hostPath, resolveRoots } from '../../formats/host/roots.ts';
 import { readTopology, readTopologyDetailed, type TopologyReadResult } from '../../formats/host/topology.ts';
 import { HWLOC_DUMPS, unpackHwlocDump } from '../helpers.ts';
 
@@ -253,7 +254,7 @@ describe('host roots', () => {
       expect.stringContaining('/nonexistent/dump/sys: sysfs root is not a directory'),
       expect.stringContaining('/nonexistent/dump/proc: procfs root is not a directory'),
     ]);
-    expect(() => readTopology(resolveRoots({ fsRoot: '/nonexistent/dump' }))).toThrow(HostRootsError);
+    expect(() => readTopology(resolveRoots({ fsRoot: '/nonexistent/dump' }))).toThrow(InputError);
     const notSysfs = mkdtempSync(join(work, 'roots-'));
     mkdirSync(join(notSysfs, 'sys'));
     mkdirSync(join(notSysfs, 'proc'));

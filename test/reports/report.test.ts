@@ -23,7 +23,9 @@ import { presetTopology } from '../../sim/topologies.ts';
 import type { ChartDef } from '../../reports/charts.ts';
 import { flatten, MAX_TABLE_PROFILES, summaryRows } from '../../reports/html.ts';
 import { chartSvg, compileChart, FONT_FILES, svgToPng } from '../../reports/images.ts';
-import { aggregateRun, forEachLine, ReportInputError, readRuns } from '../../reports/load.ts';
+import { InputError } from '../../formats/errors.ts';
+import { aggregateRun, readRuns } from '../../reports/load.ts';
+import { forEachLine } from '../../reports/run-files.ts';
 import { buildReport, HEAT_CELLS, MAX_BINS, SECTION_LIMITS, timeAxisFor, writeReport, writeSectionedReport } from '../../reports/report.ts';
 import { verdictFor } from '../../sim/verdict.ts';
 import { handRun } from './hand-run.ts';
@@ -235,8 +237,8 @@ describe('aggregation rules, on a hand-written run directory', () => {
       readRuns([bad, join(ROOT, 'nowhere')]);
       expect.unreachable();
     } catch (e) {
-      expect(e).toBeInstanceOf(ReportInputError);
-      const p = (e as ReportInputError).problems.join('\n');
+      expect(e).toBeInstanceOf(InputError);
+      const p = (e as InputError).problems.join('\n');
       expect(p).toContain(`${join(bad, 'metrics.json')}: missing`);
       expect(p).toContain(`${join(bad, 'faults.json')}: not JSON`);
       expect(p).toContain(`${join(ROOT, 'nowhere')}: not a directory`);
