@@ -2,7 +2,7 @@
  * The live dashboard: served by the agent's API with its assets and a strict CSP, and — in a real
  * Chromium driven by playwright-core — it starts from the history the server kept and updates its
  * charts as the stream sends samples and decisions, loading nothing from anywhere but the agent.
- * The history itself (live/stream-history.ts) is bounded by count.
+ * The history itself (serve/stream-history.ts) is bounded by count.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
