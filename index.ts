@@ -20,7 +20,14 @@ import type { Command, Decision, PressureView, Request } from './engine/types.ts
 
 export * from './engine/index.ts';
 export type { Adoption } from './engine/adoption.ts';
-export { runSimulation, engineConfigFor, type CustomPolicy, type RunInputs, type RunResult, type DecisionLog } from './sim/run.ts';
+export {
+  runSimulation,
+  engineConfigFor,
+  type CustomPolicy,
+  type RunInputs,
+  type RunResult,
+  type DecisionLog,
+} from './sim/run.ts';
 export type { Policy } from './sim/shell.ts';
 export { POLICIES, type PolicyName } from './sim/baselines.ts';
 export { loadScenario, parseScenario, bundledScenarios, type Scenario, type SimProfile } from './sim/scenario.ts';
@@ -37,7 +44,23 @@ const calm = { value: 0, level: 'none', trend: 'steady', velocity_per_s: 0, pred
  *
  *   makeDecision(req, t_ms, seq, { action: 'place', start: 'cold', node: 0, fragment: 'api-1', cpus: [0], reason: 'mine', commands: [start] })
  */
-export function makeDecision(req: Request, t_ms: number, seq: number, d: Partial<Decision> & Pick<Decision, 'action' | 'reason'>): Decision {
+export function makeDecision(
+  req: Request,
+  t_ms: number,
+  seq: number,
+  d: Partial<Decision> & Pick<Decision, 'action' | 'reason'>,
+): Decision {
   const pressure: PressureView = { cpu: { ...calm }, memory: { ...calm }, io: { ...calm } };
-  return { seq, t_ms, request_id: req.id, profile: req.profile, confidence: 1, pressure, scores: [], inputs_digest: '', commands: [] as Command[], ...d };
+  return {
+    seq,
+    t_ms,
+    request_id: req.id,
+    profile: req.profile,
+    confidence: 1,
+    pressure,
+    scores: [],
+    inputs_digest: '',
+    commands: [] as Command[],
+    ...d,
+  };
 }

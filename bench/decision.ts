@@ -22,7 +22,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildTopology, Orchestrator, parseConfig, type Observation, type Request } from '../engine/index.ts';
 import { PRESETS } from '../sim/topologies.ts';
 
-const CASES: Array<[string, string]> = [['1n', '1n-2c'], ['2n', '2n-32c'], ['8n', '8n-128c'], ['64n', '64n-256c']];
+const CASES: Array<[string, string]> = [
+  ['1n', '1n-2c'],
+  ['2n', '2n-32c'],
+  ['8n', '8n-128c'],
+  ['64n', '64n-256c'],
+];
 const FRAGMENTS = [100, 1_000, 10_000];
 const MEASURED = Number(process.env.FGO_BENCH_DECISIONS ?? 20_000);
 /** FGO_BENCH_CASES=8n-1000f,64n-10000f-graph20 runs only those cases (for profiling and repeats). */
@@ -31,15 +36,25 @@ const wanted = (key: string) => !ONLY || ONLY.includes(key);
 const WARMUP = 2_000;
 const PROFILES = 10;
 const GRAPH_PROFILES = 20;
-const GRAPH_CASES: Array<[string, string, number]> = [['8n', '8n-128c', 1_000], ['64n', '64n-256c', 10_000]];
+const GRAPH_CASES: Array<[string, string, number]> = [
+  ['8n', '8n-128c', 1_000],
+  ['64n', '64n-256c', 10_000],
+];
 /** p99 targets (µs) by case. */
-const TARGETS: Record<string, number> = { '8n-1000f': 4, '64n-10000f': 15, '8n-1000f-graph20': 4, '64n-10000f-graph20': 15 };
+const TARGETS: Record<string, number> = {
+  '8n-1000f': 4,
+  '64n-10000f': 15,
+  '8n-1000f-graph20': 4,
+  '64n-10000f-graph20': 15,
+};
 
 /** p0 … p19, each calling its two children in a binary tree, sync. */
 function graphProfiles(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i < GRAPH_PROFILES; i++) {
-    const calls = [2 * i + 1, 2 * i + 2].filter((c) => c < GRAPH_PROFILES).map((c) => ({ profile: `p${c}`, bytes: 4096 }));
+    const calls = [2 * i + 1, 2 * i + 2]
+      .filter((c) => c < GRAPH_PROFILES)
+      .map((c) => ({ profile: `p${c}`, bytes: 4096 }));
     out[`p${i}`] = { cpus: 0.01, memory_kb: 256, pool: { min: 0, target: 0, max: 100_000 }, calls };
   }
   return out;
@@ -60,8 +75,13 @@ function setup(preset: string, active: number, graph = false) {
   const engine = new Orchestrator({ config, topology, seed: 'bench' });
   // Half the host's CPU spread over the standing fragments, whatever their number.
   const perRequest = (cpus * 0.5) / active;
-  let t = 0, n = 0;
-  const psiNodes = topology.nodes.map((nd) => ({ id: nd.id, cpu_util: 0.5, psi: { cpu: line(0.1), memory: line(0.05), io: line(0.02) } }));
+  let t = 0,
+    n = 0;
+  const psiNodes = topology.nodes.map((nd) => ({
+    id: nd.id,
+    cpu_util: 0.5,
+    psi: { cpu: line(0.1), memory: line(0.05), io: line(0.02) },
+  }));
   let obs: Observation = { t_ms: 0, psi: { cpu: line(0.1), memory: line(0.05), io: line(0.02) }, nodes: psiNodes };
   const profiles = graph ? GRAPH_PROFILES : PROFILES;
   /** The last fragment placed for each profile: a call's caller. */
@@ -69,7 +89,14 @@ function setup(preset: string, active: number, graph = false) {
   const request = (): Request => {
     const k = n % profiles;
     const caller = graph && k > 0 ? last.get(Math.floor((k - 1) / 2)) : undefined;
-    const r: Request = { id: `r${n}`, profile: `p${k}`, cpus: perRequest, memory_kb: 128, priority: 1, memory_home: n++ % topology.nodes.length };
+    const r: Request = {
+      id: `r${n}`,
+      profile: `p${k}`,
+      cpus: perRequest,
+      memory_kb: 128,
+      priority: 1,
+      memory_home: n++ % topology.nodes.length,
+    };
     if (caller !== undefined) r.caller = caller;
     return r;
   };
@@ -127,7 +154,9 @@ async function measure(preset: string, active: number, graph = false) {
   lat.sort();
   // Allocation: heap growth over a batch with no collection inside it.
   let gcs = 0;
-  const obsv = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
+  const obsv = new PerformanceObserver((list) => {
+    gcs += list.getEntries().length;
+  });
   obsv.observe({ entryTypes: ['gc'] });
   const batch = 500;
   let alloc: number | undefined;
@@ -142,7 +171,12 @@ async function measure(preset: string, active: number, graph = false) {
     if (gcs === 0) alloc = (after - before) / batch;
   }
   obsv.disconnect();
-  return { p50: round(percentile(lat, 0.5)), p99: round(percentile(lat, 0.99)), max: round(lat[lat.length - 1] as number), alloc_bytes: alloc === undefined ? null : Math.round(alloc) };
+  return {
+    p50: round(percentile(lat, 0.5)),
+    p99: round(percentile(lat, 0.99)),
+    max: round(lat[lat.length - 1] as number),
+    alloc_bytes: alloc === undefined ? null : Math.round(alloc),
+  };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -153,7 +187,9 @@ async function main() {
   const alloc: Record<string, number | null> = {};
   if (!json) {
     console.log(`fgo engine decision benchmark: ${MEASURED} timed decisions per case, node ${process.versions.node}`);
-    console.log('case         p50 µs    p99 µs    max µs   alloc B/decision   (alloc includes the complete() that keeps N steady)');
+    console.log(
+      'case         p50 µs    p99 µs    max µs   alloc B/decision   (alloc includes the complete() that keeps N steady)',
+    );
   }
   for (const [label, preset] of CASES) {
     for (const f of FRAGMENTS) {
@@ -162,7 +198,10 @@ async function main() {
       const r = await measure(preset, f);
       latency[key] = { p50: r.p50, p99: r.p99, max: r.max };
       alloc[key] = r.alloc_bytes;
-      if (!json) console.log(`${key.padEnd(10)} ${String(r.p50).padStart(8)}  ${String(r.p99).padStart(8)}  ${String(r.max).padStart(8)}   ${String(r.alloc_bytes ?? 'n/a').padStart(16)}`);
+      if (!json)
+        console.log(
+          `${key.padEnd(10)} ${String(r.p50).padStart(8)}  ${String(r.p99).padStart(8)}  ${String(r.max).padStart(8)}   ${String(r.alloc_bytes ?? 'n/a').padStart(16)}`,
+        );
     }
   }
   for (const [label, preset, f] of GRAPH_CASES) {
@@ -171,12 +210,25 @@ async function main() {
     const r = await measure(preset, f, true);
     latency[key] = { p50: r.p50, p99: r.p99, max: r.max };
     alloc[key] = r.alloc_bytes;
-    if (!json) console.log(`${key.padEnd(10)} ${String(r.p50).padStart(8)}  ${String(r.p99).padStart(8)}  ${String(r.max).padStart(8)}   ${String(r.alloc_bytes ?? 'n/a').padStart(16)}`);
+    if (!json)
+      console.log(
+        `${key.padEnd(10)} ${String(r.p50).padStart(8)}  ${String(r.p99).padStart(8)}  ${String(r.max).padStart(8)}   ${String(r.alloc_bytes ?? 'n/a').padStart(16)}`,
+      );
   }
-  if (json) console.log(JSON.stringify({ decision_latency_us: latency, alloc_bytes_per_decision: alloc, node: process.versions.node, decisions_per_case: MEASURED }));
+  if (json)
+    console.log(
+      JSON.stringify({
+        decision_latency_us: latency,
+        alloc_bytes_per_decision: alloc,
+        node: process.versions.node,
+        decisions_per_case: MEASURED,
+      }),
+    );
   else {
     // Only the cases that ran (FGO_BENCH_CASES may pick some).
-    const verdicts = Object.entries(TARGETS).filter(([k]) => latency[k]).map(([k, us]) => `${k} p99 ≤ ${us} µs ${(latency[k] as { p99: number }).p99 <= us ? 'met' : 'MISSED'}`);
+    const verdicts = Object.entries(TARGETS)
+      .filter(([k]) => latency[k])
+      .map(([k, us]) => `${k} p99 ≤ ${us} µs ${(latency[k] as { p99: number }).p99 <= us ? 'met' : 'MISSED'}`);
     if (verdicts.length) console.log(`targets: ${verdicts.join('; ')}`);
   }
 }

@@ -13,8 +13,18 @@ const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const here = new URL('./', import.meta.url).pathname;
 const run = (file: string, flags: string[]) => {
-  const args = [...flags, '--import', 'tsx', `${here}${file}`, ...(json ? ['--json'] : []), ...(quick ? ['--quick'] : [])];
-  const r = spawnSync(process.execPath, args, { stdio: json ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8' });
+  const args = [
+    ...flags,
+    '--import',
+    'tsx',
+    `${here}${file}`,
+    ...(json ? ['--json'] : []),
+    ...(quick ? ['--quick'] : []),
+  ];
+  const r = spawnSync(process.execPath, args, {
+    stdio: json ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`${file} failed with status ${r.status}`);
   return json ? (JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>) : {};
 };
@@ -27,5 +37,6 @@ if (!json) console.log('');
 const predict = run('predict.ts', []);
 if (!json) console.log('');
 // The agent bench pins real processes: it needs root (cgroups, other processes' affinity).
-const agent = process.getuid?.() === 0 ? run('agent.ts', []) : (console.error('bench/agent.ts skipped: needs root'), {});
+const agent =
+  process.getuid?.() === 0 ? run('agent.ts', []) : (console.error('bench/agent.ts skipped: needs root'), {});
 if (json) console.log(JSON.stringify({ ...decision, sim, ...predict, ...agent }));

@@ -47,7 +47,9 @@ function simpyPython(): string | undefined {
 }
 
 function simpy(py: string): { customers: number; cpu_s: number } {
-  const r = spawnSync(py, [`${here}simpy-mmc.py`, '--c', '16', '--rate', '15', '--service', '1', '--hours', '4'], { encoding: 'utf8' });
+  const r = spawnSync(py, [`${here}simpy-mmc.py`, '--c', '16', '--rate', '15', '--service', '1', '--hours', '4'], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`bench/simpy-mmc.py failed (status ${r.status}): ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim()) as { customers: number; cpu_s: number };
   return { customers: out.customers, cpu_s: out.cpu_s };
@@ -68,7 +70,10 @@ export async function mmcVsSimpy(quick: boolean): Promise<MmcVsSimpy> {
   const engine = await best(repeats, () => fgo('engine'));
   const baseline = await best(repeats, () => fgo('least-loaded'));
   const py = simpyPython();
-  if (!py) console.error('M/M/16 against SimPy: SimPy 3 not found (apt-get install python3-simpy3, or pip install simpy); fgo measured alone');
+  if (!py)
+    console.error(
+      'M/M/16 against SimPy: SimPy 3 not found (apt-get install python3-simpy3, or pip install simpy); fgo measured alone',
+    );
   const sp = py ? await best(repeats, () => simpy(py)) : undefined;
   const ratio = (x: { customers: number; cpu_s: number }) => (sp ? Math.round((perS(x) / perS(sp)) * 100) / 100 : null);
   return {

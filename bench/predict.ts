@@ -25,8 +25,22 @@ if (!existsSync(model)) {
   if (json) console.log(JSON.stringify({ predict: null }));
   process.exit(0);
 }
-const traces = ['nyc_taxi', 'Twitter_volume_AAPL', 'azure-functions-2019', 'alibaba-m1932-m1933', 'elb_request_count_8c0756'].map((n) => loadTrace(`${root}traces/demand/${n}.csv`));
+const traces = [
+  'nyc_taxi',
+  'Twitter_volume_AAPL',
+  'azure-functions-2019',
+  'alibaba-m1932-m1933',
+  'elb_request_count_8c0756',
+].map((n) => loadTrace(`${root}traces/demand/${n}.csv`));
 const runs = quick ? 2_000 : 20_000;
 const r = await measureLatency(readFileSync(model), traces, runs, quick ? 500 : 2_000);
-if (json) console.log(JSON.stringify({ predict: { batch_us: r.batch_us, run_us: r.run_us, batch_profiles: r.batch_profiles, runs: r.runs } }));
-else console.log(`predict: ${r.batch_profiles}-profile batch p50 ${r.batch_us.p50} µs, p99 ${r.batch_us.p99} µs (onnxruntime run alone p50 ${r.run_us.p50} µs, p99 ${r.run_us.p99} µs; ${r.runs} runs; target ≤ 100 µs)`);
+if (json)
+  console.log(
+    JSON.stringify({
+      predict: { batch_us: r.batch_us, run_us: r.run_us, batch_profiles: r.batch_profiles, runs: r.runs },
+    }),
+  );
+else
+  console.log(
+    `predict: ${r.batch_profiles}-profile batch p50 ${r.batch_us.p50} µs, p99 ${r.batch_us.p99} µs (onnxruntime run alone p50 ${r.run_us.p50} µs, p99 ${r.run_us.p99} µs; ${r.runs} runs; target ≤ 100 µs)`,
+  );

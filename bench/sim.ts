@@ -59,9 +59,19 @@ async function twin(name: string, duration?: string, out?: string) {
   const scenario = scenarioSchema.parse(duration ? { ...base, duration } : base);
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
-  const r = await runSimulation({ scenario, topology: presetTopology(scenario.topology), policy: 'engine', ...(out ? { out } : {}) });
+  const r = await runSimulation({
+    scenario,
+    topology: presetTopology(scenario.topology),
+    policy: 'engine',
+    ...(out ? { out } : {}),
+  });
   const c = process.cpuUsage(c0);
-  return { wall_s: Number(process.hrtime.bigint() - t0) / 1e9, cpu_s: (c.user + c.system) / 1e6, events: r.metrics.sim.events, metrics: r.metrics };
+  return {
+    wall_s: Number(process.hrtime.bigint() - t0) / 1e9,
+    cpu_s: (c.user + c.system) / 1e6,
+    events: r.metrics.sim.events,
+    metrics: r.metrics,
+  };
 }
 
 const json = process.argv.includes('--json');
@@ -82,10 +92,18 @@ const result = {
 };
 if (json) console.log(JSON.stringify(result));
 else {
-  console.log(`twin on 'default' (engine, compact decisions.jsonl written): ${result.events_per_s.toLocaleString('en')} events/s (${def.events.toLocaleString('en')} events in ${def.cpu_s.toFixed(1)} CPU s)`);
+  console.log(
+    `twin on 'default' (engine, compact decisions.jsonl written): ${result.events_per_s.toLocaleString('en')} events/s (${def.events.toLocaleString('en')} events in ${def.cpu_s.toFixed(1)} CPU s)`,
+  );
   console.log(`event queue + processor-sharing model alone: ${model.toLocaleString('en')} events/s`);
-  if (scale) console.log(`scale-64n (24 h, 64 nodes, run directory written): ${result.scale_64n_wall_s} s wall, ${scale.events.toLocaleString('en')} events`);
+  if (scale)
+    console.log(
+      `scale-64n (24 h, 64 nodes, run directory written): ${result.scale_64n_wall_s} s wall, ${scale.events.toLocaleString('en')} events`,
+    );
   const k = (x: number | null) => (x === null ? '—' : `${Math.round(x / 1000)}k`);
-  console.log(`M/M/16, 4 h, ${mmc.customers.toLocaleString('en')} customers, customers per CPU second (no decision log): fgo engine ${k(mmc.fgo_engine_customers_per_s)}, fgo least-loaded ${k(mmc.fgo_baseline_customers_per_s)}, SimPy ${k(mmc.simpy_customers_per_s)}` + (mmc.engine === null ? '' : ` — ${mmc.engine}× and ${mmc.baseline}× SimPy`));
+  console.log(
+    `M/M/16, 4 h, ${mmc.customers.toLocaleString('en')} customers, customers per CPU second (no decision log): fgo engine ${k(mmc.fgo_engine_customers_per_s)}, fgo least-loaded ${k(mmc.fgo_baseline_customers_per_s)}, SimPy ${k(mmc.simpy_customers_per_s)}` +
+      (mmc.engine === null ? '' : ` — ${mmc.engine}× and ${mmc.baseline}× SimPy`),
+  );
   console.log(`peak RSS: ${result.peak_rss_mb} MB`);
 }

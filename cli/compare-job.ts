@@ -33,6 +33,14 @@ export async function runJob(job: CompareJob, progress: (fraction: number) => vo
   cache.set(key, inputs);
   const predictor = await predictorFor(job.flags, inputs);
   const scenario = job.engine === undefined ? inputs.scenario : { ...inputs.scenario, engine: job.engine };
-  const r = await runSimulation({ ...inputs, scenario, policy: job.policy, out: job.out, progress, warn, ...(predictor ? { predictor } : {}) });
+  const r = await runSimulation({
+    ...inputs,
+    scenario,
+    policy: job.policy,
+    out: job.out,
+    progress,
+    warn,
+    ...(predictor ? { predictor } : {}),
+  });
   return { metrics: r.metrics, wall_s: r.wall.wall_s };
 }

@@ -43,14 +43,33 @@ export interface CompareSpec {
 
 type Prepared = Omit<RunInputs, 'policy'>;
 
-export function compareSpec(f: SimFlags, vary: Vary | undefined, prepared: readonly Prepared[], policies: PolicyName[]): CompareSpec {
+export function compareSpec(
+  f: SimFlags,
+  vary: Vary | undefined,
+  prepared: readonly Prepared[],
+  policies: PolicyName[],
+): CompareSpec {
   const first = prepared[0] as Prepared;
   const h = createHash('sha256');
   for (const p of prepared) h.update(JSON.stringify(p)).update('\u0000');
   return {
-    flags: inputFlags(f), policies, vary: vary ? { key: vary.key, values: vary.variants.map((v) => v.value) } : null,
-    scenario: { name: first.scenario.name, description: first.scenario.description, seed: first.scenario.seed, duration: first.scenario.duration },
-    variants: vary ? vary.variants.map((v, i) => ({ label: v.label, value: v.value, seed: (prepared[i] as Prepared).scenario.seed, topology: (prepared[i] as Prepared).scenario.topology })) : [],
+    flags: inputFlags(f),
+    policies,
+    vary: vary ? { key: vary.key, values: vary.variants.map((v) => v.value) } : null,
+    scenario: {
+      name: first.scenario.name,
+      description: first.scenario.description,
+      seed: first.scenario.seed,
+      duration: first.scenario.duration,
+    },
+    variants: vary
+      ? vary.variants.map((v, i) => ({
+          label: v.label,
+          value: v.value,
+          seed: (prepared[i] as Prepared).scenario.seed,
+          topology: (prepared[i] as Prepared).scenario.topology,
+        }))
+      : [],
     inputs_digest: h.digest('hex').slice(0, 16),
     versions: { fgo: FGO_VERSION, node: process.versions.node, source: sourceDigest() },
   };
@@ -59,19 +78,40 @@ export function compareSpec(f: SimFlags, vary: Vary | undefined, prepared: reado
 /** Every run in the fixed order shards are cut from: each variant's policies (or just the policies), into DIR/[VARIANT/]POLICY. */
 export function compareJobs(spec: CompareSpec, dir: string): CompareJob[] {
   const vary = spec.vary;
-  const units = vary ? spec.variants.map((v) => ({ prefix: `${v.label}/`, flags: variantFlags(spec.flags, vary.key, v.value), on: `${spec.scenario.name} (${vary.key}=${v.value})` })) : [{ prefix: '', flags: spec.flags, on: spec.scenario.name }];
-  return units.flatMap((u) => spec.policies.map((p): CompareJob => ({ key: `${u.prefix}${p}`, label: `${p} on ${u.on}`, flags: u.flags, policy: p, out: join(dir, `${u.prefix}${p}`) })));
+  const units = vary
+    ? spec.variants.map((v) => ({
+        prefix: `${v.label}/`,
+        flags: variantFlags(spec.flags, vary.key, v.value),
+        on: `${spec.scenario.name} (${vary.key}=${v.value})`,
+      }))
+    : [{ prefix: '', flags: spec.flags, on: spec.scenario.name }];
+  return units.flatMap((u) =>
+    spec.policies.map(
+      (p): CompareJob => ({
+        key: `${u.prefix}${p}`,
+        label: `${p} on ${u.on}`,
+        flags: u.flags,
+        policy: p,
+        out: join(dir, `${u.prefix}${p}`),
+      }),
+    ),
+  );
 }
 
 /**
  * A progress bar over a pool's runs: runs done of the total, and the fraction (for the time left)
  * from every running job's own progress, each run weighted by `weight` (its simulated seconds).
  */
-export function poolProgress<J extends { key: string }>(label: string, jobs: readonly J[], weight: (job: J) => number = () => 1) {
+export function poolProgress<J extends { key: string }>(
+  label: string,
+  jobs: readonly J[],
+  weight: (job: J) => number = () => 1,
+) {
   const bar = progressBar(label);
   const total = jobs.reduce((a, j) => a + weight(j), 0) || 1;
   const part = new Map<string, number>();
-  let sum = 0, done = 0;
+  let sum = 0,
+    done = 0;
   const set = (job: J, f: number) => {
     const w = weight(job) * f;
     sum += w - (part.get(job.key) ?? 0);
@@ -90,42 +130,99 @@ export function poolProgress<J extends { key: string }>(label: string, jobs: rea
 }
 
 /** The comparison's runs (all, or one shard's) on `workers` threads, into `dir`. */
-export async function runCompare(spec: CompareSpec, dir: string, workers: number, shard?: Shard): Promise<Map<string, CompareRun>> {
+export async function runCompare(
+  spec: CompareSpec,
+  dir: string,
+  workers: number,
+  shard?: Shard,
+): Promise<Map<string, CompareRun>> {
   const all = compareJobs(spec, dir);
   const jobs = shard ? shardOf(all, shard) : all;
-  const progress = poolProgress(shard ? `compare shard ${shard.index}/${shard.count}` : `compare ${spec.scenario.name}`, jobs);
-  return runJobs<CompareJob, CompareRun>(jobs, { workers, onDone: progress.onDone, onProgress: progress.onProgress }, COMPARE_TASK).finally(progress.finish);
+  const progress = poolProgress(
+    shard ? `compare shard ${shard.index}/${shard.count}` : `compare ${spec.scenario.name}`,
+    jobs,
+  );
+  return runJobs<CompareJob, CompareRun>(
+    jobs,
+    { workers, onDone: progress.onDone, onProgress: progress.onProgress },
+    COMPARE_TASK,
+  ).finally(progress.finish);
 }
 
 /** A shard's shard.json: its runs' metrics by key (no wall times, so a retried shard writes the same file). */
 export function shardJson(spec: CompareSpec, shard: Shard, runs: ReadonlyMap<string, CompareRun>): string {
-  const doc: ShardDoc<CompareSpec> = { format: COMPARE_SHARD_FORMAT, study: spec, shard, runs: Object.fromEntries([...runs].map(([k, r]) => [k, r.metrics])) };
+  const doc: ShardDoc<CompareSpec> = {
+    format: COMPARE_SHARD_FORMAT,
+    study: spec,
+    shard,
+    runs: Object.fromEntries([...runs].map(([k, r]) => [k, r.metrics])),
+  };
   return JSON.stringify(doc, null, 2) + '\n';
 }
 
 /** comparison.json's document (and the verdicts), from every run's metrics. */
 export function comparisonDoc(spec: CompareSpec, metricsOf: (key: string) => MetricsSummary) {
-  const policyMetrics = (prefix: string) => Object.fromEntries(spec.policies.map((p) => [p, metricsOf(`${prefix}${p}`)]));
-  const verdictOn = (name: string, m: Record<string, MetricsSummary>) => (spec.policies.includes('engine') && spec.policies.length > 1 ? verdictFor(name, m) : undefined);
+  const policyMetrics = (prefix: string) =>
+    Object.fromEntries(spec.policies.map((p) => [p, metricsOf(`${prefix}${p}`)]));
+  const verdictOn = (name: string, m: Record<string, MetricsSummary>) =>
+    spec.policies.includes('engine') && spec.policies.length > 1 ? verdictFor(name, m) : undefined;
   const { name, seed, duration } = spec.scenario;
   if (!spec.vary) {
     const m = policyMetrics('');
     const verdict = verdictOn(name, m);
-    return { comparison: { scenario: name, seed, duration, policies: m, ...(verdict ? { verdict } : {}) }, verdict, variants: undefined, seeds: undefined };
+    return {
+      comparison: { scenario: name, seed, duration, policies: m, ...(verdict ? { verdict } : {}) },
+      verdict,
+      variants: undefined,
+      seeds: undefined,
+    };
   }
   const variants = spec.variants.map((v) => {
     const m = policyMetrics(`${v.label}/`);
     const verdict = verdictOn(`${name}/${v.label}`, m);
-    return { label: v.label, value: v.value, seed: v.seed, topology: v.topology, policies: m, ...(verdict ? { verdict } : {}) };
+    return {
+      label: v.label,
+      value: v.value,
+      seed: v.seed,
+      topology: v.topology,
+      policies: m,
+      ...(verdict ? { verdict } : {}),
+    };
   });
-  const seeds = spec.vary.key === 'seed' ? { spread: 'min-max', ...summariseSeeds(name, variants.map((v) => v.policies)) } : undefined;
-  return { comparison: { scenario: name, duration, vary: spec.vary, policies: spec.policies, variants, ...(seeds ? { over_seeds: seeds } : {}) }, verdict: undefined, variants, seeds };
+  const seeds =
+    spec.vary.key === 'seed'
+      ? {
+          spread: 'min-max',
+          ...summariseSeeds(
+            name,
+            variants.map((v) => v.policies),
+          ),
+        }
+      : undefined;
+  return {
+    comparison: {
+      scenario: name,
+      duration,
+      vary: spec.vary,
+      policies: spec.policies,
+      variants,
+      ...(seeds ? { over_seeds: seeds } : {}),
+    },
+    verdict: undefined,
+    variants,
+    seeds,
+  };
 }
 
 export type Comparison = ReturnType<typeof comparisonDoc>;
 
 /** comparison.json, report.html (reports/report.ts reads the comparison back) and fgo's marker, written into `dir`. */
-export async function finishCompare(dir: string, spec: CompareSpec, c: Comparison, marker: (dir: string) => void): Promise<void> {
+export async function finishCompare(
+  dir: string,
+  spec: CompareSpec,
+  c: Comparison,
+  marker: (dir: string) => void,
+): Promise<void> {
   writeFileSync(join(dir, 'comparison.json'), JSON.stringify(c.comparison, null, 2) + '\n');
   const { writeReport } = await import('../reports/report.ts');
   await writeReport([dir], join(dir, 'report.html'), { title: `fgo compare: ${spec.scenario.name}` });
@@ -133,9 +230,16 @@ export async function finishCompare(dir: string, spec: CompareSpec, c: Compariso
 }
 
 /** `fgo compare merge`: the shards checked (every problem naming its file, exit 1), every run directory copied into `dir`. */
-export function mergeCompareShards(args: readonly string[], dir: string): { spec: CompareSpec; comparison: Comparison } {
+export function mergeCompareShards(
+  args: readonly string[],
+  dir: string,
+): { spec: CompareSpec; comparison: Comparison } {
   const docs = args.map(shardFile).map((file) => ({ file, doc: readJson(file).value }));
-  const { study: spec, runs, fileOf } = checkShards<CompareSpec>(docs, COMPARE_SHARD_FORMAT, 'fgo compare', (s) => compareJobs(s, '').map((j) => j.key));
+  const {
+    study: spec,
+    runs,
+    fileOf,
+  } = checkShards<CompareSpec>(docs, COMPARE_SHARD_FORMAT, 'fgo compare', (s) => compareJobs(s, '').map((j) => j.key));
   for (const [key, file] of fileOf) cpSync(join(dirname(file), key), join(dir, key), { recursive: true });
   return { spec, comparison: comparisonDoc(spec, (k) => runs.get(k) as MetricsSummary) };
 }

@@ -34,7 +34,14 @@ export function checkConfigFile(file: string, kind?: ConfigKind): { kind: Config
     return { kind: k, config: { ...s, engine: engineConfigFor(s) } };
   } catch (e) {
     // The scenario's engine section, laid over its catalogue: located under "engine".
-    if (e instanceof ConfigError) throw new InputError(locate(file, readJson(file).text, e.problems.map((p) => `engine.${p}`)));
+    if (e instanceof ConfigError)
+      throw new InputError(
+        locate(
+          file,
+          readJson(file).text,
+          e.problems.map((p) => `engine.${p}`),
+        ),
+      );
     throw e;
   }
 }

@@ -7,6 +7,10 @@ export function reportUnexpected(e: unknown): void {
   const debug = process.env.FGO_DEBUG === '1';
   const err = e instanceof Error ? e : new Error(String(e));
   const code = (err as NodeJS.ErrnoException).code;
-  process.stderr.write(debug ? `${err.stack ?? err.message}\n` : `fgo: error: ${err.message.split('\n')[0]}${code && !err.message.includes(code) ? ` (${code})` : ''} (FGO_DEBUG=1 shows where)\n`);
+  process.stderr.write(
+    debug
+      ? `${err.stack ?? err.message}\n`
+      : `fgo: error: ${err.message.split('\n')[0]}${code && !err.message.includes(code) ? ` (${code})` : ''} (FGO_DEBUG=1 shows where)\n`,
+  );
   process.exitCode = 1;
 }

@@ -35,7 +35,11 @@ export function takesList(cmd: Command, f: FlagPair): Command {
   // Every value in command-line order, whichever spelling, once commander has parsed them all.
   cmd.hook('preAction', () => {
     if (given.length) keep();
-    if (aliased) warn(cmd, `--${f.one} is read as --${f.many} (this command takes a list of ${f.noun}s: --${f.many} ${f.variadic ? 'A B' : 'A,B'})`);
+    if (aliased)
+      warn(
+        cmd,
+        `--${f.one} is read as --${f.many} (this command takes a list of ${f.noun}s: --${f.many} ${f.variadic ? 'A B' : 'A,B'})`,
+      );
   });
   return cmd;
 }
@@ -46,7 +50,8 @@ export function takesOne(cmd: Command, f: FlagPair, forSeveral: string): Command
   const given: string[] = [];
   cmd.on(`option:${f.many}`, (v: string) => {
     given.push(...(f.variadic ? [v] : v.split(',')));
-    if (given.length > 1) cmd.error(`error: fgo ${cmd.name()} takes one ${f.noun} (--${f.one}), not ${given.length}; ${forSeveral}`);
+    if (given.length > 1)
+      cmd.error(`error: fgo ${cmd.name()} takes one ${f.noun} (--${f.one}), not ${given.length}; ${forSeveral}`);
     cmd.setOptionValueWithSource(f.one, given[0], 'cli');
   });
   cmd.hook('preAction', () => {

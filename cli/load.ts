@@ -17,11 +17,15 @@ import { RESULT_FORMAT as TUNE_RESULT_FORMAT } from '../sim/tune/sweep.ts';
 export function readConfigDoc(file: string): { value: Record<string, unknown>; text: string; at: string } {
   const { value, text } = readJson(file);
   // The engine takes a missing config as the defaults; a file must hold an object ({} for them).
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InputError([`${file}:1:1: (top level): expected an object (use {} for the design defaults), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`]);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new InputError([
+      `${file}:1:1: (top level): expected an object (use {} for the design defaults), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    ]);
   const doc = value as Record<string, unknown>;
   if (doc.format !== TUNE_RESULT_FORMAT) return { value: doc, text, at: '' };
   const tuned = (doc.tuned as { engine_config?: unknown } | undefined)?.engine_config;
-  if (tuned === null || typeof tuned !== 'object' || Array.isArray(tuned)) throw new InputError([`${file}: an fgo tune result without tuned.engine_config`]);
+  if (tuned === null || typeof tuned !== 'object' || Array.isArray(tuned))
+    throw new InputError([`${file}: an fgo tune result without tuned.engine_config`]);
   return { value: tuned as Record<string, unknown>, text, at: 'tuned.engine_config.' };
 }
 
@@ -32,8 +36,20 @@ export function loadConfig(file: string | undefined): Config {
     return parseConfig(value);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    const stale = at && e.problems.some((p) => p.endsWith('unknown key')) ? [`${file}: written by an fgo whose engine config had keys this one does not; run fgo tune again (its command is in the file's "command")`] : [];
-    throw new InputError([...locate(file, text, e.problems.map((p) => at + p)), ...stale]);
+    const stale =
+      at && e.problems.some((p) => p.endsWith('unknown key'))
+        ? [
+            `${file}: written by an fgo whose engine config had keys this one does not; run fgo tune again (its command is in the file's "command")`,
+          ]
+        : [];
+    throw new InputError([
+      ...locate(
+        file,
+        text,
+        e.problems.map((p) => at + p),
+      ),
+      ...stale,
+    ]);
   }
 }
 

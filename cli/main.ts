@@ -5,7 +5,14 @@
  * prints the stack); a closed stdout (`fgo … | head`) ends the command quietly with status 0.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, Orchestrator, observationSchema, requestSchema, type Observation, type Request } from '../engine/index.ts';
+import {
+  ConfigError,
+  Orchestrator,
+  observationSchema,
+  requestSchema,
+  type Observation,
+  type Request,
+} from '../engine/index.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { checkConfigFile, CONFIG_KINDS, type ConfigKind } from './config-check.ts';
 import { runDemo } from './demo.ts';
@@ -42,25 +49,46 @@ export function buildProgram(): Command {
     .command('version')
     .description('print the fgo version (and the Node.js running it)')
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  $ fgo version\n  fgo 0.1.0 (node 20.20.2)\n  $ fgo version --json\n  {"fgo":"0.1.0","node":"20.20.2"}')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ fgo version\n  fgo 0.1.0 (node 20.20.2)\n  $ fgo version --json\n  {"fgo":"0.1.0","node":"20.20.2"}',
+    )
     .action((o: { json?: boolean }) => {
       const v = { fgo: FGO_VERSION, node: process.versions.node };
       console.log(o.json ? JSON.stringify(v) : `fgo ${v.fgo} (node ${v.node})`);
     });
 
-  const config = program.command('config').description('work with fgo\'s configuration files: engine, live agent and scenario');
+  const config = program
+    .command('config')
+    .description("work with fgo's configuration files: engine, live agent and scenario");
   config
     .command('check')
-    .description('validate a config (JSON) as the command that reads it would; prints every problem with its line, exits 1 if any')
-    .argument('<file>', 'an engine config ({} gives the design defaults) or fgo tune result, a live agent config, or a scenario')
-    .addOption(new Option('--kind <kind>', 'what the file is (default: told from its keys: `mode` → live, `name` with `profiles` → scenario, else engine)').choices([...CONFIG_KINDS]))
+    .description(
+      'validate a config (JSON) as the command that reads it would; prints every problem with its line, exits 1 if any',
+    )
+    .argument(
+      '<file>',
+      'an engine config ({} gives the design defaults) or fgo tune result, a live agent config, or a scenario',
+    )
+    .addOption(
+      new Option(
+        '--kind <kind>',
+        'what the file is (default: told from its keys: `mode` → live, `name` with `profiles` → scenario, else engine)',
+      ).choices([...CONFIG_KINDS]),
+    )
     .option('--json', 'print {"ok":bool,"kind":…,"problems":[…]} instead of text')
     .option('--print', 'print the effective config, defaults filled in')
-    .addHelpText('after', '\nExamples:\n  $ fgo config check fgo.json\n  fgo.json:4:17: pressure.thresholds.cpu.high: Too big: expected number to be <=1\n  $ fgo config check live/examples/pool.json\n  live/examples/pool.json: ok (live config)\n  $ fgo config check sim/scenarios/graph-4n.json --print > effective.json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ fgo config check fgo.json\n  fgo.json:4:17: pressure.thresholds.cpu.high: Too big: expected number to be <=1\n  $ fgo config check live/examples/pool.json\n  live/examples/pool.json: ok (live config)\n  $ fgo config check sim/scenarios/graph-4n.json --print > effective.json',
+    )
     .action((file: string, o: { kind?: ConfigKind; json?: boolean; print?: boolean }) => {
       try {
         const r = checkConfigFile(file, o.kind);
-        if (o.json) console.log(JSON.stringify({ ok: true, kind: r.kind, problems: [], ...(o.print ? { config: r.config } : {}) }));
+        if (o.json)
+          console.log(
+            JSON.stringify({ ok: true, kind: r.kind, problems: [], ...(o.print ? { config: r.config } : {}) }),
+          );
         else console.log(o.print ? JSON.stringify(r.config, null, 2) : `${file}: ok (${r.kind} config)`);
       } catch (e) {
         if (!(e instanceof InputError) || !o.json) throw e;
@@ -72,11 +100,17 @@ export function buildProgram(): Command {
   program
     .command('decide')
     .description('make one scheduling decision and print it, with its full explanation, as JSON')
-    .requiredOption('--topology <file|preset>', `topology JSON (as written by fgo topology --json) or a preset: ${Object.keys(PRESETS).join(', ')}`)
-    .requiredOption('--observation <file>', 'observation JSON: {"t_ms", "psi": {cpu, memory, io}, "nodes"?, "online_cpus"?}')
+    .requiredOption(
+      '--topology <file|preset>',
+      `topology JSON (as written by fgo topology --json) or a preset: ${Object.keys(PRESETS).join(', ')}`,
+    )
+    .requiredOption(
+      '--observation <file>',
+      'observation JSON: {"t_ms", "psi": {cpu, memory, io}, "nodes"?, "online_cpus"?}',
+    )
     .requiredOption('--request <file>', 'request JSON: {"id", "profile", "cpus", "memory_kb", "priority", …}')
     .option('--config <file>', 'engine config JSON (default: the design defaults)')
-    .option('--seed <seed>', 'seed of the engine\'s random streams', 'fgo')
+    .option('--seed <seed>', "seed of the engine's random streams", 'fgo')
     .option('--json', 'accepted for scripts that pass it to every command: the output is always JSON')
     .addHelpText('after', '\nExample:\n  $ fgo decide --topology 2n-32c --observation obs.json --request req.json')
     .action((o: { topology: string; observation: string; request: string; config?: string; seed: string }) => {
@@ -84,8 +118,14 @@ export function buildProgram(): Command {
       const topology = loadTopology(o.topology);
       const obs = loadValidated(o.observation, observationSchema) as Observation;
       const req = loadValidated(o.request, requestSchema) as Request;
-      const bad = [...(req.memory_home !== undefined && !topology.byId.has(req.memory_home) ? [`memory_home: node ${req.memory_home} is not in the topology`] : []),
-        ...(req.allowed_nodes ?? []).filter((n) => !topology.byId.has(n)).map((n) => `allowed_nodes: node ${n} is not in the topology`)];
+      const bad = [
+        ...(req.memory_home !== undefined && !topology.byId.has(req.memory_home)
+          ? [`memory_home: node ${req.memory_home} is not in the topology`]
+          : []),
+        ...(req.allowed_nodes ?? [])
+          .filter((n) => !topology.byId.has(n))
+          .map((n) => `allowed_nodes: node ${n} is not in the topology`),
+      ];
       if (bad.length) throw new InputError(locate(o.request, readJson(o.request).text, bad));
       const engine = new Orchestrator({ config: cfg, topology, seed: o.seed });
       console.log(JSON.stringify(engine.schedule(req, obs), null, 2));
@@ -93,10 +133,15 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('a scripted tour of the engine on a built-in two-node topology: placement, deferral, shedding, scaling, healing')
+    .description(
+      'a scripted tour of the engine on a built-in two-node topology: placement, deferral, shedding, scaling, healing',
+    )
     .option('--json', 'print the decisions and commands as JSON lines instead of a narrative')
-    .option('--seed <seed>', 'seed of the engine\'s random streams', 'demo')
-    .addHelpText('after', '\nExamples:\n  $ fgo demo                      # the tour as a narrative, one step per paragraph\n  $ fgo demo --json | head -3     # the same decisions and commands, one JSON object per line\n  $ fgo demo --seed other         # another seed: same story, other draws among equal nodes')
+    .option('--seed <seed>', "seed of the engine's random streams", 'demo')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ fgo demo                      # the tour as a narrative, one step per paragraph\n  $ fgo demo --json | head -3     # the same decisions and commands, one JSON object per line\n  $ fgo demo --seed other         # another seed: same story, other draws among equal nodes',
+    )
     .action((o: { json?: boolean; seed: string }) => runDemo(o.seed, o.json === true, (line) => console.log(line)));
 
   registerSim(program);

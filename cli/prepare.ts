@@ -50,7 +50,11 @@ export function prepare(f: SimFlags): Omit<RunInputs, 'policy'> {
   } catch (e) {
     if (e instanceof InputError) throw new InputError(e.problems, 2);
     if (e instanceof ConfigError || e instanceof TopologyError) throw new InputError(e.problems, 2);
-    if (e instanceof ZodError) throw new InputError(e.issues.map((i) => `scenario: ${i.path.join('.')}: ${i.message}`), 2);
+    if (e instanceof ZodError)
+      throw new InputError(
+        e.issues.map((i) => `scenario: ${i.path.join('.')}: ${i.message}`),
+        2,
+      );
     throw e;
   }
 }
@@ -59,11 +63,16 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
   let s: Scenario = loadScenario(f.scenario ?? 'default');
   const set = (patch: Partial<Scenario>) => (s = scenarioSchema.parse({ ...s, ...patch }));
   if (f.seed !== undefined) {
-    if (!/^\d{1,16}$/.test(f.seed) || Number(f.seed) > MAX_SEED) throw new InputError([`--seed: '${f.seed}' is not a whole number from 0 to ${MAX_SEED}`]);
+    if (!/^\d{1,16}$/.test(f.seed) || Number(f.seed) > MAX_SEED)
+      throw new InputError([`--seed: '${f.seed}' is not a whole number from 0 to ${MAX_SEED}`]);
     set({ seed: Number(f.seed) });
   }
-  if (f.psiMode !== undefined && f.psiMode !== 'overlay' && f.psiMode !== 'replace') throw new InputError([`--psi-mode: '${f.psiMode}' is not overlay or replace`]);
-  if (f.psiMode !== undefined && f.psi === undefined && !s.psi) throw new InputError([`--psi-mode: needs --psi FILE (or a scenario with a psi trace); scenario ${s.name} has none`]);
+  if (f.psiMode !== undefined && f.psiMode !== 'overlay' && f.psiMode !== 'replace')
+    throw new InputError([`--psi-mode: '${f.psiMode}' is not overlay or replace`]);
+  if (f.psiMode !== undefined && f.psi === undefined && !s.psi)
+    throw new InputError([
+      `--psi-mode: needs --psi FILE (or a scenario with a psi trace); scenario ${s.name} has none`,
+    ]);
   if (f.duration !== undefined) {
     try {
       parseDuration_s(f.duration);
@@ -76,8 +85,10 @@ function prepareInputs(f: SimFlags): Omit<RunInputs, 'policy'> {
   if (f.workload !== undefined) set({ workload: f.workload });
   if (f.background !== undefined) set({ background: { file: f.background, copies: 1 } });
   if (f.backgroundNode !== undefined) {
-    if (!/^\d+$/.test(f.backgroundNode)) throw new InputError([`--background-node: '${f.backgroundNode}' is not a node id`]);
-    if (!s.background) throw new InputError(['--background-node: needs --background FILE (or a scenario with a background)']);
+    if (!/^\d+$/.test(f.backgroundNode))
+      throw new InputError([`--background-node: '${f.backgroundNode}' is not a node id`]);
+    if (!s.background)
+      throw new InputError(['--background-node: needs --background FILE (or a scenario with a background)']);
     set({ background: { ...s.background, node: Number(f.backgroundNode) } });
   }
   if (f.noPsi === true) set({ psi: undefined });
@@ -104,23 +115,43 @@ export function prepareVariant(f: SimFlags, key: VaryKey, value: string): Omit<R
   try {
     return prepare(variantFlags(f, key, value));
   } catch (e) {
-    if (e instanceof InputError) throw new InputError(e.problems.map((p) => `--vary ${key}=${value}: ${p}`), e.exitCode);
+    if (e instanceof InputError)
+      throw new InputError(
+        e.problems.map((p) => `--vary ${key}=${value}: ${p}`),
+        e.exitCode,
+      );
     throw e;
   }
 }
 
-
 export const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
 
 /** The predictor `--model` names, asked once per scaling cycle; a bad model warns and falls back to EWMA. */
-export async function predictorFor(f: SimFlags, inputs: Omit<RunInputs, 'policy'>): Promise<DemandPredictor | undefined> {
+export async function predictorFor(
+  f: SimFlags,
+  inputs: Omit<RunInputs, 'policy'>,
+): Promise<DemandPredictor | undefined> {
   if (f.model === undefined) return undefined;
   return loadDemandPredictor(f.model, { horizon_s: engineConfigFor(inputs.scenario).scaling.interval_ms / 1000, warn });
 }
 
-
 /** The flags that decide a run's inputs (the rest say where output goes and how it is shown). */
-const INPUT_FLAGS = ['scenario', 'seed', 'duration', 'config', 'topology', 'workload', 'psi', 'psiMode', 'background', 'backgroundNode', 'explainFull', 'decisions', 'model', 'noPsi'] as const satisfies ReadonlyArray<keyof SimFlags>;
+const INPUT_FLAGS = [
+  'scenario',
+  'seed',
+  'duration',
+  'config',
+  'topology',
+  'workload',
+  'psi',
+  'psiMode',
+  'background',
+  'backgroundNode',
+  'explainFull',
+  'decisions',
+  'model',
+  'noPsi',
+] as const satisfies ReadonlyArray<keyof SimFlags>;
 
 /** Only the input flags, in a fixed order: what a worker needs to prepare the same inputs, and what a shard records. */
 export function inputFlags(f: SimFlags): SimFlags {

@@ -10,7 +10,13 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { assertPsiAvailable, checkRecordTimes, MIN_INTERVAL_S, recordPsiTrace, type RecordSummary } from '../live/recorder.ts';
+import {
+  assertPsiAvailable,
+  checkRecordTimes,
+  MIN_INTERVAL_S,
+  recordPsiTrace,
+  type RecordSummary,
+} from '../live/recorder.ts';
 import { HostFileError } from '../live/procread.ts';
 import { resolveRoots, type HostRoots } from '../formats/host/roots.ts';
 import { outputFileProblem } from '../formats/outputs.ts';
@@ -42,7 +48,9 @@ const seconds = (s: number) => (s < 120 ? `${Math.round(s * 100) / 100} s` : `${
 
 export function summaryText(s: RecordSummary): string {
   const how = s.stopped === 'signal' ? ', stopped early by a signal' : '';
-  const missed = s.missed ? `, ${s.missed} sample slot${s.missed === 1 ? '' : 's'} missed (host or process stalled)` : '';
+  const missed = s.missed
+    ? `, ${s.missed} sample slot${s.missed === 1 ? '' : 's'} missed (host or process stalled)`
+    : '';
   return `recorded ${s.rows} row${s.rows === 1 ? '' : 's'} over ${seconds(s.duration_s)} (every ${Math.round(s.interval_s * 1000)} ms${how}${missed}) to ${s.file}`;
 }
 
@@ -59,20 +67,29 @@ export function registerRecordCommand(program: Command): void {
   program
     .command('record')
     .description(
-      'record this host\'s pressure (PSI), CPU time and available memory every interval into a PSI trace CSV ' +
+      "record this host's pressure (PSI), CPU time and available memory every interval into a PSI trace CSV " +
         '(t_ms, the 24 PSI columns, cpu_busy_jiffies,cpu_total_jiffies,mem_available_kb,procs_running,procs_blocked) for the twin to replay (--psi shows it to the policy, --background runs it as a neighbour); ' +
         'rows are flushed as taken, Ctrl-C stops early and keeps them',
     )
     .requiredOption('--duration <d>', 'how long to record, e.g. 30s, 5m, 2h (samples at 0, I, 2I, … up to D)')
     .option('--interval <i>', `time between samples, at least ${MIN_INTERVAL_S * 1000}ms`, '1s')
     .requiredOption('--out <file>', 'the trace to write (written directly, header first, so a crash keeps every row)')
-    .option('--fs-root <dir>', 'read DIR as / (as hwloc\'s HWLOC_FSROOT): DIR/sys, DIR/proc and its cgroup mounts')
+    .option('--fs-root <dir>', "read DIR as / (as hwloc's HWLOC_FSROOT): DIR/sys, DIR/proc and its cgroup mounts")
     .option('--sysfs-root <dir>', 'directory standing for /sys (default: FS_ROOT/sys)')
     .option('--procfs-root <dir>', 'directory standing for /proc (default: FS_ROOT/proc)')
-    .option('--cgroup-root <dir>', 'mount point of the cpuset cgroup hierarchy (unused by record; accepted like every live command)')
+    .option(
+      '--cgroup-root <dir>',
+      'mount point of the cpuset cgroup hierarchy (unused by record; accepted like every live command)',
+    )
     .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
-    .option('--json', 'print one JSON object on stdout at the end: {"ok":true,"file","rows","duration_s","interval_s","stopped","missed"}')
-    .addHelpText('after', '\nExamples:\n  $ fgo record --duration 5m --out traces/host.csv\n  $ fgo record --duration 30s --interval 250ms --out /tmp/burst.csv --json\n  $ fgo trace check traces/host.csv')
+    .option(
+      '--json',
+      'print one JSON object on stdout at the end: {"ok":true,"file","rows","duration_s","interval_s","stopped","missed"}',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ fgo record --duration 5m --out traces/host.csv\n  $ fgo record --duration 30s --interval 250ms --out /tmp/burst.csv --json\n  $ fgo trace check traces/host.csv',
+    )
     .action((o: RecordCliOptions) => {
       const json = o.json === true;
       let duration_s: number, interval_s: number, roots: HostRoots;
@@ -98,14 +115,24 @@ export function registerRecordCommand(program: Command): void {
       const progress = ({ index, t_ms, cells }: { index: number; t_ms: number; cells: readonly string[] }) => {
         if (!tty) return;
         // cells[0] is cpu_some_avg10, cells[8] mem_some_avg10, cells[16] io_some_avg10 (PSI_COLUMNS order).
-        process.stderr.write(`\r\x1b[K${index + 1}/${total} rows, t ${(t_ms / 1000).toFixed(1)} s — some avg10: cpu ${cells[0]} %, mem ${cells[8]} %, io ${cells[16]} % (Ctrl-C stops)`);
+        process.stderr.write(
+          `\r\x1b[K${index + 1}/${total} rows, t ${(t_ms / 1000).toFixed(1)} s — some avg10: cpu ${cells[0]} %, mem ${cells[8]} %, io ${cells[16]} % (Ctrl-C stops)`,
+        );
       };
       const done = () => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         if (tty) process.stderr.write('\r\x1b[K');
       };
-      recordPsiTrace({ roots, out, replace: o.force === true, duration_s, interval_s, signal: stop.signal, onRow: progress }).then(
+      recordPsiTrace({
+        roots,
+        out,
+        replace: o.force === true,
+        duration_s,
+        interval_s,
+        signal: stop.signal,
+        onRow: progress,
+      }).then(
         (s) => {
           done();
           console.log(json ? JSON.stringify({ ok: true, ...s }) : summaryText(s));

@@ -26,7 +26,8 @@ function printList(title: string, items: readonly string[]): void {
 
 function summary(segments: number, r: ReplayReport, code: number): string {
   const checked = `${segments} segment(s), ${r.epochs} epoch(s): ${r.calls} engine calls (${r.decisions} decisions) re-run`;
-  if (r.calls === 0) return `${segments} segment(s), ${r.epochs} epoch(s): no engine call could be checked — nothing was compared`;
+  if (r.calls === 0)
+    return `${segments} segment(s), ${r.epochs} epoch(s): no engine call could be checked — nothing was compared`;
   const outcome = `${r.differences.length} difference(s)`;
   if (code === 0) return `${checked}: ${outcome}; every entry checked`;
   if (code === EXIT_UNCHECKED) return `${checked}: ${outcome} among them, but not everything could be checked (above)`;
@@ -45,7 +46,10 @@ export function checkJournal(path: string): JournalCheck {
   const replayer = new Replayer();
   let scan: ScanResult;
   try {
-    scan = scanJournal(path, { entry: (e, where) => replayer.feed(e, where), damage: (where) => replayer.damage(where) });
+    scan = scanJournal(path, {
+      entry: (e, where) => replayer.feed(e, where),
+      damage: (where) => replayer.damage(where),
+    });
   } catch (e) {
     throw new InputError([(e as Error).message]);
   }
@@ -58,31 +62,51 @@ export function checkJournal(path: string): JournalCheck {
 export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
-    .description('re-run the engine on a live journal\'s observations and report every decision that differs (there should be none)')
+    .description(
+      "re-run the engine on a live journal's observations and report every decision that differs (there should be none)",
+    )
     .argument('<journal>', 'journal directory (STATE_DIR/journal) or one segment file')
     .option('--json', 'print one JSON object')
-    .addHelpText('after', [
-      '',
-      'Exit status:',
-      '  0  every entry was checked, at least one engine call was re-run, and all replay identically',
-      '  1  a decision differs, or the journal is damaged or holds nonsense (each bad line named file:line)',
-      `  ${EXIT_UNCHECKED}  what was checked replays identically, but some entries could not be checked: their`,
-      '     epoch\'s start was in a segment retention removed, entries were dropped on a full disk,',
-      '     or there was no engine call at all',
-      'A torn last line (a crash mid-write) is noted and skipped; it does not change the status.',
-      '',
-      'Example:',
-      '  $ fgo replay /var/lib/fgo/journal',
-    ].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Exit status:',
+        '  0  every entry was checked, at least one engine call was re-run, and all replay identically',
+        '  1  a decision differs, or the journal is damaged or holds nonsense (each bad line named file:line)',
+        `  ${EXIT_UNCHECKED}  what was checked replays identically, but some entries could not be checked: their`,
+        "     epoch's start was in a segment retention removed, entries were dropped on a full disk,",
+        '     or there was no engine call at all',
+        'A torn last line (a crash mid-write) is noted and skipped; it does not change the status.',
+        '',
+        'Example:',
+        '  $ fgo replay /var/lib/fgo/journal',
+      ].join('\n'),
+    )
     .action((path: string, o: { json?: boolean }) => {
       const { scan, report: r, status: code } = checkJournal(path);
       if (o.json) {
-        console.log(JSON.stringify({ segments: scan.segments.length, epochs: r.epochs, calls: r.calls, decisions: r.decisions, differences: r.differences, problems: r.problems, unchecked: r.unchecked, notes: scan.notes, status: code }));
+        console.log(
+          JSON.stringify({
+            segments: scan.segments.length,
+            epochs: r.epochs,
+            calls: r.calls,
+            decisions: r.decisions,
+            differences: r.differences,
+            problems: r.problems,
+            unchecked: r.unchecked,
+            notes: scan.notes,
+            status: code,
+          }),
+        );
       } else {
         printList('notes', scan.notes);
         printList('problems', r.problems);
         printList('not checked', r.unchecked);
-        for (const d of r.differences.slice(0, SHOWN)) console.log(`${d.where}: epoch ${d.epoch} call ${d.call} (${d.op}) differs:\n  journal: ${d.expected.slice(0, 400)}\n  replay:  ${d.got.slice(0, 400)}`);
+        for (const d of r.differences.slice(0, SHOWN))
+          console.log(
+            `${d.where}: epoch ${d.epoch} call ${d.call} (${d.op}) differs:\n  journal: ${d.expected.slice(0, 400)}\n  replay:  ${d.got.slice(0, 400)}`,
+          );
         console.log(summary(scan.segments.length, r, code));
       }
       process.exitCode = code;

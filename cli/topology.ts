@@ -29,7 +29,9 @@ export function renderTopology(r: TopologyReadResult): string {
   const cpus = t.nodes.reduce((s, n) => s + n.cpus.length, 0);
   const mem = t.nodes.reduce((s, n) => s + n.memory_kb, 0);
   const where = r.roots.fs && r.roots.fs !== '/' ? ` of ${r.roots.fs}` : '';
-  out.push(`NUMA topology${where}: ${t.nodes.length} node${t.nodes.length === 1 ? '' : 's'}, ${cpus} CPUs (${t.online_cpus.length} online, ${t.allowed_cpus.length} allowed), ${gib(mem)}`);
+  out.push(
+    `NUMA topology${where}: ${t.nodes.length} node${t.nodes.length === 1 ? '' : 's'}, ${cpus} CPUs (${t.online_cpus.length} online, ${t.allowed_cpus.length} allowed), ${gib(mem)}`,
+  );
   out.push('');
   const cpuCol = Math.max(4, ...t.nodes.map((n) => list(n.cpus).length));
   const idCol = Math.max(4, ...t.nodes.map((n) => String(n.id).length));
@@ -38,18 +40,41 @@ export function renderTopology(r: TopologyReadResult): string {
   for (const n of t.nodes) {
     const memAllowed = t.allowed_nodes.includes(n.id);
     const cpuAllowed = n.cpus.filter((c) => allowedCpus.has(c));
-    const allowed = [memAllowed ? 'memory' : '', cpuAllowed.length === n.cpus.length ? (n.cpus.length ? 'cpus' : '') : cpuAllowed.length ? `cpus ${list(cpuAllowed)}` : '']
-      .filter(Boolean).join(', ') || 'no';
-    out.push(`${String(n.id).padStart(idCol)}  ${(n.cpus.length ? list(n.cpus) : '(none)').padEnd(cpuCol)}  ${gib(n.memory_kb).padStart(12)}  ${allowed}`);
+    const allowed =
+      [
+        memAllowed ? 'memory' : '',
+        cpuAllowed.length === n.cpus.length
+          ? n.cpus.length
+            ? 'cpus'
+            : ''
+          : cpuAllowed.length
+            ? `cpus ${list(cpuAllowed)}`
+            : '',
+      ]
+        .filter(Boolean)
+        .join(', ') || 'no';
+    out.push(
+      `${String(n.id).padStart(idCol)}  ${(n.cpus.length ? list(n.cpus) : '(none)').padEnd(cpuCol)}  ${gib(n.memory_kb).padStart(12)}  ${allowed}`,
+    );
   }
   out.push('');
   out.push('distances (SLIT, row = from, column = to)');
-  const w = Math.max(4, ...t.nodes.map((n) => String(n.id).length + 1), ...t.nodes.flatMap((n) => n.distances.map((d) => String(d).length + 1)));
+  const w = Math.max(
+    4,
+    ...t.nodes.map((n) => String(n.id).length + 1),
+    ...t.nodes.flatMap((n) => n.distances.map((d) => String(d).length + 1)),
+  );
   out.push(`${''.padStart(idCol)}${t.nodes.map((n) => String(n.id).padStart(w)).join('')}`);
-  for (const n of t.nodes) out.push(`${String(n.id).padStart(idCol)}${n.distances.map((d) => String(d).padStart(w)).join('')}`);
+  for (const n of t.nodes)
+    out.push(`${String(n.id).padStart(idCol)}${n.distances.map((d) => String(d).padStart(w)).join('')}`);
   out.push('');
   const src = r.cpuset;
-  const from = src.source === 'none' ? 'no cpuset found: everything' : src.source === 'status' ? 'proc/self/status' : `${src.source} cpuset ${src.cgroup}${src.cpus_file ? `: ${src.cpus_file}` : ''}`;
+  const from =
+    src.source === 'none'
+      ? 'no cpuset found: everything'
+      : src.source === 'status'
+        ? 'proc/self/status'
+        : `${src.source} cpuset ${src.cgroup}${src.cpus_file ? `: ${src.cpus_file}` : ''}`;
   out.push(`online CPUs:   ${list(t.online_cpus)}`);
   if (r.present_cpus) out.push(`present CPUs:  ${list(r.present_cpus)}`);
   out.push(`allowed CPUs:  ${list(t.allowed_cpus)}  (${from})`);
@@ -60,13 +85,18 @@ export function renderTopology(r: TopologyReadResult): string {
 export function registerTopologyCommand(program: Command): void {
   program
     .command('topology')
-    .description('read the NUMA topology of this host (or of a dump with --fs-root): nodes, CPUs, memory, SLIT distances, online and allowed CPUs')
-    .option('--fs-root <dir>', 'read DIR as / (as hwloc\'s HWLOC_FSROOT): DIR/sys, DIR/proc and its cgroup mounts')
+    .description(
+      'read the NUMA topology of this host (or of a dump with --fs-root): nodes, CPUs, memory, SLIT distances, online and allowed CPUs',
+    )
+    .option('--fs-root <dir>', "read DIR as / (as hwloc's HWLOC_FSROOT): DIR/sys, DIR/proc and its cgroup mounts")
     .option('--sysfs-root <dir>', 'directory standing for /sys (default: FS_ROOT/sys)')
     .option('--procfs-root <dir>', 'directory standing for /proc (default: FS_ROOT/proc)')
     .option('--cgroup-root <dir>', 'mount point of the cpuset cgroup hierarchy (default: found through /proc/mounts)')
     .option('--json', 'print the topology JSON (docs/formats.md), as --topology FILE reads it')
-    .addHelpText('after', '\nExamples:\n  $ fgo topology\n  $ fgo topology --fs-root ./dump --json > host.json\n  $ fgo decide --topology host.json …   # or --topology sysfs:./dump')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ fgo topology\n  $ fgo topology --fs-root ./dump --json > host.json\n  $ fgo decide --topology host.json …   # or --topology sysfs:./dump',
+    )
     .action((o: TopologyOptions) => {
       let r: TopologyReadResult;
       try {

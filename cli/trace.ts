@@ -7,8 +7,20 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { assertOutputFile } from '../formats/outputs.ts';
 import type { SkippedRow } from '../formats/csv.ts';
-import { IMPORT_DEFAULTS, IMPORT_FORMATS, importTrace, type ImportFormat, type ImportOptions } from '../formats/importers.ts';
-import { readTrace, summarizeTrace, writeDemandTrace, writeRequestTrace, type TraceSummary } from '../formats/traces.ts';
+import {
+  IMPORT_DEFAULTS,
+  IMPORT_FORMATS,
+  importTrace,
+  type ImportFormat,
+  type ImportOptions,
+} from '../formats/importers.ts';
+import {
+  readTrace,
+  summarizeTrace,
+  writeDemandTrace,
+  writeRequestTrace,
+  type TraceSummary,
+} from '../formats/traces.ts';
 import { InputError } from '../formats/errors.ts';
 
 /** How many skipped rows the text output lists (--json lists them all). */
@@ -36,13 +48,15 @@ function summaryLine(s: TraceSummary): string {
   if (s.t_first !== undefined) parts.push(`t_${s.unit} ${s.t_first}–${s.t_last} (span ${formatSpan(s.span_s)})`);
   if (s.total_count !== undefined) parts.push(`total count ${s.total_count}`);
   if (s.total_cpu_ms !== undefined) parts.push(`total cpu ${formatSpan(s.total_cpu_ms / 1000)}`);
-  if (s.psi_columns !== undefined) parts.push(`${s.psi_columns} PSI columns${s.extra_columns?.length ? ` (+ ${s.extra_columns.join(',')})` : ''}`);
+  if (s.psi_columns !== undefined)
+    parts.push(`${s.psi_columns} PSI columns${s.extra_columns?.length ? ` (+ ${s.extra_columns.join(',')})` : ''}`);
   return parts.join(', ');
 }
 
 function printSkipped(file: string, skipped: readonly SkippedRow[]): void {
   for (const k of skipped.slice(0, SHOW_SKIPPED)) console.log(`  skipped ${file}:${k.line}:${k.col}: ${k.reason}`);
-  if (skipped.length > SHOW_SKIPPED) console.log(`  … and ${skipped.length - SHOW_SKIPPED} more skipped rows (--json lists them all)`);
+  if (skipped.length > SHOW_SKIPPED)
+    console.log(`  … and ${skipped.length - SHOW_SKIPPED} more skipped rows (--json lists them all)`);
 }
 
 /** Run `fn`; with --json an InputError becomes {"ok":false,"problems":[…]} and exit code 1. */
@@ -65,7 +79,9 @@ interface ImportCliOptions extends ImportOptions {
 }
 
 export function registerTraceCommands(program: Command): void {
-  const trace = program.command('trace').description('import public workload traces into fgo\'s trace formats, and check trace files');
+  const trace = program
+    .command('trace')
+    .description("import public workload traces into fgo's trace formats, and check trace files");
 
   trace
     .command('import')
@@ -81,12 +97,32 @@ export function registerTraceCommands(program: Command): void {
     .option('--skip-bad', 'leave bad rows out and list them, instead of failing')
     .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
     .option('--json', 'print one JSON object: the summary, notes and every skipped row')
-    .option('--mem-mb <mb>', `azure-functions-2021: memory of each request (default ${IMPORT_DEFAULTS.memMb})`, nonNegative)
-    .option('--llm-ms-per-context-token <ms>', `azure-llm: CPU time per context token (default ${IMPORT_DEFAULTS.llmMsPerContextToken})`, nonNegative)
-    .option('--llm-ms-per-generated-token <ms>', `azure-llm: CPU time per generated token (default ${IMPORT_DEFAULTS.llmMsPerGeneratedToken})`, nonNegative)
-    .option('--llm-base-mb <mb>', `azure-llm: fixed memory per request (default ${IMPORT_DEFAULTS.llmBaseMb})`, nonNegative)
-    .option('--llm-mb-per-context-token <mb>', `azure-llm: KV-cache memory per context token (default ${IMPORT_DEFAULTS.llmMbPerContextToken})`, nonNegative)
-    .option('--util-note', 'alibaba-machine-usage: add each machine\'s CPU, memory and disk utilization to the notes')
+    .option(
+      '--mem-mb <mb>',
+      `azure-functions-2021: memory of each request (default ${IMPORT_DEFAULTS.memMb})`,
+      nonNegative,
+    )
+    .option(
+      '--llm-ms-per-context-token <ms>',
+      `azure-llm: CPU time per context token (default ${IMPORT_DEFAULTS.llmMsPerContextToken})`,
+      nonNegative,
+    )
+    .option(
+      '--llm-ms-per-generated-token <ms>',
+      `azure-llm: CPU time per generated token (default ${IMPORT_DEFAULTS.llmMsPerGeneratedToken})`,
+      nonNegative,
+    )
+    .option(
+      '--llm-base-mb <mb>',
+      `azure-llm: fixed memory per request (default ${IMPORT_DEFAULTS.llmBaseMb})`,
+      nonNegative,
+    )
+    .option(
+      '--llm-mb-per-context-token <mb>',
+      `azure-llm: KV-cache memory per context token (default ${IMPORT_DEFAULTS.llmMbPerContextToken})`,
+      nonNegative,
+    )
+    .option('--util-note', "alibaba-machine-usage: add each machine's CPU, memory and disk utilization to the notes")
     .addHelpText(
       'after',
       `
@@ -108,10 +144,18 @@ Examples:
     )
     .action((input: string, o: ImportCliOptions) =>
       reporting(o.json, () => {
-        if (resolve(o.out) === resolve(input)) throw new InputError([`${o.out}: --out is the input file; choose another name`]);
+        if (resolve(o.out) === resolve(input))
+          throw new InputError([`${o.out}: --out is the input file; choose another name`]);
         assertOutputFile('--out', o.out, o.force === true);
         const opts: ImportOptions = { skipBad: o.skipBad === true, utilNote: o.utilNote === true };
-        for (const k of ['profile', 'memMb', 'llmMsPerContextToken', 'llmMsPerGeneratedToken', 'llmBaseMb', 'llmMbPerContextToken'] as const) {
+        for (const k of [
+          'profile',
+          'memMb',
+          'llmMsPerContextToken',
+          'llmMsPerGeneratedToken',
+          'llmBaseMb',
+          'llmMbPerContextToken',
+        ] as const) {
           if (o[k] !== undefined) (opts as Record<string, unknown>)[k] = o[k];
         }
         const r = importTrace(o.format, input, opts);
@@ -119,10 +163,23 @@ Examples:
         else writeRequestTrace(o.out, r.rows);
         const s = summarizeTrace(r);
         if (o.json) {
-          console.log(JSON.stringify({ ok: true, in: input, out: o.out, format: o.format, ...s, skipped: r.skipped.length, skipped_rows: r.skipped, notes: r.notes }));
+          console.log(
+            JSON.stringify({
+              ok: true,
+              in: input,
+              out: o.out,
+              format: o.format,
+              ...s,
+              skipped: r.skipped.length,
+              skipped_rows: r.skipped,
+              notes: r.notes,
+            }),
+          );
           return;
         }
-        console.log(`wrote ${o.out}: ${summaryLine(s)}; ${r.skipped.length} bad row${r.skipped.length === 1 ? '' : 's'} skipped`);
+        console.log(
+          `wrote ${o.out}: ${summaryLine(s)}; ${r.skipped.length} bad row${r.skipped.length === 1 ? '' : 's'} skipped`,
+        );
         printSkipped(input, r.skipped);
         for (const n of r.notes) console.log(`  note: ${n}`);
       }),

@@ -37,7 +37,13 @@ interface TuneFlags {
   force?: boolean;
 }
 
-const list = (s: string) => (s === 'none' ? [] : s.split(',').map((x) => x.trim()).filter(Boolean));
+const list = (s: string) =>
+  s === 'none'
+    ? []
+    : s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
 
 export function durationFlag(flag: string, v: string): number | null {
   if (v === 'full') return null;
@@ -59,7 +65,11 @@ export const MAX_WORKERS = 64;
 /** --workers: a whole number from 0 (every run in this thread) to MAX_WORKERS; default the CPUs available. */
 export function workersFlag(v: string | undefined): number {
   if (v === undefined) return Math.min(MAX_WORKERS, availableParallelism());
-  if (!/^\d{1,6}$/.test(v) || Number(v) > MAX_WORKERS) throw new InputError([`--workers: '${v}' is not a whole number from 0 (every run in this thread) to ${MAX_WORKERS}`], 2);
+  if (!/^\d{1,6}$/.test(v) || Number(v) > MAX_WORKERS)
+    throw new InputError(
+      [`--workers: '${v}' is not a whole number from 0 (every run in this thread) to ${MAX_WORKERS}`],
+      2,
+    );
   return Number(v);
 }
 
@@ -67,7 +77,11 @@ export function workersFlag(v: string | undefined): number {
  * Progress on a terminal (cli/sim.ts's bar): trials finished out of the total — a trial is
  * finished when all its scenarios are — then the held-out runs, counted as runs.
  */
-function trialProgress(label: string, trials: number, perTrial: number): { onDone: NonNullable<PoolOptions['onDone']>; finish: () => void } {
+function trialProgress(
+  label: string,
+  trials: number,
+  perTrial: number,
+): { onDone: NonNullable<PoolOptions['onDone']>; finish: () => void } {
   const bar = progressBar(`${label}: trials`);
   // Made when the held-out runs start (after the last trial), so its time left counts from then.
   let held = trials === 0 ? progressBar('held-out runs') : undefined;
@@ -80,7 +94,7 @@ function trialProgress(label: string, trials: number, perTrial: number): { onDon
     runs.set(unit, n);
     if (n === perTrial) finished++;
     bar.update(finished / trials, `${finished}/${trials}`);
-    if (finished === trials) (bar.done(), (held = progressBar('held-out runs')));
+    if (finished === trials) bar.done(), (held = progressBar('held-out runs'));
   };
   return { onDone, finish: () => (bar.done(), held?.done()) };
 }
@@ -90,37 +104,75 @@ const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1
 function deltaTable(scenarios: Record<string, Record<string, MetricDelta>>): string {
   const rows: string[][] = [['scenario', 'metric', 'defaults', 'tuned', 'change']];
   for (const [s, m] of Object.entries(scenarios)) {
-    for (const [k, d] of Object.entries(m)) rows.push([s, k, fmt(d.defaults), fmt(d.tuned), d.change_pct === null ? (d.change === 0 ? '0' : `${d.change > 0 ? '+' : ''}${fmt(d.change)}`) : `${d.change_pct > 0 ? '+' : ''}${d.change_pct.toFixed(1)} %`]);
+    for (const [k, d] of Object.entries(m))
+      rows.push([
+        s,
+        k,
+        fmt(d.defaults),
+        fmt(d.tuned),
+        d.change_pct === null
+          ? d.change === 0
+            ? '0'
+            : `${d.change > 0 ? '+' : ''}${fmt(d.change)}`
+          : `${d.change_pct > 0 ? '+' : ''}${d.change_pct.toFixed(1)} %`,
+      ]);
   }
   const w = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
-  return rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  ')).join('\n');
+  return rows
+    .map((r) => r.map((c, i) => (i < 2 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  '))
+    .join('\n');
 }
 
 function report(doc: ResultDoc, out: string, wall_s: number, json: boolean): void {
   const sw = doc.sweep;
   if (json) {
-    console.log(JSON.stringify({
-      out, tuned_trial: doc.tuned.trial, trials: sw.trials, seed: sw.seed, scenarios: sw.scenarios, holdout: sw.holdout, objective_missing: doc.objective.missing,
-      tuning: doc.tuning.objective, holdout_objective: doc.holdout?.objective ?? null, beats_defaults: doc.holdout?.beats_defaults ?? null,
-      holdout_scenarios: doc.holdout?.scenarios ?? {}, engine_config: doc.tuned.engine_config, pool_floor: doc.tuned.params.pool_floor, wall_s,
-      use: `fgo sim --config ${out}`,
-    }));
+    console.log(
+      JSON.stringify({
+        out,
+        tuned_trial: doc.tuned.trial,
+        trials: sw.trials,
+        seed: sw.seed,
+        scenarios: sw.scenarios,
+        holdout: sw.holdout,
+        objective_missing: doc.objective.missing,
+        tuning: doc.tuning.objective,
+        holdout_objective: doc.holdout?.objective ?? null,
+        beats_defaults: doc.holdout?.beats_defaults ?? null,
+        holdout_scenarios: doc.holdout?.scenarios ?? {},
+        engine_config: doc.tuned.engine_config,
+        pool_floor: doc.tuned.params.pool_floor,
+        wall_s,
+        use: `fgo sim --config ${out}`,
+      }),
+    );
     return;
   }
   const o = doc.tuning.objective;
-  const lines = [`best: trial ${doc.tuned.trial} of ${sw.trials} (seed ${sw.seed}); objective on ${sw.scenarios.join(', ')}: ${o.tuned} against the defaults' ${o.defaults}${o.change_pct === null ? '' : ` (${o.change_pct > 0 ? '+' : ''}${o.change_pct} %)`}`];
+  const lines = [
+    `best: trial ${doc.tuned.trial} of ${sw.trials} (seed ${sw.seed}); objective on ${sw.scenarios.join(', ')}: ${o.tuned} against the defaults' ${o.defaults}${o.change_pct === null ? '' : ` (${o.change_pct > 0 ? '+' : ''}${o.change_pct} %)`}`,
+  ];
   if (doc.objective.missing.length) lines.push(`not scored (not in metrics.json): ${doc.objective.missing.join(', ')}`);
   if (doc.holdout) {
     const h = doc.holdout.objective;
-    lines.push(`held out (${sw.holdout.join(', ')}): objective ${h.tuned} against ${h.defaults}${h.change_pct === null ? '' : ` (${h.change_pct > 0 ? '+' : ''}${h.change_pct} %)`}: ${doc.holdout.beats_defaults ? 'the tuned config beats the defaults' : 'the tuned config does NOT beat the defaults'}`, '', deltaTable(doc.holdout.scenarios));
+    lines.push(
+      `held out (${sw.holdout.join(', ')}): objective ${h.tuned} against ${h.defaults}${h.change_pct === null ? '' : ` (${h.change_pct > 0 ? '+' : ''}${h.change_pct} %)`}: ${doc.holdout.beats_defaults ? 'the tuned config beats the defaults' : 'the tuned config does NOT beat the defaults'}`,
+      '',
+      deltaTable(doc.holdout.scenarios),
+    );
   } else lines.push('no held-out scenarios (--holdout none): nothing to report beyond the tuning scenarios');
-  lines.push('', `written: ${out}  (${wall_s.toFixed(1)} s)`, `use it: fgo sim --config ${out} (its tuned config, laid over the scenario's key by key), or fgo decide --config ${out}`);
+  lines.push(
+    '',
+    `written: ${out}  (${wall_s.toFixed(1)} s)`,
+    `use it: fgo sim --config ${out} (its tuned config, laid over the scenario's key by key), or fgo decide --config ${out}`,
+  );
   console.log(lines.join('\n'));
 }
 
 export function registerTune(program: Command): void {
   const tune = takesList(program.command('tune'), SCENARIO_FLAGS)
-    .description('search PSI thresholds, placement weights, admission limits and pool floors on the twin; report the best config against the design defaults on held-out scenarios')
+    .description(
+      'search PSI thresholds, placement weights, admission limits and pool floors on the twin; report the best config against the design defaults on held-out scenarios',
+    )
     .option('--scenarios <list>', 'scenarios to tune on (bundled names or files)', DEFAULT_SCENARIOS)
     .option('--holdout <list>', "scenarios to report on, never tuned on ('none': no held-out report)", DEFAULT_HOLDOUT)
     .option('--trials <n>', 'candidates, trial 0 being the design defaults', '48')
@@ -128,13 +180,19 @@ export function registerTune(program: Command): void {
     .option('--seed <s>', 'seed of the candidates (each scenario keeps its own seed)', '1')
     .option('--duration <d>', "simulated time per run at most, e.g. 10m ('full': the scenarios' own)", '10m')
     .option('--holdout-duration <d>', 'the same for the held-out runs (default: --duration)')
-    .option('--weights <list>', `objective weights METRIC=W over the defaults, metrics: ${OBJECTIVE_METRICS.join(', ')}`)
+    .option(
+      '--weights <list>',
+      `objective weights METRIC=W over the defaults, metrics: ${OBJECTIVE_METRICS.join(', ')}`,
+    )
     .option('--shard <i/n>', 'run only trials k with k % n = i and write a shard file for `fgo tune merge`')
     // Not requiredOption: commander checks a parent's mandatory options for its subcommands too (merge).
     .option('--out <file>', 'the result (or shard) JSON file (required)')
     .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
     .option('--json', 'print a one-object JSON summary on stdout')
-    .addHelpText('after', '\nExamples:\n  $ fgo tune --trials 48 --workers 2 --duration 10m --out tuning/tuned.json\n  $ fgo tune --trials 48 --shard 0/4 --out shard-0.json    # … through 3/4, then:\n  $ fgo tune merge shard-*.json --out tuning/tuned.json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ fgo tune --trials 48 --workers 2 --duration 10m --out tuning/tuned.json\n  $ fgo tune --trials 48 --shard 0/4 --out shard-0.json    # … through 3/4, then:\n  $ fgo tune merge shard-*.json --out tuning/tuned.json',
+    )
     .action(async (f: TuneFlags) => {
       const started = Date.now();
       if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
@@ -146,12 +204,22 @@ export function registerTune(program: Command): void {
       } catch (e) {
         throw new InputError([`--weights: ${(e as Error).message}`], 2);
       }
-      if (!/^\d{1,6}$/.test(f.trials) || Number(f.trials) > MAX_TRIALS) throw new InputError([`--trials: '${f.trials}' is not a whole number from 0 to ${MAX_TRIALS}`], 2);
+      if (!/^\d{1,6}$/.test(f.trials) || Number(f.trials) > MAX_TRIALS)
+        throw new InputError([`--trials: '${f.trials}' is not a whole number from 0 to ${MAX_TRIALS}`], 2);
       const shard = parseShard(f.shard);
       const duration_s = durationFlag('--duration', f.duration);
       const spec = (() => {
         try {
-          return makeSpec({ seed: f.seed, trials: Number(f.trials), scenarios: list(f.scenarios), holdout: list(f.holdout), duration_s, holdout_duration_s: f.holdoutDuration === undefined ? duration_s : durationFlag('--holdout-duration', f.holdoutDuration), weights });
+          return makeSpec({
+            seed: f.seed,
+            trials: Number(f.trials),
+            scenarios: list(f.scenarios),
+            holdout: list(f.holdout),
+            duration_s,
+            holdout_duration_s:
+              f.holdoutDuration === undefined ? duration_s : durationFlag('--holdout-duration', f.holdoutDuration),
+            weights,
+          });
         } catch (e) {
           if (e instanceof InputError) throw new InputError(e.problems, 2);
           throw e;
@@ -165,7 +233,10 @@ export function registerTune(program: Command): void {
         writeFileAtomic(out, canonicalJson(doc));
         const wall_s = (Date.now() - started) / 1000;
         if (f.json) console.log(JSON.stringify({ out: out, shard, trials: doc.trials.map((t) => t.trial), wall_s }));
-        else console.log(`shard ${shard.index}/${shard.count}: ${doc.trials.length} trials written to ${out} (${wall_s.toFixed(1)} s); join the shards with \`fgo tune merge\``);
+        else
+          console.log(
+            `shard ${shard.index}/${shard.count}: ${doc.trials.length} trials written to ${out} (${wall_s.toFixed(1)} s); join the shards with \`fgo tune merge\``,
+          );
         return;
       }
       const bar = trialProgress('tune', spec.trials, spec.scenarios.length);
@@ -176,7 +247,9 @@ export function registerTune(program: Command): void {
 
   tune
     .command('merge')
-    .description('join the shard files of one sweep (every trial once), then evaluate the best config on the held-out scenarios and write the result')
+    .description(
+      'join the shard files of one sweep (every trial once), then evaluate the best config on the held-out scenarios and write the result',
+    )
     .argument('<shards...>', 'files written by `fgo tune --shard i/n`')
     .option('--out <file>', 'the result JSON file (required)')
     .option('--workers <k>', 'worker threads for the held-out runs (default: the CPUs available)')

@@ -20,7 +20,11 @@ export const isHighPriority = (r: Request) => r.priority >= PRIORITY.high;
  * device is shared with everything on the host, and what fgo's own requests add to it cannot be
  * told apart from what they suffer. Returns the resource that forced deferral, or undefined.
  */
-export function deferFor(p: Readonly<Record<'cpu' | 'memory', number>>, req: Request, t: ThresholdSet): 'cpu' | 'memory' | undefined {
+export function deferFor(
+  p: Readonly<Record<'cpu' | 'memory', number>>,
+  req: Request,
+  t: ThresholdSet,
+): 'cpu' | 'memory' | undefined {
   const bar = isHighPriority(req) ? 'critical' : 'high';
   if (p.cpu >= t.cpu[bar]) return 'cpu';
   if (p.memory >= t.memory[bar]) return 'memory';
@@ -43,7 +47,11 @@ export class TokenBucket {
   private tokens: number;
   private last_ms: number | undefined;
 
-  constructor(private readonly rate_per_s: number, private readonly burst: number, private readonly max_delay_ms: number) {
+  constructor(
+    private readonly rate_per_s: number,
+    private readonly burst: number,
+    private readonly max_delay_ms: number,
+  ) {
     this.tokens = burst;
   }
 
@@ -109,7 +117,12 @@ export class DeferredQueue {
         const e = this.heap[i] as Deferred;
         if (e.request.priority >= PRIORITY.high || e.request.priority >= request.priority) continue;
         const v = victim < 0 ? undefined : (this.heap[victim] as Deferred);
-        if (!v || e.request.priority < v.request.priority || (e.request.priority === v.request.priority && e.seq > v.seq)) victim = i;
+        if (
+          !v ||
+          e.request.priority < v.request.priority ||
+          (e.request.priority === v.request.priority && e.seq > v.seq)
+        )
+          victim = i;
       }
       if (victim < 0 && !isHighPriority(request)) return { queued: false };
       if (victim >= 0) evicted = this.removeAt(victim).request;
@@ -164,7 +177,8 @@ export class DeferredQueue {
   private down(i: number): void {
     const h = this.heap;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < h.length && this.less(h[l] as Deferred, h[m] as Deferred)) m = l;
       if (r < h.length && this.less(h[r] as Deferred, h[m] as Deferred)) m = r;
@@ -184,7 +198,10 @@ export class DeferredQueue {
  * the array).
  */
 export class RoomQueue {
-  private readonly lanes: Array<{ waiting: Request[]; head: number }> = [0, 1, 2, 3].map(() => ({ waiting: [], head: 0 }));
+  private readonly lanes: Array<{ waiting: Request[]; head: number }> = [0, 1, 2, 3].map(() => ({
+    waiting: [],
+    head: 0,
+  }));
 
   get size(): number {
     return this.lanes.reduce((a, l) => a + l.waiting.length - l.head, 0);
@@ -244,7 +261,8 @@ export class CompletionRate {
     const sec = Math.floor(t_ms / 1000);
     if (sec > this.lastSecond) {
       const gap = Math.min(this.window_s, sec - this.lastSecond);
-      for (let i = 1; i <= gap; i++) this.buckets[(((sec - gap + i) % this.window_s) + this.window_s) % this.window_s] = 0;
+      for (let i = 1; i <= gap; i++)
+        this.buckets[(((sec - gap + i) % this.window_s) + this.window_s) % this.window_s] = 0;
       this.lastSecond = sec;
     }
     return ((sec % this.window_s) + this.window_s) % this.window_s;

@@ -34,22 +34,44 @@ export class Adopter {
   constructor(private readonly o: Orchestrator) {}
 
   /** Place a running process. `base` is the decision's fixed part, built by the orchestrator. */
-  adopt(a: Adoption, obs: Observation, finish: (d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>) => Decision): Decision {
+  adopt(
+    a: Adoption,
+    obs: Observation,
+    finish: (d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>) => Decision,
+  ): Decision {
     const o = this.o;
-    if (!ID_RE.test(a.id)) throw new Error(`adoption id ${JSON.stringify(a.id)}: 1–64 of A–Z a–z 0–9 _ . : @ (no '-', which pool fragment ids use)`);
+    if (!ID_RE.test(a.id))
+      throw new Error(
+        `adoption id ${JSON.stringify(a.id)}: 1–64 of A–Z a–z 0–9 _ . : @ (no '-', which pool fragment ids use)`,
+      );
     if (o.pools.get(a.id)) throw new Error(`fragment ${a.id} exists already`);
     const profile = profileOf(o.cfg, a.profile);
     const pool = o.pools.pool(a.profile);
     const exclusive = profile.exclusive_cpus;
-    const demand: Demand = { profile: a.profile, cpus: profile.cpus, memory_kb: profile.memory_kb, exclusive_cpus: exclusive, memory_home: a.memory_home };
+    const demand: Demand = {
+      profile: a.profile,
+      cpus: profile.cpus,
+      memory_kb: profile.memory_kb,
+      exclusive_cpus: exclusive,
+      memory_home: a.memory_home,
+    };
     const scores = scoreNodes(demand, {
-      cfg: o.cfg.placement, profile, ledger: o.ledger, warm: NONE_WARM, pressure: o.pressure,
+      cfg: o.cfg.placement,
+      profile,
+      ledger: o.ledger,
+      warm: NONE_WARM,
+      pressure: o.pressure,
     });
     const kept = a.at && this.stillValid(a.at, exclusive, scores);
     const node = kept ? (a.at as { node: number }).node : selectNode(scores, o.cfg.placement, o.streams)?.node;
     if (node === undefined) {
       const never = neverFits(demand, profile, o.ledger);
-      const reason = never ? `cannot fit on any node: ${never}` : `no node has room now: ${scores.filter((s) => !s.eligible).map((s) => `node ${s.node}: ${s.excluded}`).join('; ')}`;
+      const reason = never
+        ? `cannot fit on any node: ${never}`
+        : `no node has room now: ${scores
+            .filter((s) => !s.eligible)
+            .map((s) => `node ${s.node}: ${s.excluded}`)
+            .join('; ')}`;
       return finish({ action: 'reject', reason: `adopt ${a.id}: ${reason}`, confidence: 1, scores, commands: [] });
     }
     const f = o.pools.create(a.profile, node, sharedCpusFor(node, profile, o.ledger), obs.t_ms, a.id);
@@ -57,17 +79,33 @@ export class Adopter {
     const commands: Command[] = [];
     if (exclusive > 0) {
       // Re-adoption asks for the CPUs it had first, so a restart does not reshuffle pinned processes.
-      f.exclusive_cpus = o.ledger.takeExclusive(node, exclusive, kept ? (a.at as { cpus: number[] }).cpus : profile.cpu_affinity);
+      f.exclusive_cpus = o.ledger.takeExclusive(
+        node,
+        exclusive,
+        kept ? (a.at as { cpus: number[] }).cpus : profile.cpu_affinity,
+      );
       f.cpus = f.exclusive_cpus;
     }
     o.pools.setReservation(f, exclusive > 0 ? 0 : profile.cpus, profile.memory_kb);
-    commands.push({ type: 'pin', fragment: f.id, node, cpus: f.cpus, reason: kept ? 're-adopted where its cgroup had it' : `adopted: node ${node} scored best` });
+    commands.push({
+      type: 'pin',
+      fragment: f.id,
+      node,
+      cpus: f.cpus,
+      reason: kept ? 're-adopted where its cgroup had it' : `adopted: node ${node} scored best`,
+    });
     if (exclusive > 0) commands.push(...o.repinShared(node, f.id, 'shared CPUs shrank: exclusive CPUs taken'));
     const score = scores.find((s) => s.node === node) as NodeScore;
     return finish({
-      action: 'place', node, cpus: f.cpus, exclusive: exclusive > 0, fragment: f.id,
+      action: 'place',
+      node,
+      cpus: f.cpus,
+      exclusive: exclusive > 0,
+      fragment: f.id,
       reason: `${kept ? 're-adopted' : 'adopted'} ${a.id} on node ${node} (score ${score.total})${pool.size > 1 ? `; ${pool.size} adopted of ${a.profile}` : ''}`,
-      confidence: 1, scores, commands,
+      confidence: 1,
+      scores,
+      commands,
     });
   }
 
@@ -98,7 +136,9 @@ export class Adopter {
   rebalance(t_ms: number): Command[] {
     const o = this.o;
     const rb = o.cfg.placement.rebalance;
-    const adopted = [...o.pools.fragments()].filter((f) => f.adopted && f.state === 'active').sort((a, b) => (a.id < b.id ? -1 : 1));
+    const adopted = [...o.pools.fragments()]
+      .filter((f) => f.adopted && f.state === 'active')
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
     if (adopted.length === 0) return [];
     const out: Command[] = [];
     for (const f of adopted) {
@@ -107,19 +147,35 @@ export class Adopter {
       if (to !== undefined) out.push(this.move(f, to, t_ms, `node ${f.node} has no usable CPU left`));
     }
     for (let moves = 0; moves < rb.max_moves; moves++) {
-      const loads = o.topo.nodes.filter((n) => o.ledger.usableCpus(n.id).length > 0).map((n) => ({ node: n.id, load: o.ledger.cpuLoad(n.id) }));
+      const loads = o.topo.nodes
+        .filter((n) => o.ledger.usableCpus(n.id).length > 0)
+        .map((n) => ({ node: n.id, load: o.ledger.cpuLoad(n.id) }));
       if (loads.length < 2) break;
       loads.sort((a, b) => b.load - a.load || a.node - b.node);
-      const busy = loads[0] as { node: number; load: number }, idle = loads[loads.length - 1] as { node: number; load: number };
+      const busy = loads[0] as { node: number; load: number },
+        idle = loads[loads.length - 1] as { node: number; load: number };
       const gap = busy.load - idle.load;
       if (gap <= rb.gap) break;
-      const cand = adopted.find((f) => f.node === busy.node && f.exclusive_cpus.length === 0 && f.res_cpu > 0 && t_ms - (this.movedAt.get(f.id) ?? -Infinity) >= rb.cooldown_ms);
+      const cand = adopted.find(
+        (f) =>
+          f.node === busy.node &&
+          f.exclusive_cpus.length === 0 &&
+          f.res_cpu > 0 &&
+          t_ms - (this.movedAt.get(f.id) ?? -Infinity) >= rb.cooldown_ms,
+      );
       if (!cand) break;
       // Moving `res_cpu` shifts res_cpu/|usable| of load from one node to the other.
       const shift = (n: number) => cand.res_cpu / Math.max(1, o.ledger.usableCpus(n).length);
       if (Math.abs(busy.load - shift(busy.node) - (idle.load + shift(idle.node))) >= gap) break;
       if (o.ledger.memFree_kb(idle.node) < cand.res_mem_kb) break;
-      out.push(this.move(cand, idle.node, t_ms, `load ${fmt(busy.load)} on node ${busy.node} vs ${fmt(idle.load)} on node ${idle.node} (gap > ${rb.gap})`));
+      out.push(
+        this.move(
+          cand,
+          idle.node,
+          t_ms,
+          `load ${fmt(busy.load)} on node ${busy.node} vs ${fmt(idle.load)} on node ${idle.node} (gap > ${rb.gap})`,
+        ),
+      );
     }
     return out;
   }
@@ -128,8 +184,20 @@ export class Adopter {
     const o = this.o;
     const profile = o.pools.pool(f.profile).cfg;
     const allowed = o.topo.nodes.map((n) => n.id).filter((id) => id !== f.node);
-    const demand: Demand = { profile: f.profile, cpus: f.res_cpu, memory_kb: f.res_mem_kb, exclusive_cpus: f.exclusive_cpus.length, allowed_nodes: allowed };
-    const scores = scoreNodes(demand, { cfg: o.cfg.placement, profile, ledger: o.ledger, warm: NONE_WARM, pressure: o.pressure });
+    const demand: Demand = {
+      profile: f.profile,
+      cpus: f.res_cpu,
+      memory_kb: f.res_mem_kb,
+      exclusive_cpus: f.exclusive_cpus.length,
+      allowed_nodes: allowed,
+    };
+    const scores = scoreNodes(demand, {
+      cfg: o.cfg.placement,
+      profile,
+      ledger: o.ledger,
+      warm: NONE_WARM,
+      pressure: o.pressure,
+    });
     return selectNode(scores, o.cfg.placement, o.streams)?.node;
   }
 

@@ -41,7 +41,13 @@ export class Outages {
     const { serving, failing, relapsed } = census(pool, sick);
     const o = this.open.get(pool.profile);
     if (!o && serving === 0 && (failing >= 2 || relapsed)) {
-      this.open.set(pool.profile, { id: this.nextId++, profile: pool.profile, detected_ms: t_ms, failed_fast: 0, callers: [] });
+      this.open.set(pool.profile, {
+        id: this.nextId++,
+        profile: pool.profile,
+        detected_ms: t_ms,
+        failed_fast: 0,
+        callers: [],
+      });
     } else if (o && serving > 0) {
       o.recovered_ms = t_ms;
       this.open.delete(pool.profile);
@@ -78,7 +84,9 @@ export class Outages {
 }
 
 function census(pool: Pool, sick: (f: Fragment) => boolean): { serving: number; failing: number; relapsed: boolean } {
-  let serving = 0, failing = 0, relapsed = false;
+  let serving = 0,
+    failing = 0,
+    relapsed = false;
   for (const f of pool.fragments.values()) {
     const repair = sick(f);
     if ((f.state === 'warm' || f.state === 'active') && !repair) serving++;

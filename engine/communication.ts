@@ -72,7 +72,9 @@ function calleeCost_ms(node: TopologyNode, c: Callee): number {
  */
 export class CallContexts {
   private readonly byProfile = new Map<string, { callees: Callee[]; pools: Pool[] }>();
-  private readonly ctx: { caller?: { node: TopologyNode; edge: CallEdge } | undefined; callees: readonly Callee[] } = { callees: [] };
+  private readonly ctx: { caller?: { node: TopologyNode; edge: CallEdge } | undefined; callees: readonly Callee[] } = {
+    callees: [],
+  };
   private readonly slot = {} as { node: TopologyNode; edge: CallEdge };
 
   constructor(
@@ -87,11 +89,20 @@ export class CallContexts {
     if (!own) {
       const sync = this.graph.callees(req.profile).filter((e) => e.mode === 'sync');
       const pools = sync.map((e) => this.pools.pool(e.profile));
-      own = { pools, callees: sync.map((edge, i) => ({ edge, service_ms: 0, memory_intensity: (pools[i] as Pool).cfg.memory_intensity, nearest: new Float64Array(0) })) };
+      own = {
+        pools,
+        callees: sync.map((edge, i) => ({
+          edge,
+          service_ms: 0,
+          memory_intensity: (pools[i] as Pool).cfg.memory_intensity,
+          nearest: new Float64Array(0),
+        })),
+      };
       this.byProfile.set(req.profile, own);
     }
     for (let i = 0; i < own.callees.length; i++) {
-      const c = own.callees[i] as Callee, p = own.pools[i] as Pool;
+      const c = own.callees[i] as Callee,
+        p = own.pools[i] as Pool;
       c.service_ms = p.service_ms ?? p.cfg.service_ms;
       c.nearest = p.nearestWarm(this.topo.nodes);
     }

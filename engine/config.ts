@@ -12,18 +12,22 @@ const fraction = z.number().min(0).max(1);
 const positiveMs = z.number().int().positive();
 
 const thresholds = (low: number, medium: number, high: number, critical: number) =>
-  z.strictObject({
-    low: fraction.default(low),
-    medium: fraction.default(medium),
-    high: fraction.default(high),
-    critical: fraction.default(critical),
-  }).prefault({});
+  z
+    .strictObject({
+      low: fraction.default(low),
+      medium: fraction.default(medium),
+      high: fraction.default(high),
+      critical: fraction.default(critical),
+    })
+    .prefault({});
 
-const poolSize = z.strictObject({
-  min: z.number().int().min(0).max(100_000).default(0),
-  target: z.number().int().min(0).max(100_000).default(0),
-  max: z.number().int().min(0).max(100_000).default(64),
-}).prefault({});
+const poolSize = z
+  .strictObject({
+    min: z.number().int().min(0).max(100_000).default(0),
+    target: z.number().int().min(0).max(100_000).default(0),
+    max: z.number().int().min(0).max(100_000).default(64),
+  })
+  .prefault({});
 
 const shaping = z.strictObject({
   /** Sustained admissions per second. */
@@ -45,7 +49,12 @@ export const callSchema = z.strictObject({
   /** sync: the caller waits for the answer; async: it does not. */
   mode: z.enum(['sync', 'async']).default('sync'),
   /** Bytes the call and its answer carry together. */
-  bytes: z.number().int().min(0).max(1 << 30).default(0),
+  bytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1 << 30)
+    .default(0),
 });
 
 export const profileSchema = z.strictObject({
@@ -74,87 +83,103 @@ export const profileSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  pressure: z.strictObject({
-    thresholds: z.strictObject({
-      cpu: thresholds(0.3, 0.6, 0.8, 0.9),
-      memory: thresholds(0.2, 0.5, 0.7, 0.85),
-      io: thresholds(0.4, 0.6, 0.8, 0.9),
-    }).prefault({}),
-    /** `total`: Δtotal/Δt over the last tick (fresh, what kernel triggers use), falling back to avg10. */
-    signal: z.enum(['total', 'avg10']).default('total'),
-    history_size: z.number().int().min(2).max(10_000).default(120),
-    /** Samples in the least-squares fit behind velocity and trend. */
-    trend_window: z.number().int().min(2).max(1_000).default(10),
-    /** |velocity| below this (fraction per second) counts as steady. */
-    trend_epsilon_per_s: z.number().min(0).default(0.005),
-    horizon_s: z.number().min(0).max(3_600).default(10),
-  }).prefault({}),
-  admission: z.strictObject({
-    retry_base_ms: positiveMs.default(1_000),
-    retry_max_ms: positiveMs.default(30_000),
-    /** Retry delays are multiplied by 1 ± this, from the seeded `retry` stream. */
-    retry_jitter: z.number().min(0).max(0.9).default(0.2),
-    /** Deferred requests held at most; a full queue also counts as overload. */
-    queue_limit: z.number().int().min(1).max(1_000_000).default(10_000),
-    insufficient_retry_ms: positiveMs.default(5_000),
-    /**
-     * Longest a request is held back for pressure, whatever its SLO leaves (which bounds it first):
-     * past it, it is admitted despite the pressure. Deferral smooths a spike; unbounded deferral
-     * under sustained load turns into a retry storm that keeps the pressure up by itself.
-     */
-    max_defer_ms: positiveMs.default(30_000),
-  }).prefault({}),
-  placement: z.strictObject({
-    weights: z.strictObject({
-      resource: fraction.default(0.4),
-      locality: fraction.default(0.3),
-      affinity: fraction.default(0.2),
-      balance: fraction.default(0.1),
-    }).prefault({}),
-    cpu_share: fraction.default(0.6),
-    pressure_penalty: fraction.default(0.3),
-    /** Candidates within this score of the best are chosen among at random (avoids hot spots). */
-    near_best_margin: z.number().min(0).max(1).default(0.02),
-    /** false: always the best node (lowest id among exact ties), no random draw at all. */
-    jitter: z.boolean().default(true),
-    /** Shared CPU demand allowed per shared CPU. */
-    cpu_overcommit: z.number().min(0.1).max(64).default(1),
-    /**
-     * CPUs per node never handed out exclusively, so warm and shared fragments keep somewhere to
-     * run. 0 lets adopt mode pin one process per CPU on a node running no shared fragment.
-     */
-    min_shared_cpus: z.number().int().min(0).max(1024).default(1),
-    /**
-     * Re-placement of adopted processes (adopt mode, like numad): when the busiest node's load
-     * exceeds the idlest's by more than `gap`, move one adopted process per `max_moves` from the
-     * first to the second, and not the same process again within `cooldown_ms` (no ping-pong).
-     */
-    rebalance: z.strictObject({
-      gap: fraction.default(0.25),
-      max_moves: z.number().int().min(0).max(1_000).default(1),
-      cooldown_ms: positiveMs.default(300_000),
-    }).prefault({}),
-  }).prefault({}),
-  scaling: z.strictObject({
-    interval_ms: positiveMs.default(30_000),
-    /** The percentile of each pool's concurrency its warm fragments cover (engine/warmth.ts). */
-    cover: z.number().min(0.5).max(0.999999).default(0.999),
-  }).prefault({}),
-  health: z.strictObject({
-    interval_ms: positiveMs.default(5_000),
-    unhealthy_below: fraction.default(0.5),
-    heartbeat_interval_ms: positiveMs.default(5_000),
-    heartbeat_timeout_ms: positiveMs.default(15_000),
-    /** Error rate at which the error signal reaches zero. */
-    error_rate_max: z.number().positive().max(1).default(0.5),
-    /** RSS above profile memory × this counts as a leak. */
-    leak_factor: z.number().min(1).default(1.5),
-    recovery_timeout_ms: positiveMs.default(30_000),
-    /** Failed attempts of one strategy before escalating to the next. */
-    max_attempts: z.number().int().min(1).max(100).default(3),
-    /** Completions remembered per fragment for error rate and latency. */
-    window: z.number().int().min(1).max(10_000).default(20),
-  }).prefault({}),
+  pressure: z
+    .strictObject({
+      thresholds: z
+        .strictObject({
+          cpu: thresholds(0.3, 0.6, 0.8, 0.9),
+          memory: thresholds(0.2, 0.5, 0.7, 0.85),
+          io: thresholds(0.4, 0.6, 0.8, 0.9),
+        })
+        .prefault({}),
+      /** `total`: Δtotal/Δt over the last tick (fresh, what kernel triggers use), falling back to avg10. */
+      signal: z.enum(['total', 'avg10']).default('total'),
+      history_size: z.number().int().min(2).max(10_000).default(120),
+      /** Samples in the least-squares fit behind velocity and trend. */
+      trend_window: z.number().int().min(2).max(1_000).default(10),
+      /** |velocity| below this (fraction per second) counts as steady. */
+      trend_epsilon_per_s: z.number().min(0).default(0.005),
+      horizon_s: z.number().min(0).max(3_600).default(10),
+    })
+    .prefault({}),
+  admission: z
+    .strictObject({
+      retry_base_ms: positiveMs.default(1_000),
+      retry_max_ms: positiveMs.default(30_000),
+      /** Retry delays are multiplied by 1 ± this, from the seeded `retry` stream. */
+      retry_jitter: z.number().min(0).max(0.9).default(0.2),
+      /** Deferred requests held at most; a full queue also counts as overload. */
+      queue_limit: z.number().int().min(1).max(1_000_000).default(10_000),
+      insufficient_retry_ms: positiveMs.default(5_000),
+      /**
+       * Longest a request is held back for pressure, whatever its SLO leaves (which bounds it first):
+       * past it, it is admitted despite the pressure. Deferral smooths a spike; unbounded deferral
+       * under sustained load turns into a retry storm that keeps the pressure up by itself.
+       */
+      max_defer_ms: positiveMs.default(30_000),
+    })
+    .prefault({}),
+  placement: z
+    .strictObject({
+      weights: z
+        .strictObject({
+          resource: fraction.default(0.4),
+          locality: fraction.default(0.3),
+          affinity: fraction.default(0.2),
+          balance: fraction.default(0.1),
+        })
+        .prefault({}),
+      cpu_share: fraction.default(0.6),
+      pressure_penalty: fraction.default(0.3),
+      /** Candidates within this score of the best are chosen among at random (avoids hot spots). */
+      near_best_margin: z.number().min(0).max(1).default(0.02),
+      /** false: always the best node (lowest id among exact ties), no random draw at all. */
+      jitter: z.boolean().default(true),
+      /** Shared CPU demand allowed per shared CPU. */
+      cpu_overcommit: z.number().min(0.1).max(64).default(1),
+      /**
+       * CPUs per node never handed out exclusively, so warm and shared fragments keep somewhere to
+       * run. 0 lets adopt mode pin one process per CPU on a node running no shared fragment.
+       */
+      min_shared_cpus: z.number().int().min(0).max(1024).default(1),
+      /**
+       * Re-placement of adopted processes (adopt mode, like numad): when the busiest node's load
+       * exceeds the idlest's by more than `gap`, move one adopted process per `max_moves` from the
+       * first to the second, and not the same process again within `cooldown_ms` (no ping-pong).
+       */
+      rebalance: z
+        .strictObject({
+          gap: fraction.default(0.25),
+          max_moves: z.number().int().min(0).max(1_000).default(1),
+          cooldown_ms: positiveMs.default(300_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  scaling: z
+    .strictObject({
+      interval_ms: positiveMs.default(30_000),
+      /** The percentile of each pool's concurrency its warm fragments cover (engine/warmth.ts). */
+      cover: z.number().min(0.5).max(0.999999).default(0.999),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      interval_ms: positiveMs.default(5_000),
+      unhealthy_below: fraction.default(0.5),
+      heartbeat_interval_ms: positiveMs.default(5_000),
+      heartbeat_timeout_ms: positiveMs.default(15_000),
+      /** Error rate at which the error signal reaches zero. */
+      error_rate_max: z.number().positive().max(1).default(0.5),
+      /** RSS above profile memory × this counts as a leak. */
+      leak_factor: z.number().min(1).default(1.5),
+      recovery_timeout_ms: positiveMs.default(30_000),
+      /** Failed attempts of one strategy before escalating to the next. */
+      max_attempts: z.number().int().min(1).max(100).default(3),
+      /** Completions remembered per fragment for error rate and latency. */
+      window: z.number().int().min(1).max(10_000).default(20),
+    })
+    .prefault({}),
   default_profile: profileSchema.prefault({}),
   profiles: z.record(profileName, profileSchema).default({}),
   /**
@@ -163,9 +188,11 @@ export const configSchema = z.strictObject({
    * while a sync dependency is down. false: the engine ignores the calls (graph-blind).
    */
   graph: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
-  limits: z.strictObject({
-    max_fragments: z.number().int().min(1).max(1_000_000).default(100_000),
-  }).prefault({}),
+  limits: z
+    .strictObject({
+      max_fragments: z.number().int().min(1).max(1_000_000).default(100_000),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -184,22 +211,30 @@ function crossChecks(c: Config): string[] {
   for (const r of RESOURCES) {
     const t = c.pressure.thresholds[r];
     if (!(t.low < t.medium && t.medium < t.high && t.high < t.critical)) {
-      out.push(`pressure.thresholds.${r}: must rise strictly low < medium < high < critical (got ${t.low}, ${t.medium}, ${t.high}, ${t.critical})`);
+      out.push(
+        `pressure.thresholds.${r}: must rise strictly low < medium < high < critical (got ${t.low}, ${t.medium}, ${t.high}, ${t.critical})`,
+      );
     }
   }
   const w = c.placement.weights;
   const sum = w.resource + w.locality + w.affinity + w.balance;
   if (Math.abs(sum - 1) > 1e-6) out.push(`placement.weights: must sum to 1 (got ${sum})`);
-  if (c.admission.retry_base_ms > c.admission.retry_max_ms) out.push('admission.retry_base_ms: must not exceed admission.retry_max_ms');
-  if (c.health.heartbeat_interval_ms >= c.health.heartbeat_timeout_ms) out.push('health.heartbeat_interval_ms: must be below health.heartbeat_timeout_ms');
-  const pools: Array<[string, Profile]> = [['default_profile', c.default_profile], ...Object.entries(c.profiles).map(([k, p]) => [`profiles.${k}`, p] as [string, Profile])];
+  if (c.admission.retry_base_ms > c.admission.retry_max_ms)
+    out.push('admission.retry_base_ms: must not exceed admission.retry_max_ms');
+  if (c.health.heartbeat_interval_ms >= c.health.heartbeat_timeout_ms)
+    out.push('health.heartbeat_interval_ms: must be below health.heartbeat_timeout_ms');
+  const pools: Array<[string, Profile]> = [
+    ['default_profile', c.default_profile],
+    ...Object.entries(c.profiles).map(([k, p]) => [`profiles.${k}`, p] as [string, Profile]),
+  ];
   for (const [at, p] of pools) {
     if (!(p.pool.min <= p.pool.target && p.pool.target <= p.pool.max)) {
       out.push(`${at}.pool: must satisfy min ≤ target ≤ max (got ${p.pool.min}, ${p.pool.target}, ${p.pool.max})`);
     }
   }
   out.push(...graphProblems(c.profiles));
-  if (c.default_profile.calls.length) out.push('default_profile.calls: only named profiles may call others (a call needs a caller the graph can name)');
+  if (c.default_profile.calls.length)
+    out.push('default_profile.calls: only named profiles may call others (a call needs a caller the graph can name)');
   return out;
 }
 
@@ -226,7 +261,8 @@ export function parseConfig(doc: unknown): Config {
     return r.data;
   }
   const problems = formatIssues(r.error.issues);
-  for (const p of crossChecks(bestEffortConfig(doc))) if (!problems.some((q) => q.split(':')[0] === p.split(':')[0])) problems.push(p);
+  for (const p of crossChecks(bestEffortConfig(doc)))
+    if (!problems.some((q) => q.split(':')[0] === p.split(':')[0])) problems.push(p);
   throw new ConfigError(problems);
 }
 
@@ -235,7 +271,9 @@ export function bestEffortConfig(doc: unknown): Config {
   const defaults = configSchema.parse({});
   const merged = bestEffort(doc, defaults) as Config;
   const rawProfiles = isObject(doc) && isObject(doc.profiles) ? doc.profiles : {};
-  merged.profiles = Object.fromEntries(Object.entries(rawProfiles).map(([k, v]) => [k, bestEffort(v, defaults.default_profile) as Profile]));
+  merged.profiles = Object.fromEntries(
+    Object.entries(rawProfiles).map(([k, v]) => [k, bestEffort(v, defaults.default_profile) as Profile]),
+  );
   return merged;
 }
 
@@ -246,7 +284,8 @@ export function bestEffortConfig(doc: unknown): Config {
  */
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  for (const [k, v] of Object.entries(over))
+    out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
   return out;
 }
 

@@ -16,7 +16,10 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 const hex32 = (x: number) => (HEX[x >>> 24] as string) + HEX[(x >>> 16) & 0xff] + HEX[(x >>> 8) & 0xff] + HEX[x & 0xff];
 
 class Hash {
-  constructor(private a = 0x811c9dc5, private b = 0x050c5d1f) {}
+  constructor(
+    private a = 0x811c9dc5,
+    private b = 0x050c5d1f,
+  ) {}
 
   word(w: number): void {
     let k = Math.imul(w, 0xcc9e2d51);

@@ -155,21 +155,29 @@ function topologicalOrder(names: readonly string[], next: (p: string) => readonl
  * not in `profiles`, and every cycle of sync calls (once, from its first profile by name).
  * `at(name)` is where a profile sits in the config (`profiles.api`).
  */
-export function graphProblems(profiles: Readonly<Record<string, Caller>>, at: (name: string) => string = (n) => `profiles.${n}`): string[] {
+export function graphProblems(
+  profiles: Readonly<Record<string, Caller>>,
+  at: (name: string) => string = (n) => `profiles.${n}`,
+): string[] {
   const out: string[] = [];
   const names = Object.keys(profiles).sort();
   // A config that failed validation elsewhere may hold anything here: only well-formed calls count.
-  const wellFormed = (c: unknown): c is CallSpec => typeof c === 'object' && c !== null && typeof (c as CallSpec).profile === 'string';
+  const wellFormed = (c: unknown): c is CallSpec =>
+    typeof c === 'object' && c !== null && typeof (c as CallSpec).profile === 'string';
   const callsOf = (p: string): readonly unknown[] => {
     const calls = (profiles[p] as Caller | undefined)?.calls;
     return Array.isArray(calls) ? calls : [];
   };
   for (const name of names) {
     callsOf(name).forEach((c, i) => {
-      if (wellFormed(c) && !Object.hasOwn(profiles, c.profile)) out.push(`${at(name)}.calls.${i}.profile: '${c.profile}' is not a configured profile (profiles: ${names.join(', ') || 'none'})`);
+      if (wellFormed(c) && !Object.hasOwn(profiles, c.profile))
+        out.push(
+          `${at(name)}.calls.${i}.profile: '${c.profile}' is not a configured profile (profiles: ${names.join(', ') || 'none'})`,
+        );
     });
   }
-  const sync = (p: string) => callsOf(p).filter((c): c is CallSpec => wellFormed(c) && c.mode !== 'async' && Object.hasOwn(profiles, c.profile));
+  const sync = (p: string) =>
+    callsOf(p).filter((c): c is CallSpec => wellFormed(c) && c.mode !== 'async' && Object.hasOwn(profiles, c.profile));
   const state = new Map<string, 'open' | 'done'>();
   const path: string[] = [];
   const reported = new Set<string>();
@@ -182,7 +190,9 @@ export function graphProblems(profiles: Readonly<Record<string, Caller>>, at: (n
         const key = [...cycle.slice(0, -1)].sort().join(' ');
         if (!reported.has(key)) {
           reported.add(key);
-          out.push(`${at(cycle[0] as string)}.calls: sync calls form a cycle ${cycle.join(' → ')} (a request would wait on itself; make one call async)`);
+          out.push(
+            `${at(cycle[0] as string)}.calls: sync calls form a cycle ${cycle.join(' → ')} (a request would wait on itself; make one call async)`,
+          );
         }
       } else if (!state.has(c.profile)) visit(c.profile);
     }

@@ -26,7 +26,12 @@ export class Healer {
     const usable = this.o.ledger.usableCpus(f.node).length > 0;
     const s = fragmentHealth(f, seen, t_ms, profile, usable, this.o.cfg.health, pool.avg_latency_ms, out);
     // A start that never completes is a hang, unless a dead node or a reported exit explains it.
-    if (f.state === 'starting' && s.symptom !== 'node_offline' && s.symptom !== 'crashed' && t_ms - f.started_ms > profile.cold_start_ms + this.o.cfg.health.heartbeat_timeout_ms) {
+    if (
+      f.state === 'starting' &&
+      s.symptom !== 'node_offline' &&
+      s.symptom !== 'crashed' &&
+      t_ms - f.started_ms > profile.cold_start_ms + this.o.cfg.health.heartbeat_timeout_ms
+    ) {
       s.score = 0;
       s.symptom = 'hung';
     }
@@ -56,8 +61,12 @@ export class Healer {
       }
       const inc = this.monitor.incidentFor(f.id);
       if (inc) {
-        if ((f.state === 'warm' || f.state === 'active') && s.score >= threshold && t > inc.issued_ms) this.monitor.recovered(f.id, t);
-      } else if (s.symptom && (f.state !== 'starting' || s.symptom === 'hung' || s.symptom === 'node_offline' || s.symptom === 'crashed')) {
+        if ((f.state === 'warm' || f.state === 'active') && s.score >= threshold && t > inc.issued_ms)
+          this.monitor.recovered(f.id, t);
+      } else if (
+        s.symptom &&
+        (f.state !== 'starting' || s.symptom === 'hung' || s.symptom === 'node_offline' || s.symptom === 'crashed')
+      ) {
         out.push(...this.run(this.monitor.detect(f, s.symptom, t)));
       }
     }
@@ -65,7 +74,13 @@ export class Healer {
       const h = poolHealth(p.scores);
       if (p.scores.length < 2 || h >= threshold || (this.rescaleUntil.get(name) ?? -Infinity) > t) continue;
       this.rescaleUntil.set(name, t + this.o.cfg.health.recovery_timeout_ms);
-      out.push(...this.o.startWarm(this.o.pools.pool(name), p.bad, `rescale: pool ${name} health ${h} < ${threshold}, ${p.bad} fragments unhealthy`));
+      out.push(
+        ...this.o.startWarm(
+          this.o.pools.pool(name),
+          p.bad,
+          `rescale: pool ${name} health ${h} < ${threshold}, ${p.bad} fragments unhealthy`,
+        ),
+      );
     }
     return out;
   }
@@ -83,7 +98,11 @@ export class Healer {
   /** A fragment came up: if it was being healed and looks healthy, that incident is over. */
   checkRecovered(f: Fragment, obs: Observation): void {
     if (!this.monitor.incidentFor(f.id)) return;
-    const s = this.health(f, obs.fragments?.find((x) => x.id === f.id), obs.t_ms);
+    const s = this.health(
+      f,
+      obs.fragments?.find((x) => x.id === f.id),
+      obs.t_ms,
+    );
     if (s.score >= this.o.cfg.health.unhealthy_below) this.monitor.recovered(f.id, obs.t_ms);
   }
 
@@ -117,8 +136,16 @@ export class Healer {
       else if (it.kind === 'rollback') out.push(...this.rollback(it.incident, it.strategy));
       else {
         const f = this.o.pools.get(it.incident.fragment);
-        if (f) out.push(...this.orphan(f, 'recovery gave up'), this.o.stop(f, `recovery gave up after ${it.incident.steps.length} steps`));
-        out.push({ type: 'alert', subject: it.incident.fragment, reason: `${it.incident.symptom}: every strategy failed; fragment stopped` });
+        if (f)
+          out.push(
+            ...this.orphan(f, 'recovery gave up'),
+            this.o.stop(f, `recovery gave up after ${it.incident.steps.length} steps`),
+          );
+        out.push({
+          type: 'alert',
+          subject: it.incident.fragment,
+          reason: `${it.incident.symptom}: every strategy failed; fragment stopped`,
+        });
       }
     }
     return out;
@@ -179,7 +206,8 @@ export class Healer {
     if (f) out.push(...this.orphan(f, 'replaced'), o.stop(f, `replaced: ${why}`));
     const more = o.startWarm(o.pools.pool(inc.profile), 1, `replaces ${inc.fragment}: ${why}`);
     const started = more.find((c) => c.type === 'start');
-    if (started?.type !== 'start') return [...out, { type: 'alert', subject: inc.fragment, reason: `${why}: no node has room for a replacement` }];
+    if (started?.type !== 'start')
+      return [...out, { type: 'alert', subject: inc.fragment, reason: `${why}: no node has room for a replacement` }];
     this.monitor.follow(inc, started.fragment);
     return [...out, ...more];
   }

@@ -35,10 +35,20 @@ export interface HealthSignals {
  * the profile's SLO and, when its pool has a track record (`peer_latency_ms`, the pool's mean),
  * against three times that: a fragment far slower than its peers is sick even inside a loose SLO.
  */
-export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefined, t_ms: number, profile: Profile, nodeUsable: boolean, c: HealthConfig, peer_latency_ms = 0, out?: HealthSignals): HealthSignals {
+export function fragmentHealth(
+  f: Fragment,
+  seen: FragmentObservation | undefined,
+  t_ms: number,
+  profile: Profile,
+  nodeUsable: boolean,
+  c: HealthConfig,
+  peer_latency_ms = 0,
+  out?: HealthSignals,
+): HealthSignals {
   const n = f.recent_ok.length;
   // Plain loops: this runs for every fragment at every health check.
-  let fails = 0, total_ms = 0;
+  let fails = 0,
+    total_ms = 0;
   for (let i = 0; i < n; i++) {
     if (!f.recent_ok[i]) fails++;
     total_ms += f.recent_latency_ms[i] as number;
@@ -51,7 +61,12 @@ export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefine
   let heartbeat = 1;
   if (seen?.heartbeat_ms !== undefined) {
     const age = t_ms - seen.heartbeat_ms;
-    heartbeat = age <= c.heartbeat_interval_ms ? 1 : age >= c.heartbeat_timeout_ms ? 0 : 1 - (age - c.heartbeat_interval_ms) / (c.heartbeat_timeout_ms - c.heartbeat_interval_ms);
+    heartbeat =
+      age <= c.heartbeat_interval_ms
+        ? 1
+        : age >= c.heartbeat_timeout_ms
+          ? 0
+          : 1 - (age - c.heartbeat_interval_ms) / (c.heartbeat_timeout_ms - c.heartbeat_interval_ms);
   }
   // Past the leak limit the fragment is unhealthy outright: a leak only grows.
   const limit = profile.memory_kb * c.leak_factor;
@@ -70,7 +85,17 @@ export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefine
   if (out) delete s.symptom;
   if (score < c.unhealthy_below) {
     // Order matters on ties: the more drastic cause explains the others (a dead node stops heartbeats).
-    s.symptom = crashed ? 'crashed' : node === score ? 'node_offline' : heartbeat === score ? 'hung' : memory === score ? 'leak' : errors === score ? 'errors' : 'slow';
+    s.symptom = crashed
+      ? 'crashed'
+      : node === score
+        ? 'node_offline'
+        : heartbeat === score
+          ? 'hung'
+          : memory === score
+            ? 'leak'
+            : errors === score
+              ? 'errors'
+              : 'slow';
   }
   return s;
 }
@@ -104,7 +129,12 @@ export interface Incident {
   recovered_ms?: number;
   gave_up_ms?: number;
   /** Every strategy attempt, for the explanation. */
-  steps: Array<{ t_ms: number; strategy: Strategy; attempt: number; outcome: 'issued' | 'timed_out' | 'recovered' | 'gave_up' }>;
+  steps: Array<{
+    t_ms: number;
+    strategy: Strategy;
+    attempt: number;
+    outcome: 'issued' | 'timed_out' | 'recovered' | 'gave_up';
+  }>;
 }
 
 export type Intent =
@@ -130,8 +160,18 @@ export class HealthMonitor {
     if (this.open.has(f.id)) return [];
     const strategy = (LADDER[symptom] as readonly Strategy[])[0] as Strategy;
     const inc: Incident = {
-      id: this.nextId++, fragment: f.id, origin: f.id, profile: f.profile, symptom, detected_ms: t_ms, strategy, rung: 0, attempt: 1,
-      issued_ms: t_ms, deadline_ms: t_ms + this.c.recovery_timeout_ms, steps: [{ t_ms, strategy, attempt: 1, outcome: 'issued' }],
+      id: this.nextId++,
+      fragment: f.id,
+      origin: f.id,
+      profile: f.profile,
+      symptom,
+      detected_ms: t_ms,
+      strategy,
+      rung: 0,
+      attempt: 1,
+      issued_ms: t_ms,
+      deadline_ms: t_ms + this.c.recovery_timeout_ms,
+      steps: [{ t_ms, strategy, attempt: 1, outcome: 'issued' }],
     };
     this.open.set(f.id, inc);
     return [{ kind: 'apply', incident: inc }];

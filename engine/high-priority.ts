@@ -32,7 +32,8 @@ export class HighPriorityGuard {
 
   /** The request `f` held ended (completed or lost): it no longer counts on its node. */
   ended(f: Fragment): void {
-    if ((f.request?.priority ?? 0) >= HIGH_PRIORITY) this.runningOn.set(f.node, Math.max(0, (this.runningOn.get(f.node) ?? 0) - 1));
+    if ((f.request?.priority ?? 0) >= HIGH_PRIORITY)
+      this.runningOn.set(f.node, Math.max(0, (this.runningOn.get(f.node) ?? 0) - 1));
   }
 
   /**
@@ -45,16 +46,26 @@ export class HighPriorityGuard {
     else this.overloadedSince_ms ??= t_ms;
     this.runningOn.clear();
     for (const f of fragments) {
-      if (f.state === 'active' || f.state === 'starting' || f.state === 'draining') this.placed(f.request?.priority ?? 0, f.node);
+      if (f.state === 'active' || f.state === 'starting' || f.state === 'draining')
+        this.placed(f.request?.priority ?? 0, f.node);
     }
   }
 
   /** In sustained overload, make ineligible the nodes where `req` (below high priority) would book past the CPUs of high-priority work. */
   exclude(scores: NodeScore[], req: Request, t_ms: number, ledger: NodeLedger): void {
-    if (req.priority >= HIGH_PRIORITY || this.overloadedSince_ms === undefined || t_ms - this.overloadedSince_ms < SUSTAINED_OVERLOAD_MS) return;
+    if (
+      req.priority >= HIGH_PRIORITY ||
+      this.overloadedSince_ms === undefined ||
+      t_ms - this.overloadedSince_ms < SUSTAINED_OVERLOAD_MS
+    )
+      return;
     for (const sc of scores) {
       const usable = ledger.usableCpus(sc.node).length;
-      if (sc.eligible && (this.runningOn.get(sc.node) ?? 0) > 0 && ledger.reservedCpu(sc.node) + req.cpus > usable + 1e-9) {
+      if (
+        sc.eligible &&
+        (this.runningOn.get(sc.node) ?? 0) > 0 &&
+        ledger.reservedCpu(sc.node) + req.cpus > usable + 1e-9
+      ) {
         sc.eligible = false;
         sc.total = 0;
         sc.excluded = `high-priority work runs here and its ${usable} CPUs are booked`;

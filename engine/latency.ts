@@ -41,7 +41,13 @@ export function remoteFactor(home: TopologyNode | undefined, node: TopologyNode,
  * Slowdown of one more task needing `cpus` on a node: demand (runnable, in CPUs) over usable CPUs
  * when above 1, times the memory stall's. `observed` and `pressure` are the node's last sample.
  */
-export function contention(usable: number, reserved_cpu: number, cpus: number, observed: NodeObservation | undefined, pressure: Readonly<Record<Resource, number>> | undefined): number {
+export function contention(
+  usable: number,
+  reserved_cpu: number,
+  cpus: number,
+  observed: NodeObservation | undefined,
+  pressure: Readonly<Record<Resource, number>> | undefined,
+): number {
   if (usable <= 0) return Infinity;
   const measured = observed?.cpu_util !== undefined ? usable * (observed.cpu_util + (pressure?.cpu ?? 0)) : 0;
   const demand = Math.max(reserved_cpu, measured) + cpus;
@@ -63,19 +69,31 @@ export interface LatencyInputs {
 }
 
 /** Expected latency (ms) of the request on `node`, with the terms that make it up. */
-export function expectedLatency(node: TopologyNode, i: LatencyInputs): { expected_ms: number; start_ms: number; remote: number; contention: number; calls_ms: number } {
+export function expectedLatency(
+  node: TopologyNode,
+  i: LatencyInputs,
+): { expected_ms: number; start_ms: number; remote: number; contention: number; calls_ms: number } {
   const start_ms = startOn(node, i);
   const remote = remoteFactor(i.home, node, i.profile.memory_intensity);
   const c = contentionOn(node, i, i.ledger.usableCpus(node.id).length, i.ledger.reservedCpu(node.id));
   const calls_ms = i.calls ? callCost_ms(node, i.calls) : 0;
-  return { expected_ms: total_ms(start_ms, i.service_ms, remote, c, calls_ms), start_ms, remote, contention: c, calls_ms };
+  return {
+    expected_ms: total_ms(start_ms, i.service_ms, remote, c, calls_ms),
+    start_ms,
+    remote,
+    contention: c,
+    calls_ms,
+  };
 }
 
-const startOn = (node: TopologyNode, i: LatencyInputs) => (i.warm.warmOn(node.id) > 0 ? i.profile.warm_start_ms : i.profile.cold_start_ms);
+const startOn = (node: TopologyNode, i: LatencyInputs) =>
+  i.warm.warmOn(node.id) > 0 ? i.profile.warm_start_ms : i.profile.cold_start_ms;
 /** `usable` and `reserved` passed in: the caller has them already. */
-const contentionOn = (node: TopologyNode, i: LatencyInputs, usable: number, reserved_cpu: number) => contention(usable, reserved_cpu, i.cpus, i.ledger.observed(node.id), i.pressure.nodeValues(node.id));
+const contentionOn = (node: TopologyNode, i: LatencyInputs, usable: number, reserved_cpu: number) =>
+  contention(usable, reserved_cpu, i.cpus, i.ledger.observed(node.id), i.pressure.nodeValues(node.id));
 /** The sum of the terms, in this one order (floating point): every price of a node goes through it. */
-const total_ms = (start_ms: number, service_ms: number, remote: number, c: number, calls_ms: number) => start_ms + service_ms * remote * c + calls_ms;
+const total_ms = (start_ms: number, service_ms: number, remote: number, c: number, calls_ms: number) =>
+  start_ms + service_ms * remote * c + calls_ms;
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -88,25 +106,41 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 export function pickByLatency(scores: NodeScore[], i: LatencyInputs): NodeScore | undefined {
   let best: NodeScore | undefined;
   // The best node's key: expected ms, then nearer the data, then preferred, then least booked, then lowest id.
-  let bExpected = 0, bFar = 0, bOther = 0, bBooked = 0;
+  let bExpected = 0,
+    bFar = 0,
+    bOther = 0,
+    bBooked = 0;
   for (const s of scores) {
     if (!s.eligible) continue;
     const node = i.ledger.node(s.node);
     const usable = i.ledger.usableCpus(s.node).length;
     const reserved = i.ledger.reservedCpu(s.node);
     const calls_ms = i.calls ? callCost_ms(node, i.calls) : 0;
-    s.expected_ms = r1(total_ms(startOn(node, i), i.service_ms, remoteFactor(i.home, node, i.profile.memory_intensity), contentionOn(node, i, usable, reserved), calls_ms));
+    s.expected_ms = r1(
+      total_ms(
+        startOn(node, i),
+        i.service_ms,
+        remoteFactor(i.home, node, i.profile.memory_intensity),
+        contentionOn(node, i, usable, reserved),
+        calls_ms,
+      ),
+    );
     if (i.calls) s.calls_ms = r3(calls_ms);
     const far = -s.locality;
     const other = i.profile.preferred_nodes.includes(s.node) ? 0 : 1;
     const booked = usable > 0 ? reserved / usable : Infinity;
     // Lexicographic, each field decided by the first that differs (NaN differs and never wins).
-    const better = !best ? true
-      : s.expected_ms !== bExpected ? s.expected_ms < bExpected
-      : far !== bFar ? far < bFar
-      : other !== bOther ? other < bOther
-      : booked !== bBooked ? booked < bBooked
-      : s.node < best.node;
+    const better = !best
+      ? true
+      : s.expected_ms !== bExpected
+        ? s.expected_ms < bExpected
+        : far !== bFar
+          ? far < bFar
+          : other !== bOther
+            ? other < bOther
+            : booked !== bBooked
+              ? booked < bBooked
+              : s.node < best.node;
     if (better) {
       best = s;
       bExpected = s.expected_ms;

@@ -7,7 +7,16 @@
 import { Adopter, type Adoption } from './adoption.ts';
 import { Outages } from './cascade.ts';
 import { CallContexts } from './communication.ts';
-import { CompletionRate, deferFor, DeferralTimes, DeferredQueue, retryDelay_ms, RoomQueue, TokenBucket, type PressureValues } from './admission.ts';
+import {
+  CompletionRate,
+  deferFor,
+  DeferralTimes,
+  DeferredQueue,
+  retryDelay_ms,
+  RoomQueue,
+  TokenBucket,
+  type PressureValues,
+} from './admission.ts';
 import { profileOf, type Config, type Profile } from './config.ts';
 import { ObservationDigester, requestDigest } from './digest.ts';
 import { FragmentGraph } from './graph.ts';
@@ -110,8 +119,16 @@ export class Orchestrator {
     const p = this.values();
     const profile = profileOf(this.cfg, request.profile);
     // I/O intensity is the profile's property unless the request says otherwise.
-    const req = request.io_intensive === undefined && profile.io_intensive ? { ...request, io_intensive: true } : request;
-    const base = { seq: this.seq++, t_ms: t, request_id: req.id, profile: req.profile, pressure: view, inputs_digest: this.digestOf(request, obs) };
+    const req =
+      request.io_intensive === undefined && profile.io_intensive ? { ...request, io_intensive: true } : request;
+    const base = {
+      seq: this.seq++,
+      t_ms: t,
+      request_id: req.id,
+      profile: req.profile,
+      pressure: view,
+      inputs_digest: this.digestOf(request, obs),
+    };
     const adm = this.cfg.admission;
     // A call's payload lives on its caller's node: that is its memory home when it has none of its own.
     const calls = this.graphOn ? this.callContexts.of(req) : undefined;
@@ -126,28 +143,60 @@ export class Orchestrator {
     // (2a) A request that has already outwaited its SLO can only finish late; running it now takes
     // room from requests that can still make theirs. Shed it, unless it is high priority.
     if (budget_ms <= 0 && waited_ms > 0 && req.priority < 2) {
-      return this.shed(base, `waited ${waited_ms} ms, past its SLO of ${profile.latency_slo_ms} ms: shed rather than served late`, 0, []);
+      return this.shed(
+        base,
+        `waited ${waited_ms} ms, past its SLO of ${profile.latency_slo_ms} ms: shed rather than served late`,
+        0,
+        [],
+      );
     }
     // (2b) A request that would wait on a profile that is down fails now, naming it (cascade.ts).
     const outage = this.graphOn ? this.outages.blocking(req.profile, this.graph) : undefined;
     if (outage) {
       this.outages.failedFast(outage, req.profile);
       const what = outage.profile === req.profile ? `${req.profile} is down` : `dependency ${outage.profile} is down`;
-      return this.shed(base, `${what} (outage ${outage.id} since ${outage.detected_ms} ms): failed fast rather than waiting on it`, 0, []);
+      return this.shed(
+        base,
+        `${what} (outage ${outage.id} since ${outage.detected_ms} ms): failed fast rather than waiting on it`,
+        0,
+        [],
+      );
     }
 
     // (3) Node: what fits (scored, for the explanation), then the least expected latency among it:
     // a warm fragment far from the data against a cold start beside it, in milliseconds.
     const pool = this.pools.pool(req.profile);
-    const demand: Demand = { profile: req.profile, cpus: req.cpus, memory_kb: req.memory_kb, exclusive_cpus: req.exclusive_cpus ?? profile.exclusive_cpus, memory_home: homeId, allowed_nodes: req.allowed_nodes };
+    const demand: Demand = {
+      profile: req.profile,
+      cpus: req.cpus,
+      memory_kb: req.memory_kb,
+      exclusive_cpus: req.exclusive_cpus ?? profile.exclusive_cpus,
+      memory_home: homeId,
+      allowed_nodes: req.allowed_nodes,
+    };
     const scores = this.score(demand, profile, pool);
     this.highPriority.exclude(scores, req, t, this.ledger);
     const service_ms = pool.service_ms ?? profile.service_ms;
     const home = homeId === undefined ? undefined : this.topo.byId.get(homeId);
-    let chosen = pickByLatency(scores, { profile, service_ms, home, cpus: req.cpus, ledger: this.ledger, warm: pool, pressure: this.pressure, calls });
+    let chosen = pickByLatency(scores, {
+      profile,
+      service_ms,
+      home,
+      cpus: req.cpus,
+      ledger: this.ledger,
+      warm: pool,
+      pressure: this.pressure,
+      calls,
+    });
     if (!chosen) {
       const never = neverFits(demand, profile, this.ledger);
-      if (never) return this.finish(base, { action: 'reject', reason: `cannot fit on any node: ${never}`, confidence: 1, scores });
+      if (never)
+        return this.finish(base, {
+          action: 'reject',
+          reason: `cannot fit on any node: ${never}`,
+          confidence: 1,
+          scores,
+        });
       return this.defer(base, req, `insufficient resources: ${summarise(scores)}`, undefined, scores, true, budget_ms);
     }
     // Pressure deferral, only for the pressure waiting would relieve (fgo's own CPU demand beyond
@@ -158,9 +207,20 @@ export class Orchestrator {
     const relief = deferFor(p, req, this.cfg.pressure.thresholds) ? this.relievable(p) : undefined;
     const forced = relief && deferFor(relief, req, this.cfg.pressure.thresholds);
     const bar = req.priority >= 2 ? 'critical' : 'high';
-    const pressureNote = forced ? `${forced} pressure ${fmt(p[forced])} (${fmt((relief as Record<'cpu' | 'memory', number>)[forced])} relievable) ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}` : '';
+    const pressureNote = forced
+      ? `${forced} pressure ${fmt(p[forced])} (${fmt((relief as Record<'cpu' | 'memory', number>)[forced])} relievable) ≥ ${bar} ${this.cfg.pressure.thresholds[forced][bar]}`
+      : '';
     const slack_ms = budget_ms - (chosen.expected_ms ?? 0);
-    if (forced && waited_ms < adm.max_defer_ms && slack_ms >= adm.retry_base_ms) return this.defer(base, req, pressureNote, (relief as Record<'cpu' | 'memory', number>)[forced], scores, false, slack_ms);
+    if (forced && waited_ms < adm.max_defer_ms && slack_ms >= adm.retry_base_ms)
+      return this.defer(
+        base,
+        req,
+        pressureNote,
+        (relief as Record<'cpu' | 'memory', number>)[forced],
+        scores,
+        false,
+        slack_ms,
+      );
 
     // (4)+(5) Pool, then a warm fragment on that node or a cold start within the pool's max. A
     // fragment under repair takes no new request: its restart would wait on it, and it on the restart.
@@ -168,8 +228,19 @@ export class Orchestrator {
     const canCold = pool.size < profile.pool.max && this.pools.liveCount < this.cfg.limits.max_fragments;
     if (!warm && !canCold) {
       // Pool full: serve from a warm fragment elsewhere (best eligible node that has one), or wait.
-      const alt = scores.filter((s) => s.eligible && pool.warmOn(s.node) > 0).sort((a, b) => b.total - a.total || a.node - b.node)[0];
-      if (!alt) return this.defer(base, req, `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`, undefined, scores, true, budget_ms);
+      const alt = scores
+        .filter((s) => s.eligible && pool.warmOn(s.node) > 0)
+        .sort((a, b) => b.total - a.total || a.node - b.node)[0];
+      if (!alt)
+        return this.defer(
+          base,
+          req,
+          `pool ${req.profile} at max size ${profile.pool.max} with no warm fragment free`,
+          undefined,
+          scores,
+          true,
+          budget_ms,
+        );
       chosen = alt;
       warm = pool.popWarm(alt.node, this.sick);
     }
@@ -178,9 +249,20 @@ export class Orchestrator {
     let delay_ms = 0;
     if (profile.shaping) {
       let b = this.buckets.get(req.profile);
-      if (!b) this.buckets.set(req.profile, (b = new TokenBucket(profile.shaping.rate_per_s, profile.shaping.burst, profile.shaping.max_delay_ms)));
+      if (!b)
+        this.buckets.set(
+          req.profile,
+          (b = new TokenBucket(profile.shaping.rate_per_s, profile.shaping.burst, profile.shaping.max_delay_ms)),
+        );
       const d = b.take(t);
-      if (d === undefined) return this.defer(base, req, `traffic shaping: ${req.profile} over ${profile.shaping.rate_per_s}/s`, undefined, scores);
+      if (d === undefined)
+        return this.defer(
+          base,
+          req,
+          `traffic shaping: ${req.profile} over ${profile.shaping.rate_per_s}/s`,
+          undefined,
+          scores,
+        );
       delay_ms = d;
     }
 
@@ -196,20 +278,46 @@ export class Orchestrator {
     f.requests++;
     f.last_used_ms = t;
     // A warm start's execution begins after its shaping delay and warm start: measured from there.
-    f.exec = warm ? { from_ms: t + delay_ms + profile.warm_start_ms, remote: remoteFactor(home, this.topo.byId.get(f.node) as TopologyNode, profile.memory_intensity) } : undefined;
+    f.exec = warm
+      ? {
+          from_ms: t + delay_ms + profile.warm_start_ms,
+          remote: remoteFactor(home, this.topo.byId.get(f.node) as TopologyNode, profile.memory_intensity),
+        }
+      : undefined;
     if (demand.exclusive_cpus > 0) {
       f.exclusive_cpus = this.ledger.takeExclusive(chosen.node, demand.exclusive_cpus, profile.cpu_affinity);
       f.cpus = f.exclusive_cpus;
-      if (warm) commands.push({ type: 'pin', fragment: f.id, node: f.node, cpus: f.cpus, reason: 'exclusive CPUs for the request' });
+      if (warm)
+        commands.push({
+          type: 'pin',
+          fragment: f.id,
+          node: f.node,
+          cpus: f.cpus,
+          reason: 'exclusive CPUs for the request',
+        });
       commands.push(...this.repinShared(chosen.node, f.id, 'shared CPUs shrank: exclusive CPUs taken'));
     }
     this.pools.setReservation(f, demand.exclusive_cpus > 0 ? 0 : req.cpus, Math.max(profile.memory_kb, req.memory_kb));
-    if (!warm) commands.push({ type: 'start', fragment: f.id, profile: req.profile, node: f.node, cpus: f.cpus, memory_kb: f.res_mem_kb, reason: `cold start for ${req.id}` });
+    if (!warm)
+      commands.push({
+        type: 'start',
+        fragment: f.id,
+        profile: req.profile,
+        node: f.node,
+        cpus: f.cpus,
+        memory_kb: f.res_mem_kb,
+        reason: `cold start for ${req.id}`,
+      });
     if (!warm && this.graphOn) commands.push(...this.warmDependencies(req.profile, f.node));
     poolDemand.busy(pool.count.active + pool.count.starting);
     const worst = Math.max(p.cpu, p.memory, req.io_intensive ? p.io : 0);
     const decision: Parameters<Orchestrator['finish']>[1] = {
-      action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, exclusive: demand.exclusive_cpus > 0, fragment: f.id,
+      action: 'place',
+      start: warm ? 'warm' : 'cold',
+      node: f.node,
+      cpus: f.cpus,
+      exclusive: demand.exclusive_cpus > 0,
+      fragment: f.id,
       reason: `node ${f.node}: expected ${chosen.expected_ms ?? '?'} ms; ${warm ? 'warm fragment' : `cold start (${pool.warmOn(f.node)} warm there)`}${delay_ms ? `; shaped by ${delay_ms} ms` : ''}${forced ? `; ${pressureNote}, but ${waited_ms >= adm.max_defer_ms ? `held back ${waited_ms} ms already` : 'no time to spare in its SLO'}` : ''}`,
       confidence: round4((1 - worst) * (warm ? 1 : 0.8)),
       scores,
@@ -224,8 +332,23 @@ export class Orchestrator {
     this.observe(obs);
     const profile = profileOf(this.cfg, a.profile);
     // The digest covers what the placement depends on, as for a request of the profile's size.
-    const like: Request = { id: a.id, profile: a.profile, cpus: profile.cpus, memory_kb: profile.memory_kb, priority: 1, memory_home: a.memory_home, exclusive_cpus: profile.exclusive_cpus };
-    const base = { seq: this.seq++, t_ms: obs.t_ms, request_id: a.id, profile: a.profile, pressure: this.pressure.systemView(), inputs_digest: this.digestOf(like, obs) };
+    const like: Request = {
+      id: a.id,
+      profile: a.profile,
+      cpus: profile.cpus,
+      memory_kb: profile.memory_kb,
+      priority: 1,
+      memory_home: a.memory_home,
+      exclusive_cpus: profile.exclusive_cpus,
+    };
+    const base = {
+      seq: this.seq++,
+      t_ms: obs.t_ms,
+      request_id: a.id,
+      profile: a.profile,
+      pressure: this.pressure.systemView(),
+      inputs_digest: this.digestOf(like, obs),
+    };
     return this.adopter.adopt(a, obs, (d) => this.finish(base, d));
   }
 
@@ -310,7 +433,8 @@ export class Orchestrator {
     const t = obs.t_ms;
     this.scaler.predicted(predictions ?? []);
     const commands: Command[] = [];
-    for (const d of this.queue.popDue(t)) commands.push({ type: 'retry', request: d.request, reason: `deferral due at ${d.due_ms} ms` });
+    for (const d of this.queue.popDue(t))
+      commands.push({ type: 'retry', request: d.request, reason: `deferral due at ${d.due_ms} ms` });
     commands.push(...this.releaseRoom('periodic retry'));
     if (this.cpusChanged) {
       this.cpusChanged = false;
@@ -322,7 +446,11 @@ export class Orchestrator {
       if (this.graphOn) for (const pool of this.pools.pools.values()) this.judgePool(pool);
     }
     commands.push(...this.healer.expire(t));
-    if (this.scaler.due(t)) commands.push(...this.scaler.cycle(t, { ...this.relievable(this.values()), io: 0 }), ...this.adopter.rebalance(t));
+    if (this.scaler.due(t))
+      commands.push(
+        ...this.scaler.cycle(t, { ...this.relievable(this.values()), io: 0 }),
+        ...this.adopter.rebalance(t),
+      );
     return commands;
   }
 
@@ -332,11 +460,23 @@ export class Orchestrator {
    */
   startWarm(pool: Pool, n: number, reason: string, avoid?: number, want?: ReadonlyMap<number, number>): Command[] {
     const out: Command[] = [];
-    for (let i = 0; i < n && pool.size < pool.cfg.pool.max && this.pools.liveCount < this.cfg.limits.max_fragments; i++) {
+    for (
+      let i = 0;
+      i < n && pool.size < pool.cfg.pool.max && this.pools.liveCount < this.cfg.limits.max_fragments;
+      i++
+    ) {
       const node = this.placeFootprint(pool, avoid, want);
       if (node === undefined) break;
       const f = this.pools.create(pool.profile, node, sharedCpusFor(node, pool.cfg, this.ledger), this.now_ms);
-      out.push({ type: 'start', fragment: f.id, profile: pool.profile, node, cpus: f.cpus, memory_kb: f.res_mem_kb, reason });
+      out.push({
+        type: 'start',
+        fragment: f.id,
+        profile: pool.profile,
+        node,
+        cpus: f.cpus,
+        memory_kb: f.res_mem_kb,
+        reason,
+      });
     }
     return out;
   }
@@ -350,7 +490,13 @@ export class Orchestrator {
    */
   placeFootprint(pool: Pool, avoid?: number, want?: ReadonlyMap<number, number>): number | undefined {
     const allowed = avoid === undefined ? undefined : this.topo.nodes.map((n) => n.id).filter((id) => id !== avoid);
-    const demand: Demand = { profile: pool.profile, cpus: 0, memory_kb: pool.cfg.memory_kb, exclusive_cpus: 0, allowed_nodes: allowed };
+    const demand: Demand = {
+      profile: pool.profile,
+      cpus: 0,
+      memory_kb: pool.cfg.memory_kb,
+      exclusive_cpus: 0,
+      allowed_nodes: allowed,
+    };
     const scores = this.score(demand, pool.cfg, pool, true);
     const perNode = new Map<number, number>();
     for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
@@ -359,9 +505,14 @@ export class Orchestrator {
     const missing = (node: number) => (want?.get(node) ?? 0) - (perNode.get(node) ?? 0);
     const most = Math.max(0, ...pick.map((s) => missing(s.node)));
     if (most > 0) pick = pick.filter((s) => missing(s.node) === most);
-    else if (preferred.length && pick.some((s) => preferred.includes(s.node))) pick = pick.filter((s) => preferred.includes(s.node));
+    else if (preferred.length && pick.some((s) => preferred.includes(s.node)))
+      pick = pick.filter((s) => preferred.includes(s.node));
     const fewest = Math.min(...pick.map((s) => perNode.get(s.node) ?? 0));
-    return selectNode(pick.filter((s) => (perNode.get(s.node) ?? 0) === fewest), this.cfg.placement, this.streams)?.node;
+    return selectNode(
+      pick.filter((s) => (perNode.get(s.node) ?? 0) === fewest),
+      this.cfg.placement,
+      this.streams,
+    )?.node;
   }
 
   /**
@@ -373,7 +524,16 @@ export class Orchestrator {
     const out: Command[] = [];
     for (const d of this.graph.syncDependencies(profile)) {
       const pool = this.pools.pool(d);
-      if (pool.count.warm + pool.count.starting === 0) out.push(...this.startWarm(pool, 1, `start order: ${d} warmed before ${profile}'s first call`, undefined, new Map([[node, 1]])));
+      if (pool.count.warm + pool.count.starting === 0)
+        out.push(
+          ...this.startWarm(
+            pool,
+            1,
+            `start order: ${d} warmed before ${profile}'s first call`,
+            undefined,
+            new Map([[node, 1]]),
+          ),
+        );
     }
     return out;
   }
@@ -430,31 +590,67 @@ export class Orchestrator {
    * high priority expected to wait for room twice what its SLO leaves is shed at once, with the
    * expected wait as its retry-after: early and cheap, instead of waiting only to miss.
    */
-  private defer(base: DecisionBase, req: Request, reason: string, p: number | undefined, scores: NodeScore[], forRoom = false, budget_ms = Infinity): Decision {
+  private defer(
+    base: DecisionBase,
+    req: Request,
+    reason: string,
+    p: number | undefined,
+    scores: NodeScore[],
+    forRoom = false,
+    budget_ms = Infinity,
+  ): Decision {
     const adm = this.cfg.admission;
     // Its wait counts from its first scheduling (now, unless it was deferred before); finish()
     // forgets it again unless it ends deferred.
     this.deferredSince.seen(req.id, base.t_ms);
     if (forRoom) {
-      if (this.room.size >= adm.queue_limit && req.priority < 2) return this.shed(base, `room queue full (${adm.queue_limit}): ${reason}`, 0, scores);
+      if (this.room.size >= adm.queue_limit && req.priority < 2)
+        return this.shed(base, `room queue full (${adm.queue_limit}): ${reason}`, 0, scores);
       const wait_ms = this.roomWait_ms(req.priority, base.t_ms);
       // Twice the budget: the estimate is of an average, and shedding a request that would have
       // made it is a certain miss where waiting was only a likely one.
       if (req.priority < 2 && wait_ms > 2 * budget_ms) {
-        return this.finish(base, { action: 'shed', reason: `overloaded: ${reason}; ~${Math.round(wait_ms)} ms until room, ${Math.max(0, Math.round(budget_ms))} ms left of its SLO`, retry_after_ms: Math.max(1, Math.round(wait_ms)), confidence: 1, scores });
+        return this.finish(base, {
+          action: 'shed',
+          reason: `overloaded: ${reason}; ~${Math.round(wait_ms)} ms until room, ${Math.max(0, Math.round(budget_ms))} ms left of its SLO`,
+          retry_after_ms: Math.max(1, Math.round(wait_ms)),
+          confidence: 1,
+          scores,
+        });
       }
       // One let out to try again that must wait once more keeps its turn at the head of the queue.
       if (this.letOut.delete(req.id)) this.room.pushFront(req);
       else this.room.push(req);
-      return this.finish(base, { action: 'defer', reason, retry_after_ms: adm.insufficient_retry_ms, confidence: 1, scores });
+      return this.finish(base, {
+        action: 'defer',
+        reason,
+        retry_after_ms: adm.insufficient_retry_ms,
+        confidence: 1,
+        scores,
+      });
     }
     // Back no later than the SLO budget runs out: the request is then admitted (or shed if past it).
-    const retry = Math.max(1, Math.min(budget_ms, p === undefined ? adm.insufficient_retry_ms : retryDelay_ms(p, adm, this.streams.next('retry'))));
+    const retry = Math.max(
+      1,
+      Math.min(
+        budget_ms,
+        p === undefined ? adm.insufficient_retry_ms : retryDelay_ms(p, adm, this.streams.next('retry')),
+      ),
+    );
     const q = this.queue.push(req, base.t_ms + retry);
     if (!q.queued) return this.shed(base, `deferred queue full (${this.queue.limit}): ${reason}`, p ?? 0, scores);
     if (q.evicted) this.deferredSince.forget(q.evicted.id);
-    const commands: Command[] = q.evicted ? [{ type: 'shed', request_id: q.evicted.id, reason: `evicted from the full deferred queue by ${req.id}` }] : [];
-    return this.finish(base, { action: 'defer', reason, retry_after_ms: retry, confidence: round4(1 - (p ?? 0)), scores, commands });
+    const commands: Command[] = q.evicted
+      ? [{ type: 'shed', request_id: q.evicted.id, reason: `evicted from the full deferred queue by ${req.id}` }]
+      : [];
+    return this.finish(base, {
+      action: 'defer',
+      reason,
+      retry_after_ms: retry,
+      confidence: round4(1 - (p ?? 0)),
+      scores,
+      commands,
+    });
   }
 
   private shed(base: DecisionBase, reason: string, p: number, scores: NodeScore[]): Decision {
@@ -471,7 +667,9 @@ export class Orchestrator {
    */
   private roomWait_ms(priority: number, t_ms: number): number {
     let running_per_s = 0;
-    for (const pool of this.pools.pools.values()) if (pool.count.active && pool.service_ms !== undefined) running_per_s += (pool.count.active * 1000) / pool.service_ms;
+    for (const pool of this.pools.pools.values())
+      if (pool.count.active && pool.service_ms !== undefined)
+        running_per_s += (pool.count.active * 1000) / pool.service_ms;
     const rate = Math.max(this.completions.perSecond(t_ms), running_per_s);
     return rate > 0 ? ((this.room.aheadOf(priority) + 1) / rate) * 1000 : 0;
   }
@@ -485,7 +683,10 @@ export class Orchestrator {
    * stall is then someone else's). Without per-node memory measurements, all of it.
    */
   private relievable(p: PressureValues): Record<'cpu' | 'memory', number> {
-    let demand = 0, cpus = 0, full = false, measured = false;
+    let demand = 0,
+      cpus = 0,
+      full = false,
+      measured = false;
     for (const n of this.topo.nodes) {
       const usable = this.ledger.usableCpus(n.id).length;
       cpus += usable;
@@ -509,12 +710,21 @@ export class Orchestrator {
   }
 
   /** Assemble a decision with its keys in one fixed order, so journals read (and diff) alike. */
-  private finish(base: DecisionBase, d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>): Decision {
+  private finish(
+    base: DecisionBase,
+    d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>,
+  ): Decision {
     if (d.action !== 'defer') {
       this.deferredSince.forget(base.request_id);
       this.letOut.delete(base.request_id);
     }
-    const out: Decision = { seq: base.seq, t_ms: base.t_ms, request_id: base.request_id, profile: base.profile, action: d.action } as Decision;
+    const out: Decision = {
+      seq: base.seq,
+      t_ms: base.t_ms,
+      request_id: base.request_id,
+      profile: base.profile,
+      action: d.action,
+    } as Decision;
     if (d.start !== undefined) out.start = d.start;
     if (d.node !== undefined) out.node = d.node;
     if (d.cpus !== undefined) out.cpus = d.cpus;
@@ -562,15 +772,20 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 const fmt = (x: number) => String(Math.round(x * 1000) / 1000);
 
 function summarise(scores: readonly NodeScore[]): string {
-  return scores.filter((s) => !s.eligible).map((s) => `node ${s.node}: ${s.excluded}`).join('; ');
+  return scores
+    .filter((s) => !s.eligible)
+    .map((s) => `node ${s.node}: ${s.excluded}`)
+    .join('; ');
 }
 
 /** Cheap structural checks on the hot path; shells validate input fully with engine/schemas.ts. */
 function assertRequest(r: Request): void {
   if (typeof r.id !== 'string' || r.id === '') throw new Error('request: id must be a non-empty string');
   if (!(Number.isFinite(r.cpus) && r.cpus >= 0)) throw new Error(`request ${r.id}: cpus must be ≥ 0`);
-  if (!(Number.isInteger(r.memory_kb) && r.memory_kb >= 0)) throw new Error(`request ${r.id}: memory_kb must be an integer ≥ 0`);
-  if (!(Number.isInteger(r.priority) && r.priority >= 0 && r.priority <= 3)) throw new Error(`request ${r.id}: priority must be 0–3`);
-  if (r.exclusive_cpus !== undefined && !(Number.isInteger(r.exclusive_cpus) && r.exclusive_cpus >= 0)) throw new Error(`request ${r.id}: exclusive_cpus must be an integer ≥ 0`);
+  if (!(Number.isInteger(r.memory_kb) && r.memory_kb >= 0))
+    throw new Error(`request ${r.id}: memory_kb must be an integer ≥ 0`);
+  if (!(Number.isInteger(r.priority) && r.priority >= 0 && r.priority <= 3))
+    throw new Error(`request ${r.id}: priority must be 0–3`);
+  if (r.exclusive_cpus !== undefined && !(Number.isInteger(r.exclusive_cpus) && r.exclusive_cpus >= 0))
+    throw new Error(`request ${r.id}: exclusive_cpus must be an integer ≥ 0`);
 }
-

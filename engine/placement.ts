@@ -49,8 +49,22 @@ export class NodeLedger {
    * `minShared`: CPUs per node never handed out exclusively (placement.min_shared_cpus). A node
    * running shared fragments keeps at least one whatever it says, or they would have no CPU.
    */
-  constructor(readonly topo: Topology, readonly overcommit: number, readonly minShared = 1) {
-    this.books = topo.nodes.map((node) => ({ node, reserved_cpu: 0, reserved_mem_kb: 0, fragments: 0, active: 0, usable: [], exclusive: new Set(), holders: 0, shared: [] }));
+  constructor(
+    readonly topo: Topology,
+    readonly overcommit: number,
+    readonly minShared = 1,
+  ) {
+    this.books = topo.nodes.map((node) => ({
+      node,
+      reserved_cpu: 0,
+      reserved_mem_kb: 0,
+      fragments: 0,
+      active: 0,
+      usable: [],
+      exclusive: new Set(),
+      holders: 0,
+      shared: [],
+    }));
     topo.nodes.forEach((n, i) => (this.byId[n.id] = this.books[i]));
     this.setOnline(topo.json.online_cpus);
   }
@@ -263,8 +277,10 @@ export function misfit(node: TopologyNode, d: Demand, need_kb: number, ledger: N
   if (d.exclusive_cpus > 0) {
     // CPUs stay shared so warm and shared fragments keep somewhere to run (NodeLedger.keepShared).
     const keep = ledger.keepShared(node.id);
-    if (shared - d.exclusive_cpus < keep) return `needs ${d.exclusive_cpus} exclusive CPUs, ${Math.max(0, shared - keep)} can be spared`;
-    if (reserved > ledger.overcommit * (shared - d.exclusive_cpus) + 1e-9) return 'exclusive CPUs would overcommit the shared ones';
+    if (shared - d.exclusive_cpus < keep)
+      return `needs ${d.exclusive_cpus} exclusive CPUs, ${Math.max(0, shared - keep)} can be spared`;
+    if (reserved > ledger.overcommit * (shared - d.exclusive_cpus) + 1e-9)
+      return 'exclusive CPUs would overcommit the shared ones';
   } else if (shared === 0) {
     // Every usable CPU is held exclusively (the shared ones went offline): a fragment would get no CPU.
     return 'no shared CPUs (all usable ones are held exclusively)';
@@ -288,7 +304,8 @@ export function neverFits(d: Demand, profile: Profile, ledger: NodeLedger): stri
     const cpus = n.allowed_cpus.length;
     if (!n.allowed || cpus === 0 || (d.allowed_nodes && !d.allowed_nodes.includes(n.id))) continue;
     // minShared CPUs always stay shared, so at most cpus − minShared can be exclusive.
-    if (d.exclusive_cpus > 0 ? d.exclusive_cpus > cpus - ledger.minShared : d.cpus > cpus * ledger.overcommit) reasons.push(`node ${n.id}: too few CPUs`);
+    if (d.exclusive_cpus > 0 ? d.exclusive_cpus > cpus - ledger.minShared : d.cpus > cpus * ledger.overcommit)
+      reasons.push(`node ${n.id}: too few CPUs`);
     else if (memoryNeed_kb(d, profile, false) > n.memory_kb) reasons.push(`node ${n.id}: too little memory`);
     else return undefined;
   }
@@ -315,7 +332,8 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
     const balance = maxActive === 0 ? 1 : 1 - ledger.activeOn(node.id) / maxActive;
     const np = ctx.pressure.nodeValues(node.id);
     const pressure_factor = np ? 1 - ((np.cpu + np.memory) / 2) * cfg.pressure_penalty : 1;
-    const total = (w.resource * resource + w.locality * locality + w.affinity * affinity + w.balance * balance) * pressure_factor;
+    const total =
+      (w.resource * resource + w.locality * locality + w.affinity * affinity + w.balance * balance) * pressure_factor;
     const s: NodeScore = {
       node: node.id,
       eligible: excluded === undefined,
@@ -341,14 +359,21 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
  * Ties in score order by node id, so the candidate list — and thus the pick — is deterministic.
  * No random draw is made when there is only one candidate.
  */
-export function selectNode(scores: readonly NodeScore[], cfg: Pick<Config['placement'], 'near_best_margin' | 'jitter'>, streams: Streams): NodeScore | undefined {
+export function selectNode(
+  scores: readonly NodeScore[],
+  cfg: Pick<Config['placement'], 'near_best_margin' | 'jitter'>,
+  streams: Streams,
+): NodeScore | undefined {
   let best: NodeScore | undefined;
-  for (const s of scores) if (s.eligible && (!best || s.total > best.total || (s.total === best.total && s.node < best.node))) best = s;
+  for (const s of scores)
+    if (s.eligible && (!best || s.total > best.total || (s.total === best.total && s.node < best.node))) best = s;
   if (!best || !cfg.jitter) return best;
   // Near-best candidates no farther from the data than the best: jitter spreads load among
   // equals, it must not trade memory locality for a coin toss.
   const floor = best.total - cfg.near_best_margin - 1e-12;
-  const near = scores.filter((s) => s.eligible && s.total >= floor && s.locality >= (best as NodeScore).locality).sort((a, b) => b.total - a.total || a.node - b.node);
+  const near = scores
+    .filter((s) => s.eligible && s.total >= floor && s.locality >= (best as NodeScore).locality)
+    .sort((a, b) => b.total - a.total || a.node - b.node);
   if (near.length === 1) return best;
   return near[Math.floor(streams.next('placement') * near.length)];
 }

@@ -65,7 +65,14 @@ export class Pool {
   private warmNodesVersion = 0;
   private nearestVersion = -1;
   private nearest: Float64Array | undefined;
-  readonly count: Record<FragmentState, number> = { starting: 0, warm: 0, active: 0, draining: 0, stopped: 0, failed: 0 };
+  readonly count: Record<FragmentState, number> = {
+    starting: 0,
+    warm: 0,
+    active: 0,
+    draining: 0,
+    stopped: 0,
+    failed: 0,
+  };
   private completions = 0;
   private lastCompletions = 0;
   private lastRate_ms: number | undefined;
@@ -83,7 +90,10 @@ export class Pool {
   /** The size the last scaling cycle chose (the configured target until one has run): what status shows as the target. */
   wanted: number | undefined;
 
-  constructor(readonly profile: string, readonly cfg: Profile) {
+  constructor(
+    readonly profile: string,
+    readonly cfg: Profile,
+  ) {
     this.target = cfg.pool.target;
   }
 
@@ -93,7 +103,8 @@ export class Pool {
   }
 
   get utilization(): number {
-    const busy = this.count.active, idle = this.count.warm;
+    const busy = this.count.active,
+      idle = this.count.warm;
     return busy + idle === 0 ? 0 : busy / (busy + idle);
   }
 
@@ -195,7 +206,10 @@ export class PoolSet {
   private readonly all = new Map<string, Fragment>();
   private nextId = 0;
 
-  constructor(private readonly cfg: Config, private readonly ledger: NodeLedger) {
+  constructor(
+    private readonly cfg: Config,
+    private readonly ledger: NodeLedger,
+  ) {
     for (const [name, p] of Object.entries(cfg.profiles)) this.pools.set(name, new Pool(name, p));
   }
 
@@ -223,7 +237,8 @@ export class PoolSet {
    * because it must survive an agent restart.
    */
   create(profile: string, node: number, cpus: number[], t_ms: number, adoptedId?: string): Fragment {
-    if (this.all.size >= this.cfg.limits.max_fragments) throw new Error(`fragment limit ${this.cfg.limits.max_fragments} reached`);
+    if (this.all.size >= this.cfg.limits.max_fragments)
+      throw new Error(`fragment limit ${this.cfg.limits.max_fragments} reached`);
     if (adoptedId !== undefined && this.all.has(adoptedId)) throw new Error(`fragment ${adoptedId} exists already`);
     const pool = this.pool(profile);
     const f: Fragment = {

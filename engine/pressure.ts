@@ -9,7 +9,17 @@
  * `signal: "avg10"`, it uses `some` avg10.
  */
 import type { Config } from './config.ts';
-import { RESOURCES, type Level, type Observation, type PressureView, type PsiLine, type PsiSet, type Resource, type ResourcePressure, type Trend } from './types.ts';
+import {
+  RESOURCES,
+  type Level,
+  type Observation,
+  type PressureView,
+  type PsiLine,
+  type PsiSet,
+  type Resource,
+  type ResourcePressure,
+  type Trend,
+} from './types.ts';
 
 export type Thresholds = Config['pressure']['thresholds'][Resource];
 
@@ -42,12 +52,16 @@ export class History {
   private head = 0;
   private count = 0;
 
-  constructor(readonly capacity: number, store?: HistoryStore) {
+  constructor(
+    readonly capacity: number,
+    store?: HistoryStore,
+  ) {
     if (!(capacity >= 2)) throw new Error('History: capacity must be at least 2');
     this.stride = store?.stride ?? 2;
     this.column = store?.column ?? 1;
     this.data = store?.data ?? new Float64Array(capacity * this.stride);
-    if (!(this.column >= 1 && this.column < this.stride && this.data.length >= capacity * this.stride)) throw new Error('History: store too small for its capacity and column');
+    if (!(this.column >= 1 && this.column < this.stride && this.data.length >= capacity * this.stride))
+      throw new Error('History: store too small for its capacity and column');
   }
 
   get length(): number {
@@ -77,15 +91,22 @@ export class History {
   slope(window: number): number {
     const n = Math.min(window, this.count);
     if (n < 2) return 0;
-    const cap = this.capacity, newest = this.head - 1 + cap, d = this.data, w = this.stride, c = this.column;
-    let st = 0, sv = 0;
+    const cap = this.capacity,
+      newest = this.head - 1 + cap,
+      d = this.data,
+      w = this.stride,
+      c = this.column;
+    let st = 0,
+      sv = 0;
     for (let i = 0; i < n; i++) {
       const k = ((newest - i) % cap) * w;
       st += d[k] as number;
       sv += d[k + c] as number;
     }
-    const mt = st / n, mv = sv / n;
-    let num = 0, den = 0;
+    const mt = st / n,
+      mv = sv / n;
+    let num = 0,
+      den = 0;
     for (let i = 0; i < n; i++) {
       const k = ((newest - i) % cap) * w;
       const dt = (d[k] as number) - mt;
@@ -141,7 +162,9 @@ class ScopeTracker {
   update(t_ms: number, psi: PsiSet): void {
     if (sameReading(psi, this.last)) {
       if (t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) return;
-      const t_s = t_ms / 1000, h = this.hist, c = this.current;
+      const t_s = t_ms / 1000,
+        h = this.hist,
+        c = this.current;
       h.cpu.push(t_s, c.cpu);
       h.memory.push(t_s, c.memory);
       h.io.push(t_s, c.io);
@@ -151,7 +174,13 @@ class ScopeTracker {
         const some = psi[r].some;
         const prev = this.last?.[r].some.total_us;
         let v = some.avg10;
-        if (this.cfg.signal === 'total' && some.total_us !== undefined && prev !== undefined && dt_us > 0 && some.total_us >= prev) {
+        if (
+          this.cfg.signal === 'total' &&
+          some.total_us !== undefined &&
+          prev !== undefined &&
+          dt_us > 0 &&
+          some.total_us >= prev
+        ) {
           v = (some.total_us - prev) / dt_us;
         }
         v = clamp01(v);
@@ -175,7 +204,8 @@ class ScopeTracker {
     const c = this.cfg;
     const value = this.current[r];
     const velocity = this.hist[r].slope(c.trend_window);
-    const trend: Trend = velocity > c.trend_epsilon_per_s ? 'rising' : velocity < -c.trend_epsilon_per_s ? 'falling' : 'steady';
+    const trend: Trend =
+      velocity > c.trend_epsilon_per_s ? 'rising' : velocity < -c.trend_epsilon_per_s ? 'falling' : 'steady';
     return {
       value: round6(value),
       level: levelOf(value, c.thresholds[r]),
@@ -214,7 +244,8 @@ export class PressureMonitor {
     this.lastT_ms = obs.t_ms;
     // The very sample taken last time (same objects), within a kernel period: every scope would
     // decline it one by one (see ScopeTracker.update); at 64 nodes, decline it here at once.
-    if (obs.psi === this.lastPsi && obs.nodes === this.lastNodes && obs.t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) return;
+    if (obs.psi === this.lastPsi && obs.nodes === this.lastNodes && obs.t_ms - this.lastSample_ms < KERNEL_PERIOD_MS)
+      return;
     this.lastPsi = obs.psi;
     this.lastNodes = obs.nodes;
     this.system.update(obs.t_ms, obs.psi);

@@ -36,11 +36,20 @@ export interface PoolShape {
 
 const fmt = (x: number) => String(Math.round(x * 1000) / 1000);
 
-export function decideScaling(pool: PoolShape, prediction: Prediction | undefined, p: PressureValues, t: Config['pressure']['thresholds']): ScalingDecision {
+export function decideScaling(
+  pool: PoolShape,
+  prediction: Prediction | undefined,
+  p: PressureValues,
+  t: Config['pressure']['thresholds'],
+): ScalingDecision {
   const current = pool.size;
   const notes: string[] = [];
   let target = prediction ? prediction.recommended_size : pool.target;
-  notes.push(prediction ? `predicted ${fmt(prediction.demand_per_s)}/s asks for ${prediction.recommended_size}` : `configured target ${pool.target}`);
+  notes.push(
+    prediction
+      ? `predicted ${fmt(prediction.demand_per_s)}/s asks for ${prediction.recommended_size}`
+      : `configured target ${pool.target}`,
+  );
   if (p.cpu > t.cpu.medium && target > current) {
     target = current;
     notes.push(`cpu pressure ${fmt(p.cpu)} > medium ${t.cpu.medium}: no growth`);
@@ -116,7 +125,9 @@ export class Scaler {
    */
   cycle(t_ms: number, p: PressureValues): Command[] {
     const o = this.o;
-    const names = [...new Set([...o.pools.pools.keys(), ...this.predictions.keys(), ...(o.graphOn ? o.graph.order : [])])].sort();
+    const names = [
+      ...new Set([...o.pools.pools.keys(), ...this.predictions.keys(), ...(o.graphOn ? o.graph.order : [])]),
+    ].sort();
     const commands: Command[] = [];
     const interval_ms = o.cfg.scaling.interval_ms;
     this.last = [];
@@ -149,19 +160,47 @@ export class Scaler {
       }
       // Never fewer than were busy at once in the last 10 minutes: a burst's own slowdown makes it
       // need more than its rate × the quiet-time service time.
-      let want = rate > 0 ? Math.max(demand.peakBusy, spread + [...perNode.values()].reduce((a, b) => a + b, 0)) : pool.target;
+      let want =
+        rate > 0 ? Math.max(demand.peakBusy, spread + [...perNode.values()].reduce((a, b) => a + b, 0)) : pool.target;
       const due = demand.nextDue_ms();
       const lead_ms = interval_ms + c.cold_start_ms;
       if (due !== undefined && due >= t_ms && due - t_ms <= lead_ms) want = Math.max(want, 1);
       const period = demand.period_ms();
       const hold = demand.hold_ms(period !== undefined && period > 2 * lead_ms);
       // No demand seen or forecast, and nothing beyond the configured target: the pool is at its configured size.
-      const sized: Prediction | undefined = rate > 0 || want !== pool.target ? { profile: name, demand_per_s: rate, recommended_size: want, confidence: forecast?.confidence ?? 1 } : undefined;
-      const d = decideScaling({ profile: name, size: pool.size, warm: pool.count.warm, min: c.pool.min, max: c.pool.max, target: pool.target }, sized, p, o.cfg.pressure.thresholds);
+      const sized: Prediction | undefined =
+        rate > 0 || want !== pool.target
+          ? { profile: name, demand_per_s: rate, recommended_size: want, confidence: forecast?.confidence ?? 1 }
+          : undefined;
+      const d = decideScaling(
+        {
+          profile: name,
+          size: pool.size,
+          warm: pool.count.warm,
+          min: c.pool.min,
+          max: c.pool.max,
+          target: pool.target,
+        },
+        sized,
+        p,
+        o.cfg.pressure.thresholds,
+      );
       this.last.push(d);
       pool.wanted = d.target;
-      if (d.action === 'up') commands.push(...o.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`, undefined, perNode));
-      if (d.action === 'down') commands.push(...this.shrink(pool, d.current - d.target, `scale down: ${d.reason} (idle ≥ ${Math.round(hold / 1000)} s)`, t_ms - hold, perNode));
+      if (d.action === 'up')
+        commands.push(
+          ...o.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`, undefined, perNode),
+        );
+      if (d.action === 'down')
+        commands.push(
+          ...this.shrink(
+            pool,
+            d.current - d.target,
+            `scale down: ${d.reason} (idle ≥ ${Math.round(hold / 1000)} s)`,
+            t_ms - hold,
+            perNode,
+          ),
+        );
     }
     return commands;
   }
@@ -173,17 +212,27 @@ export class Scaler {
    * `placeFootprint` laid it out. Fragments under repair stay until their incident closes: removing
    * them would hide the outcome.
    */
-  private shrink(pool: Pool, n: number, reason: string, idleBefore_ms: number, want: ReadonlyMap<number, number>): Command[] {
+  private shrink(
+    pool: Pool,
+    n: number,
+    reason: string,
+    idleBefore_ms: number,
+    want: ReadonlyMap<number, number>,
+  ): Command[] {
     const out: Command[] = [];
     const perNode = new Map<number, number>();
     for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
     const surplus = (node: number) => (perNode.get(node) ?? 0) - (want.get(node) ?? 0);
-    const idle = pool.warmLru().filter((x) => x.last_used_ms <= idleBefore_ms && !this.o.healer.monitor.incidentFor(x.id));
+    const idle = pool
+      .warmLru()
+      .filter((x) => x.last_used_ms <= idleBefore_ms && !this.o.healer.monitor.incidentFor(x.id));
     for (let k = 0; k < n && idle.length; k++) {
       let at = 0;
       for (let i = 1; i < idle.length; i++) {
-        const a = (idle[i] as Fragment).node, b = (idle[at] as Fragment).node;
-        if (surplus(a) > surplus(b) || (surplus(a) === surplus(b) && (perNode.get(a) ?? 0) > (perNode.get(b) ?? 0))) at = i;
+        const a = (idle[i] as Fragment).node,
+          b = (idle[at] as Fragment).node;
+        if (surplus(a) > surplus(b) || (surplus(a) === surplus(b) && (perNode.get(a) ?? 0) > (perNode.get(b) ?? 0)))
+          at = i;
       }
       const f = idle.splice(at, 1)[0] as Fragment;
       perNode.set(f.node, (perNode.get(f.node) ?? 1) - 1);

@@ -32,19 +32,27 @@ export const requestSchema = z.strictObject({
 export const observationSchema = z.strictObject({
   t_ms: z.number().min(0),
   psi: psiSetSchema,
-  nodes: z.array(z.strictObject({
-    id: count,
-    cpu_util: fraction.optional(),
-    mem_free_kb: count.optional(),
-    psi: psiSetSchema.optional(),
-  })).optional(),
+  nodes: z
+    .array(
+      z.strictObject({
+        id: count,
+        cpu_util: fraction.optional(),
+        mem_free_kb: count.optional(),
+        psi: psiSetSchema.optional(),
+      }),
+    )
+    .optional(),
   online_cpus: z.array(count).optional(),
-  fragments: z.array(z.strictObject({
-    id: z.string().min(1),
-    heartbeat_ms: z.number().min(0).optional(),
-    exited: z.boolean().optional(),
-    rss_kb: count.optional(),
-  })).optional(),
+  fragments: z
+    .array(
+      z.strictObject({
+        id: z.string().min(1),
+        heartbeat_ms: z.number().min(0).optional(),
+        exited: z.boolean().optional(),
+        rss_kb: count.optional(),
+      }),
+    )
+    .optional(),
 });
 
 export const predictionSchema = z.strictObject({

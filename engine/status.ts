@@ -12,13 +12,28 @@ export function statusOf(o: Orchestrator) {
   return {
     t_ms: o.now,
     pressure: o.pressure.systemView(),
-    pools: [...o.pools.pools.values()].sort((a, b) => (a.profile < b.profile ? -1 : 1)).map((p) => ({
-      profile: p.profile, size: p.size, ...p.count, target: p.wanted ?? p.target, min: p.cfg.pool.min, max: p.cfg.pool.max,
-      utilization: round4(p.utilization), avg_latency_ms: round4(p.avg_latency_ms), throughput_rps: round4(p.throughput_rps), error_rate: round4(p.error_rate),
-    })),
+    pools: [...o.pools.pools.values()]
+      .sort((a, b) => (a.profile < b.profile ? -1 : 1))
+      .map((p) => ({
+        profile: p.profile,
+        size: p.size,
+        ...p.count,
+        target: p.wanted ?? p.target,
+        min: p.cfg.pool.min,
+        max: p.cfg.pool.max,
+        utilization: round4(p.utilization),
+        avg_latency_ms: round4(p.avg_latency_ms),
+        throughput_rps: round4(p.throughput_rps),
+        error_rate: round4(p.error_rate),
+      })),
     nodes: o.topo.nodes.map((n) => ({
-      id: n.id, fragments: ledger.fragmentsOn(n.id), active: ledger.activeOn(n.id), reserved_cpu: round4(ledger.reservedCpu(n.id)),
-      cpu_load: round4(ledger.cpuLoad(n.id)), mem_free_kb: ledger.memFree_kb(n.id), exclusive_cpus: [...ledger.exclusiveCpus(n.id)].sort((a, b) => a - b),
+      id: n.id,
+      fragments: ledger.fragmentsOn(n.id),
+      active: ledger.activeOn(n.id),
+      reserved_cpu: round4(ledger.reservedCpu(n.id)),
+      cpu_load: round4(ledger.cpuLoad(n.id)),
+      mem_free_kb: ledger.memFree_kb(n.id),
+      exclusive_cpus: [...ledger.exclusiveCpus(n.id)].sort((a, b) => a - b),
     })),
     deferred: o.queue.size + o.room.size,
     incidents: { open: o.healer.monitor.openIncidents(), closed: o.healer.monitor.closedIncidents().length },

@@ -67,13 +67,16 @@ function checkIdList(v: unknown, where: string, problems: string[]): number[] {
 /** Validate a topology document, listing every problem, and index it. */
 export function buildTopology(doc: unknown): Topology {
   const problems: string[] = [];
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new TopologyError(['topology: must be a JSON object']);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new TopologyError(['topology: must be a JSON object']);
   const d = doc as Record<string, unknown>;
   for (const k of Object.keys(d)) {
     if (!['nodes', 'online_cpus', 'allowed_cpus', 'allowed_nodes'].includes(k)) problems.push(`${k}: unknown key`);
   }
-  if (!Array.isArray(d.nodes) || d.nodes.length === 0) throw new TopologyError([...problems, 'nodes: must be a non-empty array']);
-  if (d.nodes.length > TOPOLOGY_LIMITS.max_nodes) problems.push(`nodes: ${d.nodes.length} nodes exceed the limit of ${TOPOLOGY_LIMITS.max_nodes}`);
+  if (!Array.isArray(d.nodes) || d.nodes.length === 0)
+    throw new TopologyError([...problems, 'nodes: must be a non-empty array']);
+  if (d.nodes.length > TOPOLOGY_LIMITS.max_nodes)
+    problems.push(`nodes: ${d.nodes.length} nodes exceed the limit of ${TOPOLOGY_LIMITS.max_nodes}`);
 
   const n = d.nodes.length;
   const ids = new Set<number>();
@@ -104,7 +107,8 @@ export function buildTopology(doc: unknown): Topology {
       problems.push(`${at}.distances: must list ${n} distances, one per node`);
     } else {
       dist.forEach((x, j) => {
-        if (!isCount(x) || x === 0) problems.push(`${at}.distances[${j}]: ${JSON.stringify(x)} is not a positive integer`);
+        if (!isCount(x) || x === 0)
+          problems.push(`${at}.distances[${j}]: ${JSON.stringify(x)} is not a positive integer`);
       });
       if (isCount(dist[i]) && dist.some((x) => isCount(x) && x < (dist[i] as number))) {
         problems.push(`${at}.distances: a remote distance is smaller than the local one (${dist[i]})`);
@@ -120,7 +124,8 @@ export function buildTopology(doc: unknown): Topology {
   for (const c of online) if (!cpuNode.has(c)) problems.push(`online_cpus: cpu ${c} belongs to no node`);
   for (const c of allowedCpus) if (!cpuNode.has(c)) problems.push(`allowed_cpus: cpu ${c} belongs to no node`);
   for (const id of allowedNodes) if (!ids.has(id)) problems.push(`allowed_nodes: node ${id} does not exist`);
-  if (cpuNode.size > TOPOLOGY_LIMITS.max_cpus) problems.push(`cpus: ${cpuNode.size} CPUs exceed the limit of ${TOPOLOGY_LIMITS.max_cpus}`);
+  if (cpuNode.size > TOPOLOGY_LIMITS.max_cpus)
+    problems.push(`cpus: ${cpuNode.size} CPUs exceed the limit of ${TOPOLOGY_LIMITS.max_cpus}`);
   if (problems.length > 0) throw new TopologyError(problems);
 
   const allowedCpuSet = new Set(allowedCpus);
@@ -135,7 +140,12 @@ export function buildTopology(doc: unknown): Topology {
     allowed: allowedNodeSet.has(r.id),
   }));
   const json: TopologyJson = {
-    nodes: raw.map((r) => ({ id: r.id, cpus: [...r.cpus].sort((a, b) => a - b), memory_kb: r.memory_kb, distances: [...r.distances] })),
+    nodes: raw.map((r) => ({
+      id: r.id,
+      cpus: [...r.cpus].sort((a, b) => a - b),
+      memory_kb: r.memory_kb,
+      distances: [...r.distances],
+    })),
     online_cpus: [...online].sort((a, b) => a - b),
     allowed_cpus: [...allowedCpus].sort((a, b) => a - b),
     allowed_nodes: [...allowedNodes].sort((a, b) => a - b),

@@ -139,7 +139,15 @@ export interface Decision {
 
 /** Commands a shell carries out. The engine never acts itself. */
 export type Command =
-  | { type: 'start'; fragment: string; profile: string; node: number; cpus: number[]; memory_kb: number; reason: string }
+  | {
+      type: 'start';
+      fragment: string;
+      profile: string;
+      node: number;
+      cpus: number[];
+      memory_kb: number;
+      reason: string;
+    }
   | { type: 'stop'; fragment: string; reason: string }
   | { type: 'pin'; fragment: string; node: number; cpus: number[]; reason: string }
   | { type: 'restart'; fragment: string; reason: string; timeout_ms: number }

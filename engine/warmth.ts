@@ -30,7 +30,9 @@ const PERIOD_GAPS = 6;
 export function poissonQuantile(mean: number, q: number): number {
   if (!(mean > 0)) return 0;
   // Sum the pmf upward; for large means start near the mean (normal approximation) to stay O(√mean).
-  let k = 0, p = Math.exp(-mean), cdf = p;
+  let k = 0,
+    p = Math.exp(-mean),
+    cdf = p;
   if (mean > 50) {
     k = Math.max(0, Math.floor(mean - 8 * Math.sqrt(mean)));
     p = Math.exp(-mean + k * Math.log(mean) - logFactorial(k));
@@ -73,7 +75,8 @@ class Recent {
   /** The last n values in arrival order (fewer if fewer are kept). */
   last(n: number): number[] {
     const out: number[] = [];
-    for (let i = Math.min(n, this.v.length); i >= 1; i--) out.push(this.v[(this.next - i + this.size * 2) % this.v.length] as number);
+    for (let i = Math.min(n, this.v.length); i >= 1; i--)
+      out.push(this.v[(this.next - i + this.size * 2) % this.v.length] as number);
     return out;
   }
 }

@@ -8,7 +8,20 @@
  * never moved, never healed beyond a restart, and pressure is ignored. It prints the two runs'
  * figures and the verdict (sim/verdict.ts) of the engine against it.
  */
-import { loadScenario, makeDecision, parseScenario, presetTopology, runSimulation, verdictFor, type Command, type CustomPolicy, type Observation, type Policy, type Request, type Topology } from '../index.ts';
+import {
+  loadScenario,
+  makeDecision,
+  parseScenario,
+  presetTopology,
+  runSimulation,
+  verdictFor,
+  type Command,
+  type CustomPolicy,
+  type Observation,
+  type Policy,
+  type Request,
+  type Topology,
+} from '../index.ts';
 
 class WarmOrRoundRobin implements Policy {
   private seq = 0;
@@ -25,13 +38,35 @@ class WarmOrRoundRobin implements Policy {
     if (warm !== undefined) {
       const f = this.frags.get(warm)!;
       f.request = req;
-      return makeDecision(req, obs.t_ms, this.seq++, { action: 'place', start: 'warm', node: f.node, fragment: warm, reason: 'an idle warm fragment' });
+      return makeDecision(req, obs.t_ms, this.seq++, {
+        action: 'place',
+        start: 'warm',
+        node: f.node,
+        fragment: warm,
+        reason: 'an idle warm fragment',
+      });
     }
     const node = this.topo.nodes[this.next++ % this.topo.nodes.length]!;
     const id = `${req.profile}-${++this.made}`;
     this.frags.set(id, { node: node.id, profile: req.profile, request: req });
-    const start: Command = { type: 'start', fragment: id, profile: req.profile, node: node.id, cpus: [...node.allowed_cpus], memory_kb: req.memory_kb, reason: 'no idle fragment: round robin' };
-    return makeDecision(req, obs.t_ms, this.seq++, { action: 'place', start: 'cold', node: node.id, cpus: start.cpus, fragment: id, reason: 'cold start, next node in turn', commands: [start] });
+    const start: Command = {
+      type: 'start',
+      fragment: id,
+      profile: req.profile,
+      node: node.id,
+      cpus: [...node.allowed_cpus],
+      memory_kb: req.memory_kb,
+      reason: 'no idle fragment: round robin',
+    };
+    return makeDecision(req, obs.t_ms, this.seq++, {
+      action: 'place',
+      start: 'cold',
+      node: node.id,
+      cpus: start.cpus,
+      fragment: id,
+      reason: 'cold start, next node in turn',
+      commands: [start],
+    });
   }
 
   started(): Command[] {
@@ -62,7 +97,10 @@ class WarmOrRoundRobin implements Policy {
   }
 }
 
-export const warmOrRoundRobin: CustomPolicy = { name: 'warm-or-round-robin', create: ({ topology }) => new WarmOrRoundRobin(topology) };
+export const warmOrRoundRobin: CustomPolicy = {
+  name: 'warm-or-round-robin',
+  create: ({ topology }) => new WarmOrRoundRobin(topology),
+};
 
 /** Both runs on `scenario` for `duration`: the figures and the verdict. */
 export async function compareWithEngine(name = 'default', duration = '2m') {
@@ -70,11 +108,18 @@ export async function compareWithEngine(name = 'default', duration = '2m') {
   const topology = presetTopology(scenario.topology);
   const mine = await runSimulation({ scenario, topology, policy: warmOrRoundRobin });
   const engine = await runSimulation({ scenario, topology, policy: 'engine' });
-  return { mine: mine.metrics, engine: engine.metrics, verdict: verdictFor(scenario.name, { engine: engine.metrics, [warmOrRoundRobin.name]: mine.metrics }) };
+  return {
+    mine: mine.metrics,
+    engine: engine.metrics,
+    verdict: verdictFor(scenario.name, { engine: engine.metrics, [warmOrRoundRobin.name]: mine.metrics }),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await compareWithEngine(process.argv[2], process.argv[3]);
-  const row = (n: string, m: typeof r.mine) => `${n.padEnd(20)} p99 ${String(m.latency_ms.p99).padStart(9)} ms   SLO misses ${m.slo_miss_ratio.toFixed(4)}   cold ${m.cold_start_ratio.toFixed(3)}   local ${m.local_access_ratio.toFixed(3)}`;
-  console.log([row(warmOrRoundRobin.name, r.mine), row('engine', r.engine), '', `verdict: ${r.verdict.summary}`].join('\n'));
+  const row = (n: string, m: typeof r.mine) =>
+    `${n.padEnd(20)} p99 ${String(m.latency_ms.p99).padStart(9)} ms   SLO misses ${m.slo_miss_ratio.toFixed(4)}   cold ${m.cold_start_ratio.toFixed(3)}   local ${m.local_access_ratio.toFixed(3)}`;
+  console.log(
+    [row(warmOrRoundRobin.name, r.mine), row('engine', r.engine), '', `verdict: ${r.verdict.summary}`].join('\n'),
+  );
 }

@@ -37,7 +37,8 @@ function readText(file: string): string {
   const text = readInputText(file, MAX_CSV_BYTES, 'CSV input');
   let lines = 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
-    if (++lines > MAX_CSV_LINES) throw new InputError([`${file}: more than ${MAX_CSV_LINES} lines, the limit for a CSV input; split it`]);
+    if (++lines > MAX_CSV_LINES)
+      throw new InputError([`${file}: more than ${MAX_CSV_LINES} lines, the limit for a CSV input; split it`]);
   }
   return text;
 }
@@ -92,7 +93,10 @@ function firstLines(file: string): string {
       text += buf.toString('utf8', 0, n);
       const m = /\S[^\n]*\n/.exec(text);
       if (m || n === 0) return m ? text.slice(0, m.index + m[0].length) : text;
-      if (text.length > MAX_CSV_RECORD_BYTES) throw new InputError([`${file}:1:1: no line end in the first ${MAX_CSV_RECORD_BYTES} bytes: the header is longer than a CSV record may be`]);
+      if (text.length > MAX_CSV_RECORD_BYTES)
+        throw new InputError([
+          `${file}:1:1: no line end in the first ${MAX_CSV_RECORD_BYTES} bytes: the header is longer than a CSV record may be`,
+        ]);
     }
   } finally {
     closeSync(fd);
@@ -135,7 +139,10 @@ class RowProblems {
   private readonly problems: string[] = [];
   private total = 0;
 
-  constructor(readonly file: string, readonly skipBad: boolean) {}
+  constructor(
+    readonly file: string,
+    readonly skipBad: boolean,
+  ) {}
 
   /** Report a bad row (no issues: nothing to report). */
   row(line: number, unsorted: readonly Issue[]): void {
@@ -187,7 +194,10 @@ function parseNumber(text: string): number | undefined {
 export class Fields {
   readonly issues: Issue[] = [];
 
-  constructor(private readonly rec: CsvRecord, private readonly index: ReadonlyMap<string, number>) {}
+  constructor(
+    private readonly rec: CsvRecord,
+    private readonly index: ReadonlyMap<string, number>,
+  ) {}
 
   col(name: string): number {
     return (this.index.get(name) as number) + 1;
@@ -219,7 +229,8 @@ export class Fields {
     const n = parseNumber(t);
     if (n === undefined) return bad(`not a number: "${t}"`);
     if (o.integer && !Number.isInteger(n)) return bad(`must be a whole number, got ${t}`);
-    if (o.min !== undefined && n < o.min) return bad(o.min === 0 ? `must not be negative, got ${t}` : `must be at least ${o.min}, got ${t}`);
+    if (o.min !== undefined && n < o.min)
+      return bad(o.min === 0 ? `must not be negative, got ${t}` : `must be at least ${o.min}, got ${t}`);
     if (o.max !== undefined && n > o.max) return bad(`must be at most ${o.max}, got ${t}`);
     return n;
   }
@@ -269,7 +280,13 @@ export function indexHeader(file: string, h: CsvRecord): Map<string, number> {
   const index = new Map<string, number>();
   h.fields.forEach((c, i) => {
     if (c === '') headerError(file, h.line, i + 1, 'empty column name in the header');
-    if (index.has(c)) headerError(file, h.line, i + 1, `column ${c} appears twice in the header (first in column ${(index.get(c) as number) + 1})`);
+    if (index.has(c))
+      headerError(
+        file,
+        h.line,
+        i + 1,
+        `column ${c} appears twice in the header (first in column ${(index.get(c) as number) + 1})`,
+      );
     index.set(c, i);
   });
   return index;
@@ -281,11 +298,20 @@ export function indexHeader(file: string, h: CsvRecord): Map<string, number> {
  * to the problems (or `skipped`), CSV syntax errors in between by line; throws at the end if any
  * problem was not skipped.
  */
-export function scanRows(file: string, header: readonly string[], index: ReadonlyMap<string, number>, records: readonly CsvRecord[], broken: readonly { line: number; what: string }[], skipBad: boolean, row: (f: Fields, rec: CsvRecord) => void): SkippedRow[] {
+export function scanRows(
+  file: string,
+  header: readonly string[],
+  index: ReadonlyMap<string, number>,
+  records: readonly CsvRecord[],
+  broken: readonly { line: number; what: string }[],
+  skipBad: boolean,
+  row: (f: Fields, rec: CsvRecord) => void,
+): SkippedRow[] {
   const problems = new RowProblems(file, skipBad);
   let b = 0;
   for (const rec of records) {
-    while (b < broken.length && (broken[b] as { line: number }).line < rec.line) problems.broken(broken[b++] as { line: number; what: string });
+    while (b < broken.length && (broken[b] as { line: number }).line < rec.line)
+      problems.broken(broken[b++] as { line: number; what: string });
     const count = fieldCountIssue(rec, header.length, header);
     if (count) {
       problems.row(rec.line, [count]);

@@ -22,12 +22,15 @@ export function durationSeconds(v: string): number | undefined {
 export function parseDuration_s(v: string | number): number {
   if (typeof v === 'number') return checked(v, String(v));
   const s = durationSeconds(v);
-  if (s === undefined) throw new RangeError(`'${v.length > 40 ? `${v.slice(0, 40)}…` : v}' is not a duration (examples: 90s, 30m, 24h)`);
+  if (s === undefined)
+    throw new RangeError(`'${v.length > 40 ? `${v.slice(0, 40)}…` : v}' is not a duration (examples: 90s, 30m, 24h)`);
   return checked(s, v);
 }
 
 function checked(s: number, text: string): number {
-  if (!Number.isFinite(s) || s < 0) throw new RangeError(`'${text}' is not a duration: it must be a finite number of seconds, 0 or more`);
-  if (s > MAX_DURATION_S) throw new RangeError(`'${text}' is over the limit of ${MAX_DURATION_S / 86_400} days (${MAX_DURATION_S} s)`);
+  if (!Number.isFinite(s) || s < 0)
+    throw new RangeError(`'${text}' is not a duration: it must be a finite number of seconds, 0 or more`);
+  if (s > MAX_DURATION_S)
+    throw new RangeError(`'${text}' is over the limit of ${MAX_DURATION_S / 86_400} days (${MAX_DURATION_S} s)`);
   return s;
 }

@@ -11,7 +11,11 @@ export class InputError extends Error {
    * Exit status: 1 for a file that fails validation; the run commands use 2 for bad run inputs.
    * `message` defaults to the problems, one a line.
    */
-  constructor(readonly problems: string[], readonly exitCode = 1, message = problems.join('\n')) {
+  constructor(
+    readonly problems: string[],
+    readonly exitCode = 1,
+    message = problems.join('\n'),
+  ) {
     super(message);
     this.name = 'InputError';
   }

@@ -28,7 +28,13 @@ import type { DemandRow, RequestRow } from './traces.ts';
 
 export { IMPORT_DEFAULTS };
 
-export const IMPORT_FORMATS = ['nab', 'azure-functions-2019', 'azure-functions-2021', 'azure-llm', 'alibaba-machine-usage'] as const;
+export const IMPORT_FORMATS = [
+  'nab',
+  'azure-functions-2019',
+  'azure-functions-2021',
+  'azure-llm',
+  'alibaba-machine-usage',
+] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 export interface ImportOptions {
@@ -63,7 +69,9 @@ export type RequestImport = Result<'request', RequestRow>;
 export type ImportResult = DemandImport | RequestImport;
 
 export function importTrace(format: ImportFormat, inFile: string, opts: ImportOptions = {}): ImportResult {
-  const bad = (Object.keys(IMPORT_DEFAULTS) as (keyof typeof IMPORT_DEFAULTS)[]).filter((k) => opts[k] !== undefined && !(Number.isFinite(opts[k]) && (opts[k] as number) >= 0));
+  const bad = (Object.keys(IMPORT_DEFAULTS) as (keyof typeof IMPORT_DEFAULTS)[]).filter(
+    (k) => opts[k] !== undefined && !(Number.isFinite(opts[k]) && (opts[k] as number) >= 0),
+  );
   if (bad.length) throw new InputError(bad.map((k) => `option ${k}: must be a non-negative number, got ${opts[k]}`));
   if (opts.profile !== undefined && opts.profile.trim() === '') throw new InputError(['option profile: is empty']);
   switch (format) {

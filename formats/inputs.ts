@@ -16,7 +16,8 @@ export const MAX_JSON_BYTES = 16 * MiB;
  */
 export const MAX_CSV_BYTES = 256 * MiB;
 
-const cannotRead = (file: string, e: unknown) => new InputError([`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+const cannotRead = (file: string, e: unknown) =>
+  new InputError([`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
 
 function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
@@ -41,8 +42,10 @@ export function openInput(file: string, max_bytes: number, what: string): { fd: 
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new InputError([`${file}: ${kindOf(st)}, not a regular file: fgo reads ${what} only from regular files`]);
-    if (st.size > max_bytes) throw new InputError([`${file}: ${st.size} bytes, over the limit of ${max_bytes} bytes for ${what}`]);
+    if (!st.isFile())
+      throw new InputError([`${file}: ${kindOf(st)}, not a regular file: fgo reads ${what} only from regular files`]);
+    if (st.size > max_bytes)
+      throw new InputError([`${file}: ${st.size} bytes, over the limit of ${max_bytes} bytes for ${what}`]);
     return { fd, size: st.size };
   } catch (e) {
     closeSync(fd);
@@ -59,7 +62,8 @@ export function readInputBytes(file: string, max_bytes: number, what: string): B
     let n = 0;
     for (let k; (k = readSync(fd, buf, n, buf.length - n, null)) > 0; ) {
       n += k;
-      if (n === buf.length) throw new InputError([`${file}: grew while being read (past its ${size} bytes); read it when it is complete`]);
+      if (n === buf.length)
+        throw new InputError([`${file}: grew while being read (past its ${size} bytes); read it when it is complete`]);
     }
     return buf.subarray(0, n);
   } catch (e) {

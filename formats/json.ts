@@ -31,7 +31,12 @@ export function nestingTooDeep(text: string, max_depth: number): { offset: numbe
 
 /** 1-based line and column of a character offset, for error messages. */
 export function lineColAt(text: string, offset: number): { line: number; col: number } {
-  let line = 1, start = 0;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 0x0a) { line++; start = i + 1; }
+  let line = 1,
+    start = 0;
+  for (let i = 0; i < offset && i < text.length; i++)
+    if (text.charCodeAt(i) === 0x0a) {
+      line++;
+      start = i + 1;
+    }
   return { line, col: offset - start + 1 };
 }

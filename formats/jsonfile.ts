@@ -20,16 +20,26 @@ interface Pos {
 export function valuePositions(text: string): Map<string, Pos> {
   const out = new Map<string, Pos>();
   if (nestingTooDeep(text, MAX_JSON_DEPTH)) return out;
-  let i = 0, line = 1, col = 1;
+  let i = 0,
+    line = 1,
+    col = 1;
   const adv = () => {
-    if (text[i] === '\n') { line++; col = 1; } else col++;
+    if (text[i] === '\n') {
+      line++;
+      col = 1;
+    } else col++;
     i++;
   };
-  const ws = () => { while (i < text.length && /\s/.test(text[i] as string)) adv(); };
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i] as string)) adv();
+  };
   const str = (): string => {
     const start = i;
     adv();
-    while (i < text.length && text[i] !== '"') { if (text[i] === '\\') adv(); adv(); }
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') adv();
+      adv();
+    }
     adv();
     return JSON.parse(text.slice(start, i)) as string;
   };
@@ -39,11 +49,13 @@ export function valuePositions(text: string): Map<string, Pos> {
     const c = text[i];
     const join = (k: string | number) => (path === '' ? String(k) : `${path}.${k}`);
     if (c === '{') {
-      adv(); ws();
+      adv();
+      ws();
       while (i < text.length && text[i] !== '}') {
         ws();
         const k = str();
-        ws(); adv(); // ':'
+        ws();
+        adv(); // ':'
         value(join(k));
         ws();
         if (text[i] === ',') adv();
@@ -51,7 +63,8 @@ export function valuePositions(text: string): Map<string, Pos> {
       }
       adv();
     } else if (c === '[') {
-      adv(); ws();
+      adv();
+      ws();
       let n = 0;
       while (i < text.length && text[i] !== ']') {
         value(join(n++));
@@ -88,7 +101,9 @@ export function parseJsonText(file: string, text: string): { value: unknown; tex
     const msg = (e as Error).message;
     const m = /position (\d+)/.exec(msg);
     const at = m ? lineColAt(text, Number(m[1])) : undefined;
-    throw new InputError([`${file}${at ? `:${at.line}:${at.col}` : ''}: invalid JSON: ${msg.replace(/^.*?JSON[^:]*: /, '')}`]);
+    throw new InputError([
+      `${file}${at ? `:${at.line}:${at.col}` : ''}: invalid JSON: ${msg.replace(/^.*?JSON[^:]*: /, '')}`,
+    ]);
   }
 }
 

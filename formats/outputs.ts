@@ -51,7 +51,10 @@ function kindOf(st: Stats): string {
 /** Whether `dir` holds fgo's marker (of any kind). */
 export function isFgoOutputDir(dir: string): boolean {
   try {
-    return (JSON.parse(readFileSync(join(dir, OUTPUT_MARKER), 'utf8').slice(0, 4096)) as { format?: unknown }).format === MARKER_FORMAT;
+    return (
+      (JSON.parse(readFileSync(join(dir, OUTPUT_MARKER), 'utf8').slice(0, 4096)) as { format?: unknown }).format ===
+      MARKER_FORMAT
+    );
   } catch {
     return false;
   }
@@ -74,7 +77,12 @@ export function outputFileProblem(flag: string, file: string, force: boolean): s
  * other than a directory is there, or a directory that is not empty, holds no fgo marker, and
  * `force` is not set. `also` recognises earlier outputs of another form as fgo's (a scorecard).
  */
-export function outputDirProblem(flag: string, dir: string, force: boolean, also?: (dir: string) => boolean): string | undefined {
+export function outputDirProblem(
+  flag: string,
+  dir: string,
+  force: boolean,
+  also?: (dir: string) => boolean,
+): string | undefined {
   const st = lstatOrUndefined(dir);
   if (!st) return undefined;
   if (!st.isDirectory()) return `${flag} ${dir}: exists and is ${kindOf(st)}, not a directory; name a new directory`;

@@ -9,13 +9,24 @@ import type { PsiLine, PsiReading, PsiSet } from '../engine/types.ts';
 export const PSI_RESOURCES = ['cpu', 'mem', 'io'] as const;
 export const PSI_LINES = ['some', 'full'] as const;
 export const PSI_FIELDS = ['avg10', 'avg60', 'avg300', 'total_us'] as const;
-export type PsiColumn = `${(typeof PSI_RESOURCES)[number]}_${(typeof PSI_LINES)[number]}_${(typeof PSI_FIELDS)[number]}`;
+export type PsiColumn =
+  `${(typeof PSI_RESOURCES)[number]}_${(typeof PSI_LINES)[number]}_${(typeof PSI_FIELDS)[number]}`;
 /** All 24 PSI columns in their canonical order (the order the writer uses), as rows hold them. */
-export const PSI_COLUMNS: readonly PsiColumn[] = PSI_RESOURCES.flatMap((r) => PSI_LINES.flatMap((l) => PSI_FIELDS.map((f) => `${r}_${l}_${f}` as const)));
+export const PSI_COLUMNS: readonly PsiColumn[] = PSI_RESOURCES.flatMap((r) =>
+  PSI_LINES.flatMap((l) => PSI_FIELDS.map((f) => `${r}_${l}_${f}` as const)),
+);
 /** A PSI column's name in a file fgo writes: averages say their unit (`cpu_some_avg10_pct`), totals already do. */
 export const psiFileColumn = (c: PsiColumn): string => (c.endsWith('_total_us') ? c : `${c}_pct`);
 /** File column name (either form) → the column rows hold. */
-export const PSI_BY_FILE_NAME: ReadonlyMap<string, PsiColumn> = new Map(PSI_COLUMNS.flatMap((c) => [[c, c], [psiFileColumn(c), c]] as Array<[string, PsiColumn]>));
+export const PSI_BY_FILE_NAME: ReadonlyMap<string, PsiColumn> = new Map(
+  PSI_COLUMNS.flatMap(
+    (c) =>
+      [
+        [c, c],
+        [psiFileColumn(c), c],
+      ] as Array<[string, PsiColumn]>,
+  ),
+);
 
 // PSI rows → the engine's PsiSet
 

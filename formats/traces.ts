@@ -20,7 +20,18 @@
 import { InputError } from './errors.ts';
 import { writeFileAtomic } from './files.ts';
 import { PSI_BY_FILE_NAME, PSI_COLUMNS, psiFileColumn, type PsiColumn } from './psi-columns.ts';
-import { csvField, headerError, indexHeader, readCsv, readCsvHead, scanRows, TimeOrder, type CsvRecord, type Fields, type SkippedRow } from './csv.ts';
+import {
+  csvField,
+  headerError,
+  indexHeader,
+  readCsv,
+  readCsvHead,
+  scanRows,
+  TimeOrder,
+  type CsvRecord,
+  type Fields,
+  type SkippedRow,
+} from './csv.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Row types
@@ -113,7 +124,12 @@ function kindOfHeader(file: string, h: CsvRecord): TraceKind {
   if (has('t_s')) return 'demand';
   if (has('t_ms') && REQUEST_COLUMNS.slice(1).some(has)) return 'request';
   if (has('t_ms') && header.some((c) => PSI_BY_FILE_NAME.has(c))) return 'psi';
-  return headerError(file, h.line, 1, `not a trace: the header "${shortHeader(header)}" is none of: ${EXPECTED_HEADERS}`);
+  return headerError(
+    file,
+    h.line,
+    1,
+    `not a trace: the header "${shortHeader(header)}" is none of: ${EXPECTED_HEADERS}`,
+  );
 }
 
 /** The kind of trace a file holds, decided by its header row alone. */
@@ -126,9 +142,14 @@ function fixedHeader(file: string, h: CsvRecord, kind: TraceKind, columns: reado
   const index = indexHeader(file, h);
   const problems: string[] = [];
   h.fields.forEach((c, i) => {
-    if (!columns.includes(c)) problems.push(`${file}:${h.line}:${i + 1}: unknown column ${c} in a ${kind} trace (expected ${columns.join(',')})`);
+    if (!columns.includes(c))
+      problems.push(
+        `${file}:${h.line}:${i + 1}: unknown column ${c} in a ${kind} trace (expected ${columns.join(',')})`,
+      );
   });
-  for (const c of columns) if (!index.has(c)) problems.push(`${file}:${h.line}:1: missing column ${c} (a ${kind} trace has ${columns.join(',')})`);
+  for (const c of columns)
+    if (!index.has(c))
+      problems.push(`${file}:${h.line}:1: missing column ${c} (a ${kind} trace has ${columns.join(',')})`);
   if (problems.length) throw new InputError(problems);
   return index;
 }
@@ -137,7 +158,13 @@ function load(file: string, want: TraceKind) {
   const { records, broken } = readCsv(file);
   const header = headerOf(file, records);
   const kind = kindOfHeader(file, header);
-  if (kind !== want) headerError(file, header.line, 1, `this is a ${kind} trace (header "${shortHeader(header.fields)}"), not a ${want} trace`);
+  if (kind !== want)
+    headerError(
+      file,
+      header.line,
+      1,
+      `this is a ${kind} trace (header "${shortHeader(header.fields)}"), not a ${want} trace`,
+    );
   return { header, rows: records.slice(1), broken };
 }
 
@@ -149,7 +176,15 @@ interface Validator<R> {
   row(f: Fields, rec: CsvRecord): R | undefined;
 }
 
-function validate<R>(file: string, header: readonly string[], index: ReadonlyMap<string, number>, records: readonly CsvRecord[], broken: readonly { line: number; what: string }[], v: Validator<R>, skipBad: boolean): { rows: R[]; skipped: SkippedRow[] } {
+function validate<R>(
+  file: string,
+  header: readonly string[],
+  index: ReadonlyMap<string, number>,
+  records: readonly CsvRecord[],
+  broken: readonly { line: number; what: string }[],
+  v: Validator<R>,
+  skipBad: boolean,
+): { rows: R[]; skipped: SkippedRow[] } {
   const rows: R[] = [];
   const skipped = scanRows(file, header, index, records, broken, skipBad, (f, rec) => {
     const r = v.row(f, rec);
@@ -168,7 +203,8 @@ function demandValidator(): Validator<DemandRow> {
       const count = f.number('count', { min: 0, integer: true });
       order.check(f, 't_s', t_s);
       const dup = t_s === order.last ? sameTime.get(profile) : undefined;
-      if (dup !== undefined && profile !== '') f.fail('profile', `profile ${profile} appears twice at t_s ${t_s} (first on line ${dup})`);
+      if (dup !== undefined && profile !== '')
+        f.fail('profile', `profile ${profile} appears twice at t_s ${t_s} (first on line ${dup})`);
       if (f.issues.length) return undefined;
       if (t_s !== order.last) sameTime = new Map();
       sameTime.set(profile, rec.line);
@@ -189,7 +225,8 @@ function requestValidator(): Validator<RequestRow> {
       const p = f.text('priority');
       if (!/^[0-3]$/.test(p)) f.fail('priority', `must be 0, 1, 2 or 3, got "${p}"`);
       const iot = f.text('io').toLowerCase();
-      if (!['0', '1', 'true', 'false'].includes(iot)) f.fail('io', `must be 0, 1, true or false, got "${f.text('io')}"`);
+      if (!['0', '1', 'true', 'false'].includes(iot))
+        f.fail('io', `must be 0, 1, true or false, got "${f.text('io')}"`);
       order.check(f, 't_ms', t_ms);
       if (f.issues.length) return undefined;
       order.accept(t_ms, rec.line);
@@ -199,7 +236,12 @@ function requestValidator(): Validator<RequestRow> {
 }
 
 /** `names`: each PSI column's name in the file (either form), so problems name the file's column. */
-function psiValidator(columns: readonly PsiColumn[], names: ReadonlyMap<PsiColumn, string>, extraColumns: readonly string[], hasNode: boolean): Validator<PsiRow> {
+function psiValidator(
+  columns: readonly PsiColumn[],
+  names: ReadonlyMap<PsiColumn, string>,
+  extraColumns: readonly string[],
+  hasNode: boolean,
+): Validator<PsiRow> {
   const order = new TimeOrder();
   let sameTime = new Map<string, number>(); // node ('' system-wide) → line, for rows at order.last
   return {
@@ -209,13 +251,19 @@ function psiValidator(columns: readonly PsiColumn[], names: ReadonlyMap<PsiColum
       const values: Partial<Record<PsiColumn, number>> = {};
       for (const c of columns) {
         const name = names.get(c) as string;
-        const v = c.endsWith('_total_us') ? f.optionalNumber(name, { min: 0 }) : f.optionalNumber(name, { min: 0, max: 100 });
+        const v = c.endsWith('_total_us')
+          ? f.optionalNumber(name, { min: 0 })
+          : f.optionalNumber(name, { min: 0, max: 100 });
         if (v !== undefined && !Number.isNaN(v)) values[c] = v;
       }
       order.check(f, 't_ms', t_ms);
       const key = node === undefined ? '' : String(node);
       const dup = t_ms === order.last && !Number.isNaN(node) ? sameTime.get(key) : undefined;
-      if (dup !== undefined) f.fail(hasNode ? 'node' : 't_ms', `a second sample for ${node === undefined ? 'the system' : `node ${node}`} at t_ms ${t_ms} (first on line ${dup})`);
+      if (dup !== undefined)
+        f.fail(
+          hasNode ? 'node' : 't_ms',
+          `a second sample for ${node === undefined ? 'the system' : `node ${node}`} at t_ms ${t_ms} (first on line ${dup})`,
+        );
       if (f.issues.length) return undefined;
       if (t_ms !== order.last) sameTime = new Map();
       sameTime.set(key, rec.line);
@@ -237,7 +285,13 @@ function psiHeader(file: string, h: CsvRecord) {
     const c = PSI_BY_FILE_NAME.get(name);
     if (c === undefined) return;
     const other = names.get(c);
-    if (other !== undefined) headerError(file, h.line, i + 1, `columns ${other} and ${name} are the same figure (percent; ${c} is the older name)`);
+    if (other !== undefined)
+      headerError(
+        file,
+        h.line,
+        i + 1,
+        `columns ${other} and ${name} are the same figure (percent; ${c} is the older name)`,
+      );
     names.set(c, name);
   });
   const columns = PSI_COLUMNS.filter((c) => names.has(c));
@@ -251,32 +305,53 @@ function psiHeader(file: string, h: CsvRecord) {
 export function readDemandTrace(file: string, opts: ReadOptions = {}): DemandTrace {
   const { header, rows, broken } = load(file, 'demand');
   const index = fixedHeader(file, header, 'demand', DEMAND_COLUMNS);
-  return { kind: 'demand', ...validate(file, header.fields, index, rows, broken, demandValidator(), opts.skipBad === true) };
+  return {
+    kind: 'demand',
+    ...validate(file, header.fields, index, rows, broken, demandValidator(), opts.skipBad === true),
+  };
 }
 
 export function readRequestTrace(file: string, opts: ReadOptions = {}): RequestTrace {
   const { header, rows, broken } = load(file, 'request');
   const index = fixedHeader(file, header, 'request', REQUEST_COLUMNS);
-  return { kind: 'request', ...validate(file, header.fields, index, rows, broken, requestValidator(), opts.skipBad === true) };
+  return {
+    kind: 'request',
+    ...validate(file, header.fields, index, rows, broken, requestValidator(), opts.skipBad === true),
+  };
 }
 
 export function readPsiTrace(file: string, opts: ReadOptions = {}): PsiTrace {
   const { header, rows, broken } = load(file, 'psi');
   const h = psiHeader(file, header);
   const v = psiValidator(h.columns, h.names, h.extraColumns, h.hasNode);
-  return { kind: 'psi', ...validate(file, header.fields, h.index, rows, broken, v, opts.skipBad === true), columns: h.columns, extraColumns: h.extraColumns };
+  return {
+    kind: 'psi',
+    ...validate(file, header.fields, h.index, rows, broken, v, opts.skipBad === true),
+    columns: h.columns,
+    extraColumns: h.extraColumns,
+  };
 }
 
 /** Any trace, its kind decided by the header. */
 export function readTrace(file: string, opts: ReadOptions = {}): Trace {
   const kind = traceKind(file);
-  return kind === 'demand' ? readDemandTrace(file, opts) : kind === 'request' ? readRequestTrace(file, opts) : readPsiTrace(file, opts);
+  return kind === 'demand'
+    ? readDemandTrace(file, opts)
+    : kind === 'request'
+      ? readRequestTrace(file, opts)
+      : readPsiTrace(file, opts);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Writers
 
-function writeChecked<R>(file: string, header: readonly string[], rows: readonly R[], fields: (r: R) => string[], v: Validator<R>): void {
+function writeChecked<R>(
+  file: string,
+  header: readonly string[],
+  rows: readonly R[],
+  fields: (r: R) => string[],
+  v: Validator<R>,
+): void {
   const records = rows.map((r, i) => ({ line: i + 2, fields: fields(r) }));
   const index = new Map(header.map((c, i) => [c, i]));
   validate(file, header, index, records, [], v, false); // throws on a row that would not read back
@@ -291,7 +366,13 @@ export function writeDemandTrace(file: string, rows: readonly DemandRow[]): void
 }
 
 export function writeRequestTrace(file: string, rows: readonly RequestRow[]): void {
-  writeChecked(file, REQUEST_COLUMNS, rows, (r) => [num(r.t_ms), r.profile, num(r.cpu_ms), num(r.mem_mb), num(r.priority), r.io ? '1' : '0'], requestValidator());
+  writeChecked(
+    file,
+    REQUEST_COLUMNS,
+    rows,
+    (r) => [num(r.t_ms), r.profile, num(r.cpu_ms), num(r.mem_mb), num(r.priority), r.io ? '1' : '0'],
+    requestValidator(),
+  );
 }
 
 /**

@@ -4,4 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 
-export const FGO_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const FGO_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;

@@ -69,11 +69,17 @@ export class AdoptMode implements Mode {
   /** Exits of managed processes, by fragment, noticed with one poll() per turn (live/pidfd.ts). */
   private readonly exits = new ExitWatch();
 
-  constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
+  constructor(
+    private readonly a: Agent,
+    private readonly groups: CpusetGroups | undefined,
+  ) {
     this.rules = compileRules(a.cfg.adopt.rules);
     this.stateFile = join(a.cfg.state_dir, 'fragments.json');
     a.cfg.adopt.rules.forEach((r, i) => {
-      if (spoofable(r)) a.warn(`adopt.rules.${i} (profile ${r.profile}) matches on the command line only: any local user can name a process to match it and be given its CPUs; add uid, exe or cgroup (docs/ownership.md)`);
+      if (spoofable(r))
+        a.warn(
+          `adopt.rules.${i} (profile ${r.profile}) matches on the command line only: any local user can name a process to match it and be given its CPUs; add uid, exe or cgroup (docs/ownership.md)`,
+        );
     });
   }
 
@@ -82,7 +88,8 @@ export class AdoptMode implements Mode {
     for (const r of this.readState()) found.set(r.pid, { node: r.node, cpus: r.cpus, fragment: r.fragment });
     for (const g of this.groups?.list() ?? []) {
       const cpus = parseList(g.cpus);
-      for (const pid of g.pids) found.set(pid, { ...(cpus.ok ? { cpus: cpus.ids, node: this.nodeOf(cpus.ids) } : {}), fragment: g.name });
+      for (const pid of g.pids)
+        found.set(pid, { ...(cpus.ok ? { cpus: cpus.ids, node: this.nodeOf(cpus.ids) } : {}), fragment: g.name });
     }
     const candidates = new Map(scan(this.a.o.roots, this.rules, new Set([process.pid])).map((c) => [c.pid, c]));
     let n = 0;
@@ -115,7 +122,9 @@ export class AdoptMode implements Mode {
       // A process with a pidfd is checked by the one poll above (a reused pid cannot fool it). Any
       // other: every turn a signal-0 probe (one syscall) notices exits; at scans the start time is
       // checked too, which also catches a pid reused by another process (reading stat costs ~20 µs each).
-      const gone = this.exits.has(m.fragment) ? exited.has(m.fragment) : !alive(m.pid) || (scanning && !stillRunning(this.a.o.roots, m.pid, m.starttime));
+      const gone = this.exits.has(m.fragment)
+        ? exited.has(m.fragment)
+        : !alive(m.pid) || (scanning && !stillRunning(this.a.o.roots, m.pid, m.starttime));
       if (gone) this.gone(m, 'exited', obs);
     }
     this.save();
@@ -125,7 +134,8 @@ export class AdoptMode implements Mode {
     for (const [pid, until] of this.rejected) if (until > obs.t_ms) exclude.add(pid);
     this.batching = true;
     try {
-      for (const c of scan(this.a.o.roots, this.rules, exclude)) this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c, obs);
+      for (const c of scan(this.a.o.roots, this.rules, exclude))
+        this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c, obs);
     } finally {
       this.batching = false;
     }
@@ -146,15 +156,25 @@ export class AdoptMode implements Mode {
       if (!('error' in d)) this.a.log(`not adopted: ${who}: ${d.reason}`);
       return false;
     }
-    this.a.log(`${this.a.executor.enforcing ? 'adopted' : 'dry run: would adopt'} ${who}: node ${d.node}, cpus ${(d.cpus ?? []).join(',')}`);
+    this.a.log(
+      `${this.a.executor.enforcing ? 'adopted' : 'dry run: would adopt'} ${who}: node ${d.node}, cpus ${(d.cpus ?? []).join(',')}`,
+    );
     this.rejected.delete(pid);
-    this.managed.set(d.fragment as string, { fragment: d.fragment as string, pid, starttime, profile: adoption.profile, node: d.node as number, cpus: d.cpus as number[] });
+    this.managed.set(d.fragment as string, {
+      fragment: d.fragment as string,
+      pid,
+      starttime,
+      profile: adoption.profile,
+      node: d.node as number,
+      cpus: d.cpus as number[],
+    });
     this.dirty = true;
     this.a.run(d.commands, obs);
     if (this.placement_ms.push(this.a.executor.affinityDone_ms - t0) > 1_000) this.placement_ms.shift();
     if (this.placement_cgroup_ms.push(performance.now() - t0) > 1_000) this.placement_cgroup_ms.shift();
     // Bookkeeping for exit checks, after the placement (unless it exited meanwhile): a pidfd of this very process.
-    if (this.managed.has(d.fragment as string)) this.exits.watch(d.fragment as string, pid, () => stillRunning(this.a.o.roots, pid, starttime));
+    if (this.managed.has(d.fragment as string))
+      this.exits.watch(d.fragment as string, pid, () => stillRunning(this.a.o.roots, pid, starttime));
     return true;
   }
 
@@ -164,7 +184,8 @@ export class AdoptMode implements Mode {
     try {
       const r = readNumaMaps(this.a.o.roots, pid);
       if (r.gone) return {};
-      let best: number | undefined, kb = 0;
+      let best: number | undefined,
+        kb = 0;
       for (const [node, v] of Object.entries(r.value.kb_by_node)) if (v > kb) [best, kb] = [Number(node), v];
       return best === undefined ? {} : { memory_home: best };
     } catch {
@@ -192,22 +213,35 @@ export class AdoptMode implements Mode {
     if (c.type !== 'pin' && c.type !== 'migrate') return; // adopt mode has no pools: nothing else applies
     const m = this.managed.get(c.fragment);
     if (!m) return;
-    const steps = c.type === 'pin' ? this.a.executor.pin(c.fragment, [m.pid], c.node, c.cpus) : this.a.executor.migrate(c.fragment, [m.pid], c.from, c.to, c.cpus);
+    const steps =
+      c.type === 'pin'
+        ? this.a.executor.pin(c.fragment, [m.pid], c.node, c.cpus)
+        : this.a.executor.migrate(c.fragment, [m.pid], c.from, c.to, c.cpus);
     m.node = c.type === 'pin' ? c.node : c.to;
     m.cpus = c.cpus;
     this.dirty = true;
     if (!this.batching) this.save();
     this.a.steps(steps, obs.t_ms);
     // A process that exited mid-placement: tell the engine now rather than at the next turn.
-    if (steps.some((s) => s.gone) && !stillRunning(this.a.o.roots, m.pid, m.starttime)) this.gone(m, 'exited during placement', obs);
+    if (steps.some((s) => s.gone) && !stillRunning(this.a.o.roots, m.pid, m.starttime))
+      this.gone(m, 'exited during placement', obs);
   }
 
   schedule(_body: ScheduleBody): Promise<{ status: number; body: unknown }> {
-    return Promise.resolve({ status: 409, body: { error: 'the agent runs in adopt mode: it manages existing processes and has no pools to schedule requests on; run it with --mode pool' } });
+    return Promise.resolve({
+      status: 409,
+      body: {
+        error:
+          'the agent runs in adopt mode: it manages existing processes and has no pools to schedule requests on; run it with --mode pool',
+      },
+    });
   }
 
   state(): unknown {
-    return { managed: [...this.managed.values()].sort((x, y) => x.pid - y.pid), rejected: [...this.rejected.keys()].sort((x, y) => x - y) };
+    return {
+      managed: [...this.managed.values()].sort((x, y) => x.pid - y.pid),
+      rejected: [...this.rejected.keys()].sort((x, y) => x - y),
+    };
   }
 
   async stop(): Promise<void> {
@@ -242,4 +276,3 @@ export class AdoptMode implements Mode {
     }
   }
 }
-

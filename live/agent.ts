@@ -100,13 +100,38 @@ export class Agent {
     const backend = detectCpusetBackend(o.roots);
     let groups: CpusetGroups | undefined;
     if (backend.kind === 'none') this.warn(`no cpuset hierarchy to enforce with (${backend.reason}); affinity only`);
-    else groups = new CpusetGroups({ roots: o.roots, backend, base: this.cfg.cgroup_parent, dryRun: !o.enforce, owned: this.owned });
-    this.executor = new Executor({ groups, enforce: o.enforce, hostMems: hostMems(groups, this.topology), migrateMemory: this.cfg.migrate_memory, procRoot: o.roots.proc });
-    this.journal = Journal.open(`${this.cfg.state_dir}/journal`, { ...this.cfg.journal, log: (line) => this.log(line) });
-    this.engine = new JournaledEngine({
-      type: 'start', epoch: Number(basename(this.journal.segment, '.jsonl')), wall_ms: Date.now(), version: o.version,
-      mode: this.cfg.mode, seed: this.cfg.seed, config: this.cfg.engine, topology: this.topology,
-    }, this.journal);
+    else
+      groups = new CpusetGroups({
+        roots: o.roots,
+        backend,
+        base: this.cfg.cgroup_parent,
+        dryRun: !o.enforce,
+        owned: this.owned,
+      });
+    this.executor = new Executor({
+      groups,
+      enforce: o.enforce,
+      hostMems: hostMems(groups, this.topology),
+      migrateMemory: this.cfg.migrate_memory,
+      procRoot: o.roots.proc,
+    });
+    this.journal = Journal.open(`${this.cfg.state_dir}/journal`, {
+      ...this.cfg.journal,
+      log: (line) => this.log(line),
+    });
+    this.engine = new JournaledEngine(
+      {
+        type: 'start',
+        epoch: Number(basename(this.journal.segment, '.jsonl')),
+        wall_ms: Date.now(),
+        version: o.version,
+        mode: this.cfg.mode,
+        seed: this.cfg.seed,
+        config: this.cfg.engine,
+        topology: this.topology,
+      },
+      this.journal,
+    );
     this.mode = this.cfg.mode === 'adopt' ? new AdoptMode(this, groups) : new PoolMode(this, groups);
   }
 
@@ -190,7 +215,13 @@ export class Agent {
         this.log(`enforcement error: ${s.op} ${s.fragment}${s.pid ? ` pid ${s.pid}` : ''}: ${s.error}`);
       }
     }
-    if (steps.length) this.engine.note(t_ms, steps.every((s) => s.ok || s.gone) ? 'info' : 'error', this.o.enforce ? 'enforced' : 'dry run: would do', steps);
+    if (steps.length)
+      this.engine.note(
+        t_ms,
+        steps.every((s) => s.ok || s.gone) ? 'info' : 'error',
+        this.o.enforce ? 'enforced' : 'dry run: would do',
+        steps,
+      );
     if (!this.o.enforce) for (const s of steps) this.log(`dry run: would ${s.detail}`);
   }
 
@@ -210,14 +241,14 @@ export class Agent {
     setImmediate(() => {
       this.flushQueued = false;
       if (!this.stopped) this.journal.flush(); // stop() flushed on close
-
     });
   }
 
   /** First sample, recovery, triggers, the loop. */
   start(): void {
     const obs = this.sample();
-    if (this.sampler.psiAvailable === false) this.warn(this.sampler.warnings[0] ?? 'no PSI on this kernel: degraded mode on load figures');
+    if (this.sampler.psiAvailable === false)
+      this.warn(this.sampler.warnings[0] ?? 'no PSI on this kernel: degraded mode on load figures');
     this.mode.recover(obs);
     this.armTriggers();
     this.turn();
@@ -245,17 +276,21 @@ export class Agent {
     }
     for (const t of this.cfg.triggers) {
       try {
-        this.triggers.push(PsiTrigger.open(this.o.roots, t.resource, t.line, t.stall_us, t.window_us, {
-          settleMs: 2 * (t.window_us / 1000) + 2000,
-          onEvent: () => {
-            this.triggerEvents++;
-            this.pendingTrigger_ms ??= performance.now();
-            this.turn();
-          },
-          onError: (e) => this.warn(`PSI trigger ${t.resource} ${t.line} stopped: ${e.message}`),
-        }));
+        this.triggers.push(
+          PsiTrigger.open(this.o.roots, t.resource, t.line, t.stall_us, t.window_us, {
+            settleMs: 2 * (t.window_us / 1000) + 2000,
+            onEvent: () => {
+              this.triggerEvents++;
+              this.pendingTrigger_ms ??= performance.now();
+              this.turn();
+            },
+            onError: (e) => this.warn(`PSI trigger ${t.resource} ${t.line} stopped: ${e.message}`),
+          }),
+        );
       } catch (e) {
-        this.warn(`PSI trigger ${t.resource} ${t.line} ${t.stall_us} ${t.window_us}: ${(e as Error).message}; sampling instead`);
+        this.warn(
+          `PSI trigger ${t.resource} ${t.line} ${t.stall_us} ${t.window_us}: ${(e as Error).message}; sampling instead`,
+        );
       }
     }
   }
@@ -302,15 +337,33 @@ export class Agent {
     const trouble = this.journal.degraded;
     if (!trouble) return this.mode.schedule(body);
     const retry_after_s = Math.max(1, Math.ceil(this.cfg.interval_ms / 1000));
-    return Promise.resolve({ status: 503, body: { error: `journal cannot write: ${trouble.code}`, file: trouble.file, retry_after_s }, headers: { 'Retry-After': String(retry_after_s) } });
+    return Promise.resolve({
+      status: 503,
+      body: { error: `journal cannot write: ${trouble.code}`, file: trouble.file, retry_after_s },
+      headers: { 'Retry-After': String(retry_after_s) },
+    });
   }
 
   state(): unknown {
     return {
-      mode: this.cfg.mode, enforce: this.o.enforce, t_ms: this.now(), turns: this.turns, psi_available: this.sampler.psiAvailable !== false,
-      triggers: this.triggers.map((t) => ({ file: t.file, spec: t.spec, closed: t.closed })), trigger_events: this.triggerEvents, last_trigger_reaction_ms: this.lastTriggerReaction_ms,
-      journal: { dir: this.journal.dir, segment: this.journal.segment, entries: this.journal.entries, batches: this.journal.batches, degraded: this.journal.degraded ?? null },
-      warnings: this.warnings, engine: this.engine.engine.status(), [this.cfg.mode]: this.mode.state(),
+      mode: this.cfg.mode,
+      enforce: this.o.enforce,
+      t_ms: this.now(),
+      turns: this.turns,
+      psi_available: this.sampler.psiAvailable !== false,
+      triggers: this.triggers.map((t) => ({ file: t.file, spec: t.spec, closed: t.closed })),
+      trigger_events: this.triggerEvents,
+      last_trigger_reaction_ms: this.lastTriggerReaction_ms,
+      journal: {
+        dir: this.journal.dir,
+        segment: this.journal.segment,
+        entries: this.journal.entries,
+        batches: this.journal.batches,
+        degraded: this.journal.degraded ?? null,
+      },
+      warnings: this.warnings,
+      engine: this.engine.engine.status(),
+      [this.cfg.mode]: this.mode.state(),
     };
   }
 
@@ -332,8 +385,14 @@ function checkStateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
   if (!st.isDirectory()) throw new Error(`state_dir ${dir}: not a directory (a symlink is refused)`);
-  if (process.geteuid && st.uid !== process.geteuid()) throw new Error(`state_dir ${dir}: owned by uid ${st.uid}, not by this agent (uid ${process.geteuid()}); fix: chown or choose another state_dir`);
-  if (st.mode & 0o022) throw new Error(`state_dir ${dir}: writable by group or others (mode ${(st.mode & 0o777).toString(8)}); fix: chmod 700 ${dir}`);
+  if (process.geteuid && st.uid !== process.geteuid())
+    throw new Error(
+      `state_dir ${dir}: owned by uid ${st.uid}, not by this agent (uid ${process.geteuid()}); fix: chown or choose another state_dir`,
+    );
+  if (st.mode & 0o022)
+    throw new Error(
+      `state_dir ${dir}: writable by group or others (mode ${(st.mode & 0o777).toString(8)}); fix: chmod 700 ${dir}`,
+    );
 }
 
 function buildTopologyFromHost(roots: HostRoots): TopologyJson {

@@ -33,14 +33,23 @@ export function detectCpusetBackend(roots: HostRoots): CpusetBackend {
   if (roots.cgroup !== undefined) {
     const m = roots.cgroup;
     if (exists(join(m, 'cgroup.controllers'))) {
-      return controllers(m).includes('cpuset') ? { kind: 'v2', mount: m } : { kind: 'none', reason: `${m}: cgroup v2 hierarchy without the cpuset controller (cgroup.controllers: ${controllers(m).join(' ') || 'empty'})` };
+      return controllers(m).includes('cpuset')
+        ? { kind: 'v2', mount: m }
+        : {
+            kind: 'none',
+            reason: `${m}: cgroup v2 hierarchy without the cpuset controller (cgroup.controllers: ${controllers(m).join(' ') || 'empty'})`,
+          };
     }
     if (exists(join(m, 'cpuset.cpus'))) return { kind: 'v1', mount: m, prefix: 'cpuset.' };
     if (exists(join(m, 'cpus')) && exists(join(m, 'cgroup.procs'))) return { kind: 'v1', mount: m, prefix: '' };
-    return { kind: 'none', reason: `${m}: --cgroup-root holds no cpuset hierarchy (no cgroup.controllers, cpuset.cpus or cpus)` };
+    return {
+      kind: 'none',
+      reason: `${m}: --cgroup-root holds no cpuset hierarchy (no cgroup.controllers, cpuset.cpus or cpus)`,
+    };
   }
   const mounts = readMounts(roots);
-  if (mounts.length === 0) return { kind: 'none', reason: `no mount table under ${roots.proc} (mounts, self/mountinfo)` };
+  if (mounts.length === 0)
+    return { kind: 'none', reason: `no mount table under ${roots.proc} (mounts, self/mountinfo)` };
   const seen: string[] = [];
   for (const m of mounts) {
     if (m.type !== 'cgroup2') continue;

@@ -7,7 +7,15 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { bestEffort, bestEffortConfig, ConfigError, configSchema, isObject, parseConfig, type Config } from '../engine/config.ts';
+import {
+  bestEffort,
+  bestEffortConfig,
+  ConfigError,
+  configSchema,
+  isObject,
+  parseConfig,
+  type Config,
+} from '../engine/config.ts';
 import { formatIssues } from '../engine/schemas.ts';
 import { InputError } from '../formats/errors.ts';
 import { validateGroupName } from './enforce.ts';
@@ -18,7 +26,14 @@ const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names ar
 
 /** A uid: 0 … 2^32 - 2 (2^32 - 1 is the kernel's "no uid"). */
 const uid = z.number().int().min(0).max(4_294_967_294);
-const absolutePath = z.string().min(2).max(4096).refine((p) => p.startsWith('/') && !p.includes('\0') && !/(^|\/)\.\.?(\/|$)/.test(p), 'must be an absolute path without NUL, "." or ".." segments');
+const absolutePath = z
+  .string()
+  .min(2)
+  .max(4096)
+  .refine(
+    (p) => p.startsWith('/') && !p.includes('\0') && !/(^|\/)\.\.?(\/|$)/.test(p),
+    'must be an absolute path without NUL, "." or ".." segments',
+  );
 
 const rule = z.strictObject({
   profile: profileName,
@@ -37,8 +52,18 @@ const rule = z.strictObject({
 const worker = z.strictObject({
   /** argv; run without a shell. The only programs the agent ever starts. */
   command: z.array(z.string().min(1).max(4096)).min(1).max(256),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,255}$/, 'environment names are [A-Za-z_][A-Za-z0-9_]*, at most 256 characters'), z.string().max(65_536))
-    .refine((e) => Object.keys(e).length <= 256, 'at most 256 environment variables').default({}),
+  env: z
+    .record(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z_][A-Za-z0-9_]{0,255}$/,
+          'environment names are [A-Za-z_][A-Za-z0-9_]*, at most 256 characters',
+        ),
+      z.string().max(65_536),
+    )
+    .refine((e) => Object.keys(e).length <= 256, 'at most 256 environment variables')
+    .default({}),
   cwd: z.string().min(1).max(4096).optional(),
   ready_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
   stop_grace_ms: z.number().int().min(0).max(600_000).default(5_000),
@@ -80,36 +105,55 @@ export const liveConfigSchema = z.strictObject({
   state_dir: z.string().min(1).max(4096).default('/var/lib/fgo'),
   /** Bearer token file for mutating endpoints; created with mode 0600 on first start. Default: state_dir/token. */
   token_file: z.string().min(1).max(4096).optional(),
-  journal: z.strictObject({
-    max_bytes: z.number().int().min(4_096).max(2 ** 40).default(64 * 1024 * 1024),
-    keep: z.number().int().min(1).max(10_000).default(8),
-  }).prefault({}),
+  journal: z
+    .strictObject({
+      max_bytes: z
+        .number()
+        .int()
+        .min(4_096)
+        .max(2 ** 40)
+        .default(64 * 1024 * 1024),
+      keep: z.number().int().min(1).max(10_000).default(8),
+    })
+    .prefault({}),
   /** cpuset cgroup (relative to the cpuset hierarchy) under which each fragment gets its own group. */
   cgroup_parent: z.string().max(64).default('fgo'),
   /** PSI triggers that wake the agent between ticks; [] = sample only at interval_ms. */
-  triggers: z.array(trigger).max(16).default([{ resource: 'cpu', line: 'some', stall_us: 150_000, window_us: 2_000_000 }]),
+  triggers: z
+    .array(trigger)
+    .max(16)
+    .default([{ resource: 'cpu', line: 'some', stall_us: 150_000, window_us: 2_000_000 }]),
   /** Move a process's pages to its new node after a re-placement (migrate_pages). */
   migrate_memory: z.boolean().default(true),
-  adopt: z.strictObject({
-    scan_interval_ms: z.number().int().min(100).max(3_600_000).default(5_000),
-    rules: z.array(rule).max(1_000).default([]),
-  }).prefault({}),
-  pool: z.strictObject({
-    workers: z.record(profileName, worker).refine((w) => Object.keys(w).length <= 64, 'at most 64 worker profiles').default({}),
-    start_backoff: startBackoff.prefault({}),
-    /** Interval of the demand trace the agent records of the requests it served (seconds). */
-    demand_interval_s: z.number().int().min(1).max(86_400).default(60),
-  }).prefault({}),
+  adopt: z
+    .strictObject({
+      scan_interval_ms: z.number().int().min(100).max(3_600_000).default(5_000),
+      rules: z.array(rule).max(1_000).default([]),
+    })
+    .prefault({}),
+  pool: z
+    .strictObject({
+      workers: z
+        .record(profileName, worker)
+        .refine((w) => Object.keys(w).length <= 64, 'at most 64 worker profiles')
+        .default({}),
+      start_backoff: startBackoff.prefault({}),
+      /** Interval of the demand trace the agent records of the requests it served (seconds). */
+      demand_interval_s: z.number().int().min(1).max(86_400).default(60),
+    })
+    .prefault({}),
   /**
    * Pool mode's demand predictor, asked once per scaling cycle; its forecasts size the warm pools
    * (live/pool-mode.ts `makePredictor`).
    */
-  predictor: z.strictObject({
-    /** An ONNX demand model (path, relative to this file); none: the EWMA predictor. */
-    model: z.string().min(1).max(4096).optional(),
-    /** Pool size over the Little's-law concurrency a forecast implies. */
-    headroom: z.number().positive().max(100).default(2),
-  }).prefault({}),
+  predictor: z
+    .strictObject({
+      /** An ONNX demand model (path, relative to this file); none: the EWMA predictor. */
+      model: z.string().min(1).max(4096).optional(),
+      /** Pool size over the Little's-law concurrency a forecast implies. */
+      headroom: z.number().positive().max(100).default(2),
+    })
+    .prefault({}),
   engine: configSchema.prefault({}),
 });
 
@@ -159,7 +203,9 @@ function bestEffortLive(doc: unknown): LiveConfig {
   const adopt = isObject(raw.adopt) ? raw.adopt : {};
   c.adopt.rules = (Array.isArray(adopt.rules) ? adopt.rules : []).filter(isObject) as AdoptRule[];
   const pool = isObject(raw.pool) ? raw.pool : {};
-  c.pool.workers = Object.fromEntries(Object.entries(isObject(pool.workers) ? pool.workers : {}).filter(([, v]) => isObject(v))) as LiveConfig['pool']['workers'];
+  c.pool.workers = Object.fromEntries(
+    Object.entries(isObject(pool.workers) ? pool.workers : {}).filter(([, v]) => isObject(v)),
+  ) as LiveConfig['pool']['workers'];
   return c;
 }
 
@@ -176,9 +222,13 @@ function crossChecks(c: LiveConfig): string[] {
   out.push(...engineBounds(c.engine, 'engine'));
   const known = new Set(Object.keys(c.engine.profiles));
   // The bind would fail with "address in use" as if another process held it; say why instead (port 0: two free ports).
-  if (c.metrics_listen !== undefined && c.metrics_listen === c.listen && !c.listen.endsWith(':0')) out.push(`metrics_listen: "${c.metrics_listen}" is the API's own address (listen); the metrics listener needs a port of its own`);
+  if (c.metrics_listen !== undefined && c.metrics_listen === c.listen && !c.listen.endsWith(':0'))
+    out.push(
+      `metrics_listen: "${c.metrics_listen}" is the API's own address (listen); the metrics listener needs a port of its own`,
+    );
   const sb = c.pool.start_backoff;
-  if (sb.initial_ms > sb.max_ms) out.push(`pool.start_backoff: initial_ms ${sb.initial_ms} is above max_ms ${sb.max_ms}`);
+  if (sb.initial_ms > sb.max_ms)
+    out.push(`pool.start_backoff: initial_ms ${sb.initial_ms} is above max_ms ${sb.max_ms}`);
   try {
     validateGroupName(c.cgroup_parent);
   } catch (e) {
@@ -192,14 +242,25 @@ function crossChecks(c: LiveConfig): string[] {
     }
   });
   if (c.mode === 'adopt') {
-    if (c.adopt.rules.length === 0) out.push('adopt.rules: adopt mode needs at least one rule (pids, uid, exe, cgroup or cmdline) naming what to manage');
+    if (c.adopt.rules.length === 0)
+      out.push(
+        'adopt.rules: adopt mode needs at least one rule (pids, uid, exe, cgroup or cmdline) naming what to manage',
+      );
     // Adopt mode never launches processes, so pools that would have to grow are a contradiction.
     for (const [name, p] of Object.entries(c.engine.profiles)) {
-      if (p.pool.min > 0 || p.pool.target > 0) out.push(`engine.profiles.${name}.pool: adopt mode launches nothing, so pool.min and pool.target must be 0`);
+      if (p.pool.min > 0 || p.pool.target > 0)
+        out.push(`engine.profiles.${name}.pool: adopt mode launches nothing, so pool.min and pool.target must be 0`);
     }
   }
   c.adopt.rules.forEach((r, i) => {
-    if (r.pids === undefined && r.cgroup === undefined && r.cmdline === undefined && r.uid === undefined && r.exe === undefined) out.push(`adopt.rules.${i}: needs at least one selector: pids, uid, exe, cgroup or cmdline`);
+    if (
+      r.pids === undefined &&
+      r.cgroup === undefined &&
+      r.cmdline === undefined &&
+      r.uid === undefined &&
+      r.exe === undefined
+    )
+      out.push(`adopt.rules.${i}: needs at least one selector: pids, uid, exe, cgroup or cmdline`);
     if (!known.has(r.profile)) out.push(`adopt.rules.${i}.profile: "${r.profile}" is not in engine.profiles`);
     if (typeof r.cmdline === 'string') {
       try {
@@ -213,7 +274,9 @@ function crossChecks(c: LiveConfig): string[] {
     const names = Object.keys(c.pool.workers);
     if (names.length === 0) out.push('pool.workers: pool mode needs at least one worker profile with its command');
     for (const n of names) if (!known.has(n)) out.push(`pool.workers.${n}: "${n}" is not in engine.profiles`);
-    for (const n of known) if (!c.pool.workers[n]) out.push(`engine.profiles.${n}: pool mode needs pool.workers.${n} (the command its fragments run)`);
+    for (const n of known)
+      if (!c.pool.workers[n])
+        out.push(`engine.profiles.${n}: pool mode needs pool.workers.${n} (the command its fragments run)`);
   }
   return out;
 }
@@ -236,10 +299,12 @@ export function engineBounds(v: unknown, path: string): string[] {
   if (typeof v === 'number') {
     const key = path.slice(path.lastIndexOf('.') + 1);
     const [, max, unit] = ENGINE_LIMITS.find(([suffix]) => key.endsWith(suffix)) ?? ['', OTHER_MAX, ''];
-    if (!Number.isFinite(v) || Math.abs(v) > max) return [`${path}: ${v} is out of range: at most ${max}${unit ? ` ${unit}` : ''}`];
+    if (!Number.isFinite(v) || Math.abs(v) > max)
+      return [`${path}: ${v} is out of range: at most ${max}${unit ? ` ${unit}` : ''}`];
     return [];
   }
   if (Array.isArray(v)) return v.flatMap((x, i) => engineBounds(x, `${path}.${i}`));
-  if (typeof v === 'object' && v !== null) return Object.entries(v).flatMap(([k, x]) => engineBounds(x, `${path}.${k}`));
+  if (typeof v === 'object' && v !== null)
+    return Object.entries(v).flatMap(([k, x]) => engineBounds(x, `${path}.${k}`));
   return [];
 }

@@ -3,7 +3,18 @@
  * `t_s,profile,count` (docs/formats.md), written as a log — header first, then each row as it is
  * taken, written with writeSync and fdatasync'ed, so a crash keeps every row written so far.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { csvField } from '../formats/csv.ts';
@@ -83,8 +94,13 @@ export class DemandRecorder {
   /** Profiles of the file appended to: they get 0 rows again from this run's first arrival on. */
   private readonly resumed = new Set<string>();
 
-  constructor(readonly path: string, interval_s: number, opts: DemandRecorderOptions = {}) {
-    if (!Number.isFinite(interval_s) || interval_s < 0.001) throw new RangeError(`DemandRecorder: interval_s must be at least 0.001 s, got ${interval_s}`);
+  constructor(
+    readonly path: string,
+    interval_s: number,
+    opts: DemandRecorderOptions = {},
+  ) {
+    if (!Number.isFinite(interval_s) || interval_s < 0.001)
+      throw new RangeError(`DemandRecorder: interval_s must be at least 0.001 s, got ${interval_s}`);
     this.interval_s = interval_s;
     this.interval_ms = interval_s * 1000;
     this.warn = opts.warn ?? ((m) => process.stderr.write(`${m}\n`));
@@ -114,7 +130,9 @@ export class DemandRecorder {
     if (end < text.length) {
       const torn = text.subarray(end).toString('utf8');
       truncateSync(this.path, end);
-      this.warn(`demand trace ${this.path}: cut off a torn last line ${JSON.stringify(torn.slice(0, 80))} (${text.length - end} bytes without a newline: a write cut short by a crash)`);
+      this.warn(
+        `demand trace ${this.path}: cut off a torn last line ${JSON.stringify(torn.slice(0, 80))} (${text.length - end} bytes without a newline: a write cut short by a crash)`,
+      );
     }
     return end > 0;
   }
@@ -130,7 +148,9 @@ export class DemandRecorder {
     const last = trace.rows.at(-1);
     if (last) {
       this.nextK = Math.floor(last.t_s / this.interval_s + 1e-9) + 1;
-      this.warn(`demand trace ${this.path}: continuing after t_s ${last.t_s}; this run's arrivals count from t_s ${Math.round(this.nextK * this.interval_s * 1e6) / 1e6} on`);
+      this.warn(
+        `demand trace ${this.path}: continuing after t_s ${last.t_s}; this run's arrivals count from t_s ${Math.round(this.nextK * this.interval_s * 1e6) / 1e6} on`,
+      );
     }
     for (const r of trace.rows) this.resumed.add(r.profile);
   }
@@ -145,8 +165,13 @@ export class DemandRecorder {
       const code = (err as NodeJS.ErrnoException)?.code ?? 'ERROR';
       try {
         ftruncateSync(this.fd, this.size);
-      } catch { /* cannot cut back: the next start cuts the torn line off */ }
-      if (this.failing !== code) this.warn(`demand trace ${this.path}: cannot write: ${code} (${(err as Error).message}); ${this.unwritten_rows} rows wait in memory, retrying at every flush`);
+      } catch {
+        /* cannot cut back: the next start cuts the torn line off */
+      }
+      if (this.failing !== code)
+        this.warn(
+          `demand trace ${this.path}: cannot write: ${code} (${(err as Error).message}); ${this.unwritten_rows} rows wait in memory, retrying at every flush`,
+        );
       this.failing = code;
       this.bound();
       return;
@@ -162,7 +187,8 @@ export class DemandRecorder {
   /** Keep at most MAX_UNWRITTEN_BYTES of rows waiting, dropping whole rows from the oldest (after a header). */
   private bound(): void {
     while (Buffer.byteLength(this.unwritten) > MAX_UNWRITTEN_BYTES) {
-      const header = this.size === 0 && this.unwritten.startsWith(DEMAND_COLUMNS.join(',')) ? this.unwritten.indexOf('\n') + 1 : 0;
+      const header =
+        this.size === 0 && this.unwritten.startsWith(DEMAND_COLUMNS.join(',')) ? this.unwritten.indexOf('\n') + 1 : 0;
       const cut = this.unwritten.indexOf('\n', header) + 1;
       this.unwritten = this.unwritten.slice(0, header) + this.unwritten.slice(cut);
       this.rowsLost++;
@@ -171,7 +197,8 @@ export class DemandRecorder {
   }
 
   private k(t_ms: number): number {
-    if (!Number.isFinite(t_ms) || t_ms < 0) throw new RangeError(`DemandRecorder: t_ms must be a finite non-negative number, got ${t_ms}`);
+    if (!Number.isFinite(t_ms) || t_ms < 0)
+      throw new RangeError(`DemandRecorder: t_ms must be a finite non-negative number, got ${t_ms}`);
     return Math.floor((t_ms + this.offset_ms) / this.interval_ms + 1e-9);
   }
 
@@ -184,7 +211,8 @@ export class DemandRecorder {
   count(profile: string, t_ms: number, n = 1): void {
     this.open();
     if (profile === '') throw new RangeError('DemandRecorder: empty profile name');
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`DemandRecorder: count must be a non-negative integer, got ${n}`);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new RangeError(`DemandRecorder: count must be a non-negative integer, got ${n}`);
     let k = this.k(t_ms);
     if (k < this.nextK) {
       this.late += n;
@@ -238,7 +266,10 @@ export class DemandRecorder {
     // Arrivals counted ahead of t_ms (a caller's clock running ahead) are written too, not lost.
     const ahead = [...this.pending.keys()];
     if (ahead.length) this.writeUpTo(Math.max(...ahead) + 1);
-    if (this.unwritten) this.warn(`demand trace ${this.path}: closing with ${this.unwritten_rows} rows never written (${this.failing}): they are lost`);
+    if (this.unwritten)
+      this.warn(
+        `demand trace ${this.path}: closing with ${this.unwritten_rows} rows never written (${this.failing}): they are lost`,
+      );
     closeSync(this.fd);
     this.fd = undefined;
   }

@@ -78,11 +78,20 @@ const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** A group name: [A-Za-z0-9_.-]{1,64}, not '.' or '..', not a cgroup control file's prefix. Throws CpusetError. */
 export function validateGroupName(name: string): string {
-  if (typeof name !== 'string' || !NAME.test(name) || name === '.' || name === '..' || /^(cgroup|cpuset)\./.test(name)) {
-    throw new CpusetError(`invalid cpuset group name ${JSON.stringify(name)}: must match [A-Za-z0-9_.-]{1,64}, not be '.' or '..', nor start with 'cgroup.' or 'cpuset.'`, {
-      code: 'EBADNAME',
-      op: 'validate',
-    });
+  if (
+    typeof name !== 'string' ||
+    !NAME.test(name) ||
+    name === '.' ||
+    name === '..' ||
+    /^(cgroup|cpuset)\./.test(name)
+  ) {
+    throw new CpusetError(
+      `invalid cpuset group name ${JSON.stringify(name)}: must match [A-Za-z0-9_.-]{1,64}, not be '.' or '..', nor start with 'cgroup.' or 'cpuset.'`,
+      {
+        code: 'EBADNAME',
+        op: 'validate',
+      },
+    );
   }
   return name;
 }
@@ -92,7 +101,11 @@ function normalizeList(what: string, list: string | readonly number[]): string {
   try {
     return formatCpuList(parseCpuList(list));
   } catch (e) {
-    if (e instanceof CpuListError) throw new CpusetError(`invalid ${what} list ${JSON.stringify(list)}: ${e.message}`, { code: 'EINVAL', op: 'validate' });
+    if (e instanceof CpuListError)
+      throw new CpusetError(`invalid ${what} list ${JSON.stringify(list)}: ${e.message}`, {
+        code: 'EINVAL',
+        op: 'validate',
+      });
     throw e;
   }
 }
@@ -117,10 +130,14 @@ export class CpusetGroups {
   constructor(opts: CpusetGroupsOptions) {
     this.owned = opts.owned;
     const backend = opts.backend ?? detectCpusetBackend(opts.roots);
-    if (backend.kind === 'none') throw new CpusetError(`cannot enforce cpusets: ${backend.reason}`, { code: 'ENOENT', op: 'validate' });
+    if (backend.kind === 'none')
+      throw new CpusetError(`cannot enforce cpusets: ${backend.reason}`, { code: 'ENOENT', op: 'validate' });
     this.backend = backend;
     this.dryRun = opts.dryRun ?? false;
-    this.baseSegments = (opts.base ?? 'fgo').split('/').filter((s) => s !== '').map(validateGroupName);
+    this.baseSegments = (opts.base ?? 'fgo')
+      .split('/')
+      .filter((s) => s !== '')
+      .map(validateGroupName);
     this.basePath = join(backend.mount, ...this.baseSegments);
   }
 
@@ -145,7 +162,11 @@ export class CpusetGroups {
   }
 
   private foreign(dir: string, op: CpusetError['op']): CpusetError {
-    return new CpusetError(`cpuset group ${dir} was not created by this agent (no record in its state): left alone`, { code: 'EFOREIGN', op, path: dir });
+    return new CpusetError(`cpuset group ${dir} was not created by this agent (no record in its state): left alone`, {
+      code: 'EFOREIGN',
+      op,
+      path: dir,
+    });
   }
 
   // -- primitive actions, each recorded ---------------------------------------------------------
@@ -198,7 +219,13 @@ export class CpusetGroups {
   }
 
   /** A failed mkdir/write/rmdir as a CpusetError naming the file, the value, the errno and a likely cause. */
-  private ioError(e: unknown, op: 'mkdir' | 'write' | 'rmdir', path: string, value?: string, pid?: number): CpusetError {
+  private ioError(
+    e: unknown,
+    op: 'mkdir' | 'write' | 'rmdir',
+    path: string,
+    value?: string,
+    pid?: number,
+  ): CpusetError {
     const err = e as NodeJS.ErrnoException;
     const code = err.code ?? 'EUNKNOWN';
     const what = op === 'write' ? `write ${JSON.stringify(value)} to ${path}` : `${op} ${path}`;
@@ -207,20 +234,29 @@ export class CpusetGroups {
     const parent = join(path, '..', '..');
     const hint = (() => {
       if (code === 'EACCES' || code === 'EPERM') {
-        if (file.endsWith('cpus') && op === 'write' && this.backend.kind === 'v1') return `CPUs ${value} are not all within the parent's ${this.prefix}cpus (${readTrim(this.cpusFile(parent)) ?? '?'}), or not running as root`;
-        if (file.endsWith('mems') && op === 'write' && this.backend.kind === 'v1') return `nodes ${value} are not all within the parent's ${this.prefix}mems (${readTrim(this.memsFile(parent)) ?? '?'}), or not running as root`;
+        if (file.endsWith('cpus') && op === 'write' && this.backend.kind === 'v1')
+          return `CPUs ${value} are not all within the parent's ${this.prefix}cpus (${readTrim(this.cpusFile(parent)) ?? '?'}), or not running as root`;
+        if (file.endsWith('mems') && op === 'write' && this.backend.kind === 'v1')
+          return `nodes ${value} are not all within the parent's ${this.prefix}mems (${readTrim(this.memsFile(parent)) ?? '?'}), or not running as root`;
         return 'needs root (CAP_SYS_ADMIN) and a writable cgroup filesystem';
       }
       if (file.endsWith('cpus') && (code === 'EINVAL' || code === 'ERANGE')) {
-        return `CPUs ${value} are not all online CPUs within the parent's set (${readTrim(this.cpusFile(parent)) ?? '?'})${code === 'ERANGE' ? '; some lie beyond the kernel\'s possible CPUs' : ''}`;
+        return `CPUs ${value} are not all online CPUs within the parent's set (${readTrim(this.cpusFile(parent)) ?? '?'})${code === 'ERANGE' ? "; some lie beyond the kernel's possible CPUs" : ''}`;
       }
-      if (file.endsWith('mems') && (code === 'EINVAL' || code === 'ERANGE')) return `nodes ${value} are not all online memory nodes within the parent's set (${readTrim(this.memsFile(parent)) ?? '?'})`;
-      if ((file === 'cgroup.procs' || file === 'tasks') && code === 'ENOSPC') return `the group's ${this.prefix}cpus or ${this.prefix}mems is empty (v1 needs both set before tasks can join)`;
-      if ((file === 'cgroup.procs' || file === 'tasks') && code === 'ESRCH') return `process ${pid ?? value} does not exist (exited?)`;
-      if (file.endsWith('cpus') && code === 'EBUSY') return 'a child group uses CPUs outside the new set (shrink the children first)';
-      if (file.endsWith('mems') && code === 'EBUSY') return 'a child group uses nodes outside the new set (shrink the children first)';
-      if (op === 'rmdir' && (code === 'EBUSY' || code === 'ENOTEMPTY')) return 'the group still holds processes or child groups';
-      if (code === 'EOPNOTSUPP' && file === 'cgroup.procs') return 'cgroup v2 refuses this move (a threaded or domain-invalid group?)';
+      if (file.endsWith('mems') && (code === 'EINVAL' || code === 'ERANGE'))
+        return `nodes ${value} are not all online memory nodes within the parent's set (${readTrim(this.memsFile(parent)) ?? '?'})`;
+      if ((file === 'cgroup.procs' || file === 'tasks') && code === 'ENOSPC')
+        return `the group's ${this.prefix}cpus or ${this.prefix}mems is empty (v1 needs both set before tasks can join)`;
+      if ((file === 'cgroup.procs' || file === 'tasks') && code === 'ESRCH')
+        return `process ${pid ?? value} does not exist (exited?)`;
+      if (file.endsWith('cpus') && code === 'EBUSY')
+        return 'a child group uses CPUs outside the new set (shrink the children first)';
+      if (file.endsWith('mems') && code === 'EBUSY')
+        return 'a child group uses nodes outside the new set (shrink the children first)';
+      if (op === 'rmdir' && (code === 'EBUSY' || code === 'ENOTEMPTY'))
+        return 'the group still holds processes or child groups';
+      if (code === 'EOPNOTSUPP' && file === 'cgroup.procs')
+        return 'cgroup v2 refuses this move (a threaded or domain-invalid group?)';
       return undefined;
     })();
     if (hint) message += `: ${hint}`;
@@ -253,7 +289,7 @@ export class CpusetGroups {
   /** v1: a new group's cpus/mems start empty; give an intermediate group its parent's sets. */
   private fillFromParent(parent: string, child: string, out: CpusetAction[]): void {
     for (const f of [this.memsFile.bind(this), this.cpusFile.bind(this)]) {
-      const cur = this.planned.has(child) ? '' : readTrim(f(child)) ?? '';
+      const cur = this.planned.has(child) ? '' : (readTrim(f(child)) ?? '');
       if (cur !== '') continue;
       const fromParent = readTrim(f(parent)) ?? '';
       this.write(f(child), fromParent, out);
@@ -281,16 +317,23 @@ export class CpusetGroups {
     const current = (f: string) => (created || this.planned.has(dir) ? undefined : readTrim(f));
     const same = (a: string | undefined, b: string) => a !== undefined && normalizeList('current', a) === b;
     // v1: mems before cpus (both needed before tasks join; order otherwise free)
-    if (wantMems !== undefined && !same(current(this.memsFile(dir)), wantMems)) this.write(this.memsFile(dir), wantMems, out);
+    if (wantMems !== undefined && !same(current(this.memsFile(dir)), wantMems))
+      this.write(this.memsFile(dir), wantMems, out);
     if (!same(current(this.cpusFile(dir)), wantCpus)) this.write(this.cpusFile(dir), wantCpus, out);
     return out;
   }
 
   /** Move a process (all its threads) into the group by writing its pid to cgroup.procs. */
   move(pid: number, name: string): CpusetAction[] {
-    if (!Number.isInteger(pid) || pid <= 0) throw new CpusetError(`invalid pid ${pid}: must be a positive integer`, { code: 'EINVAL', op: 'validate' });
+    if (!Number.isInteger(pid) || pid <= 0)
+      throw new CpusetError(`invalid pid ${pid}: must be a positive integer`, { code: 'EINVAL', op: 'validate' });
     const dir = this.groupPath(name);
-    if (!this.dirExists(dir)) throw new CpusetError(`cpuset group ${JSON.stringify(name)} does not exist at ${dir} (ensure() it first)`, { code: 'ENOENT', op: 'validate', path: dir });
+    if (!this.dirExists(dir))
+      throw new CpusetError(`cpuset group ${JSON.stringify(name)} does not exist at ${dir} (ensure() it first)`, {
+        code: 'ENOENT',
+        op: 'validate',
+        path: dir,
+      });
     if (!this.planned.has(dir) && !this.ours(dir)) throw this.foreign(dir, 'validate');
     const out: CpusetAction[] = [];
     this.write(join(dir, 'cgroup.procs'), String(pid), out, { pid });
@@ -299,7 +342,8 @@ export class CpusetGroups {
 
   /** Move a process back to the hierarchy's root group (no cpuset restriction). */
   release(pid: number): CpusetAction[] {
-    if (!Number.isInteger(pid) || pid <= 0) throw new CpusetError(`invalid pid ${pid}: must be a positive integer`, { code: 'EINVAL', op: 'validate' });
+    if (!Number.isInteger(pid) || pid <= 0)
+      throw new CpusetError(`invalid pid ${pid}: must be a positive integer`, { code: 'EINVAL', op: 'validate' });
     const out: CpusetAction[] = [];
     this.write(join(this.backend.mount, 'cgroup.procs'), String(pid), out, { pid });
     return out;
@@ -318,8 +362,17 @@ export class CpusetGroups {
       const pids = readPids(dir);
       const children = subdirs(dir);
       if (pids.length > 0 || children.length > 0) {
-        const what = [pids.length ? `processes ${pids.join(',')}` : '', children.length ? `child groups ${children.join(',')}` : ''].filter(Boolean).join(' and ');
-        throw new CpusetError(`rmdir ${dir} refused: the group still holds ${what}`, { code: 'EBUSY', op: 'rmdir', path: dir });
+        const what = [
+          pids.length ? `processes ${pids.join(',')}` : '',
+          children.length ? `child groups ${children.join(',')}` : '',
+        ]
+          .filter(Boolean)
+          .join(' and ');
+        throw new CpusetError(`rmdir ${dir} refused: the group still holds ${what}`, {
+          code: 'EBUSY',
+          op: 'rmdir',
+          path: dir,
+        });
       }
     }
     this.rmdir(dir, out);
@@ -331,7 +384,10 @@ export class CpusetGroups {
   list(): GroupInfo[] {
     const names = new Set(subdirs(this.basePath));
     for (const p of this.planned) if (join(p, '..') === this.basePath) names.add(p.slice(this.basePath.length + 1));
-    const eff = this.backend.kind === 'v2' ? ['cpuset.cpus.effective', 'cpuset.mems.effective'] : [`${this.prefix}effective_cpus`, `${this.prefix}effective_mems`];
+    const eff =
+      this.backend.kind === 'v2'
+        ? ['cpuset.cpus.effective', 'cpuset.mems.effective']
+        : [`${this.prefix}effective_cpus`, `${this.prefix}effective_mems`];
     return [...names].sort().map((name) => {
       const path = join(this.basePath, name);
       return {
@@ -367,4 +423,3 @@ function readPids(dir: string): number[] {
     .map(Number)
     .filter((n) => Number.isInteger(n));
 }
-

@@ -52,13 +52,27 @@ export class Executor {
     // Affinity first: it takes effect at once (a cgroup mkdir can wait on the kernel for ms); the
     // cpuset group then holds the placement for threads started later. Joining a v1 cpuset resets
     // affinity to the group's CPUs, which are the same ones.
-    for (const pid of pids) steps.push(this.step('affinity', fragment, pid, `pid ${pid}: every thread to cpus ${cpus.join(',')}`, () => setProcessAffinity(pid, cpus, this.o.procRoot)));
+    for (const pid of pids)
+      steps.push(
+        this.step('affinity', fragment, pid, `pid ${pid}: every thread to cpus ${cpus.join(',')}`, () =>
+          setProcessAffinity(pid, cpus, this.o.procRoot),
+        ),
+      );
     this.affinityDone_ms = performance.now();
     const mems = this.o.hostMems.has(node) ? [node] : undefined;
     const g = this.o.groups;
     if (g) {
-      steps.push(this.step('cpuset', fragment, undefined, `group ${fragment}: cpus ${cpus.join(',')} mems ${mems ? node : '(parent\'s: node ' + node + ' is not a memory node of this host)'}`, () => g.ensure(fragment, cpus, mems)));
-      for (const pid of pids) steps.push(this.step('cpuset', fragment, pid, `move pid ${pid} into ${fragment}`, () => g.move(pid, fragment)));
+      steps.push(
+        this.step(
+          'cpuset',
+          fragment,
+          undefined,
+          `group ${fragment}: cpus ${cpus.join(',')} mems ${mems ? node : "(parent's: node " + node + ' is not a memory node of this host)'}`,
+          () => g.ensure(fragment, cpus, mems),
+        ),
+      );
+      for (const pid of pids)
+        steps.push(this.step('cpuset', fragment, pid, `move pid ${pid} into ${fragment}`, () => g.move(pid, fragment)));
     }
     return steps;
   }
@@ -68,7 +82,12 @@ export class Executor {
     const steps = this.pin(fragment, pids, to, cpus);
     if (!this.o.migrateMemory) return steps;
     if (!this.o.hostMems.has(from) || !this.o.hostMems.has(to) || from === to) return steps;
-    for (const pid of pids) steps.push(this.step('migrate_pages', fragment, pid, `pid ${pid}: pages node ${from} → node ${to}`, () => migratePages(pid, [from], [to])));
+    for (const pid of pids)
+      steps.push(
+        this.step('migrate_pages', fragment, pid, `pid ${pid}: pages node ${from} → node ${to}`, () =>
+          migratePages(pid, [from], [to]),
+        ),
+      );
     return steps;
   }
 

@@ -51,7 +51,8 @@ export type Decoded =
 function claimedCheck(line: Buffer): number | undefined {
   if (line.length < CHK_TAIL_BYTES + 1) return undefined;
   const tail = line.subarray(line.length - CHK_TAIL_BYTES);
-  if (!tail.subarray(0, CHK_OPEN.length).equals(CHK_OPEN) || tail.toString('latin1', CHK_TAIL_BYTES - 2) !== '"}') return undefined;
+  if (!tail.subarray(0, CHK_OPEN.length).equals(CHK_OPEN) || tail.toString('latin1', CHK_TAIL_BYTES - 2) !== '"}')
+    return undefined;
   const hex = tail.toString('latin1', CHK_OPEN.length, CHK_OPEN.length + 8);
   return HEX.test(hex) ? Number.parseInt(hex, 16) : undefined;
 }
@@ -59,15 +60,22 @@ function claimedCheck(line: Buffer): number | undefined {
 /** Check one line (without its newline) against the check of the line before it. */
 export function decodeLine(line: Buffer, prev: number): Decoded {
   const chk = claimedCheck(line);
-  if (chk === undefined) return { ok: false, what: 'no "chk" check at the end of the line (damaged, or not written by fgo)' };
+  if (chk === undefined)
+    return { ok: false, what: 'no "chk" check at the end of the line (damaged, or not written by fgo)' };
   const cut = line.length - CHK_TAIL_BYTES - 1; // the ',' before "chk", or the '{' of an empty entry
   const sep = line[cut];
   let bodyBytes: Buffer;
   if (cut === 0 && sep === 0x7b) bodyBytes = Buffer.from('{}');
-  else if (cut > 0 && sep === 0x2c && line[0] === 0x7b) bodyBytes = Buffer.concat([line.subarray(0, cut), Buffer.from('}')]);
+  else if (cut > 0 && sep === 0x2c && line[0] === 0x7b)
+    bodyBytes = Buffer.concat([line.subarray(0, cut), Buffer.from('}')]);
   else return { ok: false, what: 'not a JSON object ending with its "chk" check', chk };
   const want = crc32(bodyBytes, prev);
-  if (want !== chk) return { ok: false, what: `check mismatch (line says ${hex8(chk)}, its bytes and the lines before give ${hex8(want)}): a changed, lost or moved line`, chk };
+  if (want !== chk)
+    return {
+      ok: false,
+      what: `check mismatch (line says ${hex8(chk)}, its bytes and the lines before give ${hex8(want)}): a changed, lost or moved line`,
+      chk,
+    };
   return { ok: true, body: bodyBytes.toString('utf8'), chk };
 }
 
@@ -81,5 +89,7 @@ export function couldBeTorn(tail: Buffer): boolean {
   if (tail.length === 0 || tail[0] !== 0x7b) return false;
   const at = tail.lastIndexOf(CHK_OPEN);
   // A complete check is only ever followed by the newline.
-  return at < 0 || at + CHK_TAIL_BYTES >= tail.length || claimedCheck(tail.subarray(0, at + CHK_TAIL_BYTES)) === undefined;
+  return (
+    at < 0 || at + CHK_TAIL_BYTES >= tail.length || claimedCheck(tail.subarray(0, at + CHK_TAIL_BYTES)) === undefined
+  );
 }

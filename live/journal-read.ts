@@ -58,21 +58,35 @@ function* linesOf(fd: number): Generator<Line> {
       else parts = [];
       seen += end - start;
       if (end === n) break;
-      yield { line_no, bytes: seen <= MAX_LINE_BYTES ? Buffer.concat(parts) : undefined, bytes_seen: seen, terminated: true };
+      yield {
+        line_no,
+        bytes: seen <= MAX_LINE_BYTES ? Buffer.concat(parts) : undefined,
+        bytes_seen: seen,
+        terminated: true,
+      };
       parts = [];
       seen = 0;
       line_no++;
       start = end + 1;
     }
   }
-  if (seen > 0) yield { line_no, bytes: seen <= MAX_LINE_BYTES ? Buffer.concat(parts) : undefined, bytes_seen: seen, terminated: false };
+  if (seen > 0)
+    yield {
+      line_no,
+      bytes: seen <= MAX_LINE_BYTES ? Buffer.concat(parts) : undefined,
+      bytes_seen: seen,
+      terminated: false,
+    };
 }
 
 class Scan {
   readonly result: ScanResult;
   private unreported = 0;
 
-  constructor(segments: string[], private readonly sink: ScanSink) {
+  constructor(
+    segments: string[],
+    private readonly sink: ScanSink,
+  ) {
     this.result = { segments, entries: 0, errors: [], notes: [] };
   }
 
@@ -117,7 +131,8 @@ class Scan {
       const where = `${file}:${l.line_no}`;
       if (!l.terminated) {
         const tail = l.bytes ?? Buffer.alloc(0);
-        if (l.bytes && couldBeTorn(tail)) this.result.notes.push(`${where}: torn last line (${l.bytes_seen} bytes) skipped — written during a crash`);
+        if (l.bytes && couldBeTorn(tail))
+          this.result.notes.push(`${where}: torn last line (${l.bytes_seen} bytes) skipped — written during a crash`);
         else this.error(where, `unterminated last line of ${l.bytes_seen} bytes that is not the start of an entry`);
         break;
       }
@@ -135,7 +150,10 @@ class Scan {
       const entry = this.parse(d.body, where);
       if (entry === undefined) continue;
       if (++this.result.entries > MAX_JOURNAL_ENTRIES) {
-        this.error(where, `more than ${MAX_JOURNAL_ENTRIES} entries: not a journal this agent wrote; reading stopped here`);
+        this.error(
+          where,
+          `more than ${MAX_JOURNAL_ENTRIES} entries: not a journal this agent wrote; reading stopped here`,
+        );
         return false;
       }
       this.sink.entry(entry, where);
@@ -152,7 +170,8 @@ class Scan {
     } catch (err) {
       return void this.error(where, `not JSON: ${(err as Error).message}`);
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return void this.error(where, 'not a JSON object');
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      return void this.error(where, 'not a JSON object');
     return value as Record<string, unknown>;
   }
 }
@@ -171,9 +190,15 @@ export function scanJournal(pathOrDir: string, sink: ScanSink): ScanResult {
     throw new Error(`journal ${pathOrDir} cannot be read: ${(err as Error).message}`);
   }
   const numbers = isDir ? segmentNumbers(pathOrDir) : [];
-  const segments = isDir ? numbers.slice(0, MAX_JOURNAL_SEGMENTS).map((n) => join(pathOrDir, segmentName(n))) : [pathOrDir];
+  const segments = isDir
+    ? numbers.slice(0, MAX_JOURNAL_SEGMENTS).map((n) => join(pathOrDir, segmentName(n)))
+    : [pathOrDir];
   const scan = new Scan(segments, sink);
-  if (numbers.length > MAX_JOURNAL_SEGMENTS) scan.error(pathOrDir, `${numbers.length} segments, more than ${MAX_JOURNAL_SEGMENTS}: not a journal this agent wrote; nothing read`);
+  if (numbers.length > MAX_JOURNAL_SEGMENTS)
+    scan.error(
+      pathOrDir,
+      `${numbers.length} segments, more than ${MAX_JOURNAL_SEGMENTS}: not a journal this agent wrote; nothing read`,
+    );
   else for (const file of segments) if (!scan.segment(file)) break;
   return scan.finish();
 }

@@ -18,7 +18,19 @@
  *   surface far from its cause, as an unhandled rejection in some event handler.
  */
 import { fsyncDir } from '../formats/files.ts';
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
 import { encodeLine, MAX_LINE_BYTES, segmentName, segmentNumbers } from './journal-line.ts';
@@ -59,7 +71,7 @@ export interface JournalTrouble {
   stuck: boolean;
 }
 
-const errnoOf = (err: unknown): string => ((err as NodeJS.ErrnoException)?.code ?? 'ERROR');
+const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException)?.code ?? 'ERROR';
 
 export class Journal {
   private fd = -1;
@@ -94,11 +106,13 @@ export class Journal {
   static open(dir: string, opts: JournalOptions = {}): Journal {
     const max_bytes = opts.max_bytes ?? 64 * MiB;
     const keep = opts.keep ?? 8;
-    if (!Number.isInteger(max_bytes) || max_bytes < 1) throw new Error(`journal max_bytes must be a positive integer, got ${max_bytes}`);
+    if (!Number.isInteger(max_bytes) || max_bytes < 1)
+      throw new Error(`journal max_bytes must be a positive integer, got ${max_bytes}`);
     if (!Number.isInteger(keep) || keep < 1) throw new Error(`journal keep must be a positive integer, got ${keep}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const max_waiting_bytes = opts.max_waiting_bytes ?? MAX_WAITING_BYTES;
-    if (!Number.isInteger(max_waiting_bytes) || max_waiting_bytes < 1) throw new Error(`journal max_waiting_bytes must be a positive integer, got ${max_waiting_bytes}`);
+    if (!Number.isInteger(max_waiting_bytes) || max_waiting_bytes < 1)
+      throw new Error(`journal max_waiting_bytes must be a positive integer, got ${max_waiting_bytes}`);
     const journal = new Journal(dir, max_bytes, keep, max_waiting_bytes, opts.log);
     journal.number = (segmentNumbers(dir).at(-1) ?? 0) + 1;
     try {
@@ -137,11 +151,15 @@ export class Journal {
   append(entry: object): void {
     if (this.closed) return this.lateCaller(entry);
     const json: unknown = JSON.stringify(entry);
-    if (typeof json !== 'string' || !json.startsWith('{')) throw new Error('journal entry does not serialise to a JSON object');
-    if (Object.hasOwn(entry, 'chk')) throw new Error('journal entry has a "chk" key, which the journal keeps for its check');
+    if (typeof json !== 'string' || !json.startsWith('{'))
+      throw new Error('journal entry does not serialise to a JSON object');
+    if (Object.hasOwn(entry, 'chk'))
+      throw new Error('journal entry has a "chk" key, which the journal keeps for its check');
     const line_bytes = Buffer.byteLength(json) + 19; // with its check and newline
-    if (line_bytes > MAX_LINE_BYTES) throw new Error(`journal entry of ${line_bytes} bytes exceeds the ${MAX_LINE_BYTES}-byte line limit`);
-    if (nestingTooDeep(json, MAX_JSON_DEPTH)) throw new Error(`journal entry nests deeper than ${MAX_JSON_DEPTH} levels, which a reader refuses`);
+    if (line_bytes > MAX_LINE_BYTES)
+      throw new Error(`journal entry of ${line_bytes} bytes exceeds the ${MAX_LINE_BYTES}-byte line limit`);
+    if (nestingTooDeep(json, MAX_JSON_DEPTH))
+      throw new Error(`journal entry nests deeper than ${MAX_JSON_DEPTH} levels, which a reader refuses`);
     if (this.lost > 0 || this.pending_bytes + line_bytes > this.max_waiting_bytes) {
       // Dropping from here until the next write keeps one contiguous gap, marked where it is.
       this.lost++;
@@ -178,7 +196,10 @@ export class Journal {
     if (this.closed) return;
     this.flushBatch(false); // a rotation at close would only leave an empty segment behind
     this.closed = true;
-    if (this.pending.length || this.lost) this.log(`journal ${this.dir}: closing with ${this.pending.length + this.lost} entries never written (${this.trouble?.code ?? 'no segment'}): they are lost`);
+    if (this.pending.length || this.lost)
+      this.log(
+        `journal ${this.dir}: closing with ${this.pending.length + this.lost} entries never written (${this.trouble?.code ?? 'no segment'}): they are lost`,
+      );
     if (this.fd >= 0) this.dropSegmentIfEmpty();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
@@ -187,7 +208,9 @@ export class Journal {
   private lateCaller(entry: object | undefined): undefined {
     if (this.after_close++ === 0) {
       const what = entry ? `an entry ${JSON.stringify(entry).slice(0, 120)}` : 'a flush';
-      this.log(`journal ${this.dir}: ${what} arrived after close and was dropped — a caller outlived the agent's stop (a bug; later ones are only counted)`);
+      this.log(
+        `journal ${this.dir}: ${what} arrived after close and was dropped — a caller outlived the agent's stop (a bug; later ones are only counted)`,
+      );
     }
     return undefined;
   }
@@ -203,13 +226,19 @@ export class Journal {
         return this.failed('open', err);
       }
     }
-    const bodies = this.lost ? [...this.pending, JSON.stringify({ type: 'gap', lost_entries: this.lost })] : this.pending;
+    const bodies = this.lost
+      ? [...this.pending, JSON.stringify({ type: 'gap', lost_entries: this.lost })]
+      : this.pending;
     let chain = this.chain;
-    const data = Buffer.from(bodies.map((b) => {
-      const l = encodeLine(b, chain);
-      chain = l.chk;
-      return l.line;
-    }).join(''));
+    const data = Buffer.from(
+      bodies
+        .map((b) => {
+          const l = encodeLine(b, chain);
+          chain = l.chk;
+          return l.line;
+        })
+        .join(''),
+    );
     let op: 'write' | 'fsync' = 'write';
     try {
       // One write per batch; the loop only covers a short write (disk full mid-write, then ENOSPC).
@@ -229,7 +258,9 @@ export class Journal {
     this.lost = 0;
     if (t) {
       this.trouble = undefined;
-      this.log(`journal ${this.dir}: writing again (${this.segment}) after ${((Date.now() - t.since_wall_ms) / 1000).toFixed(1)} s and ${t.attempts} failed attempts; ${bodies.length} waiting entries are durable now`);
+      this.log(
+        `journal ${this.dir}: writing again (${this.segment}) after ${((Date.now() - t.since_wall_ms) / 1000).toFixed(1)} s and ${t.attempts} failed attempts; ${bodies.length} waiting entries are durable now`,
+      );
     }
     return true;
   }
@@ -240,13 +271,24 @@ export class Journal {
     const message = (err as Error)?.message ?? String(err);
     const prev = this.trouble;
     this.trouble = {
-      code, op, file: this.segment, message, since_wall_ms: prev?.since_wall_ms ?? Date.now(), attempts: (prev?.attempts ?? 0) + 1,
-      waiting_entries: this.pending.length, lost_entries: this.lost, stuck: false,
+      code,
+      op,
+      file: this.segment,
+      message,
+      since_wall_ms: prev?.since_wall_ms ?? Date.now(),
+      attempts: (prev?.attempts ?? 0) + 1,
+      waiting_entries: this.pending.length,
+      lost_entries: this.lost,
+      stuck: false,
     };
     if (op === 'write' || op === 'fsync') this.cutBack(op);
     if (prev?.code !== code || this.trouble.stuck) {
-      const then = this.trouble.stuck ? 'it cannot be made whole again: restart the agent once the disk is fixed' : 'new work is refused; retrying at every flush';
-      this.log(`journal ${this.dir}: cannot ${op} ${this.trouble.file}: ${code} (${message}); ${this.pending.length} entries wait in memory; ${then}`);
+      const then = this.trouble.stuck
+        ? 'it cannot be made whole again: restart the agent once the disk is fixed'
+        : 'new work is refused; retrying at every flush';
+      this.log(
+        `journal ${this.dir}: cannot ${op} ${this.trouble.file}: ${code} (${message}); ${this.pending.length} entries wait in memory; ${then}`,
+      );
     }
     return false;
   }
@@ -288,7 +330,9 @@ export class Journal {
     }
     try {
       fsyncDir(this.dir);
-    } catch { /* the removal may not survive a power cut: an empty segment again, harmless */ }
+    } catch {
+      /* the removal may not survive a power cut: an empty segment again, harmless */
+    }
     return true;
   }
 
@@ -300,7 +344,9 @@ export class Journal {
       this.startSegment(this.number + 1);
       this.prune();
     } catch (err) {
-      this.log(`journal ${this.dir}: cannot start segment ${this.segment} yet: ${errnoOf(err)} (${(err as Error).message}); retrying at the next flush`);
+      this.log(
+        `journal ${this.dir}: cannot start segment ${this.segment} yet: ${errnoOf(err)} (${(err as Error).message}); retrying at the next flush`,
+      );
     }
   }
 
@@ -332,6 +378,7 @@ export class Journal {
   private prune(): void {
     const older = segmentNumbers(this.dir).filter((n) => n < this.number);
     // force: a reader or a second writer may have removed it already.
-    for (const n of older.slice(0, Math.max(0, older.length - (this.keep - 1)))) rmSync(join(this.dir, segmentName(n)), { force: true });
+    for (const n of older.slice(0, Math.max(0, older.length - (this.keep - 1))))
+      rmSync(join(this.dir, segmentName(n)), { force: true });
   }
 }

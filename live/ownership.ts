@@ -31,7 +31,10 @@ export class OwnedLedger {
   private readonly workersByPid = new Map<number, OwnedWorker>();
   private readonly groupPaths = new Set<string>();
 
-  private constructor(readonly file: string, private readonly warn: (m: string) => void) {}
+  private constructor(
+    readonly file: string,
+    private readonly warn: (m: string) => void,
+  ) {}
 
   /** Read STATE_DIR/owned.json (absent: nothing owned). An unreadable or malformed file is reported and treated as empty: nothing is then ours. */
   static open(stateDir: string, warn: (m: string) => void): OwnedLedger {
@@ -45,11 +48,15 @@ export class OwnedLedger {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.warn(`${this.file}: cannot read (${(e as Error).message}); nothing left by a previous run is treated as ours`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.warn(
+          `${this.file}: cannot read (${(e as Error).message}); nothing left by a previous run is treated as ours`,
+        );
       return;
     }
     const v = parseLedger(text);
-    if (typeof v === 'string') return this.warn(`${this.file}: ${v}; nothing left by a previous run is treated as ours`);
+    if (typeof v === 'string')
+      return this.warn(`${this.file}: ${v}; nothing left by a previous run is treated as ours`);
     for (const w of v.workers) this.workersByPid.set(w.pid, w);
     for (const g of v.groups) this.groupPaths.add(g);
   }
@@ -118,14 +125,30 @@ export function parseLedger(text: string): { workers: OwnedWorker[]; groups: str
   } catch (e) {
     return `not JSON (${(e as Error).message})`;
   }
-  if (typeof v !== 'object' || v === null || (v as { version?: unknown }).version !== 1) return 'not a version 1 ownership record';
+  if (typeof v !== 'object' || v === null || (v as { version?: unknown }).version !== 1)
+    return 'not a version 1 ownership record';
   const o = v as { workers?: unknown; groups?: unknown };
   const isId = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
   const name = (s: unknown) => typeof s === 'string' && s.length > 0 && s.length <= 256;
-  const workers = (Array.isArray(o.workers) ? o.workers : []).filter((w): w is OwnedWorker =>
-    typeof w === 'object' && w !== null && isId(w.pid) && Number.isSafeInteger(w.starttime) && w.starttime >= 0 && name(w.fragment) && name(w.profile)).slice(-MAX_RECORDS);
-  const groups = (Array.isArray(o.groups) ? o.groups : []).filter((g): g is string => typeof g === 'string' && g.startsWith('/') && g.length <= 4096 && !g.includes('\0')).slice(-MAX_RECORDS);
-  return { workers: workers.map((w) => ({ pid: w.pid, starttime: w.starttime, fragment: w.fragment, profile: w.profile })), groups };
+  const workers = (Array.isArray(o.workers) ? o.workers : [])
+    .filter(
+      (w): w is OwnedWorker =>
+        typeof w === 'object' &&
+        w !== null &&
+        isId(w.pid) &&
+        Number.isSafeInteger(w.starttime) &&
+        w.starttime >= 0 &&
+        name(w.fragment) &&
+        name(w.profile),
+    )
+    .slice(-MAX_RECORDS);
+  const groups = (Array.isArray(o.groups) ? o.groups : [])
+    .filter((g): g is string => typeof g === 'string' && g.startsWith('/') && g.length <= 4096 && !g.includes('\0'))
+    .slice(-MAX_RECORDS);
+  return {
+    workers: workers.map((w) => ({ pid: w.pid, starttime: w.starttime, fragment: w.fragment, profile: w.profile })),
+    groups,
+  };
 }
 
 /** Replace a small state file atomically and durably (mode 0600): a crash leaves the old file or the new one, never half. */

@@ -55,17 +55,34 @@ export class PoolCalls {
     if (!s) return w.answer(c.id, { ok: false, error: 'a call is made while serving a request' });
     const declared = this.engine.profiles[w.profile]?.calls ?? [];
     const edge = declared.find((e) => e.profile === c.profile);
-    if (!edge) return w.answer(c.id, { ok: false, error: `profile ${w.profile} does not call ${c.profile} (its calls: ${declared.map((e) => e.profile).join(', ') || 'none'})` });
+    if (!edge)
+      return w.answer(c.id, {
+        ok: false,
+        error: `profile ${w.profile} does not call ${c.profile} (its calls: ${declared.map((e) => e.profile).join(', ') || 'none'})`,
+      });
     if (s.calls >= MAX_CALLS) return w.answer(c.id, { ok: false, error: `at most ${MAX_CALLS} calls per request` });
     const enc = encodePayload(c.payload);
     if (!enc.ok) return w.answer(c.id, { ok: false, error: enc.error });
     s.calls++;
     const callee = this.engine.profiles[c.profile] ?? this.engine.default_profile;
-    const request: Request = { id: `${s.request.id}.${s.calls}`, profile: c.profile, cpus: callee.cpus, memory_kb: callee.memory_kb, priority: s.request.priority, caller: w.fragment };
+    const request: Request = {
+      id: `${s.request.id}.${s.calls}`,
+      profile: c.profile,
+      cpus: callee.cpus,
+      memory_kb: callee.memory_kb,
+      priority: s.request.priority,
+      caller: w.fragment,
+    };
     if (edge.mode === 'sync') this.calling(w.fragment);
     this.submit(request, c.payload, (a) => {
       if (this.serving.get(w.fragment) !== s) return; // the caller's request is over: nobody waits for this
-      const body = (a.body ?? {}) as { ok?: boolean; result?: unknown; error?: string; reason?: string; action?: string };
+      const body = (a.body ?? {}) as {
+        ok?: boolean;
+        result?: unknown;
+        error?: string;
+        reason?: string;
+        action?: string;
+      };
       if (a.status === 200 && body.ok === true) return w.answer(c.id, { ok: true, result: body.result });
       if (body.action === 'shed' && / is down \(outage /.test(body.reason ?? '')) s.dependency ??= c.profile;
       w.answer(c.id, { ok: false, error: body.error ?? body.reason ?? `status ${a.status}` });

@@ -46,7 +46,10 @@ export class PoolForecasts {
   answered = 0;
   failed = 0;
 
-  constructor(private readonly a: Agent, private readonly clock_s: () => number = () => Date.now() / 1000) {}
+  constructor(
+    private readonly a: Agent,
+    private readonly clock_s: () => number = () => Date.now() / 1000,
+  ) {}
 
   get interval_s(): number {
     return this.a.cfg.engine.scaling.interval_ms / 1000;
@@ -58,7 +61,11 @@ export class PoolForecasts {
     this.tracker = new DemandTracker(this.interval_s, p.history_len);
     this.anchor_s = Math.floor(this.clock_s() / this.interval_s) * this.interval_s;
     this.tracker.histories(this.anchor_s);
-    this.a.engine.note(this.a.now(), 'info', `demand predictor: ${p.name}, horizon ${p.horizon_s} s, headroom ${this.a.cfg.predictor.headroom}`);
+    this.a.engine.note(
+      this.a.now(),
+      'info',
+      `demand predictor: ${p.name}, horizon ${p.horizon_s} s, headroom ${this.a.cfg.predictor.headroom}`,
+    );
   }
 
   arrival(profile: string): void {
@@ -75,7 +82,8 @@ export class PoolForecasts {
 
   /** Each turn: once an interval has closed, ask the predictor (never waited for). */
   poll(): void {
-    const p = this.predictor, tracker = this.tracker;
+    const p = this.predictor,
+      tracker = this.tracker;
     if (!p || !tracker || this.inFlight || this.stopped) return;
     const now_s = this.clock_s();
     const closed = Math.floor((now_s - this.anchor_s) / this.interval_s);
@@ -86,18 +94,26 @@ export class PoolForecasts {
     const shapes = new Map<string, ProfileShape>([...this.service_ms].map(([k, v]) => [k, { service_ms: v }]));
     this.inFlight = true;
     this.asked++;
-    void p.forecast(batch).then((f) => {
-      if (this.stopped) return;
-      const predictions = toPredictions(f, shapes, this.a.cfg.predictor.headroom, CONFIDENCE).sort((x, y) => (x.profile < y.profile ? -1 : x.profile > y.profile ? 1 : 0));
-      this.fresh = predictions;
-      this.last = { t_ms: this.a.now(), predictions };
-      this.answered++;
-    }).catch((e: unknown) => {
-      this.failed++;
-      this.a.warn(`demand predictor ${p.name} failed: ${(e as Error)?.message ?? String(e)}; the pools keep the last predictions`);
-    }).finally(() => {
-      this.inFlight = false;
-    });
+    void p
+      .forecast(batch)
+      .then((f) => {
+        if (this.stopped) return;
+        const predictions = toPredictions(f, shapes, this.a.cfg.predictor.headroom, CONFIDENCE).sort((x, y) =>
+          x.profile < y.profile ? -1 : x.profile > y.profile ? 1 : 0,
+        );
+        this.fresh = predictions;
+        this.last = { t_ms: this.a.now(), predictions };
+        this.answered++;
+      })
+      .catch((e: unknown) => {
+        this.failed++;
+        this.a.warn(
+          `demand predictor ${p.name} failed: ${(e as Error)?.message ?? String(e)}; the pools keep the last predictions`,
+        );
+      })
+      .finally(() => {
+        this.inFlight = false;
+      });
   }
 
   /** The tick call's arguments: the predictions not yet handed over, once. */
@@ -114,8 +130,14 @@ export class PoolForecasts {
   state(): unknown {
     const p = this.predictor;
     return {
-      name: p?.name ?? null, horizon_s: p?.horizon_s ?? null, model: this.a.cfg.predictor.model ?? null, headroom: this.a.cfg.predictor.headroom,
-      interval_s: this.interval_s, asked: this.asked, answered: this.answered, failed: this.failed,
+      name: p?.name ?? null,
+      horizon_s: p?.horizon_s ?? null,
+      model: this.a.cfg.predictor.model ?? null,
+      headroom: this.a.cfg.predictor.headroom,
+      interval_s: this.interval_s,
+      asked: this.asked,
+      answered: this.answered,
+      failed: this.failed,
       last: this.last ?? null,
     };
   }

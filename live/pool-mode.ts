@@ -72,16 +72,28 @@ export class PoolMode implements Mode {
   private seq = 0;
   served = 0;
 
-  constructor(private readonly a: Agent, private readonly groups: CpusetGroups | undefined) {
+  constructor(
+    private readonly a: Agent,
+    private readonly groups: CpusetGroups | undefined,
+  ) {
     this.guard = new StartGuard(a.cfg.pool.start_backoff, () => a.now());
-    this.demand = new DemandRecorder(join(a.cfg.state_dir, 'demand.csv'), a.cfg.pool.demand_interval_s, { warn: (m) => a.warn(m) });
-    this.forecasts = new PoolForecasts(a);
-    this.calls = new PoolCalls(a.cfg.engine, (request, payload, reply) => this.submitCall(request, payload, reply), (fragment) => {
-      const obs = this.a.observationNow();
-      this.a.run(this.a.call('calling', [fragment], obs) as Command[], obs);
+    this.demand = new DemandRecorder(join(a.cfg.state_dir, 'demand.csv'), a.cfg.pool.demand_interval_s, {
+      warn: (m) => a.warn(m),
     });
-    makePredictor(a.cfg, (m) => a.warn(m)).then((p) => this.forecasts.use(p))
-      .catch((e: unknown) => a.warn(`demand predictor: ${(e as Error)?.message ?? String(e)}; the pools keep their configured targets`));
+    this.forecasts = new PoolForecasts(a);
+    this.calls = new PoolCalls(
+      a.cfg.engine,
+      (request, payload, reply) => this.submitCall(request, payload, reply),
+      (fragment) => {
+        const obs = this.a.observationNow();
+        this.a.run(this.a.call('calling', [fragment], obs) as Command[], obs);
+      },
+    );
+    makePredictor(a.cfg, (m) => a.warn(m))
+      .then((p) => this.forecasts.use(p))
+      .catch((e: unknown) =>
+        a.warn(`demand predictor: ${(e as Error)?.message ?? String(e)}; the pools keep their configured targets`),
+      );
   }
 
   recover(obs: Observation): void {
@@ -92,7 +104,8 @@ export class PoolMode implements Mode {
     this.demand.flush(obs.t_ms);
     this.forecasts.poll();
     const now = performance.now();
-    for (const w of this.workers.values()) if (w.readySince_ms !== undefined) this.guard.running(w.profile, now - w.readySince_ms);
+    for (const w of this.workers.values())
+      if (w.readySince_ms !== undefined) this.guard.running(w.profile, now - w.readySince_ms);
   }
 
   tickArgs(): unknown[] {
@@ -103,11 +116,16 @@ export class PoolMode implements Mode {
     const out: NonNullable<Observation['fragments']> = [];
     for (const [id, w] of this.workers) {
       if (w.pid === undefined || this.stopping.has(w)) continue;
-      const f: NonNullable<Observation['fragments']>[number] = { id, heartbeat_ms: Math.min(t_ms, this.a.agentMs(w.lastHeartbeat_ms)) };
+      const f: NonNullable<Observation['fragments']>[number] = {
+        id,
+        heartbeat_ms: Math.min(t_ms, this.a.agentMs(w.lastHeartbeat_ms)),
+      };
       try {
         const s = readPidStatus(this.a.o.roots, w.pid);
         if (!s.gone && s.value.vm_rss_kb !== undefined) f.rss_kb = s.value.vm_rss_kb;
-      } catch { /* unreadable status: no RSS this tick */ }
+      } catch {
+        /* unreadable status: no RSS this tick */
+      }
       out.push(f);
     }
     return out;
@@ -115,16 +133,33 @@ export class PoolMode implements Mode {
 
   schedule(body: ScheduleBody): Promise<Answer> {
     if (this.closing) return Promise.resolve({ status: 503, body: { error: 'agent stopping', retry_after_s: 1 } });
-    if (!this.a.cfg.pool.workers[body.profile]) return Promise.resolve({ status: 404, body: { error: `unknown profile "${body.profile}": this agent runs ${Object.keys(this.a.cfg.pool.workers).join(', ')}` } });
+    if (!this.a.cfg.pool.workers[body.profile])
+      return Promise.resolve({
+        status: 404,
+        body: {
+          error: `unknown profile "${body.profile}": this agent runs ${Object.keys(this.a.cfg.pool.workers).join(', ')}`,
+        },
+      });
     if (body.memory_home !== undefined && !this.a.topology.nodes.some((n) => n.id === body.memory_home)) {
-      return Promise.resolve({ status: 400, body: { error: `memory_home ${body.memory_home} is not a node of this host (${this.a.topology.nodes.map((n) => n.id).join(', ')})` } });
+      return Promise.resolve({
+        status: 400,
+        body: {
+          error: `memory_home ${body.memory_home} is not a node of this host (${this.a.topology.nodes.map((n) => n.id).join(', ')})`,
+        },
+      });
     }
     if (this.guard.refusing(body.profile)) return Promise.resolve(this.unavailable(body.profile));
     // A payload no worker could be sent is refused before the engine places it (and holds a fragment for it).
     const enc = encodePayload(body.payload);
     if (!enc.ok) return Promise.resolve({ status: 400, body: { error: enc.error } });
     const profile = this.a.cfg.engine.profiles[body.profile] ?? this.a.cfg.engine.default_profile;
-    const request: Request = { id: `r${++this.seq}`, profile: body.profile, cpus: body.cpus ?? profile.cpus, memory_kb: body.memory_kb ?? profile.memory_kb, priority: body.priority as Request['priority'] };
+    const request: Request = {
+      id: `r${++this.seq}`,
+      profile: body.profile,
+      cpus: body.cpus ?? profile.cpus,
+      memory_kb: body.memory_kb ?? profile.memory_kb,
+      priority: body.priority as Request['priority'],
+    };
     if (body.memory_home !== undefined) request.memory_home = body.memory_home;
     if (body.exclusive_cpus !== undefined) request.exclusive_cpus = body.exclusive_cpus;
     const p: Pending = { request, payload: body.payload, wait: body.wait, arrived_ms: performance.now() };
@@ -134,7 +169,8 @@ export class PoolMode implements Mode {
         resolve(r);
       };
       const d = this.admit(p, this.a.observationNow());
-      if (!p.wait || d.action === 'shed' || d.action === 'reject') this.answer(p, { status: STATUS[d.action], body: d });
+      if (!p.wait || d.action === 'shed' || d.action === 'reject')
+        this.answer(p, { status: STATUS[d.action], body: d });
     });
   }
 
@@ -143,7 +179,15 @@ export class PoolMode implements Mode {
     this.demand.count(p.request.profile, obs.t_ms);
     this.forecasts.arrival(p.request.profile);
     this.pending.set(p.request.id, p);
-    if (p.wait) p.timer = setTimeout(() => this.answer(p, { status: 504, body: { error: `no result within ${WAIT_LIMIT_MS} ms`, request_id: p.request.id } }), WAIT_LIMIT_MS);
+    if (p.wait)
+      p.timer = setTimeout(
+        () =>
+          this.answer(p, {
+            status: 504,
+            body: { error: `no result within ${WAIT_LIMIT_MS} ms`, request_id: p.request.id },
+          }),
+        WAIT_LIMIT_MS,
+      );
     return this.decide(p, obs);
   }
 
@@ -162,7 +206,10 @@ export class PoolMode implements Mode {
     return {
       status: 503,
       body: {
-        action: 'unavailable', profile, ...(request_id !== undefined ? { request_id } : {}), retry_after_s,
+        action: 'unavailable',
+        profile,
+        ...(request_id !== undefined ? { request_id } : {}),
+        retry_after_s,
         error: `workers of profile ${profile} cannot start (${this.guard.failures(profile)} failures in a row; last: ${this.guard.lastReason(profile)}); try again in ${retry_after_s} s`,
       },
     };
@@ -217,7 +264,8 @@ export class PoolMode implements Mode {
 
   command(c: Command, obs: Observation): void {
     switch (c.type) {
-      case 'start': return this.spawn(c.fragment, c.profile, c.node, c.cpus, obs);
+      case 'start':
+        return this.spawn(c.fragment, c.profile, c.node, c.cpus, obs);
       case 'restart': {
         const old = this.workers.get(c.fragment);
         if (old) this.stopWorker(old, c.reason);
@@ -235,14 +283,20 @@ export class PoolMode implements Mode {
       case 'migrate': {
         const pid = this.workers.get(c.fragment)?.pid;
         if (pid === undefined) return; // a held start is launched where the engine has it then
-        this.a.steps(c.type === 'pin' ? this.a.executor.pin(c.fragment, [pid], c.node, c.cpus) : this.a.executor.migrate(c.fragment, [pid], c.from, c.to, c.cpus), obs.t_ms);
+        this.a.steps(
+          c.type === 'pin'
+            ? this.a.executor.pin(c.fragment, [pid], c.node, c.cpus)
+            : this.a.executor.migrate(c.fragment, [pid], c.from, c.to, c.cpus),
+          obs.t_ms,
+        );
         return;
       }
       case 'retry': {
         const p = this.pending.get(c.request.id);
         if (p) {
           const d = this.decide(p, obs);
-          if (d.action === 'shed' || d.action === 'reject' || (d.action === 'place' && !p.wait)) this.answer(p, { status: STATUS[d.action], body: d });
+          if (d.action === 'shed' || d.action === 'reject' || (d.action === 'place' && !p.wait))
+            this.answer(p, { status: STATUS[d.action], body: d });
         }
         return;
       }
@@ -302,10 +356,13 @@ export class PoolMode implements Mode {
   /** Launch held starts of `profile` in `wait_ms` (undefined: a trial start is in flight; its end wakes them). */
   private wake(profile: string, wait_ms: number | undefined): void {
     if (wait_ms === undefined || this.wakeups.has(profile) || this.closing) return;
-    this.wakeups.set(profile, setTimeout(() => {
-      this.wakeups.delete(profile);
-      this.launchHeld(profile);
-    }, wait_ms));
+    this.wakeups.set(
+      profile,
+      setTimeout(() => {
+        this.wakeups.delete(profile);
+        this.launchHeld(profile);
+      }, wait_ms),
+    );
   }
 
   /** Launch the held starts of `profile` the guard allows now, each where the engine has its fragment now. */
@@ -317,7 +374,8 @@ export class PoolMode implements Mode {
       if (wait !== 0) return this.wake(profile, wait);
       this.held.delete(fragment);
       const f = this.a.engine.engine.pools.get(fragment);
-      if (f?.state === 'starting' && !this.workers.has(fragment)) this.launch(fragment, profile, f.node, f.cpus, this.a.now());
+      if (f?.state === 'starting' && !this.workers.has(fragment))
+        this.launch(fragment, profile, f.node, f.cpus, this.a.now());
     }
   }
 
@@ -342,8 +400,26 @@ export class PoolMode implements Mode {
     if (p) this.a.metrics.observeRequest(w.profile, r.ok, (performance.now() - p.arrived_ms) / 1000);
     // A failure a down dependency caused is reported as the dependency's (engine/cascade.ts).
     const dependency = this.calls.ended(w.fragment);
-    this.a.run(this.a.call('complete', [w.fragment, { ok: r.ok, latency_ms, ...(!r.ok && dependency !== undefined ? { dependency } : {}) }], obs) as Command[], obs);
-    if (p) this.answer(p, { status: 200, body: { action: 'place', request_id: r.id, fragment: w.fragment, ok: r.ok, latency_ms, ...(r.ok ? { result: r.result } : { error: r.error }) } });
+    this.a.run(
+      this.a.call(
+        'complete',
+        [w.fragment, { ok: r.ok, latency_ms, ...(!r.ok && dependency !== undefined ? { dependency } : {}) }],
+        obs,
+      ) as Command[],
+      obs,
+    );
+    if (p)
+      this.answer(p, {
+        status: 200,
+        body: {
+          action: 'place',
+          request_id: r.id,
+          fragment: w.fragment,
+          ok: r.ok,
+          latency_ms,
+          ...(r.ok ? { result: r.result } : { error: r.error }),
+        },
+      });
   }
 
   private exited(w: Worker, how: WorkerExit): void {
@@ -357,7 +433,8 @@ export class PoolMode implements Mode {
     const obs = this.a.observationNow();
     if (!expected && !this.closing) {
       this.startFailure(w, how);
-      if (this.a.engine.engine.pools.get(w.fragment)) this.a.run(this.a.call('failed', [w.fragment, how.reason], obs) as Command[], obs);
+      if (this.a.engine.engine.pools.get(w.fragment))
+        this.a.run(this.a.call('failed', [w.fragment, how.reason], obs) as Command[], obs);
     }
     if (!this.workers.has(w.fragment)) this.a.removeGroup(w.fragment, obs.t_ms);
   }
@@ -366,12 +443,15 @@ export class PoolMode implements Mode {
   private startFailure(w: Worker, how: WorkerExit): void {
     if (how.ready_ms !== undefined && how.ready_ms >= this.guard.cfg.stable_ms) return; // it served: a crash, the engine's to heal
     const r = this.guard.failed(w.profile, how.reason);
-    const what = how.ready_ms === undefined ? 'failed to start' : `died ${Math.round(how.ready_ms)} ms after its ready line`;
+    const what =
+      how.ready_ms === undefined ? 'failed to start' : `died ${Math.round(how.ready_ms)} ms after its ready line`;
     const line = `worker ${w.fragment} (profile ${w.profile}) ${what}: ${how.reason}; ${r.failures} start failure(s) in a row, next start of ${w.profile} in ${(r.delay_ms / 1000).toFixed(1)} s`;
     this.a.log(line);
     this.a.engine.note(this.a.now(), 'error', line);
     if (!r.opened) return;
-    this.a.log(`circuit open for profile ${w.profile} after ${r.failures} start failures in a row: its requests are answered 503 (retry after ${this.guard.retryAfter_s(w.profile)} s) until a worker starts`);
+    this.a.log(
+      `circuit open for profile ${w.profile} after ${r.failures} start failures in a row: its requests are answered 503 (retry after ${this.guard.retryAfter_s(w.profile)} s) until a worker starts`,
+    );
     for (const p of [...this.pending.values()]) {
       if (p.request.profile !== w.profile || !p.reply) continue;
       this.pending.delete(p.request.id); // a retry the engine hands back later finds nothing: dropped
@@ -386,12 +466,30 @@ export class PoolMode implements Mode {
   }
 
   state(): unknown {
-    const breakers = Object.fromEntries(Object.keys(this.a.cfg.pool.workers).map((p) => [p, {
-      state: this.guard.state(p), failures: this.guard.failures(p), ...(this.guard.refusing(p) ? { retry_after_s: this.guard.retryAfter_s(p), last_failure: this.guard.lastReason(p) } : {}),
-    }]));
+    const breakers = Object.fromEntries(
+      Object.keys(this.a.cfg.pool.workers).map((p) => [
+        p,
+        {
+          state: this.guard.state(p),
+          failures: this.guard.failures(p),
+          ...(this.guard.refusing(p)
+            ? { retry_after_s: this.guard.retryAfter_s(p), last_failure: this.guard.lastReason(p) }
+            : {}),
+        },
+      ]),
+    );
     return {
-      workers: [...this.workers.values()].map((w) => ({ fragment: w.fragment, profile: w.profile, pid: w.pid, state: w.state })),
-      held_starts: this.held.size, breakers, pending: this.pending.size, served: this.served, predictor: this.forecasts.state(),
+      workers: [...this.workers.values()].map((w) => ({
+        fragment: w.fragment,
+        profile: w.profile,
+        pid: w.pid,
+        state: w.state,
+      })),
+      held_starts: this.held.size,
+      breakers,
+      pending: this.pending.size,
+      served: this.served,
+      predictor: this.forecasts.state(),
     };
   }
 
@@ -402,12 +500,15 @@ export class PoolMode implements Mode {
     for (const t of this.wakeups.values()) clearTimeout(t);
     this.wakeups.clear();
     this.held.clear();
-    for (const p of this.pending.values()) this.answer(p, { status: 503, body: { error: 'agent stopping', request_id: p.request.id, retry_after_s: 1 } });
+    for (const p of this.pending.values())
+      this.answer(p, { status: 503, body: { error: 'agent stopping', request_id: p.request.id, retry_after_s: 1 } });
     const all = [...this.workers.values(), ...this.stopping];
-    await Promise.all(all.map((w) => {
-      this.stopping.add(w);
-      return w.stop('agent stopping');
-    }));
+    await Promise.all(
+      all.map((w) => {
+        this.stopping.add(w);
+        return w.stop('agent stopping');
+      }),
+    );
     this.workers.clear();
     this.demand.close(this.a.now());
     this.closed = true;

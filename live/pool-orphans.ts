@@ -21,14 +21,23 @@ export function stopOrphans(a: Agent, groups: CpusetGroups | undefined, obs: Obs
       continue;
     }
     orphans.add(r.pid);
-    a.log(`${a.executor.enforcing ? 'stopping' : 'dry run: would stop'} orphaned worker pid ${r.pid} of ${r.fragment} (started by a previous run: pid and start time ${r.starttime} match ${a.owned.file}; its pipes are gone)`);
+    a.log(
+      `${a.executor.enforcing ? 'stopping' : 'dry run: would stop'} orphaned worker pid ${r.pid} of ${r.fragment} (started by a previous run: pid and start time ${r.starttime} match ${a.owned.file}; its pipes are gone)`,
+    );
     if (!a.executor.enforcing) continue; // dry run: recorded, so a later run with --enforce stops it
-    try { process.kill(r.pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(r.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
     a.owned.removeWorker(r.pid, r.starttime);
   }
   for (const g of groups?.list() ?? []) {
     const foreign = g.pids.filter((pid) => !orphans.has(pid));
-    if (foreign.length) a.warn(`left alone: processes ${foreign.join(',')} in ${g.path}, not started by fgo (no matching pid and start time in ${a.owned.file})`);
+    if (foreign.length)
+      a.warn(
+        `left alone: processes ${foreign.join(',')} in ${g.path}, not started by fgo (no matching pid and start time in ${a.owned.file})`,
+      );
     if (!groups!.ours(g.path)) {
       a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
       continue;

@@ -16,7 +16,16 @@ export type EngineOp = (typeof ENGINE_OPS)[number];
 
 /** What the journal holds; `start` opens an epoch (one agent run, one engine). */
 export type JournalEntry =
-  | { type: 'start'; epoch: number; wall_ms: number; version: string; mode: 'adopt' | 'pool'; seed: string; config: Config; topology: TopologyJson }
+  | {
+      type: 'start';
+      epoch: number;
+      wall_ms: number;
+      version: string;
+      mode: 'adopt' | 'pool';
+      seed: string;
+      config: Config;
+      topology: TopologyJson;
+    }
   | { type: 'obs'; n: number; obs: Observation }
   | { type: 'call'; op: EngineOp; obs: number; args: unknown[]; out: unknown }
   | { type: 'note'; t_ms: number; level: 'info' | 'warn' | 'error'; text: string; data?: unknown }
@@ -31,14 +40,22 @@ export interface JournalSink {
 export function applyCall(o: Orchestrator, op: EngineOp, args: readonly unknown[], obs: Observation): unknown {
   try {
     switch (op) {
-      case 'schedule': return o.schedule(args[0] as Request, obs);
-      case 'adopt': return o.adopt(args[0] as Adoption, obs);
-      case 'release': return o.release(args[0] as string, args[1] as string, obs);
-      case 'tick': return o.tick(obs, args[0] as Prediction[] | undefined);
-      case 'started': return o.started(args[0] as string, obs);
-      case 'complete': return o.complete(args[0] as string, args[1] as Outcome, obs);
-      case 'failed': return o.failed(args[0] as string, args[1] as string, obs);
-      case 'calling': return o.calling(args[0] as string, obs);
+      case 'schedule':
+        return o.schedule(args[0] as Request, obs);
+      case 'adopt':
+        return o.adopt(args[0] as Adoption, obs);
+      case 'release':
+        return o.release(args[0] as string, args[1] as string, obs);
+      case 'tick':
+        return o.tick(obs, args[0] as Prediction[] | undefined);
+      case 'started':
+        return o.started(args[0] as string, obs);
+      case 'complete':
+        return o.complete(args[0] as string, args[1] as Outcome, obs);
+      case 'failed':
+        return o.failed(args[0] as string, args[1] as string, obs);
+      case 'calling':
+        return o.calling(args[0] as string, obs);
     }
   } catch (e) {
     return { error: (e as Error).message };
@@ -50,8 +67,15 @@ export class JournaledEngine {
   private lastObs: Observation | undefined;
   private obsN = 0;
 
-  constructor(readonly header: Extract<JournalEntry, { type: 'start' }>, private readonly sink: JournalSink) {
-    this.engine = new Orchestrator({ config: header.config, topology: buildTopology(header.topology), seed: header.seed });
+  constructor(
+    readonly header: Extract<JournalEntry, { type: 'start' }>,
+    private readonly sink: JournalSink,
+  ) {
+    this.engine = new Orchestrator({
+      config: header.config,
+      topology: buildTopology(header.topology),
+      seed: header.seed,
+    });
     sink.append(header);
   }
 
@@ -67,6 +91,8 @@ export class JournaledEngine {
   }
 
   note(t_ms: number, level: 'info' | 'warn' | 'error', text: string, data?: unknown): void {
-    this.sink.append(data === undefined ? { type: 'note', t_ms, level, text } : { type: 'note', t_ms, level, text, data });
+    this.sink.append(
+      data === undefined ? { type: 'note', t_ms, level, text } : { type: 'note', t_ms, level, text, data },
+    );
   }
 }

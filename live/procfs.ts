@@ -32,7 +32,18 @@ export interface CpuTimes {
   guest_nice: number;
 }
 
-export const CPU_TIME_FIELDS = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal', 'guest', 'guest_nice'] as const;
+export const CPU_TIME_FIELDS = [
+  'user',
+  'nice',
+  'system',
+  'idle',
+  'iowait',
+  'irq',
+  'softirq',
+  'steal',
+  'guest',
+  'guest_nice',
+] as const;
 
 export interface ProcStat {
   /** The aggregate `cpu` line. */
@@ -47,7 +58,8 @@ export interface ProcStat {
 function parseCpuTimes(fields: string[], file: string, label: string): CpuTimes {
   // Kernels before 2.6 print 4 fields; iowait/irq/softirq came in 2.6, steal 2.6.11, guest 2.6.24,
   // guest_nice 2.6.33. Missing trailing fields are 0; extra ones (future) are ignored.
-  if (fields.length < 4) throw new HostFileError(file, `"${label}" line has ${fields.length} time fields, at least 4 expected`);
+  if (fields.length < 4)
+    throw new HostFileError(file, `"${label}" line has ${fields.length} time fields, at least 4 expected`);
   const t = {} as CpuTimes;
   CPU_TIME_FIELDS.forEach((name, i) => {
     t[name] = i < fields.length ? parseCount(fields[i], file, `${label} ${name}`) : 0;
@@ -63,8 +75,10 @@ export function parseProcStat(text: string, file = '/proc/stat'): ProcStat {
     const [key, ...rest] = line.split(/\s+/);
     if (key === undefined) continue;
     if (key === 'cpu') total = parseCpuTimes(rest, file, 'cpu');
-    else if (/^cpu\d+$/.test(key)) cpus.push({ cpu: parseCount(key.slice(3), file, `${key} number`), times: parseCpuTimes(rest, file, key) });
-    else if (key === 'btime' || key === 'procs_running' || key === 'procs_blocked') out[key] = parseCount(rest[0], file, key);
+    else if (/^cpu\d+$/.test(key))
+      cpus.push({ cpu: parseCount(key.slice(3), file, `${key} number`), times: parseCpuTimes(rest, file, key) });
+    else if (key === 'btime' || key === 'procs_running' || key === 'procs_blocked')
+      out[key] = parseCount(rest[0], file, key);
   }
   if (!total) throw new HostFileError(file, 'no aggregate "cpu" line');
   return { total, cpus, ...out };
@@ -140,7 +154,9 @@ export function cpuUtil(prev: ProcStat, next: ProcStat, cpuToNode?: ReadonlyMap<
     }
   }
   for (const cpu of before.keys()) warnings.push(`cpu${cpu}: absent from the later sample (went offline); skipped`);
-  const nodes = [...perNode.entries()].sort((a, b) => a[0] - b[0]).map(([node, a]) => ({ node, busy: a.busy / a.ticks, cpus: a.cpus }));
+  const nodes = [...perNode.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([node, a]) => ({ node, busy: a.busy / a.ticks, cpus: a.cpus }));
   const t = delta(prev.total, next.total);
   const result: CpuUtil = { cpus, nodes, warnings };
   if (!t.backwards && t.all > 0) result.total = t.busy / t.all;
@@ -148,7 +164,9 @@ export function cpuUtil(prev: ProcStat, next: ProcStat, cpuToNode?: ReadonlyMap<
 }
 
 /** CPU → node from a topology's nodes (engine TopologyJson or anything shaped alike). */
-export function cpuNodeMap(topology: { nodes: ReadonlyArray<{ id: number; cpus: readonly number[] }> }): Map<number, number> {
+export function cpuNodeMap(topology: {
+  nodes: ReadonlyArray<{ id: number; cpus: readonly number[] }>;
+}): Map<number, number> {
   const m = new Map<number, number>();
   for (const n of topology.nodes) for (const c of n.cpus) m.set(c, n.id);
   return m;
@@ -158,7 +176,12 @@ export function cpuNodeMap(topology: { nodes: ReadonlyArray<{ id: number; cpus: 
 // meminfo
 
 /** "Key: value [kB]" lines → numbers (kB where the unit is kB, plain counts otherwise). */
-function parseMeminfoLines(text: string, file: string, prefix?: RegExp, expectNode?: number): { values: Record<string, number>; node?: number } {
+function parseMeminfoLines(
+  text: string,
+  file: string,
+  prefix?: RegExp,
+  expectNode?: number,
+): { values: Record<string, number>; node?: number } {
   const values: Record<string, number> = {};
   let node: number | undefined;
   for (let line of contentLines(text)) {
@@ -167,7 +190,8 @@ function parseMeminfoLines(text: string, file: string, prefix?: RegExp, expectNo
       if (!m) throw new HostFileError(file, `line "${line}" does not start with "Node N"`);
       const n = parseCount(m[1], file, 'node number');
       if (node === undefined) node = n;
-      if (n !== node || (expectNode !== undefined && n !== expectNode)) throw new HostFileError(file, `line "${line}" is for node ${n}, expected ${expectNode ?? node}`);
+      if (n !== node || (expectNode !== undefined && n !== expectNode))
+        throw new HostFileError(file, `line "${line}" is for node ${n}, expected ${expectNode ?? node}`);
       line = line.slice(m[0].length);
     }
     const m = /^([A-Za-z0-9_()]+):\s*(\S+)(?:\s+(\S+))?$/.exec(line);
@@ -233,11 +257,17 @@ export function readNodeMeminfo(roots: HostRoots): { nodes: NodeMeminfo[]; warni
 /** A per-process read: the value, or the process is gone (exited between listing and reading). */
 export type PidRead<T> = { gone: false; value: T } | { gone: true; pid: number; file: string; reason: string };
 
-function readPidFile<T>(roots: HostRoots, pid: number, name: string, parse: (text: string, file: string) => T): PidRead<T> {
+function readPidFile<T>(
+  roots: HostRoots,
+  pid: number,
+  name: string,
+  parse: (text: string, file: string) => T,
+): PidRead<T> {
   const file = join(roots.proc, String(pid), name);
   const got = readHostFile(file);
   if (!got.ok) {
-    if (isGoneCode(got.code)) return { gone: true, pid, file, reason: `process ${pid} is gone (${got.code} reading ${file})` };
+    if (isGoneCode(got.code))
+      return { gone: true, pid, file, reason: `process ${pid} is gone (${got.code} reading ${file})` };
     throw new HostFileError(file, `cannot read: ${got.code} (${got.message})`);
   }
   return { gone: false, value: parse(got.text, file) };
@@ -276,7 +306,10 @@ export function parsePidStat(text: string, file = '/proc/PID/stat'): PidStat {
   const close = clean.lastIndexOf(')');
   if (open < 0 || close < open) throw new HostFileError(file, 'no "(comm)" field');
   const pid = parseCount(clean.slice(0, open).trim(), file, 'pid');
-  const rest = clean.slice(close + 1).trim().split(/\s+/);
+  const rest = clean
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   // rest[k - 3] is field k (1-based, proc(5)).
   const field = (k: number, name: string) => parseCount(rest[k - 3], file, `field ${k} (${name})`);
   if (rest.length < 22) throw new HostFileError(file, `${rest.length + 2} fields, at least 24 expected`);
@@ -333,7 +366,10 @@ export function parsePidStatus(text: string, file = '/proc/PID/status'): PidStat
     if (!m) throw new HostFileError(file, `VmRSS "${fields.VmRSS}" is not "N kB"`);
     st.vm_rss_kb = parseCount(m[1], file, 'VmRSS');
   }
-  for (const [key, prop] of [['Cpus_allowed_list', 'cpus_allowed'], ['Mems_allowed_list', 'mems_allowed']] as const) {
+  for (const [key, prop] of [
+    ['Cpus_allowed_list', 'cpus_allowed'],
+    ['Mems_allowed_list', 'mems_allowed'],
+  ] as const) {
     const v = fields[key];
     if (v === undefined) continue;
     try {
@@ -371,14 +407,20 @@ export function parseNumaMaps(text: string, file = '/proc/PID/numa_maps'): NumaM
   let mappings = 0;
   for (const line of contentLines(text)) {
     const tokens = line.split(/\s+/);
-    if (!/^[0-9a-f]+$/.test(tokens[0] ?? '')) throw new HostFileError(file, `line "${line}" does not start with a hex address`);
+    if (!/^[0-9a-f]+$/.test(tokens[0] ?? ''))
+      throw new HostFileError(file, `line "${line}" does not start with a hex address`);
     mappings++;
     let pageKb = 4;
     const perNode: Array<[number, number]> = [];
     for (const t of tokens.slice(1)) {
       const m = /^N(\d+)=(.*)$/.exec(t);
-      if (m) perNode.push([parseCount(m[1], file, `${tokens[0]} node number`), parseCount(m[2], file, `${tokens[0]} N${m[1]}`)]);
-      else if (t.startsWith('kernelpagesize_kB=')) pageKb = parseCount(t.slice(18), file, `${tokens[0]} kernelpagesize_kB`);
+      if (m)
+        perNode.push([
+          parseCount(m[1], file, `${tokens[0]} node number`),
+          parseCount(m[2], file, `${tokens[0]} N${m[1]}`),
+        ]);
+      else if (t.startsWith('kernelpagesize_kB='))
+        pageKb = parseCount(t.slice(18), file, `${tokens[0]} kernelpagesize_kB`);
     }
     for (const [n, p] of perNode) {
       pages[n] = (pages[n] ?? 0) + p;

@@ -44,8 +44,13 @@ export function contentLines(text: string): string[] {
 
 /** A non-negative integer field (counters, pages, kB); throws a HostFileError naming file and field. */
 export function parseCount(raw: string | undefined, file: string, what: string): number {
-  if (raw === undefined || !/^\d+$/.test(raw)) throw new HostFileError(file, `${what}: expected a non-negative integer, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`);
+  if (raw === undefined || !/^\d+$/.test(raw))
+    throw new HostFileError(
+      file,
+      `${what}: expected a non-negative integer, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`,
+    );
   const n = Number(raw);
-  if (!Number.isSafeInteger(n)) throw new HostFileError(file, `${what}: ${raw} is beyond 2^53 and cannot be held exactly`);
+  if (!Number.isSafeInteger(n))
+    throw new HostFileError(file, `${what}: ${raw} is beyond 2^53 and cannot be held exactly`);
   return n;
 }

@@ -57,7 +57,8 @@ export function parsePsiText(text: string, file = '<pressure file>'): PsiFileLin
     }
     const total = values.get('total');
     if (total === undefined) throw new HostFileError(file, `"${kind}" line has no total`);
-    if (!/^\d+$/.test(total) || !Number.isSafeInteger(Number(total))) throw new HostFileError(file, `"${kind}" total=${total}: not a µs count`);
+    if (!/^\d+$/.test(total) || !Number.isSafeInteger(Number(total)))
+      throw new HostFileError(file, `"${kind}" total=${total}: not a µs count`);
     out[kind] = { avg10: avg.avg10, avg60: avg.avg60, avg300: avg.avg300, total_us: Number(total) };
   }
   return out;
@@ -93,8 +94,16 @@ function readSet(dir: string, name: (r: string) => string, what: string): Pressu
     const file = join(dir, name(r));
     const got = readHostFile(file);
     if (!got.ok) {
-      if (got.code === 'ENOENT') return { available: false, reason: `${file}: missing, so ${what} has no ${r} pressure; PSI-driven decisions fall back to utilization` };
-      if (got.code === 'EOPNOTSUPP' || got.code === 'ENOTSUP') return { available: false, reason: `${file}: PSI is disabled (psi=0 on the kernel command line, or cgroup.pressure=0); PSI-driven decisions fall back to utilization` };
+      if (got.code === 'ENOENT')
+        return {
+          available: false,
+          reason: `${file}: missing, so ${what} has no ${r} pressure; PSI-driven decisions fall back to utilization`,
+        };
+      if (got.code === 'EOPNOTSUPP' || got.code === 'ENOTSUP')
+        return {
+          available: false,
+          reason: `${file}: PSI is disabled (psi=0 on the kernel command line, or cgroup.pressure=0); PSI-driven decisions fall back to utilization`,
+        };
       throw new HostFileError(file, `cannot read: ${got.code} (${got.message})`);
     }
     psi[r as Resource] = parsePsiReading(got.text, file);
@@ -118,7 +127,10 @@ export function readPressure(roots: HostRoots): PressureResult {
   const dir = join(roots.proc, 'pressure');
   const probe = readHostFile(join(dir, 'cpu'));
   if (!probe.ok && probe.code === 'ENOENT' && !readHostFile(join(dir, 'memory')).ok) {
-    return { available: false, reason: `${dir}: not present — this kernel has no PSI (older than 4.20, built without CONFIG_PSI, or booted with psi=0); PSI-driven decisions fall back to utilization` };
+    return {
+      available: false,
+      reason: `${dir}: not present — this kernel has no PSI (older than 4.20, built without CONFIG_PSI, or booted with psi=0); PSI-driven decisions fall back to utilization`,
+    };
   }
   return readSet(dir, (r) => r, 'the system');
 }

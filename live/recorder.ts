@@ -38,9 +38,19 @@ import type { HostRoots } from '../formats/host/roots.ts';
 // PSI trace
 
 /** The columns `fgo record` adds after the PSI columns. */
-export const RECORDER_EXTRA_COLUMNS = ['cpu_busy_jiffies', 'cpu_total_jiffies', 'mem_available_kb', 'procs_running', 'procs_blocked'] as const;
+export const RECORDER_EXTRA_COLUMNS = [
+  'cpu_busy_jiffies',
+  'cpu_total_jiffies',
+  'mem_available_kb',
+  'procs_running',
+  'procs_blocked',
+] as const;
 /** The header of a recorded PSI trace: averages in percent, as the kernel printed them (`_pct`). */
-export const RECORDER_HEADER: readonly string[] = ['t_ms', ...PSI_COLUMNS.map(psiFileColumn), ...RECORDER_EXTRA_COLUMNS];
+export const RECORDER_HEADER: readonly string[] = [
+  't_ms',
+  ...PSI_COLUMNS.map(psiFileColumn),
+  ...RECORDER_EXTRA_COLUMNS,
+];
 /** Shortest sampling interval: the kernel's PSI averages move every 2 s, its totals continuously. */
 export const MIN_INTERVAL_S = 0.1;
 
@@ -52,7 +62,9 @@ const percentText = (fraction: number) => (fraction * 100).toFixed(2);
 
 function lineCells(line: PsiLine | undefined): string[] {
   if (!line) return ['', '', '', ''];
-  return PSI_FIELDS.map((f) => (f === 'total_us' ? (line.total_us === undefined ? '' : String(line.total_us)) : percentText(line[f])));
+  return PSI_FIELDS.map((f) =>
+    f === 'total_us' ? (line.total_us === undefined ? '' : String(line.total_us)) : percentText(line[f]),
+  );
 }
 
 /**
@@ -79,7 +91,10 @@ export function sampleHostRow(roots: HostRoots): string[] {
   if (!mem.ok) throw new HostFileError(memFile, `cannot read: ${mem.code} (${mem.message})`);
   const avail = parseMeminfo(mem.text, memFile).MemAvailable; // absent before Linux 3.14: empty cell
   cells.push(avail === undefined ? '' : String(avail));
-  cells.push(stat.procs_running === undefined ? '' : String(stat.procs_running), stat.procs_blocked === undefined ? '' : String(stat.procs_blocked));
+  cells.push(
+    stat.procs_running === undefined ? '' : String(stat.procs_running),
+    stat.procs_blocked === undefined ? '' : String(stat.procs_blocked),
+  );
   return cells;
 }
 
@@ -91,7 +106,10 @@ export function assertPsiAvailable(roots: HostRoots): void {
   } catch {
     isDir = false;
   }
-  if (!isDir) throw new InputError([`${roots.proc}: procfs root is not a directory (give --fs-root DIR holding proc/, or --procfs-root)`]);
+  if (!isDir)
+    throw new InputError([
+      `${roots.proc}: procfs root is not a directory (give --fs-root DIR holding proc/, or --procfs-root)`,
+    ]);
   const p = readPressure(roots);
   if (!p.available) throw new InputError([`cannot record a PSI trace: ${p.reason}`]);
 }
@@ -129,7 +147,10 @@ export interface RecordSummary {
 export function checkRecordTimes(duration_s: number, interval_s: number): void {
   const problems: string[] = [];
   if (!Number.isFinite(duration_s) || duration_s <= 0) problems.push(`duration must be above 0 s, got ${duration_s}`);
-  if (!Number.isFinite(interval_s) || interval_s < MIN_INTERVAL_S) problems.push(`interval must be at least ${MIN_INTERVAL_S * 1000} ms, got ${Number.isFinite(interval_s) ? `${Math.round(interval_s * 1e6) / 1e3} ms` : interval_s}`);
+  if (!Number.isFinite(interval_s) || interval_s < MIN_INTERVAL_S)
+    problems.push(
+      `interval must be at least ${MIN_INTERVAL_S * 1000} ms, got ${Number.isFinite(interval_s) ? `${Math.round(interval_s * 1e6) / 1e3} ms` : interval_s}`,
+    );
   if (problems.length) throw new InputError(problems);
 }
 
@@ -169,7 +190,10 @@ export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
   try {
     fd = openSync(o.out, o.replace ? 'w' : 'wx');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new InputError([`${o.out}: exists; fgo does not replace a file it cannot prove it wrote (--force replaces it)`]);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new InputError([
+        `${o.out}: exists; fgo does not replace a file it cannot prove it wrote (--force replaces it)`,
+      ]);
     throw e;
   }
   let rows = 0;
@@ -199,7 +223,14 @@ export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
   } finally {
     closeSync(fd);
   }
-  return { file: o.out, rows, duration_s: rows ? lastT / 1000 : 0, interval_s, stopped: o.signal?.aborted ? 'signal' : 'duration', missed };
+  return {
+    file: o.out,
+    rows,
+    duration_s: rows ? lastT / 1000 : 0,
+    interval_s,
+    stopped: o.signal?.aborted ? 'signal' : 'duration',
+    missed,
+  };
 }
 
 export { DemandRecorder, MAX_UNWRITTEN_BYTES, type DemandRecorderOptions } from './demand-recorder.ts';

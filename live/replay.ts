@@ -53,12 +53,14 @@ interface UncheckedRun {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function badObservation(e: Record<string, unknown>): string | undefined {
-  if (!Number.isSafeInteger(e.n) || !isObject(e.obs) || typeof e.obs.t_ms !== 'number') return 'obs entry lacks an integer n or an observation with a numeric t_ms';
+  if (!Number.isSafeInteger(e.n) || !isObject(e.obs) || typeof e.obs.t_ms !== 'number')
+    return 'obs entry lacks an integer n or an observation with a numeric t_ms';
   return undefined;
 }
 
 function badCall(e: Record<string, unknown>): string | undefined {
-  if (!ENGINE_OPS.includes(e.op as EngineOp) || !Array.isArray(e.args) || !Number.isSafeInteger(e.obs)) return 'call entry lacks a known op, an args array or an integer obs';
+  if (!ENGINE_OPS.includes(e.op as EngineOp) || !Array.isArray(e.args) || !Number.isSafeInteger(e.obs))
+    return 'call entry lacks a known op, an args array or an integer obs';
   return undefined;
 }
 
@@ -70,7 +72,7 @@ export class Replayer {
   private readonly observations = new Map<number, Observation>();
   private run: UncheckedRun | undefined;
   /** Why entries seen while no engine is usable cannot be checked (before any start: rotated away). */
-  private why = 'their epoch\'s start entry is not in the journal (its segment was removed by retention)';
+  private why = "their epoch's start entry is not in the journal (its segment was removed by retention)";
 
   /** One entry, located as `where` (file:line). Never throws. */
   feed(raw: unknown, where: string): void {
@@ -95,8 +97,16 @@ export class Replayer {
     const e = isObject(raw) ? raw : {};
     if (e.type === 'start') return this.start(e, where);
     if (e.type === 'note') return;
-    if (e.type === 'gap') return this.stop(`the journal dropped ${Number(e.lost_entries)} entries before them at ${where} while the disk refused writes`);
-    const bad = e.type === 'obs' ? badObservation(e) : e.type === 'call' ? badCall(e) : `not a journal entry (type ${JSON.stringify(e.type) ?? 'missing'})`;
+    if (e.type === 'gap')
+      return this.stop(
+        `the journal dropped ${Number(e.lost_entries)} entries before them at ${where} while the disk refused writes`,
+      );
+    const bad =
+      e.type === 'obs'
+        ? badObservation(e)
+        : e.type === 'call'
+          ? badCall(e)
+          : `not a journal entry (type ${JSON.stringify(e.type) ?? 'missing'})`;
     if (bad) return this.problem(where, bad);
     if (!this.engine) return this.uncheckedEntry(where, e.type === 'call');
     if (e.type === 'obs') return this.observation(e);
@@ -114,7 +124,11 @@ export class Replayer {
       return;
     }
     try {
-      this.engine = new Orchestrator({ config: parseConfig(e.config), topology: buildTopology(e.topology as unknown as TopologyJson), seed: e.seed });
+      this.engine = new Orchestrator({
+        config: parseConfig(e.config),
+        topology: buildTopology(e.topology as unknown as TopologyJson),
+        seed: e.seed,
+      });
     } catch (err) {
       this.problem(where, `start entry cannot build an engine: ${(err as Error)?.message ?? String(err)}`);
       this.why = `their start entry at ${where} is invalid`;
@@ -126,7 +140,8 @@ export class Replayer {
 
   private observation(e: Record<string, unknown>): void {
     this.observations.set(e.n as number, e.obs as unknown as Observation);
-    if (this.observations.size > KEPT_OBSERVATIONS) this.observations.delete(this.observations.keys().next().value as number);
+    if (this.observations.size > KEPT_OBSERVATIONS)
+      this.observations.delete(this.observations.keys().next().value as number);
   }
 
   private call(e: Record<string, unknown>, where: string): void {
@@ -143,7 +158,15 @@ export class Replayer {
     const expected = JSON.stringify(e.out);
     this.report.calls++;
     if (op === 'schedule' || op === 'adopt') this.report.decisions++;
-    if (got !== expected) this.report.differences.push({ epoch: this.epoch, call: this.callN, op, where, expected: String(expected), got: String(got) });
+    if (got !== expected)
+      this.report.differences.push({
+        epoch: this.epoch,
+        call: this.callN,
+        op,
+        where,
+        expected: String(expected),
+        got: String(got),
+      });
   }
 
   private problem(where: string, what: string): void {
@@ -169,7 +192,9 @@ export class Replayer {
   private closeRun(): void {
     const r = this.run;
     if (!r) return;
-    this.report.unchecked.push(`${r.entries} entries (${r.calls} engine calls) from ${r.from} to ${r.to} not checked: ${r.why}`);
+    this.report.unchecked.push(
+      `${r.entries} entries (${r.calls} engine calls) from ${r.from} to ${r.to} not checked: ${r.why}`,
+    );
     this.run = undefined;
   }
 }

@@ -96,7 +96,8 @@ export class HostSampler {
 
   /** Read the host once and return what it looks like at `t_ms`. */
   sample(t_ms: number): Observation {
-    if (!Number.isFinite(t_ms) || t_ms < 0) throw new RangeError(`t_ms must be a finite non-negative number of milliseconds, got ${t_ms}`);
+    if (!Number.isFinite(t_ms) || t_ms < 0)
+      throw new RangeError(`t_ms must be a finite non-negative number of milliseconds, got ${t_ms}`);
     const stat = readProcStat(this.roots);
     const online = this.readOnline();
     const psi = this.readPsi(t_ms, stat, online);
@@ -114,7 +115,8 @@ export class HostSampler {
     const list = readList(file, local);
     for (const w of local) this.warn(w);
     if (list === undefined) {
-      if (!local.length) this.warn(`${file}: missing; online_cpus left out of observations (every CPU taken as online)`);
+      if (!local.length)
+        this.warn(`${file}: missing; online_cpus left out of observations (every CPU taken as online)`);
       return undefined;
     }
     return list.filter((c) => this.topoCpus.has(c));
@@ -128,7 +130,9 @@ export class HostSampler {
         return r.psi;
       }
       this.psiOk = false;
-      this.warn(`PSI unavailable, degraded mode: ${r.reason}. psi is estimated from load: cpu some from /proc/stat procs_running beyond the online CPUs, memory and io 0`);
+      this.warn(
+        `PSI unavailable, degraded mode: ${r.reason}. psi is estimated from load: cpu some from /proc/stat procs_running beyond the online CPUs, memory and io 0`,
+      );
     } else if (this.psiOk) {
       const psi = this.readPressureFiles();
       if (psi) return psi;
@@ -146,7 +150,9 @@ export class HostSampler {
       if (!got.ok) {
         if (got.code === 'ENOENT' || got.code === 'EOPNOTSUPP' || got.code === 'ENOTSUP') {
           this.psiOk = false;
-          this.warn(`PSI unavailable, degraded mode: ${file} can no longer be read (${got.code}). psi is estimated from load: cpu some from /proc/stat procs_running beyond the online CPUs, memory and io 0`);
+          this.warn(
+            `PSI unavailable, degraded mode: ${file} can no longer be read (${got.code}). psi is estimated from load: cpu some from /proc/stat procs_running beyond the online CPUs, memory and io 0`,
+          );
           return undefined;
         }
         throw new HostFileError(file, `cannot read: ${got.code} (${got.message})`);
@@ -158,7 +164,8 @@ export class HostSampler {
 
   private loadPsi(t_ms: number, stat: ProcStat, online: number[] | undefined): PsiSet {
     const cpus = online?.length || stat.cpus.length || this.topology.online_cpus.length;
-    if (stat.procs_running === undefined) this.warn(`${join(this.roots.proc, 'stat')}: no procs_running line; degraded cpu pressure taken as 0`);
+    if (stat.procs_running === undefined)
+      this.warn(`${join(this.roots.proc, 'stat')}: no procs_running line; degraded cpu pressure taken as 0`);
     const x = loadCpuSome(stat.procs_running ?? 0, cpus);
     const prev = this.loadLine;
     const dt_s = prev && this.prevT_ms !== undefined ? Math.max(0, t_ms - this.prevT_ms) / 1000 : 0;
@@ -186,7 +193,8 @@ export class HostSampler {
       // No node directories: the whole machine is node 0 (as readTopology models it).
       const file = join(this.roots.proc, 'meminfo');
       const got = readHostFile(file);
-      if (got.ok) free.set((this.topology.nodes[0] as { id: number }).id, parseMeminfo(got.text, file).MemFree as number);
+      if (got.ok)
+        free.set((this.topology.nodes[0] as { id: number }).id, parseMeminfo(got.text, file).MemFree as number);
       else this.warn(`${file}: cannot read (${got.code}); mem_free_kb left out`);
     }
     return this.topology.nodes.map((n) => {

@@ -51,7 +51,13 @@ export function describeRule(r: AdoptRule): string {
 
 /** A rule only the command line (which any user controls) decides: a spoofable one. */
 export function spoofable(r: AdoptRule): boolean {
-  return r.cmdline !== undefined && r.pids === undefined && r.uid === undefined && r.exe === undefined && r.cgroup === undefined;
+  return (
+    r.cmdline !== undefined &&
+    r.pids === undefined &&
+    r.uid === undefined &&
+    r.exe === undefined &&
+    r.cgroup === undefined
+  );
 }
 
 /** `*` within one path segment, `**` across segments, `?` one character; the rest literal. */
@@ -85,7 +91,8 @@ export function compileRules(rules: readonly AdoptRule[]): CompiledRule[] {
 export function parseCgroupPaths(text: string): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
-    const i = line.indexOf(':'), j = i < 0 ? -1 : line.indexOf(':', i + 1);
+    const i = line.indexOf(':'),
+      j = i < 0 ? -1 : line.indexOf(':', i + 1);
     if (j > 0) out.push(line.slice(j + 1));
   }
   return out;
@@ -187,7 +194,14 @@ export function scan(roots: HostRoots, rules: readonly CompiledRule[], exclude: 
       continue;
     }
     if (st.gone || exited(st.value)) continue;
-    out.push({ pid, starttime: st.value.starttime, profile: (rules[rule] as CompiledRule).profile, cmdline, comm: st.value.comm, rule });
+    out.push({
+      pid,
+      starttime: st.value.starttime,
+      profile: (rules[rule] as CompiledRule).profile,
+      cmdline,
+      comm: st.value.comm,
+      rule,
+    });
   }
   return out;
 }

@@ -56,11 +56,15 @@ export interface FailureOutcome {
 export class StartGuard {
   private readonly guards = new Map<string, ProfileGuard>();
 
-  constructor(readonly cfg: StartGuardConfig, private readonly now_ms: () => number) {}
+  constructor(
+    readonly cfg: StartGuardConfig,
+    private readonly now_ms: () => number,
+  ) {}
 
   private get(profile: string): ProfileGuard {
     let g = this.guards.get(profile);
-    if (!g) this.guards.set(profile, (g = { failures: 0, until_ms: 0, trial: false, recovered: true, last_reason: '' }));
+    if (!g)
+      this.guards.set(profile, (g = { failures: 0, until_ms: 0, trial: false, recovered: true, last_reason: '' }));
     return g;
   }
 

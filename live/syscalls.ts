@@ -112,7 +112,8 @@ export const MASK_BITS = 1024;
 
 function checkIds(ids: readonly number[], what: string): void {
   for (const id of ids) {
-    if (!Number.isSafeInteger(id) || id < 0) throw new RangeError(`${what} id ${String(id)} is not a non-negative integer`);
+    if (!Number.isSafeInteger(id) || id < 0)
+      throw new RangeError(`${what} id ${String(id)} is not a non-negative integer`);
   }
 }
 
@@ -148,7 +149,8 @@ export function decodeMask(mask: BigUint64Array): number[] {
 // ---------------------------------------------------------------------------------------------
 
 function checkPid(pid: number): void {
-  if (!Number.isSafeInteger(pid) || pid < 0 || pid > 0x7fffffff) throw new RangeError(`pid ${String(pid)} is not a valid pid`);
+  if (!Number.isSafeInteger(pid) || pid < 0 || pid > 0x7fffffff)
+    throw new RangeError(`pid ${String(pid)} is not a valid pid`);
 }
 
 /**
@@ -209,7 +211,12 @@ function listTasks(pid: number, procRoot: string): number[] | undefined {
  * is skipped. The task list is read again after each pass and new threads (started by a thread not
  * yet moved, so inheriting the old mask) are set too, for up to `maxPasses` passes.
  */
-export function setProcessAffinity(pid: number, cpus: readonly number[], procRoot = '/proc', maxPasses = 4): AffinityResult {
+export function setProcessAffinity(
+  pid: number,
+  cpus: readonly number[],
+  procRoot = '/proc',
+  maxPasses = 4,
+): AffinityResult {
   checkPid(pid);
   checkIds(cpus, 'CPU');
   const result: AffinityResult = { pid, cpus: [...new Set(cpus)].sort((a, b) => a - b), applied: [], skipped: [] };
@@ -365,7 +372,23 @@ export function mbind(addr: bigint, len: number, mode: number, nodes: readonly n
   const c = getLibc();
   const { mask, maxnode } = nodemask(nodes, maskWords(nodes));
   const empty = nodes.length === 0;
-  const r = ret(c.syscall(nr, 'unsigned long', addr, 'unsigned long', len, 'long', mode, 'void *', empty ? null : mask, 'unsigned long', empty ? 0 : maxnode, 'unsigned long', flags));
+  const r = ret(
+    c.syscall(
+      nr,
+      'unsigned long',
+      addr,
+      'unsigned long',
+      len,
+      'long',
+      mode,
+      'void *',
+      empty ? null : mask,
+      'unsigned long',
+      empty ? 0 : maxnode,
+      'unsigned long',
+      flags,
+    ),
+  );
   if (r !== 0) {
     throw fail('mbind', undefined, (code) =>
       code === 'EINVAL'
@@ -408,10 +431,16 @@ export function migratePages(pid: number, fromNodes: readonly number[], toNodes:
  * the matching entry of `nodes`, or with `nodes` null just report where each page is. Returns the
  * per-page status: a node id, or a negative errno (e.g. -14 EFAULT for an unmapped address).
  */
-export function movePages(pid: number, pages: readonly bigint[], nodes: readonly number[] | null, flags = MPOL_MF_MOVE): number[] {
+export function movePages(
+  pid: number,
+  pages: readonly bigint[],
+  nodes: readonly number[] | null,
+  flags = MPOL_MF_MOVE,
+): number[] {
   checkPid(pid);
   if (nodes !== null) {
-    if (nodes.length !== pages.length) throw new RangeError(`move_pages: ${pages.length} pages but ${nodes.length} nodes`);
+    if (nodes.length !== pages.length)
+      throw new RangeError(`move_pages: ${pages.length} pages but ${nodes.length} nodes`);
     checkIds(nodes, 'node');
   }
   const nr = mempolicySyscalls().move_pages;
@@ -422,7 +451,21 @@ export function movePages(pid: number, pages: readonly bigint[], nodes: readonly
   const nodeArr = nodes === null ? null : Int32Array.from(nodes);
   const status = new Int32Array(Math.max(1, count));
   const r = ret(
-    c.syscall(nr, 'long', pid, 'unsigned long', count, 'void *', addrs, 'void *', nodeArr, 'void *', status, 'long', flags),
+    c.syscall(
+      nr,
+      'long',
+      pid,
+      'unsigned long',
+      count,
+      'void *',
+      addrs,
+      'void *',
+      nodeArr,
+      'void *',
+      status,
+      'long',
+      flags,
+    ),
   );
   if (r < 0) {
     throw fail('move_pages', pid, (code) =>

@@ -98,21 +98,27 @@ export function triggerString(spec: TriggerSpec): string {
 /** Throws RangeError / TypeError naming the bad argument; returns the spec otherwise. */
 export function validateTrigger(spec: TriggerSpec): TriggerSpec {
   if (!TRIGGER_RESOURCES.includes(spec.resource)) {
-    throw new TypeError(`PSI trigger resource '${String(spec.resource)}' is not one of ${TRIGGER_RESOURCES.join(', ')}`);
+    throw new TypeError(
+      `PSI trigger resource '${String(spec.resource)}' is not one of ${TRIGGER_RESOURCES.join(', ')}`,
+    );
   }
   if (spec.line !== 'some' && spec.line !== 'full') {
     throw new TypeError(`PSI trigger line '${String(spec.line)}' is not 'some' or 'full'`);
   }
-  if (!Number.isSafeInteger(spec.window_us)) throw new RangeError(`PSI trigger window ${String(spec.window_us)} µs is not an integer`);
+  if (!Number.isSafeInteger(spec.window_us))
+    throw new RangeError(`PSI trigger window ${String(spec.window_us)} µs is not an integer`);
   if (spec.window_us < WINDOW_MIN_US || spec.window_us > WINDOW_MAX_US) {
     throw new RangeError(
       `PSI trigger window ${spec.window_us} µs is out of range: the kernel accepts ${WINDOW_MIN_US}–${WINDOW_MAX_US} µs (500 ms – 10 s)`,
     );
   }
-  if (!Number.isSafeInteger(spec.stall_us)) throw new RangeError(`PSI trigger stall ${String(spec.stall_us)} µs is not an integer`);
+  if (!Number.isSafeInteger(spec.stall_us))
+    throw new RangeError(`PSI trigger stall ${String(spec.stall_us)} µs is not an integer`);
   if (spec.stall_us <= 0) throw new RangeError(`PSI trigger stall ${spec.stall_us} µs must be positive`);
   if (spec.stall_us > spec.window_us) {
-    throw new RangeError(`PSI trigger stall ${spec.stall_us} µs exceeds its window ${spec.window_us} µs (stall must be ≤ window)`);
+    throw new RangeError(
+      `PSI trigger stall ${spec.stall_us} µs exceeds its window ${spec.window_us} µs (stall must be ≤ window)`,
+    );
   }
   return spec;
 }
@@ -161,13 +167,19 @@ let libc: Libc | undefined;
 function getLibc(): Libc {
   if (libc) return libc;
   if (process.platform !== 'linux') {
-    throw new TriggerError(`PSI triggers unavailable: they need Linux (this is ${process.platform})`, { code: 'ENOSYS', unavailable: true });
+    throw new TriggerError(`PSI triggers unavailable: they need Linux (this is ${process.platform})`, {
+      code: 'ENOSYS',
+      unavailable: true,
+    });
   }
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load('libc.so.6');
   } catch (e) {
-    throw new TriggerError(`PSI triggers unavailable: cannot load libc.so.6: ${(e as Error).message}`, { code: 'ENOSYS', unavailable: true });
+    throw new TriggerError(`PSI triggers unavailable: cannot load libc.so.6: ${(e as Error).message}`, {
+      code: 'ENOSYS',
+      unavailable: true,
+    });
   }
   const pollfd = koffi.struct('fgo_pollfd', { fd: 'int', events: 'short', revents: 'short' });
   libc = {
@@ -184,7 +196,6 @@ function getLibc(): Libc {
   return libc;
 }
 
-
 const UNAVAILABLE_CODES = new Set(['ENOENT', 'ENOTDIR', 'EOPNOTSUPP', 'ENOTSUP']);
 
 function openError(file: string, errno: number): TriggerError {
@@ -196,11 +207,14 @@ function openError(file: string, errno: number): TriggerError {
     );
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return new TriggerError(`PSI triggers not permitted: cannot open ${file} for writing (${code}; before Linux 6.5 triggers need root)`, {
-      code,
-      unavailable: true,
-      file,
-    });
+    return new TriggerError(
+      `PSI triggers not permitted: cannot open ${file} for writing (${code}; before Linux 6.5 triggers need root)`,
+      {
+        code,
+        unavailable: true,
+        file,
+      },
+    );
   }
   return new TriggerError(`cannot open ${file} for a PSI trigger: ${code} (errno ${errno})`, { code, file });
 }
@@ -218,18 +232,24 @@ function writeError(file: string, spec: TriggerSpec, errno: number, procRoot: st
     );
   }
   if (code === 'EPERM' || code === 'EACCES') {
-    return new TriggerError(`PSI trigger ${trig} on ${file} not permitted (${code}): triggers need CAP_SYS_RESOURCE or Linux 6.5+`, {
-      code,
-      unavailable: true,
-      file,
-    });
+    return new TriggerError(
+      `PSI trigger ${trig} on ${file} not permitted (${code}): triggers need CAP_SYS_RESOURCE or Linux 6.5+`,
+      {
+        code,
+        unavailable: true,
+        file,
+      },
+    );
   }
   if (UNAVAILABLE_CODES.has(code)) {
-    return new TriggerError(`PSI triggers unavailable: ${file} does not support triggers (${code}: PSI disabled or kernel older than 5.2); fall back to sampling`, {
-      code,
-      unavailable: true,
-      file,
-    });
+    return new TriggerError(
+      `PSI triggers unavailable: ${file} does not support triggers (${code}: PSI disabled or kernel older than 5.2); fall back to sampling`,
+      {
+        code,
+        unavailable: true,
+        file,
+      },
+    );
   }
   if (code === 'EBUSY') return new TriggerError(`${file}: this fd already holds a PSI trigger (EBUSY)`, { code, file });
   return new TriggerError(`writing PSI trigger ${trig} to ${file} failed: ${code} (errno ${errno})`, { code, file });
@@ -248,11 +268,14 @@ function arm(roots: HostRoots, spec: TriggerSpec): { fd: number; file: string } 
   }
   if (fsType !== PROC_SUPER_MAGIC) {
     // A dump of another host (--fs-root): never write a trigger string into its files.
-    throw new TriggerError(`PSI triggers unavailable: ${file} is not on a live procfs (a dump?); fall back to sampling`, {
-      code: 'ENOTPROC',
-      unavailable: true,
-      file,
-    });
+    throw new TriggerError(
+      `PSI triggers unavailable: ${file} is not on a live procfs (a dump?); fall back to sampling`,
+      {
+        code: 'ENOTPROC',
+        unavailable: true,
+        file,
+      },
+    );
   }
   const fd = c.open(file, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
   if (fd < 0) throw openError(file, koffi.errno());
@@ -341,7 +364,10 @@ export class PsiTrigger {
       (e: unknown) =>
         this.finish({
           reason: 'error',
-          error: e instanceof TriggerError ? e : new TriggerError(`PSI trigger loop failed: ${String(e)}`, { code: 'EUNKNOWN' }),
+          error:
+            e instanceof TriggerError
+              ? e
+              : new TriggerError(`PSI trigger loop failed: ${String(e)}`, { code: 'EUNKNOWN' }),
         }),
     );
   }
@@ -401,7 +427,10 @@ export class PsiTrigger {
       if (n < 0) {
         const code = errnoName(errno);
         if (code === 'EINTR' || code === 'EAGAIN') continue;
-        return { reason: 'error', error: new TriggerError(`poll on ${this.file} failed: ${code} (errno ${errno})`, { code, file: this.file }) };
+        return {
+          reason: 'error',
+          error: new TriggerError(`poll on ${this.file} failed: ${code} (errno ${errno})`, { code, file: this.file }),
+        };
       }
       if (n === 0) continue;
       const [psi] = koffi.decode(this.mem, c.pollfds) as Array<{ revents: number }>;
@@ -409,10 +438,13 @@ export class PsiTrigger {
       if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
         return {
           reason: 'error',
-          error: new TriggerError(`PSI trigger on ${this.file} is gone (poll revents 0x${revents.toString(16)}: event source removed)`, {
-            code: 'EGONE',
-            file: this.file,
-          }),
+          error: new TriggerError(
+            `PSI trigger on ${this.file} is gone (poll revents 0x${revents.toString(16)}: event source removed)`,
+            {
+              code: 'EGONE',
+              file: this.file,
+            },
+          ),
         };
       }
       if (revents & POLLPRI) {

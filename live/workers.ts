@@ -36,16 +36,36 @@ export interface WorkerSpec {
 }
 
 /** A call to another profile (the fragment graph), made by a worker while it holds a request. */
-export interface WorkerCall { id: string; profile: string; payload?: unknown }
-export type WorkerMessage = { type: 'ready' } | { type: 'heartbeat' } | { type: 'result'; id: string; ok: boolean; result?: unknown; error?: string } | ({ type: 'call' } & WorkerCall);
+export interface WorkerCall {
+  id: string;
+  profile: string;
+  payload?: unknown;
+}
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'heartbeat' }
+  | { type: 'result'; id: string; ok: boolean; result?: unknown; error?: string }
+  | ({ type: 'call' } & WorkerCall);
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'stopping' | 'exited';
-export interface WorkerResult { id: string; ok: boolean; result?: unknown; error?: string; latency_ms: number }
+export interface WorkerResult {
+  id: string;
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  latency_ms: number;
+}
 /**
  * How a worker ended. `pending` is the id of the request it held, so the agent can fail and retry it.
  * `ready_ms`: how long it had been ready (absent: it never was), so the agent can tell a start
  * failure from the crash of a worker that served.
  */
-export interface WorkerExit { code: number | null; signal: string | null; reason: string; pending?: string; ready_ms?: number }
+export interface WorkerExit {
+  code: number | null;
+  signal: string | null;
+  reason: string;
+  pending?: string;
+  ready_ms?: number;
+}
 
 export interface WorkerHooks {
   ready(w: Worker): void;
@@ -93,19 +113,23 @@ export function validateSpec(spec: WorkerSpec): string[] {
     if (typeof env !== 'object' || env === null || Array.isArray(env)) problems.push('env is not an object of strings');
     else
       for (const [k, v] of Object.entries(env)) {
-        if (k === '' || k.includes('=') || k.includes('\0')) problems.push(`env name '${k.replace(/\0/g, '\\0')}' is empty or holds '=' or a NUL byte`);
+        if (k === '' || k.includes('=') || k.includes('\0'))
+          problems.push(`env name '${k.replace(/\0/g, '\\0')}' is empty or holds '=' or a NUL byte`);
         if (typeof v !== 'string') problems.push(`env ${k} is not a string`);
         else if (v.includes('\0')) problems.push(`env ${k} contains a NUL byte`);
       }
   }
   const cwd: unknown = spec.cwd;
-  if (cwd !== undefined && (typeof cwd !== 'string' || cwd.includes('\0') || !isAbsolute(cwd))) problems.push('cwd must be an absolute path without NUL bytes');
+  if (cwd !== undefined && (typeof cwd !== 'string' || cwd.includes('\0') || !isAbsolute(cwd)))
+    problems.push('cwd must be an absolute path without NUL bytes');
   for (const k of ['ready_timeout_ms', 'stop_grace_ms'] as const) {
     const v: unknown = spec[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) problems.push(`${k} must be a positive number of milliseconds`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      problems.push(`${k} must be a positive number of milliseconds`);
   }
   const max: unknown = spec.max_line_bytes;
-  if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max <= 0)) problems.push('max_line_bytes must be a positive integer');
+  if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max <= 0))
+    problems.push('max_line_bytes must be a positive integer');
   return problems;
 }
 
@@ -123,7 +147,12 @@ export class Worker {
   private resolveExited!: () => void;
   private readonly exited = new Promise<void>((r) => (this.resolveExited = r));
 
-  private constructor(readonly fragment: string, readonly profile: string, private readonly spec: WorkerSpec, private readonly hooks: WorkerHooks) {}
+  private constructor(
+    readonly fragment: string,
+    readonly profile: string,
+    private readonly spec: WorkerSpec,
+    private readonly hooks: WorkerHooks,
+  ) {}
 
   static spawn(fragment: string, profile: string, spec: WorkerSpec, hooks: WorkerHooks): Worker {
     const w = new Worker(fragment, profile, spec, hooks);
@@ -131,12 +160,20 @@ export class Worker {
     return w;
   }
 
-  get pid(): number | undefined { return this.child?.pid; }
-  get state(): WorkerState { return this._state; }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+  get state(): WorkerState {
+    return this._state;
+  }
   /** performance.now() of the ready line; undefined before it. */
-  get readySince_ms(): number | undefined { return this.readyAt; }
+  get readySince_ms(): number | undefined {
+    return this.readyAt;
+  }
   /** performance.now() of the last valid line (or of the spawn, before any). */
-  get lastHeartbeat_ms(): number { return this.lastLine; }
+  get lastHeartbeat_ms(): number {
+    return this.lastLine;
+  }
 
   /**
    * Hand over one request. A payload that cannot be encoded (too deep for JSON.stringify, a BigInt,
@@ -144,7 +181,10 @@ export class Worker {
    * that request alone. Throws only on misuse (worker not ready and idle, empty id).
    */
   send(req: { id: string; payload?: unknown }): { ok: true } | { ok: false; error: string } {
-    if (this._state !== 'ready') throw new Error(`worker ${this.label()} is ${this._state}${this.pending ? ` with request '${this.pending.id}'` : ''}, not ready`);
+    if (this._state !== 'ready')
+      throw new Error(
+        `worker ${this.label()} is ${this._state}${this.pending ? ` with request '${this.pending.id}'` : ''}, not ready`,
+      );
     if (typeof req.id !== 'string' || req.id === '') throw new Error('a request id must be a non-empty string');
     const enc = encodePayload(req.payload);
     if (!enc.ok) return enc;
@@ -159,7 +199,11 @@ export class Worker {
   answer(id: string, a: { ok: true; result?: unknown } | { ok: false; error: string }): void {
     if (this._state === 'exited' || this._state === 'stopping') return;
     const enc = a.ok ? encodePayload(a.result) : { ok: true as const, json: JSON.stringify(a.error) };
-    const body = !enc.ok ? `"ok":false,"error":${JSON.stringify(enc.error)}` : a.ok ? `"ok":true${enc.json === undefined ? '' : `,"result":${enc.json}`}` : `"ok":false,"error":${enc.json}`;
+    const body = !enc.ok
+      ? `"ok":false,"error":${JSON.stringify(enc.error)}`
+      : a.ok
+        ? `"ok":true${enc.json === undefined ? '' : `,"result":${enc.json}`}`
+        : `"ok":false,"error":${enc.json}`;
     this.child?.stdin?.write(`{"type":"answer","id":${JSON.stringify(id)},${body}}\n`);
   }
 
@@ -184,19 +228,31 @@ export class Worker {
     this.child?.kill('SIGKILL');
   }
 
-  private label(): string { return `${this.fragment}/${this.profile}[${this.pid ?? 'no pid'}]`; }
+  private label(): string {
+    return `${this.fragment}/${this.profile}[${this.pid ?? 'no pid'}]`;
+  }
 
-  private after(ms: number, fn: () => void): void { this.timers.push(setTimeout(fn, ms)); }
+  private after(ms: number, fn: () => void): void {
+    this.timers.push(setTimeout(fn, ms));
+  }
 
   private start(): void {
     const problems = validateSpec(this.spec);
     // spawn never throws and never calls a hook before returning: the caller must hold the Worker first
-    if (problems.length > 0) return void process.nextTick(() => this.finish(null, null, `invalid spec: ${problems.join('; ')}`));
+    if (problems.length > 0)
+      return void process.nextTick(() => this.finish(null, null, `invalid spec: ${problems.join('; ')}`));
     const [program, ...args] = this.spec.command as [string, ...string[]];
     const env = { PATH: process.env.PATH || DEFAULT_PATH, LANG: 'C.UTF-8', HOME: homedir(), ...this.spec.env };
     let child: ChildProcess;
     try {
-      child = spawn(program, args, { shell: false, stdio: ['pipe', 'pipe', 'pipe'], detached: false, env, cwd: this.spec.cwd, windowsHide: true });
+      child = spawn(program, args, {
+        shell: false,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: false,
+        env,
+        cwd: this.spec.cwd,
+        windowsHide: true,
+      });
     } catch (e) {
       return void process.nextTick(() => this.finish(null, null, `cannot start '${program}': ${(e as Error).message}`));
     }
@@ -206,10 +262,24 @@ export class Worker {
       if (child.pid === undefined) this.finish(null, null, spawnFailure(program, this.spec.cwd, e));
     });
     child.stdin?.on('error', () => {}); // EPIPE: the worker is gone, and 'exit' reports it
-    const out = new LineReader(this.spec.max_line_bytes ?? DEFAULT_MAX_LINE_BYTES, (l) => this.onLine(l), () => this.onOverlong());
-    const err = new LineReader(STDERR_LINE_BYTES, (l) => this.onStderr(l), (head) => this.onStderr(truncateUtf8(head, STDERR_LINE_BYTES)));
-    child.stdout?.on('data', (b: Buffer) => out.push(b)).on('end', () => out.end()).on('error', () => {});
-    child.stderr?.on('data', (b: Buffer) => err.push(b)).on('end', () => err.end()).on('error', () => {});
+    const out = new LineReader(
+      this.spec.max_line_bytes ?? DEFAULT_MAX_LINE_BYTES,
+      (l) => this.onLine(l),
+      () => this.onOverlong(),
+    );
+    const err = new LineReader(
+      STDERR_LINE_BYTES,
+      (l) => this.onStderr(l),
+      (head) => this.onStderr(truncateUtf8(head, STDERR_LINE_BYTES)),
+    );
+    child.stdout
+      ?.on('data', (b: Buffer) => out.push(b))
+      .on('end', () => out.end())
+      .on('error', () => {});
+    child.stderr
+      ?.on('data', (b: Buffer) => err.push(b))
+      .on('end', () => err.end())
+      .on('error', () => {});
     child.on('exit', (code, signal) => {
       this.clearTimers();
       this.after(CLOSE_WAIT_MS, () => this.finish(code, signal));
@@ -224,7 +294,11 @@ export class Worker {
   }
 
   private onStderr(line: string): void {
-    if (this.readyAt === undefined && this.stderrHead.length < STDERR_HEAD_LINES && this.stderrHeadBytes < STDERR_HEAD_BYTES) {
+    if (
+      this.readyAt === undefined &&
+      this.stderrHead.length < STDERR_HEAD_LINES &&
+      this.stderrHeadBytes < STDERR_HEAD_BYTES
+    ) {
       const kept = truncateUtf8(line, STDERR_HEAD_BYTES - this.stderrHeadBytes);
       this.stderrHead.push(kept);
       this.stderrHeadBytes += Buffer.byteLength(kept);
@@ -248,12 +322,21 @@ export class Worker {
     const { msg, problem } = parseMessage(line);
     if (problem !== undefined) this.hooks.protocolError?.(this, problem);
     if (msg === undefined) return;
-    if (msg.type === 'result' && this.pending?.id !== msg.id) return void this.hooks.protocolError?.(this, `result for unknown id '${msg.id}'`);
+    if (msg.type === 'result' && this.pending?.id !== msg.id)
+      return void this.hooks.protocolError?.(this, `result for unknown id '${msg.id}'`);
     this.lastLine = performance.now();
     if (msg.type === 'heartbeat') this.hooks.heartbeat(this);
     else if (msg.type === 'call') {
-      if (this._state !== 'busy' || !this.hooks.call) return this.answer(msg.id, { ok: false, error: this._state !== 'busy' ? 'a call is made while serving a request' : 'this agent takes no calls' });
-      this.hooks.call(this, { id: msg.id, profile: msg.profile, ...('payload' in msg ? { payload: msg.payload } : {}) });
+      if (this._state !== 'busy' || !this.hooks.call)
+        return this.answer(msg.id, {
+          ok: false,
+          error: this._state !== 'busy' ? 'a call is made while serving a request' : 'this agent takes no calls',
+        });
+      this.hooks.call(this, {
+        id: msg.id,
+        profile: msg.profile,
+        ...('payload' in msg ? { payload: msg.payload } : {}),
+      });
     } else if (msg.type === 'ready') {
       if (this._state !== 'starting') return; // a repeated ready is only a sign of life
       this._state = 'ready';
@@ -263,7 +346,13 @@ export class Worker {
       const latency_ms = this.lastLine - this.pending!.start;
       this.pending = undefined;
       if (this._state === 'busy') this._state = 'ready';
-      this.hooks.result(this, { id: msg.id, ok: msg.ok, ...('result' in msg ? { result: msg.result } : {}), ...(msg.error !== undefined ? { error: msg.error } : {}), latency_ms });
+      this.hooks.result(this, {
+        id: msg.id,
+        ok: msg.ok,
+        ...('result' in msg ? { result: msg.result } : {}),
+        ...(msg.error !== undefined ? { error: msg.error } : {}),
+        latency_ms,
+      });
     }
   }
 
@@ -280,12 +369,21 @@ export class Worker {
     for (const s of [this.child?.stdin, this.child?.stdout, this.child?.stderr]) s?.destroy();
     const pending = this.pending?.id;
     this.pending = undefined;
-    const status = (code !== null ? `exited with code ${code}` : signal !== null ? `killed by ${signal}` : 'ended') + (pending !== undefined ? ` while busy with request '${pending}'` : '');
+    const status =
+      (code !== null ? `exited with code ${code}` : signal !== null ? `killed by ${signal}` : 'ended') +
+      (pending !== undefined ? ` while busy with request '${pending}'` : '');
     let reason = failure ?? (this.endReason !== undefined ? `${this.endReason}; ${status}` : status);
-    if (this.readyAt === undefined && this.stderrHead.length > 0) reason += `; stderr: ${JSON.stringify(this.stderrHead.join('\n'))}`;
+    if (this.readyAt === undefined && this.stderrHead.length > 0)
+      reason += `; stderr: ${JSON.stringify(this.stderrHead.join('\n'))}`;
     const ready_ms = this.readyAt === undefined ? undefined : performance.now() - this.readyAt;
     try {
-      this.hooks.exit(this, { code, signal, reason, ...(pending !== undefined ? { pending } : {}), ...(ready_ms !== undefined ? { ready_ms } : {}) });
+      this.hooks.exit(this, {
+        code,
+        signal,
+        reason,
+        ...(pending !== undefined ? { pending } : {}),
+        ...(ready_ms !== undefined ? { ready_ms } : {}),
+      });
     } finally {
       this.resolveExited();
     }
@@ -293,8 +391,14 @@ export class Worker {
 }
 
 function spawnFailure(program: string, cwd: string | undefined, e: NodeJS.ErrnoException): string {
-  if (e.code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)) return `cannot start '${program}': working directory '${cwd}' does not exist (ENOENT)`;
-  const why = e.code === 'ENOENT' ? 'no such program (absolute path missing, or not found in PATH)' : e.code === 'EACCES' ? 'permission denied (not executable?)' : e.message;
+  if (e.code === 'ENOENT' && cwd !== undefined && !existsSync(cwd))
+    return `cannot start '${program}': working directory '${cwd}' does not exist (ENOENT)`;
+  const why =
+    e.code === 'ENOENT'
+      ? 'no such program (absolute path missing, or not found in PATH)'
+      : e.code === 'EACCES'
+        ? 'permission denied (not executable?)'
+        : e.message;
   return `cannot start '${program}': ${why}${e.code !== undefined && !why.includes(e.code) ? ` (${e.code})` : ''}`;
 }
 
@@ -325,15 +429,34 @@ function parseMessage(line: string): { msg?: WorkerMessage; problem?: string } {
   const o = v as Record<string, unknown>;
   if (o.type === 'ready' || o.type === 'heartbeat') return { msg: { type: o.type } };
   if (o.type === 'call') {
-    if (typeof o.id !== 'string' || o.id === '' || o.id.length > 256) return { problem: `call without a string id of 1–256 characters: ${preview}` };
+    if (typeof o.id !== 'string' || o.id === '' || o.id.length > 256)
+      return { problem: `call without a string id of 1–256 characters: ${preview}` };
     if (typeof o.profile !== 'string') return { problem: `call '${o.id}' without a string profile: ${preview}` };
     return { msg: { type: 'call', id: o.id, profile: o.profile, ...('payload' in o ? { payload: o.payload } : {}) } };
   }
-  if (o.type !== 'result') return { problem: `unknown message type ${JSON.stringify(o.type) ?? 'undefined'}: ${preview}` };
+  if (o.type !== 'result')
+    return { problem: `unknown message type ${JSON.stringify(o.type) ?? 'undefined'}: ${preview}` };
   if (typeof o.id !== 'string') return { problem: `result without a string id: ${preview}` };
-  const bad = typeof o.ok !== 'boolean' ? 'ok is not a boolean' : o.error !== undefined && typeof o.error !== 'string' ? 'error is not a string' : undefined;
-  if (bad !== undefined) return { msg: { type: 'result', id: o.id, ok: false, error: `malformed result: ${bad}` }, problem: `result '${o.id}': ${bad}` };
-  return { msg: { type: 'result', id: o.id, ok: o.ok as boolean, ...('result' in o ? { result: o.result } : {}), ...(o.error !== undefined ? { error: o.error as string } : {}) } };
+  const bad =
+    typeof o.ok !== 'boolean'
+      ? 'ok is not a boolean'
+      : o.error !== undefined && typeof o.error !== 'string'
+        ? 'error is not a string'
+        : undefined;
+  if (bad !== undefined)
+    return {
+      msg: { type: 'result', id: o.id, ok: false, error: `malformed result: ${bad}` },
+      problem: `result '${o.id}': ${bad}`,
+    };
+  return {
+    msg: {
+      type: 'result',
+      id: o.id,
+      ok: o.ok as boolean,
+      ...('result' in o ? { result: o.result } : {}),
+      ...(o.error !== undefined ? { error: o.error as string } : {}),
+    },
+  };
 }
 
 /** Cut to at most `max` UTF-8 bytes without splitting a character. */
@@ -357,9 +480,15 @@ class LineReader {
   private bytes = 0;
   private skipping = false;
 
-  constructor(private readonly max: number, private readonly onLine: (line: string) => void, private readonly onOverflow: (head: string) => void) {}
+  constructor(
+    private readonly max: number,
+    private readonly onLine: (line: string) => void,
+    private readonly onOverflow: (head: string) => void,
+  ) {}
 
-  push(chunk: Buffer): void { this.feed(this.decoder.write(chunk)); }
+  push(chunk: Buffer): void {
+    this.feed(this.decoder.write(chunk));
+  }
 
   /** End of stream: an unterminated last line is still delivered. */
   end(): void {

@@ -48,15 +48,35 @@ export interface StudyRun {
  * threads; the same results for any number), with a progress bar; each run's metrics and
  * directory, in the order given.
  */
-export async function runAllInto(ctx: StudyContext, runs: readonly StudyRun[]): Promise<Array<{ metrics: MetricsSummary; dir: string }>> {
-  const jobs = runs.map((r): CompareJob => ({ key: r.name, label: `${r.policy} (${r.name})`, flags: r.flags, policy: r.policy, out: runDir(ctx.out, r.name), ...(r.engine === undefined ? {} : { engine: r.engine }) }));
+export async function runAllInto(
+  ctx: StudyContext,
+  runs: readonly StudyRun[],
+): Promise<Array<{ metrics: MetricsSummary; dir: string }>> {
+  const jobs = runs.map(
+    (r): CompareJob => ({
+      key: r.name,
+      label: `${r.policy} (${r.name})`,
+      flags: r.flags,
+      policy: r.policy,
+      out: runDir(ctx.out, r.name),
+      ...(r.engine === undefined ? {} : { engine: r.engine }),
+    }),
+  );
   const progress = poolProgress('study', jobs);
-  const res = await runJobs<CompareJob, CompareRun>(jobs, { workers: ctx.workers ?? 0, onDone: progress.onDone, onProgress: progress.onProgress }, COMPARE_TASK).finally(progress.finish);
+  const res = await runJobs<CompareJob, CompareRun>(
+    jobs,
+    { workers: ctx.workers ?? 0, onDone: progress.onDone, onProgress: progress.onProgress },
+    COMPARE_TASK,
+  ).finally(progress.finish);
   return runs.map((r) => ({ metrics: (res.get(r.name) as CompareRun).metrics, dir: runDir(ctx.out, r.name) }));
 }
 
 /** A file-name-safe slug: "least-loaded, keep-alive 10m" → "least-loaded-keep-alive-10m". */
-export const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '');
+export const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-+|-+$/g, '');
 
 export const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -64,5 +84,7 @@ export const r3 = (x: number) => Math.round(x * 1000) / 1000;
 export function textTable(head: string[], rows: Array<Array<string | number>>): string {
   const all = [head, ...rows.map((r) => r.map(String))];
   const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  ')).join('\n');
+  return all
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  '))
+    .join('\n');
 }

@@ -22,7 +22,14 @@ export const POLICIES: PolicyName[] = ['engine', 'least-loaded'];
 export default async function study(ctx: StudyContext): Promise<StudyResult> {
   const duration = ctx.quick ? '2m' : '10m';
   const inputs = new Map(TOPOLOGIES.map((topology) => [topology, prepare({ scenario: SCENARIO, topology, duration })]));
-  const runs = TOPOLOGIES.flatMap((topology) => POLICIES.map((policy) => ({ name: `${topology}-${policy}`, flags: { scenario: SCENARIO, topology, duration }, policy, topology })));
+  const runs = TOPOLOGIES.flatMap((topology) =>
+    POLICIES.map((policy) => ({
+      name: `${topology}-${policy}`,
+      flags: { scenario: SCENARIO, topology, duration },
+      policy,
+      topology,
+    })),
+  );
   ctx.log(runs.map((r) => `${r.topology} · ${r.policy}`).join('\n'));
   const results = await runAllInto(ctx, runs);
   const dirs = results.map((r) => r.dir);
@@ -30,17 +37,50 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
     const { metrics: m, dir } = results[i] as (typeof results)[number];
     const t = (inputs.get(topology) as ReturnType<typeof prepare>).topology;
     return {
-      topology, nodes: t.nodes.length, cpus: t.nodes.reduce((a, n) => a + n.cpus.length, 0), policy,
-      local_access_ratio: m.local_access_ratio, latency_p99_ms: m.latency_ms.p99, latency_p50_ms: m.latency_ms.p50,
-      utilization_mean: m.utilization.mean, utilization_cv: m.utilization.cv,
-      deferred: m.requests.deferred, shed: m.requests.shed, completed: m.requests.completed, run_dir: dir,
+      topology,
+      nodes: t.nodes.length,
+      cpus: t.nodes.reduce((a, n) => a + n.cpus.length, 0),
+      policy,
+      local_access_ratio: m.local_access_ratio,
+      latency_p99_ms: m.latency_ms.p99,
+      latency_p50_ms: m.latency_ms.p50,
+      utilization_mean: m.utilization.mean,
+      utilization_cv: m.utilization.cv,
+      deferred: m.requests.deferred,
+      shed: m.requests.shed,
+      completed: m.requests.completed,
+      run_dir: dir,
     };
   });
-  ctx.log(textTable(['topology', 'policy', 'local', 'p99 ms', 'p50 ms', 'util', 'util cv', 'deferred', 'shed'],
-    rows.map((r) => [r.topology, r.policy, r.local_access_ratio.toFixed(3), r.latency_p99_ms, r.latency_p50_ms, r.utilization_mean.toFixed(3), r.utilization_cv.toFixed(3), r.deferred, r.shed])));
-  const report = await writeReport(dirs, join(ctx.out, 'report.html'), { title: `fgo study numa-scaling: ${SCENARIO} (${duration}) on ${TOPOLOGIES.join(', ')}` });
+  ctx.log(
+    textTable(
+      ['topology', 'policy', 'local', 'p99 ms', 'p50 ms', 'util', 'util cv', 'deferred', 'shed'],
+      rows.map((r) => [
+        r.topology,
+        r.policy,
+        r.local_access_ratio.toFixed(3),
+        r.latency_p99_ms,
+        r.latency_p50_ms,
+        r.utilization_mean.toFixed(3),
+        r.utilization_cv.toFixed(3),
+        r.deferred,
+        r.shed,
+      ]),
+    ),
+  );
+  const report = await writeReport(dirs, join(ctx.out, 'report.html'), {
+    title: `fgo study numa-scaling: ${SCENARIO} (${duration}) on ${TOPOLOGIES.join(', ')}`,
+  });
   return {
     report: report.path,
-    summary: { study: 'numa-scaling', scenario: SCENARIO, duration, held_constant: 'CPUs per node (16); the arrivals (same seed)', topologies: [...TOPOLOGIES], policies: POLICIES, rows },
+    summary: {
+      study: 'numa-scaling',
+      scenario: SCENARIO,
+      duration,
+      held_constant: 'CPUs per node (16); the arrivals (same seed)',
+      topologies: [...TOPOLOGIES],
+      policies: POLICIES,
+      rows,
+    },
   };
 }

@@ -34,8 +34,16 @@ export function scaleThresholds(base: Levels, factor: number): Levels {
 }
 
 interface Row {
-  policy: 'engine'; factor: number; cpu_thresholds: Levels; latency_p99_ms: number; latency_p50_ms: number;
-  deferred: number; shed: number; completed: number; cold_start_ratio: number; run_dir: string;
+  policy: 'engine';
+  factor: number;
+  cpu_thresholds: Levels;
+  latency_p99_ms: number;
+  latency_p50_ms: number;
+  deferred: number;
+  shed: number;
+  completed: number;
+  cold_start_ratio: number;
+  run_dir: string;
 }
 
 export default async function study(ctx: StudyContext): Promise<StudyResult> {
@@ -47,22 +55,50 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
   const variants = factors.map((f) => {
     const cpu = scaleThresholds(cpu0, f);
     ctx.log(`engine, cpu thresholds × ${f}: ${LEVELS.map((k) => cpu[k]).join('/')}`);
-    return { f, cpu, run: { name: `engine-cpu-x${f}`, flags, policy: 'engine' as const, engine: { ...engine, pressure: { ...engine.pressure, thresholds: { ...engine.pressure?.thresholds, cpu } } } as Scenario['engine'] } };
+    return {
+      f,
+      cpu,
+      run: {
+        name: `engine-cpu-x${f}`,
+        flags,
+        policy: 'engine' as const,
+        engine: {
+          ...engine,
+          pressure: { ...engine.pressure, thresholds: { ...engine.pressure?.thresholds, cpu } },
+        } as Scenario['engine'],
+      },
+    };
   });
   ctx.log('least-loaded (PSI-blind reference)');
-  const results = await runAllInto(ctx, [...variants.map((v) => v.run), { name: 'least-loaded', flags, policy: 'least-loaded' }]);
+  const results = await runAllInto(ctx, [
+    ...variants.map((v) => v.run),
+    { name: 'least-loaded', flags, policy: 'least-loaded' },
+  ]);
   const dirs = results.map((r) => r.dir);
   const rows: Row[] = variants.map(({ f, cpu }, i) => {
     const { metrics: m, dir } = results[i] as (typeof results)[number];
     return {
-      policy: 'engine', factor: f, cpu_thresholds: cpu, latency_p99_ms: m.latency_ms.p99, latency_p50_ms: m.latency_ms.p50,
-      deferred: m.requests.deferred, shed: m.requests.shed, completed: m.requests.completed, cold_start_ratio: m.cold_start_ratio, run_dir: dir,
+      policy: 'engine',
+      factor: f,
+      cpu_thresholds: cpu,
+      latency_p99_ms: m.latency_ms.p99,
+      latency_p50_ms: m.latency_ms.p50,
+      deferred: m.requests.deferred,
+      shed: m.requests.shed,
+      completed: m.requests.completed,
+      cold_start_ratio: m.cold_start_ratio,
+      run_dir: dir,
     };
   });
   const ref = results[variants.length] as (typeof results)[number];
   const reference = {
-    policy: 'least-loaded', latency_p99_ms: ref.metrics.latency_ms.p99, latency_p50_ms: ref.metrics.latency_ms.p50,
-    deferred: ref.metrics.requests.deferred, shed: ref.metrics.requests.shed, completed: ref.metrics.requests.completed, run_dir: ref.dir,
+    policy: 'least-loaded',
+    latency_p99_ms: ref.metrics.latency_ms.p99,
+    latency_p50_ms: ref.metrics.latency_ms.p50,
+    deferred: ref.metrics.requests.deferred,
+    shed: ref.metrics.requests.shed,
+    completed: ref.metrics.requests.completed,
+    run_dir: ref.dir,
   };
   // Sensitivity: the spread of each outcome over the factors, and the change from ×1 at each end.
   const at1 = rows.find((r) => r.factor === 1) as Row;
@@ -71,13 +107,46 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
     return { min: Math.min(...xs), max: Math.max(...xs), at_1x: at1[k] };
   };
   const sensitivity = { latency_p99_ms: spread('latency_p99_ms'), deferred: spread('deferred'), shed: spread('shed') };
-  ctx.log(textTable(['run', 'cpu thresholds', 'p99 ms', 'p50 ms', 'deferred', 'shed', 'done'], [
-    ...rows.map((r) => [`engine ×${r.factor}`, LEVELS.map((k) => r.cpu_thresholds[k]).join('/'), r.latency_p99_ms, r.latency_p50_ms, r.deferred, r.shed, r.completed]),
-    ['least-loaded', '(PSI-blind)', reference.latency_p99_ms, reference.latency_p50_ms, reference.deferred, reference.shed, reference.completed],
-  ]));
-  const report = await writeReport(dirs, join(ctx.out, 'report.html'), { title: `fgo study psi-thresholds: ${SCENARIO}, cpu thresholds × ${factors.join(', ')}` });
+  ctx.log(
+    textTable(
+      ['run', 'cpu thresholds', 'p99 ms', 'p50 ms', 'deferred', 'shed', 'done'],
+      [
+        ...rows.map((r) => [
+          `engine ×${r.factor}`,
+          LEVELS.map((k) => r.cpu_thresholds[k]).join('/'),
+          r.latency_p99_ms,
+          r.latency_p50_ms,
+          r.deferred,
+          r.shed,
+          r.completed,
+        ]),
+        [
+          'least-loaded',
+          '(PSI-blind)',
+          reference.latency_p99_ms,
+          reference.latency_p50_ms,
+          reference.deferred,
+          reference.shed,
+          reference.completed,
+        ],
+      ],
+    ),
+  );
+  const report = await writeReport(dirs, join(ctx.out, 'report.html'), {
+    title: `fgo study psi-thresholds: ${SCENARIO}, cpu thresholds × ${factors.join(', ')}`,
+  });
   return {
     report: report.path,
-    summary: { study: 'psi-thresholds', scenario: SCENARIO, seed: base.scenario.seed, duration: base.scenario.duration, psi: base.scenario.psi, base_cpu_thresholds: cpu0, rows, reference, sensitivity },
+    summary: {
+      study: 'psi-thresholds',
+      scenario: SCENARIO,
+      seed: base.scenario.seed,
+      duration: base.scenario.duration,
+      psi: base.scenario.psi,
+      base_cpu_thresholds: cpu0,
+      rows,
+      reference,
+      sensitivity,
+    },
   };
 }

@@ -27,7 +27,13 @@ export const PLAN = {
 /** Points no other point beats on both axes: fewer cold starts at no more idle memory. */
 function frontier(points: TradeoffPoint[]): TradeoffPoint[] {
   const dominated = (p: TradeoffPoint) =>
-    points.some((q) => q !== p && q.cold_start_ratio <= p.cold_start_ratio && q.warm_idle_gb_s <= p.warm_idle_gb_s && (q.cold_start_ratio < p.cold_start_ratio || q.warm_idle_gb_s < p.warm_idle_gb_s));
+    points.some(
+      (q) =>
+        q !== p &&
+        q.cold_start_ratio <= p.cold_start_ratio &&
+        q.warm_idle_gb_s <= p.warm_idle_gb_s &&
+        (q.cold_start_ratio < p.cold_start_ratio || q.warm_idle_gb_s < p.warm_idle_gb_s),
+    );
   return points.filter((p) => !dominated(p)).sort((a, b) => a.warm_idle_gb_s - b.warm_idle_gb_s);
 }
 
@@ -38,9 +44,14 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
   // names the run announced last by onRun gives each run its own directory, with no copy of the sweep.
   const dirs: string[] = [];
   let current: string | undefined;
-  const withOut = Object.defineProperty({ ...inputs }, 'out', { get: () => current, enumerable: true }) as Omit<RunInputs, 'policy'>;
+  const withOut = Object.defineProperty({ ...inputs }, 'out', { get: () => current, enumerable: true }) as Omit<
+    RunInputs,
+    'policy'
+  >;
   const r = await runTradeoff(withOut, {
-    covers: plan.covers, keepAlives_s: plan.keepAlives_s, baseline: BASELINE,
+    covers: plan.covers,
+    keepAlives_s: plan.keepAlives_s,
+    baseline: BASELINE,
     onRun: (label, i, total) => {
       current = runDir(ctx.out, slug(label));
       dirs.push(current);
@@ -49,27 +60,50 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
   });
   // Check each directory holds the run its point came from (should runTradeoff ever stop passing `out` through).
   r.points.forEach((p, i) => {
-    const m = JSON.parse(readFileSync(join(dirs[i] as string, 'metrics.json'), 'utf8')) as { cold_start_ratio: number; warm_idle_gb_s: number };
-    if (m.cold_start_ratio !== p.cold_start_ratio || m.warm_idle_gb_s !== p.warm_idle_gb_s) throw new Error(`warm-memory: run directory ${dirs[i]} does not hold the run of point '${p.label}'`);
+    const m = JSON.parse(readFileSync(join(dirs[i] as string, 'metrics.json'), 'utf8')) as {
+      cold_start_ratio: number;
+      warm_idle_gb_s: number;
+    };
+    if (m.cold_start_ratio !== p.cold_start_ratio || m.warm_idle_gb_s !== p.warm_idle_gb_s)
+      throw new Error(`warm-memory: run directory ${dirs[i]} does not hold the run of point '${p.label}'`);
   });
   ctx.log(formatTradeoff(r));
   const front = frontier(r.points);
-  ctx.log(`frontier (fewest cold starts for the idle memory): ${front.map((p) => `${p.policy} ${p.label}`).join(' → ')}`);
-  const report = await writeReport(dirs, join(ctx.out, 'report.html'), { title: `fgo study warm-memory: ${SCENARIO} (${plan.duration}), engine covers vs ${BASELINE} keep-alives` });
+  ctx.log(
+    `frontier (fewest cold starts for the idle memory): ${front.map((p) => `${p.policy} ${p.label}`).join(' → ')}`,
+  );
+  const report = await writeReport(dirs, join(ctx.out, 'report.html'), {
+    title: `fgo study warm-memory: ${SCENARIO} (${plan.duration}), engine covers vs ${BASELINE} keep-alives`,
+  });
   const h = r.headline;
   return {
     report: report.path,
     summary: {
-      study: 'warm-memory', scenario: r.scenario, seed: r.seed, duration: r.duration, baseline: r.baseline,
+      study: 'warm-memory',
+      scenario: r.scenario,
+      seed: r.seed,
+      duration: r.duration,
+      baseline: r.baseline,
       points: r.points.map((p, i) => ({
-        policy: p.policy, knob: p.knob, value: p.value, label: p.label,
-        cold_start_ratio: p.cold_start_ratio, warm_idle_gb_s: p.warm_idle_gb_s, latency_p99_ms: p.latency_p99_ms, latency_p50_ms: p.latency_p50_ms,
-        completed: p.completed, run_dir: dirs[i],
+        policy: p.policy,
+        knob: p.knob,
+        value: p.value,
+        label: p.label,
+        cold_start_ratio: p.cold_start_ratio,
+        warm_idle_gb_s: p.warm_idle_gb_s,
+        latency_p99_ms: p.latency_p99_ms,
+        latency_p50_ms: p.latency_p50_ms,
+        completed: p.completed,
+        run_dir: dirs[i],
       })),
       frontier: front.map((p) => `${p.policy} ${p.label}`),
       headline: {
-        engine: h.engine.label, baseline: h.baseline.label, cold_start_reduction_pct: h.cold_start_reduction_pct,
-        idle_memory_ratio: r3(h.idle_memory_ratio), target: h.target, met: h.met,
+        engine: h.engine.label,
+        baseline: h.baseline.label,
+        cold_start_reduction_pct: h.cold_start_reduction_pct,
+        idle_memory_ratio: r3(h.idle_memory_ratio),
+        target: h.target,
+        met: h.met,
       },
       best_within_memory: r.best_within_memory?.label ?? null,
     },

@@ -59,7 +59,12 @@ function median(xs: number[]): number {
 }
 
 /** Every baseline's forecast of the arrivals over the `h` intervals after counts[0..n), in BASELINES order. */
-export function baselineForecasts(counts: readonly number[], n: number, h: number, seasons: Seasons): Record<Baseline, number> {
+export function baselineForecasts(
+  counts: readonly number[],
+  n: number,
+  h: number,
+  seasons: Seasons,
+): Record<Baseline, number> {
   if (n === 0) return { last_value: 0, seasonal_day: 0, seasonal_week: 0, ewma: 0, ensemble: 0 };
   const last = (counts[n - 1] as number) * h;
   const dayBack = seasons.day > 1 ? windowSum(counts, n - seasons.day, h, n) : undefined;
@@ -95,16 +100,31 @@ export type StepForecaster = (typeof STEP_FORECASTERS)[number];
 function stepForecast(counts: readonly number[], n: number, h: number, season: number): number | undefined {
   if (season <= 1 || n - season - 1 < 0) return undefined;
   const then = windowSum(counts, n - season, h, n);
-  return then === undefined ? undefined : Math.max(0, ((counts[n - 1] as number) - (counts[n - season - 1] as number)) * h + then);
+  return then === undefined
+    ? undefined
+    : Math.max(0, ((counts[n - 1] as number) - (counts[n - season - 1] as number)) * h + then);
 }
 
 /** The step forecasters over the `h` intervals after counts[0..n) (the last value where a season is missing). */
-export function stepForecasts(counts: readonly number[], n: number, h: number, seasons: Seasons): Record<StepForecaster, number> {
+export function stepForecasts(
+  counts: readonly number[],
+  n: number,
+  h: number,
+  seasons: Seasons,
+): Record<StepForecaster, number> {
   const last = n ? (counts[n - 1] as number) * h : 0;
-  return { day_step: stepForecast(counts, n, h, seasons.day) ?? last, week_step: (seasons.week !== seasons.day ? stepForecast(counts, n, h, seasons.week) : undefined) ?? last };
+  return {
+    day_step: stepForecast(counts, n, h, seasons.day) ?? last,
+    week_step: (seasons.week !== seasons.day ? stepForecast(counts, n, h, seasons.week) : undefined) ?? last,
+  };
 }
 
 /** Every forecaster the guard weighs besides the model. */
-export function guardCandidates(counts: readonly number[], n: number, h: number, seasons: Seasons): Record<Baseline | StepForecaster, number> {
+export function guardCandidates(
+  counts: readonly number[],
+  n: number,
+  h: number,
+  seasons: Seasons,
+): Record<Baseline | StepForecaster, number> {
   return { ...baselineForecasts(counts, n, h, seasons), ...stepForecasts(counts, n, h, seasons) };
 }

@@ -12,7 +12,16 @@
  */
 import { GBT_DEFAULTS } from './gbt.ts';
 import type { LoadedTrace } from './input.ts';
-import { fitModel, judgeModel, metaOf, summarize, trainExamples, type GbtChoice, type SeriesReport, type TrainOptions } from './train.ts';
+import {
+  fitModel,
+  judgeModel,
+  metaOf,
+  summarize,
+  trainExamples,
+  type GbtChoice,
+  type SeriesReport,
+  type TrainOptions,
+} from './train.ts';
 
 /**
  * The regularisation candidates, most regularised first (a tie keeps the earlier). The last is
@@ -50,16 +59,30 @@ export function foldsOf(names: readonly string[], k: number): number[] {
 }
 
 /** Cross-validate every candidate; `progress` hears each fold as it ends. */
-export function crossValidate(traces: readonly LoadedTrace[], opts: TrainOptions, k: number, candidates: readonly GbtChoice[] = CANDIDATES, progress: (done: number, total: number) => void = () => undefined): CvResult {
+export function crossValidate(
+  traces: readonly LoadedTrace[],
+  opts: TrainOptions,
+  k: number,
+  candidates: readonly GbtChoice[] = CANDIDATES,
+  progress: (done: number, total: number) => void = () => undefined,
+): CvResult {
   const folds = Math.max(2, Math.min(k, traces.length));
-  const fold = foldsOf(traces.map((t) => t.name), folds);
+  const fold = foldsOf(
+    traces.map((t) => t.name),
+    folds,
+  );
   const parts = trainExamples(traces, opts);
   const meta = metaOf(opts);
   let done = 0;
   const out: CvCandidate[] = candidates.map((params) => {
     const results = new Array<SeriesReport>(traces.length);
     for (let f = 0; f < folds; f++) {
-      const model = fitModel(parts.filter((_, i) => fold[i] !== f), meta, params, opts.seed);
+      const model = fitModel(
+        parts.filter((_, i) => fold[i] !== f),
+        meta,
+        params,
+        opts.seed,
+      );
       traces.forEach((t, i) => {
         if (fold[i] === f) results[i] = judgeModel(model, t, opts.horizon_s);
       });
@@ -67,8 +90,19 @@ export function crossValidate(traces: readonly LoadedTrace[], opts: TrainOptions
     }
     return { params, summary: summarize(results), results };
   });
-  const chosen = out.reduce((best, c, i) => (c.summary.mean_of_ratios_vs_best_single < (out[best] as CvCandidate).summary.mean_of_ratios_vs_best_single ? i : best), 0);
-  return { folds, assignment: Object.fromEntries(traces.map((t, i) => [t.name, fold[i] as number])), candidates: out, chosen };
+  const chosen = out.reduce(
+    (best, c, i) =>
+      c.summary.mean_of_ratios_vs_best_single < (out[best] as CvCandidate).summary.mean_of_ratios_vs_best_single
+        ? i
+        : best,
+    0,
+  );
+  return {
+    folds,
+    assignment: Object.fromEntries(traces.map((t, i) => [t.name, fold[i] as number])),
+    candidates: out,
+    chosen,
+  };
 }
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '∞');
@@ -82,11 +116,18 @@ export function cvTable(cv: CvResult): string {
   ];
   for (const r of c.results) {
     const b = r.baselines;
-    const used = Object.entries(r.sources).filter(([, v]) => (v as number) >= 0.01).map(([k, v]) => `${k} ${Math.round((v as number) * 100)} %`).join(', ');
-    lines.push(`| ${r.trace} | **${f3(r.wape)}** | ${f3(b.last_value.wape)} | ${f3(b.seasonal_day.wape)} | ${f3(b.seasonal_week.wape)} | ${f3(b.ewma.wape)} | ${f3(b.ensemble.wape)} | ${f3(r.vs_best_single)} | ${f3(r.coverage_p90 ?? NaN)} | ${f3(r.pinball_p90 ?? NaN)} | ${used} |`);
+    const used = Object.entries(r.sources)
+      .filter(([, v]) => (v as number) >= 0.01)
+      .map(([k, v]) => `${k} ${Math.round((v as number) * 100)} %`)
+      .join(', ');
+    lines.push(
+      `| ${r.trace} | **${f3(r.wape)}** | ${f3(b.last_value.wape)} | ${f3(b.seasonal_day.wape)} | ${f3(b.seasonal_week.wape)} | ${f3(b.ewma.wape)} | ${f3(b.ensemble.wape)} | ${f3(r.vs_best_single)} | ${f3(r.coverage_p90 ?? NaN)} | ${f3(r.pinball_p90 ?? NaN)} | ${used} |`,
+    );
   }
   const s = c.summary;
   const m = s.mean_wape_of_baselines;
-  lines.push(`| **mean** | **${f3(s.mean_wape)}** | ${f3(m.last_value)} | ${f3(m.seasonal_day)} | ${f3(m.seasonal_week)} | ${f3(m.ewma)} | ${f3(m.ensemble)} | ${f3(s.mean_of_ratios_vs_best_single)} | ${f3(s.mean_coverage_p90)} | ${f3(s.mean_pinball_p90)} | |`);
+  lines.push(
+    `| **mean** | **${f3(s.mean_wape)}** | ${f3(m.last_value)} | ${f3(m.seasonal_day)} | ${f3(m.seasonal_week)} | ${f3(m.ewma)} | ${f3(m.ensemble)} | ${f3(s.mean_of_ratios_vs_best_single)} | ${f3(s.mean_coverage_p90)} | ${f3(s.mean_pinball_p90)} | |`,
+  );
   return lines.join('\n');
 }

@@ -27,7 +27,14 @@ import type { LoadedTrace } from './input.ts';
 import { labelAt, labelSpan, splitIndex } from './series.ts';
 
 /** The PSI columns a dataset carries (as fractions 0–1, hence `psi_…_ratio`), from the latest system-wide sample at or before t_s. */
-export const PSI_FEATURES: readonly PsiColumn[] = ['cpu_some_avg10', 'cpu_full_avg10', 'mem_some_avg10', 'mem_full_avg10', 'io_some_avg10', 'io_full_avg10'];
+export const PSI_FEATURES: readonly PsiColumn[] = [
+  'cpu_some_avg10',
+  'cpu_full_avg10',
+  'mem_some_avg10',
+  'mem_full_avg10',
+  'io_some_avg10',
+  'io_full_avg10',
+];
 
 export interface DatasetOptions {
   horizon_s?: number;
@@ -40,7 +47,19 @@ export interface DatasetOptions {
 }
 
 export function datasetHeader(psi: boolean): string[] {
-  return ['trace', 'profile', 't_s', 'interval_s', 'split', 'level', ...ALL_FEATURES, ...(psi ? PSI_FEATURES.map((c) => `psi_${c}_ratio`) : []), 'horizon_s', 'label_arrivals', 'label_warm_pool'];
+  return [
+    'trace',
+    'profile',
+    't_s',
+    'interval_s',
+    'split',
+    'level',
+    ...ALL_FEATURES,
+    ...(psi ? PSI_FEATURES.map((c) => `psi_${c}_ratio`) : []),
+    'horizon_s',
+    'label_arrivals',
+    'label_warm_pool',
+  ];
 }
 
 /** Erlang's B(c, a): the share of arrivals an M/G/c/c system with offered load a turns away. */
@@ -63,7 +82,8 @@ export function warmPoolLabel(arrivals: number, horizon_s: number, service_s: nu
 
 /** Latest system-wide PSI sample at or before t (ms), by binary search over rows sorted by time. */
 function psiAt(rows: readonly PsiRow[], t_ms: number): PsiRow | undefined {
-  let lo = 0, hi = rows.length;
+  let lo = 0,
+    hi = rows.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if ((rows[mid] as PsiRow).t_ms <= t_ms) lo = mid + 1;
@@ -90,10 +110,19 @@ export function datasetCsv(traces: readonly LoadedTrace[], opts: DatasetOptions)
         const t_s = s.t_s[k] as number;
         const level = computeFeatures(s.counts, k, seasonalInterval(s), t_s, row);
         const split = k + labelSpan(h) <= half ? 'train' : k >= half ? 'test' : 'gap';
-        const fields = [csvField(t.name), csvField(s.profile), num(t_s), num(s.interval_s), split, num(level), ...Array.from(row, num)];
+        const fields = [
+          csvField(t.name),
+          csvField(s.profile),
+          num(t_s),
+          num(s.interval_s),
+          split,
+          num(level),
+          ...Array.from(row, num),
+        ];
         if (psiRows) {
           const p = psiAt(psiRows, t_s * 1000);
-          for (const c of PSI_FEATURES) fields.push(p?.values[c] === undefined ? '' : num((p.values[c] as number) / 100));
+          for (const c of PSI_FEATURES)
+            fields.push(p?.values[c] === undefined ? '' : num((p.values[c] as number) / 100));
         }
         fields.push(num(horizon_s), num(y), String(warmPoolLabel(y, horizon_s, service_s, opts.cold_target)));
         lines.push(fields.join(','));

@@ -23,9 +23,17 @@ export interface EvalOutput extends Judged {
 }
 
 /** Evaluate the model file on a loaded trace: InputError for a trace with nothing to evaluate, Error (with the reason) for an unusable model. */
-export async function evaluateModelFile(modelFile: string, trace: LoadedTrace, horizon_s: number | undefined, horizonLabel = '1 interval'): Promise<EvalOutput> {
+export async function evaluateModelFile(
+  modelFile: string,
+  trace: LoadedTrace,
+  horizon_s: number | undefined,
+  horizonLabel = '1 interval',
+): Promise<EvalOutput> {
   const t = judgedTargets(trace.series, horizon_s);
-  if (!t.scored.includes(true)) throw new InputError([`${trace.file}: no interval to evaluate: the second half of every series is shorter than the horizon`]);
+  if (!t.scored.includes(true))
+    throw new InputError([
+      `${trace.file}: no interval to evaluate: the second half of every series is shorter than the horizon`,
+    ]);
   const { session, meta } = await openModel(await readFile(modelFile));
   const p = new OnnxDemandPredictor(session, meta, 1, () => undefined);
   const ex = buildExamples(t.all, featureIndex(meta.features));
@@ -34,7 +42,11 @@ export async function evaluateModelFile(modelFile: string, trace: LoadedTrace, h
   for (let a = 0; a < ex.n; a += CHUNK) {
     const b = Math.min(ex.n, a + CHUNK);
     // slice, not subarray: a copy the native side may read from offset 0.
-    const y = await p.run(ex.X.slice(a * ex.F, b * ex.F), Float32Array.from(ex.scale.subarray(a, b)), Float32Array.from(ex.anchor.subarray(a, b)));
+    const y = await p.run(
+      ex.X.slice(a * ex.F, b * ex.F),
+      Float32Array.from(ex.scale.subarray(a, b)),
+      Float32Array.from(ex.anchor.subarray(a, b)),
+    );
     p50.set(y.p50, a);
     p90.set(y.p90, a);
   }

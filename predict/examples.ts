@@ -57,7 +57,18 @@ export function trainTargets(series: readonly Series[], horizon_s: number | unde
  * the predictor computes the baselines once for the model and its guard). The same function for
  * training, evaluation and the shells' predictor.
  */
-export function modelRow(counts: readonly number[], n: number, interval_s: number, end_s: number, h: number, features: readonly number[], X: Float32Array, i: number, row: Float64Array, anchor = anchorOf(counts, n, h, interval_s)): { scale: number; anchor: number } {
+export function modelRow(
+  counts: readonly number[],
+  n: number,
+  interval_s: number,
+  end_s: number,
+  h: number,
+  features: readonly number[],
+  X: Float32Array,
+  i: number,
+  row: Float64Array,
+  anchor = anchorOf(counts, n, h, interval_s),
+): { scale: number; anchor: number } {
   const level = computeFeatures(counts, n, interval_s, end_s, row);
   const F = features.length;
   for (let j = 0; j < F; j++) X[i * F + j] = row[features[j] as number] as number;

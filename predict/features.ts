@@ -43,15 +43,43 @@ export const HISTORY_LEN = 10_112;
 /** Every feature, in the order of the dataset's columns. */
 export const ALL_FEATURES = [
   'log_level',
-  'lag_1', 'lag_2', 'lag_3', 'lag_4', 'lag_6', 'lag_12',
-  'mean_3', 'mean_6', 'mean_24', 'mean_96',
-  'ewma_0.5', 'ewma_0.2', 'ewma_0.05',
-  'med_5', 'med_15', 'med_48',
-  'sd_12', 'min_12', 'max_12',
-  'err_last', 'ewma_vs_last', 'mean_vs_last', 'med_vs_last',
-  'has_day', 'day_next', 'day_next3', 'day_delta', 'day_step',
-  'has_week', 'week_next', 'week_next3', 'week_delta', 'week_step',
-  'tod_sin', 'tod_cos', 'dow_sin', 'dow_cos',
+  'lag_1',
+  'lag_2',
+  'lag_3',
+  'lag_4',
+  'lag_6',
+  'lag_12',
+  'mean_3',
+  'mean_6',
+  'mean_24',
+  'mean_96',
+  'ewma_0.5',
+  'ewma_0.2',
+  'ewma_0.05',
+  'med_5',
+  'med_15',
+  'med_48',
+  'sd_12',
+  'min_12',
+  'max_12',
+  'err_last',
+  'ewma_vs_last',
+  'mean_vs_last',
+  'med_vs_last',
+  'has_day',
+  'day_next',
+  'day_next3',
+  'day_delta',
+  'day_step',
+  'has_week',
+  'week_next',
+  'week_next3',
+  'week_delta',
+  'week_step',
+  'tod_sin',
+  'tod_cos',
+  'dow_sin',
+  'dow_cos',
 ] as const;
 export type FeatureName = (typeof ALL_FEATURES)[number];
 
@@ -116,7 +144,14 @@ function meanOf(win: Float64Array, a: number, b: number): number {
  * All features (ALL_FEATURES order) of the history counts[0..n-1] (oldest first; counts[n-1] the
  * interval just ended at `end_s`), written into `out` from `at`; returns the level.
  */
-export function computeFeatures(counts: ArrayLike<number>, n: number, interval_s: number, end_s: number, out: Float64Array | number[], at = 0): number {
+export function computeFeatures(
+  counts: ArrayLike<number>,
+  n: number,
+  interval_s: number,
+  end_s: number,
+  out: Float64Array | number[],
+  at = 0,
+): number {
   const first = Math.max(0, n - HISTORY_LEN);
   // The recent window, copied once into a typed array: every loop below then reads one
   // monomorphic array (a shell calls this per profile per cycle; see bench/predict.ts).
@@ -138,7 +173,9 @@ export function computeFeatures(counts: ArrayLike<number>, n: number, interval_s
   const w12 = Math.min(12, len);
   if (w12 > 0) {
     const m = meanOf(win, len - w12, len);
-    let sd = 0, lo = Infinity, hi = -Infinity;
+    let sd = 0,
+      lo = Infinity,
+      hi = -Infinity;
     for (let i = len - w12; i < len; i++) {
       const c = win[i] as number;
       sd += (c - m) * (c - m);
@@ -156,7 +193,11 @@ export function computeFeatures(counts: ArrayLike<number>, n: number, interval_s
   // How well last-value, an EWMA (0.5), the 12-mean and the 5-median did one step ahead over the
   // last ERR_WINDOW intervals: tells a persistent series (follow the last value) from a noisy one
   // (follow a mean or median), which levels alone cannot.
-  let eLast = 0, eEwma = 0, eMean = 0, eMed = 0, m = 0;
+  let eLast = 0,
+    eEwma = 0,
+    eMean = 0,
+    eMed = 0,
+    m = 0;
   const e0 = Math.max(1, len - ERR_WINDOW);
   const w0 = Math.max(0, e0 - LEVEL_WINDOW);
   let ew = win[w0] as number;

@@ -52,12 +52,25 @@ export interface GbtParams {
 }
 
 /** The regularisation cross-validation chose (predict/cv.ts); the quantile is set per model. */
-export const GBT_DEFAULTS: Omit<GbtParams, 'seed' | 'quantile'> = { trees: 300, depth: 5, learning_rate: 0.05, min_leaf: 40, bins: 64, subsample: 0.7, colsample: 0.8 };
+export const GBT_DEFAULTS: Omit<GbtParams, 'seed' | 'quantile'> = {
+  trees: 300,
+  depth: 5,
+  learning_rate: 0.05,
+  min_leaf: 40,
+  bins: 64,
+  subsample: 0.7,
+  colsample: 0.8,
+};
 
 const f32 = Math.fround;
 
 /** Weighted τ-quantile of values[idx] (weights w[idx]): the smallest value with weight ≥ τ at or below it. */
-export function weightedQuantile(values: ArrayLike<number>, w: ArrayLike<number>, idx: ArrayLike<number>, tau: number): number {
+export function weightedQuantile(
+  values: ArrayLike<number>,
+  w: ArrayLike<number>,
+  idx: ArrayLike<number>,
+  tau: number,
+): number {
   const order = Array.from(idx).sort((a, b) => (values[a] as number) - (values[b] as number) || a - b);
   let total = 0;
   for (const i of order) total += w[i] as number;
@@ -97,7 +110,8 @@ export function binCuts(X: Float32Array, n: number, F: number, bins: number): Fl
 }
 
 function binOf(cuts: Float32Array, x: number): number {
-  let lo = 0, hi = cuts.length;
+  let lo = 0,
+    hi = cuts.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (x <= (cuts[mid] as number)) hi = mid;
@@ -119,7 +133,8 @@ export function trainGbt(X: Float32Array, y: ArrayLike<number>, w: ArrayLike<num
   const cuts = binCuts(X, n, F, params.bins);
   const B = Math.max(...cuts.map((c) => c.length + 1));
   const binned = new Uint8Array(n * F);
-  for (let i = 0; i < n; i++) for (let f = 0; f < F; f++) binned[i * F + f] = binOf(cuts[f] as Float32Array, X[i * F + f] as number);
+  for (let i = 0; i < n; i++)
+    for (let f = 0; f < F; f++) binned[i * F + f] = binOf(cuts[f] as Float32Array, X[i * F + f] as number);
 
   const all = Int32Array.from({ length: n }, (_, i) => i);
   const tau = params.quantile;
@@ -172,19 +187,33 @@ export function trainGbt(X: Float32Array, y: ArrayLike<number>, w: ArrayLike<num
       level = next;
     }
     leaves.push(...level);
-    for (const leaf of leaves) tree.value[leaf.id] = f32(params.learning_rate * weightedQuantile(resid, w, leaf.rows, tau));
+    for (const leaf of leaves)
+      tree.value[leaf.id] = f32(params.learning_rate * weightedQuantile(resid, w, leaf.rows, tau));
     trees.push(tree);
     for (let i = 0; i < n; i++) pred[i] = (pred[i] as number) + (tree.value[leafOf(tree, X, i * F)] as number);
   }
   return { kind: 'gbt', n_features: F, base, trees };
 }
 
-function bestSplit(rows: Int32Array, binned: Uint8Array, grad: Float64Array, w: ArrayLike<number>, F: number, B: number, allowed: number[], minLeaf: number, gh: Float64Array, wh: Float64Array, ch: Int32Array): { f: number; bin: number } | undefined {
+function bestSplit(
+  rows: Int32Array,
+  binned: Uint8Array,
+  grad: Float64Array,
+  w: ArrayLike<number>,
+  F: number,
+  B: number,
+  allowed: number[],
+  minLeaf: number,
+  gh: Float64Array,
+  wh: Float64Array,
+  ch: Int32Array,
+): { f: number; bin: number } | undefined {
   if (rows.length < 2 * minLeaf) return undefined;
   gh.fill(0);
   wh.fill(0);
   ch.fill(0);
-  let G = 0, W = 0;
+  let G = 0,
+    W = 0;
   for (const i of rows) {
     const wi = w[i] as number;
     const gi = (grad[i] as number) * wi;
@@ -202,7 +231,9 @@ function bestSplit(rows: Int32Array, binned: Uint8Array, grad: Float64Array, w: 
   let best: { f: number; bin: number } | undefined;
   let bestGain = 1e-12 * W;
   for (const f of allowed) {
-    let gl = 0, wl = 0, cl = 0;
+    let gl = 0,
+      wl = 0,
+      cl = 0;
     for (let b = 0; b < B - 1; b++) {
       const k = f * B + b;
       gl += gh[k] as number;
@@ -225,7 +256,11 @@ function bestSplit(rows: Int32Array, binned: Uint8Array, grad: Float64Array, w: 
 
 function leafOf(tree: Tree, x: ArrayLike<number>, o: number): number {
   let k = 0;
-  while ((tree.feature[k] as number) >= 0) k = (x[o + (tree.feature[k] as number)] as number) <= (tree.threshold[k] as number) ? (tree.left[k] as number) : (tree.right[k] as number);
+  while ((tree.feature[k] as number) >= 0)
+    k =
+      (x[o + (tree.feature[k] as number)] as number) <= (tree.threshold[k] as number)
+        ? (tree.left[k] as number)
+        : (tree.right[k] as number);
   return k;
 }
 

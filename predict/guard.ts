@@ -91,7 +91,14 @@ export class SeriesGuard {
    * The guarded forecast for the `h` intervals from absolute index `end`; `scale` is the recent
    * level times `h` (features.ts), what the model's ratios are multiplied by.
    */
-  forecast(end: number, h: number, model_p50: number, model_p90: number, others: Readonly<Record<Exclude<Source, 'model'>, number>>, scale: number): Guarded {
+  forecast(
+    end: number,
+    h: number,
+    model_p50: number,
+    model_p90: number,
+    others: Readonly<Record<Exclude<Source, 'model'>, number>>,
+    scale: number,
+  ): Guarded {
     const forecasts = Float64Array.from(SOURCES, (s) => (s === 'model' ? model_p50 : others[s]));
     const { p50, pick } = this.blend(forecasts);
     const width = Math.max(model_p90 - model_p50, MIN_WIDTH * scale);
@@ -112,7 +119,8 @@ export class SeriesGuard {
     // Relative to the best error, or — when the best is (nearly) exact — to a millionth of the
     // arrivals, so a flat series follows its exact forecaster and nothing divides by 0.
     const scale = Math.max(least, EXACT * this.actualSum, Number.MIN_VALUE);
-    let weights = 0, p50 = 0;
+    let weights = 0,
+      p50 = 0;
     for (let i = 0; i < SOURCES.length; i++) {
       const w = Math.exp((-GUARD_SHARPNESS * ((this.sums[i] as number) - least)) / scale);
       weights += w;
@@ -134,7 +142,8 @@ export class SeriesGuard {
     this.settled++;
     // Recompute the sums now and then, so floating-point drift of the running sums stays bounded.
     if (this.settled % GUARD_WINDOW === 0) {
-      for (let i = 0; i < SOURCES.length; i++) this.sums[i] = (this.errors[i] as Float64Array).reduce((a, x) => a + x, 0);
+      for (let i = 0; i < SOURCES.length; i++)
+        this.sums[i] = (this.errors[i] as Float64Array).reduce((a, x) => a + x, 0);
       this.actualSum = this.actuals.reduce((a, x) => a + x, 0);
     }
     const missed = y > p.p90;

@@ -28,8 +28,21 @@ export interface LoadedTrace {
 export function loadTrace(file: string, opts: { skipBad?: boolean } = {}): LoadedTrace {
   const header = readCsvHead(file)[0]?.fields ?? [];
   const nab = header.length === 2 && header[0] === 'timestamp' && header[1] === 'value';
-  const read = nab ? importNab(file, { exact: true, skipBad: opts.skipBad === true }) : readDemandTrace(file, { skipBad: opts.skipBad === true });
+  const read = nab
+    ? importNab(file, { exact: true, skipBad: opts.skipBad === true })
+    : readDemandTrace(file, { skipBad: opts.skipBad === true });
   const rows: DemandRow[] = read.rows;
-  const sha256 = createHash('sha256').update(readInputBytes(file, MAX_CSV_BYTES, 'CSV input')).digest('hex').slice(0, 16);
-  return { file, name: basename(file).replace(/\.csv$/i, ''), format: nab ? 'nab' : 'demand', rows: rows.length, skipped: read.skipped.length, series: seriesOfRows(rows), sha256 };
+  const sha256 = createHash('sha256')
+    .update(readInputBytes(file, MAX_CSV_BYTES, 'CSV input'))
+    .digest('hex')
+    .slice(0, 16);
+  return {
+    file,
+    name: basename(file).replace(/\.csv$/i, ''),
+    format: nab ? 'nab' : 'demand',
+    rows: rows.length,
+    skipped: read.skipped.length,
+    series: seriesOfRows(rows),
+    sha256,
+  };
 }

@@ -44,7 +44,12 @@ export interface Judged extends Evaluation {
  * Guard the model's outputs (one per target of `t.all`, `scale` = level × horizon intervals) and
  * score the second half.
  */
-export function judge(t: JudgedTargets, p50: ArrayLike<number>, p90: ArrayLike<number>, scale: ArrayLike<number>): Judged {
+export function judge(
+  t: JudgedTargets,
+  p50: ArrayLike<number>,
+  p90: ArrayLike<number>,
+  scale: ArrayLike<number>,
+): Judged {
   const guards = new Map<Series, SeriesGuard>();
   const seasons = new Map<Series, ReturnType<typeof seasonsFor>>();
   const out = { targets: [] as Target[], p50: [] as number[], p90: [] as number[] };
@@ -56,7 +61,14 @@ export function judge(t: JudgedTargets, p50: ArrayLike<number>, p90: ArrayLike<n
     // The guard's candidates are the baselines as a shell knows them (from the interval alone).
     if (!season) seasons.set(x.s, (season = seasonsFor(seasonalInterval(x.s))));
     g.settle(x.s.counts, x.k, x.k);
-    const f = g.forecast(x.k, x.h, p50[i] as number, p90[i] as number, guardCandidates(x.s.counts, x.k, x.h, season), scale[i] as number);
+    const f = g.forecast(
+      x.k,
+      x.h,
+      p50[i] as number,
+      p90[i] as number,
+      guardCandidates(x.s.counts, x.k, x.h, season),
+      scale[i] as number,
+    );
     if (!t.scored[i]) return;
     out.targets.push(x);
     out.p50.push(f.p50);
@@ -65,5 +77,10 @@ export function judge(t: JudgedTargets, p50: ArrayLike<number>, p90: ArrayLike<n
   });
   const e = evaluate(out.targets, out.p50, out.p90);
   const n = Math.max(1, out.targets.length);
-  return { ...e, sources: Object.fromEntries([...used].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round((v / n) * 1e4) / 1e4])) };
+  return {
+    ...e,
+    sources: Object.fromEntries(
+      [...used].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round((v / n) * 1e4) / 1e4]),
+    ),
+  };
 }

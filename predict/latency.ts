@@ -28,13 +28,24 @@ export function benchBatch(traces: readonly LoadedTrace[], size = BENCH_PROFILES
   return Array.from({ length: size }, (_, i) => {
     const s = series[i % series.length] as (typeof series)[number];
     const k = s.counts.length - 1 - Math.floor(i / series.length);
-    return { profile: `p${i}`, interval_s: s.interval_s, end_s: s.t_s[k] as number, counts: s.counts.slice(Math.max(0, k - HISTORY_LEN), k) };
+    return {
+      profile: `p${i}`,
+      interval_s: s.interval_s,
+      end_s: s.t_s[k] as number,
+      counts: s.counts.slice(Math.max(0, k - HISTORY_LEN), k),
+    };
   });
 }
 
-const pct = (sorted: Float64Array, q: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) * 10) / 10;
+const pct = (sorted: Float64Array, q: number) =>
+  Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) * 10) / 10;
 
-export async function measureLatency(onnx: Uint8Array, traces: readonly LoadedTrace[], runs = 2000, warmup = 200): Promise<Latency> {
+export async function measureLatency(
+  onnx: Uint8Array,
+  traces: readonly LoadedTrace[],
+  runs = 2000,
+  warmup = 200,
+): Promise<Latency> {
   const { session, meta } = await openModel(onnx);
   const p = new OnnxDemandPredictor(session, meta, 300, () => undefined);
   const batch = benchBatch(traces);
@@ -44,7 +55,17 @@ export async function measureLatency(onnx: Uint8Array, traces: readonly LoadedTr
   const anchor = new Float32Array(batch.length);
   const row = new Float64Array(ALL_FEATURES.length);
   batch.forEach((h, i) => {
-    const r = modelRow(h.counts, h.counts.length, h.interval_s, h.end_s, 300 / h.interval_s, featureIndex(meta.features), X, i, row);
+    const r = modelRow(
+      h.counts,
+      h.counts.length,
+      h.interval_s,
+      h.end_s,
+      300 / h.interval_s,
+      featureIndex(meta.features),
+      X,
+      i,
+      row,
+    );
     level[i] = r.scale;
     anchor[i] = r.anchor;
   });

@@ -35,7 +35,11 @@ export class ErrorSum {
 
   score(): Score {
     const wape = this.sum > 0 ? this.abs / this.sum : this.abs > 0 ? Infinity : 0;
-    return { accuracy: round6(1 - wape), wape: round6(wape), mape: round6(this.nPositive ? this.ape / this.nPositive : 0) };
+    return {
+      accuracy: round6(1 - wape),
+      wape: round6(wape),
+      mape: round6(this.nPositive ? this.ape / this.nPositive : 0),
+    };
   }
 }
 
@@ -48,7 +52,9 @@ function lnFactorial(n: number): number {
     for (let i = 2; i <= n; i++) s += Math.log(i);
     return s;
   }
-  return n * Math.log(n) - n + 0.5 * Math.log(2 * Math.PI * n) + 1 / (12 * n) - 1 / (360 * n ** 3) + 1 / (1260 * n ** 5);
+  return (
+    n * Math.log(n) - n + 0.5 * Math.log(2 * Math.PI * n) + 1 / (12 * n) - 1 / (360 * n ** 3) + 1 / (1260 * n ** 5)
+  );
 }
 
 /**
@@ -93,7 +99,8 @@ export function heldOutTargets(series: readonly Series[], horizon_s: number | un
   const out: Target[] = [];
   for (const s of series) {
     const h = horizon_s === undefined ? 1 : horizon_s / s.interval_s;
-    for (let k = Math.max(1, splitIndex(s)); k + labelSpan(h) <= s.counts.length; k++) out.push({ s, k, h, y: labelAt(s.counts, k, h) as number });
+    for (let k = Math.max(1, splitIndex(s)); k + labelSpan(h) <= s.counts.length; k++)
+      out.push({ s, k, h, y: labelAt(s.counts, k, h) as number });
   }
   return out;
 }
@@ -123,12 +130,18 @@ export interface Evaluation {
  * Scores `forecasts` (one per target; P90 ones optional) beside the baselines and the Poisson
  * ceiling.
  */
-export function evaluate(targets: readonly Target[], forecasts: ArrayLike<number>, p90?: ArrayLike<number>): Evaluation {
+export function evaluate(
+  targets: readonly Target[],
+  forecasts: ArrayLike<number>,
+  p90?: ArrayLike<number>,
+): Evaluation {
   const model = new ErrorSum();
   const base = Object.fromEntries(BASELINES.map((b) => [b, new ErrorSum()])) as Record<Baseline, ErrorSum>;
   const ceiling = new PoissonCeiling();
   const seasons = new Map<Series, Seasons>();
-  let covered = 0, loss = 0, sum = 0;
+  let covered = 0,
+    loss = 0,
+    sum = 0;
   targets.forEach((t, i) => {
     model.add(t.y, forecasts[i] as number);
     let season = seasons.get(t.s);
@@ -145,7 +158,12 @@ export function evaluate(targets: readonly Target[], forecasts: ArrayLike<number
   });
   return {
     ...model.score(),
-    ...(p90 ? { coverage_p90: round6(targets.length ? covered / targets.length : 1), pinball_p90: round6(sum > 0 ? loss / sum : loss > 0 ? Infinity : 0) } : {}),
+    ...(p90
+      ? {
+          coverage_p90: round6(targets.length ? covered / targets.length : 1),
+          pinball_p90: round6(sum > 0 ? loss / sum : loss > 0 ? Infinity : 0),
+        }
+      : {}),
     baselines: Object.fromEntries(BASELINES.map((b) => [b, base[b].score()])) as Record<Baseline, Score>,
     poisson_ceiling: ceiling.accuracy(),
     intervals: targets.length,

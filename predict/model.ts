@@ -37,6 +37,11 @@ function scaled(r: Float32Array, level: Float32Array, anchor: Float32Array): Flo
 }
 
 /** The model's P50 and P90 arrivals for rows of X (n × F float32). */
-export function predictArrivals(m: DemandModel, X: Float32Array, level: Float32Array, anchor: Float32Array): { p50: Float32Array; p90: Float32Array } {
+export function predictArrivals(
+  m: DemandModel,
+  X: Float32Array,
+  level: Float32Array,
+  anchor: Float32Array,
+): { p50: Float32Array; p90: Float32Array } {
   return { p50: scaled(predictGbt(m.p50, X), level, anchor), p90: scaled(predictGbt(m.p90, X), level, anchor) };
 }

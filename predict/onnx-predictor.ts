@@ -28,7 +28,12 @@ export interface LoadOptions {
  * One thread: batches are a few hundred rows at most, where thread hand-offs cost more than they
  * save, and one thread also sums the trees in the order the TypeScript model does.
  */
-const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 };
+const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  logSeverityLevel: 3,
+};
 
 /** Profiles whose guards are kept; past it the least recently forecast one is forgotten. */
 const MAX_GUARDS = 1024;
@@ -41,7 +46,13 @@ export class OnnxDemandPredictor implements DemandPredictor {
   /** One online guard per profile (guard.ts), in least-recently-forecast order. */
   private readonly guards = new Map<string, SeriesGuard>();
 
-  constructor(private readonly session: ort.InferenceSession, readonly meta: ModelMeta, readonly horizon_s: number, private readonly warn: (msg: string) => void, private readonly source = 'the demand model') {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly meta: ModelMeta,
+    readonly horizon_s: number,
+    private readonly warn: (msg: string) => void,
+    private readonly source = 'the demand model',
+  ) {
     this.history_len = meta.history_len;
     this.columns = featureIndex(meta.features);
   }
@@ -51,14 +62,21 @@ export class OnnxDemandPredictor implements DemandPredictor {
    * the recent level × horizon intervals, `anchor` the ensemble the model corrects. Used by
    * forecast() and by evaluation.
    */
-  async run(X: Float32Array, level: Float32Array, anchor: Float32Array): Promise<{ p50: Float32Array; p90: Float32Array }> {
+  async run(
+    X: Float32Array,
+    level: Float32Array,
+    anchor: Float32Array,
+  ): Promise<{ p50: Float32Array; p90: Float32Array }> {
     const n = level.length;
     const out = await this.session.run({
       features: new ort.Tensor('float32', X, [n, this.columns.length]),
       level: new ort.Tensor('float32', level, [n, 1]),
       anchor: new ort.Tensor('float32', anchor, [n, 1]),
     });
-    return { p50: (out.arrivals as ort.Tensor).data as Float32Array, p90: (out.arrivals_p90 as ort.Tensor).data as Float32Array };
+    return {
+      p50: (out.arrivals as ort.Tensor).data as Float32Array,
+      p90: (out.arrivals_p90 as ort.Tensor).data as Float32Array,
+    };
   }
 
   async forecast(batch: readonly DemandHistory[]): Promise<DemandForecast[]> {
@@ -69,9 +87,22 @@ export class OnnxDemandPredictor implements DemandPredictor {
     const anchor = new Float32Array(batch.length);
     const row = new Float64Array(ALL_FEATURES.length);
     // The baselines once per profile: the model's anchor is their ensemble, the guard weighs them all.
-    const others = batch.map((b) => guardCandidates(b.counts, b.counts.length, this.horizon_s / b.interval_s, seasonsFor(b.interval_s)));
+    const others = batch.map((b) =>
+      guardCandidates(b.counts, b.counts.length, this.horizon_s / b.interval_s, seasonsFor(b.interval_s)),
+    );
     batch.forEach((b, i) => {
-      const r = modelRow(b.counts, b.counts.length, b.interval_s, b.end_s, this.horizon_s / b.interval_s, this.columns, X, i, row, (others[i] as (typeof others)[number]).ensemble);
+      const r = modelRow(
+        b.counts,
+        b.counts.length,
+        b.interval_s,
+        b.end_s,
+        this.horizon_s / b.interval_s,
+        this.columns,
+        X,
+        i,
+        row,
+        (others[i] as (typeof others)[number]).ensemble,
+      );
       level[i] = r.scale;
       anchor[i] = r.anchor;
     });
@@ -91,7 +122,14 @@ export class OnnxDemandPredictor implements DemandPredictor {
       // intervals still settles the right forecasts.
       const end = Math.round(b.end_s / b.interval_s);
       g.settle(b.counts, n, end);
-      const f = g.forecast(end, h, y.p50[i] as number, y.p90[i] as number, others[i] as (typeof others)[number], level[i] as number);
+      const f = g.forecast(
+        end,
+        h,
+        y.p50[i] as number,
+        y.p90[i] as number,
+        others[i] as (typeof others)[number],
+        level[i] as number,
+      );
       return { profile: b.profile, horizon_s: this.horizon_s, arrivals: f.p50, arrivals_p90: f.p90 };
     });
   }
@@ -114,7 +152,8 @@ export async function openModel(bytes: Uint8Array): Promise<{ session: ort.Infer
   try {
     meta = readOnnxMeta(bytes);
     featureIndex(meta.features);
-    if (meta.history_len !== HISTORY_LEN) throw new Error(`trained on ${meta.history_len} intervals of history, this fgo reads ${HISTORY_LEN}`);
+    if (meta.history_len !== HISTORY_LEN)
+      throw new Error(`trained on ${meta.history_len} intervals of history, this fgo reads ${HISTORY_LEN}`);
   } catch (e) {
     throw new Error(`not an fgo demand model: ${firstLine(e)}`);
   }
@@ -125,7 +164,10 @@ export async function openModel(bytes: Uint8Array): Promise<{ session: ort.Infer
     throw new Error(`onnxruntime cannot load it: ${firstLine(e)}`);
   }
   const missing = ['features', 'level', 'anchor'].filter((n) => !session.inputNames.includes(n));
-  if (missing.length || !session.outputNames.includes('arrivals') || !session.outputNames.includes('arrivals_p90')) throw new Error(`unexpected graph: inputs ${session.inputNames.join(',')}, outputs ${session.outputNames.join(',')}`);
+  if (missing.length || !session.outputNames.includes('arrivals') || !session.outputNames.includes('arrivals_p90'))
+    throw new Error(
+      `unexpected graph: inputs ${session.inputNames.join(',')}, outputs ${session.outputNames.join(',')}`,
+    );
   return { session, meta };
 }
 
@@ -144,7 +186,9 @@ export async function loadDemandPredictor(modelPath: string | undefined, opts: L
   try {
     bytes = await readFile(modelPath);
   } catch (e) {
-    return fallback((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read it (${firstLine(e)})`);
+    return fallback(
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read it (${firstLine(e)})`,
+    );
   }
   try {
     const { session, meta } = await openModel(bytes);

@@ -29,13 +29,22 @@ const OPSETS = [
 
 const ints = (name: string, v: ArrayLike<number>): IAttr => ({ name, type: A.INTS, ints: Array.from(v) });
 const floats = (name: string, v: ArrayLike<number>): IAttr => ({ name, type: A.FLOATS, floats: Array.from(v) });
-const strings = (name: string, v: string[]): IAttr => ({ name, type: A.STRINGS, strings: v.map((s) => new TextEncoder().encode(s)) });
+const strings = (name: string, v: string[]): IAttr => ({
+  name,
+  type: A.STRINGS,
+  strings: v.map((s) => new TextEncoder().encode(s)),
+});
 const str = (name: string, v: string): IAttr => ({ name, type: A.STRING, s: new TextEncoder().encode(v) });
 
 function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
   };
 }
 
@@ -45,7 +54,15 @@ function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IVal
  * slower than two one-target nodes, bench/predict.ts.)
  */
 function treeNode(g: GbtModel, name: string, input: string, output: string): INode {
-  const n = { tree: [] as number[], node: [] as number[], feat: [] as number[], val: [] as number[], mode: [] as string[], t: [] as number[], f: [] as number[] };
+  const n = {
+    tree: [] as number[],
+    node: [] as number[],
+    feat: [] as number[],
+    val: [] as number[],
+    mode: [] as string[],
+    t: [] as number[],
+    f: [] as number[],
+  };
   const leaf = { tree: [] as number[], node: [] as number[], w: [] as number[] };
   g.trees.forEach((t, ti) => {
     t.feature.forEach((feature, k) => {
@@ -65,7 +82,11 @@ function treeNode(g: GbtModel, name: string, input: string, output: string): INo
     });
   });
   return {
-    name, opType: 'TreeEnsembleRegressor', domain: 'ai.onnx.ml', input: [input], output: [output],
+    name,
+    opType: 'TreeEnsembleRegressor',
+    domain: 'ai.onnx.ml',
+    input: [input],
+    output: [output],
     attribute: [
       str('aggregate_function', 'SUM'),
       floats('base_values', [g.base]),
@@ -78,7 +99,10 @@ function treeNode(g: GbtModel, name: string, input: string, output: string): INo
       ints('nodes_truenodeids', n.t),
       floats('nodes_values', n.val),
       str('post_transform', 'NONE'),
-      ints('target_ids', leaf.tree.map(() => 0)),
+      ints(
+        'target_ids',
+        leaf.tree.map(() => 0),
+      ),
       ints('target_nodeids', leaf.node),
       ints('target_treeids', leaf.tree),
       floats('target_weights', leaf.w),
@@ -106,7 +130,8 @@ export function modelToOnnx(m: DemandModel): Uint8Array {
     opsetImport: OPSETS,
     producerName: 'fgo',
     producerVersion: MODEL_FORMAT,
-    docString: 'fgo demand predictor: arrivals over the next horizon per profile, P50 and P90; inputs features [N,F], level [N,1] (recent level × horizon intervals), anchor [N,1] (the baselines\' ensemble)',
+    docString:
+      "fgo demand predictor: arrivals over the next horizon per profile, P50 and P90; inputs features [N,F], level [N,1] (recent level × horizon intervals), anchor [N,1] (the baselines' ensemble)",
     graph,
     metadataProps: [{ key: META_KEY, value: JSON.stringify(m.meta) }],
   });

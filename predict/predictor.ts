@@ -41,7 +41,10 @@ export class DemandTracker {
   private start_s: number | undefined;
   private closed = 0;
 
-  constructor(readonly interval_s: number, private readonly keep: number) {
+  constructor(
+    readonly interval_s: number,
+    private readonly keep: number,
+  ) {
     if (!(interval_s > 0)) throw new RangeError(`interval_s must be > 0, got ${interval_s}`);
     if (!(Number.isInteger(keep) && keep > 0)) throw new RangeError(`keep must be a positive integer, got ${keep}`);
   }
@@ -63,7 +66,14 @@ export class DemandTracker {
   histories(t_s: number): DemandHistory[] {
     this.advance(t_s);
     const end_s = (this.start_s as number) + this.closed * this.interval_s;
-    return [...this.closedCounts.keys()].sort().map((profile) => ({ profile, interval_s: this.interval_s, end_s, counts: [...(this.closedCounts.get(profile) as number[])] }));
+    return [...this.closedCounts.keys()]
+      .sort()
+      .map((profile) => ({
+        profile,
+        interval_s: this.interval_s,
+        end_s,
+        counts: [...(this.closedCounts.get(profile) as number[])],
+      }));
   }
 
   private advance(t_s: number): void {
@@ -89,7 +99,12 @@ export interface ProfileShape {
  * law (concurrency = rate × service time), plus one, from the P90 rate when there is one (the
  * bound is the headroom) and otherwise from the median rate times `headroom` for bursts.
  */
-export function toPredictions(forecasts: readonly DemandForecast[], shapes: ReadonlyMap<string, ProfileShape>, headroom: number, confidence: number): Prediction[] {
+export function toPredictions(
+  forecasts: readonly DemandForecast[],
+  shapes: ReadonlyMap<string, ProfileShape>,
+  headroom: number,
+  confidence: number,
+): Prediction[] {
   return forecasts.map((f) => {
     const rate = Math.max(0, f.arrivals) / f.horizon_s;
     const rate90 = f.arrivals_p90 === undefined ? undefined : Math.max(rate, f.arrivals_p90 / f.horizon_s);
@@ -110,12 +125,22 @@ export class EwmaDemandPredictor implements DemandPredictor {
   readonly name = 'ewma';
   readonly history_len: number;
 
-  constructor(readonly horizon_s: number, private readonly alpha = 0.5, history_len = 32) {
+  constructor(
+    readonly horizon_s: number,
+    private readonly alpha = 0.5,
+    history_len = 32,
+  ) {
     this.history_len = history_len;
   }
 
   forecast(batch: readonly DemandHistory[]): Promise<DemandForecast[]> {
-    return Promise.resolve(batch.map((h) => ({ profile: h.profile, horizon_s: this.horizon_s, arrivals: ewma(h.counts, this.alpha) * (this.horizon_s / h.interval_s) })));
+    return Promise.resolve(
+      batch.map((h) => ({
+        profile: h.profile,
+        horizon_s: this.horizon_s,
+        arrivals: ewma(h.counts, this.alpha) * (this.horizon_s / h.interval_s),
+      })),
+    );
   }
 }
 

@@ -113,6 +113,13 @@ export const labelSpan = (h: number) => Math.ceil(h - 1e-9);
 export function coarsened(s: Series, factor: number): Series {
   const n = Math.floor(s.counts.length / factor);
   const counts = new Array<number>(n).fill(0);
-  for (let i = 0; i < n * factor; i++) counts[Math.floor(i / factor)] = (counts[Math.floor(i / factor)] as number) + (s.counts[i] as number);
-  return { profile: `${s.profile}×${factor}`, interval_s: s.interval_s * factor, regular: s.regular, t_s: counts.map((_, k) => s.t_s[k * factor] as number), counts };
+  for (let i = 0; i < n * factor; i++)
+    counts[Math.floor(i / factor)] = (counts[Math.floor(i / factor)] as number) + (s.counts[i] as number);
+  return {
+    profile: `${s.profile}×${factor}`,
+    interval_s: s.interval_s * factor,
+    regular: s.regular,
+    t_s: counts.map((_, k) => s.t_s[k * factor] as number),
+    counts,
+  };
 }

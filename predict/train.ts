@@ -46,7 +46,13 @@ const ratioOf = (a: number, b: number) => round6(b > 0 ? a / b : a > 5e-7 ? Infi
 
 export function reportOf(trace: string, j: Judged): SeriesReport {
   const best = SINGLE_BASELINES.reduce((a, b) => (j.baselines[b].wape < j.baselines[a].wape ? b : a));
-  return { trace, ...j, best_single: best, vs_best_single: ratioOf(j.wape, j.baselines[best].wape), vs_ensemble: ratioOf(j.wape, j.baselines.ensemble.wape) };
+  return {
+    trace,
+    ...j,
+    best_single: best,
+    vs_best_single: ratioOf(j.wape, j.baselines[best].wape),
+    vs_ensemble: ratioOf(j.wape, j.baselines.ensemble.wape),
+  };
 }
 
 /** Coarser views added to training: every regular series of intervals ≤ 10 minutes, 6 × coarser. */
@@ -55,18 +61,29 @@ const COARSE_MAX_INTERVAL_S = 600;
 
 /** A trace's series and, for training, their coarser views (series.ts, coarsened). */
 export function trainingViews(series: readonly Series[]): Series[] {
-  return [...series, ...series.filter((s) => s.regular && s.interval_s <= COARSE_MAX_INTERVAL_S).map((s) => coarsened(s, COARSE_FACTOR))];
+  return [
+    ...series,
+    ...series.filter((s) => s.regular && s.interval_s <= COARSE_MAX_INTERVAL_S).map((s) => coarsened(s, COARSE_FACTOR)),
+  ];
 }
 
 /** The examples of each trace's first half (with its coarser views), for the model's feature columns. */
-export function trainExamples(traces: readonly LoadedTrace[], opts: Pick<TrainOptions, 'horizon_s' | 'feature_set'>): Examples[] {
+export function trainExamples(
+  traces: readonly LoadedTrace[],
+  opts: Pick<TrainOptions, 'horizon_s' | 'feature_set'>,
+): Examples[] {
   const cols = featureIndex(FEATURE_SETS[opts.feature_set] as readonly FeatureName[]);
   return traces.map((t) => buildExamples(trainTargets(trainingViews(t.series), opts.horizon_s), cols));
 }
 
 /** The model's metadata for options. */
 export function metaOf(opts: Pick<TrainOptions, 'horizon_label' | 'feature_set'>): ModelMeta {
-  return { format: MODEL_FORMAT, features: [...(FEATURE_SETS[opts.feature_set] as readonly FeatureName[])], horizon: opts.horizon_label ?? '1 interval', history_len: HISTORY_LEN };
+  return {
+    format: MODEL_FORMAT,
+    features: [...(FEATURE_SETS[opts.feature_set] as readonly FeatureName[])],
+    horizon: opts.horizon_label ?? '1 interval',
+    history_len: HISTORY_LEN,
+  };
 }
 
 /** Fit the P50 and P90 trees on the pooled examples. */
@@ -107,14 +124,20 @@ const mean = (xs: readonly number[]) => round6(xs.reduce((a, x) => a + x, 0) / M
 export function summarize(reports: readonly SeriesReport[]) {
   const finite = (x: number) => (Number.isFinite(x) ? x : 1);
   const meanWape = (f: (r: SeriesReport) => number) => mean(reports.map(f));
-  const baselineMeans = Object.fromEntries(BASELINES.map((b) => [b, meanWape((r) => r.baselines[b].wape)])) as Record<Baseline, number>;
+  const baselineMeans = Object.fromEntries(BASELINES.map((b) => [b, meanWape((r) => r.baselines[b].wape)])) as Record<
+    Baseline,
+    number
+  >;
   const bestSingle = Math.min(...SINGLE_BASELINES.map((b) => baselineMeans[b]));
   const coverage = reports.map((r) => r.coverage_p90 ?? 0);
   return {
     series: reports.length,
     mean_wape: meanWape((r) => r.wape),
     mean_wape_of_baselines: baselineMeans,
-    mean_wape_vs_best_single_baseline: ratioOf(meanWape((r) => r.wape), bestSingle),
+    mean_wape_vs_best_single_baseline: ratioOf(
+      meanWape((r) => r.wape),
+      bestSingle,
+    ),
     mean_of_ratios_vs_best_single: mean(reports.map((r) => finite(r.vs_best_single))),
     worst_vs_best_single: round6(Math.max(...reports.map((r) => r.vs_best_single))),
     series_within_2pct_of_best_single: reports.filter((r) => r.vs_best_single <= 1.02).length,
@@ -146,14 +169,27 @@ export function trainDemandModel(traces: readonly LoadedTrace[], opts: TrainOpti
     feature_set: opts.feature_set,
     history_len: HISTORY_LEN,
     horizon: meta.horizon,
-    target: 'arrivals over the horizon = anchor + r × level × horizon intervals; r learnt with the pinball loss at τ = 0.5 and τ = 0.9, weight level ÷ the trace\'s mean level; anchor = the baselines\' ensemble',
+    target:
+      "arrivals over the horizon = anchor + r × level × horizon intervals; r learnt with the pinball loss at τ = 0.5 and τ = 0.9, weight level ÷ the trace's mean level; anchor = the baselines' ensemble",
     data: traces.map((t, i) => ({
-      trace: t.name, file: t.file, format: t.format, sha256_16: t.sha256, rows: t.rows,
-      profiles: t.series.length, interval_s: t.series[0]?.interval_s, regular: t.series[0]?.regular, train_examples: parts[i]?.n,
+      trace: t.name,
+      file: t.file,
+      format: t.format,
+      sha256_16: t.sha256,
+      rows: t.rows,
+      profiles: t.series.length,
+      interval_s: t.series[0]?.interval_s,
+      regular: t.series[0]?.regular,
+      train_examples: parts[i]?.n,
     })),
-    split: 'time-ordered: train on targets wholly in the first half of every series; the figures below are on every target starting in the second half, through the online guard',
+    split:
+      'time-ordered: train on targets wholly in the first half of every series; the figures below are on every target starting in the second half, through the online guard',
     seed: opts.seed,
-    time_split: { note: 'second halves of series whose first halves trained the model: not a generalisation figure (see cross_validation)', results: Object.fromEntries(reports.map((r) => [r.trace, r])), summary: summarize(reports) },
+    time_split: {
+      note: 'second halves of series whose first halves trained the model: not a generalisation figure (see cross_validation)',
+      results: Object.fromEntries(reports.map((r) => [r.trace, r])),
+      summary: summarize(reports),
+    },
   };
   return { model, card };
 }

@@ -17,7 +17,14 @@ const MAX_DIGITS = 3;
 const COMPRESSED_COOKIE = 0x1c849314;
 
 /** The fractions of requests the CDF is drawn at: every percent, then the tail. */
-export const CDF_FRACTIONS: readonly number[] = [...Array.from({ length: 99 }, (_, i) => (i + 1) / 100), 0.995, 0.999, 0.9995, 0.9999, 1];
+export const CDF_FRACTIONS: readonly number[] = [
+  ...Array.from({ length: 99 }, (_, i) => (i + 1) / 100),
+  0.995,
+  0.999,
+  0.9995,
+  0.9999,
+  1,
+];
 
 /** Why the encoding is not one fgo wrote, or undefined when its header is within bounds. */
 function headerProblem(b64: string): string | undefined {
@@ -31,8 +38,11 @@ function headerProblem(b64: string): string | undefined {
     return `cannot be inflated (${(e as Error).message})`;
   }
   if (u.length < 40) return 'too short for a histogram header';
-  const digits = u.readInt32BE(12), lowest = u.readBigInt64BE(16), highest = u.readBigInt64BE(24);
-  if (digits < 1 || digits > MAX_DIGITS || lowest < 1n || highest > BigInt(MAX_VALUE) || highest < lowest) return `a histogram fgo does not write (${digits} digits, ${lowest}–${highest})`;
+  const digits = u.readInt32BE(12),
+    lowest = u.readBigInt64BE(16),
+    highest = u.readBigInt64BE(24);
+  if (digits < 1 || digits > MAX_DIGITS || lowest < 1n || highest > BigInt(MAX_VALUE) || highest < lowest)
+    return `a histogram fgo does not write (${digits} digits, ${lowest}–${highest})`;
   return undefined;
 }
 
@@ -42,5 +52,7 @@ export function cdfOf(b64: string): { points: Array<{ p: number; ms: number }> }
   if (problem) return { problem };
   const h = hdr.decodeFromCompressedBase64(b64, 32, false);
   if (h.totalCount === 0) return { points: [] };
-  return { points: CDF_FRACTIONS.map((p) => ({ p, ms: Math.min(h.getValueAtPercentile(p * 100), h.maxValue) / 1000 })) };
+  return {
+    points: CDF_FRACTIONS.map((p) => ({ p, ms: Math.min(h.getValueAtPercentile(p * 100), h.maxValue) / 1000 })),
+  };
 }

@@ -8,7 +8,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fmtFigure, fmtRatio, labelOf, TIE_TOLERANCE, VERDICT_METRICS, VERDICT_RULE, type ScenarioVerdict, type VerdictMetric } from '../sim/verdict.ts';
+import {
+  fmtFigure,
+  fmtRatio,
+  labelOf,
+  TIE_TOLERANCE,
+  VERDICT_METRICS,
+  VERDICT_RULE,
+  type ScenarioVerdict,
+  type VerdictMetric,
+} from '../sim/verdict.ts';
 import type { ChartDef, Run } from './charts.ts';
 import { FONT } from './theme.ts';
 
@@ -30,7 +39,11 @@ export function inlineLibraries(): Array<{ name: string; code: string }> {
 
 export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 /** JSON safe inside <script>: no `</script>`, no `<!--`, no line separators that end a JS string. */
-const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+const scriptJson = (v: unknown) =>
+  JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 /** Library code safe inside <script>: only a literal `</script` could end the element early. */
 const scriptCode = (s: string) => s.replace(/<\/script/gi, '<\\/script');
 
@@ -59,14 +72,25 @@ export const MAX_TABLE_PROFILES = 8;
 function capProfiles(runs: Run[]): (m: unknown) => unknown {
   const arrivals = new Map<string, number>();
   for (const r of runs) {
-    for (const [k, v] of Object.entries((r.metrics as { by_profile?: Record<string, { arrived?: number }> }).by_profile ?? {})) arrivals.set(k, (arrivals.get(k) ?? 0) + (v.arrived ?? 0));
+    for (const [k, v] of Object.entries(
+      (r.metrics as { by_profile?: Record<string, { arrived?: number }> }).by_profile ?? {},
+    ))
+      arrivals.set(k, (arrivals.get(k) ?? 0) + (v.arrived ?? 0));
   }
   if (arrivals.size <= MAX_TABLE_PROFILES) return (m) => m;
-  const kept = new Set([...arrivals].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MAX_TABLE_PROFILES).map(([k]) => k));
+  const kept = new Set(
+    [...arrivals]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, MAX_TABLE_PROFILES)
+      .map(([k]) => k),
+  );
   const note = `${arrivals.size - MAX_TABLE_PROFILES} more profiles left out (the ${MAX_TABLE_PROFILES} with the most arrivals are shown); see metrics.json`;
   return (m) => {
     const bp = (m as { by_profile?: Record<string, unknown> }).by_profile ?? {};
-    return { ...(m as object), by_profile: { ...Object.fromEntries(Object.entries(bp).filter(([k]) => kept.has(k))), '…': note } };
+    return {
+      ...(m as object),
+      by_profile: { ...Object.fromEntries(Object.entries(bp).filter(([k]) => kept.has(k))), '…': note },
+    };
   };
 }
 
@@ -87,7 +111,10 @@ export function summaryRows(runs: Run[]): SummaryRow[] {
     { key: 'decisions', values: runs.map((r) => r.series.decisions.total), group: 'run' },
   ];
   const cap = capProfiles(runs);
-  for (const [group, pick] of [['metrics', (r: Run) => cap(r.metrics)], ['wall', (r: Run) => r.wall]] as const) {
+  for (const [group, pick] of [
+    ['metrics', (r: Run) => cap(r.metrics)],
+    ['wall', (r: Run) => r.wall],
+  ] as const) {
     const flat = runs.map((r) => new Map(flatten(pick(r) ?? {})));
     const keys = [...new Set(flat.flatMap((m) => [...m.keys()]))];
     for (const key of keys) rows.push({ key, values: flat.map((m) => m.get(key)), group });
@@ -96,7 +123,16 @@ export function summaryRows(runs: Run[]): SummaryRow[] {
 }
 
 /** A list (metrics.json call_edges) is summarised: its entries have their own chart. */
-const cell = (v: unknown) => (v === undefined ? '' : v === null ? '–' : typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 6 }) : Array.isArray(v) ? `${v.length} entries (metrics.json)` : String(v));
+const cell = (v: unknown) =>
+  v === undefined
+    ? ''
+    : v === null
+      ? '–'
+      : typeof v === 'number'
+        ? v.toLocaleString('en-US', { maximumFractionDigits: 6 })
+        : Array.isArray(v)
+          ? `${v.length} entries (metrics.json)`
+          : String(v);
 
 function table(runs: Run[], id: string): string {
   const rows = summaryRows(runs);
@@ -105,7 +141,10 @@ function table(runs: Run[], id: string): string {
     const rs = rows.filter((r) => r.group === g);
     if (!rs.length) return '';
     return `<tbody><tr class="group"><th colspan="${runs.length + 1}" scope="colgroup">${title}</th></tr>${rs
-      .map((r) => `<tr data-key="${esc(r.key)}"><th scope="row">${esc(r.key)}</th>${r.values.map((v) => `<td data-value="${esc(JSON.stringify(v ?? null))}">${esc(cell(v))}</td>`).join('')}</tr>`)
+      .map(
+        (r) =>
+          `<tr data-key="${esc(r.key)}"><th scope="row">${esc(r.key)}</th>${r.values.map((v) => `<td data-value="${esc(JSON.stringify(v ?? null))}">${esc(cell(v))}</td>`).join('')}</tr>`,
+      )
       .join('')}</tbody>`;
   };
   return `<table id="${esc(id)}" class="summary"><thead>${head}</thead>${group('run', 'run (run.json)')}${group('metrics', 'metrics.json (simulated: identical for the same scenario and seed)')}${group('wall', 'wall.json (wall clock: varies by machine)')}</table>`;
@@ -139,11 +178,21 @@ export interface Section {
 const idOf = (key: string, id: string) => (key ? `${id}-${key}` : id);
 
 function sectionHtml(s: Section): string {
-  const figures = s.charts.map((c) => `<section><h2>${esc(c.title)}</h2><figure class="chart" id="${esc(idOf(s.key, `chart-${c.id}`))}" data-chart="${esc(c.id)}"></figure></section>`).join('\n');
+  const figures = s.charts
+    .map(
+      (c) =>
+        `<section><h2>${esc(c.title)}</h2><figure class="chart" id="${esc(idOf(s.key, `chart-${c.id}`))}" data-chart="${esc(c.id)}"></figure></section>`,
+    )
+    .join('\n');
   // Every figure is there, collapsed under one line: the verdict and the charts come first.
   const rows = summaryRows(s.runs).length;
   const body = `${s.intro ?? ''}<details class="raw"><summary>Every figure side by side: run.json, metrics.json, wall.json (${rows} rows × ${s.runs.length} run${s.runs.length === 1 ? '' : 's'})</summary>${table(s.runs, idOf(s.key, 'summary'))}</details>\n${figures}`;
-  const specs = s.charts.map((c) => ({ el: idOf(s.key, `chart-${c.id}`), name: idOf(s.key, c.id), renderer: c.renderer, spec: c.spec }));
+  const specs = s.charts.map((c) => ({
+    el: idOf(s.key, `chart-${c.id}`),
+    name: idOf(s.key, c.id),
+    renderer: c.renderer,
+    spec: c.spec,
+  }));
   const data = `<script type="application/json" id="${esc(idOf(s.key, 'fgo-specs'))}">${scriptJson(specs)}</script>`;
   return s.collapsed === undefined
     ? `<div data-section="${esc(s.key)}">${body}</div>${data}`
@@ -185,7 +234,9 @@ export function renderPage(p: { title: string; generated: string; lead?: string;
 <p class="meta">${runs} run${runs === 1 ? '' : 's'} · generated ${esc(p.generated)} by <code>fgo</code> · opens offline: every library and all data are in this file</p>
 ${p.lead ?? ''}
 ${p.sections.map(sectionHtml).join('\n')}
-${inlineLibraries().map((l) => `<script data-lib="${l.name}">${scriptCode(l.code)}</script>`).join('\n')}
+${inlineLibraries()
+  .map((l) => `<script data-lib="${l.name}">${scriptCode(l.code)}</script>`)
+  .join('\n')}
 <script>${BOOT}</script>
 </body></html>
 `;
@@ -197,13 +248,18 @@ export function renderHtml(title: string, runs: Run[], charts: ChartDef[], gener
 }
 
 const label = (key: string) => labelOf(VERDICT_METRICS.find((m) => m.key === key) as VerdictMetric);
-const outcomeCell = (o: string | null, text: string, title = '') => `<td class="outcome ${o ?? 'none'}"${title ? ` title="${esc(title)}"` : ''}>${esc(text)}</td>`;
-const verdictWord = (v: ScenarioVerdict) => (v.engine_wins === null ? 'no verdict' : v.engine_wins ? 'engine wins' : 'engine loses');
+const outcomeCell = (o: string | null, text: string, title = '') =>
+  `<td class="outcome ${o ?? 'none'}"${title ? ` title="${esc(title)}"` : ''}>${esc(text)}</td>`;
+const verdictWord = (v: ScenarioVerdict) =>
+  v.engine_wins === null ? 'no verdict' : v.engine_wins ? 'engine wins' : 'engine loses';
 const verdictClass = (v: ScenarioVerdict) => (v.engine_wins === null ? 'none' : v.engine_wins ? 'win' : 'loss');
 
 /** One scenario's verdict metric by metric: the best baseline and its figure, the engine's, the ratio, the outcome. */
 export function scenarioVerdictHtml(v: ScenarioVerdict): string {
-  const rows = v.metrics.map((m) => `<tr><th scope="row">${esc(label(m.metric))}${m.decisive ? ' *' : ''}</th><td>${esc(m.better)}</td><td style="text-align:left">${esc(m.best?.policy ?? '–')}</td><td>${m.best ? esc(fmtFigure(m.best.value)) : '–'}</td><td>${m.engine === null ? '–' : esc(fmtFigure(m.engine))}</td><td>${esc(fmtRatio(m.ratio))}</td>${outcomeCell(m.outcome, m.outcome ?? '–')}</tr>`);
+  const rows = v.metrics.map(
+    (m) =>
+      `<tr><th scope="row">${esc(label(m.metric))}${m.decisive ? ' *' : ''}</th><td>${esc(m.better)}</td><td style="text-align:left">${esc(m.best?.policy ?? '–')}</td><td>${m.best ? esc(fmtFigure(m.best.value)) : '–'}</td><td>${m.engine === null ? '–' : esc(fmtFigure(m.engine))}</td><td>${esc(fmtRatio(m.ratio))}</td>${outcomeCell(m.outcome, m.outcome ?? '–')}</tr>`,
+  );
   return `<table class="verdict" data-verdict="${esc(v.scenario)}"><thead><tr><th scope="col">metric</th><th scope="col">better</th><th scope="col">best baseline</th><th scope="col">its figure</th><th scope="col">engine</th><th scope="col">engine ÷ best</th><th scope="col" class="outcome">outcome</th></tr></thead><tbody>${rows.join('')}</tbody></table>
 <p class="note"><span class="${verdictClass(v)}">${esc(v.summary)}</span>. * decides the verdict.</p>`;
 }
@@ -215,7 +271,10 @@ export function scenarioVerdictHtml(v: ScenarioVerdict): string {
  */
 export function verdictGridHtml(verdicts: readonly ScenarioVerdict[]): string {
   const head = `<tr><th scope="col">scenario</th><th scope="col" class="outcome">verdict</th>${VERDICT_METRICS.map((m) => `<th scope="col">${esc(labelOf(m))}${m.decisive ? ' *' : ''}<br><small>${m.better} is better</small></th>`).join('')}</tr>`;
-  const rows = verdicts.map((v) => `<tr data-scenario="${esc(v.scenario)}"><th scope="row">${esc(v.scenario)}</th>${outcomeCell(verdictClass(v) === 'none' ? null : verdictClass(v), verdictWord(v), v.summary)}${v.metrics.map((m) => outcomeCell(m.outcome, m.outcome === null ? '–' : `${m.outcome} ${fmtRatio(m.ratio)}`, m.best && m.engine !== null ? `engine ${fmtFigure(m.engine)} against ${m.best.policy}'s ${fmtFigure(m.best.value)}` : 'a figure is missing')).join('')}</tr>`);
+  const rows = verdicts.map(
+    (v) =>
+      `<tr data-scenario="${esc(v.scenario)}"><th scope="row">${esc(v.scenario)}</th>${outcomeCell(verdictClass(v) === 'none' ? null : verdictClass(v), verdictWord(v), v.summary)}${v.metrics.map((m) => outcomeCell(m.outcome, m.outcome === null ? '–' : `${m.outcome} ${fmtRatio(m.ratio)}`, m.best && m.engine !== null ? `engine ${fmtFigure(m.engine)} against ${m.best.policy}'s ${fmtFigure(m.best.value)}` : 'a figure is missing')).join('')}</tr>`,
+  );
   return `<div class="scroll"><table class="verdict" id="verdict-grid"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
@@ -224,7 +283,12 @@ export function verdictGridHtml(verdicts: readonly ScenarioVerdict[]): string {
  * scenario, or variant in a --vary study); `detailed` adds each one's metric-by-metric table.
  * `heading` replaces the count in the title (a seed study's "on the mean of 3 seeds").
  */
-export function verdictHtml(verdicts: readonly ScenarioVerdict[], detailed: boolean, noun = 'scenario', heading?: string): string {
+export function verdictHtml(
+  verdicts: readonly ScenarioVerdict[],
+  detailed: boolean,
+  noun = 'scenario',
+  heading?: string,
+): string {
   const wins = verdicts.filter((v) => v.engine_wins === true).length;
   // One scenario's detailed table says all its grid row would.
   const grid = detailed && verdicts.length === 1 ? '' : verdictGridHtml(verdicts);

@@ -16,7 +16,9 @@ import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import type { ChartDef } from './charts.ts';
 
-export const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) => fileURLToPath(new URL(`./fonts/${f}`, import.meta.url)));
+export const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) =>
+  fileURLToPath(new URL(`./fonts/${f}`, import.meta.url)),
+);
 
 /** Compile one chart's Vega-Lite spec; warnings are collected rather than printed. */
 export function compileChart(c: ChartDef): { vega: vega.Spec; warnings: string[] } {
@@ -49,7 +51,12 @@ export function svgToPng(svg: string, scale = 2): Buffer {
   const r = new Resvg(svg, {
     background: 'white',
     fitTo: { mode: 'zoom', value: scale },
-    font: { fontFiles: FONT_FILES, loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+    font: {
+      fontFiles: FONT_FILES,
+      loadSystemFonts: false,
+      defaultFontFamily: 'DejaVu Sans',
+      sansSerifFamily: 'DejaVu Sans',
+    },
   });
   return r.render().asPng();
 }
@@ -60,7 +67,8 @@ export async function writeImages(charts: ChartDef[], dir: string): Promise<stri
   const files: string[] = [];
   for (const c of charts) {
     const svg = await chartSvg(c);
-    const svgFile = join(dir, `${c.id}.svg`), pngFile = join(dir, `${c.id}.png`);
+    const svgFile = join(dir, `${c.id}.svg`),
+      pngFile = join(dir, `${c.id}.png`);
     writeFileSync(svgFile, svg);
     writeFileSync(pngFile, svgToPng(svg));
     files.push(svgFile, pngFile);

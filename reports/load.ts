@@ -18,7 +18,6 @@ import { parseDuration_s } from '../formats/duration.ts';
 import { cdfOf } from './histograms.ts';
 import { forEachLine } from './run-files.ts';
 
-
 const level = z.object({ low: z.number(), medium: z.number(), high: z.number(), critical: z.number() });
 /** Only the parts of run.json the report uses; everything else passes through untouched. */
 const runJsonSchema = z.looseObject({
@@ -27,7 +26,16 @@ const runJsonSchema = z.looseObject({
   scenario: z.looseObject({
     name: z.string(),
     duration: z.union([z.string(), z.number()]),
-    profiles: z.record(z.string(), z.looseObject({ cpu_ms: z.looseObject({ mean: z.number().optional() }).optional(), io_ms: z.number().optional(), warm_start_ms: z.number().optional() })).default({}),
+    profiles: z
+      .record(
+        z.string(),
+        z.looseObject({
+          cpu_ms: z.looseObject({ mean: z.number().optional() }).optional(),
+          io_ms: z.number().optional(),
+          warm_start_ms: z.number().optional(),
+        }),
+      )
+      .default({}),
   }),
   engine_config: z.looseObject({
     pressure: z.looseObject({ thresholds: z.object({ cpu: level, memory: level, io: level }) }),
@@ -44,7 +52,15 @@ const metricsSchema = z.looseObject({
 });
 export type MetricsJson = z.infer<typeof metricsSchema> & Record<string, unknown>;
 
-const faultSchema = z.array(z.object({ kind: z.string(), target: z.string(), injected_s: z.number(), detected_s: z.number().nullable(), recovered_s: z.number().nullable() }));
+const faultSchema = z.array(
+  z.object({
+    kind: z.string(),
+    target: z.string(),
+    injected_s: z.number(),
+    detected_s: z.number().nullable(),
+    recovered_s: z.number().nullable(),
+  }),
+);
 export type FaultRow = z.infer<typeof faultSchema>[number];
 
 /** The small files of one run directory, validated. */
@@ -72,7 +88,10 @@ export function expandRunDirs(dirs: readonly string[]): string[] {
       out.push(d);
       continue;
     }
-    const inner = readdirSync(d).sort().map((n) => join(d, n)).filter((p) => existsSync(join(p, 'run.json')));
+    const inner = readdirSync(d)
+      .sort()
+      .map((n) => join(d, n))
+      .filter((p) => existsSync(join(p, 'run.json')));
     out.push(...(inner.length ? inner : [d]));
   }
   return out;
@@ -117,8 +136,12 @@ export function readRuns(dirs: readonly string[]): RunMeta[] {
     }
     const run = readJsonFile(join(dir, 'run.json'), runJsonSchema, problems);
     const metrics = readJsonFile(join(dir, 'metrics.json'), metricsSchema, problems) as MetricsJson | undefined;
-    const faults = existsSync(join(dir, 'faults.json')) ? readJsonFile(join(dir, 'faults.json'), faultSchema, problems) : [];
-    const wallRaw = existsSync(join(dir, 'wall.json')) ? readJsonFile(join(dir, 'wall.json'), z.record(z.string(), z.unknown()), problems) : undefined;
+    const faults = existsSync(join(dir, 'faults.json'))
+      ? readJsonFile(join(dir, 'faults.json'), faultSchema, problems)
+      : [];
+    const wallRaw = existsSync(join(dir, 'wall.json'))
+      ? readJsonFile(join(dir, 'wall.json'), z.record(z.string(), z.unknown()), problems)
+      : undefined;
     const wall = wallRaw && wallFromFile(wallRaw);
     if (!existsSync(join(dir, 'timeseries.csv'))) problems.push(`${join(dir, 'timeseries.csv')}: missing`);
     if (!run || !metrics || !faults) continue;
@@ -136,7 +159,12 @@ export function readRuns(dirs: readonly string[]): RunMeta[] {
   return runs;
 }
 
-const histogramsSchema = z.looseObject({ format: z.literal('fgo-histograms/1'), unit: z.literal('us'), overall: z.string(), e2e: z.string().optional() });
+const histogramsSchema = z.looseObject({
+  format: z.literal('fgo-histograms/1'),
+  unit: z.literal('us'),
+  overall: z.string(),
+  e2e: z.string().optional(),
+});
 
 /** The CDFs of histograms.json, when the run directory has one (each problem named by file). */
 function readCdf(dir: string, problems: string[]): RunMeta['cdf'] {
@@ -146,9 +174,13 @@ function readCdf(dir: string, problems: string[]): RunMeta['cdf'] {
   if (!h) return undefined;
   const overall = cdfOf(h.overall);
   const e2e = h.e2e === undefined ? undefined : cdfOf(h.e2e);
-  for (const [k, r] of [['overall', overall], ['e2e', e2e]] as const) if (r && 'problem' in r) problems.push(`${file}: ${k}: ${r.problem}`);
+  for (const [k, r] of [
+    ['overall', overall],
+    ['e2e', e2e],
+  ] as const)
+    if (r && 'problem' in r) problems.push(`${file}: ${k}: ${r.problem}`);
   if ('problem' in overall || (e2e && 'problem' in e2e)) return undefined;
-  return { overall: overall.points, ...(e2e && 'points' in e2e && (h.e2e !== h.overall) ? { e2e: e2e.points } : {}) };
+  return { overall: overall.points, ...(e2e && 'points' in e2e && h.e2e !== h.overall ? { e2e: e2e.points } : {}) };
 }
 
 /**
@@ -157,7 +189,12 @@ function readCdf(dir: string, problems: string[]): RunMeta['cdf'] {
  */
 function labelRuns(runs: RunMeta[]): void {
   const unique = (f: (r: RunMeta) => string) => new Set(runs.map(f)).size === runs.length;
-  const pick = [(r: RunMeta) => r.run.policy, (r: RunMeta) => `${r.run.scenario.name}/${r.run.policy}`, (r: RunMeta) => `${basename(dirname(r.dir))}/${r.run.policy}`, (r: RunMeta) => basename(r.dir)].find(unique);
+  const pick = [
+    (r: RunMeta) => r.run.policy,
+    (r: RunMeta) => `${r.run.scenario.name}/${r.run.policy}`,
+    (r: RunMeta) => `${basename(dirname(r.dir))}/${r.run.policy}`,
+    (r: RunMeta) => basename(r.dir),
+  ].find(unique);
   runs.forEach((r, i) => (r.label = pick ? pick(r) : `${i + 1}: ${basename(r.dir)}`));
 }
 
@@ -166,16 +203,28 @@ export interface SysBin {
   /** Bin start, s. */
   t_s: number;
   /** PSI avg10 in percent: the largest value in the bin, so short spikes survive aggregation. */
-  cpu_some: number; cpu_full: number; mem_some: number; mem_full: number; io_some: number; io_full: number;
+  cpu_some: number;
+  cpu_full: number;
+  mem_some: number;
+  mem_full: number;
+  io_some: number;
+  io_full: number;
   /** Means over the bin. */
-  util: number; active: number; warm: number;
+  util: number;
+  active: number;
+  warm: number;
   /** Pool size (active + warm) at the bin's last sample, for the scale lanes. */
   pool_end: number;
   /** Mean local-access ratio, when timeseries.csv has a `local_access_ratio` column. */
   local?: number;
-  arrivals: number; defer: number; shed: number; reject: number; replaced: number;
+  arrivals: number;
+  defer: number;
+  shed: number;
+  reject: number;
+  replaced: number;
   /** The demand predictor's view in force during the bin (means): pool size and demand, req/s. */
-  pred_size: number; pred_rate: number;
+  pred_size: number;
+  pred_rate: number;
 }
 
 export interface RunSeries {
@@ -202,7 +251,9 @@ function numField(s: string, key: string): number | undefined {
   const i = s.indexOf(k);
   if (i < 0) return undefined;
   // Integers (the journal's times are whole ms) without a regex or a substring: this runs per line.
-  let j = i + k.length, v = 0, digits = 0;
+  let j = i + k.length,
+    v = 0,
+    digits = 0;
   for (let c = s.charCodeAt(j); c >= 48 && c <= 57; c = s.charCodeAt(++j), digits++) v = v * 10 + (c - 48);
   if (digits === 0) return undefined;
   const c = s.charCodeAt(j);
@@ -235,7 +286,14 @@ class SeenIds {
   }
 }
 
-const PSI_COLS = ['cpu_some_avg10', 'cpu_full_avg10', 'mem_some_avg10', 'mem_full_avg10', 'io_some_avg10', 'io_full_avg10'] as const;
+const PSI_COLS = [
+  'cpu_some_avg10',
+  'cpu_full_avg10',
+  'mem_some_avg10',
+  'mem_full_avg10',
+  'io_some_avg10',
+  'io_full_avg10',
+] as const;
 const PSI_KEYS = ['cpu_some', 'cpu_full', 'mem_some', 'mem_full', 'io_some', 'io_full'] as const;
 
 /**
@@ -249,8 +307,24 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
   const nb = Math.max(1, Math.ceil(meta.duration_s / bin_s));
   const binOf = (t_s: number) => Math.min(nb - 1, Math.max(0, Math.floor(t_s / bin_s)));
   const bins: SysBin[] = Array.from({ length: nb }, (_, i) => ({
-    t_s: i * bin_s, cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0, util: 0, active: 0, warm: 0, pool_end: NaN,
-    arrivals: 0, defer: 0, shed: 0, reject: 0, replaced: 0, pred_size: 0, pred_rate: 0,
+    t_s: i * bin_s,
+    cpu_some: 0,
+    cpu_full: 0,
+    mem_some: 0,
+    mem_full: 0,
+    io_some: 0,
+    io_full: 0,
+    util: 0,
+    active: 0,
+    warm: 0,
+    pool_end: NaN,
+    arrivals: 0,
+    defer: 0,
+    shed: 0,
+    reject: 0,
+    replaced: 0,
+    pred_size: 0,
+    pred_rate: 0,
   }));
   const rows = new Array<number>(nb).fill(0);
   const localSum = new Array<number>(nb).fill(0);
@@ -270,7 +344,8 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
       // (same values, percent); those are on users' disks, so both names are read.
       for (const c of PSI_COLS) if (!(c in col) && `${c}_pct` in col) col[c] = col[`${c}_pct`] as number;
       const missing = ['t_s', 'node', 'cpu_util', ...PSI_COLS, 'active', 'warm'].filter((c) => !(c in col));
-      if (missing.length) throw new ReportInputError([`${join(meta.dir, 'timeseries.csv')}: missing column(s) ${missing.join(', ')}`]);
+      if (missing.length)
+        throw new ReportInputError([`${join(meta.dir, 'timeseries.csv')}: missing column(s) ${missing.join(', ')}`]);
       return;
     }
     const get = (c: string) => Number(f[col[c] as number]);
@@ -278,7 +353,10 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
     const node = f[col.node as number];
     if (node === 'all') {
       const b = bins[binOf(t)] as SysBin;
-      PSI_COLS.forEach((c, i) => (b[PSI_KEYS[i] as (typeof PSI_KEYS)[number]] = Math.max(b[PSI_KEYS[i] as (typeof PSI_KEYS)[number]], get(c))));
+      PSI_COLS.forEach(
+        (c, i) =>
+          (b[PSI_KEYS[i] as (typeof PSI_KEYS)[number]] = Math.max(b[PSI_KEYS[i] as (typeof PSI_KEYS)[number]], get(c))),
+      );
       b.util += get('cpu_util');
       b.active += get('active');
       b.warm += get('warm');
@@ -287,9 +365,10 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
       rows[binOf(t)] = (rows[binOf(t)] as number) + 1;
     } else {
       const id = Number(node);
-      if (!heatSum.has(id)) (heatSum.set(id, new Float64Array(nhb)), heatN.set(id, new Uint32Array(nhb)));
+      if (!heatSum.has(id)) heatSum.set(id, new Float64Array(nhb)), heatN.set(id, new Uint32Array(nhb));
       const hb = Math.min(nhb - 1, Math.floor(t / heat_bin_s));
-      const hs = heatSum.get(id) as Float64Array, hn = heatN.get(id) as Uint32Array;
+      const hs = heatSum.get(id) as Float64Array,
+        hn = heatN.get(id) as Uint32Array;
       hs[hb] = (hs[hb] as number) + get('cpu_util');
       hn[hb] = (hn[hb] as number) + 1;
     }
@@ -310,14 +389,17 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
   /** Requests whose latest decision was a deferral: bounded by the deferrals outstanding. */
   const deferred = new Set<string>();
   const byAction: Record<string, number> = {};
-  let total = 0, line = 0;
+  let total = 0,
+    line = 0;
   // A sampled journal keeps one decision in N: each stands for N in the counts.
   const logged = meta.run.decisions;
   const w = typeof logged === 'object' ? logged.sample : 1;
   const decisions = join(meta.dir, 'decisions.jsonl');
   if (existsSync(decisions)) {
     forEachLine(decisions, (head, full) => {
-      let t_ms = numField(head, 't_ms'), action = strField(head, 'action'), id = strField(head, 'request_id');
+      let t_ms = numField(head, 't_ms'),
+        action = strField(head, 'action'),
+        id = strField(head, 'request_id');
       line++;
       if (t_ms === undefined || action === undefined) {
         let d: { t_ms?: number; action?: string; request_id?: string };
@@ -347,10 +429,18 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
   const pred = readForecasts(meta);
   bins.forEach((b, bi) => {
     // Mean over the bin of the prediction in force: the one made before the bin, then each made inside it.
-    const start_s = bi * bin_s, end_s = Math.min(meta.duration_s, (bi + 1) * bin_s);
+    const start_s = bi * bin_s,
+      end_s = Math.min(meta.duration_s, (bi + 1) * bin_s);
     const inside = pred.points.filter((p) => p.t_s >= start_s && p.t_s < end_s);
     const before = pred.points.filter((p) => p.t_s <= start_s).at(-1);
-    const used = before && (inside[0]?.t_s ?? Infinity) > start_s ? [before, ...inside] : inside.length ? inside : before ? [before] : [];
+    const used =
+      before && (inside[0]?.t_s ?? Infinity) > start_s
+        ? [before, ...inside]
+        : inside.length
+          ? inside
+          : before
+            ? [before]
+            : [];
     b.pred_size = used.length ? used.reduce((a, p) => a + p.size, 0) / used.length : NaN;
     b.pred_rate = used.length ? used.reduce((a, p) => a + p.rate, 0) / used.length : NaN;
   });
@@ -358,8 +448,10 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
   const nodes = [...heatSum.keys()].sort((a, b) => a - b);
   const heat: RunSeries['heat'] = [];
   for (const node of nodes) {
-    const s = heatSum.get(node) as Float64Array, n = heatN.get(node) as Uint32Array;
-    for (let i = 0; i < nhb; i++) if ((n[i] as number) > 0) heat.push({ t_s: i * heat_bin_s, node, util: (s[i] as number) / (n[i] as number) });
+    const s = heatSum.get(node) as Float64Array,
+      n = heatN.get(node) as Uint32Array;
+    for (let i = 0; i < nhb; i++)
+      if ((n[i] as number) > 0) heat.push({ t_s: i * heat_bin_s, node, util: (s[i] as number) / (n[i] as number) });
   }
   return { bins, heat, nodes, decisions: { total, byAction }, hasLocalColumn, predictor: pred.note };
 }
@@ -373,18 +465,30 @@ function readForecasts(meta: RunMeta): { points: Array<{ t_s: number; size: numb
   const p = (meta.run as { predictor?: { name?: string; headroom?: number } }).predictor;
   const name = p?.name ?? 'ewma';
   const file = join(meta.dir, 'forecasts.csv');
-  if (!existsSync(file)) return { points: [], note: `no forecasts.csv in the run directory (written before fgo recorded forecasts), so no predicted series is drawn` };
+  if (!existsSync(file))
+    return {
+      points: [],
+      note: `no forecasts.csv in the run directory (written before fgo recorded forecasts), so no predicted series is drawn`,
+    };
   const byT = new Map<number, { size: number; rate: number }>();
   let line = 0;
   forEachLine(file, (head) => {
     if (line++ === 0) return; // the header
     const f = head.split(',');
-    const t_s = Number(f[0]), rate = Number(f[2]), size = Number(f[4]);
-    if (f.length !== 5 || ![t_s, rate, size].every(Number.isFinite)) throw new ReportInputError([`${file}:${line}: not a forecasts.csv row (t_s,profile,demand_per_s,demand_p90_per_s,recommended_size)`]);
+    const t_s = Number(f[0]),
+      rate = Number(f[2]),
+      size = Number(f[4]);
+    if (f.length !== 5 || ![t_s, rate, size].every(Number.isFinite))
+      throw new ReportInputError([
+        `${file}:${line}: not a forecasts.csv row (t_s,profile,demand_per_s,demand_p90_per_s,recommended_size)`,
+      ]);
     const at = byT.get(t_s) ?? { size: 0, rate: 0 };
     at.size += size;
     at.rate += rate;
     byT.set(t_s, at);
   });
-  return { points: [...byT].sort((a, b) => a[0] - b[0]).map(([t_s, v]) => ({ t_s, ...v })), note: `the '${name}' predictor's forecasts, as forecasts.csv recorded them at each scaling cycle (headroom ${p?.headroom ?? DEFAULT_HEADROOM})` };
+  return {
+    points: [...byT].sort((a, b) => a[0] - b[0]).map(([t_s, v]) => ({ t_s, ...v })),
+    note: `the '${name}' predictor's forecasts, as forecasts.csv recorded them at each scaling cycle (headroom ${p?.headroom ?? DEFAULT_HEADROOM})`,
+  };
 }

@@ -18,7 +18,15 @@ import type { ScenarioVerdict } from '../sim/verdict.ts';
 import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
 import { writeImages } from './images.ts';
 import { aggregateRun, readRuns, type RunMeta } from './load.ts';
-import { groupRuns, isStudy, studyLeadHtml, studyVerdicts, studyRunDirs, type RunGroup, type StudyShape } from './study.ts';
+import {
+  groupRuns,
+  isStudy,
+  studyLeadHtml,
+  studyVerdicts,
+  studyRunDirs,
+  type RunGroup,
+  type StudyShape,
+} from './study.ts';
 
 /** Time bins per run on the line charts: enough for the eye, few enough to stay small. */
 export const MAX_BINS = 400;
@@ -42,12 +50,21 @@ const NICE_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 1
 const nice = (min_s: number) => NICE_S.find((n) => n >= min_s) ?? Math.ceil(min_s / 86400) * 86400;
 
 /** The bins and the display unit for a set of runs: the longest run decides, so all share one axis. */
-export function timeAxisFor(runs: readonly RunMeta[], limits: Limits = { bins: MAX_BINS, heatCells: HEAT_CELLS }): TimeAxis {
+export function timeAxisFor(
+  runs: readonly RunMeta[],
+  limits: Limits = { bins: MAX_BINS, heatCells: HEAT_CELLS },
+): TimeAxis {
   const D = Math.max(1, ...runs.map((r) => r.duration_s));
   // A bin is never finer than the coarsest timeseries interval (it would hold no row).
-  const rowEvery = Math.max(1, ...runs.map((r) => Number((r.run.scenario as { timeseries_interval_s?: number }).timeseries_interval_s ?? 1)));
+  const rowEvery = Math.max(
+    1,
+    ...runs.map((r) => Number((r.run.scenario as { timeseries_interval_s?: number }).timeseries_interval_s ?? 1)),
+  );
   const bin_s = nice(Math.max(rowEvery, D / limits.bins));
-  const nodes = runs.reduce((a, r) => a + Math.max(1, ((r.run as { topology?: { nodes?: unknown[] } }).topology?.nodes ?? []).length), 0);
+  const nodes = runs.reduce(
+    (a, r) => a + Math.max(1, ((r.run as { topology?: { nodes?: unknown[] } }).topology?.nodes ?? []).length),
+    0,
+  );
   const heat_bin_s = nice(Math.max(bin_s, (D * nodes) / limits.heatCells));
   const [unit_s, unit] = D <= 1800 ? [1, 's' as const] : D <= 12 * 3600 ? [60, 'min' as const] : [3600, 'h' as const];
   return { bin_s, heat_bin_s, unit_s, unit };
@@ -78,12 +95,20 @@ export async function buildReport(runDirs: readonly string[], title?: string, li
   const scenarios = [...new Set(runs.map((r) => r.run.scenario.name))];
   const groups = groupRuns(runs, study.shape);
   const variants = isStudy(groups, study.shape) ? [variantCdfChart(groups)] : [];
-  return { runs, axis, charts: [...variants, ...buildCharts(runs, axis)], title: title ?? defaultTitle(scenarios, runs, study.shape), groups, ...(study.shape ? { shape: study.shape } : {}) };
+  return {
+    runs,
+    axis,
+    charts: [...variants, ...buildCharts(runs, axis)],
+    title: title ?? defaultTitle(scenarios, runs, study.shape),
+    groups,
+    ...(study.shape ? { shape: study.shape } : {}),
+  };
 }
 
 /** The scenarios and the runs; for a --vary study what varied, since its runs' labels would fill lines. */
 function defaultTitle(scenarios: string[], runs: Run[], shape: StudyShape | undefined): string {
-  if (shape?.key && shape.variants) return `fgo report: ${scenarios.join(', ')}, varying ${shape.key} (${shape.variants.length} variants, ${runs.length} runs)`;
+  if (shape?.key && shape.variants)
+    return `fgo report: ${scenarios.join(', ')}, varying ${shape.key} (${shape.variants.length} variants, ${runs.length} runs)`;
   return `fgo report: ${scenarios.join(', ')} (${runs.map((r) => r.label).join(', ')})`;
 }
 
@@ -117,7 +142,11 @@ async function writeImageDir(charts: ChartDef[], dir: string): Promise<void> {
  * chart in that directory. The verdict leads whenever the runs allow one, then a study's deltas
  * (reports/study.ts). Throws an InputError listing every unusable file.
  */
-export async function writeReport(runDirs: string[], out: string, opts: { images?: string; title?: string } = {}): Promise<{ path: string; bytes: number; charts: number; verdicts: ScenarioVerdict[] }> {
+export async function writeReport(
+  runDirs: string[],
+  out: string,
+  opts: { images?: string; title?: string } = {},
+): Promise<{ path: string; bytes: number; charts: number; verdicts: ScenarioVerdict[] }> {
   const model = await buildReport(runDirs, opts.title);
   const lead = studyLeadHtml(model.groups, model.shape);
   const written = writeHtml(out, renderHtml(model.title, model.runs, model.charts, now(), lead || undefined));
@@ -131,19 +160,39 @@ export async function writeReport(runDirs: string[], out: string, opts: { images
  * time axis, within SECTION_LIMITS), drawn when opened. `onSection` follows progress: reading
  * long runs' journals takes minutes.
  */
-export async function writeSectionedReport(sections: ReadonlyArray<{ verdict: ScenarioVerdict; description: string; runDirs: string[] }>, out: string, title: string, onSection?: (done: number, total: number) => void): Promise<{ path: string; bytes: number; charts: number }> {
+export async function writeSectionedReport(
+  sections: ReadonlyArray<{ verdict: ScenarioVerdict; description: string; runDirs: string[] }>,
+  out: string,
+  title: string,
+  onSection?: (done: number, total: number) => void,
+): Promise<{ path: string; bytes: number; charts: number }> {
   const parts: Section[] = [];
   for (const s of sections) {
     onSection?.(parts.length, sections.length);
     const v = s.verdict;
     const model = await buildReport(s.runDirs, undefined, SECTION_LIMITS);
-    const word = v.engine_wins === null ? ['none', 'no verdict'] : v.engine_wins ? ['win', 'engine wins'] : ['loss', 'engine loses'];
+    const word =
+      v.engine_wins === null
+        ? ['none', 'no verdict']
+        : v.engine_wins
+          ? ['win', 'engine wins']
+          : ['loss', 'engine loses'];
     parts.push({
-      key: v.scenario, runs: model.runs, charts: model.charts,
+      key: v.scenario,
+      runs: model.runs,
+      charts: model.charts,
       collapsed: `${esc(v.scenario)}: <span class="${word[0]}">${word[1]}</span> <small>(${model.runs.length} runs; charts drawn when opened)</small>`,
       intro: `<p class="note">${esc(s.description)}</p>${scenarioVerdictHtml(v)}`,
     });
   }
-  const html = renderPage({ title, generated: now(), lead: verdictHtml(sections.map((s) => s.verdict), false), sections: parts });
+  const html = renderPage({
+    title,
+    generated: now(),
+    lead: verdictHtml(
+      sections.map((s) => s.verdict),
+      false,
+    ),
+    sections: parts,
+  });
   return { ...writeHtml(out, html), charts: parts.reduce((a, p) => a + p.charts.length, 0) };
 }

@@ -28,18 +28,21 @@ export function forEachLine(file: string, fn: (head: string, full: () => string)
       let start = 0;
       for (let nl = buf.indexOf(10, start); nl !== -1 && nl < end; nl = buf.indexOf(10, start)) {
         if (nl > start) {
-          const s = start, e = nl;
+          const s = start,
+            e = nl;
           fn(buf.toString('utf8', s, Math.min(e, s + prefix)), () => buf.toString('utf8', s, e));
         }
         start = nl + 1;
       }
       if (n === 0) {
-        if (end > start) fn(buf.toString('utf8', start, Math.min(end, start + prefix)), () => buf.toString('utf8', start, end));
+        if (end > start)
+          fn(buf.toString('utf8', start, Math.min(end, start + prefix)), () => buf.toString('utf8', start, end));
         break;
       }
       carry = end - start;
       if (carry === buf.length) {
-        if (buf.length >= MAX_RUN_LINE_BYTES) throw new InputError([`${file}: a line longer than ${MAX_RUN_LINE_BYTES} bytes`]);
+        if (buf.length >= MAX_RUN_LINE_BYTES)
+          throw new InputError([`${file}: a line longer than ${MAX_RUN_LINE_BYTES} bytes`]);
         const bigger = Buffer.alloc(buf.length * 2); // a line longer than the buffer
         buf.copy(bigger, 0, 0, carry);
         buf = bigger;

@@ -14,7 +14,16 @@
 import type { Config } from 'vega-lite';
 
 /** Okabe–Ito, in the order categories are assigned. */
-export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#000000', '#F0E442'] as const;
+export const OKABE_ITO = [
+  '#0072B2',
+  '#E69F00',
+  '#009E73',
+  '#D55E00',
+  '#CC79A7',
+  '#56B4E9',
+  '#000000',
+  '#F0E442',
+] as const;
 
 /** PSI severity bands low → critical: ColorBrewer YlOrRd (4 classes), drawn translucent. */
 export const LEVEL_COLOURS = ['#ffffb2', '#fecc5c', '#fd8d3c', '#e31a1c'] as const;
@@ -33,7 +42,12 @@ export const CONFIG: Config = {
   background: 'white',
   padding: 8,
   view: { stroke: '#bbb' },
-  range: { category: [...OKABE_ITO], ordinal: { scheme: 'viridis' }, heatmap: { scheme: 'viridis' }, ramp: { scheme: 'viridis' } },
+  range: {
+    category: [...OKABE_ITO],
+    ordinal: { scheme: 'viridis' },
+    heatmap: { scheme: 'viridis' },
+    ramp: { scheme: 'viridis' },
+  },
   title: { fontSize: 15, anchor: 'start', subtitleFontSize: 11, subtitleColor: '#444', offset: 10 },
   axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e4e4e4' },
   legend: { labelFontSize: 11, titleFontSize: 12, orient: 'right', labelLimit: 320 },

@@ -11,7 +11,14 @@ import { isIPv4, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { formatIssues } from '../engine/schemas.ts';
-import { PRIORITY, type Command, type Decision, type NodeObservation, type PressureView, type PsiSet } from '../engine/types.ts';
+import {
+  PRIORITY,
+  type Command,
+  type Decision,
+  type NodeObservation,
+  type PressureView,
+  type PsiSet,
+} from '../engine/types.ts';
 import { hasBody, parseJsonBody, readBody } from './api-body.ts';
 import { dashboardAsset, dashboardHtml, DASHBOARD_CSP } from './dashboard.ts';
 import { API_LIMITS, ConnectionGuard, type ApiLimits } from './limits.ts';
@@ -40,7 +47,12 @@ export const scheduleBodySchema = z.strictObject({
     .default(1),
   memory_home: z.number().int().min(0).max(4095).optional(),
   cpus: z.number().positive().max(1024).optional(),
-  memory_kb: z.number().int().min(0).max(2 ** 40).optional(),
+  memory_kb: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 40)
+    .optional(),
   exclusive_cpus: z.number().int().min(0).max(1024).optional(),
   payload: z.unknown().optional(),
   wait: z.boolean().default(false),
@@ -114,7 +126,8 @@ export function parseListen(s: string): { host: string; port: number } {
   if (!m) {
     throw new Error(`listen address "${s}": expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (IPv6 in brackets)`);
   }
-  const host = m[1] ?? '', portText = m[2] ?? '';
+  const host = m[1] ?? '',
+    portText = m[2] ?? '';
   if (host.trim() === '' || /\s/.test(host)) throw new Error(`listen address "${s}": empty or blank host`);
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
     throw new Error(`listen address "${s}": port must be 0–65535 (0 picks a free port)`);
@@ -133,13 +146,19 @@ export function isLoopback(host: string): boolean {
 
 /** Host header without its port ("[::1]:80" → "[::1]", "localhost:80" → "localhost"). */
 function hostOf(header: string): string {
-  return header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : header.split(':')[0] ?? '';
+  return header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : (header.split(':')[0] ?? '');
 }
 
 /** Node's parser errors as answers: status, reason phrase, what the client did wrong. */
 function clientErrorAnswer(code: string | undefined, L: ApiLimits): [number, string, string] {
-  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large', `request line and headers larger than ${L.max_header_bytes} bytes`];
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout', `headers not complete within ${L.headers_timeout_ms} ms, or the whole request within ${L.request_timeout_ms} ms`];
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return [431, 'Request Header Fields Too Large', `request line and headers larger than ${L.max_header_bytes} bytes`];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return [
+      408,
+      'Request Timeout',
+      `headers not complete within ${L.headers_timeout_ms} ms, or the whole request within ${L.request_timeout_ms} ms`,
+    ];
   if (code === 'HPE_INVALID_METHOD') return [400, 'Bad Request', 'unknown HTTP method'];
   return [400, 'Bad Request', `malformed HTTP request (${code ?? 'parse error'})`];
 }
@@ -161,12 +180,14 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
   const L: ApiLimits = { ...API_LIMITS, ...o.limits };
   const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const loopback = isLoopback(host);
-  if (!loopback) log(`warning: API listening on non-loopback address ${host}; the bearer token and the stream travel unencrypted`);
+  if (!loopback)
+    log(`warning: API listening on non-loopback address ${host}; the bearer token and the stream travel unencrypted`);
 
   // A page in a browser on this host could reach a loopback API through DNS rebinding (evil.example
   // resolving to 127.0.0.1); such requests carry the attacker's name in Host, so a loopback-bound
   // API answers only requests addressed to a loopback name.
-  const hostAllowed = (req: IncomingMessage) => !loopback || req.headers.host === undefined || isLoopback(hostOf(req.headers.host));
+  const hostAllowed = (req: IncomingMessage) =>
+    !loopback || req.headers.host === undefined || isLoopback(hostOf(req.headers.host));
 
   const shedCounts = new Map<ApiShedReason, number>();
   let shedLoggedAt = -Infinity;
@@ -175,7 +196,9 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
     shedCounts.set(reason, (shedCounts.get(reason) ?? 0) + 1);
     if (performance.now() - shedLoggedAt < SHED_LOG_INTERVAL_MS) return;
     shedLoggedAt = performance.now();
-    log(`api: connection limits in action, so far: ${[...shedCounts].map(([r, n]) => `${r} ${n}`).join(', ')} (fgo_api_connections_shed_total)`);
+    log(
+      `api: connection limits in action, so far: ${[...shedCounts].map(([r, n]) => `${r} ${n}`).join(', ')} (fgo_api_connections_shed_total)`,
+    );
   };
   const guard = new ConnectionGuard(L, shed);
 
@@ -187,9 +210,20 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
   };
   const retryAfter = { 'Retry-After': String(L.retry_after_s) };
 
-  const json = (res: ServerResponse, route: string, code: number, body: unknown, extra: Record<string, string> = {}) => {
+  const json = (
+    res: ServerResponse,
+    route: string,
+    code: number,
+    body: unknown,
+    extra: Record<string, string> = {},
+  ) => {
     const text = JSON.stringify(body) ?? 'null';
-    res.writeHead(code, { ...COMMON_HEADERS, 'Content-Type': JSON_TYPE, 'Content-Length': String(Buffer.byteLength(text)), ...extra });
+    res.writeHead(code, {
+      ...COMMON_HEADERS,
+      'Content-Type': JSON_TYPE,
+      'Content-Length': String(Buffer.byteLength(text)),
+      ...extra,
+    });
     res.end(text);
     port.metrics.apiRequest(route, code);
   };
@@ -200,23 +234,47 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
    * unread input makes the kernel send RST, which can discard the response before the client reads it;
    * reading on (Node's default) would let a client stream an endless body at us.
    */
-  const refuse = (req: IncomingMessage, res: ServerResponse, route: string, code: number, body: unknown, extra: Record<string, string> = {}) => {
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string,
+    code: number,
+    body: unknown,
+    extra: Record<string, string> = {},
+  ) => {
     if (!hasBody(req) || req.complete) return json(res, route, code, body, extra);
     const socket = req.socket;
     socket.destroySoon = () => socket.end(); // Node calls this after a `Connection: close` response
     // Node resumes an unread request once the response is finished (to drain it); pause after that.
-    res.once('finish', () => setImmediate(() => {
-      req.pause();
-      socket.pause();
-    }));
+    res.once('finish', () =>
+      setImmediate(() => {
+        req.pause();
+        socket.pause();
+      }),
+    );
     setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
     json(res, route, code, body, { ...extra, Connection: 'close' });
   };
 
   async function schedule(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (draining) return refuse(req, res, 'schedule', 503, { error: 'agent is stopping: not taking new requests' }, { ...retryAfter, Connection: 'close' });
+    if (draining)
+      return refuse(
+        req,
+        res,
+        'schedule',
+        503,
+        { error: 'agent is stopping: not taking new requests' },
+        { ...retryAfter, Connection: 'close' },
+      );
     if (!checkBearer(req.headers.authorization, o.token)) {
-      return refuse(req, res, 'schedule', 401, { error: 'missing or invalid bearer token' }, { 'WWW-Authenticate': 'Bearer realm="fgo"' });
+      return refuse(
+        req,
+        res,
+        'schedule',
+        401,
+        { error: 'missing or invalid bearer token' },
+        { 'WWW-Authenticate': 'Bearer realm="fgo"' },
+      );
     }
     guard.mark(req.socket, 'trusted');
     inFlight++;
@@ -230,9 +288,11 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
 
   async function authorizedSchedule(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (mediaType !== 'application/json') return refuse(req, res, 'schedule', 415, { error: 'Content-Type must be application/json' });
+    if (mediaType !== 'application/json')
+      return refuse(req, res, 'schedule', 415, { error: 'Content-Type must be application/json' });
     const tooLarge = { error: `request body larger than ${L.max_body_bytes} bytes` };
-    if (Number(req.headers['content-length'] ?? 0) > L.max_body_bytes) return refuse(req, res, 'schedule', 413, tooLarge);
+    if (Number(req.headers['content-length'] ?? 0) > L.max_body_bytes)
+      return refuse(req, res, 'schedule', 413, tooLarge);
 
     // Only now, with the headers accepted, invite a client that sent `Expect: 100-continue` to send the body.
     if (/100-continue/i.test(req.headers.expect ?? '')) res.writeContinue();
@@ -242,27 +302,40 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
     const body = parseJsonBody(raw);
     if ('error' in body) return json(res, 'schedule', 400, { error: body.error });
     const parsed = scheduleBodySchema.safeParse(body.value);
-    if (!parsed.success) return json(res, 'schedule', 400, { error: 'invalid schedule request', problems: formatIssues(parsed.error.issues) });
+    if (!parsed.success)
+      return json(res, 'schedule', 400, {
+        error: 'invalid schedule request',
+        problems: formatIssues(parsed.error.issues),
+      });
     const answer = await port.schedule(parsed.data);
-    if (!Number.isInteger(answer.status) || answer.status < 200 || answer.status > 599) throw new Error(`agent answered with status ${answer.status}`);
+    if (!Number.isInteger(answer.status) || answer.status < 200 || answer.status > 599)
+      throw new Error(`agent answered with status ${answer.status}`);
     // A 503 that says when to come back (pool mode's open circuit breaker, a stopping agent) gets
     // Retry-After, unless the agent set its headers itself (a degraded journal).
     const retry = (answer.body as { retry_after_s?: unknown } | null)?.retry_after_s;
-    const retryAfter: Record<string, string> = answer.status === 503 && Number.isInteger(retry) ? { 'Retry-After': String(retry) } : {};
+    const retryAfter: Record<string, string> =
+      answer.status === 503 && Number.isInteger(retry) ? { 'Retry-After': String(retry) } : {};
     json(res, 'schedule', answer.status, answer.body, answer.headers ?? retryAfter);
   }
 
   const page = (res: ServerResponse, type: string, body: string) => {
-    res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), 'Content-Security-Policy': DASHBOARD_CSP });
+    res.writeHead(200, {
+      ...COMMON_HEADERS,
+      'Content-Type': type,
+      'Content-Length': String(Buffer.byteLength(body)),
+      'Content-Security-Policy': DASHBOARD_CSP,
+    });
     res.end(body);
     port.metrics.apiRequest('dashboard', 200);
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (Buffer.byteLength(req.url ?? '') > L.max_url_bytes) return refuse(req, res, 'other', 414, { error: `request target longer than ${L.max_url_bytes} bytes` });
+    if (Buffer.byteLength(req.url ?? '') > L.max_url_bytes)
+      return refuse(req, res, 'other', 414, { error: `request target longer than ${L.max_url_bytes} bytes` });
     const path = pathOf(req);
     const route = routeOf(path);
-    if (!hostAllowed(req)) return refuse(req, res, route?.name ?? 'other', 421, { error: 'Host is not a loopback name' });
+    if (!hostAllowed(req))
+      return refuse(req, res, route?.name ?? 'other', 421, { error: 'Host is not a loopback name' });
     if (path === '/favicon.ico') {
       // Browsers ask for it with every dashboard load; an empty answer keeps their console clean.
       res.writeHead(204, COMMON_HEADERS);
@@ -271,10 +344,19 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
     const asset = req.method === 'GET' && path.startsWith('/assets/') ? dashboardAsset(path) : undefined;
     if (asset !== undefined) return page(res, 'text/javascript; charset=utf-8', asset);
     if (!route) return refuse(req, res, 'other', 404, { error: `no route ${req.method ?? ''} ${path}` });
-    if (req.method !== route.method) return refuse(req, res, route.name, 405, { error: `${path} allows ${route.method} only` }, { Allow: route.method });
+    if (req.method !== route.method)
+      return refuse(
+        req,
+        res,
+        route.name,
+        405,
+        { error: `${path} allows ${route.method} only` },
+        { Allow: route.method },
+      );
     if (route.name === 'schedule') return schedule(req, res);
     // Only schedule takes a body; one sent elsewhere is not read (refuse closes the connection after answering).
-    if (hasBody(req)) return refuse(req, res, route.name, 400, { error: `${req.method ?? ''} ${path} takes no request body` });
+    if (hasBody(req))
+      return refuse(req, res, route.name, 400, { error: `${req.method ?? ''} ${path} takes no request body` });
     return serveGet(res, route.name);
   }
 
@@ -284,7 +366,11 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
         return json(res, 'state', 200, port.state());
       case 'metrics': {
         const text = await port.metrics.text();
-        res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': port.metrics.contentType, 'Content-Length': String(Buffer.byteLength(text)) });
+        res.writeHead(200, {
+          ...COMMON_HEADERS,
+          'Content-Type': port.metrics.contentType,
+          'Content-Length': String(Buffer.byteLength(text)),
+        });
         res.end(text);
         return port.metrics.apiRequest('metrics', 200);
       }
@@ -292,7 +378,12 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
         return page(res, 'text/html; charset=utf-8', dashboardHtml(o.title ?? `fgo ${port.mode} agent`));
       case 'healthz': {
         const [code, text] = draining ? [503, 'draining'] : [200, 'ok'];
-        res.writeHead(code, { ...COMMON_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(text.length), ...(draining ? retryAfter : {}) });
+        res.writeHead(code, {
+          ...COMMON_HEADERS,
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Content-Length': String(text.length),
+          ...(draining ? retryAfter : {}),
+        });
         res.end(text);
         return port.metrics.apiRequest('healthz', code);
       }
@@ -311,10 +402,16 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
       else json(res, routeOf(path)?.name ?? 'other', 500, { error: 'internal error (details in the agent log)' });
     });
   };
-  const server = createServer({
-    maxHeaderSize: L.max_header_bytes, requestTimeout: L.request_timeout_ms, headersTimeout: L.headers_timeout_ms,
-    keepAliveTimeout: L.keep_alive_timeout_ms, connectionsCheckingInterval: L.timeout_check_interval_ms,
-  }, dispatch);
+  const server = createServer(
+    {
+      maxHeaderSize: L.max_header_bytes,
+      requestTimeout: L.request_timeout_ms,
+      headersTimeout: L.headers_timeout_ms,
+      keepAliveTimeout: L.keep_alive_timeout_ms,
+      connectionsCheckingInterval: L.timeout_check_interval_ms,
+    },
+    dispatch,
+  );
   // Node would answer `Expect: 100-continue` itself before we saw the headers; schedule() decides instead.
   server.on('checkContinue', dispatch);
   server.on('connection', (socket: Socket) => guard.admit(socket));
@@ -324,7 +421,9 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
     if (err.code === 'ECONNRESET' || !socket.writable || answering) return void socket.destroy();
     const [code, text, error] = clientErrorAnswer(err.code, L);
     const body = JSON.stringify({ error });
-    socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
     setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
     port.metrics.apiRequest('other', code);
   });
@@ -344,7 +443,8 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
   // Made once listening (its ping timer would outlive a failed listen); upgrades cannot come before.
   const streams = new StreamHub(port, { limits: L, token: o.token, log, shed, hostAllowed });
   const addr = server.address();
-  const bound = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host, port: listenPort };
+  const bound =
+    typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host, port: listenPort };
 
   return {
     ...bound,
@@ -363,7 +463,8 @@ export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandl
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve())); // also closes idle keep-alives
       await streams.close(L.close_grace_ms);
-      for (const end = performance.now() + L.close_grace_ms; guard.busy > 0 && performance.now() < end;) await new Promise((r) => setTimeout(r, 20));
+      for (const end = performance.now() + L.close_grace_ms; guard.busy > 0 && performance.now() < end; )
+        await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
     },

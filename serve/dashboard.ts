@@ -26,7 +26,8 @@ export function dashboardAsset(path: string): string | undefined {
   return text;
 }
 
-export const DASHBOARD_CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:";
+export const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:";
 
 export function dashboardHtml(title: string): string {
   const esc = title.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);

@@ -90,7 +90,11 @@ export class ConnectionGuard {
   private readonly table = new Map<Socket, Entry>();
   private readonly perAddress = new Map<string, number>();
 
-  constructor(private readonly limits: GuardLimits, private readonly shed: (reason: ApiShedReason) => void, private readonly now = () => performance.now()) {}
+  constructor(
+    private readonly limits: GuardLimits,
+    private readonly shed: (reason: ApiShedReason) => void,
+    private readonly now = () => performance.now(),
+  ) {}
 
   get size(): number {
     return this.table.size;
@@ -106,8 +110,9 @@ export class ConnectionGuard {
   /** A new connection: make room under both limits (per address first) or close it. False when closed. */
   admit(socket: Socket): boolean {
     const address = socket.remoteAddress ?? 'unknown';
-    const fits = ((this.perAddress.get(address) ?? 0) < this.limits.max_connections_per_address || this.evictOldest(address))
-      && (this.table.size < this.limits.max_connections || this.evictOldest(undefined));
+    const fits =
+      ((this.perAddress.get(address) ?? 0) < this.limits.max_connections_per_address || this.evictOldest(address)) &&
+      (this.table.size < this.limits.max_connections || this.evictOldest(undefined));
     if (!fits) {
       this.shed('refused');
       socket.destroy();
@@ -145,7 +150,8 @@ export class ConnectionGuard {
   private evictOldest(address: string | undefined): boolean {
     const now = this.now();
     let oldest: [Socket, Entry] | undefined;
-    const before = (a: Entry, b: Entry) => (a.phase === 'idle') !== (b.phase === 'idle') ? a.phase === 'idle' : a.since_ms < b.since_ms;
+    const before = (a: Entry, b: Entry) =>
+      (a.phase === 'idle') !== (b.phase === 'idle') ? a.phase === 'idle' : a.since_ms < b.since_ms;
     for (const [s, e] of this.table) {
       if (address !== undefined && e.address !== address) continue;
       const evictable = e.phase === 'idle' || (e.phase === 'busy' && now - e.since_ms > this.limits.busy_grace_ms);

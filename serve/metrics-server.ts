@@ -32,9 +32,19 @@ export async function startMetricsListener(metrics: () => AgentMetrics, listen: 
   const L = API_LIMITS;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // A request body is never read: close the connection after answering rather than drain it.
-    const close: Record<string, string> = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined ? { Connection: 'close' } : {};
+    const close: Record<string, string> =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+        ? { Connection: 'close' }
+        : {};
     const answer = (code: number, type: string, text: string, extra: Record<string, string> = {}) => {
-      res.writeHead(code, { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(text)), ...close, ...extra });
+      res.writeHead(code, {
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+        'Content-Type': type,
+        'Content-Length': String(Buffer.byteLength(text)),
+        ...close,
+        ...extra,
+      });
       res.end(req.method === 'HEAD' ? undefined : text);
     };
     const path = (req.url ?? '').split('?')[0];
@@ -50,13 +60,19 @@ export async function startMetricsListener(metrics: () => AgentMetrics, listen: 
     answer(200, m.contentType, await m.text());
     m.apiRequest('metrics', 200);
   };
-  const server = createServer({
-    maxHeaderSize: L.max_header_bytes, requestTimeout: L.request_timeout_ms, headersTimeout: L.headers_timeout_ms,
-    keepAliveTimeout: L.keep_alive_timeout_ms, connectionsCheckingInterval: L.timeout_check_interval_ms,
-  }, (req, res) => {
-    // Nothing in handle() is expected to throw; should the registry fail, cut the connection.
-    handle(req, res).catch(() => res.destroy());
-  });
+  const server = createServer(
+    {
+      maxHeaderSize: L.max_header_bytes,
+      requestTimeout: L.request_timeout_ms,
+      headersTimeout: L.headers_timeout_ms,
+      keepAliveTimeout: L.keep_alive_timeout_ms,
+      connectionsCheckingInterval: L.timeout_check_interval_ms,
+    },
+    (req, res) => {
+      // Nothing in handle() is expected to throw; should the registry fail, cut the connection.
+      handle(req, res).catch(() => res.destroy());
+    },
+  );
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => reject(listenError(listen, e)));
@@ -69,9 +85,10 @@ export async function startMetricsListener(metrics: () => AgentMetrics, listen: 
   const bound = typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host, port };
   return {
     ...bound,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

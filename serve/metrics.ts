@@ -63,38 +63,104 @@ export class AgentMetrics {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1_000 });
     // These three gauges are only the sums of nodejs_active_{handles,requests,resources}{type}:
     // the same figure twice, and a gauge named like a counter (promtool check metrics flags them).
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
     // The usual *_build_info pattern: constant 1, the facts in labels, joined onto other series in queries.
-    new Gauge({ name: 'fgo_build_info', help: 'Constant 1; labels: fgo version, Node.js version and the source commit (FGO_COMMIT, empty when unknown).', labelNames: ['version', 'node_version', 'commit'], registers })
-      .set({ version: FGO_VERSION, node_version: process.versions.node, commit: process.env.FGO_COMMIT ?? '' }, 1);
+    new Gauge({
+      name: 'fgo_build_info',
+      help: 'Constant 1; labels: fgo version, Node.js version and the source commit (FGO_COMMIT, empty when unknown).',
+      labelNames: ['version', 'node_version', 'commit'],
+      registers,
+    }).set({ version: FGO_VERSION, node_version: process.versions.node, commit: process.env.FGO_COMMIT ?? '' }, 1);
     // Defers and sheds are fgo_decisions_total{action="defer"|"shed"}; no separate counters repeat them.
-    this.decisions = new Counter({ name: 'fgo_decisions_total', help: 'Engine decisions by action (place, defer, shed, reject).', labelNames: ['action'], registers });
-    this.coldStarts = new Counter({ name: 'fgo_cold_starts_total', help: 'Placements that had to cold-start a fragment.', registers });
-    this.commands = new Counter({ name: 'fgo_commands_total', help: 'Commands the agent carried out, by type.', labelNames: ['type'], registers });
-    this.enforcementErrors = new Counter({
-      name: 'fgo_enforcement_errors_total', help: 'Failed enforcement operations by operation (cpuset, affinity, migrate_pages, cgroup_remove).', labelNames: ['op'], registers,
+    this.decisions = new Counter({
+      name: 'fgo_decisions_total',
+      help: 'Engine decisions by action (place, defer, shed, reject).',
+      labelNames: ['action'],
+      registers,
     });
-    this.apiRequests = new Counter({ name: 'fgo_api_requests_total', help: 'HTTP API requests by route and status code.', labelNames: ['route', 'code'], registers });
+    this.coldStarts = new Counter({
+      name: 'fgo_cold_starts_total',
+      help: 'Placements that had to cold-start a fragment.',
+      registers,
+    });
+    this.commands = new Counter({
+      name: 'fgo_commands_total',
+      help: 'Commands the agent carried out, by type.',
+      labelNames: ['type'],
+      registers,
+    });
+    this.enforcementErrors = new Counter({
+      name: 'fgo_enforcement_errors_total',
+      help: 'Failed enforcement operations by operation (cpuset, affinity, migrate_pages, cgroup_remove).',
+      labelNames: ['op'],
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: 'fgo_api_requests_total',
+      help: 'HTTP API requests by route and status code.',
+      labelNames: ['route', 'code'],
+      registers,
+    });
     this.apiShed = new Counter({
-      name: 'fgo_api_connections_shed_total', labelNames: ['reason'], registers,
+      name: 'fgo_api_connections_shed_total',
+      labelNames: ['reason'],
+      registers,
       help: 'Connections the API closed to keep serving others: evicted (oldest idle one, to make room), refused (no room), stream_full, stream_slow (send buffer over the limit), stream_unresponsive (no pong).',
     });
     this.pressure = new Gauge({
-      name: 'fgo_pressure_ratio', help: 'System PSI running averages as fractions 0-1, by resource, line (some/full) and window (avg10/avg60/avg300).', labelNames: ['resource', 'line', 'window'], registers,
+      name: 'fgo_pressure_ratio',
+      help: 'System PSI running averages as fractions 0-1, by resource, line (some/full) and window (avg10/avg60/avg300).',
+      labelNames: ['resource', 'line', 'window'],
+      registers,
     });
     this.pressureStall = new Counter({
-      name: 'fgo_pressure_stall_seconds_total', labelNames: ['resource', 'line'], registers,
-      help: 'System PSI cumulative stall time in seconds (the kernel\'s total=, in µs, / 1e6), by resource and line; rate() of it is the stall fraction over any window.',
+      name: 'fgo_pressure_stall_seconds_total',
+      labelNames: ['resource', 'line'],
+      registers,
+      help: "System PSI cumulative stall time in seconds (the kernel's total=, in µs, / 1e6), by resource and line; rate() of it is the stall fraction over any window.",
     });
-    this.pressureSignal = new Gauge({ name: 'fgo_pressure_signal_ratio', help: 'The pressure signal decisions use, 0-1, by resource.', labelNames: ['resource'], registers });
-    this.nodeCpuUtilization = new Gauge({ name: 'fgo_node_cpu_utilization_ratio', help: 'Busy share of a NUMA node\'s CPUs, 0-1.', labelNames: ['node'], registers });
-    this.nodeMemFree = new Gauge({ name: 'fgo_node_memory_free_bytes', help: 'Free memory of a NUMA node in bytes.', labelNames: ['node'], registers });
-    this.poolFragments = new Gauge({ name: 'fgo_pool_fragments', help: 'Fragments of a profile\'s pool, by state.', labelNames: ['profile', 'state'], registers });
-    this.fragmentsManaged = new Gauge({ name: 'fgo_fragments_managed', help: 'Fragments the agent manages across all nodes.', registers });
-    this.decisionSeconds = new Histogram({ name: 'fgo_decision_duration_seconds', help: 'Time spent in the engine per decision, seconds.', buckets: DECISION_BUCKETS, registers });
+    this.pressureSignal = new Gauge({
+      name: 'fgo_pressure_signal_ratio',
+      help: 'The pressure signal decisions use, 0-1, by resource.',
+      labelNames: ['resource'],
+      registers,
+    });
+    this.nodeCpuUtilization = new Gauge({
+      name: 'fgo_node_cpu_utilization_ratio',
+      help: "Busy share of a NUMA node's CPUs, 0-1.",
+      labelNames: ['node'],
+      registers,
+    });
+    this.nodeMemFree = new Gauge({
+      name: 'fgo_node_memory_free_bytes',
+      help: 'Free memory of a NUMA node in bytes.',
+      labelNames: ['node'],
+      registers,
+    });
+    this.poolFragments = new Gauge({
+      name: 'fgo_pool_fragments',
+      help: "Fragments of a profile's pool, by state.",
+      labelNames: ['profile', 'state'],
+      registers,
+    });
+    this.fragmentsManaged = new Gauge({
+      name: 'fgo_fragments_managed',
+      help: 'Fragments the agent manages across all nodes.',
+      registers,
+    });
+    this.decisionSeconds = new Histogram({
+      name: 'fgo_decision_duration_seconds',
+      help: 'Time spent in the engine per decision, seconds.',
+      buckets: DECISION_BUCKETS,
+      registers,
+    });
     this.requestSeconds = new Histogram({
-      name: 'fgo_request_duration_seconds', labelNames: ['profile', 'outcome'], buckets: REQUEST_BUCKETS, registers,
-      help: 'Pool mode: seconds from a request\'s admission to its worker\'s result (queueing, deferral, cold start and work), by profile and outcome (ok, error).',
+      name: 'fgo_request_duration_seconds',
+      labelNames: ['profile', 'outcome'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+      help: "Pool mode: seconds from a request's admission to its worker's result (queueing, deferral, cold start and work), by profile and outcome (ok, error).",
     });
   }
 
@@ -153,13 +219,15 @@ export class AgentMetrics {
     this.observePressure(s.pressure);
     // Reset first so a profile removed by a config reload stops being reported.
     this.poolFragments.reset();
-    for (const p of s.pools) for (const state of POOL_STATES) this.poolFragments.set({ profile: p.profile, state }, p[state]);
+    for (const p of s.pools)
+      for (const state of POOL_STATES) this.poolFragments.set({ profile: p.profile, state }, p[state]);
     this.fragmentsManaged.set(s.nodes.reduce((sum, n) => sum + n.fragments, 0));
   }
 
   /** A pool-mode request answered by its worker: `seconds` from admission to the result. */
   observeRequest(profile: string, ok: boolean, seconds: number): void {
-    if (Number.isFinite(seconds) && seconds >= 0) this.requestSeconds.observe({ profile, outcome: ok ? 'ok' : 'error' }, seconds);
+    if (Number.isFinite(seconds) && seconds >= 0)
+      this.requestSeconds.observe({ profile, outcome: ok ? 'ok' : 'error' }, seconds);
   }
 
   enforcementError(op: string): void {

@@ -68,7 +68,8 @@ export class StreamHistory {
     let c = this.buckets.get(bucket_s);
     if (!c) {
       this.buckets.set(bucket_s, (c = {}));
-      if (this.buckets.size > this.limits.decision_buckets) this.buckets.delete(this.buckets.keys().next().value as number);
+      if (this.buckets.size > this.limits.decision_buckets)
+        this.buckets.delete(this.buckets.keys().next().value as number);
     }
     c[action] = (c[action] ?? 0) + 1;
   }
@@ -80,11 +81,20 @@ export class StreamHistory {
   message(): HistoryMessage {
     const decisions: DecisionBucket[] = [];
     for (const [bucket_s, c] of this.buckets) {
-      for (const [action, count] of Object.entries(c)) decisions.push({ bucket_s, action: action as Decision['action'], count });
+      for (const [action, count] of Object.entries(c))
+        decisions.push({ bucket_s, action: action as Decision['action'], count });
     }
     return {
-      type: 'history', samples: [...this.samples], decisions, samples_total: this.samplesTotal, decisions_total: this.decisionsTotal.total,
-      limits: { samples: this.limits.samples, decision_buckets: this.limits.decision_buckets, bucket_s: HISTORY_BUCKET_S },
+      type: 'history',
+      samples: [...this.samples],
+      decisions,
+      samples_total: this.samplesTotal,
+      decisions_total: this.decisionsTotal.total,
+      limits: {
+        samples: this.limits.samples,
+        decision_buckets: this.limits.decision_buckets,
+        bucket_s: HISTORY_BUCKET_S,
+      },
     };
   }
 }

@@ -47,8 +47,15 @@ export class StreamHub {
   /** One JSON.stringify per message, not per client. */
   private readonly encoded = new WeakMap<StreamMessage, string>();
 
-  constructor(private readonly port: AgentPort, private readonly o: StreamOptions) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: o.limits.stream_max_message_bytes, perMessageDeflate: false });
+  constructor(
+    private readonly port: AgentPort,
+    private readonly o: StreamOptions,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: o.limits.stream_max_message_bytes,
+      perMessageDeflate: false,
+    });
     this.pinger = setInterval(() => this.ping(), o.limits.stream_ping_interval_ms);
     this.pinger.unref();
   }
@@ -64,7 +71,9 @@ export class StreamHub {
     const deny = (code: number, text: string, error: string, extra = '') => {
       const body = JSON.stringify({ error });
       socket.once('finish', () => socket.destroy());
-      socket.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Type: application/json; charset=utf-8\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Type: application/json; charset=utf-8\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       this.port.metrics.apiRequest(path === '/v1/stream' ? 'stream' : 'other', code);
     };
     if (path !== '/v1/stream') return deny(404, 'Not Found', `no WebSocket endpoint ${path}`);
@@ -73,10 +82,13 @@ export class StreamHub {
     // them, so any web page could read the stream. Only the agent's own pages (same origin as the
     // Host the request came to, itself checked above) and tools that send no Origin get it.
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) return deny(403, 'Forbidden', 'foreign Origin');
+    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`)
+      return deny(403, 'Forbidden', 'foreign Origin');
     const withToken = req.headers.authorization !== undefined;
-    if (withToken && !checkBearer(req.headers.authorization, this.o.token)) return deny(401, 'Unauthorized', 'invalid bearer token', 'WWW-Authenticate: Bearer realm="fgo"\r\n');
-    if (this.closing) return deny(503, 'Service Unavailable', 'agent is stopping', `Retry-After: ${this.o.limits.retry_after_s}\r\n`);
+    if (withToken && !checkBearer(req.headers.authorization, this.o.token))
+      return deny(401, 'Unauthorized', 'invalid bearer token', 'WWW-Authenticate: Bearer realm="fgo"\r\n');
+    if (this.closing)
+      return deny(503, 'Service Unavailable', 'agent is stopping', `Retry-After: ${this.o.limits.retry_after_s}\r\n`);
     const address = withToken ? undefined : (req.socket.remoteAddress ?? 'unknown');
     const full = this.budgetFull(address);
     if (full !== undefined) {
@@ -93,7 +105,9 @@ export class StreamHub {
     this.closing = true;
     const all = [...this.clients];
     for (const c of all) c.ws.close(1001, 'agent stopping');
-    const closed = Promise.all(all.map((c) => (c.ws.readyState === WebSocket.CLOSED ? undefined : new Promise((r) => c.ws.once('close', r)))));
+    const closed = Promise.all(
+      all.map((c) => (c.ws.readyState === WebSocket.CLOSED ? undefined : new Promise((r) => c.ws.once('close', r)))),
+    );
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, grace_ms)))]);
     clearTimeout(timer);
@@ -104,8 +118,12 @@ export class StreamHub {
   /** Why a stream of this client cannot be opened now, or undefined. */
   private budgetFull(address: string | undefined): string | undefined {
     const l = this.o.limits;
-    if (address === undefined) return this.authenticated >= l.max_streams_authenticated ? `all ${l.max_streams_authenticated} authenticated streams are in use` : undefined;
-    if (this.anonymous >= l.max_streams_anonymous) return `all ${l.max_streams_anonymous} streams without a token are in use; send Authorization: Bearer <token> for a reserved one`;
+    if (address === undefined)
+      return this.authenticated >= l.max_streams_authenticated
+        ? `all ${l.max_streams_authenticated} authenticated streams are in use`
+        : undefined;
+    if (this.anonymous >= l.max_streams_anonymous)
+      return `all ${l.max_streams_anonymous} streams without a token are in use; send Authorization: Bearer <token> for a reserved one`;
     if ((this.anonymousPerAddress.get(address) ?? 0) >= l.max_streams_anonymous_per_address) {
       return `${l.max_streams_anonymous_per_address} streams without a token are open from ${address}; send Authorization: Bearer <token> for a reserved one`;
     }

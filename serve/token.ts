@@ -50,20 +50,31 @@ function refuse(path: string, why: string, fix: string): never {
 
 function readToken(path: string): string {
   const st = lstatSync(path);
-  if (st.isSymbolicLink()) refuse(path, 'is a symlink, refusing to follow it', `rm ${path} (a new token is created on the next start) or point the agent at the real file`);
+  if (st.isSymbolicLink())
+    refuse(
+      path,
+      'is a symlink, refusing to follow it',
+      `rm ${path} (a new token is created on the next start) or point the agent at the real file`,
+    );
   if (!st.isFile()) refuse(path, 'is not a regular file', `rm -r ${path} (a new token is created on the next start)`);
   if ((st.mode & 0o077) !== 0) {
-    refuse(path, `is accessible by group/others (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')})`, `chmod 600 ${path}`);
+    refuse(
+      path,
+      `is accessible by group/others (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')})`,
+      `chmod 600 ${path}`,
+    );
   }
   const euid = process.geteuid?.();
-  if (euid !== undefined && st.uid !== euid) refuse(path, `is owned by uid ${st.uid}, not by the agent (uid ${euid})`, `chown ${euid} ${path}`);
+  if (euid !== undefined && st.uid !== euid)
+    refuse(path, `is owned by uid ${st.uid}, not by the agent (uid ${euid})`, `chown ${euid} ${path}`);
   // O_NOFOLLOW plus comparing the inode closes the gap between lstat and open: a file swapped for a
   // symlink in between fails with ELOOP, one swapped for another file is caught by the inode check.
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   let text: string;
   try {
     const f = fstatSync(fd);
-    if (f.ino !== st.ino || f.dev !== st.dev) refuse(path, 'changed while being read', 'make sure nothing else rewrites it, then restart');
+    if (f.ino !== st.ino || f.dev !== st.dev)
+      refuse(path, 'changed while being read', 'make sure nothing else rewrites it, then restart');
     text = readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
@@ -71,10 +82,15 @@ function readToken(path: string): string {
   const token = text.trim();
   if (token.length === 0) refuse(path, 'is empty', `rm ${path} (a new token is created on the next start)`);
   if (token.length < MIN_TOKEN_CHARS) {
-    refuse(path, `token is ${token.length} chars, shorter than ${MIN_TOKEN_CHARS}`, `rm ${path} (a new token is created on the next start) or write a longer one, e.g. openssl rand -hex 32 > ${path}`);
+    refuse(
+      path,
+      `token is ${token.length} chars, shorter than ${MIN_TOKEN_CHARS}`,
+      `rm ${path} (a new token is created on the next start) or write a longer one, e.g. openssl rand -hex 32 > ${path}`,
+    );
   }
   // Anything outside visible ASCII could never arrive intact in an HTTP header, so it could never match.
-  if (!/^[\x21-\x7e]+$/.test(token)) refuse(path, 'token has spaces or non-ASCII characters', `openssl rand -hex 32 > ${path}`);
+  if (!/^[\x21-\x7e]+$/.test(token))
+    refuse(path, 'token has spaces or non-ASCII characters', `openssl rand -hex 32 > ${path}`);
   return token;
 }
 

@@ -7,7 +7,13 @@
  * Nothing else waits on the predictor, so a run is the same however long the model takes.
  */
 import type { Config, Decision, Observation, Prediction, PsiSet } from '../engine/index.ts';
-import { DemandTracker, EwmaDemandPredictor, toPredictions, type DemandPredictor, type ProfileShape } from '../predict/predictor.ts';
+import {
+  DemandTracker,
+  EwmaDemandPredictor,
+  toPredictions,
+  type DemandPredictor,
+  type ProfileShape,
+} from '../predict/predictor.ts';
 import type { Status } from '../engine/status.ts';
 import type { EventQueue } from './events.ts';
 import type { Host } from './host.ts';
@@ -42,7 +48,13 @@ export class ScalingForecasts {
   private readonly tracker: DemandTracker;
 
   /** `record`: told every cycle's predictions, as the run directory's forecasts.csv keeps them. */
-  constructor(readonly predictor: DemandPredictor, private readonly shapes: ReadonlyMap<string, ProfileShape>, readonly headroom: number, cycle_us: number, private readonly record?: (t_us: number, predictions: readonly Prediction[]) => void) {
+  constructor(
+    readonly predictor: DemandPredictor,
+    private readonly shapes: ReadonlyMap<string, ProfileShape>,
+    readonly headroom: number,
+    cycle_us: number,
+    private readonly record?: (t_us: number, predictions: readonly Prediction[]) => void,
+  ) {
     this.tracker = new DemandTracker(cycle_us / 1e6, predictor.history_len);
     for (const name of shapes.keys()) this.tracker.profile(name);
   }
@@ -55,7 +67,9 @@ export class ScalingForecasts {
   /** Close the cycles ending at or before t_us and forecast the next one for every profile seen. */
   async at(t_us: number): Promise<Prediction[]> {
     const forecasts = await this.predictor.forecast(this.tracker.histories(t_us / 1e6));
-    const predictions = toPredictions(forecasts, this.shapes, this.headroom, CONFIDENCE).sort((a, b) => (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0));
+    const predictions = toPredictions(forecasts, this.shapes, this.headroom, CONFIDENCE).sort((a, b) =>
+      a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0,
+    );
     this.record?.(t_us, predictions);
     return predictions;
   }
@@ -105,7 +119,8 @@ export async function runAgentLoop(o: LoopInputs): Promise<void> {
     let preds: Prediction[] | undefined;
     if (now >= nextScale_us) {
       nextScale_us = now + config.scaling.interval_ms * 1000;
-      if (ready?.t_us !== now) throw new Error(`internal: scaling tick at ${now} µs without its forecast (have ${ready?.t_us})`);
+      if (ready?.t_us !== now)
+        throw new Error(`internal: scaling tick at ${now} µs without its forecast (have ${ready?.t_us})`);
       preds = ready.predictions;
     }
     shell.tick(preds);
@@ -134,12 +149,22 @@ export async function runAgentLoop(o: LoopInputs): Promise<void> {
       const h = host.nodes[i];
       const c = per.get(n.id) ?? { active: 0, warm: 0 };
       const p = n.psi as PsiSet;
-      write(`${t},${n.id},${(n.cpu_util ?? 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${c.active},${c.warm},${Math.round(h?.mem_used_kb ?? 0)}`);
+      write(
+        `${t},${n.id},${(n.cpu_util ?? 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${c.active},${c.warm},${Math.round(h?.mem_used_kb ?? 0)}`,
+      );
       const cap = h?.cpu.capacity ?? 0;
-      all = { util: all.util + (n.cpu_util ?? 0) * cap, cap: all.cap + cap, active: all.active + c.active, warm: all.warm + c.warm, mem: all.mem + (h?.mem_used_kb ?? 0) };
+      all = {
+        util: all.util + (n.cpu_util ?? 0) * cap,
+        cap: all.cap + cap,
+        active: all.active + c.active,
+        warm: all.warm + c.warm,
+        mem: all.mem + (h?.mem_used_kb ?? 0),
+      };
     });
     const p = obs.psi;
-    write(`${t},all,${(all.cap ? all.util / all.cap : 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${all.active},${all.warm},${Math.round(all.mem)}`);
+    write(
+      `${t},all,${(all.cap ? all.util / all.cap : 0).toFixed(4)},${pct(p.cpu.some.avg10)},${pct(p.cpu.full?.avg10 ?? 0)},${pct(p.memory.some.avg10)},${pct(p.memory.full?.avg10 ?? 0)},${pct(p.io.some.avg10)},${pct(p.io.full?.avg10 ?? 0)},${all.active},${all.warm},${Math.round(all.mem)}`,
+    );
   };
 
   q.at(0, agent);

@@ -66,9 +66,16 @@ export interface BackgroundOptions {
 type Num = (i: number) => number | undefined;
 
 /** The replayed neighbour of a recording; every problem names the file and the sample. */
-export function backgroundFromRecording(rows: readonly PsiRow[], file: string, opts: BackgroundOptions = {}): Background {
+export function backgroundFromRecording(
+  rows: readonly PsiRow[],
+  file: string,
+  opts: BackgroundOptions = {},
+): Background {
   const system = rows.filter((r) => r.node === undefined);
-  if (system.length < 2) throw new InputError([`${file}: a background recording needs at least two system-wide samples, got ${system.length}`]);
+  if (system.length < 2)
+    throw new InputError([
+      `${file}: a background recording needs at least two system-wide samples, got ${system.length}`,
+    ]);
   const problems: string[] = [];
   const extra = (name: string): Num | undefined => {
     if (!system.some((r) => r.extra?.[name] !== undefined && r.extra[name] !== '')) return undefined;
@@ -77,13 +84,15 @@ export function backgroundFromRecording(rows: readonly PsiRow[], file: string, o
       const text = r.extra?.[name] ?? '';
       const v = Number(text);
       if (text === '' || !Number.isFinite(v) || v < 0) {
-        if (problems.length < 20) problems.push(`${file}: sample at t_ms ${r.t_ms}: column ${name}: must be a number ≥ 0, got "${text}"`);
+        if (problems.length < 20)
+          problems.push(`${file}: sample at t_ms ${r.t_ms}: column ${name}: must be a number ≥ 0, got "${text}"`);
         return undefined;
       }
       return v;
     };
   };
-  const psi = (col: PsiColumn): Num | undefined => (system.some((r) => r.values[col] !== undefined) ? (i) => (system[i] as PsiRow).values[col] : undefined);
+  const psi = (col: PsiColumn): Num | undefined =>
+    system.some((r) => r.values[col] !== undefined) ? (i) => (system[i] as PsiRow).values[col] : undefined;
 
   const busy = extra('cpu_busy_jiffies');
   const idle = extra('cpu_idle_jiffies');
@@ -98,8 +107,14 @@ export function backgroundFromRecording(rows: readonly PsiRow[], file: string, o
   const memFull = psi('mem_full_total_us');
 
   const host_cpus = opts.cpus ?? (total ? cpusFromJiffies(system, total) : undefined);
-  if (host_cpus === undefined) problems.push(`${file}: cannot tell the recording host's CPU count: no cpu_busy_jiffies with cpu_idle_jiffies or cpu_total_jiffies columns (give background.cpus)`);
-  if (!running && !(busy && total && cpuSome)) problems.push(`${file}: cannot tell the neighbour's runnable tasks: needs procs_running, or cpu_busy_jiffies, cpu_idle_jiffies (or cpu_total_jiffies) and cpu_some_total_us`);
+  if (host_cpus === undefined)
+    problems.push(
+      `${file}: cannot tell the recording host's CPU count: no cpu_busy_jiffies with cpu_idle_jiffies or cpu_total_jiffies columns (give background.cpus)`,
+    );
+  if (!running && !(busy && total && cpuSome))
+    problems.push(
+      `${file}: cannot tell the neighbour's runnable tasks: needs procs_running, or cpu_busy_jiffies, cpu_idle_jiffies (or cpu_total_jiffies) and cpu_some_total_us`,
+    );
   if (problems.length) throw new InputError(problems);
   const C = host_cpus as number;
 
@@ -108,7 +123,8 @@ export function backgroundFromRecording(rows: readonly PsiRow[], file: string, o
   const t0 = (system[0] as PsiRow).t_ms;
   const steps: BackgroundStep[] = [];
   for (let i = 1; i < system.length; i++) {
-    const a = system[i - 1] as PsiRow, b = system[i] as PsiRow;
+    const a = system[i - 1] as PsiRow,
+      b = system[i] as PsiRow;
     const dt_us = Math.round((b.t_ms - a.t_ms) * 1000);
     if (dt_us <= 0) continue; // two samples at one instant: no interval between them
     const share = (n: Num | undefined) => (n ? clamp01(((n(i) ?? 0) - (n(i - 1) ?? 0)) / dt_us) : 0);
@@ -130,14 +146,24 @@ export function backgroundFromRecording(rows: readonly PsiRow[], file: string, o
     const ioOn = ioSome ? share(ioSome) : blocked ? Math.min(1, mid(blocked)) : 0;
     const io = { io_tasks: ioOn > 0 ? Math.max(1, blocked ? mid(blocked) / ioOn : 1) : 0, io_on: ioOn };
     steps.push({
-      t_us: Math.round((a.t_ms - t0) * 1000), dt_us, cpu_tasks, cpu_on, ...io,
+      t_us: Math.round((a.t_ms - t0) * 1000),
+      dt_us,
+      cpu_tasks,
+      cpu_on,
+      ...io,
       mem_kb: avail ? Math.max(0, maxAvail - mid(avail)) : 0,
-      mem_some: share(memSome), mem_full: share(memFull),
+      mem_some: share(memSome),
+      mem_full: share(memFull),
     });
   }
   if (problems.length) throw new InputError(problems);
   if (steps.length === 0) throw new InputError([`${file}: every sample is at the same instant: nothing to replay`]);
-  return { steps, span_us: Math.round(((system[system.length - 1] as PsiRow).t_ms - t0) * 1000), host_cpus: C, tasks_from: running ? 'procs_running' : 'busy share and cpu stall' };
+  return {
+    steps,
+    span_us: Math.round(((system[system.length - 1] as PsiRow).t_ms - t0) * 1000),
+    host_cpus: C,
+    tasks_from: running ? 'procs_running' : 'busy share and cpu stall',
+  };
 }
 
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
@@ -148,7 +174,8 @@ function cpusFromJiffies(rows: readonly PsiRow[], total: Num): number | undefine
   const perS: number[] = [];
   for (let i = 1; i < rows.length; i++) {
     const dt_s = ((rows[i] as PsiRow).t_ms - (rows[i - 1] as PsiRow).t_ms) / 1000;
-    const a = total(i - 1), b = total(i);
+    const a = total(i - 1),
+      b = total(i);
     if (dt_s > 0 && a !== undefined && b !== undefined) perS.push((b - a) / dt_s / USER_HZ);
   }
   if (perS.length === 0) return undefined;
@@ -171,7 +198,13 @@ export interface NeighbourLoad {
  * when the recording is shorter than the run. `at(t_us, fn)` schedules on the twin's event queue.
  * The load is the recording's, times `scale` (copies of the neighbour ÷ nodes it is spread over).
  */
-export function playBackground(bg: Background, scale: number, end_us: number, at: (t_us: number, fn: () => void) => void, set: (load: NeighbourLoad) => void): void {
+export function playBackground(
+  bg: Background,
+  scale: number,
+  end_us: number,
+  at: (t_us: number, fn: () => void) => void,
+  set: (load: NeighbourLoad) => void,
+): void {
   const span = Math.max(bg.span_us, 1);
   let loop = 0;
   let k = 0;
@@ -188,10 +221,13 @@ export function playBackground(bg: Background, scale: number, end_us: number, at
       const load = (t: number): NeighbourLoad => ({
         cpu: t < cpuOff ? step.cpu_tasks * scale : 0,
         io: t >= ioOn ? step.io_tasks * scale : 0,
-        mem_kb: step.mem_kb * scale, mem_some: step.mem_some, mem_full: step.mem_full,
+        mem_kb: step.mem_kb * scale,
+        mem_some: step.mem_some,
+        mem_full: step.mem_full,
       });
       set(load(start));
-      for (const t of [...new Set([cpuOff, ioOn])].sort((x, y) => x - y)) if (t > start && t < start + step.dt_us) at(t, () => set(load(t)));
+      for (const t of [...new Set([cpuOff, ioOn])].sort((x, y) => x - y))
+        if (t > start && t < start + step.dt_us) at(t, () => set(load(t)));
       next();
     });
     k++;

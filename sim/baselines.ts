@@ -19,7 +19,16 @@ import { FixedKeepAlive, HybridKeepAlive, type KeepAlive, type Prewarm } from '.
 import type { Policy } from './shell.ts';
 import { makeRng, type Rng } from './workload.ts';
 
-export const BASELINES = ['random', 'round-robin', 'least-loaded', 'most-allocated', 'numad', 'locality-first', 'hybrid-keepalive', 'locality-hybrid'] as const;
+export const BASELINES = [
+  'random',
+  'round-robin',
+  'least-loaded',
+  'most-allocated',
+  'numad',
+  'locality-first',
+  'hybrid-keepalive',
+  'locality-hybrid',
+] as const;
 export type BaselineName = (typeof BASELINES)[number];
 /** The engine with the fragment graph's terms off (engine config `graph.enabled: false`): what the graph buys. */
 export const GRAPH_BLIND = 'graph-blind';
@@ -85,7 +94,13 @@ class Baseline implements Policy {
   private readonly arrived_ms = new Map<string, number>();
   private nextNumad_ms = 0;
 
-  constructor(readonly name: BaselineName, private readonly cfg: Config, private readonly topo: Topology, seed: string, keepAlive_ms: number) {
+  constructor(
+    readonly name: BaselineName,
+    private readonly cfg: Config,
+    private readonly topo: Topology,
+    seed: string,
+    keepAlive_ms: number,
+  ) {
     this.ledger = new NodeLedger(topo, cfg.placement.cpu_overcommit, cfg.placement.min_shared_cpus);
     this.pools = new PoolSet(cfg, this.ledger);
     this.rng = makeRng(seed, `baseline:${name}`);
@@ -96,7 +111,10 @@ class Baseline implements Policy {
 
   private free(id: number): { cpu: number; mem: number } {
     const node = this.topo.byId.get(id);
-    return { cpu: 1 - this.ledger.cpuLoad(id), mem: node && node.memory_kb > 0 ? this.ledger.memFree_kb(id) / node.memory_kb : 0 };
+    return {
+      cpu: 1 - this.ledger.cpuLoad(id),
+      mem: node && node.memory_kb > 0 ? this.ledger.memFree_kb(id) / node.memory_kb : 0,
+    };
   }
 
   /** The baseline's node rule among the nodes that fit. */
@@ -130,8 +148,23 @@ class Baseline implements Policy {
     return misfit(this.topo.byId.get(id)!, demand, memoryNeed_kb(demand, pool.cfg, warm), this.ledger) === undefined;
   }
 
-  private decision(req: Request, obs: Observation, d: Partial<Decision> & Pick<Decision, 'action' | 'reason'>): Decision {
-    return { seq: this.seq++, t_ms: obs.t_ms, request_id: req.id, profile: req.profile, confidence: 1, pressure: NO_PRESSURE, scores: [] as NodeScore[], inputs_digest: '', commands: [], ...d };
+  private decision(
+    req: Request,
+    obs: Observation,
+    d: Partial<Decision> & Pick<Decision, 'action' | 'reason'>,
+  ): Decision {
+    return {
+      seq: this.seq++,
+      t_ms: obs.t_ms,
+      request_id: req.id,
+      profile: req.profile,
+      confidence: 1,
+      pressure: NO_PRESSURE,
+      scores: [] as NodeScore[],
+      inputs_digest: '',
+      commands: [],
+      ...d,
+    };
   }
 
   schedule(req: Request, obs: Observation): Decision {
@@ -144,7 +177,11 @@ class Baseline implements Policy {
     // newer requests that wait for the room its caller holds, it would never be served.
     if (!this.released.delete(req.id) && req.caller === undefined && this.pendingHead < this.pending.length) {
       this.pending.push(req);
-      return this.decision(req, obs, { action: 'defer', reason: `${this.name}: queued behind ${this.pending.length - this.pendingHead - 1} waiting`, retry_after_ms: RETRY_MS });
+      return this.decision(req, obs, {
+        action: 'defer',
+        reason: `${this.name}: queued behind ${this.pending.length - this.pendingHead - 1} waiting`,
+        retry_after_ms: RETRY_MS,
+      });
     }
     let warm: Fragment | undefined;
     let node: number | undefined;
@@ -168,18 +205,38 @@ class Baseline implements Policy {
       f = warm;
       this.pools.transition(f, 'active');
     } else {
-      if (node === undefined || pool.size >= pool.cfg.pool.max || this.pools.liveCount >= this.cfg.limits.max_fragments) {
+      if (
+        node === undefined ||
+        pool.size >= pool.cfg.pool.max ||
+        this.pools.liveCount >= this.cfg.limits.max_fragments
+      ) {
         this.pending.push(req);
         return this.decision(req, obs, { action: 'defer', reason: `${this.name}: no room`, retry_after_ms: RETRY_MS });
       }
       f = this.pools.create(req.profile, node, sharedCpusFor(node, pool.cfg, this.ledger), obs.t_ms);
-      commands.push({ type: 'start', fragment: f.id, profile: req.profile, node, cpus: f.cpus, memory_kb: pool.cfg.memory_kb, reason: `${this.name}: cold start` });
+      commands.push({
+        type: 'start',
+        fragment: f.id,
+        profile: req.profile,
+        node,
+        cpus: f.cpus,
+        memory_kb: pool.cfg.memory_kb,
+        reason: `${this.name}: cold start`,
+      });
       this.keepAlive.coldStart(req.profile);
     }
     f.request = req;
     f.last_used_ms = obs.t_ms;
     this.pools.setReservation(f, req.cpus, Math.max(pool.cfg.memory_kb, req.memory_kb));
-    return this.decision(req, obs, { action: 'place', start: warm ? 'warm' : 'cold', node: f.node, cpus: f.cpus, fragment: f.id, reason: this.name, commands });
+    return this.decision(req, obs, {
+      action: 'place',
+      start: warm ? 'warm' : 'cold',
+      node: f.node,
+      cpus: f.cpus,
+      fragment: f.id,
+      reason: this.name,
+      commands,
+    });
   }
 
   started(id: string, obs: Observation): Command[] {
@@ -269,9 +326,20 @@ class Baseline implements Policy {
     const demand: Demand = { profile, cpus: 0, memory_kb: pool.cfg.memory_kb, exclusive_cpus: 0 };
     const fits = this.ids.filter((id) => this.fitsOn(id, demand, pool, false));
     const at = fits.includes(node) ? node : this.choose(fits);
-    if (at === undefined || pool.size >= pool.cfg.pool.max || this.pools.liveCount >= this.cfg.limits.max_fragments) return [];
+    if (at === undefined || pool.size >= pool.cfg.pool.max || this.pools.liveCount >= this.cfg.limits.max_fragments)
+      return [];
     const f = this.pools.create(profile, at, sharedCpusFor(at, pool.cfg, this.ledger), t_ms);
-    return [{ type: 'start', fragment: f.id, profile, node: at, cpus: f.cpus, memory_kb: pool.cfg.memory_kb, reason: `${this.name}: pre-warm` }];
+    return [
+      {
+        type: 'start',
+        fragment: f.id,
+        profile,
+        node: at,
+        cpus: f.cpus,
+        memory_kb: pool.cfg.memory_kb,
+        reason: `${this.name}: pre-warm`,
+      },
+    ];
   }
 
   /** numad's periodic re-placement: move one busy fragment from the most to the least loaded node when they differ by over 20 %. */
@@ -290,7 +358,13 @@ class Baseline implements Policy {
   }
 }
 
-export function makeBaseline(name: BaselineName, cfg: Config, topo: Topology, seed: string, keepAlive_ms = DEFAULT_KEEP_ALIVE_MS): Policy {
+export function makeBaseline(
+  name: BaselineName,
+  cfg: Config,
+  topo: Topology,
+  seed: string,
+  keepAlive_ms = DEFAULT_KEEP_ALIVE_MS,
+): Policy {
   if (!(keepAlive_ms >= 0)) throw new RangeError(`keep-alive must be ≥ 0 ms, got ${keepAlive_ms}`);
   return new Baseline(name, cfg, topo, seed, keepAlive_ms);
 }
@@ -299,7 +373,9 @@ export function makeBaseline(name: BaselineName, cfg: Config, topo: Topology, se
 export const POLICIES: readonly PolicyName[] = ['engine', ...BASELINES, GRAPH_BLIND];
 
 /** Does any profile of the scenario call another? (graph-blind is then a baseline worth running.) */
-export const hasCalls = (profiles: Readonly<Record<string, { calls: readonly unknown[] }>>): boolean => Object.values(profiles).some((p) => p.calls.length > 0);
+export const hasCalls = (profiles: Readonly<Record<string, { calls: readonly unknown[] }>>): boolean =>
+  Object.values(profiles).some((p) => p.calls.length > 0);
 
 /** The policies a comparison runs on a scenario by default: all, graph-blind only where there are calls. */
-export const policiesFor = (profiles: Readonly<Record<string, { calls: readonly unknown[] }>>): PolicyName[] => POLICIES.filter((p) => p !== GRAPH_BLIND || hasCalls(profiles));
+export const policiesFor = (profiles: Readonly<Record<string, { calls: readonly unknown[] }>>): PolicyName[] =>
+  POLICIES.filter((p) => p !== GRAPH_BLIND || hasCalls(profiles));

@@ -26,7 +26,11 @@ export class CallMaker {
   /** Nodes with memory: where a callee's own data may live. */
   private readonly homes: number[];
 
-  constructor(seed: string, private readonly profileOf: (name: string) => SimProfile, private readonly topo: Topology) {
+  constructor(
+    seed: string,
+    private readonly profileOf: (name: string) => SimProfile,
+    private readonly topo: Topology,
+  ) {
     this.homes = topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id);
     this.rng = makeRng(seed, 'calls');
     this.wsRng = makeRng(seed, 'calls:working-set');
@@ -45,14 +49,34 @@ export class CallMaker {
       const p = this.profileOf(c.profile);
       for (let k = 0; k < n; k++) {
         // The callee's own data, if it has any; else the payload on the caller's node.
-        const own = p.home === 'none' ? undefined : p.home === 'random' ? homes[Math.floor(this.homeRng() * homes.length)] : p.home;
+        const own =
+          p.home === 'none'
+            ? undefined
+            : p.home === 'random'
+              ? homes[Math.floor(this.homeRng() * homes.length)]
+              : p.home;
         out.push({
           req: {
-            id: `${parent.req.id}.${parent.attempt}.${out.length}`, profile: c.profile, cpus: p.cpus, memory_kb: Math.round(p.request_mb * 1024),
-            priority: parent.req.priority, io_intensive: p.io_ms > 0, ...(own === undefined ? {} : { memory_home: own }), caller: f.id,
+            id: `${parent.req.id}.${parent.attempt}.${out.length}`,
+            profile: c.profile,
+            cpus: p.cpus,
+            memory_kb: Math.round(p.request_mb * 1024),
+            priority: parent.req.priority,
+            io_intensive: p.io_ms > 0,
+            ...(own === undefined ? {} : { memory_home: own }),
+            caller: f.id,
           },
-          arrival_us: now_us, cpu_ms: drawCpu_ms(p, this.rng), io_ms: p.io_ms, mem_kb: drawWorkingSet_kb(p, p.request_mb, this.wsRng),
-          home: own ?? f.node, profile: p, deferred: false, cold: false, attempt: 0, pending: 0, done: false,
+          arrival_us: now_us,
+          cpu_ms: drawCpu_ms(p, this.rng),
+          io_ms: p.io_ms,
+          mem_kb: drawWorkingSet_kb(p, p.request_mb, this.wsRng),
+          home: own ?? f.node,
+          profile: p,
+          deferred: false,
+          cold: false,
+          attempt: 0,
+          pending: 0,
+          done: false,
           call: { parent, attempt: parent.attempt, sync: c.mode === 'sync', bytes: c.bytes, from_node: f.node },
         });
       }
@@ -63,7 +87,8 @@ export class CallMaker {
   /** Microseconds the call's bytes take between its caller's node and the node that served it. */
   transfer_us(sr: SimRequest, node: number): number {
     if (!sr.call || sr.call.bytes === 0) return 0;
-    const a = this.topo.byId.get(sr.call.from_node), b = this.topo.byId.get(node);
+    const a = this.topo.byId.get(sr.call.from_node),
+      b = this.topo.byId.get(node);
     return a && b ? Math.round(transfer_ms(sr.call.bytes, a, b) * 1000) : 0;
   }
 }

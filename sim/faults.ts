@@ -26,7 +26,12 @@ export class FaultInjector {
   private readonly rng: Rng;
   private readonly injected: Injected[] = [];
 
-  constructor(private readonly q: EventQueue, private readonly shell: Shell, private readonly metrics: Metrics, seed: string | number) {
+  constructor(
+    private readonly q: EventQueue,
+    private readonly shell: Shell,
+    private readonly metrics: Metrics,
+    seed: string | number,
+  ) {
     this.rng = makeRng(seed, 'faults');
   }
 
@@ -52,12 +57,16 @@ export class FaultInjector {
     const now = this.q.now_us;
     if (spec.kind === 'cpu_offline') {
       const withCpus = this.shell.host.nodes.filter((n) => n.cpu.capacity > 0);
-      const node = spec.node !== undefined ? this.shell.host.nodes.find((n) => n.id === spec.node) : this.pick(withCpus);
+      const node =
+        spec.node !== undefined ? this.shell.host.nodes.find((n) => n.id === spec.node) : this.pick(withCpus);
       if (!node || node.cpu.capacity === 0) return;
-      const on = [...this.shell.frags.values()].filter((f) => f.node === node.id && f.state !== 'dead').map((f) => f.id);
+      const on = [...this.shell.frags.values()]
+        .filter((f) => f.node === node.id && f.state !== 'dead')
+        .map((f) => f.id);
       this.shell.setCpusOnline(node.id, false);
       this.record({ kind: spec.kind, target: `node ${node.id}`, injected_us: now, fragments: on });
-      if (spec.duration !== undefined) this.q.after(parseDuration_s(spec.duration) * 1e6, () => this.shell.setCpusOnline(node.id, true));
+      if (spec.duration !== undefined)
+        this.q.after(parseDuration_s(spec.duration) * 1e6, () => this.shell.setCpusOnline(node.id, true));
       return;
     }
     if (spec.kind === 'outage') {
@@ -66,7 +75,14 @@ export class FaultInjector {
       this.record({ kind: spec.kind, target: `profile ${profile}`, injected_us: now, fragments });
       return;
     }
-    const healthy = [...this.shell.frags.values()].filter((f) => f.state === 'ready' && f.hung_since_us === undefined && f.slow === 1 && f.leak_kb_per_s === 0 && (!spec.profile || f.profile === spec.profile));
+    const healthy = [...this.shell.frags.values()].filter(
+      (f) =>
+        f.state === 'ready' &&
+        f.hung_since_us === undefined &&
+        f.slow === 1 &&
+        f.leak_kb_per_s === 0 &&
+        (!spec.profile || f.profile === spec.profile),
+    );
     // Prefer a busy fragment: that is where a fault hurts and must be noticed.
     const busy = healthy.filter((f) => f.request);
     const f: SimFragment | undefined = this.pick(busy.length ? busy : healthy);
@@ -91,16 +107,24 @@ export class FaultInjector {
     for (const f of this.injected) {
       // An outage is one incident with one root cause, where the policy knows the graph (cascade.ts).
       if (f.kind === 'outage' && outages) {
-        const o = outages.filter((x) => `profile ${x.profile}` === f.target && x.detected_ms * 1000 >= f.injected_us - 1000).sort((a, b) => a.detected_ms - b.detected_ms)[0];
+        const o = outages
+          .filter((x) => `profile ${x.profile}` === f.target && x.detected_ms * 1000 >= f.injected_us - 1000)
+          .sort((a, b) => a.detected_ms - b.detected_ms)[0];
         if (o) {
           f.detected_us = Math.max(f.injected_us, o.detected_ms * 1000);
           if (o.recovered_ms !== undefined) f.recovered_us = o.recovered_ms * 1000;
         }
         continue;
       }
-      const mine = incidents.filter((i) => f.fragments.includes(i.origin) && i.detected_ms * 1000 >= f.injected_us - 1000 && (f.kind !== 'cpu_offline' || i.symptom === 'node_offline'));
+      const mine = incidents.filter(
+        (i) =>
+          f.fragments.includes(i.origin) &&
+          i.detected_ms * 1000 >= f.injected_us - 1000 &&
+          (f.kind !== 'cpu_offline' || i.symptom === 'node_offline'),
+      );
       const first = new Map<string, Incident>();
-      for (const i of mine.sort((a, b) => a.detected_ms - b.detected_ms || a.id - b.id)) if (!first.has(i.origin)) first.set(i.origin, i);
+      for (const i of mine.sort((a, b) => a.detected_ms - b.detected_ms || a.id - b.id))
+        if (!first.has(i.origin)) first.set(i.origin, i);
       const found = [...first.values()];
       if (found.length === 0) continue;
       // The engine keeps ms; a detection in the same millisecond as the injection is not before it.

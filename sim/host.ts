@@ -181,7 +181,8 @@ export class PsServer {
   private down(i: number): void {
     const h = this.heap;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < h.length && (h[l] as Task).finish_v < (h[m] as Task).finish_v) m = l;
       if (r < h.length && (h[r] as Task).finish_v < (h[m] as Task).finish_v) m = r;
@@ -193,7 +194,8 @@ export class PsServer {
 
   private swap(i: number, j: number): void {
     const h = this.heap;
-    const a = h[i] as Task, b = h[j] as Task;
+    const a = h[i] as Task,
+      b = h[j] as Task;
     h[i] = b;
     h[j] = a;
     a.heap_i = j;
@@ -231,7 +233,11 @@ export class Host {
   readonly nodes: NodeState[];
   readonly io: PsServer;
 
-  constructor(readonly topo: Topology, io_parallelism: number, background_kb: number) {
+  constructor(
+    readonly topo: Topology,
+    io_parallelism: number,
+    background_kb: number,
+  ) {
     this.nodes = topo.nodes.map((n) => ({
       id: n.id,
       index: n.index,
@@ -256,7 +262,8 @@ export class Host {
   /** Slowdown of work with data on `home` running on `node`. */
   remoteFactor(home: number | undefined, node: number, memory_intensity: number): number {
     if (home === undefined || home === node) return 1;
-    const h = this.topo.byId.get(home), n = this.topo.byId.get(node);
+    const h = this.topo.byId.get(home),
+      n = this.topo.byId.get(node);
     if (!h || !n) return 1;
     const local = h.distances[h.index] as number;
     return 1 + memory_intensity * ((h.distances[n.index] as number) / local - 1);
@@ -293,6 +300,8 @@ export class Host {
    */
   nodeWeight(n: NodeState): number {
     const waiting = n.io_tasks + n.bg_io + n.bg_mem_some;
-    return Math.min(n.cpu.capacity, n.cpu.weight + n.cpu.background + waiting) || (waiting > 0 ? Math.min(1, waiting) : 0);
+    return (
+      Math.min(n.cpu.capacity, n.cpu.weight + n.cpu.background + waiting) || (waiting > 0 ? Math.min(1, waiting) : 0)
+    );
   }
 }

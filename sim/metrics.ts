@@ -14,7 +14,13 @@ import * as hdr from 'hdr-histogram-js';
 import type { WallJson } from '../formats/wall.ts';
 
 /** Latencies are recorded in µs up to one hour (3 significant digits: 0.1 % resolution). */
-const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+const histogram = () =>
+  hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
@@ -47,9 +53,13 @@ class SloGroup {
 
   summary() {
     const has = this.latency.totalCount > 0;
-    const at = (p: number) => (has ? r3(Math.min(this.latency.getValueAtPercentile(p), this.latency.maxValue) / 1000) : 0);
+    const at = (p: number) =>
+      has ? r3(Math.min(this.latency.getValueAtPercentile(p), this.latency.maxValue) / 1000) : 0;
     return {
-      arrived: this.arrived, completed: this.completed, shed: this.shed, failed: this.failed,
+      arrived: this.arrived,
+      completed: this.completed,
+      shed: this.shed,
+      failed: this.failed,
       slo_miss_ratio: this.arrived ? r6(this.missed / this.arrived) : 0,
       latency_ms: { p50: at(50), p95: at(95), p99: at(99) },
     };
@@ -159,9 +169,16 @@ export class Metrics {
   histograms() {
     const enc = (h: hdr.Histogram) => hdr.encodeIntoCompressedBase64(h);
     return {
-      format: 'fgo-histograms/1', unit: 'us', encoding: 'HdrHistogram compressed base64',
-      overall: enc(this.latency), e2e: enc(this.roots.latency),
-      by_profile: Object.fromEntries([...this.byProfile].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, g]) => [k, enc(g.latency)])),
+      format: 'fgo-histograms/1',
+      unit: 'us',
+      encoding: 'HdrHistogram compressed base64',
+      overall: enc(this.latency),
+      e2e: enc(this.roots.latency),
+      by_profile: Object.fromEntries(
+        [...this.byProfile]
+          .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+          .map(([k, g]) => [k, enc(g.latency)]),
+      ),
     };
   }
 
@@ -170,7 +187,9 @@ export class Metrics {
    * time; `duration_s` the simulated time (for goodput).
    */
   summary(events: number, busy_us: readonly number[], capacity_us: readonly number[], duration_s: number) {
-    const utils = busy_us.map((b, i) => ((capacity_us[i] as number) > 0 ? b / (capacity_us[i] as number) : 0)).filter((_, i) => (capacity_us[i] as number) > 0);
+    const utils = busy_us
+      .map((b, i) => ((capacity_us[i] as number) > 0 ? b / (capacity_us[i] as number) : 0))
+      .filter((_, i) => (capacity_us[i] as number) > 0);
     const mean = utils.length ? utils.reduce((a, b) => a + b, 0) / utils.length : 0;
     const sd = utils.length ? Math.sqrt(utils.reduce((a, u) => a + (u - mean) ** 2, 0) / utils.length) : 0;
     const detected = this.faults.filter((f) => f.detected_us !== undefined);
@@ -196,18 +215,42 @@ export class Metrics {
       /** Share of calls served on another node than their caller's; null when nothing called anything. */
       cross_node_call_ratio: this.calls ? r6(this.crossCalls / this.calls) : null,
       /** Per call edge, caller then callee by name: calls begun and the share of them across nodes. */
-      call_edges: [...this.edges.values()].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0)).map((e) => ({ from: e.from, to: e.to, calls: e.calls, cross_node_ratio: r6(e.cross / e.calls) })),
+      call_edges: [...this.edges.values()]
+        .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
+        .map((e) => ({ from: e.from, to: e.to, calls: e.calls, cross_node_ratio: r6(e.cross / e.calls) })),
       cold_start_ratio: this.scheduled ? r6(this.cold / this.scheduled) : 0,
       local_access_ratio: this.access_ms ? r6(this.local_ms / this.access_ms) : 1,
       utilization: { mean: r6(mean), cv: mean > 0 ? r6(sd / mean) : 0 },
-      requests: { arrived: this.arrived, completed: this.completed, deferred: this.deferred, shed: this.shed, failed: this.failed, slo_missed: this.completed - this.on_time + this.overdue, unfinished: this.arrived - this.completed - this.shed - this.failed },
-      slo_miss_ratio: this.arrived ? r6((this.completed - this.on_time + this.overdue + this.shed + this.failed) / this.arrived) : 0,
+      requests: {
+        arrived: this.arrived,
+        completed: this.completed,
+        deferred: this.deferred,
+        shed: this.shed,
+        failed: this.failed,
+        slo_missed: this.completed - this.on_time + this.overdue,
+        unfinished: this.arrived - this.completed - this.shed - this.failed,
+      },
+      slo_miss_ratio: this.arrived
+        ? r6((this.completed - this.on_time + this.overdue + this.shed + this.failed) / this.arrived)
+        : 0,
       goodput_per_s: duration_s > 0 ? r3(this.on_time / duration_s) : 0,
-      by_profile: Object.fromEntries([...this.byProfile].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, g]) => [k, g.summary()])),
-      by_priority: Object.fromEntries([...this.byPriority].sort((a, b) => a[0] - b[0]).map(([k, g]) => [PRIORITY_NAMES[k] ?? String(k), g.summary()])),
+      by_profile: Object.fromEntries(
+        [...this.byProfile].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, g]) => [k, g.summary()]),
+      ),
+      by_priority: Object.fromEntries(
+        [...this.byPriority].sort((a, b) => a[0] - b[0]).map(([k, g]) => [PRIORITY_NAMES[k] ?? String(k), g.summary()]),
+      ),
       faults: { injected: this.faults.length, detected: detected.length, recovered: recovered.length },
-      mttd_s: detected.length ? r3(detected.reduce((a, f) => a + ((f.detected_us as number) - f.injected_us), 0) / detected.length / 1e6) : null,
-      mttr_s: recovered.length ? r3(recovered.reduce((a, f) => a + ((f.recovered_us as number) - (f.detected_us ?? f.injected_us)), 0) / recovered.length / 1e6) : null,
+      mttd_s: detected.length
+        ? r3(detected.reduce((a, f) => a + ((f.detected_us as number) - f.injected_us), 0) / detected.length / 1e6)
+        : null,
+      mttr_s: recovered.length
+        ? r3(
+            recovered.reduce((a, f) => a + ((f.recovered_us as number) - (f.detected_us ?? f.injected_us)), 0) /
+              recovered.length /
+              1e6,
+          )
+        : null,
       warm_idle_gb_s: r3(this.warm_idle_kb_us / 1024 / 1024 / 1e6),
       alerts: this.alerts,
       sim: { events },
@@ -232,7 +275,10 @@ export class WallClock {
     return {
       wall_s: r3(wall_s),
       events_per_s: wall_s > 0 ? Math.round(events / wall_s) : 0,
-      decision_latency_us: { p50: has ? this.decisions.getValueAtPercentile(50) : 0, p99: has ? this.decisions.getValueAtPercentile(99) : 0 },
+      decision_latency_us: {
+        p50: has ? this.decisions.getValueAtPercentile(50) : 0,
+        p99: has ? this.decisions.getValueAtPercentile(99) : 0,
+      },
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
   }

@@ -30,7 +30,10 @@ import { makeRng, normal, type Rng } from './workload.ts';
 export const populationSchema = z.strictObject({
   count: z.number().int().min(1).max(5_000),
   /** Profile names are PREFIX-000, PREFIX-001, … */
-  prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/).default('fn'),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,32}$/)
+    .default('fn'),
   min_rate_per_s: z.number().positive().default(1e-5),
   max_rate_per_s: z.number().positive().default(1),
   max_exec_ms: z.number().positive().default(5_000),
@@ -43,7 +46,14 @@ const LOG10_RATE = { mean: -3.333, sd: 1.772 };
 const EXEC_S = { mu: -0.38, sigma: 2.36 };
 const MEMORY_MB = { median: 170, sigma: 0.667 };
 const COLD_MS = { median: 1000, sigma: 0.5 };
-const TRIGGERS = [['http', 0.55], ['queue', 0.15], ['event', 0.02], ['timer', 0.16], ['orchestration', 0.07], ['other', 0.05]] as const;
+const TRIGGERS = [
+  ['http', 0.55],
+  ['queue', 0.15],
+  ['event', 0.02],
+  ['timer', 0.16],
+  ['orchestration', 0.07],
+  ['other', 0.05],
+] as const;
 const TIMER_PERIODS_S = [60, 300, 600, 900, 1800, 3600, 86_400];
 const BURST = { share: 0.25, mean_on_s: 120, mean_off_s: 360 };
 
@@ -63,11 +73,19 @@ function arrivalFor(trigger: Trigger, rate_per_s: number): Record<string, unknow
   if (trigger === 'timer') {
     // The period nearest the rate's on a log scale: timers run on round schedules.
     const want = Math.log(1 / rate_per_s);
-    const period_s = TIMER_PERIODS_S.reduce((a, b) => (Math.abs(Math.log(b) - want) < Math.abs(Math.log(a) - want) ? b : a));
+    const period_s = TIMER_PERIODS_S.reduce((a, b) =>
+      Math.abs(Math.log(b) - want) < Math.abs(Math.log(a) - want) ? b : a,
+    );
     return { kind: 'periodic', period_s };
   }
   if (trigger === 'queue' || trigger === 'event') {
-    return { kind: 'bursty', on_rate_per_s: rate_per_s / BURST.share, off_rate_per_s: 0, mean_on_s: BURST.mean_on_s, mean_off_s: BURST.mean_off_s };
+    return {
+      kind: 'bursty',
+      on_rate_per_s: rate_per_s / BURST.share,
+      off_rate_per_s: 0,
+      mean_on_s: BURST.mean_on_s,
+      mean_off_s: BURST.mean_off_s,
+    };
   }
   return { kind: 'poisson', rate_per_s };
 }
@@ -79,7 +97,10 @@ const round = (x: number, digits: number) => Number(x.toPrecision(digits));
  * PREFIX-NNN, each with a `trigger` note in the map returned beside them. Drawn from one seeded
  * stream: the same spec and seed always give the same functions.
  */
-export function expandPopulation(p: Population, seed: string | number): { profiles: Record<string, Record<string, unknown>>; triggers: Record<string, Trigger> } {
+export function expandPopulation(
+  p: Population,
+  seed: string | number,
+): { profiles: Record<string, Record<string, unknown>>; triggers: Record<string, Trigger> } {
   const rng = makeRng(seed, `population:${p.prefix}`);
   const width = String(p.count - 1).length;
   const profiles: Record<string, Record<string, unknown>> = {};
@@ -87,7 +108,10 @@ export function expandPopulation(p: Population, seed: string | number): { profil
   for (let i = 0; i < p.count; i++) {
     const name = `${p.prefix}-${String(i).padStart(Math.max(3, width), '0')}`;
     // Every draw in a fixed order per function, so adding functions never changes earlier ones.
-    const rate = Math.min(p.max_rate_per_s, Math.max(p.min_rate_per_s, 10 ** (LOG10_RATE.mean + LOG10_RATE.sd * normal(rng))));
+    const rate = Math.min(
+      p.max_rate_per_s,
+      Math.max(p.min_rate_per_s, 10 ** (LOG10_RATE.mean + LOG10_RATE.sd * normal(rng))),
+    );
     const exec_ms = Math.min(p.max_exec_ms, 1000 * Math.exp(EXEC_S.mu + EXEC_S.sigma * normal(rng)));
     const memory_mb = MEMORY_MB.median * Math.exp(MEMORY_MB.sigma * normal(rng));
     const cold_ms = COLD_MS.median * Math.exp(COLD_MS.sigma * normal(rng));

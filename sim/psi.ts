@@ -35,7 +35,14 @@
 
 /** The six stall states, in the order used for arrays here. */
 export type PsiState = 'cpu_some' | 'cpu_full' | 'mem_some' | 'mem_full' | 'io_some' | 'io_full';
-export const PSI_STATES: readonly PsiState[] = Object.freeze(['cpu_some', 'cpu_full', 'mem_some', 'mem_full', 'io_some', 'io_full'] as const);
+export const PSI_STATES: readonly PsiState[] = Object.freeze([
+  'cpu_some',
+  'cpu_full',
+  'mem_some',
+  'mem_full',
+  'io_some',
+  'io_full',
+] as const);
 
 /** One state's line as the kernel prints it: averages in percent (2 decimals, truncated), total in µs. */
 export interface PsiReading {
@@ -51,7 +58,12 @@ export interface PsiReading {
  * named closure as it is made.
  */
 function reading(shown: Float64Array, total: Float64Array, i: number): PsiReading {
-  return { avg10: shown[i * 3] as number, avg60: shown[i * 3 + 1] as number, avg300: shown[i * 3 + 2] as number, total_us: Math.floor((total[i] as number) / 1000) };
+  return {
+    avg10: shown[i * 3] as number,
+    avg60: shown[i * 3 + 1] as number,
+    avg300: shown[i * 3 + 2] as number,
+    total_us: Math.floor((total[i] as number) / 1000),
+  };
 }
 
 /** FIXED_1 of include/linux/sched/loadavg.h: 1.0 in 11-bit fixed point. */
@@ -112,8 +124,10 @@ function printed(avg: number): number {
 /** A fixed-point average that prints as `percent` (the middle of the values that do; 100 % exactly for 100.00). */
 function fromPrinted(percent: number): number {
   const cents = Math.round(percent * 100);
-  const int = Math.floor(cents / 100), frac = cents % 100;
-  const lo = Math.ceil((frac * FIXED_1) / 100), hi = Math.ceil(((frac + 1) * FIXED_1) / 100) - 1;
+  const int = Math.floor(cents / 100),
+    frac = cents % 100;
+  const lo = Math.ceil((frac * FIXED_1) / 100),
+    hi = Math.ceil(((frac + 1) * FIXED_1) / 100) - 1;
   return Math.min(100 * FIXED_1, int * FIXED_1 + Math.floor((lo + hi) / 2));
 }
 
@@ -173,8 +187,12 @@ export class PsiScope {
 
   constructor(start_us: number, options: PsiScopeOptions = {}) {
     const period_us = options.period_us ?? PSI_PERIOD_US;
-    if (!(period_us > 0) || !Number.isFinite(period_us)) throw new RangeError(`PsiScope: period_us must be positive, got ${period_us}`);
-    if (!(Math.abs(start_us * 1000) <= MAX_NS)) throw new RangeError(`PsiScope: start_us must be finite and within ±${MAX_NS / 1000} µs (exact ns arithmetic), got ${start_us}`);
+    if (!(period_us > 0) || !Number.isFinite(period_us))
+      throw new RangeError(`PsiScope: period_us must be positive, got ${period_us}`);
+    if (!(Math.abs(start_us * 1000) <= MAX_NS))
+      throw new RangeError(
+        `PsiScope: start_us must be finite and within ±${MAX_NS / 1000} µs (exact ns arithmetic), got ${start_us}`,
+      );
     this.period = Math.round(period_us * 1000);
     this.now = Math.round(start_us * 1000);
     this.segStart = this.now;
@@ -189,12 +207,14 @@ export class PsiScope {
         const avgs = [r.avg10 ?? 0, r.avg60 ?? 0, r.avg300 ?? 0];
         for (let w = 0; w < 3; w++) {
           const p = avgs[w] as number;
-          if (!(p >= 0 && p <= 100)) throw new RangeError(`PsiScope: initial ${PSI_STATES[i]} average must be 0–100, got ${p}`);
+          if (!(p >= 0 && p <= 100))
+            throw new RangeError(`PsiScope: initial ${PSI_STATES[i]} average must be 0–100, got ${p}`);
           this.avg[i * 3 + w] = fromPrinted(p);
           this.shown[i * 3 + w] = printed(this.avg[i * 3 + w] as number);
         }
         const t = r.total_us ?? 0;
-        if (!(t >= 0) || !Number.isFinite(t)) throw new RangeError(`PsiScope: initial ${PSI_STATES[i]} total_us must be ≥ 0, got ${t}`);
+        if (!(t >= 0) || !Number.isFinite(t))
+          throw new RangeError(`PsiScope: initial ${PSI_STATES[i]} total_us must be ≥ 0, got ${t}`);
         this.total[i] = this.segBase[i] = this.avgTotal[i] = Math.round(t) * 1000;
       }
     }
@@ -221,7 +241,8 @@ export class PsiScope {
     next[5] = fractions.io_full;
     for (let i = 0; i < N; i++) {
       const f = next[i] as number;
-      if (!(f >= 0 && f < Infinity)) throw new RangeError(`PsiScope.set: ${PSI_STATES[i]} must be a finite fraction ≥ 0, got ${f}`);
+      if (!(f >= 0 && f < Infinity))
+        throw new RangeError(`PsiScope.set: ${PSI_STATES[i]} must be a finite fraction ≥ 0, got ${f}`);
       if (idle && f !== 0) throw new RangeError(`PsiScope.set: an idle scope cannot stall (${PSI_STATES[i]} = ${f})`);
     }
     const t = this.toNs(now_us);
@@ -260,14 +281,26 @@ export class PsiScope {
    */
   read(): Record<PsiState, PsiReading> {
     if (this.now >= this.expires) this.expires = this.updateAverages(this.now);
-    const s = this.shown, t = this.total;
-    return { cpu_some: reading(s, t, 0), cpu_full: reading(s, t, 1), mem_some: reading(s, t, 2), mem_full: reading(s, t, 3), io_some: reading(s, t, 4), io_full: reading(s, t, 5) };
+    const s = this.shown,
+      t = this.total;
+    return {
+      cpu_some: reading(s, t, 0),
+      cpu_full: reading(s, t, 1),
+      mem_some: reading(s, t, 2),
+      mem_full: reading(s, t, 3),
+      io_some: reading(s, t, 4),
+      io_full: reading(s, t, 5),
+    };
   }
 
   private toNs(us: number): number {
     const t = Math.round(us * 1000);
-    if (!(t >= this.now)) throw new RangeError(`PsiScope: time went backwards or is not a number (${us} µs < ${this.now / 1000} µs)`);
-    if (t > MAX_NS) throw new RangeError(`PsiScope: ${us} µs is too far from 0 for exact ns arithmetic; use times relative to the run's start`);
+    if (!(t >= this.now))
+      throw new RangeError(`PsiScope: time went backwards or is not a number (${us} µs < ${this.now / 1000} µs)`);
+    if (t > MAX_NS)
+      throw new RangeError(
+        `PsiScope: ${us} µs is too far from 0 for exact ns arithmetic; use times relative to the run's start`,
+      );
     return t;
   }
 
@@ -286,7 +319,10 @@ export class PsiScope {
     const dt = t - this.segStart;
     for (let i = 0; i < N; i++) {
       const f = this.frac[i] as number;
-      this.total[i] = f === 0 ? (this.segBase[i] as number) : (this.segBase[i] as number) + Math.floor((this.segCarry[i] as number) + f * dt);
+      this.total[i] =
+        f === 0
+          ? (this.segBase[i] as number)
+          : (this.segBase[i] as number) + Math.floor((this.segCarry[i] as number) + f * dt);
     }
     if (this.busy) this.busySinceRun = true;
     this.now = t;
@@ -378,10 +414,17 @@ export function aggregate(
   out?: Record<PsiState, number>,
 ): Record<PsiState, number> {
   const r = out ?? { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 };
-  let cs = 0, cf = 0, ms = 0, mf = 0, is = 0, iff = 0, w = 0;
+  let cs = 0,
+    cf = 0,
+    ms = 0,
+    mf = 0,
+    is = 0,
+    iff = 0,
+    w = 0;
   for (const s of scopes) {
     const sw = s.weight;
-    if (!(sw >= 0) || !Number.isFinite(sw)) throw new RangeError(`aggregate: weight must be a finite number ≥ 0, got ${sw}`);
+    if (!(sw >= 0) || !Number.isFinite(sw))
+      throw new RangeError(`aggregate: weight must be a finite number ≥ 0, got ${sw}`);
     if (sw === 0) continue;
     const f = s.fractions;
     cs += f.cpu_some * sw;

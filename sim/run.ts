@@ -13,11 +13,32 @@ import { join } from 'node:path';
 import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
 import { InputError } from '../formats/errors.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
-import { Orchestrator, parseConfig, type Config, type Decision, type PsiSet, type Request, type Topology } from '../engine/index.ts';
+import {
+  Orchestrator,
+  parseConfig,
+  type Config,
+  type Decision,
+  type PsiSet,
+  type Request,
+  type Topology,
+} from '../engine/index.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
-import { DEFAULT_HEADROOM, defaultPredictor, runAgentLoop, ScalingForecasts, scalingCycle_us, type RunWatcher } from './agent-loop.ts';
+import {
+  DEFAULT_HEADROOM,
+  defaultPredictor,
+  runAgentLoop,
+  ScalingForecasts,
+  scalingCycle_us,
+  type RunWatcher,
+} from './agent-loop.ts';
 import { playBackground, type Background } from './background.ts';
-import { DEFAULT_KEEP_ALIVE_MS, FIXED_KEEP_ALIVE_BASELINES, GRAPH_BLIND, makeBaseline, type PolicyName } from './baselines.ts';
+import {
+  DEFAULT_KEEP_ALIVE_MS,
+  FIXED_KEEP_ALIVE_BASELINES,
+  GRAPH_BLIND,
+  makeBaseline,
+  type PolicyName,
+} from './baselines.ts';
 import { CallMaker } from './calls.ts';
 import { EventQueue } from './events.ts';
 import { FaultInjector } from './faults.ts';
@@ -26,7 +47,16 @@ import { Metrics, WallClock, type MetricsSummary } from './metrics.ts';
 import { simProfileSchema, type Scenario, type SimProfile } from './scenario.ts';
 import { parseDuration_s } from '../formats/duration.ts';
 import { Shell, type Policy, type SimRequest } from './shell.ts';
-import { demandReplay, drawCpu_ms, drawPriority, drawWorkingSet_kb, generator, makeRng, requestReplay, type ArrivalSource } from './workload.ts';
+import {
+  demandReplay,
+  drawCpu_ms,
+  drawPriority,
+  drawWorkingSet_kb,
+  generator,
+  makeRng,
+  requestReplay,
+  type ArrivalSource,
+} from './workload.ts';
 
 export interface RunInputs {
   scenario: Scenario;
@@ -69,7 +99,19 @@ export interface CustomPolicy {
   create(o: { config: Config; topology: Topology; seed: string }): Policy;
 }
 
-export type WorkloadTrace = { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> } | { kind: 'request'; rows: Array<{ t_ms: number; profile: string; cpu_ms: number; mem_mb: number; priority: 0 | 1 | 2 | 3; io: boolean }> };
+export type WorkloadTrace =
+  | { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> }
+  | {
+      kind: 'request';
+      rows: Array<{
+        t_ms: number;
+        profile: string;
+        cpu_ms: number;
+        mem_mb: number;
+        priority: 0 | 1 | 2 | 3;
+        io: boolean;
+      }>;
+    };
 
 export interface RunResult {
   metrics: MetricsSummary;
@@ -82,8 +124,14 @@ export function engineConfigFor(s: Scenario): Config {
   const profiles: Record<string, unknown> = {};
   for (const [name, p] of Object.entries(s.profiles)) {
     profiles[name] = {
-      cpus: p.cpus, memory_kb: Math.round(p.memory_mb * 1024), io_intensive: p.io_ms > 0, cold_start_ms: p.cold_start_ms,
-      warm_start_ms: p.warm_start_ms, latency_slo_ms: p.slo_ms, memory_intensity: p.memory_intensity, calls: p.calls,
+      cpus: p.cpus,
+      memory_kb: Math.round(p.memory_mb * 1024),
+      io_intensive: p.io_ms > 0,
+      cold_start_ms: p.cold_start_ms,
+      warm_start_ms: p.warm_start_ms,
+      latency_slo_ms: p.slo_ms,
+      memory_intensity: p.memory_intensity,
+      calls: p.calls,
       // What a request of the profile is declared to take, as an operator would state it: the
       // engine's prior until it has measured the real thing.
       service_ms: Math.max(1, p.cpu_ms.mean + p.io_ms),
@@ -91,7 +139,8 @@ export function engineConfigFor(s: Scenario): Config {
     };
   }
   const overrides = s.engine as { profiles?: Record<string, Record<string, unknown>> };
-  for (const [name, o] of Object.entries(overrides.profiles ?? {})) profiles[name] = { ...(profiles[name] as object), ...o };
+  for (const [name, o] of Object.entries(overrides.profiles ?? {}))
+    profiles[name] = { ...(profiles[name] as object), ...o };
   return parseConfig({ ...s.engine, profiles });
 }
 
@@ -146,10 +195,23 @@ function compact(d: Decision): string {
     else if (s.eligible && (!other || s.total > other.total)) other = s;
   }
   return JSON.stringify({
-    seq: d.seq, t_ms: d.t_ms, request_id: d.request_id, profile: d.profile, action: d.action, start: d.start, node: d.node, fragment: d.fragment,
-    delay_ms: d.delay_ms, retry_after_ms: d.retry_after_ms, reason: d.reason, confidence: d.confidence, inputs_digest: d.inputs_digest,
+    seq: d.seq,
+    t_ms: d.t_ms,
+    request_id: d.request_id,
+    profile: d.profile,
+    action: d.action,
+    start: d.start,
+    node: d.node,
+    fragment: d.fragment,
+    delay_ms: d.delay_ms,
+    retry_after_ms: d.retry_after_ms,
+    reason: d.reason,
+    confidence: d.confidence,
+    inputs_digest: d.inputs_digest,
     scores: chosen || other ? [chosen, other].filter(Boolean) : undefined,
-    commands: d.commands.length ? d.commands.map((c) => ('fragment' in c ? { type: c.type, fragment: c.fragment } : { type: c.type })) : undefined,
+    commands: d.commands.length
+      ? d.commands.map((c) => ('fragment' in c ? { type: c.type, fragment: c.fragment } : { type: c.type }))
+      : undefined,
   });
 }
 
@@ -157,7 +219,8 @@ function compact(d: Decision): string {
 export const FORECAST_HEADER = 't_s,profile,demand_per_s,demand_p90_per_s,recommended_size';
 
 /** timeseries.csv: cpu_util a fraction 0–1, the PSI averages in percent as the kernel prints them (docs/formats.md). */
-const TS_HEADER = 't_s,node,cpu_util,cpu_some_avg10_pct,cpu_full_avg10_pct,mem_some_avg10_pct,mem_full_avg10_pct,io_some_avg10_pct,io_full_avg10_pct,active,warm,mem_used_kb';
+const TS_HEADER =
+  't_s,node,cpu_util,cpu_some_avg10_pct,cpu_full_avg10_pct,mem_some_avg10_pct,mem_full_avg10_pct,io_some_avg10_pct,io_full_avg10_pct,active,warm,mem_used_kb';
 
 /**
  * The predictor, yielding to the event loop before each forecast: the run is otherwise one long
@@ -166,7 +229,9 @@ const TS_HEADER = 't_s,node,cpu_util,cpu_some_avg10_pct,cpu_full_avg10_pct,mem_s
  */
 function yielding(p: DemandPredictor): DemandPredictor {
   return {
-    name: p.name, horizon_s: p.horizon_s, history_len: p.history_len,
+    name: p.name,
+    horizon_s: p.horizon_s,
+    history_len: p.history_len,
     forecast: async (batch) => {
       await new Promise<void>((done) => setImmediate(done));
       return p.forecast(batch);
@@ -201,10 +266,14 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   const topo = inp.topology;
   const keepAlive_ms = inp.keepAlive_ms ?? DEFAULT_KEEP_ALIVE_MS;
   const policyName = typeof inp.policy === 'string' ? inp.policy : inp.policy.name;
-  const policy: Policy = typeof inp.policy !== 'string' ? inp.policy.create({ config, topology: topo, seed })
-    : inp.policy === 'engine' ? new Orchestrator({ config, topology: topo, seed })
-    : inp.policy === GRAPH_BLIND ? new Orchestrator({ config: { ...config, graph: { enabled: false } }, topology: topo, seed })
-    : makeBaseline(inp.policy, config, topo, seed, keepAlive_ms);
+  const policy: Policy =
+    typeof inp.policy !== 'string'
+      ? inp.policy.create({ config, topology: topo, seed })
+      : inp.policy === 'engine'
+        ? new Orchestrator({ config, topology: topo, seed })
+        : inp.policy === GRAPH_BLIND
+          ? new Orchestrator({ config: { ...config, graph: { enabled: false } }, topology: topo, seed })
+          : makeBaseline(inp.policy, config, topo, seed, keepAlive_ms);
   const cycle_us = scalingCycle_us(config, s.agent_interval_s * 1e6);
   const predictor = yielding(inp.predictor ?? defaultPredictor(cycle_us, end_us));
   const headroom = inp.headroom ?? DEFAULT_HEADROOM;
@@ -231,7 +300,8 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
     // The recording plays from the run's start and loops if the run is longer.
     psiAt = (t_ms) => {
       const t = t0 + (t_ms % span);
-      let lo = 0, hi = rows.length - 1;
+      let lo = 0,
+        hi = rows.length - 1;
       while (lo < hi) {
         const mid = (lo + hi + 1) >> 1;
         if ((rows[mid] as { t_ms: number }).t_ms <= t) lo = mid;
@@ -240,13 +310,23 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
       return (rows[lo] as { set: PsiSet }).set;
     };
   }
-  const shell = new Shell(q, policy, profiles, metrics, {
-    decision: (d) => {
-      if (level !== 'none' && seen++ % every === 0) decisions.write(level === 'all' ? JSON.stringify(d) : compact(d));
-      inp.watch?.decision?.(d);
+  const shell = new Shell(
+    q,
+    policy,
+    profiles,
+    metrics,
+    {
+      decision: (d) => {
+        if (level !== 'none' && seen++ % every === 0) decisions.write(level === 'all' ? JSON.stringify(d) : compact(d));
+        inp.watch?.decision?.(d);
+      },
+      timed: (ns) => wall.recordDecision_ns(ns),
     },
-    timed: (ns) => wall.recordDecision_ns(ns),
-  }, host, config.health.interval_ms, psiAt && inp.psi ? { mode: inp.psi.mode, at: psiAt } : undefined, new CallMaker(seed, (name) => profiles.get(name) ?? (profiles.get('*') as SimProfile), topo));
+    host,
+    config.health.interval_ms,
+    psiAt && inp.psi ? { mode: inp.psi.mode, at: psiAt } : undefined,
+    new CallMaker(seed, (name) => profiles.get(name) ?? (profiles.get('*') as SimProfile), topo),
+  );
 
   // Workload.
   const homes = topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id);
@@ -254,12 +334,19 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   // Its own stream, drawn only for profiles that have a working set: other runs stay byte-identical.
   const wsRng = makeRng(seed, 'working-set');
   const warned = new Set<string>();
-  const shapes = new Map([...profiles].filter(([k]) => k !== '*').map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }]));
+  const shapes = new Map(
+    [...profiles]
+      .filter(([k]) => k !== '*')
+      .map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }]),
+  );
   // Every cycle's forecast, as the policy was given it: what the report draws (docs/files.md).
   const forecastLog = new LineSink(tmp ? openSync(join(tmp, 'forecasts.csv'), 'w') : undefined);
   forecastLog.write(FORECAST_HEADER);
   const forecasts = new ScalingForecasts(predictor, shapes, headroom, cycle_us, (t_us, preds) => {
-    for (const p of preds) forecastLog.write(`${t_us / 1e6},${p.profile},${p.demand_per_s},${p.demand_p90_per_s ?? ''},${p.recommended_size}`);
+    for (const p of preds)
+      forecastLog.write(
+        `${t_us / 1e6},${p.profile},${p.demand_per_s},${p.demand_p90_per_s ?? ''},${p.recommended_size}`,
+      );
   });
   let n = 0;
   const feed = (src: ArrivalSource) => {
@@ -269,16 +356,35 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
       let p = profiles.get(a.profile);
       if (!p) {
         p = profiles.get('*') as SimProfile;
-        if (!warned.has(a.profile)) inp.warn?.(`profile '${a.profile}' is not in the scenario's catalogue: using default start times`);
+        if (!warned.has(a.profile))
+          inp.warn?.(`profile '${a.profile}' is not in the scenario's catalogue: using default start times`);
         warned.add(a.profile);
       }
-      const home = p.home === 'none' ? undefined : p.home === 'random' ? homes[Math.floor(reqRng() * homes.length)] : p.home;
+      const home =
+        p.home === 'none' ? undefined : p.home === 'random' ? homes[Math.floor(reqRng() * homes.length)] : p.home;
       const cpu_ms = a.cpu_ms ?? drawCpu_ms(p, reqRng);
-      const req: Request = { id: `r${n++}`, profile: a.profile, cpus: p.cpus, memory_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024), priority: a.priority ?? drawPriority(p, reqRng), io_intensive: a.io ?? p.io_ms > 0 };
+      const req: Request = {
+        id: `r${n++}`,
+        profile: a.profile,
+        cpus: p.cpus,
+        memory_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024),
+        priority: a.priority ?? drawPriority(p, reqRng),
+        io_intensive: a.io ?? p.io_ms > 0,
+      };
       if (home !== undefined) req.memory_home = home; // assigned, not spread: once per arrival, and the same key order
       const sr: SimRequest = {
         req,
-        arrival_us: q.now_us, cpu_ms, io_ms: a.io === false ? 0 : p.io_ms, mem_kb: drawWorkingSet_kb(p, a.mem_mb ?? p.request_mb, wsRng), home, profile: p, deferred: false, cold: false, attempt: 0, pending: 0, done: false,
+        arrival_us: q.now_us,
+        cpu_ms,
+        io_ms: a.io === false ? 0 : p.io_ms,
+        mem_kb: drawWorkingSet_kb(p, a.mem_mb ?? p.request_mb, wsRng),
+        home,
+        profile: p,
+        deferred: false,
+        cold: false,
+        attempt: 0,
+        pending: 0,
+        done: false,
       };
       metrics.arrival(sr);
       forecasts.arrival(a.profile, q.now_us);
@@ -288,16 +394,29 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   };
   if (inp.workload?.kind === 'demand') feed(demandReplay(inp.workload.rows, seed, end_us));
   else if (inp.workload?.kind === 'request') feed(requestReplay(inp.workload.rows, end_us));
-  else for (const [name, p] of Object.entries(s.profiles).sort((a, b) => (a[0] < b[0] ? -1 : 1))) feed(generator(name, p, seed, end_us));
-  (inp.replay ?? []).forEach((t, i) => feed(t.kind === 'demand' ? demandReplay(t.rows, seed, end_us, `replay:${i}`) : requestReplay(t.rows, end_us)));
+  else
+    for (const [name, p] of Object.entries(s.profiles).sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+      feed(generator(name, p, seed, end_us));
+  (inp.replay ?? []).forEach((t, i) =>
+    feed(t.kind === 'demand' ? demandReplay(t.rows, seed, end_us, `replay:${i}`) : requestReplay(t.rows, end_us)),
+  );
 
   if (inp.background) {
     const { recording, node, copies } = inp.background;
-    if (node !== undefined && !topo.byId.has(node)) throw new RangeError(`background: node ${node} is not in the topology (nodes ${topo.nodes.map((x) => x.id).join(', ')})`);
+    if (node !== undefined && !topo.byId.has(node))
+      throw new RangeError(
+        `background: node ${node} is not in the topology (nodes ${topo.nodes.map((x) => x.id).join(', ')})`,
+      );
     const targets = node !== undefined ? [node] : topo.nodes.filter((x) => x.allowed_cpus.length > 0).map((x) => x.id);
-    playBackground(recording, copies / targets.length, end_us, (t, fn) => q.at(t, fn), (load) => {
-      for (const id of targets) shell.setNeighbour(id, load);
-    });
+    playBackground(
+      recording,
+      copies / targets.length,
+      end_us,
+      (t, fn) => q.at(t, fn),
+      (load) => {
+        for (const id of targets) shell.setNeighbour(id, load);
+      },
+    );
   }
 
   const faults = new FaultInjector(q, shell, metrics, seed);
@@ -305,7 +424,18 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
 
   if (policy instanceof Orchestrator) inp.watch?.engine?.(() => policy.status());
   try {
-    await runAgentLoop({ q, shell, host, scenario: s, config, end_us, forecasts, ...(tmp ? { series: (line: string) => series.write(line) } : {}), ...(inp.progress ? { progress: inp.progress } : {}), ...(inp.watch ? { watch: inp.watch } : {}) });
+    await runAgentLoop({
+      q,
+      shell,
+      host,
+      scenario: s,
+      config,
+      end_us,
+      forecasts,
+      ...(tmp ? { series: (line: string) => series.write(line) } : {}),
+      ...(inp.progress ? { progress: inp.progress } : {}),
+      ...(inp.watch ? { watch: inp.watch } : {}),
+    });
   } catch (e) {
     decisions.close();
     series.close();
@@ -315,11 +445,20 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
 
   const incidents = policy.incidents?.();
   const outages = policy.outageList?.();
-  if (incidents) faults.resolve([...incidents.closed, ...incidents.open], outages ? [...outages.closed, ...outages.open] : undefined);
+  if (incidents)
+    faults.resolve(
+      [...incidents.closed, ...incidents.open],
+      outages ? [...outages.closed, ...outages.open] : undefined,
+    );
   for (const h of host.nodes) h.cpu.advance(end_us);
   const capacity = host.nodes.map((h) => h.cpu.capacity * end_us);
   for (const sr of shell.unfinished()) metrics.unfinished(sr, end_us - sr.arrival_us);
-  const summary = metrics.summary(q.processed, host.nodes.map((h) => h.cpu.busy_unit_us), capacity, end_us / 1e6);
+  const summary = metrics.summary(
+    q.processed,
+    host.nodes.map((h) => h.cpu.busy_unit_us),
+    capacity,
+    end_us / 1e6,
+  );
   const wallSummary = wall.summary(q.processed);
   decisions.close();
   series.close();
@@ -328,14 +467,31 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   if (tmp && inp.out) {
     const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), JSON.stringify(v, null, 2) + '\n');
     write('run.json', {
-      scenario: s, policy: policyName, seed, topology: topo.json, engine_config: config, versions: inp.versions ?? {},
-      predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom }, ...((FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(policyName) ? { keep_alive_ms: keepAlive_ms } : {}),
+      scenario: s,
+      policy: policyName,
+      seed,
+      topology: topo.json,
+      engine_config: config,
+      versions: inp.versions ?? {},
+      predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom },
+      ...((FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(policyName)
+        ? { keep_alive_ms: keepAlive_ms }
+        : {}),
       ...(level === 'compact' ? {} : { decisions: level }),
     });
     write('metrics.json', summary);
     write('wall.json', wallSummary);
     write('histograms.json', metrics.histograms());
-    write('faults.json', metrics.faults.map((f) => ({ kind: f.kind, target: f.target, injected_s: f.injected_us / 1e6, detected_s: f.detected_us === undefined ? null : f.detected_us / 1e6, recovered_s: f.recovered_us === undefined ? null : f.recovered_us / 1e6 })));
+    write(
+      'faults.json',
+      metrics.faults.map((f) => ({
+        kind: f.kind,
+        target: f.target,
+        injected_s: f.injected_us / 1e6,
+        detected_s: f.detected_us === undefined ? null : f.detected_us / 1e6,
+        recovered_s: f.recovered_us === undefined ? null : f.recovered_us / 1e6,
+      })),
+    );
     writeFileSync(join(tmp, OUTPUT_MARKER), markerText('sim-run'));
     checkOut(inp.out, inp.force === true); // again: something may have appeared there during the run
     commitDir(tmp, inp.out);

@@ -27,9 +27,17 @@ export interface PsiTraceSource {
   at: (t_ms: number) => PsiSet | undefined;
 }
 
-const noStall = (): Record<PsiState, number> => ({ cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 });
+const noStall = (): Record<PsiState, number> => ({
+  cpu_some: 0,
+  cpu_full: 0,
+  mem_some: 0,
+  mem_full: 0,
+  io_some: 0,
+  io_full: 0,
+});
 
-const noneStalled = (f: Readonly<Record<PsiState, number>>) => f.cpu_some === 0 && f.cpu_full === 0 && f.mem_some === 0 && f.mem_full === 0 && f.io_some === 0 && f.io_full === 0;
+const noneStalled = (f: Readonly<Record<PsiState, number>>) =>
+  f.cpu_some === 0 && f.cpu_full === 0 && f.mem_some === 0 && f.mem_full === 0 && f.io_some === 0 && f.io_full === 0;
 
 /** A state's system-wide fraction: its weighted sum over the total weight, within 0–1 (0 with no weight). */
 function share(sum: number, w: number): number {
@@ -38,7 +46,12 @@ function share(sum: number, w: number): number {
 
 /** One PSI line as the policy sees it: the scope's reading as a fraction, plus a recording's overlay. */
 function psiLine(v: PsiReading, o: PsiLine | undefined): PsiLine {
-  return { avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)), avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)), avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)), total_us: v.total_us + (o?.total_us ?? 0) };
+  return {
+    avg10: Math.min(1, v.avg10 / 100 + (o?.avg10 ?? 0)),
+    avg60: Math.min(1, v.avg60 / 100 + (o?.avg60 ?? 0)),
+    avg300: Math.min(1, v.avg300 / 100 + (o?.avg300 ?? 0)),
+    total_us: v.total_us + (o?.total_us ?? 0),
+  };
 }
 
 // psiLine is a module function, not a closure here: this runs per node every simulated second,
@@ -109,7 +122,7 @@ export class Sampler {
   /** A node's CPUs went on- or offline: the online list the samples report. */
   setOnline(cpus: readonly number[], on: boolean): void {
     const set = new Set(this.online);
-    for (const c of cpus) (on ? set.add(c) : set.delete(c));
+    for (const c of cpus) on ? set.add(c) : set.delete(c);
     this.online = [...set].sort((a, b) => a - b);
   }
 
@@ -121,20 +134,33 @@ export class Sampler {
     const nodes = this.host.nodes.map((n, i) => {
       n.cpu.advance(now_us); // busy time only accrues on advance(): bring it up to now, or steady load reads as idle
       const busy = n.cpu.busy_unit_us;
-      const util = dt > 0 && n.cpu.capacity > 0 ? Math.min(1, (busy - (this.lastBusy_us[i] as number)) / (dt * n.cpu.capacity)) : 0;
+      const util =
+        dt > 0 && n.cpu.capacity > 0
+          ? Math.min(1, (busy - (this.lastBusy_us[i] as number)) / (dt * n.cpu.capacity))
+          : 0;
       this.lastBusy_us[i] = busy;
-      return { id: n.id, cpu_util: Math.round(util * 1e4) / 1e4, mem_free_kb: Math.max(0, Math.round(n.mem_cap_kb - n.mem_used_kb)), psi: psiSet(this.nodePsi[i] as PsiScope, this.psiTrace?.mode === 'overlay' ? recorded : undefined) };
+      return {
+        id: n.id,
+        cpu_util: Math.round(util * 1e4) / 1e4,
+        mem_free_kb: Math.max(0, Math.round(n.mem_cap_kb - n.mem_used_kb)),
+        psi: psiSet(this.nodePsi[i] as PsiScope, this.psiTrace?.mode === 'overlay' ? recorded : undefined),
+      };
     });
     this.last_us = now_us;
-    const psi = this.psiTrace?.mode === 'replace' && recorded ? recorded : psiSet(this.sysPsi, this.psiTrace?.mode === 'overlay' ? recorded : undefined);
+    const psi =
+      this.psiTrace?.mode === 'replace' && recorded
+        ? recorded
+        : psiSet(this.sysPsi, this.psiTrace?.mode === 'overlay' ? recorded : undefined);
     const obs: Observation = { t_ms, psi, nodes, online_cpus: this.online };
     if (t_ms >= this.nextHealth_ms) {
       this.nextHealth_ms = t_ms + this.health_interval_ms;
-      obs.fragments = [...this.frags.values()].map((f): FragmentObservation => ({
-        id: f.id,
-        heartbeat_ms: Math.floor((f.hung_since_us ?? now_us) / 1000),
-        rss_kb: Math.round(f.mem_kb + f.leaked_kb),
-      }));
+      obs.fragments = [...this.frags.values()].map(
+        (f): FragmentObservation => ({
+          id: f.id,
+          heartbeat_ms: Math.floor((f.hung_since_us ?? now_us) / 1000),
+          rss_kb: Math.round(f.mem_kb + f.leaked_kb),
+        }),
+      );
     }
     return obs;
   }
@@ -159,7 +185,9 @@ export class Sampler {
     const old = this.parts[i] as { fractions: Record<PsiState, number>; weight: number };
     // Written out state by state (this runs on every event; a loop over the state names is a
     // keyed lookup each time), in the same order of operations as one per state.
-    const s = this.sums, o = old.fractions, ow = old.weight;
+    const s = this.sums,
+      o = old.fractions,
+      ow = old.weight;
     s.cpu_some += fr.cpu_some * w - o.cpu_some * ow;
     s.cpu_full += fr.cpu_full * w - o.cpu_full * ow;
     s.mem_some += fr.mem_some * w - o.mem_some * ow;
@@ -184,7 +212,9 @@ export class Sampler {
   }
 
   private setSystem(now: number): void {
-    const f = this.sysFractions, s = this.sums, w = this.sumW;
+    const f = this.sysFractions,
+      s = this.sums,
+      w = this.sumW;
     f.cpu_some = share(s.cpu_some, w);
     f.cpu_full = share(s.cpu_full, w);
     f.mem_some = share(s.mem_some, w);

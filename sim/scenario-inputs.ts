@@ -32,7 +32,10 @@ export function loadTopology(arg: string): Topology {
 }
 
 /** A machine without a CPU (an empty or foreign sysfs, a file of memory-only nodes) runs nothing: refused. */
-export function noCpusProblem(where: string, t: { nodes: ReadonlyArray<{ id: number; cpus: readonly number[] }> }): string | undefined {
+export function noCpusProblem(
+  where: string,
+  t: { nodes: ReadonlyArray<{ id: number; cpus: readonly number[] }> },
+): string | undefined {
   if (t.nodes.some((n) => n.cpus.length > 0)) return undefined;
   return `${where}: the topology has no CPUs (nodes ${t.nodes.map((n) => n.id).join(', ') || 'none'}); nothing could run on it`;
 }
@@ -44,17 +47,31 @@ function readTopologyArg(arg: string): Topology {
     try {
       return buildTopology(readTopology(resolveRoots({ fsRoot: arg.slice('sysfs:'.length) || '/' })));
     } catch (e) {
-      if (e instanceof InputError || e instanceof TopologyError) throw new InputError(e.problems.map((p) => `${arg}: ${p}`));
+      if (e instanceof InputError || e instanceof TopologyError)
+        throw new InputError(e.problems.map((p) => `${arg}: ${p}`));
       throw e;
     }
   }
   // Exit 2, as every bad argument (sim, compare and decide alike); a typo gets a suggestion.
-  if (!existsSync(arg)) throw new InputError([`topology '${arg}': neither a preset (${Object.keys(PRESETS).join(', ')}), sysfs:DIR, nor a file${didYouMean(arg, Object.keys(PRESETS))}`], 2);
+  if (!existsSync(arg))
+    throw new InputError(
+      [
+        `topology '${arg}': neither a preset (${Object.keys(PRESETS).join(', ')}), sysfs:DIR, nor a file${didYouMean(arg, Object.keys(PRESETS))}`,
+      ],
+      2,
+    );
   const { value, text } = readJson(arg);
   try {
     return buildTopology(value);
   } catch (e) {
-    if (e instanceof TopologyError) throw new InputError(locate(arg, text, e.problems.map((p) => p.replace(/\[(\d+)\]/g, '.$1'))));
+    if (e instanceof TopologyError)
+      throw new InputError(
+        locate(
+          arg,
+          text,
+          e.problems.map((p) => p.replace(/\[(\d+)\]/g, '.$1')),
+        ),
+      );
     throw e;
   }
 }
@@ -64,9 +81,13 @@ function readTopologyArg(arg: string): Topology {
  * workload trace and its PSI trace (totals counted from the recording's start, so they add to the
  * model's without a jump). Shared by `fgo sim`/`compare` and `fgo tune`.
  */
-export function scenarioInputs(scenario: Scenario): Pick<RunInputs, 'scenario' | 'topology' | 'workload' | 'replay' | 'psi' | 'background'> {
+export function scenarioInputs(
+  scenario: Scenario,
+): Pick<RunInputs, 'scenario' | 'topology' | 'workload' | 'replay' | 'psi' | 'background'> {
   let s = scenario;
-  const topology = loadTopology(s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology));
+  const topology = loadTopology(
+    s.topology.startsWith('sysfs:') || /^\d+n-\d+c$/.test(s.topology) ? s.topology : resolvePath(s.topology),
+  );
   const workload = s.workload ? readWorkload(s.workload) : undefined;
   const replay = s.replay.map((r) => readWorkload(r.file));
   // Profiles a replayed trace names that the catalogue lacks take the entry's template, so the
@@ -74,7 +95,8 @@ export function scenarioInputs(scenario: Scenario): Pick<RunInputs, 'scenario' |
   const added: Scenario['profiles'] = {};
   s.replay.forEach((r, i) => {
     if (!r.profile) return;
-    for (const row of (replay[i] as WorkloadTrace).rows) if (!(row.profile in s.profiles)) added[row.profile] = r.profile;
+    for (const row of (replay[i] as WorkloadTrace).rows)
+      if (!(row.profile in s.profiles)) added[row.profile] = r.profile;
   });
   if (Object.keys(added).length) s = { ...s, profiles: { ...added, ...s.profiles } };
   const targets = scenarioTargetProblems(s, topology, [workload, ...replay]);
@@ -87,7 +109,8 @@ export function scenarioInputs(scenario: Scenario): Pick<RunInputs, 'scenario' |
       mode: s.psi.mode,
       rows: rows.map((r) => {
         const v = { ...r.values };
-        for (const k of Object.keys(v) as Array<keyof typeof v>) if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
+        for (const k of Object.keys(v) as Array<keyof typeof v>)
+          if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
         return { t_ms: r.t_ms, set: psiRowToPsiSet(v) };
       }),
     };
@@ -96,9 +119,19 @@ export function scenarioInputs(scenario: Scenario): Pick<RunInputs, 'scenario' |
   if (s.background) {
     const b = s.background;
     const file = resolvePath(b.file);
-    if (traceKind(file) !== 'psi') throw new InputError([`${file}: a background recording must be a PSI trace as fgo record writes it (t_ms, PSI columns, jiffies, procs_running, …)`]);
-    if (b.node !== undefined && !topology.byId.has(b.node)) throw new InputError([`background.node: node ${b.node} is not in topology ${s.topology} (nodes ${topology.nodes.map((n) => n.id).join(', ')})`]);
-    const recording = backgroundFromRecording(readPsiTrace(file).rows, file, b.cpus === undefined ? {} : { cpus: b.cpus });
+    if (traceKind(file) !== 'psi')
+      throw new InputError([
+        `${file}: a background recording must be a PSI trace as fgo record writes it (t_ms, PSI columns, jiffies, procs_running, …)`,
+      ]);
+    if (b.node !== undefined && !topology.byId.has(b.node))
+      throw new InputError([
+        `background.node: node ${b.node} is not in topology ${s.topology} (nodes ${topology.nodes.map((n) => n.id).join(', ')})`,
+      ]);
+    const recording = backgroundFromRecording(
+      readPsiTrace(file).rows,
+      file,
+      b.cpus === undefined ? {} : { cpus: b.cpus },
+    );
     background = { recording, copies: b.copies, ...(b.node === undefined ? {} : { node: b.node }) };
   }
   return { scenario: s, topology, workload, replay, psi, ...(background ? { background } : {}) };
@@ -108,10 +141,14 @@ export function scenarioInputs(scenario: Scenario): Pick<RunInputs, 'scenario' |
 function readWorkload(name: string): WorkloadTrace {
   const file = resolvePath(name);
   const kind = traceKind(file);
-  if (kind === 'psi') throw new InputError([`${file}: a PSI trace is not a workload (use --psi, or --background for a neighbour)`]);
+  if (kind === 'psi')
+    throw new InputError([`${file}: a PSI trace is not a workload (use --psi, or --background for a neighbour)`]);
   if (kind !== 'demand') return { kind, rows: readRequestTrace(file).rows };
   const rows = readDemandTrace(file).rows;
   const big = rows.find((r) => r.count > MAX_DEMAND_COUNT);
-  if (big) throw new InputError([`${file}: the row at t_s ${big.t_s} (profile ${big.profile}) has count ${big.count}, over the limit of ${MAX_DEMAND_COUNT} arrivals per row a run replays`]);
+  if (big)
+    throw new InputError([
+      `${file}: the row at t_s ${big.t_s} (profile ${big.profile}) has count ${big.count}, over the limit of ${MAX_DEMAND_COUNT} arrivals per row a run replays`,
+    ]);
   return { kind, rows };
 }

@@ -48,12 +48,18 @@ const DIURNAL_NOISE_CAP = 3;
 /** Generator events per second of one arrival process, as sim/workload.ts draws them. */
 export function eventsPerSecond(a: Arrival): number {
   switch (a.kind) {
-    case 'poisson': return a.rate_per_s;
-    case 'diurnal': return a.rate_per_s * (1 + (a.day_amplitude ?? 0.5) + (a.week_amplitude ?? 0.1)) * DIURNAL_NOISE_CAP;
-    case 'bursty': return Math.max(a.on_rate_per_s, a.off_rate_per_s) + 2 / (a.mean_on_s + a.mean_off_s);
-    case 'piecewise': return Math.max(...a.points.map((p) => p[1]));
-    case 'periodic': return 1 / a.period_s;
-    default: return 0;
+    case 'poisson':
+      return a.rate_per_s;
+    case 'diurnal':
+      return a.rate_per_s * (1 + (a.day_amplitude ?? 0.5) + (a.week_amplitude ?? 0.1)) * DIURNAL_NOISE_CAP;
+    case 'bursty':
+      return Math.max(a.on_rate_per_s, a.off_rate_per_s) + 2 / (a.mean_on_s + a.mean_off_s);
+    case 'piecewise':
+      return Math.max(...a.points.map((p) => p[1]));
+    case 'periodic':
+      return 1 / a.period_s;
+    default:
+      return 0;
   }
 }
 
@@ -70,11 +76,17 @@ export function scenarioWorkProblems(s: Shape): Array<{ path: (string | number)[
   for (const p of Object.values(s.profiles)) events += eventsPerSecond(p.arrival) * duration_s;
   if (s.functions) events += s.functions.count * s.functions.max_rate_per_s * duration_s;
   if (events > MAX_GENERATED_EVENTS) {
-    problems.push({ path: ['duration'], message: `the arrival processes would generate about ${events.toExponential(2)} events over ${s.duration}, over the limit of ${MAX_GENERATED_EVENTS.toExponential(0)}: lower the rates or the duration` });
+    problems.push({
+      path: ['duration'],
+      message: `the arrival processes would generate about ${events.toExponential(2)} events over ${s.duration}, over the limit of ${MAX_GENERATED_EVENTS.toExponential(0)}: lower the rates or the duration`,
+    });
   }
   s.faults.forEach((f, i) => {
     if (f.rate_per_h !== undefined && (f.rate_per_h * duration_s) / 3600 > MAX_RATE_FAULTS) {
-      problems.push({ path: ['faults', i, 'rate_per_h'], message: `${f.rate_per_h} per hour over ${s.duration} is about ${Math.round((f.rate_per_h * duration_s) / 3600)} faults, over the limit of ${MAX_RATE_FAULTS}` });
+      problems.push({
+        path: ['faults', i, 'rate_per_h'],
+        message: `${f.rate_per_h} per hour over ${s.duration} is about ${Math.round((f.rate_per_h * duration_s) / 3600)} faults, over the limit of ${MAX_RATE_FAULTS}`,
+      });
     }
   });
   return problems;

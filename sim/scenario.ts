@@ -14,11 +14,21 @@ import { durationSeconds, MAX_DURATION_S, parseDuration_s } from '../formats/dur
 import { SAFE_NAME } from '../formats/outputs.ts';
 import { didYouMean } from '../formats/suggest.ts';
 import { expandPopulation, populationSchema } from './population.ts';
-import { MAX_FAULTS, MAX_POOL, MAX_PROFILES, MAX_RATE_PER_S, MIN_PERIOD_S, scenarioWorkProblems } from './scenario-limits.ts';
+import {
+  MAX_FAULTS,
+  MAX_POOL,
+  MAX_PROFILES,
+  MAX_RATE_PER_S,
+  MIN_PERIOD_S,
+  scenarioWorkProblems,
+} from './scenario-limits.ts';
 
 const duration = z.union([
   z.number().min(0).max(MAX_DURATION_S),
-  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, 'a duration such as 90s, 30m or 24h').refine((v) => (durationSeconds(v) ?? 0) <= MAX_DURATION_S, `at most ${MAX_DURATION_S / 86_400} days`),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?(ms|s|m|h|d)?$/, 'a duration such as 90s, 30m or 24h')
+    .refine((v) => (durationSeconds(v) ?? 0) <= MAX_DURATION_S, `at most ${MAX_DURATION_S / 86_400} days`),
 ]);
 /** An arrival rate: 0 or more, at most MAX_RATE_PER_S (a higher one is a typo, and its run would never end). */
 const rate = z.number().min(0).max(MAX_RATE_PER_S);
@@ -39,23 +49,39 @@ const arrival = z.discriminatedUnion('kind', [
    * hourly lognormal noise. The daily peak is at 6 h − phase_h (phase_h moves it earlier).
    */
   z.strictObject({
-    kind: z.literal('diurnal'), rate_per_s: rate,
-    day_amplitude: z.number().min(0).max(1).default(0.5), week_amplitude: z.number().min(0).max(1).default(0.1),
-    noise: z.number().min(0).max(2).default(0.1), phase_h: z.number().default(0),
+    kind: z.literal('diurnal'),
+    rate_per_s: rate,
+    day_amplitude: z.number().min(0).max(1).default(0.5),
+    week_amplitude: z.number().min(0).max(1).default(0.1),
+    noise: z.number().min(0).max(2).default(0.1),
+    phase_h: z.number().default(0),
   }),
   /** On/off (two-state Markov-modulated Poisson): exponential on and off periods. */
   z.strictObject({
-    kind: z.literal('bursty'), on_rate_per_s: rate, off_rate_per_s: rate,
-    mean_on_s: period, mean_off_s: period,
+    kind: z.literal('bursty'),
+    on_rate_per_s: rate,
+    off_rate_per_s: rate,
+    mean_on_s: period,
+    mean_off_s: period,
   }),
   /** Non-homogeneous Poisson whose rate follows straight lines between [t_s, rate_per_s] points (held after the last). */
   z.strictObject({
     kind: z.literal('piecewise'),
-    points: z.array(z.tuple([z.number().min(0).max(MAX_DURATION_S), rate])).min(1).max(10_000)
-      .refine((ps) => ps.every((p, i) => i === 0 || p[0] > (ps[i - 1] as [number, number])[0]), 'points must be in increasing t_s order'),
+    points: z
+      .array(z.tuple([z.number().min(0).max(MAX_DURATION_S), rate]))
+      .min(1)
+      .max(10_000)
+      .refine(
+        (ps) => ps.every((p, i) => i === 0 || p[0] > (ps[i - 1] as [number, number])[0]),
+        'points must be in increasing t_s order',
+      ),
   }),
   /** A timer: one arrival every period_s, the first at phase_s (drawn within the first period when absent). */
-  z.strictObject({ kind: z.literal('periodic'), period_s: period, phase_s: z.number().min(0).max(MAX_DURATION_S).optional() }),
+  z.strictObject({
+    kind: z.literal('periodic'),
+    period_s: period,
+    phase_s: z.number().min(0).max(MAX_DURATION_S).optional(),
+  }),
   z.strictObject({ kind: z.literal('none') }),
 ]);
 
@@ -78,11 +104,20 @@ export const simProfileSchema = z.strictObject({
   io_ms: z.number().min(0).default(0),
   /** Share of execution bound by memory accesses: scales the remote-memory slowdown. */
   memory_intensity: z.number().min(0).max(1).default(0.5),
-  priority_mix: z.tuple([z.number().min(0), z.number().min(0), z.number().min(0), z.number().min(0)]).default([0.1, 0.7, 0.2, 0]),
+  priority_mix: z
+    .tuple([z.number().min(0), z.number().min(0), z.number().min(0), z.number().min(0)])
+    .default([0.1, 0.7, 0.2, 0]),
   /** Where a request's data lives: nowhere in particular, a random node per request, or one node. */
   home: z.union([z.enum(['none', 'random']), z.number().int().min(0)]).default('random'),
   slo_ms: z.number().positive().default(1000),
-  pool: z.strictObject({ min: z.number().int().min(0).max(MAX_POOL), target: z.number().int().min(0).max(MAX_POOL), max: z.number().int().min(0).max(MAX_POOL) }).partial().default({}),
+  pool: z
+    .strictObject({
+      min: z.number().int().min(0).max(MAX_POOL),
+      target: z.number().int().min(0).max(MAX_POOL),
+      max: z.number().int().min(0).max(MAX_POOL),
+    })
+    .partial()
+    .default({}),
   arrival: arrival.default({ kind: 'none' }),
   /** The profiles a request of this one calls when its own work is done (sim/calls.ts, engine/graph.ts). */
   calls: z.array(callSchema).max(64).default([]),
@@ -94,7 +129,11 @@ const fault = z.strictObject({
   /** Scheduled instant, or… */
   at: duration.optional(),
   /** …a rate (Poisson) over the run. */
-  rate_per_h: z.number().positive().max(MAX_RATE_PER_S * 3600).optional(),
+  rate_per_h: z
+    .number()
+    .positive()
+    .max(MAX_RATE_PER_S * 3600)
+    .optional(),
   /** Target: a profile's fragment (crash, hang, slow, leak) or a node (cpu_offline). */
   profile: z.string().optional(),
   node: z.number().int().min(0).optional(),
@@ -104,66 +143,91 @@ const fault = z.strictObject({
   factor: z.number().positive().optional(),
 });
 
-export const scenarioSchema = z.strictObject({
-  /** Names the run's default output directory: a safe path component. */
-  name: z.string().regex(SAFE_NAME, "1 to 64 letters, digits, '_', '.' or '-' (not '.' or '..'): it names the output directory"),
-  description: z.string().default(''),
-  seed: z.union([z.number().int(), z.string().min(1)]).default(1),
-  duration: duration.default('1h'),
-  topology: z.string().default('2n-32c'),
-  profiles: z.record(z.string().regex(SAFE_NAME), simProfileSchema).refine((p) => Object.keys(p).length <= MAX_PROFILES, `at most ${MAX_PROFILES} profiles`).default({}),
-  /** A demand (`t_s,profile,count`) or request trace replacing the generators. */
-  workload: z.string().optional(),
-  /**
-   * Traces replayed beside the generators (a demand or request trace each); a profile they name
-   * that the catalogue lacks takes `profile` (default: the catalogue's defaults).
-   */
-  replay: z.array(z.strictObject({ file: z.string(), profile: simProfileSchema.optional() })).max(64).default([]),
-  /** A population of generated functions added to the catalogue (sim/population.ts). */
-  functions: populationSchema.optional(),
-  /** A recorded PSI trace shown to the policy (overlay: added to the twin's own; replace: instead of it). */
-  psi: z.strictObject({ file: z.string(), mode: z.enum(['overlay', 'replace']).default('overlay') }).optional(),
-  /**
-   * A host recording replayed as a neighbour's work that really runs (sim/background.ts): on
-   * `node`, or spread evenly over the nodes with CPUs; `copies` neighbours like it; `cpus` of the
-   * recording host when its jiffies cannot tell.
-   */
-  background: z.strictObject({
-    file: z.string(),
-    node: z.number().int().min(0).optional(),
-    copies: z.number().int().min(1).max(1000).default(1),
-    cpus: z.number().int().min(1).max(4096).optional(),
-  }).optional(),
-  faults: z.array(fault).max(MAX_FAULTS).default([]),
-  /** Engine config overrides (engine/config.ts); profile entries merge over the catalogue's. */
-  engine: z.record(z.string(), z.unknown()).default({}),
-  /** Memory used on every node by everything that is not a fragment. */
-  background_mem_mb: z.number().min(0).default(0),
-  /** I/O requests the device serves at once. */
-  io_parallelism: z.number().int().min(1).max(4096).default(4),
-  timeseries_interval_s: z.number().int().min(1).max(86_400).default(1),
-  /** How often the shell samples the host and ticks the policy (the live agent's interval). */
-  agent_interval_s: z.number().int().min(1).max(60).default(1),
-}).superRefine((s, ctx) => {
-  // Work the run would take, bounded before it starts (sim/scenario-limits.ts).
-  for (const p of scenarioWorkProblems(s)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
-  // The calls form one valid graph: known targets, no cycle of sync calls.
-  for (const p of graphProblems(s.profiles)) {
-    const at = p.indexOf(': ');
-    ctx.addIssue({ code: 'custom', path: p.slice(0, at).split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k)), message: p.slice(at + 2) });
-  }
-  s.faults.forEach((f, i) => {
-    if (f.kind === 'outage' && (f.profile === undefined || !(f.profile in s.profiles))) ctx.addIssue({ code: 'custom', path: ['faults', i, 'profile'], message: 'an outage needs the profile that goes down, one of the catalogue' });
+export const scenarioSchema = z
+  .strictObject({
+    /** Names the run's default output directory: a safe path component. */
+    name: z
+      .string()
+      .regex(SAFE_NAME, "1 to 64 letters, digits, '_', '.' or '-' (not '.' or '..'): it names the output directory"),
+    description: z.string().default(''),
+    seed: z.union([z.number().int(), z.string().min(1)]).default(1),
+    duration: duration.default('1h'),
+    topology: z.string().default('2n-32c'),
+    profiles: z
+      .record(z.string().regex(SAFE_NAME), simProfileSchema)
+      .refine((p) => Object.keys(p).length <= MAX_PROFILES, `at most ${MAX_PROFILES} profiles`)
+      .default({}),
+    /** A demand (`t_s,profile,count`) or request trace replacing the generators. */
+    workload: z.string().optional(),
+    /**
+     * Traces replayed beside the generators (a demand or request trace each); a profile they name
+     * that the catalogue lacks takes `profile` (default: the catalogue's defaults).
+     */
+    replay: z
+      .array(z.strictObject({ file: z.string(), profile: simProfileSchema.optional() }))
+      .max(64)
+      .default([]),
+    /** A population of generated functions added to the catalogue (sim/population.ts). */
+    functions: populationSchema.optional(),
+    /** A recorded PSI trace shown to the policy (overlay: added to the twin's own; replace: instead of it). */
+    psi: z.strictObject({ file: z.string(), mode: z.enum(['overlay', 'replace']).default('overlay') }).optional(),
+    /**
+     * A host recording replayed as a neighbour's work that really runs (sim/background.ts): on
+     * `node`, or spread evenly over the nodes with CPUs; `copies` neighbours like it; `cpus` of the
+     * recording host when its jiffies cannot tell.
+     */
+    background: z
+      .strictObject({
+        file: z.string(),
+        node: z.number().int().min(0).optional(),
+        copies: z.number().int().min(1).max(1000).default(1),
+        cpus: z.number().int().min(1).max(4096).optional(),
+      })
+      .optional(),
+    faults: z.array(fault).max(MAX_FAULTS).default([]),
+    /** Engine config overrides (engine/config.ts); profile entries merge over the catalogue's. */
+    engine: z.record(z.string(), z.unknown()).default({}),
+    /** Memory used on every node by everything that is not a fragment. */
+    background_mem_mb: z.number().min(0).default(0),
+    /** I/O requests the device serves at once. */
+    io_parallelism: z.number().int().min(1).max(4096).default(4),
+    timeseries_interval_s: z.number().int().min(1).max(86_400).default(1),
+    /** How often the shell samples the host and ticks the policy (the live agent's interval). */
+    agent_interval_s: z.number().int().min(1).max(60).default(1),
+  })
+  .superRefine((s, ctx) => {
+    // Work the run would take, bounded before it starts (sim/scenario-limits.ts).
+    for (const p of scenarioWorkProblems(s)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+    // The calls form one valid graph: known targets, no cycle of sync calls.
+    for (const p of graphProblems(s.profiles)) {
+      const at = p.indexOf(': ');
+      ctx.addIssue({
+        code: 'custom',
+        path: p
+          .slice(0, at)
+          .split('.')
+          .map((k) => (/^\d+$/.test(k) ? Number(k) : k)),
+        message: p.slice(at + 2),
+      });
+    }
+    s.faults.forEach((f, i) => {
+      if (f.kind === 'outage' && (f.profile === undefined || !(f.profile in s.profiles)))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'profile'],
+          message: 'an outage needs the profile that goes down, one of the catalogue',
+        });
+    });
+  })
+  .transform((s) => {
+    // A function population joins the catalogue as ordinary profiles (named profiles win), so every
+    // consumer of a scenario sees one catalogue. Expanding again gives the same profiles.
+    if (!s.functions) return s;
+    const drawn = expandPopulation(s.functions, s.seed).profiles;
+    const profiles: Record<string, z.infer<typeof simProfileSchema>> = {};
+    for (const [name, p] of Object.entries(drawn)) profiles[name] = simProfileSchema.parse(p);
+    return { ...s, profiles: { ...profiles, ...s.profiles } };
   });
-}).transform((s) => {
-  // A function population joins the catalogue as ordinary profiles (named profiles win), so every
-  // consumer of a scenario sees one catalogue. Expanding again gives the same profiles.
-  if (!s.functions) return s;
-  const drawn = expandPopulation(s.functions, s.seed).profiles;
-  const profiles: Record<string, z.infer<typeof simProfileSchema>> = {};
-  for (const [name, p] of Object.entries(drawn)) profiles[name] = simProfileSchema.parse(p);
-  return { ...s, profiles: { ...profiles, ...s.profiles } };
-});
 
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type SimProfile = z.infer<typeof simProfileSchema>;
@@ -172,7 +236,20 @@ export type FaultSpec = z.infer<typeof fault>;
 const BUNDLED = new URL('./scenarios/', import.meta.url);
 
 export function bundledScenarios(): string[] {
-  return ['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n', 'noisy-neighbor-2n', 'overload-2n', 'memory-thrash-4n', 'faas-azure', 'graph-4n'];
+  return [
+    'default',
+    'diurnal-8n',
+    'burst-2n',
+    'numa-stress-4n',
+    'psi-replay-1n',
+    'faults-8n',
+    'scale-64n',
+    'noisy-neighbor-2n',
+    'overload-2n',
+    'memory-thrash-4n',
+    'faas-azure',
+    'graph-4n',
+  ];
 }
 
 /** A bundled name or a file; every problem located by file:line:col. */
@@ -180,7 +257,13 @@ export function loadScenario(nameOrFile: string): Scenario {
   const bundled = new URL(`${nameOrFile}.json`, BUNDLED).pathname;
   const file = /^[A-Za-z0-9_.-]+$/.test(nameOrFile) && existsSync(bundled) ? bundled : nameOrFile;
   // A name that is neither is a usage error (exit 2), like every bad argument; a typo gets a suggestion.
-  if (!existsSync(file)) throw new InputError([`scenario '${nameOrFile}': neither a bundled scenario (${bundledScenarios().join(', ')}) nor a file${didYouMean(nameOrFile, bundledScenarios())}`], 2);
+  if (!existsSync(file))
+    throw new InputError(
+      [
+        `scenario '${nameOrFile}': neither a bundled scenario (${bundledScenarios().join(', ')}) nor a file${didYouMean(nameOrFile, bundledScenarios())}`,
+      ],
+      2,
+    );
   const { value, text } = readJson(file);
   const problems = problemsOf(scenarioSchema, value);
   if (problems.length) throw new InputError(locate(file, text, problems));
@@ -196,7 +279,13 @@ export function loadScenario(nameOrFile: string): Scenario {
  */
 function faultsAfterEnd(s: Scenario): string[] {
   const end_s = parseDuration_s(s.duration);
-  return s.faults.flatMap((f, i) => (f.at !== undefined && parseDuration_s(f.at) >= end_s ? [`faults.${i}.at: ${f.at} is not before the end of the run (duration ${s.duration}); the fault would never be injected`] : []));
+  return s.faults.flatMap((f, i) =>
+    f.at !== undefined && parseDuration_s(f.at) >= end_s
+      ? [
+          `faults.${i}.at: ${f.at} is not before the end of the run (duration ${s.duration}); the fault would never be injected`,
+        ]
+      : [],
+  );
 }
 
 const ROOT = new URL('../', import.meta.url).pathname;

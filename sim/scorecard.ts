@@ -41,7 +41,8 @@ export interface PlannedScenario {
 }
 
 /** The policies run on one scenario of the plan: graph-blind only where there are calls (on the others it is the engine). */
-const policiesOn = (plan: ScorecardPlan, s: PlannedScenario): PolicyName[] => plan.policies.filter((p) => p !== GRAPH_BLIND || s.calls);
+const policiesOn = (plan: ScorecardPlan, s: PlannedScenario): PolicyName[] =>
+  plan.policies.filter((p) => p !== GRAPH_BLIND || s.calls);
 
 /**
  * A scorecard keeps one decision in 100 by default: every metric comes from the run itself, and a
@@ -64,29 +65,53 @@ export interface ScorecardPlan {
  * Check the choice and load every scenario (its topology and traces too), so any problem is
  * found before a run starts: an InputError (exit 2) naming every problem.
  */
-export function planScorecard(i: { scenarios: readonly string[]; policies: readonly string[]; duration_s: number | null; decisions?: DecisionLog }): ScorecardPlan {
+export function planScorecard(i: {
+  scenarios: readonly string[];
+  policies: readonly string[];
+  duration_s: number | null;
+  decisions?: DecisionLog;
+}): ScorecardPlan {
   const problems: string[] = [];
   const twice = (l: readonly string[]) => [...new Set(l.filter((x, k) => l.indexOf(x) !== k))];
-  for (const p of i.policies.filter((p) => !POLICIES.includes(p as PolicyName))) problems.push(`--policies: '${p}' is not one of ${POLICIES.join(', ')}`);
+  for (const p of i.policies.filter((p) => !POLICIES.includes(p as PolicyName)))
+    problems.push(`--policies: '${p}' is not one of ${POLICIES.join(', ')}`);
   for (const p of twice(i.policies)) problems.push(`--policies: '${p}' twice`);
-  if (!i.policies.includes('engine')) problems.push('--policies: must include engine: the verdict compares the engine with the best baseline');
-  if (!i.policies.some((p) => p !== 'engine')) problems.push(`--policies: needs at least one baseline beside the engine (${BASELINES.join(', ')})`);
+  if (!i.policies.includes('engine'))
+    problems.push('--policies: must include engine: the verdict compares the engine with the best baseline');
+  if (!i.policies.some((p) => p !== 'engine'))
+    problems.push(`--policies: needs at least one baseline beside the engine (${BASELINES.join(', ')})`);
   if (i.scenarios.length === 0) problems.push('--scenarios: none given');
   for (const s of twice(i.scenarios)) problems.push(`--scenarios: '${s}' twice`);
   const scenarios: PlannedScenario[] = [];
   for (const arg of new Set(i.scenarios)) {
     try {
       const s = prepareScenario(arg, i.duration_s).scenario;
-      if (!SAFE_NAME.test(s.name) || RESERVED.includes(s.name)) problems.push(`scenario '${arg}': its name '${s.name}' cannot name a directory of the output`);
-      else if (scenarios.some((x) => x.name === s.name)) problems.push(`scenario '${arg}': named '${s.name}', as ${scenarios.find((x) => x.name === s.name)?.arg} is`);
-      else scenarios.push({ arg, name: s.name, description: s.description, seed: s.seed, duration_s: parseDuration_s(s.duration), calls: hasCalls(s.profiles) });
+      if (!SAFE_NAME.test(s.name) || RESERVED.includes(s.name))
+        problems.push(`scenario '${arg}': its name '${s.name}' cannot name a directory of the output`);
+      else if (scenarios.some((x) => x.name === s.name))
+        problems.push(`scenario '${arg}': named '${s.name}', as ${scenarios.find((x) => x.name === s.name)?.arg} is`);
+      else
+        scenarios.push({
+          arg,
+          name: s.name,
+          description: s.description,
+          seed: s.seed,
+          duration_s: parseDuration_s(s.duration),
+          calls: hasCalls(s.profiles),
+        });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       problems.push(...e.problems);
     }
   }
   if (problems.length) throw new InputError(problems, 2);
-  return { scenarios, policies: [...i.policies] as PolicyName[], duration_s: i.duration_s, decisions: i.decisions ?? DEFAULT_SCORECARD_DECISIONS, versions: { fgo: FGO_VERSION, node: process.versions.node, source: sourceDigest() } };
+  return {
+    scenarios,
+    policies: [...i.policies] as PolicyName[],
+    duration_s: i.duration_s,
+    decisions: i.decisions ?? DEFAULT_SCORECARD_DECISIONS,
+    versions: { fgo: FGO_VERSION, node: process.versions.node, source: sourceDigest() },
+  };
 }
 
 /**
@@ -100,33 +125,57 @@ export function outDirProblem(dir: string, force = false): string | undefined {
 function isScorecard(dir: string): boolean {
   try {
     // Read bounded, as every input: a FIFO or a huge file named scorecard.json is simply not one.
-    return (JSON.parse(readInputText(join(dir, 'scorecard.json'), MAX_JSON_BYTES, 'JSON input')) as { format?: unknown }).format === SCORECARD_FORMAT;
+    return (
+      (JSON.parse(readInputText(join(dir, 'scorecard.json'), MAX_JSON_BYTES, 'JSON input')) as { format?: unknown })
+        .format === SCORECARD_FORMAT
+    );
   } catch {
     return false;
   }
 }
 
 /** Every run's key (SCENARIO/POLICY, its directory) in the fixed order shards are cut from. */
-export const scorecardKeys = (plan: ScorecardPlan): string[] => plan.scenarios.flatMap((s) => policiesOn(plan, s).map((p) => `${s.name}/${p}`));
+export const scorecardKeys = (plan: ScorecardPlan): string[] =>
+  plan.scenarios.flatMap((s) => policiesOn(plan, s).map((p) => `${s.name}/${p}`));
 
 /**
  * The jobs: every scenario × policy (or one shard's share of them), longest runs first (a long
  * run started last would leave the other workers idle at the end).
  */
 export function scorecardJobs(plan: ScorecardPlan, dir: string, shard?: Shard): Job[] {
-  const all = plan.scenarios.flatMap((s) => policiesOn(plan, s).map((p): Job => ({
-    key: `${s.name}/${p}`, label: `${p} on ${s.name}`, scenario: s.arg, policy: p, duration_s: plan.duration_s, out: join(dir, s.name, p), decisions: plan.decisions, versions: { fgo: plan.versions.fgo, node: plan.versions.node },
-  })));
+  const all = plan.scenarios.flatMap((s) =>
+    policiesOn(plan, s).map(
+      (p): Job => ({
+        key: `${s.name}/${p}`,
+        label: `${p} on ${s.name}`,
+        scenario: s.arg,
+        policy: p,
+        duration_s: plan.duration_s,
+        out: join(dir, s.name, p),
+        decisions: plan.decisions,
+        versions: { fgo: plan.versions.fgo, node: plan.versions.node },
+      }),
+    ),
+  );
   const length = new Map(plan.scenarios.map((s) => [s.arg, s.duration_s]));
-  return (shard ? shardOf(all, shard) : all).sort((a, b) => (length.get(b.scenario) as number) - (length.get(a.scenario) as number));
+  return (shard ? shardOf(all, shard) : all).sort(
+    (a, b) => (length.get(b.scenario) as number) - (length.get(a.scenario) as number),
+  );
 }
 
 export type ScorecardDoc = ReturnType<typeof scorecardDoc>;
 
 /** scorecard.json: simulated figures and inputs only, so the same plan gives the same bytes. */
 export function scorecardDoc(plan: ScorecardPlan, metrics: ReadonlyMap<string, MetricsSummary>) {
-  const byScenario = Object.fromEntries(plan.scenarios.map((s) => [s.name, Object.fromEntries(policiesOn(plan, s).map((p) => [p, metrics.get(`${s.name}/${p}`) as MetricsSummary]))]));
-  const verdicts: ScenarioVerdict[] = plan.scenarios.map((s) => verdictFor(s.name, byScenario[s.name] as Record<string, MetricsSummary>));
+  const byScenario = Object.fromEntries(
+    plan.scenarios.map((s) => [
+      s.name,
+      Object.fromEntries(policiesOn(plan, s).map((p) => [p, metrics.get(`${s.name}/${p}`) as MetricsSummary])),
+    ]),
+  );
+  const verdicts: ScenarioVerdict[] = plan.scenarios.map((s) =>
+    verdictFor(s.name, byScenario[s.name] as Record<string, MetricsSummary>),
+  );
   const which = (w: boolean | null) => verdicts.filter((v) => v.engine_wins === w).map((v) => v.scenario);
   return {
     format: SCORECARD_FORMAT,
@@ -134,7 +183,18 @@ export function scorecardDoc(plan: ScorecardPlan, metrics: ReadonlyMap<string, M
       scenarios: plan.scenarios.map((s) => s.name),
       policies: plan.policies,
       duration_s: plan.duration_s,
-      runs: Object.fromEntries(plan.scenarios.map((s) => [s.name, { scenario: s.arg, seed: s.seed, duration_s: s.duration_s, description: s.description, dirs: Object.fromEntries(policiesOn(plan, s).map((p) => [p, `${s.name}/${p}`])) }])),
+      runs: Object.fromEntries(
+        plan.scenarios.map((s) => [
+          s.name,
+          {
+            scenario: s.arg,
+            seed: s.seed,
+            duration_s: s.duration_s,
+            description: s.description,
+            dirs: Object.fromEntries(policiesOn(plan, s).map((p) => [p, `${s.name}/${p}`])),
+          },
+        ]),
+      ),
       versions: plan.versions,
     },
     verdict: {
@@ -183,18 +243,35 @@ function finish(plan: ScorecardPlan, dir: string, metrics: ReadonlyMap<string, M
 }
 
 /** Run the plan into `dir`: DIR/SCENARIO/POLICY run directories and DIR/scorecard.json. */
-export async function runScorecard(plan: ScorecardPlan, dir: string, pool: PoolOptions, force = false): Promise<ScorecardDoc> {
-  return buildInto(dir, force, 'scorecard', async (tmp) => finish(plan, tmp, await runJobs(scorecardJobs(plan, tmp), pool)));
+export async function runScorecard(
+  plan: ScorecardPlan,
+  dir: string,
+  pool: PoolOptions,
+  force = false,
+): Promise<ScorecardDoc> {
+  return buildInto(dir, force, 'scorecard', async (tmp) =>
+    finish(plan, tmp, await runJobs(scorecardJobs(plan, tmp), pool)),
+  );
 }
 
 export const SCORECARD_SHARD_FORMAT = 'fgo-scorecard-shard/1';
 
 /** Run one shard's share of the plan into `dir`: its run directories and DIR/shard.json (the plan, its runs' metrics) for `fgo scorecard merge`. */
-export async function runScorecardShard(plan: ScorecardPlan, shard: Shard, dir: string, pool: PoolOptions, force = false): Promise<string[]> {
+export async function runScorecardShard(
+  plan: ScorecardPlan,
+  shard: Shard,
+  dir: string,
+  pool: PoolOptions,
+  force = false,
+): Promise<string[]> {
   return buildInto(dir, force, 'shard', async (tmp) => {
     const metrics = await runJobs(scorecardJobs(plan, tmp, shard), pool);
     // Keyed in the plan's order, so a retried shard writes the same bytes.
-    const runs = Object.fromEntries(scorecardKeys(plan).filter((k) => metrics.has(k)).map((k) => [k, metrics.get(k) as MetricsSummary]));
+    const runs = Object.fromEntries(
+      scorecardKeys(plan)
+        .filter((k) => metrics.has(k))
+        .map((k) => [k, metrics.get(k) as MetricsSummary]),
+    );
     const doc: ShardDoc<ScorecardPlan> = { format: SCORECARD_SHARD_FORMAT, study: plan, shard, runs };
     writeFileSync(join(tmp, SHARD_FILE), JSON.stringify(doc, null, 2) + '\n');
     writeFileSync(join(tmp, OUTPUT_MARKER), markerText('scorecard-shard'));
@@ -207,8 +284,16 @@ export async function runScorecardShard(plan: ScorecardPlan, shard: Shard, dir: 
  * once (each problem naming its file, exit 1), their run directories copied into `dir` and the
  * scorecard.json the whole scorecard writes, byte for byte.
  */
-export async function mergeScorecardShards(shards: ReadonlyArray<{ file: string; doc: unknown }>, dir: string, force = false): Promise<{ plan: ScorecardPlan; doc: ScorecardDoc }> {
-  const { study: plan, runs, fileOf } = checkShards<ScorecardPlan>(shards, SCORECARD_SHARD_FORMAT, 'fgo scorecard', scorecardKeys);
+export async function mergeScorecardShards(
+  shards: ReadonlyArray<{ file: string; doc: unknown }>,
+  dir: string,
+  force = false,
+): Promise<{ plan: ScorecardPlan; doc: ScorecardDoc }> {
+  const {
+    study: plan,
+    runs,
+    fileOf,
+  } = checkShards<ScorecardPlan>(shards, SCORECARD_SHARD_FORMAT, 'fgo scorecard', scorecardKeys);
   return buildInto(dir, force, 'scorecard', async (tmp) => {
     for (const [key, file] of fileOf) cpSync(join(dirname(file), key), join(tmp, key), { recursive: true });
     return { plan, doc: finish(plan, tmp, runs) };

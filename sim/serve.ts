@@ -44,7 +44,14 @@ export async function serveRun(listen: string, title: string, speed: number): Pr
     // A simulation takes no requests; the token only keeps the route's contract.
     schedule: () => Promise.resolve({ status: 409, body: { error: 'this is a simulation: it takes no requests' } }),
     // The live agent's shape where the twin has the same figures (engine: pools, nodes, pressure, deferred, incidents, outages).
-    state: () => ({ simulation: title, mode: 'pool', speed, t_ms, decisions: history.decisions(), ...(engine ? { engine } : {}) }),
+    state: () => ({
+      simulation: title,
+      mode: 'pool',
+      speed,
+      t_ms,
+      decisions: history.decisions(),
+      ...(engine ? { engine } : {}),
+    }),
     subscribe: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -58,7 +65,16 @@ export async function serveRun(listen: string, title: string, speed: number): Pr
     decision: (d: Decision) => {
       // The engine's time per decision is the twin's wall time (wall.json), not an agent's latency: not observed.
       metrics.observeDecision(d, Number.NaN);
-      publish({ type: 'decision', decision: { seq: d.seq, t_ms: d.t_ms, request_id: d.request_id, profile: d.profile, action: d.action } as Decision });
+      publish({
+        type: 'decision',
+        decision: {
+          seq: d.seq,
+          t_ms: d.t_ms,
+          request_id: d.request_id,
+          profile: d.profile,
+          action: d.action,
+        } as Decision,
+      });
     },
     sample: (t: number, obs: Observation) => {
       t_ms = t;
@@ -67,7 +83,13 @@ export async function serveRun(listen: string, title: string, speed: number): Pr
         engine = status();
         metrics.observeStatus(engine);
       }
-      publish({ type: 'sample', t_ms: t, psi: obs.psi, ...(engine ? { pressure: engine.pressure } : {}), ...(obs.nodes ? { nodes: obs.nodes } : {}) });
+      publish({
+        type: 'sample',
+        t_ms: t,
+        psi: obs.psi,
+        ...(engine ? { pressure: engine.pressure } : {}),
+        ...(obs.nodes ? { nodes: obs.nodes } : {}),
+      });
     },
     boundary: async (t_us: number) => {
       const due_ms = started + t_us / 1000 / speed;
@@ -77,5 +99,12 @@ export async function serveRun(listen: string, title: string, speed: number): Pr
     },
   };
   const host = api.host.includes(':') ? `[${api.host}]` : api.host;
-  return { url: `http://${host}:${api.port}/`, watch, get t_ms() { return t_ms; }, close: () => api.close() };
+  return {
+    url: `http://${host}:${api.port}/`,
+    watch,
+    get t_ms() {
+      return t_ms;
+    },
+    close: () => api.close(),
+  };
 }

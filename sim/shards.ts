@@ -22,7 +22,8 @@ export const SHARD_FILE = 'shard.json';
 export function parseShard(v: string | undefined): Shard | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d{1,6})\/(\d{1,6})$/.exec(v);
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new InputError([`--shard: '${v}' is not i/n with 0 ≤ i < n`], 2);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]))
+    throw new InputError([`--shard: '${v}' is not i/n with 0 ≤ i < n`], 2);
   return { index: Number(m[1]), count: Number(m[2]) };
 }
 
@@ -49,27 +50,45 @@ export function shardFile(arg: string): string {
  * problem names its file (exit 1). Returns the study, every run's metrics and the shard file that
  * holds each run.
  */
-export function checkShards<S>(files: ReadonlyArray<{ file: string; doc: unknown }>, format: string, what: string, keysOf: (study: S) => string[]): { study: S; runs: Map<string, MetricsSummary>; fileOf: Map<string, string> } {
+export function checkShards<S>(
+  files: ReadonlyArray<{ file: string; doc: unknown }>,
+  format: string,
+  what: string,
+  keysOf: (study: S) => string[],
+): { study: S; runs: Map<string, MetricsSummary>; fileOf: Map<string, string> } {
   const problems: string[] = [];
   const shards: Array<{ file: string; doc: ShardDoc<S> }> = [];
   for (const { file, doc } of files) {
     const d = doc as Partial<ShardDoc<S>> | null;
-    if (!d || typeof d !== 'object' || d.format !== format || !d.study || !d.shard || !d.runs || typeof d.runs !== 'object') problems.push(`${file}: not a shard of \`${what} --shard\` (format ${format})`);
+    if (
+      !d ||
+      typeof d !== 'object' ||
+      d.format !== format ||
+      !d.study ||
+      !d.shard ||
+      !d.runs ||
+      typeof d.runs !== 'object'
+    )
+      problems.push(`${file}: not a shard of \`${what} --shard\` (format ${format})`);
     else shards.push({ file, doc: d as ShardDoc<S> });
   }
   const first = shards[0];
   if (!first) throw new InputError(problems.length ? problems : ['no shard files given']);
-  const study = first.doc.study, n = first.doc.shard.count;
+  const study = first.doc.study,
+    n = first.doc.shard.count;
   const keys = keysOf(study);
   const position = new Map(keys.map((k, i) => [k, i]));
   const byIndex = new Map<number, string>();
   const runs = new Map<string, MetricsSummary>();
   const fileOf = new Map<string, string>();
   for (const { file, doc } of shards) {
-    const a = study as Record<string, unknown>, b = doc.study as Record<string, unknown>;
+    const a = study as Record<string, unknown>,
+      b = doc.study as Record<string, unknown>;
     const differ = Object.keys({ ...a, ...b }).filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k]));
     if (differ.length) {
-      problems.push(`${file}: not the same study as ${first.file}: ${differ.map((k) => `study.${k}`).join(', ')} differ`);
+      problems.push(
+        `${file}: not the same study as ${first.file}: ${differ.map((k) => `study.${k}`).join(', ')} differ`,
+      );
       continue;
     }
     const { index, count } = doc.shard;
@@ -84,7 +103,8 @@ export function checkShards<S>(files: ReadonlyArray<{ file: string; doc: unknown
     byIndex.set(index, file);
     for (const [key, metrics] of Object.entries(doc.runs)) {
       const at = position.get(key);
-      if (at === undefined || at % count !== index) problems.push(`${file}: run ${key} does not belong to shard ${index}/${count}`);
+      if (at === undefined || at % count !== index)
+        problems.push(`${file}: run ${key} does not belong to shard ${index}/${count}`);
       else {
         runs.set(key, metrics);
         fileOf.set(key, file);
@@ -94,7 +114,9 @@ export function checkShards<S>(files: ReadonlyArray<{ file: string; doc: unknown
   const lost = keys.filter((k) => !runs.has(k));
   if (lost.length && !problems.length) {
     const missing = [...new Set(lost.map((k) => (position.get(k) as number) % n))].sort((x, y) => x - y);
-    problems.push(`missing runs ${lost.slice(0, 20).join(', ')}${lost.length > 20 ? ', …' : ''} (shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${n}`).join(', ')})`);
+    problems.push(
+      `missing runs ${lost.slice(0, 20).join(', ')}${lost.length > 20 ? ', …' : ''} (shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${n}`).join(', ')})`,
+    );
   }
   if (problems.length) throw new InputError(problems);
   return { study, runs, fileOf };

@@ -97,7 +97,6 @@ export interface ShellSinks {
   timed(ns: bigint): void;
 }
 
-
 export class Shell {
   readonly host: Host;
   readonly frags = new Map<string, SimFragment>();
@@ -196,7 +195,8 @@ export class Shell {
       this.track(f);
       sr.cold = d.start === 'cold';
       // A warm fragment begins after its warm-start time (plus any shaping delay); a cold one when it is ready.
-      if (f.state === 'ready') this.q.after(((d.delay_ms ?? 0) + sr.profile.warm_start_ms) * 1000, () => this.begin(f, sr));
+      if (f.state === 'ready')
+        this.q.after(((d.delay_ms ?? 0) + sr.profile.warm_start_ms) * 1000, () => this.begin(f, sr));
       return;
     }
     if (d.action === 'defer') {
@@ -290,7 +290,13 @@ export class Shell {
       this.metrics.completion(sr, latency_us);
       this.answered(sr, f.node);
     } else this.drop(sr, 'failed');
-    this.execute(this.policy.complete(f.id, { ok: o.ok, latency_ms: latency_us / 1000, ...(o.ok ? {} : { dependency: o.dependency }) }, this.obs()));
+    this.execute(
+      this.policy.complete(
+        f.id,
+        { ok: o.ok, latency_ms: latency_us / 1000, ...(o.ok ? {} : { dependency: o.dependency }) },
+        this.obs(),
+      ),
+    );
   }
 
   /** Requests arrived and not yet completed, shed or failed: waiting, or held by a fragment. */
@@ -346,7 +352,23 @@ export class Shell {
       switch (c.type) {
         case 'start': {
           const p = this.profileOf(c.profile);
-          const f: SimFragment = { id: c.fragment, profile: c.profile, node: c.node, state: 'starting', epoch: 0, mem_kb: p.memory_mb * 1024, request: undefined, task: undefined, phase: 'idle', started_us: this.q.now_us, idle_since_us: this.q.now_us, hung_since_us: undefined, slow: 1, leak_kb_per_s: 0, leaked_kb: 0 };
+          const f: SimFragment = {
+            id: c.fragment,
+            profile: c.profile,
+            node: c.node,
+            state: 'starting',
+            epoch: 0,
+            mem_kb: p.memory_mb * 1024,
+            request: undefined,
+            task: undefined,
+            phase: 'idle',
+            started_us: this.q.now_us,
+            idle_since_us: this.q.now_us,
+            hung_since_us: undefined,
+            slow: 1,
+            leak_kb_per_s: 0,
+            leaked_kb: 0,
+          };
           this.frags.set(f.id, f);
           const n = this.host.node(c.node);
           n.mem_used_kb += f.mem_kb;
@@ -392,12 +414,14 @@ export class Shell {
           const task = f.task;
           const phase = f.phase;
           this.detach(f);
-          const from = this.host.node(c.from), to = this.host.node(c.to);
+          const from = this.host.node(c.from),
+            to = this.host.node(c.to);
           from.mem_used_kb -= f.mem_kb + f.leaked_kb;
           to.mem_used_kb += f.mem_kb + f.leaked_kb;
           f.node = c.to;
           this.changed(from);
-          if (f.state === 'starting') this.startUp(f); // restarting on the new node
+          if (f.state === 'starting')
+            this.startUp(f); // restarting on the new node
           else if (sr && task && phase === 'cpu') {
             // The running request moves with its process and carries on.
             to.mem_used_kb += extraMem_kb(f, sr);
@@ -434,7 +458,8 @@ export class Shell {
 
   /** A fragment waiting on its calls moves: its memory goes with it, and it goes on waiting there. */
   private moveWaiting(f: SimFragment, from_id: number, to_id: number): void {
-    const from = this.host.node(from_id), to = this.host.node(to_id);
+    const from = this.host.node(from_id),
+      to = this.host.node(to_id);
     const kb = f.mem_kb + f.leaked_kb + (f.request ? extraMem_kb(f, f.request) : 0);
     from.mem_used_kb -= kb;
     to.mem_used_kb += kb;
@@ -463,7 +488,8 @@ export class Shell {
     f.started_us = this.q.now_us;
     this.q.after(this.profileOf(f.profile).cold_start_ms * 1000, () => {
       if (f.epoch !== epoch || f.state !== 'starting' || f.hung_since_us !== undefined) return;
-      if ((this.outages.get(f.profile) ?? -1) > this.q.now_us) return this.crash(f, 'process exited on start (outage fault)');
+      if ((this.outages.get(f.profile) ?? -1) > this.q.now_us)
+        return this.crash(f, 'process exited on start (outage fault)');
       f.state = 'ready';
       this.track(f);
       this.execute(this.policy.started(f.id, this.obs()));
@@ -527,7 +553,10 @@ export class Shell {
     n.cpu.setBackground(load.cpu, now);
     if (load.io !== n.bg_io) {
       n.bg_io = load.io;
-      this.host.io.setBackground(this.host.nodes.reduce((a, x) => a + x.bg_io, 0), now);
+      this.host.io.setBackground(
+        this.host.nodes.reduce((a, x) => a + x.bg_io, 0),
+        now,
+      );
       this.ioChanged();
     }
     this.changed(n);

@@ -21,14 +21,24 @@ export const OPTERON_8N_SLIT: readonly (readonly number[])[] = [
  * A uniform machine: `nodes` nodes of `cpusPerNode` CPUs and `memPerNode_kb` each; distances from
  * `dist(i, j)`, by default 10 locally and 21 remotely.
  */
-export function uniformTopology(nodes: number, cpusPerNode: number, memPerNode_kb: number, dist?: (i: number, j: number) => number): TopologyJson {
+export function uniformTopology(
+  nodes: number,
+  cpusPerNode: number,
+  memPerNode_kb: number,
+  dist?: (i: number, j: number) => number,
+): TopologyJson {
   const d = dist ?? ((i: number, j: number) => (i === j ? 10 : 21));
   const all: number[] = [];
   const json: TopologyJson = { nodes: [], online_cpus: all, allowed_cpus: all, allowed_nodes: [] };
   for (let i = 0; i < nodes; i++) {
     const cpus = Array.from({ length: cpusPerNode }, (_, k) => i * cpusPerNode + k);
     all.push(...cpus);
-    json.nodes.push({ id: i, cpus, memory_kb: memPerNode_kb, distances: Array.from({ length: nodes }, (_, j) => d(i, j)) });
+    json.nodes.push({
+      id: i,
+      cpus,
+      memory_kb: memPerNode_kb,
+      distances: Array.from({ length: nodes }, (_, j) => d(i, j)),
+    });
     json.allowed_nodes.push(i);
   }
   return json;
@@ -44,11 +54,13 @@ export const PRESETS: Record<string, () => TopologyJson> = {
   /** A common two-socket server. */
   '2n-32c': () => uniformTopology(2, 16, 64 * GiB_kb),
   /** Four nodes: two sockets with two dies each (near 16, far 32). */
-  '4n-64c': () => uniformTopology(4, 16, 64 * GiB_kb, (i, j) => (i === j ? 10 : Math.floor(i / 2) === Math.floor(j / 2) ? 16 : 32)),
+  '4n-64c': () =>
+    uniformTopology(4, 16, 64 * GiB_kb, (i, j) => (i === j ? 10 : Math.floor(i / 2) === Math.floor(j / 2) ? 16 : 32)),
   /** Eight nodes with a real machine's SLIT. */
   '8n-128c': () => uniformTopology(8, 16, 32 * GiB_kb, (i, j) => OPTERON_8N_SLIT[i]?.[j] as number),
   /** Sixty-four nodes (a large partitioned system): near 16 within groups of 8, far 32. */
-  '64n-256c': () => uniformTopology(64, 4, 16 * GiB_kb, (i, j) => (i === j ? 10 : Math.floor(i / 8) === Math.floor(j / 8) ? 16 : 32)),
+  '64n-256c': () =>
+    uniformTopology(64, 4, 16 * GiB_kb, (i, j) => (i === j ? 10 : Math.floor(i / 8) === Math.floor(j / 8) ? 16 : 32)),
 };
 
 export function presetTopology(name: string): Topology {

@@ -75,18 +75,39 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 function point(policy: PolicyName, knob: TradeoffPoint['knob'], value: number, r: RunResult): TradeoffPoint {
   const m = r.metrics;
   return {
-    policy, knob, value, label: knob === 'cover' ? `cover ${value}` : `keep-alive ${formatSeconds(value)}`,
-    cold_start_ratio: m.cold_start_ratio, warm_idle_gb_s: m.warm_idle_gb_s, latency_p99_ms: m.latency_ms.p99, latency_p50_ms: m.latency_ms.p50,
-    completed: m.requests.completed, wall_s: r.wall.wall_s,
+    policy,
+    knob,
+    value,
+    label: knob === 'cover' ? `cover ${value}` : `keep-alive ${formatSeconds(value)}`,
+    cold_start_ratio: m.cold_start_ratio,
+    warm_idle_gb_s: m.warm_idle_gb_s,
+    latency_p99_ms: m.latency_ms.p99,
+    latency_p50_ms: m.latency_ms.p50,
+    completed: m.requests.completed,
+    wall_s: r.wall.wall_s,
   };
 }
 
 /** The headline numbers of an engine point against a baseline point. */
 export function compare(engine: TradeoffPoint, baseline: TradeoffPoint): TradeoffHeadline {
-  const cut = baseline.cold_start_ratio > 0 ? (1 - engine.cold_start_ratio / baseline.cold_start_ratio) * 100 : engine.cold_start_ratio > 0 ? -Infinity : 0;
-  const ratio = baseline.warm_idle_gb_s > 0 ? engine.warm_idle_gb_s / baseline.warm_idle_gb_s : engine.warm_idle_gb_s > 0 ? Infinity : 1;
+  const cut =
+    baseline.cold_start_ratio > 0
+      ? (1 - engine.cold_start_ratio / baseline.cold_start_ratio) * 100
+      : engine.cold_start_ratio > 0
+        ? -Infinity
+        : 0;
+  const ratio =
+    baseline.warm_idle_gb_s > 0
+      ? engine.warm_idle_gb_s / baseline.warm_idle_gb_s
+      : engine.warm_idle_gb_s > 0
+        ? Infinity
+        : 1;
   return {
-    engine, baseline, cold_start_reduction_pct: r2(cut), idle_memory_ratio: r3(ratio), target: { ...TARGET },
+    engine,
+    baseline,
+    cold_start_reduction_pct: r2(cut),
+    idle_memory_ratio: r3(ratio),
+    target: { ...TARGET },
     met: cut >= TARGET.cold_start_reduction_pct && ratio <= TARGET.idle_memory_ratio,
   };
 }
@@ -96,7 +117,10 @@ export function compare(engine: TradeoffPoint, baseline: TradeoffPoint): Tradeof
  * 10 minutes — are added when missing, for the headline), in that order, on the same scenario. A
  * cover is laid over the scenario's engine config (`scaling.cover`), its other settings kept.
  */
-export async function runTradeoff(inputs: Omit<RunInputs, 'policy' | 'keepAlive_ms' | 'out'>, o: TradeoffOptions): Promise<TradeoffResult> {
+export async function runTradeoff(
+  inputs: Omit<RunInputs, 'policy' | 'keepAlive_ms' | 'out'>,
+  o: TradeoffOptions,
+): Promise<TradeoffResult> {
   const uniq = (xs: readonly number[], must: number) => [...new Set([...xs, must])].sort((a, b) => a - b);
   const covers = uniq(o.covers, DEFAULT_COVER);
   const keepAlives = uniq(o.keepAlives_s, DEFAULT_KEEP_ALIVE_S);
@@ -110,16 +134,45 @@ export async function runTradeoff(inputs: Omit<RunInputs, 'policy' | 'keepAlive_
     o.onRun?.(`engine, cover ${c}`, i++, total);
     const engine = s.engine as { scaling?: Record<string, unknown> };
     const scenario = { ...s, engine: { ...s.engine, scaling: { ...engine.scaling, cover: c } } };
-    points.push(point('engine', 'cover', c, await runSimulation({ ...inputs, scenario, policy: 'engine', ...(o.progress ? { progress: o.progress } : {}) })));
+    points.push(
+      point(
+        'engine',
+        'cover',
+        c,
+        await runSimulation({ ...inputs, scenario, policy: 'engine', ...(o.progress ? { progress: o.progress } : {}) }),
+      ),
+    );
   }
   for (const k of keepAlives) {
     o.onRun?.(`${o.baseline}, keep-alive ${formatSeconds(k)}`, i++, total);
-    points.push(point(o.baseline, 'keep_alive_s', k, await runSimulation({ ...inputs, policy: o.baseline, keepAlive_ms: k * 1000, ...(o.progress ? { progress: o.progress } : {}) })));
+    points.push(
+      point(
+        o.baseline,
+        'keep_alive_s',
+        k,
+        await runSimulation({
+          ...inputs,
+          policy: o.baseline,
+          keepAlive_ms: k * 1000,
+          ...(o.progress ? { progress: o.progress } : {}),
+        }),
+      ),
+    );
   }
   const engine = points.find((p) => p.policy === 'engine' && p.value === DEFAULT_COVER) as TradeoffPoint;
   const base = points.find((p) => p.policy !== 'engine' && p.value === DEFAULT_KEEP_ALIVE_S) as TradeoffPoint;
-  const within = points.filter((p) => p.policy === 'engine' && p.warm_idle_gb_s <= base.warm_idle_gb_s).sort((a, b) => a.cold_start_ratio - b.cold_start_ratio);
-  return { scenario: s.name, seed: s.seed, duration: s.duration, baseline: o.baseline, points, headline: compare(engine, base), best_within_memory: within[0] ?? null };
+  const within = points
+    .filter((p) => p.policy === 'engine' && p.warm_idle_gb_s <= base.warm_idle_gb_s)
+    .sort((a, b) => a.cold_start_ratio - b.cold_start_ratio);
+  return {
+    scenario: s.name,
+    seed: s.seed,
+    duration: s.duration,
+    baseline: o.baseline,
+    points,
+    headline: compare(engine, base),
+    best_within_memory: within[0] ?? null,
+  };
 }
 
 /** A cut in cold starts as a change: −75.0 % (fewer), +20.0 % (more). */
@@ -128,10 +181,20 @@ const change = (cut_pct: number) => `${cut_pct >= 0 ? '−' : '+'}${Math.abs(cut
 /** The curve and the headline as a text table. */
 export function formatTradeoff(r: TradeoffResult): string {
   const head = ['policy', 'knob', 'cold_start_ratio', 'warm_idle_gb_s', 'p99 ms', 'p50 ms', 'completed'];
-  const rows = r.points.map((p) => [p.policy, p.label, p.cold_start_ratio.toFixed(6), p.warm_idle_gb_s.toFixed(1), p.latency_p99_ms.toFixed(1), p.latency_p50_ms.toFixed(1), String(p.completed)]);
+  const rows = r.points.map((p) => [
+    p.policy,
+    p.label,
+    p.cold_start_ratio.toFixed(6),
+    p.warm_idle_gb_s.toFixed(1),
+    p.latency_p99_ms.toFixed(1),
+    p.latency_p50_ms.toFixed(1),
+    String(p.completed),
+  ]);
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((x) => (x[i] ?? '').length)));
-  const table = all.map((x) => x.map((c, i) => (i < 2 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  ')).join('\n');
+  const table = all
+    .map((x) => x.map((c, i) => (i < 2 ? c.padEnd(w[i] as number) : c.padStart(w[i] as number))).join('  '))
+    .join('\n');
   const h = r.headline;
   const lines = [
     `${r.scenario} (seed ${r.seed}, ${r.duration}): engine covers vs ${r.baseline} keep-alives`,
@@ -145,7 +208,10 @@ export function formatTradeoff(r: TradeoffResult): string {
   const b = r.best_within_memory;
   if (b && b !== h.engine) {
     const c = compare(b, h.baseline);
-    lines.push(`best engine point within the baseline's idle memory: ${b.label}: cold starts ${change(c.cold_start_reduction_pct)}, idle memory × ${c.idle_memory_ratio.toFixed(3)}`);
-  } else if (!b) lines.push(`no engine point stays within the baseline's ${formatSeconds(DEFAULT_KEEP_ALIVE_S)} idle memory`);
+    lines.push(
+      `best engine point within the baseline's idle memory: ${b.label}: cold starts ${change(c.cold_start_reduction_pct)}, idle memory × ${c.idle_memory_ratio.toFixed(3)}`,
+    );
+  } else if (!b)
+    lines.push(`no engine point stays within the baseline's ${formatSeconds(DEFAULT_KEEP_ALIVE_S)} idle memory`);
   return lines.join('\n');
 }

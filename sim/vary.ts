@@ -79,7 +79,10 @@ export interface SeedSummary {
  * Mean and range over seeds of each policy's figures (`bySeed`: one { policy: metrics } per seed),
  * the verdict on the means, and how many seeds' own verdicts the engine won.
  */
-export function summariseSeeds(scenario: string, bySeed: ReadonlyArray<Readonly<Record<string, MetricsLike>>>): SeedSummary {
+export function summariseSeeds(
+  scenario: string,
+  bySeed: ReadonlyArray<Readonly<Record<string, MetricsLike>>>,
+): SeedSummary {
   const policies = [...new Set(bySeed.flatMap((s) => Object.keys(s)))];
   const out: SeedSummary = { policies: {} };
   const means: Record<string, Record<string, unknown>> = {};

@@ -69,7 +69,8 @@ export type MetricsLike = object;
 /** The figure at a dotted path, or null when it is missing or not a finite number. */
 export function figure(m: MetricsLike | undefined, path: string): number | null {
   let v: unknown = m;
-  for (const k of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  for (const k of path.split('.'))
+    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
@@ -102,13 +103,34 @@ export function verdictFor(scenario: string, byPolicy: Readonly<Record<string, M
     let best: MetricVerdict['best'] = null;
     for (const p of baselines) {
       const v = figure(byPolicy[p], vm.key);
-      if (v !== null && (best === null || (vm.better === 'lower' ? v < best.value : v > best.value))) best = { policy: p, value: v };
+      if (v !== null && (best === null || (vm.better === 'lower' ? v < best.value : v > best.value)))
+        best = { policy: p, value: v };
     }
     const e = figure(engine, vm.key);
-    const ratio = e === null || best === null ? null : best.value === 0 ? (e === 0 ? 1 : null) : Math.round((e / best.value) * 1e4) / 1e4;
-    return { metric: vm.key, better: vm.better, decisive: vm.decisive, best, engine: e, ratio, outcome: e === null || best === null ? null : outcomeOf(e, best.value, vm.better) };
+    const ratio =
+      e === null || best === null
+        ? null
+        : best.value === 0
+          ? e === 0
+            ? 1
+            : null
+          : Math.round((e / best.value) * 1e4) / 1e4;
+    return {
+      metric: vm.key,
+      better: vm.better,
+      decisive: vm.decisive,
+      best,
+      engine: e,
+      ratio,
+      outcome: e === null || best === null ? null : outcomeOf(e, best.value, vm.better),
+    };
   });
-  const undecided = (why: string): ScenarioVerdict => ({ scenario, engine_wins: null, summary: `no verdict: ${why}`, metrics });
+  const undecided = (why: string): ScenarioVerdict => ({
+    scenario,
+    engine_wins: null,
+    summary: `no verdict: ${why}`,
+    metrics,
+  });
   if (!engine) return undecided(`the engine did not run (policies: ${Object.keys(byPolicy).join(', ') || 'none'})`);
   if (baselines.length === 0) return undecided('no baseline ran beside the engine');
   const deciding = metrics.filter((m) => m.decisive);
@@ -137,17 +159,29 @@ export function verdictTable(verdicts: readonly ScenarioVerdict[]): string {
   const lines: string[] = [];
   const pol = Math.min(18, Math.max(13, ...verdicts.flatMap((v) => v.metrics.map((m) => m.best?.policy.length ?? 0))));
   const met = Math.max(...VERDICT_METRICS.map((m) => labelOf(m).length + (m.decisive ? 2 : 0)));
-  const row = (c: string[]) => `  ${(c[0] as string).padEnd(met)}  ${clip(c[1] as string, pol).padEnd(pol)} ${(c[2] as string).padStart(10)}  ${(c[3] as string).padStart(10)}  ${(c[4] as string).padStart(11)}  ${c[5]}`.trimEnd();
+  const row = (c: string[]) =>
+    `  ${(c[0] as string).padEnd(met)}  ${clip(c[1] as string, pol).padEnd(pol)} ${(c[2] as string).padStart(10)}  ${(c[3] as string).padStart(10)}  ${(c[4] as string).padStart(11)}  ${c[5]}`.trimEnd();
   for (const v of verdicts) {
     const head = v.engine_wins === null ? 'NO VERDICT' : v.engine_wins ? 'engine WINS' : 'engine LOSES';
     lines.push(`${v.scenario}: ${head}`, row(['metric', 'best baseline', '', 'engine', 'engine÷best', 'outcome']));
     for (const m of v.metrics) {
       const vm = VERDICT_METRICS.find((x) => x.key === m.metric) as VerdictMetric;
-      lines.push(row([`${labelOf(vm)}${vm.decisive ? ' *' : ''}`, m.best?.policy ?? '–', m.best ? fmtFigure(m.best.value) : '–', m.engine === null ? '–' : fmtFigure(m.engine), fmtRatio(m.ratio), m.outcome ?? '–']));
+      lines.push(
+        row([
+          `${labelOf(vm)}${vm.decisive ? ' *' : ''}`,
+          m.best?.policy ?? '–',
+          m.best ? fmtFigure(m.best.value) : '–',
+          m.engine === null ? '–' : fmtFigure(m.engine),
+          fmtRatio(m.ratio),
+          m.outcome ?? '–',
+        ]),
+      );
     }
     lines.push('');
   }
-  lines.push(`* decides the verdict: ${VERDICT_RULE}; best baseline per metric; tie: within ${TIE_TOLERANCE * 100} % of each other`);
+  lines.push(
+    `* decides the verdict: ${VERDICT_RULE}; best baseline per metric; tie: within ${TIE_TOLERANCE * 100} % of each other`,
+  );
   return wrap(lines).join('\n');
 }
 
@@ -158,7 +192,7 @@ function wrap(lines: string[]): string[] {
     const out: string[] = [];
     let cur = '';
     for (const w of l.split(' ')) {
-      if (cur && cur.length + 1 + w.length > 100) (out.push(cur), (cur = `  ${w}`));
+      if (cur && cur.length + 1 + w.length > 100) out.push(cur), (cur = `  ${w}`);
       else cur = cur ? `${cur} ${w}` : w;
     }
     return [...out, cur];
@@ -178,14 +212,23 @@ export function verdictInWords(v: ScenarioVerdict, byPolicy: Readonly<Record<str
   const slo = v.metrics.find((m) => m.metric === 'slo_miss_ratio') as MetricVerdict;
   const p99 = v.metrics.find((m) => m.metric === 'latency_ms.p99') as MetricVerdict;
   const best = slo.best as { policy: string; value: number };
-  const n = requestsOf(byPolicy.engine), nb = requestsOf(byPolicy[best.policy]);
-  const pct = (e: number, b: number) => (b === 0 ? '' : ` (${e >= b ? '+' : '−'}${Number(Math.abs((e / b - 1) * 100).toPrecision(2))} %)`);
-  const count = (r: number, of: number | null) => (of === null ? fmtFigure(r) : Math.round(r * of).toLocaleString('en-US'));
-  const missed = n === null || nb === null
-    ? `an SLO miss ratio of ${fmtFigure(slo.engine as number)} against ${fmtFigure(best.value)} under ${best.policy}`
-    : `${count(slo.engine as number, n)} of ${n.toLocaleString('en-US')} requests missed their SLO against ${count(best.value, nb)} under ${best.policy}`;
-  const by = n === null || nb === null ? '' : ` by ${Math.abs(Math.round((slo.engine as number) * n) - Math.round(best.value * nb)).toLocaleString('en-US')} requests`;
+  const n = requestsOf(byPolicy.engine),
+    nb = requestsOf(byPolicy[best.policy]);
+  const pct = (e: number, b: number) =>
+    b === 0 ? '' : ` (${e >= b ? '+' : '−'}${Number(Math.abs((e / b - 1) * 100).toPrecision(2))} %)`;
+  const count = (r: number, of: number | null) =>
+    of === null ? fmtFigure(r) : Math.round(r * of).toLocaleString('en-US');
+  const missed =
+    n === null || nb === null
+      ? `an SLO miss ratio of ${fmtFigure(slo.engine as number)} against ${fmtFigure(best.value)} under ${best.policy}`
+      : `${count(slo.engine as number, n)} of ${n.toLocaleString('en-US')} requests missed their SLO against ${count(best.value, nb)} under ${best.policy}`;
+  const by =
+    n === null || nb === null
+      ? ''
+      : ` by ${Math.abs(Math.round((slo.engine as number) * n) - Math.round(best.value * nb)).toLocaleString('en-US')} requests`;
   const p99Words = `p99 latency ${fmtFigure(p99.engine as number)} ms against ${p99.best?.policy}'s ${fmtFigure(p99.best?.value as number)} ms (${p99.outcome})`;
   const tied = slo.outcome === 'tie';
-  return wrap([`In short: the engine ${v.engine_wins ? 'wins' : 'loses'} ${v.scenario}${tied ? '' : by}: ${missed}${tied ? ', a tie' : pct(slo.engine as number, best.value)}; ${p99Words}.`]).join('\n');
+  return wrap([
+    `In short: the engine ${v.engine_wins ? 'wins' : 'loses'} ${v.scenario}${tied ? '' : by}: ${missed}${tied ? ', a tie' : pct(slo.engine as number, best.value)}; ${p99Words}.`,
+  ]).join('\n');
 }

@@ -81,10 +81,17 @@ export function generator(profile: string, p: SimProfile, seed: string | number,
     // One lognormal factor per hour, drawn in hour order so it never depends on arrival timing.
     let drawnHours = 0;
     const factor = (hour: number) => {
-      while (drawnHours <= hour) noise.set(drawnHours++, Math.min(NOISE_CAP, Math.exp(a.noise * normal(noiseRng) - (a.noise * a.noise) / 2)));
+      while (drawnHours <= hour)
+        noise.set(drawnHours++, Math.min(NOISE_CAP, Math.exp(a.noise * normal(noiseRng) - (a.noise * a.noise) / 2)));
       return noise.get(hour) as number;
     };
-    const shape = (s: number) => Math.max(0, 1 + a.day_amplitude * Math.sin((2 * Math.PI * (s + a.phase_h * 3600)) / DAY_S) + a.week_amplitude * Math.sin((2 * Math.PI * s) / WEEK_S));
+    const shape = (s: number) =>
+      Math.max(
+        0,
+        1 +
+          a.day_amplitude * Math.sin((2 * Math.PI * (s + a.phase_h * 3600)) / DAY_S) +
+          a.week_amplitude * Math.sin((2 * Math.PI * s) / WEEK_S),
+      );
     const lambdaMax = a.rate_per_s * (1 + a.day_amplitude + a.week_amplitude) * NOISE_CAP;
     if (lambdaMax <= 0) return { next: done };
     return {
@@ -139,7 +146,12 @@ export function generator(profile: string, p: SimProfile, seed: string | number,
  * Non-homogeneous Poisson with a rate that follows straight lines between points (held at the
  * last point's rate after it, and at the first's before it), by thinning against the highest rate.
  */
-function piecewise(points: ReadonlyArray<readonly [number, number]>, rng: Rng, profile: string, end_us: number): ArrivalSource {
+function piecewise(
+  points: ReadonlyArray<readonly [number, number]>,
+  rng: Rng,
+  profile: string,
+  end_us: number,
+): ArrivalSource {
   const lambdaMax = Math.max(...points.map((p) => p[1]));
   if (!(lambdaMax > 0)) return { next: () => undefined };
   let seg = 0;
@@ -171,7 +183,12 @@ export function drawWorkingSet_kb(p: SimProfile, declared_mb: number, rng: Rng):
  * Demand trace replay: each row's `count` arrivals fall uniformly at random inside its interval
  * (the gap to the profile's next row; the last row reuses the previous gap, or 60 s).
  */
-export function demandReplay(rows: ReadonlyArray<{ t_s: number; profile: string; count: number }>, seed: string | number, end_us: number, stream = 'demand-trace'): ArrivalSource {
+export function demandReplay(
+  rows: ReadonlyArray<{ t_s: number; profile: string; count: number }>,
+  seed: string | number,
+  end_us: number,
+  stream = 'demand-trace',
+): ArrivalSource {
   const rng = makeRng(seed, stream);
   const byProfile = new Map<string, number[]>();
   for (const r of rows) {
@@ -185,7 +202,7 @@ export function demandReplay(rows: ReadonlyArray<{ t_s: number; profile: string;
   const gapOf = (r: { t_s: number; profile: string }) => {
     const ts = byProfile.get(r.profile) as number[];
     const k = ts.indexOf(r.t_s);
-    const gap = k + 1 < ts.length ? (ts[k + 1] as number) - r.t_s : interval.get(r.profile) ?? 60;
+    const gap = k + 1 < ts.length ? (ts[k + 1] as number) - r.t_s : (interval.get(r.profile) ?? 60);
     interval.set(r.profile, gap);
     return gap;
   };
@@ -193,12 +210,17 @@ export function demandReplay(rows: ReadonlyArray<{ t_s: number; profile: string;
     next() {
       // Rows are in time order. Load every row that starts before the earliest pending arrival,
       // so arrivals of overlapping intervals (of different profiles) come out in time order.
-      while (i < rows.length && (pending.length === 0 || (rows[i] as { t_s: number }).t_s * 1e6 <= (pending[pending.length - 1] as Arrival).t_us)) {
+      while (
+        i < rows.length &&
+        (pending.length === 0 ||
+          (rows[i] as { t_s: number }).t_s * 1e6 <= (pending[pending.length - 1] as Arrival).t_us)
+      ) {
         const t0 = (rows[i] as { t_s: number }).t_s;
         while (i < rows.length && (rows[i] as { t_s: number }).t_s === t0) {
           const r = rows[i++] as { t_s: number; profile: string; count: number };
           const gap = gapOf(r);
-          for (let k = 0; k < r.count; k++) pending.push({ t_us: Math.round((r.t_s + rng() * gap) * 1e6), profile: r.profile });
+          for (let k = 0; k < r.count; k++)
+            pending.push({ t_us: Math.round((r.t_s + rng() * gap) * 1e6), profile: r.profile });
         }
         pending.sort((x, y) => y.t_us - x.t_us || (x.profile < y.profile ? 1 : -1));
       }
@@ -209,13 +231,30 @@ export function demandReplay(rows: ReadonlyArray<{ t_s: number; profile: string;
 }
 
 /** Request trace replay: one arrival per row, carrying the row's own CPU time and memory. */
-export function requestReplay(rows: ReadonlyArray<{ t_ms: number; profile: string; cpu_ms: number; mem_mb: number; priority: 0 | 1 | 2 | 3; io: boolean }>, end_us: number): ArrivalSource {
+export function requestReplay(
+  rows: ReadonlyArray<{
+    t_ms: number;
+    profile: string;
+    cpu_ms: number;
+    mem_mb: number;
+    priority: 0 | 1 | 2 | 3;
+    io: boolean;
+  }>,
+  end_us: number,
+): ArrivalSource {
   let i = 0;
   return {
     next() {
       const r = rows[i++];
       if (!r || r.t_ms * 1000 >= end_us) return undefined;
-      return { t_us: Math.round(r.t_ms * 1000), profile: r.profile, cpu_ms: r.cpu_ms, mem_mb: r.mem_mb, priority: r.priority, io: r.io };
+      return {
+        t_us: Math.round(r.t_ms * 1000),
+        profile: r.profile,
+        cpu_ms: r.cpu_ms,
+        mem_mb: r.mem_mb,
+        priority: r.priority,
+        io: r.io,
+      };
     },
   };
 }

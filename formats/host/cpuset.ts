@@ -37,20 +37,24 @@ interface Hierarchy {
 function findHierarchy(roots: HostRoots, warnings: string[]): Hierarchy | undefined {
   if (roots.cgroup !== undefined) {
     const m = roots.cgroup;
-    if (exists(join(m, 'cgroup.controllers')) || exists(join(m, 'cpuset.cpus.effective'))) return { kind: 'cgroup2', mount: m };
+    if (exists(join(m, 'cgroup.controllers')) || exists(join(m, 'cpuset.cpus.effective')))
+      return { kind: 'cgroup2', mount: m };
     if (exists(join(m, 'cpuset.cpus'))) return { kind: 'cgroup1', mount: m };
     if (exists(join(m, 'cpus'))) return { kind: 'cpuset', mount: m };
     warnings.push(`${m}: --cgroup-root holds no cpuset hierarchy (no cgroup.controllers, cpuset.cpus or cpus)`);
     return undefined;
   }
-  if (exists(hostPath(roots, '/sys/fs/cgroup/cpuset.cpus.effective'))) return { kind: 'cgroup2', mount: hostPath(roots, '/sys/fs/cgroup') };
-  if (exists(hostPath(roots, '/sys/fs/cgroup/cpuset/cpuset.cpus'))) return { kind: 'cgroup1', mount: hostPath(roots, '/sys/fs/cgroup/cpuset') };
+  if (exists(hostPath(roots, '/sys/fs/cgroup/cpuset.cpus.effective')))
+    return { kind: 'cgroup2', mount: hostPath(roots, '/sys/fs/cgroup') };
+  if (exists(hostPath(roots, '/sys/fs/cgroup/cpuset/cpuset.cpus')))
+    return { kind: 'cgroup1', mount: hostPath(roots, '/sys/fs/cgroup/cpuset') };
   if (exists(hostPath(roots, '/dev/cpuset/cpus'))) return { kind: 'cpuset', mount: hostPath(roots, '/dev/cpuset') };
   for (const m of readMounts(roots)) {
     const local = hostPath(roots, m.dir);
     if (m.type === 'cgroup2') {
       const ctrls = readText(join(local, 'cgroup.controllers'));
-      if (ctrls !== undefined && cleanSysfsText(ctrls).split(/\s+/).includes('cpuset')) return { kind: 'cgroup2', mount: local };
+      if (ctrls !== undefined && cleanSysfsText(ctrls).split(/\s+/).includes('cpuset'))
+        return { kind: 'cgroup2', mount: local };
     } else if (m.type === 'cpuset') {
       return { kind: 'cpuset', mount: local };
     } else if (m.type === 'cgroup' && m.options.includes('cpuset')) {
@@ -64,7 +68,7 @@ function findHierarchy(roots: HostRoots, warnings: string[]): Hierarchy | undefi
 /** The process's path in the hierarchy: proc/self/cpuset, else the matching proc/self/cgroup line. */
 function cgroupPath(roots: HostRoots, kind: Hierarchy['kind']): string | undefined {
   const cpuset = readText(join(roots.proc, 'self/cpuset'));
-  const first = cpuset === undefined ? '' : cleanSysfsText(cpuset).split('\n')[0]?.trim() ?? '';
+  const first = cpuset === undefined ? '' : (cleanSysfsText(cpuset).split('\n')[0]?.trim() ?? '');
   if (first.startsWith('/')) return first;
   const cg = readText(join(roots.proc, 'self/cgroup'));
   if (cg === undefined) return undefined;
@@ -92,14 +96,22 @@ export function readAllowed(roots: HostRoots, warnings: string[]): Allowed {
   if (h) {
     const path = cgroupPath(roots, h.kind);
     if (path === undefined) {
-      warnings.push(`cpuset ${h.kind} hierarchy at ${h.mount}, but neither proc/self/cpuset nor proc/self/cgroup names this process's cgroup`);
+      warnings.push(
+        `cpuset ${h.kind} hierarchy at ${h.mount}, but neither proc/self/cpuset nor proc/self/cgroup names this process's cgroup`,
+      );
     } else {
-      const names = h.kind === 'cgroup2' ? ['cpuset.cpus.effective', 'cpuset.mems.effective'] : h.kind === 'cgroup1' ? ['cpuset.cpus', 'cpuset.mems'] : ['cpus', 'mems'];
+      const names =
+        h.kind === 'cgroup2'
+          ? ['cpuset.cpus.effective', 'cpuset.mems.effective']
+          : h.kind === 'cgroup1'
+            ? ['cpuset.cpus', 'cpuset.mems']
+            : ['cpus', 'mems'];
       const mount = h.mount.replace(/\/+$/, '') || '/';
       let dir = join(mount, path).replace(/\/+$/, '') || '/';
       if (h.kind === 'cgroup2') {
         // the cpuset files exist only where the controller is enabled: use the nearest ancestor that has them
-        while (!exists(join(dir, names[0] as string)) && dir.length > mount.length && dir.startsWith(mount)) dir = posix.dirname(dir);
+        while (!exists(join(dir, names[0] as string)) && dir.length > mount.length && dir.startsWith(mount))
+          dir = posix.dirname(dir);
       }
       const cpusFile = join(dir, names[0] as string);
       const memsFile = join(dir, names[1] as string);
@@ -111,8 +123,14 @@ export function readAllowed(roots: HostRoots, warnings: string[]): Allowed {
           const prefix = h.kind === 'cgroup1' ? 'cpuset.' : '';
           const effCpus = readList(join(dir, `${prefix}effective_cpus`), warnings);
           const effMems = readList(join(dir, `${prefix}effective_mems`), warnings);
-          if (cpus && effCpus && fmt(cpus) !== fmt(effCpus)) warnings.push(`${cpusFile} is ${fmt(cpus)} but ${prefix}effective_cpus is ${fmt(effCpus)}; using ${names[0]} (as hwloc does)`);
-          if (mems && effMems && fmt(mems) !== fmt(effMems)) warnings.push(`${memsFile} is ${fmt(mems)} but ${prefix}effective_mems is ${fmt(effMems)}; using ${names[1]} (as hwloc does)`);
+          if (cpus && effCpus && fmt(cpus) !== fmt(effCpus))
+            warnings.push(
+              `${cpusFile} is ${fmt(cpus)} but ${prefix}effective_cpus is ${fmt(effCpus)}; using ${names[0]} (as hwloc does)`,
+            );
+          if (mems && effMems && fmt(mems) !== fmt(effMems))
+            warnings.push(
+              `${memsFile} is ${fmt(mems)} but ${prefix}effective_mems is ${fmt(effMems)}; using ${names[1]} (as hwloc does)`,
+            );
         }
         const info: CpusetInfo = { source: h.kind, cgroup: path };
         if (cpus !== undefined) info.cpus_file = cpusFile;

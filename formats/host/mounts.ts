@@ -21,7 +21,9 @@ export function readMounts(roots: HostRoots): MountEntry[] {
   if (mounts !== undefined) {
     return mounts.split('\n').flatMap((line) => {
       const f = line.replace(/\0/g, '').trim().split(/\s+/);
-      return f.length >= 4 ? [{ dir: unescapeMount(f[1] as string), type: f[2] as string, options: (f[3] as string).split(',') }] : [];
+      return f.length >= 4
+        ? [{ dir: unescapeMount(f[1] as string), type: f[2] as string, options: (f[3] as string).split(',') }]
+        : [];
     });
   }
   // mountinfo: "36 35 98:0 /root /mnt/point rw,noatime shared:1 - cgroup cgroup rw,cpuset"
@@ -33,6 +35,12 @@ export function readMounts(roots: HostRoots): MountEntry[] {
     const a = pre.trim().split(/\s+/);
     const b = post.trim().split(/\s+/);
     if (a.length < 6 || b.length < 1) return [];
-    return [{ dir: unescapeMount(a[4] as string), type: b[0] as string, options: [...(a[5] as string).split(','), ...(b[2] ?? '').split(',')] }];
+    return [
+      {
+        dir: unescapeMount(a[4] as string),
+        type: b[0] as string,
+        options: [...(a[5] as string).split(','), ...(b[2] ?? '').split(',')],
+      },
+    ];
   });
 }

@@ -67,12 +67,20 @@ function isDir(p: string): boolean {
  */
 export function checkRoots(roots: HostRoots, needs: { proc: boolean } = { proc: true }): string[] {
   const problems: string[] = [];
-  if (roots.fs !== undefined && !isDir(roots.fs)) problems.push(`${roots.fs}: fs root is not a directory (--fs-root must name a directory standing for /)`);
-  if (!isDir(roots.sys)) problems.push(`${roots.sys}: sysfs root is not a directory (give --fs-root DIR holding sys/ and proc/, or --sysfs-root)`);
+  if (roots.fs !== undefined && !isDir(roots.fs))
+    problems.push(`${roots.fs}: fs root is not a directory (--fs-root must name a directory standing for /)`);
+  if (!isDir(roots.sys))
+    problems.push(
+      `${roots.sys}: sysfs root is not a directory (give --fs-root DIR holding sys/ and proc/, or --sysfs-root)`,
+    );
   else if (!isDir(join(roots.sys, 'devices/system/cpu')) && !isDir(join(roots.sys, 'devices/system/node'))) {
     problems.push(`${roots.sys}: not a sysfs: neither devices/system/cpu nor devices/system/node exists`);
   }
-  if (needs.proc && !isDir(roots.proc)) problems.push(`${roots.proc}: procfs root is not a directory (give --fs-root DIR holding sys/ and proc/, or --procfs-root)`);
-  if (roots.cgroup !== undefined && !isDir(roots.cgroup)) problems.push(`${roots.cgroup}: cgroup root is not a directory`);
+  if (needs.proc && !isDir(roots.proc))
+    problems.push(
+      `${roots.proc}: procfs root is not a directory (give --fs-root DIR holding sys/ and proc/, or --procfs-root)`,
+    );
+  if (roots.cgroup !== undefined && !isDir(roots.cgroup))
+    problems.push(`${roots.cgroup}: cgroup root is not a directory`);
   return problems;
 }

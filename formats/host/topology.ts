@@ -113,8 +113,10 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
     const dirSet = new Set(nodeDirs);
     const offlineDirs = nodeDirs.filter((n) => !on.has(n));
     const missing = onlineNodes.filter((n) => !dirSet.has(n));
-    if (offlineDirs.length) warnings.push(`node directories ${fmt(offlineDirs)} are not in node/online (${fmt(onlineNodes)}); left out`);
-    if (missing.length) warnings.push(`node/online lists ${fmt(missing)} but sysfs has no directory for them; left out`);
+    if (offlineDirs.length)
+      warnings.push(`node directories ${fmt(offlineDirs)} are not in node/online (${fmt(onlineNodes)}); left out`);
+    if (missing.length)
+      warnings.push(`node/online lists ${fmt(missing)} but sysfs has no directory for them; left out`);
     ids = nodeDirs.filter((n) => on.has(n));
     if (ids.length === 0) {
       warnings.push('no node directory is online; using every node directory');
@@ -142,14 +144,18 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
       let cpus: number[] = [];
       if (list?.ok) {
         cpus = list.ids;
-        if (map?.ok && fmt(map.ids) !== fmt(list.ids)) warnings.push(`node ${id}: cpulist (${fmt(list.ids) || 'empty'}) and cpumap (${fmt(map.ids) || 'empty'}) disagree; using cpulist`);
+        if (map?.ok && fmt(map.ids) !== fmt(list.ids))
+          warnings.push(
+            `node ${id}: cpulist (${fmt(list.ids) || 'empty'}) and cpumap (${fmt(map.ids) || 'empty'}) disagree; using cpulist`,
+          );
       } else if (map?.ok) {
         cpus = map.ids;
       } else if (hasCpu?.includes(id)) {
         warnings.push(`node ${id}: in node/has_cpu but neither cpulist nor cpumap can be read`);
       }
       const memKb = parseMemTotalKb(readText(join(dir, 'meminfo')));
-      if (memKb === undefined && (hasMemory === undefined || hasMemory.includes(id))) warnings.push(`node ${id}: no MemTotal in ${join(dir, 'meminfo')}; memory taken as 0`);
+      if (memKb === undefined && (hasMemory === undefined || hasMemory.includes(id)))
+        warnings.push(`node ${id}: no MemTotal in ${join(dir, 'meminfo')}; memory taken as 0`);
       const node: RawNode = { id, cpus, memory_kb: memKb ?? 0 };
       const distText = readText(join(dir, 'distance'));
       if (distText !== undefined) {
@@ -186,7 +192,9 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   }
   for (const [key, cpus] of overlaps) {
     const [nodes, how] = key.split('→');
-    warnings.push(`CPUs ${fmt(cpus)} are claimed by nodes ${nodes}; each given to ${how === 'link' ? 'the node its cpu<N>/node<M> link names (the kernel\'s cpu_to_node)' : 'the lowest node id (no cpu<N>/node<M> link)'}`);
+    warnings.push(
+      `CPUs ${fmt(cpus)} are claimed by nodes ${nodes}; each given to ${how === 'link' ? "the node its cpu<N>/node<M> link names (the kernel's cpu_to_node)" : 'the lowest node id (no cpu<N>/node<M> link)'}`,
+    );
   }
   // present CPUs no node lists (offline CPUs leave the node masks on x86) join their linked node
   const nodeIds = new Set(raw.map((n) => n.id));
@@ -200,7 +208,10 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
         joined.set(link, [...(joined.get(link) ?? []), cpu]);
       }
     }
-    for (const [node, cpus] of joined) warnings.push(`CPUs ${fmt(cpus)} are in no node's cpulist but linked to node ${node} (cpu<N>/node${node}); added to it`);
+    for (const [node, cpus] of joined)
+      warnings.push(
+        `CPUs ${fmt(cpus)} are in no node's cpulist but linked to node ${node} (cpu<N>/node${node}); added to it`,
+      );
   }
   const byNode = new Map<number, number[]>();
   for (const [cpu, node] of owner) {
@@ -212,7 +223,10 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
     const mine = byNode.get(n.id) ?? [];
     if (presentSet) {
       const absent = mine.filter((c) => !presentSet.has(c));
-      if (absent.length) warnings.push(`node ${n.id}: lists CPUs ${fmt(absent)} that are not present (present: ${fmt(present ?? [])}); left out`);
+      if (absent.length)
+        warnings.push(
+          `node ${n.id}: lists CPUs ${fmt(absent)} that are not present (present: ${fmt(present ?? [])}); left out`,
+        );
       n.cpus = mine.filter((c) => presentSet.has(c)).sort((a, b) => a - b);
     } else {
       n.cpus = mine.sort((a, b) => a - b);
@@ -226,22 +240,39 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   if (raw.every((n) => n.row !== undefined)) {
     const len = (raw[0] as RawNode).row?.length ?? 0;
     if (raw.every((n) => n.row?.length === len)) {
-      const candidates: [string, number[] | undefined][] = [['node/online', onlineNodes], ['the node directories', nodeDirs], ['node/possible', possibleNodes], ['the nodes read', order]];
-      const hit = candidates.find(([, c]) => c !== undefined && c.length === len && order.every((id) => c.includes(id)));
+      const candidates: [string, number[] | undefined][] = [
+        ['node/online', onlineNodes],
+        ['the node directories', nodeDirs],
+        ['node/possible', possibleNodes],
+        ['the nodes read', order],
+      ];
+      const hit = candidates.find(
+        ([, c]) => c !== undefined && c.length === len && order.every((id) => c.includes(id)),
+      );
       if (hit) {
         const columns = hit[1] as number[];
         matrix = raw.map((n) => order.map((id) => (n.row as number[])[columns.indexOf(id)] as number));
-        if (hit[0] !== 'node/online' && hit[0] !== 'the nodes read' && !(hit[0] === 'the node directories' && onlineNodes === undefined)) {
+        if (
+          hit[0] !== 'node/online' &&
+          hit[0] !== 'the nodes read' &&
+          !(hit[0] === 'the node directories' && onlineNodes === undefined)
+        ) {
           warnings.push(`distance rows have ${len} values, matched to ${hit[0]} (${fmt(columns)})`);
         }
       } else {
-        warnings.push(`distance rows have ${len} values, which match neither node/online, the node directories nor node/possible; using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`);
+        warnings.push(
+          `distance rows have ${len} values, which match neither node/online, the node directories nor node/possible; using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`,
+        );
       }
     } else {
-      warnings.push(`distance rows differ in length (${raw.map((n) => `node ${n.id}: ${n.row?.length}`).join(', ')}); using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`);
+      warnings.push(
+        `distance rows differ in length (${raw.map((n) => `node ${n.id}: ${n.row?.length}`).join(', ')}); using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`,
+      );
     }
   } else if (raw.length > 1) {
-    warnings.push(`no usable distance file for node(s) ${fmt(raw.filter((n) => n.row === undefined).map((n) => n.id))}; using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`);
+    warnings.push(
+      `no usable distance file for node(s) ${fmt(raw.filter((n) => n.row === undefined).map((n) => n.id))}; using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`,
+    );
   }
   matrix ??= raw.map((_, i) => raw.map((__, j) => (i === j ? LOCAL_DISTANCE : REMOTE_DISTANCE)));
 
@@ -254,13 +285,23 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   // host's CPUs and nodes, so they do not restrict the described machine.
   const foreignSysfs = roots.sys !== join(roots.fs ?? '/', 'sys');
   const allowed = foreignSysfs ? { info: { source: 'none' as const } } : readAllowed(roots, warnings);
-  if (foreignSysfs) warnings.push(`sysfs root ${roots.sys} is not the host's /sys: its machine is taken as unrestricted (the cpuset read from ${roots.proc} belongs to another machine)`);
+  if (foreignSysfs)
+    warnings.push(
+      `sysfs root ${roots.sys} is not the host's /sys: its machine is taken as unrestricted (the cpuset read from ${roots.proc} belongs to another machine)`,
+    );
   const allowedCpus = (allowed.cpus ?? [...allCpus]).filter((c) => allCpus.has(c));
   const allowedNodes = (allowed.mems ?? order).filter((id) => nodeIds.has(id));
-  if (allowed.cpus !== undefined && allowedCpus.length === 0) warnings.push(`the cpuset allows no CPU of this machine (${fmt(allowed.cpus)})`);
-  if (allowed.mems !== undefined && allowedNodes.length === 0) warnings.push(`the cpuset allows no memory node of this machine (${fmt(allowed.mems)})`);
+  if (allowed.cpus !== undefined && allowedCpus.length === 0)
+    warnings.push(`the cpuset allows no CPU of this machine (${fmt(allowed.cpus)})`);
+  if (allowed.mems !== undefined && allowedNodes.length === 0)
+    warnings.push(`the cpuset allows no memory node of this machine (${fmt(allowed.mems)})`);
 
-  const nodes: TopologyNodeJson[] = raw.map((n, i) => ({ id: n.id, cpus: n.cpus, memory_kb: n.memory_kb, distances: matrix[i] as number[] }));
+  const nodes: TopologyNodeJson[] = raw.map((n, i) => ({
+    id: n.id,
+    cpus: n.cpus,
+    memory_kb: n.memory_kb,
+    distances: matrix[i] as number[],
+  }));
   const result: TopologyReadResult = {
     topology: {
       nodes,
@@ -281,4 +322,3 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
 export function readTopology(roots: HostRoots): TopologyJson {
   return readTopologyDetailed(roots).topology;
 }
-

@@ -8,7 +8,17 @@ import type { DemandImport, ImportOptions } from '../importers.ts';
 import type { DemandRow } from '../traces.ts';
 import { gaps, maxOf, minOf, plural, prefixed } from './common.ts';
 
-const ALIBABA_COLUMNS = ['machine_id', 'time_stamp', 'cpu_util_percent', 'mem_util_percent', 'mem_gps', 'mkpi', 'net_in', 'net_out', 'disk_io_percent'] as const;
+const ALIBABA_COLUMNS = [
+  'machine_id',
+  'time_stamp',
+  'cpu_util_percent',
+  'mem_util_percent',
+  'mem_gps',
+  'mkpi',
+  'net_in',
+  'net_out',
+  'disk_io_percent',
+] as const;
 
 interface Sample {
   machine: string;
@@ -35,7 +45,7 @@ export function importAlibaba(file: string, opts: ImportOptions): DemandImport {
   const skipped = scanRows(file, ALIBABA_COLUMNS, index, data, broken, opts.skipBad === true, (f, rec) => {
     const machine = f.name('machine_id');
     const ts = f.number('time_stamp', { min: 0, integer: true });
-    if (ts === 0) f.fail('time_stamp', '0 marks a sample outside the trace\'s 8-day window');
+    if (ts === 0) f.fail('time_stamp', "0 marks a sample outside the trace's 8-day window");
     const cpuText = f.text('cpu_util_percent');
     const marker = cpuText === '-1' || cpuText === '101';
     if (marker) f.fail('cpu_util_percent', `${cpuText} marks an invalid value in this trace`);
@@ -65,10 +75,13 @@ export function importAlibaba(file: string, opts: ImportOptions): DemandImport {
     .sort((a, b) => a.t_s - b.t_s || (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0));
 
   notes.push(
-    'count = round(cpu_util_percent): the machine\'s CPU utilization in percent as a load proxy, not arrivals; each row stands for the interval up to the machine\'s next sample',
+    "count = round(cpu_util_percent): the machine's CPU utilization in percent as a load proxy, not arrivals; each row stands for the interval up to the machine's next sample",
     `t_s = time_stamp − ${t0} (the earliest sample in the file); rows sorted by t_s, then machine`,
   );
-  if (duplicates) notes.push(`${plural(duplicates, 'repeated sample')} (same machine and time_stamp, first on line ${firstDuplicate}): the last row of each was kept`);
+  if (duplicates)
+    notes.push(
+      `${plural(duplicates, 'repeated sample')} (same machine and time_stamp, first on line ${firstDuplicate}): the last row of each was kept`,
+    );
   const byMachine = new Map<string, Sample[]>();
   for (const s of samples) {
     const l = byMachine.get(s.machine) ?? [];
@@ -78,7 +91,9 @@ export function importAlibaba(file: string, opts: ImportOptions): DemandImport {
   for (const [m, l] of byMachine) {
     l.sort((a, b) => a.ts - b.ts);
     const g = gaps(l.map((s) => s.ts));
-    notes.push(`${name(m)}: ${plural(l.length, 'sample')}, t_s ${(l[0] as Sample).ts - t0}–${(l.at(-1) as Sample).ts - t0}, interval ${g.common} s (most common), longest gap ${g.longest} s`);
+    notes.push(
+      `${name(m)}: ${plural(l.length, 'sample')}, t_s ${(l[0] as Sample).ts - t0}–${(l.at(-1) as Sample).ts - t0}, interval ${g.common} s (most common), longest gap ${g.longest} s`,
+    );
     if (opts.utilNote) {
       const stat = (xs: number[]) => {
         const ok = xs.filter((x) => x >= 0 && x <= 100);

@@ -93,7 +93,14 @@ export function importAzure2021(file: string, opts: ImportOptions): RequestImpor
   const { names, length } = shortNames(kept.map((k) => k.func));
   const memMb = opts.memMb ?? IMPORT_DEFAULTS.memMb;
   const rows: RequestRow[] = kept
-    .map((k) => ({ t_ms: Math.round((k.arrival_s - t0) * 1e6) / 1000, profile: prefixed(opts, names.get(k.func) as string), cpu_ms: round3(k.duration_s * 1000), mem_mb: memMb, priority: 1 as const, io: false }))
+    .map((k) => ({
+      t_ms: Math.round((k.arrival_s - t0) * 1e6) / 1000,
+      profile: prefixed(opts, names.get(k.func) as string),
+      cpu_ms: round3(k.duration_s * 1000),
+      mem_mb: memMb,
+      priority: 1 as const,
+      io: false,
+    }))
     .sort((a, b) => a.t_ms - b.t_ms); // stable: ties keep file order
   const zero = kept.filter((k) => k.duration_s === 0).length;
   const notes = [
@@ -102,7 +109,10 @@ export function importAzure2021(file: string, opts: ImportOptions): RequestImpor
     `profiles are the first ${length} characters of func${length > 8 ? ' (8 would collide)' : ''}`,
   ];
   if (zero) notes.push(`${plural(zero, 'invocation')} with duration 0 (cpu_ms 0)`);
-  if (kept.some((k) => k.arrival_s < 0)) notes.push('some invocations end before their duration has passed since the trace start (arrival < 0 before rebasing)');
+  if (kept.some((k) => k.arrival_s < 0))
+    notes.push(
+      'some invocations end before their duration has passed since the trace start (arrival < 0 before rebasing)',
+    );
   return { kind: 'request', rows, skipped, notes };
 }
 

@@ -16,23 +16,38 @@ export function parseTimestampUs(text: string): number | undefined {
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const ms = Date.UTC(y, mo - 1, d, h, mi, s);
   const back = new Date(ms);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return undefined;
+  if (
+    back.getUTCFullYear() !== y ||
+    back.getUTCMonth() !== mo - 1 ||
+    back.getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59
+  )
+    return undefined;
   return ms * 1000 + (m[7] ? Math.round(Number(`0.${m[7]}`) * 1e6) : 0);
 }
 
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 // Loops, not Math.min(...xs): spreading a million-row trace would overflow the stack.
-export const minOf = (xs: readonly number[], empty = 0) => (xs.length ? xs.reduce((a, x) => (x < a ? x : a), Infinity) : empty);
+export const minOf = (xs: readonly number[], empty = 0) =>
+  xs.length ? xs.reduce((a, x) => (x < a ? x : a), Infinity) : empty;
 export const maxOf = (xs: readonly number[], atLeast = -Infinity) => xs.reduce((a, x) => (x > a ? x : a), atLeast);
 
 /** The data records after a header that must be exactly `columns` (in this order). */
 export function withHeader(file: string, format: ImportFormat, columns: readonly string[]) {
   const { records, broken } = readCsv(file);
   const h = records[0];
-  if (!h) throw new InputError([`${file}:1:1: empty file: expected the header "${columns.join(',')}" of --format ${format}`]);
+  if (!h)
+    throw new InputError([`${file}:1:1: empty file: expected the header "${columns.join(',')}" of --format ${format}`]);
   if (h.fields.length !== columns.length || h.fields.some((c, i) => c !== columns[i])) {
     const i = h.fields.findIndex((c, k) => c !== columns[k]);
-    headerError(file, h.line, i < 0 ? columns.length + 1 : i + 1, `expected the header "${columns.join(',')}" of --format ${format}, got "${h.fields.join(',').slice(0, 120)}"`);
+    headerError(
+      file,
+      h.line,
+      i < 0 ? columns.length + 1 : i + 1,
+      `expected the header "${columns.join(',')}" of --format ${format}, got "${h.fields.join(',').slice(0, 120)}"`,
+    );
   }
   return { records: records.slice(1), broken, index: new Map(columns.map((c, i) => [c, i])) };
 }
@@ -55,7 +70,10 @@ export function stamp(f: Fields, column: string): number {
 export function shortNames(hashes: Iterable<string>): { names: Map<string, string>; length: number } {
   const distinct = [...new Set(hashes)];
   const hex = distinct.filter((h) => /^[0-9a-fA-F]{8,}$/.test(h));
-  const longest = maxOf(hex.map((h) => h.length), 8);
+  const longest = maxOf(
+    hex.map((h) => h.length),
+    8,
+  );
   let length = 8;
   while (length < longest && new Set(hex.map((h) => h.slice(0, length))).size < hex.length) length++;
   const names = new Map<string, string>();
@@ -63,7 +81,8 @@ export function shortNames(hashes: Iterable<string>): { names: Map<string, strin
   return { names, length };
 }
 
-export const prefixed = (opts: ImportOptions, name: string) => (opts.profile !== undefined ? `${opts.profile}-${name}` : name);
+export const prefixed = (opts: ImportOptions, name: string) =>
+  opts.profile !== undefined ? `${opts.profile}-${name}` : name;
 
 /** The most common gap between consecutive times, the longest, and how many exceed the common one. */
 export function gaps(times: readonly number[]): { common: number; longest: number; over: number } {

@@ -92,11 +92,19 @@ function call(profile, payload) {
 async function serve(req) {
   try {
     const p = req.payload;
-    const answers = p !== null && typeof p === 'object' && Array.isArray(p.calls) ? await Promise.all(p.calls.map((c) => call(c?.profile, c?.payload))) : undefined;
+    const answers =
+      p !== null && typeof p === 'object' && Array.isArray(p.calls)
+        ? await Promise.all(p.calls.map((c) => call(c?.profile, c?.payload)))
+        : undefined;
     const failed = answers?.find((a) => !a.ok);
     if (failed) throw new Error(`a call failed: ${failed.error}`);
     const result = handle(p);
-    send({ type: 'result', id: req.id, ok: true, result: answers ? { ...result, calls: answers.map((a) => a.result) } : result });
+    send({
+      type: 'result',
+      id: req.id,
+      ok: true,
+      result: answers ? { ...result, calls: answers.map((a) => a.result) } : result,
+    });
   } catch (e) {
     send({ type: 'result', id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) });
   }

@@ -48,7 +48,8 @@ export function prepareScenario(name: string, duration_s: number | null): BaseIn
   const hit = cache.get(key);
   if (hit) return hit;
   let s = loadScenario(name);
-  if (duration_s !== null) s = scenarioSchema.parse({ ...s, duration: Math.min(parseDuration_s(s.duration), duration_s) });
+  if (duration_s !== null)
+    s = scenarioSchema.parse({ ...s, duration: Math.min(parseDuration_s(s.duration), duration_s) });
   const inputs: BaseInputs = scenarioInputs(s);
   cache.set(key, inputs);
   return inputs;
@@ -58,7 +59,8 @@ export function prepareScenario(name: string, duration_s: number | null): BaseIn
 export function scenarioDigest(name: string): string {
   const s = loadScenario(name);
   const h = createHash('sha256').update(JSON.stringify(s));
-  for (const f of [s.workload, s.psi?.file, s.background?.file, ...s.replay.map((r) => r.file)]) if (f) h.update(readInputBytes(resolvePath(f), MAX_CSV_BYTES, 'CSV input'));
+  for (const f of [s.workload, s.psi?.file, s.background?.file, ...s.replay.map((r) => r.file)])
+    if (f) h.update(readInputBytes(resolvePath(f), MAX_CSV_BYTES, 'CSV input'));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -80,7 +82,10 @@ export function sourceDigest(): string {
   };
   for (const d of ['engine', 'sim', 'predict', 'models']) walk(d);
   const h = createHash('sha256');
-  for (const f of files.sort()) h.update(`${f}\u0000`).update(readFileSync(join(ROOT, f))).update('\u0000');
+  for (const f of files.sort())
+    h.update(`${f}\u0000`)
+      .update(readFileSync(join(ROOT, f)))
+      .update('\u0000');
   return h.digest('hex').slice(0, 16);
 }
 
@@ -88,6 +93,14 @@ export function sourceDigest(): string {
 export async function runJob(job: Job, progress?: (fraction: number) => void): Promise<MetricsSummary> {
   const base = prepareScenario(job.scenario, job.duration_s);
   const scenario = job.params ? applyParams(base.scenario, job.params) : base.scenario;
-  const r = await runSimulation({ ...base, scenario, policy: job.policy ?? 'engine', ...(progress ? { progress } : {}), ...(job.out === undefined ? {} : { out: job.out, versions: job.versions ?? {}, decisions: job.decisions ?? 'compact' }) });
+  const r = await runSimulation({
+    ...base,
+    scenario,
+    policy: job.policy ?? 'engine',
+    ...(progress ? { progress } : {}),
+    ...(job.out === undefined
+      ? {}
+      : { out: job.out, versions: job.versions ?? {}, decisions: job.decisions ?? 'compact' }),
+  });
   return r.metrics;
 }

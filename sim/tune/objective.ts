@@ -20,7 +20,14 @@ export const OBJECTIVE_METRICS = ['p99', 'slo_miss', 'shed', 'deferred', 'cold',
 export type ObjectiveMetric = (typeof OBJECTIVE_METRICS)[number];
 export type Weights = Record<ObjectiveMetric, number>;
 
-export const DEFAULT_WEIGHTS: Weights = { p99: 0.35, slo_miss: 0.2, shed: 0.15, deferred: 0.1, cold: 0.1, warm_idle: 0.1 };
+export const DEFAULT_WEIGHTS: Weights = {
+  p99: 0.35,
+  slo_miss: 0.2,
+  shed: 0.15,
+  deferred: 0.1,
+  cold: 0.1,
+  warm_idle: 0.1,
+};
 
 /**
  * The divisor is max(baseline, floor): a baseline of 0 shed requests must not turn one shed
@@ -37,17 +44,28 @@ export function metricValue(m: MetricsSummary, name: ReportMetric): number | und
   const r = m.requests as MetricsSummary['requests'] & { slo_missed?: number };
   const share = (x: number) => (r.arrived > 0 ? x / r.arrived : 0);
   switch (name) {
-    case 'p99': return m.latency_ms.p99;
-    case 'slo_miss': return typeof r.slo_missed === 'number' ? share(r.slo_missed) : undefined;
-    case 'shed': return share(r.shed + r.failed);
-    case 'deferred': return share(r.deferred);
-    case 'cold': return m.cold_start_ratio;
-    case 'warm_idle': return m.warm_idle_gb_s;
-    case 'p50': return m.latency_ms.p50;
-    case 'p95': return m.latency_ms.p95;
-    case 'local_access': return m.local_access_ratio;
-    case 'util_cv': return m.utilization.cv;
-    case 'completed': return r.completed;
+    case 'p99':
+      return m.latency_ms.p99;
+    case 'slo_miss':
+      return typeof r.slo_missed === 'number' ? share(r.slo_missed) : undefined;
+    case 'shed':
+      return share(r.shed + r.failed);
+    case 'deferred':
+      return share(r.deferred);
+    case 'cold':
+      return m.cold_start_ratio;
+    case 'warm_idle':
+      return m.warm_idle_gb_s;
+    case 'p50':
+      return m.latency_ms.p50;
+    case 'p95':
+      return m.latency_ms.p95;
+    case 'local_access':
+      return m.local_access_ratio;
+    case 'util_cv':
+      return m.utilization.cv;
+    case 'completed':
+      return r.completed;
   }
 }
 
@@ -55,9 +73,13 @@ export function metricValue(m: MetricsSummary, name: ReportMetric): number | und
 export function parseWeights(text: string | undefined): Weights {
   const w: Weights = { ...DEFAULT_WEIGHTS };
   if (!text) return w;
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z_0-9]+)=(\d+(?:\.\d+)?)$/.exec(part);
-    if (!m || !(OBJECTIVE_METRICS as readonly string[]).includes(m[1] as string)) throw new Error(`'${part}' is not METRIC=WEIGHT with METRIC one of ${OBJECTIVE_METRICS.join(', ')}`);
+    if (!m || !(OBJECTIVE_METRICS as readonly string[]).includes(m[1] as string))
+      throw new Error(`'${part}' is not METRIC=WEIGHT with METRIC one of ${OBJECTIVE_METRICS.join(', ')}`);
     w[m[1] as ObjectiveMetric] = Number(m[2]);
   }
   if (OBJECTIVE_METRICS.every((k) => w[k] === 0)) throw new Error('every weight is 0');
@@ -88,7 +110,8 @@ export function score(runs: ScenarioMetrics, baseline: ScenarioMetrics, weights:
   for (const k of used) {
     let sum = 0;
     for (const s of names) {
-      const run = runs[s], base = baseline[s];
+      const run = runs[s],
+        base = baseline[s];
       if (!run || !base) throw new Error(`no run of scenario '${s}' to score`);
       sum += (metricValue(run, k) as number) / Math.max(metricValue(base, k) as number, FLOORS[k]);
     }
@@ -112,7 +135,8 @@ export interface MetricDelta {
 export function compareRuns(defaults: MetricsSummary, tuned: MetricsSummary): Record<string, MetricDelta> {
   const out: Record<string, MetricDelta> = {};
   for (const k of [...OBJECTIVE_METRICS, ...INFO]) {
-    const d = metricValue(defaults, k), t = metricValue(tuned, k);
+    const d = metricValue(defaults, k),
+      t = metricValue(tuned, k);
     if (d === undefined || t === undefined) continue;
     out[k] = { defaults: r(d), tuned: r(t), change: r(t - d), change_pct: d === 0 ? null : r(((t - d) / d) * 100, 2) };
   }

@@ -24,7 +24,10 @@ export interface PoolJob {
 }
 
 export class JobError extends Error {
-  constructor(readonly job: PoolJob, detail: string) {
+  constructor(
+    readonly job: PoolJob,
+    detail: string,
+  ) {
     super(`${job.label}: ${detail}`);
     this.name = 'JobError';
   }
@@ -76,14 +79,24 @@ export function percentSteps(report: (fraction: number) => void): (fraction: num
 }
 
 /** Run every job on `o.workers` threads with the task module at `task` (default: evaluate.ts, a scenario by name). */
-export async function runJobs<J extends PoolJob = Job, R = MetricsSummary>(jobs: readonly J[], o: PoolOptions<J>, task: string = EVALUATE): Promise<Map<string, R>> {
+export async function runJobs<J extends PoolJob = Job, R = MetricsSummary>(
+  jobs: readonly J[],
+  o: PoolOptions<J>,
+  task: string = EVALUATE,
+): Promise<Map<string, R>> {
   const results = new Map<string, R>();
   if (new Set(jobs.map((j) => j.key)).size !== jobs.length) throw new Error('runJobs: duplicate job keys');
   if (o.workers <= 0) {
     const mod = (await import(task)) as TaskModule<J, R>;
     for (const job of jobs) {
       try {
-        results.set(job.key, await mod.runJob(job, percentSteps((f) => o.onProgress?.(job, f))));
+        results.set(
+          job.key,
+          await mod.runJob(
+            job,
+            percentSteps((f) => o.onProgress?.(job, f)),
+          ),
+        );
       } catch (e) {
         throw new JobError(job, e instanceof Error ? e.message : String(e));
       }

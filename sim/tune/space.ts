@@ -49,7 +49,8 @@ const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 *
 /** Four levels within [0.05, 0.95] at 0.01 resolution, strictly rising (engine/config.ts checks it). */
 function drawThresholds(rng: () => number): Thresholds {
   const v = [rng(), rng(), rng(), rng()].map((u) => round(0.05 + 0.9 * u, 2)).sort((a, b) => a - b);
-  for (let i = 1; i < 4; i++) if ((v[i] as number) <= (v[i - 1] as number)) v[i] = round((v[i - 1] as number) + 0.01, 2);
+  for (let i = 1; i < 4; i++)
+    if ((v[i] as number) <= (v[i - 1] as number)) v[i] = round((v[i - 1] as number) + 0.01, 2);
   const [low, medium, high, critical] = v as [number, number, number, number];
   return { low, medium, high, critical };
 }
@@ -80,7 +81,8 @@ export function sampleParams(seed: string, k: number): TuneParams {
   for (const r of RESOURCES) if (change()) p.thresholds[r] = drawThresholds(rng);
   if (change()) p.weights = drawWeights(rng);
   // Log-uniform over 250 ms … 60 s, in 50-ms steps: deferral matters on a log scale.
-  if (change()) p.admission.max_defer_ms = Math.max(250, Math.round(Math.exp(Math.log(250) + rng() * Math.log(240)) / 50) * 50);
+  if (change())
+    p.admission.max_defer_ms = Math.max(250, Math.round(Math.exp(Math.log(250) + rng() * Math.log(240)) / 50) * 50);
   if (change()) p.pool_floor = round(1.5 * rng(), 2);
   return p;
 }
@@ -103,12 +105,16 @@ export function checkParams(p: TuneParams): void {
 function meanRate(p: SimProfile): number {
   const a = p.arrival;
   if (a.kind === 'poisson' || a.kind === 'diurnal') return a.rate_per_s;
-  if (a.kind === 'bursty') return (a.on_rate_per_s * a.mean_on_s + a.off_rate_per_s * a.mean_off_s) / (a.mean_on_s + a.mean_off_s);
+  if (a.kind === 'bursty')
+    return (a.on_rate_per_s * a.mean_on_s + a.off_rate_per_s * a.mean_off_s) / (a.mean_on_s + a.mean_off_s);
   return 0;
 }
 
 /** Each profile's pool once the floor is applied (never below the scenario's own min, never above max). */
-export function poolsFor(s: Scenario, pool_floor: number): Record<string, { min: number; target: number; max: number }> {
+export function poolsFor(
+  s: Scenario,
+  pool_floor: number,
+): Record<string, { min: number; target: number; max: number }> {
   const out: Record<string, { min: number; target: number; max: number }> = {};
   for (const [name, prof] of Object.entries(s.profiles).sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const max = prof.pool.max ?? 256;

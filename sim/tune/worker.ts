@@ -11,9 +11,19 @@ const port = parentPort;
 if (!port) throw new Error('sim/tune/worker.ts runs as a worker thread');
 const mod = (await import((workerData as { task: string }).task)) as TaskModule<PoolJob, unknown>;
 port.on('message', (job: PoolJob) => {
-  mod.runJob(job, percentSteps((progress) => port.postMessage({ key: job.key, progress }))).then(
-    (result) => port.postMessage({ key: job.key, result }),
-    (e: unknown) => port.postMessage({ key: job.key, error: e instanceof Error ? (e.stack ?? e.message) : String(e), problems: (e as { problems?: string[] }).problems }),
-  );
+  mod
+    .runJob(
+      job,
+      percentSteps((progress) => port.postMessage({ key: job.key, progress })),
+    )
+    .then(
+      (result) => port.postMessage({ key: job.key, result }),
+      (e: unknown) =>
+        port.postMessage({
+          key: job.key,
+          error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+          problems: (e as { problems?: string[] }).problems,
+        }),
+    );
 });
 port.postMessage({ ready: true });

@@ -23,39 +23,80 @@ const read = (...p: string[]) => readFileSync(join(TMP, ...p), 'utf8');
 
 describe('fgo compare --workers and --shard', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('1 or 2 workers, or 2 shards merged: the same comparison.json, metrics.json and decisions.jsonl', async () => {
-    for (const [args, out] of [[['--workers', '1'], 'w1'], [['--workers', '2'], 'w2'], [['--shard', '1/2', '--workers', '2'], 's1'], [['--shard', '0/2', '--workers', '1'], 's0']] as const) {
+    for (const [args, out] of [
+      [['--workers', '1'], 'w1'],
+      [['--workers', '2'], 'w2'],
+      [['--shard', '1/2', '--workers', '2'], 's1'],
+      [['--shard', '0/2', '--workers', '1'], 's0'],
+    ] as const) {
       const r = await fgoAsync([...RUN, ...args, '--out', join(TMP, out)]);
       expect(r.code, r.err).toBe(0);
     }
     // Shard 0/2 holds positions 0 and 2 of the policy list, 1/2 position 1.
     expect(Object.keys(JSON.parse(read('s0', 'shard.json')).runs)).toEqual(['engine', 'numad']);
     expect(Object.keys(JSON.parse(read('s1', 'shard.json')).runs)).toEqual(['least-loaded']);
-    const m = await fgoAsync(['compare', 'merge', join(TMP, 's1'), join(TMP, 's0', 'shard.json'), '--out', join(TMP, 'merged')]);
+    const m = await fgoAsync([
+      'compare',
+      'merge',
+      join(TMP, 's1'),
+      join(TMP, 's0', 'shard.json'),
+      '--out',
+      join(TMP, 'merged'),
+    ]);
     expect(m.code, m.err).toBe(0);
     expect(m.out).toContain('verdict: the engine');
     const whole = read('w1', 'comparison.json');
     expect(JSON.parse(whole).policies).toHaveProperty('numad');
     for (const d of ['w2', 'merged']) expect(read(d, 'comparison.json'), d).toBe(whole);
-    for (const p of POLICIES) for (const f of ['metrics.json', 'decisions.jsonl']) for (const d of ['w2', 'merged']) expect(read(d, p, f), `${d}/${p}/${f}`).toBe(read('w1', p, f));
+    for (const p of POLICIES)
+      for (const f of ['metrics.json', 'decisions.jsonl'])
+        for (const d of ['w2', 'merged']) expect(read(d, p, f), `${d}/${p}/${f}`).toBe(read('w1', p, f));
   });
 
   it('merge refuses a missing shard and a shard of another comparison, naming the file (exit 1), and writes nothing', async () => {
-    const other = await fgoAsync([...RUN.map((a) => (a === '10s' ? '5s' : a)), '--shard', '1/2', '--out', join(TMP, 'other')]);
+    const other = await fgoAsync([
+      ...RUN.map((a) => (a === '10s' ? '5s' : a)),
+      '--shard',
+      '1/2',
+      '--out',
+      join(TMP, 'other'),
+    ]);
     expect(other.code, other.err).toBe(0);
     const missing = await fgoAsync(['compare', 'merge', join(TMP, 's0'), '--out', join(TMP, 'm1')]);
     expect([missing.code, missing.err.trim()]).toEqual([1, 'missing runs least-loaded (shard 1/2)']);
     const mixed = await fgoAsync(['compare', 'merge', join(TMP, 's0'), join(TMP, 'other'), '--out', join(TMP, 'm2')]);
     expect(mixed.code).toBe(1);
-    expect(mixed.err).toContain(`${join(TMP, 'other', 'shard.json')}: not the same study as ${join(TMP, 's0', 'shard.json')}: study.flags, study.scenario, study.inputs_digest differ`);
+    expect(mixed.err).toContain(
+      `${join(TMP, 'other', 'shard.json')}: not the same study as ${join(TMP, 's0', 'shard.json')}: study.flags, study.scenario, study.inputs_digest differ`,
+    );
     expect(() => read('m1', 'comparison.json')).toThrow();
     expect(() => read('m2', 'comparison.json')).toThrow();
   });
 
-  it('a --vary seed study in 3 shards merges into the whole study\'s comparison.json', async () => {
-    const vary = ['compare', '--scenario', 'default', '--duration', '10s', '--policies', 'engine,numad', '--vary', 'seed=1,2'];
+  it("a --vary seed study in 3 shards merges into the whole study's comparison.json", async () => {
+    const vary = [
+      'compare',
+      '--scenario',
+      'default',
+      '--duration',
+      '10s',
+      '--policies',
+      'engine,numad',
+      '--vary',
+      'seed=1,2',
+    ];
     expect((await fgoAsync([...vary, '--workers', '2', '--out', join(TMP, 'v')])).code).toBe(0);
-    for (const i of [0, 1, 2]) expect((await fgoAsync([...vary, '--shard', `${i}/3`, '--workers', '1', '--out', join(TMP, `v${i}`)])).code).toBe(0);
-    const m = await fgoAsync(['compare', 'merge', ...[0, 1, 2].map((i) => join(TMP, `v${i}`)), '--out', join(TMP, 'vm')]);
+    for (const i of [0, 1, 2])
+      expect((await fgoAsync([...vary, '--shard', `${i}/3`, '--workers', '1', '--out', join(TMP, `v${i}`)])).code).toBe(
+        0,
+      );
+    const m = await fgoAsync([
+      'compare',
+      'merge',
+      ...[0, 1, 2].map((i) => join(TMP, `v${i}`)),
+      '--out',
+      join(TMP, 'vm'),
+    ]);
     expect(m.code, m.err).toBe(0);
     expect(read('vm', 'comparison.json')).toBe(read('v', 'comparison.json'));
     expect(read('vm', 'seed-2', 'numad', 'metrics.json')).toBe(read('v', 'seed-2', 'numad', 'metrics.json'));
@@ -64,8 +105,16 @@ describe('fgo compare --workers and --shard', { timeout: CLI_TEST_TIMEOUT_MS }, 
 
 describe('a run that fails in a worker', () => {
   it('stops the pool with its policy and scenario named', async () => {
-    const job: CompareJob = { key: 'numad', label: 'numad on nope', flags: { scenario: 'no-such-scenario' }, policy: 'numad', out: join(TMP, 'fail') };
-    await expect(runJobs([job], { workers: 1 }, COMPARE_TASK)).rejects.toThrow(/^numad on nope: scenario 'no-such-scenario'/);
+    const job: CompareJob = {
+      key: 'numad',
+      label: 'numad on nope',
+      flags: { scenario: 'no-such-scenario' },
+      policy: 'numad',
+      out: join(TMP, 'fail'),
+    };
+    await expect(runJobs([job], { workers: 1 }, COMPARE_TASK)).rejects.toThrow(
+      /^numad on nope: scenario 'no-such-scenario'/,
+    );
     await expect(runJobs([job], { workers: 0 }, COMPARE_TASK)).rejects.toBeInstanceOf(JobError);
   });
 });

@@ -24,7 +24,12 @@ const env = (extra?: Record<string, string>) => ({ ...process.env, CI: '1', ...e
 
 /** `fgo ARGS…`, synchronously. */
 export function fgoSync(args: readonly string[], o: { cwd?: string; env?: Record<string, string> } = {}): FgoResult {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: o.cwd ?? ROOT, encoding: 'utf8', timeout: FGO_TIMEOUT_MS, env: env(o.env) });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], {
+    cwd: o.cwd ?? ROOT,
+    encoding: 'utf8',
+    timeout: FGO_TIMEOUT_MS,
+    env: env(o.env),
+  });
   return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
 }
 
@@ -32,12 +37,21 @@ export function fgoSync(args: readonly string[], o: { cwd?: string; env?: Record
 let queue: Promise<unknown> = Promise.resolve();
 
 /** `fgo ARGS…` as a promise, queued behind every earlier call of this file's tests. */
-export function fgoAsync(args: readonly string[], o: { cwd?: string; env?: Record<string, string> } = {}): Promise<FgoResult> {
-  const run = () => new Promise<FgoResult>((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: o.cwd ?? ROOT, encoding: 'utf8', timeout: FGO_TIMEOUT_MS, maxBuffer: 256 << 20, env: env(o.env) }, (e, out, err) => {
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err, signal: e?.signal ?? null });
+export function fgoAsync(
+  args: readonly string[],
+  o: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<FgoResult> {
+  const run = () =>
+    new Promise<FgoResult>((resolve) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, 'bin/fgo.mjs'), ...args],
+        { cwd: o.cwd ?? ROOT, encoding: 'utf8', timeout: FGO_TIMEOUT_MS, maxBuffer: 256 << 20, env: env(o.env) },
+        (e, out, err) => {
+          resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err, signal: e?.signal ?? null });
+        },
+      );
     });
-  });
   const p = queue.then(run, run);
   queue = p;
   return p;

@@ -35,14 +35,20 @@ async function parsed(...args: string[]): Promise<{ o: Record<string, unknown>; 
 
 describe('--scenarios (a list) and --scenario (one)', () => {
   it('scorecard and tune take --scenarios repeated, joined in order', async () => {
-    expect((await parsed('scorecard', '--scenarios', 'default', '--scenarios', 'burst-2n,faults-8n')).o.scenarios).toBe('default,burst-2n,faults-8n');
-    expect((await parsed('tune', '--scenarios', 'a.json', '--scenarios', 'b.json', '--out', 'x')).o.scenarios).toBe('a.json,b.json');
+    expect((await parsed('scorecard', '--scenarios', 'default', '--scenarios', 'burst-2n,faults-8n')).o.scenarios).toBe(
+      'default,burst-2n,faults-8n',
+    );
+    expect((await parsed('tune', '--scenarios', 'a.json', '--scenarios', 'b.json', '--out', 'x')).o.scenarios).toBe(
+      'a.json,b.json',
+    );
   });
 
   it('scorecard and tune read --scenario as --scenarios, with a warning', async () => {
     const r = await parsed('scorecard', '--scenario', 'default');
     expect(r.o.scenarios).toBe('default'); // not the default 'all' plus it
-    expect(r.err).toBe('warning: fgo scorecard: --scenario is read as --scenarios (this command takes a list of scenarios: --scenarios A,B)\n');
+    expect(r.err).toBe(
+      'warning: fgo scorecard: --scenario is read as --scenarios (this command takes a list of scenarios: --scenarios A,B)\n',
+    );
     expect((await parsed('tune', '--scenarios', 'a', '--scenario', 'b', '--out', 'x')).o.scenarios).toBe('a,b');
   });
 
@@ -56,23 +62,31 @@ describe('--scenarios (a list) and --scenario (one)', () => {
     for (const cmd of ['sim', 'compare', 'tradeoff']) {
       const r = await parsed(cmd, '--scenarios', 'burst-2n');
       expect(r.o.scenario, cmd).toBe('burst-2n');
-      expect(r.err, cmd).toBe(`warning: fgo ${cmd}: --scenarios is read as --scenario (this command takes one scenario)\n`);
+      expect(r.err, cmd).toBe(
+        `warning: fgo ${cmd}: --scenarios is read as --scenario (this command takes one scenario)\n`,
+      );
     }
   });
 
   it('sim refuses several --scenarios, naming the command that runs several', async () => {
     const r = await parsed('sim', '--scenarios', 'default,burst-2n');
     expect(r.thrown).toBeDefined();
-    expect(r.err).toContain('error: fgo sim takes one scenario (--scenario), not 2; fgo scorecard runs several (--scenarios A,B)');
+    expect(r.err).toContain(
+      'error: fgo sim takes one scenario (--scenario), not 2; fgo scorecard runs several (--scenarios A,B)',
+    );
   });
 });
 
 describe('--traces (a list) and --trace (one)', () => {
   it('dataset and train take --traces repeated, and read --trace as one more, with a warning', async () => {
-    expect((await parsed('dataset', '--traces', 'a.csv', 'b.csv', '--traces', 'c.csv', '--out', 'o')).o.traces).toEqual(['a.csv', 'b.csv', 'c.csv']);
+    expect((await parsed('dataset', '--traces', 'a.csv', 'b.csv', '--traces', 'c.csv', '--out', 'o')).o.traces).toEqual(
+      ['a.csv', 'b.csv', 'c.csv'],
+    );
     const r = await parsed('train', '--trace', 'a.csv', '--traces', 'b.csv', '--out', 'o');
     expect(r.o.traces).toEqual(['a.csv', 'b.csv']);
-    expect(r.err).toBe('warning: fgo train: --trace is read as --traces (this command takes a list of traces: --traces A B)\n');
+    expect(r.err).toBe(
+      'warning: fgo train: --trace is read as --traces (this command takes a list of traces: --traces A B)\n',
+    );
   });
 
   it('predict-eval reads one --traces as --trace, and refuses two', async () => {
@@ -98,7 +112,8 @@ describe('--model is always an ONNX file; --json everywhere', () => {
     const walk = (c: Command, path: string) => {
       for (const s of c.commands) {
         const name = `${path} ${s.name()}`.trim();
-        if ((s.commands.length === 0 || s.options.length > 0) && !s.options.some((o) => o.long === '--json')) missing.push(name);
+        if ((s.commands.length === 0 || s.options.length > 0) && !s.options.some((o) => o.long === '--json'))
+          missing.push(name);
         walk(s, name);
       }
     };
@@ -108,25 +123,45 @@ describe('--model is always an ONNX file; --json everywhere', () => {
 });
 
 describe('through bin/fgo.mjs: exit codes', () => {
-  it('several --scenarios to sim, two --traces to predict-eval and train --model exit 2 and write nothing', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'fgo-flags-')), 'run');
-    const sim = fgoSync(['sim', '--scenarios', 'default,burst-2n', '--duration', '5s', '--out', out]);
-    expect(sim.code).toBe(2);
-    expect(sim.err).toContain('fgo sim takes one scenario (--scenario), not 2');
-    expect(fgoSync(['predict-eval', '--model', 'models/demand.onnx', '--traces', 'traces/demand/nyc_taxi.csv', 'traces/demand/nyc_taxi.csv']).code).toBe(2);
-    expect(fgoSync(['train', '--traces', 'traces/demand/nyc_taxi.csv', '--model', 'gbt', '--out', join(out, 'm.onnx')]).code).toBe(2);
-  }, CLI_TEST_TIMEOUT_MS);
+  it(
+    'several --scenarios to sim, two --traces to predict-eval and train --model exit 2 and write nothing',
+    () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'fgo-flags-')), 'run');
+      const sim = fgoSync(['sim', '--scenarios', 'default,burst-2n', '--duration', '5s', '--out', out]);
+      expect(sim.code).toBe(2);
+      expect(sim.err).toContain('fgo sim takes one scenario (--scenario), not 2');
+      expect(
+        fgoSync([
+          'predict-eval',
+          '--model',
+          'models/demand.onnx',
+          '--traces',
+          'traces/demand/nyc_taxi.csv',
+          'traces/demand/nyc_taxi.csv',
+        ]).code,
+      ).toBe(2);
+      expect(
+        fgoSync(['train', '--traces', 'traces/demand/nyc_taxi.csv', '--model', 'gbt', '--out', join(out, 'm.onnx')])
+          .code,
+      ).toBe(2);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 
-  it('an alias that is read warns on stderr and the command runs (exit 0)', () => {
-    const a = tmpFile('a.csv', 't_s,profile,count\n0,api,1\n60,api,2\n120,api,3\n180,api,4\n');
-    const out = join(mkdtempSync(join(tmpdir(), 'fgo-flags-')), 'd.csv');
-    const r = fgoSync(['dataset', '--trace', a, '--traces', a, '--out', out, '--json'], { cwd: ROOT });
-    expect(r.code, r.err).toBe(0);
-    expect(r.err).toContain('--trace is read as --traces');
-    const rows = JSON.parse(r.out).rows as number;
-    expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(rows + 1);
-    // The same trace twice gives twice the rows of once.
-    const once = fgoSync(['dataset', '--traces', a, '--out', `${out}.1`, '--json']);
-    expect(rows).toBe(2 * (JSON.parse(once.out).rows as number));
-  }, CLI_TEST_TIMEOUT_MS);
+  it(
+    'an alias that is read warns on stderr and the command runs (exit 0)',
+    () => {
+      const a = tmpFile('a.csv', 't_s,profile,count\n0,api,1\n60,api,2\n120,api,3\n180,api,4\n');
+      const out = join(mkdtempSync(join(tmpdir(), 'fgo-flags-')), 'd.csv');
+      const r = fgoSync(['dataset', '--trace', a, '--traces', a, '--out', out, '--json'], { cwd: ROOT });
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toContain('--trace is read as --traces');
+      const rows = JSON.parse(r.out).rows as number;
+      expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(rows + 1);
+      // The same trace twice gives twice the rows of once.
+      const once = fgoSync(['dataset', '--traces', a, '--out', `${out}.1`, '--json']);
+      expect(rows).toBe(2 * (JSON.parse(once.out).rows as number));
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 });

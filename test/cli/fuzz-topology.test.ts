@@ -33,10 +33,32 @@ const VALID: Record<string, string> = {
 };
 const garbage = fc.oneof(
   fc.string({ maxLength: 30 }),
-  fc.constantFrom('', '\n', '0-', '-1', '3-0', '0-4294967295', '99999999999999999999', '0,,1', 'ff,ffffffff', '1e9', 'Node 0 MemTotal: -5 kB', '10 x', '\u0000\u0000', '0-1\u0000'),
+  fc.constantFrom(
+    '',
+    '\n',
+    '0-',
+    '-1',
+    '3-0',
+    '0-4294967295',
+    '99999999999999999999',
+    '0,,1',
+    'ff,ffffffff',
+    '1e9',
+    'Node 0 MemTotal: -5 kB',
+    '10 x',
+    '\u0000\u0000',
+    '0-1\u0000',
+  ),
 );
 /** Per file: as valid, missing, or garbage. */
-const dump = fc.record(Object.fromEntries(Object.keys(VALID).map((k) => [k, fc.oneof(fc.constant<'valid' | 'missing'>('valid'), fc.constant<'valid' | 'missing'>('missing'), garbage)])));
+const dump = fc.record(
+  Object.fromEntries(
+    Object.keys(VALID).map((k) => [
+      k,
+      fc.oneof(fc.constant<'valid' | 'missing'>('valid'), fc.constant<'valid' | 'missing'>('missing'), garbage),
+    ]),
+  ),
+);
 
 let n = 0;
 function writeDump(choice: Record<string, string>): string {
@@ -54,20 +76,26 @@ function writeDump(choice: Record<string, string>): string {
 
 describe('loadTopology(sysfs:DIR) on fuzzed dumps', () => {
   it('a topology with CPUs, or an InputError naming the dump', () => {
-    fc.assert(fc.property(dump, (choice) => {
-      const root = writeDump(choice);
-      try {
-        const t = loadTopology(`sysfs:${root}`);
-        expect(t.nodes.some((x) => x.cpus.length > 0)).toBe(true);
-      } catch (e) {
-        if (!(e instanceof InputError)) throw e;
-        for (const p of e.problems) expect(p).toContain(root);
-      }
-    }), RUNS);
+    fc.assert(
+      fc.property(dump, (choice) => {
+        const root = writeDump(choice);
+        try {
+          const t = loadTopology(`sysfs:${root}`);
+          expect(t.nodes.some((x) => x.cpus.length > 0)).toBe(true);
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+          for (const p of e.problems) expect(p).toContain(root);
+        }
+      }),
+      RUNS,
+    );
   });
 
   it('the valid dump reads as written', () => {
     const t = loadTopology(`sysfs:${writeDump(Object.fromEntries(Object.keys(VALID).map((k) => [k, 'valid'])))}`);
-    expect(t.json.nodes).toEqual([{ id: 0, cpus: [0, 1], memory_kb: 8388608, distances: [10, 21] }, { id: 1, cpus: [2, 3], memory_kb: 8388608, distances: [21, 10] }]);
+    expect(t.json.nodes).toEqual([
+      { id: 0, cpus: [0, 1], memory_kb: 8388608, distances: [10, 21] },
+      { id: 1, cpus: [2, 3], memory_kb: 8388608, distances: [21, 10] },
+    ]);
   });
 });

@@ -28,11 +28,17 @@ describe('fgo sim and compare --out', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('a directory fgo did not write is left alone (exit 2); --force replaces it', async () => {
     const d = theirs();
     const r = await fgo('sim', ...SHORT, '--out', d);
-    expect([r.code, r.err.trim()]).toEqual([2, `--out ${d}: exists, is not empty and was not written by fgo (no .fgo-output in it), so it is left alone: name a new directory, or add --force to replace it and everything in it`]);
+    expect([r.code, r.err.trim()]).toEqual([
+      2,
+      `--out ${d}: exists, is not empty and was not written by fgo (no .fgo-output in it), so it is left alone: name a new directory, or add --force to replace it and everything in it`,
+    ]);
     expect(readdirSync(d)).toEqual(['notes']);
     expect(readdirSync(TMP).filter((x) => x.includes('.tmp-'))).toEqual([]);
     const c = await fgo('compare', ...SHORT, '--policies', 'engine,numad', '--out', d);
-    expect([c.code, c.err.trim()]).toEqual([2, `--out ${d}: exists, is not empty and was not written by fgo (no .fgo-output in it), so it is left alone: name a new directory, or add --force to replace it and everything in it`]);
+    expect([c.code, c.err.trim()]).toEqual([
+      2,
+      `--out ${d}: exists, is not empty and was not written by fgo (no .fgo-output in it), so it is left alone: name a new directory, or add --force to replace it and everything in it`,
+    ]);
     expect(readFileSync(join(d, 'notes'), 'utf8')).toBe('x\n');
     const f = await fgo('sim', ...SHORT, '--out', d, '--force');
     expect(f.code, f.err).toBe(0);
@@ -44,7 +50,10 @@ describe('fgo sim and compare --out', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const f = join(TMP, 'a-file');
     writeFileSync(f, 'keep\n');
     const r = await fgo('sim', ...SHORT, '--out', f, '--force');
-    expect([r.code, r.err.trim()]).toEqual([2, `--out ${f}: exists and is a file, not a directory; name a new directory`]);
+    expect([r.code, r.err.trim()]).toEqual([
+      2,
+      `--out ${f}: exists and is a file, not a directory; name a new directory`,
+    ]);
     expect(readFileSync(f, 'utf8')).toBe('keep\n');
   });
 
@@ -54,7 +63,10 @@ describe('fgo sim and compare --out', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       const r = await fgo('sim', ...SHORT, '--out', out);
       expect(r.code, r.err).toBe(0);
     }
-    expect(JSON.parse(readFileSync(join(out, '.fgo-output'), 'utf8'))).toEqual({ format: 'fgo-output/1', kind: 'sim-run' });
+    expect(JSON.parse(readFileSync(join(out, '.fgo-output'), 'utf8'))).toEqual({
+      format: 'fgo-output/1',
+      kind: 'sim-run',
+    });
     const cmp = join(TMP, 'cmp');
     for (let i = 0; i < 2; i++) {
       const r = await fgo('compare', ...SHORT, '--policies', 'engine,numad', '--out', cmp);
@@ -70,7 +82,9 @@ describe('fgo sim and compare --out', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     for (const cmd of ['sim', 'compare']) {
       const r = await fgo(cmd, '--scenario', s);
       expect(r.code).toBe(2);
-      expect(r.err.trim()).toBe(`${s}:2:11: name: 1 to 64 letters, digits, '_', '.' or '-' (not '.' or '..'): it names the output directory`);
+      expect(r.err.trim()).toBe(
+        `${s}:2:11: name: 1 to 64 letters, digits, '_', '.' or '-' (not '.' or '..'): it names the output directory`,
+      );
     }
     expect(existsSync(join(TMP, 'out'))).toBe(false);
   });
@@ -90,7 +104,10 @@ describe('single-file outputs', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const f = join(TMP, 'host.csv');
     writeFileSync(f, 'precious\n');
     const r = await fgo('record', '--duration', '1s', '--interval', '500ms', '--out', f);
-    expect([r.code, r.err.trim()]).toEqual([1, `--out ${f}: exists; fgo does not replace a file it cannot prove it wrote: name a new file, or add --force to replace it`]);
+    expect([r.code, r.err.trim()]).toEqual([
+      1,
+      `--out ${f}: exists; fgo does not replace a file it cannot prove it wrote: name a new file, or add --force to replace it`,
+    ]);
     expect(readFileSync(f, 'utf8')).toBe('precious\n');
   });
 
@@ -100,7 +117,10 @@ describe('single-file outputs', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const html = join(TMP, 'r.html');
     writeFileSync(html, 'mine');
     const r = await fgo('report', run, '--out', html);
-    expect([r.code, r.err.trim()]).toEqual([1, `--out ${html}: exists; fgo does not replace a file it cannot prove it wrote: name a new file, or add --force to replace it`]);
+    expect([r.code, r.err.trim()]).toEqual([
+      1,
+      `--out ${html}: exists; fgo does not replace a file it cannot prove it wrote: name a new file, or add --force to replace it`,
+    ]);
     const img = theirs();
     const i = await fgo('report', run, '--out', join(TMP, 'r2.html'), '--images', img);
     expect(i.code).toBe(1);
@@ -116,10 +136,16 @@ describe('Ctrl-C during a run', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     mkdirSync(parent);
     const out = join(parent, 'run');
     // diurnal-8n for 24 h takes minutes: long enough to be interrupted mid-run.
-    const child = spawn(process.execPath, [join(ROOT, 'bin/fgo.mjs'), 'sim', '--scenario', 'diurnal-8n', '--out', out], { cwd: TMP, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin/fgo.mjs'), 'sim', '--scenario', 'diurnal-8n', '--out', out],
+      { cwd: TMP, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1' } },
+    );
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.on('exit', (code, signal) => done({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+      child.on('exit', (code, signal) => done({ code, signal })),
+    );
     // Wait (polling, no fixed delay) until the run has made its temporary directory: the run is under way.
     const tmpOf = () => readdirSync(parent).find((x) => x.startsWith(`run.tmp-${child.pid}-`));
     for (let i = 0; i < 6000 && !tmpOf() && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));

@@ -12,13 +12,21 @@ import { describe, expect, it } from 'vitest';
 
 const CHROMIUM = '/usr/bin/chromium';
 const playwright = await import('playwright-core').catch(() => undefined);
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} missing (apt-get install chromium; .ci/run does)` : !playwright ? 'playwright-core not installed' : '';
+const skip = !existsSync(CHROMIUM)
+  ? `${CHROMIUM} missing (apt-get install chromium; .ci/run does)`
+  : !playwright
+    ? 'playwright-core not installed'
+    : '';
 if (skip) console.warn(`sim --serve browser test skipped: ${skip}`);
 
 /** Start `fgo sim --serve` on a free port; `stderr()` is everything it wrote there so far. */
 function serveSim(args: string[]): { child: ChildProcess; stderr: () => string } {
   const out = mkdtempSync(join(tmpdir(), 'fgo-serve-'));
-  const child = spawn(process.execPath, ['bin/fgo.mjs', 'sim', ...args, '--serve', '127.0.0.1:0', '--out', join(out, 'run')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['bin/fgo.mjs', 'sim', ...args, '--serve', '127.0.0.1:0', '--out', join(out, 'run')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let err = '';
   child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
   return { child, stderr: () => err };
@@ -26,7 +34,7 @@ function serveSim(args: string[]): { child: ChildProcess; stderr: () => string }
 
 /** Poll until `fn` returns something; generous deadlines, since both CPUs may be busy. */
 async function until<T>(fn: () => T | undefined, ms: number, what: string): Promise<T> {
-  for (const end = Date.now() + ms; ;) {
+  for (const end = Date.now() + ms; ; ) {
     const v = fn();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
@@ -36,8 +44,17 @@ async function until<T>(fn: () => T | undefined, ms: number, what: string): Prom
 
 async function launch() {
   return (playwright as typeof import('playwright-core')).chromium.launch({
-    executablePath: CHROMIUM, headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
 }
 
@@ -62,16 +79,28 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
     const { child, stderr } = serveSim(['--scenario', 'default', '--duration', '10m', '--speed', '20']);
     const browser = await launch();
     try {
-      const url = await until(() => /dashboard: (http:\S+)/.exec(stderr())?.[1], 20_000, `the dashboard's address; stderr: ${stderr()}`);
+      const url = await until(
+        () => /dashboard: (http:\S+)/.exec(stderr())?.[1],
+        20_000,
+        `the dashboard's address; stderr: ${stderr()}`,
+      );
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
       await page.goto(url);
       // Page-side code as strings: this file is type-checked without the DOM library.
-      await page.waitForFunction("Number(document.getElementById('samples')?.textContent) >= 5 && Number(document.getElementById('decisions')?.textContent) >= 50", undefined, { timeout: 30_000 });
+      await page.waitForFunction(
+        "Number(document.getElementById('samples')?.textContent) >= 5 && Number(document.getElementById('decisions')?.textContent) >= 50",
+        undefined,
+        { timeout: 30_000 },
+      );
       const first = Number(await page.textContent('#samples'));
-      await page.waitForFunction(`Number(document.getElementById('samples')?.textContent) > ${first}`, undefined, { timeout: 10_000 });
+      await page.waitForFunction(`Number(document.getElementById('samples')?.textContent) > ${first}`, undefined, {
+        timeout: 10_000,
+      });
       expect(await page.locator('#psi svg path').count()).toBeGreaterThan(0);
       mkdirSync('test-results', { recursive: true });
       await page.screenshot({ path: 'test-results/sim-serve.png', fullPage: true });
@@ -87,7 +116,11 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
     const { child, stderr } = serveSim(['--scenario', 'burst-2n', '--duration', '10m', '--speed', '200']);
     const browser = await launch();
     try {
-      await until(() => (/run finished/.test(stderr()) ? true : undefined), 90_000, `the run to finish; stderr: ${stderr()}`);
+      await until(
+        () => (/run finished/.test(stderr()) ? true : undefined),
+        90_000,
+        `the run to finish; stderr: ${stderr()}`,
+      );
       const url = (/dashboard: (http:\S+)/.exec(stderr()) as RegExpExecArray)[1] as string;
 
       const state: any = await (await fetch(`${url}v1/state`)).json();
@@ -99,7 +132,9 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
       expect(d.place + d.defer + d.shed + d.reject).toBe(d.total);
 
       const metrics = await (await fetch(`${url}metrics`)).text();
-      const byAction = ['place', 'defer', 'shed', 'reject'].map((a) => sample(metrics, 'fgo_decisions_total', `{action="${a}"}`) ?? 0);
+      const byAction = ['place', 'defer', 'shed', 'reject'].map(
+        (a) => sample(metrics, 'fgo_decisions_total', `{action="${a}"}`) ?? 0,
+      );
       expect(byAction).toEqual([d.place, d.defer, d.shed, d.reject]);
       expect(sample(metrics, 'fgo_cold_starts_total')).toBeGreaterThan(0);
       const warm = state.engine.pools[0].warm;
@@ -110,12 +145,20 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
       await page.goto(url);
       // Everything below came in the history: the run sends nothing more. One sample per agent tick
       // (1 s), t = 0 … 600 s: 601 in all, of which the history kept the last 600 (HISTORY_SAMPLES).
-      await page.waitForFunction(`document.getElementById('decisions')?.textContent === '${d.total}' && document.getElementById('samples')?.textContent === '601'`, undefined, { timeout: 30_000 });
-      await page.waitForFunction("document.querySelectorAll('#pools tbody tr').length === 2", undefined, { timeout: 30_000 });
+      await page.waitForFunction(
+        `document.getElementById('decisions')?.textContent === '${d.total}' && document.getElementById('samples')?.textContent === '601'`,
+        undefined,
+        { timeout: 30_000 },
+      );
+      await page.waitForFunction("document.querySelectorAll('#pools tbody tr').length === 2", undefined, {
+        timeout: 30_000,
+      });
       expect(await page.textContent('#clock')).toBe('0:10:00');
       expect(await page.locator('#pools tbody tr td:first-child').allTextContents()).toEqual(['ingest', 'thumb']);
       // Three PSI lines; a bar for each action in each 10-s bucket that has one (60 buckets, every one with placements).

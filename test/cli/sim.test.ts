@@ -31,21 +31,39 @@ function file(name: string, text: string): string {
 
 const SLOW = { timeout: CLI_TEST_TIMEOUT_MS };
 
-const RUN_FILES = ['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'histograms.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json'];
+const RUN_FILES = [
+  '.fgo-output',
+  'decisions.jsonl',
+  'faults.json',
+  'forecasts.csv',
+  'histograms.json',
+  'metrics.json',
+  'run.json',
+  'timeseries.csv',
+  'wall.json',
+];
 
 describe('fgo sim', SLOW, () => {
   it('--json prints the run directory and the metrics, and the directory has its files', async () => {
     const { out } = outDir();
     const r = await fgo('sim', '--scenario', 'default', '--duration', '30s', '--out', out, '--json');
     expect(r.code, r.err).toBe(0);
-    const j = JSON.parse(r.out) as { dir: string; metrics: { requests: { arrived: number; completed: number } }; wall: { wall_s: number } };
+    const j = JSON.parse(r.out) as {
+      dir: string;
+      metrics: { requests: { arrived: number; completed: number } };
+      wall: { wall_s: number };
+    };
     expect(j.dir).toBe(out);
     expect(j.metrics.requests.arrived).toBeGreaterThan(5000); // 254/s for 30 s ≈ 7600
     expect(j.metrics.requests.completed).toBeGreaterThan(0);
     expect(j.wall.wall_s).toBeGreaterThan(0);
     expect(readdirSync(out).sort()).toEqual(RUN_FILES);
     expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'))).toEqual(j.metrics);
-    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({ scenario: { name: 'default', duration: '30s' }, policy: 'engine', versions: { fgo: expect.any(String) } });
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))).toMatchObject({
+      scenario: { name: 'default', duration: '30s' },
+      policy: 'engine',
+      versions: { fgo: expect.any(String) },
+    });
   });
 
   it('without --json prints a table and the run directory', async () => {
@@ -63,30 +81,72 @@ describe('fgo sim', SLOW, () => {
 
 describe('the stronger baselines through the CLI', () => {
   // Each run is a child process of a few seconds; generous timeouts for a busy 2-CPU machine.
-  it.each(['locality-first', 'hybrid-keepalive', 'locality-hybrid'])('sim --policy %s --json exits 0 with its run directory', async (policy) => {
-    const { out } = outDir();
-    const r = await fgo('sim', '--policy', policy, '--scenario', 'default', '--duration', '30s', '--out', out, '--json');
-    expect(r.code, r.err).toBe(0);
-    const j = JSON.parse(r.out) as { metrics: { requests: { arrived: number; completed: number } } };
-    expect(j.metrics.requests.completed).toBeGreaterThan(5000); // ≈ 7600 arrive in 30 s
-    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).policy).toBe(policy);
-  }, CLI_TEST_TIMEOUT_MS);
+  it.each(['locality-first', 'hybrid-keepalive', 'locality-hybrid'])(
+    'sim --policy %s --json exits 0 with its run directory',
+    async (policy) => {
+      const { out } = outDir();
+      const r = await fgo(
+        'sim',
+        '--policy',
+        policy,
+        '--scenario',
+        'default',
+        '--duration',
+        '30s',
+        '--out',
+        out,
+        '--json',
+      );
+      expect(r.code, r.err).toBe(0);
+      const j = JSON.parse(r.out) as { metrics: { requests: { arrived: number; completed: number } } };
+      expect(j.metrics.requests.completed).toBeGreaterThan(5000); // ≈ 7600 arrive in 30 s
+      expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).policy).toBe(policy);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 
-  it('compare --policies takes all three, on the same arrivals', async () => {
-    const { out } = outDir();
-    const r = await fgo('compare', '--scenario', 'default', '--duration', '10s', '--policies', 'locality-first,hybrid-keepalive,locality-hybrid', '--out', out, '--json');
-    expect(r.code, r.err).toBe(0);
-    const c = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')) as { policies: Record<string, { requests: { arrived: number } }> };
-    expect(Object.keys(c.policies)).toEqual(['locality-first', 'hybrid-keepalive', 'locality-hybrid']);
-    const arrived = Object.values(c.policies).map((m) => m.requests.arrived);
-    expect(new Set(arrived).size).toBe(1);
-  }, CLI_TEST_TIMEOUT_MS);
+  it(
+    'compare --policies takes all three, on the same arrivals',
+    async () => {
+      const { out } = outDir();
+      const r = await fgo(
+        'compare',
+        '--scenario',
+        'default',
+        '--duration',
+        '10s',
+        '--policies',
+        'locality-first,hybrid-keepalive,locality-hybrid',
+        '--out',
+        out,
+        '--json',
+      );
+      expect(r.code, r.err).toBe(0);
+      const c = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')) as {
+        policies: Record<string, { requests: { arrived: number } }>;
+      };
+      expect(Object.keys(c.policies)).toEqual(['locality-first', 'hybrid-keepalive', 'locality-hybrid']);
+      const arrived = Object.values(c.policies).map((m) => m.requests.arrived);
+      expect(new Set(arrived).size).toBe(1);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 });
 
 describe('fgo compare', SLOW, () => {
   it('runs each policy on the same arrivals: DIR/engine, DIR/random, DIR/comparison.json and a table', async () => {
     const { out } = outDir();
-    const r = await fgo('compare', '--scenario', 'default', '--duration', '20s', '--policies', 'engine,random', '--out', out);
+    const r = await fgo(
+      'compare',
+      '--scenario',
+      'default',
+      '--duration',
+      '20s',
+      '--policies',
+      'engine,random',
+      '--out',
+      out,
+    );
     expect(r.code, r.err).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['.fgo-output', 'comparison.json', 'engine', 'random', 'report.html']);
     for (const p of ['engine', 'random']) expect(readdirSync(join(out, p)).sort()).toEqual(RUN_FILES);
@@ -99,7 +159,11 @@ describe('fgo compare', SLOW, () => {
     const lines = r.out.split('\n');
     const head = lines.findIndex((l) => /^policy\s+SLO miss\s+p50 ms/.test(l));
     expect(head).toBeGreaterThan(-1);
-    const said = lines.findIndex((l) => /^verdict: the engine (wins|loses): SLO miss ratio .* against random's .*; p99 latency .* against random's /.test(l));
+    const said = lines.findIndex((l) =>
+      /^verdict: the engine (wins|loses): SLO miss ratio .* against random's .*; p99 latency .* against random's /.test(
+        l,
+      ),
+    );
     expect(said).toBeGreaterThan(-1);
     expect(said).toBeLessThan(head);
     expect(lines[head + 1]).toMatch(/^engine\s/);
@@ -111,15 +175,34 @@ describe('fgo compare', SLOW, () => {
     expect(lines[v + 2]).toMatch(/^ {2}SLO miss ratio \* +random /);
     // …and last the verdict in one sentence, with the counts of requests that missed their SLO.
     const last = r.out.trimEnd().split('\n\n').at(-1) as string;
-    const missed = (p: string) => Math.round(c.policies[p].slo_miss_ratio * c.policies[p].requests.arrived).toLocaleString('en-US');
-    expect(last.replace(/\n  /g, ' ')).toMatch(new RegExp(`^In short: the engine (wins|loses) default.*: ${missed('engine')} of [\\d,]+ requests missed their SLO against ${missed('random')} under random.*; p99 latency .* ms against random's .* ms \\((win|tie|loss)\\)\\.$`));
+    const missed = (p: string) =>
+      Math.round(c.policies[p].slo_miss_ratio * c.policies[p].requests.arrived).toLocaleString('en-US');
+    expect(last.replace(/\n  /g, ' ')).toMatch(
+      new RegExp(
+        `^In short: the engine (wins|loses) default.*: ${missed('engine')} of [\\d,]+ requests missed their SLO against ${missed('random')} under random.*; p99 latency .* ms against random's .* ms \\((win|tie|loss)\\)\\.$`,
+      ),
+    );
     expect(c.verdict).toMatchObject({ scenario: 'default', engine_wins: expect.any(Boolean) });
-    expect(c.verdict.metrics[1]).toMatchObject({ metric: 'latency_ms.p99', best: { policy: 'random', value: c.policies.random.latency_ms.p99 }, engine: c.policies.engine.latency_ms.p99 });
+    expect(c.verdict.metrics[1]).toMatchObject({
+      metric: 'latency_ms.p99',
+      best: { policy: 'random', value: c.policies.random.latency_ms.p99 },
+      engine: c.policies.engine.latency_ms.p99,
+    });
   });
 
   it('without the engine among the policies there is no verdict', async () => {
     const { out } = outDir();
-    const r = await fgo('compare', '--scenario', 'psi-replay-1n', '--duration', '10s', '--policies', 'random,numad', '--out', out);
+    const r = await fgo(
+      'compare',
+      '--scenario',
+      'psi-replay-1n',
+      '--duration',
+      '10s',
+      '--policies',
+      'random,numad',
+      '--out',
+      out,
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.out).not.toContain('decides the verdict');
     expect(JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')).verdict).toBeUndefined();
@@ -138,21 +221,47 @@ describe('invalid inputs: exit 2, the field or line named, nothing written', SLO
     expect(readdirSync(parent)).toEqual([]);
   }
 
-  it('an unknown scenario', () => rejects((o) => ['sim', '--scenario', 'no-such-scenario', '--duration', '5s', '--out', o], /scenario 'no-such-scenario': neither a bundled scenario \(default, .*\) nor a file/));
+  it('an unknown scenario', () =>
+    rejects(
+      (o) => ['sim', '--scenario', 'no-such-scenario', '--duration', '5s', '--out', o],
+      /scenario 'no-such-scenario': neither a bundled scenario \(default, .*\) nor a file/,
+    ));
 
-  it('a bad --duration', () => rejects((o) => ['sim', '--duration', '5 minutes', '--out', o], /--duration: '5 minutes' is not a duration/));
+  it('a bad --duration', () =>
+    rejects((o) => ['sim', '--duration', '5 minutes', '--out', o], /--duration: '5 minutes' is not a duration/));
 
-  it('an unknown --policy', () => rejects((o) => ['sim', '--duration', '5s', '--policy', 'fifo', '--out', o], /--policy: 'fifo' is not one of engine, random, round-robin, least-loaded, most-allocated, numad, locality-first, hybrid-keepalive, locality-hybrid, graph-blind$/m));
+  it('an unknown --policy', () =>
+    rejects(
+      (o) => ['sim', '--duration', '5s', '--policy', 'fifo', '--out', o],
+      /--policy: 'fifo' is not one of engine, random, round-robin, least-loaded, most-allocated, numad, locality-first, hybrid-keepalive, locality-hybrid, graph-blind$/m,
+    ));
 
-  it('an unknown policy in compare --policies (nothing run, not even the valid ones)', () => rejects((o) => ['compare', '--duration', '5s', '--policies', 'engine,fifo', '--out', o], /--policies: unknown fifo/));
+  it('an unknown policy in compare --policies (nothing run, not even the valid ones)', () =>
+    rejects(
+      (o) => ['compare', '--duration', '5s', '--policies', 'engine,fifo', '--out', o],
+      /--policies: unknown fifo/,
+    ));
 
   it('a typo of a scenario, a preset or a policy gets the name it probably meant', async () => {
-    await rejects((o) => ['sim', '--scenario', 'faults8n', '--duration', '5s', '--out', o], /nor a file \(did you mean 'faults-8n'\?\)$/m);
-    await rejects((o) => ['sim', '--duration', '5s', '--topology', '2n-23c', '--out', o], /\(did you mean '2n-32c'\?\)$/m);
-    await rejects((o) => ['compare', '--duration', '5s', '--policies', 'engine,least_loaded', '--out', o], /--policies: unknown least_loaded \(did you mean 'least-loaded'\?\)/);
+    await rejects(
+      (o) => ['sim', '--scenario', 'faults8n', '--duration', '5s', '--out', o],
+      /nor a file \(did you mean 'faults-8n'\?\)$/m,
+    );
+    await rejects(
+      (o) => ['sim', '--duration', '5s', '--topology', '2n-23c', '--out', o],
+      /\(did you mean '2n-32c'\?\)$/m,
+    );
+    await rejects(
+      (o) => ['compare', '--duration', '5s', '--policies', 'engine,least_loaded', '--out', o],
+      /--policies: unknown least_loaded \(did you mean 'least-loaded'\?\)/,
+    );
   });
 
-  it('an unknown topology preset', () => rejects((o) => ['sim', '--duration', '5s', '--topology', '3n-12c', '--out', o], /topology '3n-12c': neither a preset \(1n-2c, 1n-16c, 2n-32c, 4n-64c, 8n-128c, 64n-256c\)/));
+  it('an unknown topology preset', () =>
+    rejects(
+      (o) => ['sim', '--duration', '5s', '--topology', '3n-12c', '--out', o],
+      /topology '3n-12c': neither a preset \(1n-2c, 1n-16c, 2n-32c, 4n-64c, 8n-128c, 64n-256c\)/,
+    ));
 
   it('a scenario file with an unknown key: file:line:col', () => {
     const f = file('s.json', '{\n  "name": "t",\n  "duration": "5s",\n  "colour": "blue"\n}\n');
@@ -160,8 +269,14 @@ describe('invalid inputs: exit 2, the field or line named, nothing written', SLO
   });
 
   it('a scenario file with a wrong type, deep inside: file:line:col and the path', () => {
-    const f = file('s.json', '{\n  "name": "t",\n  "duration": "5s",\n  "profiles": {\n    "api": {\n      "cpus": "two"\n    }\n  }\n}\n');
-    return rejects((o) => ['sim', '--scenario', f, '--out', o], new RegExp(`^${f}:6:15: profiles\\.api\\.cpus: .*number`, 'm'));
+    const f = file(
+      's.json',
+      '{\n  "name": "t",\n  "duration": "5s",\n  "profiles": {\n    "api": {\n      "cpus": "two"\n    }\n  }\n}\n',
+    );
+    return rejects(
+      (o) => ['sim', '--scenario', f, '--out', o],
+      new RegExp(`^${f}:6:15: profiles\\.api\\.cpus: .*number`, 'm'),
+    );
   });
 
   it('a scenario file with a bad duration value', () => {
@@ -171,17 +286,31 @@ describe('invalid inputs: exit 2, the field or line named, nothing written', SLO
 
   it('a request trace with a bad row: file:line:col', () => {
     const f = file('req.csv', 't_ms,profile,cpu_ms,mem_mb,priority,io\n0,api,10,16,1,false\n5,api,ten,16,1,false\n');
-    return rejects((o) => ['sim', '--duration', '5s', '--workload', f, '--out', o], new RegExp(`^${f}:3:3: column cpu_ms: not a number: "ten"`, 'm'));
+    return rejects(
+      (o) => ['sim', '--duration', '5s', '--workload', f, '--out', o],
+      new RegExp(`^${f}:3:3: column cpu_ms: not a number: "ten"`, 'm'),
+    );
   });
 
   it('a demand trace with a bad row: file:line:col', () => {
     const f = file('demand.csv', 't_s,profile,count\n0,api,3\n60,api,-2\n');
-    return rejects((o) => ['sim', '--duration', '5s', '--workload', f, '--out', o], new RegExp(`^${f}:3:3: column count: must not be negative`, 'm'));
+    return rejects(
+      (o) => ['sim', '--duration', '5s', '--workload', f, '--out', o],
+      new RegExp(`^${f}:3:3: column count: must not be negative`, 'm'),
+    );
   });
 
-  it('a PSI trace given as the workload', () => rejects((o) => ['sim', '--duration', '5s', '--workload', join(ROOT, 'traces/psi/stress-2cpu-host.csv'), '--out', o], /a PSI trace is not a workload \(use --psi, or --background for a neighbour\)/));
+  it('a PSI trace given as the workload', () =>
+    rejects(
+      (o) => ['sim', '--duration', '5s', '--workload', join(ROOT, 'traces/psi/stress-2cpu-host.csv'), '--out', o],
+      /a PSI trace is not a workload \(use --psi, or --background for a neighbour\)/,
+    ));
 
-  it('compare with a bad scenario writes no comparison directory either', () => rejects((o) => ['compare', '--scenario', 'no-such-scenario', '--policies', 'engine', '--out', o], /scenario 'no-such-scenario'/));
+  it('compare with a bad scenario writes no comparison directory either', () =>
+    rejects(
+      (o) => ['compare', '--scenario', 'no-such-scenario', '--policies', 'engine', '--out', o],
+      /scenario 'no-such-scenario'/,
+    ));
 });
 
 describe('--help', SLOW, () => {
@@ -191,7 +320,8 @@ describe('--help', SLOW, () => {
     expect(r.out).toContain('Usage: fgo sim');
     expect(r.out).toContain('Examples:');
     expect(r.out).toMatch(/\$ fgo sim --scenario faults-8n --duration 10m/);
-    for (const o of ['--scenario', '--duration', '--policy', '--out', '--json', '--workload', '--topology']) expect(r.out).toContain(o);
+    for (const o of ['--scenario', '--duration', '--policy', '--out', '--json', '--workload', '--topology'])
+      expect(r.out).toContain(o);
   });
 
   it('compare --help shows its examples, a --vary study among them', async () => {
@@ -207,9 +337,20 @@ describe('--help', SLOW, () => {
 });
 
 describe('--config: merged into the scenario deeply; a tune result is a config', SLOW, () => {
-  const scenario = () => file('deep.json', JSON.stringify({ name: 'deep', duration: '3s', profiles: { api: { arrival: { kind: 'poisson', rate_per_s: 5 } } }, engine: { pressure: { horizon_s: 5, thresholds: { cpu: { low: 0.2, medium: 0.5, high: 0.7, critical: 0.8 } } } } }));
+  const scenario = () =>
+    file(
+      'deep.json',
+      JSON.stringify({
+        name: 'deep',
+        duration: '3s',
+        profiles: { api: { arrival: { kind: 'poisson', rate_per_s: 5 } } },
+        engine: {
+          pressure: { horizon_s: 5, thresholds: { cpu: { low: 0.2, medium: 0.5, high: 0.7, critical: 0.8 } } },
+        },
+      }),
+    );
 
-  it('keeps the scenario\'s other keys at every depth', async () => {
+  it("keeps the scenario's other keys at every depth", async () => {
     const cfg = file('over.json', JSON.stringify({ pressure: { signal: 'avg10' } }));
     const { out } = outDir();
     const r = await fgo('sim', '--scenario', scenario(), '--config', cfg, '--out', out);
@@ -219,16 +360,32 @@ describe('--config: merged into the scenario deeply; a tune result is a config',
   });
 
   it("takes an fgo tune result's tuned config; a stale one is named with the key and what to do", async () => {
-    const tuned = file('tuned.json', JSON.stringify({ format: 'fgo-tune/1', command: 'fgo tune …', tuned: { engine_config: { admission: { max_defer_ms: 750 } } } }, null, 2));
+    const tuned = file(
+      'tuned.json',
+      JSON.stringify(
+        { format: 'fgo-tune/1', command: 'fgo tune …', tuned: { engine_config: { admission: { max_defer_ms: 750 } } } },
+        null,
+        2,
+      ),
+    );
     const { out } = outDir();
     const r = await fgo('sim', '--scenario', scenario(), '--config', tuned, '--out', out);
     expect(r.code, r.err).toBe(0);
     const c = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).engine_config;
     expect([c.admission.max_defer_ms, c.pressure.horizon_s]).toEqual([750, 5]);
-    const stale = file('stale.json', JSON.stringify({ format: 'fgo-tune/1', tuned: { engine_config: { admission: { overload_load: 0.7 } } } }, null, 2));
+    const stale = file(
+      'stale.json',
+      JSON.stringify(
+        { format: 'fgo-tune/1', tuned: { engine_config: { admission: { overload_load: 0.7 } } } },
+        null,
+        2,
+      ),
+    );
     const s = await fgo('sim', '--scenario', scenario(), '--config', stale, '--out', outDir().out);
     expect(s.code).toBe(2);
-    expect(s.err).toMatch(new RegExp(`^${stale}:\\d+:\\d+: tuned\\.engine_config\\.admission\\.overload_load: unknown key$`, 'm'));
+    expect(s.err).toMatch(
+      new RegExp(`^${stale}:\\d+:\\d+: tuned\\.engine_config\\.admission\\.overload_load: unknown key$`, 'm'),
+    );
     expect(s.err).toMatch(/run fgo tune again/);
   });
 });

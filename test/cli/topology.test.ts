@@ -37,10 +37,15 @@ afterAll(() => {
 
 /** "0-3,8" → [0,1,2,3,8], written independently of formats/host/cpulist.ts. */
 function expand(text: string): number[] {
-  return text.replace(/\0/g, '').trim().split(',').filter(Boolean).flatMap((part) => {
-    const [a, b] = part.split('-').map(Number) as [number, number | undefined];
-    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
-  });
+  return text
+    .replace(/\0/g, '')
+    .trim()
+    .split(',')
+    .filter(Boolean)
+    .flatMap((part) => {
+      const [a, b] = part.split('-').map(Number) as [number, number | undefined];
+      return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+    });
 }
 
 describe('fgo topology', () => {
@@ -50,14 +55,19 @@ describe('fgo topology', () => {
     for (const o of ['--fs-root', '--sysfs-root', '--procfs-root', '--cgroup-root', '--json']) expect(h).toContain(o);
   });
 
-  it('--fs-root DUMP --json prints the dump\'s topology JSON (the 8-node Opteron)', () => {
+  it("--fs-root DUMP --json prints the dump's topology JSON (the 8-node Opteron)", () => {
     const r = fgo('topology', '--fs-root', dumps['64amd64-4s2n4ca2co'] as string, '--json');
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     const t = JSON.parse(r.out);
     expect(t).toEqual(readTopology(resolveRoots({ fsRoot: dumps['64amd64-4s2n4ca2co'] })));
     expect(t.nodes.map((n: { id: number }) => n.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(t.nodes[5]).toEqual({ id: 5, cpus: [40, 41, 42, 43, 44, 45, 46, 47], memory_kb: 8388608, distances: [22, 22, 16, 16, 16, 10, 22, 16] });
+    expect(t.nodes[5]).toEqual({
+      id: 5,
+      cpus: [40, 41, 42, 43, 44, 45, 46, 47],
+      memory_kb: 8388608,
+      distances: [22, 22, 16, 16, 16, 10, 22, 16],
+    });
     expect(t.online_cpus).toHaveLength(64);
   });
 
@@ -72,7 +82,7 @@ describe('fgo topology', () => {
     expect(r.out).toContain('allowed nodes: 0-5');
   });
 
-  it('prints the reader\'s warnings on stderr, keeping stdout pure JSON', () => {
+  it("prints the reader's warnings on stderr, keeping stdout pure JSON", () => {
     const r = fgo('topology', '--fs-root', dumps['offline-cpu0-node0'] as string, '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).online_cpus).toEqual([5, 7, 9, 11, 13, 15, 17, 19]);
@@ -90,12 +100,17 @@ describe('fgo topology', () => {
     expect(s.out).toBe('');
   });
 
-  it('on this machine\'s /, agrees with /sys read directly', () => {
+  it("on this machine's /, agrees with /sys read directly", () => {
     const r = fgo('topology', '--json');
     expect(r.code).toBe(0);
     const t = JSON.parse(r.out);
     const nodeDir = '/sys/devices/system/node';
-    const dirs = existsSync(nodeDir) ? readdirSync(nodeDir).filter((d) => /^node\d+$/.test(d)).map((d) => Number(d.slice(4))).sort((a, b) => a - b) : [];
+    const dirs = existsSync(nodeDir)
+      ? readdirSync(nodeDir)
+          .filter((d) => /^node\d+$/.test(d))
+          .map((d) => Number(d.slice(4)))
+          .sort((a, b) => a - b)
+      : [];
     const online = expand(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
     expect(t.online_cpus).toEqual(online);
     if (dirs.length === 0) {
@@ -107,7 +122,12 @@ describe('fgo topology', () => {
         expect(n.cpus.filter((c: number) => online.includes(c))).toEqual(cpulist.filter((c) => online.includes(c)));
         const mem = /MemTotal:\s*(\d+) kB/.exec(readFileSync(join(nodeDir, `node${n.id}`, 'meminfo'), 'utf8'));
         expect(n.memory_kb).toBe(Number(mem?.[1]));
-        expect(n.distances).toEqual(readFileSync(join(nodeDir, `node${n.id}`, 'distance'), 'utf8').trim().split(/\s+/).map(Number));
+        expect(n.distances).toEqual(
+          readFileSync(join(nodeDir, `node${n.id}`, 'distance'), 'utf8')
+            .trim()
+            .split(/\s+/)
+            .map(Number),
+        );
       }
     }
     // the allowed CPUs of a child process are those of this one (same cgroup): Cpus_allowed_list ⊆ allowed
@@ -131,7 +151,15 @@ describe('--topology sysfs:DIR', () => {
   });
 
   it('a bad DIR is a clear error, exit 1', () => {
-    const r = fgo('decide', '--topology', 'sysfs:/nonexistent/dump', '--observation', join(FIX, 'observation.json'), '--request', join(FIX, 'request.json'));
+    const r = fgo(
+      'decide',
+      '--topology',
+      'sysfs:/nonexistent/dump',
+      '--observation',
+      join(FIX, 'observation.json'),
+      '--request',
+      join(FIX, 'request.json'),
+    );
     expect(r.code).toBe(1);
     expect(r.err).toContain('sysfs:/nonexistent/dump: /nonexistent/dump/sys: sysfs root is not a directory');
   });

@@ -15,7 +15,10 @@ import type { Priority, Request } from '../../engine/types.ts';
 const cfg = defaultConfig();
 const T = cfg.pressure.thresholds;
 const adm = cfg.admission;
-const admWith = (over: Partial<Config['admission']>): Config['admission'] => ({ ...defaultConfig().admission, ...over });
+const admWith = (over: Partial<Config['admission']>): Config['admission'] => ({
+  ...defaultConfig().admission,
+  ...over,
+});
 
 const req = (id: string, priority: Priority = 1, io_intensive = false): Request => ({
   id,
@@ -137,7 +140,16 @@ describe('retryDelay_ms', () => {
 describe('RoomQueue: highest priority first, first come first served within a priority', () => {
   it('lets out critical, then high, then normal, then low; in arrival order within each', () => {
     const q = new RoomQueue();
-    for (const [id, pr] of [['l1', 0], ['n1', 1], ['h1', 2], ['n2', 1], ['c1', 3], ['l2', 0], ['h2', 2]] as const) q.push(req(id, pr));
+    for (const [id, pr] of [
+      ['l1', 0],
+      ['n1', 1],
+      ['h1', 2],
+      ['n2', 1],
+      ['c1', 3],
+      ['l2', 0],
+      ['h2', 2],
+    ] as const)
+      q.push(req(id, pr));
     expect(q.size).toBe(7);
     // Ahead of a newcomer: everything of its priority or higher.
     expect([0, 1, 2, 3].map((p) => q.aheadOf(p))).toEqual([7, 5, 3, 1]);
@@ -384,8 +396,19 @@ describe('DeferredQueue', () => {
   it('popDue never returns an entry not yet due and returns every due entry exactly once (property)', () => {
     type Op = { kind: 'push'; id: number; due: number; priority: Priority } | { kind: 'pop'; t: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
-      { weight: 3, arbitrary: fc.record({ kind: fc.constant('push' as const), id: fc.integer({ min: 0, max: 15 }), due: fc.integer({ min: 0, max: 1000 }), priority: fc.constantFrom<Priority>(0, 1, 2, 3) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('pop' as const), t: fc.integer({ min: -10, max: 1100 }) }) },
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          kind: fc.constant('push' as const),
+          id: fc.integer({ min: 0, max: 15 }),
+          due: fc.integer({ min: 0, max: 1000 }),
+          priority: fc.constantFrom<Priority>(0, 1, 2, 3),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ kind: fc.constant('pop' as const), t: fc.integer({ min: -10, max: 1100 }) }),
+      },
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
@@ -402,9 +425,13 @@ describe('DeferredQueue', () => {
           const due = [...model].filter(([, v]) => v.due <= t).map(([k]) => k);
           expect([...got].sort()).toEqual(due.sort()); // every due entry
           for (let i = 1; i < out.length; i++) {
-            const a = out[i - 1] as (typeof out)[number], b = out[i] as (typeof out)[number];
+            const a = out[i - 1] as (typeof out)[number],
+              b = out[i] as (typeof out)[number];
             // priority descending, then due ascending
-            expect(a.request.priority > b.request.priority || (a.request.priority === b.request.priority && a.due_ms <= b.due_ms)).toBe(true);
+            expect(
+              a.request.priority > b.request.priority ||
+                (a.request.priority === b.request.priority && a.due_ms <= b.due_ms),
+            ).toBe(true);
           }
           for (const id of got) model.delete(id);
           expect(q.size).toBe(model.size);
@@ -426,7 +453,14 @@ describe('DeferredQueue', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 5 }),
-        fc.array(fc.record({ id: fc.integer({ min: 0, max: 7 }), due: fc.integer({ min: 0, max: 100 }), priority: fc.constantFrom<Priority>(0, 1, 2, 3) }), { maxLength: 40 }),
+        fc.array(
+          fc.record({
+            id: fc.integer({ min: 0, max: 7 }),
+            due: fc.integer({ min: 0, max: 100 }),
+            priority: fc.constantFrom<Priority>(0, 1, 2, 3),
+          }),
+          { maxLength: 40 },
+        ),
         (limit, pushes) => {
           const q = new DeferredQueue(limit);
           const inside = new Set<string>();

@@ -6,23 +6,32 @@ import { describe, expect, it } from 'vitest';
 import { buildTopology, Orchestrator, parseConfig, type Observation } from '../../engine/index.ts';
 
 /** This machine's shape split in two: node 0 = cpu0, node 1 = cpu1. */
-const twoSolo = () => buildTopology({
-  nodes: [
-    { id: 0, cpus: [0], memory_kb: 4_000_000, distances: [10, 20] },
-    { id: 1, cpus: [1], memory_kb: 4_000_000, distances: [20, 10] },
-  ],
-  online_cpus: [0, 1], allowed_cpus: [0, 1], allowed_nodes: [0, 1],
-});
-const twoByTwo = () => buildTopology({
-  nodes: [
-    { id: 0, cpus: [0, 1], memory_kb: 4_000_000, distances: [10, 21] },
-    { id: 1, cpus: [2, 3], memory_kb: 4_000_000, distances: [21, 10] },
-  ],
-  online_cpus: [0, 1, 2, 3], allowed_cpus: [0, 1, 2, 3], allowed_nodes: [0, 1],
-});
+const twoSolo = () =>
+  buildTopology({
+    nodes: [
+      { id: 0, cpus: [0], memory_kb: 4_000_000, distances: [10, 20] },
+      { id: 1, cpus: [1], memory_kb: 4_000_000, distances: [20, 10] },
+    ],
+    online_cpus: [0, 1],
+    allowed_cpus: [0, 1],
+    allowed_nodes: [0, 1],
+  });
+const twoByTwo = () =>
+  buildTopology({
+    nodes: [
+      { id: 0, cpus: [0, 1], memory_kb: 4_000_000, distances: [10, 21] },
+      { id: 1, cpus: [2, 3], memory_kb: 4_000_000, distances: [21, 10] },
+    ],
+    online_cpus: [0, 1, 2, 3],
+    allowed_cpus: [0, 1, 2, 3],
+    allowed_nodes: [0, 1],
+  });
 const line = { some: { avg10: 0, avg60: 0, avg300: 0 } };
 const obs = (t_ms: number): Observation => ({ t_ms, psi: { cpu: line, memory: line, io: line } });
-const solo = { profiles: { solo: { exclusive_cpus: 1, cpus: 1, memory_kb: 1024 } }, placement: { jitter: false, min_shared_cpus: 0 } };
+const solo = {
+  profiles: { solo: { exclusive_cpus: 1, cpus: 1, memory_kb: 1024 } },
+  placement: { jitter: false, min_shared_cpus: 0 },
+};
 
 describe('adopt', () => {
   it('two processes of a one-exclusive-CPU profile get disjoint single CPUs, one per node', () => {
@@ -36,7 +45,9 @@ describe('adopt', () => {
     expect(new Set([...(a.cpus ?? []), ...(b.cpus ?? [])])).toEqual(new Set([0, 1]));
     // Each CPU is its node's only CPU, so the node follows from the CPU.
     expect(a.node).toBe(a.cpus?.[0]);
-    expect(a.commands).toEqual([{ type: 'pin', fragment: 'pid100', node: a.node, cpus: a.cpus, reason: `adopted: node ${a.node} scored best` }]);
+    expect(a.commands).toEqual([
+      { type: 'pin', fragment: 'pid100', node: a.node, cpus: a.cpus, reason: `adopted: node ${a.node} scored best` },
+    ]);
     // No CPU left for a third: it is rejected, not overbooked.
     const c = e.adopt({ id: 'pid300', profile: 'solo' }, obs(2));
     expect(c.action).toBe('reject');
@@ -63,7 +74,12 @@ describe('adopt', () => {
   it('re-adoption keeps the placement the cgroup recorded when it is still valid', () => {
     const e = new Orchestrator({ config: parseConfig(solo), topology: twoSolo(), seed: 's' });
     const d = e.adopt({ id: 'pid7', profile: 'solo', at: { node: 1, cpus: [1] } }, obs(0));
-    expect(d).toMatchObject({ action: 'place', node: 1, cpus: [1], reason: 're-adopted pid7 on node 1 (score ' + d.scores[1]?.total + ')' });
+    expect(d).toMatchObject({
+      action: 'place',
+      node: 1,
+      cpus: [1],
+      reason: 're-adopted pid7 on node 1 (score ' + d.scores[1]?.total + ')',
+    });
     // cpu1 is taken now, so a second process claiming it is placed afresh on node 0.
     const d2 = e.adopt({ id: 'pid8', profile: 'solo', at: { node: 1, cpus: [1] } }, obs(1));
     expect(d2).toMatchObject({ node: 0, cpus: [0] });
@@ -85,11 +101,21 @@ describe('rebalance (re-placement of adopted processes)', () => {
 
   it('moves one process per cycle from the busiest node until the gap closes', () => {
     const e = new Orchestrator({ config: parseConfig(cfg), topology: twoByTwo(), seed: 's' });
-    for (const id of ['pid1', 'pid2', 'pid3']) expect(e.adopt({ id, profile: 'batch', at: { node: 0, cpus: [] } }, obs(0)).node).toBe(0);
+    for (const id of ['pid1', 'pid2', 'pid3'])
+      expect(e.adopt({ id, profile: 'batch', at: { node: 0, cpus: [] } }, obs(0)).node).toBe(0);
     // Loads: node 0 = min(1, 3/2) = 1, node 1 = 0: gap 1 > 0.25. Moving 1 CPU shifts 1/2 each way:
     // 0.5 vs 0.5 narrows the gap, so pid1 (first by id) moves.
     const first = e.tick(obs(1_000)).filter((c) => c.type === 'migrate');
-    expect(first).toEqual([{ type: 'migrate', fragment: 'pid1', from: 0, to: 1, cpus: [2, 3], reason: 're-place: load 1 on node 0 vs 0 on node 1 (gap > 0.25)' }]);
+    expect(first).toEqual([
+      {
+        type: 'migrate',
+        fragment: 'pid1',
+        from: 0,
+        to: 1,
+        cpus: [2, 3],
+        reason: 're-place: load 1 on node 0 vs 0 on node 1 (gap > 0.25)',
+      },
+    ]);
     // Next cycle (30 s on): node 0 = 2/2 = 1, node 1 = 1/2 = 0.5, gap 0.5; a move would give
     // 0.5 vs 1, no narrower, so nothing moves.
     expect(e.tick(obs(31_000)).filter((c) => c.type === 'migrate')).toEqual([]);
@@ -99,6 +125,15 @@ describe('rebalance (re-placement of adopted processes)', () => {
     const e = new Orchestrator({ config: parseConfig(cfg), topology: twoByTwo(), seed: 's' });
     e.adopt({ id: 'pid1', profile: 'batch', at: { node: 1, cpus: [] } }, obs(0));
     const cmds = e.tick({ ...obs(1_000), online_cpus: [0, 1] });
-    expect(cmds.filter((c) => c.type === 'migrate')).toEqual([{ type: 'migrate', fragment: 'pid1', from: 1, to: 0, cpus: [0, 1], reason: 're-place: node 1 has no usable CPU left' }]);
+    expect(cmds.filter((c) => c.type === 'migrate')).toEqual([
+      {
+        type: 'migrate',
+        fragment: 'pid1',
+        from: 1,
+        to: 0,
+        cpus: [0, 1],
+        reason: 're-place: node 1 has no usable CPU left',
+      },
+    ]);
   });
 });

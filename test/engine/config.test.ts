@@ -28,9 +28,21 @@ describe('parseConfig: design defaults', () => {
     const c = parseConfig({});
     expect(c.pressure.signal).toBe('total');
     expect(c.pressure.history_size).toBe(120);
-    expect(c.admission).toMatchObject({ retry_base_ms: 1000, retry_max_ms: 30000, retry_jitter: 0.2, max_defer_ms: 30000 });
+    expect(c.admission).toMatchObject({
+      retry_base_ms: 1000,
+      retry_max_ms: 30000,
+      retry_jitter: 0.2,
+      max_defer_ms: 30000,
+    });
     expect(c.health.heartbeat_timeout_ms).toBe(15000);
-    expect(c.default_profile).toMatchObject({ cpus: 1, memory_kb: 262144, pool: { min: 0, target: 0, max: 64 }, preferred_nodes: [], cpu_affinity: [], shaping: null });
+    expect(c.default_profile).toMatchObject({
+      cpus: 1,
+      memory_kb: 262144,
+      pool: { min: 0, target: 0, max: 64 },
+      preferred_nodes: [],
+      cpu_affinity: [],
+      shaping: null,
+    });
     expect(c.profiles).toEqual({});
     expect(c.limits.max_fragments).toBe(100000);
   });
@@ -42,7 +54,10 @@ describe('parseConfig: design defaults', () => {
   });
 
   it('a partial section keeps the defaults of its other fields', () => {
-    const c = parseConfig({ pressure: { thresholds: { cpu: { low: 0.1 } } }, placement: { weights: { resource: 0.5, balance: 0 } } });
+    const c = parseConfig({
+      pressure: { thresholds: { cpu: { low: 0.1 } } },
+      placement: { weights: { resource: 0.5, balance: 0 } },
+    });
     expect(c.pressure.thresholds.cpu).toEqual({ low: 0.1, medium: 0.6, high: 0.8, critical: 0.9 });
     expect(c.pressure.thresholds.memory.low).toBe(0.2);
     // 0.5 + 0.3 + 0.2 + 0 = 1
@@ -51,7 +66,12 @@ describe('parseConfig: design defaults', () => {
 
   it('profiles get the profile defaults; profileOf falls back to default_profile', () => {
     const c = parseConfig({ profiles: { api: { memory_kb: 1024, pool: { min: 1, target: 2, max: 4 } } } });
-    expect(c.profiles.api).toMatchObject({ cpus: 1, memory_kb: 1024, pool: { min: 1, target: 2, max: 4 }, io_intensive: false });
+    expect(c.profiles.api).toMatchObject({
+      cpus: 1,
+      memory_kb: 1024,
+      pool: { min: 1, target: 2, max: 4 },
+      io_intensive: false,
+    });
     expect(profileOf(c, 'api').memory_kb).toBe(1024);
     expect(profileOf(c, 'other')).toBe(c.default_profile);
   });
@@ -63,9 +83,13 @@ describe('parseConfig: rejections', () => {
   });
 
   it('rejects unknown nested keys, naming the full path of each', () => {
-    expect(problemsOf({ pressure: { thresholds: { cpu: { nope: 1 } } } })).toEqual(['pressure.thresholds.cpu.nope: unknown key']);
+    expect(problemsOf({ pressure: { thresholds: { cpu: { nope: 1 } } } })).toEqual([
+      'pressure.thresholds.cpu.nope: unknown key',
+    ]);
     expect(problemsOf({ placement: { weights: { speed: 0 } } })).toEqual(['placement.weights.speed: unknown key']);
-    expect(problemsOf({ profiles: { api: { pool: { min: 0, spare: 1 } } } })).toEqual(['profiles.api.pool.spare: unknown key']);
+    expect(problemsOf({ profiles: { api: { pool: { min: 0, spare: 1 } } } })).toEqual([
+      'profiles.api.pool.spare: unknown key',
+    ]);
     // two unknown keys in one object: one line each
     expect(problemsOf({ health: { a: 1, b: 2 } })).toEqual(['health.a: unknown key', 'health.b: unknown key']);
   });
@@ -125,11 +149,18 @@ describe('parseConfig: rejections', () => {
 
   it('rejects weights that do not sum to 1, accepts ones that do within 1e-6', () => {
     // 0.5 + 0.3 + 0.2 + 0.1 = 1.1
-    expect(problemsOf({ placement: { weights: { resource: 0.5 } } })).toEqual([expect.stringMatching(/^placement\.weights: must sum to 1 \(got 1\.1/)]);
+    expect(problemsOf({ placement: { weights: { resource: 0.5 } } })).toEqual([
+      expect.stringMatching(/^placement\.weights: must sum to 1 \(got 1\.1/),
+    ]);
     // 0.3 + 0.3 + 0.2 + 0.1 = 0.9
-    expect(problemsOf({ placement: { weights: { resource: 0.3 } } })).toEqual([expect.stringMatching(/^placement\.weights: must sum to 1 \(got 0\.9/)]);
+    expect(problemsOf({ placement: { weights: { resource: 0.3 } } })).toEqual([
+      expect.stringMatching(/^placement\.weights: must sum to 1 \(got 0\.9/),
+    ]);
     // 0.25 × 4 = 1
-    expect(parseConfig({ placement: { weights: { resource: 0.25, locality: 0.25, affinity: 0.25, balance: 0.25 } } }).placement.weights.balance).toBe(0.25);
+    expect(
+      parseConfig({ placement: { weights: { resource: 0.25, locality: 0.25, affinity: 0.25, balance: 0.25 } } })
+        .placement.weights.balance,
+    ).toBe(0.25);
     // 0.4000005 + 0.3 + 0.2 + 0.1 = 1.0000005, off by 5e-7 < 1e-6
     expect(() => parseConfig({ placement: { weights: { resource: 0.4000005 } } })).not.toThrow();
   });
@@ -142,12 +173,20 @@ describe('parseConfig: rejections', () => {
       'default_profile.pool: must satisfy min ≤ target ≤ max (got 0, 70, 64)', // 70 > default max 64
     ]);
     // equal bounds are fine
-    expect(parseConfig({ profiles: { api: { pool: { min: 2, target: 2, max: 2 } } } }).profiles.api?.pool).toEqual({ min: 2, target: 2, max: 2 });
+    expect(parseConfig({ profiles: { api: { pool: { min: 2, target: 2, max: 2 } } } }).profiles.api?.pool).toEqual({
+      min: 2,
+      target: 2,
+      max: 2,
+    });
   });
 
   it('rejects the other cross-field constraints', () => {
-    expect(problemsOf({ admission: { retry_base_ms: 40_000 } })).toEqual(['admission.retry_base_ms: must not exceed admission.retry_max_ms']); // 40000 > 30000
-    expect(problemsOf({ health: { heartbeat_interval_ms: 15_000 } })).toEqual(['health.heartbeat_interval_ms: must be below health.heartbeat_timeout_ms']); // 15000 ≥ 15000
+    expect(problemsOf({ admission: { retry_base_ms: 40_000 } })).toEqual([
+      'admission.retry_base_ms: must not exceed admission.retry_max_ms',
+    ]); // 40000 > 30000
+    expect(problemsOf({ health: { heartbeat_interval_ms: 15_000 } })).toEqual([
+      'health.heartbeat_interval_ms: must be below health.heartbeat_timeout_ms',
+    ]); // 15000 ≥ 15000
   });
 
   it('reports several shape problems at once', () => {

@@ -8,26 +8,42 @@ import { describe, expect, it } from 'vitest';
 import { buildTopology, Orchestrator, parseConfig, type Observation, type Request } from '../../engine/index.ts';
 import { transfer_ms } from '../../engine/communication.ts';
 
-const topo2 = () => buildTopology({
-  nodes: [
-    { id: 0, cpus: [0, 1, 2, 3], memory_kb: 4_000_000, distances: [10, 21] },
-    { id: 1, cpus: [4, 5, 6, 7], memory_kb: 4_000_000, distances: [21, 10] },
-  ],
-  online_cpus: [0, 1, 2, 3, 4, 5, 6, 7], allowed_cpus: [0, 1, 2, 3, 4, 5, 6, 7], allowed_nodes: [0, 1],
-});
+const topo2 = () =>
+  buildTopology({
+    nodes: [
+      { id: 0, cpus: [0, 1, 2, 3], memory_kb: 4_000_000, distances: [10, 21] },
+      { id: 1, cpus: [4, 5, 6, 7], memory_kb: 4_000_000, distances: [21, 10] },
+    ],
+    online_cpus: [0, 1, 2, 3, 4, 5, 6, 7],
+    allowed_cpus: [0, 1, 2, 3, 4, 5, 6, 7],
+    allowed_nodes: [0, 1],
+  });
 const line = { some: { avg10: 0, avg60: 0, avg300: 0 } };
 const obs = (t_ms: number): Observation => ({ t_ms, psi: { cpu: line, memory: line, io: line } });
-const req = (id: string, profile: string, extra: Partial<Request> = {}): Request => ({ id, profile, cpus: 1, memory_kb: 1_000, priority: 1, ...extra });
+const req = (id: string, profile: string, extra: Partial<Request> = {}): Request => ({
+  id,
+  profile,
+  cpus: 1,
+  memory_kb: 1_000,
+  priority: 1,
+  ...extra,
+});
 
 /** api (10 ms) calls cache (20 ms, memory intensity 0.6) once per request, sync, 1 MB. */
-const config = (enabled = true) => parseConfig({
-  graph: { enabled },
-  placement: { jitter: false },
-  profiles: {
-    api: { service_ms: 10, warm_start_ms: 5, memory_intensity: 0, calls: [{ profile: 'cache', per_request: 1, bytes: 1_000_000 }] },
-    cache: { service_ms: 20, warm_start_ms: 5, memory_intensity: 0.6 },
-  },
-});
+const config = (enabled = true) =>
+  parseConfig({
+    graph: { enabled },
+    placement: { jitter: false },
+    profiles: {
+      api: {
+        service_ms: 10,
+        warm_start_ms: 5,
+        memory_intensity: 0,
+        calls: [{ profile: 'cache', per_request: 1, bytes: 1_000_000 }],
+      },
+      cache: { service_ms: 20, warm_start_ms: 5, memory_intensity: 0.6 },
+    },
+  });
 
 /** An engine with one warm cache on node 1 and one warm api on each node (started, served, completed). */
 function warmed(enabled = true): Orchestrator {
@@ -50,17 +66,26 @@ describe('the communication term', () => {
     // distance 21: 0.1 × 2.1 = 0.21 ms) = 28.41 ms. Node 1: 15 + 0.1 ms (1 MB locally) = 15.1 ms.
     const d = warmed().schedule(req('x', 'api'), obs(100));
     expect(d.node).toBe(1);
-    expect(d.scores.map((s) => [s.node, s.expected_ms, s.calls_ms])).toEqual([[0, 28.4, 13.41], [1, 15.1, 0.1]]);
+    expect(d.scores.map((s) => [s.node, s.expected_ms, s.calls_ms])).toEqual([
+      [0, 28.4, 13.41],
+      [1, 15.1, 0.1],
+    ]);
     // Graph-blind, the two nodes tie at 15 ms and the lower id wins; no communication term shown.
     const blind = warmed(false).schedule(req('x', 'api'), obs(100));
     expect(blind.node).toBe(0);
-    expect(blind.scores.map((s) => [s.node, s.expected_ms, s.calls_ms])).toEqual([[0, 15, undefined], [1, 15, undefined]]);
+    expect(blind.scores.map((s) => [s.node, s.expected_ms, s.calls_ms])).toEqual([
+      [0, 15, undefined],
+      [1, 15, undefined],
+    ]);
   });
 
   it("a call's payload lives on its caller's node: the callee goes beside the caller", () => {
     const e = new Orchestrator({ config: config(), topology: topo2(), seed: 't' });
     // Warm cache fragments on both nodes; the caller runs on node 0.
-    for (const [id, n] of [['c0', 0], ['c1', 1]] as const) {
+    for (const [id, n] of [
+      ['c0', 0],
+      ['c1', 1],
+    ] as const) {
       const d = e.schedule(req(id, 'cache', { allowed_nodes: [n] }), obs(n * 3));
       e.started(d.fragment as string, obs(n * 3 + 1));
       e.complete(d.fragment as string, { ok: true, latency_ms: 1 }, obs(n * 3 + 2));
@@ -84,7 +109,10 @@ describe('start order and demand flow', () => {
     const e = new Orchestrator({ config: config(), topology: topo2(), seed: 't' });
     const d = e.schedule(req('a', 'api', { allowed_nodes: [1] }), obs(0));
     expect(d.start).toBe('cold');
-    expect(d.commands.map((c) => [c.type, 'profile' in c ? c.profile : '', 'node' in c ? c.node : -1])).toEqual([['start', 'api', 1], ['start', 'cache', 1]]);
+    expect(d.commands.map((c) => [c.type, 'profile' in c ? c.profile : '', 'node' in c ? c.node : -1])).toEqual([
+      ['start', 'api', 1],
+      ['start', 'cache', 1],
+    ]);
     // A second cold start finds cache starting: nothing more.
     const d2 = e.schedule(req('b', 'api', { allowed_nodes: [1] }), obs(1));
     expect(d2.commands.filter((c) => c.type === 'start').length).toBe(1);
@@ -99,7 +127,11 @@ describe('start order and demand flow', () => {
     expect(starts('api')).toBe(2);
     expect(starts('cache')).toBe(3);
     const blind = new Orchestrator({ config: config(false), topology: topo2(), seed: 't' });
-    expect(blind.tick(obs(0), [{ profile: 'api', demand_per_s: 10, recommended_size: 1, confidence: 1 }]).filter((c) => c.type === 'start' && c.profile === 'cache').length).toBe(0);
+    expect(
+      blind
+        .tick(obs(0), [{ profile: 'api', demand_per_s: 10, recommended_size: 1, confidence: 1 }])
+        .filter((c) => c.type === 'start' && c.profile === 'cache').length,
+    ).toBe(0);
   });
 });
 

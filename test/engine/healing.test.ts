@@ -34,17 +34,42 @@ const ALL = [...NODE0, ...NODE1];
 const zero = { some: { avg10: 0, avg60: 0, avg300: 0 } };
 const PSI0: PsiSet = { cpu: zero, memory: zero, io: zero };
 
-function engine(web: Record<string, unknown> = {}, health: Record<string, unknown> = {}, scaling: Record<string, unknown> = {}): Orchestrator {
+function engine(
+  web: Record<string, unknown> = {},
+  health: Record<string, unknown> = {},
+  scaling: Record<string, unknown> = {},
+): Orchestrator {
   const config = parseConfig({
     health,
     scaling,
-    profiles: { web: { cpus: 1, memory_kb: 262_144, latency_slo_ms: 1000, cold_start_ms: 500, preferred_nodes: [1], pool: { min: 1, target: 1, max: 64 }, ...web } },
+    profiles: {
+      web: {
+        cpus: 1,
+        memory_kb: 262_144,
+        latency_slo_ms: 1000,
+        cold_start_ms: 500,
+        preferred_nodes: [1],
+        pool: { min: 1, target: 1, max: 64 },
+        ...web,
+      },
+    },
   });
   return new Orchestrator({ config, topology: TOPO, seed: 'healing-test' });
 }
 
-const obs = (t_ms: number, more: Omit<Partial<Observation>, 't_ms'> = {}): Observation => ({ t_ms, psi: PSI0, ...more });
-const req = (id: string): Request => ({ id, profile: 'web', cpus: 1, memory_kb: 262_144, priority: 1, allowed_nodes: [0] });
+const obs = (t_ms: number, more: Omit<Partial<Observation>, 't_ms'> = {}): Observation => ({
+  t_ms,
+  psi: PSI0,
+  ...more,
+});
+const req = (id: string): Request => ({
+  id,
+  profile: 'web',
+  cpus: 1,
+  memory_kb: 262_144,
+  priority: 1,
+  allowed_nodes: [0],
+});
 const hb = (id: string, heartbeat_ms: number) => ({ id, heartbeat_ms });
 
 /** Cold-start web-N for `id` at t on node 0 and report it started at t + 500: it is then active. */
@@ -54,7 +79,17 @@ function serve(o: Orchestrator, id: string, t: number): string {
   expect(d.start).toBe('cold');
   expect(d.node).toBe(0);
   const f = d.fragment as string;
-  expect(d.commands).toEqual([{ type: 'start', fragment: f, profile: 'web', node: 0, cpus: NODE0, memory_kb: 262_144, reason: `cold start for ${id}` }]);
+  expect(d.commands).toEqual([
+    {
+      type: 'start',
+      fragment: f,
+      profile: 'web',
+      node: 0,
+      cpus: NODE0,
+      memory_kb: 262_144,
+      reason: `cold start for ${id}`,
+    },
+  ]);
   expect(o.started(f, obs(t + 500))).toEqual([]);
   expect(o.pools.get(f)?.state).toBe('active');
   return f;
@@ -110,10 +145,20 @@ describe('(1) crash reported by the shell through failed()', () => {
     // 31999: no deadline yet; the scaling cycle (due 31000) sees size 0 (failed is not live) < min 1
     // and starts one on node 1 (0.9 vs 0.8 for node 0, whose reservation the failure released).
     expect(o.tick(obs(31_999))).toEqual([
-      { type: 'start', fragment: 'web-1', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'scale up (high): configured target 1: 0 → 1' },
+      {
+        type: 'start',
+        fragment: 'web-1',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'scale up (high): configured target 1: 0 → 1',
+      },
     ]);
     // 32000 = 2000 + 30000: the attempt timed out, restart attempt 2 (failed → starting)
-    expect(o.tick(obs(32_000))).toEqual([{ type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 }]);
+    expect(o.tick(obs(32_000))).toEqual([
+      { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 },
+    ]);
     const inc = onlyIncident(o);
     expect([inc.attempt, inc.issued_ms, inc.deadline_ms]).toEqual([2, 32_000, 62_000]);
     o.started('web-0', obs(33_000));
@@ -132,7 +177,9 @@ describe('(2) crash seen only in an observation', () => {
     expect(o.tick(obs(crash_ms, { fragments: [{ id: 'web-0', heartbeat_ms: 2000, exited: true }] }))).toEqual([]);
     expect(o.incidents().open).toEqual([]);
     const cmds = o.tick(obs(6000, { fragments: [{ id: 'web-0', heartbeat_ms: 2000, exited: true }] }));
-    expect(cmds).toEqual([{ type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 1)', timeout_ms: 30_000 }]);
+    expect(cmds).toEqual([
+      { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 1)', timeout_ms: 30_000 },
+    ]);
     expect(stateOf(o, 'web-0')).toBe('starting');
     const inc = onlyIncident(o);
     expect(inc.detected_ms).toBe(6000);
@@ -154,7 +201,9 @@ describe('(2) crash seen only in an observation', () => {
     expect(o.incidents().open).toHaveLength(1);
     expect(o.tick(obs(11_000, dead))).toEqual([]); // warm, still exited, incident open: wait for the deadline
     // 36000: restart attempt 2 (warm → failed → starting); scaling due 31000 also runs: size 1 = target 1
-    expect(o.tick(obs(36_000, dead))).toEqual([{ type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 }]);
+    expect(o.tick(obs(36_000, dead))).toEqual([
+      { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 },
+    ]);
     o.started('web-0', obs(37_000));
     expect(onlyIncident(o).recovered_ms).toBe(37_000); // MTTR = 37000 − 6000 = 31000
   });
@@ -208,7 +257,9 @@ describe('(3) hang: heartbeats stop', () => {
     expect(o.tick(obs(16_000, { fragments: [hb('web-0', last)] }))).toEqual([]); // age 10000 → 0.5, not below 0.5
     expect(o.incidents().open).toEqual([]);
     const cmds = o.tick(obs(21_000, { fragments: [hb('web-0', last)] })); // age 15000 → 0 → hung
-    expect(cmds).toEqual([{ type: 'restart', fragment: 'web-0', reason: 'hung (incident 0, restart attempt 1)', timeout_ms: 30_000 }]);
+    expect(cmds).toEqual([
+      { type: 'restart', fragment: 'web-0', reason: 'hung (incident 0, restart attempt 1)', timeout_ms: 30_000 },
+    ]);
     const inc = onlyIncident(o);
     expect(inc).toMatchObject({ symptom: 'hung', detected_ms: 21_000 });
     expect(inc.detected_ms - last).toBe(15_000); // MTTD = heartbeat timeout
@@ -263,7 +314,9 @@ describe('(4) slow fragment: drain, then replace', () => {
     const o = engine();
     slowActive(o);
     // check at 6000: latency 1000/3000 = 0.333333 < 0.5 → slow → drain
-    expect(o.tick(obs(6000))).toEqual([{ type: 'drain', fragment: 'web-0', reason: 'slow (incident 0, drain attempt 1)', timeout_ms: 30_000 }]);
+    expect(o.tick(obs(6000))).toEqual([
+      { type: 'drain', fragment: 'web-0', reason: 'slow (incident 0, drain attempt 1)', timeout_ms: 30_000 },
+    ]);
     expect(stateOf(o, 'web-0')).toBe('draining');
     const inc = onlyIncident(o);
     expect(inc).toMatchObject({ symptom: 'slow', strategy: 'drain', detected_ms: 6000 });
@@ -273,7 +326,15 @@ describe('(4) slow fragment: drain, then replace', () => {
     // host: node 0 0.8, node 1 0.9 → node 1. (r2 completed, so there is nothing to retry.)
     expect(o.complete('web-0', { ok: true, latency_ms: 3000 }, obs(7000))).toEqual([
       { type: 'stop', fragment: 'web-0', reason: 'drain complete' },
-      { type: 'start', fragment: 'web-1', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces drained web-0' },
+      {
+        type: 'start',
+        fragment: 'web-1',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces drained web-0',
+      },
     ]);
     expect(o.pools.get('web-0')).toBeUndefined();
     expect(inc.fragment).toBe('web-1'); // the incident follows the replacement
@@ -294,7 +355,15 @@ describe('(4) slow fragment: drain, then replace', () => {
     // node 0 0.8, node 1 0.9 → web-1 on node 1
     expect(o.tick(obs(6000))).toEqual([
       { type: 'stop', fragment: 'web-0', reason: 'drain complete' },
-      { type: 'start', fragment: 'web-1', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces drained web-0' },
+      {
+        type: 'start',
+        fragment: 'web-1',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces drained web-0',
+      },
     ]);
     const inc = onlyIncident(o);
     expect([inc.fragment, inc.detected_ms]).toEqual(['web-1', 6000]);
@@ -318,13 +387,24 @@ describe('(4) slow fragment: drain, then replace', () => {
     // stop first, then the replacement on the now empty host: node 1 (0.9 vs 0.8)
     expect(o.complete('web-0', { ok: true, latency_ms: 3000 }, obs(37_000))).toEqual([
       { type: 'stop', fragment: 'web-0', reason: 'drain complete' },
-      { type: 'start', fragment: 'web-1', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces drained web-0' },
+      {
+        type: 'start',
+        fragment: 'web-1',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces drained web-0',
+      },
     ]);
     o.started('web-1', obs(37_500));
     const inc = onlyIncident(o);
     expect([inc.detected_ms, inc.recovered_ms]).toEqual([6000, 37_500]); // MTTR 31500
     expect(inc.steps.map((s) => `${s.strategy}${s.attempt}:${s.outcome}@${s.t_ms}`)).toEqual([
-      'drain1:issued@6000', 'drain1:timed_out@36000', 'drain2:issued@36000', 'drain2:recovered@37500',
+      'drain1:issued@6000',
+      'drain1:timed_out@36000',
+      'drain2:issued@36000',
+      'drain2:recovered@37500',
     ]);
   });
 });
@@ -338,7 +418,14 @@ describe('(5) node goes offline', () => {
     const offline_ms = 5000;
     expect(o.tick(obs(offline_ms, { online_cpus: NODE1 }))).toEqual([]); // not a check time
     expect(o.tick(obs(7000, { online_cpus: NODE1 }))).toEqual([
-      { type: 'migrate', fragment: 'web-0', from: 0, to: 1, cpus: NODE1, reason: 'node_offline (incident 0, failover attempt 1)' },
+      {
+        type: 'migrate',
+        fragment: 'web-0',
+        from: 0,
+        to: 1,
+        cpus: NODE1,
+        reason: 'node_offline (incident 0, failover attempt 1)',
+      },
     ]);
     const f = o.pools.get('web-0')!;
     expect([f.node, f.state, f.cpus]).toEqual([1, 'warm', NODE1]);
@@ -356,9 +443,18 @@ describe('(5) node goes offline', () => {
     serve(o, 'r1', 0); // active on node 0 with 1 CPU reserved
     o.tick(obs(1000));
     expect(o.tick(obs(6000, { online_cpus: NODE1 }))).toEqual([
-      { type: 'migrate', fragment: 'web-0', from: 0, to: 1, cpus: NODE1, reason: 'node_offline (incident 0, failover attempt 1)' },
+      {
+        type: 'migrate',
+        fragment: 'web-0',
+        from: 0,
+        to: 1,
+        cpus: NODE1,
+        reason: 'node_offline (incident 0, failover attempt 1)',
+      },
     ]);
-    expect([o.ledger.activeOn(0), o.ledger.activeOn(1), o.ledger.reservedCpu(0), o.ledger.reservedCpu(1)]).toEqual([0, 1, 0, 1]);
+    expect([o.ledger.activeOn(0), o.ledger.activeOn(1), o.ledger.reservedCpu(0), o.ledger.reservedCpu(1)]).toEqual([
+      0, 1, 0, 1,
+    ]);
     expect(o.complete('web-0', { ok: true, latency_ms: 100 }, obs(8000))).toEqual([]);
     expect([stateOf(o, 'web-0'), o.ledger.activeOn(1), o.ledger.reservedCpu(1)]).toEqual(['warm', 0, 0]);
     o.tick(obs(11_000));
@@ -372,10 +468,16 @@ describe('(5) node goes offline', () => {
     o.tick(obs(1000));
     const why = 'no other node can take it';
     const none = { online_cpus: [] }; // every CPU offline, reported at each tick
-    expect(o.tick(obs(6000, none))).toEqual([{ type: 'alert', subject: 'web-0', reason: `node_offline (incident 0, failover attempt 1): ${why}` }]);
+    expect(o.tick(obs(6000, none))).toEqual([
+      { type: 'alert', subject: 'web-0', reason: `node_offline (incident 0, failover attempt 1): ${why}` },
+    ]);
     // 36000, 66000: attempts 2 and 3 (scaling at 36000: size 1 = target 1)
-    expect(o.tick(obs(36_000, none))).toEqual([{ type: 'alert', subject: 'web-0', reason: `node_offline (incident 0, failover attempt 2): ${why}` }]);
-    expect(o.tick(obs(66_000, none))).toEqual([{ type: 'alert', subject: 'web-0', reason: `node_offline (incident 0, failover attempt 3): ${why}` }]);
+    expect(o.tick(obs(36_000, none))).toEqual([
+      { type: 'alert', subject: 'web-0', reason: `node_offline (incident 0, failover attempt 2): ${why}` },
+    ]);
+    expect(o.tick(obs(66_000, none))).toEqual([
+      { type: 'alert', subject: 'web-0', reason: `node_offline (incident 0, failover attempt 3): ${why}` },
+    ]);
     // 96000: ladder exhausted: issued ×3 + timed_out ×3 + gave_up = 7 steps; the scaling cycle
     // (due 66000 + 30000) then finds no node to refill the pool on.
     expect(o.tick(obs(96_000, none))).toEqual([
@@ -397,52 +499,117 @@ describe('(6) a restart that never completes walks the whole ladder', () => {
     ]);
     const inc = onlyIncident(o);
     expect(o.tick(obs(31_999))).toEqual([]); // deadline 32000 not reached; scaling: size 1 (starting) = target 1
-    expect(o.tick(obs(32_000))).toEqual([{ type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 }]);
-    expect(o.tick(obs(62_000))).toEqual([{ type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 3)', timeout_ms: 30_000 }]);
+    expect(o.tick(obs(32_000))).toEqual([
+      { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 },
+    ]);
+    expect(o.tick(obs(62_000))).toEqual([
+      { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 3)', timeout_ms: 30_000 },
+    ]);
     // 92000: 3 timeouts of restart → replace. web-0 is stopped first (r1 already went back at the
     // crash: no retry), which empties node 0: 0.8 < node 1's 0.9 → web-1 on node 1
     expect(o.tick(obs(92_000))).toEqual([
       { type: 'stop', fragment: 'web-0', reason: 'replaced: crashed (incident 0, replace attempt 1)' },
-      { type: 'start', fragment: 'web-1', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces web-0: crashed (incident 0, replace attempt 1)' },
+      {
+        type: 'start',
+        fragment: 'web-1',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces web-0: crashed (incident 0, replace attempt 1)',
+      },
     ]);
     expect(inc).toMatchObject({ fragment: 'web-1', strategy: 'replace', rung: 1, attempt: 1, deadline_ms: 122_000 });
     // 122000: the replacement never started → rolled back (stopped); replace attempt 2 on an empty host → node 1 again
     expect(o.tick(obs(122_000))).toEqual([
       { type: 'stop', fragment: 'web-1', reason: 'rollback: replacement did not start in time (incident 0)' },
-      { type: 'start', fragment: 'web-2', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces web-1: crashed (incident 0, replace attempt 2)' },
+      {
+        type: 'start',
+        fragment: 'web-2',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces web-1: crashed (incident 0, replace attempt 2)',
+      },
     ]);
     expect(o.tick(obs(152_000))).toEqual([
       { type: 'stop', fragment: 'web-2', reason: 'rollback: replacement did not start in time (incident 0)' },
-      { type: 'start', fragment: 'web-3', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces web-2: crashed (incident 0, replace attempt 3)' },
+      {
+        type: 'start',
+        fragment: 'web-3',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces web-2: crashed (incident 0, replace attempt 3)',
+      },
     ]);
     // 182000: replace exhausted → failover: the stuck replacement web-3 moves off node 1
     expect(o.tick(obs(182_000))).toEqual([
-      { type: 'migrate', fragment: 'web-3', from: 1, to: 0, cpus: NODE0, reason: 'crashed (incident 0, failover attempt 1)' },
+      {
+        type: 'migrate',
+        fragment: 'web-3',
+        from: 1,
+        to: 0,
+        cpus: NODE0,
+        reason: 'crashed (incident 0, failover attempt 1)',
+      },
     ]);
     expect(o.pools.get('web-3')).toMatchObject({ state: 'starting', started_ms: 182_000 }); // a fresh start on node 0
     expect(o.tick(obs(212_000))).toEqual([
-      { type: 'migrate', fragment: 'web-3', from: 0, to: 1, cpus: NODE1, reason: 'crashed (incident 0, failover attempt 2)' },
+      {
+        type: 'migrate',
+        fragment: 'web-3',
+        from: 0,
+        to: 1,
+        cpus: NODE1,
+        reason: 'crashed (incident 0, failover attempt 2)',
+      },
     ]);
     expect(o.tick(obs(242_000))).toEqual([
-      { type: 'migrate', fragment: 'web-3', from: 1, to: 0, cpus: NODE0, reason: 'crashed (incident 0, failover attempt 3)' },
+      {
+        type: 'migrate',
+        fragment: 'web-3',
+        from: 1,
+        to: 0,
+        cpus: NODE0,
+        reason: 'crashed (incident 0, failover attempt 3)',
+      },
     ]);
     // 272000: ladder exhausted. 9 issued + 9 timed_out + 1 gave_up = 19 steps. Then the scaling
     // cycle (due 272000) refills the empty pool: both nodes empty → node 1 (0.9 vs 0.8).
     expect(o.tick(obs(272_000))).toEqual([
       { type: 'stop', fragment: 'web-3', reason: 'recovery gave up after 19 steps' },
       { type: 'alert', subject: 'web-3', reason: 'crashed: every strategy failed; fragment stopped' },
-      { type: 'start', fragment: 'web-4', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'scale up (high): configured target 1: 0 → 1' },
+      {
+        type: 'start',
+        fragment: 'web-4',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'scale up (high): configured target 1: 0 → 1',
+      },
     ]);
     expect(inc.gave_up_ms).toBe(272_000); // 2000 + 9 × 30000
     expect(inc.recovered_ms).toBeUndefined();
     expect(o.incidents()).toEqual({ open: [], closed: [inc] });
     expect(inc.steps.filter((s) => s.outcome === 'issued').map((s) => `${s.strategy}${s.attempt}@${s.t_ms}`)).toEqual([
-      'restart1@2000', 'restart2@32000', 'restart3@62000',
-      'replace1@92000', 'replace2@122000', 'replace3@152000',
-      'failover1@182000', 'failover2@212000', 'failover3@242000',
+      'restart1@2000',
+      'restart2@32000',
+      'restart3@62000',
+      'replace1@92000',
+      'replace2@122000',
+      'replace3@152000',
+      'failover1@182000',
+      'failover2@212000',
+      'failover3@242000',
     ]);
     // the books balance: only web-4 is left, on node 1
-    expect([o.pools.liveCount, o.ledger.fragmentsOn(0), o.ledger.fragmentsOn(1), o.ledger.memFree_kb(0)]).toEqual([1, 0, 1, 8_388_608]);
+    expect([o.pools.liveCount, o.ledger.fragmentsOn(0), o.ledger.fragmentsOn(1), o.ledger.memFree_kb(0)]).toEqual([
+      1, 0, 1, 8_388_608,
+    ]);
   });
 
   it('when replace is the last rung (leak), the never-started replacement is stopped by the rollback, then the alert', () => {
@@ -451,18 +618,36 @@ describe('(6) a restart that never completes walks the whole ladder', () => {
     o.complete('web-0', { ok: true, latency_ms: 100 }, obs(800));
     o.tick(obs(1000));
     // 1048576 > 393216 → memory 0 → leak → restart (warm: no request to retry), deadline 36000
-    expect(o.tick(obs(6000, { fragments: [{ id: 'web-0', rss_kb: 1_048_576 }] })).map((c) => c.type)).toEqual(['restart']);
+    expect(o.tick(obs(6000, { fragments: [{ id: 'web-0', rss_kb: 1_048_576 }] })).map((c) => c.type)).toEqual([
+      'restart',
+    ]);
     // 36000: restart timed out → replace: web-0 is stopped first, emptying node 0 (0.8; node 1: 0.9)
     expect(o.tick(obs(36_000))).toEqual([
       { type: 'stop', fragment: 'web-0', reason: 'replaced: leak (incident 0, replace attempt 1)' },
-      { type: 'start', fragment: 'web-1', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces web-0: leak (incident 0, replace attempt 1)' },
+      {
+        type: 'start',
+        fragment: 'web-1',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces web-0: leak (incident 0, replace attempt 1)',
+      },
     ]);
     // 66000: replace timed out, no rung left: rollback stops web-1, give-up only alerts (nothing left to
     // stop); the scaling cycle (due 36000 + 30000) refills the empty pool on node 1.
     expect(o.tick(obs(66_000))).toEqual([
       { type: 'stop', fragment: 'web-1', reason: 'rollback: replacement did not start in time (incident 0)' },
       { type: 'alert', subject: 'web-1', reason: 'leak: every strategy failed; fragment stopped' },
-      { type: 'start', fragment: 'web-2', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'scale up (high): configured target 1: 0 → 1' },
+      {
+        type: 'start',
+        fragment: 'web-2',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'scale up (high): configured target 1: 0 → 1',
+      },
     ]);
     const inc = onlyIncident(o);
     expect([inc.detected_ms, inc.gave_up_ms, inc.recovered_ms]).toEqual([6000, 66_000, undefined]); // 6000 + 2 × 30000
@@ -476,7 +661,10 @@ describe('(6) a restart that never completes walks the whole ladder', () => {
     o.tick(obs(32_000));
     o.tick(obs(62_000));
     // replace: the sick fragment is stopped first, then its replacement started
-    expect(o.tick(obs(92_000)).map((c) => `${c.type}:${'fragment' in c ? c.fragment : ''}`)).toEqual(['stop:web-0', 'start:web-1']);
+    expect(o.tick(obs(92_000)).map((c) => `${c.type}:${'fragment' in c ? c.fragment : ''}`)).toEqual([
+      'stop:web-0',
+      'start:web-1',
+    ]);
     o.started('web-1', obs(93_000));
     const inc = onlyIncident(o);
     expect([inc.fragment, inc.recovered_ms]).toEqual(['web-1', 93_000]); // MTTR = 93000 − 2000 = 91000
@@ -520,7 +708,15 @@ describe('(8) pool rescale', () => {
     // node 0: warm web-0 + restarted web-1, 0 CPU, 524288 kB: 0.4·(0.6 + 0.4·0.9375) + 0.3 + 0.1 = 0.79; node 1 0.9
     expect(o.tick(obs(16_000, beats(6000, 1000)))).toEqual([
       { type: 'restart', fragment: 'web-1', reason: 'hung (incident 0, restart attempt 1)', timeout_ms: 30_000 },
-      { type: 'start', fragment: 'web-2', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'rescale: pool web health 0.25 < 0.5, 1 fragments unhealthy' },
+      {
+        type: 'start',
+        fragment: 'web-2',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'rescale: pool web health 0.25 < 0.5, 1 fragments unhealthy',
+      },
     ]);
     o.started('web-1', obs(16_500, { fragments: [hb('web-1', 16_500)] }));
     o.started('web-2', obs(16_500));
@@ -528,7 +724,11 @@ describe('(8) pool rescale', () => {
 
     // 21000: all three sick (web-0 age 15000 → hung; web-1, web-2 exited). Pool 0 < 0.5, but the
     // rescale of 16000 holds until 16000 + 30000 = 46000: only restarts.
-    expect(o.tick(obs(21_000, { fragments: [hb('web-0', 6000), { id: 'web-1', exited: true }, { id: 'web-2', exited: true }] }))).toEqual([
+    expect(
+      o.tick(
+        obs(21_000, { fragments: [hb('web-0', 6000), { id: 'web-1', exited: true }, { id: 'web-2', exited: true }] }),
+      ),
+    ).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'hung (incident 1, restart attempt 1)', timeout_ms: 30_000 },
       { type: 'restart', fragment: 'web-1', reason: 'crashed (incident 2, restart attempt 1)', timeout_ms: 30_000 },
       { type: 'restart', fragment: 'web-2', reason: 'crashed (incident 3, restart attempt 1)', timeout_ms: 30_000 },
@@ -545,7 +745,11 @@ describe('(8) pool rescale', () => {
       { type: 'start', fragment: 'web-4', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: why },
       { type: 'start', fragment: 'web-5', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: why },
     ]);
-    expect(o.incidents().open.map((i) => [i.id, i.fragment, i.detected_ms])).toEqual([[1, 'web-0', 21_000], [2, 'web-1', 21_000], [3, 'web-2', 21_000]]);
+    expect(o.incidents().open.map((i) => [i.id, i.fragment, i.detected_ms])).toEqual([
+      [1, 'web-0', 21_000],
+      [2, 'web-1', 21_000],
+      [3, 'web-2', 21_000],
+    ]);
   });
 
   it('a single unhealthy fragment is healed but never rescaled (fewer than 2 live)', () => {
@@ -579,7 +783,15 @@ describe('requests of lost fragments', () => {
       { type: 'undrain', fragment: 'web-0', reason: 'rollback: drain timed out (incident 0)' },
       { type: 'retry', request: req('r2'), reason: 'web-0 lost it: replaced' },
       { type: 'stop', fragment: 'web-0', reason: 'replaced: slow (incident 0, replace attempt 1)' },
-      { type: 'start', fragment: 'web-1', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces web-0: slow (incident 0, replace attempt 1)' },
+      {
+        type: 'start',
+        fragment: 'web-1',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces web-0: slow (incident 0, replace attempt 1)',
+      },
     ]);
     expect(o.pools.get('web-0')).toBeUndefined();
     expect([o.ledger.activeOn(0), o.ledger.fragmentsOn(0), o.ledger.memFree_kb(0)]).toEqual([0, 0, 8_388_608]);
@@ -600,12 +812,22 @@ describe('crash reports for commands in flight', () => {
     o.schedule(req('r2'), obs(4000));
     expect(o.tick(obs(6000)).map((c) => c.type)).toEqual(['drain']);
     // draining → failed: r2, which it was finishing, goes back for a retry; the drain's deadline decides the rest
-    expect(o.failed('web-0', 'exit 1', obs(7000))).toEqual([{ type: 'retry', request: req('r2'), reason: 'web-0 lost it: exit 1' }]);
+    expect(o.failed('web-0', 'exit 1', obs(7000))).toEqual([
+      { type: 'retry', request: req('r2'), reason: 'web-0 lost it: exit 1' },
+    ]);
     // 36000: drain attempt 2 on a failed fragment → replace it: stop web-0 (nothing left to retry),
     // then start web-1 (node 1: 0.9 vs node 0 0.8)
     expect(o.tick(obs(36_000))).toEqual([
       { type: 'stop', fragment: 'web-0', reason: 'replaced: slow (incident 0, drain attempt 2)' },
-      { type: 'start', fragment: 'web-1', profile: 'web', node: 1, cpus: NODE1, memory_kb: 262_144, reason: 'replaces web-0: slow (incident 0, drain attempt 2)' },
+      {
+        type: 'start',
+        fragment: 'web-1',
+        profile: 'web',
+        node: 1,
+        cpus: NODE1,
+        memory_kb: 262_144,
+        reason: 'replaces web-0: slow (incident 0, drain attempt 2)',
+      },
     ]);
     o.started('web-1', obs(36_500));
     expect(onlyIncident(o).recovered_ms).toBe(36_500);

@@ -20,8 +20,21 @@ const P = cfg.default_profile;
 
 function frag(over: Partial<Fragment> = {}): Fragment {
   return {
-    id: 'web-0', profile: 'web', adopted: false, node: 0, state: 'active', cpus: [0], exclusive_cpus: [], request: undefined,
-    res_cpu: 0, res_mem_kb: 0, started_ms: 0, last_used_ms: 0, requests: 0, recent_ok: [], recent_latency_ms: [],
+    id: 'web-0',
+    profile: 'web',
+    adopted: false,
+    node: 0,
+    state: 'active',
+    cpus: [0],
+    exclusive_cpus: [],
+    request: undefined,
+    res_cpu: 0,
+    res_mem_kb: 0,
+    started_ms: 0,
+    last_used_ms: 0,
+    requests: 0,
+    recent_ok: [],
+    recent_latency_ms: [],
     ...over,
   };
 }
@@ -36,8 +49,15 @@ const seen = (o: Partial<FragmentObservation>): FragmentObservation => ({ id: 'w
 describe('config defaults the expectations rely on', () => {
   it('are the documented seeds', () => {
     expect(H).toMatchObject({
-      interval_ms: 5000, unhealthy_below: 0.5, heartbeat_interval_ms: 5000, heartbeat_timeout_ms: 15000,
-      error_rate_max: 0.5, leak_factor: 1.5, recovery_timeout_ms: 30000, max_attempts: 3, window: 20,
+      interval_ms: 5000,
+      unhealthy_below: 0.5,
+      heartbeat_interval_ms: 5000,
+      heartbeat_timeout_ms: 15000,
+      error_rate_max: 0.5,
+      leak_factor: 1.5,
+      recovery_timeout_ms: 30000,
+      max_attempts: 3,
+      window: 20,
     });
     expect(P.memory_kb).toBe(262144);
     expect(P.latency_slo_ms).toBe(1000);
@@ -171,11 +191,25 @@ describe('fragmentHealth: score is the minimum of the signals', () => {
   it('errors 0.8, latency 0.5, heartbeat 0.75, memory 1 → 0.5', () => {
     // errors: 2 failures of 20 → 1 − 0.1/0.5 = 0.8; latency 1000/2000 = 0.5;
     // heartbeat age 7500 → 0.75; memory: rss 393216 ≤ limit 393216 → 1
-    const s = fragmentHealth(frag(outcomes(20, 2, 2000)), seen({ heartbeat_ms: 2500, rss_kb: 393216 }), 10_000, P, true, H);
+    const s = fragmentHealth(
+      frag(outcomes(20, 2, 2000)),
+      seen({ heartbeat_ms: 2500, rss_kb: 393216 }),
+      10_000,
+      P,
+      true,
+      H,
+    );
     expect(s).toEqual({ errors: 0.8, latency: 0.5, heartbeat: 0.75, memory: 1, node: 1, score: 0.5 });
   });
   it('the same figures with rss 1 kB over the limit (393217) → memory 0 → score 0, leak', () => {
-    const s = fragmentHealth(frag(outcomes(20, 2, 2000)), seen({ heartbeat_ms: 2500, rss_kb: 393217 }), 10_000, P, true, H);
+    const s = fragmentHealth(
+      frag(outcomes(20, 2, 2000)),
+      seen({ heartbeat_ms: 2500, rss_kb: 393217 }),
+      10_000,
+      P,
+      true,
+      H,
+    );
     expect(s).toEqual({ errors: 0.8, latency: 0.5, heartbeat: 0.75, memory: 0, node: 1, score: 0, symptom: 'leak' });
   });
   it('a dead heartbeat is not hidden by otherwise perfect figures', () => {
@@ -251,8 +285,17 @@ describe('HealthMonitor', () => {
     expect(out[0]?.kind).toBe('apply');
     const inc = m.incidentFor('web-0');
     expect(inc).toEqual({
-      id: 0, fragment: 'web-0', origin: 'web-0', profile: 'web', symptom: 'crashed', detected_ms: 1000, strategy: 'restart', rung: 0, attempt: 1,
-      issued_ms: 1000, deadline_ms: 31000, // 1000 + recovery_timeout 30000
+      id: 0,
+      fragment: 'web-0',
+      origin: 'web-0',
+      profile: 'web',
+      symptom: 'crashed',
+      detected_ms: 1000,
+      strategy: 'restart',
+      rung: 0,
+      attempt: 1,
+      issued_ms: 1000,
+      deadline_ms: 31000, // 1000 + recovery_timeout 30000
       steps: [{ t_ms: 1000, strategy: 'restart', attempt: 1, outcome: 'issued' }],
     });
     // a second detection of the same fragment is ignored while the incident is open
@@ -273,7 +316,13 @@ describe('HealthMonitor', () => {
     expect(out.map((i) => i.kind)).toEqual(['rollback', 'apply']);
     expect(out[0]).toMatchObject({ kind: 'rollback', strategy: 'restart' });
     const inc = m.incidentFor('web-0')!;
-    expect([inc.strategy, inc.rung, inc.attempt, inc.issued_ms, inc.deadline_ms]).toEqual(['restart', 0, 2, 30_000, 60_000]); // 30000 + 30000
+    expect([inc.strategy, inc.rung, inc.attempt, inc.issued_ms, inc.deadline_ms]).toEqual([
+      'restart',
+      0,
+      2,
+      30_000,
+      60_000,
+    ]); // 30000 + 30000
   });
 
   it('walks the whole crashed ladder: 3 × restart, 3 × replace, 3 × failover, then gives up', () => {
@@ -289,9 +338,15 @@ describe('HealthMonitor', () => {
       seenStrategies.push([inc.strategy, inc.attempt]);
     }
     expect(seenStrategies).toEqual([
-      ['restart', 1], ['restart', 2], ['restart', 3],
-      ['replace', 1], ['replace', 2], ['replace', 3],
-      ['failover', 1], ['failover', 2], ['failover', 3],
+      ['restart', 1],
+      ['restart', 2],
+      ['restart', 3],
+      ['replace', 1],
+      ['replace', 2],
+      ['replace', 3],
+      ['failover', 1],
+      ['failover', 2],
+      ['failover', 3],
     ]);
     const inc = m.incidentFor('web-0')!;
     expect(inc.rung).toBe(2);
@@ -313,7 +368,8 @@ describe('HealthMonitor', () => {
       { t_ms: 60_000, strategy: 'restart', attempt: 2, outcome: 'timed_out' },
     ]);
     // the escalation at 90000: restart attempt 3 timed out, replace attempt 1 issued
-    expect(inc.steps.slice(5, 7)).toEqual([ // steps 0–4: issued r1, timed_out r1, issued r2, timed_out r2, issued r3
+    expect(inc.steps.slice(5, 7)).toEqual([
+      // steps 0–4: issued r1, timed_out r1, issued r2, timed_out r2, issued r3
       { t_ms: 90_000, strategy: 'restart', attempt: 3, outcome: 'timed_out' },
       { t_ms: 90_000, strategy: 'replace', attempt: 1, outcome: 'issued' },
     ]);
@@ -358,7 +414,12 @@ describe('HealthMonitor', () => {
     m.detect(frag({ id: 'b' }), 'crashed', 0); // id 0
     m.detect(frag({ id: 'a' }), 'crashed', 0); // id 1
     const out = m.expire(30_000);
-    expect(out.map((i) => `${i.kind}:${i.incident.fragment}`)).toEqual(['rollback:b', 'apply:b', 'rollback:a', 'apply:a']);
+    expect(out.map((i) => `${i.kind}:${i.incident.fragment}`)).toEqual([
+      'rollback:b',
+      'apply:b',
+      'rollback:a',
+      'apply:a',
+    ]);
   });
 
   it('recovered sets recovered_ms, records the step and closes the incident', () => {
@@ -385,7 +446,14 @@ describe('HealthMonitor', () => {
   });
 
   it('each symptom opens on the first rung of its ladder', () => {
-    const first: Record<Symptom, Strategy> = { crashed: 'restart', hung: 'restart', errors: 'restart', slow: 'drain', leak: 'restart', node_offline: 'failover' };
+    const first: Record<Symptom, Strategy> = {
+      crashed: 'restart',
+      hung: 'restart',
+      errors: 'restart',
+      slow: 'drain',
+      leak: 'restart',
+      node_offline: 'failover',
+    };
     const m = new HealthMonitor(H);
     for (const [s, want] of Object.entries(first) as Array<[Symptom, Strategy]>) {
       expect(m.detect(frag({ id: s }), s, 0)[0]?.incident.strategy).toBe(want);
@@ -472,7 +540,12 @@ describe('fragment state machine (pools.ts)', () => {
     pools.transition(f, 'starting'); // restart in place re-reserves 262144 kB
     expect(ledger.memFree_kb(0)).toBe(8_126_464);
     pools.transition(f, 'stopped');
-    expect([pools.get('web-0'), pools.liveCount, ledger.fragmentsOn(0), ledger.memFree_kb(0)]).toEqual([undefined, 0, 0, 8_388_608]);
+    expect([pools.get('web-0'), pools.liveCount, ledger.fragmentsOn(0), ledger.memFree_kb(0)]).toEqual([
+      undefined,
+      0,
+      0,
+      8_388_608,
+    ]);
     expect(pool.count).toEqual({ starting: 0, warm: 0, active: 0, draining: 0, stopped: 1, failed: 0 });
   });
 });

@@ -5,21 +5,35 @@
 import { describe, expect, it } from 'vitest';
 import { buildTopology, Orchestrator, parseConfig, type Observation, type Request } from '../../engine/index.ts';
 
-const topo2 = () => buildTopology({
-  nodes: [
-    { id: 0, cpus: [0, 1, 2, 3], memory_kb: 4_000_000, distances: [10, 21] },
-    { id: 1, cpus: [4, 5, 6, 7], memory_kb: 4_000_000, distances: [21, 10] },
-  ],
-  online_cpus: [0, 1, 2, 3, 4, 5, 6, 7], allowed_cpus: [0, 1, 2, 3, 4, 5, 6, 7], allowed_nodes: [0, 1],
-});
+const topo2 = () =>
+  buildTopology({
+    nodes: [
+      { id: 0, cpus: [0, 1, 2, 3], memory_kb: 4_000_000, distances: [10, 21] },
+      { id: 1, cpus: [4, 5, 6, 7], memory_kb: 4_000_000, distances: [21, 10] },
+    ],
+    online_cpus: [0, 1, 2, 3, 4, 5, 6, 7],
+    allowed_cpus: [0, 1, 2, 3, 4, 5, 6, 7],
+    allowed_nodes: [0, 1],
+  });
 
 const line = (v: number) => ({ some: { avg10: v, avg60: v, avg300: v } });
-const obs = (t_ms: number, cpu = 0, memory = 0, io = 0): Observation => ({ t_ms, psi: { cpu: line(cpu), memory: line(memory), io: line(io) } });
-const req = (id: string, extra: Partial<Request> = {}): Request => ({ id, profile: 'web', cpus: 1, memory_kb: 100_000, priority: 1, ...extra });
-const engine = (config: object = {}, seed = 'test') => new Orchestrator({ config: parseConfig(config), topology: topo2(), seed });
+const obs = (t_ms: number, cpu = 0, memory = 0, io = 0): Observation => ({
+  t_ms,
+  psi: { cpu: line(cpu), memory: line(memory), io: line(io) },
+});
+const req = (id: string, extra: Partial<Request> = {}): Request => ({
+  id,
+  profile: 'web',
+  cpus: 1,
+  memory_kb: 100_000,
+  priority: 1,
+  ...extra,
+});
+const engine = (config: object = {}, seed = 'test') =>
+  new Orchestrator({ config: parseConfig(config), topology: topo2(), seed });
 
 describe('schedule: deferral through the whole flow', () => {
-  it('defers on the CPU pressure fgo\'s own demand makes, never on a neighbour\'s', () => {
+  it("defers on the CPU pressure fgo's own demand makes, never on a neighbour's", () => {
     const e = engine({ placement: { cpu_overcommit: 2 }, profiles: { web: { latency_slo_ms: 60_000 } } });
     // A neighbour's stall: fgo reserves nothing, so none of 0.95 is relievable — place.
     expect(e.schedule(req('n'), obs(0, 0.95)).action).toBe('place');
@@ -46,11 +60,19 @@ describe('schedule: deferral through the whole flow', () => {
     // 1000 × (1 + 9 × 0.85) = 8650 ms, no jitter, well within the 60-s SLO
     expect(d.retry_after_ms).toBe(8650);
     expect(e.tick(obs(8649, 0.1)).filter((c) => c.type === 'retry')).toEqual([]);
-    expect(e.tick(obs(8650, 0.1)).filter((c) => c.type === 'retry')).toEqual([{ type: 'retry', request: req('a'), reason: 'deferral due at 8650 ms' }]);
+    expect(e.tick(obs(8650, 0.1)).filter((c) => c.type === 'retry')).toEqual([
+      { type: 'retry', request: req('a'), reason: 'deferral due at 8650 ms' },
+    ]);
   });
 
-  it('memory pressure is someone else\'s while every node has room, and relievable once a node is full', () => {
-    const withFree = (t_ms: number, free0: number): Observation => ({ ...obs(t_ms, 0, 0.85), nodes: [{ id: 0, mem_free_kb: free0 }, { id: 1, mem_free_kb: 2_000_000 }] });
+  it("memory pressure is someone else's while every node has room, and relievable once a node is full", () => {
+    const withFree = (t_ms: number, free0: number): Observation => ({
+      ...obs(t_ms, 0, 0.85),
+      nodes: [
+        { id: 0, mem_free_kb: free0 },
+        { id: 1, mem_free_kb: 2_000_000 },
+      ],
+    });
     const e = engine({ profiles: { web: { latency_slo_ms: 60_000 } } });
     expect(e.schedule(req('a'), withFree(0, 1_000_000)).action).toBe('place'); // 25 % free on node 0
     expect(e.schedule(req('b'), withFree(1, 79_999)).action).toBe('defer'); // under 2 % of 4 000 000 kB
@@ -87,7 +109,10 @@ describe('schedule: fit, pools and starts', () => {
     const e = engine({ profiles: { web: { pool: { min: 0, target: 0, max: 1 } } } });
     const a = e.schedule(req('a', { memory_home: 1 }), obs(0));
     e.started(a.fragment as string, obs(1));
-    expect(e.schedule(req('b'), obs(2))).toMatchObject({ action: 'defer', reason: 'pool web at max size 1 with no warm fragment free' });
+    expect(e.schedule(req('b'), obs(2))).toMatchObject({
+      action: 'defer',
+      reason: 'pool web at max size 1 with no warm fragment free',
+    });
     e.complete(a.fragment as string, { ok: true, latency_ms: 1 }, obs(3));
     // Home node 0 would score best, but the only warm fragment is on node 1.
     const c = e.schedule(req('c', { memory_home: 0 }), obs(4));
@@ -100,7 +125,10 @@ describe('schedule: fit, pools and starts', () => {
     // bucket empty: (1 − 0)/2 s = 500 ms
     expect(e.schedule(req('b', { cpus: 0.1 }), obs(0)).delay_ms).toBe(500);
     // tokens now −1: (1 − (−1))/2 s = 1000 ms > 600 → defer
-    expect(e.schedule(req('c', { cpus: 0.1 }), obs(0))).toMatchObject({ action: 'defer', reason: 'traffic shaping: web over 2/s' });
+    expect(e.schedule(req('c', { cpus: 0.1 }), obs(0))).toMatchObject({
+      action: 'defer',
+      reason: 'traffic shaping: web over 2/s',
+    });
   });
 });
 
@@ -149,15 +177,24 @@ describe('online CPUs', () => {
     const e = engine({ profiles: { web: { pool: { min: 2, target: 2, max: 4 }, preferred_nodes: [0] } } }, 'pin');
     const starts = e.tick(obs(0)).filter((c) => c.type === 'start');
     for (const c of starts) if (c.type === 'start') e.started(c.fragment, obs(1));
-    const on0 = starts.filter((c) => c.type === 'start' && c.node === 0).map((c) => (c as { fragment: string }).fragment);
+    const on0 = starts
+      .filter((c) => c.type === 'start' && c.node === 0)
+      .map((c) => (c as { fragment: string }).fragment);
     expect(on0.length).toBeGreaterThan(0);
     // CPU 3 goes offline: every fragment on node 0 is re-pinned to 0-2.
     const off = e.tick({ ...obs(1000), online_cpus: [0, 1, 2, 4, 5, 6, 7] }).filter((c) => c.type === 'pin');
-    expect(off).toEqual(on0.map((f) => ({ type: 'pin', fragment: f, node: 0, cpus: [0, 1, 2], reason: 'online CPUs changed' })));
+    expect(off).toEqual(
+      on0.map((f) => ({ type: 'pin', fragment: f, node: 0, cpus: [0, 1, 2], reason: 'online CPUs changed' })),
+    );
     // Nothing changed: no pins.
     expect(e.tick({ ...obs(2000), online_cpus: [0, 1, 2, 4, 5, 6, 7] }).filter((c) => c.type === 'pin')).toEqual([]);
     // Observation without online_cpus: all online again → back to 0-3.
-    expect(e.tick(obs(3000)).filter((c) => c.type === 'pin').map((c) => (c as { cpus: number[] }).cpus)).toEqual(on0.map(() => [0, 1, 2, 3]));
+    expect(
+      e
+        .tick(obs(3000))
+        .filter((c) => c.type === 'pin')
+        .map((c) => (c as { cpus: number[] }).cpus),
+    ).toEqual(on0.map(() => [0, 1, 2, 3]));
     // All of node 0 offline: no pin to an empty set (the health check fails those fragments over).
     const gone = e.tick({ ...obs(4000), online_cpus: [4, 5, 6, 7] }).filter((c) => c.type === 'pin');
     expect(gone.filter((c) => c.type === 'pin' && c.cpus.length === 0)).toEqual([]);
@@ -176,9 +213,20 @@ describe('online CPUs', () => {
 
 describe('healing when a replacement finds no room', () => {
   it('later rungs keep trying to start a replacement and the incident closes once one starts', () => {
-    const e = engine({ profiles: { web: { memory_kb: 100_000, cold_start_ms: 500, pool: { min: 1, target: 1, max: 2 } } } });
+    const e = engine({
+      profiles: { web: { memory_kb: 100_000, cold_start_ms: 500, pool: { min: 1, target: 1, max: 2 } } },
+    });
     // The host's memory is taken by someone else between 100 s and 190 s.
-    const at = (t: number) => ({ ...obs(t), nodes: t >= 100_000 && t < 190_000 ? [{ id: 0, mem_free_kb: 0 }, { id: 1, mem_free_kb: 0 }] : [] });
+    const at = (t: number) => ({
+      ...obs(t),
+      nodes:
+        t >= 100_000 && t < 190_000
+          ? [
+              { id: 0, mem_free_kb: 0 },
+              { id: 1, mem_free_kb: 0 },
+            ]
+          : [],
+    });
     const log: Array<{ t: number; type: string; fragment?: string; reason: string }> = [];
     for (let t = 0; t <= 300_000; t += 1000) {
       for (const c of e.tick(at(t))) {
@@ -209,8 +257,17 @@ describe('pools spread over nodes', () => {
     const e = engine({ profiles: { web: { pool: { min: 0, target: 4, max: 8 } } } }, 'spread');
     const starts = e.tick(obs(0)).filter((c) => c.type === 'start');
     // 0 on each node → either; then the other; and so on: two per node.
-    const perNode = (cs: typeof starts) => cs.reduce((m, c) => (c.type === 'start' ? m.set(c.node, (m.get(c.node) ?? 0) + 1) : m), new Map<number, number>());
-    expect(perNode(starts)).toEqual(new Map([[0, 2], [1, 2]]));
+    const perNode = (cs: typeof starts) =>
+      cs.reduce(
+        (m, c) => (c.type === 'start' ? m.set(c.node, (m.get(c.node) ?? 0) + 1) : m),
+        new Map<number, number>(),
+      );
+    expect(perNode(starts)).toEqual(
+      new Map([
+        [0, 2],
+        [1, 2],
+      ]),
+    );
     expect(e.status().pools[0]?.target).toBe(4); // the configured target: no demand seen yet
     for (const c of starts) if (c.type === 'start') e.started(c.fragment, obs(1));
     // Four requests that may only run on node 1: its two warm fragments, then two cold starts there.
@@ -220,9 +277,16 @@ describe('pools spread over nodes', () => {
       if (d.start === 'cold') cold.push(d.fragment as string);
     }
     for (const f of cold) e.started(f, obs(20));
-    const byNode = () => [...e.pools.fragments()].reduce((m, f) => m.set(f.node, (m.get(f.node) ?? 0) + 1), new Map<number, number>());
-    expect(byNode()).toEqual(new Map([[0, 2], [1, 4]]));
-    for (const f of [...e.pools.fragments()]) if (f.state === 'active') e.complete(f.id, { ok: true, latency_ms: 5 }, obs(100));
+    const byNode = () =>
+      [...e.pools.fragments()].reduce((m, f) => m.set(f.node, (m.get(f.node) ?? 0) + 1), new Map<number, number>());
+    expect(byNode()).toEqual(
+      new Map([
+        [0, 2],
+        [1, 4],
+      ]),
+    );
+    for (const f of [...e.pools.fragments()])
+      if (f.state === 'active') e.complete(f.id, { ok: true, latency_ms: 5 }, obs(100));
     // A forecast of 1/s × (100 ms service + 5 ms warm start) = 0.105 in service: its 99.9th
     // percentile is 2 (P(N ≤ 1) = e^-0.105 × 1.105 = 0.9951 < 0.999). The pool shrinks to 2, but only
     // fragments idle for the hold: with fewer than five reuse gaps known, 10 minutes.
@@ -230,20 +294,33 @@ describe('pools spread over nodes', () => {
     expect(e.tick(obs(30_000), forecast).filter((c) => c.type === 'stop')).toEqual([]);
     const stops = e.tick(obs(700_000)).filter((c) => c.type === 'stop');
     expect(stops.length).toBe(4); // from the fuller node first, which leaves one per node
-    expect(byNode()).toEqual(new Map([[0, 1], [1, 1]]));
+    expect(byNode()).toEqual(
+      new Map([
+        [0, 1],
+        [1, 1],
+      ]),
+    );
     // Status shows the size the scaler chose (2: the four busy at once have left the 10-minute peak), not the configured 4.
     expect(e.status().pools[0]).toMatchObject({ profile: 'web', size: 2, target: 2 });
   });
 });
 
-describe('pools sized from the forecast\'s P90', () => {
+describe("pools sized from the forecast's P90", () => {
   it('a P90 of 10/s sizes the pool for 1.05 in service: its 99.9th percentile, 5', () => {
     // Poisson(1.05): P(N ≤ 4) = 0.99540 < 0.999 ≤ P(N ≤ 5) = 0.99912 → 5 warm fragments; the
     // median alone (1/s: 0.105 in service) asks for 2, fewer than the 4 already warm.
     const run = (p90?: number) => {
       const e = engine({ profiles: { web: { pool: { min: 0, target: 4, max: 8 } } } }, 'spread');
       for (const c of e.tick(obs(0))) if (c.type === 'start') e.started(c.fragment, obs(1));
-      const forecast = [{ profile: 'web', demand_per_s: 1, ...(p90 === undefined ? {} : { demand_p90_per_s: p90 }), recommended_size: 2, confidence: 1 }];
+      const forecast = [
+        {
+          profile: 'web',
+          demand_per_s: 1,
+          ...(p90 === undefined ? {} : { demand_p90_per_s: p90 }),
+          recommended_size: 2,
+          confidence: 1,
+        },
+      ];
       return e.tick(obs(30_000), forecast).filter((c) => c.type === 'start').length;
     };
     expect(run()).toBe(0);
@@ -264,7 +341,9 @@ describe('bounded waiting', () => {
     // waiting longer would turn a slow request into a missed one, so it is admitted despite the pressure.
     const d = e.schedule(req('a'), obs(3999, 0, 0.85));
     expect(d.action).toBe('place');
-    expect(d.reason).toBe('node 0: expected 600 ms; cold start (0 warm there); memory pressure 0.85 (0.85 relievable) ≥ high 0.7, but no time to spare in its SLO');
+    expect(d.reason).toBe(
+      'node 0: expected 600 ms; cold start (0 warm there); memory pressure 0.85 (0.85 relievable) ≥ high 0.7, but no time to spare in its SLO',
+    );
     // With 60 s of SLO the 30-s cap binds first.
     expect(e.schedule(req('s', { profile: 'slow' }), obs(20_000, 0, 0.85)).action).toBe('defer');
     expect(e.schedule(req('s', { profile: 'slow' }), obs(49_999, 0, 0.85)).action).toBe('defer');
@@ -282,10 +361,14 @@ describe('bounded waiting', () => {
     expect(e.schedule(req('w1'), obs(10)).action).toBe('defer');
     expect(e.schedule(req('w2'), obs(11)).action).toBe('defer');
     // A completion frees one CPU: w1 (first in) is let out, w2 waits.
-    const freed = e.complete(placed[0] as string, { ok: true, latency_ms: 5 }, obs(12)).filter((c) => c.type === 'retry');
+    const freed = e
+      .complete(placed[0] as string, { ok: true, latency_ms: 5 }, obs(12))
+      .filter((c) => c.type === 'retry');
     expect(freed).toEqual([{ type: 'retry', request: req('w1'), reason: 'room freed' }]);
     // The periodic probe lets out the next one at a tick, even without a completion.
-    expect(e.tick(obs(13)).filter((c) => c.type === 'retry')).toEqual([{ type: 'retry', request: req('w2'), reason: 'periodic retry' }]);
+    expect(e.tick(obs(13)).filter((c) => c.type === 'retry')).toEqual([
+      { type: 'retry', request: req('w2'), reason: 'periodic retry' },
+    ]);
     expect(e.status().deferred).toBe(0);
   });
 });
@@ -307,12 +390,19 @@ describe('sustained overload: high priority keeps the CPUs', () => {
     expect(e.schedule(req('w'), obs(20)).action).toBe('defer'); // waits for room
     // Each tick lets the waiting request out to try again (as a shell would, at once); it waits again.
     for (const t of [1000, 11_000]) {
-      expect(e.tick(obs(t)).filter((c) => c.type === 'retry').map((c) => (c as { request: Request }).request.id)).toEqual(['w']);
+      expect(
+        e
+          .tick(obs(t))
+          .filter((c) => c.type === 'retry')
+          .map((c) => (c as { request: Request }).request.id),
+      ).toEqual(['w']);
       expect(e.schedule(req('w'), obs(t)).action).toBe('defer');
     }
     // Requests waited for room at the ticks of 1000 and 11 000 ms: overload sustained for 10 s.
     // Two normal requests on node 0 finish: 6 of its 4 CPUs still booked, and high priority runs there.
-    const onNode0 = frags.filter((f) => e.pools.get(f)?.node === 0 && e.pools.get(f)?.request?.priority === 1).slice(0, 2);
+    const onNode0 = frags
+      .filter((f) => e.pools.get(f)?.node === 0 && e.pools.get(f)?.request?.priority === 1)
+      .slice(0, 2);
     for (const f of onNode0) e.complete(f, { ok: true, latency_ms: 10 }, obs(11_100));
     const d = e.schedule(req('w'), obs(11_200));
     expect(d.action).toBe('defer');

@@ -11,7 +11,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type Config, type Profile } from '../../engine/config.ts';
 import { Orchestrator } from '../../engine/orchestrator.ts';
-import { memoryNeed_kb, misfit, NodeLedger, scoreNodes, selectNode, sharedCpusFor, type Demand, type PlacementContext } from '../../engine/placement.ts';
+import {
+  memoryNeed_kb,
+  misfit,
+  NodeLedger,
+  scoreNodes,
+  selectNode,
+  sharedCpusFor,
+  type Demand,
+  type PlacementContext,
+} from '../../engine/placement.ts';
 import { isLive } from '../../engine/pools.ts';
 import { makeStreams, type StreamName, type Streams } from '../../engine/rng.ts';
 import { buildTopology, type Topology, type TopologyJson, type TopologyNode } from '../../engine/topology.ts';
@@ -41,7 +50,14 @@ const twoNode = (patch: Partial<TopologyJson> = {}): Topology => buildTopology({
 
 /** Eight nodes of 4 CPUs (node i: 4i … 4i+3) and 1 000 000 kB, with the Opteron SLIT. */
 function opteron(): Topology {
-  return buildTopology({ nodes: OPTERON.map((row, i) => ({ id: i, cpus: [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3], memory_kb: MEM, distances: row })) });
+  return buildTopology({
+    nodes: OPTERON.map((row, i) => ({
+      id: i,
+      cpus: [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3],
+      memory_kb: MEM,
+      distances: row,
+    })),
+  });
 }
 
 const CONFIG_DOC = { profiles: { svc: { memory_kb: 100_000 } } };
@@ -53,7 +69,13 @@ function nodeOf(topo: Topology, id: number): TopologyNode {
   return n;
 }
 
-const demand = (over: Partial<Demand> = {}): Demand => ({ profile: 'svc', cpus: 1, memory_kb: 0, exclusive_cpus: 0, ...over });
+const demand = (over: Partial<Demand> = {}): Demand => ({
+  profile: 'svc',
+  cpus: 1,
+  memory_kb: 0,
+  exclusive_cpus: 0,
+  ...over,
+});
 
 interface CtxOptions {
   cfg?: Config;
@@ -91,10 +113,22 @@ function countingStreams(values: number[] = []): Streams & { draws: number } {
 }
 
 const line = (v: number) => ({ avg10: v, avg60: v, avg300: v });
-const psi = (cpu = 0, memory = 0, io = 0): PsiSet => ({ cpu: { some: line(cpu) }, memory: { some: line(memory), full: line(0) }, io: { some: line(io), full: line(0) } });
+const psi = (cpu = 0, memory = 0, io = 0): PsiSet => ({
+  cpu: { some: line(cpu) },
+  memory: { some: line(memory), full: line(0) },
+  io: { some: line(io), full: line(0) },
+});
 const obs = (t_ms: number, extra: Partial<Observation> = {}): Observation => ({ t_ms, psi: psi(), ...extra });
-const req = (id: string, over: Partial<Request> = {}): Request => ({ id, profile: 'svc', cpus: 1, memory_kb: 0, priority: 1, ...over });
-const orchestrator = (topology: Topology, doc: Record<string, unknown> = {}, seed = 'seed') => new Orchestrator({ config: config(doc), topology, seed });
+const req = (id: string, over: Partial<Request> = {}): Request => ({
+  id,
+  profile: 'svc',
+  cpus: 1,
+  memory_kb: 0,
+  priority: 1,
+  ...over,
+});
+const orchestrator = (topology: Topology, doc: Record<string, unknown> = {}, seed = 'seed') =>
+  new Orchestrator({ config: config(doc), topology, seed });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -104,8 +138,19 @@ describe('scoreNodes: the NUMA score formula', () => {
     const scores = scoreNodes(demand(), ctx(ledger));
     // resource 0.6×1 + 0.4×1 = 1; locality 1 (no home); affinity 0; balance 1 (max active 0)
     // total 0.4×1 + 0.3×1 + 0.2×0 + 0.1×1 = 0.8
-    const expected = { eligible: true, resource: 1, locality: 1, affinity: 0, balance: 1, pressure_factor: 1, total: 0.8 };
-    expect(scores).toEqual([{ node: 0, ...expected }, { node: 1, ...expected }]);
+    const expected = {
+      eligible: true,
+      resource: 1,
+      locality: 1,
+      affinity: 0,
+      balance: 1,
+      pressure_factor: 1,
+      total: 0.8,
+    };
+    expect(scores).toEqual([
+      { node: 0, ...expected },
+      { node: 1, ...expected },
+    ]);
   });
 
   it('locality on the two-node SLIT: memory home 0 favours node 0', () => {
@@ -135,9 +180,13 @@ describe('scoreNodes: the NUMA score formula', () => {
   it('locality uses the home node’s row of the Opteron SLIT (memory homes 2 and 5)', () => {
     const ledger = new NodeLedger(opteron(), 1);
     // row 2: [16,22,10,16,16,16,16,16]
-    expect(scoreNodes(demand({ memory_home: 2 }), ctx(ledger)).map((s) => s.locality)).toEqual([0.625, 0.454545, 1, 0.625, 0.625, 0.625, 0.625, 0.625]);
+    expect(scoreNodes(demand({ memory_home: 2 }), ctx(ledger)).map((s) => s.locality)).toEqual([
+      0.625, 0.454545, 1, 0.625, 0.625, 0.625, 0.625, 0.625,
+    ]);
     // row 5: [22,22,16,16,16,10,22,16]
-    expect(scoreNodes(demand({ memory_home: 5 }), ctx(ledger)).map((s) => s.locality)).toEqual([0.454545, 0.454545, 0.625, 0.625, 0.625, 1, 0.454545, 0.625]);
+    expect(scoreNodes(demand({ memory_home: 5 }), ctx(ledger)).map((s) => s.locality)).toEqual([
+      0.454545, 0.454545, 0.625, 0.625, 0.625, 1, 0.454545, 0.625,
+    ]);
   });
 
   it('locality reads the home row, not the column, of an asymmetric SLIT', () => {
@@ -227,7 +276,10 @@ describe('scoreNodes: the NUMA score formula', () => {
     ledger.addActive(3, 1);
     ledger.addActive(5, 1);
     ledger.addActive(5, 1);
-    const scores = scoreNodes(demand({ memory_home: 0 }), ctx(ledger, { cfg, profile: cfg.profiles.svc as Profile, pressure: { 3: { cpu: 0.2, memory: 0.4, io: 0 } } }));
+    const scores = scoreNodes(
+      demand({ memory_home: 0 }),
+      ctx(ledger, { cfg, profile: cfg.profiles.svc as Profile, pressure: { 3: { cpu: 0.2, memory: 0.4, io: 0 } } }),
+    );
     expect(scoreOf(scores, 3)).toEqual({
       node: 3,
       eligible: true,
@@ -247,10 +299,19 @@ describe('scoreNodes: the NUMA score formula', () => {
   });
 
   it('configured weights, cpu share and penalty are used', () => {
-    const cfg = config({ placement: { weights: { resource: 1, locality: 0, affinity: 0, balance: 0 }, cpu_share: 0.5, pressure_penalty: 0.5 } });
+    const cfg = config({
+      placement: {
+        weights: { resource: 1, locality: 0, affinity: 0, balance: 0 },
+        cpu_share: 0.5,
+        pressure_penalty: 0.5,
+      },
+    });
     const ledger = new NodeLedger(twoNode(), 1);
     ledger.reserve(0, 2, 250_000);
-    const s = scoreOf(scoreNodes(demand({ memory_home: 1 }), ctx(ledger, { cfg, pressure: { 0: { cpu: 0.2, memory: 0.2, io: 0 } } })), 0);
+    const s = scoreOf(
+      scoreNodes(demand({ memory_home: 1 }), ctx(ledger, { cfg, pressure: { 0: { cpu: 0.2, memory: 0.2, io: 0 } } })),
+      0,
+    );
     expect(s.resource).toBe(0.625); // 0.5×0.5 + 0.5×0.75
     expect(s.pressure_factor).toBe(0.9); // 1 − 0.2 × 0.5
     expect(s.total).toBe(0.5625); // 1 × 0.625 × 0.9 (locality 0.47619 weighted 0)
@@ -367,7 +428,9 @@ describe('misfit: fit constraints', () => {
     expect(ledger.usableCpus(0)).toEqual([0]);
     expect(misfit(nodeOf(t, 0), demand({ cpus: 2 }), 0, ledger)).toBe('needs 2 CPUs, 1 free'); // 1 CPU × 1
     const none = twoNode({ allowed_cpus: [4, 5, 6, 7] });
-    expect(misfit(nodeOf(none, 0), demand(), 0, new NodeLedger(none, 1))).toBe('no usable CPUs (offline or not allowed)');
+    expect(misfit(nodeOf(none, 0), demand(), 0, new NodeLedger(none, 1))).toBe(
+      'no usable CPUs (offline or not allowed)',
+    );
   });
 
   it('cpu_overcommit multiplies the shared capacity', () => {
@@ -387,10 +450,14 @@ describe('misfit: fit constraints', () => {
     expect(misfit(n0, demand({ exclusive_cpus: 4 }), 0, ledger)).toBe('needs 4 exclusive CPUs, 3 can be spared');
     ledger.reserve(0, 2, 0); // 2 CPUs of shared demand
     expect(misfit(n0, demand({ exclusive_cpus: 2 }), 0, ledger)).toBeUndefined(); // 2 ≤ 1 × (4 − 2)
-    expect(misfit(n0, demand({ exclusive_cpus: 3 }), 0, ledger)).toBe('exclusive CPUs would overcommit the shared ones'); // 2 > 1 × (4 − 3)
+    expect(misfit(n0, demand({ exclusive_cpus: 3 }), 0, ledger)).toBe(
+      'exclusive CPUs would overcommit the shared ones',
+    ); // 2 > 1 × (4 − 3)
     ledger.takeExclusive(0, 2, []);
     // now 2 shared CPUs: 2 − 1 = 1 could stay shared, but 2 reserved > 1 × 1
-    expect(misfit(n0, demand({ exclusive_cpus: 1 }), 0, ledger)).toBe('exclusive CPUs would overcommit the shared ones');
+    expect(misfit(n0, demand({ exclusive_cpus: 1 }), 0, ledger)).toBe(
+      'exclusive CPUs would overcommit the shared ones',
+    );
     expect(misfit(n0, demand({ exclusive_cpus: 2 }), 0, ledger)).toBe('needs 2 exclusive CPUs, 1 can be spared');
   });
 
@@ -408,12 +475,23 @@ describe('misfit: fit constraints', () => {
     const ledger = new NodeLedger(topo, 2);
     ledger.reserve(0, 5, 0);
     expect(misfit(n0, demand({ exclusive_cpus: 1 }), 0, ledger)).toBeUndefined(); // 5 ≤ 2 × 3
-    expect(misfit(n0, demand({ exclusive_cpus: 2 }), 0, ledger)).toBe('exclusive CPUs would overcommit the shared ones'); // 5 > 2 × 2
+    expect(misfit(n0, demand({ exclusive_cpus: 2 }), 0, ledger)).toBe(
+      'exclusive CPUs would overcommit the shared ones',
+    ); // 5 > 2 × 2
   });
 });
 
 describe('selectNode: near-best selection', () => {
-  const mk = (node: number, total: number, eligible = true): NodeScore => ({ node, eligible, resource: 0, locality: 0, affinity: 0, balance: 0, pressure_factor: 1, total });
+  const mk = (node: number, total: number, eligible = true): NodeScore => ({
+    node,
+    eligible,
+    resource: 0,
+    locality: 0,
+    affinity: 0,
+    balance: 0,
+    pressure_factor: 1,
+    total,
+  });
   const placement = (margin = 0.02): Config['placement'] => ({ ...config().placement, near_best_margin: margin });
 
   it('one candidate within the margin: the best, with no random draw', () => {
@@ -540,7 +618,17 @@ describe('Orchestrator.schedule: placement end to end', () => {
     expect(d.cpus).toEqual([12, 13, 14, 15]); // node 3: 4×3 … 4×3+3, all shared
     // row 3: [22,16,16,10,16,16,22,22] → totals 0.5 + 0.3 × 10/d
     expect(d.scores.map((s) => s.total)).toEqual([0.636364, 0.6875, 0.6875, 0.8, 0.6875, 0.6875, 0.636364, 0.636364]);
-    expect(d.commands).toEqual([{ type: 'start', fragment: 'svc-0', profile: 'svc', node: 3, cpus: [12, 13, 14, 15], memory_kb: 100_000, reason: 'cold start for r1' }]);
+    expect(d.commands).toEqual([
+      {
+        type: 'start',
+        fragment: 'svc-0',
+        profile: 'svc',
+        node: 3,
+        cpus: [12, 13, 14, 15],
+        memory_kb: 100_000,
+        reason: 'cold start for r1',
+      },
+    ]);
     expect(o.ledger.reservedCpu(3)).toBe(1);
     expect(o.ledger.memFree_kb(3)).toBe(900_000); // 1 000 000 − max(profile 100 000, request 0)
   });
@@ -592,7 +680,11 @@ describe('Orchestrator.schedule: placement end to end', () => {
     const o = orchestrator(twoNode());
     const d = placed(o.schedule(req('r1', { memory_home: 0, allowed_nodes: [1] }), obs(0)));
     expect(d.node).toBe(1);
-    expect(scoreOf(d.scores, 0)).toMatchObject({ eligible: false, excluded: 'node not allowed for this request', total: 0 });
+    expect(scoreOf(d.scores, 0)).toMatchObject({
+      eligible: false,
+      excluded: 'node not allowed for this request',
+      total: 0,
+    });
   });
 
   it('the topology’s allowed nodes bound every placement; an empty intersection is rejected', () => {
@@ -617,7 +709,11 @@ describe('Orchestrator.schedule: placement end to end', () => {
     // from home 1 (row [21,10,30]): node 0 10/21 → 0.5 + 0.3×0.476190 = 0.642857; node 2 10/30 → 0.5 + 0.1 = 0.6
     expect(d.node).toBe(0);
     expect(d.scores.map((s) => s.total)).toEqual([0.642857, 0, 0.6]);
-    expect(scoreOf(d.scores, 1)).toMatchObject({ eligible: false, excluded: 'memory-only node (no CPUs)', locality: 1 });
+    expect(scoreOf(d.scores, 1)).toMatchObject({
+      eligible: false,
+      excluded: 'memory-only node (no CPUs)',
+      locality: 1,
+    });
     for (let i = 1; i < 12; i++) {
       const di = o.schedule(req(`r${i}`, { memory_home: 1, cpus: 0.5 }), obs(i));
       if (di.action === 'place') expect(di.node).not.toBe(1);
@@ -635,7 +731,10 @@ describe('Orchestrator.schedule: placement end to end', () => {
     const b = placed(o.schedule(req('b', { cpus: 1, memory_home: 0 }), obs(1, { online_cpus: online })));
     expect(b.node).toBe(0);
     expect(b.cpus).toEqual([3]);
-    const c = o.schedule(req('c', { cpus: 1, memory_home: 0, allowed_nodes: [0] }), obs(2, { online_cpus: [4, 5, 6, 7] }));
+    const c = o.schedule(
+      req('c', { cpus: 1, memory_home: 0, allowed_nodes: [0] }),
+      obs(2, { online_cpus: [4, 5, 6, 7] }),
+    );
     expect(scoreOf(c.scores, 0).excluded).toBe('no usable CPUs (offline or not allowed)');
     expect(c.action).toBe('defer');
   });
@@ -660,12 +759,14 @@ describe('Orchestrator.schedule: placement end to end', () => {
     expect(r.reason).toBe('cannot fit on any node: node 0: too few CPUs; node 1: too few CPUs');
   });
 
-  it('equal nodes take turns without a random draw: 8 requests with no data home on the Opteron\'s 8 empty nodes use all 8', () => {
+  it("equal nodes take turns without a random draw: 8 requests with no data home on the Opteron's 8 empty nodes use all 8", () => {
     // Expected latency ties (cold start + service, no remote cost, no contention) go to the node
     // running fewest of fgo's requests, then the lowest id: node 0, 1, … 7, whatever the seed.
     for (const seed of ['s1', 's2']) {
       const o = orchestrator(opteron(), {}, seed);
-      expect(Array.from({ length: 8 }, (_, i) => placed(o.schedule(req(`r${i}`), obs(i))).node)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(Array.from({ length: 8 }, (_, i) => placed(o.schedule(req(`r${i}`), obs(i))).node)).toEqual([
+        0, 1, 2, 3, 4, 5, 6, 7,
+      ]);
     }
   });
 
@@ -693,10 +794,25 @@ describe('Orchestrator.schedule: exclusive CPUs', () => {
 
     // exclusive 2 CPUs on node 0: lowest free are 0, 1; svc-0 shrinks to 2, 3
     const e1 = o.schedule(req('e1', { exclusive_cpus: 2, allowed_nodes: [0] }), obs(2));
-    expect(e1).toMatchObject({ action: 'place', node: 0, fragment: 'svc-1', cpus: [0, 1], exclusive: true, start: 'cold' });
+    expect(e1).toMatchObject({
+      action: 'place',
+      node: 0,
+      fragment: 'svc-1',
+      cpus: [0, 1],
+      exclusive: true,
+      start: 'cold',
+    });
     expect(e1.commands).toEqual([
       { type: 'pin', fragment: 'svc-0', node: 0, cpus: [2, 3], reason: 'shared CPUs shrank: exclusive CPUs taken' },
-      { type: 'start', fragment: 'svc-1', profile: 'svc', node: 0, cpus: [0, 1], memory_kb: 100_000, reason: 'cold start for e1' },
+      {
+        type: 'start',
+        fragment: 'svc-1',
+        profile: 'svc',
+        node: 0,
+        cpus: [0, 1],
+        memory_kb: 100_000,
+        reason: 'cold start for e1',
+      },
     ]);
     expect(o.ledger.sharedCpus(0)).toEqual([2, 3]);
     expect(o.status().nodes[0]?.exclusive_cpus).toEqual([0, 1]);
@@ -710,7 +826,13 @@ describe('Orchestrator.schedule: exclusive CPUs', () => {
     // 1 more fits: shared 2 − 1 = 1 ≥ svc-0's 1 CPU of demand; CPU 2 is the lowest free
     const e3 = o.schedule(req('e3', { exclusive_cpus: 1, allowed_nodes: [0] }), obs(4));
     expect(e3).toMatchObject({ action: 'place', node: 0, fragment: 'svc-2', cpus: [2], exclusive: true });
-    expect(e3.commands[0]).toEqual({ type: 'pin', fragment: 'svc-0', node: 0, cpus: [3], reason: 'shared CPUs shrank: exclusive CPUs taken' });
+    expect(e3.commands[0]).toEqual({
+      type: 'pin',
+      fragment: 'svc-0',
+      node: 0,
+      cpus: [3],
+      reason: 'shared CPUs shrank: exclusive CPUs taken',
+    });
     expect(o.status().nodes[0]?.exclusive_cpus).toEqual([0, 1, 2]);
 
     // now the one shared CPU is full: shared requests for node 0 wait
@@ -733,7 +855,14 @@ describe('Orchestrator.schedule: exclusive CPUs', () => {
 
     // a warm fragment serving an exclusive request is pinned to its CPUs, the others shrink
     const e4 = o.schedule(req('e4', { exclusive_cpus: 2, allowed_nodes: [0] }), obs(8));
-    expect(e4).toMatchObject({ action: 'place', node: 0, fragment: 'svc-1', cpus: [0, 1], exclusive: true, start: 'warm' });
+    expect(e4).toMatchObject({
+      action: 'place',
+      node: 0,
+      fragment: 'svc-1',
+      cpus: [0, 1],
+      exclusive: true,
+      start: 'warm',
+    });
     expect(e4.commands).toEqual([
       { type: 'pin', fragment: 'svc-1', node: 0, cpus: [0, 1], reason: 'exclusive CPUs for the request' },
       { type: 'pin', fragment: 'svc-0', node: 0, cpus: [3], reason: 'shared CPUs shrank: exclusive CPUs taken' },
@@ -772,7 +901,16 @@ describe('Orchestrator.schedule: exclusive CPUs', () => {
 // Property: random requests/completions on random small topologies.
 
 type Op =
-  | { kind: 'req'; profile: 'a' | 'b'; cpus: number; mem: number; excl: number; home: number | undefined; allowed: number[] | undefined; nodePsi: { node: number; cpu: number; mem: number } | undefined }
+  | {
+      kind: 'req';
+      profile: 'a' | 'b';
+      cpus: number;
+      mem: number;
+      excl: number;
+      home: number | undefined;
+      allowed: number[] | undefined;
+      nodePsi: { node: number; cpu: number; mem: number } | undefined;
+    }
   | { kind: 'start'; pick: number }
   | { kind: 'done'; pick: number }
   | { kind: 'online'; off: number[] };
@@ -788,12 +926,25 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       excl: fc.constantFrom(0, 0, 0, 1, 2),
       home: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
       allowed: fc.option(fc.subarray([0, 1, 2]), { nil: undefined }),
-      nodePsi: fc.option(fc.record({ node: fc.integer({ min: 0, max: 2 }), cpu: fc.double({ min: 0, max: 1, noNaN: true }), mem: fc.double({ min: 0, max: 1, noNaN: true }) }), { nil: undefined }),
+      nodePsi: fc.option(
+        fc.record({
+          node: fc.integer({ min: 0, max: 2 }),
+          cpu: fc.double({ min: 0, max: 1, noNaN: true }),
+          mem: fc.double({ min: 0, max: 1, noNaN: true }),
+        }),
+        { nil: undefined },
+      ),
     }),
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('start' as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('done' as const), pick: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('online' as const), off: fc.array(fc.integer({ min: 0, max: 11 }), { maxLength: 4 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('online' as const),
+      off: fc.array(fc.integer({ min: 0, max: 11 }), { maxLength: 4 }),
+    }),
+  },
 );
 
 interface TopoSpec {
@@ -809,8 +960,14 @@ const topoArb: fc.Arbitrary<TopoSpec> = fc.integer({ min: 1, max: 3 }).chain((n)
     cpuCounts: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: n, maxLength: n }),
     mems: fc.array(fc.constantFrom(150_000, 400_000, 1_000_000), { minLength: n, maxLength: n }),
     remote: fc.array(fc.integer({ min: 10, max: 40 }), { minLength: n * n, maxLength: n * n }),
-    nodeAllowed: fc.array(fc.integer({ min: 0, max: 4 }).map((x) => x > 0), { minLength: n, maxLength: n }),
-    cpuAllowed: fc.array(fc.integer({ min: 0, max: 5 }).map((x) => x > 0), { minLength: 12, maxLength: 12 }),
+    nodeAllowed: fc.array(
+      fc.integer({ min: 0, max: 4 }).map((x) => x > 0),
+      { minLength: n, maxLength: n },
+    ),
+    cpuAllowed: fc.array(
+      fc.integer({ min: 0, max: 5 }).map((x) => x > 0),
+      { minLength: 12, maxLength: 12 },
+    ),
   }),
 );
 
@@ -836,7 +993,8 @@ function buildRandomTopology(t: TopoSpec): Topology {
 function checkLedger(o: Orchestrator): void {
   const holder = new Map<number, string>();
   for (const node of o.topo.nodes) {
-    let cpu = 0, mem = 0;
+    let cpu = 0,
+      mem = 0;
     const excl = new Set<number>();
     for (const f of o.pools.fragments()) {
       if (f.node !== node.id) continue;
@@ -864,78 +1022,99 @@ function checkLedger(o: Orchestrator): void {
 describe('placement property', () => {
   it('no CPU is held exclusively twice, and every placement had room', () => {
     fc.assert(
-      fc.property(topoArb, fc.constantFrom(0.5, 1, 2), fc.array(opArb, { minLength: 1, maxLength: 40 }), fc.integer(), (tj, overcommit, ops, seed) => {
-        const topo = buildRandomTopology(tj);
-        const o = new Orchestrator({
-          config: parseConfig({
-            placement: { cpu_overcommit: overcommit },
-            profiles: {
-              a: { memory_kb: 100_000, pool: { max: 4 } },
-              b: { memory_kb: 50_000, cpu_affinity: [1, 2, 5], preferred_nodes: [1] },
-            },
-          }),
-          topology: topo,
-          seed: `p${seed}`,
-        });
-        const allCpus = [...topo.cpuNode.keys()].sort((a, b) => a - b);
-        let online = allCpus;
-        let t = 0;
-        let n = 0;
-        for (const op of ops) {
-          t += 10;
-          if (op.kind === 'online') {
-            online = allCpus.filter((c) => !op.off.includes(c));
-            o.observe({ t_ms: t, psi: psi(), online_cpus: online });
-          } else if (op.kind === 'start') {
-            const starting = [...o.pools.fragments()].filter((f) => f.state === 'starting');
-            const f = starting[op.pick % Math.max(1, starting.length)];
-            if (f) o.started(f.id, { t_ms: t, psi: psi(), online_cpus: online });
-          } else if (op.kind === 'done') {
-            const active = [...o.pools.fragments()].filter((f) => f.state === 'active');
-            const f = active[op.pick % Math.max(1, active.length)];
-            if (f) {
-              const cmds = o.complete(f.id, { ok: true, latency_ms: 1 }, { t_ms: t, psi: psi(), online_cpus: online });
-              checkPins(o, cmds);
-            }
-          } else {
-            const r: Request = { id: `r${n++}`, profile: op.profile, cpus: op.cpus, memory_kb: op.mem, priority: 1, exclusive_cpus: op.excl };
-            if (op.home !== undefined) r.memory_home = op.home;
-            if (op.allowed !== undefined) r.allowed_nodes = op.allowed;
-            const nodes = op.nodePsi ? [{ id: op.nodePsi.node, psi: psi(op.nodePsi.cpu, op.nodePsi.mem) }] : undefined;
-            const d = o.schedule(r, { t_ms: t, psi: psi(), online_cpus: online, ...(nodes ? { nodes } : {}) });
-            if (d.action === 'place') {
-              const id = d.node as number;
-              const node = nodeOf(topo, id);
-              expect(node.allowed).toBe(true);
-              expect(node.cpus.length).toBeGreaterThan(0);
-              if (r.allowed_nodes) expect(r.allowed_nodes).toContain(id);
-              // the node had room: afterwards its shared demand and memory are within capacity
-              expect(o.ledger.reservedCpu(id)).toBeLessThanOrEqual(o.ledger.sharedCpus(id).length * overcommit + 1e-9);
-              const st = o.status().nodes.find((x) => x.id === id);
-              expect(st?.reserved_cpu).toBeLessThanOrEqual(o.ledger.sharedCpus(id).length * overcommit + 1e-4);
-              let mem = 0;
-              for (const f of o.pools.fragments()) if (f.node === id) mem += f.res_mem_kb;
-              expect(mem).toBeLessThanOrEqual(node.memory_kb);
-              // the fragment gets at least one CPU of that node; freshly chosen ones (cold start or
-              // exclusive) are online. (A warm fragment keeps the pinning it had: the engine does not
-              // re-pin when CPUs go offline, so that is not checked here.)
-              expect(d.cpus?.length, JSON.stringify(d)).toBeGreaterThan(0);
-              for (const c of d.cpus ?? []) {
-                expect(node.cpus).toContain(c);
-                if (d.start === 'cold' || d.exclusive) expect(online).toContain(c);
+      fc.property(
+        topoArb,
+        fc.constantFrom(0.5, 1, 2),
+        fc.array(opArb, { minLength: 1, maxLength: 40 }),
+        fc.integer(),
+        (tj, overcommit, ops, seed) => {
+          const topo = buildRandomTopology(tj);
+          const o = new Orchestrator({
+            config: parseConfig({
+              placement: { cpu_overcommit: overcommit },
+              profiles: {
+                a: { memory_kb: 100_000, pool: { max: 4 } },
+                b: { memory_kb: 50_000, cpu_affinity: [1, 2, 5], preferred_nodes: [1] },
+              },
+            }),
+            topology: topo,
+            seed: `p${seed}`,
+          });
+          const allCpus = [...topo.cpuNode.keys()].sort((a, b) => a - b);
+          let online = allCpus;
+          let t = 0;
+          let n = 0;
+          for (const op of ops) {
+            t += 10;
+            if (op.kind === 'online') {
+              online = allCpus.filter((c) => !op.off.includes(c));
+              o.observe({ t_ms: t, psi: psi(), online_cpus: online });
+            } else if (op.kind === 'start') {
+              const starting = [...o.pools.fragments()].filter((f) => f.state === 'starting');
+              const f = starting[op.pick % Math.max(1, starting.length)];
+              if (f) o.started(f.id, { t_ms: t, psi: psi(), online_cpus: online });
+            } else if (op.kind === 'done') {
+              const active = [...o.pools.fragments()].filter((f) => f.state === 'active');
+              const f = active[op.pick % Math.max(1, active.length)];
+              if (f) {
+                const cmds = o.complete(
+                  f.id,
+                  { ok: true, latency_ms: 1 },
+                  { t_ms: t, psi: psi(), online_cpus: online },
+                );
+                checkPins(o, cmds);
               }
-              if (r.exclusive_cpus) {
-                expect(d.exclusive).toBe(true);
-                expect(d.cpus).toHaveLength(r.exclusive_cpus);
-                for (const c of d.cpus ?? []) expect(o.ledger.exclusiveCpus(id).has(c)).toBe(true);
-                expect(o.ledger.sharedCpus(id).length).toBeGreaterThanOrEqual(1); // one CPU stays shared
+            } else {
+              const r: Request = {
+                id: `r${n++}`,
+                profile: op.profile,
+                cpus: op.cpus,
+                memory_kb: op.mem,
+                priority: 1,
+                exclusive_cpus: op.excl,
+              };
+              if (op.home !== undefined) r.memory_home = op.home;
+              if (op.allowed !== undefined) r.allowed_nodes = op.allowed;
+              const nodes = op.nodePsi
+                ? [{ id: op.nodePsi.node, psi: psi(op.nodePsi.cpu, op.nodePsi.mem) }]
+                : undefined;
+              const d = o.schedule(r, { t_ms: t, psi: psi(), online_cpus: online, ...(nodes ? { nodes } : {}) });
+              if (d.action === 'place') {
+                const id = d.node as number;
+                const node = nodeOf(topo, id);
+                expect(node.allowed).toBe(true);
+                expect(node.cpus.length).toBeGreaterThan(0);
+                if (r.allowed_nodes) expect(r.allowed_nodes).toContain(id);
+                // the node had room: afterwards its shared demand and memory are within capacity
+                expect(o.ledger.reservedCpu(id)).toBeLessThanOrEqual(
+                  o.ledger.sharedCpus(id).length * overcommit + 1e-9,
+                );
+                const st = o.status().nodes.find((x) => x.id === id);
+                expect(st?.reserved_cpu).toBeLessThanOrEqual(o.ledger.sharedCpus(id).length * overcommit + 1e-4);
+                let mem = 0;
+                for (const f of o.pools.fragments()) if (f.node === id) mem += f.res_mem_kb;
+                expect(mem).toBeLessThanOrEqual(node.memory_kb);
+                // the fragment gets at least one CPU of that node; freshly chosen ones (cold start or
+                // exclusive) are online. (A warm fragment keeps the pinning it had: the engine does not
+                // re-pin when CPUs go offline, so that is not checked here.)
+                expect(d.cpus?.length, JSON.stringify(d)).toBeGreaterThan(0);
+                for (const c of d.cpus ?? []) {
+                  expect(node.cpus).toContain(c);
+                  if (d.start === 'cold' || d.exclusive) expect(online).toContain(c);
+                }
+                if (r.exclusive_cpus) {
+                  expect(d.exclusive).toBe(true);
+                  expect(d.cpus).toHaveLength(r.exclusive_cpus);
+                  for (const c of d.cpus ?? []) expect(o.ledger.exclusiveCpus(id).has(c)).toBe(true);
+                  expect(o.ledger.sharedCpus(id).length).toBeGreaterThanOrEqual(1); // one CPU stays shared
+                }
               }
+              checkPins(o, d.commands);
             }
-            checkPins(o, d.commands);
+            checkLedger(o);
           }
-          checkLedger(o);
-        }
-      }),
+        },
+      ),
       { numRuns: Number(process.env.FC_RUNS ?? 300) },
     );
   }, 120_000);

@@ -133,7 +133,12 @@ describe('History', () => {
     const a = new History(3, { data, stride: 3, column: 1 });
     const b = new History(3, { data, stride: 3, column: 2 });
     // Pushed together, as a scope's resources are: (1, 10 | 5), (2, 20 | 5), (3, 30 | 8), (4, 40 | 2).
-    for (const [t, x, y] of [[1, 10, 5], [2, 20, 5], [3, 30, 8], [4, 40, 2]] as const) {
+    for (const [t, x, y] of [
+      [1, 10, 5],
+      [2, 20, 5],
+      [3, 30, 8],
+      [4, 40, 2],
+    ] as const) {
       a.push(t, x);
       b.push(t, y);
     }
@@ -373,7 +378,8 @@ describe('PressureMonitor: trend, velocity and prediction', () => {
 
   it('trend_window limits the fit to the newest samples', () => {
     // Samples 2 s apart: an unchanged reading counts as a new sample only after a kernel period.
-    const feed = (m: PressureMonitor) => [0, 0.5, 0.5].forEach((v, i) => m.observe({ t_ms: i * 2000, psi: psi({ cpu: { avg10: v } }) }));
+    const feed = (m: PressureMonitor) =>
+      [0, 0.5, 0.5].forEach((v, i) => m.observe({ t_ms: i * 2000, psi: psi({ cpu: { avg10: v } }) }));
     const m = new PressureMonitor(pcfg({ trend_window: 2 }));
     feed(m); // all three: slope 0.125/s; newest two: (0.5 − 0.5)/2 = 0
     expect(m.systemView().cpu.velocity_per_s).toBe(0);
@@ -449,7 +455,10 @@ describe('PressureMonitor: per-node views', () => {
     const obs: Observation = {
       t_ms: 0,
       psi: psi({ cpu: { avg10: 0.1 } }),
-      nodes: [{ id: 0, psi: psi({ cpu: { avg10: 0.85 } }) }, { id: 1, cpu_util: 0.5 }],
+      nodes: [
+        { id: 0, psi: psi({ cpu: { avg10: 0.85 } }) },
+        { id: 1, cpu_util: 0.5 },
+      ],
     };
     m.observe(obs);
     expect(m.nodeView(0)?.cpu.value).toBe(0.85);
@@ -487,7 +496,11 @@ describe('PressureMonitor: per-node views', () => {
   it('a node that starts reporting later uses avg10 for its first sample', () => {
     const m = new PressureMonitor(cfg.pressure);
     m.observe({ t_ms: 0, psi: psi({ cpu: { avg10: 0, total_us: 0 } }) });
-    m.observe({ t_ms: 1000, psi: psi({ cpu: { avg10: 0, total_us: 0 } }), nodes: [{ id: 3, psi: psi({ cpu: { avg10: 0.33, total_us: 9_000_000 } }) }] });
+    m.observe({
+      t_ms: 1000,
+      psi: psi({ cpu: { avg10: 0, total_us: 0 } }),
+      nodes: [{ id: 3, psi: psi({ cpu: { avg10: 0.33, total_us: 9_000_000 } }) }],
+    });
     expect(m.nodeValues(3)?.cpu).toBe(0.33); // first node sample: avg10, not 9 000 000 / anything
     expect(m.nodeView(3)?.cpu.trend).toBe('steady');
   });

@@ -27,7 +27,9 @@ function code(text: string): string {
   return text
     .replace(/\/\*[\s\S]*?\*\//g, '')
     .replace(/\/\/.*$/gm, '')
-    .replace(/'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"|`(?:\\.|[^`\\])*`/g, (s) => (/^['"]\.{1,2}\//.test(s) ? s : '""'));
+    .replace(/'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"|`(?:\\.|[^`\\])*`/g, (s) =>
+      /^['"]\.{1,2}\//.test(s) ? s : '""',
+    );
 }
 
 function violations(file: string, text: string): string[] {
@@ -77,13 +79,31 @@ describe('engine at run time', () => {
     vi.spyOn(Math, 'random').mockImplementation(trap);
     vi.spyOn(Date, 'now').mockImplementation(trap);
     vi.spyOn(performance, 'now').mockImplementation(trap);
-    const topology = buildTopology({ nodes: [{ id: 0, cpus: [0, 1], memory_kb: 4_000_000, distances: [10, 21] }, { id: 1, cpus: [2, 3], memory_kb: 4_000_000, distances: [21, 10] }], online_cpus: [0, 1, 2, 3], allowed_cpus: [0, 1, 2, 3], allowed_nodes: [0, 1] });
-    const engine = new Orchestrator({ config: parseConfig({ profiles: { a: { pool: { min: 1, target: 2, max: 4 } } } }), topology, seed: 's' });
+    const topology = buildTopology({
+      nodes: [
+        { id: 0, cpus: [0, 1], memory_kb: 4_000_000, distances: [10, 21] },
+        { id: 1, cpus: [2, 3], memory_kb: 4_000_000, distances: [21, 10] },
+      ],
+      online_cpus: [0, 1, 2, 3],
+      allowed_cpus: [0, 1, 2, 3],
+      allowed_nodes: [0, 1],
+    });
+    const engine = new Orchestrator({
+      config: parseConfig({ profiles: { a: { pool: { min: 1, target: 2, max: 4 } } } }),
+      topology,
+      seed: 's',
+    });
     const line = (v: number) => ({ some: { avg10: v, avg60: v, avg300: v } });
-    const obs = (t_ms: number, cpu: number): Observation => ({ t_ms, psi: { cpu: line(cpu), memory: line(0.6), io: line(0.2) } });
+    const obs = (t_ms: number, cpu: number): Observation => ({
+      t_ms,
+      psi: { cpu: line(cpu), memory: line(0.6), io: line(0.2) },
+    });
     engine.tick(obs(0, 0.1));
     for (let i = 0; i < 50; i++) {
-      const d = engine.schedule({ id: `r${i}`, profile: 'a', cpus: 0.5, memory_kb: 1000, priority: (i % 4) as 0 | 1 | 2 | 3 }, obs(100 * i + 1, i % 10 === 0 ? 0.85 : 0.5));
+      const d = engine.schedule(
+        { id: `r${i}`, profile: 'a', cpus: 0.5, memory_kb: 1000, priority: (i % 4) as 0 | 1 | 2 | 3 },
+        obs(100 * i + 1, i % 10 === 0 ? 0.85 : 0.5),
+      );
       if (d.action === 'place' && d.start === 'cold') engine.started(d.fragment as string, obs(100 * i + 2, 0.5));
       if (d.fragment) engine.complete(d.fragment, { ok: i % 7 !== 0, latency_ms: 50 }, obs(100 * i + 3, 0.5));
     }

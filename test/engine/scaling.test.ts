@@ -9,8 +9,21 @@ const T = defaultConfig().pressure.thresholds; // cpu medium 0.6, memory medium 
 const calm: PressureValues = { cpu: 0, memory: 0, io: 0 };
 const P = (cpu: number, memory: number, io = 0): PressureValues => ({ cpu, memory, io });
 
-const pool = (over: Partial<PoolShape> = {}): PoolShape => ({ profile: 'fn', size: 4, warm: 2, min: 0, max: 64, target: 0, ...over });
-const pred = (recommended_size: number, demand_per_s = 1, confidence = 0.9): Prediction => ({ profile: 'fn', demand_per_s, recommended_size, confidence });
+const pool = (over: Partial<PoolShape> = {}): PoolShape => ({
+  profile: 'fn',
+  size: 4,
+  warm: 2,
+  min: 0,
+  max: 64,
+  target: 0,
+  ...over,
+});
+const pred = (recommended_size: number, demand_per_s = 1, confidence = 0.9): Prediction => ({
+  profile: 'fn',
+  demand_per_s,
+  recommended_size,
+  confidence,
+});
 
 describe('decideScaling: direction', () => {
   it('the thresholds it relies on', () => {
@@ -112,7 +125,9 @@ describe('decideScaling: pressure rules', () => {
     const d = decideScaling(pool({ size: 8 }), pred(12), P(0.7, 0.6), T);
     expect(d.target).toBe(7);
     expect(d.action).toBe('down');
-    expect(d.reason).toBe('predicted 1/s asks for 12; cpu pressure 0.7 > medium 0.6: no growth; memory pressure 0.6 > medium 0.5: shrink by one: 8 → 7');
+    expect(d.reason).toBe(
+      'predicted 1/s asks for 12; cpu pressure 0.7 > medium 0.6: no growth; memory pressure 0.6 > medium 0.5: shrink by one: 8 → 7',
+    );
   });
 
   it('io pressure plays no part', () => {
@@ -128,7 +143,9 @@ describe('decideScaling: min and max win', () => {
     expect(d.action).toBe('up');
     expect(d.target).toBe(4);
     expect(d.urgency).toBe('high'); // nothing warm and demand 1 > 0
-    expect(d.reason).toBe('predicted 1/s asks for 6; cpu pressure 0.95 > medium 0.6: no growth; held within min 4 / max 10: 2 → 4');
+    expect(d.reason).toBe(
+      'predicted 1/s asks for 6; cpu pressure 0.95 > medium 0.6: no growth; held within min 4 / max 10: 2 → 4',
+    );
   });
 
   it('memory pressure cannot shrink below min', () => {
@@ -246,14 +263,16 @@ describe('decideScaling: properties', () => {
       warmShare: fc.double({ min: 0, max: 1, noNaN: true }),
       target: fc.integer({ min: 0, max: 80 }),
     })
-    .map(({ a, b, size, warmShare, target }): PoolShape => ({
-      profile: 'fn',
-      size,
-      warm: Math.floor(size * warmShare),
-      min: Math.min(a, b),
-      max: Math.max(a, b),
-      target,
-    }));
+    .map(
+      ({ a, b, size, warmShare, target }): PoolShape => ({
+        profile: 'fn',
+        size,
+        warm: Math.floor(size * warmShare),
+        min: Math.min(a, b),
+        max: Math.max(a, b),
+        target,
+      }),
+    );
   const arbPred = fc.option(
     fc.record({
       profile: fc.constant('fn'),
@@ -263,7 +282,11 @@ describe('decideScaling: properties', () => {
     }),
     { nil: undefined },
   );
-  const arbP = fc.record({ cpu: fc.double({ min: 0, max: 1, noNaN: true }), memory: fc.double({ min: 0, max: 1, noNaN: true }), io: fc.double({ min: 0, max: 1, noNaN: true }) });
+  const arbP = fc.record({
+    cpu: fc.double({ min: 0, max: 1, noNaN: true }),
+    memory: fc.double({ min: 0, max: 1, noNaN: true }),
+    io: fc.double({ min: 0, max: 1, noNaN: true }),
+  });
 
   it('target always lies within [min, max], and action matches its sign', () => {
     fc.assert(

@@ -38,11 +38,36 @@ describe('buildTopology: accepting the shape of docs/formats.md', () => {
     const t = buildTopology(designDoc());
     expect(t.nodes).toHaveLength(2);
     expect(t.nodes.map((n) => n.index)).toEqual([0, 1]);
-    expect(t.nodes[0]).toMatchObject({ id: 0, index: 0, cpus: [0, 1, 2, 3], memory_kb: 16777216, distances: [10, 21], allowed_cpus: [0, 1, 2, 3], allowed: true });
-    expect(t.nodes[1]).toMatchObject({ id: 1, index: 1, cpus: [4, 5, 6, 7], memory_kb: 16777216, distances: [21, 10], allowed_cpus: [4, 5, 6, 7], allowed: true });
+    expect(t.nodes[0]).toMatchObject({
+      id: 0,
+      index: 0,
+      cpus: [0, 1, 2, 3],
+      memory_kb: 16777216,
+      distances: [10, 21],
+      allowed_cpus: [0, 1, 2, 3],
+      allowed: true,
+    });
+    expect(t.nodes[1]).toMatchObject({
+      id: 1,
+      index: 1,
+      cpus: [4, 5, 6, 7],
+      memory_kb: 16777216,
+      distances: [21, 10],
+      allowed_cpus: [4, 5, 6, 7],
+      allowed: true,
+    });
     expect(t.byId.get(1)?.index).toBe(1);
     // every CPU maps to its node: 0–3 → 0, 4–7 → 1
-    expect([...t.cpuNode.entries()].sort((a, b) => a[0] - b[0])).toEqual([[0, 0], [1, 0], [2, 0], [3, 0], [4, 1], [5, 1], [6, 1], [7, 1]]);
+    expect([...t.cpuNode.entries()].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 0],
+      [3, 0],
+      [4, 1],
+      [5, 1],
+      [6, 1],
+      [7, 1],
+    ]);
   });
 
   it('keeps the document (normalised) as json, so it round-trips', () => {
@@ -169,21 +194,25 @@ describe('buildTopology: rejecting bad documents', () => {
   });
 
   it('rejects duplicate node ids', () => {
-    expect(problemsOf({
-      nodes: [
-        { id: 3, cpus: [0], memory_kb: 1, distances: [10, 21] },
-        { id: 3, cpus: [1], memory_kb: 1, distances: [21, 10] },
-      ],
-    })).toEqual(['nodes[1].id: node 3 appears twice']);
+    expect(
+      problemsOf({
+        nodes: [
+          { id: 3, cpus: [0], memory_kb: 1, distances: [10, 21] },
+          { id: 3, cpus: [1], memory_kb: 1, distances: [21, 10] },
+        ],
+      }),
+    ).toEqual(['nodes[1].id: node 3 appears twice']);
   });
 
   it('rejects a CPU listed by two nodes', () => {
-    expect(problemsOf({
-      nodes: [
-        { id: 0, cpus: [0, 1], memory_kb: 1, distances: [10, 21] },
-        { id: 1, cpus: [1, 2], memory_kb: 1, distances: [21, 10] },
-      ],
-    })).toEqual(['nodes[1].cpus: cpu 1 already belongs to node 0']);
+    expect(
+      problemsOf({
+        nodes: [
+          { id: 0, cpus: [0, 1], memory_kb: 1, distances: [10, 21] },
+          { id: 1, cpus: [1, 2], memory_kb: 1, distances: [21, 10] },
+        ],
+      }),
+    ).toEqual(['nodes[1].cpus: cpu 1 already belongs to node 0']);
   });
 
   it('rejects a CPU listed twice by one node', () => {
@@ -194,27 +223,36 @@ describe('buildTopology: rejecting bad documents', () => {
   });
 
   it('rejects distance rows of the wrong length (too short and too long)', () => {
-    expect(problemsOf({
-      nodes: [
-        { id: 0, cpus: [0], memory_kb: 1, distances: [10] },
-        { id: 1, cpus: [1], memory_kb: 1, distances: [21, 10, 21] },
-      ],
-    })).toEqual(['nodes[0].distances: must list 2 distances, one per node', 'nodes[1].distances: must list 2 distances, one per node']);
+    expect(
+      problemsOf({
+        nodes: [
+          { id: 0, cpus: [0], memory_kb: 1, distances: [10] },
+          { id: 1, cpus: [1], memory_kb: 1, distances: [21, 10, 21] },
+        ],
+      }),
+    ).toEqual([
+      'nodes[0].distances: must list 2 distances, one per node',
+      'nodes[1].distances: must list 2 distances, one per node',
+    ]);
   });
 
   it('rejects a remote distance smaller than the local one, but accepts an equal one', () => {
-    expect(problemsOf({
-      nodes: [
-        { id: 0, cpus: [0], memory_kb: 1, distances: [10, 21] },
-        { id: 1, cpus: [1], memory_kb: 1, distances: [12, 20] }, // local (index 1) is 20, remote 12 < 20
-      ],
-    })).toEqual(['nodes[1].distances: a remote distance is smaller than the local one (20)']);
-    expect(() => buildTopology({
-      nodes: [
-        { id: 0, cpus: [0], memory_kb: 1, distances: [10, 10] },
-        { id: 1, cpus: [1], memory_kb: 1, distances: [10, 10] },
-      ],
-    })).not.toThrow();
+    expect(
+      problemsOf({
+        nodes: [
+          { id: 0, cpus: [0], memory_kb: 1, distances: [10, 21] },
+          { id: 1, cpus: [1], memory_kb: 1, distances: [12, 20] }, // local (index 1) is 20, remote 12 < 20
+        ],
+      }),
+    ).toEqual(['nodes[1].distances: a remote distance is smaller than the local one (20)']);
+    expect(() =>
+      buildTopology({
+        nodes: [
+          { id: 0, cpus: [0], memory_kb: 1, distances: [10, 10] },
+          { id: 1, cpus: [1], memory_kb: 1, distances: [10, 10] },
+        ],
+      }),
+    ).not.toThrow();
   });
 
   it('rejects zero and non-integer distances', () => {
@@ -232,7 +270,11 @@ describe('buildTopology: rejecting bad documents', () => {
   });
 
   it('rejects unknown keys at the top level and in nodes', () => {
-    const doc = { ...designDoc(), cpus_total: 8, nodes: designDoc().nodes.map((n, i) => (i === 1 ? { ...n, name: 'socket1' } : n)) };
+    const doc = {
+      ...designDoc(),
+      cpus_total: 8,
+      nodes: designDoc().nodes.map((n, i) => (i === 1 ? { ...n, name: 'socket1' } : n)),
+    };
     expect(problemsOf(doc)).toEqual(['cpus_total: unknown key', 'nodes[1].name: unknown key']);
   });
 
@@ -246,16 +288,19 @@ describe('buildTopology: rejecting bad documents', () => {
     const doc = designDoc();
     doc.online_cpus = [0, 1, 8];
     doc.allowed_cpus = [0, 9];
-    expect(problemsOf(doc)).toEqual(['online_cpus: cpu 8 belongs to no node', 'allowed_cpus: cpu 9 belongs to no node']);
+    expect(problemsOf(doc)).toEqual([
+      'online_cpus: cpu 8 belongs to no node',
+      'allowed_cpus: cpu 9 belongs to no node',
+    ]);
   });
 
   it('rejects malformed ids, CPU lists and memory sizes', () => {
-    expect(problemsOf({
-      nodes: [
-        { id: -1, cpus: [0, 'x'], memory_kb: 1.5, distances: [10] },
-      ],
-      online_cpus: 'all',
-    })).toEqual([
+    expect(
+      problemsOf({
+        nodes: [{ id: -1, cpus: [0, 'x'], memory_kb: 1.5, distances: [10] }],
+        online_cpus: 'all',
+      }),
+    ).toEqual([
       'nodes[0].id: must be a non-negative integer',
       'nodes[0].cpus[1]: "x" is not a non-negative integer',
       'nodes[0].memory_kb: must be a non-negative integer',

@@ -22,11 +22,14 @@ describe('poissonQuantile', () => {
   it('grows like mean + 3.09 sd for large means, and never below the mean (property)', () => {
     // Normal approximation: 10 000 + 3.09 × 100 ≈ 10 309 (the exact quantile is within a few).
     expect(Math.abs(poissonQuantile(10_000, 0.999) - 10_309)).toBeLessThan(5);
-    fc.assert(fc.property(fc.double({ min: 0.01, max: 2000, noNaN: true }), (m) => {
-      const k = poissonQuantile(m, 0.999);
-      expect(k).toBeGreaterThanOrEqual(Math.floor(m));
-      expect(poissonQuantile(m, 0.9)).toBeLessThanOrEqual(k);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.double({ min: 0.01, max: 2000, noNaN: true }), (m) => {
+        const k = poissonQuantile(m, 0.999);
+        expect(k).toBeGreaterThanOrEqual(Math.floor(m));
+        expect(poissonQuantile(m, 0.9)).toBeLessThanOrEqual(k);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

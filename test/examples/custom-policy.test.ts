@@ -9,7 +9,19 @@ import { compareWithEngine, warmOrRoundRobin } from '../../examples/custom-polic
 
 describe('fgo as a library', () => {
   it('exports the engine, the twin, scenarios, topologies, the verdict and the report by the package name', () => {
-    for (const k of ['Orchestrator', 'parseConfig', 'buildTopology', 'runSimulation', 'loadScenario', 'presetTopology', 'verdictFor', 'writeReport', 'makeDecision', 'engineConfigFor']) expect(typeof (fgo as Record<string, unknown>)[k], k).toBe('function');
+    for (const k of [
+      'Orchestrator',
+      'parseConfig',
+      'buildTopology',
+      'runSimulation',
+      'loadScenario',
+      'presetTopology',
+      'verdictFor',
+      'writeReport',
+      'makeDecision',
+      'engineConfigFor',
+    ])
+      expect(typeof (fgo as Record<string, unknown>)[k], k).toBe('function');
   });
 
   it('runs a custom policy against the engine on identical arrivals, and judges them', async () => {

@@ -17,7 +17,14 @@ const RUNS = { numRuns: Number(process.env.FGO_FUZZ_RUNS ?? 200) };
 const TMP = mkdtempSync(join(tmpdir(), 'fgo-fuzz-csv-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
-const HEADERS = ['t_s,profile,count', 't_ms,profile,cpu_ms,mem_mb,priority,io', 't_ms,node,cpu_some_avg10,cpu_some_total_us,memory_full_avg10', 't_s,profile', 'timestamp,value', ''];
+const HEADERS = [
+  't_s,profile,count',
+  't_ms,profile,cpu_ms,mem_mb,priority,io',
+  't_ms,node,cpu_some_avg10,cpu_some_total_us,memory_full_avg10',
+  't_s,profile',
+  'timestamp,value',
+  '',
+];
 const field = fc.oneof(
   fc.integer({ min: -5, max: 100_000 }).map(String),
   fc.double({ noNaN: false }).map(String),
@@ -25,7 +32,13 @@ const field = fc.oneof(
   fc.string({ maxLength: 8 }),
 );
 const row = fc.array(field, { minLength: 0, maxLength: 7 }).map((fs) => fs.join(','));
-const csv = fc.record({ header: fc.constantFrom(...HEADERS), rows: fc.array(row, { maxLength: 12 }), eol: fc.constantFrom('\n', '\r\n'), bom: fc.boolean() })
+const csv = fc
+  .record({
+    header: fc.constantFrom(...HEADERS),
+    rows: fc.array(row, { maxLength: 12 }),
+    eol: fc.constantFrom('\n', '\r\n'),
+    bom: fc.boolean(),
+  })
   .map(({ header, rows, eol, bom }) => `${bom ? '\ufeff' : ''}${[header, ...rows].join(eol)}`);
 
 let k = 0;
@@ -43,10 +56,16 @@ function check(data: string | Uint8Array, skipBad: boolean): void {
 
 describe('readTrace', () => {
   it('fgo-like CSV with random rows: a trace or an InputError naming the file (with and without skipBad)', () => {
-    fc.assert(fc.property(csv, fc.boolean(), (t, skip) => check(t, skip)), RUNS);
+    fc.assert(
+      fc.property(csv, fc.boolean(), (t, skip) => check(t, skip)),
+      RUNS,
+    );
   });
 
   it('random bytes: a trace or an InputError naming the file', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => check(b, false)), RUNS);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => check(b, false)),
+      RUNS,
+    );
   });
 });

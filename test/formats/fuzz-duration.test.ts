@@ -13,22 +13,34 @@ const UNIT_S: Record<string, number> = { '': 1, ms: 0.001, s: 1, m: 60, h: 3600,
 
 describe('parseDuration_s', () => {
   it('any text or number: seconds within the bounds, or a RangeError', () => {
-    fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.double(), fc.stringMatching(/^\d{0,20}(\.\d{0,20})?(ms|s|m|h|d)?$/)), (v) => {
-      try {
-        const s = parseDuration_s(v);
-        expect(Number.isFinite(s) && s >= 0 && s <= MAX_DURATION_S).toBe(true);
-      } catch (e) {
-        expect(e).toBeInstanceOf(RangeError);
-      }
-    }), FUZZ);
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 40 }), fc.double(), fc.stringMatching(/^\d{0,20}(\.\d{0,20})?(ms|s|m|h|d)?$/)),
+        (v) => {
+          try {
+            const s = parseDuration_s(v);
+            expect(Number.isFinite(s) && s >= 0 && s <= MAX_DURATION_S).toBe(true);
+          } catch (e) {
+            expect(e).toBeInstanceOf(RangeError);
+          }
+        },
+      ),
+      FUZZ,
+    );
   });
 
   it('a number and a unit: that many seconds, or over the limit of 366 days', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 10 ** 9 }), fc.constantFrom(...Object.keys(UNIT_S)), (n, unit) => {
-      const want = n * (UNIT_S[unit] as number);
-      if (want <= MAX_DURATION_S) expect(parseDuration_s(`${n}${unit}`)).toBeCloseTo(want, 6);
-      else expect(() => parseDuration_s(`${n}${unit}`)).toThrow(`'${n}${unit}' is over the limit of 366 days (31622400 s)`);
-    }), FUZZ);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10 ** 9 }), fc.constantFrom(...Object.keys(UNIT_S)), (n, unit) => {
+        const want = n * (UNIT_S[unit] as number);
+        if (want <= MAX_DURATION_S) expect(parseDuration_s(`${n}${unit}`)).toBeCloseTo(want, 6);
+        else
+          expect(() => parseDuration_s(`${n}${unit}`)).toThrow(
+            `'${n}${unit}' is over the limit of 366 days (31622400 s)`,
+          );
+      }),
+      FUZZ,
+    );
   });
 
   it('examples, by hand', () => {

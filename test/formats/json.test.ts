@@ -15,11 +15,14 @@ describe('nestingTooDeep', () => {
     expect(nestingTooDeep(deep, 64)).toEqual({ offset: 64, depth: 65 });
   });
   it('agrees with the depth of any JSON value (property)', () => {
-    const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0);
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }), fc.integer({ min: 0, max: 8 }), (v, limit) => {
-      const text = JSON.stringify(v);
-      expect(nestingTooDeep(text, limit) === undefined).toBe(depthOf(v) <= limit);
-    }));
+    const depthOf = (v: unknown): number =>
+      v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0;
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.integer({ min: 0, max: 8 }), (v, limit) => {
+        const text = JSON.stringify(v);
+        expect(nestingTooDeep(text, limit) === undefined).toBe(depthOf(v) <= limit);
+      }),
+    );
   });
 });
 

@@ -11,12 +11,14 @@ describe('editDistance', () => {
   });
 
   it('property: a metric on these strings — zero only for equals, symmetric, at most the longer length', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }), (a, b) => {
-      const d = editDistance(a, b);
-      expect(d === 0).toBe(a === b);
-      expect(editDistance(b, a)).toBe(d);
-      expect(d).toBeLessThanOrEqual(Math.max(a.length, b.length));
-    }));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }), (a, b) => {
+        const d = editDistance(a, b);
+        expect(d === 0).toBe(a === b);
+        expect(editDistance(b, a)).toBe(d);
+        expect(d).toBeLessThanOrEqual(Math.max(a.length, b.length));
+      }),
+    );
   });
 });
 

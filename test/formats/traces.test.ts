@@ -7,7 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { capProblems } from '../../formats/csv.ts';
-import { readDemandTrace, readPsiTrace, readRequestTrace, readTrace, summarizeTrace, traceKind, writeDemandTrace, writePsiTrace, writeRequestTrace, type DemandRow, type PsiRow, type RequestRow } from '../../formats/traces.ts';
+import {
+  readDemandTrace,
+  readPsiTrace,
+  readRequestTrace,
+  readTrace,
+  summarizeTrace,
+  traceKind,
+  writeDemandTrace,
+  writePsiTrace,
+  writeRequestTrace,
+  type DemandRow,
+  type PsiRow,
+  type RequestRow,
+} from '../../formats/traces.ts';
 import { psiRowToPsiSet } from '../../formats/psi-columns.ts';
 import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 
@@ -31,8 +44,23 @@ describe('the real PSI recording (traces/psi/stress-2cpu-host.csv)', () => {
     const r = t.rows[0] as PsiRow;
     expect(r.t_ms).toBe(1795751836032);
     expect(r.node).toBeUndefined();
-    expect(r.values).toMatchObject({ cpu_some_avg10: 3.31, cpu_some_avg60: 18.09, cpu_some_avg300: 26.45, cpu_some_total_us: 184563711, cpu_full_avg10: 0, mem_some_avg10: 6.66, mem_full_total_us: 3391630, io_some_avg300: 7.74, io_full_total_us: 27671833 });
-    expect(r.extra).toEqual({ phase: 'idle', cpu_busy_jiffies: '78410', cpu_idle_jiffies: '94177', mem_available_kb: '24321936' });
+    expect(r.values).toMatchObject({
+      cpu_some_avg10: 3.31,
+      cpu_some_avg60: 18.09,
+      cpu_some_avg300: 26.45,
+      cpu_some_total_us: 184563711,
+      cpu_full_avg10: 0,
+      mem_some_avg10: 6.66,
+      mem_full_total_us: 3391630,
+      io_some_avg300: 7.74,
+      io_full_total_us: 27671833,
+    });
+    expect(r.extra).toEqual({
+      phase: 'idle',
+      cpu_busy_jiffies: '78410',
+      cpu_idle_jiffies: '94177',
+      mem_available_kb: '24321936',
+    });
     expect((t.rows[319] as PsiRow).t_ms).toBe(1795752169369);
   });
 
@@ -57,7 +85,15 @@ describe('the real PSI recording (traces/psi/stress-2cpu-host.csv)', () => {
 
   it('is detected as a PSI trace and summarised', () => {
     expect(traceKind(PSI)).toBe('psi');
-    expect(summarizeTrace(readTrace(PSI))).toMatchObject({ kind: 'psi', rows: 320, nodes: ['all'], psi_columns: 24, t_first: 1795751836032, t_last: 1795752169369, span_s: 333.337 });
+    expect(summarizeTrace(readTrace(PSI))).toMatchObject({
+      kind: 'psi',
+      rows: 320,
+      nodes: ['all'],
+      psi_columns: 24,
+      t_first: 1795751836032,
+      t_last: 1795752169369,
+      span_s: 333.337,
+    });
   });
 });
 
@@ -78,8 +114,14 @@ describe('the bundled traces', () => {
 describe('psiRowToPsiSet', () => {
   it('converts percent to fractions, keeps total_us, maps mem to memory', () => {
     const s = psiRowToPsiSet((readPsiTrace(PSI).rows[0] as PsiRow).values);
-    expect(s.cpu).toEqual({ some: { avg10: 0.0331, avg60: 0.1809, avg300: 0.2645, total_us: 184563711 }, full: { avg10: 0, avg60: 0, avg300: 0, total_us: 0 } });
-    expect(s.memory).toEqual({ some: { avg10: 0.0666, avg60: 0.0428, avg300: 0.0112, total_us: 3642277 }, full: { avg10: 0.0611, avg60: 0.0395, avg300: 0.0104, total_us: 3391630 } });
+    expect(s.cpu).toEqual({
+      some: { avg10: 0.0331, avg60: 0.1809, avg300: 0.2645, total_us: 184563711 },
+      full: { avg10: 0, avg60: 0, avg300: 0, total_us: 0 },
+    });
+    expect(s.memory).toEqual({
+      some: { avg10: 0.0666, avg60: 0.0428, avg300: 0.0112, total_us: 3642277 },
+      full: { avg10: 0.0611, avg60: 0.0395, avg300: 0.0104, total_us: 3391630 },
+    });
     expect(s.io.some).toEqual({ avg10: 0.1516, avg60: 0.1006, avg300: 0.0774, total_us: 50142657 });
     expect(s.io.full).toEqual({ avg10: 0.1326, avg60: 0.0797, avg300: 0.0416, total_us: 27671833 });
   });
@@ -115,7 +157,9 @@ describe('traceKind', () => {
 
   it('a reader given another kind says which it is', () => {
     const f = tmp('r.csv', 't_ms,profile,cpu_ms,mem_mb,priority,io\n0,a,1,1,1,0\n');
-    expect(problems(() => readDemandTrace(f))).toEqual([`${f}:1:1: this is a request trace (header "t_ms,profile,cpu_ms,mem_mb,priority,io"), not a demand trace`]);
+    expect(problems(() => readDemandTrace(f))).toEqual([
+      `${f}:1:1: this is a request trace (header "t_ms,profile,cpu_ms,mem_mb,priority,io"), not a demand trace`,
+    ]);
     expect(problems(() => readPsiTrace(f))[0]).toContain('this is a request trace');
   });
 });
@@ -172,14 +216,34 @@ describe('demand traces', () => {
       { t_s: 0, profile: 'api', count: 5 },
       { t_s: 20, profile: 'web', count: 1 },
     ]);
-    expect(t.skipped.map((s) => [s.line, s.col])).toEqual([[3, 2], [5, 3], [6, 1], [7, 2], [8, 3], [10, 4], [11, 3], [12, 1], [13, 1]]);
+    expect(t.skipped.map((s) => [s.line, s.col])).toEqual([
+      [3, 2],
+      [5, 3],
+      [6, 1],
+      [7, 2],
+      [8, 3],
+      [10, 4],
+      [11, 3],
+      [12, 1],
+      [13, 1],
+    ]);
     expect(t.skipped[1]).toEqual({ line: 5, col: 3, reason: 'column count: must not be negative, got -1' });
   });
 
   it('lists all problems of one row together', () => {
     const f = tmp('two.csv', 't_s,profile,count\n-1,,x\n');
-    expect(problems(() => readDemandTrace(f))).toEqual([`${f}:2:1: column t_s: must not be negative, got -1`, `${f}:2:2: column profile: is empty`, `${f}:2:3: column count: not a number: "x"`]);
-    expect(readDemandTrace(f, { skipBad: true }).skipped).toEqual([{ line: 2, col: 1, reason: 'column t_s: must not be negative, got -1; column profile: is empty; column count: not a number: "x"' }]);
+    expect(problems(() => readDemandTrace(f))).toEqual([
+      `${f}:2:1: column t_s: must not be negative, got -1`,
+      `${f}:2:2: column profile: is empty`,
+      `${f}:2:3: column count: not a number: "x"`,
+    ]);
+    expect(readDemandTrace(f, { skipBad: true }).skipped).toEqual([
+      {
+        line: 2,
+        col: 1,
+        reason: 'column t_s: must not be negative, got -1; column profile: is empty; column count: not a number: "x"',
+      },
+    ]);
   });
 
   it('caps the list at 50 problems plus a count of the rest', () => {
@@ -195,13 +259,21 @@ describe('demand traces', () => {
 
   it('rejects a bad header whatever skipBad says', () => {
     const f = tmp('h.csv', 't_s,profile,count,colour\n0,a,1,red\n');
-    expect(problems(() => readDemandTrace(f, { skipBad: true }))).toEqual([`${f}:1:4: unknown column colour in a demand trace (expected t_s,profile,count)`]);
+    expect(problems(() => readDemandTrace(f, { skipBad: true }))).toEqual([
+      `${f}:1:4: unknown column colour in a demand trace (expected t_s,profile,count)`,
+    ]);
     const g = tmp('h2.csv', 't_s,profile\n0,a\n');
-    expect(problems(() => readDemandTrace(g))).toEqual([`${g}:1:1: missing column count (a demand trace has t_s,profile,count)`]);
+    expect(problems(() => readDemandTrace(g))).toEqual([
+      `${g}:1:1: missing column count (a demand trace has t_s,profile,count)`,
+    ]);
     const h = tmp('h3.csv', 't_s,profile,count,count\n');
-    expect(problems(() => readDemandTrace(h))).toEqual([`${h}:1:4: column count appears twice in the header (first in column 3)`]);
+    expect(problems(() => readDemandTrace(h))).toEqual([
+      `${h}:1:4: column count appears twice in the header (first in column 3)`,
+    ]);
     const late = tmp('h4.csv', '\n\nt_s,profile\n0,a\n'); // the header is on line 3
-    expect(problems(() => readDemandTrace(late))).toEqual([`${late}:3:1: missing column count (a demand trace has t_s,profile,count)`]);
+    expect(problems(() => readDemandTrace(late))).toEqual([
+      `${late}:3:1: missing column count (a demand trace has t_s,profile,count)`,
+    ]);
   });
 
   it('an empty trace (header only) is valid', () => {
@@ -211,7 +283,10 @@ describe('demand traces', () => {
 
 describe('request traces', () => {
   it('reads priority 0–3 and io as 0/1/true/false', () => {
-    const f = tmp('r.csv', 't_ms,profile,cpu_ms,mem_mb,priority,io\n0,api,12.5,256,0,0\n0,api,1,1,3,TRUE\n1.25,batch,0,0,2,false\n');
+    const f = tmp(
+      'r.csv',
+      't_ms,profile,cpu_ms,mem_mb,priority,io\n0,api,12.5,256,0,0\n0,api,1,1,3,TRUE\n1.25,batch,0,0,2,false\n',
+    );
     expect(readRequestTrace(f).rows).toEqual([
       { t_ms: 0, profile: 'api', cpu_ms: 12.5, mem_mb: 256, priority: 0, io: false },
       { t_ms: 0, profile: 'api', cpu_ms: 1, mem_mb: 1, priority: 3, io: true },
@@ -220,14 +295,17 @@ describe('request traces', () => {
   });
 
   it('locates every problem', () => {
-    const f = tmp('r.csv', [
-      't_ms,profile,cpu_ms,mem_mb,priority,io',
-      '100,api,5,128,1,0', //   2 good
-      '200,api,-5,128,4,yes', // 3 cpu_ms, priority, io
-      '50,api,5,1e3,1,1', //    4 time backwards (1e3 is a number)
-      '300,,5,abc,1.0,1', //    5 profile, mem_mb, priority
-      '400,api,5,128,1', //     6 five fields
-    ].join('\n'));
+    const f = tmp(
+      'r.csv',
+      [
+        't_ms,profile,cpu_ms,mem_mb,priority,io',
+        '100,api,5,128,1,0', //   2 good
+        '200,api,-5,128,4,yes', // 3 cpu_ms, priority, io
+        '50,api,5,1e3,1,1', //    4 time backwards (1e3 is a number)
+        '300,,5,abc,1.0,1', //    5 profile, mem_mb, priority
+        '400,api,5,128,1', //     6 five fields
+      ].join('\n'),
+    );
     expect(problems(() => readRequestTrace(f))).toEqual([
       `${f}:3:3: column cpu_ms: must not be negative, got -5`,
       `${f}:3:5: column priority: must be 0, 1, 2 or 3, got "4"`,
@@ -243,7 +321,10 @@ describe('request traces', () => {
 
 describe('PSI traces', () => {
   it('reads node, leaves empty fields out and keeps unknown columns as text', () => {
-    const f = tmp('p.csv', 't_ms,node,cpu_some_avg10,mem_full_total_us,phase\n0,0,12.5,100,warm\n0,1,,200,warm\n0,,1,,\n1000,0,0,150,hot\n');
+    const f = tmp(
+      'p.csv',
+      't_ms,node,cpu_some_avg10,mem_full_total_us,phase\n0,0,12.5,100,warm\n0,1,,200,warm\n0,,1,,\n1000,0,0,150,hot\n',
+    );
     const t = readPsiTrace(f);
     expect(t.columns).toEqual(['cpu_some_avg10', 'mem_full_total_us']);
     expect(t.rows).toEqual([
@@ -256,13 +337,16 @@ describe('PSI traces', () => {
   });
 
   it('locates every problem', () => {
-    const f = tmp('p.csv', [
-      't_ms,node,cpu_some_avg10,io_full_total_us,note',
-      '0,0,10,5,a', //       2 good
-      '0,0,11,6,b', //       3 node 0 twice at t_ms 0
-      '1,1.5,101,-1,c', //   4 node, avg > 100, total < 0
-      '2,1,ten,,d', //       5 avg not a number
-    ].join('\n'));
+    const f = tmp(
+      'p.csv',
+      [
+        't_ms,node,cpu_some_avg10,io_full_total_us,note',
+        '0,0,10,5,a', //       2 good
+        '0,0,11,6,b', //       3 node 0 twice at t_ms 0
+        '1,1.5,101,-1,c', //   4 node, avg > 100, total < 0
+        '2,1,ten,,d', //       5 avg not a number
+      ].join('\n'),
+    );
     expect(problems(() => readPsiTrace(f))).toEqual([
       `${f}:3:2: column node: a second sample for node 0 at t_ms 0 (first on line 2)`,
       `${f}:4:2: column node: must be a whole number, got 1.5`,
@@ -304,7 +388,9 @@ describe('writers', () => {
     ];
     writeRequestTrace(f, rows);
     expect(readRequestTrace(f).rows).toEqual(rows);
-    expect(readFileSync(f, 'utf8')).toBe('t_ms,profile,cpu_ms,mem_mb,priority,io\n0,api,0.30000000000000004,128,0,1\n1.491,llm,440.4,2404,3,0\n');
+    expect(readFileSync(f, 'utf8')).toBe(
+      't_ms,profile,cpu_ms,mem_mb,priority,io\n0,api,0.30000000000000004,128,0,1\n1.491,llm,440.4,2404,3,0\n',
+    );
   });
 
   it('psi: write → read gives the same rows, the real recording included', () => {
@@ -326,12 +412,21 @@ describe('writers', () => {
 
   it('refuse rows that would not read back, and write nothing then', () => {
     const f = join(dir(), 'bad.csv');
-    expect(problems(() => writeDemandTrace(f, [{ t_s: 10, profile: 'a', count: 1 }, { t_s: 5, profile: '', count: -1 }]))).toEqual([
+    expect(
+      problems(() =>
+        writeDemandTrace(f, [
+          { t_s: 10, profile: 'a', count: 1 },
+          { t_s: 5, profile: '', count: -1 },
+        ]),
+      ),
+    ).toEqual([
       `${f}:3:1: column t_s: time goes backwards: 5 is before 10 on line 2`,
       `${f}:3:2: column profile: is empty`,
       `${f}:3:3: column count: must not be negative, got -1`,
     ]);
-    expect(problems(() => writeRequestTrace(f, [{ t_ms: NaN, profile: 'a', cpu_ms: 1, mem_mb: 1, priority: 1, io: false }]))).toEqual([`${f}:2:1: column t_ms: not a number: "NaN"`]);
+    expect(
+      problems(() => writeRequestTrace(f, [{ t_ms: NaN, profile: 'a', cpu_ms: 1, mem_mb: 1, priority: 1, io: false }])),
+    ).toEqual([`${f}:2:1: column t_ms: not a number: "NaN"`]);
     expect(existsSync(f)).toBe(false);
     expect(existsSync(`${f}.tmp`)).toBe(false);
   });

@@ -28,13 +28,32 @@ import { Executor, type Step } from '../../live/executor.ts';
 import { readJournal } from '../../live/journal.ts';
 import { resolveRoots } from '../../formats/host/roots.ts';
 import {
-  CPUSET, TestWorld, alive, callsOf, cpusAllowed, cpusetOf, enforcementErrors, fgo, hostSupportsAgentTests, leaderState, makeTwoNodeSysfs, managedOf,
-  tasksetMask, threadCpus, waitFor, type Entry, type ManagedEntry, type RunningAgent,
+  CPUSET,
+  TestWorld,
+  alive,
+  callsOf,
+  cpusAllowed,
+  cpusetOf,
+  enforcementErrors,
+  fgo,
+  hostSupportsAgentTests,
+  leaderState,
+  makeTwoNodeSysfs,
+  managedOf,
+  tasksetMask,
+  threadCpus,
+  waitFor,
+  type Entry,
+  type ManagedEntry,
+  type RunningAgent,
 } from './fixtures.ts';
 
 const SKIP = hostSupportsAgentTests();
 const T = 30_000;
-const EXCLUSIVE = { placement: { jitter: false, min_shared_cpus: 0 }, profiles: { solo: { cpus: 1, memory_kb: 1024, exclusive_cpus: 1 } } };
+const EXCLUSIVE = {
+  placement: { jitter: false, min_shared_cpus: 0 },
+  profiles: { solo: { cpus: 1, memory_kb: 1024, exclusive_cpus: 1 } },
+};
 /** One CPU each, not exclusive: on the two-node view each node has room for exactly one. */
 const SHARED = { placement: { jitter: false }, profiles: { solo: { cpus: 1, memory_kb: 1024 } } };
 
@@ -60,7 +79,12 @@ async function disjointSingleCpus(pids: number[]): Promise<Map<number, number>> 
 async function managing(a: RunningAgent, pids: number[]): Promise<ManagedEntry[]> {
   return waitFor(`the agent to manage ${pids.join(', ')}`, async () => {
     const m = await managedOf(a);
-    return m.map((e) => e.pid).sort().join(',') === [...pids].sort().join(',') ? m : undefined;
+    return m
+      .map((e) => e.pid)
+      .sort()
+      .join(',') === [...pids].sort().join(',')
+      ? m
+      : undefined;
   });
 }
 
@@ -68,8 +92,13 @@ async function managing(a: RunningAgent, pids: number[]): Promise<ManagedEntry[]
 function checkTwoNodeTopology(sys: string): void {
   const t = fgo(['topology', '--sysfs-root', sys, '--json']);
   expect(t.code).toBe(0);
-  const topo = JSON.parse(t.out) as { nodes: Array<{ id: number; cpus: number[]; memory_kb: number; distances: number[] }> };
-  expect(topo.nodes.map((n) => [n.id, n.cpus, n.distances])).toEqual([[0, [0], [10, 20]], [1, [1], [20, 10]]]);
+  const topo = JSON.parse(t.out) as {
+    nodes: Array<{ id: number; cpus: number[]; memory_kb: number; distances: number[] }>;
+  };
+  expect(topo.nodes.map((n) => [n.id, n.cpus, n.distances])).toEqual([
+    [0, [0], [10, 20]],
+    [1, [1], [20, 10]],
+  ]);
   expect(topo.nodes[0]?.memory_kb).toBeGreaterThan(0);
 }
 
@@ -84,11 +113,15 @@ function decisions(entries: readonly unknown[]): Map<number, { node: number; cpu
 }
 
 /** The executor's steps the agent journalled (notes "enforced" / "dry run: would do"). */
-const stepsOf = (entries: readonly unknown[]): Step[] => (entries as Entry[]).filter((e) => e.type === 'note' && Array.isArray(e.data)).flatMap((e) => e.data as Step[]);
+const stepsOf = (entries: readonly unknown[]): Step[] =>
+  (entries as Entry[]).filter((e) => e.type === 'note' && Array.isArray(e.data)).flatMap((e) => e.data as Step[]);
 
 describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
-  it('pins two adopted processes to disjoint single CPUs, every thread and its own cpuset group, seen from outside', { timeout: T }, async () => {
-    const a = w.spawn({ worker: true }), b = w.spawn();
+  it('pins two adopted processes to disjoint single CPUs, every thread and its own cpuset group, seen from outside', {
+    timeout: T,
+  }, async () => {
+    const a = w.spawn({ worker: true }),
+      b = w.spawn();
     await a.ready; // the Worker thread exists before the agent looks
     const pids = [a.pid as number, b.pid as number];
     const agent = await w.agent(w.config(EXCLUSIVE));
@@ -108,7 +141,9 @@ describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${
     expect(enforcementErrors(await agent.getText('/metrics'))).toBe(0);
   });
 
-  it('a two-node sysfs view of this host (--sysfs-root): one process per node, mems of node 1 left to the parent', { timeout: T }, async () => {
+  it('a two-node sysfs view of this host (--sysfs-root): one process per node, mems of node 1 left to the parent', {
+    timeout: T,
+  }, async () => {
     // node0 = cpu0, node1 = cpu1, as this host has CPUs 0 and 1 — but only memory node 0.
     const sys = makeTwoNodeSysfs(join(w.dir, 'sys'));
     checkTwoNodeTopology(sys);
@@ -130,7 +165,14 @@ describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${
     const entries = readJournal(agent.journal).entries;
     const steps = stepsOf(entries);
     const onNode1 = pids.find((p) => d.get(p)?.node === 1);
-    expect(steps.filter((s) => s.fragment === `pid${onNode1}` && s.op === 'cpuset' && s.detail.includes("mems (parent's: node 1 is not a memory node of this host)"))).toHaveLength(1);
+    expect(
+      steps.filter(
+        (s) =>
+          s.fragment === `pid${onNode1}` &&
+          s.op === 'cpuset' &&
+          s.detail.includes("mems (parent's: node 1 is not a memory node of this host)"),
+      ),
+    ).toHaveLength(1);
     expect(steps.filter((s) => !s.ok)).toEqual([]);
     expect((entries as Entry[]).filter((e) => e.type === 'note' && e.level === 'error')).toEqual([]);
     expect(enforcementErrors(await agent.getText('/metrics'))).toBe(0);
@@ -147,7 +189,10 @@ describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${
       await new Promise((r) => s.once('exit', r));
     }
     const lp = long.pid as number;
-    await waitFor('the long-lived process pinned', () => /^\d$/.test(cpusAllowed(lp) ?? '') && cpusetOf(lp) === `/${w.parent}/pid${lp}`);
+    await waitFor(
+      'the long-lived process pinned',
+      () => /^\d$/.test(cpusAllowed(lp) ?? '') && cpusetOf(lp) === `/${w.parent}/pid${lp}`,
+    );
     await waitFor('the short ones out of adopt.managed', async () => {
       const m = await managedOf(agent);
       return m.some((e) => e.pid === lp) && !m.some((e) => shorts.includes(e.pid));
@@ -171,26 +216,44 @@ describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${
   // The thread-group leader is a zombie (state Z) while other threads run on — for good after the
   // main thread's pthread_exit (here), for a moment in every exit of a multi-threaded process. The
   // process is alive: it keeps its placement and its group.
-  it('a process whose main thread exited while its other threads run on: no enforcement error', { timeout: T }, async () => {
+  it('a process whose main thread exited while its other threads run on: no enforcement error', {
+    timeout: T,
+  }, async () => {
     const agent = await w.agent(w.config(EXCLUSIVE));
     const c = w.spawn({ leaderExit: true });
     const pid = c.pid as number;
-    await waitFor(`pid ${pid} pinned`, () => /^\d$/.test(cpusAllowed(pid) ?? '') && readFileSync(join(CPUSET, w.parent, `pid${pid}`, 'cgroup.procs'), 'utf8').trim() === String(pid));
+    await waitFor(
+      `pid ${pid} pinned`,
+      () =>
+        /^\d$/.test(cpusAllowed(pid) ?? '') &&
+        readFileSync(join(CPUSET, w.parent, `pid${pid}`, 'cgroup.procs'), 'utf8').trim() === String(pid),
+    );
     c.stdin?.write('exit the main thread\n');
     await waitFor('the leader a zombie, the process alive', () => leaderState(pid) === 'Z' && alive(pid));
     const turns = (await agent.get<{ turns: number }>('/v1/state')).turns;
-    await waitFor('5 more agent turns (scans included)', async () => (await agent.get<{ turns: number }>('/v1/state')).turns >= turns + 5);
+    await waitFor(
+      '5 more agent turns (scans included)',
+      async () => (await agent.get<{ turns: number }>('/v1/state')).turns >= turns + 5,
+    );
     expect(enforcementErrors(await agent.getText('/metrics'))).toBe(0);
   });
 
-  it('Executor.pin on a process that already exited: steps gone and not ok, nothing thrown', { timeout: T }, async () => {
+  it('Executor.pin on a process that already exited: steps gone and not ok, nothing thrown', {
+    timeout: T,
+  }, async () => {
     const c = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
     const pid = c.pid as number;
     await new Promise((r) => c.once('exit', r));
     await waitFor(`pid ${pid} reaped`, () => !alive(pid));
     const groups = new CpusetGroups({ roots: resolveRoots(), base: w.parent });
     for (const g of [groups, undefined]) {
-      const ex = new Executor({ groups: g, enforce: true, hostMems: new Set([0]), migrateMemory: false, procRoot: '/proc' });
+      const ex = new Executor({
+        groups: g,
+        enforce: true,
+        hostMems: new Set([0]),
+        migrateMemory: false,
+        procRoot: '/proc',
+      });
       const steps = ex.pin(`pid${pid}`, [pid], 0, [0]);
       const perPid = steps.filter((s) => s.pid === pid);
       expect(perPid.map((s) => s.op).sort()).toEqual(g ? ['affinity', 'cpuset'] : ['affinity']);
@@ -200,7 +263,9 @@ describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${
     }
   });
 
-  it('kill -9 and restart: processes stay pinned, are re-adopted where they were, and the journal replays', { timeout: 60_000 }, async () => {
+  it('kill -9 and restart: processes stay pinned, are re-adopted where they were, and the journal replays', {
+    timeout: 60_000,
+  }, async () => {
     const cfg = w.config(EXCLUSIVE);
     const pids = [w.spawn().pid as number, w.spawn().pid as number];
     const first = await w.agent(cfg);
@@ -253,20 +318,34 @@ describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${
     await managing(agent, pids);
     await waitFor('"dry run: would" on stderr', () => agent.stderr().includes('dry run: would'));
     // As numad's log does: the process by name, the rule that matched, the profile, where it would go.
-    for (const p of pids) await waitFor(`the adoption line of ${p}`, () => new RegExp(`dry run: would adopt pid ${p} \\(node\\), matched by adopt\\.rules\\.0 \\(cmdline /${w.marker}/\\) as profile solo: node 0, cpus \\d`).test(agent.stderr()));
+    for (const p of pids)
+      await waitFor(`the adoption line of ${p}`, () =>
+        new RegExp(
+          `dry run: would adopt pid ${p} \\(node\\), matched by adopt\\.rules\\.0 \\(cmdline /${w.marker}/\\) as profile solo: node 0, cpus \\d`,
+        ).test(agent.stderr()),
+      );
     for (const p of pids) {
       expect(cpusAllowed(p)).toBe('0-1');
       expect(cpusetOf(p)).toBe('/');
     }
     expect(existsSync(join(CPUSET, w.parent))).toBe(false);
-    const notes = (readJournal(agent.journal).entries as Entry[]).filter((e) => e.type === 'note' && e.text === 'dry run: would do');
+    const notes = (readJournal(agent.journal).entries as Entry[]).filter(
+      (e) => e.type === 'note' && e.text === 'dry run: would do',
+    );
     expect(notes.length).toBeGreaterThanOrEqual(2);
     expect(enforcementErrors(await agent.getText('/metrics'))).toBe(0);
   });
 
   it('--json prints one JSON line with the address, journal and pid once listening', { timeout: T }, async () => {
     const agent = await w.agent(w.config(EXCLUSIVE), { enforce: false });
-    expect(agent.line).toEqual({ listening: `127.0.0.1:${agent.port}`, mode: 'adopt', enforce: false, state_dir: w.stateDir, journal: join(w.stateDir, 'journal'), pid: agent.proc.pid });
+    expect(agent.line).toEqual({
+      listening: `127.0.0.1:${agent.port}`,
+      mode: 'adopt',
+      enforce: false,
+      state_dir: w.stateDir,
+      journal: join(w.stateDir, 'journal'),
+      pid: agent.proc.pid,
+    });
     expect(agent.port).toBeGreaterThan(0);
     expect((await agent.get<{ mode: string }>('/v1/state')).mode).toBe('adopt');
   });
@@ -286,7 +365,8 @@ describe('fgo live: config validation through the CLI', () => {
   },
   "engine": { "profiles": { "solo": { "cpus": 1, "pool": { "min": 1 } } } }`;
   const run = (f: string) => fgo(['live', '--config', f, '--listen', '127.0.0.1:0']);
-  const at = (f: string, line: number | string, what: string) => new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+: ${what.replace(/\./g, '\\.')}`);
+  const at = (f: string, line: number | string, what: string) =>
+    new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+: ${what.replace(/\./g, '\\.')}`);
 
   it('exit 1, each problem on stderr with file:line:col', { timeout: T }, () => {
     const f = write('bad.json', `{\n  "mode": "adopt",\n${rules}\n}\n`);
@@ -307,7 +387,11 @@ describe('fgo live: config validation through the CLI', () => {
     const r = run(f);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${f}:3:13: colour: unknown key`);
-    for (const what of ['adopt.rules.0: needs at least one selector', 'adopt.rules.1.cmdline: not a regular expression', 'engine.profiles.solo.pool: adopt mode launches nothing']) {
+    for (const what of [
+      'adopt.rules.0: needs at least one selector',
+      'adopt.rules.1.cmdline: not a regular expression',
+      'engine.profiles.solo.pool: adopt mode launches nothing',
+    ]) {
       expect(r.err).toMatch(at(f, '\\d+', what));
     }
   });

@@ -35,17 +35,29 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function poolConfig(dir: string, over: { scaling_ms?: number; predictor?: Record<string, unknown>; interval_ms?: number } = {}): LiveConfig {
-  return parseLiveConfig({
-    mode: 'pool', interval_ms: over.interval_ms ?? 100, state_dir: join(dir, 'state'), cgroup_parent: `fgo-predict-test-${process.pid}`, triggers: [],
-    pool: { workers: { echo: { command: [process.execPath, ECHO_WORKER], ready_timeout_ms: 10_000, stop_grace_ms: 1_000 } } },
-    ...(over.predictor ? { predictor: over.predictor } : {}),
-    engine: {
-      pressure: { signal: 'avg10', thresholds: { cpu: { low: 0.8, medium: 0.9, high: 0.95, critical: 0.99 } } },
-      scaling: { interval_ms: over.scaling_ms ?? 10_000 },
-      profiles: { echo: { cpus: 0.5, memory_kb: 65_536, warm_start_ms: 5, pool: { min: 0, target: 1, max: 4 } } },
+function poolConfig(
+  dir: string,
+  over: { scaling_ms?: number; predictor?: Record<string, unknown>; interval_ms?: number } = {},
+): LiveConfig {
+  return parseLiveConfig(
+    {
+      mode: 'pool',
+      interval_ms: over.interval_ms ?? 100,
+      state_dir: join(dir, 'state'),
+      cgroup_parent: `fgo-predict-test-${process.pid}`,
+      triggers: [],
+      pool: {
+        workers: { echo: { command: [process.execPath, ECHO_WORKER], ready_timeout_ms: 10_000, stop_grace_ms: 1_000 } },
+      },
+      ...(over.predictor ? { predictor: over.predictor } : {}),
+      engine: {
+        pressure: { signal: 'avg10', thresholds: { cpu: { low: 0.8, medium: 0.9, high: 0.95, critical: 0.99 } } },
+        scaling: { interval_ms: over.scaling_ms ?? 10_000 },
+        profiles: { echo: { cpus: 0.5, memory_kb: 65_536, warm_start_ms: 5, pool: { min: 0, target: 1, max: 4 } } },
+      },
     },
-  }, dir);
+    dir,
+  );
 }
 
 describe('makePredictor', () => {
@@ -63,7 +75,9 @@ describe('makePredictor', () => {
     const warnings: string[] = [];
     const p = await makePredictor(cfg, (m) => warnings.push(m));
     expect(p.name).toBe('ewma');
-    expect(warnings).toEqual([`demand model ${join(dir, 'models/missing.onnx')}: no such file; forecasting with EWMA (alpha 0.5) instead`]);
+    expect(warnings).toEqual([
+      `demand model ${join(dir, 'models/missing.onnx')}: no such file; forecasting with EWMA (alpha 0.5) instead`,
+    ]);
   });
 
   it('the committed ONNX model loads and forecasts through onnxruntime, without a warning', async () => {
@@ -72,7 +86,9 @@ describe('makePredictor', () => {
     const p = await makePredictor(cfg, (m) => warnings.push(m));
     expect([p.name, warnings]).toEqual(['onnx', []]);
     // Intervals of the scaling interval, as the agent's tracker counts them.
-    const [f] = await p.forecast([{ profile: 'echo', interval_s: p.horizon_s, end_s: 3_600, counts: new Array(24).fill(10) }]);
+    const [f] = await p.forecast([
+      { profile: 'echo', interval_s: p.horizon_s, end_s: 3_600, counts: new Array(24).fill(10) },
+    ]);
     expect(f?.profile).toBe('echo');
     expect(f?.arrivals).toBeGreaterThan(8); // a flat 10 per interval forecasts near 10 (the model's median: 9.65)
     expect(f?.arrivals).toBeLessThan(20);
@@ -82,8 +98,14 @@ describe('makePredictor', () => {
 describe('PoolForecasts (stand-in agent and clock)', () => {
   function setup() {
     const cfg = poolConfig(tempDir());
-    const notes: string[] = [], warnings: string[] = [];
-    const fake = { cfg, now: () => 1234, warn: (m: string) => warnings.push(m), engine: { note: (_t: number, _l: string, text: string) => notes.push(text) } };
+    const notes: string[] = [],
+      warnings: string[] = [];
+    const fake = {
+      cfg,
+      now: () => 1234,
+      warn: (m: string) => warnings.push(m),
+      engine: { note: (_t: number, _l: string, text: string) => notes.push(text) },
+    };
     const clock = { s: 1_000_003 }; // 3 s into a 10-s interval of the wall clock
     const f = new PoolForecasts(fake as unknown as Agent, () => clock.s);
     return { f, clock, notes, warnings };
@@ -108,7 +130,16 @@ describe('PoolForecasts (stand-in agent and clock)', () => {
     const expected: Prediction[] = [{ profile: 'echo', demand_per_s: 4, recommended_size: 3, confidence: 0.5 }];
     expect(f.tickArgs()).toEqual([expected]);
     expect(f.tickArgs()).toEqual([]); // handed over once; the engine keeps it
-    expect(f.state()).toMatchObject({ name: 'ewma', horizon_s: 10, headroom: 2, interval_s: 10, asked: 1, answered: 1, failed: 0, last: { t_ms: 1234, predictions: expected } });
+    expect(f.state()).toMatchObject({
+      name: 'ewma',
+      horizon_s: 10,
+      headroom: 2,
+      interval_s: 10,
+      asked: 1,
+      answered: 1,
+      failed: 0,
+      last: { t_ms: 1234, predictions: expected },
+    });
 
     clock.s = 1_000_020; // next interval closed with no requests: EWMA 0.5 × 0 + 0.5 × 40 = 20 → 2/s
     f.poll();
@@ -119,7 +150,12 @@ describe('PoolForecasts (stand-in agent and clock)', () => {
 
   it('before any request nothing is forecast (the configured pool targets hold); a failing predictor warns and keeps the last', async () => {
     const { f, clock, warnings } = setup();
-    f.use({ name: 'broken', horizon_s: 10, history_len: 4, forecast: () => Promise.reject(new Error('model exploded')) });
+    f.use({
+      name: 'broken',
+      horizon_s: 10,
+      history_len: 4,
+      forecast: () => Promise.reject(new Error('model exploded')),
+    });
     clock.s += 30;
     f.poll();
     expect(f.asked).toBe(0);
@@ -144,23 +180,32 @@ describe('the live agent in pool mode (in process, dry run)', () => {
     const pool = () => (a.state() as { pool: ReturnType<PoolMode['state']> & { predictor: any } }).pool;
     await until(() => pool().predictor.name === 'ewma', 5_000, 'the predictor');
 
-    const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => a.schedule({ profile: 'echo', priority: 1, payload: { i }, wait: true })));
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => a.schedule({ profile: 'echo', priority: 1, payload: { i }, wait: true })),
+    );
     for (const r of replies) expect(r.status).toBe(200);
 
     const journal = join(cfg.state_dir, 'journal');
     type Call = Extract<JournalEntry, { type: 'call' }>;
-    const ticks = () => (readJournal(journal).entries as JournalEntry[]).filter((e): e is Call => e.type === 'call' && e.op === 'tick');
+    const ticks = () =>
+      (readJournal(journal).entries as JournalEntry[]).filter((e): e is Call => e.type === 'call' && e.op === 'tick');
     const withPredictions = () => ticks().filter((c) => c.args.length === 1);
     await until(() => withPredictions().length >= 1, 10_000, 'a tick call carrying predictions');
     // One more scaling cycle, so the engine has sized the pool from them.
-    await until(() => a.engine.engine.lastScaling.some((d) => d.profile === 'echo' && /^predicted /.test(d.reason)), 10_000, 'a scaling decision from the predictions');
+    await until(
+      () => a.engine.engine.lastScaling.some((d) => d.profile === 'echo' && /^predicted /.test(d.reason)),
+      10_000,
+      'a scaling decision from the predictions',
+    );
     const state = pool().predictor;
     await a.stop();
     agent = undefined;
 
     const carried = withPredictions();
     const first = carried[0]?.args[0] as Prediction[];
-    expect(first).toEqual([{ profile: 'echo', demand_per_s: expect.any(Number), recommended_size: expect.any(Number), confidence: 0.5 }]);
+    expect(first).toEqual([
+      { profile: 'echo', demand_per_s: expect.any(Number), recommended_size: expect.any(Number), confidence: 0.5 },
+    ]);
     expect(first[0]?.demand_per_s).toBeGreaterThan(0);
     // Every other tick carries nothing: each forecast is handed over once.
     expect(ticks().length).toBeGreaterThan(carried.length);
@@ -170,7 +215,8 @@ describe('the live agent in pool mode (in process, dry run)', () => {
     expect(state.asked).toBeGreaterThanOrEqual(carried.length);
     // (A forecast answered after the last journalled tick is newer than every carried one.)
     const journaled = carried.map((c) => JSON.stringify(c.args[0]));
-    if (!journaled.includes(JSON.stringify(state.last.predictions))) expect(state.answered).toBeGreaterThan(carried.length);
+    if (!journaled.includes(JSON.stringify(state.last.predictions)))
+      expect(state.answered).toBeGreaterThan(carried.length);
 
     const report = replay(readJournal(journal).entries);
     expect(report.differences).toEqual([]);

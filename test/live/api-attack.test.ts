@@ -9,17 +9,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { idleStreams, probe, slowloris, timedRequest } from '../../bench/api-attack.ts';
-import { harness, http, startAgent, state, teardown, until, writePoolConfig, type AgentProc, type Harness } from './pool-helpers.ts';
+import {
+  harness,
+  http,
+  startAgent,
+  state,
+  teardown,
+  until,
+  writePoolConfig,
+  type AgentProc,
+  type Harness,
+} from './pool-helpers.ts';
 
 const ATTACK_MS = 8_000;
-let h: Harness, a: AgentProc, port = 0;
+let h: Harness,
+  a: AgentProc,
+  port = 0;
 
 beforeAll(async () => {
   h = harness();
   writePoolConfig(h);
   a = await startAgent(h);
   port = Number(a.where.split(':').pop());
-  await until(async () => (await state(h, a)).pool.workers.some((w: { state: string }) => w.state === 'ready'), 30_000, 'a ready worker');
+  await until(
+    async () => (await state(h, a)).pool.workers.some((w: { state: string }) => w.state === 'ready'),
+    30_000,
+    'a ready worker',
+  );
 }, 60_000);
 afterAll(() => teardown(h), 40_000);
 
@@ -32,7 +48,10 @@ describe('the agent under attack', () => {
     const r = await http(a.url, 'POST', '/v1/schedule', { token: a.token, raw });
     expect([r.status, r.body]).toEqual([400, { error: 'JSON nested deeper than 64 levels (line 1, column 104)' }]); // the prefix is 40 characters: the 64th '[' (depth 65) is at column 41 + 63
     expect((await pool()).active).toBe(0);
-    const ok = await http(a.url, 'POST', '/v1/schedule', { token: a.token, body: { profile: 'echo', payload: { n: 1 }, wait: true } });
+    const ok = await http(a.url, 'POST', '/v1/schedule', {
+      token: a.token,
+      body: { profile: 'echo', payload: { n: 1 }, wait: true },
+    });
     expect([ok.status, ok.body.result.echo]).toEqual([200, { n: 1 }]);
     expect(a.exit).toBeUndefined();
   }, 30_000);
@@ -53,7 +72,7 @@ describe('the agent under attack', () => {
     expect(a.exit).toBeUndefined();
   }, 60_000);
 
-  it('keeps answering /healthz and schedules, and serves a token holder\'s stream, while 256 WebSockets besiege /v1/stream', async () => {
+  it("keeps answering /healthz and schedules, and serves a token holder's stream, while 256 WebSockets besiege /v1/stream", async () => {
     const attack = idleStreams(port, 256);
     try {
       await until(() => attack.refused >= 256 - 8, 10_000, 'the stream budget to be full', 20);
@@ -61,7 +80,9 @@ describe('the agent under attack', () => {
       const r = await probe(port, a.token, ATTACK_MS, 200);
       expect([r.healthz_failed, r.schedule_failed], r.failures.join('; ')).toEqual([0, 0]);
       expect(r.schedule_ok).toBeGreaterThan(0);
-      const own = new WebSocket(`ws://127.0.0.1:${port}/v1/stream`, { headers: { authorization: `Bearer ${a.token}` } });
+      const own = new WebSocket(`ws://127.0.0.1:${port}/v1/stream`, {
+        headers: { authorization: `Bearer ${a.token}` },
+      });
       const first = await new Promise<string>((resolve, reject) => {
         own.once('message', (d) => resolve(JSON.parse(String(d)).type));
         own.once('unexpected-response', (_q, res) => reject(new Error(`stream refused: ${res.statusCode}`)));

@@ -28,7 +28,7 @@ describe('parseCpuList', () => {
     expect(parseCpuList(' 0-1 , 4 \n')).toEqual([0, 1, 4]);
   });
 
-  it('reads the kernel\'s stride form used/group', () => {
+  it("reads the kernel's stride form used/group", () => {
     expect(parseCpuList('0-15:2/4')).toEqual([0, 1, 4, 5, 8, 9, 12, 13]);
     expect(parseCpuList('0-6:1/2')).toEqual([0, 2, 4, 6]);
   });
@@ -91,8 +91,12 @@ describe('formatCpuList', () => {
         expect(parseCpuList(formatCpuList(ids))).toEqual(sorted);
         // build the kernel's mask text: 32-bit words, most significant first
         const words = Array.from({ length: 10 }, () => 0);
-        for (const id of ids) words[Math.floor(id / 32)] = ((words[Math.floor(id / 32)] as number) | (1 << id % 32)) >>> 0;
-        const mask = words.map((w) => w.toString(16).padStart(8, '0')).reverse().join(',');
+        for (const id of ids)
+          words[Math.floor(id / 32)] = ((words[Math.floor(id / 32)] as number) | (1 << (id % 32))) >>> 0;
+        const mask = words
+          .map((w) => w.toString(16).padStart(8, '0'))
+          .reverse()
+          .join(',');
         expect(parseCpuMask(`${mask}\n`)).toEqual(sorted);
       }),
     );

@@ -20,16 +20,25 @@ const MANIFESTS = ['deploy/daemonset.yaml', 'deploy/tune-job.yaml'];
 
 /** Dockerfile instructions, continuation lines joined, comments dropped. */
 function dockerfile(): { op: string; args: string }[] {
-  return read('Dockerfile').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+  return read('Dockerfile')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
     .map((l) => ({ op: l.split(/\s+/)[0]!.toUpperCase(), args: l.slice(l.indexOf(' ') + 1).trim() }));
 }
 const instruction = (op: string) => dockerfile().filter((i) => i.op === op);
 
 /** .dockerignore as a predicate; only the pattern forms it uses (path prefixes, **\/*.EXT) are understood. */
 function dockerignored(): (path: string) => boolean {
-  const patterns = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  for (const p of patterns) expect(p, 'a .dockerignore pattern this test understands').toMatch(/^(\*\*\/\*\.[a-z]+|[A-Za-z0-9._/-]+)$/);
-  return (path) => patterns.some((p) => (p.startsWith('**/*') ? path.endsWith(p.slice(4)) : path === p || path.startsWith(`${p}/`)));
+  const patterns = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  for (const p of patterns)
+    expect(p, 'a .dockerignore pattern this test understands').toMatch(/^(\*\*\/\*\.[a-z]+|[A-Za-z0-9._/-]+)$/);
+  return (path) =>
+    patterns.some((p) => (p.startsWith('**/*') ? path.endsWith(p.slice(4)) : path === p || path.startsWith(`${p}/`)));
 }
 
 /** Files the CLI loads from bin/fgo.mjs on: relative imports and `new URL('…', import.meta.url)` references. */
@@ -55,12 +64,21 @@ function loadedFiles(): Set<string> {
 /** The YAML list under `key:` at the given indentation (`- item` lines), as strings. */
 function yamlList(block: string, key: string): string[] {
   const m = new RegExp(`^( *)${key}:\\n((?:\\1  - .*\\n|\\1    #.*\\n|\\1  #.*\\n)+)`, 'm').exec(block);
-  return m ? m[2]!.split('\n').filter((l) => /^\s*- /.test(l)).map((l) => l.replace(/^\s*- /, '').trim()) : [];
+  return m
+    ? m[2]!
+        .split('\n')
+        .filter((l) => /^\s*- /.test(l))
+        .map((l) => l.replace(/^\s*- /, '').trim())
+    : [];
 }
 
 /** Long options `fgo ARGS --help` lists. */
 function knownFlags(...args: string[]): Set<string> {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args, '--help'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   return new Set([...r.stdout.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!));
 }
@@ -103,7 +121,11 @@ describe('Dockerfile', () => {
     const entrypoint = JSON.parse(instruction('ENTRYPOINT')[0]!.args) as string[];
     expect(entrypoint).toEqual(['node', '/opt/fgo/bin/fgo.mjs']);
     expect(existsSync(join(ROOT, entrypoint[1]!.replace('/opt/fgo/', '')))).toBe(true);
-    const containers = MANIFESTS.flatMap((f) => read(f).split(/\n(?= +- name: \S+\n +(?:# .*\n +)*image:)/).slice(1));
+    const containers = MANIFESTS.flatMap((f) =>
+      read(f)
+        .split(/\n(?= +- name: \S+\n +(?:# .*\n +)*image:)/)
+        .slice(1),
+    );
     expect(containers.length).toBe(3);
     for (const c of containers) {
       expect(JSON.parse(/^\s+command: (\[.*\])$/m.exec(c)![1]!)).toEqual(entrypoint);
@@ -142,14 +164,25 @@ describe('deploy/daemonset.yaml', () => {
 
 describe('deploy/grafana-dashboard.json', () => {
   type Target = { expr?: string };
-  type Panel = { id: number; type: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string }; targets?: Target[] };
-  const dash = JSON.parse(read('deploy/grafana-dashboard.json')) as { schemaVersion: number; panels: Panel[]; templating: { list: { definition?: string }[] } };
+  type Panel = {
+    id: number;
+    type: string;
+    gridPos: { x: number; y: number; w: number; h: number };
+    datasource?: { uid: string };
+    targets?: Target[];
+  };
+  const dash = JSON.parse(read('deploy/grafana-dashboard.json')) as {
+    schemaVersion: number;
+    panels: Panel[];
+    templating: { list: { definition?: string }[] };
+  };
   let families: Map<string, Family>;
   beforeAll(async () => {
     families = parseExposition(await fedMetrics().text());
   });
 
-  const labelsOf = (f: Family) => new Set([...f.samples.keys()].flatMap((k) => [...k.matchAll(/([a-zA-Z_]\w*)="/g)].map((m) => m[1]!)));
+  const labelsOf = (f: Family) =>
+    new Set([...f.samples.keys()].flatMap((k) => [...k.matchAll(/([a-zA-Z_]\w*)="/g)].map((m) => m[1]!)));
   /** The family a series name belongs to: itself, or a histogram's _bucket/_sum/_count. */
   const familyOf = (name: string) => families.get(name) ?? families.get(name.replace(/_(bucket|sum|count)$/, ''));
   /** Labels Prometheus adds to every scraped series. */
@@ -157,11 +190,19 @@ describe('deploy/grafana-dashboard.json', () => {
 
   /** A PromQL expression's series selectors (name and matcher labels) and grouping labels. */
   function parsePromQL(expr: string): { selectors: { name: string; labels: string[] }[]; grouping: string[] } {
-    const grouping = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()).filter(Boolean));
+    const grouping = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) =>
+      m[1]!
+        .split(',')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
     let rest = expr.replace(/\b(?:by|without)\s*\([^)]*\)/g, ' ').replace(/\[[^\]]*\]/g, ' ');
     const selectors: { name: string; labels: string[] }[] = [];
     rest = rest.replace(/([a-zA-Z_:][\w:]*)\s*\{([^}]*)\}/g, (_, name: string, matchers: string) => {
-      selectors.push({ name, labels: [...matchers.matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g)].map((m) => m[1]!) });
+      selectors.push({
+        name,
+        labels: [...matchers.matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g)].map((m) => m[1]!),
+      });
       return ' ';
     });
     // Whatever identifier is left and not a function call is a bare series name.

@@ -13,7 +13,12 @@ import { resolveRoots } from '../../formats/host/roots.ts';
 
 const NE = join(import.meta.dirname, '../fixtures/procfs/node_exporter');
 
-export interface Family { name: string; type: string; help: string; samples: Map<string, number> }
+export interface Family {
+  name: string;
+  type: string;
+  help: string;
+  samples: Map<string, number>;
+}
 
 /**
  * The text exposition format parsed strictly: each family's HELP and TYPE (each exactly once,
@@ -38,11 +43,20 @@ export function parseExposition(text: string): Map<string, Family> {
       continue;
     }
     // Values as Prometheus parses them; prom-client prints "Nan" for the event-loop lag before its first sample.
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)((?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(line);
+    const m =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*)((?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(
+        line,
+      );
     if (!m) throw new Error(`not exposition format: ${line}`);
     const [, name, labels, value] = m as unknown as [string, string, string, string];
-    const base = current && (name === current.name || (['histogram', 'summary'].includes(current.type) && /_(bucket|sum|count)$/.test(name) && name.replace(/_(bucket|sum|count)$/, '') === current.name));
-    if (!current || !base) throw new Error(`sample ${name} outside its family's block (after ${current?.name ?? 'nothing'})`);
+    const base =
+      current &&
+      (name === current.name ||
+        (['histogram', 'summary'].includes(current.type) &&
+          /_(bucket|sum|count)$/.test(name) &&
+          name.replace(/_(bucket|sum|count)$/, '') === current.name));
+    if (!current || !base)
+      throw new Error(`sample ${name} outside its family's block (after ${current?.name ?? 'nothing'})`);
     if (seen.has(name + labels)) throw new Error(`series ${name}${labels} twice`);
     seen.add(name + labels);
     current.samples.set(name + labels, Number(value));
@@ -50,10 +64,27 @@ export function parseExposition(text: string): Map<string, Family> {
   return families;
 }
 
-const view = (v: number) => ({ value: v, level: 'low' as const, trend: 'steady' as const, velocity_per_s: 0, predicted: v });
+const view = (v: number) => ({
+  value: v,
+  level: 'low' as const,
+  trend: 'steady' as const,
+  velocity_per_s: 0,
+  predicted: v,
+});
 const pressure: PressureView = { cpu: view(0.3), memory: view(0.1), io: view(0) };
 const decision = (seq: number, action: Decision['action'], start?: 'warm' | 'cold'): Decision => ({
-  seq, t_ms: seq, request_id: `r${seq}`, profile: 'web', action, ...(start ? { start } : {}), reason: 'test', confidence: 1, pressure, scores: [], inputs_digest: 'x', commands: [],
+  seq,
+  t_ms: seq,
+  request_id: `r${seq}`,
+  profile: 'web',
+  action,
+  ...(start ? { start } : {}),
+  reason: 'test',
+  confidence: 1,
+  pressure,
+  scores: [],
+  inputs_digest: 'x',
+  commands: [],
 });
 
 /** An observation whose PSI is node_exporter's fixture (cpu, memory, io as the kernel printed them). */
@@ -74,7 +105,11 @@ export function fedMetrics(): AgentMetrics {
   m.apiRequest('state', 200);
   m.apiConnectionShed('evicted');
   m.observeSample(fixtureObservation());
-  m.observeStatus({ pressure, nodes: [{ id: 0, fragments: 3 }], pools: [{ profile: 'web', starting: 0, warm: 2, active: 1, draining: 0, stopped: 0, failed: 0 }] } as unknown as Status);
+  m.observeStatus({
+    pressure,
+    nodes: [{ id: 0, fragments: 3 }],
+    pools: [{ profile: 'web', starting: 0, warm: 2, active: 1, draining: 0, stopped: 0, failed: 0 }],
+  } as unknown as Status);
   m.observeRequest('web', true, 0.003);
   return m;
 }

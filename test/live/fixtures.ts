@@ -6,7 +6,16 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +47,12 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * Poll `fn` until it returns something other than undefined/false, or fail after `timeoutMs`
  * with `what` and the last value or error seen (a loaded CI machine gets the whole deadline).
  */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -50,7 +64,10 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false |
       if (e instanceof Fatal) throw e;
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
     await sleep(everyMs);
   }
 }
@@ -109,20 +126,26 @@ export function alive(pid: number): boolean {
  * else). `worker`: it also runs a Worker thread, and `ready` resolves once that thread is online.
  * `exitAfterMs`: it exits by itself after that long.
  */
-export function spawnMarked(marker: string, o: { worker?: boolean; exitAfterMs?: number; leaderExit?: boolean } = {}): ChildProcess & { ready: Promise<void> } {
+export function spawnMarked(
+  marker: string,
+  o: { worker?: boolean; exitAfterMs?: number; leaderExit?: boolean } = {},
+): ChildProcess & { ready: Promise<void> } {
   if (o.leaderExit) return Object.assign(spawnLeaderExit(marker), { ready: Promise.resolve() });
-  const code = o.exitAfterMs !== undefined
-    ? `setTimeout(()=>{},${o.exitAfterMs})`
-    : o.worker
-      ? "new (require('worker_threads').Worker)('setInterval(()=>{},1000)',{eval:true}).on('online',()=>console.log('ready'));setInterval(()=>{},1000)"
-      : 'setInterval(()=>{},1000)';
-  const c = spawn(process.execPath, ['-e', code, marker], { stdio: ['ignore', o.worker ? 'pipe' : 'ignore', 'ignore'] });
+  const code =
+    o.exitAfterMs !== undefined
+      ? `setTimeout(()=>{},${o.exitAfterMs})`
+      : o.worker
+        ? "new (require('worker_threads').Worker)('setInterval(()=>{},1000)',{eval:true}).on('online',()=>console.log('ready'));setInterval(()=>{},1000)"
+        : 'setInterval(()=>{},1000)';
+  const c = spawn(process.execPath, ['-e', code, marker], {
+    stdio: ['ignore', o.worker ? 'pipe' : 'ignore', 'ignore'],
+  });
   if (c.pid === undefined) throw new Error('could not spawn a marked process');
   const ready = o.worker
     ? new Promise<void>((resolve, reject) => {
-      c.stdout?.setEncoding('utf8').on('data', (d: string) => d.includes('ready') && resolve());
-      c.once('exit', () => reject(new Error('marked process exited before its worker thread was online')));
-    })
+        c.stdout?.setEncoding('utf8').on('data', (d: string) => d.includes('ready') && resolve());
+        c.once('exit', () => reject(new Error('marked process exited before its worker thread was online')));
+      })
     : Promise.resolve();
   return Object.assign(c, { ready });
 }
@@ -133,8 +156,9 @@ export function spawnMarked(marker: string, o: { worker?: boolean; exitAfterMs?:
  * /proc/PID/stat) while the process runs on in its other threads.
  */
 function spawnLeaderExit(marker: string): ChildProcess {
-  const code = "const k=require('koffi');new (require('worker_threads').Worker)('setInterval(()=>{},1000)',{eval:true});"
-    + "process.stdin.once('data',()=>k.load('libc.so.6').func('void pthread_exit(void *)')(null))";
+  const code =
+    "const k=require('koffi');new (require('worker_threads').Worker)('setInterval(()=>{},1000)',{eval:true});" +
+    "process.stdin.once('data',()=>k.load('libc.so.6').func('void pthread_exit(void *)')(null))";
   const c = spawn(process.execPath, ['-e', code, marker], { cwd: ROOT, stdio: ['pipe', 'ignore', 'ignore'] });
   if (c.pid === undefined) throw new Error('could not spawn a marked process');
   return c;
@@ -177,20 +201,38 @@ export interface StartLine {
 }
 
 /** `fgo live --config FILE [--enforce] --listen 127.0.0.1:0 --json ARGS`, once it printed its JSON line. */
-export async function startAgent(cfgFile: string, o: { enforce?: boolean; args?: string[] } = {}): Promise<RunningAgent> {
-  const argv = [FGO, 'live', '--config', cfgFile, ...(o.enforce === false ? [] : ['--enforce']), '--listen', '127.0.0.1:0', '--json', ...(o.args ?? [])];
+export async function startAgent(
+  cfgFile: string,
+  o: { enforce?: boolean; args?: string[] } = {},
+): Promise<RunningAgent> {
+  const argv = [
+    FGO,
+    'live',
+    '--config',
+    cfgFile,
+    ...(o.enforce === false ? [] : ['--enforce']),
+    '--listen',
+    '127.0.0.1:0',
+    '--json',
+    ...(o.args ?? []),
+  ];
   const proc = spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
+  let out = '',
+    err = '';
   proc.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   let gone = false;
   void exited.then(() => (gone = true));
-  const line = await waitFor('the agent\'s JSON line on stdout', () => {
-    if (gone) throw new Fatal(`agent exited before starting: ${err}`);
-    const nl = out.indexOf('\n');
-    return nl < 0 ? undefined : (JSON.parse(out.slice(0, nl)) as StartLine);
-  }, 30_000);
+  const line = await waitFor(
+    "the agent's JSON line on stdout",
+    () => {
+      if (gone) throw new Fatal(`agent exited before starting: ${err}`);
+      const nl = out.indexOf('\n');
+      return nl < 0 ? undefined : (JSON.parse(out.slice(0, nl)) as StartLine);
+    },
+    30_000,
+  );
   const port = Number(line.listening.split(':').pop());
   const getText = async (path: string) => {
     const r = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -198,10 +240,14 @@ export async function startAgent(cfgFile: string, o: { enforce?: boolean; args?:
     return r.text();
   };
   return {
-    proc, line, pid: line.pid, port, journal: line.journal,
+    proc,
+    line,
+    pid: line.pid,
+    port,
+    journal: line.journal,
     stderr: () => err,
     getText,
-    get: async <T,>(path: string) => JSON.parse(await getText(path)) as T,
+    get: async <T>(path: string) => JSON.parse(await getText(path)) as T,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (!gone) proc.kill(signal);
       return exited;
@@ -216,10 +262,22 @@ export async function managedOf(a: RunningAgent): Promise<ManagedEntry[]> {
 
 /** The sum of fgo_enforcement_errors_total over its labels in a /metrics text (0 when absent). */
 export function enforcementErrors(metrics: string): number {
-  return metrics.split('\n').filter((l) => l.startsWith('fgo_enforcement_errors_total')).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  return metrics
+    .split('\n')
+    .filter((l) => l.startsWith('fgo_enforcement_errors_total'))
+    .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
 }
 
-export type Entry = { type: string; op?: string; args?: unknown[]; out?: unknown; epoch?: number; text?: string; level?: string; data?: unknown };
+export type Entry = {
+  type: string;
+  op?: string;
+  args?: unknown[];
+  out?: unknown;
+  epoch?: number;
+  text?: string;
+  level?: string;
+  data?: unknown;
+};
 
 /** A journal's engine calls of one op (`readJournal(...).entries`). */
 export function callsOf(entries: readonly unknown[], op: string): Entry[] {
@@ -257,9 +315,14 @@ export class TestWorld {
   /** Write the live config (adopt mode, one cmdline rule on the marker) and return its path. */
   config(engine: object, extra: Record<string, unknown> = {}): string {
     const cfg = {
-      mode: 'adopt', state_dir: this.stateDir, cgroup_parent: this.parent, interval_ms: 200, triggers: [],
+      mode: 'adopt',
+      state_dir: this.stateDir,
+      cgroup_parent: this.parent,
+      interval_ms: 200,
+      triggers: [],
       adopt: { scan_interval_ms: 200, rules: [{ profile: 'solo', cmdline: this.marker }] },
-      engine, ...extra,
+      engine,
+      ...extra,
     };
     const file = join(this.dir, 'fgo.json');
     writeFileSync(file, JSON.stringify(cfg, null, 2));
@@ -275,7 +338,11 @@ export class TestWorld {
   async cleanup(): Promise<void> {
     await Promise.all(this.agents.map((a) => a.stop('SIGKILL')));
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await Promise.all(this.children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    await Promise.all(
+      this.children.map((c) =>
+        c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)),
+      ),
+    );
     removeCgroupTree(join(CPUSET, this.parent));
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -319,16 +386,25 @@ export function makeTwoNodeSysfs(dir: string): string {
     mkdirSync(join(dir, p, '..'), { recursive: true });
     writeFileSync(join(dir, p), text);
   };
-  const node = 'devices/system/node', cpu = 'devices/system/cpu';
+  const node = 'devices/system/node',
+    cpu = 'devices/system/cpu';
   for (const f of ['online', 'possible', 'has_cpu', 'has_memory', 'has_normal_memory']) put(`${node}/${f}`, '0-1\n');
   for (const f of ['online', 'possible', 'present']) put(`${cpu}/${f}`, '0-1\n');
-  const real = readOr('/sys/devices/system/node/node0/meminfo') ?? 'Node 0 MemTotal:       16000000 kB\nNode 0 MemFree:        12000000 kB\nNode 0 MemUsed:         4000000 kB\n';
+  const real =
+    readOr('/sys/devices/system/node/node0/meminfo') ??
+    'Node 0 MemTotal:       16000000 kB\nNode 0 MemFree:        12000000 kB\nNode 0 MemUsed:         4000000 kB\n';
   for (const n of [0, 1]) {
     put(`${node}/node${n}/cpulist`, `${n}\n`);
     put(`${node}/node${n}/cpumap`, `${1 << n}\n`);
     put(`${node}/node${n}/distance`, n === 0 ? '10 20\n' : '20 10\n');
     // Every figure halved ("kB" lines; HugePages_* counts too), labelled with this node's number.
-    put(`${node}/node${n}/meminfo`, real.replace(/^Node \d+ (\S+:\s*)(\d+)/gm, (_, k: string, v: string) => `Node ${n} ${k}${Math.floor(Number(v) / 2)}`));
+    put(
+      `${node}/node${n}/meminfo`,
+      real.replace(
+        /^Node \d+ (\S+:\s*)(\d+)/gm,
+        (_, k: string, v: string) => `Node ${n} ${k}${Math.floor(Number(v) / 2)}`,
+      ),
+    );
     mkdirSync(join(dir, cpu, `cpu${n}`, `node${n}`), { recursive: true });
     put(`${cpu}/cpu${n}/online`, '1\n');
     const t = `${cpu}/cpu${n}/topology`;

@@ -9,7 +9,18 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fgo } from './fixtures.ts';
-import { harness, http, startAgent, state, stopAgent, teardown, until, writePoolConfig, type AgentProc, type Harness } from './pool-helpers.ts';
+import {
+  harness,
+  http,
+  startAgent,
+  state,
+  stopAgent,
+  teardown,
+  until,
+  writePoolConfig,
+  type AgentProc,
+  type Harness,
+} from './pool-helpers.ts';
 import { smallDisk, tmpfsUnavailable, type SmallDisk } from './tmpfs.ts';
 
 const why = tmpfsUnavailable();
@@ -30,7 +41,10 @@ afterEach(async () => {
 });
 
 /** Every segment of the journal, with its size: none may be empty. */
-const segments = (journal: string) => readdirSync(journal).sort().map((n) => ({ n, bytes: statSync(join(journal, n)).size }));
+const segments = (journal: string) =>
+  readdirSync(journal)
+    .sort()
+    .map((n) => ({ n, bytes: statSync(join(journal, n)).size }));
 
 async function degraded(a: AgentProc): Promise<{ code: string } | null> {
   return (await state(h, a)).journal.degraded;
@@ -52,14 +66,21 @@ describe.skipIf(why !== undefined)('the agent on a full disk (real tmpfs as stat
     const journal = join(disk.dir, 'journal');
 
     const a = await startAgent(h);
-    await until(async () => (await http(a.url, 'POST', SCHEDULE, { token: a.token, body: echo })).status === 200, 30_000, 'a first request placed');
+    await until(
+      async () => (await http(a.url, 'POST', SCHEDULE, { token: a.token, body: echo })).status === 200,
+      30_000,
+      'a first request placed',
+    );
     expect(await degraded(a)).toBeNull();
 
     disk.fill();
     await until(async () => (await degraded(a))?.code === 'ENOSPC', 20_000, 'the journal to report ENOSPC');
     await refusedWith503(a);
     expect(a.exit).toBeUndefined();
-    const complaints = a.stderr().split('\n').filter((l) => / journal \S+: cannot write \S+\.jsonl: ENOSPC/.test(l));
+    const complaints = a
+      .stderr()
+      .split('\n')
+      .filter((l) => / journal \S+: cannot write \S+\.jsonl: ENOSPC/.test(l));
     expect(complaints).toHaveLength(1);
     expect(a.stderr()).not.toMatch(/\n\s+at /); // no stack trace
 
@@ -85,7 +106,14 @@ describe.skipIf(why !== undefined)('the agent on a full disk (real tmpfs as stat
     expect(before.every((s) => s.bytes > 0)).toBe(true);
     const r = fgo(['replay', journal, '--json']);
     expect(r.code, r.err).toBe(0);
-    const rep = JSON.parse(r.out) as { epochs: number; calls: number; decisions: number; differences: unknown[]; problems: string[]; unchecked: string[] };
+    const rep = JSON.parse(r.out) as {
+      epochs: number;
+      calls: number;
+      decisions: number;
+      differences: unknown[];
+      problems: string[];
+      unchecked: string[];
+    };
     expect(rep).toMatchObject({ epochs: 1, differences: [], problems: [], unchecked: [] });
     expect(rep.decisions).toBeGreaterThanOrEqual(2);
   }, 180_000);

@@ -40,18 +40,34 @@ describe.skipIf(why !== undefined)('journal on a full disk (real tmpfs)', () => 
     // 5,000 bytes: more than the slack in the segment's last page, so the write is cut short, then refused.
     j.append({ i: 3, pad: 'x'.repeat(5_000) });
     expect(j.flush()).toBe(false);
-    expect(j.degraded).toMatchObject({ code: 'ENOSPC', op: 'write', file: j.segment, attempts: 1, waiting_entries: 1, lost_entries: 0, stuck: false });
+    expect(j.degraded).toMatchObject({
+      code: 'ENOSPC',
+      op: 'write',
+      file: j.segment,
+      attempts: 1,
+      waiting_entries: 1,
+      lost_entries: 0,
+      stuck: false,
+    });
     expect(statSync(j.segment).size).toBe(durable); // no partial line left before later lines
     j.append({ i: 4 });
     expect(j.flush()).toBe(false);
     expect(j.degraded).toMatchObject({ code: 'ENOSPC', attempts: 2, waiting_entries: 2 });
     expect(logged).toHaveLength(1); // same errno: not logged again
-    expect(logged[0]).toMatch(new RegExp(`^journal ${dir}: cannot write ${j.segment}: ENOSPC \\(.*\\); 1 entries wait in memory; new work is refused; retrying at every flush$`));
+    expect(logged[0]).toMatch(
+      new RegExp(
+        `^journal ${dir}: cannot write ${j.segment}: ENOSPC \\(.*\\); 1 entries wait in memory; new work is refused; retrying at every flush$`,
+      ),
+    );
 
     disk.free();
     expect(j.flush()).toBe(true);
     expect(j.degraded).toBeUndefined();
-    expect(logged[1]).toMatch(new RegExp(`^journal ${dir}: writing again \\(${j.segment}\\) after [0-9.]+ s and 2 failed attempts; 2 waiting entries are durable now$`));
+    expect(logged[1]).toMatch(
+      new RegExp(
+        `^journal ${dir}: writing again \\(${j.segment}\\) after [0-9.]+ s and 2 failed attempts; 2 waiting entries are durable now$`,
+      ),
+    );
     j.close();
     const read = readJournal(dir);
     expect(read.entries).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3, pad: 'x'.repeat(5_000) }, { i: 4 }]);
@@ -69,7 +85,9 @@ describe.skipIf(why !== undefined)('journal on a full disk (real tmpfs)', () => 
       j.close();
       expect(readdirSync(dir)).toEqual([]);
     }
-    expect(logged.filter((l) => l.includes('closing with 1 entries never written (ENOSPC): they are lost'))).toHaveLength(3);
+    expect(
+      logged.filter((l) => l.includes('closing with 1 entries never written (ENOSPC): they are lost')),
+    ).toHaveLength(3);
     disk.free();
     const j = Journal.open(dir);
     j.append({ run: 'after' });
@@ -111,7 +129,13 @@ describe.skipIf(why !== undefined)('demand trace on a full disk (real tmpfs)', (
     expect(() => r.flush(2_000)).not.toThrow();
     expect(statSync(file).size).toBe(durable);
     expect(r.rowsWritten).toBe(1);
-    expect(warned).toEqual([expect.stringMatching(new RegExp(`^demand trace ${file}: cannot write: ENOSPC \\(.*\\); 31 rows wait in memory, retrying at every flush$`))]);
+    expect(warned).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^demand trace ${file}: cannot write: ENOSPC \\(.*\\); 31 rows wait in memory, retrying at every flush$`,
+        ),
+      ),
+    ]);
     disk.free();
     r.flush(3_000);
     expect(warned[1]).toBe(`demand trace ${file}: writing again (ENOSPC is over)`);

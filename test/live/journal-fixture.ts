@@ -14,22 +14,33 @@ export const topology = {
     { id: 0, cpus: [0, 1], memory_kb: 4_000_000, distances: [10, 21] },
     { id: 1, cpus: [2, 3], memory_kb: 4_000_000, distances: [21, 10] },
   ],
-  online_cpus: [0, 1, 2, 3], allowed_cpus: [0, 1, 2, 3], allowed_nodes: [0, 1],
+  online_cpus: [0, 1, 2, 3],
+  allowed_cpus: [0, 1, 2, 3],
+  allowed_nodes: [0, 1],
 };
 /** A PSI line with every average at `v`. */
 export const line = (v: number) => ({ some: { avg10: v, avg60: v, avg300: v } });
-const obs = (t_ms: number, cpu: number): Observation => ({ t_ms, psi: { cpu: line(cpu), memory: line(0), io: line(0) } });
+const obs = (t_ms: number, cpu: number): Observation => ({
+  t_ms,
+  psi: { cpu: line(cpu), memory: line(0), io: line(0) },
+});
 
 /**
  * Write `epochs` agent runs of `requests` requests each into `dir`; segments rotate at `max_bytes`
  * and `keep` are kept. Returns the number of engine calls written.
  */
-export function writeRealJournal(dir: string, o: { epochs?: number; requests?: number; max_bytes?: number; keep?: number } = {}): number {
+export function writeRealJournal(
+  dir: string,
+  o: { epochs?: number; requests?: number; max_bytes?: number; keep?: number } = {},
+): number {
   const config = parseConfig({ profiles: { web: { latency_slo_ms: 30_000, pool: { min: 1, target: 1, max: 4 } } } });
   let calls = 0;
   for (let epoch = 1; epoch <= (o.epochs ?? 2); epoch++) {
     const j = Journal.open(dir, { max_bytes: o.max_bytes ?? 4_096, keep: o.keep ?? 1_000, log: () => {} });
-    const e = new JournaledEngine({ type: 'start', epoch, wall_ms: 0, version: 'test', mode: 'pool', seed: `s${epoch}`, config, topology }, j);
+    const e = new JournaledEngine(
+      { type: 'start', epoch, wall_ms: 0, version: 'test', mode: 'pool', seed: `s${epoch}`, config, topology },
+      j,
+    );
     const call = (op: Parameters<JournaledEngine['call']>[0], args: unknown[], ob: Observation) => {
       calls++;
       return e.call(op, args, ob);
@@ -38,7 +49,11 @@ export function writeRealJournal(dir: string, o: { epochs?: number; requests?: n
     call('tick', [], obs(t, 0));
     for (let i = 0; i < (o.requests ?? 20); i++) {
       t += 250;
-      const d = call('schedule', [{ id: `r${i}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 }], obs(t, (i % 5) / 10)) as Decision;
+      const d = call(
+        'schedule',
+        [{ id: `r${i}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 }],
+        obs(t, (i % 5) / 10),
+      ) as Decision;
       if (d.action === 'place') {
         if (d.start === 'cold') call('started', [d.fragment], obs(t + 10, 0));
         call('complete', [d.fragment, { ok: true, latency_ms: 5 + i }], obs(t + 20, 0));

@@ -16,11 +16,13 @@ import { encodeLine } from '../../live/journal-line.ts';
 /** A segment's text as the journal writes it: each entry a line carrying the running check. */
 function segmentText(...entries: object[]): string {
   let chk = 0;
-  return entries.map((e) => {
-    const l = encodeLine(JSON.stringify(e), chk);
-    chk = l.chk;
-    return l.line;
-  }).join('');
+  return entries
+    .map((e) => {
+      const l = encodeLine(JSON.stringify(e), chk);
+      chk = l.chk;
+      return l.line;
+    })
+    .join('');
 }
 
 const temps: string[] = [];
@@ -53,7 +55,9 @@ describe('Journal', () => {
     a.append({ i: 5 });
     expect(a.flush()).toBe(false);
     expect(a.dropped_after_close).toBe(3);
-    expect(logged).toEqual([`journal ${dir}: an entry {"i":4} arrived after close and was dropped — a caller outlived the agent's stop (a bug; later ones are only counted)`]);
+    expect(logged).toEqual([
+      `journal ${dir}: an entry {"i":4} arrived after close and was dropped — a caller outlived the agent's stop (a bug; later ones are only counted)`,
+    ]);
 
     const b = Journal.open(dir);
     expect(b.segment).toBe(join(dir, '000002.jsonl'));
@@ -179,12 +183,14 @@ describe('readJournal', () => {
     writeFileSync(join(dir, '000001.jsonl'), `${whole}12`);
     writeFileSync(join(dir, '000002.jsonl'), `${whole.slice(0, -1)}x`);
     writeFileSync(join(dir, '000003.jsonl'), `${whole}\0\0\0\n`);
-    expect(() => readJournal(dir)).toThrow([
-      `journal ${dir} is damaged:`,
-      `${join(dir, '000001.jsonl')}:3: unterminated last line of 2 bytes that is not the start of an entry`,
-      `${join(dir, '000002.jsonl')}:2: unterminated last line of ${whole.split('\n')[1]!.length + 1} bytes that is not the start of an entry`,
-      `${join(dir, '000003.jsonl')}:3: no "chk" check at the end of the line (damaged, or not written by fgo)`,
-    ].join('\n'));
+    expect(() => readJournal(dir)).toThrow(
+      [
+        `journal ${dir} is damaged:`,
+        `${join(dir, '000001.jsonl')}:3: unterminated last line of 2 bytes that is not the start of an entry`,
+        `${join(dir, '000002.jsonl')}:2: unterminated last line of ${whole.split('\n')[1]!.length + 1} bytes that is not the start of an entry`,
+        `${join(dir, '000003.jsonl')}:3: no "chk" check at the end of the line (damaged, or not written by fgo)`,
+      ].join('\n'),
+    );
   });
 
   it('names every damaged line file:line: a changed byte, a lost line, a moved line, a plain JSON line', () => {
@@ -192,11 +198,15 @@ describe('readJournal', () => {
     const file = join(dir, '000001.jsonl');
     const lines = segmentText({ a: 1 }, { a: 2 }, { a: 3 }, { a: 4 }).split('\n');
     writeFileSync(file, [lines[0], lines[1]!.replace('2', '7'), lines[2], lines[3], ''].join('\n'));
-    expect(() => readJournal(dir)).toThrow(new RegExp(`^journal ${dir} is damaged:\n${file}:2: check mismatch [^\n]*$`));
+    expect(() => readJournal(dir)).toThrow(
+      new RegExp(`^journal ${dir} is damaged:\n${file}:2: check mismatch [^\n]*$`),
+    );
     writeFileSync(file, [lines[0], lines[2], lines[3], ''].join('\n')); // line 2 lost: line 3 (now 2) no longer follows
     expect(() => readJournal(file)).toThrow(`${file}:2: check mismatch`);
     writeFileSync(file, [lines[0], lines[2], lines[1], lines[3], ''].join('\n'));
-    expect(() => readJournal(file)).toThrow(new RegExp(`${file}:2: check mismatch.*\n${file}:3: check mismatch.*\n${file}:4: check mismatch`));
+    expect(() => readJournal(file)).toThrow(
+      new RegExp(`${file}:2: check mismatch.*\n${file}:3: check mismatch.*\n${file}:4: check mismatch`),
+    );
     writeFileSync(file, '{"a":1}\n');
     expect(() => readJournal(file)).toThrow(`${file}:1: no "chk" check at the end of the line`);
   });

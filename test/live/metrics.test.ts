@@ -35,17 +35,30 @@ describe('the exposition follows the Prometheus naming conventions', () => {
   it('ends counters, and only counters, in _total, default metrics included', () => {
     // prom-client's nodejs_active_handles_total & co. are gauges repeating the sums of
     // nodejs_active_handles{type}: removed, while the per-type gauges stay.
-    for (const f of families.values()) expect(f.name.endsWith('_total'), `${f.name} is a ${f.type}`).toBe(f.type === 'counter');
+    for (const f of families.values())
+      expect(f.name.endsWith('_total'), `${f.name} is a ${f.type}`).toBe(f.type === 'counter');
     expect(families.get('nodejs_active_handles')?.type).toBe('gauge');
   });
 
   it('names fgo families fgo_[a-z_]+ with _total only on counters and base units in the name', () => {
     const fgo = [...families.values()].filter((f) => f.name.startsWith('fgo_'));
     expect(fgo.map((f) => f.name).sort()).toEqual([
-      'fgo_api_connections_shed_total', 'fgo_api_requests_total', 'fgo_build_info', 'fgo_cold_starts_total', 'fgo_commands_total',
-      'fgo_decision_duration_seconds', 'fgo_decisions_total', 'fgo_enforcement_errors_total', 'fgo_fragments_managed',
-      'fgo_node_cpu_utilization_ratio', 'fgo_node_memory_free_bytes', 'fgo_pool_fragments', 'fgo_pressure_ratio',
-      'fgo_pressure_signal_ratio', 'fgo_pressure_stall_seconds_total', 'fgo_request_duration_seconds',
+      'fgo_api_connections_shed_total',
+      'fgo_api_requests_total',
+      'fgo_build_info',
+      'fgo_cold_starts_total',
+      'fgo_commands_total',
+      'fgo_decision_duration_seconds',
+      'fgo_decisions_total',
+      'fgo_enforcement_errors_total',
+      'fgo_fragments_managed',
+      'fgo_node_cpu_utilization_ratio',
+      'fgo_node_memory_free_bytes',
+      'fgo_pool_fragments',
+      'fgo_pressure_ratio',
+      'fgo_pressure_signal_ratio',
+      'fgo_pressure_stall_seconds_total',
+      'fgo_request_duration_seconds',
     ]);
     for (const f of fgo) {
       expect(f.name).toMatch(/^fgo_[a-z_]+$/);
@@ -60,14 +73,23 @@ describe('the exposition follows the Prometheus naming conventions', () => {
 
   it('does not repeat a figure under another name: defers and sheds are decisions by action', () => {
     const d = families.get('fgo_decisions_total')!.samples;
-    expect([...d]).toEqual([['fgo_decisions_total{action="place"}', 1], ['fgo_decisions_total{action="defer"}', 1], ['fgo_decisions_total{action="shed"}', 1]]);
+    expect([...d]).toEqual([
+      ['fgo_decisions_total{action="place"}', 1],
+      ['fgo_decisions_total{action="defer"}', 1],
+      ['fgo_decisions_total{action="shed"}', 1],
+    ]);
     expect([...families.keys()].filter((n) => /defer|shed/.test(n))).toEqual(['fgo_api_connections_shed_total']);
   });
 
   it('keeps two agents in one process apart (a registry each)', async () => {
-    const a = new AgentMetrics(), b = new AgentMetrics();
+    const a = new AgentMetrics(),
+      b = new AgentMetrics();
     a.apiRequest('state', 200);
-    expect(parseExposition(await a.text()).get('fgo_api_requests_total')!.samples.get('fgo_api_requests_total{route="state",code="200"}')).toBe(1);
+    expect(
+      parseExposition(await a.text())
+        .get('fgo_api_requests_total')!
+        .samples.get('fgo_api_requests_total{route="state",code="200"}'),
+    ).toBe(1);
     expect(parseExposition(await b.text()).get('fgo_api_requests_total')!.samples.size).toBe(0);
   });
 });
@@ -88,19 +110,31 @@ describe('figures', () => {
     expect(stall.samples.get('fgo_pressure_stall_seconds_total{resource="io",line="full"}')).toBe(159.229614);
     expect(stall.samples.get('fgo_pressure_stall_seconds_total{resource="memory",line="full"}')).toBe(0);
     // io "some avg10=0.18" percent = 0.0018
-    expect(f.get('fgo_pressure_ratio')!.samples.get('fgo_pressure_ratio{resource="io",line="some",window="avg10"}')).toBe(0.0018);
+    expect(
+      f.get('fgo_pressure_ratio')!.samples.get('fgo_pressure_ratio{resource="io",line="some",window="avg10"}'),
+    ).toBe(0.0018);
 
     // The next reading: 0.25 s more io stall; the counter shows the kernel's new total exactly.
     obs.psi.io.some = { ...obs.psi.io.some, total_us: 159886802 + 250_000 };
     delete obs.psi.cpu.full; // a kernel without the cpu full line: that series goes
     m.observeSample(obs);
     const g = parseExposition(await m.text());
-    expect(g.get('fgo_pressure_stall_seconds_total')!.samples.get('fgo_pressure_stall_seconds_total{resource="io",line="some"}')).toBe(160.136802);
-    expect(g.get('fgo_pressure_stall_seconds_total')!.samples.has('fgo_pressure_stall_seconds_total{resource="cpu",line="full"}')).toBe(false);
-    expect(g.get('fgo_pressure_ratio')!.samples.has('fgo_pressure_ratio{resource="cpu",line="full",window="avg10"}')).toBe(false);
+    expect(
+      g
+        .get('fgo_pressure_stall_seconds_total')!
+        .samples.get('fgo_pressure_stall_seconds_total{resource="io",line="some"}'),
+    ).toBe(160.136802);
+    expect(
+      g
+        .get('fgo_pressure_stall_seconds_total')!
+        .samples.has('fgo_pressure_stall_seconds_total{resource="cpu",line="full"}'),
+    ).toBe(false);
+    expect(
+      g.get('fgo_pressure_ratio')!.samples.has('fgo_pressure_ratio{resource="cpu",line="full",window="avg10"}'),
+    ).toBe(false);
   });
 
-  it('reads this host\'s /proc/pressure into counters that never fall between two samples', async () => {
+  it("reads this host's /proc/pressure into counters that never fall between two samples", async () => {
     const roots = resolveRoots();
     const first = readPressure(roots);
     if (!first.available) return; // no PSI on this kernel: the fixture test above covers the arithmetic
@@ -111,7 +145,9 @@ describe('figures', () => {
     if (!second.available) throw new Error(second.reason);
     m.observeSample({ t_ms: 1, psi: second.psi });
     const after = parseExposition(await m.text()).get('fgo_pressure_stall_seconds_total')!.samples;
-    expect(before.get('fgo_pressure_stall_seconds_total{resource="cpu",line="some"}')).toBe(first.psi.cpu.some.total_us! / 1e6);
+    expect(before.get('fgo_pressure_stall_seconds_total{resource="cpu",line="some"}')).toBe(
+      first.psi.cpu.some.total_us! / 1e6,
+    );
     for (const [series, v] of before) expect(after.get(series), series).toBeGreaterThanOrEqual(v);
   });
 
@@ -138,7 +174,9 @@ describe('figures', () => {
     const b = parseExposition(await new AgentMetrics().text()).get('fgo_build_info')!;
     expect(b.type).toBe('gauge');
     const commit = process.env.FGO_COMMIT ?? '';
-    expect([...b.samples]).toEqual([[`fgo_build_info{version="${PKG.version}",node_version="${process.versions.node}",commit="${commit}"}`, 1]]);
+    expect([...b.samples]).toEqual([
+      [`fgo_build_info{version="${PKG.version}",node_version="${process.versions.node}",commit="${commit}"}`, 1],
+    ]);
   });
 });
 
@@ -150,14 +188,21 @@ describe('the read-only metrics listener (metrics_listen)', () => {
   });
   afterAll(() => l.close());
 
-  const send = (method: string, path: string, body?: string) => new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
-    const r = request({ host: '127.0.0.1', port: l.port, method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+  const send = (method: string, path: string, body?: string) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+      const r = request(
+        { host: '127.0.0.1', port: l.port, method, path, headers: body ? { 'Content-Type': 'application/json' } : {} },
+        (res) => {
+          let text = '';
+          res
+            .setEncoding('utf8')
+            .on('data', (d: string) => (text += d))
+            .on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+        },
+      );
+      r.on('error', reject);
+      r.end(body);
     });
-    r.on('error', reject);
-    r.end(body);
-  });
 
   it('serves the same exposition as the API at GET /metrics', async () => {
     const r = await send('GET', '/metrics');

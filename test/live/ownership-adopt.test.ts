@@ -14,9 +14,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cpusAllowed, hostSupportsAgentTests, managedOf, sleep, TestWorld, waitFor } from './fixtures.ts';
 
 const NOBODY = 65_534;
-const SKIP = hostSupportsAgentTests() ?? (spawnSync('setpriv', ['--version']).status === 0 ? undefined : 'setpriv not available');
+const SKIP =
+  hostSupportsAgentTests() ?? (spawnSync('setpriv', ['--version']).status === 0 ? undefined : 'setpriv not available');
 const T = 60_000;
-const ENGINE = { placement: { jitter: false, min_shared_cpus: 0 }, profiles: { pinned: { cpus: 1, memory_kb: 1024, exclusive_cpus: 1 } } };
+const ENGINE = {
+  placement: { jitter: false, min_shared_cpus: 0 },
+  profiles: { pinned: { cpus: 1, memory_kb: 1024, exclusive_cpus: 1 } },
+};
 
 let w: TestWorld;
 const started: ChildProcess[] = [];
@@ -45,16 +49,25 @@ function run(argv: string[]): ChildProcess {
   return c;
 }
 
-const uidsOf = (pid: number) => /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.slice(1, 3).map(Number);
+const uidsOf = (pid: number) =>
+  /^Uid:\s+(\d+)\s+(\d+)/m
+    .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    ?.slice(1, 3)
+    .map(Number);
 
 describe.skipIf(SKIP)(`adopt rules that cannot be spoofed${SKIP ? ` (skipped: ${SKIP})` : ''}`, () => {
-  it('a renamed sleep run as nobody is not adopted under rules requiring uid 0 or an exe path; run by root it is', { timeout: T }, async () => {
+  it('a renamed sleep run as nobody is not adopted under rules requiring uid 0 or an exe path; run by root it is', {
+    timeout: T,
+  }, async () => {
     const exe = fakeStressNg();
     const seconds = `3${w.tag.replace(/\D/g, '').slice(0, 3) || '0'}`; // a marker of this test in the command line
     const byNobody = run(['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', exe, seconds]);
     await waitFor('the process to run as nobody', () => {
       try {
-        return uidsOf(byNobody.pid as number)?.join(',') === `${NOBODY},${NOBODY}` && readFileSync(`/proc/${byNobody.pid}/cmdline`, 'utf8').startsWith(exe);
+        return (
+          uidsOf(byNobody.pid as number)?.join(',') === `${NOBODY},${NOBODY}` &&
+          readFileSync(`/proc/${byNobody.pid}/cmdline`, 'utf8').startsWith(exe)
+        );
       } catch {
         return false;
       }
@@ -62,7 +75,13 @@ describe.skipIf(SKIP)(`adopt rules that cannot be spoofed${SKIP ? ` (skipped: ${
     const before = cpusAllowed(byNobody.pid as number);
     const cmdline = `^(\\S*/)?stress-ng ${seconds}$`;
     const cfg = w.config(ENGINE, {
-      adopt: { scan_interval_ms: 200, rules: [{ profile: 'pinned', cmdline, uid: 0 }, { profile: 'pinned', cmdline, exe: '/usr/bin/stress-ng' }] },
+      adopt: {
+        scan_interval_ms: 200,
+        rules: [
+          { profile: 'pinned', cmdline, uid: 0 },
+          { profile: 'pinned', cmdline, exe: '/usr/bin/stress-ng' },
+        ],
+      },
     });
     const agent = await w.agent(cfg);
     const byRoot = run([exe, seconds]);
@@ -79,7 +98,15 @@ describe.skipIf(SKIP)(`adopt rules that cannot be spoofed${SKIP ? ` (skipped: ${
   });
 
   it('a rule on the command line alone is accepted with a warning that it can be spoofed', { timeout: T }, async () => {
-    const agent = await w.agent(w.config(ENGINE, { adopt: { scan_interval_ms: 200, rules: [{ profile: 'pinned', cmdline: '^no-such-program-' + w.tag }] } }));
-    await waitFor('the warning', () => /warning: adopt\.rules\.0 \(profile pinned\) matches on the command line only: any local user can name a process to match it/.test(agent.stderr()));
+    const agent = await w.agent(
+      w.config(ENGINE, {
+        adopt: { scan_interval_ms: 200, rules: [{ profile: 'pinned', cmdline: '^no-such-program-' + w.tag }] },
+      }),
+    );
+    await waitFor('the warning', () =>
+      /warning: adopt\.rules\.0 \(profile pinned\) matches on the command line only: any local user can name a process to match it/.test(
+        agent.stderr(),
+      ),
+    );
   });
 });

@@ -19,12 +19,22 @@ function world() {
   const root = mkdtempSync(join(dir, 'w-'));
   const mount = join(root, 'cpuset');
   mkdirSync(mount);
-  for (const [f, v] of [['cpuset.cpus', '0-1\n'], ['cpuset.mems', '0\n'], ['cgroup.procs', '']] as const) writeFileSync(join(mount, f), v);
+  for (const [f, v] of [
+    ['cpuset.cpus', '0-1\n'],
+    ['cpuset.mems', '0\n'],
+    ['cgroup.procs', ''],
+  ] as const)
+    writeFileSync(join(mount, f), v);
   const state = join(root, 'state');
   mkdirSync(state);
   const warnings: string[] = [];
   const owned = OwnedLedger.open(state, (m) => void warnings.push(m));
-  const groups = new CpusetGroups({ roots: resolveRoots(), backend: { kind: 'v1', mount, prefix: 'cpuset.' }, base: 'fgo', owned });
+  const groups = new CpusetGroups({
+    roots: resolveRoots(),
+    backend: { kind: 'v1', mount, prefix: 'cpuset.' },
+    base: 'fgo',
+    owned,
+  });
   return { mount, state, owned, groups, warnings };
 }
 
@@ -88,6 +98,8 @@ describe('cpuset groups and the ownership record', () => {
     const warnings: string[] = [];
     const l = OwnedLedger.open(state, (m) => void warnings.push(m));
     expect(l.workers()).toEqual([]);
-    expect(warnings).toEqual([expect.stringMatching(/owned\.json: not JSON .*; nothing left by a previous run is treated as ours$/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/owned\.json: not JSON .*; nothing left by a previous run is treated as ours$/),
+    ]);
   });
 });

@@ -19,7 +19,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CpuListError, formatCpuList, parseCpuList, parseCpuMask } from '../../formats/host/cpulist.ts';
-import { CPU_TIME_FIELDS, parseMeminfo, parseNodeMeminfo, parseNumaMaps, parsePidStat, parsePidStatus, parseProcStat, type CpuTimes } from '../../live/procfs.ts';
+import {
+  CPU_TIME_FIELDS,
+  parseMeminfo,
+  parseNodeMeminfo,
+  parseNumaMaps,
+  parsePidStat,
+  parsePidStatus,
+  parseProcStat,
+  type CpuTimes,
+} from '../../live/procfs.ts';
 import { HostFileError } from '../../live/procread.ts';
 import { parsePsiReading, parsePsiText } from '../../live/psi.ts';
 
@@ -46,7 +55,10 @@ function implausible(x: unknown, path = '$'): string[] {
 }
 
 type Allowed = (e: unknown) => boolean;
-const hostFileError = (file: string): Allowed => (e) => e instanceof HostFileError && e.file === file && e.message.startsWith(`${file}: `);
+const hostFileError =
+  (file: string): Allowed =>
+  (e) =>
+    e instanceof HostFileError && e.file === file && e.message.startsWith(`${file}: `);
 const cpuListError: Allowed = (e) => e instanceof CpuListError;
 
 /** Run `parse` on `text`: a plausible result (extra checks in `check`), or an allowed error. */
@@ -55,7 +67,10 @@ function survives<T>(parse: (text: string) => T, text: string, allowed: Allowed,
   try {
     result = parse(text);
   } catch (e) {
-    if (!allowed(e)) throw new Error(`unexpected ${(e as Error)?.name ?? typeof e}: ${(e as Error)?.message ?? String(e)} for ${JSON.stringify(text)}`);
+    if (!allowed(e))
+      throw new Error(
+        `unexpected ${(e as Error)?.name ?? typeof e}: ${(e as Error)?.message ?? String(e)} for ${JSON.stringify(text)}`,
+      );
     return;
   }
   const problems = [...implausible(result), ...(check ? check(result) : [])];
@@ -71,7 +86,29 @@ const anyText = fc.oneof(
 
 /** Characters a mutation puts in: the ones parsers split on, digits, letters, and any code point. */
 const mutationChar = fc.oneof(
-  fc.constantFrom('\0', '\n', '\r', '\t', ' ', '=', ',', '-', ':', '/', '(', ')', '.', 'x', 'N', '0', '9', 'k', 'B', '\u00a0', '\uffff'),
+  fc.constantFrom(
+    '\0',
+    '\n',
+    '\r',
+    '\t',
+    ' ',
+    '=',
+    ',',
+    '-',
+    ':',
+    '/',
+    '(',
+    ')',
+    '.',
+    'x',
+    'N',
+    '0',
+    '9',
+    'k',
+    'B',
+    '\u00a0',
+    '\uffff',
+  ),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
 );
 
@@ -153,23 +190,44 @@ interface PsiLineModel {
   total: number;
 }
 const hundredths = fc.integer({ min: 0, max: 10_000 });
-const psiLineModel: fc.Arbitrary<PsiLineModel> = fc.record({ avg10: hundredths, avg60: hundredths, avg300: hundredths, total: fc.maxSafeNat() });
-const psiFileModel = fc.record({ some: fc.option(psiLineModel, { nil: undefined }), full: fc.option(psiLineModel, { nil: undefined }) });
+const psiLineModel: fc.Arbitrary<PsiLineModel> = fc.record({
+  avg10: hundredths,
+  avg60: hundredths,
+  avg300: hundredths,
+  total: fc.maxSafeNat(),
+});
+const psiFileModel = fc.record({
+  some: fc.option(psiLineModel, { nil: undefined }),
+  full: fc.option(psiLineModel, { nil: undefined }),
+});
 
 /** As kernel/sched/psi.c psi_show prints: "%s avg10=%lu.%02lu avg60=%lu.%02lu avg300=%lu.%02lu total=%llu\n". */
 const pct = (h: number) => `${Math.floor(h / 100)}.${String(h % 100).padStart(2, '0')}`;
-const psiLineText = (kind: string, l: PsiLineModel) => `${kind} avg10=${pct(l.avg10)} avg60=${pct(l.avg60)} avg300=${pct(l.avg300)} total=${l.total}\n`;
-const psiText = (m: { some?: PsiLineModel; full?: PsiLineModel }) => (m.some ? psiLineText('some', m.some) : '') + (m.full ? psiLineText('full', m.full) : '');
+const psiLineText = (kind: string, l: PsiLineModel) =>
+  `${kind} avg10=${pct(l.avg10)} avg60=${pct(l.avg60)} avg300=${pct(l.avg300)} total=${l.total}\n`;
+const psiText = (m: { some?: PsiLineModel; full?: PsiLineModel }) =>
+  (m.some ? psiLineText('some', m.some) : '') + (m.full ? psiLineText('full', m.full) : '');
 
-function expectPsiLine(got: { avg10: number; avg60: number; avg300: number; total_us?: number } | undefined, want: PsiLineModel | undefined): void {
+function expectPsiLine(
+  got: { avg10: number; avg60: number; avg300: number; total_us?: number } | undefined,
+  want: PsiLineModel | undefined,
+): void {
   if (!want) return expect(got).toBeUndefined();
   expect(got).toBeDefined();
-  for (const k of ['avg10', 'avg60', 'avg300'] as const) expect(Math.abs(got![k] - want[k] / 10_000)).toBeLessThanOrEqual(1e-9);
+  for (const k of ['avg10', 'avg60', 'avg300'] as const)
+    expect(Math.abs(got![k] - want[k] / 10_000)).toBeLessThanOrEqual(1e-9);
   expect(got!.total_us).toBe(want.total);
 }
 
-const psiRange = (r: { some?: { avg10: number; avg60: number; avg300: number }; full?: { avg10: number; avg60: number; avg300: number } }) =>
-  (['some', 'full'] as const).flatMap((l) => (['avg10', 'avg60', 'avg300'] as const).filter((k) => r[l] && r[l]![k] > 1).map((k) => `${l}.${k} = ${r[l]![k]} > 1`));
+const psiRange = (r: {
+  some?: { avg10: number; avg60: number; avg300: number };
+  full?: { avg10: number; avg60: number; avg300: number };
+}) =>
+  (['some', 'full'] as const).flatMap((l) =>
+    (['avg10', 'avg60', 'avg300'] as const)
+      .filter((k) => r[l] && r[l]![k] > 1)
+      .map((k) => `${l}.${k} = ${r[l]![k]} > 1`),
+  );
 
 describe('live/psi.ts: parsePsiText, parsePsiReading', () => {
   it('(a) gives back the model: averages percent ÷ 100 within 1e-9, totals exact', () => {
@@ -197,13 +255,30 @@ describe('live/psi.ts: parsePsiText, parsePsiReading', () => {
 
   it('(b) parsePsiText: fuzz gives plausible lines (averages 0–1) or a HostFileError naming the file', () => {
     const file = '/fuzz/proc/pressure/io';
-    fc.assert(fc.property(fuzz(psiFileModel.map(psiText)), (text) => survives((t) => parsePsiText(t, file), text, hostFileError(file), psiRange)), FUZZ);
+    fc.assert(
+      fc.property(fuzz(psiFileModel.map(psiText)), (text) =>
+        survives((t) => parsePsiText(t, file), text, hostFileError(file), psiRange),
+      ),
+      FUZZ,
+    );
   });
 
   it('(b) parsePsiReading: likewise, and a result always has a some line', () => {
     const file = '/fuzz/sys/fs/cgroup/x/cpu.pressure';
-    const valid = fc.tuple(psiLineModel, fc.option(psiLineModel, { nil: undefined })).map(([some, full]) => psiText({ some, full }));
-    fc.assert(fc.property(fuzz(valid), (text) => survives((t) => parsePsiReading(t, file), text, hostFileError(file), (r) => [...psiRange(r), ...(r.some ? [] : ['no some line'])])), FUZZ);
+    const valid = fc
+      .tuple(psiLineModel, fc.option(psiLineModel, { nil: undefined }))
+      .map(([some, full]) => psiText({ some, full }));
+    fc.assert(
+      fc.property(fuzz(valid), (text) =>
+        survives(
+          (t) => parsePsiReading(t, file),
+          text,
+          hostFileError(file),
+          (r) => [...psiRange(r), ...(r.some ? [] : ['no some line'])],
+        ),
+      ),
+      FUZZ,
+    );
   });
 });
 
@@ -212,7 +287,9 @@ describe('live/psi.ts: parsePsiText, parsePsiReading', () => {
 
 const idSet = fc.uniqueArray(fc.integer({ min: 0, max: 4095 }), { maxLength: 300 });
 /** Sets with long runs, like real CPU lists (a few ranges rather than scattered ids). */
-const runSet = fc.array(fc.tuple(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 64 })), { maxLength: 8 }).map((runs) => [...new Set(runs.flatMap(([a, len]) => Array.from({ length: len + 1 }, (_, i) => a + i)))]);
+const runSet = fc
+  .array(fc.tuple(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 0, max: 64 })), { maxLength: 8 })
+  .map((runs) => [...new Set(runs.flatMap(([a, len]) => Array.from({ length: len + 1 }, (_, i) => a + i)))]);
 const anySet = fc.oneof(idSet, runSet);
 const sorted = (ids: readonly number[]) => [...new Set(ids)].sort((a, b) => a - b);
 
@@ -220,8 +297,11 @@ const sorted = (ids: readonly number[]) => [...new Set(ids)].sort((a, b) => a - 
 function maskText(ids: readonly number[], extraWords: number): string {
   const words = Math.max(1, Math.ceil((Math.max(-1, ...ids) + 1) / 32)) + extraWords;
   const w = new Array<number>(words).fill(0);
-  for (const id of ids) w[Math.floor(id / 32)]! |= 1 << id % 32;
-  return w.map((x) => (x >>> 0).toString(16).padStart(8, '0')).reverse().join(',');
+  for (const id of ids) w[Math.floor(id / 32)]! |= 1 << (id % 32);
+  return w
+    .map((x) => (x >>> 0).toString(16).padStart(8, '0'))
+    .reverse()
+    .join(',');
 }
 
 describe('formats/host/cpulist.ts: parseCpuList, parseCpuMask, formatCpuList', () => {
@@ -253,17 +333,23 @@ describe('formats/host/cpulist.ts: parseCpuList, parseCpuMask, formatCpuList', (
 
   it('(a) list stride form lo-hi:used/group: the first `used` of every `group` ids', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 0, max: 16 }), (lo, span, group, u) => {
-        const used = 1 + (u % group);
-        const want: number[] = [];
-        for (let i = lo; i <= lo + span; i++) if ((i - lo) % group < used) want.push(i);
-        expect(parseCpuList(`${lo}-${lo + span}:${used}/${group}`)).toEqual(want);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 0, max: 16 }),
+        (lo, span, group, u) => {
+          const used = 1 + (u % group);
+          const want: number[] = [];
+          for (let i = lo; i <= lo + span; i++) if ((i - lo) % group < used) want.push(i);
+          expect(parseCpuList(`${lo}-${lo + span}:${used}/${group}`)).toEqual(want);
+        },
+      ),
       RUNS,
     );
   });
 
-  it('(a) mask: the kernel\'s 32-bit words (with leading zero words) give the set', () => {
+  it("(a) mask: the kernel's 32-bit words (with leading zero words) give the set", () => {
     fc.assert(
       fc.property(anySet, fc.integer({ min: 0, max: 3 }), fc.constantFrom('', '\n', '\n\0\0'), (ids, extra, tail) => {
         expect(parseCpuMask(maskText(ids, extra) + tail)).toEqual(sorted(ids));
@@ -275,7 +361,9 @@ describe('formats/host/cpulist.ts: parseCpuList, parseCpuMask, formatCpuList', (
   it('(a) mask: a lone word of any length (older kernels, "ff"), with or without 0x', () => {
     fc.assert(
       fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { maxLength: 40 }), fc.boolean(), (ids, prefix) => {
-        const hex = maskText(ids, 0).replace(/,/g, '').replace(/^0+(?=.)/, '');
+        const hex = maskText(ids, 0)
+          .replace(/,/g, '')
+          .replace(/^0+(?=.)/, '');
         expect(parseCpuMask(`${prefix ? '0x' : ''}${hex}\n`)).toEqual(sorted(ids));
       }),
       RUNS,
@@ -286,7 +374,15 @@ describe('formats/host/cpulist.ts: parseCpuList, parseCpuMask, formatCpuList', (
     const valid = anySet.map((ids) => `${formatCpuList(ids)}\n`);
     fc.assert(
       fc.property(fuzz(valid), (text) =>
-        survives((t) => parseCpuList(t, { maxId: 8191 }), text, cpuListError, (ids) => (ids.every((v, i) => Number.isInteger(v) && v <= 8191 && (i === 0 || v > ids[i - 1]!)) ? [] : ['not sorted distinct integers ≤ maxId'])),
+        survives(
+          (t) => parseCpuList(t, { maxId: 8191 }),
+          text,
+          cpuListError,
+          (ids) =>
+            ids.every((v, i) => Number.isInteger(v) && v <= 8191 && (i === 0 || v > ids[i - 1]!))
+              ? []
+              : ['not sorted distinct integers ≤ maxId'],
+        ),
       ),
       FUZZ,
     );
@@ -296,7 +392,15 @@ describe('formats/host/cpulist.ts: parseCpuList, parseCpuMask, formatCpuList', (
     const valid = fc.tuple(anySet, fc.integer({ min: 0, max: 2 })).map(([ids, extra]) => `${maskText(ids, extra)}\n`);
     fc.assert(
       fc.property(fuzz(valid), (text) =>
-        survives((t) => parseCpuMask(t, { maxId: 8191 }), text, cpuListError, (ids) => (ids.every((v, i) => Number.isInteger(v) && v <= 8191 && (i === 0 || v > ids[i - 1]!)) ? [] : ['not sorted distinct integers ≤ maxId'])),
+        survives(
+          (t) => parseCpuMask(t, { maxId: 8191 }),
+          text,
+          cpuListError,
+          (ids) =>
+            ids.every((v, i) => Number.isInteger(v) && v <= 8191 && (i === 0 || v > ids[i - 1]!))
+              ? []
+              : ['not sorted distinct integers ≤ maxId'],
+        ),
       ),
       FUZZ,
     );
@@ -311,7 +415,11 @@ const counter = fc.oneof(fc.nat({ max: 1_000_000 }), fc.maxSafeNat());
 /** /proc/stat as fs/proc/stat.c show_stat prints it: "cpu  …" (two blanks), "cpuN …", then the other lines. */
 const procStatModel = fc.record({
   total: fc.array(counter, { minLength: 4, maxLength: 10 }),
-  cpus: fc.uniqueArray(fc.nat({ max: 511 }), { maxLength: 8 }).chain((ids) => fc.tuple(...ids.map((id) => fc.tuple(fc.constant(id), fc.array(counter, { minLength: 4, maxLength: 10 }))))),
+  cpus: fc
+    .uniqueArray(fc.nat({ max: 511 }), { maxLength: 8 })
+    .chain((ids) =>
+      fc.tuple(...ids.map((id) => fc.tuple(fc.constant(id), fc.array(counter, { minLength: 4, maxLength: 10 })))),
+    ),
   btime: fc.option(fc.nat({ max: 2 ** 32 }), { nil: undefined }),
   procs_running: fc.option(fc.nat({ max: 100_000 }), { nil: undefined }),
   procs_blocked: fc.option(fc.nat({ max: 100_000 }), { nil: undefined }),
@@ -329,23 +437,60 @@ function procStatText(m: ProcStatModel): string {
   return `${s}softirq 1041 0 376 2 59 0 0 40 300 0 264\n`;
 }
 
-const times = (fields: readonly number[]) => Object.fromEntries(CPU_TIME_FIELDS.map((f, i) => [f, fields[i] ?? 0])) as unknown as CpuTimes;
+const times = (fields: readonly number[]) =>
+  Object.fromEntries(CPU_TIME_FIELDS.map((f, i) => [f, fields[i] ?? 0])) as unknown as CpuTimes;
 
 /** "Key:       123 kB" as fs/proc/meminfo.c prints it; HugePages_* are counts without a unit. */
-const MEMINFO_KEYS = ['MemTotal', 'MemFree', 'MemAvailable', 'Buffers', 'Cached', 'SwapCached', 'Active', 'Inactive', 'Active(anon)', 'Inactive(file)', 'Unevictable', 'Dirty', 'AnonPages', 'Shmem', 'KReclaimable', 'SUnreclaim', 'HugePages_Total', 'HugePages_Free', 'Hugepagesize', 'DirectMap4k'];
-const meminfoModel = fc.tuple(fc.subarray(MEMINFO_KEYS.slice(2)), fc.array(counter, { minLength: MEMINFO_KEYS.length, maxLength: MEMINFO_KEYS.length })).map(([keys, values]) =>
-  Object.fromEntries(['MemTotal', 'MemFree', ...keys].map((k, i) => [k, values[i]!])),
-);
-const meminfoLine = (k: string, v: number) => (k.startsWith('HugePages_') ? `${`${k}:`.padEnd(16)}${String(v).padStart(8)}` : `${`${k}:`.padEnd(16)}${String(v).padStart(8)} kB`);
-const meminfoText = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${meminfoLine(k, v)}\n`).join('');
+const MEMINFO_KEYS = [
+  'MemTotal',
+  'MemFree',
+  'MemAvailable',
+  'Buffers',
+  'Cached',
+  'SwapCached',
+  'Active',
+  'Inactive',
+  'Active(anon)',
+  'Inactive(file)',
+  'Unevictable',
+  'Dirty',
+  'AnonPages',
+  'Shmem',
+  'KReclaimable',
+  'SUnreclaim',
+  'HugePages_Total',
+  'HugePages_Free',
+  'Hugepagesize',
+  'DirectMap4k',
+];
+const meminfoModel = fc
+  .tuple(
+    fc.subarray(MEMINFO_KEYS.slice(2)),
+    fc.array(counter, { minLength: MEMINFO_KEYS.length, maxLength: MEMINFO_KEYS.length }),
+  )
+  .map(([keys, values]) => Object.fromEntries(['MemTotal', 'MemFree', ...keys].map((k, i) => [k, values[i]!])));
+const meminfoLine = (k: string, v: number) =>
+  k.startsWith('HugePages_')
+    ? `${`${k}:`.padEnd(16)}${String(v).padStart(8)}`
+    : `${`${k}:`.padEnd(16)}${String(v).padStart(8)} kB`;
+const meminfoText = (m: Record<string, number>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${meminfoLine(k, v)}\n`)
+    .join('');
 /** drivers/base/node.c node_read_meminfo: "Node %d MemTotal:       %8lu kB". */
-const nodeMeminfoText = (node: number, m: Record<string, number>) => Object.entries(m).map(([k, v]) => `Node ${node} ${meminfoLine(k, v)}\n`).join('');
+const nodeMeminfoText = (node: number, m: Record<string, number>) =>
+  Object.entries(m)
+    .map(([k, v]) => `Node ${node} ${meminfoLine(k, v)}\n`)
+    .join('');
 
 /** /proc/PID/stat (fs/proc/array.c do_task_stat): 52 fields on current kernels, fewer on old ones. */
 const pidStatModel = fc.record({
   pid: fc.integer({ min: 1, max: 4_194_304 }),
   // comm is up to 15 bytes and may hold blanks and parentheses; NUL cannot be in it.
-  comm: fc.string({ unit: fc.constantFrom('a', 'Z', '0', ' ', '(', ')', '-', '/', ':', '.', '\t', 'é'), maxLength: 15 }),
+  comm: fc.string({
+    unit: fc.constantFrom('a', 'Z', '0', ' ', '(', ')', '-', '/', ':', '.', '\t', 'é'),
+    maxLength: 15,
+  }),
   state: fc.constantFrom(...'RSDZTtXxKWPI'),
   count: fc.integer({ min: 24, max: 52 }), // fields in the line
   nums: fc.array(counter, { minLength: 52, maxLength: 52 }),
@@ -359,7 +504,17 @@ type PidStatModel = typeof pidStatModel extends fc.Arbitrary<infer T> ? T : neve
 function pidStatFields(m: PidStatModel): string[] {
   const f: string[] = [String(m.pid), `(${m.comm})`, m.state];
   for (let k = 4; k <= m.count; k++) {
-    f.push(k === 8 ? String(m.tpgid) : k === 18 ? String(m.priority) : k === 19 ? String(m.nice) : k === 25 ? '18446744073709551615' : String(m.nums[k - 1]));
+    f.push(
+      k === 8
+        ? String(m.tpgid)
+        : k === 18
+          ? String(m.priority)
+          : k === 19
+            ? String(m.nice)
+            : k === 25
+              ? '18446744073709551615'
+              : String(m.nums[k - 1]),
+    );
   }
   return f;
 }
@@ -367,7 +522,9 @@ const pidStatText = (m: PidStatModel) => `${pidStatFields(m).join(' ')}\n`;
 
 /** /proc/PID/status (fs/proc/array.c): "Key:\tvalue" lines; the ones the parser reads, among others. */
 const pidStatusModel = fc.record({
-  name: fc.string({ unit: fc.constantFrom('a', 'b', 'Z', '0', '-', '_', '.', ':', ' ', '('), minLength: 1, maxLength: 15 }).filter((s) => s.trim() === s),
+  name: fc
+    .string({ unit: fc.constantFrom('a', 'b', 'Z', '0', '-', '_', '.', ':', ' ', '('), minLength: 1, maxLength: 15 })
+    .filter((s) => s.trim() === s),
   state: fc.constantFrom('R (running)', 'S (sleeping)', 'D (disk sleep)', 'Z (zombie)', 'I (idle)'),
   pid: fc.integer({ min: 1, max: 4_194_304 }),
   threads: fc.integer({ min: 1, max: 100_000 }),
@@ -379,24 +536,63 @@ type PidStatusModel = typeof pidStatusModel extends fc.Arbitrary<infer T> ? T : 
 
 function pidStatusText(m: PidStatusModel): string {
   return [
-    `Name:\t${m.name}`, 'Umask:\t0022', `State:\t${m.state}`, `Tgid:\t${m.pid}`, 'Ngid:\t0', `Pid:\t${m.pid}`, 'PPid:\t1', 'Uid:\t0\t0\t0\t0', 'Groups:\t',
+    `Name:\t${m.name}`,
+    'Umask:\t0022',
+    `State:\t${m.state}`,
+    `Tgid:\t${m.pid}`,
+    'Ngid:\t0',
+    `Pid:\t${m.pid}`,
+    'PPid:\t1',
+    'Uid:\t0\t0\t0\t0',
+    'Groups:\t',
     ...(m.vmrss === undefined ? [] : [`VmRSS:\t${String(m.vmrss).padStart(8)} kB`]),
-    `Threads:\t${m.threads}`, `Cpus_allowed:\t${maskText(m.cpus, 0)}`, `Cpus_allowed_list:\t${formatCpuList(m.cpus)}`, `Mems_allowed_list:\t${formatCpuList(m.mems)}`,
-    'voluntary_ctxt_switches:\t150', '',
+    `Threads:\t${m.threads}`,
+    `Cpus_allowed:\t${maskText(m.cpus, 0)}`,
+    `Cpus_allowed_list:\t${formatCpuList(m.cpus)}`,
+    `Mems_allowed_list:\t${formatCpuList(m.mems)}`,
+    'voluntary_ctxt_switches:\t150',
+    '',
   ].join('\n');
 }
 
 /** /proc/PID/numa_maps (fs/proc/task_mmu.c show_numa_map): "addr policy [file=…|heap|stack] [k=v…] N<n>=<pages>… kernelpagesize_kB=<kB>". */
 const vmaModel = fc.record({
   addr: fc.bigInt({ min: 0x400000n, max: 0x7fffffffffffn }),
-  policy: fc.constantFrom('default', 'bind:0-1', 'interleave:0-3', 'prefer:1', 'local', 'weighted interleave:0-1', 'prefer (many):0-1'),
-  what: fc.constantFrom('', 'heap', 'stack', 'file=/usr/lib/x86_64-linux-gnu/libc.so.6', 'file=/dev/zero\\040(deleted)'),
+  policy: fc.constantFrom(
+    'default',
+    'bind:0-1',
+    'interleave:0-3',
+    'prefer:1',
+    'local',
+    'weighted interleave:0-1',
+    'prefer (many):0-1',
+  ),
+  what: fc.constantFrom(
+    '',
+    'heap',
+    'stack',
+    'file=/usr/lib/x86_64-linux-gnu/libc.so.6',
+    'file=/dev/zero\\040(deleted)',
+  ),
   extras: fc.subarray(['anon=3', 'dirty=3', 'mapped=2', 'mapmax=4', 'swapcache=1', 'active=0', 'writeback=1', 'huge']),
-  nodes: fc.uniqueArray(fc.tuple(fc.nat({ max: 15 }), fc.nat({ max: 1_000_000 })), { maxLength: 4, selector: ([n]) => n }),
+  nodes: fc.uniqueArray(fc.tuple(fc.nat({ max: 15 }), fc.nat({ max: 1_000_000 })), {
+    maxLength: 4,
+    selector: ([n]) => n,
+  }),
   pageKb: fc.option(fc.constantFrom(4, 16, 64, 2048, 1_048_576), { nil: undefined }),
 });
 type VmaModel = typeof vmaModel extends fc.Arbitrary<infer T> ? T : never;
-const vmaText = (v: VmaModel) => [v.addr.toString(16), v.policy, v.what, ...v.extras, ...v.nodes.map(([n, p]) => `N${n}=${p}`), ...(v.pageKb === undefined ? [] : [`kernelpagesize_kB=${v.pageKb}`])].filter(Boolean).join(' ');
+const vmaText = (v: VmaModel) =>
+  [
+    v.addr.toString(16),
+    v.policy,
+    v.what,
+    ...v.extras,
+    ...v.nodes.map(([n, p]) => `N${n}=${p}`),
+    ...(v.pageKb === undefined ? [] : [`kernelpagesize_kB=${v.pageKb}`]),
+  ]
+    .filter(Boolean)
+    .join(' ');
 const numaMapsModel = fc.array(vmaModel, { maxLength: 12 });
 const numaMapsText = (vmas: readonly VmaModel[]) => vmas.map((v) => `${vmaText(v)}\n`).join('');
 
@@ -427,7 +623,12 @@ describe('live/procfs.ts parsers', () => {
   it('(a) parseNodeMeminfo gives back the node, MemTotal, MemFree and every line', () => {
     fc.assert(
       fc.property(fc.nat({ max: 1023 }), meminfoModel, (node, m) => {
-        expect(parseNodeMeminfo(nodeMeminfoText(node, m), `node${node}/meminfo`, node)).toEqual({ node, mem_total_kb: m.MemTotal, mem_free_kb: m.MemFree, values: m });
+        expect(parseNodeMeminfo(nodeMeminfoText(node, m), `node${node}/meminfo`, node)).toEqual({
+          node,
+          mem_total_kb: m.MemTotal,
+          mem_free_kb: m.MemFree,
+          values: m,
+        });
       }),
       RUNS,
     );
@@ -438,7 +639,16 @@ describe('live/procfs.ts parsers', () => {
       fc.property(pidStatModel, (m) => {
         const f = (k: number) => m.nums[k - 1];
         const want: Record<string, unknown> = {
-          pid: m.pid, comm: m.comm, state: m.state, ppid: f(4), utime: f(14), stime: f(15), num_threads: f(20), starttime: f(22), vsize_bytes: f(23), rss_pages: f(24),
+          pid: m.pid,
+          comm: m.comm,
+          state: m.state,
+          ppid: f(4),
+          utime: f(14),
+          stime: f(15),
+          num_threads: f(20),
+          starttime: f(22),
+          vsize_bytes: f(23),
+          rss_pages: f(24),
         };
         if (m.count >= 39) want.processor = f(39);
         expect(parsePidStat(pidStatText(m), '/proc/1/stat')).toEqual(want);
@@ -451,7 +661,14 @@ describe('live/procfs.ts parsers', () => {
     fc.assert(
       fc.property(pidStatusModel, (m) => {
         const r = parsePidStatus(pidStatusText(m), '/proc/1/status');
-        expect(r).toMatchObject({ name: m.name, state: m.state[0], pid: m.pid, threads: m.threads, cpus_allowed: sorted(m.cpus), mems_allowed: sorted(m.mems) });
+        expect(r).toMatchObject({
+          name: m.name,
+          state: m.state[0],
+          pid: m.pid,
+          threads: m.threads,
+          cpus_allowed: sorted(m.cpus),
+          mems_allowed: sorted(m.mems),
+        });
         expect(r.vm_rss_kb).toBe(m.vmrss);
         expect(r.fields.Umask).toBe('0022');
       }),
@@ -471,7 +688,13 @@ describe('live/procfs.ts parsers', () => {
           }
         }
         const sum = (r: Record<number, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-        expect(parseNumaMaps(numaMapsText(vmas), '/proc/1/numa_maps')).toEqual({ pages_by_node: pages, kb_by_node: kb, total_pages: sum(pages), total_kb: sum(kb), mappings: vmas.length });
+        expect(parseNumaMaps(numaMapsText(vmas), '/proc/1/numa_maps')).toEqual({
+          pages_by_node: pages,
+          kb_by_node: kb,
+          total_pages: sum(pages),
+          total_kb: sum(kb),
+          mappings: vmas.length,
+        });
       }),
       RUNS,
     );
@@ -479,35 +702,71 @@ describe('live/procfs.ts parsers', () => {
 
   const statFile = '/fuzz/proc/stat';
   it('(b) parseProcStat: fuzz gives plausible counters or a HostFileError naming the file', () => {
-    fc.assert(fc.property(fuzz(procStatModel.map(procStatText)), (text) => survives((t) => parseProcStat(t, statFile), text, hostFileError(statFile))), FUZZ);
+    fc.assert(
+      fc.property(fuzz(procStatModel.map(procStatText)), (text) =>
+        survives((t) => parseProcStat(t, statFile), text, hostFileError(statFile)),
+      ),
+      FUZZ,
+    );
   });
 
   it('(b) parseMeminfo: fuzz gives plausible kB values or a HostFileError naming the file', () => {
     const file = '/fuzz/proc/meminfo';
-    fc.assert(fc.property(fuzz(meminfoModel.map(meminfoText)), (text) => survives((t) => parseMeminfo(t, file), text, hostFileError(file))), FUZZ);
+    fc.assert(
+      fc.property(fuzz(meminfoModel.map(meminfoText)), (text) =>
+        survives((t) => parseMeminfo(t, file), text, hostFileError(file)),
+      ),
+      FUZZ,
+    );
   });
 
   it('(b) parseNodeMeminfo: fuzz gives a plausible node and values or a HostFileError naming the file', () => {
     const file = '/fuzz/sys/devices/system/node/node1/meminfo';
     const valid = fc.tuple(fc.nat({ max: 1023 }), meminfoModel).map(([n, m]) => nodeMeminfoText(n, m));
-    fc.assert(fc.property(fuzz(valid), (text) => survives((t) => parseNodeMeminfo(t, file), text, hostFileError(file))), FUZZ);
+    fc.assert(
+      fc.property(fuzz(valid), (text) => survives((t) => parseNodeMeminfo(t, file), text, hostFileError(file))),
+      FUZZ,
+    );
   });
 
   it('(b) parsePidStat: fuzz gives plausible fields or a HostFileError naming the file', () => {
     const file = '/fuzz/proc/42/stat';
-    fc.assert(fc.property(fuzz(pidStatModel.map(pidStatText)), (text) => survives((t) => parsePidStat(t, file), text, hostFileError(file), (r) => (/^[A-Za-z]$/.test(r.state) ? [] : [`state ${r.state}`]))), FUZZ);
+    fc.assert(
+      fc.property(fuzz(pidStatModel.map(pidStatText)), (text) =>
+        survives(
+          (t) => parsePidStat(t, file),
+          text,
+          hostFileError(file),
+          (r) => (/^[A-Za-z]$/.test(r.state) ? [] : [`state ${r.state}`]),
+        ),
+      ),
+      FUZZ,
+    );
   });
 
   it('(b) parsePidStatus: fuzz gives plausible fields or a HostFileError naming the file', () => {
     const file = '/fuzz/proc/42/status';
-    fc.assert(fc.property(fuzz(pidStatusModel.map(pidStatusText)), (text) => survives((t) => parsePidStatus(t, file), text, hostFileError(file))), FUZZ);
+    fc.assert(
+      fc.property(fuzz(pidStatusModel.map(pidStatusText)), (text) =>
+        survives((t) => parsePidStatus(t, file), text, hostFileError(file)),
+      ),
+      FUZZ,
+    );
   });
 
   it('(b) parseNumaMaps: fuzz gives plausible per-node sums or a HostFileError naming the file', () => {
     const file = '/fuzz/proc/42/numa_maps';
     fc.assert(
       fc.property(fuzz(numaMapsModel.map(numaMapsText)), (text) =>
-        survives((t) => parseNumaMaps(t, file), text, hostFileError(file), (r) => (Object.keys(r.pages_by_node).every((k) => Number.isSafeInteger(Number(k))) ? [] : ['node key not an integer'])),
+        survives(
+          (t) => parseNumaMaps(t, file),
+          text,
+          hostFileError(file),
+          (r) =>
+            Object.keys(r.pages_by_node).every((k) => Number.isSafeInteger(Number(k)))
+              ? []
+              : ['node key not an integer'],
+        ),
       ),
       FUZZ,
     );
@@ -537,7 +796,9 @@ describe('defects found by fuzzing, fixed', () => {
   // Found: parseNodeMeminfo(`Node ${HUGE} MemTotal: 1 kB\nNode ${HUGE} MemFree: 1 kB\n`).node is
   // Infinity (Number(m[1]) in parseMeminfoLines). Expected: HostFileError.
   it('parseNodeMeminfo: a node number beyond 2^53 should be a HostFileError (gives node: Infinity)', () => {
-    expect(() => parseNodeMeminfo(`Node ${HUGE} MemTotal: 1 kB\nNode ${HUGE} MemFree: 1 kB\n`, 'node/meminfo')).toThrow(HostFileError);
+    expect(() => parseNodeMeminfo(`Node ${HUGE} MemTotal: 1 kB\nNode ${HUGE} MemFree: 1 kB\n`, 'node/meminfo')).toThrow(
+      HostFileError,
+    );
   });
 
   // Found: parseNumaMaps(`7f00 default N${HUGE}=3\n`) gives pages_by_node {"Infinity": 3} and

@@ -44,7 +44,12 @@ describe.skipIf(process.platform !== 'linux')('ExitWatch', () => {
   it('reports exactly the processes that exited, until they are unwatched', async () => {
     const [a, b, c] = [sleeper(), sleeper(), sleeper()];
     const w = watch();
-    for (const [k, p] of [['a', a], ['b', b], ['c', c]] as const) expect(w.watch(k, p.pid as number, () => true)).toBe(true);
+    for (const [k, p] of [
+      ['a', a],
+      ['b', b],
+      ['c', c],
+    ] as const)
+      expect(w.watch(k, p.pid as number, () => true)).toBe(true);
     expect(w.exited()).toEqual([]);
     b.kill('SIGKILL');
     expect(await waitFor('b reported', () => (w.exited().length ? w.exited() : undefined))).toEqual(['b']);
@@ -53,7 +58,11 @@ describe.skipIf(process.platform !== 'linux')('ExitWatch', () => {
     expect(w.exited()).toEqual([]);
     a.kill('SIGKILL');
     c.kill('SIGKILL');
-    expect(await waitFor('a and c reported', () => (w.exited().length === 2 ? w.exited() : undefined)).then((ks) => ks.sort())).toEqual(['a', 'c']);
+    expect(
+      await waitFor('a and c reported', () => (w.exited().length === 2 ? w.exited() : undefined)).then((ks) =>
+        ks.sort(),
+      ),
+    ).toEqual(['a', 'c']);
   });
 
   it('reports a zombie nobody reaps, which kill(pid, 0) still finds', async () => {
@@ -61,7 +70,9 @@ describe.skipIf(process.platform !== 'linux')('ExitWatch', () => {
     // never waits: the short sleep stays a zombie until the long one dies.
     const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 300'], { stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(parent);
-    const pid = await new Promise<number>((resolve) => parent.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+    const pid = await new Promise<number>((resolve) =>
+      parent.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim()))),
+    );
     const w = watch();
     expect(w.watch('z', pid, () => true)).toBe(true);
     await waitFor('the zombie', () => (state(pid) === 'Z' ? true : undefined));

@@ -27,8 +27,20 @@ afterAll(() => {
 
 const line = { some: { avg10: 0, avg60: 0, avg300: 0 } };
 const obs = (t_ms: number): Observation => ({ t_ms, psi: { cpu: line, memory: line, io: line } });
-const engine = (name: string, config: object = {}) => new Orchestrator({ config: parseConfig({ placement: { jitter: false }, ...config }), topology: buildTopology(topo.get(name)), seed: 'dumps' });
-const req = (id: string, extra: Partial<Request> = {}): Request => ({ id, profile: 'p', cpus: 0.5, memory_kb: 65_536, priority: 1, ...extra });
+const engine = (name: string, config: object = {}) =>
+  new Orchestrator({
+    config: parseConfig({ placement: { jitter: false }, ...config }),
+    topology: buildTopology(topo.get(name)),
+    seed: 'dumps',
+  });
+const req = (id: string, extra: Partial<Request> = {}): Request => ({
+  id,
+  profile: 'p',
+  cpus: 0.5,
+  memory_kb: 65_536,
+  priority: 1,
+  ...extra,
+});
 
 describe('placement on real topologies', () => {
   it('16amd64-8n2c (8 Opteron nodes of 2 CPUs): a request whose memory is on node h lands on h, for every h', () => {
@@ -48,7 +60,10 @@ describe('placement on real topologies', () => {
     const row = t.nodes[0]?.distances as number[];
     const nearest = Math.min(...row.slice(1));
     // Exclusive adoptions with their memory on node 0 (min_shared_cpus 0 lets both CPUs go).
-    const e = engine('16amd64-8n2c', { placement: { jitter: false, min_shared_cpus: 0 }, profiles: { solo: { cpus: 1, memory_kb: 1024, exclusive_cpus: 1 } } });
+    const e = engine('16amd64-8n2c', {
+      placement: { jitter: false, min_shared_cpus: 0 },
+      profiles: { solo: { cpus: 1, memory_kb: 1024, exclusive_cpus: 1 } },
+    });
     const first = e.adopt({ id: 'pid1', profile: 'solo', memory_home: 0 }, obs(0));
     expect(first).toMatchObject({ node: 0, cpus: [0] });
     // Node 0 is now half booked; the empty nodes out-score it on resource and balance, and among
@@ -60,7 +75,7 @@ describe('placement on real topologies', () => {
     }
   });
 
-  it('32amd64-4s2n4c-cgroup2: placements stay inside the cgroup\'s allowed CPUs and nodes', () => {
+  it("32amd64-4s2n4c-cgroup2: placements stay inside the cgroup's allowed CPUs and nodes", () => {
     const t = topo.get('32amd64-4s2n4c-cgroup2') as TopologyJson;
     expect(t.allowed_cpus.length).toBeLessThan(t.online_cpus.length); // the dump's process is restricted
     const e = engine('32amd64-4s2n4c-cgroup2');

@@ -62,7 +62,15 @@ export function eachHarness(set?: (h: Harness) => void): () => Harness {
 
 export function harness(): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'fgo-pool-test-'));
-  return { dir, stateDir: join(dir, 'state'), cfgFile: join(dir, 'fgo.json'), parent: `fgo-pool-test-${randomBytes(4).toString('hex')}`, agents: [], pids: new Set(), extra: [] };
+  return {
+    dir,
+    stateDir: join(dir, 'state'),
+    cfgFile: join(dir, 'fgo.json'),
+    parent: `fgo-pool-test-${randomBytes(4).toString('hex')}`,
+    agents: [],
+    pids: new Set(),
+    extra: [],
+  };
 }
 
 type Json = Record<string, unknown>;
@@ -78,15 +86,25 @@ function merge(a: Json, b: Json): Json {
  * test files running in parallel on 2 CPUs can stall a 200 ms sample fully): only ~10 s of
  * near-total stall (avg10 ≥ 0.95) would defer. The pressure test sets its own.
  */
-export const QUIET_PRESSURE: Json = { signal: 'avg10', thresholds: { cpu: { low: 0.8, medium: 0.9, high: 0.95, critical: 0.99 } } };
+export const QUIET_PRESSURE: Json = {
+  signal: 'avg10',
+  thresholds: { cpu: { low: 0.8, medium: 0.9, high: 0.95, critical: 0.99 } },
+};
 
 /** A pool-mode config for the echo worker, deep-merged with `over`, written to h.cfgFile. */
 export function writePoolConfig(h: Harness, over: Json = {}): Json {
   const base: Json = {
-    mode: 'pool', interval_ms: 200, state_dir: h.stateDir, cgroup_parent: h.parent, triggers: [],
-    pool: { workers: { echo: { command: [process.execPath, ECHO_WORKER], ready_timeout_ms: 10_000, stop_grace_ms: 2_000 } } },
+    mode: 'pool',
+    interval_ms: 200,
+    state_dir: h.stateDir,
+    cgroup_parent: h.parent,
+    triggers: [],
+    pool: {
+      workers: { echo: { command: [process.execPath, ECHO_WORKER], ready_timeout_ms: 10_000, stop_grace_ms: 2_000 } },
+    },
     engine: {
-      pressure: QUIET_PRESSURE, scaling: { interval_ms: 1_000 },
+      pressure: QUIET_PRESSURE,
+      scaling: { interval_ms: 1_000 },
       profiles: { echo: { cpus: 0.5, memory_kb: 65_536, pool: { min: 1, target: 2, max: 4 } } },
     },
   };
@@ -97,12 +115,26 @@ export function writePoolConfig(h: Harness, over: Json = {}): Json {
 
 /** Spawn `fgo live` with the extra flags `args` (registered in h.agents for teardown); does not wait for it to listen. */
 export function spawnAgent(h: Harness, args: string[]): AgentProc {
-  const child = spawn(process.execPath, [FGO, 'live', '--config', h.cfgFile, '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: string[] = [], err: string[] = [];
+  const child = spawn(process.execPath, [FGO, 'live', '--config', h.cfgFile, '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: string[] = [],
+    err: string[] = [];
   child.stdout?.setEncoding('utf8').on('data', (s: string) => out.push(s));
   child.stderr?.setEncoding('utf8').on('data', (s: string) => err.push(s));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const a: AgentProc = { child, url: '', where: '', token: '', exited, exit: undefined, stdout: () => out.join(''), stderr: () => err.join('') };
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const a: AgentProc = {
+    child,
+    url: '',
+    where: '',
+    token: '',
+    exited,
+    exit: undefined,
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+  };
   void exited.then((e) => (a.exit = e));
   h.agents.push(a);
   return a;
@@ -114,21 +146,33 @@ export function spawnAgent(h: Harness, args: string[]): AgentProc {
  */
 export async function startAgent(h: Harness, o: { enforce?: boolean; json?: boolean } = {}): Promise<AgentProc> {
   const a = spawnAgent(h, [...(o.json ? ['--json'] : []), ...(o.enforce ? ['--enforce'] : [])]);
-  a.where = await until(async () => {
-    if (a.exit) throw new Error(`agent exited (${JSON.stringify(a.exit)}) before listening:\n${a.stderr()}`);
-    if (o.json) {
-      const line = a.stdout().split('\n').find((l) => l.startsWith('{'));
-      return line ? (JSON.parse(line) as { listening: string }).listening : undefined;
-    }
-    return /API on http:\/\/([^\s,]+)/.exec(a.stderr())?.[1];
-  }, 30_000, 'agent to listen', 50);
+  a.where = await until(
+    async () => {
+      if (a.exit) throw new Error(`agent exited (${JSON.stringify(a.exit)}) before listening:\n${a.stderr()}`);
+      if (o.json) {
+        const line = a
+          .stdout()
+          .split('\n')
+          .find((l) => l.startsWith('{'));
+        return line ? (JSON.parse(line) as { listening: string }).listening : undefined;
+      }
+      return /API on http:\/\/([^\s,]+)/.exec(a.stderr())?.[1];
+    },
+    30_000,
+    'agent to listen',
+    50,
+  );
   a.url = `http://${a.where}`;
   a.token = readFileSync(join(h.stateDir, 'token'), 'utf8').trim();
   return a;
 }
 
 /** SIGTERM (or `signal`), wait for the exit; SIGKILL after `grace_ms`. */
-export async function stopAgent(a: AgentProc, signal: NodeJS.Signals = 'SIGTERM', grace_ms = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export async function stopAgent(
+  a: AgentProc,
+  signal: NodeJS.Signals = 'SIGTERM',
+  grace_ms = 10_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (a.exit) return a.exit;
   a.child.kill(signal);
   const t = setTimeout(() => a.child.kill('SIGKILL'), grace_ms);
@@ -137,33 +181,62 @@ export async function stopAgent(a: AgentProc, signal: NodeJS.Signals = 'SIGTERM'
   return e;
 }
 
-export interface Reply { status: number; headers: Record<string, string | string[] | undefined>; text: string; body: any }
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  body: any;
+}
 
 /** One HTTP request; `body` (an object) is sent as JSON, `raw` as is. Resolves on the response even if sending the body failed. */
-export function http(base: string, method: string, path: string, o: { token?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Reply> {
+export function http(
+  base: string,
+  method: string,
+  path: string,
+  o: { token?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   const data = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
-  const headers: Record<string, string> = { ...(data !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(data)) } : {}), ...o.headers };
+  const headers: Record<string, string> = {
+    ...(data !== undefined
+      ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(data)) }
+      : {}),
+    ...o.headers,
+  };
   if (o.token !== undefined) headers.Authorization = `Bearer ${o.token}`;
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = request(`${base}${path}`, { method, headers, agent: false }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c)).on('error', reject).on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try { body = JSON.parse(text); } catch { body = undefined; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
-      });
+      res
+        .on('data', (c: Buffer) => chunks.push(c))
+        .on('error', reject)
+        .on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
+        });
     });
     req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${path}: no answer within 20 s`)));
-    req.on('error', (e) => { if (!answered) reject(e); }); // EPIPE/ECONNRESET after a refusal: the response decides
+    req.on('error', (e) => {
+      if (!answered) reject(e);
+    }); // EPIPE/ECONNRESET after a refusal: the response decides
     req.end(data);
   });
 }
 
 /** Poll `fn` until it returns something other than undefined/false; throws naming `what` at the deadline. */
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string, every = 100): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  ms: number,
+  what: string,
+  every = 100,
+): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -174,7 +247,8 @@ export async function until<T>(fn: () => Promise<T | undefined | false> | T | un
       if (/exited .*before listening/.test(String(e))) throw e;
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `; last error: ${String(last)}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `; last error: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, every));
   }
 }
@@ -214,10 +288,20 @@ export function removeCgroups(parent: string): void {
     for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) rm(join(dir, d.name));
     try {
       for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split(/\s+/).filter(Boolean)) {
-        try { writeFileSync(join(CPUSET_ROOT, 'cgroup.procs'), pid); } catch { /* exited meanwhile */ }
+        try {
+          writeFileSync(join(CPUSET_ROOT, 'cgroup.procs'), pid);
+        } catch {
+          /* exited meanwhile */
+        }
       }
-    } catch { /* unreadable: rmdir will say */ }
-    try { rmdirSync(dir); } catch (e) { process.stderr.write(`cleanup: rmdir ${dir}: ${(e as Error).message}\n`); }
+    } catch {
+      /* unreadable: rmdir will say */
+    }
+    try {
+      rmdirSync(dir);
+    } catch (e) {
+      process.stderr.write(`cleanup: rmdir ${dir}: ${(e as Error).message}\n`);
+    }
   };
   rm(top);
 }
@@ -229,9 +313,21 @@ export async function teardown(h: Harness): Promise<void> {
     await stopAgent(a);
   }
   for (const c of h.extra) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(h.extra.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
-  for (const pid of h.pids) if (running(pid) && isEchoWorker(pid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  await until(() => [...h.pids].every((p) => !running(p) || !isEchoWorker(p)), 5_000, 'leftover workers to exit').catch(() => undefined);
+  await Promise.all(
+    h.extra.map((c) =>
+      c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined,
+    ),
+  );
+  for (const pid of h.pids)
+    if (running(pid) && isEchoWorker(pid))
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+  await until(() => [...h.pids].every((p) => !running(p) || !isEchoWorker(p)), 5_000, 'leftover workers to exit').catch(
+    () => undefined,
+  );
   removeCgroups(h.parent);
   rmSync(h.dir, { recursive: true, force: true });
 }

@@ -10,13 +10,24 @@ import { JournaledEngine, type JournalEntry } from '../../live/port.ts';
 import { replay } from '../../live/replay.ts';
 import { line, topology } from './journal-fixture.ts';
 
-const obs = (t_ms: number, memory = 0): Observation => ({ t_ms, psi: { cpu: line(0), memory: line(memory), io: line(0) } });
+const obs = (t_ms: number, memory = 0): Observation => ({
+  t_ms,
+  psi: { cpu: line(0), memory: line(memory), io: line(0) },
+});
 
 function journal(seed = 'j') {
   const lines: string[] = [];
   // web's 30-s SLO leaves time to wait out memory pressure: the deferral draws its jittered retry from the seed.
-  const config = parseConfig({ profiles: { web: { latency_slo_ms: 30_000, pool: { min: 1, target: 1, max: 4 } }, batch: { cpus: 1, memory_kb: 1024 } } });
-  const e = new JournaledEngine({ type: 'start', epoch: 1, wall_ms: 0, version: 'test', mode: 'pool', seed, config, topology }, { append: (x) => lines.push(JSON.stringify(x)) });
+  const config = parseConfig({
+    profiles: {
+      web: { latency_slo_ms: 30_000, pool: { min: 1, target: 1, max: 4 } },
+      batch: { cpus: 1, memory_kb: 1024 },
+    },
+  });
+  const e = new JournaledEngine(
+    { type: 'start', epoch: 1, wall_ms: 0, version: 'test', mode: 'pool', seed, config, topology },
+    { append: (x) => lines.push(JSON.stringify(x)) },
+  );
   return { e, entries: () => lines.map((l) => JSON.parse(l) as JournalEntry) };
 }
 
@@ -24,11 +35,15 @@ function journal(seed = 'j') {
 function session(e: JournaledEngine): void {
   const o0 = obs(0);
   e.call('tick', [], o0);
-  const start = (e.call('tick', [], obs(1_000)) as Command[]);
+  const start = e.call('tick', [], obs(1_000)) as Command[];
   for (const c of start) if (c.type === 'start') e.call('started', [c.fragment], obs(1_200));
   for (let i = 0; i < 5; i++) {
     const o = obs(2_000 + i * 100, i === 3 ? 0.85 : 0);
-    const d = e.call('schedule', [{ id: `r${i}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 }], o) as Decision;
+    const d = e.call(
+      'schedule',
+      [{ id: `r${i}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 }],
+      o,
+    ) as Decision;
     if (d.action === 'place') {
       if (d.start === 'cold') e.call('started', [d.fragment], obs(2_050 + i * 100));
       e.call('complete', [d.fragment, { ok: true, latency_ms: 12.5 }], obs(2_080 + i * 100));
@@ -50,7 +65,9 @@ describe('replay', () => {
     expect(r.unchecked).toEqual([]);
     expect(r.epochs).toBe(1);
     expect(r.decisions).toBe(6); // 5 schedules + 1 adoption
-    const errors = entries().filter((x) => x.type === 'call' && typeof x.out === 'object' && x.out !== null && 'error' in x.out);
+    const errors = entries().filter(
+      (x) => x.type === 'call' && typeof x.out === 'object' && x.out !== null && 'error' in x.out,
+    );
     expect(errors).toHaveLength(1);
   });
 
@@ -60,7 +77,11 @@ describe('replay', () => {
     e.call('tick', [], o);
     e.call('schedule', [{ id: 'a', profile: 'web', cpus: 0, memory_kb: 0, priority: 1 }], o);
     expect(entries().filter((x) => x.type === 'obs')).toHaveLength(1);
-    expect(entries().filter((x) => x.type === 'call').map((x) => (x as { obs: number }).obs)).toEqual([1, 1]);
+    expect(
+      entries()
+        .filter((x) => x.type === 'call')
+        .map((x) => (x as { obs: number }).obs),
+    ).toEqual([1, 1]);
   });
 
   it('a tampered result, another seed or a missing observation are each reported', () => {
@@ -68,7 +89,7 @@ describe('replay', () => {
     session(e);
     const tampered = entries();
     const i = tampered.findIndex((x) => x.type === 'call' && x.op === 'schedule');
-    ((tampered[i] as { out: Decision }).out).node = 99;
+    (tampered[i] as { out: Decision }).out.node = 99;
     const r = replay(tampered);
     expect(r.differences).toHaveLength(1);
     expect(r.differences[0]).toMatchObject({ epoch: 1, op: 'schedule' });
@@ -80,12 +101,17 @@ describe('replay', () => {
     const missing = replay(noObs);
     expect(missing.problems).toEqual(['entry 2: epoch 1 call 1: observation 1 missing from the journal']);
     // The engine missed that call, so nothing after it in the epoch is compared, and the report says so.
-    expect(missing.unchecked).toEqual([expect.stringMatching(/^\d+ entries \(\d+ engine calls\) from entry 3 to entry \d+ not checked: observation 1 is missing at entry 2$/)]);
+    expect(missing.unchecked).toEqual([
+      expect.stringMatching(
+        /^\d+ entries \(\d+ engine calls\) from entry 3 to entry \d+ not checked: observation 1 is missing at entry 2$/,
+      ),
+    ]);
     expect(missing.calls).toBe(0);
   });
 
   it('entries before the first header (rotated away) are reported as not checked, with how many', () => {
-    const a = journal(), b = journal();
+    const a = journal(),
+      b = journal();
     session(a.e);
     session(b.e);
     const tail = a.entries().slice(5);
@@ -94,7 +120,9 @@ describe('replay', () => {
     expect(r.differences).toEqual([]);
     expect(r.problems).toEqual([]);
     const calls = tail.filter((x) => x.type === 'call').length;
-    expect(r.unchecked).toEqual([`${tail.length} entries (${calls} engine calls) from entry 1 to entry ${tail.length} not checked: their epoch's start entry is not in the journal (its segment was removed by retention)`]);
+    expect(r.unchecked).toEqual([
+      `${tail.length} entries (${calls} engine calls) from entry 1 to entry ${tail.length} not checked: their epoch's start entry is not in the journal (its segment was removed by retention)`,
+    ]);
   });
 
   it('a bad start, unknown entries, a gap: problems and unchecked runs with hand-counted sizes, never a throw', () => {
@@ -105,10 +133,20 @@ describe('replay', () => {
     expect(all.map((x) => x.type)).toEqual(['start', 'obs', 'call', 'obs', 'call']);
     const start = all[0] as Extract<JournalEntry, { type: 'start' }>;
     const r = replay([
-      { ...start, topology: { nodes: 'none' } }, all[1], all[2], all[3], all[4], // 1–5: no engine for 2–5
-      null, 42, { type: 'call', op: 'fly', args: [], obs: 1 }, // 6–8: nonsense
-      start, all[1], all[2], // 9–11: one call checked
-      { type: 'gap', lost_entries: 7 }, all[3], all[4], // 12–14: after the gap, unchecked
+      { ...start, topology: { nodes: 'none' } },
+      all[1],
+      all[2],
+      all[3],
+      all[4], // 1–5: no engine for 2–5
+      null,
+      42,
+      { type: 'call', op: 'fly', args: [], obs: 1 }, // 6–8: nonsense
+      start,
+      all[1],
+      all[2], // 9–11: one call checked
+      { type: 'gap', lost_entries: 7 },
+      all[3],
+      all[4], // 12–14: after the gap, unchecked
     ]);
     expect(r.epochs).toBe(1);
     expect(r.calls).toBe(1);
@@ -125,28 +163,45 @@ describe('replay', () => {
   });
 
   it('property: any sequence of requests, completions and ticks replays identically', () => {
-    fc.assert(fc.property(
-      fc.array(fc.record({ kind: fc.constantFrom('schedule', 'tick', 'complete'), dt: fc.integer({ min: 0, max: 5_000 }), cpu: fc.double({ min: 0, max: 1, noNaN: true }), prio: fc.constantFrom(0, 1, 2, 3) }), { maxLength: 40 }),
-      fc.string({ minLength: 1, maxLength: 8 }),
-      (steps, seed) => {
-        const { e, entries } = journal(seed);
-        let t = 0, n = 0;
-        const busy: string[] = [];
-        for (const s of steps) {
-          t += s.dt;
-          const o = obs(t, s.cpu);
-          if (s.kind === 'tick') e.call('tick', [], o);
-          else if (s.kind === 'complete' && busy.length) e.call('complete', [busy.shift(), { ok: true, latency_ms: s.dt }], o);
-          else {
-            const d = e.call('schedule', [{ id: `r${n++}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: s.prio }], o) as Decision;
-            if (d.action === 'place') {
-              if (d.start === 'cold') e.call('started', [d.fragment], o);
-              busy.push(d.fragment as string);
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            kind: fc.constantFrom('schedule', 'tick', 'complete'),
+            dt: fc.integer({ min: 0, max: 5_000 }),
+            cpu: fc.double({ min: 0, max: 1, noNaN: true }),
+            prio: fc.constantFrom(0, 1, 2, 3),
+          }),
+          { maxLength: 40 },
+        ),
+        fc.string({ minLength: 1, maxLength: 8 }),
+        (steps, seed) => {
+          const { e, entries } = journal(seed);
+          let t = 0,
+            n = 0;
+          const busy: string[] = [];
+          for (const s of steps) {
+            t += s.dt;
+            const o = obs(t, s.cpu);
+            if (s.kind === 'tick') e.call('tick', [], o);
+            else if (s.kind === 'complete' && busy.length)
+              e.call('complete', [busy.shift(), { ok: true, latency_ms: s.dt }], o);
+            else {
+              const d = e.call(
+                'schedule',
+                [{ id: `r${n++}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: s.prio }],
+                o,
+              ) as Decision;
+              if (d.action === 'place') {
+                if (d.start === 'cold') e.call('started', [d.fragment], o);
+                busy.push(d.fragment as string);
+              }
             }
           }
-        }
-        expect(replay(entries()).differences).toEqual([]);
-      },
-    ), { numRuns: 60 });
+          expect(replay(entries()).differences).toEqual([]);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

@@ -39,18 +39,42 @@ describe('/proc/stat', () => {
     const s = parseProcStat(STAT);
     expect(s.cpus.map((c) => c.cpu)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     // "cpu7 29098 268 10164 1139282 555 0 31 0 9 8"
-    expect(s.cpus[7]!.times).toEqual({ user: 29098, nice: 268, system: 10164, idle: 1139282, iowait: 555, irq: 0, softirq: 31, steal: 0, guest: 9, guest_nice: 8 });
+    expect(s.cpus[7]!.times).toEqual({
+      user: 29098,
+      nice: 268,
+      system: 10164,
+      idle: 1139282,
+      iowait: 555,
+      irq: 0,
+      softirq: 31,
+      steal: 0,
+      guest: 9,
+      guest_nice: 8,
+    });
     expect(s.total.idle).toBe(8979004);
     expect(s).toMatchObject({ btime: 1418183276, procs_running: 2, procs_blocked: 0 });
   });
 
   it('old kernels with 4 fields: the rest are 0; NULs and blank lines are harmless', () => {
     const s = parseProcStat('cpu 1 2 3 4\ncpu0 1 2 3 4\n\n\0\0');
-    expect(s.total).toEqual({ user: 1, nice: 2, system: 3, idle: 4, iowait: 0, irq: 0, softirq: 0, steal: 0, guest: 0, guest_nice: 0 });
+    expect(s.total).toEqual({
+      user: 1,
+      nice: 2,
+      system: 3,
+      idle: 4,
+      iowait: 0,
+      irq: 0,
+      softirq: 0,
+      steal: 0,
+      guest: 0,
+      guest_nice: 0,
+    });
   });
 
   it('names the file and field on bad input', () => {
-    expect(() => parseProcStat('cpu 1 2 3 4\ncpu0 1 2 x 4', '/h/proc/stat')).toThrow(/\/h\/proc\/stat: cpu0 system: expected a non-negative integer, got "x"/);
+    expect(() => parseProcStat('cpu 1 2 3 4\ncpu0 1 2 x 4', '/h/proc/stat')).toThrow(
+      /\/h\/proc\/stat: cpu0 system: expected a non-negative integer, got "x"/,
+    );
     expect(() => parseProcStat('cpu0 1 2 3 4', '/h/proc/stat')).toThrow(/no aggregate "cpu" line/);
     expect(() => parseProcStat('cpu 1 2 3', '/h/proc/stat')).toThrow(HostFileError);
   });
@@ -72,7 +96,16 @@ describe('/proc/stat', () => {
         'cpu3 47054 102 15683 1113230 533 0 60 0 5 4',
       ].join('\n'),
     );
-    const u = cpuUtil(prev, next, cpuNodeMap({ nodes: [{ id: 0, cpus: [0, 1] }, { id: 1, cpus: [2, 3] }] }));
+    const u = cpuUtil(
+      prev,
+      next,
+      cpuNodeMap({
+        nodes: [
+          { id: 0, cpus: [0, 1] },
+          { id: 1, cpus: [2, 3] },
+        ],
+      }),
+    );
     expect(u.cpus).toEqual([
       { cpu: 0, busy: 0.4, ticks: 100 },
       { cpu: 1, busy: 0, ticks: 100 },
@@ -121,8 +154,12 @@ describe('meminfo', () => {
 
   it('rejects a node meminfo for another node, a bad unit or line', () => {
     const text = fx('hwloc-16amd64-8n2c/sys/devices/system/node/node1/meminfo');
-    expect(() => parseNodeMeminfo(text, 'node0/meminfo', 0)).toThrow(/node0\/meminfo: line "Node 1 MemTotal:\s+8388608 kB" is for node 1, expected 0/);
-    expect(() => parseNodeMeminfo('Node 0 MemTotal: 5 MB\nNode 0 MemFree: 1 kB', 'f')).toThrow(/f: MemTotal: unit "MB" is not kB/);
+    expect(() => parseNodeMeminfo(text, 'node0/meminfo', 0)).toThrow(
+      /node0\/meminfo: line "Node 1 MemTotal:\s+8388608 kB" is for node 1, expected 0/,
+    );
+    expect(() => parseNodeMeminfo('Node 0 MemTotal: 5 MB\nNode 0 MemFree: 1 kB', 'f')).toThrow(
+      /f: MemTotal: unit "MB" is not kB/,
+    );
     expect(() => parseNodeMeminfo('MemTotal: 5 kB', 'f')).toThrow(/does not start with "Node N"/);
     expect(() => parseNodeMeminfo('Node 0 MemTotal: 5 kB\n', 'f')).toThrow(/f: no MemFree line/);
   });
@@ -147,24 +184,61 @@ describe('/proc/PID/stat', () => {
   it('parses systemd (pid 1) from node_exporter', () => {
     // fields 14 utime=36, 15 stime=98, 20 threads=1, 22 starttime=29, 23 vsize=109604864, 24 rss=2507, 39 processor=0
     expect(parsePidStat(fx('node_exporter/proc/1/stat'))).toEqual({
-      pid: 1, comm: 'systemd', state: 'S', ppid: 0, utime: 36, stime: 98, num_threads: 1, starttime: 29, vsize_bytes: 109604864, rss_pages: 2507, processor: 0,
+      pid: 1,
+      comm: 'systemd',
+      state: 'S',
+      ppid: 0,
+      utime: 36,
+      stime: 98,
+      num_threads: 1,
+      starttime: 29,
+      vsize_bytes: 109604864,
+      rss_pages: 2507,
+      processor: 0,
     });
   });
 
   it('kernel threads: idle state I, processor 2; a file without trailing newline', () => {
-    expect(parsePidStat(fx('node_exporter/proc/11/stat'))).toMatchObject({ pid: 11, comm: 'rcu_preempt', state: 'I', ppid: 2, utime: 0, stime: 346, rss_pages: 0, processor: 2 });
-    expect(parsePidStat(fx('node_exporter/proc/10/stat') + '\0\0')).toMatchObject({ pid: 17, comm: 'khungtaskd', utime: 14, processor: 0 });
+    expect(parsePidStat(fx('node_exporter/proc/11/stat'))).toMatchObject({
+      pid: 11,
+      comm: 'rcu_preempt',
+      state: 'I',
+      ppid: 2,
+      utime: 0,
+      stime: 346,
+      rss_pages: 0,
+      processor: 2,
+    });
+    expect(parsePidStat(fx('node_exporter/proc/10/stat') + '\0\0')).toMatchObject({
+      pid: 17,
+      comm: 'khungtaskd',
+      utime: 14,
+      processor: 0,
+    });
   });
 
   it('a command name with spaces and parentheses is cut at the last ")"', () => {
     const line = '42 (a) b (c) R 1 42 42 0 -1 0 0 0 0 0 7 3 0 0 20 0 4 0 99 1000 25 18446744073709551615 0';
     // no field 39 here (short line): processor left out
-    expect(parsePidStat(line)).toEqual({ pid: 42, comm: 'a) b (c', state: 'R', ppid: 1, utime: 7, stime: 3, num_threads: 4, starttime: 99, vsize_bytes: 1000, rss_pages: 25 });
+    expect(parsePidStat(line)).toEqual({
+      pid: 42,
+      comm: 'a) b (c',
+      state: 'R',
+      ppid: 1,
+      utime: 7,
+      stime: 3,
+      num_threads: 4,
+      starttime: 99,
+      vsize_bytes: 1000,
+      rss_pages: 25,
+    });
   });
 
   it('names the file on bad input', () => {
     expect(() => parsePidStat('', '/proc/7/stat')).toThrow(/\/proc\/7\/stat: no "\(comm\)" field/);
-    expect(() => parsePidStat('7 (x) S 1 2', '/proc/7/stat')).toThrow(/\/proc\/7\/stat: 5 fields, at least 24 expected/);
+    expect(() => parsePidStat('7 (x) S 1 2', '/proc/7/stat')).toThrow(
+      /\/proc\/7\/stat: 5 fields, at least 24 expected/,
+    );
   });
 
   it('this machine: own stat, and a process that exited is "gone"', () => {
@@ -187,10 +261,19 @@ describe('/proc/PID/stat', () => {
 });
 
 describe('/proc/PID/status', () => {
-  const STATUS = 'Name:\tworker\nState:\tS (sleeping)\nPid:\t4242\nThreads:\t12\nVmRSS:\t  20480 kB\nCpus_allowed:\tff\nCpus_allowed_list:\t0-3,8\nMems_allowed_list:\t0-1\n\0';
+  const STATUS =
+    'Name:\tworker\nState:\tS (sleeping)\nPid:\t4242\nThreads:\t12\nVmRSS:\t  20480 kB\nCpus_allowed:\tff\nCpus_allowed_list:\t0-3,8\nMems_allowed_list:\t0-1\n\0';
   it('parses the fields the agent uses', () => {
     const s = parsePidStatus(STATUS);
-    expect(s).toMatchObject({ name: 'worker', state: 'S', pid: 4242, threads: 12, vm_rss_kb: 20480, cpus_allowed: [0, 1, 2, 3, 8], mems_allowed: [0, 1] });
+    expect(s).toMatchObject({
+      name: 'worker',
+      state: 'S',
+      pid: 4242,
+      threads: 12,
+      vm_rss_kb: 20480,
+      cpus_allowed: [0, 1, 2, 3, 8],
+      mems_allowed: [0, 1],
+    });
     expect(s.fields.Cpus_allowed).toBe('ff');
   });
 
@@ -199,8 +282,12 @@ describe('/proc/PID/status', () => {
   });
 
   it('names the file on bad input', () => {
-    expect(() => parsePidStatus('VmRSS:\t12 MB\n', '/proc/9/status')).toThrow(/\/proc\/9\/status: VmRSS "12 MB" is not "N kB"/);
-    expect(() => parsePidStatus('Cpus_allowed_list:\t3-1\n', '/proc/9/status')).toThrow(/\/proc\/9\/status: Cpus_allowed_list "3-1"/);
+    expect(() => parsePidStatus('VmRSS:\t12 MB\n', '/proc/9/status')).toThrow(
+      /\/proc\/9\/status: VmRSS "12 MB" is not "N kB"/,
+    );
+    expect(() => parsePidStatus('Cpus_allowed_list:\t3-1\n', '/proc/9/status')).toThrow(
+      /\/proc\/9\/status: Cpus_allowed_list "3-1"/,
+    );
     expect(() => parsePidStatus('garbage\n', '/proc/9/status')).toThrow(/is not "Key: value"/);
   });
 
@@ -220,13 +307,21 @@ describe('/proc/PID/numa_maps', () => {
   it('sums pages per node of the fixture from this machine', () => {
     const m = parseNumaMaps(fx('self/numa_maps'));
     // N0: 1 + 1 + 4 + 1 + 2 + 37 + 189 + 39 = 274 pages of 4 kB = 1096 kB; 9 lines (one without pages)
-    expect(m).toEqual({ pages_by_node: { 0: 274 }, kb_by_node: { 0: 1096 }, total_pages: 274, total_kb: 1096, mappings: 9 });
+    expect(m).toEqual({
+      pages_by_node: { 0: 274 },
+      kb_by_node: { 0: 1096 },
+      total_pages: 274,
+      total_kb: 1096,
+      mappings: 9,
+    });
     expect(localShare(m, 0)).toBe(1);
     expect(localShare(m, 1)).toBe(0);
   });
 
   it('weighs huge pages by size for the local share', () => {
-    const m = parseNumaMaps('7f0000000000 bind:1 anon=512 dirty=512 N0=100 N1=412 kernelpagesize_kB=4\n7f2000000000 default huge anon=2 dirty=2 N1=2 kernelpagesize_kB=2048\n');
+    const m = parseNumaMaps(
+      '7f0000000000 bind:1 anon=512 dirty=512 N0=100 N1=412 kernelpagesize_kB=4\n7f2000000000 default huge anon=2 dirty=2 N1=2 kernelpagesize_kB=2048\n',
+    );
     // pages: N0 100, N1 412 + 2 = 414; kB: N0 400, N1 412×4 + 2×2048 = 1648 + 4096 = 5744; total 6144 kB
     expect(m.pages_by_node).toEqual({ 0: 100, 1: 414 });
     expect(m.kb_by_node).toEqual({ 0: 400, 1: 5744 });
@@ -236,8 +331,12 @@ describe('/proc/PID/numa_maps', () => {
   });
 
   it('names the file on bad input', () => {
-    expect(() => parseNumaMaps('zzz default\n', '/proc/3/numa_maps')).toThrow(/\/proc\/3\/numa_maps: line "zzz default" does not start with a hex address/);
-    expect(() => parseNumaMaps('7f default N0=x\n', '/proc/3/numa_maps')).toThrow(/7f N0: expected a non-negative integer/);
+    expect(() => parseNumaMaps('zzz default\n', '/proc/3/numa_maps')).toThrow(
+      /\/proc\/3\/numa_maps: line "zzz default" does not start with a hex address/,
+    );
+    expect(() => parseNumaMaps('7f default N0=x\n', '/proc/3/numa_maps')).toThrow(
+      /7f N0: expected a non-negative integer/,
+    );
   });
 
   it('this machine: own numa_maps and locality', () => {
@@ -265,7 +364,11 @@ describe('this machine: utilization rises under a busy loop', () => {
     const ticks = (p: typeof selfA) => (p.gone ? 0 : p.value.utime + p.value.stime);
     let selfB = selfA;
     let x = 0;
-    for (const stop_ms = Date.now() + 60_000; ticks(selfB) - ticks(selfA) < 40 && Date.now() < stop_ms; selfB = readPidStat(roots, process.pid)) {
+    for (
+      const stop_ms = Date.now() + 60_000;
+      ticks(selfB) - ticks(selfA) < 40 && Date.now() < stop_ms;
+      selfB = readPidStat(roots, process.pid)
+    ) {
       for (let i = 0; i < 1e5; i++) x += Math.sqrt(x + 1);
     }
     const b = readProcStat(roots);

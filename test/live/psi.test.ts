@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESOURCES } from '../../engine/types.ts';
-import { parseCgroupV2Path, parsePsiReading, parsePsiText, percentToFraction, readCgroupPressure, readPressure } from '../../live/psi.ts';
+import {
+  parseCgroupV2Path,
+  parsePsiReading,
+  parsePsiText,
+  percentToFraction,
+  readCgroupPressure,
+  readPressure,
+} from '../../live/psi.ts';
 import { HostFileError } from '../../live/procread.ts';
 import { resolveRoots } from '../../formats/host/roots.ts';
 
@@ -38,7 +45,12 @@ describe('parsePsiText', () => {
 
   it('keeps two-decimal percentages exact and reaches 1 at 100 %', () => {
     // 1.93 % → 0.0193, 9.25 % → 0.0925, 15.30 % → 0.153 (not 0.15300000000000002)
-    expect(parsePsiText('some avg10=1.93 avg60=9.25 avg300=15.30 total=1488194118\n').some).toEqual({ avg10: 0.0193, avg60: 0.0925, avg300: 0.153, total_us: 1488194118 });
+    expect(parsePsiText('some avg10=1.93 avg60=9.25 avg300=15.30 total=1488194118\n').some).toEqual({
+      avg10: 0.0193,
+      avg60: 0.0925,
+      avg300: 0.153,
+      total_us: 1488194118,
+    });
     expect(percentToFraction(100)).toBe(1);
     expect(percentToFraction(0.01)).toBe(0.0001);
   });
@@ -50,7 +62,8 @@ describe('parsePsiText', () => {
   });
 
   it('ignores unknown lines and keys, trailing NULs and whitespace', () => {
-    const text = 'some avg10=2.00 avg60=1.00 avg300=0.50 avg900=9.99 total=7 future=x\nwhatever avg10=1\n  full avg10=1.00 avg60=0.00 avg300=0.00 total=3  \n\n\0\0\0';
+    const text =
+      'some avg10=2.00 avg60=1.00 avg300=0.50 avg900=9.99 total=7 future=x\nwhatever avg10=1\n  full avg10=1.00 avg60=0.00 avg300=0.00 total=3  \n\n\0\0\0';
     expect(parsePsiText(text)).toEqual({
       some: { avg10: 0.02, avg60: 0.01, avg300: 0.005, total_us: 7 },
       full: { avg10: 0.01, avg60: 0, avg300: 0, total_us: 3 },
@@ -73,7 +86,9 @@ describe('parsePsiText', () => {
       expect(() => parsePsiText(text, 'cpu.pressure')).toThrow(HostFileError);
       expect(() => parsePsiText(text, 'cpu.pressure')).toThrow(re);
     }
-    expect(() => parsePsiReading('full avg10=0 avg60=0 avg300=0 total=0', 'x/memory')).toThrow(/x\/memory: no "some" line/);
+    expect(() => parsePsiReading('full avg10=0 avg60=0 avg300=0 total=0', 'x/memory')).toThrow(
+      /x\/memory: no "some" line/,
+    );
   });
 });
 
@@ -83,7 +98,10 @@ describe('readPressure', () => {
     expect(r.available).toBe(true);
     if (!r.available) return;
     expect(r.dir).toBe(join(NE, 'proc/pressure'));
-    expect(r.psi.memory).toEqual({ some: { avg10: 0, avg60: 0, avg300: 0, total_us: 0 }, full: { avg10: 0, avg60: 0, avg300: 0, total_us: 0 } });
+    expect(r.psi.memory).toEqual({
+      some: { avg10: 0, avg60: 0, avg300: 0, total_us: 0 },
+      full: { avg10: 0, avg60: 0, avg300: 0, total_us: 0 },
+    });
     expect(r.psi.io.some.avg60).toBe(0.0034);
     expect(r.psi.cpu.some.total_us).toBe(14036781);
     expect(r.irq).toEqual({ avg10: 0, avg60: 0, avg300: 0, total_us: 8494 });
@@ -93,7 +111,10 @@ describe('readPressure', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fgo-nopsi-'));
     mkdirSync(join(dir, 'proc'));
     const r = readPressure(resolveRoots({ fsRoot: dir }));
-    expect(r).toEqual({ available: false, reason: expect.stringMatching(/proc\/pressure: not present — this kernel has no PSI/) });
+    expect(r).toEqual({
+      available: false,
+      reason: expect.stringMatching(/proc\/pressure: not present — this kernel has no PSI/),
+    });
   });
 
   it('a pressure directory missing one resource is unavailable, naming the file; no irq file is fine', () => {
@@ -125,14 +146,21 @@ describe('readCgroupPressure', () => {
     const g = join(root, 'system.slice/app.service');
     mkdirSync(g, { recursive: true });
     writeFileSync(join(g, 'cgroup.procs'), '');
-    writeFileSync(join(g, 'cpu.pressure'), 'some avg10=12.50 avg60=3.00 avg300=1.00 total=900\nfull avg10=6.25 avg60=1.50 avg300=0.50 total=450\n');
+    writeFileSync(
+      join(g, 'cpu.pressure'),
+      'some avg10=12.50 avg60=3.00 avg300=1.00 total=900\nfull avg10=6.25 avg60=1.50 avg300=0.50 total=450\n',
+    );
     writeFileSync(join(g, 'memory.pressure'), pressure('memory'));
     writeFileSync(join(g, 'io.pressure'), pressure('io'));
     const roots = { ...resolveRoots({ fsRoot: '/nonexistent' }), cgroup: root };
     const r = readCgroupPressure(roots, '/system.slice/app.service');
     expect(r.available).toBe(true);
     // 12.50 % → 0.125, 6.25 % → 0.0625 — cgroup-level cpu full is meaningful
-    if (r.available) expect(r.psi.cpu).toEqual({ some: { avg10: 0.125, avg60: 0.03, avg300: 0.01, total_us: 900 }, full: { avg10: 0.0625, avg60: 0.015, avg300: 0.005, total_us: 450 } });
+    if (r.available)
+      expect(r.psi.cpu).toEqual({
+        some: { avg10: 0.125, avg60: 0.03, avg300: 0.01, total_us: 900 },
+        full: { avg10: 0.0625, avg60: 0.015, avg300: 0.005, total_us: 450 },
+      });
     const gone = readCgroupPressure(roots, '/system.slice/exited.service');
     expect(gone).toMatchObject({ available: false, gone: true });
   });
@@ -150,23 +178,30 @@ describe('this machine', () => {
     expect(Number.isSafeInteger(l.total_us) && l.total_us! >= 0).toBe(true);
   };
 
-  it.skipIf(!existsSync('/proc/pressure/cpu'))('reads the real /proc/pressure: fractions in 0–1, totals monotonic, full ≤ some', () => {
-    const roots = resolveRoots();
-    const a = readPressure(roots);
-    const b = readPressure(roots);
-    expect(a.available && b.available).toBe(true);
-    if (!a.available || !b.available) return;
-    for (const r of RESOURCES) {
-      inRange(a.psi[r].some);
-      if (a.psi[r].full) inRange(a.psi[r].full!);
-      expect(b.psi[r].some.total_us!).toBeGreaterThanOrEqual(a.psi[r].some.total_us!);
-    }
-    for (const r of ['memory', 'io'] as const) expect(a.psi[r].full!.total_us!).toBeLessThanOrEqual(a.psi[r].some.total_us!);
-    if (a.irq) inRange(a.irq);
-  });
+  it.skipIf(!existsSync('/proc/pressure/cpu'))(
+    'reads the real /proc/pressure: fractions in 0–1, totals monotonic, full ≤ some',
+    () => {
+      const roots = resolveRoots();
+      const a = readPressure(roots);
+      const b = readPressure(roots);
+      expect(a.available && b.available).toBe(true);
+      if (!a.available || !b.available) return;
+      for (const r of RESOURCES) {
+        inRange(a.psi[r].some);
+        if (a.psi[r].full) inRange(a.psi[r].full!);
+        expect(b.psi[r].some.total_us!).toBeGreaterThanOrEqual(a.psi[r].some.total_us!);
+      }
+      for (const r of ['memory', 'io'] as const)
+        expect(a.psi[r].full!.total_us!).toBeLessThanOrEqual(a.psi[r].some.total_us!);
+      if (a.irq) inRange(a.irq);
+    },
+  );
 
   it('reads the real cgroup v2 pressure of this process where the hierarchy has it', () => {
-    const mount = readFileSync('/proc/mounts', 'latin1').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
+    const mount = readFileSync('/proc/mounts', 'latin1')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[2] === 'cgroup2')?.[1];
     const path = parseCgroupV2Path(readFileSync('/proc/self/cgroup', 'latin1'));
     if (!mount || !path || !existsSync(join(mount, path, 'cpu.pressure'))) return; // no cgroup v2 PSI here
     const r = readCgroupPressure({ ...resolveRoots(), cgroup: mount }, path);

@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../formats/errors.ts';
-import { DemandRecorder, RECORDER_EXTRA_COLUMNS, RECORDER_HEADER, recordPsiTrace, sampleHostRow } from '../../live/recorder.ts';
+import {
+  DemandRecorder,
+  RECORDER_EXTRA_COLUMNS,
+  RECORDER_HEADER,
+  recordPsiTrace,
+  sampleHostRow,
+} from '../../live/recorder.ts';
 import { resolveRoots } from '../../formats/host/roots.ts';
 import { readDemandTrace, readPsiTrace } from '../../formats/traces.ts';
 import { PSI_COLUMNS, type PsiColumn } from '../../formats/psi-columns.ts';
@@ -27,7 +33,12 @@ let n = 0;
 const tmp = (name: string) => join(work, `${n++}`, name);
 
 /** The data lines of a file (header excluded), split into fields. */
-const dataLines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+const dataLines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
 
 /** A proc root made of copies of node_exporter's files, `pressure` optional, cpu `full` optional. */
 function procRoot(o: { pressure: boolean; cpuFull?: boolean }): string {
@@ -37,66 +48,75 @@ function procRoot(o: { pressure: boolean; cpuFull?: boolean }): string {
   if (o.pressure) {
     mkdirSync(join(dir, 'pressure'));
     for (const f of ['cpu', 'memory', 'io']) copyFileSync(join(NE, 'proc/pressure', f), join(dir, 'pressure', f));
-    if (o.cpuFull === false) writeFileSync(join(dir, 'pressure/cpu'), 'some avg10=0.00 avg60=0.00 avg300=0.00 total=14036781\n');
+    if (o.cpuFull === false)
+      writeFileSync(join(dir, 'pressure/cpu'), 'some avg10=0.00 avg60=0.00 avg300=0.00 total=14036781\n');
   }
   return dir;
 }
 
 describe('recordPsiTrace on this host', () => {
-  it.skipIf(!HAS_PSI)('records 2.5 s at 500 ms: ≥ 5 rows on the 500 ms grid, counters that only grow, readable by the PSI reader', async () => {
-    const out = tmp('host.csv');
-    const s = await recordPsiTrace({ roots: resolveRoots(), out, duration_s: 2.5, interval_s: 0.5 });
-    // Slots at 0, 500, …, 2500 ms: 6, unless the machine stalled so long a slot had to be skipped.
-    expect(s.rows + s.missed).toBe(6);
-    expect(s.rows).toBeGreaterThanOrEqual(5);
-    expect(s.stopped).toBe('duration');
+  it.skipIf(!HAS_PSI)(
+    'records 2.5 s at 500 ms: ≥ 5 rows on the 500 ms grid, counters that only grow, readable by the PSI reader',
+    async () => {
+      const out = tmp('host.csv');
+      const s = await recordPsiTrace({ roots: resolveRoots(), out, duration_s: 2.5, interval_s: 0.5 });
+      // Slots at 0, 500, …, 2500 ms: 6, unless the machine stalled so long a slot had to be skipped.
+      expect(s.rows + s.missed).toBe(6);
+      expect(s.rows).toBeGreaterThanOrEqual(5);
+      expect(s.stopped).toBe('duration');
 
-    const trace = readPsiTrace(out);
-    expect(trace.skipped).toEqual([]);
-    expect(trace.rows.length).toBe(s.rows);
-    expect(trace.columns).toEqual(PSI_COLUMNS); // every PSI column in the header, canonical order
-    expect(trace.extraColumns).toEqual([...RECORDER_EXTRA_COLUMNS]);
-    expect(readFileSync(out, 'utf8').split('\n')[0]).toBe(RECORDER_HEADER.join(','));
+      const trace = readPsiTrace(out);
+      expect(trace.skipped).toEqual([]);
+      expect(trace.rows.length).toBe(s.rows);
+      expect(trace.columns).toEqual(PSI_COLUMNS); // every PSI column in the header, canonical order
+      expect(trace.extraColumns).toEqual([...RECORDER_EXTRA_COLUMNS]);
+      expect(readFileSync(out, 'utf8').split('\n')[0]).toBe(RECORDER_HEADER.join(','));
 
-    const t = trace.rows.map((r) => r.t_ms);
-    expect(t[0]).toBeLessThan(100);
-    for (let i = 1; i < t.length; i++) expect(t[i]!).toBeGreaterThan(t[i - 1]!);
-    for (const v of t) {
-      // Drift-free: each sample sits just after its slot k·500 (never before it), not 500 after the previous sample.
-      const late = v - Math.floor(v / 500) * 500;
-      expect(late).toBeLessThan(200);
-    }
-    expect(s.duration_s).toBe(t.at(-1)! / 1000);
+      const t = trace.rows.map((r) => r.t_ms);
+      expect(t[0]).toBeLessThan(100);
+      for (let i = 1; i < t.length; i++) expect(t[i]!).toBeGreaterThan(t[i - 1]!);
+      for (const v of t) {
+        // Drift-free: each sample sits just after its slot k·500 (never before it), not 500 after the previous sample.
+        const late = v - Math.floor(v / 500) * 500;
+        expect(late).toBeLessThan(200);
+      }
+      expect(s.duration_s).toBe(t.at(-1)! / 1000);
 
-    const totals = PSI_COLUMNS.filter((c) => c.endsWith('_total_us'));
-    for (let i = 1; i < trace.rows.length; i++) {
-      const [a, b] = [trace.rows[i - 1]!, trace.rows[i]!];
-      for (const c of totals) if (a.values[c] !== undefined) expect(b.values[c]!).toBeGreaterThanOrEqual(a.values[c]!);
-      for (const c of ['cpu_busy_jiffies', 'cpu_total_jiffies']) expect(Number(b.extra![c])).toBeGreaterThanOrEqual(Number(a.extra![c]));
-    }
-    for (const r of trace.rows) {
-      expect(Number(r.extra!.mem_available_kb)).toBeGreaterThan(0);
-      expect(Number(r.extra!.cpu_busy_jiffies)).toBeLessThanOrEqual(Number(r.extra!.cpu_total_jiffies));
-      // /proc/stat's task counts at the sample: the recorder itself is running while it reads them.
-      expect(Number(r.extra!.procs_running)).toBeGreaterThanOrEqual(1);
-      expect(Number(r.extra!.procs_blocked)).toBeGreaterThanOrEqual(0);
-      // some lines exist on every PSI kernel; averages within 0–100 (the reader checked the range).
-      for (const res of ['cpu', 'mem', 'io']) expect(r.values[`${res}_some_avg10` as PsiColumn]).toBeDefined();
-    }
-    // Averages exactly as the kernel prints them: two decimals.
-    for (const fields of dataLines(out)) {
-      PSI_COLUMNS.forEach((c, i) => {
-        const v = fields[i + 1]!;
-        if (v !== '') expect(v).toMatch(c.endsWith('_total_us') ? /^\d+$/ : /^\d{1,3}\.\d\d$/);
-      });
-    }
-  });
+      const totals = PSI_COLUMNS.filter((c) => c.endsWith('_total_us'));
+      for (let i = 1; i < trace.rows.length; i++) {
+        const [a, b] = [trace.rows[i - 1]!, trace.rows[i]!];
+        for (const c of totals)
+          if (a.values[c] !== undefined) expect(b.values[c]!).toBeGreaterThanOrEqual(a.values[c]!);
+        for (const c of ['cpu_busy_jiffies', 'cpu_total_jiffies'])
+          expect(Number(b.extra![c])).toBeGreaterThanOrEqual(Number(a.extra![c]));
+      }
+      for (const r of trace.rows) {
+        expect(Number(r.extra!.mem_available_kb)).toBeGreaterThan(0);
+        expect(Number(r.extra!.cpu_busy_jiffies)).toBeLessThanOrEqual(Number(r.extra!.cpu_total_jiffies));
+        // /proc/stat's task counts at the sample: the recorder itself is running while it reads them.
+        expect(Number(r.extra!.procs_running)).toBeGreaterThanOrEqual(1);
+        expect(Number(r.extra!.procs_blocked)).toBeGreaterThanOrEqual(0);
+        // some lines exist on every PSI kernel; averages within 0–100 (the reader checked the range).
+        for (const res of ['cpu', 'mem', 'io']) expect(r.values[`${res}_some_avg10` as PsiColumn]).toBeDefined();
+      }
+      // Averages exactly as the kernel prints them: two decimals.
+      for (const fields of dataLines(out)) {
+        PSI_COLUMNS.forEach((c, i) => {
+          const v = fields[i + 1]!;
+          if (v !== '') expect(v).toMatch(c.endsWith('_total_us') ? /^\d+$/ : /^\d{1,3}\.\d\d$/);
+        });
+      }
+    },
+  );
 
   it.skipIf(!HAS_PSI)('appends and flushes each row before the next is taken', async () => {
     const out = tmp('flushed.csv');
     const seen: number[] = [];
     await recordPsiTrace({
-      roots: resolveRoots(), out, duration_s: 0.3, interval_s: 0.1,
+      roots: resolveRoots(),
+      out,
+      duration_s: 0.3,
+      interval_s: 0.1,
       onRow: ({ index }) => seen.push(readFileSync(out, 'utf8').trim().split('\n').length - 1 - index),
     });
     expect(seen.length).toBeGreaterThanOrEqual(3);
@@ -105,21 +125,45 @@ describe('recordPsiTrace on this host', () => {
 });
 
 describe('recordPsiTrace on a fixture procfs', () => {
-  it('writes the kernel\'s numbers as printed (node_exporter\'s files, worked out by hand)', () => {
+  it("writes the kernel's numbers as printed (node_exporter's files, worked out by hand)", () => {
     const cells = sampleHostRow(resolveRoots({ procfsRoot: join(NE, 'proc') }));
     expect(cells).toEqual([
       // cpu some, cpu full ("full avg10=0.00 … total=0")
-      '0.00', '0.00', '0.00', '14036781', '0.00', '0.00', '0.00', '0',
+      '0.00',
+      '0.00',
+      '0.00',
+      '14036781',
+      '0.00',
+      '0.00',
+      '0.00',
+      '0',
       // memory some, full
-      '0.00', '0.00', '0.00', '0', '0.00', '0.00', '0.00', '0',
+      '0.00',
+      '0.00',
+      '0.00',
+      '0',
+      '0.00',
+      '0.00',
+      '0.00',
+      '0',
       // io: "some avg10=0.18 avg60=0.34 avg300=0.10 total=159886802", full … total=159229614
-      '0.18', '0.34', '0.10', '159886802', '0.18', '0.34', '0.10', '159229614',
+      '0.18',
+      '0.34',
+      '0.10',
+      '159886802',
+      '0.18',
+      '0.34',
+      '0.10',
+      '159229614',
       // "cpu  301854 612 111922 8979004 3552 2 3944 0 44 36": total = 301854+612+111922+8979004+3552+2+3944+0
       // = 9400890 (guest 44 and guest_nice 36 are inside user and nice already); busy = total − idle − iowait
       // = 9400890 − 8979004 − 3552 = 418334. This meminfo has no MemAvailable line: empty cell.
-      '418334', '9400890', '',
+      '418334',
+      '9400890',
+      '',
       // "procs_running 2", "procs_blocked 0"
-      '2', '0',
+      '2',
+      '0',
     ]);
   });
 
@@ -129,7 +173,8 @@ describe('recordPsiTrace on a fixture procfs', () => {
     const hundredths = fc.integer({ min: 0, max: 10_000 });
     const line = fc.tuple(hundredths, hundredths, hundredths, fc.maxSafeNat());
     const pct = (h: number) => `${Math.floor(h / 100)}.${String(h % 100).padStart(2, '0')}`;
-    const text = (kind: string, [a, b, c, t]: [number, number, number, number]) => `${kind} avg10=${pct(a)} avg60=${pct(b)} avg300=${pct(c)} total=${t}`;
+    const text = (kind: string, [a, b, c, t]: [number, number, number, number]) =>
+      `${kind} avg10=${pct(a)} avg60=${pct(b)} avg300=${pct(c)} total=${t}`;
     fc.assert(
       fc.property(fc.array(fc.tuple(line, line), { minLength: 3, maxLength: 3 }), (files) => {
         const want: string[] = [];
@@ -146,7 +191,12 @@ describe('recordPsiTrace on a fixture procfs', () => {
 
   it('leaves the cpu full cells empty on a kernel that prints no cpu full line', async () => {
     const out = tmp('nofull.csv');
-    await recordPsiTrace({ roots: resolveRoots({ procfsRoot: procRoot({ pressure: true, cpuFull: false }) }), out, duration_s: 0.1, interval_s: 0.1 });
+    await recordPsiTrace({
+      roots: resolveRoots({ procfsRoot: procRoot({ pressure: true, cpuFull: false }) }),
+      out,
+      duration_s: 0.1,
+      interval_s: 0.1,
+    });
     const trace = readPsiTrace(out);
     expect(trace.rows.length).toBe(2);
     for (const r of trace.rows) {
@@ -160,7 +210,12 @@ describe('recordPsiTrace on a fixture procfs', () => {
 
   it('samples on the grid start + k·interval, 11 rows for 1 s at 100 ms', async () => {
     const out = tmp('grid.csv');
-    const s = await recordPsiTrace({ roots: resolveRoots({ procfsRoot: join(NE, 'proc') }), out, duration_s: 1, interval_s: 0.1 });
+    const s = await recordPsiTrace({
+      roots: resolveRoots({ procfsRoot: join(NE, 'proc') }),
+      out,
+      duration_s: 1,
+      interval_s: 0.1,
+    });
     expect(s.rows + s.missed).toBe(11);
     const t = readPsiTrace(out).rows.map((r) => r.t_ms);
     // What the recorder promises is one sample per slot, in order — not how punctually a loaded
@@ -173,7 +228,10 @@ describe('recordPsiTrace on a fixture procfs', () => {
     const out = tmp('stall.csv');
     let jump = 0;
     const s = await recordPsiTrace({
-      roots: resolveRoots({ procfsRoot: join(NE, 'proc') }), out, duration_s: 0.6, interval_s: 0.1,
+      roots: resolveRoots({ procfsRoot: join(NE, 'proc') }),
+      out,
+      duration_s: 0.6,
+      interval_s: 0.1,
       now: () => performance.now() + jump,
       onRow: ({ index }) => {
         if (index === 0) jump = 350;
@@ -191,7 +249,11 @@ describe('recordPsiTrace on a fixture procfs', () => {
     const out = tmp('abort.csv');
     const stop = new AbortController();
     const s = await recordPsiTrace({
-      roots: resolveRoots({ procfsRoot: join(NE, 'proc') }), out, duration_s: 60, interval_s: 0.1, signal: stop.signal,
+      roots: resolveRoots({ procfsRoot: join(NE, 'proc') }),
+      out,
+      duration_s: 60,
+      interval_s: 0.1,
+      signal: stop.signal,
       onRow: ({ index }) => {
         if (index === 2) stop.abort();
       },
@@ -203,7 +265,9 @@ describe('recordPsiTrace on a fixture procfs', () => {
   it('refuses a kernel without PSI with the reason, before creating the file', async () => {
     const out = tmp('nopsi.csv');
     const proc = procRoot({ pressure: false });
-    const err = await recordPsiTrace({ roots: resolveRoots({ procfsRoot: proc }), out, duration_s: 1 }).catch((e: unknown) => e);
+    const err = await recordPsiTrace({ roots: resolveRoots({ procfsRoot: proc }), out, duration_s: 1 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).problems).toEqual([
       `cannot record a PSI trace: ${join(proc, 'pressure')}: not present — this kernel has no PSI (older than 4.20, built without CONFIG_PSI, or booted with psi=0); PSI-driven decisions fall back to utilization`,
@@ -215,8 +279,12 @@ describe('recordPsiTrace on a fixture procfs', () => {
     const out = tmp('taken.csv');
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileSync(out, 'mine\n');
-    const err = await recordPsiTrace({ roots: resolveRoots(), out, duration_s: 0.1, interval_s: 0.1 }).catch((e: unknown) => e);
-    expect((err as Error).message).toBe(`${out}: exists; fgo does not replace a file it cannot prove it wrote (--force replaces it)`);
+    const err = await recordPsiTrace({ roots: resolveRoots(), out, duration_s: 0.1, interval_s: 0.1 }).catch(
+      (e: unknown) => e,
+    );
+    expect((err as Error).message).toBe(
+      `${out}: exists; fgo does not replace a file it cannot prove it wrote (--force replaces it)`,
+    );
     expect(readFileSync(out, 'utf8')).toBe('mine\n');
     await recordPsiTrace({ roots: resolveRoots(), out, replace: true, duration_s: 0.1, interval_s: 0.1 });
     expect(readFileSync(out, 'utf8').split('\n')[0]).toBe(RECORDER_HEADER.join(','));
@@ -224,8 +292,13 @@ describe('recordPsiTrace on a fixture procfs', () => {
 
   it('refuses intervals under 100 ms and non-positive durations', async () => {
     const roots = resolveRoots({ procfsRoot: join(NE, 'proc') });
-    const err = await recordPsiTrace({ roots, out: tmp('x.csv'), duration_s: 0, interval_s: 0.05 }).catch((e: unknown) => e);
-    expect((err as InputError).problems).toEqual(['duration must be above 0 s, got 0', 'interval must be at least 100 ms, got 50 ms']);
+    const err = await recordPsiTrace({ roots, out: tmp('x.csv'), duration_s: 0, interval_s: 0.05 }).catch(
+      (e: unknown) => e,
+    );
+    expect((err as InputError).problems).toEqual([
+      'duration must be above 0 s, got 0',
+      'interval must be at least 100 ms, got 50 ms',
+    ]);
   });
 });
 
@@ -234,7 +307,11 @@ const REGISTERED = readFileSync(join(ROOT, 'cli/main.ts'), 'utf8').includes('reg
 
 describe('fgo record (CLI)', () => {
   const fgo = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
 
@@ -362,7 +439,8 @@ describe('DemandRecorder', () => {
     a.count('web', 12_000);
     a.close(20_000);
     expect(readFileSync(file, 'utf8')).toBe('t_s,profile,count\n0,web,1\n10,web,1\n');
-    for (const torn of ['20,web,3', '20,we']) { // a whole-looking row (it may have been "20,web,37") and one that would not parse
+    for (const torn of ['20,web,3', '20,we']) {
+      // a whole-looking row (it may have been "20,web,37") and one that would not parse
       writeFileSync(file, `t_s,profile,count\n0,web,1\n10,web,1\n${torn}`);
       const warned: string[] = [];
       const b = new DemandRecorder(file, 10, { warn: (m) => warned.push(m) });
@@ -389,25 +467,31 @@ describe('DemandRecorder', () => {
   });
 
   it('property: a trace cut at any byte reopens without error and keeps every whole row before the cut', () => {
-    fc.assert(fc.property(
-      fc.array(fc.record({ profile: fc.constantFrom('web', 'a,b', 'job'), t_ms: fc.integer({ min: 0, max: 60_000 }) }), { minLength: 1, maxLength: 30 }),
-      fc.double({ min: 0, max: 1, noNaN: true }),
-      (arrivals, where) => {
-        const file = tmp('cut.csv');
-        const a = new DemandRecorder(file, 5, { warn: () => {} });
-        for (const x of [...arrivals].sort((p, q) => p.t_ms - q.t_ms)) a.count(x.profile, x.t_ms);
-        a.close(60_000);
-        const text = readFileSync(file, 'utf8');
-        const cut = Math.floor(where * text.length);
-        writeFileSync(file, text.slice(0, cut));
-        const whole = text.slice(0, text.lastIndexOf('\n', cut - 1) + 1); // the lines the cut left whole
-        const b = new DemandRecorder(file, 5, { warn: () => {} });
-        b.close(0);
-        const header = 't_s,profile,count\n';
-        expect(readFileSync(file, 'utf8')).toBe(whole.length ? whole : header);
-        readDemandTrace(file); // reads back
-      },
-    ), { numRuns: 100 });
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ profile: fc.constantFrom('web', 'a,b', 'job'), t_ms: fc.integer({ min: 0, max: 60_000 }) }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (arrivals, where) => {
+          const file = tmp('cut.csv');
+          const a = new DemandRecorder(file, 5, { warn: () => {} });
+          for (const x of [...arrivals].sort((p, q) => p.t_ms - q.t_ms)) a.count(x.profile, x.t_ms);
+          a.close(60_000);
+          const text = readFileSync(file, 'utf8');
+          const cut = Math.floor(where * text.length);
+          writeFileSync(file, text.slice(0, cut));
+          const whole = text.slice(0, text.lastIndexOf('\n', cut - 1) + 1); // the lines the cut left whole
+          const b = new DemandRecorder(file, 5, { warn: () => {} });
+          b.close(0);
+          const header = 't_s,profile,count\n';
+          expect(readFileSync(file, 'utf8')).toBe(whole.length ? whole : header);
+          readDemandTrace(file); // reads back
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('will not append to a file that is not a demand trace', () => {

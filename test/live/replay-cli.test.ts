@@ -32,11 +32,15 @@ describe('fgo replay', () => {
     const n = readdirSync(dir).length;
     const r = fgo(['replay', dir]);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(new RegExp(`^${n} segment\\(s\\), 2 epoch\\(s\\): ${calls} engine calls \\(40 decisions\\) re-run: 0 difference\\(s\\); every entry checked\\n$`));
+    expect(r.out).toMatch(
+      new RegExp(
+        `^${n} segment\\(s\\), 2 epoch\\(s\\): ${calls} engine calls \\(40 decisions\\) re-run: 0 difference\\(s\\); every entry checked\\n$`,
+      ),
+    );
     expect(r.err).toBe('');
   }, 60_000);
 
-  it('a damaged first header: exit 1, the line named, the epoch\'s entries counted as not checked', () => {
+  it("a damaged first header: exit 1, the line named, the epoch's entries counted as not checked", () => {
     const dir = tempDir();
     writeRealJournal(dir);
     const first = join(dir, '000001.jsonl');
@@ -47,7 +51,13 @@ describe('fgo replay', () => {
     expect(rep.status).toBe(1);
     expect(rep.epochs).toBe(1);
     expect(rep.problems).toEqual([expect.stringMatching(new RegExp(`^${first}:1: check mismatch`))]);
-    expect(rep.unchecked).toEqual([expect.stringMatching(new RegExp(`^\\d+ entries \\(\\d+ engine calls\\) from ${first}:2 to \\S+ not checked: they follow the damaged line ${first}:1$`))]);
+    expect(rep.unchecked).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^\\d+ entries \\(\\d+ engine calls\\) from ${first}:2 to \\S+ not checked: they follow the damaged line ${first}:1$`,
+        ),
+      ),
+    ]);
     noStack(r.err);
   }, 60_000);
 
@@ -57,8 +67,12 @@ describe('fgo replay', () => {
     expect(readdirSync(dir)).not.toContain('000001.jsonl');
     const r = fgo(['replay', dir]);
     expect(r.code).toBe(3);
-    expect(r.err).toMatch(/^not checked:\n {2}\d+ entries \(\d+ engine calls\) from \S+:1 to \S+ not checked: their epoch's start entry is not in the journal \(its segment was removed by retention\)\n$/);
-    expect(r.out).toBe(`${readdirSync(dir).length} segment(s), 0 epoch(s): no engine call could be checked — nothing was compared\n`);
+    expect(r.err).toMatch(
+      /^not checked:\n {2}\d+ entries \(\d+ engine calls\) from \S+:1 to \S+ not checked: their epoch's start entry is not in the journal \(its segment was removed by retention\)\n$/,
+    );
+    expect(r.out).toBe(
+      `${readdirSync(dir).length} segment(s), 0 epoch(s): no engine call could be checked — nothing was compared\n`,
+    );
   }, 60_000);
 
   it('junk lines, a FIFO segment, an over-deep entry: each named file:line, exit 1, no stack trace', () => {
@@ -70,7 +84,17 @@ describe('fgo replay', () => {
       return l.line;
     };
     const deep = `{"type":"note","data":${'['.repeat(100)}${']'.repeat(100)}}`;
-    writeFileSync(join(dir, '000001.jsonl'), [line('{"type":"note"}'), 'not json\n', line(deep), line('{"type":"call","op":"tick"}'), line('{"type":"bogus"}'), '{"x"'].join(''));
+    writeFileSync(
+      join(dir, '000001.jsonl'),
+      [
+        line('{"type":"note"}'),
+        'not json\n',
+        line(deep),
+        line('{"type":"call","op":"tick"}'),
+        line('{"type":"bogus"}'),
+        '{"x"',
+      ].join(''),
+    );
     execFileSync('mkfifo', [join(dir, '000002.jsonl')]);
     const f = join(dir, '000001.jsonl');
     const r = fgo(['replay', dir]);

@@ -18,11 +18,18 @@ writeRealJournal(original, { epochs: 2, requests: 8, max_bytes: 2_000 });
 const files = readdirSync(original).sort();
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-type Mutation = { kind: 'flip'; at: number; xor: number } | { kind: 'insert'; at: number; bytes: number[] } | { kind: 'delete'; at: number; len: number };
+type Mutation =
+  | { kind: 'flip'; at: number; xor: number }
+  | { kind: 'insert'; at: number; bytes: number[] }
+  | { kind: 'delete'; at: number; len: number };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 64 }) }),
 );
 
@@ -35,7 +42,8 @@ function apply(data: Buffer, m: Mutation): Buffer {
     return out;
   }
   const before = at % (data.length - 1); // keeps the final newline last
-  if (m.kind === 'insert') return Buffer.concat([data.subarray(0, before), Buffer.from(m.bytes), data.subarray(before)]);
+  if (m.kind === 'insert')
+    return Buffer.concat([data.subarray(0, before), Buffer.from(m.bytes), data.subarray(before)]);
   const end = Math.min(before + m.len, data.length - 1);
   return Buffer.concat([data.subarray(0, before), data.subarray(end)]);
 }
@@ -50,20 +58,23 @@ describe('fuzz: corrupted real journals', () => {
   });
 
   it('replay never throws, and exits 0 only when no byte changed', () => {
-    fc.assert(fc.property(fc.nat(), fc.array(mutation, { minLength: 0, maxLength: 3 }), (which, mutations) => {
-      const dir = join(base, `run${run++}`);
-      cpSync(original, dir, { recursive: true });
-      const file = join(dir, files[which % files.length] as string);
-      const before = readFileSync(file);
-      const after = mutations.reduce(apply, before);
-      writeFileSync(file, after);
-      let status: number;
-      try {
-        status = checkJournal(dir).status;
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-      expect(status === 0).toBe(after.equals(before));
-    }), { numRuns: 150 });
+    fc.assert(
+      fc.property(fc.nat(), fc.array(mutation, { minLength: 0, maxLength: 3 }), (which, mutations) => {
+        const dir = join(base, `run${run++}`);
+        cpSync(original, dir, { recursive: true });
+        const file = join(dir, files[which % files.length] as string);
+        const before = readFileSync(file);
+        const after = mutations.reduce(apply, before);
+        writeFileSync(file, after);
+        let status: number;
+        try {
+          status = checkJournal(dir).status;
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+        expect(status === 0).toBe(after.equals(before));
+      }),
+      { numRuns: 150 },
+    );
   }, 120_000);
 });

@@ -184,7 +184,12 @@ describe('HostSampler on a sysfs without node directories', () => {
     copyProc('stat', proc);
     writeFileSync(join(proc, 'meminfo'), 'MemTotal:        4000000 kB\nMemFree:         1234567 kB\n');
     const fake = resolveRoots({ sysfsRoot: sys, procfsRoot: proc });
-    const topo = { nodes: [{ id: 0, cpus: [0, 1], memory_kb: 4000000, distances: [10] }], online_cpus: [0, 1], allowed_cpus: [0, 1], allowed_nodes: [0] };
+    const topo = {
+      nodes: [{ id: 0, cpus: [0, 1], memory_kb: 4000000, distances: [10] }],
+      online_cpus: [0, 1],
+      allowed_cpus: [0, 1],
+      allowed_nodes: [0],
+    };
     const s = new HostSampler(fake, topo);
     const obs = s.sample(5);
     expect(obs.nodes).toEqual([{ id: 0, mem_free_kb: 1234567 }]);
@@ -200,7 +205,12 @@ describe('HostSampler on a sysfs without node directories', () => {
     copyProc('stat', proc);
     copyProc('meminfo', proc);
     const fake = resolveRoots({ sysfsRoot: sys, procfsRoot: proc });
-    const topo = { nodes: [{ id: 0, cpus: [0, 1], memory_kb: 4000000, distances: [10] }], online_cpus: [0, 1], allowed_cpus: [0, 1], allowed_nodes: [0] };
+    const topo = {
+      nodes: [{ id: 0, cpus: [0, 1], memory_kb: 4000000, distances: [10] }],
+      online_cpus: [0, 1],
+      allowed_cpus: [0, 1],
+      allowed_nodes: [0],
+    };
     const s = new HostSampler(fake, topo);
     const a = s.sample(0);
     const b = s.sample(1000);

@@ -44,10 +44,16 @@ describe('scan on this host', () => {
     expect(byPid[0]?.profile).toBe('q');
     expect(scan(roots, compileRules([{ profile: 'p', cmdline: marker }]), new Set([pid]))).toEqual([]);
     // All selectors of a rule must match: right pid, wrong cmdline → nothing.
-    expect(scan(roots, compileRules([{ profile: 'p', pids: [pid], cmdline: 'no-such-marker' }]), new Set())).toEqual([]);
+    expect(scan(roots, compileRules([{ profile: 'p', pids: [pid], cmdline: 'no-such-marker' }]), new Set())).toEqual(
+      [],
+    );
     // The cgroup selector reads /proc/PID/cgroup: every process is somewhere under '/'.
-    expect(scan(roots, compileRules([{ profile: 'p', cmdline: marker, cgroup: '/**' }]), new Set()).map((c) => c.pid)).toEqual([pid]);
-    expect(scan(roots, compileRules([{ profile: 'p', cmdline: marker, cgroup: '/no-such-group/*' }]), new Set())).toEqual([]);
+    expect(
+      scan(roots, compileRules([{ profile: 'p', cmdline: marker, cgroup: '/**' }]), new Set()).map((c) => c.pid),
+    ).toEqual([pid]);
+    expect(
+      scan(roots, compileRules([{ profile: 'p', cmdline: marker, cgroup: '/no-such-group/*' }]), new Set()),
+    ).toEqual([]);
   });
 
   it('stillRunning tells a live process from an exited one and from a reused pid', async () => {

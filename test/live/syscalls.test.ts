@@ -164,9 +164,17 @@ linux('affinity on real processes', () => {
   });
 
   it('EINVAL for an empty CPU list and for a CPU not present (4095)', () => {
-    const e = expectSyscallError(() => sched_setaffinity(sleepPid, []), 'EINVAL', /CPU list \[\] not allowed by the cpuset \/ empty/);
+    const e = expectSyscallError(
+      () => sched_setaffinity(sleepPid, []),
+      'EINVAL',
+      /CPU list \[\] not allowed by the cpuset \/ empty/,
+    );
     expect(e.pid).toBe(sleepPid);
-    expectSyscallError(() => setProcessAffinity(sleepPid, [4095]), 'EINVAL', /CPU list \[4095\] not allowed by the cpuset/);
+    expectSyscallError(
+      () => setProcessAffinity(sleepPid, [4095]),
+      'EINVAL',
+      /CPU list \[4095\] not allowed by the cpuset/,
+    );
     // nothing changed
     expect(sched_getaffinity(sleepPid)).toEqual(cpus);
   });
@@ -209,7 +217,10 @@ linux('mbind (this process, real kernel)', () => {
   const lib = koffi.load('libc.so.6');
   const mmap = lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)');
   const munmap = lib.func('int munmap(void *addr, size_t len)');
-  const PAGE = 4096, LEN = 4 * PAGE, PROT_RW = 0x3, MAP_PRIVATE_ANON = 0x22;
+  const PAGE = 4096,
+    LEN = 4 * PAGE,
+    PROT_RW = 0x3,
+    MAP_PRIVATE_ANON = 0x22;
 
   it('binds a mapped range to node 0; an unaligned address is EINVAL, an unmapped range EFAULT', () => {
     const p = mmap(null, LEN, PROT_RW, MAP_PRIVATE_ANON, -1, 0);

@@ -19,7 +19,9 @@ export interface SmallDisk {
 
 function mount(dir: string, size_kb: number): string | undefined {
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size_kb}k,mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `mount -t tmpfs failed: ${(r.stderr || r.error?.message || `status ${r.status}`).trim()}`;
+  return r.status === 0
+    ? undefined
+    : `mount -t tmpfs failed: ${(r.stderr || r.error?.message || `status ${r.status}`).trim()}`;
 }
 
 function umount(dir: string): void {

@@ -34,7 +34,16 @@
  *    leaves them out of online_cpus with a warning.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,16 +55,25 @@ import { readTopology, readTopologyDetailed, type TopologyReadResult } from '../
 import { HWLOC_DUMPS, unpackHwlocDump } from '../helpers.ts';
 
 const DATA = HWLOC_DUMPS;
-const DUMPS = readdirSync(DATA).filter((f) => f.endsWith('.tar.bz2')).map((f) => f.slice(0, -'.tar.bz2'.length)).sort();
-const range = (a: number, b: number, step = 1) => Array.from({ length: Math.floor((b - a) / step) + 1 }, (_, i) => a + i * step);
+const DUMPS = readdirSync(DATA)
+  .filter((f) => f.endsWith('.tar.bz2'))
+  .map((f) => f.slice(0, -'.tar.bz2'.length))
+  .sort();
+const range = (a: number, b: number, step = 1) =>
+  Array.from({ length: Math.floor((b - a) / step) + 1 }, (_, i) => a + i * step);
 
 // ------------------------------------------------------------------------------------------------
 // lstopo's output, parsed
 
 /** lstopo's size printing (hwloc_memory_size_printf_value/unit), from bytes. */
 function hwlocSize(bytes: bigint): string {
-  const units: [bigint, number, string][] = [[10n << 20n, 10, 'KiB'], [10n << 30n, 20, 'MiB'], [10n << 40n, 30, 'GiB']];
-  for (const [limit, shift, unit] of units) if (bytes < limit) return `${((bytes >> BigInt(shift - 1)) + 1n) >> 1n}${unit}`;
+  const units: [bigint, number, string][] = [
+    [10n << 20n, 10, 'KiB'],
+    [10n << 30n, 20, 'MiB'],
+    [10n << 40n, 30, 'GiB'],
+  ];
+  for (const [limit, shift, unit] of units)
+    if (bytes < limit) return `${((bytes >> BigInt(shift - 1)) + 1n) >> 1n}${unit}`;
   return `${((bytes >> 39n) + 1n) >> 1n}TiB`;
 }
 
@@ -93,7 +111,13 @@ function parseConsole(text: string): ConsoleTopo {
       const pu = puOf(tree[j] as string);
       if (pu) pus.push(Number(pu[1]));
     }
-    nodes.push({ logical: Number(m[1]), os: Number(m[2]), local: m[3] as string, parent, pus: pus.sort((a, b) => a - b) });
+    nodes.push({
+      logical: Number(m[1]),
+      os: Number(m[2]),
+      local: m[3] as string,
+      parent,
+      pus: pus.sort((a, b) => a - b),
+    });
   });
   const pus = tree.flatMap((l) => (puOf(l) ? [Number((puOf(l) as RegExpExecArray)[1])] : [])).sort((a, b) => a - b);
   const out: ConsoleTopo = { nodes, pus };
@@ -132,12 +156,14 @@ function parseXml(text: string): XmlTopo {
   const bits = (v: string | undefined) => (v === undefined ? [] : parseCpuMask(v));
   const objects = [...text.matchAll(/<object\b[^>]*>/g)].map((m) => m[0]);
   const root = objects[0] as string;
-  const nodes = objects.filter((o) => attr(o, 'type') === 'NUMANode').map((o) => ({
-    os: Number(attr(o, 'os_index')),
-    cpuset: bits(attr(o, 'cpuset')),
-    complete_cpuset: bits(attr(o, 'complete_cpuset')),
-    local_memory: BigInt(attr(o, 'local_memory') ?? '0'),
-  }));
+  const nodes = objects
+    .filter((o) => attr(o, 'type') === 'NUMANode')
+    .map((o) => ({
+      os: Number(attr(o, 'os_index')),
+      cpuset: bits(attr(o, 'cpuset')),
+      complete_cpuset: bits(attr(o, 'complete_cpuset')),
+      local_memory: BigInt(attr(o, 'local_memory') ?? '0'),
+    }));
   const out: XmlTopo = {
     nodes,
     allowed_cpus: bits(attr(root, 'allowed_cpuset')),
@@ -146,8 +172,12 @@ function parseXml(text: string): XmlTopo {
   };
   const d = /<distances2 [^>]*name="NUMALatency"[^>]*>([\s\S]*?)<\/distances2>/.exec(text);
   if (d && /indexing="os"/.test(d[0])) {
-    const idx = [...(d[1] as string).matchAll(/<indexes[^>]*>([^<]*)<\/indexes>/g)].flatMap((m) => (m[1] as string).trim().split(/\s+/).map(Number));
-    const vals = [...(d[1] as string).matchAll(/<u64values[^>]*>([^<]*)<\/u64values>/g)].flatMap((m) => (m[1] as string).trim().split(/\s+/).map(Number));
+    const idx = [...(d[1] as string).matchAll(/<indexes[^>]*>([^<]*)<\/indexes>/g)].flatMap((m) =>
+      (m[1] as string).trim().split(/\s+/).map(Number),
+    );
+    const vals = [...(d[1] as string).matchAll(/<u64values[^>]*>([^<]*)<\/u64values>/g)].flatMap((m) =>
+      (m[1] as string).trim().split(/\s+/).map(Number),
+    );
     out.distance = new Map(idx.map((p, i) => [p, new Map(idx.map((q, j) => [q, vals[i * idx.length + j] as number]))]));
   }
   return out;
@@ -184,10 +214,12 @@ const inter = (a: readonly number[], b: readonly number[]) => a.filter((x) => b.
 function nvidiaNodes(root: string): number[] {
   const dir = join(root, 'proc/driver/nvidia/gpus');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((g) => {
-    const m = /Node:\s*(\d+)/.exec(readFileSync(join(dir, g, 'numa_status'), 'utf8'));
-    return m ? [Number(m[1])] : [];
-  }).sort((a, b) => a - b);
+  return readdirSync(dir)
+    .flatMap((g) => {
+      const m = /Node:\s*(\d+)/.exec(readFileSync(join(dir, g, 'numa_status'), 'utf8'));
+      return m ? [Number(m[1])] : [];
+    })
+    .sort((a, b) => a - b);
 }
 
 /**
@@ -219,7 +251,8 @@ function compareWithConsole(name: string, hidden: number[] = [], orphans: number
   expect(formatCpuList(usable)).toBe(formatCpuList(c.pus.filter((p) => !orphans.includes(p))));
   // the SLIT, where lstopo printed one
   if (c.distance) {
-    for (const [p, row] of c.distance) for (const [q, v] of row) expect(`${p}→${q}: ${dist(t, p, q)}`).toBe(`${p}→${q}: ${v}`);
+    for (const [p, row] of c.distance)
+      for (const [q, v] of row) expect(`${p}→${q}: ${dist(t, p, q)}`).toBe(`${p}→${q}: ${v}`);
   } else {
     expect(c.nodes.length).toBe(1);
   }
@@ -233,7 +266,12 @@ describe('host roots', () => {
   it('--fs-root stands for /, single parts override it, relative paths become absolute', () => {
     expect(resolveRoots({})).toEqual({ sys: '/sys', proc: '/proc', fs: '/' });
     expect(resolveRoots({ fsRoot: '/d' })).toEqual({ sys: '/d/sys', proc: '/d/proc', fs: '/d' });
-    expect(resolveRoots({ fsRoot: '/d', sysfsRoot: '/s', procfsRoot: '/p', cgroupRoot: '/c' })).toEqual({ sys: '/s', proc: '/p', cgroup: '/c', fs: '/d' });
+    expect(resolveRoots({ fsRoot: '/d', sysfsRoot: '/s', procfsRoot: '/p', cgroupRoot: '/c' })).toEqual({
+      sys: '/s',
+      proc: '/p',
+      cgroup: '/c',
+      fs: '/d',
+    });
     expect(resolveRoots({ fsRoot: 'rel' }).sys).toBe(join(process.cwd(), 'rel/sys'));
   });
 
@@ -258,15 +296,27 @@ describe('host roots', () => {
     const notSysfs = mkdtempSync(join(work, 'roots-'));
     mkdirSync(join(notSysfs, 'sys'));
     mkdirSync(join(notSysfs, 'proc'));
-    expect(checkRoots(resolveRoots({ fsRoot: notSysfs }))).toEqual([expect.stringContaining('not a sysfs: neither devices/system/cpu nor devices/system/node')]);
+    expect(checkRoots(resolveRoots({ fsRoot: notSysfs }))).toEqual([
+      expect.stringContaining('not a sysfs: neither devices/system/cpu nor devices/system/node'),
+    ]);
   });
 });
 
-describe('readTopology on hwloc\'s real dumps', () => {
+describe("readTopology on hwloc's real dumps", () => {
   it('covers every dump in test/fixtures/hwloc (the hwloc test dumps)', () => {
     expect(DUMPS).toEqual([
-      '128arm-2pa2n8cluster4co', '16amd64-8n2c', '16em64t-4s2c2t', '20em64t-hybrid-1p6c2t+2ca4co1t', '256ppc-8n8s4t', '2arm-2c',
-      '32amd64-4s2n4c-cgroup2', '64amd64-4s2n4ca2co', '8em64t-2s2ca2c-buggynuma', 'fakeheteromemtiers', 'nvidiagpunumanodes', 'offline-cpu0-node0',
+      '128arm-2pa2n8cluster4co',
+      '16amd64-8n2c',
+      '16em64t-4s2c2t',
+      '20em64t-hybrid-1p6c2t+2ca4co1t',
+      '256ppc-8n8s4t',
+      '2arm-2c',
+      '32amd64-4s2n4c-cgroup2',
+      '64amd64-4s2n4ca2co',
+      '8em64t-2s2ca2c-buggynuma',
+      'fakeheteromemtiers',
+      'nvidiagpunumanodes',
+      'offline-cpu0-node0',
     ]);
     for (const name of DUMPS) expect(() => buildTopology(topo(name)), name).not.toThrow();
   });
@@ -330,7 +380,7 @@ describe('readTopology on hwloc\'s real dumps', () => {
     expect(warnings(name).some((w) => /effective_cpus is 0-87/.test(w))).toBe(true);
   });
 
-  it('8em64t-2s2ca2c-buggynuma: fgo keeps the kernel\'s 8 nodes where hwloc keeps one (difference 2)', () => {
+  it("8em64t-2s2ca2c-buggynuma: fgo keeps the kernel's 8 nodes where hwloc keeps one (difference 2)", () => {
     const name = '8em64t-2s2ca2c-buggynuma';
     const c = parseConsole(readFileSync(join(DATA, `${name}.console`), 'utf8'));
     const t = topo(name);
@@ -339,10 +389,14 @@ describe('readTopology on hwloc\'s real dumps', () => {
     expect(hwlocSize(BigInt(nodeOf(t, 0).memory_kb) * 1024n)).toBe('2048MiB');
     // fgo: every node's cpulist says 0-7; each CPU goes to its cpu<N>/node<M> link: CPU i on node i
     expect(t.nodes.map((n) => [n.id, n.cpus])).toEqual(range(0, 7).map((i) => [i, [i]]));
-    expect(t.nodes.map((n) => n.memory_kb)).toEqual([2096684, 2096128, 2097152, 2097152, 2097152, 2097152, 2097152, 2097152]);
+    expect(t.nodes.map((n) => n.memory_kb)).toEqual([
+      2096684, 2096128, 2097152, 2097152, 2097152, 2097152, 2097152, 2097152,
+    ]);
     expect(t.nodes.every((n) => n.distances.every((d) => d === 10))).toBe(true);
     expect(t.online_cpus).toEqual(c.pus);
-    expect(warnings(name)).toContain('CPUs 0-7 are claimed by nodes 0-7; each given to the node its cpu<N>/node<M> link names (the kernel\'s cpu_to_node)');
+    expect(warnings(name)).toContain(
+      "CPUs 0-7 are claimed by nodes 0-7; each given to the node its cpu<N>/node<M> link names (the kernel's cpu_to_node)",
+    );
     // the old cpuset filesystem is mounted (cgroup …,cpuset,noprefix on /dev/cpuset) but not in the dump: all allowed
     expect(read.get(name)?.cpuset.source).toBe('none');
     expect(t.allowed_cpus).toEqual(range(0, 7));
@@ -360,14 +414,16 @@ describe('readTopology on hwloc\'s real dumps', () => {
     expect(t.allowed_cpus).toEqual(range(5, 19, 2)); // cpuset.cpus 4-20 ∩ the node's CPUs
     expect(t.allowed_nodes).toEqual([1]);
     expect(nodeOf(t, 1).distances).toEqual([10]); // "21 10": columns are the possible nodes 0-1
-    expect(warnings(name)).toEqual(expect.arrayContaining([
-      'online CPUs 4,6,8,10,12,14,16,18,20 belong to no online NUMA node; left out',
-      'distance rows have 2 values, matched to node/possible (0-1)',
-      expect.stringMatching(/^node 1: cpulist \(1,3,.*,23\) and cpumap \(5,7,.*,19\) disagree; using cpulist$/),
-    ]));
+    expect(warnings(name)).toEqual(
+      expect.arrayContaining([
+        'online CPUs 4,6,8,10,12,14,16,18,20 belong to no online NUMA node; left out',
+        'distance rows have 2 values, matched to node/possible (0-1)',
+        expect.stringMatching(/^node 1: cpulist \(1,3,.*,23\) and cpumap \(5,7,.*,19\) disagree; using cpulist$/),
+      ]),
+    );
   });
 
-  it('32amd64-4s2n4c-cgroup2: matches hwloc\'s XML; the cpuset restricts CPUs and nodes (difference 3)', () => {
+  it("32amd64-4s2n4c-cgroup2: matches hwloc's XML; the cpuset restricts CPUs and nodes (difference 3)", () => {
     const name = '32amd64-4s2n4c-cgroup2';
     const x = parseXml(readFileSync(join(DATA, `${name}.xml`), 'utf8'));
     const t = topo(name);
@@ -381,15 +437,22 @@ describe('readTopology on hwloc\'s real dumps', () => {
       expect(BigInt(n.memory_kb) * 1024n).toBe(xn.local_memory); // byte-exact: MemTotal kB × 1024
       expect(inter(n.cpus, t.allowed_cpus)).toEqual(xn.cpuset);
     }
-    for (const [p, row] of x.distance as Map<number, Map<number, number>>) for (const [q, v] of row) expect(dist(t, p, q)).toBe(v);
+    for (const [p, row] of x.distance as Map<number, Map<number, number>>)
+      for (const [q, v] of row) expect(dist(t, p, q)).toBe(v);
     // the cpuset: cgroup2 mounted at /cgroup/unified (not the standard place), found through proc/mounts
     expect(t.allowed_cpus).toEqual(x.allowed_cpus);
     expect(t.allowed_nodes).toEqual(x.allowed_nodes);
     expect(t.allowed_cpus).toEqual(range(0, 5));
     expect(read.get(name)?.cpuset).toMatchObject({ source: 'cgroup2', cgroup: '/uid_2008/job_15389/step_0' });
-    expect(read.get(name)?.cpuset.cpus_file).toMatch(/\/cgroup\/unified\/uid_2008\/job_15389\/step_0\/cpuset\.cpus\.effective$/);
+    expect(read.get(name)?.cpuset.cpus_file).toMatch(
+      /\/cgroup\/unified\/uid_2008\/job_15389\/step_0\/cpuset\.cpus\.effective$/,
+    );
     // nodes 6 and 7 exist but are not allowed
-    expect(buildTopology(t).nodes.filter((n) => !n.allowed).map((n) => n.id)).toEqual([6, 7]);
+    expect(
+      buildTopology(t)
+        .nodes.filter((n) => !n.allowed)
+        .map((n) => n.id),
+    ).toEqual([6, 7]);
     // cpu/possible is 0-47 but only 0-31 are present; trailing NUL bytes in node/online are read fine
     expect(read.get(name)?.present_cpus).toEqual(range(0, 31));
     expect(readFileSync(join(roots.get(name) as string, 'sys/devices/system/node/online'), 'latin1')).toBe('0-7\n\0');
@@ -408,7 +471,7 @@ describe('readTopology on hwloc\'s real dumps', () => {
     compareWithConsole(name);
   });
 
-  it('readTopology is readTopologyDetailed\'s topology', () => {
+  it("readTopology is readTopologyDetailed's topology", () => {
     const name = '64amd64-4s2n4ca2co';
     expect(readTopology(resolveRoots({ fsRoot: roots.get(name) as string }))).toEqual(topo(name));
     expect(warnings(name)).toEqual([]);
@@ -433,36 +496,63 @@ describe('readTopology on hand-made trees (edge cases the dumps do not cover)', 
   const C = 'sys/devices/system/cpu';
 
   it('an offline CPU the node mask dropped (x86) rejoins its node through cpu<N>/node<M>', () => {
-    const root = tree({
-      [`${N}/node0/cpulist`]: '1\n', [`${N}/node0/meminfo`]: 'Node 0 MemTotal: 1024 kB\n', [`${N}/node0/distance`]: '10\n',
-      [`${C}/present`]: '0-1\n', [`${C}/online`]: '1\n', [`${C}/cpu0/online`]: '0\n', [`${C}/cpu1/online`]: '1\n',
-    }, { [`${C}/cpu0/node0`]: `../../node/node0` });
+    const root = tree(
+      {
+        [`${N}/node0/cpulist`]: '1\n',
+        [`${N}/node0/meminfo`]: 'Node 0 MemTotal: 1024 kB\n',
+        [`${N}/node0/distance`]: '10\n',
+        [`${C}/present`]: '0-1\n',
+        [`${C}/online`]: '1\n',
+        [`${C}/cpu0/online`]: '0\n',
+        [`${C}/cpu1/online`]: '1\n',
+      },
+      { [`${C}/cpu0/node0`]: `../../node/node0` },
+    );
     const r = readTopologyDetailed(resolveRoots({ fsRoot: root }));
-    expect(r.topology).toEqual({ nodes: [{ id: 0, cpus: [0, 1], memory_kb: 1024, distances: [10] }], online_cpus: [1], allowed_cpus: [0, 1], allowed_nodes: [0] });
-    expect(r.warnings).toEqual(['CPUs 0 are in no node\'s cpulist but linked to node 0 (cpu<N>/node0); added to it']);
+    expect(r.topology).toEqual({
+      nodes: [{ id: 0, cpus: [0, 1], memory_kb: 1024, distances: [10] }],
+      online_cpus: [1],
+      allowed_cpus: [0, 1],
+      allowed_nodes: [0],
+    });
+    expect(r.warnings).toEqual(["CPUs 0 are in no node's cpulist but linked to node 0 (cpu<N>/node0); added to it"]);
   });
 
-  it('no distance files: the kernel\'s defaults 10 and 20, with a warning', () => {
+  it("no distance files: the kernel's defaults 10 and 20, with a warning", () => {
     const root = tree({
-      [`${N}/node0/cpulist`]: '0', [`${N}/node0/meminfo`]: 'Node 0 MemTotal: 1 kB',
-      [`${N}/node1/cpulist`]: '1', [`${N}/node1/meminfo`]: 'Node 1 MemTotal: 2 kB',
+      [`${N}/node0/cpulist`]: '0',
+      [`${N}/node0/meminfo`]: 'Node 0 MemTotal: 1 kB',
+      [`${N}/node1/cpulist`]: '1',
+      [`${N}/node1/meminfo`]: 'Node 1 MemTotal: 2 kB',
       [`${C}/online`]: '0-1',
     });
     const r = readTopologyDetailed(resolveRoots({ fsRoot: root }));
-    expect(r.topology.nodes.map((n) => n.distances)).toEqual([[10, 20], [20, 10]]);
+    expect(r.topology.nodes.map((n) => n.distances)).toEqual([
+      [10, 20],
+      [20, 10],
+    ]);
     expect(r.warnings).toEqual(['no usable distance file for node(s) 0-1; using 10 local and 20 remote']);
   });
 
   it('the cpuset: --cgroup-root, a cgroup v2 path without cpuset files (nearest ancestor), and proc/self/status', () => {
     const root = tree({
-      [`${N}/node0/cpulist`]: '0-3', [`${N}/node0/meminfo`]: 'Node 0 MemTotal: 4 kB', [`${C}/online`]: '0-3',
-      'cg/cgroup.controllers': 'cpuset cpu memory\n', 'cg/app/cpuset.cpus.effective': '1-2\n', 'cg/app/cpuset.mems.effective': '0\n', 'cg/app/leaf/cgroup.procs': '',
+      [`${N}/node0/cpulist`]: '0-3',
+      [`${N}/node0/meminfo`]: 'Node 0 MemTotal: 4 kB',
+      [`${C}/online`]: '0-3',
+      'cg/cgroup.controllers': 'cpuset cpu memory\n',
+      'cg/app/cpuset.cpus.effective': '1-2\n',
+      'cg/app/cpuset.mems.effective': '0\n',
+      'cg/app/leaf/cgroup.procs': '',
       'proc/self/cgroup': '0::/app/leaf\n',
       'proc/self/status': 'Name:\tnode\nCpus_allowed_list:\t3\nMems_allowed_list:\t0\n',
     });
     const withCgroup = readTopologyDetailed(resolveRoots({ fsRoot: root, cgroupRoot: join(root, 'cg') }));
     expect(withCgroup.topology.allowed_cpus).toEqual([1, 2]);
-    expect(withCgroup.cpuset).toMatchObject({ source: 'cgroup2', cgroup: '/app/leaf', cpus_file: join(root, 'cg/app/cpuset.cpus.effective') });
+    expect(withCgroup.cpuset).toMatchObject({
+      source: 'cgroup2',
+      cgroup: '/app/leaf',
+      cpus_file: join(root, 'cg/app/cpuset.cpus.effective'),
+    });
     // without a hierarchy (no mounts, no standard mount points): proc/self/status
     const fallback = readTopologyDetailed(resolveRoots({ fsRoot: root }));
     expect(fallback.topology.allowed_cpus).toEqual([3]);
@@ -471,10 +561,13 @@ describe('readTopology on hand-made trees (edge cases the dumps do not cover)', 
 
   it('a cgroup v1 cpuset found through proc/self/mountinfo when proc/mounts is absent', () => {
     const root = tree({
-      [`${N}/node0/cpulist`]: '0-3', [`${N}/node0/meminfo`]: 'Node 0 MemTotal: 4 kB', [`${C}/online`]: '0-3',
+      [`${N}/node0/cpulist`]: '0-3',
+      [`${N}/node0/meminfo`]: 'Node 0 MemTotal: 4 kB',
+      [`${C}/online`]: '0-3',
       'proc/self/mountinfo': '30 25 0:26 / /my\\040cgroups/cpuset rw,nosuid - cgroup cgroup rw,cpuset\n',
       'proc/self/cgroup': '5:cpu,cpuacct:/\n3:cpuset:/batch\n0::/\n',
-      'my cgroups/cpuset/batch/cpuset.cpus': '0,2\n', 'my cgroups/cpuset/batch/cpuset.mems': '0\n',
+      'my cgroups/cpuset/batch/cpuset.cpus': '0,2\n',
+      'my cgroups/cpuset/batch/cpuset.mems': '0\n',
     });
     const r = readTopologyDetailed(resolveRoots({ fsRoot: root }));
     expect(r.topology.allowed_cpus).toEqual([0, 2]);
@@ -487,7 +580,10 @@ const LSTOPO = spawnSync('lstopo-no-graphics', ['--version'], { encoding: 'utf8'
 describe.skipIf(LSTOPO.error !== undefined || LSTOPO.status !== 0)('against lstopo-no-graphics on this machine', () => {
   it.each(DUMPS)('%s: every node lstopo reports matches; missing ones are the documented differences', (name) => {
     const root = roots.get(name) as string;
-    const r = spawnSync('lstopo-no-graphics', ['--of', 'xml'], { encoding: 'utf8', env: { ...process.env, HWLOC_FSROOT: root, HWLOC_COMPONENTS: 'linux,stop' } });
+    const r = spawnSync('lstopo-no-graphics', ['--of', 'xml'], {
+      encoding: 'utf8',
+      env: { ...process.env, HWLOC_FSROOT: root, HWLOC_COMPONENTS: 'linux,stop' },
+    });
     expect(r.status).toBe(0);
     const x = parseXml(r.stdout);
     const t = topo(name);
@@ -501,11 +597,14 @@ describe.skipIf(LSTOPO.error !== undefined || LSTOPO.status !== 0)('against lsto
     const shown = new Set(x.nodes.map((n) => n.os));
     const gpu = nvidiaNodes(root);
     for (const n of t.nodes.filter((m) => !shown.has(m.id))) {
-      const explained = gpu.includes(n.id) // difference 1
-        || name === '8em64t-2s2ca2c-buggynuma' // difference 2
-        || (!t.allowed_nodes.includes(n.id) && inter(n.cpus, t.allowed_cpus).length === 0); // difference 3
+      const explained =
+        gpu.includes(n.id) || // difference 1
+        name === '8em64t-2s2ca2c-buggynuma' || // difference 2
+        (!t.allowed_nodes.includes(n.id) && inter(n.cpus, t.allowed_cpus).length === 0); // difference 3
       expect(explained, `node ${n.id} of ${name} missing from lstopo`).toBe(true);
     }
-    if (x.distance) for (const [p, row] of x.distance) for (const [q, v] of row) if (name !== '8em64t-2s2ca2c-buggynuma') expect(dist(t, p, q)).toBe(v);
+    if (x.distance)
+      for (const [p, row] of x.distance)
+        for (const [q, v] of row) if (name !== '8em64t-2s2ca2c-buggynuma') expect(dist(t, p, q)).toBe(v);
   });
 });

@@ -94,13 +94,19 @@ describe('validateTrigger', () => {
   });
 
   it('rejects windows outside 500 ms – 10 s, stall above window, non-integers, bad names', () => {
-    expect(() => validateTrigger({ ...ok, window_us: 499_999 })).toThrow(/window 499999 µs is out of range.*500000–10000000/);
+    expect(() => validateTrigger({ ...ok, window_us: 499_999 })).toThrow(
+      /window 499999 µs is out of range.*500000–10000000/,
+    );
     expect(() => validateTrigger({ ...ok, window_us: 10_000_001 })).toThrow(/out of range/);
-    expect(() => validateTrigger({ ...ok, stall_us: 1_000_001 })).toThrow(/stall 1000001 µs exceeds its window 1000000 µs/);
+    expect(() => validateTrigger({ ...ok, stall_us: 1_000_001 })).toThrow(
+      /stall 1000001 µs exceeds its window 1000000 µs/,
+    );
     expect(() => validateTrigger({ ...ok, stall_us: 0 })).toThrow(/must be positive/);
     expect(() => validateTrigger({ ...ok, stall_us: 1.5 })).toThrow(/not an integer/);
     expect(() => validateTrigger({ ...ok, window_us: Number.NaN })).toThrow(/not an integer/);
-    expect(() => validateTrigger({ ...ok, resource: 'irq' as never })).toThrow(/resource 'irq' is not one of cpu, memory, io/);
+    expect(() => validateTrigger({ ...ok, resource: 'irq' as never })).toThrow(
+      /resource 'irq' is not one of cpu, memory, io/,
+    );
     expect(() => validateTrigger({ ...ok, line: 'avg10' as never })).toThrow(/line 'avg10' is not 'some' or 'full'/);
     expect(validateTrigger({ ...ok, stall_us: 1_000_000 }).stall_us).toBe(1_000_000); // stall == window is allowed
   });
@@ -145,12 +151,19 @@ linux('PSI triggers on the live kernel', () => {
     expect(fdCount()).toBe(before); // the failed open left nothing behind
   });
 
-  it('cpu some fires within a few seconds while 4 CPU hogs run on 2 CPUs, loop stays responsive', { timeout: 60_000 }, async () => {
+  it('cpu some fires within a few seconds while 4 CPU hogs run on 2 CPUs, loop stays responsive', {
+    timeout: 60_000,
+  }, async () => {
     spawnHogs(4);
     const events: PsiTriggerEvent[] = [];
     const t0 = performance.now();
     const t = track(PsiTrigger.open(roots, 'cpu', 'some', 50_000, window_us, { onEvent: (e) => events.push(e) }));
-    const { value: first, ticks, maxGap, ms } = await watchLoop(async () => {
+    const {
+      value: first,
+      ticks,
+      maxGap,
+      ms,
+    } = await watchLoop(async () => {
       for await (const e of t.events()) return e;
       throw new Error('trigger ended without an event');
     });
@@ -173,7 +186,9 @@ linux('PSI triggers on the live kernel', () => {
     expect((await t.close()).reason).toBe('closed');
   });
 
-  it('a 50 % threshold (cpu some 1 s / 2 s) fires under the hogs after the settle period', { timeout: 60_000 }, async () => {
+  it('a 50 % threshold (cpu some 1 s / 2 s) fires under the hogs after the settle period', {
+    timeout: 60_000,
+  }, async () => {
     // settleMs hides the start-up events an unprivileged trigger gets whatever its threshold (see
     // TriggerOptions.settleMs); what fires after it is real: 4 hogs on 2 CPUs keep ~2 runnable tasks waiting.
     spawnHogs(4);
@@ -183,7 +198,9 @@ linux('PSI triggers on the live kernel', () => {
     const it = t.events()[Symbol.asyncIterator]();
     const first = await it.next();
     const firedAfter = performance.now() - t0;
-    console.info(`cpu trigger '${triggerString(t.spec)}' (settle ${settleMs} ms, ${t.dropped} dropped) fired after ${firedAfter.toFixed(0)} ms`);
+    console.info(
+      `cpu trigger '${triggerString(t.spec)}' (settle ${settleMs} ms, ${t.dropped} dropped) fired after ${firedAfter.toFixed(0)} ms`,
+    );
     expect(first.done).toBe(false);
     expect(first.value).toMatchObject({ resource: 'cpu', line: 'some', seq: 1 });
     expect(firedAfter).toBeGreaterThanOrEqual(settleMs);
@@ -253,7 +270,9 @@ describe('unavailable roots', () => {
     expect(a.available).toBe(false);
     if (!a.available) {
       expect(a.code).toBe('ENOENT');
-      expect(a.reason).toMatch(/^PSI triggers unavailable: .*pressure\/cpu: no such pressure file.*fall back to sampling/);
+      expect(a.reason).toMatch(
+        /^PSI triggers unavailable: .*pressure\/cpu: no such pressure file.*fall back to sampling/,
+      );
     }
     let err: unknown;
     try {

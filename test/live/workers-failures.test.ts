@@ -20,9 +20,17 @@ function start(command: string[], over: Partial<WorkerSpec> = {}) {
   const ready = new Promise<void>((r) => (onReady = r));
   const exited = new Promise<WorkerExit>((r) => (onExit = r));
   const results: unknown[] = [];
-  const w = Worker.spawn('frag', 'prof', { command, ready_timeout_ms: 10_000, stop_grace_ms: 2_000, ...over }, {
-    ready: () => onReady(), heartbeat: () => {}, exit: (_w, how) => onExit(how), result: (_w, r) => void results.push(r),
-  });
+  const w = Worker.spawn(
+    'frag',
+    'prof',
+    { command, ready_timeout_ms: 10_000, stop_grace_ms: 2_000, ...over },
+    {
+      ready: () => onReady(),
+      heartbeat: () => {},
+      exit: (_w, how) => onExit(how),
+      result: (_w, r) => void results.push(r),
+    },
+  );
   live.push(w);
   return { w, ready, exited, results };
 }
@@ -36,7 +44,9 @@ describe('start failures are explained', () => {
     const how = await exited;
     expect(w.pid).toBeUndefined();
     expect(how).toMatchObject({ code: null, signal: null });
-    expect(how.reason).toBe("cannot start '/nonexistent/prog': no such program (absolute path missing, or not found in PATH) (ENOENT)");
+    expect(how.reason).toBe(
+      "cannot start '/nonexistent/prog': no such program (absolute path missing, or not found in PATH) (ENOENT)",
+    );
     expect(how.ready_ms).toBeUndefined();
   });
 
@@ -47,9 +57,15 @@ describe('start failures are explained', () => {
   });
 
   it('a program that complains and exits: its first stderr lines, at most 5 and 1 KiB, are in the reason', async () => {
-    const how = await start(['/bin/sh', '-c', 'for i in 1 2 3 4 5 6 7; do echo "line $i: missing config" >&2; done; exit 3']).exited;
+    const how = await start([
+      '/bin/sh',
+      '-c',
+      'for i in 1 2 3 4 5 6 7; do echo "line $i: missing config" >&2; done; exit 3',
+    ]).exited;
     expect(how.code).toBe(3);
-    expect(how.reason).toBe(`exited with code 3; stderr: ${JSON.stringify(['1', '2', '3', '4', '5'].map((i) => `line ${i}: missing config`).join('\n'))}`);
+    expect(how.reason).toBe(
+      `exited with code 3; stderr: ${JSON.stringify(['1', '2', '3', '4', '5'].map((i) => `line ${i}: missing config`).join('\n'))}`,
+    );
     const long = await start(['/bin/sh', '-c', `head -c 3000 /dev/zero | tr '\\0' x >&2; echo >&2; exit 2`]).exited;
     const quoted = JSON.parse(long.reason.slice(long.reason.indexOf('stderr: ') + 8)) as string;
     expect(quoted).toBe('x'.repeat(STDERR_HEAD_BYTES));
@@ -72,7 +88,10 @@ describe('start failures are explained', () => {
 
 describe('payloads that cannot be encoded', () => {
   it('encodePayload: a 30,000-deep array, a BigInt and a cycle are refused with the reason; undefined is no payload', () => {
-    expect(encodePayload(nested(30_000))).toEqual({ ok: false, error: expect.stringMatching(/^payload cannot be encoded as JSON: Maximum call stack size exceeded/) });
+    expect(encodePayload(nested(30_000))).toEqual({
+      ok: false,
+      error: expect.stringMatching(/^payload cannot be encoded as JSON: Maximum call stack size exceeded/),
+    });
     expect(encodePayload({ n: 1n })).toEqual({ ok: false, error: expect.stringMatching(/BigInt/) });
     const cyc: Record<string, unknown> = {};
     cyc.self = cyc;
@@ -84,13 +103,18 @@ describe('payloads that cannot be encoded', () => {
   it('send() refuses it without throwing; the worker stays ready and serves the next request', async () => {
     const { w, ready, results } = start([process.execPath, ECHO]);
     await ready;
-    expect(w.send({ id: 'deep', payload: nested(30_000) })).toEqual({ ok: false, error: expect.stringMatching(/Maximum call stack/) });
+    expect(w.send({ id: 'deep', payload: nested(30_000) })).toEqual({
+      ok: false,
+      error: expect.stringMatching(/Maximum call stack/),
+    });
     expect(w.state).toBe('ready');
     expect(w.send({ id: 'fine', payload: { x: 1 } })).toEqual({ ok: true });
     expect(w.state).toBe('busy');
     await new Promise<void>((resolve) => {
       const t = setInterval(() => results.length && (clearInterval(t), resolve()), 20);
     });
-    expect(results).toEqual([expect.objectContaining({ id: 'fine', ok: true, result: { echo: { x: 1 }, pid: w.pid } })]);
+    expect(results).toEqual([
+      expect.objectContaining({ id: 'fine', ok: true, result: { echo: { x: 1 }, pid: w.pid } }),
+    ]);
   });
 });

@@ -29,11 +29,19 @@ describe('backoff_ms', () => {
   });
 
   it('property: for any settings and k, 0.8·min(max, initial·2^(k-1)) < delay ≤ min(max, initial·2^(k-1))', () => {
-    fc.assert(fc.property(fc.integer({ min: 10, max: 60_000 }), fc.integer({ min: 100, max: 3_600_000 }), fc.integer({ min: 1, max: 2_000 }), fc.string({ maxLength: 64 }), (initial_ms, max_ms, k, profile) => {
-      const base = Math.min(max_ms, initial_ms * 2 ** Math.min(k - 1, 52));
-      const d = backoff_ms({ initial_ms, max_ms }, profile, k);
-      return Number.isInteger(d) && d >= Math.floor(0.8 * base) && d <= base;
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 10, max: 60_000 }),
+        fc.integer({ min: 100, max: 3_600_000 }),
+        fc.integer({ min: 1, max: 2_000 }),
+        fc.string({ maxLength: 64 }),
+        (initial_ms, max_ms, k, profile) => {
+          const base = Math.min(max_ms, initial_ms * 2 ** Math.min(k - 1, 52));
+          const d = backoff_ms({ initial_ms, max_ms }, profile, k);
+          return Number.isInteger(d) && d >= Math.floor(0.8 * base) && d <= base;
+        },
+      ),
+    );
   });
 });
 

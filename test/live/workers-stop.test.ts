@@ -16,7 +16,8 @@ import { resolveRoots } from '../../formats/host/roots.ts';
 import { ECHO_WORKER, running, until } from './pool-helpers.ts';
 
 /** Ready at once; on stdin EOF it takes 400 ms to exit (a worker finishing its work). */
-const SLOW_EXIT = 'process.stdout.write(JSON.stringify({type:"ready"})+"\\n"); process.stdin.resume(); process.stdin.on("end",()=>setTimeout(()=>process.exit(0),400))';
+const SLOW_EXIT =
+  'process.stdout.write(JSON.stringify({type:"ready"})+"\\n"); process.stdin.resume(); process.stdin.on("end",()=>setTimeout(()=>process.exit(0),400))';
 
 const dirs: string[] = [];
 const agents: Agent[] = [];
@@ -28,20 +29,34 @@ afterEach(async () => {
 function agent(command: string[]): { a: Agent; log: string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'fgo-stop-'));
   dirs.push(dir);
-  const cfg = parseLiveConfig({
-    mode: 'pool', interval_ms: 200, state_dir: join(dir, 'state'), cgroup_parent: `fgo-stop-${process.pid}`, triggers: [],
-    pool: { workers: { w: { command, ready_timeout_ms: 10_000, stop_grace_ms: 4_000 } } },
-    engine: { profiles: { w: { cpus: 0.5, memory_kb: 65_536, pool: { min: 1, target: 1, max: 2 } } } },
-  }, dir);
+  const cfg = parseLiveConfig(
+    {
+      mode: 'pool',
+      interval_ms: 200,
+      state_dir: join(dir, 'state'),
+      cgroup_parent: `fgo-stop-${process.pid}`,
+      triggers: [],
+      pool: { workers: { w: { command, ready_timeout_ms: 10_000, stop_grace_ms: 4_000 } } },
+      engine: { profiles: { w: { cpus: 0.5, memory_kb: 65_536, pool: { min: 1, target: 1, max: 2 } } } },
+    },
+    dir,
+  );
   const log: string[] = [];
-  const a = new Agent({ config: cfg, roots: resolveRoots(), enforce: false, version: 'test', log: (l) => void log.push(l) });
+  const a = new Agent({
+    config: cfg,
+    roots: resolveRoots(),
+    enforce: false,
+    version: 'test',
+    log: (l) => void log.push(l),
+  });
   agents.push(a);
   a.start();
   return { a, log };
 }
 
 type PoolState = { pool: { workers: { fragment: string; pid: number; state: string }[] } };
-const readyWorker = (a: Agent) => until(() => (a.state() as PoolState).pool.workers.find((w) => w.state === 'ready'), 20_000, 'a ready worker');
+const readyWorker = (a: Agent) =>
+  until(() => (a.state() as PoolState).pool.workers.find((w) => w.state === 'ready'), 20_000, 'a ready worker');
 
 describe('stopping the agent while workers exit', () => {
   it('a worker told to stop just before the agent stops is waited for: no write to a closed journal', async () => {
@@ -59,7 +74,9 @@ describe('stopping the agent while workers exit', () => {
     const deep = JSON.parse('['.repeat(30_000) + ']'.repeat(30_000));
     const r = await a.schedule({ profile: 'w', priority: 1, payload: deep, wait: true } as never);
     expect(r.status).toBe(400);
-    expect((r.body as { error: string }).error).toMatch(/^payload cannot be encoded as JSON: Maximum call stack size exceeded/);
+    expect((r.body as { error: string }).error).toMatch(
+      /^payload cannot be encoded as JSON: Maximum call stack size exceeded/,
+    );
     const ok = await a.schedule({ profile: 'w', priority: 1, payload: { n: 1 }, wait: true } as never);
     expect(ok).toMatchObject({ status: 200, body: { ok: true, result: { echo: { n: 1 } } } });
     // nothing is left active: the refused request never held a fragment

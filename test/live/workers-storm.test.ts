@@ -17,7 +17,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { eachHarness, ECHO_WORKER, http, startAgent, state, stopAgent, until, writePoolConfig, type AgentProc, type Harness } from './pool-helpers.ts';
+import {
+  eachHarness,
+  ECHO_WORKER,
+  http,
+  startAgent,
+  state,
+  stopAgent,
+  until,
+  writePoolConfig,
+  type AgentProc,
+  type Harness,
+} from './pool-helpers.ts';
 
 const TEST_MS = 90_000;
 const SCHEDULE = '/v1/schedule';
@@ -26,7 +37,11 @@ const request = { profile: 'echo', priority: 'normal', payload: { x: 1 }, wait: 
 let h: Harness;
 eachHarness((x) => (h = x));
 
-const failures = (a: AgentProc) => a.stderr().split('\n').filter((l) => / failed to start: /.test(l));
+const failures = (a: AgentProc) =>
+  a
+    .stderr()
+    .split('\n')
+    .filter((l) => / failed to start: /.test(l));
 
 /** Every /healthz of `n` answered 200 (sequentially, each within the helper's 20 s). */
 async function healthy(a: AgentProc, n: number): Promise<void> {
@@ -39,7 +54,11 @@ async function stormIsContained(a: AgentProc, reason: RegExp): Promise<void> {
   const waiting = await http(a.url, 'POST', SCHEDULE, { token: a.token, body: request });
   expect(waiting.status, waiting.text).toBe(503);
   expect(Number(waiting.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-  expect(waiting.body).toMatchObject({ action: 'unavailable', profile: 'echo', retry_after_s: Number(waiting.headers['retry-after']) });
+  expect(waiting.body).toMatchObject({
+    action: 'unavailable',
+    profile: 'echo',
+    retry_after_s: Number(waiting.headers['retry-after']),
+  });
   expect(waiting.body.error).toMatch(reason);
   const open = (await state(h, a)).pool.breakers.echo;
   expect(open).toMatchObject({ state: 'open', failures: 5 });
@@ -56,41 +75,70 @@ async function stormIsContained(a: AgentProc, reason: RegExp): Promise<void> {
   expect(lines.length).toBeGreaterThanOrEqual(5);
   expect(lines.length).toBeLessThanOrEqual(5 + Math.ceil((Date.now() - t0) / 6_400));
   for (const l of lines) expect(l).toMatch(reason);
-  expect(a.stderr()).toMatch(/circuit open for profile echo after 5 start failures in a row: its requests are answered 503/);
+  expect(a.stderr()).toMatch(
+    /circuit open for profile echo after 5 start failures in a row: its requests are answered 503/,
+  );
 
   expect(await stopAgent(a, 'SIGTERM', 20_000)).toEqual({ code: 0, signal: null });
 }
 
 describe('a worker command that cannot start', () => {
-  it('/bin/false: backoff, breaker open after 5, 503 + Retry-After, reason logged, healthz up, SIGTERM honoured', async () => {
-    writePoolConfig(h, { pool: { workers: { echo: { command: ['/bin/false'] } } } });
-    const a = await startAgent(h, { enforce: true });
-    await stormIsContained(a, /exited with code 1/);
-  }, TEST_MS);
+  it(
+    '/bin/false: backoff, breaker open after 5, 503 + Retry-After, reason logged, healthz up, SIGTERM honoured',
+    async () => {
+      writePoolConfig(h, { pool: { workers: { echo: { command: ['/bin/false'] } } } });
+      const a = await startAgent(h, { enforce: true });
+      await stormIsContained(a, /exited with code 1/);
+    },
+    TEST_MS,
+  );
 
-  it('a program that does not exist: the same, the reason is ENOENT', async () => {
-    writePoolConfig(h, { pool: { workers: { echo: { command: ['/nonexistent/prog'] } } } });
-    const a = await startAgent(h, { enforce: true });
-    await stormIsContained(a, /cannot start '\/nonexistent\/prog': no such program .*\(ENOENT\)/);
-  }, TEST_MS);
+  it(
+    'a program that does not exist: the same, the reason is ENOENT',
+    async () => {
+      writePoolConfig(h, { pool: { workers: { echo: { command: ['/nonexistent/prog'] } } } });
+      const a = await startAgent(h, { enforce: true });
+      await stormIsContained(a, /cannot start '\/nonexistent\/prog': no such program .*\(ENOENT\)/);
+    },
+    TEST_MS,
+  );
 
-  it('once the command works again the half-open trial closes the breaker and requests are served', async () => {
-    const flag = join(h.dir, 'fixed');
-    // fails, saying why on stderr, until the flag file exists; then it is the echo worker
-    const script = `test -e '${flag}' && exec '${process.execPath}' '${ECHO_WORKER}'; echo "not configured yet" >&2; exit 7`;
-    writePoolConfig(h, { pool: { start_backoff: { initial_ms: 200, max_ms: 1_000, open_after: 3 }, workers: { echo: { command: ['/bin/sh', '-c', script] } } } });
-    const a = await startAgent(h);
-    const refused = await until(async () => {
-      const r = await http(a.url, 'POST', SCHEDULE, { token: a.token, body: request });
-      return r.status === 503 ? r : undefined;
-    }, 30_000, 'the breaker to open', 100);
-    expect(refused.body.error).toMatch(/exited with code 7; stderr: "not configured yet"/);
-    writeFileSync(flag, '');
-    const served = await until(async () => {
-      const r = await http(a.url, 'POST', SCHEDULE, { token: a.token, body: request });
-      return r.status === 200 ? r : undefined;
-    }, 30_000, 'a request served after the fix', 200);
-    expect(served.body).toMatchObject({ action: 'place', ok: true, result: { echo: { x: 1 } } });
-    expect((await state(h, a)).pool.breakers.echo.state).toBe('closed');
-  }, TEST_MS);
+  it(
+    'once the command works again the half-open trial closes the breaker and requests are served',
+    async () => {
+      const flag = join(h.dir, 'fixed');
+      // fails, saying why on stderr, until the flag file exists; then it is the echo worker
+      const script = `test -e '${flag}' && exec '${process.execPath}' '${ECHO_WORKER}'; echo "not configured yet" >&2; exit 7`;
+      writePoolConfig(h, {
+        pool: {
+          start_backoff: { initial_ms: 200, max_ms: 1_000, open_after: 3 },
+          workers: { echo: { command: ['/bin/sh', '-c', script] } },
+        },
+      });
+      const a = await startAgent(h);
+      const refused = await until(
+        async () => {
+          const r = await http(a.url, 'POST', SCHEDULE, { token: a.token, body: request });
+          return r.status === 503 ? r : undefined;
+        },
+        30_000,
+        'the breaker to open',
+        100,
+      );
+      expect(refused.body.error).toMatch(/exited with code 7; stderr: "not configured yet"/);
+      writeFileSync(flag, '');
+      const served = await until(
+        async () => {
+          const r = await http(a.url, 'POST', SCHEDULE, { token: a.token, body: request });
+          return r.status === 200 ? r : undefined;
+        },
+        30_000,
+        'a request served after the fix',
+        200,
+      );
+      expect(served.body).toMatchObject({ action: 'place', ok: true, result: { echo: { x: 1 } } });
+      expect((await state(h, a)).pool.breakers.echo.state).toBe('closed');
+    },
+    TEST_MS,
+  );
 });

@@ -27,7 +27,14 @@ afterEach(() => {
 
 /** A worker with hooks that record everything, plus promises to wait on. */
 function start(command: string[], over: Partial<WorkerSpec> = {}) {
-  const rec = { ready: 0, heartbeats: 0, results: [] as WorkerResult[], exits: [] as WorkerExit[], problems: [] as string[], stderr: [] as string[] };
+  const rec = {
+    ready: 0,
+    heartbeats: 0,
+    results: [] as WorkerResult[],
+    exits: [] as WorkerExit[],
+    problems: [] as string[],
+    stderr: [] as string[],
+  };
   let onReady!: () => void;
   let onExit!: (e: WorkerExit) => void;
   const resultWaiters: ((r: WorkerResult) => void)[] = [];
@@ -118,7 +125,10 @@ describe('stopping', () => {
   });
 
   it('a worker that ignores EOF and SIGTERM is SIGKILLed after the grace', async () => {
-    const p = script('stubborn.mjs', `process.on('SIGTERM',()=>{}); setInterval(()=>{},1000); console.log(JSON.stringify({type:'ready'}))`);
+    const p = script(
+      'stubborn.mjs',
+      `process.on('SIGTERM',()=>{}); setInterval(()=>{},1000); console.log(JSON.stringify({type:'ready'}))`,
+    );
     const { w, rec, ready } = start(node(p), { stop_grace_ms: 400 });
     await ready;
     const t0 = performance.now();
@@ -170,7 +180,10 @@ describe('failures', () => {
   });
 
   it('reports the pending request when a worker dies while busy', async () => {
-    const p = script('dies.mjs', `process.stdin.on('data',()=>process.exit(3)); console.log(JSON.stringify({type:'ready'}))`);
+    const p = script(
+      'dies.mjs',
+      `process.stdin.on('data',()=>process.exit(3)); console.log(JSON.stringify({type:'ready'}))`,
+    );
     const { w, rec, ready, exited } = start(node(p));
     await ready;
     w.send({ id: 'lost-1', payload: { a: 1 } });
@@ -181,7 +194,10 @@ describe('failures', () => {
   });
 
   it('survives a worker that closes stdin (EPIPE on write)', async () => {
-    const p = script('closes-stdin.mjs', `import {closeSync} from 'node:fs'; closeSync(0); console.log(JSON.stringify({type:'ready'})); setTimeout(()=>process.exit(0),300)`);
+    const p = script(
+      'closes-stdin.mjs',
+      `import {closeSync} from 'node:fs'; closeSync(0); console.log(JSON.stringify({type:'ready'})); setTimeout(()=>process.exit(0),300)`,
+    );
     const { w, ready, exited } = start(node(p));
     await ready;
     await sleep(50);
@@ -218,7 +234,10 @@ describe('the line protocol', () => {
   });
 
   it('kills a worker whose stdout line is over the limit, even before its newline', async () => {
-    const p = script('long.mjs', `console.log(JSON.stringify({type:'ready'})); setTimeout(()=>process.stdout.write('x'.repeat(5000)), 50); setInterval(()=>{},1000)`);
+    const p = script(
+      'long.mjs',
+      `console.log(JSON.stringify({type:'ready'})); setTimeout(()=>process.stdout.write('x'.repeat(5000)), 50); setInterval(()=>{},1000)`,
+    );
     const { rec, ready, exited } = start(node(p), { max_line_bytes: 1024 });
     await ready;
     const how = await exited;
@@ -275,7 +294,9 @@ describe('validateSpec', () => {
   const base = { ready_timeout_ms: 1000, stop_grace_ms: 1000 };
   it('accepts absolute paths, bare names and shell commands as plain argv', () => {
     expect(validateSpec({ ...base, command: [process.execPath, ECHO] })).toEqual([]);
-    expect(validateSpec({ ...base, command: ['python3', '-u', 'w.py'], env: { A: 'b' }, cwd: '/tmp', max_line_bytes: 4096 })).toEqual([]);
+    expect(
+      validateSpec({ ...base, command: ['python3', '-u', 'w.py'], env: { A: 'b' }, cwd: '/tmp', max_line_bytes: 4096 }),
+    ).toEqual([]);
     expect(validateSpec({ ...base, command: ['sh', '-c', 'echo "$1; rm -rf /"'] })).toEqual([]); // argv; we never involve a shell
   });
   it('refuses what cannot be run safely', () => {

@@ -17,7 +17,11 @@ const NAB = join(ROOT, 'traces/nab');
 const tmp = () => mkdtempSync(join(tmpdir(), 'fgo-predict-'));
 
 function fgo(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/fgo.mjs'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -29,11 +33,25 @@ describe('fgo dataset', () => {
     writeFileSync(join(dir, 'd.csv'), `${rows.join('\n')}\n`);
     writeFileSync(join(dir, 'psi.csv'), 't_ms,cpu_some_avg10,mem_some_avg10\n0,10,1\n300000,50,2\n');
     const out = join(dir, 'ds.csv');
-    const r = fgo('dataset', '--traces', join(dir, 'd.csv'), '--horizon', '2m', '--psi', join(dir, 'psi.csv'), '--service-ms', 'api=1000,100', '--out', out);
+    const r = fgo(
+      'dataset',
+      '--traces',
+      join(dir, 'd.csv'),
+      '--horizon',
+      '2m',
+      '--psi',
+      join(dir, 'psi.csv'),
+      '--service-ms',
+      'api=1000,100',
+      '--out',
+      out,
+    );
     expect(r.code, r.err).toBe(0);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe(datasetHeader(true).join(','));
-    expect(lines[0]).toMatch(/^trace,profile,t_s,interval_s,split,level,log_level,lag_1,.*,psi_cpu_some_avg10_ratio,.*,horizon_s,label_arrivals,label_warm_pool$/);
+    expect(lines[0]).toMatch(
+      /^trace,profile,t_s,interval_s,split,level,log_level,lag_1,.*,psi_cpu_some_avg10_ratio,.*,horizon_s,label_arrivals,label_warm_pool$/,
+    );
     expect(r.out).toBe(`wrote ${out}: 36 rows, ${lines[0]?.split(',').length} columns\n`); // 2 profiles × (k = 1..18)
     const col = (name: string) => (lines[0] as string).split(',').indexOf(name);
     const row = (lines.find((l) => l.startsWith('d,api,300,')) as string).split(',');
@@ -58,8 +76,13 @@ describe('fgo dataset', () => {
   }, 120_000);
 
   it('usage errors exit 2, bad files exit 1', () => {
-    expect(fgo('dataset', '--traces', 'traces/demand/nyc_taxi.csv', '--horizon', 'soon', '--out', join(tmp(), 'x.csv')).code).toBe(2);
-    expect(fgo('dataset', '--traces', 'traces/demand/nyc_taxi.csv', '--cold-target', '2', '--out', join(tmp(), 'x.csv')).code).toBe(2);
+    expect(
+      fgo('dataset', '--traces', 'traces/demand/nyc_taxi.csv', '--horizon', 'soon', '--out', join(tmp(), 'x.csv')).code,
+    ).toBe(2);
+    expect(
+      fgo('dataset', '--traces', 'traces/demand/nyc_taxi.csv', '--cold-target', '2', '--out', join(tmp(), 'x.csv'))
+        .code,
+    ).toBe(2);
     const r = fgo('dataset', '--traces', 'nope.csv', '--out', join(tmp(), 'x.csv'));
     expect([r.code, r.err]).toEqual([1, 'nope.csv: no such file\n']);
   }, 120_000);
@@ -68,7 +91,16 @@ describe('fgo dataset', () => {
 describe('fgo train', () => {
   it('writes the model and its card; the same command gives the same bytes', () => {
     const [a, b] = [tmp(), tmp()];
-    const args = ['train', '--traces', 'traces/demand/azure-functions-2019.csv', 'traces/demand/nyc_taxi.csv', '--trees', '8', '--seed', 's1'];
+    const args = [
+      'train',
+      '--traces',
+      'traces/demand/azure-functions-2019.csv',
+      'traces/demand/nyc_taxi.csv',
+      '--trees',
+      '8',
+      '--seed',
+      's1',
+    ];
     const r = fgo(...args, '--no-bench', '--out', join(a, 'm.onnx'));
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^wrote .*m\.onnx \(\d+ bytes\) and .*m\.card\.json in [\d.]+ s\n$/);
@@ -78,18 +110,38 @@ describe('fgo train', () => {
     expect(strip(join(b, 'm.card.json'))).toBe(strip(join(a, 'm.card.json')));
     expect(readdirSync(a).sort()).toEqual(['m.card.json', 'm.onnx']); // no .tmp left behind
     const card = JSON.parse(readFileSync(join(a, 'm.card.json'), 'utf8'));
-    expect(card).toMatchObject({ kind: 'gbt (P50 and P90)', horizon: '1 interval', seed: 's1', feature_set: 'no_clock', skipped_rows: 0 });
+    expect(card).toMatchObject({
+      kind: 'gbt (P50 and P90)',
+      horizon: '1 interval',
+      seed: 's1',
+      feature_set: 'no_clock',
+      skipped_rows: 0,
+    });
     expect(card.features).toContain('lag_1');
     expect(card.data.map((d: { trace: string }) => d.trace)).toEqual(['azure-functions-2019', 'nyc_taxi']);
     expect(card.split).toMatch(/time-ordered/);
     const taxi = card.time_split.results.nyc_taxi;
-    for (const k of ['accuracy', 'wape', 'mape', 'poisson_ceiling', 'coverage_p90', 'pinball_p90', 'vs_best_single']) expect(typeof taxi[k], k).toBe('number');
+    for (const k of ['accuracy', 'wape', 'mape', 'poisson_ceiling', 'coverage_p90', 'pinball_p90', 'vs_best_single'])
+      expect(typeof taxi[k], k).toBe('number');
     expect(Object.keys(taxi.baselines)).toEqual(['last_value', 'seasonal_day', 'seasonal_week', 'ewma', 'ensemble']);
     expect(card.cross_validation).toBeUndefined();
   }, 240_000);
 
   it('--cv: cross-validates by series and puts every candidate and the chosen one in the card', () => {
-    const r = fgo('train', '--traces', 'traces/demand/azure-functions-2019.csv', 'traces/demand/ec2_cpu_utilization_5f5533.csv', 'traces/demand/elb_request_count_8c0756.csv', '--trees', '4', '--cv', '3', '--no-bench', '--out', join(tmp(), 'm.onnx'));
+    const r = fgo(
+      'train',
+      '--traces',
+      'traces/demand/azure-functions-2019.csv',
+      'traces/demand/ec2_cpu_utilization_5f5533.csv',
+      'traces/demand/elb_request_count_8c0756.csv',
+      '--trees',
+      '4',
+      '--cv',
+      '3',
+      '--no-bench',
+      '--out',
+      join(tmp(), 'm.onnx'),
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/cross-validation: 9\/9 folds/); // 3 candidates × 3 folds
     expect(r.out).toMatch(/^\| series \| fgo WAPE \|/);
@@ -98,11 +150,26 @@ describe('fgo train', () => {
     expect(card.cross_validation.folds).toBe(3);
     expect(Object.values(card.cross_validation.assignment).sort()).toEqual([0, 1, 2]); // leave one series out
     expect(card.cross_validation.candidates).toHaveLength(3);
-    expect(Object.keys(card.cross_validation.results).sort()).toEqual(['azure-functions-2019', 'ec2_cpu_utilization_5f5533', 'elb_request_count_8c0756']);
+    expect(Object.keys(card.cross_validation.results).sort()).toEqual([
+      'azure-functions-2019',
+      'ec2_cpu_utilization_5f5533',
+      'elb_request_count_8c0756',
+    ]);
   }, 240_000);
 
   it('--json prints the card, with the inference latency measured', () => {
-    const r = fgo('train', '--traces', 'traces/demand/azure-functions-2019.csv', '--trees', '3', '--horizon', '5m', '--json', '--out', join(tmp(), 'm.onnx'));
+    const r = fgo(
+      'train',
+      '--traces',
+      'traces/demand/azure-functions-2019.csv',
+      '--trees',
+      '3',
+      '--horizon',
+      '5m',
+      '--json',
+      '--out',
+      join(tmp(), 'm.onnx'),
+    );
     expect(r.code, r.err).toBe(0);
     const card = JSON.parse(r.out);
     expect(card.horizon).toBe('5m');
@@ -112,11 +179,32 @@ describe('fgo train', () => {
   }, 120_000);
 
   it('a NAB file with a repeated timestamp fails with its line; --skip-bad leaves the rows out and counts them', () => {
-    const bad = fgo('train', '--traces', 'traces/nab/ec2_disk_write_bytes_1ef3de.csv', '--trees', '2', '--no-bench', '--out', join(tmp(), 'm.onnx'));
+    const bad = fgo(
+      'train',
+      '--traces',
+      'traces/nab/ec2_disk_write_bytes_1ef3de.csv',
+      '--trees',
+      '2',
+      '--no-bench',
+      '--out',
+      join(tmp(), 'm.onnx'),
+    );
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/ec2_disk_write_bytes_1ef3de\.csv:2121:1: column timestamp: repeats the timestamp of line 2120/);
+    expect(bad.err).toMatch(
+      /ec2_disk_write_bytes_1ef3de\.csv:2121:1: column timestamp: repeats the timestamp of line 2120/,
+    );
     const d = tmp();
-    const ok = fgo('train', '--traces', 'traces/nab/ec2_disk_write_bytes_1ef3de.csv', '--trees', '2', '--skip-bad', '--no-bench', '--out', join(d, 'm.onnx'));
+    const ok = fgo(
+      'train',
+      '--traces',
+      'traces/nab/ec2_disk_write_bytes_1ef3de.csv',
+      '--trees',
+      '2',
+      '--skip-bad',
+      '--no-bench',
+      '--out',
+      join(d, 'm.onnx'),
+    );
     expect(ok.code, ok.err).toBe(0);
     expect(JSON.parse(readFileSync(join(d, 'm.card.json'), 'utf8')).skipped_rows).toBe(11);
   }, 120_000);
@@ -140,7 +228,9 @@ describe('fgo predict-eval', () => {
     }
     expect(j).toMatchObject({ horizon: '1 interval', model_horizon: '5m' });
     // --horizon 5m on a 5-minute series is one interval: the same figures.
-    const five = JSON.parse(fgo('predict-eval', '--model', MODEL, '--trace', join(NAB, 'Twitter_volume_AMZN.csv'), '--horizon', '5m').out);
+    const five = JSON.parse(
+      fgo('predict-eval', '--model', MODEL, '--trace', join(NAB, 'Twitter_volume_AMZN.csv'), '--horizon', '5m').out,
+    );
     expect(five.wape).toBe(j.wape);
     expect(five.horizon).toBe('5m');
   }, 120_000);
@@ -153,7 +243,9 @@ describe('fgo predict-eval', () => {
     const bad = fgo('predict-eval', '--model', junk, '--trace', 'traces/demand/nyc_taxi.csv');
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(new RegExp(`^${junk}: not an fgo demand model`));
-    expect(fgo('predict-eval', '--model', junk, '--trace', 'traces/demand/nyc_taxi.csv', '--horizon', '-5m').code).toBe(2);
+    expect(fgo('predict-eval', '--model', junk, '--trace', 'traces/demand/nyc_taxi.csv', '--horizon', '-5m').code).toBe(
+      2,
+    );
     expect(fgo('predict-eval', '--model', junk).code).toBe(2);
   }, 120_000);
 });
@@ -171,7 +263,7 @@ describe('the committed model against the targets', () => {
     expect(Object.keys(c.cross_validation.assignment).sort()).toEqual([...traces].sort());
   });
 
-  it('nyc_taxi\'s second half through onnxruntime and the guard: the card\'s time-split figure, ≥ 0.93', async () => {
+  it("nyc_taxi's second half through onnxruntime and the guard: the card's time-split figure, ≥ 0.93", async () => {
     if (!existsSync(MODEL)) return;
     const e = await evaluateModelFile(MODEL, loadTrace(join(ROOT, 'traces/nab/nyc_taxi.csv')), 300, '5m');
     expect(e.accuracy).toBeCloseTo(card().time_split.results.nyc_taxi.accuracy, 5);

@@ -11,13 +11,21 @@ import { loadTrace } from '../../predict/input.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const NAB = join(ROOT, 'traces/nab');
-const files = readdirSync(NAB).filter((f) => f.endsWith('.csv')).sort();
+const files = readdirSync(NAB)
+  .filter((f) => f.endsWith('.csv'))
+  .sort();
 
 describe('the training corpus', () => {
   it('26 NAB series; 23 rows with a repeated timestamp left out, no other row', () => {
     expect(files).toHaveLength(26);
-    const skipped = Object.fromEntries(files.map((f) => [f, loadTrace(join(NAB, f), { skipBad: true }).skipped]).filter(([, n]) => n !== 0));
-    expect(skipped).toEqual({ 'ec2_disk_write_bytes_1ef3de.csv': 11, 'ec2_network_in_5abac7.csv': 11, 'occupancy_t4013.csv': 1 });
+    const skipped = Object.fromEntries(
+      files.map((f) => [f, loadTrace(join(NAB, f), { skipBad: true }).skipped]).filter(([, n]) => n !== 0),
+    );
+    expect(skipped).toEqual({
+      'ec2_disk_write_bytes_1ef3de.csv': 11,
+      'ec2_network_in_5abac7.csv': 11,
+      'occupancy_t4013.csv': 1,
+    });
   });
 
   it('values are read as they are: a CPU series at 0.07 % is not rounded to zeros', () => {
@@ -31,6 +39,7 @@ describe('the training corpus', () => {
     const card = JSON.parse(readFileSync(cardFile, 'utf8')) as { data: { file: string; sha256_16: string }[] };
     const nab = card.data.filter((d) => d.file.startsWith('traces/nab/'));
     expect(nab.map((d) => d.file.slice('traces/nab/'.length)).sort()).toEqual(files);
-    for (const d of card.data) expect(loadTrace(join(ROOT, d.file), { skipBad: true }).sha256, d.file).toBe(d.sha256_16);
+    for (const d of card.data)
+      expect(loadTrace(join(ROOT, d.file), { skipBad: true }).sha256, d.file).toBe(d.sha256_16);
   });
 });

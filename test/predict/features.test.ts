@@ -4,13 +4,24 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ALL_FEATURES, computeFeatures, featureIndex, HISTORY_LEN, LEVEL_FLOOR, levelOf, seasonIntervals } from '../../predict/features.ts';
+import {
+  ALL_FEATURES,
+  computeFeatures,
+  featureIndex,
+  HISTORY_LEN,
+  LEVEL_FLOOR,
+  levelOf,
+  seasonIntervals,
+} from '../../predict/features.ts';
 import { labelAt, seriesOfRows } from '../../predict/series.ts';
 
 const feats = (counts: number[], interval_s = 300, end_s = 0, n = counts.length) => {
   const out = new Float64Array(ALL_FEATURES.length);
   const level = computeFeatures(counts, n, interval_s, end_s, out);
-  const named = Object.fromEntries(ALL_FEATURES.map((f, i) => [f, out[i] as number])) as Record<(typeof ALL_FEATURES)[number], number>;
+  const named = Object.fromEntries(ALL_FEATURES.map((f, i) => [f, out[i] as number])) as Record<
+    (typeof ALL_FEATURES)[number],
+    number
+  >;
   return { level, ...named };
 };
 
@@ -150,14 +161,22 @@ describe('series and labels', () => {
       { t_s: 600, profile: 'a', count: 9 },
     ]);
     // 11 of 12 gaps are 60 s (≥ 90 %): regular, sorted by profile.
-    expect(s.map((x) => [x.profile, x.interval_s, x.regular])).toEqual([['a', 60, true], ['b', 60, true]]);
+    expect(s.map((x) => [x.profile, x.interval_s, x.regular])).toEqual([
+      ['a', 60, true],
+      ['b', 60, true],
+    ]);
     expect(s[1]?.counts).toEqual([1, 2, 0, 4]);
     expect(s[1]?.t_s).toEqual([0, 60, 120, 180]);
   });
 
   it('an irregular trace keeps its rows in order, interval = the median gap', () => {
     const s = seriesOfRows([10, 20, 40, 50, 80, 90].map((t_s, i) => ({ t_s, profile: 'm', count: i })));
-    expect(s[0]).toMatchObject({ regular: false, interval_s: 10, counts: [0, 1, 2, 3, 4, 5], t_s: [10, 20, 40, 50, 80, 90] });
+    expect(s[0]).toMatchObject({
+      regular: false,
+      interval_s: 10,
+      counts: [0, 1, 2, 3, 4, 5],
+      t_s: [10, 20, 40, 50, 80, 90],
+    });
   });
 
   it('labels: whole intervals, and a fractional last one pro rata', () => {

@@ -9,7 +9,18 @@ import { binCuts, predictGbt, trainGbt, weightedQuantile, type GbtParams } from 
 import { ErrorSum, evaluate, heldOutTargets, pinball, poissonMad } from '../../predict/metrics.ts';
 import type { Series } from '../../predict/series.ts';
 
-const params = (p: Partial<GbtParams>): GbtParams => ({ trees: 1, depth: 1, learning_rate: 1, min_leaf: 1, bins: 64, subsample: 1, colsample: 1, quantile: 0.5, seed: 't', ...p });
+const params = (p: Partial<GbtParams>): GbtParams => ({
+  trees: 1,
+  depth: 1,
+  learning_rate: 1,
+  min_leaf: 1,
+  bins: 64,
+  subsample: 1,
+  colsample: 1,
+  quantile: 0.5,
+  seed: 't',
+  ...p,
+});
 const X8 = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
 const Y8 = [0, 0, 0, 0, 10, 10, 10, 10];
 const W8 = Y8.map(() => 1);
@@ -21,13 +32,22 @@ describe('gradient-boosted trees', () => {
     // Leaves: median residual 0 on the left, 10 on the right.
     const m = trainGbt(X8, Y8, W8, params({}));
     expect(m.base).toBe(0);
-    expect(m.trees[0]).toEqual({ feature: [0, -1, -1], threshold: [4, 0, 0], left: [1, 0, 0], right: [2, 0, 0], value: [0, 0, 10] });
+    expect(m.trees[0]).toEqual({
+      feature: [0, -1, -1],
+      threshold: [4, 0, 0],
+      left: [1, 0, 0],
+      right: [2, 0, 0],
+      value: [0, 0, 10],
+    });
     expect(Array.from(predictGbt(m, X8))).toEqual(Y8);
   });
 
   it('shrinkage: two trees at learning rate 0.5 reach 5, then 7.5', () => {
     const m = trainGbt(X8, Y8, W8, params({ trees: 2, learning_rate: 0.5 }));
-    expect(m.trees.map((t) => t.value)).toEqual([[0, 0, 5], [0, 0, 2.5]]);
+    expect(m.trees.map((t) => t.value)).toEqual([
+      [0, 0, 5],
+      [0, 0, 2.5],
+    ]);
     expect(Array.from(predictGbt(m, X8))).toEqual([0, 0, 0, 0, 7.5, 7.5, 7.5, 7.5]);
   });
 
@@ -119,7 +139,13 @@ describe('metrics', () => {
     expect(poissonMad(1e6) / Math.sqrt((2 * 1e6) / Math.PI)).toBeCloseTo(1, 5); // normal limit
   });
 
-  const hourly = (n: number): Series => ({ profile: 'p', interval_s: 3600, regular: true, t_s: Array.from({ length: n }, (_, i) => i * 3600), counts: Array.from({ length: n }, (_, i) => i + 1) });
+  const hourly = (n: number): Series => ({
+    profile: 'p',
+    interval_s: 3600,
+    regular: true,
+    t_s: Array.from({ length: n }, (_, i) => i * 3600),
+    counts: Array.from({ length: n }, (_, i) => i + 1),
+  });
 
   it('baselines: last value, yesterday, last week, EWMA (alpha 0.5 over the last 32), their median', () => {
     const s = hourly(50); // counts 1..50
@@ -164,7 +190,11 @@ describe('metrics', () => {
     expect(pinball(0.9, 10, 8)).toBeCloseTo(1.8, 12);
     expect(pinball(0.9, 8, 10)).toBeCloseTo(0.2, 12);
     const t = heldOutTargets([hourly(10)], undefined); // y = 6..10
-    const e = evaluate(t, t.map((x) => x.y), t.map((x) => x.y + (x.y === 10 ? -1 : 0)));
+    const e = evaluate(
+      t,
+      t.map((x) => x.y),
+      t.map((x) => x.y + (x.y === 10 ? -1 : 0)),
+    );
     expect(e.coverage_p90).toBe(0.8); // 10 > 9: one of five above the bound
     expect(e.pinball_p90).toBeCloseTo(0.9 / 40, 6);
   });
@@ -174,7 +204,10 @@ describe('metrics', () => {
     const t = heldOutTargets([s], undefined);
     expect(t.map((x) => x.k)).toEqual([5, 6, 7, 8, 9]);
     expect(t.map((x) => x.y)).toEqual([6, 7, 8, 9, 10]);
-    const e = evaluate(t, t.map((x) => x.y));
+    const e = evaluate(
+      t,
+      t.map((x) => x.y),
+    );
     expect(e).toMatchObject({ accuracy: 1, wape: 0, intervals: 5 });
     expect(e.baselines.last_value.wape).toBeCloseTo(5 / 40, 6); // off by one each time
     expect(heldOutTargets([s], 7200).map((x) => x.y)).toEqual([13, 15, 17, 19]); // two intervals

@@ -73,17 +73,23 @@ describe('SeriesGuard: P90', () => {
 
   it('long-run coverage of every series is 0.9 within ln 64 ÷ (γ T), whatever the model', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 2 }), fc.double({ min: 0.5, max: 5, noNaN: true }), (seed, spread) => {
-        // A seeded noisy series around 100 and a model whose band is `spread` times too wide or narrow.
-        // (Lehmer's generator needs a seed in [1, 2³¹ − 2]: 2³¹ − 1 itself sticks at 0.)
-        let x = seed;
-        const rand = () => ((x = (x * 48271) % 2147483647) / 2147483647);
-        const T = 4000;
-        const counts = Array.from({ length: T + 1 }, () => Math.round(100 + 40 * (rand() - 0.5) * 2));
-        const out = drive(counts, () => [100, 100 + 10 * spread]);
-        const misses = out.filter((o) => (counts[o.k] as number) > o.p90).length;
-        expect(Math.abs(misses / out.length - 0.1)).toBeLessThanOrEqual(Math.log(64) / (ACI_STEP * out.length) + 1 / out.length);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 2 }),
+        fc.double({ min: 0.5, max: 5, noNaN: true }),
+        (seed, spread) => {
+          // A seeded noisy series around 100 and a model whose band is `spread` times too wide or narrow.
+          // (Lehmer's generator needs a seed in [1, 2³¹ − 2]: 2³¹ − 1 itself sticks at 0.)
+          let x = seed;
+          const rand = () => (x = (x * 48271) % 2147483647) / 2147483647;
+          const T = 4000;
+          const counts = Array.from({ length: T + 1 }, () => Math.round(100 + 40 * (rand() - 0.5) * 2));
+          const out = drive(counts, () => [100, 100 + 10 * spread]);
+          const misses = out.filter((o) => (counts[o.k] as number) > o.p90).length;
+          expect(Math.abs(misses / out.length - 0.1)).toBeLessThanOrEqual(
+            Math.log(64) / (ACI_STEP * out.length) + 1 / out.length,
+          );
+        },
+      ),
       { numRuns: 20 },
     );
   });

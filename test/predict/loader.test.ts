@@ -30,7 +30,16 @@ function foreignModel(): Uint8Array {
   const { onnx } = onnxProto;
   const vi = (name: string) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } } });
   return onnx.ModelProto.encode(
-    onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 15 }], graph: { name: 'g', node: [{ opType: 'Relu', input: ['x'], output: ['y'] }], input: [vi('x')], output: [vi('y')] } }),
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 15 }],
+      graph: {
+        name: 'g',
+        node: [{ opType: 'Relu', input: ['x'], output: ['y'] }],
+        input: [vi('x')],
+        output: [vi('y')],
+      },
+    }),
   ).finish();
 }
 
@@ -44,7 +53,9 @@ describe('loadDemandPredictor', () => {
   it('a missing file: one warning, the EWMA', async () => {
     const { p, warnings } = await load('/nonexistent/demand.onnx');
     expect(p.name).toBe('ewma');
-    expect(warnings).toEqual(['demand model /nonexistent/demand.onnx: no such file; forecasting with EWMA (alpha 0.5) instead']);
+    expect(warnings).toEqual([
+      'demand model /nonexistent/demand.onnx: no such file; forecasting with EWMA (alpha 0.5) instead',
+    ]);
     // It forecasts like the port's EWMA: 0.5-weighted over the counts, × horizon / interval.
     expect(await p.forecast(batch)).toEqual(await new EwmaDemandPredictor(300).forecast(batch));
   });
@@ -53,8 +64,11 @@ describe('loadDemandPredictor', () => {
     ['text', () => 'this is not a model\n'],
     ['an empty file', () => ''],
     ['random bytes', () => Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24)],
-    ['a truncated model', () => (existsSync(MODEL) ? readFileSync(MODEL).subarray(0, 5000) : Uint8Array.of(8, 8, 18, 3))],
-    ['an ONNX model that is not fgo\'s', foreignModel],
+    [
+      'a truncated model',
+      () => (existsSync(MODEL) ? readFileSync(MODEL).subarray(0, 5000) : Uint8Array.of(8, 8, 18, 3)),
+    ],
+    ["an ONNX model that is not fgo's", foreignModel],
   ];
   for (const [what, bytes] of corrupt) {
     it(`${what}: one warning, the EWMA, no exception`, async () => {
@@ -63,7 +77,9 @@ describe('loadDemandPredictor', () => {
       const { p, warnings } = await load(f);
       expect(p.name).toBe('ewma');
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatch(new RegExp(`^demand model ${f}: .+; forecasting with EWMA \\(alpha 0\\.5\\) instead$`));
+      expect(warnings[0]).toMatch(
+        new RegExp(`^demand model ${f}: .+; forecasting with EWMA \\(alpha 0\\.5\\) instead$`),
+      );
     });
   }
 
@@ -74,7 +90,11 @@ describe('loadDemandPredictor', () => {
     expect(p).toBeInstanceOf(OnnxDemandPredictor);
     expect(p).toMatchObject({ name: 'onnx', horizon_s: 300, history_len: HISTORY_LEN });
     const f = await p.forecast(batch);
-    expect(f.map((x) => [x.profile, x.horizon_s])).toEqual([['api', 300], ['batch', 300], ['new', 300]]);
+    expect(f.map((x) => [x.profile, x.horizon_s])).toEqual([
+      ['api', 300],
+      ['batch', 300],
+      ['new', 300],
+    ]);
     for (const x of f) expect(x.arrivals).toBeGreaterThanOrEqual(0);
     // 5 min of a profile running at ~20 a minute: around a hundred, not thousands or zero.
     expect(f[0]?.arrivals).toBeGreaterThan(30);
@@ -89,7 +109,9 @@ describe('loadDemandPredictor', () => {
     const ewma = await new EwmaDemandPredictor(300).forecast(batch);
     expect(await p.forecast(batch)).toEqual(ewma);
     expect(await p.forecast(batch)).toEqual(ewma);
-    expect(warnings).toEqual([`demand model ${MODEL}: onnxruntime failed (simulated failure); forecasting with EWMA from now on`]);
+    expect(warnings).toEqual([
+      `demand model ${MODEL}: onnxruntime failed (simulated failure); forecasting with EWMA from now on`,
+    ]);
   });
 
   it('rejects a horizon that is not positive (a caller bug, not a model fault)', async () => {
@@ -101,8 +123,12 @@ describe('toPredictions', () => {
   it('sizes from the P90 when there is one (the bound is the headroom), else from the mean × headroom', () => {
     const shapes = new Map([['api', { service_ms: 1000 }]]);
     // 60 arrivals in 300 s = 0.2/s × 1 s × headroom 2 = 0.4 busy → ⌈0.4⌉ + 1 = 2.
-    expect(toPredictions([{ profile: 'api', horizon_s: 300, arrivals: 60 }], shapes, 2, 0.5)).toEqual([{ profile: 'api', demand_per_s: 0.2, recommended_size: 2, confidence: 0.5 }]);
+    expect(toPredictions([{ profile: 'api', horizon_s: 300, arrivals: 60 }], shapes, 2, 0.5)).toEqual([
+      { profile: 'api', demand_per_s: 0.2, recommended_size: 2, confidence: 0.5 },
+    ]);
     // P90 600 in 300 s = 2/s × 1 s = 2 busy → 3; the P90 rate goes to the engine as demand_p90_per_s.
-    expect(toPredictions([{ profile: 'api', horizon_s: 300, arrivals: 60, arrivals_p90: 600 }], shapes, 2, 0.5)).toEqual([{ profile: 'api', demand_per_s: 0.2, demand_p90_per_s: 2, recommended_size: 3, confidence: 0.5 }]);
+    expect(
+      toPredictions([{ profile: 'api', horizon_s: 300, arrivals: 60, arrivals_p90: 600 }], shapes, 2, 0.5),
+    ).toEqual([{ profile: 'api', demand_per_s: 0.2, demand_p90_per_s: 2, recommended_size: 3, confidence: 0.5 }]);
   });
 });

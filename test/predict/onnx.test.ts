@@ -21,7 +21,11 @@ import { trainDemandModel, type TrainOptions } from '../../predict/train.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DEMAND = join(ROOT, 'traces/demand');
-const ALL = () => readdirSync(DEMAND).filter((f) => f.endsWith('.csv')).sort().map((f) => loadTrace(join(DEMAND, f)));
+const ALL = () =>
+  readdirSync(DEMAND)
+    .filter((f) => f.endsWith('.csv'))
+    .sort()
+    .map((f) => loadTrace(join(DEMAND, f)));
 
 /** Every held-out row of every trace: the model's inputs and the TypeScript outputs. */
 function heldOut(model: DemandModel, traces: readonly LoadedTrace[]) {
@@ -34,10 +38,19 @@ function heldOut(model: DemandModel, traces: readonly LoadedTrace[]) {
   });
 }
 
-async function ortOutputs(bytes: Uint8Array, X: Float32Array, level: Float32Array, anchor: Float32Array): Promise<{ p50: Float32Array; p90: Float32Array }> {
+async function ortOutputs(
+  bytes: Uint8Array,
+  X: Float32Array,
+  level: Float32Array,
+  anchor: Float32Array,
+): Promise<{ p50: Float32Array; p90: Float32Array }> {
   const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
   const n = level.length;
-  const r = await s.run({ features: new ort.Tensor('float32', X, [n, X.length / n]), level: new ort.Tensor('float32', level, [n, 1]), anchor: new ort.Tensor('float32', anchor, [n, 1]) });
+  const r = await s.run({
+    features: new ort.Tensor('float32', X, [n, X.length / n]),
+    level: new ort.Tensor('float32', level, [n, 1]),
+    anchor: new ort.Tensor('float32', anchor, [n, 1]),
+  });
   await s.release();
   return { p50: r.arrivals?.data as Float32Array, p90: r.arrivals_p90?.data as Float32Array };
 }
@@ -72,7 +85,12 @@ describe('ONNX export', () => {
     expect(JSON.stringify(b.card)).toBe(JSON.stringify(a.card));
     const c = trainDemandModel(some, { ...opts, seed: 'other' });
     expect(Buffer.from(modelToOnnx(c.model)).equals(Buffer.from(bytes))).toBe(false);
-    expect(readOnnxMeta(bytes)).toEqual({ format: 'fgo-demand/2', features: a.model.meta.features, horizon: '1 interval', history_len: HISTORY_LEN });
+    expect(readOnnxMeta(bytes)).toEqual({
+      format: 'fgo-demand/2',
+      features: a.model.meta.features,
+      horizon: '1 interval',
+      history_len: HISTORY_LEN,
+    });
   }, 120_000);
 
   it('the predictor: one run per batch for all profiles, the numbers evaluation gets', async () => {
@@ -83,10 +101,17 @@ describe('ONNX export', () => {
     const p = new OnnxDemandPredictor(session, meta, horizon_s, () => undefined);
     let runs = 0;
     const run = session.run.bind(session);
-    (session as unknown as { run: typeof run }).run = ((...args: Parameters<typeof run>) => (runs++, run(...args))) as typeof run;
+    (session as unknown as { run: typeof run }).run = ((...args: Parameters<typeof run>) => (
+      runs++, run(...args)
+    )) as typeof run;
     const s = taxi.series[0] as LoadedTrace['series'][number];
     const ks = [6000, 7000, 8000, 9000, 10_000];
-    const batch = ks.map((k, i) => ({ profile: `p${i}`, interval_s: s.interval_s, end_s: s.t_s[k] as number, counts: s.counts.slice(0, k) }));
+    const batch = ks.map((k, i) => ({
+      profile: `p${i}`,
+      interval_s: s.interval_s,
+      end_s: s.t_s[k] as number,
+      counts: s.counts.slice(0, k),
+    }));
     const got = await p.forecast(batch);
     expect(runs).toBe(1);
     expect(got.map((f) => [f.profile, f.horizon_s])).toEqual(ks.map((_, i) => [`p${i}`, 3600]));
@@ -97,7 +122,13 @@ describe('ONNX export', () => {
     // A fresh guard forecasts with the model: its P50, and P90 = P50 + the model's band (at least
     // MIN_WIDTH of the scale).
     expect(got.map((f) => f.arrivals)).toEqual(Array.from(want.p50));
-    got.forEach((f, i) => expect(f.arrivals_p90).toBeCloseTo((want.p50[i] as number) + Math.max((want.p90[i] as number) - (want.p50[i] as number), MIN_WIDTH * (ex.scale[i] as number)), 2));
+    got.forEach((f, i) =>
+      expect(f.arrivals_p90).toBeCloseTo(
+        (want.p50[i] as number) +
+          Math.max((want.p90[i] as number) - (want.p50[i] as number), MIN_WIDTH * (ex.scale[i] as number)),
+        2,
+      ),
+    );
     expect(await p.forecast([])).toEqual([]);
     expect(runs).toBe(1);
   }, 60_000);

@@ -28,7 +28,8 @@ import { fgoSync } from '../cli/fgo.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) console.warn(`test/reports/browser.test.ts: skipped — ${CHROMIUM} is missing (apt-get install -y chromium)`);
+if (!HAVE_CHROMIUM)
+  console.warn(`test/reports/browser.test.ts: skipped — ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
 const ARTIFACTS = new URL('../../test-results/reports/', import.meta.url).pathname;
 const ROOT = mkdtempSync(join(tmpdir(), 'fgo-report-browser-'));
@@ -44,7 +45,15 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
     viewport: { width: 1280, height: 900 },
   });
 }, 60_000);
@@ -75,9 +84,15 @@ async function open(file: string, name: string) {
     failed: document.body.dataset.failed,
     figures: [...document.querySelectorAll('figure[data-chart]')].map((f) => ({ id: f.dataset.chart, svg: f.querySelectorAll('svg.marks').length, canvas: f.querySelectorAll('canvas').length })),
     tableCells: document.querySelectorAll('#summary td').length,
-  })`)) as { rendered: string; failed: string; figures: Array<{ id: string; svg: number; canvas: number }>; tableCells: number };
+  })`)) as {
+    rendered: string;
+    failed: string;
+    figures: Array<{ id: string; svg: number; canvas: number }>;
+    tableCells: number;
+  };
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  for (const f of state.figures) await page.locator(`#chart-${f.id}`).screenshot({ path: join(ARTIFACTS, `${name}-${f.id}.png`) });
+  for (const f of state.figures)
+    await page.locator(`#chart-${f.id}`).screenshot({ path: join(ARTIFACTS, `${name}-${f.id}.png`) });
   await page.close();
   return { requests, errors, state, ms };
 }
@@ -86,10 +101,24 @@ describe.skipIf(!HAVE_CHROMIUM)('the report in chromium (headless, offline)', ()
   it('renders every chart from file://, with no console error and no network request', async () => {
     const faults = scenarioSchema.parse({ ...loadScenario('faults-8n'), duration: '4m' });
     const def = scenarioSchema.parse({ ...loadScenario('default'), duration: '60s' });
-    await runSimulation({ scenario: faults, topology: presetTopology(faults.topology), policy: 'engine', out: join(ROOT, 'faults') });
-    for (const policy of ['engine', 'numad'] as const) await runSimulation({ scenario: def, topology: presetTopology(def.topology), policy, out: join(ROOT, 'cmp', policy) });
+    await runSimulation({
+      scenario: faults,
+      topology: presetTopology(faults.topology),
+      policy: 'engine',
+      out: join(ROOT, 'faults'),
+    });
+    for (const policy of ['engine', 'numad'] as const)
+      await runSimulation({
+        scenario: def,
+        topology: presetTopology(def.topology),
+        policy,
+        out: join(ROOT, 'cmp', policy),
+      });
 
-    for (const [name, dirs] of [['faults-8n', [join(ROOT, 'faults')]], ['compare-default', [join(ROOT, 'cmp')]]] as const) {
+    for (const [name, dirs] of [
+      ['faults-8n', [join(ROOT, 'faults')]],
+      ['compare-default', [join(ROOT, 'cmp')]],
+    ] as const) {
       const file = join(ROOT, `${name}.html`);
       const r = await writeReport([...dirs], file);
       const { requests, errors, state, ms } = await open(file, name);
@@ -121,7 +150,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the report in chromium (headless, offline)', ()
         cdfBottom: cdf.getBoundingClientRect().bottom,
         steps: [...cdf.querySelectorAll('svg.marks .mark-line path')].map((p) => (p.getAttribute('d').match(/[MLHV]/g) || []).length),
         points: JSON.parse(document.getElementById('fgo-specs').textContent).find((c) => c.el === 'chart-latency-cdf').spec.datasets.cdf.length };
-    })()`)) as { verdict: number; firstChart: number; firstId: string; viewport: number; word: string; cdfBottom: number; steps: number[]; points: number };
+    })()`)) as {
+      verdict: number;
+      firstChart: number;
+      firstId: string;
+      viewport: number;
+      word: string;
+      cdfBottom: number;
+      steps: number[];
+      points: number;
+    };
     expect(await page.locator('#verdict').isVisible()).toBe(true);
     expect(at.verdict).toBeLessThan(at.viewport); // on the first screen, without scrolling
     expect(at.verdict).toBeLessThan(at.firstChart);
@@ -131,16 +169,35 @@ describe.skipIf(!HAVE_CHROMIUM)('the report in chromium (headless, offline)', ()
     expect(at.points).toBe(2 * CDF_FRACTIONS.length);
     expect(at.steps).toHaveLength(2);
     for (const n of at.steps) expect(n).toBeGreaterThan(CDF_FRACTIONS.length);
-    await page.screenshot({ path: join(ARTIFACTS, 'compare-verdict-cdf.png'), clip: { x: 0, y: 0, width: 1280, height: Math.ceil(at.cdfBottom) + 8 } });
+    await page.screenshot({
+      path: join(ARTIFACTS, 'compare-verdict-cdf.png'),
+      clip: { x: 0, y: 0, width: 1280, height: Math.ceil(at.cdfBottom) + 8 },
+    });
     // The README's picture, refreshed on request only: a test run leaves the tree as it found it.
-    if (process.env.FGO_UPDATE_DOCS_IMG === '1') copyFileSync(join(ARTIFACTS, 'compare-verdict-cdf.png'), new URL('../../docs/img/report-verdict.png', import.meta.url).pathname);
+    if (process.env.FGO_UPDATE_DOCS_IMG === '1')
+      copyFileSync(
+        join(ARTIFACTS, 'compare-verdict-cdf.png'),
+        new URL('../../docs/img/report-verdict.png', import.meta.url).pathname,
+      );
     await page.close();
     expect(errors).toEqual([]);
   }, 120_000);
 
   it('a --vary study: verdict per variant, the delta table and a latency CDF per variant', async () => {
     const dir = join(ROOT, 'vary');
-    const r = fgoSync(['compare', '--scenario', 'burst-2n', '--duration', '30s', '--policies', 'engine,least-loaded', '--vary', 'topology=1n-2c,2n-32c', '--out', dir]);
+    const r = fgoSync([
+      'compare',
+      '--scenario',
+      'burst-2n',
+      '--duration',
+      '30s',
+      '--policies',
+      'engine,least-loaded',
+      '--vary',
+      'topology=1n-2c,2n-32c',
+      '--out',
+      dir,
+    ]);
     expect(r.code, r.err).toBe(0);
     const file = join(dir, 'report.html');
     const { requests, errors, state } = await open(file, 'vary');
@@ -161,19 +218,36 @@ describe.skipIf(!HAVE_CHROMIUM)('the report in chromium (headless, offline)', ()
     await page.close();
     expect(v.grid).toEqual(['burst-2n/topology-1n-2c', 'burst-2n/topology-2n-32c']);
     // Per policy: the first variant is the base (no delta), the second has one per figure.
-    expect(v.delta).toEqual([['topology-1n-2c', 'engine', 0], ['topology-2n-32c', 'engine', 6], ['topology-1n-2c', 'least-loaded', 0], ['topology-2n-32c', 'least-loaded', 6]]);
+    expect(v.delta).toEqual([
+      ['topology-1n-2c', 'engine', 0],
+      ['topology-2n-32c', 'engine', 6],
+      ['topology-1n-2c', 'least-loaded', 0],
+      ['topology-2n-32c', 'least-loaded', 6],
+    ]);
     expect(v.deltaAboveCharts).toBe(true);
     // Two policies × two variants, each the whole CDF.
     expect(v.lines).toHaveLength(4);
     for (const n of v.lines) expect(n).toBeGreaterThan(CDF_FRACTIONS.length);
   }, 180_000);
 
-  it('the scorecard report: the verdict at load, each scenario\'s charts drawn when its section is opened', async () => {
-    const plan = planScorecard({ scenarios: ['default', 'psi-replay-1n'], policies: ['engine', 'least-loaded', 'numad'], duration_s: 30 });
+  it("the scorecard report: the verdict at load, each scenario's charts drawn when its section is opened", async () => {
+    const plan = planScorecard({
+      scenarios: ['default', 'psi-replay-1n'],
+      policies: ['engine', 'least-loaded', 'numad'],
+      duration_s: 30,
+    });
     const dir = join(ROOT, 'scorecard');
     const doc = await runScorecard(plan, dir, { workers: 0 });
     const file = join(dir, 'report.html');
-    const r = await writeSectionedReport(plan.scenarios.map((x) => ({ verdict: doc.verdict.scenarios[x.name]!, description: x.description, runDirs: plan.policies.map((p) => join(dir, x.name, p)) })), file, 'scorecard');
+    const r = await writeSectionedReport(
+      plan.scenarios.map((x) => ({
+        verdict: doc.verdict.scenarios[x.name]!,
+        description: x.description,
+        runDirs: plan.policies.map((p) => join(dir, x.name, p)),
+      })),
+      file,
+      'scorecard',
+    );
     const page = await (context as BrowserContext).newPage();
     const requests: string[] = [];
     const errors: string[] = [];
@@ -183,26 +257,50 @@ describe.skipIf(!HAVE_CHROMIUM)('the report in chromium (headless, offline)', ()
     await page.goto(pathToFileURL(file).href);
     await page.waitForSelector('body[data-rendered]', { timeout: 30_000 });
     // Runs in the page (a string: this project's TypeScript has no DOM types).
-    const grid = (await page.evaluate(`[...document.querySelectorAll('#verdict-grid tbody tr')].map((tr) => [...tr.children].map((c) => [c.textContent, c.className]))`)) as Array<Array<[string, string]>>;
+    const grid = (await page.evaluate(
+      `[...document.querySelectorAll('#verdict-grid tbody tr')].map((tr) => [...tr.children].map((c) => [c.textContent, c.className]))`,
+    )) as Array<Array<[string, string]>>;
     expect(grid.map((row) => row[0]?.[0])).toEqual(['default', 'psi-replay-1n']);
     for (const [i, row] of grid.entries()) {
       const v = doc.verdict.scenarios[plan.scenarios[i]!.name]!;
-      expect(row[1]).toEqual([v.engine_wins ? 'engine wins' : 'engine loses', `outcome ${v.engine_wins ? 'win' : 'loss'}`]);
-      expect(row.slice(2).map(([text, cls]) => [text.split(' ')[0], cls])).toEqual(v.metrics.map((m) => [m.outcome, `outcome ${m.outcome}`]));
+      expect(row[1]).toEqual([
+        v.engine_wins ? 'engine wins' : 'engine loses',
+        `outcome ${v.engine_wins ? 'win' : 'loss'}`,
+      ]);
+      expect(row.slice(2).map(([text, cls]) => [text.split(' ')[0], cls])).toEqual(
+        v.metrics.map((m) => [m.outcome, `outcome ${m.outcome}`]),
+      );
     }
     // Nothing drawn until a section is opened.
     expect(await page.evaluate(`document.querySelectorAll('svg.marks, canvas').length`)).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS, 'scorecard.png'), fullPage: true });
     await page.click('details[data-section="psi-replay-1n"] > summary');
     await page.waitForSelector('details[data-section="psi-replay-1n"][data-rendered]', { timeout: 30_000 });
-    const section = (await page.evaluate(`(() => { const d = document.querySelector('details[data-section="psi-replay-1n"]');
+    const section =
+      (await page.evaluate(`(() => { const d = document.querySelector('details[data-section="psi-replay-1n"]');
       return { rendered: d.dataset.rendered, failed: d.dataset.failed, drawn: [...d.querySelectorAll('figure[data-chart]')].map((f) => f.querySelectorAll('svg.marks, canvas').length > 0),
         verdictRows: d.querySelectorAll('table.verdict tbody tr').length, tableCells: d.querySelectorAll('#summary-psi-replay-1n td').length,
-        other: document.querySelectorAll('details[data-section="default"] svg.marks, details[data-section="default"] canvas').length }; })()`)) as { rendered: string; failed: string; drawn: boolean[]; verdictRows: number; tableCells: number; other: number };
+        other: document.querySelectorAll('details[data-section="default"] svg.marks, details[data-section="default"] canvas').length }; })()`)) as {
+        rendered: string;
+        failed: string;
+        drawn: boolean[];
+        verdictRows: number;
+        tableCells: number;
+        other: number;
+      };
     await page.screenshot({ path: join(ARTIFACTS, 'scorecard-open.png'), fullPage: true });
     await page.close();
-    console.log(`scorecard report: ${(r.bytes / 1e6).toFixed(2)} MB, ${r.charts} charts in ${plan.scenarios.length} sections`);
-    expect(section).toEqual({ rendered: String(CHARTS.length), failed: '0', drawn: CHARTS.map(() => true), verdictRows: 7, tableCells: expect.any(Number), other: 0 });
+    console.log(
+      `scorecard report: ${(r.bytes / 1e6).toFixed(2)} MB, ${r.charts} charts in ${plan.scenarios.length} sections`,
+    );
+    expect(section).toEqual({
+      rendered: String(CHARTS.length),
+      failed: '0',
+      drawn: CHARTS.map(() => true),
+      verdictRows: 7,
+      tableCells: expect.any(Number),
+      other: 0,
+    });
     expect(section.tableCells).toBeGreaterThan(40);
     expect(errors).toEqual([]);
     expect(requests).toEqual([pathToFileURL(file).href]);

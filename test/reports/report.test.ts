@@ -26,7 +26,15 @@ import { chartSvg, compileChart, FONT_FILES, svgToPng } from '../../reports/imag
 import { InputError } from '../../formats/errors.ts';
 import { aggregateRun, readRuns } from '../../reports/load.ts';
 import { forEachLine } from '../../reports/run-files.ts';
-import { buildReport, HEAT_CELLS, MAX_BINS, SECTION_LIMITS, timeAxisFor, writeReport, writeSectionedReport } from '../../reports/report.ts';
+import {
+  buildReport,
+  HEAT_CELLS,
+  MAX_BINS,
+  SECTION_LIMITS,
+  timeAxisFor,
+  writeReport,
+  writeSectionedReport,
+} from '../../reports/report.ts';
 import { verdictFor } from '../../sim/verdict.ts';
 import { handRun } from './hand-run.ts';
 
@@ -40,7 +48,10 @@ const chart = (charts: ChartDef[], id: string) => charts.find((c) => c.id === id
 const bundled = (name: string, duration: string): Scenario => scenarioSchema.parse({ ...loadScenario(name), duration });
 
 /** Wraps the twin's default predictor and keeps every forecast it gives, with its instant. */
-function recording(scenario: Scenario): { predictor: DemandPredictor; said: Array<{ t_s: number; forecasts: DemandForecast[] }> } {
+function recording(scenario: Scenario): {
+  predictor: DemandPredictor;
+  said: Array<{ t_s: number; forecasts: DemandForecast[] }>;
+} {
   const config = { scaling: { interval_ms: 30_000 } } as Parameters<typeof scalingCycle_us>[0];
   const cycle_us = scalingCycle_us(config, scenario.agent_interval_s * 1e6);
   const inner = defaultPredictor(cycle_us, parseDuration_s(scenario.duration) * 1e6);
@@ -48,7 +59,9 @@ function recording(scenario: Scenario): { predictor: DemandPredictor; said: Arra
   return {
     said,
     predictor: {
-      name: inner.name, horizon_s: inner.horizon_s, history_len: inner.history_len,
+      name: inner.name,
+      horizon_s: inner.horizon_s,
+      history_len: inner.history_len,
       async forecast(batch) {
         const f = await inner.forecast(batch);
         said.push({ t_s: batch[0]?.end_s ?? 0, forecasts: f });
@@ -58,7 +71,8 @@ function recording(scenario: Scenario): { predictor: DemandPredictor; said: Arra
   };
 }
 
-let faultsDir = '', cmpDir = '';
+let faultsDir = '',
+  cmpDir = '';
 let said: Array<{ t_s: number; forecasts: DemandForecast[] }> = [];
 let faultsScenario: Scenario;
 
@@ -67,16 +81,30 @@ beforeAll(async () => {
   const rec = recording(faultsScenario);
   said = rec.said;
   faultsDir = join(ROOT, 'faults');
-  await runSimulation({ scenario: faultsScenario, topology: presetTopology(faultsScenario.topology), policy: 'engine', out: faultsDir, predictor: rec.predictor });
+  await runSimulation({
+    scenario: faultsScenario,
+    topology: presetTopology(faultsScenario.topology),
+    policy: 'engine',
+    out: faultsDir,
+    predictor: rec.predictor,
+  });
   cmpDir = join(ROOT, 'cmp');
   const d = bundled('default', '90s');
-  for (const policy of ['engine', 'random'] as const) await runSimulation({ scenario: d, topology: presetTopology(d.topology), policy, out: join(cmpDir, policy) });
+  for (const policy of ['engine', 'random'] as const)
+    await runSimulation({ scenario: d, topology: presetTopology(d.topology), policy, out: join(cmpDir, policy) });
 }, 120_000);
 
 describe('charts from real runs', () => {
   it('every chart compiles with vega-lite without warnings and renders headless to SVG', async () => {
     const m = await buildReport([faultsDir, join(cmpDir, 'engine'), join(cmpDir, 'random')]);
-    expect(m.charts.map((c) => c.id)).toEqual(['latency-cdf', 'psi', 'cpu-heatmap', 'local-access', 'pools', 'timeline']);
+    expect(m.charts.map((c) => c.id)).toEqual([
+      'latency-cdf',
+      'psi',
+      'cpu-heatmap',
+      'local-access',
+      'pools',
+      'timeline',
+    ]);
     for (const c of m.charts) {
       const { vega: v, warnings } = compileChart(c);
       expect(warnings, c.id).toEqual([]);
@@ -96,9 +124,12 @@ describe('charts from real runs', () => {
     m.runs.forEach((r, i) => {
       const metrics = flatten(json(join(r.dir, 'metrics.json')));
       expect(metrics.length).toBeGreaterThan(15);
-      for (const [key, value] of metrics) expect(rows.find((x) => x.group === 'metrics' && x.key === key)?.values[i], key).toEqual(value);
+      for (const [key, value] of metrics)
+        expect(rows.find((x) => x.group === 'metrics' && x.key === key)?.values[i], key).toEqual(value);
     });
-    expect(rows.find((x) => x.key === 'latency_ms.p99')?.values).toEqual(m.runs.map((r) => json(join(r.dir, 'metrics.json')).latency_ms.p99));
+    expect(rows.find((x) => x.key === 'latency_ms.p99')?.values).toEqual(
+      m.runs.map((r) => json(join(r.dir, 'metrics.json')).latency_ms.p99),
+    );
   });
 
   it("the CDF is the whole distribution from histograms.json, and agrees with metrics.json's percentiles", async () => {
@@ -133,7 +164,9 @@ describe('charts from real runs', () => {
     enc.writeInt32BE(z.length, 4);
     const h = json(join(dir, 'histograms.json'));
     writeFileSync(join(dir, 'histograms.json'), JSON.stringify({ ...h, overall: enc.toString('base64') }));
-    expect(() => readRuns([dir])).toThrow(/histograms\.json: overall: a histogram fgo does not write \(5 digits, 1–4611686018427387904\)/);
+    expect(() => readRuns([dir])).toThrow(
+      /histograms\.json: overall: a histogram fgo does not write \(5 digits, 1–4611686018427387904\)/,
+    );
   });
 
   it('arrivals, deferrals and PSI peaks survive aggregation', async () => {
@@ -141,42 +174,72 @@ describe('charts from real runs', () => {
     const r = m.runs[0]!;
     const metrics = json(join(faultsDir, 'metrics.json'));
     expect(r.series.bins.reduce((a, b) => a + b.arrivals, 0)).toBe(metrics.requests.arrived);
-    const decisions = readFileSync(join(faultsDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const decisions = readFileSync(join(faultsDir, 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(r.series.decisions.total).toBe(decisions.length);
     expect(r.series.bins.reduce((a, b) => a + b.defer, 0)).toBe(decisions.filter((d) => d.action === 'defer').length);
-    const all = readFileSync(join(faultsDir, 'timeseries.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')).filter((f) => f[1] === 'all');
+    const all = readFileSync(join(faultsDir, 'timeseries.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','))
+      .filter((f) => f[1] === 'all');
     const psi = data(chart(m.charts, 'psi')).psi as Array<{ cpu_some: number; io_some: number }>;
     expect(Math.max(...psi.map((p) => p.cpu_some))).toBe(Math.max(...all.map((f) => Number(f[3]))));
     // The heat map's cells average to the per-node rows' mean.
-    const nodeRows = readFileSync(join(faultsDir, 'timeseries.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')).filter((f) => f[1] !== 'all');
+    const nodeRows = readFileSync(join(faultsDir, 'timeseries.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','))
+      .filter((f) => f[1] !== 'all');
     const heat = data(chart(m.charts, 'cpu-heatmap')).heat as Array<{ util: number }>;
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(heat.map((h) => h.util))).toBeCloseTo(mean(nodeRows.map((f) => Number(f[2]))), 3);
   });
 
-  it('the predicted series is what the twin\'s predictor said at each scaling cycle', async () => {
+  it("the predicted series is what the twin's predictor said at each scaling cycle", async () => {
     const [meta] = readRuns([faultsDir]);
     const s = await aggregateRun(meta!, 30, 30);
-    const shapes = new Map(Object.entries(faultsScenario.profiles).map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }]));
+    const shapes = new Map(
+      Object.entries(faultsScenario.profiles).map(([k, p]) => [
+        k,
+        { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms },
+      ]),
+    );
     expect(said.length).toBeGreaterThanOrEqual(6);
     // The forecast at the run's last instant (t = 180 s) starts no bin: every other one does.
     for (const { t_s, forecasts } of said.filter((x) => x.t_s < 180)) {
       const preds = toPredictions(forecasts, shapes, 2, 0.5);
       const b = s.bins[Math.floor(t_s / 30)]!;
       expect(b.pred_size, `t=${t_s}`).toBe(preds.reduce((a, p) => a + p.recommended_size, 0));
-      expect(b.pred_rate, `t=${t_s}`).toBeCloseTo(preds.reduce((a, p) => a + p.demand_per_s, 0), 9);
+      expect(b.pred_rate, `t=${t_s}`).toBeCloseTo(
+        preds.reduce((a, p) => a + p.demand_per_s, 0),
+        9,
+      );
     }
     expect(s.predictor).toContain("the 'ewma' predictor's forecasts, as forecasts.csv recorded them");
   });
 
   it('faults.json appears on the timeline from injection to detection to recovery', async () => {
     const m = await buildReport([faultsDir]);
-    const faults = json(join(faultsDir, 'faults.json')) as Array<{ kind: string; injected_s: number; detected_s: number | null; recovered_s: number | null }>;
+    const faults = json(join(faultsDir, 'faults.json')) as Array<{
+      kind: string;
+      injected_s: number;
+      detected_s: number | null;
+      recovered_s: number | null;
+    }>;
     expect(faults.length).toBeGreaterThan(0);
     const d = data(chart(m.charts, 'timeline'));
     expect(d.marks!.filter((x) => x.what === 'injected').length).toBe(faults.length);
-    expect(d.marks!.filter((x) => x.what === 'recovered').length).toBe(faults.filter((f) => f.recovered_s !== null).length);
-    expect(d.segs!.map((x) => x.t0)).toEqual(expect.arrayContaining(faults.map((f) => Math.round(f.injected_s * 1e4) / 1e4)));
+    expect(d.marks!.filter((x) => x.what === 'recovered').length).toBe(
+      faults.filter((f) => f.recovered_s !== null).length,
+    );
+    expect(d.segs!.map((x) => x.t0)).toEqual(
+      expect.arrayContaining(faults.map((f) => Math.round(f.injected_s * 1e4) / 1e4)),
+    );
   });
 });
 
@@ -197,27 +260,33 @@ describe('aggregation rules, on a hand-written run directory', () => {
     expect([b[25]!.pred_rate, b[25]!.pred_size]).toEqual([0.5, 3]);
     // The pool shrank by 2 warm fragments at 40 s: a 'pool shrank' event of size 2 there.
     const events = data(chart(m.charts, 'timeline')).events!;
-    expect(events.filter((e) => e.lane === 'pool shrank')).toEqual([{ run: 'engine', t: 40.5, lane: 'pool shrank', n: 2 }]);
+    expect(events.filter((e) => e.lane === 'pool shrank')).toEqual([
+      { run: 'engine', t: 40.5, lane: 'pool shrank', n: 2 },
+    ]);
     const segs = data(chart(m.charts, 'timeline')).segs!;
-    expect(segs.filter((x) => x.target === 'api-2')).toEqual([{ run: 'engine', lane: 'fault: hang', target: 'api-2', stage: 'never detected', t0: 20, t1: 60 }]);
+    expect(segs.filter((x) => x.target === 'api-2')).toEqual([
+      { run: 'engine', lane: 'fault: hang', target: 'api-2', stage: 'never detected', t0: 20, t1: 60 },
+    ]);
     const heat = data(chart(m.charts, 'cpu-heatmap')).heat!;
     expect(heat.filter((h) => h.node === 1).every((h) => h.util === 0.75)).toBe(true);
   });
 
   it('the local-access chart: bars of the final ratio, or a curve when the timeseries has the column', async () => {
-    const a = join(ROOT, 'hand-bars'), b = join(ROOT, 'hand-local');
+    const a = join(ROOT, 'hand-bars'),
+      b = join(ROOT, 'hand-local');
     handRun(a);
     handRun(b, { localColumn: true });
     const bars = chart((await buildReport([a])).charts, 'local-access');
     expect(data(bars).local).toEqual([{ run: 'engine', ratio: 0.75 }]);
-    expect(JSON.stringify((bars.spec as { title: unknown }).title)).toContain('Only the run\'s final figure exists');
+    expect(JSON.stringify((bars.spec as { title: unknown }).title)).toContain("Only the run's final figure exists");
     const curve = chart((await buildReport([b])).charts, 'local-access');
     expect((data(curve).local as Array<{ ratio: number }>).map((x) => x.ratio).slice(28, 32)).toEqual([0.5, 0.5, 1, 1]);
     expect(compileChart(curve).warnings).toEqual([]);
   });
 
   it("any predictor's forecasts are drawn, an ONNX model's too; a run directory without forecasts.csv is said so, not guessed", async () => {
-    const onnx = join(ROOT, 'hand-onnx'), old = join(ROOT, 'hand-old');
+    const onnx = join(ROOT, 'hand-onnx'),
+      old = join(ROOT, 'hand-old');
     handRun(onnx, { predictor: 'onnx' });
     handRun(old, { forecasts: false });
     const m = await buildReport([onnx]);
@@ -270,7 +339,12 @@ describe('aggregation rules, on a hand-written run directory', () => {
     writeFileSync(f, ['a', long, '', 'b'.repeat(1000), 'last'].join('\n'));
     const seen: Array<[number, number]> = [];
     forEachLine(f, (head, full) => seen.push([head.length, full().length]));
-    expect(seen).toEqual([[1, 1], [400, long.length], [400, 1000], [4, 4]]);
+    expect(seen).toEqual([
+      [1, 1],
+      [400, long.length],
+      [400, 1000],
+      [4, 4],
+    ]);
   });
 
   it('the side-by-side table keeps the 8 profiles with the most arrivals and says how many it leaves out', async () => {
@@ -280,27 +354,63 @@ describe('aggregation rules, on a hand-written run directory', () => {
     dirs.forEach((dir, i) => {
       handRun(dir);
       const m = json(join(dir, 'metrics.json'));
-      m.by_profile = Object.fromEntries(Array.from({ length: 300 }, (_, k) => [`p-${k}`, { arrived: i === 0 ? k : 300 - k + (k >= 290 ? 1000 : 0), completed: 1, shed: 0, failed: 0, slo_miss_ratio: 0, latency_ms: { p50: 1, p95: 2, p99: 3 } }]));
+      m.by_profile = Object.fromEntries(
+        Array.from({ length: 300 }, (_, k) => [
+          `p-${k}`,
+          {
+            arrived: i === 0 ? k : 300 - k + (k >= 290 ? 1000 : 0),
+            completed: 1,
+            shed: 0,
+            failed: 0,
+            slo_miss_ratio: 0,
+            latency_ms: { p50: 1, p95: 2, p99: 3 },
+          },
+        ]),
+      );
       m.by_priority = { normal: { arrived: 1 } };
       writeFileSync(join(dir, 'metrics.json'), JSON.stringify(m));
     });
     const m = await buildReport(dirs);
     const rows = summaryRows(m.runs).filter((r) => r.key.startsWith('by_profile.'));
     expect(MAX_TABLE_PROFILES).toBe(8);
-    expect([...new Set(rows.map((r) => r.key.split('.')[1]))]).toEqual(['p-290', 'p-291', 'p-292', 'p-293', 'p-294', 'p-295', 'p-296', 'p-297', '…']);
+    expect([...new Set(rows.map((r) => r.key.split('.')[1]))]).toEqual([
+      'p-290',
+      'p-291',
+      'p-292',
+      'p-293',
+      'p-294',
+      'p-295',
+      'p-296',
+      'p-297',
+      '…',
+    ]);
     expect(rows.length).toBe(8 * 8 + 1); // 8 figures per profile, one note
-    expect(rows.at(-1)?.values).toEqual(Array(2).fill('292 more profiles left out (the 8 with the most arrivals are shown); see metrics.json'));
+    expect(rows.at(-1)?.values).toEqual(
+      Array(2).fill('292 more profiles left out (the 8 with the most arrivals are shown); see metrics.json'),
+    );
     expect(summaryRows(m.runs).find((r) => r.key === 'by_priority.normal.arrived')?.values).toEqual([1, 1]);
   });
 
   it('a sectioned report: the verdict first, then one collapsed section per scenario with its own ids', async () => {
     const out = join(ROOT, 'sectioned.html');
-    const verdict = verdictFor('hand', { engine: { slo_miss_ratio: 0, latency_ms: { p99: 1 } }, numad: { slo_miss_ratio: 0.5, latency_ms: { p99: 2 } } });
-    const r = await writeSectionedReport([{ verdict, description: 'a hand-written run', runDirs: [join(ROOT, 'hand')] }, { verdict: { ...verdict, scenario: 'hand-b' }, description: '', runDirs: [join(ROOT, 'hand-bars')] }], out, 'two sections');
+    const verdict = verdictFor('hand', {
+      engine: { slo_miss_ratio: 0, latency_ms: { p99: 1 } },
+      numad: { slo_miss_ratio: 0.5, latency_ms: { p99: 2 } },
+    });
+    const r = await writeSectionedReport(
+      [
+        { verdict, description: 'a hand-written run', runDirs: [join(ROOT, 'hand')] },
+        { verdict: { ...verdict, scenario: 'hand-b' }, description: '', runDirs: [join(ROOT, 'hand-bars')] },
+      ],
+      out,
+      'two sections',
+    );
     expect(r.charts).toBe(12);
     const html = readFileSync(out, 'utf8');
     expect(html.indexOf('id="verdict-grid"')).toBeLessThan(html.indexOf('<details'));
-    expect(html).toContain('<tr data-scenario="hand"><th scope="row">hand</th><td class="outcome win" title="the engine wins: SLO miss ratio 0 against numad&#39;s 0.5 (win); p99 latency 1.00 ms against numad&#39;s 2.00 ms (win)">engine wins</td>');
+    expect(html).toContain(
+      '<tr data-scenario="hand"><th scope="row">hand</th><td class="outcome win" title="the engine wins: SLO miss ratio 0 against numad&#39;s 0.5 (win); p99 latency 1.00 ms against numad&#39;s 2.00 ms (win)">engine wins</td>',
+    );
     for (const key of ['hand', 'hand-b']) {
       expect(html).toContain(`<details class="section" data-section="${key}" data-lazy>`);
       expect(html).toContain(`id="summary-${key}"`);
@@ -311,7 +421,10 @@ describe('aggregation rules, on a hand-written run directory', () => {
   });
 
   it('bins stay bounded for long, wide runs: 24 h on 64 nodes', () => {
-    const meta = { run: { scenario: { timeseries_interval_s: 60 }, topology: { nodes: new Array(64).fill({}) } }, duration_s: 86_400 } as never;
+    const meta = {
+      run: { scenario: { timeseries_interval_s: 60 }, topology: { nodes: new Array(64).fill({}) } },
+      duration_s: 86_400,
+    } as never;
     const ax = timeAxisFor([meta]);
     expect(86_400 / ax.bin_s).toBeLessThanOrEqual(MAX_BINS);
     expect((86_400 / ax.heat_bin_s) * 64).toBeLessThanOrEqual(HEAT_CELLS);
@@ -324,7 +437,8 @@ describe('aggregation rules, on a hand-written run directory', () => {
 
 describe('files', () => {
   it('writeReport: one self-contained HTML file, and SVG + PNG per chart with readable text', async () => {
-    const out = join(ROOT, 'out', 'report.html'), images = join(ROOT, 'img');
+    const out = join(ROOT, 'out', 'report.html'),
+      images = join(ROOT, 'img');
     const r = await writeReport([faultsDir], out, { images, title: 'A & B <test>' });
     expect(r).toEqual({ path: out, bytes: statSync(out).size, charts: 6, verdicts: [] }); // one engine run: no verdict
     const html = readFileSync(out, 'utf8');
@@ -340,10 +454,14 @@ describe('files', () => {
   }, 60_000);
 
   it('text in PNGs comes from the shipped font, never from system fonts', () => {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><text x="5" y="22" font-family="DejaVu Sans, sans-serif" font-size="18">fgo 42</text></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><text x="5" y="22" font-family="DejaVu Sans, sans-serif" font-size="18">fgo 42</text></svg>';
     expect(svgToPng(svg).subarray(1, 4).toString()).toBe('PNG');
     const ink = (fonts: string[]) => {
-      const px = new Resvg(svg, { background: 'white', font: { fontFiles: fonts, loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans' } }).render().pixels;
+      const px = new Resvg(svg, {
+        background: 'white',
+        font: { fontFiles: fonts, loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans' },
+      }).render().pixels;
       let n = 0;
       for (let i = 0; i < px.length; i += 4) if ((px[i] as number) < 128) n++;
       return n;
@@ -356,11 +474,15 @@ describe('files', () => {
   it('fgo report: the command writes the file; unusable input exits 1 naming the file', () => {
     const bin = new URL('../../bin/fgo.mjs', import.meta.url).pathname;
     const out = join(ROOT, 'cli.html');
-    const ok = spawnSync(process.execPath, [bin, 'report', join(cmpDir, 'engine'), '--out', out, '--json'], { encoding: 'utf8' });
+    const ok = spawnSync(process.execPath, [bin, 'report', join(cmpDir, 'engine'), '--out', out, '--json'], {
+      encoding: 'utf8',
+    });
     expect(ok.status, ok.stderr).toBe(0);
     const r = JSON.parse(ok.stdout);
     expect(r).toMatchObject({ path: out, charts: 6, bytes: statSync(out).size });
-    const bad = spawnSync(process.execPath, [bin, 'report', join(ROOT, 'missing-run'), '--out', join(ROOT, 'x.html')], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [bin, 'report', join(ROOT, 'missing-run'), '--out', join(ROOT, 'x.html')], {
+      encoding: 'utf8',
+    });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`${join(ROOT, 'missing-run')}: not a directory`);
   }, 60_000);

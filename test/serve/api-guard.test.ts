@@ -35,7 +35,11 @@ async function connect(): Promise<Socket> {
 function table(max_connections: number) {
   let t_ms = 0;
   const shed: string[] = [];
-  const guard = new ConnectionGuard({ max_connections, max_connections_per_address: max_connections, busy_grace_ms: 2_000 }, (r) => shed.push(r), () => t_ms);
+  const guard = new ConnectionGuard(
+    { max_connections, max_connections_per_address: max_connections, busy_grace_ms: 2_000 },
+    (r) => shed.push(r),
+    () => t_ms,
+  );
   const open = async () => {
     const s = await connect();
     return { s, admitted: guard.admit(s) };

@@ -92,7 +92,7 @@ function silent(p: number): Promise<Socket & { gone: boolean }> {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, ms = 5_000): Promise<void> {
-  for (const end = Date.now() + ms; !cond() && Date.now() < end;) await sleep(10);
+  for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await sleep(10);
   expect(cond()).toBe(true);
 }
 
@@ -113,33 +113,55 @@ describe('request bodies', () => {
   it('accepts a payload nested exactly to the limit', async () => {
     const { port, base } = await serve();
     const payload = JSON.parse('['.repeat(MAX_JSON_DEPTH - 1) + ']'.repeat(MAX_JSON_DEPTH - 1)) as unknown;
-    const r = await fetch(`${base}/v1/schedule`, { method: 'POST', body: JSON.stringify({ profile: 'web', payload }), headers: AUTH });
+    const r = await fetch(`${base}/v1/schedule`, {
+      method: 'POST',
+      body: JSON.stringify({ profile: 'web', payload }),
+      headers: AUTH,
+    });
     expect(r.status).toBe(200);
     expect(port.calls[0]?.payload).toEqual(payload);
   });
 
   it('parseJsonBody: any JSON value within the depth comes back equal; any text gives a value or an error, never a throw', () => {
-    const depth = (v: unknown): number => (typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0);
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 8 }), (v) => {
-      const r = parseJsonBody(Buffer.from(JSON.stringify(v)));
-      expect(r).toEqual(depth(v) <= MAX_JSON_DEPTH ? { value: JSON.parse(JSON.stringify(v)) } : expect.objectContaining({ error: expect.any(String) }));
-    }));
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
-      const r = parseJsonBody(Buffer.from(bytes));
-      expect('value' in r || typeof (r as { error: string }).error === 'string').toBe(true);
-    }));
-    fc.assert(fc.property(fc.integer({ min: 1, max: 5_000 }), fc.constantFrom('[', '{"a":'), (n, open) => {
-      const close = open === '[' ? ']' : '}';
-      const r = parseJsonBody(Buffer.from(open.repeat(n) + '1' + close.repeat(n)));
-      expect('error' in r).toBe(n > MAX_JSON_DEPTH);
-    }));
+    const depth = (v: unknown): number =>
+      typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0;
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), (v) => {
+        const r = parseJsonBody(Buffer.from(JSON.stringify(v)));
+        expect(r).toEqual(
+          depth(v) <= MAX_JSON_DEPTH
+            ? { value: JSON.parse(JSON.stringify(v)) }
+            : expect.objectContaining({ error: expect.any(String) }),
+        );
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
+        const r = parseJsonBody(Buffer.from(bytes));
+        expect('value' in r || typeof (r as { error: string }).error === 'string').toBe(true);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5_000 }), fc.constantFrom('[', '{"a":'), (n, open) => {
+        const close = open === '[' ? ']' : '}';
+        const r = parseJsonBody(Buffer.from(open.repeat(n) + '1' + close.repeat(n)));
+        expect('error' in r).toBe(n > MAX_JSON_DEPTH);
+      }),
+    );
   });
 
   it('answers bad UTF-8 and a body on a GET with 400 JSON', async () => {
     const { base } = await serve();
-    const r = await fetch(`${base}/v1/schedule`, { method: 'POST', body: Buffer.from([0x7b, 0xff, 0x7d]), headers: AUTH });
+    const r = await fetch(`${base}/v1/schedule`, {
+      method: 'POST',
+      body: Buffer.from([0x7b, 0xff, 0x7d]),
+      headers: AUTH,
+    });
     expect([r.status, await r.json()]).toEqual([400, { error: 'request body is not valid UTF-8' }]);
-    const g = await rawExchange(api!.port, 'GET /v1/state HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello');
+    const g = await rawExchange(
+      api!.port,
+      'GET /v1/state HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello',
+    );
     expect([statusOf(g), bodyOf(g)]).toEqual([400, { error: 'GET /v1/state takes no request body' }]);
   });
 });
@@ -148,7 +170,10 @@ describe('request line and headers', () => {
   it('answers a long URL 414, oversized headers 431, an unknown method 400, garbage 400 — all JSON', async () => {
     await serve({ max_url_bytes: 100 });
     const p = api!.port;
-    const long = await rawExchange(p, `GET /healthz?${'x'.repeat(100)} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    const long = await rawExchange(
+      p,
+      `GET /healthz?${'x'.repeat(100)} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+    );
     expect([statusOf(long), bodyOf(long)]).toEqual([414, { error: 'request target longer than 100 bytes' }]);
     const big = await rawExchange(p, `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'y'.repeat(9000)}\r\n\r\n`);
     expect([statusOf(big), bodyOf(big)]).toEqual([431, { error: 'request line and headers larger than 8192 bytes' }]);
@@ -162,7 +187,10 @@ describe('request line and headers', () => {
   it('answers 408 to a client that does not finish its headers in time', async () => {
     await serve({ headers_timeout_ms: 300, request_timeout_ms: 600, timeout_check_interval_ms: 100 });
     const r = await rawExchange(api!.port, 'GET /healthz HTTP/1.1\r\nX-Slow: 1\r\n');
-    expect([statusOf(r), bodyOf(r)]).toEqual([408, { error: 'headers not complete within 300 ms, or the whole request within 600 ms' }]);
+    expect([statusOf(r), bodyOf(r)]).toEqual([
+      408,
+      { error: 'headers not complete within 300 ms, or the whole request within 600 ms' },
+    ]);
   });
 });
 
@@ -181,7 +209,9 @@ describe('connection table', () => {
   it('never evicts an authenticated request in progress; a newcomer is refused only when every slot holds one', async () => {
     const { port, base } = await serve({ max_connections: 3, max_connections_per_address: 3 });
     port.hold = true;
-    const held = [0, 1].map(() => fetch(`${base}/v1/schedule`, { method: 'POST', body: '{"profile":"web"}', headers: AUTH }));
+    const held = [0, 1].map(() =>
+      fetch(`${base}/v1/schedule`, { method: 'POST', body: '{"profile":"web"}', headers: AUTH }),
+    );
     await until(() => port.waiting === 2);
     const idle = await silent(api!.port);
     const r = await fetch(`${base}/healthz`); // evicts the idle one, not a held request
@@ -205,7 +235,11 @@ describe('stream budgets', () => {
       ws.once('open', () => resolve({ ws, status: 101 }));
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
-        res.on('data', (c: Buffer) => (body += c)).on('end', () => resolve({ ws, status: res.statusCode ?? 0, body: `${res.headers['retry-after'] ?? ''}|${body}` }));
+        res
+          .on('data', (c: Buffer) => (body += c))
+          .on('end', () =>
+            resolve({ ws, status: res.statusCode ?? 0, body: `${res.headers['retry-after'] ?? ''}|${body}` }),
+          );
       });
     });
   };
@@ -216,7 +250,10 @@ describe('stream budgets', () => {
     expect((await open(p)).status).toBe(101);
     expect((await open(p)).status).toBe(101);
     const third = await open(p);
-    expect([third.status, third.body]).toEqual([503, '5|{"error":"2 streams without a token are open from 127.0.0.1; send Authorization: Bearer <token> for a reserved one"}']);
+    expect([third.status, third.body]).toEqual([
+      503,
+      '5|{"error":"2 streams without a token are open from 127.0.0.1; send Authorization: Bearer <token> for a reserved one"}',
+    ]);
     expect((await open(p, { authorization: `Bearer ${TOKEN}` })).status).toBe(101);
     const second = await open(p, { authorization: `Bearer ${TOKEN}` });
     expect([second.status, second.body]).toEqual([503, '5|{"error":"all 1 authenticated streams are in use"}']);
@@ -230,7 +267,10 @@ describe('stream budgets', () => {
   it('does not lose a slot to a malformed handshake (ws answers it 400)', async () => {
     await serve({ max_streams_anonymous: 1, max_streams_anonymous_per_address: 1 });
     for (let i = 0; i < 3; i++) {
-      const r = await rawExchange(api!.port, 'GET /v1/stream HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      const r = await rawExchange(
+        api!.port,
+        'GET /v1/stream HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
       expect(statusOf(r)).toBe(400); // no Sec-WebSocket-Key
     }
     expect((await open(api!.port)).status).toBe(101);
@@ -254,7 +294,11 @@ describe('drain', () => {
     await until(() => port.waiting === 1);
     const drained = api!.drain(10_000);
     const late = await fetch(`${base}/v1/schedule`, { method: 'POST', body: '{"profile":"web"}', headers: AUTH });
-    expect([late.status, late.headers.get('retry-after'), await late.json()]).toEqual([503, '5', { error: 'agent is stopping: not taking new requests' }]);
+    expect([late.status, late.headers.get('retry-after'), await late.json()]).toEqual([
+      503,
+      '5',
+      { error: 'agent is stopping: not taking new requests' },
+    ]);
     const h = await fetch(`${base}/healthz`);
     expect([h.status, await h.text()]).toEqual([503, 'draining']);
     port.release();

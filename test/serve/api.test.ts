@@ -12,7 +12,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Status } from '../../engine/status.ts';
 import type { Decision, Observation, PressureView } from '../../engine/types.ts';
-import { isLoopback, parseListen, startApi, type AgentPort, type ScheduleBody, type StreamMessage } from '../../serve/api.ts';
+import {
+  isLoopback,
+  parseListen,
+  startApi,
+  type AgentPort,
+  type ScheduleBody,
+  type StreamMessage,
+} from '../../serve/api.ts';
 import { AgentMetrics } from '../../serve/metrics.ts';
 import { checkBearer, loadOrCreateToken } from '../../serve/token.ts';
 
@@ -49,8 +56,18 @@ const pressure: PressureView = {
   io: { value: 0, level: 'none', trend: 'steady', velocity_per_s: 0, predicted: 0 },
 };
 const decision = (seq: number, action: Decision['action'] = 'place'): Decision => ({
-  seq, t_ms: 1000 + seq, request_id: `r${seq}`, profile: 'web', action, start: 'cold', reason: 'test', confidence: 1,
-  pressure, scores: [], inputs_digest: 'x', commands: [],
+  seq,
+  t_ms: 1000 + seq,
+  request_id: `r${seq}`,
+  profile: 'web',
+  action,
+  start: 'cold',
+  reason: 'test',
+  confidence: 1,
+  pressure,
+  scores: [],
+  inputs_digest: 'x',
+  commands: [],
 });
 
 let port: FakePort;
@@ -60,7 +77,12 @@ let base = '';
 
 beforeAll(async () => {
   port = new FakePort();
-  api = await startApi(port, { listen: '127.0.0.1:0', token: TOKEN, limits: { max_body_bytes: LIMIT }, log: (l) => logs.push(l) });
+  api = await startApi(port, {
+    listen: '127.0.0.1:0',
+    token: TOKEN,
+    limits: { max_body_bytes: LIMIT },
+    log: (l) => logs.push(l),
+  });
   base = `http://127.0.0.1:${api.port}`;
 });
 afterAll(() => api.close());
@@ -71,43 +93,53 @@ beforeEach(() => {
 });
 
 const post = (body: string, headers: Record<string, string> = {}) =>
-  fetch(`${base}/v1/schedule`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, ...headers } });
+  fetch(`${base}/v1/schedule`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, ...headers },
+  });
 
 /**
  * A request through node:http, writing `chunks` one by one (chunked unless content-length is given);
  * with `Expect: 100-continue` only once the server says continue.
  */
 function raw(method: string, path: string, headers: Record<string, string>, chunks: Buffer[] = []) {
-  return new Promise<{ status: number; headers: Record<string, unknown>; body: string; continued: boolean }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: api.port, method, path, headers });
-    let continued = false;
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, continued });
-        req.destroy();
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string; continued: boolean }>(
+    (resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: api.port, method, path, headers });
+      let continued = false;
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, continued });
+          req.destroy();
+        });
       });
-    });
-    req.on('error', reject);
-    let i = 0;
-    const pump = () => {
-      while (i < chunks.length) if (!req.write(chunks[i++])) return void req.once('drain', pump);
-      req.end();
-    };
-    if (headers.expect === undefined) return pump();
-    req.on('continue', () => {
-      continued = true;
-      pump();
-    });
-    req.flushHeaders();
-  });
+      req.on('error', reject);
+      let i = 0;
+      const pump = () => {
+        while (i < chunks.length) if (!req.write(chunks[i++])) return void req.once('drain', pump);
+        req.end();
+      };
+      if (headers.expect === undefined) return pump();
+      req.on('continue', () => {
+        continued = true;
+        pump();
+      });
+      req.flushHeaders();
+    },
+  );
 }
 const schedHeaders = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
 
 describe('POST /v1/schedule', () => {
   it('answers 401 with WWW-Authenticate without a token or with a wrong one', async () => {
-    for (const headers of [{ authorization: '' }, { authorization: `Bearer ${'b'.repeat(64)}` }, { authorization: `Basic ${TOKEN}` }]) {
+    for (const headers of [
+      { authorization: '' },
+      { authorization: `Bearer ${'b'.repeat(64)}` },
+      { authorization: `Basic ${TOKEN}` },
+    ]) {
       const r = await post('{"profile":"web"}', headers);
       expect(r.status).toBe(401);
       expect(r.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -121,7 +153,9 @@ describe('POST /v1/schedule', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('cache-control')).toBe('no-store');
     expect(await r.json()).toEqual({ action: 'place' });
-    const r2 = await post(JSON.stringify({ profile: 'batch.job-1', payload: { any: ['thing'] } }), { 'content-type': 'application/json; charset=utf-8' });
+    const r2 = await post(JSON.stringify({ profile: 'batch.job-1', payload: { any: ['thing'] } }), {
+      'content-type': 'application/json; charset=utf-8',
+    });
     expect(r2.status).toBe(200);
     expect(port.calls).toEqual([
       { profile: 'web', priority: 2, cpus: 0.5, wait: false },
@@ -146,10 +180,20 @@ describe('POST /v1/schedule', () => {
 
   it('does not invite a body it will refuse (Expect: 100-continue), and does invite one it accepts', async () => {
     const big = Buffer.alloc(4 * LIMIT, 0x20);
-    const r = await raw('POST', '/v1/schedule', { ...schedHeaders, expect: '100-continue', 'content-length': String(big.length) }, [big]);
+    const r = await raw(
+      'POST',
+      '/v1/schedule',
+      { ...schedHeaders, expect: '100-continue', 'content-length': String(big.length) },
+      [big],
+    );
     expect([r.status, r.continued]).toEqual([413, false]);
     const ok = Buffer.from('{"profile":"web"}');
-    const r2 = await raw('POST', '/v1/schedule', { ...schedHeaders, expect: '100-continue', 'content-length': String(ok.length) }, [ok]);
+    const r2 = await raw(
+      'POST',
+      '/v1/schedule',
+      { ...schedHeaders, expect: '100-continue', 'content-length': String(ok.length) },
+      [ok],
+    );
     expect([r2.status, r2.continued]).toEqual([200, true]);
   });
 
@@ -166,7 +210,10 @@ describe('POST /v1/schedule', () => {
     expect(body.problems).toContain('bogus: unknown key');
     expect(body.problems.some((p) => p.startsWith('priority: '))).toBe(true);
     const r2 = await post(JSON.stringify({ profile: '../etc', cpus: -1 }));
-    expect(((await r2.json()) as { problems: string[] }).problems.map((p) => p.split(':')[0])).toEqual(['profile', 'cpus']);
+    expect(((await r2.json()) as { problems: string[] }).problems.map((p) => p.split(':')[0])).toEqual([
+      'profile',
+      'cpus',
+    ]);
     expect(port.calls).toEqual([]);
   });
 
@@ -212,12 +259,22 @@ describe('other routes', () => {
     port.metrics.observeCommands([{ type: 'stop', fragment: 'f1', reason: 'x' }]);
     port.metrics.enforcementError('mbind');
     const obs: Observation = {
-      t_ms: 1, psi: { cpu: { some: { avg10: 0.25, avg60: 0.1, avg300: 0.05 } }, memory: { some: { avg10: 0, avg60: 0, avg300: 0 }, full: { avg10: 0.01, avg60: 0, avg300: 0 } }, io: { some: { avg10: 0, avg60: 0, avg300: 0 } } },
+      t_ms: 1,
+      psi: {
+        cpu: { some: { avg10: 0.25, avg60: 0.1, avg300: 0.05 } },
+        memory: { some: { avg10: 0, avg60: 0, avg300: 0 }, full: { avg10: 0.01, avg60: 0, avg300: 0 } },
+        io: { some: { avg10: 0, avg60: 0, avg300: 0 } },
+      },
       nodes: [{ id: 0, cpu_util: 0.5, mem_free_kb: 1024 }],
     };
     port.metrics.observeSample(obs);
     const status = {
-      pressure, deferred: 0, nodes: [{ id: 0, fragments: 3 }, { id: 1, fragments: 2 }],
+      pressure,
+      deferred: 0,
+      nodes: [
+        { id: 0, fragments: 3 },
+        { id: 1, fragments: 2 },
+      ],
       pools: [{ profile: 'web', starting: 1, warm: 2, active: 2, draining: 0, stopped: 0, failed: 0 }],
     } as unknown as Status;
     port.metrics.observeStatus(status);
@@ -230,7 +287,10 @@ describe('other routes', () => {
       if (line === '' || line.startsWith('#')) continue;
       // Values as Prometheus parses them (Go's ParseFloat: NaN in any case). prom-client prints
       // "Nan" for the event-loop lag before its first once-a-second sample.
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(line);
+      const m =
+        /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})?) (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(
+          line,
+        );
       expect(m, `not exposition format: ${line}`).not.toBeNull();
       samples.set(m![1]!, Number(m![2]));
     }
@@ -254,7 +314,8 @@ describe('other routes', () => {
 });
 
 describe('WebSocket /v1/stream', () => {
-  const open = (path = '/v1/stream', headers: Record<string, string> = {}) => new WebSocket(`ws://127.0.0.1:${api.port}${path}`, { headers });
+  const open = (path = '/v1/stream', headers: Record<string, string> = {}) =>
+    new WebSocket(`ws://127.0.0.1:${api.port}${path}`, { headers });
   const until = async (cond: () => boolean) => {
     for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(cond()).toBe(true);
@@ -296,7 +357,7 @@ describe('WebSocket /v1/stream', () => {
     expect(logs.join('\n')).toMatch(/too slow/);
   });
 
-  it('refuses other upgrade paths with 404 and foreign browser origins with 403; the agent\'s own origin may subscribe', async () => {
+  it("refuses other upgrade paths with 404 and foreign browser origins with 403; the agent's own origin may subscribe", async () => {
     const status = (ws: WebSocket) =>
       new Promise<number>((resolve) => {
         ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
@@ -308,7 +369,10 @@ describe('WebSocket /v1/stream', () => {
     expect(port.listeners.size).toBe(0);
     // A page the agent itself serves (the live dashboard) comes from the same origin.
     const own = open('/v1/stream', { origin: `http://${api.host}:${api.port}` });
-    await new Promise((resolve, reject) => { own.once('open', resolve); own.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      own.once('open', resolve);
+      own.once('error', reject);
+    });
     own.close();
   });
 });
@@ -332,7 +396,9 @@ describe('token file', () => {
     const loose = join(dir, 'loose');
     writeFileSync(loose, TOKEN, { mode: 0o600 });
     chmodSync(loose, 0o644);
-    expect(() => loadOrCreateToken(loose)).toThrow(`token file ${loose}: is accessible by group/others (mode 644); fix: chmod 600 ${loose}`);
+    expect(() => loadOrCreateToken(loose)).toThrow(
+      `token file ${loose}: is accessible by group/others (mode 644); fix: chmod 600 ${loose}`,
+    );
     const link = join(dir, 'link');
     symlinkSync(join(dir, 'new', 'token'), link);
     expect(() => loadOrCreateToken(link)).toThrow(new RegExp(`${link}: is a symlink.*fix: rm ${link}`));
@@ -348,7 +414,15 @@ describe('token file', () => {
   it('checks bearer headers exactly', () => {
     expect(checkBearer(`Bearer ${TOKEN}`, TOKEN)).toBe(true);
     expect(checkBearer(`bearer ${TOKEN}`, TOKEN)).toBe(true);
-    for (const h of [undefined, '', 'Bearer', `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, `Basic ${TOKEN}`, `Bearer ${TOKEN} extra`]) {
+    for (const h of [
+      undefined,
+      '',
+      'Bearer',
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.slice(1)}`,
+      `Basic ${TOKEN}`,
+      `Bearer ${TOKEN} extra`,
+    ]) {
       expect(checkBearer(h, TOKEN)).toBe(false);
     }
     expect(checkBearer('Bearer ', '')).toBe(false);
@@ -373,8 +447,19 @@ describe('listen addresses', () => {
   });
 
   it('recognises loopback hosts', () => {
-    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', 'localhost', 'LocalHost', '::ffff:127.0.0.1']) expect(isLoopback(h), h).toBe(true);
-    for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', '127.0.0.1.evil.example', 'localhost.evil.example', '']) expect(isLoopback(h), h).toBe(false);
+    for (const h of [
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '[::1]',
+      '0:0:0:0:0:0:0:1',
+      'localhost',
+      'LocalHost',
+      '::ffff:127.0.0.1',
+    ])
+      expect(isLoopback(h), h).toBe(true);
+    for (const h of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1', '127.0.0.1.evil.example', 'localhost.evil.example', ''])
+      expect(isLoopback(h), h).toBe(false);
   });
 
   it('warns when listening beyond loopback and fails cleanly on a taken port', async () => {
@@ -382,6 +467,8 @@ describe('listen addresses', () => {
     const other = await startApi(new FakePort(), { listen: '0.0.0.0:0', token: TOKEN, log: (l) => lines.push(l) });
     await other.close();
     expect(lines.join('\n')).toMatch(/warning: .*non-loopback/);
-    await expect(startApi(new FakePort(), { listen: `127.0.0.1:${api.port}`, token: TOKEN, log: () => {} })).rejects.toThrow(`cannot listen on 127.0.0.1:${api.port}: address already in use (another process listens there)`);
+    await expect(
+      startApi(new FakePort(), { listen: `127.0.0.1:${api.port}`, token: TOKEN, log: () => {} }),
+    ).rejects.toThrow(`cannot listen on 127.0.0.1:${api.port}: address already in use (another process listens there)`);
   });
 });

@@ -14,9 +14,18 @@ import { InputError } from '../../formats/errors.ts';
 
 /** api (10 ms) calls db (5 ms), one root every 10 s from 5 s on; both pools kept warm (min 1). */
 function chain(mode: 'sync' | 'async', extra: Record<string, unknown> = {}) {
-  const svc = (cpu: number) => ({ cpu_ms: { dist: 'const', mean: cpu }, warm_start_ms: 5, cold_start_ms: 800, home: 'none', priority_mix: [0, 1, 0, 0], pool: { min: 1, target: 1 } });
+  const svc = (cpu: number) => ({
+    cpu_ms: { dist: 'const', mean: cpu },
+    warm_start_ms: 5,
+    cold_start_ms: 800,
+    home: 'none',
+    priority_mix: [0, 1, 0, 0],
+    pool: { min: 1, target: 1 },
+  });
   return parseScenario({
-    name: 'chain', duration: '5m', topology: '1n-2c',
+    name: 'chain',
+    duration: '5m',
+    topology: '1n-2c',
     profiles: {
       api: { ...svc(10), arrival: { kind: 'periodic', period_s: 10, phase_s: 5 }, calls: [{ profile: 'db', mode }] },
       db: svc(5),
@@ -25,8 +34,10 @@ function chain(mode: 'sync' | 'async', extra: Record<string, unknown> = {}) {
   });
 }
 
-const run = async (scenario: ReturnType<typeof parseScenario>, policy: 'engine' | 'graph-blind' | 'least-loaded' = 'engine') =>
-  (await runSimulation({ scenario, topology: presetTopology(scenario.topology), policy })).metrics;
+const run = async (
+  scenario: ReturnType<typeof parseScenario>,
+  policy: 'engine' | 'graph-blind' | 'least-loaded' = 'engine',
+) => (await runSimulation({ scenario, topology: presetTopology(scenario.topology), policy })).metrics;
 
 describe('calls in the twin', () => {
   it("a sync call's time is inside its caller's: 5 + 10 + (5 + 5) = 25 ms end to end, 10 ms for the call", async () => {
@@ -64,13 +75,26 @@ describe('calls in the twin', () => {
     // after 120 s comes up at 120.8 s: recovered (MTTR 60 s).
     const s = chain('sync', { faults: [{ kind: 'outage', at: '60s', profile: 'db', duration: '60s' }] });
     const dir = mkdtempSync(join(tmpdir(), 'fgo-calls-'));
-    const m = (await runSimulation({ scenario: s, topology: presetTopology(s.topology), policy: 'engine', out: join(dir, 'run') })).metrics;
+    const m = (
+      await runSimulation({
+        scenario: s,
+        topology: presetTopology(s.topology),
+        policy: 'engine',
+        out: join(dir, 'run'),
+      })
+    ).metrics;
     expect(m.faults).toEqual({ injected: 1, detected: 1, recovered: 1 });
     expect([m.mttd_s, m.mttr_s]).toEqual([0.8, 60]);
     expect(m.by_profile.api).toMatchObject({ arrived: 30, completed: 24, shed: 6, failed: 0 });
-    const reasons = readFileSync(join(dir, 'run', 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; reason: string }).filter((d) => d.action === 'shed').map((d) => d.reason);
+    const reasons = readFileSync(join(dir, 'run', 'decisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; reason: string })
+      .filter((d) => d.action === 'shed')
+      .map((d) => d.reason);
     expect(reasons).toHaveLength(6);
-    for (const r of reasons) expect(r).toBe('dependency db is down (outage 0 since 60800 ms): failed fast rather than waiting on it');
+    for (const r of reasons)
+      expect(r).toBe('dependency db is down (outage 0 since 60800 ms): failed fast rather than waiting on it');
     rmSync(dir, { recursive: true });
   });
 
@@ -84,8 +108,14 @@ describe('calls in the twin', () => {
       }
       throw new Error('accepted');
     };
-    expect(bad({ a: { calls: [{ profile: 'b' }] } })).toEqual(["scenario: profiles.a.calls.0.profile: 'b' is not a configured profile (profiles: a)"]);
-    expect(bad({ a: { calls: [{ profile: 'b' }] }, b: { calls: [{ profile: 'a' }] } })).toEqual(['scenario: profiles.a.calls: sync calls form a cycle a → b → a (a request would wait on itself; make one call async)']);
-    expect(bad({ a: {} }, [{ kind: 'outage', at: '1s' }])).toEqual(['scenario: faults.0.profile: an outage needs the profile that goes down, one of the catalogue']);
+    expect(bad({ a: { calls: [{ profile: 'b' }] } })).toEqual([
+      "scenario: profiles.a.calls.0.profile: 'b' is not a configured profile (profiles: a)",
+    ]);
+    expect(bad({ a: { calls: [{ profile: 'b' }] }, b: { calls: [{ profile: 'a' }] } })).toEqual([
+      'scenario: profiles.a.calls: sync calls form a cycle a → b → a (a request would wait on itself; make one call async)',
+    ]);
+    expect(bad({ a: {} }, [{ kind: 'outage', at: '1s' }])).toEqual([
+      'scenario: faults.0.profile: an outage needs the profile that goes down, one of the catalogue',
+    ]);
   });
 });

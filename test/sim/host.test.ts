@@ -4,7 +4,13 @@ import { Host, PsServer, type Task } from '../../sim/host.ts';
 import { thrashStall } from '../../sim/thrash.ts';
 import { PRESETS } from '../../sim/topologies.ts';
 
-const task = (work_us: number, weight = 1, done = () => {}): Task => ({ work_us, weight, finish_v: 0, heap_i: -1, done });
+const task = (work_us: number, weight = 1, done = () => {}): Task => ({
+  work_us,
+  weight,
+  finish_v: 0,
+  heap_i: -1,
+  done,
+});
 
 describe('PsServer: processor sharing', () => {
   it('one task on two CPUs runs at full speed', () => {
@@ -23,7 +29,8 @@ describe('PsServer: processor sharing', () => {
 
   it('a task joining later shares from then on (hand-computed)', () => {
     const s = new PsServer(1);
-    const a = task(1000), b = task(1000);
+    const a = task(1000),
+      b = task(1000);
     s.add(a, 0);
     s.add(b, 500); // a has 500 left; from 500 both run at 1/2
     // a finishes at 500 + 500/0.5 = 1500; then b (500 left at 1500) alone: 2000
@@ -34,7 +41,8 @@ describe('PsServer: processor sharing', () => {
 
   it('removing a task keeps its remaining work (so it can move) and speeds up the rest', () => {
     const s = new PsServer(1);
-    const a = task(1000), b = task(1000);
+    const a = task(1000),
+      b = task(1000);
     s.add(a, 0);
     s.add(b, 0);
     s.remove(b, 400); // each did 200 → b has 800 left
@@ -44,7 +52,8 @@ describe('PsServer: processor sharing', () => {
 
   it('weights: a 2-CPU task and a 1-CPU task on 2 CPUs get 4/3 and 2/3', () => {
     const s = new PsServer(2);
-    const big = task(4000, 2), small = task(1000, 1);
+    const big = task(4000, 2),
+      small = task(1000, 1);
     s.add(big, 0);
     s.add(small, 0);
     // per-weight rate 2/3: small needs 1000/(1×2/3) = 1500; big's 4000/(2×2/3) = 3000
@@ -90,7 +99,7 @@ describe('Host', () => {
     expect(thrashStall(5, 0)).toBe(0); // a node without memory cannot thrash
   });
 
-  it('a neighbour\'s background weight shares the CPUs like tasks do, and counts as busy', () => {
+  it("a neighbour's background weight shares the CPUs like tasks do, and counts as busy", () => {
     const s = new PsServer(2);
     s.setBackground(2, 0);
     s.add(task(1000), 0); // 3 runnable on 2 CPUs: 2/3 speed → 1500 µs

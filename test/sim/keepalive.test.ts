@@ -14,7 +14,8 @@ const its = (...ms: number[]) => {
   for (const x of ms) it.add(x);
   return it;
 };
-const frag = (id: string, profile: string, node: number, last_used_ms = 0) => ({ id, profile, node, last_used_ms }) as Fragment;
+const frag = (id: string, profile: string, node: number, last_used_ms = 0) =>
+  ({ id, profile, node, last_used_ms }) as Fragment;
 
 describe('IdleTimes: the histogram branch', () => {
   it('ITs all in bin 19 (19–20 min): P = 19 min × 0.9 = 17.1 min, K = 20 min × 1.1 − 17.1 = 4.9 min', () => {
@@ -35,19 +36,28 @@ describe('IdleTimes: the histogram branch', () => {
     expect(it.cv).toBeCloseTo(11.5277, 3);
     // 5th percentile: the first bin holding ≥ 5 % of 3 ITs (0.15) is bin 3 → P = 3 min × 0.9 = 2.7 min.
     // 99th: ≥ 2.97 ITs is reached at bin 10 → kept until 11 min × 1.1 = 12.1 min → K = 9.4 min.
-    expect(it.windows()).toEqual({ pattern: 'representative', prewarm_ms: expect.closeTo(2.7 * MIN, 6), keepAlive_ms: expect.closeTo(9.4 * MIN, 6) });
+    expect(it.windows()).toEqual({
+      pattern: 'representative',
+      prewarm_ms: expect.closeTo(2.7 * MIN, 6),
+      keepAlive_ms: expect.closeTo(9.4 * MIN, 6),
+    });
   });
 
   it('one IT in each of k bins: representative up to k = 48, not from k = 49', () => {
     // Counts: k ones, 240 − k zeros; CV² = 240(240 − k) / (239 k): CV < 2 ⇔ k > 48.16.
     // k = 48: √(240·192 / (239·48)) = √4.01674 = 2.00418; k = 49: √(240·191 / (239·49)) = 1.97845.
     const spread = (k: number) => its(...Array.from({ length: k }, (_, i) => (i + 0.5) * MIN));
-    const k48 = spread(48), k49 = spread(49);
+    const k48 = spread(48),
+      k49 = spread(49);
     expect(k48.cv).toBeCloseTo(2.00418, 4);
     expect(k49.cv).toBeCloseTo(1.97845, 4);
     // k = 48, bins 0–47: the 5th percentile (2.4 ITs) is reached at bin 2 → P = 2 × 0.9 = 1.8 min;
     // the 99th (47.52) at bin 47 → until 48 × 1.1 = 52.8 min → K = 51 min.
-    expect(k48.windows()).toEqual({ pattern: 'representative', prewarm_ms: expect.closeTo(1.8 * MIN, 6), keepAlive_ms: expect.closeTo(51 * MIN, 6) });
+    expect(k48.windows()).toEqual({
+      pattern: 'representative',
+      prewarm_ms: expect.closeTo(1.8 * MIN, 6),
+      keepAlive_ms: expect.closeTo(51 * MIN, 6),
+    });
     // Not representative: the conservative standard keep-alive, no pre-warm, 4 h.
     expect(k49.windows()).toEqual({ pattern: 'not-representative', prewarm_ms: 0, keepAlive_ms: 4 * H });
   });
@@ -74,7 +84,11 @@ describe('IdleTimes: the histogram branch', () => {
     it.completed(20 * MIN, 20 * MIN + 1005); // IT = 1200 s − 2 s = 1198 s: bin 19
     it.completed(20 * MIN + 500, 20 * MIN + 1600); // arrived before the previous finished: IT 0, bin 0
     // Bins 19 and 0 hold one IT each: 5th percentile bin 0 (P = 0), 99th bin 19 (until 22 min).
-    expect(it.windows()).toEqual({ pattern: 'representative', prewarm_ms: 0, keepAlive_ms: expect.closeTo(22 * MIN, 6) });
+    expect(it.windows()).toEqual({
+      pattern: 'representative',
+      prewarm_ms: 0,
+      keepAlive_ms: expect.closeTo(22 * MIN, 6),
+    });
   });
 
   it('ITs beyond 4 h are out of bounds and stay out of the percentiles', () => {
@@ -82,7 +96,11 @@ describe('IdleTimes: the histogram branch', () => {
     // and 20: CV = √(240·(240·2 − 2²)/239) / 2 = 10.93; P = 10 × 0.9 = 9 min; until 21 × 1.1 =
     // 23.1 min → K = 14.1 min.
     const it = its(10 * MIN, 20 * MIN, 5 * H);
-    expect(it.windows()).toEqual({ pattern: 'representative', prewarm_ms: expect.closeTo(9 * MIN, 6), keepAlive_ms: expect.closeTo(14.1 * MIN, 6) });
+    expect(it.windows()).toEqual({
+      pattern: 'representative',
+      prewarm_ms: expect.closeTo(9 * MIN, 6),
+      keepAlive_ms: expect.closeTo(14.1 * MIN, 6),
+    });
     // An IT of exactly 4 h is beyond the last bin (240 min ≥ the range).
     expect(its(4 * H, 4 * H).windows().pattern).toBe('time-series');
   });
@@ -93,14 +111,22 @@ describe('IdleTimes: the out-of-bounds (time-series) branch', () => {
     // 10 min and 5 h: OOB share 1/2 ≥ 0.5. Forecast 5 h: P = 5 × 0.85 = 4.25 h, K = 5 × 0.15 × 2 = 1.5 h.
     const it = its(10 * MIN, 5 * H);
     expect(it.forecast_ms()).toBe(5 * H);
-    expect(it.windows()).toEqual({ pattern: 'time-series', prewarm_ms: expect.closeTo(4.25 * H, 6), keepAlive_ms: expect.closeTo(1.5 * H, 6) });
+    expect(it.windows()).toEqual({
+      pattern: 'time-series',
+      prewarm_ms: expect.closeTo(4.25 * H, 6),
+      keepAlive_ms: expect.closeTo(1.5 * H, 6),
+    });
   });
 
   it('AR(1) by least squares: 5, 6, 8 h → pairs (5,6), (6,8) → φ = 2, c = −4 → next 12 h', () => {
     const it = its(5 * H, 6 * H, 8 * H);
     expect(it.forecast_ms()).toBeCloseTo(12 * H, 3);
     // P = 12 × 0.85 = 10.2 h; K = 12 × 0.15 × 2 = 3.6 h.
-    expect(it.windows()).toEqual({ pattern: 'time-series', prewarm_ms: expect.closeTo(10.2 * H, 3), keepAlive_ms: expect.closeTo(3.6 * H, 3) });
+    expect(it.windows()).toEqual({
+      pattern: 'time-series',
+      prewarm_ms: expect.closeTo(10.2 * H, 3),
+      keepAlive_ms: expect.closeTo(3.6 * H, 3),
+    });
   });
 
   it('AR(1) with a negative slope: 5, 7, 6, 8 h → next 6 h', () => {
@@ -140,7 +166,7 @@ describe('HybridKeepAlive on fragments', () => {
     expect(h.expired(g, 38 * MIN + 4.9 * MIN)).toBe(true);
   });
 
-  it('a cold start takes the place of the profile\'s earliest pending pre-warm', () => {
+  it("a cold start takes the place of the profile's earliest pending pre-warm", () => {
     const h = new HybridKeepAlive();
     // Both profiles have seen three ITs in bin 19: P = 17.1 min.
     for (const p of ['a', 'b']) for (let i = 0; i < 3; i++) h.idleTimes(p).add(19.5 * MIN);
@@ -149,7 +175,10 @@ describe('HybridKeepAlive on fragments', () => {
     // a's next IT: 59.5 − 40 = 19.5 min, bin 19 again → a due at 59.5 + 17.1 = 76.6 min.
     expect(h.idle(frag('a-2', 'a', 1), 59.5 * MIN, 59.5 * MIN)).toBe(false);
     h.coldStart('a');
-    expect(h.prewarmsDue(10 * H)).toEqual([{ profile: 'b', node: 1 }, { profile: 'a', node: 1 }]);
+    expect(h.prewarmsDue(10 * H)).toEqual([
+      { profile: 'b', node: 1 },
+      { profile: 'a', node: 1 },
+    ]);
   });
 });
 

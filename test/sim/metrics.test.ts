@@ -5,7 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../sim/metrics.ts';
 
-const req = (profile: string, priority: number, slo_ms: number) => ({ req: { profile, priority }, profile: { slo_ms } });
+const req = (profile: string, priority: number, slo_ms: number) => ({
+  req: { profile, priority },
+  profile: { slo_ms },
+});
 
 describe('SLO misses, goodput, and the per-profile and per-priority records', () => {
   it('counts late completions, sheds, failures and overdue unfinished requests as misses', () => {
@@ -36,7 +39,14 @@ describe('SLO misses, goodput, and the per-profile and per-priority records', ()
     // api: 3 misses (150 ms, shed, overdue) of 6; its latencies 50/100/150 ms. A percentile is the
     // top of its sample's HdrHistogram bucket (64 µs wide near 100 ms at 3 significant digits:
     // 100 ms reads 100.031), never above the largest sample (150 ms).
-    expect(s.by_profile.api).toEqual({ arrived: 6, completed: 3, shed: 1, failed: 0, slo_miss_ratio: 0.5, latency_ms: { p50: 100.031, p95: 150, p99: 150 } });
+    expect(s.by_profile.api).toEqual({
+      arrived: 6,
+      completed: 3,
+      shed: 1,
+      failed: 0,
+      slo_miss_ratio: 0.5,
+      latency_ms: { p50: 100.031, p95: 150, p99: 150 },
+    });
     expect(s.by_profile.batch).toMatchObject({ arrived: 2, completed: 1, failed: 1, slo_miss_ratio: 0.5 });
     // Priorities: low = batch (2 arrivals, 1 failed), normal = the three completed api requests (one
     // late), high = the other three api (shed, overdue, one waiting within its SLO).
@@ -50,6 +60,11 @@ describe('SLO misses, goodput, and the per-profile and per-priority records', ()
     m.arrival(req('a', 1, 250));
     m.completion(req('a', 1, 250), 250_000);
     expect(m.summary(0, [], [], 1)).toMatchObject({ slo_miss_ratio: 0, goodput_per_s: 1 });
-    expect(new Metrics().summary(0, [], [], 0)).toMatchObject({ slo_miss_ratio: 0, goodput_per_s: 0, by_profile: {}, by_priority: {} });
+    expect(new Metrics().summary(0, [], [], 0)).toMatchObject({
+      slo_miss_ratio: 0,
+      goodput_per_s: 0,
+      by_profile: {},
+      by_priority: {},
+    });
   });
 });

@@ -32,13 +32,17 @@ function erlangC(c: number, a: number): number {
 function sojournCdf(t: number, c: number, lambda: number, mu: number): number {
   const C = erlangC(c, lambda / mu);
   const theta = c * mu - lambda;
-  const both = Math.abs(theta - mu) < 1e-12 ? 1 - Math.exp(-mu * t) * (1 + mu * t) : 1 - (theta * Math.exp(-mu * t) - mu * Math.exp(-theta * t)) / (theta - mu);
+  const both =
+    Math.abs(theta - mu) < 1e-12
+      ? 1 - Math.exp(-mu * t) * (1 + mu * t)
+      : 1 - (theta * Math.exp(-mu * t) - mu * Math.exp(-theta * t)) / (theta - mu);
   return (1 - C) * (1 - Math.exp(-mu * t)) + C * both;
 }
 
 /** The p-quantile of the sojourn, by bisection on the exact CDF (monotone), to well below a microsecond. */
 function sojournQuantile(p: number, c: number, lambda: number, mu: number): number {
-  let lo = 0, hi = 1;
+  let lo = 0,
+    hi = 1;
   while (sojournCdf(hi, c, lambda, mu) < p) hi *= 2;
   for (let i = 0; i < 100; i++) {
     const mid = (lo + hi) / 2;
@@ -62,11 +66,16 @@ describe('Erlang C, as computed here', () => {
   });
 });
 
-const C = 16, LAMBDA = 12, MU = 1, HOURS = 1;
+const C = 16,
+  LAMBDA = 12,
+  MU = 1,
+  HOURS = 1;
 
 /** bench/mmc.json at ρ = 0.75 for one hour: short enough for a test, long enough for tight percentiles. */
 function scenario() {
-  const base = JSON.parse(readFileSync(new URL('../../bench/mmc.json', import.meta.url), 'utf8')) as { profiles: { mmc: { arrival: { rate_per_s: number } } } };
+  const base = JSON.parse(readFileSync(new URL('../../bench/mmc.json', import.meta.url), 'utf8')) as {
+    profiles: { mmc: { arrival: { rate_per_s: number } } };
+  };
   base.profiles.mmc.arrival.rate_per_s = LAMBDA;
   return parseScenario({ ...base, duration: `${HOURS}h` });
 }
@@ -82,7 +91,11 @@ describe('M/M/16 in the twin against Erlang C', () => {
       expect(Math.abs(req.arrived - n)).toBeLessThan(4 * Math.sqrt(n));
       expect(req.shed + req.failed).toBe(0);
       expect(r.metrics.cold_start_ratio).toBeLessThan(0.001); // at most the pool's first 16 starts
-      for (const [p, key] of [[0.5, 'p50'], [0.95, 'p95'], [0.99, 'p99']] as const) {
+      for (const [p, key] of [
+        [0.5, 'p50'],
+        [0.95, 'p95'],
+        [0.99, 'p99'],
+      ] as const) {
         const exact_s = sojournQuantile(p, C, LAMBDA, MU);
         // The standard error of a sample p-quantile of n independent draws is √(p(1−p)/n) / f(x_p)
         // (f the density, here by a central difference): 0.65 %, 0.69 % and 1.0 % of p50, p95 and
@@ -93,7 +106,10 @@ describe('M/M/16 in the twin against Erlang C', () => {
         const density = (sojournCdf(exact_s + h, C, LAMBDA, MU) - sojournCdf(exact_s - h, C, LAMBDA, MU)) / (2 * h);
         const se_s = Math.sqrt((p * (1 - p)) / req.completed) / density;
         const got_s = r.metrics.latency_ms[key] / 1000;
-        expect(Math.abs(got_s - exact_s), `${key}: ${got_s.toFixed(3)} s against Erlang C's ${exact_s.toFixed(3)} s (± ${(4 * se_s).toFixed(3)})`).toBeLessThan(4 * se_s);
+        expect(
+          Math.abs(got_s - exact_s),
+          `${key}: ${got_s.toFixed(3)} s against Erlang C's ${exact_s.toFixed(3)} s (± ${(4 * se_s).toFixed(3)})`,
+        ).toBeLessThan(4 * se_s);
       }
     });
   }

@@ -8,7 +8,10 @@ import { expandPopulation, populationSchema } from '../../sim/population.ts';
 import { scenarioSchema } from '../../sim/scenario.ts';
 
 const N = 4000;
-const { profiles, triggers } = expandPopulation(populationSchema.parse({ count: N, min_rate_per_s: 1e-12, max_rate_per_s: 1e6, max_exec_ms: 1e9 }), 7);
+const { profiles, triggers } = expandPopulation(
+  populationSchema.parse({ count: N, min_rate_per_s: 1e-12, max_rate_per_s: 1e6, max_exec_ms: 1e9 }),
+  7,
+);
 const all = Object.values(profiles) as Array<Record<string, any>>;
 /** The mean rate a profile's arrival process gives. */
 const rateOf = (p: Record<string, any>) => {
@@ -33,7 +36,15 @@ describe('a population drawn from the Azure Functions 2019 characterisation', ()
 
   it('triggers in the published shares: HTTP 55 %, queue 15 %, event 2 %, timer 16 %, orchestration 7 %, other 5 %', () => {
     const count = (t: string) => Object.values(triggers).filter((x) => x === t).length / N;
-    for (const [t, p] of [['http', 0.55], ['queue', 0.15], ['event', 0.02], ['timer', 0.16], ['orchestration', 0.07], ['other', 0.05]] as const) expect(Math.abs(count(t) - p), t).toBeLessThan(tol(p));
+    for (const [t, p] of [
+      ['http', 0.55],
+      ['queue', 0.15],
+      ['event', 0.02],
+      ['timer', 0.16],
+      ['orchestration', 0.07],
+      ['other', 0.05],
+    ] as const)
+      expect(Math.abs(count(t) - p), t).toBeLessThan(tol(p));
     // Timers fire on round periods; queue and event functions come in bursts.
     for (const [name, t] of Object.entries(triggers)) {
       const a = (profiles[name] as Record<string, any>).arrival;
@@ -60,7 +71,9 @@ describe('a population drawn from the Azure Functions 2019 characterisation', ()
     expect(Object.keys(s.profiles).sort()).toEqual(['fn-000', 'fn-001', 'fn-002']);
     expect(s.profiles['fn-001']!.slo_ms).toBe(42);
     // Clipped to the host's slice: rates within the bounds given.
-    for (const p of Object.values(expandPopulation(populationSchema.parse({ count: 500, max_rate_per_s: 0.5 }), 3).profiles) as Array<Record<string, any>>) {
+    for (const p of Object.values(
+      expandPopulation(populationSchema.parse({ count: 500, max_rate_per_s: 0.5 }), 3).profiles,
+    ) as Array<Record<string, any>>) {
       if (p.arrival.kind === 'poisson') expect(p.arrival.rate_per_s).toBeLessThanOrEqual(0.5);
       expect(p.cpu_ms.mean).toBeLessThanOrEqual(5000);
     }

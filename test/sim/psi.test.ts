@@ -51,7 +51,8 @@ describe('kernel fixed-point arithmetic (calc_load, calc_load_n)', () => {
   it('rounds up when rising, truncates when falling, holds a steady value', () => {
     expect(calcLoad(0, EXP_10s, 1)).toBe(1); // 371 + 2047 = 2418 → 1: a tiny sample still lifts a zero average
     expect(calcLoad(1, EXP_10s, 0)).toBe(0); // 1677 / 2048 → 0: decays all the way to 0
-    for (const x of [204800, 102400, 12345, 0]) for (const e of [EXP_10s, EXP_60s, EXP_300s]) expect(calcLoad(x, e, x)).toBe(x);
+    for (const x of [204800, 102400, 12345, 0])
+      for (const e of [EXP_10s, EXP_60s, EXP_300s]) expect(calcLoad(x, e, x)).toBe(x);
   });
 
   it('calc_load_n raises EXP to the n-th power with fixed_power_int rounding', () => {
@@ -62,9 +63,16 @@ describe('kernel fixed-point arithmetic (calc_load, calc_load_n)', () => {
     expect(calcLoadN(FIXED_1, EXP_300s, 0, 9)).toBe(1925);
     expect(calcLoadN(123456, EXP_10s, 0, 1)).toBe(calcLoad(123456, EXP_10s, 0));
     // Not the same as nine single steps (each of which truncates): the kernel's catch-up is its own rounding.
-    const iter = (x: number, e: number) => { for (let i = 0; i < 9; i++) x = calcLoad(x, e, 0); return x; };
+    const iter = (x: number, e: number) => {
+      for (let i = 0; i < 9; i++) x = calcLoad(x, e, 0);
+      return x;
+    };
     expect([iter(105963, EXP_10s), iter(30353, EXP_60s), iter(6859, EXP_300s)]).toEqual([17536, 22497, 6445]);
-    expect([calcLoadN(105963, EXP_10s, 0, 9), calcLoadN(30353, EXP_60s, 0, 9), calcLoadN(6859, EXP_300s, 0, 9)]).toEqual([17488, 22512, 6447]);
+    expect([
+      calcLoadN(105963, EXP_10s, 0, 9),
+      calcLoadN(30353, EXP_60s, 0, 9),
+      calcLoadN(6859, EXP_300s, 0, 9),
+    ]).toEqual([17488, 22512, 6447]);
   });
 });
 
@@ -144,20 +152,28 @@ describe('PsiScope: running averages and totals', () => {
       f: fc.array(fc.constantFrom(...values), { minLength: 6, maxLength: 6 }),
     });
     fc.assert(
-      fc.property(fc.array(seg, { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 3000 }), (segs, step_ms) => {
-        const a = new PsiScope(0), b = new PsiScope(0);
-        let t = 0;
-        for (const g of segs) {
-          const fr = Object.fromEntries(PSI_STATES.map((k, i) => [k, g.idle ? 0 : (g.f[i] as number)])) as Record<PsiState, number>;
-          a.set(t * 1000, fr, g.idle);
-          b.set(t * 1000, fr, g.idle);
-          for (let u = t + step_ms; u < t + g.dt_ms; u += step_ms) b.advance(u * 1000);
-          t += g.dt_ms;
-        }
-        a.advance(t * 1000);
-        b.advance(t * 1000);
-        expect(b.read()).toEqual(a.read());
-      }),
+      fc.property(
+        fc.array(seg, { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 1, max: 3000 }),
+        (segs, step_ms) => {
+          const a = new PsiScope(0),
+            b = new PsiScope(0);
+          let t = 0;
+          for (const g of segs) {
+            const fr = Object.fromEntries(PSI_STATES.map((k, i) => [k, g.idle ? 0 : (g.f[i] as number)])) as Record<
+              PsiState,
+              number
+            >;
+            a.set(t * 1000, fr, g.idle);
+            b.set(t * 1000, fr, g.idle);
+            for (let u = t + step_ms; u < t + g.dt_ms; u += step_ms) b.advance(u * 1000);
+            t += g.dt_ms;
+          }
+          a.advance(t * 1000);
+          b.advance(t * 1000);
+          expect(b.read()).toEqual(a.read());
+        },
+      ),
       { numRuns: 200, seed: 42 },
     );
   });
@@ -210,8 +226,10 @@ describe('PsiScope: running averages and totals', () => {
   it('starts from an observed reading, printing back exactly what it was given', () => {
     for (let cents = 0; cents <= 10000; cents++) {
       const p = cents / 100;
-      const r = new PsiScope(0, { initial: { io_full: { avg10: p, avg60: p, avg300: p, total_us: cents * 7 } } }).read().io_full;
-      if (r.avg10 !== p || r.avg60 !== p || r.avg300 !== p || r.total_us !== cents * 7) expect(r).toEqual({ avg10: p, avg60: p, avg300: p, total_us: cents * 7 });
+      const r = new PsiScope(0, { initial: { io_full: { avg10: p, avg60: p, avg300: p, total_us: cents * 7 } } }).read()
+        .io_full;
+      if (r.avg10 !== p || r.avg60 !== p || r.avg300 !== p || r.total_us !== cents * 7)
+        expect(r).toEqual({ avg10: p, avg60: p, avg300: p, total_us: cents * 7 });
     }
   });
 
@@ -244,7 +262,8 @@ describe('stall rules', () => {
 
   it('aggregate weights each scope by its non-idle time, like per-CPU aggregation in psi.c', () => {
     // Node A: 3 tasks on 2 CPUs (CPU a0 has 2 tasks, a1 has 1); node B: 1 task on 2 CPUs (b1 idle).
-    const A = cpuStall(3, 2), B = cpuStall(1, 2);
+    const A = cpuStall(3, 2),
+      B = cpuStall(1, 2);
     const sys = aggregate([
       { fractions: { ...ZERO, cpu_some: A.some }, weight: A.nonidle },
       { fractions: { ...ZERO, cpu_some: B.some }, weight: B.nonidle },
@@ -289,11 +308,13 @@ const updated = rows.map((r, i) => i > 0 && AVG_COLUMNS.some((k) => r[k] !== row
 
 /** Grid phases (ms after the first sample, 0.5-ms steps) for which every update falls where one was seen. */
 function consistentPhases(period_us: number): number[] {
-  const P = period_us / 1000, ok: number[] = [];
+  const P = period_us / 1000,
+    ok: number[] = [];
   for (let phi = 0; phi < P; phi += 0.5) {
     let bad = false;
     for (let i = 1; i < rows.length && !bad; i++) {
-      const a = t_ms(i - 1), b = t_ms(i);
+      const a = t_ms(i - 1),
+        b = t_ms(i);
       const next = phi + (Math.floor((a - phi) / P) + 1) * P; // first grid point after a
       bad = next <= b !== updated[i];
     }
@@ -305,13 +326,23 @@ function consistentPhases(period_us: number): number[] {
 /** Stall fractions over sampling interval i, from the recording's own growth of total. */
 function fractions(i: number): Record<PsiState, number> {
   const dt_us = (t_ms(i) - t_ms(i - 1)) * 1000;
-  return Object.fromEntries(PSI_STATES.map((s) => [s, Math.max(0, (num(i, `${s}_total_us`) - num(i - 1, `${s}_total_us`)) / dt_us)])) as Record<PsiState, number>;
+  return Object.fromEntries(
+    PSI_STATES.map((s) => [s, Math.max(0, (num(i, `${s}_total_us`) - num(i - 1, `${s}_total_us`)) / dt_us)]),
+  ) as Record<PsiState, number>;
 }
 
 /** A scope whose grid has its update at `phi_ms` after the first sample, primed with the first row. */
 function primedScope(period_us: number, phi_ms: number, at = 0): PsiScope {
   const initial = Object.fromEntries(
-    PSI_STATES.map((s) => [s, { avg10: num(at, `${s}_avg10`), avg60: num(at, `${s}_avg60`), avg300: num(at, `${s}_avg300`), total_us: num(at, `${s}_total_us`) }]),
+    PSI_STATES.map((s) => [
+      s,
+      {
+        avg10: num(at, `${s}_avg10`),
+        avg60: num(at, `${s}_avg60`),
+        avg300: num(at, `${s}_avg300`),
+        total_us: num(at, `${s}_total_us`),
+      },
+    ]),
   );
   // The last update before row `at` was at the grid point just before it.
   const P = period_us / 1000;
@@ -332,7 +363,8 @@ function replay(period_us: number, phi_ms: number) {
     const r = s.read();
     const ph = rows[i]!.phase;
     for (const st of PSI_STATES) {
-      for (const w of ['avg10', 'avg60', 'avg300'] as const) ((err[ph] ??= {})[`${st}.${w}`] ??= []).push(Math.abs(r[st][w] - num(i, `${st}_${w}`)));
+      for (const w of ['avg10', 'avg60', 'avg300'] as const)
+        ((err[ph] ??= {})[`${st}.${w}`] ??= []).push(Math.abs(r[st][w] - num(i, `${st}_${w}`)));
       totals.push(r[st].total_us - t0[st].total_us - (num(i, `${st}_total_us`) - num(0, `${st}_total_us`)));
     }
   }
@@ -350,7 +382,8 @@ describe('against the real recording (2-CPU host, 1-s samples)', () => {
     expect(updated.filter(Boolean).length).toBe(166);
     expect(hz250.length).toBeGreaterThan(0);
     expect(hz250[hz250.length - 1]! - hz250[0]!).toBeLessThan(20);
-    for (const p of [PSI_PERIOD_US, psiPeriodUs(100), psiPeriodUs(300), psiPeriodUs(1000)]) expect(consistentPhases(p), `period ${p} µs`).toEqual([]);
+    for (const p of [PSI_PERIOD_US, psiPeriodUs(100), psiPeriodUs(300), psiPeriodUs(1000)])
+      expect(consistentPhases(p), `period ${p} µs`).toEqual([]);
   });
 
   it('tracks the recorded averages when fed the recorded stall growth', () => {
@@ -376,7 +409,8 @@ describe('against the real recording (2-CPU host, 1-s samples)', () => {
   });
 
   /** Mean stall rate (percent) of cpu_some over rows a..b, from the recorded totals. */
-  const rate = (a: number, b: number) => ((num(b, 'cpu_some_total_us') - num(a, 'cpu_some_total_us')) / ((t_ms(b) - t_ms(a)) * 1000)) * 100;
+  const rate = (a: number, b: number) =>
+    ((num(b, 'cpu_some_total_us') - num(a, 'cpu_some_total_us')) / ((t_ms(b) - t_ms(a)) * 1000)) * 100;
   /** The recorded cpu_some avg10 at row b, and what the ideal rule predicts there from the state at row a. */
   function ideal(a: number, b: number, fraction: number) {
     const s = primedScope(psiPeriodUs(250), phi, a);
@@ -386,7 +420,8 @@ describe('against the real recording (2-CPU host, 1-s samples)', () => {
   }
 
   it('cpu3 (3 CPU-bound tasks on 2 CPUs) levels off near 50 %, cpu6 near 100 %', () => {
-    const c3 = phaseRows('cpu3'), c6 = phaseRows('cpu6');
+    const c3 = phaseRows('cpu3'),
+      c6 = phaseRows('cpu6');
     // Steady parts (load starts one sample into the phase and stops a few samples before its end).
     expect(Math.abs(rate(c3[1]!, c3[c3.length - 3]!) - 100 * cpuStall(3, 2).some)).toBeLessThan(3); // measured 51.9 %
     expect(Math.abs(rate(c6[1]!, c6[c6.length - 4]!) - 100 * cpuStall(6, 2).some)).toBeLessThan(3); // measured 99.9 %
@@ -408,15 +443,19 @@ describe('against the real recording (2-CPU host, 1-s samples)', () => {
     // CPU-bound tasks on 2 CPUs, for which the rule gives 50 % (cpu3 measured 51.9 %); the last
     // ~5 points are background load. In the phase's last 12 s io some rose to 22 % and cpu some
     // fell to 40 %.
-    const c2 = phaseRows('cpu2'), i2 = phaseRows('idle2'), i1 = phaseRows('idle');
+    const c2 = phaseRows('cpu2'),
+      i2 = phaseRows('idle2'),
+      i1 = phaseRows('idle');
     expect(cpuStall(2, 2).some).toBe(0);
     const early = rate(c2[1]!, c2[27]!);
     expect(early).toBeGreaterThan(50);
     expect(early).toBeLessThan(60);
     expect(Math.max(...c2.map((i) => num(i, 'cpu_some_avg10')))).toBe(55.86);
     const busy = (idx: number[]) => {
-      const a = idx[0]! - 1 < 0 ? idx[0]! : idx[0]! - 1, b = idx[idx.length - 1]!;
-      const db = num(b, 'cpu_busy_jiffies') - num(a, 'cpu_busy_jiffies'), di = num(b, 'cpu_idle_jiffies') - num(a, 'cpu_idle_jiffies');
+      const a = idx[0]! - 1 < 0 ? idx[0]! : idx[0]! - 1,
+        b = idx[idx.length - 1]!;
+      const db = num(b, 'cpu_busy_jiffies') - num(a, 'cpu_busy_jiffies'),
+        di = num(b, 'cpu_idle_jiffies') - num(a, 'cpu_idle_jiffies');
       return db / (db + di);
     };
     expect(busy(i1)).toBeLessThan(0.02);

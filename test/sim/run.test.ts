@@ -20,7 +20,14 @@ const ROOT = mkdtempSync(join(tmpdir(), 'fgo-run-test-'));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
 let dirs = 0;
 
-type RequestRow = { t_ms: number; profile: string; cpu_ms: number; mem_mb: number; priority: 0 | 1 | 2 | 3; io: boolean };
+type RequestRow = {
+  t_ms: number;
+  profile: string;
+  cpu_ms: number;
+  mem_mb: number;
+  priority: 0 | 1 | 2 | 3;
+  io: boolean;
+};
 
 interface Run {
   dir: string;
@@ -31,7 +38,14 @@ interface Run {
 async function run(scenario: Scenario, policy: PolicyName = 'engine', extra: Partial<RunInputs> = {}): Promise<Run> {
   const dir = join(ROOT, `run-${dirs++}`);
   const warnings: string[] = [];
-  const r = await runSimulation({ scenario, topology: presetTopology(scenario.topology), policy, out: dir, warn: (m) => warnings.push(m), ...extra });
+  const r = await runSimulation({
+    scenario,
+    topology: presetTopology(scenario.topology),
+    policy,
+    out: dir,
+    warn: (m) => warnings.push(m),
+    ...extra,
+  });
   expect(r.dir).toBe(dir);
   return { dir, metrics: r.metrics, warnings };
 }
@@ -41,7 +55,20 @@ const bundled = (name: string, duration: string): Scenario => scenarioSchema.par
 const text = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8');
 const json = <T = any>(dir: string, f: string): T => JSON.parse(text(dir, f)) as T;
 
-const TS_COLUMNS = ['t_s', 'node', 'cpu_util', 'cpu_some_avg10', 'cpu_full_avg10', 'mem_some_avg10', 'mem_full_avg10', 'io_some_avg10', 'io_full_avg10', 'active', 'warm', 'mem_used_kb'] as const;
+const TS_COLUMNS = [
+  't_s',
+  'node',
+  'cpu_util',
+  'cpu_some_avg10',
+  'cpu_full_avg10',
+  'mem_some_avg10',
+  'mem_full_avg10',
+  'io_some_avg10',
+  'io_full_avg10',
+  'active',
+  'warm',
+  'mem_used_kb',
+] as const;
 type SeriesRow = { t_s: number; node: string } & Record<Exclude<(typeof TS_COLUMNS)[number], 't_s' | 'node'>, number>;
 
 function series(dir: string): { header: string; rows: SeriesRow[] } {
@@ -54,7 +81,8 @@ function series(dir: string): { header: string; rows: SeriesRow[] } {
   });
   return { header: header as string, rows };
 }
-const rowAt = (rows: SeriesRow[], t_s: number, node: string) => rows.find((r) => r.t_s === t_s && r.node === node) as SeriesRow;
+const rowAt = (rows: SeriesRow[], t_s: number, node: string) =>
+  rows.find((r) => r.t_s === t_s && r.node === node) as SeriesRow;
 
 interface Decision {
   seq: number;
@@ -64,7 +92,12 @@ interface Decision {
   node?: number;
   reason: string;
 }
-const decisions = (dir: string): Decision[] => text(dir, 'decisions.jsonl').trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Decision);
+const decisions = (dir: string): Decision[] =>
+  text(dir, 'decisions.jsonl')
+    .trimEnd()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Decision);
 
 interface FaultOut {
   kind: string;
@@ -83,7 +116,8 @@ function psiOf(s: Scenario): RunInputs['psi'] {
     mode: s.psi.mode,
     rows: rows.map((r) => {
       const v = { ...r.values };
-      for (const k of Object.keys(v) as Array<keyof typeof v>) if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
+      for (const k of Object.keys(v) as Array<keyof typeof v>)
+        if (k.endsWith('_total_us')) v[k] = (v[k] as number) - ((first[k] as number | undefined) ?? 0);
       return { t_ms: r.t_ms, set: psiRowToPsiSet(v) };
     }),
   };
@@ -92,8 +126,10 @@ function psiOf(s: Scenario): RunInputs['psi'] {
 describe('determinism', () => {
   it('the same scenario and seed give byte-identical files (wall.json aside); another seed, other decisions', async () => {
     const s = bundled('default', '60s');
-    const a = await run(s), b = await run(s);
-    for (const f of ['decisions.jsonl', 'metrics.json', 'timeseries.csv', 'faults.json', 'run.json']) expect(text(a.dir, f), f).toBe(text(b.dir, f));
+    const a = await run(s),
+      b = await run(s);
+    for (const f of ['decisions.jsonl', 'metrics.json', 'timeseries.csv', 'faults.json', 'run.json'])
+      expect(text(a.dir, f), f).toBe(text(b.dir, f));
     expect(existsSync(join(a.dir, 'wall.json'))).toBe(true);
     expect(a.metrics.requests.arrived).toBeGreaterThan(10_000); // 254/s for 60 s: a real workload, not an empty run
     const c = await run(scenarioSchema.parse({ ...s, seed: 2 }));
@@ -102,10 +138,19 @@ describe('determinism', () => {
   });
 
   it('with faults drawn at random too', async () => {
-    const s = scenarioSchema.parse({ ...loadScenario('faults-8n'), duration: '30s', faults: [{ kind: 'crash', rate_per_h: 600, profile: 'svc' }, { kind: 'hang', rate_per_h: 600, profile: 'svc' }] });
-    const a = await run(s), b = await run(s);
+    const s = scenarioSchema.parse({
+      ...loadScenario('faults-8n'),
+      duration: '30s',
+      faults: [
+        { kind: 'crash', rate_per_h: 600, profile: 'svc' },
+        { kind: 'hang', rate_per_h: 600, profile: 'svc' },
+      ],
+    });
+    const a = await run(s),
+      b = await run(s);
     expect(a.metrics.faults.injected).toBeGreaterThan(2); // 1200/h for 30 s: 10 expected
-    for (const f of ['decisions.jsonl', 'metrics.json', 'timeseries.csv', 'faults.json']) expect(text(a.dir, f), f).toBe(text(b.dir, f));
+    for (const f of ['decisions.jsonl', 'metrics.json', 'timeseries.csv', 'faults.json'])
+      expect(text(a.dir, f), f).toBe(text(b.dir, f));
   });
 });
 
@@ -119,13 +164,21 @@ describe('PSI model end to end (1n-2c)', () => {
   // Nothing may be deferred: all k arrive at t = 0, before any pressure exists, and
   // cpu_overcommit 8 lets 16 one-CPU reservations onto 2 CPUs. pool.max 8 keeps the engine's
   // pre-warming (its predictor sees a 1e9-ms service time) from filling the node's memory.
-  const hogs = (k: number): RequestRow[] => Array.from({ length: k }, () => ({ t_ms: 0, profile: 'hog', cpu_ms: 1e9, mem_mb: 16, priority: 1, io: false }));
+  const hogs = (k: number): RequestRow[] =>
+    Array.from({ length: k }, () => ({ t_ms: 0, profile: 'hog', cpu_ms: 1e9, mem_mb: 16, priority: 1, io: false }));
   const s = scenario({
-    duration: '34s', topology: '1n-2c',
+    duration: '34s',
+    topology: '1n-2c',
     profiles: { hog: { cpu_ms: { dist: 'const', mean: 1e9 }, cpus: 1, cold_start_ms: 2000, pool: { max: 8 } } },
     engine: { placement: { cpu_overcommit: 8 } },
   });
-  const cases: Array<[number, number]> = [[1, 0], [2, 0], [3, 47.5], [4, 95.01], [6, 95.01]];
+  const cases: Array<[number, number]> = [
+    [1, 0],
+    [2, 0],
+    [3, 47.5],
+    [4, 95.01],
+    [6, 95.01],
+  ];
 
   for (const policy of ['engine', 'round-robin'] as const) {
     it.each(cases)(`${policy}: k = %i hogs → cpu_some_avg10 %d at t = 30 s + 2 s start`, async (k, expected) => {
@@ -152,8 +205,21 @@ describe('PSI model end to end (1n-2c)', () => {
 });
 
 describe('bundled scenarios', () => {
-  it('are the seven of the first brief, the four of the fair-fights issue and the fragment graph\'s', () => {
-    expect(bundledScenarios()).toEqual(['default', 'diurnal-8n', 'burst-2n', 'numa-stress-4n', 'psi-replay-1n', 'faults-8n', 'scale-64n', 'noisy-neighbor-2n', 'overload-2n', 'memory-thrash-4n', 'faas-azure', 'graph-4n']);
+  it("are the seven of the first brief, the four of the fair-fights issue and the fragment graph's", () => {
+    expect(bundledScenarios()).toEqual([
+      'default',
+      'diurnal-8n',
+      'burst-2n',
+      'numa-stress-4n',
+      'psi-replay-1n',
+      'faults-8n',
+      'scale-64n',
+      'noisy-neighbor-2n',
+      'overload-2n',
+      'memory-thrash-4n',
+      'faas-azure',
+      'graph-4n',
+    ]);
     // Each says in one line what it tests.
     for (const name of bundledScenarios()) expect(loadScenario(name).description.length, name).toBeGreaterThan(40);
   });
@@ -167,7 +233,17 @@ describe('bundled scenarios', () => {
     const r = await run(s, 'engine', { workload, replay, psi, background });
 
     // Files, and nothing else left beside them (the temporary directory was renamed into place).
-    expect(readdirSync(r.dir).sort()).toEqual(['.fgo-output', 'decisions.jsonl', 'faults.json', 'forecasts.csv', 'histograms.json', 'metrics.json', 'run.json', 'timeseries.csv', 'wall.json']);
+    expect(readdirSync(r.dir).sort()).toEqual([
+      '.fgo-output',
+      'decisions.jsonl',
+      'faults.json',
+      'forecasts.csv',
+      'histograms.json',
+      'metrics.json',
+      'run.json',
+      'timeseries.csv',
+      'wall.json',
+    ]);
     expect(readdirSync(ROOT).filter((f) => f.includes('.tmp-'))).toEqual([]);
 
     // metrics.json: every field of docs/metrics.md, and the same object runSimulation returned.
@@ -176,10 +252,13 @@ describe('bundled scenarios', () => {
     const num = expect.any(Number);
     expect(m).toMatchObject({
       latency_ms: { p50: num, p95: num, p99: num, max: num },
-      cold_start_ratio: num, local_access_ratio: num, utilization: { mean: num, cv: num },
+      cold_start_ratio: num,
+      local_access_ratio: num,
+      utilization: { mean: num, cv: num },
       requests: { arrived: num, completed: num, deferred: num, shed: num, failed: num },
       faults: { injected: num, detected: num, recovered: num },
-      warm_idle_gb_s: num, sim: { events: num },
+      warm_idle_gb_s: num,
+      sim: { events: num },
     });
     expect(m).toHaveProperty('mttd_s');
     expect(m).toHaveProperty('mttr_s');
@@ -191,15 +270,27 @@ describe('bundled scenarios', () => {
     expect(m.sim.events).toBeGreaterThan(m.requests.arrived);
 
     // run.json names its inputs; wall.json holds the wall-clock figures apart.
-    expect(json(r.dir, 'run.json')).toMatchObject({ scenario: { name }, policy: 'engine', seed: String(s.seed), topology: { nodes: expect.any(Array) }, engine_config: expect.any(Object) });
-    expect(json(r.dir, 'wall.json')).toMatchObject({ wall_s: num, events_per_s: num, decision_latency_us: { p50: num, p99: num } });
+    expect(json(r.dir, 'run.json')).toMatchObject({
+      scenario: { name },
+      policy: 'engine',
+      seed: String(s.seed),
+      topology: { nodes: expect.any(Array) },
+      engine_config: expect.any(Object),
+    });
+    expect(json(r.dir, 'wall.json')).toMatchObject({
+      wall_s: num,
+      events_per_s: num,
+      decision_latency_us: { p50: num, p99: num },
+    });
     const faults = json<FaultOut[]>(r.dir, 'faults.json');
     expect(faults.length).toBe(m.faults.injected);
 
     // timeseries.csv: the columns of docs/formats.md; per interval one row per node, then `all` with the sums.
     const { header, rows } = series(r.dir);
     // The PSI averages say their unit in the file (percent); the rows here keep the kernel's names.
-    expect(header).toBe('t_s,node,cpu_util,cpu_some_avg10_pct,cpu_full_avg10_pct,mem_some_avg10_pct,mem_full_avg10_pct,io_some_avg10_pct,io_full_avg10_pct,active,warm,mem_used_kb');
+    expect(header).toBe(
+      't_s,node,cpu_util,cpu_some_avg10_pct,cpu_full_avg10_pct,mem_some_avg10_pct,mem_full_avg10_pct,io_some_avg10_pct,io_full_avg10_pct,active,warm,mem_used_kb',
+    );
     const nodes = topo.nodes.map((n) => String(n.id));
     const every = s.timeseries_interval_s;
     const ticks = [...new Set(rows.map((x) => x.t_s))];
@@ -209,13 +300,22 @@ describe('bundled scenarios', () => {
     for (const t of ticks) {
       const at = rows.filter((x) => x.t_s === t);
       expect(at.map((x) => x.node)).toEqual([...nodes, 'all']);
-      const per = at.slice(0, -1), all = at.at(-1) as SeriesRow;
+      const per = at.slice(0, -1),
+        all = at.at(-1) as SeriesRow;
       expect(all.active).toBe(per.reduce((a, x) => a + x.active, 0));
       expect(all.warm).toBe(per.reduce((a, x) => a + x.warm, 0));
       expect(Math.abs(all.mem_used_kb - per.reduce((a, x) => a + x.mem_used_kb, 0))).toBeLessThanOrEqual(per.length);
       for (const x of at) {
         expect(x.cpu_util >= 0 && x.cpu_util <= 1).toBe(true);
-        for (const c of ['cpu_some_avg10', 'cpu_full_avg10', 'mem_some_avg10', 'mem_full_avg10', 'io_some_avg10', 'io_full_avg10'] as const) expect(x[c] >= 0 && x[c] <= 100, `${c} ${x[c]}`).toBe(true);
+        for (const c of [
+          'cpu_some_avg10',
+          'cpu_full_avg10',
+          'mem_some_avg10',
+          'mem_full_avg10',
+          'io_some_avg10',
+          'io_full_avg10',
+        ] as const)
+          expect(x[c] >= 0 && x[c] <= 100, `${c} ${x[c]}`).toBe(true);
       }
     }
 
@@ -266,19 +366,28 @@ describe('bundled scenarios', () => {
 
 describe('faults', () => {
   // A busy profile (50/s × 200 ms: ~10 requests in flight on 2n-32c) and fast health checks.
-  const faulty = (faults: unknown[], cold_start_ms = 1000) => scenario({
-    duration: '40s', topology: '2n-32c',
-    profiles: { svc: { cpu_ms: { dist: 'exp', mean: 200 }, cold_start_ms, arrival: { kind: 'poisson', rate_per_s: 50 } } },
-    faults,
-    engine: { health: { interval_ms: 1000, heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 5000 } },
-  });
+  const faulty = (faults: unknown[], cold_start_ms = 1000) =>
+    scenario({
+      duration: '40s',
+      topology: '2n-32c',
+      profiles: {
+        svc: { cpu_ms: { dist: 'exp', mean: 200 }, cold_start_ms, arrival: { kind: 'poisson', rate_per_s: 50 } },
+      },
+      faults,
+      engine: { health: { interval_ms: 1000, heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 5000 } },
+    });
 
   it.each([1000, 2500])('crash at 20 s: detected at once, recovered one cold start (%i ms) later', async (cold) => {
     const r = await run(faulty([{ kind: 'crash', at: '20s', profile: 'svc' }], cold));
     const [f] = json<FaultOut[]>(r.dir, 'faults.json');
     // The shell reports the exit to the engine as it happens (failed()), which opens the incident
     // then; the restart is ready after cold_start_ms and started() confirms the recovery.
-    expect(f).toMatchObject({ kind: 'crash', target: expect.stringMatching(/^svc-\d+$/), injected_s: 20, detected_s: 20 });
+    expect(f).toMatchObject({
+      kind: 'crash',
+      target: expect.stringMatching(/^svc-\d+$/),
+      injected_s: 20,
+      detected_s: 20,
+    });
     expect(f?.recovered_s).toBeCloseTo(20 + cold / 1000, 3);
     expect(r.metrics.faults).toEqual({ injected: 1, detected: 1, recovered: 1 });
     expect(r.metrics.mttd_s).toBe(0);
@@ -290,7 +399,10 @@ describe('faults', () => {
   // shell reports heartbeats at every check). So detection comes at the first check with age > 3 s:
   // 4 s after a hang at a whole second (at age 3 s the score is exactly 0.5, still healthy),
   // 3.5 s after a hang at 20.5 s.
-  it.each([['20s', 20, 24], ['20.5s', 20.5, 24]] as const)('hang at %s: detected between 3 and 4 s later (at %d → %d s)', async (at, inj, det) => {
+  it.each([
+    ['20s', 20, 24],
+    ['20.5s', 20.5, 24],
+  ] as const)('hang at %s: detected between 3 and 4 s later (at %d → %d s)', async (at, inj, det) => {
     const r = await run(faulty([{ kind: 'hang', at, profile: 'svc' }]));
     const [f] = json<FaultOut[]>(r.dir, 'faults.json');
     expect(f).toMatchObject({ kind: 'hang', injected_s: inj, detected_s: det });
@@ -314,13 +426,15 @@ describe('faults', () => {
     expect(r.metrics.faults).toEqual({ injected: 1, detected: 1, recovered: 1 });
 
     const ds = decisions(r.dir).filter((d) => d.action === 'place');
-    const onNode1 = (from: number, to: number) => ds.filter((d) => d.node === 1 && d.t_ms >= from && d.t_ms < to).length;
+    const onNode1 = (from: number, to: number) =>
+      ds.filter((d) => d.node === 1 && d.t_ms >= from && d.t_ms < to).length;
     expect(onNode1(0, 20_000)).toBeGreaterThan(0); // it had work before (its fragments are what failed over)
     expect(onNode1(20_000, 30_000)).toBe(0); // none while its CPUs are offline
     expect(onNode1(30_000, 40_000)).toBeGreaterThan(0); // used again once they are back
     const { rows } = series(r.dir);
     // Everything moved off: nothing active, warm or resident on node 1 while it is off.
-    for (const t of [21, 25, 29]) expect(rowAt(rows, t, '1')).toMatchObject({ cpu_util: 0, active: 0, warm: 0, mem_used_kb: 0 });
+    for (const t of [21, 25, 29])
+      expect(rowAt(rows, t, '1')).toMatchObject({ cpu_util: 0, active: 0, warm: 0, mem_used_kb: 0 });
     expect(rowAt(rows, 19, '1').active + rowAt(rows, 19, '1').warm).toBeGreaterThan(0);
     // Failover moves fragments rather than dropping them: nothing stops fragments between 19 and
     // 20 s (scaling runs at 0 and 30 s), so the host holds at least as many active + warm ones.
@@ -330,12 +444,20 @@ describe('faults', () => {
   });
 
   it('a baseline policy heals nothing: detected 0, no MTTD/MTTR', async () => {
-    const fs = [{ kind: 'crash', at: '10s', profile: 'svc' }, { kind: 'hang', at: '20s', profile: 'svc' }, { kind: 'cpu_offline', at: '25s', node: 0, duration: '5s' }];
+    const fs = [
+      { kind: 'crash', at: '10s', profile: 'svc' },
+      { kind: 'hang', at: '20s', profile: 'svc' },
+      { kind: 'cpu_offline', at: '25s', node: 0, duration: '5s' },
+    ];
     const r = await run(faulty(fs), 'random');
     expect(r.metrics.faults).toEqual({ injected: 3, detected: 0, recovered: 0 });
     expect(r.metrics.mttd_s).toBeNull();
     expect(r.metrics.mttr_s).toBeNull();
-    expect(json<FaultOut[]>(r.dir, 'faults.json').map((f) => [f.kind, f.detected_s, f.recovered_s])).toEqual([['crash', null, null], ['hang', null, null], ['cpu_offline', null, null]]);
+    expect(json<FaultOut[]>(r.dir, 'faults.json').map((f) => [f.kind, f.detected_s, f.recovered_s])).toEqual([
+      ['crash', null, null],
+      ['hang', null, null],
+      ['cpu_offline', null, null],
+    ]);
     // The engine on the same faults detects all three.
     expect((await run(faulty(fs))).metrics.faults.detected).toBe(3);
   });
@@ -362,10 +484,18 @@ describe('baselines', () => {
   it('never defer for pressure, never shed — where the engine does defer for pressure', async () => {
     // 1n-2c offered 20/s × 200 ms = 4 CPUs of work: cpu some climbs to 100 %.
     const s = scenario({
-      duration: '40s', topology: '1n-2c',
+      duration: '40s',
+      topology: '1n-2c',
       // A 20-s SLO leaves the engine time to hold requests back while its own demand (up to 8 × 2
       // CPUs booked) stalls the CPUs.
-      profiles: { w: { cpu_ms: { dist: 'const', mean: 200 }, cold_start_ms: 100, slo_ms: 20_000, arrival: { kind: 'poisson', rate_per_s: 20 } } },
+      profiles: {
+        w: {
+          cpu_ms: { dist: 'const', mean: 200 },
+          cold_start_ms: 100,
+          slo_ms: 20_000,
+          arrival: { kind: 'poisson', rate_per_s: 20 },
+        },
+      },
       engine: { placement: { cpu_overcommit: 8 } },
     });
     const engine = decisions((await run(s)).dir);
@@ -374,40 +504,65 @@ describe('baselines', () => {
       const r = await run(s, p);
       const ds = decisions(r.dir);
       expect(r.metrics.requests.shed, p).toBe(0);
-      expect(ds.filter((d) => d.action !== 'place' && d.action !== 'defer'), p).toEqual([]);
+      expect(
+        ds.filter((d) => d.action !== 'place' && d.action !== 'defer'),
+        p,
+      ).toEqual([]);
       // Their only deferrals are "no room" (the node's reservations are full) and waiting behind
       // those queued for room (first come, first served) — never pressure.
-      for (const d of ds.filter((x) => x.action === 'defer')) expect(d.reason, p).toMatch(new RegExp(`^${p}: (no room|queued behind \\d+ waiting)$`));
+      for (const d of ds.filter((x) => x.action === 'defer'))
+        expect(d.reason, p).toMatch(new RegExp(`^${p}: (no room|queued behind \\d+ waiting)$`));
       expect(r.metrics.requests.arrived).toBe(json((await run(s)).dir, 'metrics.json').requests.arrived);
     }
   });
 
-  it.each([...FIXED_KEEP_ALIVE_BASELINES])('%s: keep-alive stops a fragment idle for 10 minutes, not before', async (p) => {
-    // One request at t = 0: cold start 1 s, then 1 s of CPU → done at t = 2 s, warm from then.
-    // Stopped at the first tick with t − 2 s ≥ 600 s, i.e. t = 602 s.
-    const s = scenario({ duration: '610s', topology: '1n-2c', profiles: { fn: { cold_start_ms: 1000, cpu_ms: { dist: 'const', mean: 1000 }, memory_mb: 256 } } });
-    const r = await run(s, p, { workload: { kind: 'request', rows: [{ t_ms: 0, profile: 'fn', cpu_ms: 1000, mem_mb: 16, priority: 1, io: false }] } });
-    expect(r.metrics.requests.completed).toBe(1);
-    const { rows } = series(r.dir);
-    const all = rows.filter((x) => x.node === 'all');
-    expect(all.length).toBe(611); // t = 0 … 610
-    for (const x of all) {
-      // Starting (t = 0) and running (t = 1): the fragment holds max(256 MB, the request's 16 MB)
-      // = 256 MB, as the engine books it; then idle and warm until 601 s; gone (and its memory
-      // freed) from 602 s.
-      if (x.t_s <= 1) expect(x, `t ${x.t_s}`).toMatchObject({ active: 1, warm: 0, mem_used_kb: 256 * 1024 });
-      else if (x.t_s <= 601) expect(x, `t ${x.t_s}`).toMatchObject({ active: 0, warm: 1, mem_used_kb: 256 * 1024 });
-      else expect(x, `t ${x.t_s}`).toMatchObject({ active: 0, warm: 0, mem_used_kb: 0 });
-    }
-    // Idle warm memory: 256 MB for 600 s (2 s → 602 s) = 0.25 GB × 600 s = 150 GB·s.
-    expect(r.metrics.warm_idle_gb_s).toBeCloseTo(150, 1);
-  });
+  it.each([...FIXED_KEEP_ALIVE_BASELINES])(
+    '%s: keep-alive stops a fragment idle for 10 minutes, not before',
+    async (p) => {
+      // One request at t = 0: cold start 1 s, then 1 s of CPU → done at t = 2 s, warm from then.
+      // Stopped at the first tick with t − 2 s ≥ 600 s, i.e. t = 602 s.
+      const s = scenario({
+        duration: '610s',
+        topology: '1n-2c',
+        profiles: { fn: { cold_start_ms: 1000, cpu_ms: { dist: 'const', mean: 1000 }, memory_mb: 256 } },
+      });
+      const r = await run(s, p, {
+        workload: {
+          kind: 'request',
+          rows: [{ t_ms: 0, profile: 'fn', cpu_ms: 1000, mem_mb: 16, priority: 1, io: false }],
+        },
+      });
+      expect(r.metrics.requests.completed).toBe(1);
+      const { rows } = series(r.dir);
+      const all = rows.filter((x) => x.node === 'all');
+      expect(all.length).toBe(611); // t = 0 … 610
+      for (const x of all) {
+        // Starting (t = 0) and running (t = 1): the fragment holds max(256 MB, the request's 16 MB)
+        // = 256 MB, as the engine books it; then idle and warm until 601 s; gone (and its memory
+        // freed) from 602 s.
+        if (x.t_s <= 1) expect(x, `t ${x.t_s}`).toMatchObject({ active: 1, warm: 0, mem_used_kb: 256 * 1024 });
+        else if (x.t_s <= 601) expect(x, `t ${x.t_s}`).toMatchObject({ active: 0, warm: 1, mem_used_kb: 256 * 1024 });
+        else expect(x, `t ${x.t_s}`).toMatchObject({ active: 0, warm: 0, mem_used_kb: 0 });
+      }
+      // Idle warm memory: 256 MB for 600 s (2 s → 602 s) = 0.25 GB × 600 s = 150 GB·s.
+      expect(r.metrics.warm_idle_gb_s).toBeCloseTo(150, 1);
+    },
+  );
 });
 
 describe('profiles outside the catalogue', () => {
   it('a request trace naming an unknown profile warns once and runs with the default start times', async () => {
-    const rows: RequestRow[] = [0, 10_000, 20_000].map((t_ms) => ({ t_ms, profile: 'ghost', cpu_ms: 100, mem_mb: 16, priority: 1, io: false }));
-    const r = await run(scenario({ duration: '30s', topology: '1n-2c' }), 'engine', { workload: { kind: 'request', rows } });
+    const rows: RequestRow[] = [0, 10_000, 20_000].map((t_ms) => ({
+      t_ms,
+      profile: 'ghost',
+      cpu_ms: 100,
+      mem_mb: 16,
+      priority: 1,
+      io: false,
+    }));
+    const r = await run(scenario({ duration: '30s', topology: '1n-2c' }), 'engine', {
+      workload: { kind: 'request', rows },
+    });
     expect(r.warnings).toEqual(["profile 'ghost' is not in the scenario's catalogue: using default start times"]);
     expect(r.metrics.requests).toMatchObject({ arrived: 3, completed: 3 });
     // Defaults (sim/scenario.ts): cold_start_ms 800, warm_start_ms 5. The first request cold-starts:
@@ -425,11 +580,15 @@ describe('profiles outside the catalogue', () => {
 describe('decision log levels', () => {
   it('all, compact, sample:N and none keep more or less of decisions.jsonl; metrics.json is the same bytes whatever the level', async () => {
     const s = bundled('default', '20s');
-    const runs = await Promise.all((['all', 'compact', { sample: 7 }, 'none'] as const).map((decisions) => run(s, 'engine', { decisions })));
+    const runs = await Promise.all(
+      (['all', 'compact', { sample: 7 }, 'none'] as const).map((decisions) => run(s, 'engine', { decisions })),
+    );
     const metrics = runs.map((r) => text(r.dir, 'metrics.json'));
     expect(new Set(metrics).size).toBe(1);
     const lines = (dir: string) => text(dir, 'decisions.jsonl').trimEnd().split('\n');
-    const [all, compact, sampled] = runs.map((r) => (existsSync(join(r.dir, 'decisions.jsonl')) ? lines(r.dir) : undefined));
+    const [all, compact, sampled] = runs.map((r) =>
+      existsSync(join(r.dir, 'decisions.jsonl')) ? lines(r.dir) : undefined,
+    );
     expect(compact!.length).toBe(all!.length);
     expect(compact!.join('').length).toBeLessThan(all!.join('').length); // the compact form drops most scores
     // One in 7: the 1st, 8th, 15th, … decision, i.e. ⌈n / 7⌉ of n.
@@ -440,9 +599,10 @@ describe('decision log levels', () => {
     expect(runs.map((r) => json(r.dir, 'run.json').decisions)).toEqual(['all', undefined, { sample: 7 }, 'none']);
   });
 
-  it('parses the command line\'s spelling', () => {
+  it("parses the command line's spelling", () => {
     expect(parseDecisionLog('sample:100')).toEqual({ sample: 100 });
     expect(parseDecisionLog('none')).toBe('none');
-    for (const bad of ['sample:0', 'sample:', 'some', 'sample:1.5']) expect(() => parseDecisionLog(bad)).toThrow(/not a decision log level/);
+    for (const bad of ['sample:0', 'sample:', 'some', 'sample:1.5'])
+      expect(() => parseDecisionLog(bad)).toThrow(/not a decision log level/);
   });
 });

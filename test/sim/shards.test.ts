@@ -17,8 +17,19 @@ type Study = { runs: string[]; seed: number };
 const study: Study = { runs: ['a', 'b', 'c', 'd', 'e'], seed: 1 };
 const m = (x: number) => ({ x }) as unknown as MetricsSummary;
 /** Shard i of n of `s`, each run's metrics its position. */
-const shard = (s: Study, index: number, count: number): ShardDoc<Study> => ({ format: FORMAT, study: s, shard: { index, count }, runs: Object.fromEntries(shardOf(s.runs, { index, count }).map((k) => [k, m(s.runs.indexOf(k))])) });
-const check = (docs: Array<[string, unknown]>) => checkShards<Study>(docs.map(([file, doc]) => ({ file, doc })), FORMAT, 'fgo test', (s) => s.runs);
+const shard = (s: Study, index: number, count: number): ShardDoc<Study> => ({
+  format: FORMAT,
+  study: s,
+  shard: { index, count },
+  runs: Object.fromEntries(shardOf(s.runs, { index, count }).map((k) => [k, m(s.runs.indexOf(k))])),
+});
+const check = (docs: Array<[string, unknown]>) =>
+  checkShards<Study>(
+    docs.map(([file, doc]) => ({ file, doc })),
+    FORMAT,
+    'fgo test',
+    (s) => s.runs,
+  );
 const problems = (docs: Array<[string, unknown]>): string[] => {
   try {
     check(docs);
@@ -52,8 +63,11 @@ describe('--shard i/n', () => {
 });
 
 describe('merge checks the shards', () => {
-  it('every run once, from shards given in any order: every run\'s metrics and its file', () => {
-    const r = check([['s1.json', shard(study, 1, 2)], ['s0.json', shard(study, 0, 2)]]);
+  it("every run once, from shards given in any order: every run's metrics and its file", () => {
+    const r = check([
+      ['s1.json', shard(study, 1, 2)],
+      ['s0.json', shard(study, 0, 2)],
+    ]);
     expect(r.study).toEqual(study);
     expect([...r.runs.keys()].sort()).toEqual(study.runs);
     expect(r.runs.get('d')).toEqual(m(3));
@@ -66,19 +80,46 @@ describe('merge checks the shards', () => {
   });
 
   it('a shard given twice, naming both files', () => {
-    expect(problems([['s0.json', shard(study, 0, 2)], ['copy.json', shard(study, 0, 2)], ['s1.json', shard(study, 1, 2)]])).toEqual(['copy.json: shard 0/2 again (also s0.json)']);
+    expect(
+      problems([
+        ['s0.json', shard(study, 0, 2)],
+        ['copy.json', shard(study, 0, 2)],
+        ['s1.json', shard(study, 1, 2)],
+      ]),
+    ).toEqual(['copy.json: shard 0/2 again (also s0.json)']);
   });
 
   it('a shard of another study, naming what differs; a shard of another split; a file that is no shard', () => {
-    expect(problems([['s0.json', shard(study, 0, 2)], ['other.json', shard({ ...study, seed: 2 }, 1, 2)]])).toEqual(['other.json: not the same study as s0.json: study.seed differ']);
-    expect(problems([['s0.json', shard(study, 0, 2)], ['s1of3.json', shard(study, 1, 3)]])).toEqual(['s1of3.json: shard 1/3, but s0.json is one of 2']);
-    expect(problems([['s0.json', shard(study, 0, 2)], ['tune.json', { format: 'fgo-tune-shard/1' }], ['s1.json', shard(study, 1, 2)]])).toEqual(['tune.json: not a shard of `fgo test --shard` (format test-shard/1)']);
+    expect(
+      problems([
+        ['s0.json', shard(study, 0, 2)],
+        ['other.json', shard({ ...study, seed: 2 }, 1, 2)],
+      ]),
+    ).toEqual(['other.json: not the same study as s0.json: study.seed differ']);
+    expect(
+      problems([
+        ['s0.json', shard(study, 0, 2)],
+        ['s1of3.json', shard(study, 1, 3)],
+      ]),
+    ).toEqual(['s1of3.json: shard 1/3, but s0.json is one of 2']);
+    expect(
+      problems([
+        ['s0.json', shard(study, 0, 2)],
+        ['tune.json', { format: 'fgo-tune-shard/1' }],
+        ['s1.json', shard(study, 1, 2)],
+      ]),
+    ).toEqual(['tune.json: not a shard of `fgo test --shard` (format test-shard/1)']);
   });
 
   it('a run in a shard it does not belong to', () => {
     const bad = shard(study, 1, 2);
     bad.runs.e = m(4);
-    expect(problems([['s0.json', shard(study, 0, 2)], ['s1.json', bad]])).toEqual(['s1.json: run e does not belong to shard 1/2']);
+    expect(
+      problems([
+        ['s0.json', shard(study, 0, 2)],
+        ['s1.json', bad],
+      ]),
+    ).toEqual(['s1.json: run e does not belong to shard 1/2']);
   });
 });
 
@@ -91,7 +132,9 @@ describe('deploy/scorecard-job.yaml', () => {
     expect(y).toContain(`--shard=$(JOB_COMPLETION_INDEX)/${n}`);
     expect(y).toContain('--out=/results/shard-$(JOB_COMPLETION_INDEX)');
     expect(y).toContain("fieldPath: metadata.annotations['batch.kubernetes.io/job-completion-index']");
-    expect([...y.matchAll(/^ +- \/results\/shard-(\d+)$/gm)].map((x) => Number(x[1]))).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect([...y.matchAll(/^ +- \/results\/shard-(\d+)$/gm)].map((x) => Number(x[1]))).toEqual(
+      Array.from({ length: n }, (_, i) => i),
+    );
     expect(y).toMatch(/- scorecard\n\s+- merge\n/);
   });
 });

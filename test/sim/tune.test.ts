@@ -18,7 +18,16 @@ import { loadScenario } from '../../sim/scenario.ts';
 import { compareRuns, DEFAULT_WEIGHTS, missingMetrics, parseWeights, score } from '../../sim/tune/objective.ts';
 import { JobError, runJobs } from '../../sim/tune/pool.ts';
 import { applyParams, defaultParams, engineOverrides, poolsFor, sampleParams } from '../../sim/tune/space.ts';
-import { canonicalJson, checkShards, makeSpec, mergeShards, runShard, runSweep, type ShardDoc, type SweepSpec } from '../../sim/tune/sweep.ts';
+import {
+  canonicalJson,
+  checkShards,
+  makeSpec,
+  mergeShards,
+  runShard,
+  runSweep,
+  type ShardDoc,
+  type SweepSpec,
+} from '../../sim/tune/sweep.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'fgo-tune-test-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
@@ -34,15 +43,19 @@ describe('candidates', () => {
       placement: { weights: c.placement.weights },
       admission: { max_defer_ms: c.admission.max_defer_ms },
     });
-    fc.assert(fc.property(fc.string(), fc.integer({ min: 1, max: 100_000 }), (seed, k) => {
-      const p = sampleParams(seed, k);
-      expect(sampleParams(seed, k)).toEqual(p);
-      const cfg = parseConfig(engineOverrides(p)); // thresholds rising, weights summing to 1
-      for (const r of RESOURCES) for (const v of Object.values(cfg.pressure.thresholds[r])) expect(v >= 0 && v <= 1).toBe(true);
-      for (const v of Object.values(p.weights)) expect(Math.round(v * 1e4) / 1e4).toBe(v);
-      expect(p.admission.max_defer_ms).toBeGreaterThanOrEqual(250);
-      expect(p.pool_floor).toBeGreaterThanOrEqual(0);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.string(), fc.integer({ min: 1, max: 100_000 }), (seed, k) => {
+        const p = sampleParams(seed, k);
+        expect(sampleParams(seed, k)).toEqual(p);
+        const cfg = parseConfig(engineOverrides(p)); // thresholds rising, weights summing to 1
+        for (const r of RESOURCES)
+          for (const v of Object.values(cfg.pressure.thresholds[r])) expect(v >= 0 && v <= 1).toBe(true);
+        for (const v of Object.values(p.weights)) expect(Math.round(v * 1e4) / 1e4).toBe(v);
+        expect(p.admission.max_defer_ms).toBeGreaterThanOrEqual(250);
+        expect(p.pool_floor).toBeGreaterThanOrEqual(0);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('laying a candidate over a scenario keeps its other engine settings and bounds pools by its min and max', () => {
@@ -58,14 +71,30 @@ describe('candidates', () => {
   });
 });
 
-const metrics = (o: { p99: number; arrived?: number; shed?: number; deferred?: number; cold?: number; warm?: number }): MetricsSummary => ({
-  latency_ms: { p50: 1, p95: 2, p99: o.p99, max: o.p99 }, cold_start_ratio: o.cold ?? 0.01, local_access_ratio: 1, utilization: { mean: 0.5, cv: 0 },
-  requests: { arrived: o.arrived ?? 1000, completed: 1000, deferred: o.deferred ?? 10, shed: o.shed ?? 0, failed: 0 },
-  faults: { injected: 0, detected: 0, recovered: 0 }, mttd_s: null, mttr_s: null, warm_idle_gb_s: o.warm ?? 100, alerts: 0, sim: { events: 1 },
-} as MetricsSummary);
+const metrics = (o: {
+  p99: number;
+  arrived?: number;
+  shed?: number;
+  deferred?: number;
+  cold?: number;
+  warm?: number;
+}): MetricsSummary =>
+  ({
+    latency_ms: { p50: 1, p95: 2, p99: o.p99, max: o.p99 },
+    cold_start_ratio: o.cold ?? 0.01,
+    local_access_ratio: 1,
+    utilization: { mean: 0.5, cv: 0 },
+    requests: { arrived: o.arrived ?? 1000, completed: 1000, deferred: o.deferred ?? 10, shed: o.shed ?? 0, failed: 0 },
+    faults: { injected: 0, detected: 0, recovered: 0 },
+    mttd_s: null,
+    mttr_s: null,
+    warm_idle_gb_s: o.warm ?? 100,
+    alerts: 0,
+    sim: { events: 1 },
+  }) as MetricsSummary;
 
 describe('objective', () => {
-  it('divides each metric by the defaults\' on the same scenario (floored), so scenarios of any scale weigh alike', () => {
+  it("divides each metric by the defaults' on the same scenario (floored), so scenarios of any scale weigh alike", () => {
     const base = { a: metrics({ p99: 100 }), b: metrics({ p99: 10_000 }) };
     const w = parseWeights('slo_miss=0');
     expect(score(base, base, w).objective).toBeCloseTo(1 - w.shed / (1 - DEFAULT_WEIGHTS.slo_miss), 12); // shed 0 < floor: ratio 0
@@ -85,7 +114,12 @@ describe('objective', () => {
     expect(missingMetrics(DEFAULT_WEIGHTS, { a: withSlo })).toEqual([]);
     expect(() => parseWeights('p98=1')).toThrow(/METRIC=WEIGHT/);
     expect(() => parseWeights('p99=0,slo_miss=0,shed=0,deferred=0,cold=0,warm_idle=0')).toThrow(/every weight/);
-    expect(compareRuns(metrics({ p99: 200 }), metrics({ p99: 150 })).p99).toEqual({ defaults: 200, tuned: 150, change: -50, change_pct: -25 });
+    expect(compareRuns(metrics({ p99: 200 }), metrics({ p99: 150 })).p99).toEqual({
+      defaults: 200,
+      tuned: 150,
+      change: -50,
+      change_pct: -25,
+    });
   });
 });
 
@@ -94,7 +128,15 @@ describe('a tiny sweep: deterministic whatever the workers, sharded and merged =
   let whole: string;
   const shardFiles: string[] = [];
   beforeAll(async () => {
-    spec = makeSpec({ seed: 's', trials: 6, scenarios: ['default'], holdout: ['psi-replay-1n'], duration_s: 30, holdout_duration_s: 30, weights: DEFAULT_WEIGHTS });
+    spec = makeSpec({
+      seed: 's',
+      trials: 6,
+      scenarios: ['default'],
+      holdout: ['psi-replay-1n'],
+      duration_s: 30,
+      holdout_duration_s: 30,
+      weights: DEFAULT_WEIGHTS,
+    });
     whole = canonicalJson(await runSweep(spec, { workers: 1 }));
     for (let i = 0; i < 3; i++) {
       const f = join(TMP, `shard-${i}.json`);
@@ -127,15 +169,33 @@ describe('a tiny sweep: deterministic whatever the workers, sharded and merged =
     expect(canonicalJson(await mergeShards([...shardFiles].reverse(), { workers: 1 }))).toBe(whole);
   }, 300_000);
 
-  it('as the Indexed Job runs it (--shard=i/3 per process, then `fgo tune merge`): the same bytes again', async () => {
-    const flags = ['--scenarios=default', '--holdout=psi-replay-1n', '--trials=6', '--seed=s', '--duration=30s', '--workers=1'];
-    const runs = await Promise.all([0, 1, 2].map((i) => fgo(...flags, `--shard=${i}/3`, `--out=${join(TMP, `cli-shard-${i}.json`)}`)));
-    for (const r of runs) expect([r.code, r.err]).toEqual([0, '']);
-    const merged = join(TMP, 'cli-merged.json');
-    const m = await fgo('merge', ...[0, 1, 2].map((i) => join(TMP, `cli-shard-${i}.json`)), `--out=${merged}`, '--workers=1');
-    expect([m.code, m.err]).toEqual([0, '']);
-    expect(readFileSync(merged, 'utf8')).toBe(whole);
-  }, CLI_TEST_TIMEOUT_MS);
+  it(
+    'as the Indexed Job runs it (--shard=i/3 per process, then `fgo tune merge`): the same bytes again',
+    async () => {
+      const flags = [
+        '--scenarios=default',
+        '--holdout=psi-replay-1n',
+        '--trials=6',
+        '--seed=s',
+        '--duration=30s',
+        '--workers=1',
+      ];
+      const runs = await Promise.all(
+        [0, 1, 2].map((i) => fgo(...flags, `--shard=${i}/3`, `--out=${join(TMP, `cli-shard-${i}.json`)}`)),
+      );
+      for (const r of runs) expect([r.code, r.err]).toEqual([0, '']);
+      const merged = join(TMP, 'cli-merged.json');
+      const m = await fgo(
+        'merge',
+        ...[0, 1, 2].map((i) => join(TMP, `cli-shard-${i}.json`)),
+        `--out=${merged}`,
+        '--workers=1',
+      );
+      expect([m.code, m.err]).toEqual([0, '']);
+      expect(readFileSync(merged, 'utf8')).toBe(whole);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 
   it('merge refuses shards of another sweep, a shard twice, a missing shard or a foreign file, naming the file', () => {
     const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as ShardDoc;
@@ -151,47 +211,101 @@ describe('a tiny sweep: deterministic whatever the workers, sharded and merged =
     };
     const other = read(c);
     other.sweep = { ...other.sweep, seed: 'other' };
-    expect(problems([{ file: a, doc: read(a) }, { file: b, doc: read(b) }, { file: 'c-other.json', doc: other }])).toMatch(/^c-other\.json: not the same sweep as .*shard-0\.json: sweep\.seed differ/);
-    expect(problems([{ file: a, doc: read(a) }, { file: 'b2.json', doc: read(a) }, { file: c, doc: read(c) }])).toMatch(/b2\.json: shard 0\/3 again/);
-    expect(problems([{ file: a, doc: read(a) }, { file: c, doc: read(c) }])).toBe('missing trials 1, 4 (shard 1/3)');
-    expect(problems([{ file: 'x.json', doc: { hello: 1 } }, { file: a, doc: read(a) }])).toMatch(/^x\.json: not a shard/);
+    expect(
+      problems([
+        { file: a, doc: read(a) },
+        { file: b, doc: read(b) },
+        { file: 'c-other.json', doc: other },
+      ]),
+    ).toMatch(/^c-other\.json: not the same sweep as .*shard-0\.json: sweep\.seed differ/);
+    expect(
+      problems([
+        { file: a, doc: read(a) },
+        { file: 'b2.json', doc: read(a) },
+        { file: c, doc: read(c) },
+      ]),
+    ).toMatch(/b2\.json: shard 0\/3 again/);
+    expect(
+      problems([
+        { file: a, doc: read(a) },
+        { file: c, doc: read(c) },
+      ]),
+    ).toBe('missing trials 1, 4 (shard 1/3)');
+    expect(
+      problems([
+        { file: 'x.json', doc: { hello: 1 } },
+        { file: a, doc: read(a) },
+      ]),
+    ).toMatch(/^x\.json: not a shard/);
     const forged = read(b);
     (forged.trials[0] as { params: { pool_floor: number } }).params.pool_floor = 9;
-    expect(problems([{ file: a, doc: read(a) }, { file: 'forged.json', doc: forged }, { file: c, doc: read(c) }])).toMatch(/forged\.json: trial 1's candidate is not the one seed 's' draws/);
+    expect(
+      problems([
+        { file: a, doc: read(a) },
+        { file: 'forged.json', doc: forged },
+        { file: c, doc: read(c) },
+      ]),
+    ).toMatch(/forged\.json: trial 1's candidate is not the one seed 's' draws/);
   });
 });
 
 describe('the pool', () => {
-  const job = (k: number, scenario: string) => ({ key: `${k}/${scenario}`, label: `trial ${k} on ${scenario}`, scenario, params: defaultParams(), duration_s: 5 });
+  const job = (k: number, scenario: string) => ({
+    key: `${k}/${scenario}`,
+    label: `trial ${k} on ${scenario}`,
+    scenario,
+    params: defaultParams(),
+    duration_s: 5,
+  });
 
   it('reports a failing job with its trial and stops, in worker threads and in this thread', async () => {
     const jobs = [job(0, 'default'), job(3, 'no-such-scenario'), job(4, 'default'), job(5, 'default')];
-    await expect(runJobs(jobs, { workers: 2 })).rejects.toThrow(/^trial 3 on no-such-scenario: scenario 'no-such-scenario': neither a bundled scenario/);
+    await expect(runJobs(jobs, { workers: 2 })).rejects.toThrow(
+      /^trial 3 on no-such-scenario: scenario 'no-such-scenario': neither a bundled scenario/,
+    );
     await expect(runJobs(jobs, { workers: 0 })).rejects.toBeInstanceOf(JobError);
   }, 30_000);
 });
 
 describe('fgo tune on the command line', () => {
-  it('runs worker threads from bin/fgo.mjs and prints a JSON summary; bad flags exit 2', async () => {
-    const out = join(TMP, 'cli.json');
-    const [ok, badShard, badScenario, badWeights, badMerge] = await Promise.all([
-      fgo('--scenarios', 'default', '--holdout', 'none', '--trials', '2', '--workers', '2', '--duration', '10s', '--out', out, '--json'),
-      fgo('--shard', '3/3', '--out', join(TMP, 'x.json')),
-      fgo('--scenarios', 'nope', '--out', join(TMP, 'y.json')),
-      fgo('--weights', 'p99=x', '--out', join(TMP, 'z.json')),
-      fgo('merge', join(ROOT, 'package.json'), '--out', join(TMP, 'm.json')),
-    ]);
-    expect(ok.err).toBe('');
-    expect(ok.code).toBe(0);
-    const s = JSON.parse(ok.out);
-    expect(s).toMatchObject({ out, trials: 2, scenarios: ['default'], holdout: [], holdout_objective: null });
-    expect(JSON.parse(readFileSync(out, 'utf8')).format).toBe('fgo-tune/1');
-    expect([badShard.code, badScenario.code, badWeights.code]).toEqual([2, 2, 2]);
-    expect(badShard.err).toMatch(/--shard: '3\/3'/);
-    expect(badScenario.err).toMatch(/scenario 'nope'/);
-    expect(badMerge.code).toBe(1);
-    expect(badMerge.err).toMatch(/package\.json: not a shard/);
-  }, CLI_TEST_TIMEOUT_MS);
+  it(
+    'runs worker threads from bin/fgo.mjs and prints a JSON summary; bad flags exit 2',
+    async () => {
+      const out = join(TMP, 'cli.json');
+      const [ok, badShard, badScenario, badWeights, badMerge] = await Promise.all([
+        fgo(
+          '--scenarios',
+          'default',
+          '--holdout',
+          'none',
+          '--trials',
+          '2',
+          '--workers',
+          '2',
+          '--duration',
+          '10s',
+          '--out',
+          out,
+          '--json',
+        ),
+        fgo('--shard', '3/3', '--out', join(TMP, 'x.json')),
+        fgo('--scenarios', 'nope', '--out', join(TMP, 'y.json')),
+        fgo('--weights', 'p99=x', '--out', join(TMP, 'z.json')),
+        fgo('merge', join(ROOT, 'package.json'), '--out', join(TMP, 'm.json')),
+      ]);
+      expect(ok.err).toBe('');
+      expect(ok.code).toBe(0);
+      const s = JSON.parse(ok.out);
+      expect(s).toMatchObject({ out, trials: 2, scenarios: ['default'], holdout: [], holdout_objective: null });
+      expect(JSON.parse(readFileSync(out, 'utf8')).format).toBe('fgo-tune/1');
+      expect([badShard.code, badScenario.code, badWeights.code]).toEqual([2, 2, 2]);
+      expect(badShard.err).toMatch(/--shard: '3\/3'/);
+      expect(badScenario.err).toMatch(/scenario 'nope'/);
+      expect(badMerge.code).toBe(1);
+      expect(badMerge.err).toMatch(/package\.json: not a shard/);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 
   it('the committed tuning/tuned.json is a config this engine takes: its tuned knobs, laid over the defaults', async () => {
     const { loadConfig } = await import('../../cli/load.ts');
@@ -209,6 +323,8 @@ describe('fgo tune on the command line', () => {
     expect(y).toContain('completionMode: Indexed');
     expect(y).toContain(`--shard=$(JOB_COMPLETION_INDEX)/${n}`);
     expect(y).toContain("fieldPath: metadata.annotations['batch.kubernetes.io/job-completion-index']");
-    expect([...y.matchAll(/^ +- \/results\/shard-(\d+)\.json$/gm)].map((m) => Number(m[1]))).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect([...y.matchAll(/^ +- \/results\/shard-(\d+)\.json$/gm)].map((m) => Number(m[1]))).toEqual(
+      Array.from({ length: n }, (_, i) => i),
+    );
   });
 });

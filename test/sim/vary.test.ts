@@ -26,8 +26,14 @@ describe('mean and range over seeds', () => {
   it('the verdict is decided on the means, and each seed counted on its own', () => {
     // Seed A: engine 0.1 < 0.2 on SLO miss (win) but 100 > 90 ms on p99 (loss): loses.
     // Seed B: engine 0.3 > 0.2 on SLO miss: loses. Means: SLO 0.2 = 0.2 (tie), p99 75 < 80 (win): wins.
-    const a = { engine: { slo_miss_ratio: 0.1, latency_ms: { p50: 10, p99: 100 } }, 'least-loaded': { slo_miss_ratio: 0.2, latency_ms: { p50: 12, p99: 90 } } };
-    const b = { engine: { slo_miss_ratio: 0.3, latency_ms: { p50: 20, p99: 50 } }, 'least-loaded': { slo_miss_ratio: 0.2, latency_ms: { p50: 16, p99: 70 } } };
+    const a = {
+      engine: { slo_miss_ratio: 0.1, latency_ms: { p50: 10, p99: 100 } },
+      'least-loaded': { slo_miss_ratio: 0.2, latency_ms: { p50: 12, p99: 90 } },
+    };
+    const b = {
+      engine: { slo_miss_ratio: 0.3, latency_ms: { p50: 20, p99: 50 } },
+      'least-loaded': { slo_miss_ratio: 0.2, latency_ms: { p50: 16, p99: 70 } },
+    };
     const s = summariseSeeds('burst', [a, b]);
     expect(s.policies.engine!['latency_ms.p99']).toEqual({ mean: 75, min: 50, max: 100, n: 2 });
     expect(s.policies.engine!['latency_ms.p50']).toEqual({ mean: 15, min: 10, max: 20, n: 2 });
@@ -37,12 +43,17 @@ describe('mean and range over seeds', () => {
     expect(s.policies.engine!.cold_start_ratio).toBeUndefined();
     expect(s.verdict?.scenario).toBe('burst (mean of 2 seeds)');
     expect(s.verdict?.engine_wins).toBe(true);
-    expect(s.verdict?.metrics.slice(0, 2).map((m) => [m.metric, m.outcome])).toEqual([['slo_miss_ratio', 'tie'], ['latency_ms.p99', 'win']]);
+    expect(s.verdict?.metrics.slice(0, 2).map((m) => [m.metric, m.outcome])).toEqual([
+      ['slo_miss_ratio', 'tie'],
+      ['latency_ms.p99', 'win'],
+    ]);
     expect(s.engine_won).toEqual({ seeds: 0, of: 2 });
   });
 
   it('without the engine, or without a baseline, there is no verdict', () => {
-    expect(summariseSeeds('x', [{ numad: { slo_miss_ratio: 0 } }, { numad: { slo_miss_ratio: 1 } }])).toEqual({ policies: { numad: { slo_miss_ratio: { mean: 0.5, min: 0, max: 1, n: 2 } } } });
+    expect(summariseSeeds('x', [{ numad: { slo_miss_ratio: 0 } }, { numad: { slo_miss_ratio: 1 } }])).toEqual({
+      policies: { numad: { slo_miss_ratio: { mean: 0.5, min: 0, max: 1, n: 2 } } },
+    });
     expect(summariseSeeds('x', [{ engine: { slo_miss_ratio: 0 } }]).verdict).toBeUndefined();
   });
 });

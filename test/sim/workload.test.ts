@@ -8,7 +8,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { simProfileSchema, type SimProfile } from '../../sim/scenario.ts';
-import { demandReplay, drawCpu_ms, drawPriority, drawWorkingSet_kb, exponential, generator, makeRng, normal, requestReplay, type Arrival, type ArrivalSource } from '../../sim/workload.ts';
+import {
+  demandReplay,
+  drawCpu_ms,
+  drawPriority,
+  drawWorkingSet_kb,
+  exponential,
+  generator,
+  makeRng,
+  normal,
+  requestReplay,
+  type Arrival,
+  type ArrivalSource,
+} from '../../sim/workload.ts';
 
 const H = 3600;
 const S = 1e6; // µs per s
@@ -21,7 +33,8 @@ function collect(src: ArrivalSource): Arrival[] {
 }
 
 /** Arrival times (µs) of a generator for one profile. */
-const times = (p: SimProfile, end_s: number, seed: string | number = 1, name = 'p') => collect(generator(name, p, seed, end_s * S)).map((a) => a.t_us);
+const times = (p: SimProfile, end_s: number, seed: string | number = 1, name = 'p') =>
+  collect(generator(name, p, seed, end_s * S)).map((a) => a.t_us);
 
 /** How many of the sorted times fall in [from_s, to_s). */
 function countIn(ts: readonly number[], from_s: number, to_s: number): number {
@@ -63,7 +76,8 @@ describe('drawCpu_ms', () => {
 
   it('const: exactly the mean, and it draws nothing from the stream', () => {
     const p = profile({ cpu_ms: { dist: 'const', mean: 123.5 } });
-    const a = makeRng(7, 's'), b = makeRng(7, 's');
+    const a = makeRng(7, 's'),
+      b = makeRng(7, 's');
     for (let i = 0; i < 100; i++) expect(drawCpu_ms(p, a)).toBe(123.5);
     expect(a()).toBe(b()); // both streams still at their first value
   });
@@ -154,15 +168,20 @@ describe('generator: diurnal', () => {
   const avgSin = (L: number, P: number) => Math.sin((Math.PI * L) / P) / ((Math.PI * L) / P);
 
   it('day term: the peak (6 h) beats the trough (18 h) by about (1 + a)/(1 − a)', () => {
-    const a = 0.5, r = 2;
-    const ts = times(profile({ arrival: { kind: 'diurnal', rate_per_s: r, day_amplitude: a, week_amplitude: 0, noise: 0 } }), 24 * H);
+    const a = 0.5,
+      r = 2;
+    const ts = times(
+      profile({ arrival: { kind: 'diurnal', rate_per_s: r, day_amplitude: a, week_amplitude: 0, noise: 0 } }),
+      24 * H,
+    );
     // Whole day: the sine integrates to 0 → r × 86400 = 172800, sd 416 → ±2080.
     expect(Math.abs(ts.length - 172_800)).toBeLessThan(5 * 416);
     // 6-h windows [3 h, 9 h) and [15 h, 21 h): mean sin ±2√2/π = ±0.90032, so
     // peak 2 × 21600 × (1 + 0.45016) = 62647 (sd 250), trough 43200 × 0.54984 = 23753 (sd 154).
     const m6 = avgSin(6 * H, 24 * H);
     expect(m6).toBeCloseTo((2 * Math.SQRT2) / Math.PI, 9);
-    const peak = countIn(ts, 3 * H, 9 * H), trough = countIn(ts, 15 * H, 21 * H);
+    const peak = countIn(ts, 3 * H, 9 * H),
+      trough = countIn(ts, 15 * H, 21 * H);
     expect(Math.abs(peak - r * 6 * H * (1 + a * m6))).toBeLessThan(5 * 250);
     expect(Math.abs(trough - r * 6 * H * (1 - a * m6))).toBeLessThan(5 * 154);
     // One hour around each extreme: mean sin 0.99715, rates 1.4986 r vs 0.5014 r, ratio 2.989 —
@@ -174,15 +193,24 @@ describe('generator: diurnal', () => {
   });
 
   it('phase_h = 12 swaps the peak and the trough', () => {
-    const ts = times(profile({ arrival: { kind: 'diurnal', rate_per_s: 2, day_amplitude: 0.5, week_amplitude: 0, noise: 0, phase_h: 12 } }), 24 * H);
+    const ts = times(
+      profile({
+        arrival: { kind: 'diurnal', rate_per_s: 2, day_amplitude: 0.5, week_amplitude: 0, noise: 0, phase_h: 12 },
+      }),
+      24 * H,
+    );
     const m6 = avgSin(6 * H, 24 * H);
     expect(Math.abs(countIn(ts, 15 * H, 21 * H) - 2 * 6 * H * (1 + 0.5 * m6))).toBeLessThan(5 * 250);
     expect(Math.abs(countIn(ts, 3 * H, 9 * H) - 2 * 6 * H * (1 - 0.5 * m6))).toBeLessThan(5 * 154);
   });
 
   it('week term: day 2 (peak at 42 h) beats day 6 (trough at 126 h)', () => {
-    const w = 0.5, r = 0.5;
-    const ts = times(profile({ arrival: { kind: 'diurnal', rate_per_s: r, day_amplitude: 0, week_amplitude: w, noise: 0 } }), 138 * H);
+    const w = 0.5,
+      r = 0.5;
+    const ts = times(
+      profile({ arrival: { kind: 'diurnal', rate_per_s: r, day_amplitude: 0, week_amplitude: w, noise: 0 } }),
+      138 * H,
+    );
     // 24-h windows centred on 42 h and 126 h: mean sin ±sin(π/7)/(π/7) = ±0.96677, so
     // peak 0.5 × 86400 × (1 + 0.48338) = 64082 (sd 253), trough 43200 × 0.51662 = 22318 (sd 149).
     const m = avgSin(24 * H, 168 * H);
@@ -193,7 +221,10 @@ describe('generator: diurnal', () => {
 
   it('hourly noise: mean-one lognormal factors widen hourly counts far past Poisson', () => {
     const hourly = (noise: number) => {
-      const ts = times(profile({ arrival: { kind: 'diurnal', rate_per_s: 1, day_amplitude: 0, week_amplitude: 0, noise } }), 200 * H);
+      const ts = times(
+        profile({ arrival: { kind: 'diurnal', rate_per_s: 1, day_amplitude: 0, week_amplitude: 0, noise } }),
+        200 * H,
+      );
       const c = new Array<number>(200).fill(0);
       for (const t of ts) (c[Math.floor(t / S / H)] as number)++;
       return c;
@@ -215,8 +246,17 @@ describe('generator: diurnal', () => {
 
 describe('generator: bursty on/off', () => {
   it('long-run rate (on·mean_on + off·mean_off)/(mean_on + mean_off), over-dispersed', () => {
-    const on = 20, off = 2, mOn = 1, mOff = 3, T = 50_000;
-    const ts = times(profile({ arrival: { kind: 'bursty', on_rate_per_s: on, off_rate_per_s: off, mean_on_s: mOn, mean_off_s: mOff } }), T);
+    const on = 20,
+      off = 2,
+      mOn = 1,
+      mOff = 3,
+      T = 50_000;
+    const ts = times(
+      profile({
+        arrival: { kind: 'bursty', on_rate_per_s: on, off_rate_per_s: off, mean_on_s: mOn, mean_off_s: mOff },
+      }),
+      T,
+    );
     // λ̄ = (20 × 1 + 2 × 3)/4 = 6.5/s → 325000 expected.
     // A two-state Markov-modulated Poisson process has Var N_T ≈ T(λ̄ + 2Δλ²·π_on·π_off/(α + β)) with
     // α + β = 1/1 + 1/3: 2 × 18² × 0.25 × 0.75 / (4/3) = 91.1, so Var = 50000 × 97.6 = 4.88e6, sd 2209 → ±11046.
@@ -231,7 +271,10 @@ describe('generator: bursty on/off', () => {
   });
 
   it('off rate 0: nothing arrives in off periods, but bursts still come', () => {
-    const ts = times(profile({ arrival: { kind: 'bursty', on_rate_per_s: 10, off_rate_per_s: 0, mean_on_s: 5, mean_off_s: 15 } }), 20_000);
+    const ts = times(
+      profile({ arrival: { kind: 'bursty', on_rate_per_s: 10, off_rate_per_s: 0, mean_on_s: 5, mean_off_s: 15 } }),
+      20_000,
+    );
     // λ̄ = 10 × 5/20 = 2.5/s → 50000; Var/T = 2.5 + 2 × 100 × (0.25 × 0.75)/(0.2 + 0.0667) = 143 → sd √(2.86e6) = 1691.
     expect(Math.abs(ts.length - 50_000)).toBeLessThan(5 * 1691);
   });
@@ -246,12 +289,23 @@ describe('generators: order, end and streams', () => {
 
   it('arrivals come in non-decreasing time order, all before end_us, named after the profile', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(...arrivals), fc.integer({ min: 1, max: 300 }), (seed, arrival, end_s) => {
-        const as = collect(generator('svc', profile({ arrival }), seed, end_s * S));
-        // Plain checks in the loop (expect() per arrival would dominate the run time).
-        const bad = as.findIndex((a, i) => a.profile !== 'svc' || !Number.isInteger(a.t_us) || a.t_us < (i ? (as[i - 1] as Arrival).t_us : 0) || a.t_us >= end_s * S);
-        expect(bad, `arrival ${bad}: ${JSON.stringify(as[bad])} after ${JSON.stringify(as[bad - 1])}`).toBe(-1);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.constantFrom(...arrivals),
+        fc.integer({ min: 1, max: 300 }),
+        (seed, arrival, end_s) => {
+          const as = collect(generator('svc', profile({ arrival }), seed, end_s * S));
+          // Plain checks in the loop (expect() per arrival would dominate the run time).
+          const bad = as.findIndex(
+            (a, i) =>
+              a.profile !== 'svc' ||
+              !Number.isInteger(a.t_us) ||
+              a.t_us < (i ? (as[i - 1] as Arrival).t_us : 0) ||
+              a.t_us >= end_s * S,
+          );
+          expect(bad, `arrival ${bad}: ${JSON.stringify(as[bad])} after ${JSON.stringify(as[bad - 1])}`).toBe(-1);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -269,15 +323,21 @@ describe('generators: order, end and streams', () => {
 
   it('different profile names draw from independent streams', () => {
     const p = profile({ arrival: { kind: 'poisson', rate_per_s: 40 } });
-    const a = times(p, 500, 1, 'a'), b = times(p, 500, 1, 'b');
+    const a = times(p, 500, 1, 'a'),
+      b = times(p, 500, 1, 'b');
     expect(a).not.toEqual(b);
     // Correlation of the first 15000 gaps of each: |r| < 5/√15000 = 0.041 if independent.
     const n = 15_000;
-    const ga = a.slice(1, n + 1).map((t, i) => t - (a[i] as number)), gb = b.slice(1, n + 1).map((t, i) => t - (b[i] as number));
-    const ma = mean(ga), mb = mean(gb);
-    let sab = 0, saa = 0, sbb = 0;
+    const ga = a.slice(1, n + 1).map((t, i) => t - (a[i] as number)),
+      gb = b.slice(1, n + 1).map((t, i) => t - (b[i] as number));
+    const ma = mean(ga),
+      mb = mean(gb);
+    let sab = 0,
+      saa = 0,
+      sbb = 0;
     for (let i = 0; i < n; i++) {
-      const x = (ga[i] as number) - ma, y = (gb[i] as number) - mb;
+      const x = (ga[i] as number) - ma,
+        y = (gb[i] as number) - mb;
       sab += x * y;
       saa += x * x;
       sbb += y * y;
@@ -300,7 +360,12 @@ describe('demandReplay', () => {
     { t_s: 120, profile: 'b', count: 0 },
   ];
   const intervals: Array<[string, number, number, number]> = [
-    ['a', 0, 100, 5], ['b', 0, 10, 4], ['b', 10, 120, 6], ['c', 50, 110, 2], ['a', 100, 200, 3], ['b', 120, 230, 0],
+    ['a', 0, 100, 5],
+    ['b', 0, 10, 4],
+    ['b', 10, 120, 6],
+    ['c', 50, 110, 2],
+    ['a', 100, 200, 3],
+    ['b', 120, 230, 0],
   ];
 
   it('exactly count arrivals per row, inside [t_s, t_s + gap), sorted although intervals overlap', () => {
@@ -314,14 +379,25 @@ describe('demandReplay', () => {
           expect(inside.length).toBe(count);
         }
         // Every arrival is in one of its profile's intervals (none lost, none outside).
-        expect(as.every((x) => intervals.some(([p, from, to]) => p === x.profile && x.t_us >= from * S && x.t_us <= to * S))).toBe(true);
+        expect(
+          as.every((x) => intervals.some(([p, from, to]) => p === x.profile && x.t_us >= from * S && x.t_us <= to * S)),
+        ).toBe(true);
       }),
       { numRuns: 200 },
     );
   });
 
   it('arrivals are uniform inside their interval', () => {
-    const as = collect(demandReplay([{ t_s: 1000, profile: 'u', count: 10_000 }, { t_s: 1100, profile: 'u', count: 0 }], 5, Infinity));
+    const as = collect(
+      demandReplay(
+        [
+          { t_s: 1000, profile: 'u', count: 10_000 },
+          { t_s: 1100, profile: 'u', count: 0 },
+        ],
+        5,
+        Infinity,
+      ),
+    );
     const offs = as.map((a) => a.t_us / S - 1000);
     // U(0, 100): mean 50, sd 100/√12 = 28.87; sd of the mean 0.289 → ±1.44; a quarter in each quarter (±5 × 0.0043).
     expect(Math.abs(mean(offs) - 50)).toBeLessThan(1.44);
@@ -359,7 +435,18 @@ describe('requestReplay', () => {
 
 describe('generator: piecewise rate and periodic timers', () => {
   it('a ramp 0 → 10/s over 100 s, then held: ∫ = 500 arrivals in the ramp, 1000 in the next 100 s (± 4 sd)', () => {
-    const ts = times(profile({ arrival: { kind: 'piecewise', points: [[0, 0], [100, 10]] } }), 200);
+    const ts = times(
+      profile({
+        arrival: {
+          kind: 'piecewise',
+          points: [
+            [0, 0],
+            [100, 10],
+          ],
+        },
+      }),
+      200,
+    );
     expect(Math.abs(countIn(ts, 0, 100) - 500)).toBeLessThan(4 * Math.sqrt(500));
     expect(Math.abs(countIn(ts, 100, 200) - 1000)).toBeLessThan(4 * Math.sqrt(1000));
     // The first half of the ramp holds a quarter of its arrivals (∫₀⁵⁰ 0.1t dt = 125).
@@ -367,12 +454,24 @@ describe('generator: piecewise rate and periodic timers', () => {
   });
 
   it('points out of order are refused; an all-zero ramp gives nothing', () => {
-    expect(() => profile({ arrival: { kind: 'piecewise', points: [[10, 1], [5, 2]] } })).toThrow(/increasing t_s/);
+    expect(() =>
+      profile({
+        arrival: {
+          kind: 'piecewise',
+          points: [
+            [10, 1],
+            [5, 2],
+          ],
+        },
+      }),
+    ).toThrow(/increasing t_s/);
     expect(times(profile({ arrival: { kind: 'piecewise', points: [[0, 0]] } }), 100)).toEqual([]);
   });
 
   it('a timer fires exactly on its period from its phase; without a phase, within its first period', () => {
-    expect(times(profile({ arrival: { kind: 'periodic', period_s: 60, phase_s: 5 } }), 200)).toEqual([5, 65, 125, 185].map((s) => s * S));
+    expect(times(profile({ arrival: { kind: 'periodic', period_s: 60, phase_s: 5 } }), 200)).toEqual(
+      [5, 65, 125, 185].map((s) => s * S),
+    );
     const ts = times(profile({ arrival: { kind: 'periodic', period_s: 60 } }), 600);
     expect(ts.length).toBe(10);
     expect(ts[0]!).toBeLessThan(60 * S);
