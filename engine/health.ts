@@ -67,7 +67,8 @@ export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefine
   s.memory = round6(memory);
   s.node = node;
   s.score = round6(score);
-  if (out) delete s.symptom;
+  // Cleared, not deleted: a delete would turn the reused object into a slow dictionary-mode one.
+  if (out) s.symptom = undefined;
   if (score < c.unhealthy_below) {
     // Order matters on ties: the more drastic cause explains the others (a dead node stops heartbeats).
     s.symptom = crashed ? 'crashed' : node === score ? 'node_offline' : heartbeat === score ? 'hung' : memory === score ? 'leak' : errors === score ? 'errors' : 'slow';

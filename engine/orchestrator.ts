@@ -352,16 +352,14 @@ export class Orchestrator {
     const allowed = avoid === undefined ? undefined : this.topo.nodes.map((n) => n.id).filter((id) => id !== avoid);
     const demand: Demand = { profile: pool.profile, cpus: 0, memory_kb: pool.cfg.memory_kb, exclusive_cpus: 0, allowed_nodes: allowed };
     const scores = this.score(demand, pool.cfg, pool, true);
-    const perNode = new Map<number, number>();
-    for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
     const preferred = pool.cfg.preferred_nodes;
     let pick = scores.filter((s) => s.eligible);
-    const missing = (node: number) => (want?.get(node) ?? 0) - (perNode.get(node) ?? 0);
+    const missing = (node: number) => (want?.get(node) ?? 0) - pool.liveOn(node);
     const most = Math.max(0, ...pick.map((s) => missing(s.node)));
     if (most > 0) pick = pick.filter((s) => missing(s.node) === most);
     else if (preferred.length && pick.some((s) => preferred.includes(s.node))) pick = pick.filter((s) => preferred.includes(s.node));
-    const fewest = Math.min(...pick.map((s) => perNode.get(s.node) ?? 0));
-    return selectNode(pick.filter((s) => (perNode.get(s.node) ?? 0) === fewest), this.cfg.placement, this.streams)?.node;
+    const fewest = Math.min(...pick.map((s) => pool.liveOn(s.node)));
+    return selectNode(pick.filter((s) => pool.liveOn(s.node) === fewest), this.cfg.placement, this.streams)?.node;
   }
 
   /**

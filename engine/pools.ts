@@ -61,6 +61,12 @@ export class Pool {
    * An array, not a Map: placement asks warmOn of every node twice per decision.
    */
   private readonly warm: Array<Fragment[] | undefined> = [];
+  /**
+   * Live fragments (starting, warm, active) by node id, kept as states change: placement and
+   * scale-down ask it per fragment they start or stop, and counting the pool each time would cost
+   * O(pool) per fragment.
+   */
+  private readonly live: number[] = [];
   /** Bumped when a node's warm set turns empty or non-empty: nearestWarm's cache key. */
   private warmNodesVersion = 0;
   private nearestVersion = -1;
@@ -95,6 +101,29 @@ export class Pool {
   get utilization(): number {
     const busy = this.count.active, idle = this.count.warm;
     return busy + idle === 0 ? 0 : busy / (busy + idle);
+  }
+
+  /** Live fragments of the pool on `node`. */
+  liveOn(node: number): number {
+    return this.live[node] ?? 0;
+  }
+
+  private addLive(node: number, n: number): void {
+    this.live[node] = (this.live[node] ?? 0) + n;
+  }
+
+  /** A new fragment, in state `starting`, joins the pool. */
+  add(f: Fragment): void {
+    this.fragments.set(f.id, f);
+    this.count.starting++;
+    this.addLive(f.node, 1);
+  }
+
+  /** Move a fragment's place in the live counts to node `to` (the caller then sets its node). */
+  relocate(f: Fragment, to: number): void {
+    if (!isLive(f)) return;
+    this.addLive(f.node, -1);
+    this.addLive(to, 1);
   }
 
   warmOn(node: number): number {
@@ -176,7 +205,9 @@ export class Pool {
     }
     this.count[f.state]--;
     this.count[to]++;
+    const wasLive = isLive(f);
     f.state = to;
+    if (wasLive !== isLive(f)) this.addLive(f.node, wasLive ? -1 : 1);
     if (to === 'warm') {
       let list = this.warm[f.node];
       if (!list) this.warm[f.node] = list = [];
@@ -243,8 +274,7 @@ export class PoolSet {
       recent_ok: [],
       recent_latency_ms: [],
     };
-    pool.fragments.set(f.id, f);
-    pool.count.starting++;
+    pool.add(f);
     this.all.set(f.id, f);
     this.ledger.addFragment(node);
     this.setReservation(f, 0, pool.cfg.memory_kb);
@@ -286,6 +316,7 @@ export class PoolSet {
     this.setReservation(f, 0, 0);
     this.ledger.removeFragment(f.node);
     if (f.state === 'active') this.ledger.addActive(f.node, -1);
+    pool.relocate(f, to);
     f.node = to;
     f.cpus = cpus;
     this.ledger.addFragment(to);
@@ -294,7 +325,8 @@ export class PoolSet {
     if (wasWarm) pool.moveState(f, 'warm');
   }
 
-  *fragments(): IterableIterator<Fragment> {
-    yield* this.all.values();
+  /** Every fragment not stopped, oldest first. The map's own iterator: a generator around it costs several times more per fragment, and the health check and the high-priority recount walk them all. */
+  fragments(): IterableIterator<Fragment> {
+    return this.all.values();
   }
 }
