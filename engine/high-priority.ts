@@ -8,7 +8,7 @@
  * there. Outside sustained overload nothing changes, so short bursts still use the overcommit.
  *
  * @example
- * guard.tick(t_ms, room.size > 0, pools.fragments());
+ * guard.tick(t_ms, room.size > 0, pools.mayHoldRequest());
  * guard.exclude(scores, req, t_ms, ledger); // nodes where req would crowd high priority: ineligible
  */
 import type { NodeLedger } from './placement.ts';

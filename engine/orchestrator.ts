@@ -306,7 +306,7 @@ export class Orchestrator {
   /** Periodic work: release due deferrals, health checks, and the scaling cycle when due. */
   tick(obs: Observation, predictions?: readonly Prediction[]): Command[] {
     this.observe(obs);
-    this.highPriority.tick(obs.t_ms, this.room.size > 0, this.pools.fragments());
+    this.highPriority.tick(obs.t_ms, this.room.size > 0, this.pools.mayHoldRequest());
     const t = obs.t_ms;
     this.scaler.predicted(predictions ?? []);
     const commands: Command[] = [];
