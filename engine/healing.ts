@@ -146,6 +146,7 @@ export class Healer {
         f.cpus = sharedCpusFor(f.node, o.pools.pool(f.profile).cfg, o.ledger);
         f.recent_ok = [];
         f.recent_latency_ms = [];
+        f.recent_totals = { fails: 0, total_ms: 0 };
         return [...lost, { type: 'restart', fragment: f.id, reason: why, timeout_ms }];
       }
       case 'drain': {

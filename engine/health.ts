@@ -9,7 +9,7 @@
  * This module decides; the orchestrator carries the decisions out (state changes and commands).
  */
 import type { Config, Profile } from './config.ts';
-import type { Fragment } from './pools.ts';
+import { windowTotals, type Fragment } from './pools.ts';
 import { round6 } from './pressure.ts';
 import type { FragmentObservation } from './types.ts';
 
@@ -37,12 +37,8 @@ export interface HealthSignals {
  */
 export function fragmentHealth(f: Fragment, seen: FragmentObservation | undefined, t_ms: number, profile: Profile, nodeUsable: boolean, c: HealthConfig, peer_latency_ms = 0, out?: HealthSignals): HealthSignals {
   const n = f.recent_ok.length;
-  // Plain loops: this runs for every fragment at every health check.
-  let fails = 0, total_ms = 0;
-  for (let i = 0; i < n; i++) {
-    if (!f.recent_ok[i]) fails++;
-    total_ms += f.recent_latency_ms[i] as number;
-  }
+  // This runs for every fragment at every health check: the window's totals are kept as outcomes arrive.
+  const { fails, total_ms } = f.recent_totals ?? windowTotals(f);
   const errorRate = n === 0 ? 0 : fails / n;
   const errors = Math.max(0, 1 - errorRate / c.error_rate_max);
   const meanLatency = n === 0 ? 0 : total_ms / n;

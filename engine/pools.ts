@@ -45,10 +45,31 @@ export interface Fragment {
   recent_ok: boolean[];
   recent_latency_ms: number[];
   /**
+   * Failures and summed latency over that window (`windowTotals`), kept by `Pool.recordOutcome`
+   * so the periodic health check need not walk the window of every idle fragment again. Absent
+   * (a fragment built by hand), health.ts sums the window itself.
+   */
+  recent_totals?: WindowTotals;
+  /**
    * For the current request, when its execution was due to begin on a warm fragment and the
    * remote-memory factor it ran under; undefined for a cold start (its start time is not execution).
    */
   exec?: { from_ms: number; remote: number };
+}
+
+export interface WindowTotals {
+  fails: number;
+  total_ms: number;
+}
+
+/** Failures and summed latency over a fragment's window, summed in window order (the order fixes the float sum). */
+export function windowTotals(f: Pick<Fragment, 'recent_ok' | 'recent_latency_ms'>): WindowTotals {
+  let fails = 0, total_ms = 0;
+  for (let i = 0; i < f.recent_ok.length; i++) {
+    if (!f.recent_ok[i]) fails++;
+    total_ms += f.recent_latency_ms[i] as number;
+  }
+  return { fails, total_ms };
 }
 
 /** Does the fragment count toward its pool's size? Draining ones are on their way out. */
@@ -182,6 +203,7 @@ export class Pool {
       f.recent_ok.shift();
       f.recent_latency_ms.shift();
     }
+    f.recent_totals = windowTotals(f);
   }
 
   /** Completions per second since the previous call (called once per scaling cycle). */
@@ -279,6 +301,7 @@ export class PoolSet {
       requests: 0,
       recent_ok: [],
       recent_latency_ms: [],
+      recent_totals: { fails: 0, total_ms: 0 },
     };
     pool.add(f);
     this.holding.add(f);

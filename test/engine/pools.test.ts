@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../engine/config.ts';
 import { NodeLedger } from '../../engine/placement.ts';
-import { canTransition, isLive, PoolSet, type FragmentState } from '../../engine/pools.ts';
+import { canTransition, isLive, PoolSet, windowTotals, type FragmentState } from '../../engine/pools.ts';
 import { buildTopology } from '../../engine/topology.ts';
 
 const topo = buildTopology({
@@ -71,5 +71,22 @@ describe('Pool.liveOn and PoolSet.mayHoldRequest', () => {
         }
       }),
     );
+  });
+});
+
+describe('the window totals recordOutcome keeps', () => {
+  it('follow the window as outcomes arrive and old ones fall out', () => {
+    const { pools, pool } = setup();
+    const f = pools.create('svc', 0, [0], 0);
+    const outcomes = [
+      { ok: true, latency_ms: 100 },
+      { ok: false, latency_ms: 250 },
+      { ok: true, latency_ms: 40 },
+      { ok: false, latency_ms: 7 },
+    ];
+    for (const o of outcomes) pool.recordOutcome(f, o, 3, 0);
+    // window of 3: the first outcome (100 ms, ok) fell out; 250 + 40 + 7 = 297 ms, two failures
+    expect(f.recent_totals).toEqual({ fails: 2, total_ms: 297 });
+    expect(f.recent_totals).toEqual(windowTotals(f));
   });
 });
