@@ -25,9 +25,17 @@ export class HighPriorityGuard {
   /** Since when requests have waited for room at every tick (undefined: a tick found none waiting). */
   private overloadedSince_ms: number | undefined;
 
+  /**
+   * Has any high-priority request been placed? Until one is, no fragment can hold one (a request
+   * reaches a fragment only through a placement, which reports it here), so the recount is skipped.
+   */
+  private anyHigh = false;
+
   /** A request was placed on `node`. */
   placed(priority: number, node: number): void {
-    if (priority >= HIGH_PRIORITY) this.runningOn.set(node, (this.runningOn.get(node) ?? 0) + 1);
+    if (priority < HIGH_PRIORITY) return;
+    this.anyHigh = true;
+    this.runningOn.set(node, (this.runningOn.get(node) ?? 0) + 1);
   }
 
   /** The request `f` held ended (completed or lost): it no longer counts on its node. */
@@ -44,6 +52,7 @@ export class HighPriorityGuard {
     if (!waiting) this.overloadedSince_ms = undefined;
     else this.overloadedSince_ms ??= t_ms;
     this.runningOn.clear();
+    if (!this.anyHigh) return;
     for (const f of fragments) {
       if (f.state === 'active' || f.state === 'starting' || f.state === 'draining') this.placed(f.request?.priority ?? 0, f.node);
     }
