@@ -192,7 +192,7 @@ export class Orchestrator {
       this.pools.transition(f, 'active');
     }
     f.request = req;
-    this.highPriority.placed(req.priority, f.node);
+    this.highPriority.placed(f);
     f.requests++;
     f.last_used_ms = t;
     // A warm start's execution begins after its shaping delay and warm start: measured from there.
@@ -306,7 +306,7 @@ export class Orchestrator {
   /** Periodic work: release due deferrals, health checks, and the scaling cycle when due. */
   tick(obs: Observation, predictions?: readonly Prediction[]): Command[] {
     this.observe(obs);
-    this.highPriority.tick(obs.t_ms, this.room.size > 0, this.pools.mayHoldRequest());
+    this.highPriority.tick(obs.t_ms, this.room.size > 0);
     const t = obs.t_ms;
     this.scaler.predicted(predictions ?? []);
     const commands: Command[] = [];

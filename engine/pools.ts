@@ -246,12 +246,6 @@ export class Pool {
 export class PoolSet {
   readonly pools = new Map<string, Pool>();
   private readonly all = new Map<string, Fragment>();
-  /**
-   * Fragments starting, active or draining: the ones that may hold a request. What the
-   * high-priority recount walks at every tick, without the idle warm ones that are most of a
-   * large pool. (A move between nodes does not change a fragment's state, so it stays put here.)
-   */
-  private readonly holding = new Set<Fragment>();
   private nextId = 0;
 
   constructor(private readonly cfg: Config, private readonly ledger: NodeLedger) {
@@ -304,7 +298,6 @@ export class PoolSet {
       recent_totals: { fails: 0, total_ms: 0 },
     };
     pool.add(f);
-    this.holding.add(f);
     this.all.set(f.id, f);
     this.ledger.addFragment(node);
     this.setReservation(f, 0, pool.cfg.memory_kb);
@@ -318,8 +311,6 @@ export class PoolSet {
     if (f.state === 'active') this.ledger.addActive(f.node, -1);
     if (to === 'active') this.ledger.addActive(f.node, 1);
     pool.moveState(f, to);
-    if (to === 'starting' || to === 'active' || to === 'draining') this.holding.add(f);
-    else this.holding.delete(f);
     if (to === 'stopped' || to === 'failed') {
       this.setReservation(f, 0, 0);
       if (f.exclusive_cpus.length) this.ledger.releaseExclusive(f.node, f.exclusive_cpus);
@@ -355,11 +346,6 @@ export class PoolSet {
     if (f.state === 'active') this.ledger.addActive(to, 1);
     this.setReservation(f, res_cpu, res_mem_kb);
     if (wasWarm) pool.moveState(f, 'warm');
-  }
-
-  /** Fragments starting, active or draining, in no particular order. */
-  mayHoldRequest(): IterableIterator<Fragment> {
-    return this.holding.values();
   }
 
   /** Every fragment not stopped, oldest first. The map's own iterator: a generator around it costs several times more per fragment, and the health check and the high-priority recount walk them all. */
