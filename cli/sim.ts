@@ -20,7 +20,7 @@ import { parseShard, SHARD_FILE, type Shard } from '../sim/shards.ts';
 import { verdictInWords, verdictTable } from '../sim/verdict.ts';
 import { InputError } from './jsonfile.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
-import { compareSpec, comparisonDoc, finishCompare, mergeCompareShards, runCompare, shardJson, type CompareSpec, type Comparison } from './compare.ts';
+import { compareSpec, comparisonDoc, finishCompare, mergeCompareShards, reportBins, runCompare, shardJson, type CompareSpec, type Comparison } from './compare.ts';
 import type { CompareRun } from './compare-job.ts';
 import { predictorFor, prepare, prepareVariant, warn, type SimFlags } from './prepare.ts';
 import { workersFlag } from './tune.ts';
@@ -246,9 +246,9 @@ export function registerSim(program: Command): void {
         return printShard('fgo compare', out, shard, [...runs.keys()], (performance.now() - started) / 1000, f.json === true);
       }
       const { runs, c } = await buildOutput(out, force, async (tmp) => {
-        const r = await runCompare(spec, tmp, workers);
+        const r = await runCompare(spec, tmp, workers, undefined, reportBins(prepared, policies));
         const doc = comparisonDoc(spec, (k) => (r.get(k) as CompareRun).metrics);
-        await finishCompare(tmp, spec, doc, compareMarker);
+        await finishCompare(tmp, spec, doc, compareMarker, r);
         return { runs: r, c: doc };
       });
       printCompare(out, spec, c, (k) => (runs.get(k) as CompareRun).wall_s, f.json === true);
