@@ -245,6 +245,9 @@ export function registerSim(program: Command): void {
         });
         return printShard('fgo compare', out, shard, [...runs.keys()], (performance.now() - started) / 1000, f.json === true);
       }
+      // The report's modules load while the runs go, on a main thread otherwise idle, not after them
+      // (finishCompare's own import of them reports any error).
+      void import('../reports/report.ts').catch(() => undefined);
       const { runs, c } = await buildOutput(out, force, async (tmp) => {
         const r = await runCompare(spec, tmp, workers, undefined, reportBins(prepared, policies));
         const doc = comparisonDoc(spec, (k) => (r.get(k) as CompareRun).metrics);
