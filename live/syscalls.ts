@@ -4,17 +4,16 @@
  * migrate_pages, move_pages through libc's variadic `syscall()`). Policy lives in engine/; this
  * only acts, and turns errno into a SyscallError carrying the errno name and the pid.
  *
- * libc is loaded lazily on first use, so importing this module never fails (not on macOS, not on
- * an unsupported architecture); such hosts get a clear error at call time.
+ * libc is loaded on first use (live/libc.ts), so importing this module never fails (not on macOS, not
+ * on an unsupported architecture); such hosts get an UnsupportedPlatformError at call time.
  *
- * koffi details relied on (koffi 3, doc/misc.md "POSIX error codes", doc/load.md "Variadic
- * functions"): `koffi.errno()` returns the errno saved right after the last native call;
- * `koffi.os.errno` maps names to numbers; a variadic function takes a (type, value) pair of JS
- * arguments for each variadic C argument.
+ * koffi detail relied on (koffi 3, doc/misc.md "POSIX error codes"): `koffi.errno()` returns the
+ * errno saved right after the last native call.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import koffi from 'koffi';
+import { errnoName, libc, UnsupportedPlatformError } from './libc.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -37,24 +36,6 @@ export class SyscallError extends Error {
   }
 }
 
-/** This host cannot run the bindings at all (not Linux, or an architecture without syscall numbers here). */
-export class UnsupportedPlatformError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedPlatformError';
-  }
-}
-
-let errnoNames: Map<number, string> | undefined;
-/** The symbolic name of an errno value (EPERM, ESRCH, …), for every koffi binding in live/. */
-export function errnoName(n: number): string {
-  if (!errnoNames) {
-    errnoNames = new Map();
-    for (const [name, value] of Object.entries(koffi.os.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);
-  }
-  return errnoNames.get(n) ?? 'EUNKNOWN';
-}
-
 type Describe = (code: string) => string | undefined;
 
 /** Build the SyscallError for the errno koffi saved after the failed call. */
@@ -68,38 +49,6 @@ function fail(syscall: string, pid: number | undefined, describe: Describe, errn
     else message = `${syscall}${who} failed: ${code} (errno ${errno})`;
   }
   return new SyscallError(message, { code, errno, pid, syscall });
-}
-
-// ---------------------------------------------------------------------------------------------
-// libc, loaded on first use
-// ---------------------------------------------------------------------------------------------
-
-interface Libc {
-  sched_getaffinity: (pid: number, size: number, mask: BigUint64Array) => number;
-  sched_setaffinity: (pid: number, size: number, mask: BigUint64Array) => number;
-  /** long syscall(long number, ...): variadic arguments as (type, value) pairs. */
-  syscall: (number: number, ...args: unknown[]) => number | bigint;
-}
-
-let libc: Libc | undefined;
-
-function getLibc(): Libc {
-  if (libc) return libc;
-  if (process.platform !== 'linux') {
-    throw new UnsupportedPlatformError(`affinity and memory-policy bindings need Linux (this is ${process.platform})`);
-  }
-  let lib: ReturnType<typeof koffi.load>;
-  try {
-    lib = koffi.load('libc.so.6');
-  } catch (e) {
-    throw new UnsupportedPlatformError(`cannot load libc.so.6 (glibc): ${(e as Error).message}`);
-  }
-  libc = {
-    sched_getaffinity: lib.func('int sched_getaffinity(int pid, size_t cpusetsize, _Out_ void *mask)'),
-    sched_setaffinity: lib.func('int sched_setaffinity(int pid, size_t cpusetsize, void *mask)'),
-    syscall: lib.func('long syscall(long number, ...)'),
-  };
-  return libc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,7 +108,7 @@ function checkPid(pid: number): void {
  */
 export function sched_getaffinity(pid: number): number[] {
   checkPid(pid);
-  const c = getLibc();
+  const c = libc();
   for (let words = MASK_BITS / 64; ; words *= 2) {
     const mask = new BigUint64Array(words);
     if (c.sched_getaffinity(pid, words * 8, mask) === 0) return decodeMask(mask);
@@ -176,7 +125,7 @@ export function sched_setaffinity(pid: number, cpus: readonly number[]): void {
   checkPid(pid);
   checkIds(cpus, 'CPU');
   const mask = encodeMask(cpus);
-  if (getLibc().sched_setaffinity(pid, mask.length * 8, mask) !== 0) {
+  if (libc().sched_setaffinity(pid, mask.length * 8, mask) !== 0) {
     throw fail('sched_setaffinity', pid, (code) =>
       code === 'EINVAL'
         ? `CPU list [${cpus.join(',')}] not allowed by the cpuset / empty (sched_setaffinity on pid ${pid}: ` +
@@ -346,7 +295,7 @@ function ret(v: number | bigint): number {
 export function setMempolicy(mode: number, nodes: readonly number[]): void {
   checkIds(nodes, 'node');
   const nr = mempolicySyscalls().set_mempolicy;
-  const c = getLibc();
+  const c = libc();
   const { mask, maxnode } = nodemask(nodes, maskWords(nodes));
   const empty = nodes.length === 0;
   const r = ret(c.syscall(nr, 'long', mode, 'void *', empty ? null : mask, 'unsigned long', empty ? 0 : maxnode));
@@ -369,7 +318,7 @@ export function mbind(addr: bigint, len: number, mode: number, nodes: readonly n
   checkIds(nodes, 'node');
   if (!Number.isSafeInteger(len) || len <= 0) throw new RangeError(`mbind: length ${len} must be a positive integer`);
   const nr = mempolicySyscalls().mbind;
-  const c = getLibc();
+  const c = libc();
   const { mask, maxnode } = nodemask(nodes, maskWords(nodes));
   const empty = nodes.length === 0;
   const r = ret(
@@ -409,7 +358,7 @@ export function migratePages(pid: number, fromNodes: readonly number[], toNodes:
   checkIds(fromNodes, 'node');
   checkIds(toNodes, 'node');
   const nr = mempolicySyscalls().migrate_pages;
-  const c = getLibc();
+  const c = libc();
   const words = maskWords([...fromNodes, ...toNodes]);
   const from = nodemask(fromNodes, words);
   const to = nodemask(toNodes, words);
@@ -444,7 +393,7 @@ export function movePages(
     checkIds(nodes, 'node');
   }
   const nr = mempolicySyscalls().move_pages;
-  const c = getLibc();
+  const c = libc();
   const count = pages.length;
   const addrs = new BigUint64Array(Math.max(1, count));
   pages.forEach((p, i) => (addrs[i] = BigInt.asUintN(64, p)));

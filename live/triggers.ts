@@ -17,7 +17,7 @@
  * must be read inside the callback (koffi src/call.cc AsyncCall::Complete); buffers passed to an
  * async call must not move or change while it runs, so the pollfd array is `koffi.alloc`ed
  * (doc/output.md "Stable pointers") and freed only after the last poll has returned; variadic
- * functions cannot be called asynchronously, so open() is declared with a fixed mode argument.
+ * functions cannot be called asynchronously, so open() is declared with a fixed mode argument (live/libc.ts).
  * Every fd is opened O_CLOEXEC so spawned children never inherit (and keep alive) a trigger.
  *
  * Caveat: each live trigger occupies one libuv thread-pool thread (default UV_THREADPOOL_SIZE = 4,
@@ -28,7 +28,7 @@ import { readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import koffi from 'koffi';
 import type { HostRoots } from '../formats/host/roots.ts';
-import { errnoName } from './syscalls.ts';
+import { errnoName, type Libc, libc, UnsupportedPlatformError } from './libc.ts';
 
 export type TriggerResource = 'cpu' | 'memory' | 'io';
 export type TriggerLine = 'some' | 'full';
@@ -134,20 +134,8 @@ export function hasCapSysResource(procRoot = '/proc'): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// libc, loaded on first use
+// Arming a trigger
 // ---------------------------------------------------------------------------------------------
-
-type AsyncFn = { (...args: unknown[]): unknown; async: (...args: unknown[]) => void };
-
-interface Libc {
-  open: (path: string, flags: number, mode: number) => number;
-  write: (fd: number, buf: Buffer | BigUint64Array, n: number) => number | bigint;
-  close: (fd: number) => number;
-  eventfd: (initval: number, flags: number) => number;
-  poll: AsyncFn;
-  pollfd: ReturnType<typeof koffi.struct>;
-  pollfds: ReturnType<typeof koffi.array>;
-}
 
 const O_RDWR = 0o2;
 const O_NONBLOCK = 0o4000;
@@ -162,38 +150,14 @@ export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
 export const POLLNVAL = 0x020;
 
-let libc: Libc | undefined;
-
+/** libc's bindings; a host without them cannot have triggers (the caller falls back to sampling). */
 function getLibc(): Libc {
-  if (libc) return libc;
-  if (process.platform !== 'linux') {
-    throw new TriggerError(`PSI triggers unavailable: they need Linux (this is ${process.platform})`, {
-      code: 'ENOSYS',
-      unavailable: true,
-    });
-  }
-  let lib: ReturnType<typeof koffi.load>;
   try {
-    lib = koffi.load('libc.so.6');
+    return libc();
   } catch (e) {
-    throw new TriggerError(`PSI triggers unavailable: cannot load libc.so.6: ${(e as Error).message}`, {
-      code: 'ENOSYS',
-      unavailable: true,
-    });
+    if (!(e instanceof UnsupportedPlatformError)) throw e;
+    throw new TriggerError(`PSI triggers unavailable: ${e.message}`, { code: 'ENOSYS', unavailable: true });
   }
-  const pollfd = koffi.struct('fgo_pollfd', { fd: 'int', events: 'short', revents: 'short' });
-  libc = {
-    // open(2) is variadic in C; koffi cannot call variadic functions asynchronously (not needed
-    // here) and passing the mode as a fixed int is ABI-compatible on x86-64 and aarch64.
-    open: lib.func('int open(const char *path, int flags, int mode)'),
-    write: lib.func('long write(int fd, const void *buf, size_t count)'),
-    close: lib.func('int close(int fd)'),
-    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
-    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as unknown as AsyncFn,
-    pollfd,
-    pollfds: koffi.array(pollfd, 2),
-  };
-  return libc;
 }
 
 const UNAVAILABLE_CODES = new Set(['ENOENT', 'ENOTDIR', 'EOPNOTSUPP', 'ENOTSUP']);

@@ -22,8 +22,8 @@ import {
   setMempolicy,
   setProcessAffinity,
   SyscallError,
-  UnsupportedPlatformError,
 } from '../../live/syscalls.ts';
+import { UnsupportedPlatformError } from '../../live/libc.ts';
 
 const onLinux = process.platform === 'linux';
 if (!onLinux) console.warn(`syscalls.test.ts: skipping the live kernel tests, this is ${process.platform}, not Linux`);
