@@ -9,7 +9,9 @@
  * error: the step reports it `gone` and the agent tells the engine.
  */
 import { CpusetError, CpusetGroups } from './enforce.ts';
-import { migratePages, setProcessAffinity, SyscallError } from './syscalls.ts';
+import { setProcessAffinity } from './affinity.ts';
+import { migratePages } from './mempolicy.ts';
+import { SyscallError } from './syscall-error.ts';
 
 export interface Step {
   op: 'cpuset' | 'affinity' | 'migrate_pages' | 'cgroup_remove';

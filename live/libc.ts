@@ -1,6 +1,6 @@
 /**
  * The one place live/ loads libc (glibc's libc.so.6) through koffi and declares the functions it
- * calls: affinity and the raw `syscall()` (live/syscalls.ts), open/write/close/eventfd/poll for PSI
+ * calls: affinity (live/affinity.ts) and the raw `syscall()` (live/mempolicy.ts), open/write/close/eventfd/poll for PSI
  * triggers (live/triggers.ts), epoll for pidfds (live/pidfd.ts). Loaded on first use, so importing
  * a binding never fails (not on macOS, not without glibc); such hosts get an UnsupportedPlatformError
  * at call time that says what is missing, and each caller decides what that means for it (a
