@@ -27,7 +27,8 @@ import { DemandRecorder } from './recorder.ts';
 import { stopOrphans } from './pool-orphans.ts';
 import { processStart } from './selectors.ts';
 import { StartGuard } from './start-guard.ts';
-import { encodePayload, Worker, type WorkerExit, type WorkerResult } from './workers.ts';
+import { encodePayload } from './worker-protocol.ts';
+import { Worker, type WorkerExit, type WorkerResult } from './workers.ts';
 
 export { makePredictor, PoolForecasts } from './pool-forecasts.ts';
 
