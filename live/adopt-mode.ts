@@ -20,7 +20,7 @@ import type { CpusetGroups } from './enforce.ts';
 import { parseList } from '../formats/host/files.ts';
 import { writeStateFile } from './ownership.ts';
 import { ExitWatch } from './pidfd.ts';
-import { readNumaMaps } from './procfs.ts';
+import { readNumaMaps } from './proc-pid.ts';
 import type { AdoptRule } from './config.ts';
 import { compileRules, describeRule, scan, spoofable, stillRunning, type Candidate } from './selectors.ts';
 

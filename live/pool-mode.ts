@@ -22,7 +22,7 @@ import type { ScheduleBody } from '../serve/api.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { PoolCalls } from './pool-calls.ts';
 import { makePredictor, PoolForecasts } from './pool-forecasts.ts';
-import { readPidStatus } from './procfs.ts';
+import { readPidStatus } from './proc-pid.ts';
 import { DemandRecorder } from './recorder.ts';
 import { stopOrphans } from './pool-orphans.ts';
 import { processStart } from './selectors.ts';

@@ -37,7 +37,8 @@ import { buildTopology, type Topology, type TopologyJson } from '../engine/topol
 import type { NodeObservation, Observation, PsiLine, PsiSet } from '../engine/types.ts';
 import { RESOURCES } from '../engine/types.ts';
 import { readList } from '../formats/host/files.ts';
-import { cpuNodeMap, cpuUtil, parseMeminfo, readNodeMeminfo, readProcStat, type ProcStat } from './procfs.ts';
+import { cpuNodeMap, cpuUtil, readProcStat, type ProcStat } from './proc-stat.ts';
+import { parseMeminfo, readNodeMeminfo } from './meminfo.ts';
 import { HostFileError, readHostFile } from './procread.ts';
 import { parsePsiReading, readPressure } from './psi.ts';
 import type { HostRoots } from '../formats/host/roots.ts';

@@ -19,16 +19,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CpuListError, formatCpuList, parseCpuList, parseCpuMask } from '../../formats/host/cpulist.ts';
-import {
-  CPU_TIME_FIELDS,
-  parseMeminfo,
-  parseNodeMeminfo,
-  parseNumaMaps,
-  parsePidStat,
-  parsePidStatus,
-  parseProcStat,
-  type CpuTimes,
-} from '../../live/procfs.ts';
+import { CPU_TIME_FIELDS, parseProcStat, type CpuTimes } from '../../live/proc-stat.ts';
+import { parseMeminfo, parseNodeMeminfo } from '../../live/meminfo.ts';
+import { parseNumaMaps, parsePidStat, parsePidStatus } from '../../live/proc-pid.ts';
 import { HostFileError } from '../../live/procread.ts';
 import { parsePsiReading, parsePsiText } from '../../live/psi.ts';
 
