@@ -18,7 +18,7 @@ import {
 } from '../engine/config.ts';
 import { formatIssues } from '../engine/schemas.ts';
 import { InputError } from '../formats/errors.ts';
-import { validateGroupName } from './enforce.ts';
+import { validateGroupName } from './cpuset-group.ts';
 import { validateTrigger, type TriggerSpec } from './trigger-spec.ts';
 import { validateSpec } from './worker-spec.ts';
 
