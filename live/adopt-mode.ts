@@ -15,7 +15,7 @@ import type { Adoption } from '../engine/adoption.ts';
 import { nestingTooDeep } from '../formats/json.ts';
 import type { Command, Decision, Observation } from '../engine/types.ts';
 import type { Agent, Mode } from './agent.ts';
-import type { ScheduleBody } from '../serve/api.ts';
+import type { ScheduleBody } from '../serve/schedule-body.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { parseList } from '../formats/host/files.ts';
 import { writeStateFile } from './ownership.ts';

@@ -18,7 +18,7 @@
 import { join } from 'node:path';
 import type { Command, Decision, Observation, Request } from '../engine/types.ts';
 import type { Agent, Mode } from './agent.ts';
-import type { ScheduleBody } from '../serve/api.ts';
+import type { ScheduleBody } from '../serve/schedule-body.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { PoolCalls } from './pool-calls.ts';
 import { makePredictor, PoolForecasts } from './pool-forecasts.ts';

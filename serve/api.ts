@@ -7,70 +7,18 @@
  * buffers, metric label values), and internals never leak into responses — details go to `log`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIPv4, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { z } from 'zod';
 import { formatIssues } from '../engine/schemas.ts';
-import {
-  PRIORITY,
-  type Command,
-  type Decision,
-  type NodeObservation,
-  type PressureView,
-  type PsiSet,
-} from '../engine/types.ts';
 import { hasBody, parseJsonBody, readBody } from './api-body.ts';
 import { dashboardAsset, dashboardHtml, DASHBOARD_CSP } from './dashboard.ts';
 import { API_LIMITS, ConnectionGuard, type ApiLimits } from './limits.ts';
-import type { AgentMetrics, ApiShedReason } from './metrics.ts';
+import type { AgentPort } from './agent-port.ts';
+import { isLoopback, listenError, parseListen } from './listen.ts';
+import type { ApiShedReason } from './metrics.ts';
+import { scheduleBodySchema } from './schedule-body.ts';
 import { StreamHub } from './stream.ts';
-import type { HistoryMessage } from './stream-history.ts';
 import { checkBearer } from './token.ts';
-
-export type StreamMessage =
-  | { type: 'decision'; decision: Decision }
-  | { type: 'sample'; t_ms: number; psi: PsiSet; pressure?: PressureView; nodes?: NodeObservation[] }
-  | { type: 'command'; t_ms: number; command: Command }
-  | { type: 'event'; t_ms: number; level: 'info' | 'warn' | 'error'; text: string };
-
-/**
- * Body of POST /v1/schedule. Priority names are mapped to the engine's numbers here, so the agent
- * always receives 0–3 (`ScheduleBody['priority']` is a number).
- */
-export const scheduleBodySchema = z.strictObject({
-  profile: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -'),
-  priority: z
-    .union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.enum(['low', 'normal', 'high', 'critical'])], {
-      error: 'priority is 0–3 or one of low, normal, high, critical',
-    })
-    .transform((p) => (typeof p === 'number' ? p : PRIORITY[p]))
-    .default(1),
-  memory_home: z.number().int().min(0).max(4095).optional(),
-  cpus: z.number().positive().max(1024).optional(),
-  memory_kb: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 40)
-    .optional(),
-  exclusive_cpus: z.number().int().min(0).max(1024).optional(),
-  payload: z.unknown().optional(),
-  wait: z.boolean().default(false),
-});
-export type ScheduleBody = z.infer<typeof scheduleBodySchema>;
-
-export interface AgentPort {
-  readonly mode: 'adopt' | 'pool';
-  /** The agent decides; the API only validates and relays. */
-  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
-  /** JSON for GET /v1/state. */
-  state(): unknown;
-  readonly metrics: AgentMetrics;
-  /** Register a stream listener; returns the unsubscribe function. */
-  subscribe(listener: (m: StreamMessage) => void): () => void;
-  /** The recent past (serve/stream-history.ts), sent to a new stream client before the live messages. */
-  history?(): HistoryMessage;
-}
 
 export interface ApiOptions {
   /** "127.0.0.1:9464", "[::1]:0", "localhost:9464"; port 0 = any free port. */
@@ -96,9 +44,6 @@ export interface ApiHandle {
   close(): Promise<void>;
 }
 
-/** The listen address could not be bound; the message is one line for the operator. */
-export class ListenError extends Error {}
-
 const JSON_TYPE = 'application/json; charset=utf-8';
 const COMMON_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
 /** Grace before destroying a connection whose body we refused, so the client can read the response first. */
@@ -120,30 +65,6 @@ const ROUTES: Record<string, { name: string; method: string }> = {
 const routeOf = (path: string) => (Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined);
 const pathOf = (req: IncomingMessage) => (req.url ?? '').split('?')[0] ?? '';
 
-/** "host:port" or "[v6]:port" → parts. Unbracketed IPv6 is refused: "::1:80" is ambiguous. */
-export function parseListen(s: string): { host: string; port: number } {
-  const m = /^\[([^\]]*)\]:([^:]*)$/.exec(s) ?? /^([^:[\]]*):([^:]*)$/.exec(s);
-  if (!m) {
-    throw new Error(`listen address "${s}": expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (IPv6 in brackets)`);
-  }
-  const host = m[1] ?? '',
-    portText = m[2] ?? '';
-  if (host.trim() === '' || /\s/.test(host)) throw new Error(`listen address "${s}": empty or blank host`);
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new Error(`listen address "${s}": port must be 0–65535 (0 picks a free port)`);
-  }
-  return { host, port: Number(portText) };
-}
-
-/** 127.0.0.0/8, ::1 (also spelled out or IPv4-mapped) and localhost. */
-export function isLoopback(host: string): boolean {
-  let h = host.toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (h.startsWith('::ffff:')) h = h.slice(7);
-  return isIPv4(h) && h.startsWith('127.');
-}
-
 /** Host header without its port ("[::1]:80" → "[::1]", "localhost:80" → "localhost"). */
 function hostOf(header: string): string {
   return header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : (header.split(':')[0] ?? '');
@@ -161,18 +82,6 @@ function clientErrorAnswer(code: string | undefined, L: ApiLimits): [number, str
     ];
   if (code === 'HPE_INVALID_METHOD') return [400, 'Bad Request', 'unknown HTTP method'];
   return [400, 'Bad Request', `malformed HTTP request (${code ?? 'parse error'})`];
-}
-
-/** Listen failures in words an operator can act on. */
-export function listenError(listen: string, e: NodeJS.ErrnoException): ListenError {
-  const why: Record<string, string> = {
-    EADDRINUSE: 'address already in use (another process listens there)',
-    EACCES: 'permission denied (ports below 1024 need root)',
-    EADDRNOTAVAIL: 'not an address of this host',
-    ENOTFOUND: 'host name not found',
-    EAI_AGAIN: 'host name lookup failed',
-  };
-  return new ListenError(`cannot listen on ${listen}: ${why[e.code ?? ''] ?? e.message}`);
 }
 
 export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandle> {

@@ -12,7 +12,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { AgentPort, StreamMessage } from './api.ts';
+import type { AgentPort } from './agent-port.ts';
+import type { StreamMessage } from './stream-message.ts';
 import type { ApiLimits } from './limits.ts';
 import type { ApiShedReason } from './metrics.ts';
 import { checkBearer } from './token.ts';
