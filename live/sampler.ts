@@ -199,12 +199,12 @@ export class HostSampler {
       else this.warn(`${file}: cannot read (${got.code}); mem_free_kb left out`);
     }
     return this.topology.nodes.map((n) => {
-      const o: NodeObservation = { id: n.id };
+      const obs: NodeObservation = { id: n.id };
       const u = util.get(n.id);
-      if (u !== undefined) o.cpu_util = u;
+      if (u !== undefined) obs.cpu_util = u;
       const f = free.get(n.id);
-      if (f !== undefined) o.mem_free_kb = f;
-      return o;
+      if (f !== undefined) obs.mem_free_kb = f;
+      return obs;
     });
   }
 }

@@ -69,9 +69,9 @@ export class PsiTrigger {
   private seq = 0;
   /** POLLPRI events dropped because they came within settleMs of arming. */
   dropped = 0;
-  private readonly settleMs: number;
+  private readonly settle_ms: number;
   private readonly t0 = performance.now();
-  private readonly pollTimeoutMs: number;
+  private readonly poll_timeout_ms: number;
   private readonly listeners = new Set<(e: PsiTriggerEvent) => void>();
   private readonly onError: ((e: TriggerError) => void) | undefined;
   private queue: PsiTriggerEvent[] = [];
@@ -92,22 +92,22 @@ export class PsiTrigger {
     opts: TriggerOptions = {},
   ): PsiTrigger {
     const spec = validateTrigger({ resource, line, stall_us, window_us });
-    const timeout = opts.pollTimeoutMs ?? 1000;
-    if (!Number.isSafeInteger(timeout) || timeout < 1 || timeout > 60_000) {
-      throw new RangeError(`pollTimeoutMs ${String(timeout)} must be an integer 1–60000`);
+    const timeout_ms = opts.pollTimeoutMs ?? 1000;
+    if (!Number.isSafeInteger(timeout_ms) || timeout_ms < 1 || timeout_ms > 60_000) {
+      throw new RangeError(`pollTimeoutMs ${String(timeout_ms)} must be an integer 1–60000`);
     }
     const { fd, file } = arm(roots, spec);
-    return new PsiTrigger(spec, file, fd, timeout, opts);
+    return new PsiTrigger(spec, file, fd, timeout_ms, opts);
   }
 
-  private constructor(spec: TriggerSpec, file: string, fd: number, pollTimeoutMs: number, opts: TriggerOptions) {
+  private constructor(spec: TriggerSpec, file: string, fd: number, poll_timeout_ms: number, opts: TriggerOptions) {
     const c = triggerLibc();
     this.spec = Object.freeze({ ...spec });
     this.file = file;
     this.fd = fd;
-    this.pollTimeoutMs = pollTimeoutMs;
+    this.poll_timeout_ms = poll_timeout_ms;
     this.onError = opts.onError;
-    this.settleMs = opts.settleMs ?? 0;
+    this.settle_ms = opts.settleMs ?? 0;
     if (opts.onEvent) this.listeners.add(opts.onEvent);
     this.efd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (this.efd < 0) {
@@ -171,7 +171,7 @@ export class PsiTrigger {
   private pollOnce(): Promise<{ n: number; errno: number }> {
     const c = triggerLibc();
     return new Promise((resolve, reject) => {
-      c.poll.async(this.mem, 2, this.pollTimeoutMs, (err: unknown, n: number) => {
+      c.poll.async(this.mem, 2, this.poll_timeout_ms, (err: unknown, n: number) => {
         // errno of the worker's call is only in place during this callback.
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
         else resolve({ n, errno: n < 0 ? koffi.errno() : 0 });
@@ -210,7 +210,7 @@ export class PsiTrigger {
       }
       if (revents & POLLPRI) {
         const t_ms = performance.now() - this.t0;
-        if (t_ms < this.settleMs) this.dropped++;
+        if (t_ms < this.settle_ms) this.dropped++;
         else this.emit({ t_ms, resource: this.spec.resource, line: this.spec.line, seq: ++this.seq });
       }
     }

@@ -40,35 +40,43 @@ export function parseMessage(line: string): { msg?: WorkerMessage; problem?: str
     return { problem: `not JSON: ${preview}` };
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { problem: `not a JSON object: ${preview}` };
-  const o = v as Record<string, unknown>;
-  if (o.type === 'ready' || o.type === 'heartbeat') return { msg: { type: o.type } };
-  if (o.type === 'call') {
-    if (typeof o.id !== 'string' || o.id === '' || o.id.length > 256)
+  const fields = v as Record<string, unknown>;
+  if (fields.type === 'ready' || fields.type === 'heartbeat') return { msg: { type: fields.type } };
+  if (fields.type === 'call') {
+    if (typeof fields.id !== 'string' || fields.id === '' || fields.id.length > 256)
       return { problem: `call without a string id of 1–256 characters: ${preview}` };
-    if (typeof o.profile !== 'string') return { problem: `call '${o.id}' without a string profile: ${preview}` };
-    return { msg: { type: 'call', id: o.id, profile: o.profile, ...('payload' in o ? { payload: o.payload } : {}) } };
+    if (typeof fields.profile !== 'string')
+      return { problem: `call '${fields.id}' without a string profile: ${preview}` };
+    return {
+      msg: {
+        type: 'call',
+        id: fields.id,
+        profile: fields.profile,
+        ...('payload' in fields ? { payload: fields.payload } : {}),
+      },
+    };
   }
-  if (o.type !== 'result')
-    return { problem: `unknown message type ${JSON.stringify(o.type) ?? 'undefined'}: ${preview}` };
-  if (typeof o.id !== 'string') return { problem: `result without a string id: ${preview}` };
+  if (fields.type !== 'result')
+    return { problem: `unknown message type ${JSON.stringify(fields.type) ?? 'undefined'}: ${preview}` };
+  if (typeof fields.id !== 'string') return { problem: `result without a string id: ${preview}` };
   const bad =
-    typeof o.ok !== 'boolean'
+    typeof fields.ok !== 'boolean'
       ? 'ok is not a boolean'
-      : o.error !== undefined && typeof o.error !== 'string'
+      : fields.error !== undefined && typeof fields.error !== 'string'
         ? 'error is not a string'
         : undefined;
   if (bad !== undefined)
     return {
-      msg: { type: 'result', id: o.id, ok: false, error: `malformed result: ${bad}` },
-      problem: `result '${o.id}': ${bad}`,
+      msg: { type: 'result', id: fields.id, ok: false, error: `malformed result: ${bad}` },
+      problem: `result '${fields.id}': ${bad}`,
     };
   return {
     msg: {
       type: 'result',
-      id: o.id,
-      ok: o.ok as boolean,
-      ...('result' in o ? { result: o.result } : {}),
-      ...(o.error !== undefined ? { error: o.error as string } : {}),
+      id: fields.id,
+      ok: fields.ok as boolean,
+      ...('result' in fields ? { result: fields.result } : {}),
+      ...(fields.error !== undefined ? { error: fields.error as string } : {}),
     },
   };
 }
