@@ -1,8 +1,9 @@
 /**
- * The thin layer that carries out the engine's placement commands on processes: a cpuset group per
- * fragment (new threads inherit it; the kernel enforces it), then the affinity of every thread
- * (immediate, and the only means where no cpuset hierarchy is writable), then, after a move to
- * another node, the process's pages (migrate_pages). Nothing here decides anything.
+ * The thin layer that carries out the engine's placement commands on processes: first the affinity
+ * of every thread (it takes effect at once, and is the only means where no cpuset hierarchy is
+ * writable), then a cpuset group per fragment, which the processes join (new threads inherit it; the
+ * kernel enforces it), then, after a move to another node, the process's pages (migrate_pages).
+ * Nothing here decides anything.
  *
  * Dry-run (no --enforce) plans the same steps and does none; each step is reported either way, so
  * the journal says what was (or would have been) done. A process that exits mid-placement is not an
