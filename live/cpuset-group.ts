@@ -37,7 +37,10 @@ export interface CpusetGroupsOptions {
   base?: string;
   /** Record every action instead of doing it. */
   dryRun?: boolean;
-  /** Which groups are ours (by local path): absent, every group under the base is treated as ours (tests of the mechanics). */
+  /**
+   * Which groups are ours (by local path): absent, every group under the base is treated as ours
+   * (tests of the mechanics).
+   */
   owned?: GroupOwnership;
 }
 
@@ -60,7 +63,8 @@ export function validateGroupName(name: string): string {
     /^(cgroup|cpuset)\./.test(name)
   ) {
     throw new CpusetError(
-      `invalid cpuset group name ${JSON.stringify(name)}: must match [A-Za-z0-9_.-]{1,64}, not be '.' or '..', nor start with 'cgroup.' or 'cpuset.'`,
+      `invalid cpuset group name ${JSON.stringify(name)}: must match [A-Za-z0-9_.-]{1,64}, not be '.' or '..', ` +
+        "nor start with 'cgroup.' or 'cpuset.'",
       {
         code: 'EBADNAME',
         op: 'validate',

@@ -48,7 +48,8 @@ export function mempolicySyscalls(arch: string = process.arch): MempolicySyscall
   const nums = MEMPOLICY_SYSCALLS[arch];
   if (!nums) {
     throw new UnsupportedPlatformError(
-      `no memory-policy syscall numbers for architecture '${arch}' (supported: ${Object.keys(MEMPOLICY_SYSCALLS).join(', ')})`,
+      `no memory-policy syscall numbers for architecture '${arch}' ` +
+        `(supported: ${Object.keys(MEMPOLICY_SYSCALLS).join(', ')})`,
     );
   }
   return nums;
@@ -117,7 +118,8 @@ export function mbind(addr: bigint, len: number, mode: number, nodes: readonly n
   if (r !== 0) {
     throw fail('mbind', undefined, (code) =>
       code === 'EINVAL'
-        ? `mbind of 0x${addr.toString(16)} (+${len}): address not page-aligned, or node list [${nodes.join(',')}] invalid for mode ${mode}`
+        ? `mbind of 0x${addr.toString(16)} (+${len}): address not page-aligned, ` +
+          `or node list [${nodes.join(',')}] invalid for mode ${mode}`
         : code === 'EFAULT'
           ? `mbind of 0x${addr.toString(16)} (+${len}): part of the range is not mapped`
           : undefined,

@@ -40,7 +40,11 @@ function openError(file: string, errno: number): TriggerError {
   const code = errnoName(errno);
   if (UNAVAILABLE_CODES.has(code)) {
     return new TriggerError(
-      `PSI triggers unavailable: ${file}: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'no such pressure file (kernel without PSI, psi=0, or not a live procfs)' : 'PSI is disabled'}; fall back to sampling`,
+      `PSI triggers unavailable: ${file}: ${
+        code === 'ENOENT' || code === 'ENOTDIR'
+          ? 'no such pressure file (kernel without PSI, psi=0, or not a live procfs)'
+          : 'PSI is disabled'
+      }; fall back to sampling`,
       { code, unavailable: true, file },
     );
   }
@@ -64,8 +68,10 @@ function writeError(file: string, spec: TriggerSpec, errno: number, procRoot: st
     const unpriv = spec.window_us % UNPRIVILEGED_WINDOW_STEP_US !== 0 && !hasCapSysResource(procRoot);
     return new TriggerError(
       unpriv
-        ? `kernel rejected PSI trigger ${trig} on ${file} (EINVAL): without CAP_SYS_RESOURCE the window must be a multiple of 2 s (2000000 µs)`
-        : `kernel rejected PSI trigger ${trig} on ${file} (EINVAL): bad format, window outside 500 ms – 10 s, or stall above window`,
+        ? `kernel rejected PSI trigger ${trig} on ${file} (EINVAL): ` +
+            'without CAP_SYS_RESOURCE the window must be a multiple of 2 s (2000000 µs)'
+        : `kernel rejected PSI trigger ${trig} on ${file} (EINVAL): ` +
+            'bad format, window outside 500 ms – 10 s, or stall above window',
       { code, file },
     );
   }
@@ -81,7 +87,8 @@ function writeError(file: string, spec: TriggerSpec, errno: number, procRoot: st
   }
   if (UNAVAILABLE_CODES.has(code)) {
     return new TriggerError(
-      `PSI triggers unavailable: ${file} does not support triggers (${code}: PSI disabled or kernel older than 5.2); fall back to sampling`,
+      `PSI triggers unavailable: ${file} does not support triggers ` +
+        `(${code}: PSI disabled or kernel older than 5.2); fall back to sampling`,
       {
         code,
         unavailable: true,

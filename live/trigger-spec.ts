@@ -36,7 +36,10 @@ export interface PsiTriggerEvent {
 }
 
 export interface TriggerOptions {
-  /** Timeout of each poll() on the worker thread, ms (default 1000). Bounds how long a lost wake-up could delay close(). */
+  /**
+   * Timeout of each poll() on the worker thread, ms (default 1000). Bounds how long a lost wake-up
+   * could delay close().
+   */
   pollTimeoutMs?: number;
   /**
    * Drop POLLPRI events that arrive within this many ms of arming (counted in `dropped`). Default 0.
@@ -84,7 +87,8 @@ export function validateTrigger(spec: TriggerSpec): TriggerSpec {
     throw new RangeError(`PSI trigger window ${String(spec.window_us)} µs is not an integer`);
   if (spec.window_us < WINDOW_MIN_US || spec.window_us > WINDOW_MAX_US) {
     throw new RangeError(
-      `PSI trigger window ${spec.window_us} µs is out of range: the kernel accepts ${WINDOW_MIN_US}–${WINDOW_MAX_US} µs (500 ms – 10 s)`,
+      `PSI trigger window ${spec.window_us} µs is out of range: ` +
+        `the kernel accepts ${WINDOW_MIN_US}–${WINDOW_MAX_US} µs (500 ms – 10 s)`,
     );
   }
   if (!Number.isSafeInteger(spec.stall_us))

@@ -30,7 +30,10 @@ export function encodePayload(payload: unknown): { ok: true; json: string | unde
   }
 }
 
-/** A line, checked. A malformed result that still names an id comes back as a failed result too, so its request is not left hanging. */
+/**
+ * A line, checked. A malformed result that still names an id comes back as a failed result too, so
+ * its request is not left hanging.
+ */
 export function parseMessage(line: string): { msg?: WorkerMessage; problem?: string } {
   const preview = line.length > 200 ? `${line.slice(0, 200)}…` : line;
   let v: unknown;

@@ -21,7 +21,10 @@ export interface WorkerSpec {
   max_line_bytes?: number;
 }
 
-/** Problems with a spec (empty = fine). Checked by spawn too; specs come from a config file, so types are checked at run time. */
+/**
+ * Problems with a spec (empty = fine). Checked by spawn too; specs come from a config file, so types
+ * are checked at run time.
+ */
 export function validateSpec(spec: WorkerSpec): string[] {
   const problems: string[] = [];
   const cmd: unknown = spec.command;

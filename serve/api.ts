@@ -63,7 +63,8 @@ function clientErrorAnswer(code: string | undefined, limits: ApiLimits): [number
     return [
       408,
       'Request Timeout',
-      `headers not complete within ${limits.headers_timeout_ms} ms, or the whole request within ${limits.request_timeout_ms} ms`,
+      `headers not complete within ${limits.headers_timeout_ms} ms, ` +
+        `or the whole request within ${limits.request_timeout_ms} ms`,
     ];
   if (code === 'HPE_INVALID_METHOD') return [400, 'Bad Request', 'unknown HTTP method'];
   return [400, 'Bad Request', `malformed HTTP request (${code ?? 'parse error'})`];
@@ -115,7 +116,10 @@ function hostCheck(loopback: boolean): (req: IncomingMessage) => boolean {
   return (req) => !loopback || req.headers.host === undefined || isLoopback(hostOf(req.headers.host));
 }
 
-/** A connection refused or dropped by the limits: counted in the metrics, summed up in the log at most once per SHED_LOG_INTERVAL_MS. */
+/**
+ * A connection refused or dropped by the limits: counted in the metrics, summed up in the log at most
+ * once per SHED_LOG_INTERVAL_MS.
+ */
 function shedReporter(port: AgentPort, log: (line: string) => void): (reason: ApiShedReason) => void {
   const shedCounts = new Map<ApiShedReason, number>();
   let shedLoggedAt = -Infinity;
@@ -125,7 +129,8 @@ function shedReporter(port: AgentPort, log: (line: string) => void): (reason: Ap
     if (performance.now() - shedLoggedAt < SHED_LOG_INTERVAL_MS) return;
     shedLoggedAt = performance.now();
     log(
-      `api: connection limits in action, so far: ${[...shedCounts].map(([r, n]) => `${r} ${n}`).join(', ')} (fgo_api_connections_shed_total)`,
+      `api: connection limits in action, so far: ${[...shedCounts].map(([r, n]) => `${r} ${n}`).join(', ')} ` +
+        '(fgo_api_connections_shed_total)',
     );
   };
 }
@@ -163,13 +168,15 @@ function createHttpServer(ctx: ApiContext): Server {
 
 /** A request Node's parser refused (too large, too slow, malformed), answered on the raw socket. */
 function answerClientError(ctx: ApiContext, err: NodeJS.ErrnoException, socket: Duplex): void {
-  // A reset peer cannot be answered, nor a connection already sending an answer (the error came from a pipelined request).
+  // A reset peer cannot be answered, nor a connection already sending an answer (the error came from a
+  // pipelined request).
   const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
   if (err.code === 'ECONNRESET' || !socket.writable || answering) return void socket.destroy();
   const [code, text, error] = clientErrorAnswer(err.code, ctx.limits);
   const body = JSON.stringify({ error });
   socket.end(
-    `HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\n` +
+      `Content-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
   setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
   ctx.port.metrics.apiRequest('other', code);
