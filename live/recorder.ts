@@ -84,7 +84,7 @@ export function sampleHostRow(roots: HostRoots): string[] {
   }
   const stat = readProcStat(roots);
   const t = stat.total;
-  // guest and guest_nice are already inside user and nice (live/procfs.ts), so they are not added.
+  // guest and guest_nice are already inside user and nice (live/proc-stat.ts), so they are not added.
   const total = t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
   cells.push(String(total - t.idle - t.iowait), String(total));
   const memFile = join(roots.proc, 'meminfo');
