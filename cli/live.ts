@@ -4,7 +4,9 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from '../live/agent.ts';
-import { isLoopback, ListenError, parseListen, startApi, type AgentPort, type ApiHandle } from '../serve/api.ts';
+import { startApi, type ApiHandle } from '../serve/api.ts';
+import type { AgentPort } from '../serve/agent-port.ts';
+import { isLoopback, ListenError, parseListen } from '../serve/listen.ts';
 import { StreamHistory } from '../serve/stream-history.ts';
 import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
 import { API_LIMITS } from '../serve/limits.ts';

@@ -196,7 +196,7 @@ const simOptions = (c: Command) =>
 
 /** `--serve ADDRESS` checked before the run is prepared: a usage error, exit 2. */
 async function checkListen(address: string): Promise<void> {
-  const { parseListen } = await import('../serve/api.ts'); // loaded only with --serve, like the server
+  const { parseListen } = await import('../serve/listen.ts'); // loaded only with --serve, like the server
   try {
     parseListen(address);
   } catch (e) {
@@ -206,7 +206,7 @@ async function checkListen(address: string): Promise<void> {
 
 /** The dashboard server; an address that cannot be bound is one line and exit 1. */
 async function serve(address: string, title: string, speed: number) {
-  const [{ serveRun }, { ListenError }] = await Promise.all([import('../sim/serve.ts'), import('../serve/api.ts')]);
+  const [{ serveRun }, { ListenError }] = await Promise.all([import('../sim/serve.ts'), import('../serve/listen.ts')]);
   try {
     return await serveRun(address, title, speed);
   } catch (e) {

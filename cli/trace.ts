@@ -7,13 +7,8 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { assertOutputFile } from '../formats/outputs.ts';
 import type { SkippedRow } from '../formats/csv.ts';
-import {
-  IMPORT_DEFAULTS,
-  IMPORT_FORMATS,
-  importTrace,
-  type ImportFormat,
-  type ImportOptions,
-} from '../formats/importers.ts';
+import { IMPORT_DEFAULTS, importTrace } from '../formats/importers.ts';
+import { IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../formats/importers/types.ts';
 import {
   readTrace,
   summarizeTrace,

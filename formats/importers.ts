@@ -16,57 +16,17 @@
  * changes cannot bend the time axis; only differences are kept. Times are kept to the microsecond:
  * a request trace's `t_ms` may have three decimals.
  *
- * This module is the importers' API and dispatch; each format is read in importers/ (nab.ts,
- * azure.ts, alibaba.ts), with what they share in importers/common.ts.
+ * This module is the importers' dispatch; each format is read in importers/ (nab.ts, azure.ts,
+ * alibaba.ts), with what they share in importers/common.ts and the formats, options and results
+ * in importers/types.ts.
  */
 import { InputError } from './errors.ts';
-import type { SkippedRow } from './csv.ts';
 import { importAlibaba } from './importers/alibaba.ts';
 import { IMPORT_DEFAULTS, importAzure2019, importAzure2021, importAzureLlm } from './importers/azure.ts';
 import { importNab } from './importers/nab.ts';
-import type { DemandRow, RequestRow } from './traces.ts';
+import { IMPORT_FORMATS, type ImportFormat, type ImportOptions, type ImportResult } from './importers/types.ts';
 
 export { IMPORT_DEFAULTS };
-
-export const IMPORT_FORMATS = [
-  'nab',
-  'azure-functions-2019',
-  'azure-functions-2021',
-  'azure-llm',
-  'alibaba-machine-usage',
-] as const;
-export type ImportFormat = (typeof IMPORT_FORMATS)[number];
-
-export interface ImportOptions {
-  /** Leave bad rows out (listed in `skipped`) instead of failing. */
-  skipBad?: boolean;
-  /** nab, azure-llm: the profile name. Other formats: a prefix, giving `NAME-<function or machine>`. */
-  profile?: string;
-  /** azure-functions-2021: memory of every request, MB (default 128; the trace has none). */
-  memMb?: number;
-  /** azure-llm cost model: prefill CPU time per context token, ms (default 0.05). */
-  llmMsPerContextToken?: number;
-  /** azure-llm cost model: decode CPU time per generated token, ms (default 20). */
-  llmMsPerGeneratedToken?: number;
-  /** azure-llm memory model: fixed memory per request, MB (default 0). */
-  llmBaseMb?: number;
-  /** azure-llm memory model: KV cache per context token, MB (default 0.5). */
-  llmMbPerContextToken?: number;
-  /** nab: keep fractional values as they are instead of rounding them to whole counts (the predictor's reading). */
-  exact?: boolean;
-  /** alibaba-machine-usage: add a per-machine utilization summary (CPU, memory, disk I/O) to the notes. */
-  utilNote?: boolean;
-}
-
-interface Result<K, R> {
-  kind: K;
-  rows: R[];
-  skipped: SkippedRow[];
-  notes: string[];
-}
-export type DemandImport = Result<'demand', DemandRow>;
-export type RequestImport = Result<'request', RequestRow>;
-export type ImportResult = DemandImport | RequestImport;
 
 export function importTrace(format: ImportFormat, inFile: string, opts: ImportOptions = {}): ImportResult {
   const bad = (Object.keys(IMPORT_DEFAULTS) as (keyof typeof IMPORT_DEFAULTS)[]).filter(

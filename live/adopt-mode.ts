@@ -15,12 +15,12 @@ import type { Adoption } from '../engine/adoption.ts';
 import { nestingTooDeep } from '../formats/json.ts';
 import type { Command, Decision, Observation } from '../engine/types.ts';
 import type { Agent, Mode } from './agent.ts';
-import type { ScheduleBody } from '../serve/api.ts';
+import type { ScheduleBody } from '../serve/schedule-body.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { parseList } from '../formats/host/files.ts';
 import { writeStateFile } from './ownership.ts';
 import { ExitWatch } from './pidfd.ts';
-import { readNumaMaps } from './procfs.ts';
+import { readNumaMaps } from './proc-pid.ts';
 import type { AdoptRule } from './config.ts';
 import { compileRules, describeRule, scan, spoofable, stillRunning, type Candidate } from './selectors.ts';
 

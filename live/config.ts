@@ -18,9 +18,9 @@ import {
 } from '../engine/config.ts';
 import { formatIssues } from '../engine/schemas.ts';
 import { InputError } from '../formats/errors.ts';
-import { validateGroupName } from './enforce.ts';
-import { validateTrigger, type TriggerSpec } from './triggers.ts';
-import { validateSpec } from './workers.ts';
+import { validateGroupName } from './cpuset-group.ts';
+import { validateTrigger, type TriggerSpec } from './trigger-spec.ts';
+import { validateSpec } from './worker-spec.ts';
 
 const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -');
 

@@ -1,15 +1,18 @@
 /**
- * The thin layer that carries out the engine's placement commands on processes: a cpuset group per
- * fragment (new threads inherit it; the kernel enforces it), then the affinity of every thread
- * (immediate, and the only means where no cpuset hierarchy is writable), then, after a move to
- * another node, the process's pages (migrate_pages). Nothing here decides anything.
+ * The thin layer that carries out the engine's placement commands on processes: first the affinity
+ * of every thread (it takes effect at once, and is the only means where no cpuset hierarchy is
+ * writable), then a cpuset group per fragment, which the processes join (new threads inherit it; the
+ * kernel enforces it), then, after a move to another node, the process's pages (migrate_pages).
+ * Nothing here decides anything.
  *
  * Dry-run (no --enforce) plans the same steps and does none; each step is reported either way, so
  * the journal says what was (or would have been) done. A process that exits mid-placement is not an
  * error: the step reports it `gone` and the agent tells the engine.
  */
 import { CpusetError, CpusetGroups } from './enforce.ts';
-import { migratePages, setProcessAffinity, SyscallError } from './syscalls.ts';
+import { setProcessAffinity } from './affinity.ts';
+import { migratePages } from './mempolicy.ts';
+import { SyscallError } from './syscall-error.ts';
 
 export interface Step {
   op: 'cpuset' | 'affinity' | 'migrate_pages' | 'cgroup_remove';
@@ -40,10 +43,10 @@ export class Executor {
   /** performance.now() when the last pin had set the affinity of every thread (for the benchmark). */
   affinityDone_ms = 0;
 
-  constructor(private readonly o: ExecutorOptions) {}
+  constructor(private readonly opts: ExecutorOptions) {}
 
   get enforcing(): boolean {
-    return this.o.enforce;
+    return this.opts.enforce;
   }
 
   /** Pin a fragment's processes to `cpus` of `node`. */
@@ -55,12 +58,12 @@ export class Executor {
     for (const pid of pids)
       steps.push(
         this.step('affinity', fragment, pid, `pid ${pid}: every thread to cpus ${cpus.join(',')}`, () =>
-          setProcessAffinity(pid, cpus, this.o.procRoot),
+          setProcessAffinity(pid, cpus, this.opts.procRoot),
         ),
       );
     this.affinityDone_ms = performance.now();
-    const mems = this.o.hostMems.has(node) ? [node] : undefined;
-    const g = this.o.groups;
+    const mems = this.opts.hostMems.has(node) ? [node] : undefined;
+    const g = this.opts.groups;
     if (g) {
       steps.push(
         this.step(
@@ -80,8 +83,8 @@ export class Executor {
   /** Re-place: pin on the new node, then move the pages that live on the old one. */
   migrate(fragment: string, pids: readonly number[], from: number, to: number, cpus: readonly number[]): Step[] {
     const steps = this.pin(fragment, pids, to, cpus);
-    if (!this.o.migrateMemory) return steps;
-    if (!this.o.hostMems.has(from) || !this.o.hostMems.has(to) || from === to) return steps;
+    if (!this.opts.migrateMemory) return steps;
+    if (!this.opts.hostMems.has(from) || !this.opts.hostMems.has(to) || from === to) return steps;
     for (const pid of pids)
       steps.push(
         this.step('migrate_pages', fragment, pid, `pid ${pid}: pages node ${from} → node ${to}`, () =>
@@ -93,15 +96,15 @@ export class Executor {
 
   /** The fragment is gone: remove its (now empty) group. */
   remove(fragment: string): Step[] {
-    const g = this.o.groups;
+    const g = this.opts.groups;
     if (!g) return [];
     return [this.step('cgroup_remove', fragment, undefined, `remove group ${fragment}`, () => g.remove(fragment))];
   }
 
   private step(op: Step['op'], fragment: string, pid: number | undefined, detail: string, act: () => unknown): Step {
-    const s: Step = { op, fragment, ok: true, dry_run: !this.o.enforce, detail };
+    const s: Step = { op, fragment, ok: true, dry_run: !this.opts.enforce, detail };
     if (pid !== undefined) s.pid = pid;
-    if (!this.o.enforce && op !== 'cpuset' && op !== 'cgroup_remove') return s;
+    if (!this.opts.enforce && op !== 'cpuset' && op !== 'cgroup_remove') return s;
     try {
       act(); // CpusetGroups in dry-run mode only plans
     } catch (e) {

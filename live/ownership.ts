@@ -127,10 +127,10 @@ export function parseLedger(text: string): { workers: OwnedWorker[]; groups: str
   }
   if (typeof v !== 'object' || v === null || (v as { version?: unknown }).version !== 1)
     return 'not a version 1 ownership record';
-  const o = v as { workers?: unknown; groups?: unknown };
+  const record = v as { workers?: unknown; groups?: unknown };
   const isId = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
   const name = (s: unknown) => typeof s === 'string' && s.length > 0 && s.length <= 256;
-  const workers = (Array.isArray(o.workers) ? o.workers : [])
+  const workers = (Array.isArray(record.workers) ? record.workers : [])
     .filter(
       (w): w is OwnedWorker =>
         typeof w === 'object' &&
@@ -142,7 +142,7 @@ export function parseLedger(text: string): { workers: OwnedWorker[]; groups: str
         name(w.profile),
     )
     .slice(-MAX_RECORDS);
-  const groups = (Array.isArray(o.groups) ? o.groups : [])
+  const groups = (Array.isArray(record.groups) ? record.groups : [])
     .filter((g): g is string => typeof g === 'string' && g.startsWith('/') && g.length <= 4096 && !g.includes('\0'))
     .slice(-MAX_RECORDS);
   return {

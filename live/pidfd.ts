@@ -13,7 +13,7 @@
  * spawned child never inherits one.
  */
 import { closeSync } from 'node:fs';
-import koffi from 'koffi';
+import { type Libc, libc, UnsupportedPlatformError } from './libc.ts';
 
 /** pidfd_open's number on every architecture (syscalls added since Linux 5.1 share one table). */
 const SYS_PIDFD_OPEN = 434;
@@ -28,30 +28,14 @@ const EPOLL_CTL_DEL = 2;
 const EVENT_BYTES = process.arch === 'x64' ? 12 : 16;
 const DATA_AT = process.arch === 'x64' ? 4 : 8;
 
-interface Libc {
-  syscall: (number: number, ...args: unknown[]) => number | bigint;
-  epoll_create1: (flags: number) => number;
-  epoll_ctl: (epfd: number, op: number, fd: number, event: Buffer | null) => number;
-  epoll_wait: (epfd: number, events: Buffer, maxevents: number, timeout_ms: number) => number;
-}
-
-/** null: libc cannot be loaded here (not Linux/glibc), so nothing is watched. */
-let libc: Libc | null | undefined;
-
+/** libc's bindings, or null when libc cannot be loaded here (not Linux/glibc), so nothing is watched. */
 function getLibc(): Libc | null {
-  if (libc !== undefined) return libc;
   try {
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      syscall: lib.func('long syscall(long number, ...)'),
-      epoll_create1: lib.func('int epoll_create1(int flags)'),
-      epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, void *event)'),
-      epoll_wait: lib.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
-    };
-  } catch {
-    libc = null;
+    return libc();
+  } catch (e) {
+    if (e instanceof UnsupportedPlatformError) return null;
+    throw e;
   }
-  return libc;
 }
 
 /** A pidfd for `pid`, or undefined when none can be had (see the file's comment). */

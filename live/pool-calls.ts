@@ -12,7 +12,8 @@
  */
 import type { Config } from '../engine/config.ts';
 import type { Request } from '../engine/types.ts';
-import { encodePayload, type Worker, type WorkerCall } from './workers.ts';
+import { encodePayload, type WorkerCall } from './worker-protocol.ts';
+import type { Worker } from './workers.ts';
 
 /** Calls one request may make. */
 export const MAX_CALLS = 64;

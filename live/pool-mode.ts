@@ -18,16 +18,17 @@
 import { join } from 'node:path';
 import type { Command, Decision, Observation, Request } from '../engine/types.ts';
 import type { Agent, Mode } from './agent.ts';
-import type { ScheduleBody } from '../serve/api.ts';
+import type { ScheduleBody } from '../serve/schedule-body.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { PoolCalls } from './pool-calls.ts';
 import { makePredictor, PoolForecasts } from './pool-forecasts.ts';
-import { readPidStatus } from './procfs.ts';
+import { readPidStatus } from './proc-pid.ts';
 import { DemandRecorder } from './recorder.ts';
 import { stopOrphans } from './pool-orphans.ts';
 import { processStart } from './selectors.ts';
 import { StartGuard } from './start-guard.ts';
-import { encodePayload, Worker, type WorkerExit, type WorkerResult } from './workers.ts';
+import { encodePayload } from './worker-protocol.ts';
+import { Worker, type WorkerExit, type WorkerResult } from './workers.ts';
 
 export { makePredictor, PoolForecasts } from './pool-forecasts.ts';
 

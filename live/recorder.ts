@@ -28,7 +28,8 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { PsiLine } from '../engine/types.ts';
 import { PSI_COLUMNS, PSI_FIELDS, PSI_LINES, PSI_RESOURCES, psiFileColumn } from '../formats/psi-columns.ts';
-import { parseMeminfo, readProcStat } from './procfs.ts';
+import { readProcStat } from './proc-stat.ts';
+import { parseMeminfo } from './meminfo.ts';
 import { HostFileError, readHostFile } from './procread.ts';
 import { appendDurable } from './demand-recorder.ts';
 import { parsePsiText, readPressure } from './psi.ts';
@@ -83,7 +84,7 @@ export function sampleHostRow(roots: HostRoots): string[] {
   }
   const stat = readProcStat(roots);
   const t = stat.total;
-  // guest and guest_nice are already inside user and nice (live/procfs.ts), so they are not added.
+  // guest and guest_nice are already inside user and nice (live/proc-stat.ts), so they are not added.
   const total = t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal;
   cells.push(String(total - t.idle - t.iowait), String(total));
   const memFile = join(roots.proc, 'meminfo');
@@ -173,26 +174,26 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * file when the times are invalid or the host has no PSI; a HostFileError if a file becomes
  * unreadable mid-recording (the rows taken so far stay in the file).
  */
-export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
-  const interval_s = o.interval_s ?? 1;
-  checkRecordTimes(o.duration_s, interval_s);
-  assertPsiAvailable(o.roots);
-  const now = o.now ?? (() => performance.now());
+export async function recordPsiTrace(opts: RecordOptions): Promise<RecordSummary> {
+  const interval_s = opts.interval_s ?? 1;
+  checkRecordTimes(opts.duration_s, interval_s);
+  assertPsiAvailable(opts.roots);
+  const now = opts.now ?? (() => performance.now());
   const interval_ms = interval_s * 1000;
-  const duration_ms = o.duration_s * 1000;
+  const duration_ms = opts.duration_s * 1000;
   // Slot k is due at k·interval; the last slot is the last one not after the duration (a 1e-6
   // tolerance so 2.5 s at 0.5 s has its slot at 2500 despite floating point).
   const lastSlot = Math.floor(duration_ms / interval_ms + 1e-6);
-  mkdirSync(dirname(o.out), { recursive: true });
+  mkdirSync(dirname(opts.out), { recursive: true });
   // Exclusive create unless told to replace: a file that appeared after the command checked its
   // output is still not overwritten.
   let fd: number;
   try {
-    fd = openSync(o.out, o.replace ? 'w' : 'wx');
+    fd = openSync(opts.out, opts.replace ? 'w' : 'wx');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST')
       throw new InputError([
-        `${o.out}: exists; fgo does not replace a file it cannot prove it wrote (--force replaces it)`,
+        `${opts.out}: exists; fgo does not replace a file it cannot prove it wrote (--force replaces it)`,
       ]);
     throw e;
   }
@@ -202,16 +203,16 @@ export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
   try {
     appendDurable(fd, `${RECORDER_HEADER.join(',')}\n`);
     const start = now();
-    for (let k = 0; k <= lastSlot && !o.signal?.aborted; ) {
+    for (let k = 0; k <= lastSlot && !opts.signal?.aborted; ) {
       const due = start + k * interval_ms;
       // setTimeout may wake a little early (its clock is the loop's cached ms): sleep again.
-      while (now() < due && !o.signal?.aborted) await sleep(due - now(), o.signal);
-      if (o.signal?.aborted) break;
+      while (now() < due && !opts.signal?.aborted) await sleep(due - now(), opts.signal);
+      if (opts.signal?.aborted) break;
       // The values belong to the moment just before the files are read.
       const t_ms = Math.max(lastT + 1, Math.round(now() - start));
-      const cells = sampleHostRow(o.roots);
+      const cells = sampleHostRow(opts.roots);
       appendDurable(fd, `${t_ms},${cells.join(',')}\n`);
-      o.onRow?.({ index: rows, t_ms, cells });
+      opts.onRow?.({ index: rows, t_ms, cells });
       rows++;
       lastT = t_ms;
       // Next slot: the first one still in the future; slots that already passed are skipped.
@@ -224,11 +225,11 @@ export async function recordPsiTrace(o: RecordOptions): Promise<RecordSummary> {
     closeSync(fd);
   }
   return {
-    file: o.out,
+    file: opts.out,
     rows,
     duration_s: rows ? lastT / 1000 : 0,
     interval_s,
-    stopped: o.signal?.aborted ? 'signal' : 'duration',
+    stopped: opts.signal?.aborted ? 'signal' : 'duration',
     missed,
   };
 }

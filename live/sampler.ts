@@ -37,7 +37,8 @@ import { buildTopology, type Topology, type TopologyJson } from '../engine/topol
 import type { NodeObservation, Observation, PsiLine, PsiSet } from '../engine/types.ts';
 import { RESOURCES } from '../engine/types.ts';
 import { readList } from '../formats/host/files.ts';
-import { cpuNodeMap, cpuUtil, parseMeminfo, readNodeMeminfo, readProcStat, type ProcStat } from './procfs.ts';
+import { cpuNodeMap, cpuUtil, readProcStat, type ProcStat } from './proc-stat.ts';
+import { parseMeminfo, readNodeMeminfo } from './meminfo.ts';
 import { HostFileError, readHostFile } from './procread.ts';
 import { parsePsiReading, readPressure } from './psi.ts';
 import type { HostRoots } from '../formats/host/roots.ts';
@@ -198,12 +199,12 @@ export class HostSampler {
       else this.warn(`${file}: cannot read (${got.code}); mem_free_kb left out`);
     }
     return this.topology.nodes.map((n) => {
-      const o: NodeObservation = { id: n.id };
+      const obs: NodeObservation = { id: n.id };
       const u = util.get(n.id);
-      if (u !== undefined) o.cpu_util = u;
+      if (u !== undefined) obs.cpu_util = u;
       const f = free.get(n.id);
-      if (f !== undefined) o.mem_free_kb = f;
-      return o;
+      if (f !== undefined) obs.mem_free_kb = f;
+      return obs;
     });
   }
 }

@@ -14,7 +14,7 @@ import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdoptRule } from './config.ts';
 import { readHostFile } from './procread.ts';
-import { listPids, readPidStat, readPidStatus, type PidStat } from './procfs.ts';
+import { listPids, readPidStat, readPidStatus, type PidStat } from './proc-pid.ts';
 import type { HostRoots } from '../formats/host/roots.ts';
 
 export interface Candidate {

@@ -5,9 +5,8 @@
  * The kernel wakes the poller when the stall time within any window exceeds the threshold, at most
  * once per window; POLLERR means the event source is gone; closing the fd removes the trigger.
  *
- * Kernel rules checked here: window 500 ms – 10 s (WINDOW_MIN_US / WINDOW_MAX_US in
- * kernel/sched/psi.c), 0 < stall ≤ window. Without CAP_SYS_RESOURCE (Linux 6.5+ lets such callers
- * create triggers at all) the window must be a multiple of 2 s; the kernel answers EINVAL otherwise.
+ * The kernel's rules for a trigger are checked in live/trigger-spec.ts, the open and write (and what
+ * each refusal means) are in live/trigger-arm.ts; this file waits for the events.
  *
  * The wait never blocks the event loop: poll() runs through koffi's asynchronous path
  * (`func.async(...args, cb)`, koffi doc/load.md "Asynchronous calls"), i.e. on a libuv thread-pool
@@ -17,277 +16,39 @@
  * must be read inside the callback (koffi src/call.cc AsyncCall::Complete); buffers passed to an
  * async call must not move or change while it runs, so the pollfd array is `koffi.alloc`ed
  * (doc/output.md "Stable pointers") and freed only after the last poll has returned; variadic
- * functions cannot be called asynchronously, so open() is declared with a fixed mode argument.
+ * functions cannot be called asynchronously, so open() is declared with a fixed mode argument (live/libc.ts).
  * Every fd is opened O_CLOEXEC so spawned children never inherit (and keep alive) a trigger.
+ * POLL* and EFD_* below are the values of <poll.h> and <sys/eventfd.h> on Linux.
  *
  * Caveat: each live trigger occupies one libuv thread-pool thread (default UV_THREADPOOL_SIZE = 4,
  * shared with fs, dns and crypto) while its poll is in flight. Keep the number of simultaneous
  * triggers small, or raise UV_THREADPOOL_SIZE.
  */
-import { readFileSync, statfsSync } from 'node:fs';
-import { join } from 'node:path';
 import koffi from 'koffi';
 import type { HostRoots } from '../formats/host/roots.ts';
-import { errnoName } from './syscalls.ts';
+import { errnoName } from './libc.ts';
+import { arm, O_CLOEXEC, O_NONBLOCK, triggerLibc } from './trigger-arm.ts';
+import {
+  TRIGGER_RESOURCES,
+  TriggerError,
+  type TriggerLine,
+  type TriggerOptions,
+  type TriggerResource,
+  type TriggerSpec,
+  type PsiTriggerEvent,
+  UNPRIVILEGED_WINDOW_STEP_US,
+  hasCapSysResource,
+  validateTrigger,
+} from './trigger-spec.ts';
 
-export type TriggerResource = 'cpu' | 'memory' | 'io';
-export type TriggerLine = 'some' | 'full';
-
-export const TRIGGER_RESOURCES: readonly TriggerResource[] = ['cpu', 'memory', 'io'];
-/** kernel/sched/psi.c WINDOW_MIN_US / WINDOW_MAX_US. */
-export const WINDOW_MIN_US = 500_000;
-export const WINDOW_MAX_US = 10_000_000;
-/** Without CAP_SYS_RESOURCE the window must be a multiple of this (psi.rst, Linux 6.5+). */
-export const UNPRIVILEGED_WINDOW_STEP_US = 2_000_000;
-
-export interface TriggerSpec {
-  resource: TriggerResource;
-  line: TriggerLine;
-  stall_us: number;
-  window_us: number;
-}
-
-export interface PsiTriggerEvent {
-  /** ms since the trigger was armed (performance.now based). */
-  t_ms: number;
-  resource: TriggerResource;
-  line: TriggerLine;
-  /** 1 for the first event of this trigger, 2 for the second, … */
-  seq: number;
-}
-
-export interface TriggerOptions {
-  /** Timeout of each poll() on the worker thread, ms (default 1000). Bounds how long a lost wake-up could delay close(). */
-  pollTimeoutMs?: number;
-  /**
-   * Drop POLLPRI events that arrive within this many ms of arming (counted in `dropped`). Default 0.
-   * Observed on Linux 6.18 without CAP_SYS_RESOURCE: an avgs-aggregated trigger fires at the first
-   * two 2 s aggregation ticks whatever the threshold (its window starts from the rtpoll total, not
-   * the avgs one, in psi_trigger_create), then behaves. `2 * window_ms + 2000` hides those.
-   */
-  settleMs?: number;
-  onEvent?: (e: PsiTriggerEvent) => void;
-  /** Called once when the loop stops on an error (POLLERR: trigger gone; poll failure). */
-  onError?: (e: TriggerError) => void;
-}
-
-export class TriggerError extends Error {
-  /** errno name ('EINVAL', 'EPERM', …), or 'EGONE' (POLLERR), 'EUNKNOWN'. */
-  readonly code: string;
-  /** True when triggers cannot be used here at all: the caller should fall back to sampling. */
-  readonly unavailable: boolean;
-  readonly file: string | undefined;
-  constructor(message: string, opts: { code: string; unavailable?: boolean; file?: string }) {
-    super(message);
-    this.name = 'TriggerError';
-    this.code = opts.code;
-    this.unavailable = opts.unavailable ?? false;
-    this.file = opts.file;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Validation
-// ---------------------------------------------------------------------------------------------
-
-/** The trigger string the kernel parses ("some 150000 1000000"). */
-export function triggerString(spec: TriggerSpec): string {
-  return `${spec.line} ${spec.stall_us} ${spec.window_us}`;
-}
-
-/** Throws RangeError / TypeError naming the bad argument; returns the spec otherwise. */
-export function validateTrigger(spec: TriggerSpec): TriggerSpec {
-  if (!TRIGGER_RESOURCES.includes(spec.resource)) {
-    throw new TypeError(
-      `PSI trigger resource '${String(spec.resource)}' is not one of ${TRIGGER_RESOURCES.join(', ')}`,
-    );
-  }
-  if (spec.line !== 'some' && spec.line !== 'full') {
-    throw new TypeError(`PSI trigger line '${String(spec.line)}' is not 'some' or 'full'`);
-  }
-  if (!Number.isSafeInteger(spec.window_us))
-    throw new RangeError(`PSI trigger window ${String(spec.window_us)} µs is not an integer`);
-  if (spec.window_us < WINDOW_MIN_US || spec.window_us > WINDOW_MAX_US) {
-    throw new RangeError(
-      `PSI trigger window ${spec.window_us} µs is out of range: the kernel accepts ${WINDOW_MIN_US}–${WINDOW_MAX_US} µs (500 ms – 10 s)`,
-    );
-  }
-  if (!Number.isSafeInteger(spec.stall_us))
-    throw new RangeError(`PSI trigger stall ${String(spec.stall_us)} µs is not an integer`);
-  if (spec.stall_us <= 0) throw new RangeError(`PSI trigger stall ${spec.stall_us} µs must be positive`);
-  if (spec.stall_us > spec.window_us) {
-    throw new RangeError(
-      `PSI trigger stall ${spec.stall_us} µs exceeds its window ${spec.window_us} µs (stall must be ≤ window)`,
-    );
-  }
-  return spec;
-}
-
-/** CAP_SYS_RESOURCE in this process's effective set (from <proc>/self/status); false when unreadable. */
-export function hasCapSysResource(procRoot = '/proc'): boolean {
-  try {
-    const hex = readFileSync(join(procRoot, 'self/status'), 'utf8').match(/^CapEff:\s*([0-9a-f]+)$/m)?.[1];
-    return hex !== undefined && ((BigInt(`0x${hex}`) >> 24n) & 1n) === 1n; // CAP_SYS_RESOURCE = 24
-  } catch {
-    return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// libc, loaded on first use
-// ---------------------------------------------------------------------------------------------
-
-type AsyncFn = { (...args: unknown[]): unknown; async: (...args: unknown[]) => void };
-
-interface Libc {
-  open: (path: string, flags: number, mode: number) => number;
-  write: (fd: number, buf: Buffer | BigUint64Array, n: number) => number | bigint;
-  close: (fd: number) => number;
-  eventfd: (initval: number, flags: number) => number;
-  poll: AsyncFn;
-  pollfd: ReturnType<typeof koffi.struct>;
-  pollfds: ReturnType<typeof koffi.array>;
-}
-
-const O_RDWR = 0o2;
-const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
+/** eventfd(2) takes the O_ flag values (EFD_NONBLOCK = O_NONBLOCK, EFD_CLOEXEC = O_CLOEXEC). */
 const EFD_NONBLOCK = O_NONBLOCK;
 const EFD_CLOEXEC = O_CLOEXEC;
-/** statfs f_type of procfs (include/uapi/linux/magic.h). */
-const PROC_SUPER_MAGIC = 0x9fa0;
-export const POLLIN = 0x001;
-export const POLLPRI = 0x002;
-export const POLLERR = 0x008;
-export const POLLHUP = 0x010;
-export const POLLNVAL = 0x020;
-
-let libc: Libc | undefined;
-
-function getLibc(): Libc {
-  if (libc) return libc;
-  if (process.platform !== 'linux') {
-    throw new TriggerError(`PSI triggers unavailable: they need Linux (this is ${process.platform})`, {
-      code: 'ENOSYS',
-      unavailable: true,
-    });
-  }
-  let lib: ReturnType<typeof koffi.load>;
-  try {
-    lib = koffi.load('libc.so.6');
-  } catch (e) {
-    throw new TriggerError(`PSI triggers unavailable: cannot load libc.so.6: ${(e as Error).message}`, {
-      code: 'ENOSYS',
-      unavailable: true,
-    });
-  }
-  const pollfd = koffi.struct('fgo_pollfd', { fd: 'int', events: 'short', revents: 'short' });
-  libc = {
-    // open(2) is variadic in C; koffi cannot call variadic functions asynchronously (not needed
-    // here) and passing the mode as a fixed int is ABI-compatible on x86-64 and aarch64.
-    open: lib.func('int open(const char *path, int flags, int mode)'),
-    write: lib.func('long write(int fd, const void *buf, size_t count)'),
-    close: lib.func('int close(int fd)'),
-    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
-    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as unknown as AsyncFn,
-    pollfd,
-    pollfds: koffi.array(pollfd, 2),
-  };
-  return libc;
-}
-
-const UNAVAILABLE_CODES = new Set(['ENOENT', 'ENOTDIR', 'EOPNOTSUPP', 'ENOTSUP']);
-
-function openError(file: string, errno: number): TriggerError {
-  const code = errnoName(errno);
-  if (UNAVAILABLE_CODES.has(code)) {
-    return new TriggerError(
-      `PSI triggers unavailable: ${file}: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'no such pressure file (kernel without PSI, psi=0, or not a live procfs)' : 'PSI is disabled'}; fall back to sampling`,
-      { code, unavailable: true, file },
-    );
-  }
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new TriggerError(
-      `PSI triggers not permitted: cannot open ${file} for writing (${code}; before Linux 6.5 triggers need root)`,
-      {
-        code,
-        unavailable: true,
-        file,
-      },
-    );
-  }
-  return new TriggerError(`cannot open ${file} for a PSI trigger: ${code} (errno ${errno})`, { code, file });
-}
-
-function writeError(file: string, spec: TriggerSpec, errno: number, procRoot: string): TriggerError {
-  const code = errnoName(errno);
-  const trig = `'${triggerString(spec)}'`;
-  if (code === 'EINVAL') {
-    const unpriv = spec.window_us % UNPRIVILEGED_WINDOW_STEP_US !== 0 && !hasCapSysResource(procRoot);
-    return new TriggerError(
-      unpriv
-        ? `kernel rejected PSI trigger ${trig} on ${file} (EINVAL): without CAP_SYS_RESOURCE the window must be a multiple of 2 s (2000000 µs)`
-        : `kernel rejected PSI trigger ${trig} on ${file} (EINVAL): bad format, window outside 500 ms – 10 s, or stall above window`,
-      { code, file },
-    );
-  }
-  if (code === 'EPERM' || code === 'EACCES') {
-    return new TriggerError(
-      `PSI trigger ${trig} on ${file} not permitted (${code}): triggers need CAP_SYS_RESOURCE or Linux 6.5+`,
-      {
-        code,
-        unavailable: true,
-        file,
-      },
-    );
-  }
-  if (UNAVAILABLE_CODES.has(code)) {
-    return new TriggerError(
-      `PSI triggers unavailable: ${file} does not support triggers (${code}: PSI disabled or kernel older than 5.2); fall back to sampling`,
-      {
-        code,
-        unavailable: true,
-        file,
-      },
-    );
-  }
-  if (code === 'EBUSY') return new TriggerError(`${file}: this fd already holds a PSI trigger (EBUSY)`, { code, file });
-  return new TriggerError(`writing PSI trigger ${trig} to ${file} failed: ${code} (errno ${errno})`, { code, file });
-}
-
-/** open + write the trigger; returns the fd or throws TriggerError (nothing left open on failure). */
-function arm(roots: HostRoots, spec: TriggerSpec): { fd: number; file: string } {
-  const c = getLibc();
-  const file = join(roots.proc, 'pressure', spec.resource);
-  let fsType: number;
-  try {
-    fsType = Number(statfsSync(file).type);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-    throw openError(file, koffi.os.errno[code] ?? -1);
-  }
-  if (fsType !== PROC_SUPER_MAGIC) {
-    // A dump of another host (--fs-root): never write a trigger string into its files.
-    throw new TriggerError(
-      `PSI triggers unavailable: ${file} is not on a live procfs (a dump?); fall back to sampling`,
-      {
-        code: 'ENOTPROC',
-        unavailable: true,
-        file,
-      },
-    );
-  }
-  const fd = c.open(file, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
-  if (fd < 0) throw openError(file, koffi.errno());
-  const buf = Buffer.from(`${triggerString(spec)}\0`, 'latin1');
-  const n = Number(c.write(fd, buf, buf.length));
-  if (n < 0) {
-    const errno = koffi.errno();
-    c.close(fd);
-    throw writeError(file, spec, errno, roots.proc);
-  }
-  return { fd, file };
-}
+const POLLIN = 0x001;
+const POLLPRI = 0x002;
+const POLLERR = 0x008;
+const POLLHUP = 0x010;
+const POLLNVAL = 0x020;
 
 // ---------------------------------------------------------------------------------------------
 // The trigger
@@ -308,9 +69,9 @@ export class PsiTrigger {
   private seq = 0;
   /** POLLPRI events dropped because they came within settleMs of arming. */
   dropped = 0;
-  private readonly settleMs: number;
+  private readonly settle_ms: number;
   private readonly t0 = performance.now();
-  private readonly pollTimeoutMs: number;
+  private readonly poll_timeout_ms: number;
   private readonly listeners = new Set<(e: PsiTriggerEvent) => void>();
   private readonly onError: ((e: TriggerError) => void) | undefined;
   private queue: PsiTriggerEvent[] = [];
@@ -331,22 +92,22 @@ export class PsiTrigger {
     opts: TriggerOptions = {},
   ): PsiTrigger {
     const spec = validateTrigger({ resource, line, stall_us, window_us });
-    const timeout = opts.pollTimeoutMs ?? 1000;
-    if (!Number.isSafeInteger(timeout) || timeout < 1 || timeout > 60_000) {
-      throw new RangeError(`pollTimeoutMs ${String(timeout)} must be an integer 1–60000`);
+    const timeout_ms = opts.pollTimeoutMs ?? 1000;
+    if (!Number.isSafeInteger(timeout_ms) || timeout_ms < 1 || timeout_ms > 60_000) {
+      throw new RangeError(`pollTimeoutMs ${String(timeout_ms)} must be an integer 1–60000`);
     }
     const { fd, file } = arm(roots, spec);
-    return new PsiTrigger(spec, file, fd, timeout, opts);
+    return new PsiTrigger(spec, file, fd, timeout_ms, opts);
   }
 
-  private constructor(spec: TriggerSpec, file: string, fd: number, pollTimeoutMs: number, opts: TriggerOptions) {
-    const c = getLibc();
+  private constructor(spec: TriggerSpec, file: string, fd: number, poll_timeout_ms: number, opts: TriggerOptions) {
+    const c = triggerLibc();
     this.spec = Object.freeze({ ...spec });
     this.file = file;
     this.fd = fd;
-    this.pollTimeoutMs = pollTimeoutMs;
+    this.poll_timeout_ms = poll_timeout_ms;
     this.onError = opts.onError;
-    this.settleMs = opts.settleMs ?? 0;
+    this.settle_ms = opts.settleMs ?? 0;
     if (opts.onEvent) this.listeners.add(opts.onEvent);
     this.efd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (this.efd < 0) {
@@ -402,15 +163,15 @@ export class PsiTrigger {
   async close(): Promise<TriggerEnd> {
     if (!this.stopping && !this.ended) {
       this.stopping = true;
-      getLibc().write(this.efd, new BigUint64Array([1n]), 8);
+      triggerLibc().write(this.efd, new BigUint64Array([1n]), 8);
     }
     return this.done;
   }
 
   private pollOnce(): Promise<{ n: number; errno: number }> {
-    const c = getLibc();
+    const c = triggerLibc();
     return new Promise((resolve, reject) => {
-      c.poll.async(this.mem, 2, this.pollTimeoutMs, (err: unknown, n: number) => {
+      c.poll.async(this.mem, 2, this.poll_timeout_ms, (err: unknown, n: number) => {
         // errno of the worker's call is only in place during this callback.
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
         else resolve({ n, errno: n < 0 ? koffi.errno() : 0 });
@@ -419,7 +180,7 @@ export class PsiTrigger {
   }
 
   private async loop(): Promise<TriggerEnd> {
-    const c = getLibc();
+    const c = triggerLibc();
     for (;;) {
       if (this.stopping) return { reason: 'closed' };
       const { n, errno } = await this.pollOnce();
@@ -449,7 +210,7 @@ export class PsiTrigger {
       }
       if (revents & POLLPRI) {
         const t_ms = performance.now() - this.t0;
-        if (t_ms < this.settleMs) this.dropped++;
+        if (t_ms < this.settle_ms) this.dropped++;
         else this.emit({ t_ms, resource: this.spec.resource, line: this.spec.line, seq: ++this.seq });
       }
     }
@@ -475,7 +236,7 @@ export class PsiTrigger {
   }
 
   private finish(end: TriggerEnd): TriggerEnd {
-    const c = getLibc();
+    const c = triggerLibc();
     // The last poll has returned: nothing uses the fds or the pollfd memory any more.
     c.close(this.fd);
     c.close(this.efd);
@@ -526,7 +287,7 @@ export function availability(roots: HostRoots): TriggerAvailability {
   for (const resource of TRIGGER_RESOURCES) {
     try {
       const { fd } = arm(roots, { resource, line: 'some', stall_us: 500_000, window_us: UNPRIVILEGED_WINDOW_STEP_US });
-      getLibc().close(fd);
+      triggerLibc().close(fd);
       resources.push(resource);
     } catch (e) {
       if (e instanceof TriggerError) {

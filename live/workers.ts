@@ -17,35 +17,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
+import { LineReader, truncateUtf8 } from './line-reader.ts';
+import { encodePayload, parseMessage, type WorkerCall } from './worker-protocol.ts';
+import { type WorkerSpec, validateSpec } from './worker-spec.ts';
 
-export interface WorkerSpec {
-  /** argv: command[0] is the program (absolute path, or a name looked up in PATH), never run through a shell. */
-  command: string[];
-  /** Added to a minimal environment: PATH, LANG=C.UTF-8, HOME of the agent; nothing else from the agent's env leaks. */
-  env?: Record<string, string>;
-  /** Working directory (absolute); default the agent's. */
-  cwd?: string;
-  /** No ready line within this: the worker is killed and reported failed. */
-  ready_timeout_ms: number;
-  /** stop(): stdin closed, SIGTERM after half of this, SIGKILL after all of it. */
-  stop_grace_ms: number;
-  /** Default 1 MiB; a longer stdout line is a protocol error and the worker is killed. */
-  max_line_bytes?: number;
-}
-
-/** A call to another profile (the fragment graph), made by a worker while it holds a request. */
-export interface WorkerCall {
-  id: string;
-  profile: string;
-  payload?: unknown;
-}
-export type WorkerMessage =
-  | { type: 'ready' }
-  | { type: 'heartbeat' }
-  | { type: 'result'; id: string; ok: boolean; result?: unknown; error?: string }
-  | ({ type: 'call' } & WorkerCall);
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'stopping' | 'exited';
 export interface WorkerResult {
   id: string;
@@ -92,46 +67,6 @@ export const STDERR_HEAD_BYTES = 1024;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** After 'exit', how long to wait for the pipes to close: a grandchild holding stdout open must not delay `exit` forever. */
 const CLOSE_WAIT_MS = 250;
-
-/** Problems with a spec (empty = fine). Checked by spawn too; specs come from a config file, so types are checked at run time. */
-export function validateSpec(spec: WorkerSpec): string[] {
-  const problems: string[] = [];
-  const cmd: unknown = spec.command;
-  if (!Array.isArray(cmd) || cmd.length === 0) problems.push('command is empty: it needs at least the program');
-  else {
-    cmd.forEach((arg: unknown, i) => {
-      if (typeof arg !== 'string') problems.push(`command[${i}] is not a string`);
-      else if (arg.includes('\0')) problems.push(`command[${i}] contains a NUL byte`);
-    });
-    const prog: unknown = cmd[0];
-    if (prog === '') problems.push('command[0] (the program) is empty');
-    else if (typeof prog === 'string' && prog.includes('/') && !isAbsolute(prog))
-      problems.push(`program '${prog}' is a relative path: give an absolute path, or a bare name to look up in PATH`);
-  }
-  const env: unknown = spec.env;
-  if (env !== undefined) {
-    if (typeof env !== 'object' || env === null || Array.isArray(env)) problems.push('env is not an object of strings');
-    else
-      for (const [k, v] of Object.entries(env)) {
-        if (k === '' || k.includes('=') || k.includes('\0'))
-          problems.push(`env name '${k.replace(/\0/g, '\\0')}' is empty or holds '=' or a NUL byte`);
-        if (typeof v !== 'string') problems.push(`env ${k} is not a string`);
-        else if (v.includes('\0')) problems.push(`env ${k} contains a NUL byte`);
-      }
-  }
-  const cwd: unknown = spec.cwd;
-  if (cwd !== undefined && (typeof cwd !== 'string' || cwd.includes('\0') || !isAbsolute(cwd)))
-    problems.push('cwd must be an absolute path without NUL bytes');
-  for (const k of ['ready_timeout_ms', 'stop_grace_ms'] as const) {
-    const v: unknown = spec[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-      problems.push(`${k} must be a positive number of milliseconds`);
-  }
-  const max: unknown = spec.max_line_bytes;
-  if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max <= 0))
-    problems.push('max_line_bytes must be a positive integer');
-  return problems;
-}
 
 export class Worker {
   private child: ChildProcess | undefined;
@@ -400,124 +335,4 @@ function spawnFailure(program: string, cwd: string | undefined, e: NodeJS.ErrnoE
         ? 'permission denied (not executable?)'
         : e.message;
   return `cannot start '${program}': ${why}${e.code !== undefined && !why.includes(e.code) ? ` (${e.code})` : ''}`;
-}
-
-/**
- * A request payload as JSON text (undefined: no payload), or why it cannot be: JSON.stringify
- * recurses, so a payload nested deeper than the stack throws a RangeError; a BigInt or a cycle
- * throws a TypeError. Used by send() and, earlier, by the pool's admission, so such a request is
- * refused before the engine places it.
- */
-export function encodePayload(payload: unknown): { ok: true; json: string | undefined } | { ok: false; error: string } {
-  try {
-    return { ok: true, json: JSON.stringify(payload) };
-  } catch (e) {
-    return { ok: false, error: `payload cannot be encoded as JSON: ${(e as Error).message}` };
-  }
-}
-
-/** A line, checked. A malformed result that still names an id comes back as a failed result too, so its request is not left hanging. */
-function parseMessage(line: string): { msg?: WorkerMessage; problem?: string } {
-  const preview = line.length > 200 ? `${line.slice(0, 200)}…` : line;
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return { problem: `not JSON: ${preview}` };
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { problem: `not a JSON object: ${preview}` };
-  const o = v as Record<string, unknown>;
-  if (o.type === 'ready' || o.type === 'heartbeat') return { msg: { type: o.type } };
-  if (o.type === 'call') {
-    if (typeof o.id !== 'string' || o.id === '' || o.id.length > 256)
-      return { problem: `call without a string id of 1–256 characters: ${preview}` };
-    if (typeof o.profile !== 'string') return { problem: `call '${o.id}' without a string profile: ${preview}` };
-    return { msg: { type: 'call', id: o.id, profile: o.profile, ...('payload' in o ? { payload: o.payload } : {}) } };
-  }
-  if (o.type !== 'result')
-    return { problem: `unknown message type ${JSON.stringify(o.type) ?? 'undefined'}: ${preview}` };
-  if (typeof o.id !== 'string') return { problem: `result without a string id: ${preview}` };
-  const bad =
-    typeof o.ok !== 'boolean'
-      ? 'ok is not a boolean'
-      : o.error !== undefined && typeof o.error !== 'string'
-        ? 'error is not a string'
-        : undefined;
-  if (bad !== undefined)
-    return {
-      msg: { type: 'result', id: o.id, ok: false, error: `malformed result: ${bad}` },
-      problem: `result '${o.id}': ${bad}`,
-    };
-  return {
-    msg: {
-      type: 'result',
-      id: o.id,
-      ok: o.ok as boolean,
-      ...('result' in o ? { result: o.result } : {}),
-      ...(o.error !== undefined ? { error: o.error as string } : {}),
-    },
-  };
-}
-
-/** Cut to at most `max` UTF-8 bytes without splitting a character. */
-function truncateUtf8(s: string, max: number): string {
-  const b = Buffer.from(s, 'utf8');
-  if (b.length <= max) return s;
-  let end = max;
-  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--; // back off to a character boundary
-  return b.subarray(0, end).toString('utf8');
-}
-
-/**
- * Splits a byte stream into lines: chunks may end mid-line or mid-character (the streaming decoder
- * holds partial UTF-8 sequences back) and may hold many lines. A line growing past `max` bytes is
- * reported once, as soon as it does (not at its newline: the point is to bound memory), and its
- * remainder is skipped.
- */
-class LineReader {
-  private readonly decoder = new StringDecoder('utf8');
-  private parts: string[] = [];
-  private bytes = 0;
-  private skipping = false;
-
-  constructor(
-    private readonly max: number,
-    private readonly onLine: (line: string) => void,
-    private readonly onOverflow: (head: string) => void,
-  ) {}
-
-  push(chunk: Buffer): void {
-    this.feed(this.decoder.write(chunk));
-  }
-
-  /** End of stream: an unterminated last line is still delivered. */
-  end(): void {
-    this.feed(this.decoder.end());
-    if (!this.skipping && this.parts.length > 0) this.onLine(this.parts.join(''));
-    this.parts = [];
-  }
-
-  private feed(text: string): void {
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      const piece = nl < 0 ? text.slice(start) : text.slice(start, nl);
-      if (!this.skipping && piece !== '') {
-        this.parts.push(piece);
-        this.bytes += Buffer.byteLength(piece);
-        if (this.bytes > this.max) {
-          const head = this.parts.join('');
-          this.skipping = true;
-          this.parts = [];
-          this.onOverflow(head);
-        }
-      }
-      if (nl < 0) return;
-      if (!this.skipping) this.onLine(this.parts.join(''));
-      this.parts = [];
-      this.bytes = 0;
-      this.skipping = false;
-      start = nl + 1;
-    }
-  }
 }

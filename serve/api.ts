@@ -6,71 +6,18 @@
  * agent decides), every input is bounded (headers, body, time, WebSocket frames, per-client send
  * buffers, metric label values), and internals never leak into responses — details go to `log`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIPv4, type Socket } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { z } from 'zod';
-import { formatIssues } from '../engine/schemas.ts';
-import {
-  PRIORITY,
-  type Command,
-  type Decision,
-  type NodeObservation,
-  type PressureView,
-  type PsiSet,
-} from '../engine/types.ts';
-import { hasBody, parseJsonBody, readBody } from './api-body.ts';
-import { dashboardAsset, dashboardHtml, DASHBOARD_CSP } from './dashboard.ts';
-import { API_LIMITS, ConnectionGuard, type ApiLimits } from './limits.ts';
-import type { AgentMetrics, ApiShedReason } from './metrics.ts';
+import type { AgentPort } from './agent-port.ts';
+import type { ApiContext } from './api-context.ts';
+import { JSON_TYPE, REJECT_LINGER_MS, sendJson } from './api-responses.ts';
+import { handleRequest, pathOf, routeOf } from './api-routes.ts';
+import { InFlight } from './in-flight.ts';
+import { API_LIMITS, type ApiLimits, ConnectionGuard } from './limits.ts';
+import { isLoopback, listenError, parseListen } from './listen.ts';
+import type { ApiShedReason } from './metrics.ts';
 import { StreamHub } from './stream.ts';
-import type { HistoryMessage } from './stream-history.ts';
-import { checkBearer } from './token.ts';
-
-export type StreamMessage =
-  | { type: 'decision'; decision: Decision }
-  | { type: 'sample'; t_ms: number; psi: PsiSet; pressure?: PressureView; nodes?: NodeObservation[] }
-  | { type: 'command'; t_ms: number; command: Command }
-  | { type: 'event'; t_ms: number; level: 'info' | 'warn' | 'error'; text: string };
-
-/**
- * Body of POST /v1/schedule. Priority names are mapped to the engine's numbers here, so the agent
- * always receives 0–3 (`ScheduleBody['priority']` is a number).
- */
-export const scheduleBodySchema = z.strictObject({
-  profile: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'profile names are 1–64 of A–Z a–z 0–9 _ . -'),
-  priority: z
-    .union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.enum(['low', 'normal', 'high', 'critical'])], {
-      error: 'priority is 0–3 or one of low, normal, high, critical',
-    })
-    .transform((p) => (typeof p === 'number' ? p : PRIORITY[p]))
-    .default(1),
-  memory_home: z.number().int().min(0).max(4095).optional(),
-  cpus: z.number().positive().max(1024).optional(),
-  memory_kb: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 40)
-    .optional(),
-  exclusive_cpus: z.number().int().min(0).max(1024).optional(),
-  payload: z.unknown().optional(),
-  wait: z.boolean().default(false),
-});
-export type ScheduleBody = z.infer<typeof scheduleBodySchema>;
-
-export interface AgentPort {
-  readonly mode: 'adopt' | 'pool';
-  /** The agent decides; the API only validates and relays. */
-  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
-  /** JSON for GET /v1/state. */
-  state(): unknown;
-  readonly metrics: AgentMetrics;
-  /** Register a stream listener; returns the unsubscribe function. */
-  subscribe(listener: (m: StreamMessage) => void): () => void;
-  /** The recent past (serve/stream-history.ts), sent to a new stream client before the live messages. */
-  history?(): HistoryMessage;
-}
 
 export interface ApiOptions {
   /** "127.0.0.1:9464", "[::1]:0", "localhost:9464"; port 0 = any free port. */
@@ -96,53 +43,8 @@ export interface ApiHandle {
   close(): Promise<void>;
 }
 
-/** The listen address could not be bound; the message is one line for the operator. */
-export class ListenError extends Error {}
-
-const JSON_TYPE = 'application/json; charset=utf-8';
-const COMMON_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
-/** Grace before destroying a connection whose body we refused, so the client can read the response first. */
-const REJECT_LINGER_MS = 1000;
 /** Under attack the limits act on every connection; the log gets one summary line per this. */
 const SHED_LOG_INTERVAL_MS = 10_000;
-
-/** Fixed route names (also the `route` metric label, so a scan of random paths cannot add series). */
-const ROUTES: Record<string, { name: string; method: string }> = {
-  '/v1/schedule': { name: 'schedule', method: 'POST' },
-  '/v1/state': { name: 'state', method: 'GET' },
-  '/metrics': { name: 'metrics', method: 'GET' },
-  '/healthz': { name: 'healthz', method: 'GET' },
-  '/v1/stream': { name: 'stream', method: 'GET' },
-  '/': { name: 'dashboard', method: 'GET' },
-  '/dashboard': { name: 'dashboard', method: 'GET' },
-};
-
-const routeOf = (path: string) => (Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined);
-const pathOf = (req: IncomingMessage) => (req.url ?? '').split('?')[0] ?? '';
-
-/** "host:port" or "[v6]:port" → parts. Unbracketed IPv6 is refused: "::1:80" is ambiguous. */
-export function parseListen(s: string): { host: string; port: number } {
-  const m = /^\[([^\]]*)\]:([^:]*)$/.exec(s) ?? /^([^:[\]]*):([^:]*)$/.exec(s);
-  if (!m) {
-    throw new Error(`listen address "${s}": expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (IPv6 in brackets)`);
-  }
-  const host = m[1] ?? '',
-    portText = m[2] ?? '';
-  if (host.trim() === '' || /\s/.test(host)) throw new Error(`listen address "${s}": empty or blank host`);
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new Error(`listen address "${s}": port must be 0–65535 (0 picks a free port)`);
-  }
-  return { host, port: Number(portText) };
-}
-
-/** 127.0.0.0/8, ::1 (also spelled out or IPv4-mapped) and localhost. */
-export function isLoopback(host: string): boolean {
-  let h = host.toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (h.startsWith('::ffff:')) h = h.slice(7);
-  return isIPv4(h) && h.startsWith('127.');
-}
 
 /** Host header without its port ("[::1]:80" → "[::1]", "localhost:80" → "localhost"). */
 function hostOf(header: string): string {
@@ -150,323 +52,154 @@ function hostOf(header: string): string {
 }
 
 /** Node's parser errors as answers: status, reason phrase, what the client did wrong. */
-function clientErrorAnswer(code: string | undefined, L: ApiLimits): [number, string, string] {
+function clientErrorAnswer(code: string | undefined, limits: ApiLimits): [number, string, string] {
   if (code === 'HPE_HEADER_OVERFLOW')
-    return [431, 'Request Header Fields Too Large', `request line and headers larger than ${L.max_header_bytes} bytes`];
+    return [
+      431,
+      'Request Header Fields Too Large',
+      `request line and headers larger than ${limits.max_header_bytes} bytes`,
+    ];
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
     return [
       408,
       'Request Timeout',
-      `headers not complete within ${L.headers_timeout_ms} ms, or the whole request within ${L.request_timeout_ms} ms`,
+      `headers not complete within ${limits.headers_timeout_ms} ms, ` +
+        `or the whole request within ${limits.request_timeout_ms} ms`,
     ];
   if (code === 'HPE_INVALID_METHOD') return [400, 'Bad Request', 'unknown HTTP method'];
   return [400, 'Bad Request', `malformed HTTP request (${code ?? 'parse error'})`];
 }
 
-/** Listen failures in words an operator can act on. */
-export function listenError(listen: string, e: NodeJS.ErrnoException): ListenError {
-  const why: Record<string, string> = {
-    EADDRINUSE: 'address already in use (another process listens there)',
-    EACCES: 'permission denied (ports below 1024 need root)',
-    EADDRNOTAVAIL: 'not an address of this host',
-    ENOTFOUND: 'host name not found',
-    EAI_AGAIN: 'host name lookup failed',
-  };
-  return new ListenError(`cannot listen on ${listen}: ${why[e.code ?? ''] ?? e.message}`);
-}
-
-export async function startApi(port: AgentPort, o: ApiOptions): Promise<ApiHandle> {
-  const { host, port: listenPort } = parseListen(o.listen);
-  const L: ApiLimits = { ...API_LIMITS, ...o.limits };
-  const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
+export async function startApi(port: AgentPort, opts: ApiOptions): Promise<ApiHandle> {
+  const { host, port: listenPort } = parseListen(opts.listen);
+  const limits: ApiLimits = { ...API_LIMITS, ...opts.limits };
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const loopback = isLoopback(host);
   if (!loopback)
     log(`warning: API listening on non-loopback address ${host}; the bearer token and the stream travel unencrypted`);
+  const shed = shedReporter(port, log);
+  const ctx: ApiContext = {
+    port,
+    limits,
+    token: opts.token,
+    title: opts.title ?? `fgo ${port.mode} agent`,
+    log,
+    guard: new ConnectionGuard(limits, shed),
+    work: new InFlight(),
+    hostAllowed: hostCheck(loopback),
+  };
+  const server = createHttpServer(ctx);
+  await listen(server, host, listenPort, opts.listen);
+  server.on('error', (e) => log(`api: server error: ${e.message}`));
+  // Made once listening (its ping timer would outlive a failed listen); upgrades cannot come before.
+  const streams = new StreamHub(port, { limits, token: opts.token, log, shed, hostAllowed: ctx.hostAllowed });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    ctx.guard.forget(req.socket); // a stream counts against the stream budgets from here on
+    streams.upgrade(req, socket, head, pathOf(req));
+  });
+  const addr = server.address();
+  const bound =
+    typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host, port: listenPort };
+  return {
+    ...bound,
+    drain: (timeout_ms = limits.drain_timeout_ms) => ctx.work.drain(timeout_ms),
+    close: () => closeApi(ctx, server, streams),
+  };
+}
 
-  // A page in a browser on this host could reach a loopback API through DNS rebinding (evil.example
-  // resolving to 127.0.0.1); such requests carry the attacker's name in Host, so a loopback-bound
-  // API answers only requests addressed to a loopback name.
-  const hostAllowed = (req: IncomingMessage) =>
-    !loopback || req.headers.host === undefined || isLoopback(hostOf(req.headers.host));
+/**
+ * A page in a browser on this host could reach a loopback API through DNS rebinding (evil.example
+ * resolving to 127.0.0.1); such requests carry the attacker's name in Host, so a loopback-bound
+ * API answers only requests addressed to a loopback name.
+ */
+function hostCheck(loopback: boolean): (req: IncomingMessage) => boolean {
+  return (req) => !loopback || req.headers.host === undefined || isLoopback(hostOf(req.headers.host));
+}
 
+/**
+ * A connection refused or dropped by the limits: counted in the metrics, summed up in the log at most
+ * once per SHED_LOG_INTERVAL_MS.
+ */
+function shedReporter(port: AgentPort, log: (line: string) => void): (reason: ApiShedReason) => void {
   const shedCounts = new Map<ApiShedReason, number>();
   let shedLoggedAt = -Infinity;
-  const shed = (reason: ApiShedReason) => {
+  return (reason) => {
     port.metrics.apiConnectionShed(reason);
     shedCounts.set(reason, (shedCounts.get(reason) ?? 0) + 1);
     if (performance.now() - shedLoggedAt < SHED_LOG_INTERVAL_MS) return;
     shedLoggedAt = performance.now();
     log(
-      `api: connection limits in action, so far: ${[...shedCounts].map(([r, n]) => `${r} ${n}`).join(', ')} (fgo_api_connections_shed_total)`,
+      `api: connection limits in action, so far: ${[...shedCounts].map(([r, n]) => `${r} ${n}`).join(', ')} ` +
+        '(fgo_api_connections_shed_total)',
     );
   };
-  const guard = new ConnectionGuard(L, shed);
+}
 
-  let draining = false;
-  let inFlight = 0; // schedule requests past authentication
-  const onDrained: Array<() => void> = [];
-  const settle = () => {
-    if (inFlight === 0) for (const done of onDrained.splice(0)) done();
-  };
-  const retryAfter = { 'Retry-After': String(L.retry_after_s) };
-
-  const json = (
-    res: ServerResponse,
-    route: string,
-    code: number,
-    body: unknown,
-    extra: Record<string, string> = {},
-  ) => {
-    const text = JSON.stringify(body) ?? 'null';
-    res.writeHead(code, {
-      ...COMMON_HEADERS,
-      'Content-Type': JSON_TYPE,
-      'Content-Length': String(Buffer.byteLength(text)),
-      ...extra,
-    });
-    res.end(text);
-    port.metrics.apiRequest(route, code);
-  };
-
-  /**
-   * Answer a request whose body we will not read, then drop the connection: stop reading, let the
-   * response and our FIN go out, and destroy the socket after a short grace. Destroying at once with
-   * unread input makes the kernel send RST, which can discard the response before the client reads it;
-   * reading on (Node's default) would let a client stream an endless body at us.
-   */
-  const refuse = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: string,
-    code: number,
-    body: unknown,
-    extra: Record<string, string> = {},
-  ) => {
-    if (!hasBody(req) || req.complete) return json(res, route, code, body, extra);
-    const socket = req.socket;
-    socket.destroySoon = () => socket.end(); // Node calls this after a `Connection: close` response
-    // Node resumes an unread request once the response is finished (to drain it); pause after that.
-    res.once('finish', () =>
-      setImmediate(() => {
-        req.pause();
-        socket.pause();
-      }),
-    );
-    setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
-    json(res, route, code, body, { ...extra, Connection: 'close' });
-  };
-
-  async function schedule(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (draining)
-      return refuse(
-        req,
-        res,
-        'schedule',
-        503,
-        { error: 'agent is stopping: not taking new requests' },
-        { ...retryAfter, Connection: 'close' },
-      );
-    if (!checkBearer(req.headers.authorization, o.token)) {
-      return refuse(
-        req,
-        res,
-        'schedule',
-        401,
-        { error: 'missing or invalid bearer token' },
-        { 'WWW-Authenticate': 'Bearer realm="fgo"' },
-      );
-    }
-    guard.mark(req.socket, 'trusted');
-    inFlight++;
-    try {
-      await authorizedSchedule(req, res);
-    } finally {
-      inFlight--;
-      settle();
-    }
-  }
-
-  async function authorizedSchedule(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (mediaType !== 'application/json')
-      return refuse(req, res, 'schedule', 415, { error: 'Content-Type must be application/json' });
-    const tooLarge = { error: `request body larger than ${L.max_body_bytes} bytes` };
-    if (Number(req.headers['content-length'] ?? 0) > L.max_body_bytes)
-      return refuse(req, res, 'schedule', 413, tooLarge);
-
-    // Only now, with the headers accepted, invite a client that sent `Expect: 100-continue` to send the body.
-    if (/100-continue/i.test(req.headers.expect ?? '')) res.writeContinue();
-    const raw = await readBody(req, L.max_body_bytes);
-    if (raw === 'too_large') return refuse(req, res, 'schedule', 413, tooLarge);
-    if (raw === 'aborted') return;
-    const body = parseJsonBody(raw);
-    if ('error' in body) return json(res, 'schedule', 400, { error: body.error });
-    const parsed = scheduleBodySchema.safeParse(body.value);
-    if (!parsed.success)
-      return json(res, 'schedule', 400, {
-        error: 'invalid schedule request',
-        problems: formatIssues(parsed.error.issues),
-      });
-    const answer = await port.schedule(parsed.data);
-    if (!Number.isInteger(answer.status) || answer.status < 200 || answer.status > 599)
-      throw new Error(`agent answered with status ${answer.status}`);
-    // A 503 that says when to come back (pool mode's open circuit breaker, a stopping agent) gets
-    // Retry-After, unless the agent set its headers itself (a degraded journal).
-    const retry = (answer.body as { retry_after_s?: unknown } | null)?.retry_after_s;
-    const retryAfter: Record<string, string> =
-      answer.status === 503 && Number.isInteger(retry) ? { 'Retry-After': String(retry) } : {};
-    json(res, 'schedule', answer.status, answer.body, answer.headers ?? retryAfter);
-  }
-
-  const page = (res: ServerResponse, type: string, body: string) => {
-    res.writeHead(200, {
-      ...COMMON_HEADERS,
-      'Content-Type': type,
-      'Content-Length': String(Buffer.byteLength(body)),
-      'Content-Security-Policy': DASHBOARD_CSP,
-    });
-    res.end(body);
-    port.metrics.apiRequest('dashboard', 200);
-  };
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (Buffer.byteLength(req.url ?? '') > L.max_url_bytes)
-      return refuse(req, res, 'other', 414, { error: `request target longer than ${L.max_url_bytes} bytes` });
-    const path = pathOf(req);
-    const route = routeOf(path);
-    if (!hostAllowed(req))
-      return refuse(req, res, route?.name ?? 'other', 421, { error: 'Host is not a loopback name' });
-    if (path === '/favicon.ico') {
-      // Browsers ask for it with every dashboard load; an empty answer keeps their console clean.
-      res.writeHead(204, COMMON_HEADERS);
-      return void res.end();
-    }
-    const asset = req.method === 'GET' && path.startsWith('/assets/') ? dashboardAsset(path) : undefined;
-    if (asset !== undefined) return page(res, 'text/javascript; charset=utf-8', asset);
-    if (!route) return refuse(req, res, 'other', 404, { error: `no route ${req.method ?? ''} ${path}` });
-    if (req.method !== route.method)
-      return refuse(
-        req,
-        res,
-        route.name,
-        405,
-        { error: `${path} allows ${route.method} only` },
-        { Allow: route.method },
-      );
-    if (route.name === 'schedule') return schedule(req, res);
-    // Only schedule takes a body; one sent elsewhere is not read (refuse closes the connection after answering).
-    if (hasBody(req))
-      return refuse(req, res, route.name, 400, { error: `${req.method ?? ''} ${path} takes no request body` });
-    return serveGet(res, route.name);
-  }
-
-  async function serveGet(res: ServerResponse, route: string): Promise<void> {
-    switch (route) {
-      case 'state':
-        return json(res, 'state', 200, port.state());
-      case 'metrics': {
-        const text = await port.metrics.text();
-        res.writeHead(200, {
-          ...COMMON_HEADERS,
-          'Content-Type': port.metrics.contentType,
-          'Content-Length': String(Buffer.byteLength(text)),
-        });
-        res.end(text);
-        return port.metrics.apiRequest('metrics', 200);
-      }
-      case 'dashboard':
-        return page(res, 'text/html; charset=utf-8', dashboardHtml(o.title ?? `fgo ${port.mode} agent`));
-      case 'healthz': {
-        const [code, text] = draining ? [503, 'draining'] : [200, 'ok'];
-        res.writeHead(code, {
-          ...COMMON_HEADERS,
-          'Content-Type': 'text/plain; charset=utf-8',
-          'Content-Length': String(text.length),
-          ...(draining ? retryAfter : {}),
-        });
-        res.end(text);
-        return port.metrics.apiRequest('healthz', code);
-      }
-      default: // /v1/stream without an Upgrade header
-        return json(res, 'stream', 426, { error: 'GET /v1/stream is a WebSocket endpoint' }, { Upgrade: 'websocket' });
-    }
-  }
-
+/** The HTTP server with the limits applied: every connection through the guard, every request routed. */
+function createHttpServer(ctx: ApiContext): Server {
   const dispatch = (req: IncomingMessage, res: ServerResponse) => {
-    guard.mark(req.socket, 'busy');
-    res.once('close', () => guard.mark(req.socket, 'idle'));
-    handle(req, res).catch((e: unknown) => {
+    ctx.guard.mark(req.socket, 'busy');
+    res.once('close', () => ctx.guard.mark(req.socket, 'idle'));
+    handleRequest(ctx, req, res).catch((e: unknown) => {
       const path = pathOf(req);
-      log(`api: ${req.method ?? '?'} ${path} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      ctx.log(`api: ${req.method ?? '?'} ${path} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       if (res.headersSent) res.destroy();
-      else json(res, routeOf(path)?.name ?? 'other', 500, { error: 'internal error (details in the agent log)' });
+      else
+        sendJson(ctx, res, routeOf(path)?.name ?? 'other', 500, { error: 'internal error (details in the agent log)' });
     });
   };
+  const limits = ctx.limits;
   const server = createServer(
     {
-      maxHeaderSize: L.max_header_bytes,
-      requestTimeout: L.request_timeout_ms,
-      headersTimeout: L.headers_timeout_ms,
-      keepAliveTimeout: L.keep_alive_timeout_ms,
-      connectionsCheckingInterval: L.timeout_check_interval_ms,
+      maxHeaderSize: limits.max_header_bytes,
+      requestTimeout: limits.request_timeout_ms,
+      headersTimeout: limits.headers_timeout_ms,
+      keepAliveTimeout: limits.keep_alive_timeout_ms,
+      connectionsCheckingInterval: limits.timeout_check_interval_ms,
     },
     dispatch,
   );
-  // Node would answer `Expect: 100-continue` itself before we saw the headers; schedule() decides instead.
+  // Node would answer `Expect: 100-continue` itself before we saw the headers; handleSchedule() decides instead.
   server.on('checkContinue', dispatch);
-  server.on('connection', (socket: Socket) => guard.admit(socket));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // A reset peer cannot be answered, nor a connection already sending an answer (the error came from a pipelined request).
-    const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-    if (err.code === 'ECONNRESET' || !socket.writable || answering) return void socket.destroy();
-    const [code, text, error] = clientErrorAnswer(err.code, L);
-    const body = JSON.stringify({ error });
-    socket.end(
-      `HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
-    port.metrics.apiRequest('other', code);
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    guard.forget(req.socket); // a stream counts against the stream budgets from here on
-    streams.upgrade(req, socket, head, pathOf(req));
-  });
+  server.on('connection', (socket: Socket) => ctx.guard.admit(socket));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(ctx, err, socket));
+  return server;
+}
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(listenError(o.listen, e)));
-    server.listen({ host, port: listenPort }, () => {
+/** A request Node's parser refused (too large, too slow, malformed), answered on the raw socket. */
+function answerClientError(ctx: ApiContext, err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset peer cannot be answered, nor a connection already sending an answer (the error came from a
+  // pipelined request).
+  const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (err.code === 'ECONNRESET' || !socket.writable || answering) return void socket.destroy();
+  const [code, text, error] = clientErrorAnswer(err.code, ctx.limits);
+  const body = JSON.stringify({ error });
+  socket.end(
+    `HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nCache-Control: no-store\r\n` +
+      `Content-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  setTimeout(() => socket.destroy(), REJECT_LINGER_MS).unref();
+  ctx.port.metrics.apiRequest('other', code);
+}
+
+/** Bind the address; a failure is a ListenError an operator can act on. */
+function listen(server: Server, host: string, port: number, address: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(listenError(address, e)));
+    server.listen({ host, port }, () => {
       server.removeAllListeners('error');
       resolve();
     });
   });
-  server.on('error', (e) => log(`api: server error: ${e.message}`));
-  // Made once listening (its ping timer would outlive a failed listen); upgrades cannot come before.
-  const streams = new StreamHub(port, { limits: L, token: o.token, log, shed, hostAllowed });
-  const addr = server.address();
-  const bound =
-    typeof addr === 'object' && addr !== null ? { host: addr.address, port: addr.port } : { host, port: listenPort };
+}
 
-  return {
-    ...bound,
-    drain: (timeout_ms = L.drain_timeout_ms) => {
-      draining = true;
-      return new Promise<number>((resolve) => {
-        const timer = setTimeout(() => resolve(inFlight), timeout_ms);
-        onDrained.push(() => {
-          clearTimeout(timer);
-          resolve(0);
-        });
-        settle();
-      });
-    },
-    close: async () => {
-      draining = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve())); // also closes idle keep-alives
-      await streams.close(L.close_grace_ms);
-      for (const end = performance.now() + L.close_grace_ms; guard.busy > 0 && performance.now() < end; )
-        await new Promise((r) => setTimeout(r, 20));
-      server.closeAllConnections();
-      await closed;
-    },
-  };
+/** Stop listening, close the streams, let written answers out (close_grace_ms), then cut every connection. */
+async function closeApi(ctx: ApiContext, server: Server, streams: StreamHub): Promise<void> {
+  ctx.work.draining = true;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve())); // also closes idle keep-alives
+  await streams.close(ctx.limits.close_grace_ms);
+  for (const end = performance.now() + ctx.limits.close_grace_ms; ctx.guard.busy > 0 && performance.now() < end; )
+    await new Promise((r) => setTimeout(r, 20));
+  server.closeAllConnections();
+  await closed;
 }

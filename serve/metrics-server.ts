@@ -9,7 +9,7 @@
  * API's header/request timeouts; a handful of connections is plenty for scrapers, so more are refused.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenError, parseListen } from './api.ts';
+import { listenError, parseListen } from './listen.ts';
 import { API_LIMITS } from './limits.ts';
 import type { AgentMetrics } from './metrics.ts';
 

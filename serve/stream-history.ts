@@ -10,7 +10,7 @@
  * makes hundreds a second. The totals count everything since the API started.
  */
 import type { Decision, PsiSet } from '../engine/types.ts';
-import type { StreamMessage } from './api.ts';
+import type { StreamMessage } from './stream-message.ts';
 
 /** Pressure samples kept: ten minutes at the agent's default 1 s interval. */
 export const HISTORY_SAMPLES = 600;

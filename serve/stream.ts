@@ -12,7 +12,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { AgentPort, StreamMessage } from './api.ts';
+import type { AgentPort } from './agent-port.ts';
+import type { StreamMessage } from './stream-message.ts';
 import type { ApiLimits } from './limits.ts';
 import type { ApiShedReason } from './metrics.ts';
 import { checkBearer } from './token.ts';
@@ -49,14 +50,14 @@ export class StreamHub {
 
   constructor(
     private readonly port: AgentPort,
-    private readonly o: StreamOptions,
+    private readonly opts: StreamOptions,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: o.limits.stream_max_message_bytes,
+      maxPayload: opts.limits.stream_max_message_bytes,
       perMessageDeflate: false,
     });
-    this.pinger = setInterval(() => this.ping(), o.limits.stream_ping_interval_ms);
+    this.pinger = setInterval(() => this.ping(), opts.limits.stream_ping_interval_ms);
     this.pinger.unref();
   }
 
@@ -77,7 +78,7 @@ export class StreamHub {
       this.port.metrics.apiRequest(path === '/v1/stream' ? 'stream' : 'other', code);
     };
     if (path !== '/v1/stream') return deny(404, 'Not Found', `no WebSocket endpoint ${path}`);
-    if (!this.o.hostAllowed(req)) return deny(421, 'Misdirected Request', 'Host is not a loopback name');
+    if (!this.opts.hostAllowed(req)) return deny(421, 'Misdirected Request', 'Host is not a loopback name');
     // Browsers always send Origin on WebSocket handshakes and, unlike fetch, do not apply CORS to
     // them, so any web page could read the stream. Only the agent's own pages (same origin as the
     // Host the request came to, itself checked above) and tools that send no Origin get it.
@@ -85,15 +86,20 @@ export class StreamHub {
     if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`)
       return deny(403, 'Forbidden', 'foreign Origin');
     const withToken = req.headers.authorization !== undefined;
-    if (withToken && !checkBearer(req.headers.authorization, this.o.token))
+    if (withToken && !checkBearer(req.headers.authorization, this.opts.token))
       return deny(401, 'Unauthorized', 'invalid bearer token', 'WWW-Authenticate: Bearer realm="fgo"\r\n');
     if (this.closing)
-      return deny(503, 'Service Unavailable', 'agent is stopping', `Retry-After: ${this.o.limits.retry_after_s}\r\n`);
+      return deny(
+        503,
+        'Service Unavailable',
+        'agent is stopping',
+        `Retry-After: ${this.opts.limits.retry_after_s}\r\n`,
+      );
     const address = withToken ? undefined : (req.socket.remoteAddress ?? 'unknown');
     const full = this.budgetFull(address);
     if (full !== undefined) {
-      this.o.shed('stream_full');
-      return deny(503, 'Service Unavailable', full, `Retry-After: ${this.o.limits.retry_after_s}\r\n`);
+      this.opts.shed('stream_full');
+      return deny(503, 'Service Unavailable', full, `Retry-After: ${this.opts.limits.retry_after_s}\r\n`);
     }
     // The slot is taken once the handshake succeeded: ws answers a malformed one itself (400), without calling back.
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, address));
@@ -117,7 +123,7 @@ export class StreamHub {
 
   /** Why a stream of this client cannot be opened now, or undefined. */
   private budgetFull(address: string | undefined): string | undefined {
-    const l = this.o.limits;
+    const l = this.opts.limits;
     if (address === undefined)
       return this.authenticated >= l.max_streams_authenticated
         ? `all ${l.max_streams_authenticated} authenticated streams are in use`
@@ -168,14 +174,14 @@ export class StreamHub {
     if (closed) unsubscribe(); // closed while subscribe() was still running
     ws.on('pong', () => (client.alive = true));
     ws.on('message', () => {}); // incoming messages are ignored; maxPayload bounds them
-    ws.on('error', (e) => this.o.log(`api: stream client error: ${e.message}`));
+    ws.on('error', (e) => this.opts.log(`api: stream client error: ${e.message}`));
   }
 
   private send(c: Client, m: StreamMessage): void {
     if (c.ws.readyState !== WebSocket.OPEN) return;
-    if (c.ws.bufferedAmount > this.o.limits.stream_max_buffered_bytes) {
-      this.o.log(`api: stream client too slow (${c.ws.bufferedAmount} bytes queued), dropped`);
-      this.o.shed('stream_slow');
+    if (c.ws.bufferedAmount > this.opts.limits.stream_max_buffered_bytes) {
+      this.opts.log(`api: stream client too slow (${c.ws.bufferedAmount} bytes queued), dropped`);
+      this.opts.shed('stream_slow');
       c.unsubscribe();
       // Queued behind its backlog; ws cuts the socket if the close handshake stalls. Its slot is held until then.
       c.ws.close(1013, 'too slow, reconnect');
@@ -190,7 +196,7 @@ export class StreamHub {
   private ping(): void {
     for (const c of this.clients) {
       if (!c.alive) {
-        this.o.shed('stream_unresponsive');
+        this.opts.shed('stream_unresponsive');
         c.ws.terminate();
         continue;
       }

@@ -12,7 +12,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Decision, Observation } from '../engine/index.ts';
 import type { Status } from '../engine/status.ts';
-import { startApi, type AgentPort, type StreamMessage } from '../serve/api.ts';
+import { startApi } from '../serve/api.ts';
+import type { AgentPort } from '../serve/agent-port.ts';
+import type { StreamMessage } from '../serve/stream-message.ts';
 import { AgentMetrics } from '../serve/metrics.ts';
 import { StreamHistory } from '../serve/stream-history.ts';
 import type { RunWatcher } from './agent-loop.ts';

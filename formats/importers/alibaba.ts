@@ -4,7 +4,7 @@
  * marker values (-1, 101, time_stamp 0), repeated samples — and an optional utilization summary.
  */
 import { readCsv, scanRows, type CsvRecord } from '../csv.ts';
-import type { DemandImport, ImportOptions } from '../importers.ts';
+import type { DemandImport, ImportOptions } from './types.ts';
 import type { DemandRow } from '../traces.ts';
 import { gaps, maxOf, minOf, plural, prefixed } from './common.ts';
 

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../errors.ts';
 import { headerError, readCsv, type Fields } from '../csv.ts';
-import type { ImportFormat, ImportOptions } from '../importers.ts';
+import type { ImportFormat, ImportOptions } from './types.ts';
 
 const STAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$/;
 

@@ -4,7 +4,7 @@
  */
 import { basename } from 'node:path';
 import { scanRows, TimeOrder } from '../csv.ts';
-import type { DemandImport, ImportOptions } from '../importers.ts';
+import type { DemandImport, ImportOptions } from './types.ts';
 import { gaps, maxOf, plural, stamp, withHeader } from './common.ts';
 
 export function importNab(file: string, opts: ImportOptions): DemandImport {

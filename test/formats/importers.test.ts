@@ -6,13 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  importTrace,
-  type DemandImport,
-  type ImportFormat,
-  type ImportOptions,
-  type RequestImport,
-} from '../../formats/importers.ts';
+import { importTrace } from '../../formats/importers.ts';
+import type { DemandImport, ImportFormat, ImportOptions, RequestImport } from '../../formats/importers/types.ts';
 import { parseTimestampUs, shortNames } from '../../formats/importers/common.ts';
 import {
   readDemandTrace,

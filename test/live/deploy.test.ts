@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isLoopback, parseListen } from '../../serve/api.ts';
+import { isLoopback, parseListen } from '../../serve/listen.ts';
 import { parseLiveConfig } from '../../live/config.ts';
 import { fedMetrics, parseExposition, type Family } from './exposition.ts';
 

@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpusetError, CpusetGroups, detectCpusetBackend, validateGroupName } from '../../live/enforce.ts';
+import { validateGroupName } from '../../live/cpuset-group.ts';
+import { CpusetError, CpusetGroups, detectCpusetBackend } from '../../live/enforce.ts';
 import { resolveRoots } from '../../formats/host/roots.ts';
 
 // ---------------------------------------------------------------------------------------------

@@ -376,7 +376,7 @@ export function removeCgroupTree(dir: string): void {
 
 /**
  * A sysfs root describing this host as two NUMA nodes of one CPU each (node0 = cpu0, node1 =
- * cpu1), with the files formats/host/topology.ts, live/sampler.ts and live/procfs.ts read: node/{online,
+ * cpu1), with the files formats/host/topology.ts, live/sampler.ts and live/meminfo.ts read: node/{online,
  * possible,has_cpu,has_memory,has_normal_memory}, node<N>/{cpulist,cpumap,distance,meminfo} (the
  * real node0 meminfo's format, half of its memory on each node, "Node 1" prefixes on node1),
  * cpu/{online,possible,present} and cpu<N>/{node<N>,topology/…}. Returns `dir`.

@@ -1,7 +1,7 @@
 /**
  * Property and fuzz tests for every live parser: live/psi.ts (parsePsiText, parsePsiReading),
- * formats/host/cpulist.ts (parseCpuList, parseCpuMask, formatCpuList) and live/procfs.ts (parseProcStat,
- * parseNodeMeminfo, parseMeminfo, parsePidStat, parsePidStatus, parseNumaMaps).
+ * formats/host/cpulist.ts (parseCpuList, parseCpuMask, formatCpuList), live/proc-stat.ts (parseProcStat),
+ * live/meminfo.ts (parseNodeMeminfo, parseMeminfo) and live/proc-pid.ts (parsePidStat, parsePidStatus, parseNumaMaps).
  *
  * (a) Model → text → parse: a random model is printed the way the kernel prints it (formats from
  *     the kernel sources and the real files in test/fixtures/procfs), and parsing must give the
@@ -19,16 +19,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CpuListError, formatCpuList, parseCpuList, parseCpuMask } from '../../formats/host/cpulist.ts';
-import {
-  CPU_TIME_FIELDS,
-  parseMeminfo,
-  parseNodeMeminfo,
-  parseNumaMaps,
-  parsePidStat,
-  parsePidStatus,
-  parseProcStat,
-  type CpuTimes,
-} from '../../live/procfs.ts';
+import { CPU_TIME_FIELDS, parseProcStat, type CpuTimes } from '../../live/proc-stat.ts';
+import { parseMeminfo, parseNodeMeminfo } from '../../live/meminfo.ts';
+import { parseNumaMaps, parsePidStat, parsePidStatus } from '../../live/proc-pid.ts';
 import { HostFileError } from '../../live/procread.ts';
 import { parsePsiReading, parsePsiText } from '../../live/psi.ts';
 
@@ -408,7 +401,7 @@ describe('formats/host/cpulist.ts: parseCpuList, parseCpuMask, formatCpuList', (
 });
 
 // ---------------------------------------------------------------------------------------------
-// live/procfs.ts
+// live/proc-stat.ts, live/meminfo.ts, live/proc-pid.ts
 
 const counter = fc.oneof(fc.nat({ max: 1_000_000 }), fc.maxSafeNat());
 
@@ -596,7 +589,7 @@ const vmaText = (v: VmaModel) =>
 const numaMapsModel = fc.array(vmaModel, { maxLength: 12 });
 const numaMapsText = (vmas: readonly VmaModel[]) => vmas.map((v) => `${vmaText(v)}\n`).join('');
 
-describe('live/procfs.ts parsers', () => {
+describe('live/proc-stat, meminfo and proc-pid parsers', () => {
   it('(a) parseProcStat gives back the aggregate line, every cpuN line (missing trailing fields 0) and btime/procs_*', () => {
     fc.assert(
       fc.property(procStatModel, (m) => {

@@ -7,24 +7,19 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cpuNodeMap, cpuUtil, parseProcStat, readProcStat } from '../../live/proc-stat.ts';
+import { parseMeminfo, parseNodeMeminfo, readNodeMeminfo } from '../../live/meminfo.ts';
 import {
-  cpuNodeMap,
-  cpuUtil,
   listPids,
   localShare,
-  parseMeminfo,
-  parseNodeMeminfo,
   parseNumaMaps,
   parsePidStat,
   parsePidStatus,
-  parseProcStat,
-  readNodeMeminfo,
   readNumaMaps,
   readPidStat,
   readPidStatus,
   readProcessLocality,
-  readProcStat,
-} from '../../live/procfs.ts';
+} from '../../live/proc-pid.ts';
 import { HostFileError } from '../../live/procread.ts';
 import { resolveRoots } from '../../formats/host/roots.ts';
 import { readTopology } from '../../formats/host/topology.ts';

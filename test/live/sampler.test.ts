@@ -12,7 +12,7 @@ import { Orchestrator } from '../../engine/orchestrator.ts';
 import { observationSchema, problemsOf } from '../../engine/schemas.ts';
 import { buildTopology } from '../../engine/topology.ts';
 import type { Observation, PsiSet } from '../../engine/types.ts';
-import { parseMeminfo } from '../../live/procfs.ts';
+import { parseMeminfo } from '../../live/meminfo.ts';
 import { resolveRoots } from '../../formats/host/roots.ts';
 import { HostSampler, loadCpuSome } from '../../live/sampler.ts';
 import { readTopology } from '../../formats/host/topology.ts';

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileRules, globToRegExp, parseCgroupPaths, scan, stillRunning } from '../../live/selectors.ts';
-import { readPidStat } from '../../live/procfs.ts';
+import { readPidStat } from '../../live/proc-pid.ts';
 import { resolveRoots } from '../../formats/host/roots.ts';
 
 describe('globToRegExp', () => {

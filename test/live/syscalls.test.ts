@@ -6,10 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import koffi from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getProcessAffinity, sched_getaffinity, sched_setaffinity, setProcessAffinity } from '../../live/affinity.ts';
+import { decodeMask, encodeMask } from '../../live/bitmask.ts';
 import {
-  decodeMask,
-  encodeMask,
-  getProcessAffinity,
   mbind,
   MEMPOLICY_SYSCALLS,
   mempolicySyscalls,
@@ -17,13 +16,10 @@ import {
   movePages,
   MPOL_BIND,
   MPOL_DEFAULT,
-  sched_getaffinity,
-  sched_setaffinity,
   setMempolicy,
-  setProcessAffinity,
-  SyscallError,
-  UnsupportedPlatformError,
-} from '../../live/syscalls.ts';
+} from '../../live/mempolicy.ts';
+import { SyscallError } from '../../live/syscall-error.ts';
+import { UnsupportedPlatformError } from '../../live/libc.ts';
 
 const onLinux = process.platform === 'linux';
 if (!onLinux) console.warn(`syscalls.test.ts: skipping the live kernel tests, this is ${process.platform}, not Linux`);

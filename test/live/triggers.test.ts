@@ -11,14 +11,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveRoots } from '../../formats/host/roots.ts';
 import {
-  availability,
-  PsiTrigger,
   type PsiTriggerEvent,
   TriggerError,
   triggerString,
   validateTrigger,
   type TriggerSpec,
-} from '../../live/triggers.ts';
+} from '../../live/trigger-spec.ts';
+import { availability, PsiTrigger } from '../../live/triggers.ts';
 
 const live = process.platform === 'linux' && existsSync('/proc/pressure/cpu');
 if (!live) console.warn('triggers.test.ts: skipping the live kernel tests (needs Linux with /proc/pressure)');

@@ -6,7 +6,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { encodePayload, STDERR_HEAD_BYTES, Worker, type WorkerExit, type WorkerSpec } from '../../live/workers.ts';
+import { encodePayload } from '../../live/worker-protocol.ts';
+import type { WorkerSpec } from '../../live/worker-spec.ts';
+import { STDERR_HEAD_BYTES, Worker, type WorkerExit } from '../../live/workers.ts';
 
 const ECHO = join(import.meta.dirname, '../../live/examples/echo-worker.mjs');
 const live: Worker[] = [];

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { validateSpec, Worker, type WorkerExit, type WorkerResult, type WorkerSpec } from '../../live/workers.ts';
+import { validateSpec, type WorkerSpec } from '../../live/worker-spec.ts';
+import { Worker, type WorkerExit, type WorkerResult } from '../../live/workers.ts';
 
 const ECHO = join(import.meta.dirname, '../../live/examples/echo-worker.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'fgo-workers-'));

@@ -10,7 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { MAX_JSON_DEPTH } from '../../formats/json.ts';
 import { parseJsonBody } from '../../serve/api-body.ts';
-import { startApi, type AgentPort, type ApiHandle, type ScheduleBody, type StreamMessage } from '../../serve/api.ts';
+import { startApi, type ApiHandle } from '../../serve/api.ts';
+import type { AgentPort } from '../../serve/agent-port.ts';
+import type { StreamMessage } from '../../serve/stream-message.ts';
+import type { ScheduleBody } from '../../serve/schedule-body.ts';
 import type { ApiLimits } from '../../serve/limits.ts';
 import { AgentMetrics } from '../../serve/metrics.ts';
 

@@ -12,14 +12,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Status } from '../../engine/status.ts';
 import type { Decision, Observation, PressureView } from '../../engine/types.ts';
-import {
-  isLoopback,
-  parseListen,
-  startApi,
-  type AgentPort,
-  type ScheduleBody,
-  type StreamMessage,
-} from '../../serve/api.ts';
+import { startApi } from '../../serve/api.ts';
+import type { AgentPort } from '../../serve/agent-port.ts';
+import type { StreamMessage } from '../../serve/stream-message.ts';
+import type { ScheduleBody } from '../../serve/schedule-body.ts';
+import { isLoopback, parseListen } from '../../serve/listen.ts';
 import { AgentMetrics } from '../../serve/metrics.ts';
 import { checkBearer, loadOrCreateToken } from '../../serve/token.ts';
 

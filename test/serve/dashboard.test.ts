@@ -7,7 +7,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision, PsiSet } from '../../engine/types.ts';
-import { startApi, type AgentPort, type StreamMessage } from '../../serve/api.ts';
+import { startApi } from '../../serve/api.ts';
+import type { AgentPort } from '../../serve/agent-port.ts';
+import type { StreamMessage } from '../../serve/stream-message.ts';
 import { API_LIMITS } from '../../serve/limits.ts';
 import { AgentMetrics } from '../../serve/metrics.ts';
 import { HISTORY_DECISION_BUCKETS, HISTORY_SAMPLES, StreamHistory } from '../../serve/stream-history.ts';
