@@ -168,7 +168,10 @@ export class Healer {
         f.cpus = sharedCpusFor(f.node, o.pools.pool(f.profile).cfg, o.ledger);
         f.recent_ok = [];
         f.recent_latency_ms = [];
-        return [...lost, { type: 'restart', fragment: f.id, reason: why, timeout_ms }];
+        return [
+          ...lost,
+          { type: 'restart', fragment: f.id, reason: why, timeout_ms, profile: f.profile, node: f.node, cpus: f.cpus },
+        ];
       }
       case 'drain': {
         if (f.state === 'active') {
