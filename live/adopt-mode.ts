@@ -106,8 +106,9 @@ export class AdoptMode implements Mode {
       this.batching = false;
     }
     // Groups of ours left empty by processes that exited while we were down; others' are not ours to remove.
-    for (const g of this.groups?.list() ?? []) {
-      if (!this.groups!.ours(g.path)) this.a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
+    const groups = this.groups;
+    for (const g of groups?.list() ?? []) {
+      if (!groups?.ours(g.path)) this.a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
       else if (g.pids.length === 0) this.a.removeGroup(g.name, obs.t_ms);
     }
     if (found.size) this.a.log(`re-adopted ${n} of ${found.size} processes recorded by the previous run`);

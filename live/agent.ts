@@ -262,7 +262,7 @@ export class Agent implements ModeHost {
     const t = this.now();
     const obs = this.sampler.sample(t);
     const frags = this.mode?.fragmentObservations(t);
-    if (frags && frags.length) obs.fragments = frags;
+    if (frags?.length) obs.fragments = frags;
     for (const w of this.sampler.warnings) this.warn(w);
     this.lastObs = obs;
     this.metrics.observeSample(obs);

@@ -38,7 +38,7 @@ export function stopOrphans(a: ModeHost, groups: CpusetGroups | undefined, obs: 
       a.warn(
         `left alone: processes ${foreign.join(',')} in ${g.path}, not started by fgo (no matching pid and start time in ${a.owned.file})`,
       );
-    if (!groups!.ours(g.path)) {
+    if (!groups?.ours(g.path)) {
       a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
       continue;
     }

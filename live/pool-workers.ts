@@ -131,9 +131,12 @@ export class PoolWorkers {
     this.launch(fragment, profile, node, cpus, obs.t_ms);
   }
 
+  /** Spawn the worker (its profile has a command: spawn() checked) and pin it. */
   private launch(fragment: string, profile: string, node: number, cpus: readonly number[], t_ms: number): void {
+    const spec = this.h.cfg.pool.workers[profile];
+    if (!spec) return;
     this.guard.began(profile);
-    const w = Worker.spawn(fragment, profile, this.h.cfg.pool.workers[profile]!, {
+    const w = Worker.spawn(fragment, profile, spec, {
       ready: () => this.ready(w),
       heartbeat: () => {},
       result: (_w, r) => this.events.result(w, r),
