@@ -8,7 +8,7 @@
  *
  * Everything the engine sees and says goes through the JournaledEngine (live/port.ts); the journal
  * is flushed (one fsync) at the end of each turn and before an API answer leaves, so a decision a
- * client has seen survives kill -9.
+ * client has seen survives kill -9. The modes use the agent only as their host (live/mode.ts).
  */
 import { basename } from 'node:path';
 import type { EngineCalls } from '../engine/port.ts';
