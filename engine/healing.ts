@@ -175,7 +175,10 @@ export class Healer {
         f.recent_ok = [];
         f.recent_latency_ms = [];
         f.recent_totals = { fails: 0, total_ms: 0 };
-        return [...lost, { type: 'restart', fragment: f.id, reason: why, timeout_ms }];
+        return [
+          ...lost,
+          { type: 'restart', fragment: f.id, reason: why, timeout_ms, profile: f.profile, node: f.node, cpus: f.cpus },
+        ];
       }
       case 'drain': {
         if (f.state === 'active') {

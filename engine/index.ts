@@ -18,5 +18,6 @@ export {
   type TopologyNodeJson,
 } from './topology.ts';
 export { Orchestrator, type EngineOptions } from './orchestrator.ts';
+export type { EngineCalls, EnginePort, EngineView, FragmentView } from './port.ts';
 export { requestSchema, observationSchema, predictionSchema, psiSetSchema, problemsOf } from './schemas.ts';
 export { ObservationDigester, requestDigest } from './digest.ts';

@@ -25,6 +25,7 @@ import { HighPriorityGuard } from './high-priority.ts';
 import { pickByLatency, remoteFactor } from './latency.ts';
 import { neverFits, NodeLedger, NONE_WARM, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import { isLive, PoolSet, type Fragment, type Pool } from './pools.ts';
+import type { EnginePort } from './port.ts';
 import { PressureMonitor } from './pressure.ts';
 import { makeStreams, type Streams } from './rng.ts';
 import { Scaler, type ScalingDecision } from './scaling.ts';
@@ -38,7 +39,7 @@ export interface EngineOptions {
   seed: string;
 }
 
-export class Orchestrator {
+export class Orchestrator implements EnginePort {
   readonly cfg: Config;
   readonly topo: Topology;
   readonly pressure: PressureMonitor;

@@ -150,7 +150,16 @@ export type Command =
     }
   | { type: 'stop'; fragment: string; reason: string }
   | { type: 'pin'; fragment: string; node: number; cpus: number[]; reason: string }
-  | { type: 'restart'; fragment: string; reason: string; timeout_ms: number }
+  | {
+      type: 'restart';
+      fragment: string;
+      reason: string;
+      timeout_ms: number;
+      /** What the new process is started as and where: the executor needs nothing else (not recorded: engine/record.ts). */
+      profile: string;
+      node: number;
+      cpus: number[];
+    }
   | { type: 'drain'; fragment: string; reason: string; timeout_ms: number }
   | { type: 'undrain'; fragment: string; reason: string }
   | { type: 'migrate'; fragment: string; from: number; to: number; cpus: number[]; reason: string }

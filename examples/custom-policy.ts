@@ -27,9 +27,9 @@ class WarmOrRoundRobin implements Policy {
   private seq = 0;
   private next = 0;
   private made = 0;
-  /** Idle fragments per profile (ids), and every fragment's node, profile and request. */
+  /** Idle fragments per profile (ids), and every fragment's node, CPUs, profile and request. */
   private readonly idle = new Map<string, string[]>();
-  private readonly frags = new Map<string, { node: number; profile: string; request?: Request }>();
+  private readonly frags = new Map<string, { node: number; cpus: number[]; profile: string; request?: Request }>();
 
   constructor(private readonly topo: Topology) {}
 
@@ -48,13 +48,14 @@ class WarmOrRoundRobin implements Policy {
     }
     const node = this.topo.nodes[this.next++ % this.topo.nodes.length]!;
     const id = `${req.profile}-${++this.made}`;
-    this.frags.set(id, { node: node.id, profile: req.profile, request: req });
+    const cpus = [...node.allowed_cpus];
+    this.frags.set(id, { node: node.id, cpus, profile: req.profile, request: req });
     const start: Command = {
       type: 'start',
       fragment: id,
       profile: req.profile,
       node: node.id,
-      cpus: [...node.allowed_cpus],
+      cpus,
       memory_kb: req.memory_kb,
       reason: 'no idle fragment: round robin',
     };
@@ -86,9 +87,18 @@ class WarmOrRoundRobin implements Policy {
   /** A fragment died: its request is tried again, the fragment restarted. */
   failed(id: string, reason: string): Command[] {
     const f = this.frags.get(id);
-    const out: Command[] = f?.request ? [{ type: 'retry', request: f.request, reason: `${id} died` }] : [];
-    if (f) f.request = undefined;
-    out.push({ type: 'restart', fragment: id, reason, timeout_ms: 30_000 });
+    if (!f) return [];
+    const out: Command[] = f.request ? [{ type: 'retry', request: f.request, reason: `${id} died` }] : [];
+    f.request = undefined;
+    out.push({
+      type: 'restart',
+      fragment: id,
+      reason,
+      timeout_ms: 30_000,
+      profile: f.profile,
+      node: f.node,
+      cpus: f.cpus,
+    });
     return out;
   }
 

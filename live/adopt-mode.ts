@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Adoption } from '../engine/adoption.ts';
 import { nestingTooDeep } from '../formats/json.ts';
 import type { Command, Decision, Observation } from '../engine/types.ts';
-import type { Agent, Mode } from './agent.ts';
+import type { Answer, Mode, ModeHost } from './mode.ts';
 import type { ScheduleBody } from '../serve/schedule-body.ts';
 import type { CpusetGroups } from './enforce.ts';
 import { parseList } from '../formats/host/files.ts';
@@ -70,7 +70,7 @@ export class AdoptMode implements Mode {
   private readonly exits = new ExitWatch();
 
   constructor(
-    private readonly a: Agent,
+    private readonly a: ModeHost,
     private readonly groups: CpusetGroups | undefined,
   ) {
     this.rules = compileRules(a.cfg.adopt.rules);
@@ -91,7 +91,7 @@ export class AdoptMode implements Mode {
       for (const pid of g.pids)
         found.set(pid, { ...(cpus.ok ? { cpus: cpus.ids, node: this.nodeOf(cpus.ids) } : {}), fragment: g.name });
     }
-    const candidates = new Map(scan(this.a.o.roots, this.rules, new Set([process.pid])).map((c) => [c.pid, c]));
+    const candidates = new Map(scan(this.a.roots, this.rules, new Set([process.pid])).map((c) => [c.pid, c]));
     let n = 0;
     this.batching = true;
     try {
@@ -106,8 +106,9 @@ export class AdoptMode implements Mode {
       this.batching = false;
     }
     // Groups of ours left empty by processes that exited while we were down; others' are not ours to remove.
-    for (const g of this.groups?.list() ?? []) {
-      if (!this.groups!.ours(g.path)) this.a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
+    const groups = this.groups;
+    for (const g of groups?.list() ?? []) {
+      if (!groups?.ours(g.path)) this.a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
       else if (g.pids.length === 0) this.a.removeGroup(g.name, obs.t_ms);
     }
     if (found.size) this.a.log(`re-adopted ${n} of ${found.size} processes recorded by the previous run`);
@@ -124,7 +125,7 @@ export class AdoptMode implements Mode {
       // checked too, which also catches a pid reused by another process (reading stat costs ~20 µs each).
       const gone = this.exits.has(m.fragment)
         ? exited.has(m.fragment)
-        : !alive(m.pid) || (scanning && !stillRunning(this.a.o.roots, m.pid, m.starttime));
+        : !alive(m.pid) || (scanning && !stillRunning(this.a.roots, m.pid, m.starttime));
       if (gone) this.gone(m, 'exited', obs);
     }
     this.save();
@@ -134,7 +135,7 @@ export class AdoptMode implements Mode {
     for (const [pid, until] of this.rejected) if (until > obs.t_ms) exclude.add(pid);
     this.batching = true;
     try {
-      for (const c of scan(this.a.o.roots, this.rules, exclude))
+      for (const c of scan(this.a.roots, this.rules, exclude))
         this.take({ id: `pid${c.pid}`, profile: c.profile, ...this.home(c.pid) }, c, obs);
     } finally {
       this.batching = false;
@@ -149,32 +150,31 @@ export class AdoptMode implements Mode {
   private take(adoption: Adoption, c: Candidate, obs: Observation): boolean {
     const { pid, starttime } = c;
     const t0 = performance.now();
-    const d = this.a.call('adopt', [adoption], obs) as Decision | { error: string };
+    let d: Decision | undefined;
+    try {
+      d = this.a.engine.adopt(adoption, obs);
+    } catch {
+      d = undefined; // journalled and logged as the call's result
+    }
     const who = `pid ${pid} (${c.comm}), matched by adopt.rules.${c.rule} (${describeRule(this.a.cfg.adopt.rules[c.rule] as AdoptRule)}) as profile ${c.profile}`;
-    if ('error' in d || d.action !== 'place') {
+    // A placement always names its fragment, node and CPUs (engine/adoption.ts).
+    if (d?.action !== 'place' || d.fragment === undefined || d.node === undefined || d.cpus === undefined) {
       this.rejected.set(pid, obs.t_ms + REJECT_RETRY_MS);
-      if (!('error' in d)) this.a.log(`not adopted: ${who}: ${d.reason}`);
+      if (d) this.a.log(`not adopted: ${who}: ${d.reason}`);
       return false;
     }
+    const { fragment, node, cpus } = d;
     this.a.log(
-      `${this.a.executor.enforcing ? 'adopted' : 'dry run: would adopt'} ${who}: node ${d.node}, cpus ${(d.cpus ?? []).join(',')}`,
+      `${this.a.executor.enforcing ? 'adopted' : 'dry run: would adopt'} ${who}: node ${node}, cpus ${cpus.join(',')}`,
     );
     this.rejected.delete(pid);
-    this.managed.set(d.fragment as string, {
-      fragment: d.fragment as string,
-      pid,
-      starttime,
-      profile: adoption.profile,
-      node: d.node as number,
-      cpus: d.cpus as number[],
-    });
+    this.managed.set(fragment, { fragment, pid, starttime, profile: adoption.profile, node, cpus });
     this.dirty = true;
     this.a.run(d.commands, obs);
     if (this.placement_ms.push(this.a.executor.affinityDone_ms - t0) > 1_000) this.placement_ms.shift();
     if (this.placement_cgroup_ms.push(performance.now() - t0) > 1_000) this.placement_cgroup_ms.shift();
     // Bookkeeping for exit checks, after the placement (unless it exited meanwhile): a pidfd of this very process.
-    if (this.managed.has(d.fragment as string))
-      this.exits.watch(d.fragment as string, pid, () => stillRunning(this.a.o.roots, pid, starttime));
+    if (this.managed.has(fragment)) this.exits.watch(fragment, pid, () => stillRunning(this.a.roots, pid, starttime));
     return true;
   }
 
@@ -182,7 +182,7 @@ export class AdoptMode implements Mode {
   private home(pid: number): { memory_home?: number } {
     if (this.a.topology.nodes.length < 2) return {};
     try {
-      const r = readNumaMaps(this.a.o.roots, pid);
+      const r = readNumaMaps(this.a.roots, pid);
       if (r.gone) return {};
       let best: number | undefined,
         kb = 0;
@@ -197,7 +197,7 @@ export class AdoptMode implements Mode {
     this.managed.delete(m.fragment);
     this.exits.unwatch(m.fragment);
     this.dirty = true;
-    this.a.run(this.a.call('release', [m.fragment, why], obs) as Command[], obs);
+    this.a.act((e) => e.release(m.fragment, why, obs), obs);
     this.a.removeGroup(m.fragment, obs.t_ms);
   }
 
@@ -223,11 +223,11 @@ export class AdoptMode implements Mode {
     if (!this.batching) this.save();
     this.a.steps(steps, obs.t_ms);
     // A process that exited mid-placement: tell the engine now rather than at the next turn.
-    if (steps.some((s) => s.gone) && !stillRunning(this.a.o.roots, m.pid, m.starttime))
+    if (steps.some((s) => s.gone) && !stillRunning(this.a.roots, m.pid, m.starttime))
       this.gone(m, 'exited during placement', obs);
   }
 
-  schedule(_body: ScheduleBody): Promise<{ status: number; body: unknown }> {
+  schedule(_body: ScheduleBody): Promise<Answer> {
     return Promise.resolve({
       status: 409,
       body: {

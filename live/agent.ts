@@ -8,12 +8,12 @@
  *
  * Everything the engine sees and says goes through the JournaledEngine (live/port.ts); the journal
  * is flushed (one fsync) at the end of each turn and before an API answer leaves, so a decision a
- * client has seen survives kill -9.
+ * client has seen survives kill -9. The modes use the agent only as their host (live/mode.ts).
  */
-import { lstatSync, mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
+import type { EngineCalls } from '../engine/port.ts';
 import type { Command, Observation } from '../engine/types.ts';
-import { buildTopology, type TopologyJson } from '../engine/topology.ts';
+import type { TopologyJson } from '../engine/topology.ts';
 import type { StreamMessage } from '../serve/stream-message.ts';
 import type { ScheduleBody } from '../serve/schedule-body.ts';
 import type { LiveConfig } from './config.ts';
@@ -21,11 +21,11 @@ import { CpusetGroups, detectCpusetBackend } from './enforce.ts';
 import { Executor, type Step } from './executor.ts';
 import { Journal } from './journal.ts';
 import { AgentMetrics } from '../serve/metrics.ts';
-import { OwnedLedger } from './ownership.ts';
-import { JournaledEngine, type EngineOp } from './port.ts';
-import { parseList, readText } from '../formats/host/files.ts';
-import { readTopology } from '../formats/host/topology.ts';
+import { checkStateDir, OwnedLedger } from './ownership.ts';
+import type { Mode, ModeHost } from './mode.ts';
+import { JournaledEngine, type CallResult } from './port.ts';
 import type { HostRoots } from '../formats/host/roots.ts';
+import { hostMems, hostTopology } from './host-facts.ts';
 import { HostSampler } from './sampler.ts';
 import { availability, PsiTrigger } from './triggers.ts';
 import { AdoptMode } from './adopt-mode.ts';
@@ -44,25 +44,9 @@ export interface AgentOptions {
 /** Turns a group removal is retried while exiting threads hold it (≈ a minute at a 1 s tick). */
 const REMOVE_ATTEMPTS = 60;
 
-/** What a mode (adopt or pool) does inside the agent's loop. */
-export interface Mode {
-  /** At start: take back what a previous run left (re-adopt, or clean up orphaned workers). */
-  recover(obs: Observation): void;
-  /** Before the engine's tick: the mode's own observations and calls. */
-  beforeTick(obs: Observation): void;
-  /** Arguments of this turn's tick call after the observation (pool mode: fresh demand predictions). */
-  tickArgs?(): unknown[];
-  /** Per-fragment health the engine should see (pool mode: heartbeats, RSS). */
-  fragmentObservations(t_ms: number): Observation['fragments'];
-  /** Carry out one engine command; false when this mode does not handle that type. */
-  command(c: Command, obs: Observation): void;
-  schedule(body: ScheduleBody): Promise<{ status: number; body: unknown }>;
-  state(): unknown;
-  stop(): Promise<void>;
-}
-
-export class Agent {
+export class Agent implements ModeHost {
   readonly cfg: LiveConfig;
+  readonly roots: HostRoots;
   readonly metrics = new AgentMetrics();
   readonly journal: Journal;
   readonly engine: JournaledEngine;
@@ -94,9 +78,10 @@ export class Agent {
 
   constructor(readonly o: AgentOptions) {
     this.cfg = o.config;
+    this.roots = o.roots;
     checkStateDir(this.cfg.state_dir);
     this.owned = OwnedLedger.open(this.cfg.state_dir, (m) => this.warn(m));
-    this.topology = o.topology ?? buildTopologyFromHost(o.roots);
+    this.topology = o.topology ?? hostTopology(o.roots);
     this.sampler = new HostSampler(o.roots, this.topology);
     const backend = detectCpusetBackend(o.roots);
     let groups: CpusetGroups | undefined;
@@ -132,6 +117,7 @@ export class Agent {
         topology: this.topology,
       },
       this.journal,
+      (r) => this.called(r),
     );
     this.mode = this.cfg.mode === 'adopt' ? new AdoptMode(this, groups) : new PoolMode(this, groups);
   }
@@ -165,26 +151,43 @@ export class Agent {
     return this.lastObs as Observation;
   }
 
-  /** Call the engine (journalled) and count the outcome. */
-  call(op: EngineOp, args: unknown[], obs: Observation): unknown {
-    const t = performance.now();
-    const out = this.engine.call(op, args, obs);
-    const s = (performance.now() - t) / 1000;
-    if (out && typeof out === 'object' && 'error' in out) {
-      this.log(`engine refused ${op}: ${(out as { error: string }).error}`);
-      this.engine.note(obs.t_ms, 'error', `engine ${op}: ${(out as { error: string }).error}`);
-    } else if (op === 'schedule' || op === 'adopt') {
-      const d = out as import('../engine/types.ts').Decision;
-      this.metrics.observeDecision(d, s);
-      this.publish({ type: 'decision', decision: d });
+  /** Every engine call, once journalled: a refusal is logged and noted, a decision counted and published. */
+  private called(r: CallResult): void {
+    if ('error' in r) {
+      this.log(`engine refused ${r.op}: ${r.error}`);
+      this.engine.note(r.obs.t_ms, 'error', `engine ${r.op}: ${r.error}`);
+    } else if ('decision' in r) {
+      this.metrics.observeDecision(r.decision, r.elapsed_s);
+      this.publish({ type: 'decision', decision: r.decision });
     }
     this.queueFlush();
-    return out;
+  }
+
+  act(call: (engine: EngineCalls) => Command[], obs: Observation): void {
+    let commands: Command[];
+    try {
+      commands = call(this.engine);
+    } catch {
+      return; // journalled and logged as the call's result (called above)
+    }
+    this.run(commands, obs);
+  }
+
+  note(t_ms: number, level: 'info' | 'warn' | 'error', text: string, data?: unknown): void {
+    this.engine.note(t_ms, level, text, data);
+  }
+
+  flush(): void {
+    this.journal.flush();
+  }
+
+  observeRequest(profile: string, ok: boolean, seconds: number): void {
+    this.metrics.observeRequest(profile, ok, seconds);
   }
 
   /** Carry out commands in order; each is journalled as a note with its steps. */
   run(commands: readonly Command[], obs: Observation): void {
-    if (!Array.isArray(commands) || commands.length === 0) return;
+    if (commands.length === 0) return;
     this.metrics.observeCommands(commands);
     for (const c of commands) {
       this.publish({ type: 'command', t_ms: obs.t_ms, command: c });
@@ -260,7 +263,7 @@ export class Agent {
     const t = this.now();
     const obs = this.sampler.sample(t);
     const frags = this.mode?.fragmentObservations(t);
-    if (frags && frags.length) obs.fragments = frags;
+    if (frags?.length) obs.fragments = frags;
     for (const w of this.sampler.warnings) this.warn(w);
     this.lastObs = obs;
     this.metrics.observeSample(obs);
@@ -311,8 +314,8 @@ export class Agent {
         const obs = this.sample();
         for (const f of [...this.pendingRemovals.keys()]) this.removeGroup(f, obs.t_ms);
         this.mode.beforeTick(obs);
-        this.run(this.call('tick', this.mode.tickArgs?.() ?? [], obs) as Command[], obs);
-        this.metrics.observeStatus(this.engine.engine.status());
+        this.act((e) => e.tick(obs, this.mode.predictions?.()), obs);
+        this.metrics.observeStatus(this.engine.status());
         this.journal.flush();
         this.turns++;
         if (this.turn_ms.push(performance.now() - t0) > 1_000) this.turn_ms.shift();
@@ -363,7 +366,7 @@ export class Agent {
         degraded: this.journal.degraded ?? null,
       },
       warnings: this.warnings,
-      engine: this.engine.engine.status(),
+      engine: this.engine.status(),
       [this.cfg.mode]: this.mode.state(),
     };
   }
@@ -376,42 +379,4 @@ export class Agent {
     await this.mode.stop();
     this.journal.close();
   }
-}
-
-/**
- * The state directory holds the API token and the journal: it must be ours and closed to others,
- * or another user could read the token or swap the journal under a root agent.
- */
-function checkStateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
-  if (!st.isDirectory()) throw new Error(`state_dir ${dir}: not a directory (a symlink is refused)`);
-  if (process.geteuid && st.uid !== process.geteuid())
-    throw new Error(
-      `state_dir ${dir}: owned by uid ${st.uid}, not by this agent (uid ${process.geteuid()}); fix: chown or choose another state_dir`,
-    );
-  if (st.mode & 0o022)
-    throw new Error(
-      `state_dir ${dir}: writable by group or others (mode ${(st.mode & 0o777).toString(8)}); fix: chmod 700 ${dir}`,
-    );
-}
-
-function buildTopologyFromHost(roots: HostRoots): TopologyJson {
-  return buildTopology(readTopology(roots)).json;
-}
-
-/**
- * Memory nodes of this host that a cpuset may name: the cpuset root's effective mems. A topology
- * read from a dump (or a test's two-node view of a one-node host) may name nodes this host lacks;
- * those are left to the parent's mems rather than refused.
- */
-function hostMems(groups: CpusetGroups | undefined, topo: TopologyJson): Set<number> {
-  if (groups) {
-    const b = groups.backend;
-    const file = b.kind === 'v2' ? `${b.mount}/cpuset.mems.effective` : `${b.mount}/${b.prefix}mems`;
-    const t = readText(file);
-    const p = t === undefined ? undefined : parseList(t);
-    if (p?.ok) return new Set(p.ids);
-  }
-  return new Set(topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id));
 }

@@ -9,7 +9,7 @@
  * A group is recorded BEFORE its mkdir: a crash in between leaves a record of a group that does
  * not exist (harmless) rather than a group of ours we would no longer dare to remove.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../formats/files.ts';
 import { join } from 'node:path';
 import { nestingTooDeep } from '../formats/json.ts';
@@ -154,4 +154,22 @@ export function parseLedger(text: string): { workers: OwnedWorker[]; groups: str
 /** Replace a small state file atomically and durably (mode 0600): a crash leaves the old file or the new one, never half. */
 export function writeStateFile(file: string, text: string): void {
   writeFileAtomic(file, text, 0o600);
+}
+
+/**
+ * The state directory holds the API token and the journal: it must be ours and closed to others,
+ * or another user could read the token or swap the journal under a root agent.
+ */
+export function checkStateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`state_dir ${dir}: not a directory (a symlink is refused)`);
+  if (process.geteuid && st.uid !== process.geteuid())
+    throw new Error(
+      `state_dir ${dir}: owned by uid ${st.uid}, not by this agent (uid ${process.geteuid()}); fix: chown or choose another state_dir`,
+    );
+  if (st.mode & 0o022)
+    throw new Error(
+      `state_dir ${dir}: writable by group or others (mode ${(st.mode & 0o777).toString(8)}); fix: chmod 700 ${dir}`,
+    );
 }

@@ -7,8 +7,8 @@
 import type { Prediction } from '../engine/types.ts';
 import { loadDemandPredictor } from '../predict/onnx-predictor.ts';
 import { DemandTracker, toPredictions, type DemandPredictor, type ProfileShape } from '../predict/predictor.ts';
-import type { Agent } from './agent.ts';
 import type { LiveConfig } from './config.ts';
+import type { ModeHost } from './mode.ts';
 
 /**
  * The demand predictor of a pool-mode agent: the ONNX model of `predictor.model` — or, when none
@@ -47,7 +47,7 @@ export class PoolForecasts {
   failed = 0;
 
   constructor(
-    private readonly a: Agent,
+    private readonly a: Pick<ModeHost, 'cfg' | 'now' | 'warn' | 'note'>,
     private readonly clock_s: () => number = () => Date.now() / 1000,
   ) {}
 
@@ -61,7 +61,7 @@ export class PoolForecasts {
     this.tracker = new DemandTracker(this.interval_s, p.history_len);
     this.anchor_s = Math.floor(this.clock_s() / this.interval_s) * this.interval_s;
     this.tracker.histories(this.anchor_s);
-    this.a.engine.note(
+    this.a.note(
       this.a.now(),
       'info',
       `demand predictor: ${p.name}, horizon ${p.horizon_s} s, headroom ${this.a.cfg.predictor.headroom}`,
@@ -116,11 +116,11 @@ export class PoolForecasts {
       });
   }
 
-  /** The tick call's arguments: the predictions not yet handed over, once. */
-  tickArgs(): unknown[] {
+  /** The predictions not yet handed to the engine, once (undefined: none arrived since). */
+  handOver(): Prediction[] | undefined {
     const p = this.fresh;
     this.fresh = undefined;
-    return p ? [p] : [];
+    return p;
   }
 
   stop(): void {

@@ -4,16 +4,16 @@
  * left alone and reported once. See docs/ownership.md.
  */
 import type { Observation } from '../engine/types.ts';
-import type { Agent } from './agent.ts';
 import type { CpusetGroups } from './enforce.ts';
+import type { ModeHost } from './mode.ts';
 import { stillRunning } from './selectors.ts';
 
 /**
  * Stop the workers a previous run left (recorded pid AND start time still match: the same
  * process), remove the empty groups it created; report, once, and leave alone everything else.
  */
-export function stopOrphans(a: Agent, groups: CpusetGroups | undefined, obs: Observation): void {
-  const roots = a.o.roots;
+export function stopOrphans(a: ModeHost, groups: CpusetGroups | undefined, obs: Observation): void {
+  const roots = a.roots;
   const orphans = new Set<number>();
   for (const r of a.owned.workers()) {
     if (!stillRunning(roots, r.pid, r.starttime)) {
@@ -38,12 +38,12 @@ export function stopOrphans(a: Agent, groups: CpusetGroups | undefined, obs: Obs
       a.warn(
         `left alone: processes ${foreign.join(',')} in ${g.path}, not started by fgo (no matching pid and start time in ${a.owned.file})`,
       );
-    if (!groups!.ours(g.path)) {
+    if (!groups?.ours(g.path)) {
       a.warn(`left alone: cpuset group ${g.path}, not created by fgo`);
       continue;
     }
     if (foreign.length) continue; // ours, but holding someone else's processes: not removable, not touched
-    a.engine.note(obs.t_ms, 'info', `recovered group ${g.name}`, { pids: g.pids });
+    a.note(obs.t_ms, 'info', `recovered group ${g.name}`, { pids: g.pids });
     a.removeGroup(g.name, obs.t_ms); // retried at later turns until the killed workers have left it
   }
 }

@@ -13,8 +13,11 @@
 import { parseConfig } from '../engine/config.ts';
 import { Orchestrator } from '../engine/orchestrator.ts';
 import { buildTopology, type TopologyJson } from '../engine/topology.ts';
-import type { Observation } from '../engine/types.ts';
-import { applyCall, ENGINE_OPS, type EngineOp } from './port.ts';
+import type { Adoption } from '../engine/adoption.ts';
+import type { EngineCalls } from '../engine/port.ts';
+import { recordedCommands, recordedDecision } from '../engine/record.ts';
+import type { Observation, Outcome, Prediction, Request } from '../engine/types.ts';
+import { ENGINE_OPS, type EngineOp } from './port.ts';
 
 /** Observations kept for calls to refer to (each call refers to the newest; older ones are slack). */
 const KEPT_OBSERVATIONS = 64;
@@ -62,6 +65,36 @@ function badCall(e: Record<string, unknown>): string | undefined {
   if (!ENGINE_OPS.includes(e.op as EngineOp) || !Array.isArray(e.args) || !Number.isSafeInteger(e.obs))
     return 'call entry lacks a known op, an args array or an integer obs';
   return undefined;
+}
+
+/**
+ * Re-run one journalled call on `o` and give its result in recorded form (engine/record.ts), as
+ * the journal holds it; an exception becomes `{ error }`, as the journal records it. The journal's
+ * string op is turned back into the typed call here, and only here.
+ */
+function applyCall(o: EngineCalls, op: EngineOp, args: readonly unknown[], obs: Observation): unknown {
+  try {
+    switch (op) {
+      case 'schedule':
+        return recordedDecision(o.schedule(args[0] as Request, obs));
+      case 'adopt':
+        return recordedDecision(o.adopt(args[0] as Adoption, obs));
+      case 'release':
+        return recordedCommands(o.release(args[0] as string, args[1] as string, obs));
+      case 'tick':
+        return recordedCommands(o.tick(obs, args[0] as Prediction[] | undefined));
+      case 'started':
+        return recordedCommands(o.started(args[0] as string, obs));
+      case 'complete':
+        return recordedCommands(o.complete(args[0] as string, args[1] as Outcome, obs));
+      case 'failed':
+        return recordedCommands(o.failed(args[0] as string, args[1] as string, obs));
+      case 'calling':
+        return recordedCommands(o.calling(args[0] as string, obs));
+    }
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
 }
 
 export class Replayer {

@@ -294,7 +294,15 @@ class Baseline implements Policy {
     f.request = undefined;
     if (f.state !== 'failed') this.pools.transition(f, 'failed');
     this.pools.transition(f, 'starting');
-    out.push({ type: 'restart', fragment: id, reason: `supervisor: ${reason}`, timeout_ms: 30_000 });
+    out.push({
+      type: 'restart',
+      fragment: id,
+      reason: `supervisor: ${reason}`,
+      timeout_ms: 30_000,
+      profile: f.profile,
+      node: f.node,
+      cpus: f.cpus,
+    });
     return out;
   }
 

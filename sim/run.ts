@@ -22,6 +22,7 @@ import {
   type Request,
   type Topology,
 } from '../engine/index.ts';
+import { recordedDecision } from '../engine/record.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import {
   DEFAULT_HEADROOM,
@@ -317,7 +318,8 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
     metrics,
     {
       decision: (d) => {
-        if (level !== 'none' && seen++ % every === 0) decisions.write(level === 'all' ? JSON.stringify(d) : compact(d));
+        if (level !== 'none' && seen++ % every === 0)
+          decisions.write(level === 'all' ? JSON.stringify(recordedDecision(d)) : compact(d));
         inp.watch?.decision?.(d);
       },
       timed: (ns) => wall.recordDecision_ns(ns),

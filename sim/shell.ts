@@ -7,9 +7,8 @@
  * What the policy sees — PSI and node load sampled once per simulated second, handed to every
  * decision until the next sample — is sampler.ts's; the shell tells it when a node changed.
  */
-import type { Command, Decision, Observation, Outcome, Prediction, Request } from '../engine/index.ts';
-import type { Incident } from '../engine/health.ts';
-import type { Outage } from '../engine/cascade.ts';
+import type { Command, Decision, Observation, Prediction, Request } from '../engine/index.ts';
+import type { EnginePort } from '../engine/port.ts';
 import type { CallMaker } from './calls.ts';
 import type { EventQueue } from './events.ts';
 import type { NeighbourLoad } from './background.ts';
@@ -19,20 +18,14 @@ import type { Metrics } from './metrics.ts';
 import { Sampler, type PsiTraceSource } from './sampler.ts';
 import type { SimProfile } from './scenario.ts';
 
-/** What the twin needs of a policy; the engine's Orchestrator has exactly this shape. */
-export interface Policy {
-  schedule(req: Request, obs: Observation): Decision;
-  started(id: string, obs: Observation): Command[];
-  complete(id: string, outcome: Outcome, obs: Observation): Command[];
-  failed(id: string, reason: string, obs: Observation): Command[];
-  /** A fragment's request now waits on its sync calls and runs nothing (the fragment graph). */
-  calling?(id: string, obs: Observation): Command[];
-  tick(obs: Observation, predictions?: readonly Prediction[]): Command[];
-  /** Healing record, where the policy heals (the engine does; baselines do not). */
-  incidents?(): { open: Incident[]; closed: readonly Incident[] };
-  /** Outages of whole pools, where the policy knows the fragment graph (engine/cascade.ts). */
-  outageList?(): { open: Outage[]; closed: readonly Outage[] } | undefined;
-}
+/**
+ * What the twin needs of a policy: the engine's port (engine/port.ts) less adopt mode and the live
+ * agent's reads. The Orchestrator implements all of it; a baseline implements the required calls,
+ * and `calling`, `incidents` and `outageList` where it has a fragment graph or heals.
+ */
+export interface Policy
+  extends Pick<EnginePort, 'schedule' | 'started' | 'complete' | 'failed' | 'tick'>,
+    Partial<Pick<EnginePort, 'calling' | 'incidents' | 'outageList'>> {}
 
 export interface SimRequest {
   req: Request;

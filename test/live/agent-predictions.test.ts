@@ -104,10 +104,10 @@ describe('PoolForecasts (stand-in agent and clock)', () => {
       cfg,
       now: () => 1234,
       warn: (m: string) => warnings.push(m),
-      engine: { note: (_t: number, _l: string, text: string) => notes.push(text) },
+      note: (_t: number, _l: string, text: string) => notes.push(text),
     };
     const clock = { s: 1_000_003 }; // 3 s into a 10-s interval of the wall clock
-    const f = new PoolForecasts(fake as unknown as Agent, () => clock.s);
+    const f = new PoolForecasts(fake, () => clock.s);
     return { f, clock, notes, warnings };
   }
   const settle = () => new Promise((r) => setImmediate(r));
@@ -124,12 +124,12 @@ describe('PoolForecasts (stand-in agent and clock)', () => {
     f.poll();
     f.poll(); // the same interval: not asked again
     expect(f.asked).toBe(1);
-    expect(f.tickArgs()).toEqual([]); // the forecast is not in yet: the turn does not wait
+    expect(f.handOver()).toBeUndefined(); // the forecast is not in yet: the turn does not wait
     await settle();
     // EWMA of [40] per 10 s → 4/s; 4/s × 0.25 s × headroom 2 = 2 → 2 + 1.
     const expected: Prediction[] = [{ profile: 'echo', demand_per_s: 4, recommended_size: 3, confidence: 0.5 }];
-    expect(f.tickArgs()).toEqual([expected]);
-    expect(f.tickArgs()).toEqual([]); // handed over once; the engine keeps it
+    expect(f.handOver()).toEqual(expected);
+    expect(f.handOver()).toBeUndefined(); // handed over once; the engine keeps it
     expect(f.state()).toMatchObject({
       name: 'ewma',
       horizon_s: 10,
@@ -145,7 +145,7 @@ describe('PoolForecasts (stand-in agent and clock)', () => {
     f.poll();
     await settle();
     // 2/s × 0.25 s × 2 = 1 → 1 + 1.
-    expect(f.tickArgs()).toEqual([[{ profile: 'echo', demand_per_s: 2, recommended_size: 2, confidence: 0.5 }]]);
+    expect(f.handOver()).toEqual([{ profile: 'echo', demand_per_s: 2, recommended_size: 2, confidence: 0.5 }]);
   });
 
   it('before any request nothing is forecast (the configured pool targets hold); a failing predictor warns and keeps the last', async () => {
@@ -165,7 +165,7 @@ describe('PoolForecasts (stand-in agent and clock)', () => {
     await settle();
     expect(f.asked).toBe(1);
     expect(f.failed).toBe(1);
-    expect(f.tickArgs()).toEqual([]);
+    expect(f.handOver()).toBeUndefined();
     expect(warnings).toEqual(['demand predictor broken failed: model exploded; the pools keep the last predictions']);
   });
 });

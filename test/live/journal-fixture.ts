@@ -4,7 +4,7 @@
  * small segments so rotation happens.
  */
 import { parseConfig } from '../../engine/config.ts';
-import type { Decision, Observation } from '../../engine/types.ts';
+import type { Observation } from '../../engine/types.ts';
 import { Journal } from '../../live/journal.ts';
 import { JournaledEngine } from '../../live/port.ts';
 
@@ -40,25 +40,21 @@ export function writeRealJournal(
     const e = new JournaledEngine(
       { type: 'start', epoch, wall_ms: 0, version: 'test', mode: 'pool', seed: `s${epoch}`, config, topology },
       j,
+      () => calls++,
     );
-    const call = (op: Parameters<JournaledEngine['call']>[0], args: unknown[], ob: Observation) => {
-      calls++;
-      return e.call(op, args, ob);
-    };
     let t = 0;
-    call('tick', [], obs(t, 0));
+    e.tick(obs(t, 0));
     for (let i = 0; i < (o.requests ?? 20); i++) {
       t += 250;
-      const d = call(
-        'schedule',
-        [{ id: `r${i}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 }],
+      const d = e.schedule(
+        { id: `r${i}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 },
         obs(t, (i % 5) / 10),
-      ) as Decision;
-      if (d.action === 'place') {
-        if (d.start === 'cold') call('started', [d.fragment], obs(t + 10, 0));
-        call('complete', [d.fragment, { ok: true, latency_ms: 5 + i }], obs(t + 20, 0));
+      );
+      if (d.action === 'place' && d.fragment !== undefined) {
+        if (d.start === 'cold') e.started(d.fragment, obs(t + 10, 0));
+        e.complete(d.fragment, { ok: true, latency_ms: 5 + i }, obs(t + 20, 0));
       }
-      if (i % 4 === 3) call('tick', [], obs(t + 100, 0.1));
+      if (i % 4 === 3) e.tick(obs(t + 100, 0.1));
       e.note(t, 'info', `request ${i} done`);
       j.flush();
     }

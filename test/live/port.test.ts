@@ -2,10 +2,11 @@
  * The journaled engine and replay: a journal rebuilt into a fresh engine gives the same results,
  * byte for byte; any tampering shows up as a difference at the call it touched.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../engine/config.ts';
-import type { Command, Decision, Observation } from '../../engine/types.ts';
+import type { Decision, Observation } from '../../engine/types.ts';
 import { JournaledEngine, type JournalEntry } from '../../live/port.ts';
 import { replay } from '../../live/replay.ts';
 import { line, topology } from './journal-fixture.ts';
@@ -34,25 +35,31 @@ function journal(seed = 'j') {
 /** A small live-like session: scale-up, requests, completions, an adoption and its release, an engine refusal. */
 function session(e: JournaledEngine): void {
   const o0 = obs(0);
-  e.call('tick', [], o0);
-  const start = e.call('tick', [], obs(1_000)) as Command[];
-  for (const c of start) if (c.type === 'start') e.call('started', [c.fragment], obs(1_200));
+  e.tick(o0);
+  const start = e.tick(obs(1_000));
+  for (const c of start) if (c.type === 'start') e.started(c.fragment, obs(1_200));
   for (let i = 0; i < 5; i++) {
     const o = obs(2_000 + i * 100, i === 3 ? 0.85 : 0);
-    const d = e.call(
-      'schedule',
-      [{ id: `r${i}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 }],
-      o,
-    ) as Decision;
-    if (d.action === 'place') {
-      if (d.start === 'cold') e.call('started', [d.fragment], obs(2_050 + i * 100));
-      e.call('complete', [d.fragment, { ok: true, latency_ms: 12.5 }], obs(2_080 + i * 100));
+    const d = e.schedule({ id: `r${i}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 }, o);
+    if (d.action === 'place' && d.fragment !== undefined) {
+      if (d.start === 'cold') e.started(d.fragment, obs(2_050 + i * 100));
+      e.complete(d.fragment, { ok: true, latency_ms: 12.5 }, obs(2_080 + i * 100));
     }
   }
-  e.call('adopt', [{ id: 'pid42', profile: 'batch', memory_home: 1 }], obs(3_000));
-  e.call('release', ['pid42', 'exited'], obs(4_000));
-  e.call('release', ['pid42', 'again'], obs(4_001)); // unknown now: the engine throws, journalled as { error }
-  e.call('tick', [], obs(40_000));
+  e.adopt({ id: 'pid42', profile: 'batch', memory_home: 1 }, obs(3_000));
+  e.release('pid42', 'exited', obs(4_000));
+  // Unknown now: the engine throws, and the journaled engine throws it on once it is journalled as { error }.
+  expect(() => e.release('pid42', 'again', obs(4_001))).toThrow('unknown fragment pid42');
+  e.tick(obs(40_000));
+}
+
+/** A call the engine refuses is journalled as { error } and thrown on; like the agent, the session goes on. */
+function goOn(call: () => unknown): void {
+  try {
+    call();
+  } catch {
+    /* journalled */
+  }
 }
 
 describe('replay', () => {
@@ -74,8 +81,8 @@ describe('replay', () => {
   it('journals each observation object once, however many calls use it', () => {
     const { e, entries } = journal();
     const o = obs(5);
-    e.call('tick', [], o);
-    e.call('schedule', [{ id: 'a', profile: 'web', cpus: 0, memory_kb: 0, priority: 1 }], o);
+    e.tick(o);
+    e.schedule({ id: 'a', profile: 'web', cpus: 0, memory_kb: 0, priority: 1 }, o);
     expect(entries().filter((x) => x.type === 'obs')).toHaveLength(1);
     expect(
       entries()
@@ -127,8 +134,8 @@ describe('replay', () => {
 
   it('a bad start, unknown entries, a gap: problems and unchecked runs with hand-counted sizes, never a throw', () => {
     const { e, entries } = journal();
-    e.call('tick', [], obs(0));
-    e.call('tick', [], obs(1_000));
+    e.tick(obs(0));
+    e.tick(obs(1_000));
     const all = entries(); // start, obs 1, call, obs 2, call
     expect(all.map((x) => x.type)).toEqual(['start', 'obs', 'call', 'obs', 'call']);
     const start = all[0] as Extract<JournalEntry, { type: 'start' }>;
@@ -183,18 +190,17 @@ describe('replay', () => {
           for (const s of steps) {
             t += s.dt;
             const o = obs(t, s.cpu);
-            if (s.kind === 'tick') e.call('tick', [], o);
-            else if (s.kind === 'complete' && busy.length)
-              e.call('complete', [busy.shift(), { ok: true, latency_ms: s.dt }], o);
-            else {
-              const d = e.call(
-                'schedule',
-                [{ id: `r${n++}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: s.prio }],
-                o,
-              ) as Decision;
-              if (d.action === 'place') {
-                if (d.start === 'cold') e.call('started', [d.fragment], o);
-                busy.push(d.fragment as string);
+            const next = busy[0];
+            if (s.kind === 'tick') e.tick(o);
+            else if (s.kind === 'complete' && next !== undefined) {
+              busy.shift();
+              goOn(() => e.complete(next, { ok: true, latency_ms: s.dt }, o));
+            } else {
+              const d = e.schedule({ id: `r${n++}`, profile: 'web', cpus: 0.5, memory_kb: 1000, priority: s.prio }, o);
+              const f = d.action === 'place' ? d.fragment : undefined;
+              if (f !== undefined) {
+                if (d.start === 'cold') goOn(() => e.started(f, o));
+                busy.push(f);
               }
             }
           }
@@ -203,5 +209,52 @@ describe('replay', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('journals written before commands carried what executors need', () => {
+  // test/fixtures/journal-v1-restart.jsonl was written by the journaled engine before a restart
+  // command named its profile, node and CPUs: a crash, its restart, the restarted worker's ready.
+  const fixture = new URL('../fixtures/journal-v1-restart.jsonl', import.meta.url);
+  const oldLines = readFileSync(fixture, 'utf8').trimEnd().split('\n');
+
+  /** The session that wrote the fixture, on today's journaled engine. */
+  function crashSession() {
+    const lines: string[] = [];
+    const config = parseConfig({ profiles: { web: { latency_slo_ms: 30_000, pool: { min: 1, target: 1, max: 4 } } } });
+    const e = new JournaledEngine(
+      { type: 'start', epoch: 1, wall_ms: 0, version: 'test', mode: 'pool', seed: 'old', config, topology },
+      { append: (x) => lines.push(JSON.stringify(x)) },
+    );
+    e.tick(obs(0));
+    for (const c of e.tick(obs(1_000))) if (c.type === 'start') e.started(c.fragment, obs(1_200));
+    const d = e.schedule({ id: 'r1', profile: 'web', cpus: 0.5, memory_kb: 1000, priority: 1 }, obs(2_000));
+    const f = d.fragment ?? '';
+    const afterCrash = e.failed(f, 'exit code 1', obs(2_500));
+    const t = e.tick(obs(3_000));
+    for (const c of [...afterCrash, ...t])
+      if (c.type === 'restart' || c.type === 'start') e.started(c.fragment, obs(3_200));
+    e.tick(obs(10_000));
+    return { lines, afterCrash };
+  }
+
+  it('replays with no difference', () => {
+    const r = replay(oldLines.map((l) => JSON.parse(l) as unknown));
+    expect(r).toMatchObject({ epochs: 1, calls: 7, decisions: 1, differences: [], problems: [], unchecked: [] });
+  });
+
+  it('the same session today: the restart names profile, node and CPUs; the journal is byte-identical', () => {
+    const { lines, afterCrash } = crashSession();
+    // The placement was node 0, CPUs 0–1 (the fixture's schedule result); the restart is there again.
+    expect(afterCrash.find((c) => c.type === 'restart')).toEqual({
+      type: 'restart',
+      fragment: 'web-1',
+      reason: 'crashed (incident 0, restart attempt 1)',
+      timeout_ms: 30_000,
+      profile: 'web',
+      node: 0,
+      cpus: [0, 1],
+    });
+    expect(lines).toEqual(oldLines);
   });
 });
