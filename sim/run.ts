@@ -46,17 +46,18 @@ import { Host } from './host.ts';
 import { Metrics, WallClock, type MetricsSummary } from './metrics.ts';
 import { simProfileSchema, type Scenario, type SimProfile } from './scenario.ts';
 import { parseDuration_s } from '../formats/duration.ts';
-import { Shell, type Policy, type SimRequest } from './shell.ts';
+import type { SimRequest } from './fragment.ts';
+import { Shell, type Policy } from './shell.ts';
 import {
   demandReplay,
   drawCpu_ms,
   drawPriority,
   drawWorkingSet_kb,
   generator,
-  makeRng,
   requestReplay,
   type ArrivalSource,
 } from './workload.ts';
+import { makeRng } from './random.ts';
 
 export interface RunInputs {
   scenario: Scenario;

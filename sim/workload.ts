@@ -5,18 +5,8 @@
  * so a 24-hour run never holds its whole arrival list. Every draw comes from a seeded stream named
  * after its profile, so the same scenario and seed give the same arrivals whatever policy runs.
  */
-import seedrandom from 'seedrandom';
+import { exponential, makeRng, normal, type Rng } from './random.ts';
 import type { SimProfile } from './scenario.ts';
-
-export type Rng = () => number;
-
-export const makeRng = (seed: string | number, name: string): Rng => seedrandom.alea(`${seed}/${name}`);
-
-/** Exponential with the given mean; 1 − u keeps the argument of log away from 0. */
-export const exponential = (rng: Rng, mean: number) => -Math.log(1 - rng()) * mean;
-
-/** Standard normal by Box–Muller (one of the pair; the stream stays simple to replay). */
-export const normal = (rng: Rng) => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
 
 /** One draw from a scenario distribution (constant, exponential, or lognormal with the given mean). */
 export function draw(d: SimProfile['cpu_ms'], rng: Rng): number {
