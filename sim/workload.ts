@@ -29,6 +29,21 @@ export function drawPriority(p: SimProfile, rng: Rng): 0 | 1 | 2 | 3 {
   return 1;
 }
 
+/** A workload trace as read and validated (formats/traces.ts): demand per second, or requests one by one. */
+export type WorkloadTrace =
+  | { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> }
+  | {
+      kind: 'request';
+      rows: Array<{
+        t_ms: number;
+        profile: string;
+        cpu_ms: number;
+        mem_mb: number;
+        priority: 0 | 1 | 2 | 3;
+        io: boolean;
+      }>;
+    };
+
 /** One arrival; fields a trace row carries override the profile's draws. */
 export interface Arrival {
   t_us: number;
