@@ -77,34 +77,8 @@ export function backgroundFromRecording(
       `${file}: a background recording needs at least two system-wide samples, got ${system.length}`,
     ]);
   const problems: string[] = [];
-  const extra = (name: string): Num | undefined => {
-    if (!system.some((r) => r.extra?.[name] !== undefined && r.extra[name] !== '')) return undefined;
-    return (i) => {
-      const r = system[i] as PsiRow;
-      const text = r.extra?.[name] ?? '';
-      const v = Number(text);
-      if (text === '' || !Number.isFinite(v) || v < 0) {
-        if (problems.length < 20)
-          problems.push(`${file}: sample at t_ms ${r.t_ms}: column ${name}: must be a number ≥ 0, got "${text}"`);
-        return undefined;
-      }
-      return v;
-    };
-  };
-  const psi = (col: PsiColumn): Num | undefined =>
-    system.some((r) => r.values[col] !== undefined) ? (i) => (system[i] as PsiRow).values[col] : undefined;
-
-  const busy = extra('cpu_busy_jiffies');
-  const idle = extra('cpu_idle_jiffies');
-  const totalJ = extra('cpu_total_jiffies');
-  const total: Num | undefined = totalJ ?? (busy && idle ? (i) => add(busy(i), idle(i)) : undefined);
-  const running = extra('procs_running');
-  const blocked = extra('procs_blocked');
-  const avail = extra('mem_available_kb');
-  const cpuSome = psi('cpu_some_total_us');
-  const ioSome = psi('io_some_total_us');
-  const memSome = psi('mem_some_total_us');
-  const memFull = psi('mem_full_total_us');
+  const c = columnsOf(system, file, problems);
+  const { busy, total, running, cpuSome } = c;
 
   const host_cpus = opts.cpus ?? (total ? cpusFromJiffies(system, total) : undefined);
   if (host_cpus === undefined)
@@ -118,6 +92,21 @@ export function backgroundFromRecording(
   if (problems.length) throw new InputError(problems);
   const C = host_cpus as number;
 
+  const steps = stepsOf(system, c, C);
+  if (problems.length) throw new InputError(problems);
+  if (steps.length === 0) throw new InputError([`${file}: every sample is at the same instant: nothing to replay`]);
+  const t0 = (system[0] as PsiRow).t_ms;
+  return {
+    steps,
+    span_us: Math.round(((system[system.length - 1] as PsiRow).t_ms - t0) * 1000),
+    host_cpus: C,
+    tasks_from: running ? 'procs_running' : 'busy share and cpu stall',
+  };
+}
+
+/** One step per interval between consecutive system-wide samples: the neighbour's work in it. */
+function stepsOf(system: readonly PsiRow[], c: Columns, C: number): BackgroundStep[] {
+  const { busy, total, running, blocked, avail, cpuSome, ioSome, memSome, memFull } = c;
   let maxAvail = 0;
   if (avail) for (let i = 0; i < system.length; i++) maxAvail = Math.max(maxAvail, avail(i) ?? 0);
   const t0 = (system[0] as PsiRow).t_ms;
@@ -156,14 +145,54 @@ export function backgroundFromRecording(
       mem_full: share(memFull),
     });
   }
-  if (problems.length) throw new InputError(problems);
-  if (steps.length === 0) throw new InputError([`${file}: every sample is at the same instant: nothing to replay`]);
-  return {
-    steps,
-    span_us: Math.round(((system[system.length - 1] as PsiRow).t_ms - t0) * 1000),
-    host_cpus: C,
-    tasks_from: running ? 'procs_running' : 'busy share and cpu stall',
+  return steps;
+}
+
+/** The recording's columns the replay reads, as accessors by sample (absent columns undefined). */
+interface Columns {
+  busy: Num | undefined;
+  total: Num | undefined;
+  running: Num | undefined;
+  blocked: Num | undefined;
+  avail: Num | undefined;
+  cpuSome: Num | undefined;
+  ioSome: Num | undefined;
+  memSome: Num | undefined;
+  memFull: Num | undefined;
+}
+
+/** The columns of the system-wide samples; a bad value is added to `problems` as it is read. */
+function columnsOf(system: readonly PsiRow[], file: string, problems: string[]): Columns {
+  const extra = (name: string): Num | undefined => {
+    if (!system.some((r) => r.extra?.[name] !== undefined && r.extra[name] !== '')) return undefined;
+    return (i) => {
+      const r = system[i] as PsiRow;
+      const text = r.extra?.[name] ?? '';
+      const v = Number(text);
+      if (text === '' || !Number.isFinite(v) || v < 0) {
+        if (problems.length < 20)
+          problems.push(`${file}: sample at t_ms ${r.t_ms}: column ${name}: must be a number ≥ 0, got "${text}"`);
+        return undefined;
+      }
+      return v;
+    };
   };
+  const psi = (col: PsiColumn): Num | undefined =>
+    system.some((r) => r.values[col] !== undefined) ? (i) => (system[i] as PsiRow).values[col] : undefined;
+
+  const busy = extra('cpu_busy_jiffies');
+  const idle = extra('cpu_idle_jiffies');
+  const totalJ = extra('cpu_total_jiffies');
+  const total: Num | undefined = totalJ ?? (busy && idle ? (i) => add(busy(i), idle(i)) : undefined);
+  const running = extra('procs_running');
+  const blocked = extra('procs_blocked');
+  const avail = extra('mem_available_kb');
+  const cpuSome = psi('cpu_some_total_us');
+  const ioSome = psi('io_some_total_us');
+  const memSome = psi('mem_some_total_us');
+  const memFull = psi('mem_full_total_us');
+
+  return { busy, total, running, blocked, avail, cpuSome, ioSome, memSome, memFull };
 }
 
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);

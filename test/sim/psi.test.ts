@@ -10,11 +10,10 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { aggregate, cpuStall } from '../../sim/psi-stall.ts';
 import {
-  aggregate,
   calcLoad,
   calcLoadN,
-  cpuStall,
   EXP_10s,
   EXP_300s,
   EXP_60s,
