@@ -95,10 +95,10 @@ export function backgroundFromRecording(
   const steps = stepsOf(system, c, C);
   if (problems.length) throw new InputError(problems);
   if (steps.length === 0) throw new InputError([`${file}: every sample is at the same instant: nothing to replay`]);
-  const t0 = (system[0] as PsiRow).t_ms;
+  const t0_ms = (system[0] as PsiRow).t_ms;
   return {
     steps,
-    span_us: Math.round(((system[system.length - 1] as PsiRow).t_ms - t0) * 1000),
+    span_us: Math.round(((system[system.length - 1] as PsiRow).t_ms - t0_ms) * 1000),
     host_cpus: C,
     tasks_from: running ? 'procs_running' : 'busy share and cpu stall',
   };
@@ -109,7 +109,7 @@ function stepsOf(system: readonly PsiRow[], c: Columns, C: number): BackgroundSt
   const { busy, total, running, blocked, avail, cpuSome, ioSome, memSome, memFull } = c;
   let maxAvail = 0;
   if (avail) for (let i = 0; i < system.length; i++) maxAvail = Math.max(maxAvail, avail(i) ?? 0);
-  const t0 = (system[0] as PsiRow).t_ms;
+  const t0_ms = (system[0] as PsiRow).t_ms;
   const steps: BackgroundStep[] = [];
   for (let i = 1; i < system.length; i++) {
     const a = system[i - 1] as PsiRow,
@@ -135,7 +135,7 @@ function stepsOf(system: readonly PsiRow[], c: Columns, C: number): BackgroundSt
     const ioOn = ioSome ? share(ioSome) : blocked ? Math.min(1, mid(blocked)) : 0;
     const io = { io_tasks: ioOn > 0 ? Math.max(1, blocked ? mid(blocked) / ioOn : 1) : 0, io_on: ioOn };
     steps.push({
-      t_us: Math.round((a.t_ms - t0) * 1000),
+      t_us: Math.round((a.t_ms - t0_ms) * 1000),
       dt_us,
       cpu_tasks,
       cpu_on,
@@ -234,29 +234,29 @@ export function playBackground(
   at: (t_us: number, fn: () => void) => void,
   set: (load: NeighbourLoad) => void,
 ): void {
-  const span = Math.max(bg.span_us, 1);
+  const span_us = Math.max(bg.span_us, 1);
   let loop = 0;
   let k = 0;
   const next = () => {
     const step = bg.steps[k] as BackgroundStep;
-    const start = loop * span + step.t_us;
-    if (start >= end_us) return;
-    at(start, () => {
+    const start_us = loop * span_us + step.t_us;
+    if (start_us >= end_us) return;
+    at(start_us, () => {
       // Within the interval the neighbour first computes (runnable for its cpu_on share), and its
       // blocked share comes last: a task waits on the device after it ran, so the two overlap only
       // as far as they must — which is also what lets io be "full" while nothing runs.
-      const cpuOff = start + Math.round(step.cpu_on * step.dt_us);
-      const ioOn = start + Math.round((1 - step.io_on) * step.dt_us);
+      const cpuOff_us = start_us + Math.round(step.cpu_on * step.dt_us);
+      const ioOn_us = start_us + Math.round((1 - step.io_on) * step.dt_us);
       const load = (t: number): NeighbourLoad => ({
-        cpu: t < cpuOff ? step.cpu_tasks * scale : 0,
-        io: t >= ioOn ? step.io_tasks * scale : 0,
+        cpu: t < cpuOff_us ? step.cpu_tasks * scale : 0,
+        io: t >= ioOn_us ? step.io_tasks * scale : 0,
         mem_kb: step.mem_kb * scale,
         mem_some: step.mem_some,
         mem_full: step.mem_full,
       });
-      set(load(start));
-      for (const t of [...new Set([cpuOff, ioOn])].sort((x, y) => x - y))
-        if (t > start && t < start + step.dt_us) at(t, () => set(load(t)));
+      set(load(start_us));
+      for (const t of [...new Set([cpuOff_us, ioOn_us])].sort((x, y) => x - y))
+        if (t > start_us && t < start_us + step.dt_us) at(t, () => set(load(t)));
       next();
     });
     k++;

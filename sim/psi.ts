@@ -79,10 +79,10 @@ export const PSI_PERIOD_US = 2_000_000;
 
 /**
  * The kernel's exact averaging period in µs for a given CONFIG_HZ: psi_period =
- * jiffies_to_nsecs(2*HZ+1) = (2*HZ+1) × (NSEC_PER_SEC / HZ). psiPeriodUs(250) = 2_004_000.
+ * jiffies_to_nsecs(2*HZ+1) = (2*HZ+1) × (NSEC_PER_SEC / HZ). psiPeriod_us(250) = 2_004_000.
  */
-export function psiPeriodUs(hz: number): number {
-  if (!Number.isInteger(hz) || hz <= 0) throw new RangeError(`psiPeriodUs: HZ must be a positive integer, got ${hz}`);
+export function psiPeriod_us(hz: number): number {
+  if (!Number.isInteger(hz) || hz <= 0) throw new RangeError(`psiPeriod_us: HZ must be a positive integer, got ${hz}`);
   return ((2 * hz + 1) * Math.floor(1e9 / hz)) / 1000;
 }
 
@@ -141,7 +141,7 @@ const MAX_NS = Number.MAX_SAFE_INTEGER;
 
 export interface PsiScopeOptions {
   /**
-   * Averaging period in µs. Default PSI_PERIOD_US (2 s, the nominal value); pass psiPeriodUs(hz)
+   * Averaging period in µs. Default PSI_PERIOD_US (2 s, the nominal value); pass psiPeriod_us(hz)
    * for a particular kernel's exact 2*HZ+1 jiffies (the recording in ../shared/data/psi fits HZ=250).
    * The update grid is anchored at `start_us` (the kernel's group_init: first update one period
    * after the group is created).
@@ -165,18 +165,18 @@ export interface PsiScopeOptions {
  * clock running and all fractions 0. set() and advance() allocate nothing.
  */
 export class PsiScope {
-  private readonly period: number; // ns
-  private now: number; // ns, stall integrated up to here
-  private lastUpdate: number; // avg_last_update
-  private expires: number; // avg_next_update
-  private nextRun: number; // when the averaging worker runs next; Infinity when it is not armed
+  private readonly period_ns: number;
+  private now_ns: number; // stall integrated up to here
+  private lastUpdate_ns: number; // avg_last_update
+  private expires_ns: number; // avg_next_update
+  private nextRun_ns: number; // when the averaging worker runs next; Infinity when it is not armed
   private busy = true;
   private busySinceRun = false;
   private readonly frac = new Float64Array(N);
   // Stall integral: since the fractions were last set (at segStart), total = segBase +
   // floor(segCarry + frac × (t − segStart)). Computing it from the segment's start, not in steps,
   // makes it independent of how often advance() is called.
-  private segStart: number;
+  private segStart_ns: number;
   private readonly segBase = new Float64Array(N); // integer ns at segStart
   private readonly segCarry = new Float64Array(N); // sub-ns remainder at segStart, [0, 1)
   private readonly total = new Float64Array(N); // integer ns at `now`
@@ -193,12 +193,12 @@ export class PsiScope {
       throw new RangeError(
         `PsiScope: start_us must be finite and within ±${MAX_NS / 1000} µs (exact ns arithmetic), got ${start_us}`,
       );
-    this.period = Math.round(period_us * 1000);
-    this.now = Math.round(start_us * 1000);
-    this.segStart = this.now;
-    this.lastUpdate = this.now;
-    this.expires = this.now + this.period;
-    this.nextRun = this.expires;
+    this.period_ns = Math.round(period_us * 1000);
+    this.now_ns = Math.round(start_us * 1000);
+    this.segStart_ns = this.now_ns;
+    this.lastUpdate_ns = this.now_ns;
+    this.expires_ns = this.now_ns + this.period_ns;
+    this.nextRun_ns = this.expires_ns;
     const init = options.initial;
     if (init) {
       for (let i = 0; i < N; i++) {
@@ -246,8 +246,8 @@ export class PsiScope {
       if (idle && f !== 0) throw new RangeError(`PsiScope.set: an idle scope cannot stall (${PSI_STATES[i]} = ${f})`);
     }
     const t = this.toNs(now_us);
-    this.advanceNs(t);
-    const dt = t - this.segStart;
+    this.advanceTo(t);
+    const dt = t - this.segStart_ns;
     for (let i = 0; i < N; i++) {
       const x = (this.segCarry[i] as number) + (this.frac[i] as number) * dt;
       const whole = Math.floor(x);
@@ -255,10 +255,10 @@ export class PsiScope {
       this.segCarry[i] = x - whole;
       this.frac[i] = next[i] as number;
     }
-    this.segStart = t;
+    this.segStart_ns = t;
     this.busy = !idle;
     // psi_group_change(): a task change re-arms a stopped averaging worker PSI_FREQ later.
-    if (this.busy && this.nextRun === Infinity) this.nextRun = t + this.period;
+    if (this.busy && this.nextRun_ns === Infinity) this.nextRun_ns = t + this.period_ns;
   }
 
   /**
@@ -266,7 +266,7 @@ export class PsiScope {
    * time, with the stall that fell into it), so it may be called at any cadence.
    */
   advance(now_us: number): void {
-    this.advanceNs(this.toNs(now_us));
+    this.advanceTo(this.toNs(now_us));
   }
 
   /**
@@ -280,7 +280,7 @@ export class PsiScope {
    * nothing.
    */
   read(): Record<PsiState, PsiReading> {
-    if (this.now >= this.expires) this.expires = this.updateAverages(this.now);
+    if (this.now_ns >= this.expires_ns) this.expires_ns = this.updateAverages(this.now_ns);
     const s = this.shown,
       t = this.total;
     return {
@@ -295,8 +295,8 @@ export class PsiScope {
 
   private toNs(us: number): number {
     const t = Math.round(us * 1000);
-    if (!(t >= this.now))
-      throw new RangeError(`PsiScope: time went backwards or is not a number (${us} µs < ${this.now / 1000} µs)`);
+    if (!(t >= this.now_ns))
+      throw new RangeError(`PsiScope: time went backwards or is not a number (${us} µs < ${this.now_ns / 1000} µs)`);
     if (t > MAX_NS)
       throw new RangeError(
         `PsiScope: ${us} µs is too far from 0 for exact ns arithmetic; use times relative to the run's start`,
@@ -304,9 +304,9 @@ export class PsiScope {
     return t;
   }
 
-  private advanceNs(t: number): void {
-    while (this.nextRun <= t) {
-      const at = this.nextRun;
+  private advanceTo(t: number): void {
+    while (this.nextRun_ns <= t) {
+      const at = this.nextRun_ns;
       this.integrate(at);
       this.run(at);
     }
@@ -315,8 +315,8 @@ export class PsiScope {
 
   /** Bring the totals to t (the stall of the current segment up to t). */
   private integrate(t: number): void {
-    if (t <= this.now) return;
-    const dt = t - this.segStart;
+    if (t <= this.now_ns) return;
+    const dt = t - this.segStart_ns;
     for (let i = 0; i < N; i++) {
       const f = this.frac[i] as number;
       this.total[i] =
@@ -325,23 +325,23 @@ export class PsiScope {
           : (this.segBase[i] as number) + Math.floor((this.segCarry[i] as number) + f * dt);
     }
     if (this.busy) this.busySinceRun = true;
-    this.now = t;
+    this.now_ns = t;
   }
 
   /** psi_avgs_work(): update if due, re-arm only if the scope was non-idle since the last run. */
   private run(at: number): void {
-    if (at >= this.expires) this.expires = this.updateAverages(at);
-    this.nextRun = this.busy || this.busySinceRun ? this.expires : Infinity;
+    if (at >= this.expires_ns) this.expires_ns = this.updateAverages(at);
+    this.nextRun_ns = this.busy || this.busySinceRun ? this.expires_ns : Infinity;
     this.busySinceRun = false;
   }
 
   /** update_averages() and calc_avgs() of psi.c; returns the next avg_next_update. */
   private updateAverages(now: number): number {
-    const P = this.period;
-    const missed = now - this.expires >= P ? Math.floor((now - this.expires) / P) : 0;
-    const next = this.expires + (1 + missed) * P;
-    const period = now - (this.lastUpdate + missed * P);
-    this.lastUpdate = now;
+    const P = this.period_ns;
+    const missed = now - this.expires_ns >= P ? Math.floor((now - this.expires_ns) / P) : 0;
+    const next = this.expires_ns + (1 + missed) * P;
+    const period = now - (this.lastUpdate_ns + missed * P);
+    this.lastUpdate_ns = now;
     for (let i = 0; i < N; i++) {
       let sample = ((this.total[i] as number) - (this.avgTotal[i] as number)) % U32; // u32 in psi.c
       if (sample > period) sample = period;

@@ -33,10 +33,10 @@ export function psiReplay(
 ): PsiTraceSource | undefined {
   if (!psi || !psi.rows.length) return undefined;
   const rows = psi.rows;
-  const t0 = (rows[0] as { t_ms: number }).t_ms;
-  const span = Math.max(1, (rows[rows.length - 1] as { t_ms: number }).t_ms - t0);
+  const t0_ms = (rows[0] as { t_ms: number }).t_ms;
+  const span_ms = Math.max(1, (rows[rows.length - 1] as { t_ms: number }).t_ms - t0_ms);
   const at = (t_ms: number) => {
-    const t = t0 + (t_ms % span);
+    const t = t0_ms + (t_ms % span_ms);
     let lo = 0,
       hi = rows.length - 1;
     while (lo < hi) {

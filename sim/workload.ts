@@ -201,15 +201,15 @@ export function demandReplay(
     if (!l) byProfile.set(r.profile, (l = []));
     l.push(r.t_s);
   }
-  const interval = new Map<string, number>();
+  const lastGap_s = new Map<string, number>();
   const pending: Arrival[] = [];
   let i = 0;
   const gapOf = (r: { t_s: number; profile: string }) => {
     const ts = byProfile.get(r.profile) as number[];
     const k = ts.indexOf(r.t_s);
-    const gap = k + 1 < ts.length ? (ts[k + 1] as number) - r.t_s : (interval.get(r.profile) ?? 60);
-    interval.set(r.profile, gap);
-    return gap;
+    const gap_s = k + 1 < ts.length ? (ts[k + 1] as number) - r.t_s : (lastGap_s.get(r.profile) ?? 60);
+    lastGap_s.set(r.profile, gap_s);
+    return gap_s;
   };
   return {
     next() {
@@ -220,12 +220,12 @@ export function demandReplay(
         (pending.length === 0 ||
           (rows[i] as { t_s: number }).t_s * 1e6 <= (pending[pending.length - 1] as Arrival).t_us)
       ) {
-        const t0 = (rows[i] as { t_s: number }).t_s;
-        while (i < rows.length && (rows[i] as { t_s: number }).t_s === t0) {
+        const t0_s = (rows[i] as { t_s: number }).t_s;
+        while (i < rows.length && (rows[i] as { t_s: number }).t_s === t0_s) {
           const r = rows[i++] as { t_s: number; profile: string; count: number };
-          const gap = gapOf(r);
+          const gap_s = gapOf(r);
           for (let k = 0; k < r.count; k++)
-            pending.push({ t_us: Math.round((r.t_s + rng() * gap) * 1e6), profile: r.profile });
+            pending.push({ t_us: Math.round((r.t_s + rng() * gap_s) * 1e6), profile: r.profile });
         }
         pending.sort((x, y) => y.t_us - x.t_us || (x.profile < y.profile ? 1 : -1));
       }
