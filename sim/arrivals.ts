@@ -53,9 +53,8 @@ export function feedArrivals(
   else
     for (const [name, p] of Object.entries(generated).sort((a, b) => (a[0] < b[0] ? -1 : 1)))
       feed(generator(name, p, seed, end_us));
-  replay.forEach((r, i) =>
-    feed(r.kind === 'demand' ? demandReplay(r.rows, seed, end_us, `replay:${i}`) : requestReplay(r.rows, end_us)),
-  );
+  for (const [i, r] of replay.entries())
+    feed(r.kind === 'demand' ? demandReplay(r.rows, seed, end_us, `replay:${i}`) : requestReplay(r.rows, end_us));
 }
 
 /** The function that schedules a source's next arrival, and at its time submits it and schedules the one after. */

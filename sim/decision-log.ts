@@ -26,7 +26,7 @@ export function parseDecisionLog(text: string): DecisionLog {
  * twenty times larger; `--decisions all` keeps it all. Fields as in the full decision.
  */
 export function compactDecision(d: Decision): string {
-  let chosen, other;
+  let chosen: Decision['scores'][number] | undefined, other: Decision['scores'][number] | undefined;
   for (const s of d.scores) {
     if (s.node === d.node) chosen = s;
     else if (s.eligible && (!other || s.total > other.total)) other = s;

@@ -18,7 +18,7 @@ export class LineSink {
   }
   flush(): void {
     if (this.fd === undefined || this.buf.length === 0) return;
-    writeSync(this.fd, this.buf.join('\n') + '\n');
+    writeSync(this.fd, `${this.buf.join('\n')}\n`);
     this.buf = [];
     this.size = 0;
   }

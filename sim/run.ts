@@ -367,7 +367,7 @@ function writeRunDir(
   wallSummary: RunResult['wall'],
   run: Record<string, unknown>,
 ): void {
-  const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), JSON.stringify(v, null, 2) + '\n');
+  const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), `${JSON.stringify(v, null, 2)}\n`);
   write('run.json', run);
   write('metrics.json', summary);
   write('wall.json', wallSummary);
