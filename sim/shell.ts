@@ -280,6 +280,7 @@ export class Shell extends FragmentHost {
     if (sr) this.q.after(0, () => this.submit(sr));
   }
 
+  /** A waiting request the policy gives up on: counted as shed (and fails its caller, if one waits on it). */
   private shedWaiting(request_id: string): void {
     const sr = this.waiting.get(request_id);
     if (!sr) return;
