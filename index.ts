@@ -26,8 +26,8 @@ export {
   type CustomPolicy,
   type RunInputs,
   type RunResult,
-  type DecisionLog,
 } from './sim/run.ts';
+export type { DecisionLog } from './sim/decision-log.ts';
 export type { Policy } from './sim/shell.ts';
 export { POLICIES, type PolicyName } from './sim/baselines.ts';
 export { loadScenario, parseScenario, bundledScenarios, type Scenario, type SimProfile } from './sim/scenario.ts';

@@ -19,7 +19,7 @@ import { Host, type NodeState, type Task } from '../sim/host.ts';
 import { runSimulation } from '../sim/run.ts';
 import { loadScenario, scenarioSchema } from '../sim/scenario.ts';
 import { presetTopology } from '../sim/topologies.ts';
-import { exponential, makeRng } from '../sim/workload.ts';
+import { exponential, makeRng } from '../sim/random.ts';
 import { mmcVsSimpy } from './mmc.ts';
 
 function modelEventsPerSecond(): number {

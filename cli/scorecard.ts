@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { POLICIES } from '../sim/baselines.ts';
-import { parseDecisionLog } from '../sim/run.ts';
+import { parseDecisionLog } from '../sim/decision-log.ts';
 import { bundledScenarios } from '../sim/scenario.ts';
 import {
   mergeScorecardShards,

@@ -41,7 +41,7 @@ const runJsonSchema = z.looseObject({
     pressure: z.looseObject({ thresholds: z.object({ cpu: level, memory: level, io: level }) }),
     scaling: z.looseObject({ interval_ms: z.number().positive() }),
   }),
-  /** How much of the decision stream the run kept (sim/run.ts DecisionLog); absent: compact. */
+  /** How much of the decision stream the run kept (sim/decision-log.ts DecisionLog); absent: compact. */
   decisions: z.union([z.string(), z.looseObject({ sample: z.number().int().positive() })]).optional(),
 });
 export type RunJson = z.infer<typeof runJsonSchema>;

@@ -77,6 +77,92 @@ export function backgroundFromRecording(
       `${file}: a background recording needs at least two system-wide samples, got ${system.length}`,
     ]);
   const problems: string[] = [];
+  const c = columnsOf(system, file, problems);
+  const { busy, total, running, cpuSome } = c;
+
+  const host_cpus = opts.cpus ?? (total ? cpusFromJiffies(system, total) : undefined);
+  if (host_cpus === undefined)
+    problems.push(
+      `${file}: cannot tell the recording host's CPU count: no cpu_busy_jiffies with cpu_idle_jiffies or cpu_total_jiffies columns (give background.cpus)`,
+    );
+  if (!running && !(busy && total && cpuSome))
+    problems.push(
+      `${file}: cannot tell the neighbour's runnable tasks: needs procs_running, or cpu_busy_jiffies, cpu_idle_jiffies (or cpu_total_jiffies) and cpu_some_total_us`,
+    );
+  if (problems.length) throw new InputError(problems);
+  const C = host_cpus as number;
+
+  const steps = stepsOf(system, c, C);
+  if (problems.length) throw new InputError(problems);
+  if (steps.length === 0) throw new InputError([`${file}: every sample is at the same instant: nothing to replay`]);
+  const t0_ms = (system[0] as PsiRow).t_ms;
+  return {
+    steps,
+    span_us: Math.round(((system[system.length - 1] as PsiRow).t_ms - t0_ms) * 1000),
+    host_cpus: C,
+    tasks_from: running ? 'procs_running' : 'busy share and cpu stall',
+  };
+}
+
+/** One step per interval between consecutive system-wide samples: the neighbour's work in it. */
+function stepsOf(system: readonly PsiRow[], c: Columns, C: number): BackgroundStep[] {
+  const { busy, total, running, blocked, avail, cpuSome, ioSome, memSome, memFull } = c;
+  let maxAvail = 0;
+  if (avail) for (let i = 0; i < system.length; i++) maxAvail = Math.max(maxAvail, avail(i) ?? 0);
+  const t0_ms = (system[0] as PsiRow).t_ms;
+  const steps: BackgroundStep[] = [];
+  for (let i = 1; i < system.length; i++) {
+    const a = system[i - 1] as PsiRow,
+      b = system[i] as PsiRow;
+    const dt_us = Math.round((b.t_ms - a.t_ms) * 1000);
+    if (dt_us <= 0) continue; // two samples at one instant: no interval between them
+    const share = (n: Num | undefined) => (n ? clamp01(((n(i) ?? 0) - (n(i - 1) ?? 0)) / dt_us) : 0);
+    const mid = (n: Num) => ((n(i) ?? 0) + (n(i - 1) ?? 0)) / 2;
+    let cpu_tasks: number, cpu_on: number;
+    if (running) {
+      cpu_tasks = Math.max(0, mid(running) - 1);
+      cpu_on = 1;
+    } else {
+      const dTotal = (total as Num)(i)! - (total as Num)(i - 1)!;
+      const u = dTotal > 0 ? clamp01(((busy as Num)(i)! - (busy as Num)(i - 1)!) / dTotal) : 0;
+      const s = share(cpuSome);
+      cpu_on = Math.max(u, s);
+      cpu_tasks = cpu_on > 0 ? Math.min(2 * C, C * (1 + s / cpu_on)) : 0;
+    }
+    // Blocked tasks: busy on the device for the recorded io some share of the interval, at least
+    // one of them, as many as the mean blocked count needs (a D-state task is not always in
+    // iowait: writers throttled by dirty-page limits count in procs_blocked and not in io pressure).
+    const ioOn = ioSome ? share(ioSome) : blocked ? Math.min(1, mid(blocked)) : 0;
+    const io = { io_tasks: ioOn > 0 ? Math.max(1, blocked ? mid(blocked) / ioOn : 1) : 0, io_on: ioOn };
+    steps.push({
+      t_us: Math.round((a.t_ms - t0_ms) * 1000),
+      dt_us,
+      cpu_tasks,
+      cpu_on,
+      ...io,
+      mem_kb: avail ? Math.max(0, maxAvail - mid(avail)) : 0,
+      mem_some: share(memSome),
+      mem_full: share(memFull),
+    });
+  }
+  return steps;
+}
+
+/** The recording's columns the replay reads, as accessors by sample (absent columns undefined). */
+interface Columns {
+  busy: Num | undefined;
+  total: Num | undefined;
+  running: Num | undefined;
+  blocked: Num | undefined;
+  avail: Num | undefined;
+  cpuSome: Num | undefined;
+  ioSome: Num | undefined;
+  memSome: Num | undefined;
+  memFull: Num | undefined;
+}
+
+/** The columns of the system-wide samples; a bad value is added to `problems` as it is read. */
+function columnsOf(system: readonly PsiRow[], file: string, problems: string[]): Columns {
   const extra = (name: string): Num | undefined => {
     if (!system.some((r) => r.extra?.[name] !== undefined && r.extra[name] !== '')) return undefined;
     return (i) => {
@@ -106,64 +192,7 @@ export function backgroundFromRecording(
   const memSome = psi('mem_some_total_us');
   const memFull = psi('mem_full_total_us');
 
-  const host_cpus = opts.cpus ?? (total ? cpusFromJiffies(system, total) : undefined);
-  if (host_cpus === undefined)
-    problems.push(
-      `${file}: cannot tell the recording host's CPU count: no cpu_busy_jiffies with cpu_idle_jiffies or cpu_total_jiffies columns (give background.cpus)`,
-    );
-  if (!running && !(busy && total && cpuSome))
-    problems.push(
-      `${file}: cannot tell the neighbour's runnable tasks: needs procs_running, or cpu_busy_jiffies, cpu_idle_jiffies (or cpu_total_jiffies) and cpu_some_total_us`,
-    );
-  if (problems.length) throw new InputError(problems);
-  const C = host_cpus as number;
-
-  let maxAvail = 0;
-  if (avail) for (let i = 0; i < system.length; i++) maxAvail = Math.max(maxAvail, avail(i) ?? 0);
-  const t0 = (system[0] as PsiRow).t_ms;
-  const steps: BackgroundStep[] = [];
-  for (let i = 1; i < system.length; i++) {
-    const a = system[i - 1] as PsiRow,
-      b = system[i] as PsiRow;
-    const dt_us = Math.round((b.t_ms - a.t_ms) * 1000);
-    if (dt_us <= 0) continue; // two samples at one instant: no interval between them
-    const share = (n: Num | undefined) => (n ? clamp01(((n(i) ?? 0) - (n(i - 1) ?? 0)) / dt_us) : 0);
-    const mid = (n: Num) => ((n(i) ?? 0) + (n(i - 1) ?? 0)) / 2;
-    let cpu_tasks: number, cpu_on: number;
-    if (running) {
-      cpu_tasks = Math.max(0, mid(running) - 1);
-      cpu_on = 1;
-    } else {
-      const dTotal = (total as Num)(i)! - (total as Num)(i - 1)!;
-      const u = dTotal > 0 ? clamp01(((busy as Num)(i)! - (busy as Num)(i - 1)!) / dTotal) : 0;
-      const s = share(cpuSome);
-      cpu_on = Math.max(u, s);
-      cpu_tasks = cpu_on > 0 ? Math.min(2 * C, C * (1 + s / cpu_on)) : 0;
-    }
-    // Blocked tasks: busy on the device for the recorded io some share of the interval, at least
-    // one of them, as many as the mean blocked count needs (a D-state task is not always in
-    // iowait: writers throttled by dirty-page limits count in procs_blocked and not in io pressure).
-    const ioOn = ioSome ? share(ioSome) : blocked ? Math.min(1, mid(blocked)) : 0;
-    const io = { io_tasks: ioOn > 0 ? Math.max(1, blocked ? mid(blocked) / ioOn : 1) : 0, io_on: ioOn };
-    steps.push({
-      t_us: Math.round((a.t_ms - t0) * 1000),
-      dt_us,
-      cpu_tasks,
-      cpu_on,
-      ...io,
-      mem_kb: avail ? Math.max(0, maxAvail - mid(avail)) : 0,
-      mem_some: share(memSome),
-      mem_full: share(memFull),
-    });
-  }
-  if (problems.length) throw new InputError(problems);
-  if (steps.length === 0) throw new InputError([`${file}: every sample is at the same instant: nothing to replay`]);
-  return {
-    steps,
-    span_us: Math.round(((system[system.length - 1] as PsiRow).t_ms - t0) * 1000),
-    host_cpus: C,
-    tasks_from: running ? 'procs_running' : 'busy share and cpu stall',
-  };
+  return { busy, total, running, blocked, avail, cpuSome, ioSome, memSome, memFull };
 }
 
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
@@ -205,29 +234,29 @@ export function playBackground(
   at: (t_us: number, fn: () => void) => void,
   set: (load: NeighbourLoad) => void,
 ): void {
-  const span = Math.max(bg.span_us, 1);
+  const span_us = Math.max(bg.span_us, 1);
   let loop = 0;
   let k = 0;
   const next = () => {
     const step = bg.steps[k] as BackgroundStep;
-    const start = loop * span + step.t_us;
-    if (start >= end_us) return;
-    at(start, () => {
+    const start_us = loop * span_us + step.t_us;
+    if (start_us >= end_us) return;
+    at(start_us, () => {
       // Within the interval the neighbour first computes (runnable for its cpu_on share), and its
       // blocked share comes last: a task waits on the device after it ran, so the two overlap only
       // as far as they must — which is also what lets io be "full" while nothing runs.
-      const cpuOff = start + Math.round(step.cpu_on * step.dt_us);
-      const ioOn = start + Math.round((1 - step.io_on) * step.dt_us);
+      const cpuOff_us = start_us + Math.round(step.cpu_on * step.dt_us);
+      const ioOn_us = start_us + Math.round((1 - step.io_on) * step.dt_us);
       const load = (t: number): NeighbourLoad => ({
-        cpu: t < cpuOff ? step.cpu_tasks * scale : 0,
-        io: t >= ioOn ? step.io_tasks * scale : 0,
+        cpu: t < cpuOff_us ? step.cpu_tasks * scale : 0,
+        io: t >= ioOn_us ? step.io_tasks * scale : 0,
         mem_kb: step.mem_kb * scale,
         mem_some: step.mem_some,
         mem_full: step.mem_full,
       });
-      set(load(start));
-      for (const t of [...new Set([cpuOff, ioOn])].sort((x, y) => x - y))
-        if (t > start && t < start + step.dt_us) at(t, () => set(load(t)));
+      set(load(start_us));
+      for (const t of [...new Set([cpuOff_us, ioOn_us])].sort((x, y) => x - y))
+        if (t > start_us && t < start_us + step.dt_us) at(t, () => set(load(t)));
       next();
     });
     k++;

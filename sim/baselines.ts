@@ -17,7 +17,7 @@ import { memoryNeed_kb, misfit, NodeLedger, sharedCpusFor, type Demand } from '.
 import { PoolSet, type Fragment, type Pool } from '../engine/pools.ts';
 import { FixedKeepAlive, HybridKeepAlive, type KeepAlive, type Prewarm } from './keepalive.ts';
 import type { Policy } from './shell.ts';
-import { makeRng, type Rng } from './workload.ts';
+import { makeRng, type Rng } from './random.ts';
 
 export const BASELINES = [
   'random',

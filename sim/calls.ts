@@ -16,8 +16,9 @@
 import type { Topology } from '../engine/topology.ts';
 import { transfer_ms } from '../engine/communication.ts';
 import type { SimProfile } from './scenario.ts';
-import type { SimFragment, SimRequest } from './shell.ts';
-import { drawCpu_ms, drawWorkingSet_kb, makeRng, type Rng } from './workload.ts';
+import type { SimFragment, SimRequest } from './fragment.ts';
+import { makeRng, type Rng } from './random.ts';
+import { drawCpu_ms, drawWorkingSet_kb } from './workload.ts';
 
 export class CallMaker {
   private readonly rng: Rng;

@@ -10,8 +10,9 @@ import type { EventQueue } from './events.ts';
 import type { FaultRecord, Metrics } from './metrics.ts';
 import type { FaultSpec } from './scenario.ts';
 import { parseDuration_s } from '../formats/duration.ts';
-import type { Shell, SimFragment } from './shell.ts';
-import { exponential, makeRng, type Rng } from './workload.ts';
+import type { SimFragment } from './fragment.ts';
+import type { Shell } from './shell.ts';
+import { exponential, makeRng, type Rng } from './random.ts';
 
 interface Injected extends FaultRecord {
   /** Fragments the fault hit (for cpu_offline, every fragment on the node then). */

@@ -20,7 +20,7 @@
  * avg10/avg60/avg300 and totals).
  */
 import type { Topology } from '../engine/index.ts';
-import { cpuStall } from './psi.ts';
+import { cpuStall } from './psi-stall.ts';
 
 export interface Task {
   /** Work left, in µs of one CPU at full speed (CPU phase) or of device time (I/O phase). */

@@ -25,7 +25,7 @@
  * short functions, not for long ones); priorities 10 % low, 80 % normal, 10 % high.
  */
 import { z } from 'zod';
-import { makeRng, normal, type Rng } from './workload.ts';
+import { makeRng, normal, type Rng } from './random.ts';
 
 export const populationSchema = z.strictObject({
   count: z.number().int().min(1).max(5_000),

@@ -79,10 +79,10 @@ export const PSI_PERIOD_US = 2_000_000;
 
 /**
  * The kernel's exact averaging period in µs for a given CONFIG_HZ: psi_period =
- * jiffies_to_nsecs(2*HZ+1) = (2*HZ+1) × (NSEC_PER_SEC / HZ). psiPeriodUs(250) = 2_004_000.
+ * jiffies_to_nsecs(2*HZ+1) = (2*HZ+1) × (NSEC_PER_SEC / HZ). psiPeriod_us(250) = 2_004_000.
  */
-export function psiPeriodUs(hz: number): number {
-  if (!Number.isInteger(hz) || hz <= 0) throw new RangeError(`psiPeriodUs: HZ must be a positive integer, got ${hz}`);
+export function psiPeriod_us(hz: number): number {
+  if (!Number.isInteger(hz) || hz <= 0) throw new RangeError(`psiPeriod_us: HZ must be a positive integer, got ${hz}`);
   return ((2 * hz + 1) * Math.floor(1e9 / hz)) / 1000;
 }
 
@@ -141,7 +141,7 @@ const MAX_NS = Number.MAX_SAFE_INTEGER;
 
 export interface PsiScopeOptions {
   /**
-   * Averaging period in µs. Default PSI_PERIOD_US (2 s, the nominal value); pass psiPeriodUs(hz)
+   * Averaging period in µs. Default PSI_PERIOD_US (2 s, the nominal value); pass psiPeriod_us(hz)
    * for a particular kernel's exact 2*HZ+1 jiffies (the recording in ../shared/data/psi fits HZ=250).
    * The update grid is anchored at `start_us` (the kernel's group_init: first update one period
    * after the group is created).
@@ -165,18 +165,18 @@ export interface PsiScopeOptions {
  * clock running and all fractions 0. set() and advance() allocate nothing.
  */
 export class PsiScope {
-  private readonly period: number; // ns
-  private now: number; // ns, stall integrated up to here
-  private lastUpdate: number; // avg_last_update
-  private expires: number; // avg_next_update
-  private nextRun: number; // when the averaging worker runs next; Infinity when it is not armed
+  private readonly period_ns: number;
+  private now_ns: number; // stall integrated up to here
+  private lastUpdate_ns: number; // avg_last_update
+  private expires_ns: number; // avg_next_update
+  private nextRun_ns: number; // when the averaging worker runs next; Infinity when it is not armed
   private busy = true;
   private busySinceRun = false;
   private readonly frac = new Float64Array(N);
   // Stall integral: since the fractions were last set (at segStart), total = segBase +
   // floor(segCarry + frac × (t − segStart)). Computing it from the segment's start, not in steps,
   // makes it independent of how often advance() is called.
-  private segStart: number;
+  private segStart_ns: number;
   private readonly segBase = new Float64Array(N); // integer ns at segStart
   private readonly segCarry = new Float64Array(N); // sub-ns remainder at segStart, [0, 1)
   private readonly total = new Float64Array(N); // integer ns at `now`
@@ -193,12 +193,12 @@ export class PsiScope {
       throw new RangeError(
         `PsiScope: start_us must be finite and within ±${MAX_NS / 1000} µs (exact ns arithmetic), got ${start_us}`,
       );
-    this.period = Math.round(period_us * 1000);
-    this.now = Math.round(start_us * 1000);
-    this.segStart = this.now;
-    this.lastUpdate = this.now;
-    this.expires = this.now + this.period;
-    this.nextRun = this.expires;
+    this.period_ns = Math.round(period_us * 1000);
+    this.now_ns = Math.round(start_us * 1000);
+    this.segStart_ns = this.now_ns;
+    this.lastUpdate_ns = this.now_ns;
+    this.expires_ns = this.now_ns + this.period_ns;
+    this.nextRun_ns = this.expires_ns;
     const init = options.initial;
     if (init) {
       for (let i = 0; i < N; i++) {
@@ -246,8 +246,8 @@ export class PsiScope {
       if (idle && f !== 0) throw new RangeError(`PsiScope.set: an idle scope cannot stall (${PSI_STATES[i]} = ${f})`);
     }
     const t = this.toNs(now_us);
-    this.advanceNs(t);
-    const dt = t - this.segStart;
+    this.advanceTo(t);
+    const dt = t - this.segStart_ns;
     for (let i = 0; i < N; i++) {
       const x = (this.segCarry[i] as number) + (this.frac[i] as number) * dt;
       const whole = Math.floor(x);
@@ -255,10 +255,10 @@ export class PsiScope {
       this.segCarry[i] = x - whole;
       this.frac[i] = next[i] as number;
     }
-    this.segStart = t;
+    this.segStart_ns = t;
     this.busy = !idle;
     // psi_group_change(): a task change re-arms a stopped averaging worker PSI_FREQ later.
-    if (this.busy && this.nextRun === Infinity) this.nextRun = t + this.period;
+    if (this.busy && this.nextRun_ns === Infinity) this.nextRun_ns = t + this.period_ns;
   }
 
   /**
@@ -266,7 +266,7 @@ export class PsiScope {
    * time, with the stall that fell into it), so it may be called at any cadence.
    */
   advance(now_us: number): void {
-    this.advanceNs(this.toNs(now_us));
+    this.advanceTo(this.toNs(now_us));
   }
 
   /**
@@ -280,7 +280,7 @@ export class PsiScope {
    * nothing.
    */
   read(): Record<PsiState, PsiReading> {
-    if (this.now >= this.expires) this.expires = this.updateAverages(this.now);
+    if (this.now_ns >= this.expires_ns) this.expires_ns = this.updateAverages(this.now_ns);
     const s = this.shown,
       t = this.total;
     return {
@@ -295,8 +295,8 @@ export class PsiScope {
 
   private toNs(us: number): number {
     const t = Math.round(us * 1000);
-    if (!(t >= this.now))
-      throw new RangeError(`PsiScope: time went backwards or is not a number (${us} µs < ${this.now / 1000} µs)`);
+    if (!(t >= this.now_ns))
+      throw new RangeError(`PsiScope: time went backwards or is not a number (${us} µs < ${this.now_ns / 1000} µs)`);
     if (t > MAX_NS)
       throw new RangeError(
         `PsiScope: ${us} µs is too far from 0 for exact ns arithmetic; use times relative to the run's start`,
@@ -304,9 +304,9 @@ export class PsiScope {
     return t;
   }
 
-  private advanceNs(t: number): void {
-    while (this.nextRun <= t) {
-      const at = this.nextRun;
+  private advanceTo(t: number): void {
+    while (this.nextRun_ns <= t) {
+      const at = this.nextRun_ns;
       this.integrate(at);
       this.run(at);
     }
@@ -315,8 +315,8 @@ export class PsiScope {
 
   /** Bring the totals to t (the stall of the current segment up to t). */
   private integrate(t: number): void {
-    if (t <= this.now) return;
-    const dt = t - this.segStart;
+    if (t <= this.now_ns) return;
+    const dt = t - this.segStart_ns;
     for (let i = 0; i < N; i++) {
       const f = this.frac[i] as number;
       this.total[i] =
@@ -325,23 +325,23 @@ export class PsiScope {
           : (this.segBase[i] as number) + Math.floor((this.segCarry[i] as number) + f * dt);
     }
     if (this.busy) this.busySinceRun = true;
-    this.now = t;
+    this.now_ns = t;
   }
 
   /** psi_avgs_work(): update if due, re-arm only if the scope was non-idle since the last run. */
   private run(at: number): void {
-    if (at >= this.expires) this.expires = this.updateAverages(at);
-    this.nextRun = this.busy || this.busySinceRun ? this.expires : Infinity;
+    if (at >= this.expires_ns) this.expires_ns = this.updateAverages(at);
+    this.nextRun_ns = this.busy || this.busySinceRun ? this.expires_ns : Infinity;
     this.busySinceRun = false;
   }
 
   /** update_averages() and calc_avgs() of psi.c; returns the next avg_next_update. */
   private updateAverages(now: number): number {
-    const P = this.period;
-    const missed = now - this.expires >= P ? Math.floor((now - this.expires) / P) : 0;
-    const next = this.expires + (1 + missed) * P;
-    const period = now - (this.lastUpdate + missed * P);
-    this.lastUpdate = now;
+    const P = this.period_ns;
+    const missed = now - this.expires_ns >= P ? Math.floor((now - this.expires_ns) / P) : 0;
+    const next = this.expires_ns + (1 + missed) * P;
+    const period = now - (this.lastUpdate_ns + missed * P);
+    this.lastUpdate_ns = now;
     for (let i = 0; i < N; i++) {
       let sample = ((this.total[i] as number) - (this.avgTotal[i] as number)) % U32; // u32 in psi.c
       if (sample > period) sample = period;
@@ -358,89 +358,4 @@ export class PsiScope {
     }
     return next;
   }
-}
-
-/** Stall fractions of one scope, and what that scope weighs in a system-wide aggregate. */
-export interface CpuStall {
-  /** Share of the scope's (non-idle) CPU time in which a runnable task waited for a CPU. */
-  some: number;
-  /** Share in which runnable tasks waited and none of the scope's tasks ran: 0 here (see cpuStall). */
-  full: number;
-  /** Non-idle CPU time per unit of time (CPUs with a task), the scope's weight in aggregate(). */
-  nonidle: number;
-}
-
-/**
- * CPU stall of `runnable` CPU-bound tasks on `cpus` CPUs, with the scheduler balancing them.
- *
- * psi.c tracks, per CPU, the time in which `nr_running > oncpu` (some task is runnable but not on
- * the CPU) and weights each CPU by its non-idle time. With k tasks balanced over c CPUs, k − c
- * CPUs (all of them once k ≥ 2c) hold a waiting task and min(k, c) CPUs are non-idle, so
- * some = clamp((k − c) / c, 0, 1) — the same as psi.c's header formula
- * min(nr_delayed / min(nr_nonidle, nr_cpus), 1): 1 task on 2 CPUs 0 %, 3 on 2 50 %, 4+ on 2 100 %,
- * 257 on 256 about 0.4 %. Fractional k is accepted as an average.
- *
- * full is 0: within one scope a runnable task can only wait while another of its tasks runs.
- * At the system level CPU full is undefined; since 5.13 the kernel prints the line anyway with
- * zeros (psi_show(): "CPU FULL is undefined at the system level", psi.rst: "set to zero for
- * backward compatibility") — the real recording in ../shared/data/psi shows 0.00 and total 0
- * throughout. (In cgroups it is non-zero when the group's tasks wait on CPUs used by others or on
- * cpu.max throttling, which this model does not simulate.)
- *
- * A scope without CPUs (a CPU-less memory node) has no runqueue of its own: all zeros.
- */
-export function cpuStall(runnable: number, cpus: number): CpuStall {
-  if (!(cpus > 0) || !(runnable > 0)) return { some: 0, full: 0, nonidle: 0 };
-  return { some: Math.min(1, Math.max(0, (runnable - cpus) / cpus)), full: 0, nonidle: Math.min(runnable, cpus) };
-}
-
-/**
- * System-wide fractions from per-scope ones, the way psi.c combines its per-CPU states.
- *
- * collect_percpu_times() weights each CPU's stall times by that CPU's non-idle time in the sampling
- * period (tNONIDLE, in jiffies there) and divides by the sum of those weights:
- * tSOME = Σ tSOME[cpu] × tNONIDLE[cpu] / Σ tNONIDLE[cpu] (likewise for every state), so idle CPUs
- * do not dilute the pressure. A scope's `weight` is therefore its non-idle CPU time per unit of
- * time (CPUs with any task running, waiting or stalled; cpuStall().nonidle for CPU-bound work);
- * when a scope's fractions are themselves such weighted means over its CPUs, weighting scopes by
- * the sum of their CPUs' non-idle time gives exactly the per-CPU result. Applied to instantaneous
- * fractions this equals psi.c's per-period aggregation whenever weights are constant over the
- * period. No non-idle scope at all gives zeros (the kernel divides by max(nonidle, 1)).
- *
- * `out`, if given, is filled and returned instead of a new object.
- */
-export function aggregate(
-  scopes: ReadonlyArray<{ readonly fractions: Readonly<Record<PsiState, number>>; readonly weight: number }>,
-  out?: Record<PsiState, number>,
-): Record<PsiState, number> {
-  const r = out ?? { cpu_some: 0, cpu_full: 0, mem_some: 0, mem_full: 0, io_some: 0, io_full: 0 };
-  let cs = 0,
-    cf = 0,
-    ms = 0,
-    mf = 0,
-    is = 0,
-    iff = 0,
-    w = 0;
-  for (const s of scopes) {
-    const sw = s.weight;
-    if (!(sw >= 0) || !Number.isFinite(sw))
-      throw new RangeError(`aggregate: weight must be a finite number ≥ 0, got ${sw}`);
-    if (sw === 0) continue;
-    const f = s.fractions;
-    cs += f.cpu_some * sw;
-    cf += f.cpu_full * sw;
-    ms += f.mem_some * sw;
-    mf += f.mem_full * sw;
-    is += f.io_some * sw;
-    iff += f.io_full * sw;
-    w += sw;
-  }
-  const d = w > 0 ? w : 1;
-  r.cpu_some = cs / d;
-  r.cpu_full = cf / d;
-  r.mem_some = ms / d;
-  r.mem_full = mf / d;
-  r.io_some = is / d;
-  r.io_full = iff / d;
-  return r;
 }

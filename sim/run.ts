@@ -8,20 +8,12 @@
  * partial run, and the directory carries fgo's marker; an existing directory is replaced only if
  * it is empty or fgo's, or with `force` (formats/outputs.ts).
  */
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
 import { InputError } from '../formats/errors.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
-import {
-  Orchestrator,
-  parseConfig,
-  type Config,
-  type Decision,
-  type PsiSet,
-  type Request,
-  type Topology,
-} from '../engine/index.ts';
+import { Orchestrator, parseConfig, type Config, type PsiSet, type Topology } from '../engine/index.ts';
 import { recordedDecision } from '../engine/record.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import {
@@ -47,17 +39,12 @@ import { Host } from './host.ts';
 import { Metrics, WallClock, type MetricsSummary } from './metrics.ts';
 import { simProfileSchema, type Scenario, type SimProfile } from './scenario.ts';
 import { parseDuration_s } from '../formats/duration.ts';
-import { Shell, type Policy, type SimRequest } from './shell.ts';
-import {
-  demandReplay,
-  drawCpu_ms,
-  drawPriority,
-  drawWorkingSet_kb,
-  generator,
-  makeRng,
-  requestReplay,
-  type ArrivalSource,
-} from './workload.ts';
+import { Shell, type Policy, type ShellSinks } from './shell.ts';
+import { psiReplay } from './sampler.ts';
+import type { WorkloadTrace } from './workload.ts';
+import { feedArrivals } from './arrivals.ts';
+import { compactDecision, type DecisionLog } from './decision-log.ts';
+import { LineSink } from './line-sink.ts';
 
 export interface RunInputs {
   scenario: Scenario;
@@ -100,20 +87,6 @@ export interface CustomPolicy {
   create(o: { config: Config; topology: Topology; seed: string }): Policy;
 }
 
-export type WorkloadTrace =
-  | { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> }
-  | {
-      kind: 'request';
-      rows: Array<{
-        t_ms: number;
-        profile: string;
-        cpu_ms: number;
-        mem_mb: number;
-        priority: 0 | 1 | 2 | 3;
-        io: boolean;
-      }>;
-    };
-
 export interface RunResult {
   metrics: MetricsSummary;
   wall: ReturnType<WallClock['summary']>;
@@ -143,77 +116,6 @@ export function engineConfigFor(s: Scenario): Config {
   for (const [name, o] of Object.entries(overrides.profiles ?? {}))
     profiles[name] = { ...(profiles[name] as object), ...o };
   return parseConfig({ ...s.engine, profiles });
-}
-
-/** Buffered line writer straight to a file descriptor: decisions stream out, memory stays flat. */
-class LineSink {
-  private buf: string[] = [];
-  private size = 0;
-  constructor(private readonly fd: number | undefined) {}
-  write(line: string): void {
-    if (this.fd === undefined) return;
-    this.buf.push(line);
-    this.size += line.length + 1;
-    if (this.size > 1 << 20) this.flush();
-  }
-  flush(): void {
-    if (this.fd === undefined || this.buf.length === 0) return;
-    writeSync(this.fd, this.buf.join('\n') + '\n');
-    this.buf = [];
-    this.size = 0;
-  }
-  close(): void {
-    this.flush();
-    if (this.fd !== undefined) closeSync(this.fd);
-  }
-}
-
-/**
- * How much of the decision stream a run writes: every decision whole (`all`, every node's score),
- * `compact` (the default, below), one `compact` decision in N (`sample`, the 1st, (N+1)th, …), or
- * none. Metrics never depend on it; a sweep or a scorecard need not pay for a journal it never
- * reads (a 24-hour run of the engine on diurnal-8n writes several GB in full).
- */
-export type DecisionLog = 'all' | 'compact' | 'none' | { sample: number };
-
-/** `all`, `compact`, `none` or `sample:N` (N ≥ 1), as the command line writes it. */
-export function parseDecisionLog(text: string): DecisionLog {
-  if (text === 'all' || text === 'compact' || text === 'none') return text;
-  const m = /^sample:(\d+)$/.exec(text);
-  if (m && Number(m[1]) >= 1) return { sample: Number(m[1]) };
-  throw new RangeError(`'${text}' is not a decision log level: all, compact, sample:N (N ≥ 1) or none`);
-}
-
-/**
- * The journal's compact form of a decision: everything but the per-node score table (kept for the
- * chosen node and the runner-up) and the CPU lists, which at 64 nodes would make the journal
- * twenty times larger; `--decisions all` keeps it all. Fields as in the full decision.
- */
-function compact(d: Decision): string {
-  let chosen, other;
-  for (const s of d.scores) {
-    if (s.node === d.node) chosen = s;
-    else if (s.eligible && (!other || s.total > other.total)) other = s;
-  }
-  return JSON.stringify({
-    seq: d.seq,
-    t_ms: d.t_ms,
-    request_id: d.request_id,
-    profile: d.profile,
-    action: d.action,
-    start: d.start,
-    node: d.node,
-    fragment: d.fragment,
-    delay_ms: d.delay_ms,
-    retry_after_ms: d.retry_after_ms,
-    reason: d.reason,
-    confidence: d.confidence,
-    inputs_digest: d.inputs_digest,
-    scores: chosen || other ? [chosen, other].filter(Boolean) : undefined,
-    commands: d.commands.length
-      ? d.commands.map((c) => ('fragment' in c ? { type: c.type, fragment: c.fragment } : { type: c.type }))
-      : undefined,
-  });
 }
 
 /** forecasts.csv: one row per profile per scaling cycle; demand_p90_per_s empty when the predictor gives none. */
@@ -267,25 +169,13 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   const topo = inp.topology;
   const keepAlive_ms = inp.keepAlive_ms ?? DEFAULT_KEEP_ALIVE_MS;
   const policyName = typeof inp.policy === 'string' ? inp.policy : inp.policy.name;
-  const policy: Policy =
-    typeof inp.policy !== 'string'
-      ? inp.policy.create({ config, topology: topo, seed })
-      : inp.policy === 'engine'
-        ? new Orchestrator({ config, topology: topo, seed })
-        : inp.policy === GRAPH_BLIND
-          ? new Orchestrator({ config: { ...config, graph: { enabled: false } }, topology: topo, seed })
-          : makeBaseline(inp.policy, config, topo, seed, keepAlive_ms);
+  const policy = makePolicy(inp.policy, config, topo, seed, keepAlive_ms);
   const cycle_us = scalingCycle_us(config, s.agent_interval_s * 1e6);
   const predictor = yielding(inp.predictor ?? defaultPredictor(cycle_us, end_us));
   const headroom = inp.headroom ?? DEFAULT_HEADROOM;
   if (!(headroom > 0)) throw new RangeError(`headroom must be > 0, got ${headroom}`);
-
   const level = inp.decisions ?? 'compact';
-  const decisions = new LineSink(tmp && level !== 'none' ? openSync(join(tmp, 'decisions.jsonl'), 'w') : undefined);
-  const every = typeof level === 'object' ? level.sample : 1;
-  let seen = 0;
-  const series = new LineSink(tmp ? openSync(join(tmp, 'timeseries.csv'), 'w') : undefined);
-  series.write(TS_HEADER);
+  const streams = openStreams(tmp, level);
 
   const q = new EventQueue();
   const metrics = new Metrics();
@@ -293,134 +183,26 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
   const host = new Host(topo, s.io_parallelism, Math.round(s.background_mem_mb * 1024));
   const profiles = new Map<string, SimProfile>(Object.entries(s.profiles));
   profiles.set('*', simProfileSchema.parse({}));
-  let psiAt: ((t_ms: number) => PsiSet | undefined) | undefined;
-  if (inp.psi && inp.psi.rows.length) {
-    const rows = inp.psi.rows;
-    const t0 = (rows[0] as { t_ms: number }).t_ms;
-    const span = Math.max(1, (rows[rows.length - 1] as { t_ms: number }).t_ms - t0);
-    // The recording plays from the run's start and loops if the run is longer.
-    psiAt = (t_ms) => {
-      const t = t0 + (t_ms % span);
-      let lo = 0,
-        hi = rows.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if ((rows[mid] as { t_ms: number }).t_ms <= t) lo = mid;
-        else hi = mid - 1;
-      }
-      return (rows[lo] as { set: PsiSet }).set;
-    };
-  }
   const shell = new Shell(
     q,
     policy,
     profiles,
     metrics,
-    {
-      decision: (d) => {
-        if (level !== 'none' && seen++ % every === 0)
-          decisions.write(level === 'all' ? JSON.stringify(recordedDecision(d)) : compact(d));
-        inp.watch?.decision?.(d);
-      },
-      timed: (ns) => wall.recordDecision_ns(ns),
-    },
+    decisionSinks(level, streams.decisions, wall, inp.watch),
     host,
     config.health.interval_ms,
-    psiAt && inp.psi ? { mode: inp.psi.mode, at: psiAt } : undefined,
+    psiReplay(inp.psi),
     new CallMaker(seed, (name) => profiles.get(name) ?? (profiles.get('*') as SimProfile), topo),
   );
-
-  // Workload.
-  const homes = topo.nodes.filter((n) => n.memory_kb > 0).map((n) => n.id);
-  const reqRng = makeRng(seed, 'requests');
-  // Its own stream, drawn only for profiles that have a working set: other runs stay byte-identical.
-  const wsRng = makeRng(seed, 'working-set');
-  const warned = new Set<string>();
-  const shapes = new Map(
-    [...profiles]
-      .filter(([k]) => k !== '*')
-      .map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }]),
-  );
-  // Every cycle's forecast, as the policy was given it: what the report draws (docs/files.md).
-  const forecastLog = new LineSink(tmp ? openSync(join(tmp, 'forecasts.csv'), 'w') : undefined);
-  forecastLog.write(FORECAST_HEADER);
-  const forecasts = new ScalingForecasts(predictor, shapes, headroom, cycle_us, (t_us, preds) => {
+  const forecasts = new ScalingForecasts(predictor, shapesOf(profiles), headroom, cycle_us, (t_us, preds) => {
     for (const p of preds)
-      forecastLog.write(
+      streams.forecasts.write(
         `${t_us / 1e6},${p.profile},${p.demand_per_s},${p.demand_p90_per_s ?? ''},${p.recommended_size}`,
       );
   });
-  let n = 0;
-  const feed = (src: ArrivalSource) => {
-    const a = src.next();
-    if (!a) return;
-    q.at(a.t_us, () => {
-      let p = profiles.get(a.profile);
-      if (!p) {
-        p = profiles.get('*') as SimProfile;
-        if (!warned.has(a.profile))
-          inp.warn?.(`profile '${a.profile}' is not in the scenario's catalogue: using default start times`);
-        warned.add(a.profile);
-      }
-      const home =
-        p.home === 'none' ? undefined : p.home === 'random' ? homes[Math.floor(reqRng() * homes.length)] : p.home;
-      const cpu_ms = a.cpu_ms ?? drawCpu_ms(p, reqRng);
-      const req: Request = {
-        id: `r${n++}`,
-        profile: a.profile,
-        cpus: p.cpus,
-        memory_kb: Math.round((a.mem_mb ?? p.request_mb) * 1024),
-        priority: a.priority ?? drawPriority(p, reqRng),
-        io_intensive: a.io ?? p.io_ms > 0,
-      };
-      if (home !== undefined) req.memory_home = home; // assigned, not spread: once per arrival, and the same key order
-      const sr: SimRequest = {
-        req,
-        arrival_us: q.now_us,
-        cpu_ms,
-        io_ms: a.io === false ? 0 : p.io_ms,
-        mem_kb: drawWorkingSet_kb(p, a.mem_mb ?? p.request_mb, wsRng),
-        home,
-        profile: p,
-        deferred: false,
-        cold: false,
-        attempt: 0,
-        pending: 0,
-        done: false,
-      };
-      metrics.arrival(sr);
-      forecasts.arrival(a.profile, q.now_us);
-      shell.submit(sr);
-      feed(src);
-    });
-  };
-  if (inp.workload?.kind === 'demand') feed(demandReplay(inp.workload.rows, seed, end_us));
-  else if (inp.workload?.kind === 'request') feed(requestReplay(inp.workload.rows, end_us));
-  else
-    for (const [name, p] of Object.entries(s.profiles).sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-      feed(generator(name, p, seed, end_us));
-  (inp.replay ?? []).forEach((t, i) =>
-    feed(t.kind === 'demand' ? demandReplay(t.rows, seed, end_us, `replay:${i}`) : requestReplay(t.rows, end_us)),
-  );
-
-  if (inp.background) {
-    const { recording, node, copies } = inp.background;
-    if (node !== undefined && !topo.byId.has(node))
-      throw new RangeError(
-        `background: node ${node} is not in the topology (nodes ${topo.nodes.map((x) => x.id).join(', ')})`,
-      );
-    const targets = node !== undefined ? [node] : topo.nodes.filter((x) => x.allowed_cpus.length > 0).map((x) => x.id);
-    playBackground(
-      recording,
-      copies / targets.length,
-      end_us,
-      (t, fn) => q.at(t, fn),
-      (load) => {
-        for (const id of targets) shell.setNeighbour(id, load);
-      },
-    );
-  }
-
+  const arrivals = { q, shell, metrics, forecasts, profiles, topo, seed, end_us, warn: inp.warn };
+  feedArrivals(arrivals, s.profiles, inp.workload, inp.replay ?? []);
+  if (inp.background) playNeighbour(inp.background, shell, end_us);
   const faults = new FaultInjector(q, shell, metrics, seed);
   faults.schedule(s.faults, end_us);
 
@@ -434,17 +216,106 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
       config,
       end_us,
       forecasts,
-      ...(tmp ? { series: (line: string) => series.write(line) } : {}),
+      ...(tmp ? { series: (line: string) => streams.series.write(line) } : {}),
       ...(inp.progress ? { progress: inp.progress } : {}),
       ...(inp.watch ? { watch: inp.watch } : {}),
     });
   } catch (e) {
-    decisions.close();
-    series.close();
-    forecastLog.close();
+    streams.close();
     throw e;
   }
 
+  const summary = summarise(policy, faults, shell, metrics, end_us);
+  const wallSummary = wall.summary(q.processed);
+  streams.close();
+  if (tmp && inp.out) {
+    const run = runRecord(inp, policyName, config, { name: predictor.name, horizon_s: predictor.horizon_s, headroom });
+    writeRunDir(tmp, inp.out, inp.force === true, metrics, summary, wallSummary, run);
+  }
+  return { metrics: summary, wall: wallSummary, ...(inp.out ? { dir: inp.out } : {}) };
+}
+
+/** The policy the run asks: your own, the engine (with or without the fragment graph), or a baseline. */
+function makePolicy(
+  p: RunInputs['policy'],
+  config: Config,
+  topology: Topology,
+  seed: string,
+  keepAlive_ms: number,
+): Policy {
+  if (typeof p !== 'string') return p.create({ config, topology, seed });
+  if (p === 'engine') return new Orchestrator({ config, topology, seed });
+  if (p === GRAPH_BLIND) return new Orchestrator({ config: { ...config, graph: { enabled: false } }, topology, seed });
+  return makeBaseline(p, config, topology, seed, keepAlive_ms);
+}
+
+/** The run's streamed files (none without an output directory), each with its header. */
+function openStreams(tmp: string | undefined, level: DecisionLog) {
+  const open = (name: string) => (tmp ? openSync(join(tmp, name), 'w') : undefined);
+  const decisions = new LineSink(level !== 'none' ? open('decisions.jsonl') : undefined);
+  const series = new LineSink(open('timeseries.csv'));
+  series.write(TS_HEADER);
+  // Every cycle's forecast, as the policy was given it: what the report draws (docs/files.md).
+  const forecasts = new LineSink(open('forecasts.csv'));
+  forecasts.write(FORECAST_HEADER);
+  const close = () => {
+    decisions.close();
+    series.close();
+    forecasts.close();
+  };
+  return { decisions, series, forecasts, close };
+}
+
+/** Where each decision goes: the journal (at `level`), the watcher, and the decision-latency clock. */
+function decisionSinks(
+  level: DecisionLog,
+  journal: LineSink,
+  wall: WallClock,
+  watch: RunWatcher | undefined,
+): ShellSinks {
+  const every = typeof level === 'object' ? level.sample : 1;
+  let seen = 0;
+  return {
+    decision: (d) => {
+      if (level !== 'none' && seen++ % every === 0)
+        journal.write(level === 'all' ? JSON.stringify(recordedDecision(d)) : compactDecision(d));
+      watch?.decision?.(d);
+    },
+    timed: (ns) => wall.recordDecision_ns(ns),
+  };
+}
+
+/** What the forecasts need of each profile: how long a request holds a fragment. */
+function shapesOf(profiles: ReadonlyMap<string, SimProfile>) {
+  return new Map(
+    [...profiles]
+      .filter(([k]) => k !== '*')
+      .map(([k, p]) => [k, { service_ms: p.cpu_ms.mean + p.io_ms + p.warm_start_ms }]),
+  );
+}
+
+/** A neighbour's recorded load, played on one node or spread over every node with CPUs. */
+function playNeighbour(bg: NonNullable<RunInputs['background']>, shell: Shell, end_us: number): void {
+  const { recording, node, copies } = bg;
+  const topo = shell.host.topo;
+  if (node !== undefined && !topo.byId.has(node))
+    throw new RangeError(
+      `background: node ${node} is not in the topology (nodes ${topo.nodes.map((x) => x.id).join(', ')})`,
+    );
+  const targets = node !== undefined ? [node] : topo.nodes.filter((x) => x.allowed_cpus.length > 0).map((x) => x.id);
+  playBackground(
+    recording,
+    copies / targets.length,
+    end_us,
+    (t, fn) => shell.q.at(t, fn),
+    (load) => {
+      for (const id of targets) shell.setNeighbour(id, load);
+    },
+  );
+}
+
+/** The run's figures at its end: faults matched with the policy's incidents, unfinished requests counted. */
+function summarise(policy: Policy, faults: FaultInjector, shell: Shell, metrics: Metrics, end_us: number) {
   const incidents = policy.incidents?.();
   const outages = policy.outageList?.();
   if (incidents)
@@ -452,51 +323,67 @@ async function simulate(inp: RunInputs, tmp: string | undefined): Promise<RunRes
       [...incidents.closed, ...incidents.open],
       outages ? [...outages.closed, ...outages.open] : undefined,
     );
-  for (const h of host.nodes) h.cpu.advance(end_us);
-  const capacity = host.nodes.map((h) => h.cpu.capacity * end_us);
+  const nodes = shell.host.nodes;
+  for (const h of nodes) h.cpu.advance(end_us);
+  const capacity = nodes.map((h) => h.cpu.capacity * end_us);
   for (const sr of shell.unfinished()) metrics.unfinished(sr, end_us - sr.arrival_us);
-  const summary = metrics.summary(
-    q.processed,
-    host.nodes.map((h) => h.cpu.busy_unit_us),
+  return metrics.summary(
+    shell.q.processed,
+    nodes.map((h) => h.cpu.busy_unit_us),
     capacity,
     end_us / 1e6,
   );
-  const wallSummary = wall.summary(q.processed);
-  decisions.close();
-  series.close();
-  forecastLog.close();
+}
 
-  if (tmp && inp.out) {
-    const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), JSON.stringify(v, null, 2) + '\n');
-    write('run.json', {
-      scenario: s,
-      policy: policyName,
-      seed,
-      topology: topo.json,
-      engine_config: config,
-      versions: inp.versions ?? {},
-      predictor: { name: predictor.name, horizon_s: predictor.horizon_s, headroom },
-      ...((FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(policyName)
-        ? { keep_alive_ms: keepAlive_ms }
-        : {}),
-      ...(level === 'compact' ? {} : { decisions: level }),
-    });
-    write('metrics.json', summary);
-    write('wall.json', wallSummary);
-    write('histograms.json', metrics.histograms());
-    write(
-      'faults.json',
-      metrics.faults.map((f) => ({
-        kind: f.kind,
-        target: f.target,
-        injected_s: f.injected_us / 1e6,
-        detected_s: f.detected_us === undefined ? null : f.detected_us / 1e6,
-        recovered_s: f.recovered_us === undefined ? null : f.recovered_us / 1e6,
-      })),
-    );
-    writeFileSync(join(tmp, OUTPUT_MARKER), markerText('sim-run'));
-    checkOut(inp.out, inp.force === true); // again: something may have appeared there during the run
-    commitDir(tmp, inp.out);
-  }
-  return { metrics: summary, wall: wallSummary, ...(inp.out ? { dir: inp.out } : {}) };
+/** run.json: what was run — the inputs, seed, versions, the engine config, the predictor. */
+function runRecord(
+  inp: RunInputs,
+  policyName: string,
+  config: Config,
+  predictor: { name: string; horizon_s: number; headroom: number },
+) {
+  const level = inp.decisions ?? 'compact';
+  return {
+    scenario: inp.scenario,
+    policy: policyName,
+    seed: String(inp.scenario.seed),
+    topology: inp.topology.json,
+    engine_config: config,
+    versions: inp.versions ?? {},
+    predictor,
+    ...((FIXED_KEEP_ALIVE_BASELINES as readonly string[]).includes(policyName)
+      ? { keep_alive_ms: inp.keepAlive_ms ?? DEFAULT_KEEP_ALIVE_MS }
+      : {}),
+    ...(level === 'compact' ? {} : { decisions: level }),
+  };
+}
+
+/** The run directory's JSON files and marker, then the temporary directory renamed into place. */
+function writeRunDir(
+  tmp: string,
+  out: string,
+  force: boolean,
+  metrics: Metrics,
+  summary: MetricsSummary,
+  wallSummary: RunResult['wall'],
+  run: Record<string, unknown>,
+): void {
+  const write = (name: string, v: unknown) => writeFileSync(join(tmp, name), `${JSON.stringify(v, null, 2)}\n`);
+  write('run.json', run);
+  write('metrics.json', summary);
+  write('wall.json', wallSummary);
+  write('histograms.json', metrics.histograms());
+  write(
+    'faults.json',
+    metrics.faults.map((f) => ({
+      kind: f.kind,
+      target: f.target,
+      injected_s: f.injected_us / 1e6,
+      detected_s: f.detected_us === undefined ? null : f.detected_us / 1e6,
+      recovered_s: f.recovered_us === undefined ? null : f.recovered_us / 1e6,
+    })),
+  );
+  writeFileSync(join(tmp, OUTPUT_MARKER), markerText('sim-run'));
+  checkOut(out, force); // again: something may have appeared there during the run
+  commitDir(tmp, out);
 }

@@ -27,6 +27,28 @@ export interface PsiTraceSource {
   at: (t_ms: number) => PsiSet | undefined;
 }
 
+/** A recorded PSI trace as the sampler reads it: played from the run's start, looping if the run is longer. */
+export function psiReplay(
+  psi: { mode: PsiTraceSource['mode']; rows: ReadonlyArray<{ t_ms: number; set: PsiSet }> } | undefined,
+): PsiTraceSource | undefined {
+  if (!psi || !psi.rows.length) return undefined;
+  const rows = psi.rows;
+  const t0_ms = (rows[0] as { t_ms: number }).t_ms;
+  const span_ms = Math.max(1, (rows[rows.length - 1] as { t_ms: number }).t_ms - t0_ms);
+  const at = (t_ms: number) => {
+    const t = t0_ms + (t_ms % span_ms);
+    let lo = 0,
+      hi = rows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((rows[mid] as { t_ms: number }).t_ms <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return (rows[lo] as { set: PsiSet }).set;
+  };
+  return { mode: psi.mode, at };
+}
+
 const noStall = (): Record<PsiState, number> => ({
   cpu_some: 0,
   cpu_full: 0,

@@ -5,7 +5,7 @@
  * does not exist is never injected) is refused instead.
  */
 import type { Topology } from '../engine/index.ts';
-import type { WorkloadTrace } from './run.ts';
+import type { WorkloadTrace } from './workload.ts';
 import type { Scenario } from './scenario.ts';
 
 const ids = (t: Topology) => t.nodes.map((n) => n.id).join(', ');

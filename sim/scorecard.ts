@@ -14,7 +14,7 @@ import { commitDir, discardTemp, makeTempDir, untrackTemp } from '../formats/fil
 import { markerText, OUTPUT_MARKER, outputDirProblem, SAFE_NAME } from '../formats/outputs.ts';
 import { BASELINES, GRAPH_BLIND, hasCalls, POLICIES, type PolicyName } from './baselines.ts';
 import type { MetricsSummary } from './metrics.ts';
-import type { DecisionLog } from './run.ts';
+import type { DecisionLog } from './decision-log.ts';
 import { parseDuration_s } from '../formats/duration.ts';
 import { checkShards, shardOf, SHARD_FILE, type Shard, type ShardDoc } from './shards.ts';
 import { prepareScenario, sourceDigest, type Job } from './tune/evaluate.ts';

@@ -5,17 +5,18 @@
  * No policy lives here: every choice of where and whether comes back from the policy.
  *
  * What the policy sees — PSI and node load sampled once per simulated second, handed to every
- * decision until the next sample — is sampler.ts's; the shell tells it when a node changed.
+ * decision until the next sample — is sampler.ts's; the shell tells it when a node changed. What
+ * running work does to the host, policy aside, is fragment-host.ts's, which the shell extends.
  */
-import type { Command, Decision, Observation, Prediction, Request } from '../engine/index.ts';
+import type { Command, Decision, Prediction, Request } from '../engine/index.ts';
 import type { EnginePort } from '../engine/port.ts';
 import type { CallMaker } from './calls.ts';
 import type { EventQueue } from './events.ts';
-import type { NeighbourLoad } from './background.ts';
-import type { Host, NodeState, Task } from './host.ts';
-import { thrashStall } from './thrash.ts';
+import { extraMem_kb, newFragment, type SimFragment, type SimRequest } from './fragment.ts';
+import { FragmentHost } from './fragment-host.ts';
+import type { Host } from './host.ts';
 import type { Metrics } from './metrics.ts';
-import { Sampler, type PsiTraceSource } from './sampler.ts';
+import type { PsiTraceSource } from './sampler.ts';
 import type { SimProfile } from './scenario.ts';
 
 /**
@@ -27,133 +28,35 @@ export interface Policy
   extends Pick<EnginePort, 'schedule' | 'started' | 'complete' | 'failed' | 'tick'>,
     Partial<Pick<EnginePort, 'calling' | 'incidents' | 'outageList'>> {}
 
-export interface SimRequest {
-  req: Request;
-  arrival_us: number;
-  cpu_ms: number;
-  io_ms: number;
-  mem_kb: number;
-  home: number | undefined;
-  profile: SimProfile;
-  deferred: boolean;
-  cold: boolean;
-  /** Times it began on a fragment: an answer to a call made by an earlier attempt is ignored. */
-  attempt: number;
-  /** Sync calls not yet answered. */
-  pending: number;
-  /** Completed, shed or failed. */
-  done: boolean;
-  /** The fragment serving it, once placed. */
-  frag?: SimFragment;
-  /** For a call (sim/calls.ts): who made it, in which attempt, whether it waits, what it carries. */
-  call?: { parent: SimRequest; attempt: number; sync: boolean; bytes: number; from_node: number };
-}
-
-export interface SimFragment {
-  id: string;
-  profile: string;
-  node: number;
-  state: 'starting' | 'ready' | 'dead';
-  /** Bumped on every (re)start or move, so a stale "ready" event is ignored. */
-  epoch: number;
-  mem_kb: number;
-  request: SimRequest | undefined;
-  task: Task | undefined;
-  /** Where its task is: CPU, I/O, waiting for its sync calls' answers, or nowhere (waiting to begin, or hung). */
-  phase: 'cpu' | 'io' | 'calls' | 'idle';
-  started_us: number;
-  idle_since_us: number;
-  // Faults.
-  hung_since_us: number | undefined;
-  slow: number;
-  leak_kb_per_s: number;
-  leaked_kb: number;
-}
-
-/**
- * Memory a running request adds to its fragment's: a fragment holds max(its own, the request's
- * working set), as the engine books it (placement.ts memoryNeed_kb) — one rule for both.
- */
-const extraMem_kb = (f: SimFragment, sr: SimRequest) => Math.max(0, sr.mem_kb - f.mem_kb);
-
-/**
- * A task, its completion passed in: a function written as an object's `done:` property would be
- * renamed by tsx's keepNames on every request (an Object.defineProperty each), an argument is not.
- */
-function task(work_us: number, weight: number, done: () => void): Task {
-  return { work_us, weight, finish_v: 0, heap_i: -1, done };
-}
-
 export interface ShellSinks {
   decision(d: Decision): void;
   /** A policy call took this long (wall clock), for the decision-latency figures. */
   timed(ns: bigint): void;
 }
 
-export class Shell {
-  readonly host: Host;
-  readonly frags = new Map<string, SimFragment>();
+type CommandOf<T extends Command['type']> = Extract<Command, { type: T }>;
+
+export class Shell extends FragmentHost {
   private readonly waiting = new Map<string, SimRequest>();
-  /** Warm fragments with nothing to do (for warm_idle_gb_s), and leaking ones: kept as sets so a tick costs O(these), not O(all fragments). */
-  private readonly idle = new Set<SimFragment>();
-  private readonly leaking = new Set<SimFragment>();
-  private readonly sampler: Sampler;
-  /** Memory a neighbour holds on each node now (so a change adds only the difference). */
-  private readonly neighbourMem_kb = new Map<number, number>();
   /** Profiles in an outage fault, until when (µs): their fragments die as they start. */
   private readonly outages = new Map<string, number>();
 
   constructor(
-    readonly q: EventQueue,
+    q: EventQueue,
     readonly policy: Policy,
     readonly profiles: ReadonlyMap<string, SimProfile>,
-    readonly metrics: Metrics,
+    metrics: Metrics,
     private readonly sinks: ShellSinks,
     host: Host,
     health_interval_ms: number,
     psiTrace?: PsiTraceSource,
     private readonly calls?: CallMaker,
   ) {
-    this.host = host;
-    this.sampler = new Sampler(host, this.frags, health_interval_ms, psiTrace);
+    super(q, metrics, host, health_interval_ms, psiTrace);
   }
 
   private profileOf(name: string): SimProfile {
     return this.profiles.get(name) ?? (this.profiles.get('*') as SimProfile);
-  }
-
-  /** The current sample with this instant's time: what a decision between samples sees. */
-  obs(): Observation {
-    return this.sampler.at(this.q.now_us);
-  }
-
-  // ---- Node changes and completions --------------------------------------------------------
-
-  /** Re-derive a node's stall after any change on it, and schedule its next completion. */
-  changed(n: NodeState): void {
-    const now = this.q.now_us;
-    n.cpu.setStall(thrashStall(n.mem_used_kb, n.mem_cap_kb), now);
-    this.sampler.nodeChanged(n, now);
-    const t = n.cpu.nextFinish_us(now);
-    if (t === undefined) return;
-    const v = n.cpu.version;
-    this.q.at(t, () => {
-      if (n.cpu.version !== v) return; // superseded by a later change
-      for (const task of n.cpu.popFinished(this.q.now_us)) task.done();
-      this.changed(n);
-    });
-  }
-
-  private ioChanged(): void {
-    const now = this.q.now_us;
-    const t = this.host.io.nextFinish_us(now);
-    if (t === undefined) return;
-    const v = this.host.io.version;
-    this.q.at(t, () => {
-      if (this.host.io.version !== v) return;
-      for (const task of this.host.io.popFinished(this.q.now_us)) task.done();
-      this.ioChanged();
-    });
   }
 
   // ---- The agent loop ----------------------------------------------------------------------
@@ -214,37 +117,8 @@ export class Shell {
     this.end(pf, parent, { ok: false, dependency: sr.req.profile });
   }
 
-  /** Start a request's CPU phase on its fragment (if the fragment is still its, alive and not hung). */
-  private begin(f: SimFragment, sr: SimRequest): void {
-    if (f.request !== sr || f.state !== 'ready' || f.hung_since_us !== undefined || f.phase !== 'idle') return;
-    sr.attempt++;
-    if (sr.call) this.metrics.call(sr.call.parent.req.profile, sr.req.profile, sr.call.from_node !== f.node);
-    const n = this.host.node(f.node);
-    const factor = this.host.remoteFactor(sr.home, f.node, sr.profile.memory_intensity);
-    this.metrics.recordAccess(sr.cpu_ms, sr.home === undefined || sr.home === f.node);
-    n.mem_used_kb += extraMem_kb(f, sr);
-    f.phase = 'cpu';
-    f.task = task(Math.max(1, sr.cpu_ms * 1000 * factor * f.slow), sr.req.cpus, () => this.endCpu(f, sr));
-    n.cpu.add(f.task, this.q.now_us);
-    this.changed(n);
-  }
-
-  private endCpu(f: SimFragment, sr: SimRequest): void {
-    const n = this.host.node(f.node);
-    if (sr.io_ms <= 0) return this.workDone(f, sr);
-    f.phase = 'io';
-    n.io_tasks++;
-    f.task = task(sr.io_ms * 1000, 1, () => {
-      this.host.node(f.node).io_tasks--;
-      this.workDone(f, sr);
-      this.changed(this.host.node(f.node));
-    });
-    this.host.io.add(f.task, this.q.now_us);
-    this.ioChanged();
-  }
-
   /** The request's own work is done: it makes its calls (sim/calls.ts), and ends once its sync ones are answered. */
-  private workDone(f: SimFragment, sr: SimRequest): void {
+  protected workDone(f: SimFragment, sr: SimRequest): void {
     const made = this.calls ? this.calls.make(sr, f, this.q.now_us) : [];
     sr.pending = made.filter((c) => c.call?.sync).length;
     for (const c of made) {
@@ -298,167 +172,113 @@ export class Shell {
     for (const f of this.frags.values()) if (f.request && !this.waiting.has(f.request.req.id)) yield f.request;
   }
 
-  /** Take a fragment's running task off whatever server it is on (it was lost or moves). */
-  private detach(f: SimFragment): void {
-    const t = f.task;
-    if (f.phase === 'calls') {
-      // Waiting on its calls, it holds its working memory but no task; their answers will find it gone.
-      const n = this.host.node(f.node);
-      if (f.request) n.mem_used_kb -= extraMem_kb(f, f.request);
-      f.phase = 'idle';
-      this.changed(n);
-      return;
-    }
-    if (!t) return;
-    const n = this.host.node(f.node);
-    if (f.phase === 'cpu') {
-      n.cpu.remove(t, this.q.now_us);
-      if (f.request) n.mem_used_kb -= extraMem_kb(f, f.request);
-    } else if (f.phase === 'io') {
-      this.host.io.remove(t, this.q.now_us);
-      n.io_tasks--;
-      if (f.request) n.mem_used_kb -= extraMem_kb(f, f.request);
-      this.ioChanged();
-    }
-    f.task = undefined;
-    f.phase = 'idle';
-    this.changed(n);
-  }
-
-  /** Keep the idle set in step with a fragment's state: ready with no request is idle warm memory. */
-  private track(f: SimFragment): void {
-    const idle = f.state === 'ready' && !f.request;
-    if (idle === this.idle.has(f)) return;
-    if (idle) {
-      f.idle_since_us = this.q.now_us;
-      this.idle.add(f);
-    } else {
-      this.metrics.warm_idle_kb_us += f.mem_kb * (this.q.now_us - Math.max(f.idle_since_us, this.sampler.lastTick_us));
-      this.idle.delete(f);
-    }
-  }
-
   // ---- Commands ----------------------------------------------------------------------------
 
   execute(cmds: readonly Command[]): void {
-    for (const c of cmds) {
-      switch (c.type) {
-        case 'start': {
-          const p = this.profileOf(c.profile);
-          const f: SimFragment = {
-            id: c.fragment,
-            profile: c.profile,
-            node: c.node,
-            state: 'starting',
-            epoch: 0,
-            mem_kb: p.memory_mb * 1024,
-            request: undefined,
-            task: undefined,
-            phase: 'idle',
-            started_us: this.q.now_us,
-            idle_since_us: this.q.now_us,
-            hung_since_us: undefined,
-            slow: 1,
-            leak_kb_per_s: 0,
-            leaked_kb: 0,
-          };
-          this.frags.set(f.id, f);
-          const n = this.host.node(c.node);
-          n.mem_used_kb += f.mem_kb;
-          this.changed(n);
-          this.startUp(f);
-          break;
-        }
-        case 'restart': {
-          const f = this.frags.get(c.fragment);
-          if (!f) break;
-          this.detach(f);
-          f.request = undefined;
-          // A fresh process: the fault that made it sick is gone with the old one.
-          this.grow(f, -f.leaked_kb);
-          Object.assign(f, { hung_since_us: undefined, slow: 1, leak_kb_per_s: 0, state: 'starting' });
-          this.leaking.delete(f);
-          this.track(f);
-          this.startUp(f);
-          break;
-        }
-        case 'stop': {
-          const f = this.frags.get(c.fragment);
-          if (!f) break;
-          this.detach(f);
-          f.state = 'dead';
-          f.epoch++;
-          this.frags.delete(f.id);
-          this.leaking.delete(f);
-          this.track(f);
-          const n = this.host.node(f.node);
-          n.mem_used_kb -= f.mem_kb + f.leaked_kb;
-          this.changed(n);
-          break;
-        }
-        case 'migrate': {
-          const f = this.frags.get(c.fragment);
-          if (!f) break;
-          if (f.phase === 'calls') {
-            this.moveWaiting(f, c.from, c.to);
-            break;
-          }
-          const sr = f.phase !== 'idle' ? f.request : undefined;
-          const task = f.task;
-          const phase = f.phase;
-          this.detach(f);
-          const from = this.host.node(c.from),
-            to = this.host.node(c.to);
-          from.mem_used_kb -= f.mem_kb + f.leaked_kb;
-          to.mem_used_kb += f.mem_kb + f.leaked_kb;
-          f.node = c.to;
-          this.changed(from);
-          if (f.state === 'starting')
-            this.startUp(f); // restarting on the new node
-          else if (sr && task && phase === 'cpu') {
-            // The running request moves with its process and carries on.
-            to.mem_used_kb += extraMem_kb(f, sr);
-            f.phase = 'cpu';
-            f.task = task;
-            to.cpu.add(task, this.q.now_us);
-          } else if (sr && f.state === 'ready') this.begin(f, sr);
-          this.changed(to);
-          break;
-        }
-        case 'retry': {
-          const sr = this.waiting.get(c.request.id) ?? this.orphaned(c.request);
-          if (sr) this.q.after(0, () => this.submit(sr));
-          break;
-        }
-        case 'shed': {
-          const sr = this.waiting.get(c.request_id);
-          if (sr) {
-            this.waiting.delete(c.request_id);
-            this.drop(sr, 'shed');
-          }
-          break;
-        }
-        case 'alert':
-          this.metrics.alerts++;
-          break;
-        case 'pin':
-        case 'drain':
-        case 'undrain':
-          break; // the model does not track CPUs one by one; draining is the policy's bookkeeping
-      }
+    for (const c of cmds) this.carryOut(c);
+  }
+
+  private carryOut(c: Command): void {
+    switch (c.type) {
+      case 'start':
+        return this.startFragment(c);
+      case 'restart':
+        return this.restartFragment(c.fragment);
+      case 'stop':
+        return this.stopFragment(c.fragment);
+      case 'migrate':
+        return this.migrateFragment(c);
+      case 'retry':
+        return this.retryRequest(c.request);
+      case 'shed':
+        return this.shedWaiting(c.request_id);
+      case 'alert':
+        this.metrics.alerts++;
+        return;
+      case 'pin':
+      case 'drain':
+      case 'undrain':
+        return; // the model does not track CPUs one by one; draining is the policy's bookkeeping
     }
   }
 
-  /** A fragment waiting on its calls moves: its memory goes with it, and it goes on waiting there. */
-  private moveWaiting(f: SimFragment, from_id: number, to_id: number): void {
-    const from = this.host.node(from_id),
-      to = this.host.node(to_id);
-    const kb = f.mem_kb + f.leaked_kb + (f.request ? extraMem_kb(f, f.request) : 0);
-    from.mem_used_kb -= kb;
-    to.mem_used_kb += kb;
-    f.node = to_id;
+  /** A new process on the command's node, holding its profile's memory, up after its cold start. */
+  private startFragment(c: CommandOf<'start'>): void {
+    const f = newFragment(c.fragment, c.profile, c.node, this.profileOf(c.profile).memory_mb * 1024, this.q.now_us);
+    this.frags.set(f.id, f);
+    const n = this.host.node(c.node);
+    n.mem_used_kb += f.mem_kb;
+    this.changed(n);
+    this.startUp(f);
+  }
+
+  /** The process starts afresh where it is: its request (if any) is lost, and so is the fault that made it sick. */
+  private restartFragment(id: string): void {
+    const f = this.frags.get(id);
+    if (!f) return;
+    this.detach(f);
+    f.request = undefined;
+    this.grow(f, -f.leaked_kb);
+    Object.assign(f, { hung_since_us: undefined, slow: 1, leak_kb_per_s: 0, state: 'starting' });
+    this.leaking.delete(f);
+    this.track(f);
+    this.startUp(f);
+  }
+
+  /** The process ends and its memory (leaked included) is freed. */
+  private stopFragment(id: string): void {
+    const f = this.frags.get(id);
+    if (!f) return;
+    this.detach(f);
+    f.state = 'dead';
+    f.epoch++;
+    this.frags.delete(f.id);
+    this.leaking.delete(f);
+    this.track(f);
+    const n = this.host.node(f.node);
+    n.mem_used_kb -= f.mem_kb + f.leaked_kb;
+    this.changed(n);
+  }
+
+  /** The process moves with its memory; a running request carries on there, a starting one starts there. */
+  private migrateFragment(c: CommandOf<'migrate'>): void {
+    const f = this.frags.get(c.fragment);
+    if (!f) return;
+    if (f.phase === 'calls') return this.moveWaiting(f, c.from, c.to);
+    const sr = f.phase !== 'idle' ? f.request : undefined;
+    const task = f.task;
+    const phase = f.phase;
+    this.detach(f);
+    const from = this.host.node(c.from),
+      to = this.host.node(c.to);
+    from.mem_used_kb -= f.mem_kb + f.leaked_kb;
+    to.mem_used_kb += f.mem_kb + f.leaked_kb;
+    f.node = c.to;
     this.changed(from);
+    if (f.state === 'starting')
+      this.startUp(f); // restarting on the new node
+    else if (sr && task && phase === 'cpu') {
+      // The running request moves with its process and carries on.
+      to.mem_used_kb += extraMem_kb(f, sr);
+      f.phase = 'cpu';
+      f.task = task;
+      to.cpu.add(task, this.q.now_us);
+    } else if (sr && f.state === 'ready') this.begin(f, sr);
     this.changed(to);
+  }
+
+  /** The request is submitted again, from waiting or from the lost fragment that held it. */
+  private retryRequest(r: Request): void {
+    const sr = this.waiting.get(r.id) ?? this.orphaned(r);
+    if (sr) this.q.after(0, () => this.submit(sr));
+  }
+
+  /** A waiting request the policy gives up on: counted as shed (and fails its caller, if one waits on it). */
+  private shedWaiting(request_id: string): void {
+    const sr = this.waiting.get(request_id);
+    if (!sr) return;
+    this.waiting.delete(request_id);
+    this.drop(sr, 'shed');
   }
 
   /** A request handed back from a lost fragment: find it on the fragment that held it. */
@@ -491,13 +311,6 @@ export class Shell {
     });
   }
 
-  private grow(f: SimFragment, kb: number): void {
-    f.leaked_kb += kb;
-    const n = this.host.node(f.node);
-    n.mem_used_kb += kb;
-    this.changed(n);
-  }
-
   // ---- Faults (sim/faults.ts decides when and whom) ------------------------------------------
 
   crash(f: SimFragment, reason = 'process exited (fault injection)'): void {
@@ -517,49 +330,5 @@ export class Shell {
     const hit = [...this.frags.values()].filter((f) => f.profile === profile && f.state !== 'dead');
     for (const f of hit) this.crash(f, 'process exited (outage fault)');
     return hit.map((f) => f.id);
-  }
-
-  hang(f: SimFragment): void {
-    this.detach(f);
-    f.hung_since_us = this.q.now_us;
-  }
-
-  slowDown(f: SimFragment, factor: number): void {
-    f.slow = factor;
-    if (f.task && f.phase === 'cpu') this.host.node(f.node).cpu.scale(f.task, factor, this.q.now_us);
-    this.changed(this.host.node(f.node));
-  }
-
-  leak(f: SimFragment, kb_per_s: number): void {
-    f.leak_kb_per_s = kb_per_s;
-    this.leaking.add(f);
-  }
-
-  /** A neighbour's load on a node changed (sim/background.ts plays it). */
-  setNeighbour(node: number, load: NeighbourLoad): void {
-    const n = this.host.node(node);
-    const now = this.q.now_us;
-    n.mem_used_kb += load.mem_kb - (this.neighbourMem_kb.get(node) ?? 0);
-    this.neighbourMem_kb.set(node, load.mem_kb);
-    n.bg_mem_some = load.mem_some;
-    n.bg_mem_full = load.mem_full;
-    n.cpu.setBackground(load.cpu, now);
-    if (load.io !== n.bg_io) {
-      n.bg_io = load.io;
-      this.host.io.setBackground(
-        this.host.nodes.reduce((a, x) => a + x.bg_io, 0),
-        now,
-      );
-      this.ioChanged();
-    }
-    this.changed(n);
-  }
-
-  setCpusOnline(node: number, on: boolean): void {
-    const n = this.host.node(node);
-    const cpus = this.host.topo.byId.get(node)?.allowed_cpus ?? [];
-    this.sampler.setOnline(cpus, on);
-    n.cpu.setCapacity(on ? cpus.length : 0, this.q.now_us);
-    this.changed(n);
   }
 }

@@ -5,18 +5,8 @@
  * so a 24-hour run never holds its whole arrival list. Every draw comes from a seeded stream named
  * after its profile, so the same scenario and seed give the same arrivals whatever policy runs.
  */
-import seedrandom from 'seedrandom';
+import { exponential, makeRng, normal, type Rng } from './random.ts';
 import type { SimProfile } from './scenario.ts';
-
-export type Rng = () => number;
-
-export const makeRng = (seed: string | number, name: string): Rng => seedrandom.alea(`${seed}/${name}`);
-
-/** Exponential with the given mean; 1 − u keeps the argument of log away from 0. */
-export const exponential = (rng: Rng, mean: number) => -Math.log(1 - rng()) * mean;
-
-/** Standard normal by Box–Muller (one of the pair; the stream stays simple to replay). */
-export const normal = (rng: Rng) => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
 
 /** One draw from a scenario distribution (constant, exponential, or lognormal with the given mean). */
 export function draw(d: SimProfile['cpu_ms'], rng: Rng): number {
@@ -38,6 +28,21 @@ export function drawPriority(p: SimProfile, rng: Rng): 0 | 1 | 2 | 3 {
   }
   return 1;
 }
+
+/** A workload trace as read and validated (formats/traces.ts): demand per second, or requests one by one. */
+export type WorkloadTrace =
+  | { kind: 'demand'; rows: Array<{ t_s: number; profile: string; count: number }> }
+  | {
+      kind: 'request';
+      rows: Array<{
+        t_ms: number;
+        profile: string;
+        cpu_ms: number;
+        mem_mb: number;
+        priority: 0 | 1 | 2 | 3;
+        io: boolean;
+      }>;
+    };
 
 /** One arrival; fields a trace row carries override the profile's draws. */
 export interface Arrival {
@@ -196,15 +201,15 @@ export function demandReplay(
     if (!l) byProfile.set(r.profile, (l = []));
     l.push(r.t_s);
   }
-  const interval = new Map<string, number>();
+  const lastGap_s = new Map<string, number>();
   const pending: Arrival[] = [];
   let i = 0;
   const gapOf = (r: { t_s: number; profile: string }) => {
     const ts = byProfile.get(r.profile) as number[];
     const k = ts.indexOf(r.t_s);
-    const gap = k + 1 < ts.length ? (ts[k + 1] as number) - r.t_s : (interval.get(r.profile) ?? 60);
-    interval.set(r.profile, gap);
-    return gap;
+    const gap_s = k + 1 < ts.length ? (ts[k + 1] as number) - r.t_s : (lastGap_s.get(r.profile) ?? 60);
+    lastGap_s.set(r.profile, gap_s);
+    return gap_s;
   };
   return {
     next() {
@@ -215,12 +220,12 @@ export function demandReplay(
         (pending.length === 0 ||
           (rows[i] as { t_s: number }).t_s * 1e6 <= (pending[pending.length - 1] as Arrival).t_us)
       ) {
-        const t0 = (rows[i] as { t_s: number }).t_s;
-        while (i < rows.length && (rows[i] as { t_s: number }).t_s === t0) {
+        const t0_s = (rows[i] as { t_s: number }).t_s;
+        while (i < rows.length && (rows[i] as { t_s: number }).t_s === t0_s) {
           const r = rows[i++] as { t_s: number; profile: string; count: number };
-          const gap = gapOf(r);
+          const gap_s = gapOf(r);
           for (let k = 0; k < r.count; k++)
-            pending.push({ t_us: Math.round((r.t_s + rng() * gap) * 1e6), profile: r.profile });
+            pending.push({ t_us: Math.round((r.t_s + rng() * gap_s) * 1e6), profile: r.profile });
         }
         pending.sort((x, y) => y.t_us - x.t_us || (x.profile < y.profile ? 1 : -1));
       }

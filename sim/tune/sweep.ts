@@ -138,6 +138,28 @@ function commandOf(spec: SweepSpec): string {
 const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const pct = (a: number, b: number) => (a === 0 ? null : Math.round(((b - a) / a) * 10000) / 100);
 
+/** Held out: the defaults and the best on scenarios the sweep never saw (one run each if they are the same). */
+function holdoutJobs(spec: SweepSpec, base: TrialRecord, best: TrialRecord): Job[] {
+  const jobs: Job[] = [];
+  const who =
+    best.trial === 0
+      ? ([['defaults', base.params]] as const)
+      : ([
+          ['defaults', base.params],
+          ['tuned', best.params],
+        ] as const);
+  for (const [w, params] of who)
+    for (const s of spec.holdout)
+      jobs.push({
+        key: `${w}/${s}`,
+        label: `held-out ${w} (trial ${w === 'tuned' ? best.trial : 0}) on ${s}`,
+        scenario: s,
+        params,
+        duration_s: spec.holdout_duration_s,
+      });
+  return jobs;
+}
+
 /** Score every trial, pick the best, evaluate it and the defaults on held-out scenarios: the result document. */
 export async function finalize(spec: SweepSpec, records: readonly TrialRecord[], pool: PoolOptions) {
   const trials = [...records].sort((a, b) => a.trial - b.trial);
@@ -151,25 +173,7 @@ export async function finalize(spec: SweepSpec, records: readonly TrialRecord[],
   let best = scored[0] as (typeof scored)[number];
   for (const x of scored) if (x.s.objective < best.s.objective) best = x; // strict: ties keep the lower trial
 
-  // Held out: the defaults and the best on scenarios the sweep never saw (one run each if they are the same).
-  const jobs: Job[] = [];
-  const who =
-    best.t.trial === 0
-      ? ([['defaults', base.params]] as const)
-      : ([
-          ['defaults', base.params],
-          ['tuned', best.t.params],
-        ] as const);
-  for (const [w, params] of who)
-    for (const s of spec.holdout)
-      jobs.push({
-        key: `${w}/${s}`,
-        label: `held-out ${w} (trial ${w === 'tuned' ? best.t.trial : 0}) on ${s}`,
-        scenario: s,
-        params,
-        duration_s: spec.holdout_duration_s,
-      });
-  const res = await runJobs(jobs, pool);
+  const res = await runJobs(holdoutJobs(spec, base, best.t), pool);
   const held = (w: string): ScenarioMetrics =>
     Object.fromEntries(
       spec.holdout.map((s) => [s, res.get(`${w}/${s}`) ?? (res.get(`defaults/${s}`) as MetricsSummary)]),

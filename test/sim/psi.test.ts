@@ -10,11 +10,10 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { aggregate, cpuStall } from '../../sim/psi-stall.ts';
 import {
-  aggregate,
   calcLoad,
   calcLoadN,
-  cpuStall,
   EXP_10s,
   EXP_300s,
   EXP_60s,
@@ -22,7 +21,7 @@ import {
   PSI_PERIOD_US,
   PSI_STATES,
   PsiScope,
-  psiPeriodUs,
+  psiPeriod_us,
   type PsiReading,
   type PsiState,
 } from '../../sim/psi.ts';
@@ -234,10 +233,10 @@ describe('PsiScope: running averages and totals', () => {
   });
 
   it('uses the kernel period for a given HZ and rejects bad input', () => {
-    expect(psiPeriodUs(250)).toBe(2_004_000);
-    expect(psiPeriodUs(1000)).toBe(2_001_000);
-    expect(psiPeriodUs(100)).toBe(2_010_000);
-    expect(psiPeriodUs(300)).toBeCloseTo(2_003_333.133, 6); // 601 × 3_333_333 ns
+    expect(psiPeriod_us(250)).toBe(2_004_000);
+    expect(psiPeriod_us(1000)).toBe(2_001_000);
+    expect(psiPeriod_us(100)).toBe(2_010_000);
+    expect(psiPeriod_us(300)).toBeCloseTo(2_003_333.133, 6); // 601 × 3_333_333 ns
     const s = new PsiScope(5 * S);
     expect(() => s.advance(4 * S)).toThrow(RangeError);
     expect(() => s.set(6 * S, cpu(-0.1))).toThrow(RangeError);
@@ -373,7 +372,7 @@ function replay(period_us: number, phi_ms: number) {
 const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
 
 describe('against the real recording (2-CPU host, 1-s samples)', () => {
-  const hz250 = consistentPhases(psiPeriodUs(250));
+  const hz250 = consistentPhases(psiPeriod_us(250));
   const phi = ((hz250[0] ?? 0) + (hz250[hz250.length - 1] ?? 0)) / 2;
 
   it('shows the kernel grid: updates every 2.004 s (PSI_FREQ = 2*HZ+1 jiffies at HZ=250)', () => {
@@ -382,7 +381,7 @@ describe('against the real recording (2-CPU host, 1-s samples)', () => {
     expect(updated.filter(Boolean).length).toBe(166);
     expect(hz250.length).toBeGreaterThan(0);
     expect(hz250[hz250.length - 1]! - hz250[0]!).toBeLessThan(20);
-    for (const p of [PSI_PERIOD_US, psiPeriodUs(100), psiPeriodUs(300), psiPeriodUs(1000)])
+    for (const p of [PSI_PERIOD_US, psiPeriod_us(100), psiPeriod_us(300), psiPeriod_us(1000)])
       expect(consistentPhases(p), `period ${p} µs`).toEqual([]);
   });
 
@@ -392,7 +391,7 @@ describe('against the real recording (2-CPU host, 1-s samples)', () => {
     // The residue comes from the inputs, not the arithmetic: each 1-s interval's stall is spread
     // evenly although steps happen inside it, and the real worker runs a jiffy or more after its
     // grid point. Tolerances: 0.5 / 0.2 / 0.1 points on the means, 2.5 on any single avg10.
-    const { err, totals } = replay(psiPeriodUs(250), phi);
+    const { err, totals } = replay(psiPeriod_us(250), phi);
     for (const [phase, byKey] of Object.entries(err)) {
       for (const [key, e] of Object.entries(byKey)) {
         const tol = key.endsWith('avg10') ? 0.5 : key.endsWith('avg60') ? 0.2 : 0.1;
@@ -413,7 +412,7 @@ describe('against the real recording (2-CPU host, 1-s samples)', () => {
     ((num(b, 'cpu_some_total_us') - num(a, 'cpu_some_total_us')) / ((t_ms(b) - t_ms(a)) * 1000)) * 100;
   /** The recorded cpu_some avg10 at row b, and what the ideal rule predicts there from the state at row a. */
   function ideal(a: number, b: number, fraction: number) {
-    const s = primedScope(psiPeriodUs(250), phi, a);
+    const s = primedScope(psiPeriod_us(250), phi, a);
     s.set(t_ms(a) * 1000, cpu(fraction));
     s.advance(t_ms(b) * 1000);
     return { recorded: num(b, 'cpu_some_avg10'), model: s.read().cpu_some.avg10 };

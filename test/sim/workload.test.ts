@@ -13,14 +13,12 @@ import {
   drawCpu_ms,
   drawPriority,
   drawWorkingSet_kb,
-  exponential,
   generator,
-  makeRng,
-  normal,
   requestReplay,
   type Arrival,
   type ArrivalSource,
 } from '../../sim/workload.ts';
+import { exponential, makeRng, normal } from '../../sim/random.ts';
 
 const H = 3600;
 const S = 1e6; // µs per s
