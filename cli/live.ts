@@ -9,23 +9,20 @@ import { StreamHistory } from '../serve/stream-history.ts';
 import { LiveConfigError, parseLiveConfig, type LiveConfig } from '../live/config.ts';
 import { API_LIMITS } from '../serve/limits.ts';
 import { startMetricsListener, type MetricsListener } from '../serve/metrics-server.ts';
-import { checkRoots, resolveRoots } from '../formats/host/roots.ts';
+import { checkRoots, resolveRoots, type RootOptions } from '../formats/host/roots.ts';
 import { loadOrCreateToken } from '../serve/token.ts';
 import { locate, readJson } from '../formats/jsonfile.ts';
 import { InputError } from '../formats/errors.ts';
+import { addRootOptions } from './host-roots.ts';
 import { registerReplayCommand } from './replay.ts';
 
-interface LiveOptions {
+interface LiveOptions extends RootOptions {
   config: string;
   mode?: 'adopt' | 'pool';
   enforce?: boolean;
   listen?: string;
   metricsListen?: string;
   stateDir?: string;
-  fsRoot?: string;
-  sysfsRoot?: string;
-  procfsRoot?: string;
-  cgroupRoot?: string;
   json?: boolean;
 }
 
@@ -75,7 +72,7 @@ async function shutdown(
 }
 
 export function registerLiveCommands(program: Command, version: string): void {
-  program
+  const cmd = program
     .command('live')
     .description(
       'run the agent on this host: sample PSI and load, place (adopt mode) or serve (pool mode) fragments, journal every decision; dry-run unless --enforce',
@@ -97,14 +94,13 @@ export function registerLiveCommands(program: Command, version: string): void {
       '--metrics-listen <host:port>',
       'also serve GET /metrics (only) on this address, e.g. 0.0.0.0:9466 for a Prometheus off this host (default from the config: none)',
     )
-    .option('--state-dir <dir>', 'journal, token and demand trace (default from the config)')
-    .option(
-      '--fs-root <dir>',
-      "read DIR as / (a dump of another machine); enforcement still acts on this host's processes",
-    )
-    .option('--sysfs-root <dir>', 'directory standing for /sys (topology, node memory, online CPUs)')
-    .option('--procfs-root <dir>', 'directory standing for /proc')
-    .option('--cgroup-root <dir>', 'mount point of the cpuset hierarchy (default: found through /proc/mounts)')
+    .option('--state-dir <dir>', 'journal, token and demand trace (default from the config)');
+  addRootOptions(cmd, {
+    fsRoot: "read DIR as / (a dump of another machine); enforcement still acts on this host's processes",
+    sysfsRoot: 'directory standing for /sys (topology, node memory, online CPUs)',
+    procfsRoot: 'directory standing for /proc',
+    cgroupRoot: 'mount point of the cpuset hierarchy (default: found through /proc/mounts)',
+  })
     .option(
       '--json',
       'print one JSON line {"listening","metrics_listening"?,"mode","enforce","state_dir","journal","pid"} on stdout once the API listens',
