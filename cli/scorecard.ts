@@ -27,8 +27,9 @@ import { poolProgress } from './compare.ts';
 import { readJson } from '../formats/jsonfile.ts';
 import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
-import { printShard, progressBar } from './sim.ts';
-import { durationFlag, workersFlag } from './tune.ts';
+import { printShard } from './output-dir.ts';
+import { progressBar } from './progress.ts';
+import { durationFlag, workersFlag } from './run-flags.ts';
 
 interface ScorecardFlags {
   scenarios: string;

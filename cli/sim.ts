@@ -8,15 +8,14 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { GRAPH_BLIND, POLICIES, policiesFor, type PolicyName } from '../sim/baselines.ts';
 import { didYouMean } from '../formats/suggest.ts';
-import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
-import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
+import { markerText, OUTPUT_MARKER } from '../formats/outputs.ts';
 import type { DemandPredictor } from '../predict/predictor.ts';
 import { runSimulation, type RunInputs, type RunResult } from '../sim/run.ts';
 import type { MetricsSummary } from '../sim/metrics.ts';
 import { bundledScenarios } from '../sim/scenario.ts';
 import { PRESETS } from '../sim/topologies.ts';
 import { wallFromFile } from '../formats/wall.ts';
-import { parseShard, SHARD_FILE, type Shard } from '../sim/shards.ts';
+import { parseShard, SHARD_FILE } from '../sim/shards.ts';
 import { verdictInWords, verdictTable } from '../sim/verdict.ts';
 import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
@@ -32,44 +31,13 @@ import {
 } from './compare.ts';
 import type { CompareRun } from './compare-job.ts';
 import { predictorFor, prepare, prepareVariant, warn, type SimFlags } from './prepare.ts';
-import { workersFlag } from './tune.ts';
+import { buildOutput, checkOutDir, printShard } from './output-dir.ts';
+import { progressBar } from './progress.ts';
+import { workersFlag } from './run-flags.ts';
 import { conflictingFlag, MAX_VARIANTS, parseVary, VARY_KEYS, varyTable, type Vary } from './vary.ts';
 
-/** Refuse an --out that exists and may not be replaced, before any work (exit 2, a bad run input). */
-function checkOutDir(out: string, force: boolean): void {
-  const problem = outputDirProblem('--out', out, force);
-  if (problem) throw new InputError([problem], 2);
-}
-
-/**
- * A progress bar on stderr with the time left at the pace so far and an optional note ("3/22
- * runs"), for every long command; nothing when stderr is not a terminal, or in CI.
- */
-export function progressBar(label: string): { update: (fraction: number, note?: string) => void; done: () => void } {
-  if (!process.stderr.isTTY || process.env.CI) return { update: () => {}, done: () => {} };
-  const start = Date.now();
-  let shown = '',
-    at = 0;
-  return {
-    update(f, note = '') {
-      const pct = Math.floor(Math.min(1, Math.max(0, f)) * 100);
-      const now = Date.now();
-      // Redrawn when the percentage or the note changes, and each second for the time left.
-      if (`${pct} ${note}` === shown && now - at < 1000) return;
-      shown = `${pct} ${note}`;
-      at = now;
-      const eta = f > 0 && f < 1 ? Math.round((((now - start) / 1000) * (1 - f)) / f) : undefined;
-      const width = 30,
-        fill = Math.round((pct / 100) * width);
-      process.stderr.write(
-        `\r\x1b[K${label} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${String(pct).padStart(3)}%${note ? `  ${note}` : ''}${eta === undefined ? '' : `  ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`}`,
-      );
-    },
-    done() {
-      process.stderr.write('\r\x1b[K');
-    },
-  };
-}
+// cli/compare.ts still imports the bar from here, until the compare command leaves this file.
+export { progressBar };
 
 /**
  * The side-by-side table, narrow enough for a laptop's terminal: the SLO figures first, the fault
@@ -258,48 +226,48 @@ function printCompare(
   );
 }
 
-/** Where a shard of a comparison (or of a scorecard) went, on stdout. */
-export function printShard(
-  what: string,
-  out: string,
-  shard: Shard,
-  keys: readonly string[],
-  wall_s: number,
-  json: boolean,
-): void {
-  if (json)
-    return void console.log(
-      JSON.stringify({
-        dir: out,
-        shard_file: join(out, SHARD_FILE),
-        shard,
-        runs: keys,
-        wall_s: Math.round(wall_s * 10) / 10,
-      }),
-    );
-  console.log(
-    `${what} shard ${shard.index}/${shard.count}: ${keys.length} run${keys.length === 1 ? '' : 's'} in ${out}, metrics in ${join(out, SHARD_FILE)} (${wall_s.toFixed(1)} s); join the shards with \`${what} merge\``,
-  );
-}
+const compareMarker = (dir: string) => writeFileSync(join(dir, OUTPUT_MARKER), markerText('compare'));
 
-/**
- * Build a command's output in a temporary directory beside `out` (fgo's marker in it) and rename
- * it into place only when complete, and only if `out` may still be replaced.
- */
-export async function buildOutput<T>(out: string, force: boolean, build: (tmp: string) => Promise<T>): Promise<T> {
-  const tmp = makeTempDir(out);
-  try {
-    const r = await build(tmp);
-    checkOutDir(out, force); // again: something may have appeared there meanwhile
-    commitDir(tmp, out);
-    return r;
-  } catch (e) {
-    discardTemp(tmp);
-    throw e;
+type SimCliFlags = SimFlags & { policy: string; serve?: string | true; speed: string };
+
+/** `fgo sim`'s action: one run (watched on the dashboard with --serve) and its table. */
+async function runSim(f: SimCliFlags): Promise<void> {
+  if (!POLICIES.includes(f.policy as PolicyName))
+    throw new InputError(
+      [`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}${didYouMean(f.policy, POLICIES)}`],
+      2,
+    );
+  if (typeof f.serve === 'string') await checkListen(f.serve);
+  const inputs = prepare(f);
+  const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
+  checkOutDir(out, f.force === true);
+  const speed = Number(f.speed);
+  if (!(speed > 0 && speed <= 1e6))
+    throw new InputError([`--speed: '${f.speed}' is not a number above 0 and at most 1000000`], 2);
+  const served =
+    f.serve === undefined
+      ? undefined
+      : await serve(
+          f.serve === true ? '127.0.0.1:9465' : f.serve,
+          `fgo sim: ${inputs.scenario.name} (${f.policy})`,
+          speed,
+        );
+  if (served) process.stderr.write(`dashboard: ${served.url} (the run plays at ${speed}× real time)\n`);
+  const r = await run(
+    { ...inputs, ...(served ? { watch: served.watch } : {}) },
+    f.policy as PolicyName,
+    out,
+    await predictorFor(f, inputs),
+    f.force === true,
+  );
+  if (f.json) console.log(JSON.stringify({ dir: r.dir, metrics: r.metrics, wall: r.wall }));
+  else console.log(`${table([[f.policy, { metrics: r.metrics, wall_s: r.wall.wall_s }]])}\n\nrun directory: ${r.dir}`);
+  if (served) {
+    process.stderr.write(`run finished; the dashboard stays at ${served.url} until Ctrl-C\n`);
+    await new Promise<void>((done) => process.once('SIGINT', done).once('SIGTERM', done));
+    await served.close();
   }
 }
-
-const compareMarker = (dir: string) => writeFileSync(join(dir, OUTPUT_MARKER), markerText('compare'));
 
 export function registerSim(program: Command): void {
   simOptions(program.command('sim'))
@@ -317,44 +285,7 @@ export function registerSim(program: Command): void {
       'after',
       '\nExamples:\n  $ fgo sim                                   # the default scenario with the engine\n  $ fgo sim --scenario faults-8n --duration 10m\n  $ fgo sim --scenario psi-replay-1n --psi-mode overlay\n  $ fgo sim --topology 1n-2c --background traces/psi/stress-2cpu-host.csv   # a real neighbour, replayed\n  $ fgo sim --topology sysfs:/ --workload traces/demand/nyc_taxi.csv\n  $ fgo sim --scenario burst-2n --serve        # watch it at http://127.0.0.1:9465/',
     )
-    .action(async (f: SimFlags & { policy: string; serve?: string | true; speed: string }) => {
-      if (!POLICIES.includes(f.policy as PolicyName))
-        throw new InputError(
-          [`--policy: '${f.policy}' is not one of ${POLICIES.join(', ')}${didYouMean(f.policy, POLICIES)}`],
-          2,
-        );
-      if (typeof f.serve === 'string') await checkListen(f.serve);
-      const inputs = prepare(f);
-      const out = f.out ?? join('out', 'sim', `${inputs.scenario.name}-${f.policy}`);
-      checkOutDir(out, f.force === true);
-      const speed = Number(f.speed);
-      if (!(speed > 0 && speed <= 1e6))
-        throw new InputError([`--speed: '${f.speed}' is not a number above 0 and at most 1000000`], 2);
-      const served =
-        f.serve === undefined
-          ? undefined
-          : await serve(
-              f.serve === true ? '127.0.0.1:9465' : f.serve,
-              `fgo sim: ${inputs.scenario.name} (${f.policy})`,
-              speed,
-            );
-      if (served) process.stderr.write(`dashboard: ${served.url} (the run plays at ${speed}× real time)\n`);
-      const r = await run(
-        { ...inputs, ...(served ? { watch: served.watch } : {}) },
-        f.policy as PolicyName,
-        out,
-        await predictorFor(f, inputs),
-        f.force === true,
-      );
-      if (f.json) console.log(JSON.stringify({ dir: r.dir, metrics: r.metrics, wall: r.wall }));
-      else
-        console.log(`${table([[f.policy, { metrics: r.metrics, wall_s: r.wall.wall_s }]])}\n\nrun directory: ${r.dir}`);
-      if (served) {
-        process.stderr.write(`run finished; the dashboard stays at ${served.url} until Ctrl-C\n`);
-        await new Promise<void>((done) => process.once('SIGINT', done).once('SIGTERM', done));
-        await served.close();
-      }
-    });
+    .action(runSim);
 
   const compare = simOptions(program.command('compare'))
     .description('run several policies on identical arrivals; one run directory each, plus comparison.json and a table')

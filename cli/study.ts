@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
 import type { StudyContext, StudyResult } from '../notebooks/lib.ts';
 import { InputError } from '../formats/errors.ts';
-import { workersFlag } from './tune.ts';
+import { workersFlag } from './run-flags.ts';
 
 const NOTEBOOKS = resolve(new URL('../notebooks/', import.meta.url).pathname);
 
