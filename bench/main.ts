@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: the engine's decision latency (bench/decision.ts), the twin's speed
- * (bench/sim.ts), the demand predictor's batch latency (bench/predict.ts) and the live agent's overhead, placement time and trigger reaction
- * (bench/agent.ts, root only), each in its own process so one's heap and RSS do not colour the
- * others'.
+ * (bench/sim.ts), `fgo compare` on one worker and on two (bench/compare.ts), the demand
+ * predictor's batch latency (bench/predict.ts) and the live agent's overhead, placement time and
+ * trigger reaction (bench/agent.ts, root only), each in its own process so one's heap and RSS do
+ * not colour the others'.
  * `npm run bench -- --json` prints one JSON object (docs/formats.md "Benchmark output"):
  * `{"decision_latency_us":{…},"alloc_bytes_per_decision":{…},"sim":{"events_per_s":…,…}}`.
  * `--quick` skips the 24-hour scale-64n run.
@@ -34,9 +35,11 @@ const decision = run('decision.ts', ['--expose-gc', '--max-semi-space-size=128']
 if (!json) console.log('');
 const sim = run('sim.ts', []);
 if (!json) console.log('');
+const compare = run('compare.ts', []);
+if (!json) console.log('');
 const predict = run('predict.ts', []);
 if (!json) console.log('');
 // The agent bench pins real processes: it needs root (cgroups, other processes' affinity).
 const agent =
   process.getuid?.() === 0 ? run('agent.ts', []) : (console.error('bench/agent.ts skipped: needs root'), {});
-if (json) console.log(JSON.stringify({ ...decision, sim, ...predict, ...agent }));
+if (json) console.log(JSON.stringify({ ...decision, sim, ...compare, ...predict, ...agent }));

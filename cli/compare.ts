@@ -8,7 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { cpSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { parseDuration_s } from '../formats/duration.ts';
+import { dirname, join, resolve } from 'node:path';
+import { timeAxisOf, type AggregatedRun } from '../reports/axis.ts';
 import type { PolicyName } from '../sim/baselines.ts';
 import type { MetricsSummary } from '../sim/metrics.ts';
 import type { RunInputs } from '../sim/run.ts';
@@ -129,14 +131,38 @@ export function poolProgress<J extends { key: string }>(
   };
 }
 
-/** The comparison's runs (all, or one shard's) on `workers` threads, into `dir`. */
+/**
+ * The report's bins for a comparison's runs, known from their inputs before they run (each
+ * variant's inputs once per policy, as compareJobs orders them), so each job can fold its own run.
+ */
+export function reportBins(
+  prepared: readonly Prepared[],
+  policies: readonly PolicyName[],
+): { bin_s: number; heat_bin_s: number } {
+  const runs = prepared.flatMap((p) => {
+    const run = {
+      duration_s: parseDuration_s(p.scenario.duration),
+      interval_s: Number(p.scenario.timeseries_interval_s ?? 1),
+      nodes: Math.max(1, p.topology.json.nodes.length),
+    };
+    return policies.map(() => run);
+  });
+  const { bin_s, heat_bin_s } = timeAxisOf(runs);
+  return { bin_s, heat_bin_s };
+}
+
+/**
+ * The comparison's runs (all, or one shard's) on `workers` threads, into `dir`; with `report`
+ * (reportBins), each job also folds its run for the report.
+ */
 export async function runCompare(
   spec: CompareSpec,
   dir: string,
   workers: number,
   shard?: Shard,
+  report?: CompareJob['report'],
 ): Promise<Map<string, CompareRun>> {
-  const all = compareJobs(spec, dir);
+  const all = compareJobs(spec, dir).map((j) => (report ? { ...j, report } : j));
   const jobs = shard ? shardOf(all, shard) : all;
   const progress = poolProgress(
     shard ? `compare shard ${shard.index}/${shard.count}` : `compare ${spec.scenario.name}`,
@@ -216,16 +242,22 @@ export function comparisonDoc(spec: CompareSpec, metricsOf: (key: string) => Met
 
 export type Comparison = ReturnType<typeof comparisonDoc>;
 
-/** comparison.json, report.html (reports/report.ts reads the comparison back) and fgo's marker, written into `dir`. */
+/**
+ * comparison.json, report.html (reports/report.ts reads the comparison back) and fgo's marker,
+ * written into `dir`; `runs`' series folded by their jobs are used, not read again.
+ */
 export async function finishCompare(
   dir: string,
   spec: CompareSpec,
   c: Comparison,
   marker: (dir: string) => void,
+  runs?: ReadonlyMap<string, CompareRun>,
 ): Promise<void> {
   writeFileSync(join(dir, 'comparison.json'), JSON.stringify(c.comparison, null, 2) + '\n');
   const { writeReport } = await import('../reports/report.ts');
-  await writeReport([dir], join(dir, 'report.html'), { title: `fgo compare: ${spec.scenario.name}` });
+  const aggregated = new Map<string, AggregatedRun>();
+  for (const [key, r] of runs ?? []) if (r.aggregated) aggregated.set(resolve(dir, key), r.aggregated);
+  await writeReport([dir], join(dir, 'report.html'), { title: `fgo compare: ${spec.scenario.name}`, aggregated });
   marker(dir);
 }
 

@@ -24,6 +24,7 @@ import {
   comparisonDoc,
   finishCompare,
   mergeCompareShards,
+  reportBins,
   runCompare,
   shardJson,
   type CompareSpec,
@@ -355,10 +356,13 @@ export function registerSim(program: Command): void {
           f.json === true,
         );
       }
+      // The report's modules load while the runs go, on a main thread otherwise idle, not after them
+      // (finishCompare's own import of them reports any error).
+      void import('../reports/report.ts').catch(() => undefined);
       const { runs, c } = await buildOutput(out, force, async (tmp) => {
-        const r = await runCompare(spec, tmp, workers);
+        const r = await runCompare(spec, tmp, workers, undefined, reportBins(prepared, policies));
         const doc = comparisonDoc(spec, (k) => (r.get(k) as CompareRun).metrics);
-        await finishCompare(tmp, spec, doc, compareMarker);
+        await finishCompare(tmp, spec, doc, compareMarker, r);
         return { runs: r, c: doc };
       });
       printCompare(out, spec, c, (k) => (runs.get(k) as CompareRun).wall_s, f.json === true);

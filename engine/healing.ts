@@ -45,17 +45,23 @@ export class Healer {
   check(obs: Observation): Command[] {
     const t = obs.t_ms;
     const threshold = this.o.cfg.health.unhealthy_below;
-    const seen = new Map((obs.fragments ?? []).map((f) => [f.id, f]));
+    const seen = seenById(obs.fragments ?? []);
     const out: Command[] = [];
     const perPool = new Map<string, { scores: number[]; bad: number }>();
     const scratch = {} as HealthSignals;
+    let p: { scores: number[]; bad: number } | undefined,
+      pName = '';
     for (const f of [...this.o.pools.fragments()]) {
       // Adopted processes are the operator's: re-placed by the adopter, never restarted or replaced.
       if (f.state === 'stopped' || f.adopted) continue;
-      const s = this.health(f, seen.get(f.id), t, scratch);
+      const s = this.health(f, seen(f.id), t, scratch);
       if (isLive(f)) {
-        let p = perPool.get(f.profile);
-        if (!p) perPool.set(f.profile, (p = { scores: [], bad: 0 }));
+        // Consecutive fragments are mostly of one pool: look its entry up only when the pool changes.
+        if (p === undefined || f.profile !== pName) {
+          pName = f.profile;
+          p = perPool.get(f.profile);
+          if (!p) perPool.set(f.profile, (p = { scores: [], bad: 0 }));
+        }
         p.scores.push(s.score);
         if (s.symptom) p.bad++;
       }
@@ -168,6 +174,7 @@ export class Healer {
         f.cpus = sharedCpusFor(f.node, o.pools.pool(f.profile).cfg, o.ledger);
         f.recent_ok = [];
         f.recent_latency_ms = [];
+        f.recent_totals = { fails: 0, total_ms: 0 };
         return [...lost, { type: 'restart', fragment: f.id, reason: why, timeout_ms }];
       }
       case 'drain': {
@@ -228,4 +235,23 @@ export class Healer {
     }
     return [];
   }
+}
+
+/**
+ * A fragment's observation by id. The shell reports fragments in the order it started them, which
+ * is the engine's own order as a rule, so the lookup walks the report in step with the engine and
+ * indexes it (once) only when the two part; a check then costs no map of thousands of entries.
+ */
+function seenById(list: readonly FragmentObservation[]): (id: string) => FragmentObservation | undefined {
+  let next = 0;
+  let byId: Map<string, FragmentObservation> | undefined;
+  return (id) => {
+    const x = list[next];
+    if (x !== undefined && x.id === id) {
+      next++;
+      return x;
+    }
+    byId ??= new Map(list.map((f) => [f.id, f]));
+    return byId.get(id);
+  };
 }

@@ -9,7 +9,7 @@
  * This module decides; the orchestrator carries the decisions out (state changes and commands).
  */
 import type { Config, Profile } from './config.ts';
-import type { Fragment } from './pools.ts';
+import { windowTotals, type Fragment } from './pools.ts';
 import { round6 } from './pressure.ts';
 import type { FragmentObservation } from './types.ts';
 
@@ -46,13 +46,8 @@ export function fragmentHealth(
   out?: HealthSignals,
 ): HealthSignals {
   const n = f.recent_ok.length;
-  // Plain loops: this runs for every fragment at every health check.
-  let fails = 0,
-    total_ms = 0;
-  for (let i = 0; i < n; i++) {
-    if (!f.recent_ok[i]) fails++;
-    total_ms += f.recent_latency_ms[i] as number;
-  }
+  // This runs for every fragment at every health check: the window's totals are kept as outcomes arrive.
+  const { fails, total_ms } = f.recent_totals ?? windowTotals(f);
   const errorRate = n === 0 ? 0 : fails / n;
   const errors = Math.max(0, 1 - errorRate / c.error_rate_max);
   const meanLatency = n === 0 ? 0 : total_ms / n;
@@ -82,7 +77,8 @@ export function fragmentHealth(
   s.memory = round6(memory);
   s.node = node;
   s.score = round6(score);
-  if (out) delete s.symptom;
+  // Cleared, not deleted: a delete would turn the reused object into a slow dictionary-mode one.
+  if (out) s.symptom = undefined;
   if (score < c.unhealthy_below) {
     // Order matters on ties: the more drastic cause explains the others (a dead node stops heartbeats).
     s.symptom = crashed

@@ -8,7 +8,8 @@
  * there. Outside sustained overload nothing changes, so short bursts still use the overcommit.
  *
  * @example
- * guard.tick(t_ms, room.size > 0, pools.fragments());
+ * guard.placed(f); // f was given a request
+ * guard.tick(t_ms, room.size > 0);
  * guard.exclude(scores, req, t_ms, ledger); // nodes where req would crowd high priority: ineligible
  */
 import type { NodeLedger } from './placement.ts';
@@ -25,9 +26,22 @@ export class HighPriorityGuard {
   /** Since when requests have waited for room at every tick (undefined: a tick found none waiting). */
   private overloadedSince_ms: number | undefined;
 
-  /** A request was placed on `node`. */
-  placed(priority: number, node: number): void {
-    if (priority >= HIGH_PRIORITY) this.runningOn.set(node, (this.runningOn.get(node) ?? 0) + 1);
+  /**
+   * Fragments given a high-priority request, kept until they no longer hold it: every fragment
+   * that holds one is here (a request reaches a fragment only through a placement, which reports
+   * it), so the recount walks these instead of every fragment.
+   */
+  private readonly holders = new Set<Fragment>();
+
+  /** A request was placed on `f` (its `request` now). */
+  placed(f: Fragment): void {
+    if ((f.request?.priority ?? 0) < HIGH_PRIORITY) return;
+    this.holders.add(f);
+    this.count(f.node);
+  }
+
+  private count(node: number): void {
+    this.runningOn.set(node, (this.runningOn.get(node) ?? 0) + 1);
   }
 
   /** The request `f` held ended (completed or lost): it no longer counts on its node. */
@@ -41,13 +55,14 @@ export class HighPriorityGuard {
    * from the fragments themselves, so a request lost on a path that does not report it (a hang
    * found by a health check) cannot hold its node's count up for good.
    */
-  tick(t_ms: number, waiting: boolean, fragments: Iterable<Fragment>): void {
+  tick(t_ms: number, waiting: boolean): void {
     if (!waiting) this.overloadedSince_ms = undefined;
     else this.overloadedSince_ms ??= t_ms;
     this.runningOn.clear();
-    for (const f of fragments) {
-      if (f.state === 'active' || f.state === 'starting' || f.state === 'draining')
-        this.placed(f.request?.priority ?? 0, f.node);
+    for (const f of this.holders) {
+      // Stopped is final; a fragment that lost its request gets a new one only through placed().
+      if (f.state === 'stopped' || (f.request?.priority ?? 0) < HIGH_PRIORITY) this.holders.delete(f);
+      else if (f.state === 'active' || f.state === 'starting' || f.state === 'draining') this.count(f.node);
     }
   }
 

@@ -274,7 +274,7 @@ export class Orchestrator {
       this.pools.transition(f, 'active');
     }
     f.request = req;
-    this.highPriority.placed(req.priority, f.node);
+    this.highPriority.placed(f);
     f.requests++;
     f.last_used_ms = t;
     // A warm start's execution begins after its shaping delay and warm start: measured from there.
@@ -429,7 +429,7 @@ export class Orchestrator {
   /** Periodic work: release due deferrals, health checks, and the scaling cycle when due. */
   tick(obs: Observation, predictions?: readonly Prediction[]): Command[] {
     this.observe(obs);
-    this.highPriority.tick(obs.t_ms, this.room.size > 0, this.pools.fragments());
+    this.highPriority.tick(obs.t_ms, this.room.size > 0);
     const t = obs.t_ms;
     this.scaler.predicted(predictions ?? []);
     const commands: Command[] = [];
@@ -498,18 +498,16 @@ export class Orchestrator {
       allowed_nodes: allowed,
     };
     const scores = this.score(demand, pool.cfg, pool, true);
-    const perNode = new Map<number, number>();
-    for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
     const preferred = pool.cfg.preferred_nodes;
     let pick = scores.filter((s) => s.eligible);
-    const missing = (node: number) => (want?.get(node) ?? 0) - (perNode.get(node) ?? 0);
+    const missing = (node: number) => (want?.get(node) ?? 0) - pool.liveOn(node);
     const most = Math.max(0, ...pick.map((s) => missing(s.node)));
     if (most > 0) pick = pick.filter((s) => missing(s.node) === most);
     else if (preferred.length && pick.some((s) => preferred.includes(s.node)))
       pick = pick.filter((s) => preferred.includes(s.node));
-    const fewest = Math.min(...pick.map((s) => perNode.get(s.node) ?? 0));
+    const fewest = Math.min(...pick.map((s) => pool.liveOn(s.node)));
     return selectNode(
-      pick.filter((s) => (perNode.get(s.node) ?? 0) === fewest),
+      pick.filter((s) => pool.liveOn(s.node) === fewest),
       this.cfg.placement,
       this.streams,
     )?.node;

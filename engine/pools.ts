@@ -45,10 +45,32 @@ export interface Fragment {
   recent_ok: boolean[];
   recent_latency_ms: number[];
   /**
+   * Failures and summed latency over that window (`windowTotals`), kept by `Pool.recordOutcome`
+   * so the periodic health check need not walk the window of every idle fragment again. Absent
+   * (a fragment built by hand), health.ts sums the window itself.
+   */
+  recent_totals?: WindowTotals;
+  /**
    * For the current request, when its execution was due to begin on a warm fragment and the
    * remote-memory factor it ran under; undefined for a cold start (its start time is not execution).
    */
   exec?: { from_ms: number; remote: number };
+}
+
+export interface WindowTotals {
+  fails: number;
+  total_ms: number;
+}
+
+/** Failures and summed latency over a fragment's window, summed in window order (the order fixes the float sum). */
+export function windowTotals(f: Pick<Fragment, 'recent_ok' | 'recent_latency_ms'>): WindowTotals {
+  let fails = 0,
+    total_ms = 0;
+  for (let i = 0; i < f.recent_ok.length; i++) {
+    if (!f.recent_ok[i]) fails++;
+    total_ms += f.recent_latency_ms[i] as number;
+  }
+  return { fails, total_ms };
 }
 
 /** Does the fragment count toward its pool's size? Draining ones are on their way out. */
@@ -61,6 +83,12 @@ export class Pool {
    * An array, not a Map: placement asks warmOn of every node twice per decision.
    */
   private readonly warm: Array<Fragment[] | undefined> = [];
+  /**
+   * Live fragments (starting, warm, active) by node id, kept as states change: placement and
+   * scale-down ask it per fragment they start or stop, and counting the pool each time would cost
+   * O(pool) per fragment.
+   */
+  private readonly live: number[] = [];
   /** Bumped when a node's warm set turns empty or non-empty: nearestWarm's cache key. */
   private warmNodesVersion = 0;
   private nearestVersion = -1;
@@ -106,6 +134,29 @@ export class Pool {
     const busy = this.count.active,
       idle = this.count.warm;
     return busy + idle === 0 ? 0 : busy / (busy + idle);
+  }
+
+  /** Live fragments of the pool on `node`. */
+  liveOn(node: number): number {
+    return this.live[node] ?? 0;
+  }
+
+  private addLive(node: number, n: number): void {
+    this.live[node] = (this.live[node] ?? 0) + n;
+  }
+
+  /** A new fragment, in state `starting`, joins the pool. */
+  add(f: Fragment): void {
+    this.fragments.set(f.id, f);
+    this.count.starting++;
+    this.addLive(f.node, 1);
+  }
+
+  /** Move a fragment's place in the live counts to node `to` (the caller then sets its node). */
+  relocate(f: Fragment, to: number): void {
+    if (!isLive(f)) return;
+    this.addLive(f.node, -1);
+    this.addLive(to, 1);
   }
 
   warmOn(node: number): number {
@@ -164,6 +215,7 @@ export class Pool {
       f.recent_ok.shift();
       f.recent_latency_ms.shift();
     }
+    f.recent_totals = windowTotals(f);
   }
 
   /** Completions per second since the previous call (called once per scaling cycle). */
@@ -187,7 +239,9 @@ export class Pool {
     }
     this.count[f.state]--;
     this.count[to]++;
+    const wasLive = isLive(f);
     f.state = to;
+    if (wasLive !== isLive(f)) this.addLive(f.node, wasLive ? -1 : 1);
     if (to === 'warm') {
       let list = this.warm[f.node];
       if (!list) this.warm[f.node] = list = [];
@@ -257,9 +311,9 @@ export class PoolSet {
       requests: 0,
       recent_ok: [],
       recent_latency_ms: [],
+      recent_totals: { fails: 0, total_ms: 0 },
     };
-    pool.fragments.set(f.id, f);
-    pool.count.starting++;
+    pool.add(f);
     this.all.set(f.id, f);
     this.ledger.addFragment(node);
     this.setReservation(f, 0, pool.cfg.memory_kb);
@@ -301,6 +355,7 @@ export class PoolSet {
     this.setReservation(f, 0, 0);
     this.ledger.removeFragment(f.node);
     if (f.state === 'active') this.ledger.addActive(f.node, -1);
+    pool.relocate(f, to);
     f.node = to;
     f.cpus = cpus;
     this.ledger.addFragment(to);
@@ -309,7 +364,8 @@ export class PoolSet {
     if (wasWarm) pool.moveState(f, 'warm');
   }
 
-  *fragments(): IterableIterator<Fragment> {
-    yield* this.all.values();
+  /** Every fragment not stopped, oldest first. The map's own iterator: a generator around it costs several times more per fragment, and the health check and the high-priority recount walk them all. */
+  fragments(): IterableIterator<Fragment> {
+    return this.all.values();
   }
 }

@@ -7,7 +7,7 @@
 import type { Config } from './config.ts';
 import type { PressureValues } from './admission.ts';
 import type { Orchestrator } from './orchestrator.ts';
-import { isLive, type Fragment, type Pool } from './pools.ts';
+import type { Fragment, Pool } from './pools.ts';
 import type { Command, Prediction } from './types.ts';
 import { poissonQuantile, PoolDemand } from './warmth.ts';
 
@@ -87,6 +87,14 @@ export function decideScaling(
  * names) is sized by `decideScaling`, then grown with warm fragments placed by their footprint or
  * shrunk from its fullest node. The latest prediction per profile is kept between cycles.
  */
+/** A node's scale-down candidates, least recently used first, with their places in the pool's LRU order. */
+interface IdleOnNode {
+  node: number;
+  idle: Fragment[];
+  order: number[];
+  head: number;
+}
+
 export class Scaler {
   private readonly predictions = new Map<string, Prediction>();
   private readonly demands = new Map<string, PoolDemand>();
@@ -220,22 +228,39 @@ export class Scaler {
     want: ReadonlyMap<number, number>,
   ): Command[] {
     const out: Command[] = [];
-    const perNode = new Map<number, number>();
-    for (const f of pool.fragments.values()) if (isLive(f)) perNode.set(f.node, (perNode.get(f.node) ?? 0) + 1);
-    const surplus = (node: number) => (perNode.get(node) ?? 0) - (want.get(node) ?? 0);
-    const idle = pool
-      .warmLru()
-      .filter((x) => x.last_used_ms <= idleBefore_ms && !this.o.healer.monitor.incidentFor(x.id));
-    for (let k = 0; k < n && idle.length; k++) {
+    const surplus = (node: number) => pool.liveOn(node) - (want.get(node) ?? 0);
+    // Each node's candidates in LRU order. The rule (most surplus, then fullest node; its least
+    // recently used first) ranks nodes, not fragments, so each pick compares the nodes' heads
+    // rather than every candidate: the earliest head wins a tie, as the earliest candidate would.
+    const queues = new Map<number, IdleOnNode>();
+    let order = 0;
+    for (const f of pool.warmLru()) {
+      if (f.last_used_ms > idleBefore_ms || this.o.healer.monitor.incidentFor(f.id)) continue;
+      let q = queues.get(f.node);
+      if (!q) queues.set(f.node, (q = { node: f.node, idle: [], order: [], head: 0 }));
+      q.idle.push(f);
+      q.order.push(order++);
+    }
+    const nodes = [...queues.values()];
+    for (let k = 0; k < n && nodes.length; k++) {
       let at = 0;
-      for (let i = 1; i < idle.length; i++) {
-        const a = (idle[i] as Fragment).node,
-          b = (idle[at] as Fragment).node;
-        if (surplus(a) > surplus(b) || (surplus(a) === surplus(b) && (perNode.get(a) ?? 0) > (perNode.get(b) ?? 0)))
+      for (let i = 1; i < nodes.length; i++) {
+        const a = nodes[i] as IdleOnNode,
+          b = nodes[at] as IdleOnNode;
+        const sa = surplus(a.node),
+          sb = surplus(b.node),
+          la = pool.liveOn(a.node),
+          lb = pool.liveOn(b.node);
+        if (
+          sa > sb ||
+          (sa === sb && (la > lb || (la === lb && (a.order[a.head] as number) < (b.order[b.head] as number))))
+        )
           at = i;
       }
-      const f = idle.splice(at, 1)[0] as Fragment;
-      perNode.set(f.node, (perNode.get(f.node) ?? 1) - 1);
+      const q = nodes[at] as IdleOnNode;
+      const f = q.idle[q.head++] as Fragment;
+      if (q.head === q.idle.length) nodes.splice(at, 1);
+      // Stopping takes f out of its node's live count, which the next pick reads.
       out.push(this.o.stop(f, reason));
     }
     return out;

@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { InputError, InputError as ReportInputError } from '../formats/errors.ts';
+import { InputError } from '../formats/errors.ts';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
 import { lineColAt, MAX_JSON_DEPTH, nestingTooDeep } from '../formats/json.ts';
 import { wallFromFile } from '../formats/wall.ts';
@@ -154,7 +154,7 @@ export function readRuns(dirs: readonly string[]): RunMeta[] {
     const cdf = readCdf(dir, problems);
     runs.push({ dir, label: '', run, metrics, faults, ...(wall ? { wall } : {}), duration_s, ...(cdf ? { cdf } : {}) });
   }
-  if (problems.length) throw new ReportInputError(problems);
+  if (problems.length) throw new InputError(problems);
   labelRuns(runs);
   return runs;
 }
@@ -345,7 +345,7 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
       for (const c of PSI_COLS) if (!(c in col) && `${c}_pct` in col) col[c] = col[`${c}_pct`] as number;
       const missing = ['t_s', 'node', 'cpu_util', ...PSI_COLS, 'active', 'warm'].filter((c) => !(c in col));
       if (missing.length)
-        throw new ReportInputError([`${join(meta.dir, 'timeseries.csv')}: missing column(s) ${missing.join(', ')}`]);
+        throw new InputError([`${join(meta.dir, 'timeseries.csv')}: missing column(s) ${missing.join(', ')}`]);
       return;
     }
     const get = (c: string) => Number(f[col[c] as number]);
@@ -406,7 +406,7 @@ export async function aggregateRun(meta: RunMeta, bin_s: number, heat_bin_s: num
         try {
           d = JSON.parse(full()) as typeof d;
         } catch (e) {
-          throw new ReportInputError([`${decisions}:${line}: not JSON: ${(e as Error).message}`]);
+          throw new InputError([`${decisions}:${line}: not JSON: ${(e as Error).message}`]);
         }
         ({ t_ms, action, request_id: id } = d);
       }
@@ -479,7 +479,7 @@ function readForecasts(meta: RunMeta): { points: Array<{ t_s: number; size: numb
       rate = Number(f[2]),
       size = Number(f[4]);
     if (f.length !== 5 || ![t_s, rate, size].every(Number.isFinite))
-      throw new ReportInputError([
+      throw new InputError([
         `${file}:${line}: not a forecasts.csv row (t_s,profile,demand_per_s,demand_p90_per_s,recommended_size)`,
       ]);
     const at = byT.get(t_s) ?? { size: 0, rate: 0 };

@@ -10,7 +10,7 @@
  * eleven scenarios of nine policies stay a file that opens quickly.
  */
 import { statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { commitDir, discardTemp, makeTempDir, writeFileAtomic } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER } from '../formats/outputs.ts';
 import type { ChartDef, Run, TimeAxis } from './chart-spec.ts';
@@ -19,7 +19,8 @@ import { variantCdfChart } from './latency-charts.ts';
 import type { ScenarioVerdict } from '../sim/verdict.ts';
 import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
 import { writeImages } from './images.ts';
-import { aggregateRun, readRuns, type RunMeta } from './load.ts';
+import { timeAxisFor, type AggregatedRun, type Limits } from './axis.ts';
+import { aggregateRun, readRuns } from './load.ts';
 import {
   groupRuns,
   isStudy,
@@ -30,15 +31,8 @@ import {
   type StudyShape,
 } from './study.ts';
 
-/** Time bins per run on the line charts: enough for the eye, few enough to stay small. */
-export const MAX_BINS = 400;
-/** Heat-map cells over all runs (nodes × time cells). */
-export const HEAT_CELLS = 30_000;
-/** How finely runs are drawn: time bins per run, heat-map cells over all runs of a report (or a section). */
-export interface Limits {
-  bins: number;
-  heatCells: number;
-}
+export { HEAT_CELLS, MAX_BINS, timeAxisFor, type AggregatedRun, type Limits } from './axis.ts';
+
 /**
  * Per section of a sectioned report: half the bins and about a quarter of the heat cells of a
  * plain report. Measured (docs/scorecard.md): 7 scenarios × 6 policies give 3.2 MB that opens in
@@ -46,32 +40,6 @@ export interface Limits {
  * their length, so 11 × 9 stays under 10 MB.
  */
 export const SECTION_LIMITS: Limits = { bins: 200, heatCells: 8000 };
-/** Bin widths a person reads easily, s. */
-const NICE_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
-
-const nice = (min_s: number) => NICE_S.find((n) => n >= min_s) ?? Math.ceil(min_s / 86400) * 86400;
-
-/** The bins and the display unit for a set of runs: the longest run decides, so all share one axis. */
-export function timeAxisFor(
-  runs: readonly RunMeta[],
-  limits: Limits = { bins: MAX_BINS, heatCells: HEAT_CELLS },
-): TimeAxis {
-  const D = Math.max(1, ...runs.map((r) => r.duration_s));
-  // A bin is never finer than the coarsest timeseries interval (it would hold no row).
-  const rowEvery = Math.max(
-    1,
-    ...runs.map((r) => Number((r.run.scenario as { timeseries_interval_s?: number }).timeseries_interval_s ?? 1)),
-  );
-  const bin_s = nice(Math.max(rowEvery, D / limits.bins));
-  const nodes = runs.reduce(
-    (a, r) => a + Math.max(1, ((r.run as { topology?: { nodes?: unknown[] } }).topology?.nodes ?? []).length),
-    0,
-  );
-  const heat_bin_s = nice(Math.max(bin_s, (D * nodes) / limits.heatCells));
-  const [unit_s, unit] = D <= 1800 ? [1, 's' as const] : D <= 12 * 3600 ? [60, 'min' as const] : [3600, 'h' as const];
-  return { bin_s, heat_bin_s, unit_s, unit };
-}
-
 export interface ReportModel {
   runs: Run[];
   axis: TimeAxis;
@@ -86,14 +54,27 @@ export interface ReportModel {
 /**
  * Read, aggregate and lay out: everything but writing, for tests and other front ends. Runs that
  * fall into several groups sharing a policy (a --vary compare's variants) get the latency CDF
- * per variant first.
+ * per variant first. A run in `aggregated` (by resolved directory) on the report's own bins is
+ * not read again: the same fold, done earlier, gives the same series.
  */
-export async function buildReport(runDirs: readonly string[], title?: string, limits?: Limits): Promise<ReportModel> {
+export async function buildReport(
+  runDirs: readonly string[],
+  title?: string,
+  limits?: Limits,
+  aggregated?: ReadonlyMap<string, AggregatedRun>,
+): Promise<ReportModel> {
   const study = studyRunDirs(runDirs);
   const metas = readRuns(study.dirs);
   const axis = timeAxisFor(metas, limits);
   const runs: Run[] = [];
-  for (const m of metas) runs.push({ ...m, series: await aggregateRun(m, axis.bin_s, axis.heat_bin_s) });
+  for (const m of metas) {
+    const a = aggregated?.get(resolve(m.dir));
+    const series =
+      a && a.bin_s === axis.bin_s && a.heat_bin_s === axis.heat_bin_s
+        ? a.series
+        : await aggregateRun(m, axis.bin_s, axis.heat_bin_s);
+    runs.push({ ...m, series });
+  }
   const scenarios = [...new Set(runs.map((r) => r.run.scenario.name))];
   const groups = groupRuns(runs, study.shape);
   const variants = isStudy(groups, study.shape) ? [variantCdfChart(groups)] : [];
@@ -142,14 +123,15 @@ async function writeImageDir(charts: ChartDef[], dir: string): Promise<void> {
  * Write the report of `runDirs` (run directories, or directories of them as `fgo compare` writes)
  * to `out`, through a temporary file renamed into place; with `images`, also ID.svg and ID.png per
  * chart in that directory. The verdict leads whenever the runs allow one, then a study's deltas
- * (reports/study.ts). Throws an InputError listing every unusable file.
+ * (reports/study.ts). `aggregated`: runs already binned where they were produced, by resolved
+ * directory (buildReport). Throws an InputError listing every unusable file.
  */
 export async function writeReport(
   runDirs: string[],
   out: string,
-  opts: { images?: string; title?: string } = {},
+  opts: { images?: string; title?: string; aggregated?: ReadonlyMap<string, AggregatedRun> } = {},
 ): Promise<{ path: string; bytes: number; charts: number; verdicts: ScenarioVerdict[] }> {
-  const model = await buildReport(runDirs, opts.title);
+  const model = await buildReport(runDirs, opts.title, undefined, opts.aggregated);
   const lead = studyLeadHtml(model.groups, model.shape);
   const written = writeHtml(out, renderHtml(model.title, model.runs, model.charts, now(), lead || undefined));
   if (opts.images) await writeImageDir(model.charts, opts.images);

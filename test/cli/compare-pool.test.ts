@@ -2,15 +2,19 @@
  * `fgo compare` on the worker pool, end to end (the real `bin/fgo.mjs`), on default for 10
  * simulated seconds × 3 policies: comparison.json, every metrics.json and decisions.jsonl the same
  * bytes with 1 and 2 worker threads and as shards 0/2 + 1/2 merged (a --vary study too); merge
- * refuses a missing shard or a shard of another comparison, naming the file; a run that fails in
- * a worker names its policy and scenario.
+ * refuses a missing shard or a shard of another comparison, naming the file; the report built
+ * from runs folded in the workers is the one `fgo report` builds from the run directories; a
+ * run that fails in a worker names its policy and scenario.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMPARE_TASK } from '../../cli/compare.ts';
-import type { CompareJob } from '../../cli/compare-job.ts';
+import { COMPARE_TASK, reportBins } from '../../cli/compare.ts';
+import type { CompareJob, CompareRun } from '../../cli/compare-job.ts';
+import { prepare } from '../../cli/prepare.ts';
+import { timeAxisFor } from '../../reports/axis.ts';
+import { aggregateRun, readRuns } from '../../reports/load.ts';
 import { JobError, runJobs } from '../../sim/tune/pool.ts';
 import { CLI_TEST_TIMEOUT_MS, fgoAsync } from './fgo.ts';
 
@@ -51,6 +55,23 @@ describe('fgo compare --workers and --shard', { timeout: CLI_TEST_TIMEOUT_MS }, 
     for (const p of POLICIES)
       for (const f of ['metrics.json', 'decisions.jsonl'])
         for (const d of ['w2', 'merged']) expect(read(d, p, f), `${d}/${p}/${f}`).toBe(read('w1', p, f));
+    // The report each compare writes from runs folded in its workers is the one `fgo report`
+    // writes reading those runs itself (but for the instant it was made and the temporary
+    // directory the runs were in when it was).
+    const mask = (html: string) =>
+      html.replace(/generated \d{4}-[\dT:-]+Z/g, 'generated X').replace(/\.tmp-\d+-[A-Za-z0-9]+/g, '');
+    for (const d of ['w1', 'w2', 'merged']) {
+      const r = await fgoAsync([
+        'report',
+        join(TMP, d),
+        '--title',
+        'fgo compare: default',
+        '--out',
+        join(TMP, `${d}.html`),
+      ]);
+      expect(r.code, r.err).toBe(0);
+      expect(mask(read(d, 'report.html')), d).toBe(mask(read(`${d}.html`)));
+    }
   });
 
   it('merge refuses a missing shard and a shard of another comparison, naming the file (exit 1), and writes nothing', async () => {
@@ -100,6 +121,31 @@ describe('fgo compare --workers and --shard', { timeout: CLI_TEST_TIMEOUT_MS }, 
     expect(m.code, m.err).toBe(0);
     expect(read('vm', 'comparison.json')).toBe(read('v', 'comparison.json'));
     expect(read('vm', 'seed-2', 'numad', 'metrics.json')).toBe(read('v', 'seed-2', 'numad', 'metrics.json'));
+  });
+});
+
+describe('a job that folds its run for the report', () => {
+  it('folds it on the bins the report will use, as the main thread would', async () => {
+    const flags = { scenario: 'default', duration: '20s' };
+    const report = reportBins([prepare(flags)], ['engine', 'random']);
+    const jobs: CompareJob[] = (['engine', 'random'] as const).map((policy) => ({
+      key: policy,
+      label: policy,
+      flags,
+      policy,
+      out: join(TMP, 'fold', policy),
+      report,
+    }));
+    const runs = await runJobs<CompareJob, CompareRun>(jobs, { workers: 1 }, COMPARE_TASK);
+    const metas = readRuns(jobs.map((j) => j.out));
+    const axis = timeAxisFor(metas);
+    // default's 20 s: 1-s bins (20 s / 400 rounded up to a width people read), heat cells as wide.
+    expect([report.bin_s, report.heat_bin_s, axis.bin_s, axis.heat_bin_s]).toEqual([1, 1, 1, 1]);
+    for (const m of metas)
+      expect(runs.get(m.run.policy)?.aggregated).toEqual({
+        ...report,
+        series: await aggregateRun(m, axis.bin_s, axis.heat_bin_s),
+      });
   });
 });
 

@@ -505,3 +505,46 @@ describe('PressureMonitor: per-node views', () => {
     expect(m.nodeView(3)?.cpu.trend).toBe('steady');
   });
 });
+
+describe('PressureMonitor: node histories of a repeated node list', () => {
+  const times = (m: PressureMonitor, node: number) => {
+    const h = m.history('cpu', node);
+    return h ? Array.from({ length: h.length }, (_, i) => h.at(h.length - 1 - i).t_s) : [];
+  };
+
+  it('record a repeat once a kernel period has passed, as fresh copies of the list would', () => {
+    const list = [
+      { id: 0, psi: psi({ cpu: { avg10: 0.4 } }) },
+      { id: 1, psi: psi({ cpu: { avg10: 0.1 } }) },
+    ];
+    const system = psi();
+    const same = new PressureMonitor(cfg.pressure);
+    const copies = new PressureMonitor(cfg.pressure);
+    for (const t_ms of [0, 1000, 2000, 3000, 4500, 5000, 6500]) {
+      same.observe({ t_ms, psi: system, nodes: list });
+      copies.observe({
+        t_ms,
+        psi: system,
+        nodes: list.map((n) => ({ ...n, psi: psi({ cpu: { avg10: n.psi.cpu.some.avg10 } }) })),
+      });
+    }
+    // 0 (first), 2 (2 s after 0), 4.5 (2.5 s after 2), 6.5 (2 s after 4.5); 1, 3, 5 fall inside a period.
+    expect(times(same, 0)).toEqual([0, 2, 4.5, 6.5]);
+    expect(times(same, 1)).toEqual([0, 2, 4.5, 6.5]);
+    expect(times(copies, 0)).toEqual([0, 2, 4.5, 6.5]);
+    expect(same.nodeView(0)).toEqual(copies.nodeView(0));
+  });
+
+  it('stay exact across a full repeat log and a change of list', () => {
+    const list = [{ id: 0, psi: psi({ cpu: { avg10: 0.4 } }) }];
+    const m = new PressureMonitor(cfg.pressure);
+    // 300 repeats 2 s apart: more than the monitor logs before bringing scopes up to date.
+    for (let i = 0; i <= 300; i++) m.observe({ t_ms: i * 2000, psi: psi(), nodes: list });
+    expect(m.history('cpu', 0)?.length).toBe(120); // history_size: the newest 120 of 301
+    expect(m.history('cpu', 0)?.at(0)).toEqual({ t_s: 600, v: 0.4 });
+    // A new list with a new reading: the old repeats first, then the reading.
+    m.observe({ t_ms: 602_000, psi: psi(), nodes: [{ id: 0, psi: psi({ cpu: { avg10: 0.6 } }) }] });
+    expect(times(m, 0).slice(-3)).toEqual([598, 600, 602]);
+    expect(m.history('cpu', 0)?.at(0).v).toBe(0.6);
+  });
+});

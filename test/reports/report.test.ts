@@ -223,6 +223,24 @@ describe('charts from real runs', () => {
     expect(s.predictor).toContain("the 'ewma' predictor's forecasts, as forecasts.csv recorded them");
   });
 
+  it("a run folded earlier (aggregated) is used when on the report's bins, and read again when not", async () => {
+    const dir = join(cmpDir, 'engine');
+    const plain = await buildReport([cmpDir]);
+    const { bin_s, heat_bin_s } = plain.axis;
+    const series = plain.runs[0]!.series;
+    const same = await buildReport([cmpDir], undefined, undefined, new Map([[dir, { bin_s, heat_bin_s, series }]]));
+    expect(same.runs[0]!.series).toBe(series);
+    const wrong = { ...series, nodes: [] };
+    const other = await buildReport(
+      [cmpDir],
+      undefined,
+      undefined,
+      new Map([[dir, { bin_s: bin_s * 2, heat_bin_s, series: wrong }]]),
+    );
+    expect(other.runs[0]!.series).toEqual(series);
+    expect(other.charts).toEqual(plain.charts);
+  });
+
   it('faults.json appears on the timeline from injection to detection to recovery', async () => {
     const m = await buildReport([faultsDir]);
     const faults = json(join(faultsDir, 'faults.json')) as Array<{
