@@ -4,7 +4,7 @@
  * caller knowing its runs before they exist (fgo compare) can have each run folded where it is
  * produced (AggregatedRun) on the bins the report will use.
  */
-import type { TimeAxis } from './charts.ts';
+import type { TimeAxis } from './chart-spec.ts';
 import type { RunMeta, RunSeries } from './load.ts';
 
 /** Time bins per run on the line charts: enough for the eye, few enough to stay small. */
