@@ -17,6 +17,7 @@ import { PRESETS } from '../sim/topologies.ts';
 import { checkConfigFile, CONFIG_KINDS, type ConfigKind } from './config-check.ts';
 import { runDemo } from './demo.ts';
 import { registerSim } from './sim.ts';
+import { registerCompare } from './compare-command.ts';
 import { reportUnexpected } from './fail.ts';
 import { locate, readJson } from '../formats/jsonfile.ts';
 import { InputError } from '../formats/errors.ts';
@@ -161,6 +162,7 @@ export function buildProgram(): Command {
   registerDecide(program);
   registerDemo(program);
   registerSim(program);
+  registerCompare(program);
   registerScorecard(program);
   registerTraceCommands(program);
   registerTopologyCommand(program);

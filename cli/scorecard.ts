@@ -23,12 +23,11 @@ import {
 } from '../sim/scorecard.ts';
 import { parseShard, shardFile, type Shard } from '../sim/shards.ts';
 import { VERDICT_RULE, verdictTable } from '../sim/verdict.ts';
-import { poolProgress } from './compare.ts';
 import { readJson } from '../formats/jsonfile.ts';
 import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
 import { printShard } from './output-dir.ts';
-import { progressBar } from './progress.ts';
+import { poolProgress, progressBar } from './progress.ts';
 import { durationFlag, workersFlag } from './run-flags.ts';
 
 interface ScorecardFlags {

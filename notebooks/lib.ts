@@ -4,7 +4,8 @@
  * table for the log. Not a notebook itself (it has no default export, so `fgo study` refuses it).
  */
 import { join } from 'node:path';
-import { COMPARE_TASK, poolProgress } from '../cli/compare.ts';
+import { COMPARE_TASK } from '../cli/compare.ts';
+import { poolProgress } from '../cli/progress.ts';
 import type { CompareJob, CompareRun } from '../cli/compare-job.ts';
 import type { SimFlags } from '../cli/prepare.ts';
 import type { PolicyName } from '../sim/baselines.ts';
