@@ -5,7 +5,8 @@
  * headless (images.ts).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { RunMeta, RunSeries } from './load.ts';
+import type { RunSeries } from './aggregate.ts';
+import type { RunMeta } from './load.ts';
 import { CONFIG, OKABE_ITO } from './theme.ts';
 
 export interface Run extends RunMeta {

@@ -20,7 +20,8 @@ import type { ScenarioVerdict } from '../sim/verdict.ts';
 import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
 import { writeImages } from './images.ts';
 import { timeAxisFor, type AggregatedRun, type Limits } from './axis.ts';
-import { aggregateRun, readRuns } from './load.ts';
+import { aggregateRun } from './aggregate.ts';
+import { readRuns } from './load.ts';
 import {
   groupRuns,
   isStudy,

@@ -24,7 +24,8 @@ import type { ChartDef } from '../../reports/chart-spec.ts';
 import { flatten, MAX_TABLE_PROFILES, summaryRows } from '../../reports/html.ts';
 import { chartSvg, compileChart, FONT_FILES, svgToPng } from '../../reports/images.ts';
 import { InputError } from '../../formats/errors.ts';
-import { aggregateRun, readRuns } from '../../reports/load.ts';
+import { aggregateRun } from '../../reports/aggregate.ts';
+import { readRuns } from '../../reports/load.ts';
 import { forEachLine } from '../../reports/run-files.ts';
 import {
   buildReport,
