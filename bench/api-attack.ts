@@ -16,6 +16,7 @@ import { connect, type Socket } from 'node:net';
 import { request } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
+import { harness, startAgent, teardown, writePoolConfig } from './pool-agent.ts';
 
 export interface Attack {
   /** Connections opened so far (including reopened ones). */
@@ -182,7 +183,6 @@ export const percentile = (xs: number[], p: number) => {
 };
 
 async function main(): Promise<void> {
-  const { harness, startAgent, teardown, writePoolConfig } = await import('../test/live/pool-helpers.ts');
   const json = process.argv.includes('--json');
   const phase_ms = 1000 * Number(process.argv[process.argv.indexOf('--phase-s') + 1] ?? 15) || 15_000;
   const h = harness();

@@ -6,7 +6,8 @@
  * its run directory into the report's bins (reports/load.ts), so that reading, the largest part
  * of the report, runs in parallel with the other runs rather than after all of them.
  */
-import { aggregateRun, readRuns, type RunMeta } from '../reports/load.ts';
+import { aggregateRun } from '../reports/aggregate.ts';
+import { readRuns, type RunMeta } from '../reports/load.ts';
 import type { AggregatedRun } from '../reports/axis.ts';
 import type { PolicyName } from '../sim/baselines.ts';
 import type { MetricsSummary } from '../sim/metrics.ts';

@@ -24,7 +24,7 @@ import { FGO_VERSION } from '../formats/version.ts';
 import type { CompareJob, CompareRun } from './compare-job.ts';
 import { readJson } from '../formats/jsonfile.ts';
 import { inputFlags, type SimFlags } from './prepare.ts';
-import { progressBar } from './sim.ts';
+import { poolProgress } from './progress.ts';
 import { variantFlags, type Vary, type VaryKey } from './vary.ts';
 
 export const COMPARE_SHARD_FORMAT = 'fgo-compare-shard/1';
@@ -98,37 +98,6 @@ export function compareJobs(spec: CompareSpec, dir: string): CompareJob[] {
       }),
     ),
   );
-}
-
-/**
- * A progress bar over a pool's runs: runs done of the total, and the fraction (for the time left)
- * from every running job's own progress, each run weighted by `weight` (its simulated seconds).
- */
-export function poolProgress<J extends { key: string }>(
-  label: string,
-  jobs: readonly J[],
-  weight: (job: J) => number = () => 1,
-) {
-  const bar = progressBar(label);
-  const total = jobs.reduce((a, j) => a + weight(j), 0) || 1;
-  const part = new Map<string, number>();
-  let sum = 0,
-    done = 0;
-  const set = (job: J, f: number) => {
-    const w = weight(job) * f;
-    sum += w - (part.get(job.key) ?? 0);
-    part.set(job.key, w);
-    bar.update(sum / total, `${done}/${jobs.length} runs`);
-  };
-  bar.update(0, `0/${jobs.length} runs`);
-  return {
-    onProgress: (job: J, f: number) => set(job, f),
-    onDone: (_d: number, _t: number, job: J) => {
-      done++;
-      set(job, 1);
-    },
-    finish: () => bar.done(),
-  };
 }
 
 /**

@@ -17,6 +17,7 @@ import { PRESETS } from '../sim/topologies.ts';
 import { checkConfigFile, CONFIG_KINDS, type ConfigKind } from './config-check.ts';
 import { runDemo } from './demo.ts';
 import { registerSim } from './sim.ts';
+import { registerCompare } from './compare-command.ts';
 import { reportUnexpected } from './fail.ts';
 import { locate, readJson } from '../formats/jsonfile.ts';
 import { InputError } from '../formats/errors.ts';
@@ -35,16 +36,8 @@ import { registerStudy } from './study.ts';
 
 import { FGO_VERSION } from '../formats/version.ts';
 
-export function buildProgram(): Command {
-  const program = new Command('fgo')
-    .description(
-      'Fragment Graph Orchestrator: places workloads ("fragments") on NUMA nodes, gates admission on ' +
-        'Linux pressure stall information (PSI), pre-warms pools and heals unhealthy fragments. ' +
-        'One deterministic engine runs against a digital twin and against the live host.',
-    )
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-
+/** `fgo version`. */
+function registerVersion(program: Command): void {
   program
     .command('version')
     .description('print the fgo version (and the Node.js running it)')
@@ -57,7 +50,10 @@ export function buildProgram(): Command {
       const v = { fgo: FGO_VERSION, node: process.versions.node };
       console.log(o.json ? JSON.stringify(v) : `fgo ${v.fgo} (node ${v.node})`);
     });
+}
 
+/** `fgo config check`: validate any of fgo's config files as the command that reads it would. */
+function registerConfig(program: Command): void {
   const config = program
     .command('config')
     .description("work with fgo's configuration files: engine, live agent and scenario");
@@ -96,7 +92,10 @@ export function buildProgram(): Command {
         process.exitCode = 1;
       }
     });
+}
 
+/** `fgo decide`: one scheduling decision from files, printed with its explanation. */
+function registerDecide(program: Command): void {
   program
     .command('decide')
     .description('make one scheduling decision and print it, with its full explanation, as JSON')
@@ -130,7 +129,10 @@ export function buildProgram(): Command {
       const engine = new Orchestrator({ config: cfg, topology, seed: o.seed });
       console.log(JSON.stringify(engine.schedule(req, obs), null, 2));
     });
+}
 
+/** `fgo demo`: the scripted tour of cli/demo.ts. */
+function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
@@ -143,8 +145,24 @@ export function buildProgram(): Command {
       '\nExamples:\n  $ fgo demo                      # the tour as a narrative, one step per paragraph\n  $ fgo demo --json | head -3     # the same decisions and commands, one JSON object per line\n  $ fgo demo --seed other         # another seed: same story, other draws among equal nodes',
     )
     .action((o: { json?: boolean; seed: string }) => runDemo(o.seed, o.json === true, (line) => console.log(line)));
+}
 
+export function buildProgram(): Command {
+  const program = new Command('fgo')
+    .description(
+      'Fragment Graph Orchestrator: places workloads ("fragments") on NUMA nodes, gates admission on ' +
+        'Linux pressure stall information (PSI), pre-warms pools and heals unhealthy fragments. ' +
+        'One deterministic engine runs against a digital twin and against the live host.',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  registerVersion(program);
+  registerConfig(program);
+  registerDecide(program);
+  registerDemo(program);
   registerSim(program);
+  registerCompare(program);
   registerScorecard(program);
   registerTraceCommands(program);
   registerTopologyCommand(program);

@@ -104,7 +104,8 @@ interface TrainCli {
   json?: boolean;
 }
 
-export function registerPredictCommands(program: Command): void {
+/** `fgo dataset`: the predictor's examples (features and labels) as CSV. */
+function registerDataset(program: Command): void {
   takesList(program.command('dataset'), TRACE_FLAGS)
     .description(
       "write the demand predictor's examples as CSV: per profile and interval, features (lags, rolling means, EWMA, seasonal and time encodings, optional PSI) and labels (arrivals over the horizon; smallest warm pool keeping cold starts under a target)",
@@ -149,7 +150,62 @@ export function registerPredictCommands(program: Command): void {
         );
       },
     );
+}
 
+/** `fgo train`'s action: the model trained (cross-validated with --cv), written as ONNX with its card. */
+async function runTrain(o: TrainCli): Promise<void> {
+  assertOutputFile('--out', o.out, o.force === true);
+  assertOutputFile('--out (its card)', cardPath(o.out), o.force === true);
+  requireFiles(o.traces);
+  const traces = o.traces.map((f) => loadTrace(f, { skipBad: o.skipBad === true }));
+  const started = process.hrtime.bigint();
+  const elapsed_s = () => Number(process.hrtime.bigint() - started) / 1e9;
+  const opts = {
+    ...(o.horizon !== undefined ? { horizon_s: o.horizon.s, horizon_label: o.horizon.text } : {}),
+    seed: o.seed,
+    feature_set: o.features as keyof typeof FEATURE_SETS,
+    ...(o.trees !== undefined ? { gbt: { trees: o.trees } } : {}),
+  };
+  const cv =
+    o.cv === undefined
+      ? undefined
+      : crossValidate(traces, opts, o.cv === true ? DEFAULT_FOLDS : o.cv, undefined, (done, total) => {
+          const t = elapsed_s();
+          process.stderr.write(
+            `cross-validation: ${done}/${total} folds, ${Math.round(t)} s, about ${Math.round((t / done) * (total - done))} s left\n`,
+          );
+        });
+  const chosen = cv ? cv.candidates[cv.chosen]?.params : undefined;
+  const { model, card } = trainDemandModel(traces, {
+    ...opts,
+    ...(chosen ? { gbt: { ...chosen, ...opts.gbt } } : {}),
+  });
+  if (cv) card.cross_validation = cvCard(cv);
+  const onnx = modelToOnnx(model);
+  card.onnx = {
+    bytes: onnx.length,
+    inputs: [
+      'features [N, F]',
+      'level [N, 1] (recent level × horizon intervals)',
+      "anchor [N, 1] (the baselines' ensemble over the horizon)",
+    ],
+    outputs: ['arrivals [N, 1] (P50)', 'arrivals_p90 [N, 1] (P90, before the guard)'],
+    opsets: { 'ai.onnx': 15, 'ai.onnx.ml': 3 },
+  };
+  card.skipped_rows = traces.reduce((a, t) => a + t.skipped, 0);
+  card.training_wall_s = Math.round(elapsed_s() * 10) / 10;
+  if (o.bench) card.inference = await measureLatency(onnx, traces);
+  writeFileAtomic(o.out, onnx);
+  writeFileAtomic(cardPath(o.out), `${cardJson(card, 2)}\n`);
+  if (o.json) return console.log(cardJson(card));
+  if (cv) console.log(cvTable(cv));
+  console.log(
+    `wrote ${o.out} (${onnx.length} bytes) and ${cardPath(o.out)} in ${card.training_wall_s} s${cv ? `; cross-validated: candidate ${cv.chosen + 1} of ${cv.candidates.length} chosen` : ''}`,
+  );
+}
+
+/** `fgo train`. */
+function registerTrain(program: Command): void {
   removedFlag(
     takesList(program.command('train'), TRACE_FLAGS),
     '--model <kind>',
@@ -180,57 +236,11 @@ export function registerPredictCommands(program: Command): void {
       'after',
       '\nReproduce the committed model and its cross-validation (models/README.md, about 10 minutes on 2 cores):\n  $ fgo train --traces traces/nab/*.csv traces/demand/azure-functions-2019.csv traces/demand/alibaba-m1932-m1933.csv \\\n      --horizon 5m --skip-bad --cv --out models/demand.onnx --force',
     )
-    .action(async (o: TrainCli) => {
-      assertOutputFile('--out', o.out, o.force === true);
-      assertOutputFile('--out (its card)', cardPath(o.out), o.force === true);
-      requireFiles(o.traces);
-      const traces = o.traces.map((f) => loadTrace(f, { skipBad: o.skipBad === true }));
-      const started = process.hrtime.bigint();
-      const elapsed_s = () => Number(process.hrtime.bigint() - started) / 1e9;
-      const opts = {
-        ...(o.horizon !== undefined ? { horizon_s: o.horizon.s, horizon_label: o.horizon.text } : {}),
-        seed: o.seed,
-        feature_set: o.features as keyof typeof FEATURE_SETS,
-        ...(o.trees !== undefined ? { gbt: { trees: o.trees } } : {}),
-      };
-      const cv =
-        o.cv === undefined
-          ? undefined
-          : crossValidate(traces, opts, o.cv === true ? DEFAULT_FOLDS : o.cv, undefined, (done, total) => {
-              const t = elapsed_s();
-              process.stderr.write(
-                `cross-validation: ${done}/${total} folds, ${Math.round(t)} s, about ${Math.round((t / done) * (total - done))} s left\n`,
-              );
-            });
-      const chosen = cv ? cv.candidates[cv.chosen]?.params : undefined;
-      const { model, card } = trainDemandModel(traces, {
-        ...opts,
-        ...(chosen ? { gbt: { ...chosen, ...opts.gbt } } : {}),
-      });
-      if (cv) card.cross_validation = cvCard(cv);
-      const onnx = modelToOnnx(model);
-      card.onnx = {
-        bytes: onnx.length,
-        inputs: [
-          'features [N, F]',
-          'level [N, 1] (recent level × horizon intervals)',
-          "anchor [N, 1] (the baselines' ensemble over the horizon)",
-        ],
-        outputs: ['arrivals [N, 1] (P50)', 'arrivals_p90 [N, 1] (P90, before the guard)'],
-        opsets: { 'ai.onnx': 15, 'ai.onnx.ml': 3 },
-      };
-      card.skipped_rows = traces.reduce((a, t) => a + t.skipped, 0);
-      card.training_wall_s = Math.round(elapsed_s() * 10) / 10;
-      if (o.bench) card.inference = await measureLatency(onnx, traces);
-      writeFileAtomic(o.out, onnx);
-      writeFileAtomic(cardPath(o.out), `${cardJson(card, 2)}\n`);
-      if (o.json) return console.log(cardJson(card));
-      if (cv) console.log(cvTable(cv));
-      console.log(
-        `wrote ${o.out} (${onnx.length} bytes) and ${cardPath(o.out)} in ${card.training_wall_s} s${cv ? `; cross-validated: candidate ${cv.chosen + 1} of ${cv.candidates.length} chosen` : ''}`,
-      );
-    });
+    .action(runTrain);
+}
 
+/** `fgo predict-eval`: a trained model judged on a trace's second half, beside the baselines. */
+function registerPredictEval(program: Command): void {
   takesOne(program.command('predict-eval'), TRACE_FLAGS, 'run it once per trace')
     .description(
       'judge a trained demand model on the second half of a demand trace or NAB file (imported on the fly), through onnxruntime and the online guard as a shell runs it; prints one JSON object: accuracy (1 − WAPE), WAPE, MAPE, coverage_p90 and pinball_p90, beside last value, seasonal-naive (day, week), EWMA and their ensemble, and which forecaster the guard used how often',
@@ -256,4 +266,10 @@ export function registerPredictCommands(program: Command): void {
         throw new InputError([`${o.model}: ${(e as Error).message}`]);
       }
     });
+}
+
+export function registerPredictCommands(program: Command): void {
+  registerDataset(program);
+  registerTrain(program);
+  registerPredictEval(program);
 }

@@ -18,20 +18,17 @@ import {
   type RecordSummary,
 } from '../live/recorder.ts';
 import { HostFileError } from '../live/procread.ts';
-import { resolveRoots, type HostRoots } from '../formats/host/roots.ts';
+import { resolveRoots, type HostRoots, type RootOptions } from '../formats/host/roots.ts';
 import { outputFileProblem } from '../formats/outputs.ts';
 import { parseDuration_s } from '../formats/duration.ts';
 import { InputError } from '../formats/errors.ts';
 import { reportUnexpected } from './fail.ts';
+import { addRootOptions } from './host-roots.ts';
 
-interface RecordCliOptions {
+interface RecordCliOptions extends RootOptions {
   duration: string;
   interval: string;
   out: string;
-  fsRoot?: string;
-  sysfsRoot?: string;
-  procfsRoot?: string;
-  cgroupRoot?: string;
   json?: boolean;
   force?: boolean;
 }
@@ -64,7 +61,7 @@ function reportFailure(e: unknown, json: boolean): void {
 }
 
 export function registerRecordCommand(program: Command): void {
-  program
+  const cmd = program
     .command('record')
     .description(
       "record this host's pressure (PSI), CPU time and available memory every interval into a PSI trace CSV " +
@@ -73,14 +70,10 @@ export function registerRecordCommand(program: Command): void {
     )
     .requiredOption('--duration <d>', 'how long to record, e.g. 30s, 5m, 2h (samples at 0, I, 2I, … up to D)')
     .option('--interval <i>', `time between samples, at least ${MIN_INTERVAL_S * 1000}ms`, '1s')
-    .requiredOption('--out <file>', 'the trace to write (written directly, header first, so a crash keeps every row)')
-    .option('--fs-root <dir>', "read DIR as / (as hwloc's HWLOC_FSROOT): DIR/sys, DIR/proc and its cgroup mounts")
-    .option('--sysfs-root <dir>', 'directory standing for /sys (default: FS_ROOT/sys)')
-    .option('--procfs-root <dir>', 'directory standing for /proc (default: FS_ROOT/proc)')
-    .option(
-      '--cgroup-root <dir>',
-      'mount point of the cpuset cgroup hierarchy (unused by record; accepted like every live command)',
-    )
+    .requiredOption('--out <file>', 'the trace to write (written directly, header first, so a crash keeps every row)');
+  addRootOptions(cmd, {
+    cgroupRoot: 'mount point of the cpuset cgroup hierarchy (unused by record; accepted like every live command)',
+  })
     .option('--force', 'replace --out if it exists (fgo never replaces a file it cannot prove it wrote)')
     .option(
       '--json',

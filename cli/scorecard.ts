@@ -23,12 +23,12 @@ import {
 } from '../sim/scorecard.ts';
 import { parseShard, shardFile, type Shard } from '../sim/shards.ts';
 import { VERDICT_RULE, verdictTable } from '../sim/verdict.ts';
-import { poolProgress } from './compare.ts';
 import { readJson } from '../formats/jsonfile.ts';
 import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
-import { printShard, progressBar } from './sim.ts';
-import { durationFlag, workersFlag } from './tune.ts';
+import { printShard } from './output-dir.ts';
+import { poolProgress, progressBar } from './progress.ts';
+import { durationFlag, workersFlag } from './run-flags.ts';
 
 interface ScorecardFlags {
   scenarios: string;
@@ -142,6 +142,58 @@ async function report(
   );
 }
 
+/** `fgo scorecard`'s action: every run (or one shard of them), then the verdict and the report. */
+async function runScorecardCommand(f: ScorecardFlags): Promise<void> {
+  const started = performance.now();
+  const { plan, workers, shard } = check(f);
+  const threads = workers === 0 ? 'this thread' : `${workers} worker thread${workers === 1 ? '' : 's'}`;
+  if (shard) {
+    const progress = runProgress(`scorecard shard ${shard.index}/${shard.count}`, plan, shard);
+    const keys = await runScorecardShard(
+      plan,
+      shard,
+      f.out,
+      { workers, onDone: progress.onDone, onProgress: progress.onProgress },
+      f.force === true,
+    ).finally(progress.finish);
+    return printShard('fgo scorecard', f.out, shard, keys, (performance.now() - started) / 1000, f.json === true);
+  }
+  const progress = runProgress('scorecard', plan);
+  const doc = await runScorecard(
+    plan,
+    f.out,
+    { workers, onDone: progress.onDone, onProgress: progress.onProgress },
+    f.force === true,
+  ).finally(progress.finish);
+  await report(plan, doc, f.out, started, f.json === true, {
+    text: `${scorecardKeys(plan).length} runs on ${threads}`,
+    json: { workers },
+  });
+}
+
+type MergeFlags = { out?: string; json?: boolean; force?: boolean };
+
+/** `fgo scorecard merge`'s action: the shards joined into one scorecard directory and reported. */
+async function runMerge(scorecard: Command, shards: string[], own: MergeFlags): Promise<void> {
+  // The root command hands options after the operands to `scorecard`, which keeps those it
+  // knows (--out, --json, --force): merge takes them from there too.
+  const o = { ...(scorecard.opts() as MergeFlags), ...own };
+  const started = performance.now();
+  // scorecard's --out has a default: merge wants it said (given on the command line, not defaulted).
+  if (own.out === undefined && scorecard.getOptionValueSource('out') !== 'cli')
+    throw new InputError(["error: required option '--out <dir>' not specified"], 2);
+  const out = o.out as string;
+  const problem = outDirProblem(out, o.force === true);
+  if (problem) throw new InputError([problem], 2);
+  // readJson names the file, and the line and column of a JSON error.
+  const docs = shards.map(shardFile).map((file) => ({ file, doc: readJson(file).value }));
+  const { plan, doc } = await mergeScorecardShards(docs, out, o.force === true);
+  await report(plan, doc, out, started, o.json === true, {
+    text: `${shards.length} shards merged`,
+    json: { shards: shards.length },
+  });
+}
+
 export function registerScorecard(program: Command): void {
   const scorecard = takesList(program.command('scorecard'), SCENARIO_FLAGS)
     .description(
@@ -189,33 +241,7 @@ Examples:
 
 Verdict: ${VERDICT_RULE}. See docs/scorecard.md.`,
     )
-    .action(async (f: ScorecardFlags) => {
-      const started = performance.now();
-      const { plan, workers, shard } = check(f);
-      const threads = workers === 0 ? 'this thread' : `${workers} worker thread${workers === 1 ? '' : 's'}`;
-      if (shard) {
-        const progress = runProgress(`scorecard shard ${shard.index}/${shard.count}`, plan, shard);
-        const keys = await runScorecardShard(
-          plan,
-          shard,
-          f.out,
-          { workers, onDone: progress.onDone, onProgress: progress.onProgress },
-          f.force === true,
-        ).finally(progress.finish);
-        return printShard('fgo scorecard', f.out, shard, keys, (performance.now() - started) / 1000, f.json === true);
-      }
-      const progress = runProgress('scorecard', plan);
-      const doc = await runScorecard(
-        plan,
-        f.out,
-        { workers, onDone: progress.onDone, onProgress: progress.onProgress },
-        f.force === true,
-      ).finally(progress.finish);
-      await report(plan, doc, f.out, started, f.json === true, {
-        text: `${scorecardKeys(plan).length} runs on ${threads}`,
-        json: { workers },
-      });
-    });
+    .action(runScorecardCommand);
 
   scorecard
     .command('merge')
@@ -227,23 +253,5 @@ Verdict: ${VERDICT_RULE}. See docs/scorecard.md.`,
     .option('--force', 'replace --out even if it holds something fgo did not write (everything in it is deleted)')
     .option('--json', 'print one JSON object instead of the table')
     .addHelpText('after', '\nExample:\n  $ fgo scorecard merge /results/shard-* --out out/scorecard')
-    .action(async (shards: string[], own: { out?: string; json?: boolean; force?: boolean }) => {
-      // The root command hands options after the operands to `scorecard`, which keeps those it
-      // knows (--out, --json, --force): merge takes them from there too.
-      const o = { ...(scorecard.opts() as { out?: string; json?: boolean; force?: boolean }), ...own };
-      const started = performance.now();
-      // scorecard's --out has a default: merge wants it said (given on the command line, not defaulted).
-      if (own.out === undefined && scorecard.getOptionValueSource('out') !== 'cli')
-        throw new InputError(["error: required option '--out <dir>' not specified"], 2);
-      const out = o.out as string;
-      const problem = outDirProblem(out, o.force === true);
-      if (problem) throw new InputError([problem], 2);
-      // readJson names the file, and the line and column of a JSON error.
-      const docs = shards.map(shardFile).map((file) => ({ file, doc: readJson(file).value }));
-      const { plan, doc } = await mergeScorecardShards(docs, out, o.force === true);
-      await report(plan, doc, out, started, o.json === true, {
-        text: `${shards.length} shards merged`,
-        json: { shards: shards.length },
-      });
-    });
+    .action((shards: string[], own: MergeFlags) => runMerge(scorecard, shards, own));
 }

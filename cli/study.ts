@@ -10,9 +10,9 @@ import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER, outputDirProblem } from '../formats/outputs.ts';
-import type { StudyContext, StudyResult } from '../notebooks/lib.ts';
+import type { Study, StudyResult } from '../sim/study.ts';
 import { InputError } from '../formats/errors.ts';
-import { workersFlag } from './tune.ts';
+import { workersFlag } from './run-flags.ts';
 
 const NOTEBOOKS = resolve(new URL('../notebooks/', import.meta.url).pathname);
 
@@ -89,7 +89,7 @@ export function registerStudy(program: Command): void {
         writeFileSync(join(out, OUTPUT_MARKER), markerText('study'));
         const log = o.json ? (s: string) => process.stderr.write(`${s}\n`) : (s: string) => console.log(s);
         const t0 = performance.now();
-        const res = (await (mod.default as (ctx: StudyContext) => Promise<StudyResult>)({
+        const res = (await (mod.default as Study)({
           out,
           quick: o.quick === true,
           log,

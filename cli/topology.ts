@@ -6,16 +6,13 @@
 import type { Command } from 'commander';
 import { buildTopology, TopologyError } from '../engine/topology.ts';
 import { formatCpuList } from '../formats/host/cpulist.ts';
-import { resolveRoots } from '../formats/host/roots.ts';
+import { resolveRoots, type RootOptions } from '../formats/host/roots.ts';
 import { readTopologyDetailed, type TopologyReadResult } from '../formats/host/topology.ts';
 import { InputError } from '../formats/errors.ts';
 import { noCpusProblem } from '../sim/scenario-inputs.ts';
+import { addRootOptions } from './host-roots.ts';
 
-interface TopologyOptions {
-  fsRoot?: string;
-  sysfsRoot?: string;
-  procfsRoot?: string;
-  cgroupRoot?: string;
+interface TopologyOptions extends RootOptions {
   json?: boolean;
 }
 
@@ -83,15 +80,12 @@ export function renderTopology(r: TopologyReadResult): string {
 }
 
 export function registerTopologyCommand(program: Command): void {
-  program
+  const cmd = program
     .command('topology')
     .description(
       'read the NUMA topology of this host (or of a dump with --fs-root): nodes, CPUs, memory, SLIT distances, online and allowed CPUs',
-    )
-    .option('--fs-root <dir>', "read DIR as / (as hwloc's HWLOC_FSROOT): DIR/sys, DIR/proc and its cgroup mounts")
-    .option('--sysfs-root <dir>', 'directory standing for /sys (default: FS_ROOT/sys)')
-    .option('--procfs-root <dir>', 'directory standing for /proc (default: FS_ROOT/proc)')
-    .option('--cgroup-root <dir>', 'mount point of the cpuset cgroup hierarchy (default: found through /proc/mounts)')
+    );
+  addRootOptions(cmd)
     .option('--json', 'print the topology JSON (docs/formats.md), as --topology FILE reads it')
     .addHelpText(
       'after',

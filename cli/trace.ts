@@ -73,11 +73,50 @@ interface ImportCliOptions extends ImportOptions {
   force?: boolean;
 }
 
-export function registerTraceCommands(program: Command): void {
-  const trace = program
-    .command('trace')
-    .description("import public workload traces into fgo's trace formats, and check trace files");
+/** `fgo trace import`'s work: the public trace converted, written, and summarized. */
+function importCommand(input: string, o: ImportCliOptions): void {
+  if (resolve(o.out) === resolve(input))
+    throw new InputError([`${o.out}: --out is the input file; choose another name`]);
+  assertOutputFile('--out', o.out, o.force === true);
+  const opts: ImportOptions = { skipBad: o.skipBad === true, utilNote: o.utilNote === true };
+  for (const k of [
+    'profile',
+    'memMb',
+    'llmMsPerContextToken',
+    'llmMsPerGeneratedToken',
+    'llmBaseMb',
+    'llmMbPerContextToken',
+  ] as const) {
+    if (o[k] !== undefined) (opts as Record<string, unknown>)[k] = o[k];
+  }
+  const r = importTrace(o.format, input, opts);
+  if (r.kind === 'demand') writeDemandTrace(o.out, r.rows);
+  else writeRequestTrace(o.out, r.rows);
+  const s = summarizeTrace(r);
+  if (o.json) {
+    console.log(
+      JSON.stringify({
+        ok: true,
+        in: input,
+        out: o.out,
+        format: o.format,
+        ...s,
+        skipped: r.skipped.length,
+        skipped_rows: r.skipped,
+        notes: r.notes,
+      }),
+    );
+    return;
+  }
+  console.log(
+    `wrote ${o.out}: ${summaryLine(s)}; ${r.skipped.length} bad row${r.skipped.length === 1 ? '' : 's'} skipped`,
+  );
+  printSkipped(input, r.skipped);
+  for (const n of r.notes) console.log(`  note: ${n}`);
+}
 
+/** `fgo trace import`. */
+function registerImport(trace: Command): void {
   trace
     .command('import')
     .description(
@@ -137,49 +176,11 @@ Examples:
   $ fgo trace import --format azure-llm traces/azure-llm/AzureLLMInferenceTrace_code.csv --out traces/requests/azure-llm.csv
   $ fgo trace import --format alibaba-machine-usage traces/alibaba-v2018/machine_usage_m1932_m1933.csv --out traces/demand/alibaba-m1932-m1933.csv --util-note --skip-bad`,
     )
-    .action((input: string, o: ImportCliOptions) =>
-      reporting(o.json, () => {
-        if (resolve(o.out) === resolve(input))
-          throw new InputError([`${o.out}: --out is the input file; choose another name`]);
-        assertOutputFile('--out', o.out, o.force === true);
-        const opts: ImportOptions = { skipBad: o.skipBad === true, utilNote: o.utilNote === true };
-        for (const k of [
-          'profile',
-          'memMb',
-          'llmMsPerContextToken',
-          'llmMsPerGeneratedToken',
-          'llmBaseMb',
-          'llmMbPerContextToken',
-        ] as const) {
-          if (o[k] !== undefined) (opts as Record<string, unknown>)[k] = o[k];
-        }
-        const r = importTrace(o.format, input, opts);
-        if (r.kind === 'demand') writeDemandTrace(o.out, r.rows);
-        else writeRequestTrace(o.out, r.rows);
-        const s = summarizeTrace(r);
-        if (o.json) {
-          console.log(
-            JSON.stringify({
-              ok: true,
-              in: input,
-              out: o.out,
-              format: o.format,
-              ...s,
-              skipped: r.skipped.length,
-              skipped_rows: r.skipped,
-              notes: r.notes,
-            }),
-          );
-          return;
-        }
-        console.log(
-          `wrote ${o.out}: ${summaryLine(s)}; ${r.skipped.length} bad row${r.skipped.length === 1 ? '' : 's'} skipped`,
-        );
-        printSkipped(input, r.skipped);
-        for (const n of r.notes) console.log(`  note: ${n}`);
-      }),
-    );
+    .action((input: string, o: ImportCliOptions) => reporting(o.json, () => importCommand(input, o)));
+}
 
+/** `fgo trace check`. */
+function registerCheck(trace: Command): void {
   trace
     .command('check')
     .description(
@@ -203,4 +204,12 @@ Example:
         console.log(o.json ? JSON.stringify({ ok: true, file, ...s }) : `${file}: ${summaryLine(s)}`);
       }),
     );
+}
+
+export function registerTraceCommands(program: Command): void {
+  const trace = program
+    .command('trace')
+    .description("import public workload traces into fgo's trace formats, and check trace files");
+  registerImport(trace);
+  registerCheck(trace);
 }

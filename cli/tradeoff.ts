@@ -12,7 +12,7 @@ import { formatTradeoff, runTradeoff } from '../sim/tradeoff.ts';
 import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesOne } from './flag-aliases.ts';
 import { prepare } from './prepare.ts';
-import { progressBar } from './sim.ts';
+import { progressBar } from './progress.ts';
 
 interface TradeoffFlags {
   scenario: string;

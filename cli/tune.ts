@@ -5,19 +5,18 @@
  * runs one slice of a sweep (one Kubernetes Indexed Job pod); `merge` joins the slices. Bad flags
  * or scenarios exit 2; bad shard files exit 1, each problem naming its file.
  */
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../formats/files.ts';
 import { assertOutputFile } from '../formats/outputs.ts';
-import { parseDuration_s } from '../formats/duration.ts';
 import type { Job } from '../sim/tune/evaluate.ts';
 import { OBJECTIVE_METRICS, parseWeights, type MetricDelta } from '../sim/tune/objective.ts';
 import type { PoolOptions } from '../sim/tune/pool.ts';
-import { parseShard } from '../sim/shards.ts';
+import { parseShard, type Shard } from '../sim/shards.ts';
 import { canonicalJson, makeSpec, mergeShards, runShard, runSweep, type ResultDoc } from '../sim/tune/sweep.ts';
 import { InputError } from '../formats/errors.ts';
 import { SCENARIO_FLAGS, takesList } from './flag-aliases.ts';
-import { progressBar } from './sim.ts';
+import { progressBar } from './progress.ts';
+import { durationFlag, workersFlag } from './run-flags.ts';
 
 const DEFAULT_SCENARIOS = 'default,burst-2n';
 const DEFAULT_HOLDOUT = 'numa-stress-4n,diurnal-8n,faults-8n,psi-replay-1n';
@@ -45,36 +44,11 @@ const list = (s: string) =>
         .map((x) => x.trim())
         .filter(Boolean);
 
-export function durationFlag(flag: string, v: string): number | null {
-  if (v === 'full') return null;
-  try {
-    const s = parseDuration_s(v);
-    if (s <= 0) throw new Error(`'${v}' is not a positive duration`);
-    return s;
-  } catch (e) {
-    throw new InputError([`${flag}: ${(e as Error).message} (or 'full' for the scenarios' own durations)`], 2);
-  }
-}
-
 /** Most trials a sweep may ask for: each is a run per tuning scenario. */
 export const MAX_TRIALS = 10_000;
 
-/** Most worker threads a command starts: each holds a simulation's memory. */
-export const MAX_WORKERS = 64;
-
-/** --workers: a whole number from 0 (every run in this thread) to MAX_WORKERS; default the CPUs available. */
-export function workersFlag(v: string | undefined): number {
-  if (v === undefined) return Math.min(MAX_WORKERS, availableParallelism());
-  if (!/^\d{1,6}$/.test(v) || Number(v) > MAX_WORKERS)
-    throw new InputError(
-      [`--workers: '${v}' is not a whole number from 0 (every run in this thread) to ${MAX_WORKERS}`],
-      2,
-    );
-  return Number(v);
-}
-
 /**
- * Progress on a terminal (cli/sim.ts's bar): trials finished out of the total — a trial is
+ * Progress on a terminal (cli/progress.ts's bar): trials finished out of the total — a trial is
  * finished when all its scenarios are — then the held-out runs, counted as runs.
  */
 function trialProgress(
@@ -168,6 +142,80 @@ function report(doc: ResultDoc, out: string, wall_s: number, json: boolean): voi
   console.log(lines.join('\n'));
 }
 
+/** The sweep (or shard of it) `fgo tune` asked for, every flag checked: a bad one is a usage error (exit 2). */
+function tuneInputs(f: TuneFlags): { spec: ReturnType<typeof makeSpec>; shard: Shard | undefined } {
+  let weights;
+  try {
+    weights = parseWeights(f.weights);
+  } catch (e) {
+    throw new InputError([`--weights: ${(e as Error).message}`], 2);
+  }
+  if (!/^\d{1,6}$/.test(f.trials) || Number(f.trials) > MAX_TRIALS)
+    throw new InputError([`--trials: '${f.trials}' is not a whole number from 0 to ${MAX_TRIALS}`], 2);
+  const shard = parseShard(f.shard);
+  const duration_s = durationFlag('--duration', f.duration);
+  try {
+    const spec = makeSpec({
+      seed: f.seed,
+      trials: Number(f.trials),
+      scenarios: list(f.scenarios),
+      holdout: list(f.holdout),
+      duration_s,
+      holdout_duration_s:
+        f.holdoutDuration === undefined ? duration_s : durationFlag('--holdout-duration', f.holdoutDuration),
+      weights,
+    });
+    return { spec, shard };
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(e.problems, 2);
+    throw e;
+  }
+}
+
+/** `fgo tune`'s action: the whole sweep and its held-out report, or one shard of its trials. */
+async function runTune(f: TuneFlags): Promise<void> {
+  const started = Date.now();
+  if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
+  const out = f.out;
+  assertOutputFile('--out', out, f.force === true, 2);
+  const { spec, shard } = tuneInputs(f);
+  const workers = workersFlag(f.workers);
+  if (shard) {
+    const ks = Math.ceil((spec.trials - shard.index) / shard.count);
+    const bar = trialProgress(`shard ${shard.index}/${shard.count}`, ks, spec.scenarios.length);
+    const doc = await runShard(spec, shard.index, shard.count, { workers, onDone: bar.onDone }).finally(bar.finish);
+    writeFileAtomic(out, canonicalJson(doc));
+    const wall_s = (Date.now() - started) / 1000;
+    if (f.json) console.log(JSON.stringify({ out: out, shard, trials: doc.trials.map((t) => t.trial), wall_s }));
+    else
+      console.log(
+        `shard ${shard.index}/${shard.count}: ${doc.trials.length} trials written to ${out} (${wall_s.toFixed(1)} s); join the shards with \`fgo tune merge\``,
+      );
+    return;
+  }
+  const bar = trialProgress('tune', spec.trials, spec.scenarios.length);
+  const doc = await runSweep(spec, { workers, onDone: bar.onDone }).finally(bar.finish);
+  writeFileAtomic(out, canonicalJson(doc));
+  report(doc, out, (Date.now() - started) / 1000, f.json === true);
+}
+
+type MergeFlags = { out?: string; workers?: string; json?: boolean; force?: boolean };
+
+/** `fgo tune merge`'s action: the shards joined, the best config evaluated on the held-out scenarios. */
+async function runTuneMerge(tune: Command, files: string[], own: MergeFlags): Promise<void> {
+  // The root command hands options after the operands to `tune`, which keeps those it knows
+  // (--out, --workers, --json): merge takes them from there too.
+  const f = { ...(tune.opts() as MergeFlags), ...own };
+  if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
+  assertOutputFile('--out', f.out, f.force === true, 2);
+  const started = Date.now();
+  const workers = workersFlag(f.workers);
+  const bar = trialProgress('merge', 0, 1);
+  const doc = await mergeShards(files, { workers, onDone: bar.onDone }).finally(bar.finish);
+  writeFileAtomic(f.out, canonicalJson(doc));
+  report(doc, f.out, (Date.now() - started) / 1000, f.json === true);
+}
+
 export function registerTune(program: Command): void {
   const tune = takesList(program.command('tune'), SCENARIO_FLAGS)
     .description(
@@ -193,57 +241,7 @@ export function registerTune(program: Command): void {
       'after',
       '\nExamples:\n  $ fgo tune --trials 48 --workers 2 --duration 10m --out tuning/tuned.json\n  $ fgo tune --trials 48 --shard 0/4 --out shard-0.json    # … through 3/4, then:\n  $ fgo tune merge shard-*.json --out tuning/tuned.json',
     )
-    .action(async (f: TuneFlags) => {
-      const started = Date.now();
-      if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
-      const out = f.out;
-      assertOutputFile('--out', out, f.force === true, 2);
-      let weights;
-      try {
-        weights = parseWeights(f.weights);
-      } catch (e) {
-        throw new InputError([`--weights: ${(e as Error).message}`], 2);
-      }
-      if (!/^\d{1,6}$/.test(f.trials) || Number(f.trials) > MAX_TRIALS)
-        throw new InputError([`--trials: '${f.trials}' is not a whole number from 0 to ${MAX_TRIALS}`], 2);
-      const shard = parseShard(f.shard);
-      const duration_s = durationFlag('--duration', f.duration);
-      const spec = (() => {
-        try {
-          return makeSpec({
-            seed: f.seed,
-            trials: Number(f.trials),
-            scenarios: list(f.scenarios),
-            holdout: list(f.holdout),
-            duration_s,
-            holdout_duration_s:
-              f.holdoutDuration === undefined ? duration_s : durationFlag('--holdout-duration', f.holdoutDuration),
-            weights,
-          });
-        } catch (e) {
-          if (e instanceof InputError) throw new InputError(e.problems, 2);
-          throw e;
-        }
-      })();
-      const workers = workersFlag(f.workers);
-      if (shard) {
-        const ks = Math.ceil((spec.trials - shard.index) / shard.count);
-        const bar = trialProgress(`shard ${shard.index}/${shard.count}`, ks, spec.scenarios.length);
-        const doc = await runShard(spec, shard.index, shard.count, { workers, onDone: bar.onDone }).finally(bar.finish);
-        writeFileAtomic(out, canonicalJson(doc));
-        const wall_s = (Date.now() - started) / 1000;
-        if (f.json) console.log(JSON.stringify({ out: out, shard, trials: doc.trials.map((t) => t.trial), wall_s }));
-        else
-          console.log(
-            `shard ${shard.index}/${shard.count}: ${doc.trials.length} trials written to ${out} (${wall_s.toFixed(1)} s); join the shards with \`fgo tune merge\``,
-          );
-        return;
-      }
-      const bar = trialProgress('tune', spec.trials, spec.scenarios.length);
-      const doc = await runSweep(spec, { workers, onDone: bar.onDone }).finally(bar.finish);
-      writeFileAtomic(out, canonicalJson(doc));
-      report(doc, out, (Date.now() - started) / 1000, f.json === true);
-    });
+    .action(runTune);
 
   tune
     .command('merge')
@@ -256,17 +254,5 @@ export function registerTune(program: Command): void {
     .option('--force', 'replace --out if it exists')
     .option('--json', 'print a one-object JSON summary on stdout')
     .addHelpText('after', '\nExample:\n  $ fgo tune merge /results/shard-*.json --out tuning/tuned.json')
-    .action(async (files: string[], own: { out?: string; workers?: string; json?: boolean; force?: boolean }) => {
-      // The root command hands options after the operands to `tune`, which keeps those it knows
-      // (--out, --workers, --json): merge takes them from there too.
-      const f = { ...(tune.opts() as { out?: string; workers?: string; json?: boolean; force?: boolean }), ...own };
-      if (!f.out) throw new InputError(["error: required option '--out <file>' not specified"], 2);
-      assertOutputFile('--out', f.out, f.force === true, 2);
-      const started = Date.now();
-      const workers = workersFlag(f.workers);
-      const bar = trialProgress('merge', 0, 1);
-      const doc = await mergeShards(files, { workers, onDone: bar.onDone }).finally(bar.finish);
-      writeFileAtomic(f.out, canonicalJson(doc));
-      report(doc, f.out, (Date.now() - started) / 1000, f.json === true);
-    });
+    .action((files: string[], own: MergeFlags) => runTuneMerge(tune, files, own));
 }

@@ -1,35 +1,22 @@
 /**
- * What every notebook shares: the study contract `fgo study` calls (a module whose default export
- * is a `Study`), run directories laid out under the study's output directory, and a plain-text
- * table for the log. Not a notebook itself (it has no default export, so `fgo study` refuses it).
+ * What every notebook shares: the study contract `fgo study` calls (sim/study.ts: a module whose
+ * default export is a `Study`), its runs on `fgo compare`'s simulation pool (cli/compare-job.ts,
+ * which prepares inputs from fgo's flags and may fold a run for the report, so it stays above sim/),
+ * run directories laid out under the study's output directory, and a plain-text table for the log.
+ * Not a notebook itself (it has no default export, so `fgo study` refuses it).
  */
 import { join } from 'node:path';
-import { COMPARE_TASK, poolProgress } from '../cli/compare.ts';
+import { COMPARE_TASK } from '../cli/compare.ts';
+import { poolProgress } from '../cli/progress.ts';
 import type { CompareJob, CompareRun } from '../cli/compare-job.ts';
 import type { SimFlags } from '../cli/prepare.ts';
 import type { PolicyName } from '../sim/baselines.ts';
 import type { MetricsSummary } from '../sim/metrics.ts';
 import type { Scenario } from '../sim/scenario.ts';
+import type { StudyContext } from '../sim/study.ts';
 import { runJobs } from '../sim/tune/pool.ts';
 
-export interface StudyContext {
-  /** The study's output directory: run directories, report.html (summary.json is the caller's). */
-  out: string;
-  /** A small, fast version: a few simulated minutes and fewer points (tests, a first look). */
-  quick: boolean;
-  log: (s: string) => void;
-  /** Worker threads for the study's runs (`fgo study --workers`; default 0: this thread). */
-  workers?: number;
-}
-
-export interface StudyResult {
-  /** Path of the HTML report written by reports/report.ts's writeReport. */
-  report: string;
-  /** The study-specific numbers; `fgo study` writes them to OUT/summary.json. */
-  summary: unknown;
-}
-
-export type Study = (ctx: StudyContext) => Promise<StudyResult>;
+export type { Study, StudyContext, StudyResult } from '../sim/study.ts';
 
 /** Where a study keeps run `name`: OUT/runs/NAME (the report labels runs by that name). */
 export const runDir = (out: string, name: string) => join(out, 'runs', name);

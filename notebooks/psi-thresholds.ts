@@ -21,6 +21,7 @@ import type { Scenario } from '../sim/scenario.ts';
 import { r3, runAllInto, textTable, type StudyContext, type StudyResult } from './lib.ts';
 
 const SCENARIO = 'psi-replay-1n';
+const FLAGS = { scenario: SCENARIO };
 const LEVELS = ['low', 'medium', 'high', 'critical'] as const;
 type Levels = Record<(typeof LEVELS)[number], number>;
 
@@ -46,13 +47,11 @@ interface Row {
   run_dir: string;
 }
 
-export default async function study(ctx: StudyContext): Promise<StudyResult> {
-  const factors = ctx.quick ? FACTORS.quick : FACTORS.full;
-  const base = prepare({ scenario: SCENARIO });
+/** One engine run per factor, its cpu thresholds scaled and the rest of the scenario's engine kept. */
+function thresholdVariants(ctx: StudyContext, factors: readonly number[], base: ReturnType<typeof prepare>) {
   const engine = base.scenario.engine as { pressure?: { thresholds?: Record<string, unknown> } };
   const cpu0 = engineConfigFor(base.scenario).pressure.thresholds.cpu;
-  const flags = { scenario: SCENARIO };
-  const variants = factors.map((f) => {
+  return factors.map((f) => {
     const cpu = scaleThresholds(cpu0, f);
     ctx.log(`engine, cpu thresholds × ${f}: ${LEVELS.map((k) => cpu[k]).join('/')}`);
     return {
@@ -60,7 +59,7 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
       cpu,
       run: {
         name: `engine-cpu-x${f}`,
-        flags,
+        flags: FLAGS,
         policy: 'engine' as const,
         engine: {
           ...engine,
@@ -69,44 +68,12 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
       },
     };
   });
-  ctx.log('least-loaded (PSI-blind reference)');
-  const results = await runAllInto(ctx, [
-    ...variants.map((v) => v.run),
-    { name: 'least-loaded', flags, policy: 'least-loaded' },
-  ]);
-  const dirs = results.map((r) => r.dir);
-  const rows: Row[] = variants.map(({ f, cpu }, i) => {
-    const { metrics: m, dir } = results[i] as (typeof results)[number];
-    return {
-      policy: 'engine',
-      factor: f,
-      cpu_thresholds: cpu,
-      latency_p99_ms: m.latency_ms.p99,
-      latency_p50_ms: m.latency_ms.p50,
-      deferred: m.requests.deferred,
-      shed: m.requests.shed,
-      completed: m.requests.completed,
-      cold_start_ratio: m.cold_start_ratio,
-      run_dir: dir,
-    };
-  });
-  const ref = results[variants.length] as (typeof results)[number];
-  const reference = {
-    policy: 'least-loaded',
-    latency_p99_ms: ref.metrics.latency_ms.p99,
-    latency_p50_ms: ref.metrics.latency_ms.p50,
-    deferred: ref.metrics.requests.deferred,
-    shed: ref.metrics.requests.shed,
-    completed: ref.metrics.requests.completed,
-    run_dir: ref.dir,
-  };
-  // Sensitivity: the spread of each outcome over the factors, and the change from ×1 at each end.
-  const at1 = rows.find((r) => r.factor === 1) as Row;
-  const spread = (k: 'latency_p99_ms' | 'deferred' | 'shed') => {
-    const xs = rows.map((r) => r[k]);
-    return { min: Math.min(...xs), max: Math.max(...xs), at_1x: at1[k] };
-  };
-  const sensitivity = { latency_p99_ms: spread('latency_p99_ms'), deferred: spread('deferred'), shed: spread('shed') };
+}
+
+type Reference = Omit<Row, 'policy' | 'factor' | 'cpu_thresholds' | 'cold_start_ratio'> & { policy: 'least-loaded' };
+
+/** The runs side by side in the log: each factor's engine, then the PSI-blind reference. */
+function logTable(ctx: StudyContext, rows: readonly Row[], reference: Reference): void {
   ctx.log(
     textTable(
       ['run', 'cpu thresholds', 'p99 ms', 'p50 ms', 'deferred', 'shed', 'done'],
@@ -132,6 +99,55 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
       ],
     ),
   );
+}
+
+/** The spread of each outcome over the factors, and its value at ×1. */
+function sensitivityOf(rows: readonly Row[]) {
+  const at1 = rows.find((r) => r.factor === 1) as Row;
+  const spread = (k: 'latency_p99_ms' | 'deferred' | 'shed') => {
+    const xs = rows.map((r) => r[k]);
+    return { min: Math.min(...xs), max: Math.max(...xs), at_1x: at1[k] };
+  };
+  return { latency_p99_ms: spread('latency_p99_ms'), deferred: spread('deferred'), shed: spread('shed') };
+}
+
+export default async function study(ctx: StudyContext): Promise<StudyResult> {
+  const factors = ctx.quick ? FACTORS.quick : FACTORS.full;
+  const base = prepare(FLAGS);
+  const cpu0 = engineConfigFor(base.scenario).pressure.thresholds.cpu;
+  const variants = thresholdVariants(ctx, factors, base);
+  ctx.log('least-loaded (PSI-blind reference)');
+  const results = await runAllInto(ctx, [
+    ...variants.map((v) => v.run),
+    { name: 'least-loaded', flags: FLAGS, policy: 'least-loaded' },
+  ]);
+  const dirs = results.map((r) => r.dir);
+  const rows: Row[] = variants.map(({ f, cpu }, i) => {
+    const { metrics: m, dir } = results[i] as (typeof results)[number];
+    return {
+      policy: 'engine',
+      factor: f,
+      cpu_thresholds: cpu,
+      latency_p99_ms: m.latency_ms.p99,
+      latency_p50_ms: m.latency_ms.p50,
+      deferred: m.requests.deferred,
+      shed: m.requests.shed,
+      completed: m.requests.completed,
+      cold_start_ratio: m.cold_start_ratio,
+      run_dir: dir,
+    };
+  });
+  const ref = results[variants.length] as (typeof results)[number];
+  const reference: Reference = {
+    policy: 'least-loaded',
+    latency_p99_ms: ref.metrics.latency_ms.p99,
+    latency_p50_ms: ref.metrics.latency_ms.p50,
+    deferred: ref.metrics.requests.deferred,
+    shed: ref.metrics.requests.shed,
+    completed: ref.metrics.requests.completed,
+    run_dir: ref.dir,
+  };
+  logTable(ctx, rows, reference);
   const report = await writeReport(dirs, join(ctx.out, 'report.html'), {
     title: `fgo study psi-thresholds: ${SCENARIO}, cpu thresholds × ${factors.join(', ')}`,
   });
@@ -146,7 +162,7 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
       base_cpu_thresholds: cpu0,
       rows,
       reference,
-      sensitivity,
+      sensitivity: sensitivityOf(rows),
     },
   };
 }

@@ -140,6 +140,115 @@ function meanOf(win: Float64Array, a: number, b: number): number {
   return s / (b - a);
 }
 
+type Out = Float64Array | number[];
+
+/** Spread of the last 12 intervals: standard deviation, minimum and maximum, over the level. */
+function writeSpread(win: Float64Array, len: number, level: number, fill: number, out: Out, o: number): number {
+  const w12 = Math.min(12, len);
+  if (w12 > 0) {
+    const m = meanOf(win, len - w12, len);
+    let sd = 0,
+      lo = Infinity,
+      hi = -Infinity;
+    for (let i = len - w12; i < len; i++) {
+      const c = win[i] as number;
+      sd += (c - m) * (c - m);
+      if (c < lo) lo = c;
+      if (c > hi) hi = c;
+    }
+    out[o++] = Math.sqrt(sd / w12) / level;
+    out[o++] = lo / level;
+    out[o++] = hi / level;
+  } else {
+    out[o++] = 0;
+    out[o++] = fill;
+    out[o++] = fill;
+  }
+  return o;
+}
+
+/**
+ * How well last-value, an EWMA (0.5), the 12-mean and the 5-median did one step ahead over the
+ * last ERR_WINDOW intervals: tells a persistent series (follow the last value) from a noisy one
+ * (follow a mean or median), which levels alone cannot.
+ */
+function writeOneStepErrors(win: Float64Array, len: number, level: number, out: Out, o: number): number {
+  let eLast = 0,
+    eEwma = 0,
+    eMean = 0,
+    eMed = 0,
+    m = 0;
+  const e0 = Math.max(1, len - ERR_WINDOW);
+  const w0 = Math.max(0, e0 - LEVEL_WINDOW);
+  let ew = win[w0] as number;
+  for (let i = w0 + 1; i < e0; i++) ew = 0.5 * (win[i] as number) + 0.5 * ew;
+  for (let i = e0; i < len; i++) {
+    const c = win[i] as number;
+    eLast += Math.abs(c - (win[i - 1] as number));
+    eEwma += Math.abs(c - ew);
+    eMean += Math.abs(c - meanOf(win, Math.max(0, i - LEVEL_WINDOW), i));
+    eMed += Math.abs(c - medianOf(win, Math.max(0, i - 5), i));
+    ew = 0.5 * c + 0.5 * ew;
+    m++;
+  }
+  out[o++] = m ? eLast / m / level : 0;
+  // Ratios of error sums, each sum padded by 1 % of the level per interval so a series at 0.07 %
+  // compares its errors as one at 7,000 does.
+  const pad = 0.01 * level * Math.max(1, m);
+  out[o++] = (eEwma + pad) / (eLast + pad);
+  out[o++] = (eMean + pad) / (eLast + pad);
+  out[o++] = (eMed + pad) / (eLast + pad);
+  return o;
+}
+
+/** Per season (day, week): whether a season of history exists, and the series one season back. */
+function writeSeasonal(
+  counts: ArrayLike<number>,
+  n: number,
+  first: number,
+  interval_s: number,
+  level: number,
+  fill: number,
+  out: Out,
+  o: number,
+): number {
+  for (const season_s of SEASONS) {
+    const k = seasonIntervals(interval_s, season_s);
+    // The interval being forecast (index n) one season back, its neighbours, and that day's level.
+    if (k !== undefined && n - k - LEVEL_WINDOW >= first) {
+      const next = counts[n - k] as number;
+      const next3 = ((counts[n - k - 1] as number) + next + (counts[n - k + 1] as number)) / 3;
+      let then = 0;
+      for (let i = n - k - LEVEL_WINDOW; i < n - k; i++) then += counts[i] as number;
+      then /= LEVEL_WINDOW;
+      out[o++] = 1;
+      out[o++] = next / level;
+      out[o++] = next3 / level;
+      out[o++] = (next3 + 0.01 * level) / (then + 0.01 * level);
+      // The step the series took into that interval then: last value + this step is the
+      // seasonal-differencing forecast (baselines.ts, STEP_FORECASTERS).
+      out[o++] = (next - (counts[n - k - 1] as number)) / level;
+    } else {
+      out[o++] = 0;
+      out[o++] = fill;
+      out[o++] = fill;
+      out[o++] = 1;
+      out[o++] = 0;
+    }
+  }
+  return o;
+}
+
+/** Time of day and day of week of `end_s`, as points on the unit circle. */
+function writeClock(end_s: number, out: Out, o: number): void {
+  const tod = (((end_s % DAY_S) + DAY_S) % DAY_S) / DAY_S;
+  const dow = (((end_s % WEEK_S) + WEEK_S) % WEEK_S) / WEEK_S;
+  out[o++] = Math.sin(2 * Math.PI * tod);
+  out[o++] = Math.cos(2 * Math.PI * tod);
+  out[o++] = Math.sin(2 * Math.PI * dow);
+  out[o++] = Math.cos(2 * Math.PI * dow);
+}
+
 /**
  * All features (ALL_FEATURES order) of the history counts[0..n-1] (oldest first; counts[n-1] the
  * interval just ended at `end_s`), written into `out` from `at`; returns the level.
@@ -170,84 +279,10 @@ export function computeFeatures(
     out[o++] = len ? v / level : fill;
   }
   for (const w of MEDIANS) out[o++] = len ? medianOf(win, Math.max(0, len - w), len) / level : fill;
-  const w12 = Math.min(12, len);
-  if (w12 > 0) {
-    const m = meanOf(win, len - w12, len);
-    let sd = 0,
-      lo = Infinity,
-      hi = -Infinity;
-    for (let i = len - w12; i < len; i++) {
-      const c = win[i] as number;
-      sd += (c - m) * (c - m);
-      if (c < lo) lo = c;
-      if (c > hi) hi = c;
-    }
-    out[o++] = Math.sqrt(sd / w12) / level;
-    out[o++] = lo / level;
-    out[o++] = hi / level;
-  } else {
-    out[o++] = 0;
-    out[o++] = fill;
-    out[o++] = fill;
-  }
-  // How well last-value, an EWMA (0.5), the 12-mean and the 5-median did one step ahead over the
-  // last ERR_WINDOW intervals: tells a persistent series (follow the last value) from a noisy one
-  // (follow a mean or median), which levels alone cannot.
-  let eLast = 0,
-    eEwma = 0,
-    eMean = 0,
-    eMed = 0,
-    m = 0;
-  const e0 = Math.max(1, len - ERR_WINDOW);
-  const w0 = Math.max(0, e0 - LEVEL_WINDOW);
-  let ew = win[w0] as number;
-  for (let i = w0 + 1; i < e0; i++) ew = 0.5 * (win[i] as number) + 0.5 * ew;
-  for (let i = e0; i < len; i++) {
-    const c = win[i] as number;
-    eLast += Math.abs(c - (win[i - 1] as number));
-    eEwma += Math.abs(c - ew);
-    eMean += Math.abs(c - meanOf(win, Math.max(0, i - LEVEL_WINDOW), i));
-    eMed += Math.abs(c - medianOf(win, Math.max(0, i - 5), i));
-    ew = 0.5 * c + 0.5 * ew;
-    m++;
-  }
-  out[o++] = m ? eLast / m / level : 0;
-  // Ratios of error sums, each sum padded by 1 % of the level per interval so a series at 0.07 %
-  // compares its errors as one at 7,000 does.
-  const pad = 0.01 * level * Math.max(1, m);
-  out[o++] = (eEwma + pad) / (eLast + pad);
-  out[o++] = (eMean + pad) / (eLast + pad);
-  out[o++] = (eMed + pad) / (eLast + pad);
-  for (const season_s of SEASONS) {
-    const k = seasonIntervals(interval_s, season_s);
-    // The interval being forecast (index n) one season back, its neighbours, and that day's level.
-    if (k !== undefined && n - k - LEVEL_WINDOW >= first) {
-      const next = counts[n - k] as number;
-      const next3 = ((counts[n - k - 1] as number) + next + (counts[n - k + 1] as number)) / 3;
-      let then = 0;
-      for (let i = n - k - LEVEL_WINDOW; i < n - k; i++) then += counts[i] as number;
-      then /= LEVEL_WINDOW;
-      out[o++] = 1;
-      out[o++] = next / level;
-      out[o++] = next3 / level;
-      out[o++] = (next3 + 0.01 * level) / (then + 0.01 * level);
-      // The step the series took into that interval then: last value + this step is the
-      // seasonal-differencing forecast (baselines.ts, STEP_FORECASTERS).
-      out[o++] = (next - (counts[n - k - 1] as number)) / level;
-    } else {
-      out[o++] = 0;
-      out[o++] = fill;
-      out[o++] = fill;
-      out[o++] = 1;
-      out[o++] = 0;
-    }
-  }
-  const tod = (((end_s % DAY_S) + DAY_S) % DAY_S) / DAY_S;
-  const dow = (((end_s % WEEK_S) + WEEK_S) % WEEK_S) / WEEK_S;
-  out[o++] = Math.sin(2 * Math.PI * tod);
-  out[o++] = Math.cos(2 * Math.PI * tod);
-  out[o++] = Math.sin(2 * Math.PI * dow);
-  out[o++] = Math.cos(2 * Math.PI * dow);
+  o = writeSpread(win, len, level, fill, out, o);
+  o = writeOneStepErrors(win, len, level, out, o);
+  o = writeSeasonal(counts, n, first, interval_s, level, fill, out, o);
+  writeClock(end_s, out, o);
   return level;
 }
 

@@ -4,8 +4,9 @@
  * caller knowing its runs before they exist (fgo compare) can have each run folded where it is
  * produced (AggregatedRun) on the bins the report will use.
  */
-import type { TimeAxis } from './charts.ts';
-import type { RunMeta, RunSeries } from './load.ts';
+import type { TimeAxis } from './chart-spec.ts';
+import type { RunSeries } from './aggregate.ts';
+import type { RunMeta } from './load.ts';
 
 /** Time bins per run on the line charts: enough for the eye, few enough to stay small. */
 export const MAX_BINS = 400;

@@ -8,7 +8,7 @@
  * calls), its row its rank in that column by name — deterministic, so the same run draws the same
  * picture.
  */
-import type { ChartDef, Run } from './charts.ts';
+import type { ChartDef, Run } from './chart-spec.ts';
 import { CONFIG, OKABE_ITO, WIDTH } from './theme.ts';
 
 type Obj = Record<string, unknown>;

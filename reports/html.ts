@@ -18,7 +18,7 @@ import {
   type ScenarioVerdict,
   type VerdictMetric,
 } from '../sim/verdict.ts';
-import type { ChartDef, Run } from './charts.ts';
+import type { ChartDef, Run } from './chart-spec.ts';
 import { FONT } from './theme.ts';
 
 const require = createRequire(import.meta.url);

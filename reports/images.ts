@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
-import type { ChartDef } from './charts.ts';
+import type { ChartDef } from './chart-spec.ts';
 
 export const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) =>
   fileURLToPath(new URL(`./fonts/${f}`, import.meta.url)),

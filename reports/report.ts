@@ -13,12 +13,15 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { commitDir, discardTemp, makeTempDir, writeFileAtomic } from '../formats/files.ts';
 import { markerText, OUTPUT_MARKER } from '../formats/outputs.ts';
-import { buildCharts, variantCdfChart, type ChartDef, type Run, type TimeAxis } from './charts.ts';
+import type { ChartDef, Run, TimeAxis } from './chart-spec.ts';
+import { buildCharts } from './charts.ts';
+import { variantCdfChart } from './latency-charts.ts';
 import type { ScenarioVerdict } from '../sim/verdict.ts';
 import { esc, renderHtml, renderPage, scenarioVerdictHtml, verdictHtml, type Section } from './html.ts';
 import { writeImages } from './images.ts';
 import { timeAxisFor, type AggregatedRun, type Limits } from './axis.ts';
-import { aggregateRun, readRuns } from './load.ts';
+import { aggregateRun } from './aggregate.ts';
+import { readRuns } from './load.ts';
 import {
   groupRuns,
   isStudy,

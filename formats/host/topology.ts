@@ -73,17 +73,17 @@ function linkedNode(sysCpu: string, cpu: number): number | undefined {
   return nodes.length === 1 ? nodes[0] : undefined;
 }
 
-/** Read the topology and everything surprising met on the way. Throws an InputError for unusable roots. */
-export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
-  // procfs only adds node 0's memory on a machine without NUMA and the process's cpuset, each
-  // missing with a warning: a dump of sys/ alone is read as hwloc reads it.
-  const problems = checkRoots(roots, { proc: false });
-  if (problems.length) throw new InputError(problems);
-  const warnings: string[] = [];
-  const sysNode = join(roots.sys, 'devices/system/node');
-  const sysCpu = join(roots.sys, 'devices/system/cpu');
+/** Where the reader looks, and the warnings it collects on the way (in the order met). */
+interface Reading {
+  roots: HostRoots;
+  sysNode: string;
+  sysCpu: string;
+  warnings: string[];
+}
 
-  // --- the CPUs the kernel knows
+/** The CPUs the kernel knows: present (cpu/present, else the cpu<N>/ directories) and online. */
+function readCpus(r: Reading): { present?: number[]; online?: number[] } {
+  const { sysCpu, warnings } = r;
   const cpuDirs = numbered(sysCpu, 'cpu').filter((c) => isDir(join(sysCpu, `cpu${c}`)));
   const present = readList(join(sysCpu, 'present'), warnings) ?? (cpuDirs.length ? cpuDirs : undefined);
   let online = readList(join(sysCpu, 'online'), warnings);
@@ -94,9 +94,23 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
     });
   }
   online ??= present;
-  const presentSet = present ? new Set(present) : undefined;
+  return { present, online };
+}
 
-  // --- the NUMA nodes
+interface NodeLists {
+  /** The node<N>/ directories. */
+  nodeDirs: number[];
+  onlineNodes?: number[];
+  possibleNodes?: number[];
+  hasCpu?: number[];
+  hasMemory?: number[];
+  /** The nodes read: the node directories that node/online lists. */
+  ids: number[];
+}
+
+/** The NUMA nodes sysfs lists, and which of them are read. */
+function readNodeLists(r: Reading): NodeLists {
+  const { sysNode, warnings } = r;
   const nodeDirs = numbered(sysNode, 'node').filter((n) => isDir(join(sysNode, `node${n}`)));
   let onlineNodes = readList(join(sysNode, 'online'), warnings);
   if (onlineNodes !== undefined && onlineNodes.length === 0) {
@@ -123,52 +137,58 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
       ids = nodeDirs;
     }
   }
+  return { nodeDirs, onlineNodes, possibleNodes, hasCpu, hasMemory, ids };
+}
 
-  const raw: RawNode[] = [];
-  if (ids.length === 0) {
-    // No NUMA in this kernel (or none exposed): one node 0 with every CPU and all memory.
-    const memKb = parseMemTotalKb(readText(join(roots.proc, 'meminfo')));
-    if (memKb === undefined) warnings.push(`${join(roots.proc, 'meminfo')}: no MemTotal; memory of node 0 taken as 0`);
-    const cpus = present ?? online ?? [];
-    if (cpus.length === 0) warnings.push(`${sysCpu}: no present or online CPUs found`);
-    raw.push({ id: 0, cpus: [...cpus], memory_kb: memKb ?? 0, row: [LOCAL_DISTANCE] });
-  } else {
-    for (const id of ids) {
-      const dir = join(sysNode, `node${id}`);
-      const listText = readText(join(dir, 'cpulist'));
-      const mapText = readText(join(dir, 'cpumap'));
-      const list = listText === undefined ? undefined : parseList(listText);
-      const map = mapText === undefined ? undefined : parseList(mapText, true);
-      if (list && !list.ok) warnings.push(`${join(dir, 'cpulist')}: cannot parse (${list.error})`);
-      if (map && !map.ok) warnings.push(`${join(dir, 'cpumap')}: cannot parse (${map.error})`);
-      let cpus: number[] = [];
-      if (list?.ok) {
-        cpus = list.ids;
-        if (map?.ok && fmt(map.ids) !== fmt(list.ids))
-          warnings.push(
-            `node ${id}: cpulist (${fmt(list.ids) || 'empty'}) and cpumap (${fmt(map.ids) || 'empty'}) disagree; using cpulist`,
-          );
-      } else if (map?.ok) {
-        cpus = map.ids;
-      } else if (hasCpu?.includes(id)) {
-        warnings.push(`node ${id}: in node/has_cpu but neither cpulist nor cpumap can be read`);
-      }
-      const memKb = parseMemTotalKb(readText(join(dir, 'meminfo')));
-      if (memKb === undefined && (hasMemory === undefined || hasMemory.includes(id)))
-        warnings.push(`node ${id}: no MemTotal in ${join(dir, 'meminfo')}; memory taken as 0`);
-      const node: RawNode = { id, cpus, memory_kb: memKb ?? 0 };
-      const distText = readText(join(dir, 'distance'));
-      if (distText !== undefined) {
-        const clean = cleanSysfsText(distText);
-        const values = clean === '' ? [] : clean.split(/\s+/).map(Number);
-        if (values.length && values.every((v) => Number.isInteger(v) && v > 0)) node.row = values;
-        else warnings.push(`node ${id}: distance '${clean}' is not a row of positive integers`);
-      }
-      raw.push(node);
-    }
+/** One node<N>/ directory: its CPUs (cpulist, else cpumap), MemTotal and distance row. */
+function readNode(r: Reading, id: number, lists: NodeLists): RawNode {
+  const { warnings } = r;
+  const dir = join(r.sysNode, `node${id}`);
+  const listText = readText(join(dir, 'cpulist'));
+  const mapText = readText(join(dir, 'cpumap'));
+  const list = listText === undefined ? undefined : parseList(listText);
+  const map = mapText === undefined ? undefined : parseList(mapText, true);
+  if (list && !list.ok) warnings.push(`${join(dir, 'cpulist')}: cannot parse (${list.error})`);
+  if (map && !map.ok) warnings.push(`${join(dir, 'cpumap')}: cannot parse (${map.error})`);
+  let cpus: number[] = [];
+  if (list?.ok) {
+    cpus = list.ids;
+    if (map?.ok && fmt(map.ids) !== fmt(list.ids))
+      warnings.push(
+        `node ${id}: cpulist (${fmt(list.ids) || 'empty'}) and cpumap (${fmt(map.ids) || 'empty'}) disagree; using cpulist`,
+      );
+  } else if (map?.ok) {
+    cpus = map.ids;
+  } else if (lists.hasCpu?.includes(id)) {
+    warnings.push(`node ${id}: in node/has_cpu but neither cpulist nor cpumap can be read`);
   }
+  const memKb = parseMemTotalKb(readText(join(dir, 'meminfo')));
+  if (memKb === undefined && (lists.hasMemory === undefined || lists.hasMemory.includes(id)))
+    warnings.push(`node ${id}: no MemTotal in ${join(dir, 'meminfo')}; memory taken as 0`);
+  const node: RawNode = { id, cpus, memory_kb: memKb ?? 0 };
+  const distText = readText(join(dir, 'distance'));
+  if (distText !== undefined) {
+    const clean = cleanSysfsText(distText);
+    const values = clean === '' ? [] : clean.split(/\s+/).map(Number);
+    if (values.length && values.every((v) => Number.isInteger(v) && v > 0)) node.row = values;
+    else warnings.push(`node ${id}: distance '${clean}' is not a row of positive integers`);
+  }
+  return node;
+}
 
-  // --- one node per CPU: overlapping claims go to the CPU's own node (its cpu<N>/node<M> link)
+/** Every node read; without NUMA (no node directory), one node 0 with every CPU and all memory. */
+function readNodes(r: Reading, lists: NodeLists, cpus: { present?: number[]; online?: number[] }): RawNode[] {
+  if (lists.ids.length > 0) return lists.ids.map((id) => readNode(r, id, lists));
+  const { roots, warnings } = r;
+  const memKb = parseMemTotalKb(readText(join(roots.proc, 'meminfo')));
+  if (memKb === undefined) warnings.push(`${join(roots.proc, 'meminfo')}: no MemTotal; memory of node 0 taken as 0`);
+  const all = cpus.present ?? cpus.online ?? [];
+  if (all.length === 0) warnings.push(`${r.sysCpu}: no present or online CPUs found`);
+  return [{ id: 0, cpus: [...all], memory_kb: memKb ?? 0, row: [LOCAL_DISTANCE] }];
+}
+
+/** Each CPU's one node: a CPU claimed by several goes to its cpu<N>/node<M> link, else the first. */
+function ownerOfEachCpu(r: Reading, raw: readonly RawNode[]): Map<number, number> {
   const claims = new Map<number, number[]>();
   for (const n of raw) {
     for (const c of n.cpus) {
@@ -184,7 +204,7 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
       owner.set(cpu, nodes[0] as number);
       continue;
     }
-    const link = linkedNode(sysCpu, cpu);
+    const link = linkedNode(r.sysCpu, cpu);
     const chosen = link !== undefined && nodes.includes(link) ? link : (nodes[0] as number);
     owner.set(cpu, chosen);
     const key = `${fmt(nodes)}→${link !== undefined && nodes.includes(link) ? 'link' : 'first'}`;
@@ -192,27 +212,33 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   }
   for (const [key, cpus] of overlaps) {
     const [nodes, how] = key.split('→');
-    warnings.push(
+    r.warnings.push(
       `CPUs ${fmt(cpus)} are claimed by nodes ${nodes}; each given to ${how === 'link' ? "the node its cpu<N>/node<M> link names (the kernel's cpu_to_node)" : 'the lowest node id (no cpu<N>/node<M> link)'}`,
     );
   }
-  // present CPUs no node lists (offline CPUs leave the node masks on x86) join their linked node
-  const nodeIds = new Set(raw.map((n) => n.id));
-  if (present && raw.length > 0 && nodeDirs.length) {
-    const joined = new Map<number, number[]>();
-    for (const cpu of present) {
-      if (owner.has(cpu)) continue;
-      const link = linkedNode(sysCpu, cpu);
-      if (link !== undefined && nodeIds.has(link)) {
-        owner.set(cpu, link);
-        joined.set(link, [...(joined.get(link) ?? []), cpu]);
-      }
+  return owner;
+}
+
+/** Present CPUs no node lists (offline CPUs leave the node masks on x86) join their linked node. */
+function joinUnlisted(r: Reading, owner: Map<number, number>, present: readonly number[], nodeIds: Set<number>): void {
+  const joined = new Map<number, number[]>();
+  for (const cpu of present) {
+    if (owner.has(cpu)) continue;
+    const link = linkedNode(r.sysCpu, cpu);
+    if (link !== undefined && nodeIds.has(link)) {
+      owner.set(cpu, link);
+      joined.set(link, [...(joined.get(link) ?? []), cpu]);
     }
-    for (const [node, cpus] of joined)
-      warnings.push(
-        `CPUs ${fmt(cpus)} are in no node's cpulist but linked to node ${node} (cpu<N>/node${node}); added to it`,
-      );
   }
+  for (const [node, cpus] of joined)
+    r.warnings.push(
+      `CPUs ${fmt(cpus)} are in no node's cpulist but linked to node ${node} (cpu<N>/node${node}); added to it`,
+    );
+}
+
+/** Gives each node exactly the present CPUs it owns, sorted. */
+function assignCpus(r: Reading, raw: RawNode[], owner: ReadonlyMap<number, number>, present?: number[]): void {
+  const presentSet = present ? new Set(present) : undefined;
   const byNode = new Map<number, number[]>();
   for (const [cpu, node] of owner) {
     const list = byNode.get(node);
@@ -224,7 +250,7 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
     if (presentSet) {
       const absent = mine.filter((c) => !presentSet.has(c));
       if (absent.length)
-        warnings.push(
+        r.warnings.push(
           `node ${n.id}: lists CPUs ${fmt(absent)} that are not present (present: ${fmt(present ?? [])}); left out`,
         );
       n.cpus = mine.filter((c) => presentSet.has(c)).sort((a, b) => a - b);
@@ -232,9 +258,12 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
       n.cpus = mine.sort((a, b) => a - b);
     }
   }
-  const allCpus = new Set(raw.flatMap((n) => n.cpus));
+}
 
-  // --- distances: map each row's columns to node ids
+/** The distance rows' columns mapped to node ids; the kernel's defaults where they cannot be. */
+function distanceMatrix(r: Reading, raw: readonly RawNode[], lists: NodeLists): number[][] {
+  const { warnings } = r;
+  const { onlineNodes, nodeDirs, possibleNodes } = lists;
   const order = raw.map((n) => n.id);
   let matrix: number[][] | undefined;
   if (raw.every((n) => n.row !== undefined)) {
@@ -274,9 +303,18 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
       `no usable distance file for node(s) ${fmt(raw.filter((n) => n.row === undefined).map((n) => n.id))}; using ${LOCAL_DISTANCE} local and ${REMOTE_DISTANCE} remote`,
     );
   }
-  matrix ??= raw.map((_, i) => raw.map((__, j) => (i === j ? LOCAL_DISTANCE : REMOTE_DISTANCE)));
+  return matrix ?? raw.map((_, i) => raw.map((__, j) => (i === j ? LOCAL_DISTANCE : REMOTE_DISTANCE)));
+}
 
-  // --- online and allowed
+/** The online CPUs of the nodes read, and the CPUs and nodes the process's cpuset allows. */
+function onlineAndAllowed(
+  r: Reading,
+  raw: readonly RawNode[],
+  online: number[] | undefined,
+  nodeIds: ReadonlySet<number>,
+): { online: number[]; allowedCpus: number[]; allowedNodes: number[]; cpuset: CpusetInfo } {
+  const { roots, warnings } = r;
+  const allCpus = new Set(raw.flatMap((n) => n.cpus));
   const onlineCpus = (online ?? [...allCpus]).filter((c) => allCpus.has(c));
   const orphans = (online ?? []).filter((c) => !allCpus.has(c));
   if (orphans.length) warnings.push(`online CPUs ${fmt(orphans)} belong to no online NUMA node; left out`);
@@ -290,12 +328,37 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
       `sysfs root ${roots.sys} is not the host's /sys: its machine is taken as unrestricted (the cpuset read from ${roots.proc} belongs to another machine)`,
     );
   const allowedCpus = (allowed.cpus ?? [...allCpus]).filter((c) => allCpus.has(c));
-  const allowedNodes = (allowed.mems ?? order).filter((id) => nodeIds.has(id));
+  const allowedNodes = (allowed.mems ?? raw.map((n) => n.id)).filter((id) => nodeIds.has(id));
   if (allowed.cpus !== undefined && allowedCpus.length === 0)
     warnings.push(`the cpuset allows no CPU of this machine (${fmt(allowed.cpus)})`);
   if (allowed.mems !== undefined && allowedNodes.length === 0)
     warnings.push(`the cpuset allows no memory node of this machine (${fmt(allowed.mems)})`);
+  return { online: onlineCpus, allowedCpus, allowedNodes, cpuset: allowed.info };
+}
 
+const sortedSet = (xs: readonly number[]) => [...new Set(xs)].sort((a, b) => a - b);
+
+/** Read the topology and everything surprising met on the way. Throws an InputError for unusable roots. */
+export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
+  // procfs only adds node 0's memory on a machine without NUMA and the process's cpuset, each
+  // missing with a warning: a dump of sys/ alone is read as hwloc reads it.
+  const problems = checkRoots(roots, { proc: false });
+  if (problems.length) throw new InputError(problems);
+  const r: Reading = {
+    roots,
+    sysNode: join(roots.sys, 'devices/system/node'),
+    sysCpu: join(roots.sys, 'devices/system/cpu'),
+    warnings: [],
+  };
+  const cpus = readCpus(r);
+  const lists = readNodeLists(r);
+  const raw = readNodes(r, lists, cpus);
+  const owner = ownerOfEachCpu(r, raw);
+  const nodeIds = new Set(raw.map((n) => n.id));
+  if (cpus.present && raw.length > 0 && lists.nodeDirs.length) joinUnlisted(r, owner, cpus.present, nodeIds);
+  assignCpus(r, raw, owner, cpus.present);
+  const matrix = distanceMatrix(r, raw, lists);
+  const host = onlineAndAllowed(r, raw, cpus.online, nodeIds);
   const nodes: TopologyNodeJson[] = raw.map((n, i) => ({
     id: n.id,
     cpus: n.cpus,
@@ -305,16 +368,16 @@ export function readTopologyDetailed(roots: HostRoots): TopologyReadResult {
   const result: TopologyReadResult = {
     topology: {
       nodes,
-      online_cpus: [...new Set(onlineCpus)].sort((a, b) => a - b),
-      allowed_cpus: [...new Set(allowedCpus)].sort((a, b) => a - b),
-      allowed_nodes: [...new Set(allowedNodes)].sort((a, b) => a - b),
+      online_cpus: sortedSet(host.online),
+      allowed_cpus: sortedSet(host.allowedCpus),
+      allowed_nodes: sortedSet(host.allowedNodes),
     },
-    warnings,
-    cpuset: allowed.info,
+    warnings: r.warnings,
+    cpuset: host.cpuset,
     roots,
   };
-  if (present) result.present_cpus = [...present];
-  if (possibleNodes) result.possible_nodes = possibleNodes;
+  if (cpus.present) result.present_cpus = [...cpus.present];
+  if (lists.possibleNodes) result.possible_nodes = lists.possibleNodes;
   return result;
 }
 

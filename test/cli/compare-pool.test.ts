@@ -14,7 +14,8 @@ import { COMPARE_TASK, reportBins } from '../../cli/compare.ts';
 import type { CompareJob, CompareRun } from '../../cli/compare-job.ts';
 import { prepare } from '../../cli/prepare.ts';
 import { timeAxisFor } from '../../reports/axis.ts';
-import { aggregateRun, readRuns } from '../../reports/load.ts';
+import { aggregateRun } from '../../reports/aggregate.ts';
+import { readRuns } from '../../reports/load.ts';
 import { JobError, runJobs } from '../../sim/tune/pool.ts';
 import { CLI_TEST_TIMEOUT_MS, fgoAsync } from './fgo.ts';
 

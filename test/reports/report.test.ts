@@ -20,11 +20,12 @@ import { runSimulation } from '../../sim/run.ts';
 import { loadScenario, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
 import { parseDuration_s } from '../../formats/duration.ts';
 import { presetTopology } from '../../sim/topologies.ts';
-import type { ChartDef } from '../../reports/charts.ts';
+import type { ChartDef } from '../../reports/chart-spec.ts';
 import { flatten, MAX_TABLE_PROFILES, summaryRows } from '../../reports/html.ts';
 import { chartSvg, compileChart, FONT_FILES, svgToPng } from '../../reports/images.ts';
 import { InputError } from '../../formats/errors.ts';
-import { aggregateRun, readRuns } from '../../reports/load.ts';
+import { aggregateRun } from '../../reports/aggregate.ts';
+import { readRuns } from '../../reports/load.ts';
 import { forEachLine } from '../../reports/run-files.ts';
 import {
   buildReport,
