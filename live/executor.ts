@@ -9,7 +9,7 @@
  * the journal says what was (or would have been) done. A process that exits mid-placement is not an
  * error: the step reports it `gone` and the agent tells the engine.
  */
-import { CpusetError, CpusetGroups } from './enforce.ts';
+import { CpusetError, type CpusetGroups } from './enforce.ts';
 import { setProcessAffinity } from './affinity.ts';
 import { migratePages } from './mempolicy.ts';
 import { SyscallError } from './syscall-error.ts';

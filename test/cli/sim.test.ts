@@ -177,7 +177,7 @@ describe('fgo compare', SLOW, () => {
     const last = r.out.trimEnd().split('\n\n').at(-1) as string;
     const missed = (p: string) =>
       Math.round(c.policies[p].slo_miss_ratio * c.policies[p].requests.arrived).toLocaleString('en-US');
-    expect(last.replace(/\n  /g, ' ')).toMatch(
+    expect(last.replace(/\n {2}/g, ' ')).toMatch(
       new RegExp(
         `^In short: the engine (wins|loses) default.*: ${missed('engine')} of [\\d,]+ requests missed their SLO against ${missed('random')} under random.*; p99 latency .* ms against random's .* ms \\((win|tie|loss)\\)\\.$`,
       ),

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../formats/errors.ts';
+import type { InputError } from '../../formats/errors.ts';
 import { backgroundFromRecording } from '../../sim/background.ts';
 import { runSimulation } from '../../sim/run.ts';
 import { scenarioSchema, type Scenario } from '../../sim/scenario.ts';

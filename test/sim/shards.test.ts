@@ -126,7 +126,7 @@ describe('merge checks the shards', () => {
 describe('deploy/scorecard-job.yaml', () => {
   it('N agrees between completions, --shard and the merge list; merge writes the scorecard', () => {
     const y = readFileSync(join(ROOT, 'deploy/scorecard-job.yaml'), 'utf8');
-    const n = Number(/\n  completions: (\d+)/.exec(y)?.[1]);
+    const n = Number(/\n {2}completions: (\d+)/.exec(y)?.[1]);
     expect(n).toBeGreaterThan(1);
     expect(y).toContain('completionMode: Indexed');
     expect(y).toContain(`--shard=$(JOB_COMPLETION_INDEX)/${n}`);

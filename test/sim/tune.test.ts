@@ -318,7 +318,7 @@ describe('fgo tune on the command line', () => {
 
   it('deploy/tune-job.yaml: N agrees between completions, --shard and the merge file list', () => {
     const y = readFileSync(join(ROOT, 'deploy/tune-job.yaml'), 'utf8');
-    const n = Number(/\n  completions: (\d+)/.exec(y)?.[1]);
+    const n = Number(/\n {2}completions: (\d+)/.exec(y)?.[1]);
     expect(n).toBeGreaterThan(1);
     expect(y).toContain('completionMode: Indexed');
     expect(y).toContain(`--shard=$(JOB_COMPLETION_INDEX)/${n}`);

@@ -199,7 +199,7 @@ describe('verdictTable', () => {
 describe('verdictInWords', () => {
   /** The sentence unfolded: it is folded at 100 columns with a two-space indent. */
   const words = (v: Parameters<typeof verdictInWords>[0], m: Parameters<typeof verdictInWords>[1]) =>
-    verdictInWords(v, m).replace(/\n  /g, ' ');
+    verdictInWords(v, m).replace(/\n {2}/g, ' ');
   const run = (slo: number, p99: number, arrived = 1000) => ({
     slo_miss_ratio: slo,
     latency_ms: { p99 },
