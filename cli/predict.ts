@@ -19,6 +19,7 @@ import { modelToOnnx } from '../predict/onnx.ts';
 import { trainDemandModel } from '../predict/train.ts';
 import { InputError } from '../formats/errors.ts';
 import { removedFlag, takesList, takesOne, TRACE_FLAGS } from './flag-aliases.ts';
+import { roundTo } from '../engine/round.ts';
 
 /** A duration as sim/scenario.ts reads it (90s, 5m, 1h, or seconds), > 0. */
 function duration(v: string): number {
@@ -220,7 +221,7 @@ export function registerPredictCommands(program: Command): void {
         opsets: { 'ai.onnx': 15, 'ai.onnx.ml': 3 },
       };
       card.skipped_rows = traces.reduce((a, t) => a + t.skipped, 0);
-      card.training_wall_s = Math.round(elapsed_s() * 10) / 10;
+      card.training_wall_s = roundTo(elapsed_s(), 1);
       if (o.bench) card.inference = await measureLatency(onnx, traces);
       writeFileAtomic(o.out, onnx);
       writeFileAtomic(cardPath(o.out), `${cardJson(card, 2)}\n`);

@@ -34,6 +34,7 @@ import type { CompareRun } from './compare-job.ts';
 import { predictorFor, prepare, prepareVariant, warn, type SimFlags } from './prepare.ts';
 import { workersFlag } from './tune.ts';
 import { conflictingFlag, MAX_VARIANTS, parseVary, VARY_KEYS, varyTable, type Vary } from './vary.ts';
+import { roundTo } from '../engine/round.ts';
 
 /** Refuse an --out that exists and may not be replaced, before any work (exit 2, a bad run input). */
 function checkOutDir(out: string, force: boolean): void {
@@ -274,7 +275,7 @@ export function printShard(
         shard_file: join(out, SHARD_FILE),
         shard,
         runs: keys,
-        wall_s: Math.round(wall_s * 10) / 10,
+        wall_s: roundTo(wall_s, 1),
       }),
     );
   console.log(

@@ -14,6 +14,7 @@ import type { PoolLifecycle } from './lifecycle.ts';
 import { neverFits, NONE_WARM, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import type { Fragment } from './pools.ts';
 import type { Command, Decision, NodeScore, Observation } from './types.ts';
+import { roundTo } from './round.ts';
 
 /** One running process to adopt. */
 export interface Adoption {
@@ -198,4 +199,4 @@ export class Adopter {
   }
 }
 
-const fmt = (x: number) => String(Math.round(x * 1000) / 1000);
+const fmt = (x: number) => String(roundTo(x, 3));

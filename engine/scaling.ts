@@ -11,6 +11,7 @@ import type { PoolLifecycle } from './lifecycle.ts';
 import type { Fragment, Pool } from './pools.ts';
 import type { Command, Prediction } from './types.ts';
 import { poissonQuantile, PoolDemand } from './warmth.ts';
+import { roundTo } from './round.ts';
 
 export type ScalingAction = 'up' | 'down' | 'none';
 export type Urgency = 'none' | 'low' | 'medium' | 'high';
@@ -35,7 +36,7 @@ export interface PoolShape {
   target: number;
 }
 
-const fmt = (x: number) => String(Math.round(x * 1000) / 1000);
+const fmt = (x: number) => String(roundTo(x, 3));
 
 export function decideScaling(
   pool: PoolShape,

@@ -28,6 +28,7 @@ import { stopOrphans } from './pool-orphans.ts';
 import { processStart } from './selectors.ts';
 import { StartGuard } from './start-guard.ts';
 import { encodePayload, Worker, type WorkerExit, type WorkerResult } from './workers.ts';
+import { roundTo } from '../engine/round.ts';
 
 export { makePredictor, PoolForecasts } from './pool-forecasts.ts';
 
@@ -395,7 +396,7 @@ export class PoolMode implements Mode {
     const p = this.pending.get(r.id);
     this.pending.delete(r.id);
     this.served++;
-    const latency_ms = Math.round(r.latency_ms * 1000) / 1000;
+    const latency_ms = roundTo(r.latency_ms, 3);
     this.forecasts.served(w.profile, latency_ms);
     if (p) this.a.metrics.observeRequest(w.profile, r.ok, (performance.now() - p.arrived_ms) / 1000);
     // A failure a down dependency caused is reported as the dependency's (engine/cascade.ts).

@@ -9,6 +9,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RunMeta, RunSeries } from './load.ts';
 import { graphCharts } from './graph.ts';
 import { CONFIG, LEVEL_COLOURS, LEVELS, OKABE_ITO, WIDTH } from './theme.ts';
+import { roundTo } from '../engine/round.ts';
 
 export interface Run extends RunMeta {
   series: RunSeries;
@@ -33,12 +34,11 @@ export interface ChartDef {
 
 type Obj = Record<string, unknown>;
 
-const r2 = (x: number) => Math.round(x * 100) / 100;
-const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 /** NaN (no value) as null, which Vega-Lite leaves out of a line. */
 const num = (x: number) => (Number.isFinite(x) ? x : null);
 /** A duration as a person says it: 2 s, 5 min, 1 h. */
-export const span = (s: number) => (s < 60 ? `${s} s` : s < 3600 ? `${r2(s / 60)} min` : `${r2(s / 3600)} h`);
+export const span = (s: number) =>
+  s < 60 ? `${s} s` : s < 3600 ? `${roundTo(s / 60, 2)} min` : `${roundTo(s / 3600, 2)} h`;
 
 function top(title: string, subtitle: string[], body: Obj, datasets: Obj): TopLevelSpec {
   return { title: { text: title, subtitle }, datasets, config: CONFIG, ...body } as unknown as TopLevelSpec;
@@ -56,7 +56,7 @@ const runColour = (runs: Run[]) => ({
   title: 'run',
   scale: { domain: runs.map((r) => r.label), range: [...OKABE_ITO] },
 });
-const t = (ax: TimeAxis, t_s: number) => r4(t_s / ax.unit_s);
+const t = (ax: TimeAxis, t_s: number) => roundTo(t_s / ax.unit_s, 4);
 
 /** System-wide PSI avg10 of every run, one panel per resource, over the engine's level bands. */
 export function psiChart(runs: Run[], ax: TimeAxis): ChartDef {
@@ -76,7 +76,7 @@ export function psiChart(runs: Run[], ax: TimeAxis): ChartDef {
   );
   const panel = (res: 'cpu' | 'memory' | 'io', key: 'cpu' | 'mem' | 'io') => {
     const tr = th?.[res] ?? { low: 0, medium: 0, high: 0, critical: 0 };
-    const edges = [tr.low, tr.medium, tr.high, tr.critical, 1].map((x) => r2(x * 100));
+    const edges = [tr.low, tr.medium, tr.high, tr.critical, 1].map((x) => roundTo(x * 100, 2));
     const bands = LEVELS.map((level, i) => ({ level, y0: edges[i], y1: edges[i + 1] }));
     return {
       width: WIDTH,
@@ -240,7 +240,7 @@ export function latencyCdfChart(runs: Run[]): ChartDef {
 /** Mean CPU utilization per node over time, one heat-map panel per run. */
 export function cpuHeatmapChart(runs: Run[], ax: TimeAxis): ChartDef {
   const values = runs.flatMap((r) =>
-    r.series.heat.map((h) => ({ run: r.label, t: t(ax, h.t_s), node: h.node, util: r4(h.util) })),
+    r.series.heat.map((h) => ({ run: r.label, t: t(ax, h.t_s), node: h.node, util: roundTo(h.util, 4) })),
   );
   const nodes = Math.max(1, ...runs.map((r) => r.series.nodes.length));
   return {
@@ -304,7 +304,7 @@ export function localAccessChart(runs: Run[], ax: TimeAxis): ChartDef {
     const values = runs.flatMap((r) =>
       r.series.bins
         .filter((b) => b.local !== undefined)
-        .map((b) => ({ run: r.label, t: t(ax, b.t_s), ratio: r4(b.local as number) })),
+        .map((b) => ({ run: r.label, t: t(ax, b.t_s), ratio: roundTo(b.local as number, 4) })),
     );
     return {
       id: 'local-access',
@@ -396,11 +396,11 @@ export function poolChart(runs: Run[], ax: TimeAxis): ChartDef {
     r.series.bins.map((b) => ({
       run: r.label,
       t: t(ax, b.t_s),
-      active: r2(b.active),
-      warm: r2(b.warm),
-      pred_size: num(r2(b.pred_size)),
-      arr_rate: r4(b.arrivals / ax.bin_s),
-      pred_rate: num(r4(b.pred_rate)),
+      active: roundTo(b.active, 2),
+      warm: roundTo(b.warm, 2),
+      pred_size: num(roundTo(b.pred_size, 2)),
+      arr_rate: roundTo(b.arrivals / ax.bin_s, 4),
+      pred_rate: num(roundTo(b.pred_rate, 4)),
     })),
   );
   const notes = [...new Set(runs.map((r) => r.series.predictor))];
