@@ -14,7 +14,7 @@ import type { PoolLifecycle } from './lifecycle.ts';
 import { neverFits, NONE_WARM, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import type { Fragment } from './pools.ts';
 import type { Command, Decision, NodeScore, Observation } from './types.ts';
-import { roundTo } from './round.ts';
+import { figure } from './round.ts';
 
 /** One running process to adopt. */
 export interface Adoption {
@@ -162,7 +162,7 @@ export class Adopter {
           cand,
           idle.node,
           t_ms,
-          `load ${fmt(busy.load)} on node ${busy.node} vs ${fmt(idle.load)} on node ${idle.node} (gap > ${rb.gap})`,
+          `load ${figure(busy.load)} on node ${busy.node} vs ${figure(idle.load)} on node ${idle.node} (gap > ${rb.gap})`,
         ),
       );
     }
@@ -198,5 +198,3 @@ export class Adopter {
     return { type: 'migrate', fragment: f.id, from, to, cpus: f.cpus, reason: `re-place: ${why}` };
   }
 }
-
-const fmt = (x: number) => String(roundTo(x, 3));

@@ -7,3 +7,8 @@ export function roundTo(x: number, digits: number): number {
   const scale = 10 ** digits;
   return Math.round(x * scale) / scale;
 }
+
+/** A figure in a decision's reason: rounded to `digits` (3 unless told), without trailing zeros. */
+export function figure(x: number, digits = 3): string {
+  return String(roundTo(x, digits));
+}

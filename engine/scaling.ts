@@ -11,7 +11,7 @@ import type { PoolLifecycle } from './lifecycle.ts';
 import type { Fragment, Pool } from './pools.ts';
 import type { Command, Prediction } from './types.ts';
 import { poissonQuantile, PoolDemand } from './warmth.ts';
-import { roundTo } from './round.ts';
+import { figure } from './round.ts';
 
 export type ScalingAction = 'up' | 'down' | 'none';
 export type Urgency = 'none' | 'low' | 'medium' | 'high';
@@ -36,8 +36,6 @@ export interface PoolShape {
   target: number;
 }
 
-const fmt = (x: number) => String(roundTo(x, 3));
-
 export function decideScaling(
   pool: PoolShape,
   prediction: Prediction | undefined,
@@ -49,16 +47,16 @@ export function decideScaling(
   let target = prediction ? prediction.recommended_size : pool.target;
   notes.push(
     prediction
-      ? `predicted ${fmt(prediction.demand_per_s)}/s asks for ${prediction.recommended_size}`
+      ? `predicted ${figure(prediction.demand_per_s)}/s asks for ${prediction.recommended_size}`
       : `configured target ${pool.target}`,
   );
   if (p.cpu > t.cpu.medium && target > current) {
     target = current;
-    notes.push(`cpu pressure ${fmt(p.cpu)} > medium ${t.cpu.medium}: no growth`);
+    notes.push(`cpu pressure ${figure(p.cpu)} > medium ${t.cpu.medium}: no growth`);
   }
   if (p.memory > t.memory.medium && target > current - 1) {
     target = current - 1;
-    notes.push(`memory pressure ${fmt(p.memory)} > medium ${t.memory.medium}: shrink by one`);
+    notes.push(`memory pressure ${figure(p.memory)} > medium ${t.memory.medium}: shrink by one`);
   }
   const clamped = Math.min(pool.max, Math.max(pool.min, target));
   if (clamped !== target) notes.push(`held within min ${pool.min} / max ${pool.max}`);

@@ -16,7 +16,7 @@ import { pickByLatency, remoteFactor } from './latency.ts';
 import type { PoolLifecycle } from './lifecycle.ts';
 import { neverFits, sharedCpusFor, type Demand } from './placement.ts';
 import type { Fragment, Pool } from './pools.ts';
-import { roundTo } from './round.ts';
+import { figure, roundTo } from './round.ts';
 import type { Topology, TopologyNode } from './topology.ts';
 import type { Command, Decision, NodeScore, Observation, Request } from './types.ts';
 import type { PoolDemand } from './warmth.ts';
@@ -212,7 +212,7 @@ export class Scheduler {
     const bar = req.priority >= 2 ? 'critical' : 'high';
     const relievable = forced && (relief as Record<'cpu' | 'memory', number>)[forced];
     const pressureNote = forced
-      ? `${forced} pressure ${fmt(p[forced])} (${fmt(relievable as number)} relievable) ≥ ${bar} ` +
+      ? `${forced} pressure ${figure(p[forced])} (${figure(relievable as number)} relievable) ≥ ${bar} ` +
         `${thresholds[forced][bar]}`
       : '';
     const slack_ms = a.budget_ms - (chosen.expected_ms ?? 0);
@@ -344,5 +344,3 @@ export class Scheduler {
     return decision;
   }
 }
-
-const fmt = (x: number) => String(roundTo(x, 3));
