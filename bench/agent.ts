@@ -21,6 +21,7 @@ import { Agent } from '../live/agent.ts';
 import { parseLiveConfig } from '../live/config.ts';
 import { resolveRoots } from '../formats/host/roots.ts';
 import type { AdoptMode } from '../live/adopt-mode.ts';
+import { roundTo } from '../engine/round.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -34,7 +35,7 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 };
-const p50p99 = (xs: number[]) => ({ p50: round(pct(xs, 50)), p99: round(pct(xs, 99)) });
+const p50p99 = (xs: number[]) => ({ p50: roundTo(pct(xs, 50), 3), p99: roundTo(pct(xs, 99), 3) });
 
 interface Managed {
   agent: Agent;
@@ -140,13 +141,13 @@ async function atScale(n: number): Promise<Record<string, unknown>> {
     const o = await overhead(m, n);
     return {
       processes: n,
-      cpu_pct_of_one_cpu: round(o.pct),
+      cpu_pct_of_one_cpu: roundTo(o.pct, 3),
       window_s: overhead_s,
-      placement_p99_ms: round(pct(m.placement, 99)),
+      placement_p99_ms: roundTo(pct(m.placement, 99), 3),
       placement_ms: p50p99(m.placement),
       placement_with_cgroup_ms: p50p99(m.withGroup),
-      tick_ms_p99: round(pct(o.turn_ms, 99)),
-      tick_ms_p50: round(pct(o.turn_ms, 50)),
+      tick_ms_p99: roundTo(pct(o.turn_ms, 99), 3),
+      tick_ms_p50: roundTo(pct(o.turn_ms, 50), 3),
     };
   } finally {
     await m.finish();
@@ -169,19 +170,15 @@ if (only >= 0) {
       processes: N,
       placement_ms: p50p99(m.placement),
       placement_with_cgroup_ms: p50p99(m.withGroup),
-      overhead_pct_of_one_cpu: round(o.pct),
+      overhead_pct_of_one_cpu: roundTo(o.pct, 3),
       overhead_window_s: overhead_s,
-      trigger_reaction_ms: reaction_ms === undefined ? null : round(reaction_ms),
+      trigger_reaction_ms: reaction_ms === undefined ? null : roundTo(reaction_ms, 3),
     };
   } finally {
     await m.finish();
   }
   const big = await atScale(1000);
   if (json) console.log(JSON.stringify({ agent: { ...small, processes_1000: big } }));
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
 
 /** Remove the bench's cpuset groups (children first); the processes are dead by now. */

@@ -17,6 +17,7 @@ import { request } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { harness, startAgent, teardown, writePoolConfig } from './pool-agent.ts';
+import { roundTo } from '../engine/round.ts';
 
 export interface Attack {
   /** Connections opened so far (including reopened ones). */
@@ -213,9 +214,9 @@ async function main(): Promise<void> {
           healthz: {
             n: v.healthz_ms.length,
             failed: v.healthz_failed,
-            p50_ms: round(percentile(v.healthz_ms, 50)),
-            p99_ms: round(percentile(v.healthz_ms, 99)),
-            max_ms: round(Math.max(...v.healthz_ms)),
+            p50_ms: roundTo(percentile(v.healthz_ms, 50), 2),
+            p99_ms: roundTo(percentile(v.healthz_ms, 99), 2),
+            max_ms: roundTo(Math.max(...v.healthz_ms), 2),
           },
           schedule: { ok: v.schedule_ok, failed: v.schedule_failed },
           attack: v.attack,
@@ -233,7 +234,5 @@ async function main(): Promise<void> {
     await teardown(h);
   }
 }
-
-const round = (x: number) => Math.round(x * 100) / 100;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

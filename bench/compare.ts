@@ -10,6 +10,7 @@
  * otherwise idle machine: on a shared one the second worker competes with other work and the
  * ratio says more about the neighbours than about fgo. Skipped on a machine with one CPU.
  */
+import { roundTo } from '../engine/round.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -44,9 +45,9 @@ function main(): void {
     const result = {
       scenario: 'diurnal-8n',
       duration,
-      one_worker_wall_s: Math.round(one.wall_s * 10) / 10,
-      two_workers_wall_s: Math.round(two.wall_s * 10) / 10,
-      ratio: Math.round((two.wall_s / one.wall_s) * 100) / 100,
+      one_worker_wall_s: roundTo(one.wall_s, 1),
+      two_workers_wall_s: roundTo(two.wall_s, 1),
+      ratio: roundTo(two.wall_s / one.wall_s, 2),
       identical: one.comparison === two.comparison,
     };
     if (json) console.log(JSON.stringify({ compare: result }));

@@ -21,6 +21,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildTopology, Orchestrator, parseConfig, type Observation, type Request } from '../engine/index.ts';
 import { PRESETS } from '../sim/topologies.ts';
+import { roundTo } from '../engine/round.ts';
 
 const CASES: Array<[string, string]> = [
   ['1n', '1n-2c'],
@@ -172,14 +173,12 @@ async function measure(preset: string, active: number, graph = false) {
   }
   obsv.disconnect();
   return {
-    p50: round(percentile(lat, 0.5)),
-    p99: round(percentile(lat, 0.99)),
-    max: round(lat[lat.length - 1] as number),
+    p50: roundTo(percentile(lat, 0.5), 2),
+    p99: roundTo(percentile(lat, 0.99), 2),
+    max: roundTo(lat[lat.length - 1] as number, 2),
     alloc_bytes: alloc === undefined ? null : Math.round(alloc),
   };
 }
-
-const round = (x: number) => Math.round(x * 100) / 100;
 
 async function main() {
   const json = process.argv.includes('--json');

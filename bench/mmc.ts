@@ -15,6 +15,7 @@ import type { PolicyName } from '../sim/baselines.ts';
 import { runSimulation } from '../sim/run.ts';
 import { parseScenario } from '../sim/scenario.ts';
 import { presetTopology } from '../sim/topologies.ts';
+import { roundTo } from '../engine/round.ts';
 
 const here = new URL('./', import.meta.url).pathname;
 
@@ -75,7 +76,7 @@ export async function mmcVsSimpy(quick: boolean): Promise<MmcVsSimpy> {
       'M/M/16 against SimPy: SimPy 3 not found (apt-get install python3-simpy3, or pip install simpy); fgo measured alone',
     );
   const sp = py ? await best(repeats, () => simpy(py)) : undefined;
-  const ratio = (x: { customers: number; cpu_s: number }) => (sp ? Math.round((perS(x) / perS(sp)) * 100) / 100 : null);
+  const ratio = (x: { customers: number; cpu_s: number }) => (sp ? roundTo(perS(x) / perS(sp), 2) : null);
   return {
     engine: ratio(engine),
     baseline: ratio(baseline),

@@ -21,6 +21,7 @@ import { loadScenario, scenarioSchema } from '../sim/scenario.ts';
 import { presetTopology } from '../sim/topologies.ts';
 import { exponential, makeRng } from '../sim/random.ts';
 import { mmcVsSimpy } from './mmc.ts';
+import { roundTo } from '../engine/round.ts';
 
 function modelEventsPerSecond(): number {
   const q = new EventQueue();
@@ -85,7 +86,7 @@ rmSync(dir, { recursive: true, force: true });
 const result = {
   events_per_s: Math.round(def.events / def.cpu_s),
   model_events_per_s: model,
-  scale_64n_wall_s: scale ? Math.round(scale.wall_s * 10) / 10 : null,
+  scale_64n_wall_s: scale ? roundTo(scale.wall_s, 1) : null,
   scale_64n_events: scale?.events ?? null,
   mmc_vs_simpy: mmc,
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -2,6 +2,7 @@
  * A command's output directory (fgo sim, compare, scorecard): refused before any work when it may
  * not be replaced, built beside it and renamed into place when complete; a shard's summary line.
  */
+import { roundTo } from '../engine/round.ts';
 import { join } from 'node:path';
 import { commitDir, discardTemp, makeTempDir } from '../formats/files.ts';
 import { InputError } from '../formats/errors.ts';
@@ -47,7 +48,7 @@ export function printShard(
         shard_file: join(out, SHARD_FILE),
         shard,
         runs: keys,
-        wall_s: Math.round(wall_s * 10) / 10,
+        wall_s: roundTo(wall_s, 1),
       }),
     );
   console.log(

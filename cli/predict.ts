@@ -4,6 +4,7 @@
  * (a model judged on any trace's second half). Bad files are InputErrors (exit 1, file:line:col);
  * bad options are usage errors (exit 2).
  */
+import { roundTo } from '../engine/round.ts';
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration_s } from '../formats/duration.ts';
@@ -193,7 +194,7 @@ async function runTrain(o: TrainCli): Promise<void> {
     opsets: { 'ai.onnx': 15, 'ai.onnx.ml': 3 },
   };
   card.skipped_rows = traces.reduce((a, t) => a + t.skipped, 0);
-  card.training_wall_s = Math.round(elapsed_s() * 10) / 10;
+  card.training_wall_s = roundTo(elapsed_s(), 1);
   if (o.bench) card.inference = await measureLatency(onnx, traces);
   writeFileAtomic(o.out, onnx);
   writeFileAtomic(cardPath(o.out), `${cardJson(card, 2)}\n`);

@@ -24,6 +24,7 @@ import { parseDuration_s } from '../formats/duration.ts';
 import { InputError } from '../formats/errors.ts';
 import { reportUnexpected } from './fail.ts';
 import { addRootOptions } from './host-roots.ts';
+import { roundTo } from '../engine/round.ts';
 
 interface RecordCliOptions extends RootOptions {
   duration: string;
@@ -41,7 +42,7 @@ function duration(name: string, v: string): number {
   }
 }
 
-const seconds = (s: number) => (s < 120 ? `${Math.round(s * 100) / 100} s` : `${Math.round(s / 6) / 10} min`);
+const seconds = (s: number) => (s < 120 ? `${roundTo(s, 2)} s` : `${Math.round(s / 6) / 10} min`);
 
 export function summaryText(s: RecordSummary): string {
   const how = s.stopped === 'signal' ? ', stopped early by a signal' : '';

@@ -17,6 +17,7 @@ import {
   type TraceSummary,
 } from '../formats/traces.ts';
 import { InputError } from '../formats/errors.ts';
+import { roundTo } from '../engine/round.ts';
 
 /** How many skipped rows the text output lists (--json lists them all). */
 const SHOW_SKIPPED = 5;
@@ -29,7 +30,7 @@ function nonNegative(v: string): number {
 
 /** A duration in seconds, read at a glance: 45 s, 12.5 min, 3.2 h, 215.0 d. */
 function formatSpan(s: number): string {
-  if (s < 120) return `${Math.round(s * 1000) / 1000} s`;
+  if (s < 120) return `${roundTo(s, 3)} s`;
   if (s < 7200) return `${(s / 60).toFixed(1)} min`;
   if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
   return `${(s / 86400).toFixed(1)} d`;

@@ -5,6 +5,7 @@
  * for room, how fast room frees, and when each undecided request was first seen (its SLO budget).
  */
 import type { Config } from './config.ts';
+import { Heap } from './heap.ts';
 import { PRIORITY, type Request, type Resource } from './types.ts';
 
 type AdmissionConfig = Config['admission'];
@@ -15,7 +16,7 @@ export const isHighPriority = (r: Request) => r.priority >= PRIORITY.high;
 
 /**
  * Deferral table, applied to the pressure that holding a request back would relieve (the
- * orchestrator's `relievable`): normal requests wait when cpu ≥ high or memory ≥ high; high
+ * pool lifecycle's `relievable`, lifecycle.ts): normal requests wait when cpu ≥ high or memory ≥ high; high
  * priority passes until the same resource is critical. I/O pressure never holds a request back: the
  * device is shared with everything on the host, and what fgo's own requests add to it cannot be
  * told apart from what they suffer. Returns the resource that forced deferral, or undefined.
@@ -78,24 +79,27 @@ export interface Deferred {
   seq: number;
 }
 
+/** Earliest due first; at the same instant, the first queued. */
+const dueFirst = (a: Deferred, b: Deferred) => a.due_ms < b.due_ms || (a.due_ms === b.due_ms && a.seq < b.seq);
+
 /**
  * Deferred requests, released in priority order once due. A binary min-heap on (due, seq) finds
  * what is due; the released batch is then ordered by priority, so a high-priority request that
  * falls due together with low-priority ones goes first.
  */
 export class DeferredQueue {
-  private heap: Deferred[] = [];
+  private readonly heap = new Heap<Deferred>(dueFirst);
   private seq = 0;
   private readonly ids = new Set<string>();
 
   constructor(readonly limit: number) {}
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   get full(): boolean {
-    return this.heap.length >= this.limit;
+    return this.heap.size >= this.limit;
   }
 
   has(id: string): boolean {
@@ -112,32 +116,39 @@ export class DeferredQueue {
     // A re-push replaces the queued entry; drop it first so it neither needs room nor becomes the victim.
     if (this.ids.has(request.id)) this.remove(request.id);
     if (this.full) {
-      let victim = -1;
-      for (let i = 0; i < this.heap.length; i++) {
-        const e = this.heap[i] as Deferred;
-        if (e.request.priority >= PRIORITY.high || e.request.priority >= request.priority) continue;
-        const v = victim < 0 ? undefined : (this.heap[victim] as Deferred);
-        if (
-          !v ||
-          e.request.priority < v.request.priority ||
-          (e.request.priority === v.request.priority && e.seq > v.seq)
-        )
-          victim = i;
-      }
+      const victim = this.victimFor(request);
       if (victim < 0 && !isHighPriority(request)) return { queued: false };
       if (victim >= 0) evicted = this.removeAt(victim).request;
     }
-    const e: Deferred = { request, due_ms, seq: this.seq++ };
-    this.heap.push(e);
+    this.heap.push({ request, due_ms, seq: this.seq++ });
     this.ids.add(request.id);
-    this.up(this.heap.length - 1);
     return evicted ? { evicted, queued: true } : { queued: true };
+  }
+
+  /** The entry to evict for `request` (lowest priority below it and below high, youngest first), or −1. */
+  private victimFor(request: Request): number {
+    let victim = -1;
+    let v: Deferred | undefined;
+    for (let i = 0; i < this.heap.size; i++) {
+      const e = this.heap.at(i) as Deferred;
+      if (e.request.priority >= PRIORITY.high || e.request.priority >= request.priority) continue;
+      if (
+        !v ||
+        e.request.priority < v.request.priority ||
+        (e.request.priority === v.request.priority && e.seq > v.seq)
+      ) {
+        victim = i;
+        v = e;
+      }
+    }
+    return victim;
   }
 
   /** Everything due at t_ms, highest priority first, then earliest due, then first queued. */
   popDue(t_ms: number): Deferred[] {
     const out: Deferred[] = [];
-    while (this.heap.length && (this.heap[0] as Deferred).due_ms <= t_ms) out.push(this.removeAt(0));
+    for (let e = this.heap.peek(); e !== undefined && e.due_ms <= t_ms; e = this.heap.peek())
+      out.push(this.removeAt(0));
     return out.sort((a, b) => b.request.priority - a.request.priority || a.due_ms - b.due_ms || a.seq - b.seq);
   }
 
@@ -148,44 +159,10 @@ export class DeferredQueue {
     return true;
   }
 
-  private less(a: Deferred, b: Deferred): boolean {
-    return a.due_ms < b.due_ms || (a.due_ms === b.due_ms && a.seq < b.seq);
-  }
-
   private removeAt(i: number): Deferred {
-    const e = this.heap[i] as Deferred;
-    const last = this.heap.pop() as Deferred;
-    if (i < this.heap.length) {
-      this.heap[i] = last;
-      this.down(i);
-      this.up(i);
-    }
+    const e = this.heap.removeAt(i);
     this.ids.delete(e.request.id);
     return e;
-  }
-
-  private up(i: number): void {
-    const h = this.heap;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i] as Deferred, h[p] as Deferred)) break;
-      [h[i], h[p]] = [h[p] as Deferred, h[i] as Deferred];
-      i = p;
-    }
-  }
-
-  private down(i: number): void {
-    const h = this.heap;
-    for (;;) {
-      const l = 2 * i + 1,
-        r = l + 1;
-      let m = i;
-      if (l < h.length && this.less(h[l] as Deferred, h[m] as Deferred)) m = l;
-      if (r < h.length && this.less(h[r] as Deferred, h[m] as Deferred)) m = r;
-      if (m === i) return;
-      [h[i], h[m]] = [h[m] as Deferred, h[i] as Deferred];
-      i = m;
-    }
   }
 }
 

@@ -8,11 +8,13 @@
  * them. They hold their profile's reservation for as long as they live, so pool fragments and
  * requests see the room they take.
  */
-import type { Orchestrator } from './orchestrator.ts';
 import { profileOf } from './config.ts';
-import { neverFits, NONE_WARM, scoreNodes, selectNode, sharedCpusFor, type Demand } from './placement.ts';
+import { summariseExclusions, type DecisionDraft } from './decision.ts';
+import type { PoolLifecycle } from './lifecycle.ts';
+import { neverFits, NONE_WARM, selectNode, sharedCpusFor, type Demand } from './placement.ts';
 import type { Fragment } from './pools.ts';
 import type { Command, Decision, NodeScore, Observation } from './types.ts';
+import { figure } from './round.ts';
 
 /** One running process to adopt. */
 export interface Adoption {
@@ -31,22 +33,18 @@ export class Adopter {
   /** When each adopted fragment was last moved, for the rebalance cooldown. */
   private readonly movedAt = new Map<string, number>();
 
-  constructor(private readonly o: Orchestrator) {}
+  constructor(private readonly life: PoolLifecycle) {}
 
   /** Place a running process. `base` is the decision's fixed part, built by the orchestrator. */
-  adopt(
-    a: Adoption,
-    obs: Observation,
-    finish: (d: Partial<Decision> & Pick<Decision, 'action' | 'reason' | 'confidence'>) => Decision,
-  ): Decision {
-    const o = this.o;
+  adopt(a: Adoption, obs: Observation, finish: (d: DecisionDraft) => Decision): Decision {
+    const life = this.life;
     if (!ID_RE.test(a.id))
       throw new Error(
         `adoption id ${JSON.stringify(a.id)}: 1–64 of A–Z a–z 0–9 _ . : @ (no '-', which pool fragment ids use)`,
       );
-    if (o.pools.get(a.id)) throw new Error(`fragment ${a.id} exists already`);
-    const profile = profileOf(o.cfg, a.profile);
-    const pool = o.pools.pool(a.profile);
+    if (life.pools.get(a.id)) throw new Error(`fragment ${a.id} exists already`);
+    const profile = profileOf(life.cfg, a.profile);
+    const pool = life.pools.pool(a.profile);
     const exclusive = profile.exclusive_cpus;
     const demand: Demand = {
       profile: a.profile,
@@ -55,38 +53,29 @@ export class Adopter {
       exclusive_cpus: exclusive,
       memory_home: a.memory_home,
     };
-    const scores = scoreNodes(demand, {
-      cfg: o.cfg.placement,
-      profile,
-      ledger: o.ledger,
-      warm: NONE_WARM,
-      pressure: o.pressure,
-    });
+    const scores = life.score(demand, profile, NONE_WARM);
     const kept = a.at && this.stillValid(a.at, exclusive, scores);
-    const node = kept ? (a.at as { node: number }).node : selectNode(scores, o.cfg.placement, o.streams)?.node;
+    const node = kept ? (a.at as { node: number }).node : selectNode(scores, life.cfg.placement, life.streams)?.node;
     if (node === undefined) {
-      const never = neverFits(demand, profile, o.ledger);
+      const never = neverFits(demand, profile, life.ledger);
       const reason = never
         ? `cannot fit on any node: ${never}`
-        : `no node has room now: ${scores
-            .filter((s) => !s.eligible)
-            .map((s) => `node ${s.node}: ${s.excluded}`)
-            .join('; ')}`;
+        : `no node has room now: ${summariseExclusions(scores)}`;
       return finish({ action: 'reject', reason: `adopt ${a.id}: ${reason}`, confidence: 1, scores, commands: [] });
     }
-    const f = o.pools.create(a.profile, node, sharedCpusFor(node, profile, o.ledger), obs.t_ms, a.id);
-    o.pools.transition(f, 'active');
+    const f = life.pools.create(a.profile, node, sharedCpusFor(node, profile, life.ledger), obs.t_ms, a.id);
+    life.pools.transition(f, 'active');
     const commands: Command[] = [];
     if (exclusive > 0) {
       // Re-adoption asks for the CPUs it had first, so a restart does not reshuffle pinned processes.
-      f.exclusive_cpus = o.ledger.takeExclusive(
+      f.exclusive_cpus = life.ledger.takeExclusive(
         node,
         exclusive,
         kept ? (a.at as { cpus: number[] }).cpus : profile.cpu_affinity,
       );
       f.cpus = f.exclusive_cpus;
     }
-    o.pools.setReservation(f, exclusive > 0 ? 0 : profile.cpus, profile.memory_kb);
+    life.pools.setReservation(f, exclusive > 0 ? 0 : profile.cpus, profile.memory_kb);
     commands.push({
       type: 'pin',
       fragment: f.id,
@@ -94,7 +83,7 @@ export class Adopter {
       cpus: f.cpus,
       reason: kept ? 're-adopted where its cgroup had it' : `adopted: node ${node} scored best`,
     });
-    if (exclusive > 0) commands.push(...o.repinShared(node, f.id, 'shared CPUs shrank: exclusive CPUs taken'));
+    if (exclusive > 0) commands.push(...life.repinShared(node, f.id, 'shared CPUs shrank: exclusive CPUs taken'));
     const score = scores.find((s) => s.node === node) as NodeScore;
     return finish({
       action: 'place',
@@ -113,18 +102,18 @@ export class Adopter {
   private stillValid(at: { node: number; cpus: number[] }, exclusive: number, scores: readonly NodeScore[]): boolean {
     if (!scores.some((s) => s.node === at.node && s.eligible)) return false;
     if (exclusive === 0) return true;
-    const shared = new Set(this.o.ledger.sharedCpus(at.node));
+    const shared = new Set(this.life.ledger.sharedCpus(at.node));
     return at.cpus.length === exclusive && at.cpus.every((c) => shared.has(c));
   }
 
   /** The process is gone: free what it held. Nothing is retried or healed. */
   release(f: Fragment, reason: string): Command[] {
-    const o = this.o;
+    const life = this.life;
     const hadExclusive = f.exclusive_cpus.length > 0;
-    o.pools.transition(f, 'stopped');
+    life.pools.transition(f, 'stopped');
     this.movedAt.delete(f.id);
     const out: Command[] = [];
-    if (hadExclusive) out.push(...o.repinShared(f.node, undefined, `shared CPUs grew: ${f.id} ${reason}`));
+    if (hadExclusive) out.push(...life.repinShared(f.node, undefined, `shared CPUs grew: ${f.id} ${reason}`));
     return out;
   }
 
@@ -134,22 +123,22 @@ export class Adopter {
    * time from the busiest to the idlest node, if the move narrows the gap.
    */
   rebalance(t_ms: number): Command[] {
-    const o = this.o;
-    const rb = o.cfg.placement.rebalance;
-    const adopted = [...o.pools.fragments()]
+    const life = this.life;
+    const rb = life.cfg.placement.rebalance;
+    const adopted = [...life.pools.fragments()]
       .filter((f) => f.adopted && f.state === 'active')
       .sort((a, b) => (a.id < b.id ? -1 : 1));
     if (adopted.length === 0) return [];
     const out: Command[] = [];
     for (const f of adopted) {
-      if (o.ledger.usableCpus(f.node).length > 0) continue;
+      if (life.ledger.usableCpus(f.node).length > 0) continue;
       const to = this.bestOther(f);
       if (to !== undefined) out.push(this.move(f, to, t_ms, `node ${f.node} has no usable CPU left`));
     }
     for (let moves = 0; moves < rb.max_moves; moves++) {
-      const loads = o.topo.nodes
-        .filter((n) => o.ledger.usableCpus(n.id).length > 0)
-        .map((n) => ({ node: n.id, load: o.ledger.cpuLoad(n.id) }));
+      const loads = life.topo.nodes
+        .filter((n) => life.ledger.usableCpus(n.id).length > 0)
+        .map((n) => ({ node: n.id, load: life.ledger.cpuLoad(n.id) }));
       if (loads.length < 2) break;
       loads.sort((a, b) => b.load - a.load || a.node - b.node);
       const busy = loads[0] as { node: number; load: number },
@@ -165,15 +154,15 @@ export class Adopter {
       );
       if (!cand) break;
       // Moving `res_cpu` shifts res_cpu/|usable| of load from one node to the other.
-      const shift = (n: number) => cand.res_cpu / Math.max(1, o.ledger.usableCpus(n).length);
+      const shift = (n: number) => cand.res_cpu / Math.max(1, life.ledger.usableCpus(n).length);
       if (Math.abs(busy.load - shift(busy.node) - (idle.load + shift(idle.node))) >= gap) break;
-      if (o.ledger.memFree_kb(idle.node) < cand.res_mem_kb) break;
+      if (life.ledger.memFree_kb(idle.node) < cand.res_mem_kb) break;
       out.push(
         this.move(
           cand,
           idle.node,
           t_ms,
-          `load ${fmt(busy.load)} on node ${busy.node} vs ${fmt(idle.load)} on node ${idle.node} (gap > ${rb.gap})`,
+          `load ${figure(busy.load)} on node ${busy.node} vs ${figure(idle.load)} on node ${idle.node} (gap > ${rb.gap})`,
         ),
       );
     }
@@ -181,9 +170,9 @@ export class Adopter {
   }
 
   private bestOther(f: Fragment): number | undefined {
-    const o = this.o;
-    const profile = o.pools.pool(f.profile).cfg;
-    const allowed = o.topo.nodes.map((n) => n.id).filter((id) => id !== f.node);
+    const life = this.life;
+    const profile = life.pools.pool(f.profile).cfg;
+    const allowed = life.topo.nodes.map((n) => n.id).filter((id) => id !== f.node);
     const demand: Demand = {
       profile: f.profile,
       cpus: f.res_cpu,
@@ -191,29 +180,21 @@ export class Adopter {
       exclusive_cpus: f.exclusive_cpus.length,
       allowed_nodes: allowed,
     };
-    const scores = scoreNodes(demand, {
-      cfg: o.cfg.placement,
-      profile,
-      ledger: o.ledger,
-      warm: NONE_WARM,
-      pressure: o.pressure,
-    });
-    return selectNode(scores, o.cfg.placement, o.streams)?.node;
+    const scores = life.score(demand, profile, NONE_WARM);
+    return selectNode(scores, life.cfg.placement, life.streams)?.node;
   }
 
   private move(f: Fragment, to: number, t_ms: number, why: string): Command {
-    const o = this.o;
+    const life = this.life;
     const from = f.node;
     const k = f.exclusive_cpus.length;
     if (k) {
-      o.ledger.releaseExclusive(from, f.exclusive_cpus);
+      life.ledger.releaseExclusive(from, f.exclusive_cpus);
       f.exclusive_cpus = [];
     }
-    o.pools.moveNode(f, to, sharedCpusFor(to, o.pools.pool(f.profile).cfg, o.ledger));
-    if (k) f.cpus = f.exclusive_cpus = o.ledger.takeExclusive(to, k, o.pools.pool(f.profile).cfg.cpu_affinity);
+    life.pools.moveNode(f, to, sharedCpusFor(to, life.pools.pool(f.profile).cfg, life.ledger));
+    if (k) f.cpus = f.exclusive_cpus = life.ledger.takeExclusive(to, k, life.pools.pool(f.profile).cfg.cpu_affinity);
     this.movedAt.set(f.id, t_ms);
     return { type: 'migrate', fragment: f.id, from, to, cpus: f.cpus, reason: `re-place: ${why}` };
   }
 }
-
-const fmt = (x: number) => String(Math.round(x * 1000) / 1000);

@@ -39,8 +39,8 @@ export class Outages {
   /** Judge a pool again after a change to it (a crash, a start, a completion, a health check). */
   update(pool: Pool, sick: (f: Fragment) => boolean, t_ms: number): void {
     const { serving, failing, relapsed } = census(pool, sick);
-    const o = this.open.get(pool.profile);
-    if (!o && serving === 0 && (failing >= 2 || relapsed)) {
+    const outage = this.open.get(pool.profile);
+    if (!outage && serving === 0 && (failing >= 2 || relapsed)) {
       this.open.set(pool.profile, {
         id: this.nextId++,
         profile: pool.profile,
@@ -48,10 +48,10 @@ export class Outages {
         failed_fast: 0,
         callers: [],
       });
-    } else if (o && serving > 0) {
-      o.recovered_ms = t_ms;
+    } else if (outage && serving > 0) {
+      outage.recovered_ms = t_ms;
       this.open.delete(pool.profile);
-      this.closed.push(o);
+      this.closed.push(outage);
       if (this.closed.length > CLOSED_KEPT) this.closed.shift();
     }
   }
@@ -66,16 +66,16 @@ export class Outages {
     const own = this.open.get(profile);
     if (own) return own;
     for (const d of graph.certainDependencies(profile)) {
-      const o = this.open.get(d);
-      if (o) return o;
+      const outage = this.open.get(d);
+      if (outage) return outage;
     }
     return undefined;
   }
 
-  /** Count a request of `profile` failed fast because of `o`. */
-  failedFast(o: Outage, profile: string): void {
-    o.failed_fast++;
-    if (profile !== o.profile && !o.callers.includes(profile)) o.callers.push(profile);
+  /** Count a request of `profile` failed fast because of `outage`. */
+  failedFast(outage: Outage, profile: string): void {
+    outage.failed_fast++;
+    if (profile !== outage.profile && !outage.callers.includes(profile)) outage.callers.push(profile);
   }
 
   list(): { open: Outage[]; closed: readonly Outage[] } {

@@ -102,15 +102,15 @@ export class ObservationDigester {
   private readonly nodeParts = new WeakMap<readonly NodeObservation[], Lanes>();
   private readonly onlineParts = new WeakMap<readonly number[], Lanes>();
 
-  digest(o: Observation): Lanes {
+  digest(obs: Observation): Lanes {
     // Parts first (each hashed once per object), then the fields in their fixed order: the time,
     // a marker for each absent part, the parts' lanes. No closure or array per call: this runs
     // for every decision.
-    const psiLanes = this.psiLanes(o.psi);
-    const nodeLanes = o.nodes ? this.nodeLanes(o.nodes) : undefined;
-    const onlineLanes = o.online_cpus ? this.onlineLanes(o.online_cpus) : undefined;
+    const psiLanes = this.psiLanes(obs.psi);
+    const nodeLanes = obs.nodes ? this.nodeLanes(obs.nodes) : undefined;
+    const onlineLanes = obs.online_cpus ? this.onlineLanes(obs.online_cpus) : undefined;
     const h = new Hash();
-    h.num(o.t_ms);
+    h.num(obs.t_ms);
     if (!nodeLanes) h.word(0xfffffff6);
     if (!onlineLanes) h.word(0xfffffff3);
     h.word(psiLanes[0]);

@@ -5,7 +5,7 @@
  * the ladder.
  */
 import { fragmentHealth, HealthMonitor, poolHealth, type HealthSignals, type Incident, type Intent } from './health.ts';
-import type { Orchestrator } from './orchestrator.ts';
+import type { PoolLifecycle } from './lifecycle.ts';
 import { isLive, type Fragment } from './pools.ts';
 import { sharedCpusFor } from './placement.ts';
 import type { Command, FragmentObservation, Observation } from './types.ts';
@@ -15,22 +15,22 @@ export class Healer {
   /** Until when a pool's rescale is in flight, so one bad spell does not grow the pool every check. */
   private readonly rescaleUntil = new Map<string, number>();
 
-  constructor(private readonly o: Orchestrator) {
-    this.monitor = new HealthMonitor(o.cfg.health);
+  constructor(private readonly life: PoolLifecycle) {
+    this.monitor = new HealthMonitor(life.cfg.health);
   }
 
   /** A fragment's signals; with `out`, written into that object (the periodic check reuses one). */
   private health(f: Fragment, seen: FragmentObservation | undefined, t_ms: number, out?: HealthSignals): HealthSignals {
-    const pool = this.o.pools.pool(f.profile);
+    const pool = this.life.pools.pool(f.profile);
     const profile = pool.cfg;
-    const usable = this.o.ledger.usableCpus(f.node).length > 0;
-    const s = fragmentHealth(f, seen, t_ms, profile, usable, this.o.cfg.health, pool.avg_latency_ms, out);
+    const usable = this.life.ledger.usableCpus(f.node).length > 0;
+    const s = fragmentHealth(f, seen, t_ms, profile, usable, this.life.cfg.health, pool.avg_latency_ms, out);
     // A start that never completes is a hang, unless a dead node or a reported exit explains it.
     if (
       f.state === 'starting' &&
       s.symptom !== 'node_offline' &&
       s.symptom !== 'crashed' &&
-      t_ms - f.started_ms > profile.cold_start_ms + this.o.cfg.health.heartbeat_timeout_ms
+      t_ms - f.started_ms > profile.cold_start_ms + this.life.cfg.health.heartbeat_timeout_ms
     ) {
       s.score = 0;
       s.symptom = 'hung';
@@ -44,14 +44,14 @@ export class Healer {
    */
   check(obs: Observation): Command[] {
     const t = obs.t_ms;
-    const threshold = this.o.cfg.health.unhealthy_below;
+    const threshold = this.life.cfg.health.unhealthy_below;
     const seen = seenById(obs.fragments ?? []);
     const out: Command[] = [];
     const perPool = new Map<string, { scores: number[]; bad: number }>();
     const scratch = {} as HealthSignals;
     let p: { scores: number[]; bad: number } | undefined,
       pName = '';
-    for (const f of [...this.o.pools.fragments()]) {
+    for (const f of [...this.life.pools.fragments()]) {
       // Adopted processes are the operator's: re-placed by the adopter, never restarted or replaced.
       if (f.state === 'stopped' || f.adopted) continue;
       const s = this.health(f, seen(f.id), t, scratch);
@@ -79,10 +79,10 @@ export class Healer {
     for (const [name, p] of [...perPool].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       const h = poolHealth(p.scores);
       if (p.scores.length < 2 || h >= threshold || (this.rescaleUntil.get(name) ?? -Infinity) > t) continue;
-      this.rescaleUntil.set(name, t + this.o.cfg.health.recovery_timeout_ms);
+      this.rescaleUntil.set(name, t + this.life.cfg.health.recovery_timeout_ms);
       out.push(
-        ...this.o.startWarm(
-          this.o.pools.pool(name),
+        ...this.life.startWarm(
+          this.life.pools.pool(name),
           p.bad,
           `rescale: pool ${name} health ${h} < ${threshold}, ${p.bad} fragments unhealthy`,
         ),
@@ -109,7 +109,7 @@ export class Healer {
       obs.fragments?.find((x) => x.id === f.id),
       obs.t_ms,
     );
-    if (s.score >= this.o.cfg.health.unhealthy_below) this.monitor.recovered(f.id, obs.t_ms);
+    if (s.score >= this.life.cfg.health.unhealthy_below) this.monitor.recovered(f.id, obs.t_ms);
   }
 
   /** The request a fragment was serving when it was lost, handed back for a retry. */
@@ -127,8 +127,8 @@ export class Healer {
    */
   finishDrain(f: Fragment, t_ms: number): Command[] {
     const inc = this.monitor.incidentFor(f.id);
-    const out = [this.o.stop(f, 'drain complete')];
-    const more = this.o.startWarm(this.o.pools.pool(f.profile), 1, `replaces drained ${f.id}`);
+    const out = [this.life.stop(f, 'drain complete')];
+    const more = this.life.startWarm(this.life.pools.pool(f.profile), 1, `replaces drained ${f.id}`);
     const started = more.find((c) => c.type === 'start');
     if (inc && started?.type === 'start') this.monitor.follow(inc, started.fragment);
     else if (inc) this.monitor.recovered(f.id, t_ms);
@@ -141,11 +141,11 @@ export class Healer {
       if (it.kind === 'apply') out.push(...this.apply(it.incident));
       else if (it.kind === 'rollback') out.push(...this.rollback(it.incident, it.strategy));
       else {
-        const f = this.o.pools.get(it.incident.fragment);
+        const f = this.life.pools.get(it.incident.fragment);
         if (f)
           out.push(
             ...this.orphan(f, 'recovery gave up'),
-            this.o.stop(f, `recovery gave up after ${it.incident.steps.length} steps`),
+            this.life.stop(f, `recovery gave up after ${it.incident.steps.length} steps`),
           );
         out.push({
           type: 'alert',
@@ -158,9 +158,9 @@ export class Healer {
   }
 
   private apply(inc: Incident): Command[] {
-    const o = this.o;
-    const f = o.pools.get(inc.fragment);
-    const timeout_ms = o.cfg.health.recovery_timeout_ms;
+    const life = this.life;
+    const f = life.pools.get(inc.fragment);
+    const timeout_ms = life.cfg.health.recovery_timeout_ms;
     const why = `${inc.symptom} (incident ${inc.id}, ${inc.strategy} attempt ${inc.attempt})`;
     // The fragment is already gone (stopped by an earlier rung that found no room for its
     // replacement): whatever the rung, what is left to do is to start a replacement.
@@ -168,10 +168,10 @@ export class Healer {
     switch (inc.strategy) {
       case 'restart': {
         const lost = this.orphan(f, 'restarted');
-        if (f.state !== 'failed') o.pools.transition(f, 'failed');
-        o.pools.transition(f, 'starting');
-        f.started_ms = o.now;
-        f.cpus = sharedCpusFor(f.node, o.pools.pool(f.profile).cfg, o.ledger);
+        if (f.state !== 'failed') life.pools.transition(f, 'failed');
+        life.pools.transition(f, 'starting');
+        f.started_ms = life.now;
+        f.cpus = sharedCpusFor(f.node, life.pools.pool(f.profile).cfg, life.ledger);
         f.recent_ok = [];
         f.recent_latency_ms = [];
         f.recent_totals = { fails: 0, total_ms: 0 };
@@ -182,25 +182,25 @@ export class Healer {
       }
       case 'drain': {
         if (f.state === 'active') {
-          o.pools.transition(f, 'draining');
+          life.pools.transition(f, 'draining');
           return [{ type: 'drain', fragment: f.id, reason: why, timeout_ms }];
         }
-        if (f.state === 'warm') return this.finishDrain(f, o.now);
+        if (f.state === 'warm') return this.finishDrain(f, life.now);
         return this.replace(inc, f, why);
       }
       case 'replace':
         return this.replace(inc, f, why);
       case 'failover': {
-        const to = o.placeFootprint(o.pools.pool(f.profile), f.node);
+        const to = life.placeFootprint(life.pools.pool(f.profile), f.node);
         if (to === undefined) return [{ type: 'alert', subject: f.id, reason: `${why}: no other node can take it` }];
         const from = f.node;
-        if (f.state === 'failed') o.pools.transition(f, 'starting');
-        if (f.state === 'starting') f.started_ms = o.now; // a fresh start on the new node
+        if (f.state === 'failed') life.pools.transition(f, 'starting');
+        if (f.state === 'starting') f.started_ms = life.now; // a fresh start on the new node
         if (f.exclusive_cpus.length) {
-          o.ledger.releaseExclusive(from, f.exclusive_cpus);
+          life.ledger.releaseExclusive(from, f.exclusive_cpus);
           f.exclusive_cpus = [];
         }
-        o.pools.moveNode(f, to, sharedCpusFor(to, o.pools.pool(f.profile).cfg, o.ledger));
+        life.pools.moveNode(f, to, sharedCpusFor(to, life.pools.pool(f.profile).cfg, life.ledger));
         return [{ type: 'migrate', fragment: f.id, from, to, cpus: f.cpus, reason: why }];
       }
     }
@@ -211,10 +211,10 @@ export class Healer {
    * node. Stopping first frees the sick one's place, so a pool at its max can still replace.
    */
   private replace(inc: Incident, f: Fragment | undefined, why: string): Command[] {
-    const o = this.o;
+    const life = this.life;
     const out: Command[] = [];
-    if (f) out.push(...this.orphan(f, 'replaced'), o.stop(f, `replaced: ${why}`));
-    const more = o.startWarm(o.pools.pool(inc.profile), 1, `replaces ${inc.fragment}: ${why}`);
+    if (f) out.push(...this.orphan(f, 'replaced'), life.stop(f, `replaced: ${why}`));
+    const more = life.startWarm(life.pools.pool(inc.profile), 1, `replaces ${inc.fragment}: ${why}`);
     const started = more.find((c) => c.type === 'start');
     if (started?.type !== 'start')
       return [...out, { type: 'alert', subject: inc.fragment, reason: `${why}: no node has room for a replacement` }];
@@ -223,18 +223,18 @@ export class Healer {
   }
 
   private rollback(inc: Incident, strategy: Incident['strategy']): Command[] {
-    const o = this.o;
-    const f = o.pools.get(inc.fragment);
+    const life = this.life;
+    const f = life.pools.get(inc.fragment);
     if (!f) return [];
     if (strategy === 'drain' && f.state === 'draining') {
       // The drain did not finish in time: put the fragment back in service while escalating.
-      o.pools.transition(f, f.request ? 'active' : 'warm');
+      life.pools.transition(f, f.request ? 'active' : 'warm');
       return [{ type: 'undrain', fragment: f.id, reason: `rollback: drain timed out (incident ${inc.id})` }];
     }
     if (strategy === 'replace' && inc.strategy === 'replace' && f.state === 'starting') {
       // The replacement never came up; drop it so the next attempt starts clean. (`inc` already
       // names the next strategy: when that is failover, keep the replacement for it to move.)
-      return [o.stop(f, `rollback: replacement did not start in time (incident ${inc.id})`)];
+      return [life.stop(f, `rollback: replacement did not start in time (incident ${inc.id})`)];
     }
     return [];
   }

@@ -10,8 +10,8 @@
  */
 import type { Config, Profile } from './config.ts';
 import { windowTotals, type Fragment } from './pools.ts';
-import { round6 } from './pressure.ts';
 import type { FragmentObservation } from './types.ts';
+import { roundTo } from './round.ts';
 
 type HealthConfig = Config['health'];
 
@@ -71,12 +71,12 @@ export function fragmentHealth(
   const score = crashed ? 0 : Math.min(errors, latency, heartbeat, memory, node);
   // `out` lets the periodic check reuse one object for thousands of fragments.
   const s: HealthSignals = out ?? ({} as HealthSignals);
-  s.errors = round6(errors);
-  s.latency = round6(latency);
-  s.heartbeat = round6(heartbeat);
-  s.memory = round6(memory);
+  s.errors = roundTo(errors, 6);
+  s.latency = roundTo(latency, 6);
+  s.heartbeat = roundTo(heartbeat, 6);
+  s.memory = roundTo(memory, 6);
   s.node = node;
-  s.score = round6(score);
+  s.score = roundTo(score, 6);
   // Cleared, not deleted: a delete would turn the reused object into a slow dictionary-mode one.
   if (out) s.symptom = undefined;
   if (score < c.unhealthy_below) {
@@ -235,5 +235,5 @@ export class HealthMonitor {
 
 /** Pool health: the mean of its live fragments' scores (1 for an empty pool). */
 export function poolHealth(scores: readonly number[]): number {
-  return scores.length === 0 ? 1 : round6(scores.reduce((a, b) => a + b, 0) / scores.length);
+  return scores.length === 0 ? 1 : roundTo(scores.reduce((a, b) => a + b, 0) / scores.length, 6);
 }

@@ -26,6 +26,7 @@ import type { Profile } from './config.ts';
 import type { NodeLedger, NodePressures, WarmCounts } from './placement.ts';
 import type { TopologyNode } from './topology.ts';
 import type { NodeObservation, NodeScore, Resource } from './types.ts';
+import { roundTo } from './round.ts';
 
 /** A thrashing node is priced at most this many times slower (its stall capped at 90 %). */
 const MAX_STALL = 0.9;
@@ -108,9 +109,6 @@ const contentionOn = (
 const total_ms = (start_ms: number, service_ms: number, remote: number, c: number, calls_ms: number) =>
   start_ms + service_ms * remote * c + calls_ms;
 
-const r1 = (x: number) => Math.round(x * 10) / 10;
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
-
 /**
  * Price every eligible node (setting its score's `expected_ms`) and return the one to use, or
  * undefined when none is eligible. Deterministic: no random draw. It runs for every node of every
@@ -136,7 +134,7 @@ export function pickByLatency(scores: NodeScore[], i: LatencyInputs): NodeScore 
     const usable = ledger.usableCpus(id).length;
     const reserved = ledger.reservedCpu(id);
     const calls_ms = calls ? callCost_ms(node, calls) : 0;
-    const expected = r1(
+    const expected = roundTo(
       total_ms(
         startOn(id, warm, profile),
         service_ms,
@@ -144,9 +142,10 @@ export function pickByLatency(scores: NodeScore[], i: LatencyInputs): NodeScore 
         contentionOn(id, ledger, pressure, cpus, usable, reserved),
         calls_ms,
       ),
+      1,
     );
     s.expected_ms = expected;
-    if (calls) s.calls_ms = r3(calls_ms);
+    if (calls) s.calls_ms = roundTo(calls_ms, 3);
     const far = -s.locality;
     const other = anyPreferred && preferred.includes(id) ? 0 : 1;
     const booked = usable > 0 ? reserved / usable : Infinity;

@@ -14,10 +14,10 @@
  * burst.
  */
 import type { Config, Profile } from './config.ts';
-import { round6 } from './pressure.ts';
 import type { Streams } from './rng.ts';
 import type { Topology, TopologyNode } from './topology.ts';
 import type { NodeObservation, NodeScore, Resource } from './types.ts';
+import { roundTo } from './round.ts';
 
 interface NodeBook {
   readonly node: TopologyNode;
@@ -93,9 +93,9 @@ export class NodeLedger {
     if (nodes !== undefined && nodes === this.lastNodes) return changed;
     this.lastNodes = nodes;
     for (const b of this.books) b.observed = undefined;
-    for (const o of nodes ?? []) {
-      const n = this.topo.byId.get(o.id);
-      if (n) (this.books[n.index] as NodeBook).observed = o;
+    for (const seen of nodes ?? []) {
+      const n = this.topo.byId.get(seen.id);
+      if (n) (this.books[n.index] as NodeBook).observed = seen;
     }
     return changed;
   }
@@ -285,7 +285,7 @@ export function misfit(node: TopologyNode, d: Demand, need_kb: number, ledger: N
     // Every usable CPU is held exclusively (the shared ones went offline): a fragment would get no CPU.
     return 'no shared CPUs (all usable ones are held exclusively)';
   } else if (reserved + d.cpus > cap + 1e-9) {
-    return `needs ${d.cpus} CPUs, ${round6(Math.max(0, cap - reserved))} free`;
+    return `needs ${d.cpus} CPUs, ${roundTo(Math.max(0, cap - reserved), 6)} free`;
   }
   const free = ledger.memFree_kb(node.id);
   if (need_kb > free) return `needs ${need_kb} kB memory, ${free} kB free`;
@@ -348,12 +348,12 @@ export function scoreNodes(d: Demand, ctx: PlacementContext): NodeScore[] {
     out[k] = {
       node: id,
       eligible: excluded === undefined,
-      resource: round6(resource),
-      locality: round6(locality),
-      affinity: round6(affinity),
-      balance: round6(balance),
-      pressure_factor: round6(pressure_factor),
-      total: excluded === undefined ? round6(total) : 0,
+      resource: roundTo(resource, 6),
+      locality: roundTo(locality, 6),
+      affinity: roundTo(affinity, 6),
+      balance: roundTo(balance, 6),
+      pressure_factor: roundTo(pressure_factor, 6),
+      total: excluded === undefined ? roundTo(total, 6) : 0,
       // Declared now, undefined until set (JSON leaves them out, in this order, as if absent):
       // adding them later would give every score of every decision a second property store.
       excluded,

@@ -200,17 +200,18 @@ export class Pool {
     return undefined;
   }
 
-  recordOutcome(f: Fragment, o: Outcome, window: number, t_ms: number): void {
-    if (f.exec && o.ok) {
+  recordOutcome(f: Fragment, outcome: Outcome, window: number, t_ms: number): void {
+    if (f.exec && outcome.ok) {
       const local_ms = Math.max(0, t_ms - f.exec.from_ms) / f.exec.remote;
       this.service_ms = this.service_ms === undefined ? local_ms : 0.9 * this.service_ms + 0.1 * local_ms;
     }
     f.exec = undefined;
     this.completions++;
-    this.avg_latency_ms = this.completions === 1 ? o.latency_ms : 0.9 * this.avg_latency_ms + 0.1 * o.latency_ms;
-    this.error_rate = 0.9 * this.error_rate + 0.1 * (o.ok ? 0 : 1);
-    f.recent_ok.push(o.ok);
-    f.recent_latency_ms.push(o.latency_ms);
+    this.avg_latency_ms =
+      this.completions === 1 ? outcome.latency_ms : 0.9 * this.avg_latency_ms + 0.1 * outcome.latency_ms;
+    this.error_rate = 0.9 * this.error_rate + 0.1 * (outcome.ok ? 0 : 1);
+    f.recent_ok.push(outcome.ok);
+    f.recent_latency_ms.push(outcome.latency_ms);
     if (f.recent_ok.length > window) {
       f.recent_ok.shift();
       f.recent_latency_ms.shift();

@@ -20,6 +20,7 @@ import {
   type ResourcePressure,
   type Trend,
 } from './types.ts';
+import { roundTo } from './round.ts';
 
 export type Thresholds = Config['pressure']['thresholds'][Resource];
 
@@ -234,11 +235,11 @@ class ScopeTracker {
     const trend: Trend =
       velocity > c.trend_epsilon_per_s ? 'rising' : velocity < -c.trend_epsilon_per_s ? 'falling' : 'steady';
     return {
-      value: round6(value),
+      value: roundTo(value, 6),
       level: levelOf(value, c.thresholds[r]),
       trend,
-      velocity_per_s: round6(velocity),
-      predicted: round6(clamp01(value + velocity * c.horizon_s)),
+      velocity_per_s: roundTo(velocity, 6),
+      predicted: roundTo(clamp01(value + velocity * c.horizon_s), 6),
     };
   }
 
@@ -248,7 +249,6 @@ class ScopeTracker {
 }
 
 /** Rounding keeps decision JSON short and stable across platforms' last-bit float differences. */
-export const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
 /** Repeats of one node list are logged, and node scopes brought up to date, at most this many at a time. */
 const REPEAT_LOG_MAX = 256;

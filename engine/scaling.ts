@@ -6,10 +6,12 @@
  */
 import type { Config } from './config.ts';
 import type { PressureValues } from './admission.ts';
-import type { Orchestrator } from './orchestrator.ts';
+import type { FragmentGraph } from './graph.ts';
+import type { PoolLifecycle } from './lifecycle.ts';
 import type { Fragment, Pool } from './pools.ts';
 import type { Command, Prediction } from './types.ts';
 import { poissonQuantile, PoolDemand } from './warmth.ts';
+import { figure } from './round.ts';
 
 export type ScalingAction = 'up' | 'down' | 'none';
 export type Urgency = 'none' | 'low' | 'medium' | 'high';
@@ -34,8 +36,6 @@ export interface PoolShape {
   target: number;
 }
 
-const fmt = (x: number) => String(Math.round(x * 1000) / 1000);
-
 export function decideScaling(
   pool: PoolShape,
   prediction: Prediction | undefined,
@@ -47,16 +47,16 @@ export function decideScaling(
   let target = prediction ? prediction.recommended_size : pool.target;
   notes.push(
     prediction
-      ? `predicted ${fmt(prediction.demand_per_s)}/s asks for ${prediction.recommended_size}`
+      ? `predicted ${figure(prediction.demand_per_s)}/s asks for ${prediction.recommended_size}`
       : `configured target ${pool.target}`,
   );
   if (p.cpu > t.cpu.medium && target > current) {
     target = current;
-    notes.push(`cpu pressure ${fmt(p.cpu)} > medium ${t.cpu.medium}: no growth`);
+    notes.push(`cpu pressure ${figure(p.cpu)} > medium ${t.cpu.medium}: no growth`);
   }
   if (p.memory > t.memory.medium && target > current - 1) {
     target = current - 1;
-    notes.push(`memory pressure ${fmt(p.memory)} > medium ${t.memory.medium}: shrink by one`);
+    notes.push(`memory pressure ${figure(p.memory)} > medium ${t.memory.medium}: shrink by one`);
   }
   const clamped = Math.min(pool.max, Math.max(pool.min, target));
   if (clamped !== target) notes.push(`held within min ${pool.min} / max ${pool.max}`);
@@ -102,7 +102,15 @@ export class Scaler {
   /** The last cycle's decisions, for status and explanation. */
   last: ScalingDecision[] = [];
 
-  constructor(private readonly o: Orchestrator) {}
+  /**
+   * `graph`: the fragment graph while its terms are on, else undefined. `underRepair`: is the
+   * fragment under repair (the healer's incidents)? Such a fragment is not scaled away.
+   */
+  constructor(
+    private readonly life: PoolLifecycle,
+    private readonly graph: FragmentGraph | undefined,
+    private readonly underRepair: (f: Fragment) => boolean,
+  ) {}
 
   predicted(predictions: readonly Prediction[]): void {
     for (const pr of predictions) this.predictions.set(pr.profile, pr);
@@ -111,7 +119,7 @@ export class Scaler {
   /** Is a cycle due at t? (The first tick always runs one.) Marks it done. */
   due(t_ms: number): boolean {
     if (this.next_ms !== undefined && t_ms < this.next_ms) return false;
-    this.next_ms = t_ms + this.o.cfg.scaling.interval_ms;
+    this.next_ms = t_ms + this.life.cfg.scaling.interval_ms;
     return true;
   }
 
@@ -132,16 +140,16 @@ export class Scaler {
    * next rise needs. `p` is the pressure holding back would relieve (fgo's own), not all of it.
    */
   cycle(t_ms: number, p: PressureValues): Command[] {
-    const o = this.o;
+    const life = this.life;
     const names = [
-      ...new Set([...o.pools.pools.keys(), ...this.predictions.keys(), ...(o.graphOn ? o.graph.order : [])]),
+      ...new Set([...life.pools.pools.keys(), ...this.predictions.keys(), ...(this.graph?.order ?? [])]),
     ].sort();
     const commands: Command[] = [];
-    const interval_ms = o.cfg.scaling.interval_ms;
+    const interval_ms = life.cfg.scaling.interval_ms;
     this.last = [];
     const rates = new Map<string, number>();
     for (const name of names) {
-      o.pools.pool(name).sampleThroughput(t_ms);
+      life.pools.pool(name).sampleThroughput(t_ms);
       const demand = this.demand(name);
       demand.measure(t_ms);
       const forecast = this.predictions.get(name);
@@ -149,9 +157,9 @@ export class Scaler {
     }
     // Demand flows down the fragment graph: a callee is sized for its callers' rates × their calls,
     // so a rise forecast at a root warms its whole subtree before the calls arrive (graph.ts).
-    const flowed = o.graphOn ? o.graph.flow(rates) : rates;
+    const flowed = this.graph ? this.graph.flow(rates) : rates;
     for (const name of names) {
-      const pool = o.pools.pool(name);
+      const pool = life.pools.pool(name);
       const c = pool.cfg;
       const demand = this.demand(name);
       const forecast = this.predictions.get(name);
@@ -162,8 +170,8 @@ export class Scaler {
       const perNode = new Map<number, number>();
       let spread = 0;
       for (const [home, share] of demand.homeShares()) {
-        const k = poissonQuantile((rate * share * inService_ms) / 1000, o.cfg.scaling.cover);
-        if (home === undefined || !o.topo.byId.has(home)) spread += k;
+        const k = poissonQuantile((rate * share * inService_ms) / 1000, life.cfg.scaling.cover);
+        if (home === undefined || !life.topo.byId.has(home)) spread += k;
         else perNode.set(home, k);
       }
       // Never fewer than were busy at once in the last 10 minutes: a burst's own slowdown makes it
@@ -191,13 +199,13 @@ export class Scaler {
         },
         sized,
         p,
-        o.cfg.pressure.thresholds,
+        life.cfg.pressure.thresholds,
       );
       this.last.push(d);
       pool.wanted = d.target;
       if (d.action === 'up')
         commands.push(
-          ...o.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`, undefined, perNode),
+          ...life.startWarm(pool, d.target - d.current, `scale up (${d.urgency}): ${d.reason}`, undefined, perNode),
         );
       if (d.action === 'down')
         commands.push(
@@ -235,7 +243,7 @@ export class Scaler {
     const queues = new Map<number, IdleOnNode>();
     let order = 0;
     for (const f of pool.warmLru()) {
-      if (f.last_used_ms > idleBefore_ms || this.o.healer.monitor.incidentFor(f.id)) continue;
+      if (f.last_used_ms > idleBefore_ms || this.underRepair(f)) continue;
       let q = queues.get(f.node);
       if (!q) queues.set(f.node, (q = { node: f.node, idle: [], order: [], head: 0 }));
       q.idle.push(f);
@@ -261,7 +269,7 @@ export class Scaler {
       const f = q.idle[q.head++] as Fragment;
       if (q.head === q.idle.length) nodes.splice(at, 1);
       // Stopping takes f out of its node's live count, which the next pick reads.
-      out.push(this.o.stop(f, reason));
+      out.push(this.life.stop(f, reason));
     }
     return out;
   }

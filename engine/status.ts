@@ -1,18 +1,29 @@
 /**
- * A JSON snapshot of the orchestrator for status endpoints, journals and reports: pressure, every
+ * A JSON snapshot of the engine for status endpoints, journals and reports: pressure, every
  * pool's figures, every node's bookkeeping, the deferred queue, open incidents and, with the
  * fragment graph, outages (open, and the last 20 closed) with their root cause.
  */
-import type { Orchestrator } from './orchestrator.ts';
+import type { Outages } from './cascade.ts';
+import type { HealthMonitor } from './health.ts';
+import type { PoolLifecycle } from './lifecycle.ts';
+import { roundTo } from './round.ts';
 
-const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+/** What the snapshot reads. */
+export interface StatusParts {
+  life: PoolLifecycle;
+  /** Requests waiting, deferred or for room. */
+  deferred: number;
+  monitor: HealthMonitor;
+  /** Pool outages while the fragment graph's terms are on, else undefined. */
+  outages: Outages | undefined;
+}
 
-export function statusOf(o: Orchestrator) {
-  const { ledger } = o;
+export function statusOf({ life, deferred, monitor, outages }: StatusParts) {
+  const { ledger } = life;
   return {
-    t_ms: o.now,
-    pressure: o.pressure.systemView(),
-    pools: [...o.pools.pools.values()]
+    t_ms: life.now,
+    pressure: life.pressure.systemView(),
+    pools: [...life.pools.pools.values()]
       .sort((a, b) => (a.profile < b.profile ? -1 : 1))
       .map((p) => ({
         profile: p.profile,
@@ -21,30 +32,30 @@ export function statusOf(o: Orchestrator) {
         target: p.wanted ?? p.target,
         min: p.cfg.pool.min,
         max: p.cfg.pool.max,
-        utilization: round4(p.utilization),
-        avg_latency_ms: round4(p.avg_latency_ms),
-        throughput_rps: round4(p.throughput_rps),
-        error_rate: round4(p.error_rate),
+        utilization: roundTo(p.utilization, 4),
+        avg_latency_ms: roundTo(p.avg_latency_ms, 4),
+        throughput_rps: roundTo(p.throughput_rps, 4),
+        error_rate: roundTo(p.error_rate, 4),
       })),
-    nodes: o.topo.nodes.map((n) => ({
+    nodes: life.topo.nodes.map((n) => ({
       id: n.id,
       fragments: ledger.fragmentsOn(n.id),
       active: ledger.activeOn(n.id),
-      reserved_cpu: round4(ledger.reservedCpu(n.id)),
-      cpu_load: round4(ledger.cpuLoad(n.id)),
+      reserved_cpu: roundTo(ledger.reservedCpu(n.id), 4),
+      cpu_load: roundTo(ledger.cpuLoad(n.id), 4),
       mem_free_kb: ledger.memFree_kb(n.id),
       exclusive_cpus: [...ledger.exclusiveCpus(n.id)].sort((a, b) => a - b),
     })),
-    deferred: o.queue.size + o.room.size,
-    incidents: { open: o.healer.monitor.openIncidents(), closed: o.healer.monitor.closedIncidents().length },
+    deferred,
+    incidents: { open: monitor.openIncidents(), closed: monitor.closedIncidents().length },
     // Only with the fragment graph's terms on, so a status without calls reads as before.
-    ...(o.graphOn ? { outages: recentOutages(o) } : {}),
+    ...(outages ? { outages: recentOutages(outages) } : {}),
   };
 }
 
 /** Open outages, and the last 20 closed. */
-function recentOutages(o: Orchestrator) {
-  const { open, closed } = o.outages.list();
+function recentOutages(outages: Outages) {
+  const { open, closed } = outages.list();
   return { open, closed: closed.slice(-20) };
 }
 

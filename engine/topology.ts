@@ -88,21 +88,21 @@ export function buildTopology(doc: unknown): Topology {
       problems.push(`${at}: must be an object`);
       return;
     }
-    const o = node as Record<string, unknown>;
-    for (const k of Object.keys(o)) {
+    const fields = node as Record<string, unknown>;
+    for (const k of Object.keys(fields)) {
       if (!['id', 'cpus', 'memory_kb', 'distances'].includes(k)) problems.push(`${at}.${k}: unknown key`);
     }
-    if (!isCount(o.id)) problems.push(`${at}.id: must be a non-negative integer`);
-    else if (ids.has(o.id)) problems.push(`${at}.id: node ${o.id} appears twice`);
-    else ids.add(o.id);
-    const cpus = checkIdList(o.cpus, `${at}.cpus`, problems);
+    if (!isCount(fields.id)) problems.push(`${at}.id: must be a non-negative integer`);
+    else if (ids.has(fields.id)) problems.push(`${at}.id: node ${fields.id} appears twice`);
+    else ids.add(fields.id);
+    const cpus = checkIdList(fields.cpus, `${at}.cpus`, problems);
     for (const c of cpus) {
       const other = cpuNode.get(c);
       if (other !== undefined) problems.push(`${at}.cpus: cpu ${c} already belongs to node ${other}`);
-      else if (isCount(o.id)) cpuNode.set(c, o.id);
+      else if (isCount(fields.id)) cpuNode.set(c, fields.id);
     }
-    if (!isCount(o.memory_kb)) problems.push(`${at}.memory_kb: must be a non-negative integer`);
-    const dist = o.distances;
+    if (!isCount(fields.memory_kb)) problems.push(`${at}.memory_kb: must be a non-negative integer`);
+    const dist = fields.distances;
     if (!Array.isArray(dist) || dist.length !== n) {
       problems.push(`${at}.distances: must list ${n} distances, one per node`);
     } else {
@@ -114,7 +114,12 @@ export function buildTopology(doc: unknown): Topology {
         problems.push(`${at}.distances: a remote distance is smaller than the local one (${dist[i]})`);
       }
     }
-    raw.push({ id: o.id as number, cpus, memory_kb: o.memory_kb as number, distances: (dist ?? []) as number[] });
+    raw.push({
+      id: fields.id as number,
+      cpus,
+      memory_kb: fields.memory_kb as number,
+      distances: (dist ?? []) as number[],
+    });
   });
 
   const online = checkIdList(d.online_cpus ?? [...cpuNode.keys()], 'online_cpus', problems);

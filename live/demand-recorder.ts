@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { csvField } from '../formats/csv.ts';
 import { DEMAND_COLUMNS, readDemandTrace } from '../formats/traces.ts';
+import { roundTo } from '../engine/round.ts';
 
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -149,7 +150,7 @@ export class DemandRecorder {
     if (last) {
       this.nextK = Math.floor(last.t_s / this.interval_s + 1e-9) + 1;
       this.warn(
-        `demand trace ${this.path}: continuing after t_s ${last.t_s}; this run's arrivals count from t_s ${Math.round(this.nextK * this.interval_s * 1e6) / 1e6} on`,
+        `demand trace ${this.path}: continuing after t_s ${last.t_s}; this run's arrivals count from t_s ${roundTo(this.nextK * this.interval_s, 6)} on`,
       );
     }
     for (const r of trace.rows) this.resumed.add(r.profile);
@@ -239,7 +240,7 @@ export class DemandRecorder {
         if (this.written.size === 0) for (const p of this.resumed) this.written.add(p);
         for (const p of m.keys()) this.written.add(p);
       }
-      const t_s = Math.round(k * this.interval_s * 1e6) / 1e6;
+      const t_s = roundTo(k * this.interval_s, 6);
       for (const p of [...this.written].sort(byCodePoint)) out.push(`${t_s},${csvField(p)},${m?.get(p) ?? 0}`);
       this.pending.delete(k);
     }

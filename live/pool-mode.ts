@@ -22,6 +22,7 @@ import { PoolWorkers } from './pool-workers.ts';
 import { DemandRecorder } from './recorder.ts';
 import { encodePayload } from './worker-protocol.ts';
 import type { Worker, WorkerResult } from './workers.ts';
+import { roundTo } from '../engine/round.ts';
 
 export { makePredictor, PoolForecasts } from './pool-forecasts.ts';
 
@@ -286,7 +287,7 @@ export class PoolMode implements Mode {
     const p = this.pending.get(r.id);
     this.pending.delete(r.id);
     this.served++;
-    const latency_ms = Math.round(r.latency_ms * 1000) / 1000;
+    const latency_ms = roundTo(r.latency_ms, 3);
     this.forecasts.served(w.profile, latency_ms);
     if (p) this.h.observeRequest(w.profile, r.ok, (performance.now() - p.arrived_ms) / 1000);
     // A failure a down dependency caused is reported as the dependency's (engine/cascade.ts).

@@ -42,6 +42,7 @@ import { parseMeminfo, readNodeMeminfo } from './meminfo.ts';
 import { HostFileError, readHostFile } from './procread.ts';
 import { parsePsiReading, readPressure } from './psi.ts';
 import type { HostRoots } from '../formats/host/roots.ts';
+import { roundTo } from '../engine/round.ts';
 
 /** Smoothing windows of the degraded-mode averages, seconds (PSI's avg10/avg60/avg300). */
 const WINDOWS_S = { avg10: 10, avg60: 60, avg300: 300 } as const;
@@ -184,7 +185,7 @@ export class HostSampler {
     if (this.prevStat) {
       const u = cpuUtil(this.prevStat, stat, this.cpuToNode);
       for (const w of u.warnings) this.warn(w);
-      for (const n of u.nodes) util.set(n.node, clamp01(Math.round(n.busy * 1e4) / 1e4));
+      for (const n of u.nodes) util.set(n.node, clamp01(roundTo(n.busy, 4)));
     }
     const free = new Map<number, number>();
     const mem = readNodeMeminfo(this.roots);

@@ -65,8 +65,6 @@ export const slug = (s: string) =>
     .replace(/[^a-z0-9.]+/g, '-')
     .replace(/^-+|-+$/g, '');
 
-export const r3 = (x: number) => Math.round(x * 1000) / 1000;
-
 /** Rows under a header, first column left-aligned, the rest right-aligned. */
 export function textTable(head: string[], rows: Array<Array<string | number>>): string {
   const all = [head, ...rows.map((r) => r.map(String))];

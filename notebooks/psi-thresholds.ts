@@ -18,7 +18,8 @@ import { prepare } from '../cli/prepare.ts';
 import { writeReport } from '../reports/report.ts';
 import { engineConfigFor } from '../sim/run.ts';
 import type { Scenario } from '../sim/scenario.ts';
-import { r3, runAllInto, textTable, type StudyContext, type StudyResult } from './lib.ts';
+import { runAllInto, textTable, type StudyContext, type StudyResult } from './lib.ts';
+import { roundTo } from '../engine/round.ts';
 
 const SCENARIO = 'psi-replay-1n';
 const FLAGS = { scenario: SCENARIO };
@@ -30,7 +31,7 @@ export const FACTORS = { quick: [0.5, 0.75, 1, 1.25], full: [0.5, 0.625, 0.75, 0
 /** `base` × `factor`, each level capped at 1 − 0.01 × (levels above it), so rising and ≤ 1. */
 export function scaleThresholds(base: Levels, factor: number): Levels {
   const out = {} as Levels;
-  LEVELS.forEach((k, i) => (out[k] = r3(Math.min(base[k] * factor, 1 - 0.01 * (LEVELS.length - 1 - i)))));
+  LEVELS.forEach((k, i) => (out[k] = roundTo(Math.min(base[k] * factor, 1 - 0.01 * (LEVELS.length - 1 - i)), 3)));
   return out;
 }
 

@@ -13,7 +13,8 @@ import { prepare } from '../cli/prepare.ts';
 import { writeReport } from '../reports/report.ts';
 import type { RunInputs } from '../sim/run.ts';
 import { formatTradeoff, runTradeoff, type TradeoffPoint } from '../sim/tradeoff.ts';
-import { r3, runDir, slug, type StudyContext, type StudyResult } from './lib.ts';
+import { runDir, slug, type StudyContext, type StudyResult } from './lib.ts';
+import { roundTo } from '../engine/round.ts';
 
 const SCENARIO = 'diurnal-8n';
 const BASELINE = 'least-loaded' as const;
@@ -101,7 +102,7 @@ export default async function study(ctx: StudyContext): Promise<StudyResult> {
         engine: h.engine.label,
         baseline: h.baseline.label,
         cold_start_reduction_pct: h.cold_start_reduction_pct,
-        idle_memory_ratio: r3(h.idle_memory_ratio),
+        idle_memory_ratio: roundTo(h.idle_memory_ratio, 3),
         target: h.target,
         met: h.met,
       },

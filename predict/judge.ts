@@ -12,6 +12,7 @@ import { seasonalInterval } from './examples.ts';
 import { GUARD_WINDOW, SeriesGuard, type Source } from './guard.ts';
 import { evaluate, type Evaluation, type Target } from './metrics.ts';
 import { labelAt, labelSpan, splitIndex, type Series } from './series.ts';
+import { roundTo } from '../engine/round.ts';
 
 export interface JudgedTargets {
   /** Warm-up and scored targets, series by series, in time order. */
@@ -79,8 +80,6 @@ export function judge(
   const n = Math.max(1, out.targets.length);
   return {
     ...e,
-    sources: Object.fromEntries(
-      [...used].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round((v / n) * 1e4) / 1e4]),
-    ),
+    sources: Object.fromEntries([...used].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, roundTo(v / n, 4)])),
   };
 }

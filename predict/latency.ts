@@ -9,6 +9,7 @@ import { ALL_FEATURES, featureIndex, HISTORY_LEN } from './features.ts';
 import type { LoadedTrace } from './input.ts';
 import { openModel, OnnxDemandPredictor } from './onnx-predictor.ts';
 import type { DemandHistory } from './predictor.ts';
+import { roundTo } from '../engine/round.ts';
 
 export const BENCH_PROFILES = 10;
 
@@ -38,7 +39,7 @@ export function benchBatch(traces: readonly LoadedTrace[], size = BENCH_PROFILES
 }
 
 const pct = (sorted: Float64Array, q: number) =>
-  Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) * 10) / 10;
+  roundTo(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number, 1);
 
 export async function measureLatency(
   onnx: Uint8Array,

@@ -7,6 +7,7 @@
  */
 import { BASELINES, baselineForecasts, seasonsOf, type Baseline, type Seasons } from './baselines.ts';
 import { labelAt, labelSpan, splitIndex, type Series } from './series.ts';
+import { roundTo } from '../engine/round.ts';
 
 export interface Score {
   accuracy: number;
@@ -36,14 +37,12 @@ export class ErrorSum {
   score(): Score {
     const wape = this.sum > 0 ? this.abs / this.sum : this.abs > 0 ? Infinity : 0;
     return {
-      accuracy: round6(1 - wape),
-      wape: round6(wape),
-      mape: round6(this.nPositive ? this.ape / this.nPositive : 0),
+      accuracy: roundTo(1 - wape, 6),
+      wape: roundTo(wape, 6),
+      mape: roundTo(this.nPositive ? this.ape / this.nPositive : 0, 6),
     };
   }
 }
-
-export const round6 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
 
 /** ln(n!) — exact sum below 20, Stirling's series (error < 1e-12) above. */
 function lnFactorial(n: number): number {
@@ -82,7 +81,7 @@ export class PoissonCeiling {
   }
   /** Best reachable accuracy, 1 − expected WAPE. */
   accuracy(): number {
-    return round6(this.sum > 0 ? 1 - this.mad / this.sum : 1);
+    return roundTo(this.sum > 0 ? 1 - this.mad / this.sum : 1, 6);
   }
 }
 
@@ -160,8 +159,8 @@ export function evaluate(
     ...model.score(),
     ...(p90
       ? {
-          coverage_p90: round6(targets.length ? covered / targets.length : 1),
-          pinball_p90: round6(sum > 0 ? loss / sum : loss > 0 ? Infinity : 0),
+          coverage_p90: roundTo(targets.length ? covered / targets.length : 1, 6),
+          pinball_p90: roundTo(sum > 0 ? loss / sum : loss > 0 ? Infinity : 0, 6),
         }
       : {}),
     baselines: Object.fromEntries(BASELINES.map((b) => [b, base[b].score()])) as Record<Baseline, Score>,

@@ -5,6 +5,7 @@
  * (`toPredictions`). The engine only ever sees predictions; models stay in the shells.
  */
 import type { Prediction } from '../engine/types.ts';
+import { roundTo } from '../engine/round.ts';
 
 /** Arrivals of one profile per interval, oldest first; the last entry is the interval just ended. */
 export interface DemandHistory {
@@ -66,14 +67,12 @@ export class DemandTracker {
   histories(t_s: number): DemandHistory[] {
     this.advance(t_s);
     const end_s = (this.start_s as number) + this.closed * this.interval_s;
-    return [...this.closedCounts.keys()]
-      .sort()
-      .map((profile) => ({
-        profile,
-        interval_s: this.interval_s,
-        end_s,
-        counts: [...(this.closedCounts.get(profile) as number[])],
-      }));
+    return [...this.closedCounts.keys()].sort().map((profile) => ({
+      profile,
+      interval_s: this.interval_s,
+      end_s,
+      counts: [...(this.closedCounts.get(profile) as number[])],
+    }));
   }
 
   private advance(t_s: number): void {
@@ -112,8 +111,8 @@ export function toPredictions(
     const busy = rate90 === undefined ? rate * service_s * headroom : rate90 * service_s;
     return {
       profile: f.profile,
-      demand_per_s: Math.round(rate * 1000) / 1000,
-      ...(rate90 === undefined ? {} : { demand_p90_per_s: Math.round(rate90 * 1000) / 1000 }),
+      demand_per_s: roundTo(rate, 3),
+      ...(rate90 === undefined ? {} : { demand_p90_per_s: roundTo(rate90, 3) }),
       recommended_size: rate > 0 ? Math.ceil(busy) + 1 : 0,
       confidence,
     };

@@ -17,10 +17,11 @@ import { buildExamples, trainTargets, type Examples } from './examples.ts';
 import { FEATURE_SETS, featureIndex, HISTORY_LEN, type FeatureName } from './features.ts';
 import { GBT_DEFAULTS, trainGbt, type GbtParams } from './gbt.ts';
 import { judge, judgedTargets, type Judged } from './judge.ts';
-import { P90, round6 } from './metrics.ts';
+import { P90 } from './metrics.ts';
 import { MODEL_FORMAT, predictArrivals, type DemandModel, type ModelMeta } from './model.ts';
 import type { LoadedTrace } from './input.ts';
 import { coarsened, type Series } from './series.ts';
+import { roundTo } from '../engine/round.ts';
 
 export type GbtChoice = Omit<GbtParams, 'seed' | 'quantile'>;
 
@@ -42,7 +43,7 @@ export interface SeriesReport extends Judged {
   vs_ensemble: number;
 }
 
-const ratioOf = (a: number, b: number) => round6(b > 0 ? a / b : a > 5e-7 ? Infinity : 1);
+const ratioOf = (a: number, b: number) => roundTo(b > 0 ? a / b : a > 5e-7 ? Infinity : 1, 6);
 
 export function reportOf(trace: string, j: Judged): SeriesReport {
   const best = SINGLE_BASELINES.reduce((a, b) => (j.baselines[b].wape < j.baselines[a].wape ? b : a));
@@ -118,7 +119,7 @@ export function judgeModel(model: DemandModel, trace: LoadedTrace, horizon_s: nu
   return reportOf(trace.name, judge(t, out.p50, out.p90, ex.scale));
 }
 
-const mean = (xs: readonly number[]) => round6(xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length));
+const mean = (xs: readonly number[]) => roundTo(xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length), 6);
 
 /** The targets' figures over a set of series reports. */
 export function summarize(reports: readonly SeriesReport[]) {
@@ -139,10 +140,10 @@ export function summarize(reports: readonly SeriesReport[]) {
       bestSingle,
     ),
     mean_of_ratios_vs_best_single: mean(reports.map((r) => finite(r.vs_best_single))),
-    worst_vs_best_single: round6(Math.max(...reports.map((r) => r.vs_best_single))),
+    worst_vs_best_single: roundTo(Math.max(...reports.map((r) => r.vs_best_single)), 6),
     series_within_2pct_of_best_single: reports.filter((r) => r.vs_best_single <= 1.02).length,
     mean_coverage_p90: mean(coverage),
-    min_coverage_p90: round6(Math.min(...coverage)),
+    min_coverage_p90: roundTo(Math.min(...coverage), 6),
     mean_pinball_p90: mean(reports.map((r) => r.pinball_p90 ?? 0)),
   };
 }

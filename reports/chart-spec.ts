@@ -5,6 +5,7 @@
  * headless (images.ts).
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { roundTo } from '../engine/round.ts';
 import type { RunSeries } from './aggregate.ts';
 import type { RunMeta } from './load.ts';
 import { CONFIG, OKABE_ITO } from './theme.ts';
@@ -32,12 +33,11 @@ export interface ChartDef {
 
 export type Obj = Record<string, unknown>;
 
-export const r2 = (x: number) => Math.round(x * 100) / 100;
-export const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 /** NaN (no value) as null, which Vega-Lite leaves out of a line. */
 export const num = (x: number) => (Number.isFinite(x) ? x : null);
 /** A duration as a person says it: 2 s, 5 min, 1 h. */
-export const span = (s: number) => (s < 60 ? `${s} s` : s < 3600 ? `${r2(s / 60)} min` : `${r2(s / 3600)} h`);
+export const span = (s: number) =>
+  s < 60 ? `${s} s` : s < 3600 ? `${roundTo(s / 60, 2)} min` : `${roundTo(s / 3600, 2)} h`;
 
 export function top(title: string, subtitle: string[], body: Obj, datasets: Obj): TopLevelSpec {
   return { title: { text: title, subtitle }, datasets, config: CONFIG, ...body } as unknown as TopLevelSpec;
@@ -55,4 +55,4 @@ export const runColour = (runs: Run[]) => ({
   title: 'run',
   scale: { domain: runs.map((r) => r.label), range: [...OKABE_ITO] },
 });
-export const t = (ax: TimeAxis, t_s: number) => r4(t_s / ax.unit_s);
+export const t = (ax: TimeAxis, t_s: number) => roundTo(t_s / ax.unit_s, 4);

@@ -10,6 +10,7 @@
  */
 import type { ChartDef, Run } from './chart-spec.ts';
 import { CONFIG, OKABE_ITO, WIDTH } from './theme.ts';
+import { roundTo } from '../engine/round.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -24,8 +25,6 @@ interface EdgeFigure {
   calls: number;
   cross_node_ratio: number;
 }
-
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 const callsOf = (r: Run): Record<string, CallDecl[]> =>
   Object.fromEntries(
@@ -68,7 +67,7 @@ function graphPanel(r: Run): Obj {
     profile: p,
     x: col,
     y: row,
-    rate: r3((byProfile[p]?.arrived ?? 0) / Math.max(1, r.duration_s)),
+    rate: roundTo((byProfile[p]?.arrived ?? 0) / Math.max(1, r.duration_s), 3),
   }));
   const figures = (r.metrics.call_edges ?? []) as EdgeFigure[];
   const edges = Object.entries(callsOf(r)).flatMap(([from, cs]) =>
@@ -84,7 +83,7 @@ function graphPanel(r: Run): Obj {
         y: a?.row,
         x2: b?.col,
         y2: b?.row,
-        calls_per_s: r3((f?.calls ?? 0) / Math.max(1, r.duration_s)),
+        calls_per_s: roundTo((f?.calls ?? 0) / Math.max(1, r.duration_s), 3),
         cross_node: f ? f.cross_node_ratio : null,
       };
     }),

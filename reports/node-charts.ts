@@ -1,11 +1,12 @@
 /** The per-NUMA-node charts: CPU utilization per node as a heat map, and node-local memory access. */
-import { r4, runColour, span, t, top, xTime, type ChartDef, type Run, type TimeAxis } from './chart-spec.ts';
+import { runColour, span, t, top, xTime, type ChartDef, type Run, type TimeAxis } from './chart-spec.ts';
+import { roundTo } from '../engine/round.ts';
 import { WIDTH } from './theme.ts';
 
 /** Mean CPU utilization per node over time, one heat-map panel per run. */
 export function cpuHeatmapChart(runs: Run[], ax: TimeAxis): ChartDef {
   const values = runs.flatMap((r) =>
-    r.series.heat.map((h) => ({ run: r.label, t: t(ax, h.t_s), node: h.node, util: r4(h.util) })),
+    r.series.heat.map((h) => ({ run: r.label, t: t(ax, h.t_s), node: h.node, util: roundTo(h.util, 4) })),
   );
   const nodes = Math.max(1, ...runs.map((r) => r.series.nodes.length));
   return {
@@ -69,7 +70,7 @@ export function localAccessChart(runs: Run[], ax: TimeAxis): ChartDef {
     const values = runs.flatMap((r) =>
       r.series.bins
         .filter((b) => b.local !== undefined)
-        .map((b) => ({ run: r.label, t: t(ax, b.t_s), ratio: r4(b.local as number) })),
+        .map((b) => ({ run: r.label, t: t(ax, b.t_s), ratio: roundTo(b.local as number, 4) })),
     );
     return {
       id: 'local-access',

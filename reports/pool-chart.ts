@@ -1,5 +1,6 @@
 /** The pool chart: warm and active fragments against predicted and actual demand, per run. */
-import { num, r2, r4, span, t, top, xTime, type ChartDef, type Run, type TimeAxis } from './chart-spec.ts';
+import { num, span, t, top, xTime, type ChartDef, type Run, type TimeAxis } from './chart-spec.ts';
+import { roundTo } from '../engine/round.ts';
 import { OKABE_ITO, WIDTH } from './theme.ts';
 
 /** Pool sizes against predicted and actual demand: per run, fragments above and requests/s below. */
@@ -8,11 +9,11 @@ export function poolChart(runs: Run[], ax: TimeAxis): ChartDef {
     r.series.bins.map((b) => ({
       run: r.label,
       t: t(ax, b.t_s),
-      active: r2(b.active),
-      warm: r2(b.warm),
-      pred_size: num(r2(b.pred_size)),
-      arr_rate: r4(b.arrivals / ax.bin_s),
-      pred_rate: num(r4(b.pred_rate)),
+      active: roundTo(b.active, 2),
+      warm: roundTo(b.warm, 2),
+      pred_size: num(roundTo(b.pred_size, 2)),
+      arr_rate: roundTo(b.arrivals / ax.bin_s, 4),
+      pred_rate: num(roundTo(b.pred_rate, 4)),
     })),
   );
   const notes = [...new Set(runs.map((r) => r.series.predictor))];

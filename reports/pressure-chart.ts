@@ -1,5 +1,6 @@
 /** The PSI chart: every run's system-wide pressure stall over time, against the engine's level bands. */
-import { r2, runColour, span, t, top, xTime, type ChartDef, type Run, type TimeAxis } from './chart-spec.ts';
+import { runColour, span, t, top, xTime, type ChartDef, type Run, type TimeAxis } from './chart-spec.ts';
+import { roundTo } from '../engine/round.ts';
 import { LEVEL_COLOURS, LEVELS, WIDTH } from './theme.ts';
 
 /** System-wide PSI avg10 of every run, one panel per resource, over the engine's level bands. */
@@ -20,7 +21,7 @@ export function psiChart(runs: Run[], ax: TimeAxis): ChartDef {
   );
   const panel = (res: 'cpu' | 'memory' | 'io', key: 'cpu' | 'mem' | 'io') => {
     const tr = th?.[res] ?? { low: 0, medium: 0, high: 0, critical: 0 };
-    const edges = [tr.low, tr.medium, tr.high, tr.critical, 1].map((x) => r2(x * 100));
+    const edges = [tr.low, tr.medium, tr.high, tr.critical, 1].map((x) => roundTo(x * 100, 2));
     const bands = LEVELS.map((level, i) => ({ level, y0: edges[i], y1: edges[i + 1] }));
     return {
       width: WIDTH,

@@ -21,6 +21,7 @@
  */
 import type { Topology } from '../engine/index.ts';
 import { cpuStall } from './psi-stall.ts';
+import { Heap } from '../engine/heap.ts';
 
 export interface Task {
   /** Work left, in µs of one CPU at full speed (CPU phase) or of device time (I/O phase). */
@@ -33,12 +34,18 @@ export interface Task {
   done: () => void;
 }
 
+/** Earlier virtual finish first; equal ones as the heap's tie rules leave them (engine/heap.ts). */
+const finishesFirst = (a: Task, b: Task) => a.finish_v < b.finish_v;
+const keepIndex = (t: Task, i: number) => {
+  t.heap_i = i;
+};
+
 /**
  * A processor-sharing server: capacity `c` units shared by the queued tasks' weights. Virtual time
  * v advances at the per-weight rate; a task finishes when v reaches its finish_v.
  */
 export class PsServer {
-  private heap: Task[] = [];
+  private readonly heap = new Heap<Task>(finishesFirst, keepIndex);
   weight = 0;
   /**
    * Runnable weight of work that never finishes here (a neighbour's processes): it shares the
@@ -57,7 +64,7 @@ export class PsServer {
   constructor(public capacity: number) {}
 
   get count(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   rate(): number {
@@ -87,7 +94,7 @@ export class PsServer {
     this.advance(now_us);
     t.finish_v = this.v + t.work_us / t.weight;
     this.weight += t.weight;
-    this.push(t);
+    this.heap.push(t);
     this.version++;
   }
 
@@ -96,9 +103,10 @@ export class PsServer {
     this.advance(now_us);
     // Remaining work, so the task can move elsewhere and carry on.
     t.work_us = Math.max(0, (t.finish_v - this.v) * t.weight);
-    this.removeAt(t.heap_i);
+    this.heap.removeAt(t.heap_i);
+    t.heap_i = -1;
     this.weight -= t.weight;
-    if (this.heap.length === 0) this.weight = 0; // no float residue when empty
+    if (this.heap.size === 0) this.weight = 0; // no float residue when empty
     this.version++;
   }
 
@@ -125,7 +133,7 @@ export class PsServer {
 
   /** When the next task finishes at the current rates, or undefined (empty or stalled). */
   nextFinish_us(now_us: number): number | undefined {
-    const top = this.heap[0];
+    const top = this.heap.peek();
     const r = this.rate();
     if (!top || r <= 0) return undefined;
     this.advance(now_us);
@@ -137,69 +145,17 @@ export class PsServer {
     this.advance(now_us);
     const out: Task[] = [];
     // A tolerance of one virtual µs absorbs the rounding of the scheduled instant.
-    while (this.heap.length && (this.heap[0] as Task).finish_v <= this.v + 1e-6 * Math.max(1, this.v) + 1) {
-      const t = this.heap[0] as Task;
-      this.removeAt(0);
+    const due_v = this.v + 1e-6 * Math.max(1, this.v) + 1;
+    for (let t = this.heap.peek(); t !== undefined && t.finish_v <= due_v; t = this.heap.peek()) {
+      this.heap.pop();
+      t.heap_i = -1;
       this.weight -= t.weight;
       t.work_us = 0;
       out.push(t);
     }
-    if (this.heap.length === 0) this.weight = 0;
+    if (this.heap.size === 0) this.weight = 0;
     if (out.length) this.version++;
     return out;
-  }
-
-  private push(t: Task): void {
-    this.heap.push(t);
-    t.heap_i = this.heap.length - 1;
-    this.up(t.heap_i);
-  }
-
-  private removeAt(i: number): void {
-    const h = this.heap;
-    const t = h[i] as Task;
-    const last = h.pop() as Task;
-    t.heap_i = -1;
-    if (i < h.length) {
-      h[i] = last;
-      last.heap_i = i;
-      this.down(i);
-      this.up(last.heap_i);
-    }
-  }
-
-  private up(i: number): void {
-    const h = this.heap;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((h[p] as Task).finish_v <= (h[i] as Task).finish_v) break;
-      this.swap(i, p);
-      i = p;
-    }
-  }
-
-  private down(i: number): void {
-    const h = this.heap;
-    for (;;) {
-      const l = 2 * i + 1,
-        r = l + 1;
-      let m = i;
-      if (l < h.length && (h[l] as Task).finish_v < (h[m] as Task).finish_v) m = l;
-      if (r < h.length && (h[r] as Task).finish_v < (h[m] as Task).finish_v) m = r;
-      if (m === i) return;
-      this.swap(i, m);
-      i = m;
-    }
-  }
-
-  private swap(i: number, j: number): void {
-    const h = this.heap;
-    const a = h[i] as Task,
-      b = h[j] as Task;
-    h[i] = b;
-    h[j] = a;
-    a.heap_i = j;
-    b.heap_i = i;
   }
 }
 

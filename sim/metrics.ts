@@ -12,6 +12,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import type { WallJson } from '../formats/wall.ts';
+import { roundTo } from '../engine/round.ts';
 
 /** Latencies are recorded in µs up to one hour (3 significant digits: 0.1 % resolution). */
 const histogram = () =>
@@ -21,9 +22,6 @@ const histogram = () =>
     numberOfSignificantValueDigits: 3,
     useWebAssembly: false,
   });
-
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
-const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
 /** Priority levels by name, as metrics.json keys them (engine/types.ts PRIORITY). */
 export const PRIORITY_NAMES = ['low', 'normal', 'high', 'critical'] as const;
@@ -54,13 +52,13 @@ class SloGroup {
   summary() {
     const has = this.latency.totalCount > 0;
     const at = (p: number) =>
-      has ? r3(Math.min(this.latency.getValueAtPercentile(p), this.latency.maxValue) / 1000) : 0;
+      has ? roundTo(Math.min(this.latency.getValueAtPercentile(p), this.latency.maxValue) / 1000, 3) : 0;
     return {
       arrived: this.arrived,
       completed: this.completed,
       shed: this.shed,
       failed: this.failed,
-      slo_miss_ratio: this.arrived ? r6(this.missed / this.arrived) : 0,
+      slo_miss_ratio: this.arrived ? roundTo(this.missed / this.arrived, 6) : 0,
       latency_ms: { p50: at(50), p95: at(95), p99: at(99) },
     };
   }
@@ -194,7 +192,7 @@ export class Metrics {
     const sd = utils.length ? Math.sqrt(utils.reduce((a, u) => a + (u - mean) ** 2, 0) / utils.length) : 0;
     const detected = this.faults.filter((f) => f.detected_us !== undefined);
     const recovered = this.faults.filter((f) => f.recovered_us !== undefined);
-    const ms = (us: number) => r3(us / 1000);
+    const ms = (us: number) => roundTo(us / 1000, 3);
     const has = this.latency.totalCount > 0;
     // A percentile is the top of its bucket (up to 0.1 % above the samples in it); maxValue is the
     // exact largest sample, so without the clamp p99 could exceed max.
@@ -213,14 +211,14 @@ export class Metrics {
       e2e_slo_miss_ratio: root.slo_miss_ratio,
       calls: this.calls,
       /** Share of calls served on another node than their caller's; null when nothing called anything. */
-      cross_node_call_ratio: this.calls ? r6(this.crossCalls / this.calls) : null,
+      cross_node_call_ratio: this.calls ? roundTo(this.crossCalls / this.calls, 6) : null,
       /** Per call edge, caller then callee by name: calls begun and the share of them across nodes. */
       call_edges: [...this.edges.values()]
         .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
-        .map((e) => ({ from: e.from, to: e.to, calls: e.calls, cross_node_ratio: r6(e.cross / e.calls) })),
-      cold_start_ratio: this.scheduled ? r6(this.cold / this.scheduled) : 0,
-      local_access_ratio: this.access_ms ? r6(this.local_ms / this.access_ms) : 1,
-      utilization: { mean: r6(mean), cv: mean > 0 ? r6(sd / mean) : 0 },
+        .map((e) => ({ from: e.from, to: e.to, calls: e.calls, cross_node_ratio: roundTo(e.cross / e.calls, 6) })),
+      cold_start_ratio: this.scheduled ? roundTo(this.cold / this.scheduled, 6) : 0,
+      local_access_ratio: this.access_ms ? roundTo(this.local_ms / this.access_ms, 6) : 1,
+      utilization: { mean: roundTo(mean, 6), cv: mean > 0 ? roundTo(sd / mean, 6) : 0 },
       requests: {
         arrived: this.arrived,
         completed: this.completed,
@@ -231,9 +229,9 @@ export class Metrics {
         unfinished: this.arrived - this.completed - this.shed - this.failed,
       },
       slo_miss_ratio: this.arrived
-        ? r6((this.completed - this.on_time + this.overdue + this.shed + this.failed) / this.arrived)
+        ? roundTo((this.completed - this.on_time + this.overdue + this.shed + this.failed) / this.arrived, 6)
         : 0,
-      goodput_per_s: duration_s > 0 ? r3(this.on_time / duration_s) : 0,
+      goodput_per_s: duration_s > 0 ? roundTo(this.on_time / duration_s, 3) : 0,
       by_profile: Object.fromEntries(
         [...this.byProfile].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, g]) => [k, g.summary()]),
       ),
@@ -242,16 +240,20 @@ export class Metrics {
       ),
       faults: { injected: this.faults.length, detected: detected.length, recovered: recovered.length },
       mttd_s: detected.length
-        ? r3(detected.reduce((a, f) => a + ((f.detected_us as number) - f.injected_us), 0) / detected.length / 1e6)
+        ? roundTo(
+            detected.reduce((a, f) => a + ((f.detected_us as number) - f.injected_us), 0) / detected.length / 1e6,
+            3,
+          )
         : null,
       mttr_s: recovered.length
-        ? r3(
+        ? roundTo(
             recovered.reduce((a, f) => a + ((f.recovered_us as number) - (f.detected_us ?? f.injected_us)), 0) /
               recovered.length /
               1e6,
+            3,
           )
         : null,
-      warm_idle_gb_s: r3(this.warm_idle_kb_us / 1024 / 1024 / 1e6),
+      warm_idle_gb_s: roundTo(this.warm_idle_kb_us / 1024 / 1024 / 1e6, 3),
       alerts: this.alerts,
       sim: { events },
     };
@@ -273,7 +275,7 @@ export class WallClock {
     const wall_s = Number(process.hrtime.bigint() - this.start) / 1e9;
     const has = this.decisions.totalCount > 0;
     return {
-      wall_s: r3(wall_s),
+      wall_s: roundTo(wall_s, 3),
       events_per_s: wall_s > 0 ? Math.round(events / wall_s) : 0,
       decision_latency_us: {
         p50: has ? this.decisions.getValueAtPercentile(50) : 0,

@@ -10,6 +10,7 @@
 import type { FragmentObservation, Observation, PsiSet } from '../engine/index.ts';
 import type { Host, NodeState } from './host.ts';
 import { PSI_STATES, PsiScope, type PsiReading, type PsiState } from './psi.ts';
+import { roundTo } from '../engine/round.ts';
 
 type PsiLine = PsiSet['cpu']['some'];
 
@@ -163,7 +164,7 @@ export class Sampler {
       this.lastBusy_us[i] = busy;
       return {
         id: n.id,
-        cpu_util: Math.round(util * 1e4) / 1e4,
+        cpu_util: roundTo(util, 4),
         mem_free_kb: Math.max(0, Math.round(n.mem_cap_kb - n.mem_used_kb)),
         psi: psiSet(this.nodePsi[i] as PsiScope, this.psiTrace?.mode === 'overlay' ? recorded : undefined),
       };

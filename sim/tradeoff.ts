@@ -9,6 +9,7 @@
 import { defaultConfig } from '../engine/index.ts';
 import { DEFAULT_KEEP_ALIVE_MS, type PolicyName } from './baselines.ts';
 import { runSimulation, type RunInputs, type RunResult } from './run.ts';
+import { roundTo } from '../engine/round.ts';
 
 export interface TradeoffOptions {
   /** Engine runs, one per `scaling.cover` (the percentile of concurrency its pools cover). */
@@ -69,9 +70,6 @@ export function formatSeconds(s: number): string {
   return `${s}s`;
 }
 
-const r2 = (x: number) => Math.round(x * 100) / 100;
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
-
 function point(policy: PolicyName, knob: TradeoffPoint['knob'], value: number, r: RunResult): TradeoffPoint {
   const m = r.metrics;
   return {
@@ -105,8 +103,8 @@ export function compare(engine: TradeoffPoint, baseline: TradeoffPoint): Tradeof
   return {
     engine,
     baseline,
-    cold_start_reduction_pct: r2(cut),
-    idle_memory_ratio: r3(ratio),
+    cold_start_reduction_pct: roundTo(cut, 2),
+    idle_memory_ratio: roundTo(ratio, 3),
     target: { ...TARGET },
     met: cut >= TARGET.cold_start_reduction_pct && ratio <= TARGET.idle_memory_ratio,
   };

@@ -12,6 +12,7 @@
  * deciding metric counts as "equal", so it does not lose the scenario. Near zero the tolerance is
  * strict: an SLO miss ratio of 0.0001 against 0 is a loss.
  */
+import { roundTo } from '../engine/round.ts';
 
 /** Relative tolerance of a tie: |engine − best| ≤ 1 % of the larger of the two. */
 export const TIE_TOLERANCE = 0.01;
@@ -108,13 +109,7 @@ export function verdictFor(scenario: string, byPolicy: Readonly<Record<string, M
     }
     const e = figure(engine, vm.key);
     const ratio =
-      e === null || best === null
-        ? null
-        : best.value === 0
-          ? e === 0
-            ? 1
-            : null
-          : Math.round((e / best.value) * 1e4) / 1e4;
+      e === null || best === null ? null : best.value === 0 ? (e === 0 ? 1 : null) : roundTo(e / best.value, 4);
     return {
       metric: vm.key,
       better: vm.better,

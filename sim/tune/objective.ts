@@ -6,6 +6,7 @@
  * its value is below a metric's floor), a candidate below 1 is better.
  */
 import type { MetricsSummary } from '../metrics.ts';
+import { roundTo } from '../../engine/round.ts';
 
 export const OBJECTIVE_VERSION = 'objective/1';
 
@@ -121,8 +122,6 @@ export function score(runs: ScenarioMetrics, baseline: ScenarioMetrics, weights:
   return { objective, ratios };
 }
 
-const r = (x: number, d = 6) => Math.round(x * 10 ** d) / 10 ** d;
-
 export interface MetricDelta {
   defaults: number;
   tuned: number;
@@ -138,7 +137,12 @@ export function compareRuns(defaults: MetricsSummary, tuned: MetricsSummary): Re
     const d = metricValue(defaults, k),
       t = metricValue(tuned, k);
     if (d === undefined || t === undefined) continue;
-    out[k] = { defaults: r(d), tuned: r(t), change: r(t - d), change_pct: d === 0 ? null : r(((t - d) / d) * 100, 2) };
+    out[k] = {
+      defaults: roundTo(d, 6),
+      tuned: roundTo(t, 6),
+      change: roundTo(t - d, 6),
+      change_pct: d === 0 ? null : roundTo(((t - d) / d) * 100, 2),
+    };
   }
   return out;
 }

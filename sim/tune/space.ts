@@ -7,6 +7,7 @@ import seedrandom from 'seedrandom';
 import { deepMerge } from '../../engine/config.ts';
 import { defaultConfig, parseConfig, RESOURCES, type Config, type Resource } from '../../engine/index.ts';
 import { scenarioSchema, type Scenario, type SimProfile } from '../scenario.ts';
+import { roundTo } from '../../engine/round.ts';
 
 /** Bumped whenever sampling or application changes: shards of different spaces must not merge. */
 export const SPACE_VERSION = 'space/1';
@@ -44,13 +45,11 @@ export function defaultParams(): TuneParams {
   };
 }
 
-const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
-
 /** Four levels within [0.05, 0.95] at 0.01 resolution, strictly rising (engine/config.ts checks it). */
 function drawThresholds(rng: () => number): Thresholds {
-  const v = [rng(), rng(), rng(), rng()].map((u) => round(0.05 + 0.9 * u, 2)).sort((a, b) => a - b);
+  const v = [rng(), rng(), rng(), rng()].map((u) => roundTo(0.05 + 0.9 * u, 2)).sort((a, b) => a - b);
   for (let i = 1; i < 4; i++)
-    if ((v[i] as number) <= (v[i - 1] as number)) v[i] = round((v[i - 1] as number) + 0.01, 2);
+    if ((v[i] as number) <= (v[i - 1] as number)) v[i] = roundTo((v[i - 1] as number) + 0.01, 2);
   const [low, medium, high, critical] = v as [number, number, number, number];
   return { low, medium, high, critical };
 }
@@ -62,8 +61,8 @@ function drawThresholds(rng: () => number): Thresholds {
 function drawWeights(rng: () => number): TuneParams['weights'] {
   const raw = [rng(), rng(), rng(), rng()].map((u) => 0.05 + 0.95 * u);
   const sum = raw.reduce((a, b) => a + b, 0);
-  const [resource, locality, affinity] = raw.slice(0, 3).map((x) => round(x / sum, 4)) as [number, number, number];
-  return { resource, locality, affinity, balance: round(1 - resource - locality - affinity, 4) };
+  const [resource, locality, affinity] = raw.slice(0, 3).map((x) => roundTo(x / sum, 4)) as [number, number, number];
+  return { resource, locality, affinity, balance: roundTo(1 - resource - locality - affinity, 4) };
 }
 
 /**
@@ -83,7 +82,7 @@ export function sampleParams(seed: string, k: number): TuneParams {
   // Log-uniform over 250 ms … 60 s, in 50-ms steps: deferral matters on a log scale.
   if (change())
     p.admission.max_defer_ms = Math.max(250, Math.round(Math.exp(Math.log(250) + rng() * Math.log(240)) / 50) * 50);
-  if (change()) p.pool_floor = round(1.5 * rng(), 2);
+  if (change()) p.pool_floor = roundTo(1.5 * rng(), 2);
   return p;
 }
 

@@ -27,6 +27,7 @@ export const RESULT_FORMAT = 'fgo-tune/1';
 export const SHARD_FORMAT = 'fgo-tune-shard/1';
 
 import { FGO_VERSION } from '../../formats/version.ts';
+import { roundTo } from '../../engine/round.ts';
 
 const currentVersions = () => ({
   fgo: FGO_VERSION,
@@ -135,7 +136,6 @@ function commandOf(spec: SweepSpec): string {
   return `fgo tune --scenarios ${spec.scenarios.join(',')} --holdout ${spec.holdout.join(',') || 'none'} --trials ${spec.trials} --seed ${spec.seed} --duration ${d(spec.duration_s)} --holdout-duration ${d(spec.holdout_duration_s)} --weights ${w} --out FILE`;
 }
 
-const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const pct = (a: number, b: number) => (a === 0 ? null : Math.round(((b - a) / a) * 10000) / 100);
 
 /** Held out: the defaults and the best on scenarios the sweep never saw (one run each if they are the same). */
@@ -187,13 +187,17 @@ export async function finalize(spec: SweepSpec, records: readonly TrialRecord[],
           const d = score(hd, hd, spec.weights),
             t = score(ht, hd, spec.weights);
           return {
-            objective: { defaults: r6(d.objective), tuned: r6(t.objective), change_pct: pct(d.objective, t.objective) },
+            objective: {
+              defaults: roundTo(d.objective, 6),
+              tuned: roundTo(t.objective, 6),
+              change_pct: pct(d.objective, t.objective),
+            },
             beats_defaults: t.objective < d.objective,
             /** Per objective metric, the mean over held-out scenarios of metric ÷ max(defaults' metric, floor): the objective's terms. */
             ratios: Object.fromEntries(
               Object.entries(t.ratios).map(([k, v]) => [
                 k,
-                { defaults: r6((d.ratios as Record<string, number>)[k] as number), tuned: r6(v) },
+                { defaults: roundTo((d.ratios as Record<string, number>)[k] as number, 6), tuned: roundTo(v, 6) },
               ]),
             ),
             scenarios: Object.fromEntries(
@@ -218,21 +222,21 @@ export async function finalize(spec: SweepSpec, records: readonly TrialRecord[],
     },
     baseline: {
       trial: 0,
-      objective: r6(scored[0]?.s.objective as number),
+      objective: roundTo(scored[0]?.s.objective as number, 6),
       params: base.params,
       engine_config: engineOverrides(base.params),
     },
     tuned: {
       trial: best.t.trial,
-      objective: r6(best.s.objective),
+      objective: roundTo(best.s.objective, 6),
       params: best.t.params,
       engine_config: engineOverrides(best.t.params),
       pools: pools(best.t.params),
     },
     tuning: {
       objective: {
-        defaults: r6(scored[0]?.s.objective as number),
-        tuned: r6(best.s.objective),
+        defaults: roundTo(scored[0]?.s.objective as number, 6),
+        tuned: roundTo(best.s.objective, 6),
         change_pct: pct(scored[0]?.s.objective as number, best.s.objective),
       },
       scenarios: Object.fromEntries(
@@ -249,8 +253,8 @@ export async function finalize(spec: SweepSpec, records: readonly TrialRecord[],
       .map((x) => x.t.trial),
     trials: scored.map(({ t, s }) => ({
       trial: t.trial,
-      objective: r6(s.objective),
-      ratios: Object.fromEntries(Object.entries(s.ratios).map(([k, v]) => [k, r6(v)])),
+      objective: roundTo(s.objective, 6),
+      ratios: Object.fromEntries(Object.entries(s.ratios).map(([k, v]) => [k, roundTo(v, 6)])),
       params: t.params,
     })),
   };
