@@ -9,13 +9,8 @@ import { assertOutputFile } from '../formats/outputs.ts';
 import type { SkippedRow } from '../formats/csv.ts';
 import { IMPORT_DEFAULTS, importTrace } from '../formats/importers.ts';
 import { IMPORT_FORMATS, type ImportFormat, type ImportOptions } from '../formats/importers/types.ts';
-import {
-  readTrace,
-  summarizeTrace,
-  writeDemandTrace,
-  writeRequestTrace,
-  type TraceSummary,
-} from '../formats/traces.ts';
+import { readTrace, summarizeTrace, type TraceSummary } from '../formats/traces.ts';
+import { writeDemandTrace, writeRequestTrace } from '../formats/workload-traces.ts';
 import { InputError } from '../formats/errors.ts';
 import { roundTo } from '../engine/round.ts';
 

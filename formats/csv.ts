@@ -1,6 +1,6 @@
 /**
  * The CSV machinery under every trace file fgo reads or writes — the three trace formats
- * (traces.ts) and the public formats the importers take (importers.ts) — so they all report
+ * (traces.ts and the files it names) and the public formats the importers take (importers.ts) — so they all report
  * problems alike:
  *
  * - every bad row is reported as `file:line:col: column NAME: what` (line and column 1-based; the

@@ -18,7 +18,8 @@ import {
 import { dirname } from 'node:path';
 import { InputError } from '../formats/errors.ts';
 import { csvField } from '../formats/csv.ts';
-import { DEMAND_COLUMNS, readDemandTrace } from '../formats/traces.ts';
+import { DEMAND_COLUMNS } from '../formats/trace-header.ts';
+import { readDemandTrace } from '../formats/workload-traces.ts';
 import { roundTo } from '../engine/round.ts';
 
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -139,7 +140,7 @@ export class DemandRecorder {
   }
 
   /**
-   * An existing file: it must read as a demand trace (formats/traces.ts's reader, every problem
+   * An existing file: it must read as a demand trace (formats/workload-traces.ts's reader, every problem
    * located); its intervals up to the last t_s count as written. Its profiles are known again from
    * this run's first arrival on — not across the time the agent was down, whose arrivals nobody
    * counted.

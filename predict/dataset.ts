@@ -19,7 +19,7 @@
  * (label wholly in the first half of the series), `test` (starts in the second) or `gap` (between).
  */
 import { csvField } from '../formats/csv.ts';
-import { readPsiTrace, type PsiRow } from '../formats/traces.ts';
+import { readPsiTrace, type PsiRow } from '../formats/psi-trace.ts';
 import type { PsiColumn } from '../formats/psi-columns.ts';
 import { ALL_FEATURES, computeFeatures } from './features.ts';
 import { seasonalInterval } from './examples.ts';

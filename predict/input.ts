@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { MAX_CSV_BYTES, readInputBytes } from '../formats/inputs.ts';
 import { readCsvHead } from '../formats/csv.ts';
 import { importNab } from '../formats/importers/nab.ts';
-import { readDemandTrace, type DemandRow } from '../formats/traces.ts';
+import { readDemandTrace, type DemandRow } from '../formats/workload-traces.ts';
 import { seriesOfRows, type Series } from './series.ts';
 
 export interface LoadedTrace {

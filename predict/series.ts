@@ -10,7 +10,7 @@
  * values, so its series is its rows in order, each row one interval, and `interval_s` is the
  * median gap. Either way every figure is "one step ahead" on the series the trace defines.
  */
-import type { DemandRow } from '../formats/traces.ts';
+import type { DemandRow } from '../formats/workload-traces.ts';
 
 export interface Series {
   profile: string;

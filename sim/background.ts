@@ -28,7 +28,7 @@
  * /proc/stat counts them), or from the `cpus` the scenario gives.
  */
 import { InputError } from '../formats/errors.ts';
-import type { PsiRow } from '../formats/traces.ts';
+import type { PsiRow } from '../formats/psi-trace.ts';
 import type { PsiColumn } from '../formats/psi-columns.ts';
 
 /** /proc/stat counts CPU time in USER_HZ ticks, 100 per second on every Linux architecture. */

@@ -5,7 +5,7 @@
  */
 import { readCsv, scanRows, type CsvRecord } from '../csv.ts';
 import type { DemandImport, ImportOptions } from './types.ts';
-import type { DemandRow } from '../traces.ts';
+import type { DemandRow } from '../workload-traces.ts';
 import { gaps, maxOf, minOf, plural, prefixed } from './common.ts';
 
 const ALIBABA_COLUMNS = [

@@ -7,7 +7,7 @@
 import { InputError } from '../errors.ts';
 import { headerError, readCsv, scanRows, TimeOrder } from '../csv.ts';
 import type { DemandImport, ImportOptions, RequestImport } from './types.ts';
-import type { DemandRow, RequestRow } from '../traces.ts';
+import type { DemandRow, RequestRow } from '../workload-traces.ts';
 import { minOf, plural, prefixed, round3, shortNames, stamp, withHeader } from './common.ts';
 
 /**

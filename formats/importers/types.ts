@@ -4,7 +4,7 @@
  * importer can name them without importing the registry that imports it.
  */
 import type { SkippedRow } from '../csv.ts';
-import type { DemandRow, RequestRow } from '../traces.ts';
+import type { DemandRow, RequestRow } from '../workload-traces.ts';
 
 export const IMPORT_FORMATS = [
   'nab',

@@ -15,7 +15,7 @@ import {
   writeDemandTrace,
   writeRequestTrace,
   type DemandRow,
-} from '../../formats/traces.ts';
+} from '../../formats/workload-traces.ts';
 import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

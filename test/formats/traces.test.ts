@@ -7,20 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { capProblems } from '../../formats/csv.ts';
+import { readPsiTrace, writePsiTrace, type PsiRow } from '../../formats/psi-trace.ts';
+import { traceKind } from '../../formats/trace-header.ts';
+import { readTrace, summarizeTrace } from '../../formats/traces.ts';
 import {
   readDemandTrace,
-  readPsiTrace,
   readRequestTrace,
-  readTrace,
-  summarizeTrace,
-  traceKind,
   writeDemandTrace,
-  writePsiTrace,
   writeRequestTrace,
   type DemandRow,
-  type PsiRow,
   type RequestRow,
-} from '../../formats/traces.ts';
+} from '../../formats/workload-traces.ts';
 import { psiRowToPsiSet } from '../../formats/psi-columns.ts';
 import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 

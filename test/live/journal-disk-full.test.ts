@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Journal, readJournal } from '../../live/journal.ts';
 import { DemandRecorder } from '../../live/recorder.ts';
-import { readDemandTrace } from '../../formats/traces.ts';
+import { readDemandTrace } from '../../formats/workload-traces.ts';
 import { smallDisk, tmpfsUnavailable, type SmallDisk } from './tmpfs.ts';
 
 const why = tmpfsUnavailable();

@@ -2,7 +2,7 @@
  * The recorders of live/recorder.ts: `recordPsiTrace` on this machine's real /proc (it has PSI)
  * and on node_exporter's real procfs fixture (exact values worked out by hand from its files), the
  * drift-free schedule with a clock that jumps, early stops, the no-PSI error; `DemandRecorder`
- * against rows worked out by hand. Every file written is read back with formats/traces.ts's readers.
+ * against rows worked out by hand. Every file written is read back with formats/workload-traces.ts's and psi-trace.ts's readers.
  */
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
@@ -20,7 +20,8 @@ import {
   sampleHostRow,
 } from '../../live/recorder.ts';
 import { resolveRoots } from '../../formats/host/roots.ts';
-import { readDemandTrace, readPsiTrace } from '../../formats/traces.ts';
+import { readPsiTrace } from '../../formats/psi-trace.ts';
+import { readDemandTrace } from '../../formats/workload-traces.ts';
 import { PSI_COLUMNS, type PsiColumn } from '../../formats/psi-columns.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -14,7 +14,7 @@ import { backgroundFromRecording } from '../../sim/background.ts';
 import { runSimulation } from '../../sim/run.ts';
 import { scenarioSchema, type Scenario } from '../../sim/scenario.ts';
 import { presetTopology } from '../../sim/topologies.ts';
-import { readPsiTrace, type PsiRow } from '../../formats/traces.ts';
+import { readPsiTrace, type PsiRow } from '../../formats/psi-trace.ts';
 
 const ROOT = mkdtempSync(join(tmpdir(), 'fgo-background-test-'));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RECORDER_HEADER } from '../../live/recorder.ts';
-import { readPsiTrace, writePsiTrace, type PsiRow } from '../../formats/traces.ts';
+import { readPsiTrace, writePsiTrace, type PsiRow } from '../../formats/psi-trace.ts';
 import { psiRowToPsiSet } from '../../formats/psi-columns.ts';
 import { inputProblems as problems, tmpFile as tmp } from '../helpers.ts';
 

@@ -14,7 +14,7 @@ import { parseDecisionLog } from '../../sim/decision-log.ts';
 import { runSimulation, type RunInputs } from '../../sim/run.ts';
 import { bundledScenarios, loadScenario, resolvePath, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
 import { presetTopology } from '../../sim/topologies.ts';
-import { readPsiTrace } from '../../formats/traces.ts';
+import { readPsiTrace } from '../../formats/psi-trace.ts';
 import { psiRowToPsiSet } from '../../formats/psi-columns.ts';
 
 const ROOT = mkdtempSync(join(tmpdir(), 'fgo-run-test-'));
