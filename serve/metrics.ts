@@ -35,133 +35,168 @@ const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** This code's version, for fgo_build_info (the agent's own `version` comes from the same file). */
 import { FGO_VERSION } from '../formats/version.ts';
 
-export class AgentMetrics {
-  readonly registry = new Registry();
+type Registers = Registry[];
 
-  private readonly decisions: Counter<'action'>;
-  private readonly coldStarts: Counter;
-  private readonly commands: Counter<'type'>;
-  private readonly enforcementErrors: Counter<'op'>;
-  private readonly apiRequests: Counter<'route' | 'code'>;
-  private readonly apiShed: Counter<'reason'>;
-  private readonly pressure: Gauge<'resource' | 'line' | 'window'>;
-  private readonly pressureStall: Counter<'resource' | 'line'>;
-  private readonly pressureSignal: Gauge<'resource'>;
-  private readonly nodeCpuUtilization: Gauge<'node'>;
-  private readonly nodeMemFree: Gauge<'node'>;
-  private readonly poolFragments: Gauge<'profile' | 'state'>;
-  private readonly fragmentsManaged: Gauge;
-  private readonly decisionSeconds: Histogram;
-  private readonly requestSeconds: Histogram<'profile' | 'outcome'>;
+/**
+ * The process and Node.js figures prom-client collects, and fgo_build_info. Default metrics keep
+ * their standard unprefixed names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, ...)
+ * so stock dashboards and alerts work on them unchanged.
+ */
+function registerProcessMetrics(registry: Registry): void {
+  // The event-loop lag monitor samples every 10 ms by default: 100 wake-ups a second would be
+  // most of an idle agent's CPU. Once a second still shows a blocked loop.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1_000 });
+  // These three gauges are only the sums of nodejs_active_{handles,requests,resources}{type}:
+  // the same figure twice, and a gauge named like a counter (promtool check metrics flags them).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name);
+  // The usual *_build_info pattern: constant 1, the facts in labels, joined onto other series in queries.
+  new Gauge({
+    name: 'fgo_build_info',
+    help: 'Constant 1; labels: fgo version, Node.js version and the source commit (FGO_COMMIT, empty when unknown).',
+    labelNames: ['version', 'node_version', 'commit'],
+    registers: [registry],
+  }).set({ version: FGO_VERSION, node_version: process.versions.node, commit: process.env.FGO_COMMIT ?? '' }, 1);
+}
 
-  constructor() {
-    const registers = [this.registry];
-    // Default process/Node.js metrics keep their standard unprefixed names (process_cpu_seconds_total,
-    // nodejs_eventloop_lag_seconds, ...) so stock dashboards and alerts work on them unchanged.
-    // The event-loop lag monitor samples every 10 ms by default: 100 wake-ups a second would be
-    // most of an idle agent's CPU. Once a second still shows a blocked loop.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1_000 });
-    // These three gauges are only the sums of nodejs_active_{handles,requests,resources}{type}:
-    // the same figure twice, and a gauge named like a counter (promtool check metrics flags them).
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
-      this.registry.removeSingleMetric(name);
-    // The usual *_build_info pattern: constant 1, the facts in labels, joined onto other series in queries.
-    new Gauge({
-      name: 'fgo_build_info',
-      help: 'Constant 1; labels: fgo version, Node.js version and the source commit (FGO_COMMIT, empty when unknown).',
-      labelNames: ['version', 'node_version', 'commit'],
-      registers,
-    }).set({ version: FGO_VERSION, node_version: process.versions.node, commit: process.env.FGO_COMMIT ?? '' }, 1);
+/** What the agent did: engine decisions, cold starts, commands carried out, enforcement failures. */
+function actionMetrics(registers: Registers) {
+  return {
     // Defers and sheds are fgo_decisions_total{action="defer"|"shed"}; no separate counters repeat them.
-    this.decisions = new Counter({
+    decisions: new Counter({
       name: 'fgo_decisions_total',
       help: 'Engine decisions by action (place, defer, shed, reject).',
       labelNames: ['action'],
       registers,
-    });
-    this.coldStarts = new Counter({
+    }),
+    coldStarts: new Counter({
       name: 'fgo_cold_starts_total',
       help: 'Placements that had to cold-start a fragment.',
       registers,
-    });
-    this.commands = new Counter({
+    }),
+    commands: new Counter({
       name: 'fgo_commands_total',
       help: 'Commands the agent carried out, by type.',
       labelNames: ['type'],
       registers,
-    });
-    this.enforcementErrors = new Counter({
+    }),
+    enforcementErrors: new Counter({
       name: 'fgo_enforcement_errors_total',
       help: 'Failed enforcement operations by operation (cpuset, affinity, migrate_pages, cgroup_remove).',
       labelNames: ['op'],
       registers,
-    });
-    this.apiRequests = new Counter({
+    }),
+  };
+}
+
+/** The HTTP API: requests by route and code, and connections closed to protect the others. */
+function apiMetrics(registers: Registers) {
+  return {
+    requests: new Counter({
       name: 'fgo_api_requests_total',
       help: 'HTTP API requests by route and status code.',
       labelNames: ['route', 'code'],
       registers,
-    });
-    this.apiShed = new Counter({
+    }),
+    shed: new Counter({
       name: 'fgo_api_connections_shed_total',
       labelNames: ['reason'],
       registers,
       help: 'Connections the API closed to keep serving others: evicted (oldest idle one, to make room), refused (no room), stream_full, stream_slow (send buffer over the limit), stream_unresponsive (no pong).',
-    });
-    this.pressure = new Gauge({
+    }),
+  };
+}
+
+/** The host as sampled: system PSI, the engine's pressure signals, each NUMA node's CPU and memory. */
+function hostMetrics(registers: Registers) {
+  return {
+    pressure: new Gauge({
       name: 'fgo_pressure_ratio',
       help: 'System PSI running averages as fractions 0-1, by resource, line (some/full) and window (avg10/avg60/avg300).',
       labelNames: ['resource', 'line', 'window'],
       registers,
-    });
-    this.pressureStall = new Counter({
+    }),
+    pressureStall: new Counter({
       name: 'fgo_pressure_stall_seconds_total',
       labelNames: ['resource', 'line'],
       registers,
       help: "System PSI cumulative stall time in seconds (the kernel's total=, in µs, / 1e6), by resource and line; rate() of it is the stall fraction over any window.",
-    });
-    this.pressureSignal = new Gauge({
+    }),
+    pressureSignal: new Gauge({
       name: 'fgo_pressure_signal_ratio',
       help: 'The pressure signal decisions use, 0-1, by resource.',
       labelNames: ['resource'],
       registers,
-    });
-    this.nodeCpuUtilization = new Gauge({
+    }),
+    nodeCpuUtilization: new Gauge({
       name: 'fgo_node_cpu_utilization_ratio',
       help: "Busy share of a NUMA node's CPUs, 0-1.",
       labelNames: ['node'],
       registers,
-    });
-    this.nodeMemFree = new Gauge({
+    }),
+    nodeMemFree: new Gauge({
       name: 'fgo_node_memory_free_bytes',
       help: 'Free memory of a NUMA node in bytes.',
       labelNames: ['node'],
       registers,
-    });
-    this.poolFragments = new Gauge({
+    }),
+  };
+}
+
+/** The pools: fragments per profile and state, and all fragments managed. */
+function poolMetrics(registers: Registers) {
+  return {
+    fragments: new Gauge({
       name: 'fgo_pool_fragments',
       help: "Fragments of a profile's pool, by state.",
       labelNames: ['profile', 'state'],
       registers,
-    });
-    this.fragmentsManaged = new Gauge({
+    }),
+    managed: new Gauge({
       name: 'fgo_fragments_managed',
       help: 'Fragments the agent manages across all nodes.',
       registers,
-    });
-    this.decisionSeconds = new Histogram({
+    }),
+  };
+}
+
+/** How long things took: the engine per decision, a pool-mode request from admission to result. */
+function durationMetrics(registers: Registers) {
+  return {
+    decision: new Histogram({
       name: 'fgo_decision_duration_seconds',
       help: 'Time spent in the engine per decision, seconds.',
       buckets: DECISION_BUCKETS,
       registers,
-    });
-    this.requestSeconds = new Histogram({
+    }),
+    request: new Histogram({
       name: 'fgo_request_duration_seconds',
       labelNames: ['profile', 'outcome'],
       buckets: REQUEST_BUCKETS,
       registers,
       help: "Pool mode: seconds from a request's admission to its worker's result (queueing, deferral, cold start and work), by profile and outcome (ok, error).",
-    });
+    }),
+  };
+}
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+
+  private readonly actions: ReturnType<typeof actionMetrics>;
+  private readonly api: ReturnType<typeof apiMetrics>;
+  private readonly host: ReturnType<typeof hostMetrics>;
+  private readonly pools: ReturnType<typeof poolMetrics>;
+  private readonly durations: ReturnType<typeof durationMetrics>;
+
+  constructor() {
+    // Registration order is the order of `text()`: process figures first, then fgo's.
+    registerProcessMetrics(this.registry);
+    const registers = [this.registry];
+    this.actions = actionMetrics(registers);
+    this.api = apiMetrics(registers);
+    this.host = hostMetrics(registers);
+    this.pools = poolMetrics(registers);
+    this.durations = durationMetrics(registers);
   }
 
   /** Content type of `text()` (Prometheus text exposition 0.0.4). */
@@ -175,13 +210,13 @@ export class AgentMetrics {
    * also covers commands from ticks that are not decisions.
    */
   observeDecision(d: Decision, seconds: number): void {
-    this.decisions.inc({ action: d.action });
-    if (d.action === 'place' && d.start === 'cold') this.coldStarts.inc();
-    if (Number.isFinite(seconds) && seconds >= 0) this.decisionSeconds.observe(seconds);
+    this.actions.decisions.inc({ action: d.action });
+    if (d.action === 'place' && d.start === 'cold') this.actions.coldStarts.inc();
+    if (Number.isFinite(seconds) && seconds >= 0) this.durations.decision.observe(seconds);
   }
 
   observeCommands(cmds: readonly Command[]): void {
-    for (const c of cmds) this.commands.inc({ type: c.type });
+    for (const c of cmds) this.actions.commands.inc({ type: c.type });
   }
 
   /** System PSI and per-node figures of one observation. */
@@ -192,55 +227,55 @@ export class AgentMetrics {
         const l = reading[line];
         for (const window of PSI_WINDOWS) {
           // cpu `full` is missing on older kernels: drop the series rather than report a stale value.
-          if (l) this.pressure.set({ resource, line, window }, l[window]);
-          else this.pressure.remove({ resource, line, window });
+          if (l) this.host.pressure.set({ resource, line, window }, l[window]);
+          else this.host.pressure.remove({ resource, line, window });
         }
         // The kernel's count since boot, exported as it is (as node_exporter does), so it only
         // rises. prom-client counters only add: the series is replaced by the exact new total
         // rather than added to by deltas, which would accumulate rounding.
-        this.pressureStall.remove({ resource, line });
-        if (l?.total_us !== undefined) this.pressureStall.inc({ resource, line }, l.total_us / 1e6);
+        this.host.pressureStall.remove({ resource, line });
+        if (l?.total_us !== undefined) this.host.pressureStall.inc({ resource, line }, l.total_us / 1e6);
       }
     }
     for (const n of obs.nodes ?? []) {
       const node = String(n.id);
-      if (n.cpu_util !== undefined) this.nodeCpuUtilization.set({ node }, n.cpu_util);
-      if (n.mem_free_kb !== undefined) this.nodeMemFree.set({ node }, n.mem_free_kb * 1024);
+      if (n.cpu_util !== undefined) this.host.nodeCpuUtilization.set({ node }, n.cpu_util);
+      if (n.mem_free_kb !== undefined) this.host.nodeMemFree.set({ node }, n.mem_free_kb * 1024);
     }
   }
 
   /** The engine's pressure signals (the values decisions are based on). */
   observePressure(p: PressureView): void {
-    for (const resource of RESOURCES) this.pressureSignal.set({ resource }, p[resource].value);
+    for (const resource of RESOURCES) this.host.pressureSignal.set({ resource }, p[resource].value);
   }
 
   /** Pool sizes, managed fragments and pressure signals from an orchestrator status snapshot. */
   observeStatus(s: Status): void {
     this.observePressure(s.pressure);
     // Reset first so a profile removed by a config reload stops being reported.
-    this.poolFragments.reset();
+    this.pools.fragments.reset();
     for (const p of s.pools)
-      for (const state of POOL_STATES) this.poolFragments.set({ profile: p.profile, state }, p[state]);
-    this.fragmentsManaged.set(s.nodes.reduce((sum, n) => sum + n.fragments, 0));
+      for (const state of POOL_STATES) this.pools.fragments.set({ profile: p.profile, state }, p[state]);
+    this.pools.managed.set(s.nodes.reduce((sum, n) => sum + n.fragments, 0));
   }
 
   /** A pool-mode request answered by its worker: `seconds` from admission to the result. */
   observeRequest(profile: string, ok: boolean, seconds: number): void {
     if (Number.isFinite(seconds) && seconds >= 0)
-      this.requestSeconds.observe({ profile, outcome: ok ? 'ok' : 'error' }, seconds);
+      this.durations.request.observe({ profile, outcome: ok ? 'ok' : 'error' }, seconds);
   }
 
   enforcementError(op: string): void {
-    this.enforcementErrors.inc({ op });
+    this.actions.enforcementErrors.inc({ op });
   }
 
   /** `route` must come from a fixed set (the API passes its route names, or "other"), never a raw path. */
   apiRequest(route: string, code: number): void {
-    this.apiRequests.inc({ route, code: String(code) });
+    this.api.requests.inc({ route, code: String(code) });
   }
 
   apiConnectionShed(reason: ApiShedReason): void {
-    this.apiShed.inc({ reason });
+    this.api.shed.inc({ reason });
   }
 
   async text(): Promise<string> {
