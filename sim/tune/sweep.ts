@@ -160,6 +160,30 @@ function holdoutJobs(spec: SweepSpec, base: TrialRecord, best: TrialRecord): Job
   return jobs;
 }
 
+/** The tuned candidate against the defaults on the held-out scenarios: objective, its terms, each scenario. */
+function holdoutSummary(spec: SweepSpec, hd: ScenarioMetrics, ht: ScenarioMetrics) {
+  const d = score(hd, hd, spec.weights),
+    t = score(ht, hd, spec.weights);
+  return {
+    objective: {
+      defaults: roundTo(d.objective, 6),
+      tuned: roundTo(t.objective, 6),
+      change_pct: pct(d.objective, t.objective),
+    },
+    beats_defaults: t.objective < d.objective,
+    /** Per objective metric, the mean over held-out scenarios of metric ÷ max(defaults' metric, floor): the objective's terms. */
+    ratios: Object.fromEntries(
+      Object.entries(t.ratios).map(([k, v]) => [
+        k,
+        { defaults: roundTo((d.ratios as Record<string, number>)[k] as number, 6), tuned: roundTo(v, 6) },
+      ]),
+    ),
+    scenarios: Object.fromEntries(
+      spec.holdout.map((s) => [s, compareRuns(hd[s] as MetricsSummary, ht[s] as MetricsSummary)]),
+    ),
+  };
+}
+
 /** Score every trial, pick the best, evaluate it and the defaults on held-out scenarios: the result document. */
 export async function finalize(spec: SweepSpec, records: readonly TrialRecord[], pool: PoolOptions) {
   const trials = [...records].sort((a, b) => a.trial - b.trial);
@@ -180,31 +204,7 @@ export async function finalize(spec: SweepSpec, records: readonly TrialRecord[],
     );
   const hd = held('defaults'),
     ht = held('tuned');
-  const holdout =
-    spec.holdout.length === 0
-      ? null
-      : (() => {
-          const d = score(hd, hd, spec.weights),
-            t = score(ht, hd, spec.weights);
-          return {
-            objective: {
-              defaults: roundTo(d.objective, 6),
-              tuned: roundTo(t.objective, 6),
-              change_pct: pct(d.objective, t.objective),
-            },
-            beats_defaults: t.objective < d.objective,
-            /** Per objective metric, the mean over held-out scenarios of metric ÷ max(defaults' metric, floor): the objective's terms. */
-            ratios: Object.fromEntries(
-              Object.entries(t.ratios).map(([k, v]) => [
-                k,
-                { defaults: roundTo((d.ratios as Record<string, number>)[k] as number, 6), tuned: roundTo(v, 6) },
-              ]),
-            ),
-            scenarios: Object.fromEntries(
-              spec.holdout.map((s) => [s, compareRuns(hd[s] as MetricsSummary, ht[s] as MetricsSummary)]),
-            ),
-          };
-        })();
+  const holdout = spec.holdout.length === 0 ? null : holdoutSummary(spec, hd, ht);
   const pools = (p: TuneParams) =>
     Object.fromEntries(
       [...spec.scenarios, ...spec.holdout].sort().map((s) => [s, poolsFor(loadScenario(s), p.pool_floor)]),

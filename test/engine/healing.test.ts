@@ -19,6 +19,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildTopology, Orchestrator, parseConfig, type Observation, type Request } from '../../engine/index.ts';
+import { recordedCommands } from '../../engine/record.ts';
 import type { PsiSet } from '../../engine/types.ts';
 
 const TOPO = buildTopology({
@@ -111,12 +112,19 @@ describe('(1) crash reported by the shell through failed()', () => {
     const crash_ms = 2000;
     const cmds = o.failed('web-0', 'exit code 139', obs(crash_ms));
     // the request it was serving goes back for a retry first, with the shell's reason, then the restart
-    expect(cmds).toEqual([
+    expect(recordedCommands(cmds)).toEqual([
       { type: 'retry', request: req('r1'), reason: 'web-0 lost it: exit code 139' },
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 1)', timeout_ms: 30_000 },
     ]);
     expect(stateOf(o, 'web-0')).toBe('starting');
     expect(o.pools.get('web-0')?.request).toBeUndefined();
+    // The restart itself carries what an executor needs, so it reads nothing of the engine: the
+    // fragment's profile, the node it runs on and the CPUs it is pinned to (records leave them out).
+    const web0 = o.pools.get('web-0');
+    expect(cmds[1]).toMatchObject({ type: 'restart', profile: 'web', node: web0?.node, cpus: web0?.cpus });
+    expect(web0?.node).toBe(0);
+    expect(web0?.cpus.length).toBeGreaterThan(0);
+    expect(NODE0).toEqual(expect.arrayContaining([...(web0?.cpus ?? [])]));
     const inc = onlyIncident(o);
     expect(inc).toMatchObject({ symptom: 'crashed', strategy: 'restart', detected_ms: 2000, deadline_ms: 32_000 }); // 2000 + 30000
     expect(inc.detected_ms - crash_ms).toBe(0); // MTTD 0: the shell told us
@@ -156,7 +164,7 @@ describe('(1) crash reported by the shell through failed()', () => {
       },
     ]);
     // 32000 = 2000 + 30000: the attempt timed out, restart attempt 2 (failed → starting)
-    expect(o.tick(obs(32_000))).toEqual([
+    expect(recordedCommands(o.tick(obs(32_000)))).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 },
     ]);
     const inc = onlyIncident(o);
@@ -177,7 +185,7 @@ describe('(2) crash seen only in an observation', () => {
     expect(o.tick(obs(crash_ms, { fragments: [{ id: 'web-0', heartbeat_ms: 2000, exited: true }] }))).toEqual([]);
     expect(o.incidents().open).toEqual([]);
     const cmds = o.tick(obs(6000, { fragments: [{ id: 'web-0', heartbeat_ms: 2000, exited: true }] }));
-    expect(cmds).toEqual([
+    expect(recordedCommands(cmds)).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 1)', timeout_ms: 30_000 },
     ]);
     expect(stateOf(o, 'web-0')).toBe('starting');
@@ -201,7 +209,7 @@ describe('(2) crash seen only in an observation', () => {
     expect(o.incidents().open).toHaveLength(1);
     expect(o.tick(obs(11_000, dead))).toEqual([]); // warm, still exited, incident open: wait for the deadline
     // 36000: restart attempt 2 (warm → failed → starting); scaling due 31000 also runs: size 1 = target 1
-    expect(o.tick(obs(36_000, dead))).toEqual([
+    expect(recordedCommands(o.tick(obs(36_000, dead)))).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 },
     ]);
     o.started('web-0', obs(37_000));
@@ -217,7 +225,7 @@ describe('(2b) crash of a fragment that is still starting', () => {
     const crash_ms = 500;
     // check at 1000: starting for 1000 ms, far below the 500 + 15000 start timeout, but exited → crashed.
     // scaling: size 1 (starting) = target 1.
-    expect(o.tick(obs(1000, { fragments: [{ id: 'web-0', exited: true }] }))).toEqual([
+    expect(recordedCommands(o.tick(obs(1000, { fragments: [{ id: 'web-0', exited: true }] })))).toEqual([
       { type: 'retry', request: req('r1'), reason: 'web-0 lost it: restarted' },
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 1)', timeout_ms: 30_000 },
     ]);
@@ -237,7 +245,7 @@ describe('(2b) crash of a fragment that is still starting', () => {
     expect(o.tick(obs(6000))).toEqual([]);
     expect(o.tick(obs(11_000))).toEqual([]);
     // 16000 − 0 = 16000 > 500 + 15000 (a hang), but the shell reports the process gone: crashed wins
-    expect(o.tick(obs(16_000, { fragments: [{ id: 'web-0', exited: true }] }))).toEqual([
+    expect(recordedCommands(o.tick(obs(16_000, { fragments: [{ id: 'web-0', exited: true }] })))).toEqual([
       { type: 'retry', request: req('r1'), reason: 'web-0 lost it: restarted' },
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 1)', timeout_ms: 30_000 },
     ]);
@@ -257,7 +265,7 @@ describe('(3) hang: heartbeats stop', () => {
     expect(o.tick(obs(16_000, { fragments: [hb('web-0', last)] }))).toEqual([]); // age 10000 → 0.5, not below 0.5
     expect(o.incidents().open).toEqual([]);
     const cmds = o.tick(obs(21_000, { fragments: [hb('web-0', last)] })); // age 15000 → 0 → hung
-    expect(cmds).toEqual([
+    expect(recordedCommands(cmds)).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'hung (incident 0, restart attempt 1)', timeout_ms: 30_000 },
     ]);
     const inc = onlyIncident(o);
@@ -287,7 +295,7 @@ describe('(3) hang: heartbeats stop', () => {
     expect(o.tick(obs(6000))).toEqual([]);
     expect(o.tick(obs(11_000))).toEqual([]);
     // 16000 − 0 = 16000 > 15500 → hung; the restart hands r1 (it was starting for it) back first
-    expect(o.tick(obs(16_000))).toEqual([
+    expect(recordedCommands(o.tick(obs(16_000)))).toEqual([
       { type: 'retry', request: req('r1'), reason: 'web-0 lost it: restarted' },
       { type: 'restart', fragment: 'web-0', reason: 'hung (incident 0, restart attempt 1)', timeout_ms: 30_000 },
     ]);
@@ -493,16 +501,16 @@ describe('(6) a restart that never completes walks the whole ladder', () => {
     const o = engine();
     serve(o, 'r1', 0);
     expect(o.tick(obs(1000))).toEqual([]); // scaling next due 31000
-    expect(o.failed('web-0', 'exit 1', obs(2000))).toEqual([
+    expect(recordedCommands(o.failed('web-0', 'exit 1', obs(2000)))).toEqual([
       { type: 'retry', request: req('r1'), reason: 'web-0 lost it: exit 1' },
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 1)', timeout_ms: 30_000 },
     ]);
     const inc = onlyIncident(o);
     expect(o.tick(obs(31_999))).toEqual([]); // deadline 32000 not reached; scaling: size 1 (starting) = target 1
-    expect(o.tick(obs(32_000))).toEqual([
+    expect(recordedCommands(o.tick(obs(32_000)))).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 2)', timeout_ms: 30_000 },
     ]);
-    expect(o.tick(obs(62_000))).toEqual([
+    expect(recordedCommands(o.tick(obs(62_000)))).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'crashed (incident 0, restart attempt 3)', timeout_ms: 30_000 },
     ]);
     // 92000: 3 timeouts of restart → replace. web-0 is stopped first (r1 already went back at the
@@ -681,7 +689,7 @@ describe('(7) memory leak', () => {
     // exactly at the limit: 393216 ≤ 393216 → 1, healthy
     expect(o.tick(obs(6000, { fragments: [{ id: 'web-0', rss_kb: 393_216 }] }))).toEqual([]);
     // 393217 > 393216 → memory 0 → leak (warm: no request to retry)
-    expect(o.tick(obs(11_000, { fragments: [{ id: 'web-0', rss_kb: 393_217 }] }))).toEqual([
+    expect(recordedCommands(o.tick(obs(11_000, { fragments: [{ id: 'web-0', rss_kb: 393_217 }] })))).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'leak (incident 0, restart attempt 1)', timeout_ms: 30_000 },
     ]);
     const inc = onlyIncident(o);
@@ -706,7 +714,7 @@ describe('(8) pool rescale', () => {
     expect(o.tick(obs(11_000, beats(6000, 1000)))).toEqual([]); // ages 5000, 10000 → 1, 0.5: pool 0.75
     // 16000: ages 10000 → 0.5 and 15000 → 0 (hung). Pool (0.5 + 0)/2 = 0.25 < 0.5 with 1 unhealthy → 1 more.
     // node 0: warm web-0 + restarted web-1, 0 CPU, 524288 kB: 0.4·(0.6 + 0.4·0.9375) + 0.3 + 0.1 = 0.79; node 1 0.9
-    expect(o.tick(obs(16_000, beats(6000, 1000)))).toEqual([
+    expect(recordedCommands(o.tick(obs(16_000, beats(6000, 1000))))).toEqual([
       { type: 'restart', fragment: 'web-1', reason: 'hung (incident 0, restart attempt 1)', timeout_ms: 30_000 },
       {
         type: 'start',
@@ -725,8 +733,10 @@ describe('(8) pool rescale', () => {
     // 21000: all three sick (web-0 age 15000 → hung; web-1, web-2 exited). Pool 0 < 0.5, but the
     // rescale of 16000 holds until 16000 + 30000 = 46000: only restarts.
     expect(
-      o.tick(
-        obs(21_000, { fragments: [hb('web-0', 6000), { id: 'web-1', exited: true }, { id: 'web-2', exited: true }] }),
+      recordedCommands(
+        o.tick(
+          obs(21_000, { fragments: [hb('web-0', 6000), { id: 'web-1', exited: true }, { id: 'web-2', exited: true }] }),
+        ),
       ),
     ).toEqual([
       { type: 'restart', fragment: 'web-0', reason: 'hung (incident 1, restart attempt 1)', timeout_ms: 30_000 },
