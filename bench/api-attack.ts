@@ -161,14 +161,20 @@ export async function probe(port: number, token: string, duration_ms: number, ev
     pending.push(
       timedRequest(port, 'GET', '/healthz').then((h) => {
         if (h.status === 200) r.healthz_ms.push(h.ms);
-        else r.healthz_failed++, failed('healthz', h);
+        else {
+          r.healthz_failed++;
+          failed('healthz', h);
+        }
       }),
     );
     if (i % 10 === 0) {
       pending.push(
         timedRequest(port, 'POST', '/v1/schedule', headers, body, 30_000).then((s) => {
           if (s.status === 200) r.schedule_ok++;
-          else r.schedule_failed++, failed('schedule', s);
+          else {
+            r.schedule_failed++;
+            failed('schedule', s);
+          }
         }),
       );
     }

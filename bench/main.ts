@@ -40,6 +40,7 @@ if (!json) console.log('');
 const predict = run('predict.ts', []);
 if (!json) console.log('');
 // The agent bench pins real processes: it needs root (cgroups, other processes' affinity).
-const agent =
-  process.getuid?.() === 0 ? run('agent.ts', []) : (console.error('bench/agent.ts skipped: needs root'), {});
+let agent: Record<string, unknown> = {};
+if (process.getuid?.() === 0) agent = run('agent.ts', []);
+else console.error('bench/agent.ts skipped: needs root');
 if (json) console.log(JSON.stringify({ ...decision, sim, ...compare, ...predict, ...agent }));

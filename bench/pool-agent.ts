@@ -165,20 +165,63 @@ export async function stopAgent(
   return e;
 }
 
-export interface Reply {
+/** What the echo worker (live/examples/echo-worker.mjs) answers: its pid, the payload, its calls' answers. */
+export interface EchoResult {
+  pid: number;
+  echo: Record<string, unknown>;
+  calls: Array<{ pid: number; echo: unknown }>;
+}
+
+/** The fields of an API answer (serve/api.ts) that the bench and the tests read; which are present depends on the answer. */
+export interface ApiAnswer {
+  action?: string;
+  request_id?: string;
+  seq?: number;
+  start?: string;
+  profile?: string;
+  node?: number;
+  fragment?: string;
+  cpus?: number[];
+  reason?: string;
+  pressure?: { cpu: { value: number } };
+  ok?: boolean;
+  result?: EchoResult;
+  error?: string;
+  problems?: string[];
+  retry_after_s?: number;
+}
+
+/** The fields of GET /v1/state (live/agent.ts) that the bench and the tests read. */
+export interface AgentState {
+  pool: {
+    workers: Array<{ pid: number; state: string; fragment: string; profile: string }>;
+    breakers: Record<string, { state: string; failures: number }>;
+    pending: number;
+  };
+  engine: { pools: Array<{ profile: string; active: number }> };
+  journal: { degraded: { code: string } | null; segment: string };
+  decisions: Record<string, number>;
+  triggers?: unknown[];
+  last_trigger_reaction_ms?: number;
+  turns: number;
+  t_ms: number;
+}
+
+export interface Reply<B = ApiAnswer> {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
-  body: any;
+  /** The answer parsed, or undefined when it is not JSON. */
+  body: B | undefined;
 }
 
 /** One HTTP request; `body` (an object) is sent as JSON, `raw` as is. Resolves on the response even if sending the body failed. */
-export function http(
+export function http<B = ApiAnswer>(
   base: string,
   method: string,
   path: string,
   o: { token?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
-): Promise<Reply> {
+): Promise<Reply<B>> {
   const data = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
   const headers: Record<string, string> = {
     ...(data !== undefined
@@ -197,7 +240,7 @@ export function http(
         .on('error', reject)
         .on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
+          let body: B | undefined;
           try {
             body = JSON.parse(text);
           } catch {
@@ -257,11 +300,11 @@ function isEchoWorker(pid: number): boolean {
 }
 
 /** GET /v1/state; remembers the worker pids in h.pids. */
-export async function state(h: Harness, a: AgentProc): Promise<any> {
-  const r = await http(a.url, 'GET', '/v1/state');
+export async function state(h: Harness, a: AgentProc): Promise<AgentState> {
+  const r = await http<AgentState>(a.url, 'GET', '/v1/state');
   if (r.status !== 200) throw new Error(`GET /v1/state: ${r.status} ${r.text}`);
   for (const w of r.body?.pool?.workers ?? []) if (typeof w.pid === 'number') h.pids.add(w.pid);
-  return r.body;
+  return r.body as AgentState; // a 200 answer is the state's JSON
 }
 
 /** Remove `<cpuset>/<parent>` and its groups, children first; processes left in them go to the root group. */

@@ -152,7 +152,7 @@ export function shardJson(spec: CompareSpec, shard: Shard, runs: ReadonlyMap<str
     shard,
     runs: Object.fromEntries([...runs].map(([k, r]) => [k, r.metrics])),
   };
-  return JSON.stringify(doc, null, 2) + '\n';
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 /** comparison.json's document (and the verdicts), from every run's metrics. */
@@ -222,7 +222,7 @@ export async function finishCompare(
   marker: (dir: string) => void,
   runs?: ReadonlyMap<string, CompareRun>,
 ): Promise<void> {
-  writeFileSync(join(dir, 'comparison.json'), JSON.stringify(c.comparison, null, 2) + '\n');
+  writeFileSync(join(dir, 'comparison.json'), `${JSON.stringify(c.comparison, null, 2)}\n`);
   const { writeReport } = await import('../reports/report.ts');
   const aggregated = new Map<string, AggregatedRun>();
   for (const [key, r] of runs ?? []) if (r.aggregated) aggregated.set(resolve(dir, key), r.aggregated);

@@ -13,6 +13,7 @@ import {
   type PsiSet,
   type Request,
 } from '../engine/index.ts';
+import type { TopologyNode } from '../engine/topology.ts';
 import { presetTopology } from '../sim/topologies.ts';
 
 const psiAt = (cpu: number, memory: number, io: number): PsiSet => {
@@ -59,7 +60,7 @@ const DEMO_CONFIG = {
 };
 
 const fmtCpus = (c: readonly number[] = []) =>
-  c.length > 1 && c[c.length - 1]! - c[0]! === c.length - 1 ? `${c[0]}-${c.at(-1)}` : c.join(',');
+  c.length > 1 && (c[c.length - 1] as number) - (c[0] as number) === c.length - 1 ? `${c[0]}-${c.at(-1)}` : c.join(',');
 
 /**
  * The shell the demo plays by hand: the clock and the host it reports, starts that complete when
@@ -253,7 +254,7 @@ function failures(s: DemoShell): void {
 
   s.section('Node 1 loses its CPUs (hot-unplug): its fragments fail over to node 0');
   s.t_ms = 60_000;
-  s.online = s.topology.nodes[0]!.cpus.slice();
+  s.online = (s.topology.nodes[0] as TopologyNode).cpus.slice();
   s.tick('health check sees node 1 with no usable CPUs');
   s.t_ms = 61_000;
   s.finishStarts();
@@ -275,7 +276,7 @@ function summary(s: DemoShell): void {
       `incident ${i.id}: ${i.symptom} on ${i.profile}, ${i.steps
         .filter((st) => st.outcome === 'issued')
         .map((st) => st.strategy)
-        .join(' → ')}, recovered after ${i.recovered_ms! - i.detected_ms} ms`,
+        .join(' → ')}, recovered after ${(i.recovered_ms as number) - i.detected_ms} ms`,
     );
   s.say(
     `pools: ${s.engine

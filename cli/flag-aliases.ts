@@ -31,7 +31,11 @@ export function takesList(cmd: Command, f: FlagPair): Command {
   const keep = () => cmd.setOptionValueWithSource(f.many, f.variadic ? [...given] : given.join(','), 'cli');
   cmd.on(`option:${f.many}`, (v: string) => given.push(v));
   // Set at once, so a required list given only by the alias is there when commander checks.
-  cmd.on(`option:${f.one}`, (v: string) => (given.push(v), (aliased = true), keep()));
+  cmd.on(`option:${f.one}`, (v: string) => {
+    given.push(v);
+    aliased = true;
+    keep();
+  });
   // Every value in command-line order, whichever spelling, once commander has parsed them all.
   cmd.hook('preAction', () => {
     if (given.length) keep();

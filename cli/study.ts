@@ -110,7 +110,7 @@ export function registerStudy(program: Command): void {
           summary: res.summary ?? null,
         };
         const summaryPath = join(out, 'summary.json');
-        writeFileAtomic(summaryPath, JSON.stringify(doc, null, 2) + '\n');
+        writeFileAtomic(summaryPath, `${JSON.stringify(doc, null, 2)}\n`);
         if (o.json) console.log(JSON.stringify({ ...doc, summary_path: summaryPath }));
         else
           console.log(`\nsummary: ${summaryPath}\nreport: ${res.report} (open it in a browser; it needs no network)`);

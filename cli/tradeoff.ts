@@ -111,7 +111,7 @@ export function registerTradeoff(program: Command): void {
         progress: (x) => bar?.update(x),
       });
       bar?.done();
-      if (f.out) writeFileAtomic(f.out, JSON.stringify(r, null, 2) + '\n');
+      if (f.out) writeFileAtomic(f.out, `${JSON.stringify(r, null, 2)}\n`);
       if (f.json) console.log(JSON.stringify(r));
       else console.log(`${formatTradeoff(r)}${f.out ? `\n\nwritten: ${f.out}` : ''}`);
     });

@@ -68,9 +68,18 @@ function trialProgress(
     runs.set(unit, n);
     if (n === perTrial) finished++;
     bar.update(finished / trials, `${finished}/${trials}`);
-    if (finished === trials) bar.done(), (held = progressBar('held-out runs'));
+    if (finished === trials) {
+      bar.done();
+      held = progressBar('held-out runs');
+    }
   };
-  return { onDone, finish: () => (bar.done(), held?.done()) };
+  return {
+    onDone,
+    finish: () => {
+      bar.done();
+      held?.done();
+    },
+  };
 }
 
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(4));
@@ -144,7 +153,7 @@ function report(doc: ResultDoc, out: string, wall_s: number, json: boolean): voi
 
 /** The sweep (or shard of it) `fgo tune` asked for, every flag checked: a bad one is a usage error (exit 2). */
 function tuneInputs(f: TuneFlags): { spec: ReturnType<typeof makeSpec>; shard: Shard | undefined } {
-  let weights;
+  let weights: ReturnType<typeof parseWeights>;
   try {
     weights = parseWeights(f.weights);
   } catch (e) {

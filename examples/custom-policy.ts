@@ -23,20 +23,22 @@ import {
   type Topology,
 } from '../index.ts';
 
+type Frag = { node: number; cpus: number[]; profile: string; request?: Request };
+
 class WarmOrRoundRobin implements Policy {
   private seq = 0;
   private next = 0;
   private made = 0;
   /** Idle fragments per profile (ids), and every fragment's node, CPUs, profile and request. */
   private readonly idle = new Map<string, string[]>();
-  private readonly frags = new Map<string, { node: number; cpus: number[]; profile: string; request?: Request }>();
+  private readonly frags = new Map<string, Frag>();
 
   constructor(private readonly topo: Topology) {}
 
   schedule(req: Request, obs: Observation) {
     const warm = this.idle.get(req.profile)?.pop();
     if (warm !== undefined) {
-      const f = this.frags.get(warm)!;
+      const f = this.frags.get(warm) as Frag; // an idle fragment is always in frags
       f.request = req;
       return makeDecision(req, obs.t_ms, this.seq++, {
         action: 'place',
@@ -46,7 +48,7 @@ class WarmOrRoundRobin implements Policy {
         reason: 'an idle warm fragment',
       });
     }
-    const node = this.topo.nodes[this.next++ % this.topo.nodes.length]!;
+    const node = this.topo.nodes[this.next++ % this.topo.nodes.length] as Topology['nodes'][number];
     const id = `${req.profile}-${++this.made}`;
     const cpus = [...node.allowed_cpus];
     this.frags.set(id, { node: node.id, cpus, profile: req.profile, request: req });

@@ -60,7 +60,7 @@ export function readInputBytes(file: string, max_bytes: number, what: string): B
     // One byte more than fstat said: reading it means the file grew while being read.
     const buf = Buffer.alloc(size + 1);
     let n = 0;
-    for (let k; (k = readSync(fd, buf, n, buf.length - n, null)) > 0; ) {
+    for (let k: number; (k = readSync(fd, buf, n, buf.length - n, null)) > 0; ) {
       n += k;
       if (n === buf.length)
         throw new InputError([`${file}: grew while being read (past its ${size} bytes); read it when it is complete`]);

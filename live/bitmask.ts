@@ -18,7 +18,7 @@ export function encodeMask(ids: readonly number[], words = maskWords(ids)): BigU
   for (const id of ids) {
     const w = Math.floor(id / 64);
     if (w >= words) throw new RangeError(`id ${id} does not fit a ${words * 64}-bit mask`);
-    mask[w] = mask[w]! | (1n << BigInt(id % 64));
+    mask[w] = (mask[w] as bigint) | (1n << BigInt(id % 64));
   }
   return mask;
 }
@@ -27,7 +27,7 @@ export function encodeMask(ids: readonly number[], words = maskWords(ids)): BigU
 export function decodeMask(mask: BigUint64Array): number[] {
   const out: number[] = [];
   for (let w = 0; w < mask.length; w++) {
-    let word = mask[w]!;
+    let word = mask[w] as bigint;
     for (let b = 0; word !== 0n; b++, word >>= 1n) if (word & 1n) out.push(w * 64 + b);
   }
   return out;

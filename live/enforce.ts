@@ -209,7 +209,7 @@ export class CpusetGroups {
   private enableSubtree(dir: string, out: CpusetAction[]): void {
     if (this.backend.kind !== 'v2') return;
     const cur = readTrim(join(dir, 'cgroup.subtree_control'));
-    if (cur !== undefined && cur.split(/\s+/).includes('cpuset')) return;
+    if (cur?.split(/\s+/).includes('cpuset')) return;
     this.write(join(dir, 'cgroup.subtree_control'), '+cpuset', out);
   }
 

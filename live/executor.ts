@@ -70,7 +70,7 @@ export class Executor {
           'cpuset',
           fragment,
           undefined,
-          `group ${fragment}: cpus ${cpus.join(',')} mems ${mems ? node : "(parent's: node " + node + ' is not a memory node of this host)'}`,
+          `group ${fragment}: cpus ${cpus.join(',')} mems ${mems ? node : `(parent's: node ${node} is not a memory node of this host)`}`,
           () => g.ensure(fragment, cpus, mems),
         ),
       );

@@ -9,7 +9,7 @@ export function truncateUtf8(s: string, max: number): string {
   const b = Buffer.from(s, 'utf8');
   if (b.length <= max) return s;
   let end = max;
-  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--; // back off to a character boundary
+  while (end > 0 && ((b[end] as number) & 0xc0) === 0x80) end--; // back off to a character boundary
   return b.subarray(0, end).toString('utf8');
 }
 

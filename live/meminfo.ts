@@ -31,7 +31,7 @@ function parseMeminfoLines(
     if (!m) throw new HostFileError(file, `line "${line}" is not "Key: value [kB]"`);
     const [, key, raw, unit] = m;
     if (unit !== undefined && unit !== 'kB') throw new HostFileError(file, `${key}: unit "${unit}" is not kB`);
-    values[key!] = parseCount(raw, file, key!);
+    values[key as string] = parseCount(raw, file, key as string); // group 1 always matches
   }
   return node === undefined ? { values } : { values, node };
 }
@@ -50,7 +50,7 @@ export function parseNodeMeminfo(text: string, file = 'node meminfo', expectNode
   const { values, node } = parseMeminfoLines(text, file, /^Node\s+(\d+)\s+/, expectNode);
   if (node === undefined) throw new HostFileError(file, 'empty');
   for (const k of ['MemTotal', 'MemFree']) if (values[k] === undefined) throw new HostFileError(file, `no ${k} line`);
-  return { node, mem_total_kb: values.MemTotal!, mem_free_kb: values.MemFree!, values };
+  return { node, mem_total_kb: values.MemTotal as number, mem_free_kb: values.MemFree as number, values };
 }
 
 /** /proc/meminfo: "MemFree: X kB" lines → kB (HugePages_* as counts). */

@@ -174,7 +174,9 @@ export function movePages(
   const c = libc();
   const count = pages.length;
   const addrs = new BigUint64Array(Math.max(1, count));
-  pages.forEach((p, i) => (addrs[i] = BigInt.asUintN(64, p)));
+  pages.forEach((p, i) => {
+    addrs[i] = BigInt.asUintN(64, p);
+  });
   const nodeArr = nodes === null ? null : Int32Array.from(nodes);
   const status = new Int32Array(Math.max(1, count));
   const r = ret(

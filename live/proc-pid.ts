@@ -72,7 +72,7 @@ export function parsePidStat(text: string, file = '/proc/PID/stat'): PidStat {
   // rest[k - 3] is field k (1-based, proc(5)).
   const field = (k: number, name: string) => parseCount(rest[k - 3], file, `field ${k} (${name})`);
   if (rest.length < 22) throw new HostFileError(file, `${rest.length + 2} fields, at least 24 expected`);
-  const state = rest[0]!;
+  const state = rest[0] as string;
   if (!/^[A-Za-z]$/.test(state)) throw new HostFileError(file, `field 3 (state) "${state}" is not a state letter`);
   const st: PidStat = {
     pid,

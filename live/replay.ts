@@ -235,6 +235,8 @@ export class Replayer {
 /** Replay entries held in memory; each is located as `entry N` (1-based). */
 export function replay(entries: readonly unknown[]): ReplayReport {
   const r = new Replayer();
-  entries.forEach((e, i) => r.feed(e, `entry ${i + 1}`));
+  entries.forEach((e, i) => {
+    r.feed(e, `entry ${i + 1}`);
+  });
   return r.finish();
 }

@@ -48,7 +48,12 @@ import { roundTo } from '../engine/round.ts';
 const WINDOWS_S = { avg10: 10, avg60: 60, avg300: 300 } as const;
 
 const zeroLine = (): PsiLine => ({ avg10: 0, avg60: 0, avg300: 0 });
-const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+// Comparisons, not Math.min/max, which would turn -0 into 0.
+function clamp01(v: number): number {
+  if (v < 0) return 0;
+  if (v > 1) return 1;
+  return v;
+}
 
 /** The instant cpu "some" estimate of the degraded mode: runnable tasks beyond the CPUs, per CPU. */
 export function loadCpuSome(procsRunning: number, cpus: number): number {

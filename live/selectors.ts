@@ -187,7 +187,7 @@ export function scan(roots: HostRoots, rules: readonly CompiledRule[], exclude: 
       return true;
     });
     if (rule < 0) continue;
-    let st;
+    let st: ReturnType<typeof readPidStat>;
     try {
       st = readPidStat(roots, pid);
     } catch {

@@ -117,7 +117,7 @@ export class StartGuard {
   /** A worker of `profile` has been ready for `ready_ms`: past stable_ms the failures are forgotten. */
   running(profile: string, ready_ms: number): void {
     const g = this.guards.get(profile);
-    if (g && g.recovered && ready_ms >= this.cfg.stable_ms) {
+    if (g?.recovered && ready_ms >= this.cfg.stable_ms) {
       g.failures = 0;
       g.until_ms = 0;
     }

@@ -278,7 +278,7 @@ export class Worker {
       this.readyAt = this.lastLine;
       this.hooks.ready(this);
     } else {
-      const latency_ms = this.lastLine - this.pending!.start;
+      const latency_ms = this.lastLine - (this.pending as { start: number }).start; // a result's id matched pending above
       this.pending = undefined;
       if (this._state === 'busy') this._state = 'ready';
       this.hooks.result(this, {

@@ -31,7 +31,9 @@ export const FACTORS = { quick: [0.5, 0.75, 1, 1.25], full: [0.5, 0.625, 0.75, 0
 /** `base` × `factor`, each level capped at 1 − 0.01 × (levels above it), so rising and ≤ 1. */
 export function scaleThresholds(base: Levels, factor: number): Levels {
   const out = {} as Levels;
-  LEVELS.forEach((k, i) => (out[k] = roundTo(Math.min(base[k] * factor, 1 - 0.01 * (LEVELS.length - 1 - i)), 3)));
+  LEVELS.forEach((k, i) => {
+    out[k] = roundTo(Math.min(base[k] * factor, 1 - 0.01 * (LEVELS.length - 1 - i)), 3);
+  });
   return out;
 }
 

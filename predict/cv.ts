@@ -54,7 +54,9 @@ export interface CvResult {
 export function foldsOf(names: readonly string[], k: number): number[] {
   const order = names.map((n, i) => [n, i] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
   const fold = new Array<number>(names.length).fill(0);
-  order.forEach(([, i], j) => (fold[i] = j % k));
+  order.forEach(([, i], j) => {
+    fold[i] = j % k;
+  });
   return fold;
 }
 

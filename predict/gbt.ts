@@ -150,7 +150,7 @@ export function trainGbt(X: Float32Array, y: ArrayLike<number>, w: ArrayLike<num
   for (let t = 0; t < params.trees; t++) {
     for (let i = 0; i < n; i++) {
       resid[i] = (y[i] as number) - (pred[i] as number);
-      grad[i] = resid[i]! > 0 ? 2 * tau : resid[i]! < 0 ? -2 * (1 - tau) : 0;
+      grad[i] = (resid[i] as number) > 0 ? 2 * tau : (resid[i] as number) < 0 ? -2 * (1 - tau) : 0;
     }
     const sample = all.filter(() => rng() < params.subsample);
     const allowed = Array.from({ length: F }, (_, f) => f).filter(() => rng() < params.colsample);
@@ -175,7 +175,7 @@ export function trainGbt(X: Float32Array, y: ArrayLike<number>, w: ArrayLike<num
         }
         const l: number[] = [];
         const r: number[] = [];
-        for (const i of node.rows) (binned[i * F + split.f]! <= split.bin ? l : r).push(i);
+        for (const i of node.rows) ((binned[i * F + split.f] as number) <= split.bin ? l : r).push(i);
         tree.feature[node.id] = split.f;
         tree.threshold[node.id] = (cuts[split.f] as Float32Array)[split.bin] as number;
         const li = newNode();

@@ -25,7 +25,10 @@ export function compileChart(c: ChartDef): { vega: vega.Spec; warnings: string[]
   const warnings: string[] = [];
   const logger = {
     level: () => logger, // vega-lite's LoggerInterface: chainable
-    warn: (...a: unknown[]) => (warnings.push(a.map(String).join(' ')), logger),
+    warn: (...a: unknown[]) => {
+      warnings.push(a.map(String).join(' '));
+      return logger;
+    },
     info: () => logger,
     debug: () => logger,
     error: (...a: unknown[]) => {

@@ -37,7 +37,7 @@ export interface StudyShape {
 export function readComparison(dir: string): StudyShape | undefined {
   const file = join(dir, 'comparison.json');
   if (!existsSync(file) || existsSync(join(dir, 'run.json'))) return undefined;
-  let doc;
+  let doc: ReturnType<typeof comparisonSchema.safeParse>;
   try {
     doc = comparisonSchema.safeParse(JSON.parse(readInputText(file, MAX_JSON_BYTES, 'comparison files')));
   } catch (e) {

@@ -73,7 +73,7 @@ function clientErrorAnswer(code: string | undefined, limits: ApiLimits): [number
 export async function startApi(port: AgentPort, opts: ApiOptions): Promise<ApiHandle> {
   const { host, port: listenPort } = parseListen(opts.listen);
   const limits: ApiLimits = { ...API_LIMITS, ...opts.limits };
-  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const loopback = isLoopback(host);
   if (!loopback)
     log(`warning: API listening on non-loopback address ${host}; the bearer token and the stream travel unencrypted`);

@@ -24,7 +24,7 @@ export function loadOrCreateToken(path: string): { token: string; created: boole
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const token = randomBytes(32).toString('hex');
     try {
-      writeFileSync(path, token + '\n', { mode: 0o600, flag: 'wx' });
+      writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
       return { token, created: true };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

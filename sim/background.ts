@@ -123,8 +123,8 @@ function stepsOf(system: readonly PsiRow[], c: Columns, C: number): BackgroundSt
       cpu_tasks = Math.max(0, mid(running) - 1);
       cpu_on = 1;
     } else {
-      const dTotal = (total as Num)(i)! - (total as Num)(i - 1)!;
-      const u = dTotal > 0 ? clamp01(((busy as Num)(i)! - (busy as Num)(i - 1)!) / dTotal) : 0;
+      const dTotal = ((total as Num)(i) as number) - ((total as Num)(i - 1) as number);
+      const u = dTotal > 0 ? clamp01((((busy as Num)(i) as number) - ((busy as Num)(i - 1) as number)) / dTotal) : 0;
       const s = share(cpuSome);
       cpu_on = Math.max(u, s);
       cpu_tasks = cpu_on > 0 ? Math.min(2 * C, C * (1 + s / cpu_on)) : 0;
@@ -195,7 +195,12 @@ function columnsOf(system: readonly PsiRow[], file: string, problems: string[]):
   return { busy, total, running, blocked, avail, cpuSome, ioSome, memSome, memFull };
 }
 
-const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
+// Comparisons, not Math.min/max, which would turn -0 into 0 (simulated results stay byte-identical).
+function clamp01(x: number): number {
+  if (x < 0) return 0;
+  if (x > 1) return 1;
+  return x;
+}
 const add = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a + b);
 
 /** CPUs from jiffies per second (the median over intervals, so one late sample does not skew it). */

@@ -12,7 +12,7 @@
  */
 import type { Config } from '../engine/config.ts';
 import type { Command, Decision, NodeScore, Observation, Outcome, PressureView, Request } from '../engine/index.ts';
-import type { Topology } from '../engine/topology.ts';
+import type { Topology, TopologyNode } from '../engine/topology.ts';
 import { memoryNeed_kb, misfit, NodeLedger, sharedCpusFor, type Demand } from '../engine/placement.ts';
 import { PoolSet, type Fragment, type Pool } from '../engine/pools.ts';
 import { FixedKeepAlive, HybridKeepAlive, type KeepAlive, type Prewarm } from './keepalive.ts';
@@ -145,7 +145,10 @@ class Baseline implements Policy {
 
   /** Does the demand fit on the node (engine/placement.ts misfit), as a warm start or as a cold one? */
   private fitsOn(id: number, demand: Demand, pool: Pool, warm: boolean): boolean {
-    return misfit(this.topo.byId.get(id)!, demand, memoryNeed_kb(demand, pool.cfg, warm), this.ledger) === undefined;
+    return (
+      misfit(this.topo.byId.get(id) as TopologyNode, demand, memoryNeed_kb(demand, pool.cfg, warm), this.ledger) ===
+      undefined
+    );
   }
 
   private decision(
@@ -251,14 +254,14 @@ class Baseline implements Policy {
   /** A fragment waiting on its calls uses no CPU: its CPU reservation is returned until it ends. */
   calling(id: string): Command[] {
     const f = this.pools.get(id);
-    if (!f || f.state !== 'active') return [];
+    if (f?.state !== 'active') return [];
     this.pools.setReservation(f, 0, f.res_mem_kb);
     return this.release('room freed: a caller waits on its calls');
   }
 
   complete(id: string, _o: Outcome, obs: Observation): Command[] {
     const f = this.pools.get(id);
-    if (!f || f.state !== 'active') return [];
+    if (f?.state !== 'active') return [];
     const req = f.request as Request;
     const arrival_ms = this.arrived_ms.get(req.id) ?? obs.t_ms;
     this.arrived_ms.delete(req.id);

@@ -32,7 +32,7 @@ export interface PsiTraceSource {
 export function psiReplay(
   psi: { mode: PsiTraceSource['mode']; rows: ReadonlyArray<{ t_ms: number; set: PsiSet }> } | undefined,
 ): PsiTraceSource | undefined {
-  if (!psi || !psi.rows.length) return undefined;
+  if (!psi?.rows.length) return undefined;
   const rows = psi.rows;
   const t0_ms = (rows[0] as { t_ms: number }).t_ms;
   const span_ms = Math.max(1, (rows[rows.length - 1] as { t_ms: number }).t_ms - t0_ms);

@@ -210,7 +210,7 @@ export function scorecardDoc(plan: ScorecardPlan, metrics: ReadonlyMap<string, M
   };
 }
 
-export const scorecardJson = (doc: ScorecardDoc) => JSON.stringify(doc, null, 2) + '\n';
+export const scorecardJson = (doc: ScorecardDoc) => `${JSON.stringify(doc, null, 2)}\n`;
 
 /**
  * Fill a temporary directory beside `dir` and put it in place only once complete — and only if
@@ -273,7 +273,7 @@ export async function runScorecardShard(
         .map((k) => [k, metrics.get(k) as MetricsSummary]),
     );
     const doc: ShardDoc<ScorecardPlan> = { format: SCORECARD_SHARD_FORMAT, study: plan, shard, runs };
-    writeFileSync(join(tmp, SHARD_FILE), JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(join(tmp, SHARD_FILE), `${JSON.stringify(doc, null, 2)}\n`);
     writeFileSync(join(tmp, OUTPUT_MARKER), markerText('scorecard-shard'));
     return Object.keys(runs);
   });

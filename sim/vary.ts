@@ -91,7 +91,10 @@ export function summariseSeeds(
     means[p] = {};
     for (const k of KEYS) {
       const s = spreadOf(bySeed.map((b) => figure(b[p], k)).filter((x): x is number => x !== null));
-      if (s) (row[k] = s), setAt(means[p], k, s.mean);
+      if (s) {
+        row[k] = s;
+        setAt(means[p], k, s.mean);
+      }
     }
     out.policies[p] = row;
   }

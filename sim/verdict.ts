@@ -187,8 +187,10 @@ function wrap(lines: string[]): string[] {
     const out: string[] = [];
     let cur = '';
     for (const w of l.split(' ')) {
-      if (cur && cur.length + 1 + w.length > 100) out.push(cur), (cur = `  ${w}`);
-      else cur = cur ? `${cur} ${w}` : w;
+      if (cur && cur.length + 1 + w.length > 100) {
+        out.push(cur);
+        cur = `  ${w}`;
+      } else cur = cur ? `${cur} ${w}` : w;
     }
     return [...out, cur];
   });

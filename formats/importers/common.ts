@@ -30,9 +30,18 @@ export function parseTimestampUs(text: string): number | undefined {
 
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 // Loops, not Math.min(...xs): spreading a million-row trace would overflow the stack.
-export const minOf = (xs: readonly number[], empty = 0) =>
-  xs.length ? xs.reduce((a, x) => (x < a ? x : a), Infinity) : empty;
-export const maxOf = (xs: readonly number[], atLeast = -Infinity) => xs.reduce((a, x) => (x > a ? x : a), atLeast);
+// Comparisons, not Math.min/max: a NaN is skipped and 0 is kept over a later -0, as the callers have always had it.
+export function minOf(xs: readonly number[], empty = 0): number {
+  if (!xs.length) return empty;
+  let min = Infinity;
+  for (const x of xs) if (x < min) min = x;
+  return min;
+}
+export function maxOf(xs: readonly number[], atLeast = -Infinity): number {
+  let max = atLeast;
+  for (const x of xs) if (x > max) max = x;
+  return max;
+}
 
 /** The data records after a header that must be exactly `columns` (in this order). */
 export function withHeader(file: string, format: ImportFormat, columns: readonly string[]) {
@@ -77,7 +86,9 @@ export function shortNames(hashes: Iterable<string>): { names: Map<string, strin
   let length = 8;
   while (length < longest && new Set(hex.map((h) => h.slice(0, length))).size < hex.length) length++;
   const names = new Map<string, string>();
-  distinct.forEach((h, i) => names.set(h, /^[0-9a-fA-F]{8,}$/.test(h) ? h.slice(0, length) : `fn-${i + 1}`));
+  distinct.forEach((h, i) => {
+    names.set(h, /^[0-9a-fA-F]{8,}$/.test(h) ? h.slice(0, length) : `fn-${i + 1}`);
+  });
   return { names, length };
 }
 

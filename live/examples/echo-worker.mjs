@@ -56,7 +56,7 @@ const MAX_WORK_MS = 10_000;
 
 /** Write one protocol line. Writes to a pipe are synchronous on Linux, so lines are never interleaved. */
 function send(msg) {
-  process.stdout.write(JSON.stringify(msg) + '\n');
+  process.stdout.write(`${JSON.stringify(msg)}\n`);
 }
 
 /** Burn CPU for `ms` milliseconds (not sleep: the point is to load a CPU). */

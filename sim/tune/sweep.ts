@@ -188,7 +188,7 @@ function holdoutSummary(spec: SweepSpec, hd: ScenarioMetrics, ht: ScenarioMetric
 export async function finalize(spec: SweepSpec, records: readonly TrialRecord[], pool: PoolOptions) {
   const trials = [...records].sort((a, b) => a.trial - b.trial);
   const base = trials[0];
-  if (!base || base.trial !== 0 || trials.length !== spec.trials)
+  if (base?.trial !== 0 || trials.length !== spec.trials)
     throw new Error('finalize: every trial 0…N−1 is needed, once');
   const missing = missingMetrics(spec.weights, base.metrics);
   if (OBJECTIVE_METRICS.every((k) => spec.weights[k] === 0 || missing.includes(k)))
@@ -279,7 +279,7 @@ export function canonicalJson(v: unknown): string {
       );
     return x;
   };
-  return JSON.stringify(sort(v), null, 2) + '\n';
+  return `${JSON.stringify(sort(v), null, 2)}\n`;
 }
 
 /**

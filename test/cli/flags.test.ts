@@ -24,7 +24,10 @@ async function parsed(...args: string[]): Promise<{ o: Record<string, unknown>; 
   let o: Record<string, unknown> = {};
   cmd.action((opts: Record<string, unknown>) => void (o = opts));
   let err = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err += String(s);
+    return true;
+  });
   try {
     await program.parseAsync(['node', 'fgo', ...args]);
   } catch (e) {

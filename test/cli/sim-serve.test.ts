@@ -123,10 +123,15 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
       );
       const url = (/dashboard: (http:\S+)/.exec(stderr()) as RegExpExecArray)[1] as string;
 
-      const state: any = await (await fetch(`${url}v1/state`)).json();
+      // The fields of the state this test reads.
+      const state = (await (await fetch(`${url}v1/state`)).json()) as {
+        t_ms: number;
+        engine: { pools: Array<{ profile: string; warm: number }>; nodes: Array<{ id: number }> };
+        decisions: Record<'total' | 'place' | 'defer' | 'shed' | 'reject', number>;
+      };
       expect(state.t_ms).toBe(600_000);
-      expect(state.engine.pools.map((p: { profile: string }) => p.profile)).toEqual(['ingest', 'thumb']);
-      expect(state.engine.nodes.map((n: { id: number }) => n.id)).toEqual([0, 1]);
+      expect(state.engine.pools.map((p) => p.profile)).toEqual(['ingest', 'thumb']);
+      expect(state.engine.nodes.map((n) => n.id)).toEqual([0, 1]);
       const d = state.decisions;
       expect(d.total).toBeGreaterThan(0);
       expect(d.place + d.defer + d.shed + d.reject).toBe(d.total);
@@ -137,7 +142,7 @@ describe.skipIf(skip !== '')('fgo sim --serve', () => {
       );
       expect(byAction).toEqual([d.place, d.defer, d.shed, d.reject]);
       expect(sample(metrics, 'fgo_cold_starts_total')).toBeGreaterThan(0);
-      const warm = state.engine.pools[0].warm;
+      const warm = state.engine.pools[0]?.warm;
       expect(warm).toBeGreaterThan(0);
       expect(sample(metrics, 'fgo_pool_fragments', '{profile="ingest",state="warm"}')).toBe(warm);
       expect(sample(metrics, 'fgo_node_cpu_utilization_ratio', '{node="0"}')).toBeGreaterThan(0);

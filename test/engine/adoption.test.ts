@@ -78,7 +78,7 @@ describe('adopt', () => {
       action: 'place',
       node: 1,
       cpus: [1],
-      reason: 're-adopted pid7 on node 1 (score ' + d.scores[1]?.total + ')',
+      reason: `re-adopted pid7 on node 1 (score ${d.scores[1]?.total})`,
     });
     // cpu1 is taken now, so a second process claiming it is placed afresh on node 0.
     const d2 = e.adopt({ id: 'pid8', profile: 'solo', at: { node: 1, cpus: [1] } }, obs(1));

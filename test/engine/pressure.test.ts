@@ -21,7 +21,7 @@ const pcfg = (over: Partial<Config['pressure']> = {}): Config['pressure'] => ({ 
 
 /** Feed a monitor one cpu avg10 value per second (t = 0 s, 1 s, 2 s, …). */
 function feedCpu(m: PressureMonitor, values: number[], t0_ms = 0): void {
-  values.forEach((v, i) => m.observe({ t_ms: t0_ms + i * 1000, psi: psi({ cpu: { avg10: v } }) }));
+  for (const [i, v] of values.entries()) m.observe({ t_ms: t0_ms + i * 1000, psi: psi({ cpu: { avg10: v } }) });
 }
 
 describe('default thresholds', () => {
@@ -183,7 +183,7 @@ describe('History', () => {
   it('slope uses only the newest `window` samples', () => {
     const h = new History(10);
     // t: 0 1 2 3 4, v: 0 0 0 1 2
-    [0, 0, 0, 1, 2].forEach((v, t) => h.push(t, v));
+    for (const [t, v] of [0, 0, 0, 1, 2].entries()) h.push(t, v);
     // window 3 → (2,0),(3,1),(4,2): a line of slope 1
     expect(h.slope(3)).toBeCloseTo(1, 12);
     // window 5: mean t = 2, mean v = 3/5 = 0.6
@@ -378,8 +378,9 @@ describe('PressureMonitor: trend, velocity and prediction', () => {
 
   it('trend_window limits the fit to the newest samples', () => {
     // Samples 2 s apart: an unchanged reading counts as a new sample only after a kernel period.
-    const feed = (m: PressureMonitor) =>
-      [0, 0.5, 0.5].forEach((v, i) => m.observe({ t_ms: i * 2000, psi: psi({ cpu: { avg10: v } }) }));
+    const feed = (m: PressureMonitor) => {
+      for (const [i, v] of [0, 0.5, 0.5].entries()) m.observe({ t_ms: i * 2000, psi: psi({ cpu: { avg10: v } }) });
+    };
     const m = new PressureMonitor(pcfg({ trend_window: 2 }));
     feed(m); // all three: slope 0.125/s; newest two: (0.5 − 0.5)/2 = 0
     expect(m.systemView().cpu.velocity_per_s).toBe(0);

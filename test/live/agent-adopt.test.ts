@@ -296,7 +296,9 @@ describe.skipIf(SKIP)(`fgo live, adopt mode, on this host${SKIP ? ` (skipped: ${
     expect(starts.map((s) => s.epoch)).toEqual([1, 2]);
     const secondEpoch = (j.entries as Entry[]).slice((j.entries as Entry[]).indexOf(starts[1] as Entry));
     const readopts = callsOf(secondEpoch, 'adopt');
-    expect(readopts.map((c) => (c.args?.[0] as { id: string }).id).sort()).toEqual(pids.map((p) => `pid${p}`).sort());
+    expect(readopts.map((c) => ((c.args as unknown[])[0] as { id: string }).id).sort()).toEqual(
+      pids.map((p) => `pid${p}`).sort(),
+    );
     for (const c of readopts) {
       const a = c.args?.[0] as { id: string; at?: { node: number; cpus: number[] } };
       expect(a.at).toEqual({ node: 0, cpus: [cpu.get(Number(a.id.slice(3)))] });

@@ -108,13 +108,13 @@ describe('PoolForecasts (stand-in agent and clock)', () => {
     };
     const clock = { s: 1_000_003 }; // 3 s into a 10-s interval of the wall clock
     const f = new PoolForecasts(fake, () => clock.s);
-    return { f, clock, notes, warnings };
+    return { f, cfg, clock, notes, warnings };
   }
   const settle = () => new Promise((r) => setImmediate(r));
 
   it('asks once per closed interval, after the first request; hands each forecast to one tick', async () => {
-    const { f, clock, notes } = setup();
-    f.use(await makePredictor(f['a'].cfg, () => {}));
+    const { f, cfg, clock, notes } = setup();
+    f.use(await makePredictor(cfg, () => {}));
     expect(notes).toEqual(['demand predictor: ewma, horizon 10 s, headroom 2']);
     f.poll();
     expect(f.asked).toBe(0); // no interval closed yet
@@ -177,7 +177,9 @@ describe('the live agent in pool mode (in process, dry run)', () => {
     agent = new Agent({ config: cfg, roots: resolveRoots(), enforce: false, version: 'test', log: () => {} });
     agent.start();
     const a = agent;
-    const pool = () => (a.state() as { pool: ReturnType<PoolMode['state']> & { predictor: any } }).pool;
+    // The predictor fields this test reads (PoolForecasts.state()).
+    type PredictorState = { name: string | null; asked: number; answered: number; last: { predictions: unknown } };
+    const pool = () => (a.state() as { pool: ReturnType<PoolMode['state']> & { predictor: PredictorState } }).pool;
     await until(() => pool().predictor.name === 'ewma', 5_000, 'the predictor');
 
     const replies = await Promise.all(

@@ -38,7 +38,7 @@ describe.skipIf(skip !== '')('fgo live dashboard, pool mode', () => {
         body: { profile: 'echo', payload: { x }, wait: true },
       });
       expect(r.status, r.text).toBe(200);
-      expect(r.body.action).toBe('place');
+      expect(r.body?.action).toBe('place');
     };
     for (let i = 0; i < 3; i++) await serve(i);
 

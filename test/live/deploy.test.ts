@@ -215,7 +215,7 @@ describe('deploy/grafana-dashboard.json', () => {
     expect(new Set(dash.panels.map((p) => p.id)).size).toBe(dash.panels.length);
     const cells = new Set<string>();
     for (const p of dash.panels) {
-      if (p.type !== 'row') expect(p.datasource?.uid, `panel ${p.id}`).toBe('${datasource}');
+      if (p.type !== 'row') expect(p.datasource?.uid, `panel ${p.id}`).toBe(`\${datasource}`); // Grafana's variable, literally
       expect(p.gridPos.x + p.gridPos.w).toBeLessThanOrEqual(24);
       for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
         for (let yy = p.gridPos.y; yy < p.gridPos.y + p.gridPos.h; yy++) {

@@ -100,7 +100,7 @@ describe.skipIf(SKIP)(`adopt rules that cannot be spoofed${SKIP ? ` (skipped: ${
   it('a rule on the command line alone is accepted with a warning that it can be spoofed', { timeout: T }, async () => {
     const agent = await w.agent(
       w.config(ENGINE, {
-        adopt: { scan_interval_ms: 200, rules: [{ profile: 'pinned', cmdline: '^no-such-program-' + w.tag }] },
+        adopt: { scan_interval_ms: 200, rules: [{ profile: 'pinned', cmdline: `^no-such-program-${w.tag}` }] },
       }),
     );
     await waitFor('the warning', () =>

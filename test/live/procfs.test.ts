@@ -204,7 +204,7 @@ describe('/proc/PID/stat', () => {
       rss_pages: 0,
       processor: 2,
     });
-    expect(parsePidStat(fx('node_exporter/proc/10/stat') + '\0\0')).toMatchObject({
+    expect(parsePidStat(`${fx('node_exporter/proc/10/stat')}\0\0`)).toMatchObject({
       pid: 17,
       comm: 'khungtaskd',
       utime: 14,

@@ -113,7 +113,11 @@ describe('payloads that cannot be encoded', () => {
     expect(w.send({ id: 'fine', payload: { x: 1 } })).toEqual({ ok: true });
     expect(w.state).toBe('busy');
     await new Promise<void>((resolve) => {
-      const t = setInterval(() => results.length && (clearInterval(t), resolve()), 20);
+      const t = setInterval(() => {
+        if (!results.length) return;
+        clearInterval(t);
+        resolve();
+      }, 20);
     });
     expect(results).toEqual([
       expect.objectContaining({ id: 'fine', ok: true, result: { echo: { x: 1 }, pid: w.pid } }),

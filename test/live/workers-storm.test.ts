@@ -59,14 +59,14 @@ async function stormIsContained(a: AgentProc, reason: RegExp): Promise<void> {
     profile: 'echo',
     retry_after_s: Number(waiting.headers['retry-after']),
   });
-  expect(waiting.body.error).toMatch(reason);
+  expect(waiting.body?.error).toMatch(reason);
   const open = (await state(h, a)).pool.breakers.echo;
   expect(open).toMatchObject({ state: 'open', failures: 5 });
 
   // open: answered at once, the engine not even asked (no new request id)
   const again = await http(a.url, 'POST', SCHEDULE, { token: a.token, body: request });
   expect(again.status).toBe(503);
-  expect(again.body.request_id).toBeUndefined();
+  expect(again.body?.request_id).toBeUndefined();
   await healthy(a, 20);
 
   // 5 spawns opened it; in the time since at most ⌈elapsed / 6.4 s⌉ more trials can have begun
@@ -125,7 +125,7 @@ describe('a worker command that cannot start', () => {
         'the breaker to open',
         100,
       );
-      expect(refused.body.error).toMatch(/exited with code 7; stderr: "not configured yet"/);
+      expect(refused.body?.error).toMatch(/exited with code 7; stderr: "not configured yet"/);
       writeFileSync(flag, '');
       const served = await until(
         async () => {
@@ -137,7 +137,7 @@ describe('a worker command that cannot start', () => {
         200,
       );
       expect(served.body).toMatchObject({ action: 'place', ok: true, result: { echo: { x: 1 } } });
-      expect((await state(h, a)).pool.breakers.echo.state).toBe('closed');
+      expect((await state(h, a)).pool.breakers.echo?.state).toBe('closed');
     },
     TEST_MS,
   );

@@ -43,10 +43,19 @@ function start(command: string[], over: Partial<WorkerSpec> = {}) {
   const exited = new Promise<WorkerExit>((r) => (onExit = r));
   const spec: WorkerSpec = { command, ready_timeout_ms: 5000, stop_grace_ms: 2000, ...over };
   const w = Worker.spawn('frag', 'prof', spec, {
-    ready: () => (rec.ready++, onReady()),
-    result: (_w, m) => (rec.results.push(m), resultWaiters.shift()?.(m)),
+    ready: () => {
+      rec.ready++;
+      onReady();
+    },
+    result: (_w, m) => {
+      rec.results.push(m);
+      resultWaiters.shift()?.(m);
+    },
     heartbeat: () => void rec.heartbeats++,
-    exit: (_w, how) => (rec.exits.push(how), onExit(how)),
+    exit: (_w, how) => {
+      rec.exits.push(how);
+      onExit(how);
+    },
     protocolError: (_w, p) => void rec.problems.push(p),
     stderr: (_w, l) => void rec.stderr.push(l),
   });

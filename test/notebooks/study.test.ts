@@ -34,22 +34,26 @@ function fgo(...args: string[]): Promise<{ code: number | null; out: string; err
   });
 }
 
-async function runQuick(
+/** `S`: the fields of the study's summary that a test reads. */
+async function runQuick<S>(
   name: string,
   study: Study,
-): Promise<{ out: string; report: string; summary: any; logs: string[] }> {
+): Promise<{ out: string; report: string; summary: S; logs: string[] }> {
   const out = join(TMP, name);
   const logs: string[] = [];
   const r = await study({ out, quick: true, log: (s) => logs.push(s) });
   expect(r.report).toBe(join(out, 'report.html'));
   expect(statSync(r.report).size).toBeGreaterThan(10_000);
   expect(readFileSync(r.report, 'utf8')).toMatch(/^<!doctype html>/i);
-  return { out, report: r.report, summary: r.summary, logs };
+  return { out, report: r.report, summary: r.summary as S, logs };
 }
 
 describe('notebooks (quick)', () => {
   it('warm-memory: the trade-off curve, one run directory per point', async () => {
-    const { out, summary } = await runQuick('warm-memory', warmMemory);
+    const { out, summary } = await runQuick<{ points: unknown; headline: unknown; frontier: unknown[] }>(
+      'warm-memory',
+      warmMemory,
+    );
     expect(summary).toMatchObject({
       study: 'warm-memory',
       scenario: 'diurnal-8n',
@@ -96,7 +100,11 @@ describe('notebooks (quick)', () => {
   });
 
   it('psi-thresholds: four factors on the recorded incident, rising thresholds ≤ 1, plus the PSI-blind reference', async () => {
-    const { summary } = await runQuick('psi-thresholds', psiThresholds);
+    const { summary } = await runQuick<{
+      rows: unknown;
+      sensitivity: { latency_p99_ms: { at_1x: number } };
+      reference: { policy: string };
+    }>('psi-thresholds', psiThresholds);
     expect(summary).toMatchObject({
       study: 'psi-thresholds',
       scenario: 'psi-replay-1n',
@@ -160,7 +168,7 @@ describe('notebooks (quick)', () => {
   });
 
   it('numa-scaling: the same arrivals on 2, 4 and 8 nodes of 16 CPUs', async () => {
-    const { summary } = await runQuick('numa-scaling', numaScaling);
+    const { summary } = await runQuick<{ rows: unknown }>('numa-scaling', numaScaling);
     const rows = summary.rows as Array<{
       topology: string;
       nodes: number;

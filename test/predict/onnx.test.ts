@@ -101,9 +101,10 @@ describe('ONNX export', () => {
     const p = new OnnxDemandPredictor(session, meta, horizon_s, () => undefined);
     let runs = 0;
     const run = session.run.bind(session);
-    (session as unknown as { run: typeof run }).run = ((...args: Parameters<typeof run>) => (
-      runs++, run(...args)
-    )) as typeof run;
+    (session as unknown as { run: typeof run }).run = ((...args: Parameters<typeof run>) => {
+      runs++;
+      return run(...args);
+    }) as typeof run;
     const s = taxi.series[0] as LoadedTrace['series'][number];
     const ks = [6000, 7000, 8000, 9000, 10_000];
     const batch = ks.map((k, i) => ({
@@ -122,13 +123,13 @@ describe('ONNX export', () => {
     // A fresh guard forecasts with the model: its P50, and P90 = P50 + the model's band (at least
     // MIN_WIDTH of the scale).
     expect(got.map((f) => f.arrivals)).toEqual(Array.from(want.p50));
-    got.forEach((f, i) =>
+    got.forEach((f, i) => {
       expect(f.arrivals_p90).toBeCloseTo(
         (want.p50[i] as number) +
           Math.max((want.p90[i] as number) - (want.p50[i] as number), MIN_WIDTH * (ex.scale[i] as number)),
         2,
-      ),
-    );
+      );
+    });
     expect(await p.forecast([])).toEqual([]);
     expect(runs).toBe(1);
   }, 60_000);

@@ -65,7 +65,7 @@ export function handRun(
     rows.push(`${t},0,0.2500,0,0,0,0,0,0,1,0,0${extra}`, `${t},1,0.7500,0,0,0,0,0,0,0,${t >= 40 ? 0 : 2},0${extra}`);
     rows.push(`${t},all,0.5000,${t === 33 ? '87.50' : '1.00'},0,0,0,0,0,1,${t >= 40 ? 0 : 2},0${extra}`);
   }
-  writeFileSync(join(dir, 'timeseries.csv'), rows.join('\n') + '\n');
+  writeFileSync(join(dir, 'timeseries.csv'), `${rows.join('\n')}\n`);
   const d = (t_ms: number, id: string, action: string) =>
     JSON.stringify({
       seq: 0,
@@ -81,23 +81,23 @@ export function handRun(
   if (opts.forecasts !== false)
     writeFileSync(
       join(dir, 'forecasts.csv'),
-      [
+      `${[
         't_s,profile,demand_per_s,demand_p90_per_s,recommended_size',
         '0,api,0,,0',
         '10,api,0.2,,2',
         '10,db,0.1,0.3,1',
         '20,api,0.5,,3',
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
   writeFileSync(
     join(dir, 'decisions.jsonl'),
-    [
+    `${[
       d(100, 'r0', 'place'),
       d(200, 'r1', 'defer'),
       d(5200, 'r1', 'place'),
       d(30_000, 'r2', 'place'),
       d(40_000, 'r2', 'place'),
       d(50_000, 'r3', 'shed'),
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
 }

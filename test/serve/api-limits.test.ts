@@ -103,7 +103,7 @@ describe('request bodies', () => {
   it('refuses the 60 KB body of 30,000 nested arrays with 400 naming the depth and place, before the agent sees it', async () => {
     const { port, base } = await serve();
     const prefix = '{"profile":"web","payload":'; // 27 characters: the first '[' is at column 28
-    const body = prefix + '['.repeat(30_000) + ']'.repeat(30_000) + '}';
+    const body = `${prefix}${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
     expect(body.length).toBe(60_028);
     const r = await fetch(`${base}/v1/schedule`, { method: 'POST', body, headers: AUTH });
     expect(r.status).toBe(400);
@@ -147,7 +147,7 @@ describe('request bodies', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5_000 }), fc.constantFrom('[', '{"a":'), (n, open) => {
         const close = open === '[' ? ']' : '}';
-        const r = parseJsonBody(Buffer.from(open.repeat(n) + '1' + close.repeat(n)));
+        const r = parseJsonBody(Buffer.from(`${open.repeat(n)}1${close.repeat(n)}`));
         expect('error' in r).toBe(n > MAX_JSON_DEPTH);
       }),
     );

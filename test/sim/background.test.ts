@@ -138,7 +138,7 @@ function steadyRecording(tasks: number, seconds: number, avail_kb = 1_000_000, a
   ];
   for (let t = 0; t <= seconds; t++)
     lines.push(`${t * 1000},0,${t * 200},${t * 200},${tasks + 1},0,${t === 0 ? avail_kb : avail_kb - availDrop_kb}`);
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
 

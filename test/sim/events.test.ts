@@ -39,7 +39,9 @@ describe('EventQueue', () => {
       fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 300 }), (times) => {
         const q = new EventQueue();
         const out: Array<[number, number]> = [];
-        times.forEach((t, i) => q.at(t, () => out.push([t, i])));
+        times.forEach((t, i) => {
+          q.at(t, () => out.push([t, i]));
+        });
         q.runUntil(1000);
         const sorted = times.map((t, i) => [t, i] as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
         expect(out).toEqual(sorted);

@@ -12,15 +12,28 @@ const { profiles, triggers } = expandPopulation(
   populationSchema.parse({ count: N, min_rate_per_s: 1e-12, max_rate_per_s: 1e6, max_exec_ms: 1e9 }),
   7,
 );
-const all = Object.values(profiles) as Array<Record<string, any>>;
+/** The fields of an expanded profile that this file reads. */
+type Drawn = {
+  arrival: {
+    kind: string;
+    rate_per_s: number;
+    period_s: number;
+    on_rate_per_s: number;
+    mean_on_s: number;
+    mean_off_s: number;
+  };
+  cpu_ms: { mean: number };
+  memory_mb: number;
+};
+const all = Object.values(profiles) as Drawn[];
 /** The mean rate a profile's arrival process gives. */
-const rateOf = (p: Record<string, any>) => {
+const rateOf = (p: Drawn) => {
   const a = p.arrival;
   if (a.kind === 'poisson') return a.rate_per_s;
   if (a.kind === 'periodic') return 1 / a.period_s;
   return (a.on_rate_per_s * a.mean_on_s) / (a.mean_on_s + a.mean_off_s);
 };
-const share = (f: (p: Record<string, any>) => boolean) => all.filter(f).length / N;
+const share = (f: (p: Drawn) => boolean) => all.filter(f).length / N;
 /** Standard error of a share p over N draws, ×4. */
 const tol = (p: number) => 4 * Math.sqrt((p * (1 - p)) / N);
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1] as number;
@@ -47,7 +60,7 @@ describe('a population drawn from the Azure Functions 2019 characterisation', ()
       expect(Math.abs(count(t) - p), t).toBeLessThan(tol(p));
     // Timers fire on round periods; queue and event functions come in bursts.
     for (const [name, t] of Object.entries(triggers)) {
-      const a = (profiles[name] as Record<string, any>).arrival;
+      const a = (profiles[name] as Drawn).arrival;
       if (t === 'timer') expect([60, 300, 600, 900, 1800, 3600, 86_400]).toContain(a.period_s);
       expect(a.kind).toBe(t === 'timer' ? 'periodic' : t === 'queue' || t === 'event' ? 'bursty' : 'poisson');
     }
@@ -73,7 +86,7 @@ describe('a population drawn from the Azure Functions 2019 characterisation', ()
     // Clipped to the host's slice: rates within the bounds given.
     for (const p of Object.values(
       expandPopulation(populationSchema.parse({ count: 500, max_rate_per_s: 0.5 }), 3).profiles,
-    ) as Array<Record<string, any>>) {
+    ) as Drawn[]) {
       if (p.arrival.kind === 'poisson') expect(p.arrival.rate_per_s).toBeLessThanOrEqual(0.5);
       expect(p.cpu_ms.mean).toBeLessThanOrEqual(5000);
     }

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { scenarioInputs } from '../../sim/scenario-inputs.ts';
 import { BASELINES, FIXED_KEEP_ALIVE_BASELINES, type PolicyName } from '../../sim/baselines.ts';
 import { parseDecisionLog } from '../../sim/decision-log.ts';
+import type { MetricsSummary } from '../../sim/metrics.ts';
 import { runSimulation, type RunInputs } from '../../sim/run.ts';
 import { bundledScenarios, loadScenario, resolvePath, scenarioSchema, type Scenario } from '../../sim/scenario.ts';
 import { presetTopology } from '../../sim/topologies.ts';
@@ -54,7 +55,7 @@ async function run(scenario: Scenario, policy: PolicyName = 'engine', extra: Par
 const scenario = (s: Record<string, unknown>): Scenario => scenarioSchema.parse({ name: 'test', ...s });
 const bundled = (name: string, duration: string): Scenario => scenarioSchema.parse({ ...loadScenario(name), duration });
 const text = (dir: string, f: string) => readFileSync(join(dir, f), 'utf8');
-const json = <T = any>(dir: string, f: string): T => JSON.parse(text(dir, f)) as T;
+const json = <T = unknown>(dir: string, f: string): T => JSON.parse(text(dir, f)) as T;
 
 const TS_COLUMNS = [
   't_s',
@@ -77,7 +78,9 @@ function series(dir: string): { header: string; rows: SeriesRow[] } {
   const rows = lines.map((l) => {
     const f = l.split(',');
     const o: Record<string, number | string> = {};
-    TS_COLUMNS.forEach((c, i) => (o[c] = c === 'node' ? (f[i] as string) : Number(f[i])));
+    TS_COLUMNS.forEach((c, i) => {
+      o[c] = c === 'node' ? (f[i] as string) : Number(f[i]);
+    });
     return o as SeriesRow;
   });
   return { header: header as string, rows };
@@ -248,7 +251,7 @@ describe('bundled scenarios', () => {
     expect(readdirSync(ROOT).filter((f) => f.includes('.tmp-'))).toEqual([]);
 
     // metrics.json: every field of docs/metrics.md, and the same object runSimulation returned.
-    const m = json(r.dir, 'metrics.json');
+    const m = json<MetricsSummary>(r.dir, 'metrics.json');
     expect(m).toEqual(r.metrics);
     const num = expect.any(Number);
     expect(m).toMatchObject({
@@ -513,7 +516,9 @@ describe('baselines', () => {
       // those queued for room (first come, first served) — never pressure.
       for (const d of ds.filter((x) => x.action === 'defer'))
         expect(d.reason, p).toMatch(new RegExp(`^${p}: (no room|queued behind \\d+ waiting)$`));
-      expect(r.metrics.requests.arrived).toBe(json((await run(s)).dir, 'metrics.json').requests.arrived);
+      expect(r.metrics.requests.arrived).toBe(
+        json<MetricsSummary>((await run(s)).dir, 'metrics.json').requests.arrived,
+      );
     }
   });
 
@@ -597,7 +602,12 @@ describe('decision log levels', () => {
     expect(sampled![1]).toBe(compact![7]);
     expect(runs[3]!.dir && existsSync(join(runs[3]!.dir, 'decisions.jsonl'))).toBe(false);
     // run.json says which level a run kept (compact, the default, goes unsaid).
-    expect(runs.map((r) => json(r.dir, 'run.json').decisions)).toEqual(['all', undefined, { sample: 7 }, 'none']);
+    expect(runs.map((r) => json<{ decisions?: unknown }>(r.dir, 'run.json').decisions)).toEqual([
+      'all',
+      undefined,
+      { sample: 7 },
+      'none',
+    ]);
   });
 
   it("parses the command line's spelling", () => {
