@@ -65,7 +65,7 @@ export class NodeLedger {
       holders: 0,
       shared: [],
     }));
-    topo.nodes.forEach((n, i) => (this.byId[n.id] = this.books[i]));
+    for (let i = 0; i < topo.nodes.length; i++) this.byId[(topo.nodes[i] as TopologyNode).id] = this.books[i];
     this.setOnline(topo.json.online_cpus);
   }
 

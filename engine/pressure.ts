@@ -32,6 +32,7 @@ export function levelOf(value: number, t: Thresholds): Level {
   return 'none';
 }
 
+// biome-ignore lint/complexity/useMathMinMax: Math.max(0, -0) is +0; this keeps −0 and NaN as they come, so no output changes.
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
 
 /** Where a history keeps its samples: `stride` numbers per slot, the time first, its value at `column`. */

@@ -87,7 +87,11 @@ class SeenIds {
       const c = id.charCodeAt(i);
       n = c >= 48 && c <= 57 && n < 2 ** 26 ? n * 10 + (c - 48) : -1;
     }
-    if (n < 0) return this.other.has(id) ? false : (this.other.add(id), true);
+    if (n < 0) {
+      if (this.other.has(id)) return false;
+      this.other.add(id);
+      return true;
+    }
     if (n >> 3 >= this.bits.length) {
       const grown = new Uint8Array(Math.max(this.bits.length * 2, (n >> 3) + 1));
       grown.set(this.bits);
@@ -178,10 +182,10 @@ function foldTimeseries(
     const node = f[col.node as number];
     if (node === 'all') {
       const b = bins[binOf(t)] as SysBin;
-      PSI_COLS.forEach(
-        (c, i) =>
-          (b[PSI_KEYS[i] as (typeof PSI_KEYS)[number]] = Math.max(b[PSI_KEYS[i] as (typeof PSI_KEYS)[number]], get(c))),
-      );
+      for (let i = 0; i < PSI_COLS.length; i++) {
+        const key = PSI_KEYS[i] as (typeof PSI_KEYS)[number];
+        b[key] = Math.max(b[key], get(PSI_COLS[i] as (typeof PSI_COLS)[number]));
+      }
       b.util += get('cpu_util');
       b.active += get('active');
       b.warm += get('warm');
@@ -190,7 +194,10 @@ function foldTimeseries(
       rows[binOf(t)] = (rows[binOf(t)] as number) + 1;
     } else {
       const id = Number(node);
-      if (!heatSum.has(id)) heatSum.set(id, new Float64Array(nhb)), heatN.set(id, new Uint32Array(nhb));
+      if (!heatSum.has(id)) {
+        heatSum.set(id, new Float64Array(nhb));
+        heatN.set(id, new Uint32Array(nhb));
+      }
       const hb = Math.min(nhb - 1, Math.floor(t / heat_bin_s));
       const hs = heatSum.get(id) as Float64Array,
         hn = heatN.get(id) as Uint32Array;

@@ -193,5 +193,5 @@ function labelRuns(runs: RunMeta[]): void {
     (r: RunMeta) => `${basename(dirname(r.dir))}/${r.run.policy}`,
     (r: RunMeta) => basename(r.dir),
   ].find(unique);
-  runs.forEach((r, i) => (r.label = pick ? pick(r) : `${i + 1}: ${basename(r.dir)}`));
+  for (const [i, r] of runs.entries()) r.label = pick ? pick(r) : `${i + 1}: ${basename(r.dir)}`;
 }

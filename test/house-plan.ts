@@ -89,14 +89,23 @@ export function cycles(edges: readonly Edge[]): string[][] {
     found: string[][] = [];
   let n = 0;
   const visit = (v: string): void => {
-    index.set(v, n), low.set(v, n++), stack.push(v), onStack.add(v);
+    index.set(v, n);
+    low.set(v, n++);
+    stack.push(v);
+    onStack.add(v);
     for (const w of next.get(v) ?? []) {
-      if (!index.has(w)) visit(w), low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
-      else if (onStack.has(w)) low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
     }
     if (low.get(v) !== index.get(v)) return;
     const c: string[] = [];
-    for (let w = ''; w !== v; ) (w = stack.pop() as string), onStack.delete(w), c.push(w);
+    for (let w = ''; w !== v; ) {
+      w = stack.pop() as string;
+      onStack.delete(w);
+      c.push(w);
+    }
     if (c.length > 1) found.push(c.sort());
   };
   for (const v of next.keys()) if (!index.has(v)) visit(v);

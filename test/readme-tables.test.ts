@@ -13,7 +13,7 @@ const ROOT = resolve(new URL('../', import.meta.url).pathname);
 const FOLDERS = ['engine', 'formats', 'predict', 'serve', 'sim', 'live', 'reports', 'cli'];
 
 /** The table rows of a markdown text, or of the section of it whose heading names `folder/`. */
-export function tableOf(markdown: string, folder?: string): string[] {
+function tableOf(markdown: string, folder?: string): string[] {
   let lines = markdown.split('\n');
   if (folder !== undefined) {
     const start = lines.findIndex((l) => /^#+ /.test(l) && l.includes(`(${folder}/)`));
@@ -26,7 +26,7 @@ export function tableOf(markdown: string, folder?: string): string[] {
 }
 
 /** The names a table's first column gives: `a.ts`, `b.ts` and `dir/`. */
-export function namesIn(rows: readonly string[]): Set<string> {
+function namesIn(rows: readonly string[]): Set<string> {
   const names = new Set<string>();
   for (const row of rows) for (const m of (row.split('|')[1] ?? '').matchAll(/`([^`]+)`/g)) names.add(m[1] as string);
   return names;
