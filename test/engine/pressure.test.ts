@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, type Config } from '../../engine/config.ts';
-import { History, levelOf, PressureMonitor } from '../../engine/pressure.ts';
+import { levelOf, PressureMonitor } from '../../engine/pressure.ts';
+import { History } from '../../engine/pressure-history.ts';
 import type { Level, Observation, PsiLine, PsiSet, Resource } from '../../engine/types.ts';
 
 const cfg = defaultConfig();
