@@ -75,36 +75,27 @@ class ScopeTracker {
    * pressure), and is only recorded again, unchanged, once a kernel averaging period has passed.
    */
   update(t_ms: number, psi: PsiSet): void {
-    if (sameReading(psi, this.last)) {
-      if (t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) return;
-      const t_s = t_ms / 1000,
-        h = this.hist,
-        c = this.current;
-      h.cpu.push(t_s, c.cpu);
-      h.memory.push(t_s, c.memory);
-      h.io.push(t_s, c.io);
-    } else {
-      const dt_us = this.lastReading_ms === undefined ? 0 : (t_ms - this.lastReading_ms) * 1000;
-      for (const r of RESOURCES) {
-        const some = psi[r].some;
-        const prev = this.last?.[r].some.total_us;
-        let v = some.avg10;
-        if (
-          this.cfg.signal === 'total' &&
-          some.total_us !== undefined &&
-          prev !== undefined &&
-          dt_us > 0 &&
-          some.total_us >= prev
-        ) {
-          v = (some.total_us - prev) / dt_us;
-        }
-        v = clamp01(v);
-        this.current[r] = v;
-        this.hist[r].push(t_ms / 1000, v);
+    if (sameReading(psi, this.last)) return this.repeat(t_ms);
+    const dt_us = this.lastReading_ms === undefined ? 0 : (t_ms - this.lastReading_ms) * 1000;
+    for (const r of RESOURCES) {
+      const some = psi[r].some;
+      const prev = this.last?.[r].some.total_us;
+      let v = some.avg10;
+      if (
+        this.cfg.signal === 'total' &&
+        some.total_us !== undefined &&
+        prev !== undefined &&
+        dt_us > 0 &&
+        some.total_us >= prev
+      ) {
+        v = (some.total_us - prev) / dt_us;
       }
-      this.last = psi;
-      this.lastReading_ms = t_ms;
+      v = clamp01(v);
+      this.current[r] = v;
+      this.hist[r].push(t_ms / 1000, v);
     }
+    this.last = psi;
+    this.lastReading_ms = t_ms;
     this.lastSample_ms = t_ms;
     this.cached = undefined;
   }
@@ -115,19 +106,21 @@ class ScopeTracker {
    * update() would have taken it then, the reading and so `current` being unchanged meanwhile.
    */
   catchUp(log: readonly number[]): void {
-    for (let i = this.logPos; i < log.length; i++) {
-      const t_ms = log[i] as number;
-      if (t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) continue;
-      const t_s = t_ms / 1000,
-        h = this.hist,
-        c = this.current;
-      h.cpu.push(t_s, c.cpu);
-      h.memory.push(t_s, c.memory);
-      h.io.push(t_s, c.io);
-      this.lastSample_ms = t_ms;
-      this.cached = undefined;
-    }
+    for (let i = this.logPos; i < log.length; i++) this.repeat(log[i] as number);
     this.logPos = log.length;
+  }
+
+  /** The unchanged reading at `t_ms`: recorded again once a kernel averaging period has passed. */
+  private repeat(t_ms: number): void {
+    if (t_ms - this.lastSample_ms < KERNEL_PERIOD_MS) return;
+    const t_s = t_ms / 1000,
+      h = this.hist,
+      c = this.current;
+    h.cpu.push(t_s, c.cpu);
+    h.memory.push(t_s, c.memory);
+    h.io.push(t_s, c.io);
+    this.lastSample_ms = t_ms;
+    this.cached = undefined;
   }
 
   /** How far into the monitor's repeat log this scope has been brought (catchUp). */
