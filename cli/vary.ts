@@ -6,8 +6,8 @@
  */
 import { basename, extname } from 'node:path';
 import { didYouMean } from '../formats/suggest.ts';
-import { figure, fmtFigure } from '../sim/verdict.ts';
-import { deltaOf, VARY_METRICS, type SeedSummary } from '../sim/vary.ts';
+import { figure } from '../sim/verdict.ts';
+import { deltaOf, fmtVaryFigure, VARY_METRICS, type SeedSummary } from '../sim/vary.ts';
 import { InputError } from '../formats/errors.ts';
 
 /** What --vary can vary: each names the compare flag a variant overrides. */
@@ -112,14 +112,6 @@ export function conflictingFlag(key: VaryKey, f: Record<string, unknown>): strin
 
 type Metrics = object;
 
-const cell = (x: number | null, key: string) =>
-  x === null
-    ? '–'
-    : key === 'slo_miss_ratio'
-      ? x.toFixed(4)
-      : key.startsWith('latency_ms')
-        ? fmtFigure(x)
-        : x.toFixed(3);
 const head = (m: (typeof VARY_METRICS)[number]) => (m.unit ? `${m.label} ${m.unit}` : m.label);
 
 /** Columns of text, the first two left-aligned, each as wide as its widest cell, two spaces apart. */
@@ -158,7 +150,7 @@ export function varyTable(
       rows.push([
         clip((vary.variants[i] as Variant).label, 24),
         p,
-        ...VARY_METRICS.map((vm) => cell(figure(m, vm.key), vm.key)),
+        ...VARY_METRICS.map((vm) => fmtVaryFigure(figure(m, vm.key), vm.key)),
         ...(delta ? [d === null ? '' : `${d >= 0 ? '+' : ''}${d.toFixed(1)}`] : []),
       ]);
     }
@@ -166,7 +158,7 @@ export function varyTable(
   if (seeds) {
     for (const stat of ['mean', 'min', 'max'] as const) {
       for (const [p, s] of Object.entries(seeds.policies))
-        rows.push([stat, p, ...VARY_METRICS.map((vm) => cell(s[vm.key]?.[stat] ?? null, vm.key))]);
+        rows.push([stat, p, ...VARY_METRICS.map((vm) => fmtVaryFigure(s[vm.key]?.[stat] ?? null, vm.key))]);
     }
   }
   return columns(rows);

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../formats/errors.ts';
 import { MAX_JSON_BYTES, readInputText } from '../formats/inputs.ts';
-import { figure, fmtFigure, verdictFor, type ScenarioVerdict } from '../sim/verdict.ts';
-import { deltaOf, summariseSeeds, VARY_METRICS, type SeedSummary } from '../sim/vary.ts';
+import { figure, verdictFor, type ScenarioVerdict } from '../sim/verdict.ts';
+import { deltaOf, fmtVaryFigure, summariseSeeds, VARY_METRICS, type SeedSummary } from '../sim/vary.ts';
 import { esc, verdictGridHtml, verdictHtml } from './html.ts';
 import { expandRunDirs, type RunMeta } from './load.ts';
 
@@ -157,14 +157,6 @@ export function seedSummaryOf(groups: readonly RunGroup[], scenario: string): Se
   );
 }
 
-const num = (x: number | null, key: string) =>
-  x === null
-    ? '–'
-    : key === 'slo_miss_ratio'
-      ? x.toFixed(4)
-      : key.startsWith('latency_ms')
-        ? fmtFigure(x)
-        : x.toFixed(3);
 const signed = (x: number, s: string) => `${x > 0 ? '+' : x < 0 ? '−' : '±'}${s}`;
 const headCells = () =>
   VARY_METRICS.map(
@@ -188,7 +180,7 @@ export function deltaHtml(groups: readonly RunGroup[]): string {
           b = figure(base, vm.key);
         if (x === null) return '<td>–</td>';
         if (i === 0 || b === null)
-          return `<td data-value="${x}">${esc(num(x, vm.key))}${i === 0 ? '<br><small>base</small>' : ''}</td>`;
+          return `<td data-value="${x}">${esc(fmtVaryFigure(x, vm.key))}${i === 0 ? '<br><small>base</small>' : ''}</td>`;
         const d = deltaOf(b, x);
         const cls =
           vm.better === 'none'
@@ -198,7 +190,7 @@ export function deltaHtml(groups: readonly RunGroup[]): string {
               : (vm.better === 'lower') === d.abs < 0
                 ? 'win'
                 : 'loss';
-        return `<td${cls ? ` class="${cls}"` : ''} data-value="${x}" data-delta="${d.abs}">${esc(num(x, vm.key))}<br><small>${esc(signed(d.abs, num(Math.abs(d.abs), vm.key)))}${d.pct === null ? '' : ` (${esc(signed(d.pct, `${Math.abs(d.pct).toFixed(1)} %`))})`}</small></td>`;
+        return `<td${cls ? ` class="${cls}"` : ''} data-value="${x}" data-delta="${d.abs}">${esc(fmtVaryFigure(x, vm.key))}<br><small>${esc(signed(d.abs, fmtVaryFigure(Math.abs(d.abs), vm.key)))}${d.pct === null ? '' : ` (${esc(signed(d.pct, `${Math.abs(d.pct).toFixed(1)} %`))})`}</small></td>`;
       });
       return `<tr data-policy="${esc(p)}" data-variant="${esc(g.name)}"><th scope="row">${esc(p)}</th><th scope="row">${esc(g.name)}</th>${cells.join('')}</tr>`;
     }),
@@ -214,7 +206,7 @@ export function spreadHtml(s: SeedSummary, seeds: number): string {
       `<tr data-policy="${esc(p)}"><th scope="row">${esc(p)}</th>${VARY_METRICS.map((vm) => {
         const x = row[vm.key];
         return x
-          ? `<td data-mean="${x.mean}" data-min="${x.min}" data-max="${x.max}">${esc(num(x.mean, vm.key))}<br><small>${esc(num(x.min, vm.key))}–${esc(num(x.max, vm.key))}</small></td>`
+          ? `<td data-mean="${x.mean}" data-min="${x.min}" data-max="${x.max}">${esc(fmtVaryFigure(x.mean, vm.key))}<br><small>${esc(fmtVaryFigure(x.min, vm.key))}–${esc(fmtVaryFigure(x.max, vm.key))}</small></td>`
           : '<td>–</td>';
       }).join('')}</tr>`,
   );

@@ -6,7 +6,7 @@
  * deviation says little a range does not, and a range is what a reader can check by eye.
  * Pure — metrics in, numbers out — shared by `fgo compare` and the report (docs/compare.md).
  */
-import { figure, VERDICT_METRICS, verdictFor, type MetricsLike, type ScenarioVerdict } from './verdict.ts';
+import { figure, fmtFigure, VERDICT_METRICS, verdictFor, type MetricsLike, type ScenarioVerdict } from './verdict.ts';
 
 /**
  * A figure the delta view and the variant table show, with the direction that is better; none for
@@ -105,3 +105,13 @@ export function summariseSeeds(
   }
   return out;
 }
+
+/** A variant's figure as the delta table and the report print it: SLO misses to 4 places, latencies as figures, the rest to 3; '–' where it is missing. */
+export const fmtVaryFigure = (x: number | null, key: string): string =>
+  x === null
+    ? '–'
+    : key === 'slo_miss_ratio'
+      ? x.toFixed(4)
+      : key.startsWith('latency_ms')
+        ? fmtFigure(x)
+        : x.toFixed(3);
